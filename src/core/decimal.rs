@@ -1,0 +1,214 @@
+//! Exact decimal text ⇄ scaled integer conversion.
+//!
+//! Binance sends every price and quantity as a decimal string with a fixed number of
+//! places per market (`"61837.63000000"`, `"0.000"`, `"297"`). We parse straight into
+//! an `i64` mantissa at a chosen scale: digits beyond the scale must be zeros, otherwise
+//! the value is off the grid and we say so instead of rounding.
+
+use thiserror::Error;
+
+/// Why a decimal string could not be turned into a scaled integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum DecimalError {
+    /// Empty input, a sign, a stray character, a missing digit around `.`.
+    #[error("not a plain unsigned decimal number")]
+    Syntax,
+    /// Non-zero digits beyond the allowed number of decimal places.
+    #[error("more than {scale} significant decimal places")]
+    TooPrecise {
+        /// The number of decimal places the grid allows.
+        scale: u8,
+    },
+    /// The scaled value does not fit an `i64`.
+    #[error("value out of range")]
+    Overflow,
+}
+
+/// Powers of ten that fit an `i64`, indexed by exponent.
+pub const POW10: [i64; 19] = {
+    let mut t = [1i64; 19];
+    let mut i = 1;
+    while i < 19 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// Parses an unsigned decimal (`123`, `123.45`, `0.000`) into a mantissa at `scale` places.
+///
+/// # Hot path: no allocation.
+///
+/// # Errors
+/// [`DecimalError`] for malformed text, non-zero digits past `scale`, or `i64` overflow.
+#[inline]
+pub fn parse_scaled(s: &[u8], scale: u8) -> Result<i64, DecimalError> {
+    let mut i = 0;
+    let n = s.len();
+    let mut m: i64 = 0;
+    // Integer part: at least one digit.
+    while i < n {
+        let d = s[i].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        m = m
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(d as i64))
+            .ok_or(DecimalError::Overflow)?;
+        i += 1;
+    }
+    if i == 0 {
+        return Err(DecimalError::Syntax);
+    }
+    let mut places: u8 = 0;
+    if i < n {
+        if s[i] != b'.' {
+            return Err(DecimalError::Syntax);
+        }
+        i += 1;
+        let frac_start = i;
+        while i < n {
+            let d = s[i].wrapping_sub(b'0');
+            if d > 9 {
+                return Err(DecimalError::Syntax);
+            }
+            if places < scale {
+                m = m
+                    .checked_mul(10)
+                    .and_then(|v| v.checked_add(d as i64))
+                    .ok_or(DecimalError::Overflow)?;
+                places += 1;
+            } else if d != 0 {
+                return Err(DecimalError::TooPrecise { scale });
+            }
+            i += 1;
+        }
+        if i == frac_start {
+            return Err(DecimalError::Syntax);
+        }
+    }
+    if places < scale {
+        let k = (scale - places) as usize;
+        if k >= POW10.len() {
+            return if m == 0 { Ok(0) } else { Err(DecimalError::Overflow) };
+        }
+        m = m.checked_mul(POW10[k]).ok_or(DecimalError::Overflow)?;
+    }
+    Ok(m)
+}
+
+/// Number of decimal places written in `s` (`"0.01000"` → 5), or `None` if not a decimal.
+pub fn written_places(s: &str) -> Option<u8> {
+    match s.split_once('.') {
+        Some((_, f)) => u8::try_from(f.len()).ok(),
+        None => Some(0),
+    }
+}
+
+/// Number of decimal places up to the last non-zero digit (`"0.01000"` → 2, `"10"` → 0).
+pub fn significant_places(s: &str) -> Option<u8> {
+    match s.split_once('.') {
+        Some((_, f)) => u8::try_from(f.trim_end_matches('0').len()).ok(),
+        None => Some(0),
+    }
+}
+
+/// Writes `m × 10^-scale` in canonical form: no sign, no leading zeros, no trailing
+/// fractional zeros, no trailing `.` (`6160200, 2` → `61602`; `9122, 5` → `0.09122`).
+///
+/// This is the form of `final_book_sha256` and `top10` in `EXPECTED.json`. Cold path.
+pub fn write_canonical(out: &mut String, m: i64, scale: u8) {
+    use std::fmt::Write;
+    let neg = m < 0;
+    let u = m.unsigned_abs();
+    if neg {
+        out.push('-');
+    }
+    if scale == 0 {
+        let _ = write!(out, "{u}");
+        return;
+    }
+    let p = 10u64.pow(scale as u32);
+    let (int, frac) = (u / p, u % p);
+    let _ = write!(out, "{int}");
+    if frac != 0 {
+        let mut digits = [0u8; 20];
+        let mut f = frac;
+        let mut k = scale as usize;
+        while k > 0 {
+            digits[k - 1] = b'0' + (f % 10) as u8;
+            f /= 10;
+            k -= 1;
+        }
+        let mut end = scale as usize;
+        while digits[end - 1] == b'0' {
+            end -= 1;
+        }
+        out.push('.');
+        for &d in &digits[..end] {
+            out.push(d as char);
+        }
+    }
+}
+
+/// [`write_canonical`] into a fresh `String`. Cold path.
+pub fn canonical(m: i64, scale: u8) -> String {
+    let mut s = String::new();
+    write_canonical(&mut s, m, scale);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_binance_shapes() {
+        // (text, scale, expected)
+        let cases: &[(&str, u8, Result<i64, DecimalError>)] = &[
+            ("61837.63000000", 2, Ok(6_183_763)),
+            ("63947.40", 1, Ok(639_474)),
+            ("0.01763000", 8, Ok(1_763_000)),
+            ("0.000", 3, Ok(0)),
+            ("297", 0, Ok(297)),
+            ("297", 3, Ok(297_000)),
+            ("0.001", 2, Err(DecimalError::TooPrecise { scale: 2 })),
+            ("", 2, Err(DecimalError::Syntax)),
+            (".5", 2, Err(DecimalError::Syntax)),
+            ("5.", 2, Err(DecimalError::Syntax)),
+            ("-1", 2, Err(DecimalError::Syntax)),
+            ("1e5", 2, Err(DecimalError::Syntax)),
+            ("1.2.3", 2, Err(DecimalError::Syntax)),
+            ("99999999999999999999", 0, Err(DecimalError::Overflow)),
+            ("92233720368547758.07", 2, Ok(i64::MAX)),
+            ("92233720368547758.08", 2, Err(DecimalError::Overflow)),
+        ];
+        for (i, (s, scale, want)) in cases.iter().enumerate() {
+            assert_eq!(parse_scaled(s.as_bytes(), *scale), *want, "case {i}: {s}");
+        }
+    }
+
+    #[test]
+    fn canonical_matches_digest_rule() {
+        let cases: &[(i64, u8, &str)] = &[
+            (6_160_200_000_000, 8, "61602"),
+            (9_122_000, 8, "0.09122"),
+            (100_000, 2, "1000"),
+            (297, 0, "297"),
+            (5, 3, "0.005"),
+            (0, 3, "0"),
+        ];
+        for (m, s, want) in cases {
+            assert_eq!(canonical(*m, *s), *want);
+        }
+    }
+
+    #[test]
+    fn places() {
+        assert_eq!(written_places("0.01000"), Some(5));
+        assert_eq!(significant_places("0.01000"), Some(2));
+        assert_eq!(significant_places("61800.20"), Some(1));
+        assert_eq!(significant_places("297"), Some(0));
+    }
+}

@@ -1,0 +1,328 @@
+//! Symbols and their grids, built from Binance `exchangeInfo` filters (or inferred from
+//! recorded data when no exchangeInfo was recorded).
+
+use super::decimal::{self, DecimalError};
+use super::fixed::{Lots, Ticks};
+use arrayvec::ArrayString;
+use thiserror::Error;
+
+/// Which Binance market a symbol trades on; the book-sync rules differ (see `book`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Market {
+    /// Spot (`api.binance.com`): diff ids are dense, `U == prev u + 1`.
+    Spot,
+    /// USDⓈ-M futures (`fapi`): continuity through `pu`.
+    UsdM,
+    /// COIN-M futures (`dapi`): continuity through `pu`, messages carry `ps`.
+    CoinM,
+}
+
+impl Market {
+    /// The lowercase name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Market::Spot => "spot",
+            Market::UsdM => "usdm",
+            Market::CoinM => "coinm",
+        }
+    }
+
+    /// True for futures markets (USDⓈ-M and COIN-M).
+    pub fn is_futures(self) -> bool {
+        !matches!(self, Market::Spot)
+    }
+}
+
+impl std::str::FromStr for Market {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        match s.to_ascii_lowercase().as_str() {
+            "spot" => Ok(Market::Spot),
+            "usdm" | "um" | "futures" => Ok(Market::UsdM),
+            "coinm" | "cm" | "delivery" => Ok(Market::CoinM),
+            _ => Err(SpecError::UnknownMarket),
+        }
+    }
+}
+
+/// Trading status from exchangeInfo (`TRADING`, `BREAK`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SymbolStatus {
+    /// Open for trading.
+    Trading,
+    /// Any other status (`BREAK`, `HALT`, `SETTLING`, `PENDING_TRADING`, …): no orders.
+    Halted,
+    /// Unknown: the spec was inferred from market data, not exchangeInfo.
+    Unknown,
+}
+
+/// What went wrong building a spec or converting a value onto its grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum SpecError {
+    /// The text is not a decimal that fits the grid's scale.
+    #[error("bad decimal: {0}")]
+    Decimal(#[from] DecimalError),
+    /// The value is a valid decimal but not a multiple of the tick size.
+    #[error("price is not a multiple of the tick size")]
+    OffGrid,
+    /// A tick or step of zero, or more than 18 decimal places.
+    #[error("invalid grid: {0}")]
+    BadGrid(&'static str),
+    /// Symbol names are at most 24 ASCII characters.
+    #[error("symbol name too long or not ASCII")]
+    BadName,
+    /// `--market` must be spot, usdm or coinm.
+    #[error("unknown market (expected spot, usdm or coinm)")]
+    UnknownMarket,
+}
+
+/// The price grid: a price is `ticks × tick`, `tick = tick_mantissa × 10^-decimals`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PriceGrid {
+    decimals: u8,
+    tick_mantissa: i64,
+}
+
+impl PriceGrid {
+    /// Builds the grid from a tick size string such as `"0.01000000"` or `"0.5"`.
+    ///
+    /// # Errors
+    /// [`SpecError::BadGrid`] for a zero tick; [`SpecError::Decimal`] for bad text.
+    pub fn from_tick_size(tick: &str) -> Result<Self, SpecError> {
+        let decimals = decimal::significant_places(tick).ok_or(SpecError::BadGrid("tick"))?;
+        if decimals > 18 {
+            return Err(SpecError::BadGrid("tick has more than 18 places"));
+        }
+        let tick_mantissa = decimal::parse_scaled(tick.as_bytes(), decimals)?;
+        if tick_mantissa <= 0 {
+            return Err(SpecError::BadGrid("tick size must be positive"));
+        }
+        Ok(Self { decimals, tick_mantissa })
+    }
+
+    /// Decimal places needed to write any price on this grid.
+    pub fn decimals(&self) -> u8 {
+        self.decimals
+    }
+
+    /// The tick size as a mantissa at [`Self::decimals`].
+    pub fn tick_mantissa(&self) -> i64 {
+        self.tick_mantissa
+    }
+
+    /// Parses a price string into ticks, exactly.
+    ///
+    /// # Hot path: no allocation.
+    ///
+    /// # Errors
+    /// [`SpecError::Decimal`] for malformed or too precise text, [`SpecError::OffGrid`]
+    /// when the value is not a whole number of ticks.
+    #[inline]
+    pub fn parse(&self, s: &[u8]) -> Result<Ticks, SpecError> {
+        let m = decimal::parse_scaled(s, self.decimals)?;
+        if self.tick_mantissa == 1 {
+            return Ok(Ticks(m));
+        }
+        if m % self.tick_mantissa != 0 {
+            return Err(SpecError::OffGrid);
+        }
+        Ok(Ticks(m / self.tick_mantissa))
+    }
+
+    /// The price as a mantissa at [`Self::decimals`] places (`None` on overflow).
+    pub fn mantissa(&self, t: Ticks) -> Option<i64> {
+        t.0.checked_mul(self.tick_mantissa)
+    }
+
+    /// Canonical decimal text of a price (cold path).
+    pub fn format(&self, t: Ticks) -> String {
+        match self.mantissa(t) {
+            Some(m) => decimal::canonical(m, self.decimals),
+            None => format!("{}e-{}x{}", t.0, self.decimals, self.tick_mantissa),
+        }
+    }
+
+    /// The price as `f64`, for analytics and reports only.
+    pub fn to_f64(&self, t: Ticks) -> f64 {
+        t.0 as f64 * self.tick_mantissa as f64 / 10f64.powi(self.decimals as i32)
+    }
+}
+
+/// The quantity grid: a quantity is `lots × 10^-decimals`; orders also respect `step`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QtyGrid {
+    decimals: u8,
+    /// Order step size (`LOT_SIZE.stepSize`) in lots; 1 when unknown.
+    step: Lots,
+}
+
+impl QtyGrid {
+    /// A grid whose unit is `10^-decimals` and whose order step is `step_size` (if known).
+    ///
+    /// # Errors
+    /// [`SpecError`] when `decimals > 18`, or `step_size` is malformed, zero, or finer
+    /// than the unit.
+    pub fn new(decimals: u8, step_size: Option<&str>) -> Result<Self, SpecError> {
+        if decimals > 18 {
+            return Err(SpecError::BadGrid("quantity has more than 18 places"));
+        }
+        let step = match step_size {
+            Some(s) => Lots(decimal::parse_scaled(s.as_bytes(), decimals)?),
+            None => Lots(1),
+        };
+        if step.0 <= 0 {
+            return Err(SpecError::BadGrid("step size must be positive"));
+        }
+        Ok(Self { decimals, step })
+    }
+
+    /// Decimal places of one lot.
+    pub fn decimals(&self) -> u8 {
+        self.decimals
+    }
+
+    /// The order step size in lots.
+    pub fn step(&self) -> Lots {
+        self.step
+    }
+
+    /// Parses a quantity string into lots, exactly.
+    ///
+    /// # Hot path: no allocation.
+    ///
+    /// # Errors
+    /// [`SpecError::Decimal`] for malformed, too precise or out-of-range text.
+    #[inline]
+    pub fn parse(&self, s: &[u8]) -> Result<Lots, SpecError> {
+        Ok(Lots(decimal::parse_scaled(s, self.decimals)?))
+    }
+
+    /// Canonical decimal text of a quantity (cold path).
+    pub fn format(&self, q: Lots) -> String {
+        decimal::canonical(q.0, self.decimals)
+    }
+
+    /// The quantity as `f64`, for analytics and reports only.
+    pub fn to_f64(&self, q: Lots) -> f64 {
+        q.0 as f64 / 10f64.powi(self.decimals as i32)
+    }
+}
+
+/// Everything Minerva needs to know about one tradable symbol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolSpec {
+    /// Exchange symbol, upper case (`BTCUSDT`, `BTCUSD_PERP`).
+    pub name: ArrayString<24>,
+    /// Market the symbol trades on.
+    pub market: Market,
+    /// Trading status.
+    pub status: SymbolStatus,
+    /// Price grid (`PRICE_FILTER.tickSize`).
+    pub price: PriceGrid,
+    /// Quantity grid (publication precision and `LOT_SIZE.stepSize`).
+    pub qty: QtyGrid,
+    /// `PRICE_FILTER` bounds in ticks (`None` = rule disabled).
+    pub min_price: Option<Ticks>,
+    /// Upper price bound in ticks (`None` = rule disabled).
+    pub max_price: Option<Ticks>,
+    /// `LOT_SIZE.minQty` in lots.
+    pub min_qty: Lots,
+    /// `LOT_SIZE.maxQty` in lots (`None` = no limit known).
+    pub max_qty: Option<Lots>,
+    /// Minimum order notional (`MIN_NOTIONAL`/`NOTIONAL` `minNotional`, or futures
+    /// `notional`), as a mantissa at `price.decimals() + qty.decimals()` places.
+    pub min_notional: Option<i128>,
+    /// Price precision the exchange quotes (`pricePrecision` / `quotePrecision`).
+    pub price_precision: u8,
+    /// Quantity precision (`quantityPrecision` / `baseAssetPrecision`).
+    pub qty_precision: u8,
+}
+
+impl SymbolSpec {
+    /// A spec from a tick size and a quantity unit, for data recorded without
+    /// exchangeInfo (`--tick 0.1 --lot 0.001`).
+    ///
+    /// # Errors
+    /// [`SpecError`] for a bad name, tick or lot.
+    pub fn from_tick_lot(
+        name: &str,
+        market: Market,
+        tick: &str,
+        lot: &str,
+    ) -> Result<Self, SpecError> {
+        let price = PriceGrid::from_tick_size(tick)?;
+        let qty_dec = decimal::significant_places(lot).ok_or(SpecError::BadGrid("lot"))?;
+        let qty = QtyGrid::new(qty_dec, Some(lot))?;
+        Self::bare(name, market, price, qty)
+    }
+
+    /// A spec with only grids known: no bounds, status unknown.
+    ///
+    /// # Errors
+    /// [`SpecError::BadName`] for a name over 24 bytes or not ASCII.
+    pub fn bare(
+        name: &str,
+        market: Market,
+        price: PriceGrid,
+        qty: QtyGrid,
+    ) -> Result<Self, SpecError> {
+        Ok(Self {
+            name: symbol_name(name)?,
+            market,
+            status: SymbolStatus::Unknown,
+            price,
+            qty,
+            min_price: None,
+            max_price: None,
+            min_qty: Lots(0),
+            max_qty: None,
+            min_notional: None,
+            price_precision: price.decimals(),
+            qty_precision: qty.decimals(),
+        })
+    }
+}
+
+/// Upper-cases and checks a symbol name.
+///
+/// # Errors
+/// [`SpecError::BadName`] when over 24 bytes, empty or not ASCII.
+pub fn symbol_name(name: &str) -> Result<ArrayString<24>, SpecError> {
+    if name.is_empty() || !name.is_ascii() {
+        return Err(SpecError::BadName);
+    }
+    let mut s = ArrayString::<24>::new();
+    for c in name.chars() {
+        s.try_push(c.to_ascii_uppercase())
+            .map_err(|_| SpecError::BadName)?;
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn price_grid_round_trips() {
+        let g = PriceGrid::from_tick_size("0.10000000").unwrap();
+        assert_eq!(g.decimals(), 1);
+        assert_eq!(g.parse(b"63947.40").unwrap(), Ticks(639_474));
+        assert_eq!(g.format(Ticks(639_474)), "63947.4");
+        let half = PriceGrid::from_tick_size("0.5").unwrap();
+        assert_eq!(half.parse(b"10.5").unwrap(), Ticks(21));
+        assert_eq!(half.parse(b"10.3"), Err(SpecError::OffGrid));
+        assert_eq!(half.format(Ticks(21)), "10.5");
+        assert!(PriceGrid::from_tick_size("0").is_err());
+        assert!(PriceGrid::from_tick_size("abc").is_err());
+    }
+
+    #[test]
+    fn qty_grid_keeps_published_precision() {
+        let q = QtyGrid::new(8, Some("0.00001000")).unwrap();
+        assert_eq!(q.step(), Lots(1000));
+        assert_eq!(q.parse(b"25.42618900").unwrap(), Lots(2_542_618_900));
+        assert_eq!(q.format(Lots(2_542_618_900)), "25.426189");
+        assert!(QtyGrid::new(2, Some("0.001")).is_err());
+    }
+}

@@ -1,0 +1,164 @@
+//! `GET /api/v3/exchangeInfo` (spot) and `/fapi/v1/exchangeInfo`, `/dapi/v1/exchangeInfo`
+//! (futures) → [`SymbolSpec`]s. Cold path.
+//!
+//! Filters read: `PRICE_FILTER {minPrice,maxPrice,tickSize}`, `LOT_SIZE
+//! {minQty,maxQty,stepSize}`, spot `MIN_NOTIONAL`/`NOTIONAL {minNotional}`, futures
+//! `MIN_NOTIONAL {notional}`. A rule whose value is zero is disabled, as Binance documents.
+
+use crate::core::decimal::{parse_scaled, significant_places};
+use crate::core::{Lots, Market, PriceGrid, QtyGrid, SpecError, SymbolSpec, SymbolStatus, Ticks};
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Why exchangeInfo could not be read.
+#[derive(Debug, Error)]
+pub enum ExchangeInfoError {
+    /// Not the JSON shape of exchangeInfo.
+    #[error("malformed exchangeInfo: {0}")]
+    Json(#[from] sonic_rs::Error),
+    /// A symbol's filters are unusable.
+    #[error("symbol {symbol}: {err}")]
+    Symbol {
+        /// The symbol.
+        symbol: String,
+        /// What was wrong.
+        err: SpecError,
+    },
+    /// A symbol lacks `PRICE_FILTER` or `LOT_SIZE`.
+    #[error("symbol {symbol}: missing filter {filter}")]
+    MissingFilter {
+        /// The symbol.
+        symbol: String,
+        /// The filter type.
+        filter: &'static str,
+    },
+}
+
+#[derive(Deserialize)]
+struct Info {
+    symbols: Vec<Sym>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Sym {
+    symbol: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    contract_status: Option<String>,
+    #[serde(default)]
+    contract_type: Option<String>,
+    #[serde(default)]
+    contract_size: Option<u64>,
+    #[serde(default)]
+    base_asset_precision: Option<u8>,
+    #[serde(default)]
+    quote_precision: Option<u8>,
+    #[serde(default)]
+    price_precision: Option<u8>,
+    #[serde(default)]
+    quantity_precision: Option<u8>,
+    #[serde(default)]
+    filters: Vec<Filter>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Filter {
+    filter_type: String,
+    #[serde(default)]
+    tick_size: Option<String>,
+    #[serde(default)]
+    min_price: Option<String>,
+    #[serde(default)]
+    max_price: Option<String>,
+    #[serde(default)]
+    step_size: Option<String>,
+    #[serde(default)]
+    min_qty: Option<String>,
+    #[serde(default)]
+    max_qty: Option<String>,
+    #[serde(default)]
+    min_notional: Option<String>,
+    #[serde(default)]
+    notional: Option<String>,
+}
+
+/// Reads every symbol of an exchangeInfo response. `market` is detected when `None`
+/// (futures symbols carry `contractType`; COIN-M ones also `contractSize`).
+///
+/// # Errors
+/// [`ExchangeInfoError`] for malformed JSON or a symbol with unusable filters.
+pub fn parse_exchange_info(
+    json: &[u8],
+    market: Option<Market>,
+) -> Result<Vec<SymbolSpec>, ExchangeInfoError> {
+    let info: Info = sonic_rs::from_slice(json)?;
+    info.symbols.iter().map(|s| symbol(s, market)).collect()
+}
+
+fn symbol(s: &Sym, market: Option<Market>) -> Result<SymbolSpec, ExchangeInfoError> {
+    let bad = |err| ExchangeInfoError::Symbol { symbol: s.symbol.clone(), err };
+    let market = market.unwrap_or(match (&s.contract_type, s.contract_size) {
+        (Some(_), Some(_)) => Market::CoinM,
+        (Some(_), None) => Market::UsdM,
+        _ => Market::Spot,
+    });
+    let find = |t: &'static str| s.filters.iter().find(|f| f.filter_type == t);
+    let missing = |filter| ExchangeInfoError::MissingFilter { symbol: s.symbol.clone(), filter };
+    let pf = find("PRICE_FILTER").ok_or_else(|| missing("PRICE_FILTER"))?;
+    let lf = find("LOT_SIZE").ok_or_else(|| missing("LOT_SIZE"))?;
+    let tick = pf.tick_size.as_deref().ok_or_else(|| missing("PRICE_FILTER.tickSize"))?;
+    let step = lf.step_size.as_deref().ok_or_else(|| missing("LOT_SIZE.stepSize"))?;
+    let price = PriceGrid::from_tick_size(tick).map_err(bad)?;
+    // The lot unit must hold the published precision and every filter value.
+    let published = if market.is_futures() { s.quantity_precision } else { s.base_asset_precision };
+    let places = |v: &Option<String>| v.as_deref().and_then(significant_places).unwrap_or(0);
+    let qty_dec = published
+        .unwrap_or(0)
+        .max(places(&lf.step_size))
+        .max(places(&lf.min_qty))
+        .max(places(&lf.max_qty));
+    let qty = QtyGrid::new(qty_dec, Some(step)).map_err(bad)?;
+    let px_bound = |v: &Option<String>| -> Result<Option<Ticks>, SpecError> {
+        match v.as_deref() {
+            None => Ok(None),
+            Some(t) => {
+                let m = parse_scaled(t.as_bytes(), price.decimals())?;
+                if m == 0 {
+                    Ok(None)
+                } else {
+                    price.parse(t.as_bytes()).map(Some)
+                }
+            }
+        }
+    };
+    let qty_of = |v: &Option<String>| -> Result<Option<Lots>, SpecError> {
+        v.as_deref().map(|t| qty.parse(t.as_bytes())).transpose()
+    };
+    let notional_scale = price.decimals() + qty.decimals();
+    let min_notional = ["MIN_NOTIONAL", "NOTIONAL"]
+        .iter()
+        .filter_map(|t| find(t))
+        .find_map(|f| f.min_notional.as_deref().or(f.notional.as_deref()))
+        .map(|t| parse_scaled(t.as_bytes(), notional_scale).map(i128::from))
+        .transpose()
+        .map_err(|e| bad(e.into()))?
+        .filter(|&m| m > 0);
+    let status = match s.status.as_deref().or(s.contract_status.as_deref()) {
+        Some("TRADING") => SymbolStatus::Trading,
+        Some(_) => SymbolStatus::Halted,
+        None => SymbolStatus::Unknown,
+    };
+    let mut spec = SymbolSpec::bare(&s.symbol, market, price, qty).map_err(bad)?;
+    spec.status = status;
+    spec.min_price = px_bound(&pf.min_price).map_err(bad)?;
+    spec.max_price = px_bound(&pf.max_price).map_err(bad)?;
+    spec.min_qty = qty_of(&lf.min_qty).map_err(bad)?.unwrap_or(Lots(0));
+    spec.max_qty = qty_of(&lf.max_qty).map_err(bad)?.filter(|q| q.0 > 0);
+    spec.min_notional = min_notional;
+    spec.price_precision = s.price_precision.or(s.quote_precision).unwrap_or(price.decimals());
+    spec.qty_precision = published.unwrap_or(qty.decimals());
+    Ok(spec)
+}

@@ -1,0 +1,335 @@
+//! Hand-written JSON reader for Binance market-data frames: the fast path.
+//!
+//! It reads exactly the shapes Binance sends — ASCII strings without escapes, integer
+//! ids, `[["price","qty"],..]` level arrays — in one forward pass with no allocation.
+//! Anything else (escapes, non-ASCII, floats, deep nesting, duplicate keys, a level
+//! that is not a pair of strings) makes it give up and return `None`, and the decoder
+//! falls back to sonic-rs, which either reads it or reports the error. It never claims
+//! a frame sonic-rs would read differently: `fuzz/fuzz_targets/decode_differential.rs`
+//! checks that on every input.
+
+use super::raw::{Flex, KKey, Key, RawFrame, RawKline, RawLevel, RawMsg, Slot};
+
+/// Nesting depth up to which unknown values are skipped.
+const MAX_SKIP_DEPTH: u32 = 16;
+
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    #[inline(always)]
+    fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
+    #[inline(always)]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    #[inline(always)]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// A string's content range (after the opening quote was consumed).
+    #[inline(always)]
+    fn str_body(&mut self) -> Option<(usize, usize)> {
+        let start = self.pos;
+        let buf = self.buf;
+        let mut i = start;
+        loop {
+            let c = *buf.get(i)?;
+            if c == b'"' {
+                self.pos = i + 1;
+                return Some((start, i));
+            }
+            // Escapes, control characters and non-ASCII go to the full parser.
+            if c == b'\\' || !(0x20..0x80).contains(&c) {
+                return None;
+            }
+            i += 1;
+        }
+    }
+
+    #[inline(always)]
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let (s, e) = self.str_body()?;
+        // SAFETY-free: the bytes were checked to be printable ASCII above.
+        std::str::from_utf8(&self.buf[s..e]).ok()
+    }
+
+    #[inline(always)]
+    fn string_range(&mut self) -> Option<(u32, u32)> {
+        self.eat(b'"')?;
+        let (s, e) = self.str_body()?;
+        Some((s as u32, (e - s) as u32))
+    }
+
+    /// Digits of a JSON integer without sign; refuses leading zeros, fractions and
+    /// exponents (left to the full parser).
+    #[inline(always)]
+    fn digits(&mut self) -> Option<u64> {
+        let first = self.peek()?.wrapping_sub(b'0');
+        if first > 9 {
+            return None;
+        }
+        self.pos += 1;
+        let mut v = first as u64;
+        if first == 0 {
+            if let Some(b'0'..=b'9') = self.peek() {
+                return None;
+            }
+        } else {
+            while let Some(c @ b'0'..=b'9') = self.peek() {
+                v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+                self.pos += 1;
+            }
+        }
+        match self.peek() {
+            Some(b'.' | b'e' | b'E') => None,
+            _ => Some(v),
+        }
+    }
+
+    #[inline(always)]
+    fn u64(&mut self) -> Option<u64> {
+        self.digits()
+    }
+
+    fn i64(&mut self) -> Option<i64> {
+        if self.eat(b'-').is_some() {
+            let v = self.digits()?;
+            if v == 0 || v > i64::MAX as u64 {
+                return None;
+            }
+            Some(-(v as i64))
+        } else {
+            i64::try_from(self.digits()?).ok()
+        }
+    }
+
+    fn bool(&mut self) -> Option<bool> {
+        let rest = &self.buf[self.pos..];
+        if rest.starts_with(b"true") {
+            self.pos += 4;
+            Some(true)
+        } else if rest.starts_with(b"false") {
+            self.pos += 5;
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// Skips any value this reader understands.
+    fn skip(&mut self, depth: u32) -> Option<()> {
+        if depth > MAX_SKIP_DEPTH {
+            return None;
+        }
+        match self.peek()? {
+            b'"' => self.string().map(|_| ()),
+            b'-' => self.i64().map(|_| ()),
+            b'0'..=b'9' => self.digits().map(|_| ()),
+            b't' | b'f' => self.bool().map(|_| ()),
+            b'n' => {
+                if self.buf[self.pos..].starts_with(b"null") {
+                    self.pos += 4;
+                    Some(())
+                } else {
+                    None
+                }
+            }
+            b'[' => {
+                self.pos += 1;
+                self.ws();
+                if self.eat(b']').is_some() {
+                    return Some(());
+                }
+                loop {
+                    self.ws();
+                    self.skip(depth + 1)?;
+                    self.ws();
+                    match self.peek()? {
+                        b',' => self.pos += 1,
+                        b']' => {
+                            self.pos += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'{' => {
+                self.pos += 1;
+                self.object(|cur, _key| cur.skip(depth + 1))
+            }
+            _ => None,
+        }
+    }
+
+    /// Reads `{ "key": value, ... }` (the `{` already consumed), calling `field` for
+    /// each key with the cursor on the value.
+    #[inline(always)]
+    fn object(
+        &mut self,
+        mut field: impl FnMut(&mut Self, &'a [u8]) -> Option<()>,
+    ) -> Option<()> {
+        self.ws();
+        if self.eat(b'}').is_some() {
+            return Some(());
+        }
+        loop {
+            self.ws();
+            self.eat(b'"')?;
+            let (s, e) = self.str_body()?;
+            let key = &self.buf[s..e];
+            self.ws();
+            self.eat(b':')?;
+            self.ws();
+            field(self, key)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// `[["p","q"],...]` into `scratch`.
+    #[inline(always)]
+    fn levels(&mut self, scratch: &mut Vec<RawLevel>) -> Option<(u32, u32)> {
+        self.eat(b'[')?;
+        let start = scratch.len() as u32;
+        self.ws();
+        if self.eat(b']').is_some() {
+            return Some((start, start));
+        }
+        loop {
+            self.ws();
+            self.eat(b'[')?;
+            self.ws();
+            let px = self.string_range()?;
+            self.ws();
+            self.eat(b',')?;
+            self.ws();
+            let qty = self.string_range()?;
+            self.ws();
+            self.eat(b']')?;
+            if scratch.len() == scratch.capacity() {
+                return None; // the full parser reports TooManyLevels
+            }
+            scratch.push(RawLevel { px, qty });
+            self.ws();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Some((start, scratch.len() as u32));
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn fill(&mut self, slot: Slot<'_, 'a>, scratch: &mut Vec<RawLevel>) -> Option<()> {
+        match slot {
+            Slot::Str(v) => set(v, self.string()?),
+            Slot::U64(v) => set(v, self.u64()?),
+            Slot::I64(v) => set(v, self.i64()?),
+            Slot::Bool(v) => set(v, self.bool()?),
+            Slot::Flex(v) => {
+                if *v != Flex::Absent {
+                    return None;
+                }
+                *v = match self.peek()? {
+                    b'"' => Flex::Str(self.string()?),
+                    b'[' => {
+                        let (s, e) = self.levels(scratch)?;
+                        Flex::Levels(s, e)
+                    }
+                    _ => Flex::Int(self.u64()?),
+                };
+                Some(())
+            }
+            Slot::Kline(v) => {
+                if v.is_some() {
+                    return None;
+                }
+                self.eat(b'{')?;
+                let mut k = RawKline::default();
+                self.object(|cur, key| match KKey::of(key) {
+                    Some(kk) => cur.fill(k.slot(kk), &mut Vec::new()),
+                    None => cur.skip(1),
+                })?;
+                *v = Some(k);
+                Some(())
+            }
+        }
+    }
+
+    fn message(&mut self, msg: &mut RawMsg<'a>, scratch: &mut Vec<RawLevel>) -> Option<()> {
+        self.eat(b'{')?;
+        self.object(|cur, key| match Key::of(key) {
+            Some(k) => cur.fill(msg.slot(k), scratch),
+            None => cur.skip(1),
+        })
+    }
+}
+
+#[inline(always)]
+fn set<T>(slot: &mut Option<T>, v: T) -> Option<()> {
+    if slot.is_some() {
+        return None; // duplicate key
+    }
+    *slot = Some(v);
+    Some(())
+}
+
+/// Reads one frame, or `None` when the full parser must decide.
+///
+/// # Hot path: no allocation (level offsets go to the preallocated `scratch`).
+pub(crate) fn parse<'a>(buf: &'a [u8], scratch: &mut Vec<RawLevel>) -> Option<RawFrame<'a>> {
+    if buf.len() > u32::MAX as usize {
+        return None;
+    }
+    let mut cur = Cursor { buf, pos: 0 };
+    let mut frame = RawFrame::default();
+    cur.ws();
+    cur.eat(b'{')?;
+    cur.object(|cur, key| match key {
+        b"stream" => set(&mut frame.stream, cur.string()?),
+        b"data" => {
+            if frame.inner.is_some() {
+                return None;
+            }
+            let mut inner = RawMsg::default();
+            cur.message(&mut inner, scratch)?;
+            frame.inner = Some(inner);
+            Some(())
+        }
+        _ => match Key::of(key) {
+            Some(k) => cur.fill(frame.outer.slot(k), scratch),
+            None => cur.skip(1),
+        },
+    })?;
+    cur.ws();
+    if cur.pos != buf.len() {
+        return None;
+    }
+    Some(frame)
+}

@@ -1,0 +1,3 @@
+//! Exchange adapters: wire formats in, fixed-size [`crate::core::MarketEvent`]s out.
+
+pub mod binance;

@@ -1,0 +1,11 @@
+//! Minerva: a low-latency market-data, book, signal and order pipeline for Binance.
+//!
+//! Stages are modules with one small public face each: [`core`] (money, symbols,
+//! events), [`feed`] (Binance decoding), [`book`] (the array-backed L2 book with
+//! Binance's sync and resync rules) and [`replay`] (recorded-data sources).
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod core;
+pub mod feed;
