@@ -9,3 +9,5 @@
 
 pub mod core;
 pub mod feed;
+pub mod book;
+pub mod replay;

@@ -134,7 +134,7 @@ pub struct AggTrade {
 
 /// Best bid and ask (`<symbol>@bookTicker`).
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BookTicker {
     /// `u`: order-book update id (same scale as depth ids).
     pub update_id: u64,

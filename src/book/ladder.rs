@@ -1,0 +1,478 @@
+//! One side of the book: a flat array of quantities indexed by tick over a window, a
+//! two-level occupancy bitmap to find the next level in O(window/4096) worst case, and a
+//! bounded sorted side store for levels outside the window.
+//!
+//! Binance books reach far from the mid (spot BTC bids down to 35 % of the mid, futures
+//! asks up to 10×), so the window covers where trading happens and the side store keeps
+//! the rest exactly; the touch is the better of the two, so it is never wrong, whatever
+//! the window's position. If the side store is full, a new far level is dropped and
+//! counted (`overflow_dropped`), never silently.
+
+use crate::core::{Level, Lots, Ticks};
+
+/// Bits per bitmap word.
+const WORD: usize = 64;
+/// Slots covered by one summary word (64 words of 64 bits).
+const BLOCK: usize = WORD * WORD;
+
+/// One side of an L2 book. `BID` fixes the direction of "better" at compile time.
+pub(crate) struct Ladder<const BID: bool> {
+    /// Resting quantity per slot (0 = empty).
+    qty: Box<[i64]>,
+    /// Bit `i` set ⇔ `qty[i] != 0`.
+    bits: Box<[u64]>,
+    /// Bit `w` set ⇔ `bits[w] != 0`.
+    summary: Box<[u64]>,
+    /// Tick of slot 0.
+    base: i64,
+    /// Slot of the best level inside the window.
+    best: Option<usize>,
+    /// Levels inside the window.
+    in_window: usize,
+    /// Levels outside the window, sorted by ascending price; capacity fixed at start-up.
+    outside: Vec<Level>,
+    /// Far levels dropped because `outside` was full.
+    pub overflow_dropped: u64,
+}
+
+impl<const BID: bool> Ladder<BID> {
+    /// A side over `window` ticks (a power of two, at least 4096) keeping up to
+    /// `outside_cap` levels outside it.
+    pub fn new(window: usize, outside_cap: usize) -> Self {
+        assert!(window.is_power_of_two() && window >= BLOCK, "window must be a power of two >= 4096");
+        Self {
+            qty: vec![0; window].into_boxed_slice(),
+            bits: vec![0; window / WORD].into_boxed_slice(),
+            summary: vec![0; window / BLOCK].into_boxed_slice(),
+            base: 0,
+            best: None,
+            in_window: 0,
+            outside: Vec::with_capacity(outside_cap),
+            overflow_dropped: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn window(&self) -> usize {
+        self.qty.len()
+    }
+
+    /// Ticks covered by the window.
+    pub fn window_len(&self) -> usize {
+        self.qty.len()
+    }
+
+    /// Tick of slot 0.
+    pub fn base(&self) -> i64 {
+        self.base
+    }
+
+    /// Number of non-empty levels.
+    pub fn len(&self) -> usize {
+        self.in_window + self.outside.len()
+    }
+
+    /// Removes every level (keeps the window's position).
+    pub fn clear(&mut self) {
+        if self.in_window > 0 {
+            self.qty.fill(0);
+            self.bits.fill(0);
+            self.summary.fill(0);
+        }
+        self.in_window = 0;
+        self.best = None;
+        self.outside.clear();
+    }
+
+    /// True when `a` is a better slot than `b` for this side.
+    #[inline(always)]
+    fn better(a: usize, b: usize) -> bool {
+        if BID { a > b } else { a < b }
+    }
+
+    /// Sets the level at `price` to `qty` (0 deletes; deleting an absent level is a no-op).
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn set(&mut self, price: Ticks, qty: Lots) {
+        let off = price.0.wrapping_sub(self.base);
+        if (off as u64) < self.window() as u64 {
+            self.set_slot(off as usize, qty.0);
+        } else {
+            self.set_outside(price, qty);
+        }
+    }
+
+    #[inline(always)]
+    fn set_slot(&mut self, i: usize, q: i64) {
+        let old = std::mem::replace(&mut self.qty[i], q);
+        if q == 0 {
+            if old != 0 {
+                self.clear_bit(i);
+                self.in_window -= 1;
+                if self.best == Some(i) {
+                    self.best = if BID { self.prev_set(i) } else { self.next_set(i) };
+                }
+            }
+        } else if old == 0 {
+            self.set_bit(i);
+            self.in_window += 1;
+            match self.best {
+                Some(b) if !Self::better(i, b) => {}
+                _ => self.best = Some(i),
+            }
+        }
+    }
+
+    /// Far levels: a sorted insert/remove in the bounded store. Rare, off the touch.
+    #[cold]
+    fn set_outside(&mut self, price: Ticks, qty: Lots) {
+        match self.outside.binary_search_by_key(&price, |l| l.price) {
+            Ok(k) if qty.0 == 0 => {
+                self.outside.remove(k);
+            }
+            Ok(k) => self.outside[k].qty = qty,
+            Err(_) if qty.0 == 0 => {}
+            Err(k) => {
+                if self.outside.len() == self.outside.capacity() {
+                    self.overflow_dropped += 1;
+                } else {
+                    self.outside.insert(k, Level { price, qty });
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn set_bit(&mut self, i: usize) {
+        let w = i / WORD;
+        self.bits[w] |= 1 << (i % WORD);
+        self.summary[w / WORD] |= 1 << (w % WORD);
+    }
+
+    #[inline(always)]
+    fn clear_bit(&mut self, i: usize) {
+        let w = i / WORD;
+        self.bits[w] &= !(1 << (i % WORD));
+        if self.bits[w] == 0 {
+            self.summary[w / WORD] &= !(1 << (w % WORD));
+        }
+    }
+
+    /// Lowest occupied slot `>= from`.
+    fn next_set(&self, from: usize) -> Option<usize> {
+        if from >= self.window() {
+            return None;
+        }
+        let w = from / WORD;
+        let m = self.bits[w] & (!0u64 << (from % WORD));
+        if m != 0 {
+            return Some(w * WORD + m.trailing_zeros() as usize);
+        }
+        // Next non-empty word via the summary.
+        let nw = w + 1;
+        if nw >= self.bits.len() {
+            return None;
+        }
+        let mut sw = nw / WORD;
+        let mut sm = self.summary[sw] & (!0u64 << (nw % WORD));
+        loop {
+            if sm != 0 {
+                let word = sw * WORD + sm.trailing_zeros() as usize;
+                return Some(word * WORD + self.bits[word].trailing_zeros() as usize);
+            }
+            sw += 1;
+            if sw >= self.summary.len() {
+                return None;
+            }
+            sm = self.summary[sw];
+        }
+    }
+
+    /// Highest occupied slot `<= from`.
+    fn prev_set(&self, from: usize) -> Option<usize> {
+        let from = from.min(self.window() - 1);
+        let w = from / WORD;
+        let m = self.bits[w] & (!0u64 >> (WORD - 1 - from % WORD));
+        if m != 0 {
+            return Some(w * WORD + (WORD - 1 - m.leading_zeros() as usize));
+        }
+        if w == 0 {
+            return None;
+        }
+        let pw = w - 1; // last word to consider
+        let mut sw = pw / WORD;
+        let mut sm = self.summary[sw] & (!0u64 >> (WORD - 1 - pw % WORD));
+        loop {
+            if sm != 0 {
+                let word = sw * WORD + (WORD - 1 - sm.leading_zeros() as usize);
+                return Some(word * WORD + (WORD - 1 - self.bits[word].leading_zeros() as usize));
+            }
+            if sw == 0 {
+                return None;
+            }
+            sw -= 1;
+            sm = self.summary[sw];
+        }
+    }
+
+    /// The best level of this side (highest bid / lowest ask), window or side store.
+    ///
+    /// # Hot path: O(1).
+    #[inline]
+    pub fn best(&self) -> Option<Level> {
+        let inside = self.best.map(|i| Level {
+            price: Ticks(self.base + i as i64),
+            qty: Lots(self.qty[i]),
+        });
+        let outside = if BID { self.outside.last() } else { self.outside.first() }.copied();
+        match (inside, outside) {
+            (Some(a), Some(b)) => Some(if (a.price > b.price) == BID { a } else { b }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Quantity resting at `price` (0 when empty).
+    pub fn qty_at(&self, price: Ticks) -> Lots {
+        let off = price.0.wrapping_sub(self.base);
+        if (off as u64) < self.window() as u64 {
+            Lots(self.qty[off as usize])
+        } else {
+            match self.outside.binary_search_by_key(&price, |l| l.price) {
+                Ok(k) => self.outside[k].qty,
+                Err(_) => Lots(0),
+            }
+        }
+    }
+
+    /// Visits levels best first until `f` returns false. No allocation.
+    pub fn for_each(&self, mut f: impl FnMut(Level) -> bool) {
+        let top = self.base + self.window() as i64;
+        // Side-store levels beyond the window on the better side come first.
+        if BID {
+            for l in self.outside.iter().rev().take_while(|l| l.price.0 >= top) {
+                if !f(*l) {
+                    return;
+                }
+            }
+            let mut cur = self.best;
+            while let Some(i) = cur {
+                if !f(Level { price: Ticks(self.base + i as i64), qty: Lots(self.qty[i]) }) {
+                    return;
+                }
+                cur = if i == 0 { None } else { self.prev_set(i - 1) };
+            }
+            for l in self.outside.iter().rev().filter(|l| l.price.0 < self.base) {
+                if !f(*l) {
+                    return;
+                }
+            }
+        } else {
+            for l in self.outside.iter().take_while(|l| l.price.0 < self.base) {
+                if !f(*l) {
+                    return;
+                }
+            }
+            let mut cur = self.best;
+            while let Some(i) = cur {
+                if !f(Level { price: Ticks(self.base + i as i64), qty: Lots(self.qty[i]) }) {
+                    return;
+                }
+                cur = self.next_set(i + 1);
+            }
+            for l in self.outside.iter().filter(|l| l.price.0 >= top) {
+                if !f(*l) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Moves the window so slot 0 is tick `new_base`, migrating levels between the
+    /// array and the side store. Cold: O(window), runs when price drifts far.
+    #[cold]
+    pub fn rebase(&mut self, new_base: i64) {
+        if new_base == self.base {
+            return;
+        }
+        let w = self.window() as i64;
+        let (old_base, new_top) = (self.base, new_base + w);
+        // 1. Levels leaving the window go to the side store.
+        let mut i = self.next_set(0);
+        while let Some(s) = i {
+            let p = old_base + s as i64;
+            if p < new_base || p >= new_top {
+                let q = Lots(self.qty[s]);
+                self.set_outside(Ticks(p), q);
+            }
+            i = self.next_set(s + 1);
+        }
+        // 2. Shift the array.
+        let shift = old_base - new_base; // slot s moves to s + shift
+        if shift.abs() >= w {
+            self.qty.fill(0);
+        } else if shift > 0 {
+            let k = shift as usize;
+            let n = self.window();
+            self.qty.copy_within(0..n - k, k);
+            self.qty[..k].fill(0);
+        } else {
+            let k = (-shift) as usize;
+            let n = self.window();
+            self.qty.copy_within(k..n, 0);
+            self.qty[n - k..].fill(0);
+        }
+        self.base = new_base;
+        // 3. Side-store levels now inside the window move into the array.
+        let (qty, base) = (&mut self.qty, new_base);
+        self.outside.retain(|l| {
+            let off = l.price.0 - base;
+            if off >= 0 && off < w {
+                qty[off as usize] = l.qty.0;
+                false
+            } else {
+                true
+            }
+        });
+        // 4. Rebuild occupancy and the best slot.
+        self.bits.fill(0);
+        self.summary.fill(0);
+        self.in_window = 0;
+        for s in 0..self.qty.len() {
+            if self.qty[s] != 0 {
+                self.set_bit(s);
+                self.in_window += 1;
+            }
+        }
+        self.best = if BID { self.prev_set(self.window() - 1) } else { self.next_set(0) };
+    }
+
+    /// Sums resting quantity into `out[k]` for bins of `bin_ticks` ticks going away from
+    /// `from` (bin 0 holds `from` and the `bin_ticks - 1` ticks behind it). No allocation.
+    pub fn sum_bins(&self, from: Ticks, bin_ticks: i64, out: &mut [i64]) {
+        out.fill(0);
+        if bin_ticks <= 0 {
+            return;
+        }
+        let n = out.len() as i64;
+        self.for_each(|l| {
+            let dist = if BID { from.0 - l.price.0 } else { l.price.0 - from.0 };
+            if dist < 0 {
+                return true; // better than `from`: not binned
+            }
+            let k = dist / bin_ticks;
+            if k >= n {
+                return false;
+            }
+            out[k as usize] += l.qty.0;
+            true
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn lv(p: i64, q: i64) -> (Ticks, Lots) {
+        (Ticks(p), Lots(q))
+    }
+
+    #[test]
+    fn touch_tracks_inserts_and_deletes() {
+        let mut b = Ladder::<true>::new(4096, 16);
+        for (p, q) in [lv(100, 1), lv(105, 2), lv(103, 3)] {
+            b.set(p, q);
+        }
+        assert_eq!(b.best().unwrap().price, Ticks(105));
+        b.set(Ticks(105), Lots(0));
+        assert_eq!(b.best().unwrap().price, Ticks(103));
+        b.set(Ticks(103), Lots(0));
+        b.set(Ticks(100), Lots(0));
+        assert_eq!(b.best(), None);
+        let mut a = Ladder::<false>::new(4096, 16);
+        a.set(Ticks(4000), Lots(1));
+        a.set(Ticks(10), Lots(1));
+        a.set(Ticks(10), Lots(0));
+        assert_eq!(a.best().unwrap().price, Ticks(4000));
+    }
+
+    #[test]
+    fn far_levels_live_in_side_store_and_count_when_full() {
+        let mut b = Ladder::<true>::new(4096, 2);
+        b.set(Ticks(-5), Lots(1));
+        b.set(Ticks(5000), Lots(2)); // above window: it is the touch
+        assert_eq!(b.best().unwrap(), Level { price: Ticks(5000), qty: Lots(2) });
+        b.set(Ticks(6000), Lots(3));
+        assert_eq!(b.overflow_dropped, 1);
+        b.set(Ticks(5000), Lots(0));
+        assert_eq!(b.best().unwrap().price, Ticks(-5));
+    }
+
+    #[test]
+    fn bitmap_search_across_blocks_matches_a_map() {
+        let mut b = Ladder::<true>::new(1 << 14, 64);
+        let mut a = Ladder::<false>::new(1 << 14, 64);
+        let mut reference = BTreeMap::new();
+        let mut x: u64 = 12345;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let p = (x % (1 << 14)) as i64;
+            let q = if x % 3 == 0 { 0 } else { (x % 100) as i64 + 1 };
+            b.set(Ticks(p), Lots(q));
+            a.set(Ticks(p), Lots(q));
+            if q == 0 {
+                reference.remove(&p);
+            } else {
+                reference.insert(p, q);
+            }
+            assert_eq!(b.best().map(|l| l.price.0), reference.keys().next_back().copied());
+            assert_eq!(a.best().map(|l| l.price.0), reference.keys().next().copied());
+        }
+        let mut seen = Vec::new();
+        b.for_each(|l| {
+            seen.push(l.price.0);
+            true
+        });
+        assert_eq!(seen, reference.keys().rev().copied().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn rebase_keeps_every_level() {
+        let mut b = Ladder::<true>::new(4096, 1024);
+        for p in (0..4096).step_by(7) {
+            b.set(Ticks(p), Lots(p + 1));
+        }
+        let before: Vec<Level> = {
+            let mut v = Vec::new();
+            b.for_each(|l| {
+                v.push(l);
+                true
+            });
+            v
+        };
+        for nb in [1000, -3000, 10_000, 0] {
+            b.rebase(nb);
+            let mut v = Vec::new();
+            b.for_each(|l| {
+                v.push(l);
+                true
+            });
+            assert_eq!(v, before, "base {nb}");
+        }
+    }
+
+    #[test]
+    fn bins_sum_away_from_touch() {
+        let mut a = Ladder::<false>::new(4096, 16);
+        for (p, q) in [lv(100, 1), lv(101, 2), lv(103, 4), lv(110, 8)] {
+            a.set(p, q);
+        }
+        let mut out = [0; 3];
+        a.sum_bins(Ticks(100), 2, &mut out);
+        assert_eq!(out, [3, 4, 0]);
+    }
+}

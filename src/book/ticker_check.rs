@@ -1,0 +1,142 @@
+//! Cross-check of the local top of book against `bookTicker` at equal update ids.
+//!
+//! A bookTicker's `u` is on the depth stream's id scale. When it equals the `u` of an
+//! applied depth event, the book's best bid/ask after that event must equal the ticker.
+//! Tickers are real-time while depth diffs may be batched (spot `@100ms`), so a ticker
+//! can arrive before or after its depth event: we keep a short history of applied tops
+//! and a short queue of tickers ahead of the book. Both are fixed-size rings.
+
+use crate::core::{BookTicker, Level};
+
+/// Top of book after an applied event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Top {
+    pub bid: Option<Level>,
+    pub ask: Option<Level>,
+}
+
+impl Top {
+    fn matches(&self, t: &BookTicker) -> bool {
+        self.bid.is_some_and(|b| b.price == t.bid_price && b.qty == t.bid_qty)
+            && self.ask.is_some_and(|a| a.price == t.ask_price && a.qty == t.ask_qty)
+    }
+}
+
+/// A fixed-capacity FIFO (no allocation after `new`).
+struct Ring<T: Copy> {
+    buf: Box<[T]>,
+    head: usize,
+    len: usize,
+}
+
+impl<T: Copy + Default> Ring<T> {
+    fn new(cap: usize) -> Self {
+        Self { buf: vec![T::default(); cap.max(1)].into_boxed_slice(), head: 0, len: 0 }
+    }
+    /// Pushes, evicting the oldest when full (returns true if one was evicted).
+    fn push(&mut self, v: T) -> bool {
+        let cap = self.buf.len();
+        let evicted = self.len == cap;
+        if evicted {
+            self.head = (self.head + 1) % cap;
+            self.len -= 1;
+        }
+        self.buf[(self.head + self.len) % cap] = v;
+        self.len += 1;
+        evicted
+    }
+    fn front(&self) -> Option<&T> {
+        (self.len > 0).then(|| &self.buf[self.head])
+    }
+    fn pop(&mut self) {
+        if self.len > 0 {
+            self.head = (self.head + 1) % self.buf.len();
+            self.len -= 1;
+        }
+    }
+    fn iter_rev(&self) -> impl Iterator<Item = &T> {
+        (0..self.len).rev().map(move |i| &self.buf[(self.head + i) % self.buf.len()])
+    }
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+/// Counters of the cross-check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TickerCheckStats {
+    /// Tickers whose `u` matched an applied depth event.
+    pub checked: u64,
+    /// Of those, how many disagreed with the local top of book.
+    pub mismatches: u64,
+    /// Tickers evicted from the waiting queue before their depth event came.
+    pub evicted: u64,
+}
+
+pub(crate) struct TickerCheck {
+    applied: Ring<(u64, Top)>,
+    waiting: Ring<BookTicker>,
+    pub stats: TickerCheckStats,
+}
+
+impl TickerCheck {
+    pub fn new(cap: usize) -> Self {
+        Self { applied: Ring::new(cap), waiting: Ring::new(cap), stats: Default::default() }
+    }
+
+    /// Forget applied tops (the book was reloaded from a snapshot).
+    pub fn reset_history(&mut self) {
+        self.applied.clear();
+    }
+
+    fn check(&mut self, t: &BookTicker, top: &Top) {
+        self.stats.checked += 1;
+        if !top.matches(t) {
+            self.stats.mismatches += 1;
+        }
+    }
+
+    fn find(&self, u: u64) -> Option<Top> {
+        for (id, top) in self.applied.iter_rev() {
+            if *id == u {
+                return Some(*top);
+            }
+            if *id < u {
+                break;
+            }
+        }
+        None
+    }
+
+    /// A ticker arrived; `book_id` is the `u` of the last applied event (if live).
+    #[inline]
+    pub fn on_ticker(&mut self, t: &BookTicker, book_id: Option<u64>) {
+        match book_id {
+            Some(id) if t.update_id <= id => {
+                if let Some(top) = self.find(t.update_id) {
+                    self.check(t, &top);
+                }
+            }
+            _ => {
+                if self.waiting.push(*t) {
+                    self.stats.evicted += 1;
+                }
+            }
+        }
+    }
+
+    /// The event ending with `u` was applied and left `top`.
+    #[inline]
+    pub fn on_applied(&mut self, u: u64, top: Top) {
+        self.applied.push((u, top));
+        while let Some(t) = self.waiting.front().copied() {
+            if t.update_id > u {
+                break;
+            }
+            self.waiting.pop();
+            if let Some(top) = self.find(t.update_id) {
+                self.check(&t, &top);
+            }
+        }
+    }
+}

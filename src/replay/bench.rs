@@ -1,0 +1,152 @@
+//! `minerva bench replay`: replay speed on any input, in the line format shared with
+//! other systems' harnesses:
+//! `RESULT peer=<name> msgs=N rows=N secs=S msgs_per_sec=X rows_per_sec=Y checksum=C`.
+//!
+//! msgs = depthUpdate + trade/aggTrade messages; rows = level changes + trades;
+//! checksum = Σ over messages of (best bid ticks + best ask ticks) after the message.
+//! The input is read into memory first; every pass starts from a fresh book loaded
+//! with the snapshot, outside the clock.
+
+use crate::book::{Book, BookConfig};
+use crate::core::{DepthChunk, EventBody, Level, MarketEvent, SymbolSpec};
+use crate::feed::binance::{DepthSnapshot, Decoder, DEFAULT_MAX_LEVELS, SymbolTable};
+use std::time::Instant;
+
+/// One timed pass.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BenchResult {
+    /// Messages (depth + trades).
+    pub msgs: u64,
+    /// Level changes + trades.
+    pub rows: u64,
+    /// Seconds on the clock.
+    pub secs: f64,
+    /// Σ (best bid + best ask) in ticks after each message.
+    pub checksum: i128,
+}
+
+impl BenchResult {
+    /// The `RESULT` line.
+    pub fn line(&self, peer: &str) -> String {
+        format!(
+            "RESULT peer={peer} msgs={} rows={} secs={:.6} msgs_per_sec={:.0} rows_per_sec={:.0} checksum={}",
+            self.msgs,
+            self.rows,
+            self.secs,
+            self.msgs as f64 / self.secs,
+            self.rows as f64 / self.secs,
+            self.checksum
+        )
+    }
+}
+
+#[inline(always)]
+fn touch(book: &Book) -> i128 {
+    book.best_bid().map_or(0, |l| l.price.0 as i128) + book.best_ask().map_or(0, |l| l.price.0 as i128)
+}
+
+fn fresh(spec: &SymbolSpec, snap: &DepthSnapshot) -> Book {
+    let mut b = Book::new(spec, &BookConfig::default());
+    b.apply_snapshot(snap);
+    b
+}
+
+/// Decode + book apply, end to end, over `lines`.
+pub fn e2e(lines: &[&[u8]], spec: &SymbolSpec, snap: &DepthSnapshot) -> BenchResult {
+    let mut table = SymbolTable::new();
+    table.insert(spec.clone());
+    let mut decoder = Decoder::new(table, DEFAULT_MAX_LEVELS);
+    let mut book = fresh(spec, snap);
+    let (mut msgs, mut rows, mut checksum) = (0u64, 0u64, 0i128);
+    let t0 = Instant::now();
+    for line in lines {
+        let mut counted = false;
+        let _ = decoder.decode(line, 0, &mut |ev: &MarketEvent| {
+            match &ev.body {
+                EventBody::Depth(c) => {
+                    rows += c.n_levels as u64;
+                    counted |= c.is_first();
+                }
+                EventBody::Trade(_) | EventBody::AggTrade(_) => {
+                    rows += 1;
+                    counted = true;
+                }
+                _ => {}
+            }
+            book.on_event(ev);
+        });
+        if counted {
+            msgs += 1;
+            checksum += touch(&book);
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    std::hint::black_box(&book);
+    BenchResult { msgs, rows, secs, checksum }
+}
+
+/// Messages decoded ahead of the clock, in a compact form.
+pub struct Predecoded {
+    /// Per message: `Some(header)` for depth (levels in `levels[start..end]`), `None` for a trade.
+    msgs: Vec<Option<(DepthChunk, u32, u32)>>,
+    levels: Vec<Level>,
+}
+
+/// Decodes `lines` for [`book_only`].
+pub fn predecode(lines: &[&[u8]], spec: &SymbolSpec) -> Predecoded {
+    let mut table = SymbolTable::new();
+    table.insert(spec.clone());
+    let mut decoder = Decoder::new(table, DEFAULT_MAX_LEVELS);
+    let mut p = Predecoded { msgs: Vec::with_capacity(lines.len()), levels: Vec::new() };
+    for line in lines {
+        let _ = decoder.decode(line, 0, &mut |ev: &MarketEvent| match &ev.body {
+            EventBody::Depth(c) => {
+                let start = p.levels.len() as u32;
+                p.levels.extend_from_slice(&c.levels[..c.n_levels as usize]);
+                let mut h = *c;
+                h.levels = [Level::default(); crate::core::DEPTH_CHUNK_LEVELS];
+                p.msgs.push(Some((h, start, p.levels.len() as u32)));
+            }
+            EventBody::Trade(_) | EventBody::AggTrade(_) => p.msgs.push(None),
+            _ => {}
+        });
+    }
+    p
+}
+
+/// Book apply alone over predecoded messages (each depth chunk rebuilt on the stack,
+/// as a ring slot would deliver it).
+pub fn book_only(p: &Predecoded, spec: &SymbolSpec, snap: &DepthSnapshot) -> BenchResult {
+    let mut book = fresh(spec, snap);
+    let (mut msgs, mut rows, mut checksum) = (0u64, 0u64, 0i128);
+    let t0 = Instant::now();
+    for m in &p.msgs {
+        match m {
+            Some((h, s, e)) => {
+                let mut c = *h;
+                let lv = &p.levels[*s as usize..*e as usize];
+                c.levels[..lv.len()].copy_from_slice(lv);
+                book.on_depth(&c);
+                rows += lv.len() as u64;
+                if c.is_first() {
+                    msgs += 1;
+                    checksum += touch(&book);
+                }
+            }
+            None => {
+                rows += 1;
+                msgs += 1;
+                checksum += touch(&book);
+            }
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    std::hint::black_box(&book);
+    BenchResult { msgs, rows, secs, checksum }
+}
+
+/// The median pass by time.
+pub fn median(mut v: Vec<BenchResult>) -> BenchResult {
+    v.sort_by(|a, b| a.secs.total_cmp(&b.secs));
+    v[v.len() / 2]
+}

@@ -1,0 +1,121 @@
+//! Symbol specs for recordings that carry no exchangeInfo: the tick is the finest
+//! significant price digit seen, the lot the quantity width Binance prints (fixed per
+//! market), the market from the depth messages (`pu` ⇒ futures, `ps` ⇒ COIN-M).
+//! Cold path: looks at the first lines of each file.
+
+use crate::core::decimal::{significant_places, written_places};
+use crate::core::{Market, PriceGrid, QtyGrid, SymbolSpec};
+use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
+use std::collections::BTreeMap;
+
+/// What the first lines of the input said about one symbol.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Sample {
+    price_places: u8,
+    qty_places: u8,
+    prices: u64,
+    pub has_pu: bool,
+    pub has_ps: bool,
+    pub depth_without_pu: bool,
+}
+
+impl Sample {
+    fn price(&mut self, v: Option<&Value>) {
+        if let Some(p) = v.and_then(|v| v.as_str()).and_then(significant_places) {
+            self.price_places = self.price_places.max(p);
+            self.prices += 1;
+        }
+    }
+    fn qty(&mut self, v: Option<&Value>) {
+        if let Some(q) = v.and_then(|v| v.as_str()).and_then(written_places) {
+            self.qty_places = self.qty_places.max(q);
+        }
+    }
+    fn levels(&mut self, v: Option<&Value>) {
+        for l in v.and_then(|v| v.as_array()).into_iter().flatten() {
+            self.price(l.get(0));
+            self.qty(l.get(1));
+        }
+    }
+
+    /// The market the samples point to.
+    pub fn market(&self) -> Market {
+        match (self.has_pu, self.has_ps) {
+            (true, true) => Market::CoinM,
+            (true, false) => Market::UsdM,
+            _ => Market::Spot,
+        }
+    }
+
+    /// A spec on the sampled grids, if any price was seen.
+    pub fn spec(&self, name: &str, market: Market) -> Option<SymbolSpec> {
+        if self.prices == 0 {
+            return None;
+        }
+        let tick = format!("{:.*}", self.price_places as usize, 10f64.powi(-(self.price_places as i32)));
+        let price = PriceGrid::from_tick_size(&tick).ok()?;
+        let qty = QtyGrid::new(self.qty_places, None).ok()?;
+        SymbolSpec::bare(name, market, price, qty).ok()
+    }
+}
+
+/// Samples per symbol (upper-case name).
+#[derive(Debug, Default)]
+pub(crate) struct Samples {
+    pub by_symbol: BTreeMap<String, Sample>,
+}
+
+impl Samples {
+    /// Looks at one WebSocket frame; returns the symbol it names, if any.
+    pub fn frame(&mut self, json: &[u8]) -> Option<String> {
+        let v: Value = sonic_rs::from_slice(json).ok()?;
+        let stream = v.get("stream").and_then(|s| s.as_str()).map(str::to_owned);
+        let msg = v.get("data").unwrap_or(&v);
+        let name = msg
+            .get("s")
+            .and_then(|s| s.as_str())
+            .map(str::to_owned)
+            .or_else(|| stream.map(|s| s.split('@').next().unwrap_or("").to_owned()))?
+            .to_ascii_uppercase();
+        let s = self.by_symbol.entry(name.clone()).or_default();
+        match msg.get("e").and_then(|e| e.as_str()) {
+            Some("depthUpdate") => {
+                s.levels(msg.get("b"));
+                s.levels(msg.get("a"));
+                if msg.get("pu").is_some() {
+                    s.has_pu = true;
+                } else {
+                    s.depth_without_pu = true;
+                }
+                s.has_ps |= msg.get("ps").is_some();
+            }
+            Some("trade" | "aggTrade") => {
+                s.price(msg.get("p"));
+                s.qty(msg.get("q"));
+            }
+            Some("kline") => {
+                let k = msg.get("k");
+                for f in ["o", "h", "l", "c"] {
+                    s.price(k.and_then(|k| k.get(f)));
+                }
+                s.qty(k.and_then(|k| k.get("v")));
+            }
+            Some("bookTicker") | None if msg.get("u").is_some() => {
+                s.price(msg.get("b"));
+                s.price(msg.get("a"));
+                s.qty(msg.get("B"));
+                s.qty(msg.get("A"));
+            }
+            _ => {}
+        }
+        Some(name)
+    }
+
+    /// Looks at a REST snapshot for `symbol`.
+    pub fn snapshot(&mut self, symbol: &str, json: &[u8]) {
+        let Ok(v) = sonic_rs::from_slice::<Value>(json) else { return };
+        let s = self.by_symbol.entry(symbol.to_ascii_uppercase()).or_default();
+        s.levels(v.get("bids"));
+        s.levels(v.get("asks"));
+    }
+}
