@@ -7,7 +7,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod book;
 pub mod core;
 pub mod feed;
-pub mod book;
 pub mod replay;

@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "minerva", version, about = "Low-latency crypto market data, book and trading pipeline for Binance")]
+#[command(
+    name = "minerva",
+    version,
+    about = "Low-latency crypto market data, book and trading pipeline for Binance"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -135,7 +139,8 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
     let market: Market = a.market.parse()?;
     let events = read_all(&a.events)?;
     let snap_json = read_all(&a.snapshot)?;
-    let raw = parse_raw_snapshot(&snap_json).with_context(|| format!("{}", a.snapshot.display()))?;
+    let raw =
+        parse_raw_snapshot(&snap_json).with_context(|| format!("{}", a.snapshot.display()))?;
     let spec = match (&a.tick, &a.lot) {
         (Some(t), Some(l)) => SymbolSpec::from_tick_lot("BENCH", market, t, l)?,
         (None, None) => replay::spec_from_snapshot("BENCH", market, &snap_json)
@@ -155,13 +160,25 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
         })
         .collect();
     let repeat = a.repeat.max(1);
-    let e2e = bench::median((0..repeat).map(|_| bench::e2e(&lines, &spec, &snap)).collect());
+    let e2e = bench::median(
+        (0..repeat)
+            .map(|_| bench::e2e(&lines, &spec, &snap))
+            .collect(),
+    );
     println!("{}", e2e.line("minerva-e2e"));
     let pre = bench::predecode(&lines, &spec);
-    let book = bench::median((0..repeat).map(|_| bench::book_only(&pre, &spec, &snap)).collect());
+    let book = bench::median(
+        (0..repeat)
+            .map(|_| bench::book_only(&pre, &spec, &snap))
+            .collect(),
+    );
     println!("{}", book.line("minerva-book"));
     if e2e.checksum != book.checksum {
-        bail!("checksums differ between the two runs: {} vs {}", e2e.checksum, book.checksum);
+        bail!(
+            "checksums differ between the two runs: {} vs {}",
+            e2e.checksum,
+            book.checksum
+        );
     }
     Ok(())
 }

@@ -48,7 +48,10 @@ impl Book {
             line('a', l);
             true
         });
-        BookDigest { sha256: hex(&Sha256::digest(text.as_bytes())), bytes: text.len() }
+        BookDigest {
+            sha256: hex(&Sha256::digest(text.as_bytes())),
+            bytes: text.len(),
+        }
     }
 
     /// The best `n` levels of each side as canonical strings (cold path).

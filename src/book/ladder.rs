@@ -39,7 +39,10 @@ impl<const BID: bool> Ladder<BID> {
     /// A side over `window` ticks (a power of two, at least 4096) keeping up to
     /// `outside_cap` levels outside it.
     pub fn new(window: usize, outside_cap: usize) -> Self {
-        assert!(window.is_power_of_two() && window >= BLOCK, "window must be a power of two >= 4096");
+        assert!(
+            window.is_power_of_two() && window >= BLOCK,
+            "window must be a power of two >= 4096"
+        );
         Self {
             qty: vec![0; window].into_boxed_slice(),
             bits: vec![0; window / WORD].into_boxed_slice(),
@@ -111,7 +114,11 @@ impl<const BID: bool> Ladder<BID> {
                 self.clear_bit(i);
                 self.in_window -= 1;
                 if self.best == Some(i) {
-                    self.best = if BID { self.prev_set(i) } else { self.next_set(i) };
+                    self.best = if BID {
+                        self.prev_set(i)
+                    } else {
+                        self.next_set(i)
+                    };
                 }
             }
         } else if old == 0 {
@@ -225,7 +232,12 @@ impl<const BID: bool> Ladder<BID> {
             price: Ticks(self.base + i as i64),
             qty: Lots(self.qty[i]),
         });
-        let outside = if BID { self.outside.last() } else { self.outside.first() }.copied();
+        let outside = if BID {
+            self.outside.last()
+        } else {
+            self.outside.first()
+        }
+        .copied();
         match (inside, outside) {
             (Some(a), Some(b)) => Some(if (a.price > b.price) == BID { a } else { b }),
             (a, b) => a.or(b),
@@ -257,7 +269,10 @@ impl<const BID: bool> Ladder<BID> {
             }
             let mut cur = self.best;
             while let Some(i) = cur {
-                if !f(Level { price: Ticks(self.base + i as i64), qty: Lots(self.qty[i]) }) {
+                if !f(Level {
+                    price: Ticks(self.base + i as i64),
+                    qty: Lots(self.qty[i]),
+                }) {
                     return;
                 }
                 cur = if i == 0 { None } else { self.prev_set(i - 1) };
@@ -275,7 +290,10 @@ impl<const BID: bool> Ladder<BID> {
             }
             let mut cur = self.best;
             while let Some(i) = cur {
-                if !f(Level { price: Ticks(self.base + i as i64), qty: Lots(self.qty[i]) }) {
+                if !f(Level {
+                    price: Ticks(self.base + i as i64),
+                    qty: Lots(self.qty[i]),
+                }) {
                     return;
                 }
                 cur = self.next_set(i + 1);
@@ -344,7 +362,11 @@ impl<const BID: bool> Ladder<BID> {
                 self.in_window += 1;
             }
         }
-        self.best = if BID { self.prev_set(self.window() - 1) } else { self.next_set(0) };
+        self.best = if BID {
+            self.prev_set(self.window() - 1)
+        } else {
+            self.next_set(0)
+        };
     }
 
     /// Sums resting quantity into `out[k]` for bins of `bin_ticks` ticks going away from
@@ -356,7 +378,11 @@ impl<const BID: bool> Ladder<BID> {
         }
         let n = out.len() as i64;
         self.for_each(|l| {
-            let dist = if BID { from.0 - l.price.0 } else { l.price.0 - from.0 };
+            let dist = if BID {
+                from.0 - l.price.0
+            } else {
+                l.price.0 - from.0
+            };
             if dist < 0 {
                 return true; // better than `from`: not binned
             }
@@ -403,7 +429,13 @@ mod tests {
         let mut b = Ladder::<true>::new(4096, 2);
         b.set(Ticks(-5), Lots(1));
         b.set(Ticks(5000), Lots(2)); // above window: it is the touch
-        assert_eq!(b.best().unwrap(), Level { price: Ticks(5000), qty: Lots(2) });
+        assert_eq!(
+            b.best().unwrap(),
+            Level {
+                price: Ticks(5000),
+                qty: Lots(2)
+            }
+        );
         b.set(Ticks(6000), Lots(3));
         assert_eq!(b.overflow_dropped, 1);
         b.set(Ticks(5000), Lots(0));
@@ -429,8 +461,14 @@ mod tests {
             } else {
                 reference.insert(p, q);
             }
-            assert_eq!(b.best().map(|l| l.price.0), reference.keys().next_back().copied());
-            assert_eq!(a.best().map(|l| l.price.0), reference.keys().next().copied());
+            assert_eq!(
+                b.best().map(|l| l.price.0),
+                reference.keys().next_back().copied()
+            );
+            assert_eq!(
+                a.best().map(|l| l.price.0),
+                reference.keys().next().copied()
+            );
         }
         let mut seen = Vec::new();
         b.for_each(|l| {

@@ -197,7 +197,11 @@ impl Book {
 
     /// Quantity resting at a bid (`bid = true`) or ask price; zero when empty.
     pub fn qty_at(&self, bid: bool, price: Ticks) -> crate::core::Lots {
-        if bid { self.bids.qty_at(price) } else { self.asks.qty_at(price) }
+        if bid {
+            self.bids.qty_at(price)
+        } else {
+            self.asks.qty_at(price)
+        }
     }
 
     /// Visits bid levels best first until `f` returns false. No allocation.
@@ -239,8 +243,14 @@ impl Book {
     /// Cross-checks a bookTicker against the book.
     #[inline]
     pub fn on_book_ticker(&mut self, t: &BookTicker) {
-        let live = (self.state == SyncState::Live).then(|| self.seq.book_id());
-        self.tickers.on_ticker(t, live);
+        // Before the first event after a snapshot nothing is checkable yet: a ticker
+        // with `u == lastUpdateId` waits for the futures event ending at that id.
+        let applied = if self.state == SyncState::Live {
+            self.seq.last_applied()
+        } else {
+            None
+        };
+        self.tickers.on_ticker(t, applied);
     }
 
     /// Feeds one depth chunk.
@@ -321,7 +331,10 @@ impl Book {
     /// End of an applied event: crossed-book check, window drift, ticker cross-check.
     #[inline]
     fn after_update(&mut self, u: u64) {
-        let top = Top { bid: self.bids.best(), ask: self.asks.best() };
+        let top = Top {
+            bid: self.bids.best(),
+            ask: self.asks.best(),
+        };
         if let (Some(b), Some(a)) = (top.bid, top.ask) {
             if b.price >= a.price {
                 self.stats.crosses += 1;
@@ -335,7 +348,11 @@ impl Book {
 
     fn gap(&mut self, expected: u64, got: u64) {
         self.stats.gaps += 1;
-        self.stats.last_gap = Some(Gap { book_id: self.seq.book_id(), expected, got });
+        self.stats.last_gap = Some(Gap {
+            book_id: self.seq.book_id(),
+            expected,
+            got,
+        });
         self.state = SyncState::Resyncing;
         self.current = Current::None;
         self.resync_pending = true;
@@ -407,7 +424,9 @@ impl Book {
         // Replay what waited; chunks that come back to the buffer (a new gap) stay there.
         let n = self.pending.len();
         for _ in 0..n {
-            let Some(c) = self.pending.pop_front() else { break };
+            let Some(c) = self.pending.pop_front() else {
+                break;
+            };
             if self.state == SyncState::Live {
                 self.sequence(&c);
             } else {

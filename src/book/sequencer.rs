@@ -44,13 +44,22 @@ pub(crate) struct Sequencer {
 
 impl Sequencer {
     pub fn new(futures: bool) -> Self {
-        Self { futures, snapshot: 0, last: None }
+        Self {
+            futures,
+            snapshot: 0,
+            last: None,
+        }
     }
 
     /// A snapshot with `lastUpdateId = l` was loaded.
     pub fn reset(&mut self, l: u64) {
         self.snapshot = l;
         self.last = None;
+    }
+
+    /// `u` of the last applied event, `None` before the first after a snapshot.
+    pub fn last_applied(&self) -> Option<u64> {
+        self.last
     }
 
     /// True until the first event after the snapshot is accepted.
@@ -75,7 +84,10 @@ impl Sequencer {
                 } else if first <= l + 1 {
                     Verdict::Apply
                 } else {
-                    Verdict::Gap { expected: l + 1, got: first }
+                    Verdict::Gap {
+                        expected: l + 1,
+                        got: first,
+                    }
                 }
             }
             (None, true, Some(_)) => {
@@ -84,18 +96,31 @@ impl Sequencer {
                 } else if first <= l {
                     Verdict::Apply
                 } else {
-                    Verdict::Gap { expected: l, got: first }
+                    Verdict::Gap {
+                        expected: l,
+                        got: first,
+                    }
                 }
             }
             // Continuity.
             (Some(id), true, Some(pu)) => {
-                if pu == id { Verdict::Apply } else { Verdict::Gap { expected: id, got: pu } }
+                if pu == id {
+                    Verdict::Apply
+                } else {
+                    Verdict::Gap {
+                        expected: id,
+                        got: pu,
+                    }
+                }
             }
             (Some(id), _, _) => {
                 if last <= id {
                     Verdict::Stale
                 } else if first > id + 1 {
-                    Verdict::Gap { expected: id + 1, got: first }
+                    Verdict::Gap {
+                        expected: id + 1,
+                        got: first,
+                    }
                 } else {
                     Verdict::Apply
                 }
@@ -123,14 +148,26 @@ mod tests {
         // TC1 step 5: U == L+1 applies (spot ETH's first event in the data).
         assert_eq!(s.check(101, 101, None), Verdict::Apply);
         // TC2 step 5: an event starting after L+1 means the snapshot is too old.
-        assert_eq!(s.check(102, 105, None), Verdict::Gap { expected: 101, got: 102 });
+        assert_eq!(
+            s.check(102, 105, None),
+            Verdict::Gap {
+                expected: 101,
+                got: 102
+            }
+        );
         // TC3 step 5: straddling applies.
         assert_eq!(s.check(95, 105, None), Verdict::Apply);
         s.accept(105);
         // TC4 step 6: continuity, stale, gap.
         assert_eq!(s.check(106, 110, None), Verdict::Apply);
         assert_eq!(s.check(104, 105, None), Verdict::Stale);
-        assert_eq!(s.check(108, 110, None), Verdict::Gap { expected: 106, got: 108 });
+        assert_eq!(
+            s.check(108, 110, None),
+            Verdict::Gap {
+                expected: 106,
+                got: 108
+            }
+        );
     }
 
     #[test]
@@ -142,10 +179,22 @@ mod tests {
         // TC1 step 4: u == L applies (USD-M ETH's first event in the data).
         assert_eq!(s.check(95, 100, Some(90)), Verdict::Apply);
         // TC2 step 4: U > L is a gap (the spot rule would accept U == L+1).
-        assert_eq!(s.check(101, 105, Some(100)), Verdict::Gap { expected: 100, got: 101 });
+        assert_eq!(
+            s.check(101, 105, Some(100)),
+            Verdict::Gap {
+                expected: 100,
+                got: 101
+            }
+        );
         s.accept(100);
         // TC3 step 5: pu chain; U may jump (ids are shared across symbols).
         assert_eq!(s.check(250, 260, Some(100)), Verdict::Apply);
-        assert_eq!(s.check(250, 260, Some(99)), Verdict::Gap { expected: 100, got: 99 });
+        assert_eq!(
+            s.check(250, 260, Some(99)),
+            Verdict::Gap {
+                expected: 100,
+                got: 99
+            }
+        );
     }
 }

@@ -6,11 +6,19 @@ fn spec(market: Market) -> SymbolSpec {
 }
 
 fn cfg() -> BookConfig {
-    BookConfig { window_ticks: 4096, outside_levels: 64, pending_chunks: 16, ticker_history: 16 }
+    BookConfig {
+        window_ticks: 4096,
+        outside_levels: 64,
+        pending_chunks: 16,
+        ticker_history: 16,
+    }
 }
 
 fn lv(p: i64, q: i64) -> Level {
-    Level { price: Ticks(p), qty: Lots(q) }
+    Level {
+        price: Ticks(p),
+        qty: Lots(q),
+    }
 }
 
 fn chunk(first: u64, last: u64, pu: Option<u64>, bids: &[Level], asks: &[Level]) -> DepthChunk {
@@ -58,7 +66,14 @@ fn gap_moves_to_resync_and_new_snapshot_recovers() {
     b.on_depth(&chunk(110, 120, Some(107), &[], &[])); // pu != 105
     assert_eq!(b.state(), SyncState::Resyncing);
     assert!(b.needs_snapshot());
-    assert_eq!(b.stats().last_gap, Some(Gap { book_id: 105, expected: 105, got: 107 }));
+    assert_eq!(
+        b.stats().last_gap,
+        Some(Gap {
+            book_id: 105,
+            expected: 105,
+            got: 107
+        })
+    );
     b.on_depth(&chunk(121, 130, Some(120), &[lv(997, 3)], &[]));
     b.apply_snapshot(&snap(115));
     assert_eq!(b.state(), SyncState::Live);
@@ -123,12 +138,24 @@ fn walk_up(mut b: Book) {
     b.apply_snapshot(&snap(100));
     // Walk the market up 20,000 ticks, far beyond the 4096-tick window: each step
     // adds a bid and moves the single ask up.
-    b.on_depth(&chunk(101, 101, None, &[], &[lv(1001, 0), lv(1005, 0), lv(1001, 1)]));
+    b.on_depth(&chunk(
+        101,
+        101,
+        None,
+        &[],
+        &[lv(1001, 0), lv(1005, 0), lv(1001, 1)],
+    ));
     let mut id = 101;
     for step in 1..=200 {
         id += 1;
         let p = 1000 + step * 100;
-        b.on_depth(&chunk(id, id, None, &[lv(p, 1)], &[lv(p - 99, 0), lv(p + 1, 1)]));
+        b.on_depth(&chunk(
+            id,
+            id,
+            None,
+            &[lv(p, 1)],
+            &[lv(p - 99, 0), lv(p + 1, 1)],
+        ));
     }
     assert_eq!(b.state(), SyncState::Live);
     assert!(b.stats().recenters > 0);

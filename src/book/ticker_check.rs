@@ -17,8 +17,11 @@ pub(crate) struct Top {
 
 impl Top {
     fn matches(&self, t: &BookTicker) -> bool {
-        self.bid.is_some_and(|b| b.price == t.bid_price && b.qty == t.bid_qty)
-            && self.ask.is_some_and(|a| a.price == t.ask_price && a.qty == t.ask_qty)
+        self.bid
+            .is_some_and(|b| b.price == t.bid_price && b.qty == t.bid_qty)
+            && self
+                .ask
+                .is_some_and(|a| a.price == t.ask_price && a.qty == t.ask_qty)
     }
 }
 
@@ -31,7 +34,11 @@ struct Ring<T: Copy> {
 
 impl<T: Copy + Default> Ring<T> {
     fn new(cap: usize) -> Self {
-        Self { buf: vec![T::default(); cap.max(1)].into_boxed_slice(), head: 0, len: 0 }
+        Self {
+            buf: vec![T::default(); cap.max(1)].into_boxed_slice(),
+            head: 0,
+            len: 0,
+        }
     }
     /// Pushes, evicting the oldest when full (returns true if one was evicted).
     fn push(&mut self, v: T) -> bool {
@@ -55,7 +62,9 @@ impl<T: Copy + Default> Ring<T> {
         }
     }
     fn iter_rev(&self) -> impl Iterator<Item = &T> {
-        (0..self.len).rev().map(move |i| &self.buf[(self.head + i) % self.buf.len()])
+        (0..self.len)
+            .rev()
+            .map(move |i| &self.buf[(self.head + i) % self.buf.len()])
     }
     fn clear(&mut self) {
         self.len = 0;
@@ -81,7 +90,11 @@ pub(crate) struct TickerCheck {
 
 impl TickerCheck {
     pub fn new(cap: usize) -> Self {
-        Self { applied: Ring::new(cap), waiting: Ring::new(cap), stats: Default::default() }
+        Self {
+            applied: Ring::new(cap),
+            waiting: Ring::new(cap),
+            stats: Default::default(),
+        }
     }
 
     /// Forget applied tops (the book was reloaded from a snapshot).

@@ -91,7 +91,11 @@ pub fn parse_scaled(s: &[u8], scale: u8) -> Result<i64, DecimalError> {
     if places < scale {
         let k = (scale - places) as usize;
         if k >= POW10.len() {
-            return if m == 0 { Ok(0) } else { Err(DecimalError::Overflow) };
+            return if m == 0 {
+                Ok(0)
+            } else {
+                Err(DecimalError::Overflow)
+            };
         }
         m = m.checked_mul(POW10[k]).ok_or(DecimalError::Overflow)?;
     }

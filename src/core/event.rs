@@ -65,7 +65,11 @@ impl DepthChunk {
             transact_ms,
             n_bids: 0,
             n_levels: 0,
-            flags: if prev_last_id.is_some() { Self::HAS_PREV } else { 0 },
+            flags: if prev_last_id.is_some() {
+                Self::HAS_PREV
+            } else {
+                0
+            },
             levels: [Level::default(); DEPTH_CHUNK_LEVELS],
         }
     }

@@ -81,6 +81,9 @@ pub enum SpecError {
 pub struct PriceGrid {
     decimals: u8,
     tick_mantissa: i64,
+    /// Order tick size (`PRICE_FILTER.tickSize`) in grid ticks; 1 unless the book
+    /// needed a finer grid than the order tick (see [`SymbolSpec::refine`]).
+    step: i64,
 }
 
 impl PriceGrid {
@@ -97,7 +100,16 @@ impl PriceGrid {
         if tick_mantissa <= 0 {
             return Err(SpecError::BadGrid("tick size must be positive"));
         }
-        Ok(Self { decimals, tick_mantissa })
+        Ok(Self {
+            decimals,
+            tick_mantissa,
+            step: 1,
+        })
+    }
+
+    /// The order tick size in grid ticks.
+    pub fn step(&self) -> Ticks {
+        Ticks(self.step)
     }
 
     /// Decimal places needed to write any price on this grid.
@@ -256,6 +268,52 @@ impl SymbolSpec {
         Self::bare(name, market, price, qty)
     }
 
+    /// Makes the grids at least `price_decimals` / `qty_decimals` fine, keeping every
+    /// bound exact. Recorded books can hold prices off today's tick (levels resting
+    /// since a tick-size change: USD-M CTKUSDT bids at `0.50579` with tick `0.001`), so
+    /// the book's grid is the finest the data uses and the order tick becomes a step.
+    ///
+    /// # Errors
+    /// [`SpecError::BadGrid`] when more than 18 places would be needed, or a bound
+    /// would overflow.
+    pub fn refine(&mut self, price_decimals: u8, qty_decimals: u8) -> Result<(), SpecError> {
+        let overflow = SpecError::BadGrid("refined grid overflows");
+        if price_decimals > self.price.decimals {
+            if price_decimals > 18 {
+                return Err(SpecError::BadGrid("more than 18 price places"));
+            }
+            let f = 10i64.pow((price_decimals - self.price.decimals) as u32);
+            let k = self.price.tick_mantissa.checked_mul(f).ok_or(overflow)?;
+            let scale = |t: Option<Ticks>| {
+                t.map(|t| t.0.checked_mul(k).map(Ticks).ok_or(overflow))
+                    .transpose()
+            };
+            self.min_price = scale(self.min_price)?;
+            self.max_price = scale(self.max_price)?;
+            self.min_notional = self.min_notional.map(|n| n * f as i128);
+            self.price = PriceGrid {
+                decimals: price_decimals,
+                tick_mantissa: 1,
+                step: self.price.step.checked_mul(k).ok_or(overflow)?,
+            };
+        }
+        if qty_decimals > self.qty.decimals {
+            if qty_decimals > 18 {
+                return Err(SpecError::BadGrid("more than 18 quantity places"));
+            }
+            let f = 10i64.pow((qty_decimals - self.qty.decimals) as u32);
+            let scale = |q: Lots| q.0.checked_mul(f).map(Lots).ok_or(overflow);
+            self.min_qty = scale(self.min_qty)?;
+            self.max_qty = self.max_qty.map(scale).transpose()?;
+            self.min_notional = self.min_notional.map(|n| n * f as i128);
+            self.qty = QtyGrid {
+                decimals: qty_decimals,
+                step: scale(self.qty.step)?,
+            };
+        }
+        Ok(())
+    }
+
     /// A spec with only grids known: no bounds, status unknown.
     ///
     /// # Errors
@@ -324,5 +382,20 @@ mod tests {
         assert_eq!(q.parse(b"25.42618900").unwrap(), Lots(2_542_618_900));
         assert_eq!(q.format(Lots(2_542_618_900)), "25.426189");
         assert!(QtyGrid::new(2, Some("0.001")).is_err());
+    }
+
+    #[test]
+    fn refine_keeps_bounds_exact() {
+        let mut s = SymbolSpec::from_tick_lot("CTKUSDT", Market::UsdM, "0.001", "1").unwrap();
+        s.min_price = Some(Ticks(26));
+        s.min_qty = Lots(1);
+        s.min_notional = Some(5_000);
+        s.refine(5, 3).unwrap();
+        assert_eq!(s.price.parse(b"0.50579").unwrap(), Ticks(50_579));
+        assert_eq!(s.price.step(), Ticks(100));
+        assert_eq!(s.min_price, Some(Ticks(2_600)));
+        assert_eq!(s.min_qty, Lots(1_000));
+        assert_eq!(s.qty.step(), Lots(1_000));
+        assert_eq!(s.min_notional, Some(5_000 * 100 * 1_000));
     }
 }

@@ -9,7 +9,7 @@
 
 use crate::book::{Book, BookConfig};
 use crate::core::{DepthChunk, EventBody, Level, MarketEvent, SymbolSpec};
-use crate::feed::binance::{DepthSnapshot, Decoder, DEFAULT_MAX_LEVELS, SymbolTable};
+use crate::feed::binance::{DEFAULT_MAX_LEVELS, Decoder, DepthSnapshot, SymbolTable};
 use std::time::Instant;
 
 /// One timed pass.
@@ -42,7 +42,8 @@ impl BenchResult {
 
 #[inline(always)]
 fn touch(book: &Book) -> i128 {
-    book.best_bid().map_or(0, |l| l.price.0 as i128) + book.best_ask().map_or(0, |l| l.price.0 as i128)
+    book.best_bid().map_or(0, |l| l.price.0 as i128)
+        + book.best_ask().map_or(0, |l| l.price.0 as i128)
 }
 
 fn fresh(spec: &SymbolSpec, snap: &DepthSnapshot) -> Book {
@@ -82,7 +83,12 @@ pub fn e2e(lines: &[&[u8]], spec: &SymbolSpec, snap: &DepthSnapshot) -> BenchRes
     }
     let secs = t0.elapsed().as_secs_f64();
     std::hint::black_box(&book);
-    BenchResult { msgs, rows, secs, checksum }
+    BenchResult {
+        msgs,
+        rows,
+        secs,
+        checksum,
+    }
 }
 
 /// Messages decoded ahead of the clock, in a compact form.
@@ -97,7 +103,10 @@ pub fn predecode(lines: &[&[u8]], spec: &SymbolSpec) -> Predecoded {
     let mut table = SymbolTable::new();
     table.insert(spec.clone());
     let mut decoder = Decoder::new(table, DEFAULT_MAX_LEVELS);
-    let mut p = Predecoded { msgs: Vec::with_capacity(lines.len()), levels: Vec::new() };
+    let mut p = Predecoded {
+        msgs: Vec::with_capacity(lines.len()),
+        levels: Vec::new(),
+    };
     for line in lines {
         let _ = decoder.decode(line, 0, &mut |ev: &MarketEvent| match &ev.body {
             EventBody::Depth(c) => {
@@ -142,7 +151,12 @@ pub fn book_only(p: &Predecoded, spec: &SymbolSpec, snap: &DepthSnapshot) -> Ben
     }
     let secs = t0.elapsed().as_secs_f64();
     std::hint::black_box(&book);
-    BenchResult { msgs, rows, secs, checksum }
+    BenchResult {
+        msgs,
+        rows,
+        secs,
+        checksum,
+    }
 }
 
 /// The median pass by time.

@@ -38,6 +38,11 @@ impl Sample {
         }
     }
 
+    /// Finest significant price places and widest quantity places seen.
+    pub fn places(&self) -> (u8, u8) {
+        (self.price_places, self.qty_places)
+    }
+
     /// The market the samples point to.
     pub fn market(&self) -> Market {
         match (self.has_pu, self.has_ps) {
@@ -52,7 +57,11 @@ impl Sample {
         if self.prices == 0 {
             return None;
         }
-        let tick = format!("{:.*}", self.price_places as usize, 10f64.powi(-(self.price_places as i32)));
+        let tick = format!(
+            "{:.*}",
+            self.price_places as usize,
+            10f64.powi(-(self.price_places as i32))
+        );
         let price = PriceGrid::from_tick_size(&tick).ok()?;
         let qty = QtyGrid::new(self.qty_places, None).ok()?;
         SymbolSpec::bare(name, market, price, qty).ok()
@@ -113,8 +122,13 @@ impl Samples {
 
     /// Looks at a REST snapshot for `symbol`.
     pub fn snapshot(&mut self, symbol: &str, json: &[u8]) {
-        let Ok(v) = sonic_rs::from_slice::<Value>(json) else { return };
-        let s = self.by_symbol.entry(symbol.to_ascii_uppercase()).or_default();
+        let Ok(v) = sonic_rs::from_slice::<Value>(json) else {
+            return;
+        };
+        let s = self
+            .by_symbol
+            .entry(symbol.to_ascii_uppercase())
+            .or_default();
         s.levels(v.get("bids"));
         s.levels(v.get("asks"));
     }

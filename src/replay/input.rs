@@ -66,7 +66,8 @@ fn seconds_to_ns(s: &[u8]) -> Option<u64> {
         Some(i) => (&s[..i], &s[i + 1..]),
         None => (s, &b""[..]),
     };
-    if int.is_empty() || !int.iter().all(u8::is_ascii_digit) || !frac.iter().all(u8::is_ascii_digit) {
+    if int.is_empty() || !int.iter().all(u8::is_ascii_digit) || !frac.iter().all(u8::is_ascii_digit)
+    {
         return None;
     }
     let secs: u64 = std::str::from_utf8(int).ok()?.parse().ok()?;
@@ -96,10 +97,20 @@ fn int_ts_to_ns(s: &[u8]) -> Option<u64> {
 /// Classifies one line (without its newline).
 pub fn classify(line: &[u8]) -> Line<'_> {
     let line = trim(line);
-    let none = |kind| Line { recv_ns: 0, kind, json: &[], url_symbol: None };
+    let none = |kind| Line {
+        recv_ns: 0,
+        kind,
+        json: &[],
+        url_symbol: None,
+    };
     match line.first() {
         None => none(LineKind::Ignore),
-        Some(b'{') => Line { recv_ns: 0, kind: LineKind::Frame, json: line, url_symbol: None },
+        Some(b'{') => Line {
+            recv_ns: 0,
+            kind: LineKind::Frame,
+            json: line,
+            url_symbol: None,
+        },
         Some(b'0'..=b'9') => {
             // `<ts> <json>` (hftbacktest) or `<ts>: <json>` (cryptofeed).
             let Some(sp) = line.iter().position(|&c| c == b' ') else {
@@ -111,9 +122,12 @@ pub fn classify(line: &[u8]) -> Line<'_> {
                 None => int_ts_to_ns(ts),
             };
             match (recv_ns, json.first()) {
-                (Some(recv_ns), Some(b'{')) => {
-                    Line { recv_ns, kind: LineKind::Frame, json, url_symbol: None }
-                }
+                (Some(recv_ns), Some(b'{')) => Line {
+                    recv_ns,
+                    kind: LineKind::Frame,
+                    json,
+                    url_symbol: None,
+                },
                 _ => none(LineKind::Garbage),
             }
         }
@@ -145,7 +159,12 @@ fn rest_line(line: &[u8]) -> Option<Line<'_>> {
     let url_symbol = url
         .split(['?', '&'])
         .find_map(|kv| kv.strip_prefix("symbol="));
-    Some(Line { recv_ns, kind, json, url_symbol })
+    Some(Line {
+        recv_ns,
+        kind,
+        json,
+        url_symbol,
+    })
 }
 
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {
@@ -155,10 +174,18 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 fn trim(s: &[u8]) -> &[u8] {
     let mut s = s;
     while let Some((c, r)) = s.split_last() {
-        if c.is_ascii_whitespace() { s = r } else { break }
+        if c.is_ascii_whitespace() {
+            s = r
+        } else {
+            break;
+        }
     }
     while let Some((c, r)) = s.split_first() {
-        if c.is_ascii_whitespace() { s = r } else { break }
+        if c.is_ascii_whitespace() {
+            s = r
+        } else {
+            break;
+        }
     }
     s
 }
@@ -195,21 +222,37 @@ impl LineReader {
     /// # Errors
     /// [`InputError::Open`] when the file cannot be opened or read.
     pub fn open(path: &Path) -> Result<Self, InputError> {
-        let open_err = |source| InputError::Open { path: path.to_path_buf(), source };
+        let open_err = |source| InputError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
         let mut f = File::open(path).map_err(open_err)?;
         let size = f.metadata().map_err(open_err)?.len();
         let mut magic = [0u8; 2];
         let n = f.read(&mut magic).map_err(open_err)?;
         let consumed = Arc::new(AtomicU64::new(0));
-        let counted = Counting { inner: f, n: consumed.clone() };
+        let counted = Counting {
+            inner: f,
+            n: consumed.clone(),
+        };
         let head = io::Cursor::new(magic[..n].to_vec());
         let raw = head.chain(counted);
         let inner: Box<dyn BufRead> = if n == 2 && magic == [0x1f, 0x8b] {
-            Box::new(BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(raw)))
+            Box::new(BufReader::with_capacity(
+                1 << 16,
+                flate2::read::MultiGzDecoder::new(raw),
+            ))
         } else {
             Box::new(BufReader::with_capacity(1 << 16, raw))
         };
-        Ok(Self { path: path.to_path_buf(), inner, buf: Vec::with_capacity(1 << 16), lines: 0, consumed, size })
+        Ok(Self {
+            path: path.to_path_buf(),
+            inner,
+            buf: Vec::with_capacity(1 << 16),
+            lines: 0,
+            consumed,
+            size,
+        })
     }
 
     /// The file's path.
@@ -242,7 +285,11 @@ impl LineReader {
                 }
                 Ok(Some(&self.buf))
             }
-            Err(source) => Err(InputError::Read { path: self.path.clone(), lines: self.lines, source }),
+            Err(source) => Err(InputError::Read {
+                path: self.path.clone(),
+                lines: self.lines,
+                source,
+            }),
         }
     }
 }
@@ -260,10 +307,16 @@ mod tests {
         let l = classify(b"1633998512.5647: {\"a\":1}");
         assert_eq!((l.kind, l.recv_ns), (LineKind::Frame, 1633998512564700000));
         let l = classify(b"https://fapi.binance.com/fapi/v1/depth?symbol=SUSHIUSDT&limit=1000 -> 1626992741.301402: {\"lastUpdateId\":1}");
-        assert_eq!((l.kind, l.url_symbol), (LineKind::RestDepth, Some("SUSHIUSDT")));
+        assert_eq!(
+            (l.kind, l.url_symbol),
+            (LineKind::RestDepth, Some("SUSHIUSDT"))
+        );
         let l = classify(b"https://api.binance.com/api/v3/exchangeInfo -> 1633998511.132921: {}");
         assert_eq!(l.kind, LineKind::ExchangeInfo);
-        assert_eq!(classify(b"wss://stream.binance.com:9443/stream <-> 1633998511").kind, LineKind::Ignore);
+        assert_eq!(
+            classify(b"wss://stream.binance.com:9443/stream <-> 1633998511").kind,
+            LineKind::Ignore
+        );
         assert_eq!(classify(b"configuration: {}").kind, LineKind::Ignore);
         assert_eq!(classify(b"").kind, LineKind::Ignore);
         assert_eq!(classify(b"{\"e\":1}").kind, LineKind::Frame);

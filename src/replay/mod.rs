@@ -6,15 +6,17 @@
 //! Files are merged by local receive time, so a snapshot fetched mid-stream is applied
 //! where it was received and the events before it wait in the book's buffer, as live.
 
+pub mod bench;
 mod infer;
 pub mod input;
-pub mod bench;
 mod report;
 
 use crate::book::{Book, BookConfig};
 use crate::core::{EventBody, Market, SymbolSpec};
 use crate::feed::binance::snapshot::parse_raw_snapshot;
-use crate::feed::binance::{Decoded, Decoder, DEFAULT_MAX_LEVELS, SymbolTable, parse_exchange_info};
+use crate::feed::binance::{
+    DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable, parse_exchange_info,
+};
 use input::{InputError, LineKind, LineReader, classify};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -109,9 +111,9 @@ fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> 
                     }
                 }
                 LineKind::ExchangeInfo => {
-                    let specs = parse_exchange_info(l.json, None)
+                    let ei = parse_exchange_info(l.json, None)
                         .map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
-                    info.extend(specs.into_iter().map(|s| (s.name.to_string(), s)));
+                    info.extend(ei.specs.into_iter().map(|s| (s.name.to_string(), s)));
                 }
                 _ => {}
             }
@@ -132,15 +134,19 @@ fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> 
         }
     }
     if let Some(s) = opts.snapshot.as_ref() {
-        let json = std::fs::read(s)
-            .map_err(|e| ReplayError::Setup(format!("{}: {e}", s.display())))?;
+        let json =
+            std::fs::read(s).map_err(|e| ReplayError::Setup(format!("{}: {e}", s.display())))?;
         if let Some(sym) = opts.symbol.clone().or_else(|| single(&samples)) {
             samples.snapshot(&sym, &json);
         }
     }
     let mut table = SymbolTable::new();
     for (name, sample) in &samples.by_symbol {
-        if opts.symbol.as_ref().is_some_and(|s| !s.eq_ignore_ascii_case(name)) {
+        if opts
+            .symbol
+            .as_ref()
+            .is_some_and(|s| !s.eq_ignore_ascii_case(name))
+        {
             continue;
         }
         let found = sample.market();
@@ -168,7 +174,13 @@ fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> 
             (Some(_), None, _) | (None, Some(_), _) => {
                 return Err(ReplayError::Setup("--tick and --lot go together".into()));
             }
-            (None, None, Some(spec)) => spec.clone(),
+            (None, None, Some(spec)) => {
+                let mut spec = spec.clone();
+                let (p, q) = sample.places();
+                spec.refine(p, q)
+                    .map_err(|e| ReplayError::Setup(format!("{name}: {e}")))?;
+                spec
+            }
             (None, None, None) => match sample.spec(name, market) {
                 Some(s) => s,
                 None => continue,
@@ -192,7 +204,9 @@ fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> 
 pub fn spec_from_snapshot(name: &str, market: Market, json: &[u8]) -> Option<SymbolSpec> {
     let mut s = infer::Samples::default();
     s.snapshot(name, json);
-    s.by_symbol.get(&name.to_ascii_uppercase())?.spec(name, market)
+    s.by_symbol
+        .get(&name.to_ascii_uppercase())?
+        .spec(name, market)
 }
 
 fn single(samples: &infer::Samples) -> Option<String> {
@@ -220,27 +234,39 @@ struct Counts {
 /// contradict the data. Malformed lines inside a good file are counted, not fatal.
 pub fn replay(files: &[PathBuf], opts: &ReplayOptions) -> Result<ReplayReport, ReplayError> {
     let Setup { table, file_symbol } = setup(files, opts)?;
-    let mut books: Vec<Book> = table.specs().iter().map(|s| Book::new(s, &opts.book)).collect();
+    let mut books: Vec<Book> = table
+        .specs()
+        .iter()
+        .map(|s| Book::new(s, &opts.book))
+        .collect();
     let mut counts = vec![Counts::default(); books.len()];
     let mut decoder = Decoder::new(table, DEFAULT_MAX_LEVELS);
     let mut rep = ReplayReport::default();
     let start = Instant::now();
 
     if let Some(path) = &opts.snapshot {
-        let json = std::fs::read(path).map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
+        let json = std::fs::read(path)
+            .map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
         let id = match &opts.symbol {
             Some(s) => decoder.table().lookup(s),
             None if books.len() == 1 => Some(crate::core::SymbolId(0)),
             None => None,
         }
-        .ok_or_else(|| ReplayError::Setup("--snapshot needs --symbol when the input has several symbols".into()))?;
+        .ok_or_else(|| {
+            ReplayError::Setup(
+                "--snapshot needs --symbol when the input has several symbols".into(),
+            )
+        })?;
         let snap = parse_raw_snapshot(&json)
             .and_then(|r| r.on_grid(decoder.table().spec(id)))
             .map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
         books[id.0 as usize].apply_snapshot(&snap);
     }
 
-    let mut readers = files.iter().map(|p| LineReader::open(p)).collect::<Result<Vec<_>, _>>()?;
+    let mut readers = files
+        .iter()
+        .map(|p| LineReader::open(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let total_bytes: u64 = readers.iter().map(|r| r.size).sum();
     let consumed: Vec<_> = readers.iter().map(|r| r.consumed.clone()).collect();
     let show = opts.progress && std::io::stderr().is_terminal() && total_bytes > (4 << 20);
@@ -259,7 +285,9 @@ pub fn replay(files: &[PathBuf], opts: &ReplayOptions) -> Result<ReplayReport, R
             break;
         };
         {
-            let Some(line) = readers[i].current() else { break };
+            let Some(line) = readers[i].current() else {
+                break;
+            };
             rep.lines += 1;
             let l = classify(line);
             match l.kind {
@@ -281,10 +309,19 @@ pub fn replay(files: &[PathBuf], opts: &ReplayOptions) -> Result<ReplayReport, R
                     match r {
                         Ok(Decoded::Snapshot { symbol }) => {
                             let id = symbol.or_else(|| {
-                                file_symbol[i].as_deref().and_then(|s| decoder.table().lookup(s))
+                                file_symbol[i]
+                                    .as_deref()
+                                    .and_then(|s| decoder.table().lookup(s))
                             });
                             if let Some(id) = id {
-                                load_snapshot(l.json, id, &decoder, &mut books, &mut rep, &readers[i]);
+                                load_snapshot(
+                                    l.json,
+                                    id,
+                                    &decoder,
+                                    &mut books,
+                                    &mut rep,
+                                    &readers[i],
+                                );
                             }
                         }
                         Ok(_) => {}
@@ -307,8 +344,15 @@ pub fn replay(files: &[PathBuf], opts: &ReplayOptions) -> Result<ReplayReport, R
         next[i] = readers[i].next_line()?.map(|l| classify(l).recv_ns);
         if show && rep.lines % 4096 == 0 && last_show.elapsed().as_millis() >= 250 {
             last_show = Instant::now();
-            let done: u64 = consumed.iter().map(|c| c.load(std::sync::atomic::Ordering::Relaxed)).sum();
-            eprint!("\r  replay {:5.1}%  {} lines", 100.0 * done as f64 / total_bytes as f64, rep.lines);
+            let done: u64 = consumed
+                .iter()
+                .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+                .sum();
+            eprint!(
+                "\r  replay {:5.1}%  {} lines",
+                100.0 * done as f64 / total_bytes as f64,
+                rep.lines
+            );
         }
     }
     if show {
@@ -322,7 +366,8 @@ pub fn replay(files: &[PathBuf], opts: &ReplayOptions) -> Result<ReplayReport, R
     rep.fast_path = st.fast_path;
     rep.full_path = st.full_path;
     for (k, book) in books.iter().enumerate() {
-        rep.symbols.push(SymbolReport::new(book, &counts_of(&counts[k])));
+        rep.symbols
+            .push(SymbolReport::new(book, &counts_of(&counts[k])));
     }
     Ok(rep)
 }

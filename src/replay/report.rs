@@ -122,7 +122,10 @@ impl SymbolReport {
             final_bid_levels: nb,
             final_ask_levels: na,
             final_book_sha256: book.digest().sha256,
-            top10: Top10 { bids: top.bids, asks: top.asks },
+            top10: Top10 {
+                bids: top.bids,
+                asks: top.asks,
+            },
             overflow_dropped: s.overflow_dropped,
             recenters: s.recenters,
             msgs_per_sec: 0.0,
@@ -169,7 +172,11 @@ impl ReplayReport {
 
     /// Frames per second of wall time.
     pub fn msgs_per_sec(&self) -> f64 {
-        if self.secs > 0.0 { self.frames as f64 / self.secs } else { 0.0 }
+        if self.secs > 0.0 {
+            self.frames as f64 / self.secs
+        } else {
+            0.0
+        }
     }
 
     /// Per-symbol reports with the whole-input fields filled in.
@@ -212,7 +219,11 @@ impl ReplayReport {
         let _ = writeln!(
             o,
             "skipped: {} unknown types, {} other symbols; errors: {} malformed messages, {} bad lines, {} bad snapshots",
-            self.unknown_type, self.unknown_symbol, self.decode_errors, self.garbage_lines, self.snapshot_errors
+            self.unknown_type,
+            self.unknown_symbol,
+            self.decode_errors,
+            self.garbage_lines,
+            self.snapshot_errors
         );
         if let Some(e) = &self.first_error {
             let _ = writeln!(o, "first problem: {e}");
@@ -222,19 +233,36 @@ impl ReplayReport {
             let _ = writeln!(
                 o,
                 "  depth: {} msgs, {} applied, {} dropped before sync, {} stale, {} gaps, {} crosses, {} resyncs, {} snapshots",
-                s.depth_msgs, s.depth_applied, s.dropped_before_sync, s.stale, s.gaps, s.crosses, s.resyncs, s.snapshots
+                s.depth_msgs,
+                s.depth_applied,
+                s.dropped_before_sync,
+                s.stale,
+                s.gaps,
+                s.crosses,
+                s.resyncs,
+                s.snapshots
             );
             let _ = writeln!(
                 o,
                 "  trades {}, aggTrades {}, bookTickers {} ({} checked, {} mismatched), klines {}, markPrices {}",
-                s.trades, s.agg_trades, s.book_tickers, s.book_ticker_checks, s.book_ticker_mismatches, s.klines, s.mark_prices
+                s.trades,
+                s.agg_trades,
+                s.book_tickers,
+                s.book_ticker_checks,
+                s.book_ticker_mismatches,
+                s.klines,
+                s.mark_prices
             );
             let _ = writeln!(
                 o,
                 "  final update id {}, {} bid / {} ask levels, sha256 {}",
                 s.final_update_id, s.final_bid_levels, s.final_ask_levels, s.final_book_sha256
             );
-            let _ = writeln!(o, "  {:>22} {:>16} | {:<16} {:<22}", "bid qty", "bid", "ask", "ask qty");
+            let _ = writeln!(
+                o,
+                "  {:>22} {:>16} | {:<16} {:<22}",
+                "bid qty", "bid", "ask", "ask qty"
+            );
             for k in 0..s.top10.bids.len().max(s.top10.asks.len()) {
                 let b = s.top10.bids.get(k);
                 let a = s.top10.asks.get(k);

@@ -124,27 +124,44 @@ pub(crate) fn build<F: FnMut(&MarketEvent)>(
             next_funding_ms: msg.big_t.unwrap_or(0),
         }),
     };
-    sink(&MarketEvent { recv_ns: cx.recv_ns, event_ms, symbol: id, body });
+    sink(&MarketEvent {
+        recv_ns: cx.recv_ns,
+        event_ms,
+        symbol: id,
+        body,
+    });
     Ok(Decoded::Events(1))
 }
 
 /// `s`, or the symbol part of the stream name (`btcusdt@depth@100ms` → `btcusdt`).
 fn symbol_name<'a>(msg: &RawMsg<'a>, stream: Option<&'a str>) -> Option<&'a str> {
-    msg.s.or_else(|| stream.map(|s| s.split('@').next().unwrap_or(s)))
+    msg.s
+        .or_else(|| stream.map(|s| s.split('@').next().unwrap_or(s)))
 }
 
 #[inline]
-fn price(spec: &SymbolSpec, s: &str, field: &'static str) -> Result<crate::core::Ticks, DecodeError> {
-    spec.price.parse(s.as_bytes()).map_err(|e| DecodeError::BadValue { field, err: e })
+fn price(
+    spec: &SymbolSpec,
+    s: &str,
+    field: &'static str,
+) -> Result<crate::core::Ticks, DecodeError> {
+    spec.price
+        .parse(s.as_bytes())
+        .map_err(|e| DecodeError::BadValue { field, err: e })
 }
 
 #[inline]
 fn qty(spec: &SymbolSpec, s: &str, field: &'static str) -> Result<crate::core::Lots, DecodeError> {
-    spec.qty.parse(s.as_bytes()).map_err(|e| DecodeError::BadValue { field, err: e })
+    spec.qty
+        .parse(s.as_bytes())
+        .map_err(|e| DecodeError::BadValue { field, err: e })
 }
 
 fn dec8(s: &str, field: &'static str) -> Result<Dec8, DecodeError> {
-    Dec8::parse(s.as_bytes()).map_err(|e| DecodeError::BadValue { field, err: e.into() })
+    Dec8::parse(s.as_bytes()).map_err(|e| DecodeError::BadValue {
+        field,
+        err: e.into(),
+    })
 }
 
 /// Optional 8-place decimal; absent or `""` (COIN-M delivery funding rate) reads as 0.
@@ -206,14 +223,20 @@ fn depth<F: FnMut(&MarketEvent)>(
         .iter()
         .chain(&cx.raw_levels[as_ as usize..ae as usize])
     {
-        let price = spec
-            .price
-            .parse(slice(cx.input, r.px))
-            .map_err(|err| DecodeError::BadValue { field: "level price", err })?;
+        let price =
+            spec.price
+                .parse(slice(cx.input, r.px))
+                .map_err(|err| DecodeError::BadValue {
+                    field: "level price",
+                    err,
+                })?;
         let qty = spec
             .qty
             .parse(slice(cx.input, r.qty))
-            .map_err(|err| DecodeError::BadValue { field: "level qty", err })?;
+            .map_err(|err| DecodeError::BadValue {
+                field: "level qty",
+                err,
+            })?;
         // Capacity equals the raw scratch's, so this never reallocates.
         cx.levels.push(Level { price, qty });
     }

@@ -85,35 +85,88 @@ struct Filter {
     notional: Option<String>,
 }
 
+/// The symbols of one exchangeInfo response.
+#[derive(Debug, Default)]
+pub struct ExchangeInfo {
+    /// Symbols with usable filters.
+    pub specs: Vec<SymbolSpec>,
+    /// Symbols whose filters could not be read, with the reason.
+    pub rejected: Vec<ExchangeInfoError>,
+}
+
 /// Reads every symbol of an exchangeInfo response. `market` is detected when `None`
-/// (futures symbols carry `contractType`; COIN-M ones also `contractSize`).
+/// (futures symbols carry `contractType`; COIN-M ones also `contractSize`). A symbol
+/// with unusable filters is listed in `rejected` and does not spoil the others.
 ///
 /// # Errors
-/// [`ExchangeInfoError`] for malformed JSON or a symbol with unusable filters.
+/// [`ExchangeInfoError::Json`] when the text is not an exchangeInfo response.
 pub fn parse_exchange_info(
     json: &[u8],
     market: Option<Market>,
-) -> Result<Vec<SymbolSpec>, ExchangeInfoError> {
+) -> Result<ExchangeInfo, ExchangeInfoError> {
     let info: Info = sonic_rs::from_slice(json)?;
-    info.symbols.iter().map(|s| symbol(s, market)).collect()
+    let mut out = ExchangeInfo::default();
+    for s in &info.symbols {
+        match symbol(s, market) {
+            Ok(spec) => out.specs.push(spec),
+            Err(e) => out.rejected.push(e),
+        }
+    }
+    Ok(out)
+}
+
+/// A price bound in ticks, rounded inward (`up` for a minimum): `price >= min` holds
+/// exactly when `ticks >= ceil(min / tick)`, so the bound stays exact off the grid.
+fn bound(t: &str, price: &PriceGrid, up: bool) -> Result<Option<Ticks>, SpecError> {
+    let d = significant_places(t).ok_or(SpecError::BadGrid("price bound"))?;
+    let m = parse_scaled(t.as_bytes(), d)? as i128;
+    if m == 0 {
+        return Ok(None); // rule disabled
+    }
+    let (pd, tm) = (price.decimals() as i32, price.tick_mantissa() as i128);
+    let (num, den) = if d as i32 <= pd {
+        (m * 10i128.pow((pd - d as i32) as u32), tm)
+    } else {
+        (m, tm * 10i128.pow((d as i32 - pd) as u32))
+    };
+    let q = if up { (num + den - 1) / den } else { num / den };
+    i64::try_from(q)
+        .map(|v| Some(Ticks(v)))
+        .map_err(|_| SpecError::Decimal(crate::core::decimal::DecimalError::Overflow))
 }
 
 fn symbol(s: &Sym, market: Option<Market>) -> Result<SymbolSpec, ExchangeInfoError> {
-    let bad = |err| ExchangeInfoError::Symbol { symbol: s.symbol.clone(), err };
+    let bad = |err| ExchangeInfoError::Symbol {
+        symbol: s.symbol.clone(),
+        err,
+    };
     let market = market.unwrap_or(match (&s.contract_type, s.contract_size) {
         (Some(_), Some(_)) => Market::CoinM,
         (Some(_), None) => Market::UsdM,
         _ => Market::Spot,
     });
     let find = |t: &'static str| s.filters.iter().find(|f| f.filter_type == t);
-    let missing = |filter| ExchangeInfoError::MissingFilter { symbol: s.symbol.clone(), filter };
+    let missing = |filter| ExchangeInfoError::MissingFilter {
+        symbol: s.symbol.clone(),
+        filter,
+    };
     let pf = find("PRICE_FILTER").ok_or_else(|| missing("PRICE_FILTER"))?;
     let lf = find("LOT_SIZE").ok_or_else(|| missing("LOT_SIZE"))?;
-    let tick = pf.tick_size.as_deref().ok_or_else(|| missing("PRICE_FILTER.tickSize"))?;
-    let step = lf.step_size.as_deref().ok_or_else(|| missing("LOT_SIZE.stepSize"))?;
+    let tick = pf
+        .tick_size
+        .as_deref()
+        .ok_or_else(|| missing("PRICE_FILTER.tickSize"))?;
+    let step = lf
+        .step_size
+        .as_deref()
+        .ok_or_else(|| missing("LOT_SIZE.stepSize"))?;
     let price = PriceGrid::from_tick_size(tick).map_err(bad)?;
     // The lot unit must hold the published precision and every filter value.
-    let published = if market.is_futures() { s.quantity_precision } else { s.base_asset_precision };
+    let published = if market.is_futures() {
+        s.quantity_precision
+    } else {
+        s.base_asset_precision
+    };
     let places = |v: &Option<String>| v.as_deref().and_then(significant_places).unwrap_or(0);
     let qty_dec = published
         .unwrap_or(0)
@@ -121,28 +174,22 @@ fn symbol(s: &Sym, market: Option<Market>) -> Result<SymbolSpec, ExchangeInfoErr
         .max(places(&lf.min_qty))
         .max(places(&lf.max_qty));
     let qty = QtyGrid::new(qty_dec, Some(step)).map_err(bad)?;
-    let px_bound = |v: &Option<String>| -> Result<Option<Ticks>, SpecError> {
+    let px_bound = |v: &Option<String>, up: bool| -> Result<Option<Ticks>, SpecError> {
         match v.as_deref() {
             None => Ok(None),
-            Some(t) => {
-                let m = parse_scaled(t.as_bytes(), price.decimals())?;
-                if m == 0 {
-                    Ok(None)
-                } else {
-                    price.parse(t.as_bytes()).map(Some)
-                }
-            }
+            Some(t) => bound(t, &price, up),
         }
     };
     let qty_of = |v: &Option<String>| -> Result<Option<Lots>, SpecError> {
         v.as_deref().map(|t| qty.parse(t.as_bytes())).transpose()
     };
+    // MIN_NOTIONAL values may be finer than price × qty places; round the minimum up.
     let notional_scale = price.decimals() + qty.decimals();
     let min_notional = ["MIN_NOTIONAL", "NOTIONAL"]
         .iter()
         .filter_map(|t| find(t))
         .find_map(|f| f.min_notional.as_deref().or(f.notional.as_deref()))
-        .map(|t| parse_scaled(t.as_bytes(), notional_scale).map(i128::from))
+        .map(|t| notional(t, notional_scale))
         .transpose()
         .map_err(|e| bad(e.into()))?
         .filter(|&m| m > 0);
@@ -153,12 +200,40 @@ fn symbol(s: &Sym, market: Option<Market>) -> Result<SymbolSpec, ExchangeInfoErr
     };
     let mut spec = SymbolSpec::bare(&s.symbol, market, price, qty).map_err(bad)?;
     spec.status = status;
-    spec.min_price = px_bound(&pf.min_price).map_err(bad)?;
-    spec.max_price = px_bound(&pf.max_price).map_err(bad)?;
+    spec.min_price = px_bound(&pf.min_price, true).map_err(bad)?;
+    spec.max_price = px_bound(&pf.max_price, false).map_err(bad)?;
     spec.min_qty = qty_of(&lf.min_qty).map_err(bad)?.unwrap_or(Lots(0));
     spec.max_qty = qty_of(&lf.max_qty).map_err(bad)?.filter(|q| q.0 > 0);
     spec.min_notional = min_notional;
-    spec.price_precision = s.price_precision.or(s.quote_precision).unwrap_or(price.decimals());
+    spec.price_precision = s
+        .price_precision
+        .or(s.quote_precision)
+        .unwrap_or(price.decimals());
     spec.qty_precision = published.unwrap_or(qty.decimals());
     Ok(spec)
+}
+
+/// A minimum notional at `scale` places, rounded up when the text is finer.
+fn notional(t: &str, scale: u8) -> Result<i128, crate::core::decimal::DecimalError> {
+    let d = significant_places(t).unwrap_or(0).max(scale);
+    if d > 18 {
+        return Err(crate::core::decimal::DecimalError::Overflow);
+    }
+    let m = parse_scaled(t.as_bytes(), d)? as i128;
+    let k = 10i128.pow((d - scale) as u32);
+    Ok((m + k - 1) / k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_off_the_grid_round_inward() {
+        let g = PriceGrid::from_tick_size("0.01").unwrap();
+        assert_eq!(bound("112.38300000", &g, false), Ok(Some(Ticks(11238))));
+        assert_eq!(bound("0.00100000", &g, true), Ok(Some(Ticks(1))));
+        assert_eq!(bound("0.00000000", &g, true), Ok(None));
+        assert_eq!(notional("10.005", 2), Ok(1001));
+    }
 }

@@ -181,10 +181,7 @@ impl<'a> Cursor<'a> {
     /// Reads `{ "key": value, ... }` (the `{` already consumed), calling `field` for
     /// each key with the cursor on the value.
     #[inline(always)]
-    fn object(
-        &mut self,
-        mut field: impl FnMut(&mut Self, &'a [u8]) -> Option<()>,
-    ) -> Option<()> {
+    fn object(&mut self, mut field: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
         self.ws();
         if self.eat(b'}').is_some() {
             return Some(());

@@ -245,9 +245,8 @@ impl Decoder {
             None => {
                 self.stats.full_path += 1;
                 self.raw_levels.clear();
-                sonic::parse(frame, &mut self.raw_levels).map_err(|e| DecodeError::Json {
-                    offset: e.column(),
-                })?
+                sonic::parse(frame, &mut self.raw_levels)
+                    .map_err(|e| DecodeError::Json { offset: e.column() })?
             }
         };
         let mut cx = build::Ctx {

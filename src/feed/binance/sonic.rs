@@ -15,7 +15,12 @@ pub(crate) fn parse<'a>(
 ) -> Result<RawFrame<'a>, sonic_rs::Error> {
     let mut frame = RawFrame::default();
     let mut de = sonic_rs::Deserializer::from_slice(buf);
-    FrameSeed { frame: &mut frame, scratch, base: buf }.deserialize(&mut de)?;
+    FrameSeed {
+        frame: &mut frame,
+        scratch,
+        base: buf,
+    }
+    .deserialize(&mut de)?;
     de.end()?;
     Ok(frame)
 }
@@ -224,7 +229,10 @@ impl<'de> DeserializeSeed<'de> for SlotSeed<'_, '_, 'de> {
                 if *v != Flex::Absent {
                     return Err(de::Error::custom("duplicate field"));
                 }
-                *v = d.deserialize_any(FlexVisitor { scratch: self.scratch, base: self.base })?;
+                *v = d.deserialize_any(FlexVisitor {
+                    scratch: self.scratch,
+                    base: self.base,
+                })?;
                 Ok(())
             }
             Slot::Kline(v) => {
@@ -321,7 +329,10 @@ impl<'de> Visitor<'de> for LevelSeed<'de> {
         if seq.next_element::<IgnoredAny>()?.is_some() {
             return Err(de::Error::invalid_length(3, &self));
         }
-        Ok(RawLevel { px: offset(self.base, px)?, qty: offset(self.base, qty)? })
+        Ok(RawLevel {
+            px: offset(self.base, px)?,
+            qty: offset(self.base, qty)?,
+        })
     }
 }
 

@@ -1,0 +1,25 @@
+//! Where the recorded data lives for tests: `../shared/data` beside the repository,
+//! or the sample shipped in `sample/` when that is absent (a user's clone).
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// `../shared/data`, or `None` (with a visible note) when it is absent. With
+/// `MINERVA_REQUIRE_SHARED=1` (set by `.ci/run`) absence is a failure instead.
+pub fn shared_data() -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if p.join("README.md").exists() {
+        return Some(p);
+    }
+    if std::env::var("MINERVA_REQUIRE_SHARED").as_deref() == Ok("1") {
+        panic!("../shared/data is required (MINERVA_REQUIRE_SHARED=1) but missing");
+    }
+    eprintln!("NOTE: ../shared/data not found; using the in-repo sample only");
+    None
+}
+
+/// The sample shipped in the repository.
+pub fn sample_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample")
+}
