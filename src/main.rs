@@ -5,6 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use minerva::core::{Market, SymbolSpec};
 use minerva::feed::binance::snapshot::parse_raw_snapshot;
 use minerva::replay::{self, ReplayOptions, bench};
+use sonic_rs::JsonValueTrait as _;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -141,9 +142,20 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
     let snap_json = read_all(&a.snapshot)?;
     let raw =
         parse_raw_snapshot(&snap_json).with_context(|| format!("{}", a.snapshot.display()))?;
+    // The symbol the events name (`s` of the first message that has one).
+    let symbol = events
+        .split(|&c| c == b'\n')
+        .take(100)
+        .find_map(|l| {
+            let l = &l[l.iter().position(|&c| c == b'{')?..];
+            let v: sonic_rs::Value = sonic_rs::from_slice(l).ok()?;
+            let m = v.get("data").unwrap_or(&v);
+            m.get("s")?.as_str().map(str::to_owned)
+        })
+        .context("no message with a symbol (`s`) in the first 100 lines of --events")?;
     let spec = match (&a.tick, &a.lot) {
-        (Some(t), Some(l)) => SymbolSpec::from_tick_lot("BENCH", market, t, l)?,
-        (None, None) => replay::spec_from_snapshot("BENCH", market, &snap_json)
+        (Some(t), Some(l)) => SymbolSpec::from_tick_lot(&symbol, market, t, l)?,
+        (None, None) => replay::spec_from_snapshot(&symbol, market, &snap_json)
             .context("cannot infer tick and lot from the snapshot; pass --tick and --lot")?,
         _ => bail!("--tick and --lot go together"),
     };
@@ -159,6 +171,7 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
             }
         })
         .collect();
+
     let repeat = a.repeat.max(1);
     let e2e = bench::median(
         (0..repeat)

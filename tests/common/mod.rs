@@ -19,7 +19,7 @@ pub fn shared_data() -> Option<PathBuf> {
     None
 }
 
-/// The sample shipped in the repository.
+/// The sample shipped in the repository (hftbacktest layout, with its `EXPECTED.json`).
 pub fn sample_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample/hftbacktest")
 }
