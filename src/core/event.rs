@@ -271,6 +271,10 @@ pub struct MarkPrice {
 }
 
 /// The payload of a [`MarketEvent`].
+///
+/// Variants differ in size on purpose: every event occupies one fixed-size ring slot,
+/// and boxing the large one would put an allocation on the hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventBody {
     /// Part or all of a diff-depth update.

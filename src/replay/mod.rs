@@ -12,15 +12,18 @@ pub mod input;
 mod report;
 
 use crate::book::{Book, BookConfig};
-use crate::core::{EventBody, Market, SymbolSpec};
+use crate::core::{Market, SymbolId, SymbolSpec};
 use crate::feed::binance::snapshot::parse_raw_snapshot;
 use crate::feed::binance::{
     DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable, parse_exchange_info,
 };
 use input::{InputError, LineKind, LineReader, classify};
+use report::MsgCounts;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use thiserror::Error;
 
@@ -217,14 +220,116 @@ fn single(samples: &infer::Samples) -> Option<String> {
     }
 }
 
-/// Per-symbol message counters beside the book's own.
-#[derive(Debug, Default, Clone, Copy)]
-struct Counts {
-    trades: u64,
-    agg_trades: u64,
-    book_tickers: u64,
-    klines: u64,
-    mark_prices: u64,
+/// The decoder and one book per symbol, fed line by line.
+struct Replayer {
+    decoder: Decoder,
+    books: Vec<Book>,
+    counts: Vec<MsgCounts>,
+    rep: ReplayReport,
+}
+
+impl Replayer {
+    /// Handles one recorded line of `at`; `file_symbol` names the symbol of a bare
+    /// snapshot in a single-symbol file.
+    fn line(&mut self, line: &[u8], at: &LineReader, file_symbol: Option<&str>) {
+        self.rep.lines += 1;
+        let l = classify(line);
+        match l.kind {
+            LineKind::Frame => {
+                self.rep.frames += 1;
+                let (books, counts) = (&mut self.books, &mut self.counts);
+                let r = self.decoder.decode(l.json, l.recv_ns, &mut |ev| {
+                    let k = ev.symbol.0 as usize;
+                    counts[k].count(&ev.body);
+                    books[k].on_event(ev);
+                });
+                match r {
+                    Ok(Decoded::Snapshot { symbol }) => {
+                        let id = symbol
+                            .or_else(|| file_symbol.and_then(|s| self.decoder.table().lookup(s)));
+                        if let Some(id) = id {
+                            self.load_snapshot(l.json, id, at);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => self.rep.note(at, e),
+                }
+            }
+            LineKind::RestDepth => {
+                if let Some(id) = l.url_symbol.and_then(|s| self.decoder.table().lookup(s)) {
+                    self.load_snapshot(l.json, id, at);
+                }
+            }
+            LineKind::Garbage => {
+                self.rep.garbage_lines += 1;
+                self.rep.note(at, "not a recorded message line");
+            }
+            LineKind::ExchangeInfo | LineKind::Ignore => {}
+        }
+    }
+
+    /// Loads a snapshot into its symbol's book; a bad one is counted and noted.
+    fn load_snapshot(&mut self, json: &[u8], id: SymbolId, at: &LineReader) {
+        match parse_raw_snapshot(json).and_then(|r| r.on_grid(self.decoder.table().spec(id))) {
+            Ok(s) => self.books[id.0 as usize].apply_snapshot(&s),
+            Err(e) => {
+                self.rep.snapshot_errors += 1;
+                self.rep.note(at, e);
+            }
+        }
+    }
+
+    fn finish(mut self, secs: f64) -> ReplayReport {
+        self.rep.secs = secs;
+        let st = *self.decoder.stats();
+        self.rep.decode_errors = st.errors;
+        self.rep.unknown_type = st.unknown_type;
+        self.rep.unknown_symbol = st.unknown_symbol;
+        self.rep.fast_path = st.fast_path;
+        self.rep.full_path = st.full_path;
+        for (book, c) in self.books.iter().zip(&self.counts) {
+            self.rep.symbols.push(SymbolReport::new(book, c));
+        }
+        self.rep
+    }
+}
+
+/// Progress on stderr for long inputs on a terminal.
+struct Progress {
+    consumed: Vec<Arc<AtomicU64>>,
+    total: u64,
+    last: Instant,
+}
+
+impl Progress {
+    fn new(readers: &[LineReader], enabled: bool) -> Option<Self> {
+        let total: u64 = readers.iter().map(|r| r.size).sum();
+        (enabled && std::io::stderr().is_terminal() && total > (4 << 20)).then(|| Self {
+            consumed: readers.iter().map(|r| r.consumed.clone()).collect(),
+            total,
+            last: Instant::now(),
+        })
+    }
+
+    fn tick(&mut self, lines: u64) {
+        if lines % 4096 != 0 || self.last.elapsed().as_millis() < 250 {
+            return;
+        }
+        self.last = Instant::now();
+        let done: u64 = self
+            .consumed
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum();
+        eprint!(
+            "\r  replay {:5.1}%  {lines} lines",
+            100.0 * done as f64 / self.total as f64
+        );
+    }
+
+    fn done(self) {
+        eprint!("\r\x1b[K");
+    }
 }
 
 /// Replays `files` and reports what each symbol's book saw.
@@ -234,22 +339,25 @@ struct Counts {
 /// contradict the data. Malformed lines inside a good file are counted, not fatal.
 pub fn replay(files: &[PathBuf], opts: &ReplayOptions) -> Result<ReplayReport, ReplayError> {
     let Setup { table, file_symbol } = setup(files, opts)?;
-    let mut books: Vec<Book> = table
+    let books: Vec<Book> = table
         .specs()
         .iter()
         .map(|s| Book::new(s, &opts.book))
         .collect();
-    let mut counts = vec![Counts::default(); books.len()];
-    let mut decoder = Decoder::new(table, DEFAULT_MAX_LEVELS);
-    let mut rep = ReplayReport::default();
+    let mut r = Replayer {
+        counts: vec![MsgCounts::default(); books.len()],
+        books,
+        decoder: Decoder::new(table, DEFAULT_MAX_LEVELS),
+        rep: ReplayReport::default(),
+    };
     let start = Instant::now();
-
     if let Some(path) = &opts.snapshot {
-        let json = std::fs::read(path)
-            .map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
+        let setup_err =
+            |e: &dyn std::fmt::Display| ReplayError::Setup(format!("{}: {e}", path.display()));
+        let json = std::fs::read(path).map_err(|e| setup_err(&e))?;
         let id = match &opts.symbol {
-            Some(s) => decoder.table().lookup(s),
-            None if books.len() == 1 => Some(crate::core::SymbolId(0)),
+            Some(s) => r.decoder.table().lookup(s),
+            None if r.books.len() == 1 => Some(SymbolId(0)),
             None => None,
         }
         .ok_or_else(|| {
@@ -258,144 +366,35 @@ pub fn replay(files: &[PathBuf], opts: &ReplayOptions) -> Result<ReplayReport, R
             )
         })?;
         let snap = parse_raw_snapshot(&json)
-            .and_then(|r| r.on_grid(decoder.table().spec(id)))
-            .map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
-        books[id.0 as usize].apply_snapshot(&snap);
+            .and_then(|raw| raw.on_grid(r.decoder.table().spec(id)))
+            .map_err(|e| setup_err(&e))?;
+        r.books[id.0 as usize].apply_snapshot(&snap);
     }
-
     let mut readers = files
         .iter()
         .map(|p| LineReader::open(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let total_bytes: u64 = readers.iter().map(|r| r.size).sum();
-    let consumed: Vec<_> = readers.iter().map(|r| r.consumed.clone()).collect();
-    let show = opts.progress && std::io::stderr().is_terminal() && total_bytes > (4 << 20);
-    let mut last_show = Instant::now();
-    // Next receive time per reader; `None` once exhausted.
-    let mut next: Vec<Option<u64>> = Vec::with_capacity(readers.len());
-    for r in readers.iter_mut() {
-        next.push(r.next_line()?.map(|l| classify(l).recv_ns));
+    let mut progress = Progress::new(&readers, opts.progress);
+    // Receive time of each reader's current line; `None` once exhausted.
+    let mut next = Vec::with_capacity(readers.len());
+    for rd in readers.iter_mut() {
+        next.push(rd.next_line()?.map(|l| classify(l).recv_ns));
     }
-    loop {
-        // The reader whose current line was received first (ties: file order).
-        let Some(i) = (0..readers.len())
-            .filter(|&i| next[i].is_some())
-            .min_by_key(|&i| (next[i], i))
-        else {
-            break;
-        };
-        {
-            let Some(line) = readers[i].current() else {
-                break;
-            };
-            rep.lines += 1;
-            let l = classify(line);
-            match l.kind {
-                LineKind::Frame => {
-                    rep.frames += 1;
-                    let r = decoder.decode(l.json, l.recv_ns, &mut |ev| {
-                        let k = ev.symbol.0 as usize;
-                        let c = &mut counts[k];
-                        match ev.body {
-                            EventBody::Trade(_) => c.trades += 1,
-                            EventBody::AggTrade(_) => c.agg_trades += 1,
-                            EventBody::BookTicker(_) => c.book_tickers += 1,
-                            EventBody::Kline(_) => c.klines += 1,
-                            EventBody::MarkPrice(_) => c.mark_prices += 1,
-                            EventBody::Depth(_) => {}
-                        }
-                        books[k].on_event(ev);
-                    });
-                    match r {
-                        Ok(Decoded::Snapshot { symbol }) => {
-                            let id = symbol.or_else(|| {
-                                file_symbol[i]
-                                    .as_deref()
-                                    .and_then(|s| decoder.table().lookup(s))
-                            });
-                            if let Some(id) = id {
-                                load_snapshot(
-                                    l.json,
-                                    id,
-                                    &decoder,
-                                    &mut books,
-                                    &mut rep,
-                                    &readers[i],
-                                );
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(e) => rep.note(&readers[i], e),
-                    }
-                }
-                LineKind::RestDepth => {
-                    let id = l.url_symbol.and_then(|s| decoder.table().lookup(s));
-                    if let Some(id) = id {
-                        load_snapshot(l.json, id, &decoder, &mut books, &mut rep, &readers[i]);
-                    }
-                }
-                LineKind::Garbage => {
-                    rep.garbage_lines += 1;
-                    rep.note(&readers[i], "not a recorded message line");
-                }
-                LineKind::ExchangeInfo | LineKind::Ignore => {}
-            }
+    // Always the line received first (ties: file order), as a live feed would deliver.
+    while let Some(i) = (0..readers.len())
+        .filter(|&i| next[i].is_some())
+        .min_by_key(|&i| (next[i], i))
+    {
+        if let Some(line) = readers[i].current() {
+            r.line(line, &readers[i], file_symbol[i].as_deref());
         }
         next[i] = readers[i].next_line()?.map(|l| classify(l).recv_ns);
-        if show && rep.lines % 4096 == 0 && last_show.elapsed().as_millis() >= 250 {
-            last_show = Instant::now();
-            let done: u64 = consumed
-                .iter()
-                .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
-                .sum();
-            eprint!(
-                "\r  replay {:5.1}%  {} lines",
-                100.0 * done as f64 / total_bytes as f64,
-                rep.lines
-            );
+        if let Some(p) = progress.as_mut() {
+            p.tick(r.rep.lines);
         }
     }
-    if show {
-        eprint!("\r\x1b[K");
+    if let Some(p) = progress {
+        p.done();
     }
-    rep.secs = start.elapsed().as_secs_f64();
-    let st = *decoder.stats();
-    rep.decode_errors = st.errors;
-    rep.unknown_type = st.unknown_type;
-    rep.unknown_symbol = st.unknown_symbol;
-    rep.fast_path = st.fast_path;
-    rep.full_path = st.full_path;
-    for (k, book) in books.iter().enumerate() {
-        rep.symbols
-            .push(SymbolReport::new(book, &counts_of(&counts[k])));
-    }
-    Ok(rep)
-}
-
-/// Loads a snapshot line into its symbol's book; a bad one is counted and noted.
-fn load_snapshot(
-    json: &[u8],
-    id: crate::core::SymbolId,
-    decoder: &Decoder,
-    books: &mut [Book],
-    rep: &mut ReplayReport,
-    at: &LineReader,
-) {
-    match parse_raw_snapshot(json).and_then(|r| r.on_grid(decoder.table().spec(id))) {
-        Ok(s) => books[id.0 as usize].apply_snapshot(&s),
-        Err(e) => {
-            rep.snapshot_errors += 1;
-            rep.note(at, e);
-        }
-    }
-}
-
-fn counts_of(c: &Counts) -> report::MsgCounts {
-    report::MsgCounts {
-        trades: c.trades,
-        agg_trades: c.agg_trades,
-        book_tickers: c.book_tickers,
-        klines: c.klines,
-        mark_prices: c.mark_prices,
-    }
+    Ok(r.finish(start.elapsed().as_secs_f64()))
 }

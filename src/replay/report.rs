@@ -14,6 +14,21 @@ pub(crate) struct MsgCounts {
     pub mark_prices: u64,
 }
 
+impl MsgCounts {
+    /// Counts one decoded event by type.
+    pub fn count(&mut self, body: &crate::core::EventBody) {
+        use crate::core::EventBody::*;
+        match body {
+            Trade(_) => self.trades += 1,
+            AggTrade(_) => self.agg_trades += 1,
+            BookTicker(_) => self.book_tickers += 1,
+            Kline(_) => self.klines += 1,
+            MarkPrice(_) => self.mark_prices += 1,
+            Depth(_) => {}
+        }
+    }
+}
+
 /// `[price, qty]` canonical strings per side, best first.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Top10 {

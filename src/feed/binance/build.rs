@@ -24,7 +24,7 @@ fn req<T>(v: Option<T>, field: &'static str) -> Result<T, DecodeError> {
 }
 
 #[inline]
-fn slice<'a>(input: &'a [u8], (off, len): (u32, u32)) -> &'a [u8] {
+fn slice(input: &[u8], (off, len): (u32, u32)) -> &[u8] {
     // Offsets come from the parsers, which only record ranges inside `input`.
     &input[off as usize..off as usize + len as usize]
 }

@@ -1,0 +1,237 @@
+//! The `minerva` binary as a user runs it: the quick start, `--json`, the bench, and
+//! bad input (clear message, non-zero exit, never a panic).
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn minerva(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn sample() -> [String; 2] {
+    let d = common::sample_dir().join("spot");
+    ["btcusdt_20240808.gz", "btcusdt_20240809.gz"].map(|f| d.join(f).display().to_string())
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn no_panic(o: &Output) {
+    let e = stderr(o);
+    assert!(!e.contains("panicked"), "panic: {e}");
+    assert_ne!(o.status.code(), Some(101), "panic exit code: {e}");
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("minerva-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+#[test]
+fn quick_start_replay_prints_the_final_book() {
+    let [a, b] = sample();
+    let o = minerva(&["replay", &a, &b]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("BTCUSDT (spot)"), "{out}");
+    assert!(
+        out.contains("c2c66164723289619f1058af2d8a18fcbcca407db02e5b6461b707481f8517eb"),
+        "{out}"
+    );
+    assert!(out.contains("61602.01"), "{out}");
+}
+
+#[test]
+fn replay_json_has_every_documented_field() {
+    let [a, b] = sample();
+    let o = minerva(&["replay", "--json", &a, &b]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for k in [
+        "symbol",
+        "market",
+        "lines",
+        "depth_msgs",
+        "depth_applied",
+        "dropped_before_sync",
+        "gaps",
+        "resyncs",
+        "trades",
+        "book_ticker_checks",
+        "book_ticker_mismatches",
+        "decode_errors",
+        "final_update_id",
+        "final_book_sha256",
+        "top10",
+        "msgs_per_sec",
+    ] {
+        assert!(v.get(k).is_some(), "missing {k}");
+    }
+    assert_eq!(v["symbol"], "BTCUSDT");
+    assert_eq!(v["market"], "spot");
+    assert_eq!(v["lines"], 99_574);
+    assert_eq!(v["depth_msgs"], 6_495);
+    assert_eq!(v["depth_applied"], 6_493);
+    assert_eq!(v["dropped_before_sync"], 2);
+    assert_eq!(v["trades"], 19_904);
+    assert_eq!(v["book_ticker_checks"], 1_072);
+    assert_eq!(v["final_update_id"], 50_093_696_318u64);
+    assert_eq!(
+        v["top10"]["bids"][0],
+        serde_json::json!(["61602.01", "1.67177"])
+    );
+    assert_eq!(v["top10"]["asks"].as_array().unwrap().len(), 10);
+    assert!(v["msgs_per_sec"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn plain_json_lines_with_snapshot_and_bench() {
+    let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let (ev, snap) = (f.join("synth_events.jsonl"), f.join("synth_snapshot.json"));
+    let (ev, snap) = (ev.to_str().unwrap(), snap.to_str().unwrap());
+    let o = minerva(&["replay", "--json", ev, "--snapshot", snap]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            v["market"].as_str(),
+            v["gaps"].as_u64(),
+            v["depth_applied"].as_u64()
+        ),
+        (Some("usdm"), Some(0), Some(347))
+    );
+    assert_eq!(v["agg_trades"], 153);
+    let o = minerva(&[
+        "bench",
+        "replay",
+        "--events",
+        ev,
+        "--snapshot",
+        snap,
+        "--tick",
+        "0.1",
+        "--lot",
+        "0.001",
+        "--repeat",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("RESULT peer=minerva-e2e msgs=500 rows=3821 "),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("RESULT peer=minerva-book msgs=500 rows=3821 "),
+        "{out}"
+    );
+    let sum = |l: &str| l.rsplit("checksum=").next().unwrap().to_string();
+    assert_eq!(sum(lines[0]), sum(lines[1]));
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let o = minerva(&["replay", "/nonexistent/file.gz"]);
+    no_panic(&o);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("/nonexistent/file.gz"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn truncated_gzip_is_a_clear_error() {
+    let [a, _] = sample();
+    let bytes = std::fs::read(&a).unwrap();
+    let p = tmp("truncated.gz");
+    std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    let o = minerva(&["replay", p.to_str().unwrap()]);
+    no_panic(&o);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("truncated.gz") && e.contains("read failed"),
+        "{e}"
+    );
+}
+
+#[test]
+fn garbage_lines_inside_a_good_file_are_counted_and_skipped() {
+    let [a, b] = sample();
+    let mut text = Vec::new();
+    for f in [&a, &b] {
+        use std::io::Read;
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(f).unwrap())
+            .read_to_end(&mut text)
+            .unwrap();
+    }
+    let p = tmp("garbage.txt");
+    let mut f = std::fs::File::create(&p).unwrap();
+    for (i, line) in text.split(|&c| c == b'\n').enumerate() {
+        f.write_all(line).unwrap();
+        f.write_all(b"\n").unwrap();
+        if i == 5000 {
+            f.write_all(b"this is not a message\n1723161260039716662 {\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\n\x00\xff\xfe\n").unwrap();
+        }
+    }
+    drop(f);
+    let o = minerva(&["replay", "--json", p.to_str().unwrap()]);
+    no_panic(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["decode_errors"], 3);
+    assert_eq!(
+        v["final_book_sha256"],
+        "c2c66164723289619f1058af2d8a18fcbcca407db02e5b6461b707481f8517eb"
+    );
+}
+
+#[test]
+fn wrong_market_is_refused() {
+    let [a, b] = sample();
+    let o = minerva(&["replay", "--market", "usdm", &a, &b]);
+    no_panic(&o);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--market usdm but the data is spot"),
+        "{}",
+        stderr(&o)
+    );
+    let o = minerva(&["replay", "--market", "mars", &a]);
+    no_panic(&o);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn input_without_market_data_is_refused() {
+    let p = tmp("empty.txt");
+    std::fs::write(&p, "hello\nworld\n").unwrap();
+    let o = minerva(&["replay", p.to_str().unwrap()]);
+    no_panic(&o);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no decodable market data"),
+        "{}",
+        stderr(&o)
+    );
+    let [a, _] = sample();
+    let o = minerva(&["replay", "--symbol", "ETHUSDT", &a]);
+    no_panic(&o);
+    assert!(
+        stderr(&o).contains("ETHUSDT does not occur"),
+        "{}",
+        stderr(&o)
+    );
+}

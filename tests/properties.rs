@@ -1,0 +1,120 @@
+//! Property tests: exact decimal round trips, and the book against a reference map.
+
+use minerva::book::{Book, BookConfig, SyncState};
+use minerva::core::decimal::{canonical, parse_scaled};
+use minerva::core::{DepthChunk, Level, Lots, Market, PriceGrid, SymbolSpec, Ticks};
+use minerva::feed::binance::DepthSnapshot;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+proptest! {
+    #[test]
+    fn canonical_text_parses_back_exactly(m in 0i64..=i64::MAX, scale in 0u8..=18) {
+        let text = canonical(m, scale);
+        prop_assert_eq!(parse_scaled(text.as_bytes(), scale), Ok(m));
+        // Padding with zeros (how Binance prints) changes nothing.
+        let padded = if text.contains('.') { format!("{text}000") } else { format!("{text}.000") };
+        prop_assert_eq!(parse_scaled(padded.as_bytes(), scale), Ok(m));
+    }
+
+    #[test]
+    fn ticks_round_trip_on_any_grid(ticks in 0i64..1_000_000_000, tick in prop::sample::select(vec!["0.01", "0.1", "0.5", "0.25", "5", "0.00000001", "10"])) {
+        let g = PriceGrid::from_tick_size(tick).unwrap();
+        let text = g.format(Ticks(ticks));
+        prop_assert_eq!(g.parse(text.as_bytes()), Ok(Ticks(ticks)));
+    }
+
+    #[test]
+    fn off_grid_prices_are_refused_not_rounded(ticks in 0i64..1_000_000, frac in 1i64..5) {
+        let g = PriceGrid::from_tick_size("0.5").unwrap();
+        let m = ticks * 5 + frac; // at 1 decimal place, not a multiple of 5
+        let text = canonical(m, 1);
+        prop_assert!(g.parse(text.as_bytes()).is_err());
+    }
+}
+
+/// One generated level change: (is_bid, price offset, qty).
+fn updates() -> impl Strategy<Value = Vec<Vec<(bool, i64, i64)>>> {
+    prop::collection::vec(
+        prop::collection::vec((any::<bool>(), 0i64..10_000, 0i64..4), 0..12),
+        1..200,
+    )
+}
+
+fn spec() -> SymbolSpec {
+    SymbolSpec::from_tick_lot("X", Market::UsdM, "1", "1").unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Bids live in [0, 10000), asks in [10000, 20000): never crossed. The window is
+    /// only 4096 ticks, so levels move between the array and the side store.
+    #[test]
+    fn book_matches_reference_map(events in updates()) {
+        let cfg = BookConfig { window_ticks: 4096, outside_levels: 20_000, pending_chunks: 16, ticker_history: 16 };
+        let mut book = Book::new(&spec(), &cfg);
+        let mut bids: BTreeMap<i64, i64> = (9_990..10_000).map(|p| (p, 1)).collect();
+        let mut asks: BTreeMap<i64, i64> = (10_000..10_010).map(|p| (p, 1)).collect();
+        let lv = |(p, q): (&i64, &i64)| Level { price: Ticks(*p), qty: Lots(*q) };
+        book.apply_snapshot(&DepthSnapshot {
+            last_update_id: 10,
+            event_ms: None,
+            bids: bids.iter().rev().map(lv).collect(),
+            asks: asks.iter().map(lv).collect(),
+        });
+        for (k, ev) in events.iter().enumerate() {
+            let id = 11 + k as u64;
+            // Futures sync: the first event straddles the snapshot id (U <= L <= u).
+            let first = if k == 0 { 10 } else { id };
+            let mut c = DepthChunk::new(first, id, Some(id - 1), 0);
+            c.flags |= DepthChunk::FIRST | DepthChunk::LAST;
+            let mut n = 0;
+            for &(_, off, q) in ev.iter().filter(|e| e.0) {
+                c.levels[n] = Level { price: Ticks(off), qty: Lots(q) };
+                n += 1;
+
+                if q == 0 { bids.remove(&off); } else { bids.insert(off, q); }
+            }
+            c.n_bids = n as u8;
+            for &(_, off, q) in ev.iter().filter(|e| !e.0) {
+                let p = 10_000 + off;
+                c.levels[n] = Level { price: Ticks(p), qty: Lots(q) };
+                n += 1;
+                if q == 0 { asks.remove(&p); } else { asks.insert(p, q); }
+            }
+            c.n_levels = n as u8;
+            book.on_depth(&c);
+            prop_assert_eq!(book.state(), SyncState::Live);
+            prop_assert_eq!(book.best_bid(), bids.iter().next_back().map(lv));
+            prop_assert_eq!(book.best_ask(), asks.iter().next().map(lv));
+            if let (Some(b), Some(a)) = (book.best_bid(), book.best_ask()) {
+                prop_assert!(b.price < a.price);
+            }
+        }
+        prop_assert_eq!(book.level_counts(), (bids.len(), asks.len()));
+        let mut all = Vec::new();
+        book.for_each_bid(|l| { all.push(l); true });
+        prop_assert_eq!(all, bids.iter().rev().map(lv).collect::<Vec<_>>());
+    }
+
+    /// An update that crosses the book is never left standing: the book resyncs.
+    #[test]
+    fn crossing_update_forces_resync(p in 10_000i64..10_100) {
+        let mut book = Book::new(&spec(), &BookConfig { window_ticks: 4096, outside_levels: 64, pending_chunks: 16, ticker_history: 16 });
+        book.apply_snapshot(&DepthSnapshot {
+            last_update_id: 1,
+            event_ms: None,
+            bids: vec![Level { price: Ticks(9_999), qty: Lots(1) }],
+            asks: vec![Level { price: Ticks(10_000), qty: Lots(1) }],
+        });
+        let mut c = DepthChunk::new(1, 2, Some(0), 0);
+        c.flags |= DepthChunk::FIRST | DepthChunk::LAST;
+        c.levels[0] = Level { price: Ticks(p), qty: Lots(1) };
+        c.n_bids = 1;
+        c.n_levels = 1;
+        book.on_depth(&c);
+        prop_assert_eq!(book.state(), SyncState::Resyncing);
+        prop_assert_eq!(book.stats().crosses, 1);
+    }
+}
