@@ -9,15 +9,26 @@ use minerva::feed::binance::{DEFAULT_MAX_LEVELS, Decoder, SymbolTable};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
-fn fixture() -> (SymbolSpec, minerva::feed::binance::DepthSnapshot, Vec<DepthChunk>) {
+fn fixture() -> (
+    SymbolSpec,
+    minerva::feed::binance::DepthSnapshot,
+    Vec<DepthChunk>,
+) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
     let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::UsdM, "0.1", "0.001").unwrap();
-    let snap = parse_snapshot(&std::fs::read(format!("{dir}/synth_snapshot.json")).unwrap(), &spec).unwrap();
+    let snap = parse_snapshot(
+        &std::fs::read(format!("{dir}/synth_snapshot.json")).unwrap(),
+        &spec,
+    )
+    .unwrap();
     let mut t = SymbolTable::new();
     t.insert(spec.clone());
     let mut d = Decoder::new(t, DEFAULT_MAX_LEVELS);
     let mut chunks = Vec::new();
-    for l in std::fs::read(format!("{dir}/synth_events.jsonl")).unwrap().split(|&c| c == b'\n') {
+    for l in std::fs::read(format!("{dir}/synth_events.jsonl"))
+        .unwrap()
+        .split(|&c| c == b'\n')
+    {
         let _ = d.decode(l, 0, &mut |ev| {
             if let EventBody::Depth(c) = ev.body {
                 chunks.push(c)
@@ -42,7 +53,8 @@ fn book_apply(c: &mut Criterion) {
                 let mut s = 0i64;
                 for c in &chunks {
                     book.on_depth(c);
-                    s += book.best_bid().map_or(0, |l| l.price.0) + book.best_ask().map_or(0, |l| l.price.0);
+                    s += book.best_bid().map_or(0, |l| l.price.0)
+                        + book.best_ask().map_or(0, |l| l.price.0);
                 }
                 black_box(s)
             },
@@ -52,8 +64,10 @@ fn book_apply(c: &mut Criterion) {
     g.bench_function("naive_btreemap", |b| {
         b.iter_batched_ref(
             || {
-                let bids: BTreeMap<i64, i64> = snap.bids.iter().map(|l| (l.price.0, l.qty.0)).collect();
-                let asks: BTreeMap<i64, i64> = snap.asks.iter().map(|l| (l.price.0, l.qty.0)).collect();
+                let bids: BTreeMap<i64, i64> =
+                    snap.bids.iter().map(|l| (l.price.0, l.qty.0)).collect();
+                let asks: BTreeMap<i64, i64> =
+                    snap.asks.iter().map(|l| (l.price.0, l.qty.0)).collect();
                 (bids, asks)
             },
             |(bids, asks)| {
@@ -68,7 +82,8 @@ fn book_apply(c: &mut Criterion) {
                             }
                         }
                     }
-                    s += bids.keys().next_back().copied().unwrap_or(0) + asks.keys().next().copied().unwrap_or(0);
+                    s += bids.keys().next_back().copied().unwrap_or(0)
+                        + asks.keys().next().copied().unwrap_or(0);
                 }
                 black_box(s)
             },

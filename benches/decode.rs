@@ -21,7 +21,9 @@ fn decoder(market: Market, tick: &str, lot: &str, path: DecodePath) -> Decoder {
 fn price_parse(c: &mut Criterion) {
     let mut g = c.benchmark_group("price_parse");
     let grid = PriceGrid::from_tick_size("0.01").unwrap();
-    g.bench_function("minerva_ticks", |b| b.iter(|| grid.parse(black_box(b"61837.63000000"))));
+    g.bench_function("minerva_ticks", |b| {
+        b.iter(|| grid.parse(black_box(b"61837.63000000")))
+    });
     g.bench_function("naive_f64_round", |b| {
         b.iter(|| {
             let v: f64 = black_box("61837.63000000").parse().unwrap();
@@ -34,7 +36,13 @@ fn price_parse(c: &mut Criterion) {
 fn depth_decode(c: &mut Criterion) {
     let mut g = c.benchmark_group("depth_decode");
     for (name, frame, market, tick, lot) in [
-        ("spot_8_levels", SPOT_DEPTH, Market::Spot, "0.01", "0.00000001"),
+        (
+            "spot_8_levels",
+            SPOT_DEPTH,
+            Market::Spot,
+            "0.01",
+            "0.00000001",
+        ),
         ("usdm_16_levels", USDM_DEPTH, Market::UsdM, "0.1", "0.001"),
         ("usdm_agg_trade", AGG_TRADE, Market::UsdM, "0.1", "0.001"),
     ] {
@@ -44,14 +52,17 @@ fn depth_decode(c: &mut Criterion) {
             g.bench_with_input(BenchmarkId::new(pname, name), frame.as_bytes(), |b, f| {
                 b.iter(|| {
                     let mut n = 0u64;
-                    d.decode(black_box(f), 0, &mut |ev| n += ev.event_ms).unwrap();
+                    d.decode(black_box(f), 0, &mut |ev| n += ev.event_ms)
+                        .unwrap();
                     n
                 })
             });
         }
-        g.bench_with_input(BenchmarkId::new("naive_serde_json_value", name), frame.as_bytes(), |b, f| {
-            b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(f)).unwrap())
-        });
+        g.bench_with_input(
+            BenchmarkId::new("naive_serde_json_value", name),
+            frame.as_bytes(),
+            |b, f| b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(f)).unwrap()),
+        );
     }
     g.finish();
 }

@@ -36,12 +36,17 @@ fn e2e(c: &mut Criterion) {
             || {
                 let mut t = SymbolTable::new();
                 t.insert(spec.clone());
-                (Decoder::new(t, DEFAULT_MAX_LEVELS), Book::new(&spec, &BookConfig::default()))
+                (
+                    Decoder::new(t, DEFAULT_MAX_LEVELS),
+                    Book::new(&spec, &BookConfig::default()),
+                )
             },
             |(dec, book)| {
                 let mut s = 0i64;
                 for l in &lines {
-                    if let Ok(Decoded::Snapshot { .. }) = dec.decode(l, 0, &mut |ev| book.on_event(ev)) {
+                    if let Ok(Decoded::Snapshot { .. }) =
+                        dec.decode(l, 0, &mut |ev| book.on_event(ev))
+                    {
                         book.apply_snapshot(&parse_snapshot(l, &spec).unwrap());
                     }
                     s += book.best_bid().map_or(0, |l| l.price.0);

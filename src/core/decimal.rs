@@ -43,63 +43,104 @@ pub const POW10: [i64; 19] = {
 /// [`DecimalError`] for malformed text, non-zero digits past `scale`, or `i64` overflow.
 #[inline]
 pub fn parse_scaled(s: &[u8], scale: u8) -> Result<i64, DecimalError> {
-    let mut i = 0;
+    match parse_short(s, scale) {
+        Some(m) => Ok(m),
+        None => parse_checked(s, scale),
+    }
+}
+
+/// The common case in one pass without per-digit checks: at most 18 bytes, so at most
+/// 18 digits and no overflow before the final scaling. `None` for anything else,
+/// errors included; [`parse_checked`] then decides. (Callgrind: 175 → ~60 instructions
+/// per Binance price.)
+#[inline(always)]
+fn parse_short(s: &[u8], scale: u8) -> Option<i64> {
     let n = s.len();
+    if n > 18 || scale > 18 {
+        return None;
+    }
+    let mut i = 0;
     let mut m: i64 = 0;
-    // Integer part: at least one digit.
     while i < n {
         let d = s[i].wrapping_sub(b'0');
         if d > 9 {
             break;
         }
-        m = m
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(d as i64))
-            .ok_or(DecimalError::Overflow)?;
+        m = m * 10 + d as i64;
         i += 1;
     }
     if i == 0 {
-        return Err(DecimalError::Syntax);
+        return None;
     }
-    let mut places: u8 = 0;
+    let mut kept = 0;
     if i < n {
-        if s[i] != b'.' {
-            return Err(DecimalError::Syntax);
+        if s[i] != b'.' || i + 1 == n {
+            return None;
         }
         i += 1;
-        let frac_start = i;
-        while i < n {
+        while i < n && kept < scale {
             let d = s[i].wrapping_sub(b'0');
             if d > 9 {
-                return Err(DecimalError::Syntax);
+                return None;
             }
-            if places < scale {
-                m = m
-                    .checked_mul(10)
-                    .and_then(|v| v.checked_add(d as i64))
-                    .ok_or(DecimalError::Overflow)?;
-                places += 1;
-            } else if d != 0 {
-                return Err(DecimalError::TooPrecise { scale });
+            m = m * 10 + d as i64;
+            i += 1;
+            kept += 1;
+        }
+        while i < n {
+            if s[i] != b'0' {
+                return None;
             }
             i += 1;
         }
-        if i == frac_start {
+    }
+    m.checked_mul(POW10[(scale - kept) as usize])
+}
+
+/// Any length, every error exact.
+#[cold]
+fn parse_checked(s: &[u8], scale: u8) -> Result<i64, DecimalError> {
+    let n = s.len();
+    let mut int_end = 0;
+    while int_end < n && s[int_end].is_ascii_digit() {
+        int_end += 1;
+    }
+    if int_end == 0 {
+        return Err(DecimalError::Syntax);
+    }
+    let frac: &[u8] = if int_end < n {
+        if s[int_end] != b'.' || int_end + 1 == n {
             return Err(DecimalError::Syntax);
         }
-    }
-    if places < scale {
-        let k = (scale - places) as usize;
-        if k >= POW10.len() {
-            return if m == 0 {
-                Ok(0)
-            } else {
-                Err(DecimalError::Overflow)
-            };
+        &s[int_end + 1..]
+    } else {
+        &[]
+    };
+    let kept = frac.len().min(scale as usize);
+    for (k, &c) in frac.iter().enumerate() {
+        if !c.is_ascii_digit() {
+            return Err(DecimalError::Syntax);
         }
-        m = m.checked_mul(POW10[k]).ok_or(DecimalError::Overflow)?;
+        if k >= kept && c != b'0' {
+            return Err(DecimalError::TooPrecise { scale });
+        }
     }
-    Ok(m)
+    let mut m: i64 = 0;
+    for &c in s[..int_end].iter().chain(&frac[..kept]) {
+        m = m
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((c - b'0') as i64))
+            .ok_or(DecimalError::Overflow)?;
+    }
+    let k = scale as usize - kept;
+    if k >= POW10.len() {
+        return if m == 0 {
+            Ok(0)
+        } else {
+            Err(DecimalError::Overflow)
+        };
+    }
+    m.checked_mul(POW10[k]).ok_or(DecimalError::Overflow)
 }
 
 /// Number of decimal places written in `s` (`"0.01000"` → 5), or `None` if not a decimal.
@@ -190,6 +231,29 @@ mod tests {
         ];
         for (i, (s, scale, want)) in cases.iter().enumerate() {
             assert_eq!(parse_scaled(s.as_bytes(), *scale), *want, "case {i}: {s}");
+        }
+    }
+
+    #[test]
+    fn short_and_checked_paths_agree() {
+        let inputs = [
+            "0",
+            "1",
+            "1.5",
+            "61837.63000000",
+            "0.000",
+            "9.99",
+            "1.2x",
+            "12.",
+            "x",
+            "0.00000001",
+        ];
+        for s in inputs {
+            for scale in [0u8, 1, 2, 8, 18] {
+                if let Some(v) = parse_short(s.as_bytes(), scale) {
+                    assert_eq!(Ok(v), parse_checked(s.as_bytes(), scale), "{s} @ {scale}");
+                }
+            }
         }
     }
 

@@ -34,15 +34,15 @@ pub(crate) fn build<F: FnMut(&MarketEvent)>(
     cx: &mut Ctx<'_>,
     sink: &mut F,
 ) -> Result<Decoded, DecodeError> {
-    let msg = match &frame.inner {
-        Some(inner) => {
-            if frame.outer.any {
-                return Err(DecodeError::MixedEnvelope);
-            }
-            inner
+    let msg = if frame.has_data {
+        if frame.outer.any {
+            return Err(DecodeError::MixedEnvelope);
         }
-        None => &frame.outer,
+        &frame.inner
+    } else {
+        &frame.outer
     };
+
     enum Kind {
         Depth,
         Trade,
@@ -242,29 +242,42 @@ fn depth<F: FnMut(&MarketEvent)>(
     }
     let n_bids = (be - bs) as usize;
     let total = cx.levels.len();
-    let mut chunk = DepthChunk::new(first_id, last_id, msg.pu, msg.big_t.unwrap_or(0));
-    chunk.flags |= DepthChunk::FIRST;
+    // Built in place inside the event: one 600-byte copy less per chunk (perf: memmove
+    // was 10 % of decode time).
+    let mut ev = MarketEvent {
+        recv_ns: cx.recv_ns,
+        event_ms,
+        symbol: id,
+        body: EventBody::Depth(DepthChunk::new(
+            first_id,
+            last_id,
+            msg.pu,
+            msg.big_t.unwrap_or(0),
+        )),
+    };
     let mut done = 0;
     let mut emitted = 0u32;
     loop {
+        let EventBody::Depth(chunk) = &mut ev.body else {
+            unreachable!("constructed as Depth above")
+        };
         let take = (total - done).min(DEPTH_CHUNK_LEVELS);
         chunk.levels[..take].copy_from_slice(&cx.levels[done..done + take]);
         chunk.n_levels = take as u8;
         chunk.n_bids = n_bids.saturating_sub(done).min(take) as u8;
+        if done == 0 {
+            chunk.flags |= DepthChunk::FIRST;
+        } else {
+            chunk.flags &= !DepthChunk::FIRST;
+        }
         done += take;
         if done == total {
             chunk.flags |= DepthChunk::LAST;
         }
-        sink(&MarketEvent {
-            recv_ns: cx.recv_ns,
-            event_ms,
-            symbol: id,
-            body: EventBody::Depth(chunk),
-        });
+        sink(&ev);
         emitted += 1;
         if done == total {
             return Ok(Decoded::Events(emitted));
         }
-        chunk.flags &= !DepthChunk::FIRST;
     }
 }

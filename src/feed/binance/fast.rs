@@ -47,6 +47,25 @@ impl<'a> Cursor<'a> {
         let start = self.pos;
         let buf = self.buf;
         let mut i = start;
+        // Eight bytes at a time to the first byte that is not plain printable ASCII
+        // (a quote, a backslash, a control byte or a byte >= 0x80). Prices are 6-16
+        // bytes, so this is most of the per-level scan (perf: 31 % in `fill`).
+        while let Some(w) = buf.get(i..i + 8) {
+            let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            const ONES: u64 = 0x0101_0101_0101_0101;
+            const HIGH: u64 = 0x8080_8080_8080_8080;
+            let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+            let special = zero_byte(w ^ (ONES * b'"' as u64))
+                | zero_byte(w ^ (ONES * b'\\' as u64))
+                | (w.wrapping_sub(ONES * 0x20) & !w & HIGH)
+                | (w & HIGH);
+            if special != 0 {
+                // The lowest flagged byte is exact; the scalar loop below decides it.
+                i += (special.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+        }
         loop {
             let c = *buf.get(i)?;
             if c == b'"' {
@@ -65,8 +84,11 @@ impl<'a> Cursor<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let (s, e) = self.str_body()?;
-        // SAFETY-free: the bytes were checked to be printable ASCII above.
-        std::str::from_utf8(&self.buf[s..e]).ok()
+        let bytes = &self.buf[s..e];
+        debug_assert!(bytes.iter().all(|c| (0x20..0x80).contains(c)));
+        // SAFETY: `str_body` returns only ranges of printable ASCII (0x20..0x80), which
+        // is valid UTF-8; checking again cost 3 % of decode time (perf).
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
     }
 
     #[inline(always)]
@@ -91,8 +113,15 @@ impl<'a> Cursor<'a> {
                 return None;
             }
         } else {
+            // Up to 19 digits cannot overflow a u64; only a 20th needs checking.
+            let mut n = 1;
             while let Some(c @ b'0'..=b'9') = self.peek() {
-                v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+                v = if n < 19 {
+                    v * 10 + (c - b'0') as u64
+                } else {
+                    v.checked_mul(10)?.checked_add((c - b'0') as u64)?
+                };
+                n += 1;
                 self.pos += 1;
             }
         }
@@ -297,27 +326,29 @@ fn set<T>(slot: &mut Option<T>, v: T) -> Option<()> {
     Some(())
 }
 
-/// Reads one frame, or `None` when the full parser must decide.
+/// Reads one frame into `frame` (which must be fresh), or `None` when the full parser
+/// must decide.
 ///
 /// # Hot path: no allocation (level offsets go to the preallocated `scratch`).
-pub(crate) fn parse<'a>(buf: &'a [u8], scratch: &mut Vec<RawLevel>) -> Option<RawFrame<'a>> {
+pub(crate) fn parse<'a>(
+    buf: &'a [u8],
+    scratch: &mut Vec<RawLevel>,
+    frame: &mut RawFrame<'a>,
+) -> Option<()> {
     if buf.len() > u32::MAX as usize {
         return None;
     }
     let mut cur = Cursor { buf, pos: 0 };
-    let mut frame = RawFrame::default();
     cur.ws();
     cur.eat(b'{')?;
     cur.object(|cur, key| match key {
         b"stream" => set(&mut frame.stream, cur.string()?),
         b"data" => {
-            if frame.inner.is_some() {
+            if frame.has_data {
                 return None;
             }
-            let mut inner = RawMsg::default();
-            cur.message(&mut inner, scratch)?;
-            frame.inner = Some(inner);
-            Some(())
+            frame.has_data = true;
+            cur.message(&mut frame.inner, scratch)
         }
         _ => match Key::of(key) {
             Some(k) => cur.fill(frame.outer.slot(k), scratch),
@@ -328,5 +359,5 @@ pub(crate) fn parse<'a>(buf: &'a [u8], scratch: &mut Vec<RawLevel>) -> Option<Ra
     if cur.pos != buf.len() {
         return None;
     }
-    Some(frame)
+    Some(())
 }

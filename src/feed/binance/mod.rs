@@ -230,25 +230,25 @@ impl Decoder {
         sink: &mut F,
     ) -> Result<Decoded, DecodeError> {
         self.raw_levels.clear();
+        let mut raw = raw::RawFrame::default();
         let fast = match self.path {
             DecodePath::Sonic => None,
-            _ => fast::parse(frame, &mut self.raw_levels),
+            _ => fast::parse(frame, &mut self.raw_levels, &mut raw),
         };
-        let raw = match fast {
-            Some(raw) => {
-                self.stats.fast_path += 1;
-                raw
-            }
+        match fast {
+            Some(()) => self.stats.fast_path += 1,
             None if self.path == DecodePath::FastOnly => {
                 return Err(DecodeError::Json { offset: 0 });
             }
             None => {
                 self.stats.full_path += 1;
                 self.raw_levels.clear();
-                sonic::parse(frame, &mut self.raw_levels)
-                    .map_err(|e| DecodeError::Json { offset: e.column() })?
+                raw = raw::RawFrame::default();
+                sonic::parse(frame, &mut self.raw_levels, &mut raw)
+                    .map_err(|e| DecodeError::Json { offset: e.column() })?;
             }
-        };
+        }
+
         let mut cx = build::Ctx {
             table: &self.table,
             raw_levels: &self.raw_levels,

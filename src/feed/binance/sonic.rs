@@ -8,21 +8,20 @@ use super::raw::{Flex, KKey, Key, RawFrame, RawKline, RawLevel, RawMsg, Slot};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
-/// Reads one frame with sonic-rs.
+/// Reads one frame with sonic-rs into `frame` (which must be fresh).
 pub(crate) fn parse<'a>(
     buf: &'a [u8],
     scratch: &mut Vec<RawLevel>,
-) -> Result<RawFrame<'a>, sonic_rs::Error> {
-    let mut frame = RawFrame::default();
+    frame: &mut RawFrame<'a>,
+) -> Result<(), sonic_rs::Error> {
     let mut de = sonic_rs::Deserializer::from_slice(buf);
     FrameSeed {
-        frame: &mut frame,
+        frame,
         scratch,
         base: buf,
     }
     .deserialize(&mut de)?;
-    de.end()?;
-    Ok(frame)
+    de.end()
 }
 
 struct FrameSeed<'s, 'a> {
@@ -51,17 +50,17 @@ impl<'de> Visitor<'de> for FrameSeed<'_, 'de> {
                     put(&mut self.frame.stream, s)?;
                 }
                 TopKey::Data => {
-                    if self.frame.inner.is_some() {
+                    if self.frame.has_data {
                         return Err(de::Error::duplicate_field("data"));
                     }
-                    let mut inner = RawMsg::default();
+                    self.frame.has_data = true;
                     map.next_value_seed(MsgSeed {
-                        msg: &mut inner,
+                        msg: &mut self.frame.inner,
                         scratch: self.scratch,
                         base: self.base,
                     })?;
-                    self.frame.inner = Some(inner);
                 }
+
                 TopKey::Msg(k) => {
                     map.next_value_seed(SlotSeed {
                         slot: self.frame.outer.slot(k),
