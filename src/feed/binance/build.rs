@@ -3,7 +3,7 @@
 //! # Hot path: no allocation; levels are converted into the decoder's preallocated
 //! buffer first, so a bad level never leaves half an update in the sink.
 
-use super::raw::{Flex, RawFrame, RawKline, RawLevel, RawMsg};
+use super::raw::{RawFrame, RawKline, RawLevel, RawMsg, Val};
 use super::{DecodeError, Decoded, SkipReason, SymbolTable};
 use crate::core::{
     AggTrade, BookTicker, DEPTH_CHUNK_LEVELS, Dec8, DepthChunk, EventBody, Kline, KlineInterval,
@@ -18,9 +18,55 @@ pub(crate) struct Ctx<'s> {
     pub recv_ns: u64,
 }
 
-#[inline]
-fn req<T>(v: Option<T>, field: &'static str) -> Result<T, DecodeError> {
-    v.ok_or(DecodeError::MissingField(field))
+/// Typed access to a field: absent is `None`, the wrong JSON type an error.
+impl<'a> Val<'a> {
+    #[inline]
+    fn str(self, f: &'static str) -> Result<Option<&'a str>, DecodeError> {
+        match self {
+            Val::Absent => Ok(None),
+            Val::Str(s) => Ok(Some(s)),
+            _ => Err(DecodeError::WrongType(f)),
+        }
+    }
+    #[inline]
+    fn uint(self, f: &'static str) -> Result<Option<u64>, DecodeError> {
+        match self {
+            Val::Absent => Ok(None),
+            Val::Uint(v) => Ok(Some(v)),
+            _ => Err(DecodeError::WrongType(f)),
+        }
+    }
+    #[inline]
+    fn int(self, f: &'static str) -> Result<Option<i64>, DecodeError> {
+        match self {
+            Val::Absent => Ok(None),
+            Val::Neg(v) => Ok(Some(v)),
+            Val::Uint(v) => i64::try_from(v)
+                .map(Some)
+                .map_err(|_| DecodeError::WrongType(f)),
+            _ => Err(DecodeError::WrongType(f)),
+        }
+    }
+    #[inline]
+    fn boolean(self, f: &'static str) -> Result<Option<bool>, DecodeError> {
+        match self {
+            Val::Absent => Ok(None),
+            Val::Bool(v) => Ok(Some(v)),
+            _ => Err(DecodeError::WrongType(f)),
+        }
+    }
+    #[inline]
+    fn req_str(self, f: &'static str) -> Result<&'a str, DecodeError> {
+        self.str(f)?.ok_or(DecodeError::MissingField(f))
+    }
+    #[inline]
+    fn req_uint(self, f: &'static str) -> Result<u64, DecodeError> {
+        self.uint(f)?.ok_or(DecodeError::MissingField(f))
+    }
+    #[inline]
+    fn req_bool(self, f: &'static str) -> Result<bool, DecodeError> {
+        self.boolean(f)?.ok_or(DecodeError::MissingField(f))
+    }
 }
 
 #[inline]
@@ -52,25 +98,24 @@ pub(crate) fn build<F: FnMut(&MarketEvent)>(
         MarkPrice,
     }
     let kind = match msg.e {
-        Some("depthUpdate") => Kind::Depth,
-        Some("trade") => Kind::Trade,
-        Some("aggTrade") => Kind::AggTrade,
-        Some("bookTicker") => Kind::BookTicker,
-        Some("kline") => Kind::Kline,
-        Some("markPriceUpdate") => Kind::MarkPrice,
-        Some(_) => return Ok(Decoded::Skipped(SkipReason::UnknownType)),
-        None => {
-            if msg.last_update_id.is_some() {
+        Val::Str("depthUpdate") => Kind::Depth,
+        Val::Str("trade") => Kind::Trade,
+        Val::Str("aggTrade") => Kind::AggTrade,
+        Val::Str("bookTicker") => Kind::BookTicker,
+        Val::Str("kline") => Kind::Kline,
+        Val::Str("markPriceUpdate") => Kind::MarkPrice,
+        Val::Absent => {
+            if msg.last_update_id != Val::Absent {
                 let symbol = symbol_name(msg, frame.stream).and_then(|n| cx.table.lookup(n));
                 return Ok(Decoded::Snapshot { symbol });
             }
             // Spot bookTicker has no `e`: recognise it by shape.
-            if msg.u.is_some() && matches!(msg.b, Flex::Str(_)) && msg.big_b.is_some() {
-                Kind::BookTicker
-            } else {
-                return Ok(Decoded::Skipped(SkipReason::UnknownType));
+            match (msg.u, msg.b, msg.big_b) {
+                (Val::Uint(_), Val::Str(_), Val::Str(_)) => Kind::BookTicker,
+                _ => return Ok(Decoded::Skipped(SkipReason::UnknownType)),
             }
         }
+        _ => return Ok(Decoded::Skipped(SkipReason::UnknownType)),
     };
     let Some(name) = symbol_name(msg, frame.stream) else {
         return Err(DecodeError::MissingField("s"));
@@ -79,49 +124,42 @@ pub(crate) fn build<F: FnMut(&MarketEvent)>(
         return Ok(Decoded::Skipped(SkipReason::UnknownSymbol));
     };
     let spec = cx.table.spec(id);
-    let event_ms = msg.big_e.unwrap_or(0);
+    let event_ms = msg.big_e.uint("E")?.unwrap_or(0);
     let body = match kind {
         Kind::Depth => return depth(msg, spec, id, cx, event_ms, sink),
         Kind::Trade => EventBody::Trade(Trade {
-            trade_id: req(msg.t, "t")?,
-            price: price(spec, req(msg.p, "p")?, "p")?,
-            qty: qty(spec, req(msg.q, "q")?, "q")?,
-            trade_ms: req(msg.big_t, "T")?,
-            buyer_is_maker: req(msg.m, "m")?,
+            trade_id: msg.t.req_uint("t")?,
+            price: price(spec, msg.p.req_str("p")?, "p")?,
+            qty: qty(spec, msg.q.req_str("q")?, "q")?,
+            trade_ms: msg.big_t.req_uint("T")?,
+            buyer_is_maker: msg.m.req_bool("m")?,
         }),
         Kind::AggTrade => EventBody::AggTrade(AggTrade {
-            agg_id: match msg.a {
-                Flex::Int(v) => v,
-                Flex::Absent => return Err(DecodeError::MissingField("a")),
-                _ => return Err(DecodeError::WrongType("a")),
-            },
-            first_trade_id: req(msg.f, "f")?,
-            last_trade_id: req(msg.l, "l")?,
-            price: price(spec, req(msg.p, "p")?, "p")?,
-            qty: qty(spec, req(msg.q, "q")?, "q")?,
-            trade_ms: req(msg.big_t, "T")?,
-            buyer_is_maker: req(msg.m, "m")?,
+            agg_id: msg.a.req_uint("a")?,
+            first_trade_id: msg.f.req_uint("f")?,
+            last_trade_id: msg.l.req_uint("l")?,
+            price: price(spec, msg.p.req_str("p")?, "p")?,
+            qty: qty(spec, msg.q.req_str("q")?, "q")?,
+            trade_ms: msg.big_t.req_uint("T")?,
+            buyer_is_maker: msg.m.req_bool("m")?,
         }),
-        Kind::BookTicker => {
-            let (Flex::Str(b), Flex::Str(a)) = (msg.b, msg.a) else {
-                return Err(DecodeError::WrongType("b/a"));
-            };
-            EventBody::BookTicker(BookTicker {
-                update_id: req(msg.u, "u")?,
-                bid_price: price(spec, b, "b")?,
-                bid_qty: qty(spec, req(msg.big_b, "B")?, "B")?,
-                ask_price: price(spec, a, "a")?,
-                ask_qty: qty(spec, req(msg.big_a, "A")?, "A")?,
-                transact_ms: msg.big_t.unwrap_or(0),
-            })
+        Kind::BookTicker => EventBody::BookTicker(BookTicker {
+            update_id: msg.u.req_uint("u")?,
+            bid_price: price(spec, msg.b.req_str("b")?, "b")?,
+            bid_qty: qty(spec, msg.big_b.req_str("B")?, "B")?,
+            ask_price: price(spec, msg.a.req_str("a")?, "a")?,
+            ask_qty: qty(spec, msg.big_a.req_str("A")?, "A")?,
+            transact_ms: msg.big_t.uint("T")?.unwrap_or(0),
+        }),
+        Kind::Kline => {
+            EventBody::Kline(kline(&msg.k.ok_or(DecodeError::MissingField("k"))?, spec)?)
         }
-        Kind::Kline => EventBody::Kline(kline(&req(msg.k, "k")?, spec)?),
         Kind::MarkPrice => EventBody::MarkPrice(MarkPrice {
-            mark: dec8(req(msg.p, "p")?, "p")?,
-            index: opt_dec8(msg.i, "i")?,
-            settle: opt_dec8(msg.big_p, "P")?,
-            funding_rate: opt_dec8(msg.r, "r")?,
-            next_funding_ms: msg.big_t.unwrap_or(0),
+            mark: dec8(msg.p.req_str("p")?, "p")?,
+            index: opt_dec8(msg.i.str("i")?, "i")?,
+            settle: opt_dec8(msg.big_p.str("P")?, "P")?,
+            funding_rate: opt_dec8(msg.r.str("r")?, "r")?,
+            next_funding_ms: msg.big_t.uint("T")?.unwrap_or(0),
         }),
     };
     sink(&MarketEvent {
@@ -135,8 +173,10 @@ pub(crate) fn build<F: FnMut(&MarketEvent)>(
 
 /// `s`, or the symbol part of the stream name (`btcusdt@depth@100ms` → `btcusdt`).
 fn symbol_name<'a>(msg: &RawMsg<'a>, stream: Option<&'a str>) -> Option<&'a str> {
-    msg.s
-        .or_else(|| stream.map(|s| s.split('@').next().unwrap_or(s)))
+    match msg.s {
+        Val::Str(s) => Some(s),
+        _ => stream.map(|s| s.split('@').next().unwrap_or(s)),
+    }
 }
 
 #[inline]
@@ -174,32 +214,32 @@ fn opt_dec8(s: Option<&str>, field: &'static str) -> Result<Dec8, DecodeError> {
 
 fn kline(k: &RawKline<'_>, spec: &SymbolSpec) -> Result<Kline, DecodeError> {
     Ok(Kline {
-        open_ms: req(k.t, "k.t")?,
-        close_ms: req(k.big_t, "k.T")?,
-        first_trade_id: k.f.unwrap_or(-1),
-        last_trade_id: k.big_l.unwrap_or(-1),
-        open: price(spec, req(k.o, "k.o")?, "k.o")?,
-        high: price(spec, req(k.h, "k.h")?, "k.h")?,
-        low: price(spec, req(k.l, "k.l")?, "k.l")?,
-        close: price(spec, req(k.c, "k.c")?, "k.c")?,
-        volume: qty(spec, req(k.v, "k.v")?, "k.v")?,
-        taker_buy_volume: match k.big_v {
+        open_ms: k.t.req_uint("k.t")?,
+        close_ms: k.big_t.req_uint("k.T")?,
+        first_trade_id: k.f.int("k.f")?.unwrap_or(-1),
+        last_trade_id: k.big_l.int("k.L")?.unwrap_or(-1),
+        open: price(spec, k.o.req_str("k.o")?, "k.o")?,
+        high: price(spec, k.h.req_str("k.h")?, "k.h")?,
+        low: price(spec, k.l.req_str("k.l")?, "k.l")?,
+        close: price(spec, k.c.req_str("k.c")?, "k.c")?,
+        volume: qty(spec, k.v.req_str("k.v")?, "k.v")?,
+        taker_buy_volume: match k.big_v.str("k.V")? {
             Some(v) => qty(spec, v, "k.V")?,
             None => crate::core::Lots(0),
         },
-        quote_volume: opt_dec8(k.q, "k.q")?,
-        taker_buy_quote_volume: opt_dec8(k.big_q, "k.Q")?,
-        trades: k.n.unwrap_or(0),
-        interval: KlineInterval::parse(req(k.i, "k.i")?.as_bytes())
+        quote_volume: opt_dec8(k.q.str("k.q")?, "k.q")?,
+        taker_buy_quote_volume: opt_dec8(k.big_q.str("k.Q")?, "k.Q")?,
+        trades: k.n.uint("k.n")?.unwrap_or(0),
+        interval: KlineInterval::parse(k.i.req_str("k.i")?.as_bytes())
             .ok_or(DecodeError::WrongType("k.i"))?,
-        closed: req(k.x, "k.x")?,
+        closed: k.x.req_bool("k.x")?,
     })
 }
 
-fn levels_of(f: Flex<'_>, field: &'static str) -> Result<(u32, u32), DecodeError> {
-    match f {
-        Flex::Levels(s, e) => Ok((s, e)),
-        Flex::Absent => Err(DecodeError::MissingField(field)),
+fn levels_of(v: Val<'_>, field: &'static str) -> Result<(u32, u32), DecodeError> {
+    match v {
+        Val::Levels(s, e) => Ok((s, e)),
+        Val::Absent => Err(DecodeError::MissingField(field)),
         _ => Err(DecodeError::WrongType(field)),
     }
 }
@@ -213,8 +253,10 @@ fn depth<F: FnMut(&MarketEvent)>(
     event_ms: u64,
     sink: &mut F,
 ) -> Result<Decoded, DecodeError> {
-    let first_id = req(msg.first_u, "U")?;
-    let last_id = req(msg.u, "u")?;
+    let first_id = msg.first_u.req_uint("U")?;
+    let last_id = msg.u.req_uint("u")?;
+    let prev_last_id = msg.pu.uint("pu")?;
+    let transact_ms = msg.big_t.uint("T")?.unwrap_or(0);
     let (bs, be) = levels_of(msg.b, "b")?;
     let (as_, ae) = levels_of(msg.a, "a")?;
     // Convert everything before emitting anything.
@@ -251,8 +293,8 @@ fn depth<F: FnMut(&MarketEvent)>(
         body: EventBody::Depth(DepthChunk::new(
             first_id,
             last_id,
-            msg.pu,
-            msg.big_t.unwrap_or(0),
+            prev_last_id,
+            transact_ms,
         )),
     };
     let mut done = 0;

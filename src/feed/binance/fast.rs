@@ -8,7 +8,7 @@
 //! a frame sonic-rs would read differently: `fuzz/fuzz_targets/decode_differential.rs`
 //! checks that on every input.
 
-use super::raw::{Flex, KKey, Key, RawFrame, RawKline, RawLevel, RawMsg, Slot};
+use super::raw::{KKey, Key, RawFrame, RawKline, RawLevel, RawMsg, Slot, Val};
 
 /// Nesting depth up to which unknown values are skipped.
 const MAX_SKIP_DEPTH: u32 = 16;
@@ -129,11 +129,6 @@ impl<'a> Cursor<'a> {
             Some(b'.' | b'e' | b'E') => None,
             _ => Some(v),
         }
-    }
-
-    #[inline(always)]
-    fn u64(&mut self) -> Option<u64> {
-        self.digits()
     }
 
     fn i64(&mut self) -> Option<i64> {
@@ -272,34 +267,43 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Any value, typed as read (types are checked per message type later).
+    #[inline(always)]
+    fn value(&mut self, scratch: &mut Vec<RawLevel>) -> Option<Val<'a>> {
+        Some(match self.peek()? {
+            b'"' => Val::Str(self.string()?),
+            b'0'..=b'9' => Val::Uint(self.digits()?),
+            b'-' => Val::Neg(self.i64()?),
+            b't' | b'f' => Val::Bool(self.bool()?),
+            b'n' => {
+                self.skip(1)?;
+                Val::Null
+            }
+            b'[' => {
+                let (s, e) = self.levels(scratch)?;
+                Val::Levels(s, e)
+            }
+            b'{' => {
+                self.skip(1)?;
+                Val::Other
+            }
+            _ => return None,
+        })
+    }
+
+    #[inline(always)]
     fn fill(&mut self, slot: Slot<'_, 'a>, scratch: &mut Vec<RawLevel>) -> Option<()> {
         match slot {
-            Slot::Str(v) => set(v, self.string()?),
-            Slot::U64(v) => set(v, self.u64()?),
-            Slot::I64(v) => set(v, self.i64()?),
-            Slot::Bool(v) => set(v, self.bool()?),
-            Slot::Flex(v) => {
-                if *v != Flex::Absent {
-                    return None;
-                }
-                *v = match self.peek()? {
-                    b'"' => Flex::Str(self.string()?),
-                    b'[' => {
-                        let (s, e) = self.levels(scratch)?;
-                        Flex::Levels(s, e)
-                    }
-                    _ => Flex::Int(self.u64()?),
-                };
-                Some(())
-            }
+            Slot::Val(v) => set(v, self.value(scratch)?),
             Slot::Kline(v) => {
-                if v.is_some() {
+                if v.is_some() || self.peek()? != b'{' {
                     return None;
                 }
-                self.eat(b'{')?;
+                self.pos += 1;
                 let mut k = RawKline::default();
+                let mut no_levels = Vec::new();
                 self.object(|cur, key| match KKey::of(key) {
-                    Some(kk) => cur.fill(k.slot(kk), &mut Vec::new()),
+                    Some(kk) => set(k.slot(kk), cur.value(&mut no_levels)?),
                     None => cur.skip(1),
                 })?;
                 *v = Some(k);
@@ -318,11 +322,11 @@ impl<'a> Cursor<'a> {
 }
 
 #[inline(always)]
-fn set<T>(slot: &mut Option<T>, v: T) -> Option<()> {
-    if slot.is_some() {
+fn set<'a>(slot: &mut Val<'a>, v: Val<'a>) -> Option<()> {
+    if *slot != Val::Absent {
         return None; // duplicate key
     }
-    *slot = Some(v);
+    *slot = v;
     Some(())
 }
 
@@ -342,7 +346,13 @@ pub(crate) fn parse<'a>(
     cur.ws();
     cur.eat(b'{')?;
     cur.object(|cur, key| match key {
-        b"stream" => set(&mut frame.stream, cur.string()?),
+        b"stream" => {
+            if frame.stream.is_some() {
+                return None;
+            }
+            frame.stream = Some(cur.string()?);
+            Some(())
+        }
         b"data" => {
             if frame.has_data {
                 return None;

@@ -11,63 +11,73 @@ pub(crate) struct RawLevel {
     pub qty: (u32, u32),
 }
 
-/// A field that means different things per message type: `b` is the bid levels of a
-/// depthUpdate, the best bid price of a bookTicker, or the buyer order id of an old trade.
+/// One field's value. Types are checked per message type when events are built, not
+/// while reading: the same key means different things in different messages (`b` is
+/// the bid levels of a depthUpdate, the best bid of a bookTicker, an order id in a 2023
+/// trade; `l` is a trade id in aggTrade and the low price in 24hrTicker), and a message
+/// type Minerva does not decode must be skipped, not rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum Flex<'a> {
+pub(crate) enum Val<'a> {
     #[default]
     Absent,
     Str(&'a str),
-    Int(u64),
+    Uint(u64),
+    /// A negative integer.
+    Neg(i64),
+    Bool(bool),
+    Null,
     /// Levels `start..end` in the decoder's scratch buffer.
     Levels(u32, u32),
+    /// Anything else (objects, floats, escaped strings): never a field we read.
+    Other,
 }
 
 /// Kline body (`k`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct RawKline<'a> {
-    pub t: Option<u64>,
-    pub big_t: Option<u64>,
-    pub s: Option<&'a str>,
-    pub i: Option<&'a str>,
-    pub f: Option<i64>,
-    pub big_l: Option<i64>,
-    pub o: Option<&'a str>,
-    pub c: Option<&'a str>,
-    pub h: Option<&'a str>,
-    pub l: Option<&'a str>,
-    pub v: Option<&'a str>,
-    pub n: Option<u64>,
-    pub x: Option<bool>,
-    pub q: Option<&'a str>,
-    pub big_v: Option<&'a str>,
-    pub big_q: Option<&'a str>,
+    pub t: Val<'a>,
+    pub big_t: Val<'a>,
+    pub s: Val<'a>,
+    pub i: Val<'a>,
+    pub f: Val<'a>,
+    pub big_l: Val<'a>,
+    pub o: Val<'a>,
+    pub c: Val<'a>,
+    pub h: Val<'a>,
+    pub l: Val<'a>,
+    pub v: Val<'a>,
+    pub n: Val<'a>,
+    pub x: Val<'a>,
+    pub q: Val<'a>,
+    pub big_v: Val<'a>,
+    pub big_q: Val<'a>,
 }
 
 /// Every field Minerva reads from a market-data message (unknown fields are skipped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct RawMsg<'a> {
-    pub e: Option<&'a str>,
-    pub big_e: Option<u64>,
-    pub big_t: Option<u64>,
-    pub s: Option<&'a str>,
-    pub first_u: Option<u64>,
-    pub u: Option<u64>,
-    pub pu: Option<u64>,
-    pub b: Flex<'a>,
-    pub a: Flex<'a>,
-    pub big_b: Option<&'a str>,
-    pub big_a: Option<&'a str>,
-    pub p: Option<&'a str>,
-    pub q: Option<&'a str>,
-    pub t: Option<u64>,
-    pub m: Option<bool>,
-    pub f: Option<u64>,
-    pub l: Option<u64>,
-    pub big_p: Option<&'a str>,
-    pub i: Option<&'a str>,
-    pub r: Option<&'a str>,
-    pub last_update_id: Option<u64>,
+    pub e: Val<'a>,
+    pub big_e: Val<'a>,
+    pub big_t: Val<'a>,
+    pub s: Val<'a>,
+    pub first_u: Val<'a>,
+    pub u: Val<'a>,
+    pub pu: Val<'a>,
+    pub b: Val<'a>,
+    pub a: Val<'a>,
+    pub big_b: Val<'a>,
+    pub big_a: Val<'a>,
+    pub p: Val<'a>,
+    pub q: Val<'a>,
+    pub t: Val<'a>,
+    pub m: Val<'a>,
+    pub f: Val<'a>,
+    pub l: Val<'a>,
+    pub big_p: Val<'a>,
+    pub i: Val<'a>,
+    pub r: Val<'a>,
+    pub last_update_id: Val<'a>,
+    /// `k` when it is an object (kline body).
     pub k: Option<RawKline<'a>>,
     /// True once any message field was seen (to tell a bare message from an envelope).
     pub any: bool,
@@ -190,14 +200,10 @@ impl KKey {
     }
 }
 
-/// A typed value slot: what a key expects. Both parsers fill fields through these
-/// setters, so "duplicate key" and "wrong type" mean the same thing on both paths.
+/// Where a key's value goes. Both parsers fill fields through these, so "duplicate
+/// key" means the same thing on both paths.
 pub(crate) enum Slot<'m, 'a> {
-    Str(&'m mut Option<&'a str>),
-    U64(&'m mut Option<u64>),
-    I64(&'m mut Option<i64>),
-    Bool(&'m mut Option<bool>),
-    Flex(&'m mut Flex<'a>),
+    Val(&'m mut Val<'a>),
     Kline(&'m mut Option<RawKline<'a>>),
 }
 
@@ -206,54 +212,54 @@ impl<'a> RawMsg<'a> {
     #[inline]
     pub fn slot(&mut self, k: Key) -> Slot<'_, 'a> {
         self.any = true;
-        match k {
-            Key::E => Slot::Str(&mut self.e),
-            Key::BigE => Slot::U64(&mut self.big_e),
-            Key::BigT => Slot::U64(&mut self.big_t),
-            Key::S => Slot::Str(&mut self.s),
-            Key::FirstU => Slot::U64(&mut self.first_u),
-            Key::U => Slot::U64(&mut self.u),
-            Key::Pu => Slot::U64(&mut self.pu),
-            Key::B => Slot::Flex(&mut self.b),
-            Key::A => Slot::Flex(&mut self.a),
-            Key::BigB => Slot::Str(&mut self.big_b),
-            Key::BigA => Slot::Str(&mut self.big_a),
-            Key::P => Slot::Str(&mut self.p),
-            Key::Q => Slot::Str(&mut self.q),
-            Key::T => Slot::U64(&mut self.t),
-            Key::M => Slot::Bool(&mut self.m),
-            Key::F => Slot::U64(&mut self.f),
-            Key::L => Slot::U64(&mut self.l),
-            Key::BigP => Slot::Str(&mut self.big_p),
-            Key::I => Slot::Str(&mut self.i),
-            Key::R => Slot::Str(&mut self.r),
-            Key::LastUpdateId => Slot::U64(&mut self.last_update_id),
-            Key::K => Slot::Kline(&mut self.k),
-        }
+        Slot::Val(match k {
+            Key::E => &mut self.e,
+            Key::BigE => &mut self.big_e,
+            Key::BigT => &mut self.big_t,
+            Key::S => &mut self.s,
+            Key::FirstU => &mut self.first_u,
+            Key::U => &mut self.u,
+            Key::Pu => &mut self.pu,
+            Key::B => &mut self.b,
+            Key::A => &mut self.a,
+            Key::BigB => &mut self.big_b,
+            Key::BigA => &mut self.big_a,
+            Key::P => &mut self.p,
+            Key::Q => &mut self.q,
+            Key::T => &mut self.t,
+            Key::M => &mut self.m,
+            Key::F => &mut self.f,
+            Key::L => &mut self.l,
+            Key::BigP => &mut self.big_p,
+            Key::I => &mut self.i,
+            Key::R => &mut self.r,
+            Key::LastUpdateId => &mut self.last_update_id,
+            Key::K => return Slot::Kline(&mut self.k),
+        })
     }
 }
 
 impl<'a> RawKline<'a> {
     /// The slot for a kline key.
     #[inline]
-    pub fn slot(&mut self, k: KKey) -> Slot<'_, 'a> {
+    pub fn slot(&mut self, k: KKey) -> &mut Val<'a> {
         match k {
-            KKey::T => Slot::U64(&mut self.t),
-            KKey::BigT => Slot::U64(&mut self.big_t),
-            KKey::S => Slot::Str(&mut self.s),
-            KKey::I => Slot::Str(&mut self.i),
-            KKey::F => Slot::I64(&mut self.f),
-            KKey::BigL => Slot::I64(&mut self.big_l),
-            KKey::O => Slot::Str(&mut self.o),
-            KKey::C => Slot::Str(&mut self.c),
-            KKey::H => Slot::Str(&mut self.h),
-            KKey::L => Slot::Str(&mut self.l),
-            KKey::V => Slot::Str(&mut self.v),
-            KKey::N => Slot::U64(&mut self.n),
-            KKey::X => Slot::Bool(&mut self.x),
-            KKey::Q => Slot::Str(&mut self.q),
-            KKey::BigV => Slot::Str(&mut self.big_v),
-            KKey::BigQ => Slot::Str(&mut self.big_q),
+            KKey::T => &mut self.t,
+            KKey::BigT => &mut self.big_t,
+            KKey::S => &mut self.s,
+            KKey::I => &mut self.i,
+            KKey::F => &mut self.f,
+            KKey::BigL => &mut self.big_l,
+            KKey::O => &mut self.o,
+            KKey::C => &mut self.c,
+            KKey::H => &mut self.h,
+            KKey::L => &mut self.l,
+            KKey::V => &mut self.v,
+            KKey::N => &mut self.n,
+            KKey::X => &mut self.x,
+            KKey::Q => &mut self.q,
+            KKey::BigV => &mut self.big_v,
+            KKey::BigQ => &mut self.big_q,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! the reference the fast path is fuzzed against. Strings are borrowed from the input;
 //! level strings are recorded as offsets into it, so nothing is allocated on success.
 
-use super::raw::{Flex, KKey, Key, RawFrame, RawKline, RawLevel, RawMsg, Slot};
+use super::raw::{KKey, Key, RawFrame, RawKline, RawLevel, RawMsg, Slot, Val};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -218,17 +218,12 @@ struct SlotSeed<'s, 'm, 'a> {
 impl<'de> DeserializeSeed<'de> for SlotSeed<'_, '_, 'de> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        use serde::Deserialize;
         match self.slot {
-            Slot::Str(v) => put(v, BorrowedStr.deserialize(d)?),
-            Slot::U64(v) => put(v, u64::deserialize(d)?),
-            Slot::I64(v) => put(v, i64::deserialize(d)?),
-            Slot::Bool(v) => put(v, bool::deserialize(d)?),
-            Slot::Flex(v) => {
-                if *v != Flex::Absent {
+            Slot::Val(v) => {
+                if *v != Val::Absent {
                     return Err(de::Error::custom("duplicate field"));
                 }
-                *v = d.deserialize_any(FlexVisitor {
+                *v = d.deserialize_any(ValVisitor {
                     scratch: self.scratch,
                     base: self.base,
                 })?;
@@ -238,59 +233,126 @@ impl<'de> DeserializeSeed<'de> for SlotSeed<'_, '_, 'de> {
                 if v.is_some() {
                     return Err(de::Error::custom("duplicate field"));
                 }
-                let mut k = RawKline::default();
-                d.deserialize_map(KlineVisitor { k: &mut k })?;
-                *v = Some(k);
+                *v = d.deserialize_any(KlineVisitor)?;
                 Ok(())
             }
         }
     }
 }
 
-struct KlineVisitor<'s, 'a> {
-    k: &'s mut RawKline<'a>,
-}
+/// `k`: a kline body when it is an object, ignored otherwise.
+struct KlineVisitor;
 
-impl<'de> Visitor<'de> for KlineVisitor<'_, 'de> {
-    type Value = ();
+impl<'de> Visitor<'de> for KlineVisitor {
+    type Value = Option<RawKline<'de>>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a kline object")
     }
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
-        let mut none = Vec::new();
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut k = RawKline::default();
+        let mut no_levels = Vec::new();
         while let Some(key) = map.next_key_seed(KlineKeySeed)? {
             match key {
-                Some(k) => map.next_value_seed(SlotSeed {
-                    slot: self.k.slot(k),
-                    scratch: &mut none,
-                    base: &[],
-                })?,
+                Some(kk) => {
+                    let slot = k.slot(kk);
+                    if *slot != Val::Absent {
+                        return Err(de::Error::custom("duplicate field"));
+                    }
+                    *slot = map.next_value_seed(ValSeed {
+                        scratch: &mut no_levels,
+                        base: &[],
+                    })?;
+                }
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(())
+        Ok(Some(k))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
     }
 }
 
-struct FlexVisitor<'s, 'a> {
+struct ValSeed<'s, 'a> {
     scratch: &'s mut Vec<RawLevel>,
     base: &'a [u8],
 }
 
-impl<'de> Visitor<'de> for FlexVisitor<'_, 'de> {
-    type Value = Flex<'de>;
+impl<'de> DeserializeSeed<'de> for ValSeed<'_, 'de> {
+    type Value = Val<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Val<'de>, D::Error> {
+        d.deserialize_any(ValVisitor {
+            scratch: self.scratch,
+            base: self.base,
+        })
+    }
+}
+
+/// Any value, typed as read; arrays must be `[price, qty]` level lists.
+struct ValVisitor<'s, 'a> {
+    scratch: &'s mut Vec<RawLevel>,
+    base: &'a [u8],
+}
+
+impl<'de> Visitor<'de> for ValVisitor<'_, 'de> {
+    type Value = Val<'de>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string, an id or an array of [price, qty] levels")
+        f.write_str("a value or an array of [price, qty] levels")
     }
-    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Flex<'de>, E> {
-        Ok(Flex::Str(s))
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Val<'de>, E> {
+        Ok(Val::Str(s))
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Flex<'de>, E> {
-        Ok(Flex::Int(v))
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Val<'de>, E> {
+        Ok(Val::Other) // escaped: never a field Binance sends with escapes
     }
-    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Flex<'de>, S::Error> {
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Val<'de>, E> {
+        Ok(Val::Uint(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Val<'de>, E> {
+        Ok(if v >= 0 {
+            Val::Uint(v as u64)
+        } else {
+            Val::Neg(v)
+        })
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Val<'de>, E> {
+        Ok(Val::Other)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Val<'de>, E> {
+        Ok(Val::Bool(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Val<'de>, E> {
+        Ok(Val::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Val<'de>, E> {
+        Ok(Val::Null)
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Val<'de>, M::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Val::Other)
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Val<'de>, S::Error> {
         let start = self.scratch.len() as u32;
         while let Some(level) = seq.next_element_seed(LevelSeed { base: self.base })? {
             if self.scratch.len() == self.scratch.capacity() {
@@ -298,7 +360,7 @@ impl<'de> Visitor<'de> for FlexVisitor<'_, 'de> {
             }
             self.scratch.push(level);
         }
-        Ok(Flex::Levels(start, self.scratch.len() as u32))
+        Ok(Val::Levels(start, self.scratch.len() as u32))
     }
 }
 
