@@ -150,6 +150,7 @@ fn injected_faults_are_detected_and_healed_by_resync() {
                     assert_eq!((st.gaps, st.resyncs), (1, 1), "{what}");
                     let g = st.last_gap.unwrap();
                     assert_ne!(g.expected, g.got, "{what}: gap ids recorded");
+                    assert_eq!(book.gap_log(), &[g], "{what}: gap log");
                 }
             }
         }

@@ -123,8 +123,12 @@ pub struct Book {
     current: Current,
     tickers: TickerCheck,
     stats: BookStats,
+    gap_log: arrayvec::ArrayVec<Gap, GAP_LOG>,
     resync_pending: bool,
 }
+
+/// Gaps whose ids are kept for the report (all are counted in [`BookStats::gaps`]).
+pub const GAP_LOG: usize = 32;
 
 impl Book {
     /// An empty book awaiting its first snapshot.
@@ -142,6 +146,7 @@ impl Book {
             current: Current::None,
             tickers: TickerCheck::new(cfg.ticker_history),
             stats: BookStats::default(),
+            gap_log: arrayvec::ArrayVec::new(),
             resync_pending: false,
         }
     }
@@ -166,6 +171,11 @@ impl Book {
         let mut s = self.stats;
         s.overflow_dropped = self.bids.overflow_dropped + self.asks.overflow_dropped;
         s
+    }
+
+    /// The first [`GAP_LOG`] gaps with their ids, oldest first.
+    pub fn gap_log(&self) -> &[Gap] {
+        &self.gap_log
     }
 
     /// bookTicker cross-check counters.
@@ -348,18 +358,21 @@ impl Book {
 
     fn gap(&mut self, expected: u64, got: u64) {
         self.stats.gaps += 1;
-        self.stats.last_gap = Some(Gap {
+        let gap = Gap {
             book_id: self.seq.book_id(),
             expected,
             got,
-        });
+        };
+        self.stats.last_gap = Some(gap);
+        // The first GAP_LOG gaps keep their ids; later ones are counted only.
+        let _ = self.gap_log.try_push(gap);
         self.state = SyncState::Resyncing;
         self.current = Current::None;
         self.resync_pending = true;
     }
 
-    /// Re-centres the window (both sides share one window) when the touch comes within 1/16 of an edge, unless the
-    /// spread is too wide for any window to hold both sides.
+    /// Re-centres the window (both sides share one window) when the touch comes within
+    /// 1/16 of an edge, unless the spread is too wide for any window to hold both sides.
     #[inline]
     fn keep_window_on_touch(&mut self, top: &Top) {
         let w = self.bids.window_len() as i64;

@@ -57,6 +57,8 @@ pub struct SymbolReport {
     pub stale: u64,
     /// Sequence gaps.
     pub gaps: u64,
+    /// `[book id, expected id, received id]` of the first gaps (see `book::GAP_LOG`).
+    pub gap_log: Vec<[u64; 3]>,
     /// Crossed books after an update.
     pub crosses: u64,
     /// Resyncs completed from a later snapshot.
@@ -116,6 +118,11 @@ impl SymbolReport {
             dropped_before_sync: s.dropped_before_sync,
             stale: s.stale,
             gaps: s.gaps,
+            gap_log: book
+                .gap_log()
+                .iter()
+                .map(|g| [g.book_id, g.expected, g.got])
+                .collect(),
             crosses: s.crosses,
             resyncs: s.resyncs,
             snapshots: s.snapshots,
@@ -257,6 +264,13 @@ impl ReplayReport {
                 s.resyncs,
                 s.snapshots
             );
+            for g in &s.gap_log {
+                let _ = writeln!(
+                    o,
+                    "  gap at book id {}: expected {}, got {}",
+                    g[0], g[1], g[2]
+                );
+            }
             let _ = writeln!(
                 o,
                 "  trades {}, aggTrades {}, bookTickers {} ({} checked, {} mismatched), klines {}, markPrices {}",

@@ -1,0 +1,82 @@
+//! Replays every input saved in `fuzz/regressions/<target>/` through the same code the
+//! fuzz target runs, so `cargo test` catches a reintroduced crash without cargo-fuzz or
+//! nightly. The target bodies live in `fuzz/src/lib.rs` and are compiled in here
+//! unchanged; see `fuzz/README.md` for how inputs get into those folders.
+//!
+//! A missing or empty folder passes. Files whose names start with `.` (`.gitkeep`) are
+//! skipped. Every file is tried, and the failure lists each input that panicked.
+
+#[path = "../fuzz/src/lib.rs"]
+#[allow(dead_code)]
+mod harness;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+fn inputs(target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/regressions")
+        .join(target);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.'))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn replay(target: &str, run: fn(&[u8])) {
+    let mut failed = Vec::new();
+    let files = inputs(target);
+    for path in &files {
+        let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if catch_unwind(AssertUnwindSafe(|| run(&data))).is_err() {
+            failed.push(path.display().to_string());
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{target}: {} of {} regression input(s) panicked (messages above):\n  {}",
+        failed.len(),
+        files.len(),
+        failed.join("\n  ")
+    );
+}
+
+#[test]
+fn decode() {
+    replay("decode", harness::decode);
+}
+
+#[test]
+fn decode_differential() {
+    replay("decode_differential", harness::decode_differential);
+}
+
+#[test]
+fn decimal() {
+    replay("decimal", harness::decimal);
+}
+
+#[test]
+fn snapshot() {
+    replay("snapshot", harness::snapshot);
+}
+
+#[test]
+fn exchange_info() {
+    replay("exchange_info", harness::exchange_info);
+}
+
+#[test]
+fn replay_line() {
+    replay("replay_line", harness::replay_line);
+}
