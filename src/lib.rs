@@ -11,3 +11,4 @@ pub mod book;
 pub mod core;
 pub mod feed;
 pub mod replay;
+pub mod signal;

@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use minerva::core::{Market, SymbolSpec};
 use minerva::feed::binance::snapshot::parse_raw_snapshot;
 use minerva::replay::{self, ReplayOptions, bench};
-use sonic_rs::JsonValueTrait as _;
+use sonic_rs::{JsonContainerTrait as _, JsonValueTrait as _};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +28,10 @@ enum Cmd {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Peak finder as a filter: JSON lines `{"y":[..],"height":h,"threshold":t,
+    /// "distance":d,"prominence":p,"wlen":w}` on stdin (a number is a minimum, `[min,max]`
+    /// a range, null or absent = not set) → `{"peaks":[..]}` per line on stdout.
+    Peaks,
 }
 
 #[derive(Args)]
@@ -97,6 +101,7 @@ fn run() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Replay(a) => cmd_replay(a),
         Cmd::Bench(BenchCmd::Replay(a)) => cmd_bench(a),
+        Cmd::Peaks => cmd_peaks(),
     }
 }
 
@@ -192,6 +197,90 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
             e2e.checksum,
             book.checksum
         );
+    }
+    Ok(())
+}
+
+/// One `minerva peaks` request.
+fn peaks_line(line: &str) -> Result<Vec<usize>> {
+    use minerva::signal::peaks::{Interval, PeakParams, find_peaks};
+    let v: sonic_rs::Value = sonic_rs::from_str(line).context("not a JSON object")?;
+    let number = |k: &str, x: &sonic_rs::Value| -> Result<f64> {
+        x.as_f64()
+            .filter(|f| f.is_finite())
+            .with_context(|| format!("`{k}` must hold numbers"))
+    };
+    let interval = |k: &str| -> Result<Option<Interval<f64>>> {
+        let Some(x) = v.get(k) else { return Ok(None) };
+        if x.is_null() {
+            return Ok(None);
+        }
+        if let Some(a) = x.as_array() {
+            if a.len() != 2 {
+                bail!("`{k}` as a range must be [min, max]");
+            }
+            let end = |e: &sonic_rs::Value| -> Result<Option<f64>> {
+                if e.is_null() {
+                    Ok(None)
+                } else {
+                    number(k, e).map(Some)
+                }
+            };
+            return Ok(Some(Interval {
+                min: end(&a[0])?,
+                max: end(&a[1])?,
+            }));
+        }
+        Ok(Some(Interval::at_least(number(k, x)?)))
+    };
+    let scalar = |k: &str| -> Result<Option<f64>> {
+        match v.get(k) {
+            None => Ok(None),
+            Some(x) if x.is_null() => Ok(None),
+            Some(x) => number(k, x).map(Some),
+        }
+    };
+    let y: Vec<f64> = match v.get("y") {
+        None => Vec::new(),
+        Some(a) => a
+            .as_array()
+            .context("`y` must be an array of numbers")?
+            .iter()
+            .map(|x| number("y", x))
+            .collect::<Result<_>>()?,
+    };
+    let p = PeakParams {
+        height: interval("height")?,
+        threshold: interval("threshold")?,
+        distance: scalar("distance")?,
+        prominence: interval("prominence")?,
+        wlen: scalar("wlen")?,
+    };
+    Ok(find_peaks(&y, &p)?)
+}
+
+fn cmd_peaks() -> Result<()> {
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut failed = 0;
+    for (i, line) in stdin.lock().lines().enumerate() {
+        let line = line.context("reading stdin")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match peaks_line(&line) {
+            Ok(p) => writeln!(out, "{{\"peaks\":{}}}", sonic_rs::to_string(&p)?)?,
+            Err(e) => {
+                failed += 1;
+                let msg = format!("line {}: {e:#}", i + 1);
+                writeln!(out, "{{\"error\":{}}}", sonic_rs::to_string(&msg)?)?;
+            }
+        }
+    }
+    out.flush()?;
+    if failed > 0 {
+        bail!("{failed} input line(s) could not be read");
     }
     Ok(())
 }

@@ -235,3 +235,32 @@ fn input_without_market_data_is_refused() {
         stderr(&o)
     );
 }
+
+#[test]
+fn peaks_filter_answers_each_line_and_flags_bad_ones() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .arg("peaks")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"y\":[0,1,0,2,0],\"height\":1.5}\n{\"y\":[0,3,1,2,1,4,0],\"prominence\":[1.5,null],\"distance\":2}\n{\"y\":[0,2,2,0],\"threshold\":null}\nnot json\n{\"y\":[1,2,1],\"distance\":0.2}\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    no_panic(&o);
+    assert!(!o.status.success(), "bad lines make the exit non-zero");
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..3],
+        ["{\"peaks\":[3]}", "{\"peaks\":[1,5]}", "{\"peaks\":[1]}"]
+    );
+    assert!(lines[3].starts_with("{\"error\":\"line 4"), "{out}");
+    assert!(lines[4].contains("distance"), "{out}");
+}

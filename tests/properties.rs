@@ -118,3 +118,50 @@ proptest! {
         prop_assert_eq!(book.stats().crosses, 1);
     }
 }
+
+mod peaks {
+    use minerva::signal::peaks::{Interval, PeakParams, find_peaks, prominence};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every reported peak is a local maximum (plateau middle) that passes each
+        /// condition, peaks are at least `distance` apart, and adding conditions only
+        /// removes peaks.
+        #[test]
+        fn peaks_satisfy_their_conditions(
+            y in prop::collection::vec(0i64..8, 0..80),
+            h in prop::option::of(0i64..8),
+            t in prop::option::of(0i64..3),
+            d in prop::option::of(1.0f64..6.0),
+            pr in prop::option::of(0i64..5),
+        ) {
+            let all = find_peaks(&y, &PeakParams::default()).unwrap();
+            let p = PeakParams {
+                height: h.map(Interval::at_least),
+                threshold: t.map(Interval::at_least),
+                distance: d,
+                prominence: pr.map(Interval::at_least),
+                wlen: None,
+            };
+            let got = find_peaks(&y, &p).unwrap();
+            for w in got.windows(2) {
+                prop_assert!(w[0] < w[1]);
+                if let Some(d) = d {
+                    prop_assert!((w[1] - w[0]) as f64 >= d.ceil());
+                }
+            }
+            for &k in &got {
+                prop_assert!(all.contains(&k));
+                prop_assert!(y[k - 1] < y[k] || y[k - 1] == y[k]);
+                if let Some(h) = h { prop_assert!(y[k] >= h); }
+                if let Some(t) = t { prop_assert!(y[k] - y[k - 1] >= t && y[k] - y[k + 1] >= t); }
+                if let Some(pr) = pr { prop_assert!(prominence(&y, k, None) >= pr); }
+            }
+            // The highest peak survives the distance filter when nothing else applies.
+            if h.is_none() && t.is_none() && pr.is_none() && !all.is_empty() {
+                let top = all.iter().map(|&k| y[k]).max().unwrap();
+                prop_assert!(got.iter().any(|&k| y[k] == top));
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! The signal stage (the oracle): peaks, walls and voids, pressure, entries.
+
+pub mod peaks;
