@@ -152,7 +152,7 @@ mod peaks {
             }
             for &k in &got {
                 prop_assert!(all.contains(&k));
-                prop_assert!(y[k - 1] < y[k] || y[k - 1] == y[k]);
+                prop_assert!(y[k - 1] <= y[k] && y[k + 1] <= y[k]);
                 if let Some(h) = h { prop_assert!(y[k] >= h); }
                 if let Some(t) = t { prop_assert!(y[k] - y[k - 1] >= t && y[k] - y[k + 1] >= t); }
                 if let Some(pr) = pr { prop_assert!(prominence(&y, k, None) >= pr); }
