@@ -12,3 +12,4 @@ pub mod core;
 pub mod feed;
 pub mod replay;
 pub mod signal;
+pub mod strategy;

@@ -1,0 +1,100 @@
+use super::*;
+
+pub(crate) const SAMPLE: &str = include_str!("../../strategy_0.toml");
+
+#[test]
+fn reads_the_shipped_strategy() {
+    let s = Strategy::parse(SAMPLE, &[]).unwrap();
+    assert_eq!(s.market, "BTCUSDT");
+    assert_eq!(s.capital, Dec8(10_000 * 100_000_000));
+    assert_eq!(
+        (s.short_pressure_ppm, s.long_pressure_ppm),
+        (750_000, 250_000)
+    );
+    assert_eq!(s.per_trade_ppm, 30_000);
+    assert_eq!(s.stop_loss_buffer_ppm, 2_000);
+    assert_eq!((s.maker_fee_e8, s.taker_fee_e8), (20_000, 50_000));
+    assert_eq!(s.relative_threshold_milli, 10_000);
+}
+
+#[test]
+fn overrides_win_and_are_checked() {
+    let s = Strategy::parse(SAMPLE, &[("short_pressure", "0.8".into())]).unwrap();
+    assert_eq!(s.short_pressure_ppm, 800_000);
+    let e = Strategy::parse(SAMPLE, &[("short_pressure", "1.5".into())]).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StrategyError::Invalid {
+                key: "short_pressure",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = Strategy::parse(SAMPLE, &[("shortpressure", "0.8".into())]).unwrap_err();
+    assert_eq!(e, StrategyError::Unknown("shortpressure".into()));
+}
+
+#[test]
+fn errors_name_the_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        // (line to remove, line to add, expected message part)
+        ("capital = 10000", "", "missing key `capital`"),
+        ("", "colour = \"blue\"", "unknown key `colour`"),
+        (
+            "max_concurrent_trades = 5",
+            "max_concurrent_trades = 0",
+            "`max_concurrent_trades` = 0",
+        ),
+        (
+            "long_pressure = 0.25",
+            "long_pressure = \"a lot\"",
+            "`long_pressure` = a lot: not a number",
+        ),
+        ("market = \"BTCUSDT\"", "market = \"BTC USDT\"", "`market`"),
+    ];
+    for (remove, add, want) in cases {
+        let mut text = SAMPLE.to_string();
+        if !remove.is_empty() {
+            assert!(text.contains(remove), "{remove}");
+            text = text.replace(remove, "");
+        }
+        text = text.replace("[strategy]\n", &format!("[strategy]\n{add}\n"));
+        let e = Strategy::parse(&text, &[]).unwrap_err().to_string();
+        assert!(e.contains(want), "{e} does not mention {want}");
+    }
+    assert!(
+        Strategy::parse("version = 2\n[strategy]\n", &[])
+            .unwrap_err()
+            .to_string()
+            .contains("version")
+    );
+    assert!(matches!(
+        Strategy::parse("not = [toml", &[]),
+        Err(StrategyError::Toml(_))
+    ));
+}
+
+#[test]
+fn results_are_written_without_touching_the_rest() {
+    let dir = std::env::temp_dir().join(format!("minerva-strategy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("s.toml");
+    std::fs::write(&p, SAMPLE).unwrap();
+    write_results(&p, &[("fitness", 12.5), ("net_pnl", 30.25)]).unwrap();
+    write_results(&p, &[("fitness", 13.0)]).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(
+        text.starts_with(SAMPLE.trim_end()),
+        "the original text is kept byte for byte"
+    );
+    assert!(
+        text.contains("fitness = 13.0") && text.contains("net_pnl = 30.25"),
+        "{text}"
+    );
+    assert_eq!(
+        Strategy::parse(&text, &[]).unwrap(),
+        Strategy::parse(SAMPLE, &[]).unwrap()
+    );
+}
