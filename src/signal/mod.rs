@@ -1,3 +1,5 @@
 //! The signal stage (the oracle): peaks, walls and voids, pressure, entries.
 
+pub mod oracle;
 pub mod peaks;
+pub mod profile;
