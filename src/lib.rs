@@ -11,5 +11,6 @@ pub mod book;
 pub mod core;
 pub mod feed;
 pub mod replay;
+pub mod risk;
 pub mod signal;
 pub mod strategy;

@@ -165,3 +165,89 @@ mod peaks {
         }
     }
 }
+
+mod risk {
+    use minerva::core::{Lots, Market, SymbolSpec, Ticks};
+    use minerva::risk::RiskManager;
+    use minerva::signal::oracle::{Intent, Side};
+    use minerva::strategy::Strategy as StrategyFile;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Propose(bool, i64),
+        Close(usize, i64),
+        Cancel(usize),
+        Kill(bool),
+        NextDay,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => (any::<bool>(), 550_000i64..650_000).prop_map(|(l, e)| Step::Propose(l, e)),
+            2 => (0usize..8, -80_000_000_000i64..20_000_000_000).prop_map(|(k, p)| Step::Close(k, p)),
+            1 => (0usize..8).prop_map(Step::Cancel),
+            1 => any::<bool>().prop_map(Step::Kill),
+            1 => Just(Step::NextDay),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the sequence of proposals, fills and cancels, no accepted operation
+        /// breaks a limit.
+        #[test]
+        fn no_accepted_operation_breaks_a_limit(
+            steps in prop::collection::vec(step(), 1..120),
+            max_open in 1u32..6,
+            per_trade in prop::sample::select(vec!["0.01", "0.03", "0.2", "0.5"]),
+            leverage in 1u32..30,
+        ) {
+            let s = StrategyFile::parse(include_str!("../strategy_0.toml"), &[
+                ("max_concurrent_trades", max_open.to_string()),
+                ("percentage_per_trade", per_trade.to_string()),
+                ("max_leverage", leverage.to_string()),
+            ]).unwrap();
+            let mut spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::UsdM, "0.1", "0.001").unwrap();
+            spec.min_qty = Lots(1);
+            spec.min_notional = Some(5 * 10i128.pow(4));
+            let mut r = RiskManager::new(&s, &spec);
+            let limit_in_use = s.capital.0 as i128 * s.max_capital_in_use_ppm as i128 / 1_000_000;
+            let daily_limit = s.capital.0 as i128 * s.daily_loss_limit_ppm as i128 / 1_000_000;
+            let (mut now, mut open, mut killed, mut today) = (0u64, Vec::<(u64, Side, i64)>::new(), false, 0i128);
+            for st in steps {
+                match st {
+                    Step::Propose(long, e) => {
+                        let side = if long { Side::Long } else { Side::Short };
+                        let (tp, sl) = if long { (e + 400, e - 200) } else { (e - 400, e + 200) };
+                        let i = Intent { side, entry: Ticks(e), take_profit: Ticks(tp), stop_loss: Ticks(sl),
+                            support_wall: Ticks(e), target_wall: Ticks(tp), void_price: Ticks(e), void_width_bins: 1, pressure_ppm: 0 };
+                        if let Ok(op) = r.propose(&i, now) {
+                            prop_assert!(!killed, "accepted with the kill switch on");
+                            prop_assert!(today > -daily_limit, "accepted past the daily loss limit");
+                            prop_assert!(op.qty.0 >= 1 && op.qty.0 % spec.qty.step().0 == 0);
+                            prop_assert!(e as i128 * op.qty.0 as i128 >= 5 * 10i128.pow(4), "under min notional");
+                            prop_assert!(open.iter().all(|&(_, sd, en)| sd != side || (en - e).abs() > s.similar_entry_ticks as i64));
+                            prop_assert!(op.leverage <= s.max_leverage);
+                            open.push((op.id, side, e));
+                        }
+                    }
+                    Step::Close(k, pnl) => if !open.is_empty() {
+                        let (id, _, _) = open.remove(k % open.len());
+                        r.close(id, pnl, 0, now);
+                        today += pnl as i128;
+                    },
+                    Step::Cancel(k) => if !open.is_empty() {
+                        let (id, _, _) = open.remove(k % open.len());
+                        r.cancel(id);
+                    },
+                    Step::Kill(on) => { r.set_kill_switch(on); killed = on; }
+                    Step::NextDay => { now += 86_400_000; today = 0; }
+                }
+                prop_assert!(r.open_count() <= max_open as usize);
+                prop_assert_eq!(r.open_count(), open.len());
+                prop_assert!(r.in_use_e8() as i128 <= limit_in_use);
+                prop_assert!(r.in_use_e8() >= 0);
+            }
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! The risk manager: sizes the oracle's intents and refuses what breaks a limit.
+//!
+//! * Margin per trade = `percentage_per_trade` × capital; leverage = the strategy's cap
+//!   on futures (the symbol's leverage brackets are an account endpoint, read later by
+//!   the live gateway), 1 on spot; position = margin × leverage, rounded down to the lot
+//!   step at the entry price.
+//! * At most `max_concurrent_trades` open, at most `max_capital_in_use` of capital
+//!   committed as margin, no operation on the same side within `similar_entry_ticks`
+//!   of an open one (product.md steps 1-2).
+//! * Orders under the symbol's minimum quantity or notional are refused.
+//! * A realised loss of `daily_loss_limit` × capital in a UTC day stops new operations
+//!   until the next day; the kill switch stops them until released.
+//! * Fees: position × rate per side (maker for the limit entry and take profit, taker
+//!   for the stop); every PnL figure is net of them.
+//!
+//! Money is fixed point: 10⁻⁸ quote units (`_e8`), computed in `i128`.
+
+use crate::core::{Lots, Market, SymbolSpec, Ticks};
+use crate::signal::oracle::{Intent, Side};
+use crate::strategy::Strategy;
+
+/// Why a proposal was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The kill switch is on.
+    KillSwitch,
+    /// Today's realised loss reached the daily limit.
+    DailyLossLimit {
+        /// Realised PnL today (negative), 10⁻⁸ quote.
+        pnl_e8: i64,
+        /// The limit, 10⁻⁸ quote.
+        limit_e8: i64,
+    },
+    /// An open operation on the same side has an entry within `similar_entry_ticks`.
+    Duplicate {
+        /// The open operation.
+        open_id: u64,
+    },
+    /// `max_concurrent_trades` already open.
+    TooManyOpen {
+        /// Operations open.
+        open: u32,
+    },
+    /// The margin would take committed capital over `max_capital_in_use`.
+    CapitalInUse {
+        /// Margin committed with this one, 10⁻⁸ quote.
+        would_be_e8: i64,
+        /// The limit, 10⁻⁸ quote.
+        limit_e8: i64,
+    },
+    /// The position rounds to less than the symbol's minimum quantity (or zero).
+    BelowMinQty {
+        /// The quantity it came to.
+        qty: Lots,
+    },
+    /// The position is under the symbol's minimum notional.
+    BelowMinNotional {
+        /// Its notional, 10⁻⁸ quote.
+        notional_e8: i64,
+    },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let q = |v: i64| crate::core::Dec8(v).to_string();
+        match self {
+            Refusal::KillSwitch => write!(f, "kill switch on"),
+            Refusal::DailyLossLimit { pnl_e8, limit_e8 } => {
+                write!(
+                    f,
+                    "daily loss limit: realised {} of -{} allowed",
+                    q(*pnl_e8),
+                    q(*limit_e8)
+                )
+            }
+            Refusal::Duplicate { open_id } => write!(f, "similar to open operation #{open_id}"),
+            Refusal::TooManyOpen { open } => write!(f, "{open} operations already open"),
+            Refusal::CapitalInUse {
+                would_be_e8,
+                limit_e8,
+            } => {
+                write!(
+                    f,
+                    "margin in use would be {} over {}",
+                    q(*would_be_e8),
+                    q(*limit_e8)
+                )
+            }
+            Refusal::BelowMinQty { qty } => {
+                write!(f, "size {} lots is under the minimum quantity", qty.0)
+            }
+            Refusal::BelowMinNotional { notional_e8 } => {
+                write!(f, "notional {} is under the minimum", q(*notional_e8))
+            }
+        }
+    }
+}
+
+/// A sized, accepted operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// Sequence number.
+    pub id: u64,
+    /// The oracle's intent.
+    pub intent: Intent,
+    /// Position size.
+    pub qty: Lots,
+    /// Position notional at the entry, 10⁻⁸ quote.
+    pub notional_e8: i64,
+    /// Margin committed, 10⁻⁸ quote.
+    pub margin_e8: i64,
+    /// Leverage.
+    pub leverage: u32,
+    /// PnL if the take profit fills, net of both fees, 10⁻⁸ quote.
+    pub pnl_at_tp_e8: i64,
+    /// PnL if the stop fills, net of both fees, 10⁻⁸ quote.
+    pub pnl_at_sl_e8: i64,
+    /// Fee of the entry (maker), 10⁻⁸ quote.
+    pub entry_fee_e8: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    id: u64,
+    side: Side,
+    entry: Ticks,
+    margin_e8: i64,
+}
+
+/// Counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RiskStats {
+    /// Operations accepted.
+    pub accepted: u64,
+    /// Proposals refused.
+    pub refused: u64,
+    /// Operations closed.
+    pub closed: u64,
+    /// Realised PnL net of fees over the whole run, 10⁻⁸ quote.
+    pub realised_e8: i64,
+    /// Fees paid, 10⁻⁸ quote.
+    pub fees_e8: i64,
+}
+
+/// Limits and open operations for one symbol.
+pub struct RiskManager {
+    capital_e8: i64,
+    per_trade_ppm: i64,
+    in_use_limit_e8: i64,
+    daily_limit_e8: i64,
+    max_open: u32,
+    similar_ticks: i64,
+    maker_e8: i64,
+    taker_e8: i64,
+    leverage: u32,
+    /// Quote value of one tick × one lot is `tm / 10^(pd + qd)`.
+    tm: i128,
+    pq_scale: i128,
+    qty_step: i64,
+    min_qty: i64,
+    min_notional: Option<i128>,
+    open: Vec<Open>,
+    in_use_e8: i64,
+    day: u64,
+    today_e8: i64,
+    killed: bool,
+    next_id: u64,
+    stats: RiskStats,
+}
+
+impl RiskManager {
+    /// A risk manager for `strategy` on `spec`.
+    pub fn new(s: &Strategy, spec: &SymbolSpec) -> Self {
+        let cap = s.capital.0;
+        Self {
+            capital_e8: cap,
+            per_trade_ppm: s.per_trade_ppm as i64,
+            in_use_limit_e8: (cap as i128 * s.max_capital_in_use_ppm as i128 / 1_000_000) as i64,
+            daily_limit_e8: (cap as i128 * s.daily_loss_limit_ppm as i128 / 1_000_000) as i64,
+            max_open: s.max_concurrent_trades,
+            similar_ticks: s.similar_entry_ticks as i64,
+            maker_e8: s.maker_fee_e8,
+            taker_e8: s.taker_fee_e8,
+            leverage: if spec.market == Market::Spot {
+                1
+            } else {
+                s.max_leverage
+            },
+            tm: spec.price.tick_mantissa() as i128,
+            pq_scale: 10i128.pow(spec.price.decimals() as u32 + spec.qty.decimals() as u32),
+            qty_step: spec.qty.step().0.max(1),
+            min_qty: spec.min_qty.0,
+            min_notional: spec.min_notional,
+            open: Vec::with_capacity(s.max_concurrent_trades as usize),
+            in_use_e8: 0,
+            day: 0,
+            today_e8: 0,
+            killed: false,
+            next_id: 1,
+            stats: RiskStats::default(),
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> RiskStats {
+        self.stats
+    }
+
+    /// Operations open.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Margin committed, 10⁻⁸ quote.
+    pub fn in_use_e8(&self) -> i64 {
+        self.in_use_e8
+    }
+
+    /// Turns the kill switch on or off.
+    pub fn set_kill_switch(&mut self, on: bool) {
+        self.killed = on;
+    }
+
+    /// Quote value of `qty` at `price`, 10⁻⁸ units (truncated).
+    #[inline]
+    pub fn value_e8(&self, price: Ticks, qty: Lots) -> i64 {
+        (price.0 as i128 * self.tm * qty.0 as i128 * 100_000_000 / self.pq_scale) as i64
+    }
+
+    #[inline]
+    fn fee(notional_e8: i64, rate_e8: i64) -> i64 {
+        (notional_e8 as i128 * rate_e8 as i128 / 100_000_000) as i64
+    }
+
+    fn roll_day(&mut self, now_ms: u64) {
+        let day = now_ms / 86_400_000;
+        if day != self.day {
+            self.day = day;
+            self.today_e8 = 0;
+        }
+    }
+
+    /// Sizes and vets an intent.
+    ///
+    /// # Hot path: no allocation (`open` holds `max_concurrent_trades`).
+    ///
+    /// # Errors
+    /// The [`Refusal`] that applies first, in the order of the checks above.
+    pub fn propose(&mut self, intent: &Intent, now_ms: u64) -> Result<Operation, Refusal> {
+        let r = self.check(intent, now_ms);
+        match &r {
+            Ok(op) => {
+                self.stats.accepted += 1;
+                self.in_use_e8 += op.margin_e8;
+                self.open.push(Open {
+                    id: op.id,
+                    side: intent.side,
+                    entry: intent.entry,
+                    margin_e8: op.margin_e8,
+                });
+            }
+            Err(_) => self.stats.refused += 1,
+        }
+        r
+    }
+
+    fn check(&mut self, i: &Intent, now_ms: u64) -> Result<Operation, Refusal> {
+        self.roll_day(now_ms);
+        if self.killed {
+            return Err(Refusal::KillSwitch);
+        }
+        if self.daily_limit_e8 > 0 && self.today_e8 <= -self.daily_limit_e8 {
+            return Err(Refusal::DailyLossLimit {
+                pnl_e8: self.today_e8,
+                limit_e8: self.daily_limit_e8,
+            });
+        }
+        if let Some(o) = self
+            .open
+            .iter()
+            .find(|o| o.side == i.side && (o.entry.0 - i.entry.0).abs() <= self.similar_ticks)
+        {
+            return Err(Refusal::Duplicate { open_id: o.id });
+        }
+        if self.open.len() as u32 >= self.max_open {
+            return Err(Refusal::TooManyOpen {
+                open: self.open.len() as u32,
+            });
+        }
+        let margin_target =
+            (self.capital_e8 as i128 * self.per_trade_ppm as i128 / 1_000_000) as i64;
+        let notional_target = margin_target as i128 * self.leverage as i128;
+        // lots = notional / (price × tm / 10^(pd+qd)), in 10⁻⁸ quote.
+        let per_lot = i.entry.0 as i128 * self.tm * 100_000_000;
+        let lots = if per_lot > 0 {
+            notional_target * self.pq_scale / per_lot
+        } else {
+            0
+        };
+        let lots = (lots as i64 / self.qty_step) * self.qty_step;
+        if lots <= 0 || lots < self.min_qty {
+            return Err(Refusal::BelowMinQty { qty: Lots(lots) });
+        }
+        let qty = Lots(lots);
+        let notional_e8 = self.value_e8(i.entry, qty);
+        if let Some(min) = self.min_notional {
+            if (i.entry.0 as i128 * self.tm * lots as i128) < min {
+                return Err(Refusal::BelowMinNotional { notional_e8 });
+            }
+        }
+        let lev = self.leverage.max(1) as i64;
+        let margin_e8 = (notional_e8 + lev - 1) / lev;
+        if self.in_use_e8 + margin_e8 > self.in_use_limit_e8 {
+            return Err(Refusal::CapitalInUse {
+                would_be_e8: self.in_use_e8 + margin_e8,
+                limit_e8: self.in_use_limit_e8,
+            });
+        }
+        let sign = if i.side == Side::Long { 1 } else { -1 };
+        let entry_fee_e8 = Self::fee(notional_e8, self.maker_e8);
+        let at = |p: Ticks| self.value_e8(p, qty);
+        let tp_value = at(i.take_profit);
+        let sl_value = at(i.stop_loss);
+        let pnl_at_tp_e8 =
+            sign * (tp_value - notional_e8) - entry_fee_e8 - Self::fee(tp_value, self.maker_e8);
+        let pnl_at_sl_e8 =
+            sign * (sl_value - notional_e8) - entry_fee_e8 - Self::fee(sl_value, self.taker_e8);
+        let id = self.next_id;
+        self.next_id += 1;
+        Ok(Operation {
+            id,
+            intent: *i,
+            qty,
+            notional_e8,
+            margin_e8,
+            leverage: self.leverage,
+            pnl_at_tp_e8,
+            pnl_at_sl_e8,
+            entry_fee_e8,
+        })
+    }
+
+    /// An operation's entry was never filled and is withdrawn: its margin is free again.
+    pub fn cancel(&mut self, id: u64) {
+        if let Some(k) = self.open.iter().position(|o| o.id == id) {
+            self.in_use_e8 -= self.open[k].margin_e8;
+            self.open.swap_remove(k);
+        }
+    }
+
+    /// An operation closed with realised `pnl_e8` (net of fees) and `fees_e8` paid.
+    pub fn close(&mut self, id: u64, pnl_e8: i64, fees_e8: i64, now_ms: u64) {
+        if let Some(k) = self.open.iter().position(|o| o.id == id) {
+            self.roll_day(now_ms);
+            self.in_use_e8 -= self.open[k].margin_e8;
+            self.open.swap_remove(k);
+            self.today_e8 += pnl_e8;
+            self.stats.closed += 1;
+            self.stats.realised_e8 += pnl_e8;
+            self.stats.fees_e8 += fees_e8;
+        }
+    }
+
+    /// Fee for a fill of `qty` at `price` (maker or taker), 10⁻⁸ quote.
+    pub fn fill_fee_e8(&self, price: Ticks, qty: Lots, maker: bool) -> i64 {
+        Self::fee(
+            self.value_e8(price, qty),
+            if maker { self.maker_e8 } else { self.taker_e8 },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

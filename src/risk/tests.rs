@@ -1,0 +1,109 @@
+use super::*;
+use crate::core::{Market, SymbolSpec};
+
+fn setup(overrides: &[(&str, &str)]) -> (Strategy, SymbolSpec) {
+    let o: Vec<(&str, String)> = overrides.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    let s = Strategy::parse(include_str!("../../strategy_0.toml"), &o).unwrap();
+    let mut spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::UsdM, "0.1", "0.001").unwrap();
+    spec.min_qty = Lots(1);
+    spec.min_notional = Some(5 * 10i128.pow(4)); // 5 USDT at 1 + 3 places
+    (s, spec)
+}
+
+fn intent(side: Side, entry: i64) -> Intent {
+    let (tp, sl) = if side == Side::Long {
+        (entry + 500, entry - 300)
+    } else {
+        (entry - 500, entry + 300)
+    };
+    Intent {
+        side,
+        entry: Ticks(entry),
+        take_profit: Ticks(tp),
+        stop_loss: Ticks(sl),
+        support_wall: Ticks(entry),
+        target_wall: Ticks(tp),
+        void_price: Ticks(entry),
+        void_width_bins: 10,
+        pressure_ppm: 100_000,
+    }
+}
+
+#[test]
+fn sizes_margin_at_leverage_and_counts_fees() {
+    let (s, spec) = setup(&[]);
+    let mut r = RiskManager::new(&s, &spec);
+    // 3 % of 10,000 = 300 margin × 20 = 6,000 notional at 60,000.0 → 0.1 BTC.
+    let op = r.propose(&intent(Side::Long, 600_000), 0).unwrap();
+    assert_eq!(op.qty, Lots(100));
+    assert_eq!(op.notional_e8, 6_000 * 100_000_000);
+    assert_eq!(op.margin_e8, 300 * 100_000_000);
+    assert_eq!(op.leverage, 20);
+    // Entry fee 0.02 % of 6,000 = 1.2; TP at 60,050: +5 - 1.2 - 1.201 = 2.599.
+    assert_eq!(op.entry_fee_e8, 120_000_000);
+    assert_eq!(op.pnl_at_tp_e8, 500_000_000 - 120_000_000 - 120_100_000);
+    // SL at 59,970: -3 - 1.2 - taker 0.05 % of 5,997 (2.9985).
+    assert_eq!(op.pnl_at_sl_e8, -300_000_000 - 120_000_000 - 299_850_000);
+}
+
+#[test]
+fn refusals_in_order() {
+    let (s, spec) = setup(&[("max_concurrent_trades", "2")]);
+    let mut r = RiskManager::new(&s, &spec);
+    r.propose(&intent(Side::Long, 600_000), 0).unwrap();
+    assert_eq!(
+        r.propose(&intent(Side::Long, 600_003), 0),
+        Err(Refusal::Duplicate { open_id: 1 })
+    );
+    r.propose(&intent(Side::Short, 600_100), 0).unwrap();
+    assert_eq!(
+        r.propose(&intent(Side::Long, 590_000), 0),
+        Err(Refusal::TooManyOpen { open: 2 })
+    );
+    r.cancel(1);
+    assert_eq!(r.open_count(), 1);
+    r.set_kill_switch(true);
+    assert_eq!(
+        r.propose(&intent(Side::Long, 590_000), 0),
+        Err(Refusal::KillSwitch)
+    );
+}
+
+#[test]
+fn daily_loss_limit_stops_until_the_next_day() {
+    let (s, spec) = setup(&[]);
+    let mut r = RiskManager::new(&s, &spec);
+    let op = r.propose(&intent(Side::Long, 600_000), 1_000).unwrap();
+    // Lose 5 % of 10,000 = 500.
+    r.close(op.id, -500 * 100_000_000, 0, 2_000);
+    assert!(matches!(
+        r.propose(&intent(Side::Long, 600_000), 3_000),
+        Err(Refusal::DailyLossLimit { .. })
+    ));
+    assert!(
+        r.propose(&intent(Side::Long, 600_000), 86_400_000 + 1)
+            .is_ok()
+    );
+}
+
+#[test]
+fn minimums_and_capital_in_use() {
+    let (s, spec) = setup(&[("percentage_per_trade", "0.0001"), ("max_leverage", "1")]);
+    let mut r = RiskManager::new(&s, &spec);
+    // 1 USDT margin × 1: 0.000016 BTC rounds to 0 lots.
+    assert_eq!(
+        r.propose(&intent(Side::Long, 600_000), 0),
+        Err(Refusal::BelowMinQty { qty: Lots(0) })
+    );
+    let (s, spec) = setup(&[
+        ("percentage_per_trade", "0.5"),
+        ("max_leverage", "1"),
+        ("max_capital_in_use", "0.9"),
+    ]);
+    let mut r = RiskManager::new(&s, &spec);
+    r.propose(&intent(Side::Long, 600_000), 0).unwrap();
+    assert!(matches!(
+        r.propose(&intent(Side::Short, 600_000), 0),
+        Err(Refusal::CapitalInUse { .. })
+    ));
+}
