@@ -28,6 +28,9 @@ enum Cmd {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Replay recorded data through book → oracle → risk manager and print every
+    /// operation it would place and every proposal the risk manager refused.
+    Signal(Box<SignalArgs>),
     /// Peak finder as a filter: JSON lines `{"y":[..],"height":h,"threshold":t,
     /// "distance":d,"prominence":p,"wlen":w}` on stdin (a number is a minimum, `[min,max]`
     /// a range, null or absent = not set) → `{"peaks":[..]}` per line on stdout.
@@ -57,6 +60,107 @@ struct ReplayArgs {
     /// Quantity unit (with --tick).
     #[arg(long)]
     lot: Option<String>,
+    /// REST exchangeInfo response with the symbols' filters.
+    #[arg(long)]
+    exchange_info: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SignalArgs {
+    /// Recorded files, as for `minerva replay`.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Strategy file (TOML, see docs/strategy.md).
+    #[arg(long)]
+    strategy: PathBuf,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    json: bool,
+    /// spot, usdm or coinm, when not detected from the data.
+    #[arg(long)]
+    data_market: Option<String>,
+    /// REST depth snapshot to start from (for plain JSON lines).
+    #[arg(long)]
+    snapshot: Option<PathBuf>,
+    /// REST exchangeInfo response with the symbol's filters (tick, lot step, minimums).
+    #[arg(long)]
+    exchange_info: Option<PathBuf>,
+    #[command(flatten)]
+    overrides: StrategyOverrides,
+}
+
+/// Every strategy key as a flag of the same name; a flag wins over the file.
+#[derive(Args, Default)]
+struct StrategyOverrides {
+    /// Symbol traded.
+    #[arg(long)]
+    market: Option<String>,
+    #[arg(long, hide = true)]
+    capital: Option<String>,
+    #[arg(long, hide = true)]
+    limit_orderbook: Option<String>,
+    #[arg(long, hide = true)]
+    relative_threshold: Option<String>,
+    #[arg(long, hide = true)]
+    short_pressure: Option<String>,
+    #[arg(long, hide = true)]
+    long_pressure: Option<String>,
+    #[arg(long, hide = true)]
+    max_concurrent_trades: Option<String>,
+    #[arg(long, hide = true)]
+    peak_distance_divisor: Option<String>,
+    #[arg(long, hide = true)]
+    stop_loss_price_buffer: Option<String>,
+    #[arg(long, hide = true)]
+    percentage_per_trade: Option<String>,
+    #[arg(long, hide = true)]
+    maker_fee: Option<String>,
+    #[arg(long, hide = true)]
+    taker_fee: Option<String>,
+    #[arg(long, hide = true)]
+    max_leverage: Option<String>,
+    #[arg(long, hide = true)]
+    bin_ticks: Option<String>,
+    #[arg(long, hide = true)]
+    bins: Option<String>,
+    #[arg(long, hide = true)]
+    volume_window_secs: Option<String>,
+    #[arg(long, hide = true)]
+    max_capital_in_use: Option<String>,
+    #[arg(long, hide = true)]
+    daily_loss_limit: Option<String>,
+    #[arg(long, hide = true)]
+    similar_entry_ticks: Option<String>,
+}
+
+impl StrategyOverrides {
+    /// `(key, value)` pairs in the strategy file's key names.
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        let all = [
+            ("market", &self.market),
+            ("capital", &self.capital),
+            ("limit_orderbook", &self.limit_orderbook),
+            ("relative_threshold", &self.relative_threshold),
+            ("short_pressure", &self.short_pressure),
+            ("long_pressure", &self.long_pressure),
+            ("max_concurrent_trades", &self.max_concurrent_trades),
+            ("peak_distance_divisor", &self.peak_distance_divisor),
+            ("stop_loss_price_buffer", &self.stop_loss_price_buffer),
+            ("percentage_per_trade", &self.percentage_per_trade),
+            ("maker_fee", &self.maker_fee),
+            ("taker_fee", &self.taker_fee),
+            ("max_leverage", &self.max_leverage),
+            ("bin_ticks", &self.bin_ticks),
+            ("bins", &self.bins),
+            ("volume_window_secs", &self.volume_window_secs),
+            ("max_capital_in_use", &self.max_capital_in_use),
+            ("daily_loss_limit", &self.daily_loss_limit),
+            ("similar_entry_ticks", &self.similar_entry_ticks),
+        ];
+        all.into_iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+            .collect()
+    }
 }
 
 #[derive(Subcommand)]
@@ -102,6 +206,7 @@ fn run() -> Result<()> {
         Cmd::Replay(a) => cmd_replay(a),
         Cmd::Bench(BenchCmd::Replay(a)) => cmd_bench(a),
         Cmd::Peaks => cmd_peaks(),
+        Cmd::Signal(a) => cmd_signal(*a),
     }
 }
 
@@ -113,6 +218,7 @@ fn cmd_replay(a: ReplayArgs) -> Result<()> {
         tick: a.tick,
         lot: a.lot,
         snapshot: a.snapshot,
+        exchange_info: a.exchange_info,
         progress: !a.json,
         ..Default::default()
     };
@@ -281,6 +387,48 @@ fn cmd_peaks() -> Result<()> {
     out.flush()?;
     if failed > 0 {
         bail!("{failed} input line(s) could not be read");
+    }
+    Ok(())
+}
+
+fn cmd_signal(a: SignalArgs) -> Result<()> {
+    use minerva::signal::{report, run::SignalRun};
+    use minerva::strategy::Strategy;
+    let overrides = a.overrides.pairs();
+    let strategy = Strategy::load(&a.strategy, &overrides)
+        .with_context(|| format!("strategy {}", a.strategy.display()))?;
+    let opts = ReplayOptions {
+        market: a
+            .data_market
+            .as_deref()
+            .map(str::parse::<Market>)
+            .transpose()?,
+        symbol: Some(strategy.market.clone()),
+        snapshot: a.snapshot,
+        exchange_info: a.exchange_info,
+        progress: !a.json,
+        ..Default::default()
+    };
+    let mut run = SignalRun::new(strategy);
+    let rep = replay::replay_observed(&a.files, &opts, &mut run)?;
+    let Some(spec) = run.spec().cloned() else {
+        bail!(
+            "the input has no book for {}",
+            opts.symbol.unwrap_or_default()
+        );
+    };
+    if let Some(s) = rep.symbol_reports().first() {
+        if s.state != "live" {
+            eprintln!(
+                "minerva: warning: the book ended {} ({} gaps)",
+                s.state, s.gaps
+            );
+        }
+    }
+    if a.json {
+        print!("{}", report::json_lines(&run, &spec));
+    } else {
+        print!("{}", report::text(&run, &spec));
     }
     Ok(())
 }

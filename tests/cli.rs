@@ -264,3 +264,120 @@ fn peaks_filter_answers_each_line_and_flags_bad_ones() {
     assert!(lines[3].starts_with("{\"error\":\"line 4"), "{out}");
     assert!(lines[4].contains("distance"), "{out}");
 }
+
+fn repo(p: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(p)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn signal_on_the_sample_places_the_hand_checked_operation() {
+    let [a, b] = sample();
+    let (strategy, info) = (
+        repo("strategy_0.toml"),
+        repo("sample/exchange_info_spot_btcusdt.json"),
+    );
+    let o = minerva(&[
+        "signal",
+        &a,
+        &b,
+        "--strategy",
+        &strategy,
+        "--exchange-info",
+        &info,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let ops: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["type"] == "operation")
+        .collect();
+    // The operation docs/strategy.md checks by hand.
+    let op = &ops[0];
+    assert_eq!(op["side"], "LONG");
+    assert_eq!(
+        (op["entry"].as_str(), op["support_wall"].as_str()),
+        (Some("61704.2"), Some("61704.19"))
+    );
+    assert_eq!(
+        (op["take_profit"].as_str(), op["target_wall"].as_str()),
+        (Some("61731.05"), Some("61731.06"))
+    );
+    assert_eq!(op["stop_loss"], "61580.78");
+    assert_eq!(
+        (op["size"].as_str(), op["notional"].as_str()),
+        (Some("0.00486"), Some("299.882412"))
+    );
+    assert_eq!(op["pnl_at_take_profit"], "0.01051194");
+    // Refusals carry their reason; every line is one of the documented types.
+    assert!(out.contains("\"type\":\"refused\"") && out.contains("after fees"));
+    assert!(out.lines().all(|l| {
+        ["operation", "refused", "filled", "closed", "withdrawn"]
+            .iter()
+            .any(|t| l.contains(&format!("\"type\":\"{t}\"")))
+    }));
+    // A flag overrides the file: a cap of one open operation and no fees changes the run.
+    let o2 = minerva(&[
+        "signal",
+        &a,
+        &b,
+        "--strategy",
+        &strategy,
+        "--exchange-info",
+        &info,
+        "--json",
+        "--maker-fee",
+        "0",
+        "--taker-fee",
+        "0",
+    ]);
+    assert!(o2.status.success(), "{}", stderr(&o2));
+    assert_ne!(o2.stdout, out.as_bytes());
+}
+
+#[test]
+fn signal_reports_strategy_errors_by_key() {
+    let [a, _] = sample();
+    let bad = tmp("bad_strategy.toml");
+    let text = std::fs::read_to_string(repo("strategy_0.toml"))
+        .unwrap()
+        .replace("long_pressure = 0.25", "long_presure = 0.25");
+    std::fs::write(&bad, text).unwrap();
+    let o = minerva(&["signal", &a, "--strategy", bad.to_str().unwrap()]);
+    no_panic(&o);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("unknown key `long_presure`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = minerva(&[
+        "signal",
+        &a,
+        "--strategy",
+        &repo("strategy_0.toml"),
+        "--short-pressure",
+        "2",
+    ]);
+    no_panic(&o);
+    assert!(
+        stderr(&o).contains("`short_pressure` = 2"),
+        "{}",
+        stderr(&o)
+    );
+    let o = minerva(&[
+        "signal",
+        &a,
+        "--strategy",
+        &repo("strategy_0.toml"),
+        "--market",
+        "ETHUSDT",
+    ]);
+    no_panic(&o);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("ETHUSDT"), "{}", stderr(&o));
+}

@@ -12,7 +12,7 @@ pub mod input;
 mod report;
 
 use crate::book::{Book, BookConfig};
-use crate::core::{Market, SymbolId, SymbolSpec};
+use crate::core::{Market, MarketEvent, SymbolId, SymbolSpec};
 use crate::feed::binance::snapshot::parse_raw_snapshot;
 use crate::feed::binance::{
     DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable, parse_exchange_info,
@@ -74,6 +74,9 @@ pub struct ReplayOptions {
     pub lot: Option<String>,
     /// A REST snapshot applied before the first line (for plain JSON lines).
     pub snapshot: Option<PathBuf>,
+    /// A REST exchangeInfo response with the symbols' filters (tick, lot step,
+    /// minimums), for recordings that carry none.
+    pub exchange_info: Option<PathBuf>,
     /// Book buffer sizes.
     pub book: BookConfig,
     /// Show progress on stderr when it is a terminal.
@@ -92,6 +95,13 @@ fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> 
     let mut info: BTreeMap<String, SymbolSpec> = BTreeMap::new();
     let mut file_symbol = Vec::new();
     let mut bare_snapshots: Vec<(usize, Vec<u8>)> = Vec::new();
+    if let Some(path) = &opts.exchange_info {
+        let json = std::fs::read(path)
+            .map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
+        let ei = parse_exchange_info(&json, None)
+            .map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
+        info.extend(ei.specs.into_iter().map(|s| (s.name.to_string(), s)));
+    }
     for (i, path) in files.iter().enumerate() {
         let mut r = LineReader::open(path)?;
         let mut seen: Vec<String> = Vec::new();
@@ -220,6 +230,20 @@ fn single(samples: &infer::Samples) -> Option<String> {
     }
 }
 
+/// Sees every decoded event right after its symbol's book has taken it: the hook the
+/// signal stage (and later the backtester) uses to run on recorded data.
+pub trait Observer {
+    /// One event, and the book of its symbol after applying it.
+    fn on_event(&mut self, ev: &MarketEvent, book: &Book);
+}
+
+/// Observes nothing.
+struct NoObserver;
+
+impl Observer for NoObserver {
+    fn on_event(&mut self, _: &MarketEvent, _: &Book) {}
+}
+
 /// The decoder and one book per symbol, fed line by line.
 struct Replayer {
     decoder: Decoder,
@@ -231,7 +255,13 @@ struct Replayer {
 impl Replayer {
     /// Handles one recorded line of `at`; `file_symbol` names the symbol of a bare
     /// snapshot in a single-symbol file.
-    fn line(&mut self, line: &[u8], at: &LineReader, file_symbol: Option<&str>) {
+    fn line<O: Observer>(
+        &mut self,
+        line: &[u8],
+        at: &LineReader,
+        file_symbol: Option<&str>,
+        obs: &mut O,
+    ) {
         self.rep.lines += 1;
         let l = classify(line);
         match l.kind {
@@ -242,6 +272,7 @@ impl Replayer {
                     let k = ev.symbol.0 as usize;
                     counts[k].count(&ev.body);
                     books[k].on_event(ev);
+                    obs.on_event(ev, &books[k]);
                 });
                 match r {
                     Ok(Decoded::Snapshot { symbol }) => {
@@ -338,6 +369,18 @@ impl Progress {
 /// [`ReplayError`] for unreadable input, input without market data, or options that
 /// contradict the data. Malformed lines inside a good file are counted, not fatal.
 pub fn replay(files: &[PathBuf], opts: &ReplayOptions) -> Result<ReplayReport, ReplayError> {
+    replay_observed(files, opts, &mut NoObserver)
+}
+
+/// [`replay`], handing every event and its book to `obs` as it goes.
+///
+/// # Errors
+/// As [`replay`].
+pub fn replay_observed<O: Observer>(
+    files: &[PathBuf],
+    opts: &ReplayOptions,
+    obs: &mut O,
+) -> Result<ReplayReport, ReplayError> {
     let Setup { table, file_symbol } = setup(files, opts)?;
     let books: Vec<Book> = table
         .specs()
@@ -386,7 +429,7 @@ pub fn replay(files: &[PathBuf], opts: &ReplayOptions) -> Result<ReplayReport, R
         .min_by_key(|&i| (next[i], i))
     {
         if let Some(line) = readers[i].current() {
-            r.line(line, &readers[i], file_symbol[i].as_deref());
+            r.line(line, &readers[i], file_symbol[i].as_deref(), obs);
         }
         next[i] = readers[i].next_line()?.map(|l| classify(l).recv_ns);
         if let Some(p) = progress.as_mut() {

@@ -11,7 +11,8 @@
 //! * A realised loss of `daily_loss_limit` × capital in a UTC day stops new operations
 //!   until the next day; the kill switch stops them until released.
 //! * Fees: position × rate per side (maker for the limit entry and take profit, taker
-//!   for the stop); every PnL figure is net of them.
+//!   for the stop); every PnL figure is net of them, and an operation whose take profit
+//!   would not cover its fees is refused.
 //!
 //! Money is fixed point: 10⁻⁸ quote units (`_e8`), computed in `i128`.
 
@@ -58,6 +59,11 @@ pub enum Refusal {
         /// Its notional, 10⁻⁸ quote.
         notional_e8: i64,
     },
+    /// Reaching the take profit would not cover the fees.
+    NoProfitAfterFees {
+        /// PnL at the take profit net of fees, 10⁻⁸ quote.
+        pnl_at_tp_e8: i64,
+    },
 }
 
 impl std::fmt::Display for Refusal {
@@ -91,6 +97,9 @@ impl std::fmt::Display for Refusal {
             }
             Refusal::BelowMinNotional { notional_e8 } => {
                 write!(f, "notional {} is under the minimum", q(*notional_e8))
+            }
+            Refusal::NoProfitAfterFees { pnl_at_tp_e8 } => {
+                write!(f, "take profit would earn {} after fees", q(*pnl_at_tp_e8))
             }
         }
     }
@@ -325,7 +334,11 @@ impl RiskManager {
             sign * (tp_value - notional_e8) - entry_fee_e8 - Self::fee(tp_value, self.maker_e8);
         let pnl_at_sl_e8 =
             sign * (sl_value - notional_e8) - entry_fee_e8 - Self::fee(sl_value, self.taker_e8);
+        if pnl_at_tp_e8 <= 0 {
+            return Err(Refusal::NoProfitAfterFees { pnl_at_tp_e8 });
+        }
         let id = self.next_id;
+
         self.next_id += 1;
         Ok(Operation {
             id,

@@ -107,3 +107,16 @@ fn minimums_and_capital_in_use() {
         Err(Refusal::CapitalInUse { .. })
     ));
 }
+
+#[test]
+fn take_profit_must_pay_the_fees() {
+    let (s, spec) = setup(&[]);
+    let mut r = RiskManager::new(&s, &spec);
+    let mut i = intent(Side::Long, 600_000);
+    // 0.1 BTC, +0.2 USDT at the take profit against 2.4 of fees.
+    i.take_profit = Ticks(600_002);
+    assert!(matches!(
+        r.propose(&i, 0),
+        Err(Refusal::NoProfitAfterFees { .. })
+    ));
+}
