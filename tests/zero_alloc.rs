@@ -1,13 +1,18 @@
-//! Decode + sync + book apply allocate nothing per message once warm: a real session is
-//! replayed under a counting global allocator. One test in this file, because the count
-//! is process-wide and `cargo test` runs tests on parallel threads.
+//! Decode, sync, book apply, traded-volume profile, oracle and risk allocate nothing per
+//! message once warm: real sessions are replayed under a counting global allocator. One test
+//! in this file, because the count is process-wide and tests run on parallel threads.
 
 mod common;
 
 use minerva::book::{Book, BookConfig};
+use minerva::core::EventBody;
 use minerva::core::{Market, SymbolSpec};
 use minerva::feed::binance::snapshot::parse_snapshot;
 use minerva::feed::binance::{DEFAULT_MAX_LEVELS, DecodePath, Decoded, Decoder, SymbolTable};
+use minerva::risk::RiskManager;
+use minerva::signal::oracle::Oracle;
+use minerva::signal::profile::TradeProfile;
+use minerva::strategy::Strategy;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
@@ -36,15 +41,25 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static A: Counting = Counting;
 
-/// Replays `lines`; returns allocations counted after the first `warm` lines and the
-/// number of depth events applied in that part.
-fn run(lines: &[Vec<u8>], spec: &SymbolSpec, path: DecodePath, warm: usize) -> (usize, u64) {
+/// Replays `lines` through decoder, book, traded-volume profile, oracle and risk manager
+/// (the whole per-message hot path); returns allocations counted after the first `warm`
+/// lines, the depth events applied and the oracle evaluations run in that part.
+fn run(lines: &[Vec<u8>], spec: &SymbolSpec, path: DecodePath, warm: usize) -> (usize, u64, u64) {
     let mut table = SymbolTable::new();
     table.insert(spec.clone());
     let mut dec = Decoder::new(table, DEFAULT_MAX_LEVELS);
     dec.set_path(path);
     let mut book = Book::new(spec, &BookConfig::default());
     let (mut bids, mut asks) = (vec![0i64; 64], vec![0i64; 64]);
+    let strategy = Strategy::parse(
+        include_str!("../strategy_0.toml"),
+        &[("market", spec.name.to_string())],
+    )
+    .unwrap();
+    let mut oracle = Oracle::new(&strategy, spec.price.step());
+    let mut risk = RiskManager::new(&strategy, spec);
+    let mut profile = TradeProfile::new(strategy.bin_ticks, 60_000, 1 << 16);
+    let (mut evaluations, mut evaluations_before) = (0u64, 0u64);
     let mut touch = 0i64;
     let mut before = 0;
     let mut applied_before = 0;
@@ -52,8 +67,23 @@ fn run(lines: &[Vec<u8>], spec: &SymbolSpec, path: DecodePath, warm: usize) -> (
         if i == warm {
             before = ALLOCS.load(Relaxed);
             applied_before = book.stats().applied;
+            evaluations_before = evaluations;
         }
-        let r = dec.decode(l, i as u64, &mut |ev| book.on_event(ev));
+        let r = dec.decode(l, i as u64, &mut |ev| {
+            book.on_event(ev);
+            match ev.body {
+                EventBody::Trade(t) => {
+                    profile.on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker)
+                }
+                EventBody::Depth(c) if c.is_last() => {
+                    evaluations += 1;
+                    if let Ok(intent) = oracle.evaluate(&book, &profile) {
+                        let _ = risk.propose(&intent, ev.event_ms);
+                    }
+                }
+                _ => {}
+            }
+        });
         if let Ok(Decoded::Snapshot { .. }) = r {
             assert!(i < warm, "snapshot after warm-up");
             book.apply_snapshot(&parse_snapshot(l, spec).unwrap());
@@ -68,6 +98,7 @@ fn run(lines: &[Vec<u8>], spec: &SymbolSpec, path: DecodePath, warm: usize) -> (
     (
         ALLOCS.load(Relaxed) - before,
         book.stats().applied - applied_before,
+        evaluations - evaluations_before,
     )
 }
 
@@ -91,14 +122,18 @@ fn no_allocation_per_message_after_warm_up() {
     }
     for (lines, spec) in &sessions {
         for path in [DecodePath::Auto, DecodePath::Sonic] {
-            let (allocs, applied) = run(lines, spec, path, 2_000);
+            let (allocs, applied, evaluations) = run(lines, spec, path, 2_000);
             eprintln!(
-                "{:?} {:?}: {} messages, {applied} depth events applied, {allocs} allocations",
+                "{:?} {:?}: {} messages, {applied} depth events applied, {evaluations} oracle evaluations, {allocs} allocations",
                 spec.market,
                 path,
                 lines.len() - 2_000
             );
             assert!(applied > 1_000, "the measured part must apply depth events");
+            assert_eq!(
+                evaluations, applied,
+                "the oracle runs after every applied event"
+            );
             assert_eq!(
                 allocs, 0,
                 "{:?} {path:?}: allocations on the hot path",

@@ -1,0 +1,110 @@
+//! The signal stage: one full oracle evaluation on a real book (the shipped spot session
+//! replayed to its end: ~2,000 levels a side, of which `limit_orderbook` = 500 are read)
+//! at the seed's defaults, and the peak finder alone against a naive baseline.
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use minerva::book::{Book, BookConfig};
+use minerva::core::{EventBody, Market, SymbolSpec};
+use minerva::feed::binance::snapshot::parse_snapshot;
+use minerva::feed::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable};
+use minerva::signal::oracle::Oracle;
+use minerva::signal::peaks::{Interval, PeakParams, PeakScratch, find_peaks_into};
+use minerva::signal::profile::TradeProfile;
+use minerva::strategy::Strategy;
+use std::hint::black_box;
+use std::io::Read;
+
+fn replayed() -> (Book, TradeProfile, Strategy, SymbolSpec) {
+    let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00000001").unwrap();
+    let strategy = Strategy::parse(include_str!("../strategy_0.toml"), &[]).unwrap();
+    let mut t = SymbolTable::new();
+    t.insert(spec.clone());
+    let mut dec = Decoder::new(t, DEFAULT_MAX_LEVELS);
+    let mut book = Book::new(&spec, &BookConfig::default());
+    let mut profile = TradeProfile::new(strategy.bin_ticks, 60_000, 1 << 16);
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sample/hftbacktest/spot");
+    for f in ["btcusdt_20240808.gz", "btcusdt_20240809.gz"] {
+        let mut text = Vec::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(format!("{dir}/{f}")).unwrap())
+            .read_to_end(&mut text)
+            .unwrap();
+        for l in text.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
+            let j = &l[l.iter().position(|&c| c == b'{').unwrap()..];
+            let r = dec.decode(j, 0, &mut |ev| {
+                book.on_event(ev);
+                if let EventBody::Trade(t) = ev.body {
+                    profile.on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker);
+                }
+            });
+            if let Ok(Decoded::Snapshot { .. }) = r {
+                book.apply_snapshot(&parse_snapshot(j, &spec).unwrap());
+            }
+        }
+    }
+    (book, profile, strategy, spec)
+}
+
+fn oracle(c: &mut Criterion) {
+    let (book, profile, strategy, spec) = replayed();
+    let mut g = c.benchmark_group("oracle");
+    for bins in [100u32, 500] {
+        let mut s = strategy.clone();
+        s.bins = bins;
+        let mut o = Oracle::new(&s, spec.price.step());
+        g.bench_function(
+            BenchmarkId::new("evaluate_500_levels", format!("{bins}_bins")),
+            |b| b.iter(|| black_box(o.evaluate(black_box(&book), &profile))),
+        );
+    }
+    g.finish();
+}
+
+fn peaks(c: &mut Criterion) {
+    let mut g = c.benchmark_group("peaks");
+    let mut x: u64 = 7;
+    let y: Vec<i64> = (0..512)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % 1000) as i64
+        })
+        .collect();
+    let p = PeakParams {
+        height: None,
+        threshold: Some(Interval::at_least(100)),
+        distance: Some(10.0),
+        prominence: Some(Interval::at_least(50)),
+        wlen: None,
+    };
+    let mut scratch = PeakScratch::new(512);
+    let mut out = vec![0u32; 257];
+    for n in [100usize, 512] {
+        g.bench_function(BenchmarkId::new("minerva", n), |b| {
+            b.iter(|| find_peaks_into(black_box(&y[..n]), &p, &mut scratch, &mut out).unwrap())
+        });
+        // Baseline: local maxima then a quadratic distance filter, allocating per call.
+        g.bench_function(BenchmarkId::new("naive_quadratic", n), |b| {
+            b.iter(|| {
+                let y = black_box(&y[..n]);
+                let mut pk: Vec<usize> = (1..n - 1)
+                    .filter(|&i| y[i - 1] < y[i] && y[i] > y[i + 1])
+                    .collect();
+                pk.retain(|&i| y[i] - y[i - 1] >= 100 && y[i] - y[i + 1] >= 100);
+                let keep: Vec<usize> = pk
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        !pk.iter()
+                            .any(|&j| j != i && (j as i64 - i as i64).abs() < 10 && y[j] > y[i])
+                    })
+                    .collect();
+                keep
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, oracle, peaks);
+criterion_main!(benches);
