@@ -7,22 +7,11 @@ use minerva::core::{Market, SymbolSpec};
 use minerva::feed::binance::snapshot::parse_snapshot;
 use minerva::feed::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable};
 use std::hint::black_box;
-use std::io::Read;
 
 fn session() -> Vec<Vec<u8>> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sample/hftbacktest/spot");
-    let mut out = Vec::new();
-    for f in ["btcusdt_20240808.gz", "btcusdt_20240809.gz"] {
-        let mut text = Vec::new();
-        flate2::read::MultiGzDecoder::new(std::fs::File::open(format!("{dir}/{f}")).unwrap())
-            .read_to_end(&mut text)
-            .unwrap();
-        for l in text.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
-            let i = l.iter().position(|&c| c == b'{').unwrap();
-            out.push(l[i..].to_vec());
-        }
-    }
-    out
+    let files = ["btcusdt_20240808.gz", "btcusdt_20240809.gz"].map(|f| format!("{dir}/{f}"));
+    minerva::replay::input::json_lines(&files).unwrap()
 }
 
 fn e2e(c: &mut Criterion) {

@@ -12,7 +12,6 @@ use minerva::signal::peaks::{Interval, PeakParams, PeakScratch, find_peaks_into}
 use minerva::signal::profile::TradeProfile;
 use minerva::strategy::Strategy;
 use std::hint::black_box;
-use std::io::Read;
 
 fn replayed() -> (Book, TradeProfile, Strategy, SymbolSpec) {
     let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00000001").unwrap();
@@ -23,22 +22,16 @@ fn replayed() -> (Book, TradeProfile, Strategy, SymbolSpec) {
     let mut book = Book::new(&spec, &BookConfig::default());
     let mut profile = TradeProfile::new(strategy.bin_ticks, 60_000, 1 << 16);
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sample/hftbacktest/spot");
-    for f in ["btcusdt_20240808.gz", "btcusdt_20240809.gz"] {
-        let mut text = Vec::new();
-        flate2::read::MultiGzDecoder::new(std::fs::File::open(format!("{dir}/{f}")).unwrap())
-            .read_to_end(&mut text)
-            .unwrap();
-        for l in text.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
-            let j = &l[l.iter().position(|&c| c == b'{').unwrap()..];
-            let r = dec.decode(j, 0, &mut |ev| {
-                book.on_event(ev);
-                if let EventBody::Trade(t) = ev.body {
-                    profile.on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker);
-                }
-            });
-            if let Ok(Decoded::Snapshot { .. }) = r {
-                book.apply_snapshot(&parse_snapshot(j, &spec).unwrap());
+    let files = ["btcusdt_20240808.gz", "btcusdt_20240809.gz"].map(|f| format!("{dir}/{f}"));
+    for j in minerva::replay::input::json_lines(&files).unwrap() {
+        let r = dec.decode(&j, 0, &mut |ev| {
+            book.on_event(ev);
+            if let EventBody::Trade(t) = ev.body {
+                profile.on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker);
             }
+        });
+        if let Ok(Decoded::Snapshot { .. }) = r {
+            book.apply_snapshot(&parse_snapshot(&j, &spec).unwrap());
         }
     }
     (book, profile, strategy, spec)

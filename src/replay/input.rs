@@ -294,6 +294,26 @@ impl LineReader {
     }
 }
 
+/// The JSON of every message line of recorded files (gzip or plain, any of the formats
+/// above), receive times stripped, in file order. Cold path: for benches, tests and tools
+/// that want a session in memory.
+///
+/// # Errors
+/// [`InputError`] when a file cannot be opened or read.
+pub fn json_lines<P: AsRef<Path>>(files: &[P]) -> Result<Vec<Vec<u8>>, InputError> {
+    let mut out = Vec::new();
+    for f in files {
+        let mut r = LineReader::open(f.as_ref())?;
+        while let Some(line) = r.next_line()? {
+            let l = classify(line);
+            if l.kind == LineKind::Frame {
+                out.push(l.json.to_vec());
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -266,62 +266,34 @@ impl Strategy {
             }
             c
         };
-        let ppm = |key, lo, hi| -> Result<u32, StrategyError> {
-            Ok(fraction(key, &val(key)?, lo, hi, 1e6)? as u32)
+        // Each key is read once, by name, so an error always names it.
+        let frac = |key, lo, hi, unit| -> Result<i64, StrategyError> {
+            fraction(key, &val(key)?, lo, hi, unit)
         };
+        let ppm =
+            |key, lo, hi| -> Result<u32, StrategyError> { Ok(frac(key, lo, hi, 1e6)? as u32) };
+        let int = |key, lo, hi| -> Result<i64, StrategyError> { integer(key, &val(key)?, lo, hi) };
         let s = Strategy {
             market: market.to_ascii_uppercase(),
             capital,
-            limit_orderbook: integer("limit_orderbook", &val("limit_orderbook")?, 1, 5000)? as u32,
-            relative_threshold_milli: fraction(
-                "relative_threshold",
-                &val("relative_threshold")?,
-                1.0,
-                1e6,
-                1e3,
-            )? as u32,
+            limit_orderbook: int("limit_orderbook", 1, 5000)? as u32,
+            relative_threshold_milli: frac("relative_threshold", 1.0, 1e6, 1e3)? as u32,
             short_pressure_ppm: ppm("short_pressure", 0.5, 1.0)?,
             long_pressure_ppm: ppm("long_pressure", 0.0, 0.5)?,
-            max_concurrent_trades: integer(
-                "max_concurrent_trades",
-                &val("max_concurrent_trades")?,
-                1,
-                1000,
-            )? as u32,
-            peak_distance_divisor_milli: fraction(
-                "peak_distance_divisor",
-                &val("peak_distance_divisor")?,
-                1.0,
-                1e4,
-                1e3,
-            )? as u32,
-            stop_loss_buffer_ppm: (fraction(
-                "stop_loss_price_buffer",
-                &val("stop_loss_price_buffer")?,
-                0.0,
-                50.0,
-                1e6,
-            )? / 100) as u32,
+            max_concurrent_trades: int("max_concurrent_trades", 1, 1000)? as u32,
+            peak_distance_divisor_milli: frac("peak_distance_divisor", 1.0, 1e4, 1e3)? as u32,
+            // A percent of the entry price: 0.2 → 2,000 ppm.
+            stop_loss_buffer_ppm: (frac("stop_loss_price_buffer", 0.0, 50.0, 1e6)? / 100) as u32,
             per_trade_ppm: ppm("percentage_per_trade", 0.0001, 1.0)?,
-            maker_fee_e8: fraction("maker_fee", &val("maker_fee")?, -0.001, 0.01, 1e8)?,
-            taker_fee_e8: fraction("taker_fee", &val("taker_fee")?, 0.0, 0.01, 1e8)?,
-            max_leverage: integer("max_leverage", &val("max_leverage")?, 1, 125)? as u32,
-            bin_ticks: integer("bin_ticks", &val("bin_ticks")?, 1, 1_000_000)? as u32,
-            bins: integer("bins", &val("bins")?, 4, MAX_BINS as i64)? as u32,
-            volume_window_secs: integer(
-                "volume_window_secs",
-                &val("volume_window_secs")?,
-                1,
-                86_400,
-            )? as u32,
+            maker_fee_e8: frac("maker_fee", -0.001, 0.01, 1e8)?,
+            taker_fee_e8: frac("taker_fee", 0.0, 0.01, 1e8)?,
+            max_leverage: int("max_leverage", 1, 125)? as u32,
+            bin_ticks: int("bin_ticks", 1, 1_000_000)? as u32,
+            bins: int("bins", 4, MAX_BINS as i64)? as u32,
+            volume_window_secs: int("volume_window_secs", 1, 86_400)? as u32,
             max_capital_in_use_ppm: ppm("max_capital_in_use", 0.01, 1.0)?,
             daily_loss_limit_ppm: ppm("daily_loss_limit", 0.0, 1.0)?,
-            similar_entry_ticks: integer(
-                "similar_entry_ticks",
-                &val("similar_entry_ticks")?,
-                0,
-                1_000_000,
-            )? as u32,
+            similar_entry_ticks: int("similar_entry_ticks", 0, 1_000_000)? as u32,
         };
         if s.long_pressure_ppm >= s.short_pressure_ppm {
             return Err(invalid(

@@ -26,17 +26,5 @@ pub fn sample_dir() -> PathBuf {
 
 /// The JSON of every line of recorded gzip files, local timestamps stripped.
 pub fn json_lines(files: &[PathBuf]) -> Vec<Vec<u8>> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    for f in files {
-        let mut text = Vec::new();
-        flate2::read::MultiGzDecoder::new(std::fs::File::open(f).unwrap())
-            .read_to_end(&mut text)
-            .unwrap();
-        for l in text.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
-            let i = l.iter().position(|&c| c == b'{').unwrap();
-            out.push(l[i..].to_vec());
-        }
-    }
-    out
+    minerva::replay::input::json_lines(files).unwrap()
 }
