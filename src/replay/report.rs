@@ -252,6 +252,21 @@ impl ReplayReport {
         }
         for s in self.symbol_reports() {
             let _ = writeln!(o, "\n{} ({}) — book {}", s.symbol, s.market, s.state);
+            match s.state {
+                "awaiting_snapshot" => {
+                    let _ = writeln!(
+                        o,
+                        "  no depth snapshot for this symbol in the input: the book never synced (pass the file holding it, or --snapshot)"
+                    );
+                }
+                "resyncing" => {
+                    let _ = writeln!(
+                        o,
+                        "  a gap was not followed by a new snapshot: the book below is as it stood at the gap"
+                    );
+                }
+                _ => {}
+            }
             let _ = writeln!(
                 o,
                 "  depth: {} msgs, {} applied, {} dropped before sync, {} stale, {} gaps, {} crosses, {} resyncs, {} snapshots",
