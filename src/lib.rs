@@ -10,6 +10,7 @@
 pub mod book;
 pub mod core;
 pub mod feed;
+pub mod gateway;
 pub mod replay;
 pub mod risk;
 pub mod signal;

@@ -1,0 +1,94 @@
+//! API keys, from the environment only; never logged, printed or written anywhere.
+
+use std::fmt;
+
+/// Environment variable holding the API key.
+pub const API_KEY_VAR: &str = "MINERVA_BINANCE_API_KEY";
+/// Environment variable holding the API secret.
+pub const API_SECRET_VAR: &str = "MINERVA_BINANCE_API_SECRET";
+
+/// Why keys could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// A variable is unset or empty.
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    /// A variable is not printable ASCII (Binance keys are 64 alphanumerics).
+    #[error("{0} is not printable ASCII")]
+    Malformed(&'static str),
+}
+
+/// An API key and secret. `Debug` shows neither; the secret is wiped on drop.
+pub struct ApiKeys {
+    key: String,
+    secret: Vec<u8>,
+}
+
+impl ApiKeys {
+    /// Reads [`API_KEY_VAR`] and [`API_SECRET_VAR`].
+    ///
+    /// # Errors
+    /// [`KeyError`] naming the variable that is missing or malformed (never its value).
+    pub fn from_env() -> Result<Self, KeyError> {
+        let get = |var: &'static str| -> Result<String, KeyError> {
+            let v = std::env::var(var).map_err(|_| KeyError::Missing(var))?;
+            if v.is_empty() {
+                return Err(KeyError::Missing(var));
+            }
+            if !v.bytes().all(|c| c.is_ascii_graphic()) {
+                return Err(KeyError::Malformed(var));
+            }
+            Ok(v)
+        };
+        Ok(Self::new(
+            get(API_KEY_VAR)?,
+            get(API_SECRET_VAR)?.into_bytes(),
+        ))
+    }
+
+    /// Keys given directly (tests, the documented paper-mode dummy key).
+    pub fn new(key: String, secret: Vec<u8>) -> Self {
+        Self { key, secret }
+    }
+
+    /// The API key, for the `X-MBX-APIKEY` header.
+    pub fn api_key(&self) -> &str {
+        &self.key
+    }
+
+    /// The secret, for the signer only.
+    pub(crate) fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+}
+
+impl fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKeys { key: <redacted>, secret: <redacted> }")
+    }
+}
+
+impl Drop for ApiKeys {
+    fn drop(&mut self) {
+        for b in self.secret.iter_mut() {
+            // SAFETY: `b` is a valid, aligned, exclusive reference into our own buffer;
+            // a volatile write keeps the compiler from eliding the wipe of dead memory.
+            unsafe { std::ptr::write_volatile(b, 0) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_keys() {
+        let k = ApiKeys::new("visible-key".into(), b"top-secret".to_vec());
+        let d = format!("{k:?}");
+        assert!(
+            !d.contains("visible-key") && !d.contains("top-secret"),
+            "{d}"
+        );
+    }
+}
