@@ -15,3 +15,4 @@ pub mod replay;
 pub mod risk;
 pub mod signal;
 pub mod strategy;
+pub mod telemetry;

@@ -28,6 +28,11 @@ enum Cmd {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Print the latency table of an HdrHistogram interval log (`--latency-log`).
+    LatencyReport {
+        /// The `.hlog` file.
+        file: PathBuf,
+    },
     /// Replay recorded data through book → oracle → risk manager and print every
     /// operation it would place and every proposal the risk manager refused.
     Signal(Box<SignalArgs>),
@@ -189,6 +194,10 @@ struct BenchArgs {
     /// Timed passes; the median is reported.
     #[arg(long, default_value_t = 3)]
     repeat: usize,
+    /// Also time every message (decode + book) and write the histogram as an
+    /// HdrHistogram interval log.
+    #[arg(long)]
+    latency_log: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -206,6 +215,18 @@ fn run() -> Result<()> {
         Cmd::Replay(a) => cmd_replay(a),
         Cmd::Bench(BenchCmd::Replay(a)) => cmd_bench(a),
         Cmd::Peaks => cmd_peaks(),
+        Cmd::LatencyReport { file } => {
+            let logs = minerva::telemetry::read_log(&file)
+                .with_context(|| format!("{}", file.display()))?;
+            if logs.is_empty() {
+                bail!("{}: no histograms in the log", file.display());
+            }
+            print!(
+                "{}",
+                minerva::telemetry::table(logs.iter().map(|(k, h)| (k.as_str(), h)))
+            );
+            Ok(())
+        }
         Cmd::Signal(a) => cmd_signal(*a),
     }
 }
@@ -297,6 +318,18 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
             .collect(),
     );
     println!("{}", book.line("minerva-book"));
+    if let Some(path) = &a.latency_log {
+        let start = std::time::SystemTime::now();
+        let t0 = std::time::Instant::now();
+        let mut lat = minerva::telemetry::Latency::new("decode_book_per_msg");
+        bench::per_message(&lines, &spec, &snap, &mut lat);
+        print!(
+            "{}",
+            minerva::telemetry::table([(lat.name(), lat.histogram())])
+        );
+        minerva::telemetry::write_log(path, &[&lat], start, t0.elapsed())
+            .with_context(|| format!("{}", path.display()))?;
+    }
     if e2e.checksum != book.checksum {
         bail!(
             "checksums differ between the two runs: {} vs {}",

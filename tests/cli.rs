@@ -137,6 +137,34 @@ fn plain_json_lines_with_snapshot_and_bench() {
     );
     let sum = |l: &str| l.rsplit("checksum=").next().unwrap().to_string();
     assert_eq!(sum(lines[0]), sum(lines[1]));
+    // Per-message latency, as a table and an HdrHistogram log that reads back.
+    let log = tmp("bench.hlog");
+    let o = minerva(&[
+        "bench",
+        "replay",
+        "--events",
+        ev,
+        "--snapshot",
+        snap,
+        "--repeat",
+        "1",
+        "--latency-log",
+        log.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("decode_book_per_msg"));
+    let o = minerva(&["latency-report", log.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        table.contains("p99.9")
+            && table.contains("decode_book_per_msg")
+            && table.contains(" 500\n"),
+        "{table}"
+    );
+    let o = minerva(&["latency-report", "/nonexistent.hlog"]);
+    no_panic(&o);
+    assert!(!o.status.success());
 }
 
 #[test]

@@ -159,6 +159,26 @@ pub fn book_only(p: &Predecoded, spec: &SymbolSpec, snap: &DepthSnapshot) -> Ben
     }
 }
 
+/// Decode + book apply timed message by message into `lat` (a separate pass: the clock
+/// reads cost about 50 ns a message, which the throughput passes must not pay).
+pub fn per_message(
+    lines: &[&[u8]],
+    spec: &SymbolSpec,
+    snap: &DepthSnapshot,
+    lat: &mut crate::telemetry::Latency,
+) {
+    let mut table = SymbolTable::new();
+    table.insert(spec.clone());
+    let mut decoder = Decoder::new(table, DEFAULT_MAX_LEVELS);
+    let mut book = fresh(spec, snap);
+    for line in lines {
+        let t0 = Instant::now();
+        let _ = decoder.decode(line, 0, &mut |ev: &MarketEvent| book.on_event(ev));
+        std::hint::black_box(touch(&book));
+        lat.record(t0.elapsed().as_nanos() as u64);
+    }
+}
+
 /// The median pass by time.
 pub fn median(mut v: Vec<BenchResult>) -> BenchResult {
     v.sort_by(|a, b| a.secs.total_cmp(&b.secs));
