@@ -11,6 +11,7 @@ pub mod book;
 pub mod core;
 pub mod feed;
 pub mod gateway;
+pub mod pipeline;
 pub mod replay;
 pub mod risk;
 pub mod signal;

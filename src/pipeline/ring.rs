@@ -1,0 +1,146 @@
+//! SPSC rings of fixed-size `Copy` messages (rtrb), sized at start-up. A full ring makes
+//! the producer wait with its wait strategy and counts the stall: market data is never
+//! dropped. Counters live on each side, owned by its thread (no sharing on the hot path).
+
+use super::wait::{Wait, Waiter};
+
+/// Producer and consumer counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RingStats {
+    /// Messages pushed (producer) or popped (consumer).
+    pub messages: u64,
+    /// Pushes that found the ring full and had to wait.
+    pub stalls: u64,
+}
+
+/// The producer end.
+pub struct Outbox<T> {
+    tx: rtrb::Producer<T>,
+    waiter: Waiter,
+    /// Counters of this end.
+    pub stats: RingStats,
+}
+
+/// The consumer end.
+pub struct Inbox<T> {
+    rx: rtrb::Consumer<T>,
+    /// Counters of this end.
+    pub stats: RingStats,
+}
+
+/// A ring of `capacity` messages; the producer waits with `wait` when it is full.
+pub fn ring<T: Copy>(capacity: usize, wait: Wait) -> (Outbox<T>, Inbox<T>) {
+    let (tx, rx) = rtrb::RingBuffer::new(capacity.max(1));
+    (
+        Outbox {
+            tx,
+            waiter: Waiter::new(wait),
+            stats: RingStats::default(),
+        },
+        Inbox {
+            rx,
+            stats: RingStats::default(),
+        },
+    )
+}
+
+/// The consumer went away while the producer waited on a full ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the consumer of a full ring is gone")]
+pub struct Abandoned;
+
+impl<T: Copy> Outbox<T> {
+    /// Pushes `msg`, waiting while the ring is full (counted once as a stall).
+    ///
+    /// # Hot path: no allocation.
+    ///
+    /// # Errors
+    /// [`Abandoned`] if the consumer is gone (its thread ended): never a hang.
+    #[inline]
+    pub fn push(&mut self, msg: T) -> Result<(), Abandoned> {
+        let mut msg = msg;
+        let mut stalled = false;
+        loop {
+            match self.tx.push(msg) {
+                Ok(()) => {
+                    self.stats.messages += 1;
+                    self.waiter.reset();
+                    return Ok(());
+                }
+                Err(rtrb::PushError::Full(back)) => {
+                    msg = back;
+                    if !stalled {
+                        stalled = true;
+                        self.stats.stalls += 1;
+                    }
+                    if self.tx.is_abandoned() {
+                        return Err(Abandoned);
+                    }
+                    self.waiter.idle();
+                }
+            }
+        }
+    }
+
+    /// True when the consumer end was dropped.
+    pub fn is_abandoned(&self) -> bool {
+        self.tx.is_abandoned()
+    }
+}
+
+impl<T: Copy> Inbox<T> {
+    /// The next message, if one is waiting.
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn pop(&mut self) -> Option<T> {
+        let m = self.rx.pop().ok()?;
+        self.stats.messages += 1;
+        Some(m)
+    }
+
+    /// True when the producer end was dropped and nothing is left to read.
+    pub fn is_finished(&self) -> bool {
+        self.rx.is_abandoned() && self.rx.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_ring_waits_and_counts_never_drops() {
+        let (mut tx, mut rx) = ring::<u64>(4, Wait::SpinYield);
+        let consumer = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            while !rx.is_finished() {
+                match rx.pop() {
+                    Some(v) => got.push(v),
+                    None => std::thread::sleep(std::time::Duration::from_micros(200)),
+                }
+            }
+            got
+        });
+        for v in 0..1_000u64 {
+            tx.push(v).unwrap();
+        }
+        let stalls = tx.stats.stalls;
+        drop(tx);
+        let got = consumer.join().unwrap();
+        assert_eq!(
+            got,
+            (0..1_000).collect::<Vec<_>>(),
+            "every message, in order"
+        );
+        assert!(stalls > 0, "a slow consumer makes the producer stall");
+    }
+
+    #[test]
+    fn abandoned_consumer_is_an_error_not_a_hang() {
+        let (mut tx, rx) = ring::<u8>(1, Wait::Park);
+        tx.push(1).unwrap();
+        drop(rx);
+        assert_eq!(tx.push(2), Err(Abandoned));
+    }
+}
