@@ -36,6 +36,9 @@ enum Cmd {
     /// Replay recorded data through book → oracle → risk manager and print every
     /// operation it would place and every proposal the risk manager refused.
     Signal(Box<SignalArgs>),
+    /// Run the pipeline (feed → book + oracle → risk + signed orders) on a source and print
+    /// the latency report.
+    Run(Box<RunArgs>),
     /// Peak finder as a filter: JSON lines `{"y":[..],"height":h,"threshold":t,
     /// "distance":d,"prominence":p,"wlen":w}` on stdin (a number is a minimum, `[min,max]`
     /// a range, null or absent = not set) → `{"peaks":[..]}` per line on stdout.
@@ -68,6 +71,50 @@ struct ReplayArgs {
     /// REST exchangeInfo response with the symbols' filters.
     #[arg(long)]
     exchange_info: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// `replay:FILE[,FILE...]`: recorded data replayed as a socket would deliver it.
+    #[arg(long)]
+    source: String,
+    /// Strategy file (TOML, see docs/strategy.md).
+    #[arg(long)]
+    strategy: PathBuf,
+    /// Replay speed: `max`, or a multiple of real time (`1`, `10`).
+    #[arg(long, default_value = "max")]
+    speed: String,
+    /// Threads: 1 (compact: every stage on one thread), 2 (feed | the rest) or 3
+    /// (feed | book + oracle | gateway).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Same as --threads 1.
+    #[arg(long)]
+    compact: bool,
+    /// Wait strategy: spin (isolated cores only), spin-yield (default) or park.
+    #[arg(long, default_value = "spin-yield")]
+    wait: String,
+    /// CPU per stage, e.g. feed=2,book=3,gateway=4 (the oracle runs on the book's CPU).
+    #[arg(long)]
+    pin: Option<String>,
+    /// Lock all memory (mlockall) so the hot path never page-faults.
+    #[arg(long)]
+    mlock: bool,
+    /// Slots per ring. Small rings keep queues short when the input outruns the stages
+    /// (max speed); at least 1024 (one frame's worth of messages).
+    #[arg(long, default_value_t = 1024)]
+    ring: usize,
+    /// Write the latency histograms as an HdrHistogram interval log.
+    #[arg(long)]
+    latency_log: Option<PathBuf>,
+    /// REST exchangeInfo response with the symbol's filters.
+    #[arg(long)]
+    exchange_info: Option<PathBuf>,
+    /// spot, usdm or coinm, when not detected from the data.
+    #[arg(long)]
+    data_market: Option<String>,
+    #[command(flatten)]
+    overrides: StrategyOverrides,
 }
 
 #[derive(Args)]
@@ -228,6 +275,7 @@ fn run() -> Result<()> {
             Ok(())
         }
         Cmd::Signal(a) => cmd_signal(*a),
+        Cmd::Run(a) => cmd_run(*a),
     }
 }
 
@@ -462,6 +510,113 @@ fn cmd_signal(a: SignalArgs) -> Result<()> {
         print!("{}", report::json_lines(&run, &spec));
     } else {
         print!("{}", report::text(&run, &spec));
+    }
+    Ok(())
+}
+
+fn cmd_run(a: RunArgs) -> Result<()> {
+    use minerva::gateway::keys::ApiKeys;
+    use minerva::gateway::sign::Signer;
+    use minerva::pipeline::run::{ReplaySource, RunConfig, install_signal_handlers, run};
+    use minerva::pipeline::{PinPlan, Stage, Wait};
+    use minerva::strategy::Strategy;
+    let files: Vec<PathBuf> = match a.source.strip_prefix("replay:") {
+        Some(list) => list
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .map(PathBuf::from)
+            .collect(),
+        None => bail!(
+            "--source must be replay:FILE[,FILE...] (live sources come with the WebSocket client)"
+        ),
+    };
+    if files.is_empty() {
+        bail!("--source replay: names no file");
+    }
+    let strategy = Strategy::load(&a.strategy, &a.overrides.pairs())
+        .with_context(|| format!("strategy {}", a.strategy.display()))?;
+    let speed = match a.speed.as_str() {
+        "max" => None,
+        s => Some(
+            s.parse::<f64>()
+                .ok()
+                .filter(|v| *v > 0.0)
+                .context("--speed must be max or a positive number")?,
+        ),
+    };
+    let wait: Wait = a.wait.parse()?;
+    let threads = if a.compact { 1 } else { a.threads.unwrap_or(1) };
+    let pin = match &a.pin {
+        Some(p) => {
+            let plan = PinPlan::parse(p, &minerva::pipeline::pin::allowed_cpus())?;
+            if let (Some(s), b) = (plan.cpu(Stage::Signal), plan.cpu(Stage::Book)) {
+                if b.is_some_and(|b| b != s) {
+                    bail!(
+                        "the oracle (signal) runs on the book's thread: pin book and signal to the same CPU"
+                    );
+                }
+            }
+            plan
+        }
+        None => PinPlan::default(),
+    };
+    if a.mlock {
+        // SAFETY: mlockall has no memory-safety preconditions; it only changes paging.
+        let rc = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) };
+        if rc != 0 {
+            bail!(
+                "--mlock: mlockall failed ({}); raise RLIMIT_MEMLOCK or grant CAP_IPC_LOCK",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    let opts = ReplayOptions {
+        market: a
+            .data_market
+            .as_deref()
+            .map(str::parse::<Market>)
+            .transpose()?,
+        symbol: Some(strategy.market.clone()),
+        exchange_info: a.exchange_info.clone(),
+        ..Default::default()
+    };
+    let table = replay::symbol_table(&files, &opts)?;
+    let spec = table.specs()[0].clone();
+    let keys = match ApiKeys::from_env() {
+        Ok(k) => k,
+        Err(_) => {
+            eprintln!(
+                "paper mode: signing with the documented dummy key (no keys in the environment)"
+            );
+            ApiKeys::new("minerva-paper".into(), b"minerva-paper-secret".to_vec())
+        }
+    };
+    let frames = minerva::replay::input::recorded_frames(&files)?;
+    install_signal_handlers();
+    let cfg = RunConfig {
+        threads,
+        wait,
+        pin,
+        ring_capacity: a.ring,
+    };
+    let start = std::time::SystemTime::now();
+    let report = run(
+        ReplaySource::new(frames, speed),
+        &spec,
+        &strategy,
+        Signer::new(&keys),
+        &cfg,
+    )?;
+    print!("{}", report.to_text());
+    if let Some(path) = &a.latency_log {
+        let series: Vec<&minerva::telemetry::Latency> = report.lat.all().to_vec();
+        minerva::telemetry::write_log(
+            path,
+            &series,
+            start,
+            std::time::Duration::from_secs_f64(report.secs),
+        )
+        .with_context(|| format!("{}", path.display()))?;
     }
     Ok(())
 }

@@ -2,8 +2,11 @@
 //! stalls instead of dropping, wait strategies, and the launch flags that pin stages to
 //! CPUs. (The stage wiring and `minerva run` build on these.)
 
+pub mod clock;
 pub mod pin;
 pub mod ring;
+pub mod run;
+pub mod stages;
 pub mod wait;
 
 pub use pin::{PinError, PinPlan, Stage};

@@ -295,23 +295,34 @@ impl LineReader {
 }
 
 /// The JSON of every message line of recorded files (gzip or plain, any of the formats
-/// above), receive times stripped, in file order. Cold path: for benches, tests and tools
-/// that want a session in memory.
+/// above), with its recorded receive time (ns, 0 when the format has none), in file
+/// order. Cold path: for the pipeline's replay source, benches, tests and tools.
 ///
 /// # Errors
 /// [`InputError`] when a file cannot be opened or read.
-pub fn json_lines<P: AsRef<Path>>(files: &[P]) -> Result<Vec<Vec<u8>>, InputError> {
+pub fn recorded_frames<P: AsRef<Path>>(files: &[P]) -> Result<Vec<(Vec<u8>, u64)>, InputError> {
     let mut out = Vec::new();
     for f in files {
         let mut r = LineReader::open(f.as_ref())?;
         while let Some(line) = r.next_line()? {
             let l = classify(line);
             if l.kind == LineKind::Frame {
-                out.push(l.json.to_vec());
+                out.push((l.json.to_vec(), l.recv_ns));
             }
         }
     }
     Ok(out)
+}
+
+/// [`recorded_frames`] without the receive times.
+///
+/// # Errors
+/// [`InputError`] when a file cannot be opened or read.
+pub fn json_lines<P: AsRef<Path>>(files: &[P]) -> Result<Vec<Vec<u8>>, InputError> {
+    Ok(recorded_frames(files)?
+        .into_iter()
+        .map(|(j, _)| j)
+        .collect())
 }
 
 #[cfg(test)]

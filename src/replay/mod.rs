@@ -222,6 +222,15 @@ pub fn spec_from_snapshot(name: &str, market: Market, json: &[u8]) -> Option<Sym
         .spec(name, market)
 }
 
+/// The symbols of `files` with their grids, as the replay would use them (detected from
+/// the data, exchangeInfo, `--tick/--lot`), without replaying.
+///
+/// # Errors
+/// As [`replay`].
+pub fn symbol_table(files: &[PathBuf], opts: &ReplayOptions) -> Result<SymbolTable, ReplayError> {
+    Ok(setup(files, opts)?.table)
+}
+
 fn single(samples: &infer::Samples) -> Option<String> {
     let mut it = samples.by_symbol.keys();
     match (it.next(), it.next()) {
