@@ -87,6 +87,10 @@ pub struct Latencies {
     pub gateway_queue: Latency,
     /// Risk + signing time per intent.
     pub gateway: Latency,
+    /// Frame received → the oracle has decided (an intent or none), for every
+    /// evaluation: the signal path's latency with thousands of samples, where orders
+    /// are few.
+    pub tick_to_decision: Latency,
     /// Frame received → signed order bytes ready.
     pub tick_to_trade: Latency,
     /// Exchange event time → frame received (ms resolution on the exchange side).
@@ -101,6 +105,7 @@ impl Default for Latencies {
             book: Latency::new("book_oracle"),
             gateway_queue: Latency::new("gateway_queue"),
             gateway: Latency::new("gateway_risk_sign"),
+            tick_to_decision: Latency::new("tick_to_decision"),
             tick_to_trade: Latency::new("tick_to_trade"),
             exchange_to_us: Latency::new("exchange_to_us"),
         }
@@ -109,13 +114,14 @@ impl Default for Latencies {
 
 impl Latencies {
     /// Every series, in pipeline order.
-    pub fn all(&self) -> [&Latency; 7] {
+    pub fn all(&self) -> [&Latency; 8] {
         [
             &self.feed,
             &self.book_queue,
             &self.book,
             &self.gateway_queue,
             &self.gateway,
+            &self.tick_to_decision,
             &self.tick_to_trade,
             &self.exchange_to_us,
         ]
@@ -128,6 +134,7 @@ impl Latencies {
         self.book.merge(&o.book);
         self.gateway_queue.merge(&o.gateway_queue);
         self.gateway.merge(&o.gateway);
+        self.tick_to_decision.merge(&o.tick_to_decision);
         self.tick_to_trade.merge(&o.tick_to_trade);
         self.exchange_to_us.merge(&o.exchange_to_us);
     }
@@ -308,7 +315,11 @@ impl BookStage {
                     }
                     EventBody::Depth(c) if c.is_last() && self.book.state() == SyncState::Live => {
                         self.profile.expire(ev.event_ms);
-                        if let Ok(intent) = self.oracle.evaluate(&self.book, &self.profile) {
+                        let decision = self.oracle.evaluate(&self.book, &self.profile);
+                        self.lat
+                            .tick_to_decision
+                            .record(now_ns().saturating_sub(ev.recv_ns));
+                        if let Ok(intent) = decision {
                             self.intents += 1;
                             let msg = IntentMsg {
                                 intent,
