@@ -17,8 +17,7 @@ use minerva::core::{
 };
 use minerva::feed::binance::snapshot::{DepthSnapshot, parse_raw_snapshot, parse_snapshot};
 use minerva::feed::binance::{
-    DEFAULT_MAX_LEVELS, DecodeError, DecodePath, Decoded, Decoder, SymbolTable,
-    parse_exchange_info,
+    DEFAULT_MAX_LEVELS, DecodeError, DecodePath, Decoded, Decoder, SymbolTable, parse_exchange_info,
 };
 use minerva::replay::input::{LineKind, LineReader, classify};
 use std::io::Write;
@@ -177,18 +176,34 @@ pub fn check_book(b: &Book) {
         } else {
             b.for_each_ask(&mut visit);
         }
-        assert_eq!(n, want, "level_counts disagrees with iteration (bid side: {bid})");
+        assert_eq!(
+            n, want,
+            "level_counts disagrees with iteration (bid side: {bid})"
+        );
         let best = if bid { b.best_bid() } else { b.best_ask() };
-        assert_eq!(best, first, "best level is not the first iterated (bid side: {bid})");
+        assert_eq!(
+            best, first,
+            "best level is not the first iterated (bid side: {bid})"
+        );
         if let Some(l) = best {
-            assert_eq!(b.qty_at(bid, l.price), l.qty, "qty_at(best) disagrees (bid side: {bid})");
+            assert_eq!(
+                b.qty_at(bid, l.price),
+                l.qty,
+                "qty_at(best) disagrees (bid side: {bid})"
+            );
         }
     }
     let (mut bins_b, mut bins_a) = ([0i64; 8], [0i64; 8]);
     b.depth_bins(3, &mut bins_b, &mut bins_a);
     let _ = b.top(3);
     let _ = b.digest();
-    let _ = (b.stats(), b.ticker_stats(), b.update_id(), b.state(), b.needs_snapshot());
+    let _ = (
+        b.stats(),
+        b.ticker_stats(),
+        b.update_id(),
+        b.state(),
+        b.needs_snapshot(),
+    );
 }
 
 // ---------------------------------------------------------------------------------
@@ -249,7 +264,11 @@ pub fn decimal(data: &[u8]) {
     }
     if let Ok(d) = Dec8::parse(text) {
         let s = d.to_string();
-        assert_eq!(Dec8::parse(s.as_bytes()), Ok(d), "Dec8 {d:?} displays as {s:?}");
+        assert_eq!(
+            Dec8::parse(s.as_bytes()),
+            Ok(d),
+            "Dec8 {d:?} displays as {s:?}"
+        );
     }
 
     let (spec, value) = match text.iter().position(|&c| c == b' ') {
@@ -257,14 +276,25 @@ pub fn decimal(data: &[u8]) {
         None => (&b""[..], text),
     };
     let spec = std::str::from_utf8(spec).ok();
-    for tick in [spec, Some("0.01"), Some("0.5"), Some("0.00010000"), Some("10"), Some("1")]
-        .into_iter()
-        .flatten()
+    for tick in [
+        spec,
+        Some("0.01"),
+        Some("0.5"),
+        Some("0.00010000"),
+        Some("10"),
+        Some("1"),
+    ]
+    .into_iter()
+    .flatten()
     {
         if let Ok(g) = PriceGrid::from_tick_size(tick) {
             if let Ok(t) = g.parse(value) {
                 let s = g.format(t);
-                assert_eq!(g.parse(s.as_bytes()), Ok(t), "tick {tick:?}: {t:?} formats as {s:?}");
+                assert_eq!(
+                    g.parse(s.as_bytes()),
+                    Ok(t),
+                    "tick {tick:?}: {t:?} formats as {s:?}"
+                );
                 let _ = g.to_f64(t);
             }
         }
@@ -278,7 +308,11 @@ pub fn decimal(data: &[u8]) {
     for q in qty_grids.into_iter().flatten() {
         if let Ok(l) = q.parse(value) {
             let s = q.format(l);
-            assert_eq!(q.parse(s.as_bytes()), Ok(l), "qty grid {q:?}: {l:?} formats as {s:?}");
+            assert_eq!(
+                q.parse(s.as_bytes()),
+                Ok(l),
+                "qty grid {q:?}: {l:?} formats as {s:?}"
+            );
             let _ = q.to_f64(l);
         }
     }
@@ -314,7 +348,11 @@ pub fn snapshot(data: &[u8]) {
             continue;
         };
         let direct = parse_snapshot(data, &spec).ok();
-        assert_eq!(direct.as_ref(), Some(&snap), "parse_snapshot != raw.on_grid");
+        assert_eq!(
+            direct.as_ref(),
+            Some(&snap),
+            "parse_snapshot != raw.on_grid"
+        );
         let mut book = Book::new(&spec, &BOOK_CFG);
         book.apply_snapshot(&snap);
         check_book(&book);
@@ -365,7 +403,12 @@ fn replay_as_diff(book: &mut Book, snap: &DepthSnapshot, futures: bool) {
 /// the mantissa fits), `refine` to finer grids keeps them exact, and a book can be
 /// built for it. Rejections must render as text.
 pub fn exchange_info(data: &[u8]) {
-    for market in [None, Some(Market::Spot), Some(Market::UsdM), Some(Market::CoinM)] {
+    for market in [
+        None,
+        Some(Market::Spot),
+        Some(Market::UsdM),
+        Some(Market::CoinM),
+    ] {
         let info = match parse_exchange_info(data, market) {
             Ok(info) => info,
             Err(e) => {
@@ -380,11 +423,19 @@ pub fn exchange_info(data: &[u8]) {
             check_spec(spec);
             let mut finer = spec.clone();
             let (pd, qd) = (spec.price.decimals(), spec.qty.decimals());
-            if finer.refine(pd.saturating_add(2), qd.saturating_add(1)).is_ok() {
+            if finer
+                .refine(pd.saturating_add(2), qd.saturating_add(1))
+                .is_ok()
+            {
                 check_spec(&finer);
-                for (a, b) in [(spec.min_price, finer.min_price), (spec.max_price, finer.max_price)] {
+                for (a, b) in [
+                    (spec.min_price, finer.min_price),
+                    (spec.max_price, finer.max_price),
+                ] {
                     if let (Some(a), Some(b)) = (a, b) {
-                        if let (Some(ma), Some(mb)) = (spec.price.mantissa(a), finer.price.mantissa(b)) {
+                        if let (Some(ma), Some(mb)) =
+                            (spec.price.mantissa(a), finer.price.mantissa(b))
+                        {
                             let (sa, sb) = (
                                 decimal::canonical(ma, spec.price.decimals()),
                                 decimal::canonical(mb, finer.price.decimals()),
@@ -403,16 +454,32 @@ pub fn exchange_info(data: &[u8]) {
 
 fn check_spec(spec: &SymbolSpec) {
     let g = &spec.price;
-    for t in [spec.min_price, spec.max_price, Some(g.step())].into_iter().flatten() {
+    for t in [spec.min_price, spec.max_price, Some(g.step())]
+        .into_iter()
+        .flatten()
+    {
         if g.mantissa(t).is_some() {
             let s = g.format(t);
-            assert_eq!(g.parse(s.as_bytes()), Ok(t), "{}: bound {t:?} formats as {s:?}", spec.name);
+            assert_eq!(
+                g.parse(s.as_bytes()),
+                Ok(t),
+                "{}: bound {t:?} formats as {s:?}",
+                spec.name
+            );
         }
     }
     let q = &spec.qty;
-    for l in [Some(spec.min_qty), spec.max_qty, Some(q.step())].into_iter().flatten() {
+    for l in [Some(spec.min_qty), spec.max_qty, Some(q.step())]
+        .into_iter()
+        .flatten()
+    {
         let s = q.format(l);
-        assert_eq!(q.parse(s.as_bytes()), Ok(l), "{}: qty {l:?} formats as {s:?}", spec.name);
+        assert_eq!(
+            q.parse(s.as_bytes()),
+            Ok(l),
+            "{}: qty {l:?} formats as {s:?}",
+            spec.name
+        );
     }
 }
 
@@ -448,7 +515,10 @@ pub fn replay_line(data: &[u8]) {
     let _ = std::fs::remove_file(&plain);
     if !data.starts_with(&[0x1f, 0x8b]) {
         let got = got.expect("reading a plain file failed");
-        assert_eq!(got, expected, "LineReader lines differ from the plain file's lines");
+        assert_eq!(
+            got, expected,
+            "LineReader lines differ from the plain file's lines"
+        );
     }
 
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -457,7 +527,10 @@ pub fn replay_line(data: &[u8]) {
     let got = read_lines(&gz);
     let _ = std::fs::remove_file(&gz);
     let got = got.expect("reading a gzip file failed");
-    assert_eq!(got, expected, "LineReader lines differ from the gzip file's lines");
+    assert_eq!(
+        got, expected,
+        "LineReader lines differ from the gzip file's lines"
+    );
 }
 
 fn check_classify(line: &[u8]) {
@@ -465,10 +538,17 @@ fn check_classify(line: &[u8]) {
     if !l.json.is_empty() {
         let (lo, hi) = (line.as_ptr() as usize, line.as_ptr() as usize + line.len());
         let j = l.json.as_ptr() as usize;
-        assert!(j >= lo && j + l.json.len() <= hi, "classify's json is not part of the line");
+        assert!(
+            j >= lo && j + l.json.len() <= hi,
+            "classify's json is not part of the line"
+        );
     }
     if l.kind == LineKind::Frame {
-        assert_eq!(l.json.first(), Some(&b'{'), "a Frame whose json does not start with '{{'");
+        assert_eq!(
+            l.json.first(),
+            Some(&b'{'),
+            "a Frame whose json does not start with '{{'"
+        );
     }
     if let Some(s) = l.url_symbol {
         let _ = s.len();
