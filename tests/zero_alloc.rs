@@ -13,33 +13,11 @@ use minerva::risk::RiskManager;
 use minerva::signal::oracle::Oracle;
 use minerva::signal::profile::TradeProfile;
 use minerva::strategy::Strategy;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-struct Counting;
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, s: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, s) }
-    }
-}
+use std::sync::atomic::Ordering::Relaxed;
 
 #[global_allocator]
-static A: Counting = Counting;
+static A: common::Counting = common::Counting;
+use common::ALLOCS;
 
 /// Replays `lines` through decoder, book, traded-volume profile, oracle and risk manager
 /// (the whole per-message hot path); returns allocations counted after the first `warm`

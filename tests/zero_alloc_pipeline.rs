@@ -13,36 +13,15 @@ use minerva::pipeline::stages::{
 use minerva::pipeline::{Wait, ring};
 use minerva::replay::{ReplayOptions, symbol_table};
 use minerva::strategy::Strategy;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+#[global_allocator]
+static A: common::Counting = common::Counting;
+use common::ALLOCS;
+
 /// The count when the source handed out its warm-up'th frame.
 static MARK: AtomicUsize = AtomicUsize::new(usize::MAX);
-
-struct Counting;
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, s: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(p, l, s) }
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
 
 const WARM: usize = 2_000;
 

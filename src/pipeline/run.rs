@@ -273,34 +273,15 @@ pub fn run<S: Source + Send>(
                 };
             if n == 2 {
                 pin.apply(Stage::Book);
-                let mut w = Waiter::new(wait);
-                loop {
-                    let got = book_drain(&mut book, &mut a_rx, &mut c_tx)?;
+                book_loop(&mut book, &mut a_rx, &mut c_tx, wait, || {
                     drain(&mut c_rx, |m| gateway.on_intent(m));
-                    if got > 0 {
-                        w.reset();
-                    } else if a_rx.is_finished() {
-                        break;
-                    } else {
-                        w.idle();
-                    }
-                }
+                })?;
                 drop(c_tx);
                 drain(&mut c_rx, |m| gateway.on_intent(m));
             } else {
                 let book_thread = sc.spawn(|| {
                     pin.apply(Stage::Book);
-                    let mut w = Waiter::new(wait);
-                    loop {
-                        let got = book_drain(&mut book, &mut a_rx, &mut c_tx)?;
-                        if got > 0 {
-                            w.reset();
-                        } else if a_rx.is_finished() {
-                            break;
-                        } else {
-                            w.idle();
-                        }
-                    }
+                    book_loop(&mut book, &mut a_rx, &mut c_tx, wait, || {})?;
                     drop(c_tx);
                     Ok::<(), RunError>(())
                 });
@@ -337,6 +318,29 @@ pub fn run<S: Source + Send>(
         threads: cfg.threads,
         interrupted: STOP.load(Ordering::Relaxed),
     })
+}
+
+/// The book stage's thread until its input ends; `also` runs after each drain (the
+/// gateway, when it shares the thread).
+fn book_loop(
+    book: &mut BookStage,
+    inbox: &mut Inbox<Stamped<FeedMsg>>,
+    out: &mut Outbox<Stamped<IntentMsg>>,
+    wait: Wait,
+    mut also: impl FnMut(),
+) -> Result<(), RunError> {
+    let mut w = Waiter::new(wait);
+    loop {
+        let got = book_drain(book, inbox, out)?;
+        also();
+        if got > 0 {
+            w.reset();
+        } else if inbox.is_finished() {
+            return Ok(());
+        } else {
+            w.idle();
+        }
+    }
 }
 
 /// Everything waiting for the book stage.

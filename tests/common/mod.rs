@@ -28,3 +28,29 @@ pub fn sample_dir() -> PathBuf {
 pub fn json_lines(files: &[PathBuf]) -> Vec<Vec<u8>> {
     minerva::replay::input::json_lines(files).unwrap()
 }
+
+/// Allocations made by the process so far (counted by [`Counting`] where a test binary
+/// installs it as its global allocator).
+pub static ALLOCS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A global allocator that forwards to the system's and counts calls. A test binary
+/// that installs it must hold a single test: the count is process-wide.
+pub struct Counting;
+
+// SAFETY: forwards to the system allocator unchanged; only counts calls.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, s: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.realloc(p, l, s) }
+    }
+}
