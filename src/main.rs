@@ -74,6 +74,9 @@ struct ReplayArgs {
 }
 
 #[derive(Args)]
+#[command(
+    after_help = "Every strategy key can be overridden with the flag of the same name: --capital, --limit-orderbook, --relative-threshold, --short-pressure, --long-pressure, --max-concurrent-trades, --peak-distance-divisor, --stop-loss-price-buffer, --percentage-per-trade, --maker-fee, --taker-fee, --max-leverage, --bin-ticks, --bins, --volume-window-secs, --max-capital-in-use, --daily-loss-limit, --similar-entry-ticks (docs/strategy.md)."
+)]
 struct RunArgs {
     /// `replay:FILE[,FILE...]`: recorded data replayed as a socket would deliver it.
     #[arg(long)]
@@ -118,6 +121,9 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+#[command(
+    after_help = "Every strategy key can be overridden with the flag of the same name: --capital, --limit-orderbook, --relative-threshold, --short-pressure, --long-pressure, --max-concurrent-trades, --peak-distance-divisor, --stop-loss-price-buffer, --percentage-per-trade, --maker-fee, --taker-fee, --max-leverage, --bin-ticks, --bins, --volume-window-secs, --max-capital-in-use, --daily-loss-limit, --similar-entry-ticks (docs/strategy.md)."
+)]
 struct SignalArgs {
     /// Recorded files, as for `minerva replay`.
     #[arg(required = true)]
