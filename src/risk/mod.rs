@@ -233,7 +233,10 @@ impl RiskManager {
     /// Quote value of `qty` at `price`, 10⁻⁸ units (truncated).
     #[inline]
     pub fn value_e8(&self, price: Ticks, qty: Lots) -> i64 {
-        (price.0 as i128 * self.tm * qty.0 as i128 * 100_000_000 / self.pq_scale) as i64
+        let v = price.0 as i128 * self.tm * qty.0 as i128 * 100_000_000 / self.pq_scale;
+        // Saturate rather than wrap: a value past ±92 billion quote units is absurd, and a
+        // saturated one fails every limit check instead of passing as a wrapped negative.
+        v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
     }
 
     #[inline]
@@ -306,7 +309,7 @@ impl RiskManager {
         } else {
             0
         };
-        let lots = (lots as i64 / self.qty_step) * self.qty_step;
+        let lots = (lots.min(i64::MAX as i128) as i64 / self.qty_step) * self.qty_step;
         if lots <= 0 || lots < self.min_qty {
             return Err(Refusal::BelowMinQty { qty: Lots(lots) });
         }
