@@ -62,5 +62,65 @@ fn depth_event() -> MarketEvent {
     }
 }
 
-criterion_group!(benches, hop);
+/// The compact loop over the shipped session: feed step, book + oracle, gateway, per
+/// frame (criterion reports the whole session; divide by 99,574 frames).
+fn compact(c: &mut Criterion) {
+    use minerva::book::BookConfig;
+    use minerva::gateway::{keys::ApiKeys, sign::Signer};
+    use minerva::pipeline::stages::{
+        BookStage, FeedMsg, FeedStage, Frame, GatewayStage, IntentMsg, Source, Stamped, drain,
+    };
+    use minerva::strategy::Strategy;
+    struct Frames(Vec<(Vec<u8>, u64)>, usize);
+    impl Source for Frames {
+        fn next_frame(&mut self) -> Option<Frame<'_>> {
+            let (b, t) = self.0.get(self.1)?;
+            self.1 += 1;
+            Some(Frame {
+                bytes: b,
+                recv_ns: minerva::pipeline::clock::now_ns(),
+                wall_ns: *t,
+            })
+        }
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sample/hftbacktest/spot");
+    let files = ["btcusdt_20240808.gz", "btcusdt_20240809.gz"]
+        .map(|f| std::path::PathBuf::from(format!("{dir}/{f}")));
+    let frames = minerva::replay::input::recorded_frames(&files).unwrap();
+    let spec = minerva::core::SymbolSpec::from_tick_lot(
+        "BTCUSDT",
+        minerva::core::Market::Spot,
+        "0.01",
+        "0.00000001",
+    )
+    .unwrap();
+    let strategy = Strategy::parse(include_str!("../strategy_0.toml"), &[]).unwrap();
+    let signer = Signer::new(&ApiKeys::new("k".into(), b"s".to_vec()));
+    let mut g = c.benchmark_group("compact");
+    g.sample_size(10);
+    g.throughput(criterion::Throughput::Elements(frames.len() as u64));
+    g.bench_function("spot_session_all_stages", |b| {
+        b.iter_batched_ref(
+            || {
+                let (a_tx, a_rx) = ring::<Stamped<FeedMsg>>(1024, Wait::Spin);
+                let (c_tx, c_rx) = ring::<Stamped<IntentMsg>>(1024, Wait::Spin);
+                let feed = FeedStage::new(Frames(frames.clone(), 0), &spec);
+                let book = BookStage::new(&spec, &strategy, &BookConfig::default());
+                let gw = GatewayStage::new(&spec, &strategy, signer.clone());
+                (feed, book, gw, a_tx, a_rx, c_tx, c_rx)
+            },
+            |(feed, book, gw, a_tx, a_rx, c_tx, c_rx)| {
+                while feed.step(a_tx).unwrap() {
+                    drain(a_rx, |m| book.on_msg(m, c_tx).unwrap());
+                    drain(c_rx, |m| gw.on_intent(m));
+                }
+                gw.orders
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, hop, compact);
 criterion_main!(benches);
