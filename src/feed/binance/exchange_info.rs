@@ -123,16 +123,26 @@ fn bound(t: &str, price: &PriceGrid, up: bool) -> Result<Option<Ticks>, SpecErro
     if m == 0 {
         return Ok(None); // rule disabled
     }
+    let overflow = SpecError::Decimal(crate::core::decimal::DecimalError::Overflow);
     let (pd, tm) = (price.decimals() as i32, price.tick_mantissa() as i128);
+    let pow = |e: i32| 10i128.checked_pow(e as u32);
     let (num, den) = if d as i32 <= pd {
-        (m * 10i128.pow((pd - d as i32) as u32), tm)
+        let num = pow(pd - d as i32)
+            .and_then(|p| m.checked_mul(p))
+            .ok_or(overflow)?;
+        (num, tm)
     } else {
-        (m, tm * 10i128.pow((d as i32 - pd) as u32))
+        match pow(d as i32 - pd).and_then(|p| tm.checked_mul(p)) {
+            Some(den) => (m, den),
+            // The bound is far below one tick: a minimum rounds up to one tick, a
+            // maximum down to zero (nothing tradable).
+            None => return Ok(Some(Ticks(if up { 1 } else { 0 }))),
+        }
     };
-    let q = if up { (num + den - 1) / den } else { num / den };
+    let q = num / den + i128::from(up && num % den != 0);
     i64::try_from(q)
         .map(|v| Some(Ticks(v)))
-        .map_err(|_| SpecError::Decimal(crate::core::decimal::DecimalError::Overflow))
+        .map_err(|_| overflow)
 }
 
 fn symbol(s: &Sym, market: Option<Market>) -> Result<SymbolSpec, ExchangeInfoError> {
@@ -235,5 +245,23 @@ mod tests {
         assert_eq!(bound("0.00100000", &g, true), Ok(Some(Ticks(1))));
         assert_eq!(bound("0.00000000", &g, true), Ok(None));
         assert_eq!(notional("10.005", 2), Ok(1001));
+    }
+
+    /// Found by `fuzz/fuzz_targets/exchange_info.rs` (regressions in fuzz/regressions/):
+    /// bounds with 21-39 decimal places overflowed the scaling power of ten.
+    #[test]
+    fn bounds_far_below_a_tick_do_not_overflow() {
+        let g = PriceGrid::from_tick_size("1").unwrap();
+        assert_eq!(
+            bound("00.000000000000000000000056365033633474015", &g, false),
+            Ok(Some(Ticks(0)))
+        );
+        let huge = PriceGrid::from_tick_size("9223372036854775807").unwrap();
+        assert_eq!(
+            bound("0.000000000000000000001", &huge, true),
+            Ok(Some(Ticks(1)))
+        );
+        let fine = PriceGrid::from_tick_size("0.000000000000000001").unwrap();
+        assert!(bound("92233720368547758070", &fine, false).is_err());
     }
 }
