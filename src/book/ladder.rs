@@ -259,7 +259,7 @@ impl<const BID: bool> Ladder<BID> {
 
     /// Visits levels best first until `f` returns false. No allocation.
     pub fn for_each(&self, mut f: impl FnMut(Level) -> bool) {
-        let top = self.base + self.window() as i64;
+        let top = self.base.saturating_add(self.window() as i64);
         // Side-store levels beyond the window on the better side come first.
         if BID {
             for l in self.outside.iter().rev().take_while(|l| l.price.0 >= top) {
@@ -310,10 +310,12 @@ impl<const BID: bool> Ladder<BID> {
     /// array and the side store. Cold: O(window), runs when price drifts far.
     #[cold]
     pub fn rebase(&mut self, new_base: i64) {
+        let w = self.window() as i64;
+        // Keep `base + slot` representable for every slot, however absurd the prices.
+        let new_base = new_base.clamp(i64::MIN / 2, i64::MAX - w);
         if new_base == self.base {
             return;
         }
-        let w = self.window() as i64;
         let (old_base, new_top) = (self.base, new_base + w);
         // 1. Levels leaving the window go to the side store.
         let mut i = self.next_set(0);
@@ -326,8 +328,8 @@ impl<const BID: bool> Ladder<BID> {
             i = self.next_set(s + 1);
         }
         // 2. Shift the array.
-        let shift = old_base - new_base; // slot s moves to s + shift
-        if shift.abs() >= w {
+        let shift = old_base as i128 - new_base as i128; // slot s moves to s + shift
+        if shift.abs() >= w as i128 {
             self.qty.fill(0);
         } else if shift > 0 {
             let k = shift as usize;
@@ -344,8 +346,8 @@ impl<const BID: bool> Ladder<BID> {
         // 3. Side-store levels now inside the window move into the array.
         let (qty, base) = (&mut self.qty, new_base);
         self.outside.retain(|l| {
-            let off = l.price.0 - base;
-            if off >= 0 && off < w {
+            let off = l.price.0 as i128 - base as i128;
+            if off >= 0 && off < w as i128 {
                 qty[off as usize] = l.qty.0;
                 false
             } else {
@@ -390,7 +392,7 @@ impl<const BID: bool> Ladder<BID> {
             if k >= n {
                 return false;
             }
-            out[k as usize] += l.qty.0;
+            out[k as usize] = out[k as usize].saturating_add(l.qty.0);
             true
         });
     }

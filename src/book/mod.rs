@@ -376,7 +376,8 @@ impl Book {
     #[inline]
     fn keep_window_on_touch(&mut self, top: &Top) {
         let w = self.bids.window_len() as i64;
-        let (lo, hi) = (self.bids.base() + w / 16, self.bids.base() + w - w / 16);
+        let base = self.bids.base();
+        let (lo, hi) = (base.saturating_add(w / 16), base.saturating_add(w - w / 16));
         let inside = |l: Option<Level>| l.is_none_or(|l| l.price.0 >= lo && l.price.0 < hi);
         if inside(top.bid) && inside(top.ask) {
             return;
@@ -388,12 +389,14 @@ impl Book {
     fn recenter(&mut self, top: &Top) {
         let w = self.bids.window_len() as i64;
         let mid = match (top.bid, top.ask) {
-            (Some(b), Some(a)) if a.price.0 - b.price.0 < w - w / 8 => (a.price.0 + b.price.0) / 2,
+            (Some(b), Some(a)) if a.price.0.saturating_sub(b.price.0) < w - w / 8 => {
+                midpoint(b.price.0, a.price.0)
+            }
             (Some(_), Some(_)) => return, // too wide: leave it, the side store holds the rest
             (Some(l), None) | (None, Some(l)) => l.price.0,
             (None, None) => return,
         };
-        let base = mid - w / 2;
+        let base = mid.saturating_sub(w / 2);
         self.bids.rebase(base);
         self.asks.rebase(base);
         self.stats.recenters += 1;
@@ -416,13 +419,13 @@ impl Book {
         self.asks.clear();
         let w = self.bids.window_len() as i64;
         let anchor = match (snap.bids.first(), snap.asks.first()) {
-            (Some(b), Some(a)) => Some((b.price.0 + a.price.0) / 2),
+            (Some(b), Some(a)) => Some(midpoint(b.price.0, a.price.0)),
             (Some(l), None) | (None, Some(l)) => Some(l.price.0),
             (None, None) => None,
         };
         if let Some(mid) = anchor {
-            self.bids.rebase(mid - w / 2);
-            self.asks.rebase(mid - w / 2);
+            self.bids.rebase(mid.saturating_sub(w / 2));
+            self.asks.rebase(mid.saturating_sub(w / 2));
         }
         for l in &snap.bids {
             self.bids.set(l.price, l.qty);
@@ -452,6 +455,11 @@ impl Book {
     pub fn format_price(&self, p: Ticks) -> String {
         self.spec.price.format(p)
     }
+}
+
+/// The middle of two prices without overflow, however far apart.
+fn midpoint(a: i64, b: i64) -> i64 {
+    ((a as i128 + b as i128) / 2) as i64
 }
 
 #[cfg(test)]

@@ -203,13 +203,13 @@ impl Oracle {
         if long {
             entry = (support_wall.0.div_euclid(step) + 1) * step;
             take_profit = (target_wall.0 - 1).div_euclid(step) * step;
-            let buffer = entry * self.sl_buffer_ppm / 1_000_000;
+            let buffer = (entry as i128 * self.sl_buffer_ppm as i128 / 1_000_000) as i64;
             stop_loss = (support_wall.0 - buffer - 1).div_euclid(step) * step;
             in_range = best_bid.price.0 <= entry + width_ticks;
         } else {
             entry = (support_wall.0 - 1).div_euclid(step) * step;
             take_profit = (target_wall.0.div_euclid(step) + 1) * step;
-            let buffer = entry * self.sl_buffer_ppm / 1_000_000;
+            let buffer = (entry as i128 * self.sl_buffer_ppm as i128 / 1_000_000) as i64;
             stop_loss = (support_wall.0 + buffer).div_euclid(step) * step + step;
             in_range = best_ask.price.0 >= entry - width_ticks;
         }
@@ -280,8 +280,8 @@ impl Oracle {
             if k >= bins {
                 return false;
             }
-            out[k] += l.qty.0;
-            volume += l.qty.0;
+            out[k] = out[k].saturating_add(l.qty.0);
+            volume = volume.saturating_add(l.qty.0);
             n = k + 1;
             levels += 1;
             levels < limit
@@ -300,16 +300,22 @@ impl Oracle {
                 origin + k as i64
             };
             s.traded[k] = traded.total_in_bin(abs);
-            s.neg_total[k] = -(s.book[k] + s.traded[k]);
+            s.neg_total[k] = -s.book[k].saturating_add(s.traded[k]);
         }
         let params = |y: &[i64]| {
             let (lo, hi) = y
                 .iter()
                 .fold((i64::MAX, i64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-            let range = if y.is_empty() { 0 } else { hi - lo };
+            let range = if y.is_empty() {
+                0
+            } else {
+                hi.saturating_sub(lo)
+            };
             PeakParams {
                 height: None,
-                threshold: Some(Interval::at_least(range * 1_000 / self.rt_milli)),
+                threshold: Some(Interval::at_least(
+                    (range as i128 * 1_000 / self.rt_milli as i128) as i64,
+                )),
                 distance: Some(((y.len() as i64 * 1_000 / self.pdd_milli).max(1)) as f64),
                 prominence: None,
                 wlen: None,
