@@ -233,29 +233,27 @@ fn snapshot(
     spec: &SymbolSpec,
     out: &mut Outbox<Stamped<FeedMsg>>,
 ) -> Result<bool, Abandoned> {
-    {
-        let Ok(snap) = parse_raw_snapshot(frame).and_then(|r| r.on_grid(spec)) else {
-            return Ok(false);
-        };
-        let stamp = |msg| Stamped {
-            msg,
-            pushed_ns: now_ns(),
-        };
-        out.push(stamp(FeedMsg::SnapshotBegin {
-            last_update_id: snap.last_update_id,
-        }))?;
-        for (levels, bids) in [(&snap.bids, true), (&snap.asks, false)] {
-            for part in levels.chunks(DEPTH_CHUNK_LEVELS) {
-                let mut c = DepthChunk::new(0, 0, None, 0);
-                c.levels[..part.len()].copy_from_slice(part);
-                c.n_levels = part.len() as u8;
-                c.n_bids = if bids { part.len() as u8 } else { 0 };
-                out.push(stamp(FeedMsg::SnapshotLevels(c)))?;
-            }
+    let Ok(snap) = parse_raw_snapshot(frame).and_then(|r| r.on_grid(spec)) else {
+        return Ok(false);
+    };
+    let stamp = |msg| Stamped {
+        msg,
+        pushed_ns: now_ns(),
+    };
+    out.push(stamp(FeedMsg::SnapshotBegin {
+        last_update_id: snap.last_update_id,
+    }))?;
+    for (levels, bids) in [(&snap.bids, true), (&snap.asks, false)] {
+        for part in levels.chunks(DEPTH_CHUNK_LEVELS) {
+            let mut c = DepthChunk::new(0, 0, None, 0);
+            c.levels[..part.len()].copy_from_slice(part);
+            c.n_levels = part.len() as u8;
+            c.n_bids = if bids { part.len() as u8 } else { 0 };
+            out.push(stamp(FeedMsg::SnapshotLevels(c)))?;
         }
-        out.push(stamp(FeedMsg::SnapshotEnd))?;
-        Ok(true)
     }
+    out.push(stamp(FeedMsg::SnapshotEnd))?;
+    Ok(true)
 }
 
 /// Book and oracle: [`FeedMsg`]s in, intents out.
