@@ -478,23 +478,36 @@ fn cmd_peaks() -> Result<()> {
     Ok(())
 }
 
+/// A strategy file with the command line's overrides.
+fn load_strategy(
+    path: &std::path::Path,
+    overrides: &StrategyOverrides,
+) -> Result<minerva::strategy::Strategy> {
+    minerva::strategy::Strategy::load(path, &overrides.pairs())
+        .with_context(|| format!("strategy {}", path.display()))
+}
+
+/// Replay options that follow a strategy's symbol.
+fn strategy_replay(
+    strategy: &minerva::strategy::Strategy,
+    data_market: Option<&str>,
+    exchange_info: Option<PathBuf>,
+) -> Result<ReplayOptions> {
+    Ok(ReplayOptions {
+        market: data_market.map(str::parse::<Market>).transpose()?,
+        symbol: Some(strategy.market.clone()),
+        exchange_info,
+        ..Default::default()
+    })
+}
+
 fn cmd_signal(a: SignalArgs) -> Result<()> {
     use minerva::signal::{report, run::SignalRun};
-    use minerva::strategy::Strategy;
-    let overrides = a.overrides.pairs();
-    let strategy = Strategy::load(&a.strategy, &overrides)
-        .with_context(|| format!("strategy {}", a.strategy.display()))?;
+    let strategy = load_strategy(&a.strategy, &a.overrides)?;
     let opts = ReplayOptions {
-        market: a
-            .data_market
-            .as_deref()
-            .map(str::parse::<Market>)
-            .transpose()?,
-        symbol: Some(strategy.market.clone()),
         snapshot: a.snapshot,
-        exchange_info: a.exchange_info,
         progress: !a.json,
-        ..Default::default()
+        ..strategy_replay(&strategy, a.data_market.as_deref(), a.exchange_info)?
     };
     let mut run = SignalRun::new(strategy);
     let rep = replay::replay_observed(&a.files, &opts, &mut run)?;
@@ -525,7 +538,6 @@ fn cmd_run(a: RunArgs) -> Result<()> {
     use minerva::gateway::sign::Signer;
     use minerva::pipeline::run::{ReplaySource, RunConfig, install_signal_handlers, run};
     use minerva::pipeline::{PinPlan, Stage, Wait};
-    use minerva::strategy::Strategy;
     let files: Vec<PathBuf> = match a.source.strip_prefix("replay:") {
         Some(list) => list
             .split(',')
@@ -539,8 +551,7 @@ fn cmd_run(a: RunArgs) -> Result<()> {
     if files.is_empty() {
         bail!("--source replay: names no file");
     }
-    let strategy = Strategy::load(&a.strategy, &a.overrides.pairs())
-        .with_context(|| format!("strategy {}", a.strategy.display()))?;
+    let strategy = load_strategy(&a.strategy, &a.overrides)?;
     let speed = match a.speed.as_str() {
         "max" => None,
         s => Some(
@@ -576,16 +587,7 @@ fn cmd_run(a: RunArgs) -> Result<()> {
             );
         }
     }
-    let opts = ReplayOptions {
-        market: a
-            .data_market
-            .as_deref()
-            .map(str::parse::<Market>)
-            .transpose()?,
-        symbol: Some(strategy.market.clone()),
-        exchange_info: a.exchange_info.clone(),
-        ..Default::default()
-    };
+    let opts = strategy_replay(&strategy, a.data_market.as_deref(), a.exchange_info.clone())?;
     let table = replay::symbol_table(&files, &opts)?;
     let spec = table.specs()[0].clone();
     let keys = match ApiKeys::from_env() {
