@@ -46,6 +46,13 @@ fn touch(book: &Book) -> i128 {
         + book.best_ask().map_or(0, |l| l.price.0 as i128)
 }
 
+/// A decoder knowing only `spec`'s symbol.
+fn decoder_for(spec: &SymbolSpec) -> Decoder {
+    let mut table = SymbolTable::new();
+    table.insert(spec.clone());
+    Decoder::new(table, DEFAULT_MAX_LEVELS)
+}
+
 fn fresh(spec: &SymbolSpec, snap: &DepthSnapshot) -> Book {
     let mut b = Book::new(spec, &BookConfig::default());
     b.apply_snapshot(snap);
@@ -54,9 +61,7 @@ fn fresh(spec: &SymbolSpec, snap: &DepthSnapshot) -> Book {
 
 /// Decode + book apply, end to end, over `lines`.
 pub fn e2e(lines: &[&[u8]], spec: &SymbolSpec, snap: &DepthSnapshot) -> BenchResult {
-    let mut table = SymbolTable::new();
-    table.insert(spec.clone());
-    let mut decoder = Decoder::new(table, DEFAULT_MAX_LEVELS);
+    let mut decoder = decoder_for(spec);
     let mut book = fresh(spec, snap);
     let (mut msgs, mut rows, mut checksum) = (0u64, 0u64, 0i128);
     let t0 = Instant::now();
@@ -100,9 +105,7 @@ pub struct Predecoded {
 
 /// Decodes `lines` for [`book_only`].
 pub fn predecode(lines: &[&[u8]], spec: &SymbolSpec) -> Predecoded {
-    let mut table = SymbolTable::new();
-    table.insert(spec.clone());
-    let mut decoder = Decoder::new(table, DEFAULT_MAX_LEVELS);
+    let mut decoder = decoder_for(spec);
     let mut p = Predecoded {
         msgs: Vec::with_capacity(lines.len()),
         levels: Vec::new(),
@@ -167,9 +170,7 @@ pub fn per_message(
     snap: &DepthSnapshot,
     lat: &mut crate::telemetry::Latency,
 ) {
-    let mut table = SymbolTable::new();
-    table.insert(spec.clone());
-    let mut decoder = Decoder::new(table, DEFAULT_MAX_LEVELS);
+    let mut decoder = decoder_for(spec);
     let mut book = fresh(spec, snap);
     for line in lines {
         let t0 = Instant::now();
