@@ -3,7 +3,7 @@
 //! at the seed's defaults, and the peak finder alone against a naive baseline.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use minerva::book::{Book, BookConfig};
+use minerva::book::{Book, BookConfig, BookView, VIEW_BINS};
 use minerva::core::{EventBody, Market, SymbolSpec};
 use minerva::feed::binance::snapshot::parse_snapshot;
 use minerva::feed::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable};
@@ -38,16 +38,45 @@ fn replayed() -> (Book, TradeProfile, Strategy, SymbolSpec) {
 }
 
 fn oracle(c: &mut Criterion) {
-    let (book, profile, strategy, spec) = replayed();
+    let (mut book, profile, strategy, spec) = replayed();
     let mut g = c.benchmark_group("oracle");
     for bins in [100u32, 500] {
         let mut s = strategy.clone();
         s.bins = bins;
         let mut o = Oracle::new(&s, spec.price.step());
+        // Walks the book for its view, then evaluates (the `minerva signal` path).
         g.bench_function(
             BenchmarkId::new("evaluate_500_levels", format!("{bins}_bins")),
             |b| b.iter(|| black_box(o.evaluate(black_box(&book), &profile))),
         );
+    }
+    // The pipeline's split: the book builds a view from its bin index, the signal
+    // evaluates the view. The sample's final book is balanced (no pressure), so the
+    // evaluation is also timed with the pressure thresholds opened to reach the peaks.
+    book.index_bins(strategy.bin_ticks);
+    let mut view: Box<BookView<VIEW_BINS>> = Box::default();
+    let o = Oracle::new(&strategy, spec.price.step());
+    let (bt, bins, limit) = o.view_shape();
+    g.bench_function("fill_view_indexed_100_bins", |b| {
+        b.iter(|| book.fill_view(bt, bins, limit, black_box(&mut view)))
+    });
+    g.bench_function("fill_view_walked_100_bins", |b| {
+        b.iter(|| book.fill_view_walked(bt, bins, limit, black_box(&mut view)))
+    });
+    book.fill_view(bt, bins, limit, &mut view);
+    for (name, short, long) in [("as_configured", "0.75", "0.25"), ("pressed", "0.0", "0.0")] {
+        let s = Strategy::parse(
+            include_str!("../strategy_0.toml"),
+            &[
+                ("short_pressure", short.into()),
+                ("long_pressure", long.into()),
+            ],
+        )
+        .unwrap();
+        let mut o = Oracle::new(&s, spec.price.step());
+        g.bench_function(BenchmarkId::new("evaluate_view", name), |b| {
+            b.iter(|| black_box(o.evaluate_view(black_box(&view), &profile)))
+        });
     }
     g.finish();
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use minerva::book::{Book, BookConfig};
+use minerva::book::{Book, BookConfig, BookView, VIEW_BINS};
 use minerva::core::EventBody;
 use minerva::core::{Market, SymbolSpec};
 use minerva::feed::binance::snapshot::parse_snapshot;
@@ -28,6 +28,7 @@ fn run(lines: &[Vec<u8>], spec: &SymbolSpec, path: DecodePath, warm: usize) -> (
     let mut dec = Decoder::new(table, DEFAULT_MAX_LEVELS);
     dec.set_path(path);
     let mut book = Book::new(spec, &BookConfig::default());
+    let mut view: Box<BookView<VIEW_BINS>> = Box::default();
     let (mut bids, mut asks) = (vec![0i64; 64], vec![0i64; 64]);
     let strategy = Strategy::parse(
         include_str!("../strategy_0.toml"),
@@ -35,6 +36,7 @@ fn run(lines: &[Vec<u8>], spec: &SymbolSpec, path: DecodePath, warm: usize) -> (
     )
     .unwrap();
     let mut oracle = Oracle::new(&strategy, spec.price.step());
+    book.index_bins(strategy.bin_ticks);
     let mut risk = RiskManager::new(&strategy, spec);
     let mut profile = TradeProfile::new(strategy.bin_ticks, 60_000, 1 << 16);
     let (mut evaluations, mut evaluations_before) = (0u64, 0u64);
@@ -55,7 +57,9 @@ fn run(lines: &[Vec<u8>], spec: &SymbolSpec, path: DecodePath, warm: usize) -> (
                 }
                 EventBody::Depth(c) if c.is_last() => {
                     evaluations += 1;
-                    if let Ok(intent) = oracle.evaluate(&book, &profile) {
+                    let (bt, bins, limit) = oracle.view_shape();
+                    book.fill_view(bt, bins, limit, &mut view);
+                    if let Ok(intent) = oracle.evaluate_view(&view, &profile) {
                         let _ = risk.propose(&intent, ev.event_ms);
                     }
                 }

@@ -8,6 +8,7 @@
 //! the window's position. If the side store is full, a new far level is dropped and
 //! counted (`overflow_dropped`), never silently.
 
+use super::bins::BinIndex;
 use crate::core::{Level, Lots, Ticks};
 
 /// Bits per bitmap word.
@@ -33,6 +34,8 @@ pub(crate) struct Ladder<const BID: bool> {
     outside: Vec<Level>,
     /// Far levels dropped because `outside` was full.
     pub overflow_dropped: u64,
+    /// Depth per bin of the window's levels, when the signal asked for it.
+    pub(crate) bins: Option<BinIndex<BID>>,
 }
 
 impl<const BID: bool> Ladder<BID> {
@@ -52,6 +55,7 @@ impl<const BID: bool> Ladder<BID> {
             in_window: 0,
             outside: Vec::with_capacity(outside_cap),
             overflow_dropped: 0,
+            bins: None,
         }
     }
 
@@ -75,12 +79,51 @@ impl<const BID: bool> Ladder<BID> {
         self.in_window + self.outside.len()
     }
 
+    /// Indexes the window's depth in bins of `bin_ticks` ticks from now on.
+    pub fn index_bins(&mut self, bin_ticks: u32) {
+        self.bins = Some(BinIndex::new(bin_ticks, self.window()));
+        self.rebuild_bins();
+    }
+
+    /// Re-adds every window level to the bin index (cold: after the window moved).
+    #[cold]
+    fn rebuild_bins(&mut self) {
+        let Some(b) = self.bins.as_mut() else {
+            return;
+        };
+        b.clear();
+        for (s, &q) in self.qty.iter().enumerate() {
+            if q != 0 {
+                b.on_change(self.base + s as i64, 0, q);
+            }
+        }
+    }
+
+    /// Price of the largest level of absolute bin `bin` (which must lie in the window).
+    #[inline]
+    pub(crate) fn bin_top(&mut self, bin: i64) -> i64 {
+        let (qty, base) = (&self.qty, self.base);
+        match self.bins.as_mut() {
+            Some(idx) => idx.top(bin, |p| qty[(p - base) as usize]),
+            None => 0,
+        }
+    }
+
+    /// True when every tick of `[lo, hi]` lies in the array window.
+    #[inline]
+    pub fn window_holds(&self, lo: i64, hi: i64) -> bool {
+        lo >= self.base && hi < self.base.saturating_add(self.window() as i64) && lo <= hi
+    }
+
     /// Removes every level (keeps the window's position).
     pub fn clear(&mut self) {
         if self.in_window > 0 {
             self.qty.fill(0);
             self.bits.fill(0);
             self.summary.fill(0);
+            if let Some(b) = self.bins.as_mut() {
+                b.clear();
+            }
         }
         self.in_window = 0;
         self.best = None;
@@ -109,6 +152,11 @@ impl<const BID: bool> Ladder<BID> {
     #[inline(always)]
     fn set_slot(&mut self, i: usize, q: i64) {
         let old = std::mem::replace(&mut self.qty[i], q);
+        if let Some(b) = self.bins.as_mut() {
+            if old != q {
+                b.on_change(self.base + i as i64, old, q);
+            }
+        }
         if q == 0 {
             if old != 0 {
                 self.clear_bit(i);
@@ -369,6 +417,7 @@ impl<const BID: bool> Ladder<BID> {
         } else {
             self.next_set(0)
         };
+        self.rebuild_bins();
     }
 
     /// Sums resting quantity into `out[k]` for bins of `bin_ticks` ticks going away from

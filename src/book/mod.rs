@@ -10,10 +10,12 @@
 //!
 //! # Hot path: no allocation after [`Book::new`]; every buffer is sized by [`BookConfig`].
 
+mod bins;
 mod digest;
 mod ladder;
 pub mod sequencer;
 mod ticker_check;
+mod view;
 
 use crate::core::{BookTicker, DepthChunk, EventBody, Level, MarketEvent, SymbolSpec, Ticks};
 use crate::feed::binance::DepthSnapshot;
@@ -24,6 +26,7 @@ use ticker_check::{TickerCheck, Top};
 pub use digest::{BookDigest, TopLevels};
 pub use sequencer::Verdict;
 pub use ticker_check::TickerCheckStats;
+pub use view::{BookView, SideView, VIEW_BINS};
 
 /// Sizes of the book's preallocated buffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,6 +239,54 @@ impl Book {
             Some(a) => self.asks.sum_bins(a.price, bin_ticks, asks),
             None => asks.fill(0),
         }
+    }
+
+    /// From now on, keeps the depth per bin of `bin_ticks` ticks up to date, so
+    /// [`Book::fill_view`] costs O(bins) (cold: allocates the index).
+    pub fn index_bins(&mut self, bin_ticks: u32) {
+        self.bids.index_bins(bin_ticks);
+        self.asks.index_bins(bin_ticks);
+    }
+
+    /// The signal's view: touch, and per side the volume per bin of `bin_ticks` ticks
+    /// over the `limit` nearest levels and at most `bins` (≤ N) bins, with each bin's
+    /// largest level. From the bin index when [`Book::index_bins`] was called with the
+    /// same width, else by walking levels.
+    ///
+    /// # Hot path: no allocation.
+    pub fn fill_view<const N: usize>(
+        &mut self,
+        bin_ticks: i64,
+        bins: usize,
+        limit: u32,
+        out: &mut BookView<N>,
+    ) {
+        self.view_head(bin_ticks, out);
+        let bt = out.bin_ticks;
+        view::fill_side(&mut self.bids, bt, bins, limit, &mut out.bid);
+        view::fill_side(&mut self.asks, bt, bins, limit, &mut out.ask);
+    }
+
+    /// [`Book::fill_view`] by walking levels, whatever the index: the reference.
+    pub fn fill_view_walked<const N: usize>(
+        &self,
+        bin_ticks: i64,
+        bins: usize,
+        limit: u32,
+        out: &mut BookView<N>,
+    ) {
+        self.view_head(bin_ticks, out);
+        let bt = out.bin_ticks;
+        view::walk_side(&self.bids, bt, bins, limit, &mut out.bid);
+        view::walk_side(&self.asks, bt, bins, limit, &mut out.ask);
+    }
+
+    #[inline]
+    fn view_head<const N: usize>(&self, bin_ticks: i64, out: &mut BookView<N>) {
+        out.best_bid = self.bids.best();
+        out.best_ask = self.asks.best();
+        out.live = self.state == SyncState::Live;
+        out.bin_ticks = bin_ticks.max(1);
     }
 
     /// Feeds one event; only depth chunks and bookTickers concern the book.

@@ -12,8 +12,8 @@
 
 use super::peaks::{Interval, PeakParams, PeakScratch, find_peaks_into};
 use super::profile::TradeProfile;
-use crate::book::{Book, SyncState};
-use crate::core::{Lots, Ticks};
+use crate::book::{Book, BookView};
+use crate::core::Ticks;
 use crate::strategy::{MAX_BINS, Strategy};
 
 /// Direction of an operation.
@@ -71,17 +71,10 @@ pub enum NoSignal {
     BadPrices,
 }
 
-/// Per-side work arrays.
+/// Per-side work arrays (the book's bins come from the view).
 struct SideBins {
-    book: Box<[i64]>,
     traded: Box<[i64]>,
     neg_total: Box<[i64]>,
-    /// Absolute bin of bin 0 (the touch).
-    origin: i64,
-    /// Bins covered by the `limit_orderbook` levels.
-    n: usize,
-    /// Resting volume of those levels.
-    volume: i64,
     walls: Box<[u32]>,
     n_walls: usize,
     voids: Box<[u32]>,
@@ -95,12 +88,8 @@ impl SideBins {
         let z = || vec![0i64; MAX_BINS].into_boxed_slice();
         let p = || vec![0u32; MAX_BINS / 2 + 1].into_boxed_slice();
         Self {
-            book: z(),
             traded: z(),
             neg_total: z(),
-            origin: 0,
-            n: 0,
-            volume: 0,
             walls: p(),
             n_walls: 0,
             voids: p(),
@@ -122,16 +111,19 @@ pub struct Oracle {
     long_ppm: u32,
     sl_buffer_ppm: i64,
     order_tick: i64,
+    last_pressure: u32,
     bid: SideBins,
     ask: SideBins,
     scratch: PeakScratch,
+    /// View buffer for [`Oracle::evaluate`] (the pipeline hands views in instead).
+    view: Box<BookView<MAX_BINS>>,
 }
 
 impl Oracle {
     /// An oracle for `strategy` on a symbol whose order tick is `order_tick` book ticks.
     pub fn new(s: &Strategy, order_tick: Ticks) -> Self {
         Self {
-            bin_ticks: s.bin_ticks as i64,
+            bin_ticks: s.bin_ticks.max(1) as i64,
             bins: (s.bins as usize).min(MAX_BINS),
             limit_levels: s.limit_orderbook,
             rt_milli: s.relative_threshold_milli.max(1) as i64,
@@ -140,31 +132,55 @@ impl Oracle {
             long_ppm: s.long_pressure_ppm,
             sl_buffer_ppm: s.stop_loss_buffer_ppm as i64,
             order_tick: order_tick.0.max(1),
+            last_pressure: 500_000,
             bid: SideBins::new(),
             ask: SideBins::new(),
             scratch: PeakScratch::new(MAX_BINS),
+            view: Box::new(BookView::EMPTY),
         }
     }
 
-    /// Ask share of the nearest `limit_orderbook` levels from the last evaluation, ppm.
-    pub fn last_pressure_ppm(&self) -> u32 {
-        pressure_ppm(self.bid.volume, self.ask.volume)
+    /// Bin width (ticks), bins per side and levels per side this oracle reads: the
+    /// arguments of [`Book::fill_view`] for the views it is given.
+    pub fn view_shape(&self) -> (i64, usize, u32) {
+        (self.bin_ticks, self.bins, self.limit_levels)
     }
 
-    /// Reads the book and the traded-volume profile and proposes an operation or says
-    /// why not.
-    ///
-    /// # Hot path: no allocation.
+    /// Ask share of the nearest `limit_orderbook` levels from the last evaluation that
+    /// got that far, ppm.
+    pub fn last_pressure_ppm(&self) -> u32 {
+        self.last_pressure
+    }
+
+    /// Reads `book` (walking its levels) and the traded-volume profile. Cold-path
+    /// convenience for tools; the pipeline builds views in the book stage and calls
+    /// [`Oracle::evaluate_view`].
     pub fn evaluate(&mut self, book: &Book, traded: &TradeProfile) -> Result<Intent, NoSignal> {
-        if book.state() != SyncState::Live {
+        let mut view = std::mem::replace(&mut self.view, Box::new(BookView::EMPTY));
+        book.fill_view_walked(self.bin_ticks, self.bins, self.limit_levels, &mut view);
+        let r = self.evaluate_view(&view, traded);
+        self.view = view;
+        r
+    }
+
+    /// Reads a view of the book (built with [`Oracle::view_shape`]) and the
+    /// traded-volume profile, and proposes an operation or says why not.
+    ///
+    /// # Hot path: no allocation. Pressure is decided first, from the two volumes, so
+    /// the peak searches run only when a side is pressed.
+    pub fn evaluate_view<const N: usize>(
+        &mut self,
+        view: &BookView<N>,
+        traded: &TradeProfile,
+    ) -> Result<Intent, NoSignal> {
+        if !view.live {
             return Err(NoSignal::BookNotLive);
         }
-        let (Some(best_bid), Some(best_ask)) = (book.best_bid(), book.best_ask()) else {
+        let (Some(best_bid), Some(best_ask)) = (view.best_bid, view.best_ask) else {
             return Err(NoSignal::EmptySide);
         };
-        self.fill_side(book, traded, true, best_bid.price);
-        self.fill_side(book, traded, false, best_ask.price);
-        let pressure = pressure_ppm(self.bid.volume, self.ask.volume);
+        let pressure = pressure_ppm(view.bid.volume, view.ask.volume);
+        self.last_pressure = pressure;
         let side = if pressure >= self.short_ppm {
             Side::Short
         } else if pressure <= self.long_ppm {
@@ -172,31 +188,73 @@ impl Oracle {
         } else {
             return Err(NoSignal::NoPressure);
         };
-        let (support, target) = match side {
-            Side::Long => (&self.bid, &self.ask),
-            Side::Short => (&self.ask, &self.bid),
+        let long = side == Side::Long;
+        let (support_v, target_v) = if long {
+            (&view.bid, &view.ask)
+        } else {
+            (&view.ask, &view.bid)
         };
+        // The support side needs only its walls; the target side its walls, voids and
+        // traded peaks.
+        let (support, target) = if long {
+            (&mut self.bid, &mut self.ask)
+        } else {
+            (&mut self.ask, &mut self.bid)
+        };
+        let scratch = &mut self.scratch;
+        let (rt, pdd) = (self.rt_milli, self.pdd_milli);
+        let sn = support_v.n as usize;
+        support.n_walls = find_peaks_into(
+            &support_v.qty[..sn],
+            &params(&support_v.qty[..sn], rt, pdd),
+            scratch,
+            &mut support.walls,
+        )
+        .unwrap_or(0);
         let support_bin = *support.walls[..support.n_walls]
             .first()
             .ok_or(NoSignal::NoSupportWall)?;
+        let tn = target_v.n as usize;
+        let book = &target_v.qty[..tn];
+        target.n_walls =
+            find_peaks_into(book, &params(book, rt, pdd), scratch, &mut target.walls).unwrap_or(0);
         let target_bin = *target.walls[..target.n_walls]
             .first()
             .ok_or(NoSignal::NoTargetWall)?;
+        for (k, &depth) in book.iter().enumerate() {
+            let abs = if long {
+                target_v.origin + k as i64
+            } else {
+                target_v.origin - k as i64
+            };
+            target.traded[k] = traded.total_in_bin(abs);
+            target.neg_total[k] = -depth.saturating_add(target.traded[k]);
+        }
+        let y = &target.neg_total[..tn];
+        target.n_voids =
+            find_peaks_into(y, &params(y, rt, pdd), scratch, &mut target.voids).unwrap_or(0);
         let void_bin = *target.voids[..target.n_voids]
             .iter()
             .find(|&&v| v < target_bin)
             .ok_or(NoSignal::NoVoid)?;
-        let wall_vol = target.book[target_bin as usize];
+        let y = &target.traded[..tn];
+        target.n_traded_peaks =
+            find_peaks_into(y, &params(y, rt, pdd), scratch, &mut target.traded_peaks).unwrap_or(0);
+        let wall_vol = book[target_bin as usize];
         if target.traded_peaks[..target.n_traded_peaks]
             .iter()
             .any(|&t| t < target_bin && target.traded[t as usize] >= wall_vol)
         {
             return Err(NoSignal::TradedWallInTheWay);
         }
-        let long = side == Side::Long;
-        let support_wall = self.largest_level(book, long, support, support_bin);
-        let target_wall = self.largest_level(book, !long, target, target_bin);
-        let void_price = Ticks(self.bin_price(target, void_bin));
+        let support_wall = Ticks(support_v.top[support_bin as usize]);
+        let target_wall = Ticks(target_v.top[target_bin as usize]);
+        let void_abs = if long {
+            target_v.origin + void_bin as i64
+        } else {
+            target_v.origin - void_bin as i64
+        };
+        let void_price = Ticks(void_abs * self.bin_ticks);
         let step = self.order_tick;
         let width_ticks = target_bin as i64 * self.bin_ticks;
         let (entry, take_profit, stop_loss, in_range);
@@ -236,100 +294,27 @@ impl Oracle {
             pressure_ppm: pressure,
         })
     }
+}
 
-    /// Lowest price of bin `k` of a side.
-    fn bin_price(&self, s: &SideBins, k: u32) -> i64 {
-        let abs = if std::ptr::eq(s, &self.bid) {
-            s.origin - k as i64
-        } else {
-            s.origin + k as i64
-        };
-        abs * self.bin_ticks
-    }
-
-    /// The price of the largest resting level in bin `k` of a side.
-    fn largest_level(&self, book: &Book, bid: bool, s: &SideBins, k: u32) -> Ticks {
-        let lo = self.bin_price(s, k);
-        let mut best = (Ticks(lo), Lots(-1));
-        for p in lo..lo + self.bin_ticks {
-            let q = book.qty_at(bid, Ticks(p));
-            // Ties: the level nearest the touch, which the front-running order must beat.
-            let nearer = if bid { q >= best.1 } else { q > best.1 };
-            if nearer {
-                best = (Ticks(p), q);
-            }
-        }
-        best.0
-    }
-
-    /// Bins one side: book volume over the `limit_orderbook` nearest levels, traded
-    /// volume, and the walls, voids and traded peaks found in them.
-    fn fill_side(&mut self, book: &Book, traded: &TradeProfile, bid: bool, touch: Ticks) {
-        let bt = self.bin_ticks;
-        let bins = self.bins;
-        let limit = self.limit_levels;
-        let s = if bid { &mut self.bid } else { &mut self.ask };
-        s.origin = touch.0.div_euclid(bt);
-        s.book[..bins].fill(0);
-        let (mut levels, mut n, mut volume) = (0u32, 0usize, 0i64);
-        let origin = s.origin;
-        let out = &mut s.book;
-        let mut visit = |l: crate::core::Level| {
-            let abs = l.price.0.div_euclid(bt);
-            let k = if bid { origin - abs } else { abs - origin } as usize;
-            if k >= bins {
-                return false;
-            }
-            out[k] = out[k].saturating_add(l.qty.0);
-            volume = volume.saturating_add(l.qty.0);
-            n = k + 1;
-            levels += 1;
-            levels < limit
-        };
-        if bid {
-            book.for_each_bid(&mut visit)
-        } else {
-            book.for_each_ask(&mut visit)
-        }
-        s.n = n;
-        s.volume = volume;
-        for k in 0..n {
-            let abs = if bid {
-                origin - k as i64
-            } else {
-                origin + k as i64
-            };
-            s.traded[k] = traded.total_in_bin(abs);
-            s.neg_total[k] = -s.book[k].saturating_add(s.traded[k]);
-        }
-        let params = |y: &[i64]| {
-            let (lo, hi) = y
-                .iter()
-                .fold((i64::MAX, i64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-            let range = if y.is_empty() {
-                0
-            } else {
-                hi.saturating_sub(lo)
-            };
-            PeakParams {
-                height: None,
-                threshold: Some(Interval::at_least(
-                    (range as i128 * 1_000 / self.rt_milli as i128) as i64,
-                )),
-                distance: Some(((y.len() as i64 * 1_000 / self.pdd_milli).max(1)) as f64),
-                prominence: None,
-                wlen: None,
-            }
-        };
-        let scratch = &mut self.scratch;
-        // Buffers are MAX_BINS long and the peak buffers MAX_BINS/2+1: never too small.
-        let p = params(&s.book[..n]);
-        s.n_walls = find_peaks_into(&s.book[..n], &p, scratch, &mut s.walls).unwrap_or(0);
-        let p = params(&s.neg_total[..n]);
-        s.n_voids = find_peaks_into(&s.neg_total[..n], &p, scratch, &mut s.voids).unwrap_or(0);
-        let p = params(&s.traded[..n]);
-        s.n_traded_peaks =
-            find_peaks_into(&s.traded[..n], &p, scratch, &mut s.traded_peaks).unwrap_or(0);
+/// Peak-search parameters for one series: walls stand `range / relative_threshold`
+/// above both neighbours, at least `len / peak_distance_divisor` bins apart.
+fn params(y: &[i64], rt_milli: i64, pdd_milli: i64) -> PeakParams<i64> {
+    let (lo, hi) = y
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let range = if y.is_empty() {
+        0
+    } else {
+        hi.saturating_sub(lo)
+    };
+    PeakParams {
+        height: None,
+        threshold: Some(Interval::at_least(
+            (range as i128 * 1_000 / rt_milli as i128) as i64,
+        )),
+        distance: Some(((y.len() as i64 * 1_000 / pdd_milli).max(1)) as f64),
+        prominence: None,
+        wlen: None,
     }
 }
 

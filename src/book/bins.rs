@@ -1,0 +1,135 @@
+//! Depth per price bin, kept up to date as levels change, so the signal's view of the
+//! book costs O(bins) instead of a walk over hundreds of levels on every update.
+//!
+//! Bins are absolute (`floor(price / bin_ticks)`), the same axis as the traded-volume
+//! profile. Only levels inside the ladder's array window are indexed: a window holds at
+//! most `window / bin_ticks + 1` bins, so a power-of-two ring of bins at least that long
+//! never has two live bins on one slot. The ladder rebuilds the index when the window
+//! moves (cold) and falls back to walking levels when a view reaches past the window.
+//!
+//! Per bin: resting quantity, level count, and the largest level (price and size) with
+//! a dirty flag: a change that can only lower the maximum marks the bin dirty and the
+//! next reader rescans its `bin_ticks` slots. Ties go to the level nearer the touch.
+
+/// One bin's state: one 32-byte record, so a bin is one cache-line visit.
+#[derive(Debug, Clone, Copy)]
+struct Bin {
+    qty: i64,
+    top_px: i64,
+    top_qty: i64,
+    levels: u32,
+    dirty: bool,
+}
+
+const EMPTY: Bin = Bin {
+    qty: 0,
+    top_px: 0,
+    top_qty: 0,
+    levels: 0,
+    dirty: true,
+};
+
+/// The bin index of one side.
+pub(crate) struct BinIndex<const BID: bool> {
+    bin_ticks: i64,
+    mask: usize,
+    bins: Box<[Bin]>,
+}
+
+impl<const BID: bool> BinIndex<BID> {
+    /// An index of `bin_ticks`-wide bins for a window of `window` ticks.
+    pub fn new(bin_ticks: u32, window: usize) -> Self {
+        let bin_ticks = bin_ticks.max(1) as i64;
+        let n = (window / bin_ticks as usize + 2).next_power_of_two();
+        Self {
+            bin_ticks,
+            mask: n - 1,
+            bins: vec![EMPTY; n].into_boxed_slice(),
+        }
+    }
+
+    /// Bin width in ticks.
+    #[inline(always)]
+    pub fn bin_ticks(&self) -> i64 {
+        self.bin_ticks
+    }
+
+    /// Absolute bin of a price.
+    #[inline(always)]
+    pub fn bin_of(&self, price: i64) -> i64 {
+        price.div_euclid(self.bin_ticks)
+    }
+
+    #[inline(always)]
+    fn slot(&self, bin: i64) -> usize {
+        bin as usize & self.mask
+    }
+
+    /// True when `a` is nearer the touch than `b` (ties between equal sizes).
+    #[inline(always)]
+    fn nearer(a: i64, b: i64) -> bool {
+        if BID { a > b } else { a < b }
+    }
+
+    /// A level at `price` changed from `old` to `new` (lots).
+    ///
+    /// # Hot path: O(1), no allocation.
+    #[inline(always)]
+    pub fn on_change(&mut self, price: i64, old: i64, new: i64) {
+        let s = self.slot(self.bin_of(price));
+        let b = &mut self.bins[s];
+        b.qty = b.qty.wrapping_add(new.wrapping_sub(old));
+        match (old == 0, new == 0) {
+            (true, false) => b.levels += 1,
+            (false, true) => b.levels -= 1,
+            _ => {}
+        }
+        if b.dirty {
+            return;
+        }
+        if new > b.top_qty || (new == b.top_qty && Self::nearer(price, b.top_px)) {
+            b.top_px = price;
+            b.top_qty = new;
+        } else if price == b.top_px {
+            // The largest level shrank: another may be larger now.
+            b.dirty = true;
+        }
+    }
+
+    /// Resting quantity and level count of absolute bin `bin`.
+    #[inline(always)]
+    pub fn get(&self, bin: i64) -> (i64, u32) {
+        let b = &self.bins[self.slot(bin)];
+        (b.qty, b.levels)
+    }
+
+    /// Price of the largest level in `bin`, rescanning it with `qty_at` when dirty.
+    /// Matches a scan of every tick of the bin from the touch outward, ties to the
+    /// nearer tick (an empty bin answers its tick nearest the touch).
+    #[inline]
+    pub fn top(&mut self, bin: i64, qty_at: impl Fn(i64) -> i64) -> i64 {
+        let bt = self.bin_ticks;
+        let s = self.slot(bin);
+        let b = &mut self.bins[s];
+        if b.dirty {
+            let lo = bin * bt;
+            let mut best = (if BID { lo + bt - 1 } else { lo }, -1i64);
+            for p in lo..lo + bt {
+                let q = qty_at(p);
+                if q > best.1 || (q == best.1 && Self::nearer(p, best.0)) {
+                    best = (p, q);
+                }
+            }
+            b.top_px = best.0;
+            b.top_qty = best.1.max(0);
+            b.dirty = false;
+        }
+        b.top_px
+    }
+
+    /// Forgets every level (cold: after a rebase or a clear the ladder re-adds them).
+    #[cold]
+    pub fn clear(&mut self) {
+        self.bins.fill(EMPTY);
+    }
+}

@@ -1,0 +1,280 @@
+//! What the book publishes for the signal: the touch and the depth per price bin of
+//! each side, as one fixed-size `Copy` message (architecture.md: "publishes what the
+//! signal needs as fixed-size views").
+//!
+//! Per side, bin `k` is `k` bins away from the touch's bin (bins are absolute,
+//! `floor(price / bin_ticks)`), over the `limit` levels nearest the touch and at most
+//! `bins` bins: the oracle's reading of the book. Built from the book's bin index in
+//! O(bins) when the bins lie in the array window, else by walking the levels; both give
+//! the same view (tested on recorded sessions).
+
+use super::ladder::Ladder;
+use crate::core::Level;
+
+/// Bins per side in the pipeline's view message.
+pub const VIEW_BINS: usize = 128;
+
+/// One side of a [`BookView`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SideView<const N: usize> {
+    /// Absolute bin of the touch (bin 0).
+    pub origin: i64,
+    /// Bins covered by the counted levels (the last non-empty one + 1).
+    pub n: u32,
+    /// Resting volume of the counted levels, lots.
+    pub volume: i64,
+    /// Resting volume per bin (only the counted levels).
+    pub qty: [i64; N],
+    /// Price of the largest level of each non-empty bin (over the whole bin, ties to the
+    /// level nearer the touch); 0 for empty bins.
+    pub top: [i64; N],
+}
+
+impl<const N: usize> SideView<N> {
+    const EMPTY: Self = Self {
+        origin: 0,
+        n: 0,
+        volume: 0,
+        qty: [0; N],
+        top: [0; N],
+    };
+}
+
+/// The book as the signal reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookView<const N: usize> {
+    /// Best bid.
+    pub best_bid: Option<Level>,
+    /// Best ask.
+    pub best_ask: Option<Level>,
+    /// True while the book is in sync with the stream.
+    pub live: bool,
+    /// Bin width, ticks.
+    pub bin_ticks: i64,
+    /// Bids, binned from the touch down.
+    pub bid: SideView<N>,
+    /// Asks, binned from the touch up.
+    pub ask: SideView<N>,
+}
+
+impl<const N: usize> Default for BookView<N> {
+    fn default() -> Self {
+        Self::EMPTY
+    }
+}
+
+impl<const N: usize> BookView<N> {
+    /// A view of an empty book.
+    pub const EMPTY: Self = Self {
+        best_bid: None,
+        best_ask: None,
+        live: false,
+        bin_ticks: 1,
+        bid: SideView::EMPTY,
+        ask: SideView::EMPTY,
+    };
+}
+
+/// Bins one side into `out` (`bins` ≤ N) from the bin index when it covers the range,
+/// else by walking.
+///
+/// # Hot path: no allocation; O(bins) from the index.
+pub(crate) fn fill_side<const BID: bool, const N: usize>(
+    l: &mut Ladder<BID>,
+    bin_ticks: i64,
+    bins: usize,
+    limit: u32,
+    out: &mut SideView<N>,
+) {
+    let bins = bins.min(N);
+    let limit = limit.max(1);
+    let Some(touch) = l.best() else {
+        *out = SideView::EMPTY;
+        return;
+    };
+    let origin = touch.price.0.div_euclid(bin_ticks);
+    out.origin = origin;
+    // Ticks the bins span, nearest and farthest (saturating: absurd prices walk).
+    let far_bin = if BID {
+        origin.saturating_sub(bins as i64 - 1)
+    } else {
+        origin.saturating_add(bins as i64 - 1)
+    };
+    let (lo_bin, hi_bin) = if BID {
+        (far_bin, origin)
+    } else {
+        (origin, far_bin)
+    };
+    let span = (
+        lo_bin.saturating_mul(bin_ticks),
+        hi_bin
+            .saturating_mul(bin_ticks)
+            .saturating_add(bin_ticks - 1),
+    );
+    let indexed = l.bins.as_ref().is_some_and(|b| b.bin_ticks() == bin_ticks)
+        && l.window_holds(span.0, span.1);
+    if indexed {
+        from_index(l, origin, bins, limit, out);
+    } else {
+        walk(l, bin_ticks, origin, bins, limit, out);
+    }
+}
+
+/// The view from the bin index: bin totals until `limit` levels, the last bin counted
+/// level by level.
+#[inline]
+fn from_index<const BID: bool, const N: usize>(
+    l: &mut Ladder<BID>,
+    origin: i64,
+    bins: usize,
+    limit: u32,
+    out: &mut SideView<N>,
+) {
+    let idx = l.bins.as_ref().expect("checked by the caller");
+    let bt = idx.bin_ticks();
+    let (mut counted, mut n, mut volume) = (0u32, 0usize, 0i64);
+    for k in 0..bins {
+        let b = if BID {
+            origin - k as i64
+        } else {
+            origin + k as i64
+        };
+        let (q, c) = idx.get(b);
+        if c == 0 {
+            out.qty[k] = 0;
+            continue;
+        }
+        n = k + 1;
+        if counted + c <= limit {
+            out.qty[k] = q;
+            volume = volume.saturating_add(q);
+            counted += c;
+            if counted == limit {
+                break;
+            }
+        } else {
+            // Only the first `limit - counted` levels of this bin, best first.
+            let (mut take, mut sum) = (limit - counted, 0i64);
+            let lo = b * bt;
+            for i in 0..bt {
+                let p = if BID { lo + bt - 1 - i } else { lo + i };
+                let q = l.qty_at(crate::core::Ticks(p)).0;
+                if q != 0 {
+                    sum = sum.saturating_add(q);
+                    take -= 1;
+                    if take == 0 {
+                        break;
+                    }
+                }
+            }
+            out.qty[k] = sum;
+            volume = volume.saturating_add(sum);
+            break;
+        }
+    }
+    out.qty[n..bins].fill(0);
+    out.top[..bins].fill(0);
+    out.n = n as u32;
+    out.volume = volume;
+    for k in 1..n.saturating_sub(1) {
+        if could_be_wall(&out.qty, k) {
+            let b = if BID {
+                origin - k as i64
+            } else {
+                origin + k as i64
+            };
+            out.top[k] = l.bin_top(b);
+        }
+    }
+}
+
+/// Bin `k` is a local maximum of depth (`qty[k]` ≥ both neighbours, non-empty): every
+/// peak the oracle can find (SciPy's plateau midpoints included) is one.
+#[inline(always)]
+fn could_be_wall(qty: &[i64], k: usize) -> bool {
+    qty[k] > 0 && qty[k] >= qty[k - 1] && qty[k] >= qty[k + 1]
+}
+
+/// Bins one side by walking its levels best first: the reference.
+pub(crate) fn walk_side<const BID: bool, const N: usize>(
+    l: &Ladder<BID>,
+    bin_ticks: i64,
+    bins: usize,
+    limit: u32,
+    out: &mut SideView<N>,
+) {
+    let Some(touch) = l.best() else {
+        *out = SideView::EMPTY;
+        return;
+    };
+    let origin = touch.price.0.div_euclid(bin_ticks);
+    out.origin = origin;
+    walk(l, bin_ticks, origin, bins.min(N), limit.max(1), out);
+}
+
+/// The view by walking levels best first (the reference, and the fallback when the bins
+/// reach outside the window).
+fn walk<const BID: bool, const N: usize>(
+    l: &Ladder<BID>,
+    bt: i64,
+    origin: i64,
+    bins: usize,
+    limit: u32,
+    out: &mut SideView<N>,
+) {
+    out.qty[..bins].fill(0);
+    out.top[..bins].fill(0);
+    let mut top_q = 0i64;
+    let (mut levels, mut n, mut volume) = (0u32, 0usize, 0i64);
+    let (qty, top) = (&mut out.qty, &mut out.top);
+    l.for_each(|lv| {
+        let abs = lv.price.0.div_euclid(bt);
+        let k = if BID {
+            origin.saturating_sub(abs)
+        } else {
+            abs.saturating_sub(origin)
+        } as usize;
+        if k >= bins {
+            return false;
+        }
+        if k + 1 != n {
+            top_q = 0; // a new bin
+        }
+        qty[k] = qty[k].saturating_add(lv.qty.0);
+        // Best first: on equal sizes the first seen is nearer the touch.
+        if lv.qty.0 > top_q {
+            top_q = lv.qty.0;
+            top[k] = lv.price.0;
+        }
+        volume = volume.saturating_add(lv.qty.0);
+        n = k + 1;
+        levels += 1;
+        levels < limit
+    });
+    // The last bin may hold levels past `limit`: its largest level is over the whole bin.
+    if n > 0 {
+        let b = if BID {
+            origin.saturating_sub(n as i64 - 1)
+        } else {
+            origin.saturating_add(n as i64 - 1)
+        };
+
+        let lo = b.saturating_mul(bt);
+        let mut best = (0i64, -1i64);
+        for i in 0..bt {
+            let p = lo.saturating_add(if BID { bt - 1 - i } else { i });
+            let q = l.qty_at(crate::core::Ticks(p)).0;
+            if q > best.1 {
+                best = (p, q);
+            }
+        }
+        out.top[n - 1] = best.0;
+    }
+    out.n = n as u32;
+    out.volume = volume;
+    for k in 0..n {
+        if k == 0 || k + 1 >= n || !could_be_wall(&out.qty, k) {
+            out.top[k] = 0;
+        }
+    }
+}

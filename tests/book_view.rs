@@ -1,0 +1,144 @@
+//! The book's bin index gives the same view as walking the levels, after every applied
+//! update of recorded sessions: with the default window, and with a small window that
+//! re-centres often (the index is rebuilt) and leaves bins outside it (the fallback walk).
+//! The oracle's decisions from both views are equal too.
+
+mod common;
+
+use minerva::book::{Book, BookConfig, BookView};
+use minerva::core::{EventBody, Market, SymbolSpec};
+use minerva::feed::binance::snapshot::parse_snapshot;
+use minerva::feed::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable};
+use minerva::signal::oracle::Oracle;
+use minerva::signal::profile::TradeProfile;
+use minerva::strategy::{MAX_BINS, Strategy};
+
+/// Replays `lines`, comparing indexed and walked views after every applied update for
+/// each `(bin_ticks, bins, limit)`; returns the comparisons made and the oracle's
+/// decisions that were intents.
+fn compare(
+    lines: &[Vec<u8>],
+    spec: &SymbolSpec,
+    cfg: BookConfig,
+    shapes: &[(u32, u32, u32)],
+) -> (u64, u64) {
+    let mut table = SymbolTable::new();
+    table.insert(spec.clone());
+    let mut dec = Decoder::new(table, DEFAULT_MAX_LEVELS);
+    let mut books: Vec<Book> = shapes
+        .iter()
+        .map(|&(bt, _, _)| {
+            let mut b = Book::new(spec, &cfg);
+            b.index_bins(bt);
+            b
+        })
+        .collect();
+    let mut oracles: Vec<(Oracle, TradeProfile)> = shapes
+        .iter()
+        .map(|&(bt, bins, limit)| {
+            let s = Strategy::parse(
+                include_str!("../strategy_0.toml"),
+                &[
+                    ("market", spec.name.to_string()),
+                    ("bin_ticks", bt.to_string()),
+                    ("bins", bins.to_string()),
+                    ("limit_orderbook", limit.to_string()),
+                    ("short_pressure", "0.55".into()),
+                    ("long_pressure", "0.45".into()),
+                ],
+            )
+            .unwrap();
+            (
+                Oracle::new(&s, spec.price.step()),
+                TradeProfile::new(bt, 60_000, 1 << 16),
+            )
+        })
+        .collect();
+    let mut a: Box<BookView<MAX_BINS>> = Box::default();
+    let mut b: Box<BookView<MAX_BINS>> = Box::default();
+    let (mut compared, mut intents) = (0u64, 0u64);
+    for l in lines {
+        let mut last_ms = None;
+        let r = dec.decode(l, 0, &mut |ev| {
+            for (book, (_, profile)) in books.iter_mut().zip(oracles.iter_mut()) {
+                book.on_event(ev);
+                if let EventBody::Trade(t) = ev.body {
+                    profile.on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker);
+                }
+            }
+            if let EventBody::Depth(c) = ev.body {
+                if c.is_last() {
+                    last_ms = Some(ev.event_ms);
+                }
+            }
+        });
+        if let Ok(Decoded::Snapshot { .. }) = r {
+            let snap = parse_snapshot(l, spec).unwrap();
+            books.iter_mut().for_each(|b| b.apply_snapshot(&snap));
+        }
+        let Some(ms) = last_ms else { continue };
+        for (i, book) in books.iter_mut().enumerate() {
+            let (bt, bins, limit) = shapes[i];
+            book.fill_view(bt as i64, bins as usize, limit, &mut a);
+            book.fill_view_walked(bt as i64, bins as usize, limit, &mut b);
+            assert_eq!(
+                a,
+                b,
+                "view {:?} after update {}",
+                shapes[i],
+                book.update_id()
+            );
+            compared += 1;
+            let (oracle, profile) = &mut oracles[i];
+            profile.expire(ms);
+            let x = oracle.evaluate_view(&a, profile);
+            assert_eq!(x, oracle.evaluate(book, profile));
+            intents += x.is_ok() as u64;
+        }
+    }
+    (compared, intents)
+}
+
+fn sessions() -> Vec<(Vec<Vec<u8>>, SymbolSpec)> {
+    let sample = common::sample_dir().join("spot");
+    let mut v = vec![(
+        common::json_lines(&[
+            sample.join("btcusdt_20240808.gz"),
+            sample.join("btcusdt_20240809.gz"),
+        ]),
+        SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00000001").unwrap(),
+    )];
+    if let Some(d) = common::shared_data() {
+        let u = d.join("hftbacktest-examples/usdm");
+        v.push((
+            common::json_lines(&[u.join("btcusdt_20240718.gz")]),
+            SymbolSpec::from_tick_lot("BTCUSDT", Market::UsdM, "0.1", "0.001").unwrap(),
+        ));
+    }
+    v
+}
+
+#[test]
+fn indexed_view_equals_walked_view_on_recorded_sessions() {
+    let shapes = [(10, 100, 500), (1, 512, 40), (37, 64, 2_000)];
+    for (lines, spec) in sessions() {
+        let (n, intents) = compare(&lines, &spec, BookConfig::default(), &shapes);
+        eprintln!("{:?}: {n} views compared, {intents} intents", spec.market);
+        assert!(n > 5_000);
+        assert!(
+            intents > 0,
+            "the comparison must reach the oracle's later steps"
+        );
+    }
+}
+
+#[test]
+fn small_window_rebuilds_and_falls_back_exactly() {
+    let cfg = BookConfig {
+        window_ticks: 4096,
+        ..BookConfig::default()
+    };
+    let (lines, spec) = sessions().swap_remove(0);
+    let (n, _) = compare(&lines, &spec, cfg, &[(10, 100, 500), (50, 200, 5_000)]);
+    assert!(n > 10_000);
+}
