@@ -70,6 +70,9 @@ pub enum OrderKind {
     PostOnly,
     /// `MARKET`.
     Market,
+    /// A stop that sends a market order when the last trade reaches `price`: spot
+    /// `STOP_LOSS`, futures `STOP_MARKET` (`price` is written as `stopPrice`).
+    StopMarket,
 }
 
 /// One order, in integers; prices and quantities are written on the symbol's grids.
@@ -109,7 +112,9 @@ pub enum EncodeError {
     BadNumber,
 }
 
-type Buf = ArrayVec<u8, MAX_REQUEST>;
+/// Signed request bytes (parameters and signature), in a fixed buffer.
+pub type Request = ArrayVec<u8, MAX_REQUEST>;
+type Buf = Request;
 
 fn put(b: &mut Buf, s: &[u8]) -> Result<(), EncodeError> {
     b.try_extend_from_slice(s).map_err(|_| EncodeError::TooLong)
@@ -197,6 +202,8 @@ pub fn signed_order(
         (OrderKind::PostOnly, false) => (b"LIMIT_MAKER", b""),
         (OrderKind::PostOnly, true) => (b"LIMIT", b"GTX"),
         (OrderKind::Market, _) => (b"MARKET", b""),
+        (OrderKind::StopMarket, false) => (b"STOP_LOSS", b""),
+        (OrderKind::StopMarket, true) => (b"STOP_MARKET", b""),
     };
     put(&mut b, b"&type=")?;
     put(&mut b, ty)?;
@@ -206,23 +213,124 @@ pub fn signed_order(
     }
     put(&mut b, b"&quantity=")?;
     put_decimal(&mut b, o.qty)?;
-    if o.kind != OrderKind::Market {
-        put(&mut b, b"&price=")?;
-        put_decimal(&mut b, o.price)?;
+    match o.kind {
+        OrderKind::Market => {}
+        OrderKind::StopMarket => {
+            put(&mut b, b"&stopPrice=")?;
+            put_decimal(&mut b, o.price)?;
+        }
+        _ => {
+            put(&mut b, b"&price=")?;
+            put_decimal(&mut b, o.price)?;
+        }
     }
     put(&mut b, b"&newClientOrderId=")?;
     put(&mut b, checked(o.client_id, 36)?)?;
     if futures && o.reduce_only {
         put(&mut b, b"&reduceOnly=true")?;
     }
+    finish(b, signer, o.recv_window_ms, o.timestamp_ms)
+}
+
+/// `recvWindow`, `timestamp`, then the signature over everything before it.
+fn finish(mut b: Buf, signer: &Signer, recv_window_ms: u32, ts: u64) -> Result<Buf, EncodeError> {
     put(&mut b, b"&recvWindow=")?;
-    put_u64(&mut b, o.recv_window_ms as u64)?;
+    put_u64(&mut b, recv_window_ms as u64)?;
     put(&mut b, b"&timestamp=")?;
-    put_u64(&mut b, o.timestamp_ms)?;
+    put_u64(&mut b, ts)?;
     let sig = signer.sign(&b);
     put(&mut b, b"&signature=")?;
     put(&mut b, &sig)?;
     Ok(b)
+}
+
+/// A spot one-cancels-the-other exit (`POST /api/v3/orderList/oco`): a `LIMIT_MAKER`
+/// take profit and a `STOP_LOSS` stop for the same quantity; when one executes the
+/// exchange cancels the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OcoRequest<'a> {
+    /// Symbol.
+    pub symbol: &'a str,
+    /// `SELL` closes a long (take profit above, stop below); `BUY` closes a short.
+    pub side: OrderSide,
+    /// Quantity of both legs `(mantissa, scale)`.
+    pub qty: (i64, u8),
+    /// Take-profit limit price.
+    pub take_profit: (i64, u8),
+    /// Stop trigger price.
+    pub stop: (i64, u8),
+    /// Client ids: the list, the take profit, the stop.
+    pub ids: [&'a str; 3],
+    /// `recvWindow`.
+    pub recv_window_ms: u32,
+    /// `timestamp`.
+    pub timestamp_ms: u64,
+}
+
+/// Encodes and signs an OCO exit. No allocation.
+///
+/// # Errors
+/// [`EncodeError`] for bad text, non-positive numbers or an over-long request.
+pub fn signed_oco(signer: &Signer, o: &OcoRequest<'_>) -> Result<Buf, EncodeError> {
+    let mut b = Buf::new();
+    put(&mut b, b"symbol=")?;
+    put(&mut b, checked(o.symbol, 24)?)?;
+    put(&mut b, b"&listClientOrderId=")?;
+    put(&mut b, checked(o.ids[0], 36)?)?;
+    let sell = o.side == OrderSide::Sell;
+    put(&mut b, if sell { b"&side=SELL" } else { b"&side=BUY" })?;
+    put(&mut b, b"&quantity=")?;
+    put_decimal(&mut b, o.qty)?;
+    // SELL: take profit above, stop below. BUY: stop above, take profit below.
+    let (tp, sl): (&[u8], &[u8]) = if sell {
+        (b"above", b"below")
+    } else {
+        (b"below", b"above")
+    };
+    for leg in [tp, sl] {
+        put(&mut b, b"&")?;
+        put(&mut b, leg)?;
+        if leg == tp {
+            put(&mut b, b"Type=LIMIT_MAKER&")?;
+            put(&mut b, leg)?;
+            put(&mut b, b"ClientOrderId=")?;
+            put(&mut b, checked(o.ids[1], 36)?)?;
+            put(&mut b, b"&")?;
+            put(&mut b, leg)?;
+            put(&mut b, b"Price=")?;
+            put_decimal(&mut b, o.take_profit)?;
+        } else {
+            put(&mut b, b"Type=STOP_LOSS&")?;
+            put(&mut b, leg)?;
+            put(&mut b, b"ClientOrderId=")?;
+            put(&mut b, checked(o.ids[2], 36)?)?;
+            put(&mut b, b"&")?;
+            put(&mut b, leg)?;
+            put(&mut b, b"StopPrice=")?;
+            put_decimal(&mut b, o.stop)?;
+        }
+    }
+    finish(b, signer, o.recv_window_ms, o.timestamp_ms)
+}
+
+/// Encodes and signs a cancel (`DELETE /api/v3/order` or `/fapi/v1/order`) by client
+/// order id. No allocation.
+///
+/// # Errors
+/// [`EncodeError`] for bad text or an over-long request.
+pub fn signed_cancel(
+    signer: &Signer,
+    symbol: &str,
+    client_id: &str,
+    recv_window_ms: u32,
+    timestamp_ms: u64,
+) -> Result<Buf, EncodeError> {
+    let mut b = Buf::new();
+    put(&mut b, b"symbol=")?;
+    put(&mut b, checked(symbol, 24)?)?;
+    put(&mut b, b"&origClientOrderId=")?;
+    put(&mut b, checked(client_id, 36)?)?;
+    finish(b, signer, recv_window_ms, timestamp_ms)
 }
 
 #[cfg(test)]
