@@ -87,27 +87,40 @@ struct RunArgs {
     /// Replay speed: `max`, or a multiple of real time (`1`, `10`).
     #[arg(long, default_value = "max")]
     speed: String,
-    /// Threads: 1 (compact: every stage on one thread), 2 (feed | the rest) or 3
-    /// (feed | book + oracle | gateway).
+    /// Threads: 1 (compact: every stage on one thread, the default), 2 (feed + book |
+    /// signal + gateway), 3 (feed | book | signal + gateway) or 4 (one per stage).
     #[arg(long)]
     threads: Option<usize>,
     /// Same as --threads 1.
     #[arg(long)]
     compact: bool,
-    /// Wait strategy: spin (isolated cores only), spin-yield (default) or park.
+    /// Wait strategy: spin (isolated cores only), spin-yield (default) or park; for every
+    /// stage, or per stage (book=spin,signal=park), or both (park,book=spin).
     #[arg(long, default_value = "spin-yield")]
     wait: String,
-    /// CPU per stage, e.g. feed=2,book=3,gateway=4 (the oracle runs on the book's CPU).
+    /// CPU per stage, e.g. feed=2,book=3,signal=4,gateway=5 (stages sharing a thread
+    /// must name the same CPU).
     #[arg(long)]
     pin: Option<String>,
     /// Lock all memory (mlockall) so the hot path never page-faults.
     #[arg(long)]
     mlock: bool,
+    /// Run the pipeline's threads under SCHED_FIFO (refused when busy threads would
+    /// outnumber the CPUs, or without the privilege).
+    #[arg(long)]
+    realtime: bool,
+    /// Print a latency report every this many seconds (SIGUSR1 prints one any time).
+    #[arg(long)]
+    report_every: Option<f64>,
+    /// Paper exchange: latency of each order request, microseconds of exchange time.
+    #[arg(long, default_value_t = 5_000)]
+    paper_latency_us: u64,
     /// Slots per ring. Small rings keep queues short when the input outruns the stages
     /// (max speed); at least 1024 (one frame's worth of messages).
     #[arg(long, default_value_t = 1024)]
     ring: usize,
-    /// Write the latency histograms as an HdrHistogram interval log.
+    /// Write the latency histograms as an HdrHistogram interval log (an interval per
+    /// report, and the last at exit).
     #[arg(long)]
     latency_log: Option<PathBuf>,
     /// REST exchangeInfo response with the symbol's filters.
@@ -225,6 +238,18 @@ impl StrategyOverrides {
 enum BenchCmd {
     /// Replay speed: decode + book end to end, and book apply alone.
     Replay(BenchArgs),
+    /// The pipeline at max speed (or --speed): tick-to-trade, per-hop percentiles and
+    /// throughput, with `minerva run`'s flags; `--repeat N` merges N passes.
+    Pipeline(Box<PipelineBenchArgs>),
+}
+
+#[derive(Args)]
+struct PipelineBenchArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Passes over the input; histograms are merged, throughput is the median.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
 }
 
 #[derive(Args)]
@@ -267,6 +292,7 @@ fn run() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Replay(a) => cmd_replay(a),
         Cmd::Bench(BenchCmd::Replay(a)) => cmd_bench(a),
+        Cmd::Bench(BenchCmd::Pipeline(a)) => cmd_bench_pipeline(*a),
         Cmd::Peaks => cmd_peaks(),
         Cmd::LatencyReport { file } => {
             let logs = minerva::telemetry::read_log(&file)
@@ -533,11 +559,21 @@ fn cmd_signal(a: SignalArgs) -> Result<()> {
     Ok(())
 }
 
-fn cmd_run(a: RunArgs) -> Result<()> {
+/// Everything `minerva run` needs, checked before anything starts.
+struct RunSetup {
+    frames: Vec<(Vec<u8>, u64)>,
+    speed: Option<f64>,
+    spec: minerva::core::SymbolSpec,
+    strategy: minerva::strategy::Strategy,
+    keys: minerva::gateway::keys::ApiKeys,
+    cfg: minerva::pipeline::run::RunConfig,
+}
+
+fn run_setup(a: &RunArgs) -> Result<RunSetup> {
     use minerva::gateway::keys::ApiKeys;
-    use minerva::gateway::sign::Signer;
-    use minerva::pipeline::run::{ReplaySource, RunConfig, install_signal_handlers, run};
-    use minerva::pipeline::{PinPlan, Stage, Wait};
+    use minerva::pipeline::PinPlan;
+    use minerva::pipeline::run::RunConfig;
+    use minerva::pipeline::wait::WaitPlan;
     let files: Vec<PathBuf> = match a.source.strip_prefix("replay:") {
         Some(list) => list
             .split(',')
@@ -561,21 +597,16 @@ fn cmd_run(a: RunArgs) -> Result<()> {
                 .context("--speed must be max or a positive number")?,
         ),
     };
-    let wait: Wait = a.wait.parse()?;
+    let wait = WaitPlan::parse(&a.wait)?;
     let threads = if a.compact { 1 } else { a.threads.unwrap_or(1) };
     let pin = match &a.pin {
-        Some(p) => {
-            let plan = PinPlan::parse(p, &minerva::pipeline::pin::allowed_cpus())?;
-            if let (Some(s), b) = (plan.cpu(Stage::Signal), plan.cpu(Stage::Book)) {
-                if b.is_some_and(|b| b != s) {
-                    bail!(
-                        "the oracle (signal) runs on the book's thread: pin book and signal to the same CPU"
-                    );
-                }
-            }
-            plan
-        }
+        Some(p) => PinPlan::parse(p, &minerva::pipeline::pin::allowed_cpus())?,
         None => PinPlan::default(),
+    };
+    let report_every = match a.report_every {
+        Some(s) if s.is_finite() && s > 0.0 => Some(std::time::Duration::from_secs_f64(s)),
+        Some(_) => bail!("--report-every must be a positive number of seconds"),
+        None => None,
     };
     if a.mlock {
         // SAFETY: mlockall has no memory-safety preconditions; it only changes paging.
@@ -600,31 +631,96 @@ fn cmd_run(a: RunArgs) -> Result<()> {
         }
     };
     let frames = minerva::replay::input::recorded_frames(&files)?;
-    install_signal_handlers();
     let cfg = RunConfig {
         threads,
         wait,
         pin,
+        realtime: a.realtime,
         ring_capacity: a.ring,
+        paper_latency_us: a.paper_latency_us,
+        report_every,
+        latency_log: a.latency_log.clone(),
     };
-    let start = std::time::SystemTime::now();
+    Ok(RunSetup {
+        frames,
+        speed,
+        spec,
+        strategy,
+        keys,
+        cfg,
+    })
+}
+
+fn cmd_run(a: RunArgs) -> Result<()> {
+    use minerva::gateway::sign::Signer;
+    use minerva::pipeline::run::{ReplaySource, install_signal_handlers, run};
+    let s = run_setup(&a)?;
+    install_signal_handlers();
     let report = run(
-        ReplaySource::new(frames, speed),
-        &spec,
-        &strategy,
-        Signer::new(&keys),
-        &cfg,
+        ReplaySource::new(s.frames, s.speed),
+        &s.spec,
+        &s.strategy,
+        Signer::new(&s.keys),
+        &s.cfg,
     )?;
     print!("{}", report.to_text());
-    if let Some(path) = &a.latency_log {
-        let series: Vec<&minerva::telemetry::Latency> = report.lat.all().to_vec();
-        minerva::telemetry::write_log(
-            path,
-            &series,
-            start,
-            std::time::Duration::from_secs_f64(report.secs),
-        )
-        .with_context(|| format!("{}", path.display()))?;
+    if report.interrupted {
+        eprintln!("stopped by signal: rings drained, resting orders cancelled");
+    }
+    Ok(())
+}
+
+fn cmd_bench_pipeline(a: PipelineBenchArgs) -> Result<()> {
+    use minerva::gateway::sign::Signer;
+    use minerva::pipeline::run::{ReplaySource, install_signal_handlers, run};
+    let s = run_setup(&a.run)?;
+    install_signal_handlers();
+    let mut merged: Option<minerva::pipeline::run::RunReport> = None;
+    let mut rates = Vec::new();
+    for _ in 0..a.repeat.max(1) {
+        let r = run(
+            ReplaySource::new(s.frames.clone(), s.speed),
+            &s.spec,
+            &s.strategy,
+            Signer::new(&s.keys),
+            &s.cfg,
+        )?;
+        rates.push(r.frames as f64 / r.secs.max(1e-9));
+        match merged.as_mut() {
+            Some(m) => m.lat.merge(&r.lat),
+            None => merged = Some(r),
+        }
+    }
+    let m = merged.expect("at least one pass");
+    rates.sort_by(f64::total_cmp);
+    let rate = rates[rates.len() / 2];
+    println!(
+        "{}",
+        minerva::telemetry::table(m.lat.all().iter().map(|l| (l.name(), l.histogram())))
+    );
+    let q = |l: &minerva::telemetry::Latency, p: f64| {
+        let h = l.histogram();
+        if h.is_empty() {
+            0
+        } else {
+            h.value_at_quantile(p)
+        }
+    };
+    for (name, l) in [
+        ("tick_to_trade", &m.lat.tick_to_trade),
+        ("tick_to_decision", &m.lat.tick_to_decision),
+    ] {
+        println!(
+            "RESULT peer=minerva-pipeline series={name} threads={} passes={} frames={} frames_per_sec={rate:.0} p50_ns={} p99_ns={} p999_ns={} max_ns={} count={}",
+            s.cfg.threads,
+            rates.len(),
+            m.frames,
+            q(l, 0.5),
+            q(l, 0.99),
+            q(l, 0.999),
+            l.histogram().max(),
+            l.count()
+        );
     }
     Ok(())
 }

@@ -409,3 +409,90 @@ fn signal_reports_strategy_errors_by_key() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("ETHUSDT"), "{}", stderr(&o));
 }
+
+#[test]
+fn run_reports_on_sigusr1_and_stops_in_order_on_sigint() {
+    let [a, b] = sample();
+    let log = tmp("run.hlog");
+    let cpu = minerva::pipeline::pin::allowed_cpus()[0];
+    let child = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args([
+            "run",
+            "--source",
+            &format!("replay:{a},{b}"),
+            "--strategy",
+            &repo("strategy_0.toml"),
+            "--exchange-info",
+            &repo("sample/exchange_info_spot_btcusdt.json"),
+            "--speed",
+            "1",
+            "--pin",
+            &format!("feed={cpu}"),
+            "--report-every",
+            "0.5",
+            "--latency-log",
+            log.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(pid, libc::SIGUSR1) };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    no_panic(&o);
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(o.status.success(), "{err}");
+    assert!(err.matches("latency report at").count() >= 2, "{err}");
+    assert!(err.contains("stopped by signal"), "{err}");
+    assert!(
+        out.contains("tick_to_decision") && out.contains("interrupted"),
+        "{out}"
+    );
+    // The log holds an interval per report and a last one; latency-report reads it back.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.matches("Tag=feed_decode,").count() >= 3, "{text}");
+    let r = minerva(&["latency-report", log.to_str().unwrap()]);
+    assert!(r.status.success() && String::from_utf8_lossy(&r.stdout).contains("book_queue"));
+}
+
+#[test]
+fn run_refuses_bad_launch_flags_clearly() {
+    let [a, b] = sample();
+    let src = format!("replay:{a},{b}");
+    let (s, x) = (
+        repo("strategy_0.toml"),
+        repo("sample/exchange_info_spot_btcusdt.json"),
+    );
+    let base = [
+        "run",
+        "--source",
+        &src,
+        "--strategy",
+        &s,
+        "--exchange-info",
+        &x,
+    ];
+    for (extra, msg) in [
+        (&["--pin", "feed=4096"][..], "not available"),
+        (&["--pin", "fed=0"][..], "unknown stage"),
+        (&["--wait", "book=fast"][..], "unknown wait strategy"),
+        (&["--threads", "9"][..], "--threads"),
+        (&["--threads", "4", "--wait", "spin"][..], "busy-spinning"),
+        (&["--bins", "400"][..], "at most 128"),
+        (&["--report-every", "0"][..], "--report-every"),
+    ] {
+        if extra.contains(&"spin") && minerva::pipeline::pin::allowed_cpus().len() >= 4 {
+            continue; // enough CPUs for four spinning threads
+        }
+        let o = minerva(&[&base[..], extra].concat());
+        no_panic(&o);
+        assert!(!o.status.success(), "{extra:?}");
+        assert!(stderr(&o).contains(msg), "{extra:?}: {}", stderr(&o));
+    }
+}

@@ -1,11 +1,13 @@
-//! The pipeline on the shipped session: every mode (compact, 2 and 3 threads, pinned or
-//! not) sees the same book and proposes and signs the same orders.
+//! The pipeline on the shipped session: every mode (compact, 2, 3 and 4 threads, pinned
+//! or not, any wait strategy) sees the same book, proposes the same intents and trades
+//! the same operations on the paper exchange.
 
 mod common;
 
 use minerva::gateway::sign::Signer;
 use minerva::pipeline::pin::allowed_cpus;
 use minerva::pipeline::run::{ReplaySource, RunConfig, RunError, run};
+use minerva::pipeline::wait::WaitPlan;
 use minerva::pipeline::{PinPlan, Wait};
 use minerva::replay::{ReplayOptions, symbol_table};
 use minerva::strategy::Strategy;
@@ -31,20 +33,32 @@ fn setup() -> (Vec<(Vec<u8>, u64)>, minerva::core::SymbolSpec, Strategy) {
     )
 }
 
+fn signer() -> Signer {
+    Signer::new(&minerva::gateway::keys::ApiKeys::new(
+        "k".into(),
+        b"s".to_vec(),
+    ))
+}
+
 #[test]
 fn every_mode_gives_the_same_result() {
     let (frames, spec, strategy) = setup();
     let cpus = allowed_cpus();
+    let (first, last) = (cpus[0], cpus[cpus.len() - 1]);
     let pinned = PinPlan::parse(
-        &format!("feed={},book={}", cpus[0], cpus[cpus.len() - 1]),
+        &format!("feed={first},book={first},signal={last},gateway={last}"),
         &cpus,
     )
     .unwrap();
     let modes = [
-        (1, Wait::SpinYield, PinPlan::default()),
-        (2, Wait::SpinYield, PinPlan::default()),
-        (3, Wait::Park, PinPlan::default()),
-        (2, Wait::SpinYield, pinned),
+        (1, WaitPlan::default(), PinPlan::default()),
+        (2, WaitPlan::default(), pinned),
+        (
+            3,
+            WaitPlan::parse("park,book=spin-yield").unwrap(),
+            PinPlan::default(),
+        ),
+        (4, WaitPlan::uniform(Wait::SpinYield), PinPlan::default()),
     ];
     let mut seen = Vec::new();
     for (threads, wait, pin) in modes {
@@ -52,44 +66,111 @@ fn every_mode_gives_the_same_result() {
             threads,
             wait,
             pin,
-            ring_capacity: 1024,
+            ..RunConfig::default()
         };
-        let signer = Signer::new(&minerva::gateway::keys::ApiKeys::new(
-            "k".into(),
-            b"s".to_vec(),
-        ));
         let r = run(
             ReplaySource::new(frames.clone(), None),
             &spec,
             &strategy,
-            signer,
+            signer(),
             &cfg,
         )
         .unwrap();
         assert_eq!(r.frames, 99_574);
         assert_eq!((r.book.applied, r.book.gaps), (6_493, 0));
+        let [a, v, c] = r.rings;
         assert_eq!(
-            r.feed_ring.messages,
+            a.messages,
             r.lat.book.count(),
             "every message reached the book"
         );
-        assert_eq!(r.orders, r.lat.tick_to_trade.count());
-        seen.push((r.intents, r.orders, r.refused));
+        assert_eq!(v.messages, r.lat.signal.count(), "…and the signal");
+        assert_eq!(c.messages, r.lat.gateway.count(), "…and the gateway");
+        assert_eq!(
+            r.evaluations,
+            r.book.applied - 1,
+            "a view after every live update"
+        );
+        assert_eq!(r.evaluations, r.lat.tick_to_decision.count());
+        // Every request the trader signed reached the paper exchange.
+        assert_eq!(r.trader.requests, r.exchange.requests);
+        assert_eq!(r.exchange.reports_lost, 0);
+        seen.push((
+            r.intents, r.orders, r.refused, r.trader, r.exchange, r.risk, r.shutdown,
+        ));
     }
-    assert!(seen.iter().all(|s| *s == seen[0]), "{seen:?}");
-    // The hand-checked operation of docs/strategy.md is the one order signed.
-    assert_eq!(seen[0], (21, 1, 20));
+    assert!(seen.iter().all(|s| *s == seen[0]), "{seen:#?}");
+    let (intents, orders, refused, trader, exchange, risk, shutdown) = seen[0];
+    // The hand-checked operation of docs/strategy.md is the one entry: it fills as
+    // maker and closes at its take profit; the OCO's stop leg expires with it.
+    assert_eq!((intents, orders, refused), (21, 1, 20));
+    assert_eq!(
+        (trader.entries_filled, trader.take_profits, trader.stops),
+        (1, 1, 0)
+    );
+    assert_eq!(
+        (exchange.fills, exchange.taker_fills, exchange.expired),
+        (2, 0, 1)
+    );
+    assert_eq!(risk.closed, 1);
+    assert!(risk.realised_e8 > 0 && risk.fees_e8 > 0, "{risk:?}");
+    assert_eq!(shutdown.open_positions, 0);
+}
+
+#[test]
+fn more_latency_means_fewer_fills_never_different_books() {
+    let (frames, spec, strategy) = setup();
+    // A looser strategy trades more often; a slow link keeps its entries from the touch.
+    let _ = strategy;
+    let strategy = Strategy::parse(
+        include_str!("../strategy_0.toml"),
+        &[
+            ("maker_fee", "0".into()),
+            ("taker_fee", "0".into()),
+            ("short_pressure", "0.6".into()),
+            ("long_pressure", "0.4".into()),
+            ("max_concurrent_trades", "20".into()),
+        ],
+    )
+    .unwrap();
+    let mut fills = Vec::new();
+    for latency_us in [0, 5_000, 2_000_000] {
+        let cfg = RunConfig {
+            paper_latency_us: latency_us,
+            ..RunConfig::default()
+        };
+        let r = run(
+            ReplaySource::new(frames.clone(), None),
+            &spec,
+            &strategy,
+            signer(),
+            &cfg,
+        )
+        .unwrap();
+        assert_eq!(r.book.applied, 6_493);
+        let t = r.trader;
+        assert_eq!(
+            t.entries,
+            t.entries_filled + t.entries_rejected + t.entries_withdrawn,
+            "every entry ends filled, refused, or withdrawn (at the latest at exit): {t:?}"
+        );
+        assert_eq!(
+            t.entries_filled,
+            t.take_profits + t.stops + t.flattened + r.shutdown.open_positions as u64,
+            "every filled entry is closed or reported open: {t:?}"
+        );
+        eprintln!("latency {latency_us} µs: {t:?} {:?}", r.exchange);
+        fills.push(r.exchange.fills);
+    }
+    assert!(fills[0] > 2, "the looser strategy trades: {fills:?}");
+    assert!(fills[0] >= fills[2], "{fills:?}");
 }
 
 #[test]
 fn refuses_layouts_this_machine_cannot_run() {
     let (frames, spec, strategy) = setup();
-    let signer = Signer::new(&minerva::gateway::keys::ApiKeys::new(
-        "k".into(),
-        b"s".to_vec(),
-    ));
     let bad = RunConfig {
-        threads: 4,
+        threads: 5,
         ..Default::default()
     };
     assert_eq!(
@@ -97,28 +178,61 @@ fn refuses_layouts_this_machine_cannot_run() {
             ReplaySource::new(frames.clone(), None),
             &spec,
             &strategy,
-            signer.clone(),
+            signer(),
             &bad
         )
         .unwrap_err(),
         RunError::Threads
     );
     let n = allowed_cpus().len();
-    if n < 3 {
+    if n < 4 {
         let spin = RunConfig {
-            threads: 3,
-            wait: Wait::Spin,
+            threads: 4,
+            wait: WaitPlan::uniform(Wait::Spin),
             ..Default::default()
         };
         assert!(matches!(
             run(
-                ReplaySource::new(frames, None),
+                ReplaySource::new(frames.clone(), None),
                 &spec,
                 &strategy,
-                signer,
+                signer(),
                 &spin
             ),
             Err(RunError::TooManySpinners { .. })
         ));
     }
+    let cpus = allowed_cpus();
+    if cpus.len() >= 2 {
+        let split = RunConfig {
+            threads: 2,
+            pin: PinPlan::parse(&format!("feed={},book={}", cpus[0], cpus[1]), &cpus).unwrap(),
+            ..Default::default()
+        };
+        assert_eq!(
+            run(
+                ReplaySource::new(frames.clone(), None),
+                &spec,
+                &strategy,
+                signer(),
+                &split
+            )
+            .unwrap_err(),
+            RunError::PinConflict("feed", "book", 2)
+        );
+    }
+    let wide = Strategy {
+        bins: 300,
+        ..strategy
+    };
+    assert!(matches!(
+        run(
+            ReplaySource::new(frames, None),
+            &spec,
+            &wide,
+            signer(),
+            &RunConfig::default()
+        ),
+        Err(RunError::Shape(_))
+    ));
 }

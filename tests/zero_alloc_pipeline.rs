@@ -1,30 +1,61 @@
-//! The whole pipeline (feed, book + oracle, risk + signer, rings, latency histograms)
-//! allocates nothing per message once warm, compact and threaded: a real session under
-//! a counting global allocator. One test in this file (the count is process-wide).
+//! The whole pipeline — feed, book, signal, gateway with its paper exchange, rings,
+//! latency histograms — allocates nothing on its threads once warm, compact and
+//! threaded (four threads, pinned to the CPUs this process may use): `minerva run`'s
+//! own code on a real session, under a global allocator that counts allocations made
+//! off the test's thread (which only starts the run and builds the report) after the
+//! warm-up frames. One test in this file: the count is process-wide.
 
 mod common;
 
-use minerva::book::BookConfig;
 use minerva::gateway::keys::ApiKeys;
 use minerva::gateway::sign::Signer;
-use minerva::pipeline::stages::{
-    BookStage, FeedMsg, FeedStage, Frame, GatewayStage, IntentMsg, Source, Stamped, drain,
-};
-use minerva::pipeline::{Wait, ring};
+use minerva::pipeline::PinPlan;
+use minerva::pipeline::pin::allowed_cpus;
+use minerva::pipeline::run::{RunConfig, run};
+use minerva::pipeline::stages::{Frame, Source};
 use minerva::replay::{ReplayOptions, symbol_table};
 use minerva::strategy::Strategy;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::Relaxed};
+
+/// Counts allocations made while `MEASURING`, on threads other than `TEST_THREAD`.
+struct HotThreads;
+
+static MEASURING: AtomicBool = AtomicBool::new(false);
+static TEST_THREAD: AtomicI32 = AtomicI32::new(0);
+static HOT_ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+fn count() {
+    // gettid is a plain syscall: it never allocates, so it is safe inside the allocator.
+    if MEASURING.load(Relaxed) && unsafe { libc::gettid() } != TEST_THREAD.load(Relaxed) {
+        HOT_ALLOCS.fetch_add(1, Relaxed);
+    }
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts calls.
+unsafe impl std::alloc::GlobalAlloc for HotThreads {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        count();
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, s: usize) -> *mut u8 {
+        count();
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.realloc(p, l, s) }
+    }
+}
 
 #[global_allocator]
-static A: common::Counting = common::Counting;
-use common::ALLOCS;
-
-/// The count when the source handed out its warm-up'th frame.
-static MARK: AtomicUsize = AtomicUsize::new(usize::MAX);
+static A: HotThreads = HotThreads;
 
 const WARM: usize = 2_000;
 
+/// Recorded frames; starts the count when it hands out the warm-up'th frame.
 struct Marking<'a> {
     frames: &'a [(Vec<u8>, u64)],
     next: usize,
@@ -33,7 +64,7 @@ struct Marking<'a> {
 impl Source for Marking<'_> {
     fn next_frame(&mut self) -> Option<Frame<'_>> {
         if self.next == WARM {
-            MARK.store(ALLOCS.load(Relaxed), Relaxed);
+            MEASURING.store(true, Relaxed);
         }
         let (bytes, rec) = self.frames.get(self.next)?;
         self.next += 1;
@@ -46,7 +77,21 @@ impl Source for Marking<'_> {
 }
 
 #[test]
-fn no_allocation_per_message_compact_and_threaded() {
+fn no_allocation_on_pipeline_threads_compact_and_threaded() {
+    // SAFETY: gettid has no preconditions.
+    TEST_THREAD.store(unsafe { libc::gettid() }, Relaxed);
+    // The counter sees an allocation on another thread, and ignores this one's.
+    MEASURING.store(true, Relaxed);
+    std::hint::black_box(vec![0u8; 64]);
+    assert_eq!(HOT_ALLOCS.load(Relaxed), 0);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            HOT_ALLOCS.store(0, Relaxed);
+            std::hint::black_box(vec![0u8; 64]);
+            assert!(HOT_ALLOCS.load(Relaxed) > 0, "the counter must count");
+        });
+    });
+    MEASURING.store(false, Relaxed);
     let d = common::sample_dir().join("spot");
     let files: Vec<PathBuf> = ["btcusdt_20240808.gz", "btcusdt_20240809.gz"]
         .iter()
@@ -60,57 +105,57 @@ fn no_allocation_per_message_compact_and_threaded() {
         ..Default::default()
     };
     let spec = symbol_table(&files, &opts).unwrap().specs()[0].clone();
-    let strategy = Strategy::parse(include_str!("../strategy_0.toml"), &[]).unwrap();
+    // Loose enough to trade: entries, fills, exits, cancels all run on the hot path.
+    let strategy = Strategy::parse(
+        include_str!("../strategy_0.toml"),
+        &[
+            ("maker_fee", "0".into()),
+            ("taker_fee", "0".into()),
+            ("short_pressure", "0.6".into()),
+            ("long_pressure", "0.4".into()),
+            ("max_concurrent_trades", "20".into()),
+        ],
+    )
+    .unwrap();
     let frames = minerva::replay::input::recorded_frames(&files).unwrap();
     let signer = Signer::new(&ApiKeys::new("k".into(), b"s".to_vec()));
-
-    for threaded in [false, true] {
-        MARK.store(usize::MAX, Relaxed);
-        let (mut a_tx, mut a_rx) = ring::<Stamped<FeedMsg>>(1024, Wait::SpinYield);
-        let (mut c_tx, mut c_rx) = ring::<Stamped<IntentMsg>>(1024, Wait::SpinYield);
-        let mut feed = FeedStage::new(
-            Marking {
-                frames: &frames,
-                next: 0,
-            },
-            &spec,
-        );
-        let mut book = BookStage::new(&spec, &strategy, &BookConfig::default());
-        let mut gateway = GatewayStage::new(&spec, &strategy, signer.clone());
-        if threaded {
-            std::thread::scope(|sc| {
-                sc.spawn(|| {
-                    while feed.step(&mut a_tx).unwrap() {}
-                    drop(a_tx);
-                });
-                loop {
-                    let got = drain(&mut a_rx, |m| book.on_msg(m, &mut c_tx).unwrap());
-                    drain(&mut c_rx, |m| gateway.on_intent(m));
-                    if got == 0 && a_rx.is_finished() {
-                        break;
-                    }
-                    if got == 0 {
-                        std::thread::yield_now();
-                    }
-                }
-            });
-        } else {
-            while feed.step(&mut a_tx).unwrap() {
-                drain(&mut a_rx, |m| book.on_msg(m, &mut c_tx).unwrap());
-                drain(&mut c_rx, |m| gateway.on_intent(m));
-            }
-        }
-        let allocs = ALLOCS.load(Relaxed) - MARK.load(Relaxed);
-        let st = book.book.stats();
+    let cpus = allowed_cpus();
+    let pin = |spec: String| PinPlan::parse(&spec, &cpus).unwrap();
+    let (a, b) = (cpus[0], cpus[cpus.len() - 1]);
+    let modes = [
+        ("compact", 1, PinPlan::default()),
+        (
+            "threaded",
+            4,
+            pin(format!("feed={a},book={a},signal={b},gateway={b}")),
+        ),
+    ];
+    for (name, threads, pin) in modes {
+        MEASURING.store(false, Relaxed);
+        HOT_ALLOCS.store(0, Relaxed);
+        let cfg = RunConfig {
+            threads,
+            pin,
+            ..RunConfig::default()
+        };
+        let source = Marking {
+            frames: &frames,
+            next: 0,
+        };
+        let r = run(source, &spec, &strategy, signer.clone(), &cfg).unwrap();
+        MEASURING.store(false, Relaxed);
+        let allocs = HOT_ALLOCS.load(Relaxed);
         eprintln!(
-            "threaded={threaded}: {} frames, {} applied, {} intents, {} orders, {allocs} allocations after warm-up",
-            feed.frames, st.applied, book.intents, gateway.orders
+            "{name}: {} frames, {} applied, {} evaluations, {} entries, {} fills, {} requests, {allocs} allocations on pipeline threads after warm-up",
+            r.frames,
+            r.book.applied,
+            r.evaluations,
+            r.trader.entries,
+            r.exchange.fills,
+            r.trader.requests
         );
-        assert_eq!(feed.frames, frames.len() as u64);
-        assert!(st.applied > 6_000 && book.intents > 10 && gateway.orders >= 1);
-        assert_eq!(
-            allocs, 0,
-            "threaded={threaded}: allocations on the hot path"
-        );
+        assert_eq!(r.frames, frames.len() as u64);
+        assert!(r.book.applied > 6_000 && r.trader.entries > 10 && r.exchange.fills > 10);
+        assert_eq!(allocs, 0, "{name}: allocations on the hot path");
     }
 }

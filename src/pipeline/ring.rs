@@ -15,6 +15,8 @@ pub struct RingStats {
 
 /// The producer end.
 pub struct Outbox<T> {
+    /// Every slot holds a valid `T` (made by [`ring_filled`]).
+    filled: bool,
     tx: rtrb::Producer<T>,
     waiter: Waiter,
     /// Counters of this end.
@@ -36,12 +38,29 @@ pub fn ring<T: Copy>(capacity: usize, wait: Wait) -> (Outbox<T>, Inbox<T>) {
             tx,
             waiter: Waiter::new(wait),
             stats: RingStats::default(),
+            filled: false,
         },
         Inbox {
             rx,
             stats: RingStats::default(),
         },
     )
+}
+
+/// A ring whose every slot is first written with `init` (cold), so the producer can
+/// build large messages in place with [`Outbox::push_in_place`].
+pub fn ring_filled<T: Copy>(capacity: usize, wait: Wait, init: T) -> (Outbox<T>, Inbox<T>) {
+    let (mut tx, mut rx) = ring(capacity, wait);
+    let cap = tx.tx.buffer().capacity();
+    // Twice round, whatever rtrb's internal start position.
+    for _ in 0..2 {
+        for _ in 0..cap {
+            let _ = tx.tx.push(init);
+        }
+        while rx.rx.pop().is_ok() {}
+    }
+    tx.filled = true;
+    (tx, rx)
 }
 
 /// The consumer went away while the producer waited on a full ring.
@@ -82,6 +101,73 @@ impl<T: Copy> Outbox<T> {
         }
     }
 
+    /// Copies `msg` straight into the next free slot (one copy, for large messages),
+    /// waiting like [`Outbox::push`] when the ring is full.
+    ///
+    /// # Hot path: no allocation.
+    ///
+    /// # Errors
+    /// [`Abandoned`] when the ring is full and its consumer is gone.
+    #[inline]
+    pub fn push_ref(&mut self, msg: &T) -> Result<(), Abandoned> {
+        let mut stalled = false;
+        loop {
+            if let Ok(mut chunk) = self.tx.write_chunk_uninit(1) {
+                chunk.as_mut_slices().0[0].write(*msg);
+                // SAFETY: the chunk's single slot was initialised on the line above.
+                unsafe { chunk.commit_all() };
+                self.stats.messages += 1;
+                self.waiter.reset();
+                return Ok(());
+            }
+            if !stalled {
+                stalled = true;
+                self.stats.stalls += 1;
+            }
+            if self.tx.is_abandoned() {
+                return Err(Abandoned);
+            }
+            self.waiter.idle();
+        }
+    }
+
+    /// Builds the next message in place in its slot (no copy at all), waiting like
+    /// [`Outbox::push`] when the ring is full. Only for rings made by [`ring_filled`],
+    /// whose slots all hold a valid `T` (the closure sees the last message written there).
+    ///
+    /// # Hot path: no allocation.
+    ///
+    /// # Errors
+    /// [`Abandoned`] when the ring is full and its consumer is gone.
+    #[inline]
+    pub fn push_in_place(&mut self, fill: impl FnOnce(&mut T)) -> Result<(), Abandoned> {
+        assert!(
+            self.filled,
+            "push_in_place needs a ring made by ring_filled"
+        );
+        let mut stalled = false;
+        loop {
+            if let Ok(mut chunk) = self.tx.write_chunk_uninit(1) {
+                // SAFETY: `ring_filled` wrote a valid `T` into every slot, and a consumer
+                // only reads slots (`T: Copy` has no drop), so the slot still holds one.
+                fill(unsafe { chunk.as_mut_slices().0[0].assume_init_mut() });
+                // SAFETY: the slot is initialised (see above).
+                unsafe { chunk.commit_all() };
+                self.stats.messages += 1;
+                self.waiter.reset();
+                return Ok(());
+            }
+            if !stalled {
+                stalled = true;
+                self.stats.stalls += 1;
+            }
+            if self.tx.is_abandoned() {
+                return Err(Abandoned);
+            }
+            self.waiter.idle();
+        }
+    }
+
     /// True when the consumer end was dropped.
     pub fn is_abandoned(&self) -> bool {
         self.tx.is_abandoned()
@@ -97,6 +183,38 @@ impl<T: Copy> Inbox<T> {
         let m = self.rx.pop().ok()?;
         self.stats.messages += 1;
         Some(m)
+    }
+
+    /// Hands every waiting message to `f` in place (no copy out of the ring); returns
+    /// how many.
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn drain(&mut self, mut f: impl FnMut(&T)) -> usize {
+        let n = self.rx.slots();
+        if n == 0 {
+            return 0;
+        }
+        let Ok(chunk) = self.rx.read_chunk(n) else {
+            return 0;
+        };
+        let (a, b) = chunk.as_slices();
+        a.iter().chain(b).for_each(&mut f);
+        chunk.commit_all();
+        self.stats.messages += n as u64;
+        n
+    }
+
+    /// Hands the next message to `f` in place, if one is waiting.
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn with_next<R>(&mut self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        let chunk = self.rx.read_chunk(1).ok()?;
+        let r = f(&chunk.as_slices().0[0]);
+        chunk.commit_all();
+        self.stats.messages += 1;
+        Some(r)
     }
 
     /// True when the producer end was dropped and nothing is left to read.

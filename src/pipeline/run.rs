@@ -1,73 +1,141 @@
-//! Running the stages: one thread (compact), two (feed | book + oracle + gateway) or three
-//! (feed | book + oracle | gateway), wired with rings, pinned on request, stopped in order
-//! at the end of the input or on SIGINT/SIGTERM.
+//! Running the four stages on 1 to 4 threads, wired with rings, pinned and scheduled
+//! on request, reporting on demand, and stopped in order at the end of the input or on
+//! SIGINT/SIGTERM.
+//!
+//! | threads | layout |
+//! |---|---|
+//! | 1 (compact) | feed, book, signal, gateway |
+//! | 2 | feed, book \| signal, gateway |
+//! | 3 | feed \| book \| signal, gateway |
+//! | 4 | feed \| book \| signal \| gateway |
 
 use super::clock::now_ns;
 use super::pin::{PinPlan, Stage, allowed_cpus};
-use super::ring::{Inbox, Outbox, RingStats, ring};
+use super::ring::{Inbox, Outbox, RingStats, ring, ring_filled};
 use super::stages::{
-    BookStage, FeedMsg, FeedStage, Frame, GatewayStage, IntentMsg, Latencies, Source, Stamped,
-    drain,
+    BookStage, FeedMsg, FeedStage, Frame, GatewayStage, Latencies, OrderMsg, ShapeError, SignalMsg,
+    SignalStage, Source, Stamped, View, drain,
 };
-use super::wait::{Wait, Waiter};
+use super::wait::{Wait, WaitPlan, Waiter};
 use crate::book::BookConfig;
 use crate::core::SymbolSpec;
+use crate::gateway::paper::PaperStats;
 use crate::gateway::sign::Signer;
+use crate::gateway::trader::{Shutdown, TraderStats};
+use crate::risk::RiskStats;
 use crate::strategy::Strategy;
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::telemetry::IntervalLog;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Set by SIGINT/SIGTERM: the feed stops taking frames and the pipeline drains.
 static STOP: AtomicBool = AtomicBool::new(false);
+/// Set by SIGUSR1: print a report now.
+static REPORT_NOW: AtomicBool = AtomicBool::new(false);
+/// Bumped when a report is due; each thread posts its histograms when it sees a change.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
 
-extern "C" fn on_signal(_: libc::c_int) {
+extern "C" fn on_stop(_: libc::c_int) {
     // Only an atomic store: async-signal-safe.
     STOP.store(true, Ordering::Relaxed);
 }
 
-/// Installs the SIGINT/SIGTERM handler (once per process).
+extern "C" fn on_usr1(_: libc::c_int) {
+    REPORT_NOW.store(true, Ordering::Relaxed);
+}
+
+/// Installs the SIGINT/SIGTERM (stop) and SIGUSR1 (report) handlers.
 pub fn install_signal_handlers() {
-    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    // SAFETY: `on_signal` only stores to an atomic, which is async-signal-safe, and has
+    let stop = on_stop as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    let usr1 = on_usr1 as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: both handlers only store to atomics, which is async-signal-safe, and have
     // the C signature `signal` expects.
     unsafe {
-        libc::signal(libc::SIGINT, handler);
-        libc::signal(libc::SIGTERM, handler);
+        libc::signal(libc::SIGINT, stop);
+        libc::signal(libc::SIGTERM, stop);
+        libc::signal(libc::SIGUSR1, usr1);
     }
 }
+
+/// Slots of the book → signal view ring: deep enough to absorb a burst of updates,
+/// small enough (64 KB) to stay in cache.
+const VIEW_SLOTS: usize = 16;
+
+/// Thread layouts by thread count: the stages each thread runs, in pipeline order.
+const LAYOUTS: [&[&[Stage]]; 4] = [
+    &[&[Stage::Feed, Stage::Book, Stage::Signal, Stage::Gateway]],
+    &[
+        &[Stage::Feed, Stage::Book],
+        &[Stage::Signal, Stage::Gateway],
+    ],
+    &[
+        &[Stage::Feed],
+        &[Stage::Book],
+        &[Stage::Signal, Stage::Gateway],
+    ],
+    &[
+        &[Stage::Feed],
+        &[Stage::Book],
+        &[Stage::Signal],
+        &[Stage::Gateway],
+    ],
+];
 
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    /// Threads: 1 (compact), 2 or 3.
+    /// Threads: 1 (compact) to 4 (a stage each).
     pub threads: usize,
-    /// Wait strategy of every stage.
-    pub wait: Wait,
+    /// Wait strategy per stage (a thread uses its first stage's).
+    pub wait: WaitPlan,
     /// CPUs per stage.
     pub pin: PinPlan,
-    /// Slots per ring (at least one frame's worth of messages: 1024).
+    /// SCHED_FIFO for the pipeline's threads.
+    pub realtime: bool,
+    /// Slots per ring (at least 1024: one frame's worth of messages).
     pub ring_capacity: usize,
+    /// Paper exchange: request latency, µs of exchange time.
+    pub paper_latency_us: u64,
+    /// Print a report this often (SIGUSR1 prints one any time).
+    pub report_every: Option<Duration>,
+    /// HdrHistogram interval log: an interval per report, and the last at exit.
+    pub latency_log: Option<PathBuf>,
 }
 
 impl Default for RunConfig {
     fn default() -> Self {
         Self {
             threads: 1,
-            wait: Wait::SpinYield,
+            wait: WaitPlan::default(),
             pin: PinPlan::default(),
+            realtime: false,
             ring_capacity: 1024,
+            paper_latency_us: 5_000,
+            report_every: None,
+            latency_log: None,
         }
+    }
+}
+
+impl RunConfig {
+    /// The default for this machine: compact (one thread spinning then yielding), which
+    /// never busy-spins more threads than there are cores and measured fastest on 2.
+    pub fn for_machine() -> Self {
+        Self::default()
     }
 }
 
 /// Why a run could not start or did not finish.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunError {
-    /// `threads` outside 1..=3.
-    #[error("--threads must be 1 (compact), 2 or 3")]
+    /// `threads` outside 1..=4.
+    #[error("--threads must be 1 (compact) to 4 (one thread per stage)")]
     Threads,
     /// More busy-spinning threads than CPUs this process may use.
     #[error(
-        "{threads} busy-spinning threads but only {cpus} CPUs available: use --wait spin-yield or fewer threads"
+        "{threads} busy-spinning threads but only {cpus} CPUs available: use --wait spin-yield, park, or fewer threads"
     )]
     TooManySpinners {
         /// Threads that would spin.
@@ -75,9 +143,34 @@ pub enum RunError {
         /// CPUs available.
         cpus: usize,
     },
+    /// Two stages share a thread but are pinned to different CPUs.
+    #[error(
+        "stages {0} and {1} share a thread with --threads {2} but are pinned to different CPUs"
+    )]
+    PinConflict(&'static str, &'static str, usize),
+    /// SCHED_FIFO refused.
+    #[error(
+        "--realtime: SCHED_FIFO refused ({0}); it needs CAP_SYS_NICE or an rtprio limit (ulimit -r)"
+    )]
+    Realtime(String),
+    /// The strategy does not fit the pipeline's messages.
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
     /// A stage panicked or its neighbour vanished.
     #[error("stage {0} failed; the pipeline stopped")]
     StageFailed(&'static str),
+    /// The latency log could not be written.
+    #[error("latency log: {0}")]
+    Log(String),
+}
+
+/// Messages and producer stalls of one ring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RingReport {
+    /// Messages carried.
+    pub messages: u64,
+    /// Times the producer found it full and waited.
+    pub stalls: u64,
 }
 
 /// What a run measured.
@@ -91,18 +184,26 @@ pub struct RunReport {
     pub decode_errors: u64,
     /// Events whose exchange time was after our receive time.
     pub clock_behind: u64,
+    /// Oracle evaluations.
+    pub evaluations: u64,
     /// Intents the oracle proposed.
     pub intents: u64,
-    /// Orders signed.
+    /// Entries signed and sent.
     pub orders: u64,
     /// Intents the risk manager refused.
     pub refused: u64,
-    /// Feed → book ring.
-    pub feed_ring: RingStats,
-    /// Book → gateway ring.
-    pub intent_ring: RingStats,
+    /// Rings: feed → book, book → signal, signal → gateway.
+    pub rings: [RingReport; 3],
     /// Book counters.
     pub book: crate::book::BookStats,
+    /// Operations, orders and fills.
+    pub trader: TraderStats,
+    /// The paper exchange's counters.
+    pub exchange: PaperStats,
+    /// Risk manager counters (realised PnL and fees).
+    pub risk: RiskStats,
+    /// What shutdown cancelled and left open.
+    pub shutdown: Shutdown,
     /// Wall time.
     pub secs: f64,
     /// Threads used.
@@ -111,12 +212,17 @@ pub struct RunReport {
     pub interrupted: bool,
 }
 
+fn quote(e8: i64) -> String {
+    format!("{:.2}", e8 as f64 / 1e8)
+}
+
 impl RunReport {
     /// The latency table and counters.
     pub fn to_text(&self) -> String {
         let mut o =
             crate::telemetry::table(self.lat.all().iter().map(|l| (l.name(), l.histogram())));
         use std::fmt::Write;
+        let b = &self.book;
         let _ = writeln!(
             o,
             "\n{} frames in {:.3} s ({:.0}/s) on {} thread(s){}; {} decode errors; book {} applied, {} gaps, {} resyncs",
@@ -130,20 +236,50 @@ impl RunReport {
                 ""
             },
             self.decode_errors,
-            self.book.applied,
-            self.book.gaps,
-            self.book.resyncs
+            b.applied,
+            b.gaps,
+            b.resyncs
+        );
+        let [a, v, c] = self.rings;
+        let _ = writeln!(
+            o,
+            "rings: feed→book {} msgs {} stalls, book→signal {} msgs {} stalls, signal→gateway {} msgs {} stalls; 0 dropped",
+            a.messages, a.stalls, v.messages, v.stalls, c.messages, c.stalls
+        );
+        let t = &self.trader;
+        let x = &self.exchange;
+        let _ = writeln!(
+            o,
+            "signal: {} evaluations, {} intents; risk: {} accepted, {} refused",
+            self.evaluations, self.intents, self.risk.accepted, self.refused
         );
         let _ = writeln!(
             o,
-            "{} intents, {} orders signed, {} refused; rings: feed→book {} msgs {} stalls, book→gateway {} msgs {} stalls, 0 dropped; {} events with the exchange clock ahead of ours",
-            self.intents,
-            self.orders,
-            self.refused,
-            self.feed_ring.messages,
-            self.feed_ring.stalls,
-            self.intent_ring.messages,
-            self.intent_ring.stalls,
+            "paper exchange: {} requests, {} rejected, {} fills ({} taker), {} cancelled, {} expired; entries {} sent, {} filled, {} refused by the exchange, {} withdrawn",
+            x.requests,
+            x.rejected,
+            x.fills,
+            x.taker_fills,
+            x.canceled,
+            x.expired,
+            t.entries,
+            t.entries_filled,
+            t.entries_rejected,
+            t.entries_withdrawn
+        );
+        let s = &self.shutdown;
+        let _ = writeln!(
+            o,
+            "operations closed: {} at take profit, {} at stop, {} flattened; realised {} quote net of {} fees; at exit {} orders cancelled, {} positions open (position {} lots, unrealised {}); {} events with the exchange clock ahead of ours",
+            t.take_profits,
+            t.stops,
+            t.flattened,
+            quote(self.risk.realised_e8),
+            quote(self.risk.fees_e8),
+            s.cancelled,
+            s.open_positions,
+            s.position.0,
+            quote(s.unrealised_e8),
             self.clock_behind
         );
         o
@@ -154,6 +290,10 @@ impl RunReport {
 /// by their recorded receive times divided by `speed`.
 pub struct ReplaySource {
     frames: Vec<(Vec<u8>, u64)>,
+    /// The receive buffer: each frame is copied in before it is stamped, as a socket
+    /// read copies from the kernel (so the copy is not part of the measured latency,
+    /// and the bytes are as warm as a socket's).
+    buf: Vec<u8>,
     next: usize,
     speed: Option<f64>,
     start_ns: u64,
@@ -164,7 +304,9 @@ impl ReplaySource {
     /// A source over recorded `(json, recorded ns)` frames; `speed` `None` = max.
     pub fn new(frames: Vec<(Vec<u8>, u64)>, speed: Option<f64>) -> Self {
         let first_recorded = frames.iter().map(|f| f.1).find(|&t| t > 0).unwrap_or(0);
+        let longest = frames.iter().map(|f| f.0.len()).max().unwrap_or(0);
         Self {
+            buf: Vec::with_capacity(longest),
             frames,
             next: 0,
             speed,
@@ -194,15 +336,298 @@ impl Source for ReplaySource {
                 w.idle();
             }
         }
+        self.buf.clear();
+        self.buf.extend_from_slice(bytes); // within capacity: no allocation
         Some(Frame {
-            bytes,
+            bytes: &self.buf,
             recv_ns: now_ns(),
             wall_ns: *rec,
         })
     }
 }
 
-/// Runs the pipeline over `source` until it ends (or a signal stops it).
+/// Where a thread posts its histograms when a report is due (preallocated: posting
+/// merges into it without allocating).
+struct Mailbox {
+    posted: AtomicU64,
+    done: AtomicBool,
+    lat: Mutex<Latencies>,
+}
+
+impl Mailbox {
+    fn new() -> Self {
+        Self {
+            posted: AtomicU64::new(0),
+            done: AtomicBool::new(false),
+            lat: Mutex::new(Latencies::default()),
+        }
+    }
+}
+
+/// The book stage with its input ring and its two output rings (messages, views).
+type BookEnds<'a> = (
+    &'a mut BookStage,
+    Inbox<Stamped<FeedMsg>>,
+    Outbox<Stamped<SignalMsg>>,
+    Outbox<View>,
+);
+
+/// The signal stage with its input rings (messages, views) and its output ring.
+type SignalEnds<'a> = (
+    &'a mut SignalStage,
+    Inbox<Stamped<SignalMsg>>,
+    Outbox<Stamped<OrderMsg>>,
+    Inbox<View>,
+);
+
+/// The stages and ring ends one thread runs.
+struct Lane<'a, S: Source> {
+    stages: &'static [Stage],
+    wait: Wait,
+    cpu: Option<usize>,
+    feed: Option<(&'a mut FeedStage<S>, Outbox<Stamped<FeedMsg>>)>,
+    book: Option<BookEnds<'a>>,
+    signal: Option<SignalEnds<'a>>,
+    gateway: Option<(&'a mut GatewayStage, Inbox<Stamped<OrderMsg>>)>,
+}
+
+/// Ring counters a thread hands back: inbox messages and outbox stalls per ring.
+#[derive(Debug, Default)]
+struct LaneRings {
+    inbox: [Option<RingStats>; 3],
+    stalls: [u64; 3],
+}
+
+impl<S: Source> Lane<'_, S> {
+    /// Runs until its first stage's input ends and everything it holds is handed on.
+    fn run(mut self, mailbox: &Mailbox, realtime: bool) -> Result<LaneRings, RunError> {
+        if let Some(id) = self.cpu {
+            core_affinity::set_for_current(core_affinity::CoreId { id });
+        }
+        if realtime {
+            set_fifo().map_err(RunError::Realtime)?;
+        }
+        let mut w = Waiter::new(self.wait);
+        let mut feeding = self.feed.is_some();
+        let mut seen = EPOCH.load(Ordering::Relaxed);
+        let mut accepting = true;
+        loop {
+            let mut work = 0usize;
+            if feeding {
+                let (f, tx) = self.feed.as_mut().expect("feeding");
+                match f.step(tx) {
+                    Ok(true) => work += 1,
+                    Ok(false) => feeding = false,
+                    Err(_) => return Err(RunError::StageFailed("book")),
+                }
+            }
+            if let Some((b, rx, tx, vx)) = self.book.as_mut() {
+                let mut failed = false;
+                work += drain(rx, |m| failed |= b.on_msg(m, tx, vx).is_err());
+                if failed {
+                    return Err(RunError::StageFailed("signal"));
+                }
+            }
+            if let Some((s, rx, tx, vx)) = self.signal.as_mut() {
+                let mut failed = false;
+                work += drain(rx, |m| failed |= s.on_msg(m, tx, vx).is_err());
+                if failed {
+                    return Err(RunError::StageFailed("gateway"));
+                }
+            }
+            if let Some((g, rx)) = self.gateway.as_mut() {
+                if accepting && STOP.load(Ordering::Relaxed) {
+                    // Shutting down: intents still in the rings are not traded.
+                    accepting = false;
+                    g.stop_accepting();
+                }
+                work += drain(rx, |m| g.on_msg(m));
+            }
+            let e = EPOCH.load(Ordering::Relaxed);
+            if e != seen {
+                seen = e;
+                self.post(mailbox, e);
+            }
+            if work > 0 {
+                w.reset();
+                continue;
+            }
+            let input_done = match self.stages[0] {
+                Stage::Feed => !feeding,
+                Stage::Book => self.book.as_ref().is_some_and(|b| b.1.is_finished()),
+                Stage::Signal => self.signal.as_ref().is_some_and(|s| s.1.is_finished()),
+                Stage::Gateway => self.gateway.as_ref().is_some_and(|g| g.1.is_finished()),
+            };
+            if input_done {
+                break;
+            }
+            w.idle();
+        }
+        mailbox.done.store(true, Ordering::Release);
+        let mut r = LaneRings::default();
+        if let Some((_, tx)) = &self.feed {
+            r.stalls[0] = tx.stats.stalls;
+        }
+        if let Some((_, rx, tx, vx)) = &self.book {
+            r.inbox[0] = Some(rx.stats);
+            r.stalls[1] = tx.stats.stalls + vx.stats.stalls;
+        }
+        if let Some((_, rx, tx, _)) = &self.signal {
+            r.inbox[1] = Some(rx.stats);
+            r.stalls[2] = tx.stats.stalls;
+        }
+        if let Some((_, rx)) = &self.gateway {
+            r.inbox[2] = Some(rx.stats);
+        }
+        Ok(r)
+    }
+
+    /// Copies this thread's histograms into its mailbox (no allocation).
+    #[cold]
+    fn post(&self, mailbox: &Mailbox, epoch: u64) {
+        if let Ok(mut m) = mailbox.lat.lock() {
+            let mine = [
+                self.feed.as_ref().map(|f| &f.0.lat),
+                self.book.as_ref().map(|b| &b.0.lat),
+                self.signal.as_ref().map(|s| &s.0.lat),
+                self.gateway.as_ref().map(|g| &g.0.lat),
+            ];
+            m.reset();
+            for l in mine.into_iter().flatten() {
+                m.merge(l);
+            }
+        }
+        mailbox.posted.store(epoch, Ordering::Release);
+    }
+}
+
+/// SCHED_FIFO at a middle priority for the calling thread.
+fn set_fifo() -> Result<(), String> {
+    // SAFETY: plain syscalls on the calling thread with a valid, initialised parameter.
+    unsafe {
+        let p = libc::sched_param {
+            sched_priority: (libc::sched_get_priority_max(libc::SCHED_FIFO) / 2).max(1),
+        };
+        if libc::sched_setscheduler(0, libc::SCHED_FIFO, &p) != 0 {
+            return Err(std::io::Error::last_os_error().to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Tries SCHED_FIFO on the calling thread and puts it back: a refusal is reported
+/// before any stage starts.
+fn probe_fifo() -> Result<(), RunError> {
+    set_fifo().map_err(RunError::Realtime)?;
+    // SAFETY: as in `set_fifo`; SCHED_OTHER takes priority 0.
+    unsafe {
+        let p = libc::sched_param { sched_priority: 0 };
+        libc::sched_setscheduler(0, libc::SCHED_OTHER, &p);
+    }
+    Ok(())
+}
+
+/// Checks a layout against the machine before anything starts.
+fn validate(cfg: &RunConfig) -> Result<&'static [&'static [Stage]], RunError> {
+    if !(1..=4).contains(&cfg.threads) {
+        return Err(RunError::Threads);
+    }
+    let layout = LAYOUTS[cfg.threads - 1];
+    let cpus = allowed_cpus().len().max(1);
+    // Under SCHED_FIFO a yielding thread only yields to its own priority: it spins too.
+    let busy = |w: Wait| w.spins() || (cfg.realtime && w != Wait::Park);
+    let spinners = layout.iter().filter(|l| busy(cfg.wait.of(l[0]))).count();
+    if spinners > cpus {
+        return Err(RunError::TooManySpinners {
+            threads: spinners,
+            cpus,
+        });
+    }
+    for lane in layout {
+        for pair in lane.windows(2) {
+            if let (Some(a), Some(b)) = (cfg.pin.cpu(pair[0]), cfg.pin.cpu(pair[1])) {
+                if a != b {
+                    return Err(RunError::PinConflict(
+                        pair[0].name(),
+                        pair[1].name(),
+                        cfg.threads,
+                    ));
+                }
+            }
+        }
+    }
+    if cfg.realtime {
+        probe_fifo()?;
+    }
+    Ok(layout)
+}
+
+/// Reports while the pipeline runs: every `every`, and on SIGUSR1. Sleeps between
+/// checks (it never spins). Returns the last cumulative histograms and their time, so
+/// the final interval of the log starts there.
+fn reporter(
+    mailboxes: &[Mailbox],
+    every: Option<Duration>,
+    log: &mut Option<IntervalLog>,
+    finished: &AtomicBool,
+    t0: Instant,
+) -> (Option<Latencies>, Duration) {
+    // Allocated at the first report, not before: an idle reporter allocates nothing.
+    let mut prev: Option<Latencies> = None;
+    let mut prev_t = Duration::ZERO;
+    let mut next = every.map(|e| t0 + e);
+    while !finished.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(20));
+        let due = next.is_some_and(|n| Instant::now() >= n);
+        if !(due || REPORT_NOW.swap(false, Ordering::Relaxed)) {
+            continue;
+        }
+        if let (Some(n), Some(e)) = (next.as_mut(), every) {
+            while *n <= Instant::now() {
+                *n += e;
+            }
+        }
+        let epoch = EPOCH.fetch_add(1, Ordering::AcqRel) + 1;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline
+            && !mailboxes.iter().all(|m| {
+                m.posted.load(Ordering::Acquire) >= epoch || m.done.load(Ordering::Acquire)
+            })
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut now = Latencies::default();
+        for m in mailboxes {
+            if let Ok(l) = m.lat.lock() {
+                now.merge(&l);
+            }
+        }
+        let t = t0.elapsed();
+        eprintln!(
+            "── latency report at +{:.1} s (cumulative) ──\n{}",
+            t.as_secs_f64(),
+            crate::telemetry::table(now.all().iter().map(|l| (l.name(), l.histogram())))
+        );
+        if let Some(log) = log.as_mut() {
+            let interval = match &prev {
+                Some(p) => now.minus(p),
+                None => now.clone(),
+            };
+            let _ = log.append(
+                interval.all().iter().map(|l| (l.name(), l.histogram())),
+                prev_t,
+                t - prev_t,
+            );
+            let _ = log.flush();
+        }
+        prev = Some(now);
+        prev_t = t;
+    }
+    (prev, prev_t)
+}
+
+/// Runs the pipeline over `source` until it ends (or a signal stops it), then cancels
+/// resting orders and reports.
 ///
 /// # Errors
 /// [`RunError`] for a layout this machine cannot run, or a stage that failed.
@@ -213,151 +638,128 @@ pub fn run<S: Source + Send>(
     signer: Signer,
     cfg: &RunConfig,
 ) -> Result<RunReport, RunError> {
-    if !(1..=3).contains(&cfg.threads) {
-        return Err(RunError::Threads);
-    }
-    let cpus = allowed_cpus().len().max(1);
-    if cfg.wait.spins() && cfg.threads > cpus {
-        return Err(RunError::TooManySpinners {
-            threads: cfg.threads,
-            cpus,
-        });
-    }
+    let layout = validate(cfg)?;
+    super::clock::clock(); // calibrate now, not on a hot thread
+    let mut log = match &cfg.latency_log {
+        Some(p) => Some(
+            IntervalLog::create(p, SystemTime::now()).map_err(|e| RunError::Log(e.to_string()))?,
+        ),
+        None => None,
+    };
     let cap = cfg.ring_capacity.max(1024);
-    let (mut a_tx, mut a_rx) = ring::<Stamped<FeedMsg>>(cap, cfg.wait);
-    let (mut c_tx, mut c_rx) = ring::<Stamped<IntentMsg>>(cap, cfg.wait);
+    let producer_wait = |s: Stage| cfg.wait.of(s);
+    let (a_tx, a_rx) = ring::<Stamped<FeedMsg>>(cap, producer_wait(Stage::Feed));
+    let (b_tx, b_rx) = ring::<Stamped<SignalMsg>>(cap, producer_wait(Stage::Book));
+    let (c_tx, c_rx) = ring::<Stamped<OrderMsg>>(cap, producer_wait(Stage::Signal));
+    let (v_tx, v_rx) = ring_filled::<View>(VIEW_SLOTS, producer_wait(Stage::Book), View::EMPTY);
     let mut feed = FeedStage::new(source, spec);
-    let mut book = BookStage::new(spec, strategy, &BookConfig::default());
-    let mut gateway = GatewayStage::new(spec, strategy, signer);
-    let t0 = std::time::Instant::now();
-    let wait = cfg.wait;
-    match cfg.threads {
-        1 => {
-            cfg.pin.apply(Stage::Feed);
-            loop {
-                let more = feed
-                    .step(&mut a_tx)
-                    .map_err(|_| RunError::StageFailed("feed"))?;
-                book_drain(&mut book, &mut a_rx, &mut c_tx)?;
-                drain(&mut c_rx, |m| gateway.on_intent(m));
-                if !more {
-                    break;
-                }
+    let mut book = BookStage::new(spec, strategy, &BookConfig::default())?;
+    let mut signal = SignalStage::new(spec, strategy);
+    let mut gateway = GatewayStage::new(spec, strategy, signer, cfg.paper_latency_us);
+    let mailboxes: Vec<Mailbox> = layout.iter().map(|_| Mailbox::new()).collect();
+    let finished = AtomicBool::new(false);
+    let t0 = Instant::now();
+    let mut lanes: Vec<Lane<'_, S>> = layout
+        .iter()
+        .map(|stages| Lane {
+            stages,
+            wait: cfg.wait.of(stages[0]),
+            cpu: stages.iter().find_map(|&s| cfg.pin.cpu(s)),
+            feed: None,
+            book: None,
+            signal: None,
+            gateway: None,
+        })
+        .collect();
+    let lane_of = |s: Stage| {
+        layout
+            .iter()
+            .position(|l| l.contains(&s))
+            .expect("every stage")
+    };
+    lanes[lane_of(Stage::Feed)].feed = Some((&mut feed, a_tx));
+    lanes[lane_of(Stage::Book)].book = Some((&mut book, a_rx, b_tx, v_tx));
+    lanes[lane_of(Stage::Signal)].signal = Some((&mut signal, b_rx, c_tx, v_rx));
+    lanes[lane_of(Stage::Gateway)].gateway = Some((&mut gateway, c_rx));
+    let realtime = cfg.realtime;
+    // Every lane gets its own thread (this one only waits), so the hot-path threads
+    // are exactly the lanes.
+    let (results, (prev, prev_t)) = std::thread::scope(|sc| {
+        let rep = sc.spawn(|| reporter(&mailboxes, cfg.report_every, &mut log, &finished, t0));
+        let mut handles = Vec::with_capacity(lanes.len());
+        for (lane, mb) in lanes.into_iter().zip(&mailboxes) {
+            let name = lane.stages[0].name();
+            let h = std::thread::Builder::new()
+                .name(format!("minerva-{name}"))
+                .spawn_scoped(sc, move || lane.run(mb, realtime));
+            match h {
+                Ok(h) => handles.push((name, Some(h))),
+                Err(_) => handles.push((name, None)),
             }
-            drop(a_tx);
-            drop(c_tx);
         }
-        n => std::thread::scope(|sc| -> Result<(), RunError> {
-            let pin = &cfg.pin;
-            let feed_thread = sc.spawn(|| {
-                pin.apply(Stage::Feed);
-                while feed
-                    .step(&mut a_tx)
-                    .map_err(|_| RunError::StageFailed("feed"))?
-                {}
-                drop(a_tx);
-                Ok::<(), RunError>(())
-            });
-            let gateway_loop =
-                |gateway: &mut GatewayStage, c_rx: &mut Inbox<Stamped<IntentMsg>>| {
-                    let mut w = Waiter::new(wait);
-                    loop {
-                        if drain(c_rx, |m| gateway.on_intent(m)) > 0 {
-                            w.reset();
-                        } else if c_rx.is_finished() {
-                            break;
-                        } else {
-                            w.idle();
-                        }
-                    }
-                };
-            if n == 2 {
-                pin.apply(Stage::Book);
-                book_loop(&mut book, &mut a_rx, &mut c_tx, wait, || {
-                    drain(&mut c_rx, |m| gateway.on_intent(m));
-                })?;
-                drop(c_tx);
-                drain(&mut c_rx, |m| gateway.on_intent(m));
-            } else {
-                let book_thread = sc.spawn(|| {
-                    pin.apply(Stage::Book);
-                    book_loop(&mut book, &mut a_rx, &mut c_tx, wait, || {})?;
-                    drop(c_tx);
-                    Ok::<(), RunError>(())
-                });
-                pin.apply(Stage::Gateway);
-                gateway_loop(&mut gateway, &mut c_rx);
-                book_thread
-                    .join()
-                    .map_err(|_| RunError::StageFailed("book"))??;
+        let results: Vec<_> = handles
+            .into_iter()
+            .map(|(name, h)| {
+                let r = h
+                    .map(|h| h.join().unwrap_or(Err(RunError::StageFailed(name))))
+                    .unwrap_or(Err(RunError::StageFailed(name)));
+                (name, r)
+            })
+            .collect();
+        finished.store(true, Ordering::Release);
+        let prev = rep.join().unwrap_or_default();
+        (results, prev)
+    });
+    let mut rings = [RingReport::default(); 3];
+    for r in results.iter().filter_map(|(_, r)| r.as_ref().ok()) {
+        for (k, ring) in rings.iter_mut().enumerate() {
+            if let Some(s) = r.inbox[k] {
+                ring.messages = s.messages;
             }
-            feed_thread
-                .join()
-                .map_err(|_| RunError::StageFailed("feed"))??;
-            Ok(())
-        })?,
+            ring.stalls += r.stalls[k];
+        }
     }
+    if let Some((_, Err(e))) = results.iter().find(|(_, r)| r.is_err()) {
+        return Err(e.clone());
+    }
+    let shutdown = gateway.shutdown();
     let secs = t0.elapsed().as_secs_f64();
     let mut lat = Latencies::default();
-    lat.merge(&feed.lat);
-    lat.merge(&book.lat);
-    lat.merge(&gateway.lat);
-    let rs = gateway.risk_stats();
+    for l in [&feed.lat, &book.lat, &signal.lat, &gateway.lat] {
+        lat.merge(l);
+    }
+    if let Some(log) = log.as_mut() {
+        let interval = match &prev {
+            Some(p) => lat.minus(p),
+            None => lat.clone(),
+        };
+        let t = t0.elapsed();
+        log.append(
+            interval.all().iter().map(|l| (l.name(), l.histogram())),
+            prev_t,
+            t - prev_t,
+        )
+        .and_then(|_| log.flush())
+        .map_err(|e| RunError::Log(e.to_string()))?;
+    }
+    let trader = gateway.trader();
     Ok(RunReport {
         lat,
         frames: feed.frames,
         decode_errors: feed.errors,
         clock_behind: feed.clock_behind,
-        intents: book.intents,
+        evaluations: signal.evaluations,
+        intents: signal.intents,
         orders: gateway.orders,
-        refused: rs.refused,
-        feed_ring: a_rx.stats,
-        intent_ring: c_rx.stats,
+        refused: gateway.refused,
+        rings,
         book: book.book.stats(),
+        trader: trader.stats,
+        exchange: trader.exchange_stats(),
+        risk: trader.risk_stats(),
+        shutdown,
         secs,
         threads: cfg.threads,
         interrupted: STOP.load(Ordering::Relaxed),
     })
-}
-
-/// The book stage's thread until its input ends; `also` runs after each drain (the
-/// gateway, when it shares the thread).
-fn book_loop(
-    book: &mut BookStage,
-    inbox: &mut Inbox<Stamped<FeedMsg>>,
-    out: &mut Outbox<Stamped<IntentMsg>>,
-    wait: Wait,
-    mut also: impl FnMut(),
-) -> Result<(), RunError> {
-    let mut w = Waiter::new(wait);
-    loop {
-        let got = book_drain(book, inbox, out)?;
-        also();
-        if got > 0 {
-            w.reset();
-        } else if inbox.is_finished() {
-            return Ok(());
-        } else {
-            w.idle();
-        }
-    }
-}
-
-/// Everything waiting for the book stage.
-#[inline]
-fn book_drain(
-    book: &mut BookStage,
-    inbox: &mut Inbox<Stamped<FeedMsg>>,
-    out: &mut Outbox<Stamped<IntentMsg>>,
-) -> Result<usize, RunError> {
-    let mut failed = false;
-    let n = drain(inbox, |m| {
-        if book.on_msg(m, out).is_err() {
-            failed = true;
-        }
-    });
-    if failed {
-        return Err(RunError::StageFailed("gateway"));
-    }
-    Ok(n)
 }

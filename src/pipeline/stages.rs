@@ -2,21 +2,22 @@
 //! own thread, in the compact loop, or (later) under the backtester.
 //!
 //! ```text
-//! source ─frames─▶ [FeedStage] ─FeedMsg─▶ [BookStage: book + oracle] ─Order─▶ [GatewayStage: risk + signer]
+//! source ─frames─▶ [FeedStage] ─FeedMsg─▶ [BookStage] ─SignalMsg─▶ [SignalStage] ─OrderMsg─▶ [GatewayStage] ─signed bytes─▶ exchange
 //! ```
-//! Book and oracle share a stage: the oracle reads up to `limit_orderbook` levels of the
-//! book per update, and copying them to another core would cost more than the oracle
-//! itself (see `docs/latency.md`).
+//! The book publishes a fixed-size view per update (touch and depth per bin, kept
+//! incrementally), so the oracle can run on another core without reading the book.
 
 use super::clock::now_ns;
 use super::ring::{Abandoned, Inbox, Outbox};
-use crate::book::{Book, BookConfig, SyncState};
-use crate::core::{DEPTH_CHUNK_LEVELS, DepthChunk, EventBody, MarketEvent, SymbolSpec};
+use crate::book::{Book, BookConfig, BookView, SyncState, VIEW_BINS};
+use crate::core::{
+    DEPTH_CHUNK_LEVELS, DepthChunk, EventBody, Level, Lots, MarketEvent, SymbolSpec, Ticks,
+};
 use crate::feed::binance::snapshot::parse_raw_snapshot;
 use crate::feed::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, DepthSnapshot, SymbolTable};
-use crate::gateway::sign::{OrderKind, OrderRequest, OrderSide, Signer, signed_order};
-use crate::risk::RiskManager;
-use crate::signal::oracle::{Intent, Oracle, Side};
+use crate::gateway::sign::Signer;
+use crate::gateway::trader::{Outcome, Shutdown, Trader};
+use crate::signal::oracle::{Intent, Oracle};
 use crate::signal::profile::TradeProfile;
 use crate::strategy::Strategy;
 use crate::telemetry::Latency;
@@ -81,11 +82,15 @@ pub struct Latencies {
     pub feed: Latency,
     /// Feed → book queueing delay.
     pub book_queue: Latency,
-    /// Book + oracle service time per event.
+    /// Book service time per message (apply, and the view after a depth event).
     pub book: Latency,
+    /// Book → signal queueing delay.
+    pub signal_queue: Latency,
+    /// Signal service time per message (oracle evaluation on views).
+    pub signal: Latency,
     /// Book → gateway queueing delay.
     pub gateway_queue: Latency,
-    /// Risk + signing time per intent.
+    /// Gateway service time per message (risk, signing, the exchange end).
     pub gateway: Latency,
     /// Frame received → the oracle has decided (an intent or none), for every
     /// evaluation: the signal path's latency with thousands of samples, where orders
@@ -102,9 +107,11 @@ impl Default for Latencies {
         Self {
             feed: Latency::new("feed_decode"),
             book_queue: Latency::new("book_queue"),
-            book: Latency::new("book_oracle"),
+            book: Latency::new("book"),
+            signal_queue: Latency::new("signal_queue"),
+            signal: Latency::new("signal"),
             gateway_queue: Latency::new("gateway_queue"),
-            gateway: Latency::new("gateway_risk_sign"),
+            gateway: Latency::new("gateway"),
             tick_to_decision: Latency::new("tick_to_decision"),
             tick_to_trade: Latency::new("tick_to_trade"),
             exchange_to_us: Latency::new("exchange_to_us"),
@@ -114,11 +121,13 @@ impl Default for Latencies {
 
 impl Latencies {
     /// Every series, in pipeline order.
-    pub fn all(&self) -> [&Latency; 8] {
+    pub fn all(&self) -> [&Latency; 10] {
         [
             &self.feed,
             &self.book_queue,
             &self.book,
+            &self.signal_queue,
+            &self.signal,
             &self.gateway_queue,
             &self.gateway,
             &self.tick_to_decision,
@@ -127,11 +136,44 @@ impl Latencies {
         ]
     }
 
+    /// Empties every series (no allocation).
+    pub fn reset(&mut self) {
+        for l in self.all_mut() {
+            l.reset();
+        }
+    }
+
+    /// This set minus an earlier snapshot of it: what was recorded in between (cold).
+    pub fn minus(&self, earlier: &Latencies) -> Latencies {
+        let mut d = self.clone();
+        for (a, b) in d.all_mut().into_iter().zip(earlier.all()) {
+            a.subtract(b);
+        }
+        d
+    }
+
+    fn all_mut(&mut self) -> [&mut Latency; 10] {
+        [
+            &mut self.feed,
+            &mut self.book_queue,
+            &mut self.book,
+            &mut self.signal_queue,
+            &mut self.signal,
+            &mut self.gateway_queue,
+            &mut self.gateway,
+            &mut self.tick_to_decision,
+            &mut self.tick_to_trade,
+            &mut self.exchange_to_us,
+        ]
+    }
+
     /// Adds another set (from another thread) into this one.
     pub fn merge(&mut self, o: &Latencies) {
         self.feed.merge(&o.feed);
         self.book_queue.merge(&o.book_queue);
         self.book.merge(&o.book);
+        self.signal_queue.merge(&o.signal_queue);
+        self.signal.merge(&o.signal);
         self.gateway_queue.merge(&o.gateway_queue);
         self.gateway.merge(&o.gateway);
         self.tick_to_decision.merge(&o.tick_to_decision);
@@ -256,34 +298,105 @@ fn snapshot(
     Ok(true)
 }
 
-/// Book and oracle: [`FeedMsg`]s in, intents out.
+/// A trade, as the signal and the exchange simulator need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TradeTick {
+    /// Trade time (exchange, ms).
+    pub ms: u64,
+    /// Price.
+    pub price: Ticks,
+    /// Size.
+    pub qty: Lots,
+    /// The aggressor bought.
+    pub taker_buy: bool,
+}
+
+/// The book's view as it travels to the signal: a ring of its own, a few slots deep,
+/// so 4 KB views stay in cache and small messages stay small.
+pub type View = BookView<VIEW_BINS>;
+
+/// Book → signal.
+#[derive(Debug, Clone, Copy)]
+pub enum SignalMsg {
+    /// The book after an applied depth event: its view is next in the view ring.
+    View {
+        /// Receive time of the frame.
+        frame_ns: u64,
+        /// Exchange time of the event (ms).
+        event_ms: u64,
+    },
+    /// A trade.
+    Trade {
+        /// The trade.
+        trade: TradeTick,
+        /// Receive time of the frame.
+        frame_ns: u64,
+    },
+}
+
+/// Signal → gateway: intents, and the market data the exchange end needs (the paper
+/// exchange fills against it; a live trader would watch its touch).
+#[derive(Debug, Clone, Copy)]
+pub enum OrderMsg {
+    /// An intent to trade.
+    Intent(IntentMsg),
+    /// The touch changed.
+    Touch {
+        /// Best bid.
+        bid: Option<Level>,
+        /// Best ask.
+        ask: Option<Level>,
+        /// Exchange time (ms).
+        event_ms: u64,
+        /// Receive time of the frame.
+        frame_ns: u64,
+    },
+    /// A trade.
+    Trade {
+        /// The trade.
+        trade: TradeTick,
+        /// Receive time of the frame.
+        frame_ns: u64,
+    },
+}
+
+/// The book: [`FeedMsg`]s in, views and trades out.
 pub struct BookStage {
     /// The book.
     pub book: Book,
-    oracle: Oracle,
-    profile: TradeProfile,
+    shape: (i64, usize, u32),
     snapshot: Option<DepthSnapshot>,
     /// Latency series this stage records.
     pub lat: Latencies,
-    /// Intents proposed.
-    pub intents: u64,
 }
 
 impl BookStage {
-    /// A book and oracle for `spec` under `strategy`.
-    pub fn new(spec: &SymbolSpec, strategy: &Strategy, cfg: &BookConfig) -> Self {
-        Self {
-            book: Book::new(spec, cfg),
-            oracle: Oracle::new(strategy, spec.price.step()),
-            profile: TradeProfile::new(
-                strategy.bin_ticks,
-                strategy.volume_window_secs as u64 * 1000,
-                1 << 16,
+    /// A book for `spec`, publishing views shaped for `strategy`'s oracle.
+    ///
+    /// # Errors
+    /// [`ShapeError`] when the strategy reads more bins than a view carries.
+    pub fn new(
+        spec: &SymbolSpec,
+        strategy: &Strategy,
+        cfg: &BookConfig,
+    ) -> Result<Self, ShapeError> {
+        if strategy.bins as usize > VIEW_BINS {
+            return Err(ShapeError {
+                bins: strategy.bins,
+            });
+        }
+        let mut book = Book::new(spec, cfg);
+        book.index_bins(strategy.bin_ticks);
+        Ok(Self {
+            book,
+            shape: (
+                strategy.bin_ticks.max(1) as i64,
+                strategy.bins as usize,
+                strategy.limit_orderbook,
             ),
             snapshot: None,
             lat: Latencies::default(),
-            intents: 0,
-        }
+        })
     }
 
     /// Handles one message.
@@ -291,46 +404,49 @@ impl BookStage {
     /// # Hot path: no allocation except while assembling a snapshot (cold, on resync).
     ///
     /// # Errors
-    /// [`Abandoned`] when the gateway stage is gone.
+    /// [`Abandoned`] when the signal stage is gone.
     pub fn on_msg(
         &mut self,
         m: &Stamped<FeedMsg>,
-        out: &mut Outbox<Stamped<IntentMsg>>,
+        out: &mut Outbox<Stamped<SignalMsg>>,
+        views: &mut Outbox<View>,
     ) -> Result<(), Abandoned> {
         let t0 = now_ns();
         self.lat.book_queue.record(t0.saturating_sub(m.pushed_ns));
         match m.msg {
             FeedMsg::Event(ev) => {
                 self.book.on_event(&ev);
-                match ev.body {
-                    EventBody::Trade(t) => {
-                        self.profile
-                            .on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker)
-                    }
-                    EventBody::AggTrade(t) => {
-                        self.profile
-                            .on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker)
-                    }
+                let trade = match ev.body {
+                    EventBody::Trade(t) => Some((t.trade_ms, t.price, t.qty, !t.buyer_is_maker)),
+                    EventBody::AggTrade(t) => Some((t.trade_ms, t.price, t.qty, !t.buyer_is_maker)),
                     EventBody::Depth(c) if c.is_last() && self.book.state() == SyncState::Live => {
-                        self.profile.expire(ev.event_ms);
-                        let decision = self.oracle.evaluate(&self.book, &self.profile);
-                        self.lat
-                            .tick_to_decision
-                            .record(now_ns().saturating_sub(ev.recv_ns));
-                        if let Ok(intent) = decision {
-                            self.intents += 1;
-                            let msg = IntentMsg {
-                                intent,
+                        let (bt, bins, limit) = self.shape;
+                        let book = &mut self.book;
+                        views.push_in_place(|v| book.fill_view(bt, bins, limit, v))?;
+                        out.push(Stamped {
+                            msg: SignalMsg::View {
                                 frame_ns: ev.recv_ns,
                                 event_ms: ev.event_ms,
-                            };
-                            out.push(Stamped {
-                                msg,
-                                pushed_ns: now_ns(),
-                            })?;
-                        }
+                            },
+                            pushed_ns: now_ns(),
+                        })?;
+                        None
                     }
-                    _ => {}
+                    _ => None,
+                };
+                if let Some((ms, price, qty, taker_buy)) = trade {
+                    out.push(Stamped {
+                        msg: SignalMsg::Trade {
+                            trade: TradeTick {
+                                ms,
+                                price,
+                                qty,
+                                taker_buy,
+                            },
+                            frame_ns: ev.recv_ns,
+                        },
+                        pushed_ns: now_ns(),
+                    })?;
                 }
             }
             FeedMsg::SnapshotBegin { last_update_id } => {
@@ -358,97 +474,211 @@ impl BookStage {
     }
 }
 
-/// Risk manager and signer: intents in, signed order bytes out.
-pub struct GatewayStage {
-    risk: RiskManager,
-    signer: Signer,
-    symbol: crate::core::SymbolSpec,
-    futures: bool,
-    /// Latency series this stage records.
-    pub lat: Latencies,
-    /// Orders signed.
-    pub orders: u64,
-    /// Intents refused.
-    pub refused: u64,
-    /// Bytes of the last signed request (a paper exchange or a socket takes them).
-    pub last_request: arrayvec::ArrayVec<u8, { crate::gateway::sign::MAX_REQUEST }>,
-    client_seq: u64,
+/// A strategy reading more bins than the pipeline's view carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the strategy reads {bins} bins a side; the pipeline's book view carries at most {VIEW_BINS}"
+)]
+pub struct ShapeError {
+    /// Bins the strategy asked for.
+    pub bins: u32,
 }
 
-impl GatewayStage {
-    /// A gateway for `spec` under `strategy`, signing with `signer`.
-    pub fn new(spec: &SymbolSpec, strategy: &Strategy, signer: Signer) -> Self {
+/// The signal: traded-volume profile and oracle; views and trades in, intents and the
+/// exchange's market data out.
+pub struct SignalStage {
+    oracle: Oracle,
+    profile: TradeProfile,
+    last_touch: (Option<Level>, Option<Level>),
+    /// Latency series this stage records.
+    pub lat: Latencies,
+    /// Oracle evaluations.
+    pub evaluations: u64,
+    /// Intents proposed.
+    pub intents: u64,
+    /// View markers without a view (a wiring bug; must stay 0).
+    pub missing_views: u64,
+}
+
+impl SignalStage {
+    /// The oracle of `strategy` for `spec`.
+    pub fn new(spec: &SymbolSpec, strategy: &Strategy) -> Self {
         Self {
-            risk: RiskManager::new(strategy, spec),
-            signer,
-            symbol: spec.clone(),
-            futures: spec.market.is_futures(),
+            oracle: Oracle::new(strategy, spec.price.step()),
+            profile: TradeProfile::new(
+                strategy.bin_ticks,
+                strategy.volume_window_secs as u64 * 1000,
+                1 << 16,
+            ),
+            last_touch: (None, None),
             lat: Latencies::default(),
-            orders: 0,
-            refused: 0,
-            last_request: arrayvec::ArrayVec::new(),
-            client_seq: 0,
+            evaluations: 0,
+            intents: 0,
+            missing_views: 0,
         }
     }
 
-    /// Vets, sizes and signs one intent.
+    /// Handles one message.
     ///
     /// # Hot path: no allocation.
-    pub fn on_intent(&mut self, m: &Stamped<IntentMsg>) {
+    ///
+    /// # Errors
+    /// [`Abandoned`] when the gateway stage is gone.
+    pub fn on_msg(
+        &mut self,
+        m: &Stamped<SignalMsg>,
+        out: &mut Outbox<Stamped<OrderMsg>>,
+        views: &mut Inbox<View>,
+    ) -> Result<(), Abandoned> {
+        let t0 = now_ns();
+        self.lat.signal_queue.record(t0.saturating_sub(m.pushed_ns));
+        match &m.msg {
+            SignalMsg::Trade { trade, frame_ns } => {
+                let t = *trade;
+                self.profile.on_trade(t.ms, t.price, t.qty, t.taker_buy);
+                out.push(Stamped {
+                    msg: OrderMsg::Trade {
+                        trade: t,
+                        frame_ns: *frame_ns,
+                    },
+                    pushed_ns: now_ns(),
+                })?;
+            }
+            SignalMsg::View { frame_ns, event_ms } => {
+                self.profile.expire(*event_ms);
+                let (oracle, profile) = (&mut self.oracle, &self.profile);
+                // The book pushed the view before this marker: it is there.
+                let Some((decision, touch)) = views
+                    .with_next(|v| (oracle.evaluate_view(v, profile), (v.best_bid, v.best_ask)))
+                else {
+                    self.missing_views += 1;
+                    return Ok(());
+                };
+                self.evaluations += 1;
+                self.lat
+                    .tick_to_decision
+                    .record(now_ns().saturating_sub(*frame_ns));
+                if touch != self.last_touch {
+                    self.last_touch = touch;
+                    out.push(Stamped {
+                        msg: OrderMsg::Touch {
+                            bid: touch.0,
+                            ask: touch.1,
+                            event_ms: *event_ms,
+                            frame_ns: *frame_ns,
+                        },
+                        pushed_ns: now_ns(),
+                    })?;
+                }
+                if let Ok(intent) = decision {
+                    self.intents += 1;
+                    out.push(Stamped {
+                        msg: OrderMsg::Intent(IntentMsg {
+                            intent,
+                            frame_ns: *frame_ns,
+                            event_ms: *event_ms,
+                        }),
+                        pushed_ns: now_ns(),
+                    })?;
+                }
+            }
+        }
+        self.lat.signal.record(now_ns().saturating_sub(t0));
+        Ok(())
+    }
+}
+
+/// The order gateway: risk manager, signer and the exchange end (the paper exchange).
+pub struct GatewayStage {
+    trader: Trader,
+    /// Latency series this stage records.
+    pub lat: Latencies,
+    /// Entries signed and sent.
+    pub orders: u64,
+    /// Intents refused by the risk manager.
+    pub refused: u64,
+    /// Intents that arrived after shutdown began (not traded).
+    pub ignored: u64,
+    accepting: bool,
+}
+
+impl GatewayStage {
+    /// A gateway for `spec` under `strategy`, signing with `signer`, trading on a paper
+    /// exchange that delays each request by `latency_us` (exchange time).
+    pub fn new(spec: &SymbolSpec, strategy: &Strategy, signer: Signer, latency_us: u64) -> Self {
+        Self {
+            trader: Trader::paper(spec, strategy, signer, latency_us),
+            lat: Latencies::default(),
+            orders: 0,
+            refused: 0,
+            ignored: 0,
+            accepting: true,
+        }
+    }
+
+    /// Shutdown began: later intents are not traded (market data still flows to the
+    /// exchange end, so resting orders keep their fills until cancelled).
+    pub fn stop_accepting(&mut self) {
+        self.accepting = false;
+    }
+
+    /// Handles one message.
+    ///
+    /// # Hot path: no allocation.
+    pub fn on_msg(&mut self, m: &Stamped<OrderMsg>) {
         let t0 = now_ns();
         self.lat
             .gateway_queue
             .record(t0.saturating_sub(m.pushed_ns));
-        let i = &m.msg.intent;
-        match self.risk.propose(i, m.msg.event_ms) {
-            Ok(op) => {
-                self.client_seq += 1;
-                let mut id = arrayvec::ArrayString::<36>::new();
-                let _ =
-                    std::fmt::Write::write_fmt(&mut id, format_args!("mnv-{}", self.client_seq));
-                let price = self.symbol.price.mantissa(i.entry).unwrap_or(0);
-                let req = OrderRequest {
-                    symbol: &self.symbol.name,
-                    side: if i.side == Side::Long {
-                        OrderSide::Buy
-                    } else {
-                        OrderSide::Sell
-                    },
-                    kind: OrderKind::PostOnly,
-                    qty: (op.qty.0, self.symbol.qty.decimals()),
-                    price: (price, self.symbol.price.decimals()),
-                    client_id: &id,
-                    reduce_only: false,
-                    recv_window_ms: 5_000,
-                    timestamp_ms: m.msg.event_ms,
-                };
-                if let Ok(bytes) = signed_order(&self.signer, &req, self.futures) {
-                    self.last_request = bytes;
-                    self.orders += 1;
-                    let done = now_ns();
-                    self.lat
-                        .tick_to_trade
-                        .record(done.saturating_sub(m.msg.frame_ns));
-                }
+        let (sent, frame_ns) = match &m.msg {
+            OrderMsg::Intent(_) if !self.accepting => {
+                self.ignored += 1;
+                (0, 0)
             }
-            Err(_) => self.refused += 1,
+            OrderMsg::Intent(i) => match self.trader.on_intent(&i.intent, i.event_ms) {
+                Outcome::Sent => {
+                    self.orders += 1;
+                    (1, i.frame_ns)
+                }
+                Outcome::Refused(_) => {
+                    self.refused += 1;
+                    (0, 0)
+                }
+                Outcome::Failed => (0, 0),
+            },
+            OrderMsg::Touch {
+                bid,
+                ask,
+                event_ms,
+                frame_ns,
+            } => (self.trader.on_touch(*event_ms, *bid, *ask), *frame_ns),
+            OrderMsg::Trade { trade: t, frame_ns } => (
+                self.trader.on_trade(t.ms, t.price, t.qty, t.taker_buy),
+                *frame_ns,
+            ),
+        };
+        let done = now_ns();
+        if sent > 0 {
+            // Frame received → signed order bytes handed to the exchange.
+            self.lat.tick_to_trade.record(done.saturating_sub(frame_ns));
         }
-        self.lat.gateway.record(now_ns().saturating_sub(t0));
+        self.lat.gateway.record(done.saturating_sub(t0));
     }
 
-    /// Risk counters.
-    pub fn risk_stats(&self) -> crate::risk::RiskStats {
-        self.risk.stats()
+    /// The trader (risk, exchange and operation counters).
+    pub fn trader(&self) -> &Trader {
+        &self.trader
+    }
+
+    /// Orderly end: cancels resting orders and reports what stays open. Cold.
+    pub fn shutdown(&mut self) -> Shutdown {
+        self.trader.shutdown()
     }
 }
 
-/// Drains everything waiting in `inbox` through `f`; returns how many it handled.
+/// Drains everything waiting in `inbox` through `f` (in place); returns how many it
+/// handled.
 #[inline]
-pub fn drain<T: Copy>(inbox: &mut Inbox<T>, mut f: impl FnMut(&T)) -> usize {
-    let mut n = 0;
-    while let Some(m) = inbox.pop() {
-        f(&m);
-        n += 1;
-    }
-    n
+pub fn drain<T: Copy>(inbox: &mut Inbox<T>, f: impl FnMut(&T)) -> usize {
+    inbox.drain(f)
 }

@@ -3,6 +3,7 @@
 //! `spin_loop` hints, then yield, then sleep briefly, so a stage on a shared core gives
 //! the CPU back instead of burning it.
 
+use super::pin::Stage;
 use std::time::Duration;
 
 /// A wait strategy.
@@ -18,7 +19,9 @@ pub enum Wait {
 
 /// Why a wait strategy could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown wait strategy `{0}` (spin, spin-yield or park)")]
+#[error(
+    "unknown wait strategy `{0}` (spin, spin-yield or park, for all stages or as stage=strategy)"
+)]
 pub struct WaitError(pub String);
 
 impl std::str::FromStr for Wait {
@@ -37,6 +40,56 @@ impl Wait {
     /// True when the strategy keeps a core busy while idle.
     pub fn spins(self) -> bool {
         self == Wait::Spin
+    }
+}
+
+/// A wait strategy per stage: `spin` for all, or `book=spin,signal=park` (unnamed
+/// stages keep the default, spin-yield), or both (`park,book=spin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitPlan {
+    default: Wait,
+    per: [Option<Wait>; 4],
+}
+
+impl Default for WaitPlan {
+    fn default() -> Self {
+        Self::uniform(Wait::SpinYield)
+    }
+}
+
+impl WaitPlan {
+    /// The same strategy for every stage.
+    pub fn uniform(w: Wait) -> Self {
+        Self {
+            default: w,
+            per: [None; 4],
+        }
+    }
+
+    /// Parses the `--wait` flag.
+    ///
+    /// # Errors
+    /// [`WaitError`] naming the part that is neither a strategy nor `stage=strategy`.
+    pub fn parse(flag: &str) -> Result<Self, WaitError> {
+        let mut plan = Self::default();
+        for part in flag.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.split_once('=') {
+                None => plan.default = part.parse()?,
+                Some((stage, w)) => {
+                    let st = Stage::ALL
+                        .into_iter()
+                        .find(|s| s.name() == stage.trim())
+                        .ok_or_else(|| WaitError(part.to_string()))?;
+                    plan.per[st as usize] = Some(w.trim().parse()?);
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// The strategy of `stage`.
+    pub fn of(&self, stage: Stage) -> Wait {
+        self.per[stage as usize].unwrap_or(self.default)
     }
 }
 

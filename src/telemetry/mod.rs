@@ -80,6 +80,12 @@ impl Latency {
         self.clamped += other.clamped;
     }
 
+    /// Removes an earlier snapshot's counts (what was recorded since). Cold.
+    pub fn subtract(&mut self, earlier: &Latency) {
+        let _ = self.hist.subtract(&earlier.hist);
+        self.clamped = self.clamped.saturating_sub(earlier.clamped);
+    }
+
     /// Empties the series (after an interval was logged).
     pub fn reset(&mut self) {
         self.hist.reset();
@@ -149,23 +155,80 @@ pub fn write_log(
     start: SystemTime,
     elapsed: Duration,
 ) -> Result<(), TelemetryError> {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut ser = V2DeflateSerializer::new();
-    let mut w = IntervalLogWriterBuilder::new()
-        .add_comment("minerva latency log; values in ns")
-        .with_start_time(start)
-        .begin_log_with(&mut file, &mut ser)
-        .map_err(TelemetryError::Io)?;
-    for s in series {
-        let tag = Tag::new(s.name())
-            .ok_or_else(|| TelemetryError::Format(format!("bad tag {}", s.name())))?;
-        w.write_histogram(s.histogram(), Duration::ZERO, elapsed, Some(tag))
-            .map_err(|e| TelemetryError::Format(e.to_string()))?;
+    let mut log = IntervalLog::create(path, start)?;
+    log.append(
+        series.iter().map(|s| (s.name(), s.histogram())),
+        Duration::ZERO,
+        elapsed,
+    )?;
+    log.flush()
+}
+
+/// An HdrHistogram interval log written as a run goes: a header once, then a tagged
+/// interval per series at every report, so a long run can be plotted over time.
+pub struct IntervalLog {
+    file: std::io::BufWriter<std::fs::File>,
+    ser: V2DeflateSerializer,
+}
+
+impl IntervalLog {
+    /// Creates `path` and writes the header (start time, legend).
+    ///
+    /// # Errors
+    /// [`TelemetryError`] when the file cannot be written.
+    pub fn create(path: &Path, start: SystemTime) -> Result<Self, TelemetryError> {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+        let mut ser = V2DeflateSerializer::new();
+        let w = IntervalLogWriterBuilder::new()
+            .add_comment("minerva latency log; values in ns")
+            .with_start_time(start)
+            .begin_log_with(&mut file, &mut ser)
+            .map_err(TelemetryError::Io)?;
+        drop(w);
+        Ok(Self { file, ser })
     }
-    drop(w);
-    use std::io::Write;
-    file.flush()?;
-    Ok(())
+
+    /// Appends one interval (`from` after the start, `len` long) for each series.
+    ///
+    /// # Errors
+    /// [`TelemetryError`] when the file cannot be written.
+    pub fn append<'a>(
+        &mut self,
+        series: impl IntoIterator<Item = (&'a str, &'a Histogram<u64>)>,
+        from: Duration,
+        len: Duration,
+    ) -> Result<(), TelemetryError> {
+        // The writer repeats its header; keep only the interval lines it produces.
+        let mut buf = Vec::new();
+        {
+            let mut w = IntervalLogWriterBuilder::new()
+                .begin_log_with(&mut buf, &mut self.ser)
+                .map_err(TelemetryError::Io)?;
+            for (name, h) in series {
+                let tag = Tag::new(name)
+                    .ok_or_else(|| TelemetryError::Format(format!("bad tag {name}")))?;
+                w.write_histogram(h, from, len, Some(tag))
+                    .map_err(|e| TelemetryError::Format(e.to_string()))?;
+            }
+        }
+        use std::io::Write;
+        for line in buf.split_inclusive(|&c| c == b'\n') {
+            if line.starts_with(b"Tag=") {
+                self.file.write_all(line)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes to disk.
+    ///
+    /// # Errors
+    /// [`TelemetryError`] when the file cannot be written.
+    pub fn flush(&mut self) -> Result<(), TelemetryError> {
+        use std::io::Write;
+        self.file.flush()?;
+        Ok(())
+    }
 }
 
 /// Reads an interval log and merges the intervals of each tag (untagged: `""`).
