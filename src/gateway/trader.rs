@@ -290,13 +290,18 @@ impl Trader {
         let t = self.tracked[k];
         let now_ms = e.time_us / 1000;
         match (role, e.report) {
-            (b'e', Report::Filled { price, qty, maker }) => {
+            (b'e', Report::Filled { price, qty, maker })
+                if !matches!(t.phase, Phase::Open { .. }) =>
+            {
                 self.stats.entries_filled += 1;
                 let fee_e8 = self.risk.fill_fee_e8(price, qty, maker);
                 self.tracked[k].phase = Phase::Open { price, fee_e8 };
                 self.send_exits(&t.op, e.time_us);
             }
-            (b'e', Report::Rejected(_) | Report::Expired | Report::Canceled) => {
+            // A cancel that crossed the fill on the way is refused: the position stands.
+            (b'e', Report::Rejected(_) | Report::Expired | Report::Canceled)
+                if !matches!(t.phase, Phase::Open { .. }) =>
+            {
                 if matches!(e.report, Report::Rejected(_) | Report::Expired) {
                     self.stats.entries_rejected += 1;
                 } else {
@@ -488,5 +493,59 @@ mod tests {
         assert_eq!(parse_id(&id(42, b't')), Some((42, b't')));
         assert_eq!(parse_id("mnv"), None);
         assert_eq!(parse_id("xyz1e"), None);
+    }
+}
+
+#[cfg(test)]
+mod race_tests {
+    use super::*;
+    use crate::core::Market;
+
+    #[test]
+    fn a_fill_that_beats_the_withdrawal_keeps_the_position() {
+        let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
+        let strategy = Strategy::parse(
+            include_str!("../../strategy_0.toml"),
+            &[("volume_window_secs", "1".into())],
+        )
+        .unwrap();
+        // Requests take 500 ms to arrive.
+        let mut t = Trader::paper(&spec, &strategy, Signer::from_secret(b"k"), 500_000);
+        let lv = |p: i64| {
+            Some(Level {
+                price: Ticks(p),
+                qty: Lots(100),
+            })
+        };
+        t.on_touch(1_000, lv(6_000_100), lv(6_000_200));
+        let intent = Intent {
+            side: Side::Long,
+            entry: Ticks(6_000_000),
+            take_profit: Ticks(6_100_000),
+            stop_loss: Ticks(5_900_000),
+            support_wall: Ticks(5_999_999),
+            target_wall: Ticks(6_100_001),
+            void_price: Ticks(6_050_000),
+            void_width_bins: 10,
+            pressure_ppm: 200_000,
+        };
+        assert_eq!(t.on_intent(&intent, 1_000), Outcome::Sent);
+        t.on_touch(1_600, lv(6_000_100), lv(6_000_200)); // the entry rests
+        // Past the 1 s window: the cancel leaves at 2.1 s and arrives at 2.6 s…
+        t.on_trade(2_100, Ticks(6_000_150), Lots(1), true);
+        assert_eq!(t.stats.requests, 2);
+        // …but a sell through the entry at 2.2 s fills it first.
+        t.on_trade(2_200, Ticks(5_999_000), Lots(1_000), false);
+        assert_eq!(t.stats.entries_filled, 1);
+        t.on_trade(2_700, Ticks(6_000_150), Lots(1), true); // cancel arrives: refused
+        assert_eq!(t.stats.entries_withdrawn, 0);
+        assert_eq!(
+            t.open_operations(),
+            1,
+            "the filled operation is still followed"
+        );
+        assert!(t.exchange.position().0 > 0);
+        let s = t.shutdown();
+        assert_eq!(s.open_positions, 1);
     }
 }
