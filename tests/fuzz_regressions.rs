@@ -80,3 +80,8 @@ fn exchange_info() {
 fn replay_line() {
     replay("replay_line", harness::replay_line);
 }
+
+#[test]
+fn paper_request() {
+    replay("paper_request", harness::paper_request);
+}

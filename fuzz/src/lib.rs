@@ -581,3 +581,63 @@ fn read_lines(path: &Path) -> Result<Vec<Vec<u8>>, String> {
     assert_eq!(r.lines(), out.len() as u64, "LineReader::lines() miscounts");
     Ok(out)
 }
+
+/// The paper exchange's request parser and matching: the input is a query string sent
+/// as a new order, an OCO list or a cancel (first byte), signed with the exchange's key
+/// when the second byte is odd (so parsing goes past the signature check), then market
+/// events drawn from the rest move the book through it. Never a panic, the position
+/// only changes by fills, and no report is lost.
+pub fn paper_request(data: &[u8]) {
+    use minerva::core::{Level, Lots, Ticks};
+    use minerva::gateway::keys::ApiKeys;
+    use minerva::gateway::paper::{Method, PaperExchange, Report};
+    use minerva::gateway::sign::{Request, Signer};
+    let [m, s, rest @ ..] = data else {
+        return;
+    };
+    let signer = Signer::new(&ApiKeys::new("k".into(), b"fuzz".to_vec()));
+    let cut = rest.len().min(400);
+    let (payload, market) = rest.split_at(cut);
+    let mut req = Request::new();
+    let _ = req.try_extend_from_slice(payload);
+    if s & 1 == 1 && req.len() + 75 <= req.capacity() {
+        let sig = signer.sign(&req);
+        let _ = req.try_extend_from_slice(b"&signature=");
+        let _ = req.try_extend_from_slice(&sig);
+    }
+    let method = match m % 3 {
+        0 => Method::NewOrder,
+        1 => Method::NewOco,
+        _ => Method::Cancel,
+    };
+    for spec in specs() {
+        let mut x = PaperExchange::new(&spec, signer.clone(), (*s as u64) * 100, 4);
+        let level = |p: i64| {
+            Some(Level {
+                price: Ticks(p),
+                qty: Lots(7),
+            })
+        };
+        x.on_touch(1_000_000, level(100), level(101));
+        x.send(method, &req, 1_000_000);
+        x.send(method, &req, 1_000_000);
+        let mut t = 1_000_000u64;
+        for c in market.chunks(3) {
+            let p = 90 + (c[0] % 20) as i64;
+            t += 1_000;
+            match c.len() {
+                3 => x.on_trade(t, Ticks(p), Lots(1 + c[1] as i64), c[2] & 1 == 1),
+                _ => x.on_touch(t, level(p), level(p + 1 + c[c.len() - 1] as i64 % 3)),
+            }
+            x.drain(|e| {
+                if let Report::Filled { qty, .. } = e.report {
+                    assert!(qty.0 > 0, "a fill of nothing");
+                }
+            });
+        }
+        x.cancel_all();
+        x.drain(|_| {});
+        assert_eq!(x.open_orders(), 0);
+        assert_eq!(x.stats.reports_lost, 0);
+    }
+}
