@@ -77,58 +77,9 @@ impl<T: Copy> Outbox<T> {
     /// [`Abandoned`] if the consumer is gone (its thread ended): never a hang.
     #[inline]
     pub fn push(&mut self, msg: T) -> Result<(), Abandoned> {
-        let mut msg = msg;
-        let mut stalled = false;
-        loop {
-            match self.tx.push(msg) {
-                Ok(()) => {
-                    self.stats.messages += 1;
-                    self.waiter.reset();
-                    return Ok(());
-                }
-                Err(rtrb::PushError::Full(back)) => {
-                    msg = back;
-                    if !stalled {
-                        stalled = true;
-                        self.stats.stalls += 1;
-                    }
-                    if self.tx.is_abandoned() {
-                        return Err(Abandoned);
-                    }
-                    self.waiter.idle();
-                }
-            }
-        }
-    }
-
-    /// Copies `msg` straight into the next free slot (one copy, for large messages),
-    /// waiting like [`Outbox::push`] when the ring is full.
-    ///
-    /// # Hot path: no allocation.
-    ///
-    /// # Errors
-    /// [`Abandoned`] when the ring is full and its consumer is gone.
-    #[inline]
-    pub fn push_ref(&mut self, msg: &T) -> Result<(), Abandoned> {
-        let mut stalled = false;
-        loop {
-            if let Ok(mut chunk) = self.tx.write_chunk_uninit(1) {
-                chunk.as_mut_slices().0[0].write(*msg);
-                // SAFETY: the chunk's single slot was initialised on the line above.
-                unsafe { chunk.commit_all() };
-                self.stats.messages += 1;
-                self.waiter.reset();
-                return Ok(());
-            }
-            if !stalled {
-                stalled = true;
-                self.stats.stalls += 1;
-            }
-            if self.tx.is_abandoned() {
-                return Err(Abandoned);
-            }
-            self.waiter.idle();
-        }
+        self.write_slot(|slot| {
+            slot.write(msg);
+        })
     }
 
     /// Builds the next message in place in its slot (no copy at all), waiting like
@@ -145,13 +96,23 @@ impl<T: Copy> Outbox<T> {
             self.filled,
             "push_in_place needs a ring made by ring_filled"
         );
+        // SAFETY: `ring_filled` wrote a valid `T` into every slot, and a consumer only
+        // reads slots (`T: Copy` has no drop), so the slot still holds one.
+        self.write_slot(|slot| fill(unsafe { slot.assume_init_mut() }))
+    }
+
+    /// Waits for a free slot (counting one stall per wait), lets `write` initialise it,
+    /// and publishes it. `write` must leave the slot initialised.
+    #[inline(always)]
+    fn write_slot(
+        &mut self,
+        write: impl FnOnce(&mut std::mem::MaybeUninit<T>),
+    ) -> Result<(), Abandoned> {
         let mut stalled = false;
         loop {
             if let Ok(mut chunk) = self.tx.write_chunk_uninit(1) {
-                // SAFETY: `ring_filled` wrote a valid `T` into every slot, and a consumer
-                // only reads slots (`T: Copy` has no drop), so the slot still holds one.
-                fill(unsafe { chunk.as_mut_slices().0[0].assume_init_mut() });
-                // SAFETY: the slot is initialised (see above).
+                write(&mut chunk.as_mut_slices().0[0]);
+                // SAFETY: both callers initialise the chunk's single slot.
                 unsafe { chunk.commit_all() };
                 self.stats.messages += 1;
                 self.waiter.reset();
