@@ -694,10 +694,7 @@ fn cmd_bench_pipeline(a: PipelineBenchArgs) -> Result<()> {
     let m = merged.expect("at least one pass");
     rates.sort_by(f64::total_cmp);
     let rate = rates[rates.len() / 2];
-    println!(
-        "{}",
-        minerva::telemetry::table(m.lat.all().iter().map(|l| (l.name(), l.histogram())))
-    );
+    println!("{}", m.lat.table());
     let q = |l: &minerva::telemetry::Latency, p: f64| {
         let h = l.histogram();
         if h.is_empty() {

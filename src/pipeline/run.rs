@@ -104,6 +104,8 @@ pub struct RunConfig {
     pub latency_log: Option<PathBuf>,
 }
 
+/// The default adapts to any machine: compact (one thread, spinning then yielding)
+/// never busy-spins more threads than there are cores, and measured fastest on 2.
 impl Default for RunConfig {
     fn default() -> Self {
         Self {
@@ -116,14 +118,6 @@ impl Default for RunConfig {
             report_every: None,
             latency_log: None,
         }
-    }
-}
-
-impl RunConfig {
-    /// The default for this machine: compact (one thread spinning then yielding), which
-    /// never busy-spins more threads than there are cores and measured fastest on 2.
-    pub fn for_machine() -> Self {
-        Self::default()
     }
 }
 
@@ -219,8 +213,7 @@ fn quote(e8: i64) -> String {
 impl RunReport {
     /// The latency table and counters.
     pub fn to_text(&self) -> String {
-        let mut o =
-            crate::telemetry::table(self.lat.all().iter().map(|l| (l.name(), l.histogram())));
+        let mut o = self.lat.table();
         use std::fmt::Write;
         let b = &self.book;
         let _ = writeln!(
@@ -606,24 +599,33 @@ fn reporter(
         eprintln!(
             "── latency report at +{:.1} s (cumulative) ──\n{}",
             t.as_secs_f64(),
-            crate::telemetry::table(now.all().iter().map(|l| (l.name(), l.histogram())))
+            now.table()
         );
         if let Some(log) = log.as_mut() {
-            let interval = match &prev {
-                Some(p) => now.minus(p),
-                None => now.clone(),
-            };
-            let _ = log.append(
-                interval.all().iter().map(|l| (l.name(), l.histogram())),
-                prev_t,
-                t - prev_t,
-            );
-            let _ = log.flush();
+            // A failed write here is reported by the final one, which returns its error.
+            let _ = log_interval(log, &now, prev.as_ref(), prev_t, t);
         }
         prev = Some(now);
         prev_t = t;
     }
     (prev, prev_t)
+}
+
+/// Appends what was recorded between `from` (the `earlier` snapshot, or the start) and
+/// `to` (`now`) to the interval log, and flushes it. Cold.
+fn log_interval(
+    log: &mut IntervalLog,
+    now: &Latencies,
+    earlier: Option<&Latencies>,
+    from: Duration,
+    to: Duration,
+) -> Result<(), crate::telemetry::TelemetryError> {
+    let interval = match earlier {
+        Some(e) => now.minus(e),
+        None => now.clone(),
+    };
+    log.append(interval.rows(), from, to - from)?;
+    log.flush()
 }
 
 /// Runs the pipeline over `source` until it ends (or a signal stops it), then cancels
@@ -729,18 +731,8 @@ pub fn run<S: Source + Send>(
         lat.merge(l);
     }
     if let Some(log) = log.as_mut() {
-        let interval = match &prev {
-            Some(p) => lat.minus(p),
-            None => lat.clone(),
-        };
-        let t = t0.elapsed();
-        log.append(
-            interval.all().iter().map(|l| (l.name(), l.histogram())),
-            prev_t,
-            t - prev_t,
-        )
-        .and_then(|_| log.flush())
-        .map_err(|e| RunError::Log(e.to_string()))?;
+        log_interval(log, &lat, prev.as_ref(), prev_t, t0.elapsed())
+            .map_err(|e| RunError::Log(e.to_string()))?;
     }
     let trader = gateway.trader();
     Ok(RunReport {
@@ -750,8 +742,8 @@ pub fn run<S: Source + Send>(
         clock_behind: feed.clock_behind,
         evaluations: signal.evaluations,
         intents: signal.intents,
-        orders: gateway.orders,
-        refused: gateway.refused,
+        orders: trader.stats.entries,
+        refused: trader.risk_stats().refused,
         rings,
         book: book.book.stats(),
         trader: trader.stats,

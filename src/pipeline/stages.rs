@@ -136,6 +136,16 @@ impl Latencies {
         ]
     }
 
+    /// `(name, histogram)` per series, in pipeline order: what the table and the log take.
+    pub fn rows(&self) -> impl Iterator<Item = (&str, &hdrhistogram::Histogram<u64>)> {
+        self.all().into_iter().map(|l| (l.name(), l.histogram()))
+    }
+
+    /// The latency table.
+    pub fn table(&self) -> String {
+        crate::telemetry::table(self.rows())
+    }
+
     /// Empties every series (no allocation).
     pub fn reset(&mut self) {
         for l in self.all_mut() {
@@ -169,16 +179,9 @@ impl Latencies {
 
     /// Adds another set (from another thread) into this one.
     pub fn merge(&mut self, o: &Latencies) {
-        self.feed.merge(&o.feed);
-        self.book_queue.merge(&o.book_queue);
-        self.book.merge(&o.book);
-        self.signal_queue.merge(&o.signal_queue);
-        self.signal.merge(&o.signal);
-        self.gateway_queue.merge(&o.gateway_queue);
-        self.gateway.merge(&o.gateway);
-        self.tick_to_decision.merge(&o.tick_to_decision);
-        self.tick_to_trade.merge(&o.tick_to_trade);
-        self.exchange_to_us.merge(&o.exchange_to_us);
+        for (a, b) in self.all_mut().into_iter().zip(o.all()) {
+            a.merge(b);
+        }
     }
 }
 
@@ -593,10 +596,6 @@ pub struct GatewayStage {
     trader: Trader,
     /// Latency series this stage records.
     pub lat: Latencies,
-    /// Entries signed and sent.
-    pub orders: u64,
-    /// Intents refused by the risk manager.
-    pub refused: u64,
     /// Intents that arrived after shutdown began (not traded).
     pub ignored: u64,
     accepting: bool,
@@ -609,8 +608,6 @@ impl GatewayStage {
         Self {
             trader: Trader::paper(spec, strategy, signer, latency_us),
             lat: Latencies::default(),
-            orders: 0,
-            refused: 0,
             ignored: 0,
             accepting: true,
         }
@@ -636,15 +633,8 @@ impl GatewayStage {
                 (0, 0)
             }
             OrderMsg::Intent(i) => match self.trader.on_intent(&i.intent, i.event_ms) {
-                Outcome::Sent => {
-                    self.orders += 1;
-                    (1, i.frame_ns)
-                }
-                Outcome::Refused(_) => {
-                    self.refused += 1;
-                    (0, 0)
-                }
-                Outcome::Failed => (0, 0),
+                Outcome::Sent => (1, i.frame_ns),
+                Outcome::Refused(_) | Outcome::Failed => (0, 0),
             },
             OrderMsg::Touch {
                 bid,
