@@ -13,8 +13,8 @@
 
 use super::paper::{ClientId, Execution, Method, PaperExchange, PaperStats, Report};
 use super::sign::{
-    OcoRequest, OrderKind, OrderRequest, OrderSide, Request, Signer, signed_cancel, signed_oco,
-    signed_order,
+    EncodeError, OcoRequest, OrderKind, OrderRequest, OrderSide, Request, Signer, signed_cancel,
+    signed_oco, signed_order,
 };
 use crate::core::{Level, Lots, SymbolSpec, Ticks};
 use crate::risk::{Operation, Refusal, RiskManager, RiskStats};
@@ -386,12 +386,9 @@ impl Trader {
             recv_window_ms: RECV_WINDOW_MS,
             timestamp_ms: ts,
         };
-        match signed_oco(&self.signer, &req) {
-            Ok(req) => {
-                self.stats.requests += 1;
-                self.exchange.send(Method::NewOco, &req, now_us);
-            }
-            Err(_) => self.stats.encode_errors += 1,
+        let signed = signed_oco(&self.signer, &req);
+        if let Some(req) = self.counted(signed) {
+            self.exchange.send(Method::NewOco, &req, now_us);
         }
     }
 
@@ -423,27 +420,25 @@ impl Trader {
             recv_window_ms: RECV_WINDOW_MS,
             timestamp_ms: self.now_ms,
         };
-        match signed_order(&self.signer, &req, self.futures) {
-            Ok(r) => {
-                self.stats.requests += 1;
-                Some(r)
-            }
-            Err(_) => {
-                self.stats.encode_errors += 1;
-                None
-            }
-        }
+        let signed = signed_order(&self.signer, &req, self.futures);
+        self.counted(signed)
     }
 
     fn cancel(&mut self, op_id: u64, role: u8) -> Option<Request> {
         let cid = id(op_id, role);
-        match signed_cancel(
+        let signed = signed_cancel(
             &self.signer,
             &self.spec.name,
             &cid,
             RECV_WINDOW_MS,
             self.now_ms,
-        ) {
+        );
+        self.counted(signed)
+    }
+
+    /// A signed request counted as sent, or an encoding failure counted.
+    fn counted(&mut self, signed: Result<Request, EncodeError>) -> Option<Request> {
+        match signed {
             Ok(r) => {
                 self.stats.requests += 1;
                 Some(r)
