@@ -251,27 +251,10 @@ fn walk<const BID: bool, const N: usize>(
         levels += 1;
         levels < limit
     });
-    // The last bin may hold levels past `limit`: its largest level is over the whole bin.
-    if n > 0 {
-        let b = if BID {
-            origin.saturating_sub(n as i64 - 1)
-        } else {
-            origin.saturating_add(n as i64 - 1)
-        };
-
-        let lo = b.saturating_mul(bt);
-        let mut best = (0i64, -1i64);
-        for i in 0..bt {
-            let p = lo.saturating_add(if BID { bt - 1 - i } else { i });
-            let q = l.qty_at(crate::core::Ticks(p)).0;
-            if q > best.1 {
-                best = (p, q);
-            }
-        }
-        out.top[n - 1] = best.0;
-    }
     out.n = n as u32;
     out.volume = volume;
+    // Tops only where a wall can stand (as from the index). The last bin, which may hold
+    // levels past `limit` the walk did not see, is never one: a peak needs a bin after it.
     for k in 0..n {
         if k == 0 || k + 1 >= n || !could_be_wall(&out.qty, k) {
             out.top[k] = 0;
