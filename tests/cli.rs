@@ -410,20 +410,28 @@ fn signal_reports_strategy_errors_by_key() {
     assert!(stderr(&o).contains("ETHUSDT"), "{}", stderr(&o));
 }
 
+/// `minerva run` on the shipped sample with the seed strategy.
+fn run_on_sample() -> Vec<String> {
+    let [a, b] = sample();
+    [
+        "run".to_string(),
+        "--source".into(),
+        format!("replay:{a},{b}"),
+        "--strategy".into(),
+        repo("strategy_0.toml"),
+        "--exchange-info".into(),
+        repo("sample/exchange_info_spot_btcusdt.json"),
+    ]
+    .into()
+}
+
 #[test]
 fn run_reports_on_sigusr1_and_stops_in_order_on_sigint() {
-    let [a, b] = sample();
     let log = tmp("run.hlog");
     let cpu = minerva::pipeline::pin::allowed_cpus()[0];
     let child = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(run_on_sample())
         .args([
-            "run",
-            "--source",
-            &format!("replay:{a},{b}"),
-            "--strategy",
-            &repo("strategy_0.toml"),
-            "--exchange-info",
-            &repo("sample/exchange_info_spot_btcusdt.json"),
             "--speed",
             "1",
             "--pin",
@@ -463,21 +471,8 @@ fn run_reports_on_sigusr1_and_stops_in_order_on_sigint() {
 
 #[test]
 fn run_refuses_bad_launch_flags_clearly() {
-    let [a, b] = sample();
-    let src = format!("replay:{a},{b}");
-    let (s, x) = (
-        repo("strategy_0.toml"),
-        repo("sample/exchange_info_spot_btcusdt.json"),
-    );
-    let base = [
-        "run",
-        "--source",
-        &src,
-        "--strategy",
-        &s,
-        "--exchange-info",
-        &x,
-    ];
+    let base = run_on_sample();
+    let base: Vec<&str> = base.iter().map(String::as_str).collect();
     for (extra, msg) in [
         (&["--pin", "feed=4096"][..], "not available"),
         (&["--pin", "fed=0"][..], "unknown stage"),

@@ -4,41 +4,19 @@
 
 mod common;
 
-use minerva::gateway::sign::Signer;
 use minerva::pipeline::pin::allowed_cpus;
 use minerva::pipeline::run::{ReplaySource, RunConfig, RunError, run};
 use minerva::pipeline::wait::WaitPlan;
 use minerva::pipeline::{PinPlan, Wait};
-use minerva::replay::{ReplayOptions, symbol_table};
 use minerva::strategy::Strategy;
-use std::path::PathBuf;
 
 fn setup() -> (Vec<(Vec<u8>, u64)>, minerva::core::SymbolSpec, Strategy) {
-    let d = common::sample_dir().join("spot");
-    let files: Vec<PathBuf> = ["btcusdt_20240808.gz", "btcusdt_20240809.gz"]
-        .iter()
-        .map(|f| d.join(f))
-        .collect();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let opts = ReplayOptions {
-        exchange_info: Some(root.join("sample/exchange_info_spot_btcusdt.json")),
-        ..Default::default()
-    };
-    let spec = symbol_table(&files, &opts).unwrap().specs()[0].clone();
+    let (frames, spec) = common::spot_session();
     let strategy = Strategy::parse(include_str!("../strategy_0.toml"), &[]).unwrap();
-    (
-        minerva::replay::input::recorded_frames(&files).unwrap(),
-        spec,
-        strategy,
-    )
+    (frames, spec, strategy)
 }
 
-fn signer() -> Signer {
-    Signer::new(&minerva::gateway::keys::ApiKeys::new(
-        "k".into(),
-        b"s".to_vec(),
-    ))
-}
+use common::test_signer as signer;
 
 #[test]
 fn every_mode_gives_the_same_result() {
@@ -119,20 +97,9 @@ fn every_mode_gives_the_same_result() {
 
 #[test]
 fn more_latency_means_fewer_fills_never_different_books() {
-    let (frames, spec, strategy) = setup();
+    let (frames, spec) = common::spot_session();
     // A looser strategy trades more often; a slow link keeps its entries from the touch.
-    let _ = strategy;
-    let strategy = Strategy::parse(
-        include_str!("../strategy_0.toml"),
-        &[
-            ("maker_fee", "0".into()),
-            ("taker_fee", "0".into()),
-            ("short_pressure", "0.6".into()),
-            ("long_pressure", "0.4".into()),
-            ("max_concurrent_trades", "20".into()),
-        ],
-    )
-    .unwrap();
+    let strategy = common::loose_strategy();
     let mut fills = Vec::new();
     for latency_us in [0, 5_000, 2_000_000] {
         let cfg = RunConfig {

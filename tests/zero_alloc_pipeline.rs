@@ -7,15 +7,10 @@
 
 mod common;
 
-use minerva::gateway::keys::ApiKeys;
-use minerva::gateway::sign::Signer;
 use minerva::pipeline::PinPlan;
 use minerva::pipeline::pin::allowed_cpus;
 use minerva::pipeline::run::{RunConfig, run};
 use minerva::pipeline::stages::{Frame, Source};
-use minerva::replay::{ReplayOptions, symbol_table};
-use minerva::strategy::Strategy;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::Relaxed};
 
 /// Counts allocations made while `MEASURING`, on threads other than `TEST_THREAD`.
@@ -92,33 +87,10 @@ fn no_allocation_on_pipeline_threads_compact_and_threaded() {
         });
     });
     MEASURING.store(false, Relaxed);
-    let d = common::sample_dir().join("spot");
-    let files: Vec<PathBuf> = ["btcusdt_20240808.gz", "btcusdt_20240809.gz"]
-        .iter()
-        .map(|f| d.join(f))
-        .collect();
-    let opts = ReplayOptions {
-        exchange_info: Some(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("sample/exchange_info_spot_btcusdt.json"),
-        ),
-        ..Default::default()
-    };
-    let spec = symbol_table(&files, &opts).unwrap().specs()[0].clone();
+    let (frames, spec) = common::spot_session();
     // Loose enough to trade: entries, fills, exits, cancels all run on the hot path.
-    let strategy = Strategy::parse(
-        include_str!("../strategy_0.toml"),
-        &[
-            ("maker_fee", "0".into()),
-            ("taker_fee", "0".into()),
-            ("short_pressure", "0.6".into()),
-            ("long_pressure", "0.4".into()),
-            ("max_concurrent_trades", "20".into()),
-        ],
-    )
-    .unwrap();
-    let frames = minerva::replay::input::recorded_frames(&files).unwrap();
-    let signer = Signer::new(&ApiKeys::new("k".into(), b"s".to_vec()));
+    let strategy = common::loose_strategy();
+    let signer = common::test_signer();
     let cpus = allowed_cpus();
     let pin = |spec: String| PinPlan::parse(&spec, &cpus).unwrap();
     let (a, b) = (cpus[0], cpus[cpus.len() - 1]);

@@ -54,3 +54,52 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
         unsafe { std::alloc::System.realloc(p, l, s) }
     }
 }
+
+/// The shipped spot session as recorded frames, and its symbol (grids from the shipped
+/// exchangeInfo): what the pipeline tests run.
+pub fn spot_session() -> (Vec<(Vec<u8>, u64)>, minerva::core::SymbolSpec) {
+    let d = sample_dir().join("spot");
+    let files: Vec<PathBuf> = ["btcusdt_20240808.gz", "btcusdt_20240809.gz"]
+        .iter()
+        .map(|f| d.join(f))
+        .collect();
+    let opts = minerva::replay::ReplayOptions {
+        exchange_info: Some(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("sample/exchange_info_spot_btcusdt.json"),
+        ),
+        ..Default::default()
+    };
+    let spec = minerva::replay::symbol_table(&files, &opts)
+        .unwrap()
+        .specs()[0]
+        .clone();
+    (
+        minerva::replay::input::recorded_frames(&files).unwrap(),
+        spec,
+    )
+}
+
+/// The seed strategy loosened to trade often on the sample (no fees, pressure at
+/// 0.6/0.4, 20 operations at once): entries, fills, exits and cancels all happen.
+pub fn loose_strategy() -> minerva::strategy::Strategy {
+    minerva::strategy::Strategy::parse(
+        include_str!("../../strategy_0.toml"),
+        &[
+            ("maker_fee", "0".into()),
+            ("taker_fee", "0".into()),
+            ("short_pressure", "0.6".into()),
+            ("long_pressure", "0.4".into()),
+            ("max_concurrent_trades", "20".into()),
+        ],
+    )
+    .unwrap()
+}
+
+/// A signer with a throwaway key.
+pub fn test_signer() -> minerva::gateway::sign::Signer {
+    minerva::gateway::sign::Signer::new(&minerva::gateway::keys::ApiKeys::new(
+        "k".into(),
+        b"s".to_vec(),
+    ))
+}
