@@ -62,31 +62,8 @@ fn depth_event() -> MarketEvent {
     }
 }
 
-/// The four stages wired for one thread, over a copy of the shipped session.
-struct Compact {
-    feed: minerva::pipeline::stages::FeedStage<Frames>,
-    book: minerva::pipeline::stages::BookStage,
-    signal: minerva::pipeline::stages::SignalStage,
-    gateway: minerva::pipeline::stages::GatewayStage,
-    a: (
-        minerva::pipeline::Outbox<Stamped<FeedMsg>>,
-        minerva::pipeline::Inbox<Stamped<FeedMsg>>,
-    ),
-    b: (
-        minerva::pipeline::Outbox<Stamped<SignalMsg>>,
-        minerva::pipeline::Inbox<Stamped<SignalMsg>>,
-    ),
-    v: (
-        minerva::pipeline::Outbox<View>,
-        minerva::pipeline::Inbox<View>,
-    ),
-    c: (
-        minerva::pipeline::Outbox<Stamped<OrderMsg>>,
-        minerva::pipeline::Inbox<Stamped<OrderMsg>>,
-    ),
-}
-
-use minerva::pipeline::stages::{FeedMsg, Frame, OrderMsg, SignalMsg, Source, Stamped, View};
+use minerva::pipeline::compact::Compact;
+use minerva::pipeline::stages::{Frame, Source};
 
 struct Frames(std::sync::Arc<Vec<(Vec<u8>, u64)>>, usize);
 
@@ -102,46 +79,21 @@ impl Source for Frames {
     }
 }
 
-impl Compact {
-    fn new(frames: &std::sync::Arc<Vec<(Vec<u8>, u64)>>) -> Self {
-        use minerva::book::{BookConfig, BookView};
-        use minerva::gateway::{keys::ApiKeys, sign::Signer};
-        use minerva::pipeline::ring::ring_filled;
-        use minerva::pipeline::stages::{BookStage, FeedStage, GatewayStage, SignalStage};
-        use minerva::strategy::Strategy;
-        let spec = minerva::core::SymbolSpec::from_tick_lot(
-            "BTCUSDT",
-            minerva::core::Market::Spot,
-            "0.01",
-            "0.00000001",
-        )
-        .unwrap();
-        let strategy = Strategy::parse(include_str!("../strategy_0.toml"), &[]).unwrap();
-        let signer = Signer::new(&ApiKeys::new("k".into(), b"s".to_vec()));
-        Self {
-            feed: FeedStage::new(Frames(frames.clone(), 0), &spec),
-            book: BookStage::new(&spec, &strategy, &BookConfig::default()).unwrap(),
-            signal: SignalStage::new(&spec, &strategy),
-            gateway: GatewayStage::new(&spec, &strategy, signer, 5_000),
-            a: ring(1024, Wait::Spin),
-            b: ring(1024, Wait::Spin),
-            v: ring_filled(16, Wait::Spin, BookView::EMPTY),
-            c: ring(1024, Wait::Spin),
-        }
-    }
-
-    /// One compact-mode step: a frame through every stage. False at the end.
-    #[inline]
-    fn step(&mut self) -> bool {
-        let more = self.feed.step(&mut self.a.0).unwrap();
-        let (book, b, v) = (&mut self.book, &mut self.b.0, &mut self.v.0);
-        self.a.1.drain(|m| book.on_msg(m, b, v).unwrap());
-        let (signal, c, v) = (&mut self.signal, &mut self.c.0, &mut self.v.1);
-        self.b.1.drain(|m| signal.on_msg(m, c, v).unwrap());
-        let gateway = &mut self.gateway;
-        self.c.1.drain(|m| gateway.on_msg(m));
-        more
-    }
+/// The four stages over a copy of the shipped session.
+fn compact_over(frames: &std::sync::Arc<Vec<(Vec<u8>, u64)>>) -> Compact<Frames> {
+    use minerva::gateway::{keys::ApiKeys, sign::Signer};
+    use minerva::strategy::Strategy;
+    let spec = minerva::core::SymbolSpec::from_tick_lot(
+        "BTCUSDT",
+        minerva::core::Market::Spot,
+        "0.01",
+        "0.00000001",
+    )
+    .unwrap();
+    let strategy = Strategy::parse(include_str!("../strategy_0.toml"), &[]).unwrap();
+    let signer = Signer::new(&ApiKeys::new("k".into(), b"s".to_vec()));
+    let sim = minerva::exchange::SimOptions::default();
+    Compact::new(Frames(frames.clone(), 0), &spec, &strategy, signer, &sim).unwrap()
 }
 
 /// One compact-mode step (a recorded frame through feed, book, signal and gateway), on
@@ -153,9 +105,9 @@ fn compact(c: &mut Criterion) {
         .map(|f| std::path::PathBuf::from(format!("{dir}/{f}")));
     let frames = std::sync::Arc::new(minerva::replay::input::recorded_frames(&files).unwrap());
     let fresh = || {
-        let mut p = Compact::new(&frames);
+        let mut p = compact_over(&frames);
         for _ in 0..2_000 {
-            p.step();
+            p.step().unwrap();
         }
         p
     };
@@ -168,7 +120,7 @@ fn compact(c: &mut Criterion) {
             while left > 0 {
                 let t = std::time::Instant::now();
                 let mut n = 0;
-                while n < left && p.step() {
+                while n < left && p.step().unwrap() {
                     n += 1;
                 }
                 total += t.elapsed();
@@ -184,8 +136,8 @@ fn compact(c: &mut Criterion) {
     g.throughput(criterion::Throughput::Elements(frames.len() as u64));
     g.bench_function("spot_session_all_stages", |b| {
         b.iter_batched_ref(
-            || Compact::new(&frames),
-            |p| while p.step() {},
+            || compact_over(&frames),
+            |p| while p.step().unwrap() {},
             criterion::BatchSize::LargeInput,
         )
     });

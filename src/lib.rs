@@ -9,6 +9,7 @@
 
 pub mod book;
 pub mod core;
+pub mod exchange;
 pub mod feed;
 pub mod gateway;
 pub mod pipeline;

@@ -112,9 +112,8 @@ struct RunArgs {
     /// Print a latency report every this many seconds (SIGUSR1 prints one any time).
     #[arg(long)]
     report_every: Option<f64>,
-    /// Paper exchange: latency of each order request, microseconds of exchange time.
-    #[arg(long, default_value_t = 5_000)]
-    paper_latency_us: u64,
+    #[command(flatten)]
+    sim: SimArgs,
     /// Slots per ring. Small rings keep queues short when the input outruns the stages
     /// (max speed); at least 1024 (one frame's worth of messages).
     #[arg(long, default_value_t = 1024)]
@@ -158,6 +157,72 @@ struct SignalArgs {
     exchange_info: Option<PathBuf>,
     #[command(flatten)]
     overrides: StrategyOverrides,
+}
+
+/// The simulated exchange's models (docs/backtest.md).
+#[derive(Args, Clone)]
+struct SimArgs {
+    /// Latency: `order=…,response=…,feed=…` or one delay for order and response; a
+    /// delay is `250us`, `1.5ms`, `uniform:1ms..3ms` or `lognormal:2ms:0.5`.
+    #[arg(long, default_value = "5ms")]
+    latency: String,
+    /// Queue position model: through, risk-averse, power:N or log.
+    #[arg(long, default_value = "risk-averse")]
+    queue: String,
+    /// Fees charged by the exchange, e.g. maker=0.0002,taker=0.0005 (default: the
+    /// strategy's).
+    #[arg(long)]
+    fees: Option<String>,
+    /// Futures maintenance margin rate (default 0.004).
+    #[arg(long)]
+    maintenance_margin: Option<String>,
+    /// Seed of the latency draws.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+impl SimArgs {
+    fn options(&self) -> Result<minerva::exchange::SimOptions> {
+        use minerva::exchange::latency::LatencyModel;
+        use minerva::exchange::queue::QueueModel;
+        let rate = |name: &str, v: &str| -> Result<i64> {
+            let r = minerva::core::decimal::parse_scaled(v.trim().as_bytes(), 8)
+                .map_err(|e| anyhow::anyhow!("{name} `{v}`: {e}"))?;
+            if !(0..=10_000_000).contains(&r) {
+                bail!("{name} `{v}`: expected a rate between 0 and 0.1");
+            }
+            Ok(r)
+        };
+        let fees = match &self.fees {
+            None => None,
+            Some(f) => {
+                let (mut maker, mut taker) = (None, None);
+                for part in f.split(',') {
+                    match part.split_once('=') {
+                        Some(("maker", v)) => maker = Some(rate("--fees maker", v)?),
+                        Some(("taker", v)) => taker = Some(rate("--fees taker", v)?),
+                        _ => bail!("--fees `{f}`: expected maker=RATE,taker=RATE"),
+                    }
+                }
+                match (maker, taker) {
+                    (Some(m), Some(t)) => Some((m, t)),
+                    _ => bail!("--fees `{f}`: give both maker= and taker="),
+                }
+            }
+        };
+        let maintenance_ppm = match &self.maintenance_margin {
+            None => None,
+            Some(m) => Some((rate("--maintenance-margin", m)? / 100) as u32),
+        };
+        Ok(minerva::exchange::SimOptions {
+            latency: LatencyModel::parse(&self.latency)
+                .map_err(|e| anyhow::anyhow!("--latency: {e}"))?,
+            queue: QueueModel::parse(&self.queue).map_err(|e| anyhow::anyhow!("--queue: {e}"))?,
+            fees,
+            maintenance_ppm,
+            seed: self.seed,
+        })
+    }
 }
 
 /// Every strategy key as a flag of the same name; a flag wins over the file.
@@ -637,7 +702,7 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
         pin,
         realtime: a.realtime,
         ring_capacity: a.ring,
-        paper_latency_us: a.paper_latency_us,
+        sim: a.sim.options()?,
         report_every,
         latency_log: a.latency_log.clone(),
     };

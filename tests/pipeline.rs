@@ -4,6 +4,8 @@
 
 mod common;
 
+use minerva::exchange::SimOptions;
+use minerva::exchange::latency::{Delay, LatencyModel};
 use minerva::pipeline::pin::allowed_cpus;
 use minerva::pipeline::run::{ReplaySource, RunConfig, RunError, run};
 use minerva::pipeline::wait::WaitPlan;
@@ -103,7 +105,13 @@ fn more_latency_means_fewer_fills_never_different_books() {
     let mut fills = Vec::new();
     for latency_us in [0, 5_000, 2_000_000] {
         let cfg = RunConfig {
-            paper_latency_us: latency_us,
+            sim: SimOptions {
+                latency: LatencyModel {
+                    order: Delay::Const(latency_us),
+                    ..LatencyModel::default()
+                },
+                ..SimOptions::default()
+            },
             ..RunConfig::default()
         };
         let r = run(

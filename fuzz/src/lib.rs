@@ -582,15 +582,18 @@ fn read_lines(path: &Path) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
-/// The paper exchange's request parser and matching: the input is a query string sent
-/// as a new order, an OCO list or a cancel (first byte), signed with the exchange's key
-/// when the second byte is odd (so parsing goes past the signature check), then market
-/// events drawn from the rest move the book through it. Never a panic, the position
-/// only changes by fills, and no report is lost.
+/// The simulated exchange's request parser and matching: the input is a query string
+/// sent as a new order, an OCO list or a cancel (first byte), signed with the exchange's
+/// key when the second byte is odd (so parsing goes past the signature check), then
+/// market events drawn from the rest (depth updates and trades) move the book through
+/// it. Never a panic, no fill of nothing, and no report is lost.
 pub fn paper_request(data: &[u8]) {
-    use minerva::core::{Level, Lots, Ticks};
+    use minerva::core::{DepthChunk, EventBody, Level, Lots, MarketEvent, SymbolId, Ticks, Trade};
+    use minerva::exchange::latency::{Delay, LatencyModel};
+    use minerva::exchange::queue::QueueModel;
+    use minerva::exchange::{Method, Report, SimConfig, SimExchange};
+    use minerva::feed::binance::DepthSnapshot;
     use minerva::gateway::keys::ApiKeys;
-    use minerva::gateway::paper::{Method, PaperExchange, Report};
     use minerva::gateway::sign::{Request, Signer};
     let [m, s, rest @ ..] = data else {
         return;
@@ -610,33 +613,79 @@ pub fn paper_request(data: &[u8]) {
         1 => Method::NewOco,
         _ => Method::Cancel,
     };
+    let level = |p: i64, q: i64| Level {
+        price: Ticks(p),
+        qty: Lots(q),
+    };
+    let ev = |t_ms: u64, body| MarketEvent {
+        recv_ns: 0,
+        event_ms: t_ms,
+        symbol: SymbolId(0),
+        body,
+    };
     for spec in specs() {
-        let mut x = PaperExchange::new(&spec, signer.clone(), (*s as u64) * 100, 4);
-        let level = |p: i64| {
-            Some(Level {
-                price: Ticks(p),
-                qty: Lots(7),
-            })
+        let cfg = SimConfig {
+            latency: LatencyModel {
+                order: Delay::Const((*s as u64) * 100),
+                ..LatencyModel::default()
+            },
+            queue: [
+                QueueModel::RiskAverse,
+                QueueModel::Power(2),
+                QueueModel::Through,
+            ][*m as usize % 3],
+            maker_fee_e8: 20_000,
+            taker_fee_e8: 50_000,
+            capital_e8: 1_000_000_000_000,
+            leverage: 1 + (*s as u32 % 125),
+            maintenance_ppm: 4_000,
+            max_orders: 4,
+            seed: *s as u64,
         };
-        x.on_touch(1_000_000, level(100), level(101));
+        let mut x = SimExchange::new(&spec, signer.clone(), &cfg);
+        x.on_snapshot(&DepthSnapshot {
+            last_update_id: 100,
+            event_ms: None,
+            bids: vec![level(100, 7), level(99, 9)],
+            asks: vec![level(101, 7), level(102, 9)],
+        });
         x.send(method, &req, 1_000_000);
         x.send(method, &req, 1_000_000);
-        let mut t = 1_000_000u64;
+        let mut t = 1_000u64;
+        let mut id = 101;
         for c in market.chunks(3) {
             let p = 90 + (c[0] % 20) as i64;
-            t += 1_000;
+            t += 1;
             match c.len() {
-                3 => x.on_trade(t, Ticks(p), Lots(1 + c[1] as i64), c[2] & 1 == 1),
-                _ => x.on_touch(t, level(p), level(p + 1 + c[c.len() - 1] as i64 % 3)),
+                3 => x.on_event(&ev(
+                    t,
+                    EventBody::Trade(Trade {
+                        trade_id: t,
+                        price: Ticks(p),
+                        qty: Lots(1 + c[1] as i64),
+                        trade_ms: t,
+                        buyer_is_maker: c[2] & 1 == 1,
+                    }),
+                )),
+                _ => {
+                    let mut d = DepthChunk::new(id, id, None, t);
+                    id += 1;
+                    d.levels[0] = level(p, c[c.len() - 1] as i64 % 9);
+                    d.levels[1] = level(p + 1 + c[c.len() - 1] as i64 % 3, 5);
+                    d.n_bids = 1;
+                    d.n_levels = 2;
+                    d.flags |= DepthChunk::FIRST | DepthChunk::LAST;
+                    x.on_event(&ev(t, EventBody::Depth(d)));
+                }
             }
-            x.drain(|e| {
+            x.drain_due(u64::MAX, |e| {
                 if let Report::Filled { qty, .. } = e.report {
                     assert!(qty.0 > 0, "a fill of nothing");
                 }
             });
         }
         x.cancel_all();
-        x.drain(|_| {});
+        x.drain_due(u64::MAX, |_| {});
         assert_eq!(x.open_orders(), 0);
         assert_eq!(x.stats.reports_lost, 0);
     }

@@ -14,4 +14,4 @@ pub use event::{
     MarkPrice, MarketEvent, SymbolId, Trade,
 };
 pub use fixed::{Dec8, Lots, Ticks};
-pub use symbol::{Market, PriceGrid, QtyGrid, SpecError, SymbolSpec, SymbolStatus};
+pub use symbol::{Market, PriceGrid, QtyGrid, SpecError, SymbolSpec, SymbolStatus, Valuer, fee_e8};

@@ -341,6 +341,66 @@ impl SymbolSpec {
     }
 }
 
+/// Quote value of `price × qty` for one symbol, in 10⁻⁸ quote units: one place for the
+/// risk manager, the simulated exchange and the accounts to agree on money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Valuer {
+    /// Quote value of one tick × one lot is `tm / 10^(pd + qd)`.
+    tm: i128,
+    scale: i128,
+}
+
+impl Valuer {
+    /// The valuer of `spec`'s grids.
+    pub fn new(spec: &SymbolSpec) -> Self {
+        Self {
+            tm: spec.price.tick_mantissa() as i128,
+            scale: 10i128.pow(spec.price.decimals() as u32 + spec.qty.decimals() as u32),
+        }
+    }
+
+    /// Quote value in 10⁻⁸ units, truncated toward zero.
+    #[inline]
+    pub fn value_e8(&self, price: Ticks, qty: Lots) -> i64 {
+        let v = self.raw(price, qty) * 100_000_000 / self.scale;
+        // Saturate rather than wrap: a value past ±92 billion quote units is absurd, and a
+        // saturated one fails every limit check instead of passing as a wrapped negative.
+        v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+    }
+
+    /// `price × qty` at `10^-(pd + qd)`: the unit [`SymbolSpec::min_notional`] is kept in.
+    #[inline]
+    pub fn raw(&self, price: Ticks, qty: Lots) -> i128 {
+        price.0 as i128 * self.tm * qty.0 as i128
+    }
+
+    /// Lots whose value at `price` is `notional_e8`, rounded down (0 for a price ≤ 0).
+    #[inline]
+    pub fn lots_for(&self, notional_e8: i128, price: Ticks) -> i128 {
+        let per_lot = price.0 as i128 * self.tm * 100_000_000;
+        if per_lot > 0 {
+            notional_e8 * self.scale / per_lot
+        } else {
+            0
+        }
+    }
+
+    /// Ticks per 10⁻⁸ quote of price, rounded down: converts an off-grid price such as
+    /// the mark price (`Dec8`) onto the grid.
+    #[inline]
+    pub fn ticks_of(&self, price_e8: i64, price_decimals: u8) -> Ticks {
+        // price = ticks × tm / 10^pd  ⇒  ticks = price_e8 × 10^pd / (tm × 10^8).
+        let num = price_e8 as i128 * 10i128.pow(price_decimals as u32);
+        Ticks((num / (self.tm * 100_000_000)).clamp(0, i64::MAX as i128) as i64)
+    }
+}
+
+/// Fee on `notional_e8` at `rate_e8` (10⁻⁸ units: 0.0002 is 20,000), 10⁻⁸ quote.
+#[inline]
+pub fn fee_e8(notional_e8: i64, rate_e8: i64) -> i64 {
+    (notional_e8 as i128 * rate_e8 as i128 / 100_000_000) as i64
+}
+
 /// Upper-cases and checks a symbol name.
 ///
 /// # Errors

@@ -66,6 +66,8 @@ pub enum OrderKind {
     LimitGtc,
     /// `LIMIT` with `IOC`.
     LimitIoc,
+    /// `LIMIT` with `FOK`.
+    LimitFok,
     /// Post-only: spot `LIMIT_MAKER`, futures `LIMIT` with `GTX`.
     PostOnly,
     /// `MARKET`.
@@ -199,6 +201,7 @@ pub fn signed_order(
     let (ty, tif): (&[u8], &[u8]) = match (o.kind, futures) {
         (OrderKind::LimitGtc, _) => (b"LIMIT", b"GTC"),
         (OrderKind::LimitIoc, _) => (b"LIMIT", b"IOC"),
+        (OrderKind::LimitFok, _) => (b"LIMIT", b"FOK"),
         (OrderKind::PostOnly, false) => (b"LIMIT_MAKER", b""),
         (OrderKind::PostOnly, true) => (b"LIMIT", b"GTX"),
         (OrderKind::Market, _) => (b"MARKET", b""),

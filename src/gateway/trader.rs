@@ -11,12 +11,14 @@
 //!
 //! # Hot path: every buffer is sized at start-up; no allocation.
 
-use super::paper::{ClientId, Execution, Method, PaperExchange, PaperStats, Report};
 use super::sign::{
     EncodeError, OcoRequest, OrderKind, OrderRequest, OrderSide, Request, Signer, signed_cancel,
     signed_oco, signed_order,
 };
-use crate::core::{Level, Lots, SymbolSpec, Ticks};
+use crate::core::{EventBody, Lots, MarketEvent, SymbolSpec, Ticks};
+use crate::exchange::latency::Delay;
+use crate::exchange::{ClientId, Execution, Method, Report, SimExchange, SimOptions, SimStats};
+use crate::feed::binance::DepthSnapshot;
 use crate::risk::{Operation, Refusal, RiskManager, RiskStats};
 use crate::signal::oracle::{Intent, Side};
 use crate::strategy::Strategy;
@@ -28,19 +30,107 @@ const RECV_WINDOW_MS: u32 = 5_000;
 /// Where an operation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// Entry sent, not filled.
+    /// Entry sent, not (wholly) filled.
     Entry,
     /// Entry cancel sent.
     Withdrawing,
-    /// Entry filled at `price`; exits working.
-    Open { price: Ticks, fee_e8: i64 },
+    /// Entry done; exits working for the filled quantity.
+    Open,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Tracked {
     op: Operation,
-    since_ms: u64,
+    since_us: u64,
     phase: Phase,
+    /// Entry lots filled and their value.
+    filled: i64,
+    entry_value_e8: i64,
+    /// Exit lots filled and their value.
+    exit_filled: i64,
+    exit_value_e8: i64,
+    fees_e8: i64,
+    funding_e8: i64,
+    entry_us: u64,
+    maker_fills: u32,
+    taker_fills: u32,
+}
+
+impl Tracked {
+    /// Lots held: entry filled minus exit filled.
+    fn held(&self) -> i64 {
+        self.filled - self.exit_filled
+    }
+}
+
+/// How an operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Exit {
+    /// The take profit filled.
+    TakeProfit,
+    /// The stop filled.
+    Stop,
+    /// A market order flattened it after an exit was refused.
+    Flattened,
+    /// The exchange liquidated the position.
+    Liquidated,
+    /// Still open when the data ended: valued at the last trade, as a taker exit.
+    EndOfData,
+}
+
+/// A closed operation, for the trade list and the fitness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClosedTrade {
+    /// Operation id.
+    pub id: u64,
+    /// Long or short.
+    pub side: Side,
+    /// Lots traded (the entry's filled quantity).
+    pub qty: Lots,
+    /// First entry fill, exchange µs.
+    pub entry_us: u64,
+    /// Last exit fill, exchange µs.
+    pub exit_us: u64,
+    /// Value of the entry fills, 10⁻⁸ quote.
+    pub entry_value_e8: i64,
+    /// Value of the exit fills, 10⁻⁸ quote.
+    pub exit_value_e8: i64,
+    /// Fees paid (entry and exit; a liquidation's lost margin beyond the price move).
+    pub fees_e8: i64,
+    /// Funding received (negative: paid).
+    pub funding_e8: i64,
+    /// Net PnL: gross − fees + funding.
+    pub pnl_e8: i64,
+    /// Margin the operation held.
+    pub margin_e8: i64,
+    /// How it ended.
+    pub exit: Exit,
+    /// Fills as maker.
+    pub maker_fills: u32,
+    /// Fills as taker.
+    pub taker_fills: u32,
+}
+
+/// The account's equity at one time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EquityPoint {
+    /// Exchange time, µs.
+    pub time_us: u64,
+    /// Capital + realised PnL + open operations valued at the last trade, 10⁻⁸ quote.
+    pub equity_e8: i64,
+}
+
+/// The backtest's record: closed operations and the equity curve. Its buffers are
+/// reserved up front so recording does not allocate per event.
+#[derive(Debug, Clone, Default)]
+pub struct Journal {
+    /// Closed operations, in closing order.
+    pub trades: Vec<ClosedTrade>,
+    /// Equity sampled every period.
+    pub equity: Vec<EquityPoint>,
+    period_us: u64,
+    next_us: u64,
 }
 
 /// Counters.
@@ -50,8 +140,10 @@ pub struct TraderStats {
     pub requests: u64,
     /// Entries sent.
     pub entries: u64,
-    /// Entries filled.
+    /// Entries filled whole.
     pub entries_filled: u64,
+    /// Entries filled in part before they were withdrawn (the part is traded).
+    pub entries_partial: u64,
     /// Entries the exchange refused (a post-only that would have taken liquidity…).
     pub entries_rejected: u64,
     /// Entries cancelled unfilled (timeout or shutdown).
@@ -62,6 +154,10 @@ pub struct TraderStats {
     pub stops: u64,
     /// Operations closed by a market order after an exit was refused.
     pub flattened: u64,
+    /// Operations closed by a liquidation.
+    pub liquidated: u64,
+    /// Operations still open at the end of the data (valued at the last trade).
+    pub open_at_end: u64,
     /// Requests that could not be encoded (bad symbol text, price overflow).
     pub encode_errors: u64,
     /// Intents the trader had no slot for (more than `max_concurrent_trades` tracked).
@@ -96,38 +192,68 @@ pub struct Shutdown {
 pub struct Trader {
     risk: RiskManager,
     signer: Signer,
-    exchange: PaperExchange,
+    exchange: SimExchange,
     spec: SymbolSpec,
     futures: bool,
-    window_ms: u64,
+    capital_e8: i64,
+    window_us: u64,
+    feed: Delay,
+    rng: fastrand::Rng,
     tracked: Vec<Tracked>,
     reports: Vec<Execution>,
     last_trade: Option<Ticks>,
-    now_ms: u64,
+    now_us: u64,
+    journal: Option<Journal>,
     /// Counters.
     pub stats: TraderStats,
 }
 
 impl Trader {
-    /// A trader for `spec` under `strategy`, signing with `signer`, trading on a paper
-    /// exchange that accepts the same key and delays each request by `latency_us`.
-    pub fn paper(spec: &SymbolSpec, strategy: &Strategy, signer: Signer, latency_us: u64) -> Self {
+    /// A trader for `spec` under `strategy`, signing with `signer`, trading on a
+    /// simulated exchange set up by `opts` that accepts the same key.
+    pub fn simulated(
+        spec: &SymbolSpec,
+        strategy: &Strategy,
+        signer: Signer,
+        opts: &SimOptions,
+    ) -> Self {
+        let sim = &opts.config(strategy);
+        let feed = opts.latency.feed;
         let slots = strategy.max_concurrent_trades.max(1) as usize;
-        // Entry, or two exits and a flattening order, per operation.
-        let max_orders = 3 * slots;
         Self {
             risk: RiskManager::new(strategy, spec),
-            exchange: PaperExchange::new(spec, signer.clone(), latency_us, max_orders),
+            exchange: SimExchange::new(spec, signer.clone(), sim),
             signer,
             spec: spec.clone(),
             futures: spec.market.is_futures(),
-            window_ms: strategy.volume_window_secs as u64 * 1000,
+            capital_e8: strategy.capital.0,
+            window_us: strategy.volume_window_secs as u64 * 1_000_000,
+            feed,
+            rng: fastrand::Rng::with_seed(sim.seed ^ 0x6665_6564),
             tracked: Vec::with_capacity(slots),
-            reports: Vec::with_capacity(8 * max_orders),
+            // A sweep reports a fill per level: room for every order's worth.
+            reports: Vec::with_capacity(16 * sim.max_orders.max(2) + 64),
             last_trade: None,
-            now_ms: 0,
+            now_us: 0,
+            journal: None,
             stats: TraderStats::default(),
         }
+    }
+
+    /// Keeps closed operations and equity every `period_us` (the backtest), with room
+    /// for `trades` operations and `points` samples before anything grows.
+    pub fn keep_journal(&mut self, period_us: u64, trades: usize, points: usize) {
+        self.journal = Some(Journal {
+            trades: Vec::with_capacity(trades),
+            equity: Vec::with_capacity(points),
+            period_us: period_us.max(1),
+            next_us: 0,
+        });
+    }
+
+    /// The journal, if kept.
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.as_ref()
     }
 
     /// Risk manager counters.
@@ -136,8 +262,13 @@ impl Trader {
     }
 
     /// Exchange counters.
-    pub fn exchange_stats(&self) -> PaperStats {
+    pub fn exchange_stats(&self) -> SimStats {
         self.exchange.stats
+    }
+
+    /// The exchange (its account and book).
+    pub fn exchange(&self) -> &SimExchange {
+        &self.exchange
     }
 
     /// Operations in flight (entry working or position open).
@@ -149,8 +280,8 @@ impl Trader {
     ///
     /// # Hot path: no allocation.
     pub fn on_intent(&mut self, intent: &Intent, event_ms: u64) -> Outcome {
-        self.now_ms = self.now_ms.max(event_ms);
-        let op = match self.risk.propose(intent, event_ms) {
+        self.now_us = self.now_us.max(event_ms * 1000);
+        let op = match self.risk.propose(intent, self.now_us / 1000) {
             Ok(op) => op,
             Err(r) => return Outcome::Refused(r),
         };
@@ -160,6 +291,7 @@ impl Trader {
             return Outcome::Failed;
         }
         let side = order_side(intent.side, false);
+        let now = self.now_us;
         match self.order(
             op.id,
             b'e',
@@ -168,14 +300,24 @@ impl Trader {
             op.qty,
             intent.entry,
             false,
+            now,
         ) {
             Some(req) => {
-                self.exchange.send(Method::NewOrder, &req, event_ms * 1000);
+                self.exchange.send(Method::NewOrder, &req, now);
                 self.stats.entries += 1;
                 self.tracked.push(Tracked {
                     op,
-                    since_ms: event_ms,
+                    since_us: now,
                     phase: Phase::Entry,
+                    filled: 0,
+                    entry_value_e8: 0,
+                    exit_filled: 0,
+                    exit_value_e8: 0,
+                    fees_e8: 0,
+                    funding_e8: 0,
+                    entry_us: 0,
+                    maker_fills: 0,
+                    taker_fills: 0,
                 });
                 Outcome::Sent
             }
@@ -186,90 +328,143 @@ impl Trader {
         }
     }
 
-    /// The touch after a book update at `event_ms`; returns the requests it caused.
+    /// A market event: the exchange sees it at its exchange time, the trader after the
+    /// feed delay. Returns the requests it caused.
     ///
     /// # Hot path: no allocation.
-    pub fn on_touch(&mut self, event_ms: u64, bid: Option<Level>, ask: Option<Level>) -> u64 {
+    pub fn on_market(&mut self, ev: &MarketEvent) -> u64 {
         let before = self.stats.requests;
-        self.now_ms = self.now_ms.max(event_ms);
-        self.exchange.on_touch(event_ms * 1000, bid, ask);
+        self.exchange.on_event(ev);
+        if let EventBody::Trade(t) = &ev.body {
+            self.last_trade = Some(t.price);
+        } else if let EventBody::AggTrade(t) = &ev.body {
+            self.last_trade = Some(t.price);
+        }
+        let seen = self.exchange.now_us() + self.feed.sample(&mut self.rng);
+        self.now_us = self.now_us.max(seen);
         self.after_market();
         self.stats.requests - before
     }
 
-    /// A trade at `trade_ms`; returns the requests it caused.
-    ///
-    /// # Hot path: no allocation.
-    pub fn on_trade(&mut self, trade_ms: u64, price: Ticks, qty: Lots, taker_buy: bool) -> u64 {
-        let before = self.stats.requests;
-        self.now_ms = self.now_ms.max(trade_ms);
-        self.last_trade = Some(price);
-        self.exchange
-            .on_trade(trade_ms * 1000, price, qty, taker_buy);
+    /// A REST depth snapshot reached the exchange's book (a resync). Cold.
+    pub fn on_snapshot(&mut self, snap: &DepthSnapshot) {
+        self.exchange.on_snapshot(snap);
         self.after_market();
-        self.stats.requests - before
     }
 
     /// Cancels every resting order (entries and exits), lets the cancels arrive and
     /// reports what is left open. Cold.
     pub fn shutdown(&mut self) -> Shutdown {
-        let now_us = self.now_ms * 1000;
+        let now_us = self.now_us;
         for k in 0..self.tracked.len() {
             let t = self.tracked[k];
             let roles: &[u8] = match t.phase {
                 Phase::Entry => b"e",
                 Phase::Withdrawing => b"",
-                Phase::Open { .. } => b"ts",
+                Phase::Open => b"ts",
             };
             for &r in roles {
-                if let Some(req) = self.cancel(t.op.id, r) {
+                if let Some(req) = self.cancel(t.op.id, r, now_us) {
                     self.exchange.send(Method::Cancel, &req, now_us);
                 }
             }
         }
         let before = self.exchange.stats.canceled;
         self.exchange.cancel_all();
-        self.handle_reports();
+        self.handle_reports(u64::MAX);
         let mut out = Shutdown {
             cancelled: (self.exchange.stats.canceled - before) as usize,
             position: self.exchange.position(),
             ..Shutdown::default()
         };
-        for t in &self.tracked {
-            if let (Phase::Open { price, .. }, Some(last)) = (t.phase, self.last_trade) {
+        if let Some(last) = self.last_trade {
+            for t in self.tracked.iter().filter(|t| t.held() > 0) {
                 out.open_positions += 1;
-                let v = self.risk.value_e8(last, t.op.qty) - self.risk.value_e8(price, t.op.qty);
-                out.unrealised_e8 += if t.op.intent.side == Side::Long {
-                    v
-                } else {
-                    -v
-                };
+                out.unrealised_e8 += self.gross_at(t, last);
             }
         }
         out
     }
 
-    /// Executions after a market event, and entries past their time.
+    /// Books every operation still holding a position at the last trade price, as if a
+    /// market order had closed it (the backtest's end). Cold.
+    pub fn close_at_end(&mut self) {
+        let Some(last) = self.last_trade else {
+            return;
+        };
+        let now = self.exchange.now_us();
+        while let Some(k) = self.tracked.iter().position(|t| t.held() > 0) {
+            let held = Lots(self.tracked[k].held());
+            let t = &mut self.tracked[k];
+            t.exit_value_e8 += self.risk.value_e8(last, held);
+            t.fees_e8 += self.risk.fill_fee_e8(last, held, false);
+            t.exit_filled = t.filled;
+            t.taker_fills += 1;
+            self.close(k, Exit::EndOfData, now);
+        }
+        self.sample_equity(now, true);
+    }
+
+    /// Gross PnL of an operation's open lots at `price`.
+    fn gross_at(&self, t: &Tracked, price: Ticks) -> i64 {
+        let held = t.held();
+        if held <= 0 || t.filled == 0 {
+            return 0;
+        }
+        let cost = (t.entry_value_e8 as i128 * held as i128 / t.filled as i128) as i64;
+        let v = self.risk.value_e8(price, Lots(held)) - cost;
+        if t.op.intent.side == Side::Long {
+            v
+        } else {
+            -v
+        }
+    }
+
+    /// Executions due by now, entries past their time, equity.
     #[inline]
     fn after_market(&mut self) {
-        self.handle_reports();
-        let now = self.now_ms;
+        self.handle_reports(self.now_us);
+        let now = self.now_us;
         for k in 0..self.tracked.len() {
             let t = self.tracked[k];
-            if t.phase == Phase::Entry && now.saturating_sub(t.since_ms) > self.window_ms {
-                if let Some(req) = self.cancel(t.op.id, b'e') {
-                    self.exchange.send(Method::Cancel, &req, now * 1000);
+            if t.phase == Phase::Entry && now.saturating_sub(t.since_us) > self.window_us {
+                if let Some(req) = self.cancel(t.op.id, b'e', now) {
+                    self.exchange.send(Method::Cancel, &req, now);
                     self.tracked[k].phase = Phase::Withdrawing;
                 }
             }
         }
+        self.sample_equity(self.exchange.now_us(), false);
     }
 
-    fn handle_reports(&mut self) {
+    fn sample_equity(&mut self, now_us: u64, force: bool) {
+        let Some(j) = self.journal.as_ref() else {
+            return;
+        };
+        if !force && now_us < j.next_us {
+            return;
+        }
+        let open: i64 = match self.last_trade {
+            Some(p) => self
+                .tracked
+                .iter()
+                .map(|t| self.gross_at(t, p) - t.fees_e8 + t.funding_e8)
+                .sum(),
+            None => 0,
+        };
+        let equity_e8 = self.capital_e8 + self.risk.stats().realised_e8 + open;
+        let j = self.journal.as_mut().expect("checked");
+        j.next_us = (now_us / j.period_us + 1) * j.period_us;
+        j.equity.push(EquityPoint {
+            time_us: now_us,
+            equity_e8,
+        });
+    }
+
+    fn handle_reports(&mut self, now_us: u64) {
         let reports = &mut self.reports;
         reports.clear();
-        // Preallocated at 8 reports per open order: never grows.
-        self.exchange.drain(|e| {
+        self.exchange.drain_due(now_us, |e| {
             if reports.len() < reports.capacity() {
                 reports.push(*e)
             }
@@ -281,6 +476,14 @@ impl Trader {
     }
 
     fn on_execution(&mut self, e: &Execution) {
+        let at = e.deliver_us.min(self.now_us).max(e.time_us);
+        match e.report {
+            Report::Liquidated { price, loss_e8, .. } => {
+                return self.on_liquidation(price, loss_e8, e.time_us);
+            }
+            Report::Funding { amount_e8 } => return self.on_funding(amount_e8),
+            _ => {}
+        }
         let Some((id, role)) = parse_id(&e.client_id) else {
             return;
         };
@@ -288,20 +491,40 @@ impl Trader {
             return;
         };
         let t = self.tracked[k];
-        let now_ms = e.time_us / 1000;
+        let open = t.phase == Phase::Open;
         match (role, e.report) {
-            (b'e', Report::Filled { price, qty, maker })
-                if !matches!(t.phase, Phase::Open { .. }) =>
-            {
-                self.stats.entries_filled += 1;
-                let fee_e8 = self.risk.fill_fee_e8(price, qty, maker);
-                self.tracked[k].phase = Phase::Open { price, fee_e8 };
-                self.send_exits(&t.op, e.time_us);
+            (
+                b'e',
+                Report::Filled {
+                    price,
+                    qty,
+                    maker,
+                    fee_e8,
+                    leaves,
+                },
+            ) if !open => {
+                let value = self.risk.value_e8(price, qty);
+                let t = &mut self.tracked[k];
+                t.filled += qty.0;
+                t.entry_value_e8 += value;
+                t.fees_e8 += fee_e8;
+                t.maker_fills += maker as u32;
+                t.taker_fills += !maker as u32;
+                if t.entry_us == 0 {
+                    t.entry_us = e.time_us;
+                }
+                if leaves.0 == 0 {
+                    self.stats.entries_filled += 1;
+                    self.open(k, at);
+                }
             }
             // A cancel that crossed the fill on the way is refused: the position stands.
-            (b'e', Report::Rejected(_) | Report::Expired | Report::Canceled)
-                if !matches!(t.phase, Phase::Open { .. }) =>
-            {
+            (b'e', Report::Rejected(_) | Report::Expired | Report::Canceled) if !open => {
+                if t.filled > 0 {
+                    // Withdrawn or cut short after a partial fill: trade what filled.
+                    self.stats.entries_partial += 1;
+                    return self.open(k, at);
+                }
                 if matches!(e.report, Report::Rejected(_) | Report::Expired) {
                     self.stats.entries_rejected += 1;
                 } else {
@@ -310,30 +533,33 @@ impl Trader {
                 self.risk.cancel(id);
                 self.tracked.swap_remove(k);
             }
-            (b't' | b's' | b'm', Report::Filled { price, qty, maker }) => {
-                let Phase::Open {
-                    price: entry,
+            (
+                b't' | b's' | b'm',
+                Report::Filled {
+                    price,
+                    qty,
+                    maker,
                     fee_e8,
-                } = t.phase
-                else {
-                    return;
-                };
-                let fees = fee_e8 + self.risk.fill_fee_e8(price, qty, maker);
-                let v = self.risk.value_e8(price, qty) - self.risk.value_e8(entry, qty);
-                let gross = if t.op.intent.side == Side::Long {
-                    v
-                } else {
-                    -v
-                };
-                self.risk.close(id, gross - fees, fees, now_ms);
-                match role {
-                    b't' => self.stats.take_profits += 1,
-                    b's' => self.stats.stops += 1,
-                    _ => self.stats.flattened += 1,
+                    ..
+                },
+            ) if open => {
+                let value = self.risk.value_e8(price, qty);
+                let t = &mut self.tracked[k];
+                t.exit_filled = (t.exit_filled + qty.0).min(t.filled);
+                t.exit_value_e8 += value;
+                t.fees_e8 += fee_e8;
+                t.maker_fills += maker as u32;
+                t.taker_fills += !maker as u32;
+                if t.held() == 0 {
+                    let exit = match role {
+                        b't' => Exit::TakeProfit,
+                        b's' => Exit::Stop,
+                        _ => Exit::Flattened,
+                    };
+                    self.close(k, exit, e.time_us);
                 }
-                self.tracked.swap_remove(k);
             }
-            (b't' | b's' | b'x', Report::Rejected(_)) => {
+            (b't' | b's' | b'x', Report::Rejected(_)) if open && t.held() > 0 => {
                 // The position must not stay unprotected: flatten it.
                 let side = order_side(t.op.intent.side, true);
                 if let Some(req) = self.order(
@@ -341,19 +567,98 @@ impl Trader {
                     b'm',
                     side,
                     OrderKind::Market,
-                    t.op.qty,
+                    Lots(t.held()),
                     Ticks(1),
                     self.futures,
+                    at,
                 ) {
-                    self.exchange.send(Method::NewOrder, &req, e.time_us);
+                    self.exchange.send(Method::NewOrder, &req, at);
                 }
             }
             _ => {}
         }
     }
 
-    /// The take profit and the stop of an operation whose entry filled.
-    fn send_exits(&mut self, op: &Operation, now_us: u64) {
+    /// The entry is done (whole, or in part and withdrawn): protect what filled.
+    fn open(&mut self, k: usize, at_us: u64) {
+        self.tracked[k].phase = Phase::Open;
+        let t = self.tracked[k];
+        self.send_exits(&t.op, Lots(t.filled), at_us);
+    }
+
+    /// Books operation `k` as closed and forgets it.
+    fn close(&mut self, k: usize, exit: Exit, now_us: u64) {
+        let t = self.tracked.swap_remove(k);
+        let v = t.exit_value_e8 - t.entry_value_e8;
+        let gross = if t.op.intent.side == Side::Long {
+            v
+        } else {
+            -v
+        };
+        let pnl_e8 = gross - t.fees_e8 + t.funding_e8;
+        self.risk.close(t.op.id, pnl_e8, t.fees_e8, now_us / 1000);
+        match exit {
+            Exit::TakeProfit => self.stats.take_profits += 1,
+            Exit::Stop => self.stats.stops += 1,
+            Exit::Flattened => self.stats.flattened += 1,
+            Exit::Liquidated => self.stats.liquidated += 1,
+            Exit::EndOfData => self.stats.open_at_end += 1,
+        }
+        if let Some(j) = self.journal.as_mut() {
+            j.trades.push(ClosedTrade {
+                id: t.op.id,
+                side: t.op.intent.side,
+                qty: Lots(t.filled),
+                entry_us: t.entry_us,
+                exit_us: now_us,
+                entry_value_e8: t.entry_value_e8,
+                exit_value_e8: t.exit_value_e8,
+                fees_e8: t.fees_e8,
+                funding_e8: t.funding_e8,
+                pnl_e8,
+                margin_e8: t.op.margin_e8,
+                exit,
+                maker_fills: t.maker_fills,
+                taker_fills: t.taker_fills,
+            });
+        }
+    }
+
+    /// The exchange closed the whole position at `price` and kept `loss_e8` of margin:
+    /// every operation holding lots closes there; what the margin lost beyond the price
+    /// move is charged to them by size.
+    fn on_liquidation(&mut self, price: Ticks, loss_e8: i64, now_us: u64) {
+        let held: i64 = self.tracked.iter().map(Tracked::held).sum();
+        if held <= 0 {
+            return;
+        }
+        let gross: i64 = self.tracked.iter().map(|t| self.gross_at(t, price)).sum();
+        let extra = (-loss_e8 - gross).min(0);
+        while let Some(k) = self.tracked.iter().position(|t| t.held() > 0) {
+            let h = self.tracked[k].held();
+            let share = (extra as i128 * h as i128 / held as i128) as i64;
+            let value = self.risk.value_e8(price, Lots(h));
+            let t = &mut self.tracked[k];
+            t.exit_value_e8 += value;
+            t.exit_filled = t.filled;
+            t.fees_e8 -= share;
+            self.close(k, Exit::Liquidated, now_us);
+        }
+    }
+
+    /// Funding on the position, shared among the operations holding it by size.
+    fn on_funding(&mut self, amount_e8: i64) {
+        let held: i64 = self.tracked.iter().map(Tracked::held).sum();
+        if held <= 0 {
+            return;
+        }
+        for t in self.tracked.iter_mut() {
+            t.funding_e8 += (amount_e8 as i128 * t.held() as i128 / held as i128) as i64;
+        }
+    }
+
+    /// The take profit and the stop for `qty` of an operation whose entry filled.
+    fn send_exits(&mut self, op: &Operation, qty: Lots, now_us: u64) {
         let side = order_side(op.intent.side, true);
         let ts = now_us / 1000;
         if self.futures {
@@ -361,7 +666,7 @@ impl Trader {
                 (b't', OrderKind::LimitGtc, op.intent.take_profit),
                 (b's', OrderKind::StopMarket, op.intent.stop_loss),
             ] {
-                if let Some(req) = self.order(op.id, role, side, kind, op.qty, price, true) {
+                if let Some(req) = self.order(op.id, role, side, kind, qty, price, true, now_us) {
                     self.exchange.send(Method::NewOrder, &req, now_us);
                 }
             }
@@ -379,7 +684,7 @@ impl Trader {
         let req = OcoRequest {
             symbol: &self.spec.name,
             side,
-            qty: (op.qty.0, qd),
+            qty: (qty.0, qd),
             take_profit: (tp, pd),
             stop: (sl, pd),
             ids: [&ids[0], &ids[1], &ids[2]],
@@ -393,7 +698,7 @@ impl Trader {
     }
 
     /// A signed order for operation `op_id` in `role` (`e`ntry, `t`ake profit,
-    /// `s`top, `m`arket flattening).
+    /// `s`top, `m`arket flattening), timestamped `now_us`.
     #[allow(clippy::too_many_arguments)]
     fn order(
         &mut self,
@@ -404,6 +709,7 @@ impl Trader {
         qty: Lots,
         price: Ticks,
         reduce_only: bool,
+        now_us: u64,
     ) -> Option<Request> {
         let cid = id(op_id, role);
         let req = OrderRequest {
@@ -418,20 +724,20 @@ impl Trader {
             client_id: &cid,
             reduce_only,
             recv_window_ms: RECV_WINDOW_MS,
-            timestamp_ms: self.now_ms,
+            timestamp_ms: now_us / 1000,
         };
         let signed = signed_order(&self.signer, &req, self.futures);
         self.counted(signed)
     }
 
-    fn cancel(&mut self, op_id: u64, role: u8) -> Option<Request> {
+    fn cancel(&mut self, op_id: u64, role: u8, now_us: u64) -> Option<Request> {
         let cid = id(op_id, role);
         let signed = signed_cancel(
             &self.signer,
             &self.spec.name,
             &cid,
             RECV_WINDOW_MS,
-            self.now_ms,
+            now_us / 1000,
         );
         self.counted(signed)
     }
@@ -495,6 +801,7 @@ mod tests {
 mod race_tests {
     use super::*;
     use crate::core::Market;
+    use crate::exchange::testkit;
 
     #[test]
     fn a_fill_that_beats_the_withdrawal_keeps_the_position() {
@@ -505,14 +812,13 @@ mod race_tests {
         )
         .unwrap();
         // Requests take 500 ms to arrive.
-        let mut t = Trader::paper(&spec, &strategy, Signer::from_secret(b"k"), 500_000);
-        let lv = |p: i64| {
-            Some(Level {
-                price: Ticks(p),
-                qty: Lots(100),
-            })
+        let opts = SimOptions {
+            latency: crate::exchange::latency::LatencyModel::parse("order=500ms").unwrap(),
+            ..SimOptions::default()
         };
-        t.on_touch(1_000, lv(6_000_100), lv(6_000_200));
+        let mut t = Trader::simulated(&spec, &strategy, Signer::from_secret(b"k"), &opts);
+        t.on_snapshot(&testkit::snapshot(&[(6_000_100, 100)], &[(6_000_200, 100)]));
+        t.on_market(&testkit::depth(101, 1_000, &[], &[]));
         let intent = Intent {
             side: Side::Long,
             entry: Ticks(6_000_000),
@@ -525,14 +831,14 @@ mod race_tests {
             pressure_ppm: 200_000,
         };
         assert_eq!(t.on_intent(&intent, 1_000), Outcome::Sent);
-        t.on_touch(1_600, lv(6_000_100), lv(6_000_200)); // the entry rests
+        t.on_market(&testkit::depth(102, 1_600, &[], &[])); // the entry rests
         // Past the 1 s window: the cancel leaves at 2.1 s and arrives at 2.6 s…
-        t.on_trade(2_100, Ticks(6_000_150), Lots(1), true);
+        t.on_market(&testkit::trade(2_100, 6_000_150, 1, false));
         assert_eq!(t.stats.requests, 2);
         // …but a sell through the entry at 2.2 s fills it first.
-        t.on_trade(2_200, Ticks(5_999_000), Lots(1_000), false);
+        t.on_market(&testkit::trade(2_200, 5_999_000, 1_000, true));
         assert_eq!(t.stats.entries_filled, 1);
-        t.on_trade(2_700, Ticks(6_000_150), Lots(1), true); // cancel arrives: refused
+        t.on_market(&testkit::trade(2_700, 6_000_150, 1, false)); // cancel arrives: refused
         assert_eq!(t.stats.entries_withdrawn, 0);
         assert_eq!(
             t.open_operations(),

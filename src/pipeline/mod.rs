@@ -3,6 +3,7 @@
 //! CPUs. (The stage wiring and `minerva run` build on these.)
 
 pub mod clock;
+pub mod compact;
 pub mod pin;
 pub mod ring;
 pub mod run;

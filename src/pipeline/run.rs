@@ -19,7 +19,7 @@ use super::stages::{
 use super::wait::{Wait, WaitPlan, Waiter};
 use crate::book::BookConfig;
 use crate::core::SymbolSpec;
-use crate::gateway::paper::PaperStats;
+use crate::exchange::{SimOptions, SimStats};
 use crate::gateway::sign::Signer;
 use crate::gateway::trader::{Shutdown, TraderStats};
 use crate::risk::RiskStats;
@@ -96,8 +96,8 @@ pub struct RunConfig {
     pub realtime: bool,
     /// Slots per ring (at least 1024: one frame's worth of messages).
     pub ring_capacity: usize,
-    /// Paper exchange: request latency, µs of exchange time.
-    pub paper_latency_us: u64,
+    /// The simulated exchange: latency, queue model, fees, seed.
+    pub sim: SimOptions,
     /// Print a report this often (SIGUSR1 prints one any time).
     pub report_every: Option<Duration>,
     /// HdrHistogram interval log: an interval per report, and the last at exit.
@@ -114,7 +114,7 @@ impl Default for RunConfig {
             pin: PinPlan::default(),
             realtime: false,
             ring_capacity: 1024,
-            paper_latency_us: 5_000,
+            sim: SimOptions::default(),
             report_every: None,
             latency_log: None,
         }
@@ -193,7 +193,7 @@ pub struct RunReport {
     /// Operations, orders and fills.
     pub trader: TraderStats,
     /// The paper exchange's counters.
-    pub exchange: PaperStats,
+    pub exchange: SimStats,
     /// Risk manager counters (realised PnL and fees).
     pub risk: RiskStats,
     /// What shutdown cancelled and left open.
@@ -248,7 +248,7 @@ impl RunReport {
         );
         let _ = writeln!(
             o,
-            "paper exchange: {} requests, {} rejected, {} fills ({} taker), {} cancelled, {} expired; entries {} sent, {} filled, {} refused by the exchange, {} withdrawn",
+            "simulated exchange: {} requests, {} rejected, {} fills ({} taker), {} cancelled, {} expired; entries {} sent, {} filled, {} in part, {} refused by the exchange, {} withdrawn",
             x.requests,
             x.rejected,
             x.fills,
@@ -257,6 +257,7 @@ impl RunReport {
             x.expired,
             t.entries,
             t.entries_filled,
+            t.entries_partial,
             t.entries_rejected,
             t.entries_withdrawn
         );
@@ -657,7 +658,7 @@ pub fn run<S: Source + Send>(
     let mut feed = FeedStage::new(source, spec);
     let mut book = BookStage::new(spec, strategy, &BookConfig::default())?;
     let mut signal = SignalStage::new(spec, strategy);
-    let mut gateway = GatewayStage::new(spec, strategy, signer, cfg.paper_latency_us);
+    let mut gateway = GatewayStage::new(spec, strategy, signer, &cfg.sim);
     let mailboxes: Vec<Mailbox> = layout.iter().map(|_| Mailbox::new()).collect();
     let finished = AtomicBool::new(false);
     let t0 = Instant::now();

@@ -10,9 +10,8 @@
 use super::clock::now_ns;
 use super::ring::{Abandoned, Inbox, Outbox};
 use crate::book::{Book, BookConfig, BookView, SyncState, VIEW_BINS};
-use crate::core::{
-    DEPTH_CHUNK_LEVELS, DepthChunk, EventBody, Level, Lots, MarketEvent, SymbolSpec, Ticks,
-};
+use crate::core::{DEPTH_CHUNK_LEVELS, DepthChunk, EventBody, MarketEvent, SymbolSpec};
+use crate::exchange::SimOptions;
 use crate::feed::binance::snapshot::parse_raw_snapshot;
 use crate::feed::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, DepthSnapshot, SymbolTable};
 use crate::gateway::sign::Signer;
@@ -301,66 +300,68 @@ fn snapshot(
     Ok(true)
 }
 
-/// A trade, as the signal and the exchange simulator need it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TradeTick {
-    /// Trade time (exchange, ms).
-    pub ms: u64,
-    /// Price.
-    pub price: Ticks,
-    /// Size.
-    pub qty: Lots,
-    /// The aggressor bought.
-    pub taker_buy: bool,
-}
-
 /// The book's view as it travels to the signal: a ring of its own, a few slots deep,
 /// so 4 KB views stay in cache and small messages stay small.
 pub type View = BookView<VIEW_BINS>;
 
-/// Book → signal.
+/// Book → signal: a market message the book handled, passed on for the signal and for
+/// the exchange end (whose matching engine keeps its own book from the same data).
 #[derive(Debug, Clone, Copy)]
-pub enum SignalMsg {
-    /// The book after an applied depth event: its view is next in the view ring.
-    View {
-        /// Receive time of the frame.
-        frame_ns: u64,
-        /// Exchange time of the event (ms).
-        event_ms: u64,
-    },
-    /// A trade.
-    Trade {
-        /// The trade.
-        trade: TradeTick,
-        /// Receive time of the frame.
-        frame_ns: u64,
-    },
+pub struct SignalMsg {
+    /// The message (an event, or part of a snapshot).
+    pub msg: FeedMsg,
+    /// Receive time of its frame.
+    pub frame_ns: u64,
+    /// The book published a view after it (next in the view ring).
+    pub view: bool,
 }
 
-/// Signal → gateway: intents, and the market data the exchange end needs (the paper
-/// exchange fills against it; a live trader would watch its touch).
+/// Signal → gateway: intents, and the market data the exchange end needs.
+///
+/// Variants differ in size on purpose: a ring slot is fixed-size, and boxing the market
+/// message would allocate on the hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy)]
 pub enum OrderMsg {
     /// An intent to trade.
     Intent(IntentMsg),
-    /// The touch changed.
-    Touch {
-        /// Best bid.
-        bid: Option<Level>,
-        /// Best ask.
-        ask: Option<Level>,
-        /// Exchange time (ms).
-        event_ms: u64,
-        /// Receive time of the frame.
+    /// A market message, in feed order.
+    Market {
+        /// The message.
+        msg: FeedMsg,
+        /// Receive time of its frame.
         frame_ns: u64,
     },
-    /// A trade.
-    Trade {
-        /// The trade.
-        trade: TradeTick,
-        /// Receive time of the frame.
-        frame_ns: u64,
-    },
+}
+
+/// Builds a REST snapshot back from its fixed-size parts. Cold: allocates, on resync.
+#[derive(Debug, Default)]
+pub struct SnapshotParts(Option<DepthSnapshot>);
+
+impl SnapshotParts {
+    /// Takes one part; returns the snapshot when it is complete.
+    pub fn on_msg(&mut self, m: &FeedMsg) -> Option<DepthSnapshot> {
+        match m {
+            FeedMsg::SnapshotBegin { last_update_id } => {
+                self.0 = Some(DepthSnapshot {
+                    last_update_id: *last_update_id,
+                    event_ms: None,
+                    bids: Vec::new(),
+                    asks: Vec::new(),
+                });
+                None
+            }
+            FeedMsg::SnapshotLevels(c) => {
+                if let Some(s) = self.0.as_mut() {
+                    s.bids.extend_from_slice(c.bids());
+                    s.asks.extend_from_slice(c.asks());
+                }
+                None
+            }
+            FeedMsg::SnapshotEnd => self.0.take(),
+            FeedMsg::Event(_) => None,
+        }
+    }
 }
 
 /// The book: [`FeedMsg`]s in, views and trades out.
@@ -368,7 +369,7 @@ pub struct BookStage {
     /// The book.
     pub book: Book,
     shape: (i64, usize, u32),
-    snapshot: Option<DepthSnapshot>,
+    snapshot: SnapshotParts,
     /// Latency series this stage records.
     pub lat: Latencies,
 }
@@ -397,7 +398,7 @@ impl BookStage {
                 strategy.bins as usize,
                 strategy.limit_orderbook,
             ),
-            snapshot: None,
+            snapshot: SnapshotParts::default(),
             lat: Latencies::default(),
         })
     }
@@ -416,61 +417,37 @@ impl BookStage {
     ) -> Result<(), Abandoned> {
         let t0 = now_ns();
         self.lat.book_queue.record(t0.saturating_sub(m.pushed_ns));
-        match m.msg {
+        let (frame_ns, view, pass) = match &m.msg {
             FeedMsg::Event(ev) => {
-                self.book.on_event(&ev);
-                let trade = match ev.body {
-                    EventBody::Trade(t) => Some((t.trade_ms, t.price, t.qty, !t.buyer_is_maker)),
-                    EventBody::AggTrade(t) => Some((t.trade_ms, t.price, t.qty, !t.buyer_is_maker)),
+                self.book.on_event(ev);
+                match &ev.body {
                     EventBody::Depth(c) if c.is_last() && self.book.state() == SyncState::Live => {
                         let (bt, bins, limit) = self.shape;
                         let book = &mut self.book;
                         views.push_in_place(|v| book.fill_view(bt, bins, limit, v))?;
-                        out.push(Stamped {
-                            msg: SignalMsg::View {
-                                frame_ns: ev.recv_ns,
-                                event_ms: ev.event_ms,
-                            },
-                            pushed_ns: now_ns(),
-                        })?;
-                        None
+                        (ev.recv_ns, true, true)
                     }
-                    _ => None,
-                };
-                if let Some((ms, price, qty, taker_buy)) = trade {
-                    out.push(Stamped {
-                        msg: SignalMsg::Trade {
-                            trade: TradeTick {
-                                ms,
-                                price,
-                                qty,
-                                taker_buy,
-                            },
-                            frame_ns: ev.recv_ns,
-                        },
-                        pushed_ns: now_ns(),
-                    })?;
+                    // Tickers and candles matter to neither the signal nor the exchange.
+                    EventBody::BookTicker(_) | EventBody::Kline(_) => (ev.recv_ns, false, false),
+                    _ => (ev.recv_ns, false, true),
                 }
             }
-            FeedMsg::SnapshotBegin { last_update_id } => {
-                self.snapshot = Some(DepthSnapshot {
-                    last_update_id,
-                    event_ms: None,
-                    bids: Vec::new(),
-                    asks: Vec::new(),
-                });
-            }
-            FeedMsg::SnapshotLevels(c) => {
-                if let Some(s) = self.snapshot.as_mut() {
-                    s.bids.extend_from_slice(c.bids());
-                    s.asks.extend_from_slice(c.asks());
+            msg => {
+                if let Some(snap) = self.snapshot.on_msg(msg) {
+                    self.book.apply_snapshot(&snap);
                 }
+                (m.pushed_ns, false, true)
             }
-            FeedMsg::SnapshotEnd => {
-                if let Some(s) = self.snapshot.take() {
-                    self.book.apply_snapshot(&s);
-                }
-            }
+        };
+        if pass {
+            out.push(Stamped {
+                msg: SignalMsg {
+                    msg: m.msg,
+                    frame_ns,
+                    view,
+                },
+                pushed_ns: now_ns(),
+            })?;
         }
         self.lat.book.record(now_ns().saturating_sub(t0));
         Ok(())
@@ -492,7 +469,6 @@ pub struct ShapeError {
 pub struct SignalStage {
     oracle: Oracle,
     profile: TradeProfile,
-    last_touch: (Option<Level>, Option<Level>),
     /// Latency series this stage records.
     pub lat: Latencies,
     /// Oracle evaluations.
@@ -513,7 +489,6 @@ impl SignalStage {
                 strategy.volume_window_secs as u64 * 1000,
                 1 << 16,
             ),
-            last_touch: (None, None),
             lat: Latencies::default(),
             evaluations: 0,
             intents: 0,
@@ -535,55 +510,53 @@ impl SignalStage {
     ) -> Result<(), Abandoned> {
         let t0 = now_ns();
         self.lat.signal_queue.record(t0.saturating_sub(m.pushed_ns));
-        match &m.msg {
-            SignalMsg::Trade { trade, frame_ns } => {
-                let t = *trade;
-                self.profile.on_trade(t.ms, t.price, t.qty, t.taker_buy);
+        let SignalMsg {
+            msg,
+            frame_ns,
+            view,
+        } = m.msg;
+        // The exchange end sees the market before any order it causes.
+        out.push(Stamped {
+            msg: OrderMsg::Market { msg, frame_ns },
+            pushed_ns: now_ns(),
+        })?;
+        let FeedMsg::Event(ev) = msg else {
+            self.lat.signal.record(now_ns().saturating_sub(t0));
+            return Ok(());
+        };
+        match &ev.body {
+            EventBody::Trade(t) => {
+                self.profile
+                    .on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker)
+            }
+            EventBody::AggTrade(t) => {
+                self.profile
+                    .on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker)
+            }
+            _ => {}
+        }
+        if view {
+            self.profile.expire(ev.event_ms);
+            let (oracle, profile) = (&mut self.oracle, &self.profile);
+            // The book pushed the view before this message: it is there.
+            let Some(decision) = views.with_next(|v| oracle.evaluate_view(v, profile)) else {
+                self.missing_views += 1;
+                return Ok(());
+            };
+            self.evaluations += 1;
+            self.lat
+                .tick_to_decision
+                .record(now_ns().saturating_sub(frame_ns));
+            if let Ok(intent) = decision {
+                self.intents += 1;
                 out.push(Stamped {
-                    msg: OrderMsg::Trade {
-                        trade: t,
-                        frame_ns: *frame_ns,
-                    },
+                    msg: OrderMsg::Intent(IntentMsg {
+                        intent,
+                        frame_ns,
+                        event_ms: ev.event_ms,
+                    }),
                     pushed_ns: now_ns(),
                 })?;
-            }
-            SignalMsg::View { frame_ns, event_ms } => {
-                self.profile.expire(*event_ms);
-                let (oracle, profile) = (&mut self.oracle, &self.profile);
-                // The book pushed the view before this marker: it is there.
-                let Some((decision, touch)) = views
-                    .with_next(|v| (oracle.evaluate_view(v, profile), (v.best_bid, v.best_ask)))
-                else {
-                    self.missing_views += 1;
-                    return Ok(());
-                };
-                self.evaluations += 1;
-                self.lat
-                    .tick_to_decision
-                    .record(now_ns().saturating_sub(*frame_ns));
-                if touch != self.last_touch {
-                    self.last_touch = touch;
-                    out.push(Stamped {
-                        msg: OrderMsg::Touch {
-                            bid: touch.0,
-                            ask: touch.1,
-                            event_ms: *event_ms,
-                            frame_ns: *frame_ns,
-                        },
-                        pushed_ns: now_ns(),
-                    })?;
-                }
-                if let Ok(intent) = decision {
-                    self.intents += 1;
-                    out.push(Stamped {
-                        msg: OrderMsg::Intent(IntentMsg {
-                            intent,
-                            frame_ns: *frame_ns,
-                            event_ms: *event_ms,
-                        }),
-                        pushed_ns: now_ns(),
-                    })?;
-                }
             }
         }
         self.lat.signal.record(now_ns().saturating_sub(t0));
@@ -591,9 +564,11 @@ impl SignalStage {
     }
 }
 
-/// The order gateway: risk manager, signer and the exchange end (the paper exchange).
+/// The order gateway: risk manager, signer and the exchange end (the simulated
+/// exchange, fed the market as the exchange sees it).
 pub struct GatewayStage {
     trader: Trader,
+    snapshot: SnapshotParts,
     /// Latency series this stage records.
     pub lat: Latencies,
     /// Intents that arrived after shutdown began (not traded).
@@ -602,11 +577,12 @@ pub struct GatewayStage {
 }
 
 impl GatewayStage {
-    /// A gateway for `spec` under `strategy`, signing with `signer`, trading on a paper
-    /// exchange that delays each request by `latency_us` (exchange time).
-    pub fn new(spec: &SymbolSpec, strategy: &Strategy, signer: Signer, latency_us: u64) -> Self {
+    /// A gateway for `spec` under `strategy`, signing with `signer`, trading on a
+    /// simulated exchange set up by `sim`.
+    pub fn new(spec: &SymbolSpec, strategy: &Strategy, signer: Signer, sim: &SimOptions) -> Self {
         Self {
-            trader: Trader::paper(spec, strategy, signer, latency_us),
+            trader: Trader::simulated(spec, strategy, signer, sim),
+            snapshot: SnapshotParts::default(),
             lat: Latencies::default(),
             ignored: 0,
             accepting: true,
@@ -621,7 +597,7 @@ impl GatewayStage {
 
     /// Handles one message.
     ///
-    /// # Hot path: no allocation.
+    /// # Hot path: no allocation (a snapshot, cold, on resync, allocates).
     pub fn on_msg(&mut self, m: &Stamped<OrderMsg>) {
         let t0 = now_ns();
         self.lat
@@ -636,16 +612,16 @@ impl GatewayStage {
                 Outcome::Sent => (1, i.frame_ns),
                 Outcome::Refused(_) | Outcome::Failed => (0, 0),
             },
-            OrderMsg::Touch {
-                bid,
-                ask,
-                event_ms,
+            OrderMsg::Market {
+                msg: FeedMsg::Event(ev),
                 frame_ns,
-            } => (self.trader.on_touch(*event_ms, *bid, *ask), *frame_ns),
-            OrderMsg::Trade { trade: t, frame_ns } => (
-                self.trader.on_trade(t.ms, t.price, t.qty, t.taker_buy),
-                *frame_ns,
-            ),
+            } => (self.trader.on_market(ev), *frame_ns),
+            OrderMsg::Market { msg, .. } => {
+                if let Some(snap) = self.snapshot.on_msg(msg) {
+                    self.trader.on_snapshot(&snap);
+                }
+                (0, 0)
+            }
         };
         let done = now_ns();
         if sent > 0 {
@@ -658,6 +634,11 @@ impl GatewayStage {
     /// The trader (risk, exchange and operation counters).
     pub fn trader(&self) -> &Trader {
         &self.trader
+    }
+
+    /// The trader, to keep a journal or close at the end (the backtest).
+    pub fn trader_mut(&mut self) -> &mut Trader {
+        &mut self.trader
     }
 
     /// Orderly end: cancels resting orders and reports what stays open. Cold.

@@ -16,7 +16,7 @@
 //!
 //! Money is fixed point: 10⁻⁸ quote units (`_e8`), computed in `i128`.
 
-use crate::core::{Lots, Market, SymbolSpec, Ticks};
+use crate::core::{Lots, Market, SymbolSpec, Ticks, Valuer, fee_e8};
 use crate::signal::oracle::{Intent, Side};
 use crate::strategy::Strategy;
 
@@ -162,9 +162,7 @@ pub struct RiskManager {
     maker_e8: i64,
     taker_e8: i64,
     leverage: u32,
-    /// Quote value of one tick × one lot is `tm / 10^(pd + qd)`.
-    tm: i128,
-    pq_scale: i128,
+    valuer: Valuer,
     qty_step: i64,
     min_qty: i64,
     min_notional: Option<i128>,
@@ -195,8 +193,7 @@ impl RiskManager {
             } else {
                 s.max_leverage
             },
-            tm: spec.price.tick_mantissa() as i128,
-            pq_scale: 10i128.pow(spec.price.decimals() as u32 + spec.qty.decimals() as u32),
+            valuer: Valuer::new(spec),
             qty_step: spec.qty.step().0.max(1),
             min_qty: spec.min_qty.0,
             min_notional: spec.min_notional,
@@ -233,15 +230,12 @@ impl RiskManager {
     /// Quote value of `qty` at `price`, 10⁻⁸ units (truncated).
     #[inline]
     pub fn value_e8(&self, price: Ticks, qty: Lots) -> i64 {
-        let v = price.0 as i128 * self.tm * qty.0 as i128 * 100_000_000 / self.pq_scale;
-        // Saturate rather than wrap: a value past ±92 billion quote units is absurd, and a
-        // saturated one fails every limit check instead of passing as a wrapped negative.
-        v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+        self.valuer.value_e8(price, qty)
     }
 
     #[inline]
     fn fee(notional_e8: i64, rate_e8: i64) -> i64 {
-        (notional_e8 as i128 * rate_e8 as i128 / 100_000_000) as i64
+        fee_e8(notional_e8, rate_e8)
     }
 
     fn roll_day(&mut self, now_ms: u64) {
@@ -303,12 +297,7 @@ impl RiskManager {
             (self.capital_e8 as i128 * self.per_trade_ppm as i128 / 1_000_000) as i64;
         let notional_target = margin_target as i128 * self.leverage as i128;
         // lots = notional / (price × tm / 10^(pd+qd)), in 10⁻⁸ quote.
-        let per_lot = i.entry.0 as i128 * self.tm * 100_000_000;
-        let lots = if per_lot > 0 {
-            notional_target * self.pq_scale / per_lot
-        } else {
-            0
-        };
+        let lots = self.valuer.lots_for(notional_target, i.entry);
         let lots = (lots.min(i64::MAX as i128) as i64 / self.qty_step) * self.qty_step;
         if lots <= 0 || lots < self.min_qty {
             return Err(Refusal::BelowMinQty { qty: Lots(lots) });
@@ -316,7 +305,7 @@ impl RiskManager {
         let qty = Lots(lots);
         let notional_e8 = self.value_e8(i.entry, qty);
         if let Some(min) = self.min_notional {
-            if (i.entry.0 as i128 * self.tm * lots as i128) < min {
+            if self.valuer.raw(i.entry, qty) < min {
                 return Err(Refusal::BelowMinNotional { notional_e8 });
             }
         }

@@ -1,0 +1,875 @@
+//! The simulated exchange: a Binance-like matching engine for one symbol that the
+//! gateway talks to with the same signed request bytes it would send to Binance.
+//!
+//! It keeps its own copy of the book from the market data (the exchange's side of the
+//! feed, in exchange time), and matches our orders against it:
+//!
+//! * requests arrive after the order latency ([`latency`]) and are checked as Binance
+//!   checks them: signature, symbol, `recvWindow`, order type and time in force, the
+//!   symbol's filters (tick, lot, min/max, notional), margin; refusals carry Binance's
+//!   codes and messages ([`Reject`]);
+//! * limit orders (`GTC`, `IOC`, `FOK`, post-only `GTX`/`LIMIT_MAKER`) that cross take
+//!   the book level by level as taker (partial fills, one report per level); the rest
+//!   rests at the back of its level's queue, which trades and cancellations advance by
+//!   the [`queue`] model; a resting order fills as maker from the aggressor volume that
+//!   reaches it (partially), or whole when a trade prints through its price or the
+//!   opposite touch moves through it;
+//! * market orders sweep the book; stops trigger on a trade at or through their price
+//!   and sweep the book, never at a better price than the trade that triggered them;
+//! * `reduceOnly` orders are refused with nothing to reduce, capped at the position,
+//!   and expire when it closes; the legs of an OCO list cancel each other on a fill;
+//! * the [`account`] books fees per fill, futures margin, funding and liquidation;
+//! * execution reports come back after the response latency.
+//!
+//! Our orders do not change the replayed book: what they take is taken again by the
+//! next order (the recorded market did not see them). `docs/backtest.md` lists the
+//! models' limits.
+//!
+//! # Hot path: every buffer is sized at start-up; no allocation.
+
+pub mod account;
+pub mod latency;
+pub mod queue;
+mod request;
+
+pub use request::Reject;
+
+use self::account::Account;
+use self::latency::LatencyModel;
+use self::queue::QueueModel;
+use self::request::{Kind, Order, Params, Tif, client_id, client_id_of};
+use crate::book::{Book, BookConfig};
+use crate::core::{EventBody, Level, Lots, MarketEvent, SymbolSpec, Ticks, Valuer, fee_e8};
+use crate::feed::binance::DepthSnapshot;
+use crate::gateway::sign::{Request, Signer};
+use crate::strategy::Strategy;
+use arrayvec::{ArrayString, ArrayVec};
+
+/// A client order id.
+pub type ClientId = ArrayString<36>;
+
+/// What a request asks for (the HTTP method and path of the real thing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `POST /api/v3/order` or `/fapi/v1/order`.
+    NewOrder,
+    /// `POST /api/v3/orderList/oco`.
+    NewOco,
+    /// `DELETE /api/v3/order` or `/fapi/v1/order`.
+    Cancel,
+}
+
+/// An execution report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    /// The order rests on the book.
+    Accepted,
+    /// The request was refused.
+    Rejected(Reject),
+    /// A fill (one per level taken, or per trade that reached a resting order).
+    Filled {
+        /// Fill price.
+        price: Ticks,
+        /// Filled quantity.
+        qty: Lots,
+        /// Maker (resting) or taker.
+        maker: bool,
+        /// Commission, 10⁻⁸ quote.
+        fee_e8: i64,
+        /// Quantity still open after this fill (0: the order is done).
+        leaves: Lots,
+    },
+    /// Cancelled on request.
+    Canceled,
+    /// Removed by the exchange: IOC/FOK/market remainder, OCO sibling executed,
+    /// reduce-only with the position closed.
+    Expired,
+    /// The position was liquidated (client id `autoclose`).
+    Liquidated {
+        /// Mark price that triggered it.
+        price: Ticks,
+        /// Position closed, lots (negative: a short).
+        qty: Lots,
+        /// Isolated margin lost, 10⁻⁸ quote.
+        loss_e8: i64,
+    },
+    /// Funding received (negative: paid) at a funding time (client id empty).
+    Funding {
+        /// Amount, 10⁻⁸ quote.
+        amount_e8: i64,
+    },
+}
+
+/// A report about one order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Execution {
+    /// The order's client id.
+    pub client_id: ClientId,
+    /// What happened.
+    pub report: Report,
+    /// Exchange time it happened, µs.
+    pub time_us: u64,
+    /// When the report reaches the trader (time + response latency), µs.
+    pub deliver_us: u64,
+}
+
+/// How the simulated exchange behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    /// Order and response latency (the feed delay is the trader's).
+    pub latency: LatencyModel,
+    /// Queue position model.
+    pub queue: QueueModel,
+    /// Maker fee rate, 10⁻⁸.
+    pub maker_fee_e8: i64,
+    /// Taker fee rate, 10⁻⁸.
+    pub taker_fee_e8: i64,
+    /// Account capital, 10⁻⁸ quote.
+    pub capital_e8: i64,
+    /// Futures leverage (1 on spot).
+    pub leverage: u32,
+    /// Futures maintenance margin rate, ppm.
+    pub maintenance_ppm: u32,
+    /// Open orders at most (and requests in flight).
+    pub max_orders: usize,
+    /// Seed of the latency draws.
+    pub seed: u64,
+}
+
+impl SimConfig {
+    /// The strategy's capital, fees and leverage; no latency; risk-averse queues;
+    /// Binance's first-bracket maintenance rate for BTCUSDT (0.4 %).
+    pub fn for_strategy(strategy: &Strategy) -> Self {
+        Self {
+            latency: LatencyModel::default(),
+            queue: QueueModel::default(),
+            maker_fee_e8: strategy.maker_fee_e8,
+            taker_fee_e8: strategy.taker_fee_e8,
+            capital_e8: strategy.capital.0,
+            leverage: strategy.max_leverage,
+            maintenance_ppm: 4_000,
+            // Entry, or two exits and a flattening order, per operation.
+            max_orders: 3 * strategy.max_concurrent_trades.max(1) as usize,
+            seed: 0,
+        }
+    }
+}
+
+/// What a user chooses about the simulated exchange (`--latency`, `--queue`, `--fees`,
+/// `--seed`…); the rest comes from the strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SimOptions {
+    /// Feed, order and response latency.
+    pub latency: LatencyModel,
+    /// Queue position model.
+    pub queue: QueueModel,
+    /// Maker and taker fee rates (10⁻⁸) charged instead of the strategy's.
+    pub fees: Option<(i64, i64)>,
+    /// Maintenance margin rate, ppm, instead of 0.4 %.
+    pub maintenance_ppm: Option<u32>,
+    /// Seed of every random draw.
+    pub seed: u64,
+}
+
+impl SimOptions {
+    /// The exchange's configuration for `strategy`.
+    pub fn config(&self, strategy: &Strategy) -> SimConfig {
+        let mut c = SimConfig::for_strategy(strategy);
+        c.latency = self.latency;
+        c.queue = self.queue;
+        if let Some((maker, taker)) = self.fees {
+            c.maker_fee_e8 = maker;
+            c.taker_fee_e8 = taker;
+        }
+        if let Some(m) = self.maintenance_ppm {
+            c.maintenance_ppm = m;
+        }
+        c.seed = self.seed;
+        c
+    }
+}
+
+/// Counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// Requests received.
+    pub requests: u64,
+    /// Requests refused.
+    pub rejected: u64,
+    /// Fills.
+    pub fills: u64,
+    /// Of which as maker.
+    pub maker_fills: u64,
+    /// Of which as taker.
+    pub taker_fills: u64,
+    /// Lots filled as maker.
+    pub maker_lots: i64,
+    /// Lots filled as taker.
+    pub taker_lots: i64,
+    /// Orders cancelled on request (or at shutdown).
+    pub canceled: u64,
+    /// Orders expired by the exchange.
+    pub expired: u64,
+    /// Liquidations.
+    pub liquidations: u64,
+    /// Funding settlements.
+    pub fundings: u64,
+    /// Reports lost because nobody drained them (must stay 0).
+    pub reports_lost: u64,
+}
+
+#[derive(Debug, Clone)]
+struct InFlight {
+    arrive_us: u64,
+    method: Method,
+    req: Request,
+}
+
+/// The simulated exchange for one symbol.
+pub struct SimExchange {
+    spec: SymbolSpec,
+    valuer: Valuer,
+    signer: Signer,
+    queue: QueueModel,
+    latency: LatencyModel,
+    rng: fastrand::Rng,
+    maker_e8: i64,
+    taker_e8: i64,
+    book: Book,
+    in_flight: Vec<InFlight>,
+    orders: Vec<(Order, u32)>,
+    reports: Vec<Execution>,
+    last_deliver_us: u64,
+    now_us: u64,
+    epoch: u32,
+    last_trade: Option<Ticks>,
+    mark: Option<Ticks>,
+    funding: Option<(u64, i64)>,
+    trade_stream: bool,
+    account: Account,
+    /// Counters.
+    pub stats: SimStats,
+}
+
+/// Levels a taker order may sweep at once.
+const SWEEP_LEVELS: usize = 64;
+
+impl SimExchange {
+    /// An exchange for `spec` that accepts requests signed by `signer`'s key.
+    pub fn new(spec: &SymbolSpec, signer: Signer, cfg: &SimConfig) -> Self {
+        let n = cfg.max_orders.max(2);
+        Self {
+            spec: spec.clone(),
+            valuer: Valuer::new(spec),
+            signer,
+            queue: cfg.queue,
+            latency: cfg.latency,
+            rng: fastrand::Rng::with_seed(cfg.seed ^ 0x006d_696e_6572_7661),
+            maker_e8: cfg.maker_fee_e8,
+            taker_e8: cfg.taker_fee_e8,
+            book: Book::new(spec, &BookConfig::default()),
+            in_flight: Vec::with_capacity(n),
+            orders: Vec::with_capacity(n),
+            reports: Vec::with_capacity(16 * n + SWEEP_LEVELS),
+            last_deliver_us: 0,
+            now_us: 0,
+            epoch: 0,
+            last_trade: None,
+            mark: None,
+            funding: None,
+            trade_stream: false,
+            account: Account::new(spec, cfg.capital_e8, cfg.leverage, cfg.maintenance_ppm),
+            stats: SimStats::default(),
+        }
+    }
+
+    /// The account (wallet, position, fees, funding).
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+
+    /// The account's position, lots (negative: short).
+    pub fn position(&self) -> Lots {
+        self.account.position()
+    }
+
+    /// Orders resting on the book.
+    pub fn open_orders(&self) -> usize {
+        self.orders.len()
+    }
+
+    /// Exchange time of the last event seen, µs.
+    pub fn now_us(&self) -> u64 {
+        self.now_us
+    }
+
+    /// The exchange's own book.
+    pub fn book(&self) -> &Book {
+        &self.book
+    }
+
+    /// Sends a request at `sent_us` (the sender's clock, exchange time base); it arrives
+    /// after the order latency.
+    ///
+    /// # Hot path: no allocation.
+    pub fn send(&mut self, method: Method, req: &Request, sent_us: u64) {
+        self.stats.requests += 1;
+        let arrive_us = sent_us + self.latency.order.sample(&mut self.rng);
+        if self.in_flight.len() == self.in_flight.capacity() {
+            let id = client_id_of(req).unwrap_or_default();
+            return self.report(id, Report::Rejected(Reject::TooManyOrders));
+        }
+        // Kept in arrival order; equal times keep sending order.
+        let at = self.in_flight.partition_point(|f| f.arrive_us <= arrive_us);
+        self.in_flight.insert(
+            at,
+            InFlight {
+                arrive_us,
+                method,
+                req: req.clone(),
+            },
+        );
+    }
+
+    /// A market event as the exchange publishes it.
+    ///
+    /// # Hot path: no allocation.
+    pub fn on_event(&mut self, ev: &MarketEvent) {
+        let t_us = if ev.event_ms > 0 {
+            ev.event_ms * 1000
+        } else {
+            self.now_us
+        };
+        self.advance(t_us);
+        match &ev.body {
+            EventBody::Depth(c) => {
+                self.book.on_depth(c);
+                if c.is_last() {
+                    self.after_depth();
+                }
+            }
+            EventBody::Trade(t) => {
+                self.trade_stream = true;
+                self.on_trade(t.price, t.qty, !t.buyer_is_maker);
+            }
+            // Aggregated trades only when the raw trade stream is not recorded.
+            EventBody::AggTrade(t) if !self.trade_stream => {
+                self.on_trade(t.price, t.qty, !t.buyer_is_maker)
+            }
+            EventBody::MarkPrice(m) => {
+                let mark = self.valuer.ticks_of(m.mark.0, self.spec.price.decimals());
+                self.mark = Some(mark);
+                let now_ms = self.now_us / 1000;
+                if let Some((due_ms, rate_e8)) = self.funding {
+                    if now_ms >= due_ms {
+                        let got = self.account.fund(mark, rate_e8);
+                        if got != 0 {
+                            self.stats.fundings += 1;
+                            self.report(ClientId::new(), Report::Funding { amount_e8: got });
+                        }
+                    }
+                }
+                if m.next_funding_ms > 0 {
+                    self.funding = Some((m.next_funding_ms, m.funding_rate.0));
+                }
+                self.check_liquidation();
+            }
+            EventBody::BookTicker(_) => self.book.on_event(ev),
+            _ => {}
+        }
+    }
+
+    /// A REST depth snapshot (the book's resync).
+    pub fn on_snapshot(&mut self, snap: &DepthSnapshot) {
+        self.book.apply_snapshot(snap);
+        self.after_depth();
+    }
+
+    /// Hands every report due by `now_us` (the trader's clock) to `f`, oldest first.
+    pub fn drain_due(&mut self, now_us: u64, mut f: impl FnMut(&Execution)) {
+        let n = self.reports.partition_point(|e| e.deliver_us <= now_us);
+        for e in &self.reports[..n] {
+            f(e);
+        }
+        self.reports.drain(..n);
+    }
+
+    /// Lets every request sent so far arrive, then cancels every resting order
+    /// (shutdown); the reports are all due at once. Returns how many were cancelled.
+    pub fn cancel_all(&mut self) -> usize {
+        let t = self
+            .in_flight
+            .last()
+            .map_or(self.now_us, |f| f.arrive_us)
+            .max(self.now_us);
+        self.advance(t);
+        let n = self.orders.len();
+        while let Some((o, _)) = self.orders.pop() {
+            self.stats.canceled += 1;
+            self.report(o.id, Report::Canceled);
+        }
+        n
+    }
+
+    /// Requests whose arrival time has come are processed, oldest first.
+    fn advance(&mut self, t_us: u64) {
+        self.now_us = self.now_us.max(t_us);
+        while self
+            .in_flight
+            .first()
+            .is_some_and(|f| f.arrive_us <= self.now_us)
+        {
+            let f = self.in_flight.remove(0);
+            let saved = self.now_us;
+            self.now_us = f.arrive_us;
+            self.arrive(f.method, &f.req);
+            self.now_us = saved;
+        }
+    }
+
+    fn report(&mut self, client_id: ClientId, report: Report) {
+        match report {
+            Report::Rejected(_) => self.stats.rejected += 1,
+            Report::Expired => self.stats.expired += 1,
+            _ => {}
+        }
+        let deliver_us =
+            (self.now_us + self.latency.response.sample(&mut self.rng)).max(self.last_deliver_us);
+        self.last_deliver_us = deliver_us;
+        let e = Execution {
+            client_id,
+            report,
+            time_us: self.now_us,
+            deliver_us,
+        };
+        if self.reports.len() < self.reports.capacity() {
+            self.reports.push(e);
+        } else {
+            self.stats.reports_lost += 1;
+        }
+    }
+
+    /// A request reaches the matching engine.
+    fn arrive(&mut self, method: Method, req: &Request) {
+        let id = client_id_of(req).unwrap_or_default();
+        let p = match request::check(&self.signer, &self.spec, req, self.now_us) {
+            Ok(p) => p,
+            Err(r) => return self.report(id, Report::Rejected(r)),
+        };
+        match method {
+            Method::Cancel => match p.get(b"origClientOrderId").and_then(client_id) {
+                Some(id) => match self.orders.iter().position(|(o, _)| o.id == id) {
+                    Some(k) => {
+                        self.orders.remove(k);
+                        self.stats.canceled += 1;
+                        self.report(id, Report::Canceled);
+                    }
+                    None => self.report(id, Report::Rejected(Reject::UnknownOrder)),
+                },
+                None => self.report(id, Report::Rejected(Reject::Malformed)),
+            },
+            Method::NewOrder => match request::order(&self.spec, &self.valuer, &p, b"") {
+                Ok(o) => self.place(o),
+                Err(r) => self.report(id, Report::Rejected(r)),
+            },
+            Method::NewOco => self.oco(&p, id),
+        }
+    }
+
+    /// A spot OCO list: both legs valid and placeable, or the whole list refused.
+    fn oco(&mut self, p: &Params<'_>, id: ClientId) {
+        let above = request::order(&self.spec, &self.valuer, p, b"above");
+        let below = request::order(&self.spec, &self.valuer, p, b"below");
+        let list = p
+            .get(b"listClientOrderId")
+            .and_then(client_id)
+            .unwrap_or(id);
+        match (above, below) {
+            (Ok(a), Ok(b)) => {
+                if let Err(r) = self
+                    .refusal(&a)
+                    .and_then(|()| self.refusal(&b))
+                    .and_then(|()| {
+                        if self.orders.capacity() - self.orders.len() >= 2 {
+                            Ok(())
+                        } else {
+                            Err(Reject::TooManyOrders)
+                        }
+                    })
+                {
+                    return self.report(list, Report::Rejected(r));
+                }
+                let (mut a, mut b) = (a, b);
+                a.sibling = Some(b.id);
+                b.sibling = Some(a.id);
+                self.place(a);
+                self.place(b);
+            }
+            (Err(r), _) | (_, Err(r)) => self.report(list, Report::Rejected(r)),
+        }
+    }
+
+    /// Why an order cannot be placed now, if it cannot.
+    fn refusal(&self, o: &Order) -> Result<(), Reject> {
+        let pos = self.account.position().0;
+        if o.reduce_only && (pos == 0 || (pos > 0) == o.buy) {
+            return Err(Reject::ReduceOnly);
+        }
+        let (bid, ask) = (self.book.best_bid(), self.book.best_ask());
+        match o.kind {
+            Kind::Limit if o.tif == Tif::Gtx && self.crosses(o.buy, o.price) => {
+                return Err(Reject::WouldTakeLiquidity);
+            }
+            Kind::Stop => {
+                let last = self
+                    .last_trade
+                    .or(if o.buy { ask } else { bid }.map(|l| l.price));
+                if last.is_some_and(|p| if o.buy { p >= o.price } else { p <= o.price }) {
+                    return Err(Reject::WouldTrigger);
+                }
+            }
+            _ => {}
+        }
+        if !o.reduce_only {
+            let at = match o.kind {
+                Kind::Market => if o.buy { ask } else { bid }.map_or(Ticks(0), |l| l.price),
+                _ => o.price,
+            };
+            let need = self
+                .account
+                .margin_for(at, self.account.opening(o.buy, o.qty));
+            if need > 0 && need > self.account.available_e8() - self.reserved_e8() {
+                return Err(Reject::InsufficientMargin);
+            }
+        }
+        if self.orders.len() == self.orders.capacity() {
+            return Err(Reject::TooManyOrders);
+        }
+        Ok(())
+    }
+
+    /// Margin held for resting orders that would grow the position.
+    fn reserved_e8(&self) -> i64 {
+        self.orders
+            .iter()
+            .filter(|(o, _)| o.kind == Kind::Limit && !o.reduce_only)
+            .map(|(o, _)| {
+                let open = self.account.opening(o.buy, Lots(o.leaves()));
+                self.account.margin_for(o.price, open)
+            })
+            .sum()
+    }
+
+    fn crosses(&self, buy: bool, price: Ticks) -> bool {
+        if buy {
+            self.book.best_ask().is_some_and(|a| a.price <= price)
+        } else {
+            self.book.best_bid().is_some_and(|b| b.price >= price)
+        }
+    }
+
+    /// Puts an arrived order on the book, fills it, or refuses it.
+    fn place(&mut self, mut o: Order) {
+        if let Err(r) = self.refusal(&o) {
+            return self.report(o.id, Report::Rejected(r));
+        }
+        match o.kind {
+            Kind::Stop => {
+                self.orders.push((o, self.epoch));
+                self.report(o.id, Report::Accepted);
+            }
+            Kind::Market => {
+                self.orders.push((o, self.epoch));
+                let k = self.orders.len() - 1;
+                self.take(k, None, None);
+            }
+            Kind::Limit => {
+                let crosses = self.crosses(o.buy, o.price);
+                if o.tif == Tif::Fok && self.available(o.buy, o.price) < o.qty.0 {
+                    return if self.spec.market.is_futures() {
+                        self.report(o.id, Report::Rejected(Reject::FokUnfilled))
+                    } else {
+                        self.report(o.id, Report::Expired)
+                    };
+                }
+                let level = self.book.qty_at(o.buy, o.price).0;
+                o.level = level;
+                o.ahead = self.queue.on_arrival(level);
+                self.orders.push((o, self.epoch));
+                let k = self.orders.len() - 1;
+                if crosses {
+                    let id = o.id;
+                    self.take(k, Some(o.price), None);
+                    // What is left of a GTC rests at the front of its (emptied) level.
+                    if let Some(j) = self.orders.iter().position(|(x, _)| x.id == id) {
+                        if o.tif == Tif::Gtc {
+                            self.orders[j].0.level = 0;
+                            self.orders[j].0.ahead = self.queue.on_arrival(0);
+                            self.report(id, Report::Accepted);
+                        } else {
+                            self.orders.remove(j);
+                            self.report(id, Report::Expired);
+                        }
+                    }
+                } else if o.tif == Tif::Ioc || o.tif == Tif::Fok {
+                    self.orders.pop();
+                    self.report(o.id, Report::Expired);
+                } else {
+                    self.report(o.id, Report::Accepted);
+                }
+            }
+        }
+    }
+
+    /// Lots on the opposite side up to `limit` (the sweep's reach).
+    fn available(&self, buy: bool, limit: Ticks) -> i64 {
+        let mut n = 0i64;
+        let mut levels = 0;
+        let mut f = |l: Level| {
+            let ok = if buy {
+                l.price <= limit
+            } else {
+                l.price >= limit
+            };
+            if ok {
+                n = n.saturating_add(l.qty.0);
+                levels += 1;
+            }
+            ok && levels < SWEEP_LEVELS
+        };
+        if buy {
+            self.book.for_each_ask(&mut f);
+        } else {
+            self.book.for_each_bid(&mut f);
+        }
+        n
+    }
+
+    /// Order `k` takes liquidity level by level, up to `limit` (none: a market order),
+    /// never at a better price than `worst` (a stop's triggering trade). A market
+    /// order's unfilled rest expires; a limit order's rest is left to the caller.
+    fn take(&mut self, k: usize, limit: Option<Ticks>, worst: Option<Ticks>) {
+        let (id, buy, market) = {
+            let o = &self.orders[k].0;
+            (o.id, o.buy, o.kind != Kind::Limit)
+        };
+        let mut levels = ArrayVec::<Level, SWEEP_LEVELS>::new();
+        let mut collect = |l: Level| {
+            let ok = limit.is_none_or(|p| if buy { l.price <= p } else { l.price >= p });
+            if ok {
+                levels.push(l);
+            }
+            ok && !levels.is_full()
+        };
+        if buy {
+            self.book.for_each_ask(&mut collect);
+        } else {
+            self.book.for_each_bid(&mut collect);
+        }
+        for l in levels {
+            let Some(j) = self.orders.iter().position(|(x, _)| x.id == id) else {
+                return;
+            };
+            let price = match worst {
+                Some(w) if buy => l.price.max(w),
+                Some(w) => l.price.min(w),
+                None => l.price,
+            };
+            let q = l.qty.0.min(self.orders[j].0.leaves());
+            self.fill(j, price, q, false);
+        }
+        if market {
+            if let Some(j) = self.orders.iter().position(|(x, _)| x.id == id) {
+                self.orders.remove(j);
+                self.report(id, Report::Expired);
+            }
+        }
+    }
+
+    /// A trade at `price` (`taker_buy`: the aggressor bought).
+    fn on_trade(&mut self, price: Ticks, qty: Lots, taker_buy: bool) {
+        self.last_trade = Some(price);
+        self.epoch = self.epoch.wrapping_add(1);
+        let mut left = qty.0;
+        let mut k = 0;
+        while k < self.orders.len() {
+            let (o, seen) = &mut self.orders[k];
+            if *seen == self.epoch {
+                k += 1;
+                continue;
+            }
+            *seen = self.epoch;
+            match o.kind {
+                Kind::Limit => {
+                    let through = if o.buy {
+                        price < o.price
+                    } else {
+                        price > o.price
+                    };
+                    let (p, leaves) = (o.price, o.leaves());
+                    let q = if through {
+                        leaves
+                    } else if price == o.price && taker_buy != o.buy {
+                        // Aggressors hitting our side at our price consume the queue.
+                        let (ahead, reach) = self.queue.on_trade(o.ahead, left);
+                        o.ahead = ahead;
+                        o.level = (o.level - left).max(0);
+                        reach.min(leaves)
+                    } else {
+                        0
+                    };
+                    if q > 0 {
+                        left -= q.min(left);
+                        self.fill(k, p, q, true);
+                        k = 0;
+                        continue;
+                    }
+                }
+                Kind::Stop => {
+                    let hit = if o.buy {
+                        price >= o.price
+                    } else {
+                        price <= o.price
+                    };
+                    if hit {
+                        self.orders[k].0.kind = Kind::Market;
+                        self.take(k, None, Some(price));
+                        k = 0;
+                        continue;
+                    }
+                }
+                Kind::Market => {}
+            }
+            k += 1;
+        }
+        if self.mark.is_none() {
+            self.check_liquidation_at(price);
+        }
+    }
+
+    /// After a depth update: the touch may have moved through resting orders, and
+    /// their levels may have shrunk (cancellations) or grown (behind them).
+    fn after_depth(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        let mut k = 0;
+        while k < self.orders.len() {
+            let (o, seen) = self.orders[k];
+            if seen == self.epoch || o.kind != Kind::Limit {
+                k += 1;
+                continue;
+            }
+            self.orders[k].1 = self.epoch;
+            if self.crosses(o.buy, o.price) {
+                self.fill(k, o.price, o.leaves(), true);
+                k = 0;
+                continue;
+            }
+            let level = self.book.qty_at(o.buy, o.price).0;
+            let x = &mut self.orders[k].0;
+            if level < x.level {
+                x.ahead = self.queue.on_cancel(x.ahead, x.level, level);
+            }
+            x.level = level;
+            k += 1;
+        }
+    }
+
+    fn check_liquidation(&mut self) {
+        if let Some(m) = self.mark.or(self.last_trade) {
+            self.check_liquidation_at(m);
+        }
+    }
+
+    fn check_liquidation_at(&mut self, mark: Ticks) {
+        if let Some(l) = self.account.check_liquidation(mark) {
+            self.stats.liquidations += 1;
+            let mut id = ClientId::new();
+            let _ = id.try_push_str("autoclose");
+            self.report(
+                id,
+                Report::Liquidated {
+                    price: l.price,
+                    qty: l.qty,
+                    loss_e8: l.loss_e8,
+                },
+            );
+            self.expire_reduce_only();
+        }
+    }
+
+    fn expire_reduce_only(&mut self) {
+        while let Some(j) = self.orders.iter().position(|(x, _)| x.reduce_only) {
+            let (x, _) = self.orders.remove(j);
+            self.report(x.id, Report::Expired);
+        }
+    }
+
+    /// Order `k` fills `qty` (capped for reduce-only orders) at `price`.
+    fn fill(&mut self, k: usize, price: Ticks, qty: i64, maker: bool) {
+        let o = self.orders[k].0;
+        let pos = self.account.position().0;
+        let qty = if o.reduce_only {
+            let reducible = if pos != 0 && (pos > 0) != o.buy {
+                pos.abs()
+            } else {
+                0
+            };
+            qty.min(reducible)
+        } else {
+            qty
+        };
+        if qty <= 0 {
+            if o.reduce_only {
+                self.orders.remove(k);
+                self.report(o.id, Report::Expired);
+            }
+            return;
+        }
+        let fee = fee_e8(
+            self.valuer.value_e8(price, Lots(qty)),
+            if maker { self.maker_e8 } else { self.taker_e8 },
+        );
+        self.account.fill(o.buy, price, Lots(qty), fee);
+        self.stats.fills += 1;
+        if maker {
+            self.stats.maker_fills += 1;
+            self.stats.maker_lots += qty;
+        } else {
+            self.stats.taker_fills += 1;
+            self.stats.taker_lots += qty;
+        }
+        let x = &mut self.orders[k].0;
+        x.filled.0 += qty;
+        let leaves = x.leaves();
+        if leaves == 0 {
+            self.orders.remove(k);
+        }
+        self.report(
+            o.id,
+            Report::Filled {
+                price,
+                qty: Lots(qty),
+                maker,
+                fee_e8: fee,
+                leaves: Lots(leaves),
+            },
+        );
+        if let Some(s) = o.sibling {
+            if let Some(j) = self.orders.iter().position(|(x, _)| x.id == s) {
+                self.orders.remove(j);
+                self.report(s, Report::Expired);
+            }
+            if let Some(j) = self.orders.iter().position(|(x, _)| x.id == o.id) {
+                self.orders[j].0.sibling = None;
+            }
+        }
+        if self.account.position().0 == 0 {
+            self.expire_reduce_only();
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testkit;
+#[cfg(test)]
+mod tests;
