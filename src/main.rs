@@ -39,6 +39,9 @@ enum Cmd {
     /// Run the pipeline (feed → book + oracle → risk + signed orders) on a source and print
     /// the latency report.
     Run(Box<RunArgs>),
+    /// Backtest a strategy on recorded data: the pipeline's own stages against the
+    /// simulated exchange, then a fitness report (docs/backtest.md).
+    Backtest(Box<BacktestArgs>),
     /// Peak finder as a filter: JSON lines `{"y":[..],"height":h,"threshold":t,
     /// "distance":d,"prominence":p,"wlen":w}` on stdin (a number is a minimum, `[min,max]`
     /// a range, null or absent = not set) → `{"peaks":[..]}` per line on stdout.
@@ -155,6 +158,55 @@ struct SignalArgs {
     /// REST exchangeInfo response with the symbol's filters (tick, lot step, minimums).
     #[arg(long)]
     exchange_info: Option<PathBuf>,
+    #[command(flatten)]
+    overrides: StrategyOverrides,
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "Every strategy key can be overridden with the flag of the same name: --capital, --limit-orderbook, --relative-threshold, --short-pressure, --long-pressure, --max-concurrent-trades, --peak-distance-divisor, --stop-loss-price-buffer, --percentage-per-trade, --maker-fee, --taker-fee, --max-leverage, --bin-ticks, --bins, --volume-window-secs, --max-capital-in-use, --daily-loss-limit, --similar-entry-ticks (docs/strategy.md)."
+)]
+struct BacktestArgs {
+    /// Recorded files of one session, in order (as for `minerva replay`).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Strategy file (TOML, see docs/strategy.md).
+    #[arg(long)]
+    strategy: PathBuf,
+    /// REST exchangeInfo response with the symbol's filters.
+    #[arg(long)]
+    exchange_info: Option<PathBuf>,
+    /// spot, usdm or coinm, when not detected from the data.
+    #[arg(long)]
+    data_market: Option<String>,
+    #[command(flatten)]
+    sim: SimArgs,
+    /// Trade from this time (recorded time: unix ms or 2024-08-09T00:00:00Z); earlier
+    /// data only warms the book up.
+    #[arg(long)]
+    from: Option<String>,
+    /// Stop after this time (same forms as --from).
+    #[arg(long)]
+    to: Option<String>,
+    /// Equity sampling period for per-period returns (e.g. 1s, 1m, 1h).
+    #[arg(long, default_value = "1m")]
+    period: String,
+    /// The fitness: pnl-dd[:LAMBDA] (net PnL − λ × max drawdown, the default), pnl,
+    /// return, sharpe, sortino or profit-factor.
+    #[arg(long, default_value = "pnl-dd:1")]
+    fitness: String,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Write the trade list as CSV.
+    #[arg(long)]
+    trades: Option<PathBuf>,
+    /// Write the equity curve as CSV.
+    #[arg(long)]
+    equity: Option<PathBuf>,
+    /// Write the fitness and the main figures into the strategy file's [results] table.
+    #[arg(long)]
+    write_fitness: bool,
     #[command(flatten)]
     overrides: StrategyOverrides,
 }
@@ -373,6 +425,7 @@ fn run() -> Result<()> {
         }
         Cmd::Signal(a) => cmd_signal(*a),
         Cmd::Run(a) => cmd_run(*a),
+        Cmd::Backtest(a) => cmd_backtest(*a),
     }
 }
 
@@ -783,6 +836,139 @@ fn cmd_bench_pipeline(a: PipelineBenchArgs) -> Result<()> {
             l.histogram().max(),
             l.count()
         );
+    }
+    Ok(())
+}
+
+/// A time given as unix ms or `YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z]` (UTC), in unix ns.
+fn parse_time_ns(flag: &str, v: &str) -> Result<u64> {
+    let v = v.trim();
+    if !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()) {
+        let ms: u64 = v.parse().with_context(|| format!("{flag} `{v}`"))?;
+        return ms
+            .checked_mul(1_000_000)
+            .with_context(|| format!("{flag} `{v}` is too large"));
+    }
+    let bad = || anyhow::anyhow!("{flag} `{v}`: expected unix ms or 2024-08-09T00:00:00Z");
+    let t = v.strip_suffix('Z').unwrap_or(v);
+    let (date, time) = t.split_once(['T', ' ']).ok_or_else(bad)?;
+    let d: Vec<i64> = date
+        .split('-')
+        .map(|x| x.parse().map_err(|_| bad()))
+        .collect::<Result<_>>()?;
+    let [y, m, day] = d[..] else { return Err(bad()) };
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let h: Vec<i64> = hms
+        .split(':')
+        .map(|x| x.parse().map_err(|_| bad()))
+        .collect::<Result<_>>()?;
+    let (hh, mm, ss) = match h[..] {
+        [hh, mm] => (hh, mm, 0),
+        [hh, mm, ss] => (hh, mm, ss),
+        _ => return Err(bad()),
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+        return Err(bad());
+    }
+    let ns_frac: i64 = if frac.is_empty() {
+        0
+    } else if frac.len() <= 9 && frac.bytes().all(|c| c.is_ascii_digit()) {
+        frac.parse::<i64>().map_err(|_| bad())? * 10i64.pow(9 - frac.len() as u32)
+    } else {
+        return Err(bad());
+    };
+    // Days from the civil date (H. Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hh * 3_600 + mm * 60 + ss;
+    if secs < 0 {
+        return Err(bad());
+    }
+    Ok(secs as u64 * 1_000_000_000 + ns_frac as u64)
+}
+
+fn cmd_backtest(a: BacktestArgs) -> Result<()> {
+    use minerva::backtest::{self, BacktestConfig, fitness::Objective};
+    use minerva::gateway::{keys::ApiKeys, sign::Signer};
+    let strategy = load_strategy(&a.strategy, &a.overrides)?;
+    let opts = strategy_replay(&strategy, a.data_market.as_deref(), a.exchange_info.clone())?;
+    let table = replay::symbol_table(&a.files, &opts)?;
+    let spec = table.specs()[0].clone();
+    let period_us = match minerva::exchange::latency::duration_us(&a.period) {
+        Ok(us) if us >= 1_000 => us,
+        _ => bail!(
+            "--period `{}`: expected a duration from 1ms to 30 days (1s, 1m, 1h)",
+            a.period
+        ),
+    };
+    let cfg = BacktestConfig {
+        sim: a.sim.options()?,
+        period_us,
+        from_ns: a.from.as_deref().map(|v| parse_time_ns("--from", v)).transpose()?,
+        to_ns: a.to.as_deref().map(|v| parse_time_ns("--to", v)).transpose()?,
+        objective: Objective::parse(&a.fitness).map_err(|e| anyhow::anyhow!("--fitness: {e}"))?,
+    };
+    let frames = minerva::replay::input::recorded_frames(&a.files)?;
+    // The simulated exchange checks signatures like Binance: any key works, none is read.
+    let signer = Signer::new(&ApiKeys::new(
+        "minerva-backtest".into(),
+        b"minerva-backtest".to_vec(),
+    ));
+    // SAFETY: isatty only inspects a file descriptor.
+    let tty = unsafe { libc::isatty(2) } == 1;
+    let mut progress = |done: u64, total: u64| {
+        if tty {
+            let w = 30;
+            let filled = (done * w / total.max(1)) as usize;
+            eprint!(
+                "\r[{}{}] {:>3} % {done}/{total} frames",
+                "#".repeat(filled),
+                ".".repeat(w as usize - filled),
+                done * 100 / total.max(1)
+            );
+            if done >= total {
+                eprintln!();
+            }
+        }
+    };
+    let r = backtest::run(&frames, &spec, &strategy, signer, &cfg, &mut progress)?;
+    // Wall-clock figures go to stderr: the report itself is the same on every run.
+    eprintln!(
+        "{} frames in {:.3} s: {:.0} frames/s",
+        r.frames,
+        r.wall_secs,
+        r.frames_per_sec()
+    );
+    if a.json {
+        println!("{}", r.to_json());
+    } else {
+        print!("{}", r.to_text());
+    }
+    if let Some(p) = &a.trades {
+        std::fs::write(p, r.trades_csv(&spec))
+            .with_context(|| format!("--trades {}", p.display()))?;
+    }
+    if let Some(p) = &a.equity {
+        std::fs::write(p, r.equity_csv()).with_context(|| format!("--equity {}", p.display()))?;
+    }
+    if a.write_fitness {
+        let m = &r.metrics;
+        let results = [
+            ("fitness", r.fitness),
+            ("net_pnl", m.net_pnl),
+            ("max_drawdown", m.max_drawdown),
+            ("return_on_capital", m.return_on_capital),
+            ("trades", m.trades as f64),
+            ("win_rate", m.win_rate.unwrap_or(0.0)),
+            ("fees", m.fees),
+        ];
+        minerva::strategy::write_results(&a.strategy, &results)
+            .with_context(|| format!("--write-fitness {}", a.strategy.display()))?;
     }
     Ok(())
 }

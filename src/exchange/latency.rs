@@ -61,7 +61,7 @@ impl Delay {
             let (lo, hi) = r
                 .split_once("..")
                 .ok_or_else(|| format!("`{s}`: expected uniform:LO..HI"))?;
-            let (lo, hi) = (duration_us(lo)?, duration_us(hi)?);
+            let (lo, hi) = (delay_us(lo)?, delay_us(hi)?);
             if lo > hi {
                 return Err(format!("`{s}`: the lower bound is above the upper one"));
             }
@@ -78,11 +78,11 @@ impl Delay {
                 return Err(format!("`{s}`: σ must be in 0..=5"));
             }
             return Ok(Delay::LogNormal {
-                median: duration_us(m)?,
+                median: delay_us(m)?,
                 sigma,
             });
         }
-        duration_us(s).map(Delay::Const)
+        delay_us(s).map(Delay::Const)
     }
 }
 
@@ -96,8 +96,12 @@ impl fmt::Display for Delay {
     }
 }
 
-/// A duration with its unit (`us`, `ms`, `s`; a bare number is µs), in µs.
-fn duration_us(s: &str) -> Result<u64, String> {
+/// A duration with its unit (`us`, `ms`, `s`, `m`, `h`; a bare number is µs), in µs,
+/// up to 30 days.
+///
+/// # Errors
+/// A message naming the text that is not a duration.
+pub fn duration_us(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (num, scale) = if let Some(n) = s.strip_suffix("us") {
         (n, 1.0)
@@ -105,17 +109,30 @@ fn duration_us(s: &str) -> Result<u64, String> {
         (n, 1e3)
     } else if let Some(n) = s.strip_suffix('s') {
         (n, 1e6)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60e6)
+    } else if let Some(n) = s.strip_suffix('h') {
+        (n, 3_600e6)
     } else {
         (s, 1.0)
     };
     let v: f64 = num
         .trim()
         .parse()
-        .map_err(|_| format!("`{s}` is not a duration (e.g. 250us, 1.5ms, 2s)"))?;
-    if !(0.0..=3.6e9).contains(&(v * scale)) {
-        return Err(format!("`{s}`: a duration must be between 0 and 1 hour"));
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 250us, 1.5ms, 2s, 1m)"))?;
+    if !(0.0..=2.592e12).contains(&(v * scale)) {
+        return Err(format!("`{s}`: a duration must be between 0 and 30 days"));
     }
     Ok((v * scale).round() as u64)
+}
+
+/// A delay's duration: at most an hour.
+fn delay_us(s: &str) -> Result<u64, String> {
+    let us = duration_us(s)?;
+    if us > 3_600_000_000 {
+        return Err(format!("`{s}`: a delay must be at most 1 hour"));
+    }
+    Ok(us)
 }
 
 /// The three delays of a round trip.

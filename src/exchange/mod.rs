@@ -196,6 +196,8 @@ pub struct SimStats {
     pub requests: u64,
     /// Requests refused.
     pub rejected: u64,
+    /// Of which by reason ([`Reject::ALL`] order).
+    pub rejects: [u64; Reject::ALL.len()],
     /// Fills.
     pub fills: u64,
     /// Of which as maker.
@@ -429,7 +431,10 @@ impl SimExchange {
 
     fn report(&mut self, client_id: ClientId, report: Report) {
         match report {
-            Report::Rejected(_) => self.stats.rejected += 1,
+            Report::Rejected(r) => {
+                self.stats.rejected += 1;
+                self.stats.rejects[r.index()] += 1;
+            }
             Report::Expired => self.stats.expired += 1,
             _ => {}
         }

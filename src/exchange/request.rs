@@ -45,6 +45,30 @@ pub enum Reject {
 }
 
 impl Reject {
+    /// Every reason, in [`Reject::index`] order.
+    pub const ALL: [Reject; 15] = [
+        Reject::BadSignature,
+        Reject::Malformed,
+        Reject::WrongSymbol,
+        Reject::PriceFilter,
+        Reject::LotSize,
+        Reject::MinNotional,
+        Reject::OutsideRecvWindow,
+        Reject::WouldTakeLiquidity,
+        Reject::WouldTrigger,
+        Reject::FokUnfilled,
+        Reject::TooManyOrders,
+        Reject::UnknownOrder,
+        Reject::Unsupported,
+        Reject::ReduceOnly,
+        Reject::InsufficientMargin,
+    ];
+
+    /// Position in [`Reject::ALL`] (for counting by reason).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// Binance's error code.
     pub fn code(self, market: Market) -> i32 {
         let futures = market.is_futures();

@@ -454,7 +454,9 @@ impl Trader {
         };
         let equity_e8 = self.capital_e8 + self.risk.stats().realised_e8 + open;
         let j = self.journal.as_mut().expect("checked");
-        j.next_us = (now_us / j.period_us + 1) * j.period_us;
+        if !force {
+            j.next_us = (now_us / j.period_us + 1) * j.period_us;
+        }
         j.equity.push(EquityPoint {
             time_us: now_us,
             equity_e8,
@@ -622,6 +624,8 @@ impl Trader {
                 taker_fills: t.taker_fills,
             });
         }
+        // Equity right after every close too: drawdowns between samples are not missed.
+        self.sample_equity(now_us, true);
     }
 
     /// The exchange closed the whole position at `price` and kept `loss_e8` of margin:

@@ -595,6 +595,11 @@ impl GatewayStage {
         self.accepting = false;
     }
 
+    /// Whether intents are traded (a backtest warms the book up before its window).
+    pub fn set_accepting(&mut self, on: bool) {
+        self.accepting = on;
+    }
+
     /// Handles one message.
     ///
     /// # Hot path: no allocation (a snapshot, cold, on resync, allocates).

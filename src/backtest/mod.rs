@@ -1,0 +1,225 @@
+//! The backtest: the live pipeline's own stages (feed, book, signal, gateway with the
+//! risk manager and trader) stepped over recorded frames on one thread, with the
+//! simulated exchange ([`crate::exchange`]) where the socket would be. Nothing in the
+//! strategy, book or risk code differs from `minerva run`; only the source of frames
+//! and the pacing do. Deterministic: the same frames and options give the same report
+//! (every random draw is seeded).
+//!
+//! ```text
+//! recorded frames ─▶ Compact { feed ─▶ book ─▶ signal ─▶ gateway ─▶ SimExchange }
+//!                                                     journal: trades, equity ─▶ fitness
+//! ```
+
+pub mod fitness;
+pub mod report;
+
+use crate::book::BookStats;
+use crate::core::{Market, SymbolSpec};
+use crate::exchange::{SimOptions, SimStats};
+use crate::gateway::sign::Signer;
+use crate::gateway::trader::{ClosedTrade, EquityPoint, TraderStats};
+use crate::pipeline::compact::Compact;
+use crate::pipeline::stages::{Frame, ShapeError, Source};
+use crate::risk::RiskStats;
+use crate::strategy::Strategy;
+use fitness::{Metrics, Objective};
+use std::time::Instant;
+
+/// How a backtest runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BacktestConfig {
+    /// The simulated exchange's models.
+    pub sim: SimOptions,
+    /// Equity sampling period (per-period returns), µs.
+    pub period_us: u64,
+    /// Trade only from this recorded time (ns); earlier frames warm the book up.
+    pub from_ns: Option<u64>,
+    /// Stop after this recorded time (ns).
+    pub to_ns: Option<u64>,
+    /// The fitness.
+    pub objective: Objective,
+}
+
+impl Default for BacktestConfig {
+    fn default() -> Self {
+        Self {
+            sim: SimOptions::default(),
+            period_us: 60_000_000,
+            from_ns: None,
+            to_ns: None,
+            objective: Objective::default(),
+        }
+    }
+}
+
+/// Why a backtest could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    /// The strategy does not fit the pipeline's view.
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
+    /// Nothing to trade in the window.
+    #[error("no recorded frame falls between --from and --to")]
+    EmptyWindow,
+}
+
+/// Everything a backtest found.
+#[derive(Debug, Clone)]
+pub struct BacktestReport {
+    /// Symbol.
+    pub symbol: String,
+    /// Market.
+    pub market: Market,
+    /// Capital, 10⁻⁸ quote.
+    pub capital_e8: i64,
+    /// Frames replayed (warm-up included), and those in the trading window.
+    pub frames: u64,
+    /// Frames in the trading window.
+    pub window_frames: u64,
+    /// Frames that could not be decoded (skipped).
+    pub decode_errors: u64,
+    /// Exchange time of the window's first and last event, ms.
+    pub span_ms: (u64, u64),
+    /// Wall time of the run, s.
+    pub wall_secs: f64,
+    /// Closed operations.
+    pub trades: Vec<ClosedTrade>,
+    /// Equity every period and after every close.
+    pub equity: Vec<EquityPoint>,
+    /// Oracle evaluations and intents.
+    pub evaluations: u64,
+    /// Intents proposed.
+    pub intents: u64,
+    /// Trader counters.
+    pub trader: TraderStats,
+    /// Exchange counters.
+    pub exchange: SimStats,
+    /// Risk counters.
+    pub risk: RiskStats,
+    /// Book counters.
+    pub book: BookStats,
+    /// Fees the exchange charged, funding it paid, margin it liquidated (10⁻⁸ quote).
+    pub account: (i64, i64, i64),
+    /// The figures.
+    pub metrics: Metrics,
+    /// What the fitness is.
+    pub objective: Objective,
+    /// The fitness.
+    pub fitness: f64,
+    /// The exchange's models.
+    pub sim: SimOptions,
+    /// Equity period, µs.
+    pub period_us: u64,
+}
+
+/// Recorded frames, each handed over in place with its recorded time as receive time.
+struct Recorded<'a> {
+    frames: &'a [(Vec<u8>, u64)],
+    next: usize,
+}
+
+impl Source for Recorded<'_> {
+    fn next_frame(&mut self) -> Option<Frame<'_>> {
+        let (bytes, t) = self.frames.get(self.next)?;
+        self.next += 1;
+        Some(Frame {
+            bytes,
+            recv_ns: *t,
+            wall_ns: *t,
+        })
+    }
+}
+
+/// Operations and equity samples reserved up front, so the journal does not allocate
+/// while the backtest runs (it grows past them, amortised, on very long runs).
+const TRADES_RESERVED: usize = 1 << 14;
+
+/// Runs `strategy` over `frames` (`(bytes, recorded ns)`, in order) for `spec`, with
+/// requests signed by `signer`. `progress(done, total)` is called every few thousand
+/// frames.
+///
+/// # Errors
+/// [`BacktestError`] when the strategy does not fit or the window is empty.
+pub fn run(
+    frames: &[(Vec<u8>, u64)],
+    spec: &SymbolSpec,
+    strategy: &Strategy,
+    signer: Signer,
+    cfg: &BacktestConfig,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<BacktestReport, BacktestError> {
+    let start = cfg
+        .from_ns
+        .map_or(0, |t| frames.partition_point(|f| f.1 < t));
+    let end = cfg
+        .to_ns
+        .map_or(frames.len(), |t| frames.partition_point(|f| f.1 <= t));
+    if start >= end {
+        return Err(BacktestError::EmptyWindow);
+    }
+    let wall = Instant::now();
+    let source = Recorded {
+        frames: &frames[..end],
+        next: 0,
+    };
+    let mut p = Compact::new(source, spec, strategy, signer, &cfg.sim)?;
+    let span = frames[end - 1].1.saturating_sub(frames[start].1) / 1000;
+    let points = (span / cfg.period_us.max(1)) as usize + TRADES_RESERVED;
+    p.gateway
+        .trader_mut()
+        .keep_journal(cfg.period_us, TRADES_RESERVED, points);
+    p.gateway.set_accepting(start == 0);
+    let total = end as u64;
+    let mut done = 0u64;
+    let mut first_ms = None;
+    // One frame per step; a single thread never abandons a ring.
+    while p.step().unwrap_or(false) {
+        done += 1;
+        if done == start as u64 {
+            p.gateway.set_accepting(true);
+        }
+        if first_ms.is_none() && done > start as u64 {
+            first_ms = Some(p.gateway.trader().exchange().now_us() / 1000);
+        }
+        if done % 8192 == 0 {
+            progress(done, total);
+        }
+    }
+    progress(done, total);
+    let last_ms = p.gateway.trader().exchange().now_us() / 1000;
+    p.gateway.shutdown();
+    p.gateway.trader_mut().close_at_end();
+    let t = p.gateway.trader();
+    let journal = t.journal().cloned().unwrap_or_default();
+    let metrics = fitness::metrics(
+        &journal.trades,
+        &journal.equity,
+        strategy.capital.0,
+        cfg.period_us,
+    );
+    let a = t.exchange().account();
+    Ok(BacktestReport {
+        symbol: spec.name.to_string(),
+        market: spec.market,
+        capital_e8: strategy.capital.0,
+        frames: p.feed.frames,
+        window_frames: (end - start) as u64,
+        decode_errors: p.feed.errors,
+        span_ms: (first_ms.unwrap_or(last_ms), last_ms),
+        wall_secs: wall.elapsed().as_secs_f64(),
+        evaluations: p.signal.evaluations,
+        intents: p.signal.intents,
+        trader: t.stats,
+        exchange: t.exchange_stats(),
+        risk: t.risk_stats(),
+        book: p.book.book.stats(),
+        account: (a.fees_e8, a.funding_e8, a.liquidated_e8),
+        fitness: cfg.objective.of(&metrics),
+        metrics,
+        objective: cfg.objective,
+        sim: cfg.sim,
+        period_us: cfg.period_us,
+        trades: journal.trades,
+        equity: journal.equity,
+    })
+}
