@@ -856,7 +856,9 @@ fn parse_time_ns(flag: &str, v: &str) -> Result<u64> {
         .split('-')
         .map(|x| x.parse().map_err(|_| bad()))
         .collect::<Result<_>>()?;
-    let [y, m, day] = d[..] else { return Err(bad()) };
+    let [y, m, day] = d[..] else {
+        return Err(bad());
+    };
     let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
     let h: Vec<i64> = hms
         .split(':')
@@ -909,8 +911,16 @@ fn cmd_backtest(a: BacktestArgs) -> Result<()> {
     let cfg = BacktestConfig {
         sim: a.sim.options()?,
         period_us,
-        from_ns: a.from.as_deref().map(|v| parse_time_ns("--from", v)).transpose()?,
-        to_ns: a.to.as_deref().map(|v| parse_time_ns("--to", v)).transpose()?,
+        from_ns: a
+            .from
+            .as_deref()
+            .map(|v| parse_time_ns("--from", v))
+            .transpose()?,
+        to_ns: a
+            .to
+            .as_deref()
+            .map(|v| parse_time_ns("--to", v))
+            .transpose()?,
         objective: Objective::parse(&a.fitness).map_err(|e| anyhow::anyhow!("--fitness: {e}"))?,
     };
     let frames = minerva::replay::input::recorded_frames(&a.files)?;

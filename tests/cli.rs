@@ -491,3 +491,134 @@ fn run_refuses_bad_launch_flags_clearly() {
         assert!(stderr(&o).contains(msg), "{extra:?}: {}", stderr(&o));
     }
 }
+
+/// `minerva backtest` on the shipped sample with the seed strategy loosened to trade.
+fn backtest_on_sample(extra: &[&str]) -> Output {
+    let [a, b] = sample();
+    let (s, x) = (
+        repo("strategy_0.toml"),
+        repo("sample/exchange_info_spot_btcusdt.json"),
+    );
+    let base = [
+        "backtest",
+        &a,
+        &b,
+        "--strategy",
+        &s,
+        "--exchange-info",
+        &x,
+        "--short-pressure",
+        "0.6",
+        "--long-pressure",
+        "0.4",
+        "--max-concurrent-trades",
+        "20",
+    ];
+    minerva(&[&base[..], extra].concat())
+}
+
+#[test]
+fn backtest_prints_a_report_json_and_csv_files() {
+    let (trades, equity) = (tmp("trades.csv"), tmp("equity.csv"));
+    let (t, e) = (trades.display().to_string(), equity.display().to_string());
+    let o = backtest_on_sample(&["--trades", &t, "--equity", &e]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    for k in [
+        "backtest BTCUSDT spot",
+        "net PnL",
+        "return on capital",
+        "max drawdown",
+        "Sharpe / Sortino per trade",
+        "Sharpe / Sortino per period",
+        "win rate",
+        "profit factor",
+        "avg holding time",
+        "fill ratio",
+        "maker share of volume",
+        "fitness",
+        "queue risk-averse",
+    ] {
+        assert!(out.contains(k), "{k}: {out}");
+    }
+    let csv = std::fs::read_to_string(&trades).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].starts_with("id,side,qty,entry_time"));
+    let n = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("trades  "))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap();
+    assert!(n > 0);
+    assert_eq!(rows.len(), n + 1, "one row per trade");
+    assert!(
+        std::fs::read_to_string(&equity)
+            .unwrap()
+            .starts_with("time,equity\n")
+    );
+    // The same as JSON; identical runs print identical bytes.
+    let j = backtest_on_sample(&["--json", "--queue", "power:2", "--seed", "3"]);
+    assert!(j.status.success(), "{}", stderr(&j));
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    for k in [
+        "fitness",
+        "metrics",
+        "fill_ratio",
+        "maker_share",
+        "queue",
+        "latency",
+    ] {
+        assert!(v.get(k).is_some(), "{k}");
+    }
+    assert_eq!(v["queue"], "power:2");
+    let again = backtest_on_sample(&["--json", "--queue", "power:2", "--seed", "3"]);
+    assert_eq!(j.stdout, again.stdout);
+}
+
+#[test]
+fn backtest_writes_the_fitness_into_the_strategy_file() {
+    let path = tmp("strategy_fit.toml");
+    let original = std::fs::read_to_string(repo("strategy_0.toml")).unwrap();
+    std::fs::write(&path, &original).unwrap();
+    let [a, b] = sample();
+    let x = repo("sample/exchange_info_spot_btcusdt.json");
+    let p = path.display().to_string();
+    let o = minerva(&[
+        "backtest",
+        &a,
+        &b,
+        "--strategy",
+        &p,
+        "--exchange-info",
+        &x,
+        "--write-fitness",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(written.starts_with(&original), "the file is kept as it was");
+    let results = &written[original.len()..];
+    assert!(results.contains("[results]"), "{results}");
+    assert!(results.contains("fitness = "), "{results}");
+    assert!(results.contains("net_pnl = "), "{results}");
+}
+
+#[test]
+fn backtest_refuses_bad_options_clearly() {
+    for (extra, msg) in [
+        (&["--queue", "fifo"][..], "--queue"),
+        (&["--latency", "fast"][..], "--latency"),
+        (&["--latency", "wire=1ms"][..], "latency part `wire`"),
+        (&["--fees", "maker=0.0002"][..], "give both"),
+        (&["--fees", "maker=abc,taker=0.1"][..], "--fees maker"),
+        (&["--from", "yesterday"][..], "--from"),
+        (&["--from", "2030-01-01T00:00:00Z"][..], "no recorded frame"),
+        (&["--period", "0"][..], "--period"),
+        (&["--fitness", "alpha"][..], "--fitness"),
+    ] {
+        let o = backtest_on_sample(extra);
+        no_panic(&o);
+        assert!(!o.status.success(), "{extra:?}");
+        assert!(stderr(&o).contains(msg), "{extra:?}: {}", stderr(&o));
+    }
+}

@@ -38,7 +38,9 @@ impl Objective {
     /// A message listing the objectives.
     pub fn parse(s: &str) -> Result<Self, String> {
         let bad = || {
-            format!("fitness `{s}`: expected pnl-dd[:LAMBDA], pnl, return, sharpe, sortino or profit-factor")
+            format!(
+                "fitness `{s}`: expected pnl-dd[:LAMBDA], pnl, return, sharpe, sortino or profit-factor"
+            )
         };
         match s.trim() {
             "pnl-dd" => Ok(Objective::PnlDrawdown(1.0)),
@@ -344,7 +346,14 @@ mod tests {
         assert_eq!(m.sharpe_trade, None, "one trade has no spread");
         assert!(Objective::parse("pnl-dd:-1").is_err());
         assert!(Objective::parse("alpha").is_err());
-        for o in ["pnl-dd:1", "pnl", "return", "sharpe", "sortino", "profit-factor"] {
+        for o in [
+            "pnl-dd:1",
+            "pnl",
+            "return",
+            "sharpe",
+            "sortino",
+            "profit-factor",
+        ] {
             assert_eq!(Objective::parse(o).unwrap().to_string(), o);
         }
     }

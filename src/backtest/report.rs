@@ -32,7 +32,11 @@ fn duration(secs: f64) -> String {
     } else if s < 3_600.0 {
         format!("{}m {:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
     } else {
-        format!("{}h {:02}m", (s / 3_600.0) as u64, (s % 3_600.0 / 60.0) as u64)
+        format!(
+            "{}h {:02}m",
+            (s / 3_600.0) as u64,
+            (s % 3_600.0 / 60.0) as u64
+        )
     }
 }
 
@@ -137,7 +141,8 @@ impl BacktestReport {
                     m.trades,
                     m.wins,
                     m.losses,
-                    m.win_rate.map_or("n/a".into(), |w| format!("{:.1} %", w * 100.0))
+                    m.win_rate
+                        .map_or("n/a".into(), |w| format!("{:.1} %", w * 100.0))
                 ),
             ),
             ("profit factor", opt(m.profit_factor, 3)),
@@ -319,7 +324,11 @@ impl BacktestReport {
                 o,
                 "{},{},{},{},{},{:.8},{:.8},{:.8},{:.8},{:.8},{:.8},{},{},{}",
                 t.id,
-                if t.side == Side::Long { "long" } else { "short" },
+                if t.side == Side::Long {
+                    "long"
+                } else {
+                    "short"
+                },
                 spec.qty.format(t.qty),
                 utc(t.entry_us / 1000),
                 utc(t.exit_us / 1000),
@@ -341,7 +350,12 @@ impl BacktestReport {
     pub fn equity_csv(&self) -> String {
         let mut o = String::from("time,equity\n");
         for p in &self.equity {
-            let _ = writeln!(o, "{},{:.8}", utc(p.time_us / 1000), p.equity_e8 as f64 / E8);
+            let _ = writeln!(
+                o,
+                "{},{:.8}",
+                utc(p.time_us / 1000),
+                p.equity_e8 as f64 / E8
+            );
         }
         o
     }

@@ -218,6 +218,9 @@ pub struct SimStats {
     pub fundings: u64,
     /// Reports lost because nobody drained them (must stay 0).
     pub reports_lost: u64,
+    /// FNV-1a digest of every request's bytes, in sending order: two runs that sent the
+    /// same orders, cancels and lists (same prices, sizes, ids and timestamps) agree.
+    pub requests_digest: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -316,6 +319,11 @@ impl SimExchange {
     /// # Hot path: no allocation.
     pub fn send(&mut self, method: Method, req: &Request, sent_us: u64) {
         self.stats.requests += 1;
+        let mut h = self.stats.requests_digest ^ method as u64;
+        for &b in req.iter() {
+            h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.stats.requests_digest = h;
         let arrive_us = sent_us + self.latency.order.sample(&mut self.rng);
         if self.in_flight.len() == self.in_flight.capacity() {
             let id = client_id_of(req).unwrap_or_default();
