@@ -6,7 +6,8 @@
 //! first use when Python is there). Throughput is frames per second.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use minerva::backtest::{self, BacktestConfig};
+use minerva::backtest::tape::Tape;
+use minerva::backtest::{self, BacktestConfig, Input};
 use minerva::core::{Market, SymbolSpec};
 
 use minerva::gateway::{keys::ApiKeys, sign::Signer};
@@ -94,41 +95,33 @@ fn bench(c: &mut Criterion) {
     }
     let mut g = c.benchmark_group("backtest");
     g.sample_size(10);
+    let cfg = BacktestConfig::default();
     for (name, frames, spec) in &sets {
-        let cfg = BacktestConfig::default();
-        let r = backtest::run(
-            frames,
-            spec,
-            &strategy,
-            signer.clone(),
-            &cfg,
-            &mut |_, _| {},
-        )
-        .unwrap();
-        eprintln!(
-            "{name}: {} frames, {} intents, {} refused, {} entries, {} fills, {} trades",
-            r.frames,
-            r.intents,
-            r.risk.refused,
-            r.trader.entries,
-            r.exchange.fills,
-            r.trades.len()
-        );
-        g.throughput(Throughput::Elements(frames.len() as u64));
-        g.bench_function(*name, |b| {
-            b.iter(|| {
-                backtest::run(
-                    frames,
-                    spec,
-                    &strategy,
-                    signer.clone(),
-                    &cfg,
-                    &mut |_, _| {},
-                )
-                .unwrap()
-                .frames
-            })
-        });
+        let tape = Tape::record(frames, spec);
+        for (label, input) in [
+            (name.to_string(), Input::Frames(frames)),
+            (format!("{name}_tape"), Input::Tape(&tape)),
+        ] {
+            let go = || {
+                backtest::run(input, spec, &strategy, signer.clone(), &cfg, &mut |_, _| {})
+                    .unwrap()
+            };
+            let r = go();
+            eprintln!(
+                "{label}: {} units ({} frames), {} intents, {} refused, {} entries, {} fills, {} trades, digest {:x}",
+                r.frames,
+                frames.len(),
+                r.intents,
+                r.risk.refused,
+                r.trader.entries,
+                r.exchange.fills,
+                r.trades.len(),
+                r.exchange.requests_digest
+            );
+            // Frames per second either way: the tape holds the same recording.
+            g.throughput(Throughput::Elements(frames.len() as u64));
+            g.bench_function(label.as_str(), |b| b.iter(|| go().frames));
+        }
     }
     g.finish();
 }

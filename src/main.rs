@@ -895,7 +895,7 @@ fn parse_time_ns(flag: &str, v: &str) -> Result<u64> {
 }
 
 fn cmd_backtest(a: BacktestArgs) -> Result<()> {
-    use minerva::backtest::{self, BacktestConfig, fitness::Objective};
+    use minerva::backtest::{self, BacktestConfig, Input, fitness::Objective};
     use minerva::gateway::{keys::ApiKeys, sign::Signer};
     let strategy = load_strategy(&a.strategy, &a.overrides)?;
     let opts = strategy_replay(&strategy, a.data_market.as_deref(), a.exchange_info.clone())?;
@@ -946,7 +946,8 @@ fn cmd_backtest(a: BacktestArgs) -> Result<()> {
             }
         }
     };
-    let r = backtest::run(&frames, &spec, &strategy, signer, &cfg, &mut progress)?;
+    let r = backtest::run(
+            Input::Frames(&frames), &spec, &strategy, signer, &cfg, &mut progress)?;
     // Wall-clock figures go to stderr: the report itself is the same on every run.
     eprintln!(
         "{} frames in {:.3} s: {:.0} frames/s",

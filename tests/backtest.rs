@@ -3,7 +3,7 @@
 
 mod common;
 
-use minerva::backtest::{self, BacktestConfig};
+use minerva::backtest::{self, BacktestConfig, Input};
 use minerva::exchange::SimOptions;
 use minerva::exchange::latency::LatencyModel;
 use minerva::exchange::queue::QueueModel;
@@ -34,7 +34,7 @@ fn the_backtest_sends_the_same_orders_as_minerva_run() {
             ..BacktestConfig::default()
         };
         let b = backtest::run(
-            &frames,
+            Input::Frames(&frames),
             &spec,
             &strategy,
             common::test_signer(),
@@ -82,7 +82,7 @@ fn same_inputs_same_bytes_and_models_change_results() {
             ..BacktestConfig::default()
         };
         backtest::run(
-            &frames,
+            Input::Frames(&frames),
             &spec,
             &strategy,
             common::test_signer(),
@@ -131,7 +131,7 @@ fn the_window_trades_only_inside_it() {
         ..BacktestConfig::default()
     };
     let r = backtest::run(
-        &frames,
+            Input::Frames(&frames),
         &spec,
         &strategy,
         common::test_signer(),
@@ -154,7 +154,7 @@ fn the_window_trades_only_inside_it() {
     };
     assert!(
         backtest::run(
-            &frames,
+            Input::Frames(&frames),
             &spec,
             &strategy,
             common::test_signer(),
@@ -182,7 +182,7 @@ fn futures_backtest_uses_leverage() {
     .unwrap();
     let strategy = common::loose_strategy();
     let r = backtest::run(
-        &frames,
+            Input::Frames(&frames),
         &spec,
         &strategy,
         common::test_signer(),

@@ -56,7 +56,8 @@ fn compare(
         .collect();
     let mut a: Box<BookView<MAX_BINS>> = Box::default();
     let mut b: Box<BookView<MAX_BINS>> = Box::default();
-    let (mut compared, mut intents) = (0u64, 0u64);
+    let mut g: Box<BookView<MAX_BINS>> = Box::default();
+    let (mut compared, mut intents, mut gated) = (0u64, 0u64, 0u64);
     for l in lines {
         let mut last_ms = None;
         let r = dec.decode(l, 0, &mut |ev| {
@@ -94,8 +95,22 @@ fn compare(
             let x = oracle.evaluate_view(&a, profile);
             assert_eq!(x, oracle.evaluate(book, profile));
             intents += x.is_ok() as u64;
+            // The pipeline's gated view: the same volumes and bins, tops only when
+            // pressed, and the same decision.
+            book.fill_view_gated(bt as i64, bins as usize, limit, (450_000, 550_000), &mut g);
+            let k = bins as usize;
+            for (x, y) in [(&g.bid, &a.bid), (&g.ask, &a.ask)] {
+                assert_eq!((x.origin, x.n, x.volume), (y.origin, y.n, y.volume));
+                assert_eq!(x.qty[..k], y.qty[..k]);
+                if g.tops {
+                    assert_eq!(x.top[..k], y.top[..k]);
+                }
+            }
+            gated += !g.tops as u64;
+            assert_eq!(oracle.evaluate_view(&g, profile), x);
         }
     }
+    assert!(gated > 0, "some views must leave their tops out");
     (compared, intents)
 }
 

@@ -9,7 +9,7 @@ use minerva::exchange::SimOptions;
 use minerva::exchange::latency::LatencyModel;
 use minerva::exchange::queue::QueueModel;
 use minerva::pipeline::compact::Compact;
-use minerva::pipeline::stages::{Frame, Source};
+use minerva::pipeline::stages::RecordedFrames;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 
 struct Counting;
@@ -42,20 +42,6 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
 #[global_allocator]
 static A: Counting = Counting;
 
-struct Recorded<'a>(&'a [(Vec<u8>, u64)], usize);
-
-impl Source for Recorded<'_> {
-    fn next_frame(&mut self) -> Option<Frame<'_>> {
-        let (bytes, t) = self.0.get(self.1)?;
-        self.1 += 1;
-        Some(Frame {
-            bytes,
-            recv_ns: *t,
-            wall_ns: *t,
-        })
-    }
-}
-
 #[test]
 fn no_allocation_per_event_in_the_backtest() {
     let (frames, spec) = common::spot_session();
@@ -67,7 +53,7 @@ fn no_allocation_per_event_in_the_backtest() {
         ..SimOptions::default()
     };
     let mut p = Compact::new(
-        Recorded(&frames, 0),
+        RecordedFrames::new(&frames),
         &spec,
         &strategy,
         common::test_signer(),

@@ -12,6 +12,7 @@
 
 pub mod fitness;
 pub mod report;
+pub mod tape;
 
 use crate::book::BookStats;
 use crate::core::{Market, SymbolSpec};
@@ -19,10 +20,11 @@ use crate::exchange::{SimOptions, SimStats};
 use crate::gateway::sign::Signer;
 use crate::gateway::trader::{ClosedTrade, EquityPoint, TraderStats};
 use crate::pipeline::compact::Compact;
-use crate::pipeline::stages::{Frame, ShapeError, Source};
+use crate::pipeline::stages::{RecordedFrames, ShapeError};
 use crate::risk::RiskStats;
 use crate::strategy::Strategy;
 use fitness::{Metrics, Objective};
+use tape::Tape;
 use std::time::Instant;
 
 /// How a backtest runs.
@@ -72,8 +74,10 @@ pub struct BacktestReport {
     pub market: Market,
     /// Capital, 10⁻⁸ quote.
     pub capital_e8: i64,
-    /// Frames replayed (warm-up included), and those in the trading window.
+    /// Frames (or, from a tape, decoded messages) replayed, warm-up included.
     pub frames: u64,
+    /// Read from a tape of decoded messages rather than frames.
+    pub tape: bool,
     /// Frames in the trading window.
     pub window_frames: u64,
     /// Frames that could not be decoded (skipped).
@@ -112,58 +116,59 @@ pub struct BacktestReport {
     pub period_us: u64,
 }
 
-/// Recorded frames, each handed over in place with its recorded time as receive time.
-struct Recorded<'a> {
-    frames: &'a [(Vec<u8>, u64)],
-    next: usize,
-}
-
-impl Source for Recorded<'_> {
-    fn next_frame(&mut self) -> Option<Frame<'_>> {
-        let (bytes, t) = self.frames.get(self.next)?;
-        self.next += 1;
-        Some(Frame {
-            bytes,
-            recv_ns: *t,
-            wall_ns: *t,
-        })
-    }
+/// What a backtest reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// Recorded frames (`(bytes, recorded ns)`, in order): decoded as `minerva run`
+    /// decodes a socket's.
+    Frames(&'a [(Vec<u8>, u64)]),
+    /// A tape of already decoded messages.
+    Tape(&'a Tape),
 }
 
 /// Operations and equity samples reserved up front, so the journal does not allocate
 /// while the backtest runs (it grows past them, amortised, on very long runs).
 const TRADES_RESERVED: usize = 1 << 14;
 
-/// Runs `strategy` over `frames` (`(bytes, recorded ns)`, in order) for `spec`, with
-/// requests signed by `signer`. `progress(done, total)` is called every few thousand
-/// frames.
+/// Runs `strategy` over `input` for `spec`, with requests signed by `signer`.
+/// `progress(done, total)` is called every few thousand frames or messages.
 ///
 /// # Errors
 /// [`BacktestError`] when the strategy does not fit or the window is empty.
 pub fn run(
-    frames: &[(Vec<u8>, u64)],
+    input: Input<'_>,
     spec: &SymbolSpec,
     strategy: &Strategy,
     signer: Signer,
     cfg: &BacktestConfig,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<BacktestReport, BacktestError> {
-    let start = cfg
-        .from_ns
-        .map_or(0, |t| frames.partition_point(|f| f.1 < t));
-    let end = cfg
-        .to_ns
-        .map_or(frames.len(), |t| frames.partition_point(|f| f.1 <= t));
+    let (n, first_ns, last_ns) = match input {
+        Input::Frames(f) => (f.len(), f.first().map(|x| x.1), f.last().map(|x| x.1)),
+        Input::Tape(t) => (t.len(), t.time_ns(0), t.len().checked_sub(1).and_then(|k| t.time_ns(k))),
+    };
+    let index_at = |t: u64| match input {
+        Input::Frames(f) => f.partition_point(|x| x.1 < t),
+        Input::Tape(tape) => tape.index_at(t),
+    };
+    let index_after = |t: u64| match input {
+        Input::Frames(f) => f.partition_point(|x| x.1 <= t),
+        Input::Tape(tape) => tape.index_after(t),
+    };
+    let start = cfg.from_ns.map_or(0, index_at);
+    let end = cfg.to_ns.map_or(n, index_after);
     if start >= end {
         return Err(BacktestError::EmptyWindow);
     }
     let wall = Instant::now();
-    let source = Recorded {
-        frames: &frames[..end],
-        next: 0,
+    let frames: &[(Vec<u8>, u64)] = match input {
+        Input::Frames(f) => &f[..end],
+        Input::Tape(_) => &[],
     };
-    let mut p = Compact::new(source, spec, strategy, signer, &cfg.sim)?;
-    let span = frames[end - 1].1.saturating_sub(frames[start].1) / 1000;
+    let mut p = Compact::new(RecordedFrames::new(frames), spec, strategy, signer, &cfg.sim)?;
+    // Nobody reads a backtest's latencies: no clock reads, no histograms.
+    p.set_timed(false);
+    let span = last_ns.unwrap_or(0).saturating_sub(first_ns.unwrap_or(0)) / 1000;
     let points = (span / cfg.period_us.max(1)) as usize + TRADES_RESERVED;
     p.gateway
         .trader_mut()
@@ -172,8 +177,18 @@ pub fn run(
     let total = end as u64;
     let mut done = 0u64;
     let mut first_ms = None;
-    // One frame per step; a single thread never abandons a ring.
-    while p.step().unwrap_or(false) {
+    loop {
+        let more = match input {
+            // One frame per step; a single thread never abandons a ring.
+            Input::Frames(_) => p.step().unwrap_or(false),
+            Input::Tape(t) => {
+                let k = done as usize;
+                k < end && p.feed_msg(|m| t.read(k, m)).is_ok()
+            }
+        };
+        if !more {
+            break;
+        }
         done += 1;
         if done == start as u64 {
             p.gateway.set_accepting(true);
@@ -202,9 +217,13 @@ pub fn run(
         symbol: spec.name.to_string(),
         market: spec.market,
         capital_e8: strategy.capital.0,
-        frames: p.feed.frames,
+        frames: done,
         window_frames: (end - start) as u64,
-        decode_errors: p.feed.errors,
+        decode_errors: match input {
+            Input::Frames(_) => p.feed.errors,
+            Input::Tape(t) => t.decode_errors,
+        },
+        tape: matches!(input, Input::Tape(_)),
         span_ms: (first_ms.unwrap_or(last_ms), last_ms),
         wall_secs: wall.elapsed().as_secs_f64(),
         evaluations: p.signal.evaluations,

@@ -87,13 +87,14 @@ impl BacktestReport {
         let (a, b) = self.span_ms;
         let _ = writeln!(
             o,
-            "backtest {} {} · {} → {} ({}) · {} frames ({} traded, {} undecodable)",
+            "backtest {} {} · {} → {} ({}) · {} {} ({} traded, {} undecodable)",
             self.symbol,
             self.market.name(),
             utc(a),
             utc(b),
             duration(b.saturating_sub(a) as f64 / 1e3),
             self.frames,
+            if self.tape { "decoded messages" } else { "frames" },
             self.window_frames,
             self.decode_errors
         );

@@ -26,7 +26,7 @@ use ticker_check::{TickerCheck, Top};
 pub use digest::{BookDigest, TopLevels};
 pub use sequencer::Verdict;
 pub use ticker_check::TickerCheckStats;
-pub use view::{BookView, SideView, VIEW_BINS};
+pub use view::{BookView, SideView, VIEW_BINS, ask_share_ppm};
 
 /// Sizes of the book's preallocated buffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,8 +263,34 @@ impl Book {
     ) {
         self.view_head(bin_ticks, out);
         let bt = out.bin_ticks;
-        view::fill_side(&mut self.bids, bt, bins, limit, &mut out.bid);
-        view::fill_side(&mut self.asks, bt, bins, limit, &mut out.ask);
+        view::fill_side(&mut self.bids, bt, bins, limit, true, &mut out.bid);
+        view::fill_side(&mut self.asks, bt, bins, limit, true, &mut out.ask);
+        out.tops = true;
+    }
+
+    /// [`Book::fill_view`], but the walls' largest levels (`top`) only when the ask
+    /// share is at or beyond `long_ppm`/`short_ppm`: when the book is not pressed the
+    /// oracle stops at the volumes, and the tops are most of a view's cost.
+    ///
+    /// # Hot path: no allocation.
+    pub fn fill_view_gated<const N: usize>(
+        &mut self,
+        bin_ticks: i64,
+        bins: usize,
+        limit: u32,
+        (long_ppm, short_ppm): (u32, u32),
+        out: &mut BookView<N>,
+    ) {
+        self.view_head(bin_ticks, out);
+        let bt = out.bin_ticks;
+        view::fill_side(&mut self.bids, bt, bins, limit, false, &mut out.bid);
+        view::fill_side(&mut self.asks, bt, bins, limit, false, &mut out.ask);
+        let share = view::ask_share_ppm(out.bid.volume, out.ask.volume);
+        out.tops = share <= long_ppm || share >= short_ppm;
+        if out.tops {
+            view::fill_side(&mut self.bids, bt, bins, limit, true, &mut out.bid);
+            view::fill_side(&mut self.asks, bt, bins, limit, true, &mut out.ask);
+        }
     }
 
     /// [`Book::fill_view`] by walking levels, whatever the index: the reference.
@@ -279,6 +305,7 @@ impl Book {
         let bt = out.bin_ticks;
         view::walk_side(&self.bids, bt, bins, limit, &mut out.bid);
         view::walk_side(&self.asks, bt, bins, limit, &mut out.ask);
+        out.tops = true;
     }
 
     #[inline]

@@ -49,6 +49,10 @@ pub struct BookView<const N: usize> {
     pub best_ask: Option<Level>,
     /// True while the book is in sync with the stream.
     pub live: bool,
+    /// The sides' `top` arrays are filled. A gated view
+    /// ([`crate::book::Book::fill_view_gated`]) leaves them out when the book shows no
+    /// pressure, the only time the oracle does not read them.
+    pub tops: bool,
     /// Bin width, ticks.
     pub bin_ticks: i64,
     /// Bids, binned from the touch down.
@@ -69,6 +73,7 @@ impl<const N: usize> BookView<N> {
         best_bid: None,
         best_ask: None,
         live: false,
+        tops: true,
         bin_ticks: 1,
         bid: SideView::EMPTY,
         ask: SideView::EMPTY,
@@ -84,6 +89,7 @@ pub(crate) fn fill_side<const BID: bool, const N: usize>(
     bin_ticks: i64,
     bins: usize,
     limit: u32,
+    tops: bool,
     out: &mut SideView<N>,
 ) {
     let bins = bins.min(N);
@@ -115,6 +121,9 @@ pub(crate) fn fill_side<const BID: bool, const N: usize>(
         && l.window_holds(span.0, span.1);
     if indexed {
         from_index(l, origin, bins, limit, out);
+        if tops {
+            index_tops(l, origin, bins, out);
+        }
     } else {
         walk(l, bin_ticks, origin, bins, limit, out);
     }
@@ -173,9 +182,21 @@ fn from_index<const BID: bool, const N: usize>(
         }
     }
     out.qty[n..bins].fill(0);
-    out.top[..bins].fill(0);
     out.n = n as u32;
     out.volume = volume;
+}
+
+/// The largest level of every bin that could be a wall (a local maximum), from the
+/// index: the part of a view only a pressed oracle reads.
+#[inline]
+fn index_tops<const BID: bool, const N: usize>(
+    l: &mut Ladder<BID>,
+    origin: i64,
+    bins: usize,
+    out: &mut SideView<N>,
+) {
+    let n = out.n as usize;
+    out.top[..bins].fill(0);
     for k in 1..n.saturating_sub(1) {
         if could_be_wall(&out.qty, k) {
             let b = if BID {
@@ -260,4 +281,15 @@ fn walk<const BID: bool, const N: usize>(
             out.top[k] = 0;
         }
     }
+}
+
+/// `ask / (bid + ask)` in ppm (500,000 when both are empty): the book's pressure, as
+/// the oracle reads it and as a gated view decides whether to fill its tops.
+#[inline]
+pub fn ask_share_ppm(bid: i64, ask: i64) -> u32 {
+    let total = bid as i128 + ask as i128;
+    if total <= 0 {
+        return 500_000;
+    }
+    (ask as i128 * 1_000_000 / total) as u32
 }

@@ -53,11 +53,30 @@ impl<S: Source> Compact<S> {
             book: BookStage::new(spec, strategy, &BookConfig::default())?,
             signal: SignalStage::new(spec, strategy),
             gateway: GatewayStage::new(spec, strategy, signer, sim),
-            a: ring(cap, Wait::Spin),
+            a: ring_filled(
+                cap,
+                Wait::Spin,
+                Stamped {
+                    msg: FeedMsg::SnapshotEnd,
+                    pushed_ns: 0,
+                },
+            ),
             b: ring(cap, Wait::Spin),
             v: ring_filled(VIEW_SLOTS, Wait::Spin, View::EMPTY),
             c: ring(cap, Wait::Spin),
         })
+    }
+
+    /// Times every stage and queue (the default), or not at all (a backtest).
+    pub fn set_timed(&mut self, on: bool) {
+        for l in [
+            &mut self.feed.lat,
+            &mut self.book.lat,
+            &mut self.signal.lat,
+            &mut self.gateway.lat,
+        ] {
+            l.set_timed(on);
+        }
     }
 
     /// One frame through every stage; false at the end of the source.
@@ -69,6 +88,28 @@ impl<S: Source> Compact<S> {
     #[inline]
     pub fn step(&mut self) -> Result<bool, Abandoned> {
         let more = self.feed.step(&mut self.a.0)?;
+        self.drain()?;
+        Ok(more)
+    }
+
+    /// One message already decoded (a tape's), written by `fill` straight into the
+    /// book's inbox, through book, signal and gateway.
+    ///
+    /// # Hot path: no allocation.
+    ///
+    /// # Errors
+    /// As [`Compact::step`].
+    #[inline]
+    pub fn feed_msg(&mut self, fill: impl FnOnce(&mut FeedMsg)) -> Result<(), Abandoned> {
+        let t = self.feed.lat.now();
+        self.a.0.push_in_place(|s| {
+            fill(&mut s.msg);
+            s.pushed_ns = t;
+        })?;
+        self.drain()
+    }
+
+    fn drain(&mut self) -> Result<(), Abandoned> {
         let mut failed = None;
         let (book, b, v) = (&mut self.book, &mut self.b.0, &mut self.v.0);
         self.a.1.drain(|m| {
@@ -86,7 +127,7 @@ impl<S: Source> Compact<S> {
         self.c.1.drain(|m| gateway.on_msg(m));
         match failed {
             Some(e) => Err(e),
-            None => Ok(more),
+            None => Ok(()),
         }
     }
 }

@@ -38,6 +38,32 @@ pub trait Source {
     fn next_frame(&mut self) -> Option<Frame<'_>>;
 }
 
+/// Recorded frames handed over in place, each with its recorded time as receive time:
+/// the backtest's source (no pacing, no copy, deterministic).
+pub struct RecordedFrames<'a> {
+    frames: &'a [(Vec<u8>, u64)],
+    next: usize,
+}
+
+impl<'a> RecordedFrames<'a> {
+    /// A source over `(bytes, recorded ns)` frames.
+    pub fn new(frames: &'a [(Vec<u8>, u64)]) -> Self {
+        Self { frames, next: 0 }
+    }
+}
+
+impl Source for RecordedFrames<'_> {
+    fn next_frame(&mut self) -> Option<Frame<'_>> {
+        let (bytes, t) = self.frames.get(self.next)?;
+        self.next += 1;
+        Some(Frame {
+            bytes,
+            recv_ns: *t,
+            wall_ns: *t,
+        })
+    }
+}
+
 /// Feed → book.
 #[derive(Debug, Clone, Copy)]
 pub enum FeedMsg {
@@ -99,6 +125,8 @@ pub struct Latencies {
     pub tick_to_trade: Latency,
     /// Exchange event time → frame received (ms resolution on the exchange side).
     pub exchange_to_us: Latency,
+    /// Stages read the clock and record; a backtest switches this off.
+    timed: bool,
 }
 
 impl Default for Latencies {
@@ -114,11 +142,27 @@ impl Default for Latencies {
             tick_to_decision: Latency::new("tick_to_decision"),
             tick_to_trade: Latency::new("tick_to_trade"),
             exchange_to_us: Latency::new("exchange_to_us"),
+            timed: true,
         }
     }
 }
 
 impl Latencies {
+    /// The clock for the stage that owns these series: 0 when timing is off.
+    #[inline(always)]
+    pub fn now(&self) -> u64 {
+        if self.timed { now_ns() } else { 0 }
+    }
+
+    /// Times and records (the default), or neither: a backtest's stages skip the
+    /// clock reads and histogram updates that only `minerva run` reports.
+    pub fn set_timed(&mut self, on: bool) {
+        self.timed = on;
+        for l in self.all_mut() {
+            l.set_off(!on);
+        }
+    }
+
     /// Every series, in pipeline order.
     pub fn all(&self) -> [&Latency; 10] {
         [
@@ -242,7 +286,7 @@ impl<S: Source> FeedStage<S> {
             if failed.is_none() {
                 if let Err(e) = out.push(Stamped {
                     msg: FeedMsg::Event(*ev),
-                    pushed_ns: now_ns(),
+                    pushed_ns: lat.now(),
                 }) {
                     failed = Some(e);
                 }
@@ -251,7 +295,7 @@ impl<S: Source> FeedStage<S> {
         if let Some(e) = failed {
             return Err(e);
         }
-        let t = now_ns();
+        let t = self.lat.now();
         self.lat.feed.record(t.saturating_sub(recv_ns));
         match r {
             Ok(Decoded::Snapshot { .. }) => {
@@ -369,6 +413,9 @@ pub struct BookStage {
     /// The book.
     pub book: Book,
     shape: (i64, usize, u32),
+    /// The oracle's pressure thresholds (ppm): views carry their walls' tops only
+    /// beyond them.
+    gate: (u32, u32),
     snapshot: SnapshotParts,
     /// Latency series this stage records.
     pub lat: Latencies,
@@ -398,6 +445,7 @@ impl BookStage {
                 strategy.bins as usize,
                 strategy.limit_orderbook,
             ),
+            gate: (strategy.long_pressure_ppm, strategy.short_pressure_ppm),
             snapshot: SnapshotParts::default(),
             lat: Latencies::default(),
         })
@@ -415,7 +463,7 @@ impl BookStage {
         out: &mut Outbox<Stamped<SignalMsg>>,
         views: &mut Outbox<View>,
     ) -> Result<(), Abandoned> {
-        let t0 = now_ns();
+        let t0 = self.lat.now();
         self.lat.book_queue.record(t0.saturating_sub(m.pushed_ns));
         let (frame_ns, view, pass) = match &m.msg {
             FeedMsg::Event(ev) => {
@@ -424,7 +472,8 @@ impl BookStage {
                     EventBody::Depth(c) if c.is_last() && self.book.state() == SyncState::Live => {
                         let (bt, bins, limit) = self.shape;
                         let book = &mut self.book;
-                        views.push_in_place(|v| book.fill_view(bt, bins, limit, v))?;
+                        let gate = self.gate;
+                        views.push_in_place(|v| book.fill_view_gated(bt, bins, limit, gate, v))?;
                         (ev.recv_ns, true, true)
                     }
                     // Tickers and candles matter to neither the signal nor the exchange.
@@ -446,10 +495,10 @@ impl BookStage {
                     frame_ns,
                     view,
                 },
-                pushed_ns: now_ns(),
+                pushed_ns: self.lat.now(),
             })?;
         }
-        self.lat.book.record(now_ns().saturating_sub(t0));
+        self.lat.book.record(self.lat.now().saturating_sub(t0));
         Ok(())
     }
 }
@@ -508,7 +557,7 @@ impl SignalStage {
         out: &mut Outbox<Stamped<OrderMsg>>,
         views: &mut Inbox<View>,
     ) -> Result<(), Abandoned> {
-        let t0 = now_ns();
+        let t0 = self.lat.now();
         self.lat.signal_queue.record(t0.saturating_sub(m.pushed_ns));
         let SignalMsg {
             msg,
@@ -518,10 +567,10 @@ impl SignalStage {
         // The exchange end sees the market before any order it causes.
         out.push(Stamped {
             msg: OrderMsg::Market { msg, frame_ns },
-            pushed_ns: now_ns(),
+            pushed_ns: self.lat.now(),
         })?;
         let FeedMsg::Event(ev) = msg else {
-            self.lat.signal.record(now_ns().saturating_sub(t0));
+            self.lat.signal.record(self.lat.now().saturating_sub(t0));
             return Ok(());
         };
         match &ev.body {
@@ -546,7 +595,7 @@ impl SignalStage {
             self.evaluations += 1;
             self.lat
                 .tick_to_decision
-                .record(now_ns().saturating_sub(frame_ns));
+                .record(self.lat.now().saturating_sub(frame_ns));
             if let Ok(intent) = decision {
                 self.intents += 1;
                 out.push(Stamped {
@@ -555,11 +604,11 @@ impl SignalStage {
                         frame_ns,
                         event_ms: ev.event_ms,
                     }),
-                    pushed_ns: now_ns(),
+                    pushed_ns: self.lat.now(),
                 })?;
             }
         }
-        self.lat.signal.record(now_ns().saturating_sub(t0));
+        self.lat.signal.record(self.lat.now().saturating_sub(t0));
         Ok(())
     }
 }
@@ -604,7 +653,7 @@ impl GatewayStage {
     ///
     /// # Hot path: no allocation (a snapshot, cold, on resync, allocates).
     pub fn on_msg(&mut self, m: &Stamped<OrderMsg>) {
-        let t0 = now_ns();
+        let t0 = self.lat.now();
         self.lat
             .gateway_queue
             .record(t0.saturating_sub(m.pushed_ns));
@@ -628,7 +677,7 @@ impl GatewayStage {
                 (0, 0)
             }
         };
-        let done = now_ns();
+        let done = self.lat.now();
         if sent > 0 {
             // Frame received → signed order bytes handed to the exchange.
             self.lat.tick_to_trade.record(done.saturating_sub(frame_ns));

@@ -179,7 +179,7 @@ impl Oracle {
         let (Some(best_bid), Some(best_ask)) = (view.best_bid, view.best_ask) else {
             return Err(NoSignal::EmptySide);
         };
-        let pressure = pressure_ppm(view.bid.volume, view.ask.volume);
+        let pressure = crate::book::ask_share_ppm(view.bid.volume, view.ask.volume);
         self.last_pressure = pressure;
         let side = if pressure >= self.short_ppm {
             Side::Short
@@ -188,6 +188,10 @@ impl Oracle {
         } else {
             return Err(NoSignal::NoPressure);
         };
+        // A gated view has its tops whenever the book is pressed by the same
+        // thresholds (the book stage takes them from the same strategy); without them
+        // the wall search finds nothing and nothing is traded.
+        debug_assert!(view.tops, "a pressed view without its walls' tops");
         let long = side == Side::Long;
         let (support_v, target_v) = if long {
             (&view.bid, &view.ask)
@@ -318,11 +322,3 @@ fn params(y: &[i64], rt_milli: i64, pdd_milli: i64) -> PeakParams<i64> {
     }
 }
 
-/// `ask / (bid + ask)` in ppm (500,000 when both are empty).
-fn pressure_ppm(bid: i64, ask: i64) -> u32 {
-    let total = bid as i128 + ask as i128;
-    if total <= 0 {
-        return 500_000;
-    }
-    (ask as i128 * 1_000_000 / total) as u32
-}

@@ -34,6 +34,8 @@ pub struct Latency {
     hist: Histogram<u64>,
     /// Values above [`MAX_NS`], recorded as [`MAX_NS`].
     pub clamped: u64,
+    /// Recording switched off (a backtest does not time itself).
+    off: bool,
 }
 
 impl Latency {
@@ -46,7 +48,13 @@ impl Latency {
             name,
             hist,
             clamped: 0,
+            off: false,
         }
+    }
+
+    /// Switches recording off (or back on).
+    pub fn set_off(&mut self, off: bool) {
+        self.off = off;
     }
 
     /// Records one latency in ns.
@@ -54,6 +62,9 @@ impl Latency {
     /// # Hot path: no allocation.
     #[inline]
     pub fn record(&mut self, ns: u64) {
+        if self.off {
+            return;
+        }
         let v = if ns > MAX_NS {
             self.clamped += 1;
             MAX_NS
