@@ -90,8 +90,11 @@ fn bench(c: &mut Criterion) {
             usdm.clone(),
         ));
     }
-    if let Some(f) = synth() {
-        sets.push(("synth_usdm_1m", f, usdm));
+    let only = std::env::var("BACKTEST_ONLY").unwrap_or_default();
+    if only.is_empty() || only.starts_with("synth") {
+        if let Some(f) = synth() {
+            sets.push(("synth_usdm_1m", f, usdm));
+        }
     }
     let mut g = c.benchmark_group("backtest");
     g.sample_size(10);
@@ -102,9 +105,12 @@ fn bench(c: &mut Criterion) {
             (name.to_string(), Input::Frames(frames)),
             (format!("{name}_tape"), Input::Tape(&tape)),
         ] {
+            // `BACKTEST_ONLY=name` runs (and prepares) one input alone, for profiling.
+            if std::env::var("BACKTEST_ONLY").is_ok_and(|o| o != label) {
+                continue;
+            }
             let go = || {
-                backtest::run(input, spec, &strategy, signer.clone(), &cfg, &mut |_, _| {})
-                    .unwrap()
+                backtest::run(input, spec, &strategy, signer.clone(), &cfg, &mut |_, _| {}).unwrap()
             };
             let r = go();
             eprintln!(

@@ -947,7 +947,13 @@ fn cmd_backtest(a: BacktestArgs) -> Result<()> {
         }
     };
     let r = backtest::run(
-            Input::Frames(&frames), &spec, &strategy, signer, &cfg, &mut progress)?;
+        Input::Frames(&frames),
+        &spec,
+        &strategy,
+        signer,
+        &cfg,
+        &mut progress,
+    )?;
     // Wall-clock figures go to stderr: the report itself is the same on every run.
     eprintln!(
         "{} frames in {:.3} s: {:.0} frames/s",

@@ -3,6 +3,7 @@
 
 mod common;
 
+use minerva::backtest::tape::Tape;
 use minerva::backtest::{self, BacktestConfig, Input};
 use minerva::exchange::SimOptions;
 use minerva::exchange::latency::LatencyModel;
@@ -44,6 +45,21 @@ fn the_backtest_sends_the_same_orders_as_minerva_run() {
         .unwrap();
         assert!(b.trader.entries > 10, "{:?}", b.trader);
         assert!(b.exchange.fills > 10, "{:?}", b.exchange);
+        // Decoded once onto a tape: the same orders again, without the JSON.
+        let tape = Tape::record(&frames, &spec);
+        assert!(tape.dropped > 50_000, "book tickers are left out");
+        let t = backtest::run(
+            Input::Tape(&tape),
+            &spec,
+            &strategy,
+            common::test_signer(),
+            &cfg,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(t.exchange.requests_digest, b.exchange.requests_digest);
+        assert_eq!(t.trades_csv(&spec), b.trades_csv(&spec));
+        assert_eq!(t.equity_csv(), b.equity_csv());
         for threads in [1, 2] {
             let r = run(
                 ReplaySource::new(frames.clone(), None),
@@ -131,7 +147,7 @@ fn the_window_trades_only_inside_it() {
         ..BacktestConfig::default()
     };
     let r = backtest::run(
-            Input::Frames(&frames),
+        Input::Frames(&frames),
         &spec,
         &strategy,
         common::test_signer(),
@@ -182,7 +198,7 @@ fn futures_backtest_uses_leverage() {
     .unwrap();
     let strategy = common::loose_strategy();
     let r = backtest::run(
-            Input::Frames(&frames),
+        Input::Frames(&frames),
         &spec,
         &strategy,
         common::test_signer(),

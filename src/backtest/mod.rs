@@ -24,8 +24,8 @@ use crate::pipeline::stages::{RecordedFrames, ShapeError};
 use crate::risk::RiskStats;
 use crate::strategy::Strategy;
 use fitness::{Metrics, Objective};
-use tape::Tape;
 use std::time::Instant;
+use tape::Tape;
 
 /// How a backtest runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,7 +145,11 @@ pub fn run(
 ) -> Result<BacktestReport, BacktestError> {
     let (n, first_ns, last_ns) = match input {
         Input::Frames(f) => (f.len(), f.first().map(|x| x.1), f.last().map(|x| x.1)),
-        Input::Tape(t) => (t.len(), t.time_ns(0), t.len().checked_sub(1).and_then(|k| t.time_ns(k))),
+        Input::Tape(t) => (
+            t.len(),
+            t.time_ns(0),
+            t.len().checked_sub(1).and_then(|k| t.time_ns(k)),
+        ),
     };
     let index_at = |t: u64| match input {
         Input::Frames(f) => f.partition_point(|x| x.1 < t),
@@ -165,7 +169,13 @@ pub fn run(
         Input::Frames(f) => &f[..end],
         Input::Tape(_) => &[],
     };
-    let mut p = Compact::new(RecordedFrames::new(frames), spec, strategy, signer, &cfg.sim)?;
+    let mut p = Compact::new(
+        RecordedFrames::new(frames),
+        spec,
+        strategy,
+        signer,
+        &cfg.sim,
+    )?;
     // Nobody reads a backtest's latencies: no clock reads, no histograms.
     p.set_timed(false);
     let span = last_ns.unwrap_or(0).saturating_sub(first_ns.unwrap_or(0)) / 1000;

@@ -94,7 +94,11 @@ impl BacktestReport {
             utc(b),
             duration(b.saturating_sub(a) as f64 / 1e3),
             self.frames,
-            if self.tape { "decoded messages" } else { "frames" },
+            if self.tape {
+                "decoded messages"
+            } else {
+                "frames"
+            },
             self.window_frames,
             self.decode_errors
         );

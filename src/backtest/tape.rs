@@ -42,7 +42,11 @@ enum Packed {
         body: Body,
     },
     SnapshotBegin(u64),
-    SnapshotLevels { n_bids: u8, n: u8, start: u32 },
+    SnapshotLevels {
+        n_bids: u8,
+        n: u8,
+        start: u32,
+    },
     SnapshotEnd,
 }
 
@@ -159,6 +163,48 @@ impl Tape {
     /// # Hot path: no allocation; copies only the levels a chunk holds.
     #[inline]
     pub fn read(&self, k: usize, out: &mut FeedMsg) {
+        // A depth chunk over a slot that holds one already: fill it in place rather than
+        // build (and zero) 600 bytes and copy them over (a chunk's consumers read only
+        // its first `n_levels` levels).
+        if let (
+            Packed::Event {
+                recv_ns,
+                event_ms,
+                symbol,
+                body:
+                    Body::Depth {
+                        first_id,
+                        last_id,
+                        prev_last_id,
+                        transact_ms,
+                        flags,
+                        n_bids,
+                        n_levels,
+                        start,
+                    },
+            },
+            FeedMsg::Event(ev),
+        ) = (&self.msgs[k], &mut *out)
+        {
+            if let EventBody::Depth(c) = &mut ev.body {
+                ev.recv_ns = *recv_ns;
+                ev.event_ms = *event_ms;
+                ev.symbol = *symbol;
+                c.first_id = *first_id;
+                c.last_id = *last_id;
+                c.prev_last_id = *prev_last_id;
+                c.transact_ms = *transact_ms;
+                c.flags = *flags;
+                c.n_bids = *n_bids;
+                c.n_levels = *n_levels;
+                let (n, at) = (
+                    (*n_levels as usize).min(DEPTH_CHUNK_LEVELS),
+                    *start as usize,
+                );
+                c.levels[..n].copy_from_slice(&self.levels[at..at + n]);
+                return;
+            }
+        }
         let chunk = |first_id, last_id, prev, ms, flags, n_bids, n: u8, start: u32| {
             let mut c = DepthChunk::new(first_id, last_id, None, ms);
             c.prev_last_id = prev;

@@ -441,7 +441,8 @@ impl Trader {
         let Some(j) = self.journal.as_ref() else {
             return;
         };
-        if !force && now_us < j.next_us {
+        // Before the first exchange event there is no time to put the point at.
+        if now_us == 0 || (!force && now_us < j.next_us) {
             return;
         }
         let open: i64 = match self.last_trade {

@@ -321,4 +321,3 @@ fn params(y: &[i64], rt_milli: i64, pdd_milli: i64) -> PeakParams<i64> {
         wlen: None,
     }
 }
-
