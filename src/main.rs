@@ -207,6 +207,11 @@ struct BacktestArgs {
     /// Write the fitness and the main figures into the strategy file's [results] table.
     #[arg(long)]
     write_fitness: bool,
+    /// Several symbols in one run (BTCUSDT,ETHUSDT): each is backtested on the files
+    /// that hold it, with the strategy's capital, then the figures are combined.
+    /// Default: the strategy's market.
+    #[arg(long)]
+    symbols: Option<String>,
     #[command(flatten)]
     overrides: StrategyOverrides,
 }
@@ -898,9 +903,17 @@ fn cmd_backtest(a: BacktestArgs) -> Result<()> {
     use minerva::backtest::{self, BacktestConfig, Input, fitness::Objective};
     use minerva::gateway::{keys::ApiKeys, sign::Signer};
     let strategy = load_strategy(&a.strategy, &a.overrides)?;
-    let opts = strategy_replay(&strategy, a.data_market.as_deref(), a.exchange_info.clone())?;
-    let table = replay::symbol_table(&a.files, &opts)?;
-    let spec = table.specs()[0].clone();
+    let symbols: Vec<String> = match &a.symbols {
+        Some(list) => list
+            .split(',')
+            .map(|s| s.trim().to_ascii_uppercase())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => vec![strategy.market.clone()],
+    };
+    if symbols.is_empty() {
+        bail!("--symbols: name at least one symbol");
+    }
     let period_us = match minerva::exchange::latency::duration_us(&a.period) {
         Ok(us) if us >= 1_000 => us,
         _ => bail!(
@@ -923,7 +936,6 @@ fn cmd_backtest(a: BacktestArgs) -> Result<()> {
             .transpose()?,
         objective: Objective::parse(&a.fitness).map_err(|e| anyhow::anyhow!("--fitness: {e}"))?,
     };
-    let frames = minerva::replay::input::recorded_frames(&a.files)?;
     // The simulated exchange checks signatures like Binance: any key works, none is read.
     let signer = Signer::new(&ApiKeys::new(
         "minerva-backtest".into(),
@@ -931,52 +943,105 @@ fn cmd_backtest(a: BacktestArgs) -> Result<()> {
     ));
     // SAFETY: isatty only inspects a file descriptor.
     let tty = unsafe { libc::isatty(2) } == 1;
-    let mut progress = |done: u64, total: u64| {
-        if tty {
-            let w = 30;
-            let filled = (done * w / total.max(1)) as usize;
-            eprint!(
-                "\r[{}{}] {:>3} % {done}/{total} frames",
-                "#".repeat(filled),
-                ".".repeat(w as usize - filled),
-                done * 100 / total.max(1)
-            );
-            if done >= total {
-                eprintln!();
-            }
+    let mut reports = Vec::with_capacity(symbols.len());
+    let mut specs = Vec::with_capacity(symbols.len());
+    for sym in &symbols {
+        let mut strategy = strategy.clone();
+        strategy.market = sym.clone();
+        let opts = strategy_replay(&strategy, a.data_market.as_deref(), a.exchange_info.clone())?;
+        // One symbol: every file is its session. Several: the files that hold it.
+        let files: Vec<PathBuf> = if symbols.len() == 1 {
+            a.files.clone()
+        } else {
+            a.files
+                .iter()
+                .filter(|f| replay::symbol_table(std::slice::from_ref(*f), &opts).is_ok())
+                .cloned()
+                .collect()
+        };
+        if files.is_empty() {
+            bail!("no file holds {sym}");
         }
-    };
-    let r = backtest::run(
-        Input::Frames(&frames),
-        &spec,
-        &strategy,
-        signer,
-        &cfg,
-        &mut progress,
-    )?;
-    // Wall-clock figures go to stderr: the report itself is the same on every run.
-    eprintln!(
-        "{} frames in {:.3} s: {:.0} frames/s",
-        r.frames,
-        r.wall_secs,
-        r.frames_per_sec()
-    );
+        let spec = replay::symbol_table(&files, &opts)
+            .with_context(|| format!("{sym}"))?
+            .specs()[0]
+            .clone();
+        let frames = minerva::replay::input::recorded_frames(&files)?;
+        let mut progress = |done: u64, total: u64| {
+            if tty {
+                let w = 30;
+                let filled = (done * w / total.max(1)) as usize;
+                eprint!(
+                    "\r{sym} [{}{}] {:>3} % {done}/{total} frames",
+                    "#".repeat(filled),
+                    ".".repeat(w as usize - filled),
+                    done * 100 / total.max(1)
+                );
+                if done >= total {
+                    eprintln!();
+                }
+            }
+        };
+        let r = backtest::run(
+            Input::Frames(&frames),
+            &spec,
+            &strategy,
+            signer.clone(),
+            &cfg,
+            &mut progress,
+        )
+        .with_context(|| format!("{sym}"))?;
+        // Wall-clock figures go to stderr: the report itself is the same on every run.
+        eprintln!(
+            "{sym}: {} frames in {:.3} s: {:.0} frames/s",
+            r.frames,
+            r.wall_secs,
+            r.frames_per_sec()
+        );
+        reports.push(r);
+        specs.push(spec);
+    }
+    let combined =
+        (reports.len() > 1).then(|| backtest::combine(&reports, cfg.objective, cfg.period_us));
     if a.json {
-        println!("{}", r.to_json());
+        match &combined {
+            None => println!("{}", reports[0].to_json()),
+            Some(c) => println!("{}", c.to_json(&reports, cfg.objective)),
+        }
     } else {
-        print!("{}", r.to_text());
+        for r in &reports {
+            print!("{}", r.to_text());
+        }
+        if let Some(c) = &combined {
+            print!("{}", c.to_text(cfg.objective, cfg.period_us));
+        }
     }
     if let Some(p) = &a.trades {
-        std::fs::write(p, r.trades_csv(&spec))
-            .with_context(|| format!("--trades {}", p.display()))?;
+        let mut csv = String::new();
+        for (k, (r, spec)) in reports.iter().zip(&specs).enumerate() {
+            let t = r.trades_csv(spec);
+            csv.push_str(if k == 0 {
+                &t
+            } else {
+                t.split_once('\n').map_or("", |x| x.1)
+            });
+        }
+        std::fs::write(p, csv).with_context(|| format!("--trades {}", p.display()))?;
     }
     if let Some(p) = &a.equity {
-        std::fs::write(p, r.equity_csv()).with_context(|| format!("--equity {}", p.display()))?;
+        let csv = match &combined {
+            None => reports[0].equity_csv(),
+            Some(c) => minerva::backtest::report::equity_csv(&c.equity),
+        };
+        std::fs::write(p, csv).with_context(|| format!("--equity {}", p.display()))?;
     }
     if a.write_fitness {
-        let m = &r.metrics;
+        let (fitness, m) = match &combined {
+            None => (reports[0].fitness, &reports[0].metrics),
+            Some(c) => (c.fitness, &c.metrics),
+        };
         let results = [
-            ("fitness", r.fitness),
+            ("fitness", fitness),
             ("net_pnl", m.net_pnl),
             ("max_drawdown", m.max_drawdown),
             ("return_on_capital", m.return_on_capital),

@@ -543,7 +543,8 @@ fn backtest_prints_a_report_json_and_csv_files() {
     }
     let csv = std::fs::read_to_string(&trades).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
-    assert!(rows[0].starts_with("id,side,qty,entry_time"));
+    assert!(rows[0].starts_with("symbol,id,side,qty,entry_time"));
+    assert!(rows[1].starts_with("BTCUSDT,"));
     let n = out
         .lines()
         .find_map(|l| l.trim().strip_prefix("trades  "))
@@ -621,4 +622,51 @@ fn backtest_refuses_bad_options_clearly() {
         assert!(!o.status.success(), "{extra:?}");
         assert!(stderr(&o).contains(msg), "{extra:?}: {}", stderr(&o));
     }
+}
+
+#[test]
+fn backtest_runs_several_symbols_and_combines_them() {
+    let Some(d) = common::shared_data() else {
+        return;
+    };
+    let u = d.join("hftbacktest-examples/usdm");
+    let (btc, eth) = (
+        u.join("btcusdt_20240808.gz").display().to_string(),
+        u.join("ethusdt_20240808.gz").display().to_string(),
+    );
+    let s = repo("strategy_0.toml");
+    let args = [
+        "backtest",
+        &btc,
+        &eth,
+        "--strategy",
+        &s,
+        "--symbols",
+        "btcusdt,ETHUSDT",
+        "--short-pressure",
+        "0.6",
+        "--long-pressure",
+        "0.4",
+    ];
+    let o = minerva(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("backtest BTCUSDT usdm"), "{out}");
+    assert!(out.contains("backtest ETHUSDT usdm"), "{out}");
+    assert!(out.contains("combined BTCUSDT, ETHUSDT (2 runs"), "{out}");
+    let j = minerva(&[&args[..], &["--json"]].concat());
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    let per: Vec<f64> = v["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["metrics"]["net_pnl"].as_f64().unwrap())
+        .collect();
+    assert_eq!(per.len(), 2);
+    let total = v["combined"]["metrics"]["net_pnl"].as_f64().unwrap();
+    assert!((total - per.iter().sum::<f64>()).abs() < 1e-6);
+    let none = minerva(&[&args[..5], &["--symbols", "XRPUSDT"]].concat());
+    no_panic(&none);
+    assert!(!none.status.success());
+    assert!(stderr(&none).contains("XRPUSDT"), "{}", stderr(&none));
 }

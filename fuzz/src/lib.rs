@@ -641,6 +641,13 @@ pub fn paper_request(data: &[u8]) {
             maintenance_ppm: 4_000,
             max_orders: 4,
             seed: *s as u64,
+            // Small buffers: a fresh exchange per input stays cheap.
+            book: minerva::book::BookConfig {
+                window_ticks: 4096,
+                outside_levels: 64,
+                pending_chunks: 16,
+                ticker_history: 16,
+            },
         };
         let mut x = SimExchange::new(&spec, signer.clone(), &cfg);
         x.on_snapshot(&DepthSnapshot {

@@ -252,3 +252,55 @@ pub fn run(
         equity: journal.equity,
     })
 }
+
+/// Several symbols' backtests seen as one book of trades: every symbol ran with the
+/// strategy's capital, so the combined capital is their sum and the combined equity is
+/// the sum of their curves (each held at its last value between its points).
+#[derive(Debug, Clone)]
+pub struct Combined {
+    /// Symbols, in run order.
+    pub symbols: Vec<String>,
+    /// Capital of all runs, 10⁻⁸ quote.
+    pub capital_e8: i64,
+    /// Every closed operation, by closing time.
+    pub trades: Vec<ClosedTrade>,
+    /// The summed equity curve.
+    pub equity: Vec<EquityPoint>,
+    /// The figures.
+    pub metrics: Metrics,
+    /// The fitness.
+    pub fitness: f64,
+}
+
+/// Combines per-symbol reports (cold).
+pub fn combine(reports: &[BacktestReport], objective: Objective, period_us: u64) -> Combined {
+    let capital_e8: i64 = reports.iter().map(|r| r.capital_e8).sum();
+    let mut trades: Vec<ClosedTrade> = reports.iter().flat_map(|r| r.trades.clone()).collect();
+    trades.sort_by_key(|t| t.exit_us);
+    let mut points: Vec<(u64, usize, i64)> = reports
+        .iter()
+        .enumerate()
+        .flat_map(|(k, r)| r.equity.iter().map(move |p| (p.time_us, k, p.equity_e8)))
+        .collect();
+    points.sort_by_key(|&(t, k, _)| (t, k));
+    let mut last: Vec<i64> = reports.iter().map(|r| r.capital_e8).collect();
+    let equity = points
+        .into_iter()
+        .map(|(t, k, e)| {
+            last[k] = e;
+            EquityPoint {
+                time_us: t,
+                equity_e8: last.iter().sum(),
+            }
+        })
+        .collect::<Vec<_>>();
+    let metrics = fitness::metrics(&trades, &equity, capital_e8, period_us);
+    Combined {
+        symbols: reports.iter().map(|r| r.symbol.clone()).collect(),
+        capital_e8,
+        fitness: objective.of(&metrics),
+        trades,
+        equity,
+        metrics,
+    }
+}

@@ -1,9 +1,11 @@
 //! The backtest's report as text, one JSON object, and CSV files of the trade list and
 //! the equity curve (cold path; floats for display only).
 
-use super::BacktestReport;
+use super::fitness::{Metrics, Objective};
+use super::{BacktestReport, Combined};
 use crate::core::{SymbolSpec, utc};
 use crate::exchange::Reject;
+use crate::gateway::trader::EquityPoint;
 use crate::gateway::trader::Exit;
 use crate::signal::oracle::Side;
 use std::fmt::Write;
@@ -112,79 +114,8 @@ impl BacktestReport {
             self.sim.latency, self.sim.queue, fees, self.sim.seed
         );
         let capital = self.capital_e8 as f64 / E8;
-        let rows: [(&str, String); 14] = [
-            (
-                "net PnL",
-                format!(
-                    "{} (return on capital {} of {})",
-                    money(m.net_pnl),
-                    pct(m.return_on_capital),
-                    money(capital)
-                ),
-            ),
-            (
-                "gross PnL",
-                format!(
-                    "{} · fees {} · funding {}",
-                    money(m.gross_pnl),
-                    money(m.fees),
-                    money(m.funding)
-                ),
-            ),
-            (
-                "max drawdown",
-                format!(
-                    "{} ({:.3} % of the peak)",
-                    money(m.max_drawdown),
-                    m.max_drawdown_pct * 100.0
-                ),
-            ),
-            (
-                "trades",
-                format!(
-                    "{} ({} won, {} lost; win rate {})",
-                    m.trades,
-                    m.wins,
-                    m.losses,
-                    m.win_rate
-                        .map_or("n/a".into(), |w| format!("{:.1} %", w * 100.0))
-                ),
-            ),
-            ("profit factor", opt(m.profit_factor, 3)),
-            (
-                "avg / best / worst trade",
-                format!(
-                    "{} / {} / {}",
-                    opt(m.avg_trade, 4),
-                    opt(m.best_trade, 4),
-                    opt(m.worst_trade, 4)
-                ),
-            ),
-            (
-                "avg holding time",
-                m.avg_holding_secs.map_or("n/a".into(), duration),
-            ),
-            (
-                "Sharpe / Sortino per trade",
-                format!("{} / {}", opt(m.sharpe_trade, 3), opt(m.sortino_trade, 3)),
-            ),
-            (
-                "Sharpe / Sortino per period",
-                format!(
-                    "{} / {} (annualised, {} periods of {})",
-                    opt(m.sharpe_period, 3),
-                    opt(m.sortino_period, 3),
-                    m.periods,
-                    duration(self.period_us as f64 / 1e6)
-                ),
-            ),
-            (
-                "exits",
-                format!(
-                    "take profit {}, stop {}, flattened {}, liquidated {}, open at the end {}",
-                    m.exits[0], m.exits[1], m.exits[2], m.exits[3], m.exits[4]
-                ),
-            ),
+        let mut rows = figure_rows(m, capital, self.period_us);
+        rows.extend([
             (
                 "entries",
                 format!(
@@ -227,7 +158,7 @@ impl BacktestReport {
                     x.liquidations
                 ),
             ),
-        ];
+        ]);
         for (k, v) in rows {
             let _ = writeln!(o, "{k:>28}  {v}");
         }
@@ -313,7 +244,7 @@ impl BacktestReport {
     /// The trade list as CSV (average fill prices on the symbol's grid units).
     pub fn trades_csv(&self, spec: &SymbolSpec) -> String {
         let mut o = String::from(
-            "id,side,qty,entry_time,exit_time,entry_price,exit_price,fees,funding,pnl,margin,exit,maker_fills,taker_fills\n",
+            "symbol,id,side,qty,entry_time,exit_time,entry_price,exit_price,fees,funding,pnl,margin,exit,maker_fills,taker_fills\n",
         );
         for t in &self.trades {
             let q = spec.qty.to_f64(t.qty);
@@ -327,7 +258,8 @@ impl BacktestReport {
             };
             let _ = writeln!(
                 o,
-                "{},{},{},{},{},{:.8},{:.8},{:.8},{:.8},{:.8},{:.8},{},{},{}",
+                "{},{},{},{},{},{},{:.8},{:.8},{:.8},{:.8},{:.8},{:.8},{},{},{}",
+                self.symbol,
                 t.id,
                 if t.side == Side::Long {
                     "long"
@@ -353,15 +285,147 @@ impl BacktestReport {
 
     /// The equity curve as CSV.
     pub fn equity_csv(&self) -> String {
-        let mut o = String::from("time,equity\n");
-        for p in &self.equity {
-            let _ = writeln!(
-                o,
-                "{},{:.8}",
-                utc(p.time_us / 1000),
-                p.equity_e8 as f64 / E8
-            );
+        equity_csv(&self.equity)
+    }
+}
+
+/// An equity curve as CSV.
+pub fn equity_csv(equity: &[EquityPoint]) -> String {
+    let mut o = String::from("time,equity\n");
+    for p in equity {
+        let _ = writeln!(
+            o,
+            "{},{:.8}",
+            utc(p.time_us / 1000),
+            p.equity_e8 as f64 / E8
+        );
+    }
+    o
+}
+
+/// The rows of figures every report prints, from `m` (label, value).
+fn figure_rows(m: &Metrics, capital: f64, period_us: u64) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "net PnL",
+            format!(
+                "{} (return on capital {} of {})",
+                money(m.net_pnl),
+                pct(m.return_on_capital),
+                money(capital)
+            ),
+        ),
+        (
+            "gross PnL",
+            format!(
+                "{} · fees {} · funding {}",
+                money(m.gross_pnl),
+                money(m.fees),
+                money(m.funding)
+            ),
+        ),
+        (
+            "max drawdown",
+            format!(
+                "{} ({:.3} % of the peak)",
+                money(m.max_drawdown),
+                m.max_drawdown_pct * 100.0
+            ),
+        ),
+        (
+            "trades",
+            format!(
+                "{} ({} won, {} lost; win rate {})",
+                m.trades,
+                m.wins,
+                m.losses,
+                m.win_rate
+                    .map_or("n/a".into(), |w| format!("{:.1} %", w * 100.0))
+            ),
+        ),
+        ("profit factor", opt(m.profit_factor, 3)),
+        (
+            "avg / best / worst trade",
+            format!(
+                "{} / {} / {}",
+                opt(m.avg_trade, 4),
+                opt(m.best_trade, 4),
+                opt(m.worst_trade, 4)
+            ),
+        ),
+        (
+            "avg holding time",
+            m.avg_holding_secs.map_or("n/a".into(), duration),
+        ),
+        (
+            "Sharpe / Sortino per trade",
+            format!("{} / {}", opt(m.sharpe_trade, 3), opt(m.sortino_trade, 3)),
+        ),
+        (
+            "Sharpe / Sortino per period",
+            format!(
+                "{} / {} (annualised, {} periods of {})",
+                opt(m.sharpe_period, 3),
+                opt(m.sortino_period, 3),
+                m.periods,
+                duration(period_us as f64 / 1e6)
+            ),
+        ),
+        (
+            "exits",
+            format!(
+                "take profit {}, stop {}, flattened {}, liquidated {}, open at the end {}",
+                m.exits[0], m.exits[1], m.exits[2], m.exits[3], m.exits[4]
+            ),
+        ),
+    ]
+}
+
+impl Combined {
+    /// The combined figures after the per-symbol reports.
+    pub fn to_text(&self, objective: Objective, period_us: u64) -> String {
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "combined {} ({} runs, capital summed)",
+            self.symbols.join(", "),
+            self.symbols.len()
+        );
+        for (k, v) in figure_rows(&self.metrics, self.capital_e8 as f64 / E8, period_us) {
+            let _ = writeln!(o, "{k:>28}  {v}");
         }
+        let _ = writeln!(o, "{:>28}  {:.4} ({})", "fitness", self.fitness, objective);
         o
+    }
+
+    /// The per-symbol reports and the combined figures as one JSON object.
+    pub fn to_json(&self, reports: &[BacktestReport], objective: Objective) -> String {
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            symbols: Vec<sonic_rs::Value>,
+            combined: Comb<'a>,
+        }
+        #[derive(serde::Serialize)]
+        struct Comb<'a> {
+            symbols: &'a [String],
+            capital: f64,
+            metrics: &'a Metrics,
+            fitness: f64,
+            objective: String,
+        }
+        let out = Out {
+            symbols: reports
+                .iter()
+                .filter_map(|r| sonic_rs::from_str(&r.to_json()).ok())
+                .collect(),
+            combined: Comb {
+                symbols: &self.symbols,
+                capital: self.capital_e8 as f64 / E8,
+                metrics: &self.metrics,
+                fitness: self.fitness,
+                objective: objective.to_string(),
+            },
+        };
+        sonic_rs::to_string(&out).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 }

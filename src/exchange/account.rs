@@ -88,13 +88,14 @@ impl Account {
     #[inline]
     pub fn margin_for(&self, price: Ticks, qty: Lots) -> i64 {
         let v = self.valuer.value_e8(price, qty);
-        (v + self.leverage - 1) / self.leverage
+        // Values saturate at i64::MAX (an absurd order); so does everything built on them.
+        v.saturating_add(self.leverage - 1) / self.leverage
     }
 
     /// Wallet not held as margin.
     #[inline]
     pub fn available_e8(&self) -> i64 {
-        self.wallet_e8 - self.margin_e8
+        self.wallet_e8.saturating_sub(self.margin_e8)
     }
 
     /// The part of a `buy` order of `qty` that would grow the position rather than
@@ -112,8 +113,8 @@ impl Account {
     ///
     /// # Hot path: integer arithmetic only.
     pub fn fill(&mut self, buy: bool, price: Ticks, qty: Lots, fee_e8: i64) -> i64 {
-        self.fees_e8 += fee_e8;
-        self.wallet_e8 -= fee_e8;
+        self.fees_e8 = self.fees_e8.saturating_add(fee_e8);
+        self.wallet_e8 = self.wallet_e8.saturating_sub(fee_e8);
         let sign = if buy { 1 } else { -1 };
         let mut rest = qty.0;
         let mut realised = 0;
@@ -123,18 +124,26 @@ impl Account {
             let share = |v: i64| (v as i128 * closed as i128 / held as i128) as i64;
             let (cost, margin) = (share(self.cost_e8), share(self.margin_e8));
             let v = self.valuer.value_e8(price, Lots(closed));
-            realised = if self.pos > 0 { v - cost } else { cost - v };
+            realised = if self.pos > 0 {
+                v.saturating_sub(cost)
+            } else {
+                cost.saturating_sub(v)
+            };
             self.cost_e8 -= cost;
             self.margin_e8 -= margin;
             self.pos += sign * closed;
             rest -= closed;
-            self.wallet_e8 += realised;
-            self.realised_e8 += realised;
+            self.wallet_e8 = self.wallet_e8.saturating_add(realised);
+            self.realised_e8 = self.realised_e8.saturating_add(realised);
         }
         if rest > 0 {
-            self.cost_e8 += self.valuer.value_e8(price, Lots(rest));
-            self.margin_e8 += self.margin_for(price, Lots(rest));
-            self.pos += sign * rest;
+            self.cost_e8 = self
+                .cost_e8
+                .saturating_add(self.valuer.value_e8(price, Lots(rest)));
+            self.margin_e8 = self
+                .margin_e8
+                .saturating_add(self.margin_for(price, Lots(rest)));
+            self.pos = self.pos.saturating_add(sign * rest);
         }
         realised
     }
@@ -143,9 +152,9 @@ impl Account {
     pub fn unrealised_e8(&self, mark: Ticks) -> i64 {
         let v = self.valuer.value_e8(mark, Lots(self.pos.abs()));
         if self.pos >= 0 {
-            v - self.cost_e8
+            v.saturating_sub(self.cost_e8)
         } else {
-            self.cost_e8 - v
+            self.cost_e8.saturating_sub(v)
         }
     }
 
@@ -157,8 +166,8 @@ impl Account {
         }
         let pay = fee_e8(self.valuer.value_e8(mark, Lots(self.pos.abs())), rate_e8);
         let got = if self.pos > 0 { -pay } else { pay };
-        self.wallet_e8 += got;
-        self.funding_e8 += got;
+        self.wallet_e8 = self.wallet_e8.saturating_add(got);
+        self.funding_e8 = self.funding_e8.saturating_add(got);
         got
     }
 
@@ -170,7 +179,7 @@ impl Account {
         }
         let v = self.valuer.value_e8(mark, Lots(self.pos.abs()));
         let maintenance = (v as i128 * self.maintenance_ppm as i128 / 1_000_000) as i64;
-        if self.margin_e8 + self.unrealised_e8(mark) > maintenance {
+        if self.margin_e8.saturating_add(self.unrealised_e8(mark)) > maintenance {
             return None;
         }
         let out = Liquidation {
@@ -178,9 +187,9 @@ impl Account {
             price: mark,
             loss_e8: self.margin_e8,
         };
-        self.wallet_e8 -= self.margin_e8;
-        self.realised_e8 -= self.margin_e8;
-        self.liquidated_e8 += self.margin_e8;
+        self.wallet_e8 = self.wallet_e8.saturating_sub(self.margin_e8);
+        self.realised_e8 = self.realised_e8.saturating_sub(self.margin_e8);
+        self.liquidated_e8 = self.liquidated_e8.saturating_add(self.margin_e8);
         self.pos = 0;
         self.cost_e8 = 0;
         self.margin_e8 = 0;

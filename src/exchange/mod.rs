@@ -134,6 +134,8 @@ pub struct SimConfig {
     pub max_orders: usize,
     /// Seed of the latency draws.
     pub seed: u64,
+    /// Buffers of the exchange's own book.
+    pub book: BookConfig,
 }
 
 impl SimConfig {
@@ -151,6 +153,7 @@ impl SimConfig {
             // Entry, or two exits and a flattening order, per operation.
             max_orders: 3 * strategy.max_concurrent_trades.max(1) as usize,
             seed: 0,
+            book: BookConfig::default(),
         }
     }
 }
@@ -272,7 +275,7 @@ impl SimExchange {
             rng: fastrand::Rng::with_seed(cfg.seed ^ 0x006d_696e_6572_7661),
             maker_e8: cfg.maker_fee_e8,
             taker_e8: cfg.taker_fee_e8,
-            book: Book::new(spec, &BookConfig::default()),
+            book: Book::new(spec, &cfg.book),
             in_flight: Vec::with_capacity(n),
             orders: Vec::with_capacity(n),
             reports: Vec::with_capacity(16 * n + SWEEP_LEVELS),
@@ -551,7 +554,13 @@ impl SimExchange {
             let need = self
                 .account
                 .margin_for(at, self.account.opening(o.buy, o.qty));
-            if need > 0 && need > self.account.available_e8() - self.reserved_e8() {
+            if need > 0
+                && need
+                    > self
+                        .account
+                        .available_e8()
+                        .saturating_sub(self.reserved_e8())
+            {
                 return Err(Reject::InsufficientMargin);
             }
         }
@@ -570,7 +579,7 @@ impl SimExchange {
                 let open = self.account.opening(o.buy, Lots(o.leaves()));
                 self.account.margin_for(o.price, open)
             })
-            .sum()
+            .fold(0i64, i64::saturating_add)
     }
 
     fn crosses(&self, buy: bool, price: Ticks) -> bool {
@@ -846,10 +855,10 @@ impl SimExchange {
         self.stats.fills += 1;
         if maker {
             self.stats.maker_fills += 1;
-            self.stats.maker_lots += qty;
+            self.stats.maker_lots = self.stats.maker_lots.saturating_add(qty);
         } else {
             self.stats.taker_fills += 1;
-            self.stats.taker_lots += qty;
+            self.stats.taker_lots = self.stats.taker_lots.saturating_add(qty);
         }
         let x = &mut self.orders[k].0;
         x.filled.0 += qty;

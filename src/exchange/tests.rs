@@ -30,6 +30,7 @@ fn cfg() -> SimConfig {
         maintenance_ppm: 4_000,
         max_orders: 8,
         seed: 1,
+        book: crate::book::BookConfig::default(),
     }
 }
 

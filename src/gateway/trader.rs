@@ -509,8 +509,8 @@ impl Trader {
                 let value = self.risk.value_e8(price, qty);
                 let t = &mut self.tracked[k];
                 t.filled += qty.0;
-                t.entry_value_e8 += value;
-                t.fees_e8 += fee_e8;
+                t.entry_value_e8 = t.entry_value_e8.saturating_add(value);
+                t.fees_e8 = t.fees_e8.saturating_add(fee_e8);
                 t.maker_fills += maker as u32;
                 t.taker_fills += !maker as u32;
                 if t.entry_us == 0 {
@@ -549,8 +549,8 @@ impl Trader {
                 let value = self.risk.value_e8(price, qty);
                 let t = &mut self.tracked[k];
                 t.exit_filled = (t.exit_filled + qty.0).min(t.filled);
-                t.exit_value_e8 += value;
-                t.fees_e8 += fee_e8;
+                t.exit_value_e8 = t.exit_value_e8.saturating_add(value);
+                t.fees_e8 = t.fees_e8.saturating_add(fee_e8);
                 t.maker_fills += maker as u32;
                 t.taker_fills += !maker as u32;
                 if t.held() == 0 {
@@ -644,7 +644,7 @@ impl Trader {
             let share = (extra as i128 * h as i128 / held as i128) as i64;
             let value = self.risk.value_e8(price, Lots(h));
             let t = &mut self.tracked[k];
-            t.exit_value_e8 += value;
+            t.exit_value_e8 = t.exit_value_e8.saturating_add(value);
             t.exit_filled = t.filled;
             t.fees_e8 -= share;
             self.close(k, Exit::Liquidated, now_us);
