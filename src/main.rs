@@ -963,7 +963,7 @@ fn cmd_backtest(a: BacktestArgs) -> Result<()> {
             bail!("no file holds {sym}");
         }
         let spec = replay::symbol_table(&files, &opts)
-            .with_context(|| format!("{sym}"))?
+            .with_context(|| sym.clone())?
             .specs()[0]
             .clone();
         let frames = minerva::replay::input::recorded_frames(&files)?;
@@ -990,7 +990,7 @@ fn cmd_backtest(a: BacktestArgs) -> Result<()> {
             &cfg,
             &mut progress,
         )
-        .with_context(|| format!("{sym}"))?;
+        .with_context(|| sym.clone())?;
         // Wall-clock figures go to stderr: the report itself is the same on every run.
         eprintln!(
             "{sym}: {} frames in {:.3} s: {:.0} frames/s",
