@@ -760,7 +760,18 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
         pin,
         realtime: a.realtime,
         ring_capacity: a.ring,
-        sim: a.sim.options()?,
+        sim: {
+            let sim = a.sim.options()?;
+            if matches!(
+                sim.latency.feed,
+                minerva::exchange::latency::Delay::Recorded { .. }
+            ) {
+                bail!(
+                    "--latency feed=recorded reads the recording's clocks: it is for minerva backtest"
+                );
+            }
+            sim
+        },
         report_every,
         latency_log: a.latency_log.clone(),
     };

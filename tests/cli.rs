@@ -481,6 +481,8 @@ fn run_refuses_bad_launch_flags_clearly() {
         (&["--threads", "4", "--wait", "spin"][..], "busy-spinning"),
         (&["--bins", "400"][..], "at most 128"),
         (&["--report-every", "0"][..], "--report-every"),
+        (&["--latency", "feed=recorded"][..], "for minerva backtest"),
+        (&["--queue", "lifo"][..], "--queue"),
     ] {
         if extra.contains(&"spin") && minerva::pipeline::pin::allowed_cpus().len() >= 4 {
             continue; // enough CPUs for four spinning threads

@@ -26,6 +26,13 @@ pub enum Delay {
         /// σ of the underlying normal.
         sigma: f64,
     },
+    /// The feed delay the recording shows (backtests only): each event's local receive
+    /// time minus its exchange time, less the smallest such difference seen so far (the
+    /// two clocks' offset, taking the fastest message as instant), plus `base` µs.
+    Recorded {
+        /// Added to every delay, µs (the path's floor the offset estimate removes).
+        base: u64,
+    },
 }
 
 impl Default for Delay {
@@ -48,15 +55,24 @@ impl Delay {
                 let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
                 (median as f64 * (sigma * z).exp()).min(3.6e9) as u64
             }
+            // Without an event to read it from, only the floor is known.
+            Delay::Recorded { base } => base,
         }
     }
 
-    /// Parses `250us`, `1.5ms`, `2s`, `uniform:1ms..3ms`, `lognormal:2ms:0.5`.
+    /// Parses `250us`, `1.5ms`, `2s`, `uniform:1ms..3ms`, `lognormal:2ms:0.5`,
+    /// `recorded` or `recorded+1ms`.
     ///
     /// # Errors
     /// A message naming what could not be read.
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim();
+        if s == "recorded" {
+            return Ok(Delay::Recorded { base: 0 });
+        }
+        if let Some(b) = s.strip_prefix("recorded+") {
+            return Ok(Delay::Recorded { base: delay_us(b)? });
+        }
         if let Some(r) = s.strip_prefix("uniform:") {
             let (lo, hi) = r
                 .split_once("..")
@@ -92,6 +108,7 @@ impl fmt::Display for Delay {
             Delay::Const(us) => write!(f, "{us}us"),
             Delay::Uniform { lo, hi } => write!(f, "uniform:{lo}us..{hi}us"),
             Delay::LogNormal { median, sigma } => write!(f, "lognormal:{median}us:{sigma}"),
+            Delay::Recorded { base } => write!(f, "recorded+{base}us"),
         }
     }
 }
@@ -214,5 +231,10 @@ mod tests {
         assert!(LatencyModel::parse("wire=1ms").is_err());
         assert!(Delay::parse("uniform:3ms..1ms").is_err());
         assert!(Delay::parse("-1ms").is_err());
+        assert_eq!(Delay::parse("recorded").unwrap(), Delay::Recorded { base: 0 });
+        assert_eq!(
+            Delay::parse("recorded+2ms").unwrap().to_string(),
+            "recorded+2000us"
+        );
     }
 }

@@ -198,6 +198,8 @@ pub struct Trader {
     capital_e8: i64,
     window_us: u64,
     feed: Delay,
+    /// Smallest `local − exchange` time seen (ns): the recording's clock offset.
+    min_offset_ns: i128,
     rng: fastrand::Rng,
     tracked: Vec<Tracked>,
     reports: Vec<Execution>,
@@ -229,6 +231,7 @@ impl Trader {
             capital_e8: strategy.capital.0,
             window_us: strategy.volume_window_secs as u64 * 1_000_000,
             feed,
+            min_offset_ns: i128::MAX,
             rng: fastrand::Rng::with_seed(sim.seed ^ 0x6665_6564),
             tracked: Vec::with_capacity(slots),
             // A sweep reports a fill per level: room for every order's worth.
@@ -340,7 +343,17 @@ impl Trader {
         } else if let EventBody::AggTrade(t) = &ev.body {
             self.last_trade = Some(t.price);
         }
-        let seen = self.exchange.now_us() + self.feed.sample(&mut self.rng);
+        let delay = match self.feed {
+            Delay::Recorded { base } if ev.event_ms > 0 => {
+                // Local receive time − exchange time, less the clocks' offset estimated
+                // as the smallest difference so far.
+                let raw = ev.recv_ns as i128 - ev.event_ms as i128 * 1_000_000;
+                self.min_offset_ns = self.min_offset_ns.min(raw);
+                ((raw - self.min_offset_ns) / 1_000) as u64 + base
+            }
+            d => d.sample(&mut self.rng),
+        };
+        let seen = self.exchange.now_us() + delay;
         self.now_us = self.now_us.max(seen);
         self.after_market();
         self.stats.requests - before
@@ -853,5 +866,32 @@ mod race_tests {
         assert!(t.exchange.position().0 > 0);
         let s = t.shutdown();
         assert_eq!(s.open_positions, 1);
+    }
+
+    #[test]
+    fn recorded_feed_delay_is_local_minus_exchange_time_less_the_offset() {
+        let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
+        let strategy = Strategy::parse(include_str!("../../strategy_0.toml"), &[]).unwrap();
+        let opts = SimOptions {
+            latency: crate::exchange::latency::LatencyModel::parse("feed=recorded+1ms").unwrap(),
+            ..SimOptions::default()
+        };
+        let mut t = Trader::simulated(&spec, &strategy, Signer::from_secret(b"k"), &opts);
+        // The local clock runs 1.3 s behind the exchange's; the first event is the
+        // fastest seen so far: only the 1 ms floor.
+        let mut ev = testkit::trade(10_000, 6_000_000, 1, true);
+        ev.recv_ns = 8_700_000_000;
+        t.on_market(&ev);
+        assert_eq!(t.now_us, 10_001_000);
+        // 40 ms slower than that one: seen 41 ms after the exchange published it.
+        let mut ev = testkit::trade(11_000, 6_000_000, 1, true);
+        ev.recv_ns = 9_740_000_000;
+        t.on_market(&ev);
+        assert_eq!(t.now_us, 11_041_000);
+        // A faster one moves the offset: 0 + 1 ms.
+        let mut ev = testkit::trade(12_000, 6_000_000, 1, true);
+        ev.recv_ns = 10_690_000_000;
+        t.on_market(&ev);
+        assert_eq!(t.now_us, 12_001_000);
     }
 }
