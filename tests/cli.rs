@@ -672,3 +672,30 @@ fn backtest_runs_several_symbols_and_combines_them() {
     assert!(!none.status.success());
     assert!(stderr(&none).contains("XRPUSDT"), "{}", stderr(&none));
 }
+
+/// The README's quick start prints exactly the report the README shows.
+#[test]
+fn readme_quick_start_prints_the_report_it_shows() {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let cmd = readme
+        .lines()
+        .find(|l| l.starts_with("cargo run --release -- "))
+        .expect("a quick-start command");
+    let args: Vec<&str> = cmd["cargo run --release -- ".len()..]
+        .split_whitespace()
+        .collect();
+    let o = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(&args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let after = &readme[readme.find(cmd).unwrap()..];
+    let shown = after
+        .split("```text\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("the report block after the command");
+    assert_eq!(out, shown, "README quick start output changed");
+}
