@@ -10,6 +10,24 @@ use minerva::exchange::latency::LatencyModel;
 use minerva::exchange::queue::QueueModel;
 use minerva::pipeline::run::{ReplaySource, RunConfig, run};
 
+/// A backtest that must run.
+fn go(
+    input: Input<'_>,
+    spec: &minerva::core::SymbolSpec,
+    strategy: &minerva::strategy::Strategy,
+    cfg: &BacktestConfig,
+) -> backtest::BacktestReport {
+    backtest::run(
+        input,
+        spec,
+        strategy,
+        common::test_signer(),
+        cfg,
+        &mut |_, _| {},
+    )
+    .unwrap()
+}
+
 fn sim(latency: &str, queue: QueueModel) -> SimOptions {
     SimOptions {
         latency: LatencyModel::parse(latency).unwrap(),
@@ -34,29 +52,13 @@ fn the_backtest_sends_the_same_orders_as_minerva_run() {
             sim,
             ..BacktestConfig::default()
         };
-        let b = backtest::run(
-            Input::Frames(&frames),
-            &spec,
-            &strategy,
-            common::test_signer(),
-            &cfg,
-            &mut |_, _| {},
-        )
-        .unwrap();
+        let b = go(Input::Frames(&frames), &spec, &strategy, &cfg);
         assert!(b.trader.entries > 10, "{:?}", b.trader);
         assert!(b.exchange.fills > 10, "{:?}", b.exchange);
         // Decoded once onto a tape: the same orders again, without the JSON.
         let tape = Tape::record(&frames, &spec);
         assert!(tape.dropped > 50_000, "book tickers are left out");
-        let t = backtest::run(
-            Input::Tape(&tape),
-            &spec,
-            &strategy,
-            common::test_signer(),
-            &cfg,
-            &mut |_, _| {},
-        )
-        .unwrap();
+        let t = go(Input::Tape(&tape), &spec, &strategy, &cfg);
         assert_eq!(t.exchange.requests_digest, b.exchange.requests_digest);
         assert_eq!(t.trades_csv(&spec), b.trades_csv(&spec));
         assert_eq!(t.equity_csv(), b.equity_csv());
@@ -92,37 +94,29 @@ fn the_backtest_sends_the_same_orders_as_minerva_run() {
 fn same_inputs_same_bytes_and_models_change_results() {
     let (frames, spec) = common::spot_session();
     let strategy = common::loose_strategy();
-    let go = |sim: SimOptions| {
+    let with = |sim: SimOptions| {
         let cfg = BacktestConfig {
             sim,
             ..BacktestConfig::default()
         };
-        backtest::run(
-            Input::Frames(&frames),
-            &spec,
-            &strategy,
-            common::test_signer(),
-            &cfg,
-            &mut |_, _| {},
-        )
-        .unwrap()
+        go(Input::Frames(&frames), &spec, &strategy, &cfg)
     };
     let noisy = sim(
         "order=lognormal:5ms:1,response=lognormal:5ms:1",
         QueueModel::Log,
     );
-    let (a, b) = (go(noisy), go(noisy));
+    let (a, b) = (with(noisy), with(noisy));
     assert_eq!(a.to_text(), b.to_text());
     assert_eq!(a.to_json(), b.to_json());
     assert_eq!(a.trades_csv(&spec), b.trades_csv(&spec));
     assert_eq!(a.equity_csv(), b.equity_csv());
     // Another seed draws other latencies: other requests.
-    let c = go(SimOptions { seed: 7, ..noisy });
+    let c = with(SimOptions { seed: 7, ..noisy });
     assert_ne!(a.exchange.requests_digest, c.exchange.requests_digest);
     // The fill count depends on the queue model; fills only through the price never
     // fill more than fills from the queue.
-    let through = go(sim("5ms", QueueModel::Through));
-    let queue = go(sim("5ms", QueueModel::RiskAverse));
+    let through = with(sim("5ms", QueueModel::Through));
+    let queue = with(sim("5ms", QueueModel::RiskAverse));
     assert!(through.exchange.maker_fills <= queue.exchange.maker_fills);
     // Figures agree with the trade list.
     let m = &queue.metrics;
@@ -146,15 +140,7 @@ fn the_window_trades_only_inside_it() {
         from_ns: Some(mid),
         ..BacktestConfig::default()
     };
-    let r = backtest::run(
-        Input::Frames(&frames),
-        &spec,
-        &strategy,
-        common::test_signer(),
-        &cfg,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let r = go(Input::Frames(&frames), &spec, &strategy, &cfg);
     assert_eq!(r.frames as usize, frames.len(), "the warm-up is replayed");
     assert!(r.window_frames < r.frames);
     // The recording's clock runs 1.3 s behind the exchange's.
@@ -197,15 +183,12 @@ fn futures_backtest_uses_leverage() {
     )
     .unwrap();
     let strategy = common::loose_strategy();
-    let r = backtest::run(
+    let r = go(
         Input::Frames(&frames),
         &spec,
         &strategy,
-        common::test_signer(),
         &BacktestConfig::default(),
-        &mut |_, _| {},
-    )
-    .unwrap();
+    );
     assert!(r.trades.len() > 3, "{}", r.to_text());
     for t in &r.trades {
         // Margin = notional / 20 (the strategy's leverage cap): 3 % of the capital, less

@@ -160,13 +160,12 @@ impl Tape {
 
     /// Writes message `k` into `out` as the feed stage produced it.
     ///
-    /// # Hot path: no allocation; copies only the levels a chunk holds.
+    /// # Hot path: no allocation. A depth chunk is filled in place when the slot holds
+    /// one already (consumers read only its first `n_levels` levels): no 600-byte
+    /// value is built, zeroed and copied over.
     #[inline]
     pub fn read(&self, k: usize, out: &mut FeedMsg) {
-        // A depth chunk over a slot that holds one already: fill it in place rather than
-        // build (and zero) 600 bytes and copy them over (a chunk's consumers read only
-        // its first `n_levels` levels).
-        if let (
+        match self.msgs[k] {
             Packed::Event {
                 recv_ns,
                 event_ms,
@@ -182,79 +181,83 @@ impl Tape {
                         n_levels,
                         start,
                     },
-            },
-            FeedMsg::Event(ev),
-        ) = (&self.msgs[k], &mut *out)
-        {
-            if let EventBody::Depth(c) = &mut ev.body {
-                ev.recv_ns = *recv_ns;
-                ev.event_ms = *event_ms;
-                ev.symbol = *symbol;
-                c.first_id = *first_id;
-                c.last_id = *last_id;
-                c.prev_last_id = *prev_last_id;
-                c.transact_ms = *transact_ms;
-                c.flags = *flags;
-                c.n_bids = *n_bids;
-                c.n_levels = *n_levels;
-                let (n, at) = (
-                    (*n_levels as usize).min(DEPTH_CHUNK_LEVELS),
-                    *start as usize,
-                );
-                c.levels[..n].copy_from_slice(&self.levels[at..at + n]);
-                return;
+            } => {
+                let c = depth_slot(out);
+                c.first_id = first_id;
+                c.last_id = last_id;
+                c.prev_last_id = prev_last_id;
+                c.transact_ms = transact_ms;
+                c.flags = flags;
+                self.fill_levels(c, n_bids, n_levels, start);
+                if let FeedMsg::Event(ev) = out {
+                    ev.recv_ns = recv_ns;
+                    ev.event_ms = event_ms;
+                    ev.symbol = symbol;
+                }
             }
-        }
-        let chunk = |first_id, last_id, prev, ms, flags, n_bids, n: u8, start: u32| {
-            let mut c = DepthChunk::new(first_id, last_id, None, ms);
-            c.prev_last_id = prev;
-            c.flags = flags;
-            c.n_bids = n_bids;
-            c.n_levels = n;
-            let n = (n as usize).min(DEPTH_CHUNK_LEVELS);
-            c.levels[..n].copy_from_slice(&self.levels[start as usize..start as usize + n]);
-            c
-        };
-        *out = match self.msgs[k] {
             Packed::Event {
                 recv_ns,
                 event_ms,
                 symbol,
                 body,
-            } => FeedMsg::Event(MarketEvent {
-                recv_ns,
-                event_ms,
-                symbol,
-                body: match body {
-                    Body::Depth {
-                        first_id,
-                        last_id,
-                        prev_last_id,
-                        transact_ms,
-                        flags,
-                        n_bids,
-                        n_levels,
-                        start,
-                    } => EventBody::Depth(chunk(
-                        first_id,
-                        last_id,
-                        prev_last_id,
-                        transact_ms,
-                        flags,
-                        n_bids,
-                        n_levels,
-                        start,
-                    )),
+            } => {
+                let body = match body {
                     Body::Trade(t) => EventBody::Trade(t),
                     Body::AggTrade(t) => EventBody::AggTrade(t),
                     Body::MarkPrice(p) => EventBody::MarkPrice(p),
-                },
-            }),
-            Packed::SnapshotBegin(id) => FeedMsg::SnapshotBegin { last_update_id: id },
-            Packed::SnapshotLevels { n_bids, n, start } => {
-                FeedMsg::SnapshotLevels(chunk(0, 0, 0, 0, 0, n_bids, n, start))
+                    // Matched above.
+                    Body::Depth { .. } => return,
+                };
+                *out = FeedMsg::Event(MarketEvent {
+                    recv_ns,
+                    event_ms,
+                    symbol,
+                    body,
+                });
             }
-            Packed::SnapshotEnd => FeedMsg::SnapshotEnd,
-        };
+            Packed::SnapshotBegin(id) => *out = FeedMsg::SnapshotBegin { last_update_id: id },
+            Packed::SnapshotLevels { n_bids, n, start } => {
+                *out = FeedMsg::SnapshotLevels(DepthChunk::new(0, 0, None, 0));
+                if let FeedMsg::SnapshotLevels(c) = out {
+                    self.fill_levels(c, n_bids, n, start);
+                }
+            }
+            Packed::SnapshotEnd => *out = FeedMsg::SnapshotEnd,
+        }
+    }
+
+    #[inline]
+    fn fill_levels(&self, c: &mut DepthChunk, n_bids: u8, n_levels: u8, start: u32) {
+        c.n_bids = n_bids;
+        c.n_levels = n_levels;
+        let (n, at) = ((n_levels as usize).min(DEPTH_CHUNK_LEVELS), start as usize);
+        c.levels[..n].copy_from_slice(&self.levels[at..at + n]);
+    }
+}
+
+/// The depth chunk in `out`, made one first if `out` holds something else.
+#[inline]
+fn depth_slot(out: &mut FeedMsg) -> &mut DepthChunk {
+    if !matches!(
+        out,
+        FeedMsg::Event(MarketEvent {
+            body: EventBody::Depth(_),
+            ..
+        })
+    ) {
+        *out = FeedMsg::Event(MarketEvent {
+            recv_ns: 0,
+            event_ms: 0,
+            symbol: SymbolId(0),
+            body: EventBody::Depth(DepthChunk::new(0, 0, None, 0)),
+        });
+    }
+    match out {
+        FeedMsg::Event(MarketEvent {
+            body: EventBody::Depth(c),
+            ..
+        }) => c,
+        // Made a depth event just above.
+        _ => unreachable!("depth_slot holds a depth event"),
     }
 }

@@ -231,7 +231,10 @@ mod tests {
         assert!(LatencyModel::parse("wire=1ms").is_err());
         assert!(Delay::parse("uniform:3ms..1ms").is_err());
         assert!(Delay::parse("-1ms").is_err());
-        assert_eq!(Delay::parse("recorded").unwrap(), Delay::Recorded { base: 0 });
+        assert_eq!(
+            Delay::parse("recorded").unwrap(),
+            Delay::Recorded { base: 0 }
+        );
         assert_eq!(
             Delay::parse("recorded+2ms").unwrap().to_string(),
             "recorded+2000us"
