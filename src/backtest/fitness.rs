@@ -132,26 +132,55 @@ pub struct Metrics {
     pub exits: [usize; 5],
 }
 
-/// Mean and sample standard deviation.
-fn mean_sd(x: &[f64]) -> Option<(f64, f64)> {
-    if x.len() < 2 {
-        return None;
+/// Running sums of a series of returns: enough for its Sharpe and Sortino ratios.
+#[derive(Debug, Default, Clone, Copy)]
+struct Moments {
+    n: u64,
+    sum: f64,
+    sum_sq: f64,
+    down_sq: f64,
+}
+
+impl Moments {
+    fn push(&mut self, r: f64) {
+        self.n += 1;
+        self.sum += r;
+        self.sum_sq += r * r;
+        self.down_sq += r.min(0.0).powi(2);
     }
-    let n = x.len() as f64;
-    let mean = x.iter().sum::<f64>() / n;
-    let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    Some((mean, var.sqrt()))
+
+    fn push_zeros(&mut self, n: u64) {
+        self.n += n;
+    }
+
+    fn push_return(&mut self, before: f64, after: f64) {
+        if before > 0.0 {
+            self.push(after / before - 1.0);
+        }
+    }
+
+    /// Sharpe (mean / sample standard deviation) and Sortino (mean / downside
+    /// deviation over all returns), scaled by `scale` (√periods per year).
+    fn ratios(&self, scale: f64) -> (Option<f64>, Option<f64>) {
+        if self.n < 2 {
+            return (None, None);
+        }
+        let n = self.n as f64;
+        let mean = self.sum / n;
+        let var = ((self.sum_sq - n * mean * mean) / (n - 1.0)).max(0.0);
+        let sd = var.sqrt();
+        let sharpe = (sd > 1e-15).then(|| mean / sd * scale);
+        let down = (self.down_sq / n).sqrt();
+        let sortino = (down > 0.0).then(|| mean / down * scale);
+        (sharpe, sortino)
+    }
 }
 
 /// Sharpe and Sortino of a series of returns, scaled by `scale` (√periods per year).
 fn ratios(r: &[f64], scale: f64) -> (Option<f64>, Option<f64>) {
-    let Some((mean, sd)) = mean_sd(r) else {
-        return (None, None);
-    };
-    let sharpe = (sd > 0.0).then(|| mean / sd * scale);
-    let down = (r.iter().map(|v| v.min(0.0).powi(2)).sum::<f64>() / r.len() as f64).sqrt();
-    let sortino = (down > 0.0).then(|| mean / down * scale);
-    (sharpe, sortino)
+    let mut m = Moments::default();
+    r.iter().for_each(|&x| m.push(x));
+    m.ratios(scale)
 }
 
 /// The figures of `trades` and `equity` on `capital_e8`, with per-period returns over
@@ -222,32 +251,29 @@ pub fn metrics(
     }
     m.max_drawdown = dd;
     m.max_drawdown_pct = dd_pct;
-    // Per-period returns: the last equity of each period against the one before
-    // (a period without a point carries the last equity: a 0 return).
+    // Per-period returns: the last equity of each period against the one before; a
+    // period without a point carries the last equity (a 0 return). Summed as they
+    // come, so a long run at a short period needs no array of periods.
     if let (Some(first), Some(last)) = (equity.first(), equity.last()) {
         let period = period_us.max(1);
         let (p0, p1) = (first.time_us / period, last.time_us / period);
-        let mut closes = Vec::with_capacity((p1 - p0 + 1).min(10_000_000) as usize);
-        let mut prev = capital;
-        let mut k = 0;
-        for p in p0..=p1 {
-            while k < equity.len() && equity[k].time_us / period <= p {
-                prev = equity[k].equity_e8 as f64 / E8;
-                k += 1;
+        let mut acc = Moments::default();
+        let (mut before, mut close, mut at) = (capital, capital, p0);
+        for p in equity {
+            let k = p.time_us / period;
+            if k != at {
+                // Period `at` closed at `close`; the ones after it up to `k` are flat.
+                acc.push_return(before, close);
+                acc.push_zeros(k - at - 1);
+                before = close;
+                at = k;
             }
-            closes.push(prev);
+            close = p.equity_e8 as f64 / E8;
         }
-        let mut returns = Vec::with_capacity(closes.len());
-        let mut before = capital;
-        for e in closes {
-            if before > 0.0 {
-                returns.push(e / before - 1.0);
-            }
-            before = e;
-        }
-        m.periods = returns.len();
+        acc.push_return(before, close);
+        m.periods = (p1 - p0 + 1) as usize;
         let scale = (YEAR_SECS / (period as f64 / 1e6)).sqrt();
-        (m.sharpe_period, m.sortino_period) = ratios(&returns, scale);
+        (m.sharpe_period, m.sortino_period) = acc.ratios(scale);
     }
     m
 }
@@ -344,6 +370,27 @@ mod tests {
         );
         assert_eq!(m.profit_factor, None, "no losing trade");
         assert_eq!(m.sharpe_trade, None, "one trade has no spread");
+        // Flat periods between points are 0 returns, counted without an array of them:
+        // 30 days at 1 ms periods.
+        let m = metrics(
+            &[],
+            &[point(0, 1_000.0), point(30 * 86_400, 1_010.0)],
+            1_000 * 100_000_000,
+            1_000,
+        );
+        assert_eq!(m.periods, 30 * 86_400_000 + 1);
+        assert!(m.sharpe_period.unwrap() > 0.0);
+        let r = [0.0, 0.0, 0.0, 0.01];
+        let (sharpe, _) = ratios(&r, 1.0);
+        let m = metrics(
+            &[],
+            &[point(0, 1_000.0), point(180, 1_010.0)],
+            1_000 * 100_000_000,
+            60_000_000,
+        );
+        assert!(
+            (m.sharpe_period.unwrap() / (YEAR_SECS / 60.0).sqrt() - sharpe.unwrap()).abs() < 1e-9
+        );
         assert!(Objective::parse("pnl-dd:-1").is_err());
         assert!(Objective::parse("alpha").is_err());
         for o in [
