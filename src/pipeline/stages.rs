@@ -560,53 +560,58 @@ impl SignalStage {
         let t0 = self.lat.now();
         self.lat.signal_queue.record(t0.saturating_sub(m.pushed_ns));
         let SignalMsg {
-            msg,
+            ref msg,
             frame_ns,
             view,
         } = m.msg;
-        // The exchange end sees the market before any order it causes.
+        let mut decided = None;
+        if let FeedMsg::Event(ev) = msg {
+            match &ev.body {
+                EventBody::Trade(t) => {
+                    self.profile
+                        .on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker)
+                }
+                EventBody::AggTrade(t) => {
+                    self.profile
+                        .on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker)
+                }
+                _ => {}
+            }
+            if view {
+                self.profile.expire(ev.event_ms);
+                let (oracle, profile) = (&mut self.oracle, &self.profile);
+                // The book pushed the view before this message: it is there.
+                match views.with_next(|v| oracle.evaluate_view(v, profile)) {
+                    Some(decision) => {
+                        self.evaluations += 1;
+                        self.lat
+                            .tick_to_decision
+                            .record(self.lat.now().saturating_sub(frame_ns));
+                        decided = decision.ok().map(|intent| (intent, ev.event_ms));
+                    }
+                    None => self.missing_views += 1,
+                }
+            }
+        }
+        // Decided first, passed on after: the exchange end sees the market before any
+        // order it causes, and the copy is not on the way to the decision.
         out.push(Stamped {
-            msg: OrderMsg::Market { msg, frame_ns },
+            msg: OrderMsg::Market {
+                msg: *msg,
+                frame_ns,
+            },
             pushed_ns: self.lat.now(),
         })?;
-        let FeedMsg::Event(ev) = msg else {
-            self.lat.signal.record(self.lat.now().saturating_sub(t0));
-            return Ok(());
-        };
-        match &ev.body {
-            EventBody::Trade(t) => {
-                self.profile
-                    .on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker)
-            }
-            EventBody::AggTrade(t) => {
-                self.profile
-                    .on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker)
-            }
-            _ => {}
-        }
-        if view {
-            self.profile.expire(ev.event_ms);
-            let (oracle, profile) = (&mut self.oracle, &self.profile);
-            // The book pushed the view before this message: it is there.
-            let Some(decision) = views.with_next(|v| oracle.evaluate_view(v, profile)) else {
-                self.missing_views += 1;
-                return Ok(());
-            };
-            self.evaluations += 1;
-            self.lat
-                .tick_to_decision
-                .record(self.lat.now().saturating_sub(frame_ns));
-            if let Ok(intent) = decision {
-                self.intents += 1;
-                out.push(Stamped {
-                    msg: OrderMsg::Intent(IntentMsg {
-                        intent,
-                        frame_ns,
-                        event_ms: ev.event_ms,
-                    }),
-                    pushed_ns: self.lat.now(),
-                })?;
-            }
+        if let Some((intent, event_ms)) = decided {
+            self.intents += 1;
+            out.push(Stamped {
+                msg: OrderMsg::Intent(IntentMsg {
+                    intent,
+                    frame_ns,
+                    event_ms,
+                }),
+                pushed_ns: self.lat.now(),
+            })?;
         }
         self.lat.signal.record(self.lat.now().saturating_sub(t0));
         Ok(())
