@@ -253,6 +253,8 @@ pub struct SimExchange {
     last_trade: Option<Ticks>,
     mark: Option<Ticks>,
     funding: Option<(u64, i64)>,
+    /// The last funding time settled, ms.
+    funded_ms: u64,
     trade_stream: bool,
     account: Account,
     /// Counters.
@@ -285,6 +287,7 @@ impl SimExchange {
             last_trade: None,
             mark: None,
             funding: None,
+            funded_ms: 0,
             trade_stream: false,
             account: Account::new(spec, cfg.capital_e8, cfg.leverage, cfg.maintenance_ppm),
             stats: SimStats::default(),
@@ -374,7 +377,9 @@ impl SimExchange {
                 self.mark = Some(mark);
                 let now_ms = self.now_us / 1000;
                 if let Some((due_ms, rate_e8)) = self.funding {
-                    if now_ms >= due_ms {
+                    // Once per funding time, even while later events still name it.
+                    if now_ms >= due_ms && due_ms > self.funded_ms {
+                        self.funded_ms = due_ms;
                         let got = self.account.fund(mark, rate_e8);
                         if got != 0 {
                             self.stats.fundings += 1;

@@ -731,4 +731,20 @@ fn funding_is_paid_at_the_funding_time() {
         )]
     );
     assert_eq!(s.x.account().funding_e8, -E8 / 10);
+    // Binance may still name the passed funding time for a moment: paid once.
+    s.x.on_event(&mark(8_500, 8_000));
+    s.x.on_event(&mark(9_000, 16_000));
+    assert!(s.reports().is_empty());
+    assert_eq!(s.x.account().funding_e8, -E8 / 10);
+}
+
+#[test]
+fn every_refusal_has_its_index_a_code_and_a_message() {
+    for (k, r) in Reject::ALL.iter().enumerate() {
+        assert_eq!(r.index(), k);
+        for m in [Market::Spot, Market::UsdM] {
+            assert!(r.code(m) < 0);
+            assert!(!r.message(m).is_empty());
+        }
+    }
 }
