@@ -1,6 +1,6 @@
 //! The pipeline on the shipped session: every mode (compact, 2, 3 and 4 threads, pinned
 //! or not, any wait strategy) sees the same book, proposes the same intents and trades
-//! the same operations on the paper exchange.
+//! the same operations on the simulated exchange.
 
 mod common;
 
@@ -72,7 +72,7 @@ fn every_mode_gives_the_same_result() {
             "a view after every live update"
         );
         assert_eq!(r.evaluations, r.lat.tick_to_decision.count());
-        // Every request the trader signed reached the paper exchange.
+        // Every request the trader signed reached the simulated exchange.
         assert_eq!(r.trader.requests, r.exchange.requests);
         assert_eq!(r.exchange.reports_lost, 0);
         seen.push((

@@ -1,4 +1,4 @@
-//! The whole pipeline — feed, book, signal, gateway with its paper exchange, rings,
+//! The whole pipeline — feed, book, signal, gateway with its simulated exchange, rings,
 //! latency histograms — allocates nothing on its threads once warm, compact and
 //! threaded (four threads, pinned to the CPUs this process may use): `minerva run`'s
 //! own code on a real session, under a global allocator that counts allocations made

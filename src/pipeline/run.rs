@@ -192,7 +192,7 @@ pub struct RunReport {
     pub book: crate::book::BookStats,
     /// Operations, orders and fills.
     pub trader: TraderStats,
-    /// The paper exchange's counters.
+    /// The simulated exchange's counters.
     pub exchange: SimStats,
     /// Risk manager counters (realised PnL and fees).
     pub risk: RiskStats,

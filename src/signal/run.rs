@@ -4,7 +4,8 @@
 //! The tracker is deliberately plain: an entry fills when a trade prints at or through
 //! it, an operation closes when a trade prints at or through its take profit or stop
 //! (at that price), and an entry not filled within `volume_window_secs` is withdrawn.
-//! Queue position, latency and partial fills are the backtester's job (issue 6).
+//! Queue position, latency and partial fills are `minerva backtest`'s job (its
+//! simulated exchange).
 
 use super::oracle::{Intent, NoSignal, Oracle, Side};
 use super::profile::TradeProfile;
