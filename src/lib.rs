@@ -19,3 +19,4 @@ pub mod risk;
 pub mod signal;
 pub mod strategy;
 pub mod telemetry;
+pub mod venue;

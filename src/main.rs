@@ -42,6 +42,9 @@ enum Cmd {
     /// Backtest a strategy on recorded data: the pipeline's own stages against the
     /// simulated exchange, then a fitness report (docs/backtest.md).
     Backtest(Box<BacktestArgs>),
+    /// Serve recorded data as a local Binance-compatible exchange: WebSocket market
+    /// streams and REST market data on 127.0.0.1 (docs/exchange.md).
+    Exchange(ExchangeArgs),
     /// Peak finder as a filter: JSON lines `{"y":[..],"height":h,"threshold":t,
     /// "distance":d,"prominence":p,"wlen":w}` on stdin (a number is a minimum, `[min,max]`
     /// a range, null or absent = not set) → `{"peaks":[..]}` per line on stdout.
@@ -214,6 +217,69 @@ struct BacktestArgs {
     symbols: Option<String>,
     #[command(flatten)]
     overrides: StrategyOverrides,
+}
+
+#[derive(Args)]
+struct ExchangeArgs {
+    /// Recorded sessions to serve (the formats `minerva replay` reads).
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 9443)]
+    port: u16,
+    /// Replay speed: a multiple of real time (`1`, `10`) or `max`.
+    #[arg(long, default_value = "1")]
+    speed: String,
+    /// REST exchangeInfo answer to serve (default: the symbols' grids).
+    #[arg(long)]
+    exchange_info: Option<PathBuf>,
+    /// spot, usdm or coinm, when not detected from the data.
+    #[arg(long)]
+    data_market: Option<String>,
+}
+
+/// `max` or a positive multiple of real time.
+fn parse_speed(s: &str) -> Result<Option<f64>> {
+    Ok(match s {
+        "max" => None,
+        s => Some(
+            s.parse::<f64>()
+                .ok()
+                .filter(|v| *v > 0.0 && v.is_finite())
+                .context("--speed must be max or a positive number")?,
+        ),
+    })
+}
+
+fn cmd_exchange(a: ExchangeArgs) -> Result<()> {
+    use minerva::pipeline::run::{install_signal_handlers, stop_requested};
+    use minerva::venue::{Venue, VenueConfig};
+    let cfg = VenueConfig {
+        files: a.data.clone(),
+        replay: ReplayOptions {
+            market: a
+                .data_market
+                .as_deref()
+                .map(str::parse::<Market>)
+                .transpose()?,
+            exchange_info: a.exchange_info.clone(),
+            ..Default::default()
+        },
+        speed: parse_speed(&a.speed)?,
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], a.port)),
+    };
+    let venue = Venue::start(cfg)?;
+    let addr = venue.local_addr();
+    println!(
+        "minerva exchange: listening on {addr}: REST http://{addr}/api/v3 (spot) or /fapi/v1 (USD-M), streams ws://{addr}/ws/<stream> and ws://{addr}/stream?streams=<a>/<b>; the replay starts with the first stream subscriber"
+    );
+    install_signal_handlers();
+    while !venue.finished() && !stop_requested() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    println!("served {} stream messages", venue.published());
+    venue.stop();
+    Ok(())
 }
 
 /// The simulated exchange's models (docs/backtest.md).
@@ -431,6 +497,7 @@ fn run() -> Result<()> {
         Cmd::Signal(a) => cmd_signal(*a),
         Cmd::Run(a) => cmd_run(*a),
         Cmd::Backtest(a) => cmd_backtest(*a),
+        Cmd::Exchange(a) => cmd_exchange(a),
     }
 }
 
@@ -711,15 +778,7 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
         bail!("--source replay: names no file");
     }
     let strategy = load_strategy(&a.strategy, &a.overrides)?;
-    let speed = match a.speed.as_str() {
-        "max" => None,
-        s => Some(
-            s.parse::<f64>()
-                .ok()
-                .filter(|v| *v > 0.0)
-                .context("--speed must be max or a positive number")?,
-        ),
-    };
+    let speed = parse_speed(&a.speed)?;
     let wait = WaitPlan::parse(&a.wait)?;
     let threads = if a.compact { 1 } else { a.threads.unwrap_or(1) };
     let pin = match &a.pin {

@@ -699,3 +699,45 @@ fn readme_quick_start_prints_the_report_it_shows() {
         .expect("the report block after the command");
     assert_eq!(out, shown, "README quick start output changed");
 }
+
+#[test]
+fn exchange_serves_rest_and_stops_on_sigint() {
+    use std::io::{BufRead, BufReader, Read};
+    let [a, b] = sample();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args([
+            "exchange", "--data", &a, &b, "--port", "0", "--speed", "max",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    // "minerva exchange: listening on 127.0.0.1:PORT: REST ..."
+    let addr = line
+        .split_once("listening on ")
+        .and_then(|(_, r)| r.split_once(": "))
+        .map(|(a, _)| a.to_string())
+        .unwrap();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(b"GET /api/v3/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.ends_with("{}"), "{resp}");
+    // SAFETY: kill only sends a signal to our child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("served 0 stream messages"), "{rest}");
+    // Bad input: a clear error, no panic.
+    let o = minerva(&["exchange", "--data", "/nonexistent.gz", "--port", "0"]);
+    no_panic(&o);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("nonexistent"), "{}", stderr(&o));
+}

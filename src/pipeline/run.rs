@@ -59,6 +59,11 @@ pub fn install_signal_handlers() {
     }
 }
 
+/// True once SIGINT or SIGTERM arrived (after [`install_signal_handlers`]).
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::Relaxed)
+}
+
 /// Slots of the book → signal view ring: deep enough to absorb a burst of updates,
 /// small enough (64 KB) to stay in cache.
 const VIEW_SLOTS: usize = 16;

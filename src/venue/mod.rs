@@ -1,0 +1,542 @@
+//! `minerva exchange`: a local venue that serves recorded sessions the way Binance
+//! serves live ones, so clients (Minerva's own, or third-party Binance libraries)
+//! connect to it unchanged, without internet or keys.
+//!
+//! This part serves market data:
+//! * WebSocket market streams, raw (`/ws/<stream>`) and combined
+//!   (`/stream?streams=<a>/<b>`): the recorded messages, exactly as Binance sent
+//!   them, paced by their recorded receive times (`--speed`);
+//! * REST (`/api/v3/…` for spot data, `/fapi/v1/…` for USDⓈ-M): `ping`, `time` (the
+//!   replay's exchange time), `exchangeInfo` (the file given, or the symbols' grids),
+//!   and `depth` snapshots taken from the venue's own book under the same lock that
+//!   publishes the diffs, so a snapshot's `lastUpdateId` is always consistent with the
+//!   stream (Binance's local-book procedure works against it).
+//!
+//! The replay starts when the first stream subscriber connects (the recording up to
+//! its REST snapshot is applied before, so the book is live) and runs to the end of
+//! the data; at `--speed max` it goes as fast as the slowest subscriber reads.
+//! Threads block (no spinning); this is the exchange's side, not the hot path.
+
+pub mod http;
+
+use crate::book::{Book, SyncState};
+use crate::core::{Market, SymbolSpec};
+use crate::feed::binance::snapshot::parse_snapshot;
+use crate::feed::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder};
+use crate::replay::input::{InputError, recorded_frames};
+use crate::replay::{ReplayError, ReplayOptions, symbol_table};
+use http::{Request, error_body, query_param, respond};
+use std::fmt::Write as _;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tungstenite::protocol::Role;
+use tungstenite::{Message, WebSocket};
+
+/// What to serve and where.
+#[derive(Debug, Clone)]
+pub struct VenueConfig {
+    /// Recorded sessions (the formats `minerva replay` reads).
+    pub files: Vec<PathBuf>,
+    /// Market, grids and exchangeInfo, as for a replay.
+    pub replay: ReplayOptions,
+    /// Replay speed: a multiple of real time, `None` = as fast as subscribers read.
+    pub speed: Option<f64>,
+    /// Address to listen on (port 0: any free port).
+    pub addr: SocketAddr,
+}
+
+/// Why the venue could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum VenueError {
+    /// The data could not be read or understood.
+    #[error(transparent)]
+    Data(#[from] ReplayError),
+    /// A file could not be read.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The address is taken or not allowed.
+    #[error("cannot listen on {addr}: {msg}")]
+    Listen {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The system's reason.
+        msg: String,
+    },
+}
+
+/// A stream subscriber: the stream names it asked for and its outbox.
+struct Sub {
+    streams: Vec<String>,
+    combined: bool,
+    tx: SyncSender<Arc<str>>,
+}
+
+/// The venue's books, under one lock with the publishing of diffs.
+struct State {
+    decoder: Decoder,
+    books: Vec<Book>,
+    /// Exchange time of the last event applied, ms.
+    now_ms: u64,
+}
+
+struct Shared {
+    market: Market,
+    specs: Vec<SymbolSpec>,
+    state: Mutex<State>,
+    subs: Mutex<Vec<Sub>>,
+    started: Mutex<bool>,
+    start: Condvar,
+    stop: AtomicBool,
+    done: AtomicBool,
+    published: AtomicU64,
+    exchange_info: Vec<u8>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicked holder leaves consistent data here (plain counters and books).
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running venue.
+pub struct Venue {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    replay: Option<JoinHandle<()>>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl Venue {
+    /// Reads the data and starts listening. Cold.
+    ///
+    /// # Errors
+    /// [`VenueError`] for unreadable data or an address that cannot be bound.
+    pub fn start(cfg: VenueConfig) -> Result<Self, VenueError> {
+        let table = symbol_table(&cfg.files, &cfg.replay)?;
+        let specs = table.specs().to_vec();
+        let market = specs.first().map_or(Market::Spot, |s| s.market);
+        let frames = recorded_frames(&cfg.files)?;
+        let exchange_info = match &cfg.replay.exchange_info {
+            Some(p) => std::fs::read(p).map_err(|source| {
+                VenueError::Input(InputError::Open {
+                    path: p.clone(),
+                    source,
+                })
+            })?,
+            None => synth_exchange_info(&specs),
+        };
+        let books = specs
+            .iter()
+            .map(|s| Book::new(s, &cfg.replay.book))
+            .collect();
+        let listener = TcpListener::bind(cfg.addr).map_err(|e| VenueError::Listen {
+            addr: cfg.addr,
+            msg: e.to_string(),
+        })?;
+        let addr = listener.local_addr().map_err(|e| VenueError::Listen {
+            addr: cfg.addr,
+            msg: e.to_string(),
+        })?;
+        let shared = Arc::new(Shared {
+            market,
+            specs,
+            state: Mutex::new(State {
+                decoder: Decoder::new(table, DEFAULT_MAX_LEVELS),
+                books,
+                now_ms: 0,
+            }),
+            subs: Mutex::new(Vec::new()),
+            started: Mutex::new(false),
+            start: Condvar::new(),
+            stop: AtomicBool::new(false),
+            done: AtomicBool::new(false),
+            published: AtomicU64::new(0),
+            exchange_info,
+        });
+        let (s1, s2) = (shared.clone(), shared.clone());
+        let speed = cfg.speed;
+        let replay = std::thread::Builder::new()
+            .name("venue-replay".into())
+            .spawn(move || replay(&s1, &frames, speed))
+            .ok();
+        let accept = std::thread::Builder::new()
+            .name("venue-accept".into())
+            .spawn(move || accept(&s2, listener))
+            .ok();
+        Ok(Self {
+            addr,
+            shared,
+            replay,
+            accept,
+        })
+    }
+
+    /// Where it listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stream messages published so far.
+    pub fn published(&self) -> u64 {
+        self.shared.published.load(Ordering::Relaxed)
+    }
+
+    /// True once the data has been served to the end.
+    pub fn finished(&self) -> bool {
+        self.shared.done.load(Ordering::Relaxed)
+    }
+
+    /// Stops the replay and the listener and waits for both.
+    pub fn stop(mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.start.notify_all();
+        for h in [self.replay.take(), self.accept.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Applies one recorded frame to the venue's books.
+fn apply(st: &mut State, specs: &[SymbolSpec], frame: &[u8]) {
+    let State {
+        decoder,
+        books,
+        now_ms,
+    } = st;
+    let r = decoder.decode(frame, 0, &mut |ev| {
+        books[ev.symbol.0 as usize].on_event(ev);
+        *now_ms = (*now_ms).max(ev.event_ms);
+    });
+    if let Ok(Decoded::Snapshot { symbol }) = r {
+        // A bare snapshot names no symbol: it is the session's only one.
+        let id = symbol
+            .map(|s| s.0 as usize)
+            .or((specs.len() == 1).then_some(0));
+        if let Some(k) = id {
+            if let Ok(snap) = parse_snapshot(frame, &specs[k]) {
+                books[k].apply_snapshot(&snap);
+            }
+        }
+    }
+}
+
+/// `{"stream":"<name>","data":<data>}` → (name, data).
+fn envelope(frame: &str) -> Option<(&str, &str)> {
+    let rest = frame.strip_prefix("{\"stream\":\"")?;
+    let (name, rest) = rest.split_once('"')?;
+    let data = rest.strip_prefix(",\"data\":")?.strip_suffix('}')?;
+    Some((name, data))
+}
+
+fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], speed: Option<f64>) {
+    let mut k = 0;
+    {
+        // Up to the recorded snapshot and the first diff after it, unpublished: the
+        // books are live when the first subscriber arrives.
+        let mut st = lock(&shared.state);
+        while k < frames.len()
+            && !st
+                .books
+                .iter()
+                .all(|b| b.state() == SyncState::Live && b.update_id() > 0)
+        {
+            apply(&mut st, &shared.specs, &frames[k].0);
+            k += 1;
+        }
+    }
+    {
+        let mut started = lock(&shared.started);
+        while !*started && !shared.stop.load(Ordering::Relaxed) {
+            started = shared
+                .start
+                .wait_timeout(started, Duration::from_millis(100))
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+    let t0 = Instant::now();
+    let rec0 = frames.get(k).map_or(0, |f| f.1);
+    for (bytes, rec) in &frames[k.min(frames.len())..] {
+        if shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if let Some(speed) = speed {
+            let due = Duration::from_nanos((rec.saturating_sub(rec0) as f64 / speed) as u64);
+            if let Some(wait) = due.checked_sub(t0.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        // Applied and published under the book lock: a snapshot is never ahead of
+        // or behind the diffs a subscriber has been sent.
+        let mut st = lock(&shared.state);
+        apply(&mut st, &shared.specs, bytes);
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            continue;
+        };
+        let Some((name, data)) = envelope(text) else {
+            continue;
+        };
+        let (whole, data): (Arc<str>, Arc<str>) = (Arc::from(text), Arc::from(data));
+        let mut subs = lock(&shared.subs);
+        subs.retain(|s| {
+            if !s.streams.iter().any(|n| n == name) {
+                return true;
+            }
+            let msg = if s.combined { &whole } else { &data };
+            // Blocking: at --speed max the replay goes as fast as its slowest reader.
+            s.tx.send(msg.clone()).is_ok()
+        });
+        drop(st);
+        shared.published.fetch_add(1, Ordering::Relaxed);
+    }
+    shared.done.store(true, Ordering::Relaxed);
+    // Dropping the outboxes ends every session with a close frame.
+    lock(&shared.subs).clear();
+}
+
+fn accept(shared: &Arc<Shared>, listener: TcpListener) {
+    if listener.set_nonblocking(true).is_err() {
+        return;
+    }
+    while !shared.stop.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let s = shared.clone();
+                let _ = std::thread::Builder::new()
+                    .name("venue-conn".into())
+                    .spawn(move || connection(&s, stream));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn connection(shared: &Shared, mut stream: TcpStream) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let Some(req) = http::read_request(&mut stream) else {
+        return respond(&mut stream, 400, &error_body(-1100, "Illegal request."));
+    };
+    match &req.websocket_key {
+        Some(key) => session(shared, stream, &req, key),
+        None => {
+            let (status, body) = rest(shared, &req);
+            respond(&mut stream, status, &body);
+        }
+    }
+}
+
+/// The streams a WebSocket path asks for, and whether they come combined.
+fn streams_of(req: &Request) -> Option<(Vec<String>, bool)> {
+    if let Some(one) = req.path.strip_prefix("/ws/") {
+        return (!one.is_empty()).then(|| (vec![one.to_string()], false));
+    }
+    if req.path == "/stream" {
+        let list = query_param(&req.query, "streams")?;
+        let v: Vec<String> = list
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        return (!v.is_empty()).then_some((v, true));
+    }
+    None
+}
+
+fn session(shared: &Shared, mut stream: TcpStream, req: &Request, key: &str) {
+    use std::io::Write;
+    let Some((streams, combined)) = streams_of(req) else {
+        return respond(&mut stream, 404, &error_body(-1000, "Unknown stream path."));
+    };
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let head = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    if stream.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    // Short reads between messages let the session answer pings and see a close.
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(2)));
+    let mut ws = WebSocket::from_raw_socket(stream, Role::Server, None);
+    let (tx, rx): (SyncSender<Arc<str>>, Receiver<Arc<str>>) = sync_channel(4096);
+    lock(&shared.subs).push(Sub {
+        streams,
+        combined,
+        tx,
+    });
+    *lock(&shared.started) = true;
+    shared.start.notify_all();
+    loop {
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(msg) => {
+                if ws.send(Message::Text(msg.to_string())).is_err() {
+                    return;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => match ws.read() {
+                Ok(Message::Close(_)) => return,
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => return,
+            },
+            Err(RecvTimeoutError::Disconnected) => {
+                let _ = ws.close(None);
+                let _ = ws.flush();
+                return;
+            }
+        }
+    }
+}
+
+/// A REST answer: status and JSON body.
+fn rest(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
+    let prefix = if shared.market.is_futures() {
+        "/fapi/v1/"
+    } else {
+        "/api/v3/"
+    };
+    let Some(endpoint) = req.path.strip_prefix(prefix) else {
+        return (404, error_body(-1000, "Unknown path."));
+    };
+    if req.method != "GET" {
+        return (404, error_body(-1000, "Unknown path."));
+    }
+    let now_ms = lock(&shared.state).now_ms;
+    match endpoint {
+        "ping" => (200, b"{}".to_vec()),
+        "time" => (200, format!("{{\"serverTime\":{now_ms}}}").into_bytes()),
+        "exchangeInfo" => (200, shared.exchange_info.clone()),
+        "depth" => depth(shared, &req.query),
+        _ => (404, error_body(-1000, "Unknown path.")),
+    }
+}
+
+fn depth(shared: &Shared, query: &str) -> (u16, Vec<u8>) {
+    let Some(symbol) = query_param(query, "symbol") else {
+        return (
+            400,
+            error_body(
+                -1102,
+                "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+            ),
+        );
+    };
+    let Some(k) = shared.specs.iter().position(|s| s.name.as_str() == symbol) else {
+        return (400, error_body(-1121, "Invalid symbol."));
+    };
+    let (default, max) = if shared.market.is_futures() {
+        (500, 1000)
+    } else {
+        (100, 5000)
+    };
+    let limit = match query_param(query, "limit").map(str::parse::<usize>) {
+        None => default,
+        Some(Ok(n)) if (1..=max).contains(&n) => n,
+        Some(_) => {
+            return (
+                400,
+                error_body(-1100, "Illegal characters found in parameter 'limit'."),
+            );
+        }
+    };
+    let st = lock(&shared.state);
+    let book = &st.books[k];
+    if book.state() != SyncState::Live {
+        return (503, error_body(-1003, "The book is not available yet."));
+    }
+    let spec = &shared.specs[k];
+    let mut o = format!("{{\"lastUpdateId\":{}", book.update_id());
+    if shared.market.is_futures() {
+        let _ = write!(o, ",\"E\":{0},\"T\":{0}", st.now_ms);
+    }
+    for (name, bids) in [("bids", true), ("asks", false)] {
+        let _ = write!(o, ",\"{name}\":[");
+        let mut n = 0;
+        let mut level = |l: crate::core::Level| {
+            if n > 0 {
+                o.push(',');
+            }
+            let _ = write!(
+                o,
+                "[\"{}\",\"{}\"]",
+                spec.price.format(l.price),
+                spec.qty.format(l.qty)
+            );
+            n += 1;
+            n < limit
+        };
+        if bids {
+            book.for_each_bid(&mut level);
+        } else {
+            book.for_each_ask(&mut level);
+        }
+        o.push(']');
+    }
+    o.push('}');
+    (200, o.into_bytes())
+}
+
+/// The symbols' grids as an exchangeInfo answer, when no file was given.
+fn synth_exchange_info(specs: &[SymbolSpec]) -> Vec<u8> {
+    let mut o = String::from("{\"timezone\":\"UTC\",\"symbols\":[");
+    for (k, s) in specs.iter().enumerate() {
+        if k > 0 {
+            o.push(',');
+        }
+        let _ = write!(
+            o,
+            "{{\"symbol\":\"{}\",\"status\":\"TRADING\",\"filters\":[{{\"filterType\":\"PRICE_FILTER\",\"minPrice\":\"0\",\"maxPrice\":\"0\",\"tickSize\":\"{}\"}},{{\"filterType\":\"LOT_SIZE\",\"minQty\":\"{}\",\"maxQty\":\"0\",\"stepSize\":\"{}\"}}]}}",
+            s.name,
+            s.price.format(s.price.step()),
+            s.qty.format(s.min_qty),
+            s.qty.format(s.qty.step())
+        );
+    }
+    o.push_str("]}");
+    o.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_and_stream_paths() {
+        let f = r#"{"stream":"btcusdt@trade","data":{"e":"trade","p":"1"}}"#;
+        assert_eq!(
+            envelope(f),
+            Some(("btcusdt@trade", r#"{"e":"trade","p":"1"}"#))
+        );
+        assert_eq!(envelope(r#"{"lastUpdateId":1}"#), None);
+        let req = |path: &str, query: &str| Request {
+            method: "GET".into(),
+            path: path.into(),
+            query: query.into(),
+            websocket_key: Some("k".into()),
+        };
+        assert_eq!(
+            streams_of(&req("/ws/btcusdt@trade", "")),
+            Some((vec!["btcusdt@trade".into()], false))
+        );
+        assert_eq!(
+            streams_of(&req("/stream", "streams=a@trade/b@depth")),
+            Some((vec!["a@trade".into(), "b@depth".into()], true))
+        );
+        assert_eq!(streams_of(&req("/stream", "")), None);
+        assert_eq!(streams_of(&req("/other", "")), None);
+    }
+}

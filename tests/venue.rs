@@ -1,0 +1,116 @@
+//! `minerva exchange` on loopback: a client that follows Binance's local-book procedure
+//! against the venue (subscribe, buffer, fetch a REST snapshot, apply) ends with the
+//! same book the recording ends with, and the REST answers are Binance's.
+
+mod common;
+
+use minerva::book::{Book, BookConfig};
+use minerva::feed::binance::snapshot::parse_snapshot;
+use minerva::feed::binance::{DEFAULT_MAX_LEVELS, Decoder, SymbolTable};
+use minerva::replay::ReplayOptions;
+use minerva::venue::{Venue, VenueConfig};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+/// A plain HTTP GET: (status, body).
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
+}
+
+#[test]
+fn a_client_following_binances_procedure_rebuilds_the_recorded_book() {
+    let d = common::sample_dir().join("spot");
+    let info = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("sample/exchange_info_spot_btcusdt.json");
+    let venue = Venue::start(VenueConfig {
+        files: vec![d.join("btcusdt_20240808.gz"), d.join("btcusdt_20240809.gz")],
+        replay: ReplayOptions {
+            exchange_info: Some(info.clone()),
+            ..Default::default()
+        },
+        speed: None,
+        addr: "127.0.0.1:0".parse().unwrap(),
+    })
+    .unwrap();
+    let addr = venue.local_addr();
+    // REST as Binance answers it.
+    assert_eq!(get(addr, "/api/v3/ping"), (200, "{}".into()));
+    let (status, body) = get(addr, "/api/v3/time");
+    assert_eq!(status, 200);
+    assert!(body.starts_with("{\"serverTime\":17231612"), "{body}");
+    assert_eq!(
+        get(addr, "/fapi/v1/ping").0,
+        404,
+        "spot data: no futures API"
+    );
+    let (status, body) = get(addr, "/api/v3/depth");
+    assert_eq!(status, 400);
+    assert!(body.contains("-1102"), "{body}");
+    assert!(
+        get(addr, "/api/v3/depth?symbol=ETHUSDT")
+            .1
+            .contains("-1121")
+    );
+    assert!(
+        get(addr, "/api/v3/depth?symbol=BTCUSDT&limit=0")
+            .1
+            .contains("-1100")
+    );
+    let (status, body) = get(addr, "/api/v3/exchangeInfo");
+    assert_eq!(status, 200);
+    assert_eq!(body.as_bytes(), std::fs::read(&info).unwrap());
+
+    // Subscribe first (the venue starts its replay now), then take a snapshot.
+    let tcp = TcpStream::connect(addr).unwrap();
+    let url = format!("ws://{addr}/stream?streams=btcusdt@depth@100ms/btcusdt@trade");
+    let (mut ws, _) = tungstenite::client(url.as_str(), tcp).unwrap();
+    let (status, snap) = get(addr, "/api/v3/depth?symbol=BTCUSDT&limit=5000");
+    assert_eq!(status, 200);
+    let opts = ReplayOptions {
+        exchange_info: Some(info),
+        ..Default::default()
+    };
+    let files = [d.join("btcusdt_20240808.gz"), d.join("btcusdt_20240809.gz")];
+    let spec = minerva::replay::symbol_table(&files, &opts)
+        .unwrap()
+        .specs()[0]
+        .clone();
+    let mut table = SymbolTable::new();
+    table.insert(spec.clone());
+    let mut dec = Decoder::new(table, DEFAULT_MAX_LEVELS);
+    let mut book = Book::new(&spec, &BookConfig::default());
+    book.apply_snapshot(&parse_snapshot(snap.as_bytes(), &spec).unwrap());
+    let (mut depth, mut trades) = (0u64, 0u64);
+    loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Text(t)) => {
+                let _ = dec.decode(t.as_bytes(), 0, &mut |ev| {
+                    match ev.body {
+                        minerva::core::EventBody::Depth(c) if c.is_first() => depth += 1,
+                        minerva::core::EventBody::Trade(_) => trades += 1,
+                        _ => {}
+                    }
+                    book.on_event(ev)
+                });
+            }
+            Ok(tungstenite::Message::Close(_)) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    assert!(venue.finished());
+    eprintln!("{depth} depth and {trades} trade messages received");
+    assert!(depth > 6_000 && trades > 19_000, "{depth} {trades}");
+    assert_eq!(book.stats().gaps, 0);
+    assert_eq!(
+        book.digest().sha256,
+        "c2c66164723289619f1058af2d8a18fcbcca407db02e5b6461b707481f8517eb",
+        "the recording's final book"
+    );
+    venue.stop();
+}
