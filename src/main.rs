@@ -751,6 +751,8 @@ fn cmd_signal(a: SignalArgs) -> Result<()> {
 
 /// Everything `minerva run` needs, checked before anything starts.
 struct RunSetup {
+    /// A live source instead of recorded frames.
+    live: Option<minerva::feed::live::LiveConfig>,
     frames: Vec<(Vec<u8>, u64)>,
     speed: Option<f64>,
     spec: minerva::core::SymbolSpec,
@@ -764,17 +766,22 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
     use minerva::pipeline::PinPlan;
     use minerva::pipeline::run::RunConfig;
     use minerva::pipeline::wait::WaitPlan;
-    let files: Vec<PathBuf> = match a.source.strip_prefix("replay:") {
-        Some(list) => list
+    let live_host = a
+        .source
+        .strip_prefix("ws://")
+        .map(|h| h.trim_end_matches('/'));
+    let files: Vec<PathBuf> = match (a.source.strip_prefix("replay:"), live_host) {
+        (Some(list), _) => list
             .split(',')
             .filter(|f| !f.is_empty())
             .map(PathBuf::from)
             .collect(),
-        None => bail!(
-            "--source must be replay:FILE[,FILE...] (live sources come with the WebSocket client)"
+        (None, Some(_)) => Vec::new(),
+        (None, None) => bail!(
+            "--source must be replay:FILE[,FILE...] or ws://HOST:PORT (minerva exchange; wss:// to Binance is not built yet)"
         ),
     };
-    if files.is_empty() {
+    if files.is_empty() && live_host.is_none() {
         bail!("--source replay: names no file");
     }
     let strategy = load_strategy(&a.strategy, &a.overrides)?;
@@ -800,9 +807,18 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
             );
         }
     }
-    let opts = strategy_replay(&strategy, a.data_market.as_deref(), a.exchange_info.clone())?;
-    let table = replay::symbol_table(&files, &opts)?;
-    let spec = table.specs()[0].clone();
+    let (spec, live) = match live_host {
+        None => {
+            let opts =
+                strategy_replay(&strategy, a.data_market.as_deref(), a.exchange_info.clone())?;
+            let table = replay::symbol_table(&files, &opts)?;
+            (table.specs()[0].clone(), None)
+        }
+        Some(host) => {
+            let live = live_config(host, &strategy, a.data_market.as_deref())?;
+            (live_spec(&live)?, Some(live))
+        }
+    };
     let keys = match ApiKeys::from_env() {
         Ok(k) => k,
         Err(_) => {
@@ -831,10 +847,12 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
             }
             sim
         },
+        snapshot_request: None,
         report_every,
         latency_log: a.latency_log.clone(),
     };
     Ok(RunSetup {
+        live,
         frames,
         speed,
         spec,
@@ -844,18 +862,71 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
     })
 }
 
+/// A live source's settings for `ws://host` under `strategy`.
+fn live_config(
+    host: &str,
+    strategy: &minerva::strategy::Strategy,
+    market: Option<&str>,
+) -> Result<minerva::feed::live::LiveConfig> {
+    let market = market
+        .map(str::parse::<Market>)
+        .transpose()?
+        .unwrap_or(Market::Spot);
+    // The streams the shipped recordings hold (and Binance serves).
+    let depth = if market.is_futures() {
+        "depth@0ms"
+    } else {
+        "depth@100ms"
+    };
+    Ok(minerva::feed::live::LiveConfig {
+        host: host.to_string(),
+        market,
+        symbol: strategy.market.to_ascii_uppercase(),
+        streams: vec![depth.into(), "trade".into()],
+        snapshot_limit: if market.is_futures() { 1000 } else { 5000 },
+        max_reconnects: None,
+        seed: 0,
+    })
+}
+
+/// The symbol's grids from the server's exchangeInfo. Cold.
+fn live_spec(live: &minerva::feed::live::LiveConfig) -> Result<SymbolSpec> {
+    let path = if live.market.is_futures() {
+        "/fapi/v1/exchangeInfo"
+    } else {
+        "/api/v3/exchangeInfo"
+    };
+    let body = minerva::feed::live::rest::get(&live.host, path, std::time::Duration::from_secs(5))?;
+    let info = minerva::feed::binance::exchange_info::parse_exchange_info(&body, Some(live.market))
+        .with_context(|| format!("exchangeInfo from {}", live.host))?;
+    info.specs
+        .into_iter()
+        .find(|s| s.name.as_str() == live.symbol)
+        .with_context(|| format!("{} is not listed by {}", live.symbol, live.host))
+}
+
 fn cmd_run(a: RunArgs) -> Result<()> {
     use minerva::gateway::sign::Signer;
-    use minerva::pipeline::run::{ReplaySource, install_signal_handlers, run};
+    use minerva::pipeline::run::{ReplaySource, install_signal_handlers, run, stop_flag};
     let s = run_setup(&a)?;
     install_signal_handlers();
-    let report = run(
-        ReplaySource::new(s.frames, s.speed),
-        &s.spec,
-        &s.strategy,
-        Signer::new(&s.keys),
-        &s.cfg,
-    )?;
+    let report = match s.live.clone() {
+        None => run(
+            ReplaySource::new(s.frames, s.speed),
+            &s.spec,
+            &s.strategy,
+            Signer::new(&s.keys),
+            &s.cfg,
+        )?,
+        Some(live) => {
+            let source = minerva::feed::live::LiveSource::new(live, stop_flag());
+            let cfg = minerva::pipeline::run::RunConfig {
+                snapshot_request: Some(source.snapshot_request()),
+                ..s.cfg.clone()
+            };
+            run(source, &s.spec, &s.strategy, Signer::new(&s.keys), &cfg)?
+        }
+    };
     print!("{}", report.to_text());
     if report.interrupted {
         eprintln!("stopped by signal: rings drained, resting orders cancelled");
@@ -867,6 +938,9 @@ fn cmd_bench_pipeline(a: PipelineBenchArgs) -> Result<()> {
     use minerva::gateway::sign::Signer;
     use minerva::pipeline::run::{ReplaySource, install_signal_handlers, run};
     let s = run_setup(&a.run)?;
+    if s.live.is_some() {
+        bail!("bench pipeline replays recordings: give --source replay:FILE[,FILE]");
+    }
     install_signal_handlers();
     let mut merged: Option<minerva::pipeline::run::RunReport> = None;
     let mut rates = Vec::new();

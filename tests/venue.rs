@@ -114,3 +114,66 @@ fn a_client_following_binances_procedure_rebuilds_the_recorded_book() {
     );
     venue.stop();
 }
+
+#[test]
+fn the_pipeline_trades_on_the_live_feed_of_the_local_exchange() {
+    use minerva::feed::live::{LiveConfig, LiveSource};
+    use minerva::pipeline::run::{RunConfig, run};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let d = common::sample_dir().join("spot");
+    let info = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("sample/exchange_info_spot_btcusdt.json");
+    let venue = Venue::start(VenueConfig {
+        files: vec![d.join("btcusdt_20240808.gz"), d.join("btcusdt_20240809.gz")],
+        replay: ReplayOptions {
+            exchange_info: Some(info.clone()),
+            ..Default::default()
+        },
+        speed: None,
+        addr: "127.0.0.1:0".parse().unwrap(),
+    })
+    .unwrap();
+    let host = venue.local_addr().to_string();
+    // The grids from the venue's exchangeInfo, as `minerva run --source ws://` reads them.
+    let body = minerva::feed::live::rest::get(
+        &host,
+        "/api/v3/exchangeInfo",
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    let spec = minerva::feed::binance::exchange_info::parse_exchange_info(&body, None)
+        .unwrap()
+        .specs
+        .into_iter()
+        .find(|s| s.name.as_str() == "BTCUSDT")
+        .unwrap();
+    let source = LiveSource::new(
+        LiveConfig {
+            host,
+            market: spec.market,
+            symbol: "BTCUSDT".into(),
+            streams: vec!["depth@100ms".into(), "trade".into()],
+            snapshot_limit: 5000,
+            // The venue ends its session at the end of the data: so does the run.
+            max_reconnects: Some(0),
+            seed: 1,
+        },
+        Arc::new(AtomicBool::new(false)),
+    );
+    let cfg = RunConfig {
+        snapshot_request: Some(source.snapshot_request()),
+        ..RunConfig::default()
+    };
+    let strategy = common::loose_strategy();
+    let r = run(source, &spec, &strategy, common::test_signer(), &cfg).unwrap();
+    eprintln!("{}", r.to_text());
+    assert!(venue.finished());
+    assert_eq!(r.decode_errors, 0);
+    assert_eq!((r.book.gaps, r.book.resyncs), (0, 0));
+    assert!(r.book.applied > 5_000, "{:?}", r.book);
+    assert!(r.evaluations > 5_000);
+    assert!(r.trader.entries > 5, "{:?}", r.trader);
+    assert!(r.exchange.fills > 5, "{:?}", r.exchange);
+    venue.stop();
+}

@@ -64,6 +64,22 @@ pub fn stop_requested() -> bool {
     STOP.load(Ordering::Relaxed)
 }
 
+/// A flag that follows SIGINT/SIGTERM, for a source that waits on a socket: a watcher
+/// thread copies the signal flag into it (cold; ends with the process).
+pub fn stop_flag() -> std::sync::Arc<AtomicBool> {
+    let flag = std::sync::Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let _ = std::thread::Builder::new()
+        .name("minerva-stop".into())
+        .spawn(move || {
+            while !STOP.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            f.store(true, Ordering::Relaxed);
+        });
+    flag
+}
+
 /// Slots of the book → signal view ring: deep enough to absorb a burst of updates,
 /// small enough (64 KB) to stay in cache.
 const VIEW_SLOTS: usize = 16;
@@ -103,6 +119,8 @@ pub struct RunConfig {
     pub ring_capacity: usize,
     /// The simulated exchange: latency, queue model, fees, seed.
     pub sim: SimOptions,
+    /// Raised by the book stage when it needs a snapshot (a live source's request).
+    pub snapshot_request: Option<std::sync::Arc<AtomicBool>>,
     /// Print a report this often (SIGUSR1 prints one any time).
     pub report_every: Option<Duration>,
     /// HdrHistogram interval log: an interval per report, and the last at exit.
@@ -120,6 +138,7 @@ impl Default for RunConfig {
             realtime: false,
             ring_capacity: 1024,
             sim: SimOptions::default(),
+            snapshot_request: None,
             report_every: None,
             latency_log: None,
         }
@@ -662,6 +681,9 @@ pub fn run<S: Source + Send>(
     let (v_tx, v_rx) = ring_filled::<View>(VIEW_SLOTS, producer_wait(Stage::Book), View::EMPTY);
     let mut feed = FeedStage::new(source, spec);
     let mut book = BookStage::new(spec, strategy, &BookConfig::default())?;
+    if let Some(flag) = &cfg.snapshot_request {
+        book.request_snapshots(flag.clone());
+    }
     let mut signal = SignalStage::new(spec, strategy);
     let mut gateway = GatewayStage::new(spec, strategy, signer, &cfg.sim);
     let mailboxes: Vec<Mailbox> = layout.iter().map(|_| Mailbox::new()).collect();

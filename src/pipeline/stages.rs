@@ -417,6 +417,9 @@ pub struct BookStage {
     /// beyond them.
     gate: (u32, u32),
     snapshot: SnapshotParts,
+    /// Raised when the book falls out of sync, for a live source to fetch a snapshot.
+    resync: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    was_live: bool,
     /// Latency series this stage records.
     pub lat: Latencies,
 }
@@ -447,8 +450,16 @@ impl BookStage {
             ),
             gate: (strategy.long_pressure_ppm, strategy.short_pressure_ppm),
             snapshot: SnapshotParts::default(),
+            resync: None,
+            was_live: false,
             lat: Latencies::default(),
         })
+    }
+
+    /// Raises `flag` whenever the book falls out of sync after having been live (a gap):
+    /// a live source answers with a fresh snapshot.
+    pub fn request_snapshots(&mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        self.resync = Some(flag);
     }
 
     /// Handles one message.
@@ -488,6 +499,13 @@ impl BookStage {
                 (m.pushed_ns, false, true)
             }
         };
+        if let Some(flag) = &self.resync {
+            let live = self.book.state() == SyncState::Live;
+            if self.was_live && !live {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            self.was_live = live;
+        }
         if pass {
             out.push(Stamped {
                 msg: SignalMsg {

@@ -1,0 +1,241 @@
+//! The live feed source: a WebSocket session to Binance's market streams (or
+//! `minerva exchange`) feeding the feed stage frame by frame, with the REST snapshot
+//! the book needs injected as a frame, as recordings carry it.
+//!
+//! * On connect: subscribe to the combined streams, then fetch a depth snapshot (the
+//!   procedure's order: the socket buffers diffs meanwhile) and hand it over first.
+//! * When the book loses sync (a gap), the book stage raises the snapshot request flag
+//!   and the next frame is a fresh snapshot.
+//! * When the session drops: reconnect with exponential backoff and jitter, and a new
+//!   snapshot (the book resyncs through its procedure).
+//!
+//! Frames are read into one reusable buffer ([`wire::Wire`]). Plain `ws://`/`http://`
+//! for now (the local exchange); TLS for Binance's own endpoints is still to come.
+
+pub mod rest;
+pub mod wire;
+
+use crate::core::Market;
+use crate::pipeline::clock::now_ns;
+use crate::pipeline::stages::{Frame, Source};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wire::{Wire, WireError};
+
+/// Where and what to read.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// `host:port` of the market streams and REST (the local exchange serves both).
+    pub host: String,
+    /// Spot or futures (the REST paths differ).
+    pub market: Market,
+    /// The symbol, upper case.
+    pub symbol: String,
+    /// Stream names without the symbol (`depth@100ms`, `trade`).
+    pub streams: Vec<String>,
+    /// Levels per side of each REST snapshot.
+    pub snapshot_limit: u32,
+    /// Reconnections allowed after a drop (`None`: forever).
+    pub max_reconnects: Option<u32>,
+    /// Seed of the backoff jitter and the WebSocket key.
+    pub seed: u64,
+}
+
+/// Counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    /// Sessions opened.
+    pub connects: u64,
+    /// Sessions lost (server close, socket error).
+    pub drops: u64,
+    /// Snapshots fetched.
+    pub snapshots: u64,
+    /// Failed connection or snapshot attempts.
+    pub failures: u64,
+}
+
+/// The live source.
+pub struct LiveSource {
+    cfg: LiveConfig,
+    wire: Option<Wire>,
+    snapshot: Vec<u8>,
+    need_snapshot: bool,
+    request: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    backoff_ms: u64,
+    rng: fastrand::Rng,
+    /// Counters.
+    pub stats: LiveStats,
+}
+
+const BACKOFF_MIN_MS: u64 = 250;
+const BACKOFF_MAX_MS: u64 = 30_000;
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+impl LiveSource {
+    /// A source for `cfg`; it connects on the first read. `stop` ends it (SIGINT).
+    pub fn new(cfg: LiveConfig, stop: Arc<AtomicBool>) -> Self {
+        let seed = cfg.seed;
+        Self {
+            cfg,
+            wire: None,
+            snapshot: Vec::new(),
+            need_snapshot: true,
+            request: Arc::new(AtomicBool::new(false)),
+            stop,
+            backoff_ms: BACKOFF_MIN_MS,
+            rng: fastrand::Rng::with_seed(seed),
+            stats: LiveStats::default(),
+        }
+    }
+
+    /// The flag the book stage raises when it needs a snapshot (after a gap).
+    pub fn snapshot_request(&self) -> Arc<AtomicBool> {
+        self.request.clone()
+    }
+
+    fn path(&self) -> String {
+        let sym = self.cfg.symbol.to_ascii_lowercase();
+        let streams: Vec<String> = self
+            .cfg
+            .streams
+            .iter()
+            .map(|s| format!("{sym}@{s}"))
+            .collect();
+        format!("/stream?streams={}", streams.join("/"))
+    }
+
+    fn connect(&mut self) -> Result<(), WireError> {
+        let addr = self
+            .cfg
+            .host
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))?;
+        let stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+        stream.set_nodelay(true)?;
+        let seed = self.rng.u64(..);
+        let wire = Wire::handshake(stream, &self.cfg.host, &self.path(), seed)?;
+        // Short reads: a quiet market still lets the source see a stop or a request.
+        wire.socket()
+            .set_read_timeout(Some(Duration::from_millis(100)))?;
+        self.wire = Some(wire);
+        self.stats.connects += 1;
+        self.need_snapshot = true;
+        Ok(())
+    }
+
+    fn fetch_snapshot(&mut self) -> bool {
+        let path = format!(
+            "{}depth?symbol={}&limit={}",
+            if self.cfg.market.is_futures() {
+                "/fapi/v1/"
+            } else {
+                "/api/v3/"
+            },
+            self.cfg.symbol,
+            self.cfg.snapshot_limit
+        );
+        match rest::get(&self.cfg.host, &path, TIMEOUT) {
+            Ok(body) => {
+                self.snapshot = body;
+                self.stats.snapshots += 1;
+                true
+            }
+            Err(_) => {
+                self.stats.failures += 1;
+                false
+            }
+        }
+    }
+
+    /// Waits out the backoff (with ±25 % jitter, so clients do not reconnect in step),
+    /// then doubles it; false when stopped meanwhile.
+    fn back_off(&mut self) -> bool {
+        let jitter = self.backoff_ms / 4;
+        let wait = self.backoff_ms - jitter + self.rng.u64(0..=2 * jitter);
+        let until = std::time::Instant::now() + Duration::from_millis(wait);
+        while std::time::Instant::now() < until {
+            if self.stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.backoff_ms = (self.backoff_ms * 2).min(BACKOFF_MAX_MS);
+        true
+    }
+
+    fn stamp(bytes: &[u8]) -> Frame<'_> {
+        let wall_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Frame {
+            bytes,
+            recv_ns: now_ns(),
+            wall_ns,
+        }
+    }
+}
+
+impl Source for LiveSource {
+    fn next_frame(&mut self) -> Option<Frame<'_>> {
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                if let Some(w) = self.wire.as_mut() {
+                    w.close();
+                }
+                return None;
+            }
+            if self.wire.is_none() {
+                let allowed = self
+                    .cfg
+                    .max_reconnects
+                    .is_none_or(|m| self.stats.connects <= m as u64);
+                if !allowed {
+                    return None;
+                }
+                if self.connect().is_err() {
+                    self.stats.failures += 1;
+                    if !self.back_off() {
+                        return None;
+                    }
+                    continue;
+                }
+            }
+            if self.request.swap(false, Ordering::Relaxed) {
+                self.need_snapshot = true;
+            }
+            if self.need_snapshot {
+                if self.fetch_snapshot() {
+                    self.need_snapshot = false;
+                    return Some(Self::stamp(&self.snapshot));
+                }
+                if !self.back_off() {
+                    return None;
+                }
+                continue;
+            }
+            let wire = self.wire.as_mut()?;
+            match wire.read_message() {
+                Ok(_) => {
+                    self.backoff_ms = BACKOFF_MIN_MS;
+                    break;
+                }
+                Err(WireError::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => {
+                    self.wire = None;
+                    self.stats.drops += 1;
+                }
+            }
+        }
+        // The message just read, still in the session's buffer.
+        let wire = self.wire.as_mut()?;
+        Some(Self::stamp(wire.message()))
+    }
+}

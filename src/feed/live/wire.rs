@@ -1,0 +1,250 @@
+//! A WebSocket client's wire: the opening handshake (RFC 6455 §4) and frames read into
+//! one reusable buffer, so steady-state reads allocate nothing. Text and binary
+//! messages are handed over as bytes; pings are answered; a close ends the session.
+//! Plain `ws://` only (TLS for `wss://` is to come with the live endpoints).
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+
+/// Why a WebSocket session could not start or went on no longer.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// The socket failed.
+    #[error("socket: {0}")]
+    Io(#[from] io::Error),
+    /// The server did not upgrade the connection.
+    #[error("handshake refused: {0}")]
+    Handshake(String),
+    /// A frame broke the protocol (or exceeded the buffer).
+    #[error("protocol: {0}")]
+    Protocol(&'static str),
+    /// The server closed the session.
+    #[error("closed by the server")]
+    Closed,
+}
+
+/// Largest message accepted (Binance's depth snapshots over WS are far below).
+pub const MAX_MESSAGE: usize = 16 << 20;
+
+/// A client session over a TCP stream.
+pub struct Wire {
+    stream: TcpStream,
+    /// The current message.
+    msg: Vec<u8>,
+    rng: fastrand::Rng,
+}
+
+impl Wire {
+    /// Opens `ws://host/path` on `stream`. Cold.
+    ///
+    /// # Errors
+    /// [`WireError`] when the socket fails or the server does not upgrade.
+    pub fn handshake(
+        mut stream: TcpStream,
+        host: &str,
+        path: &str,
+        seed: u64,
+    ) -> Result<Self, WireError> {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let key_bytes: [u8; 16] = std::array::from_fn(|_| rng.u8(..));
+        let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key_bytes);
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )?;
+        // The response head, byte by byte: nothing of the first frame is read past it.
+        let mut head = Vec::with_capacity(256);
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if stream.read(&mut b)? == 0 {
+                return Err(WireError::Handshake("connection closed".into()));
+            }
+            head.push(b[0]);
+            if head.len() > 8192 {
+                return Err(WireError::Handshake("response head too long".into()));
+            }
+        }
+        let text = String::from_utf8_lossy(&head);
+        if !text.starts_with("HTTP/1.1 101") {
+            let line = text.lines().next().unwrap_or("").to_string();
+            return Err(WireError::Handshake(line));
+        }
+        let want = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let ok = text.lines().any(|l| {
+            l.split_once(':').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("sec-websocket-accept") && v.trim() == want
+            })
+        });
+        if !ok {
+            return Err(WireError::Handshake("wrong Sec-WebSocket-Accept".into()));
+        }
+        Ok(Self {
+            stream,
+            msg: Vec::with_capacity(64 * 1024),
+            rng,
+        })
+    }
+
+    /// The last message read.
+    pub fn message(&self) -> &[u8] {
+        &self.msg
+    }
+
+    /// The socket (timeouts, shutdown).
+    pub fn socket(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// Reads the next text or binary message into the session's buffer and returns it.
+    /// Pings are answered on the way; control frames are not returned.
+    ///
+    /// # Hot path: no allocation once the buffer has grown to the largest message.
+    ///
+    /// # Errors
+    /// [`WireError`]; `Io` with `WouldBlock`/`TimedOut` when the socket's read timeout
+    /// passed before a frame began (nothing is lost: call again).
+    pub fn read_message(&mut self) -> Result<&[u8], WireError> {
+        self.msg.clear();
+        loop {
+            // The first byte alone may time out (nothing begun, nothing lost); once a
+            // frame has begun, its bytes are waited for.
+            let mut h = [0u8; 2];
+            match self.stream.read(&mut h[..1]) {
+                Ok(0) => return Err(WireError::Closed),
+                Ok(_) => {}
+                Err(e)
+                    if self.msg.is_empty()
+                        || !matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                {
+                    return Err(e.into());
+                }
+                Err(_) => continue,
+            }
+            read_full(&mut self.stream, &mut h[1..])?;
+            let fin = h[0] & 0x80 != 0;
+            let opcode = h[0] & 0x0f;
+            if h[1] & 0x80 != 0 {
+                return Err(WireError::Protocol("a server frame must not be masked"));
+            }
+            let len = match h[1] & 0x7f {
+                126 => {
+                    let mut b = [0u8; 2];
+                    self.read_all(&mut b)?;
+                    u16::from_be_bytes(b) as usize
+                }
+                127 => {
+                    let mut b = [0u8; 8];
+                    self.read_all(&mut b)?;
+                    usize::try_from(u64::from_be_bytes(b)).unwrap_or(usize::MAX)
+                }
+                n => n as usize,
+            };
+            if len > MAX_MESSAGE || self.msg.len() + len > MAX_MESSAGE {
+                return Err(WireError::Protocol("message too large"));
+            }
+            match opcode {
+                // Continuation, text, binary: payload into the message.
+                0..=2 => {
+                    let at = self.msg.len();
+                    self.msg.resize(at + len, 0);
+                    let (stream, msg) = (&mut self.stream, &mut self.msg);
+                    read_full(stream, &mut msg[at..])?;
+                    if fin {
+                        return Ok(&self.msg);
+                    }
+                }
+                // Close.
+                8 => {
+                    let mut skip = [0u8; 125];
+                    self.read_all(&mut skip[..len.min(125)])?;
+                    let _ = self.send_control(8, &[]);
+                    return Err(WireError::Closed);
+                }
+                // Ping: answer with the same payload; pong: nothing to do.
+                9 | 10 => {
+                    let mut p = [0u8; 125];
+                    if len > 125 {
+                        return Err(WireError::Protocol("control frame over 125 bytes"));
+                    }
+                    self.read_all(&mut p[..len])?;
+                    if opcode == 9 {
+                        self.send_control(10, &p[..len])?;
+                    }
+                }
+                _ => return Err(WireError::Protocol("unknown opcode")),
+            }
+        }
+    }
+
+    /// Sends a text message (subscriptions). Cold.
+    ///
+    /// # Errors
+    /// [`WireError::Io`] when the socket fails.
+    pub fn send_text(&mut self, text: &[u8]) -> Result<(), WireError> {
+        self.send_frame(1, text)
+    }
+
+    /// Closes the session (best effort).
+    pub fn close(&mut self) {
+        let _ = self.send_control(8, &[]);
+    }
+
+    fn send_control(&mut self, opcode: u8, payload: &[u8]) -> Result<(), WireError> {
+        self.send_frame(opcode, &payload[..payload.len().min(125)])
+    }
+
+    /// One masked frame (RFC 6455 §5.3: every client frame is masked).
+    fn send_frame(&mut self, opcode: u8, payload: &[u8]) -> Result<(), WireError> {
+        let mut head = [0u8; 14];
+        head[0] = 0x80 | opcode;
+        let mut n = 2;
+        match payload.len() {
+            l if l < 126 => head[1] = 0x80 | l as u8,
+            l if l <= u16::MAX as usize => {
+                head[1] = 0x80 | 126;
+                head[2..4].copy_from_slice(&(l as u16).to_be_bytes());
+                n = 4;
+            }
+            l => {
+                head[1] = 0x80 | 127;
+                head[2..10].copy_from_slice(&(l as u64).to_be_bytes());
+                n = 10;
+            }
+        }
+        let mask: [u8; 4] = self.rng.u32(..).to_be_bytes();
+        head[n..n + 4].copy_from_slice(&mask);
+        n += 4;
+        let mut out = Vec::with_capacity(n + payload.len());
+        out.extend_from_slice(&head[..n]);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.stream.write_all(&out)?;
+        Ok(())
+    }
+
+    fn read_all(&mut self, buf: &mut [u8]) -> Result<(), WireError> {
+        read_full(&mut self.stream, buf)
+    }
+}
+
+/// Reads exactly `buf.len()` bytes, riding out read timeouts once a frame has begun.
+fn read_full(stream: &mut TcpStream, buf: &mut [u8]) -> Result<(), WireError> {
+    let mut at = 0;
+    while at < buf.len() {
+        match stream.read(&mut buf[at..]) {
+            Ok(0) => return Err(WireError::Closed),
+            Ok(n) => at += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
