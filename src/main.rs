@@ -236,6 +236,11 @@ struct ExchangeArgs {
     /// spot, usdm or coinm, when not detected from the data.
     #[arg(long)]
     data_market: Option<String>,
+    /// Faults to inject, each every N published messages: drop=N (close the stream
+    /// sessions), skip-depth=N (leave out a depth diff), malformed=N (a truncated
+    /// message).
+    #[arg(long)]
+    fault: Option<String>,
 }
 
 /// `max` or a positive multiple of real time.
@@ -267,6 +272,12 @@ fn cmd_exchange(a: ExchangeArgs) -> Result<()> {
         },
         speed: parse_speed(&a.speed)?,
         addr: std::net::SocketAddr::from(([127, 0, 0, 1], a.port)),
+        faults: match &a.fault {
+            Some(f) => {
+                minerva::venue::Faults::parse(f).map_err(|e| anyhow::anyhow!("--fault {e}"))?
+            }
+            None => minerva::venue::Faults::default(),
+        },
     };
     let venue = Venue::start(cfg)?;
     let addr = venue.local_addr();

@@ -36,6 +36,7 @@ fn a_client_following_binances_procedure_rebuilds_the_recorded_book() {
         },
         speed: None,
         addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Default::default(),
     })
     .unwrap();
     let addr = venue.local_addr();
@@ -132,6 +133,7 @@ fn the_pipeline_trades_on_the_live_feed_of_the_local_exchange() {
         },
         speed: None,
         addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Default::default(),
     })
     .unwrap();
     let host = venue.local_addr().to_string();
@@ -175,5 +177,83 @@ fn the_pipeline_trades_on_the_live_feed_of_the_local_exchange() {
     assert!(r.evaluations > 5_000);
     assert!(r.trader.entries > 5, "{:?}", r.trader);
     assert!(r.exchange.fills > 5, "{:?}", r.exchange);
+    venue.stop();
+}
+
+#[test]
+fn dropped_sessions_gaps_and_malformed_frames_are_recovered() {
+    use minerva::feed::live::{LiveConfig, LiveSource};
+    use minerva::pipeline::run::{RunConfig, run};
+    use minerva::venue::Faults;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let d = common::sample_dir().join("spot");
+    let info = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("sample/exchange_info_spot_btcusdt.json");
+    let venue = Venue::start(VenueConfig {
+        files: vec![d.join("btcusdt_20240808.gz"), d.join("btcusdt_20240809.gz")],
+        replay: ReplayOptions {
+            exchange_info: Some(info.clone()),
+            ..Default::default()
+        },
+        // 10.8 minutes at ×150: the market goes on while the client reconnects.
+        speed: Some(150.0),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Faults::parse("drop=40000,skip-depth=577,malformed=10007").unwrap(),
+    })
+    .unwrap();
+    let spec = minerva::replay::symbol_table(
+        &[d.join("btcusdt_20240808.gz")],
+        &ReplayOptions {
+            exchange_info: Some(info),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .specs()[0]
+        .clone();
+    let source = LiveSource::new(
+        LiveConfig {
+            host: venue.local_addr().to_string(),
+            market: spec.market,
+            symbol: "BTCUSDT".into(),
+            streams: vec!["depth@100ms".into(), "trade".into()],
+            snapshot_limit: 5000,
+            // Two drops, then the end of the data refuses the rest.
+            max_reconnects: Some(6),
+            seed: 2,
+        },
+        Arc::new(AtomicBool::new(false)),
+    );
+    let stats = source.stats();
+    let cfg = RunConfig {
+        snapshot_request: Some(source.snapshot_request()),
+        ..RunConfig::default()
+    };
+    let r = run(
+        source,
+        &spec,
+        &common::loose_strategy(),
+        common::test_signer(),
+        &cfg,
+    )
+    .unwrap();
+    let (connects, drops, snapshots, failures) = stats.read();
+    eprintln!(
+        "connects {connects}, drops {drops}, snapshots {snapshots}, failures {failures}; book {:?}",
+        r.book
+    );
+    assert!(
+        drops >= 2 && connects >= 3,
+        "sessions were dropped and reopened"
+    );
+    assert!(r.decode_errors >= 1, "malformed frames counted, not fatal");
+    assert!(r.book.gaps >= 1, "skipped diffs seen as gaps");
+    assert!(
+        snapshots >= connects + 1,
+        "a snapshot per session and one per gap"
+    );
+    assert!(r.book.resyncs >= 1);
+    assert_eq!(r.book.crosses, 0);
     venue.stop();
 }

@@ -48,6 +48,50 @@ pub struct VenueConfig {
     pub speed: Option<f64>,
     /// Address to listen on (port 0: any free port).
     pub addr: SocketAddr,
+    /// Faults to inject into the streams (tests of clients' recovery).
+    pub faults: Faults,
+}
+
+/// Faults the venue injects into its streams, each every N published messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Close every stream session (clients must reconnect and resync).
+    pub drop_every: Option<u64>,
+    /// Leave out a depth diff (an update id gap: clients must resync).
+    pub skip_depth_every: Option<u64>,
+    /// Send a truncated JSON message before the real one.
+    pub malformed_every: Option<u64>,
+}
+
+impl Faults {
+    /// Parses `drop=N,skip-depth=N,malformed=N` (any subset).
+    ///
+    /// # Errors
+    /// A message naming the part that could not be read.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut f = Faults::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| format!("fault `{part}`: expected NAME=N"))?;
+            let n: u64 = v
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("fault `{part}`: N must be a positive count"))?;
+            match k {
+                "drop" => f.drop_every = Some(n),
+                "skip-depth" => f.skip_depth_every = Some(n),
+                "malformed" => f.malformed_every = Some(n),
+                _ => {
+                    return Err(format!(
+                        "fault `{k}`: expected drop, skip-depth or malformed"
+                    ));
+                }
+            }
+        }
+        Ok(f)
+    }
 }
 
 /// Why the venue could not start.
@@ -95,6 +139,7 @@ struct Shared {
     done: AtomicBool,
     published: AtomicU64,
     exchange_info: Vec<u8>,
+    faults: Faults,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -156,6 +201,7 @@ impl Venue {
             done: AtomicBool::new(false),
             published: AtomicU64::new(0),
             exchange_info,
+            faults: cfg.faults,
         });
         let (s1, s2) = (shared.clone(), shared.clone());
         let speed = cfg.speed;
@@ -283,8 +329,22 @@ fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], speed: Option<f64>) {
         let Some((name, data)) = envelope(text) else {
             continue;
         };
-        let (whole, data): (Arc<str>, Arc<str>) = (Arc::from(text), Arc::from(data));
+        let n = shared.published.fetch_add(1, Ordering::Relaxed) + 1;
+        let f = shared.faults;
+        let every = |e: Option<u64>| e.is_some_and(|e| n % e == 0);
+        if name.contains("@depth") && every(f.skip_depth_every) {
+            continue;
+        }
         let mut subs = lock(&shared.subs);
+        if every(f.drop_every) {
+            // Dropping the outboxes closes the sessions.
+            subs.clear();
+        }
+        if every(f.malformed_every) {
+            let bad: Arc<str> = Arc::from(&text[..text.len() / 2]);
+            subs.retain(|s| s.tx.send(bad.clone()).is_ok());
+        }
+        let (whole, data): (Arc<str>, Arc<str>) = (Arc::from(text), Arc::from(data));
         subs.retain(|s| {
             if !s.streams.iter().any(|n| n == name) {
                 return true;
@@ -294,7 +354,6 @@ fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], speed: Option<f64>) {
             s.tx.send(msg.clone()).is_ok()
         });
         drop(st);
-        shared.published.fetch_add(1, Ordering::Relaxed);
     }
     shared.done.store(true, Ordering::Relaxed);
     // Dropping the outboxes ends every session with a close frame.
@@ -358,6 +417,14 @@ fn session(shared: &Shared, mut stream: TcpStream, req: &Request, key: &str) {
     let Some((streams, combined)) = streams_of(req) else {
         return respond(&mut stream, 404, &error_body(-1000, "Unknown stream path."));
     };
+    if shared.done.load(Ordering::Relaxed) {
+        // The recording is over: nothing will ever be published on a new session.
+        return respond(
+            &mut stream,
+            503,
+            &error_body(-1000, "The data has been served."),
+        );
+    }
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
     let head = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"

@@ -20,7 +20,7 @@ use crate::pipeline::clock::now_ns;
 use crate::pipeline::stages::{Frame, Source};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wire::{Wire, WireError};
 
@@ -37,23 +37,40 @@ pub struct LiveConfig {
     pub streams: Vec<String>,
     /// Levels per side of each REST snapshot.
     pub snapshot_limit: u32,
-    /// Reconnections allowed after a drop (`None`: forever).
+    /// Connection attempts allowed after the first (`None`: forever).
     pub max_reconnects: Option<u32>,
     /// Seed of the backoff jitter and the WebSocket key.
     pub seed: u64,
 }
 
-/// Counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counters, shared so they can be read while (and after) a pipeline owns the source.
+#[derive(Debug, Default)]
 pub struct LiveStats {
     /// Sessions opened.
-    pub connects: u64,
+    pub connects: AtomicU64,
     /// Sessions lost (server close, socket error).
-    pub drops: u64,
+    pub drops: AtomicU64,
     /// Snapshots fetched.
-    pub snapshots: u64,
+    pub snapshots: AtomicU64,
     /// Failed connection or snapshot attempts.
-    pub failures: u64,
+    pub failures: AtomicU64,
+}
+
+impl LiveStats {
+    fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `(connects, drops, snapshots, failures)` now.
+    pub fn read(&self) -> (u64, u64, u64, u64) {
+        let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        (
+            r(&self.connects),
+            r(&self.drops),
+            r(&self.snapshots),
+            r(&self.failures),
+        )
+    }
 }
 
 /// The live source.
@@ -65,9 +82,10 @@ pub struct LiveSource {
     request: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     backoff_ms: u64,
+    /// Connection attempts so far.
+    tries: u64,
     rng: fastrand::Rng,
-    /// Counters.
-    pub stats: LiveStats,
+    stats: Arc<LiveStats>,
 }
 
 const BACKOFF_MIN_MS: u64 = 250;
@@ -86,9 +104,15 @@ impl LiveSource {
             request: Arc::new(AtomicBool::new(false)),
             stop,
             backoff_ms: BACKOFF_MIN_MS,
+            tries: 0,
             rng: fastrand::Rng::with_seed(seed),
-            stats: LiveStats::default(),
+            stats: Arc::new(LiveStats::default()),
         }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Arc<LiveStats> {
+        self.stats.clone()
     }
 
     /// The flag the book stage raises when it needs a snapshot (after a gap).
@@ -122,7 +146,7 @@ impl LiveSource {
         wire.socket()
             .set_read_timeout(Some(Duration::from_millis(100)))?;
         self.wire = Some(wire);
-        self.stats.connects += 1;
+        LiveStats::bump(&self.stats.connects);
         self.need_snapshot = true;
         Ok(())
     }
@@ -141,11 +165,11 @@ impl LiveSource {
         match rest::get(&self.cfg.host, &path, TIMEOUT) {
             Ok(body) => {
                 self.snapshot = body;
-                self.stats.snapshots += 1;
+                LiveStats::bump(&self.stats.snapshots);
                 true
             }
             Err(_) => {
-                self.stats.failures += 1;
+                LiveStats::bump(&self.stats.failures);
                 false
             }
         }
@@ -189,15 +213,17 @@ impl Source for LiveSource {
                 return None;
             }
             if self.wire.is_none() {
+                // Every attempt after the first counts, failed or not.
                 let allowed = self
                     .cfg
                     .max_reconnects
-                    .is_none_or(|m| self.stats.connects <= m as u64);
+                    .is_none_or(|m| self.tries <= m as u64);
                 if !allowed {
                     return None;
                 }
+                self.tries += 1;
                 if self.connect().is_err() {
-                    self.stats.failures += 1;
+                    LiveStats::bump(&self.stats.failures);
                     if !self.back_off() {
                         return None;
                     }
@@ -230,7 +256,7 @@ impl Source for LiveSource {
                     ) => {}
                 Err(_) => {
                     self.wire = None;
-                    self.stats.drops += 1;
+                    LiveStats::bump(&self.stats.drops);
                 }
             }
         }
