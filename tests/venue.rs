@@ -250,7 +250,7 @@ fn dropped_sessions_gaps_and_malformed_frames_are_recovered() {
     assert!(r.decode_errors >= 1, "malformed frames counted, not fatal");
     assert!(r.book.gaps >= 1, "skipped diffs seen as gaps");
     assert!(
-        snapshots >= connects + 1,
+        snapshots > connects,
         "a snapshot per session and one per gap"
     );
     assert!(r.book.resyncs >= 1);
