@@ -217,10 +217,15 @@ impl Wire {
         let mask: [u8; 4] = self.rng.u32(..).to_be_bytes();
         head[n..n + 4].copy_from_slice(&mask);
         n += 4;
-        let mut out = Vec::with_capacity(n + payload.len());
-        out.extend_from_slice(&head[..n]);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        self.stream.write_all(&out)?;
+        self.stream.write_all(&head[..n])?;
+        // Masked through a stack buffer: a pong or a close allocates nothing.
+        let mut chunk = [0u8; 256];
+        for (c, part) in payload.chunks(chunk.len()).enumerate() {
+            for (i, b) in part.iter().enumerate() {
+                chunk[i] = b ^ mask[(c * 256 + i) % 4];
+            }
+            self.stream.write_all(&chunk[..part.len()])?;
+        }
         Ok(())
     }
 
