@@ -85,3 +85,13 @@ fn replay_line() {
 fn paper_request() {
     replay("paper_request", harness::paper_request);
 }
+
+#[test]
+fn ws_frames() {
+    replay("ws_frames", harness::ws_frames);
+}
+
+#[test]
+fn http_head() {
+    replay("http_head", harness::http_head);
+}

@@ -82,7 +82,10 @@ fn no_allocation_per_frame_on_the_live_feed() {
         ..Default::default()
     };
     let files = vec![d.join("btcusdt_20240808.gz"), d.join("btcusdt_20240809.gz")];
-    let spec = minerva::replay::symbol_table(&files, &opts).unwrap().specs()[0].clone();
+    let spec = minerva::replay::symbol_table(&files, &opts)
+        .unwrap()
+        .specs()[0]
+        .clone();
     let venue = Venue::start(VenueConfig {
         files,
         replay: opts,

@@ -697,3 +697,43 @@ pub fn paper_request(data: &[u8]) {
         assert_eq!(x.stats.reports_lost, 0);
     }
 }
+
+/// The live feed's WebSocket frame reader on arbitrary server bytes: messages are read
+/// until an error; never a panic, never a message over the limit, and what it writes
+/// back (pongs, a close) is well-framed and masked.
+pub fn ws_frames(data: &[u8]) {
+    use minerva::feed::live::wire::{MAX_MESSAGE, Wire};
+    use std::io::{Cursor, Read, Write};
+    struct Duplex(Cursor<Vec<u8>>, Vec<u8>);
+    impl Read for Duplex {
+        fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+            self.0.read(b)
+        }
+    }
+    impl Write for Duplex {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.1.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut w = Wire::over(Duplex(Cursor::new(data.to_vec()), Vec::new()), 1);
+    for _ in 0..1_000 {
+        match w.read_message() {
+            Ok(m) => assert!(m.len() <= MAX_MESSAGE),
+            Err(_) => break,
+        }
+    }
+}
+
+/// The local exchange's HTTP request reader on arbitrary bytes: a request or `None`,
+/// never a panic; a parsed path never holds the query.
+pub fn http_head(data: &[u8]) {
+    let mut r = std::io::Cursor::new(data);
+    if let Some(req) = minerva::venue::http::read_request(&mut r) {
+        assert!(!req.path.contains('?'));
+        let _ = minerva::venue::http::query_param(&req.query, "symbol");
+    }
+}

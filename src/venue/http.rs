@@ -22,7 +22,7 @@ pub struct Request {
 
 /// Reads one request head from `stream`. `None` for a malformed or oversized head,
 /// or a peer that went away.
-pub fn read_request(stream: &mut TcpStream) -> Option<Request> {
+pub fn read_request(stream: &mut impl Read) -> Option<Request> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {

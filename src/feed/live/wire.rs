@@ -26,15 +26,16 @@ pub enum WireError {
 /// Largest message accepted (Binance's depth snapshots over WS are far below).
 pub const MAX_MESSAGE: usize = 16 << 20;
 
-/// A client session over a TCP stream.
-pub struct Wire {
-    stream: TcpStream,
+/// A client session over a byte stream (a TCP stream in use; anything that reads and
+/// writes in tests and fuzzing).
+pub struct Wire<S = TcpStream> {
+    stream: S,
     /// The current message.
     msg: Vec<u8>,
     rng: fastrand::Rng,
 }
 
-impl Wire {
+impl Wire<TcpStream> {
     /// Opens `ws://host/path` on `stream`. Cold.
     ///
     /// # Errors
@@ -78,21 +79,28 @@ impl Wire {
         if !ok {
             return Err(WireError::Handshake("wrong Sec-WebSocket-Accept".into()));
         }
-        Ok(Self {
-            stream,
-            msg: Vec::with_capacity(64 * 1024),
-            rng,
-        })
-    }
-
-    /// The last message read.
-    pub fn message(&self) -> &[u8] {
-        &self.msg
+        Ok(Wire::over(stream, rng.u64(..)))
     }
 
     /// The socket (timeouts, shutdown).
     pub fn socket(&self) -> &TcpStream {
         &self.stream
+    }
+}
+
+impl<S: Read + Write> Wire<S> {
+    /// A session over `stream` whose opening handshake is done.
+    pub fn over(stream: S, seed: u64) -> Self {
+        Self {
+            stream,
+            msg: Vec::with_capacity(64 * 1024),
+            rng: fastrand::Rng::with_seed(seed),
+        }
+    }
+
+    /// The last message read.
+    pub fn message(&self) -> &[u8] {
+        &self.msg
     }
 
     /// Reads the next text or binary message into the session's buffer and returns it.
@@ -235,7 +243,7 @@ impl Wire {
 }
 
 /// Reads exactly `buf.len()` bytes, riding out read timeouts once a frame has begun.
-fn read_full(stream: &mut TcpStream, buf: &mut [u8]) -> Result<(), WireError> {
+fn read_full(stream: &mut impl Read, buf: &mut [u8]) -> Result<(), WireError> {
     let mut at = 0;
     while at < buf.len() {
         match stream.read(&mut buf[at..]) {
@@ -252,4 +260,85 @@ fn read_full(stream: &mut TcpStream, buf: &mut [u8]) -> Result<(), WireError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    /// Reads from `input`, keeps what is written.
+    struct Duplex {
+        input: Cursor<Vec<u8>>,
+        output: Vec<u8>,
+    }
+
+    impl Read for Duplex {
+        fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+            self.input.read(b)
+        }
+    }
+
+    impl Write for Duplex {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.output.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn wire(bytes: &[u8]) -> Wire<Duplex> {
+        Wire::over(
+            Duplex {
+                input: Cursor::new(bytes.to_vec()),
+                output: Vec::new(),
+            },
+            7,
+        )
+    }
+
+    #[test]
+    fn messages_fragments_pings_and_close() {
+        let mut b = vec![0x81, 5];
+        b.extend_from_slice(b"hello");
+        // "ab" + "cd" in two fragments, a ping in between.
+        b.extend_from_slice(&[0x01, 2, b'a', b'b', 0x89, 1, b'p', 0x80, 2, b'c', b'd']);
+        // 16-bit length.
+        b.extend_from_slice(&[0x82, 126, 0x01, 0x00]);
+        b.extend(std::iter::repeat_n(b'x', 256));
+        b.extend_from_slice(&[0x88, 0]);
+        let mut w = wire(&b);
+        assert_eq!(w.read_message().unwrap(), b"hello");
+        assert_eq!(w.read_message().unwrap(), b"abcd");
+        // The pong: FIN + opcode 10, masked, one byte of payload, unmasked back to `p`.
+        let out = w.stream.output.clone();
+        assert_eq!(&out[..2], &[0x8a, 0x81]);
+        assert_eq!(out[6] ^ out[2], b'p');
+        assert_eq!(w.read_message().unwrap().len(), 256);
+        assert!(matches!(w.read_message(), Err(WireError::Closed)));
+    }
+
+    #[test]
+    fn broken_frames_are_errors() {
+        // A masked server frame.
+        assert!(matches!(
+            wire(&[0x81, 0x81, 1, 2, 3, 4, b'a']).read_message(),
+            Err(WireError::Protocol(_))
+        ));
+        // Larger than the limit.
+        let mut b = vec![0x82, 127];
+        b.extend_from_slice(&(MAX_MESSAGE as u64 + 1).to_be_bytes());
+        assert!(matches!(
+            wire(&b).read_message(),
+            Err(WireError::Protocol(_))
+        ));
+        // An unknown opcode; a truncated frame.
+        assert!(wire(&[0x83, 0]).read_message().is_err());
+        assert!(matches!(
+            wire(&[0x81, 5, b'a']).read_message(),
+            Err(WireError::Closed)
+        ));
+    }
 }
