@@ -71,6 +71,9 @@ fn a_client_following_binances_procedure_rebuilds_the_recorded_book() {
     let tcp = TcpStream::connect(addr).unwrap();
     let url = format!("ws://{addr}/stream?streams=btcusdt@depth@100ms/btcusdt@trade");
     let (mut ws, _) = tungstenite::client(url.as_str(), tcp).unwrap();
+    // Not reading yet: the venue fills the socket and blocks on this subscriber; a
+    // snapshot must still be served.
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
     let (status, snap) = get(addr, "/api/v3/depth?symbol=BTCUSDT&limit=5000");
     assert_eq!(status, 200);
     let opts = ReplayOptions {

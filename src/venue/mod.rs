@@ -8,9 +8,9 @@
 //!   them, paced by their recorded receive times (`--speed`);
 //! * REST (`/api/v3/…` for spot data, `/fapi/v1/…` for USDⓈ-M): `ping`, `time` (the
 //!   replay's exchange time), `exchangeInfo` (the file given, or the symbols' grids),
-//!   and `depth` snapshots taken from the venue's own book under the same lock that
-//!   publishes the diffs, so a snapshot's `lastUpdateId` is always consistent with the
-//!   stream (Binance's local-book procedure works against it).
+//!   and `depth` snapshots taken from the venue's own book, which applies each diff
+//!   before publishing it: a snapshot's `lastUpdateId` is never behind the stream, so
+//!   Binance's local-book procedure works against it.
 //!
 //! The replay starts when the first stream subscriber connects (the recording up to
 //! its REST snapshot is applied before, so the book is live) and runs to the end of
@@ -319,10 +319,11 @@ fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], speed: Option<f64>) {
                 std::thread::sleep(wait);
             }
         }
-        // Applied and published under the book lock: a snapshot is never ahead of
-        // or behind the diffs a subscriber has been sent.
-        let mut st = lock(&shared.state);
-        apply(&mut st, &shared.specs, bytes);
+        // Applied before it is published, and the lock released before publishing
+        // (a blocked subscriber must not block snapshots): a snapshot may be ahead of
+        // the diffs sent so far, never behind them, which is the case Binance's
+        // procedure expects (diffs the snapshot covers are dropped).
+        apply(&mut lock(&shared.state), &shared.specs, bytes);
         let Ok(text) = std::str::from_utf8(bytes) else {
             continue;
         };
@@ -353,7 +354,6 @@ fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], speed: Option<f64>) {
             // Blocking: at --speed max the replay goes as fast as its slowest reader.
             s.tx.send(msg.clone()).is_ok()
         });
-        drop(st);
     }
     shared.done.store(true, Ordering::Relaxed);
     // Dropping the outboxes ends every session with a close frame.
