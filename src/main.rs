@@ -241,6 +241,10 @@ struct ExchangeArgs {
     /// message).
     #[arg(long)]
     fault: Option<String>,
+    /// REST request weight allowed per minute (default: Binance's, 6000 spot / 2400
+    /// USD-M); over it, 429 with Retry-After until the next minute.
+    #[arg(long)]
+    weight_limit: Option<u32>,
 }
 
 /// `max` or a positive multiple of real time.
@@ -272,6 +276,7 @@ fn cmd_exchange(a: ExchangeArgs) -> Result<()> {
         },
         speed: parse_speed(&a.speed)?,
         addr: std::net::SocketAddr::from(([127, 0, 0, 1], a.port)),
+        weight_limit: a.weight_limit,
         faults: match &a.fault {
             Some(f) => {
                 minerva::venue::Faults::parse(f).map_err(|e| anyhow::anyhow!("--fault {e}"))?

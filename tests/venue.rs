@@ -37,6 +37,7 @@ fn a_client_following_binances_procedure_rebuilds_the_recorded_book() {
         speed: None,
         addr: "127.0.0.1:0".parse().unwrap(),
         faults: Default::default(),
+        weight_limit: None,
     })
     .unwrap();
     let addr = venue.local_addr();
@@ -137,6 +138,7 @@ fn the_pipeline_trades_on_the_live_feed_of_the_local_exchange() {
         speed: None,
         addr: "127.0.0.1:0".parse().unwrap(),
         faults: Default::default(),
+        weight_limit: None,
     })
     .unwrap();
     let host = venue.local_addr().to_string();
@@ -203,6 +205,7 @@ fn dropped_sessions_gaps_and_malformed_frames_are_recovered() {
         speed: Some(150.0),
         addr: "127.0.0.1:0".parse().unwrap(),
         faults: Faults::parse("drop=40000,skip-depth=577,malformed=10007").unwrap(),
+        weight_limit: None,
     })
     .unwrap();
     let spec = minerva::replay::symbol_table(
@@ -221,7 +224,8 @@ fn dropped_sessions_gaps_and_malformed_frames_are_recovered() {
             market: spec.market,
             symbol: "BTCUSDT".into(),
             streams: vec!["depth@100ms".into(), "trade".into()],
-            snapshot_limit: 5000,
+            // 19 snapshots of weight 50 stay far under the minute's 6,000.
+            snapshot_limit: 1000,
             // Two drops, then the end of the data refuses the rest.
             max_reconnects: Some(6),
             seed: 2,
@@ -258,5 +262,37 @@ fn dropped_sessions_gaps_and_malformed_frames_are_recovered() {
     );
     assert!(r.book.resyncs >= 1);
     assert_eq!(r.book.crosses, 0);
+    venue.stop();
+}
+
+#[test]
+fn request_weight_is_counted_and_429_says_when_to_come_back() {
+    let d = common::sample_dir().join("spot");
+    let venue = Venue::start(VenueConfig {
+        files: vec![d.join("btcusdt_20240808.gz")],
+        replay: ReplayOptions::default(),
+        speed: None,
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Default::default(),
+        // Room for one depth request of weight 5 a minute.
+        weight_limit: Some(6),
+    })
+    .unwrap();
+    let host = venue.local_addr().to_string();
+    let t = std::time::Duration::from_secs(5);
+    let path = "/api/v3/depth?symbol=BTCUSDT&limit=100";
+    // Two requests in one minute (a third if a minute turned between them).
+    let mut refused = None;
+    for _ in 0..3 {
+        if let Err(e) = minerva::feed::live::rest::get(&host, path, t) {
+            refused = Some(e);
+            break;
+        }
+    }
+    let e = refused.expect("the second request in a minute is over the limit");
+    let msg = e.to_string();
+    assert!(msg.contains("HTTP 429") && msg.contains("-1003"), "{msg}");
+    let wait = e.retry_after().expect("Retry-After");
+    assert!((1..=60).contains(&wait.as_secs()), "{wait:?}");
     venue.stop();
 }

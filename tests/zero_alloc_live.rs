@@ -92,6 +92,7 @@ fn no_allocation_per_frame_on_the_live_feed() {
         speed: None,
         addr: "127.0.0.1:0".parse().unwrap(),
         faults: Default::default(),
+        weight_limit: None,
     })
     .unwrap();
     let inner = LiveSource::new(

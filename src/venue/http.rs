@@ -76,17 +76,27 @@ pub fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
 
 /// Writes a JSON answer and closes (errors: the peer went away, nothing to do).
 pub fn respond(stream: &mut TcpStream, status: u16, body: &[u8]) {
+    respond_with(stream, status, &[], body);
+}
+
+/// [`respond`] with extra headers (`name: value` pairs).
+pub fn respond_with(stream: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
         404 => "Not Found",
+        429 => "Too Many Requests",
         503 => "Service Unavailable",
         _ => "Error",
     };
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json;charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+    let mut head = format!("HTTP/1.1 {status} {reason}\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Type: application/json;charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
-    );
+    ));
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(body);
     let _ = stream.flush();

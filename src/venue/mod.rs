@@ -50,6 +50,9 @@ pub struct VenueConfig {
     pub addr: SocketAddr,
     /// Faults to inject into the streams (tests of clients' recovery).
     pub faults: Faults,
+    /// REST request weight allowed per minute (default Binance's: 6,000 on spot,
+    /// 2,400 on USDⓈ-M); over it, requests are answered 429 until the next minute.
+    pub weight_limit: Option<u32>,
 }
 
 /// Faults the venue injects into its streams, each every N published messages.
@@ -140,6 +143,9 @@ struct Shared {
     published: AtomicU64,
     exchange_info: Vec<u8>,
     faults: Faults,
+    weight_limit: u32,
+    /// (Wall-clock minute, weight used in it).
+    weight: Mutex<(u64, u32)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -202,6 +208,12 @@ impl Venue {
             published: AtomicU64::new(0),
             exchange_info,
             faults: cfg.faults,
+            weight_limit: cfg.weight_limit.unwrap_or(if market.is_futures() {
+                2_400
+            } else {
+                6_000
+            }),
+            weight: Mutex::new((0, 0)),
         });
         let (s1, s2) = (shared.clone(), shared.clone());
         let speed = cfg.speed;
@@ -389,8 +401,35 @@ fn connection(shared: &Shared, mut stream: TcpStream) {
     match &req.websocket_key {
         Some(key) => session(shared, stream, &req, key),
         None => {
-            let (status, body) = rest(shared, &req);
-            respond(&mut stream, status, &body);
+            // Every request spends its weight, as on Binance, refused or not.
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let used = {
+                let mut w = lock(&shared.weight);
+                if w.0 != secs / 60 {
+                    *w = (secs / 60, 0);
+                }
+                w.1 = w.1.saturating_add(weight_of(shared.market, &req));
+                w.1
+            };
+            let mut headers = vec![("X-MBX-USED-WEIGHT-1M", used.to_string())];
+            let (status, body) = if used > shared.weight_limit {
+                headers.push(("Retry-After", (60 - secs % 60).to_string()));
+                (
+                    429,
+                    error_body(
+                        -1003,
+                        &format!(
+                            "Too much request weight used; current limit is {} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
+                            shared.weight_limit
+                        ),
+                    ),
+                )
+            } else {
+                rest(shared, &req)
+            };
+            http::respond_with(&mut stream, status, &headers, &body);
         }
     }
 }
@@ -466,6 +505,30 @@ fn session(shared: &Shared, mut stream: TcpStream, req: &Request, key: &str) {
                 return;
             }
         }
+    }
+}
+
+/// A request's weight, as Binance counts it (depth by `limit`).
+fn weight_of(market: Market, req: &Request) -> u32 {
+    let endpoint = req.path.rsplit('/').next().unwrap_or("");
+    let limit = query_param(&req.query, "limit")
+        .and_then(|l| l.parse::<u32>().ok())
+        .unwrap_or(if market.is_futures() { 500 } else { 100 });
+    match (endpoint, market.is_futures()) {
+        ("depth", false) => match limit {
+            0..=100 => 5,
+            101..=500 => 25,
+            501..=1000 => 50,
+            _ => 250,
+        },
+        ("depth", true) => match limit {
+            0..=50 => 2,
+            51..=100 => 5,
+            101..=500 => 10,
+            _ => 20,
+        },
+        ("exchangeInfo", false) => 20,
+        _ => 1,
     }
 }
 

@@ -168,8 +168,14 @@ impl LiveSource {
                 LiveStats::bump(&self.stats.snapshots);
                 true
             }
-            Err(_) => {
+            Err(e) => {
                 LiveStats::bump(&self.stats.failures);
+                // A 429 (or 418) says how long to stay away: never less than that, even
+                // after the jitter takes its quarter off.
+                if let Some(wait) = e.retry_after() {
+                    let ms = wait.as_millis() as u64;
+                    self.backoff_ms = self.backoff_ms.max(ms * 4 / 3 + 1);
+                }
                 false
             }
         }

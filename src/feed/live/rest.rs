@@ -33,7 +33,22 @@ pub enum RestError {
         status: u16,
         /// The body (Binance's `{"code":…,"msg":…}`).
         body: String,
+        /// `Retry-After` (s), sent with 429 and 418 answers.
+        retry_after: Option<u64>,
     },
+}
+
+impl RestError {
+    /// How long the server asked us to wait before the next request (429/418).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            RestError::Status {
+                retry_after: Some(s),
+                ..
+            } => Some(std::time::Duration::from_secs(*s)),
+            _ => None,
+        }
+    }
 }
 
 /// `GET http://host/path`, with `timeout` for connecting and for each read. Cold.
@@ -80,11 +95,18 @@ pub fn get(host: &str, path: &str, timeout: Duration) -> Result<Vec<u8>, RestErr
         body = dechunk(&body).ok_or_else(not_http)?;
     }
     if status != 200 {
+        let retry_after = head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case("retry-after")
+                .then(|| v.trim().parse().ok())?
+        });
         return Err(RestError::Status {
             host: host.to_string(),
             path: path.to_string(),
             status,
             body: String::from_utf8_lossy(&body).into_owned(),
+            retry_after,
         });
     }
     Ok(body)
