@@ -5,42 +5,16 @@
 
 mod common;
 
+use common::ALLOCS;
 use minerva::exchange::SimOptions;
 use minerva::exchange::latency::LatencyModel;
 use minerva::exchange::queue::QueueModel;
 use minerva::pipeline::compact::Compact;
 use minerva::pipeline::stages::RecordedFrames;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-
-struct Counting;
-
-static MEASURING: AtomicBool = AtomicBool::new(false);
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl std::alloc::GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
-        if MEASURING.load(Relaxed) {
-            ALLOCS.fetch_add(1, Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, s: usize) -> *mut u8 {
-        if MEASURING.load(Relaxed) {
-            ALLOCS.fetch_add(1, Relaxed);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.realloc(p, l, s) }
-    }
-}
+use std::sync::atomic::Ordering::Relaxed;
 
 #[global_allocator]
-static A: Counting = Counting;
+static A: common::Counting = common::Counting;
 
 #[test]
 fn no_allocation_per_event_in_the_backtest() {
@@ -67,18 +41,16 @@ fn no_allocation_per_event_in_the_backtest() {
         p.step().unwrap();
     }
     // The counter counts.
-    MEASURING.store(true, Relaxed);
+    let start = ALLOCS.load(Relaxed);
     std::hint::black_box(vec![0u8; 64]);
-    MEASURING.store(false, Relaxed);
-    assert_eq!(ALLOCS.swap(0, Relaxed), 1);
+    assert_eq!(ALLOCS.load(Relaxed) - start, 1);
     let before = p.gateway.trader().exchange_stats();
-    MEASURING.store(true, Relaxed);
+    let start = ALLOCS.load(Relaxed);
     let mut n = 0;
     while p.step().unwrap() {
         n += 1;
     }
-    MEASURING.store(false, Relaxed);
-    let allocs = ALLOCS.load(Relaxed);
+    let allocs = ALLOCS.load(Relaxed) - start;
     let after = p.gateway.trader().exchange_stats();
     let trades = p.gateway.trader().journal().unwrap().trades.len();
     eprintln!(

@@ -6,47 +6,21 @@
 
 mod common;
 
+use common::{ALLOCS, ONLY_THREAD, thread_id};
 use minerva::feed::live::{LiveConfig, LiveSource};
 use minerva::pipeline::run::{RunConfig, run};
 use minerva::pipeline::stages::{Frame, Source};
 use minerva::replay::ReplayOptions;
 use minerva::venue::{Venue, VenueConfig};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::Relaxed};
-
-struct OnePipelineThread;
-
-static MEASURING: AtomicBool = AtomicBool::new(false);
-static HOT_THREAD: AtomicI32 = AtomicI32::new(0);
-static HOT_ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-fn count() {
-    // gettid is a plain syscall: it never allocates, so it is safe inside the allocator.
-    if MEASURING.load(Relaxed) && unsafe { libc::gettid() } == HOT_THREAD.load(Relaxed) {
-        HOT_ALLOCS.fetch_add(1, Relaxed);
-    }
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl std::alloc::GlobalAlloc for OnePipelineThread {
-    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, s: usize) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.realloc(p, l, s) }
-    }
-}
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 
 #[global_allocator]
-static A: OnePipelineThread = OnePipelineThread;
+static A: common::Counting = common::Counting;
+
+/// The count when the warm-up ended, and when the source ended.
+static START: AtomicUsize = AtomicUsize::new(0);
+static END: AtomicUsize = AtomicUsize::new(0);
 
 /// The live source, marking its thread and starting the count after the warm-up.
 struct Marking {
@@ -57,16 +31,15 @@ struct Marking {
 impl Source for Marking {
     fn next_frame(&mut self) -> Option<Frame<'_>> {
         if self.frames == 0 {
-            // SAFETY: gettid has no preconditions.
-            HOT_THREAD.store(unsafe { libc::gettid() }, Relaxed);
+            ONLY_THREAD.store(thread_id(), Relaxed);
         }
         if self.frames == 2_000 {
-            MEASURING.store(true, Relaxed);
+            START.store(ALLOCS.load(Relaxed), Relaxed);
         }
         self.frames += 1;
         let f = self.inner.next_frame();
         if f.is_none() {
-            MEASURING.store(false, Relaxed);
+            END.store(ALLOCS.load(Relaxed), Relaxed);
         }
         f
     }
@@ -119,7 +92,7 @@ fn no_allocation_per_frame_on_the_live_feed() {
         &cfg,
     )
     .unwrap();
-    let allocs = HOT_ALLOCS.load(Relaxed);
+    let allocs = END.load(Relaxed) - START.load(Relaxed);
     eprintln!(
         "{} frames, {} entries, {} fills, {allocs} allocations after the warm-up",
         r.frames, r.trader.entries, r.exchange.fills

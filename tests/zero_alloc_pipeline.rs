@@ -7,46 +7,18 @@
 
 mod common;
 
+use common::{ALLOCS, SKIP_THREAD, thread_id};
 use minerva::pipeline::PinPlan;
 use minerva::pipeline::pin::allowed_cpus;
 use minerva::pipeline::run::{RunConfig, run};
 use minerva::pipeline::stages::{Frame, Source};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::Relaxed};
-
-/// Counts allocations made while `MEASURING`, on threads other than `TEST_THREAD`.
-struct HotThreads;
-
-static MEASURING: AtomicBool = AtomicBool::new(false);
-static TEST_THREAD: AtomicI32 = AtomicI32::new(0);
-static HOT_ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-fn count() {
-    // gettid is a plain syscall: it never allocates, so it is safe inside the allocator.
-    if MEASURING.load(Relaxed) && unsafe { libc::gettid() } != TEST_THREAD.load(Relaxed) {
-        HOT_ALLOCS.fetch_add(1, Relaxed);
-    }
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl std::alloc::GlobalAlloc for HotThreads {
-    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, s: usize) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.realloc(p, l, s) }
-    }
-}
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 #[global_allocator]
-static A: HotThreads = HotThreads;
+static A: common::Counting = common::Counting;
+
+/// The count when the warm-up ended.
+static START: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 const WARM: usize = 2_000;
 
@@ -59,7 +31,7 @@ struct Marking<'a> {
 impl Source for Marking<'_> {
     fn next_frame(&mut self) -> Option<Frame<'_>> {
         if self.next == WARM {
-            MEASURING.store(true, Relaxed);
+            START.store(ALLOCS.load(Relaxed), Relaxed);
         }
         let (bytes, rec) = self.frames.get(self.next)?;
         self.next += 1;
@@ -73,20 +45,19 @@ impl Source for Marking<'_> {
 
 #[test]
 fn no_allocation_on_pipeline_threads_compact_and_threaded() {
-    // SAFETY: gettid has no preconditions.
-    TEST_THREAD.store(unsafe { libc::gettid() }, Relaxed);
-    // The counter sees an allocation on another thread, and ignores this one's.
-    MEASURING.store(true, Relaxed);
+    // Allocations on this thread (it only starts the run and builds the report) are
+    // left out; the counter sees one on another thread, and ignores this one's.
+    SKIP_THREAD.store(thread_id(), Relaxed);
+    let before = ALLOCS.load(Relaxed);
     std::hint::black_box(vec![0u8; 64]);
-    assert_eq!(HOT_ALLOCS.load(Relaxed), 0);
+    assert_eq!(ALLOCS.load(Relaxed), before);
     std::thread::scope(|s| {
         s.spawn(|| {
-            HOT_ALLOCS.store(0, Relaxed);
+            let before = ALLOCS.load(Relaxed);
             std::hint::black_box(vec![0u8; 64]);
-            assert!(HOT_ALLOCS.load(Relaxed) > 0, "the counter must count");
+            assert!(ALLOCS.load(Relaxed) > before, "the counter must count");
         });
     });
-    MEASURING.store(false, Relaxed);
     let (frames, spec) = common::spot_session();
     // Loose enough to trade: entries, fills, exits, cancels all run on the hot path.
     let strategy = common::loose_strategy();
@@ -103,8 +74,7 @@ fn no_allocation_on_pipeline_threads_compact_and_threaded() {
         ),
     ];
     for (name, threads, pin) in modes {
-        MEASURING.store(false, Relaxed);
-        HOT_ALLOCS.store(0, Relaxed);
+        START.store(usize::MAX, Relaxed);
         let cfg = RunConfig {
             threads,
             pin,
@@ -115,8 +85,7 @@ fn no_allocation_on_pipeline_threads_compact_and_threaded() {
             next: 0,
         };
         let r = run(source, &spec, &strategy, signer.clone(), &cfg).unwrap();
-        MEASURING.store(false, Relaxed);
-        let allocs = HOT_ALLOCS.load(Relaxed);
+        let allocs = ALLOCS.load(Relaxed) - START.load(Relaxed);
         eprintln!(
             "{name}: {} frames, {} applied, {} evaluations, {} entries, {} fills, {} requests, {allocs} allocations on pipeline threads after warm-up",
             r.frames,

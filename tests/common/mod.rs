@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering::Relaxed};
 
 /// `../shared/data`, or `None` (with a visible note) when it is absent. With
 /// `MINERVA_REQUIRE_SHARED=1` (set by `.ci/run`) absence is a failure instead.
@@ -30,8 +31,28 @@ pub fn json_lines(files: &[PathBuf]) -> Vec<Vec<u8>> {
 }
 
 /// Allocations made by the process so far (counted by [`Counting`] where a test binary
-/// installs it as its global allocator).
-pub static ALLOCS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// installs it as its global allocator), on the threads [`ONLY_THREAD`] and
+/// [`SKIP_THREAD`] let through.
+pub static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+/// When set, only this thread's allocations count (0: every thread's).
+pub static ONLY_THREAD: AtomicI32 = AtomicI32::new(0);
+/// When set, this thread's allocations never count (0: none is left out).
+pub static SKIP_THREAD: AtomicI32 = AtomicI32::new(0);
+
+/// The calling thread's id (gettid: a plain syscall, safe inside the allocator).
+pub fn thread_id() -> i32 {
+    // SAFETY: gettid has no preconditions and never allocates.
+    unsafe { libc::gettid() }
+}
+
+fn counted() -> bool {
+    let (only, skip) = (ONLY_THREAD.load(Relaxed), SKIP_THREAD.load(Relaxed));
+    if only == 0 && skip == 0 {
+        return true;
+    }
+    let me = thread_id();
+    (only == 0 || me == only) && me != skip
+}
 
 /// A global allocator that forwards to the system's and counts calls. A test binary
 /// that installs it must hold a single test: the count is process-wide.
@@ -40,7 +61,9 @@ pub struct Counting;
 // SAFETY: forwards to the system allocator unchanged; only counts calls.
 unsafe impl std::alloc::GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if counted() {
+            ALLOCS.fetch_add(1, Relaxed);
+        }
         // SAFETY: same contract as the caller's.
         unsafe { std::alloc::System.alloc(l) }
     }
@@ -49,7 +72,9 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
         unsafe { std::alloc::System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, s: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if counted() {
+            ALLOCS.fetch_add(1, Relaxed);
+        }
         // SAFETY: same contract as the caller's.
         unsafe { std::alloc::System.realloc(p, l, s) }
     }
