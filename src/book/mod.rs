@@ -263,8 +263,8 @@ impl Book {
     ) {
         self.view_head(bin_ticks, out);
         let bt = out.bin_ticks;
-        view::fill_side(&mut self.bids, bt, bins, limit, true, &mut out.bid);
-        view::fill_side(&mut self.asks, bt, bins, limit, true, &mut out.ask);
+        let _ = view::fill_side(&mut self.bids, bt, bins, limit, true, &mut out.bid);
+        let _ = view::fill_side(&mut self.asks, bt, bins, limit, true, &mut out.ask);
         out.tops = true;
     }
 
@@ -283,13 +283,16 @@ impl Book {
     ) {
         self.view_head(bin_ticks, out);
         let bt = out.bin_ticks;
-        view::fill_side(&mut self.bids, bt, bins, limit, false, &mut out.bid);
-        view::fill_side(&mut self.asks, bt, bins, limit, false, &mut out.ask);
+        let bid_pending = view::fill_side(&mut self.bids, bt, bins, limit, false, &mut out.bid);
+        let ask_pending = view::fill_side(&mut self.asks, bt, bins, limit, false, &mut out.ask);
         let share = view::ask_share_ppm(out.bid.volume, out.ask.volume);
         out.tops = share <= long_ppm || share >= short_ppm;
-        if out.tops {
-            view::fill_side(&mut self.bids, bt, bins, limit, true, &mut out.bid);
-            view::fill_side(&mut self.asks, bt, bins, limit, true, &mut out.ask);
+        // Pressed: add the tops to the bins just filled (the walk filled its own).
+        if out.tops && bid_pending {
+            view::fill_tops(&mut self.bids, bins, &mut out.bid);
+        }
+        if out.tops && ask_pending {
+            view::fill_tops(&mut self.asks, bins, &mut out.ask);
         }
     }
 

@@ -84,6 +84,9 @@ impl<const N: usize> BookView<N> {
 /// else by walking.
 ///
 /// # Hot path: no allocation; O(bins) from the index.
+///
+/// Returns true when the tops were left out and can still be added from the index
+/// ([`fill_tops`]); the walk always fills them.
 pub(crate) fn fill_side<const BID: bool, const N: usize>(
     l: &mut Ladder<BID>,
     bin_ticks: i64,
@@ -91,12 +94,12 @@ pub(crate) fn fill_side<const BID: bool, const N: usize>(
     limit: u32,
     tops: bool,
     out: &mut SideView<N>,
-) {
+) -> bool {
     let bins = bins.min(N);
     let limit = limit.max(1);
     let Some(touch) = l.best() else {
         *out = SideView::EMPTY;
-        return;
+        return false;
     };
     let origin = touch.price.0.div_euclid(bin_ticks);
     out.origin = origin;
@@ -124,9 +127,20 @@ pub(crate) fn fill_side<const BID: bool, const N: usize>(
         if tops {
             index_tops(l, origin, bins, out);
         }
+        !tops
     } else {
         walk(l, bin_ticks, origin, bins, limit, out);
+        false
     }
+}
+
+/// The tops a [`fill_side`] without them left out, on the bins it filled.
+pub(crate) fn fill_tops<const BID: bool, const N: usize>(
+    l: &mut Ladder<BID>,
+    bins: usize,
+    out: &mut SideView<N>,
+) {
+    index_tops(l, out.origin, bins.min(N), out);
 }
 
 /// The view from the bin index: bin totals until `limit` levels, the last bin counted
