@@ -7,8 +7,7 @@ mod common;
 use minerva::book::{Book, BookConfig};
 use minerva::feed::binance::snapshot::parse_snapshot;
 use minerva::feed::binance::{DEFAULT_MAX_LEVELS, Decoder, SymbolTable};
-use minerva::replay::ReplayOptions;
-use minerva::venue::{Venue, VenueConfig};
+use minerva::venue::Faults;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
@@ -25,21 +24,9 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 
 #[test]
 fn a_client_following_binances_procedure_rebuilds_the_recorded_book() {
-    let d = common::sample_dir().join("spot");
-    let info = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("sample/exchange_info_spot_btcusdt.json");
-    let venue = Venue::start(VenueConfig {
-        files: vec![d.join("btcusdt_20240808.gz"), d.join("btcusdt_20240809.gz")],
-        replay: ReplayOptions {
-            exchange_info: Some(info.clone()),
-            ..Default::default()
-        },
-        speed: None,
-        addr: "127.0.0.1:0".parse().unwrap(),
-        faults: Default::default(),
-        weight_limit: None,
-    })
-    .unwrap();
+    let (_, opts) = common::spot_files();
+    let info = opts.exchange_info.clone().unwrap();
+    let venue = common::spot_venue(None, Faults::default(), None);
     let addr = venue.local_addr();
     // REST as Binance answers it.
     assert_eq!(get(addr, "/api/v3/ping"), (200, "{}".into()));
@@ -77,15 +64,7 @@ fn a_client_following_binances_procedure_rebuilds_the_recorded_book() {
     std::thread::sleep(std::time::Duration::from_millis(1_500));
     let (status, snap) = get(addr, "/api/v3/depth?symbol=BTCUSDT&limit=5000");
     assert_eq!(status, 200);
-    let opts = ReplayOptions {
-        exchange_info: Some(info),
-        ..Default::default()
-    };
-    let files = [d.join("btcusdt_20240808.gz"), d.join("btcusdt_20240809.gz")];
-    let spec = minerva::replay::symbol_table(&files, &opts)
-        .unwrap()
-        .specs()[0]
-        .clone();
+    let (_, spec) = common::spot_session();
     let mut table = SymbolTable::new();
     table.insert(spec.clone());
     let mut dec = Decoder::new(table, DEFAULT_MAX_LEVELS);
@@ -122,25 +101,8 @@ fn a_client_following_binances_procedure_rebuilds_the_recorded_book() {
 
 #[test]
 fn the_pipeline_trades_on_the_live_feed_of_the_local_exchange() {
-    use minerva::feed::live::{LiveConfig, LiveSource};
     use minerva::pipeline::run::{RunConfig, run};
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
-    let d = common::sample_dir().join("spot");
-    let info = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("sample/exchange_info_spot_btcusdt.json");
-    let venue = Venue::start(VenueConfig {
-        files: vec![d.join("btcusdt_20240808.gz"), d.join("btcusdt_20240809.gz")],
-        replay: ReplayOptions {
-            exchange_info: Some(info.clone()),
-            ..Default::default()
-        },
-        speed: None,
-        addr: "127.0.0.1:0".parse().unwrap(),
-        faults: Default::default(),
-        weight_limit: None,
-    })
-    .unwrap();
+    let venue = common::spot_venue(None, Faults::default(), None);
     let host = venue.local_addr().to_string();
     // The grids from the venue's exchangeInfo, as `minerva run --source ws://` reads them.
     let body = minerva::feed::live::rest::get(
@@ -155,19 +117,8 @@ fn the_pipeline_trades_on_the_live_feed_of_the_local_exchange() {
         .into_iter()
         .find(|s| s.name.as_str() == "BTCUSDT")
         .unwrap();
-    let source = LiveSource::new(
-        LiveConfig {
-            host,
-            market: spec.market,
-            symbol: "BTCUSDT".into(),
-            streams: vec!["depth@100ms".into(), "trade".into()],
-            snapshot_limit: 5000,
-            // The venue ends its session at the end of the data: so does the run.
-            max_reconnects: Some(0),
-            seed: 1,
-        },
-        Arc::new(AtomicBool::new(false)),
-    );
+    // The venue ends its session at the end of the data: so does the run.
+    let source = common::btc_live(&venue, 5000, Some(0), 1);
     let cfg = RunConfig {
         snapshot_request: Some(source.snapshot_request()),
         ..RunConfig::default()
@@ -187,51 +138,14 @@ fn the_pipeline_trades_on_the_live_feed_of_the_local_exchange() {
 
 #[test]
 fn dropped_sessions_gaps_and_malformed_frames_are_recovered() {
-    use minerva::feed::live::{LiveConfig, LiveSource};
     use minerva::pipeline::run::{RunConfig, run};
-    use minerva::venue::Faults;
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
-    let d = common::sample_dir().join("spot");
-    let info = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("sample/exchange_info_spot_btcusdt.json");
-    let venue = Venue::start(VenueConfig {
-        files: vec![d.join("btcusdt_20240808.gz"), d.join("btcusdt_20240809.gz")],
-        replay: ReplayOptions {
-            exchange_info: Some(info.clone()),
-            ..Default::default()
-        },
-        // 10.8 minutes at ×150: the market goes on while the client reconnects.
-        speed: Some(150.0),
-        addr: "127.0.0.1:0".parse().unwrap(),
-        faults: Faults::parse("drop=40000,skip-depth=577,malformed=10007").unwrap(),
-        weight_limit: None,
-    })
-    .unwrap();
-    let spec = minerva::replay::symbol_table(
-        &[d.join("btcusdt_20240808.gz")],
-        &ReplayOptions {
-            exchange_info: Some(info),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .specs()[0]
-        .clone();
-    let source = LiveSource::new(
-        LiveConfig {
-            host: venue.local_addr().to_string(),
-            market: spec.market,
-            symbol: "BTCUSDT".into(),
-            streams: vec!["depth@100ms".into(), "trade".into()],
-            // 19 snapshots of weight 50 stay far under the minute's 6,000.
-            snapshot_limit: 1000,
-            // Two drops, then the end of the data refuses the rest.
-            max_reconnects: Some(6),
-            seed: 2,
-        },
-        Arc::new(AtomicBool::new(false)),
-    );
+    // 10.8 minutes at ×150: the market goes on while the client reconnects.
+    let faults = Faults::parse("drop=40000,skip-depth=577,malformed=10007").unwrap();
+    let venue = common::spot_venue(Some(150.0), faults, None);
+    let (_, spec) = common::spot_session();
+    // 19 snapshots of weight 50 stay far under the minute's 6,000; two drops, then the
+    // end of the data refuses the rest.
+    let source = common::btc_live(&venue, 1000, Some(6), 2);
     let stats = source.stats();
     let cfg = RunConfig {
         snapshot_request: Some(source.snapshot_request()),
@@ -267,17 +181,8 @@ fn dropped_sessions_gaps_and_malformed_frames_are_recovered() {
 
 #[test]
 fn request_weight_is_counted_and_429_says_when_to_come_back() {
-    let d = common::sample_dir().join("spot");
-    let venue = Venue::start(VenueConfig {
-        files: vec![d.join("btcusdt_20240808.gz")],
-        replay: ReplayOptions::default(),
-        speed: None,
-        addr: "127.0.0.1:0".parse().unwrap(),
-        faults: Default::default(),
-        // Room for one depth request of weight 5 a minute.
-        weight_limit: Some(6),
-    })
-    .unwrap();
+    // Room for one depth request of weight 5 a minute.
+    let venue = common::spot_venue(None, Faults::default(), Some(6));
     let host = venue.local_addr().to_string();
     let t = std::time::Duration::from_secs(5);
     let path = "/api/v3/depth?symbol=BTCUSDT&limit=100";

@@ -7,13 +7,9 @@
 mod common;
 
 use common::{ALLOCS, ONLY_THREAD, thread_id};
-use minerva::feed::live::{LiveConfig, LiveSource};
 use minerva::pipeline::run::{RunConfig, run};
 use minerva::pipeline::stages::{Frame, Source};
-use minerva::replay::ReplayOptions;
-use minerva::venue::{Venue, VenueConfig};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 #[global_allocator]
 static A: common::Counting = common::Counting;
@@ -24,7 +20,7 @@ static END: AtomicUsize = AtomicUsize::new(0);
 
 /// The live source, marking its thread and starting the count after the warm-up.
 struct Marking {
-    inner: LiveSource,
+    inner: minerva::feed::live::LiveSource,
     frames: u64,
 }
 
@@ -47,39 +43,9 @@ impl Source for Marking {
 
 #[test]
 fn no_allocation_per_frame_on_the_live_feed() {
-    let d = common::sample_dir().join("spot");
-    let info = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("sample/exchange_info_spot_btcusdt.json");
-    let opts = ReplayOptions {
-        exchange_info: Some(info),
-        ..Default::default()
-    };
-    let files = vec![d.join("btcusdt_20240808.gz"), d.join("btcusdt_20240809.gz")];
-    let spec = minerva::replay::symbol_table(&files, &opts)
-        .unwrap()
-        .specs()[0]
-        .clone();
-    let venue = Venue::start(VenueConfig {
-        files,
-        replay: opts,
-        speed: None,
-        addr: "127.0.0.1:0".parse().unwrap(),
-        faults: Default::default(),
-        weight_limit: None,
-    })
-    .unwrap();
-    let inner = LiveSource::new(
-        LiveConfig {
-            host: venue.local_addr().to_string(),
-            market: spec.market,
-            symbol: "BTCUSDT".into(),
-            streams: vec!["depth@100ms".into(), "trade".into()],
-            snapshot_limit: 5000,
-            max_reconnects: Some(0),
-            seed: 3,
-        },
-        Arc::new(AtomicBool::new(false)),
-    );
+    let (_, spec) = common::spot_session();
+    let venue = common::spot_venue(None, Default::default(), None);
+    let inner = common::btc_live(&venue, 5000, Some(0), 3);
     let cfg = RunConfig {
         snapshot_request: Some(inner.snapshot_request()),
         ..RunConfig::default()

@@ -80,11 +80,10 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
     }
 }
 
-/// The shipped spot session as recorded frames, and its symbol (grids from the shipped
-/// exchangeInfo): what the pipeline tests run.
-pub fn spot_session() -> (Vec<(Vec<u8>, u64)>, minerva::core::SymbolSpec) {
+/// The shipped spot session's files, and replay options with its exchangeInfo.
+pub fn spot_files() -> (Vec<PathBuf>, minerva::replay::ReplayOptions) {
     let d = sample_dir().join("spot");
-    let files: Vec<PathBuf> = ["btcusdt_20240808.gz", "btcusdt_20240809.gz"]
+    let files = ["btcusdt_20240808.gz", "btcusdt_20240809.gz"]
         .iter()
         .map(|f| d.join(f))
         .collect();
@@ -95,6 +94,13 @@ pub fn spot_session() -> (Vec<(Vec<u8>, u64)>, minerva::core::SymbolSpec) {
         ),
         ..Default::default()
     };
+    (files, opts)
+}
+
+/// The shipped spot session as recorded frames, and its symbol (grids from the shipped
+/// exchangeInfo): what the pipeline tests run.
+pub fn spot_session() -> (Vec<(Vec<u8>, u64)>, minerva::core::SymbolSpec) {
+    let (files, opts) = spot_files();
     let spec = minerva::replay::symbol_table(&files, &opts)
         .unwrap()
         .specs()[0]
@@ -102,6 +108,45 @@ pub fn spot_session() -> (Vec<(Vec<u8>, u64)>, minerva::core::SymbolSpec) {
     (
         minerva::replay::input::recorded_frames(&files).unwrap(),
         spec,
+    )
+}
+
+/// `minerva exchange` serving the shipped spot session on a free loopback port.
+pub fn spot_venue(
+    speed: Option<f64>,
+    faults: minerva::venue::Faults,
+    weight_limit: Option<u32>,
+) -> minerva::venue::Venue {
+    let (files, replay) = spot_files();
+    minerva::venue::Venue::start(minerva::venue::VenueConfig {
+        files,
+        replay,
+        speed,
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults,
+        weight_limit,
+    })
+    .unwrap()
+}
+
+/// A live source on `venue`'s BTCUSDT spot streams (depth@100ms, trade).
+pub fn btc_live(
+    venue: &minerva::venue::Venue,
+    snapshot_limit: u32,
+    max_reconnects: Option<u32>,
+    seed: u64,
+) -> minerva::feed::live::LiveSource {
+    minerva::feed::live::LiveSource::new(
+        minerva::feed::live::LiveConfig {
+            host: venue.local_addr().to_string(),
+            market: minerva::core::Market::Spot,
+            symbol: "BTCUSDT".into(),
+            streams: vec!["depth@100ms".into(), "trade".into()],
+            snapshot_limit,
+            max_reconnects,
+            seed,
+        },
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
     )
 }
 
