@@ -16,6 +16,19 @@ pub use event::{
 pub use fixed::{Dec8, Lots, Ticks};
 pub use symbol::{Market, PriceGrid, QtyGrid, SpecError, SymbolSpec, SymbolStatus, Valuer, fee_e8};
 
+/// Base and quote asset of a symbol named `<base><quote>` (the common quote assets;
+/// anything else is taken as a USDT pair). Cold.
+pub fn split_assets(name: &str) -> (&str, &str) {
+    for quote in [
+        "USDT", "USDC", "FDUSD", "BUSD", "TUSD", "BTC", "ETH", "BNB", "EUR", "TRY",
+    ] {
+        if let Some(base) = name.strip_suffix(quote).filter(|b| !b.is_empty()) {
+            return (base, quote);
+        }
+    }
+    (name, "USDT")
+}
+
 /// UTC time of a Unix time in ms, ISO 8601 with ms (`2024-08-09T00:00:01.234Z`). Cold.
 pub fn utc(ms: u64) -> String {
     let secs = (ms / 1000) as i64;

@@ -84,6 +84,25 @@ impl Account {
         self.leverage
     }
 
+    /// Changes the leverage while flat (isolated margin is fixed while a position
+    /// holds it); false when a position is open. Forced to 1 on spot.
+    pub fn set_leverage(&mut self, leverage: u32) -> bool {
+        if self.pos != 0 {
+            return false;
+        }
+        self.leverage = if self.futures {
+            leverage.max(1) as i64
+        } else {
+            1
+        };
+        true
+    }
+
+    /// What the open position cost (its value at the entry prices).
+    pub fn cost_e8(&self) -> i64 {
+        self.cost_e8
+    }
+
     /// Margin that `qty` at `price` needs.
     #[inline]
     pub fn margin_for(&self, price: Ticks, qty: Lots) -> i64 {

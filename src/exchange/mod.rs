@@ -34,10 +34,16 @@ mod request;
 
 pub use request::Reject;
 
+/// The client id a signed request names (`newClientOrderId`, `listClientOrderId` or
+/// `origClientOrderId`).
+pub fn client_id_of(req: &[u8]) -> Option<ClientId> {
+    request::client_id_of(req)
+}
+
 use self::account::Account;
 use self::latency::LatencyModel;
 use self::queue::QueueModel;
-use self::request::{Kind, Order, Params, Tif, client_id, client_id_of};
+use self::request::{Kind, Order, Params, Tif, client_id};
 use crate::book::{Book, BookConfig};
 use crate::core::{EventBody, Level, Lots, MarketEvent, SymbolSpec, Ticks, Valuer, fee_e8};
 use crate::feed::binance::DepthSnapshot;
@@ -309,6 +315,30 @@ impl SimExchange {
         self.orders.len()
     }
 
+    /// The account, to change its leverage (the venue's `POST /fapi/v1/leverage`).
+    pub fn account_mut(&mut self) -> &mut Account {
+        &mut self.account
+    }
+
+    /// The mark price, else the last trade, else the mid of the touch.
+    pub fn mark(&self) -> Option<Ticks> {
+        self.mark.or(self.last_trade).or_else(|| {
+            let (b, a) = (self.book.best_bid()?, self.book.best_ask()?);
+            Some(Ticks((b.price.0 + a.price.0) / 2))
+        })
+    }
+
+    /// Lets every request sent so far arrive now, whatever the order latency (the
+    /// venue: requests come over real sockets, their latency is the network's).
+    pub fn settle(&mut self) {
+        let t = self
+            .in_flight
+            .last()
+            .map_or(self.now_us, |f| f.arrive_us)
+            .max(self.now_us);
+        self.advance(t);
+    }
+
     /// Exchange time of the last event seen, µs.
     pub fn now_us(&self) -> u64 {
         self.now_us
@@ -415,12 +445,7 @@ impl SimExchange {
     /// Lets every request sent so far arrive, then cancels every resting order
     /// (shutdown); the reports are all due at once. Returns how many were cancelled.
     pub fn cancel_all(&mut self) -> usize {
-        let t = self
-            .in_flight
-            .last()
-            .map_or(self.now_us, |f| f.arrive_us)
-            .max(self.now_us);
-        self.advance(t);
+        self.settle();
         let n = self.orders.len();
         while let Some((o, _)) = self.orders.pop() {
             self.stats.canceled += 1;

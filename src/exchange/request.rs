@@ -42,11 +42,16 @@ pub enum Reject {
     ReduceOnly,
     /// Not enough available balance for the order's margin.
     InsufficientMargin,
+    /// Refused for the request rate (429: weight or order count), not executed.
+    RateLimited,
+    /// The exchange could not say whether it executed the request (5xx), and a
+    /// query found no such order: it was not placed.
+    StatusUnknown,
 }
 
 impl Reject {
     /// Every reason, in [`Reject::index`] order.
-    pub const ALL: [Reject; 15] = [
+    pub const ALL: [Reject; 17] = [
         Reject::BadSignature,
         Reject::Malformed,
         Reject::WrongSymbol,
@@ -62,7 +67,36 @@ impl Reject {
         Reject::Unsupported,
         Reject::ReduceOnly,
         Reject::InsufficientMargin,
+        Reject::RateLimited,
+        Reject::StatusUnknown,
     ];
+
+    /// The reason behind a Binance error answer (`code`, `msg`) on `market`: the one
+    /// whose code and message both match, else the first with the code (several
+    /// reasons share -2010 and -1013 on spot), else [`Reject::Malformed`].
+    pub fn from_binance(code: i64, msg: &str, market: Market) -> Reject {
+        let same_code = |r: &&Reject| r.code(market) as i64 == code;
+        Reject::ALL
+            .iter()
+            .filter(same_code)
+            .find(|r| msg.starts_with(r.message(market)) || r.message(market).starts_with(msg))
+            .or_else(|| {
+                // `-1013 Filter failure: LOT_SIZE` and the like name their filter.
+                Reject::ALL.iter().filter(same_code).find(|r| {
+                    r.message(market)
+                        .rsplit(' ')
+                        .next()
+                        .is_some_and(|w| msg.ends_with(w))
+                })
+            })
+            .or_else(|| Reject::ALL.iter().find(same_code))
+            .copied()
+            .unwrap_or(match code {
+                -1003 | -1015 => Reject::RateLimited,
+                -2013 | -2011 => Reject::UnknownOrder,
+                _ => Reject::Malformed,
+            })
+    }
 
     /// Position in [`Reject::ALL`] (for counting by reason).
     pub fn index(self) -> usize {
@@ -89,6 +123,8 @@ impl Reject {
             Reject::Unsupported => -1116,
             Reject::ReduceOnly => -2022,
             Reject::InsufficientMargin if futures => -2019,
+            Reject::RateLimited => -1015,
+            Reject::StatusUnknown => -1007,
             Reject::WouldTakeLiquidity
             | Reject::WouldTrigger
             | Reject::TooManyOrders
@@ -128,6 +164,10 @@ impl Reject {
             Reject::ReduceOnly => "ReduceOnly Order is rejected.",
             Reject::InsufficientMargin if futures => "Margin is insufficient.",
             Reject::InsufficientMargin => "Account has insufficient balance for requested action.",
+            Reject::RateLimited => "Too many new orders.",
+            Reject::StatusUnknown => {
+                "Timeout waiting for response from backend server. Send status unknown; execution status unknown."
+            }
         }
     }
 }

@@ -748,3 +748,24 @@ fn every_refusal_has_its_index_a_code_and_a_message() {
         }
     }
 }
+
+#[test]
+fn binance_errors_read_back_as_their_reasons() {
+    for m in [Market::Spot, Market::UsdM] {
+        for r in Reject::ALL {
+            assert_eq!(
+                Reject::from_binance(r.code(m) as i64, r.message(m), m),
+                r,
+                "{m:?} {r:?}"
+            );
+        }
+    }
+    assert_eq!(
+        Reject::from_binance(-1003, "Too much request weight used", Market::Spot),
+        Reject::RateLimited
+    );
+    assert_eq!(
+        Reject::from_binance(-9999, "?", Market::Spot),
+        Reject::Malformed
+    );
+}

@@ -1,14 +1,16 @@
-//! Just enough HTTP/1.1 for a local venue: one request per connection, read with
-//! `httparse`, answered as JSON, then closed. Cold path.
+//! Just enough HTTP/1.1 for a local venue: requests read with `httparse` (head, then
+//! a `Content-Length` body), answered as JSON, on keep-alive connections (an order
+//! client keeps one open; a `Connection: close` request ends it). Cold path.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 
 /// Request heads larger than this are refused (Binance's limit is far below).
 const MAX_HEAD: usize = 16 * 1024;
+/// Bodies larger than this are refused (signed form bodies are a few hundred bytes).
+const MAX_BODY: usize = 64 * 1024;
 
-/// A parsed request head.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
     /// `GET`, `POST`, `DELETE`…
     pub method: String,
@@ -16,53 +18,106 @@ pub struct Request {
     pub path: String,
     /// The query string (after `?`), empty when absent.
     pub query: String,
+    /// The body (a form body for signed `POST`s), empty when absent.
+    pub body: String,
+    /// `X-MBX-APIKEY`, when sent.
+    pub api_key: Option<String>,
     /// `Sec-WebSocket-Key` when the request asks to upgrade to a WebSocket.
     pub websocket_key: Option<String>,
+    /// The client asked to close the connection after the answer.
+    pub close: bool,
 }
 
-/// Reads one request head from `stream`. `None` for a malformed or oversized head,
-/// or a peer that went away.
+impl Request {
+    /// Every parameter, as Binance signs them: the query string then the body,
+    /// concatenated with no separator ("totalParams").
+    pub fn total_params(&self) -> String {
+        let mut s = String::with_capacity(self.query.len() + self.body.len());
+        s.push_str(&self.query);
+        s.push_str(&self.body);
+        s
+    }
+
+    /// A parameter from the query string or the body.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        query_param(&self.query, key).or_else(|| query_param(&self.body, key))
+    }
+}
+
+/// One connection's unread bytes: what a read brought beyond one request stays for
+/// the next (pipelined and keep-alive requests).
+#[derive(Debug, Default)]
+pub struct Reader {
+    buf: Vec<u8>,
+}
+
+impl Reader {
+    /// The next request on `stream`. `None` for a malformed or oversized request, or
+    /// a peer that went away.
+    pub fn next(&mut self, stream: &mut impl Read) -> Option<Request> {
+        let mut chunk = [0u8; 2048];
+        let head_len = loop {
+            if let Some(at) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            if self.buf.len() > MAX_HEAD {
+                return None;
+            }
+            let n = stream.read(&mut chunk).ok()?;
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        };
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&self.buf[..head_len]) {
+            Ok(httparse::Status::Complete(_)) => {}
+            _ => return None,
+        }
+        let header = |name: &str| {
+            req.headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .and_then(|h| std::str::from_utf8(h.value).ok())
+        };
+        let length = match header("content-length") {
+            Some(v) => v.trim().parse::<usize>().ok().filter(|&n| n <= MAX_BODY)?,
+            None => 0,
+        };
+        let target = req.path?;
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let upgrade = header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+        let mut out = Request {
+            method: req.method?.to_string(),
+            path: path.to_string(),
+            query: query.to_string(),
+            body: String::new(),
+            api_key: header("x-mbx-apikey").map(str::to_string),
+            websocket_key: if upgrade {
+                header("sec-websocket-key").map(str::to_string)
+            } else {
+                None
+            },
+            close: header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")),
+        };
+        while self.buf.len() < head_len + length {
+            let n = stream.read(&mut chunk).ok()?;
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        out.body = String::from_utf8(self.buf[head_len..head_len + length].to_vec()).ok()?;
+        self.buf.drain(..head_len + length);
+        Some(out)
+    }
+}
+
+/// Reads one request from `stream`. `None` for a malformed or oversized request, or
+/// a peer that went away.
 pub fn read_request(stream: &mut impl Read) -> Option<Request> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    loop {
-        let n = stream.read(&mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.windows(4).any(|w| w == b"\r\n\r\n") {
-            break;
-        }
-        if buf.len() > MAX_HEAD {
-            return None;
-        }
-    }
-    let mut headers = [httparse::EMPTY_HEADER; 32];
-    let mut req = httparse::Request::new(&mut headers);
-    match req.parse(&buf) {
-        Ok(httparse::Status::Complete(_)) => {}
-        _ => return None,
-    }
-    let target = req.path?;
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let header = |name: &str| {
-        req.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .and_then(|h| std::str::from_utf8(h.value).ok())
-    };
-    let upgrade = header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    Some(Request {
-        method: req.method?.to_string(),
-        path: path.to_string(),
-        query: query.to_string(),
-        websocket_key: if upgrade {
-            header("sec-websocket-key").map(str::to_string)
-        } else {
-            None
-        },
-    })
+    Reader::default().next(stream)
 }
 
 /// The value of `key` in a query string.
@@ -74,17 +129,27 @@ pub fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// Writes a JSON answer and closes (errors: the peer went away, nothing to do).
-pub fn respond(stream: &mut TcpStream, status: u16, body: &[u8]) {
-    respond_with(stream, status, &[], body);
+/// Writes a JSON answer and asks the client to close (errors: the peer went away,
+/// nothing to do).
+pub fn respond(stream: &mut impl Write, status: u16, body: &[u8]) {
+    respond_with(stream, status, &[], body, true);
 }
 
-/// [`respond`] with extra headers (`name: value` pairs).
-pub fn respond_with(stream: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) {
+/// [`respond`] with extra headers (`name: value` pairs); `close` ends the
+/// connection after it, otherwise it stays open for the next request.
+pub fn respond_with(
+    stream: &mut impl Write,
+    status: u16,
+    headers: &[(&str, String)],
+    body: &[u8],
+    close: bool,
+) {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         404 => "Not Found",
+        410 => "Gone",
         429 => "Too Many Requests",
         503 => "Service Unavailable",
         _ => "Error",
@@ -94,11 +159,14 @@ pub fn respond_with(stream: &mut TcpStream, status: u16, headers: &[(&str, Strin
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str(&format!(
-        "Content-Type: application/json;charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
+        "Content-Type: application/json;charset=UTF-8\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
+        body.len(),
+        if close { "close" } else { "keep-alive" }
     ));
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(body);
+    // One write: a keep-alive client reads the answer as soon as it is whole.
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body);
+    let _ = stream.write_all(&out);
     let _ = stream.flush();
 }
 
@@ -116,5 +184,28 @@ mod tests {
         assert_eq!(query_param("symbol=BTCUSDT&limit=5", "limit"), Some("5"));
         assert_eq!(query_param("symbol=BTCUSDT", "limit"), None);
         assert_eq!(query_param("", "x"), None);
+    }
+
+    #[test]
+    fn keep_alive_requests_with_bodies() {
+        let wire = b"POST /api/v3/order?symbol=BTCUSDT HTTP/1.1\r\nX-MBX-APIKEY: k1\r\nContent-Length: 11\r\n\r\nside=BUY&x=GET /api/v3/ping HTTP/1.1\r\nConnection: close\r\n\r\n";
+        let mut r = std::io::Cursor::new(&wire[..]);
+        let mut reader = Reader::default();
+        let a = reader.next(&mut r).unwrap();
+        assert_eq!(
+            (a.method.as_str(), a.path.as_str(), a.body.as_str()),
+            ("POST", "/api/v3/order", "side=BUY&x=")
+        );
+        assert_eq!(a.api_key.as_deref(), Some("k1"));
+        assert_eq!(a.total_params(), "symbol=BTCUSDTside=BUY&x=");
+        assert_eq!(a.param("side"), Some("BUY"));
+        assert!(!a.close);
+        let b = reader.next(&mut r).unwrap();
+        assert_eq!(b.path, "/api/v3/ping");
+        assert!(b.close);
+        assert!(reader.next(&mut r).is_none());
+        // A body longer than announced data: the peer went away mid-body.
+        let short = b"POST /x HTTP/1.1\r\nContent-Length: 50\r\n\r\nabc";
+        assert!(read_request(&mut std::io::Cursor::new(&short[..])).is_none());
     }
 }

@@ -12,11 +12,18 @@
 //!   before publishing it: a snapshot's `lastUpdateId` is never behind the stream, so
 //!   Binance's local-book procedure works against it.
 //!
+//! and it trades ([`desk`]): Binance's signed order and account endpoints (new,
+//! cancel and query orders, open orders, cancel all, spot OCO lists, account,
+//! positions, leverage) matched against the replayed book by the backtest's simulated
+//! exchange, and the user data stream (listen key, `/ws/<listenKey>`) with execution
+//! events; order counts are limited per 10 s as Binance does.
+//!
 //! The replay starts when the first stream subscriber connects (the recording up to
 //! its REST snapshot is applied before, so the book is live) and runs to the end of
 //! the data; at `--speed max` it goes as fast as the slowest subscriber reads.
 //! Threads block (no spinning); this is the exchange's side, not the hot path.
 
+pub mod desk;
 pub mod http;
 
 use crate::book::{Book, SyncState};
@@ -25,6 +32,10 @@ use crate::feed::binance::snapshot::parse_snapshot;
 use crate::feed::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder};
 use crate::replay::input::{InputError, recorded_frames};
 use crate::replay::{ReplayError, ReplayOptions, symbol_table};
+pub use desk::{AccountSummary, TradingConfig};
+
+use crate::gateway::keys::ApiKeys;
+use desk::Desk;
 use http::{Request, error_body, query_param, respond};
 use std::fmt::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -53,6 +64,11 @@ pub struct VenueConfig {
     /// REST request weight allowed per minute (default Binance's: 6,000 on spot,
     /// 2,400 on USDⓈ-M); over it, requests are answered 429 until the next minute.
     pub weight_limit: Option<u32>,
+    /// The one account's key pair: signed requests must carry this key and be signed
+    /// with its secret.
+    pub keys: Arc<ApiKeys>,
+    /// The account and the matching.
+    pub trading: TradingConfig,
 }
 
 /// Faults the venue injects into its streams, each every N published messages.
@@ -64,10 +80,19 @@ pub struct Faults {
     pub skip_depth_every: Option<u64>,
     /// Send a truncated JSON message before the real one.
     pub malformed_every: Option<u64>,
+    /// Answer a signed request -1022 (bad signature) without executing it.
+    pub bad_signature_every: Option<u64>,
+    /// Execute an order or cancel request, then answer 503 "execution status unknown"
+    /// (clients must query, not resend blindly).
+    pub unknown_status_every: Option<u64>,
+    /// Shift the server clock (`time`, signed requests' checks, user events) by this
+    /// many ms (negative: behind), from the first signed request on.
+    pub clock_shift_ms: i64,
 }
 
 impl Faults {
-    /// Parses `drop=N,skip-depth=N,malformed=N` (any subset).
+    /// Parses `drop=N,skip-depth=N,malformed=N,bad-signature=N,unknown-status=N,
+    /// clock-shift=±MS` (any subset).
     ///
     /// # Errors
     /// A message naming the part that could not be read.
@@ -77,6 +102,12 @@ impl Faults {
             let (k, v) = part
                 .split_once('=')
                 .ok_or_else(|| format!("fault `{part}`: expected NAME=N"))?;
+            if k == "clock-shift" {
+                f.clock_shift_ms = v
+                    .parse()
+                    .map_err(|_| format!("fault `{part}`: expected a shift in ms (±N)"))?;
+                continue;
+            }
             let n: u64 = v
                 .parse()
                 .ok()
@@ -86,9 +117,11 @@ impl Faults {
                 "drop" => f.drop_every = Some(n),
                 "skip-depth" => f.skip_depth_every = Some(n),
                 "malformed" => f.malformed_every = Some(n),
+                "bad-signature" => f.bad_signature_every = Some(n),
+                "unknown-status" => f.unknown_status_every = Some(n),
                 _ => {
                     return Err(format!(
-                        "fault `{k}`: expected drop, skip-depth or malformed"
+                        "fault `{k}`: expected drop, skip-depth, malformed, bad-signature, unknown-status or clock-shift"
                     ));
                 }
             }
@@ -123,10 +156,11 @@ struct Sub {
     tx: SyncSender<Arc<str>>,
 }
 
-/// The venue's books, under one lock with the publishing of diffs.
+/// The venue's books and desk, under one lock.
 struct State {
     decoder: Decoder,
     books: Vec<Book>,
+    desk: Desk,
     /// Exchange time of the last event applied, ms.
     now_ms: u64,
 }
@@ -136,6 +170,12 @@ struct Shared {
     specs: Vec<SymbolSpec>,
     state: Mutex<State>,
     subs: Mutex<Vec<Sub>>,
+    /// User data stream sessions' outboxes.
+    users: Mutex<Vec<SyncSender<Arc<str>>>>,
+    /// Signed requests so far (faults count them).
+    signed: AtomicU64,
+    /// The clock shift fault is in effect (from the first signed request on).
+    shifted: AtomicBool,
     started: Mutex<bool>,
     start: Condvar,
     stop: AtomicBool,
@@ -184,6 +224,7 @@ impl Venue {
             .iter()
             .map(|s| Book::new(s, &cfg.replay.book))
             .collect();
+        let desk = Desk::new(market, &specs, &cfg.keys, &cfg.trading, &exchange_info);
         let listener = TcpListener::bind(cfg.addr).map_err(|e| VenueError::Listen {
             addr: cfg.addr,
             msg: e.to_string(),
@@ -198,9 +239,13 @@ impl Venue {
             state: Mutex::new(State {
                 decoder: Decoder::new(table, DEFAULT_MAX_LEVELS),
                 books,
+                desk,
                 now_ms: 0,
             }),
             subs: Mutex::new(Vec::new()),
+            users: Mutex::new(Vec::new()),
+            signed: AtomicU64::new(0),
+            shifted: AtomicBool::new(false),
             started: Mutex::new(false),
             start: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -243,6 +288,11 @@ impl Venue {
         self.shared.published.load(Ordering::Relaxed)
     }
 
+    /// The account of every symbol (position, wallet, fills).
+    pub fn accounts(&self) -> Vec<AccountSummary> {
+        lock(&self.shared.state).desk.accounts()
+    }
+
     /// True once the data has been served to the end.
     pub fn finished(&self) -> bool {
         self.shared.done.load(Ordering::Relaxed)
@@ -252,6 +302,7 @@ impl Venue {
     pub fn stop(mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
         self.shared.start.notify_all();
+        lock(&self.shared.users).clear();
         for h in [self.replay.take(), self.accept.take()]
             .into_iter()
             .flatten()
@@ -261,15 +312,17 @@ impl Venue {
     }
 }
 
-/// Applies one recorded frame to the venue's books.
+/// Applies one recorded frame to the venue's books and matching engines.
 fn apply(st: &mut State, specs: &[SymbolSpec], frame: &[u8]) {
     let State {
         decoder,
         books,
+        desk,
         now_ms,
     } = st;
     let r = decoder.decode(frame, 0, &mut |ev| {
         books[ev.symbol.0 as usize].on_event(ev);
+        desk.on_event(ev.symbol.0 as usize, ev);
         *now_ms = (*now_ms).max(ev.event_ms);
     });
     if let Ok(Decoded::Snapshot { symbol }) = r {
@@ -280,6 +333,7 @@ fn apply(st: &mut State, specs: &[SymbolSpec], frame: &[u8]) {
         if let Some(k) = id {
             if let Ok(snap) = parse_snapshot(frame, &specs[k]) {
                 books[k].apply_snapshot(&snap);
+                desk.on_snapshot(k, &snap);
             }
         }
     }
@@ -335,7 +389,14 @@ fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], speed: Option<f64>) {
         // (a blocked subscriber must not block snapshots): a snapshot may be ahead of
         // the diffs sent so far, never behind them, which is the case Binance's
         // procedure expects (diffs the snapshot covers are dropped).
-        apply(&mut lock(&shared.state), &shared.specs, bytes);
+        let events = {
+            let mut st = lock(&shared.state);
+            apply(&mut st, &shared.specs, bytes);
+            let now = server_ms(shared, &st);
+            st.desk.absorb_all(now);
+            st.desk.take_events()
+        };
+        publish_user(shared, events);
         let Ok(text) = std::str::from_utf8(bytes) else {
             continue;
         };
@@ -392,46 +453,89 @@ fn accept(shared: &Arc<Shared>, listener: TcpListener) {
     }
 }
 
+/// The server clock: the replay's exchange time, shifted by the clock fault once the
+/// first signed request came (a step the client cannot have synchronised to).
+fn server_ms(shared: &Shared, st: &State) -> i64 {
+    let shift = if shared.shifted.load(Ordering::Relaxed) {
+        shared.faults.clock_shift_ms
+    } else {
+        0
+    };
+    st.now_ms as i64 + shift
+}
+
+/// Hands user data events to every user stream session; a session whose outbox is
+/// full is closed (as Binance drops a client too slow to read), and reconciles.
+fn publish_user(shared: &Shared, events: Vec<String>) {
+    if events.is_empty() {
+        return;
+    }
+    let mut users = lock(&shared.users);
+    for e in events {
+        let msg: Arc<str> = Arc::from(e);
+        users.retain(|tx| tx.try_send(msg.clone()).is_ok());
+    }
+}
+
 fn connection(shared: &Shared, mut stream: TcpStream) {
     let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Some(req) = http::read_request(&mut stream) else {
-        return respond(&mut stream, 400, &error_body(-1100, "Illegal request."));
-    };
-    match &req.websocket_key {
-        Some(key) => session(shared, stream, &req, key),
-        None => {
-            // Every request spends its weight, as on Binance, refused or not.
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            let used = {
-                let mut w = lock(&shared.weight);
-                if w.0 != secs / 60 {
-                    *w = (secs / 60, 0);
-                }
-                w.1 = w.1.saturating_add(weight_of(shared.market, &req));
-                w.1
-            };
-            let mut headers = vec![("X-MBX-USED-WEIGHT-1M", used.to_string())];
-            let (status, body) = if used > shared.weight_limit {
-                headers.push(("Retry-After", (60 - secs % 60).to_string()));
-                (
-                    429,
-                    error_body(
-                        -1003,
-                        &format!(
-                            "Too much request weight used; current limit is {} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
-                            shared.weight_limit
-                        ),
-                    ),
-                )
-            } else {
-                rest(shared, &req)
-            };
-            http::respond_with(&mut stream, status, &headers, &body);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let _ = stream.set_nodelay(true);
+    let mut reader = http::Reader::default();
+    let mut first = true;
+    // Keep-alive: requests are answered in turn until the client closes.
+    loop {
+        let Some(req) = reader.next(&mut stream) else {
+            if first {
+                respond(&mut stream, 400, &error_body(-1100, "Illegal request."));
+            }
+            return;
+        };
+        if let Some(key) = &req.websocket_key {
+            if first {
+                session(shared, stream, &req, key);
+            }
+            return;
+        }
+        first = false;
+        let close = req.close || shared.stop.load(Ordering::Relaxed);
+        let (status, headers, body) = answer(shared, &req);
+        http::respond_with(&mut stream, status, &headers, &body, close);
+        if close {
+            return;
         }
     }
+}
+
+/// One REST request: weight, faults, then the answer.
+fn answer(shared: &Shared, req: &Request) -> desk::Answer {
+    // Every request spends its weight, as on Binance, refused or not.
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let used = {
+        let mut w = lock(&shared.weight);
+        if w.0 != secs / 60 {
+            *w = (secs / 60, 0);
+        }
+        w.1 = w.1.saturating_add(weight_of(shared.market, req));
+        w.1
+    };
+    let mut headers = vec![("X-MBX-USED-WEIGHT-1M", used.to_string())];
+    if used > shared.weight_limit {
+        headers.push(("Retry-After", (60 - secs % 60).to_string()));
+        let body = error_body(
+            -1003,
+            &format!(
+                "Too much request weight used; current limit is {} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
+                shared.weight_limit
+            ),
+        );
+        return (429, headers, body);
+    }
+    let (status, mut more, body) = rest(shared, req);
+    headers.append(&mut more);
+    (status, headers, body)
 }
 
 /// The streams a WebSocket path asks for, and whether they come combined.
@@ -456,11 +560,13 @@ fn session(shared: &Shared, mut stream: TcpStream, req: &Request, key: &str) {
     let Some((streams, combined)) = streams_of(req) else {
         return respond(&mut stream, 404, &error_body(-1000, "Unknown stream path."));
     };
-    if shared.done.load(Ordering::Relaxed) {
-        // The recording is over: nothing will ever be published on a new session.
+    let user = !combined && lock(&shared.state).desk.is_listen_key(&streams[0]);
+    if !user && shared.done.load(Ordering::Relaxed) {
+        // The recording is over: nothing will ever be published on a new session
+        // (410 Gone, so a client can tell this end from an outage).
         return respond(
             &mut stream,
-            503,
+            410,
             &error_body(-1000, "The data has been served."),
         );
     }
@@ -475,13 +581,18 @@ fn session(shared: &Shared, mut stream: TcpStream, req: &Request, key: &str) {
     let _ = stream.set_read_timeout(Some(Duration::from_millis(2)));
     let mut ws = WebSocket::from_raw_socket(stream, Role::Server, None);
     let (tx, rx): (SyncSender<Arc<str>>, Receiver<Arc<str>>) = sync_channel(4096);
-    lock(&shared.subs).push(Sub {
-        streams,
-        combined,
-        tx,
-    });
-    *lock(&shared.started) = true;
-    shared.start.notify_all();
+    if user {
+        // A user data stream: execution and account events, not market data.
+        lock(&shared.users).push(tx);
+    } else {
+        lock(&shared.subs).push(Sub {
+            streams,
+            combined,
+            tx,
+        });
+        *lock(&shared.started) = true;
+        shared.start.notify_all();
+    }
     loop {
         match rx.recv_timeout(Duration::from_millis(20)) {
             Ok(msg) => {
@@ -528,31 +639,90 @@ fn weight_of(market: Market, req: &Request) -> u32 {
             _ => 20,
         },
         ("exchangeInfo", false) => 20,
+        ("account", false) => 20,
+        ("account" | "positionRisk" | "balance", true) => 5,
+        ("openOrders", _) if query_param(&req.query, "symbol").is_none() => {
+            if market.is_futures() {
+                40
+            } else {
+                80
+            }
+        }
+        ("openOrders", false) => 6,
+        ("order", false) if req.method == "GET" => 4,
+        // Futures order placing counts against the order limits, not the weight.
+        ("order", true) if req.method != "GET" => 0,
         _ => 1,
     }
 }
 
-/// A REST answer: status and JSON body.
-fn rest(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
-    let prefix = if shared.market.is_futures() {
-        "/fapi/v1/"
-    } else {
-        "/api/v3/"
+/// `/api/v3/<endpoint>` or `/fapi/v<n>/<endpoint>` → (version, endpoint).
+fn route(futures: bool, path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix(if futures { "/fapi/" } else { "/api/" })?;
+    rest.split_once('/')
+}
+
+/// A REST answer.
+fn rest(shared: &Shared, req: &Request) -> desk::Answer {
+    let futures = shared.market.is_futures();
+    let unknown = || (404, Vec::new(), error_body(-1000, "Unknown path."));
+    let Some((version, endpoint)) = route(futures, &req.path) else {
+        return unknown();
     };
-    let Some(endpoint) = req.path.strip_prefix(prefix) else {
-        return (404, error_body(-1000, "Unknown path."));
-    };
-    if req.method != "GET" {
-        return (404, error_body(-1000, "Unknown path."));
+    if Desk::serves(futures, version, endpoint) {
+        return trade(shared, req, endpoint);
     }
-    let now_ms = lock(&shared.state).now_ms;
-    match endpoint {
+    let data_version = if futures { "v1" } else { "v3" };
+    if req.method != "GET" || version != data_version {
+        return unknown();
+    }
+    let now_ms = server_ms(shared, &lock(&shared.state));
+    let (status, body) = match endpoint {
         "ping" => (200, b"{}".to_vec()),
         "time" => (200, format!("{{\"serverTime\":{now_ms}}}").into_bytes()),
         "exchangeInfo" => (200, shared.exchange_info.clone()),
         "depth" => depth(shared, &req.query),
-        _ => (404, error_body(-1000, "Unknown path.")),
+        _ => return unknown(),
+    };
+    (status, Vec::new(), body)
+}
+
+/// A trading or account request, through the desk (and the faults).
+fn trade(shared: &Shared, req: &Request, endpoint: &str) -> desk::Answer {
+    let f = shared.faults;
+    let signed = !matches!(endpoint, "userDataStream" | "listenKey");
+    let n = if signed {
+        shared.shifted.store(true, Ordering::Relaxed);
+        shared.signed.fetch_add(1, Ordering::Relaxed) + 1
+    } else {
+        0
+    };
+    let every = |e: Option<u64>| signed && e.is_some_and(|e| n % e == 0);
+    if every(f.bad_signature_every) {
+        return (
+            400,
+            Vec::new(),
+            error_body(-1022, "Signature for this request is not valid."),
+        );
     }
+    let (answer, events) = {
+        let mut st = lock(&shared.state);
+        let now = server_ms(shared, &st);
+        let a = st.desk.handle(req, endpoint, now);
+        (a, st.desk.take_events())
+    };
+    publish_user(shared, events);
+    if req.method != "GET" && every(f.unknown_status_every) {
+        return (
+            503,
+            Vec::new(),
+            error_body(
+                -1007,
+                "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+            ),
+        );
+    }
+    answer
 }
 
 fn depth(shared: &Shared, query: &str) -> (u16, Vec<u8>) {
@@ -657,6 +827,7 @@ mod tests {
             path: path.into(),
             query: query.into(),
             websocket_key: Some("k".into()),
+            ..Request::default()
         };
         assert_eq!(
             streams_of(&req("/ws/btcusdt@trade", "")),
