@@ -84,9 +84,26 @@ struct ReplayArgs {
     after_help = "Every strategy key can be overridden with the flag of the same name: --capital, --limit-orderbook, --relative-threshold, --short-pressure, --long-pressure, --max-concurrent-trades, --peak-distance-divisor, --stop-loss-price-buffer, --percentage-per-trade, --maker-fee, --taker-fee, --max-leverage, --bin-ticks, --bins, --volume-window-secs, --max-capital-in-use, --daily-loss-limit, --similar-entry-ticks (docs/strategy.md)."
 )]
 struct RunArgs {
-    /// `replay:FILE[,FILE...]`: recorded data replayed as a socket would deliver it.
+    /// `replay:FILE[,FILE...]`: recorded data replayed as a socket would deliver it;
+    /// `ws://HOST:PORT`: a live feed (minerva exchange) traded on the simulated
+    /// exchange (paper); `binance`: the feed and the live gateway of --endpoint.
     #[arg(long)]
     source: String,
+    /// With --source binance: local (minerva exchange at --host), testnet or live.
+    #[arg(long, default_value = "local")]
+    endpoint: String,
+    /// The local exchange's address (--endpoint local).
+    #[arg(long, default_value = "127.0.0.1:9443")]
+    host: String,
+    /// Symbol traded with --source binance (one; the strategy's `market` otherwise).
+    #[arg(long)]
+    symbols: Option<String>,
+    /// Confirms --endpoint live: real orders with real money.
+    #[arg(long)]
+    i_mean_it: bool,
+    /// With --source binance: trade on the simulated exchange (paper) instead.
+    #[arg(long)]
+    paper: bool,
     /// Strategy file (TOML, see docs/strategy.md).
     #[arg(long)]
     strategy: PathBuf,
@@ -245,6 +262,22 @@ struct ExchangeArgs {
     /// USD-M); over it, 429 with Retry-After until the next minute.
     #[arg(long)]
     weight_limit: Option<u32>,
+    /// Each symbol's starting wallet, in the quote asset.
+    #[arg(long, default_value = "100000")]
+    capital: String,
+    /// USD-M leverage until a client changes it (POST /fapi/v1/leverage).
+    #[arg(long, default_value_t = 20)]
+    leverage: u32,
+    /// Fee rates charged: maker=R,taker=R (default: Binance's base tier, spot
+    /// 0.1 %/0.1 %, USD-M 0.02 %/0.05 %).
+    #[arg(long)]
+    fees: Option<String>,
+    /// Queue position model of resting orders: through, risk-averse, power:N, log.
+    #[arg(long, default_value = "risk-averse")]
+    queue: String,
+    /// New orders allowed per 10 s (default: Binance's, 100 spot / 300 USD-M).
+    #[arg(long)]
+    order_limit: Option<u32>,
 }
 
 /// `max` or a positive multiple of real time.
@@ -263,6 +296,13 @@ fn parse_speed(s: &str) -> Result<Option<f64>> {
 fn cmd_exchange(a: ExchangeArgs) -> Result<()> {
     use minerva::pipeline::run::{install_signal_handlers, stop_requested};
     use minerva::venue::{Venue, VenueConfig};
+    // The account's keys: the environment's, or the documented paper pair.
+    let (keys, from_env) = minerva::gateway::keys::ApiKeys::from_env_or_paper();
+    let key_note = if from_env {
+        "the API key in MINERVA_BINANCE_API_KEY"
+    } else {
+        "the paper key pair (minerva-paper / minerva-paper-secret)"
+    };
     let cfg = VenueConfig {
         files: a.data.clone(),
         replay: ReplayOptions {
@@ -283,17 +323,41 @@ fn cmd_exchange(a: ExchangeArgs) -> Result<()> {
             }
             None => minerva::venue::Faults::default(),
         },
+        keys: std::sync::Arc::new(keys),
+        trading: minerva::venue::TradingConfig {
+            capital_e8: minerva::core::decimal::parse_scaled(a.capital.as_bytes(), 8)
+                .ok()
+                .filter(|c| *c > 0)
+                .context("--capital must be a positive amount")?,
+            leverage: a.leverage.clamp(1, 125),
+            fees: a.fees.as_deref().map(parse_fees).transpose()?,
+            queue: minerva::exchange::queue::QueueModel::parse(&a.queue)
+                .map_err(|e| anyhow::anyhow!("--queue: {e}"))?,
+            orders_per_10s: a.order_limit,
+        },
     };
     let venue = Venue::start(cfg)?;
     let addr = venue.local_addr();
     println!(
         "minerva exchange: listening on {addr}: REST http://{addr}/api/v3 (spot) or /fapi/v1 (USD-M), streams ws://{addr}/ws/<stream> and ws://{addr}/stream?streams=<a>/<b>; the replay starts with the first stream subscriber"
     );
+    println!("trading: signed order and account endpoints and user data streams for {key_note}");
     install_signal_handlers();
     while !venue.finished() && !stop_requested() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     println!("served {} stream messages", venue.published());
+    for a in venue.accounts() {
+        println!(
+            "account {}: position {} lots, wallet {:.8}, {} fills ({} lots), {} orders open",
+            a.symbol,
+            a.position.0,
+            a.wallet_e8 as f64 / 1e8,
+            a.fills,
+            a.filled_lots,
+            a.open_orders
+        );
+    }
     venue.stop();
     Ok(())
 }
@@ -320,38 +384,40 @@ struct SimArgs {
     seed: u64,
 }
 
+/// A rate such as `0.0002` (10⁻⁸ units), between 0 and 0.1.
+fn parse_rate(name: &str, v: &str) -> Result<i64> {
+    let r = minerva::core::decimal::parse_scaled(v.trim().as_bytes(), 8)
+        .map_err(|e| anyhow::anyhow!("{name} `{v}`: {e}"))?;
+    if !(0..=10_000_000).contains(&r) {
+        bail!("{name} `{v}`: expected a rate between 0 and 0.1");
+    }
+    Ok(r)
+}
+
+/// `maker=R,taker=R` → (maker, taker), 10⁻⁸ units.
+fn parse_fees(f: &str) -> Result<(i64, i64)> {
+    let (mut maker, mut taker) = (None, None);
+    for part in f.split(',') {
+        match part.split_once('=') {
+            Some(("maker", v)) => maker = Some(parse_rate("--fees maker", v)?),
+            Some(("taker", v)) => taker = Some(parse_rate("--fees taker", v)?),
+            _ => bail!("--fees `{f}`: expected maker=RATE,taker=RATE"),
+        }
+    }
+    match (maker, taker) {
+        (Some(m), Some(t)) => Ok((m, t)),
+        _ => bail!("--fees `{f}`: give both maker= and taker="),
+    }
+}
+
 impl SimArgs {
     fn options(&self) -> Result<minerva::exchange::SimOptions> {
         use minerva::exchange::latency::LatencyModel;
         use minerva::exchange::queue::QueueModel;
-        let rate = |name: &str, v: &str| -> Result<i64> {
-            let r = minerva::core::decimal::parse_scaled(v.trim().as_bytes(), 8)
-                .map_err(|e| anyhow::anyhow!("{name} `{v}`: {e}"))?;
-            if !(0..=10_000_000).contains(&r) {
-                bail!("{name} `{v}`: expected a rate between 0 and 0.1");
-            }
-            Ok(r)
-        };
-        let fees = match &self.fees {
-            None => None,
-            Some(f) => {
-                let (mut maker, mut taker) = (None, None);
-                for part in f.split(',') {
-                    match part.split_once('=') {
-                        Some(("maker", v)) => maker = Some(rate("--fees maker", v)?),
-                        Some(("taker", v)) => taker = Some(rate("--fees taker", v)?),
-                        _ => bail!("--fees `{f}`: expected maker=RATE,taker=RATE"),
-                    }
-                }
-                match (maker, taker) {
-                    (Some(m), Some(t)) => Some((m, t)),
-                    _ => bail!("--fees `{f}`: give both maker= and taker="),
-                }
-            }
-        };
+        let fees = self.fees.as_deref().map(parse_fees).transpose()?;
         let maintenance_ppm = match &self.maintenance_margin {
             None => None,
-            Some(m) => Some((rate("--maintenance-margin", m)? / 100) as u32),
+            Some(m) => Some((parse_rate("--maintenance-margin", m)? / 100) as u32),
         };
         Ok(minerva::exchange::SimOptions {
             latency: LatencyModel::parse(&self.latency)
@@ -365,7 +431,7 @@ impl SimArgs {
 }
 
 /// Every strategy key as a flag of the same name; a flag wins over the file.
-#[derive(Args, Default)]
+#[derive(Args, Default, Clone)]
 struct StrategyOverrides {
     /// Symbol traded.
     #[arg(long)]
@@ -773,8 +839,38 @@ struct RunSetup {
     speed: Option<f64>,
     spec: minerva::core::SymbolSpec,
     strategy: minerva::strategy::Strategy,
-    keys: minerva::gateway::keys::ApiKeys,
+    keys: std::sync::Arc<minerva::gateway::keys::ApiKeys>,
     cfg: minerva::pipeline::run::RunConfig,
+}
+
+/// Where `--source binance --endpoint E` goes for `market`: (REST host, WS host),
+/// and whether it is TLS.
+fn endpoint_hosts(endpoint: &str, local: &str, market: Market) -> Result<(String, String, bool)> {
+    let futures = market.is_futures();
+    Ok(match (endpoint, futures) {
+        ("local", _) => (local.to_string(), local.to_string(), false),
+        ("testnet", false) => (
+            "testnet.binance.vision:443".into(),
+            "stream.testnet.binance.vision:443".into(),
+            true,
+        ),
+        ("testnet", true) => (
+            "testnet.binancefuture.com:443".into(),
+            "stream.binancefuture.com:443".into(),
+            true,
+        ),
+        ("live", false) => (
+            "api.binance.com:443".into(),
+            "stream.binance.com:9443".into(),
+            true,
+        ),
+        ("live", true) => (
+            "fapi.binance.com:443".into(),
+            "fstream.binance.com:443".into(),
+            true,
+        ),
+        (e, _) => bail!("--endpoint `{e}`: expected local, testnet or live"),
+    })
 }
 
 fn run_setup(a: &RunArgs) -> Result<RunSetup> {
@@ -782,10 +878,53 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
     use minerva::pipeline::PinPlan;
     use minerva::pipeline::run::RunConfig;
     use minerva::pipeline::wait::WaitPlan;
-    let live_host = a
-        .source
-        .strip_prefix("ws://")
-        .map(|h| h.trim_end_matches('/'));
+    let binance = a.source == "binance";
+    // `--market spot|usdm|coinm` names the market kind (the spelling); any
+    // other value is the strategy's `market` key, the symbol.
+    let mut overrides = a.overrides.clone();
+    let mut data_market = a.data_market.clone();
+    if let Some(m) = overrides.market.as_deref() {
+        if m.parse::<Market>().is_ok() {
+            data_market = Some(m.to_string());
+            overrides.market = None;
+        }
+    }
+    if let Some(sym) = &a.symbols {
+        let list: Vec<&str> = sym.split(',').filter(|s| !s.is_empty()).collect();
+        if list.len() != 1 {
+            bail!(
+                "--symbols: the pipeline trades one symbol per process; give one (run one minerva per symbol)"
+            );
+        }
+        overrides.market = Some(list[0].to_ascii_uppercase());
+    }
+    let market_kind = data_market
+        .as_deref()
+        .map(str::parse::<Market>)
+        .transpose()?
+        .unwrap_or(Market::Spot);
+    let mut gateway_hosts = None;
+    let live_host: Option<String> = if binance {
+        let (rest, ws, tls) = endpoint_hosts(&a.endpoint, &a.host, market_kind)?;
+        if a.endpoint == "live" && !a.i_mean_it {
+            bail!(
+                "--endpoint live sends real orders with real money: add --i-mean-it to confirm (try --endpoint testnet first; docs/operations.md)"
+            );
+        }
+        if tls {
+            bail!(
+                "--endpoint {}: wss:// and https:// need TLS, which this build does not have yet; use --endpoint local (minerva exchange) meanwhile (docs/operations.md)",
+                a.endpoint
+            );
+        }
+        gateway_hosts = Some((rest.clone(), ws));
+        Some(rest)
+    } else {
+        a.source
+            .strip_prefix("ws://")
+            .map(|h| h.trim_end_matches('/').to_string())
+    };
+    let live_host = live_host.as_deref();
     let files: Vec<PathBuf> = match (a.source.strip_prefix("replay:"), live_host) {
         (Some(list), _) => list
             .split(',')
@@ -794,13 +933,13 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
             .collect(),
         (None, Some(_)) => Vec::new(),
         (None, None) => bail!(
-            "--source must be replay:FILE[,FILE...] or ws://HOST:PORT (minerva exchange; wss:// to Binance is not built yet)"
+            "--source must be replay:FILE[,FILE...], ws://HOST:PORT (minerva exchange, paper trading) or binance (with --endpoint)"
         ),
     };
     if files.is_empty() && live_host.is_none() {
         bail!("--source replay: names no file");
     }
-    let strategy = load_strategy(&a.strategy, &a.overrides)?;
+    let strategy = load_strategy(&a.strategy, &overrides)?;
     let speed = parse_speed(&a.speed)?;
     let wait = WaitPlan::parse(&a.wait)?;
     let threads = if a.compact { 1 } else { a.threads.unwrap_or(1) };
@@ -825,24 +964,45 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
     }
     let (spec, live) = match live_host {
         None => {
-            let opts =
-                strategy_replay(&strategy, a.data_market.as_deref(), a.exchange_info.clone())?;
+            let opts = strategy_replay(&strategy, data_market.as_deref(), a.exchange_info.clone())?;
             let table = replay::symbol_table(&files, &opts)?;
             (table.specs()[0].clone(), None)
         }
         Some(host) => {
-            let live = live_config(host, &strategy, a.data_market.as_deref())?;
+            let live = live_config(host, &strategy, data_market.as_deref())?;
             (live_spec(&live)?, Some(live))
         }
     };
-    let keys = match ApiKeys::from_env() {
-        Ok(k) => k,
-        Err(_) => {
-            eprintln!(
-                "paper mode: signing with the documented dummy key (no keys in the environment)"
-            );
-            ApiKeys::new("minerva-paper".into(), b"minerva-paper-secret".to_vec())
-        }
+    let (keys, from_env) = ApiKeys::from_env_or_paper();
+    let live_gateway = gateway_hosts.is_some() && !a.paper;
+    if live_gateway && !from_env && a.endpoint != "local" {
+        bail!(
+            "--endpoint {}: set MINERVA_BINANCE_API_KEY and MINERVA_BINANCE_API_SECRET (keys are read from the environment only)",
+            a.endpoint
+        );
+    }
+    if !from_env {
+        eprintln!(
+            "signing with the documented paper key pair (no keys in the environment): {}",
+            if live_gateway {
+                "the local exchange accepts it"
+            } else {
+                "paper mode"
+            }
+        );
+    }
+    let keys = std::sync::Arc::new(keys);
+    let live_link = match (&gateway_hosts, live_gateway) {
+        (Some((rest, ws)), true) => Some(minerva::gateway::live::LinkConfig {
+            rest: rest.clone(),
+            ws: ws.clone(),
+            spec: spec.clone(),
+            keys: keys.clone(),
+            time_sync: std::time::Duration::from_secs(if a.endpoint == "local" { 1 } else { 30 }),
+            fees: (strategy.maker_fee_e8, strategy.taker_fee_e8),
+            fill_wait: std::time::Duration::from_millis(200),
+        }),
+        _ => None,
     };
     let frames = minerva::replay::input::recorded_frames(&files)?;
     let cfg = RunConfig {
@@ -866,6 +1026,7 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
         snapshot_request: None,
         report_every,
         latency_log: a.latency_log.clone(),
+        live: live_link,
     };
     Ok(RunSetup {
         live,

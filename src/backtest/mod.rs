@@ -63,6 +63,10 @@ pub enum BacktestError {
     /// Nothing to trade in the window.
     #[error("no recorded frame falls between --from and --to")]
     EmptyWindow,
+    /// The gateway was not trading on the simulated exchange (cannot happen through
+    /// [`run`], which builds it).
+    #[error("the backtest's gateway is not on the simulated exchange")]
+    NotSimulated,
 }
 
 /// Everything a backtest found.
@@ -204,14 +208,14 @@ pub fn run(
             p.gateway.set_accepting(true);
         }
         if first_ms.is_none() && done > start as u64 {
-            first_ms = Some(p.gateway.trader().exchange().now_us() / 1000);
+            first_ms = Some(p.gateway.trader().exchange_now_us() / 1000);
         }
         if done % 8192 == 0 {
             progress(done, total);
         }
     }
     progress(done, total);
-    let last_ms = p.gateway.trader().exchange().now_us() / 1000;
+    let last_ms = p.gateway.trader().exchange_now_us() / 1000;
     p.gateway.shutdown();
     p.gateway.trader_mut().close_at_end();
     let t = p.gateway.trader();
@@ -222,7 +226,10 @@ pub fn run(
         strategy.capital.0,
         cfg.period_us,
     );
-    let a = t.exchange().account();
+    let Some(x) = t.simulated_exchange() else {
+        return Err(BacktestError::NotSimulated);
+    };
+    let a = x.account();
     Ok(BacktestReport {
         symbol: spec.name.to_string(),
         market: spec.market,

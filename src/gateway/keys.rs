@@ -51,6 +51,22 @@ impl ApiKeys {
         Self { key, secret }
     }
 
+    /// The documented dummy pair (`minerva-paper` / `minerva-paper-secret`): paper
+    /// trading signs with it, and `minerva exchange` accepts it when no keys are in
+    /// the environment. Not a secret; never valid on Binance.
+    pub fn paper() -> Self {
+        Self::new("minerva-paper".into(), b"minerva-paper-secret".to_vec())
+    }
+
+    /// The environment's keys, or [`ApiKeys::paper`] when there are none; true when
+    /// they came from the environment.
+    pub fn from_env_or_paper() -> (Self, bool) {
+        match Self::from_env() {
+            Ok(k) => (k, true),
+            Err(_) => (Self::paper(), false),
+        }
+    }
+
     /// The API key, for the `X-MBX-APIKEY` header.
     pub fn api_key(&self) -> &str {
         &self.key

@@ -5,5 +5,6 @@
 //! exact bytes of a `POST /api/v3/order` or `/fapi/v1/order` request into a fixed buffer.
 
 pub mod keys;
+pub mod live;
 pub mod sign;
 pub mod trader;

@@ -1,6 +1,7 @@
 //! The trader: turns the oracle's intents into orders and follows each operation to
-//! its end, against an exchange that speaks Binance's signed requests (the paper
-//! exchange here; the local and live exchanges later).
+//! its end, against an exchange that speaks Binance's signed requests: the simulated
+//! exchange (backtest, paper) or a real one through the [`LiveLink`] (Binance, its
+//! testnet, `minerva exchange`). The same code runs both; only the [`Link`] differs.
 //!
 //! An operation: the risk manager sizes the intent → a post-only entry at the intent's
 //! price → once filled, the exits: on spot one OCO list (`LIMIT_MAKER` take profit +
@@ -11,13 +12,16 @@
 //!
 //! # Hot path: every buffer is sized at start-up; no allocation.
 
+use super::live::LiveLink;
 use super::sign::{
     EncodeError, OcoRequest, OrderKind, OrderRequest, OrderSide, Request, Signer, signed_cancel,
     signed_oco, signed_order,
 };
 use crate::core::{EventBody, Lots, MarketEvent, SymbolSpec, Ticks};
 use crate::exchange::latency::Delay;
-use crate::exchange::{ClientId, Execution, Method, Report, SimExchange, SimOptions, SimStats};
+use crate::exchange::{
+    ClientId, Execution, Method, Reject, Report, SimExchange, SimOptions, SimStats,
+};
 use crate::feed::binance::DepthSnapshot;
 use crate::risk::{Operation, Refusal, RiskManager, RiskStats};
 use crate::signal::oracle::{Intent, Side};
@@ -54,7 +58,13 @@ struct Tracked {
     entry_us: u64,
     maker_fills: u32,
     taker_fills: u32,
+    /// Market orders sent to flatten it (one at a time, at most [`FLATTEN_TRIES`]).
+    flattens: u8,
 }
+
+/// Market orders an unprotected position gets before the trader gives up on it (and
+/// reports it open).
+const FLATTEN_TRIES: u8 = 3;
 
 impl Tracked {
     /// Lots held: entry filled minus exit filled.
@@ -162,6 +172,8 @@ pub struct TraderStats {
     pub encode_errors: u64,
     /// Intents the trader had no slot for (more than `max_concurrent_trades` tracked).
     pub no_slot: u64,
+    /// Positions left open because the exchange refused every order to flatten them.
+    pub flatten_refused: u64,
 }
 
 /// What became of an intent.
@@ -188,11 +200,81 @@ pub struct Shutdown {
     pub unrealised_e8: i64,
 }
 
+/// The exchange end of a trader.
+#[allow(clippy::large_enum_variant)]
+pub enum Link {
+    /// The simulated exchange, fed the market as the exchange sees it.
+    Sim(SimExchange),
+    /// A real exchange.
+    Live(LiveLink),
+}
+
+impl Link {
+    #[inline]
+    fn send(&mut self, method: Method, req: &Request, sent_us: u64, tick_ns: u64) {
+        match self {
+            Link::Sim(x) => x.send(method, req, sent_us),
+            Link::Live(l) => l.send(method, req, tick_ns),
+        }
+    }
+
+    #[inline]
+    fn on_event(&mut self, ev: &MarketEvent) {
+        if let Link::Sim(x) = self {
+            x.on_event(ev);
+        }
+    }
+
+    fn on_snapshot(&mut self, snap: &DepthSnapshot) {
+        if let Link::Sim(x) = self {
+            x.on_snapshot(snap);
+        }
+    }
+
+    /// Exchange time: the simulator's, or the server clock as estimated.
+    #[inline]
+    fn now_us(&self) -> u64 {
+        match self {
+            Link::Sim(x) => x.now_us(),
+            Link::Live(l) => l.now_us(),
+        }
+    }
+
+    #[inline]
+    fn drain_due(&mut self, now_us: u64, f: impl FnMut(&Execution)) {
+        match self {
+            Link::Sim(x) => x.drain_due(now_us, f),
+            Link::Live(l) => l.drain(f),
+        }
+    }
+
+    fn cancel_all(&mut self) -> usize {
+        match self {
+            Link::Sim(x) => x.cancel_all(),
+            Link::Live(l) => l.cancel_all(),
+        }
+    }
+
+    fn position(&self) -> Lots {
+        match self {
+            Link::Sim(x) => x.position(),
+            Link::Live(l) => l.position(),
+        }
+    }
+
+    fn stats(&self) -> SimStats {
+        match self {
+            Link::Sim(x) => x.stats,
+            Link::Live(l) => l.stats(),
+        }
+    }
+}
+
 /// Risk manager, signer and exchange for one symbol.
 pub struct Trader {
     risk: RiskManager,
     signer: Signer,
-    exchange: SimExchange,
+    exchange: Link,
     spec: SymbolSpec,
     futures: bool,
     capital_e8: i64,
@@ -206,6 +288,11 @@ pub struct Trader {
     last_trade: Option<Ticks>,
     now_us: u64,
     journal: Option<Journal>,
+    /// Receive time of the frame being handled (pipeline clock, ns), for the live
+    /// link's tick-to-wire.
+    tick_ns: u64,
+    /// Shutting down: cancels only, no new orders.
+    closing: bool,
     /// Counters.
     pub stats: TraderStats,
 }
@@ -220,11 +307,41 @@ impl Trader {
         opts: &SimOptions,
     ) -> Self {
         let sim = &opts.config(strategy);
-        let feed = opts.latency.feed;
+        let exchange = Link::Sim(SimExchange::new(spec, signer.clone(), sim));
+        Self::with(spec, strategy, signer, exchange, opts.latency.feed, sim)
+    }
+
+    /// A trader for `spec` under `strategy` on a real exchange through `link`
+    /// (signing with the same keys the link was started with). Operations are
+    /// numbered from the start time in ms, so client ids never repeat a previous
+    /// session's.
+    pub fn live(spec: &SymbolSpec, strategy: &Strategy, signer: Signer, link: LiveLink) -> Self {
+        let sim = &crate::exchange::SimConfig::for_strategy(strategy);
+        let start_ms = link.now_us() / 1000;
+        let mut t = Self::with(
+            spec,
+            strategy,
+            signer,
+            Link::Live(link),
+            Delay::default(),
+            sim,
+        );
+        t.risk.start_ids_at(start_ms);
+        t
+    }
+
+    fn with(
+        spec: &SymbolSpec,
+        strategy: &Strategy,
+        signer: Signer,
+        exchange: Link,
+        feed: Delay,
+        sim: &crate::exchange::SimConfig,
+    ) -> Self {
         let slots = strategy.max_concurrent_trades.max(1) as usize;
         Self {
             risk: RiskManager::new(strategy, spec),
-            exchange: SimExchange::new(spec, signer.clone(), sim),
+            exchange,
             signer,
             spec: spec.clone(),
             futures: spec.market.is_futures(),
@@ -239,6 +356,8 @@ impl Trader {
             last_trade: None,
             now_us: 0,
             journal: None,
+            tick_ns: 0,
+            closing: false,
             stats: TraderStats::default(),
         }
     }
@@ -266,12 +385,48 @@ impl Trader {
 
     /// Exchange counters.
     pub fn exchange_stats(&self) -> SimStats {
-        self.exchange.stats
+        self.exchange.stats()
     }
 
-    /// The exchange (its account and book).
-    pub fn exchange(&self) -> &SimExchange {
-        &self.exchange
+    /// The simulated exchange (its account and book), when trading on one.
+    pub fn simulated_exchange(&self) -> Option<&SimExchange> {
+        match &self.exchange {
+            Link::Sim(x) => Some(x),
+            Link::Live(_) => None,
+        }
+    }
+
+    /// The live link, when trading on a real exchange.
+    pub fn live_link(&self) -> Option<&LiveLink> {
+        match &self.exchange {
+            Link::Live(l) => Some(l),
+            Link::Sim(_) => None,
+        }
+    }
+
+    /// The frame being handled was received at `ns` (pipeline clock).
+    #[inline]
+    pub fn set_tick(&mut self, ns: u64) {
+        self.tick_ns = ns;
+    }
+
+    /// Exchange time now (the simulator's, or the server clock as estimated), µs.
+    pub fn exchange_now_us(&self) -> u64 {
+        self.exchange.now_us()
+    }
+
+    /// Reports waiting from a live exchange are handled now (the gateway polls when
+    /// the market is quiet). Returns true if there were any.
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn poll(&mut self) -> bool {
+        let waiting = matches!(&self.exchange, Link::Live(l) if l.has_reports());
+        if waiting {
+            self.now_us = self.now_us.max(self.exchange.now_us());
+            self.after_market();
+        }
+        waiting
     }
 
     /// Operations in flight (entry working or position open).
@@ -306,7 +461,8 @@ impl Trader {
             now,
         ) {
             Some(req) => {
-                self.exchange.send(Method::NewOrder, &req, now);
+                self.exchange
+                    .send(Method::NewOrder, &req, now, self.tick_ns);
                 self.stats.entries += 1;
                 self.tracked.push(Tracked {
                     op,
@@ -321,6 +477,7 @@ impl Trader {
                     entry_us: 0,
                     maker_fills: 0,
                     taker_fills: 0,
+                    flattens: 0,
                 });
                 Outcome::Sent
             }
@@ -368,6 +525,7 @@ impl Trader {
     /// Cancels every resting order (entries and exits), lets the cancels arrive and
     /// reports what is left open. Cold.
     pub fn shutdown(&mut self) -> Shutdown {
+        self.closing = true;
         let now_us = self.now_us;
         for k in 0..self.tracked.len() {
             let t = self.tracked[k];
@@ -378,15 +536,16 @@ impl Trader {
             };
             for &r in roles {
                 if let Some(req) = self.cancel(t.op.id, r, now_us) {
-                    self.exchange.send(Method::Cancel, &req, now_us);
+                    self.exchange
+                        .send(Method::Cancel, &req, now_us, self.tick_ns);
                 }
             }
         }
-        let before = self.exchange.stats.canceled;
+        let before = self.exchange.stats().canceled;
         self.exchange.cancel_all();
         self.handle_reports(u64::MAX);
         let mut out = Shutdown {
-            cancelled: (self.exchange.stats.canceled - before) as usize,
+            cancelled: (self.exchange.stats().canceled - before) as usize,
             position: self.exchange.position(),
             ..Shutdown::default()
         };
@@ -442,7 +601,7 @@ impl Trader {
             let t = self.tracked[k];
             if t.phase == Phase::Entry && now.saturating_sub(t.since_us) > self.window_us {
                 if let Some(req) = self.cancel(t.op.id, b'e', now) {
-                    self.exchange.send(Method::Cancel, &req, now);
+                    self.exchange.send(Method::Cancel, &req, now, self.tick_ns);
                     self.tracked[k].phase = Phase::Withdrawing;
                 }
             }
@@ -575,8 +734,22 @@ impl Trader {
                     self.close(k, exit, e.time_us);
                 }
             }
-            (b't' | b's' | b'x', Report::Rejected(_)) if open && t.held() > 0 => {
-                // The position must not stay unprotected: flatten it.
+            // A refused exit leaves the position unprotected: flatten it, with one
+            // market order at a time (a refused one is sent again, up to
+            // FLATTEN_TRIES). A refused cancel (unknown order) is not a refused exit,
+            // and shutdown cancels, it does not trade.
+            (b't' | b's' | b'x' | b'm', Report::Rejected(r))
+                if open
+                    && t.held() > 0
+                    && r != Reject::UnknownOrder
+                    && !self.closing
+                    && (role == b'm' || t.flattens == 0) =>
+            {
+                if t.flattens >= FLATTEN_TRIES {
+                    self.stats.flatten_refused += 1;
+                    return;
+                }
+                self.tracked[k].flattens += 1;
                 let side = order_side(t.op.intent.side, true);
                 if let Some(req) = self.order(
                     id,
@@ -588,7 +761,7 @@ impl Trader {
                     self.futures,
                     at,
                 ) {
-                    self.exchange.send(Method::NewOrder, &req, at);
+                    self.exchange.send(Method::NewOrder, &req, at, self.tick_ns);
                 }
             }
             _ => {}
@@ -685,7 +858,8 @@ impl Trader {
                 (b's', OrderKind::StopMarket, op.intent.stop_loss),
             ] {
                 if let Some(req) = self.order(op.id, role, side, kind, qty, price, true, now_us) {
-                    self.exchange.send(Method::NewOrder, &req, now_us);
+                    self.exchange
+                        .send(Method::NewOrder, &req, now_us, self.tick_ns);
                 }
             }
             return;
@@ -711,7 +885,8 @@ impl Trader {
         };
         let signed = signed_oco(&self.signer, &req);
         if let Some(req) = self.counted(signed) {
-            self.exchange.send(Method::NewOco, &req, now_us);
+            self.exchange
+                .send(Method::NewOco, &req, now_us, self.tick_ns);
         }
     }
 

@@ -125,6 +125,8 @@ pub struct RunConfig {
     pub report_every: Option<Duration>,
     /// HdrHistogram interval log: an interval per report, and the last at exit.
     pub latency_log: Option<PathBuf>,
+    /// Trade on a real exchange through this link instead of the simulated one.
+    pub live: Option<crate::gateway::live::LinkConfig>,
 }
 
 /// The default adapts to any machine: compact (one thread, spinning then yielding)
@@ -141,6 +143,7 @@ impl Default for RunConfig {
             snapshot_request: None,
             report_every: None,
             latency_log: None,
+            live: None,
         }
     }
 }
@@ -174,6 +177,9 @@ pub enum RunError {
     /// The strategy does not fit the pipeline's messages.
     #[error(transparent)]
     Shape(#[from] ShapeError),
+    /// The live gateway could not connect (exchange unreachable, keys refused).
+    #[error("live gateway: {0}")]
+    Gateway(String),
     /// A stage panicked or its neighbour vanished.
     #[error("stage {0} failed; the pipeline stopped")]
     StageFailed(&'static str),
@@ -228,6 +234,8 @@ pub struct RunReport {
     pub threads: usize,
     /// Stopped by a signal before the end of the input.
     pub interrupted: bool,
+    /// The live link's counters and wire latencies (a live gateway).
+    pub link: Option<crate::gateway::live::LinkReport>,
 }
 
 fn quote(e8: i64) -> String {
@@ -272,7 +280,12 @@ impl RunReport {
         );
         let _ = writeln!(
             o,
-            "simulated exchange: {} requests, {} rejected, {} fills ({} taker), {} cancelled, {} expired; entries {} sent, {} filled, {} in part, {} refused by the exchange, {} withdrawn",
+            "{}: {} requests, {} rejected, {} fills ({} taker), {} cancelled, {} expired; entries {} sent, {} filled, {} in part, {} refused by the exchange, {} withdrawn",
+            if self.link.is_some() {
+                "exchange (live)"
+            } else {
+                "simulated exchange"
+            },
             x.requests,
             x.rejected,
             x.fills,
@@ -300,6 +313,22 @@ impl RunReport {
             quote(s.unrealised_e8),
             self.clock_behind
         );
+        if let Some(l) = &self.link {
+            let parts: Vec<String> = l.counters.iter().map(|(k, v)| format!("{v} {k}")).collect();
+            let _ = writeln!(
+                o,
+                "live link: clock offset {} ms, {} stale orders cancelled and {} foreign left at start, start position {} lots; {}",
+                l.startup.offset_ms,
+                l.startup.stale_cancelled,
+                l.startup.foreign_open,
+                l.startup.position.0,
+                parts.join(", ")
+            );
+            o.push_str(&crate::telemetry::table([
+                ("tick_to_wire", &l.tick_to_wire),
+                ("order_rtt", &l.order_rtt),
+            ]));
+        }
         o
     }
 }
@@ -460,6 +489,8 @@ impl<S: Source> Lane<'_, S> {
                     g.stop_accepting();
                 }
                 work += drain(rx, |m| g.on_msg(m));
+                // A live exchange's reports arrive whether or not the market moves.
+                work += g.poll() as usize;
             }
             let e = EPOCH.load(Ordering::Relaxed);
             if e != seen {
@@ -685,7 +716,16 @@ pub fn run<S: Source + Send>(
         book.request_snapshots(flag.clone());
     }
     let mut signal = SignalStage::new(spec, strategy);
-    let mut gateway = GatewayStage::new(spec, strategy, signer, &cfg.sim);
+    let mut gateway = match &cfg.live {
+        None => GatewayStage::new(spec, strategy, signer, &cfg.sim),
+        Some(link) => {
+            let link = crate::gateway::live::LiveLink::start(link.clone())
+                .map_err(|e| RunError::Gateway(e.to_string()))?;
+            GatewayStage::with_trader(crate::gateway::trader::Trader::live(
+                spec, strategy, signer, link,
+            ))
+        }
+    };
     let mailboxes: Vec<Mailbox> = layout.iter().map(|_| Mailbox::new()).collect();
     let finished = AtomicBool::new(false);
     let t0 = Instant::now();
@@ -781,5 +821,6 @@ pub fn run<S: Source + Send>(
         secs,
         threads: cfg.threads,
         interrupted: STOP.load(Ordering::Relaxed),
+        link: trader.live_link().map(|l| l.report()),
     })
 }

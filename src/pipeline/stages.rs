@@ -652,8 +652,13 @@ impl GatewayStage {
     /// A gateway for `spec` under `strategy`, signing with `signer`, trading on a
     /// simulated exchange set up by `sim`.
     pub fn new(spec: &SymbolSpec, strategy: &Strategy, signer: Signer, sim: &SimOptions) -> Self {
+        Self::with_trader(Trader::simulated(spec, strategy, signer, sim))
+    }
+
+    /// A gateway around `trader` (a live one).
+    pub fn with_trader(trader: Trader) -> Self {
         Self {
-            trader: Trader::simulated(spec, strategy, signer, sim),
+            trader,
             snapshot: SnapshotParts::default(),
             lat: Latencies::default(),
             ignored: 0,
@@ -685,14 +690,20 @@ impl GatewayStage {
                 self.ignored += 1;
                 (0, 0)
             }
-            OrderMsg::Intent(i) => match self.trader.on_intent(&i.intent, i.event_ms) {
-                Outcome::Sent => (1, i.frame_ns),
-                Outcome::Refused(_) | Outcome::Failed => (0, 0),
-            },
+            OrderMsg::Intent(i) => {
+                self.trader.set_tick(i.frame_ns);
+                match self.trader.on_intent(&i.intent, i.event_ms) {
+                    Outcome::Sent => (1, i.frame_ns),
+                    Outcome::Refused(_) | Outcome::Failed => (0, 0),
+                }
+            }
             OrderMsg::Market {
                 msg: FeedMsg::Event(ev),
                 frame_ns,
-            } => (self.trader.on_market(ev), *frame_ns),
+            } => {
+                self.trader.set_tick(*frame_ns);
+                (self.trader.on_market(ev), *frame_ns)
+            }
             OrderMsg::Market { msg, .. } => {
                 if let Some(snap) = self.snapshot.on_msg(msg) {
                     self.trader.on_snapshot(&snap);
@@ -706,6 +717,14 @@ impl GatewayStage {
             self.lat.tick_to_trade.record(done.saturating_sub(frame_ns));
         }
         self.lat.gateway.record(done.saturating_sub(t0));
+    }
+
+    /// Reports a live exchange sent while no market message came are handled.
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn poll(&mut self) -> bool {
+        self.trader.poll()
     }
 
     /// The trader (risk, exchange and operation counters).

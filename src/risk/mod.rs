@@ -345,6 +345,12 @@ impl RiskManager {
         })
     }
 
+    /// Numbers operations from `first` on (a live session starts at its start time in
+    /// ms, so client order ids never repeat a previous session's).
+    pub fn start_ids_at(&mut self, first: u64) {
+        self.next_id = first.max(1);
+    }
+
     /// An operation's entry was never filled and is withdrawn: its margin is free again.
     pub fn cancel(&mut self, id: u64) {
         if let Some(k) = self.open.iter().position(|o| o.id == id) {

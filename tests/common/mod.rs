@@ -117,6 +117,17 @@ pub fn spot_venue(
     faults: minerva::venue::Faults,
     weight_limit: Option<u32>,
 ) -> minerva::venue::Venue {
+    spot_exchange(speed, faults, weight_limit, Default::default())
+}
+
+/// [`spot_venue`] with its account and matching set by `trading`; it accepts the
+/// paper key pair.
+pub fn spot_exchange(
+    speed: Option<f64>,
+    faults: minerva::venue::Faults,
+    weight_limit: Option<u32>,
+    trading: minerva::venue::TradingConfig,
+) -> minerva::venue::Venue {
     let (files, replay) = spot_files();
     minerva::venue::Venue::start(minerva::venue::VenueConfig {
         files,
@@ -125,6 +136,8 @@ pub fn spot_venue(
         addr: "127.0.0.1:0".parse().unwrap(),
         faults,
         weight_limit,
+        keys: std::sync::Arc::new(minerva::gateway::keys::ApiKeys::paper()),
+        trading,
     })
     .unwrap()
 }

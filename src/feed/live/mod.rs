@@ -228,8 +228,13 @@ impl Source for LiveSource {
                     return None;
                 }
                 self.tries += 1;
-                if self.connect().is_err() {
+                if let Err(e) = self.connect() {
                     LiveStats::bump(&self.stats.failures);
+                    if matches!(&e, WireError::Handshake(line) if line.starts_with("HTTP/1.1 410"))
+                    {
+                        // `minerva exchange` has served its recording to the end.
+                        return None;
+                    }
                     if !self.back_off() {
                         return None;
                     }

@@ -1,5 +1,6 @@
-//! A REST client for the cold path (snapshots, exchangeInfo, server time): one
-//! request per connection, plain HTTP (TLS for the live endpoints is to come).
+//! A REST client: snapshots, exchangeInfo and server time (cold), and the order
+//! gateway's signed requests over one keep-alive connection. Plain HTTP (TLS for the
+//! live endpoints is to come).
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -51,65 +52,248 @@ impl RestError {
     }
 }
 
+/// An HTTP answer, whatever its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body (dechunked).
+    pub body: Vec<u8>,
+    /// `Retry-After` (s), sent with 429 and 418 answers.
+    pub retry_after: Option<u64>,
+}
+
+/// A keep-alive HTTP/1.1 client for one server (the order gateway keeps its
+/// connection open: no handshake per order). Plain TCP; TLS is to come. Cold path
+/// apart from the order requests, whose head and body go out in one write from a
+/// reused buffer.
+#[derive(Debug)]
+pub struct Client {
+    host: String,
+    timeout: Duration,
+    conn: Option<TcpStream>,
+    out: Vec<u8>,
+    inbuf: Vec<u8>,
+    /// When the last request's bytes were handed to the socket (the pipeline's
+    /// clock, ns).
+    pub written_ns: u64,
+}
+
+impl Client {
+    /// A client for `host` (`host:port`); it connects on the first request.
+    pub fn new(host: &str, timeout: Duration) -> Self {
+        Self {
+            host: host.to_string(),
+            timeout,
+            conn: None,
+            out: Vec::with_capacity(1024),
+            inbuf: Vec::with_capacity(16 * 1024),
+            written_ns: 0,
+        }
+    }
+
+    /// The server, `host:port`.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn io(&self, source: io::Error) -> RestError {
+        RestError::Io {
+            host: self.host.clone(),
+            source,
+        }
+    }
+
+    fn connect(&mut self) -> Result<(), RestError> {
+        let addr = self
+            .host
+            .to_socket_addrs()
+            .map_err(|e| self.io(e))?
+            .next()
+            .ok_or_else(|| self.io(io::Error::new(io::ErrorKind::NotFound, "no address")))?;
+        let s = TcpStream::connect_timeout(&addr, self.timeout).map_err(|e| self.io(e))?;
+        s.set_read_timeout(Some(self.timeout))
+            .and_then(|()| s.set_nodelay(true))
+            .map_err(|e| self.io(e))?;
+        self.conn = Some(s);
+        self.inbuf.clear();
+        Ok(())
+    }
+
+    /// Sends `method path` with `body` (a form body; empty for none) and `api_key` in
+    /// `X-MBX-APIKEY`, and reads the answer. A connection the server closed while
+    /// idle is reopened once, before anything is sent on it.
+    ///
+    /// # Errors
+    /// [`RestError::Io`] when the server cannot be reached or the connection fails
+    /// (after the request was written, its fate is unknown), [`RestError::NotHttp`]
+    /// for an answer that is not HTTP.
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        api_key: Option<&str>,
+    ) -> Result<Response, RestError> {
+        self.out.clear();
+        let _ = write!(
+            self.out,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: minerva\r\n",
+            self.host
+        );
+        if let Some(k) = api_key {
+            let _ = write!(self.out, "X-MBX-APIKEY: {k}\r\n");
+        }
+        if !body.is_empty() || method != "GET" {
+            let _ = write!(
+                self.out,
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+                body.len()
+            );
+        }
+        self.out.extend_from_slice(b"\r\n");
+        self.out.extend_from_slice(body);
+        for attempt in 0..2 {
+            if self.conn.is_none() {
+                self.connect()?;
+            }
+            let conn = self.conn.as_mut().expect("connected");
+            // A keep-alive connection the server closed meanwhile: the first read
+            // would say so; peek without blocking before sending on it.
+            let stale = conn.set_nonblocking(true).is_ok() && {
+                let mut b = [0u8; 1];
+                let r = conn.peek(&mut b);
+                let _ = conn.set_nonblocking(false);
+                matches!(r, Ok(0)) || matches!(&r, Err(e) if e.kind() != io::ErrorKind::WouldBlock)
+            };
+            if stale && attempt == 0 {
+                self.conn = None;
+                continue;
+            }
+            if let Err(e) = conn.write_all(&self.out) {
+                self.conn = None;
+                return Err(self.io(e));
+            }
+            self.written_ns = crate::pipeline::clock::now_ns();
+            return match self.read_response() {
+                Ok(r) => Ok(r),
+                Err(e) => {
+                    self.conn = None;
+                    Err(e)
+                }
+            };
+        }
+        Err(self.io(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "connection closed",
+        )))
+    }
+
+    fn read_response(&mut self) -> Result<Response, RestError> {
+        let not_http = || RestError::NotHttp {
+            host: self.host.clone(),
+        };
+        let mut chunk = [0u8; 8192];
+        let conn = self.conn.as_mut().expect("connected");
+        let head_end = loop {
+            if let Some(at) = self.inbuf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            let n = conn.read(&mut chunk).map_err(|source| RestError::Io {
+                host: self.host.clone(),
+                source,
+            })?;
+            if n == 0 {
+                return Err(RestError::Io {
+                    host: self.host.clone(),
+                    source: io::Error::new(io::ErrorKind::UnexpectedEof, "closed mid-answer"),
+                });
+            }
+            self.inbuf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&self.inbuf[..head_end]).to_string();
+        let status: u16 = head
+            .strip_prefix("HTTP/1.1 ")
+            .or_else(|| head.strip_prefix("HTTP/1.0 "))
+            .and_then(|r| r.get(..3))
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(not_http)?;
+        let header = |name: &str| {
+            head.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_string())
+            })
+        };
+        let retry_after = header("retry-after").and_then(|v| v.parse().ok());
+        let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let chunked =
+            header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+        let length = header("content-length").and_then(|v| v.parse::<usize>().ok());
+        let body = if let Some(len) = length {
+            while self.inbuf.len() < head_end + len {
+                let n = conn.read(&mut chunk).map_err(|source| RestError::Io {
+                    host: self.host.clone(),
+                    source,
+                })?;
+                if n == 0 {
+                    return Err(not_http());
+                }
+                self.inbuf.extend_from_slice(&chunk[..n]);
+            }
+            let b = self.inbuf[head_end..head_end + len].to_vec();
+            self.inbuf.drain(..head_end + len);
+            b
+        } else {
+            // Chunked or to the end of the connection: read until the peer closes
+            // or the last chunk arrives.
+            loop {
+                if chunked {
+                    if let Some(b) = dechunk(&self.inbuf[head_end..]) {
+                        break b;
+                    }
+                }
+                let n = conn.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    let rest = &self.inbuf[head_end..];
+                    break if chunked {
+                        dechunk(rest).ok_or_else(not_http)?
+                    } else {
+                        rest.to_vec()
+                    };
+                }
+                self.inbuf.extend_from_slice(&chunk[..n]);
+            }
+        };
+        if close || length.is_none() {
+            self.conn = None;
+            self.inbuf.clear();
+        }
+        Ok(Response {
+            status,
+            body,
+            retry_after,
+        })
+    }
+}
+
 /// `GET http://host/path`, with `timeout` for connecting and for each read. Cold.
 ///
 /// # Errors
 /// [`RestError`] when the server cannot be reached or answers with an error status.
 pub fn get(host: &str, path: &str, timeout: Duration) -> Result<Vec<u8>, RestError> {
-    let io = |source| RestError::Io {
-        host: host.to_string(),
-        source,
-    };
-    let addr = host
-        .to_socket_addrs()
-        .map_err(io)?
-        .next()
-        .ok_or_else(|| io(io::Error::new(io::ErrorKind::NotFound, "no address")))?;
-    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(io)?;
-    s.set_read_timeout(Some(timeout)).map_err(io)?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nUser-Agent: minerva\r\n\r\n"
-    )
-    .map_err(io)?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).map_err(io)?;
-    let not_http = || RestError::NotHttp {
-        host: host.to_string(),
-    };
-    let at = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(not_http)?;
-    let head = String::from_utf8_lossy(&raw[..at]).to_string();
-    let status: u16 = head
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|r| r.get(..3))
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(not_http)?;
-    let mut body = raw[at + 4..].to_vec();
-    if head.lines().any(|l| {
-        l.to_ascii_lowercase()
-            .starts_with("transfer-encoding: chunked")
-    }) {
-        body = dechunk(&body).ok_or_else(not_http)?;
-    }
-    if status != 200 {
-        let retry_after = head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case("retry-after")
-                .then(|| v.trim().parse().ok())?
-        });
+    let r = Client::new(host, timeout).request("GET", path, b"", None)?;
+    if r.status != 200 {
         return Err(RestError::Status {
             host: host.to_string(),
             path: path.to_string(),
-            status,
-            body: String::from_utf8_lossy(&body).into_owned(),
-            retry_after,
+            status: r.status,
+            body: String::from_utf8_lossy(&r.body).into_owned(),
+            retry_after: r.retry_after,
         });
     }
-    Ok(body)
+    Ok(r.body)
 }
 
 /// A chunked body's bytes.
