@@ -843,34 +843,30 @@ struct RunSetup {
     cfg: minerva::pipeline::run::RunConfig,
 }
 
-/// Where `--source binance --endpoint E` goes for `market`: (REST host, WS host),
-/// and whether it is TLS.
-fn endpoint_hosts(endpoint: &str, local: &str, market: Market) -> Result<(String, String, bool)> {
-    let futures = market.is_futures();
-    Ok(match (endpoint, futures) {
-        ("local", _) => (local.to_string(), local.to_string(), false),
+/// Where `--source binance --endpoint E` goes for `market`: (REST URL, WebSocket
+/// URL). Binance's are TLS; the local exchange is plain.
+fn endpoint_urls(endpoint: &str, local: &str, market: Market) -> Result<(String, String)> {
+    let (rest, ws) = match (endpoint, market.is_futures()) {
+        ("local", _) => return Ok((local.to_string(), local.to_string())),
         ("testnet", false) => (
-            "testnet.binance.vision:443".into(),
-            "stream.testnet.binance.vision:443".into(),
-            true,
+            "https://testnet.binance.vision:443",
+            "wss://stream.testnet.binance.vision:443",
         ),
         ("testnet", true) => (
-            "testnet.binancefuture.com:443".into(),
-            "stream.binancefuture.com:443".into(),
-            true,
+            "https://testnet.binancefuture.com:443",
+            "wss://stream.binancefuture.com:443",
         ),
         ("live", false) => (
-            "api.binance.com:443".into(),
-            "stream.binance.com:9443".into(),
-            true,
+            "https://api.binance.com:443",
+            "wss://stream.binance.com:9443",
         ),
         ("live", true) => (
-            "fapi.binance.com:443".into(),
-            "fstream.binance.com:443".into(),
-            true,
+            "https://fapi.binance.com:443",
+            "wss://fstream.binance.com:443",
         ),
         (e, _) => bail!("--endpoint `{e}`: expected local, testnet or live"),
-    })
+    };
+    Ok((rest.to_string(), ws.to_string()))
 }
 
 fn run_setup(a: &RunArgs) -> Result<RunSetup> {
@@ -905,24 +901,18 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
         .unwrap_or(Market::Spot);
     let mut gateway_hosts = None;
     let live_host: Option<String> = if binance {
-        let (rest, ws, tls) = endpoint_hosts(&a.endpoint, &a.host, market_kind)?;
-        if a.endpoint == "live" && !a.i_mean_it {
+        let (rest, ws) = endpoint_urls(&a.endpoint, &a.host, market_kind)?;
+        if a.endpoint == "live" && !a.i_mean_it && !a.paper {
             bail!(
                 "--endpoint live sends real orders with real money: add --i-mean-it to confirm (try --endpoint testnet first; docs/operations.md)"
             );
         }
-        if tls {
-            bail!(
-                "--endpoint {}: wss:// and https:// need TLS, which this build does not have yet; use --endpoint local (minerva exchange) meanwhile (docs/operations.md)",
-                a.endpoint
-            );
-        }
-        gateway_hosts = Some((rest.clone(), ws));
-        Some(rest)
+        gateway_hosts = Some((rest, ws.clone()));
+        Some(ws)
+    } else if a.source.starts_with("ws://") || a.source.starts_with("wss://") {
+        Some(a.source.trim_end_matches('/').to_string())
     } else {
-        a.source
-            .strip_prefix("ws://")
-            .map(|h| h.trim_end_matches('/').to_string())
+        None
     };
     let live_host = live_host.as_deref();
     let files: Vec<PathBuf> = match (a.source.strip_prefix("replay:"), live_host) {
@@ -962,17 +952,6 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
             );
         }
     }
-    let (spec, live) = match live_host {
-        None => {
-            let opts = strategy_replay(&strategy, data_market.as_deref(), a.exchange_info.clone())?;
-            let table = replay::symbol_table(&files, &opts)?;
-            (table.specs()[0].clone(), None)
-        }
-        Some(host) => {
-            let live = live_config(host, &strategy, data_market.as_deref())?;
-            (live_spec(&live)?, Some(live))
-        }
-    };
     let (keys, from_env) = ApiKeys::from_env_or_paper();
     let live_gateway = gateway_hosts.is_some() && !a.paper;
     if live_gateway && !from_env && a.endpoint != "local" {
@@ -991,6 +970,18 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
             }
         );
     }
+    let (spec, live) = match live_host {
+        None => {
+            let opts = strategy_replay(&strategy, data_market.as_deref(), a.exchange_info.clone())?;
+            let table = replay::symbol_table(&files, &opts)?;
+            (table.specs()[0].clone(), None)
+        }
+        Some(host) => {
+            let mut live = live_config(host, &strategy, data_market.as_deref())?;
+            live.rest = gateway_hosts.as_ref().map(|(rest, _)| rest.clone());
+            (live_spec(&live)?, Some(live))
+        }
+    };
     let keys = std::sync::Arc::new(keys);
     let live_link = match (&gateway_hosts, live_gateway) {
         (Some((rest, ws)), true) => Some(minerva::gateway::live::LinkConfig {
@@ -1059,6 +1050,7 @@ fn live_config(
         host: host.to_string(),
         market,
         symbol: strategy.market.to_ascii_uppercase(),
+        rest: None,
         streams: vec![depth.into(), "trade".into()],
         snapshot_limit: if market.is_futures() { 1000 } else { 5000 },
         max_reconnects: None,
@@ -1073,7 +1065,11 @@ fn live_spec(live: &minerva::feed::live::LiveConfig) -> Result<SymbolSpec> {
     } else {
         "/api/v3/exchangeInfo"
     };
-    let body = minerva::feed::live::rest::get(&live.host, path, std::time::Duration::from_secs(5))?;
+    let body = minerva::feed::live::rest::get(
+        live.rest.as_deref().unwrap_or(&live.host),
+        path,
+        std::time::Duration::from_secs(5),
+    )?;
     let info = minerva::feed::binance::exchange_info::parse_exchange_info(&body, Some(live.market))
         .with_context(|| format!("exchangeInfo from {}", live.host))?;
     info.specs

@@ -28,9 +28,9 @@ use crate::core::decimal::parse_scaled;
 use crate::core::{Lots, Market, SymbolSpec, Ticks, Valuer, fee_e8};
 use crate::exchange::{ClientId, Execution, Method, Reject, Report, SimStats};
 use crate::feed::live::rest::{Client, RestError};
+use crate::feed::live::tls::Conn;
 use crate::feed::live::wire::{Wire, WireError};
 use std::collections::HashMap;
-use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
@@ -47,9 +47,9 @@ fn histogram() -> Histogram<u64> {
 /// Where and as whom the link trades.
 #[derive(Debug, Clone)]
 pub struct LinkConfig {
-    /// REST `host:port`.
+    /// REST: `https://host:port` (TLS) or `host:port` (plain; the local exchange).
     pub rest: String,
-    /// WebSocket `host:port` of the user data stream.
+    /// The user data stream's WebSocket server: `wss://host:port` or `host:port`.
     pub ws: String,
     /// The symbol traded.
     pub spec: SymbolSpec,
@@ -1496,16 +1496,11 @@ impl UserStream {
     }
 
     fn connect(&self, key: &str, seed: u64) -> Result<Wire, WireError> {
-        let addr = self
-            .cfg
-            .ws
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))?;
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-        stream.set_nodelay(true)?;
-        let wire = Wire::handshake(stream, &self.cfg.ws, &format!("/ws/{key}"), seed)?;
-        wire.socket()
+        let (host, tls) = crate::feed::live::rest::endpoint(&self.cfg.ws);
+        let stream = Conn::connect(host, tls, Duration::from_secs(5))?;
+        let wire = Wire::handshake(stream, host, &format!("/ws/{key}"), seed)?;
+        wire.stream()
+            .tcp()
             .set_read_timeout(Some(Duration::from_millis(200)))?;
         Ok(wire)
     }

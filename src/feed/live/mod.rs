@@ -13,12 +13,13 @@
 //! for now (the local exchange); TLS for Binance's own endpoints is still to come.
 
 pub mod rest;
+pub mod tls;
 pub mod wire;
 
 use crate::core::Market;
 use crate::pipeline::clock::now_ns;
 use crate::pipeline::stages::{Frame, Source};
-use std::net::{TcpStream, ToSocketAddrs};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,8 +28,12 @@ use wire::{Wire, WireError};
 /// Where and what to read.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
-    /// `host:port` of the market streams and REST (the local exchange serves both).
+    /// The market streams: `wss://host:port` (TLS), `ws://host:port` or a bare
+    /// `host:port` (plain; the local exchange).
     pub host: String,
+    /// REST for snapshots (`https://…`), when not `host` (Binance serves streams and
+    /// REST from different hosts).
+    pub rest: Option<String>,
     /// Spot or futures (the REST paths differ).
     pub market: Market,
     /// The symbol, upper case.
@@ -132,18 +137,13 @@ impl LiveSource {
     }
 
     fn connect(&mut self) -> Result<(), WireError> {
-        let addr = self
-            .cfg
-            .host
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))?;
-        let stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-        stream.set_nodelay(true)?;
+        let (host, tls) = rest::endpoint(&self.cfg.host);
+        let stream = tls::Conn::connect(host, tls, TIMEOUT)?;
         let seed = self.rng.u64(..);
-        let wire = Wire::handshake(stream, &self.cfg.host, &self.path(), seed)?;
+        let wire = Wire::handshake(stream, host, &self.path(), seed)?;
         // Short reads: a quiet market still lets the source see a stop or a request.
-        wire.socket()
+        wire.stream()
+            .tcp()
             .set_read_timeout(Some(Duration::from_millis(100)))?;
         self.wire = Some(wire);
         LiveStats::bump(&self.stats.connects);
@@ -162,7 +162,8 @@ impl LiveSource {
             self.cfg.symbol,
             self.cfg.snapshot_limit
         );
-        match rest::get(&self.cfg.host, &path, TIMEOUT) {
+        let rest_host = self.cfg.rest.as_deref().unwrap_or(&self.cfg.host);
+        match rest::get(rest_host, &path, TIMEOUT) {
             Ok(body) => {
                 self.snapshot = body;
                 LiveStats::bump(&self.stats.snapshots);

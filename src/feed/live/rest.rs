@@ -2,20 +2,36 @@
 //! gateway's signed requests over one keep-alive connection. Plain HTTP (TLS for the
 //! live endpoints is to come).
 
+use super::tls::Conn;
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
+
+/// `https://host:port` → (`host:port`, TLS); `http://` or a bare `host:port` is plain.
+pub fn endpoint(url: &str) -> (&str, bool) {
+    let url = url.trim_end_matches('/');
+    for (scheme, tls) in [
+        ("https://", true),
+        ("wss://", true),
+        ("http://", false),
+        ("ws://", false),
+    ] {
+        if let Some(rest) = url.strip_prefix(scheme) {
+            return (rest, tls);
+        }
+    }
+    (url, false)
+}
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RestError {
     /// The server could not be reached, or the connection failed.
-    #[error("{host}: {source}")]
+    #[error("{host}: {cause}")]
     Io {
         /// The server.
         host: String,
-        /// The socket's reason.
-        source: io::Error,
+        /// The socket's reason (in the message, not chained: it would print twice).
+        cause: io::Error,
     },
     /// The answer was not HTTP.
     #[error("{host}: not an HTTP answer")]
@@ -64,14 +80,14 @@ pub struct Response {
 }
 
 /// A keep-alive HTTP/1.1 client for one server (the order gateway keeps its
-/// connection open: no handshake per order). Plain TCP; TLS is to come. Cold path
-/// apart from the order requests, whose head and body go out in one write from a
-/// reused buffer.
+/// connection open: no TCP or TLS handshake per order). Cold path apart from the
+/// order requests, whose head and body go out in one write from a reused buffer.
 #[derive(Debug)]
 pub struct Client {
     host: String,
+    tls: bool,
     timeout: Duration,
-    conn: Option<TcpStream>,
+    conn: Option<Conn>,
     out: Vec<u8>,
     inbuf: Vec<u8>,
     /// When the last request's bytes were handed to the socket (the pipeline's
@@ -80,10 +96,13 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for `host` (`host:port`); it connects on the first request.
-    pub fn new(host: &str, timeout: Duration) -> Self {
+    /// A client for `url` (`https://host:port`, `http://host:port` or a bare
+    /// `host:port`, plain); it connects on the first request.
+    pub fn new(url: &str, timeout: Duration) -> Self {
+        let (host, tls) = endpoint(url);
         Self {
             host: host.to_string(),
+            tls,
             timeout,
             conn: None,
             out: Vec::with_capacity(1024),
@@ -97,25 +116,16 @@ impl Client {
         &self.host
     }
 
-    fn io(&self, source: io::Error) -> RestError {
+    fn io(&self, cause: io::Error) -> RestError {
         RestError::Io {
             host: self.host.clone(),
-            source,
+            cause,
         }
     }
 
     fn connect(&mut self) -> Result<(), RestError> {
-        let addr = self
-            .host
-            .to_socket_addrs()
-            .map_err(|e| self.io(e))?
-            .next()
-            .ok_or_else(|| self.io(io::Error::new(io::ErrorKind::NotFound, "no address")))?;
-        let s = TcpStream::connect_timeout(&addr, self.timeout).map_err(|e| self.io(e))?;
-        s.set_read_timeout(Some(self.timeout))
-            .and_then(|()| s.set_nodelay(true))
-            .map_err(|e| self.io(e))?;
-        self.conn = Some(s);
+        let c = Conn::connect(&self.host, self.tls, self.timeout).map_err(|e| self.io(e))?;
+        self.conn = Some(c);
         self.inbuf.clear();
         Ok(())
     }
@@ -159,18 +169,13 @@ impl Client {
             }
             let conn = self.conn.as_mut().expect("connected");
             // A keep-alive connection the server closed meanwhile: the first read
-            // would say so; peek without blocking before sending on it.
-            let stale = conn.set_nonblocking(true).is_ok() && {
-                let mut b = [0u8; 1];
-                let r = conn.peek(&mut b);
-                let _ = conn.set_nonblocking(false);
-                matches!(r, Ok(0)) || matches!(&r, Err(e) if e.kind() != io::ErrorKind::WouldBlock)
-            };
+            // would say so; look without blocking before sending on it.
+            let stale = conn.closed();
             if stale && attempt == 0 {
                 self.conn = None;
                 continue;
             }
-            if let Err(e) = conn.write_all(&self.out) {
+            if let Err(e) = conn.write_all(&self.out).and_then(|()| conn.flush()) {
                 self.conn = None;
                 return Err(self.io(e));
             }
@@ -199,14 +204,14 @@ impl Client {
             if let Some(at) = self.inbuf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break at + 4;
             }
-            let n = conn.read(&mut chunk).map_err(|source| RestError::Io {
+            let n = conn.read(&mut chunk).map_err(|cause| RestError::Io {
                 host: self.host.clone(),
-                source,
+                cause,
             })?;
             if n == 0 {
                 return Err(RestError::Io {
                     host: self.host.clone(),
-                    source: io::Error::new(io::ErrorKind::UnexpectedEof, "closed mid-answer"),
+                    cause: io::Error::new(io::ErrorKind::UnexpectedEof, "closed mid-answer"),
                 });
             }
             self.inbuf.extend_from_slice(&chunk[..n]);
@@ -233,9 +238,9 @@ impl Client {
         let length = header("content-length").and_then(|v| v.parse::<usize>().ok());
         let body = if let Some(len) = length {
             while self.inbuf.len() < head_end + len {
-                let n = conn.read(&mut chunk).map_err(|source| RestError::Io {
+                let n = conn.read(&mut chunk).map_err(|cause| RestError::Io {
                     host: self.host.clone(),
-                    source,
+                    cause,
                 })?;
                 if n == 0 {
                     return Err(not_http());

@@ -4,7 +4,6 @@
 //! Plain `ws://` only (TLS for `wss://` is to come with the live endpoints).
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 
 /// Why a WebSocket session could not start or went on no longer.
 #[derive(Debug, thiserror::Error)]
@@ -28,24 +27,19 @@ pub const MAX_MESSAGE: usize = 16 << 20;
 
 /// A client session over a byte stream (a TCP stream in use; anything that reads and
 /// writes in tests and fuzzing).
-pub struct Wire<S = TcpStream> {
+pub struct Wire<S = super::tls::Conn> {
     stream: S,
     /// The current message.
     msg: Vec<u8>,
     rng: fastrand::Rng,
 }
 
-impl Wire<TcpStream> {
-    /// Opens `ws://host/path` on `stream`. Cold.
+impl<S: Read + Write> Wire<S> {
+    /// Opens `ws://host/path` (or `wss://` over a TLS `stream`) on `stream`. Cold.
     ///
     /// # Errors
     /// [`WireError`] when the socket fails or the server does not upgrade.
-    pub fn handshake(
-        mut stream: TcpStream,
-        host: &str,
-        path: &str,
-        seed: u64,
-    ) -> Result<Self, WireError> {
+    pub fn handshake(mut stream: S, host: &str, path: &str, seed: u64) -> Result<Self, WireError> {
         let mut rng = fastrand::Rng::with_seed(seed);
         let key_bytes: [u8; 16] = std::array::from_fn(|_| rng.u8(..));
         let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key_bytes);
@@ -82,13 +76,11 @@ impl Wire<TcpStream> {
         Ok(Wire::over(stream, rng.u64(..)))
     }
 
-    /// The socket (timeouts, shutdown).
-    pub fn socket(&self) -> &TcpStream {
+    /// The connection (its socket's timeouts, shutdown).
+    pub fn stream(&self) -> &S {
         &self.stream
     }
-}
 
-impl<S: Read + Write> Wire<S> {
     /// A session over `stream` whose opening handshake is done.
     pub fn over(stream: S, seed: u64) -> Self {
         Self {
