@@ -32,9 +32,14 @@ fn signed_get(venue: &Venue, path: &str, params: &str) -> (u16, String) {
 fn signed_get_once(venue: &Venue, path: &str, params: &str) -> (u16, String) {
     let keys = ApiKeys::paper();
     let signer = Signer::new(&keys);
+    let time = if path.starts_with("/fapi") {
+        "/fapi/v1/time"
+    } else {
+        "/api/v3/time"
+    };
     let t = minerva::feed::live::rest::get(
         &venue.local_addr().to_string(),
-        "/api/v3/time",
+        time,
         Duration::from_secs(5),
     )
     .unwrap();
@@ -72,8 +77,6 @@ fn usdt_free(venue: &Venue) -> i64 {
 
 fn trade(faults: Faults) -> (RunReport, Venue) {
     let (_, spec) = common::spot_session();
-    // No fees on either side: the venue's wallet and the trader's books must agree
-    // to the unit, fills booked from events or from answers alike.
     let venue = common::spot_exchange(
         Some(100.0),
         faults,
@@ -84,6 +87,14 @@ fn trade(faults: Faults) -> (RunReport, Venue) {
         },
     );
     let source = common::btc_live(&venue, 5000, None, 5);
+    trade_on(venue, source, spec)
+}
+
+fn trade_on(
+    venue: Venue,
+    source: minerva::feed::live::LiveSource,
+    spec: minerva::core::SymbolSpec,
+) -> (RunReport, Venue) {
     let addr = venue.local_addr().to_string();
     let keys = Arc::new(ApiKeys::paper());
     let cfg = RunConfig {
@@ -171,5 +182,86 @@ fn no_fill_is_lost_or_booked_twice_under_faults() {
     assert!(count("re-stamped") > 0, "{}", r.to_text());
     assert!(r.exchange.rejected > 0, "{}", r.to_text());
     check_books(&r, &venue);
+    venue.stop();
+}
+
+/// USD-M: one-way futures with leverage, `reduceOnly` take-profit and `STOP_MARKET`
+/// exits, `ORDER_TRADE_UPDATE` events, the position read from `positionRisk` at the
+/// start and checked against it at the end.
+#[test]
+fn usdm_orders_fill_with_reduce_only_exits() {
+    let Some(d) = common::shared_data() else {
+        return;
+    };
+    let u = d.join("hftbacktest-examples/usdm");
+    let files = vec![u.join("btcusdt_20240718.gz"), u.join("btcusdt_20240719.gz")];
+    let replay = minerva::replay::ReplayOptions::default();
+    let spec = minerva::replay::symbol_table(&files, &replay)
+        .unwrap()
+        .specs()[0]
+        .clone();
+    assert!(spec.market.is_futures());
+    let venue = minerva::venue::Venue::start(minerva::venue::VenueConfig {
+        files,
+        replay,
+        speed: Some(100.0),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Faults {
+            unknown_status_every: Some(7),
+            ..Faults::default()
+        },
+        weight_limit: None,
+        keys: Arc::new(ApiKeys::paper()),
+        trading: TradingConfig {
+            fees: Some((0, 0)),
+            ..TradingConfig::default()
+        },
+    })
+    .unwrap();
+    let source = minerva::feed::live::LiveSource::new(
+        minerva::feed::live::LiveConfig {
+            host: venue.local_addr().to_string(),
+            rest: None,
+            market: minerva::core::Market::UsdM,
+            symbol: "BTCUSDT".into(),
+            streams: vec!["depth@0ms".into(), "trade".into()],
+            snapshot_limit: 1000,
+            max_reconnects: None,
+            seed: 9,
+        },
+        Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    );
+    let (r, venue) = trade_on(venue, source, spec);
+    let t = &r.trader;
+    assert!(t.entries > 3 && r.exchange.fills > 3, "{}", r.to_text());
+    assert!(
+        t.take_profits + t.stops + t.flattened > 0,
+        "{}",
+        r.to_text()
+    );
+    assert_eq!(
+        t.entries,
+        t.entries_filled + t.entries_partial + t.entries_rejected + t.entries_withdrawn,
+        "{}",
+        r.to_text()
+    );
+    let a = &venue.accounts()[0];
+    assert_eq!(a.open_orders, 0, "{}", r.to_text());
+    assert_eq!(
+        a.filled_lots,
+        r.exchange.maker_lots + r.exchange.taker_lots,
+        "{a:?}\n{}",
+        r.to_text()
+    );
+    assert_eq!(a.position, r.shutdown.position, "{a:?}\n{}", r.to_text());
+    let (status, risk) = signed_get(&venue, "/fapi/v2/positionRisk", "symbol=BTCUSDT");
+    assert_eq!(status, 200, "{risk}");
+    let qd = 3;
+    let amt = minerva::core::decimal::canonical(a.position.0, qd);
+    assert!(
+        risk.contains(&format!("\"positionAmt\":\"{amt}\"")),
+        "{risk}"
+    );
+    assert!(risk.contains("\"leverage\":\"20\""), "{risk}");
     venue.stop();
 }
