@@ -104,6 +104,10 @@ struct RunArgs {
     /// With --source binance: trade on the simulated exchange (paper) instead.
     #[arg(long)]
     paper: bool,
+    /// The live gateway's order I/O thread between requests: park (sleeps; wakes in
+    /// tens of µs) or spin-yield (no wake-up; needs a core of its own).
+    #[arg(long, default_value = "park")]
+    orders_wait: String,
     /// Strategy file (TOML, see docs/strategy.md).
     #[arg(long)]
     strategy: PathBuf,
@@ -992,6 +996,19 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
             time_sync: std::time::Duration::from_secs(if a.endpoint == "local" { 1 } else { 30 }),
             fees: (strategy.maker_fee_e8, strategy.taker_fee_e8),
             fill_wait: std::time::Duration::from_millis(200),
+            spin: match a.orders_wait.as_str() {
+                "park" => false,
+                "spin-yield" => {
+                    let cpus = minerva::pipeline::pin::allowed_cpus().len();
+                    if threads + 1 > cpus {
+                        bail!(
+                            "--orders-wait spin-yield: {threads} pipeline thread(s) and the order thread would spin on {cpus} CPU(s); use park, or fewer threads"
+                        );
+                    }
+                    true
+                }
+                w => bail!("--orders-wait `{w}`: expected park or spin-yield"),
+            },
         }),
         _ => None,
     };

@@ -95,3 +95,8 @@ fn ws_frames() {
 fn http_head() {
     replay("http_head", harness::http_head);
 }
+
+#[test]
+fn user_events() {
+    replay("user_events", harness::user_events);
+}

@@ -107,6 +107,7 @@ fn trade_on(
             time_sync: Duration::from_secs(1),
             fees: (0, 0),
             fill_wait: Duration::from_millis(200),
+            spin: false,
         }),
         ..RunConfig::default()
     };

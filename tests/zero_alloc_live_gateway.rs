@@ -60,6 +60,7 @@ fn no_allocation_per_frame_with_the_live_gateway() {
             time_sync: std::time::Duration::from_secs(1),
             fees: (0, 0),
             fill_wait: std::time::Duration::from_millis(200),
+            spin: false,
         }),
         ..RunConfig::default()
     };

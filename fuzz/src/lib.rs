@@ -728,12 +728,49 @@ pub fn ws_frames(data: &[u8]) {
     }
 }
 
-/// The local exchange's HTTP request reader on arbitrary bytes: a request or `None`,
-/// never a panic; a parsed path never holds the query.
+/// The local exchange's HTTP request reader on arbitrary bytes, as a keep-alive
+/// connection reads them (requests with bodies, one after another): requests or
+/// `None`, never a panic; a parsed path never holds the query; every body is what its
+/// `Content-Length` said and comes from the input.
 pub fn http_head(data: &[u8]) {
     let mut r = std::io::Cursor::new(data);
-    if let Some(req) = minerva::venue::http::read_request(&mut r) {
+    let mut reader = minerva::venue::http::Reader::default();
+    let mut bodies = 0usize;
+    for _ in 0..64 {
+        let Some(req) = reader.next(&mut r) else {
+            break;
+        };
         assert!(!req.path.contains('?'));
         let _ = minerva::venue::http::query_param(&req.query, "symbol");
+        let _ = req.param("signature");
+        bodies += req.body.len();
+        assert!(bodies <= data.len());
+    }
+}
+
+/// The live link's user data stream reader on arbitrary events (one per line) about
+/// two orders it follows: never a panic; no order is filled beyond its quantity, and
+/// what a fill leaves is what is left of it.
+pub fn user_events(data: &[u8]) {
+    use minerva::core::{Lots, Market, SymbolSpec};
+    use minerva::exchange::Report;
+    let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::UsdM, "0.1", "0.001").unwrap();
+    let events: Vec<&[u8]> = data.split(|&b| b == b'\n').take(256).collect();
+    let orders = [("mnv1e", true, Lots(1_000)), ("mnv1t", false, Lots(1_000))];
+    let out = minerva::gateway::live::replay_user_events(&spec, &orders, &events);
+    for (id, _, qty) in orders {
+        let mut filled = 0i64;
+        for e in out.iter().filter(|e| e.client_id.as_str() == id) {
+            if let Report::Filled { qty: q, leaves, .. } = e.report {
+                assert!(q.0 > 0);
+                filled += q.0;
+                assert!(
+                    filled <= qty.0 || leaves.0 == 0,
+                    "{id}: {filled} of {}",
+                    qty.0
+                );
+                assert_eq!(leaves.0, (qty.0 - filled).max(0));
+            }
+        }
     }
 }
