@@ -1072,6 +1072,7 @@ fn live_config(
         snapshot_limit: if market.is_futures() { 1000 } else { 5000 },
         max_reconnects: None,
         seed: 0,
+        rotate_after: Some(minerva::feed::live::ROTATE_AFTER),
     })
 }
 

@@ -229,6 +229,7 @@ fn usdm_orders_fill_with_reduce_only_exits() {
             snapshot_limit: 1000,
             max_reconnects: None,
             seed: 9,
+            rotate_after: None,
         },
         Arc::new(std::sync::atomic::AtomicBool::new(false)),
     );

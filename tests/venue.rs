@@ -205,3 +205,50 @@ fn request_weight_is_counted_and_429_says_when_to_come_back() {
     assert!((1..=60).contains(&wait.as_secs()), "{wait:?}");
     venue.stop();
 }
+
+/// Before Binance's 24 h limit the source opens a second session beside the first and
+/// switches to it where its depth diffs continue the first's: here every second
+/// (the session replayed at 100×), so several times over the session. Nothing is lost or delivered twice (the same frames
+/// and diffs as a run without rotation), no gap, and one snapshot only: the book never
+/// goes stale.
+#[test]
+fn the_session_is_replaced_before_the_connection_limit_without_a_gap() {
+    use minerva::pipeline::run::{RunConfig, run};
+    let (_, spec) = common::spot_session();
+    let strategy = common::loose_strategy();
+    let go = |rotate: Option<std::time::Duration>| {
+        let venue = common::spot_venue(Some(100.0), Faults::default(), None);
+        let mut source = common::btc_live(&venue, 5000, Some(0), 1);
+        source.set_rotate_after(rotate);
+        let stats = source.stats();
+        let cfg = RunConfig {
+            snapshot_request: Some(source.snapshot_request()),
+            ..RunConfig::default()
+        };
+        let r = run(source, &spec, &strategy, common::test_signer(), &cfg).unwrap();
+        venue.stop();
+        (
+            r,
+            stats.rotations.load(std::sync::atomic::Ordering::Relaxed),
+            stats.read(),
+        )
+    };
+    let (plain, _, (_, plain_drops, _, _)) = go(None);
+    let (rotated, rotations, (connects, drops, snapshots, _)) =
+        go(Some(std::time::Duration::from_millis(1000)));
+    assert!(
+        rotations >= 3,
+        "{rotations} rotations, {connects} connects, {:?}",
+        rotated.book
+    );
+    // A rotation the end of the data cut short may have opened one more session.
+    assert!(
+        connects == rotations + 1 || connects == rotations + 2,
+        "{connects}"
+    );
+    // The only drop is the end of the data, as without rotation; one snapshot.
+    assert_eq!((drops, snapshots), (plain_drops, 1));
+    assert_eq!((rotated.book.gaps, rotated.book.resyncs), (0, 0));
+    assert_eq!(rotated.frames, plain.frames);
+    assert_eq!(rotated.book.applied, plain.book.applied);
+}

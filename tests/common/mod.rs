@@ -159,6 +159,7 @@ pub fn btc_live(
             snapshot_limit,
             max_reconnects,
             seed,
+            rotate_after: None,
         },
         std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
     )

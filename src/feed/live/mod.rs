@@ -8,9 +8,14 @@
 //!   and the next frame is a fresh snapshot.
 //! * When the session drops: reconnect with exponential backoff and jitter, and a new
 //!   snapshot (the book resyncs through its procedure).
+//! * Before Binance's 24 h connection limit (`rotate_after`): a second session is
+//!   opened beside the first; its messages are held until one of its depth diffs
+//!   continues the update ids the first delivered, then the source switches to it
+//!   without a gap and without a snapshot (the book never goes stale); trades both
+//!   sessions carry are delivered once (by trade id).
 //!
-//! Frames are read into one reusable buffer ([`wire::Wire`]). Plain `ws://`/`http://`
-//! for now (the local exchange); TLS for Binance's own endpoints is still to come.
+//! Frames are read into one reusable buffer ([`wire::Wire`]), over plain TCP or TLS
+//! ([`tls`]).
 
 pub mod rest;
 pub mod tls;
@@ -20,9 +25,10 @@ use crate::core::Market;
 use crate::pipeline::clock::now_ns;
 use crate::pipeline::stages::{Frame, Source};
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wire::{Wire, WireError};
 
 /// Where and what to read.
@@ -46,6 +52,68 @@ pub struct LiveConfig {
     pub max_reconnects: Option<u32>,
     /// Seed of the backoff jitter and the WebSocket key.
     pub seed: u64,
+    /// Replace the session by an overlapping one after this long (Binance closes a
+    /// connection at 24 h); `None`: never.
+    pub rotate_after: Option<Duration>,
+}
+
+/// Binance closes WebSocket connections after 24 h: switch well before.
+pub const ROTATE_AFTER: Duration = Duration::from_secs(23 * 3600 + 30 * 60);
+
+/// A second session opened before the limit, and what it said so far.
+struct Rotation {
+    wire: Wire,
+    held: VecDeque<Vec<u8>>,
+    began: Instant,
+}
+
+/// A rotation that cannot join the first session in this long is given up (and
+/// tried again a minute later).
+const ROTATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The unsigned integer after `"key":` in `frame`.
+fn number_after(frame: &[u8], key: &[u8]) -> Option<u64> {
+    let at = frame.windows(key.len()).position(|w| w == key)? + key.len();
+    let digits = frame[at..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if digits == 0 || digits > 19 {
+        return None;
+    }
+    Some(frame[at..at + digits].iter().fold(0u64, |a, &d| {
+        a.wrapping_mul(10).wrapping_add((d - b'0') as u64)
+    }))
+}
+
+/// What a combined-stream frame is, for joining two sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A depth diff and its first and last update ids.
+    Depth(u64, u64),
+    /// A trade and its id.
+    Trade(u64),
+    Other,
+}
+
+fn kind(frame: &[u8]) -> Kind {
+    let head = &frame[..frame.len().min(64)];
+    let has = |s: &[u8]| head.windows(s.len()).any(|w| w == s);
+    if has(b"@depth") {
+        match (
+            number_after(frame, b"\"U\":"),
+            number_after(frame, b"\"u\":"),
+        ) {
+            (Some(a), Some(b)) => Kind::Depth(a, b),
+            _ => Kind::Other,
+        }
+    } else if has(b"@trade") || has(b"@aggTrade") {
+        number_after(frame, b"\"t\":")
+            .or_else(|| number_after(frame, b"\"a\":"))
+            .map_or(Kind::Other, Kind::Trade)
+    } else {
+        Kind::Other
+    }
 }
 
 /// Counters, shared so they can be read while (and after) a pipeline owns the source.
@@ -59,6 +127,8 @@ pub struct LiveStats {
     pub snapshots: AtomicU64,
     /// Failed connection or snapshot attempts.
     pub failures: AtomicU64,
+    /// Sessions replaced by an overlapping one before the connection limit.
+    pub rotations: AtomicU64,
 }
 
 impl LiveStats {
@@ -91,6 +161,16 @@ pub struct LiveSource {
     tries: u64,
     rng: fastrand::Rng,
     stats: Arc<LiveStats>,
+    session_start: Instant,
+    /// Frames since the session's age was last looked at.
+    since_check: u32,
+    rotation: Option<Rotation>,
+    /// Frames of the new session to deliver after a switch.
+    queued: VecDeque<Vec<u8>>,
+    out: Vec<u8>,
+    /// Last depth update id and trade id delivered (followed while rotating).
+    last_depth: u64,
+    last_trade: u64,
 }
 
 const BACKOFF_MIN_MS: u64 = 250;
@@ -112,7 +192,20 @@ impl LiveSource {
             tries: 0,
             rng: fastrand::Rng::with_seed(seed),
             stats: Arc::new(LiveStats::default()),
+            session_start: Instant::now(),
+            since_check: 0,
+            rotation: None,
+            queued: VecDeque::new(),
+            out: Vec::new(),
+            last_depth: 0,
+            last_trade: 0,
         }
+    }
+
+    /// Changes when the session is replaced by an overlapping one (tests: seconds
+    /// instead of Binance's 24 h).
+    pub fn set_rotate_after(&mut self, after: Option<Duration>) {
+        self.cfg.rotate_after = after;
     }
 
     /// The counters.
@@ -148,7 +241,108 @@ impl LiveSource {
         self.wire = Some(wire);
         LiveStats::bump(&self.stats.connects);
         self.need_snapshot = true;
+        self.session_start = Instant::now();
+        self.rotation = None;
+        self.queued.clear();
         Ok(())
+    }
+
+    /// Opens a second session beside the first. Cold.
+    fn open_rotation(&mut self) -> Result<Rotation, WireError> {
+        let (host, tls) = rest::endpoint(&self.cfg.host);
+        let stream = tls::Conn::connect(host, tls, TIMEOUT)?;
+        let seed = self.rng.u64(..);
+        let wire = Wire::handshake(stream, host, &self.path(), seed)?;
+        // Read between the first session's messages: never wait on it.
+        wire.stream()
+            .tcp()
+            .set_read_timeout(Some(Duration::from_micros(200)))?;
+        LiveStats::bump(&self.stats.connects);
+        Ok(Rotation {
+            wire,
+            held: VecDeque::new(),
+            began: Instant::now(),
+        })
+    }
+
+    /// Reads what the second session has, and switches to it when one of its depth
+    /// diffs continues the ones delivered. Cold (once a day).
+    fn rotate(&mut self) {
+        let Some(r) = self.rotation.as_mut() else {
+            return;
+        };
+        for _ in 0..256 {
+            match r.wire.read_message() {
+                Ok(m) => r.held.push_back(m.to_vec()),
+                Err(WireError::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break;
+                }
+                Err(_) => {
+                    // The new session failed: keep the old, try again later.
+                    self.rotation = None;
+                    self.session_start += Duration::from_secs(60);
+                    return;
+                }
+            }
+        }
+        // The first session delivers the stream in order, so what it delivered of
+        // the second's messages is a prefix of them. Switch once that prefix is not
+        // empty: everything after it is in the second session (nothing published
+        // before it subscribed is missing), and its first diff continues the ids.
+        let (last, last_trade) = (self.last_depth, self.last_trade);
+        let mut end = 0;
+        for (k, f) in r.held.iter().enumerate() {
+            match kind(f) {
+                Kind::Depth(_, u) if u <= last => end = k + 1,
+                Kind::Trade(t) if t <= last_trade => end = k + 1,
+                Kind::Other => {}
+                _ => break,
+            }
+        }
+        let continues = r.held.iter().skip(end).find_map(|f| match kind(f) {
+            Kind::Depth(first, _) => Some(first <= last + 1),
+            _ => None,
+        });
+        if end > 0 && last > 0 && continues != Some(false) {
+            let r = self.rotation.take().expect("rotating");
+            self.queued = r.held.into_iter().skip(end).collect();
+            let wire = r.wire;
+            let _ = wire
+                .stream()
+                .tcp()
+                .set_read_timeout(Some(Duration::from_millis(100)));
+            if let Some(mut old) = self.wire.replace(wire) {
+                old.close();
+            }
+            self.session_start = Instant::now();
+            LiveStats::bump(&self.stats.rotations);
+        } else if r.began.elapsed() > ROTATION_TIMEOUT {
+            let mut r = self.rotation.take().expect("rotating");
+            r.wire.close();
+            self.session_start += Duration::from_secs(60);
+        }
+    }
+
+    /// Follows the ids a delivered frame carries (while rotating), and drops a trade
+    /// the other session delivered already.
+    fn deliverable(&mut self, frame: &[u8]) -> bool {
+        match kind(frame) {
+            Kind::Depth(_, u) => {
+                self.last_depth = self.last_depth.max(u);
+                true
+            }
+            Kind::Trade(t) if t <= self.last_trade => false,
+            Kind::Trade(t) => {
+                self.last_trade = t;
+                true
+            }
+            Kind::Other => true,
+        }
     }
 
     fn fetch_snapshot(&mut self) -> bool {
@@ -213,6 +407,14 @@ impl LiveSource {
 impl Source for LiveSource {
     fn next_frame(&mut self) -> Option<Frame<'_>> {
         loop {
+            if let Some(f) = self.queued.pop_front() {
+                // After a rotation: what the new session said while joining.
+                if !self.deliverable(&f) {
+                    continue;
+                }
+                self.out = f;
+                return Some(Self::stamp(&self.out));
+            }
             if self.stop.load(Ordering::Relaxed) {
                 if let Some(w) = self.wire.as_mut() {
                     w.close();
@@ -255,10 +457,44 @@ impl Source for LiveSource {
                 }
                 continue;
             }
+            // The session's age, every few thousand frames (a clock read each).
+            if let Some(limit) = self.cfg.rotate_after {
+                self.since_check += 1;
+                if self.rotation.is_none()
+                    && self.since_check >= 1024
+                    && self.session_start.elapsed() >= limit
+                {
+                    self.since_check = 0;
+                    match self.open_rotation() {
+                        Ok(r) => {
+                            self.rotation = Some(r);
+                            self.last_depth = 0;
+                            self.last_trade = 0;
+                        }
+                        Err(_) => {
+                            LiveStats::bump(&self.stats.failures);
+                            self.session_start += Duration::from_secs(60);
+                        }
+                    }
+                }
+            }
+            if self.rotation.is_some() {
+                self.rotate();
+                if !self.queued.is_empty() {
+                    continue;
+                }
+            }
+            let rotating = self.rotation.is_some();
             let wire = self.wire.as_mut()?;
             match wire.read_message() {
-                Ok(_) => {
+                Ok(m) => {
                     self.backoff_ms = BACKOFF_MIN_MS;
+                    if rotating {
+                        let m = m.to_vec();
+                        if !self.deliverable(&m) {
+                            continue;
+                        }
+                    }
                     break;
                 }
                 Err(WireError::Io(e))
