@@ -282,6 +282,10 @@ struct ExchangeArgs {
     /// New orders allowed per 10 s (default: Binance's, 100 spot / 300 USD-M).
     #[arg(long)]
     order_limit: Option<u32>,
+    /// Seconds REST and the user data streams stay up after the recording has been
+    /// served, so clients can cancel and close (Ctrl-C ends sooner).
+    #[arg(long, default_value_t = 10.0)]
+    linger: f64,
 }
 
 /// `max` or a positive multiple of real time.
@@ -351,6 +355,17 @@ fn cmd_exchange(a: ExchangeArgs) -> Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     println!("served {} stream messages", venue.published());
+    if venue.finished() && !stop_requested() && a.linger > 0.0 {
+        println!(
+            "the recording is over; orders, account and user data streams stay up {} s (Ctrl-C ends)",
+            a.linger
+        );
+        let until =
+            std::time::Instant::now() + std::time::Duration::from_secs_f64(a.linger.min(86_400.0));
+        while std::time::Instant::now() < until && !stop_requested() {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
     for a in venue.accounts() {
         println!(
             "account {}: position {} lots, wallet {:.8}, {} fills ({} lots), {} orders open",

@@ -722,7 +722,7 @@ fn exchange_serves_rest_and_stops_on_sigint() {
         .map(|(a, _)| a.to_string())
         .unwrap();
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
-    s.write_all(b"GET /api/v3/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.write_all(b"GET /api/v3/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
