@@ -257,9 +257,11 @@ struct ExchangeArgs {
     /// spot, usdm or coinm, when not detected from the data.
     #[arg(long)]
     data_market: Option<String>,
-    /// Faults to inject, each every N published messages: drop=N (close the stream
-    /// sessions), skip-depth=N (leave out a depth diff), malformed=N (a truncated
-    /// message).
+    /// Faults to inject: drop=N (close the stream sessions), skip-depth=N (leave out a
+    /// depth diff), malformed=N (a truncated message), stall=N:MS (publish nothing for
+    /// MS), each every N published messages; bad-signature=N (refuse every N-th signed
+    /// request -1022), unknown-status=N (execute every N-th order or cancel, answer
+    /// 503), clock-shift=±MS (step the server clock at the first signed request).
     #[arg(long)]
     fault: Option<String>,
     /// REST request weight allowed per minute (default: Binance's, 6000 spot / 2400
@@ -1088,6 +1090,7 @@ fn live_config(
         max_reconnects: None,
         seed: 0,
         rotate_after: Some(minerva::feed::live::ROTATE_AFTER),
+        stale_after: Some(minerva::feed::live::STALE_AFTER),
     })
 }
 

@@ -230,6 +230,7 @@ fn usdm_orders_fill_with_reduce_only_exits() {
             max_reconnects: None,
             seed: 9,
             rotate_after: None,
+            stale_after: None,
         },
         Arc::new(std::sync::atomic::AtomicBool::new(false)),
     );

@@ -252,3 +252,50 @@ fn the_session_is_replaced_before_the_connection_limit_without_a_gap() {
     assert_eq!(rotated.frames, plain.frames);
     assert_eq!(rotated.book.applied, plain.book.applied);
 }
+
+/// A session that stays open but goes silent (the exchange stops publishing for 2 s
+/// every 20,000 messages) is taken for dead after `stale_after`: dropped, reconnected,
+/// the book resynchronised from a new snapshot, and counted, instead of trading on a
+/// stale book.
+#[test]
+fn a_silent_session_is_replaced_and_the_book_resynchronised() {
+    use minerva::pipeline::run::{RunConfig, run};
+    let (_, spec) = common::spot_session();
+    let faults = Faults {
+        stall: Some((20_000, 2_000)),
+        ..Faults::default()
+    };
+    let venue = common::spot_venue(None, faults, None);
+    let mut source = common::btc_live(&venue, 5000, None, 2);
+    source.set_stale_after(Some(std::time::Duration::from_millis(700)));
+    let stats = source.stats();
+    let cfg = RunConfig {
+        snapshot_request: Some(source.snapshot_request()),
+        ..RunConfig::default()
+    };
+    let r = run(
+        source,
+        &spec,
+        &common::loose_strategy(),
+        common::test_signer(),
+        &cfg,
+    )
+    .unwrap();
+    venue.stop();
+    let stale = stats.stale.load(std::sync::atomic::Ordering::Relaxed);
+    let (connects, _, snapshots, _) = stats.read();
+    assert!(stale >= 3, "{stale} stale sessions");
+    assert_eq!(connects, stale + 1);
+    assert_eq!(snapshots, stale + 1);
+    assert_eq!(r.book.crosses, 0);
+    // Every new snapshot reached the book, which took it or, having missed no diff
+    // (nothing was published during the silence), kept its own.
+    assert_eq!(
+        r.book.snapshots + r.book.snapshots_ignored,
+        stale + 1,
+        "{:?}",
+        r.book
+    );
+    assert_eq!(r.book.gaps, 0);
+    assert!(r.frames > 10_000);
+}

@@ -80,6 +80,9 @@ pub struct Faults {
     pub skip_depth_every: Option<u64>,
     /// Send a truncated JSON message before the real one.
     pub malformed_every: Option<u64>,
+    /// Every N published messages, stop publishing for the given ms (the streams go
+    /// silent while the sessions stay open).
+    pub stall: Option<(u64, u64)>,
     /// Answer a signed request -1022 (bad signature) without executing it.
     pub bad_signature_every: Option<u64>,
     /// Execute an order or cancel request, then answer 503 "execution status unknown"
@@ -91,8 +94,8 @@ pub struct Faults {
 }
 
 impl Faults {
-    /// Parses `drop=N,skip-depth=N,malformed=N,bad-signature=N,unknown-status=N,
-    /// clock-shift=±MS` (any subset).
+    /// Parses `drop=N,skip-depth=N,malformed=N,stall=N:MS,bad-signature=N,
+    /// unknown-status=N,clock-shift=±MS` (any subset).
     ///
     /// # Errors
     /// A message naming the part that could not be read.
@@ -102,6 +105,16 @@ impl Faults {
             let (k, v) = part
                 .split_once('=')
                 .ok_or_else(|| format!("fault `{part}`: expected NAME=N"))?;
+            if k == "stall" {
+                let parsed = v
+                    .split_once(':')
+                    .and_then(|(n, ms)| Some((n.parse::<u64>().ok()?, ms.parse::<u64>().ok()?)));
+                match parsed {
+                    Some((n, ms)) if n > 0 => f.stall = Some((n, ms)),
+                    _ => return Err(format!("fault `{part}`: expected stall=N:MS")),
+                }
+                continue;
+            }
             if k == "clock-shift" {
                 f.clock_shift_ms = v
                     .parse()
@@ -121,7 +134,7 @@ impl Faults {
                 "unknown-status" => f.unknown_status_every = Some(n),
                 _ => {
                     return Err(format!(
-                        "fault `{k}`: expected drop, skip-depth, malformed, bad-signature, unknown-status or clock-shift"
+                        "fault `{k}`: expected drop, skip-depth, malformed, stall, bad-signature, unknown-status or clock-shift"
                     ));
                 }
             }
@@ -408,6 +421,11 @@ fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], speed: Option<f64>) {
         let every = |e: Option<u64>| e.is_some_and(|e| n % e == 0);
         if name.contains("@depth") && every(f.skip_depth_every) {
             continue;
+        }
+        if let Some((n_every, ms)) = f.stall {
+            if n % n_every == 0 {
+                std::thread::sleep(Duration::from_millis(ms));
+            }
         }
         let mut subs = lock(&shared.subs);
         if every(f.drop_every) {

@@ -160,6 +160,7 @@ pub fn btc_live(
             max_reconnects,
             seed,
             rotate_after: None,
+            stale_after: None,
         },
         std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
     )

@@ -55,7 +55,17 @@ pub struct LiveConfig {
     /// Replace the session by an overlapping one after this long (Binance closes a
     /// connection at 24 h); `None`: never.
     pub rotate_after: Option<Duration>,
+    /// A session silent this long is taken for dead: dropped, reconnected, the book
+    /// resynchronised (counted in `stale`); `None`: wait forever.
+    pub stale_after: Option<Duration>,
 }
+
+/// Binance's depth streams speak every 100 ms to 1 s on any listed symbol: half a
+/// minute of silence is a dead session, not a quiet market.
+pub const STALE_AFTER: Duration = Duration::from_secs(30);
+
+/// The source's read timeout: how often a silent session is looked at.
+const QUIET_READ: Duration = Duration::from_millis(100);
 
 /// Binance closes WebSocket connections after 24 h: switch well before.
 pub const ROTATE_AFTER: Duration = Duration::from_secs(23 * 3600 + 30 * 60);
@@ -129,6 +139,9 @@ pub struct LiveStats {
     pub failures: AtomicU64,
     /// Sessions replaced by an overlapping one before the connection limit.
     pub rotations: AtomicU64,
+    /// Sessions dropped because no message came for `stale_after` (the book would
+    /// have gone stale): reconnected and resynchronised.
+    pub stale: AtomicU64,
 }
 
 impl LiveStats {
@@ -171,6 +184,8 @@ pub struct LiveSource {
     /// Last depth update id and trade id delivered (followed while rotating).
     last_depth: u64,
     last_trade: u64,
+    /// Read timeouts in a row (each `QUIET_READ` without a message).
+    quiet_reads: u32,
 }
 
 const BACKOFF_MIN_MS: u64 = 250;
@@ -199,6 +214,7 @@ impl LiveSource {
             out: Vec::new(),
             last_depth: 0,
             last_trade: 0,
+            quiet_reads: 0,
         }
     }
 
@@ -206,6 +222,11 @@ impl LiveSource {
     /// instead of Binance's 24 h).
     pub fn set_rotate_after(&mut self, after: Option<Duration>) {
         self.cfg.rotate_after = after;
+    }
+
+    /// Changes how long a silent session is waited for.
+    pub fn set_stale_after(&mut self, after: Option<Duration>) {
+        self.cfg.stale_after = after;
     }
 
     /// The counters.
@@ -235,9 +256,7 @@ impl LiveSource {
         let seed = self.rng.u64(..);
         let wire = Wire::handshake(stream, host, &self.path(), seed)?;
         // Short reads: a quiet market still lets the source see a stop or a request.
-        wire.stream()
-            .tcp()
-            .set_read_timeout(Some(Duration::from_millis(100)))?;
+        wire.stream().tcp().set_read_timeout(Some(QUIET_READ))?;
         self.wire = Some(wire);
         LiveStats::bump(&self.stats.connects);
         self.need_snapshot = true;
@@ -312,10 +331,7 @@ impl LiveSource {
             let r = self.rotation.take().expect("rotating");
             self.queued = r.held.into_iter().skip(end).collect();
             let wire = r.wire;
-            let _ = wire
-                .stream()
-                .tcp()
-                .set_read_timeout(Some(Duration::from_millis(100)));
+            let _ = wire.stream().tcp().set_read_timeout(Some(QUIET_READ));
             if let Some(mut old) = self.wire.replace(wire) {
                 old.close();
             }
@@ -489,6 +505,7 @@ impl Source for LiveSource {
             match wire.read_message() {
                 Ok(m) => {
                     self.backoff_ms = BACKOFF_MIN_MS;
+                    self.quiet_reads = 0;
                     if rotating {
                         let m = m.to_vec();
                         if !self.deliverable(&m) {
@@ -501,7 +518,19 @@ impl Source for LiveSource {
                     if matches!(
                         e.kind(),
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
+                    ) =>
+                {
+                    self.quiet_reads += 1;
+                    let silent = QUIET_READ * self.quiet_reads;
+                    if self.cfg.stale_after.is_some_and(|limit| silent >= limit) {
+                        // Connected but silent: the book is going stale. Start over.
+                        self.quiet_reads = 0;
+                        if let Some(mut w) = self.wire.take() {
+                            w.close();
+                        }
+                        LiveStats::bump(&self.stats.stale);
+                    }
+                }
                 Err(_) => {
                     self.wire = None;
                     LiveStats::bump(&self.stats.drops);
