@@ -299,3 +299,84 @@ fn a_silent_session_is_replaced_and_the_book_resynchronised() {
     assert_eq!(r.book.gaps, 0);
     assert!(r.frames > 10_000);
 }
+
+/// Aggregate trades and 1-minute klines, which the recordings do not hold, made from
+/// the recorded trades: one aggregate trade per trade, kline updates and a closed
+/// candle each minute whose volume is the minute's trades, and REST `klines` with the
+/// same candles, merged for longer intervals.
+#[test]
+fn klines_and_aggregate_trades_come_from_the_recorded_trades() {
+    let venue = common::spot_venue(None, Faults::default(), None);
+    let addr = venue.local_addr();
+    let tcp = TcpStream::connect(addr).unwrap();
+    let url = format!("ws://{addr}/stream?streams=btcusdt@trade/btcusdt@aggTrade/btcusdt@kline_1m");
+    let (mut ws, _) = tungstenite::client(url.as_str(), tcp).unwrap();
+    let (mut trades, mut aggs, mut updates) = (0u64, 0u64, 0u64);
+    let mut closed: Vec<serde_json::Value> = Vec::new();
+    let mut volume_by_minute = std::collections::BTreeMap::<u64, f64>::new();
+    loop {
+        let msg = match ws.read() {
+            Ok(tungstenite::Message::Text(t)) => t,
+            Ok(_) => continue,
+            Err(_) => break,
+        };
+        let v: serde_json::Value = serde_json::from_str(&msg).unwrap();
+        let data = &v["data"];
+        match data["e"].as_str().unwrap() {
+            "trade" => {
+                trades += 1;
+                let minute = data["T"].as_u64().unwrap() / 60_000 * 60_000;
+                let q: f64 = data["q"].as_str().unwrap().parse().unwrap();
+                *volume_by_minute.entry(minute).or_default() += q;
+            }
+            "aggTrade" => aggs += 1,
+            "kline" => {
+                updates += 1;
+                if data["k"]["x"].as_bool().unwrap() {
+                    closed.push(data["k"].clone());
+                }
+            }
+            e => panic!("unexpected event {e}"),
+        }
+    }
+    assert!(trades > 9_000, "{trades}");
+    assert_eq!(aggs, trades);
+    assert!(updates > closed.len() as u64);
+    assert!(closed.len() >= 9, "{} closed candles", closed.len());
+    // The first minute also holds the trades before the recording's snapshot, which
+    // the venue applied but did not publish: compare the others.
+    for k in &closed[1..] {
+        let open = k["t"].as_u64().unwrap();
+        let v: f64 = k["v"].as_str().unwrap().parse().unwrap();
+        let want = volume_by_minute[&open];
+        assert!((v - want).abs() < 1e-6, "minute {open}: {v} vs {want}");
+        assert_eq!(k["T"].as_u64().unwrap(), open + 59_999);
+    }
+    // REST: the same candles, and an hour merges them.
+    let (status, body) = get(addr, "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1000");
+    assert_eq!(status, 200, "{body}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(rows.len(), closed.len() + 1, "the open candle too");
+    for (row, k) in rows.iter().zip(&closed) {
+        assert_eq!(row[0].as_u64(), k["t"].as_u64());
+        assert_eq!(row[5].as_str(), k["v"].as_str());
+        assert_eq!(row[8].as_u64(), k["n"].as_u64());
+    }
+    let (_, hour) = get(addr, "/api/v3/klines?symbol=BTCUSDT&interval=1h");
+    let hours: Vec<serde_json::Value> = serde_json::from_str(&hour).unwrap();
+    let n: u64 = hours.iter().map(|h| h[8].as_u64().unwrap()).sum();
+    // Every published trade, and at most the first minute's unpublished ones.
+    let first_minute: u64 = closed[0]["n"].as_u64().unwrap();
+    assert!(n >= trades && n - trades <= first_minute, "{n} vs {trades}");
+    assert!(
+        get(addr, "/api/v3/klines?symbol=BTCUSDT&interval=7m")
+            .1
+            .contains("-1120")
+    );
+    assert!(
+        get(addr, "/api/v3/klines?symbol=BTCUSDT")
+            .1
+            .contains("-1102")
+    );
+    venue.stop();
+}

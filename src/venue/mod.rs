@@ -23,6 +23,7 @@
 //! the data; at `--speed max` it goes as fast as the slowest subscriber reads.
 //! Threads block (no spinning); this is the exchange's side, not the hot path.
 
+mod candles;
 pub mod desk;
 pub mod http;
 
@@ -174,6 +175,12 @@ struct State {
     decoder: Decoder,
     books: Vec<Book>,
     desk: Desk,
+    /// Candles and aggregate trades made from the recorded trades, per symbol.
+    candles: Vec<candles::Candles>,
+    /// Made-up messages of the last frame, to publish after it.
+    synth: Vec<candles::Synth>,
+    /// Someone subscribed to a made-up stream (`@aggTrade`, `@kline_1m`).
+    want_synth: bool,
     /// Exchange time of the last event applied, ms.
     now_ms: u64,
 }
@@ -238,6 +245,7 @@ impl Venue {
             .map(|s| Book::new(s, &cfg.replay.book))
             .collect();
         let desk = Desk::new(market, &specs, &cfg.keys, &cfg.trading, &exchange_info);
+        let candles = specs.iter().map(candles::Candles::new).collect();
         let listener = TcpListener::bind(cfg.addr).map_err(|e| VenueError::Listen {
             addr: cfg.addr,
             msg: e.to_string(),
@@ -251,8 +259,11 @@ impl Venue {
             specs,
             state: Mutex::new(State {
                 decoder: Decoder::new(table, DEFAULT_MAX_LEVELS),
+                candles,
                 books,
                 desk,
+                synth: Vec::new(),
+                want_synth: false,
                 now_ms: 0,
             }),
             subs: Mutex::new(Vec::new()),
@@ -331,11 +342,18 @@ fn apply(st: &mut State, specs: &[SymbolSpec], frame: &[u8]) {
         decoder,
         books,
         desk,
+        candles,
+        synth,
+        want_synth,
         now_ms,
     } = st;
     let r = decoder.decode(frame, 0, &mut |ev| {
-        books[ev.symbol.0 as usize].on_event(ev);
-        desk.on_event(ev.symbol.0 as usize, ev);
+        let k = ev.symbol.0 as usize;
+        books[k].on_event(ev);
+        desk.on_event(k, ev);
+        if let crate::core::EventBody::Trade(t) = &ev.body {
+            candles[k].on_trade(t, ev.event_ms, *want_synth, synth);
+        }
         *now_ms = (*now_ms).max(ev.event_ms);
     });
     if let Ok(Decoded::Snapshot { symbol }) = r {
@@ -402,14 +420,15 @@ fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], speed: Option<f64>) {
         // (a blocked subscriber must not block snapshots): a snapshot may be ahead of
         // the diffs sent so far, never behind them, which is the case Binance's
         // procedure expects (diffs the snapshot covers are dropped).
-        let events = {
+        let (events, synth) = {
             let mut st = lock(&shared.state);
             apply(&mut st, &shared.specs, bytes);
             let now = server_ms(shared, &st);
             st.desk.absorb_all(now);
-            st.desk.take_events()
+            (st.desk.take_events(), std::mem::take(&mut st.synth))
         };
         publish_user(shared, events);
+        publish_synth(shared, synth);
         let Ok(text) = std::str::from_utf8(bytes) else {
             continue;
         };
@@ -436,15 +455,7 @@ fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], speed: Option<f64>) {
             let bad: Arc<str> = Arc::from(&text[..text.len() / 2]);
             subs.retain(|s| s.tx.send(bad.clone()).is_ok());
         }
-        let (whole, data): (Arc<str>, Arc<str>) = (Arc::from(text), Arc::from(data));
-        subs.retain(|s| {
-            if !s.streams.iter().any(|n| n == name) {
-                return true;
-            }
-            let msg = if s.combined { &whole } else { &data };
-            // Blocking: at --speed max the replay goes as fast as its slowest reader.
-            s.tx.send(msg.clone()).is_ok()
-        });
+        send(&mut subs, name, Arc::from(text), Arc::from(data));
     }
     shared.done.store(true, Ordering::Relaxed);
     // Dropping the outboxes ends every session with a close frame.
@@ -480,6 +491,31 @@ fn server_ms(shared: &Shared, st: &State) -> i64 {
         0
     };
     st.now_ms as i64 + shift
+}
+
+/// A message of stream `name` to its subscribers, combined (`whole`) or raw
+/// (`data`); a subscriber gone is forgotten.
+fn send(subs: &mut Vec<Sub>, name: &str, whole: Arc<str>, data: Arc<str>) {
+    subs.retain(|s| {
+        if !s.streams.iter().any(|n| n == name) {
+            return true;
+        }
+        let msg = if s.combined { &whole } else { &data };
+        // Blocking: at --speed max the replay goes as fast as its slowest reader.
+        s.tx.send(msg.clone()).is_ok()
+    });
+}
+
+/// Publishes made-up market messages (aggregate trades, klines) to their subscribers.
+fn publish_synth(shared: &Shared, synth: Vec<candles::Synth>) {
+    if synth.is_empty() {
+        return;
+    }
+    let mut subs = lock(&shared.subs);
+    for (name, data) in synth {
+        let whole = format!("{{\"stream\":\"{name}\",\"data\":{data}}}");
+        send(&mut subs, &name, Arc::from(whole), Arc::from(data));
+    }
 }
 
 /// Hands user data events to every user stream session; a session whose outbox is
@@ -603,6 +639,12 @@ fn session(shared: &Shared, mut stream: TcpStream, req: &Request, key: &str) {
         // A user data stream: execution and account events, not market data.
         lock(&shared.users).push(tx);
     } else {
+        if streams
+            .iter()
+            .any(|s| s.ends_with("@aggTrade") || s.ends_with("@kline_1m"))
+        {
+            lock(&shared.state).want_synth = true;
+        }
         lock(&shared.subs).push(Sub {
             streams,
             combined,
@@ -657,6 +699,13 @@ fn weight_of(market: Market, req: &Request) -> u32 {
             _ => 20,
         },
         ("exchangeInfo", false) => 20,
+        ("klines", false) => 2,
+        ("klines", true) => match limit {
+            0..=99 => 1,
+            100..=499 => 2,
+            500..=1000 => 5,
+            _ => 10,
+        },
         ("account", false) => 20,
         ("account" | "positionRisk" | "balance", true) => 5,
         ("openOrders", _) if query_param(&req.query, "symbol").is_none() => {
@@ -700,6 +749,7 @@ fn rest(shared: &Shared, req: &Request) -> desk::Answer {
         "time" => (200, format!("{{\"serverTime\":{now_ms}}}").into_bytes()),
         "exchangeInfo" => (200, shared.exchange_info.clone()),
         "depth" => depth(shared, &req.query),
+        "klines" => klines(shared, &req.query),
         _ => return unknown(),
     };
     (status, Vec::new(), body)
@@ -741,6 +791,52 @@ fn trade(shared: &Shared, req: &Request, endpoint: &str) -> desk::Answer {
         );
     }
     answer
+}
+
+fn klines(shared: &Shared, query: &str) -> (u16, Vec<u8>) {
+    let Some(symbol) = query_param(query, "symbol") else {
+        return (
+            400,
+            error_body(
+                -1102,
+                "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+            ),
+        );
+    };
+    let Some(k) = shared.specs.iter().position(|s| s.name.as_str() == symbol) else {
+        return (400, error_body(-1121, "Invalid symbol."));
+    };
+    let Some(interval) = query_param(query, "interval") else {
+        return (
+            400,
+            error_body(
+                -1102,
+                "Mandatory parameter 'interval' was not sent, was empty/null, or malformed.",
+            ),
+        );
+    };
+    let Some(iv) = candles::interval_ms(interval) else {
+        return (400, error_body(-1120, "Invalid interval."));
+    };
+    let max = if shared.market.is_futures() {
+        1500
+    } else {
+        1000
+    };
+    let limit = match query_param(query, "limit").map(str::parse::<usize>) {
+        None => 500,
+        Some(Ok(n)) if (1..=max).contains(&n) => n,
+        Some(_) => {
+            return (
+                400,
+                error_body(-1100, "Illegal characters found in parameter 'limit'."),
+            );
+        }
+    };
+    let time = |name: &str| query_param(query, name).and_then(|v| v.parse::<u64>().ok());
+    let st = lock(&shared.state);
+    let body = st.candles[k].klines(iv, time("startTime"), time("endTime"), limit);
+    (200, body.into_bytes())
 }
 
 fn depth(shared: &Shared, query: &str) -> (u16, Vec<u8>) {
