@@ -623,6 +623,9 @@ struct Io {
     next_sync: Instant,
     next_requery: Instant,
     paused_until: Option<Instant>,
+    /// The request weight the server says this minute used.
+    budget: crate::feed::live::rest::Budget,
+    weight_limit: u32,
     user_sessions: u64,
     spin: bool,
     quote: String,
@@ -655,6 +658,8 @@ impl Io {
             next_sync: Instant::now(),
             next_requery: Instant::now(),
             paused_until: None,
+            budget: Default::default(),
+            weight_limit: crate::feed::live::rest::default_weight_limit(cfg.spec.market),
             user_sessions: 0,
             spin: cfg.spin,
             quote: quote.to_string(),
@@ -716,6 +721,7 @@ impl Io {
         let t0 = wall_ms();
         let r = self.rest.request("GET", self.path("time"), b"", None)?;
         let t1 = wall_ms();
+        self.budget.note(r.used_weight);
         if let Some(st) = std::str::from_utf8(&r.body)
             .ok()
             .and_then(|b| field(b, "serverTime"))
@@ -743,6 +749,7 @@ impl Io {
                 let p = format!("{path}?{signed}");
                 self.rest.request(method, &p, b"", Some(&key))?
             };
+            self.budget.note(r.used_weight);
             let body = String::from_utf8_lossy(&r.body).into_owned();
             if attempt == 0 && r.status == 400 && code_of(&body).0 == -1021 {
                 self.sync_time()?;
@@ -860,7 +867,10 @@ impl Io {
     fn timers(&mut self) {
         let now = Instant::now();
         if now >= self.next_sync {
-            let _ = self.sync_time();
+            // The clock can wait for the next minute's weight; orders cannot.
+            if self.budget.wait(1, self.weight_limit).is_zero() {
+                let _ = self.sync_time();
+            }
             self.next_sync = now + self.time_sync;
         }
         let due: Vec<ClientId> = self
@@ -1046,6 +1056,7 @@ impl Io {
                 }
                 let _ = w.1.record(done.saturating_sub(written).max(1));
             }
+            self.budget.note(resp.used_weight);
             let body = String::from_utf8_lossy(&resp.body).into_owned();
             match resp.status {
                 200 => return self.answered(c.kind, &id, &body),

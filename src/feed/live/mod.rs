@@ -142,6 +142,8 @@ pub struct LiveStats {
     /// Sessions dropped because no message came for `stale_after` (the book would
     /// have gone stale): reconnected and resynchronised.
     pub stale: AtomicU64,
+    /// Snapshots put off to the next minute: the weight budget had no room.
+    pub budget_waits: AtomicU64,
 }
 
 impl LiveStats {
@@ -186,6 +188,9 @@ pub struct LiveSource {
     last_trade: u64,
     /// Read timeouts in a row (each `QUIET_READ` without a message).
     quiet_reads: u32,
+    /// REST for snapshots, kept alive, and the weight the server says is used.
+    rest: Option<rest::Client>,
+    budget: rest::Budget,
 }
 
 const BACKOFF_MIN_MS: u64 = 250;
@@ -215,6 +220,8 @@ impl LiveSource {
             last_depth: 0,
             last_trade: 0,
             quiet_reads: 0,
+            rest: None,
+            budget: rest::Budget::default(),
         }
     }
 
@@ -372,8 +379,48 @@ impl LiveSource {
             self.cfg.symbol,
             self.cfg.snapshot_limit
         );
+        // Spend the snapshot's weight only if the minute's budget has room: waiting for
+        // the next minute beats a 429 (and a ban after repeated ones).
+        let cost = match (self.cfg.market.is_futures(), self.cfg.snapshot_limit) {
+            (false, 0..=100) => 5,
+            (false, 101..=500) => 25,
+            (false, 501..=1000) => 50,
+            (false, _) => 250,
+            (true, 0..=50) => 2,
+            (true, 51..=100) => 5,
+            (true, 101..=500) => 10,
+            (true, _) => 20,
+        };
+        let wait = self
+            .budget
+            .wait(cost, rest::default_weight_limit(self.cfg.market));
+        if wait > Duration::ZERO {
+            LiveStats::bump(&self.stats.budget_waits);
+            self.backoff_ms = self.backoff_ms.max(wait.as_millis() as u64 * 4 / 3 + 1);
+            return false;
+        }
         let rest_host = self.cfg.rest.as_deref().unwrap_or(&self.cfg.host);
-        match rest::get(rest_host, &path, TIMEOUT) {
+        let r = self
+            .rest
+            .get_or_insert_with(|| rest::Client::new(rest_host, TIMEOUT));
+        let answer = r.request("GET", &path, b"", None);
+        if let Ok(a) = &answer {
+            self.budget.note(a.used_weight);
+        }
+        let result = answer.and_then(|a| {
+            if a.status == 200 {
+                Ok(a.body)
+            } else {
+                Err(rest::RestError::Status {
+                    host: rest_host.to_string(),
+                    path: path.clone(),
+                    status: a.status,
+                    body: String::from_utf8_lossy(&a.body).into_owned(),
+                    retry_after: a.retry_after,
+                })
+            }
+        });
+        match result {
             Ok(body) => {
                 self.snapshot = body;
                 LiveStats::bump(&self.stats.snapshots);

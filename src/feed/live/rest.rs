@@ -77,6 +77,49 @@ pub struct Response {
     pub body: Vec<u8>,
     /// `Retry-After` (s), sent with 429 and 418 answers.
     pub retry_after: Option<u64>,
+    /// `X-MBX-USED-WEIGHT-1M`: request weight used this minute, as the server counts.
+    pub used_weight: Option<u32>,
+}
+
+/// Request weight allowed per minute by default (Binance's REQUEST_WEIGHT limits:
+/// spot 6,000, USDⓈ-M 2,400; exchangeInfo's `rateLimits` has the live values).
+pub fn default_weight_limit(market: crate::core::Market) -> u32 {
+    if market.is_futures() { 2_400 } else { 6_000 }
+}
+
+/// The weight budget the server reports: how long to wait before spending `cost`
+/// more without going over `limit` (zero: go now). Binance counts per wall-clock
+/// minute: the wait ends with the minute.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Budget {
+    /// Wall-clock minute of the last reading, and the weight used in it.
+    reading: Option<(u64, u32)>,
+}
+
+impl Budget {
+    /// Notes an answer's used weight.
+    pub fn note(&mut self, used: Option<u32>) {
+        if let Some(u) = used {
+            self.reading = Some((wall_secs() / 60, u));
+        }
+    }
+
+    /// The wait before a request of weight `cost`, with at most `limit` a minute.
+    pub fn wait(&self, cost: u32, limit: u32) -> Duration {
+        let now = wall_secs();
+        match self.reading {
+            Some((minute, used)) if minute == now / 60 && used.saturating_add(cost) > limit => {
+                Duration::from_secs(60 - now % 60)
+            }
+            _ => Duration::ZERO,
+        }
+    }
+}
+
+fn wall_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// A keep-alive HTTP/1.1 client for one server (the order gateway keeps its
@@ -232,6 +275,7 @@ impl Client {
             })
         };
         let retry_after = header("retry-after").and_then(|v| v.parse().ok());
+        let used_weight = header("x-mbx-used-weight-1m").and_then(|v| v.parse().ok());
         let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let chunked =
             header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
@@ -279,6 +323,7 @@ impl Client {
             status,
             body,
             retry_after,
+            used_weight,
         })
     }
 }
@@ -320,6 +365,18 @@ fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_weight_budget_waits_for_the_next_minute() {
+        let mut b = Budget::default();
+        assert_eq!(b.wait(250, 6_000), Duration::ZERO);
+        b.note(Some(5_800));
+        let w = b.wait(250, 6_000);
+        assert!(w > Duration::ZERO && w <= Duration::from_secs(60), "{w:?}");
+        assert_eq!(b.wait(200, 6_000), Duration::ZERO);
+        b.note(None);
+        assert!(b.wait(250, 6_000) > Duration::ZERO);
+    }
 
     #[test]
     fn chunked_bodies() {
