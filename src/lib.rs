@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod replay;
 pub mod risk;
 pub mod signal;
+pub mod store;
 pub mod strategy;
 pub mod telemetry;
 pub mod venue;

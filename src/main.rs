@@ -45,10 +45,33 @@ enum Cmd {
     /// Serve recorded data as a local Binance-compatible exchange: WebSocket market
     /// streams and REST market data on 127.0.0.1 (docs/exchange.md).
     Exchange(ExchangeArgs),
+    /// Recording databases: import recorded files, list what a database holds.
+    #[command(subcommand)]
+    Db(DbCmd),
     /// Peak finder as a filter: JSON lines `{"y":[..],"height":h,"threshold":t,
     /// "distance":d,"prominence":p,"wlen":w}` on stdin (a number is a minimum, `[min,max]`
     /// a range, null or absent = not set) → `{"peaks":[..]}` per line on stdout.
     Peaks,
+}
+
+#[derive(clap::Subcommand)]
+enum DbCmd {
+    /// Import recorded files (hftbacktest, cryptofeed, JSON lines; gzip or plain), one
+    /// session each, their lines kept byte for byte; `replay`, `backtest`, `signal`,
+    /// `exchange` and `run --source replay:` then read the database as the files.
+    Import {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The database (created when absent).
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Sessions, sources, streams, time ranges and line counts of a database.
+    Info {
+        /// The database.
+        db: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -581,7 +604,10 @@ fn main() -> ExitCode {
 
 fn run() -> Result<()> {
     match Cli::parse().cmd {
-        Cmd::Replay(a) => cmd_replay(a),
+        Cmd::Replay(mut a) => {
+            a.files = minerva::store::expand(&a.files)?;
+            cmd_replay(a)
+        }
         Cmd::Bench(BenchCmd::Replay(a)) => cmd_bench(a),
         Cmd::Bench(BenchCmd::Pipeline(a)) => cmd_bench_pipeline(*a),
         Cmd::Peaks => cmd_peaks(),
@@ -597,11 +623,63 @@ fn run() -> Result<()> {
             );
             Ok(())
         }
-        Cmd::Signal(a) => cmd_signal(*a),
+        Cmd::Signal(mut a) => {
+            a.files = minerva::store::expand(&a.files)?;
+            cmd_signal(*a)
+        }
         Cmd::Run(a) => cmd_run(*a),
-        Cmd::Backtest(a) => cmd_backtest(*a),
-        Cmd::Exchange(a) => cmd_exchange(a),
+        Cmd::Backtest(mut a) => {
+            a.files = minerva::store::expand(&a.files)?;
+            cmd_backtest(*a)
+        }
+        Cmd::Exchange(mut a) => {
+            a.data = minerva::store::expand(&a.data)?;
+            cmd_exchange(a)
+        }
+        Cmd::Db(c) => cmd_db(c),
     }
+}
+
+fn cmd_db(c: DbCmd) -> Result<()> {
+    use minerva::store::Store;
+    match c {
+        DbCmd::Import { files, db } => {
+            let t0 = std::time::Instant::now();
+            let mut store = Store::open(&db)?;
+            let (sessions, lines) = store.import(&files)?;
+            let secs = t0.elapsed().as_secs_f64();
+            println!(
+                "{}: {} session(s) {:?}, {lines} lines in {secs:.2} s ({:.0} lines/s)",
+                db.display(),
+                sessions.len(),
+                sessions,
+                lines as f64 / secs.max(1e-9)
+            );
+        }
+        DbCmd::Info { db } => {
+            if !minerva::store::is_database(&db) {
+                bail!("{}: not a recording database", db.display());
+            }
+            let store = Store::open_read(&db)?;
+            println!("{}: integrity {}", db.display(), store.integrity()?);
+            for s in store.sessions()? {
+                let span = |ns: i64| minerva::core::utc((ns.max(0) / 1_000_000) as u64);
+                println!(
+                    "session {} from {}: {} lines, {} → {}",
+                    s.id,
+                    s.source,
+                    s.lines,
+                    span(s.first_ns),
+                    span(s.last_ns)
+                );
+                for (stream, n) in &s.streams {
+                    let name = if stream.is_empty() { "(other)" } else { stream };
+                    println!("  {name:<28} {n}");
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn cmd_replay(a: ReplayArgs) -> Result<()> {
@@ -947,6 +1025,8 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
             "--source must be replay:FILE[,FILE...], ws://HOST:PORT (minerva exchange, paper trading) or binance (with --endpoint)"
         ),
     };
+    // A recording database stands for its sessions.
+    let files = minerva::store::expand(&files)?;
     if files.is_empty() && live_host.is_none() {
         bail!("--source replay: names no file");
     }

@@ -226,6 +226,25 @@ impl LineReader {
             path: path.to_path_buf(),
             source,
         };
+        // A session of a recording database (`market.db/<session>/<name>`): its lines.
+        if let Some((db, session)) = crate::store::session_path(path) {
+            let reader = crate::store::SessionReader::open(&db, session)
+                .map_err(|e| open_err(io::Error::other(e)))?;
+            let size = std::fs::metadata(&db).map_or(0, |m| m.len());
+            let consumed = Arc::new(AtomicU64::new(0));
+            let counted = Counting {
+                inner: reader,
+                n: consumed.clone(),
+            };
+            return Ok(Self {
+                path: path.to_path_buf(),
+                inner: Box::new(BufReader::with_capacity(1 << 16, counted)),
+                buf: Vec::with_capacity(1 << 16),
+                lines: 0,
+                consumed,
+                size,
+            });
+        }
         let mut f = File::open(path).map_err(open_err)?;
         let size = f.metadata().map_err(open_err)?.len();
         let mut magic = [0u8; 2];
