@@ -162,3 +162,20 @@ fn a_database_killed_mid_write_opens_with_its_committed_batches() {
         "killed mid-write, not after"
     );
 }
+
+/// A database from a newer Minerva, or a file that is not a database: clear errors.
+#[test]
+fn a_newer_schema_and_a_non_database_are_refused_clearly() {
+    let db = temp_db("newer");
+    drop(Store::open(&db).unwrap());
+    minerva::store::set_schema_version_for_tests(&db, 99).unwrap();
+    let e = Store::open(&db).err().unwrap().to_string();
+    assert!(e.contains("schema version 99 is newer"), "{e}");
+    assert!(!minerva::store::is_database(std::path::Path::new(
+        "Cargo.toml"
+    )));
+    assert_eq!(
+        expand(&[PathBuf::from("Cargo.toml")]).unwrap(),
+        vec![PathBuf::from("Cargo.toml")]
+    );
+}

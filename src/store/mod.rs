@@ -77,6 +77,49 @@ fn wall_ns() -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
+/// Writes `version` as the database's schema version (tests of the refusal of newer
+/// databases). Cold.
+///
+/// # Errors
+/// [`StoreError`] when SQLite refuses.
+#[doc(hidden)]
+pub fn set_schema_version_for_tests(path: &Path, version: i64) -> Result<(), StoreError> {
+    let conn = Connection::open(path).map_err(|source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    conn.execute(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?1)",
+        params![version.to_string()],
+    )
+    .map_err(|source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(())
+}
+
+/// The database's schema version (0: new), refused when newer than this build's.
+fn schema_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+    let version: i64 = conn
+        .query_row(
+            "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key='schema_version'), 0)",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Newer {
+            path: path.to_path_buf(),
+            found: version,
+        });
+    }
+    Ok(version)
+}
+
 /// True when `path` is a SQLite database (by its header).
 pub fn is_database(path: &Path) -> bool {
     let mut magic = [0u8; 16];
@@ -126,19 +169,7 @@ impl Store {
              CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
         )
         .map_err(err)?;
-        let version: i64 = conn
-            .query_row(
-                "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key='schema_version'), 0)",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(err)?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::Newer {
-                path: path.to_path_buf(),
-                found: version,
-            });
-        }
+        let version = schema_version(&conn, path)?;
         if version < 1 {
             conn.execute_batch(
                 "BEGIN;
@@ -179,19 +210,7 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(err)?;
-        let version: i64 = conn
-            .query_row(
-                "SELECT CAST(value AS INTEGER) FROM meta WHERE key='schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(err)?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::Newer {
-                path: path.to_path_buf(),
-                found: version,
-            });
-        }
+        schema_version(&conn, path)?;
         Ok(Self {
             path: path.to_path_buf(),
             conn,
