@@ -48,10 +48,39 @@ enum Cmd {
     /// Recording databases: import recorded files, list what a database holds.
     #[command(subcommand)]
     Db(DbCmd),
+    /// Record live market streams into a recording database until stopped (or until
+    /// the local exchange's recording ends), with a status line (docs/recording.md).
+    Record(RecordArgs),
     /// Peak finder as a filter: JSON lines `{"y":[..],"height":h,"threshold":t,
     /// "distance":d,"prominence":p,"wlen":w}` on stdin (a number is a minimum, `[min,max]`
     /// a range, null or absent = not set) → `{"peaks":[..]}` per line on stdout.
     Peaks,
+}
+
+#[derive(Args)]
+struct RecordArgs {
+    /// Symbols, comma-separated (one session each).
+    #[arg(long, required = true)]
+    symbols: String,
+    /// spot or usdm.
+    #[arg(long, default_value = "spot")]
+    market: String,
+    /// Streams per symbol (default: the diff depth, trade, aggTrade, bookTicker,
+    /// kline_1m).
+    #[arg(long)]
+    streams: Option<String>,
+    /// The database (created when absent).
+    #[arg(long)]
+    db: PathBuf,
+    /// local (minerva exchange at --host), testnet or live.
+    #[arg(long, default_value = "local")]
+    endpoint: String,
+    /// The local exchange's address.
+    #[arg(long, default_value = "127.0.0.1:9443")]
+    host: String,
+    /// Seconds between status lines.
+    #[arg(long, default_value_t = 1.0)]
+    status_every: f64,
 }
 
 #[derive(clap::Subcommand)]
@@ -637,7 +666,85 @@ fn run() -> Result<()> {
             cmd_exchange(a)
         }
         Cmd::Db(c) => cmd_db(c),
+        Cmd::Record(a) => cmd_record(a),
     }
+}
+
+fn cmd_record(a: RecordArgs) -> Result<()> {
+    use minerva::pipeline::run::{install_signal_handlers, stop_flag};
+    use minerva::store::recorder::{RecordConfig, record};
+    let market: Market = a.market.parse()?;
+    if market == Market::CoinM {
+        bail!("--market: spot or usdm");
+    }
+    let (rest, ws) = endpoint_urls(&a.endpoint, &a.host, market)?;
+    let depth = if market.is_futures() {
+        "depth@0ms"
+    } else {
+        "depth@100ms"
+    };
+    let streams: Vec<String> = match &a.streams {
+        Some(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        None => [depth, "trade", "aggTrade", "bookTicker", "kline_1m"]
+            .map(str::to_string)
+            .to_vec(),
+    };
+    if streams.is_empty() {
+        bail!("--streams names no stream");
+    }
+    let symbols: Vec<String> = a
+        .symbols
+        .split(',')
+        .map(|s| s.trim().to_ascii_uppercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if symbols.is_empty() {
+        bail!("--symbols names no symbol");
+    }
+    if !(a.status_every.is_finite() && a.status_every > 0.0) {
+        bail!("--status-every must be a positive number of seconds");
+    }
+    let sources = symbols
+        .iter()
+        .enumerate()
+        .map(|(k, sym)| minerva::feed::live::LiveConfig {
+            host: ws.clone(),
+            rest: Some(rest.clone()),
+            market,
+            symbol: sym.clone(),
+            streams: streams.clone(),
+            snapshot_limit: if market.is_futures() { 1000 } else { 5000 },
+            max_reconnects: None,
+            seed: k as u64,
+            rotate_after: Some(minerva::feed::live::ROTATE_AFTER),
+            stale_after: Some(minerva::feed::live::STALE_AFTER),
+        })
+        .collect();
+    install_signal_handlers();
+    let cfg = RecordConfig {
+        db: a.db.clone(),
+        sources,
+        status_every: std::time::Duration::from_secs_f64(a.status_every),
+    };
+    // SAFETY: isatty only inspects a file descriptor.
+    let tty = unsafe { libc::isatty(2) } == 1;
+    let (st, sessions) = record(&cfg, stop_flag(), |s| {
+        if tty {
+            eprint!("\r\x1b[2K{}", s.line());
+        } else {
+            eprintln!("{}", s.line());
+        }
+    })?;
+    if tty {
+        eprintln!();
+    }
+    println!("{}: sessions {:?}; {}", a.db.display(), sessions, st.line());
+    Ok(())
 }
 
 fn cmd_db(c: DbCmd) -> Result<()> {

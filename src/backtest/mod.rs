@@ -207,8 +207,11 @@ pub fn run(
         if done == start as u64 {
             p.gateway.set_accepting(true);
         }
-        if first_ms.is_none() && done > start as u64 {
-            first_ms = Some(p.gateway.trader().exchange_now_us() / 1000);
+        // The window starts at the first event with an exchange time (a REST snapshot
+        // or a spot bookTicker has none).
+        let now_us = p.gateway.trader().exchange_now_us();
+        if first_ms.is_none() && done > start as u64 && now_us > 0 {
+            first_ms = Some(now_us / 1000);
         }
         if done % 8192 == 0 {
             progress(done, total);

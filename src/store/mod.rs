@@ -17,6 +17,8 @@
 //! flight and the database always opens cleanly. Cold path: tools and the recorder,
 //! never the pipeline's threads.
 
+pub mod recorder;
+
 use rusqlite::{Connection, OpenFlags, params};
 use std::path::{Path, PathBuf};
 
@@ -48,6 +50,9 @@ pub enum StoreError {
     /// A recorded file could not be read.
     #[error(transparent)]
     Input(#[from] crate::replay::input::InputError),
+    /// A recorder thread could not be started.
+    #[error("cannot start a recorder thread: {0}")]
+    Thread(String),
     /// No such session.
     #[error("{path}: no session {session}")]
     NoSession {
