@@ -156,6 +156,10 @@ struct RunArgs {
     /// With --source binance: trade on the simulated exchange (paper) instead.
     #[arg(long)]
     paper: bool,
+    /// Record every frame the feed receives into this recording database (a writer
+    /// thread off the hot path; docs/recording.md).
+    #[arg(long)]
+    record: Option<PathBuf>,
     /// The live gateway's order I/O thread between requests: park (sleeps; wakes in
     /// tens of µs) or spin-yield (no wake-up; needs a core of its own).
     #[arg(long, default_value = "park")]
@@ -1306,24 +1310,53 @@ fn cmd_run(a: RunArgs) -> Result<()> {
     use minerva::pipeline::run::{ReplaySource, install_signal_handlers, run, stop_flag};
     let s = run_setup(&a)?;
     install_signal_handlers();
+    let signer = || Signer::new(&s.keys);
+    let mut recorded = None;
+    // The feed's frames into a recording database, when asked: the same source,
+    // tapped.
+    macro_rules! go {
+        ($source:expr, $cfg:expr, $name:expr) => {
+            match &a.record {
+                None => run($source, &s.spec, &s.strategy, signer(), $cfg)?,
+                Some(db) => {
+                    let (tapped, stats, writer) =
+                        minerva::store::tap::tap($source, db.clone(), $name, 256 << 20)?;
+                    let r = run(tapped, &s.spec, &s.strategy, signer(), $cfg)?;
+                    writer
+                        .join()
+                        .map_err(|_| anyhow::anyhow!("the recorder thread failed"))??;
+                    recorded = Some((db.clone(), stats));
+                    r
+                }
+            }
+        };
+    }
     let report = match s.live.clone() {
-        None => run(
+        None => go!(
             ReplaySource::new(s.frames, s.speed),
-            &s.spec,
-            &s.strategy,
-            Signer::new(&s.keys),
             &s.cfg,
-        )?,
+            "minerva run (replay)"
+        ),
         Some(live) => {
+            let name = format!("{}/{}", live.host, live.symbol);
             let source = minerva::feed::live::LiveSource::new(live, stop_flag());
             let cfg = minerva::pipeline::run::RunConfig {
                 snapshot_request: Some(source.snapshot_request()),
                 ..s.cfg.clone()
             };
-            run(source, &s.spec, &s.strategy, Signer::new(&s.keys), &cfg)?
+            go!(source, &cfg, &name)
         }
     };
     print!("{}", report.to_text());
+    if let Some((db, st)) = recorded {
+        use std::sync::atomic::Ordering::Relaxed;
+        println!(
+            "recorded into {}: {} frames stored, {} not recorded (the recorder fell behind)",
+            db.display(),
+            st.stored.load(Relaxed),
+            st.dropped.load(Relaxed)
+        );
+    }
     if report.interrupted {
         eprintln!("stopped by signal: rings drained, resting orders cancelled");
     }

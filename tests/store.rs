@@ -235,3 +235,45 @@ fn a_recording_of_the_local_exchange_replays_as_its_files() {
     assert!(got.len() >= 10 && want.len() >= 10, "{got:?}");
     assert_eq!(got[got.len() - 10..], want[want.len() - 10..]);
 }
+
+/// `minerva run --record`: the pipeline's source tapped into a database by a writer
+/// thread; every frame recorded (none dropped with a ring this size), and the
+/// database replays to the same final book as the files.
+#[test]
+fn the_pipeline_records_what_its_feed_receives() {
+    use minerva::pipeline::run::{ReplaySource, RunConfig, run};
+    let (frames, spec) = common::spot_session();
+    let n = frames.len() as u64;
+    let db = temp_db("tapped");
+    let (tapped, stats, writer) = minerva::store::tap::tap(
+        ReplaySource::new(frames, None),
+        db.clone(),
+        "test",
+        64 << 20,
+    )
+    .unwrap();
+    let r = run(
+        tapped,
+        &spec,
+        &common::loose_strategy(),
+        common::test_signer(),
+        &RunConfig::default(),
+    )
+    .unwrap();
+    writer.join().unwrap().unwrap();
+    use std::sync::atomic::Ordering::Relaxed;
+    assert_eq!(r.frames, n);
+    assert_eq!(
+        (stats.frames.load(Relaxed), stats.dropped.load(Relaxed)),
+        (n, 0)
+    );
+    assert_eq!(stats.stored.load(Relaxed), n);
+    let (files, opts) = common::spot_files();
+    let from_db = expand(std::slice::from_ref(&db)).unwrap();
+    let book = |f: &[PathBuf]| {
+        replay(f, &opts).unwrap().symbols[0]
+            .final_book_sha256
+            .clone()
+    };
+    assert_eq!(book(&from_db), book(&files));
+}

@@ -18,6 +18,7 @@
 //! never the pipeline's threads.
 
 pub mod recorder;
+pub mod tap;
 
 use rusqlite::{Connection, OpenFlags, params};
 use std::path::{Path, PathBuf};

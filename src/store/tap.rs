@@ -1,0 +1,186 @@
+//! Recording from inside `minerva run`: a [`Tap`] wraps the pipeline's source and
+//! copies every frame into a byte ring; a writer thread stores them in a recording
+//! database, off the hot path.
+//!
+//! The feed never waits for the recorder: a frame that does not fit in the ring
+//! (the writer is behind by the ring's size) is not recorded and is counted
+//! (`dropped`) — the bounded spill policy. The copy is a memcpy into preallocated
+//! memory: no allocation on the feed's thread.
+
+use super::{Row, Store, StoreError, stream_of};
+use crate::pipeline::stages::{Frame, Source};
+use std::mem::MaybeUninit;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Record header: frame length (u32 LE) and wall-clock receive time (u64 LE).
+const HEADER: usize = 12;
+
+/// Counters of a tap.
+#[derive(Debug, Default)]
+pub struct TapStats {
+    /// Frames handed to the writer.
+    pub frames: AtomicU64,
+    /// Frames not recorded: the ring was full (the writer fell behind).
+    pub dropped: AtomicU64,
+    /// Lines the writer stored.
+    pub stored: AtomicU64,
+}
+
+/// A source whose frames are also recorded.
+pub struct Tap<S> {
+    inner: S,
+    ring: rtrb::Producer<u8>,
+    stats: Arc<TapStats>,
+}
+
+impl<S: Source> Source for Tap<S> {
+    /// # Hot path: a copy into the ring; no allocation, no waiting.
+    fn next_frame(&mut self) -> Option<Frame<'_>> {
+        let Self { inner, ring, stats } = self;
+        let f = inner.next_frame()?;
+        let n = f.bytes.len();
+        match u32::try_from(n) {
+            Ok(len) if ring.slots() >= HEADER + n => {
+                if let Ok(mut chunk) = ring.write_chunk_uninit(HEADER + n) {
+                    let mut head = [0u8; HEADER];
+                    head[..4].copy_from_slice(&len.to_le_bytes());
+                    head[4..].copy_from_slice(&f.wall_ns.to_le_bytes());
+                    let (a, b) = chunk.as_mut_slices();
+                    put(a, b, 0, &head);
+                    put(a, b, HEADER, f.bytes);
+                    // SAFETY: `put` wrote every one of the HEADER + n slots above.
+                    unsafe { chunk.commit_all() };
+                    stats.frames.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            _ => {
+                stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Some(f)
+    }
+}
+
+/// Copies `src` to offset `at` of the slot range `a` then `b` (the ring's two parts).
+#[inline]
+fn put(a: &mut [MaybeUninit<u8>], b: &mut [MaybeUninit<u8>], at: usize, src: &[u8]) {
+    let (la, lb) = (a.len(), b.len());
+    let in_a = la.saturating_sub(at).min(src.len());
+    let (first, second) = src.split_at(in_a);
+    let (ia, ib) = (at.min(la), at.saturating_sub(la).min(lb));
+    for (d, s) in [(&mut a[ia..], first), (&mut b[ib..], second)] {
+        let k = s.len().min(d.len());
+        // SAFETY: `k` bytes fit both `d` and `s`; u8 needs no drop, and the ranges are
+        // distinct allocations (the ring's memory and the frame).
+        unsafe { std::ptr::copy_nonoverlapping(s.as_ptr(), d.as_mut_ptr().cast::<u8>(), k) };
+    }
+}
+
+/// The writer thread: it ends, everything stored, when the tapped source is dropped.
+pub type Writer = JoinHandle<Result<(), StoreError>>;
+
+/// Wraps `inner` so every frame is recorded into session `source_name` of `db` by a
+/// writer thread with a ring of `ring_bytes`. Returns the source, its counters, and
+/// the writer (it ends, having stored everything, when the source is dropped).
+///
+/// # Errors
+/// [`StoreError`] when the database cannot be opened or the thread started.
+pub fn tap<S: Source>(
+    inner: S,
+    db: PathBuf,
+    source_name: &str,
+    ring_bytes: usize,
+) -> Result<(Tap<S>, Arc<TapStats>, Writer), StoreError> {
+    let mut store = Store::open(&db)?;
+    let session = store.begin_session(source_name)?;
+    let (tx, rx) = rtrb::RingBuffer::<u8>::new(ring_bytes.max(1 << 16));
+    let stats = Arc::new(TapStats::default());
+    let s = stats.clone();
+    let writer = std::thread::Builder::new()
+        .name("minerva-recorder".into())
+        .spawn(move || write(store, session, rx, &s))
+        .map_err(|e| StoreError::Thread(e.to_string()))?;
+    Ok((
+        Tap {
+            inner,
+            ring: tx,
+            stats: stats.clone(),
+        },
+        stats,
+        writer,
+    ))
+}
+
+/// The writer: records out of the ring, `<recv_ns> <json>` lines, in transactions of
+/// at most 20,000 lines or 200 ms.
+fn write(
+    mut store: Store,
+    session: i64,
+    mut rx: rtrb::Consumer<u8>,
+    stats: &TapStats,
+) -> Result<(), StoreError> {
+    let mut batch: Vec<Row> = Vec::with_capacity(20_000);
+    let mut oldest = Instant::now();
+    loop {
+        let mut got = false;
+        while rx.slots() >= HEADER {
+            let mut head = [0u8; HEADER];
+            {
+                let Ok(chunk) = rx.read_chunk(HEADER) else {
+                    break;
+                };
+                let (a, b) = chunk.as_slices();
+                for (d, s) in head.iter_mut().zip(a.iter().chain(b.iter())) {
+                    *d = *s;
+                }
+                // Peeked only: dropping the chunk without committing keeps it.
+            }
+            let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            let wall = u64::from_le_bytes(head[4..].try_into().unwrap_or([0; 8]));
+            let Ok(chunk) = rx.read_chunk(HEADER + len) else {
+                break;
+            };
+            let (a, b) = chunk.as_slices();
+            let mut json = Vec::with_capacity(len);
+            json.extend(a.iter().chain(b.iter()).skip(HEADER).copied());
+            chunk.commit_all();
+            let mut line = wall.to_string().into_bytes();
+            line.push(b' ');
+            line.extend_from_slice(&json);
+            if batch.is_empty() {
+                oldest = Instant::now();
+            }
+            batch.push(Row {
+                session,
+                recv_ns: wall as i64,
+                stream: stream_of(&json),
+                line,
+            });
+            got = true;
+            if batch.len() == 20_000 {
+                break;
+            }
+        }
+        let done = rx.is_abandoned() && rx.slots() == 0;
+        if !batch.is_empty()
+            && (batch.len() == 20_000 || oldest.elapsed() >= Duration::from_millis(200) || done)
+        {
+            store.append(&batch)?;
+            stats
+                .stored
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            batch.clear();
+        }
+        if done {
+            store.end_session(session)?;
+            return Ok(());
+        }
+        if !got {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
