@@ -123,21 +123,32 @@ fn trade_on(
 }
 
 /// Every entry ended one way or another, nothing rests on the exchange, and every
-/// lot the exchange filled was booked once: same lots, same position.
+/// lot the exchange filled was booked once: same lots, same position. Spot: also
+/// through the REST endpoints.
 fn check_books(r: &RunReport, venue: &Venue) {
+    check_fills(r, venue, 5);
+    let (status, open) = signed_get(venue, "/api/v3/openOrders", "symbol=BTCUSDT");
+    assert_eq!((status, open.as_str()), (200, "[]"), "{}", r.to_text());
+    // The account endpoint agrees with the engine (spot shows a long as base asset).
+    let free = usdt_free(venue);
+    assert!(free > 0 && free <= CAPITAL_E8 + 1_000_000_000_000, "{free}");
+}
+
+/// More than `min` entries and fills, each entry ended (filled, in part, refused or
+/// withdrawn), no order open on the exchange, the lots it filled booked once and the
+/// positions equal.
+fn check_fills(r: &RunReport, venue: &Venue, min: u64) {
     let t = &r.trader;
-    assert!(t.entries > 5, "{}", r.to_text());
-    assert!(r.exchange.fills > 5, "{}", r.to_text());
+    assert!(t.entries > min, "{}", r.to_text());
+    assert!(r.exchange.fills > min, "{}", r.to_text());
     assert_eq!(
         t.entries,
         t.entries_filled + t.entries_partial + t.entries_rejected + t.entries_withdrawn,
         "{}",
         r.to_text()
     );
-    let (status, open) = signed_get(venue, "/api/v3/openOrders", "symbol=BTCUSDT");
-    assert_eq!((status, open.as_str()), (200, "[]"), "{}", r.to_text());
     let a = &venue.accounts()[0];
-    assert_eq!(a.open_orders, 0);
+    assert_eq!(a.open_orders, 0, "{}", r.to_text());
     assert_eq!(
         a.filled_lots,
         r.exchange.maker_lots + r.exchange.taker_lots,
@@ -145,9 +156,6 @@ fn check_books(r: &RunReport, venue: &Venue) {
         r.to_text()
     );
     assert_eq!(a.position, r.shutdown.position, "{a:?}\n{}", r.to_text());
-    // The account endpoint agrees with the engine (spot shows a long as base asset).
-    let free = usdt_free(venue);
-    assert!(free > 0 && free <= CAPITAL_E8 + 1_000_000_000_000, "{free}");
 }
 
 #[test]
@@ -236,27 +244,13 @@ fn usdm_orders_fill_with_reduce_only_exits() {
     );
     let (r, venue) = trade_on(venue, source, spec);
     let t = &r.trader;
-    assert!(t.entries > 3 && r.exchange.fills > 3, "{}", r.to_text());
+    check_fills(&r, &venue, 3);
     assert!(
         t.take_profits + t.stops + t.flattened > 0,
         "{}",
         r.to_text()
     );
-    assert_eq!(
-        t.entries,
-        t.entries_filled + t.entries_partial + t.entries_rejected + t.entries_withdrawn,
-        "{}",
-        r.to_text()
-    );
     let a = &venue.accounts()[0];
-    assert_eq!(a.open_orders, 0, "{}", r.to_text());
-    assert_eq!(
-        a.filled_lots,
-        r.exchange.maker_lots + r.exchange.taker_lots,
-        "{a:?}\n{}",
-        r.to_text()
-    );
-    assert_eq!(a.position, r.shutdown.position, "{a:?}\n{}", r.to_text());
     let (status, risk) = signed_get(&venue, "/fapi/v2/positionRisk", "symbol=BTCUSDT");
     assert_eq!(status, 200, "{risk}");
     let qd = 3;

@@ -105,7 +105,6 @@ fn a_client_following_binances_procedure_rebuilds_the_recorded_book() {
 
 #[test]
 fn the_pipeline_trades_on_the_live_feed_of_the_local_exchange() {
-    use minerva::pipeline::run::{RunConfig, run};
     let venue = common::spot_venue(None, Faults::default(), None);
     let host = venue.local_addr().to_string();
     // The grids from the venue's exchangeInfo, as `minerva run --source ws://` reads them.
@@ -123,12 +122,7 @@ fn the_pipeline_trades_on_the_live_feed_of_the_local_exchange() {
         .unwrap();
     // The venue ends its session at the end of the data: so does the run.
     let source = common::btc_live(&venue, 5000, Some(0), 1);
-    let cfg = RunConfig {
-        snapshot_request: Some(source.snapshot_request()),
-        ..RunConfig::default()
-    };
-    let strategy = common::loose_strategy();
-    let r = run(source, &spec, &strategy, common::test_signer(), &cfg).unwrap();
+    let r = common::paper_run(source, &spec);
     eprintln!("{}", r.to_text());
     assert!(venue.finished());
     assert_eq!(r.decode_errors, 0);
@@ -142,7 +136,6 @@ fn the_pipeline_trades_on_the_live_feed_of_the_local_exchange() {
 
 #[test]
 fn dropped_sessions_gaps_and_malformed_frames_are_recovered() {
-    use minerva::pipeline::run::{RunConfig, run};
     // 10.8 minutes at ×150: the market goes on while the client reconnects.
     let faults = Faults::parse("drop=40000,skip-depth=577,malformed=10007").unwrap();
     let venue = common::spot_venue(Some(150.0), faults, None);
@@ -151,18 +144,7 @@ fn dropped_sessions_gaps_and_malformed_frames_are_recovered() {
     // end of the data refuses the rest.
     let source = common::btc_live(&venue, 1000, Some(6), 2);
     let stats = source.stats();
-    let cfg = RunConfig {
-        snapshot_request: Some(source.snapshot_request()),
-        ..RunConfig::default()
-    };
-    let r = run(
-        source,
-        &spec,
-        &common::loose_strategy(),
-        common::test_signer(),
-        &cfg,
-    )
-    .unwrap();
+    let r = common::paper_run(source, &spec);
     let (connects, drops, snapshots, failures) = stats.read();
     eprintln!(
         "connects {connects}, drops {drops}, snapshots {snapshots}, failures {failures}; book {:?}",
@@ -213,19 +195,13 @@ fn request_weight_is_counted_and_429_says_when_to_come_back() {
 /// goes stale.
 #[test]
 fn the_session_is_replaced_before_the_connection_limit_without_a_gap() {
-    use minerva::pipeline::run::{RunConfig, run};
     let (_, spec) = common::spot_session();
-    let strategy = common::loose_strategy();
     let go = |rotate: Option<std::time::Duration>| {
         let venue = common::spot_venue(Some(100.0), Faults::default(), None);
         let mut source = common::btc_live(&venue, 5000, Some(0), 1);
         source.set_rotate_after(rotate);
         let stats = source.stats();
-        let cfg = RunConfig {
-            snapshot_request: Some(source.snapshot_request()),
-            ..RunConfig::default()
-        };
-        let r = run(source, &spec, &strategy, common::test_signer(), &cfg).unwrap();
+        let r = common::paper_run(source, &spec);
         venue.stop();
         (
             r,
@@ -261,7 +237,6 @@ fn the_session_is_replaced_before_the_connection_limit_without_a_gap() {
 /// stale book.
 #[test]
 fn a_silent_session_is_replaced_and_the_book_resynchronised() {
-    use minerva::pipeline::run::{RunConfig, run};
     let (_, spec) = common::spot_session();
     let faults = Faults {
         stall: Some((20_000, 2_000)),
@@ -271,18 +246,7 @@ fn a_silent_session_is_replaced_and_the_book_resynchronised() {
     let mut source = common::btc_live(&venue, 5000, None, 2);
     source.set_stale_after(Some(std::time::Duration::from_millis(700)));
     let stats = source.stats();
-    let cfg = RunConfig {
-        snapshot_request: Some(source.snapshot_request()),
-        ..RunConfig::default()
-    };
-    let r = run(
-        source,
-        &spec,
-        &common::loose_strategy(),
-        common::test_signer(),
-        &cfg,
-    )
-    .unwrap();
+    let r = common::paper_run(source, &spec);
     venue.stop();
     let stale = stats.stale.load(std::sync::atomic::Ordering::Relaxed);
     let (connects, _, snapshots, _) = stats.read();

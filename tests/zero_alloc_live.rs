@@ -6,40 +6,11 @@
 
 mod common;
 
-use common::{ALLOCS, ONLY_THREAD, thread_id};
+use common::Marking;
 use minerva::pipeline::run::{RunConfig, run};
-use minerva::pipeline::stages::{Frame, Source};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 #[global_allocator]
 static A: common::Counting = common::Counting;
-
-/// The count when the warm-up ended, and when the source ended.
-static START: AtomicUsize = AtomicUsize::new(0);
-static END: AtomicUsize = AtomicUsize::new(0);
-
-/// The live source, marking its thread and starting the count after the warm-up.
-struct Marking {
-    inner: minerva::feed::live::LiveSource,
-    frames: u64,
-}
-
-impl Source for Marking {
-    fn next_frame(&mut self) -> Option<Frame<'_>> {
-        if self.frames == 0 {
-            ONLY_THREAD.store(thread_id(), Relaxed);
-        }
-        if self.frames == 2_000 {
-            START.store(ALLOCS.load(Relaxed), Relaxed);
-        }
-        self.frames += 1;
-        let f = self.inner.next_frame();
-        if f.is_none() {
-            END.store(ALLOCS.load(Relaxed), Relaxed);
-        }
-        f
-    }
-}
 
 #[test]
 fn no_allocation_per_frame_on_the_live_feed() {
@@ -51,14 +22,14 @@ fn no_allocation_per_frame_on_the_live_feed() {
         ..RunConfig::default()
     };
     let r = run(
-        Marking { inner, frames: 0 },
+        Marking::new(inner),
         &spec,
         &common::loose_strategy(),
         common::test_signer(),
         &cfg,
     )
     .unwrap();
-    let allocs = END.load(Relaxed) - START.load(Relaxed);
+    let allocs = common::marked_allocations();
     eprintln!(
         "{} frames, {} entries, {} fills, {allocs} allocations after the warm-up",
         r.frames, r.trader.entries, r.exchange.fills

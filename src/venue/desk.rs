@@ -162,6 +162,16 @@ fn fixed(m: i64, scale: u8) -> String {
     s
 }
 
+/// The open position's average entry price, 10⁻⁸ quote (0 when flat).
+fn entry_e8(acc: &crate::exchange::account::Account, spec: &SymbolSpec) -> i64 {
+    let pos = acc.position().0;
+    if pos == 0 {
+        return 0;
+    }
+    let qd = spec.qty.decimals() as u32;
+    (acc.cost_e8() as i128 * 10i128.pow(qd) / pos.unsigned_abs() as i128) as i64
+}
+
 /// Base and quote asset of a symbol (from exchangeInfo when it says, else the name).
 fn split_assets(name: &str, info: &[u8]) -> (String, String) {
     let text = String::from_utf8_lossy(info);
@@ -1085,12 +1095,9 @@ impl Desk {
         let spec = &self.specs[k];
         let pos = acc.position();
         let s = if self.market.is_futures() {
-            let entry = if pos.0 == 0 {
-                "0".to_string()
-            } else {
-                let qd = spec.qty.decimals() as u32;
-                let e = acc.cost_e8() as i128 * 10i128.pow(qd) / pos.0.abs() as i128;
-                fixed(e as i64, 8)
+            let entry = match entry_e8(acc, spec) {
+                0 => "0".to_string(),
+                e => fixed(e, 8),
             };
             let up = sim.mark().map_or(0, |m| acc.unrealised_e8(m));
             format!(
@@ -1177,12 +1184,7 @@ impl Desk {
             let acc = sim.account();
             let spec = &self.specs[k];
             let pos = acc.position();
-            let qd = spec.qty.decimals() as u32;
-            let entry = if pos.0 == 0 {
-                0
-            } else {
-                (acc.cost_e8() as i128 * 10i128.pow(qd) / pos.0.abs() as i128) as i64
-            };
+            let entry = entry_e8(acc, spec);
             let mark = sim.mark();
             let up = mark.map_or(0, |m| acc.unrealised_e8(m));
             let notional = mark.map_or(0, |m| self.valuers[k].value_e8(m, Lots(pos.0.abs())));

@@ -793,45 +793,61 @@ fn trade(shared: &Shared, req: &Request, endpoint: &str) -> desk::Answer {
     answer
 }
 
-fn klines(shared: &Shared, query: &str) -> (u16, Vec<u8>) {
-    let Some(symbol) = query_param(query, "symbol") else {
-        return (
+/// A market-data refusal: status and Binance's error body.
+type Refusal = (u16, Vec<u8>);
+
+/// The index of the query's `symbol` among the venue's (-1102 absent, -1121 unknown).
+fn symbol_param(shared: &Shared, query: &str) -> Result<usize, Refusal> {
+    let symbol = required(query, "symbol")?;
+    shared
+        .specs
+        .iter()
+        .position(|s| s.name.as_str() == symbol)
+        .ok_or_else(|| (400, error_body(-1121, "Invalid symbol.")))
+}
+
+/// A parameter Binance requires (-1102 when absent).
+fn required<'a>(query: &'a str, name: &str) -> Result<&'a str, Refusal> {
+    query_param(query, name).ok_or_else(|| {
+        (
             400,
             error_body(
                 -1102,
-                "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+                &format!(
+                    "Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+                ),
             ),
-        );
-    };
-    let Some(k) = shared.specs.iter().position(|s| s.name.as_str() == symbol) else {
-        return (400, error_body(-1121, "Invalid symbol."));
-    };
-    let Some(interval) = query_param(query, "interval") else {
-        return (
+        )
+    })
+}
+
+/// `limit`: `default` when absent, 1..=`max` (-1100 otherwise).
+fn limit_param(query: &str, default: usize, max: usize) -> Result<usize, Refusal> {
+    match query_param(query, "limit").map(str::parse::<usize>) {
+        None => Ok(default),
+        Some(Ok(n)) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err((
             400,
-            error_body(
-                -1102,
-                "Mandatory parameter 'interval' was not sent, was empty/null, or malformed.",
-            ),
-        );
+            error_body(-1100, "Illegal characters found in parameter 'limit'."),
+        )),
+    }
+}
+
+fn klines(shared: &Shared, query: &str) -> Refusal {
+    let checked = || -> Result<(usize, u64, usize), Refusal> {
+        let k = symbol_param(shared, query)?;
+        let iv = candles::interval_ms(required(query, "interval")?)
+            .ok_or_else(|| (400, error_body(-1120, "Invalid interval.")))?;
+        let max = if shared.market.is_futures() {
+            1500
+        } else {
+            1000
+        };
+        Ok((k, iv, limit_param(query, 500, max)?))
     };
-    let Some(iv) = candles::interval_ms(interval) else {
-        return (400, error_body(-1120, "Invalid interval."));
-    };
-    let max = if shared.market.is_futures() {
-        1500
-    } else {
-        1000
-    };
-    let limit = match query_param(query, "limit").map(str::parse::<usize>) {
-        None => 500,
-        Some(Ok(n)) if (1..=max).contains(&n) => n,
-        Some(_) => {
-            return (
-                400,
-                error_body(-1100, "Illegal characters found in parameter 'limit'."),
-            );
-        }
+    let (k, iv, limit) = match checked() {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let time = |name: &str| query_param(query, name).and_then(|v| v.parse::<u64>().ok());
     let st = lock(&shared.state);
@@ -840,32 +856,16 @@ fn klines(shared: &Shared, query: &str) -> (u16, Vec<u8>) {
 }
 
 fn depth(shared: &Shared, query: &str) -> (u16, Vec<u8>) {
-    let Some(symbol) = query_param(query, "symbol") else {
-        return (
-            400,
-            error_body(
-                -1102,
-                "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
-            ),
-        );
-    };
-    let Some(k) = shared.specs.iter().position(|s| s.name.as_str() == symbol) else {
-        return (400, error_body(-1121, "Invalid symbol."));
-    };
     let (default, max) = if shared.market.is_futures() {
         (500, 1000)
     } else {
         (100, 5000)
     };
-    let limit = match query_param(query, "limit").map(str::parse::<usize>) {
-        None => default,
-        Some(Ok(n)) if (1..=max).contains(&n) => n,
-        Some(_) => {
-            return (
-                400,
-                error_body(-1100, "Illegal characters found in parameter 'limit'."),
-            );
-        }
+    let (k, limit) = match symbol_param(shared, query)
+        .and_then(|k| Ok((k, limit_param(query, default, max)?)))
+    {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let st = lock(&shared.state);
     let book = &st.books[k];

@@ -189,3 +189,56 @@ pub fn test_signer() -> minerva::gateway::sign::Signer {
         b"s".to_vec(),
     ))
 }
+
+/// The count when a [`Marking`] source's warm-up ended, and when it ended.
+static MARK_START: AtomicUsize = AtomicUsize::new(0);
+static MARK_END: AtomicUsize = AtomicUsize::new(0);
+
+/// A source whose thread is the one counted ([`ONLY_THREAD`]), counting from its
+/// 2,000th frame to its end: the live zero-allocation tests' source.
+pub struct Marking<S> {
+    inner: S,
+    frames: u64,
+}
+
+impl<S> Marking<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        Self { inner, frames: 0 }
+    }
+}
+
+/// Allocations counted between a [`Marking`] source's warm-up and its end.
+pub fn marked_allocations() -> usize {
+    MARK_END.load(Relaxed) - MARK_START.load(Relaxed)
+}
+
+impl<S: minerva::pipeline::stages::Source> minerva::pipeline::stages::Source for Marking<S> {
+    fn next_frame(&mut self) -> Option<minerva::pipeline::stages::Frame<'_>> {
+        if self.frames == 0 {
+            ONLY_THREAD.store(thread_id(), Relaxed);
+        }
+        if self.frames == 2_000 {
+            MARK_START.store(ALLOCS.load(Relaxed), Relaxed);
+        }
+        self.frames += 1;
+        let f = self.inner.next_frame();
+        if f.is_none() {
+            MARK_END.store(ALLOCS.load(Relaxed), Relaxed);
+        }
+        f
+    }
+}
+
+/// The pipeline (compact) paper-trading the loosened strategy on a live source,
+/// the book's snapshot requests wired to it.
+pub fn paper_run(
+    source: minerva::feed::live::LiveSource,
+    spec: &minerva::core::SymbolSpec,
+) -> minerva::pipeline::run::RunReport {
+    let cfg = minerva::pipeline::run::RunConfig {
+        snapshot_request: Some(source.snapshot_request()),
+        ..Default::default()
+    };
+    minerva::pipeline::run::run(source, spec, &loose_strategy(), test_signer(), &cfg).unwrap()
+}
