@@ -69,9 +69,14 @@ struct RecordArgs {
     /// kline_1m).
     #[arg(long)]
     streams: Option<String>,
-    /// The database (created when absent).
+    /// The database (created when absent): a SQLite file, or
+    /// `postgres://user@host[:port]/db` (password from the URL or PGPASSWORD).
+    #[arg(long, visible_alias = "store")]
+    db: String,
+    /// A new SQLite file per UTC day (`daily`) or per size (`512MB`, `2GB`):
+    /// `market.db` becomes `market-YYYYMMDD-HHMMSS.db`, …, with no gap at the seams.
     #[arg(long)]
-    db: PathBuf,
+    rotate: Option<String>,
     /// local (minerva exchange at --host), testnet or live.
     #[arg(long, default_value = "local")]
     endpoint: String,
@@ -92,14 +97,34 @@ enum DbCmd {
         /// The files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// The database (created when absent).
-        #[arg(long)]
-        db: PathBuf,
+        /// The database (created when absent): a SQLite file or `postgres://…`.
+        #[arg(long, visible_alias = "store")]
+        db: String,
     },
-    /// Sessions, sources, streams, time ranges and line counts of a database.
+    /// Integrity, sessions, symbols, time ranges, lines per stream, events, and the
+    /// gaps in each session's depth diffs.
     Info {
-        /// The database.
-        db: PathBuf,
+        /// The database: a SQLite file or `postgres://…`.
+        db: String,
+    },
+    /// Sessions back out as lines (a file per session, replayable as the database),
+    /// or a decoded view (trades, top_of_book, candles_1m, klines) as CSV.
+    Export {
+        /// The database: a SQLite file or `postgres://…`.
+        db: String,
+        /// lines or csv.
+        #[arg(long, default_value = "lines")]
+        format: String,
+        /// With csv: trades, top_of_book, candles_1m or klines.
+        #[arg(long, default_value = "trades")]
+        view: String,
+        /// Only these sessions (comma-separated ids; default all).
+        #[arg(long)]
+        session: Option<String>,
+        /// lines: a directory (one file per session; default stdout);
+        /// csv: a file (default stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -159,7 +184,7 @@ struct RunArgs {
     /// Record every frame the feed receives into this recording database (a writer
     /// thread off the hot path; docs/recording.md).
     #[arg(long)]
-    record: Option<PathBuf>,
+    record: Option<String>,
     /// The live gateway's order I/O thread between requests: park (sleeps; wakes in
     /// tens of µs) or spin-yield (no wake-up; needs a core of its own).
     #[arg(long, default_value = "park")]
@@ -676,7 +701,7 @@ fn run() -> Result<()> {
 
 fn cmd_record(a: RecordArgs) -> Result<()> {
     use minerva::pipeline::run::{install_signal_handlers, stop_flag};
-    use minerva::store::recorder::{RecordConfig, record};
+    use minerva::store::recorder::{RecordConfig, RecordSource, record};
     let market: Market = a.market.parse()?;
     if market == Market::CoinM {
         bail!("--market: spot or usdm");
@@ -713,10 +738,16 @@ fn cmd_record(a: RecordArgs) -> Result<()> {
     if !(a.status_every.is_finite() && a.status_every > 0.0) {
         bail!("--status-every must be a positive number of seconds");
     }
-    let sources = symbols
-        .iter()
-        .enumerate()
-        .map(|(k, sym)| minerva::feed::live::LiveConfig {
+    let rotate = a
+        .rotate
+        .as_deref()
+        .map(str::parse::<minerva::store::recorder::Rotate>)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--rotate {e}"))?;
+    let target = minerva::store::Target::parse(&a.db);
+    let mut sources = Vec::with_capacity(symbols.len());
+    for (k, sym) in symbols.iter().enumerate() {
+        let live = minerva::feed::live::LiveConfig {
             host: ws.clone(),
             rest: Some(rest.clone()),
             market,
@@ -727,13 +758,27 @@ fn cmd_record(a: RecordArgs) -> Result<()> {
             seed: k as u64,
             rotate_after: Some(minerva::feed::live::ROTATE_AFTER),
             stale_after: Some(minerva::feed::live::STALE_AFTER),
-        })
-        .collect();
+        };
+        // The grids the recording was made under go with it; a recorder starts
+        // without them rather than not at all.
+        let exchange_info = match live_exchange_info(&live) {
+            Ok(body) => Some(body),
+            Err(e) => {
+                eprintln!("minerva: warning: {sym}: exchangeInfo not stored: {e:#}");
+                None
+            }
+        };
+        sources.push(RecordSource {
+            live,
+            exchange_info,
+        });
+    }
     install_signal_handlers();
     let cfg = RecordConfig {
-        db: a.db.clone(),
+        target,
         sources,
         status_every: std::time::Duration::from_secs_f64(a.status_every),
+        rotate,
     };
     // SAFETY: isatty only inspects a file descriptor.
     let tty = unsafe { libc::isatty(2) } == 1;
@@ -747,46 +792,184 @@ fn cmd_record(a: RecordArgs) -> Result<()> {
     if tty {
         eprintln!();
     }
-    println!("{}: sessions {:?}; {}", a.db.display(), sessions, st.line());
+    println!(
+        "{}: sessions {:?}; {}",
+        st.files.join(", "),
+        sessions,
+        st.line()
+    );
     Ok(())
 }
 
 fn cmd_db(c: DbCmd) -> Result<()> {
-    use minerva::store::Store;
+    use minerva::store::{Target, View, export, open_recorded, open_sink, scan};
+    // Piped into `head` and the like: end quietly when the reader goes, as
+    // Unix tools do.
+    // SAFETY: restores the default action of one signal; no handler runs.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     match c {
         DbCmd::Import { files, db } => {
             let t0 = std::time::Instant::now();
-            let mut store = Store::open(&db)?;
-            let (sessions, lines) = store.import(&files)?;
+            let target = Target::parse(&db);
+            let mut sink = open_sink(&target)?;
+            let (sessions, lines) = minerva::store::import(sink.as_mut(), &files)?;
             let secs = t0.elapsed().as_secs_f64();
             println!(
                 "{}: {} session(s) {:?}, {lines} lines in {secs:.2} s ({:.0} lines/s)",
-                db.display(),
+                target.display(),
                 sessions.len(),
                 sessions,
                 lines as f64 / secs.max(1e-9)
             );
         }
         DbCmd::Info { db } => {
-            if !minerva::store::is_database(&db) {
-                bail!("{}: not a recording database", db.display());
-            }
-            let store = Store::open_read(&db)?;
-            println!("{}: integrity {}", db.display(), store.integrity()?);
+            let target = Target::parse(&db);
+            let mut store = open_recorded(&target)?;
+            println!("{}: integrity {}", target.display(), store.integrity()?);
+            let time = |ns: i64| minerva::core::utc((ns.max(0) / 1_000_000) as u64);
             for s in store.sessions()? {
-                let span = |ns: i64| minerva::core::utc((ns.max(0) / 1_000_000) as u64);
+                let what = if s.symbol.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} {})", s.symbol, s.market)
+                };
+                let closed = if s.ended_ns > 0 {
+                    String::new()
+                } else {
+                    " · not closed (recording, or the recorder was stopped hard)".into()
+                };
                 println!(
-                    "session {} from {}: {} lines, {} → {}",
+                    "session {} from {}{what}: {} lines, {} → {}{closed}",
                     s.id,
                     s.source,
                     s.lines,
-                    span(s.first_ns),
-                    span(s.last_ns)
+                    time(s.first_ns),
+                    time(s.last_ns)
                 );
                 for (stream, n) in &s.streams {
                     let name = if stream.is_empty() { "(other)" } else { stream };
                     println!("  {name:<28} {n}");
                 }
+                if !s.events.is_empty() {
+                    let ev: Vec<String> =
+                        s.events.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                    println!("  events: {}", ev.join(", "));
+                }
+                let sc = scan::scan(store.as_mut(), s.id)?;
+                println!(
+                    "  depth: {} diffs, {} snapshots, {} gaps; longest silence {:.1} s{}",
+                    sc.diffs,
+                    sc.snapshots,
+                    sc.breaks.len(),
+                    sc.longest_silence as f64 / 1e9,
+                    if sc.silences.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            ", {} of {} s or more",
+                            sc.silences.len(),
+                            scan::SILENCE / 1_000_000_000
+                        )
+                    }
+                );
+                for (at, b) in sc.breaks.iter().take(10) {
+                    println!(
+                        "    gap at {}: after update {} came {} ({} ids missing)",
+                        time(*at),
+                        b.last,
+                        b.first,
+                        b.first.saturating_sub(b.last + 1)
+                    );
+                }
+                if sc.breaks.len() > 10 {
+                    println!("    … {} more", sc.breaks.len() - 10);
+                }
+                for (from, to) in sc.silences.iter().take(5) {
+                    println!(
+                        "    silent {} → {} ({:.1} s)",
+                        time(*from),
+                        time(*to),
+                        (to - from) as f64 / 1e9
+                    );
+                }
+            }
+        }
+        DbCmd::Export {
+            db,
+            format,
+            view,
+            session,
+            out,
+        } => {
+            let target = Target::parse(&db);
+            let mut store = open_recorded(&target)?;
+            let sessions: Vec<i64> = match &session {
+                None => Vec::new(),
+                Some(list) => list
+                    .split(',')
+                    .map(|x| x.trim().parse::<i64>())
+                    .collect::<Result<_, _>>()
+                    .context("--session: comma-separated session ids")?,
+            };
+            let stdout = std::io::stdout();
+            match format.as_str() {
+                "lines" => match &out {
+                    Some(dir) => {
+                        for (path, n) in export::lines_into_dir(store.as_mut(), &sessions, dir)? {
+                            eprintln!("{}: {n} lines", path.display());
+                        }
+                    }
+                    None => {
+                        let ids: Vec<i64> = if sessions.is_empty() {
+                            store.sessions()?.iter().map(|s| s.id).collect()
+                        } else {
+                            sessions
+                        };
+                        let mut w = std::io::BufWriter::new(stdout.lock());
+                        for id in ids {
+                            export::lines_to(
+                                store.as_mut(),
+                                id,
+                                &mut w,
+                                std::path::Path::new("stdout"),
+                            )?;
+                        }
+                        std::io::Write::flush(&mut w)?;
+                    }
+                },
+                "csv" => {
+                    let view = View::parse(&view).with_context(|| {
+                        format!("--view {view}: trades, top_of_book, candles_1m or klines")
+                    })?;
+                    if sessions.len() > 1 {
+                        bail!("--format csv: one --session, or none for all");
+                    }
+                    let one = sessions.first().copied();
+                    let n = match &out {
+                        Some(path) => {
+                            let f = std::fs::File::create(path)
+                                .with_context(|| format!("{}", path.display()))?;
+                            let mut w = std::io::BufWriter::new(f);
+                            let n = export::csv_to(store.as_mut(), view, one, &mut w, path)?;
+                            std::io::Write::flush(&mut w)?;
+                            n
+                        }
+                        None => {
+                            let mut w = std::io::BufWriter::new(stdout.lock());
+                            let n = export::csv_to(
+                                store.as_mut(),
+                                view,
+                                one,
+                                &mut w,
+                                std::path::Path::new("stdout"),
+                            )?;
+                            std::io::Write::flush(&mut w)?;
+                            n
+                        }
+                    };
+                    eprintln!("{}: {n} rows", view.name());
+                }
+                other => bail!("--format {other}: lines or csv"),
             }
         }
     }
@@ -1285,18 +1468,23 @@ fn live_config(
     })
 }
 
+/// The server's exchangeInfo body for the source's symbol. Cold.
+fn live_exchange_info(live: &minerva::feed::live::LiveConfig) -> Result<Vec<u8>> {
+    let path = if live.market.is_futures() {
+        "/fapi/v1/exchangeInfo".to_string()
+    } else {
+        format!("/api/v3/exchangeInfo?symbol={}", live.symbol)
+    };
+    Ok(minerva::feed::live::rest::get(
+        live.rest.as_deref().unwrap_or(&live.host),
+        &path,
+        std::time::Duration::from_secs(5),
+    )?)
+}
+
 /// The symbol's grids from the server's exchangeInfo. Cold.
 fn live_spec(live: &minerva::feed::live::LiveConfig) -> Result<SymbolSpec> {
-    let path = if live.market.is_futures() {
-        "/fapi/v1/exchangeInfo"
-    } else {
-        "/api/v3/exchangeInfo"
-    };
-    let body = minerva::feed::live::rest::get(
-        live.rest.as_deref().unwrap_or(&live.host),
-        path,
-        std::time::Duration::from_secs(5),
-    )?;
+    let body = live_exchange_info(live)?;
     let info = minerva::feed::binance::exchange_info::parse_exchange_info(&body, Some(live.market))
         .with_context(|| format!("exchangeInfo from {}", live.host))?;
     info.specs
@@ -1319,13 +1507,17 @@ fn cmd_run(a: RunArgs) -> Result<()> {
             match &a.record {
                 None => run($source, &s.spec, &s.strategy, signer(), $cfg)?,
                 Some(db) => {
+                    let target = minerva::store::Target::parse(db);
                     let (tapped, stats, writer) =
-                        minerva::store::tap::tap($source, db.clone(), $name, 256 << 20)?;
+                        minerva::store::tap::tap($source, &target, $name, 256 << 20)?;
                     let r = run(tapped, &s.spec, &s.strategy, signer(), $cfg)?;
-                    writer
+                    // A recorder that failed (disk full…) did not stop the trading: its
+                    // error comes after the run's report.
+                    let stored = writer
                         .join()
-                        .map_err(|_| anyhow::anyhow!("the recorder thread failed"))??;
-                    recorded = Some((db.clone(), stats));
+                        .map_err(|_| anyhow::anyhow!("the recorder thread panicked"))
+                        .and_then(|r| r.map_err(anyhow::Error::from));
+                    recorded = Some((target.display(), stats, stored));
                     r
                 }
             }
@@ -1348,17 +1540,17 @@ fn cmd_run(a: RunArgs) -> Result<()> {
         }
     };
     print!("{}", report.to_text());
-    if let Some((db, st)) = recorded {
+    if report.interrupted {
+        eprintln!("stopped by signal: rings drained, resting orders cancelled");
+    }
+    if let Some((db, st, stored)) = recorded {
         use std::sync::atomic::Ordering::Relaxed;
         println!(
-            "recorded into {}: {} frames stored, {} not recorded (the recorder fell behind)",
-            db.display(),
+            "recorded into {db}: {} frames stored, {} not recorded (the recorder fell behind or stopped)",
             st.stored.load(Relaxed),
             st.dropped.load(Relaxed)
         );
-    }
-    if report.interrupted {
-        eprintln!("stopped by signal: rings drained, resting orders cancelled");
+        stored.context("the recording stopped (the trading did not)")?;
     }
     Ok(())
 }

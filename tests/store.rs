@@ -6,7 +6,7 @@ mod common;
 
 use minerva::backtest::{self, BacktestConfig, Input};
 use minerva::replay::{ReplayOptions, replay};
-use minerva::store::{Store, expand};
+use minerva::store::{Recorded, SqliteStore, Target, expand, import};
 use std::path::PathBuf;
 
 fn temp_db(name: &str) -> PathBuf {
@@ -49,7 +49,7 @@ fn loose_backtest(files: &[PathBuf], opts: &ReplayOptions) -> backtest::Backtest
 fn an_imported_session_replays_and_backtests_as_its_files() {
     let (files, opts) = common::spot_files();
     let db = temp_db("spot");
-    let (sessions, lines) = Store::open(&db).unwrap().import(&files).unwrap();
+    let (sessions, lines) = import(&mut SqliteStore::open(&db).unwrap(), &files).unwrap();
     assert_eq!((sessions.len(), lines), (2, 99_574));
     let from_db = expand(std::slice::from_ref(&db)).unwrap();
     assert_eq!(from_db.len(), 2);
@@ -60,7 +60,7 @@ fn an_imported_session_replays_and_backtests_as_its_files() {
     let (a, b) = (run(&files), run(&from_db));
     assert!(a.contains("trades"), "{a}");
     assert_eq!(a, b);
-    let info = Store::open_read(&db).unwrap().sessions().unwrap();
+    let info = SqliteStore::open_read(&db).unwrap().sessions().unwrap();
     assert_eq!(
         info[0]
             .streams
@@ -69,7 +69,10 @@ fn an_imported_session_replays_and_backtests_as_its_files() {
             .map(|s| s.1),
         Some(1)
     );
-    assert_eq!(Store::open_read(&db).unwrap().integrity().unwrap(), "ok");
+    assert_eq!(
+        SqliteStore::open_read(&db).unwrap().integrity().unwrap(),
+        "ok"
+    );
 }
 
 /// Two symbols in separate files, interleaved by receive time on replay; their bare
@@ -82,7 +85,7 @@ fn several_symbols_merge_as_their_files() {
     let u = d.join("hftbacktest-examples/usdm");
     let files = vec![u.join("btcusdt_20240718.gz"), u.join("ethusdt_20240718.gz")];
     let db = temp_db("usdm");
-    Store::open(&db).unwrap().import(&files).unwrap();
+    import(&mut SqliteStore::open(&db).unwrap(), &files).unwrap();
     let from_db = expand(std::slice::from_ref(&db)).unwrap();
     let opts = ReplayOptions::default();
     let want = replay_digest(&files, &opts);
@@ -121,9 +124,9 @@ fn a_database_killed_mid_write_opens_with_its_committed_batches() {
     // Until the first batches are in, then mid-write.
     let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let n = Store::open_read(&db)
+        let n = SqliteStore::open_read(&db)
             .ok()
-            .and_then(|s| s.sessions().ok())
+            .and_then(|mut s| s.sessions().ok())
             .map_or(0, |s| s.iter().map(|x| x.lines).sum::<i64>());
         if n >= 40_000 || std::time::Instant::now() > until {
             break;
@@ -133,7 +136,7 @@ fn a_database_killed_mid_write_opens_with_its_committed_batches() {
     // SAFETY: kill only sends a signal to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     let _ = child.wait();
-    let store = Store::open(&db).unwrap();
+    let mut store = SqliteStore::open(&db).unwrap();
     assert_eq!(store.integrity().unwrap(), "ok");
     let sessions = store.sessions().unwrap();
     assert!(!sessions.is_empty());
@@ -165,9 +168,11 @@ fn a_database_killed_mid_write_opens_with_its_committed_batches() {
 #[test]
 fn a_newer_schema_and_a_non_database_are_refused_clearly() {
     let db = temp_db("newer");
-    drop(Store::open(&db).unwrap());
-    minerva::store::set_schema_version_for_tests(&db, 99).unwrap();
-    let e = Store::open(&db).err().unwrap().to_string();
+    SqliteStore::open(&db)
+        .unwrap()
+        .set_schema_version_for_tests(99)
+        .unwrap();
+    let e = SqliteStore::open(&db).err().unwrap().to_string();
     assert!(e.contains("schema version 99 is newer"), "{e}");
     assert!(!minerva::store::is_database(std::path::Path::new(
         "Cargo.toml"
@@ -183,26 +188,30 @@ fn a_newer_schema_and_a_non_database_are_refused_clearly() {
 /// start (where its book syncs) is behind.
 #[test]
 fn a_recording_of_the_local_exchange_replays_as_its_files() {
-    use minerva::store::recorder::{RecordConfig, record};
+    use minerva::store::recorder::{RecordConfig, RecordSource, record};
     let (files, opts) = common::spot_files();
     let venue = common::spot_venue(None, Default::default(), None);
     let db = temp_db("recorded");
     let host = venue.local_addr().to_string();
     let cfg = RecordConfig {
-        db: db.clone(),
-        sources: vec![minerva::feed::live::LiveConfig {
-            host: host.clone(),
-            rest: None,
-            market: minerva::core::Market::Spot,
-            symbol: "BTCUSDT".into(),
-            streams: vec!["depth@100ms".into(), "trade".into(), "bookTicker".into()],
-            snapshot_limit: 5000,
-            max_reconnects: Some(0),
-            seed: 4,
-            rotate_after: None,
-            stale_after: None,
+        target: Target::Sqlite(db.clone()),
+        sources: vec![RecordSource {
+            exchange_info: None,
+            live: minerva::feed::live::LiveConfig {
+                host: host.clone(),
+                rest: None,
+                market: minerva::core::Market::Spot,
+                symbol: "BTCUSDT".into(),
+                streams: vec!["depth@100ms".into(), "trade".into(), "bookTicker".into()],
+                snapshot_limit: 5000,
+                max_reconnects: Some(0),
+                seed: 4,
+                rotate_after: None,
+                stale_after: None,
+            },
         }],
         status_every: std::time::Duration::from_millis(200),
+        rotate: None,
     };
     let mut statuses = 0;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -247,7 +256,7 @@ fn the_pipeline_records_what_its_feed_receives() {
     let db = temp_db("tapped");
     let (tapped, stats, writer) = minerva::store::tap::tap(
         ReplaySource::new(frames, None),
-        db.clone(),
+        &Target::Sqlite(db.clone()),
         "test",
         64 << 20,
     )
@@ -276,4 +285,305 @@ fn the_pipeline_records_what_its_feed_receives() {
             .clone()
     };
     assert_eq!(book(&from_db), book(&files));
+}
+
+/// A database written by schema version 1 (sessions and lines only) is migrated
+/// when opened: its lines replay as before, and it gains events, session details
+/// and the decoded views.
+#[test]
+fn a_schema_1_database_is_migrated_on_open() {
+    use minerva::replay::input::{LineReader, classify};
+    let (files, opts) = common::spot_files();
+    let db = temp_db("v1");
+    drop(SqliteStore::open_at(&db, 1).unwrap());
+    // Rows as version 1 wrote them.
+    let mut conn = rusqlite::Connection::open(&db).unwrap();
+    let tx = conn.transaction().unwrap();
+    tx.execute(
+        "INSERT INTO sessions(id, source, started_ns, ended_ns) VALUES (1, ?1, 1, 2)",
+        [files[0].display().to_string()],
+    )
+    .unwrap();
+    let mut r = LineReader::open(&files[0]).unwrap();
+    while let Some(line) = r.next_line().unwrap() {
+        let l = classify(line);
+        tx.execute(
+            "INSERT INTO lines(session, recv_ns, stream, line) VALUES (1, ?1, ?2, ?3)",
+            rusqlite::params![
+                l.recv_ns as i64,
+                minerva::store::stream_of(l.json),
+                line.to_vec()
+            ],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+    drop(conn);
+    let mut store = SqliteStore::open_read(&db).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2);
+    let s = store.sessions().unwrap();
+    assert_eq!((s.len(), s[0].lines, s[0].ended_ns), (1, 41_249, 2));
+    assert!(s[0].events.is_empty() && s[0].symbol.is_empty());
+    let mut trades = 0;
+    store
+        .view(minerva::store::View::Trades, None, &mut |_| {
+            trades += 1;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(trades - 1, 9_757, "the header and btcusdt@trade's lines");
+    drop(store);
+    assert_eq!(
+        replay_digest(&expand(std::slice::from_ref(&db)).unwrap(), &opts),
+        replay_digest(&files[..1], &opts)
+    );
+}
+
+/// `minerva db export`: each session back out as its lines, byte for byte the
+/// original file's (so the export replays as the database and the files), and the
+/// decoded views as CSV: trades and top of book one row per message, one-minute
+/// candles equal to candles made by hand from the trades.
+#[test]
+fn exports_give_back_the_lines_and_the_decoded_views() {
+    use minerva::replay::input::LineReader;
+    use minerva::store::{View, export};
+    let (files, opts) = common::spot_files();
+    let db = temp_db("export");
+    import(&mut SqliteStore::open(&db).unwrap(), &files).unwrap();
+    let dir = std::env::temp_dir().join(format!("minerva-{}-export", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut store = SqliteStore::open_read(&db).unwrap();
+    let out = export::lines_into_dir(&mut store, &[], &dir).unwrap();
+    let names: Vec<(String, u64)> = out
+        .iter()
+        .map(|(p, n)| (p.file_name().unwrap().to_string_lossy().into_owned(), *n))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("1_btcusdt_20240808".to_string(), 41_249),
+            ("2_btcusdt_20240809".to_string(), 58_325)
+        ]
+    );
+    for ((path, _), original) in out.iter().zip(&files) {
+        let (mut a, mut b) = (
+            LineReader::open(path).unwrap(),
+            LineReader::open(original).unwrap(),
+        );
+        loop {
+            let x = a.next_line().unwrap().map(<[u8]>::to_vec);
+            let y = b.next_line().unwrap().map(<[u8]>::to_vec);
+            assert_eq!(x, y, "{}", path.display());
+            if x.is_none() {
+                break;
+            }
+        }
+    }
+    let exported: Vec<PathBuf> = out.iter().map(|(p, _)| p.clone()).collect();
+    assert_eq!(
+        replay_digest(&exported, &opts),
+        replay_digest(&files, &opts)
+    );
+    // Views as CSV.
+    let csv = |store: &mut SqliteStore, view| {
+        let mut out = Vec::new();
+        export::csv_to(store, view, None, &mut out, std::path::Path::new("mem")).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let trades = csv(&mut store, View::Trades);
+    let mut lines = trades.lines();
+    assert_eq!(
+        lines.next(),
+        Some("session,recv_ns,symbol,trade_id,price,qty,buyer_maker,trade_ms")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 9_757 + 10_147);
+    let tob = csv(&mut store, View::TopOfBook);
+    assert_eq!(tob.lines().count() - 1, 28_040 + 45_134);
+    // Candles by hand from the trades: (session, minute) → open, high, low, close,
+    // volume, count, in trade id order.
+    // (trade id, price, quantity) per (session, minute).
+    type Minute<'a> = Vec<(i64, &'a str, f64)>;
+    let mut by_min: std::collections::BTreeMap<(i64, i64), Minute<'_>> = Default::default();
+    for r in &rows {
+        let key = (
+            r[0].parse().unwrap(),
+            r[7].parse::<i64>().unwrap() / 60_000 * 60_000,
+        );
+        by_min
+            .entry(key)
+            .or_default()
+            .push((r[3].parse().unwrap(), r[4], r[5].parse().unwrap()));
+    }
+    let candles = csv(&mut store, View::Candles1m);
+    let got: Vec<Vec<&str>> = candles
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(got.len(), by_min.len());
+    for (c, ((session, open_ms), mut ts)) in got.iter().zip(by_min) {
+        ts.sort_by_key(|t| t.0);
+        let px = |s: &str| s.parse::<f64>().unwrap();
+        let high = ts.iter().map(|t| px(t.1)).fold(f64::MIN, f64::max);
+        let low = ts.iter().map(|t| px(t.1)).fold(f64::MAX, f64::min);
+        let volume: f64 = ts.iter().map(|t| t.2).sum();
+        assert_eq!(c[0].parse::<i64>().unwrap(), session);
+        assert_eq!(c[1], "BTCUSDT");
+        assert_eq!(c[2].parse::<i64>().unwrap(), open_ms);
+        assert_eq!((c[3], c[6]), (ts[0].1, ts[ts.len() - 1].1), "{c:?}");
+        assert_eq!((px(c[4]), px(c[5])), (high, low), "{c:?}");
+        assert!((px(c[7]) - volume).abs() < 1e-6, "{c:?} {volume}");
+        assert_eq!(c[8].parse::<usize>().unwrap(), ts.len());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A venue config reading the spot sample's BTCUSDT (depth, trades, top of book).
+fn btc_source(host: &str, seed: u64) -> minerva::store::recorder::RecordSource {
+    minerva::store::recorder::RecordSource {
+        exchange_info: Some(b"{\"symbols\":[]}".to_vec()),
+        live: minerva::feed::live::LiveConfig {
+            host: host.to_string(),
+            rest: None,
+            market: minerva::core::Market::Spot,
+            symbol: "BTCUSDT".into(),
+            streams: vec!["depth@100ms".into(), "trade".into(), "bookTicker".into()],
+            snapshot_limit: 5000,
+            max_reconnects: Some(0),
+            seed,
+            rotate_after: None,
+            stale_after: None,
+        },
+    }
+}
+
+/// Depth diffs left out by the exchange: the recorder stores each break as a `gap`
+/// event, asks for a snapshot (stored with its `snapshot` event), and the recording
+/// replays to the recorded final book; `db info`'s scan finds the same breaks.
+#[test]
+fn a_recording_keeps_its_gaps_and_resyncs_as_events() {
+    use minerva::store::EventKind;
+    use minerva::store::recorder::{RecordConfig, record};
+    let (files, opts) = common::spot_files();
+    let faults = minerva::venue::Faults {
+        skip_depth_every: Some(700),
+        ..Default::default()
+    };
+    let venue = common::spot_venue(None, faults, None);
+    let db = temp_db("gaps");
+    let cfg = RecordConfig {
+        target: Target::Sqlite(db.clone()),
+        sources: vec![btc_source(&venue.local_addr().to_string(), 5)],
+        status_every: std::time::Duration::from_millis(200),
+        rotate: None,
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (st, sessions) = record(&cfg, stop, |_| {}).unwrap();
+    venue.stop();
+    let gaps = st.sources[0].gaps;
+    assert!(gaps >= 3, "{}", st.line());
+    let mut store = SqliteStore::open_read(&db).unwrap();
+    let events = store.events(sessions[0]).unwrap();
+    let count = |k: EventKind| events.iter().filter(|e| e.kind == k).count() as u64;
+    assert_eq!(count(EventKind::Gap), gaps);
+    assert_eq!(count(EventKind::Connect), 1);
+    // The first snapshot, then one per resync (a gap while one is on its way shares it).
+    let snapshots = count(EventKind::Snapshot);
+    assert!(snapshots >= 2 && snapshots <= gaps + 1, "{events:?}");
+    assert_eq!(
+        st.per_stream.get("snapshot").copied(),
+        Some(snapshots),
+        "each snapshot event has its line"
+    );
+    let info = &store.sessions().unwrap()[0];
+    assert_eq!(
+        (info.symbol.as_str(), info.market.as_str()),
+        ("BTCUSDT", "spot")
+    );
+    assert!(info.ended_ns > 0);
+    assert_eq!(
+        store.exchange_info(sessions[0]).unwrap().as_deref(),
+        Some(&b"{\"symbols\":[]}"[..])
+    );
+    let scan = minerva::store::scan::scan(&mut store, sessions[0]).unwrap();
+    assert_eq!(scan.breaks.len() as u64, gaps);
+    assert_eq!(scan.snapshots, snapshots);
+    drop(store);
+    let from_db = expand(std::slice::from_ref(&db)).unwrap();
+    let book = |f: &[PathBuf]| {
+        replay(f, &opts).unwrap().symbols[0]
+            .final_book_sha256
+            .clone()
+    };
+    assert_eq!(book(&from_db), book(&files));
+}
+
+/// `--rotate`: the recording moves to a new file at batch boundaries; every line is
+/// in exactly one file, in order; each file after the first has its own snapshot
+/// (so the last file alone replays to the final book), and all the files together
+/// replay to the same final book as the original files.
+#[test]
+fn a_rotated_recording_has_no_gap_at_its_seams() {
+    use minerva::store::recorder::{RecordConfig, Rotate, record};
+    let (files, opts) = common::spot_files();
+    let venue = common::spot_venue(Some(200.0), Default::default(), None);
+    let dir = std::env::temp_dir().join(format!("minerva-{}-rotate", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = RecordConfig {
+        target: Target::Sqlite(dir.join("market.db")),
+        sources: vec![btc_source(&venue.local_addr().to_string(), 6)],
+        status_every: std::time::Duration::from_millis(200),
+        rotate: Some(Rotate::Size(3_000_000)),
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (st, _) = record(&cfg, stop, |_| {}).unwrap();
+    venue.stop();
+    assert!(st.files.len() >= 3, "{:?}", st.files);
+    assert!(!dir.join("market.db").exists());
+    let mut total = 0;
+    let mut last_ns = 0;
+    for (k, f) in st.files.iter().enumerate() {
+        assert!(f.contains("market-"), "{f}");
+        let mut store = SqliteStore::open_read(std::path::Path::new(f)).unwrap();
+        let s = store.sessions().unwrap();
+        assert_eq!(s.len(), 1);
+        total += s[0].lines as u64;
+        assert!(
+            s[0].first_ns > last_ns,
+            "file {k} starts after the one before ends"
+        );
+        last_ns = s[0].last_ns;
+        let rotated = store
+            .events(s[0].id)
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == minerva::store::EventKind::FileRotated)
+            .count();
+        let want = if k == 0 || k + 1 == st.files.len() {
+            1
+        } else {
+            2
+        };
+        assert_eq!(rotated, want, "{f}");
+        if k > 0 {
+            assert!(
+                s[0].streams.iter().any(|(n, c)| n == "snapshot" && *c >= 1),
+                "{f}: {:?}",
+                s[0].streams
+            );
+        }
+    }
+    assert_eq!(total, st.lines);
+    let all: Vec<PathBuf> = st.files.iter().map(PathBuf::from).collect();
+    let book = |f: &[PathBuf]| {
+        replay(f, &opts).unwrap().symbols[0]
+            .final_book_sha256
+            .clone()
+    };
+    let want = book(&files);
+    assert_eq!(book(&expand(&all).unwrap()), want);
+    assert_eq!(book(&expand(&all[all.len() - 1..]).unwrap()), want);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -230,7 +230,10 @@ impl LineReader {
         if let Some((db, session)) = crate::store::session_path(path) {
             let reader = crate::store::SessionReader::open(&db, session)
                 .map_err(|e| open_err(io::Error::other(e)))?;
-            let size = std::fs::metadata(&db).map_or(0, |m| m.len());
+            let size = match &db {
+                crate::store::Target::Sqlite(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
+                crate::store::Target::Postgres(_) => 0,
+            };
             let consumed = Arc::new(AtomicU64::new(0));
             let counted = Counting {
                 inner: reader,

@@ -1,44 +1,58 @@
-//! Recordings in a database: SQLite, embedded (the default store).
+//! Recordings in a database: SQLite embedded (the default) or PostgreSQL (one
+//! database for several recording machines), behind one interface.
 //!
 //! A database holds sessions; a session holds the lines of one recording exactly as
 //! they were received or read (`<recv_ns> <json>` for a live recording, the original
-//! line for an imported file), in order, with their receive time and stream. Reading a
-//! session gives those lines back byte for byte, so everything that reads recorded
+//! line for an imported file), in order, with their receive time and stream, and the
+//! session's events (connections, drops, snapshots, gaps, resyncs) as rows. Reading a
+//! session gives its lines back byte for byte, so everything that reads recorded
 //! files reads a database the same way, with the same results:
 //!
-//! * `market.db` names every session of the database, each as a path
-//!   `market.db/<session>/<original file name>` ([`expand`]), which
+//! * `market.db` (or `postgres://…`) names every session of the database, each as a
+//!   path `<db>/<session>/<original file name>` ([`expand`]), which
 //!   [`crate::replay::input::LineReader`] opens as it opens a file; the original name
 //!   keeps what replay infers from file names;
 //! * the sessions are merged by receive time like files are.
 //!
-//! The schema is versioned (`meta.schema_version`) and migrated forward on open;
-//! writes go in batched transactions under WAL, so a crash loses at most the batch in
-//! flight and the database always opens cleanly. Cold path: tools and the recorder,
-//! never the pipeline's threads.
+//! Writers ([`Sink`]) commit whole batches: a crash loses at most the batch in flight
+//! and the database always opens cleanly. Readers ([`Recorded`]) page through a
+//! session's lines. Cold path: tools and the recorder, never the pipeline's threads.
 
+pub mod export;
+pub mod postgres;
 pub mod recorder;
+pub mod scan;
+pub mod sqlite;
 pub mod tap;
 
-use rusqlite::{Connection, OpenFlags, params};
+pub use sqlite::SqliteStore;
+
 use std::path::{Path, PathBuf};
 
-/// The schema this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema this build writes and reads (both backends).
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Rows per transaction when writing.
-const BATCH: usize = 20_000;
+pub const BATCH: usize = 20_000;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite refused (locked, corrupt, full disk, read-only path…).
-    #[error("{path}: {source}")]
+    #[error("{path}: {reason}")]
     Sqlite {
         /// The database.
         path: PathBuf,
         /// SQLite's reason.
-        source: rusqlite::Error,
+        reason: rusqlite::Error,
+    },
+    /// PostgreSQL refused or could not be reached.
+    #[error("{target}: {reason}")]
+    Postgres {
+        /// The database (its URL without the password).
+        target: String,
+        /// The server's or the client's reason.
+        reason: ::postgres::Error,
     },
     /// A database written by a newer Minerva.
     #[error("{path}: schema version {found} is newer than this build's ({SCHEMA_VERSION})")]
@@ -62,6 +76,53 @@ pub enum StoreError {
         /// The session asked for.
         session: i64,
     },
+    /// Not a recording database.
+    #[error("{0}: not a recording database (SQLite file or postgres:// URL)")]
+    NotDatabase(PathBuf),
+    /// Writing an export failed.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file written.
+        path: PathBuf,
+        /// Why.
+        reason: std::io::Error,
+    },
+}
+
+/// Where recordings are stored: a SQLite file or a PostgreSQL database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (`postgres://user@host[:port]/db`).
+    Postgres(String),
+}
+
+impl Target {
+    /// `postgres://…` or `postgresql://…` is PostgreSQL; anything else a SQLite file.
+    pub fn parse(s: &str) -> Self {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Self::Postgres(s.to_string())
+        } else {
+            Self::Sqlite(PathBuf::from(s))
+        }
+    }
+
+    /// The same for a path given on a command line.
+    pub fn of_path(p: &Path) -> Self {
+        match p.to_str() {
+            Some(s) => Self::parse(s),
+            None => Self::Sqlite(p.to_path_buf()),
+        }
+    }
+
+    /// For messages: the file, or the URL without its password.
+    pub fn display(&self) -> String {
+        match self {
+            Self::Sqlite(p) => p.display().to_string(),
+            Self::Postgres(url) => postgres::redact(url),
+        }
+    }
 }
 
 /// One recorded line to store.
@@ -77,53 +138,352 @@ pub struct Row {
     pub line: Vec<u8>,
 }
 
-fn wall_ns() -> i64 {
+/// What happened to a session's connection or data, kept as a row beside its lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A WebSocket session opened.
+    Connect,
+    /// A session lost (server close, socket error).
+    Drop,
+    /// A REST depth snapshot fetched (its line is in the session).
+    Snapshot,
+    /// Depth diffs that do not continue the ones before (the recorder asked for a
+    /// snapshot to resync).
+    Gap,
+    /// A session silent too long, replaced.
+    Stale,
+    /// The 24 h connection rotation switched sessions.
+    Rotation,
+    /// A failed connection or snapshot attempt.
+    Failure,
+    /// The recording moved on to a new database file (daily or size rotation).
+    FileRotated,
+    /// Frames not recorded: the recorder fell behind (`minerva run --record`).
+    NotRecorded,
+}
+
+impl EventKind {
+    /// Every kind.
+    pub const ALL: [Self; 9] = [
+        Self::Connect,
+        Self::Drop,
+        Self::Snapshot,
+        Self::Gap,
+        Self::Stale,
+        Self::Rotation,
+        Self::Failure,
+        Self::FileRotated,
+        Self::NotRecorded,
+    ];
+
+    /// Its name in the `events` table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Drop => "drop",
+            Self::Snapshot => "snapshot",
+            Self::Gap => "gap",
+            Self::Stale => "stale",
+            Self::Rotation => "rotation",
+            Self::Failure => "failure",
+            Self::FileRotated => "file_rotated",
+            Self::NotRecorded => "not_recorded",
+        }
+    }
+
+    /// The kind named `s`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One event row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Its session.
+    pub session: i64,
+    /// Wall-clock time, ns.
+    pub at_ns: i64,
+    /// What happened.
+    pub kind: EventKind,
+    /// Details (the update ids around a gap, a count…).
+    pub detail: String,
+}
+
+/// A session to begin.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewSession<'a> {
+    /// Where it comes from (an imported file's path, `host/SYMBOL` for a live source).
+    pub source: &'a str,
+    /// Its symbol, when one.
+    pub symbol: &'a str,
+    /// spot, usdm…, when known.
+    pub market: &'a str,
+    /// The exchangeInfo body the recording was made under, when fetched.
+    pub exchange_info: Option<&'a [u8]>,
+}
+
+/// A session as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SessionInfo {
+    /// Its id.
+    pub id: i64,
+    /// Where it came from (an imported file's path, or a live source).
+    pub source: String,
+    /// Its symbol (empty when not known: an import).
+    pub symbol: String,
+    /// Its market (empty when not known).
+    pub market: String,
+    /// When it began and ended, wall clock ns (`ended_ns` 0: not closed — still
+    /// recording, or the recorder was killed).
+    pub started_ns: i64,
+    /// When it ended.
+    pub ended_ns: i64,
+    /// Lines.
+    pub lines: i64,
+    /// First receive time, ns (0 when the lines carry none).
+    pub first_ns: i64,
+    /// Last receive time, ns.
+    pub last_ns: i64,
+    /// Streams seen and their line counts.
+    pub streams: Vec<(String, i64)>,
+    /// Events by kind.
+    pub events: Vec<(String, i64)>,
+}
+
+/// Where recordings are written. Every call commits or fails whole.
+pub trait Sink: Send {
+    /// Begins a session; returns its id.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database refuses.
+    fn begin_session(&mut self, s: &NewSession<'_>) -> Result<i64, StoreError>;
+
+    /// Appends lines and events in one transaction: all of them, or none after a
+    /// crash.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database refuses (disk full, read-only, server gone):
+    /// nothing of the batch is kept.
+    fn append(&mut self, rows: &[Row], events: &[Event]) -> Result<(), StoreError>;
+
+    /// Ends a session (its end time).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database refuses.
+    fn end_session(&mut self, session: i64) -> Result<(), StoreError>;
+
+    /// The database's size, bytes (file and WAL; PostgreSQL's database size).
+    fn bytes(&mut self) -> u64;
+}
+
+/// A stored line as read back: (id, receive time ns, stream, line).
+pub type StoredLine = (i64, i64, String, Vec<u8>);
+
+/// Where recordings are read from.
+pub trait Recorded: Send {
+    /// Every session, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database refuses.
+    fn sessions(&mut self) -> Result<Vec<SessionInfo>, StoreError>;
+
+    /// Lines of `session` with id above `after`, at most `limit`: (id, recv_ns,
+    /// stream, line).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database refuses.
+    fn lines(
+        &mut self,
+        session: i64,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredLine>, StoreError>;
+
+    /// The session's events, in order.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database refuses.
+    fn events(&mut self, session: i64) -> Result<Vec<Event>, StoreError>;
+
+    /// The exchangeInfo body stored with the session.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database refuses.
+    fn exchange_info(&mut self, session: i64) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The database's own consistency check: "ok" when sound.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database refuses.
+    fn integrity(&mut self) -> Result<String, StoreError>;
+
+    /// Rows of a decoded view (`trades`, `top_of_book`, `candles_1m`, `klines`) of
+    /// `session` (all when `None`), as text cells, with the column names first.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database refuses.
+    fn view(
+        &mut self,
+        view: View,
+        session: Option<i64>,
+        out: &mut dyn FnMut(&[String]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+}
+
+/// The decoded views a database offers for queries and CSV export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// `@trade` messages: session, recv_ns, symbol, trade_id, price, qty,
+    /// buyer_maker, trade_ms.
+    Trades,
+    /// `@bookTicker` messages: session, recv_ns, symbol, update_id, bid, bid_qty,
+    /// ask, ask_qty.
+    TopOfBook,
+    /// One-minute candles made from the trades: session, symbol, open_ms, open,
+    /// high, low, close, volume, trades.
+    Candles1m,
+    /// The exchange's own `@kline_1m` messages: session, recv_ns, symbol, open_ms,
+    /// open, high, low, close, volume, trades, closed.
+    Klines,
+}
+
+impl View {
+    /// Every view.
+    pub const ALL: [Self; 4] = [Self::Trades, Self::TopOfBook, Self::Candles1m, Self::Klines];
+
+    /// Its SQL name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Trades => "trades",
+            Self::TopOfBook => "top_of_book",
+            Self::Candles1m => "candles_1m",
+            Self::Klines => "klines",
+        }
+    }
+
+    /// The view named `s`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == s)
+    }
+
+    /// Its columns, in order.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Self::Trades => &[
+                "session",
+                "recv_ns",
+                "symbol",
+                "trade_id",
+                "price",
+                "qty",
+                "buyer_maker",
+                "trade_ms",
+            ],
+            Self::TopOfBook => &[
+                "session",
+                "recv_ns",
+                "symbol",
+                "update_id",
+                "bid",
+                "bid_qty",
+                "ask",
+                "ask_qty",
+            ],
+            Self::Candles1m => &[
+                "session", "symbol", "open_ms", "open", "high", "low", "close", "volume", "trades",
+            ],
+            Self::Klines => &[
+                "session", "recv_ns", "symbol", "open_ms", "open", "high", "low", "close",
+                "volume", "trades", "closed",
+            ],
+        }
+    }
+
+    /// The order its rows come in.
+    pub fn order(self) -> &'static str {
+        match self {
+            Self::Candles1m => "session, symbol, open_ms",
+            _ => "session, recv_ns",
+        }
+    }
+}
+
+/// Opens (creating when absent) a database to write to.
+///
+/// # Errors
+/// [`StoreError`] when it cannot be opened or created, or is newer than this build.
+pub fn open_sink(t: &Target) -> Result<Box<dyn Sink>, StoreError> {
+    Ok(match t {
+        Target::Sqlite(p) => Box::new(SqliteStore::open(p)?),
+        Target::Postgres(url) => Box::new(postgres::PgStore::connect(url)?),
+    })
+}
+
+/// Opens an existing database to read.
+///
+/// # Errors
+/// [`StoreError`] when it cannot be opened, is not a database, or is newer than this
+/// build.
+pub fn open_recorded(t: &Target) -> Result<Box<dyn Recorded>, StoreError> {
+    Ok(match t {
+        Target::Sqlite(p) => {
+            if !is_database(p) {
+                return Err(StoreError::NotDatabase(p.clone()));
+            }
+            Box::new(SqliteStore::open_read(p)?)
+        }
+        Target::Postgres(url) => Box::new(postgres::PgStore::connect(url)?),
+    })
+}
+
+/// Imports recorded files, one session each, their lines verbatim, in batched
+/// transactions. Returns the sessions made and the lines written.
+///
+/// # Errors
+/// [`StoreError`] when a file cannot be read or the database refuses (what was
+/// committed before stays).
+pub fn import(sink: &mut dyn Sink, files: &[PathBuf]) -> Result<(Vec<i64>, u64), StoreError> {
+    use crate::replay::input::{LineReader, classify};
+    let mut sessions = Vec::new();
+    let mut total = 0u64;
+    let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
+    for f in files {
+        let mut r = LineReader::open(f)?;
+        let source = f.display().to_string();
+        let session = sink.begin_session(&NewSession {
+            source: &source,
+            ..NewSession::default()
+        })?;
+        while let Some(line) = r.next_line()? {
+            let l = classify(line);
+            batch.push(Row {
+                session,
+                recv_ns: l.recv_ns as i64,
+                stream: stream_of(l.json),
+                line: line.to_vec(),
+            });
+            if batch.len() == BATCH {
+                sink.append(&batch, &[])?;
+                total += batch.len() as u64;
+                batch.clear();
+            }
+        }
+        if !batch.is_empty() {
+            sink.append(&batch, &[])?;
+            total += batch.len() as u64;
+            batch.clear();
+        }
+        sink.end_session(session)?;
+        sessions.push(session);
+    }
+    Ok((sessions, total))
+}
+
+pub(crate) fn wall_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64)
-}
-
-/// Writes `version` as the database's schema version (tests of the refusal of newer
-/// databases). Cold.
-///
-/// # Errors
-/// [`StoreError`] when SQLite refuses.
-#[doc(hidden)]
-pub fn set_schema_version_for_tests(path: &Path, version: i64) -> Result<(), StoreError> {
-    let conn = Connection::open(path).map_err(|source| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    conn.execute(
-        "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?1)",
-        params![version.to_string()],
-    )
-    .map_err(|source| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(())
-}
-
-/// The database's schema version (0: new), refused when newer than this build's.
-fn schema_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
-    let version: i64 = conn
-        .query_row(
-            "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key='schema_version'), 0)",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(|source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    if version > SCHEMA_VERSION {
-        return Err(StoreError::Newer {
-            path: path.to_path_buf(),
-            found: version,
-        });
-    }
-    Ok(version)
 }
 
 /// True when `path` is a SQLite database (by its header).
@@ -135,273 +495,9 @@ pub fn is_database(path: &Path) -> bool {
         && &magic == b"SQLite format 3\0"
 }
 
-/// A session as listed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionInfo {
-    /// Its id.
-    pub id: i64,
-    /// Where it came from (an imported file's path, or a live source).
-    pub source: String,
-    /// Lines.
-    pub lines: i64,
-    /// First and last receive time, ns (0 when the lines carry none).
-    pub first_ns: i64,
-    /// Last receive time, ns.
-    pub last_ns: i64,
-    /// Streams seen and their line counts.
-    pub streams: Vec<(String, i64)>,
-}
-
-/// An open database.
-pub struct Store {
-    path: PathBuf,
-    conn: Connection,
-}
-
-impl Store {
-    /// Opens (creating when absent) the database at `path`, migrated to
-    /// [`SCHEMA_VERSION`].
-    ///
-    /// # Errors
-    /// [`StoreError`] when SQLite refuses or the schema is newer than this build's.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let err = |source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(err)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;
-             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-        )
-        .map_err(err)?;
-        let version = schema_version(&conn, path)?;
-        if version < 1 {
-            conn.execute_batch(
-                "BEGIN;
-                 CREATE TABLE sessions(
-                     id INTEGER PRIMARY KEY,
-                     source TEXT NOT NULL,
-                     started_ns INTEGER NOT NULL,
-                     ended_ns INTEGER);
-                 CREATE TABLE lines(
-                     id INTEGER PRIMARY KEY,
-                     session INTEGER NOT NULL REFERENCES sessions(id),
-                     recv_ns INTEGER NOT NULL,
-                     stream TEXT NOT NULL,
-                     line BLOB NOT NULL);
-                 CREATE INDEX lines_session ON lines(session, id);
-                 INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '1');
-                 COMMIT;",
-            )
-            .map_err(err)?;
-        }
-        Ok(Self {
-            path: path.to_path_buf(),
-            conn,
-        })
-    }
-
-    /// Opens an existing database read-only (replays never write).
-    ///
-    /// # Errors
-    /// [`StoreError`] when it cannot be opened or is newer than this build.
-    pub fn open_read(path: &Path) -> Result<Self, StoreError> {
-        let err = |source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(err)?;
-        schema_version(&conn, path)?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            conn,
-        })
-    }
-
-    fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
-    /// Starts a session recorded from `source`; returns its id.
-    ///
-    /// # Errors
-    /// [`StoreError`] when SQLite refuses.
-    pub fn begin_session(&mut self, source: &str) -> Result<i64, StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO sessions(source, started_ns) VALUES (?1, ?2)",
-                params![source, wall_ns()],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(self.conn.last_insert_rowid())
-    }
-
-    /// Ends a session (its end time).
-    ///
-    /// # Errors
-    /// [`StoreError`] when SQLite refuses.
-    pub fn end_session(&mut self, session: i64) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE sessions SET ended_ns = ?1 WHERE id = ?2",
-                params![wall_ns(), session],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// Appends lines in one transaction: all of them, or none after a crash.
-    ///
-    /// # Errors
-    /// [`StoreError`] when SQLite refuses (disk full, read-only): nothing of the
-    /// batch is kept.
-    pub fn append(&mut self, rows: &[Row]) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(err)?;
-        {
-            let mut st = tx
-                .prepare_cached(
-                    "INSERT INTO lines(session, recv_ns, stream, line) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(err)?;
-            for r in rows {
-                st.execute(params![r.session, r.recv_ns, r.stream, r.line])
-                    .map_err(err)?;
-            }
-        }
-        tx.commit().map_err(err)
-    }
-
-    /// Imports recorded files, one session each, their lines verbatim, in batched
-    /// transactions. Returns the sessions made and the lines written.
-    ///
-    /// # Errors
-    /// [`StoreError`] when a file cannot be read or SQLite refuses (what was
-    /// committed before stays).
-    pub fn import(&mut self, files: &[PathBuf]) -> Result<(Vec<i64>, u64), StoreError> {
-        use crate::replay::input::{LineReader, classify};
-        let mut sessions = Vec::new();
-        let mut total = 0u64;
-        let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
-        for f in files {
-            let mut r = LineReader::open(f)?;
-            let session = self.begin_session(&f.display().to_string())?;
-            while let Some(line) = r.next_line()? {
-                let l = classify(line);
-                batch.push(Row {
-                    session,
-                    recv_ns: l.recv_ns as i64,
-                    stream: stream_of(l.json),
-                    line: line.to_vec(),
-                });
-                if batch.len() == BATCH {
-                    self.append(&batch)?;
-                    total += batch.len() as u64;
-                    batch.clear();
-                }
-            }
-            if !batch.is_empty() {
-                self.append(&batch)?;
-                total += batch.len() as u64;
-                batch.clear();
-            }
-            self.end_session(session)?;
-            sessions.push(session);
-        }
-        Ok((sessions, total))
-    }
-
-    /// Every session, oldest first.
-    ///
-    /// # Errors
-    /// [`StoreError`] when SQLite refuses.
-    pub fn sessions(&self) -> Result<Vec<SessionInfo>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT s.id, s.source, COUNT(l.id), COALESCE(MIN(NULLIF(l.recv_ns, 0)), 0), COALESCE(MAX(l.recv_ns), 0)
-                 FROM sessions s LEFT JOIN lines l ON l.session = s.id GROUP BY s.id ORDER BY s.id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([], |r| {
-                Ok(SessionInfo {
-                    id: r.get(0)?,
-                    source: r.get(1)?,
-                    lines: r.get(2)?,
-                    first_ns: r.get(3)?,
-                    last_ns: r.get(4)?,
-                    streams: Vec::new(),
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        let mut out = rows
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))?;
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT stream, COUNT(*) FROM lines WHERE session = ?1 GROUP BY stream ORDER BY stream",
-            )
-            .map_err(|e| self.err(e))?;
-        for s in out.iter_mut() {
-            let rows = st
-                .query_map([s.id], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-                })
-                .map_err(|e| self.err(e))?;
-            s.streams = rows
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| self.err(e))?;
-        }
-        Ok(out)
-    }
-
-    /// Lines of `session` with id above `after`, at most `limit`: (id, line).
-    ///
-    /// # Errors
-    /// [`StoreError`] when SQLite refuses.
-    pub fn lines(
-        &self,
-        session: i64,
-        after: i64,
-        limit: usize,
-    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached(
-                "SELECT id, line FROM lines WHERE session = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map(params![session, after, limit as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
-    }
-
-    /// SQLite's own check of the file (`PRAGMA integrity_check`): "ok" when sound.
-    ///
-    /// # Errors
-    /// [`StoreError`] when SQLite refuses.
-    pub fn integrity(&self) -> Result<String, StoreError> {
-        self.conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .map_err(|e| self.err(e))
-    }
+/// True when `path` names a recording database: a SQLite file or a PostgreSQL URL.
+pub fn is_recording(path: &Path) -> bool {
+    matches!(Target::of_path(path), Target::Postgres(_)) || is_database(path)
 }
 
 /// The stream a recorded line's JSON names (`btcusdt@trade`), `snapshot` for a REST
@@ -427,11 +523,11 @@ pub fn stream_of(json: &[u8]) -> String {
 pub fn expand(files: &[PathBuf]) -> Result<Vec<PathBuf>, StoreError> {
     let mut out = Vec::with_capacity(files.len());
     for f in files {
-        if !is_database(f) {
+        if !is_recording(f) {
             out.push(f.clone());
             continue;
         }
-        for s in Store::open_read(f)?.sessions()? {
+        for s in open_recorded(&Target::of_path(f))?.sessions()? {
             let name = Path::new(&s.source).file_name().map_or_else(
                 || format!("session{}", s.id),
                 |n| n.to_string_lossy().into_owned(),
@@ -443,16 +539,16 @@ pub fn expand(files: &[PathBuf]) -> Result<Vec<PathBuf>, StoreError> {
 }
 
 /// A session path made by [`expand`]: (database, session).
-pub fn session_path(path: &Path) -> Option<(PathBuf, i64)> {
+pub fn session_path(path: &Path) -> Option<(Target, i64)> {
     let session_dir = path.parent()?;
     let db = session_dir.parent()?;
     let id: i64 = session_dir.file_name()?.to_str()?.parse().ok()?;
-    is_database(db).then(|| (db.to_path_buf(), id))
+    is_recording(db).then(|| (Target::of_path(db), id))
 }
 
 /// A session's lines as a byte stream (`line\n` each), read in chunks.
 pub struct SessionReader {
-    store: Store,
+    store: Box<dyn Recorded>,
     session: i64,
     after: i64,
     buf: Vec<u8>,
@@ -461,15 +557,15 @@ pub struct SessionReader {
 }
 
 impl SessionReader {
-    /// Opens session `session` of the database at `db`.
+    /// Opens session `session` of the database `db`.
     ///
     /// # Errors
     /// [`StoreError`] when the database cannot be read or has no such session.
-    pub fn open(db: &Path, session: i64) -> Result<Self, StoreError> {
-        let store = Store::open_read(db)?;
+    pub fn open(db: &Target, session: i64) -> Result<Self, StoreError> {
+        let mut store = open_recorded(db)?;
         if !store.sessions()?.iter().any(|s| s.id == session) {
             return Err(StoreError::NoSession {
-                path: db.to_path_buf(),
+                path: PathBuf::from(db.display()),
                 session,
             });
         }
@@ -500,7 +596,7 @@ impl std::io::Read for SessionReader {
                 self.done = true;
                 return Ok(0);
             }
-            for (id, line) in rows {
+            for (id, _, _, line) in rows {
                 self.after = id;
                 self.buf.extend_from_slice(&line);
                 self.buf.push(b'\n');

@@ -7,10 +7,9 @@
 //! (`dropped`) — the bounded spill policy. The copy is a memcpy into preallocated
 //! memory: no allocation on the feed's thread.
 
-use super::{Row, Store, StoreError, stream_of};
+use super::{Event, EventKind, NewSession, Row, Sink, StoreError, Target, open_sink, stream_of};
 use crate::pipeline::stages::{Frame, Source};
 use std::mem::MaybeUninit;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -83,20 +82,23 @@ fn put(a: &mut [MaybeUninit<u8>], b: &mut [MaybeUninit<u8>], at: usize, src: &[u
 /// The writer thread: it ends, everything stored, when the tapped source is dropped.
 pub type Writer = JoinHandle<Result<(), StoreError>>;
 
-/// Wraps `inner` so every frame is recorded into session `source_name` of `db` by a
-/// writer thread with a ring of `ring_bytes`. Returns the source, its counters, and
+/// Wraps `inner` so every frame is recorded into session `source_name` of `db` (a
+/// SQLite file or PostgreSQL) by a writer thread with a ring of `ring_bytes`. Returns the source, its counters, and
 /// the writer (it ends, having stored everything, when the source is dropped).
 ///
 /// # Errors
 /// [`StoreError`] when the database cannot be opened or the thread started.
 pub fn tap<S: Source>(
     inner: S,
-    db: PathBuf,
+    db: &Target,
     source_name: &str,
     ring_bytes: usize,
 ) -> Result<(Tap<S>, Arc<TapStats>, Writer), StoreError> {
-    let mut store = Store::open(&db)?;
-    let session = store.begin_session(source_name)?;
+    let mut store = open_sink(db)?;
+    let session = store.begin_session(&NewSession {
+        source: source_name,
+        ..NewSession::default()
+    })?;
     let (tx, rx) = rtrb::RingBuffer::<u8>::new(ring_bytes.max(1 << 16));
     let stats = Arc::new(TapStats::default());
     let s = stats.clone();
@@ -116,9 +118,9 @@ pub fn tap<S: Source>(
 }
 
 /// The writer: records out of the ring, `<recv_ns> <json>` lines, in transactions of
-/// at most 20,000 lines or 200 ms.
+/// at most 20,000 lines or 200 ms; at the end, the frames not recorded as an event.
 fn write(
-    mut store: Store,
+    mut store: Box<dyn Sink>,
     session: i64,
     mut rx: rtrb::Consumer<u8>,
     stats: &TapStats,
@@ -169,13 +171,23 @@ fn write(
         if !batch.is_empty()
             && (batch.len() == 20_000 || oldest.elapsed() >= Duration::from_millis(200) || done)
         {
-            store.append(&batch)?;
+            store.append(&batch, &[])?;
             stats
                 .stored
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
             batch.clear();
         }
         if done {
+            let dropped = stats.dropped.load(Ordering::Relaxed);
+            if dropped > 0 {
+                let e = Event {
+                    session,
+                    at_ns: super::wall_ns(),
+                    kind: EventKind::NotRecorded,
+                    detail: format!("{dropped} frames: the recorder fell behind"),
+                };
+                store.append(&[], &[e])?;
+            }
             store.end_session(session)?;
             return Ok(());
         }

@@ -82,7 +82,7 @@ struct Rotation {
 const ROTATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The unsigned integer after `"key":` in `frame`.
-fn number_after(frame: &[u8], key: &[u8]) -> Option<u64> {
+pub(crate) fn number_after(frame: &[u8], key: &[u8]) -> Option<u64> {
     let at = frame.windows(key.len()).position(|w| w == key)? + key.len();
     let digits = frame[at..]
         .iter()
