@@ -47,7 +47,7 @@ pub enum StoreError {
         reason: rusqlite::Error,
     },
     /// PostgreSQL refused or could not be reached.
-    #[error("{target}: {reason}")]
+    #[error("{target}: {}", postgres::detail(.reason))]
     Postgres {
         /// The database (its URL without the password).
         target: String,

@@ -92,6 +92,22 @@ const MIGRATIONS: [&str; 2] = [
 /// Key of the advisory lock that serialises migrations across machines.
 const MIGRATION_LOCK: i64 = 0x006d_696e_6572_7661;
 
+/// What went wrong, in full: the server's message and code, or the client's error
+/// and its causes (the client's own text is a bare "db error").
+pub fn detail(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
+    }
+    let mut out = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
 /// The URL with its password replaced, for messages and logs.
 pub fn redact(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {

@@ -148,9 +148,16 @@ impl RecordStatus {
             .sources
             .iter()
             .map(|s| {
+                // A lag of hours is a replayed recording's clock (minerva exchange), not
+                // a lag.
+                let lag = if s.lag_ms.abs() < 3_600_000 {
+                    format!("lag {} ms", s.lag_ms)
+                } else {
+                    "lag n/a (exchange clock elsewhere)".into()
+                };
                 format!(
-                    "{}: lag {} ms, {} sessions, {} drops, {} snapshots, {} gaps, {} stale",
-                    s.symbol, s.lag_ms, s.counts[0], s.counts[1], s.counts[2], s.gaps, s.counts[4]
+                    "{}: {lag}, {} sessions, {} drops, {} snapshots, {} gaps, {} stale",
+                    s.symbol, s.counts[0], s.counts[1], s.counts[2], s.gaps, s.counts[4]
                 )
             })
             .collect();

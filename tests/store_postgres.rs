@@ -1,0 +1,236 @@
+//! Recording into PostgreSQL: the same interface and results as SQLite. Needs a
+//! server: `MINERVA_TEST_POSTGRES=postgres://user@127.0.0.1:PORT/db` (`.ci/run`
+//! starts one; see `.ci/postgres`). Each test makes its own database.
+
+mod common;
+
+use minerva::pipeline::run::{ReplaySource, RunConfig, run};
+use minerva::replay::replay;
+use minerva::store::postgres::PgStore;
+use minerva::store::recorder::{RecordConfig, RecordSource, record};
+use minerva::store::{
+    EventKind, Recorded, Sink, SqliteStore, StoreError, Target, View, expand, export, import,
+};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// A fresh database on the test server, named after the test; `None` (skipped, said
+/// so) without a server, except under CI where the server is required.
+fn fresh_db(name: &str) -> Option<String> {
+    let Ok(url) = std::env::var("MINERVA_TEST_POSTGRES") else {
+        if std::env::var("CI").is_ok() || std::env::var("MINERVA_REQUIRE_SHARED").is_ok() {
+            panic!("MINERVA_TEST_POSTGRES is required under CI (.ci/postgres starts a server)");
+        }
+        eprintln!("NOTE: MINERVA_TEST_POSTGRES not set; PostgreSQL tests skipped");
+        return None;
+    };
+    let db = format!("minerva_t{}_{name}", std::process::id());
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    // One statement each: neither may run inside a transaction block.
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .unwrap();
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+    Some(format!("{base}/{db}"))
+}
+
+fn live_btc(host: &str, seed: u64) -> RecordSource {
+    RecordSource {
+        exchange_info: Some(b"{\"symbols\":[]}".to_vec()),
+        live: minerva::feed::live::LiveConfig {
+            host: host.to_string(),
+            rest: None,
+            market: minerva::core::Market::Spot,
+            symbol: "BTCUSDT".into(),
+            streams: vec!["depth@100ms".into(), "trade".into(), "bookTicker".into()],
+            snapshot_limit: 5000,
+            max_reconnects: Some(0),
+            seed,
+            rotate_after: None,
+            stale_after: None,
+        },
+    }
+}
+
+fn final_book(files: &[PathBuf]) -> String {
+    let (_, opts) = common::spot_files();
+    replay(files, &opts).unwrap().symbols[0]
+        .final_book_sha256
+        .clone()
+}
+
+/// Imported into PostgreSQL, the spot sample replays and backtests exactly as its
+/// files, and every decoded view gives the same CSV as SQLite's.
+#[test]
+fn an_import_into_postgres_replays_and_queries_as_sqlite() {
+    let Some(url) = fresh_db("import") else {
+        return;
+    };
+    let (files, opts) = common::spot_files();
+    let (sessions, lines) = import(&mut PgStore::connect(&url).unwrap(), &files).unwrap();
+    assert_eq!((sessions, lines), (vec![1, 2], 99_574));
+    let from_pg = expand(&[PathBuf::from(&url)]).unwrap();
+    assert_eq!(from_pg.len(), 2);
+    let digest = |f: &[PathBuf]| {
+        let r = replay(f, &opts).unwrap();
+        format!("{} {} {:?}", r.lines, r.frames, r.symbols)
+    };
+    assert_eq!(digest(&from_pg), digest(&files));
+    let backtest = |f: &[PathBuf]| {
+        let spec = minerva::replay::symbol_table(f, &opts).unwrap().specs()[0].clone();
+        let frames = minerva::replay::input::recorded_frames(f).unwrap();
+        minerva::backtest::run(
+            minerva::backtest::Input::Frames(&frames),
+            &spec,
+            &common::loose_strategy(),
+            common::test_signer(),
+            &Default::default(),
+            &mut |_, _| {},
+        )
+        .unwrap()
+        .to_text()
+    };
+    assert_eq!(backtest(&from_pg), backtest(&files));
+    let sqlite = std::env::temp_dir().join(format!("minerva-{}-pgcmp.db", std::process::id()));
+    let _ = std::fs::remove_file(&sqlite);
+    import(&mut SqliteStore::open(&sqlite).unwrap(), &files).unwrap();
+    let mut pg = PgStore::connect(&url).unwrap();
+    let mut lite = SqliteStore::open_read(&sqlite).unwrap();
+    assert_eq!(pg.integrity().unwrap(), "ok");
+    for view in View::ALL {
+        let csv = |db: &mut dyn Recorded| {
+            let mut out = Vec::new();
+            export::csv_to(db, view, None, &mut out, std::path::Path::new("mem")).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let (a, b) = (csv(&mut pg), csv(&mut lite));
+        assert!(a.lines().count() > 1 || view == View::Klines, "{view:?}");
+        assert_eq!(a, b, "{view:?}");
+    }
+    let strip = |mut s: Vec<minerva::store::SessionInfo>| {
+        for x in &mut s {
+            (x.started_ns, x.ended_ns) = (0, 0);
+        }
+        s
+    };
+    assert_eq!(
+        strip(pg.sessions().unwrap()),
+        strip(lite.sessions().unwrap())
+    );
+    let _ = std::fs::remove_file(&sqlite);
+}
+
+/// Two recorders on two "machines" (threads, each its own connection, migrating a
+/// fresh database at the same moment) record the local exchange into one database:
+/// two sessions, each replaying to the recorded final book, with their events.
+#[test]
+fn two_recorders_share_one_postgres_database() {
+    let Some(url) = fresh_db("two") else {
+        return;
+    };
+    let (files, _) = common::spot_files();
+    let venue = common::spot_venue(None, Default::default(), None);
+    let host = venue.local_addr().to_string();
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let recorders: Vec<_> = (0..2)
+        .map(|k| {
+            let (url, host, barrier) = (url.clone(), host.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let cfg = RecordConfig {
+                    target: Target::parse(&url),
+                    sources: vec![live_btc(&host, 10 + k)],
+                    status_every: std::time::Duration::from_millis(200),
+                    rotate: None,
+                };
+                barrier.wait();
+                record(&cfg, Arc::new(AtomicBool::new(false)), |_| {}).unwrap()
+            })
+        })
+        .collect();
+    let done: Vec<_> = recorders.into_iter().map(|h| h.join().unwrap()).collect();
+    venue.stop();
+    let mut ids: Vec<i64> = done.iter().flat_map(|(_, s)| s.clone()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec![1, 2]);
+    let want = final_book(&files);
+    let mut pg = PgStore::connect(&url).unwrap();
+    for s in pg.sessions().unwrap() {
+        let one = vec![PathBuf::from(&url).join(s.id.to_string()).join("BTCUSDT")];
+        assert_eq!(final_book(&one), want, "session {}", s.id);
+        assert!(s.ended_ns > 0 && s.lines > 90_000, "{s:?}");
+        let ev = pg.events(s.id).unwrap();
+        assert!(ev.iter().any(|e| e.kind == EventKind::Connect), "{ev:?}");
+        assert!(ev.iter().any(|e| e.kind == EventKind::Snapshot), "{ev:?}");
+        assert!(pg.exchange_info(s.id).unwrap().is_some());
+    }
+}
+
+/// `minerva run --record postgres://…`: every frame the feed receives is stored.
+#[test]
+fn the_pipeline_records_into_postgres() {
+    let Some(url) = fresh_db("tap") else {
+        return;
+    };
+    let (frames, spec) = common::spot_session();
+    let n = frames.len() as u64;
+    let (tapped, stats, writer) = minerva::store::tap::tap(
+        ReplaySource::new(frames, None),
+        &Target::parse(&url),
+        "test",
+        64 << 20,
+    )
+    .unwrap();
+    let r = run(
+        tapped,
+        &spec,
+        &common::loose_strategy(),
+        common::test_signer(),
+        &RunConfig::default(),
+    )
+    .unwrap();
+    writer.join().unwrap().unwrap();
+    use std::sync::atomic::Ordering::Relaxed;
+    assert_eq!(r.frames, n);
+    assert_eq!(
+        (stats.stored.load(Relaxed), stats.dropped.load(Relaxed)),
+        (n, 0)
+    );
+    let (files, _) = common::spot_files();
+    assert_eq!(
+        final_book(&expand(&[PathBuf::from(&url)]).unwrap()),
+        final_book(&files)
+    );
+}
+
+/// A server that is not there, a newer schema, a refused login: clear errors with
+/// the password never shown.
+#[test]
+fn postgres_errors_are_clear() {
+    let e = match PgStore::connect("postgres://rec:s3cret@127.0.0.1:1/market") {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("nothing listens on port 1"),
+    };
+    assert!(e.contains("postgres://rec:***@127.0.0.1:1/market"), "{e}");
+    assert!(!e.contains("s3cret"), "{e}");
+    let Some(url) = fresh_db("newer") else {
+        return;
+    };
+    let mut s = PgStore::connect(&url).unwrap();
+    s.begin_session(&minerva::store::NewSession::default())
+        .unwrap();
+    drop(s);
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+        .unwrap();
+    match PgStore::connect(&url) {
+        Err(e @ StoreError::Newer { .. }) => {
+            assert!(e.to_string().contains("schema version 99 is newer"), "{e}");
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("a newer schema must be refused"),
+    }
+}
