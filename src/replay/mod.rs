@@ -103,6 +103,20 @@ fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> 
         info.extend(ei.specs.into_iter().map(|s| (s.name.to_string(), s)));
     }
     for (i, path) in files.iter().enumerate() {
+        // A recorded session's own exchangeInfo, where nothing given says otherwise.
+        if let Some((db, session)) = crate::store::session_path(path) {
+            let stored = crate::store::open_recorded(&db)
+                .and_then(|mut s| s.exchange_info(session))
+                .map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
+            if let Some(json) = stored {
+                let ei = parse_exchange_info(&json, None).map_err(|e| {
+                    ReplayError::Setup(format!("{}: stored exchangeInfo: {e}", path.display()))
+                })?;
+                for spec in ei.specs {
+                    info.entry(spec.name.to_string()).or_insert(spec);
+                }
+            }
+        }
         let mut r = LineReader::open(path)?;
         let mut seen: Vec<String> = Vec::new();
         while r.lines() < INFER_LINES {

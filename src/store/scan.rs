@@ -24,8 +24,13 @@ pub struct Break {
 }
 
 impl DepthChain {
-    /// A REST snapshot with `lastUpdateId` `id`: the chain restarts there.
+    /// A REST snapshot with `lastUpdateId` `id`: the chain restarts there, unless
+    /// the diffs received before it (which a book buffers and replays over it)
+    /// already reach past it unbroken.
     pub fn snapshot(&mut self, id: u64) {
+        if self.last.is_some_and(|had| had >= id) {
+            return;
+        }
         self.last = Some(id);
         self.after_snapshot = true;
     }
@@ -166,6 +171,19 @@ mod tests {
         assert_eq!(c.diff(19, 25, None), None);
         assert_eq!(c.diff(26, 33, None), None);
         assert_eq!(c.diff(34, 34, None), None);
+        // A snapshot behind the diffs already received (they were buffered while it
+        // was fetched, as in the shipped sample): the chain goes on from them.
+        let mut c = DepthChain::default();
+        assert_eq!(c.diff(208, 224, None), None);
+        c.snapshot(218);
+        assert_eq!(c.diff(225, 237, None), None);
+        assert_eq!(
+            c.diff(240, 241, None),
+            Some(Break {
+                last: 237,
+                first: 240
+            })
+        );
     }
 
     #[test]
