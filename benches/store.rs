@@ -24,6 +24,7 @@ fn insert(c: &mut Criterion) {
                 session: 1,
                 recv_ns: ns as i64,
                 stream: stream_of(&json),
+                conn: 1,
                 line,
             }
         })

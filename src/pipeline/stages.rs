@@ -36,6 +36,12 @@ pub struct Frame<'a> {
 pub trait Source {
     /// The next frame, or `None` at the end.
     fn next_frame(&mut self) -> Option<Frame<'_>>;
+
+    /// A live source's counters (its connection number is `connects`), for a
+    /// recorder that stores which connection each frame came on. Cold.
+    fn live_stats(&self) -> Option<std::sync::Arc<crate::feed::live::LiveStats>> {
+        None
+    }
 }
 
 /// Recorded frames handed over in place, each with its recorded time as receive time:

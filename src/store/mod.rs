@@ -134,6 +134,10 @@ pub struct Row {
     pub recv_ns: i64,
     /// The stream it came on (`btcusdt@trade`, `snapshot`, empty).
     pub stream: String,
+    /// The connection it came on: the live source's WebSocket session number (1 for
+    /// the first, counting reconnections and rotations); 0 when not known (imports,
+    /// recorded sources).
+    pub conn: i64,
     /// The line as it replays (`<recv_ns> <json>` for a live recording).
     pub line: Vec<u8>,
 }
@@ -461,6 +465,7 @@ pub fn import(sink: &mut dyn Sink, files: &[PathBuf]) -> Result<(Vec<i64>, u64),
                 session,
                 recv_ns: l.recv_ns as i64,
                 stream: stream_of(l.json),
+                conn: 0,
                 line: line.to_vec(),
             });
             if batch.len() == BATCH {

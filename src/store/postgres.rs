@@ -29,7 +29,8 @@ const MIGRATIONS: [&str; 2] = [
          stream TEXT NOT NULL,
          line BYTEA NOT NULL);
      CREATE INDEX lines_session ON lines(session, id);",
-    "ALTER TABLE sessions ADD COLUMN symbol TEXT NOT NULL DEFAULT '',
+    "ALTER TABLE lines ADD COLUMN conn BIGINT NOT NULL DEFAULT 0;
+     ALTER TABLE sessions ADD COLUMN symbol TEXT NOT NULL DEFAULT '',
                           ADD COLUMN market TEXT NOT NULL DEFAULT '',
                           ADD COLUMN exchange_info BYTEA;
      CREATE TABLE events(
@@ -256,12 +257,16 @@ impl Sink for PgStore {
         let mut tx = self.client.transaction().map_err(err)?;
         if !rows.is_empty() {
             let w = tx
-                .copy_in("COPY lines(session, recv_ns, stream, line) FROM STDIN (FORMAT binary)")
+                .copy_in(
+                    "COPY lines(session, recv_ns, stream, conn, line) FROM STDIN (FORMAT binary)",
+                )
                 .map_err(err)?;
-            let mut w =
-                BinaryCopyInWriter::new(w, &[Type::INT8, Type::INT8, Type::TEXT, Type::BYTEA]);
+            let mut w = BinaryCopyInWriter::new(
+                w,
+                &[Type::INT8, Type::INT8, Type::TEXT, Type::INT8, Type::BYTEA],
+            );
             for r in rows {
-                w.write(&[&r.session, &r.recv_ns, &r.stream, &r.line])
+                w.write(&[&r.session, &r.recv_ns, &r.stream, &r.conn, &r.line])
                     .map_err(err)?;
             }
             w.finish().map_err(err)?;

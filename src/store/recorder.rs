@@ -526,6 +526,7 @@ fn read(
             session: 0,
             recv_ns: wall,
             stream,
+            conn: now[0] as i64,
             line,
         };
         if !send(Item::Line(idx, row)) {

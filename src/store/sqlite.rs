@@ -23,8 +23,10 @@ const MIGRATIONS: [&str; 2] = [
          stream TEXT NOT NULL,
          line BLOB NOT NULL);
      CREATE INDEX lines_session ON lines(session, id);",
-    // 1 → 2: what a session was recorded from, its events, decoded views.
-    "ALTER TABLE sessions ADD COLUMN symbol TEXT NOT NULL DEFAULT '';
+    // 1 → 2: the connection of each line, what a session was recorded from, its
+    // events, decoded views.
+    "ALTER TABLE lines ADD COLUMN conn INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE sessions ADD COLUMN symbol TEXT NOT NULL DEFAULT '';
      ALTER TABLE sessions ADD COLUMN market TEXT NOT NULL DEFAULT '';
      ALTER TABLE sessions ADD COLUMN exchange_info BLOB;
      CREATE TABLE events(
@@ -243,11 +245,11 @@ impl Sink for SqliteStore {
         {
             let mut st = tx
                 .prepare_cached(
-                    "INSERT INTO lines(session, recv_ns, stream, line) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO lines(session, recv_ns, stream, conn, line) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(err)?;
             for r in rows {
-                st.execute(params![r.session, r.recv_ns, r.stream, r.line])
+                st.execute(params![r.session, r.recv_ns, r.stream, r.conn, r.line])
                     .map_err(err)?;
             }
             let mut st = tx

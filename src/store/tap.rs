@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Record header: frame length (u32 LE) and wall-clock receive time (u64 LE).
-const HEADER: usize = 12;
+/// Record header: frame length (u32 LE), wall-clock receive time (u64 LE) and the
+/// connection number (u32 LE, 0 for a recorded source).
+const HEADER: usize = 16;
 
 /// Counters of a tap.
 #[derive(Debug, Default)]
@@ -34,20 +35,31 @@ pub struct Tap<S> {
     inner: S,
     ring: rtrb::Producer<u8>,
     stats: Arc<TapStats>,
+    /// The live source's counters: its connection number for each frame.
+    live: Option<Arc<crate::feed::live::LiveStats>>,
 }
 
 impl<S: Source> Source for Tap<S> {
     /// # Hot path: a copy into the ring; no allocation, no waiting.
     fn next_frame(&mut self) -> Option<Frame<'_>> {
-        let Self { inner, ring, stats } = self;
+        let Self {
+            inner,
+            ring,
+            stats,
+            live,
+        } = self;
         let f = inner.next_frame()?;
+        let conn = live
+            .as_ref()
+            .map_or(0, |l| l.connects.load(Ordering::Relaxed) as u32);
         let n = f.bytes.len();
         match u32::try_from(n) {
             Ok(len) if ring.slots() >= HEADER + n => {
                 if let Ok(mut chunk) = ring.write_chunk_uninit(HEADER + n) {
                     let mut head = [0u8; HEADER];
                     head[..4].copy_from_slice(&len.to_le_bytes());
-                    head[4..].copy_from_slice(&f.wall_ns.to_le_bytes());
+                    head[4..12].copy_from_slice(&f.wall_ns.to_le_bytes());
+                    head[12..].copy_from_slice(&conn.to_le_bytes());
                     let (a, b) = chunk.as_mut_slices();
                     put(a, b, 0, &head);
                     put(a, b, HEADER, f.bytes);
@@ -61,6 +73,10 @@ impl<S: Source> Source for Tap<S> {
             }
         }
         Some(f)
+    }
+
+    fn live_stats(&self) -> Option<Arc<crate::feed::live::LiveStats>> {
+        self.inner.live_stats()
     }
 }
 
@@ -108,6 +124,7 @@ pub fn tap<S: Source>(
         .map_err(|e| StoreError::Thread(e.to_string()))?;
     Ok((
         Tap {
+            live: inner.live_stats(),
             inner,
             ring: tx,
             stats: stats.clone(),
@@ -142,7 +159,8 @@ fn write(
                 // Peeked only: dropping the chunk without committing keeps it.
             }
             let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
-            let wall = u64::from_le_bytes(head[4..].try_into().unwrap_or([0; 8]));
+            let wall = u64::from_le_bytes(head[4..12].try_into().unwrap_or([0; 8]));
+            let conn = u32::from_le_bytes(head[12..].try_into().unwrap_or([0; 4]));
             let Ok(chunk) = rx.read_chunk(HEADER + len) else {
                 break;
             };
@@ -160,6 +178,7 @@ fn write(
                 session,
                 recv_ns: wall as i64,
                 stream: stream_of(&json),
+                conn: i64::from(conn),
                 line,
             });
             got = true;

@@ -468,6 +468,10 @@ impl LiveSource {
 }
 
 impl Source for LiveSource {
+    fn live_stats(&self) -> Option<Arc<LiveStats>> {
+        Some(self.stats.clone())
+    }
+
     fn next_frame(&mut self) -> Option<Frame<'_>> {
         loop {
             if let Some(f) = self.queued.pop_front() {
