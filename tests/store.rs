@@ -681,3 +681,76 @@ fn each_line_keeps_its_connection() {
     };
     assert_eq!(book(&from_db), book(&files));
 }
+
+/// `minerva db info` and `db export` as a user runs them.
+#[test]
+fn db_info_and_export_from_the_command_line() {
+    let (files, _) = common::spot_files();
+    let db = temp_db("cli");
+    let minerva = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let db_s = db.to_str().unwrap();
+    let (ok, out, err) = minerva(&[
+        "db",
+        "import",
+        files[0].to_str().unwrap(),
+        files[1].to_str().unwrap(),
+        "--db",
+        db_s,
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("2 session(s) [1, 2], 99574 lines"), "{out}");
+    let (ok, out, err) = minerva(&["db", "info", db_s]);
+    assert!(ok, "{err}");
+    assert!(out.contains("integrity ok"), "{out}");
+    assert!(
+        out.contains("depth: 3451 diffs, 1 snapshots, 0 gaps"),
+        "{out}"
+    );
+    assert!(
+        out.contains("depth: 3044 diffs, 0 snapshots, 0 gaps"),
+        "{out}"
+    );
+    let (ok, out, err) = minerva(&[
+        "db",
+        "export",
+        db_s,
+        "--format",
+        "csv",
+        "--view",
+        "candles_1m",
+        "--session",
+        "2",
+    ]);
+    assert!(ok, "{err}");
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        rows[0],
+        "session,symbol,open_ms,open,high,low,close,volume,trades"
+    );
+    // 00:00 to 00:05 of 2024-08-09.
+    assert_eq!(rows.len(), 1 + 6, "{out}");
+    assert!(
+        rows[1].starts_with("2,BTCUSDT,1723161600000,61685.99000000,"),
+        "{out}"
+    );
+    let (ok, _, err) = minerva(&["db", "export", db_s, "--format", "parquet"]);
+    assert!(
+        !ok && err.contains("--format parquet: lines or csv"),
+        "{err}"
+    );
+    let (ok, _, err) = minerva(&["db", "info", "Cargo.toml"]);
+    assert!(
+        !ok && err.contains("Cargo.toml: not a recording database"),
+        "{err}"
+    );
+}
