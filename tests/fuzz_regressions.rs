@@ -100,3 +100,8 @@ fn http_head() {
 fn user_events() {
     replay("user_events", harness::user_events);
 }
+
+#[test]
+fn recorded_lines() {
+    replay("recorded_lines", harness::recorded_lines);
+}

@@ -774,3 +774,31 @@ pub fn user_events(data: &[u8]) {
         }
     }
 }
+
+/// Recorded lines as the store reads them (`db info`'s scan, the recorder's gap
+/// check): any bytes, split into lines, through `json_of`, `stream_of` and the depth
+/// chain (once with the stream the line names, once taken as a diff depth stream);
+/// the chain's covered id never goes back. Also the store's flag and URL readers.
+pub fn recorded_lines(data: &[u8]) {
+    use minerva::store::scan::{DepthChain, json_of};
+    let (mut named, mut forced) = (DepthChain::default(), DepthChain::default());
+    for line in data.split(|&b| b == b'\n').take(512) {
+        let json = json_of(line);
+        let stream = minerva::store::stream_of(json);
+        for (chain, s) in [
+            (&mut named, stream.as_str()),
+            (&mut forced, "btcusdt@depth@100ms"),
+        ] {
+            let before = chain.last();
+            if let Some(b) = chain.message(s, json) {
+                assert_eq!(Some(b.last), before);
+            }
+            assert!(chain.last() >= before, "{before:?} → {:?}", chain.last());
+        }
+        let text = String::from_utf8_lossy(line);
+        let _ = text.parse::<minerva::store::recorder::Rotate>();
+        let _ = minerva::store::Target::parse(&text).display();
+        let shown = minerva::store::postgres::redact(&text);
+        assert!(shown.len() <= text.len() + 3);
+    }
+}

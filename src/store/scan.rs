@@ -58,6 +58,11 @@ impl DepthChain {
         (!follows).then_some(Break { last: had, first })
     }
 
+    /// The last update id covered so far.
+    pub fn last(&self) -> Option<u64> {
+        self.last
+    }
+
     /// Feeds a recorded message (the JSON of a line); `Some` when a diff breaks the
     /// chain.
     pub fn message(&mut self, stream: &str, json: &[u8]) -> Option<Break> {

@@ -18,9 +18,10 @@
 //! exchange, and the user data stream (listen key, `/ws/<listenKey>`) with execution
 //! events; order counts are limited per 10 s as Binance does.
 //!
-//! The replay starts when the first stream subscriber connects (the recording up to
-//! its REST snapshot is applied before, so the book is live) and runs to the end of
-//! the data; at `--speed max` it goes as fast as the slowest subscriber reads.
+//! The replay starts when the first stream subscriber takes its REST snapshot (or a
+//! second after it subscribed, for one that takes none); the recording up to its own
+//! snapshot is applied before, so the book is live and the snapshot served is the
+//! recording's state where the replay starts. It runs to the end of the data; at `--speed max` it goes as fast as the slowest subscriber reads.
 //! Threads block (no spinning); this is the exchange's side, not the hot path.
 
 mod candles;
@@ -197,6 +198,9 @@ struct Shared {
     /// The clock shift fault is in effect (from the first signed request on).
     shifted: AtomicBool,
     started: Mutex<bool>,
+    /// When the first stream subscriber came: the replay starts at its first REST
+    /// snapshot, or a second after it subscribed.
+    first_sub: Mutex<Option<Instant>>,
     start: Condvar,
     stop: AtomicBool,
     done: AtomicBool,
@@ -271,6 +275,7 @@ impl Venue {
             signed: AtomicU64::new(0),
             shifted: AtomicBool::new(false),
             started: Mutex::new(false),
+            first_sub: Mutex::new(None),
             start: Condvar::new(),
             stop: AtomicBool::new(false),
             done: AtomicBool::new(false),
@@ -378,6 +383,9 @@ fn envelope(frame: &str) -> Option<(&str, &str)> {
     Some((name, data))
 }
 
+/// How long the replay waits, once a subscriber came, for its REST snapshot.
+const START_WITHOUT_SNAPSHOT: Duration = Duration::from_secs(1);
+
 fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], speed: Option<f64>) {
     let mut k = 0;
     {
@@ -399,9 +407,13 @@ fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], speed: Option<f64>) {
         while !*started && !shared.stop.load(Ordering::Relaxed) {
             started = shared
                 .start
-                .wait_timeout(started, Duration::from_millis(100))
+                .wait_timeout(started, Duration::from_millis(20))
                 .map(|(g, _)| g)
                 .unwrap_or_else(|e| e.into_inner().0);
+            // A subscriber that takes no snapshot (trades only) waits a second.
+            if lock(&shared.first_sub).is_some_and(|t| t.elapsed() >= START_WITHOUT_SNAPSHOT) {
+                break;
+            }
         }
     }
     let t0 = Instant::now();
@@ -650,8 +662,7 @@ fn session(shared: &Shared, mut stream: TcpStream, req: &Request, key: &str) {
             combined,
             tx,
         });
-        *lock(&shared.started) = true;
-        shared.start.notify_all();
+        lock(&shared.first_sub).get_or_insert_with(Instant::now);
     }
     loop {
         match rx.recv_timeout(Duration::from_millis(20)) {
@@ -901,6 +912,13 @@ fn depth(shared: &Shared, query: &str) -> (u16, Vec<u8>) {
         o.push(']');
     }
     o.push('}');
+    drop(st);
+    // The first snapshot a subscriber takes starts the replay: a recording made from
+    // here holds every message after it, as the files do.
+    if lock(&shared.first_sub).is_some() {
+        *lock(&shared.started) = true;
+        shared.start.notify_all();
+    }
     (200, o.into_bytes())
 }
 
