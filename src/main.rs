@@ -746,6 +746,8 @@ fn cmd_record(a: RecordArgs) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("--rotate {e}"))?;
     let target = minerva::store::Target::parse(&a.db);
     let mut sources = Vec::with_capacity(symbols.len());
+    // USD-M answers every symbol's exchangeInfo at once: fetched once for all.
+    let mut fetched: Option<Vec<u8>> = None;
     for (k, sym) in symbols.iter().enumerate() {
         let live = minerva::feed::live::LiveConfig {
             host: ws.clone(),
@@ -761,12 +763,20 @@ fn cmd_record(a: RecordArgs) -> Result<()> {
         };
         // The grids the recording was made under go with it; a recorder starts
         // without them rather than not at all.
-        let exchange_info = match live_exchange_info(&live) {
-            Ok(body) => Some(body),
-            Err(e) => {
-                eprintln!("minerva: warning: {sym}: exchangeInfo not stored: {e:#}");
-                None
-            }
+        let exchange_info = match fetched.clone() {
+            Some(all) => Some(all),
+            None => match live_exchange_info(&live) {
+                Ok(body) => {
+                    if market.is_futures() {
+                        fetched = Some(body.clone());
+                    }
+                    Some(body)
+                }
+                Err(e) => {
+                    eprintln!("minerva: warning: {sym}: exchangeInfo not stored: {e:#}");
+                    None
+                }
+            },
         };
         sources.push(RecordSource {
             live,

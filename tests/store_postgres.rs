@@ -239,3 +239,53 @@ fn postgres_errors_are_clear() {
         Ok(_) => panic!("a newer schema must be refused"),
     }
 }
+
+/// A role that must give a password: `PGPASSWORD` gives it when the URL does not,
+/// and a wrong one is refused with the server's reason, the password never shown.
+#[test]
+fn the_password_comes_from_the_environment() {
+    let Some(url) = fresh_db("pw") else {
+        return;
+    };
+    let admin = std::env::var("MINERVA_TEST_POSTGRES").unwrap();
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+    c.batch_execute(
+        "DO $$ BEGIN
+             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'minerva_pw') THEN
+                 CREATE ROLE minerva_pw LOGIN PASSWORD 'from-the-env';
+             END IF;
+         END $$;",
+    )
+    .unwrap();
+    let db = url.rsplit_once('/').unwrap().1;
+    c.batch_execute(&format!(
+        "GRANT ALL ON DATABASE {db} TO minerva_pw; ALTER DATABASE {db} OWNER TO minerva_pw"
+    ))
+    .unwrap();
+    let host = admin.split_once('@').unwrap().1.split_once('/').unwrap().0;
+    let as_role = format!("postgres://minerva_pw@{host}/{db}");
+    let info = |password: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"));
+        cmd.args(["db", "info", &as_role]).env_remove("PGPASSWORD");
+        if let Some(p) = password {
+            cmd.env("PGPASSWORD", p);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = info(Some("from-the-env"));
+    assert!(ok, "{err}");
+    assert!(out.contains("integrity ok"), "{out}");
+    let (ok, _, err) = info(Some("wrong"));
+    assert!(
+        !ok && err.contains("password authentication failed"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong"), "{err}");
+    let (ok, _, err) = info(None);
+    assert!(!ok, "{err}");
+}

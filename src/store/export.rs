@@ -15,8 +15,8 @@ pub fn session_file(id: i64, source: &str) -> String {
     format!("{id}_{name}")
 }
 
-/// Writes the lines of `sessions` (every session when empty) to `out`, session
-/// after session, each line followed by `\n`. Returns the lines written.
+/// Writes the lines of `session` to `out`, each followed by `\n`. Returns the lines
+/// written.
 ///
 /// # Errors
 /// [`StoreError`] when the database refuses or `out` cannot be written.

@@ -68,6 +68,9 @@ pub enum StoreError {
     /// A recorder thread could not be started.
     #[error("cannot start a recorder thread: {0}")]
     Thread(String),
+    /// A request this store cannot do.
+    #[error("{0}")]
+    Unsupported(String),
     /// No such session.
     #[error("{path}: no session {session}")]
     NoSession {

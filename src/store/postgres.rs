@@ -143,9 +143,10 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// Connects to `url` (`postgres://user[:password]@host[:port]/db`) and migrates
-    /// the schema to [`SCHEMA_VERSION`] under an advisory lock (several recorders may
-    /// start at once).
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/db`; without a
+    /// password in the URL, `PGPASSWORD` gives it) and migrates the schema to
+    /// [`SCHEMA_VERSION`] under an advisory lock (several recorders may start at
+    /// once).
     ///
     /// # Errors
     /// [`StoreError::Postgres`] when the server cannot be reached or refuses;
@@ -156,7 +157,13 @@ impl PgStore {
             target: target.clone(),
             reason: source,
         };
-        let mut client = Client::connect(url, NoTls).map_err(err)?;
+        let mut config: postgres::Config = url.parse().map_err(err)?;
+        if config.get_password().is_none() {
+            if let Ok(pw) = std::env::var("PGPASSWORD") {
+                config.password(pw);
+            }
+        }
+        let mut client = config.connect(NoTls).map_err(err)?;
         client
             .batch_execute(
                 "SET client_min_messages = warning;

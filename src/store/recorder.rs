@@ -265,7 +265,7 @@ pub fn record(
     mut status: impl FnMut(&RecordStatus),
 ) -> Result<(RecordStatus, Vec<i64>), StoreError> {
     if cfg.rotate.is_some() && matches!(cfg.target, Target::Postgres(_)) {
-        return Err(StoreError::Thread(
+        return Err(StoreError::Unsupported(
             "--rotate applies to SQLite files; PostgreSQL keeps one database".into(),
         ));
     }
