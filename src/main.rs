@@ -931,7 +931,7 @@ fn cmd_db(c: DbCmd) -> Result<()> {
                     }
                     None => {
                         let ids: Vec<i64> = if sessions.is_empty() {
-                            store.sessions()?.iter().map(|s| s.id).collect()
+                            store.sources()?.iter().map(|s| s.0).collect()
                         } else {
                             sessions
                         };

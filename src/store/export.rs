@@ -61,26 +61,26 @@ pub fn lines_into_dir(
         reason: source,
     };
     std::fs::create_dir_all(dir).map_err(io)?;
-    let all = db.sessions()?;
+    let all = db.sources()?;
     let mut out = Vec::new();
-    for s in &all {
-        if !sessions.is_empty() && !sessions.contains(&s.id) {
+    for (id, source) in &all {
+        if !sessions.is_empty() && !sessions.contains(id) {
             continue;
         }
-        let path = dir.join(session_file(s.id, &s.source));
+        let path = dir.join(session_file(*id, source));
         let f = std::fs::File::create(&path).map_err(|source| StoreError::Io {
             path: path.clone(),
             reason: source,
         })?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-        let n = lines_to(db, s.id, &mut w, &path)?;
+        let n = lines_to(db, *id, &mut w, &path)?;
         w.flush().map_err(|source| StoreError::Io {
             path: path.clone(),
             reason: source,
         })?;
         out.push((path, n));
     }
-    if let Some(&missing) = sessions.iter().find(|id| !all.iter().any(|s| s.id == **id)) {
+    if let Some(&missing) = sessions.iter().find(|id| !all.iter().any(|s| s.0 == **id)) {
         return Err(StoreError::NoSession {
             path: dir.to_path_buf(),
             session: missing,

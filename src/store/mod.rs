@@ -289,7 +289,14 @@ pub type StoredLine = (i64, i64, String, Vec<u8>);
 
 /// Where recordings are read from.
 pub trait Recorded: Send {
-    /// Every session, oldest first.
+    /// Every session's id and source, oldest first: what opening a database as
+    /// files needs, without counting its lines.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database refuses.
+    fn sources(&mut self) -> Result<Vec<(i64, String)>, StoreError>;
+
+    /// Every session with its counts (a pass over its lines), oldest first.
     ///
     /// # Errors
     /// [`StoreError`] when the database refuses.
@@ -535,12 +542,12 @@ pub fn expand(files: &[PathBuf]) -> Result<Vec<PathBuf>, StoreError> {
             out.push(f.clone());
             continue;
         }
-        for s in open_recorded(&Target::of_path(f))?.sessions()? {
-            let name = Path::new(&s.source).file_name().map_or_else(
-                || format!("session{}", s.id),
+        for (id, source) in open_recorded(&Target::of_path(f))?.sources()? {
+            let name = Path::new(&source).file_name().map_or_else(
+                || format!("session{id}"),
                 |n| n.to_string_lossy().into_owned(),
             );
-            out.push(f.join(s.id.to_string()).join(name));
+            out.push(f.join(id.to_string()).join(name));
         }
     }
     Ok(out)
@@ -571,7 +578,7 @@ impl SessionReader {
     /// [`StoreError`] when the database cannot be read or has no such session.
     pub fn open(db: &Target, session: i64) -> Result<Self, StoreError> {
         let mut store = open_recorded(db)?;
-        if !store.sessions()?.iter().any(|s| s.id == session) {
+        if !store.sources()?.iter().any(|s| s.0 == session) {
             return Err(StoreError::NoSession {
                 path: PathBuf::from(db.display()),
                 session,

@@ -303,6 +303,14 @@ impl Sink for PgStore {
 }
 
 impl Recorded for PgStore {
+    fn sources(&mut self) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = self
+            .client
+            .query("SELECT id, source FROM sessions ORDER BY id", &[])
+            .map_err(|e| self.err(e))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     fn sessions(&mut self) -> Result<Vec<SessionInfo>, StoreError> {
         let rows = self
             .client

@@ -275,6 +275,17 @@ impl Sink for SqliteStore {
 }
 
 impl Recorded for SqliteStore {
+    fn sources(&mut self) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, source FROM sessions ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
     fn sessions(&mut self) -> Result<Vec<SessionInfo>, StoreError> {
         let mut st = self
             .conn
