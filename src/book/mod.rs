@@ -485,9 +485,12 @@ impl Book {
 
     /// Loads a REST snapshot and replays buffered events (cold path).
     ///
-    /// Ignored while the book is live (counted): it only replaces a book that needs one.
+    /// A live book ignores (and counts) a snapshot no newer than itself. A newer one
+    /// replaces it: it is the whole book at its id, and the diffs after it chain from
+    /// there — the case of a session reconnected after a drop, whose snapshot comes
+    /// before the diffs that would show the gap (a recording of it replays right).
     pub fn apply_snapshot(&mut self, snap: &DepthSnapshot) {
-        if self.state == SyncState::Live {
+        if self.state == SyncState::Live && snap.last_update_id <= self.update_id() {
             self.stats.snapshots_ignored += 1;
             return;
         }

@@ -82,6 +82,25 @@ fn gap_moves_to_resync_and_new_snapshot_recovers() {
 }
 
 #[test]
+fn live_book_takes_only_a_newer_snapshot() {
+    let mut b = Book::new(&spec(Market::Spot), &cfg());
+    b.apply_snapshot(&snap(100));
+    b.on_depth(&chunk(101, 104, None, &[lv(1000, 9)], &[]));
+    b.apply_snapshot(&snap(104)); // no newer: the book keeps its own state
+    assert_eq!(
+        (b.best_bid(), b.stats().snapshots_ignored),
+        (Some(lv(1000, 9)), 1)
+    );
+    // A reconnected session: its snapshot is past diffs this book never saw.
+    b.apply_snapshot(&snap(200));
+    assert_eq!(b.state(), SyncState::Live);
+    assert_eq!(b.best_bid(), Some(lv(1000, 5)));
+    b.on_depth(&chunk(195, 201, None, &[lv(999, 4)], &[]));
+    assert_eq!((b.update_id(), b.best_bid()), (201, Some(lv(1000, 5))));
+    assert_eq!(b.stats().snapshots, 2);
+}
+
+#[test]
 fn crossed_book_forces_resync() {
     let mut b = Book::new(&spec(Market::Spot), &cfg());
     b.apply_snapshot(&snap(100));
