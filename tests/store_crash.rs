@@ -215,9 +215,19 @@ fn a_full_disk_stops_the_recording_not_the_trading() {
     // What was committed before the disk filled is there and sound.
     let mut store = SqliteStore::open_read(&full.0.join("market.db")).unwrap();
     assert_eq!(store.integrity().unwrap(), "ok");
-    // Whole batches of 20,000 lines: some, not all.
-    let kept = store.sessions().unwrap()[0].lines;
-    assert!(kept > 0 && kept < 99_574 && kept % 20_000 == 0, "{kept}");
+    // Whole batches (20,000 lines or 200 ms, whichever first): some, not all; every
+    // line whole, the depth chain unbroken up to where the disk filled.
+    let s = store.sessions().unwrap();
+    let kept = s[0].lines;
+    assert!(kept > 0 && kept < 99_574, "{kept}");
+    let rows = store.lines(s[0].id, 0, 1 << 20).unwrap();
+    assert_eq!(rows.len() as i64, kept);
+    for (_, _, _, line) in &rows {
+        let text = std::str::from_utf8(line).unwrap();
+        assert!(text.ends_with('}'), "{text}");
+    }
+    let scan = minerva::store::scan::scan(&mut store, s[0].id).unwrap();
+    assert!(scan.breaks.is_empty(), "{:?}", scan.breaks);
 }
 
 #[test]
