@@ -366,6 +366,90 @@ impl Strategy {
     pub fn keys() -> impl Iterator<Item = &'static str> {
         PARAMS.iter().map(|p| p.key)
     }
+
+    /// A numeric key's value in the file's units (`short_pressure` → 0.75,
+    /// `stop_loss_price_buffer` → 0.2 percent); `None` for `market` or an unknown key.
+    /// Cold path: for reports and the genetic algorithm's starting point.
+    pub fn value(&self, key: &str) -> Option<f64> {
+        let ppm = |v: u32| f64::from(v) / 1e6;
+        let milli = |v: u32| f64::from(v) / 1e3;
+        Some(match key {
+            "capital" => self.capital.0 as f64 / 1e8,
+            "limit_orderbook" => f64::from(self.limit_orderbook),
+            "relative_threshold" => milli(self.relative_threshold_milli),
+            "short_pressure" => ppm(self.short_pressure_ppm),
+            "long_pressure" => ppm(self.long_pressure_ppm),
+            "max_concurrent_trades" => f64::from(self.max_concurrent_trades),
+            "peak_distance_divisor" => milli(self.peak_distance_divisor_milli),
+            // Stored as ppm of the entry price, written as a percent.
+            "stop_loss_price_buffer" => f64::from(self.stop_loss_buffer_ppm) / 1e4,
+            "percentage_per_trade" => ppm(self.per_trade_ppm),
+            "maker_fee" => self.maker_fee_e8 as f64 / 1e8,
+            "taker_fee" => self.taker_fee_e8 as f64 / 1e8,
+            "max_leverage" => f64::from(self.max_leverage),
+            "bin_ticks" => f64::from(self.bin_ticks),
+            "bins" => f64::from(self.bins),
+            "volume_window_secs" => f64::from(self.volume_window_secs),
+            "max_capital_in_use" => ppm(self.max_capital_in_use_ppm),
+            "daily_loss_limit" => ppm(self.daily_loss_limit_ppm),
+            "similar_entry_ticks" => f64::from(self.similar_entry_ticks),
+            _ => return None,
+        })
+    }
+
+    /// Whether a key takes whole numbers only.
+    pub fn is_integer_key(key: &str) -> bool {
+        matches!(
+            key,
+            "limit_orderbook"
+                | "max_concurrent_trades"
+                | "max_leverage"
+                | "bin_ticks"
+                | "bins"
+                | "volume_window_secs"
+                | "similar_entry_ticks"
+        )
+    }
+}
+
+/// The strategy file `text` with `values` (`key`, value as text) set in its
+/// `[strategy]` table, every other line and comment kept: how `minerva evolve` writes
+/// the strategy it found. Numbers are written as TOML numbers, anything else as a string.
+///
+/// # Errors
+/// [`StrategyError`] when `text` is not TOML or a key is unknown.
+pub fn with_values(text: &str, values: &[(&str, String)]) -> Result<String, StrategyError> {
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| StrategyError::Toml(e.to_string()))?;
+    if doc.get("strategy").and_then(Item::as_table).is_none() {
+        return Err(StrategyError::Missing("[strategy]"));
+    }
+    for (k, v) in values {
+        if !PARAMS.iter().any(|p| p.key == *k) {
+            return Err(StrategyError::Unknown(k.to_string()));
+        }
+        let new = if let Ok(i) = v.trim().parse::<i64>() {
+            Value::from(i)
+        } else if let Some(f) = v.trim().parse::<f64>().ok().filter(|f| f.is_finite()) {
+            Value::from(f)
+        } else {
+            Value::from(v.as_str())
+        };
+        let table = doc["strategy"].as_table_mut().expect("checked above");
+        match table.get_mut(k).and_then(Item::as_value_mut) {
+            // Keep the key's own comment and spacing.
+            Some(old) => {
+                let decor = old.decor().clone();
+                *old = new;
+                *old.decor_mut() = decor;
+            }
+            None => {
+                table.insert(k, toml_edit::value(new));
+            }
+        }
+    }
+    Ok(doc.to_string())
 }
 
 /// Writes `results` into the `[results]` table of the strategy file at `path`, keeping

@@ -98,3 +98,46 @@ fn results_are_written_without_touching_the_rest() {
         Strategy::parse(SAMPLE, &[]).unwrap()
     );
 }
+
+#[test]
+fn values_read_back_in_file_units() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/strategy_0.toml")).unwrap();
+    let s = Strategy::parse(&text, &[]).unwrap();
+    // Every numeric key, written back as its value, gives the same strategy.
+    let pairs: Vec<(&str, String)> = Strategy::keys()
+        .filter(|k| *k != "market")
+        .map(|k| (k, s.value(k).unwrap().to_string()))
+        .collect();
+    assert_eq!(Strategy::parse(&text, &pairs).unwrap(), s);
+    assert_eq!(s.value("stop_loss_price_buffer"), Some(0.2));
+    assert_eq!(s.value("short_pressure"), Some(0.75));
+    assert_eq!(s.value("market"), None);
+}
+
+#[test]
+fn with_values_keeps_comments_and_sets_numbers() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/strategy_0.toml")).unwrap();
+    let out = with_values(
+        &text,
+        &[
+            ("short_pressure", "0.61".into()),
+            ("bins", "120".into()),
+            ("similar_entry_ticks", "3".into()),
+        ],
+    )
+    .unwrap();
+    assert!(out.contains("short_pressure = 0.61           # ask share >= this: SHORT side"));
+    assert!(out.contains("bins = 120"));
+    assert!(out.contains("similar_entry_ticks = 3"));
+    let s = Strategy::parse(&out, &[]).unwrap();
+    assert_eq!(
+        (s.short_pressure_ppm, s.bins, s.similar_entry_ticks),
+        (610_000, 120, 3)
+    );
+    assert_eq!(
+        with_values(&text, &[("nope", "1".into())]),
+        Err(StrategyError::Unknown("nope".into()))
+    );
+}
