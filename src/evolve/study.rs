@@ -1,0 +1,182 @@
+//! Evolution on recorded data: the data decoded once into a [`Tape`], split in time
+//! into a training window (the one the algorithm sees) and a holdout window after it
+//! (which it never sees), every candidate a whole backtest (cold path).
+//!
+//! The holdout answers the question an optimiser always raises: did the search find a
+//! strategy, or fit the noise of one recording? The best candidates and the starting
+//! strategy are backtested on it once the search has ended.
+
+use super::{Gene, Outcome};
+use crate::backtest::{self, BacktestConfig, Input, tape::Tape};
+use crate::core::SymbolSpec;
+use crate::gateway::keys::ApiKeys;
+use crate::gateway::sign::Signer;
+use crate::strategy::Strategy;
+
+/// A part of the recording, in recorded time (ns): trading from `from`, stopping after
+/// `to`. Earlier messages only warm the book up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// First recorded time traded, ns.
+    pub from_ns: u64,
+    /// Last recorded time read, ns.
+    pub to_ns: u64,
+}
+
+/// Why a study cannot start.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum StudyError {
+    /// The tape holds nothing for the window.
+    #[error("no recorded message falls between --from and --to")]
+    Empty,
+    /// `--holdout` out of range.
+    #[error("--holdout {0}: a share of the window from 0 to 0.9")]
+    Holdout(f64),
+    /// A gene's range leaves the strategy file's rules.
+    #[error("gene {key}: {why}")]
+    Gene {
+        /// The key.
+        key: String,
+        /// The strategy file's complaint.
+        why: String,
+    },
+}
+
+/// A strategy, its data and the backtest settings: everything a candidate is judged by.
+pub struct Study<'a> {
+    tape: &'a Tape,
+    spec: &'a SymbolSpec,
+    /// The strategy file's text.
+    text: &'a str,
+    /// Command-line overrides, applied under the genes.
+    fixed: Vec<(&'a str, String)>,
+    backtest: BacktestConfig,
+    signer: Signer,
+    /// Training window.
+    pub train: Window,
+    /// Holdout window, when asked for.
+    pub holdout: Option<Window>,
+}
+
+impl<'a> Study<'a> {
+    /// Sets a study up: the window is `backtest.from_ns..=to_ns` (default: the whole
+    /// tape); its last `holdout` share is kept out of training.
+    ///
+    /// # Errors
+    /// [`StudyError`] for an empty window or a holdout out of range.
+    pub fn new(
+        tape: &'a Tape,
+        spec: &'a SymbolSpec,
+        text: &'a str,
+        fixed: Vec<(&'a str, String)>,
+        backtest: BacktestConfig,
+        holdout: f64,
+    ) -> Result<Self, StudyError> {
+        if !(0.0..=0.9).contains(&holdout) {
+            return Err(StudyError::Holdout(holdout));
+        }
+        let first = tape.time_ns(0).ok_or(StudyError::Empty)?;
+        let last = tape.time_ns(tape.len() - 1).ok_or(StudyError::Empty)?;
+        let from_ns = backtest.from_ns.unwrap_or(first).max(first);
+        let to_ns = backtest.to_ns.unwrap_or(last).min(last);
+        if from_ns >= to_ns {
+            return Err(StudyError::Empty);
+        }
+        let split = from_ns + ((to_ns - from_ns) as f64 * (1.0 - holdout)) as u64;
+        // The simulated exchange checks signatures like Binance: any key works.
+        let signer = Signer::new(&ApiKeys::new(
+            "minerva-evolve".into(),
+            b"minerva-evolve".to_vec(),
+        ));
+        Ok(Self {
+            tape,
+            spec,
+            text,
+            fixed,
+            backtest,
+            signer,
+            train: Window {
+                from_ns,
+                to_ns: split,
+            },
+            holdout: (holdout > 0.0).then_some(Window {
+                from_ns: split + 1,
+                to_ns,
+            }),
+        })
+    }
+
+    /// The strategy a candidate stands for: the file, the fixed overrides, its genes.
+    ///
+    /// # Errors
+    /// The strategy file's complaint, naming the key.
+    pub fn strategy(&self, genes: &[(&str, String)]) -> Result<Strategy, String> {
+        let mut pairs = self.fixed.clone();
+        pairs.extend(genes.iter().cloned());
+        Strategy::parse(self.text, &pairs).map_err(|e| e.to_string())
+    }
+
+    /// Checks that each gene's lowest and highest values are strategies the file's
+    /// rules accept (with the other keys as they are).
+    ///
+    /// # Errors
+    /// [`StudyError::Gene`] naming the key and the rule.
+    pub fn check(&self, genes: &[Gene]) -> Result<(), StudyError> {
+        for g in genes {
+            for k in [0, g.points() - 1] {
+                self.strategy(&[(g.key.as_str(), g.text(k))])
+                    .map_err(|why| StudyError::Gene {
+                        key: g.key.clone(),
+                        why,
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The candidate's backtest on `window`.
+    pub fn report(
+        &self,
+        genes: &[(&str, String)],
+        window: Window,
+    ) -> Result<backtest::BacktestReport, String> {
+        let strategy = self.strategy(genes)?;
+        let cfg = BacktestConfig {
+            from_ns: Some(window.from_ns),
+            to_ns: Some(window.to_ns),
+            ..self.backtest.clone()
+        };
+        backtest::run(
+            Input::Tape(self.tape),
+            self.spec,
+            &strategy,
+            self.signer.clone(),
+            &cfg,
+            &mut |_, _| {},
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    /// The candidate's outcome on `window`.
+    pub fn evaluate(&self, genes: &[(&str, String)], window: Window) -> Result<Outcome, String> {
+        // `+ 0.0` turns a "no trade" −0 into 0, for reports and files.
+        self.report(genes, window).map(|r| Outcome {
+            fitness: r.fitness + 0.0,
+            trades: r.metrics.trades,
+            net_pnl: r.metrics.net_pnl + 0.0,
+            max_drawdown: r.metrics.max_drawdown + 0.0,
+        })
+    }
+
+    /// The starting point: the strategy's own value of each gene.
+    ///
+    /// # Errors
+    /// The strategy file's complaint.
+    pub fn start(&self, genes: &[Gene]) -> Result<Vec<f64>, String> {
+        let s = self.strategy(&[])?;
+        Ok(genes
+            .iter()
+            .map(|g| s.value(&g.key).unwrap_or(f64::NAN))
+            .collect())
+    }
+}
