@@ -42,6 +42,10 @@ enum Cmd {
     /// Backtest a strategy on recorded data: the pipeline's own stages against the
     /// simulated exchange, then a fitness report (docs/backtest.md).
     Backtest(Box<BacktestArgs>),
+    /// Evolve a strategy's parameters with a genetic algorithm whose fitness is the
+    /// backtest's, on recorded data, checking the best on a holdout window it never
+    /// trained on; writes the best strategy file (docs/evolve.md).
+    Evolve(Box<EvolveArgs>),
     /// Serve recorded data as a local Binance-compatible exchange: WebSocket market
     /// streams and REST market data on 127.0.0.1 (docs/exchange.md).
     Exchange(ExchangeArgs),
@@ -285,21 +289,7 @@ struct BacktestArgs {
     #[arg(long)]
     data_market: Option<String>,
     #[command(flatten)]
-    sim: SimArgs,
-    /// Trade from this time (recorded time: unix ms or 2024-08-09T00:00:00Z); earlier
-    /// data only warms the book up.
-    #[arg(long)]
-    from: Option<String>,
-    /// Stop after this time (same forms as --from).
-    #[arg(long)]
-    to: Option<String>,
-    /// Equity sampling period for per-period returns (e.g. 1s, 1m, 1h).
-    #[arg(long, default_value = "1m")]
-    period: String,
-    /// The fitness: pnl-dd[:LAMBDA] (net PnL − λ × max drawdown, the default), pnl,
-    /// return, sharpe, sortino or profit-factor.
-    #[arg(long, default_value = "pnl-dd:1")]
-    fitness: String,
+    run: BacktestRunArgs,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -317,6 +307,127 @@ struct BacktestArgs {
     /// Default: the strategy's market.
     #[arg(long)]
     symbols: Option<String>,
+    #[command(flatten)]
+    overrides: StrategyOverrides,
+}
+
+/// How each backtest runs: the simulated exchange, the window, the fitness.
+#[derive(Args)]
+struct BacktestRunArgs {
+    #[command(flatten)]
+    sim: SimArgs,
+    /// Trade from this time (recorded time: unix ms or 2024-08-09T00:00:00Z); earlier
+    /// data only warms the book up.
+    #[arg(long)]
+    from: Option<String>,
+    /// Stop after this time (same forms as --from).
+    #[arg(long)]
+    to: Option<String>,
+    /// Equity sampling period for per-period returns (e.g. 1s, 1m, 1h).
+    #[arg(long, default_value = "1m")]
+    period: String,
+    /// The fitness: pnl-dd[:LAMBDA] (net PnL − λ × max drawdown, the default), pnl,
+    /// return, sharpe, sortino or profit-factor.
+    #[arg(long, default_value = "pnl-dd:1")]
+    fitness: String,
+}
+
+impl BacktestRunArgs {
+    fn config(&self) -> Result<minerva::backtest::BacktestConfig> {
+        let period_us = match minerva::exchange::latency::duration_us(&self.period) {
+            Ok(us) if us >= 1_000 => us,
+            _ => bail!(
+                "--period `{}`: expected a duration from 1ms to 30 days (1s, 1m, 1h)",
+                self.period
+            ),
+        };
+        let time = |flag, v: &Option<String>| v.as_deref().map(|v| parse_time_ns(flag, v));
+        Ok(minerva::backtest::BacktestConfig {
+            sim: self.sim.options()?,
+            period_us,
+            from_ns: time("--from", &self.from).transpose()?,
+            to_ns: time("--to", &self.to).transpose()?,
+            objective: minerva::backtest::fitness::Objective::parse(&self.fitness)
+                .map_err(|e| anyhow::anyhow!("--fitness: {e}"))?,
+        })
+    }
+}
+
+/// `minerva evolve`'s own flags (docs/evolve.md).
+#[derive(Args)]
+struct EvolveArgs {
+    /// Recorded files of one session, in order (as for `minerva backtest`).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Strategy file to start from (TOML, see docs/strategy.md); it is not changed.
+    #[arg(long)]
+    strategy: PathBuf,
+    /// Where to write the best strategy found (the strategy file with the evolved keys
+    /// and a [results] table). Default: `<strategy>.evolved.toml` beside it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// REST exchangeInfo response with the symbol's filters.
+    #[arg(long)]
+    exchange_info: Option<PathBuf>,
+    /// spot, usdm or coinm, when not detected from the data.
+    #[arg(long)]
+    data_market: Option<String>,
+    #[command(flatten)]
+    run: BacktestRunArgs,
+    /// A gene to evolve, KEY=LO..HI[:STEP] (repeatable): adds a key or replaces a
+    /// default gene's range. Defaults: docs/evolve.md.
+    #[arg(long = "gene", value_name = "KEY=LO..HI[:STEP]")]
+    genes: Vec<String>,
+    /// A default gene to leave as the strategy file has it (repeatable).
+    #[arg(long = "fix", value_name = "KEY")]
+    fixed: Vec<String>,
+    /// Evolve only the --gene keys (no default genes).
+    #[arg(long)]
+    only_genes: bool,
+    /// Share of the window, at its end, kept out of the search and used to check the
+    /// best candidates afterwards (0: none).
+    #[arg(long, default_value_t = 0.25)]
+    holdout: f64,
+    /// Candidates per generation.
+    #[arg(long, default_value_t = 24)]
+    population: usize,
+    /// Generations at most.
+    #[arg(long, default_value_t = 10)]
+    generations: usize,
+    /// Best candidates carried to the next generation unchanged.
+    #[arg(long, default_value_t = 2)]
+    elite: usize,
+    /// Tournament size when picking parents.
+    #[arg(long, default_value_t = 3)]
+    tournament: usize,
+    /// Chance that two parents are crossed.
+    #[arg(long, default_value_t = 0.9)]
+    crossover: f64,
+    /// Chance that each gene of a child mutates.
+    #[arg(long, default_value_t = 0.2)]
+    mutation: f64,
+    /// A mutation's standard deviation, as a share of the gene's range.
+    #[arg(long, default_value_t = 0.15)]
+    mutation_scale: f64,
+    /// Candidates with fewer closed trades rank below all others.
+    #[arg(long, default_value_t = 1)]
+    min_trades: usize,
+    /// Stop after this many generations without a better best (0: never).
+    #[arg(long, default_value_t = 0)]
+    patience: usize,
+    /// Backtests run at once (default and maximum: the CPUs this process may use).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Seed of the algorithm's draws (the simulated exchange's is --seed).
+    #[arg(long, default_value_t = 1)]
+    ga_seed: u64,
+    /// Candidates checked on the holdout window at the end.
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+    /// Write every candidate evaluated as CSV (generation, genes, fitness, …), a
+    /// generation at a time, for watching a long run (`tail -f`).
+    #[arg(long)]
+    log: Option<PathBuf>,
     #[command(flatten)]
     overrides: StrategyOverrides,
 }
@@ -689,6 +800,10 @@ fn run() -> Result<()> {
         Cmd::Backtest(mut a) => {
             a.files = minerva::store::expand(&a.files)?;
             cmd_backtest(*a)
+        }
+        Cmd::Evolve(mut a) => {
+            a.files = minerva::store::expand(&a.files)?;
+            cmd_evolve(*a)
         }
         Cmd::Exchange(mut a) => {
             a.data = minerva::store::expand(&a.data)?;
@@ -1674,8 +1789,205 @@ fn parse_time_ns(flag: &str, v: &str) -> Result<u64> {
     Ok(secs as u64 * 1_000_000_000 + ns_frac as u64)
 }
 
+fn cmd_evolve(a: EvolveArgs) -> Result<()> {
+    use minerva::evolve::{self, Gene, report, study::Study};
+    use std::io::Write;
+    let text = std::fs::read_to_string(&a.strategy)
+        .with_context(|| format!("strategy {}", a.strategy.display()))?;
+    let strategy = load_strategy(&a.strategy, &a.overrides)?;
+    let fixed = a.overrides.pairs();
+    // Genes: the defaults (unless --only-genes), each --gene adding or replacing one,
+    // each --fix taking one out.
+    let mut genes = if a.only_genes {
+        Vec::new()
+    } else {
+        Gene::defaults()
+    };
+    for spec in &a.genes {
+        let g = Gene::parse(spec)?;
+        match genes.iter_mut().find(|x| x.key == g.key) {
+            Some(x) => *x = g,
+            None => genes.push(g),
+        }
+    }
+    for k in &a.fixed {
+        let before = genes.len();
+        genes.retain(|g| &g.key != k);
+        if genes.len() == before {
+            bail!("--fix {k}: not a gene of this run");
+        }
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = a.jobs.unwrap_or(cores);
+    if jobs == 0 || jobs > cores {
+        bail!("--jobs {jobs}: from 1 to {cores} (the CPUs this process may use)");
+    }
+    let cfg = evolve::Config {
+        population: a.population,
+        generations: a.generations,
+        elite: a.elite,
+        tournament: a.tournament,
+        crossover: a.crossover,
+        mutation: a.mutation,
+        mutation_scale: a.mutation_scale,
+        min_trades: a.min_trades,
+        patience: a.patience,
+        jobs,
+        seed: a.ga_seed,
+    };
+    cfg.check()?;
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| a.strategy.with_extension("evolved.toml"));
+    let same = |x: &std::path::Path, y: &std::path::Path| match (x.canonicalize(), y.canonicalize())
+    {
+        (Ok(x), Ok(y)) => x == y,
+        _ => x == y,
+    };
+    if same(&out, &a.strategy) {
+        bail!("--out: give another file than the strategy evolved from");
+    }
+    let backtest = a.run.config()?;
+    let objective = backtest.objective;
+    let opts = strategy_replay(&strategy, a.data_market.as_deref(), a.exchange_info.clone())?;
+    let (spec, frames) = symbol_data(&a.files, &opts).with_context(|| strategy.market.clone())?;
+    let tape = minerva::backtest::tape::Tape::record(&frames, &spec);
+    drop(frames);
+    let study = Study::new(&tape, &spec, &text, fixed, backtest, a.holdout)?;
+    study.check(&genes)?;
+    let start = study.start(&genes).map_err(anyhow::Error::msg)?;
+    let mut log = match &a.log {
+        Some(p) => {
+            let mut f =
+                std::fs::File::create(p).with_context(|| format!("--log {}", p.display()))?;
+            f.write_all(report::csv_head(&genes).as_bytes())?;
+            Some(f)
+        }
+        None => None,
+    };
+    println!(
+        "evolve {} {} · {} messages on tape ({} frames, {} undecodable)",
+        spec.name,
+        spec.market.name(),
+        tape.len(),
+        tape.frames,
+        tape.decode_errors
+    );
+    println!("train    {}", report::window(study.train));
+    if let Some(h) = study.holdout {
+        println!("holdout  {}", report::window(h));
+    }
+    println!(
+        "population {} · generations {} · elite {} · tournament {} · crossover {} · mutation {} × {} · min trades {} · fitness {objective} · seed {} · {jobs} jobs",
+        cfg.population,
+        cfg.generations,
+        cfg.elite,
+        cfg.tournament,
+        cfg.crossover,
+        cfg.mutation,
+        cfg.mutation_scale,
+        cfg.min_trades,
+        cfg.seed
+    );
+    print!("genes:\n{}", report::genes(&genes));
+    println!("{}", report::GENERATION_HEAD);
+    minerva::pipeline::run::install_signal_handlers();
+    let mut log_error = None;
+    let evaluate = |o: &[(&str, String)]| study.evaluate(o, study.train);
+    let e = evolve::evolve(&genes, &start, &cfg, &evaluate, &mut |g| {
+        println!("{}", report::generation(g));
+        if let Some(f) = &mut log {
+            // A failing log is reported at the end; the evolution goes on.
+            if let Err(err) = f.write_all(report::csv_rows(&genes, g).as_bytes()) {
+                log_error.get_or_insert(err);
+            }
+        }
+        !minerva::pipeline::run::stop_requested()
+    })?;
+    // The best distinct candidates and the start, checked on the holdout window.
+    let first = e
+        .ranked
+        .iter()
+        .find(|c| c.genome == evolve::start_genome(&genes, &start))
+        .cloned();
+    let mut check: Vec<evolve::Candidate> = e.ranked.iter().take(a.top.max(1)).cloned().collect();
+    check.extend(first.clone());
+    let holdout = study.holdout;
+    let checked: Vec<report::Checked> =
+        evolve::par_map(jobs, &check, &|c: &evolve::Candidate| report::Checked {
+            candidate: c.clone(),
+            holdout: holdout.map(|w| study.evaluate(&evolve::overrides(&genes, &c.genome), w)),
+        });
+    let (best, start_checked) = match first {
+        Some(_) => {
+            let (b, s) = checked.split_at(checked.len() - 1);
+            (b.to_vec(), s[0].clone())
+        }
+        None => (
+            checked,
+            report::Checked {
+                candidate: e.best.clone(),
+                holdout: None,
+            },
+        ),
+    };
+    print!("{}", report::summary(&genes, &e, &start_checked, &best));
+    // The best strategy file: the original with the fixed overrides and evolved genes
+    // set, and what it scored.
+    let mut values = a.overrides.pairs();
+    values.extend(evolve::overrides(&genes, &e.best.genome));
+    let evolved = minerva::strategy::with_values(&text, &values)?;
+    let tmp = out.with_extension("toml.tmp");
+    std::fs::write(&tmp, evolved)
+        .and_then(|()| std::fs::rename(&tmp, &out))
+        .with_context(|| format!("--out {}", out.display()))?;
+    let train = e.best.outcome.as_ref().ok();
+    let hold = best
+        .first()
+        .and_then(|c| c.holdout.as_ref())
+        .and_then(|h| h.as_ref().ok());
+    let mut results = vec![
+        ("fitness", train.map_or(f64::NAN, |o| o.fitness)),
+        ("trades", train.map_or(0.0, |o| o.trades as f64)),
+        ("net_pnl", train.map_or(f64::NAN, |o| o.net_pnl)),
+        ("max_drawdown", train.map_or(f64::NAN, |o| o.max_drawdown)),
+    ];
+    if let Some(h) = hold {
+        results.extend([
+            ("holdout_fitness", h.fitness),
+            ("holdout_trades", h.trades as f64),
+            ("holdout_net_pnl", h.net_pnl),
+        ]);
+    }
+    results.extend([
+        ("generations", e.generations as f64),
+        ("backtests", e.evaluations as f64),
+    ]);
+    results.retain(|(_, v)| v.is_finite());
+    minerva::strategy::write_results(&out, &results)
+        .with_context(|| format!("--out {}", out.display()))?;
+    println!("wrote {}", out.display());
+    if let Some(err) = log_error {
+        bail!("--log: {err}");
+    }
+    Ok(())
+}
+
+/// Recorded frames: `(bytes, recorded ns)` in order.
+type RecordedFrames = Vec<(Vec<u8>, u64)>;
+
+/// One symbol's grid and recorded frames (cold: reads every file).
+fn symbol_data(
+    files: &[PathBuf],
+    opts: &ReplayOptions,
+) -> Result<(minerva::core::SymbolSpec, RecordedFrames)> {
+    let spec = replay::symbol_table(files, opts)?.specs()[0].clone();
+    Ok((spec, minerva::replay::input::recorded_frames(files)?))
+}
+
 fn cmd_backtest(a: BacktestArgs) -> Result<()> {
-    use minerva::backtest::{self, BacktestConfig, Input, fitness::Objective};
+    use minerva::backtest::{self, Input};
     use minerva::gateway::{keys::ApiKeys, sign::Signer};
     let strategy = load_strategy(&a.strategy, &a.overrides)?;
     let symbols: Vec<String> = match &a.symbols {
@@ -1689,28 +2001,7 @@ fn cmd_backtest(a: BacktestArgs) -> Result<()> {
     if symbols.is_empty() {
         bail!("--symbols: name at least one symbol");
     }
-    let period_us = match minerva::exchange::latency::duration_us(&a.period) {
-        Ok(us) if us >= 1_000 => us,
-        _ => bail!(
-            "--period `{}`: expected a duration from 1ms to 30 days (1s, 1m, 1h)",
-            a.period
-        ),
-    };
-    let cfg = BacktestConfig {
-        sim: a.sim.options()?,
-        period_us,
-        from_ns: a
-            .from
-            .as_deref()
-            .map(|v| parse_time_ns("--from", v))
-            .transpose()?,
-        to_ns: a
-            .to
-            .as_deref()
-            .map(|v| parse_time_ns("--to", v))
-            .transpose()?,
-        objective: Objective::parse(&a.fitness).map_err(|e| anyhow::anyhow!("--fitness: {e}"))?,
-    };
+    let cfg = a.run.config()?;
     // The simulated exchange checks signatures like Binance: any key works, none is read.
     let signer = Signer::new(&ApiKeys::new(
         "minerva-backtest".into(),
@@ -1737,11 +2028,7 @@ fn cmd_backtest(a: BacktestArgs) -> Result<()> {
         if files.is_empty() {
             bail!("no file holds {sym}");
         }
-        let spec = replay::symbol_table(&files, &opts)
-            .with_context(|| sym.clone())?
-            .specs()[0]
-            .clone();
-        let frames = minerva::replay::input::recorded_frames(&files)?;
+        let (spec, frames) = symbol_data(&files, &opts).with_context(|| sym.clone())?;
         let mut progress = |done: u64, total: u64| {
             if tty {
                 let w = 30;

@@ -1,0 +1,260 @@
+//! `minerva evolve` on the shipped session: what it reports is what a backtest of the
+//! strategy it writes gives, the start is the strategy it was given, and the holdout is
+//! the part of the data it never trained on.
+
+mod common;
+
+use minerva::backtest::{self, BacktestConfig, Input, tape::Tape};
+use minerva::evolve::{self, Gene, study::Study};
+use std::path::Path;
+use std::process::Command;
+
+fn minerva(root: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_minerva"));
+    c.current_dir(root);
+    c
+}
+
+fn results_fitness(file: &Path) -> (f64, f64) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let doc: toml_edit::DocumentMut = text.parse().unwrap();
+    let get = |k: &str| doc["results"][k].as_float().unwrap();
+    (get("fitness"), get("trades"))
+}
+
+/// Fitness of `minerva backtest --json` with `args`.
+fn backtest_fitness(root: &Path, args: &[&str]) -> f64 {
+    let out = minerva(root)
+        .args(["backtest"])
+        .args(args)
+        .args(["--exchange-info", "sample/exchange_info_spot_btcusdt.json"])
+        .args(["sample/hftbacktest/spot/btcusdt_20240808.gz"])
+        .args(["sample/hftbacktest/spot/btcusdt_20240809.gz", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["fitness"].as_f64().unwrap()
+}
+
+/// The command a user runs, without a holdout: the strategy file it writes backtests
+/// (an ordinary `minerva backtest`) to the fitness it reports, and it begins from the
+/// given strategy's own backtest.
+#[test]
+fn the_written_strategy_backtests_to_its_reported_fitness() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("minerva-evolve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (out_file, log) = (dir.join("best.toml"), dir.join("log.csv"));
+    let strategy_file = dir.join("start.toml");
+    std::fs::copy(root.join("strategy_0.toml"), &strategy_file).unwrap();
+    let out = minerva(root)
+        .arg("evolve")
+        .args(["sample/hftbacktest/spot/btcusdt_20240808.gz"])
+        .args(["sample/hftbacktest/spot/btcusdt_20240809.gz"])
+        .args(["--exchange-info", "sample/exchange_info_spot_btcusdt.json"])
+        .arg("--strategy")
+        .arg(&strategy_file)
+        .args(["--holdout", "0", "--population", "6", "--generations", "3"])
+        .args(["--maker-fee", "0", "--taker-fee", "0", "--min-trades", "2"])
+        .arg("--out")
+        .arg(&out_file)
+        .arg("--log")
+        .arg(&log)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The strategy evolved from is untouched; the written one carries the fixed
+    // overrides (fees 0) and the evolved genes.
+    assert_eq!(
+        std::fs::read(&strategy_file).unwrap(),
+        std::fs::read(root.join("strategy_0.toml")).unwrap()
+    );
+    let written = minerva::strategy::Strategy::load(&out_file, &[]).unwrap();
+    assert_eq!((written.maker_fee_e8, written.taker_fee_e8), (0, 0));
+    let (fitness, trades) = results_fitness(&out_file);
+    assert!(trades >= 2.0, "{text}");
+    let again = backtest_fitness(root, &["--strategy", out_file.to_str().unwrap()]);
+    assert!(
+        (again - fitness).abs() < 1e-9,
+        "{again} vs {fitness}\n{text}"
+    );
+    // The start row is the given strategy's backtest, fees overridden as on the command line.
+    let start = backtest_fitness(
+        root,
+        &[
+            "--strategy",
+            "strategy_0.toml",
+            "--maker-fee",
+            "0",
+            "--taker-fee",
+            "0",
+        ],
+    );
+    let row = text.lines().find(|l| l.starts_with("start")).unwrap();
+    let shown: f64 = row.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!((shown - start).abs() < 1e-4, "{row} vs {start}");
+    // Never worse than the start (it is the first candidate; the best is kept).
+    assert!(fitness >= start - 1e-12, "{fitness} < {start}");
+    // The log: a row per backtest run, as many as the summary says.
+    let rows = std::fs::read_to_string(&log).unwrap().lines().count() - 1;
+    let said = text
+        .lines()
+        .find_map(|l| l.strip_prefix("evolution: "))
+        .and_then(|l| l.split(" generations, ").nth(1))
+        .and_then(|l| l.split(' ').next())
+        .unwrap();
+    assert_eq!(rows.to_string(), said, "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Bad settings are refused, each naming its flag, never a panic.
+#[test]
+fn bad_settings_are_refused_clearly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (args, says) in [
+        (&["--gene", "capital=1..2"][..], "account or market"),
+        (&["--gene", "bins=10..2000"], "gene bins"),
+        (&["--fix", "bins"], "--fix bins"),
+        (&["--population", "1"], "--population"),
+        (&["--jobs", "999"], "--jobs 999"),
+        (&["--holdout", "0.95"], "--holdout"),
+        (&["--out", "strategy_0.toml"], "--out"),
+    ] {
+        let out = minerva(root)
+            .args(["evolve", "sample/hftbacktest/spot/btcusdt_20240808.gz"])
+            .args(["--strategy", "strategy_0.toml"])
+            .args(["--exchange-info", "sample/exchange_info_spot_btcusdt.json"])
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(says),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+/// In the library: the fitness the evolution ranks by is the backtest's on the training
+/// window from the recorded frames (not only from the tape), and the holdout window
+/// begins where training ends.
+#[test]
+fn training_and_holdout_are_the_backtests_windows() {
+    let (frames, spec) = common::spot_session();
+    let tape = Tape::record(&frames, &spec);
+    let text = include_str!("../strategy_0.toml");
+    let fixed = vec![("maker_fee", "0".to_string()), ("taker_fee", "0".into())];
+    let study = Study::new(&tape, &spec, text, fixed, BacktestConfig::default(), 0.3).unwrap();
+    let (train, hold) = (study.train, study.holdout.unwrap());
+    assert_eq!(hold.from_ns, train.to_ns + 1);
+    assert_eq!(train.from_ns, frames[0].1);
+    assert_eq!(hold.to_ns, frames.last().unwrap().1);
+    let genes = vec![
+        Gene::parse("short_pressure=0.55..0.8:0.05").unwrap(),
+        Gene::parse("long_pressure=0.2..0.45:0.05").unwrap(),
+    ];
+    study.check(&genes).unwrap();
+    let start = study.start(&genes).unwrap();
+    assert_eq!(start, vec![0.75, 0.25]);
+    let cfg = evolve::Config {
+        population: 6,
+        generations: 2,
+        jobs: 2,
+        ..Default::default()
+    };
+    let evaluate = |o: &[(&str, String)]| study.evaluate(o, study.train);
+    let e = evolve::evolve(&genes, &start, &cfg, &evaluate, &mut |_| true).unwrap();
+    let best = evolve::overrides(&genes, &e.best.genome);
+    let strategy = study.strategy(&best).unwrap();
+    for (window, outcome) in [
+        (train, e.best.outcome.clone().unwrap()),
+        (hold, study.evaluate(&best, hold).unwrap()),
+    ] {
+        let cfg = BacktestConfig {
+            from_ns: Some(window.from_ns),
+            to_ns: Some(window.to_ns),
+            ..Default::default()
+        };
+        let r = backtest::run(
+            Input::Frames(&frames),
+            &spec,
+            &strategy,
+            common::test_signer(),
+            &cfg,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(
+            (r.fitness + 0.0, r.metrics.trades),
+            (outcome.fitness, outcome.trades)
+        );
+    }
+    // A gene whose range the strategy file refuses is named.
+    let bad = [Gene::parse("percentage_per_trade=0.5..2").unwrap()];
+    assert!(
+        study
+            .check(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("percentage_per_trade")
+    );
+}
+
+/// Ctrl-C (SIGINT) ends the evolution after the generation under way: the best found so
+/// far is reported and written, and the exit is clean.
+#[test]
+fn an_interrupted_evolution_keeps_its_best() {
+    use std::io::{BufRead, BufReader};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("minerva-evolve-int-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_file = dir.join("best.toml");
+    let mut child = minerva(root)
+        .args(["evolve", "sample/hftbacktest/spot/btcusdt_20240808.gz"])
+        .args(["sample/hftbacktest/spot/btcusdt_20240809.gz"])
+        .args(["--exchange-info", "sample/exchange_info_spot_btcusdt.json"])
+        .args(["--strategy", "strategy_0.toml", "--population", "4"])
+        .args(["--generations", "100000", "--jobs", "1"])
+        .arg("--out")
+        .arg(&out_file)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for l in lines.by_ref() {
+        let l = l.unwrap();
+        let first_generation = l.trim_start().starts_with("0 ");
+        seen.push(l);
+        if first_generation {
+            break;
+        }
+    }
+    // SAFETY: kill only sends a signal to the child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    seen.extend(lines.map(Result::unwrap));
+    let status = child.wait().unwrap();
+    let text = seen.join("\n");
+    assert!(status.success(), "{text}");
+    assert!(text.contains("· stopped (signal)"), "{text}");
+    let generations: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("evolution: "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!((1..100_000).contains(&generations), "{text}");
+    assert!(results_fitness(&out_file).0.is_finite());
+    let _ = std::fs::remove_dir_all(&dir);
+}
