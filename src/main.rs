@@ -421,7 +421,8 @@ struct EvolveArgs {
     /// Seed of the algorithm's draws (the simulated exchange's is --seed).
     #[arg(long, default_value_t = 1)]
     ga_seed: u64,
-    /// Candidates checked on the holdout window at the end.
+    /// Candidates checked on the holdout window at the end: the best, then the next
+    /// best whose training outcomes differ from those already listed.
     #[arg(long, default_value_t = 5)]
     top: usize,
     /// Write every candidate evaluated as CSV (generation, genes, fitness, …), a
@@ -1789,6 +1790,23 @@ fn parse_time_ns(flag: &str, v: &str) -> Result<u64> {
     Ok(secs as u64 * 1_000_000_000 + ns_frac as u64)
 }
 
+/// Prints to stdout, and goes on when stdout is gone (`minerva evolve … | head`): the
+/// evolution still ends and writes its file.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// [`say!`] with a newline.
+macro_rules! sayln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 fn cmd_evolve(a: EvolveArgs) -> Result<()> {
     use minerva::evolve::{self, Gene, report, study::Study};
     use std::io::Write;
@@ -1866,7 +1884,7 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
         }
         None => None,
     };
-    println!(
+    sayln!(
         "evolve {} {} · {} messages on tape ({} frames, {} undecodable)",
         spec.name,
         spec.market.name(),
@@ -1874,11 +1892,11 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
         tape.frames,
         tape.decode_errors
     );
-    println!("train    {}", report::window(study.train));
+    sayln!("train    {}", report::window(study.train));
     if let Some(h) = study.holdout {
-        println!("holdout  {}", report::window(h));
+        sayln!("holdout  {}", report::window(h));
     }
-    println!(
+    sayln!(
         "population {} · generations {} · elite {} · tournament {} · crossover {} · mutation {} × {} · min trades {} · fitness {objective} · seed {} · {jobs} jobs",
         cfg.population,
         cfg.generations,
@@ -1890,13 +1908,13 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
         cfg.min_trades,
         cfg.seed
     );
-    print!("genes:\n{}", report::genes(&genes));
-    println!("{}", report::GENERATION_HEAD);
+    say!("genes:\n{}", report::genes(&genes));
+    sayln!("{}", report::GENERATION_HEAD);
     minerva::pipeline::run::install_signal_handlers();
     let mut log_error = None;
     let evaluate = |o: &[(&str, String)]| study.evaluate(o, study.train);
     let e = evolve::evolve(&genes, &start, &cfg, &evaluate, &mut |g| {
-        println!("{}", report::generation(g));
+        sayln!("{}", report::generation(g));
         if let Some(f) = &mut log {
             // A failing log is reported at the end; the evolution goes on.
             if let Err(err) = f.write_all(report::csv_rows(&genes, g).as_bytes()) {
@@ -1911,7 +1929,17 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
         .iter()
         .find(|c| c.genome == evolve::start_genome(&genes, &start))
         .cloned();
-    let mut check: Vec<evolve::Candidate> = e.ranked.iter().take(a.top.max(1)).cloned().collect();
+    // The best, then the next best that behaved differently (many candidates place the
+    // same orders: the same outcome says nothing new about the holdout).
+    let mut check = vec![e.best.clone()];
+    for c in &e.ranked {
+        if check.len() >= a.top.max(1) {
+            break;
+        }
+        if !check.iter().any(|x| x.outcome == c.outcome) {
+            check.push(c.clone());
+        }
+    }
     check.extend(first.clone());
     let holdout = study.holdout;
     let checked: Vec<report::Checked> =
@@ -1932,7 +1960,7 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
             },
         ),
     };
-    print!("{}", report::summary(&genes, &e, &start_checked, &best));
+    say!("{}", report::summary(&genes, &e, &start_checked, &best));
     // The best strategy file: the original with the fixed overrides and evolved genes
     // set, and what it scored.
     let mut values = a.overrides.pairs();
@@ -1967,7 +1995,7 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
     results.retain(|(_, v)| v.is_finite());
     minerva::strategy::write_results(&out, &results)
         .with_context(|| format!("--out {}", out.display()))?;
-    println!("wrote {}", out.display());
+    sayln!("wrote {}", out.display());
     if let Some(err) = log_error {
         bail!("--log: {err}");
     }

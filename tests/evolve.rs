@@ -41,9 +41,9 @@ fn backtest_fitness(root: &Path, args: &[&str]) -> f64 {
     v["fitness"].as_f64().unwrap()
 }
 
-/// The command a user runs, without a holdout: the strategy file it writes backtests
-/// (an ordinary `minerva backtest`) to the fitness it reports, and it begins from the
-/// given strategy's own backtest.
+/// The command a user runs: the strategy file it writes backtests (an ordinary
+/// `minerva backtest` over the windows it prints) to the fitness it reports on training
+/// and on the holdout, and it begins from the given strategy's own backtest.
 #[test]
 fn the_written_strategy_backtests_to_its_reported_fitness() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -59,7 +59,7 @@ fn the_written_strategy_backtests_to_its_reported_fitness() {
         .args(["--exchange-info", "sample/exchange_info_spot_btcusdt.json"])
         .arg("--strategy")
         .arg(&strategy_file)
-        .args(["--holdout", "0", "--population", "6", "--generations", "3"])
+        .args(["--population", "6", "--generations", "3"])
         .args(["--maker-fee", "0", "--taker-fee", "0", "--min-trades", "2"])
         .arg("--out")
         .arg(&out_file)
@@ -83,23 +83,32 @@ fn the_written_strategy_backtests_to_its_reported_fitness() {
     assert_eq!((written.maker_fee_e8, written.taker_fee_e8), (0, 0));
     let (fitness, trades) = results_fitness(&out_file);
     assert!(trades >= 2.0, "{text}");
-    let again = backtest_fitness(root, &["--strategy", out_file.to_str().unwrap()]);
+    // The windows as printed: `train    FROM → TO (…)`.
+    let window = |name: &str| -> (String, String) {
+        let l = text.lines().find(|l| l.starts_with(name)).unwrap();
+        let mut w = l.split_whitespace();
+        let from = w.nth(1).unwrap().to_string();
+        (from, w.nth(1).unwrap().to_string())
+    };
+    let (train, hold) = (window("train "), window("holdout "));
+    let best = out_file.to_str().unwrap();
+    let on = |w: &(String, String), strategy: &str, more: &[&str]| {
+        let mut args = vec!["--strategy", strategy, "--from", &w.0, "--to", &w.1];
+        args.extend(more);
+        backtest_fitness(root, &args)
+    };
+    let again = on(&train, best, &[]);
     assert!(
         (again - fitness).abs() < 1e-9,
         "{again} vs {fitness}\n{text}"
     );
+    let doc: toml_edit::DocumentMut = std::fs::read_to_string(&out_file).unwrap().parse().unwrap();
+    let held = doc["results"]["holdout_fitness"].as_float().unwrap();
+    let again = on(&hold, best, &[]);
+    assert!((again - held).abs() < 1e-9, "{again} vs {held}\n{text}");
     // The start row is the given strategy's backtest, fees overridden as on the command line.
-    let start = backtest_fitness(
-        root,
-        &[
-            "--strategy",
-            "strategy_0.toml",
-            "--maker-fee",
-            "0",
-            "--taker-fee",
-            "0",
-        ],
-    );
+    let zero_fees = ["--maker-fee", "0", "--taker-fee", "0"];
+    let start = on(&train, "strategy_0.toml", &zero_fees);
     let row = text.lines().find(|l| l.starts_with("start")).unwrap();
     let shown: f64 = row.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!((shown - start).abs() < 1e-4, "{row} vs {start}");

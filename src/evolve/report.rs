@@ -14,13 +14,20 @@ fn fit(v: Option<f64>) -> String {
     }
 }
 
-/// `2024-08-08T23:54:15.208Z → 2024-08-09T00:02:21.000Z (8m 06s)`.
+/// A recorded time to the nanosecond, as `--from` and `--to` read it.
+fn utc_ns(ns: u64) -> String {
+    let ms = utc(ns / 1_000_000);
+    format!("{}{:06}Z", ms.trim_end_matches('Z'), ns % 1_000_000)
+}
+
+/// `2024-08-08T23:54:15.208000123Z → 2024-08-09T00:02:21.000000000Z (8m 06s)`: exact,
+/// so `minerva backtest --from … --to …` runs the same window.
 pub fn window(w: Window) -> String {
     let secs = (w.to_ns - w.from_ns) / 1_000_000_000;
     format!(
         "{} → {} ({}m {:02}s)",
-        utc(w.from_ns / 1_000_000),
-        utc(w.to_ns / 1_000_000),
+        utc_ns(w.from_ns),
+        utc_ns(w.to_ns),
         secs / 60,
         secs % 60
     )
@@ -131,7 +138,8 @@ fn outcome_cells(o: &Result<Outcome, String>) -> String {
 }
 
 /// The end: why it stopped, the best candidate's genes, and a table of the start and
-/// the best candidates on the training and holdout windows.
+/// the best candidates (`best[0]` the best; the rest, the next best with outcomes of
+/// their own) on the training and holdout windows.
 pub fn summary(genes: &[Gene], e: &Evolution, start: &Checked, best: &[Checked]) -> String {
     let mut o = String::new();
     let why = match e.ending {
