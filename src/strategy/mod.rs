@@ -415,6 +415,7 @@ impl Strategy {
 /// The strategy file `text` with `values` (`key`, value as text) set in its
 /// `[strategy]` table, every other line and comment kept: how `minerva evolve` writes
 /// the strategy it found. Numbers are written as TOML numbers, anything else as a string.
+/// A `[results]` table is dropped: its figures were the old values'.
 ///
 /// # Errors
 /// [`StrategyError`] when `text` is not TOML or a key is unknown.
@@ -425,6 +426,7 @@ pub fn with_values(text: &str, values: &[(&str, String)]) -> Result<String, Stra
     if doc.get("strategy").and_then(Item::as_table).is_none() {
         return Err(StrategyError::Missing("[strategy]"));
     }
+    doc.remove("results");
     for (k, v) in values {
         if !PARAMS.iter().any(|p| p.key == *k) {
             return Err(StrategyError::Unknown(k.to_string()));

@@ -136,6 +136,13 @@ fn with_values_keeps_comments_and_sets_numbers() {
         (s.short_pressure_ppm, s.bins, s.similar_entry_ticks),
         (610_000, 120, 3)
     );
+    // Results of the old values do not survive new values.
+    let old = format!("{text}\n[results]\nfitness = 1.5\n");
+    assert!(
+        !with_values(&old, &[("bins", "120".into())])
+            .unwrap()
+            .contains("fitness")
+    );
     assert_eq!(
         with_values(&text, &[("nope", "1".into())]),
         Err(StrategyError::Unknown("nope".into()))
