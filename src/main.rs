@@ -1912,7 +1912,14 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
     sayln!("{}", report::GENERATION_HEAD);
     minerva::pipeline::run::install_signal_handlers();
     let mut log_error = None;
-    let evaluate = |o: &[(&str, String)]| study.evaluate(o, study.train);
+    // After Ctrl-C the backtests under way finish and the rest of the generation is
+    // skipped (listed as not run), so a long generation does not hold the exit up.
+    let evaluate = |o: &[(&str, String)]| {
+        if minerva::pipeline::run::stop_requested() {
+            return Err("not run: stopped".to_string());
+        }
+        study.evaluate(o, study.train)
+    };
     let e = evolve::evolve(&genes, &start, &cfg, &evaluate, &mut |g| {
         sayln!("{}", report::generation(g));
         if let Some(f) = &mut log {
