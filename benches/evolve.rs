@@ -24,8 +24,7 @@ fn bench(c: &mut Criterion) {
     let tape = Tape::record(&frames, &spec);
     let text = include_str!("../strategy_0.toml");
     let study = Study::new(
-        &tape,
-        &spec,
+        vec![(&tape, &spec)],
         text,
         Vec::new(),
         BacktestConfig::default(),

@@ -421,6 +421,11 @@ struct EvolveArgs {
     /// Seed of the algorithm's draws (the simulated exchange's is --seed).
     #[arg(long, default_value_t = 1)]
     ga_seed: u64,
+    /// Several symbols (BTCUSDT,ETHUSDT): each candidate is backtested on each, with the
+    /// strategy's capital, and judged by the combined figures (as `minerva backtest
+    /// --symbols` combines them). Default: the strategy's market.
+    #[arg(long)]
+    symbols: Option<String>,
     /// Candidates checked on the holdout window at the end: the best, then the next
     /// best whose training outcomes differ from those already listed.
     #[arg(long, default_value_t = 5)]
@@ -1868,11 +1873,26 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
     }
     let backtest = a.run.config()?;
     let objective = backtest.objective;
-    let opts = strategy_replay(&strategy, a.data_market.as_deref(), a.exchange_info.clone())?;
-    let (spec, frames) = symbol_data(&a.files, &opts).with_context(|| strategy.market.clone())?;
-    let tape = minerva::backtest::tape::Tape::record(&frames, &spec);
-    drop(frames);
-    let study = Study::new(&tape, &spec, &text, fixed, backtest, a.holdout)?;
+    let symbols = symbol_list(a.symbols.as_deref(), &strategy)?;
+    let mut markets = Vec::with_capacity(symbols.len());
+    for sym in &symbols {
+        let strategy = minerva::strategy::Strategy {
+            market: sym.clone(),
+            ..strategy.clone()
+        };
+        let opts = strategy_replay(&strategy, a.data_market.as_deref(), a.exchange_info.clone())?;
+        let (spec, frames) = symbol_data(&a.files, symbols.len(), &opts)?;
+        // Decoded once; the frames are not needed again.
+        let tape = minerva::backtest::tape::Tape::record(&frames, &spec);
+        markets.push((tape, spec));
+    }
+    let study = Study::new(
+        markets.iter().map(|(t, s)| (t, s)).collect(),
+        &text,
+        fixed,
+        backtest,
+        a.holdout,
+    )?;
     study.check(&genes)?;
     let start = study.start(&genes).map_err(anyhow::Error::msg)?;
     let mut log = match &a.log {
@@ -1884,14 +1904,22 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
         }
         None => None,
     };
-    sayln!(
-        "evolve {} {} · {} messages on tape ({} frames, {} undecodable)",
-        spec.name,
-        spec.market.name(),
-        tape.len(),
-        tape.frames,
-        tape.decode_errors
-    );
+    for (tape, spec) in &markets {
+        sayln!(
+            "evolve {} {} · {} messages on tape ({} frames, {} undecodable)",
+            spec.name,
+            spec.market.name(),
+            tape.len(),
+            tape.frames,
+            tape.decode_errors
+        );
+    }
+    if markets.len() > 1 {
+        sayln!(
+            "figures: the {} symbols' backtests combined, each with the strategy's capital",
+            markets.len()
+        );
+    }
     sayln!("train    {}", report::window(study.train));
     if let Some(h) = study.holdout {
         sayln!("holdout  {}", report::window(h));
@@ -2012,20 +2040,9 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
 /// Recorded frames: `(bytes, recorded ns)` in order.
 type RecordedFrames = Vec<(Vec<u8>, u64)>;
 
-/// One symbol's grid and recorded frames (cold: reads every file).
-fn symbol_data(
-    files: &[PathBuf],
-    opts: &ReplayOptions,
-) -> Result<(minerva::core::SymbolSpec, RecordedFrames)> {
-    let spec = replay::symbol_table(files, opts)?.specs()[0].clone();
-    Ok((spec, minerva::replay::input::recorded_frames(files)?))
-}
-
-fn cmd_backtest(a: BacktestArgs) -> Result<()> {
-    use minerva::backtest::{self, Input};
-    use minerva::gateway::{keys::ApiKeys, sign::Signer};
-    let strategy = load_strategy(&a.strategy, &a.overrides)?;
-    let symbols: Vec<String> = match &a.symbols {
+/// `--symbols A,B` as a list; the strategy's market when absent.
+fn symbol_list(list: Option<&str>, strategy: &minerva::strategy::Strategy) -> Result<Vec<String>> {
+    let symbols: Vec<String> = match list {
         Some(list) => list
             .split(',')
             .map(|s| s.trim().to_ascii_uppercase())
@@ -2036,6 +2053,42 @@ fn cmd_backtest(a: BacktestArgs) -> Result<()> {
     if symbols.is_empty() {
         bail!("--symbols: name at least one symbol");
     }
+    Ok(symbols)
+}
+
+/// The grid and recorded frames of `opts.symbol` (cold: reads every file). With one
+/// symbol every file is its session; with several (`of` > 1), the files that hold it.
+fn symbol_data(
+    files: &[PathBuf],
+    of: usize,
+    opts: &ReplayOptions,
+) -> Result<(minerva::core::SymbolSpec, RecordedFrames)> {
+    let sym = opts.symbol.clone().unwrap_or_default();
+    let files: Vec<PathBuf> = if of == 1 {
+        files.to_vec()
+    } else {
+        files
+            .iter()
+            .filter(|f| replay::symbol_table(std::slice::from_ref(*f), opts).is_ok())
+            .cloned()
+            .collect()
+    };
+    if files.is_empty() {
+        bail!("no file holds {sym}");
+    }
+    let spec = replay::symbol_table(&files, opts)
+        .with_context(|| sym.clone())?
+        .specs()[0]
+        .clone();
+    let frames = minerva::replay::input::recorded_frames(&files).with_context(|| sym)?;
+    Ok((spec, frames))
+}
+
+fn cmd_backtest(a: BacktestArgs) -> Result<()> {
+    use minerva::backtest::{self, Input};
+    use minerva::gateway::{keys::ApiKeys, sign::Signer};
+    let strategy = load_strategy(&a.strategy, &a.overrides)?;
+    let symbols = symbol_list(a.symbols.as_deref(), &strategy)?;
     let cfg = a.run.config()?;
     // The simulated exchange checks signatures like Binance: any key works, none is read.
     let signer = Signer::new(&ApiKeys::new(
@@ -2050,20 +2103,7 @@ fn cmd_backtest(a: BacktestArgs) -> Result<()> {
         let mut strategy = strategy.clone();
         strategy.market = sym.clone();
         let opts = strategy_replay(&strategy, a.data_market.as_deref(), a.exchange_info.clone())?;
-        // One symbol: every file is its session. Several: the files that hold it.
-        let files: Vec<PathBuf> = if symbols.len() == 1 {
-            a.files.clone()
-        } else {
-            a.files
-                .iter()
-                .filter(|f| replay::symbol_table(std::slice::from_ref(*f), &opts).is_ok())
-                .cloned()
-                .collect()
-        };
-        if files.is_empty() {
-            bail!("no file holds {sym}");
-        }
-        let (spec, frames) = symbol_data(&files, &opts).with_context(|| sym.clone())?;
+        let (spec, frames) = symbol_data(&a.files, symbols.len(), &opts)?;
         let mut progress = |done: u64, total: u64| {
             if tty {
                 let w = 30;

@@ -164,7 +164,14 @@ fn training_and_holdout_are_the_backtests_windows() {
     let tape = Tape::record(&frames, &spec);
     let text = include_str!("../strategy_0.toml");
     let fixed = vec![("maker_fee", "0".to_string()), ("taker_fee", "0".into())];
-    let study = Study::new(&tape, &spec, text, fixed, BacktestConfig::default(), 0.3).unwrap();
+    let study = Study::new(
+        vec![(&tape, &spec)],
+        text,
+        fixed,
+        BacktestConfig::default(),
+        0.3,
+    )
+    .unwrap();
     let (train, hold) = (study.train, study.holdout.unwrap());
     assert_eq!(hold.from_ns, train.to_ns + 1);
     assert_eq!(train.from_ns, frames[0].1);
@@ -265,5 +272,76 @@ fn an_interrupted_evolution_keeps_its_best() {
         .unwrap();
     assert!((1..100_000).contains(&generations), "{text}");
     assert!(results_fitness(&out_file).0.is_finite());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two symbols (`../shared/data`'s spot BTCUSDT and ETHUSDT): each candidate is judged
+/// by the two backtests combined, over the window both recordings cover, and
+/// `minerva backtest --symbols` over the printed windows gives the same figures.
+#[test]
+fn several_symbols_are_judged_combined() {
+    let Some(shared) = common::shared_data() else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let d = shared.join("hftbacktest-examples/spot");
+    let files: Vec<String> = ["btcusdt_20240808", "btcusdt_20240809", "ethusdt_20240808"]
+        .iter()
+        .chain(&["ethusdt_20240809"])
+        .map(|f| d.join(format!("{f}.gz")).display().to_string())
+        .collect();
+    let dir = std::env::temp_dir().join(format!("minerva-evolve-sym-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_file = dir.join("best.toml");
+    let out = minerva(root)
+        .arg("evolve")
+        .args(&files)
+        .args([
+            "--symbols",
+            "BTCUSDT,ETHUSDT",
+            "--strategy",
+            "strategy_0.toml",
+        ])
+        .args([
+            "--population",
+            "4",
+            "--generations",
+            "2",
+            "--min-trades",
+            "2",
+        ])
+        .args(["--maker-fee", "0", "--taker-fee", "0"])
+        .arg("--out")
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("evolve ETHUSDT spot"), "{text}");
+    let window = |name: &str| -> Vec<String> {
+        let l = text.lines().find(|l| l.starts_with(name)).unwrap();
+        let w: Vec<&str> = l.split_whitespace().collect();
+        vec!["--from".into(), w[1].into(), "--to".into(), w[3].into()]
+    };
+    let doc: toml_edit::DocumentMut = std::fs::read_to_string(&out_file).unwrap().parse().unwrap();
+    for (name, key) in [("train ", "fitness"), ("holdout ", "holdout_fitness")] {
+        let b = minerva(root)
+            .arg("backtest")
+            .args(&files)
+            .args(["--symbols", "BTCUSDT,ETHUSDT", "--json", "--strategy"])
+            .arg(&out_file)
+            .args(window(name))
+            .output()
+            .unwrap();
+        assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&b.stdout).unwrap();
+        let want = doc["results"][key].as_float().unwrap();
+        let got = v["combined"]["fitness"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-9, "{name}: {got} vs {want}\n{text}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

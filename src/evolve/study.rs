@@ -1,13 +1,15 @@
-//! Evolution on recorded data: the data decoded once into a [`Tape`], split in time
-//! into a training window (the one the algorithm sees) and a holdout window after it
-//! (which it never sees), every candidate a whole backtest (cold path).
+//! Evolution on recorded data: each symbol's data decoded once into a [`Tape`], the
+//! window split in time into a training part (the one the algorithm sees) and a holdout
+//! part after it (which it never sees), every candidate a whole backtest per symbol
+//! (cold path). With several symbols a candidate's figures are the symbols' backtests
+//! combined as `minerva backtest --symbols` combines them, over one common window.
 //!
 //! The holdout answers the question an optimiser always raises: did the search find a
 //! strategy, or fit the noise of one recording? The best candidates and the starting
 //! strategy are backtested on it once the search has ended.
 
 use super::{Gene, Outcome};
-use crate::backtest::{self, BacktestConfig, Input, tape::Tape};
+use crate::backtest::{self, BacktestConfig, BacktestReport, Input, tape::Tape};
 use crate::core::SymbolSpec;
 use crate::gateway::keys::ApiKeys;
 use crate::gateway::sign::Signer;
@@ -26,9 +28,13 @@ pub struct Window {
 /// Why a study cannot start.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum StudyError {
-    /// The tape holds nothing for the window.
-    #[error("no recorded message falls between --from and --to")]
+    /// The tapes hold nothing for the window (or the symbols' recordings do not
+    /// overlap in time).
+    #[error("no recorded message falls between --from and --to (for every symbol)")]
     Empty,
+    /// No symbol to study.
+    #[error("no symbol to evolve on")]
+    NoSymbol,
     /// `--holdout` out of range.
     #[error("--holdout {0}: a share of the window from 0 to 0.9")]
     Holdout(f64),
@@ -44,8 +50,8 @@ pub enum StudyError {
 
 /// A strategy, its data and the backtest settings: everything a candidate is judged by.
 pub struct Study<'a> {
-    tape: &'a Tape,
-    spec: &'a SymbolSpec,
+    /// Each symbol's tape and grid.
+    markets: Vec<(&'a Tape, &'a SymbolSpec)>,
     /// The strategy file's text.
     text: &'a str,
     /// Command-line overrides, applied under the genes.
@@ -59,14 +65,13 @@ pub struct Study<'a> {
 }
 
 impl<'a> Study<'a> {
-    /// Sets a study up: the window is `backtest.from_ns..=to_ns` (default: the whole
-    /// tape); its last `holdout` share is kept out of training.
+    /// Sets a study up: the window is `backtest.from_ns..=to_ns` (default: the time all
+    /// the tapes cover); its last `holdout` share is kept out of training.
     ///
     /// # Errors
-    /// [`StudyError`] for an empty window or a holdout out of range.
+    /// [`StudyError`] for no symbol, an empty window or a holdout out of range.
     pub fn new(
-        tape: &'a Tape,
-        spec: &'a SymbolSpec,
+        markets: Vec<(&'a Tape, &'a SymbolSpec)>,
         text: &'a str,
         fixed: Vec<(&'a str, String)>,
         backtest: BacktestConfig,
@@ -75,8 +80,16 @@ impl<'a> Study<'a> {
         if !(0.0..=0.9).contains(&holdout) {
             return Err(StudyError::Holdout(holdout));
         }
-        let first = tape.time_ns(0).ok_or(StudyError::Empty)?;
-        let last = tape.time_ns(tape.len() - 1).ok_or(StudyError::Empty)?;
+        if markets.is_empty() {
+            return Err(StudyError::NoSymbol);
+        }
+        let (mut first, mut last) = (0, u64::MAX);
+        for (tape, _) in &markets {
+            let a = tape.time_ns(0).ok_or(StudyError::Empty)?;
+            let b = tape.time_ns(tape.len() - 1).ok_or(StudyError::Empty)?;
+            first = first.max(a);
+            last = last.min(b);
+        }
         let from_ns = backtest.from_ns.unwrap_or(first).max(first);
         let to_ns = backtest.to_ns.unwrap_or(last).min(last);
         if from_ns >= to_ns {
@@ -89,8 +102,7 @@ impl<'a> Study<'a> {
             b"minerva-evolve".to_vec(),
         ));
         Ok(Self {
-            tape,
-            spec,
+            markets,
             text,
             fixed,
             backtest,
@@ -134,37 +146,61 @@ impl<'a> Study<'a> {
         Ok(())
     }
 
-    /// The candidate's backtest on `window`.
-    pub fn report(
+    /// The candidate's backtest of each symbol on `window`.
+    ///
+    /// # Errors
+    /// The strategy file's complaint, or why a backtest could not run.
+    pub fn reports(
         &self,
         genes: &[(&str, String)],
         window: Window,
-    ) -> Result<backtest::BacktestReport, String> {
+    ) -> Result<Vec<BacktestReport>, String> {
         let strategy = self.strategy(genes)?;
         let cfg = BacktestConfig {
             from_ns: Some(window.from_ns),
             to_ns: Some(window.to_ns),
             ..self.backtest.clone()
         };
-        backtest::run(
-            Input::Tape(self.tape),
-            self.spec,
-            &strategy,
-            self.signer.clone(),
-            &cfg,
-            &mut |_, _| {},
-        )
-        .map_err(|e| e.to_string())
+        self.markets
+            .iter()
+            .map(|&(tape, spec)| {
+                let strategy = Strategy {
+                    market: spec.name.to_string(),
+                    ..strategy.clone()
+                };
+                backtest::run(
+                    Input::Tape(tape),
+                    spec,
+                    &strategy,
+                    self.signer.clone(),
+                    &cfg,
+                    &mut |_, _| {},
+                )
+                .map_err(|e| format!("{}: {e}", spec.name))
+            })
+            .collect()
     }
 
-    /// The candidate's outcome on `window`.
+    /// The candidate's outcome on `window`: one symbol's backtest, or several combined.
+    ///
+    /// # Errors
+    /// As [`Study::reports`].
     pub fn evaluate(&self, genes: &[(&str, String)], window: Window) -> Result<Outcome, String> {
+        let reports = self.reports(genes, window)?;
+        let (fitness, m) = match &reports[..] {
+            [one] => (one.fitness, one.metrics.clone()),
+            _ => {
+                let c =
+                    backtest::combine(&reports, self.backtest.objective, self.backtest.period_us);
+                (c.fitness, c.metrics)
+            }
+        };
         // `+ 0.0` turns a "no trade" −0 into 0, for reports and files.
-        self.report(genes, window).map(|r| Outcome {
-            fitness: r.fitness + 0.0,
-            trades: r.metrics.trades,
-            net_pnl: r.metrics.net_pnl + 0.0,
-            max_drawdown: r.metrics.max_drawdown + 0.0,
+        Ok(Outcome {
+            fitness: fitness + 0.0,
+            trades: m.trades,
+            net_pnl: m.net_pnl + 0.0,
+            max_drawdown: m.max_drawdown + 0.0,
         })
     }
 
