@@ -1958,6 +1958,9 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
         }
         !minerva::pipeline::run::stop_requested()
     })?;
+    if let Err(why) = &e.best.outcome {
+        bail!("no candidate could run (the best: {why}); nothing written");
+    }
     // The best distinct candidates and the start, checked on the holdout window.
     let first = e
         .ranked
