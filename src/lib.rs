@@ -10,6 +10,7 @@
 pub mod backtest;
 pub mod book;
 pub mod core;
+pub mod daemon;
 pub mod evolve;
 pub mod exchange;
 pub mod feed;

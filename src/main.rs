@@ -90,6 +90,8 @@ struct RecordArgs {
     /// Seconds between status lines.
     #[arg(long, default_value_t = 1.0)]
     status_every: f64,
+    #[command(flatten)]
+    daemon: DaemonArgs,
 }
 
 #[derive(clap::Subcommand)]
@@ -242,6 +244,8 @@ struct RunArgs {
     data_market: Option<String>,
     #[command(flatten)]
     overrides: StrategyOverrides,
+    #[command(flatten)]
+    daemon: DaemonArgs,
 }
 
 #[derive(Args)]
@@ -309,6 +313,70 @@ struct BacktestArgs {
     symbols: Option<String>,
     #[command(flatten)]
     overrides: StrategyOverrides,
+}
+
+/// `--daemon` and its files (docs/operations.md, "Running as a daemon").
+#[derive(Args, Clone, Default)]
+struct DaemonArgs {
+    /// Detach and run as a daemon: PID file locked (a second instance refuses),
+    /// output appended to --log-file, no core dumps, SIGHUP reopens the log.
+    #[arg(long)]
+    daemon: bool,
+    /// With --daemon: the PID file (default `minerva-<command>.pid`, in --workdir).
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// With --daemon: the log file (default `minerva-<command>.log`, in --workdir).
+    #[arg(long)]
+    log_file: Option<PathBuf>,
+    /// With --daemon: the working directory (default: the current one); relative paths
+    /// opened after starting (--record, --db) are read from it.
+    #[arg(long)]
+    workdir: Option<PathBuf>,
+}
+
+impl DaemonArgs {
+    /// Detaches when --daemon is given. The starting process prints the daemon's pid
+    /// and exits here; the daemon gets its handle back (keep it: it holds the PID file).
+    fn detach(&self, command: &str) -> Result<Option<minerva::daemon::Daemon>> {
+        use minerva::daemon::{DaemonConfig, Role, daemonize};
+        if !self.daemon {
+            if self.pid_file.is_some() || self.log_file.is_some() || self.workdir.is_some() {
+                bail!("--pid-file, --log-file and --workdir go with --daemon");
+            }
+            return Ok(None);
+        }
+        let cfg = DaemonConfig {
+            pid_file: self
+                .pid_file
+                .clone()
+                .unwrap_or_else(|| format!("minerva-{command}.pid").into()),
+            log_file: self
+                .log_file
+                .clone()
+                .unwrap_or_else(|| format!("minerva-{command}.log").into()),
+            workdir: self.workdir.clone().unwrap_or_else(|| ".".into()),
+        };
+        match daemonize(&cfg)? {
+            Role::Parent(pid) => {
+                let dir = std::path::absolute(&cfg.workdir)?;
+                println!(
+                    "minerva {command}: running as a daemon, pid {pid}; log {}, pid file {}",
+                    dir.join(&cfg.log_file).display(),
+                    dir.join(&cfg.pid_file).display()
+                );
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+                std::process::exit(0)
+            }
+            Role::Daemon(d) => {
+                d.reopen_log_on_hup(&cfg.log_file);
+                eprintln!(
+                    "minerva {command}: daemon started, pid {}",
+                    std::process::id()
+                );
+                Ok(Some(d))
+            }
+        }
+    }
 }
 
 /// How each backtest runs: the simulated exchange, the window, the fitness.
@@ -904,6 +972,7 @@ fn cmd_record(a: RecordArgs) -> Result<()> {
             exchange_info,
         });
     }
+    let _daemon = a.daemon.detach("record")?;
     install_signal_handlers();
     let cfg = RecordConfig {
         target,
@@ -1628,6 +1697,7 @@ fn cmd_run(a: RunArgs) -> Result<()> {
     use minerva::gateway::sign::Signer;
     use minerva::pipeline::run::{ReplaySource, install_signal_handlers, run, stop_flag};
     let s = run_setup(&a)?;
+    let _daemon = a.daemon.detach("run")?;
     install_signal_handlers();
     let signer = || Signer::new(&s.keys);
     let mut recorded = None;
@@ -1689,6 +1759,9 @@ fn cmd_run(a: RunArgs) -> Result<()> {
 fn cmd_bench_pipeline(a: PipelineBenchArgs) -> Result<()> {
     use minerva::gateway::sign::Signer;
     use minerva::pipeline::run::{ReplaySource, install_signal_handlers, run};
+    if a.run.daemon.daemon {
+        bail!("bench pipeline runs in the foreground: no --daemon");
+    }
     let s = run_setup(&a.run)?;
     if s.live.is_some() {
         bail!("bench pipeline replays recordings: give --source replay:FILE[,FILE]");
