@@ -502,6 +502,11 @@ struct EvolveArgs {
     /// generation at a time, for watching a long run (`tail -f`).
     #[arg(long)]
     log: Option<PathBuf>,
+    /// Go on from an earlier run's --log (same data, strategy, settings and genes):
+    /// its candidates are not run again, and new ones are appended to it. With the same
+    /// --ga-seed the run retraces the earlier one, then continues (more --generations).
+    #[arg(long, conflicts_with = "log")]
+    resume: Option<PathBuf>,
     #[command(flatten)]
     overrides: StrategyOverrides,
 }
@@ -1959,6 +1964,25 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
         let tape = minerva::backtest::tape::Tape::record(&frames, &spec);
         markets.push((tape, spec));
     }
+    // What every outcome depends on, for --resume to check a log against.
+    let fingerprint = {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for (tape, spec) in &markets {
+            h.update(format!(
+                "{} {} {} {} {:?} {:?}\n",
+                spec.name,
+                spec.market.name(),
+                tape.len(),
+                tape.frames,
+                tape.time_ns(0),
+                tape.time_ns(tape.len().saturating_sub(1))
+            ));
+        }
+        h.update(&text);
+        h.update(format!("{fixed:?} {backtest:?} {}", a.holdout));
+        format!("{:x}", h.finalize())[..16].to_string()
+    };
     let study = Study::new(
         markets.iter().map(|(t, s)| (t, s)).collect(),
         &text,
@@ -1968,14 +1992,27 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
     )?;
     study.check(&genes)?;
     let start = study.start(&genes).map_err(anyhow::Error::msg)?;
-    let mut log = match &a.log {
-        Some(p) => {
+    let mut known = Vec::new();
+    let mut log = match (&a.log, &a.resume) {
+        (Some(p), _) => {
             let mut f =
                 std::fs::File::create(p).with_context(|| format!("--log {}", p.display()))?;
+            f.write_all(report::csv_fingerprint(&fingerprint).as_bytes())?;
             f.write_all(report::csv_head(&genes).as_bytes())?;
             Some(f)
         }
-        None => None,
+        (None, Some(p)) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("--resume {}", p.display()))?;
+            known = report::read_log(&text, &genes, &fingerprint)
+                .with_context(|| format!("--resume {}", p.display()))?;
+            let f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(p)
+                .with_context(|| format!("--resume {}", p.display()))?;
+            Some(f)
+        }
+        (None, None) => None,
     };
     for (tape, spec) in &markets {
         sayln!(
@@ -2021,7 +2058,17 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
         }
         study.evaluate(o, study.train)
     };
-    let e = evolve::evolve(&genes, &start, &cfg, &evaluate, &mut |g| {
+    if !known.is_empty() {
+        sayln!(
+            "resuming: {} candidates from {}",
+            known.len(),
+            a.resume
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""))
+                .display()
+        );
+    }
+    let e = evolve::evolve_from(&genes, &start, &cfg, known, &evaluate, &mut |g| {
         sayln!("{}", report::generation(g));
         if let Some(f) = &mut log {
             // A failing log is reported at the end; the evolution goes on.

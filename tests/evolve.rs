@@ -115,7 +115,8 @@ fn the_written_strategy_backtests_to_its_reported_fitness() {
     // Never worse than the start (it is the first candidate; the best is kept).
     assert!(fitness >= start - 1e-12, "{fitness} < {start}");
     // The log: a row per backtest run, as many as the summary says.
-    let rows = std::fs::read_to_string(&log).unwrap().lines().count() - 1;
+    // (After the fingerprint line and the header.)
+    let rows = std::fs::read_to_string(&log).unwrap().lines().count() - 2;
     let said = text
         .lines()
         .find_map(|l| l.strip_prefix("evolution: "))
@@ -343,5 +344,74 @@ fn several_symbols_are_judged_combined() {
         let got = v["combined"]["fitness"].as_f64().unwrap();
         assert!((got - want).abs() < 1e-9, "{name}: {got} vs {want}\n{text}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--resume` goes on from a log: with the same seed it retraces the earlier run without
+/// running its backtests again, then continues — the same log rows and the same file as
+/// one uninterrupted run; a log made with other settings is refused.
+#[test]
+fn a_resumed_evolution_equals_an_uninterrupted_one() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("minerva-evolve-res-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |generations: &str, log: (&str, &Path), out: &Path, more: &[&str]| {
+        let o = minerva(root)
+            .args(["evolve", "sample/hftbacktest/spot/btcusdt_20240808.gz"])
+            .args(["sample/hftbacktest/spot/btcusdt_20240809.gz"])
+            .args(["--exchange-info", "sample/exchange_info_spot_btcusdt.json"])
+            .args(["--strategy", "strategy_0.toml", "--population", "4"])
+            .args(["--generations", generations])
+            .arg(log.0)
+            .arg(log.1)
+            .arg("--out")
+            .arg(out)
+            .args(more)
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let backtests = |text: &str| -> usize {
+        text.lines()
+            .find_map(|l| l.strip_prefix("evolution: "))
+            .and_then(|l| l.split(" generations, ").nth(1))
+            .and_then(|l| l.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap()
+    };
+    let (log, whole_log) = (dir.join("part.csv"), dir.join("whole.csv"));
+    let (part, resumed, whole) = (dir.join("a.toml"), dir.join("b.toml"), dir.join("c.toml"));
+    let (ok, a) = run("2", ("--log", &log), &part, &[]);
+    assert!(ok, "{a}");
+    let (ok, b) = run("4", ("--resume", &log), &resumed, &[]);
+    assert!(ok, "{b}");
+    let (ok, c) = run("4", ("--log", &whole_log), &whole, &[]);
+    assert!(ok, "{c}");
+    assert_eq!(
+        backtests(&a) + backtests(&b),
+        backtests(&c),
+        "{a}\n{b}\n{c}"
+    );
+    assert!(b.contains("resumed: "), "{b}");
+    let sorted = |p: &Path| {
+        let mut l: Vec<String> = std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        l.sort();
+        l
+    };
+    assert_eq!(sorted(&log), sorted(&whole_log));
+    assert_eq!(
+        std::fs::read_to_string(&resumed).unwrap(),
+        std::fs::read_to_string(&whole).unwrap()
+    );
+    // Other settings (fees) would give other outcomes: the log is refused.
+    let (ok, d) = run("4", ("--resume", &log), &resumed, &["--maker-fee", "0"]);
+    assert!(!ok && d.contains("other data or settings"), "{d}");
     let _ = std::fs::remove_dir_all(&dir);
 }

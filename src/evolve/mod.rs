@@ -357,6 +357,8 @@ pub struct Evolution {
     pub evaluations: usize,
     /// Candidates served from the cache.
     pub cache_hits: usize,
+    /// Candidates read from an earlier run's log (counted in `evaluations`).
+    pub known: usize,
     /// Why it ended.
     pub ending: Ending,
 }
@@ -444,6 +446,24 @@ pub fn evolve(
     evaluate: &Evaluator<'_>,
     observe: &mut dyn FnMut(&Generation) -> bool,
 ) -> Result<Evolution, EvolveError> {
+    evolve_from(genes, start, cfg, Vec::new(), evaluate, observe)
+}
+
+/// [`evolve`] with candidates already evaluated (`known`, from an earlier run's log):
+/// they are taken as if from the cache. With the same settings and seed the run takes
+/// the same path as the earlier one — re-running only what the log lacks — and goes on
+/// from where it stopped.
+///
+/// # Errors
+/// As [`evolve`].
+pub fn evolve_from(
+    genes: &[Gene],
+    start: &[f64],
+    cfg: &Config,
+    known: Vec<Candidate>,
+    evaluate: &Evaluator<'_>,
+    observe: &mut dyn FnMut(&Generation) -> bool,
+) -> Result<Evolution, EvolveError> {
     cfg.check()?;
     if genes.is_empty() {
         return Err(EvolveError::NoGenes);
@@ -456,7 +476,9 @@ pub fn evolve(
     while population.len() < cfg.population {
         population.push(random(&mut rng));
     }
-    let mut cache: HashMap<Genome, Candidate> = HashMap::new();
+    let known_count = known.len();
+    let mut cache: HashMap<Genome, Candidate> =
+        known.into_iter().map(|c| (c.genome.clone(), c)).collect();
     let mut best: Option<Candidate> = None;
     let (mut hits, mut since_better, mut ending) = (0, 0, Ending::Generations);
     let mut generation = 0;
@@ -543,6 +565,7 @@ pub fn evolve(
         ranked,
         generations: generation,
         cache_hits: hits,
+        known: known_count,
         ending,
     })
 }

@@ -224,3 +224,62 @@ fn par_map_keeps_order() {
     );
     assert!(par_map(4, &[] as &[u64], &|x| *x).is_empty());
 }
+
+#[test]
+fn a_log_reads_back_as_candidates_and_refuses_others() {
+    use super::report::{ResumeError, csv_fingerprint, csv_head, csv_rows, read_log};
+    let genes = bowl_genes();
+    let cfg = Config {
+        population: 6,
+        generations: 3,
+        ..Config::default()
+    };
+    let mut log = csv_fingerprint("abc") + &csv_head(&genes);
+    let failing = |o: &[(&str, String)]| {
+        if o[0].1 == "0.6" {
+            return Err("refused, \"quoted\"".to_string());
+        }
+        bowl(o)
+    };
+    let e = evolve(&genes, &[0.6, 12.0], &cfg, &failing, &mut |g| {
+        log.push_str(&csv_rows(&genes, g));
+        true
+    })
+    .unwrap();
+    let mut back = read_log(&log, &genes, "abc").unwrap();
+    let mut all = e.ranked.clone();
+    back.sort_by(|a, b| a.genome.cmp(&b.genome));
+    all.sort_by(|a, b| a.genome.cmp(&b.genome));
+    assert_eq!(back, all);
+    assert!(
+        back.iter()
+            .any(|c| c.outcome == Err("refused, \"quoted\"".into()))
+    );
+    assert!(matches!(
+        read_log(&log, &genes, "abd"),
+        Err(ResumeError::Fingerprint(_))
+    ));
+    let other = [gene("short_pressure", 0.5, 1.0, 0.01)];
+    assert!(matches!(
+        read_log(&log, &other, "abc"),
+        Err(ResumeError::Columns(_))
+    ));
+    let coarse = [
+        gene("short_pressure", 0.5, 1.0, 0.25),
+        gene("relative_threshold", 1.0, 50.0, 0.5),
+    ];
+    let head = csv_fingerprint("abc") + &csv_head(&coarse);
+    let off = format!("{head}0,0.61,12,-1,3,-1,0,\n");
+    assert!(matches!(
+        read_log(&off, &coarse, "abc"),
+        Err(ResumeError::Row { line: 3, .. })
+    ));
+    let short = format!("{head}0,0.5\n");
+    assert!(matches!(
+        read_log(&short, &coarse, "abc"),
+        Err(ResumeError::Row { .. })
+    ));
+    // Skipped on Ctrl-C: not a result, left to be run again.
+    let stopped = format!("{head}0,0.5,12,,,,,\"not run: stopped\"\n");
+    assert!(read_log(&stopped, &coarse, "abc").unwrap().is_empty());
+}
