@@ -105,3 +105,8 @@ fn user_events() {
 fn recorded_lines() {
     replay("recorded_lines", harness::recorded_lines);
 }
+
+#[test]
+fn evolve_inputs() {
+    replay("evolve_inputs", harness::evolve_inputs);
+}

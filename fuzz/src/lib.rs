@@ -802,3 +802,33 @@ pub fn recorded_lines(data: &[u8]) {
         assert!(shown.len() <= text.len() + 3);
     }
 }
+
+/// `minerva evolve`'s readers of user input (`fuzz_targets/evolve_inputs.rs`): each line
+/// as a `--gene` spec, and the bytes as the rows of a `--resume` log under a valid
+/// fingerprint and header (and once as a whole log). Never a panic; a gene read has a
+/// grid of at least one point whose ends read back in range; a row read back lies on
+/// the genes' grids.
+pub fn evolve_inputs(data: &[u8]) {
+    use minerva::evolve::{Gene, report};
+    let text = String::from_utf8_lossy(data);
+    for line in text.lines().take(64) {
+        if let Ok(g) = Gene::parse(line) {
+            let n = g.points();
+            assert!(n >= 1);
+            let (lo, hi): (f64, f64) = (g.text(0).parse().unwrap(), g.text(n - 1).parse().unwrap());
+            assert!(lo <= hi + g.step, "{line}: {lo} > {hi}");
+        }
+    }
+    let genes = Gene::defaults();
+    let log = report::csv_fingerprint("f") + &report::csv_head(&genes) + &text;
+    for input in [log.as_str(), &text] {
+        if let Ok(rows) = report::read_log(input, &genes, "f") {
+            for c in rows {
+                assert_eq!(c.genome.len(), genes.len());
+                for (g, k) in genes.iter().zip(&c.genome) {
+                    assert!(*k < g.points());
+                }
+            }
+        }
+    }
+}
