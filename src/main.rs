@@ -315,6 +315,19 @@ struct BacktestArgs {
     overrides: StrategyOverrides,
 }
 
+/// `--mlock`: all memory locked, so the hot path never page-faults.
+fn lock_memory() -> Result<()> {
+    // SAFETY: mlockall has no memory-safety preconditions; it only changes paging.
+    let rc = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) };
+    if rc != 0 {
+        bail!(
+            "--mlock: mlockall failed ({}); raise RLIMIT_MEMLOCK or grant CAP_IPC_LOCK",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
+}
+
 /// `--daemon` and its files (docs/operations.md, "Running as a daemon").
 #[derive(Args, Clone, Default)]
 struct DaemonArgs {
@@ -1543,14 +1556,7 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
         None => None,
     };
     if a.mlock {
-        // SAFETY: mlockall has no memory-safety preconditions; it only changes paging.
-        let rc = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) };
-        if rc != 0 {
-            bail!(
-                "--mlock: mlockall failed ({}); raise RLIMIT_MEMLOCK or grant CAP_IPC_LOCK",
-                std::io::Error::last_os_error()
-            );
-        }
+        lock_memory()?;
     }
     let (keys, from_env) = ApiKeys::from_env_or_paper();
     let live_gateway = gateway_hosts.is_some() && !a.paper;
@@ -1703,6 +1709,11 @@ fn cmd_run(a: RunArgs) -> Result<()> {
     use minerva::pipeline::run::{ReplaySource, install_signal_handlers, run, stop_flag};
     let s = run_setup(&a)?;
     let _daemon = a.daemon.detach("run")?;
+    if _daemon.is_some() && a.mlock {
+        // Memory locks are not inherited across fork: the daemon takes its own (the
+        // starting process checked that it can).
+        lock_memory()?;
+    }
     install_signal_handlers();
     let signer = || Signer::new(&s.keys);
     let mut recorded = None;
@@ -1904,8 +1915,17 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
     } else {
         Gene::defaults()
     };
+    // A key set on the command line is fixed at that value, not searched.
+    let overridden: Vec<&str> = fixed.iter().map(|(k, _)| *k).collect();
+    genes.retain(|g| !overridden.contains(&g.key.as_str()));
     for spec in &a.genes {
         let g = Gene::parse(spec)?;
+        if overridden.contains(&g.key.as_str()) {
+            bail!(
+                "--gene {spec}: --{} sets that key on the command line; give one or the other",
+                g.key.replace('_', "-")
+            );
+        }
         match genes.iter_mut().find(|x| x.key == g.key) {
             Some(x) => *x = g,
             None => genes.push(g),
@@ -1914,7 +1934,7 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
     for k in &a.fixed {
         let before = genes.len();
         genes.retain(|g| &g.key != k);
-        if genes.len() == before {
+        if genes.len() == before && !overridden.contains(&k.as_str()) {
             bail!("--fix {k}: not a gene of this run");
         }
     }
@@ -1970,9 +1990,7 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
         let mut h = sha2::Sha256::new();
         for (tape, spec) in &markets {
             h.update(format!(
-                "{} {} {} {} {:?} {:?}\n",
-                spec.name,
-                spec.market.name(),
+                "{spec:?} {} {} {:?} {:?}\n",
                 tape.len(),
                 tape.frames,
                 tape.time_ns(0),
@@ -2002,8 +2020,19 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
             Some(f)
         }
         (None, Some(p)) => {
-            let text =
+            let mut text =
                 std::fs::read_to_string(p).with_context(|| format!("--resume {}", p.display()))?;
+            // A last row cut short (the run was killed mid-write) is dropped: that
+            // candidate runs again, and new rows do not join onto the stump.
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.truncate(text.rfind('\n').map_or(0, |i| i + 1));
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(p)
+                    .and_then(|f| f.set_len(text.len() as u64))
+                    .with_context(|| format!("--resume {}", p.display()))?;
+                sayln!("note: {}: its last row was cut short; dropped", p.display());
+            }
             known = report::read_log(&text, &genes, &fingerprint)
                 .with_context(|| format!("--resume {}", p.display()))?;
             let f = std::fs::OpenOptions::new()
@@ -2081,16 +2110,10 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
     if let Err(why) = &e.best.outcome {
         bail!("no candidate could run (the best: {why}); nothing written");
     }
-    // The best distinct candidates and the start, checked on the holdout window.
-    let first = e
-        .ranked
-        .iter()
-        .find(|c| c.genome == evolve::start_genome(&genes, &start))
-        .cloned();
-    // The best, then the next best that behaved differently (many candidates place the
-    // same orders: the same outcome says nothing new about the holdout).
+    // The best, then the next best that ran and behaved differently (many candidates
+    // place the same orders: the same outcome says nothing new about the holdout).
     let mut check = vec![e.best.clone()];
-    for c in &e.ranked {
+    for c in e.ranked.iter().filter(|c| c.outcome.is_ok()) {
         if check.len() >= a.top.max(1) {
             break;
         }
@@ -2098,26 +2121,42 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
             check.push(c.clone());
         }
     }
-    check.extend(first.clone());
+    // The start row is the strategy as given, its values exactly (the search began
+    // from the nearest grid point).
+    check.push(evolve::Candidate {
+        genome: evolve::start_genome(&genes, &start),
+        outcome: study.evaluate(&[], study.train),
+        born: 0,
+    });
     let holdout = study.holdout;
-    let checked: Vec<report::Checked> =
-        evolve::par_map(jobs, &check, &|c: &evolve::Candidate| report::Checked {
-            candidate: c.clone(),
-            holdout: holdout.map(|w| study.evaluate(&evolve::overrides(&genes, &c.genome), w)),
-        });
-    let (best, start_checked) = match first {
-        Some(_) => {
-            let (b, s) = checked.split_at(checked.len() - 1);
-            (b.to_vec(), s[0].clone())
-        }
-        None => (
-            checked,
+    let exact = check.len() - 1;
+    let items: Vec<(usize, evolve::Candidate)> = check.into_iter().enumerate().collect();
+    let mut checked: Vec<report::Checked> =
+        evolve::par_map(jobs, &items, &|(k, c): &(usize, evolve::Candidate)| {
+            let genes_of = if *k == exact {
+                Vec::new()
+            } else {
+                evolve::overrides(&genes, &c.genome)
+            };
             report::Checked {
-                candidate: e.best.clone(),
-                holdout: None,
-            },
-        ),
-    };
+                candidate: c.clone(),
+                holdout: holdout.map(|w| study.evaluate(&genes_of, w)),
+            }
+        });
+    let start_checked = checked.pop().expect("the start row");
+    let best = checked;
+    for (g, (&v, &k)) in genes
+        .iter()
+        .zip(start.iter().zip(&evolve::start_genome(&genes, &start)))
+    {
+        if v.is_finite() && (g.value(k) - v).abs() > 1e-9 {
+            sayln!(
+                "note: the strategy's {} = {v} is off the gene's grid; the search began from {}",
+                g.key,
+                g.text(k)
+            );
+        }
+    }
     say!("{}", report::summary(&genes, &e, &start_checked, &best));
     // The best strategy file: the original with the fixed overrides and evolved genes
     // set, and what it scored.

@@ -61,6 +61,7 @@ fn the_written_strategy_backtests_to_its_reported_fitness() {
         .arg(&strategy_file)
         .args(["--population", "6", "--generations", "3"])
         .args(["--maker-fee", "0", "--taker-fee", "0", "--min-trades", "2"])
+        .args(["--long-pressure", "0.35"])
         .arg("--out")
         .arg(&out_file)
         .arg("--log")
@@ -81,6 +82,9 @@ fn the_written_strategy_backtests_to_its_reported_fitness() {
     );
     let written = minerva::strategy::Strategy::load(&out_file, &[]).unwrap();
     assert_eq!((written.maker_fee_e8, written.taker_fee_e8), (0, 0));
+    // A key set on the command line is fixed, not searched.
+    assert_eq!(written.long_pressure_ppm, 350_000);
+    assert!(!text.contains("  long_pressure "), "{text}");
     let (fitness, trades) = results_fitness(&out_file);
     assert!(trades >= 2.0, "{text}");
     // The windows as printed: `train    FROM → TO (…)`.
@@ -107,7 +111,14 @@ fn the_written_strategy_backtests_to_its_reported_fitness() {
     let again = on(&hold, best, &[]);
     assert!((again - held).abs() < 1e-9, "{again} vs {held}\n{text}");
     // The start row is the given strategy's backtest, fees overridden as on the command line.
-    let zero_fees = ["--maker-fee", "0", "--taker-fee", "0"];
+    let zero_fees = [
+        "--maker-fee",
+        "0",
+        "--taker-fee",
+        "0",
+        "--long-pressure",
+        "0.35",
+    ];
     let start = on(&train, "strategy_0.toml", &zero_fees);
     let row = text.lines().find(|l| l.starts_with("start")).unwrap();
     let shown: f64 = row.split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -139,6 +150,10 @@ fn bad_settings_are_refused_clearly() {
         (&["--jobs", "999"], "--jobs 999"),
         (&["--holdout", "0.95"], "--holdout"),
         (&["--out", "strategy_0.toml"], "--out"),
+        (
+            &["--gene", "bins=10..200", "--bins", "50"],
+            "--bins sets that key",
+        ),
     ] {
         let out = minerva(root)
             .args(["evolve", "sample/hftbacktest/spot/btcusdt_20240808.gz"])
@@ -386,7 +401,12 @@ fn a_resumed_evolution_equals_an_uninterrupted_one() {
     let (part, resumed, whole) = (dir.join("a.toml"), dir.join("b.toml"), dir.join("c.toml"));
     let (ok, a) = run("2", ("--log", &log), &part, &[]);
     assert!(ok, "{a}");
+    // Killed mid-write: a last row cut short is dropped, not read or joined onto.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut f, b"2,370,9.5,0.7").unwrap();
+    drop(f);
     let (ok, b) = run("4", ("--resume", &log), &resumed, &[]);
+    assert!(b.contains("cut short"), "{b}");
     assert!(ok, "{b}");
     let (ok, c) = run("4", ("--log", &whole_log), &whole, &[]);
     assert!(ok, "{c}");

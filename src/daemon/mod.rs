@@ -140,6 +140,48 @@ fn redirect_output(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Opens and locks the PID file. A daemon removes its file as it exits, so the file
+/// locked here may be one just unlinked (its owner exiting): then the lock guards
+/// nothing, and the file at the path is opened again.
+fn lock_pid_file(path: &Path) -> Result<File, DaemonError> {
+    use std::os::unix::fs::MetadataExt;
+    let io = |source| DaemonError::Io {
+        what: "--pid-file",
+        path: path.display().to_string(),
+        source,
+    };
+    for _ in 0..16 {
+        let mut lock = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(path)
+            .map_err(io)?;
+        // SAFETY: flock on a descriptor this function owns.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let mut pid = String::new();
+            let _ = lock.read_to_string(&mut pid);
+            let pid = pid.trim();
+            return Err(DaemonError::AlreadyRunning {
+                path: path.display().to_string(),
+                pid: if pid.is_empty() {
+                    "?".into()
+                } else {
+                    pid.into()
+                },
+            });
+        }
+        let held = lock.metadata().map_err(io)?;
+        match std::fs::metadata(path) {
+            Ok(now) if (now.dev(), now.ino()) == (held.dev(), held.ino()) => return Ok(lock),
+            _ => continue,
+        }
+    }
+    Err(io(std::io::Error::other("the file keeps being replaced")))
+}
+
 /// Threads of this process.
 fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").map_or(1, |d| d.count())
@@ -167,32 +209,7 @@ pub fn daemonize(cfg: &DaemonConfig) -> Result<Role, DaemonError> {
         path: log_path.display().to_string(),
         source,
     })?;
-    let mut lock = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o644)
-        .open(&pid_path)
-        .map_err(|source| DaemonError::Io {
-            what: "--pid-file",
-            path: pid_path.display().to_string(),
-            source,
-        })?;
-    // SAFETY: flock on a descriptor this function owns.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        let mut pid = String::new();
-        let _ = lock.read_to_string(&mut pid);
-        let pid = pid.trim();
-        return Err(DaemonError::AlreadyRunning {
-            path: pid_path.display().to_string(),
-            pid: if pid.is_empty() {
-                "?".into()
-            } else {
-                pid.into()
-            },
-        });
-    }
+    let mut lock = lock_pid_file(&pid_path)?;
     let n = threads();
     if n > 1 {
         return Err(DaemonError::Threads(n));

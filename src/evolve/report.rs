@@ -157,7 +157,7 @@ pub fn summary(genes: &[Gene], e: &Evolution, start: &Checked, best: &[Checked])
         o,
         "evolution: {} generations, {} backtests, {} from the cache · {why}",
         e.generations,
-        e.evaluations - e.known,
+        e.evaluations.saturating_sub(e.known),
         e.cache_hits
     );
     if e.known > 0 {

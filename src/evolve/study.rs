@@ -111,7 +111,8 @@ impl<'a> Study<'a> {
                 from_ns,
                 to_ns: split,
             },
-            holdout: (holdout > 0.0).then_some(Window {
+            // A holdout too small to hold a nanosecond is none.
+            holdout: (holdout > 0.0 && split < to_ns).then_some(Window {
                 from_ns: split + 1,
                 to_ns,
             }),
