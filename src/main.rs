@@ -437,7 +437,8 @@ impl BacktestRunArgs {
 /// `minerva evolve`'s own flags (docs/evolve.md).
 #[derive(Args)]
 struct EvolveArgs {
-    /// Recorded files of one session, in order (as for `minerva backtest`).
+    /// Recorded files, in order (as for `minerva backtest`: one session, or with
+    /// --symbols the files of every symbol).
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Strategy file to start from (TOML, see docs/strategy.md); it is not changed.
