@@ -412,11 +412,10 @@ fn signal_reports_strategy_errors_by_key() {
 
 /// `minerva run` on the shipped sample with the seed strategy.
 fn run_on_sample() -> Vec<String> {
-    let [a, b] = sample();
     [
         "run".to_string(),
         "--source".into(),
-        format!("replay:{a},{b}"),
+        common::spot_replay_source(),
         "--strategy".into(),
         repo("strategy_0.toml"),
         "--exchange-info".into(),

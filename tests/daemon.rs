@@ -3,6 +3,8 @@
 //! its PID file locked against a second instance, SIGHUP reopening its log, SIGTERM
 //! stopping it cleanly and removing the PID file.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -18,12 +20,7 @@ fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
 /// `minerva run … --daemon` from a shell that leaves descriptor 9 open (not close-on-exec).
 fn start(dir: &Path) -> std::process::Output {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let s = root.join("sample/hftbacktest/spot");
-    let source = format!(
-        "replay:{},{}",
-        s.join("btcusdt_20240808.gz").display(),
-        s.join("btcusdt_20240809.gz").display()
-    );
+    let source = common::spot_replay_source();
     Command::new("bash")
         .arg("-c")
         .arg(r#"exec 9>/dev/null; exec "$@""#)

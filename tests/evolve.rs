@@ -15,6 +15,42 @@ fn minerva(root: &Path) -> Command {
     c
 }
 
+/// The shipped spot session and its grids, as arguments.
+const SAMPLE: [&str; 4] = [
+    "sample/hftbacktest/spot/btcusdt_20240808.gz",
+    "sample/hftbacktest/spot/btcusdt_20240809.gz",
+    "--exchange-info",
+    "sample/exchange_info_spot_btcusdt.json",
+];
+
+/// Standard output of a command that must succeed (its output shown if not).
+fn succeeded(out: std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// The backtests a run's summary says it ran: `evolution: G generations, N backtests`.
+fn said_backtests(text: &str) -> usize {
+    text.lines()
+        .find_map(|l| l.strip_prefix("evolution: "))
+        .and_then(|l| l.split(" generations, ").nth(1))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary in\n{text}"))
+}
+
+/// A window as printed (`train    FROM → TO (…)`): `--from FROM --to TO`.
+fn printed_window(text: &str, name: &str) -> [String; 4] {
+    let l = text.lines().find(|l| l.starts_with(name)).unwrap();
+    let w: Vec<&str> = l.split_whitespace().collect();
+    ["--from".into(), w[1].into(), "--to".into(), w[3].into()]
+}
+
 fn results_fitness(file: &Path) -> (f64, f64) {
     let text = std::fs::read_to_string(file).unwrap();
     let doc: toml_edit::DocumentMut = text.parse().unwrap();
@@ -27,17 +63,11 @@ fn backtest_fitness(root: &Path, args: &[&str]) -> f64 {
     let out = minerva(root)
         .args(["backtest"])
         .args(args)
-        .args(["--exchange-info", "sample/exchange_info_spot_btcusdt.json"])
-        .args(["sample/hftbacktest/spot/btcusdt_20240808.gz"])
-        .args(["sample/hftbacktest/spot/btcusdt_20240809.gz", "--json"])
+        .args(SAMPLE)
+        .arg("--json")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&succeeded(out)).unwrap();
     v["fitness"].as_f64().unwrap()
 }
 
@@ -54,9 +84,7 @@ fn the_written_strategy_backtests_to_its_reported_fitness() {
     std::fs::copy(root.join("strategy_0.toml"), &strategy_file).unwrap();
     let out = minerva(root)
         .arg("evolve")
-        .args(["sample/hftbacktest/spot/btcusdt_20240808.gz"])
-        .args(["sample/hftbacktest/spot/btcusdt_20240809.gz"])
-        .args(["--exchange-info", "sample/exchange_info_spot_btcusdt.json"])
+        .args(SAMPLE)
         .arg("--strategy")
         .arg(&strategy_file)
         .args(["--population", "6", "--generations", "3"])
@@ -68,12 +96,7 @@ fn the_written_strategy_backtests_to_its_reported_fitness() {
         .arg(&log)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(out);
     // The strategy evolved from is untouched; the written one carries the fixed
     // overrides (fees 0) and the evolved genes.
     assert_eq!(
@@ -87,17 +110,14 @@ fn the_written_strategy_backtests_to_its_reported_fitness() {
     assert!(!text.contains("  long_pressure "), "{text}");
     let (fitness, trades) = results_fitness(&out_file);
     assert!(trades >= 2.0, "{text}");
-    // The windows as printed: `train    FROM → TO (…)`.
-    let window = |name: &str| -> (String, String) {
-        let l = text.lines().find(|l| l.starts_with(name)).unwrap();
-        let mut w = l.split_whitespace();
-        let from = w.nth(1).unwrap().to_string();
-        (from, w.nth(1).unwrap().to_string())
-    };
-    let (train, hold) = (window("train "), window("holdout "));
+    let (train, hold) = (
+        printed_window(&text, "train "),
+        printed_window(&text, "holdout "),
+    );
     let best = out_file.to_str().unwrap();
-    let on = |w: &(String, String), strategy: &str, more: &[&str]| {
-        let mut args = vec!["--strategy", strategy, "--from", &w.0, "--to", &w.1];
+    let on = |w: &[String; 4], strategy: &str, more: &[&str]| {
+        let mut args = vec!["--strategy", strategy];
+        args.extend(w.iter().map(String::as_str));
         args.extend(more);
         backtest_fitness(root, &args)
     };
@@ -128,13 +148,7 @@ fn the_written_strategy_backtests_to_its_reported_fitness() {
     // The log: a row per backtest run, as many as the summary says.
     // (After the fingerprint line and the header.)
     let rows = std::fs::read_to_string(&log).unwrap().lines().count() - 2;
-    let said = text
-        .lines()
-        .find_map(|l| l.strip_prefix("evolution: "))
-        .and_then(|l| l.split(" generations, ").nth(1))
-        .and_then(|l| l.split(' ').next())
-        .unwrap();
-    assert_eq!(rows.to_string(), said, "{text}");
+    assert_eq!(rows, said_backtests(&text), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -253,9 +267,8 @@ fn an_interrupted_evolution_keeps_its_best() {
     std::fs::create_dir_all(&dir).unwrap();
     let out_file = dir.join("best.toml");
     let mut child = minerva(root)
-        .args(["evolve", "sample/hftbacktest/spot/btcusdt_20240808.gz"])
-        .args(["sample/hftbacktest/spot/btcusdt_20240809.gz"])
-        .args(["--exchange-info", "sample/exchange_info_spot_btcusdt.json"])
+        .arg("evolve")
+        .args(SAMPLE)
         .args(["--strategy", "strategy_0.toml", "--population", "4"])
         .args(["--generations", "100000", "--jobs", "1"])
         .arg("--out")
@@ -331,18 +344,8 @@ fn several_symbols_are_judged_combined() {
         .arg(&out_file)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(out);
     assert!(text.contains("evolve ETHUSDT spot"), "{text}");
-    let window = |name: &str| -> Vec<String> {
-        let l = text.lines().find(|l| l.starts_with(name)).unwrap();
-        let w: Vec<&str> = l.split_whitespace().collect();
-        vec!["--from".into(), w[1].into(), "--to".into(), w[3].into()]
-    };
     let doc: toml_edit::DocumentMut = std::fs::read_to_string(&out_file).unwrap().parse().unwrap();
     for (name, key) in [("train ", "fitness"), ("holdout ", "holdout_fitness")] {
         let b = minerva(root)
@@ -350,11 +353,10 @@ fn several_symbols_are_judged_combined() {
             .args(&files)
             .args(["--symbols", "BTCUSDT,ETHUSDT", "--json", "--strategy"])
             .arg(&out_file)
-            .args(window(name))
+            .args(printed_window(&text, name))
             .output()
             .unwrap();
-        assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
-        let v: serde_json::Value = serde_json::from_slice(&b.stdout).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&succeeded(b)).unwrap();
         let want = doc["results"][key].as_float().unwrap();
         let got = v["combined"]["fitness"].as_f64().unwrap();
         assert!((got - want).abs() < 1e-9, "{name}: {got} vs {want}\n{text}");
@@ -372,9 +374,8 @@ fn a_resumed_evolution_equals_an_uninterrupted_one() {
     std::fs::create_dir_all(&dir).unwrap();
     let run = |generations: &str, log: (&str, &Path), out: &Path, more: &[&str]| {
         let o = minerva(root)
-            .args(["evolve", "sample/hftbacktest/spot/btcusdt_20240808.gz"])
-            .args(["sample/hftbacktest/spot/btcusdt_20240809.gz"])
-            .args(["--exchange-info", "sample/exchange_info_spot_btcusdt.json"])
+            .arg("evolve")
+            .args(SAMPLE)
             .args(["--strategy", "strategy_0.toml", "--population", "4"])
             .args(["--generations", generations])
             .arg(log.0)
@@ -388,14 +389,6 @@ fn a_resumed_evolution_equals_an_uninterrupted_one() {
             o.status.success(),
             String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr),
         )
-    };
-    let backtests = |text: &str| -> usize {
-        text.lines()
-            .find_map(|l| l.strip_prefix("evolution: "))
-            .and_then(|l| l.split(" generations, ").nth(1))
-            .and_then(|l| l.split(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap()
     };
     let (log, whole_log) = (dir.join("part.csv"), dir.join("whole.csv"));
     let (part, resumed, whole) = (dir.join("a.toml"), dir.join("b.toml"), dir.join("c.toml"));
@@ -411,8 +404,8 @@ fn a_resumed_evolution_equals_an_uninterrupted_one() {
     let (ok, c) = run("4", ("--log", &whole_log), &whole, &[]);
     assert!(ok, "{c}");
     assert_eq!(
-        backtests(&a) + backtests(&b),
-        backtests(&c),
+        said_backtests(&a) + said_backtests(&b),
+        said_backtests(&c),
         "{a}\n{b}\n{c}"
     );
     assert!(b.contains("resumed: "), "{b}");

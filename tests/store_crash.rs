@@ -179,12 +179,7 @@ fn a_full_disk_stops_the_recording_not_the_trading() {
         return;
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let sample = root.join("sample/hftbacktest/spot");
-    let source = format!(
-        "replay:{},{}",
-        sample.join("btcusdt_20240808.gz").display(),
-        sample.join("btcusdt_20240809.gz").display()
-    );
+    let source = common::spot_replay_source();
     let run = |record: Option<&Path>| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_minerva"));
         c.current_dir(root)

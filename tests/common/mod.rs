@@ -97,6 +97,16 @@ pub fn spot_files() -> (Vec<PathBuf>, minerva::replay::ReplayOptions) {
     (files, opts)
 }
 
+/// The shipped spot session as `minerva run --source replay:FILE,FILE`.
+pub fn spot_replay_source() -> String {
+    let files: Vec<String> = spot_files()
+        .0
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    format!("replay:{}", files.join(","))
+}
+
 /// The shipped spot session as recorded frames, and its symbol (grids from the shipped
 /// exchangeInfo): what the pipeline tests run.
 pub fn spot_session() -> (Vec<(Vec<u8>, u64)>, minerva::core::SymbolSpec) {
