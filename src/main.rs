@@ -2122,34 +2122,28 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
             check.push(c.clone());
         }
     }
-    // The start row is the strategy as given, its values exactly (the search began
-    // from the nearest grid point).
-    check.push(evolve::Candidate {
-        genome: evolve::start_genome(&genes, &start),
-        outcome: study.evaluate(&[], study.train),
-        born: 0,
-    });
+    // Each row's overrides, and its training outcome when the search has it. The start
+    // row is the strategy as given, its values exactly (the search began from the
+    // nearest grid point): backtested here, with the holdout checks.
+    let start_genome = evolve::start_genome(&genes, &start);
+    let mut rows: Vec<_> = check
+        .into_iter()
+        .map(|c| (evolve::overrides(&genes, &c.genome), Some(c)))
+        .collect();
+    rows.push((Vec::new(), None));
     let holdout = study.holdout;
-    let exact = check.len() - 1;
-    let items: Vec<(usize, evolve::Candidate)> = check.into_iter().enumerate().collect();
     let mut checked: Vec<report::Checked> =
-        evolve::par_map(jobs, &items, &|(k, c): &(usize, evolve::Candidate)| {
-            let genes_of = if *k == exact {
-                Vec::new()
-            } else {
-                evolve::overrides(&genes, &c.genome)
-            };
-            report::Checked {
-                candidate: c.clone(),
-                holdout: holdout.map(|w| study.evaluate(&genes_of, w)),
-            }
+        evolve::par_map(jobs, &rows, &|(o, c)| report::Checked {
+            candidate: c.clone().unwrap_or_else(|| evolve::Candidate {
+                genome: start_genome.clone(),
+                outcome: study.evaluate(o, study.train),
+                born: 0,
+            }),
+            holdout: holdout.map(|w| study.evaluate(o, w)),
         });
     let start_checked = checked.pop().expect("the start row");
     let best = checked;
-    for (g, (&v, &k)) in genes
-        .iter()
-        .zip(start.iter().zip(&evolve::start_genome(&genes, &start)))
-    {
+    for (g, (&v, &k)) in genes.iter().zip(start.iter().zip(&start_genome)) {
         if v.is_finite() && (g.value(k) - v).abs() > 1e-9 {
             sayln!(
                 "note: the strategy's {} = {v} is off the gene's grid; the search began from {}",
