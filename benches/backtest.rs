@@ -10,8 +10,8 @@ use minerva::backtest::tape::Tape;
 use minerva::backtest::{self, BacktestConfig, Input};
 use minerva::core::{Market, SymbolSpec};
 
-use minerva::gateway::{keys::ApiKeys, sign::Signer};
 use minerva::strategy::Strategy;
+use minerva::venues::binance::{keys::ApiKeys, sign::Signer};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -64,7 +64,7 @@ fn synth() -> Option<Vec<(Vec<u8>, u64)>> {
 }
 
 fn recorded(files: &[PathBuf]) -> Vec<(Vec<u8>, u64)> {
-    minerva::replay::input::recorded_frames(files).unwrap()
+    minerva::store::files::recorded_frames(files).unwrap()
 }
 
 fn bench(c: &mut Criterion) {

@@ -4,14 +4,14 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use minerva::book::{Book, BookConfig};
 use minerva::core::{DepthChunk, EventBody, Market, SymbolSpec};
-use minerva::feed::binance::snapshot::parse_snapshot;
-use minerva::feed::binance::{DEFAULT_MAX_LEVELS, Decoder, SymbolTable};
+use minerva::venues::binance::snapshot::parse_snapshot;
+use minerva::venues::binance::{DEFAULT_MAX_LEVELS, Decoder, SymbolTable};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
 fn fixture() -> (
     SymbolSpec,
-    minerva::feed::binance::DepthSnapshot,
+    minerva::venues::binance::DepthSnapshot,
     Vec<DepthChunk>,
 ) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");

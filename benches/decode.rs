@@ -3,7 +3,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use minerva::core::{Market, PriceGrid, SymbolSpec};
-use minerva::feed::binance::{DEFAULT_MAX_LEVELS, DecodePath, Decoder, SymbolTable};
+use minerva::venues::binance::{DEFAULT_MAX_LEVELS, DecodePath, Decoder, SymbolTable};
 use std::hint::black_box;
 
 const SPOT_DEPTH: &str = r#"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1723161261311,"s":"BTCUSDT","U":50093242275,"u":50093242277,"b":[["57950.00000000","0.01763000"],["61837.62000000","0.61700000"],["61837.60000000","0.00000000"],["61830.01000000","1.25869000"]],"a":[["61854.33000000","0.05030000"],["61856.27000000","0.00000000"],["61860.00000000","2.44816000"],["61900.10000000","0.10000000"]]}}"#;

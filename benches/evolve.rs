@@ -20,7 +20,7 @@ fn bench(c: &mut Criterion) {
         .unwrap()
         .specs()[0]
         .clone();
-    let frames = minerva::replay::input::recorded_frames(&files).unwrap();
+    let frames = minerva::store::files::recorded_frames(&files).unwrap();
     let tape = Tape::record(&frames, &spec);
     let text = include_str!("../strategy_0.toml");
     let study = Study::new(

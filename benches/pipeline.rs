@@ -62,8 +62,8 @@ fn depth_event() -> MarketEvent {
     }
 }
 
+use minerva::feed::{Frame, Source};
 use minerva::pipeline::compact::Compact;
-use minerva::pipeline::stages::{Frame, Source};
 
 struct Frames(std::sync::Arc<Vec<(Vec<u8>, u64)>>, usize);
 
@@ -73,7 +73,7 @@ impl Source for Frames {
         self.1 += 1;
         Some(Frame {
             bytes: b,
-            recv_ns: minerva::pipeline::clock::now_ns(),
+            recv_ns: minerva::core::clock::now_ns(),
             wall_ns: *t,
         })
     }
@@ -81,8 +81,8 @@ impl Source for Frames {
 
 /// The four stages over a copy of the shipped session.
 fn compact_over(frames: &std::sync::Arc<Vec<(Vec<u8>, u64)>>) -> Compact<Frames> {
-    use minerva::gateway::{keys::ApiKeys, sign::Signer};
     use minerva::strategy::Strategy;
+    use minerva::venues::binance::{keys::ApiKeys, sign::Signer};
     let spec = minerva::core::SymbolSpec::from_tick_lot(
         "BTCUSDT",
         minerva::core::Market::Spot,
@@ -92,7 +92,7 @@ fn compact_over(frames: &std::sync::Arc<Vec<(Vec<u8>, u64)>>) -> Compact<Frames>
     .unwrap();
     let strategy = Strategy::parse(include_str!("../strategy_0.toml"), &[]).unwrap();
     let signer = Signer::new(&ApiKeys::new("k".into(), b"s".to_vec()));
-    let sim = minerva::exchange::SimOptions::default();
+    let sim = minerva::sim::SimOptions::default();
     Compact::new(Frames(frames.clone(), 0), &spec, &strategy, signer, &sim).unwrap()
 }
 
@@ -103,7 +103,7 @@ fn compact(c: &mut Criterion) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sample/hftbacktest/spot");
     let files = ["btcusdt_20240808.gz", "btcusdt_20240809.gz"]
         .map(|f| std::path::PathBuf::from(format!("{dir}/{f}")));
-    let frames = std::sync::Arc::new(minerva::replay::input::recorded_frames(&files).unwrap());
+    let frames = std::sync::Arc::new(minerva::store::files::recorded_frames(&files).unwrap());
     let fresh = || {
         let mut p = compact_over(&frames);
         for _ in 0..2_000 {

@@ -4,14 +4,14 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use minerva::book::{Book, BookConfig};
 use minerva::core::{Market, SymbolSpec};
-use minerva::feed::binance::snapshot::parse_snapshot;
-use minerva::feed::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable};
+use minerva::venues::binance::snapshot::parse_snapshot;
+use minerva::venues::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable};
 use std::hint::black_box;
 
 fn session() -> Vec<Vec<u8>> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sample/hftbacktest/spot");
     let files = ["btcusdt_20240808.gz", "btcusdt_20240809.gz"].map(|f| format!("{dir}/{f}"));
-    minerva::replay::input::json_lines(&files).unwrap()
+    minerva::store::files::json_lines(&files).unwrap()
 }
 
 fn e2e(c: &mut Criterion) {

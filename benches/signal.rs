@@ -5,12 +5,12 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use minerva::book::{Book, BookConfig, BookView, VIEW_BINS};
 use minerva::core::{EventBody, Market, SymbolSpec};
-use minerva::feed::binance::snapshot::parse_snapshot;
-use minerva::feed::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable};
 use minerva::signal::oracle::Oracle;
 use minerva::signal::peaks::{Interval, PeakParams, PeakScratch, find_peaks_into};
 use minerva::signal::profile::TradeProfile;
 use minerva::strategy::Strategy;
+use minerva::venues::binance::snapshot::parse_snapshot;
+use minerva::venues::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable};
 use std::hint::black_box;
 
 fn replayed() -> (Book, TradeProfile, Strategy, SymbolSpec) {
@@ -23,7 +23,7 @@ fn replayed() -> (Book, TradeProfile, Strategy, SymbolSpec) {
     let mut profile = TradeProfile::new(strategy.bin_ticks, 60_000, 1 << 16);
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sample/hftbacktest/spot");
     let files = ["btcusdt_20240808.gz", "btcusdt_20240809.gz"].map(|f| format!("{dir}/{f}"));
-    for j in minerva::replay::input::json_lines(&files).unwrap() {
+    for j in minerva::store::files::json_lines(&files).unwrap() {
         let r = dec.decode(&j, 0, &mut |ev| {
             book.on_event(ev);
             if let EventBody::Trade(t) = ev.body {

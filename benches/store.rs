@@ -13,7 +13,7 @@ fn insert(c: &mut Criterion) {
         root.join("btcusdt_20240808.gz"),
         root.join("btcusdt_20240809.gz"),
     ];
-    let rows: Vec<Row> = minerva::replay::input::recorded_frames(&files)
+    let rows: Vec<Row> = minerva::store::files::recorded_frames(&files)
         .unwrap()
         .into_iter()
         .map(|(json, ns)| {

@@ -3,8 +3,8 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use minerva::core::{Market, SymbolSpec};
-use minerva::feed::binance::snapshot::parse_raw_snapshot;
 use minerva::replay::{self, ReplayOptions, bench};
+use minerva::venues::binance::snapshot::parse_raw_snapshot;
 use sonic_rs::{JsonContainerTrait as _, JsonValueTrait as _};
 use std::io::Read;
 use std::path::PathBuf;
@@ -415,7 +415,7 @@ struct BacktestRunArgs {
 
 impl BacktestRunArgs {
     fn config(&self) -> Result<minerva::backtest::BacktestConfig> {
-        let period_us = match minerva::exchange::latency::duration_us(&self.period) {
+        let period_us = match minerva::sim::latency::duration_us(&self.period) {
             Ok(us) if us >= 1_000 => us,
             _ => bail!(
                 "--period `{}`: expected a duration from 1ms to 30 days (1s, 1m, 1h)",
@@ -589,10 +589,12 @@ fn parse_speed(s: &str) -> Result<Option<f64>> {
 }
 
 fn cmd_exchange(a: ExchangeArgs) -> Result<()> {
-    use minerva::pipeline::run::{install_signal_handlers, stop_requested};
-    use minerva::venue::{Venue, VenueConfig};
+    use minerva::local_exchange::{Venue, VenueConfig};
+    use minerva::shutdown::{
+        install_handlers as install_signal_handlers, requested as stop_requested,
+    };
     // The account's keys: the environment's, or the documented paper pair.
-    let (keys, from_env) = minerva::gateway::keys::ApiKeys::from_env_or_paper();
+    let (keys, from_env) = minerva::venues::binance::keys::ApiKeys::from_env_or_paper();
     let key_note = if from_env {
         "the API key in MINERVA_BINANCE_API_KEY"
     } else {
@@ -613,20 +615,19 @@ fn cmd_exchange(a: ExchangeArgs) -> Result<()> {
         addr: std::net::SocketAddr::from(([127, 0, 0, 1], a.port)),
         weight_limit: a.weight_limit,
         faults: match &a.fault {
-            Some(f) => {
-                minerva::venue::Faults::parse(f).map_err(|e| anyhow::anyhow!("--fault {e}"))?
-            }
-            None => minerva::venue::Faults::default(),
+            Some(f) => minerva::local_exchange::Faults::parse(f)
+                .map_err(|e| anyhow::anyhow!("--fault {e}"))?,
+            None => minerva::local_exchange::Faults::default(),
         },
         keys: std::sync::Arc::new(keys),
-        trading: minerva::venue::TradingConfig {
+        trading: minerva::local_exchange::TradingConfig {
             capital_e8: minerva::core::decimal::parse_scaled(a.capital.as_bytes(), 8)
                 .ok()
                 .filter(|c| *c > 0)
                 .context("--capital must be a positive amount")?,
             leverage: a.leverage.clamp(1, 125),
             fees: a.fees.as_deref().map(parse_fees).transpose()?,
-            queue: minerva::exchange::queue::QueueModel::parse(&a.queue)
+            queue: minerva::sim::queue::QueueModel::parse(&a.queue)
                 .map_err(|e| anyhow::anyhow!("--queue: {e}"))?,
             orders_per_10s: a.order_limit,
         },
@@ -717,15 +718,15 @@ fn parse_fees(f: &str) -> Result<(i64, i64)> {
 }
 
 impl SimArgs {
-    fn options(&self) -> Result<minerva::exchange::SimOptions> {
-        use minerva::exchange::latency::LatencyModel;
-        use minerva::exchange::queue::QueueModel;
+    fn options(&self) -> Result<minerva::sim::SimOptions> {
+        use minerva::sim::latency::LatencyModel;
+        use minerva::sim::queue::QueueModel;
         let fees = self.fees.as_deref().map(parse_fees).transpose()?;
         let maintenance_ppm = match &self.maintenance_margin {
             None => None,
             Some(m) => Some((parse_rate("--maintenance-margin", m)? / 100) as u32),
         };
-        Ok(minerva::exchange::SimOptions {
+        Ok(minerva::sim::SimOptions {
             latency: LatencyModel::parse(&self.latency)
                 .map_err(|e| anyhow::anyhow!("--latency: {e}"))?,
             queue: QueueModel::parse(&self.queue).map_err(|e| anyhow::anyhow!("--queue: {e}"))?,
@@ -908,7 +909,7 @@ fn run() -> Result<()> {
 }
 
 fn cmd_record(a: RecordArgs) -> Result<()> {
-    use minerva::pipeline::run::{install_signal_handlers, stop_flag};
+    use minerva::shutdown::{flag as stop_flag, install_handlers as install_signal_handlers};
     use minerva::store::recorder::{RecordConfig, RecordSource, record};
     let market: Market = a.market.parse()?;
     if market == Market::CoinM {
@@ -957,7 +958,7 @@ fn cmd_record(a: RecordArgs) -> Result<()> {
     // USD-M answers every symbol's exchangeInfo at once: fetched once for all.
     let mut fetched: Option<Vec<u8>> = None;
     for (k, sym) in symbols.iter().enumerate() {
-        let live = minerva::feed::live::LiveConfig {
+        let live = minerva::venues::binance::stream::LiveConfig {
             host: ws.clone(),
             rest: Some(rest.clone()),
             market,
@@ -966,8 +967,8 @@ fn cmd_record(a: RecordArgs) -> Result<()> {
             snapshot_limit: if market.is_futures() { 1000 } else { 5000 },
             max_reconnects: None,
             seed: k as u64,
-            rotate_after: Some(minerva::feed::live::ROTATE_AFTER),
-            stale_after: Some(minerva::feed::live::STALE_AFTER),
+            rotate_after: Some(minerva::venues::binance::stream::ROTATE_AFTER),
+            stale_after: Some(minerva::venues::binance::stream::STALE_AFTER),
         };
         // The grids the recording was made under go with it; a recorder starts
         // without them rather than not at all.
@@ -1412,7 +1413,7 @@ fn strategy_replay(
 }
 
 fn cmd_signal(a: SignalArgs) -> Result<()> {
-    use minerva::signal::{report, run::SignalRun};
+    use minerva::replay::{signal_report as report, signal_run::SignalRun};
     let strategy = load_strategy(&a.strategy, &a.overrides)?;
     let opts = ReplayOptions {
         snapshot: a.snapshot,
@@ -1446,12 +1447,12 @@ fn cmd_signal(a: SignalArgs) -> Result<()> {
 /// Everything `minerva run` needs, checked before anything starts.
 struct RunSetup {
     /// A live source instead of recorded frames.
-    live: Option<minerva::feed::live::LiveConfig>,
+    live: Option<minerva::venues::binance::stream::LiveConfig>,
     frames: Vec<(Vec<u8>, u64)>,
     speed: Option<f64>,
     spec: minerva::core::SymbolSpec,
     strategy: minerva::strategy::Strategy,
-    keys: std::sync::Arc<minerva::gateway::keys::ApiKeys>,
+    keys: std::sync::Arc<minerva::venues::binance::keys::ApiKeys>,
     cfg: minerva::pipeline::run::RunConfig,
 }
 
@@ -1482,10 +1483,10 @@ fn endpoint_urls(endpoint: &str, local: &str, market: Market) -> Result<(String,
 }
 
 fn run_setup(a: &RunArgs) -> Result<RunSetup> {
-    use minerva::gateway::keys::ApiKeys;
     use minerva::pipeline::PinPlan;
     use minerva::pipeline::run::RunConfig;
     use minerva::pipeline::wait::WaitPlan;
+    use minerva::venues::binance::keys::ApiKeys;
     let binance = a.source == "binance";
     // `--market spot|usdm|coinm` names the market kind (the spelling); any
     // other value is the strategy's `market` key, the symbol.
@@ -1591,7 +1592,7 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
     };
     let keys = std::sync::Arc::new(keys);
     let live_link = match (&gateway_hosts, live_gateway) {
-        (Some((rest, ws)), true) => Some(minerva::gateway::live::LinkConfig {
+        (Some((rest, ws)), true) => Some(minerva::venues::binance::link::LinkConfig {
             rest: rest.clone(),
             ws: ws.clone(),
             spec: spec.clone(),
@@ -1615,7 +1616,7 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
         }),
         _ => None,
     };
-    let frames = minerva::replay::input::recorded_frames(&files)?;
+    let frames = minerva::store::files::recorded_frames(&files)?;
     let cfg = RunConfig {
         threads,
         wait,
@@ -1626,7 +1627,7 @@ fn run_setup(a: &RunArgs) -> Result<RunSetup> {
             let sim = a.sim.options()?;
             if matches!(
                 sim.latency.feed,
-                minerva::exchange::latency::Delay::Recorded { .. }
+                minerva::sim::latency::Delay::Recorded { .. }
             ) {
                 bail!(
                     "--latency feed=recorded reads the recording's clocks: it is for minerva backtest"
@@ -1655,7 +1656,7 @@ fn live_config(
     host: &str,
     strategy: &minerva::strategy::Strategy,
     market: Option<&str>,
-) -> Result<minerva::feed::live::LiveConfig> {
+) -> Result<minerva::venues::binance::stream::LiveConfig> {
     let market = market
         .map(str::parse::<Market>)
         .transpose()?
@@ -1666,7 +1667,7 @@ fn live_config(
     } else {
         "depth@100ms"
     };
-    Ok(minerva::feed::live::LiveConfig {
+    Ok(minerva::venues::binance::stream::LiveConfig {
         host: host.to_string(),
         market,
         symbol: strategy.market.to_ascii_uppercase(),
@@ -1675,19 +1676,19 @@ fn live_config(
         snapshot_limit: if market.is_futures() { 1000 } else { 5000 },
         max_reconnects: None,
         seed: 0,
-        rotate_after: Some(minerva::feed::live::ROTATE_AFTER),
-        stale_after: Some(minerva::feed::live::STALE_AFTER),
+        rotate_after: Some(minerva::venues::binance::stream::ROTATE_AFTER),
+        stale_after: Some(minerva::venues::binance::stream::STALE_AFTER),
     })
 }
 
 /// The server's exchangeInfo body for the source's symbol. Cold.
-fn live_exchange_info(live: &minerva::feed::live::LiveConfig) -> Result<Vec<u8>> {
+fn live_exchange_info(live: &minerva::venues::binance::stream::LiveConfig) -> Result<Vec<u8>> {
     let path = if live.market.is_futures() {
         "/fapi/v1/exchangeInfo".to_string()
     } else {
         format!("/api/v3/exchangeInfo?symbol={}", live.symbol)
     };
-    Ok(minerva::feed::live::rest::get(
+    Ok(minerva::net::http::get(
         live.rest.as_deref().unwrap_or(&live.host),
         &path,
         std::time::Duration::from_secs(5),
@@ -1695,10 +1696,11 @@ fn live_exchange_info(live: &minerva::feed::live::LiveConfig) -> Result<Vec<u8>>
 }
 
 /// The symbol's grids from the server's exchangeInfo. Cold.
-fn live_spec(live: &minerva::feed::live::LiveConfig) -> Result<SymbolSpec> {
+fn live_spec(live: &minerva::venues::binance::stream::LiveConfig) -> Result<SymbolSpec> {
     let body = live_exchange_info(live)?;
-    let info = minerva::feed::binance::exchange_info::parse_exchange_info(&body, Some(live.market))
-        .with_context(|| format!("exchangeInfo from {}", live.host))?;
+    let info =
+        minerva::venues::binance::exchange_info::parse_exchange_info(&body, Some(live.market))
+            .with_context(|| format!("exchangeInfo from {}", live.host))?;
     info.specs
         .into_iter()
         .find(|s| s.name.as_str() == live.symbol)
@@ -1706,8 +1708,10 @@ fn live_spec(live: &minerva::feed::live::LiveConfig) -> Result<SymbolSpec> {
 }
 
 fn cmd_run(a: RunArgs) -> Result<()> {
-    use minerva::gateway::sign::Signer;
-    use minerva::pipeline::run::{ReplaySource, install_signal_handlers, run, stop_flag};
+    use minerva::feed::ReplaySource;
+    use minerva::pipeline::run::run;
+    use minerva::shutdown::{flag as stop_flag, install_handlers as install_signal_handlers};
+    use minerva::venues::binance::sign::Signer;
     let s = run_setup(&a)?;
     let _daemon = a.daemon.detach("run")?;
     if _daemon.is_some() && a.mlock {
@@ -1749,7 +1753,7 @@ fn cmd_run(a: RunArgs) -> Result<()> {
         ),
         Some(live) => {
             let name = format!("{}/{}", live.host, live.symbol);
-            let source = minerva::feed::live::LiveSource::new(live, stop_flag());
+            let source = minerva::venues::binance::stream::LiveSource::new(live, stop_flag());
             let cfg = minerva::pipeline::run::RunConfig {
                 snapshot_request: Some(source.snapshot_request()),
                 ..s.cfg.clone()
@@ -1774,8 +1778,10 @@ fn cmd_run(a: RunArgs) -> Result<()> {
 }
 
 fn cmd_bench_pipeline(a: PipelineBenchArgs) -> Result<()> {
-    use minerva::gateway::sign::Signer;
-    use minerva::pipeline::run::{ReplaySource, install_signal_handlers, run};
+    use minerva::feed::ReplaySource;
+    use minerva::pipeline::run::run;
+    use minerva::shutdown::install_handlers as install_signal_handlers;
+    use minerva::venues::binance::sign::Signer;
     if a.run.daemon.daemon {
         bail!("bench pipeline runs in the foreground: no --daemon");
     }
@@ -2078,12 +2084,12 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
     );
     say!("genes:\n{}", report::genes(&genes));
     sayln!("{}", report::GENERATION_HEAD);
-    minerva::pipeline::run::install_signal_handlers();
+    minerva::shutdown::install_handlers();
     let mut log_error = None;
     // After Ctrl-C the backtests under way finish and the rest of the generation is
     // skipped (listed as not run), so a long generation does not hold the exit up.
     let evaluate = |o: &[(&str, String)]| {
-        if minerva::pipeline::run::stop_requested() {
+        if minerva::shutdown::requested() {
             return Err("not run: stopped".to_string());
         }
         study.evaluate(o, study.train)
@@ -2106,7 +2112,7 @@ fn cmd_evolve(a: EvolveArgs) -> Result<()> {
                 log_error.get_or_insert(err);
             }
         }
-        !minerva::pipeline::run::stop_requested()
+        !minerva::shutdown::requested()
     })?;
     if let Err(why) = &e.best.outcome {
         bail!("no candidate could run (the best: {why}); nothing written");
@@ -2237,13 +2243,13 @@ fn symbol_data(
         .with_context(|| sym.clone())?
         .specs()[0]
         .clone();
-    let frames = minerva::replay::input::recorded_frames(&files).with_context(|| sym)?;
+    let frames = minerva::store::files::recorded_frames(&files).with_context(|| sym)?;
     Ok((spec, frames))
 }
 
 fn cmd_backtest(a: BacktestArgs) -> Result<()> {
     use minerva::backtest::{self, Input};
-    use minerva::gateway::{keys::ApiKeys, sign::Signer};
+    use minerva::venues::binance::{keys::ApiKeys, sign::Signer};
     let strategy = load_strategy(&a.strategy, &a.overrides)?;
     let symbols = symbol_list(a.symbols.as_deref(), &strategy)?;
     let cfg = a.run.config()?;

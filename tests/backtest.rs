@@ -5,10 +5,11 @@ mod common;
 
 use minerva::backtest::tape::Tape;
 use minerva::backtest::{self, BacktestConfig, Input};
-use minerva::exchange::SimOptions;
-use minerva::exchange::latency::LatencyModel;
-use minerva::exchange::queue::QueueModel;
-use minerva::pipeline::run::{ReplaySource, RunConfig, run};
+use minerva::feed::ReplaySource;
+use minerva::pipeline::run::{RunConfig, run};
+use minerva::sim::SimOptions;
+use minerva::sim::latency::LatencyModel;
+use minerva::sim::queue::QueueModel;
 
 /// A backtest that must run.
 fn go(
@@ -174,7 +175,7 @@ fn futures_backtest_uses_leverage() {
     };
     let u = d.join("hftbacktest-examples/usdm");
     let files = [u.join("btcusdt_20240718.gz"), u.join("btcusdt_20240719.gz")];
-    let frames = minerva::replay::input::recorded_frames(&files).unwrap();
+    let frames = minerva::store::files::recorded_frames(&files).unwrap();
     let spec = minerva::core::SymbolSpec::from_tick_lot(
         "BTCUSDT",
         minerva::core::Market::UsdM,

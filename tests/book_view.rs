@@ -7,11 +7,11 @@ mod common;
 
 use minerva::book::{Book, BookConfig, BookView};
 use minerva::core::{EventBody, Market, SymbolSpec};
-use minerva::feed::binance::snapshot::parse_snapshot;
-use minerva::feed::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable};
 use minerva::signal::oracle::Oracle;
 use minerva::signal::profile::TradeProfile;
 use minerva::strategy::{MAX_BINS, Strategy};
+use minerva::venues::binance::snapshot::parse_snapshot;
+use minerva::venues::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable};
 
 /// Replays `lines`, comparing indexed and walked views after every applied update for
 /// each `(bin_ticks, bins, limit)`; returns the comparisons made and the oracle's

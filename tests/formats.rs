@@ -5,7 +5,7 @@
 mod common;
 
 use minerva::core::{EventBody, Lots, Market, SymbolSpec, SymbolStatus, Ticks};
-use minerva::feed::binance::{
+use minerva::venues::binance::{
     DEFAULT_MAX_LEVELS, DecodePath, Decoded, Decoder, SkipReason, SymbolTable, parse_exchange_info,
 };
 

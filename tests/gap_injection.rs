@@ -7,8 +7,8 @@ mod common;
 use minerva::book::{Book, BookConfig, SyncState};
 use minerva::core::{Market, SymbolSpec};
 
-use minerva::feed::binance::snapshot::parse_snapshot;
-use minerva::feed::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, DepthSnapshot, SymbolTable};
+use minerva::venues::binance::snapshot::parse_snapshot;
+use minerva::venues::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, DepthSnapshot, SymbolTable};
 use std::path::PathBuf;
 
 enum Item {

@@ -7,11 +7,11 @@
 
 mod common;
 
-use minerva::gateway::keys::ApiKeys;
-use minerva::gateway::live::LinkConfig;
-use minerva::gateway::sign::Signer;
+use minerva::local_exchange::{Faults, TradingConfig, Venue};
 use minerva::pipeline::run::{RunConfig, RunReport, run};
-use minerva::venue::{Faults, TradingConfig, Venue};
+use minerva::venues::binance::keys::ApiKeys;
+use minerva::venues::binance::link::LinkConfig;
+use minerva::venues::binance::sign::Signer;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +37,7 @@ fn signed_get_once(venue: &Venue, path: &str, params: &str) -> (u16, String) {
     } else {
         "/api/v3/time"
     };
-    let t = minerva::feed::live::rest::get(
+    let t = minerva::net::http::get(
         &venue.local_addr().to_string(),
         time,
         Duration::from_secs(5),
@@ -58,10 +58,8 @@ fn signed_get_once(venue: &Venue, path: &str, params: &str) -> (u16, String) {
         "{path}?{q}&signature={}",
         std::str::from_utf8(&sig).unwrap()
     );
-    let mut c = minerva::feed::live::rest::Client::new(
-        &venue.local_addr().to_string(),
-        Duration::from_secs(5),
-    );
+    let mut c =
+        minerva::net::http::Client::new(&venue.local_addr().to_string(), Duration::from_secs(5));
     let r = c.request("GET", &full, b"", Some(keys.api_key())).unwrap();
     (r.status, String::from_utf8(r.body).unwrap())
 }
@@ -92,7 +90,7 @@ fn trade(faults: Faults) -> (RunReport, Venue) {
 
 fn trade_on(
     venue: Venue,
-    source: minerva::feed::live::LiveSource,
+    source: minerva::venues::binance::stream::LiveSource,
     spec: minerva::core::SymbolSpec,
 ) -> (RunReport, Venue) {
     let addr = venue.local_addr().to_string();
@@ -210,7 +208,7 @@ fn usdm_orders_fill_with_reduce_only_exits() {
         .specs()[0]
         .clone();
     assert!(spec.market.is_futures());
-    let venue = minerva::venue::Venue::start(minerva::venue::VenueConfig {
+    let venue = minerva::local_exchange::Venue::start(minerva::local_exchange::VenueConfig {
         files,
         replay,
         speed: Some(100.0),
@@ -227,8 +225,8 @@ fn usdm_orders_fill_with_reduce_only_exits() {
         },
     })
     .unwrap();
-    let source = minerva::feed::live::LiveSource::new(
-        minerva::feed::live::LiveConfig {
+    let source = minerva::venues::binance::stream::LiveSource::new(
+        minerva::venues::binance::stream::LiveConfig {
             host: venue.local_addr().to_string(),
             rest: None,
             market: minerva::core::Market::UsdM,

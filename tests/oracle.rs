@@ -2,10 +2,10 @@
 
 use minerva::book::{Book, BookConfig};
 use minerva::core::{Level, Lots, Market, SymbolSpec, Ticks};
-use minerva::feed::binance::DepthSnapshot;
 use minerva::signal::oracle::{NoSignal, Oracle, Side};
 use minerva::signal::profile::TradeProfile;
 use minerva::strategy::Strategy;
+use minerva::venues::binance::DepthSnapshot;
 
 fn strategy(extra: &[(&str, String)]) -> Strategy {
     let mut o = vec![("bin_ticks", "1".to_string()), ("bins", "50".to_string())];

@@ -4,12 +4,13 @@
 
 mod common;
 
-use minerva::exchange::SimOptions;
-use minerva::exchange::latency::{Delay, LatencyModel};
+use minerva::feed::ReplaySource;
 use minerva::pipeline::pin::allowed_cpus;
-use minerva::pipeline::run::{ReplaySource, RunConfig, RunError, run};
+use minerva::pipeline::run::{RunConfig, RunError, run};
 use minerva::pipeline::wait::WaitPlan;
 use minerva::pipeline::{PinPlan, Wait};
+use minerva::sim::SimOptions;
+use minerva::sim::latency::{Delay, LatencyModel};
 use minerva::strategy::Strategy;
 
 fn setup() -> (Vec<(Vec<u8>, u64)>, minerva::core::SymbolSpec, Strategy) {

@@ -3,7 +3,7 @@
 use minerva::book::{Book, BookConfig, SyncState};
 use minerva::core::decimal::{canonical, parse_scaled};
 use minerva::core::{DepthChunk, Level, Lots, Market, PriceGrid, SymbolSpec, Ticks};
-use minerva::feed::binance::DepthSnapshot;
+use minerva::venues::binance::DepthSnapshot;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 

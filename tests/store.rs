@@ -33,7 +33,7 @@ fn replay_digest(files: &[PathBuf], opts: &ReplayOptions) -> String {
 /// The loosened strategy backtested on recorded `files` (or database sessions).
 fn loose_backtest(files: &[PathBuf], opts: &ReplayOptions) -> backtest::BacktestReport {
     let spec = minerva::replay::symbol_table(files, opts).unwrap().specs()[0].clone();
-    let frames = minerva::replay::input::recorded_frames(files).unwrap();
+    let frames = minerva::store::files::recorded_frames(files).unwrap();
     backtest::run(
         Input::Frames(&frames),
         &spec,
@@ -143,7 +143,7 @@ fn a_database_killed_mid_write_opens_with_its_committed_batches() {
     let whole: Vec<i64> = files
         .iter()
         .map(|f| {
-            let mut r = minerva::replay::input::LineReader::open(f).unwrap();
+            let mut r = minerva::store::files::LineReader::open(f).unwrap();
             while r.next_line().unwrap().is_some() {}
             r.lines() as i64
         })
@@ -197,14 +197,14 @@ fn a_recording_of_the_local_exchange_replays_as_its_files() {
         sources: vec![RecordSource {
             // As `minerva record` does: the exchange's own answer, kept with the session.
             exchange_info: Some(
-                minerva::feed::live::rest::get(
+                minerva::net::http::get(
                     &host,
                     "/api/v3/exchangeInfo?symbol=BTCUSDT",
                     std::time::Duration::from_secs(5),
                 )
                 .unwrap(),
             ),
-            live: minerva::feed::live::LiveConfig {
+            live: minerva::venues::binance::stream::LiveConfig {
                 host: host.clone(),
                 rest: None,
                 market: minerva::core::Market::Spot,
@@ -276,7 +276,8 @@ fn a_recording_of_the_local_exchange_replays_as_its_files() {
 /// database replays to the same final book as the files.
 #[test]
 fn the_pipeline_records_what_its_feed_receives() {
-    use minerva::pipeline::run::{ReplaySource, RunConfig, run};
+    use minerva::feed::ReplaySource;
+    use minerva::pipeline::run::{RunConfig, run};
     let (frames, spec) = common::spot_session();
     let n = frames.len() as u64;
     let db = temp_db("tapped");
@@ -318,7 +319,7 @@ fn the_pipeline_records_what_its_feed_receives() {
 /// and the decoded views.
 #[test]
 fn a_schema_1_database_is_migrated_on_open() {
-    use minerva::replay::input::{LineReader, classify};
+    use minerva::store::files::{LineReader, classify};
     let (files, opts) = common::spot_files();
     let db = temp_db("v1");
     drop(SqliteStore::open_at(&db, 1).unwrap());
@@ -371,7 +372,7 @@ fn a_schema_1_database_is_migrated_on_open() {
 /// candles equal to candles made by hand from the trades.
 #[test]
 fn exports_give_back_the_lines_and_the_decoded_views() {
-    use minerva::replay::input::LineReader;
+    use minerva::store::files::LineReader;
     use minerva::store::{View, export};
     let (files, opts) = common::spot_files();
     let db = temp_db("export");
@@ -469,7 +470,7 @@ fn exports_give_back_the_lines_and_the_decoded_views() {
 fn btc_source(host: &str, seed: u64) -> minerva::store::recorder::RecordSource {
     minerva::store::recorder::RecordSource {
         exchange_info: Some(b"{\"symbols\":[]}".to_vec()),
-        live: minerva::feed::live::LiveConfig {
+        live: minerva::venues::binance::stream::LiveConfig {
             host: host.to_string(),
             rest: None,
             market: minerva::core::Market::Spot,
@@ -492,7 +493,7 @@ fn a_recording_keeps_its_gaps_and_resyncs_as_events() {
     use minerva::store::EventKind;
     use minerva::store::recorder::{RecordConfig, record};
     let (files, opts) = common::spot_files();
-    let faults = minerva::venue::Faults {
+    let faults = minerva::local_exchange::Faults {
         skip_depth_every: Some(700),
         ..Default::default()
     };
@@ -631,7 +632,7 @@ fn each_line_keeps_its_connection() {
     use minerva::store::EventKind;
     use minerva::store::recorder::{RecordConfig, record};
     let (files, opts) = common::spot_files();
-    let faults = minerva::venue::Faults {
+    let faults = minerva::local_exchange::Faults {
         drop_every: Some(25_000),
         ..Default::default()
     };

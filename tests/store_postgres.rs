@@ -4,7 +4,8 @@
 
 mod common;
 
-use minerva::pipeline::run::{ReplaySource, RunConfig, run};
+use minerva::feed::ReplaySource;
+use minerva::pipeline::run::{RunConfig, run};
 use minerva::replay::replay;
 use minerva::store::postgres::PgStore;
 use minerva::store::recorder::{RecordConfig, RecordSource, record};
@@ -41,7 +42,7 @@ fn fresh_db(name: &str) -> Option<String> {
 fn live_btc(host: &str, seed: u64) -> RecordSource {
     RecordSource {
         exchange_info: Some(b"{\"symbols\":[]}".to_vec()),
-        live: minerva::feed::live::LiveConfig {
+        live: minerva::venues::binance::stream::LiveConfig {
             host: host.to_string(),
             rest: None,
             market: minerva::core::Market::Spot,
@@ -82,7 +83,7 @@ fn an_import_into_postgres_replays_and_queries_as_sqlite() {
     assert_eq!(digest(&from_pg), digest(&files));
     let backtest = |f: &[PathBuf]| {
         let spec = minerva::replay::symbol_table(f, &opts).unwrap().specs()[0].clone();
-        let frames = minerva::replay::input::recorded_frames(f).unwrap();
+        let frames = minerva::store::files::recorded_frames(f).unwrap();
         minerva::backtest::run(
             minerva::backtest::Input::Frames(&frames),
             &spec,

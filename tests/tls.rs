@@ -4,8 +4,8 @@
 //! against the name (an address not in it is refused), and HTTP flows over it.
 //! `.ci/run` installs openssl when it is missing.
 
-use minerva::feed::live::rest::Client;
-use minerva::feed::live::tls::{CA_FILE_VAR, Conn};
+use minerva::net::http::Client;
+use minerva::net::tls::{CA_FILE_VAR, Conn};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 

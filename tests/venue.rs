@@ -5,9 +5,9 @@
 mod common;
 
 use minerva::book::{Book, BookConfig};
-use minerva::feed::binance::snapshot::parse_snapshot;
-use minerva::feed::binance::{DEFAULT_MAX_LEVELS, Decoder, SymbolTable};
-use minerva::venue::Faults;
+use minerva::local_exchange::Faults;
+use minerva::venues::binance::snapshot::parse_snapshot;
+use minerva::venues::binance::{DEFAULT_MAX_LEVELS, Decoder, SymbolTable};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
@@ -108,13 +108,13 @@ fn the_pipeline_trades_on_the_live_feed_of_the_local_exchange() {
     let venue = common::spot_venue(None, Faults::default(), None);
     let host = venue.local_addr().to_string();
     // The grids from the venue's exchangeInfo, as `minerva run --source ws://` reads them.
-    let body = minerva::feed::live::rest::get(
+    let body = minerva::net::http::get(
         &host,
         "/api/v3/exchangeInfo",
         std::time::Duration::from_secs(5),
     )
     .unwrap();
-    let spec = minerva::feed::binance::exchange_info::parse_exchange_info(&body, None)
+    let spec = minerva::venues::binance::exchange_info::parse_exchange_info(&body, None)
         .unwrap()
         .specs
         .into_iter()
@@ -175,7 +175,7 @@ fn request_weight_is_counted_and_429_says_when_to_come_back() {
     // Two requests in one minute (a third if a minute turned between them).
     let mut refused = None;
     for _ in 0..3 {
-        if let Err(e) = minerva::feed::live::rest::get(&host, path, t) {
+        if let Err(e) = minerva::net::http::get(&host, path, t) {
             refused = Some(e);
             break;
         }

@@ -7,12 +7,12 @@ mod common;
 use minerva::book::{Book, BookConfig, BookView, VIEW_BINS};
 use minerva::core::EventBody;
 use minerva::core::{Market, SymbolSpec};
-use minerva::feed::binance::snapshot::parse_snapshot;
-use minerva::feed::binance::{DEFAULT_MAX_LEVELS, DecodePath, Decoded, Decoder, SymbolTable};
 use minerva::risk::RiskManager;
 use minerva::signal::oracle::Oracle;
 use minerva::signal::profile::TradeProfile;
 use minerva::strategy::Strategy;
+use minerva::venues::binance::snapshot::parse_snapshot;
+use minerva::venues::binance::{DEFAULT_MAX_LEVELS, DecodePath, Decoded, Decoder, SymbolTable};
 use std::sync::atomic::Ordering::Relaxed;
 
 #[global_allocator]

@@ -6,11 +6,11 @@
 mod common;
 
 use common::ALLOCS;
-use minerva::exchange::SimOptions;
-use minerva::exchange::latency::LatencyModel;
-use minerva::exchange::queue::QueueModel;
+use minerva::feed::RecordedFrames;
 use minerva::pipeline::compact::Compact;
-use minerva::pipeline::stages::RecordedFrames;
+use minerva::sim::SimOptions;
+use minerva::sim::latency::LatencyModel;
+use minerva::sim::queue::QueueModel;
 use std::sync::atomic::Ordering::Relaxed;
 
 #[global_allocator]

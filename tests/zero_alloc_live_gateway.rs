@@ -20,10 +20,10 @@ fn no_allocation_per_frame_with_the_live_gateway() {
     let venue = common::spot_venue(Some(100.0), Default::default(), None);
     let inner = common::btc_live(&venue, 5000, Some(0), 3);
     let addr = venue.local_addr().to_string();
-    let keys = std::sync::Arc::new(minerva::gateway::keys::ApiKeys::paper());
+    let keys = std::sync::Arc::new(minerva::venues::binance::keys::ApiKeys::paper());
     let cfg = RunConfig {
         snapshot_request: Some(inner.snapshot_request()),
-        live: Some(minerva::gateway::live::LinkConfig {
+        live: Some(minerva::venues::binance::link::LinkConfig {
             rest: addr.clone(),
             ws: addr,
             spec: spec.clone(),
@@ -39,7 +39,7 @@ fn no_allocation_per_frame_with_the_live_gateway() {
         Marking::new(inner),
         &spec,
         &common::loose_strategy(),
-        minerva::gateway::sign::Signer::new(&keys),
+        minerva::venues::binance::sign::Signer::new(&keys),
         &cfg,
     )
     .unwrap();

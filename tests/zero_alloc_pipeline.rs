@@ -8,10 +8,10 @@
 mod common;
 
 use common::{ALLOCS, SKIP_THREAD, thread_id};
+use minerva::feed::{Frame, Source};
 use minerva::pipeline::PinPlan;
 use minerva::pipeline::pin::allowed_cpus;
 use minerva::pipeline::run::{RunConfig, run};
-use minerva::pipeline::stages::{Frame, Source};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 #[global_allocator]
@@ -37,7 +37,7 @@ impl Source for Marking<'_> {
         self.next += 1;
         Some(Frame {
             bytes,
-            recv_ns: minerva::pipeline::clock::now_ns(),
+            recv_ns: minerva::core::clock::now_ns(),
             wall_ns: *rec,
         })
     }

@@ -15,11 +15,11 @@ use minerva::core::{
     DEPTH_CHUNK_LEVELS, Dec8, DepthChunk, EventBody, Level, Lots, Market, MarketEvent, PriceGrid,
     QtyGrid, SymbolSpec, Ticks,
 };
-use minerva::feed::binance::snapshot::{DepthSnapshot, parse_raw_snapshot, parse_snapshot};
-use minerva::feed::binance::{
+use minerva::store::files::{LineKind, LineReader, classify};
+use minerva::venues::binance::snapshot::{DepthSnapshot, parse_raw_snapshot, parse_snapshot};
+use minerva::venues::binance::{
     DEFAULT_MAX_LEVELS, DecodeError, DecodePath, Decoded, Decoder, SymbolTable, parse_exchange_info,
 };
-use minerva::replay::input::{LineKind, LineReader, classify};
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -589,12 +589,12 @@ fn read_lines(path: &Path) -> Result<Vec<Vec<u8>>, String> {
 /// it. Never a panic, no fill of nothing, and no report is lost.
 pub fn paper_request(data: &[u8]) {
     use minerva::core::{DepthChunk, EventBody, Level, Lots, MarketEvent, SymbolId, Ticks, Trade};
-    use minerva::exchange::latency::{Delay, LatencyModel};
-    use minerva::exchange::queue::QueueModel;
-    use minerva::exchange::{Method, Report, SimConfig, SimExchange};
-    use minerva::feed::binance::DepthSnapshot;
-    use minerva::gateway::keys::ApiKeys;
-    use minerva::gateway::sign::{Request, Signer};
+    use minerva::sim::latency::{Delay, LatencyModel};
+    use minerva::sim::queue::QueueModel;
+    use minerva::sim::{Method, Report, SimConfig, SimExchange};
+    use minerva::venues::binance::DepthSnapshot;
+    use minerva::venues::binance::keys::ApiKeys;
+    use minerva::venues::binance::sign::{Request, Signer};
     let [m, s, rest @ ..] = data else {
         return;
     };
@@ -702,7 +702,7 @@ pub fn paper_request(data: &[u8]) {
 /// until an error; never a panic, never a message over the limit, and what it writes
 /// back (pongs, a close) is well-framed and masked.
 pub fn ws_frames(data: &[u8]) {
-    use minerva::feed::live::wire::{MAX_MESSAGE, Wire};
+    use minerva::net::ws::{MAX_MESSAGE, Wire};
     use std::io::{Cursor, Read, Write};
     struct Duplex(Cursor<Vec<u8>>, Vec<u8>);
     impl Read for Duplex {
@@ -734,14 +734,14 @@ pub fn ws_frames(data: &[u8]) {
 /// `Content-Length` said and comes from the input.
 pub fn http_head(data: &[u8]) {
     let mut r = std::io::Cursor::new(data);
-    let mut reader = minerva::venue::http::Reader::default();
+    let mut reader = minerva::net::server::Reader::default();
     let mut bodies = 0usize;
     for _ in 0..64 {
         let Some(req) = reader.next(&mut r) else {
             break;
         };
         assert!(!req.path.contains('?'));
-        let _ = minerva::venue::http::query_param(&req.query, "symbol");
+        let _ = minerva::net::server::query_param(&req.query, "symbol");
         let _ = req.param("signature");
         bodies += req.body.len();
         assert!(bodies <= data.len());
@@ -753,11 +753,11 @@ pub fn http_head(data: &[u8]) {
 /// what a fill leaves is what is left of it.
 pub fn user_events(data: &[u8]) {
     use minerva::core::{Lots, Market, SymbolSpec};
-    use minerva::exchange::Report;
+    use minerva::sim::Report;
     let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::UsdM, "0.1", "0.001").unwrap();
     let events: Vec<&[u8]> = data.split(|&b| b == b'\n').take(256).collect();
     let orders = [("mnv1e", true, Lots(1_000)), ("mnv1t", false, Lots(1_000))];
-    let out = minerva::gateway::live::replay_user_events(&spec, &orders, &events);
+    let out = minerva::venues::binance::link::replay_user_events(&spec, &orders, &events);
     for (id, _, qty) in orders {
         let mut filled = 0i64;
         for e in out.iter().filter(|e| e.client_id.as_str() == id) {

@@ -1,6 +1,6 @@
 //! The backtest: the live pipeline's own stages (feed, book, signal, gateway with the
 //! risk manager and trader) stepped over recorded frames on one thread, with the
-//! simulated exchange ([`crate::exchange`]) where the socket would be. Nothing in the
+//! simulated exchange ([`crate::sim`]) where the socket would be. Nothing in the
 //! strategy, book or risk code differs from `minerva run`; only the source of frames
 //! and the pacing do. Deterministic: the same frames and options give the same report
 //! (every random draw is seeded).
@@ -16,13 +16,14 @@ pub mod tape;
 
 use crate::book::BookStats;
 use crate::core::{Market, SymbolSpec};
-use crate::exchange::{SimOptions, SimStats};
-use crate::gateway::sign::Signer;
+use crate::feed::RecordedFrames;
 use crate::gateway::trader::{ClosedTrade, EquityPoint, TraderStats};
 use crate::pipeline::compact::Compact;
-use crate::pipeline::stages::{RecordedFrames, ShapeError};
+use crate::pipeline::stages::ShapeError;
 use crate::risk::RiskStats;
+use crate::sim::{SimOptions, SimStats};
 use crate::strategy::Strategy;
+use crate::venues::binance::sign::Signer;
 use fitness::{Metrics, Objective};
 use std::time::Instant;
 use tape::Tape;

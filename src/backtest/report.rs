@@ -4,10 +4,10 @@
 use super::fitness::{Metrics, Objective};
 use super::{BacktestReport, Combined};
 use crate::core::{SymbolSpec, utc};
-use crate::exchange::Reject;
 use crate::gateway::trader::EquityPoint;
 use crate::gateway::trader::Exit;
 use crate::signal::oracle::Side;
+use crate::sim::Reject;
 use std::fmt::Write;
 
 const E8: f64 = 1e8;

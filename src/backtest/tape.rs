@@ -12,8 +12,9 @@ use crate::core::{
     AggTrade, DEPTH_CHUNK_LEVELS, DepthChunk, EventBody, Level, MarkPrice, MarketEvent, SymbolId,
     SymbolSpec, Trade,
 };
+use crate::feed::RecordedFrames;
 use crate::pipeline::ring::ring;
-use crate::pipeline::stages::{FeedMsg, FeedStage, RecordedFrames};
+use crate::pipeline::stages::{FeedMsg, FeedStage};
 use crate::pipeline::wait::Wait;
 
 #[derive(Debug, Clone, Copy)]

@@ -18,7 +18,7 @@ mod ticker_check;
 mod view;
 
 use crate::core::{BookTicker, DepthChunk, EventBody, Level, MarketEvent, SymbolSpec, Ticks};
-use crate::feed::binance::DepthSnapshot;
+use crate::venues::binance::DepthSnapshot;
 use ladder::Ladder;
 use std::collections::VecDeque;
 use ticker_check::{TickerCheck, Top};

@@ -4,10 +4,12 @@
 //! exchange's filters ([`SymbolSpec`]); text becomes integers only at the edges, through
 //! checked conversions that refuse to round ([`decimal`]).
 
+pub mod clock;
 pub mod decimal;
 mod event;
 mod fixed;
 mod symbol;
+pub mod wait;
 
 pub use event::{
     AggTrade, BookTicker, DEPTH_CHUNK_LEVELS, DepthChunk, EventBody, Kline, KlineInterval, Level,

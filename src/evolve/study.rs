@@ -11,9 +11,9 @@
 use super::{Gene, Outcome};
 use crate::backtest::{self, BacktestConfig, BacktestReport, Input, tape::Tape};
 use crate::core::SymbolSpec;
-use crate::gateway::keys::ApiKeys;
-use crate::gateway::sign::Signer;
 use crate::strategy::Strategy;
+use crate::venues::binance::keys::ApiKeys;
+use crate::venues::binance::sign::Signer;
 
 /// A part of the recording, in recorded time (ns): trading from `from`, stopping after
 /// `to`. Earlier messages only warm the book up.

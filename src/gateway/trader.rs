@@ -12,20 +12,18 @@
 //!
 //! # Hot path: every buffer is sized at start-up; no allocation.
 
-use super::live::LiveLink;
-use super::sign::{
+use crate::core::{EventBody, Lots, MarketEvent, SymbolSpec, Ticks};
+use crate::risk::{Operation, Refusal, RiskManager, RiskStats};
+use crate::signal::oracle::{Intent, Side};
+use crate::sim::latency::Delay;
+use crate::sim::{ClientId, Execution, Method, Reject, Report, SimExchange, SimOptions, SimStats};
+use crate::strategy::Strategy;
+use crate::venues::binance::DepthSnapshot;
+use crate::venues::binance::link::LiveLink;
+use crate::venues::binance::sign::{
     EncodeError, OcoRequest, OrderKind, OrderRequest, OrderSide, Request, Signer, signed_cancel,
     signed_oco, signed_order,
 };
-use crate::core::{EventBody, Lots, MarketEvent, SymbolSpec, Ticks};
-use crate::exchange::latency::Delay;
-use crate::exchange::{
-    ClientId, Execution, Method, Reject, Report, SimExchange, SimOptions, SimStats,
-};
-use crate::feed::binance::DepthSnapshot;
-use crate::risk::{Operation, Refusal, RiskManager, RiskStats};
-use crate::signal::oracle::{Intent, Side};
-use crate::strategy::Strategy;
 use std::fmt::Write;
 
 /// `recvWindow` of every request, ms.
@@ -316,7 +314,7 @@ impl Trader {
     /// numbered from the start time in ms, so client ids never repeat a previous
     /// session's.
     pub fn live(spec: &SymbolSpec, strategy: &Strategy, signer: Signer, link: LiveLink) -> Self {
-        let sim = &crate::exchange::SimConfig::for_strategy(strategy);
+        let sim = &crate::sim::SimConfig::for_strategy(strategy);
         let start_ms = link.now_us() / 1000;
         let mut t = Self::with(
             spec,
@@ -336,7 +334,7 @@ impl Trader {
         signer: Signer,
         exchange: Link,
         feed: Delay,
-        sim: &crate::exchange::SimConfig,
+        sim: &crate::sim::SimConfig,
     ) -> Self {
         let slots = strategy.max_concurrent_trades.max(1) as usize;
         Self {
@@ -994,7 +992,7 @@ mod tests {
 mod race_tests {
     use super::*;
     use crate::core::Market;
-    use crate::exchange::testkit;
+    use crate::sim::testkit;
 
     #[test]
     fn a_fill_that_beats_the_withdrawal_keeps_the_position() {
@@ -1006,7 +1004,7 @@ mod race_tests {
         .unwrap();
         // Requests take 500 ms to arrive.
         let opts = SimOptions {
-            latency: crate::exchange::latency::LatencyModel::parse("order=500ms").unwrap(),
+            latency: crate::sim::latency::LatencyModel::parse("order=500ms").unwrap(),
             ..SimOptions::default()
         };
         let mut t = Trader::simulated(&spec, &strategy, Signer::from_secret(b"k"), &opts);
@@ -1048,7 +1046,7 @@ mod race_tests {
         let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
         let strategy = Strategy::parse(include_str!("../../strategy_0.toml"), &[]).unwrap();
         let opts = SimOptions {
-            latency: crate::exchange::latency::LatencyModel::parse("feed=recorded+1ms").unwrap(),
+            latency: crate::sim::latency::LatencyModel::parse("feed=recorded+1ms").unwrap(),
             ..SimOptions::default()
         };
         let mut t = Trader::simulated(&spec, &strategy, Signer::from_secret(b"k"), &opts);

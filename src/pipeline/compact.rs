@@ -5,14 +5,15 @@
 use super::ring::{Abandoned, Inbox, Outbox, ring, ring_filled};
 use super::stages::{
     BookStage, FeedMsg, FeedStage, GatewayStage, OrderMsg, ShapeError, SignalMsg, SignalStage,
-    Source, Stamped, View,
+    Stamped, View,
 };
 use super::wait::Wait;
 use crate::book::BookConfig;
 use crate::core::SymbolSpec;
-use crate::exchange::SimOptions;
-use crate::gateway::sign::Signer;
+use crate::feed::Source;
+use crate::sim::SimOptions;
 use crate::strategy::Strategy;
+use crate::venues::binance::sign::Signer;
 
 /// Slots of the view ring (one view is in flight at a time on one thread).
 const VIEW_SLOTS: usize = 16;

@@ -2,7 +2,6 @@
 //! stalls instead of dropping, wait strategies, and the launch flags that pin stages to
 //! CPUs. (The stage wiring and `minerva run` build on these.)
 
-pub mod clock;
 pub mod compact;
 pub mod pin;
 pub mod ring;

@@ -9,76 +9,29 @@
 //! | 3 | feed \| book \| signal, gateway |
 //! | 4 | feed \| book \| signal \| gateway |
 
-use super::clock::now_ns;
 use super::pin::{PinPlan, Stage, allowed_cpus};
 use super::ring::{Inbox, Outbox, RingStats, ring, ring_filled};
 use super::stages::{
-    BookStage, FeedMsg, FeedStage, Frame, GatewayStage, Latencies, OrderMsg, ShapeError, SignalMsg,
-    SignalStage, Source, Stamped, View, drain,
+    BookStage, FeedMsg, FeedStage, GatewayStage, Latencies, OrderMsg, ShapeError, SignalMsg,
+    SignalStage, Stamped, View, drain,
 };
 use super::wait::{Wait, WaitPlan, Waiter};
 use crate::book::BookConfig;
 use crate::core::SymbolSpec;
-use crate::exchange::{SimOptions, SimStats};
-use crate::gateway::sign::Signer;
+use crate::feed::Source;
 use crate::gateway::trader::{Shutdown, TraderStats};
 use crate::risk::RiskStats;
+use crate::sim::{SimOptions, SimStats};
 use crate::strategy::Strategy;
 use crate::telemetry::IntervalLog;
+use crate::venues::binance::sign::Signer;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-/// Set by SIGINT/SIGTERM: the feed stops taking frames and the pipeline drains.
-static STOP: AtomicBool = AtomicBool::new(false);
-/// Set by SIGUSR1: print a report now.
-static REPORT_NOW: AtomicBool = AtomicBool::new(false);
 /// Bumped when a report is due; each thread posts its histograms when it sees a change.
 static EPOCH: AtomicU64 = AtomicU64::new(0);
-
-extern "C" fn on_stop(_: libc::c_int) {
-    // Only an atomic store: async-signal-safe.
-    STOP.store(true, Ordering::Relaxed);
-}
-
-extern "C" fn on_usr1(_: libc::c_int) {
-    REPORT_NOW.store(true, Ordering::Relaxed);
-}
-
-/// Installs the SIGINT/SIGTERM (stop) and SIGUSR1 (report) handlers.
-pub fn install_signal_handlers() {
-    let stop = on_stop as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    let usr1 = on_usr1 as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    // SAFETY: both handlers only store to atomics, which is async-signal-safe, and have
-    // the C signature `signal` expects.
-    unsafe {
-        libc::signal(libc::SIGINT, stop);
-        libc::signal(libc::SIGTERM, stop);
-        libc::signal(libc::SIGUSR1, usr1);
-    }
-}
-
-/// True once SIGINT or SIGTERM arrived (after [`install_signal_handlers`]).
-pub fn stop_requested() -> bool {
-    STOP.load(Ordering::Relaxed)
-}
-
-/// A flag that follows SIGINT/SIGTERM, for a source that waits on a socket: a watcher
-/// thread copies the signal flag into it (cold; ends with the process).
-pub fn stop_flag() -> std::sync::Arc<AtomicBool> {
-    let flag = std::sync::Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    let _ = std::thread::Builder::new()
-        .name("minerva-stop".into())
-        .spawn(move || {
-            while !STOP.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            f.store(true, Ordering::Relaxed);
-        });
-    flag
-}
 
 /// Slots of the book → signal view ring: deep enough to absorb a burst of updates,
 /// small enough (64 KB) to stay in cache.
@@ -126,7 +79,7 @@ pub struct RunConfig {
     /// HdrHistogram interval log: an interval per report, and the last at exit.
     pub latency_log: Option<PathBuf>,
     /// Trade on a real exchange through this link instead of the simulated one.
-    pub live: Option<crate::gateway::live::LinkConfig>,
+    pub live: Option<crate::venues::binance::link::LinkConfig>,
 }
 
 /// The default adapts to any machine: compact (one thread, spinning then yielding)
@@ -235,7 +188,7 @@ pub struct RunReport {
     /// Stopped by a signal before the end of the input.
     pub interrupted: bool,
     /// The live link's counters and wire latencies (a live gateway).
-    pub link: Option<crate::gateway::live::LinkReport>,
+    pub link: Option<crate::venues::binance::link::LinkReport>,
 }
 
 fn quote(e8: i64) -> String {
@@ -333,66 +286,6 @@ impl RunReport {
     }
 }
 
-/// Recorded frames replayed as a socket would deliver them: as fast as possible, or paced
-/// by their recorded receive times divided by `speed`.
-pub struct ReplaySource {
-    frames: Vec<(Vec<u8>, u64)>,
-    /// The receive buffer: each frame is copied in before it is stamped, as a socket
-    /// read copies from the kernel (so the copy is not part of the measured latency,
-    /// and the bytes are as warm as a socket's).
-    buf: Vec<u8>,
-    next: usize,
-    speed: Option<f64>,
-    start_ns: u64,
-    first_recorded: u64,
-}
-
-impl ReplaySource {
-    /// A source over recorded `(json, recorded ns)` frames; `speed` `None` = max.
-    pub fn new(frames: Vec<(Vec<u8>, u64)>, speed: Option<f64>) -> Self {
-        let first_recorded = frames.iter().map(|f| f.1).find(|&t| t > 0).unwrap_or(0);
-        let longest = frames.iter().map(|f| f.0.len()).max().unwrap_or(0);
-        Self {
-            buf: Vec::with_capacity(longest),
-            frames,
-            next: 0,
-            speed,
-            start_ns: 0,
-            first_recorded,
-        }
-    }
-}
-
-impl Source for ReplaySource {
-    fn next_frame(&mut self) -> Option<Frame<'_>> {
-        if STOP.load(Ordering::Relaxed) {
-            return None;
-        }
-        let (bytes, rec) = self.frames.get(self.next)?;
-        self.next += 1;
-        if self.start_ns == 0 {
-            self.start_ns = now_ns();
-        }
-        if let (Some(speed), true) = (
-            self.speed,
-            *rec >= self.first_recorded && self.first_recorded > 0,
-        ) {
-            let due = self.start_ns + ((*rec - self.first_recorded) as f64 / speed) as u64;
-            let mut w = Waiter::new(Wait::Park);
-            while now_ns() < due && !STOP.load(Ordering::Relaxed) {
-                w.idle();
-            }
-        }
-        self.buf.clear();
-        self.buf.extend_from_slice(bytes); // within capacity: no allocation
-        Some(Frame {
-            bytes: &self.buf,
-            recv_ns: now_ns(),
-            wall_ns: *rec,
-        })
-    }
-}
-
 /// Where a thread posts its histograms when a report is due (preallocated: posting
 /// merges into it without allocating).
 struct Mailbox {
@@ -483,7 +376,7 @@ impl<S: Source> Lane<'_, S> {
                 }
             }
             if let Some((g, rx)) = self.gateway.as_mut() {
-                if accepting && STOP.load(Ordering::Relaxed) {
+                if accepting && crate::shutdown::requested() {
                     // Shutting down: intents still in the rings are not traded.
                     accepting = false;
                     g.stop_accepting();
@@ -628,7 +521,7 @@ fn reporter(
     while !finished.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(20));
         let due = next.is_some_and(|n| Instant::now() >= n);
-        if !(due || REPORT_NOW.swap(false, Ordering::Relaxed)) {
+        if !(due || crate::shutdown::take_report_request()) {
             continue;
         }
         if let (Some(n), Some(e)) = (next.as_mut(), every) {
@@ -697,7 +590,7 @@ pub fn run<S: Source + Send>(
     cfg: &RunConfig,
 ) -> Result<RunReport, RunError> {
     let layout = validate(cfg)?;
-    super::clock::clock(); // calibrate now, not on a hot thread
+    crate::core::clock::clock(); // calibrate now, not on a hot thread
     let mut log = match &cfg.latency_log {
         Some(p) => Some(
             IntervalLog::create(p, SystemTime::now()).map_err(|e| RunError::Log(e.to_string()))?,
@@ -719,7 +612,7 @@ pub fn run<S: Source + Send>(
     let mut gateway = match &cfg.live {
         None => GatewayStage::new(spec, strategy, signer, &cfg.sim),
         Some(link) => {
-            let link = crate::gateway::live::LiveLink::start(link.clone())
+            let link = crate::venues::binance::link::LiveLink::start(link.clone())
                 .map_err(|e| RunError::Gateway(e.to_string()))?;
             GatewayStage::with_trader(crate::gateway::trader::Trader::live(
                 spec, strategy, signer, link,
@@ -820,7 +713,7 @@ pub fn run<S: Source + Send>(
         shutdown,
         secs,
         threads: cfg.threads,
-        interrupted: STOP.load(Ordering::Relaxed),
+        interrupted: crate::shutdown::requested(),
         link: trader.live_link().map(|l| l.report()),
     })
 }

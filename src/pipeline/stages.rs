@@ -7,68 +7,20 @@
 //! The book publishes a fixed-size view per update (touch and depth per bin, kept
 //! incrementally), so the oracle can run on another core without reading the book.
 
-use super::clock::now_ns;
 use super::ring::{Abandoned, Inbox, Outbox};
 use crate::book::{Book, BookConfig, BookView, SyncState, VIEW_BINS};
+use crate::core::clock::now_ns;
 use crate::core::{DEPTH_CHUNK_LEVELS, DepthChunk, EventBody, MarketEvent, SymbolSpec};
-use crate::exchange::SimOptions;
-use crate::feed::binance::snapshot::parse_raw_snapshot;
-use crate::feed::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, DepthSnapshot, SymbolTable};
-use crate::gateway::sign::Signer;
+use crate::feed::{Frame, Source};
 use crate::gateway::trader::{Outcome, Shutdown, Trader};
 use crate::signal::oracle::{Intent, Oracle};
 use crate::signal::profile::TradeProfile;
+use crate::sim::SimOptions;
 use crate::strategy::Strategy;
 use crate::telemetry::Latency;
-
-/// A frame as a socket would hand it over.
-#[derive(Debug, Clone, Copy)]
-pub struct Frame<'a> {
-    /// The bytes.
-    pub bytes: &'a [u8],
-    /// Receive time on the [`now_ns`] clock.
-    pub recv_ns: u64,
-    /// Receive time on the wall clock (unix ns): recorded, or read live. 0 = unknown.
-    pub wall_ns: u64,
-}
-
-/// Where frames come from: a socket, or a recording paced like one.
-pub trait Source {
-    /// The next frame, or `None` at the end.
-    fn next_frame(&mut self) -> Option<Frame<'_>>;
-
-    /// A live source's counters (its connection number is `connects`), for a
-    /// recorder that stores which connection each frame came on. Cold.
-    fn live_stats(&self) -> Option<std::sync::Arc<crate::feed::live::LiveStats>> {
-        None
-    }
-}
-
-/// Recorded frames handed over in place, each with its recorded time as receive time:
-/// the backtest's source (no pacing, no copy, deterministic).
-pub struct RecordedFrames<'a> {
-    frames: &'a [(Vec<u8>, u64)],
-    next: usize,
-}
-
-impl<'a> RecordedFrames<'a> {
-    /// A source over `(bytes, recorded ns)` frames.
-    pub fn new(frames: &'a [(Vec<u8>, u64)]) -> Self {
-        Self { frames, next: 0 }
-    }
-}
-
-impl Source for RecordedFrames<'_> {
-    fn next_frame(&mut self) -> Option<Frame<'_>> {
-        let (bytes, t) = self.frames.get(self.next)?;
-        self.next += 1;
-        Some(Frame {
-            bytes,
-            recv_ns: *t,
-            wall_ns: *t,
-        })
-    }
-}
+use crate::venues::binance::sign::Signer;
+use crate::venues::binance::snapshot::parse_raw_snapshot;
+use crate::venues::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, DepthSnapshot, SymbolTable};
 
 /// Feed → book.
 #[derive(Debug, Clone, Copy)]

@@ -9,7 +9,7 @@
 
 use crate::book::{Book, BookConfig};
 use crate::core::{DepthChunk, EventBody, Level, MarketEvent, SymbolSpec};
-use crate::feed::binance::{DEFAULT_MAX_LEVELS, Decoder, DepthSnapshot, SymbolTable};
+use crate::venues::binance::{DEFAULT_MAX_LEVELS, Decoder, DepthSnapshot, SymbolTable};
 use std::time::Instant;
 
 /// One timed pass.

@@ -8,16 +8,17 @@
 
 pub mod bench;
 mod infer;
-pub mod input;
 mod report;
+pub mod signal_report;
+pub mod signal_run;
 
 use crate::book::{Book, BookConfig};
 use crate::core::{Market, MarketEvent, SymbolId, SymbolSpec};
-use crate::feed::binance::snapshot::parse_raw_snapshot;
-use crate::feed::binance::{
+use crate::store::files::{InputError, LineKind, LineReader, classify};
+use crate::venues::binance::snapshot::parse_raw_snapshot;
+use crate::venues::binance::{
     DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable, parse_exchange_info,
 };
-use input::{InputError, LineKind, LineReader, classify};
 use report::MsgCounts;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

@@ -186,7 +186,11 @@ pub struct ReplayReport {
 
 impl ReplayReport {
     /// Remembers the first problem, with file and line.
-    pub(crate) fn note(&mut self, at: &super::input::LineReader, what: impl std::fmt::Display) {
+    pub(crate) fn note(
+        &mut self,
+        at: &crate::store::files::LineReader,
+        what: impl std::fmt::Display,
+    ) {
         if self.first_error.is_none() {
             self.first_error = Some(format!("{}:{}: {what}", at.path().display(), at.lines()));
         }

@@ -3,5 +3,3 @@
 pub mod oracle;
 pub mod peaks;
 pub mod profile;
-pub mod report;
-pub mod run;

@@ -10,7 +10,7 @@
 //!
 //! * `market.db` (or `postgres://…`) names every session of the database, each as a
 //!   path `<db>/<session>/<original file name>` ([`expand`]), which
-//!   [`crate::replay::input::LineReader`] opens as it opens a file; the original name
+//!   [`crate::store::files::LineReader`] opens as it opens a file; the original name
 //!   keeps what replay infers from file names;
 //! * the sessions are merged by receive time like files are.
 //!
@@ -19,6 +19,7 @@
 //! session's lines. Cold path: tools and the recorder, never the pipeline's threads.
 
 pub mod export;
+pub mod files;
 pub mod postgres;
 pub mod recorder;
 pub mod scan;
@@ -64,7 +65,7 @@ pub enum StoreError {
     },
     /// A recorded file could not be read.
     #[error(transparent)]
-    Input(#[from] crate::replay::input::InputError),
+    Input(#[from] crate::store::files::InputError),
     /// A recorder thread could not be started.
     #[error("cannot start a recorder thread: {0}")]
     Thread(String),
@@ -458,7 +459,7 @@ pub fn open_recorded(t: &Target) -> Result<Box<dyn Recorded>, StoreError> {
 /// [`StoreError`] when a file cannot be read or the database refuses (what was
 /// committed before stays).
 pub fn import(sink: &mut dyn Sink, files: &[PathBuf]) -> Result<(Vec<i64>, u64), StoreError> {
-    use crate::replay::input::{LineReader, classify};
+    use crate::store::files::{LineReader, classify};
     let mut sessions = Vec::new();
     let mut total = 0u64;
     let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
@@ -530,7 +531,7 @@ pub fn stream_of(json: &[u8]) -> String {
 }
 
 /// Files as given, with every database replaced by its sessions, each as the path
-/// `<db>/<session>/<original file name>` that [`crate::replay::input::LineReader`]
+/// `<db>/<session>/<original file name>` that [`crate::store::files::LineReader`]
 /// opens.
 ///
 /// # Errors

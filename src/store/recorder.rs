@@ -21,8 +21,9 @@
 
 use super::scan::DepthChain;
 use super::{Event, EventKind, NewSession, Row, Sink, StoreError, Target, open_sink, stream_of};
-use crate::feed::live::{LiveConfig, LiveSource, LiveStats, number_after};
-use crate::pipeline::stages::Source;
+use crate::feed::LiveStats;
+use crate::feed::Source;
+use crate::venues::binance::stream::{LiveConfig, LiveSource, number_after};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

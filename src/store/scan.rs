@@ -3,7 +3,7 @@
 //! chain check runs in the recorder, live, to ask for a snapshot after a gap.
 
 use super::{Recorded, StoreError};
-use crate::feed::live::number_after;
+use crate::venues::binance::stream::number_after;
 
 /// Follows one symbol's depth diffs by their update ids.
 #[derive(Debug, Default, Clone, Copy)]

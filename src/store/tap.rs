@@ -8,7 +8,7 @@
 //! memory: no allocation on the feed's thread.
 
 use super::{Event, EventKind, NewSession, Row, Sink, StoreError, Target, open_sink, stream_of};
-use crate::pipeline::stages::{Frame, Source};
+use crate::feed::{Frame, Source};
 use std::mem::MaybeUninit;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,7 +36,7 @@ pub struct Tap<S> {
     ring: rtrb::Producer<u8>,
     stats: Arc<TapStats>,
     /// The live source's counters: its connection number for each frame.
-    live: Option<Arc<crate::feed::live::LiveStats>>,
+    live: Option<Arc<crate::feed::LiveStats>>,
 }
 
 impl<S: Source> Source for Tap<S> {
@@ -75,7 +75,7 @@ impl<S: Source> Source for Tap<S> {
         Some(f)
     }
 
-    fn live_stats(&self) -> Option<Arc<crate::feed::live::LiveStats>> {
+    fn live_stats(&self) -> Option<Arc<crate::feed::LiveStats>> {
         self.inner.live_stats()
     }
 }

@@ -27,7 +27,7 @@ pub fn sample_dir() -> PathBuf {
 
 /// The JSON of every line of recorded gzip files, local timestamps stripped.
 pub fn json_lines(files: &[PathBuf]) -> Vec<Vec<u8>> {
-    minerva::replay::input::json_lines(files).unwrap()
+    minerva::store::files::json_lines(files).unwrap()
 }
 
 /// Allocations made by the process so far (counted by [`Counting`] where a test binary
@@ -116,7 +116,7 @@ pub fn spot_session() -> (Vec<(Vec<u8>, u64)>, minerva::core::SymbolSpec) {
         .specs()[0]
         .clone();
     (
-        minerva::replay::input::recorded_frames(&files).unwrap(),
+        minerva::store::files::recorded_frames(&files).unwrap(),
         spec,
     )
 }
@@ -124,9 +124,9 @@ pub fn spot_session() -> (Vec<(Vec<u8>, u64)>, minerva::core::SymbolSpec) {
 /// `minerva exchange` serving the shipped spot session on a free loopback port.
 pub fn spot_venue(
     speed: Option<f64>,
-    faults: minerva::venue::Faults,
+    faults: minerva::local_exchange::Faults,
     weight_limit: Option<u32>,
-) -> minerva::venue::Venue {
+) -> minerva::local_exchange::Venue {
     spot_exchange(speed, faults, weight_limit, Default::default())
 }
 
@@ -134,19 +134,19 @@ pub fn spot_venue(
 /// paper key pair.
 pub fn spot_exchange(
     speed: Option<f64>,
-    faults: minerva::venue::Faults,
+    faults: minerva::local_exchange::Faults,
     weight_limit: Option<u32>,
-    trading: minerva::venue::TradingConfig,
-) -> minerva::venue::Venue {
+    trading: minerva::local_exchange::TradingConfig,
+) -> minerva::local_exchange::Venue {
     let (files, replay) = spot_files();
-    minerva::venue::Venue::start(minerva::venue::VenueConfig {
+    minerva::local_exchange::Venue::start(minerva::local_exchange::VenueConfig {
         files,
         replay,
         speed,
         addr: "127.0.0.1:0".parse().unwrap(),
         faults,
         weight_limit,
-        keys: std::sync::Arc::new(minerva::gateway::keys::ApiKeys::paper()),
+        keys: std::sync::Arc::new(minerva::venues::binance::keys::ApiKeys::paper()),
         trading,
     })
     .unwrap()
@@ -154,13 +154,13 @@ pub fn spot_exchange(
 
 /// A live source on `venue`'s BTCUSDT spot streams (depth@100ms, trade).
 pub fn btc_live(
-    venue: &minerva::venue::Venue,
+    venue: &minerva::local_exchange::Venue,
     snapshot_limit: u32,
     max_reconnects: Option<u32>,
     seed: u64,
-) -> minerva::feed::live::LiveSource {
-    minerva::feed::live::LiveSource::new(
-        minerva::feed::live::LiveConfig {
+) -> minerva::venues::binance::stream::LiveSource {
+    minerva::venues::binance::stream::LiveSource::new(
+        minerva::venues::binance::stream::LiveConfig {
             host: venue.local_addr().to_string(),
             market: minerva::core::Market::Spot,
             symbol: "BTCUSDT".into(),
@@ -193,8 +193,8 @@ pub fn loose_strategy() -> minerva::strategy::Strategy {
 }
 
 /// A signer with a throwaway key.
-pub fn test_signer() -> minerva::gateway::sign::Signer {
-    minerva::gateway::sign::Signer::new(&minerva::gateway::keys::ApiKeys::new(
+pub fn test_signer() -> minerva::venues::binance::sign::Signer {
+    minerva::venues::binance::sign::Signer::new(&minerva::venues::binance::keys::ApiKeys::new(
         "k".into(),
         b"s".to_vec(),
     ))
@@ -223,8 +223,8 @@ pub fn marked_allocations() -> usize {
     MARK_END.load(Relaxed) - MARK_START.load(Relaxed)
 }
 
-impl<S: minerva::pipeline::stages::Source> minerva::pipeline::stages::Source for Marking<S> {
-    fn next_frame(&mut self) -> Option<minerva::pipeline::stages::Frame<'_>> {
+impl<S: minerva::feed::Source> minerva::feed::Source for Marking<S> {
+    fn next_frame(&mut self) -> Option<minerva::feed::Frame<'_>> {
         if self.frames == 0 {
             ONLY_THREAD.store(thread_id(), Relaxed);
         }
@@ -243,7 +243,7 @@ impl<S: minerva::pipeline::stages::Source> minerva::pipeline::stages::Source for
 /// The pipeline (compact) paper-trading the loosened strategy on a live source,
 /// the book's snapshot requests wired to it.
 pub fn paper_run(
-    source: minerva::feed::live::LiveSource,
+    source: minerva::venues::binance::stream::LiveSource,
     spec: &minerva::core::SymbolSpec,
 ) -> minerva::pipeline::run::RunReport {
     let cfg = minerva::pipeline::run::RunConfig {

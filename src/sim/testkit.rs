@@ -1,7 +1,7 @@
 //! Market events for unit tests of the exchange and the trader.
 
 use crate::core::{DepthChunk, EventBody, Level, Lots, MarketEvent, SymbolId, Ticks, Trade};
-use crate::feed::binance::DepthSnapshot;
+use crate::venues::binance::DepthSnapshot;
 
 fn levels(v: &[(i64, i64)]) -> Vec<Level> {
     v.iter()

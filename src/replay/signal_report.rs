@@ -1,8 +1,8 @@
 //! Text and JSON-lines output of `minerva signal` (cold path).
 
-use super::oracle::Side;
-use super::run::{NO_SIGNAL_NAMES, SignalRecord, SignalRun};
+use super::signal_run::{NO_SIGNAL_NAMES, SignalRecord, SignalRun};
 use crate::core::{Dec8, SymbolSpec, Ticks, utc};
+use crate::signal::oracle::Side;
 use std::fmt::Write;
 
 fn side(s: Side) -> &'static str {

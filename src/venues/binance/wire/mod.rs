@@ -15,17 +15,12 @@
 //! (USDⓈ-M / COIN-M); our notes in `docs/binance.md`.
 
 mod build;
-pub mod exchange_info;
 mod fast;
 mod raw;
-pub mod snapshot;
 mod sonic;
 
 use crate::core::{Level, MarketEvent, SpecError, SymbolId, SymbolSpec};
 use thiserror::Error;
-
-pub use exchange_info::parse_exchange_info;
-pub use snapshot::{DepthSnapshot, parse_snapshot};
 
 /// Default most levels one frame may carry (REST snapshots allow 5000 per side).
 pub const DEFAULT_MAX_LEVELS: usize = 10_000;

@@ -14,22 +14,19 @@
 //!   without a gap and without a snapshot (the book never goes stale); trades both
 //!   sessions carry are delivered once (by trade id).
 //!
-//! Frames are read into one reusable buffer ([`wire::Wire`]), over plain TCP or TLS
-//! ([`tls`]).
-
-pub mod rest;
-pub mod tls;
-pub mod wire;
+//! Frames are read into one reusable buffer ([`Wire`]), over plain TCP or TLS
+//! ([`crate::net::tls`]).
 
 use crate::core::Market;
-use crate::pipeline::clock::now_ns;
-use crate::pipeline::stages::{Frame, Source};
+use crate::core::clock::now_ns;
+use crate::feed::{Frame, LiveStats, Source};
+use crate::net::{http as rest, tls};
 
+use crate::net::ws::{Wire, WireError};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use wire::{Wire, WireError};
 
 /// Where and what to read.
 #[derive(Debug, Clone)]
@@ -126,43 +123,6 @@ fn kind(frame: &[u8]) -> Kind {
     }
 }
 
-/// Counters, shared so they can be read while (and after) a pipeline owns the source.
-#[derive(Debug, Default)]
-pub struct LiveStats {
-    /// Sessions opened.
-    pub connects: AtomicU64,
-    /// Sessions lost (server close, socket error).
-    pub drops: AtomicU64,
-    /// Snapshots fetched.
-    pub snapshots: AtomicU64,
-    /// Failed connection or snapshot attempts.
-    pub failures: AtomicU64,
-    /// Sessions replaced by an overlapping one before the connection limit.
-    pub rotations: AtomicU64,
-    /// Sessions dropped because no message came for `stale_after` (the book would
-    /// have gone stale): reconnected and resynchronised.
-    pub stale: AtomicU64,
-    /// Snapshots put off to the next minute: the weight budget had no room.
-    pub budget_waits: AtomicU64,
-}
-
-impl LiveStats {
-    fn bump(c: &AtomicU64) {
-        c.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// `(connects, drops, snapshots, failures)` now.
-    pub fn read(&self) -> (u64, u64, u64, u64) {
-        let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        (
-            r(&self.connects),
-            r(&self.drops),
-            r(&self.snapshots),
-            r(&self.failures),
-        )
-    }
-}
-
 /// The live source.
 pub struct LiveSource {
     cfg: LiveConfig,
@@ -191,6 +151,10 @@ pub struct LiveSource {
     /// REST for snapshots, kept alive, and the weight the server says is used.
     rest: Option<rest::Client>,
     budget: rest::Budget,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
 }
 
 const BACKOFF_MIN_MS: u64 = 250;
@@ -265,7 +229,7 @@ impl LiveSource {
         // Short reads: a quiet market still lets the source see a stop or a request.
         wire.stream().tcp().set_read_timeout(Some(QUIET_READ))?;
         self.wire = Some(wire);
-        LiveStats::bump(&self.stats.connects);
+        bump(&self.stats.connects);
         self.need_snapshot = true;
         self.session_start = Instant::now();
         self.rotation = None;
@@ -283,7 +247,7 @@ impl LiveSource {
         wire.stream()
             .tcp()
             .set_read_timeout(Some(Duration::from_micros(200)))?;
-        LiveStats::bump(&self.stats.connects);
+        bump(&self.stats.connects);
         Ok(Rotation {
             wire,
             held: VecDeque::new(),
@@ -343,7 +307,7 @@ impl LiveSource {
                 old.close();
             }
             self.session_start = Instant::now();
-            LiveStats::bump(&self.stats.rotations);
+            bump(&self.stats.rotations);
         } else if r.began.elapsed() > ROTATION_TIMEOUT {
             let mut r = self.rotation.take().expect("rotating");
             r.wire.close();
@@ -395,7 +359,7 @@ impl LiveSource {
             .budget
             .wait(cost, rest::default_weight_limit(self.cfg.market));
         if wait > Duration::ZERO {
-            LiveStats::bump(&self.stats.budget_waits);
+            bump(&self.stats.budget_waits);
             self.backoff_ms = self.backoff_ms.max(wait.as_millis() as u64 * 4 / 3 + 1);
             return false;
         }
@@ -423,11 +387,11 @@ impl LiveSource {
         match result {
             Ok(body) => {
                 self.snapshot = body;
-                LiveStats::bump(&self.stats.snapshots);
+                bump(&self.stats.snapshots);
                 true
             }
             Err(e) => {
-                LiveStats::bump(&self.stats.failures);
+                bump(&self.stats.failures);
                 // A 429 (or 418) says how long to stay away: never less than that, even
                 // after the jitter takes its quarter off.
                 if let Some(wait) = e.retry_after() {
@@ -499,7 +463,7 @@ impl Source for LiveSource {
                 }
                 self.tries += 1;
                 if let Err(e) = self.connect() {
-                    LiveStats::bump(&self.stats.failures);
+                    bump(&self.stats.failures);
                     if matches!(&e, WireError::Handshake(line) if line.starts_with("HTTP/1.1 410"))
                     {
                         // `minerva exchange` has served its recording to the end.
@@ -539,7 +503,7 @@ impl Source for LiveSource {
                             self.last_trade = 0;
                         }
                         Err(_) => {
-                            LiveStats::bump(&self.stats.failures);
+                            bump(&self.stats.failures);
                             self.session_start += Duration::from_secs(60);
                         }
                     }
@@ -579,12 +543,12 @@ impl Source for LiveSource {
                         if let Some(mut w) = self.wire.take() {
                             w.close();
                         }
-                        LiveStats::bump(&self.stats.stale);
+                        bump(&self.stats.stale);
                     }
                 }
                 Err(_) => {
                     self.wire = None;
-                    LiveStats::bump(&self.stats.drops);
+                    bump(&self.stats.drops);
                 }
             }
         }

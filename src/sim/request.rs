@@ -5,7 +5,7 @@
 use super::ClientId;
 use crate::core::Lots;
 use crate::core::{Market, SymbolSpec, Ticks, Valuer};
-use crate::gateway::sign::Signer;
+use crate::venues::binance::sign::Signer;
 use arrayvec::ArrayVec;
 
 /// Why the exchange refused a request (Binance's code and message per market:

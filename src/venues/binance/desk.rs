@@ -13,14 +13,14 @@
 //!
 //! Cold path: this is the exchange's side.
 
-use super::http::{Request, error_body};
 use crate::core::decimal::canonical;
 use crate::core::{Lots, Market, MarketEvent, SymbolSpec, Ticks, Valuer};
-use crate::exchange::queue::QueueModel;
-use crate::exchange::{Execution, Method, Report, SimConfig, SimExchange};
-use crate::feed::binance::DepthSnapshot;
-use crate::gateway::keys::ApiKeys;
-use crate::gateway::sign::{Request as Signed, Signer};
+use crate::net::server::{Request, error_body};
+use crate::sim::queue::QueueModel;
+use crate::sim::{Execution, Method, Report, SimConfig, SimExchange};
+use crate::venues::binance::DepthSnapshot;
+use crate::venues::binance::keys::ApiKeys;
+use crate::venues::binance::sign::{Request as Signed, Signer};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -111,7 +111,7 @@ struct Fill {
 }
 
 /// The desk: matching engines, orders, listen keys, events to publish.
-pub(super) struct Desk {
+pub(crate) struct Desk {
     market: Market,
     api_key: String,
     signer: Signer,
@@ -137,7 +137,7 @@ pub(super) struct Desk {
 }
 
 /// A REST answer: status, extra headers and body.
-pub(super) type Answer = (u16, Vec<(&'static str, String)>, Vec<u8>);
+pub(crate) type Answer = (u16, Vec<(&'static str, String)>, Vec<u8>);
 
 fn err(status: u16, code: i32, msg: &str) -> Answer {
     (status, Vec::new(), error_body(code, msg))
@@ -163,7 +163,7 @@ fn fixed(m: i64, scale: u8) -> String {
 }
 
 /// The open position's average entry price, 10⁻⁸ quote (0 when flat).
-fn entry_e8(acc: &crate::exchange::account::Account, spec: &SymbolSpec) -> i64 {
+fn entry_e8(acc: &crate::sim::account::Account, spec: &SymbolSpec) -> i64 {
     let pos = acc.position().0;
     if pos == 0 {
         return 0;
@@ -210,7 +210,7 @@ fn strip_signature(s: &str) -> (String, Option<&str>) {
 }
 
 fn param<'a>(params: &'a str, key: &str) -> Option<&'a str> {
-    super::http::query_param(params, key).filter(|v| !v.is_empty())
+    crate::net::server::query_param(params, key).filter(|v| !v.is_empty())
 }
 
 fn missing(name: &str) -> Answer {
@@ -222,7 +222,7 @@ fn missing(name: &str) -> Answer {
 }
 
 impl Desk {
-    pub(super) fn new(
+    pub(crate) fn new(
         market: Market,
         specs: &[SymbolSpec],
         keys: &ApiKeys,
@@ -280,30 +280,30 @@ impl Desk {
     }
 
     /// A market event reaches symbol `k`'s matching engine.
-    pub(super) fn on_event(&mut self, k: usize, ev: &MarketEvent) {
+    pub(crate) fn on_event(&mut self, k: usize, ev: &MarketEvent) {
         self.sims[k].on_event(ev);
     }
 
     /// A recorded snapshot reaches symbol `k`'s matching engine.
-    pub(super) fn on_snapshot(&mut self, k: usize, snap: &DepthSnapshot) {
+    pub(crate) fn on_snapshot(&mut self, k: usize, snap: &DepthSnapshot) {
         self.sims[k].on_snapshot(snap);
     }
 
     /// Turns what the engines reported since the last call into order states and
     /// events (resting orders filled by the market, stops triggered, liquidations).
-    pub(super) fn absorb_all(&mut self, server_ms: i64) {
+    pub(crate) fn absorb_all(&mut self, server_ms: i64) {
         for k in 0..self.sims.len() {
             self.absorb(k, server_ms);
         }
     }
 
     /// The events waiting for the user data streams.
-    pub(super) fn take_events(&mut self) -> Vec<String> {
+    pub(crate) fn take_events(&mut self) -> Vec<String> {
         std::mem::take(&mut self.events)
     }
 
     /// Every symbol's account.
-    pub(super) fn accounts(&self) -> Vec<AccountSummary> {
+    pub(crate) fn accounts(&self) -> Vec<AccountSummary> {
         (0..self.sims.len())
             .map(|k| {
                 let st = self.sims[k].stats;
@@ -320,12 +320,12 @@ impl Desk {
     }
 
     /// True for a listen key this venue handed out.
-    pub(super) fn is_listen_key(&self, key: &str) -> bool {
+    pub(crate) fn is_listen_key(&self, key: &str) -> bool {
         self.listen_key.as_deref() == Some(key)
     }
 
     /// True when `endpoint` (after the market's prefix) is one the desk answers.
-    pub(super) fn serves(futures: bool, version: &str, endpoint: &str) -> bool {
+    pub(crate) fn serves(futures: bool, version: &str, endpoint: &str) -> bool {
         match (futures, version, endpoint) {
             (false, "v3", e) => matches!(
                 e,
@@ -341,7 +341,7 @@ impl Desk {
     }
 
     /// Answers a trading or account request.
-    pub(super) fn handle(&mut self, req: &Request, endpoint: &str, server_ms: i64) -> Answer {
+    pub(crate) fn handle(&mut self, req: &Request, endpoint: &str, server_ms: i64) -> Answer {
         let futures = self.market.is_futures();
         if matches!(endpoint, "userDataStream" | "listenKey") {
             return self.listen_key_request(req);
@@ -1228,7 +1228,7 @@ mod tests {
             },
             b"",
         );
-        let snap = crate::feed::binance::snapshot::parse_snapshot(
+        let snap = crate::venues::binance::snapshot::parse_snapshot(
             br#"{"lastUpdateId":10,"bids":[["100.00","5"]],"asks":[["100.02","5"]]}"#,
             &spec,
         )

@@ -222,7 +222,7 @@ impl Client {
                 self.conn = None;
                 return Err(self.io(e));
             }
-            self.written_ns = crate::pipeline::clock::now_ns();
+            self.written_ns = crate::core::clock::now_ns();
             return match self.read_response() {
                 Ok(r) => Ok(r),
                 Err(e) => {

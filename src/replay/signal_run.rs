@@ -7,12 +7,12 @@
 //! Queue position, latency and partial fills are `minerva backtest`'s job (its
 //! simulated exchange).
 
-use super::oracle::{Intent, NoSignal, Oracle, Side};
-use super::profile::TradeProfile;
 use crate::book::Book;
 use crate::core::{EventBody, MarketEvent, SymbolSpec, Ticks};
 use crate::replay::Observer;
 use crate::risk::{Operation, Refusal, RiskManager, RiskStats};
+use crate::signal::oracle::{Intent, NoSignal, Oracle, Side};
+use crate::signal::profile::TradeProfile;
 use crate::strategy::Strategy;
 
 /// Trades kept in the traded-volume window.

@@ -26,10 +26,10 @@ use super::keys::ApiKeys;
 use super::sign::{Request, Signer};
 use crate::core::decimal::parse_scaled;
 use crate::core::{Lots, Market, SymbolSpec, Ticks, Valuer, fee_e8};
-use crate::exchange::{ClientId, Execution, Method, Reject, Report, SimStats};
-use crate::feed::live::rest::{Client, RestError};
-use crate::feed::live::tls::Conn;
-use crate::feed::live::wire::{Wire, WireError};
+use crate::net::http::{Client, RestError};
+use crate::net::tls::Conn;
+use crate::net::ws::{Wire, WireError};
+use crate::sim::{ClientId, Execution, Method, Reject, Report, SimStats};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
@@ -325,7 +325,7 @@ impl LiveLink {
             tick_ns,
         };
         if self.to_io.push(cmd).is_err() {
-            let client_id = crate::exchange::client_id_of(req).unwrap_or_default();
+            let client_id = crate::sim::client_id_of(req).unwrap_or_default();
             let _ = self.local.try_push(Execution {
                 client_id,
                 report: Report::Rejected(Reject::TooManyOrders),
@@ -624,7 +624,7 @@ struct Io {
     next_requery: Instant,
     paused_until: Option<Instant>,
     /// The request weight the server says this minute used.
-    budget: crate::feed::live::rest::Budget,
+    budget: crate::net::http::Budget,
     weight_limit: u32,
     user_sessions: u64,
     spin: bool,
@@ -659,7 +659,7 @@ impl Io {
             next_requery: Instant::now(),
             paused_until: None,
             budget: Default::default(),
-            weight_limit: crate::feed::live::rest::default_weight_limit(cfg.spec.market),
+            weight_limit: crate::net::http::default_weight_limit(cfg.spec.market),
             user_sessions: 0,
             spin: cfg.spin,
             quote: quote.to_string(),
@@ -1048,7 +1048,7 @@ impl Io {
                 }
             };
             {
-                let done = crate::pipeline::clock::now_ns();
+                let done = crate::core::clock::now_ns();
                 let written = self.rest.written_ns;
                 let mut w = self.shared.wire.lock().unwrap_or_else(|e| e.into_inner());
                 if c.tick_ns > 0 && attempt == 0 && written > c.tick_ns {
@@ -1564,7 +1564,7 @@ impl UserStream {
     }
 
     fn connect(&self, key: &str, seed: u64) -> Result<Wire, WireError> {
-        let (host, tls) = crate::feed::live::rest::endpoint(&self.cfg.ws);
+        let (host, tls) = crate::net::http::endpoint(&self.cfg.ws);
         let stream = Conn::connect(host, tls, Duration::from_secs(5))?;
         let wire = Wire::handshake(stream, host, &format!("/ws/{key}"), seed)?;
         wire.stream()

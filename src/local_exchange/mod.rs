@@ -25,20 +25,18 @@
 //! Threads block (no spinning); this is the exchange's side, not the hot path.
 
 mod candles;
-pub mod desk;
-pub mod http;
 
 use crate::book::{Book, SyncState};
 use crate::core::{Market, SymbolSpec};
-use crate::feed::binance::snapshot::parse_snapshot;
-use crate::feed::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder};
-use crate::replay::input::{InputError, recorded_frames};
 use crate::replay::{ReplayError, ReplayOptions, symbol_table};
+use crate::store::files::{InputError, recorded_frames};
+use crate::venues::binance::snapshot::parse_snapshot;
+use crate::venues::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder};
 pub use desk::{AccountSummary, TradingConfig};
 
-use crate::gateway::keys::ApiKeys;
-use desk::Desk;
-use http::{Request, error_body, query_param, respond};
+use crate::net::server::{Request, error_body, query_param, respond};
+use crate::venues::binance::desk::{self, Desk};
+use crate::venues::binance::keys::ApiKeys;
 use std::fmt::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -547,7 +545,7 @@ fn connection(shared: &Shared, mut stream: TcpStream) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let _ = stream.set_nodelay(true);
-    let mut reader = http::Reader::default();
+    let mut reader = crate::net::server::Reader::default();
     let mut first = true;
     // Keep-alive: requests are answered in turn until the client closes.
     loop {
@@ -566,7 +564,7 @@ fn connection(shared: &Shared, mut stream: TcpStream) {
         first = false;
         let close = req.close || shared.stop.load(Ordering::Relaxed);
         let (status, headers, body) = answer(shared, &req);
-        http::respond_with(&mut stream, status, &headers, &body, close);
+        crate::net::server::respond_with(&mut stream, status, &headers, &body, close);
         if close {
             return;
         }

@@ -46,9 +46,9 @@ use self::queue::QueueModel;
 use self::request::{Kind, Order, Params, Tif, client_id};
 use crate::book::{Book, BookConfig};
 use crate::core::{EventBody, Level, Lots, MarketEvent, SymbolSpec, Ticks, Valuer, fee_e8};
-use crate::feed::binance::DepthSnapshot;
-use crate::gateway::sign::{Request, Signer};
 use crate::strategy::Strategy;
+use crate::venues::binance::DepthSnapshot;
+use crate::venues::binance::sign::{Request, Signer};
 use arrayvec::{ArrayString, ArrayVec};
 
 /// A client order id.

@@ -4,7 +4,7 @@
 use super::testkit;
 use super::*;
 use crate::core::{Market, Trade};
-use crate::gateway::sign::{
+use crate::venues::binance::sign::{
     OcoRequest, OrderKind, OrderRequest, OrderSide, signed_cancel, signed_oco, signed_order,
 };
 

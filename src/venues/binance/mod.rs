@@ -1,0 +1,17 @@
+//! Binance: spot, USDⓈ-M and COIN-M futures.
+
+pub mod desk;
+pub mod exchange_info;
+pub mod keys;
+pub mod link;
+pub mod sign;
+pub mod snapshot;
+pub mod stream;
+pub mod wire;
+
+pub use exchange_info::parse_exchange_info;
+pub use snapshot::{DepthSnapshot, parse_snapshot};
+pub use wire::{
+    DEFAULT_MAX_LEVELS, DecodeError, DecodePath, DecodeStats, Decoded, Decoder, SkipReason,
+    SymbolTable,
+};
