@@ -60,7 +60,9 @@ fn signed_get_once(venue: &Venue, path: &str, params: &str) -> (u16, String) {
     );
     let mut c =
         minerva::net::http::Client::new(&venue.local_addr().to_string(), Duration::from_secs(5));
-    let r = c.request("GET", &full, b"", Some(keys.api_key())).unwrap();
+    let r = c
+        .request("GET", &full, b"", &[("X-MBX-APIKEY", keys.api_key())])
+        .unwrap();
     (r.status, String::from_utf8(r.body).unwrap())
 }
 

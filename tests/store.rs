@@ -757,7 +757,7 @@ fn db_info_and_export_from_the_command_line() {
     );
     let (ok, _, err) = minerva(&["db", "export", db_s, "--format", "parquet"]);
     assert!(
-        !ok && err.contains("--format parquet: lines or csv"),
+        !ok && err.contains("invalid value 'parquet' for '--format <FORMAT>'"),
         "{err}"
     );
     let (ok, _, err) = minerva(&["db", "info", "Cargo.toml"]);

@@ -114,7 +114,7 @@ fn https_to_a_tls_server_checks_its_certificate() {
     assert!(matches!(c, Conn::Tls(_)));
     drop(c);
     let mut client = Client::new(&format!("https://{host}"), Duration::from_secs(5));
-    let r = client.request("GET", "/", b"", None).unwrap();
+    let r = client.request("GET", "/", b"", &[]).unwrap();
     assert_eq!(r.status, 200);
     assert!(
         String::from_utf8_lossy(&r.body).contains("s_server"),

@@ -809,7 +809,7 @@ pub fn recorded_lines(data: &[u8]) {
 /// grid of at least one point whose ends read back in range; a row read back lies on
 /// the genes' grids.
 pub fn evolve_inputs(data: &[u8]) {
-    use minerva::evolve::{Gene, report};
+    use minerva::evolve::{Gene, log as report};
     let text = String::from_utf8_lossy(data);
     for line in text.lines().take(64) {
         if let Ok(g) = Gene::parse(line) {

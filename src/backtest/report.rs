@@ -8,6 +8,7 @@ use crate::gateway::trader::EquityPoint;
 use crate::gateway::trader::Exit;
 use crate::signal::oracle::Side;
 use crate::sim::Reject;
+use serde::Serialize;
 use std::fmt::Write;
 
 const E8: f64 = 1e8;
@@ -243,44 +244,7 @@ impl BacktestReport {
 
     /// The trade list as CSV (average fill prices on the symbol's grid units).
     pub fn trades_csv(&self, spec: &SymbolSpec) -> String {
-        let mut o = String::from(
-            "symbol,id,side,qty,entry_time,exit_time,entry_price,exit_price,fees,funding,pnl,margin,exit,maker_fills,taker_fills\n",
-        );
-        for t in &self.trades {
-            let q = spec.qty.to_f64(t.qty);
-            let avg = |v: i64| if q > 0.0 { v as f64 / E8 / q } else { 0.0 };
-            let exit = match t.exit {
-                Exit::TakeProfit => "take_profit",
-                Exit::Stop => "stop",
-                Exit::Flattened => "flattened",
-                Exit::Liquidated => "liquidated",
-                Exit::EndOfData => "end_of_data",
-            };
-            let _ = writeln!(
-                o,
-                "{},{},{},{},{},{},{:.8},{:.8},{:.8},{:.8},{:.8},{:.8},{},{},{}",
-                self.symbol,
-                t.id,
-                if t.side == Side::Long {
-                    "long"
-                } else {
-                    "short"
-                },
-                spec.qty.format(t.qty),
-                utc(t.entry_us / 1000),
-                utc(t.exit_us / 1000),
-                avg(t.entry_value_e8),
-                avg(t.exit_value_e8),
-                t.fees_e8 as f64 / E8,
-                t.funding_e8 as f64 / E8,
-                t.pnl_e8 as f64 / E8,
-                t.margin_e8 as f64 / E8,
-                exit,
-                t.maker_fills,
-                t.taker_fills
-            );
-        }
-        o
+        trades_csv(&[(self, spec)])
     }
 
     /// The equity curve as CSV.
@@ -289,18 +253,106 @@ impl BacktestReport {
     }
 }
 
+/// One row of the trade list.
+#[derive(Serialize)]
+struct TradeRow<'a> {
+    symbol: &'a str,
+    id: u64,
+    side: &'static str,
+    qty: String,
+    entry_time: String,
+    exit_time: String,
+    entry_price: String,
+    exit_price: String,
+    fees: String,
+    funding: String,
+    pnl: String,
+    margin: String,
+    exit: Exit,
+    maker_fills: u32,
+    taker_fills: u32,
+}
+
+/// Columns of the trade list.
+const TRADE_COLUMNS: [&str; 15] = [
+    "symbol",
+    "id",
+    "side",
+    "qty",
+    "entry_time",
+    "exit_time",
+    "entry_price",
+    "exit_price",
+    "fees",
+    "funding",
+    "pnl",
+    "margin",
+    "exit",
+    "maker_fills",
+    "taker_fills",
+];
+
+/// A quote amount with 8 decimals, as the CSV files write them.
+fn e8(v: f64) -> String {
+    format!("{v:.8}")
+}
+
+/// The trades of several backtests (one per symbol) as one CSV file, a header first.
+pub fn trades_csv(reports: &[(&BacktestReport, &SymbolSpec)]) -> String {
+    let mut w = csv_writer(&TRADE_COLUMNS);
+    for (r, spec) in reports {
+        for t in &r.trades {
+            let q = spec.qty.to_f64(t.qty);
+            let avg = |v: i64| if q > 0.0 { v as f64 / E8 / q } else { 0.0 };
+            let row = TradeRow {
+                symbol: &r.symbol,
+                id: t.id,
+                side: if t.side == Side::Long {
+                    "long"
+                } else {
+                    "short"
+                },
+                qty: spec.qty.format(t.qty),
+                entry_time: utc(t.entry_us / 1000),
+                exit_time: utc(t.exit_us / 1000),
+                entry_price: e8(avg(t.entry_value_e8)),
+                exit_price: e8(avg(t.exit_value_e8)),
+                fees: e8(t.fees_e8 as f64 / E8),
+                funding: e8(t.funding_e8 as f64 / E8),
+                pnl: e8(t.pnl_e8 as f64 / E8),
+                margin: e8(t.margin_e8 as f64 / E8),
+                exit: t.exit,
+                maker_fills: t.maker_fills,
+                taker_fills: t.taker_fills,
+            };
+            // Writing into memory cannot fail.
+            let _ = w.serialize(row);
+        }
+    }
+    csv_text(w)
+}
+
 /// An equity curve as CSV.
 pub fn equity_csv(equity: &[EquityPoint]) -> String {
-    let mut o = String::from("time,equity\n");
+    let mut w = csv_writer(&["time", "equity"]);
     for p in equity {
-        let _ = writeln!(
-            o,
-            "{},{:.8}",
-            utc(p.time_us / 1000),
-            p.equity_e8 as f64 / E8
-        );
+        let _ = w.write_record([utc(p.time_us / 1000), e8(p.equity_e8 as f64 / E8)]);
     }
-    o
+    csv_text(w)
+}
+
+/// A CSV writer into memory with its header written.
+fn csv_writer(columns: &[&str]) -> csv::Writer<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    let _ = w.write_record(columns);
+    w
+}
+
+fn csv_text(w: csv::Writer<Vec<u8>>) -> String {
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// The rows of figures every report prints, from `m` (label, value).

@@ -6,14 +6,18 @@ use super::fixed::{Lots, Ticks};
 use arrayvec::ArrayString;
 use thiserror::Error;
 
-/// Which Binance market a symbol trades on; the book-sync rules differ (see `book`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Which market a symbol trades on: spot, or futures margined in the quote (USDⓈ-M,
+/// linear) or in the base coin (COIN-M, inverse). The book-sync rules differ by market
+/// (see `venues::binance::sequence`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Market {
-    /// Spot (`api.binance.com`): diff ids are dense, `U == prev u + 1`.
+    /// Spot.
     Spot,
-    /// USDⓈ-M futures (`fapi`): continuity through `pu`.
+    /// USDⓈ-M futures (linear: margined and settled in the quote asset).
+    #[value(name = "usdm", alias = "um", alias = "futures")]
     UsdM,
-    /// COIN-M futures (`dapi`): continuity through `pu`, messages carry `ps`.
+    /// COIN-M futures (inverse: margined and settled in the base coin).
+    #[value(name = "coinm", alias = "cm", alias = "delivery")]
     CoinM,
 }
 

@@ -17,6 +17,7 @@
 //! generator on the calling thread, and evaluations are pure, so the result does not
 //! depend on the number of threads.
 
+pub mod log;
 pub mod report;
 pub mod study;
 

@@ -1,6 +1,6 @@
 //! What `minerva evolve` prints: a line per generation as it runs (the seed's
 //! "observer" of the genetic algorithm), a summary at the end, and a CSV log of every
-//! candidate evaluated (cold path).
+//! candidate evaluated ([`super::log`]) (cold path).
 
 use super::study::Window;
 use super::{Candidate, Ending, Evolution, Gene, Generation, Outcome, overrides};
@@ -79,48 +79,6 @@ pub fn generation(g: &Generation) -> String {
     )
 }
 
-/// The CSV log's first line: what its outcomes depend on (`--resume` refuses a log
-/// made with other data or settings).
-pub fn csv_fingerprint(fingerprint: &str) -> String {
-    format!("# minerva evolve log; data and settings {fingerprint}\n")
-}
-
-/// The CSV log's header for `genes` (after [`csv_fingerprint`]).
-pub fn csv_head(genes: &[Gene]) -> String {
-    let mut o = String::from("generation");
-    for g in genes {
-        o.push(',');
-        o.push_str(&g.key);
-    }
-    o.push_str(",fitness,trades,net_pnl,max_drawdown,error\n");
-    o
-}
-
-/// The CSV rows of the candidates a generation evaluated first.
-pub fn csv_rows(genes: &[Gene], g: &Generation) -> String {
-    let mut o = String::new();
-    for c in &g.new {
-        let _ = write!(o, "{}", c.born);
-        for (_, v) in overrides(genes, &c.genome) {
-            let _ = write!(o, ",{v}");
-        }
-        match &c.outcome {
-            Ok(r) => {
-                let _ = writeln!(
-                    o,
-                    ",{},{},{},{},",
-                    r.fitness, r.trades, r.net_pnl, r.max_drawdown
-                );
-            }
-            // Quoted, inner quotes doubled: a refusal names its key and value.
-            Err(e) => {
-                let _ = writeln!(o, ",,,,,\"{}\"", e.replace('"', "\"\""));
-            }
-        }
-    }
-    o
-}
-
 /// A candidate checked on the holdout window.
 #[derive(Debug, Clone)]
 pub struct Checked {
@@ -196,98 +154,4 @@ pub fn summary(genes: &[Gene], e: &Evolution, start: &Checked, best: &[Checked])
         row(&mut o, &format!("#{}", k + 1), c);
     }
     o
-}
-
-/// Why a log cannot be resumed from.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum ResumeError {
-    /// Made with other data, strategy or backtest settings.
-    #[error("the log was made with other data or settings (its fingerprint {0})")]
-    Fingerprint(String),
-    /// Other genes, or not a log of `minerva evolve`.
-    #[error("the log's columns are not this run's genes: {0}")]
-    Columns(String),
-    /// A row that does not read.
-    #[error("line {line}: {why}")]
-    Row {
-        /// Line number, from 1.
-        line: usize,
-        /// What is wrong.
-        why: String,
-    },
-}
-
-/// The candidates an earlier run logged (`--resume`): every evaluated row, in order;
-/// rows of candidates skipped on Ctrl-C (`not run: …`) are left out, to be run now.
-///
-/// # Errors
-/// [`ResumeError`] for another fingerprint, other genes or a row that does not read.
-pub fn read_log(
-    text: &str,
-    genes: &[Gene],
-    fingerprint: &str,
-) -> Result<Vec<Candidate>, ResumeError> {
-    let mut lines = text.lines();
-    let first = lines.next().unwrap_or_default();
-    if format!("{first}\n") != csv_fingerprint(fingerprint) {
-        return Err(ResumeError::Fingerprint(
-            first.rsplit(' ').next().unwrap_or_default().to_string(),
-        ));
-    }
-    let head = lines.next().unwrap_or_default();
-    if format!("{head}\n") != csv_head(genes) {
-        return Err(ResumeError::Columns(head.to_string()));
-    }
-    let mut out = Vec::new();
-    for (k, l) in lines.enumerate() {
-        let line = k + 3;
-        let bad = |why: &str| ResumeError::Row {
-            line,
-            why: why.to_string(),
-        };
-        let cells: Vec<&str> = l.splitn(genes.len() + 6, ',').collect();
-        if cells.len() != genes.len() + 6 {
-            return Err(bad("too few columns"));
-        }
-        let born = cells[0].parse().map_err(|_| bad("generation"))?;
-        let mut genome = Vec::with_capacity(genes.len());
-        for (g, v) in genes.iter().zip(&cells[1..]) {
-            let x: f64 = v.parse().map_err(|_| bad(&format!("{} `{v}`", g.key)))?;
-            let k = g.index_of(x);
-            // Off this run's grid: a log of other ranges.
-            if g.text(k) != *v {
-                return Err(bad(&format!("{} = {v} is off the gene's grid", g.key)));
-            }
-            genome.push(k);
-        }
-        let n = genes.len() + 1;
-        let error = cells[n + 4];
-        let outcome = if error.is_empty() {
-            let num = |i: usize, what: &str| -> Result<f64, ResumeError> {
-                cells[n + i].parse().map_err(|_| bad(what))
-            };
-            Ok(Outcome {
-                fitness: num(0, "fitness")?,
-                trades: cells[n + 1].parse().map_err(|_| bad("trades"))?,
-                net_pnl: num(2, "net_pnl")?,
-                max_drawdown: num(3, "max_drawdown")?,
-            })
-        } else {
-            let e = error
-                .strip_prefix('"')
-                .and_then(|e| e.strip_suffix('"'))
-                .ok_or_else(|| bad("error not quoted"))?
-                .replace("\"\"", "\"");
-            if e.starts_with("not run") {
-                continue;
-            }
-            Err(e)
-        };
-        out.push(Candidate {
-            genome,
-            outcome,
-            born,
-        });
-    }
-    Ok(out)
 }

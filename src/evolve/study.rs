@@ -62,6 +62,8 @@ pub struct Study<'a> {
     pub train: Window,
     /// Holdout window, when asked for.
     pub holdout: Option<Window>,
+    /// The share of the window asked for as holdout.
+    holdout_share: f64,
 }
 
 impl<'a> Study<'a> {
@@ -116,7 +118,31 @@ impl<'a> Study<'a> {
                 from_ns: split + 1,
                 to_ns,
             }),
+            holdout_share: holdout,
         })
+    }
+
+    /// What every outcome depends on (the data, the strategy file, the fixed
+    /// overrides, the backtest settings, the holdout), hashed: `--resume` checks a log
+    /// against it.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for (tape, spec) in &self.markets {
+            h.update(format!(
+                "{spec:?} {} {} {:?} {:?}\n",
+                tape.len(),
+                tape.frames,
+                tape.time_ns(0),
+                tape.time_ns(tape.len().saturating_sub(1))
+            ));
+        }
+        h.update(self.text);
+        h.update(format!(
+            "{:?} {:?} {}",
+            self.fixed, self.backtest, self.holdout_share
+        ));
+        format!("{:x}", h.finalize())[..16].to_string()
     }
 
     /// The strategy a candidate stands for: the file, the fixed overrides, its genes.

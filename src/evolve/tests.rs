@@ -227,7 +227,7 @@ fn par_map_keeps_order() {
 
 #[test]
 fn a_log_reads_back_as_candidates_and_refuses_others() {
-    use super::report::{ResumeError, csv_fingerprint, csv_head, csv_rows, read_log};
+    use super::log::{ResumeError, csv_fingerprint, csv_head, csv_rows, read_log};
     let genes = bowl_genes();
     let cfg = Config {
         population: 6,

@@ -89,21 +89,6 @@ pub fn lines_into_dir(
     Ok(out)
 }
 
-/// One CSV record: cells quoted when they hold a comma, a quote or a line break.
-fn csv_record(cells: &[String], out: &mut dyn Write) -> std::io::Result<()> {
-    for (k, c) in cells.iter().enumerate() {
-        if k > 0 {
-            out.write_all(b",")?;
-        }
-        if c.contains([',', '"', '\n', '\r']) {
-            write!(out, "\"{}\"", c.replace('"', "\"\""))?;
-        } else {
-            out.write_all(c.as_bytes())?;
-        }
-    }
-    out.write_all(b"\n")
-}
-
 /// Writes `view` of `session` (every session when `None`) as CSV with a header;
 /// returns the records written (header excluded).
 ///
@@ -117,13 +102,18 @@ pub fn csv_to(
     out_name: &Path,
 ) -> Result<u64, StoreError> {
     let mut n = 0u64;
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(out);
+    let io = |e: std::io::Error| StoreError::Io {
+        path: out_name.to_path_buf(),
+        reason: e,
+    };
     db.view(view, session, &mut |cells| {
         n += 1;
-        csv_record(cells, out).map_err(|source| StoreError::Io {
-            path: out_name.to_path_buf(),
-            reason: source,
-        })
+        w.write_record(cells).map_err(|e| io(e.into()))
     })?;
+    w.flush().map_err(io)?;
     Ok(n.saturating_sub(1))
 }
 
@@ -132,18 +122,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_and_quoting() {
+    fn session_file_names() {
         assert_eq!(
             session_file(3, "../shared/data/btcusdt_20240808.gz"),
             "3_btcusdt_20240808"
         );
         assert_eq!(session_file(4, "127.0.0.1:9443/BTCUSDT"), "4_BTCUSDT");
-        let mut out = Vec::new();
-        csv_record(
-            &["a".into(), "b,c".into(), "say \"hi\"".into(), String::new()],
-            &mut out,
-        )
-        .unwrap();
-        assert_eq!(out, b"a,\"b,c\",\"say \"\"hi\"\"\",\n");
     }
 }

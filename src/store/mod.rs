@@ -347,16 +347,18 @@ pub trait Recorded: Send {
 }
 
 /// The decoded views a database offers for queries and CSV export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum View {
     /// `@trade` messages: session, recv_ns, symbol, trade_id, price, qty,
     /// buyer_maker, trade_ms.
     Trades,
     /// `@bookTicker` messages: session, recv_ns, symbol, update_id, bid, bid_qty,
     /// ask, ask_qty.
+    #[value(name = "top_of_book")]
     TopOfBook,
     /// One-minute candles made from the trades: session, symbol, open_ms, open,
     /// high, low, close, volume, trades.
+    #[value(name = "candles_1m")]
     Candles1m,
     /// The exchange's own `@kline_1m` messages: session, recv_ns, symbol, open_ms,
     /// open, high, low, close, volume, trades, closed.

@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+/// The HTTP header that carries the API key on every keyed request.
+pub const API_KEY_HEADER: &str = "X-MBX-APIKEY";
+
 /// Environment variable holding the API key.
 pub const API_KEY_VAR: &str = "MINERVA_BINANCE_API_KEY";
 /// Environment variable holding the API secret.

@@ -22,7 +22,7 @@
 //!
 //! Neither key nor secret is ever logged or printed.
 
-use super::keys::ApiKeys;
+use super::keys::{API_KEY_HEADER, ApiKeys};
 use super::sign::{Request, Signer};
 use crate::core::decimal::parse_scaled;
 use crate::core::{Lots, Market, SymbolSpec, Ticks, Valuer, fee_e8};
@@ -624,7 +624,7 @@ struct Io {
     next_requery: Instant,
     paused_until: Option<Instant>,
     /// The request weight the server says this minute used.
-    budget: crate::net::http::Budget,
+    budget: super::limits::Budget,
     weight_limit: u32,
     user_sessions: u64,
     spin: bool,
@@ -659,7 +659,7 @@ impl Io {
             next_requery: Instant::now(),
             paused_until: None,
             budget: Default::default(),
-            weight_limit: crate::net::http::default_weight_limit(cfg.spec.market),
+            weight_limit: super::limits::default_weight_limit(cfg.spec.market),
             user_sessions: 0,
             spin: cfg.spin,
             quote: quote.to_string(),
@@ -719,9 +719,9 @@ impl Io {
     /// Reads the server clock: offset = server − the request's midpoint.
     fn sync_time(&mut self) -> Result<(), RestError> {
         let t0 = wall_ms();
-        let r = self.rest.request("GET", self.path("time"), b"", None)?;
+        let r = self.rest.request("GET", self.path("time"), b"", &[])?;
         let t1 = wall_ms();
-        self.budget.note(r.used_weight);
+        self.budget.note_answer(&r);
         if let Some(st) = std::str::from_utf8(&r.body)
             .ok()
             .and_then(|b| field(b, "serverTime"))
@@ -744,12 +744,13 @@ impl Io {
             let signed = self.signed(params);
             let r = if method == "POST" || method == "PUT" {
                 self.rest
-                    .request(method, path, signed.as_bytes(), Some(&key))?
+                    .request(method, path, signed.as_bytes(), &[(API_KEY_HEADER, &key)])?
             } else {
                 let p = format!("{path}?{signed}");
-                self.rest.request(method, &p, b"", Some(&key))?
+                self.rest
+                    .request(method, &p, b"", &[(API_KEY_HEADER, &key)])?
             };
-            self.budget.note(r.used_weight);
+            self.budget.note_answer(&r);
             let body = String::from_utf8_lossy(&r.body).into_owned();
             if attempt == 0 && r.status == 400 && code_of(&body).0 == -1021 {
                 self.sync_time()?;
@@ -1034,10 +1035,15 @@ impl Io {
         for attempt in first_attempt..3 {
             let text = std::str::from_utf8(&req).unwrap_or("").to_string();
             let r = if c.kind == Kind::Cancel {
-                self.rest
-                    .request("DELETE", &format!("{path}?{text}"), b"", Some(&key))
+                self.rest.request(
+                    "DELETE",
+                    &format!("{path}?{text}"),
+                    b"",
+                    &[(API_KEY_HEADER, &key)],
+                )
             } else {
-                self.rest.request("POST", path, &req, Some(&key))
+                self.rest
+                    .request("POST", path, &req, &[(API_KEY_HEADER, &key)])
             };
             let resp = match r {
                 Ok(resp) => resp,
@@ -1056,7 +1062,7 @@ impl Io {
                 }
                 let _ = w.1.record(done.saturating_sub(written).max(1));
             }
-            self.budget.note(resp.used_weight);
+            self.budget.note_answer(&resp);
             let body = String::from_utf8_lossy(&resp.body).into_owned();
             match resp.status {
                 200 => return self.answered(c.kind, &id, &body),
@@ -1553,7 +1559,7 @@ impl UserStream {
                 "POST",
                 self.listen_path(),
                 b"",
-                Some(self.cfg.keys.api_key()),
+                &[(API_KEY_HEADER, self.cfg.keys.api_key())],
             )
             .ok()?;
         if r.status != 200 {
@@ -1607,7 +1613,7 @@ impl UserStream {
                         "PUT",
                         &format!("{}?listenKey={key}", self.listen_path()),
                         b"",
-                        Some(self.cfg.keys.api_key()),
+                        &[(API_KEY_HEADER, self.cfg.keys.api_key())],
                     );
                     keepalive = Instant::now() + Duration::from_secs(30 * 60);
                 }

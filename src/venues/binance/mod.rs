@@ -1,8 +1,10 @@
 //! Binance: spot, USDⓈ-M and COIN-M futures.
 
 pub mod desk;
+pub mod endpoints;
 pub mod exchange_info;
 pub mod keys;
+pub mod limits;
 pub mod link;
 pub mod sign;
 pub mod snapshot;

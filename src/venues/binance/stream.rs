@@ -17,6 +17,8 @@
 //! Frames are read into one reusable buffer ([`Wire`]), over plain TCP or TLS
 //! ([`crate::net::tls`]).
 
+use super::endpoints::{self, Hosts, Rest};
+use super::limits;
 use crate::core::Market;
 use crate::core::clock::now_ns;
 use crate::feed::{Frame, LiveStats, Source};
@@ -55,6 +57,77 @@ pub struct LiveConfig {
     /// A session silent this long is taken for dead: dropped, reconnected, the book
     /// resynchronised (counted in `stale`); `None`: wait forever.
     pub stale_after: Option<Duration>,
+}
+
+impl LiveConfig {
+    /// `symbol`'s `streams` from `hosts` (snapshots from its REST server), with
+    /// Binance's snapshot depth, reconnecting forever, replacing the session before
+    /// the 24 h limit and dropping a session silent for [`STALE_AFTER`].
+    pub fn new(hosts: &Hosts, market: Market, symbol: &str, streams: Vec<String>) -> Self {
+        Self {
+            host: hosts.ws.clone(),
+            rest: (hosts.rest != hosts.ws).then(|| hosts.rest.clone()),
+            market,
+            symbol: symbol.to_ascii_uppercase(),
+            streams,
+            snapshot_limit: endpoints::snapshot_limit(market),
+            max_reconnects: None,
+            seed: 0,
+            rotate_after: Some(ROTATE_AFTER),
+            stale_after: Some(STALE_AFTER),
+        }
+    }
+
+    /// The REST server snapshots and exchangeInfo come from.
+    pub fn rest_host(&self) -> &str {
+        self.rest.as_deref().unwrap_or(&self.host)
+    }
+
+    /// The server's exchangeInfo answer covering the symbol (spot: the symbol's; futures:
+    /// every symbol's, the only form they serve). Cold.
+    ///
+    /// # Errors
+    /// [`rest::RestError`] when the server cannot be reached or refuses.
+    pub fn fetch_exchange_info(&self) -> Result<Vec<u8>, rest::RestError> {
+        let path = if self.market.is_futures() {
+            Rest::ExchangeInfo.on(self.market).to_string()
+        } else {
+            format!(
+                "{}?symbol={}",
+                Rest::ExchangeInfo.on(self.market),
+                self.symbol
+            )
+        };
+        rest::get(self.rest_host(), &path, Duration::from_secs(5))
+    }
+
+    /// The symbol's grids from the server's exchangeInfo. Cold.
+    ///
+    /// # Errors
+    /// [`SpecFetchError`] when the answer cannot be had or does not list the symbol.
+    pub fn fetch_spec(&self) -> Result<crate::core::SymbolSpec, SpecFetchError> {
+        let body = self.fetch_exchange_info()?;
+        let info = super::exchange_info::parse_exchange_info(&body, Some(self.market))
+            .map_err(|e| SpecFetchError::Info(self.host.clone(), e.to_string()))?;
+        info.specs
+            .into_iter()
+            .find(|s| s.name.as_str() == self.symbol)
+            .ok_or_else(|| SpecFetchError::NotListed(self.symbol.clone(), self.host.clone()))
+    }
+}
+
+/// Why a symbol's grids could not be read from a server.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecFetchError {
+    /// The request failed.
+    #[error(transparent)]
+    Rest(#[from] rest::RestError),
+    /// The answer is not an exchangeInfo.
+    #[error("exchangeInfo from {0}: {1}")]
+    Info(String, String),
+    /// The symbol is not listed.
+    #[error("{0} is not listed by {1}")]
+    NotListed(String, String),
 }
 
 /// Binance's depth streams speak every 100 ms to 1 s on any listed symbol: half a
@@ -150,7 +223,7 @@ pub struct LiveSource {
     quiet_reads: u32,
     /// REST for snapshots, kept alive, and the weight the server says is used.
     rest: Option<rest::Client>,
-    budget: rest::Budget,
+    budget: limits::Budget,
 }
 
 fn bump(c: &AtomicU64) {
@@ -185,7 +258,7 @@ impl LiveSource {
             last_trade: 0,
             quiet_reads: 0,
             rest: None,
-            budget: rest::Budget::default(),
+            budget: limits::Budget::default(),
         }
     }
 
@@ -211,14 +284,7 @@ impl LiveSource {
     }
 
     fn path(&self) -> String {
-        let sym = self.cfg.symbol.to_ascii_lowercase();
-        let streams: Vec<String> = self
-            .cfg
-            .streams
-            .iter()
-            .map(|s| format!("{sym}@{s}"))
-            .collect();
-        format!("/stream?streams={}", streams.join("/"))
+        endpoints::combined_streams(&self.cfg.symbol, &self.cfg.streams)
     }
 
     fn connect(&mut self) -> Result<(), WireError> {
@@ -334,49 +400,36 @@ impl LiveSource {
 
     fn fetch_snapshot(&mut self) -> bool {
         let path = format!(
-            "{}depth?symbol={}&limit={}",
-            if self.cfg.market.is_futures() {
-                "/fapi/v1/"
-            } else {
-                "/api/v3/"
-            },
+            "{}?symbol={}&limit={}",
+            Rest::Depth.on(self.cfg.market),
             self.cfg.symbol,
             self.cfg.snapshot_limit
         );
         // Spend the snapshot's weight only if the minute's budget has room: waiting for
         // the next minute beats a 429 (and a ban after repeated ones).
-        let cost = match (self.cfg.market.is_futures(), self.cfg.snapshot_limit) {
-            (false, 0..=100) => 5,
-            (false, 101..=500) => 25,
-            (false, 501..=1000) => 50,
-            (false, _) => 250,
-            (true, 0..=50) => 2,
-            (true, 51..=100) => 5,
-            (true, 101..=500) => 10,
-            (true, _) => 20,
-        };
+        let cost = limits::depth_weight(self.cfg.market, self.cfg.snapshot_limit);
         let wait = self
             .budget
-            .wait(cost, rest::default_weight_limit(self.cfg.market));
+            .wait(cost, limits::default_weight_limit(self.cfg.market));
         if wait > Duration::ZERO {
             bump(&self.stats.budget_waits);
             self.backoff_ms = self.backoff_ms.max(wait.as_millis() as u64 * 4 / 3 + 1);
             return false;
         }
-        let rest_host = self.cfg.rest.as_deref().unwrap_or(&self.cfg.host);
+        let rest_host = self.cfg.rest_host().to_string();
         let r = self
             .rest
-            .get_or_insert_with(|| rest::Client::new(rest_host, TIMEOUT));
-        let answer = r.request("GET", &path, b"", None);
+            .get_or_insert_with(|| rest::Client::new(&rest_host, TIMEOUT));
+        let answer = r.request("GET", &path, b"", &[]);
         if let Ok(a) = &answer {
-            self.budget.note(a.used_weight);
+            self.budget.note_answer(a);
         }
         let result = answer.and_then(|a| {
             if a.status == 200 {
                 Ok(a.body)
             } else {
                 Err(rest::RestError::Status {
-                    host: rest_host.to_string(),
+                    host: rest_host.clone(),
                     path: path.clone(),
                     status: a.status,
                     body: String::from_utf8_lossy(&a.body).into_owned(),

@@ -1,0 +1,176 @@
+//! `minerva backtest`: the pipeline's own stages on recorded data against the
+//! simulated exchange, then a fitness report (docs/backtest.md).
+
+use super::args::{MarketData, OVERRIDES_HELP, StrategyArgs, WindowArgs, strategy_replay};
+use anyhow::{Context, Result, bail};
+use minerva::backtest::{self, Input};
+use minerva::core::SymbolSpec;
+use minerva::replay::{self, ReplayOptions};
+use minerva::venues::binance::{keys::ApiKeys, sign::Signer};
+use std::path::PathBuf;
+
+/// `minerva backtest`'s flags.
+#[derive(clap::Args)]
+#[command(after_help = OVERRIDES_HELP)]
+pub struct Args {
+    /// Recorded files of one session, in order, or recording databases (as for
+    /// `minerva replay`).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    strategy: StrategyArgs,
+    #[command(flatten)]
+    data: MarketData,
+    #[command(flatten)]
+    window: WindowArgs,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Write the trade list as CSV.
+    #[arg(long)]
+    trades: Option<PathBuf>,
+    /// Write the equity curve as CSV.
+    #[arg(long)]
+    equity: Option<PathBuf>,
+    /// Write the fitness and the main figures into the strategy file's [results] table.
+    #[arg(long)]
+    write_fitness: bool,
+    /// Several symbols in one run (BTCUSDT,ETHUSDT): each is backtested on the files
+    /// that hold it, with the strategy's capital, then the figures are combined.
+    /// Default: the strategy's market.
+    #[arg(long)]
+    symbols: Option<String>,
+}
+
+/// Recorded frames: `(bytes, recorded ns)` in order.
+pub type RecordedFrames = Vec<(Vec<u8>, u64)>;
+
+/// The grid and recorded frames of `opts.symbol` (cold: reads every file). With one
+/// symbol every file is its session; with several (`of` > 1), the files that hold it.
+pub fn symbol_data(
+    files: &[PathBuf],
+    of: usize,
+    opts: &ReplayOptions,
+) -> Result<(SymbolSpec, RecordedFrames)> {
+    let sym = opts.symbol.clone().unwrap_or_default();
+    let files: Vec<PathBuf> = if of == 1 {
+        files.to_vec()
+    } else {
+        files
+            .iter()
+            .filter(|f| replay::symbol_table(std::slice::from_ref(*f), opts).is_ok())
+            .cloned()
+            .collect()
+    };
+    if files.is_empty() {
+        bail!("no file holds {sym}");
+    }
+    let spec = replay::symbol_table(&files, opts)
+        .with_context(|| sym.clone())?
+        .specs()[0]
+        .clone();
+    let frames = minerva::store::files::recorded_frames(&files).with_context(|| sym)?;
+    Ok((spec, frames))
+}
+
+/// A progress bar on stderr while frames are backtested (drawn on a terminal only).
+fn progress_bar(symbol: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {percent:>3} % {pos}/{len} frames",
+    ) {
+        bar.set_style(style.progress_chars("#."));
+    }
+    bar.set_prefix(symbol.to_string());
+    bar
+}
+
+/// Runs `minerva backtest`.
+pub fn run(a: Args) -> Result<()> {
+    let files = minerva::store::expand(&a.files)?;
+    let strategy = a.strategy.load()?;
+    let symbols = super::args::symbol_list(a.symbols.as_deref(), &strategy)?;
+    let cfg = a.window.config();
+    // The simulated exchange checks signatures like Binance: any key works, none is read.
+    let signer = Signer::new(&ApiKeys::new(
+        "minerva-backtest".into(),
+        b"minerva-backtest".to_vec(),
+    ));
+    let mut reports = Vec::with_capacity(symbols.len());
+    let mut specs = Vec::with_capacity(symbols.len());
+    for sym in &symbols {
+        let mut strategy = strategy.clone();
+        strategy.market = sym.clone();
+        let opts = strategy_replay(&strategy, &a.data);
+        let (spec, frames) = symbol_data(&files, symbols.len(), &opts)?;
+        let bar = progress_bar(sym);
+        let mut progress = |done: u64, total: u64| {
+            bar.set_length(total);
+            bar.set_position(done);
+        };
+        let r = backtest::run(
+            Input::Frames(&frames),
+            &spec,
+            &strategy,
+            signer.clone(),
+            &cfg,
+            &mut progress,
+        )
+        .with_context(|| sym.clone())?;
+        bar.finish_and_clear();
+        // Wall-clock figures go to stderr: the report itself is the same on every run.
+        eprintln!(
+            "{sym}: {} frames in {:.3} s: {:.0} frames/s",
+            r.frames,
+            r.wall_secs,
+            r.frames_per_sec()
+        );
+        reports.push(r);
+        specs.push(spec);
+    }
+    let combined =
+        (reports.len() > 1).then(|| backtest::combine(&reports, cfg.objective, cfg.period_us));
+    if a.json {
+        match &combined {
+            None => println!("{}", reports[0].to_json()),
+            Some(c) => println!("{}", c.to_json(&reports, cfg.objective)),
+        }
+    } else {
+        for r in &reports {
+            print!("{}", r.to_text());
+        }
+        if let Some(c) = &combined {
+            print!("{}", c.to_text(cfg.objective, cfg.period_us));
+        }
+    }
+    if let Some(p) = &a.trades {
+        let each: Vec<_> = reports.iter().zip(&specs).collect();
+        std::fs::write(p, backtest::report::trades_csv(&each))
+            .with_context(|| format!("--trades {}", p.display()))?;
+    }
+    if let Some(p) = &a.equity {
+        let csv = match &combined {
+            None => reports[0].equity_csv(),
+            Some(c) => backtest::report::equity_csv(&c.equity),
+        };
+        std::fs::write(p, csv).with_context(|| format!("--equity {}", p.display()))?;
+    }
+    if a.write_fitness {
+        let (fitness, m) = match &combined {
+            None => (reports[0].fitness, &reports[0].metrics),
+            Some(c) => (c.fitness, &c.metrics),
+        };
+        let results = [
+            ("fitness", fitness),
+            ("net_pnl", m.net_pnl),
+            ("max_drawdown", m.max_drawdown),
+            ("return_on_capital", m.return_on_capital),
+            ("trades", m.trades as f64),
+            ("win_rate", m.win_rate.unwrap_or(0.0)),
+            ("fees", m.fees),
+        ];
+        minerva::strategy::write_results(&a.strategy.strategy, &results)
+            .with_context(|| format!("--write-fitness {}", a.strategy.strategy.display()))?;
+    }
+    Ok(())
+}

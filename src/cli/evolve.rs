@@ -1,0 +1,390 @@
+//! `minerva evolve`: the genetic algorithm over strategy parameters, judged by
+//! backtests on recorded data, checked on a holdout window (docs/evolve.md).
+
+use super::args::{MarketData, OVERRIDES_HELP, StrategyArgs, WindowArgs, strategy_replay};
+use super::backtest::symbol_data;
+use anyhow::{Context, Result, bail};
+use minerva::evolve::log::LogFile;
+use minerva::evolve::{self, Gene, report, study::Study};
+use minerva::strategy::Strategy;
+use std::path::{Path, PathBuf};
+
+/// `minerva evolve`'s own flags (docs/evolve.md).
+#[derive(clap::Args)]
+#[command(after_help = OVERRIDES_HELP)]
+pub struct Args {
+    /// Recorded files, in order (as for `minerva backtest`: one session, or with
+    /// --symbols the files of every symbol), or recording databases.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// The strategy to start from (it is not changed) and fixed overrides of its keys.
+    #[command(flatten)]
+    strategy: StrategyArgs,
+    #[command(flatten)]
+    data: MarketData,
+    #[command(flatten)]
+    window: WindowArgs,
+    /// Where to write the best strategy found (the strategy file with the evolved keys
+    /// and a [results] table). Default: `<strategy>.evolved.toml` beside it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// A gene to evolve, KEY=LO..HI[:STEP] (repeatable): adds a key or replaces a
+    /// default gene's range. Defaults: docs/evolve.md.
+    #[arg(long = "gene", value_name = "KEY=LO..HI[:STEP]")]
+    genes: Vec<String>,
+    /// A default gene to leave as the strategy file has it (repeatable).
+    #[arg(long = "fix", value_name = "KEY")]
+    fixed: Vec<String>,
+    /// Evolve only the --gene keys (no default genes).
+    #[arg(long)]
+    only_genes: bool,
+    /// Share of the window, at its end, kept out of the search and used to check the
+    /// best candidates afterwards (0: none).
+    #[arg(long, default_value_t = 0.25)]
+    holdout: f64,
+    /// Candidates per generation.
+    #[arg(long, default_value_t = 24)]
+    population: usize,
+    /// Generations at most.
+    #[arg(long, default_value_t = 10)]
+    generations: usize,
+    /// Best candidates carried to the next generation unchanged.
+    #[arg(long, default_value_t = 2)]
+    elite: usize,
+    /// Tournament size when picking parents.
+    #[arg(long, default_value_t = 3)]
+    tournament: usize,
+    /// Chance that two parents are crossed.
+    #[arg(long, default_value_t = 0.9)]
+    crossover: f64,
+    /// Chance that each gene of a child mutates.
+    #[arg(long, default_value_t = 0.2)]
+    mutation: f64,
+    /// A mutation's standard deviation, as a share of the gene's range.
+    #[arg(long, default_value_t = 0.15)]
+    mutation_scale: f64,
+    /// Candidates with fewer closed trades rank below all others.
+    #[arg(long, default_value_t = 1)]
+    min_trades: usize,
+    /// Stop after this many generations without a better best (0: never).
+    #[arg(long, default_value_t = 0)]
+    patience: usize,
+    /// Backtests run at once (default and maximum: the CPUs this process may use).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Seed of the algorithm's draws (the simulated exchange's is --seed).
+    #[arg(long, default_value_t = 1)]
+    ga_seed: u64,
+    /// Several symbols (BTCUSDT,ETHUSDT): each candidate is backtested on each, with the
+    /// strategy's capital, and judged by the combined figures (as `minerva backtest
+    /// --symbols` combines them). Default: the strategy's market.
+    #[arg(long)]
+    symbols: Option<String>,
+    /// Candidates checked on the holdout window at the end: the best, then the next
+    /// best whose training outcomes differ from those already listed.
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+    /// Write every candidate evaluated as CSV (generation, genes, fitness, …), a
+    /// generation at a time, for watching a long run (`tail -f`).
+    #[arg(long)]
+    log: Option<PathBuf>,
+    /// Go on from an earlier run's --log (same data, strategy, settings and genes):
+    /// its candidates are not run again, and new ones are appended to it. With the same
+    /// --ga-seed the run retraces the earlier one, then continues (more --generations).
+    #[arg(long, conflicts_with = "log")]
+    resume: Option<PathBuf>,
+}
+
+/// Prints to stdout, and goes on when stdout is gone (`minerva evolve … | head`): the
+/// evolution still ends and writes its file.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// [`say!`] with a newline.
+macro_rules! sayln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// The genes of this run: the defaults (unless --only-genes), each --gene adding or
+/// replacing one, each --fix and each key set on the command line taking one out.
+fn genes(a: &Args, fixed: &[(&str, String)]) -> Result<Vec<Gene>> {
+    let mut genes = if a.only_genes {
+        Vec::new()
+    } else {
+        Gene::defaults()
+    };
+    // A key set on the command line is fixed at that value, not searched.
+    let overridden: Vec<&str> = fixed.iter().map(|(k, _)| *k).collect();
+    genes.retain(|g| !overridden.contains(&g.key.as_str()));
+    for spec in &a.genes {
+        let g = Gene::parse(spec)?;
+        if overridden.contains(&g.key.as_str()) {
+            bail!(
+                "--gene {spec}: --{} sets that key on the command line; give one or the other",
+                g.key.replace('_', "-")
+            );
+        }
+        match genes.iter_mut().find(|x| x.key == g.key) {
+            Some(x) => *x = g,
+            None => genes.push(g),
+        }
+    }
+    for k in &a.fixed {
+        let before = genes.len();
+        genes.retain(|g| &g.key != k);
+        if genes.len() == before && !overridden.contains(&k.as_str()) {
+            bail!("--fix {k}: not a gene of this run");
+        }
+    }
+    Ok(genes)
+}
+
+fn same_file(x: &Path, y: &Path) -> bool {
+    match (x.canonicalize(), y.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => x == y,
+    }
+}
+
+/// Runs `minerva evolve`.
+pub fn run(a: Args) -> Result<()> {
+    let files = minerva::store::expand(&a.files)?;
+    let path = &a.strategy.strategy;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("strategy {}", path.display()))?;
+    let strategy = a.strategy.load()?;
+    let fixed = a.strategy.overrides.pairs();
+    let genes = genes(&a, &fixed)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = a.jobs.unwrap_or(cores);
+    if jobs == 0 || jobs > cores {
+        bail!("--jobs {jobs}: from 1 to {cores} (the CPUs this process may use)");
+    }
+    let cfg = evolve::Config {
+        population: a.population,
+        generations: a.generations,
+        elite: a.elite,
+        tournament: a.tournament,
+        crossover: a.crossover,
+        mutation: a.mutation,
+        mutation_scale: a.mutation_scale,
+        min_trades: a.min_trades,
+        patience: a.patience,
+        jobs,
+        seed: a.ga_seed,
+    };
+    cfg.check()?;
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| path.with_extension("evolved.toml"));
+    if same_file(&out, path) {
+        bail!("--out: give another file than the strategy evolved from");
+    }
+    let backtest = a.window.config();
+    let objective = backtest.objective;
+    let symbols = super::args::symbol_list(a.symbols.as_deref(), &strategy)?;
+    let mut markets = Vec::with_capacity(symbols.len());
+    for sym in &symbols {
+        let strategy = Strategy {
+            market: sym.clone(),
+            ..strategy.clone()
+        };
+        let opts = strategy_replay(&strategy, &a.data);
+        let (spec, frames) = symbol_data(&files, symbols.len(), &opts)?;
+        // Decoded once; the frames are not needed again.
+        let tape = minerva::backtest::tape::Tape::record(&frames, &spec);
+        markets.push((tape, spec));
+    }
+    let study = Study::new(
+        markets.iter().map(|(t, s)| (t, s)).collect(),
+        &text,
+        fixed,
+        backtest,
+        a.holdout,
+    )?;
+    study.check(&genes)?;
+    let start = study.start(&genes).map_err(anyhow::Error::msg)?;
+    let fingerprint = study.fingerprint();
+    let mut known = Vec::new();
+    let mut log = match (&a.log, &a.resume) {
+        (Some(p), _) => Some(
+            LogFile::create(p, &fingerprint, &genes)
+                .with_context(|| format!("--log {}", p.display()))?,
+        ),
+        (None, Some(p)) => {
+            let r = LogFile::resume(p, &genes, &fingerprint)
+                .with_context(|| format!("--resume {}", p.display()))?;
+            if r.cut_row_dropped {
+                sayln!("note: {}: its last row was cut short; dropped", p.display());
+            }
+            known = r.known;
+            Some(r.log)
+        }
+        (None, None) => None,
+    };
+    for (tape, spec) in &markets {
+        sayln!(
+            "evolve {} {} · {} messages on tape ({} frames, {} undecodable)",
+            spec.name,
+            spec.market.name(),
+            tape.len(),
+            tape.frames,
+            tape.decode_errors
+        );
+    }
+    if markets.len() > 1 {
+        sayln!(
+            "figures: the {} symbols' backtests combined, each with the strategy's capital",
+            markets.len()
+        );
+    }
+    sayln!("train    {}", report::window(study.train));
+    if let Some(h) = study.holdout {
+        sayln!("holdout  {}", report::window(h));
+    }
+    sayln!(
+        "population {} · generations {} · elite {} · tournament {} · crossover {} · mutation {} × {} · min trades {} · fitness {objective} · seed {} · {jobs} jobs",
+        cfg.population,
+        cfg.generations,
+        cfg.elite,
+        cfg.tournament,
+        cfg.crossover,
+        cfg.mutation,
+        cfg.mutation_scale,
+        cfg.min_trades,
+        cfg.seed
+    );
+    say!("genes:\n{}", report::genes(&genes));
+    sayln!("{}", report::GENERATION_HEAD);
+    minerva::shutdown::install_handlers();
+    let mut log_error = None;
+    // After Ctrl-C the backtests under way finish and the rest of the generation is
+    // skipped (listed as not run), so a long generation does not hold the exit up.
+    let evaluate = |o: &[(&str, String)]| {
+        if minerva::shutdown::requested() {
+            return Err("not run: stopped".to_string());
+        }
+        study.evaluate(o, study.train)
+    };
+    if !known.is_empty() {
+        sayln!(
+            "resuming: {} candidates from {}",
+            known.len(),
+            a.resume.as_deref().unwrap_or(Path::new("")).display()
+        );
+    }
+    let e = evolve::evolve_from(&genes, &start, &cfg, known, &evaluate, &mut |g| {
+        sayln!("{}", report::generation(g));
+        if let Some(f) = &mut log {
+            // A failing log is reported at the end; the evolution goes on.
+            if let Err(err) = f.append(&genes, g) {
+                log_error.get_or_insert(err);
+            }
+        }
+        !minerva::shutdown::requested()
+    })?;
+    if let Err(why) = &e.best.outcome {
+        bail!("no candidate could run (the best: {why}); nothing written");
+    }
+    // The best, then the next best that ran and behaved differently (many candidates
+    // place the same orders: the same outcome says nothing new about the holdout).
+    let mut check = vec![e.best.clone()];
+    for c in e.ranked.iter().filter(|c| c.outcome.is_ok()) {
+        if check.len() >= a.top.max(1) {
+            break;
+        }
+        if !check.iter().any(|x| x.outcome == c.outcome) {
+            check.push(c.clone());
+        }
+    }
+    // Each row's overrides, and its training outcome when the search has it. The start
+    // row is the strategy as given, its values exactly (the search began from the
+    // nearest grid point): backtested here, with the holdout checks.
+    let start_genome = evolve::start_genome(&genes, &start);
+    let mut rows: Vec<_> = check
+        .into_iter()
+        .map(|c| (evolve::overrides(&genes, &c.genome), Some(c)))
+        .collect();
+    rows.push((Vec::new(), None));
+    let holdout = study.holdout;
+    let mut checked: Vec<report::Checked> =
+        evolve::par_map(jobs, &rows, &|(o, c)| report::Checked {
+            candidate: c.clone().unwrap_or_else(|| evolve::Candidate {
+                genome: start_genome.clone(),
+                outcome: study.evaluate(o, study.train),
+                born: 0,
+            }),
+            holdout: holdout.map(|w| study.evaluate(o, w)),
+        });
+    let start_checked = checked.pop().context("the start row")?;
+    let best = checked;
+    for (g, (&v, &k)) in genes.iter().zip(start.iter().zip(&start_genome)) {
+        if v.is_finite() && (g.value(k) - v).abs() > 1e-9 {
+            sayln!(
+                "note: the strategy's {} = {v} is off the gene's grid; the search began from {}",
+                g.key,
+                g.text(k)
+            );
+        }
+    }
+    say!("{}", report::summary(&genes, &e, &start_checked, &best));
+    write_best(&a, &out, &text, &genes, &e, &best)?;
+    sayln!("wrote {}", out.display());
+    if let Some(err) = log_error {
+        bail!("--log: {err}");
+    }
+    Ok(())
+}
+
+/// The best strategy file: the original with the fixed overrides and evolved genes
+/// set, and what it scored in a `[results]` table.
+fn write_best(
+    a: &Args,
+    out: &Path,
+    text: &str,
+    genes: &[Gene],
+    e: &evolve::Evolution,
+    best: &[report::Checked],
+) -> Result<()> {
+    let mut values = a.strategy.overrides.pairs();
+    values.extend(evolve::overrides(genes, &e.best.genome));
+    let evolved = minerva::strategy::with_values(text, &values)?;
+    let tmp = out.with_extension("toml.tmp");
+    std::fs::write(&tmp, evolved)
+        .and_then(|()| std::fs::rename(&tmp, out))
+        .with_context(|| format!("--out {}", out.display()))?;
+    let train = e.best.outcome.as_ref().ok();
+    let hold = best
+        .first()
+        .and_then(|c| c.holdout.as_ref())
+        .and_then(|h| h.as_ref().ok());
+    let mut results = vec![
+        ("fitness", train.map_or(f64::NAN, |o| o.fitness)),
+        ("trades", train.map_or(0.0, |o| o.trades as f64)),
+        ("net_pnl", train.map_or(f64::NAN, |o| o.net_pnl)),
+        ("max_drawdown", train.map_or(f64::NAN, |o| o.max_drawdown)),
+    ];
+    if let Some(h) = hold {
+        results.extend([
+            ("holdout_fitness", h.fitness),
+            ("holdout_trades", h.trades as f64),
+            ("holdout_net_pnl", h.net_pnl),
+        ]);
+    }
+    results.extend([
+        ("generations", e.generations as f64),
+        ("backtests", e.evaluations as f64),
+    ]);
+    results.retain(|(_, v)| v.is_finite());
+    minerva::strategy::write_results(out, &results)
+        .with_context(|| format!("--out {}", out.display()))?;
+    Ok(())
+}

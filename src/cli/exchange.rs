@@ -1,0 +1,137 @@
+//! `minerva exchange`: recorded sessions served as a local Binance-compatible
+//! exchange on 127.0.0.1, market data and trading (docs/exchange.md).
+
+use super::args::{MarketData, Speed, parse_fees, parse_speed};
+use anyhow::Result;
+use minerva::local_exchange::{Faults, TradingConfig, Venue, VenueConfig};
+use minerva::replay::ReplayOptions;
+use minerva::sim::queue::QueueModel;
+use minerva::venues::binance::keys::ApiKeys;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// `minerva exchange`'s flags.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Recorded sessions to serve (the formats `minerva replay` reads).
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    #[command(flatten)]
+    grids: MarketData,
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 9443)]
+    port: u16,
+    /// Replay speed: a multiple of real time (`1`, `10`) or `max`.
+    #[arg(long, default_value = "1", value_parser = parse_speed)]
+    speed: Speed,
+    /// Faults to inject: drop=N (close the stream sessions), skip-depth=N (leave out a
+    /// depth diff), malformed=N (a truncated message), stall=N:MS (publish nothing for
+    /// MS), each every N published messages; bad-signature=N (refuse every N-th signed
+    /// request -1022), unknown-status=N (execute every N-th order or cancel, answer
+    /// 503), clock-shift=±MS (step the server clock at the first signed request).
+    #[arg(long, value_parser = Faults::parse)]
+    fault: Option<Faults>,
+    /// REST request weight allowed per minute (default: Binance's, 6000 spot / 2400
+    /// USD-M); over it, 429 with Retry-After until the next minute.
+    #[arg(long)]
+    weight_limit: Option<u32>,
+    /// Each symbol's starting wallet, in the quote asset.
+    #[arg(long, default_value = "100000", value_parser = parse_capital)]
+    capital: i64,
+    /// USD-M leverage until a client changes it (POST leverage), 1 to 125.
+    #[arg(long, default_value_t = 20)]
+    leverage: u32,
+    /// Fee rates charged: maker=R,taker=R (default: Binance's base tier, spot
+    /// 0.1 %/0.1 %, USD-M 0.02 %/0.05 %).
+    #[arg(long, value_parser = parse_fees)]
+    fees: Option<(i64, i64)>,
+    /// Queue position model of resting orders: through, risk-averse, power:N, log.
+    #[arg(long, default_value = "risk-averse", value_parser = QueueModel::parse)]
+    queue: QueueModel,
+    /// New orders allowed per 10 s (default: Binance's, 100 spot / 300 USD-M).
+    #[arg(long)]
+    order_limit: Option<u32>,
+    /// Seconds REST and the user data streams stay up after the recording has been
+    /// served, so clients can cancel and close (Ctrl-C ends sooner).
+    #[arg(long, default_value_t = 10.0)]
+    linger: f64,
+}
+
+/// `--capital`: a positive amount, 10⁻⁸ units.
+fn parse_capital(v: &str) -> Result<i64, String> {
+    minerva::core::decimal::parse_scaled(v.as_bytes(), 8)
+        .ok()
+        .filter(|c| *c > 0)
+        .ok_or_else(|| format!("`{v}`: a positive amount"))
+}
+
+/// Sleeps until `until` or a stop request.
+fn wait_until(until: Instant) {
+    while Instant::now() < until && !minerva::shutdown::requested() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Runs `minerva exchange` until the recording has been served (and the linger is
+/// over) or Ctrl-C.
+pub fn run(a: Args) -> Result<()> {
+    let files = minerva::store::expand(&a.data)?;
+    // The account's keys: the environment's, or the documented paper pair.
+    let (keys, from_env) = ApiKeys::from_env_or_paper();
+    let key_note = if from_env {
+        "the API key in MINERVA_BINANCE_API_KEY"
+    } else {
+        "the paper key pair (minerva-paper / minerva-paper-secret)"
+    };
+    let cfg = VenueConfig {
+        files,
+        replay: ReplayOptions {
+            market: a.grids.data_market,
+            exchange_info: a.grids.exchange_info.clone(),
+            ..Default::default()
+        },
+        speed: a.speed.0,
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], a.port)),
+        weight_limit: a.weight_limit,
+        faults: a.fault.unwrap_or_default(),
+        keys: std::sync::Arc::new(keys),
+        trading: TradingConfig {
+            capital_e8: a.capital,
+            leverage: a.leverage.clamp(1, 125),
+            fees: a.fees,
+            queue: a.queue,
+            orders_per_10s: a.order_limit,
+        },
+    };
+    let venue = Venue::start(cfg)?;
+    let addr = venue.local_addr();
+    println!(
+        "minerva exchange: listening on {addr}: REST http://{addr}/api/v3 (spot) or /fapi/v1 (USD-M), streams ws://{addr}/ws/<stream> and ws://{addr}/stream?streams=<a>/<b>; the replay starts with the first stream subscriber"
+    );
+    println!("trading: signed order and account endpoints and user data streams for {key_note}");
+    minerva::shutdown::install_handlers();
+    while !venue.finished() && !minerva::shutdown::requested() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("served {} stream messages", venue.published());
+    if venue.finished() && !minerva::shutdown::requested() && a.linger > 0.0 {
+        println!(
+            "the recording is over; orders, account and user data streams stay up {} s (Ctrl-C ends)",
+            a.linger
+        );
+        wait_until(Instant::now() + Duration::from_secs_f64(a.linger.min(86_400.0)));
+    }
+    for a in venue.accounts() {
+        println!(
+            "account {}: position {} lots, wallet {:.8}, {} fills ({} lots), {} orders open",
+            a.symbol,
+            a.position.0,
+            a.wallet_e8 as f64 / 1e8,
+            a.fills,
+            a.filled_lots,
+            a.open_orders
+        );
+    }
+    venue.stop();
+    Ok(())
+}

@@ -1,0 +1,399 @@
+//! `minerva run`: the pipeline (feed → book → signal → gateway) on recorded data, a
+//! live feed or a venue, trading on the simulated exchange or through a live link,
+//! with its latency report.
+
+use super::args::{
+    DaemonArgs, MarketData, ModelArgs, OVERRIDES_HELP, Speed, StrategyArgs, load_strategy,
+    lock_memory, parse_speed, strategy_replay,
+};
+use anyhow::{Context, Result, bail};
+use minerva::core::{Market, SymbolSpec};
+use minerva::feed::ReplaySource;
+use minerva::pipeline::run::{RunConfig, RunReport, run as run_pipeline};
+use minerva::pipeline::wait::WaitPlan;
+use minerva::pipeline::{PinPlan, pin::allowed_cpus};
+use minerva::sim::latency::Delay;
+use minerva::strategy::Strategy;
+use minerva::venues::binance::endpoints::{self, Environment, Hosts};
+use minerva::venues::binance::keys::ApiKeys;
+use minerva::venues::binance::link::LinkConfig;
+use minerva::venues::binance::sign::Signer;
+use minerva::venues::binance::stream::{LiveConfig, LiveSource};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `minerva run`'s flags.
+#[derive(clap::Args)]
+#[command(after_help = OVERRIDES_HELP)]
+pub struct Args {
+    /// `replay:FILE[,FILE...]`: recorded data replayed as a socket would deliver it;
+    /// `ws://HOST:PORT`: a live feed (minerva exchange) traded on the simulated
+    /// exchange (paper); `binance`: the feed and the live gateway of --endpoint.
+    #[arg(long)]
+    source: String,
+    /// With --source binance: the local exchange at --host, Binance's testnet, or
+    /// Binance.
+    #[arg(long, value_enum, default_value = "local")]
+    endpoint: Environment,
+    /// The local exchange's address (--endpoint local).
+    #[arg(long, default_value = "127.0.0.1:9443")]
+    host: String,
+    /// Symbol traded with --source binance (one; the strategy's `market` otherwise).
+    #[arg(long)]
+    symbols: Option<String>,
+    /// Confirms --endpoint live: real orders with real money.
+    #[arg(long)]
+    i_mean_it: bool,
+    /// With --source binance: trade on the simulated exchange (paper) instead.
+    #[arg(long)]
+    paper: bool,
+    /// Record every frame the feed receives into this recording database (a writer
+    /// thread off the hot path; docs/recording.md).
+    #[arg(long)]
+    record: Option<String>,
+    /// The live gateway's order I/O thread between requests.
+    #[arg(long, value_enum, default_value = "park")]
+    orders_wait: OrdersWait,
+    #[command(flatten)]
+    strategy: StrategyArgs,
+    /// Replay speed: `max`, or a multiple of real time (`1`, `10`).
+    #[arg(long, default_value = "max", value_parser = parse_speed)]
+    speed: Speed,
+    /// Threads: 1 (compact: every stage on one thread, the default), 2 (feed + book |
+    /// signal + gateway), 3 (feed | book | signal + gateway) or 4 (one per stage).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Same as --threads 1.
+    #[arg(long)]
+    compact: bool,
+    /// Wait strategy: spin (isolated cores only), spin-yield (default) or park; for every
+    /// stage, or per stage (book=spin,signal=park), or both (park,book=spin).
+    #[arg(long, default_value = "spin-yield", value_parser = |v: &str| WaitPlan::parse(v))]
+    wait: WaitPlan,
+    /// CPU per stage, e.g. feed=2,book=3,signal=4,gateway=5 (stages sharing a thread
+    /// must name the same CPU).
+    #[arg(long, value_parser = |v: &str| PinPlan::parse(v, &allowed_cpus()))]
+    pin: Option<PinPlan>,
+    /// Lock all memory (mlockall) so the hot path never page-faults.
+    #[arg(long)]
+    mlock: bool,
+    /// Run the pipeline's threads under SCHED_FIFO (refused when busy threads would
+    /// outnumber the CPUs, or without the privilege).
+    #[arg(long)]
+    realtime: bool,
+    /// Print a latency report every this many seconds (SIGUSR1 prints one any time).
+    #[arg(long)]
+    report_every: Option<f64>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Slots per ring. Small rings keep queues short when the input outruns the stages
+    /// (max speed); at least 1024 (one frame's worth of messages).
+    #[arg(long, default_value_t = 1024)]
+    ring: usize,
+    /// Write the latency histograms as an HdrHistogram interval log (an interval per
+    /// report, and the last at exit).
+    #[arg(long)]
+    latency_log: Option<PathBuf>,
+    #[command(flatten)]
+    data: MarketData,
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+}
+
+/// How the live gateway's order thread waits between requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OrdersWait {
+    /// Sleeps; wakes in tens of µs.
+    Park,
+    /// No wake-up on the order path; needs a core of its own.
+    SpinYield,
+}
+
+/// Everything `minerva run` needs, checked before anything starts.
+pub struct Setup {
+    /// A live source instead of recorded frames.
+    live: Option<LiveConfig>,
+    frames: Vec<(Vec<u8>, u64)>,
+    speed: Option<f64>,
+    spec: SymbolSpec,
+    strategy: Strategy,
+    keys: Arc<ApiKeys>,
+    cfg: RunConfig,
+}
+
+/// Where the frames come from.
+enum From {
+    /// Recorded files or databases.
+    Replay(Vec<PathBuf>),
+    /// A market-data server (paper trading).
+    Feed(String),
+    /// A venue: its streams, and its order endpoints unless `--paper`.
+    Venue(Hosts),
+}
+
+impl Args {
+    /// The source, checked.
+    fn from(&self, market: Market) -> Result<From> {
+        if self.source == "binance" {
+            if self.endpoint == Environment::Live && !self.i_mean_it && !self.paper {
+                bail!(
+                    "--endpoint live sends real orders with real money: add --i-mean-it to confirm (try --endpoint testnet first; docs/operations.md)"
+                );
+            }
+            return Ok(From::Venue(self.endpoint.hosts(market, &self.host)));
+        }
+        if self.source.starts_with("ws://") || self.source.starts_with("wss://") {
+            return Ok(From::Feed(self.source.trim_end_matches('/').to_string()));
+        }
+        let Some(list) = self.source.strip_prefix("replay:") else {
+            bail!(
+                "--source must be replay:FILE[,FILE...], ws://HOST:PORT (minerva exchange, paper trading) or binance (with --endpoint)"
+            );
+        };
+        let files: Vec<PathBuf> = list
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .map(PathBuf::from)
+            .collect();
+        // A recording database stands for its sessions.
+        let files = minerva::store::expand(&files)?;
+        if files.is_empty() {
+            bail!("--source replay: names no file");
+        }
+        Ok(From::Replay(files))
+    }
+}
+
+/// The market traded and the strategy: `--market spot|usdm|coinm` names the market
+/// kind (the spelling), any other value the strategy's `market` key (the
+/// symbol); `--symbols` names the one symbol traded.
+fn market_and_strategy(a: &Args) -> Result<(Market, MarketData, Strategy)> {
+    let mut overrides = a.strategy.overrides.clone();
+    let mut data = a.data.clone();
+    if let Some(m) = overrides.market.as_deref() {
+        if let Ok(kind) = m.parse::<Market>() {
+            data.data_market = Some(kind);
+            overrides.market = None;
+        }
+    }
+    if let Some(sym) = &a.symbols {
+        let list: Vec<&str> = sym.split(',').filter(|s| !s.is_empty()).collect();
+        if list.len() != 1 {
+            bail!(
+                "--symbols: the pipeline trades one symbol per process; give one (run one minerva per symbol)"
+            );
+        }
+        overrides.market = Some(list[0].to_ascii_uppercase());
+    }
+    let strategy = load_strategy(&a.strategy.strategy, &overrides)?;
+    Ok((data.data_market.unwrap_or(Market::Spot), data, strategy))
+}
+
+/// Checks every flag and reads the data before anything starts.
+pub fn setup(a: &Args) -> Result<Setup> {
+    let (market, data, strategy) = market_and_strategy(a)?;
+    let from = a.from(market)?;
+    let threads = if a.compact { 1 } else { a.threads.unwrap_or(1) };
+    let report_every = match a.report_every {
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(_) => bail!("--report-every must be a positive number of seconds"),
+        None => None,
+    };
+    if a.mlock {
+        lock_memory()?;
+    }
+    let (keys, from_env) = ApiKeys::from_env_or_paper();
+    let gateway = match &from {
+        From::Venue(hosts) if !a.paper => Some(hosts.clone()),
+        _ => None,
+    };
+    if gateway.is_some() && !from_env && a.endpoint != Environment::Local {
+        bail!(
+            "--endpoint {}: set MINERVA_BINANCE_API_KEY and MINERVA_BINANCE_API_SECRET (keys are read from the environment only)",
+            a.endpoint.name()
+        );
+    }
+    if !from_env {
+        eprintln!(
+            "signing with the documented paper key pair (no keys in the environment): {}",
+            if gateway.is_some() {
+                "the local exchange accepts it"
+            } else {
+                "paper mode"
+            }
+        );
+    }
+    let streams = || vec![endpoints::depth_stream(market).to_string(), "trade".into()];
+    let (spec, live, files) = match from {
+        From::Replay(files) => {
+            let table = minerva::replay::symbol_table(&files, &strategy_replay(&strategy, &data))?;
+            (table.specs()[0].clone(), None, files)
+        }
+        From::Feed(host) => {
+            let live = LiveConfig::new(&Hosts::same(&host), market, &strategy.market, streams());
+            (live.fetch_spec()?, Some(live), Vec::new())
+        }
+        From::Venue(hosts) => {
+            let mut live = LiveConfig::new(&hosts, market, &strategy.market, streams());
+            live.rest = Some(hosts.rest.clone());
+            (live.fetch_spec()?, Some(live), Vec::new())
+        }
+    };
+    let keys = Arc::new(keys);
+    let live_link = match gateway {
+        Some(hosts) => Some(LinkConfig {
+            rest: hosts.rest,
+            ws: hosts.ws,
+            spec: spec.clone(),
+            keys: keys.clone(),
+            time_sync: Duration::from_secs(if a.endpoint == Environment::Local {
+                1
+            } else {
+                30
+            }),
+            fees: (strategy.maker_fee_e8, strategy.taker_fee_e8),
+            fill_wait: Duration::from_millis(200),
+            spin: match a.orders_wait {
+                OrdersWait::Park => false,
+                OrdersWait::SpinYield => {
+                    let cpus = allowed_cpus().len();
+                    if threads + 1 > cpus {
+                        bail!(
+                            "--orders-wait spin-yield: {threads} pipeline thread(s) and the order thread would spin on {cpus} CPU(s); use park, or fewer threads"
+                        );
+                    }
+                    true
+                }
+            },
+        }),
+        None => None,
+    };
+    let frames = minerva::store::files::recorded_frames(&files)?;
+    let sim = a.model.options();
+    if matches!(sim.latency.feed, Delay::Recorded { .. }) {
+        bail!("--latency feed=recorded reads the recording's clocks: it is for minerva backtest");
+    }
+    let cfg = RunConfig {
+        threads,
+        wait: a.wait,
+        pin: a.pin.clone().unwrap_or_default(),
+        realtime: a.realtime,
+        ring_capacity: a.ring,
+        sim,
+        snapshot_request: None,
+        report_every,
+        latency_log: a.latency_log.clone(),
+        live: live_link,
+    };
+    Ok(Setup {
+        live,
+        frames,
+        speed: a.speed.0,
+        spec,
+        strategy,
+        keys,
+        cfg,
+    })
+}
+
+impl Setup {
+    /// One pass over the recorded frames (the benchmark's).
+    pub fn replay_once(&self) -> Result<RunReport> {
+        if self.live.is_some() {
+            bail!("bench pipeline replays recordings: give --source replay:FILE[,FILE]");
+        }
+        Ok(run_pipeline(
+            ReplaySource::new(self.frames.clone(), self.speed),
+            &self.spec,
+            &self.strategy,
+            Signer::new(&self.keys),
+            &self.cfg,
+        )?)
+    }
+
+    /// Threads the pipeline runs on.
+    pub fn threads(&self) -> usize {
+        self.cfg.threads
+    }
+}
+
+/// What the recorder did beside a run: the database, its counters, its result.
+type Recorded = (
+    String,
+    Arc<minerva::store::tap::TapStats>,
+    Result<(), anyhow::Error>,
+);
+
+/// Runs the pipeline over `source`, tapped into `--record`'s database when asked.
+fn go<S: minerva::feed::Source + Send + 'static>(
+    s: &Setup,
+    record: Option<&str>,
+    source: S,
+    cfg: &RunConfig,
+    name: &str,
+    recorded: &mut Option<Recorded>,
+) -> Result<RunReport> {
+    let signer = Signer::new(&s.keys);
+    let Some(db) = record else {
+        return Ok(run_pipeline(source, &s.spec, &s.strategy, signer, cfg)?);
+    };
+    let target = minerva::store::Target::parse(db);
+    let (tapped, stats, writer) = minerva::store::tap::tap(source, &target, name, 256 << 20)?;
+    let r = run_pipeline(tapped, &s.spec, &s.strategy, signer, cfg)?;
+    // A recorder that failed (disk full…) did not stop the trading: its error comes
+    // after the run's report.
+    let stored = writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the recorder thread panicked"))
+        .and_then(|r| r.map_err(anyhow::Error::from));
+    *recorded = Some((target.display(), stats, stored));
+    Ok(r)
+}
+
+/// Runs `minerva run`.
+pub fn run(a: Args) -> Result<()> {
+    let s = setup(&a)?;
+    let daemon = a.daemon.detach("run")?;
+    if daemon.is_some() && a.mlock {
+        // Memory locks are not inherited across fork: the daemon takes its own (the
+        // starting process checked that it can).
+        lock_memory()?;
+    }
+    minerva::shutdown::install_handlers();
+    let mut recorded = None;
+    let record = a.record.as_deref();
+    let report = match s.live.clone() {
+        None => go(
+            &s,
+            record,
+            ReplaySource::new(s.frames.clone(), s.speed),
+            &s.cfg,
+            "minerva run (replay)",
+            &mut recorded,
+        )?,
+        Some(live) => {
+            let name = format!("{}/{}", live.host, live.symbol);
+            let source = LiveSource::new(live, minerva::shutdown::flag());
+            let cfg = RunConfig {
+                snapshot_request: Some(source.snapshot_request()),
+                ..s.cfg.clone()
+            };
+            go(&s, record, source, &cfg, &name, &mut recorded)?
+        }
+    };
+    print!("{}", report.to_text());
+    if report.interrupted {
+        eprintln!("stopped by signal: rings drained, resting orders cancelled");
+    }
+    if let Some((db, st, stored)) = recorded {
+        use std::sync::atomic::Ordering::Relaxed;
+        println!(
+            "recorded into {db}: {} frames stored, {} not recorded (the recorder fell behind or stopped)",
+            st.stored.load(Relaxed),
+            st.dropped.load(Relaxed)
+        );
+        stored.context("the recording stopped (the trading did not)")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! `minerva signal`: recorded data through book → oracle → risk manager; every
+//! operation the strategy would place and every proposal refused, with the reason.
+
+use super::args::{MarketData, OVERRIDES_HELP, StrategyArgs, strategy_replay};
+use anyhow::{Result, bail};
+use minerva::replay::signal_run::SignalRun;
+use minerva::replay::{self, ReplayOptions, signal_report as report};
+use std::path::PathBuf;
+
+/// `minerva signal`'s flags.
+#[derive(clap::Args)]
+#[command(after_help = OVERRIDES_HELP)]
+pub struct Args {
+    /// Recorded files or databases, as for `minerva replay`.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    strategy: StrategyArgs,
+    #[command(flatten)]
+    data: MarketData,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    json: bool,
+    /// REST depth snapshot to start from (for plain JSON lines).
+    #[arg(long)]
+    snapshot: Option<PathBuf>,
+}
+
+/// Runs `minerva signal`.
+pub fn run(a: Args) -> Result<()> {
+    let files = minerva::store::expand(&a.files)?;
+    let strategy = a.strategy.load()?;
+    let opts = ReplayOptions {
+        snapshot: a.snapshot,
+        progress: !a.json,
+        ..strategy_replay(&strategy, &a.data)
+    };
+    let mut run = SignalRun::new(strategy);
+    let rep = replay::replay_observed(&files, &opts, &mut run)?;
+    let Some(spec) = run.spec().cloned() else {
+        bail!(
+            "the input has no book for {}",
+            opts.symbol.unwrap_or_default()
+        );
+    };
+    if let Some(s) = rep.symbol_reports().first() {
+        if s.state != "live" {
+            eprintln!(
+                "minerva: warning: the book ended {} ({} gaps)",
+                s.state, s.gaps
+            );
+        }
+    }
+    if a.json {
+        print!("{}", report::json_lines(&run, &spec));
+    } else {
+        print!("{}", report::text(&run, &spec));
+    }
+    Ok(())
+}
