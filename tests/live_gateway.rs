@@ -7,10 +7,11 @@
 
 mod common;
 
-use minerva::local_exchange::{Faults, TradingConfig, Venue};
+use minerva::local_exchange::Faults;
 use minerva::pipeline::run::{RunConfig, RunReport, run};
 use minerva::venues::binance::keys::ApiKeys;
 use minerva::venues::binance::link::LinkConfig;
+use minerva::venues::binance::server::{LocalExchange as Venue, TradingConfig};
 use minerva::venues::binance::sign::Signer;
 use std::sync::Arc;
 use std::time::Duration;
@@ -210,22 +211,24 @@ fn usdm_orders_fill_with_reduce_only_exits() {
         .specs()[0]
         .clone();
     assert!(spec.market.is_futures());
-    let venue = minerva::local_exchange::Venue::start(minerva::local_exchange::VenueConfig {
-        files,
-        replay,
-        speed: Some(100.0),
-        addr: "127.0.0.1:0".parse().unwrap(),
-        faults: Faults {
-            unknown_status_every: Some(7),
-            ..Faults::default()
+    let venue = minerva::venues::binance::server::LocalExchange::start(
+        minerva::venues::binance::server::Config {
+            files,
+            replay,
+            speed: Some(100.0),
+            addr: "127.0.0.1:0".parse().unwrap(),
+            faults: Faults {
+                unknown_status_every: Some(7),
+                ..Faults::default()
+            },
+            weight_limit: None,
+            keys: Arc::new(ApiKeys::paper()),
+            trading: TradingConfig {
+                fees: Some((0, 0)),
+                ..TradingConfig::default()
+            },
         },
-        weight_limit: None,
-        keys: Arc::new(ApiKeys::paper()),
-        trading: TradingConfig {
-            fees: Some((0, 0)),
-            ..TradingConfig::default()
-        },
-    })
+    )
     .unwrap();
     let source = minerva::venues::binance::stream::LiveSource::new(
         minerva::venues::binance::stream::LiveConfig {

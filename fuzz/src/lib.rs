@@ -582,36 +582,42 @@ fn read_lines(path: &Path) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
-/// The simulated exchange's request parser and matching: the input is a query string
-/// sent as a new order, an OCO list or a cancel (first byte), signed with the exchange's
-/// key when the second byte is odd (so parsing goes past the signature check), then
-/// market events drawn from the rest (depth updates and trades) move the book through
-/// it. Never a panic, no fill of nothing, and no report is lost.
+/// A Binance order request read as the local exchange reads it — parameters
+/// (percent-decoded, each once), authenticated when the second byte is odd (signed
+/// with the exchange's key, so reading goes past the signature check), then a new
+/// order, an OCO list or a cancel (first byte) — and the typed order matched by the
+/// simulated exchange while market events drawn from the rest (depth updates and
+/// trades) move the book through it. Never a panic, no fill of nothing, and no report
+/// is lost.
 pub fn paper_request(data: &[u8]) {
-    use minerva::core::{DepthChunk, EventBody, Level, Lots, MarketEvent, SymbolId, Ticks, Trade};
+    use minerva::core::{
+        DepthChunk, DepthSnapshot, EventBody, Level, Lots, MarketEvent, OrderCmd, OrderRequest,
+        Report, SymbolId, Ticks, Trade, client_id,
+    };
     use minerva::sim::latency::{Delay, LatencyModel};
     use minerva::sim::queue::QueueModel;
-    use minerva::sim::{Method, Report, SimConfig, SimExchange};
-    use minerva::venues::binance::DepthSnapshot;
+    use minerva::sim::{SimConfig, SimExchange};
     use minerva::venues::binance::keys::ApiKeys;
-    use minerva::venues::binance::sign::{Request, Signer};
+    use minerva::venues::binance::orders::{parse_oco, parse_order};
+    use minerva::venues::binance::params::Params;
+    use minerva::venues::binance::sign::{Incoming, Signer, authenticate};
     let [m, s, rest @ ..] = data else {
         return;
     };
     let signer = Signer::new(&ApiKeys::new("k".into(), b"fuzz".to_vec()));
     let cut = rest.len().min(400);
     let (payload, market) = rest.split_at(cut);
-    let mut req = Request::new();
-    let _ = req.try_extend_from_slice(payload);
-    if s & 1 == 1 && req.len() + 75 <= req.capacity() {
-        let sig = signer.sign(&req);
-        let _ = req.try_extend_from_slice(b"&signature=");
-        let _ = req.try_extend_from_slice(&sig);
-    }
-    let method = match m % 3 {
-        0 => Method::NewOrder,
-        1 => Method::NewOco,
-        _ => Method::Cancel,
+    let text = String::from_utf8_lossy(payload);
+    let params = if s & 1 == 1 {
+        let signed = signer.sign_query(&text, 5_000, 1_000);
+        let incoming = Incoming {
+            api_key: Some("k"),
+            query: &signed,
+            body: "",
+        };
+        authenticate(&signer, "k", &incoming, 1_000).ok()
+    } else {
+        Params::parse(&text, "").ok()
     };
     let level = |p: i64, q: i64| Level {
         price: Ticks(p),
@@ -649,15 +655,30 @@ pub fn paper_request(data: &[u8]) {
                 ticker_history: 16,
             },
         };
-        let mut x = SimExchange::new(&spec, signer.clone(), &cfg);
+        let mut x = SimExchange::new(&spec, &cfg);
         x.on_snapshot(&DepthSnapshot {
             last_update_id: 100,
             event_ms: None,
             bids: vec![level(100, 7), level(99, 9)],
             asks: vec![level(101, 7), level(102, 9)],
         });
-        x.send(method, &req, 1_000_000);
-        x.send(method, &req, 1_000_000);
+        let cmd = params.as_ref().and_then(|p| match m % 3 {
+            0 => parse_order(p, &spec, "").ok().map(OrderCmd::New),
+            1 => parse_oco(p, &spec).ok().map(OrderCmd::Oco),
+            _ => p
+                .get("origClientOrderId")
+                .and_then(client_id)
+                .map(OrderCmd::Cancel),
+        });
+        if let Some(cmd) = cmd {
+            let req = OrderRequest {
+                cmd,
+                timestamp_ms: 1_000,
+                recv_window_ms: 5_000,
+            };
+            x.send(&req, payload, 1_000_000);
+            x.send(&req, payload, 1_000_000);
+        }
         let mut t = 1_000u64;
         let mut id = 101;
         for c in market.chunks(3) {
@@ -741,8 +762,10 @@ pub fn http_head(data: &[u8]) {
             break;
         };
         assert!(!req.path.contains('?'));
-        let _ = minerva::net::server::query_param(&req.query, "symbol");
-        let _ = req.param("signature");
+        if let Ok(p) = minerva::venues::binance::params::Params::parse(&req.query, &req.body) {
+            let _ = p.get("symbol");
+        }
+        let _ = minerva::venues::binance::params::split_signature(&req.body);
         bodies += req.body.len();
         assert!(bodies <= data.len());
     }
@@ -752,12 +775,12 @@ pub fn http_head(data: &[u8]) {
 /// two orders it follows: never a panic; no order is filled beyond its quantity, and
 /// what a fill leaves is what is left of it.
 pub fn user_events(data: &[u8]) {
+    use minerva::core::Report;
     use minerva::core::{Lots, Market, SymbolSpec};
-    use minerva::sim::Report;
     let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::UsdM, "0.1", "0.001").unwrap();
     let events: Vec<&[u8]> = data.split(|&b| b == b'\n').take(256).collect();
     let orders = [("mnv1e", true, Lots(1_000)), ("mnv1t", false, Lots(1_000))];
-    let out = minerva::venues::binance::link::replay_user_events(&spec, &orders, &events);
+    let (out, _) = minerva::venues::binance::link::replay_user_events(&spec, &orders, &events);
     for (id, _, qty) in orders {
         let mut filled = 0i64;
         for e in out.iter().filter(|e| e.client_id.as_str() == id) {

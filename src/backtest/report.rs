@@ -3,11 +3,11 @@
 
 use super::fitness::{Metrics, Objective};
 use super::{BacktestReport, Combined};
+use crate::core::Reject;
 use crate::core::{SymbolSpec, utc};
 use crate::gateway::trader::EquityPoint;
 use crate::gateway::trader::Exit;
 use crate::signal::oracle::Side;
-use crate::sim::Reject;
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -72,7 +72,10 @@ impl BacktestReport {
             .iter()
             .zip(self.exchange.rejects)
             .filter(|(_, n)| *n > 0)
-            .map(|(r, n)| format!("{n} × {} {}", r.code(self.market), r.message(self.market)))
+            .map(|(r, n)| {
+                let (code, msg) = crate::venues::reject_words(*r, self.market);
+                format!("{n} × {code} {msg}")
+            })
             .collect();
         if parts.is_empty() {
             String::new()

@@ -4,7 +4,8 @@
 //! * [`Book::on_event`] takes [`MarketEvent`]s (depth chunks and bookTickers); before a
 //!   snapshot, and while resyncing, depth events wait in a bounded preallocated buffer.
 //! * [`Book::apply_snapshot`] (cold) loads a REST snapshot and replays the buffer
-//!   through the [`Verdict`] rules of [`sequencer`].
+//!   through the [`Verdict`]s of the venue's sequence rule
+//!   (`venues::binance::sequence`).
 //! * A gap in the ids, or a crossed book after an update, moves the book to
 //!   [`SyncState::Resyncing`]: it asks for a new snapshot ([`Book::needs_snapshot`]).
 //!
@@ -13,18 +14,18 @@
 mod bins;
 mod digest;
 mod ladder;
-pub mod sequencer;
 mod ticker_check;
 mod view;
 
+use crate::core::DepthSnapshot;
 use crate::core::{BookTicker, DepthChunk, EventBody, Level, MarketEvent, SymbolSpec, Ticks};
-use crate::venues::binance::DepthSnapshot;
 use ladder::Ladder;
 use std::collections::VecDeque;
 use ticker_check::{TickerCheck, Top};
 
+use crate::venues::binance::sequence::Sequencer;
+pub use crate::venues::binance::sequence::Verdict;
 pub use digest::{BookDigest, TopLevels};
-pub use sequencer::Verdict;
 pub use ticker_check::TickerCheckStats;
 pub use view::{BookView, SideView, VIEW_BINS, ask_share_ppm};
 
@@ -120,7 +121,7 @@ pub struct Book {
     spec: SymbolSpec,
     bids: Ladder<true>,
     asks: Ladder<false>,
-    seq: sequencer::Sequencer,
+    seq: Sequencer,
     state: SyncState,
     pending: VecDeque<DepthChunk>,
     current: Current,
@@ -143,7 +144,7 @@ impl Book {
             spec: spec.clone(),
             bids: Ladder::new(cfg.window_ticks, cfg.outside_levels),
             asks: Ladder::new(cfg.window_ticks, cfg.outside_levels),
-            seq: sequencer::Sequencer::new(spec.market.is_futures()),
+            seq: Sequencer::new(spec.market.is_futures()),
             state: SyncState::AwaitingSnapshot,
             pending: VecDeque::with_capacity(cfg.pending_chunks.max(1)),
             current: Current::None,

@@ -3,10 +3,11 @@
 
 use super::args::{MarketData, Speed, parse_fees, parse_speed};
 use anyhow::Result;
-use minerva::local_exchange::{Faults, TradingConfig, Venue, VenueConfig};
+use minerva::local_exchange::Faults;
 use minerva::replay::ReplayOptions;
 use minerva::sim::queue::QueueModel;
 use minerva::venues::binance::keys::ApiKeys;
+use minerva::venues::binance::server::{Config as ExchangeConfig, LocalExchange, TradingConfig};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -83,7 +84,7 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         "the paper key pair (minerva-paper / minerva-paper-secret)"
     };
-    let cfg = VenueConfig {
+    let cfg = ExchangeConfig {
         files,
         replay: ReplayOptions {
             market: a.grids.data_market,
@@ -103,7 +104,7 @@ pub fn run(a: Args) -> Result<()> {
             orders_per_10s: a.order_limit,
         },
     };
-    let venue = Venue::start(cfg)?;
+    let venue = LocalExchange::start(cfg)?;
     let addr = venue.local_addr();
     println!(
         "minerva exchange: listening on {addr}: REST http://{addr}/api/v3 (spot) or /fapi/v1 (USD-M), streams ws://{addr}/ws/<stream> and ws://{addr}/stream?streams=<a>/<b>; the replay starts with the first stream subscriber"

@@ -308,3 +308,16 @@ pub struct MarketEvent {
 // Pinned so a ring slot's size never changes by accident.
 const _: () = assert!(std::mem::size_of::<MarketEvent>() <= 600);
 const _: () = assert!(std::mem::size_of::<Level>() == 16);
+
+/// A depth snapshot on a symbol's grid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepthSnapshot {
+    /// Update id the snapshot is consistent with (`L` in Binance's procedure; KuCoin's `sequence`).
+    pub last_update_id: u64,
+    /// Message time (futures), ms.
+    pub event_ms: Option<u64>,
+    /// Bid levels as sent (best first).
+    pub bids: Vec<Level>,
+    /// Ask levels as sent (best first).
+    pub asks: Vec<Level>,
+}

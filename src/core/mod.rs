@@ -1,4 +1,5 @@
-//! Core types every stage shares: fixed-point money, symbols, market events.
+//! Core types every stage shares: fixed-point money, symbols, market events, orders,
+//! and the process's clock and wait strategies.
 //!
 //! Prices are integer [`Ticks`] and quantities integer [`Lots`] on grids taken from the
 //! exchange's filters ([`SymbolSpec`]); text becomes integers only at the edges, through
@@ -8,14 +9,19 @@ pub mod clock;
 pub mod decimal;
 mod event;
 mod fixed;
+mod order;
 mod symbol;
 pub mod wait;
 
 pub use event::{
-    AggTrade, BookTicker, DEPTH_CHUNK_LEVELS, DepthChunk, EventBody, Kline, KlineInterval, Level,
-    MarkPrice, MarketEvent, SymbolId, Trade,
+    AggTrade, BookTicker, DEPTH_CHUNK_LEVELS, DepthChunk, DepthSnapshot, EventBody, Kline,
+    KlineInterval, Level, MarkPrice, MarketEvent, SymbolId, Trade,
 };
 pub use fixed::{Dec8, Lots, Ticks};
+pub use order::{
+    ClientId, ExchangeStats, Execution, NewOrder, OcoOrder, OrderCmd, OrderKind, OrderRequest,
+    OrderSide, Reject, Report, client_id,
+};
 pub use symbol::{Market, PriceGrid, QtyGrid, SpecError, SymbolSpec, SymbolStatus, Valuer, fee_e8};
 
 /// Base and quote asset of a symbol named `<base><quote>` (the common quote assets;

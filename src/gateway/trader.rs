@@ -1,7 +1,8 @@
 //! The trader: turns the oracle's intents into orders and follows each operation to
-//! its end, against an exchange that speaks Binance's signed requests: the simulated
-//! exchange (backtest, paper) or a real one through the [`LiveLink`] (Binance, its
-//! testnet, `minerva exchange`). The same code runs both; only the [`Link`] differs.
+//! its end, against the simulated exchange ([`SimLink`]: backtest, paper) or a venue's
+//! [`LiveLink`] (Binance, its testnet, `minerva exchange`). The same code runs both;
+//! only the [`Link`] differs. Orders are typed ([`OrderRequest`]); the venue's
+//! [`OrderSigner`] writes each as the signed bytes it sends.
 //!
 //! An operation: the risk manager sizes the intent → a post-only entry at the intent's
 //! price → once filled, the exits: on spot one OCO list (`LIMIT_MAKER` take profit +
@@ -12,18 +13,16 @@
 //!
 //! # Hot path: every buffer is sized at start-up; no allocation.
 
-use crate::core::{EventBody, Lots, MarketEvent, SymbolSpec, Ticks};
+use crate::core::{
+    ClientId, DepthSnapshot, EventBody, ExchangeStats, Execution, Lots, MarketEvent, NewOrder,
+    OcoOrder, OrderCmd, OrderKind, OrderRequest, OrderSide, Reject, Report, SymbolSpec, Ticks,
+};
 use crate::risk::{Operation, Refusal, RiskManager, RiskStats};
 use crate::signal::oracle::{Intent, Side};
-use crate::sim::latency::Delay;
-use crate::sim::{ClientId, Execution, Method, Reject, Report, SimExchange, SimOptions, SimStats};
+use crate::sim::link::SimLink;
+use crate::sim::{SimConfig, SimExchange, SimOptions};
 use crate::strategy::Strategy;
-use crate::venues::binance::DepthSnapshot;
-use crate::venues::binance::link::LiveLink;
-use crate::venues::binance::sign::{
-    EncodeError, OcoRequest, OrderKind, OrderRequest, OrderSide, Request, Signer, signed_cancel,
-    signed_oco, signed_order,
-};
+use crate::venues::{LiveLink, OrderSigner};
 use std::fmt::Write;
 
 /// `recvWindow` of every request, ms.
@@ -202,24 +201,33 @@ pub struct Shutdown {
 #[allow(clippy::large_enum_variant)]
 pub enum Link {
     /// The simulated exchange, fed the market as the exchange sees it.
-    Sim(SimExchange),
-    /// A real exchange.
+    Sim(SimLink),
+    /// A venue's live link.
     Live(LiveLink),
 }
 
 impl Link {
     #[inline]
-    fn send(&mut self, method: Method, req: &Request, sent_us: u64, tick_ns: u64) {
+    fn send(
+        &mut self,
+        req: &OrderRequest,
+        wire: &crate::venues::WireRequest,
+        sent_us: u64,
+        tick_ns: u64,
+    ) {
         match self {
-            Link::Sim(x) => x.send(method, req, sent_us),
-            Link::Live(l) => l.send(method, req, tick_ns),
+            Link::Sim(x) => x.send(req, wire, sent_us),
+            Link::Live(l) => l.send(req, wire, tick_ns),
         }
     }
 
+    /// A market event; returns when the trader sees it, µs (the simulation's feed
+    /// delay after the exchange; the venue's clock live).
     #[inline]
-    fn on_event(&mut self, ev: &MarketEvent) {
-        if let Link::Sim(x) = self {
-            x.on_event(ev);
+    fn on_market(&mut self, ev: &MarketEvent) -> u64 {
+        match self {
+            Link::Sim(x) => x.on_market(ev),
+            Link::Live(l) => l.now_us(),
         }
     }
 
@@ -260,9 +268,9 @@ impl Link {
         }
     }
 
-    fn stats(&self) -> SimStats {
+    fn stats(&self) -> ExchangeStats {
         match self {
-            Link::Sim(x) => x.stats,
+            Link::Sim(x) => x.stats(),
             Link::Live(l) => l.stats(),
         }
     }
@@ -271,16 +279,12 @@ impl Link {
 /// Risk manager, signer and exchange for one symbol.
 pub struct Trader {
     risk: RiskManager,
-    signer: Signer,
+    signer: OrderSigner,
     exchange: Link,
     spec: SymbolSpec,
     futures: bool,
     capital_e8: i64,
     window_us: u64,
-    feed: Delay,
-    /// Smallest `local − exchange` time seen (ns): the recording's clock offset.
-    min_offset_ns: i128,
-    rng: fastrand::Rng,
     tracked: Vec<Tracked>,
     reports: Vec<Execution>,
     last_trade: Option<Ticks>,
@@ -297,33 +301,30 @@ pub struct Trader {
 
 impl Trader {
     /// A trader for `spec` under `strategy`, signing with `signer`, trading on a
-    /// simulated exchange set up by `opts` that accepts the same key.
+    /// simulated exchange set up by `opts`.
     pub fn simulated(
         spec: &SymbolSpec,
         strategy: &Strategy,
-        signer: Signer,
+        signer: impl Into<OrderSigner>,
         opts: &SimOptions,
     ) -> Self {
-        let sim = &opts.config(strategy);
-        let exchange = Link::Sim(SimExchange::new(spec, signer.clone(), sim));
-        Self::with(spec, strategy, signer, exchange, opts.latency.feed, sim)
+        let link = SimLink::new(spec, strategy, opts);
+        let max_orders = link.max_orders();
+        Self::with(spec, strategy, signer.into(), Link::Sim(link), max_orders)
     }
 
-    /// A trader for `spec` under `strategy` on a real exchange through `link`
-    /// (signing with the same keys the link was started with). Operations are
-    /// numbered from the start time in ms, so client ids never repeat a previous
-    /// session's.
-    pub fn live(spec: &SymbolSpec, strategy: &Strategy, signer: Signer, link: LiveLink) -> Self {
-        let sim = &crate::sim::SimConfig::for_strategy(strategy);
+    /// A trader for `spec` under `strategy` on a venue through `link` (signing with
+    /// the same keys the link was started with). Operations are numbered from the
+    /// start time in ms, so client ids never repeat a previous session's.
+    pub fn live(
+        spec: &SymbolSpec,
+        strategy: &Strategy,
+        signer: impl Into<OrderSigner>,
+        link: LiveLink,
+    ) -> Self {
+        let max_orders = SimConfig::for_strategy(strategy).max_orders;
         let start_ms = link.now_us() / 1000;
-        let mut t = Self::with(
-            spec,
-            strategy,
-            signer,
-            Link::Live(link),
-            Delay::default(),
-            sim,
-        );
+        let mut t = Self::with(spec, strategy, signer.into(), Link::Live(link), max_orders);
         t.risk.start_ids_at(start_ms);
         t
     }
@@ -331,10 +332,9 @@ impl Trader {
     fn with(
         spec: &SymbolSpec,
         strategy: &Strategy,
-        signer: Signer,
+        signer: OrderSigner,
         exchange: Link,
-        feed: Delay,
-        sim: &crate::sim::SimConfig,
+        max_orders: usize,
     ) -> Self {
         let slots = strategy.max_concurrent_trades.max(1) as usize;
         Self {
@@ -345,12 +345,9 @@ impl Trader {
             futures: spec.market.is_futures(),
             capital_e8: strategy.capital.0,
             window_us: strategy.volume_window_secs as u64 * 1_000_000,
-            feed,
-            min_offset_ns: i128::MAX,
-            rng: fastrand::Rng::with_seed(sim.seed ^ 0x6665_6564),
             tracked: Vec::with_capacity(slots),
             // A sweep reports a fill per level: room for every order's worth.
-            reports: Vec::with_capacity(16 * sim.max_orders.max(2) + 64),
+            reports: Vec::with_capacity(16 * max_orders.max(2) + 64),
             last_trade: None,
             now_us: 0,
             journal: None,
@@ -382,14 +379,14 @@ impl Trader {
     }
 
     /// Exchange counters.
-    pub fn exchange_stats(&self) -> SimStats {
+    pub fn exchange_stats(&self) -> ExchangeStats {
         self.exchange.stats()
     }
 
     /// The simulated exchange (its account and book), when trading on one.
     pub fn simulated_exchange(&self) -> Option<&SimExchange> {
         match &self.exchange {
-            Link::Sim(x) => Some(x),
+            Link::Sim(x) => Some(x.exchange()),
             Link::Live(_) => None,
         }
     }
@@ -448,7 +445,7 @@ impl Trader {
         }
         let side = order_side(intent.side, false);
         let now = self.now_us;
-        match self.order(
+        let entry = self.new_order(
             op.id,
             b'e',
             side,
@@ -456,33 +453,28 @@ impl Trader {
             op.qty,
             intent.entry,
             false,
-            now,
-        ) {
-            Some(req) => {
-                self.exchange
-                    .send(Method::NewOrder, &req, now, self.tick_ns);
-                self.stats.entries += 1;
-                self.tracked.push(Tracked {
-                    op,
-                    since_us: now,
-                    phase: Phase::Entry,
-                    filled: 0,
-                    entry_value_e8: 0,
-                    exit_filled: 0,
-                    exit_value_e8: 0,
-                    fees_e8: 0,
-                    funding_e8: 0,
-                    entry_us: 0,
-                    maker_fills: 0,
-                    taker_fills: 0,
-                    flattens: 0,
-                });
-                Outcome::Sent
-            }
-            None => {
-                self.risk.cancel(op.id);
-                Outcome::Failed
-            }
+        );
+        if self.send(entry, now) {
+            self.stats.entries += 1;
+            self.tracked.push(Tracked {
+                op,
+                since_us: now,
+                phase: Phase::Entry,
+                filled: 0,
+                entry_value_e8: 0,
+                exit_filled: 0,
+                exit_value_e8: 0,
+                fees_e8: 0,
+                funding_e8: 0,
+                entry_us: 0,
+                maker_fills: 0,
+                taker_fills: 0,
+                flattens: 0,
+            });
+            Outcome::Sent
+        } else {
+            self.risk.cancel(op.id);
+            Outcome::Failed
         }
     }
 
@@ -492,23 +484,12 @@ impl Trader {
     /// # Hot path: no allocation.
     pub fn on_market(&mut self, ev: &MarketEvent) -> u64 {
         let before = self.stats.requests;
-        self.exchange.on_event(ev);
+        let seen = self.exchange.on_market(ev);
         if let EventBody::Trade(t) = &ev.body {
             self.last_trade = Some(t.price);
         } else if let EventBody::AggTrade(t) = &ev.body {
             self.last_trade = Some(t.price);
         }
-        let delay = match self.feed {
-            Delay::Recorded { base } if ev.event_ms > 0 => {
-                // Local receive time − exchange time, less the clocks' offset estimated
-                // as the smallest difference so far.
-                let raw = ev.recv_ns as i128 - ev.event_ms as i128 * 1_000_000;
-                self.min_offset_ns = self.min_offset_ns.min(raw);
-                ((raw - self.min_offset_ns) / 1_000) as u64 + base
-            }
-            d => d.sample(&mut self.rng),
-        };
-        let seen = self.exchange.now_us() + delay;
         self.now_us = self.now_us.max(seen);
         self.after_market();
         self.stats.requests - before
@@ -533,10 +514,7 @@ impl Trader {
                 Phase::Open => b"ts",
             };
             for &r in roles {
-                if let Some(req) = self.cancel(t.op.id, r, now_us) {
-                    self.exchange
-                        .send(Method::Cancel, &req, now_us, self.tick_ns);
-                }
+                self.send(OrderCmd::Cancel(id(t.op.id, r)), now_us);
             }
         }
         let before = self.exchange.stats().canceled;
@@ -597,11 +575,11 @@ impl Trader {
         let now = self.now_us;
         for k in 0..self.tracked.len() {
             let t = self.tracked[k];
-            if t.phase == Phase::Entry && now.saturating_sub(t.since_us) > self.window_us {
-                if let Some(req) = self.cancel(t.op.id, b'e', now) {
-                    self.exchange.send(Method::Cancel, &req, now, self.tick_ns);
-                    self.tracked[k].phase = Phase::Withdrawing;
-                }
+            if t.phase == Phase::Entry
+                && now.saturating_sub(t.since_us) > self.window_us
+                && self.send(OrderCmd::Cancel(id(t.op.id, b'e')), now)
+            {
+                self.tracked[k].phase = Phase::Withdrawing;
             }
         }
         self.sample_equity(self.exchange.now_us(), false);
@@ -749,7 +727,7 @@ impl Trader {
                 }
                 self.tracked[k].flattens += 1;
                 let side = order_side(t.op.intent.side, true);
-                if let Some(req) = self.order(
+                let flatten = self.new_order(
                     id,
                     b'm',
                     side,
@@ -757,10 +735,8 @@ impl Trader {
                     Lots(t.held()),
                     Ticks(1),
                     self.futures,
-                    at,
-                ) {
-                    self.exchange.send(Method::NewOrder, &req, at, self.tick_ns);
-                }
+                );
+                self.send(flatten, at);
             }
             _ => {}
         }
@@ -849,50 +825,33 @@ impl Trader {
     /// The take profit and the stop for `qty` of an operation whose entry filled.
     fn send_exits(&mut self, op: &Operation, qty: Lots, now_us: u64) {
         let side = order_side(op.intent.side, true);
-        let ts = now_us / 1000;
         if self.futures {
             for (role, kind, price) in [
                 (b't', OrderKind::LimitGtc, op.intent.take_profit),
                 (b's', OrderKind::StopMarket, op.intent.stop_loss),
             ] {
-                if let Some(req) = self.order(op.id, role, side, kind, qty, price, true, now_us) {
-                    self.exchange
-                        .send(Method::NewOrder, &req, now_us, self.tick_ns);
-                }
+                let exit = self.new_order(op.id, role, side, kind, qty, price, true);
+                self.send(exit, now_us);
             }
             return;
         }
-        let ids = [id(op.id, b'x'), id(op.id, b't'), id(op.id, b's')];
-        let (Some(tp), Some(sl)) = (
-            self.spec.price.mantissa(op.intent.take_profit),
-            self.spec.price.mantissa(op.intent.stop_loss),
-        ) else {
-            self.stats.encode_errors += 1;
-            return;
-        };
-        let (pd, qd) = (self.spec.price.decimals(), self.spec.qty.decimals());
-        let req = OcoRequest {
-            symbol: &self.spec.name,
+        let oco = OcoOrder {
+            list_id: id(op.id, b'x'),
+            take_profit_id: id(op.id, b't'),
+            stop_id: id(op.id, b's'),
             side,
-            qty: (qty.0, qd),
-            take_profit: (tp, pd),
-            stop: (sl, pd),
-            ids: [&ids[0], &ids[1], &ids[2]],
-            recv_window_ms: RECV_WINDOW_MS,
-            timestamp_ms: ts,
+            qty,
+            take_profit: op.intent.take_profit,
+            stop: op.intent.stop_loss,
         };
-        let signed = signed_oco(&self.signer, &req);
-        if let Some(req) = self.counted(signed) {
-            self.exchange
-                .send(Method::NewOco, &req, now_us, self.tick_ns);
-        }
+        self.send(OrderCmd::Oco(oco), now_us);
     }
 
-    /// A signed order for operation `op_id` in `role` (`e`ntry, `t`ake profit,
-    /// `s`top, `m`arket flattening), timestamped `now_us`.
+    /// An order for operation `op_id` in `role` (`e`ntry, `t`ake profit, `s`top,
+    /// `m`arket flattening).
     #[allow(clippy::too_many_arguments)]
-    fn order(
-        &mut self,
+    fn new_order(
+        &self,
         op_id: u64,
         role: u8,
         side: OrderSide,
@@ -900,49 +859,36 @@ impl Trader {
         qty: Lots,
         price: Ticks,
         reduce_only: bool,
-        now_us: u64,
-    ) -> Option<Request> {
-        let cid = id(op_id, role);
-        let req = OrderRequest {
-            symbol: &self.spec.name,
+    ) -> OrderCmd {
+        OrderCmd::New(NewOrder {
+            id: id(op_id, role),
             side,
             kind,
-            qty: (qty.0, self.spec.qty.decimals()),
-            price: (
-                self.spec.price.mantissa(price).unwrap_or(0),
-                self.spec.price.decimals(),
-            ),
-            client_id: &cid,
+            price,
+            qty,
             reduce_only,
-            recv_window_ms: RECV_WINDOW_MS,
+        })
+    }
+
+    /// Signs `cmd`, timestamped `now_us`, and hands it to the exchange; false (and an
+    /// encoding failure counted) when the venue could not write it.
+    ///
+    /// # Hot path: no allocation.
+    fn send(&mut self, cmd: OrderCmd, now_us: u64) -> bool {
+        let req = OrderRequest {
+            cmd,
             timestamp_ms: now_us / 1000,
+            recv_window_ms: RECV_WINDOW_MS,
         };
-        let signed = signed_order(&self.signer, &req, self.futures);
-        self.counted(signed)
-    }
-
-    fn cancel(&mut self, op_id: u64, role: u8, now_us: u64) -> Option<Request> {
-        let cid = id(op_id, role);
-        let signed = signed_cancel(
-            &self.signer,
-            &self.spec.name,
-            &cid,
-            RECV_WINDOW_MS,
-            now_us / 1000,
-        );
-        self.counted(signed)
-    }
-
-    /// A signed request counted as sent, or an encoding failure counted.
-    fn counted(&mut self, signed: Result<Request, EncodeError>) -> Option<Request> {
-        match signed {
-            Ok(r) => {
+        match self.signer.encode(&self.spec, &req) {
+            Ok(wire) => {
                 self.stats.requests += 1;
-                Some(r)
+                self.exchange.send(&req, &wire, now_us, self.tick_ns);
+                true
             }
             Err(_) => {
                 self.stats.encode_errors += 1;
-                None
+                false
             }
         }
     }
@@ -1007,7 +953,12 @@ mod race_tests {
             latency: crate::sim::latency::LatencyModel::parse("order=500ms").unwrap(),
             ..SimOptions::default()
         };
-        let mut t = Trader::simulated(&spec, &strategy, Signer::from_secret(b"k"), &opts);
+        let mut t = Trader::simulated(
+            &spec,
+            &strategy,
+            crate::venues::binance::sign::Signer::from_secret(b"k"),
+            &opts,
+        );
         t.on_snapshot(&testkit::snapshot(&[(6_000_100, 100)], &[(6_000_200, 100)]));
         t.on_market(&testkit::depth(101, 1_000, &[], &[]));
         let intent = Intent {
@@ -1049,7 +1000,12 @@ mod race_tests {
             latency: crate::sim::latency::LatencyModel::parse("feed=recorded+1ms").unwrap(),
             ..SimOptions::default()
         };
-        let mut t = Trader::simulated(&spec, &strategy, Signer::from_secret(b"k"), &opts);
+        let mut t = Trader::simulated(
+            &spec,
+            &strategy,
+            crate::venues::binance::sign::Signer::from_secret(b"k"),
+            &opts,
+        );
         // The local clock runs 1.3 s behind the exchange's; the first event is the
         // fastest seen so far: only the 1 ms floor.
         let mut ev = testkit::trade(10_000, 6_000_000, 1, true);

@@ -1,6 +1,7 @@
-//! Just enough HTTP/1.1 for a local venue: requests read with `httparse` (head, then
-//! a `Content-Length` body), answered as JSON, on keep-alive connections (an order
-//! client keeps one open; a `Connection: close` request ends it). Cold path.
+//! Just enough HTTP/1.1 for the local exchange: requests read with `httparse` (head,
+//! then a `Content-Length` body), answered as JSON, on keep-alive connections (an
+//! order client keeps one open; a `Connection: close` request ends it). Cold path;
+//! what the requests mean is the venue's (`venues::<venue>::server`).
 
 use std::io::{Read, Write};
 
@@ -20,8 +21,8 @@ pub struct Request {
     pub query: String,
     /// The body (a form body for signed `POST`s), empty when absent.
     pub body: String,
-    /// `X-MBX-APIKEY`, when sent.
-    pub api_key: Option<String>,
+    /// Every header, names as sent.
+    pub headers: Vec<(String, String)>,
     /// `Sec-WebSocket-Key` when the request asks to upgrade to a WebSocket.
     pub websocket_key: Option<String>,
     /// The client asked to close the connection after the answer.
@@ -29,18 +30,12 @@ pub struct Request {
 }
 
 impl Request {
-    /// Every parameter, as Binance signs them: the query string then the body,
-    /// concatenated with no separator ("totalParams").
-    pub fn total_params(&self) -> String {
-        let mut s = String::with_capacity(self.query.len() + self.body.len());
-        s.push_str(&self.query);
-        s.push_str(&self.body);
-        s
-    }
-
-    /// A parameter from the query string or the body.
-    pub fn param(&self, key: &str) -> Option<&str> {
-        query_param(&self.query, key).or_else(|| query_param(&self.body, key))
+    /// The value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -93,7 +88,16 @@ impl Reader {
             path: path.to_string(),
             query: query.to_string(),
             body: String::new(),
-            api_key: header("x-mbx-apikey").map(str::to_string),
+            headers: req
+                .headers
+                .iter()
+                .filter_map(|h| {
+                    Some((
+                        h.name.to_string(),
+                        std::str::from_utf8(h.value).ok()?.to_string(),
+                    ))
+                })
+                .collect(),
             websocket_key: if upgrade {
                 header("sec-websocket-key").map(str::to_string)
             } else {
@@ -118,15 +122,6 @@ impl Reader {
 /// a peer that went away.
 pub fn read_request(stream: &mut impl Read) -> Option<Request> {
     Reader::default().next(stream)
-}
-
-/// The value of `key` in a query string.
-pub fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
 }
 
 /// Writes a JSON answer and asks the client to close (errors: the peer went away,
@@ -170,38 +165,25 @@ pub fn respond_with(
     let _ = stream.flush();
 }
 
-/// A Binance-shaped error body.
-pub fn error_body(code: i32, msg: &str) -> Vec<u8> {
-    format!("{{\"code\":{code},\"msg\":\"{msg}\"}}").into_bytes()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn query_params() {
-        assert_eq!(query_param("symbol=BTCUSDT&limit=5", "limit"), Some("5"));
-        assert_eq!(query_param("symbol=BTCUSDT", "limit"), None);
-        assert_eq!(query_param("", "x"), None);
-    }
-
-    #[test]
     fn keep_alive_requests_with_bodies() {
-        let wire = b"POST /api/v3/order?symbol=BTCUSDT HTTP/1.1\r\nX-MBX-APIKEY: k1\r\nContent-Length: 11\r\n\r\nside=BUY&x=GET /api/v3/ping HTTP/1.1\r\nConnection: close\r\n\r\n";
+        let wire = b"POST /v1/order?symbol=BTCUSDT HTTP/1.1\r\nX-Key: k1\r\nContent-Length: 11\r\n\r\nside=BUY&x=GET /v1/ping HTTP/1.1\r\nConnection: close\r\n\r\n";
         let mut r = std::io::Cursor::new(&wire[..]);
         let mut reader = Reader::default();
         let a = reader.next(&mut r).unwrap();
         assert_eq!(
             (a.method.as_str(), a.path.as_str(), a.body.as_str()),
-            ("POST", "/api/v3/order", "side=BUY&x=")
+            ("POST", "/v1/order", "side=BUY&x=")
         );
-        assert_eq!(a.api_key.as_deref(), Some("k1"));
-        assert_eq!(a.total_params(), "symbol=BTCUSDTside=BUY&x=");
-        assert_eq!(a.param("side"), Some("BUY"));
+        assert_eq!(a.header("x-key"), Some("k1"));
+        assert_eq!(a.query, "symbol=BTCUSDT");
         assert!(!a.close);
         let b = reader.next(&mut r).unwrap();
-        assert_eq!(b.path, "/api/v3/ping");
+        assert_eq!(b.path, "/v1/ping");
         assert!(b.close);
         assert!(reader.next(&mut r).is_none());
         // A body longer than announced data: the peer went away mid-body.

@@ -188,7 +188,7 @@ pub struct RunReport {
     /// Stopped by a signal before the end of the input.
     pub interrupted: bool,
     /// The live link's counters and wire latencies (a live gateway).
-    pub link: Option<crate::venues::binance::link::LinkReport>,
+    pub link: Option<crate::venues::LinkReport>,
 }
 
 fn quote(e8: i64) -> String {
@@ -268,15 +268,7 @@ impl RunReport {
         );
         if let Some(l) = &self.link {
             let parts: Vec<String> = l.counters.iter().map(|(k, v)| format!("{v} {k}")).collect();
-            let _ = writeln!(
-                o,
-                "live link: clock offset {} ms, {} stale orders cancelled and {} foreign left at start, start position {} lots; {}",
-                l.startup.offset_ms,
-                l.startup.stale_cancelled,
-                l.startup.foreign_open,
-                l.startup.position.0,
-                parts.join(", ")
-            );
+            let _ = writeln!(o, "live link: {}; {}", l.startup, parts.join(", "));
             o.push_str(&crate::telemetry::table([
                 ("tick_to_wire", &l.tick_to_wire),
                 ("order_rtt", &l.order_rtt),
@@ -613,6 +605,7 @@ pub fn run<S: Source + Send>(
         None => GatewayStage::new(spec, strategy, signer, &cfg.sim),
         Some(link) => {
             let link = crate::venues::binance::link::LiveLink::start(link.clone())
+                .map(crate::venues::LiveLink::Binance)
                 .map_err(|e| RunError::Gateway(e.to_string()))?;
             GatewayStage::with_trader(crate::gateway::trader::Trader::live(
                 spec, strategy, signer, link,

@@ -1,13 +1,14 @@
-//! The simulated exchange: a Binance-like matching engine for one symbol that the
-//! gateway talks to with the same signed request bytes it would send to Binance.
+//! The simulated exchange: a Binance-like matching engine for one symbol, taking the
+//! trader's typed [`OrderRequest`]s (the backtest and paper trading, through
+//! [`link::SimLink`]) and the local exchange's (parsed from a venue's requests).
 //!
 //! It keeps its own copy of the book from the market data (the exchange's side of the
 //! feed, in exchange time), and matches our orders against it:
 //!
 //! * requests arrive after the order latency ([`latency`]) and are checked as Binance
-//!   checks them: signature, symbol, `recvWindow`, order type and time in force, the
-//!   symbol's filters (tick, lot, min/max, notional), margin; refusals carry Binance's
-//!   codes and messages ([`Reject`]);
+//!   checks them: the validity window (`recvWindow`), the symbol's filters (tick, lot,
+//!   min/max, notional), margin; refusals are [`Reject`] reasons, which each venue
+//!   names with its own codes (`venues::binance::errors`);
 //! * limit orders (`GTC`, `IOC`, `FOK`, post-only `GTX`/`LIMIT_MAKER`) that cross take
 //!   the book level by level as taker (partial fills, one report per level); the rest
 //!   rests at the back of its level's queue, which trades and cancellations advance by
@@ -29,94 +30,126 @@
 
 pub mod account;
 pub mod latency;
+pub mod link;
 pub mod queue;
-mod request;
-
-pub use request::Reject;
-
-/// The client id a signed request names (`newClientOrderId`, `listClientOrderId` or
-/// `origClientOrderId`).
-pub fn client_id_of(req: &[u8]) -> Option<ClientId> {
-    request::client_id_of(req)
-}
 
 use self::account::Account;
 use self::latency::LatencyModel;
 use self::queue::QueueModel;
-use self::request::{Kind, Order, Params, Tif, client_id};
 use crate::book::{Book, BookConfig};
-use crate::core::{EventBody, Level, Lots, MarketEvent, SymbolSpec, Ticks, Valuer, fee_e8};
+use crate::core::{
+    ClientId, DepthSnapshot, EventBody, ExchangeStats, Execution, Level, Lots, MarketEvent,
+    NewOrder, OcoOrder, OrderCmd, OrderKind, OrderRequest, OrderSide, Reject, Report, SymbolSpec,
+    Ticks, Valuer, fee_e8,
+};
 use crate::strategy::Strategy;
-use crate::venues::binance::DepthSnapshot;
-use crate::venues::binance::sign::{Request, Signer};
-use arrayvec::{ArrayString, ArrayVec};
+use arrayvec::ArrayVec;
 
-/// A client order id.
-pub type ClientId = ArrayString<36>;
-
-/// What a request asks for (the HTTP method and path of the real thing).
+/// What an order is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// `POST /api/v3/order` or `/fapi/v1/order`.
-    NewOrder,
-    /// `POST /api/v3/orderList/oco`.
-    NewOco,
-    /// `DELETE /api/v3/order` or `/fapi/v1/order`.
-    Cancel,
+enum Kind {
+    /// A limit order.
+    Limit,
+    /// A market order.
+    Market,
+    /// A stop that sends a market order when a trade reaches `price`.
+    Stop,
 }
 
-/// An execution report.
+/// Time in force of a limit order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Report {
-    /// The order rests on the book.
-    Accepted,
-    /// The request was refused.
-    Rejected(Reject),
-    /// A fill (one per level taken, or per trade that reached a resting order).
-    Filled {
-        /// Fill price.
-        price: Ticks,
-        /// Filled quantity.
-        qty: Lots,
-        /// Maker (resting) or taker.
-        maker: bool,
-        /// Commission, 10⁻⁸ quote.
-        fee_e8: i64,
-        /// Quantity still open after this fill (0: the order is done).
-        leaves: Lots,
-    },
-    /// Cancelled on request.
-    Canceled,
-    /// Removed by the exchange: IOC/FOK/market remainder, OCO sibling executed,
-    /// reduce-only with the position closed.
-    Expired,
-    /// The position was liquidated (client id `autoclose`).
-    Liquidated {
-        /// Mark price that triggered it.
-        price: Ticks,
-        /// Position closed, lots (negative: a short).
-        qty: Lots,
-        /// Isolated margin lost, 10⁻⁸ quote.
-        loss_e8: i64,
-    },
-    /// Funding received (negative: paid) at a funding time (client id empty).
-    Funding {
-        /// Amount, 10⁻⁸ quote.
-        amount_e8: i64,
-    },
+enum Tif {
+    /// Good till cancelled.
+    Gtc,
+    /// Immediate or cancel.
+    Ioc,
+    /// Fill or kill.
+    Fok,
+    /// Post only.
+    Gtx,
 }
 
-/// A report about one order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Execution {
-    /// The order's client id.
-    pub client_id: ClientId,
-    /// What happened.
-    pub report: Report,
-    /// Exchange time it happened, µs.
-    pub time_us: u64,
-    /// When the report reaches the trader (time + response latency), µs.
-    pub deliver_us: u64,
+/// An order as the matching engine holds it.
+#[derive(Debug, Clone, Copy)]
+struct Order {
+    id: ClientId,
+    buy: bool,
+    kind: Kind,
+    tif: Tif,
+    /// Limit price, or the stop's trigger price.
+    price: Ticks,
+    qty: Lots,
+    filled: Lots,
+    reduce_only: bool,
+    /// The other leg of an OCO list.
+    sibling: Option<ClientId>,
+    /// Lots ahead in the level's queue (`i64::MAX`: fills only when traded through).
+    ahead: i64,
+    /// The level's size when last seen (trades at the price already taken off).
+    level: i64,
+}
+
+impl Order {
+    /// Lots still to fill.
+    #[inline]
+    fn leaves(&self) -> i64 {
+        self.qty.0 - self.filled.0
+    }
+}
+
+/// An order checked against the symbol's filters, as the engine holds it.
+fn checked(spec: &SymbolSpec, valuer: &Valuer, o: &NewOrder) -> Result<Order, Reject> {
+    let (kind, tif) = match o.kind {
+        OrderKind::LimitGtc => (Kind::Limit, Tif::Gtc),
+        OrderKind::LimitIoc => (Kind::Limit, Tif::Ioc),
+        OrderKind::LimitFok => (Kind::Limit, Tif::Fok),
+        OrderKind::PostOnly => (Kind::Limit, Tif::Gtx),
+        OrderKind::Market => (Kind::Market, Tif::Ioc),
+        OrderKind::StopMarket => (Kind::Stop, Tif::Gtc),
+    };
+    let qty = o.qty;
+    let step = spec.qty.step().0.max(1);
+    if qty.0 <= 0
+        || qty.0 % step != 0
+        || qty.0 < spec.min_qty.0
+        || spec.max_qty.is_some_and(|m| qty.0 > m.0)
+    {
+        return Err(Reject::LotSize);
+    }
+    let price = if kind == Kind::Market {
+        Ticks(0)
+    } else {
+        let t = o.price;
+        if t.0 <= 0
+            || t.0 % spec.price.step().0.max(1) != 0
+            || spec.min_price.is_some_and(|m| t.0 < m.0)
+            || spec.max_price.is_some_and(|m| t.0 > m.0)
+        {
+            return Err(Reject::PriceFilter);
+        }
+        t
+    };
+    // Futures waive the minimum notional for reduce-only orders; market orders are
+    // checked at the touch when they arrive.
+    if let Some(min) = spec.min_notional {
+        let waived = o.reduce_only && spec.market.is_futures();
+        if kind != Kind::Market && !waived && valuer.raw(price, qty) < min {
+            return Err(Reject::MinNotional);
+        }
+    }
+    Ok(Order {
+        id: o.id,
+        buy: o.side == OrderSide::Buy,
+        kind,
+        tif,
+        price,
+        qty,
+        filled: Lots(0),
+        reduce_only: o.reduce_only,
+        sibling: None,
+        ahead: 0,
+        level: 0,
+    })
 }
 
 /// How the simulated exchange behaves.
@@ -198,52 +231,19 @@ impl SimOptions {
     }
 }
 
-/// Counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SimStats {
-    /// Requests received.
-    pub requests: u64,
-    /// Requests refused.
-    pub rejected: u64,
-    /// Of which by reason ([`Reject::ALL`] order).
-    pub rejects: [u64; Reject::ALL.len()],
-    /// Fills.
-    pub fills: u64,
-    /// Of which as maker.
-    pub maker_fills: u64,
-    /// Of which as taker.
-    pub taker_fills: u64,
-    /// Lots filled as maker.
-    pub maker_lots: i64,
-    /// Lots filled as taker.
-    pub taker_lots: i64,
-    /// Orders cancelled on request (or at shutdown).
-    pub canceled: u64,
-    /// Orders expired by the exchange.
-    pub expired: u64,
-    /// Liquidations.
-    pub liquidations: u64,
-    /// Funding settlements.
-    pub fundings: u64,
-    /// Reports lost because nobody drained them (must stay 0).
-    pub reports_lost: u64,
-    /// FNV-1a digest of every request's bytes, in sending order: two runs that sent the
-    /// same orders, cancels and lists (same prices, sizes, ids and timestamps) agree.
-    pub requests_digest: u64,
-}
+/// The simulated exchange's counters (the same as a live link's).
+pub type SimStats = ExchangeStats;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct InFlight {
     arrive_us: u64,
-    method: Method,
-    req: Request,
+    req: OrderRequest,
 }
 
 /// The simulated exchange for one symbol.
 pub struct SimExchange {
     spec: SymbolSpec,
     valuer: Valuer,
-    signer: Signer,
     queue: QueueModel,
     latency: LatencyModel,
     rng: fastrand::Rng,
@@ -271,13 +271,12 @@ pub struct SimExchange {
 const SWEEP_LEVELS: usize = 64;
 
 impl SimExchange {
-    /// An exchange for `spec` that accepts requests signed by `signer`'s key.
-    pub fn new(spec: &SymbolSpec, signer: Signer, cfg: &SimConfig) -> Self {
+    /// An exchange for `spec`.
+    pub fn new(spec: &SymbolSpec, cfg: &SimConfig) -> Self {
         let n = cfg.max_orders.max(2);
         Self {
             spec: spec.clone(),
             valuer: Valuer::new(spec),
-            signer,
             queue: cfg.queue,
             latency: cfg.latency,
             rng: fastrand::Rng::with_seed(cfg.seed ^ 0x006d_696e_6572_7661),
@@ -350,20 +349,21 @@ impl SimExchange {
     }
 
     /// Sends a request at `sent_us` (the sender's clock, exchange time base); it arrives
-    /// after the order latency.
+    /// after the order latency. `wire` is what it looks like on the venue's wire (for
+    /// [`ExchangeStats::requests_digest`]; empty when there is none).
     ///
     /// # Hot path: no allocation.
-    pub fn send(&mut self, method: Method, req: &Request, sent_us: u64) {
+    pub fn send(&mut self, req: &OrderRequest, wire: &[u8], sent_us: u64) {
         self.stats.requests += 1;
-        let mut h = self.stats.requests_digest ^ method as u64;
-        for &b in req.iter() {
-            h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.stats.requests_digest = h;
+        let kind = match req.cmd {
+            OrderCmd::New(_) => 0,
+            OrderCmd::Oco(_) => 1,
+            OrderCmd::Cancel(_) => 2,
+        };
+        self.stats.digest(kind, wire);
         let arrive_us = sent_us + self.latency.order.sample(&mut self.rng);
         if self.in_flight.len() == self.in_flight.capacity() {
-            let id = client_id_of(req).unwrap_or_default();
-            return self.report(id, Report::Rejected(Reject::TooManyOrders));
+            return self.report(req.cmd.client_id(), Report::Rejected(Reject::TooManyOrders));
         }
         // Kept in arrival order; equal times keep sending order.
         let at = self.in_flight.partition_point(|f| f.arrive_us <= arrive_us);
@@ -371,8 +371,7 @@ impl SimExchange {
             at,
             InFlight {
                 arrive_us,
-                method,
-                req: req.clone(),
+                req: *req,
             },
         );
     }
@@ -412,7 +411,6 @@ impl SimExchange {
                         self.funded_ms = due_ms;
                         let got = self.account.fund(mark, rate_e8);
                         if got != 0 {
-                            self.stats.fundings += 1;
                             self.report(ClientId::new(), Report::Funding { amount_e8: got });
                         }
                     }
@@ -448,7 +446,6 @@ impl SimExchange {
         self.settle();
         let n = self.orders.len();
         while let Some((o, _)) = self.orders.pop() {
-            self.stats.canceled += 1;
             self.report(o.id, Report::Canceled);
         }
         n
@@ -465,20 +462,13 @@ impl SimExchange {
             let f = self.in_flight.remove(0);
             let saved = self.now_us;
             self.now_us = f.arrive_us;
-            self.arrive(f.method, &f.req);
+            self.arrive(&f.req);
             self.now_us = saved;
         }
     }
 
     fn report(&mut self, client_id: ClientId, report: Report) {
-        match report {
-            Report::Rejected(r) => {
-                self.stats.rejected += 1;
-                self.stats.rejects[r.index()] += 1;
-            }
-            Report::Expired => self.stats.expired += 1,
-            _ => {}
-        }
+        self.stats.count(&report);
         let deliver_us =
             (self.now_us + self.latency.response.sample(&mut self.rng)).max(self.last_deliver_us);
         self.last_deliver_us = deliver_us;
@@ -496,40 +486,52 @@ impl SimExchange {
     }
 
     /// A request reaches the matching engine.
-    fn arrive(&mut self, method: Method, req: &Request) {
-        let id = client_id_of(req).unwrap_or_default();
-        let p = match request::check(&self.signer, &self.spec, req, self.now_us) {
-            Ok(p) => p,
-            Err(r) => return self.report(id, Report::Rejected(r)),
-        };
-        match method {
-            Method::Cancel => match p.get(b"origClientOrderId").and_then(client_id) {
-                Some(id) => match self.orders.iter().position(|(o, _)| o.id == id) {
-                    Some(k) => {
-                        self.orders.remove(k);
-                        self.stats.canceled += 1;
-                        self.report(id, Report::Canceled);
-                    }
-                    None => self.report(id, Report::Rejected(Reject::UnknownOrder)),
-                },
-                None => self.report(id, Report::Rejected(Reject::Malformed)),
+    fn arrive(&mut self, req: &OrderRequest) {
+        let id = req.cmd.client_id();
+        // Binance's recvWindow: refused when it arrives too late, or from the future.
+        let now_ms = self.now_us / 1_000;
+        if req.timestamp_ms > now_ms + 1_000
+            || now_ms.saturating_sub(req.timestamp_ms) > req.recv_window_ms as u64
+        {
+            return self.report(id, Report::Rejected(Reject::OutsideRecvWindow));
+        }
+        match &req.cmd {
+            OrderCmd::Cancel(id) => match self.orders.iter().position(|(o, _)| o.id == *id) {
+                Some(k) => {
+                    self.orders.remove(k);
+                    self.report(*id, Report::Canceled);
+                }
+                None => self.report(*id, Report::Rejected(Reject::UnknownOrder)),
             },
-            Method::NewOrder => match request::order(&self.spec, &self.valuer, &p, b"") {
+            OrderCmd::New(o) => match checked(&self.spec, &self.valuer, o) {
                 Ok(o) => self.place(o),
                 Err(r) => self.report(id, Report::Rejected(r)),
             },
-            Method::NewOco => self.oco(&p, id),
+            OrderCmd::Oco(o) => self.oco(o),
         }
     }
 
     /// A spot OCO list: both legs valid and placeable, or the whole list refused.
-    fn oco(&mut self, p: &Params<'_>, id: ClientId) {
-        let above = request::order(&self.spec, &self.valuer, p, b"above");
-        let below = request::order(&self.spec, &self.valuer, p, b"below");
-        let list = p
-            .get(b"listClientOrderId")
-            .and_then(client_id)
-            .unwrap_or(id);
+    fn oco(&mut self, l: &OcoOrder) {
+        let leg = |id, kind, price| NewOrder {
+            id,
+            side: l.side,
+            kind,
+            price,
+            qty: l.qty,
+            reduce_only: false,
+        };
+        let tp = leg(l.take_profit_id, OrderKind::PostOnly, l.take_profit);
+        let stop = leg(l.stop_id, OrderKind::StopMarket, l.stop);
+        // Checked and placed in the order of their legs on the wire, above then
+        // below: a sell's take profit is above, a buy's below.
+        let (above, below) = if l.side == OrderSide::Sell {
+            (tp, stop)
+        } else {
+            (stop, tp)
+        };
+        let above = checked(&self.spec, &self.valuer, &above);
+        let below = checked(&self.spec, &self.valuer, &below);
         match (above, below) {
             (Ok(a), Ok(b)) => {
                 if let Err(r) = self
@@ -543,7 +545,7 @@ impl SimExchange {
                         }
                     })
                 {
-                    return self.report(list, Report::Rejected(r));
+                    return self.report(l.list_id, Report::Rejected(r));
                 }
                 let (mut a, mut b) = (a, b);
                 a.sibling = Some(b.id);
@@ -551,7 +553,7 @@ impl SimExchange {
                 self.place(a);
                 self.place(b);
             }
-            (Err(r), _) | (_, Err(r)) => self.report(list, Report::Rejected(r)),
+            (Err(r), _) | (_, Err(r)) => self.report(l.list_id, Report::Rejected(r)),
         }
     }
 
@@ -834,7 +836,6 @@ impl SimExchange {
 
     fn check_liquidation_at(&mut self, mark: Ticks) {
         if let Some(l) = self.account.check_liquidation(mark) {
-            self.stats.liquidations += 1;
             let mut id = ClientId::new();
             let _ = id.try_push_str("autoclose");
             self.report(
@@ -882,14 +883,6 @@ impl SimExchange {
             if maker { self.maker_e8 } else { self.taker_e8 },
         );
         self.account.fill(o.buy, price, Lots(qty), fee);
-        self.stats.fills += 1;
-        if maker {
-            self.stats.maker_fills += 1;
-            self.stats.maker_lots = self.stats.maker_lots.saturating_add(qty);
-        } else {
-            self.stats.taker_fills += 1;
-            self.stats.taker_lots = self.stats.taker_lots.saturating_add(qty);
-        }
         let x = &mut self.orders[k].0;
         x.filled.0 += qty;
         let leaves = x.leaves();

@@ -521,15 +521,7 @@ pub fn is_recording(path: &Path) -> bool {
 /// The stream a recorded line's JSON names (`btcusdt@trade`), `snapshot` for a REST
 /// depth snapshot, empty otherwise.
 pub fn stream_of(json: &[u8]) -> String {
-    if let Some(rest) = json.strip_prefix(b"{\"stream\":\"") {
-        if let Some(end) = rest.iter().position(|&c| c == b'"') {
-            return String::from_utf8_lossy(&rest[..end]).into_owned();
-        }
-    }
-    if json.starts_with(b"{\"lastUpdateId\"") {
-        return "snapshot".into();
-    }
-    String::new()
+    crate::venues::binance::wire::peek::stream_name(json).to_string()
 }
 
 /// Files as given, with every database replaced by its sessions, each as the path

@@ -23,7 +23,8 @@ use super::scan::DepthChain;
 use super::{Event, EventKind, NewSession, Row, Sink, StoreError, Target, open_sink, stream_of};
 use crate::feed::LiveStats;
 use crate::feed::Source;
-use crate::venues::binance::stream::{LiveConfig, LiveSource, number_after};
+use crate::venues::binance::stream::{LiveConfig, LiveSource};
+use crate::venues::binance::wire::peek;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -514,7 +515,7 @@ fn read(
                 return;
             }
         }
-        if let Some(e_ms) = number_after(f.bytes, b"\"E\":") {
+        if let Some(e_ms) = peek::u64_after(f.bytes, b"\"E\":") {
             state
                 .lag_ms
                 .store(wall / 1_000_000 - e_ms as i64, Ordering::Relaxed);

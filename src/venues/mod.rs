@@ -1,5 +1,172 @@
-//! The exchanges Minerva speaks to, one folder each: everything a venue's protocol
-//! says (hosts, paths, signing, message shapes, error codes, sequence rules) lives in
-//! its folder and nowhere else.
+//! The exchanges Minerva speaks to, one folder each. Everything a venue's protocol says
+//! (hosts, paths, signing, message shapes, error codes, the book's sequence rule)
+//! lives in its folder and nowhere else; the rest of Minerva sees only the boundary
+//! below.
+//!
+//! # The venue boundary
+//!
+//! Enums, one variant per venue, so the hot path dispatches with a `match` (no
+//! virtual call, no allocation) and adding a venue is adding a variant the compiler
+//! then asks for everywhere it matters:
+//!
+//! * [`OrderSigner`]: the trader's typed [`OrderRequest`]s written as the venue's
+//!   signed request bytes (hot path);
+//! * [`LiveLink`]: a venue's live order link — sends those bytes, follows each order
+//!   by its answers and the private stream, and brings back [`Execution`]s;
+//! * a venue's market data: its decoder fills the same fixed-size `MarketEvent`s
+//!   (`venues::binance::wire`), its live source implements `feed::Source`, its
+//!   sequence rule keeps the book (`venues::binance::sequence`).
+//!
+//! A second venue (KuCoin) adds a folder beside `binance/` and a variant to each.
 
 pub mod binance;
+
+use crate::core::{ExchangeStats, Execution, Lots, OrderRequest, SymbolSpec};
+
+/// Longest signed request a venue's encoder writes.
+pub const MAX_WIRE_REQUEST: usize = 512;
+
+/// A signed request's bytes, in a fixed buffer (no allocation on the order path).
+pub type WireRequest = arrayvec::ArrayVec<u8, MAX_WIRE_REQUEST>;
+
+/// Why a request could not be written in a venue's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// Longer than [`MAX_WIRE_REQUEST`].
+    #[error("request longer than {MAX_WIRE_REQUEST} bytes")]
+    TooLong,
+    /// A symbol or client id with characters the venue does not accept.
+    #[error("symbol or client order id has characters the venue does not accept")]
+    BadText,
+    /// A negative or zero quantity, or a price the grid cannot write.
+    #[error("quantity and limit price must be positive and on the grid")]
+    BadNumber,
+}
+
+/// A refusal in the venue's words: its code and message (reports name refusals as
+/// the venue would answer them). Every market is Binance's until a second venue's
+/// symbols carry their venue.
+pub fn reject_words(r: crate::core::Reject, market: crate::core::Market) -> (i32, &'static str) {
+    (
+        binance::errors::code(r, market).number(),
+        binance::errors::message(r, market),
+    )
+}
+
+/// A venue's order signer.
+#[derive(Clone)]
+pub enum OrderSigner {
+    /// Binance's HMAC-SHA256 query signing.
+    Binance(binance::sign::Signer),
+}
+
+impl OrderSigner {
+    /// `req` as the venue's signed request bytes.
+    ///
+    /// # Hot path: no allocation.
+    ///
+    /// # Errors
+    /// [`EncodeError`] for text or numbers the venue would refuse.
+    #[inline]
+    pub fn encode(
+        &self,
+        spec: &SymbolSpec,
+        req: &OrderRequest,
+    ) -> Result<WireRequest, EncodeError> {
+        match self {
+            OrderSigner::Binance(s) => binance::orders::encode(s, spec, req),
+        }
+    }
+}
+
+impl From<binance::sign::Signer> for OrderSigner {
+    fn from(s: binance::sign::Signer) -> Self {
+        OrderSigner::Binance(s)
+    }
+}
+
+/// A venue's live order link, the trader's end of a real exchange.
+pub enum LiveLink {
+    /// Binance (or its testnet, or `minerva exchange`).
+    Binance(binance::link::LiveLink),
+}
+
+/// What a live link measured and counted, for the run report.
+#[derive(Debug, Clone)]
+pub struct LinkReport {
+    /// Clock offset and what start-up found, as text.
+    pub startup: String,
+    /// Counters by name.
+    pub counters: Vec<(&'static str, u64)>,
+    /// Frame received → order bytes written to the socket, ns.
+    pub tick_to_wire: hdrhistogram::Histogram<u64>,
+    /// Order request written → its answer read (the REST round trip), ns.
+    pub order_rtt: hdrhistogram::Histogram<u64>,
+}
+
+impl LiveLink {
+    /// Hands a request and its signed bytes to the link's I/O thread; `tick_ns` is the
+    /// receive time of the frame that caused it.
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn send(&mut self, req: &OrderRequest, wire: &WireRequest, tick_ns: u64) {
+        match self {
+            LiveLink::Binance(l) => l.send(req, wire, tick_ns),
+        }
+    }
+
+    /// The venue's clock as this side estimates it, µs.
+    #[inline]
+    pub fn now_us(&self) -> u64 {
+        match self {
+            LiveLink::Binance(l) => l.now_us(),
+        }
+    }
+
+    /// True when reports are waiting.
+    #[inline]
+    pub fn has_reports(&self) -> bool {
+        match self {
+            LiveLink::Binance(l) => l.has_reports(),
+        }
+    }
+
+    /// Every report received, oldest first.
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn drain(&mut self, f: impl FnMut(&Execution)) {
+        match self {
+            LiveLink::Binance(l) => l.drain(f),
+        }
+    }
+
+    /// Cancels every open order of the symbol and waits for the answers. Cold.
+    pub fn cancel_all(&mut self) -> usize {
+        match self {
+            LiveLink::Binance(l) => l.cancel_all(),
+        }
+    }
+
+    /// The position as the link knows it.
+    pub fn position(&self) -> Lots {
+        match self {
+            LiveLink::Binance(l) => l.position(),
+        }
+    }
+
+    /// Counters in the exchange's terms.
+    pub fn stats(&self) -> ExchangeStats {
+        match self {
+            LiveLink::Binance(l) => l.stats(),
+        }
+    }
+
+    /// Counters and wire latencies, for the run report. Cold.
+    pub fn report(&self) -> LinkReport {
+        match self {
+            LiveLink::Binance(l) => l.report(),
+        }
+    }
+}

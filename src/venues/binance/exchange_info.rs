@@ -7,7 +7,7 @@
 
 use crate::core::decimal::{parse_scaled, significant_places};
 use crate::core::{Lots, Market, PriceGrid, QtyGrid, SpecError, SymbolSpec, SymbolStatus, Ticks};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Why exchangeInfo could not be read.
@@ -34,55 +34,58 @@ pub enum ExchangeInfoError {
     },
 }
 
-#[derive(Deserialize)]
-struct Info {
-    symbols: Vec<Sym>,
+/// exchangeInfo as read and written (the local exchange writes one when given none).
+#[derive(Deserialize, Serialize, Default)]
+pub(crate) struct Info {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) timezone: Option<String>,
+    pub(crate) symbols: Vec<Sym>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct Sym {
-    symbol: String,
+pub(crate) struct Sym {
+    pub(crate) symbol: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) contract_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) contract_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) contract_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) base_asset_precision: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) quote_precision: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) price_precision: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) quantity_precision: Option<u8>,
     #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    contract_status: Option<String>,
-    #[serde(default)]
-    contract_type: Option<String>,
-    #[serde(default)]
-    contract_size: Option<u64>,
-    #[serde(default)]
-    base_asset_precision: Option<u8>,
-    #[serde(default)]
-    quote_precision: Option<u8>,
-    #[serde(default)]
-    price_precision: Option<u8>,
-    #[serde(default)]
-    quantity_precision: Option<u8>,
-    #[serde(default)]
-    filters: Vec<Filter>,
+    pub(crate) filters: Vec<Filter>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct Filter {
-    filter_type: String,
-    #[serde(default)]
-    tick_size: Option<String>,
-    #[serde(default)]
-    min_price: Option<String>,
-    #[serde(default)]
-    max_price: Option<String>,
-    #[serde(default)]
-    step_size: Option<String>,
-    #[serde(default)]
-    min_qty: Option<String>,
-    #[serde(default)]
-    max_qty: Option<String>,
-    #[serde(default)]
-    min_notional: Option<String>,
-    #[serde(default)]
-    notional: Option<String>,
+pub(crate) struct Filter {
+    pub(crate) filter_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tick_size: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) min_price: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) max_price: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) step_size: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) min_qty: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) max_qty: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) min_notional: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) notional: Option<String>,
 }
 
 /// The symbols of one exchangeInfo response.

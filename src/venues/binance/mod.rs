@@ -1,14 +1,20 @@
 //! Binance: spot, USDⓈ-M and COIN-M futures.
 
-pub mod desk;
+pub mod account;
 pub mod endpoints;
+pub mod errors;
 pub mod exchange_info;
 pub mod keys;
 pub mod limits;
 pub mod link;
+pub mod orders;
+pub mod params;
+pub mod sequence;
+pub mod server;
 pub mod sign;
 pub mod snapshot;
 pub mod stream;
+pub mod user;
 pub mod wire;
 
 pub use exchange_info::parse_exchange_info;

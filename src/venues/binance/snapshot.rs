@@ -53,18 +53,7 @@ pub struct RawSnapshot<'a> {
     pub asks: Vec<(&'a str, &'a str)>,
 }
 
-/// A depth snapshot on a symbol's grid.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DepthSnapshot {
-    /// Update id the snapshot is consistent with (`L` in Binance's procedure).
-    pub last_update_id: u64,
-    /// Message time (futures), ms.
-    pub event_ms: Option<u64>,
-    /// Bid levels as sent (best first).
-    pub bids: Vec<Level>,
-    /// Ask levels as sent (best first).
-    pub asks: Vec<Level>,
-}
+pub use crate::core::DepthSnapshot;
 
 /// Reads the text form of a snapshot.
 ///

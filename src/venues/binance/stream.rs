@@ -19,6 +19,7 @@
 
 use super::endpoints::{self, Hosts, Rest};
 use super::limits;
+use super::wire::peek;
 use crate::core::Market;
 use crate::core::clock::now_ns;
 use crate::feed::{Frame, LiveStats, Source};
@@ -151,21 +152,6 @@ struct Rotation {
 /// tried again a minute later).
 const ROTATION_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The unsigned integer after `"key":` in `frame`.
-pub(crate) fn number_after(frame: &[u8], key: &[u8]) -> Option<u64> {
-    let at = frame.windows(key.len()).position(|w| w == key)? + key.len();
-    let digits = frame[at..]
-        .iter()
-        .take_while(|c| c.is_ascii_digit())
-        .count();
-    if digits == 0 || digits > 19 {
-        return None;
-    }
-    Some(frame[at..at + digits].iter().fold(0u64, |a, &d| {
-        a.wrapping_mul(10).wrapping_add((d - b'0') as u64)
-    }))
-}
-
 /// What a combined-stream frame is, for joining two sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -181,15 +167,15 @@ fn kind(frame: &[u8]) -> Kind {
     let has = |s: &[u8]| head.windows(s.len()).any(|w| w == s);
     if has(b"@depth") {
         match (
-            number_after(frame, b"\"U\":"),
-            number_after(frame, b"\"u\":"),
+            peek::u64_after(frame, b"\"U\":"),
+            peek::u64_after(frame, b"\"u\":"),
         ) {
             (Some(a), Some(b)) => Kind::Depth(a, b),
             _ => Kind::Other,
         }
     } else if has(b"@trade") || has(b"@aggTrade") {
-        number_after(frame, b"\"t\":")
-            .or_else(|| number_after(frame, b"\"a\":"))
+        peek::u64_after(frame, b"\"t\":")
+            .or_else(|| peek::u64_after(frame, b"\"a\":"))
             .map_or(Kind::Other, Kind::Trade)
     } else {
         Kind::Other

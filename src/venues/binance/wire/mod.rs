@@ -16,6 +16,7 @@
 
 mod build;
 mod fast;
+pub mod peek;
 mod raw;
 mod sonic;
 

@@ -8,7 +8,7 @@
 
 use crate::core::decimal::canonical;
 use crate::core::{Lots, SymbolSpec, Ticks, Trade, Valuer};
-use std::fmt::Write as _;
+use serde::Serialize;
 
 /// A candle of one minute (or of an interval, merged).
 #[derive(Debug, Clone, Copy)]
@@ -90,8 +90,111 @@ pub(super) struct Candles {
     next_agg_id: u64,
 }
 
-/// A message to publish: stream name, event JSON.
-pub(super) type Synth = (String, String);
+/// A message to publish: its stream, and its JSON wrapped with the stream's name
+/// (combined streams) and bare.
+pub(super) struct Synth {
+    /// `btcusdt@aggTrade`, `btcusdt@kline_1m`.
+    pub(super) stream: String,
+    /// `{"stream":…,"data":…}`.
+    pub(super) wrapped: String,
+    /// The event alone.
+    pub(super) bare: String,
+}
+
+/// An aggregate trade event (`<symbol>@aggTrade`).
+#[derive(Serialize)]
+struct AggTrade<'a> {
+    e: &'static str,
+    #[serde(rename = "E")]
+    event_ms: u64,
+    s: &'a str,
+    a: u64,
+    p: String,
+    q: String,
+    f: u64,
+    l: u64,
+    #[serde(rename = "T")]
+    trade_ms: u64,
+    m: bool,
+    /// Spot only ("ignore", always true).
+    #[serde(rename = "M", skip_serializing_if = "Option::is_none")]
+    best_match: Option<bool>,
+}
+
+/// A kline's candle.
+#[derive(Serialize)]
+struct KlineBody<'a> {
+    t: u64,
+    #[serde(rename = "T")]
+    close_ms: u64,
+    s: &'a str,
+    i: &'static str,
+    f: u64,
+    #[serde(rename = "L")]
+    last_id: u64,
+    o: String,
+    c: String,
+    h: String,
+    l: String,
+    v: String,
+    n: u64,
+    x: bool,
+    q: String,
+    #[serde(rename = "V")]
+    taker_buy: String,
+    #[serde(rename = "Q")]
+    taker_buy_quote: String,
+    #[serde(rename = "B")]
+    ignore: &'static str,
+}
+
+/// A kline event (`<symbol>@kline_1m`).
+#[derive(Serialize)]
+struct Kline<'a> {
+    e: &'static str,
+    #[serde(rename = "E")]
+    event_ms: u64,
+    s: &'a str,
+    k: KlineBody<'a>,
+}
+
+/// A combined-stream message: the event wrapped with its stream's name.
+#[derive(Serialize)]
+struct Combined<'a, T> {
+    stream: &'a str,
+    data: &'a T,
+}
+
+/// One REST `klines` row: open time, o, h, l, c, volume, close time, quote volume,
+/// trades, taker buy volume, taker buy quote volume, ignore.
+pub(super) type KlineRow = (
+    u64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    u64,
+    String,
+    u64,
+    String,
+    String,
+    &'static str,
+);
+
+fn synth<T: Serialize>(stream: String, event: &T) -> Synth {
+    let wrapped = sonic_rs::to_string(&Combined {
+        stream: &stream,
+        data: event,
+    })
+    .unwrap_or_default();
+    let bare = sonic_rs::to_string(event).unwrap_or_default();
+    Synth {
+        stream,
+        wrapped,
+        bare,
+    }
+}
 
 impl Candles {
     pub(super) fn new(spec: &SymbolSpec) -> Self {
@@ -127,18 +230,20 @@ impl Candles {
         let value = self.valuer.value_e8(t.price, t.qty);
         let minute = t.trade_ms / MINUTE_MS * MINUTE_MS;
         if publish {
-            let a = self.next_agg_id;
-            let mut s = format!(
-                "{{\"e\":\"aggTrade\",\"E\":{event_ms},\"s\":\"{}\",\"a\":{a},\"p\":\"{}\",\"q\":\"{}\",\"f\":{id},\"l\":{id},\"T\":{},\"m\":{}",
-                self.spec.name,
-                self.spec.price.format(t.price),
-                self.qty(t.qty.0),
-                t.trade_ms,
-                t.buyer_is_maker,
-                id = t.trade_id,
-            );
-            s.push_str(if self.futures { "}" } else { ",\"M\":true}" });
-            out.push((format!("{}@aggTrade", self.stream), s));
+            let event = AggTrade {
+                e: "aggTrade",
+                event_ms,
+                s: &self.spec.name,
+                a: self.next_agg_id,
+                p: self.spec.price.format(t.price),
+                q: self.qty(t.qty.0),
+                f: t.trade_id,
+                l: t.trade_id,
+                trade_ms: t.trade_ms,
+                m: t.buyer_is_maker,
+                best_match: (!self.futures).then_some(true),
+            };
+            out.push(synth(format!("{}@aggTrade", self.stream), &event));
         }
         self.next_agg_id += 1;
         match self.current.as_mut() {
@@ -163,27 +268,32 @@ impl Candles {
     }
 
     fn kline(&self, c: &Candle, event_ms: u64, closed: bool) -> Synth {
-        let mut s = String::with_capacity(400);
         let p = |t: Ticks| self.spec.price.format(t);
-        let _ = write!(
-            s,
-            "{{\"e\":\"kline\",\"E\":{event_ms},\"s\":\"{n}\",\"k\":{{\"t\":{},\"T\":{},\"s\":\"{n}\",\"i\":\"1m\",\"f\":{},\"L\":{},\"o\":\"{}\",\"c\":\"{}\",\"h\":\"{}\",\"l\":\"{}\",\"v\":\"{}\",\"n\":{},\"x\":{closed},\"q\":\"{}\",\"V\":\"{}\",\"Q\":\"{}\",\"B\":\"0\"}}}}",
-            c.open_ms,
-            c.open_ms + MINUTE_MS - 1,
-            c.first_id,
-            c.last_id,
-            p(c.o),
-            p(c.c),
-            p(c.h),
-            p(c.l),
-            self.qty(c.volume),
-            c.trades,
-            self.quote(c.quote_e8),
-            self.qty(c.taker_buy),
-            self.quote(c.taker_buy_quote_e8),
-            n = self.spec.name,
-        );
-        (format!("{}@kline_1m", self.stream), s)
+        let event = Kline {
+            e: "kline",
+            event_ms,
+            s: &self.spec.name,
+            k: KlineBody {
+                t: c.open_ms,
+                close_ms: c.open_ms + MINUTE_MS - 1,
+                s: &self.spec.name,
+                i: "1m",
+                f: c.first_id,
+                last_id: c.last_id,
+                o: p(c.o),
+                c: p(c.c),
+                h: p(c.h),
+                l: p(c.l),
+                v: self.qty(c.volume),
+                n: c.trades,
+                x: closed,
+                q: self.quote(c.quote_e8),
+                taker_buy: self.qty(c.taker_buy),
+                taker_buy_quote: self.quote(c.taker_buy_quote_e8),
+                ignore: "0",
+            },
+        };
+        synth(format!("{}@kline_1m", self.stream), &event)
     }
 
     /// REST `klines`: candles of `interval_ms` (a multiple of a minute) opening in
@@ -194,7 +304,7 @@ impl Candles {
         start: Option<u64>,
         end: Option<u64>,
         limit: usize,
-    ) -> String {
+    ) -> Vec<KlineRow> {
         let mut merged: Vec<Candle> = Vec::new();
         for m in self.closed.iter().chain(self.current.iter()) {
             let open = m.open_ms / interval_ms * interval_ms;
@@ -217,12 +327,11 @@ impl Candles {
             within.len().saturating_sub(limit)
         };
         let p = |t: Ticks| self.spec.price.format(t);
-        let rows: Vec<String> = within[from..]
+        within[from..]
             .iter()
             .take(limit)
             .map(|c| {
-                format!(
-                    "[{},\"{}\",\"{}\",\"{}\",\"{}\",\"{}\",{},\"{}\",{},\"{}\",\"{}\",\"0\"]",
+                (
                     c.open_ms,
                     p(c.o),
                     p(c.h),
@@ -234,10 +343,10 @@ impl Candles {
                     c.trades,
                     self.qty(c.taker_buy),
                     self.quote(c.taker_buy_quote_e8),
+                    "0",
                 )
             })
-            .collect();
-        format!("[{}]", rows.join(","))
+            .collect()
     }
 }
 
@@ -302,11 +411,22 @@ mod tests {
             true,
             &mut out,
         );
-        let aggs = out.iter().filter(|m| m.0 == "btcusdt@aggTrade").count();
+        let aggs = out
+            .iter()
+            .filter(|m| m.stream == "btcusdt@aggTrade")
+            .count();
         assert_eq!(aggs, 4);
-        let closed: Vec<&Synth> = out.iter().filter(|m| m.1.contains("\"x\":true")).collect();
+        let closed: Vec<&Synth> = out
+            .iter()
+            .filter(|m| m.bare.contains("\"x\":true"))
+            .collect();
         assert_eq!(closed.len(), 1);
-        let k = &closed[0].1;
+        assert!(
+            closed[0]
+                .wrapped
+                .starts_with("{\"stream\":\"btcusdt@kline_1m\",\"data\":{")
+        );
+        let k = &closed[0].bare;
         for part in [
             "\"t\":0,\"T\":59999",
             "\"f\":1,\"L\":3",
@@ -315,14 +435,15 @@ mod tests {
         ] {
             assert!(k.contains(part), "{part} in {k}");
         }
-        let rest = c.klines(interval_ms("1m").unwrap(), None, None, 500);
+        let text = |rows: Vec<KlineRow>| sonic_rs::to_string(&rows).unwrap();
+        let rest = text(c.klines(interval_ms("1m").unwrap(), None, None, 500));
         assert!(rest.starts_with("[[0,\"100\",\"101\",\"99.5\",\"99.5\",\"4\",59999,\"401.5\",3,\"2\",\"202\",\"0\"],[60000,"), "{rest}");
-        let hour = c.klines(interval_ms("1h").unwrap(), None, None, 500);
+        let hour = text(c.klines(interval_ms("1h").unwrap(), None, None, 500));
         assert!(
             hour.starts_with("[[0,\"100\",\"101\",\"99.5\",\"100.5\",\"5\",3599999,\"502\",4,"),
             "{hour}"
         );
-        assert_eq!(c.klines(60_000, None, None, 1).matches('[').count(), 2);
+        assert_eq!(c.klines(60_000, None, None, 1).len(), 1);
         assert_eq!(interval_ms("7m"), None);
     }
 }

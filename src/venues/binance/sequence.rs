@@ -1,4 +1,7 @@
-//! Binance's "How to manage a local order book correctly", as a small type per rule.
+//! Binance's "How to manage a local order book correctly": the one statement of the
+//! depth-sequence rule, used by the book ([`Sequencer`]), the recorder and
+//! `minerva db info` ([`DepthChain`]: which recorded diffs break the chain), and
+//! the local exchange (its books are Minerva's).
 //!
 //! Spot (SPOT-WS):
 //! 4. discard buffered events with `u <= lastUpdateId`;
@@ -13,6 +16,8 @@
 //! A spot event whose `u` equals the book id changes nothing it has not already set
 //! (quantities are absolute), so it is treated as stale like `u <` id; futures follow
 //! step 5 to the letter: a repeated event breaks the `pu` chain and forces a resync.
+
+use super::wire::peek;
 
 /// What to do with one depth event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +39,7 @@ pub enum Verdict {
 
 /// Sequence-id state of one book.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Sequencer {
+pub struct Sequencer {
     futures: bool,
     /// `lastUpdateId` of the snapshot the book was loaded from.
     snapshot: u64,
@@ -43,6 +48,9 @@ pub(crate) struct Sequencer {
 }
 
 impl Sequencer {
+    /// The rules of a futures (`futures`) or spot book. Futures' `pu` continuity
+    /// applies only to events that carry `pu`, so a futures sequencer also follows
+    /// spot events by spot's rule.
     pub fn new(futures: bool) -> Self {
         Self {
             futures,
@@ -135,9 +143,160 @@ impl Sequencer {
     }
 }
 
+/// Diffs that do not continue the ones before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Break {
+    /// The last update id covered before.
+    pub last: u64,
+    /// The first update id of the diff that does not follow.
+    pub first: u64,
+}
+
+/// A recording's depth diffs followed by their update ids with the [`Sequencer`]'s
+/// rule, to find where they break (a gap a replay must resync across). Unlike a
+/// book it never stops: after a break it goes on from the diff that broke; and a
+/// snapshot older than the diffs already seen (they were buffered while it was
+/// fetched, as Binance's procedure has it) does not restart it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DepthChain {
+    seq: Option<Sequencer>,
+}
+
+impl DepthChain {
+    /// A REST snapshot with `lastUpdateId` `id`: the chain restarts there, unless
+    /// the diffs received before it already reach past it unbroken.
+    pub fn snapshot(&mut self, id: u64) {
+        let seq = self.seq.get_or_insert(Sequencer::new(true));
+        if seq.last_applied().is_some_and(|had| had >= id) {
+            return;
+        }
+        seq.reset(id);
+    }
+
+    /// A diff `U..=u` (`pu`: futures' previous `u`); `Some` when it breaks the chain.
+    /// Diffs older than the chain's end are skipped.
+    pub fn diff(&mut self, first: u64, last: u64, prev: Option<u64>) -> Option<Break> {
+        let Some(seq) = self.seq.as_mut() else {
+            let mut seq = Sequencer::new(true);
+            seq.accept(last);
+            self.seq = Some(seq);
+            return None;
+        };
+        match seq.check(first, last, prev) {
+            Verdict::Apply => {
+                seq.accept(last);
+                None
+            }
+            Verdict::Stale | Verdict::BeforeSync => None,
+            Verdict::Gap { .. } => {
+                let b = Break {
+                    last: seq.book_id(),
+                    first,
+                };
+                seq.accept(last);
+                Some(b)
+            }
+        }
+    }
+
+    /// The last update id covered so far.
+    pub fn last(&self) -> Option<u64> {
+        self.seq.map(|s| s.book_id())
+    }
+
+    /// Feeds a recorded message (the JSON of a line of `stream`); `Some` when a diff
+    /// breaks the chain.
+    pub fn message(&mut self, stream: &str, json: &[u8]) -> Option<Break> {
+        if stream == "snapshot" {
+            if let Some(id) = peek::u64_after(json, b"\"lastUpdateId\":") {
+                self.snapshot(id);
+            }
+            return None;
+        }
+        if !peek::is_diff_depth(stream) {
+            return None;
+        }
+        let (first, last, prev) = peek::depth_ids(json)?;
+        self.diff(first, last, prev)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spot_chain_follows_and_breaks() {
+        let mut c = DepthChain::default();
+        assert_eq!(c.diff(10, 12, None), None);
+        assert_eq!(c.diff(13, 15, None), None);
+        assert_eq!(
+            c.diff(17, 18, None),
+            Some(Break {
+                last: 15,
+                first: 17
+            })
+        );
+        // A snapshot at 30: diffs up to it are skipped, the first straddling one joins.
+        c.snapshot(30);
+        assert_eq!(c.diff(19, 25, None), None);
+        assert_eq!(c.diff(26, 33, None), None);
+        assert_eq!(c.diff(34, 34, None), None);
+        // A snapshot behind the diffs already received (they were buffered while it
+        // was fetched, as in the shipped sample): the chain goes on from them.
+        let mut c = DepthChain::default();
+        assert_eq!(c.diff(208, 224, None), None);
+        c.snapshot(218);
+        assert_eq!(c.diff(225, 237, None), None);
+        assert_eq!(
+            c.diff(240, 241, None),
+            Some(Break {
+                last: 237,
+                first: 240
+            })
+        );
+    }
+
+    #[test]
+    fn futures_chain_follows_pu() {
+        let mut c = DepthChain::default();
+        assert_eq!(c.diff(100, 120, Some(99)), None);
+        // Futures diffs overlap: pu, not U, carries the chain.
+        assert_eq!(c.diff(118, 130, Some(120)), None);
+        assert_eq!(
+            c.diff(140, 150, Some(135)),
+            Some(Break {
+                last: 130,
+                first: 140
+            })
+        );
+        // After a snapshot the first diff must straddle it (U <= L <= u): one that
+        // starts after it is a gap, by the book's rule too.
+        c.snapshot(200);
+        assert_eq!(
+            c.diff(201, 210, Some(199)),
+            Some(Break {
+                last: 200,
+                first: 201
+            })
+        );
+    }
+
+    #[test]
+    fn recorded_messages() {
+        let mut c = DepthChain::default();
+        c.message("snapshot", br#"{"lastUpdateId":50,"bids":[],"asks":[]}"#);
+        let d = br#"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","U":45,"u":52,"b":[],"a":[]}}"#;
+        assert_eq!(c.message("btcusdt@depth@100ms", d), None);
+        let d = br#"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","U":60,"u":61,"b":[],"a":[]}}"#;
+        assert_eq!(
+            c.message("btcusdt@depth@100ms", d),
+            Some(Break {
+                last: 52,
+                first: 60
+            })
+        );
+    }
 
     #[test]
     fn spot_steps() {

@@ -1,0 +1,78 @@
+//! Faults a local exchange injects on request (`minerva exchange --fault`), so the
+//! recovery of clients (Minerva's own, third-party libraries) is tested: dropped
+//! sessions, gaps, malformed and stalled streams, refused signatures, unknown
+//! execution status, a clock step. Venue-agnostic: each venue's server decides what
+//! a fault looks like in its protocol.
+
+/// Faults a local exchange injects, each every N published messages or signed
+/// requests (tests of clients' recovery).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Close every stream session (clients must reconnect and resync).
+    pub drop_every: Option<u64>,
+    /// Leave out a depth diff (an update id gap: clients must resync).
+    pub skip_depth_every: Option<u64>,
+    /// Send a truncated JSON message before the real one.
+    pub malformed_every: Option<u64>,
+    /// Every N published messages, stop publishing for the given ms (the streams go
+    /// silent while the sessions stay open).
+    pub stall: Option<(u64, u64)>,
+    /// Answer a signed request -1022 (bad signature) without executing it.
+    pub bad_signature_every: Option<u64>,
+    /// Execute an order or cancel request, then answer 503 "execution status unknown"
+    /// (clients must query, not resend blindly).
+    pub unknown_status_every: Option<u64>,
+    /// Shift the server clock (`time`, signed requests' checks, user events) by this
+    /// many ms (negative: behind), from the first signed request on.
+    pub clock_shift_ms: i64,
+}
+
+impl Faults {
+    /// Parses `drop=N,skip-depth=N,malformed=N,stall=N:MS,bad-signature=N,
+    /// unknown-status=N,clock-shift=±MS` (any subset).
+    ///
+    /// # Errors
+    /// A message naming the part that could not be read.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut f = Faults::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| format!("fault `{part}`: expected NAME=N"))?;
+            if k == "stall" {
+                let parsed = v
+                    .split_once(':')
+                    .and_then(|(n, ms)| Some((n.parse::<u64>().ok()?, ms.parse::<u64>().ok()?)));
+                match parsed {
+                    Some((n, ms)) if n > 0 => f.stall = Some((n, ms)),
+                    _ => return Err(format!("fault `{part}`: expected stall=N:MS")),
+                }
+                continue;
+            }
+            if k == "clock-shift" {
+                f.clock_shift_ms = v
+                    .parse()
+                    .map_err(|_| format!("fault `{part}`: expected a shift in ms (±N)"))?;
+                continue;
+            }
+            let n: u64 = v
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("fault `{part}`: N must be a positive count"))?;
+            match k {
+                "drop" => f.drop_every = Some(n),
+                "skip-depth" => f.skip_depth_every = Some(n),
+                "malformed" => f.malformed_every = Some(n),
+                "bad-signature" => f.bad_signature_every = Some(n),
+                "unknown-status" => f.unknown_status_every = Some(n),
+                _ => {
+                    return Err(format!(
+                        "fault `{k}`: expected drop, skip-depth, malformed, stall, bad-signature, unknown-status or clock-shift"
+                    ));
+                }
+            }
+        }
+        Ok(f)
+    }
+}

@@ -1,0 +1,1097 @@
+//! The link's I/O thread: REST requests, each order's state, the reports back to the
+//! gateway. Cold relative to the pipeline (its own thread); allocates freely.
+
+use super::{Command, LinkConfig, LinkError, LinkStats, Shared, Startup, orders_of, wall_ms};
+use crate::core::decimal::parse_scaled;
+use crate::core::{
+    ClientId, Execution, Lots, Market, OrderCmd, OrderRequest, Reject, Report, SymbolSpec, Ticks,
+    Valuer, client_id, fee_e8,
+};
+use crate::net::http::{Client, RestError};
+use crate::venues::binance::endpoints::Rest;
+use crate::venues::binance::errors::{self, Code, ErrorBody};
+use crate::venues::binance::keys::{API_KEY_HEADER, ApiKeys};
+use crate::venues::binance::limits;
+use crate::venues::binance::orders::{self, OcoState, OrderState, PositionState, Status};
+use crate::venues::binance::sign::{DEFAULT_RECV_WINDOW_MS, Signer};
+use crate::venues::binance::user::{self, EventError, UserEvent};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+/// From the user stream thread to the I/O thread.
+pub(super) enum UserMsg {
+    /// A session opened (after the first: reconcile).
+    Connected,
+    /// An event.
+    Event(Vec<u8>),
+}
+
+/// An order as the link follows it.
+#[derive(Debug, Clone)]
+struct Track {
+    buy: bool,
+    qty: Lots,
+    cum: Lots,
+    quote_e8: i64,
+    acked: bool,
+    done: bool,
+    done_at: Option<Instant>,
+    /// Status and cumulative fill an answer or query showed ahead of the events.
+    pending: Option<Pending>,
+    /// Its fate is unknown (5xx, lost connection): query again.
+    unknown: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    deadline: Instant,
+    status: Status,
+    cum: Lots,
+    quote_e8: i64,
+    taker: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Open,
+    Done,
+    Missing,
+}
+
+/// `GET time`'s answer.
+#[derive(serde::Deserialize)]
+struct ServerTime {
+    #[serde(rename = "serverTime")]
+    server_time: i64,
+}
+
+/// Logs an answer or event that did not read (the first few, then every 1,000th: a
+/// venue sending garbage must not flood the log).
+fn log_malformed(shared: &Shared, what: &str, why: &str) {
+    let n = shared.counters.malformed.fetch_add(1, Ordering::Relaxed) + 1;
+    if n <= 5 || n % 1_000 == 0 {
+        eprintln!("minerva: live link: {what} did not read ({n} so far): {why}");
+    }
+}
+
+/// The I/O thread: REST, the order states, the reports.
+pub(super) struct Io {
+    rest: Client,
+    spec: SymbolSpec,
+    valuer: Valuer,
+    market: Market,
+    signer: Signer,
+    keys: Arc<ApiKeys>,
+    time_sync: Duration,
+    fees: (i64, i64),
+    fill_wait: Duration,
+    shared: Arc<Shared>,
+    out: rtrb::Producer<Execution>,
+    user: Receiver<UserMsg>,
+    orders: HashMap<ClientId, Track>,
+    lists: HashMap<ClientId, [ClientId; 2]>,
+    next_sync: Instant,
+    next_requery: Instant,
+    paused_until: Option<Instant>,
+    /// The request weight the server says this minute used.
+    budget: limits::Budget,
+    weight_limit: u32,
+    user_sessions: u64,
+    spin: bool,
+    quote: String,
+    base: String,
+}
+
+impl Io {
+    pub(super) fn new(
+        cfg: &LinkConfig,
+        shared: Arc<Shared>,
+        out: rtrb::Producer<Execution>,
+        user: Receiver<UserMsg>,
+    ) -> Self {
+        let (base, quote) = crate::core::split_assets(&cfg.spec.name);
+        Self {
+            rest: Client::new(&cfg.rest, Duration::from_secs(5)),
+            valuer: Valuer::new(&cfg.spec),
+            market: cfg.spec.market,
+            spec: cfg.spec.clone(),
+            signer: Signer::new(&cfg.keys),
+            keys: cfg.keys.clone(),
+            time_sync: cfg.time_sync,
+            fees: cfg.fees,
+            fill_wait: cfg.fill_wait,
+            shared,
+            out,
+            user,
+            orders: HashMap::with_capacity(256),
+            lists: HashMap::new(),
+            next_sync: Instant::now(),
+            next_requery: Instant::now(),
+            paused_until: None,
+            budget: Default::default(),
+            weight_limit: limits::default_weight_limit(cfg.spec.market),
+            user_sessions: 0,
+            spin: cfg.spin,
+            quote: quote.to_string(),
+            base: base.to_string(),
+        }
+    }
+
+    fn futures(&self) -> bool {
+        self.market.is_futures()
+    }
+
+    fn path(&self, e: Rest) -> &'static str {
+        e.on(self.market)
+    }
+
+    fn server_ms(&self) -> i64 {
+        wall_ms().saturating_add(self.shared.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// Reads the server clock: offset = server − the request's midpoint.
+    fn sync_time(&mut self) -> Result<(), RestError> {
+        let t0 = wall_ms();
+        let r = self.rest.request("GET", self.path(Rest::Time), b"", &[])?;
+        let t1 = wall_ms();
+        self.budget.note_answer(&r);
+        match sonic_rs::from_slice::<ServerTime>(&r.body) {
+            Ok(t) => {
+                self.shared
+                    .offset_ms
+                    .store(t.server_time - (t0 + t1) / 2, Ordering::Relaxed);
+                LinkStats::bump(&self.shared.counters.time_syncs);
+            }
+            Err(e) => log_malformed(&self.shared, "the server time", &e.to_string()),
+        }
+        self.next_sync = Instant::now() + self.time_sync;
+        Ok(())
+    }
+
+    /// A signed request of the link's own (queries, start-up); a clock refusal
+    /// (-1021) resynchronises the server time and tries once more.
+    fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        params: &str,
+    ) -> Result<(u16, Vec<u8>), RestError> {
+        let key = self.keys.api_key().to_string();
+        for attempt in 0..2 {
+            let signed = self
+                .signer
+                .sign_query(params, DEFAULT_RECV_WINDOW_MS, self.server_ms());
+            let headers = [(API_KEY_HEADER, key.as_str())];
+            let r = if method == "POST" || method == "PUT" {
+                self.rest
+                    .request(method, path, signed.as_bytes(), &headers)?
+            } else {
+                let p = format!("{path}?{signed}");
+                self.rest.request(method, &p, b"", &headers)?
+            };
+            self.budget.note_answer(&r);
+            if attempt == 0
+                && r.status == 400
+                && ErrorBody::read(&r.body).is_some_and(|e| e.code == Code::InvalidTimestamp as i64)
+            {
+                self.sync_time()?;
+                LinkStats::bump(&self.shared.counters.restamped);
+                continue;
+            }
+            return Ok((r.status, r.body));
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    /// Start-up: clock, stale orders, position.
+    pub(super) fn start(&mut self) -> Result<Startup, LinkError> {
+        self.sync_time()?;
+        let sym = format!("symbol={}", self.spec.name);
+        let (status, body) = self.call("GET", self.path(Rest::OpenOrders), &sym)?;
+        if status != 200 {
+            return Err(LinkError::Refused {
+                what: "open orders",
+                status,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
+        }
+        let open: Vec<OrderState> =
+            sonic_rs::from_slice(&body).map_err(|e| LinkError::Unreadable {
+                what: "open orders",
+                why: e.to_string(),
+            })?;
+        let mut s = Startup::default();
+        for o in open {
+            let c = &o.client_order_id;
+            if c.starts_with("mnv") {
+                let p = format!("{sym}&origClientOrderId={c}");
+                let (st, _) = self.call("DELETE", self.path(Rest::Order), &p)?;
+                if st == 200 {
+                    s.stale_cancelled += 1;
+                }
+            } else {
+                s.foreign_open += 1;
+            }
+        }
+        if self.futures() {
+            let (status, body) = self.call("GET", self.path(Rest::PositionRisk), &sym)?;
+            if status != 200 {
+                return Err(LinkError::Refused {
+                    what: "positions",
+                    status,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                });
+            }
+            let positions: Vec<PositionState> =
+                sonic_rs::from_slice(&body).map_err(|e| LinkError::Unreadable {
+                    what: "positions",
+                    why: e.to_string(),
+                })?;
+            let amt = match positions
+                .iter()
+                .find(|p| p.symbol == self.spec.name.as_str())
+            {
+                None => 0,
+                Some(p) => {
+                    self.signed_qty(&p.position_amt)
+                        .ok_or_else(|| LinkError::Unreadable {
+                            what: "positions",
+                            why: format!("positionAmt `{}`", p.position_amt),
+                        })?
+                }
+            };
+            s.position = Lots(amt);
+            self.shared.position.store(amt, Ordering::Relaxed);
+        }
+        s.offset_ms = self.shared.offset_ms.load(Ordering::Relaxed);
+        Ok(s)
+    }
+
+    /// A signed decimal quantity in lots.
+    fn signed_qty(&self, a: &str) -> Option<i64> {
+        let v = parse_scaled(
+            a.trim_start_matches('-').as_bytes(),
+            self.spec.qty.decimals(),
+        )
+        .ok()?;
+        Some(if a.starts_with('-') { -v } else { v })
+    }
+
+    pub(super) fn run(mut self, mut cmds: rtrb::Consumer<Command>) {
+        loop {
+            let mut work = false;
+            while let Ok(c) = cmds.pop() {
+                work = true;
+                self.command(c);
+            }
+            work |= self.drain_user();
+            self.timers();
+            if self.shared.stop.load(Ordering::Acquire) && cmds.is_empty() {
+                return;
+            }
+            if !work {
+                if self.spin {
+                    std::thread::yield_now();
+                } else {
+                    std::thread::park_timeout(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+
+    /// Handles every user stream message received so far; true if there was one.
+    fn drain_user(&mut self) -> bool {
+        let mut any = false;
+        loop {
+            match self.user.try_recv() {
+                Ok(UserMsg::Event(e)) => {
+                    any = true;
+                    self.on_event(&e);
+                }
+                Ok(UserMsg::Connected) => {
+                    any = true;
+                    self.user_sessions += 1;
+                    if self.user_sessions > 1 {
+                        // Events may have been missed while the session was down.
+                        for o in self.orders.values_mut().filter(|t| !t.done) {
+                            o.unknown = true;
+                        }
+                        self.next_requery = Instant::now();
+                    }
+                }
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return any,
+            }
+        }
+    }
+
+    fn timers(&mut self) {
+        let now = Instant::now();
+        if now >= self.next_sync {
+            // The clock can wait for the next minute's weight; orders cannot.
+            if self.budget.wait(1, self.weight_limit).is_zero() {
+                let _ = self.sync_time();
+            }
+            self.next_sync = now + self.time_sync;
+        }
+        let due: Vec<ClientId> = self
+            .orders
+            .iter()
+            .filter(|(_, t)| t.pending.is_some_and(|p| p.deadline <= now))
+            .map(|(c, _)| *c)
+            .collect();
+        for c in due {
+            self.settle_pending(&c);
+        }
+        if now >= self.next_requery {
+            self.next_requery = now + Duration::from_secs(1);
+            let unknown: Vec<ClientId> = self
+                .orders
+                .iter()
+                .filter(|(_, t)| t.unknown && !t.done)
+                .map(|(c, _)| *c)
+                .collect();
+            for c in unknown {
+                if let Some(found) = self.query(&c) {
+                    if let Some(t) = self.orders.get_mut(&c) {
+                        t.unknown = false;
+                    }
+                    if found == Found::Missing {
+                        self.terminal(&c, Report::Rejected(Reject::StatusUnknown));
+                    }
+                }
+            }
+            // Finished orders are forgotten after a minute.
+            self.orders.retain(|_, t| {
+                t.done_at
+                    .is_none_or(|d| now.duration_since(d) < Duration::from_secs(60))
+            });
+        }
+    }
+
+    fn push(&mut self, client_id: ClientId, report: Report, time_ms: i64) {
+        {
+            let mut st = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
+            st.count(&report);
+        }
+        if report == Report::Canceled {
+            self.shared.cancelled.fetch_add(1, Ordering::AcqRel);
+        }
+        let mut e = Execution {
+            client_id,
+            report,
+            time_us: (time_ms.max(0) as u64).saturating_mul(1000),
+            deliver_us: 0,
+        };
+        // The gateway drains this ring on every pass; wait rather than lose a report.
+        loop {
+            match self.out.push(e) {
+                Ok(()) => return,
+                Err(rtrb::PushError::Full(back)) => {
+                    e = back;
+                    if self.shared.stop.load(Ordering::Acquire) {
+                        let mut st = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
+                        st.reports_lost += 1;
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+        }
+    }
+
+    pub(super) fn track(&mut self, c: ClientId, buy: bool, qty: Lots) {
+        self.orders.insert(
+            c,
+            Track {
+                buy,
+                qty,
+                cum: Lots(0),
+                quote_e8: 0,
+                acked: false,
+                done: false,
+                done_at: None,
+                pending: None,
+                unknown: false,
+            },
+        );
+    }
+
+    fn command(&mut self, c: Command) {
+        let Some(req) = c.req else {
+            self.cancel_all();
+            self.shared.cancel_all_done.fetch_add(1, Ordering::AcqRel);
+            return;
+        };
+        {
+            let mut st = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
+            st.requests += 1;
+        }
+        let (id, legs) = orders_of(&req.cmd);
+        for &(leg, buy, qty) in &legs {
+            self.track(leg, buy, qty);
+        }
+        if let OrderCmd::Oco(o) = &req.cmd {
+            self.lists.insert(o.list_id, [o.take_profit_id, o.stop_id]);
+        }
+        if !matches!(req.cmd, OrderCmd::Cancel(_)) {
+            if let Some(until) = self.paused_until {
+                if Instant::now() < until {
+                    return self.reject(&req.cmd, &id, Reject::RateLimited);
+                }
+                self.paused_until = None;
+            }
+        }
+        self.deliver(req, c.wire, c.tick_ns, id, 0);
+    }
+
+    /// `req` signed again with the server clock now (after -1021, a wait, or a retry).
+    fn restamp(&self, req: &OrderRequest) -> Option<(OrderRequest, crate::venues::WireRequest)> {
+        let fresh = OrderRequest {
+            timestamp_ms: self.server_ms().max(0) as u64,
+            ..*req
+        };
+        let wire = orders::encode(&self.signer, &self.spec, &fresh).ok()?;
+        Some((fresh, wire))
+    }
+
+    /// Sends a request; resolves clock refusals, rate limits and unknown fates.
+    fn deliver(
+        &mut self,
+        mut req: OrderRequest,
+        mut wire: crate::venues::WireRequest,
+        tick_ns: u64,
+        id: ClientId,
+        first_attempt: u32,
+    ) {
+        let (method, endpoint) = orders::route(&req.cmd);
+        let path = self.path(endpoint);
+        let cancel = matches!(req.cmd, OrderCmd::Cancel(_));
+        let key = self.keys.api_key().to_string();
+        for attempt in first_attempt..3 {
+            let headers = [(API_KEY_HEADER, key.as_str())];
+            let r = if cancel {
+                let text = String::from_utf8_lossy(&wire);
+                self.rest
+                    .request(method, &format!("{path}?{text}"), b"", &headers)
+            } else {
+                self.rest.request(method, path, &wire, &headers)
+            };
+            let resp = match r {
+                Ok(resp) => resp,
+                Err(_) => {
+                    // Written or not, its fate is unknown: ask, never resend blindly.
+                    LinkStats::bump(&self.shared.counters.unknown_status);
+                    return self.resolve_unknown(req, id, attempt);
+                }
+            };
+            {
+                let done = crate::core::clock::now_ns();
+                let written = self.rest.written_ns;
+                let mut w = self.shared.wire.lock().unwrap_or_else(|e| e.into_inner());
+                if tick_ns > 0 && attempt == 0 && written > tick_ns {
+                    let _ = w.0.record(written - tick_ns);
+                }
+                let _ = w.1.record(done.saturating_sub(written).max(1));
+            }
+            self.budget.note_answer(&resp);
+            match resp.status {
+                200 => return self.answered(&req.cmd, &id, &resp.body),
+                429 | 418 => {
+                    LinkStats::bump(&self.shared.counters.rate_limited);
+                    let wait = Duration::from_secs(resp.retry_after.unwrap_or(1).max(1));
+                    self.paused_until = Some(Instant::now() + wait);
+                    if cancel && attempt < 2 {
+                        // A cancel must go: wait it out, then send it again.
+                        std::thread::sleep(wait.min(Duration::from_secs(10)));
+                        if let Some((r, w)) = self.restamp(&req) {
+                            (req, wire) = (r, w);
+                        }
+                        continue;
+                    }
+                    return self.reject(&req.cmd, &id, Reject::RateLimited);
+                }
+                s if s >= 500 => {
+                    LinkStats::bump(&self.shared.counters.unknown_status);
+                    return self.resolve_unknown(req, id, attempt);
+                }
+                _ => {
+                    let (code, msg) = match ErrorBody::read(&resp.body) {
+                        Some(e) => (e.code, e.msg),
+                        None => {
+                            log_malformed(
+                                &self.shared,
+                                "an error answer",
+                                &String::from_utf8_lossy(&resp.body),
+                            );
+                            (0, String::new())
+                        }
+                    };
+                    if code == Code::InvalidTimestamp as i64 && attempt == 0 {
+                        // Our clock estimate is off: read it again and re-sign.
+                        let _ = self.sync_time();
+                        if let Some((r, w)) = self.restamp(&req) {
+                            (req, wire) = (r, w);
+                        }
+                        LinkStats::bump(&self.shared.counters.restamped);
+                        continue;
+                    }
+                    let gone =
+                        code == Code::CancelRejected as i64 || code == Code::NoSuchOrder as i64;
+                    if cancel && gone {
+                        // Already done (filled, perhaps): learn how, and book it,
+                        // before the refusal (the trader must see the fill first).
+                        self.drain_user();
+                        self.query(&id);
+                        self.settle_pending(&id);
+                        return self.push(
+                            id,
+                            Report::Rejected(Reject::UnknownOrder),
+                            self.server_ms(),
+                        );
+                    }
+                    if cancel {
+                        // The order is still open: a refused cancel is not the order's
+                        // end. Try again with a fresh stamp; after that it stays open
+                        // (cancelled at shutdown) and the trader keeps waiting for it.
+                        if attempt < 2 {
+                            if let Some((r, w)) = self.restamp(&req) {
+                                (req, wire) = (r, w);
+                            }
+                            continue;
+                        }
+                        LinkStats::bump(&self.shared.counters.cancel_failures);
+                        return;
+                    }
+                    let r = errors::reject_of(code, &msg, self.market);
+                    return self.reject(&req.cmd, &id, r);
+                }
+            }
+        }
+    }
+
+    /// A 5xx or a lost connection: query the order; a cancel still open is sent again.
+    fn resolve_unknown(&mut self, req: OrderRequest, id: ClientId, attempt: u32) {
+        let ids: Vec<ClientId> = match &req.cmd {
+            OrderCmd::Oco(o) => self
+                .lists
+                .get(&o.list_id)
+                .map(|l| l.to_vec())
+                .unwrap_or_default(),
+            _ => vec![id],
+        };
+        let cancel = matches!(req.cmd, OrderCmd::Cancel(_));
+        let mut missing = 0;
+        for c in &ids {
+            let mut found = None;
+            for k in 0..3u64 {
+                std::thread::sleep(Duration::from_millis(20 * (k + 1)));
+                found = self.query(c);
+                if found.is_some() {
+                    break;
+                }
+            }
+            match found {
+                Some(Found::Missing) => missing += 1,
+                Some(Found::Open) if cancel && attempt < 2 => {
+                    if let Some((r, w)) = self.restamp(&req) {
+                        return self.deliver(r, w, 0, id, attempt + 1);
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(t) = self.orders.get_mut(c) {
+                        t.unknown = true;
+                    }
+                }
+            }
+        }
+        if missing == ids.len() && !ids.is_empty() {
+            if cancel {
+                self.push(id, Report::Rejected(Reject::UnknownOrder), self.server_ms());
+            } else {
+                self.reject(&req.cmd, &id, Reject::StatusUnknown);
+            }
+        }
+    }
+
+    /// Asks the exchange about an order and reconciles; `None` when it could not be
+    /// asked.
+    fn query(&mut self, c: &ClientId) -> Option<Found> {
+        LinkStats::bump(&self.shared.counters.queries);
+        let p = format!("symbol={}&origClientOrderId={c}", self.spec.name);
+        let (status, body) = self.call("GET", self.path(Rest::Order), &p).ok()?;
+        match status {
+            200 => match sonic_rs::from_slice::<OrderState>(&body) {
+                Ok(o) => {
+                    let open = o
+                        .status
+                        .as_deref()
+                        .and_then(Status::parse)
+                        .is_some_and(Status::is_open);
+                    self.reconcile(c, &o, false);
+                    Some(if open { Found::Open } else { Found::Done })
+                }
+                Err(e) => {
+                    log_malformed(&self.shared, "an order query's answer", &e.to_string());
+                    None
+                }
+            },
+            400 if ErrorBody::read(&body).is_some_and(|e| e.code == Code::NoSuchOrder as i64) => {
+                Some(Found::Missing)
+            }
+            _ => None,
+        }
+    }
+
+    fn reject(&mut self, cmd: &OrderCmd, id: &ClientId, r: Reject) {
+        match cmd {
+            OrderCmd::Oco(_) => {
+                if let Some(legs) = self.lists.get(id).copied() {
+                    for l in legs {
+                        if let Some(t) = self.orders.get_mut(&l) {
+                            t.done = true;
+                            t.done_at = Some(Instant::now());
+                        }
+                    }
+                }
+                self.push(*id, Report::Rejected(r), self.server_ms())
+            }
+            OrderCmd::Cancel(_) => self.push(*id, Report::Rejected(r), self.server_ms()),
+            OrderCmd::New(_) => self.terminal(id, Report::Rejected(r)),
+        }
+    }
+
+    /// A 200 answer to a request.
+    fn answered(&mut self, cmd: &OrderCmd, id: &ClientId, body: &[u8]) {
+        match cmd {
+            OrderCmd::Oco(_) => match sonic_rs::from_slice::<OcoState>(body) {
+                Ok(list) => {
+                    for o in &list.order_reports {
+                        if let Some(c) = client_id(&o.client_order_id) {
+                            self.reconcile(&c, o, true);
+                        }
+                    }
+                }
+                Err(e) => log_malformed(&self.shared, "an OCO answer", &e.to_string()),
+            },
+            OrderCmd::New(_) | OrderCmd::Cancel(_) => {
+                match sonic_rs::from_slice::<OrderState>(body) {
+                    Ok(o) => {
+                        let c = client_id(o.order_id()).unwrap_or(*id);
+                        let placing = matches!(cmd, OrderCmd::New(_));
+                        self.reconcile(if placing { id } else { &c }, &o, placing);
+                    }
+                    Err(e) => log_malformed(&self.shared, "an order answer", &e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// An order's status and cumulative fill from an answer or a query. Fills it
+    /// shows beyond what the events brought wait `fill_wait` for their events.
+    fn reconcile(&mut self, c: &ClientId, order: &OrderState, placing: bool) {
+        // An `ACK` answer says nothing of the order's state: the events will.
+        let Some(text) = order.status.as_deref() else {
+            return;
+        };
+        let Some(status) = Status::parse(text) else {
+            return log_malformed(&self.shared, "an order's status", text);
+        };
+        let cum = match order.executed_qty.as_deref() {
+            None => Lots(0),
+            Some(q) => match self.spec.qty.parse(q.as_bytes()) {
+                Ok(q) => q,
+                Err(_) => return log_malformed(&self.shared, "an order's executedQty", q),
+            },
+        };
+        let quote_e8 = match order.quote_filled() {
+            None => 0,
+            Some(q) => match parse_scaled(q.as_bytes(), 8) {
+                Ok(v) => v,
+                Err(_) => return log_malformed(&self.shared, "an order's quote filled", q),
+            },
+        };
+        let wait = self.fill_wait;
+        let Some(t) = self.orders.get_mut(c) else {
+            return;
+        };
+        if cum.0 > t.cum.0 {
+            t.pending = Some(Pending {
+                deadline: Instant::now() + wait,
+                status,
+                cum,
+                quote_e8,
+                taker: placing,
+            });
+            return;
+        }
+        self.status(c, status);
+    }
+
+    /// The part of a pending reconciliation the events did not bring, booked now.
+    fn settle_pending(&mut self, c: &ClientId) {
+        let Some(t) = self.orders.get_mut(c) else {
+            return;
+        };
+        let Some(p) = t.pending.take() else {
+            return;
+        };
+        if p.cum.0 > t.cum.0 {
+            let qty = Lots(p.cum.0.saturating_sub(t.cum.0));
+            let quote = p.quote_e8.saturating_sub(t.quote_e8).max(0);
+            let price = self.price_of(quote, qty);
+            let rate = if p.taker { self.fees.1 } else { self.fees.0 };
+            let fee = fee_e8(quote, rate);
+            LinkStats::bump(&self.shared.counters.fills_without_event);
+            self.fill(c, price, qty, fee, !p.taker, self.server_ms());
+        }
+        self.status(c, p.status);
+    }
+
+    /// The tick price of `quote_e8` for `qty` (an average, rounded to the grid).
+    fn price_of(&self, quote_e8: i64, qty: Lots) -> Ticks {
+        let one = self.valuer.value_e8(Ticks(1), qty).max(1);
+        Ticks(((quote_e8 as i128 + one as i128 / 2) / one as i128) as i64)
+    }
+
+    /// A status with no new fill.
+    fn status(&mut self, c: &ClientId, s: Status) {
+        match s {
+            Status::New => {
+                if let Some(t) = self.orders.get_mut(c) {
+                    if !t.acked {
+                        t.acked = true;
+                        self.push(*c, Report::Accepted, self.server_ms());
+                    }
+                }
+            }
+            Status::PartiallyFilled | Status::Filled => {}
+            Status::Canceled => self.terminal(c, Report::Canceled),
+            Status::Expired => self.terminal(c, Report::Expired),
+            Status::Rejected => self.terminal(c, Report::Rejected(Reject::Unsupported)),
+        }
+    }
+
+    /// The order's end, reported once.
+    fn terminal(&mut self, c: &ClientId, r: Report) {
+        let Some(t) = self.orders.get_mut(c) else {
+            return;
+        };
+        if t.done {
+            return;
+        }
+        t.done = true;
+        t.done_at = Some(Instant::now());
+        self.push(*c, r, self.server_ms());
+    }
+
+    /// A fill, forwarded once (cumulative quantity decides).
+    fn fill(&mut self, c: &ClientId, price: Ticks, qty: Lots, fee: i64, maker: bool, time_ms: i64) {
+        let Some(t) = self.orders.get_mut(c) else {
+            return;
+        };
+        t.cum = Lots(t.cum.0.saturating_add(qty.0));
+        t.quote_e8 = t.quote_e8.saturating_add(self.valuer.value_e8(price, qty));
+        let leaves = Lots(t.qty.0.saturating_sub(t.cum.0).max(0));
+        if leaves.0 == 0 {
+            t.done = true;
+            t.done_at = Some(Instant::now());
+            t.pending = None;
+        }
+        let signed = if t.buy { qty.0 } else { qty.0.saturating_neg() };
+        self.shared.position.fetch_add(signed, Ordering::Relaxed);
+        self.push(
+            *c,
+            Report::Filled {
+                price,
+                qty,
+                maker,
+                fee_e8: fee,
+                leaves,
+            },
+            time_ms,
+        );
+    }
+
+    fn parse_price(&self, s: &str) -> Option<Ticks> {
+        if let Ok(t) = self.spec.price.parse(s.as_bytes()) {
+            return Some(t);
+        }
+        // Off the grid (an average): to the nearest tick.
+        let m = parse_scaled(s.as_bytes(), self.spec.price.decimals()).ok()?;
+        let tick = self.spec.price.tick_mantissa().max(1);
+        Some(Ticks((m + tick / 2) / tick))
+    }
+
+    /// A commission in the quote asset, 10⁻⁸ (a base-asset commission at the fill
+    /// price; any other asset, such as BNB, is not converted and counts as 0).
+    fn commission(&self, n: &str, asset: Option<&str>, price: Ticks) -> Option<i64> {
+        if n.is_empty() {
+            return Some(0);
+        }
+        match asset {
+            Some(a) if a == self.base => Some(
+                self.spec
+                    .qty
+                    .parse(n.as_bytes())
+                    .map_or(0, |q| self.valuer.value_e8(price, q)),
+            ),
+            Some(a) if a != self.quote => Some(0),
+            _ => parse_scaled(n.as_bytes(), 8).ok(),
+        }
+    }
+
+    /// A user data stream message.
+    pub(super) fn on_event(&mut self, text: &[u8]) {
+        match user::read(text) {
+            Ok(UserEvent::ExecutionReport(r)) => {
+                // A spot cancel's event names the cancel request in `c`, the order in `C`.
+                let c = if r.execution == "CANCELED" && !r.orig_client_id.is_empty() {
+                    r.orig_client_id.clone()
+                } else {
+                    r.client_id.clone()
+                };
+                let time_ms = if r.transaction_ms > 0 {
+                    r.transaction_ms
+                } else {
+                    r.event_ms
+                };
+                self.on_order_event(OrderEvent {
+                    client_id: &c,
+                    side_sell: r.side == "SELL",
+                    execution: &r.execution,
+                    status: &r.status,
+                    last_qty: &r.last_qty,
+                    cum_qty: &r.cum_qty,
+                    last_price: &r.last_price,
+                    commission: &r.commission,
+                    commission_asset: r.commission_asset.as_deref(),
+                    maker: r.maker,
+                    cum_quote: Some(&r.cum_quote),
+                    avg_price: None,
+                    realised: "0",
+                    time_ms,
+                });
+            }
+            Ok(UserEvent::OrderTradeUpdate(u)) => {
+                let o = &u.order;
+                self.on_order_event(OrderEvent {
+                    client_id: &o.client_id,
+                    side_sell: o.side == "SELL",
+                    execution: &o.execution,
+                    status: &o.status,
+                    last_qty: &o.last_qty,
+                    cum_qty: &o.cum_qty,
+                    last_price: &o.last_price,
+                    commission: &o.commission,
+                    commission_asset: o.commission_asset.as_deref(),
+                    maker: o.maker,
+                    cum_quote: None,
+                    avg_price: Some(&o.avg_price),
+                    realised: if o.realised.is_empty() {
+                        "0"
+                    } else {
+                        &o.realised
+                    },
+                    time_ms: if o.trade_ms > 0 {
+                        o.trade_ms
+                    } else {
+                        u.event_ms
+                    },
+                });
+            }
+            Ok(UserEvent::AccountUpdate(a)) if a.change.reason == "FUNDING_FEE" => {
+                for b in &a.change.balances {
+                    if b.asset != self.quote {
+                        continue;
+                    }
+                    let Some(amount_e8) = signed_e8(&b.change) else {
+                        return log_malformed(&self.shared, "a funding balance change", &b.change);
+                    };
+                    if amount_e8 != 0 {
+                        self.push(
+                            ClientId::new(),
+                            Report::Funding { amount_e8 },
+                            a.transaction_ms,
+                        );
+                    }
+                }
+            }
+            // The account follows from the fills; a new session after an expired key
+            // is the stream thread's, orders are queried then.
+            Ok(
+                UserEvent::AccountUpdate(_)
+                | UserEvent::OutboundAccountPosition(_)
+                | UserEvent::ListenKeyExpired(_),
+            ) => {}
+            Err(EventError::Other(_)) => LinkStats::bump(&self.shared.counters.other_events),
+            Err(e) => log_malformed(&self.shared, "a user data event", &e.to_string()),
+        }
+    }
+
+    fn on_order_event(&mut self, ev: OrderEvent<'_>) {
+        let Some(c) = client_id(ev.client_id) else {
+            LinkStats::bump(&self.shared.counters.foreign_events);
+            return;
+        };
+        if ev.execution == "CALCULATED" || c.starts_with("autoclose") {
+            // A liquidation: the exchange closed the position.
+            let (Ok(qty), Some(realised)) = (
+                self.spec.qty.parse(ev.cum_qty.as_bytes()),
+                signed_e8(ev.realised),
+            ) else {
+                return log_malformed(&self.shared, "a liquidation event", ev.cum_qty);
+            };
+            let long = ev.side_sell;
+            let signed = if long { qty.0 } else { qty.0.saturating_neg() };
+            self.shared.position.fetch_sub(signed, Ordering::Relaxed);
+            return self.push(
+                c,
+                Report::Liquidated {
+                    price: self.parse_price(ev.last_price).unwrap_or(Ticks(0)),
+                    qty: Lots(signed),
+                    loss_e8: -realised,
+                },
+                ev.time_ms,
+            );
+        }
+        let Some(t) = self.orders.get(&c) else {
+            LinkStats::bump(&self.shared.counters.foreign_events);
+            return;
+        };
+        let known = t.cum;
+        let known_quote = t.quote_e8;
+        let Ok(cum) = self.spec.qty.parse(ev.cum_qty.as_bytes()) else {
+            return log_malformed(
+                &self.shared,
+                "an order event's cumulative quantity",
+                ev.cum_qty,
+            );
+        };
+        if cum.0 > known.0 {
+            let Ok(last) = self.spec.qty.parse(ev.last_qty.as_bytes()) else {
+                return log_malformed(&self.shared, "an order event's last quantity", ev.last_qty);
+            };
+            let qty = Lots(cum.0.saturating_sub(known.0));
+            let last_px = self.parse_price(ev.last_price);
+            let price = match last_px {
+                Some(p) if p.0 > 0 && last.0 == qty.0 => p,
+                // Fills were missed: book them at the order's average so far.
+                _ => {
+                    let quote = match (ev.cum_quote, ev.avg_price) {
+                        (Some(z), _) => parse_scaled(z.as_bytes(), 8).ok(),
+                        (None, Some(ap)) => {
+                            self.parse_price(ap).map(|p| self.valuer.value_e8(p, cum))
+                        }
+                        (None, None) => None,
+                    };
+                    let Some(quote) = quote else {
+                        return log_malformed(&self.shared, "an order event's quote filled", "");
+                    };
+                    self.price_of(quote.saturating_sub(known_quote).max(0), qty)
+                }
+            };
+            let fee = if last.0 == qty.0 {
+                match self.commission(ev.commission, ev.commission_asset, price) {
+                    Some(f) => f,
+                    None => {
+                        return log_malformed(
+                            &self.shared,
+                            "an order event's commission",
+                            ev.commission,
+                        );
+                    }
+                }
+            } else {
+                fee_e8(self.valuer.value_e8(price, qty), self.fees.0)
+            };
+            self.fill(&c, price, qty, fee, ev.maker, ev.time_ms);
+            if let Some(t) = self.orders.get_mut(&c) {
+                if t.pending.is_some_and(|p| p.cum.0 <= t.cum.0) {
+                    let p = t.pending.take().expect("checked");
+                    self.status(&c, p.status);
+                }
+            }
+        } else if ev.execution == "TRADE" {
+            LinkStats::bump(&self.shared.counters.duplicate_fills);
+        }
+        match (ev.execution, Status::parse(ev.status)) {
+            ("NEW", _) => self.status(&c, Status::New),
+            (_, Some(s @ (Status::Canceled | Status::Expired | Status::Rejected))) => {
+                self.status(&c, s)
+            }
+            (_, None) => log_malformed(&self.shared, "an order event's status", ev.status),
+            _ => {}
+        }
+    }
+
+    /// Cancels every open order of the symbol (shutdown).
+    fn cancel_all(&mut self) {
+        let sym = format!("symbol={}", self.spec.name);
+        let open: Vec<ClientId> = self
+            .orders
+            .iter()
+            .filter(|(_, t)| !t.done)
+            .map(|(c, _)| *c)
+            .collect();
+        if let Ok((200, body)) = self.call("DELETE", self.path(Rest::CancelAll), &sym) {
+            if !self.futures() {
+                match sonic_rs::from_slice::<Vec<OrderState>>(&body) {
+                    Ok(list) => {
+                        for o in &list {
+                            if let Some(c) = client_id(o.order_id()) {
+                                self.reconcile(&c, o, false);
+                            }
+                        }
+                    }
+                    Err(e) => log_malformed(&self.shared, "a cancel-all answer", &e.to_string()),
+                }
+            }
+        }
+        // Whatever the answer said, ask each order we know is open how it ended.
+        for c in open {
+            if self.orders.get(&c).is_some_and(|t| !t.done) {
+                self.query(&c);
+            }
+        }
+        let pending: Vec<ClientId> = self
+            .orders
+            .iter()
+            .filter(|(_, t)| t.pending.is_some())
+            .map(|(c, _)| *c)
+            .collect();
+        for c in pending {
+            self.settle_pending(&c);
+        }
+    }
+}
+
+/// An order event of either market, as the state machine needs it.
+struct OrderEvent<'a> {
+    client_id: &'a str,
+    side_sell: bool,
+    execution: &'a str,
+    status: &'a str,
+    last_qty: &'a str,
+    cum_qty: &'a str,
+    last_price: &'a str,
+    commission: &'a str,
+    commission_asset: Option<&'a str>,
+    maker: bool,
+    /// Cumulative quote value (spot `Z`).
+    cum_quote: Option<&'a str>,
+    /// Average price (futures `ap`).
+    avg_price: Option<&'a str>,
+    /// Realised profit (futures `rp`).
+    realised: &'a str,
+    time_ms: i64,
+}
+
+/// A signed decimal in 10⁻⁸ units.
+fn signed_e8(s: &str) -> Option<i64> {
+    let v = parse_scaled(s.trim_start_matches('-').as_bytes(), 8).ok()?;
+    Some(if s.starts_with('-') { -v } else { v })
+}

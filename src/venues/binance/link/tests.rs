@@ -1,0 +1,64 @@
+use super::*;
+use crate::core::{Market, Ticks};
+
+#[test]
+fn events_are_booked_once_by_cumulative_quantity() {
+    let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
+    let ev = |x: &str, st: &str, l: &str, z: &str, extra: &str| {
+        format!(
+            r#"{{"e":"executionReport","E":1,"s":"BTCUSDT","c":"mnv1e","S":"BUY","o":"LIMIT","q":"0.30000","p":"100.00","x":"{x}","X":"{st}","l":"{l}","z":"{z}","L":"100.00","n":"0.01","N":"USDT","T":5,"m":true,"Z":"{extra}"}}"#
+        )
+    };
+    let a = ev("NEW", "NEW", "0", "0", "0");
+    let b = ev("TRADE", "PARTIALLY_FILLED", "0.10000", "0.10000", "10");
+    let dup = b.clone();
+    // The second fill's event was lost; the third says 0.3 in all.
+    let c = ev("TRADE", "FILLED", "0.10000", "0.30000", "30");
+    let cancel = r#"{"e":"executionReport","E":1,"s":"BTCUSDT","c":"cancel_1","S":"BUY","C":"mnv1e","x":"CANCELED","X":"CANCELED","l":"0","z":"0.30000","L":"0","T":6,"m":false,"Z":"30"}"#;
+    let foreign = ev("TRADE", "FILLED", "0.1", "0.1", "10").replace("mnv1e", "other");
+    // A fill whose cumulative quantity does not read: malformed, not a zero.
+    let broken = ev("TRADE", "FILLED", "0.10000", "abc", "10");
+    let (got, malformed) = replay_user_events(
+        &spec,
+        &[("mnv1e", true, Lots(30_000))],
+        &[
+            a.as_bytes(),
+            b.as_bytes(),
+            dup.as_bytes(),
+            broken.as_bytes(),
+            c.as_bytes(),
+            cancel.as_bytes(),
+            foreign.as_bytes(),
+            b"not json",
+        ],
+    );
+    assert_eq!(malformed, 2, "the broken fill and the garbage");
+    let reports: Vec<Report> = got.iter().map(|e| e.report).collect();
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    assert_eq!(reports[0], Report::Accepted);
+    assert!(matches!(
+        reports[1],
+        Report::Filled {
+            qty: Lots(10_000),
+            fee_e8: 1_000_000,
+            maker: true,
+            leaves: Lots(20_000),
+            ..
+        }
+    ));
+    // The missed fill and the last come as one, at the average price, with the
+    // maker fee estimated (0 here): the whole order, once.
+    assert!(
+        matches!(
+            reports[2],
+            Report::Filled {
+                qty: Lots(20_000),
+                price: Ticks(10_000),
+                leaves: Lots(0),
+                ..
+            }
+        ),
+        "{reports:?}"
+    );
+    // The order is done: its cancel event adds nothing.
+}

@@ -1,0 +1,1268 @@
+//! The local exchange's trading desk in Binance's words: the signed order and account
+//! endpoints, matched by the backtest's simulated exchange (one per symbol, fed the
+//! replayed market), and the user data stream's events.
+//!
+//! * Every signed request passes [`authenticate`] (key, signature, parameters,
+//!   timestamp), then its parameters are read into a typed order
+//!   ([`orders::parse_order`]) and the engine checks the filters.
+//! * Orders go to the [`SimExchange`] of their symbol with no added latency (the
+//!   sockets are the latency); its reports become the order's state, the REST answer,
+//!   and `executionReport` (spot) / `ORDER_TRADE_UPDATE` (USDⓈ-M) events.
+//! * Answers and events are written by serde from typed shapes ([`orders`],
+//!   [`account`], [`user`]): no input can break their JSON.
+//! * One account: the key pair the exchange was started with. Each symbol's wallet
+//!   starts with the configured capital (isolated, as the simulator accounts it).
+//!
+//! Cold path: this is the exchange's side.
+
+use super::super::account::{
+    Done, Empty, FuturesAccount, FuturesAsset, FuturesBalanceEntry, FuturesPositionRisk,
+    LeverageAnswer, ListenKeyAnswer, SpotAccount, SpotAssetBalance,
+};
+use super::super::errors::{self, Code, ErrorBody};
+use super::super::keys::{API_KEY_HEADER, ApiKeys};
+use super::super::orders::{self, FuturesOrder, OcoAnswer, OcoLeg, SpotFill, SpotOrder, Status};
+use super::super::params::Params;
+use super::super::sign::{AuthError, Incoming, Signer, authenticate, check_key};
+use super::super::user::{
+    AccountChange, AccountUpdate, ExecutionReport, FuturesBalance, FuturesOrderUpdate,
+    FuturesPosition, OrderTradeUpdate, OutboundAccountPosition, SpotBalance, UserEvent,
+};
+use crate::core::decimal::canonical;
+use crate::core::{
+    ClientId, DepthSnapshot, Execution, Lots, Market, MarketEvent, NewOrder, OrderCmd, OrderKind,
+    OrderRequest, Report, SymbolSpec, Ticks, Valuer,
+};
+use crate::net::server::Request;
+use crate::sim::queue::QueueModel;
+use crate::sim::{SimConfig, SimExchange};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// The account and matching the exchange offers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TradingConfig {
+    /// Each symbol's starting wallet, 10⁻⁸ quote.
+    pub capital_e8: i64,
+    /// Futures leverage until `POST leverage` changes it.
+    pub leverage: u32,
+    /// Maker and taker fee rates, 10⁻⁸ (`None`: Binance's base tier for the market).
+    pub fees: Option<(i64, i64)>,
+    /// Queue position model of resting orders.
+    pub queue: QueueModel,
+    /// New orders allowed per 10 s (`None`: Binance's, 100 spot / 300 USDⓈ-M).
+    pub orders_per_10s: Option<u32>,
+}
+
+impl Default for TradingConfig {
+    fn default() -> Self {
+        Self {
+            capital_e8: 100_000 * 100_000_000,
+            leverage: 20,
+            fees: None,
+            queue: QueueModel::default(),
+            orders_per_10s: None,
+        }
+    }
+}
+
+/// Open orders per symbol the matching engine holds at most (Binance's
+/// `MAX_NUM_ORDERS` is 200 on spot).
+const MAX_OPEN: usize = 200;
+
+/// The validity window of the engine's requests: the desk checked the client's.
+const ENGINE_RECV_WINDOW_MS: u32 = 60_000;
+
+/// One symbol's account as the exchange holds it (printed at the end of `minerva
+/// exchange`, read by tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSummary {
+    /// The symbol.
+    pub symbol: String,
+    /// Position, lots (negative: short).
+    pub position: Lots,
+    /// Wallet: capital + realised PnL − fees ± funding, 10⁻⁸ quote.
+    pub wallet_e8: i64,
+    /// Fills made.
+    pub fills: u64,
+    /// Lots filled, buys and sells.
+    pub filled_lots: i64,
+    /// Orders still open.
+    pub open_orders: usize,
+}
+
+/// An order as the exchange remembers it (for queries, open orders and events).
+#[derive(Debug, Clone)]
+struct VenueOrder {
+    symbol: usize,
+    order_id: u64,
+    list_id: i64,
+    client_id: String,
+    buy: bool,
+    kind: OrderKind,
+    /// A liquidation's order (`LIQUIDATION`), not one of ours.
+    liquidation: bool,
+    price: Ticks,
+    qty: Lots,
+    executed: Lots,
+    quote_e8: i64,
+    reduce_only: bool,
+    status: Status,
+    time_ms: i64,
+    update_ms: i64,
+}
+
+/// A fill as events and FULL answers show it.
+#[derive(Debug, Clone, Copy)]
+struct Fill {
+    price: Ticks,
+    qty: Lots,
+    fee_e8: i64,
+    maker: bool,
+    trade_id: u64,
+}
+
+/// The desk: matching engines, orders, listen keys, events to publish.
+pub(crate) struct Desk {
+    market: Market,
+    api_key: String,
+    signer: Signer,
+    specs: Vec<SymbolSpec>,
+    valuers: Vec<Valuer>,
+    assets: Vec<(String, String)>,
+    sims: Vec<SimExchange>,
+    orders: Vec<VenueOrder>,
+    by_client: HashMap<(usize, String), usize>,
+    next_order_id: u64,
+    next_trade_id: u64,
+    next_list_id: i64,
+    next_cancel_id: u64,
+    listen_key: Option<String>,
+    rng: fastrand::Rng,
+    orders_per_10s: u32,
+    /// (Wall-clock 10 s window, new orders in it).
+    order_count: (u64, u32),
+    /// Events for the user data streams, published once the state lock is released.
+    events: Vec<String>,
+    /// Fills, for `fills` in FULL answers (the last request's).
+    last_fills: Vec<(String, Fill)>,
+}
+
+/// A REST answer: status, extra headers and body.
+pub(crate) type Answer = (u16, Vec<(&'static str, String)>, Vec<u8>);
+
+fn err(status: u16, code: Code, msg: &str) -> Answer {
+    (status, Vec::new(), ErrorBody::json(code, msg))
+}
+
+fn refused(e: AuthError) -> Answer {
+    err(e.status, e.code, &e.msg)
+}
+
+/// A 200 answer with `body` as JSON.
+fn ok<T: Serialize>(body: &T) -> Answer {
+    (200, Vec::new(), sonic_rs::to_vec(body).unwrap_or_default())
+}
+
+/// `m × 10^-scale` with exactly `scale` decimals, as Binance writes amounts.
+fn fixed(m: i64, scale: u8) -> String {
+    let mut s = canonical(m, scale);
+    if scale > 0 {
+        let places = s.split_once('.').map_or(0, |(_, f)| f.len());
+        if places == 0 {
+            s.push('.');
+        }
+        for _ in places..scale as usize {
+            s.push('0');
+        }
+    }
+    s
+}
+
+/// The open position's average entry price, 10⁻⁸ quote (0 when flat).
+fn entry_e8(acc: &crate::sim::account::Account, spec: &SymbolSpec) -> i64 {
+    let pos = acc.position().0;
+    if pos == 0 {
+        return 0;
+    }
+    let qd = spec.qty.decimals() as u32;
+    (acc.cost_e8() as i128 * 10i128.pow(qd) / pos.unsigned_abs() as i128) as i64
+}
+
+/// What exchangeInfo says of a symbol's assets.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SymbolAssets {
+    symbol: String,
+    base_asset: Option<String>,
+    quote_asset: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct InfoAssets {
+    #[serde(default)]
+    symbols: Vec<SymbolAssets>,
+}
+
+/// Base and quote asset of a symbol (from exchangeInfo when it says, else the name).
+fn split_assets(name: &str, info: &[u8]) -> (String, String) {
+    if let Ok(i) = sonic_rs::from_slice::<InfoAssets>(info) {
+        if let Some(s) = i.symbols.iter().find(|s| s.symbol == name) {
+            if let (Some(b), Some(q)) = (&s.base_asset, &s.quote_asset) {
+                return (b.clone(), q.clone());
+            }
+        }
+    }
+    let (b, q) = crate::core::split_assets(name);
+    (b.to_string(), q.to_string())
+}
+
+impl Desk {
+    pub(crate) fn new(
+        market: Market,
+        specs: &[SymbolSpec],
+        keys: &ApiKeys,
+        cfg: &TradingConfig,
+        exchange_info: &[u8],
+    ) -> Self {
+        let futures = market.is_futures();
+        let (maker, taker) = cfg.fees.unwrap_or(if futures {
+            (20_000, 50_000)
+        } else {
+            (100_000, 100_000)
+        });
+        let sim_cfg = SimConfig {
+            latency: Default::default(),
+            queue: cfg.queue,
+            maker_fee_e8: maker,
+            taker_fee_e8: taker,
+            capital_e8: cfg.capital_e8,
+            leverage: cfg.leverage,
+            maintenance_ppm: 4_000,
+            max_orders: MAX_OPEN,
+            seed: 0,
+            book: Default::default(),
+        };
+        Self {
+            market,
+            api_key: keys.api_key().to_string(),
+            sims: specs
+                .iter()
+                .map(|s| SimExchange::new(s, &sim_cfg))
+                .collect(),
+            signer: Signer::new(keys),
+            valuers: specs.iter().map(Valuer::new).collect(),
+            assets: specs
+                .iter()
+                .map(|s| split_assets(&s.name, exchange_info))
+                .collect(),
+            specs: specs.to_vec(),
+            orders: Vec::new(),
+            by_client: HashMap::new(),
+            next_order_id: 1,
+            next_trade_id: 1,
+            next_list_id: 1,
+            next_cancel_id: 1,
+            listen_key: None,
+            rng: fastrand::Rng::with_seed(0x6465_736b),
+            orders_per_10s: cfg
+                .orders_per_10s
+                .unwrap_or(if futures { 300 } else { 100 }),
+            order_count: (0, 0),
+            events: Vec::new(),
+            last_fills: Vec::new(),
+        }
+    }
+
+    /// A market event reaches symbol `k`'s matching engine.
+    pub(crate) fn on_event(&mut self, k: usize, ev: &MarketEvent) {
+        self.sims[k].on_event(ev);
+    }
+
+    /// A recorded snapshot reaches symbol `k`'s matching engine.
+    pub(crate) fn on_snapshot(&mut self, k: usize, snap: &DepthSnapshot) {
+        self.sims[k].on_snapshot(snap);
+    }
+
+    /// Turns what the engines reported since the last call into order states and
+    /// events (resting orders filled by the market, stops triggered, liquidations).
+    pub(crate) fn absorb_all(&mut self, server_ms: i64) {
+        for k in 0..self.sims.len() {
+            self.absorb(k, server_ms);
+        }
+    }
+
+    /// The events waiting for the user data streams.
+    pub(crate) fn take_events(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Every symbol's account.
+    pub(crate) fn accounts(&self) -> Vec<AccountSummary> {
+        (0..self.sims.len())
+            .map(|k| {
+                let st = self.sims[k].stats;
+                AccountSummary {
+                    symbol: self.specs[k].name.to_string(),
+                    position: self.sims[k].position(),
+                    wallet_e8: self.sims[k].account().wallet_e8,
+                    fills: st.fills,
+                    filled_lots: st.maker_lots + st.taker_lots,
+                    open_orders: self.sims[k].open_orders(),
+                }
+            })
+            .collect()
+    }
+
+    /// True for a listen key this exchange handed out.
+    pub(crate) fn is_listen_key(&self, key: &str) -> bool {
+        self.listen_key.as_deref() == Some(key)
+    }
+
+    /// True when `endpoint` (after the market's prefix) is one the desk answers.
+    pub(crate) fn serves(futures: bool, version: &str, endpoint: &str) -> bool {
+        match (futures, version, endpoint) {
+            (false, "v3", e) => matches!(
+                e,
+                "order" | "openOrders" | "orderList/oco" | "account" | "userDataStream"
+            ),
+            (true, "v1", e) => matches!(
+                e,
+                "order" | "openOrders" | "allOpenOrders" | "leverage" | "listenKey"
+            ),
+            (true, "v2" | "v3", e) => matches!(e, "account" | "positionRisk" | "balance"),
+            _ => false,
+        }
+    }
+
+    /// Answers a trading or account request.
+    pub(crate) fn handle(&mut self, req: &Request, endpoint: &str, server_ms: i64) -> Answer {
+        let futures = self.market.is_futures();
+        let incoming = Incoming {
+            api_key: req.header(API_KEY_HEADER),
+            query: &req.query,
+            body: &req.body,
+        };
+        if matches!(endpoint, "userDataStream" | "listenKey") {
+            return self.listen_key_request(req, &incoming);
+        }
+        let params = match authenticate(&self.signer, &self.api_key, &incoming, server_ms) {
+            Ok(p) => p,
+            Err(e) => return refused(e),
+        };
+        let k = match params.get("symbol") {
+            Some(s) => match self.specs.iter().position(|x| x.name.as_str() == s) {
+                Some(k) => Some(k),
+                None => return err(400, Code::InvalidSymbol, "Invalid symbol."),
+            },
+            None => None,
+        };
+        let need_symbol = || refused(AuthError::missing("symbol"));
+        let answer = match (req.method.as_str(), endpoint) {
+            ("POST", "order") => match k {
+                Some(k) => self.new_order(k, &params, server_ms),
+                None => need_symbol(),
+            },
+            ("POST", "orderList/oco") if !futures => match k {
+                Some(k) => self.new_oco(k, &params, server_ms),
+                None => need_symbol(),
+            },
+            ("DELETE", "order") => match k {
+                Some(k) => self.cancel(k, &params, server_ms),
+                None => need_symbol(),
+            },
+            ("GET", "order") => match k {
+                Some(k) => match self.find(k, &params) {
+                    Some(i) => self.order_answer(i, false, server_ms),
+                    None => err(400, Code::NoSuchOrder, "Order does not exist."),
+                },
+                None => need_symbol(),
+            },
+            ("GET", "openOrders") => {
+                let open: Vec<usize> = (0..self.orders.len())
+                    .filter(|&i| {
+                        self.orders[i].status.is_open()
+                            && k.is_none_or(|k| self.orders[i].symbol == k)
+                    })
+                    .collect();
+                self.orders_answer(&open, server_ms)
+            }
+            ("DELETE", "openOrders" | "allOpenOrders") => match k {
+                Some(k) => self.cancel_all(k, server_ms),
+                None => need_symbol(),
+            },
+            ("GET", "account") if futures => ok(&self.futures_account(server_ms)),
+            ("GET", "account") => ok(&self.spot_account(server_ms)),
+            ("GET", "balance") if futures => ok(&self.balance(server_ms)),
+            ("GET", "positionRisk") if futures => ok(&self.positions(k, server_ms)),
+            ("POST", "leverage") if futures => match k {
+                Some(k) => self.leverage(k, &params),
+                None => need_symbol(),
+            },
+            _ => err(404, Code::Unknown, "Unknown path."),
+        };
+        self.absorb_all(server_ms);
+        answer
+    }
+
+    /// Counts a new order against the 10 s limit; the answer's headers, or a 429.
+    fn count_order(&mut self) -> Result<Vec<(&'static str, String)>, Answer> {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if self.order_count.0 != secs / 10 {
+            self.order_count = (secs / 10, 0);
+        }
+        self.order_count.1 += 1;
+        let n = self.order_count.1;
+        let headers = vec![("X-MBX-ORDER-COUNT-10S", n.to_string())];
+        if n > self.orders_per_10s {
+            let mut a = err(
+                429,
+                Code::TooManyOrders,
+                &format!(
+                    "Too many new orders; current limit is {} orders per 10 SECOND.",
+                    self.orders_per_10s
+                ),
+            );
+            a.1 = headers;
+            a.1.push(("Retry-After", (10 - secs % 10).to_string()));
+            return Err(a);
+        }
+        Ok(headers)
+    }
+
+    /// The engine's refusal of a request, in Binance's words.
+    fn engine_refusal(&self, r: crate::core::Reject) -> Answer {
+        err(
+            400,
+            errors::code(r, self.market),
+            errors::message(r, self.market),
+        )
+    }
+
+    fn new_order(&mut self, k: usize, params: &Params, server_ms: i64) -> Answer {
+        let parsed = if params.has("newClientOrderId") {
+            orders::parse_order(params, &self.specs[k], "")
+        } else {
+            // Binance makes up an id for an order that came without one.
+            let id = orders::generated_id(self.next_cancel_id);
+            self.next_cancel_id += 1;
+            orders::parse_order(&params.with("newClientOrderId", &id), &self.specs[k], "")
+        };
+        let order = match parsed {
+            Ok(o) => o,
+            Err(r) => return self.engine_refusal(r),
+        };
+        let cid = order.id.to_string();
+        if self
+            .by_client
+            .get(&(k, cid.clone()))
+            .is_some_and(|&i| self.orders[i].status.is_open())
+        {
+            return if self.market.is_futures() {
+                err(400, Code::DuplicateClientId, "ClientOrderId is duplicated.")
+            } else {
+                err(400, Code::NewOrderRejected, "Duplicate order sent.")
+            };
+        }
+        let headers = match self.count_order() {
+            Ok(h) => h,
+            Err(a) => return a,
+        };
+        let reports = self.run(k, OrderCmd::New(order));
+        if let Some(r) = self.refusal(&reports, &[&cid]) {
+            self.apply(k, &reports, server_ms);
+            return r;
+        }
+        let i = self.remember(k, &order, -1, server_ms);
+        self.emit(i, "NEW", None, server_ms);
+        self.last_fills.clear();
+        self.apply(k, &reports, server_ms);
+        let full = match params.get("newOrderRespType") {
+            Some(t) => t == "FULL",
+            // Spot's default is FULL for LIMIT and MARKET orders.
+            None => {
+                !self.market.is_futures() && matches!(params.get("type"), Some("LIMIT" | "MARKET"))
+            }
+        };
+        let mut a = self.order_answer(i, full, server_ms);
+        a.1 = headers;
+        a
+    }
+
+    fn new_oco(&mut self, k: usize, params: &Params, server_ms: i64) -> Answer {
+        let oco = match orders::parse_oco(params, &self.specs[k]) {
+            Ok(o) => o,
+            Err(r) => return self.engine_refusal(r),
+        };
+        let headers = match self.count_order() {
+            Ok(h) => h,
+            Err(a) => return a,
+        };
+        let (list, tp, stop) = (
+            oco.list_id.to_string(),
+            oco.take_profit_id.to_string(),
+            oco.stop_id.to_string(),
+        );
+        let reports = self.run(k, OrderCmd::Oco(oco));
+        if let Some(r) = self.refusal(&reports, &[&list, &tp, &stop]) {
+            self.apply(k, &reports, server_ms);
+            return r;
+        }
+        let list_id = self.next_list_id;
+        self.next_list_id += 1;
+        let leg = |id, kind, price| NewOrder {
+            id,
+            side: oco.side,
+            kind,
+            price,
+            qty: oco.qty,
+            reduce_only: false,
+        };
+        let tp_order = leg(oco.take_profit_id, OrderKind::PostOnly, oco.take_profit);
+        let stop_order = leg(oco.stop_id, OrderKind::StopMarket, oco.stop);
+        // Listed above then below, as Binance lists a list's legs.
+        let (above, below) = if oco.side == crate::core::OrderSide::Sell {
+            (tp_order, stop_order)
+        } else {
+            (stop_order, tp_order)
+        };
+        let a = self.remember(k, &above, list_id, server_ms);
+        let b = self.remember(k, &below, list_id, server_ms);
+        self.emit(a, "NEW", None, server_ms);
+        self.emit(b, "NEW", None, server_ms);
+        self.apply(k, &reports, server_ms);
+        let answer = OcoAnswer {
+            order_list_id: list_id,
+            contingency_type: "OCO".into(),
+            list_status_type: "EXEC_STARTED".into(),
+            list_order_status: "EXECUTING".into(),
+            list_client_order_id: list,
+            transaction_time: server_ms,
+            symbol: self.specs[k].name.to_string(),
+            orders: [a, b]
+                .map(|i| OcoLeg {
+                    symbol: self.specs[k].name.to_string(),
+                    order_id: self.orders[i].order_id,
+                    client_order_id: self.orders[i].client_id.clone(),
+                })
+                .to_vec(),
+            order_reports: [a, b]
+                .map(|i| self.spot_order(i, false, server_ms))
+                .to_vec(),
+        };
+        let mut out = ok(&answer);
+        out.1 = headers;
+        out
+    }
+
+    fn cancel(&mut self, k: usize, params: &Params, server_ms: i64) -> Answer {
+        let Some(i) = self
+            .find(k, params)
+            .filter(|&i| self.orders[i].status.is_open())
+        else {
+            return err(400, Code::CancelRejected, "Unknown order sent.");
+        };
+        self.cancel_one(k, i, server_ms);
+        self.order_answer(i, false, server_ms)
+    }
+
+    fn cancel_one(&mut self, k: usize, i: usize, server_ms: i64) {
+        let Some(id) = ClientId::from(self.orders[i].client_id.as_str()).ok() else {
+            return;
+        };
+        let reports = self.run(k, OrderCmd::Cancel(id));
+        self.apply(k, &reports, server_ms);
+    }
+
+    fn cancel_all(&mut self, k: usize, server_ms: i64) -> Answer {
+        let open: Vec<usize> = (0..self.orders.len())
+            .filter(|&i| self.orders[i].symbol == k && self.orders[i].status.is_open())
+            .collect();
+        for &i in &open {
+            self.cancel_one(k, i, server_ms);
+        }
+        if self.market.is_futures() {
+            return ok(&Done {
+                code: 200,
+                msg: "The operation of cancel all open order is done.".into(),
+            });
+        }
+        if open.is_empty() {
+            return err(400, Code::CancelRejected, "Unknown order sent.");
+        }
+        self.orders_answer(&open, server_ms)
+    }
+
+    fn leverage(&mut self, k: usize, params: &Params) -> Answer {
+        let Some(n) = params.get("leverage").and_then(|l| l.parse::<u32>().ok()) else {
+            return refused(AuthError::missing("leverage"));
+        };
+        if !(1..=125).contains(&n) {
+            return err(
+                400,
+                Code::InvalidLeverage,
+                &format!("Leverage {n} is not valid"),
+            );
+        }
+        if !self.sims[k].account_mut().set_leverage(n) {
+            return err(
+                400,
+                Code::LeverageReduction,
+                "Leverage reduction is not supported in Isolated Margin Mode with open positions.",
+            );
+        }
+        ok(&LeverageAnswer {
+            leverage: n,
+            max_notional_value: "1000000000".into(),
+            symbol: self.specs[k].name.to_string(),
+        })
+    }
+
+    fn listen_key_request(&mut self, req: &Request, incoming: &Incoming<'_>) -> Answer {
+        if let Err(e) = check_key(incoming, &self.api_key) {
+            return refused(e);
+        }
+        match req.method.as_str() {
+            // One account: its active key is returned again (and kept alive).
+            "POST" => {
+                let key = match &self.listen_key {
+                    Some(k) => k.clone(),
+                    None => {
+                        let k: String = (0..60).map(|_| self.rng.alphanumeric()).collect();
+                        self.listen_key = Some(k.clone());
+                        k
+                    }
+                };
+                ok(&ListenKeyAnswer { listen_key: key })
+            }
+            "PUT" => match &self.listen_key {
+                Some(_) => ok(&Empty {}),
+                None => err(
+                    400,
+                    Code::InvalidListenKey,
+                    "This listenKey does not exist.",
+                ),
+            },
+            "DELETE" => {
+                self.listen_key = None;
+                ok(&Empty {})
+            }
+            _ => err(404, Code::Unknown, "Unknown path."),
+        }
+    }
+
+    /// Sends a request to symbol `k`'s engine and collects every report it caused.
+    fn run(&mut self, k: usize, cmd: OrderCmd) -> Vec<Execution> {
+        let sim = &mut self.sims[k];
+        let now = sim.now_us();
+        let req = OrderRequest {
+            cmd,
+            timestamp_ms: now / 1000,
+            recv_window_ms: ENGINE_RECV_WINDOW_MS,
+        };
+        sim.send(&req, &[], now);
+        sim.settle();
+        let mut out = Vec::new();
+        sim.drain_due(u64::MAX, |e| out.push(*e));
+        out
+    }
+
+    /// The engine refused the request for one of `ids`: Binance's error answer.
+    fn refusal(&self, reports: &[Execution], ids: &[&str]) -> Option<Answer> {
+        reports.iter().find_map(|e| match e.report {
+            Report::Rejected(r) if ids.contains(&e.client_id.as_str()) => {
+                Some(self.engine_refusal(r))
+            }
+            _ => None,
+        })
+    }
+
+    fn absorb(&mut self, k: usize, server_ms: i64) {
+        let mut out = Vec::new();
+        self.sims[k].drain_due(u64::MAX, |e| out.push(*e));
+        if !out.is_empty() {
+            self.apply(k, &out, server_ms);
+        }
+    }
+
+    /// Reports become order states and events.
+    fn apply(&mut self, k: usize, reports: &[Execution], server_ms: i64) {
+        for e in reports {
+            let cid = e.client_id.as_str();
+            match e.report {
+                Report::Funding { amount_e8 } => {
+                    self.account_event("FUNDING_FEE", k, amount_e8, server_ms)
+                }
+                Report::Liquidated {
+                    price,
+                    qty,
+                    loss_e8,
+                } => self.liquidation(k, price, qty, loss_e8, server_ms),
+                Report::Rejected(_) | Report::Accepted => {}
+                report => {
+                    let Some(&i) = self.by_client.get(&(k, cid.to_string())) else {
+                        continue;
+                    };
+                    match report {
+                        Report::Filled {
+                            price,
+                            qty,
+                            maker,
+                            fee_e8,
+                            leaves,
+                        } => {
+                            let o = &mut self.orders[i];
+                            o.executed = Lots(o.executed.0 + qty.0);
+                            o.quote_e8 = o
+                                .quote_e8
+                                .saturating_add(self.valuers[k].value_e8(price, qty));
+                            o.status = if leaves.0 == 0 {
+                                Status::Filled
+                            } else {
+                                Status::PartiallyFilled
+                            };
+                            o.update_ms = server_ms;
+                            let fill = Fill {
+                                price,
+                                qty,
+                                fee_e8,
+                                maker,
+                                trade_id: self.next_trade_id,
+                            };
+                            self.next_trade_id += 1;
+                            self.last_fills.push((o.client_id.clone(), fill));
+                            self.emit(i, "TRADE", Some(fill), server_ms);
+                            self.account_event("ORDER", k, 0, server_ms);
+                        }
+                        Report::Canceled | Report::Expired => {
+                            let status = if report == Report::Canceled {
+                                Status::Canceled
+                            } else {
+                                Status::Expired
+                            };
+                            self.orders[i].status = status;
+                            self.orders[i].update_ms = server_ms;
+                            self.emit(i, status.name(), None, server_ms);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// A liquidation: an `autoclose` order that closed the position at `price`.
+    fn liquidation(&mut self, k: usize, price: Ticks, qty: Lots, loss_e8: i64, server_ms: i64) {
+        let cid = format!("autoclose-{server_ms}");
+        let i = self.orders.len();
+        self.orders.push(VenueOrder {
+            symbol: k,
+            order_id: self.next_order_id,
+            list_id: -1,
+            client_id: cid.clone(),
+            buy: qty.0 < 0,
+            kind: OrderKind::Market,
+            liquidation: true,
+            price,
+            qty: Lots(qty.0.abs()),
+            executed: Lots(qty.0.abs()),
+            quote_e8: self.valuers[k].value_e8(price, Lots(qty.0.abs())),
+            reduce_only: true,
+            status: Status::Filled,
+            time_ms: server_ms,
+            update_ms: server_ms,
+        });
+        self.next_order_id += 1;
+        self.by_client.insert((k, cid), i);
+        let fill = Fill {
+            price,
+            qty: Lots(qty.0.abs()),
+            fee_e8: 0,
+            maker: false,
+            trade_id: self.next_trade_id,
+        };
+        self.next_trade_id += 1;
+        self.emit_with(i, "CALCULATED", Some(fill), -loss_e8, server_ms);
+        self.account_event("ORDER", k, 0, server_ms);
+    }
+
+    /// Remembers an order the engine took.
+    fn remember(&mut self, k: usize, o: &NewOrder, list_id: i64, server_ms: i64) -> usize {
+        let v = VenueOrder {
+            symbol: k,
+            order_id: self.next_order_id,
+            list_id,
+            client_id: o.id.to_string(),
+            buy: o.side == crate::core::OrderSide::Buy,
+            kind: o.kind,
+            liquidation: false,
+            price: o.price,
+            qty: o.qty,
+            executed: Lots(0),
+            quote_e8: 0,
+            reduce_only: o.reduce_only,
+            status: Status::New,
+            time_ms: server_ms,
+            update_ms: server_ms,
+        };
+        self.next_order_id += 1;
+        let i = self.orders.len();
+        self.by_client.insert((k, v.client_id.clone()), i);
+        self.orders.push(v);
+        i
+    }
+
+    /// The order a query names (`origClientOrderId` or `orderId`).
+    fn find(&self, k: usize, params: &Params) -> Option<usize> {
+        if let Some(c) = params.get("origClientOrderId") {
+            return self.by_client.get(&(k, c.to_string())).copied();
+        }
+        let id: u64 = params.get("orderId")?.parse().ok()?;
+        self.orders
+            .iter()
+            .position(|o| o.symbol == k && o.order_id == id)
+    }
+
+    /// `type` and `timeInForce` as Binance shows them.
+    fn names(&self, o: &VenueOrder) -> (&'static str, &'static str) {
+        if o.liquidation {
+            return ("LIQUIDATION", "IOC");
+        }
+        orders::kind_names(o.kind, self.market)
+    }
+
+    /// The limit and stop prices as Binance shows them (`0` where none).
+    fn prices(&self, o: &VenueOrder) -> (String, String) {
+        let spec = &self.specs[o.symbol];
+        let text = |t: Ticks| {
+            spec.price
+                .mantissa(t)
+                .map_or_else(|| "0".into(), |m| fixed(m, spec.price.decimals()))
+        };
+        match o.kind {
+            OrderKind::StopMarket => ("0".into(), text(o.price)),
+            OrderKind::Market if !o.liquidation => ("0".into(), "0".into()),
+            _ => (text(o.price), "0".into()),
+        }
+    }
+
+    /// Average fill price, 8 decimals (exact: integer arithmetic).
+    fn avg_price(&self, o: &VenueOrder) -> String {
+        if o.executed.0 == 0 {
+            return "0".into();
+        }
+        let qd = self.specs[o.symbol].qty.decimals() as u32;
+        let avg = o.quote_e8 as i128 * 10i128.pow(qd) / o.executed.0 as i128;
+        fixed(avg.clamp(0, i64::MAX as i128) as i64, 8)
+    }
+
+    fn spot_order(&self, i: usize, full: bool, server_ms: i64) -> SpotOrder {
+        let o = &self.orders[i];
+        let spec = &self.specs[o.symbol];
+        let qd = spec.qty.decimals();
+        let (ty, tif) = self.names(o);
+        let (price, stop) = self.prices(o);
+        let fills = full.then(|| {
+            let quote = &self.assets[o.symbol].1;
+            self.last_fills
+                .iter()
+                .filter(|(cid, _)| *cid == o.client_id)
+                .map(|(_, f)| SpotFill {
+                    price: spec.price.format(f.price),
+                    qty: fixed(f.qty.0, qd),
+                    commission: fixed(f.fee_e8, 8),
+                    commission_asset: quote.clone(),
+                    trade_id: f.trade_id,
+                })
+                .collect()
+        });
+        SpotOrder {
+            symbol: spec.name.to_string(),
+            order_id: o.order_id,
+            order_list_id: o.list_id,
+            client_order_id: o.client_id.clone(),
+            transact_time: server_ms,
+            price,
+            orig_qty: fixed(o.qty.0, qd),
+            executed_qty: fixed(o.executed.0, qd),
+            cummulative_quote_qty: fixed(o.quote_e8, 8),
+            status: o.status.name().into(),
+            time_in_force: tif.into(),
+            kind: ty.into(),
+            side: if o.buy { "BUY" } else { "SELL" }.into(),
+            stop_price: stop,
+            time: o.time_ms,
+            update_time: o.update_ms.max(o.time_ms),
+            is_working: o.kind != OrderKind::StopMarket,
+            working_time: o.time_ms,
+            orig_quote_order_qty: "0.00000000".into(),
+            self_trade_prevention_mode: "NONE".into(),
+            fills,
+        }
+    }
+
+    fn futures_order(&self, i: usize) -> FuturesOrder {
+        let o = &self.orders[i];
+        let spec = &self.specs[o.symbol];
+        let qd = spec.qty.decimals();
+        let (ty, tif) = self.names(o);
+        let (price, stop) = self.prices(o);
+        FuturesOrder {
+            order_id: o.order_id,
+            symbol: spec.name.to_string(),
+            status: o.status.name().into(),
+            client_order_id: o.client_id.clone(),
+            price,
+            avg_price: self.avg_price(o),
+            orig_qty: fixed(o.qty.0, qd),
+            executed_qty: fixed(o.executed.0, qd),
+            cum_qty: fixed(o.executed.0, qd),
+            cum_quote: fixed(o.quote_e8, 8),
+            time_in_force: tif.into(),
+            kind: ty.into(),
+            orig_type: ty.into(),
+            reduce_only: o.reduce_only,
+            close_position: false,
+            side: if o.buy { "BUY" } else { "SELL" }.into(),
+            position_side: "BOTH".into(),
+            stop_price: stop,
+            working_type: "CONTRACT_PRICE".into(),
+            price_protect: false,
+            price_match: "NONE".into(),
+            self_trade_prevention_mode: "NONE".into(),
+            good_till_date: 0,
+            time: o.time_ms,
+            update_time: o.update_ms.max(o.time_ms),
+        }
+    }
+
+    /// One order's answer (`full`: spot `FULL` with the last request's fills).
+    fn order_answer(&self, i: usize, full: bool, server_ms: i64) -> Answer {
+        if self.market.is_futures() {
+            ok(&self.futures_order(i))
+        } else {
+            ok(&self.spot_order(i, full, server_ms))
+        }
+    }
+
+    /// A list of orders' answers.
+    fn orders_answer(&self, list: &[usize], server_ms: i64) -> Answer {
+        if self.market.is_futures() {
+            let v: Vec<FuturesOrder> = list.iter().map(|&i| self.futures_order(i)).collect();
+            ok(&v)
+        } else {
+            let v: Vec<SpotOrder> = list
+                .iter()
+                .map(|&i| self.spot_order(i, false, server_ms))
+                .collect();
+            ok(&v)
+        }
+    }
+
+    fn emit(&mut self, i: usize, x: &str, fill: Option<Fill>, server_ms: i64) {
+        self.emit_with(i, x, fill, 0, server_ms);
+    }
+
+    /// An execution event for order `i` (`x`: NEW, TRADE, CANCELED, EXPIRED,
+    /// CALCULATED), with the last fill and the realised profit when there is one.
+    fn emit_with(
+        &mut self,
+        i: usize,
+        x: &str,
+        fill: Option<Fill>,
+        realised_e8: i64,
+        server_ms: i64,
+    ) {
+        let o = &self.orders[i];
+        let spec = &self.specs[o.symbol];
+        let qd = spec.qty.decimals();
+        let side = if o.buy { "BUY" } else { "SELL" };
+        let quote = &self.assets[o.symbol].1;
+        let (ty, tif) = self.names(o);
+        let (price, stop) = self.prices(o);
+        let (last_px, last_qty, fee, maker, trade_id) = match fill {
+            Some(f) => (
+                spec.price.format(f.price),
+                fixed(f.qty.0, qd),
+                fixed(f.fee_e8, 8),
+                f.maker,
+                f.trade_id as i64,
+            ),
+            None => ("0".into(), fixed(0, qd), "0".into(), false, -1),
+        };
+        let event = if self.market.is_futures() {
+            UserEvent::OrderTradeUpdate(OrderTradeUpdate {
+                event_ms: server_ms,
+                transaction_ms: server_ms,
+                order: FuturesOrderUpdate {
+                    symbol: spec.name.to_string(),
+                    client_id: o.client_id.clone(),
+                    side: side.into(),
+                    order_type: ty.into(),
+                    time_in_force: tif.into(),
+                    qty: fixed(o.qty.0, qd),
+                    price,
+                    avg_price: self.avg_price(o),
+                    stop_price: stop,
+                    execution: x.into(),
+                    status: o.status.name().into(),
+                    order_id: o.order_id,
+                    last_qty,
+                    cum_qty: fixed(o.executed.0, qd),
+                    last_price: last_px,
+                    commission_asset: Some(quote.clone()),
+                    commission: fee,
+                    trade_ms: server_ms,
+                    trade_id: trade_id.max(0),
+                    bid_notional: "0".into(),
+                    ask_notional: "0".into(),
+                    maker,
+                    reduce_only: o.reduce_only,
+                    working_type: "CONTRACT_PRICE".into(),
+                    orig_type: ty.into(),
+                    position_side: "BOTH".into(),
+                    close_position: false,
+                    realised: canonical(realised_e8, 8),
+                    price_protect: false,
+                    si: 0,
+                    ss: 0,
+                    stp: "NONE".into(),
+                    price_match: "NONE".into(),
+                    good_till: 0,
+                },
+            })
+        } else {
+            // A cancel's event names the cancel request in `c`, the order in `C`.
+            let (c, orig) = if x == "CANCELED" {
+                let n = self.next_cancel_id;
+                self.next_cancel_id += 1;
+                (format!("cancel_{n:016}"), o.client_id.clone())
+            } else {
+                (o.client_id.clone(), String::new())
+            };
+            UserEvent::ExecutionReport(ExecutionReport {
+                event_ms: server_ms,
+                symbol: spec.name.to_string(),
+                client_id: c,
+                side: side.into(),
+                order_type: ty.into(),
+                time_in_force: tif.into(),
+                qty: fixed(o.qty.0, qd),
+                price,
+                stop_price: stop,
+                iceberg_qty: "0.00000000".into(),
+                list_id: o.list_id,
+                orig_client_id: orig,
+                execution: x.into(),
+                status: o.status.name().into(),
+                reject_reason: "NONE".into(),
+                order_id: o.order_id,
+                last_qty,
+                cum_qty: fixed(o.executed.0, qd),
+                last_price: last_px,
+                commission: fee,
+                commission_asset: fill.map(|_| quote.clone()),
+                transaction_ms: server_ms,
+                trade_id,
+                working: o.status.is_open(),
+                maker,
+                ignore: false,
+                created_ms: o.time_ms,
+                cum_quote: fixed(o.quote_e8, 8),
+                last_quote: "0".into(),
+                quote_order_qty: "0.00000000".into(),
+                working_ms: o.time_ms,
+                stp: "NONE".into(),
+            })
+        };
+        self.events.push(super::super::user::write(&event));
+    }
+
+    /// The account changed (`m`: ORDER after a fill, FUNDING_FEE).
+    fn account_event(&mut self, reason: &str, k: usize, change_e8: i64, server_ms: i64) {
+        let sim = &self.sims[k];
+        let acc = sim.account();
+        let (base, quote) = &self.assets[k];
+        let spec = &self.specs[k];
+        let pos = acc.position();
+        let event = if self.market.is_futures() {
+            let entry = match entry_e8(acc, spec) {
+                0 => "0".to_string(),
+                e => fixed(e, 8),
+            };
+            let up = sim.mark().map_or(0, |m| acc.unrealised_e8(m));
+            UserEvent::AccountUpdate(AccountUpdate {
+                event_ms: server_ms,
+                transaction_ms: server_ms,
+                change: AccountChange {
+                    reason: reason.into(),
+                    balances: vec![FuturesBalance {
+                        asset: quote.clone(),
+                        wallet: canonical(acc.wallet_e8, 8),
+                        cross_wallet: canonical(acc.available_e8(), 8),
+                        change: canonical(change_e8, 8),
+                    }],
+                    positions: vec![FuturesPosition {
+                        symbol: spec.name.to_string(),
+                        amount: canonical(pos.0, spec.qty.decimals()),
+                        entry_price: entry,
+                        realised: canonical(acc.realised_e8, 8),
+                        unrealised: canonical(up, 8),
+                        margin_type: "isolated".into(),
+                        isolated_wallet: canonical(acc.margin_e8(), 8),
+                        position_side: "BOTH".into(),
+                    }],
+                },
+            })
+        } else {
+            UserEvent::OutboundAccountPosition(OutboundAccountPosition {
+                event_ms: server_ms,
+                update_ms: server_ms,
+                balances: vec![
+                    SpotBalance {
+                        asset: base.clone(),
+                        free: fixed(pos.0.max(0), spec.qty.decimals()),
+                        locked: "0".into(),
+                    },
+                    SpotBalance {
+                        asset: quote.clone(),
+                        free: fixed(acc.available_e8(), 8),
+                        locked: fixed(acc.margin_e8(), 8),
+                    },
+                ],
+            })
+        };
+        self.events.push(super::super::user::write(&event));
+    }
+
+    fn spot_account(&self, server_ms: i64) -> SpotAccount {
+        let mut balances = Vec::new();
+        for (k, sim) in self.sims.iter().enumerate() {
+            let acc = sim.account();
+            let (base, quote) = &self.assets[k];
+            let qd = self.specs[k].qty.decimals();
+            balances.push(SpotAssetBalance {
+                asset: base.clone(),
+                free: fixed(acc.position().0.max(0), qd),
+                locked: "0".into(),
+            });
+            balances.push(SpotAssetBalance {
+                asset: quote.clone(),
+                free: fixed(acc.available_e8(), 8),
+                locked: fixed(acc.margin_e8(), 8),
+            });
+        }
+        SpotAccount {
+            maker_commission: 10,
+            taker_commission: 10,
+            buyer_commission: 0,
+            seller_commission: 0,
+            can_trade: true,
+            can_withdraw: false,
+            can_deposit: false,
+            brokered: false,
+            require_self_trade_prevention: false,
+            prevent_sor: false,
+            update_time: server_ms,
+            account_type: "SPOT".into(),
+            balances,
+            permissions: vec!["SPOT".into()],
+            uid: 1,
+        }
+    }
+
+    fn futures_account(&self, server_ms: i64) -> FuturesAccount {
+        let (mut wallet, mut avail, mut upnl) = (0i64, 0i64, 0i64);
+        for sim in &self.sims {
+            let acc = sim.account();
+            wallet = wallet.saturating_add(acc.wallet_e8);
+            avail = avail.saturating_add(acc.available_e8());
+            upnl = upnl.saturating_add(sim.mark().map_or(0, |m| acc.unrealised_e8(m)));
+        }
+        let quote = self.assets.first().map_or("USDT", |a| a.1.as_str());
+        let (w, u, m, a) = (
+            canonical(wallet, 8),
+            canonical(upnl, 8),
+            canonical(wallet.saturating_add(upnl), 8),
+            canonical(avail, 8),
+        );
+        FuturesAccount {
+            total_initial_margin: "0".into(),
+            total_maint_margin: "0".into(),
+            total_wallet_balance: w.clone(),
+            total_unrealized_profit: u.clone(),
+            total_margin_balance: m.clone(),
+            available_balance: a.clone(),
+            max_withdraw_amount: a.clone(),
+            can_trade: true,
+            update_time: server_ms,
+            assets: vec![FuturesAsset {
+                asset: quote.into(),
+                wallet_balance: w,
+                unrealized_profit: u,
+                margin_balance: m,
+                available_balance: a.clone(),
+                max_withdraw_amount: a,
+                update_time: server_ms,
+            }],
+            positions: self.positions(None, server_ms),
+        }
+    }
+
+    fn balance(&self, server_ms: i64) -> Vec<FuturesBalanceEntry> {
+        let quote = self.assets.first().map_or("USDT", |a| a.1.as_str());
+        let wallet: i64 = self.sims.iter().map(|s| s.account().wallet_e8).sum();
+        let avail: i64 = self.sims.iter().map(|s| s.account().available_e8()).sum();
+        vec![FuturesBalanceEntry {
+            account_alias: "minerva".into(),
+            asset: quote.into(),
+            balance: canonical(wallet, 8),
+            cross_wallet_balance: canonical(wallet, 8),
+            cross_un_pnl: "0".into(),
+            available_balance: canonical(avail, 8),
+            max_withdraw_amount: canonical(avail, 8),
+            margin_available: true,
+            update_time: server_ms,
+        }]
+    }
+
+    fn positions(&self, only: Option<usize>, server_ms: i64) -> Vec<FuturesPositionRisk> {
+        let mut list = Vec::new();
+        for (k, sim) in self.sims.iter().enumerate() {
+            if only.is_some_and(|o| o != k) {
+                continue;
+            }
+            let acc = sim.account();
+            let spec = &self.specs[k];
+            let pos = acc.position();
+            let entry = entry_e8(acc, spec);
+            let mark = sim.mark();
+            let up = mark.map_or(0, |m| acc.unrealised_e8(m));
+            let notional = mark.map_or(0, |m| self.valuers[k].value_e8(m, Lots(pos.0.abs())));
+            list.push(FuturesPositionRisk {
+                symbol: spec.name.to_string(),
+                position_amt: canonical(pos.0, spec.qty.decimals()),
+                entry_price: canonical(entry, 8),
+                break_even_price: canonical(entry, 8),
+                mark_price: mark.map_or("0".into(), |m| spec.price.format(m)),
+                un_realized_profit: canonical(up, 8),
+                liquidation_price: "0".into(),
+                leverage: acc.leverage().to_string(),
+                max_notional_value: "1000000000".into(),
+                margin_type: "isolated".into(),
+                isolated_margin: canonical(acc.margin_e8(), 8),
+                is_auto_add_margin: "false".into(),
+                position_side: "BOTH".into(),
+                notional: canonical(if pos.0 < 0 { -notional } else { notional }, 8),
+                isolated_wallet: canonical(acc.margin_e8(), 8),
+                update_time: server_ms,
+            });
+        }
+        list
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,344 @@
+//! The local exchange's REST side: request weights and 429s, the market-data
+//! endpoints (`ping`, `time`, `exchangeInfo`, `depth`, `klines`), and the trading ones
+//! through the desk. Answers written by serde.
+
+use super::desk::{self, Desk};
+use super::{Shared, candles, lock, server_ms};
+use crate::book::SyncState;
+use crate::core::{Market, SymbolSpec};
+use crate::net::server::Request;
+use crate::venues::binance::account::Empty;
+use crate::venues::binance::errors::{Code, ErrorBody};
+use crate::venues::binance::exchange_info::{Filter, Info, Sym};
+use crate::venues::binance::limits::{USED_WEIGHT_HEADER, depth_weight};
+use crate::venues::binance::params::Params;
+use serde::Serialize;
+use std::sync::atomic::Ordering;
+
+/// A market-data refusal or answer: status and body.
+type Refusal = (u16, Vec<u8>);
+
+fn error(status: u16, code: Code, msg: &str) -> Refusal {
+    (status, ErrorBody::json(code, msg))
+}
+
+fn json<T: Serialize>(body: &T) -> Refusal {
+    (200, sonic_rs::to_vec(body).unwrap_or_default())
+}
+
+/// One REST request: weight, faults, then the answer.
+pub(super) fn answer(shared: &Shared, req: &Request) -> desk::Answer {
+    // Every request spends its weight, as on Binance, refused or not.
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let used = {
+        let mut w = lock(&shared.weight);
+        if w.0 != secs / 60 {
+            *w = (secs / 60, 0);
+        }
+        w.1 = w.1.saturating_add(weight_of(shared.market, req));
+        w.1
+    };
+    let mut headers = vec![(USED_WEIGHT_HEADER, used.to_string())];
+    if used > shared.weight_limit {
+        headers.push(("Retry-After", (60 - secs % 60).to_string()));
+        let body = ErrorBody::json(
+            Code::TooManyRequests,
+            &format!(
+                "Too much request weight used; current limit is {} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
+                shared.weight_limit
+            ),
+        );
+        return (429, headers, body);
+    }
+    let (status, mut more, body) = rest(shared, req);
+    headers.append(&mut more);
+    (status, headers, body)
+}
+
+/// A request's weight, as Binance counts it (depth by `limit`).
+fn weight_of(market: Market, req: &Request) -> u32 {
+    let endpoint = req.path.rsplit('/').next().unwrap_or("");
+    let params = Params::parse(&req.query, "").unwrap_or_default();
+    let limit = params
+        .get("limit")
+        .and_then(|l| l.parse::<u32>().ok())
+        .unwrap_or(if market.is_futures() { 500 } else { 100 });
+    match (endpoint, market.is_futures()) {
+        ("depth", _) => depth_weight(market, limit),
+        ("exchangeInfo", false) => 20,
+        ("klines", false) => 2,
+        ("klines", true) => match limit {
+            0..=99 => 1,
+            100..=499 => 2,
+            500..=1000 => 5,
+            _ => 10,
+        },
+        ("account", false) => 20,
+        ("account" | "positionRisk" | "balance", true) => 5,
+        ("openOrders", _) if params.get("symbol").is_none() => {
+            if market.is_futures() {
+                40
+            } else {
+                80
+            }
+        }
+        ("openOrders", false) => 6,
+        ("order", false) if req.method == "GET" => 4,
+        // Futures order placing counts against the order limits, not the weight.
+        ("order", true) if req.method != "GET" => 0,
+        _ => 1,
+    }
+}
+
+/// `/api/v3/<endpoint>` or `/fapi/v<n>/<endpoint>` → (version, endpoint).
+fn route(futures: bool, path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix(if futures { "/fapi/" } else { "/api/" })?;
+    rest.split_once('/')
+}
+
+/// `GET time`'s answer.
+#[derive(Serialize)]
+struct ServerTime {
+    #[serde(rename = "serverTime")]
+    server_time: i64,
+}
+
+/// A REST answer.
+fn rest(shared: &Shared, req: &Request) -> desk::Answer {
+    let futures = shared.market.is_futures();
+    let unknown = || {
+        (
+            404,
+            Vec::new(),
+            ErrorBody::json(Code::Unknown, "Unknown path."),
+        )
+    };
+    let Some((version, endpoint)) = route(futures, &req.path) else {
+        return unknown();
+    };
+    if Desk::serves(futures, version, endpoint) {
+        return trade(shared, req, endpoint);
+    }
+    let data_version = if futures { "v1" } else { "v3" };
+    if req.method != "GET" || version != data_version {
+        return unknown();
+    }
+    let params = match Params::parse(&req.query, "") {
+        Ok(p) => p,
+        Err(e) => {
+            return (
+                400,
+                Vec::new(),
+                ErrorBody::json(Code::TooManyParameters, &e.to_string()),
+            );
+        }
+    };
+    let now_ms = server_ms(shared, &lock(&shared.state));
+    let (status, body) = match endpoint {
+        "ping" => json(&Empty {}),
+        "time" => json(&ServerTime {
+            server_time: now_ms,
+        }),
+        "exchangeInfo" => (200, shared.exchange_info.clone()),
+        "depth" => depth(shared, &params),
+        "klines" => klines(shared, &params),
+        _ => return unknown(),
+    };
+    (status, Vec::new(), body)
+}
+
+/// A trading or account request, through the desk (and the faults).
+fn trade(shared: &Shared, req: &Request, endpoint: &str) -> desk::Answer {
+    let f = shared.faults;
+    let signed = !matches!(endpoint, "userDataStream" | "listenKey");
+    let n = if signed {
+        shared.shifted.store(true, Ordering::Relaxed);
+        shared.signed.fetch_add(1, Ordering::Relaxed) + 1
+    } else {
+        0
+    };
+    let every = |e: Option<u64>| signed && e.is_some_and(|e| n % e == 0);
+    if every(f.bad_signature_every) {
+        return (
+            400,
+            Vec::new(),
+            ErrorBody::json(
+                Code::InvalidSignature,
+                "Signature for this request is not valid.",
+            ),
+        );
+    }
+    let (answer, events) = {
+        let mut st = lock(&shared.state);
+        let now = server_ms(shared, &st);
+        let a = st.desk.handle(req, endpoint, now);
+        (a, st.desk.take_events())
+    };
+    shared.fanout.publish_user(events);
+    if req.method != "GET" && every(f.unknown_status_every) {
+        return (
+            503,
+            Vec::new(),
+            ErrorBody::json(
+                Code::Timeout,
+                "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+            ),
+        );
+    }
+    answer
+}
+
+/// The index of the query's `symbol` among the exchange's (-1102 absent, -1121
+/// unknown).
+fn symbol_param(shared: &Shared, params: &Params) -> Result<usize, Refusal> {
+    let symbol = required(params, "symbol")?;
+    shared
+        .specs
+        .iter()
+        .position(|s| s.name.as_str() == symbol)
+        .ok_or_else(|| error(400, Code::InvalidSymbol, "Invalid symbol."))
+}
+
+/// A parameter Binance requires (-1102 when absent).
+fn required<'a>(params: &'a Params, name: &str) -> Result<&'a str, Refusal> {
+    params.get(name).ok_or_else(|| {
+        error(
+            400,
+            Code::MandatoryParamMissing,
+            &format!("Mandatory parameter '{name}' was not sent, was empty/null, or malformed."),
+        )
+    })
+}
+
+/// `limit`: `default` when absent, 1..=`max` (-1100 otherwise).
+fn limit_param(params: &Params, default: usize, max: usize) -> Result<usize, Refusal> {
+    match params.get("limit").map(str::parse::<usize>) {
+        None => Ok(default),
+        Some(Ok(n)) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(error(
+            400,
+            Code::IllegalChars,
+            "Illegal characters found in parameter 'limit'.",
+        )),
+    }
+}
+
+fn klines(shared: &Shared, params: &Params) -> Refusal {
+    let checked = || -> Result<(usize, u64, usize), Refusal> {
+        let k = symbol_param(shared, params)?;
+        let iv = candles::interval_ms(required(params, "interval")?)
+            .ok_or_else(|| error(400, Code::InvalidInterval, "Invalid interval."))?;
+        let max = if shared.market.is_futures() {
+            1500
+        } else {
+            1000
+        };
+        Ok((k, iv, limit_param(params, 500, max)?))
+    };
+    let (k, iv, limit) = match checked() {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let time = |name: &str| params.get(name).and_then(|v| v.parse::<u64>().ok());
+    let st = lock(&shared.state);
+    let rows = st.candles[k].klines(iv, time("startTime"), time("endTime"), limit);
+    json(&rows)
+}
+
+/// `GET depth`'s answer.
+#[derive(Serialize)]
+struct Depth {
+    #[serde(rename = "lastUpdateId")]
+    last_update_id: u64,
+    /// Message time (futures).
+    #[serde(rename = "E", skip_serializing_if = "Option::is_none")]
+    event_ms: Option<u64>,
+    /// Transaction time (futures).
+    #[serde(rename = "T", skip_serializing_if = "Option::is_none")]
+    transact_ms: Option<u64>,
+    bids: Vec<[String; 2]>,
+    asks: Vec<[String; 2]>,
+}
+
+fn depth(shared: &Shared, params: &Params) -> Refusal {
+    let (default, max) = if shared.market.is_futures() {
+        (500, 1000)
+    } else {
+        (100, 5000)
+    };
+    let (k, limit) = match symbol_param(shared, params)
+        .and_then(|k| Ok((k, limit_param(params, default, max)?)))
+    {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let st = lock(&shared.state);
+    let book = &st.books[k];
+    if book.state() != SyncState::Live {
+        return error(503, Code::TooManyRequests, "The book is not available yet.");
+    }
+    let spec = &shared.specs[k];
+    let side = |bids: bool| {
+        let mut out = Vec::with_capacity(limit.min(1024));
+        let mut level = |l: crate::core::Level| {
+            out.push([spec.price.format(l.price), spec.qty.format(l.qty)]);
+            out.len() < limit
+        };
+        if bids {
+            book.for_each_bid(&mut level);
+        } else {
+            book.for_each_ask(&mut level);
+        }
+        out
+    };
+    let futures = shared.market.is_futures();
+    let answer = Depth {
+        last_update_id: book.update_id(),
+        event_ms: futures.then_some(st.now_ms),
+        transact_ms: futures.then_some(st.now_ms),
+        bids: side(true),
+        asks: side(false),
+    };
+    drop(st);
+    // The first snapshot a subscriber takes starts the replay: a recording made from
+    // here holds every message after it, as the files do.
+    if lock(&shared.first_sub).is_some() {
+        *lock(&shared.started) = true;
+        shared.start.notify_all();
+    }
+    json(&answer)
+}
+
+/// The symbols' grids as an exchangeInfo answer, when no file was given.
+pub(super) fn synth_exchange_info(specs: &[SymbolSpec]) -> Vec<u8> {
+    let info = Info {
+        timezone: Some("UTC".into()),
+        symbols: specs
+            .iter()
+            .map(|s| Sym {
+                symbol: s.name.to_string(),
+                status: Some("TRADING".into()),
+                filters: vec![
+                    Filter {
+                        filter_type: "PRICE_FILTER".into(),
+                        min_price: Some("0".into()),
+                        max_price: Some("0".into()),
+                        tick_size: Some(s.price.format(s.price.step())),
+                        ..Filter::default()
+                    },
+                    Filter {
+                        filter_type: "LOT_SIZE".into(),
+                        min_qty: Some(s.qty.format(s.min_qty)),
+                        max_qty: Some("0".into()),
+                        step_size: Some(s.qty.format(s.qty.step())),
+                        ..Filter::default()
+                    },
+                ],
+                ..Sym::default()
+            })
+            .collect(),
+    };
+    sonic_rs::to_vec(&info).unwrap_or_default()
+}
