@@ -63,7 +63,7 @@ fn depth_event() -> MarketEvent {
 }
 
 use minerva::feed::{Frame, Source};
-use minerva::pipeline::compact::Compact;
+use minerva::pipeline::Compact;
 
 struct Frames(std::sync::Arc<Vec<(Vec<u8>, u64)>>, usize);
 

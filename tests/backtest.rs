@@ -6,7 +6,7 @@ mod common;
 use minerva::backtest::tape::Tape;
 use minerva::backtest::{self, BacktestConfig, Input};
 use minerva::feed::ReplaySource;
-use minerva::pipeline::run::{RunConfig, run};
+use minerva::pipeline::{RunConfig, run};
 use minerva::sim::SimOptions;
 use minerva::sim::latency::LatencyModel;
 use minerva::sim::queue::QueueModel;

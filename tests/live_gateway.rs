@@ -8,7 +8,7 @@
 mod common;
 
 use minerva::local_exchange::Faults;
-use minerva::pipeline::run::{RunConfig, RunReport, run};
+use minerva::pipeline::{RunConfig, RunReport, run};
 use minerva::venues::binance::keys::ApiKeys;
 use minerva::venues::binance::link::LinkConfig;
 use minerva::venues::binance::server::{LocalExchange as Venue, TradingConfig};
@@ -100,7 +100,7 @@ fn trade_on(
     let keys = Arc::new(ApiKeys::paper());
     let cfg = RunConfig {
         snapshot_request: Some(source.snapshot_request()),
-        live: Some(LinkConfig {
+        live: Some(minerva::venues::LinkConfig::Binance(LinkConfig {
             rest: addr.clone(),
             ws: addr,
             spec: spec.clone(),
@@ -109,7 +109,7 @@ fn trade_on(
             fees: (0, 0),
             fill_wait: Duration::from_millis(200),
             spin: false,
-        }),
+        })),
         ..RunConfig::default()
     };
     let r = run(

@@ -6,9 +6,9 @@ mod common;
 
 use minerva::feed::ReplaySource;
 use minerva::pipeline::pin::allowed_cpus;
-use minerva::pipeline::run::{RunConfig, RunError, run};
 use minerva::pipeline::wait::WaitPlan;
 use minerva::pipeline::{PinPlan, Wait};
+use minerva::pipeline::{RunConfig, RunError, run};
 use minerva::sim::SimOptions;
 use minerva::sim::latency::{Delay, LatencyModel};
 use minerva::strategy::Strategy;

@@ -277,7 +277,7 @@ fn a_recording_of_the_local_exchange_replays_as_its_files() {
 #[test]
 fn the_pipeline_records_what_its_feed_receives() {
     use minerva::feed::ReplaySource;
-    use minerva::pipeline::run::{RunConfig, run};
+    use minerva::pipeline::{RunConfig, run};
     let (frames, spec) = common::spot_session();
     let n = frames.len() as u64;
     let db = temp_db("tapped");

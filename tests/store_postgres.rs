@@ -5,7 +5,7 @@
 mod common;
 
 use minerva::feed::ReplaySource;
-use minerva::pipeline::run::{RunConfig, run};
+use minerva::pipeline::{RunConfig, run};
 use minerva::replay::replay;
 use minerva::store::postgres::PgStore;
 use minerva::store::recorder::{RecordConfig, RecordSource, record};

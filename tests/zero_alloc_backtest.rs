@@ -7,7 +7,7 @@ mod common;
 
 use common::ALLOCS;
 use minerva::feed::RecordedFrames;
-use minerva::pipeline::compact::Compact;
+use minerva::pipeline::Compact;
 use minerva::sim::SimOptions;
 use minerva::sim::latency::LatencyModel;
 use minerva::sim::queue::QueueModel;

@@ -7,7 +7,7 @@
 mod common;
 
 use common::Marking;
-use minerva::pipeline::run::{RunConfig, run};
+use minerva::pipeline::{RunConfig, run};
 
 #[global_allocator]
 static A: common::Counting = common::Counting;

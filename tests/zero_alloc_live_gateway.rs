@@ -9,7 +9,7 @@
 mod common;
 
 use common::Marking;
-use minerva::pipeline::run::{RunConfig, run};
+use minerva::pipeline::{RunConfig, run};
 
 #[global_allocator]
 static A: common::Counting = common::Counting;
@@ -23,16 +23,18 @@ fn no_allocation_per_frame_with_the_live_gateway() {
     let keys = std::sync::Arc::new(minerva::venues::binance::keys::ApiKeys::paper());
     let cfg = RunConfig {
         snapshot_request: Some(inner.snapshot_request()),
-        live: Some(minerva::venues::binance::link::LinkConfig {
-            rest: addr.clone(),
-            ws: addr,
-            spec: spec.clone(),
-            keys: keys.clone(),
-            time_sync: std::time::Duration::from_secs(1),
-            fees: (0, 0),
-            fill_wait: std::time::Duration::from_millis(200),
-            spin: false,
-        }),
+        live: Some(minerva::venues::LinkConfig::Binance(
+            minerva::venues::binance::link::LinkConfig {
+                rest: addr.clone(),
+                ws: addr,
+                spec: spec.clone(),
+                keys: keys.clone(),
+                time_sync: std::time::Duration::from_secs(1),
+                fees: (0, 0),
+                fill_wait: std::time::Duration::from_millis(200),
+                spin: false,
+            },
+        )),
         ..RunConfig::default()
     };
     let r = run(

@@ -11,7 +11,7 @@ use common::{ALLOCS, SKIP_THREAD, thread_id};
 use minerva::feed::{Frame, Source};
 use minerva::pipeline::PinPlan;
 use minerva::pipeline::pin::allowed_cpus;
-use minerva::pipeline::run::{RunConfig, run};
+use minerva::pipeline::{RunConfig, run};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 #[global_allocator]

@@ -9,7 +9,7 @@ mod common;
 
 use common::{ALLOCS, ONLY_THREAD, thread_id};
 use minerva::feed::{Frame, Source};
-use minerva::pipeline::run::{RunConfig, run};
+use minerva::pipeline::{RunConfig, run};
 use minerva::store::{Recorded, SqliteStore, Target};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 

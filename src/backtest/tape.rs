@@ -13,9 +13,9 @@ use crate::core::{
     SymbolSpec, Trade,
 };
 use crate::feed::RecordedFrames;
-use crate::pipeline::ring::ring;
-use crate::pipeline::stages::{FeedMsg, FeedStage};
+use crate::pipeline::ring;
 use crate::pipeline::wait::Wait;
+use crate::pipeline::{FeedMsg, FeedStage};
 
 #[derive(Debug, Clone, Copy)]
 enum Body {

@@ -160,7 +160,7 @@ fn pipeline(a: PipelineArgs) -> Result<()> {
     }
     let s = setup(&a.run)?;
     minerva::shutdown::install_handlers();
-    let mut merged: Option<minerva::pipeline::run::RunReport> = None;
+    let mut merged: Option<minerva::pipeline::RunReport> = None;
     let mut rates = Vec::new();
     for _ in 0..a.repeat.max(1) {
         let r = s.replay_once()?;

@@ -27,7 +27,7 @@ pub struct Args {
     speed: Speed,
     /// Faults to inject: drop=N (close the stream sessions), skip-depth=N (leave out a
     /// depth diff), malformed=N (a truncated message), stall=N:MS (publish nothing for
-    /// MS), each every N published messages; bad-signature=N (refuse every N-th signed
+    /// MS), each every N published messages; bad-signature (=N: refuse every N-th signed
     /// request -1022), unknown-status=N (execute every N-th order or cancel, answer
     /// 503), clock-shift=±MS (step the server clock at the first signed request).
     #[arg(long, value_parser = Faults::parse)]
@@ -105,10 +105,7 @@ pub fn run(a: Args) -> Result<()> {
         },
     };
     let venue = LocalExchange::start(cfg)?;
-    let addr = venue.local_addr();
-    println!(
-        "minerva exchange: listening on {addr}: REST http://{addr}/api/v3 (spot) or /fapi/v1 (USD-M), streams ws://{addr}/ws/<stream> and ws://{addr}/stream?streams=<a>/<b>; the replay starts with the first stream subscriber"
-    );
+    println!("minerva exchange: {}", venue.banner());
     println!("trading: signed order and account endpoints and user data streams for {key_note}");
     minerva::shutdown::install_handlers();
     while !venue.finished() && !minerva::shutdown::requested() {

@@ -9,9 +9,9 @@ use super::args::{
 use anyhow::{Context, Result, bail};
 use minerva::core::{Market, SymbolSpec};
 use minerva::feed::ReplaySource;
-use minerva::pipeline::run::{RunConfig, RunReport, run as run_pipeline};
 use minerva::pipeline::wait::WaitPlan;
 use minerva::pipeline::{PinPlan, pin::allowed_cpus};
+use minerva::pipeline::{RunConfig, RunReport, run as run_pipeline};
 use minerva::sim::latency::Delay;
 use minerva::strategy::Strategy;
 use minerva::venues::binance::endpoints::{self, Environment, Hosts};
@@ -242,7 +242,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
     };
     let keys = Arc::new(keys);
     let live_link = match gateway {
-        Some(hosts) => Some(LinkConfig {
+        Some(hosts) => Some(minerva::venues::LinkConfig::Binance(LinkConfig {
             rest: hosts.rest,
             ws: hosts.ws,
             spec: spec.clone(),
@@ -266,7 +266,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
                     true
                 }
             },
-        }),
+        })),
         None => None,
     };
     let frames = minerva::store::files::recorded_frames(&files)?;

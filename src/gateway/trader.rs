@@ -295,6 +295,8 @@ pub struct Trader {
     tick_ns: u64,
     /// Shutting down: cancels only, no new orders.
     closing: bool,
+    /// When a live trader next looks at its operations' timers, µs.
+    next_timers_us: u64,
     /// Counters.
     pub stats: TraderStats,
 }
@@ -353,6 +355,7 @@ impl Trader {
             journal: None,
             tick_ns: 0,
             closing: false,
+            next_timers_us: 0,
             stats: TraderStats::default(),
         }
     }
@@ -410,18 +413,42 @@ impl Trader {
         self.exchange.now_us()
     }
 
-    /// Reports waiting from a live exchange are handled now (the gateway polls when
-    /// the market is quiet). Returns true if there were any.
+    /// Trading on a venue's live link (not the simulated exchange).
+    pub fn is_live(&self) -> bool {
+        matches!(self.exchange, Link::Live(_))
+    }
+
+    /// A live exchange's reports are handled now, and the operations' timers looked
+    /// at every millisecond (the market reaches a live gateway as trades only, so
+    /// quiet markets must not hold an entry past its time). Returns true if there was
+    /// anything to do.
     ///
-    /// # Hot path: no allocation.
+    /// # Hot path: no allocation; a vDSO clock read.
     #[inline]
     pub fn poll(&mut self) -> bool {
-        let waiting = matches!(&self.exchange, Link::Live(l) if l.has_reports());
-        if waiting {
-            self.now_us = self.now_us.max(self.exchange.now_us());
+        let Link::Live(l) = &self.exchange else {
+            return false;
+        };
+        let now = l.now_us();
+        let due = l.has_reports() || now >= self.next_timers_us;
+        if due {
+            self.next_timers_us = now + 1_000;
+            self.now_us = self.now_us.max(now);
             self.after_market();
         }
-        waiting
+        due
+    }
+
+    /// A trade's price reaches a live gateway (its market, when it trades on a
+    /// venue). Returns the requests it caused.
+    ///
+    /// # Hot path: no allocation.
+    pub fn on_trade_price(&mut self, price: Ticks) -> u64 {
+        let before = self.stats.requests;
+        self.last_trade = Some(price);
+        self.now_us = self.now_us.max(self.exchange.now_us());
+        self.after_market();
+        self.stats.requests - before
     }
 
     /// Operations in flight (entry working or position open).

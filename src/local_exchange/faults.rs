@@ -28,7 +28,7 @@ pub struct Faults {
 }
 
 impl Faults {
-    /// Parses `drop=N,skip-depth=N,malformed=N,stall=N:MS,bad-signature=N,
+    /// Parses `drop=N,skip-depth=N,malformed=N,stall=N:MS,bad-signature` `=N,
     /// unknown-status=N,clock-shift=±MS` (any subset).
     ///
     /// # Errors

@@ -2,18 +2,16 @@
 //! stage drained. The backtest and the pipeline benchmark drive the stages this way;
 //! `minerva run --compact` runs the same stages through its lane loop.
 
+use super::messages::{FeedMsg, OrderMsg, SignalMsg, Stamped, View};
 use super::ring::{Abandoned, Inbox, Outbox, ring, ring_filled};
-use super::stages::{
-    BookStage, FeedMsg, FeedStage, GatewayStage, OrderMsg, ShapeError, SignalMsg, SignalStage,
-    Stamped, View,
-};
+use super::stages::{BookStage, FeedStage, GatewayStage, ShapeError, SignalStage};
 use super::wait::Wait;
 use crate::book::BookConfig;
 use crate::core::SymbolSpec;
 use crate::feed::Source;
 use crate::sim::SimOptions;
 use crate::strategy::Strategy;
-use crate::venues::binance::sign::Signer;
+use crate::venues::OrderSigner;
 
 /// Slots of the view ring (one view is in flight at a time on one thread).
 const VIEW_SLOTS: usize = 16;
@@ -44,7 +42,7 @@ impl<S: Source> Compact<S> {
         source: S,
         spec: &SymbolSpec,
         strategy: &Strategy,
-        signer: Signer,
+        signer: impl Into<OrderSigner>,
         sim: &SimOptions,
     ) -> Result<Self, ShapeError> {
         // One frame's messages fit: the stages drain after every frame.

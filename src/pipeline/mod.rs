@@ -1,14 +1,26 @@
-//! Pipeline plumbing shared by the threaded and compact modes: SPSC rings that count
-//! stalls instead of dropping, wait strategies, and the launch flags that pin stages to
-//! CPUs. (The stage wiring and `minerva run` build on these.)
+//! The pipeline: the four stages (feed → book → signal → gateway) wired with SPSC
+//! rings, on one to four threads ([`run`]) or stepped on the caller's thread
+//! ([`Compact`]: the backtest, the benchmarks). The stages are plain structs; the
+//! rings carry fixed-size `Copy` messages allocated once.
+//!
+//! The public face: [`run`] with its [`RunConfig`] and [`RunReport`], [`Compact`], the
+//! launch plans ([`PinPlan`], [`WaitPlan`]) and the rings themselves ([`ring`]) for
+//! benchmarks. Messages and stage wiring stay inside.
 
-pub mod compact;
+mod compact;
+mod latencies;
+mod messages;
 pub mod pin;
-pub mod ring;
-pub mod run;
-pub mod stages;
+mod ring;
+mod run;
+mod stages;
 pub mod wait;
 
-pub use pin::{PinError, PinPlan, Stage};
-pub use ring::{Inbox, Outbox, RingStats, ring};
-pub use wait::{Wait, WaitError};
+pub use compact::Compact;
+pub use latencies::Latencies;
+pub use messages::FeedMsg;
+pub use pin::{PinError, PinPlan, Stage, allowed_cpus};
+pub use ring::{Abandoned, Inbox, Outbox, RingStats, ring};
+pub use run::{RingReport, RunConfig, RunError, RunReport, run};
+pub use stages::{BookStage, FeedStage, GatewayStage, ShapeError, SignalStage};
+pub use wait::{Wait, WaitError, WaitPlan};

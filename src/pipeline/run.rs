@@ -9,12 +9,11 @@
 //! | 3 | feed \| book \| signal, gateway |
 //! | 4 | feed \| book \| signal \| gateway |
 
+use super::latencies::Latencies;
+use super::messages::{FeedMsg, OrderMsg, SignalMsg, Stamped, View};
 use super::pin::{PinPlan, Stage, allowed_cpus};
 use super::ring::{Inbox, Outbox, RingStats, ring, ring_filled};
-use super::stages::{
-    BookStage, FeedMsg, FeedStage, GatewayStage, Latencies, OrderMsg, ShapeError, SignalMsg,
-    SignalStage, Stamped, View, drain,
-};
+use super::stages::{BookStage, FeedStage, GatewayStage, ShapeError, SignalStage};
 use super::wait::{Wait, WaitPlan, Waiter};
 use crate::book::BookConfig;
 use crate::core::SymbolSpec;
@@ -24,7 +23,7 @@ use crate::risk::RiskStats;
 use crate::sim::{SimOptions, SimStats};
 use crate::strategy::Strategy;
 use crate::telemetry::IntervalLog;
-use crate::venues::binance::sign::Signer;
+use crate::venues::OrderSigner;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -79,7 +78,7 @@ pub struct RunConfig {
     /// HdrHistogram interval log: an interval per report, and the last at exit.
     pub latency_log: Option<PathBuf>,
     /// Trade on a real exchange through this link instead of the simulated one.
-    pub live: Option<crate::venues::binance::link::LinkConfig>,
+    pub live: Option<crate::venues::LinkConfig>,
 }
 
 /// The default adapts to any machine: compact (one thread, spinning then yielding)
@@ -355,14 +354,14 @@ impl<S: Source> Lane<'_, S> {
             }
             if let Some((b, rx, tx, vx)) = self.book.as_mut() {
                 let mut failed = false;
-                work += drain(rx, |m| failed |= b.on_msg(m, tx, vx).is_err());
+                work += rx.drain(|m| failed |= b.on_msg(m, tx, vx).is_err());
                 if failed {
                     return Err(RunError::StageFailed("signal"));
                 }
             }
             if let Some((s, rx, tx, vx)) = self.signal.as_mut() {
                 let mut failed = false;
-                work += drain(rx, |m| failed |= s.on_msg(m, tx, vx).is_err());
+                work += rx.drain(|m| failed |= s.on_msg(m, tx, vx).is_err());
                 if failed {
                     return Err(RunError::StageFailed("gateway"));
                 }
@@ -373,7 +372,7 @@ impl<S: Source> Lane<'_, S> {
                     accepting = false;
                     g.stop_accepting();
                 }
-                work += drain(rx, |m| g.on_msg(m));
+                work += rx.drain(|m| g.on_msg(m));
                 // A live exchange's reports arrive whether or not the market moves.
                 work += g.poll() as usize;
             }
@@ -578,7 +577,7 @@ pub fn run<S: Source + Send>(
     source: S,
     spec: &SymbolSpec,
     strategy: &Strategy,
-    signer: Signer,
+    signer: impl Into<OrderSigner>,
     cfg: &RunConfig,
 ) -> Result<RunReport, RunError> {
     let layout = validate(cfg)?;
@@ -604,14 +603,14 @@ pub fn run<S: Source + Send>(
     let mut gateway = match &cfg.live {
         None => GatewayStage::new(spec, strategy, signer, &cfg.sim),
         Some(link) => {
-            let link = crate::venues::binance::link::LiveLink::start(link.clone())
-                .map(crate::venues::LiveLink::Binance)
-                .map_err(|e| RunError::Gateway(e.to_string()))?;
+            let link = link.clone().start().map_err(RunError::Gateway)?;
             GatewayStage::with_trader(crate::gateway::trader::Trader::live(
                 spec, strategy, signer, link,
             ))
         }
     };
+    // The gateway reads only what its exchange end needs from the market.
+    signal.set_relay(gateway.relay());
     let mailboxes: Vec<Mailbox> = layout.iter().map(|_| Mailbox::new()).collect();
     let finished = AtomicBool::new(false);
     let t0 = Instant::now();

@@ -314,7 +314,7 @@ impl SimExchange {
         self.orders.len()
     }
 
-    /// The account, to change its leverage (the venue's `POST /fapi/v1/leverage`).
+    /// The account, to change its leverage (the local exchange's leverage endpoint).
     pub fn account_mut(&mut self) -> &mut Account {
         &mut self.account
     }

@@ -85,6 +85,33 @@ impl From<binance::sign::Signer> for OrderSigner {
     }
 }
 
+/// Where and how a venue's live link trades.
+#[derive(Debug, Clone)]
+pub enum LinkConfig {
+    /// Binance.
+    Binance(binance::link::LinkConfig),
+}
+
+impl LinkConfig {
+    /// Connects the link (start-up reconciliation included). Cold.
+    ///
+    /// # Errors
+    /// What the venue refused or the network failed, as text for the run's error.
+    pub fn start(self) -> Result<LiveLink, String> {
+        match self {
+            LinkConfig::Binance(c) => binance::link::LiveLink::start(c)
+                .map(LiveLink::Binance)
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+impl From<binance::link::LinkConfig> for LinkConfig {
+    fn from(c: binance::link::LinkConfig) -> Self {
+        LinkConfig::Binance(c)
+    }
+}
+
 /// A venue's live order link, the trader's end of a real exchange.
 pub enum LiveLink {
     /// Binance (or its testnet, or `minerva exchange`).

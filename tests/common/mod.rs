@@ -247,10 +247,10 @@ impl<S: minerva::feed::Source> minerva::feed::Source for Marking<S> {
 pub fn paper_run(
     source: minerva::venues::binance::stream::LiveSource,
     spec: &minerva::core::SymbolSpec,
-) -> minerva::pipeline::run::RunReport {
-    let cfg = minerva::pipeline::run::RunConfig {
+) -> minerva::pipeline::RunReport {
+    let cfg = minerva::pipeline::RunConfig {
         snapshot_request: Some(source.snapshot_request()),
         ..Default::default()
     };
-    minerva::pipeline::run::run(source, spec, &loose_strategy(), test_signer(), &cfg).unwrap()
+    minerva::pipeline::run(source, spec, &loose_strategy(), test_signer(), &cfg).unwrap()
 }

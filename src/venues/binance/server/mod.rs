@@ -234,6 +234,18 @@ impl LocalExchange {
         self.addr
     }
 
+    /// What it serves where, for the one starting it.
+    pub fn banner(&self) -> String {
+        let addr = self.addr;
+        format!(
+            "listening on {addr}: REST http://{addr}{} ({}), streams ws://{addr}/ws/<stream> and ws://{addr}/stream?streams=<a>/<b>; the replay starts with the first stream subscriber",
+            super::endpoints::Rest::Ping
+                .on(self.shared.market)
+                .trim_end_matches("/ping"),
+            self.shared.market.name()
+        )
+    }
+
     /// Stream messages published so far.
     pub fn published(&self) -> u64 {
         self.shared.published.load(Ordering::Relaxed)

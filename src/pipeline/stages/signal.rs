@@ -1,0 +1,141 @@
+//! The signal stage: book views and trades in; intents, and the market facts the
+//! gateway needs, out.
+
+use super::super::latencies::Latencies;
+use super::super::messages::{FeedMsg, IntentMsg, OrderMsg, Relay, SignalMsg, Stamped, View};
+use super::super::ring::{Abandoned, Inbox, Outbox};
+use crate::core::{EventBody, SymbolSpec};
+use crate::signal::oracle::Oracle;
+use crate::signal::profile::TradeProfile;
+use crate::strategy::Strategy;
+
+/// The signal: traded-volume profile and oracle; views and trades in, intents and the
+/// exchange's market data out.
+pub struct SignalStage {
+    oracle: Oracle,
+    profile: TradeProfile,
+    /// Latency series this stage records.
+    pub lat: Latencies,
+    /// Oracle evaluations.
+    pub evaluations: u64,
+    /// Intents proposed.
+    pub intents: u64,
+    /// View markers without a view (a wiring bug; must stay 0).
+    pub missing_views: u64,
+    /// What it passes on to the gateway besides intents.
+    relay: Relay,
+}
+
+impl SignalStage {
+    /// The oracle of `strategy` for `spec`.
+    pub fn new(spec: &SymbolSpec, strategy: &Strategy) -> Self {
+        Self {
+            oracle: Oracle::new(strategy, spec.price.step()),
+            profile: TradeProfile::new(
+                strategy.bin_ticks,
+                strategy.volume_window_secs as u64 * 1000,
+                1 << 16,
+            ),
+            lat: Latencies::default(),
+            evaluations: 0,
+            intents: 0,
+            missing_views: 0,
+            relay: Relay::Market,
+        }
+    }
+
+    /// Passes on to the gateway what its exchange end needs: every market message
+    /// (the simulated exchange, the default) or only trades (a venue's link).
+    pub fn set_relay(&mut self, relay: Relay) {
+        self.relay = relay;
+    }
+
+    /// Handles one message.
+    ///
+    /// # Hot path: no allocation.
+    ///
+    /// # Errors
+    /// [`Abandoned`] when the gateway stage is gone.
+    pub fn on_msg(
+        &mut self,
+        m: &Stamped<SignalMsg>,
+        out: &mut Outbox<Stamped<OrderMsg>>,
+        views: &mut Inbox<View>,
+    ) -> Result<(), Abandoned> {
+        let t0 = self.lat.now();
+        self.lat.signal_queue.record(t0.saturating_sub(m.pushed_ns));
+        let SignalMsg {
+            ref msg,
+            frame_ns,
+            view,
+        } = m.msg;
+        let mut decided = None;
+        if let FeedMsg::Event(ev) = msg {
+            match &ev.body {
+                EventBody::Trade(t) => {
+                    self.profile
+                        .on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker)
+                }
+                EventBody::AggTrade(t) => {
+                    self.profile
+                        .on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker)
+                }
+                _ => {}
+            }
+            if view {
+                self.profile.expire(ev.event_ms);
+                let (oracle, profile) = (&mut self.oracle, &self.profile);
+                // The book pushed the view before this message: it is there.
+                match views.with_next(|v| oracle.evaluate_view(v, profile)) {
+                    Some(decision) => {
+                        self.evaluations += 1;
+                        self.lat
+                            .tick_to_decision
+                            .record(self.lat.now().saturating_sub(frame_ns));
+                        decided = decision.ok().map(|intent| (intent, ev.event_ms));
+                    }
+                    None => self.missing_views += 1,
+                }
+            }
+        }
+        // Decided first, passed on after: the exchange end sees the market before any
+        // order it causes, and the copy is not on the way to the decision.
+        let relayed = match (self.relay, msg) {
+            (Relay::Market, _) => Some(OrderMsg::Market {
+                msg: *msg,
+                frame_ns,
+            }),
+            (Relay::Trades, FeedMsg::Event(ev)) => match &ev.body {
+                EventBody::Trade(t) => Some(OrderMsg::Trade {
+                    price: t.price,
+                    frame_ns,
+                }),
+                EventBody::AggTrade(t) => Some(OrderMsg::Trade {
+                    price: t.price,
+                    frame_ns,
+                }),
+                _ => None,
+            },
+            (Relay::Trades, _) => None,
+        };
+        if let Some(msg) = relayed {
+            out.push(Stamped {
+                msg,
+                pushed_ns: self.lat.now(),
+            })?;
+        }
+        if let Some((intent, event_ms)) = decided {
+            self.intents += 1;
+            out.push(Stamped {
+                msg: OrderMsg::Intent(IntentMsg {
+                    intent,
+                    frame_ns,
+                    event_ms,
+                }),
+                pushed_ns: self.lat.now(),
+            })?;
+        }
+        self.lat.signal.record(self.lat.now().saturating_sub(t0));
+        Ok(())
+    }
+}
