@@ -8,10 +8,10 @@
 mod common;
 
 use minerva::local_exchange::Faults;
+use minerva::local_exchange::{LocalExchange as Venue, TradingConfig};
 use minerva::pipeline::{RunConfig, RunReport, run};
 use minerva::venues::binance::keys::ApiKeys;
 use minerva::venues::binance::link::LinkConfig;
-use minerva::venues::binance::server::{LocalExchange as Venue, TradingConfig};
 use minerva::venues::binance::sign::Signer;
 use std::sync::Arc;
 use std::time::Duration;
@@ -211,24 +211,22 @@ fn usdm_orders_fill_with_reduce_only_exits() {
         .specs()[0]
         .clone();
     assert!(spec.market.is_futures());
-    let venue = minerva::venues::binance::server::LocalExchange::start(
-        minerva::venues::binance::server::Config {
-            files,
-            replay,
-            speed: Some(100.0),
-            addr: "127.0.0.1:0".parse().unwrap(),
-            faults: Faults {
-                unknown_status_every: Some(7),
-                ..Faults::default()
-            },
-            weight_limit: None,
-            keys: Arc::new(ApiKeys::paper()),
-            trading: TradingConfig {
-                fees: Some((0, 0)),
-                ..TradingConfig::default()
-            },
+    let venue = minerva::local_exchange::LocalExchange::start(minerva::local_exchange::Config {
+        files,
+        replay,
+        speed: Some(100.0),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Faults {
+            unknown_status_every: Some(7),
+            ..Faults::default()
         },
-    )
+        weight_limit: None,
+        keys: Arc::new(ApiKeys::paper()),
+        trading: TradingConfig {
+            fees: Some((0, 0)),
+            ..TradingConfig::default()
+        },
+    })
     .unwrap();
     let source = minerva::venues::binance::stream::LiveSource::new(
         minerva::venues::binance::stream::LiveConfig {

@@ -4,10 +4,10 @@
 use super::args::{MarketData, Speed, parse_fees, parse_speed};
 use anyhow::Result;
 use minerva::local_exchange::Faults;
+use minerva::local_exchange::{Config as ExchangeConfig, LocalExchange, TradingConfig};
 use minerva::replay::ReplayOptions;
 use minerva::sim::queue::QueueModel;
 use minerva::venues::binance::keys::ApiKeys;
-use minerva::venues::binance::server::{Config as ExchangeConfig, LocalExchange, TradingConfig};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

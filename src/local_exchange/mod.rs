@@ -1,10 +1,14 @@
-//! The machinery of a local exchange (`minerva exchange`), whatever venue it imitates:
-//! the faults it injects ([`faults`]) and the fan-out of published messages to
-//! subscribers, each with its own bounded outbox ([`fanout`]). A venue's face — its
-//! paths, message shapes, signing and error codes — is in `venues::<venue>::server`
-//! (Binance's: `venues::binance::server`), built on these.
+//! The local exchange (`minerva exchange`): recorded sessions served as a venue serves
+//! live ones, trading against the simulated exchange, so clients and the live link are
+//! tested without internet or keys. A module per venue it speaks ([`binance`]), on
+//! shared machinery: the faults it injects ([`faults`]) and the fan-out of published
+//! messages to subscribers, each with its own bounded outbox ([`fanout`]). What a
+//! venue's protocol says (paths, message shapes, signing, codes) comes from
+//! `venues::<venue>`; nothing here names it.
 
+pub mod binance;
 pub mod fanout;
 pub mod faults;
 
+pub use binance::{AccountSummary, Config, LocalExchange, StartError, TradingConfig};
 pub use faults::Faults;

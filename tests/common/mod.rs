@@ -126,7 +126,7 @@ pub fn spot_venue(
     speed: Option<f64>,
     faults: minerva::local_exchange::Faults,
     weight_limit: Option<u32>,
-) -> minerva::venues::binance::server::LocalExchange {
+) -> minerva::local_exchange::LocalExchange {
     spot_exchange(speed, faults, weight_limit, Default::default())
 }
 
@@ -136,27 +136,25 @@ pub fn spot_exchange(
     speed: Option<f64>,
     faults: minerva::local_exchange::Faults,
     weight_limit: Option<u32>,
-    trading: minerva::venues::binance::server::TradingConfig,
-) -> minerva::venues::binance::server::LocalExchange {
+    trading: minerva::local_exchange::TradingConfig,
+) -> minerva::local_exchange::LocalExchange {
     let (files, replay) = spot_files();
-    minerva::venues::binance::server::LocalExchange::start(
-        minerva::venues::binance::server::Config {
-            files,
-            replay,
-            speed,
-            addr: "127.0.0.1:0".parse().unwrap(),
-            faults,
-            weight_limit,
-            keys: std::sync::Arc::new(minerva::venues::binance::keys::ApiKeys::paper()),
-            trading,
-        },
-    )
+    minerva::local_exchange::LocalExchange::start(minerva::local_exchange::Config {
+        files,
+        replay,
+        speed,
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults,
+        weight_limit,
+        keys: std::sync::Arc::new(minerva::venues::binance::keys::ApiKeys::paper()),
+        trading,
+    })
     .unwrap()
 }
 
 /// A live source on `venue`'s BTCUSDT spot streams (depth@100ms, trade).
 pub fn btc_live(
-    venue: &minerva::venues::binance::server::LocalExchange,
+    venue: &minerva::local_exchange::LocalExchange,
     snapshot_limit: u32,
     max_reconnects: Option<u32>,
     seed: u64,

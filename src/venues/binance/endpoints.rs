@@ -198,6 +198,58 @@ impl Rest {
     }
 }
 
+/// The endpoint at `path` on `market`, as the local exchange routes requests: its own
+/// path, or for the futures account endpoints the other documented version (v2 and
+/// v3 answer alike here). Spot's `openOrders` path is also its cancel-all
+/// ([`Rest::OpenOrders`]; the method tells them apart).
+pub fn route(market: Market, path: &str) -> Option<Rest> {
+    if let Some(r) = Rest::ALL.into_iter().find(|r| r.path(market) == Some(path)) {
+        return Some(r);
+    }
+    if market.is_futures() {
+        let other = path.replacen("/v3/", "/v2/", 1);
+        return [Rest::Account, Rest::Balance, Rest::PositionRisk]
+            .into_iter()
+            .find(|r| r.path(market) == Some(other.as_str()));
+    }
+    None
+}
+
+/// What a WebSocket request asks for: the streams, combined (`/stream?streams=a/b`,
+/// each message wrapped with its stream's name) or raw (`/ws/<stream>`, which is also
+/// how a user data stream is opened, by its listen key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRequest {
+    /// Stream names (or the one listen key).
+    pub streams: Vec<String>,
+    /// Combined (wrapped) messages.
+    pub combined: bool,
+}
+
+/// The streams a WebSocket `path` and `query` ask for; `None` for another path.
+pub fn stream_request(path: &str, query: &str) -> Option<StreamRequest> {
+    if let Some(one) = path.strip_prefix("/ws/") {
+        return (!one.is_empty()).then(|| StreamRequest {
+            streams: vec![one.to_string()],
+            combined: false,
+        });
+    }
+    if path == "/stream" {
+        let params = super::params::Params::parse(query, "").ok()?;
+        let v: Vec<String> = params
+            .get("streams")?
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        return (!v.is_empty()).then_some(StreamRequest {
+            streams: v,
+            combined: true,
+        });
+    }
+    None
+}
+
 /// The market-stream path of a combined-streams session for `symbol`
 /// (`/stream?streams=btcusdt@depth@100ms/btcusdt@trade`).
 pub fn combined_streams(symbol: &str, streams: &[String]) -> String {
@@ -246,6 +298,19 @@ mod tests {
         );
         for r in Rest::ALL {
             assert!(r.path(Market::UsdM).is_none_or(|p| p.starts_with("/fapi/")));
+            for m in [Market::Spot, Market::UsdM, Market::CoinM] {
+                if let Some(p) = r.path(m) {
+                    let got = route(m, p).unwrap();
+                    assert_eq!(got.path(m), Some(p), "{r:?} {m:?}");
+                }
+            }
         }
+        assert_eq!(route(Market::UsdM, "/fapi/v3/account"), Some(Rest::Account));
+        assert_eq!(route(Market::Spot, "/fapi/v1/order"), None);
+        let s = stream_request("/stream", "streams=a@trade/b@depth").unwrap();
+        assert_eq!((s.streams.len(), s.combined), (2, true));
+        assert!(!stream_request("/ws/abc", "").unwrap().combined);
+        assert_eq!(stream_request("/stream", ""), None);
+        assert_eq!(stream_request("/other", ""), None);
     }
 }

@@ -87,6 +87,9 @@ impl Code {
     }
 }
 
+/// Binance's message for a listen key it does not know (-1125).
+pub const UNKNOWN_LISTEN_KEY: &str = "This listenKey does not exist.";
+
 /// Binance's error answer, `{"code":…,"msg":"…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

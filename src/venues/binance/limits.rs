@@ -10,6 +10,48 @@ use std::time::Duration;
 /// The header with the weight used this minute, as the server counts.
 pub const USED_WEIGHT_HEADER: &str = "X-MBX-USED-WEIGHT-1M";
 
+/// The header with the orders placed in the current 10 s window.
+pub const ORDER_COUNT_HEADER: &str = "X-MBX-ORDER-COUNT-10S";
+
+/// A request's weight, as Binance counts it: `endpoint` by `method`, with its
+/// `limit` and whether it names a `symbol`.
+pub fn request_weight(
+    market: Market,
+    endpoint: super::endpoints::Rest,
+    method: &str,
+    limit: Option<u32>,
+    has_symbol: bool,
+) -> u32 {
+    use super::endpoints::Rest;
+    let futures = market.is_futures();
+    let limit = limit.unwrap_or(if futures { 500 } else { 100 });
+    match (endpoint, futures) {
+        (Rest::Depth, _) => depth_weight(market, limit),
+        (Rest::ExchangeInfo, false) => 20,
+        (Rest::Klines, false) => 2,
+        (Rest::Klines, true) => match limit {
+            0..=99 => 1,
+            100..=499 => 2,
+            500..=1000 => 5,
+            _ => 10,
+        },
+        (Rest::Account, false) => 20,
+        (Rest::Account | Rest::PositionRisk | Rest::Balance, true) => 5,
+        (Rest::OpenOrders, _) if !has_symbol => {
+            if futures {
+                40
+            } else {
+                80
+            }
+        }
+        (Rest::OpenOrders, false) => 6,
+        (Rest::Order, false) if method == "GET" => 4,
+        // Futures order placing counts against the order limits, not the weight.
+        (Rest::Order, true) if method != "GET" => 0,
+        _ => 1,
+    }
+}
+
 /// The weight an answer says this minute used.
 pub fn used_weight(r: &Response) -> Option<u32> {
     r.header(USED_WEIGHT_HEADER).and_then(|v| v.parse().ok())

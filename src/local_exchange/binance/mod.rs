@@ -1,23 +1,23 @@
-//! The local exchange's Binance face (`minerva exchange`): recorded sessions served
+//! The local exchange speaking Binance (`minerva exchange`): recorded sessions served
 //! the way Binance serves live ones, so clients (Minerva's own, or third-party Binance
-//! libraries) connect to it unchanged, without internet or keys. Built on the
-//! venue-agnostic machinery of [`crate::local_exchange`] (faults, fan-out).
+//! libraries) connect to it unchanged, without internet or keys. What Binance's
+//! protocol says — paths, parameters, signing, answers, events, codes, weights — comes
+//! from `venues::binance`; this module puts it to work on the recording.
 //!
-//! This part serves market data:
-//! * WebSocket market streams, raw (`/ws/<stream>`) and combined
-//!   (`/stream?streams=<a>/<b>`): the recorded messages, exactly as Binance sent
-//!   them, paced by their recorded receive times (`--speed`);
-//! * REST (`/api/v3/…` for spot data, `/fapi/v1/…` for USDⓈ-M): `ping`, `time` (the
-//!   replay's exchange time), `exchangeInfo` (the file given, or the symbols' grids),
-//!   and `depth` snapshots taken from the venue's own book, which applies each diff
-//!   before publishing it: a snapshot's `lastUpdateId` is never behind the stream, so
-//!   Binance's local-book procedure works against it.
+//! It serves market data:
+//! * WebSocket market streams, raw and combined (`venues::binance::endpoints::
+//!   stream_request`): the recorded messages, exactly as Binance sent them, paced by
+//!   their recorded receive times (`--speed`);
+//! * REST: `ping`, `time` (the replay's exchange time), `exchangeInfo` (the file
+//!   given, or the symbols' grids), and `depth` snapshots taken from the exchange's own
+//!   book, which applies each diff before publishing it: a snapshot's `lastUpdateId` is
+//!   never behind the stream, so Binance's local-book procedure works against it;
 //!
 //! and it trades ([`desk`]): Binance's signed order and account endpoints (new,
 //! cancel and query orders, open orders, cancel all, spot OCO lists, account,
 //! positions, leverage) matched against the replayed book by the backtest's simulated
-//! exchange, and the user data stream (listen key, `/ws/<listenKey>`) with execution
-//! events; order counts are limited per 10 s as Binance does.
+//! exchange, and the user data stream (a listen key, then a raw stream session on it)
+//! with execution events; order counts are limited per 10 s as Binance does.
 //!
 //! The replay starts when the first stream subscriber takes its REST snapshot (or a
 //! second after it subscribed, for one that takes none); the recording up to its own
@@ -29,11 +29,6 @@ mod candles;
 pub(crate) mod desk;
 mod rest;
 
-use super::errors::{Code, ErrorBody};
-use super::params::Params;
-use super::snapshot::parse_snapshot;
-use super::wire::peek;
-use super::{DEFAULT_MAX_LEVELS, Decoded, Decoder};
 use crate::book::{Book, SyncState};
 use crate::core::{Market, SymbolSpec};
 use crate::local_exchange::Faults;
@@ -41,9 +36,14 @@ use crate::local_exchange::fanout::{Fanout, Subscriber, publish_to};
 use crate::net::server::{Request, respond};
 use crate::replay::{ReplayError, ReplayOptions, symbol_table};
 use crate::store::files::{InputError, recorded_frames};
+use crate::venues::binance::endpoints::{self, StreamRequest};
+use crate::venues::binance::errors::{Code, ErrorBody};
+use crate::venues::binance::keys::ApiKeys;
+use crate::venues::binance::snapshot::parse_snapshot;
+use crate::venues::binance::wire::peek;
+use crate::venues::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder};
 pub use desk::{AccountSummary, TradingConfig};
 
-use super::keys::ApiKeys;
 use desk::Desk;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -208,7 +208,7 @@ impl LocalExchange {
             faults: cfg.faults,
             weight_limit: cfg
                 .weight_limit
-                .unwrap_or(super::limits::default_weight_limit(market)),
+                .unwrap_or(crate::venues::binance::limits::default_weight_limit(market)),
             weight: Mutex::new((0, 0)),
         });
         let (s1, s2) = (shared.clone(), shared.clone());
@@ -239,7 +239,7 @@ impl LocalExchange {
         let addr = self.addr;
         format!(
             "listening on {addr}: REST http://{addr}{} ({}), streams ws://{addr}/ws/<stream> and ws://{addr}/stream?streams=<a>/<b>; the replay starts with the first stream subscriber",
-            super::endpoints::Rest::Ping
+            endpoints::Rest::Ping
                 .on(self.shared.market)
                 .trim_end_matches("/ping"),
             self.shared.market.name()
@@ -475,27 +475,11 @@ fn connection(shared: &Shared, mut stream: TcpStream) {
     }
 }
 
-/// The streams a WebSocket path asks for, and whether they come combined.
-fn streams_of(req: &Request) -> Option<(Vec<String>, bool)> {
-    if let Some(one) = req.path.strip_prefix("/ws/") {
-        return (!one.is_empty()).then(|| (vec![one.to_string()], false));
-    }
-    if req.path == "/stream" {
-        let params = Params::parse(&req.query, "").ok()?;
-        let list = params.get("streams")?;
-        let v: Vec<String> = list
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-        return (!v.is_empty()).then_some((v, true));
-    }
-    None
-}
-
 fn session(shared: &Shared, mut stream: TcpStream, req: &Request, key: &str) {
     use std::io::Write;
-    let Some((streams, combined)) = streams_of(req) else {
+    let Some(StreamRequest { streams, combined }) =
+        endpoints::stream_request(&req.path, &req.query)
+    else {
         return refuse(&mut stream, 404, Code::Unknown, "Unknown stream path.");
     };
     let user = !combined && lock(&shared.state).desk.is_listen_key(&streams[0]);
@@ -563,29 +547,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn envelopes_and_stream_paths() {
+    fn envelopes() {
         let f = r#"{"stream":"btcusdt@trade","data":{"e":"trade","p":"1"}}"#;
         assert_eq!(
             peek::split_envelope(f),
             Some(("btcusdt@trade", r#"{"e":"trade","p":"1"}"#))
         );
         assert_eq!(peek::split_envelope(r#"{"lastUpdateId":1}"#), None);
-        let req = |path: &str, query: &str| Request {
-            method: "GET".into(),
-            path: path.into(),
-            query: query.into(),
-            websocket_key: Some("k".into()),
-            ..Request::default()
-        };
-        assert_eq!(
-            streams_of(&req("/ws/btcusdt@trade", "")),
-            Some((vec!["btcusdt@trade".into()], false))
-        );
-        assert_eq!(
-            streams_of(&req("/stream", "streams=a@trade/b@depth")),
-            Some((vec!["a@trade".into(), "b@depth".into()], true))
-        );
-        assert_eq!(streams_of(&req("/stream", "")), None);
-        assert_eq!(streams_of(&req("/other", "")), None);
     }
 }

@@ -8,9 +8,11 @@ use crate::book::SyncState;
 use crate::core::{Market, SymbolSpec};
 use crate::net::server::Request;
 use crate::venues::binance::account::Empty;
+use crate::venues::binance::endpoints::{Rest, route};
 use crate::venues::binance::errors::{Code, ErrorBody};
 use crate::venues::binance::exchange_info::{Filter, Info, Sym};
-use crate::venues::binance::limits::{USED_WEIGHT_HEADER, depth_weight};
+use crate::venues::binance::limits::{USED_WEIGHT_HEADER, request_weight};
+use crate::venues::binance::market::{Depth, ServerTime};
 use crate::venues::binance::params::Params;
 use serde::Serialize;
 use std::sync::atomic::Ordering;
@@ -57,57 +59,24 @@ pub(super) fn answer(shared: &Shared, req: &Request) -> desk::Answer {
     (status, headers, body)
 }
 
-/// A request's weight, as Binance counts it (depth by `limit`).
+/// A request's weight, as Binance counts it.
 fn weight_of(market: Market, req: &Request) -> u32 {
-    let endpoint = req.path.rsplit('/').next().unwrap_or("");
+    let Some(endpoint) = route(market, &req.path) else {
+        return 1;
+    };
     let params = Params::parse(&req.query, "").unwrap_or_default();
-    let limit = params
-        .get("limit")
-        .and_then(|l| l.parse::<u32>().ok())
-        .unwrap_or(if market.is_futures() { 500 } else { 100 });
-    match (endpoint, market.is_futures()) {
-        ("depth", _) => depth_weight(market, limit),
-        ("exchangeInfo", false) => 20,
-        ("klines", false) => 2,
-        ("klines", true) => match limit {
-            0..=99 => 1,
-            100..=499 => 2,
-            500..=1000 => 5,
-            _ => 10,
-        },
-        ("account", false) => 20,
-        ("account" | "positionRisk" | "balance", true) => 5,
-        ("openOrders", _) if params.get("symbol").is_none() => {
-            if market.is_futures() {
-                40
-            } else {
-                80
-            }
-        }
-        ("openOrders", false) => 6,
-        ("order", false) if req.method == "GET" => 4,
-        // Futures order placing counts against the order limits, not the weight.
-        ("order", true) if req.method != "GET" => 0,
-        _ => 1,
-    }
-}
-
-/// `/api/v3/<endpoint>` or `/fapi/v<n>/<endpoint>` → (version, endpoint).
-fn route(futures: bool, path: &str) -> Option<(&str, &str)> {
-    let rest = path.strip_prefix(if futures { "/fapi/" } else { "/api/" })?;
-    rest.split_once('/')
-}
-
-/// `GET time`'s answer.
-#[derive(Serialize)]
-struct ServerTime {
-    #[serde(rename = "serverTime")]
-    server_time: i64,
+    let limit = params.get("limit").and_then(|l| l.parse::<u32>().ok());
+    request_weight(
+        market,
+        endpoint,
+        &req.method,
+        limit,
+        params.get("symbol").is_some(),
+    )
 }
 
 /// A REST answer.
 fn rest(shared: &Shared, req: &Request) -> desk::Answer {
-    let futures = shared.market.is_futures();
     let unknown = || {
         (
             404,
@@ -115,14 +84,13 @@ fn rest(shared: &Shared, req: &Request) -> desk::Answer {
             ErrorBody::json(Code::Unknown, "Unknown path."),
         )
     };
-    let Some((version, endpoint)) = route(futures, &req.path) else {
+    let Some(endpoint) = route(shared.market, &req.path) else {
         return unknown();
     };
-    if Desk::serves(futures, version, endpoint) {
+    if Desk::serves(endpoint) {
         return trade(shared, req, endpoint);
     }
-    let data_version = if futures { "v1" } else { "v3" };
-    if req.method != "GET" || version != data_version {
+    if req.method != "GET" {
         return unknown();
     }
     let params = match Params::parse(&req.query, "") {
@@ -137,22 +105,22 @@ fn rest(shared: &Shared, req: &Request) -> desk::Answer {
     };
     let now_ms = server_ms(shared, &lock(&shared.state));
     let (status, body) = match endpoint {
-        "ping" => json(&Empty {}),
-        "time" => json(&ServerTime {
+        Rest::Ping => json(&Empty {}),
+        Rest::Time => json(&ServerTime {
             server_time: now_ms,
         }),
-        "exchangeInfo" => (200, shared.exchange_info.clone()),
-        "depth" => depth(shared, &params),
-        "klines" => klines(shared, &params),
+        Rest::ExchangeInfo => (200, shared.exchange_info.clone()),
+        Rest::Depth => depth(shared, &params),
+        Rest::Klines => klines(shared, &params),
         _ => return unknown(),
     };
     (status, Vec::new(), body)
 }
 
 /// A trading or account request, through the desk (and the faults).
-fn trade(shared: &Shared, req: &Request, endpoint: &str) -> desk::Answer {
+fn trade(shared: &Shared, req: &Request, endpoint: Rest) -> desk::Answer {
     let f = shared.faults;
-    let signed = !matches!(endpoint, "userDataStream" | "listenKey");
+    let signed = endpoint != Rest::ListenKey;
     let n = if signed {
         shared.shifted.store(true, Ordering::Relaxed);
         shared.signed.fetch_add(1, Ordering::Relaxed) + 1
@@ -245,21 +213,6 @@ fn klines(shared: &Shared, params: &Params) -> Refusal {
     let st = lock(&shared.state);
     let rows = st.candles[k].klines(iv, time("startTime"), time("endTime"), limit);
     json(&rows)
-}
-
-/// `GET depth`'s answer.
-#[derive(Serialize)]
-struct Depth {
-    #[serde(rename = "lastUpdateId")]
-    last_update_id: u64,
-    /// Message time (futures).
-    #[serde(rename = "E", skip_serializing_if = "Option::is_none")]
-    event_ms: Option<u64>,
-    /// Transaction time (futures).
-    #[serde(rename = "T", skip_serializing_if = "Option::is_none")]
-    transact_ms: Option<u64>,
-    bids: Vec<[String; 2]>,
-    asks: Vec<[String; 2]>,
 }
 
 fn depth(shared: &Shared, params: &Params) -> Refusal {

@@ -8,6 +8,7 @@
 
 use crate::core::decimal::canonical;
 use crate::core::{Lots, SymbolSpec, Ticks, Trade, Valuer};
+use crate::venues::binance::market::{AggTrade, Combined, Kline, KlineBody, KlineRow};
 use serde::Serialize;
 
 /// A candle of one minute (or of an interval, merged).
@@ -100,87 +101,6 @@ pub(super) struct Synth {
     /// The event alone.
     pub(super) bare: String,
 }
-
-/// An aggregate trade event (`<symbol>@aggTrade`).
-#[derive(Serialize)]
-struct AggTrade<'a> {
-    e: &'static str,
-    #[serde(rename = "E")]
-    event_ms: u64,
-    s: &'a str,
-    a: u64,
-    p: String,
-    q: String,
-    f: u64,
-    l: u64,
-    #[serde(rename = "T")]
-    trade_ms: u64,
-    m: bool,
-    /// Spot only ("ignore", always true).
-    #[serde(rename = "M", skip_serializing_if = "Option::is_none")]
-    best_match: Option<bool>,
-}
-
-/// A kline's candle.
-#[derive(Serialize)]
-struct KlineBody<'a> {
-    t: u64,
-    #[serde(rename = "T")]
-    close_ms: u64,
-    s: &'a str,
-    i: &'static str,
-    f: u64,
-    #[serde(rename = "L")]
-    last_id: u64,
-    o: String,
-    c: String,
-    h: String,
-    l: String,
-    v: String,
-    n: u64,
-    x: bool,
-    q: String,
-    #[serde(rename = "V")]
-    taker_buy: String,
-    #[serde(rename = "Q")]
-    taker_buy_quote: String,
-    #[serde(rename = "B")]
-    ignore: &'static str,
-}
-
-/// A kline event (`<symbol>@kline_1m`).
-#[derive(Serialize)]
-struct Kline<'a> {
-    e: &'static str,
-    #[serde(rename = "E")]
-    event_ms: u64,
-    s: &'a str,
-    k: KlineBody<'a>,
-}
-
-/// A combined-stream message: the event wrapped with its stream's name.
-#[derive(Serialize)]
-struct Combined<'a, T> {
-    stream: &'a str,
-    data: &'a T,
-}
-
-/// One REST `klines` row: open time, o, h, l, c, volume, close time, quote volume,
-/// trades, taker buy volume, taker buy quote volume, ignore.
-pub(super) type KlineRow = (
-    u64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    u64,
-    String,
-    u64,
-    String,
-    String,
-    &'static str,
-);
 
 fn synth<T: Serialize>(stream: String, event: &T) -> Synth {
     let wrapped = sonic_rs::to_string(&Combined {

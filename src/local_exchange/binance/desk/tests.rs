@@ -53,13 +53,13 @@ fn signed_requests_are_checked_as_binance_checks_them() {
     let published = "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71";
     let body = format!("{payload}&signature={published}");
     assert_eq!(
-        code(&d.handle(&post(Some(KEY), "", &body), "order", TS)),
+        code(&d.handle(&post(Some(KEY), "", &body), Rest::Order, TS)),
         (400, -1121)
     );
     // Upper-case hex is the same signature.
     let upper = format!("{payload}&signature={}", published.to_ascii_uppercase());
     assert_eq!(
-        code(&d.handle(&post(Some(KEY), "", &upper), "order", TS)),
+        code(&d.handle(&post(Some(KEY), "", &upper), Rest::Order, TS)),
         (400, -1121)
     );
     // Query string and body signed as their concatenation.
@@ -69,37 +69,37 @@ fn signed_requests_are_checked_as_binance_checks_them() {
         Signer::new(&ApiKeys::new(KEY.into(), SECRET.to_vec())).sign(format!("{q}{b}").as_bytes());
     let mixed = format!("{b}&signature={}", std::str::from_utf8(&sig).unwrap());
     assert_eq!(
-        code(&d.handle(&post(Some(KEY), q, &mixed), "order", TS)),
+        code(&d.handle(&post(Some(KEY), q, &mixed), Rest::Order, TS)),
         (400, -1121)
     );
     // Tampered, missing signature, wrong key, no key, stale, early.
     let tampered = body.replace("price=0.1", "price=0.2");
     assert_eq!(
-        code(&d.handle(&post(Some(KEY), "", &tampered), "order", TS)),
+        code(&d.handle(&post(Some(KEY), "", &tampered), Rest::Order, TS)),
         (400, -1022)
     );
     assert_eq!(
-        code(&d.handle(&post(Some(KEY), "", payload), "order", TS)),
+        code(&d.handle(&post(Some(KEY), "", payload), Rest::Order, TS)),
         (400, -1102)
     );
     assert_eq!(
-        code(&d.handle(&post(Some("other"), "", &body), "order", TS)),
+        code(&d.handle(&post(Some("other"), "", &body), Rest::Order, TS)),
         (401, -2015)
     );
     assert_eq!(
-        code(&d.handle(&post(None, "", &body), "order", TS)),
+        code(&d.handle(&post(None, "", &body), Rest::Order, TS)),
         (401, -2014)
     );
     assert_eq!(
-        code(&d.handle(&post(Some(KEY), "", &body), "order", TS + 5_001)),
+        code(&d.handle(&post(Some(KEY), "", &body), Rest::Order, TS + 5_001)),
         (400, -1021)
     );
     assert_eq!(
-        code(&d.handle(&post(Some(KEY), "", &body), "order", TS - 1_001)),
+        code(&d.handle(&post(Some(KEY), "", &body), Rest::Order, TS - 1_001)),
         (400, -1021)
     );
     assert_eq!(
-        code(&d.handle(&post(Some(KEY), "", &body), "order", TS + 5_000)),
+        code(&d.handle(&post(Some(KEY), "", &body), Rest::Order, TS + 5_000)),
         (400, -1121)
     );
 }
@@ -111,7 +111,7 @@ fn order(d: &mut Desk, cid: &str, price: &str) -> Answer {
     );
     let sig = signer.sign(p.as_bytes());
     let body = format!("{p}&signature={}", std::str::from_utf8(&sig).unwrap());
-    d.handle(&post(Some(KEY), "", &body), "order", TS)
+    d.handle(&post(Some(KEY), "", &body), Rest::Order, TS)
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn orders_rest_fill_and_answer_with_binance_shapes_and_limits() {
     );
     assert!(
         a.1.iter()
-            .any(|(k, v)| *k == "X-MBX-ORDER-COUNT-10S" && v == "1")
+            .any(|(k, v)| *k == ORDER_COUNT_HEADER && v == "1")
     );
     // The same id while it is open: a duplicate.
     assert_eq!(code(&order(&mut d, "a1", "99.00")), (400, -2010));

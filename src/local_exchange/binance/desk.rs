@@ -15,19 +15,6 @@
 //!
 //! Cold path: this is the exchange's side.
 
-use super::super::account::{
-    Done, Empty, FuturesAccount, FuturesAsset, FuturesBalanceEntry, FuturesPositionRisk,
-    LeverageAnswer, ListenKeyAnswer, SpotAccount, SpotAssetBalance,
-};
-use super::super::errors::{self, Code, ErrorBody};
-use super::super::keys::{API_KEY_HEADER, ApiKeys};
-use super::super::orders::{self, FuturesOrder, OcoAnswer, OcoLeg, SpotFill, SpotOrder, Status};
-use super::super::params::Params;
-use super::super::sign::{AuthError, Incoming, Signer, authenticate, check_key};
-use super::super::user::{
-    AccountChange, AccountUpdate, ExecutionReport, FuturesBalance, FuturesOrderUpdate,
-    FuturesPosition, OrderTradeUpdate, OutboundAccountPosition, SpotBalance, UserEvent,
-};
 use crate::core::decimal::canonical;
 use crate::core::{
     ClientId, DepthSnapshot, Execution, Lots, Market, MarketEvent, NewOrder, OrderCmd, OrderKind,
@@ -36,6 +23,23 @@ use crate::core::{
 use crate::net::server::Request;
 use crate::sim::queue::QueueModel;
 use crate::sim::{SimConfig, SimExchange};
+use crate::venues::binance::account::{
+    Done, Empty, FuturesAccount, FuturesAsset, FuturesBalanceEntry, FuturesPositionRisk,
+    LeverageAnswer, ListenKeyAnswer, SpotAccount, SpotAssetBalance,
+};
+use crate::venues::binance::endpoints::Rest;
+use crate::venues::binance::errors::{self, Code, ErrorBody, UNKNOWN_LISTEN_KEY};
+use crate::venues::binance::keys::{API_KEY_HEADER, ApiKeys};
+use crate::venues::binance::limits::ORDER_COUNT_HEADER;
+use crate::venues::binance::orders::{
+    self, FuturesOrder, OcoAnswer, OcoLeg, SpotFill, SpotOrder, Status,
+};
+use crate::venues::binance::params::Params;
+use crate::venues::binance::sign::{AuthError, Incoming, Signer, authenticate, check_key};
+use crate::venues::binance::user::{
+    AccountChange, AccountUpdate, ExecutionReport, FuturesBalance, FuturesOrderUpdate,
+    FuturesPosition, OrderTradeUpdate, OutboundAccountPosition, SpotBalance, UserEvent,
+};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -319,31 +323,31 @@ impl Desk {
         self.listen_key.as_deref() == Some(key)
     }
 
-    /// True when `endpoint` (after the market's prefix) is one the desk answers.
-    pub(crate) fn serves(futures: bool, version: &str, endpoint: &str) -> bool {
-        match (futures, version, endpoint) {
-            (false, "v3", e) => matches!(
-                e,
-                "order" | "openOrders" | "orderList/oco" | "account" | "userDataStream"
-            ),
-            (true, "v1", e) => matches!(
-                e,
-                "order" | "openOrders" | "allOpenOrders" | "leverage" | "listenKey"
-            ),
-            (true, "v2" | "v3", e) => matches!(e, "account" | "positionRisk" | "balance"),
-            _ => false,
-        }
+    /// True for the endpoints the desk answers (trading, account, listen key).
+    pub(crate) fn serves(endpoint: Rest) -> bool {
+        matches!(
+            endpoint,
+            Rest::Order
+                | Rest::Oco
+                | Rest::OpenOrders
+                | Rest::CancelAll
+                | Rest::Account
+                | Rest::Balance
+                | Rest::PositionRisk
+                | Rest::Leverage
+                | Rest::ListenKey
+        )
     }
 
     /// Answers a trading or account request.
-    pub(crate) fn handle(&mut self, req: &Request, endpoint: &str, server_ms: i64) -> Answer {
+    pub(crate) fn handle(&mut self, req: &Request, endpoint: Rest, server_ms: i64) -> Answer {
         let futures = self.market.is_futures();
         let incoming = Incoming {
             api_key: req.header(API_KEY_HEADER),
             query: &req.query,
             body: &req.body,
         };
-        if matches!(endpoint, "userDataStream" | "listenKey") {
+        if endpoint == Rest::ListenKey {
             return self.listen_key_request(req, &incoming);
         }
         let params = match authenticate(&self.signer, &self.api_key, &incoming, server_ms) {
@@ -359,26 +363,26 @@ impl Desk {
         };
         let need_symbol = || refused(AuthError::missing("symbol"));
         let answer = match (req.method.as_str(), endpoint) {
-            ("POST", "order") => match k {
+            ("POST", Rest::Order) => match k {
                 Some(k) => self.new_order(k, &params, server_ms),
                 None => need_symbol(),
             },
-            ("POST", "orderList/oco") if !futures => match k {
+            ("POST", Rest::Oco) if !futures => match k {
                 Some(k) => self.new_oco(k, &params, server_ms),
                 None => need_symbol(),
             },
-            ("DELETE", "order") => match k {
+            ("DELETE", Rest::Order) => match k {
                 Some(k) => self.cancel(k, &params, server_ms),
                 None => need_symbol(),
             },
-            ("GET", "order") => match k {
+            ("GET", Rest::Order) => match k {
                 Some(k) => match self.find(k, &params) {
                     Some(i) => self.order_answer(i, false, server_ms),
                     None => err(400, Code::NoSuchOrder, "Order does not exist."),
                 },
                 None => need_symbol(),
             },
-            ("GET", "openOrders") => {
+            ("GET", Rest::OpenOrders) => {
                 let open: Vec<usize> = (0..self.orders.len())
                     .filter(|&i| {
                         self.orders[i].status.is_open()
@@ -387,15 +391,15 @@ impl Desk {
                     .collect();
                 self.orders_answer(&open, server_ms)
             }
-            ("DELETE", "openOrders" | "allOpenOrders") => match k {
+            ("DELETE", Rest::OpenOrders | Rest::CancelAll) => match k {
                 Some(k) => self.cancel_all(k, server_ms),
                 None => need_symbol(),
             },
-            ("GET", "account") if futures => ok(&self.futures_account(server_ms)),
-            ("GET", "account") => ok(&self.spot_account(server_ms)),
-            ("GET", "balance") if futures => ok(&self.balance(server_ms)),
-            ("GET", "positionRisk") if futures => ok(&self.positions(k, server_ms)),
-            ("POST", "leverage") if futures => match k {
+            ("GET", Rest::Account) if futures => ok(&self.futures_account(server_ms)),
+            ("GET", Rest::Account) => ok(&self.spot_account(server_ms)),
+            ("GET", Rest::Balance) if futures => ok(&self.balance(server_ms)),
+            ("GET", Rest::PositionRisk) if futures => ok(&self.positions(k, server_ms)),
+            ("POST", Rest::Leverage) if futures => match k {
                 Some(k) => self.leverage(k, &params),
                 None => need_symbol(),
             },
@@ -415,7 +419,7 @@ impl Desk {
         }
         self.order_count.1 += 1;
         let n = self.order_count.1;
-        let headers = vec![("X-MBX-ORDER-COUNT-10S", n.to_string())];
+        let headers = vec![(ORDER_COUNT_HEADER, n.to_string())];
         if n > self.orders_per_10s {
             let mut a = err(
                 429,
@@ -639,11 +643,7 @@ impl Desk {
             }
             "PUT" => match &self.listen_key {
                 Some(_) => ok(&Empty {}),
-                None => err(
-                    400,
-                    Code::InvalidListenKey,
-                    "This listenKey does not exist.",
-                ),
+                None => err(400, Code::InvalidListenKey, UNKNOWN_LISTEN_KEY),
             },
             "DELETE" => {
                 self.listen_key = None;
@@ -1077,7 +1077,8 @@ impl Desk {
                 stp: "NONE".into(),
             })
         };
-        self.events.push(super::super::user::write(&event));
+        self.events
+            .push(crate::venues::binance::user::write(&event));
     }
 
     /// The account changed (`m`: ORDER after a fill, FUNDING_FEE).
@@ -1134,7 +1135,8 @@ impl Desk {
                 ],
             })
         };
-        self.events.push(super::super::user::write(&event));
+        self.events
+            .push(crate::venues::binance::user::write(&event));
     }
 
     fn spot_account(&self, server_ms: i64) -> SpotAccount {
