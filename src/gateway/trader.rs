@@ -13,6 +13,8 @@
 //!
 //! # Hot path: every buffer is sized at start-up; no allocation.
 
+pub use super::journal::{ClosedTrade, EquityPoint, Exit, Journal};
+pub use super::link::Link;
 use crate::core::{
     ClientId, DepthSnapshot, EventBody, ExchangeStats, Execution, Lots, MarketEvent, NewOrder,
     OcoOrder, OrderCmd, OrderKind, OrderRequest, OrderSide, Reject, Report, SymbolSpec, Ticks,
@@ -70,76 +72,6 @@ impl Tracked {
     }
 }
 
-/// How an operation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Exit {
-    /// The take profit filled.
-    TakeProfit,
-    /// The stop filled.
-    Stop,
-    /// A market order flattened it after an exit was refused.
-    Flattened,
-    /// The exchange liquidated the position.
-    Liquidated,
-    /// Still open when the data ended: valued at the last trade, as a taker exit.
-    EndOfData,
-}
-
-/// A closed operation, for the trade list and the fitness.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClosedTrade {
-    /// Operation id.
-    pub id: u64,
-    /// Long or short.
-    pub side: Side,
-    /// Lots traded (the entry's filled quantity).
-    pub qty: Lots,
-    /// First entry fill, exchange µs.
-    pub entry_us: u64,
-    /// Last exit fill, exchange µs.
-    pub exit_us: u64,
-    /// Value of the entry fills, 10⁻⁸ quote.
-    pub entry_value_e8: i64,
-    /// Value of the exit fills, 10⁻⁸ quote.
-    pub exit_value_e8: i64,
-    /// Fees paid (entry and exit; a liquidation's lost margin beyond the price move).
-    pub fees_e8: i64,
-    /// Funding received (negative: paid).
-    pub funding_e8: i64,
-    /// Net PnL: gross − fees + funding.
-    pub pnl_e8: i64,
-    /// Margin the operation held.
-    pub margin_e8: i64,
-    /// How it ended.
-    pub exit: Exit,
-    /// Fills as maker.
-    pub maker_fills: u32,
-    /// Fills as taker.
-    pub taker_fills: u32,
-}
-
-/// The account's equity at one time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EquityPoint {
-    /// Exchange time, µs.
-    pub time_us: u64,
-    /// Capital + realised PnL + open operations valued at the last trade, 10⁻⁸ quote.
-    pub equity_e8: i64,
-}
-
-/// The backtest's record: closed operations and the equity curve. Its buffers are
-/// reserved up front so recording does not allocate per event.
-#[derive(Debug, Clone, Default)]
-pub struct Journal {
-    /// Closed operations, in closing order.
-    pub trades: Vec<ClosedTrade>,
-    /// Equity sampled every period.
-    pub equity: Vec<EquityPoint>,
-    period_us: u64,
-    next_us: u64,
-}
-
 /// Counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TraderStats {
@@ -195,85 +127,6 @@ pub struct Shutdown {
     pub position: Lots,
     /// Unrealised PnL of the open positions at the last trade, 10⁻⁸ quote.
     pub unrealised_e8: i64,
-}
-
-/// The exchange end of a trader.
-#[allow(clippy::large_enum_variant)]
-pub enum Link {
-    /// The simulated exchange, fed the market as the exchange sees it.
-    Sim(SimLink),
-    /// A venue's live link.
-    Live(LiveLink),
-}
-
-impl Link {
-    #[inline]
-    fn send(
-        &mut self,
-        req: &OrderRequest,
-        wire: &crate::venues::WireRequest,
-        sent_us: u64,
-        tick_ns: u64,
-    ) {
-        match self {
-            Link::Sim(x) => x.send(req, wire, sent_us),
-            Link::Live(l) => l.send(req, wire, tick_ns),
-        }
-    }
-
-    /// A market event; returns when the trader sees it, µs (the simulation's feed
-    /// delay after the exchange; the venue's clock live).
-    #[inline]
-    fn on_market(&mut self, ev: &MarketEvent) -> u64 {
-        match self {
-            Link::Sim(x) => x.on_market(ev),
-            Link::Live(l) => l.now_us(),
-        }
-    }
-
-    fn on_snapshot(&mut self, snap: &DepthSnapshot) {
-        if let Link::Sim(x) = self {
-            x.on_snapshot(snap);
-        }
-    }
-
-    /// Exchange time: the simulator's, or the server clock as estimated.
-    #[inline]
-    fn now_us(&self) -> u64 {
-        match self {
-            Link::Sim(x) => x.now_us(),
-            Link::Live(l) => l.now_us(),
-        }
-    }
-
-    #[inline]
-    fn drain_due(&mut self, now_us: u64, f: impl FnMut(&Execution)) {
-        match self {
-            Link::Sim(x) => x.drain_due(now_us, f),
-            Link::Live(l) => l.drain(f),
-        }
-    }
-
-    fn cancel_all(&mut self) -> usize {
-        match self {
-            Link::Sim(x) => x.cancel_all(),
-            Link::Live(l) => l.cancel_all(),
-        }
-    }
-
-    fn position(&self) -> Lots {
-        match self {
-            Link::Sim(x) => x.position(),
-            Link::Live(l) => l.position(),
-        }
-    }
-
-    fn stats(&self) -> ExchangeStats {
-        match self {
-            Link::Sim(x) => x.stats(),
-            Link::Live(l) => l.stats(),
-        }
-    }
 }
 
 /// Risk manager, signer and exchange for one symbol.
@@ -950,104 +803,4 @@ fn parse_id(s: &str) -> Option<(u64, u8)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_ids_round_trip() {
-        assert_eq!(parse_id(&id(42, b't')), Some((42, b't')));
-        assert_eq!(parse_id("mnv"), None);
-        assert_eq!(parse_id("xyz1e"), None);
-    }
-}
-
-#[cfg(test)]
-mod race_tests {
-    use super::*;
-    use crate::core::Market;
-    use crate::sim::testkit;
-
-    #[test]
-    fn a_fill_that_beats_the_withdrawal_keeps_the_position() {
-        let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
-        let strategy = Strategy::parse(
-            include_str!("../../strategy_0.toml"),
-            &[("volume_window_secs", "1".into())],
-        )
-        .unwrap();
-        // Requests take 500 ms to arrive.
-        let opts = SimOptions {
-            latency: crate::sim::latency::LatencyModel::parse("order=500ms").unwrap(),
-            ..SimOptions::default()
-        };
-        let mut t = Trader::simulated(
-            &spec,
-            &strategy,
-            crate::venues::binance::sign::Signer::from_secret(b"k"),
-            &opts,
-        );
-        t.on_snapshot(&testkit::snapshot(&[(6_000_100, 100)], &[(6_000_200, 100)]));
-        t.on_market(&testkit::depth(101, 1_000, &[], &[]));
-        let intent = Intent {
-            side: Side::Long,
-            entry: Ticks(6_000_000),
-            take_profit: Ticks(6_100_000),
-            stop_loss: Ticks(5_900_000),
-            support_wall: Ticks(5_999_999),
-            target_wall: Ticks(6_100_001),
-            void_price: Ticks(6_050_000),
-            void_width_bins: 10,
-            pressure_ppm: 200_000,
-        };
-        assert_eq!(t.on_intent(&intent, 1_000), Outcome::Sent);
-        t.on_market(&testkit::depth(102, 1_600, &[], &[])); // the entry rests
-        // Past the 1 s window: the cancel leaves at 2.1 s and arrives at 2.6 s…
-        t.on_market(&testkit::trade(2_100, 6_000_150, 1, false));
-        assert_eq!(t.stats.requests, 2);
-        // …but a sell through the entry at 2.2 s fills it first.
-        t.on_market(&testkit::trade(2_200, 5_999_000, 1_000, true));
-        assert_eq!(t.stats.entries_filled, 1);
-        t.on_market(&testkit::trade(2_700, 6_000_150, 1, false)); // cancel arrives: refused
-        assert_eq!(t.stats.entries_withdrawn, 0);
-        assert_eq!(
-            t.open_operations(),
-            1,
-            "the filled operation is still followed"
-        );
-        assert!(t.exchange.position().0 > 0);
-        let s = t.shutdown();
-        assert_eq!(s.open_positions, 1);
-    }
-
-    #[test]
-    fn recorded_feed_delay_is_local_minus_exchange_time_less_the_offset() {
-        let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
-        let strategy = Strategy::parse(include_str!("../../strategy_0.toml"), &[]).unwrap();
-        let opts = SimOptions {
-            latency: crate::sim::latency::LatencyModel::parse("feed=recorded+1ms").unwrap(),
-            ..SimOptions::default()
-        };
-        let mut t = Trader::simulated(
-            &spec,
-            &strategy,
-            crate::venues::binance::sign::Signer::from_secret(b"k"),
-            &opts,
-        );
-        // The local clock runs 1.3 s behind the exchange's; the first event is the
-        // fastest seen so far: only the 1 ms floor.
-        let mut ev = testkit::trade(10_000, 6_000_000, 1, true);
-        ev.recv_ns = 8_700_000_000;
-        t.on_market(&ev);
-        assert_eq!(t.now_us, 10_001_000);
-        // 40 ms slower than that one: seen 41 ms after the exchange published it.
-        let mut ev = testkit::trade(11_000, 6_000_000, 1, true);
-        ev.recv_ns = 9_740_000_000;
-        t.on_market(&ev);
-        assert_eq!(t.now_us, 11_041_000);
-        // A faster one moves the offset: 0 + 1 ms.
-        let mut ev = testkit::trade(12_000, 6_000_000, 1, true);
-        ev.recv_ns = 10_690_000_000;
-        t.on_market(&ev);
-        assert_eq!(t.now_us, 12_001_000);
-    }
-}
+mod tests;

@@ -181,7 +181,7 @@ fn answers_and_events_stay_json_whatever_the_client_id() {
     assert_eq!(a.0, 400, "{}", String::from_utf8_lossy(&a.2));
     assert!(ErrorBody::read(&a.2).is_some());
     let a = order(&mut d, "ok-1", "99.00");
-    assert!(sonic_rs::from_slice::<SpotOrder>(&a.2).is_ok());
+    assert!(sonic_rs::from_slice::<crate::venues::binance::orders::SpotOrder>(&a.2).is_ok());
     for e in d.take_events() {
         assert!(
             crate::venues::binance::user::read(e.as_bytes()).is_ok(),

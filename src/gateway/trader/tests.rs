@@ -1,0 +1,100 @@
+mod ids {
+    use super::super::*;
+
+    #[test]
+    fn client_ids_round_trip() {
+        assert_eq!(parse_id(&id(42, b't')), Some((42, b't')));
+        assert_eq!(parse_id("mnv"), None);
+        assert_eq!(parse_id("xyz1e"), None);
+    }
+}
+
+mod races {
+    use super::super::*;
+    use crate::core::Market;
+    use crate::sim::testkit;
+
+    #[test]
+    fn a_fill_that_beats_the_withdrawal_keeps_the_position() {
+        let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
+        let strategy = Strategy::parse(
+            include_str!("../../../strategy_0.toml"),
+            &[("volume_window_secs", "1".into())],
+        )
+        .unwrap();
+        // Requests take 500 ms to arrive.
+        let opts = SimOptions {
+            latency: crate::sim::latency::LatencyModel::parse("order=500ms").unwrap(),
+            ..SimOptions::default()
+        };
+        let mut t = Trader::simulated(
+            &spec,
+            &strategy,
+            crate::venues::binance::sign::Signer::from_secret(b"k"),
+            &opts,
+        );
+        t.on_snapshot(&testkit::snapshot(&[(6_000_100, 100)], &[(6_000_200, 100)]));
+        t.on_market(&testkit::depth(101, 1_000, &[], &[]));
+        let intent = Intent {
+            side: Side::Long,
+            entry: Ticks(6_000_000),
+            take_profit: Ticks(6_100_000),
+            stop_loss: Ticks(5_900_000),
+            support_wall: Ticks(5_999_999),
+            target_wall: Ticks(6_100_001),
+            void_price: Ticks(6_050_000),
+            void_width_bins: 10,
+            pressure_ppm: 200_000,
+        };
+        assert_eq!(t.on_intent(&intent, 1_000), Outcome::Sent);
+        t.on_market(&testkit::depth(102, 1_600, &[], &[])); // the entry rests
+        // Past the 1 s window: the cancel leaves at 2.1 s and arrives at 2.6 s…
+        t.on_market(&testkit::trade(2_100, 6_000_150, 1, false));
+        assert_eq!(t.stats.requests, 2);
+        // …but a sell through the entry at 2.2 s fills it first.
+        t.on_market(&testkit::trade(2_200, 5_999_000, 1_000, true));
+        assert_eq!(t.stats.entries_filled, 1);
+        t.on_market(&testkit::trade(2_700, 6_000_150, 1, false)); // cancel arrives: refused
+        assert_eq!(t.stats.entries_withdrawn, 0);
+        assert_eq!(
+            t.open_operations(),
+            1,
+            "the filled operation is still followed"
+        );
+        assert!(t.exchange.position().0 > 0);
+        let s = t.shutdown();
+        assert_eq!(s.open_positions, 1);
+    }
+
+    #[test]
+    fn recorded_feed_delay_is_local_minus_exchange_time_less_the_offset() {
+        let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
+        let strategy = Strategy::parse(include_str!("../../../strategy_0.toml"), &[]).unwrap();
+        let opts = SimOptions {
+            latency: crate::sim::latency::LatencyModel::parse("feed=recorded+1ms").unwrap(),
+            ..SimOptions::default()
+        };
+        let mut t = Trader::simulated(
+            &spec,
+            &strategy,
+            crate::venues::binance::sign::Signer::from_secret(b"k"),
+            &opts,
+        );
+        // The local clock runs 1.3 s behind the exchange's; the first event is the
+        // fastest seen so far: only the 1 ms floor.
+        let mut ev = testkit::trade(10_000, 6_000_000, 1, true);
+        ev.recv_ns = 8_700_000_000;
+        t.on_market(&ev);
+        assert_eq!(t.now_us, 10_001_000);
+        // 40 ms slower than that one: seen 41 ms after the exchange published it.
+        let mut ev = testkit::trade(11_000, 6_000_000, 1, true);
+        ev.recv_ns = 9_740_000_000;
+        t.on_market(&ev);
+        assert_eq!(t.now_us, 11_041_000);
+        // A faster one moves the offset: 0 + 1 ms.
+        let mut ev = testkit::trade(12_000, 6_000_000, 1, true);
+        ev.recv_ns = 10_690_000_000;
+        t.on_market(&ev);
+        assert_eq!(t.now_us, 12_001_000);
+    }
+}
