@@ -83,7 +83,7 @@ impl<T: Copy> Outbox<T> {
     }
 
     /// Builds the next message in place in its slot (no copy at all), waiting like
-    /// [`Outbox::push`] when the ring is full. Only for rings made by [`ring_filled`],
+    /// [`Outbox::push`] when the ring is full. Only for rings made filled (`ring_filled`),
     /// whose slots all hold a valid `T` (the closure sees the last message written there).
     ///
     /// # Hot path: no allocation.

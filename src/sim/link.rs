@@ -1,6 +1,6 @@
 //! The trader's end of the simulated exchange: requests go in with the order latency,
 //! reports come back with the response latency, and the market reaches the trader
-//! after the feed latency ([`LatencyModel`]). Everything the simulation adds in time
+//! after the feed latency ([`super::latency::LatencyModel`]). Everything the simulation adds in time
 //! lives here; the trader only asks when it sees an event.
 //!
 //! # Hot path: no allocation.

@@ -13,7 +13,7 @@
 //!   book, which applies each diff before publishing it: a snapshot's `lastUpdateId` is
 //!   never behind the stream, so Binance's local-book procedure works against it;
 //!
-//! and it trades ([`desk`]): Binance's signed order and account endpoints (new,
+//! and it trades (its desk): Binance's signed order and account endpoints (new,
 //! cancel and query orders, open orders, cancel all, spot OCO lists, account,
 //! positions, leverage) matched against the replayed book by the backtest's simulated
 //! exchange, and the user data stream (a listen key, then a raw stream session on it)

@@ -3,12 +3,12 @@
 //! typed requests and their signed bytes; it brings back the same [`Execution`]s.
 //!
 //! * The gateway thread pushes requests into an SPSC ring and wakes the link's I/O
-//!   thread ([`io`]); it drains execution reports from a second ring (no allocation,
+//!   thread (`io`); it drains execution reports from a second ring (no allocation,
 //!   no blocking on the hot thread).
 //! * The I/O thread sends each request on one keep-alive REST connection and keeps an
 //!   order state machine per client id (sent → new → partially filled → filled, or
 //!   canceled, expired, rejected) fed by the REST answers and by the user data
-//!   stream, which a third thread reads ([`user_stream`]: listen key, keep-alive,
+//!   stream, which a third thread reads (`user_stream`: listen key, keep-alive,
 //!   reconnection).
 //! * Fills are counted by cumulative quantity, so one learnt twice (an answer and an
 //!   event, or a query after a reconnection) is forwarded once; a fill an answer

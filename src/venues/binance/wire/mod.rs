@@ -8,7 +8,7 @@
 //! Decoded: depthUpdate (spot `U,u`; USDⓈ-M `U,u,pu`; COIN-M with `ps`), trade, aggTrade,
 //! bookTicker (spot form without `e`, futures form with it), kline and markPriceUpdate.
 //! A REST snapshot shape (`lastUpdateId`) is reported as [`Decoded::Snapshot`] so the
-//! caller can hand it to the cold [`snapshot`] parser. Unknown types and symbols are
+//! caller can hand it to the cold [`super::snapshot`] parser. Unknown types and symbols are
 //! skipped and counted; malformed frames are a [`DecodeError`], counted, never a panic.
 //!
 //! Reference: Binance "WebSocket Streams" (spot) and "Websocket Market Streams"
@@ -68,7 +68,7 @@ pub enum SkipReason {
 pub enum Decoded {
     /// This many events went to the sink (a split depth diff gives several).
     Events(u32),
-    /// A REST depth snapshot shape; parse it with [`parse_snapshot`].
+    /// A REST depth snapshot shape; parse it with [`super::parse_snapshot`].
     Snapshot {
         /// The symbol, when the frame names it (combined stream or `s`).
         symbol: Option<SymbolId>,
