@@ -30,6 +30,25 @@ pub struct MarketData {
     pub data_market: Option<Market>,
 }
 
+/// Recorded data to run on: files or databases, and their grids when they do not say.
+#[derive(Args, Clone, Debug)]
+pub struct RecordedData {
+    /// Recorded files of one session in order (hftbacktest `.gz`/plain, cryptofeed
+    /// captures, JSON lines), or recording databases; with --symbols, the files of
+    /// every symbol.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub grids: MarketData,
+}
+
+impl RecordedData {
+    /// The files, a database standing for its sessions.
+    pub fn files(&self) -> Result<Vec<PathBuf>> {
+        Ok(minerva::store::expand(&self.files)?)
+    }
+}
+
 /// A strategy file and the command line's overrides of its keys.
 #[derive(Args, Clone, Debug)]
 #[command(next_help_heading = "Strategy")]

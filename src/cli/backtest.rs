@@ -1,7 +1,7 @@
 //! `minerva backtest`: the pipeline's own stages on recorded data against the
 //! simulated exchange, then a fitness report (docs/backtest.md).
 
-use super::args::{MarketData, OVERRIDES_HELP, StrategyArgs, WindowArgs, strategy_replay};
+use super::args::{OVERRIDES_HELP, RecordedData, StrategyArgs, WindowArgs, strategy_replay};
 use anyhow::{Context, Result, bail};
 use minerva::backtest::{self, Input};
 use minerva::core::SymbolSpec;
@@ -13,14 +13,10 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(after_help = OVERRIDES_HELP)]
 pub struct Args {
-    /// Recorded files of one session, in order, or recording databases (as for
-    /// `minerva replay`).
-    #[arg(required = true)]
-    files: Vec<PathBuf>,
     #[command(flatten)]
     strategy: StrategyArgs,
     #[command(flatten)]
-    data: MarketData,
+    data: RecordedData,
     #[command(flatten)]
     window: WindowArgs,
     /// Print the report as one JSON object.
@@ -87,7 +83,7 @@ fn progress_bar(symbol: &str) -> indicatif::ProgressBar {
 
 /// Runs `minerva backtest`.
 pub fn run(a: Args) -> Result<()> {
-    let files = minerva::store::expand(&a.files)?;
+    let files = a.data.files()?;
     let strategy = a.strategy.load()?;
     let symbols = super::args::symbol_list(a.symbols.as_deref(), &strategy)?;
     let cfg = a.window.config();
@@ -101,7 +97,7 @@ pub fn run(a: Args) -> Result<()> {
     for sym in &symbols {
         let mut strategy = strategy.clone();
         strategy.market = sym.clone();
-        let opts = strategy_replay(&strategy, &a.data);
+        let opts = strategy_replay(&strategy, &a.data.grids);
         let (spec, frames) = symbol_data(&files, symbols.len(), &opts)?;
         let bar = progress_bar(sym);
         let mut progress = |done: u64, total: u64| {

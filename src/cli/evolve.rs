@@ -1,7 +1,7 @@
 //! `minerva evolve`: the genetic algorithm over strategy parameters, judged by
 //! backtests on recorded data, checked on a holdout window (docs/evolve.md).
 
-use super::args::{MarketData, OVERRIDES_HELP, StrategyArgs, WindowArgs, strategy_replay};
+use super::args::{OVERRIDES_HELP, RecordedData, StrategyArgs, WindowArgs, strategy_replay};
 use super::backtest::symbol_data;
 use anyhow::{Context, Result, bail};
 use minerva::evolve::log::LogFile;
@@ -13,15 +13,11 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args)]
 #[command(after_help = OVERRIDES_HELP)]
 pub struct Args {
-    /// Recorded files, in order (as for `minerva backtest`: one session, or with
-    /// --symbols the files of every symbol), or recording databases.
-    #[arg(required = true)]
-    files: Vec<PathBuf>,
     /// The strategy to start from (it is not changed) and fixed overrides of its keys.
     #[command(flatten)]
     strategy: StrategyArgs,
     #[command(flatten)]
-    data: MarketData,
+    data: RecordedData,
     #[command(flatten)]
     window: WindowArgs,
     /// Where to write the best strategy found (the strategy file with the evolved keys
@@ -155,7 +151,7 @@ fn same_file(x: &Path, y: &Path) -> bool {
 
 /// Runs `minerva evolve`.
 pub fn run(a: Args) -> Result<()> {
-    let files = minerva::store::expand(&a.files)?;
+    let files = a.data.files()?;
     let path = &a.strategy.strategy;
     let text =
         std::fs::read_to_string(path).with_context(|| format!("strategy {}", path.display()))?;
@@ -197,7 +193,7 @@ pub fn run(a: Args) -> Result<()> {
             market: sym.clone(),
             ..strategy.clone()
         };
-        let opts = strategy_replay(&strategy, &a.data);
+        let opts = strategy_replay(&strategy, &a.data.grids);
         let (spec, frames) = symbol_data(&files, symbols.len(), &opts)?;
         // Decoded once; the frames are not needed again.
         let tape = minerva::backtest::tape::Tape::record(&frames, &spec);

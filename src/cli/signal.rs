@@ -1,7 +1,7 @@
 //! `minerva signal`: recorded data through book → oracle → risk manager; every
 //! operation the strategy would place and every proposal refused, with the reason.
 
-use super::args::{MarketData, OVERRIDES_HELP, StrategyArgs, strategy_replay};
+use super::args::{OVERRIDES_HELP, RecordedData, StrategyArgs, strategy_replay};
 use anyhow::{Result, bail};
 use minerva::replay::signal_run::SignalRun;
 use minerva::replay::{self, ReplayOptions, signal_report as report};
@@ -11,13 +11,10 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(after_help = OVERRIDES_HELP)]
 pub struct Args {
-    /// Recorded files or databases, as for `minerva replay`.
-    #[arg(required = true)]
-    files: Vec<PathBuf>,
     #[command(flatten)]
     strategy: StrategyArgs,
     #[command(flatten)]
-    data: MarketData,
+    data: RecordedData,
     /// One JSON object per line instead of text.
     #[arg(long)]
     json: bool,
@@ -28,12 +25,12 @@ pub struct Args {
 
 /// Runs `minerva signal`.
 pub fn run(a: Args) -> Result<()> {
-    let files = minerva::store::expand(&a.files)?;
+    let files = a.data.files()?;
     let strategy = a.strategy.load()?;
     let opts = ReplayOptions {
         snapshot: a.snapshot,
         progress: !a.json,
-        ..strategy_replay(&strategy, &a.data)
+        ..strategy_replay(&strategy, &a.data.grids)
     };
     let mut run = SignalRun::new(strategy);
     let rep = replay::replay_observed(&files, &opts, &mut run)?;

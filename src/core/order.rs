@@ -75,6 +75,29 @@ pub struct OcoOrder {
     pub stop: Ticks,
 }
 
+impl OcoOrder {
+    /// The two orders of the list in the order of their legs on the wire, above then
+    /// below: a sell's take profit (post-only) is above and its stop below; a buy's
+    /// stop is above and its take profit below.
+    pub fn legs(&self) -> [NewOrder; 2] {
+        let leg = |id, kind, price| NewOrder {
+            id,
+            side: self.side,
+            kind,
+            price,
+            qty: self.qty,
+            reduce_only: false,
+        };
+        let tp = leg(self.take_profit_id, OrderKind::PostOnly, self.take_profit);
+        let stop = leg(self.stop_id, OrderKind::StopMarket, self.stop);
+        if self.side == OrderSide::Sell {
+            [tp, stop]
+        } else {
+            [stop, tp]
+        }
+    }
+}
+
 /// What the trader asks of an exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderCmd {

@@ -16,117 +16,133 @@ fn money(e8: i64) -> String {
     Dec8(e8).to_string()
 }
 
-/// A JSON object with keys in the order given (numbers are written as given).
-fn object(fields: &[(&str, J)]) -> String {
-    let mut o = String::from("{");
-    for (k, (name, v)) in fields.iter().enumerate() {
-        if k > 0 {
-            o.push(',');
-        }
-        o.push_str(&sonic_rs::to_string(name).unwrap_or_default());
-        o.push(':');
-        match v {
-            J::S(s) => o.push_str(&sonic_rs::to_string(s).unwrap_or_default()),
-            J::N(n) => o.push_str(n),
-        }
-    }
-    o.push('}');
-    o
-}
-
-/// A JSON value: a string, or a number already written.
-enum J {
-    S(String),
-    N(String),
-}
-
-fn n(v: impl std::fmt::Display) -> J {
-    J::N(v.to_string())
+/// One line of `minerva signal --json`, tagged by `type`.
+#[derive(serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Line {
+    Operation {
+        id: u64,
+        time: String,
+        time_ms: u64,
+        side: &'static str,
+        entry: String,
+        take_profit: String,
+        stop_loss: String,
+        size: String,
+        size_lots: i64,
+        notional: String,
+        margin: String,
+        leverage: u32,
+        pnl_at_take_profit: String,
+        pnl_at_stop_loss: String,
+        support_wall: String,
+        target_wall: String,
+        void: String,
+        void_width_bins: u32,
+        pressure: f64,
+    },
+    Refused {
+        time: String,
+        time_ms: u64,
+        side: &'static str,
+        entry: String,
+        take_profit: String,
+        stop_loss: String,
+        reason: String,
+    },
+    Filled {
+        id: u64,
+        time: String,
+        time_ms: u64,
+    },
+    Closed {
+        id: u64,
+        time: String,
+        time_ms: u64,
+        exit: String,
+        at: &'static str,
+        pnl: String,
+    },
+    Withdrawn {
+        id: u64,
+        time: String,
+        time_ms: u64,
+    },
 }
 
 /// One JSON object per record, one per line.
 pub fn json_lines(run: &SignalRun, spec: &SymbolSpec) -> String {
-    let px = |t: Ticks| J::S(spec.price.format(t));
-    let m = |e8: i64| J::S(money(e8));
-    let s = |v: &str| J::S(v.to_string());
+    let px = |t: Ticks| spec.price.format(t);
     let mut o = String::new();
     for r in &run.records {
         let line = match r {
             SignalRecord::Operation { time_ms, op } => {
                 let i = &op.intent;
-                object(&[
-                    ("type", s("operation")),
-                    ("id", n(op.id)),
-                    ("time", J::S(utc(*time_ms))),
-                    ("time_ms", n(time_ms)),
-                    ("side", s(side(i.side))),
-                    ("entry", px(i.entry)),
-                    ("take_profit", px(i.take_profit)),
-                    ("stop_loss", px(i.stop_loss)),
-                    ("size", J::S(spec.qty.format(op.qty))),
-                    ("size_lots", n(op.qty.0)),
-                    ("notional", m(op.notional_e8)),
-                    ("margin", m(op.margin_e8)),
-                    ("leverage", n(op.leverage)),
-                    ("pnl_at_take_profit", m(op.pnl_at_tp_e8)),
-                    ("pnl_at_stop_loss", m(op.pnl_at_sl_e8)),
-                    ("support_wall", px(i.support_wall)),
-                    ("target_wall", px(i.target_wall)),
-                    ("void", px(i.void_price)),
-                    ("void_width_bins", n(i.void_width_bins)),
-                    ("pressure", n(i.pressure_ppm as f64 / 1e6)),
-                ])
+                Line::Operation {
+                    id: op.id,
+                    time: utc(*time_ms),
+                    time_ms: *time_ms,
+                    side: side(i.side),
+                    entry: px(i.entry),
+                    take_profit: px(i.take_profit),
+                    stop_loss: px(i.stop_loss),
+                    size: spec.qty.format(op.qty),
+                    size_lots: op.qty.0,
+                    notional: money(op.notional_e8),
+                    margin: money(op.margin_e8),
+                    leverage: op.leverage,
+                    pnl_at_take_profit: money(op.pnl_at_tp_e8),
+                    pnl_at_stop_loss: money(op.pnl_at_sl_e8),
+                    support_wall: px(i.support_wall),
+                    target_wall: px(i.target_wall),
+                    void: px(i.void_price),
+                    void_width_bins: i.void_width_bins,
+                    pressure: i.pressure_ppm as f64 / 1e6,
+                }
             }
             SignalRecord::Refused {
                 time_ms,
                 intent,
                 reason,
-            } => object(&[
-                ("type", s("refused")),
-                ("time", J::S(utc(*time_ms))),
-                ("time_ms", n(time_ms)),
-                ("side", s(side(intent.side))),
-                ("entry", px(intent.entry)),
-                ("take_profit", px(intent.take_profit)),
-                ("stop_loss", px(intent.stop_loss)),
-                ("reason", J::S(reason.to_string())),
-            ]),
-            SignalRecord::Filled { time_ms, id } => object(&[
-                ("type", s("filled")),
-                ("id", n(id)),
-                ("time", J::S(utc(*time_ms))),
-                ("time_ms", n(time_ms)),
-            ]),
+            } => Line::Refused {
+                time: utc(*time_ms),
+                time_ms: *time_ms,
+                side: side(intent.side),
+                entry: px(intent.entry),
+                take_profit: px(intent.take_profit),
+                stop_loss: px(intent.stop_loss),
+                reason: reason.to_string(),
+            },
+            SignalRecord::Filled { time_ms, id } => Line::Filled {
+                id: *id,
+                time: utc(*time_ms),
+                time_ms: *time_ms,
+            },
             SignalRecord::Closed {
                 time_ms,
                 id,
                 exit,
                 take_profit,
                 pnl_e8,
-            } => object(&[
-                ("type", s("closed")),
-                ("id", n(id)),
-                ("time", J::S(utc(*time_ms))),
-                ("time_ms", n(time_ms)),
-                ("exit", px(*exit)),
-                (
-                    "at",
-                    s(if *take_profit {
-                        "take_profit"
-                    } else {
-                        "stop_loss"
-                    }),
-                ),
-                ("pnl", m(*pnl_e8)),
-            ]),
-            SignalRecord::Withdrawn { time_ms, id } => object(&[
-                ("type", s("withdrawn")),
-                ("id", n(id)),
-                ("time", J::S(utc(*time_ms))),
-                ("time_ms", n(time_ms)),
-            ]),
+            } => Line::Closed {
+                id: *id,
+                time: utc(*time_ms),
+                time_ms: *time_ms,
+                exit: px(*exit),
+                at: if *take_profit {
+                    "take_profit"
+                } else {
+                    "stop_loss"
+                },
+                pnl: money(*pnl_e8),
+            },
+            SignalRecord::Withdrawn { time_ms, id } => Line::Withdrawn {
+                id: *id,
+                time: utc(*time_ms),
+                time_ms: *time_ms,
+            },
         };
-        o.push_str(&line);
+        o.push_str(&sonic_rs::to_string(&line).unwrap_or_default());
         o.push('\n');
     }
     o

@@ -41,8 +41,7 @@ use self::queue::QueueModel;
 use crate::book::{Book, BookConfig};
 use crate::core::{
     ClientId, DepthSnapshot, EventBody, ExchangeStats, Execution, Level, Lots, MarketEvent,
-    NewOrder, OcoOrder, OrderCmd, OrderKind, OrderRequest, OrderSide, Reject, Report, SymbolSpec,
-    Ticks, Valuer, fee_e8,
+    OcoOrder, OrderCmd, OrderRequest, Reject, Report, SymbolSpec, Ticks, Valuer, fee_e8,
 };
 use crate::strategy::Strategy;
 use arrayvec::ArrayVec;
@@ -408,23 +407,8 @@ impl SimExchange {
 
     /// A spot OCO list: both legs valid and placeable, or the whole list refused.
     fn oco(&mut self, l: &OcoOrder) {
-        let leg = |id, kind, price| NewOrder {
-            id,
-            side: l.side,
-            kind,
-            price,
-            qty: l.qty,
-            reduce_only: false,
-        };
-        let tp = leg(l.take_profit_id, OrderKind::PostOnly, l.take_profit);
-        let stop = leg(l.stop_id, OrderKind::StopMarket, l.stop);
-        // Checked and placed in the order of their legs on the wire, above then
-        // below: a sell's take profit is above, a buy's below.
-        let (above, below) = if l.side == OrderSide::Sell {
-            (tp, stop)
-        } else {
-            (stop, tp)
-        };
+        // Checked and placed in the order of their legs on the wire.
+        let [above, below] = l.legs();
         let above = checked(&self.spec, &self.valuer, &above);
         let below = checked(&self.spec, &self.valuer, &below);
         match (above, below) {

@@ -507,22 +507,8 @@ impl Desk {
         }
         let list_id = self.next_list_id;
         self.next_list_id += 1;
-        let leg = |id, kind, price| NewOrder {
-            id,
-            side: oco.side,
-            kind,
-            price,
-            qty: oco.qty,
-            reduce_only: false,
-        };
-        let tp_order = leg(oco.take_profit_id, OrderKind::PostOnly, oco.take_profit);
-        let stop_order = leg(oco.stop_id, OrderKind::StopMarket, oco.stop);
         // Listed above then below, as Binance lists a list's legs.
-        let (above, below) = if oco.side == crate::core::OrderSide::Sell {
-            (tp_order, stop_order)
-        } else {
-            (stop_order, tp_order)
-        };
+        let [above, below] = oco.legs();
         let a = self.remember(k, &above, list_id, server_ms);
         let b = self.remember(k, &below, list_id, server_ms);
         self.emit(a, "NEW", None, server_ms);

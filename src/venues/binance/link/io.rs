@@ -205,23 +205,32 @@ impl Io {
         unreachable!("the loop returns on its second pass")
     }
 
-    /// Start-up: clock, stale orders, position.
-    pub(super) fn start(&mut self) -> Result<Startup, LinkError> {
-        self.sync_time()?;
-        let sym = format!("symbol={}", self.spec.name);
-        let (status, body) = self.call("GET", self.path(Rest::OpenOrders), &sym)?;
+    /// A signed `GET` of start-up, its answer read as `T`.
+    fn start_get<T: serde::de::DeserializeOwned>(
+        &mut self,
+        what: &'static str,
+        endpoint: Rest,
+        params: &str,
+    ) -> Result<T, LinkError> {
+        let (status, body) = self.call("GET", self.path(endpoint), params)?;
         if status != 200 {
             return Err(LinkError::Refused {
-                what: "open orders",
+                what,
                 status,
                 body: String::from_utf8_lossy(&body).into_owned(),
             });
         }
-        let open: Vec<OrderState> =
-            sonic_rs::from_slice(&body).map_err(|e| LinkError::Unreadable {
-                what: "open orders",
-                why: e.to_string(),
-            })?;
+        sonic_rs::from_slice(&body).map_err(|e| LinkError::Unreadable {
+            what,
+            why: e.to_string(),
+        })
+    }
+
+    /// Start-up: clock, stale orders, position.
+    pub(super) fn start(&mut self) -> Result<Startup, LinkError> {
+        self.sync_time()?;
+        let sym = format!("symbol={}", self.spec.name);
+        let open: Vec<OrderState> = self.start_get("open orders", Rest::OpenOrders, &sym)?;
         let mut s = Startup::default();
         for o in open {
             let c = &o.client_order_id;
@@ -236,19 +245,8 @@ impl Io {
             }
         }
         if self.futures() {
-            let (status, body) = self.call("GET", self.path(Rest::PositionRisk), &sym)?;
-            if status != 200 {
-                return Err(LinkError::Refused {
-                    what: "positions",
-                    status,
-                    body: String::from_utf8_lossy(&body).into_owned(),
-                });
-            }
             let positions: Vec<PositionState> =
-                sonic_rs::from_slice(&body).map_err(|e| LinkError::Unreadable {
-                    what: "positions",
-                    why: e.to_string(),
-                })?;
+                self.start_get("positions", Rest::PositionRisk, &sym)?;
             let amt = match positions
                 .iter()
                 .find(|p| p.symbol == self.spec.name.as_str())
