@@ -182,6 +182,11 @@ impl DepthChain {
             self.seq = Some(seq);
             return None;
         };
+        // Checked before the rule: a futures diff repeated from before the chain's
+        // end breaks `pu` continuity, but the chain must never run backwards.
+        if last <= seq.book_id() {
+            return None;
+        }
         match seq.check(first, last, prev) {
             Verdict::Apply => {
                 seq.accept(last);
@@ -270,6 +275,10 @@ mod tests {
                 first: 140
             })
         );
+        // A diff repeated from before the chain's end is skipped, whatever its `pu`:
+        // the chain never runs backwards (found by the recorded_lines fuzz target).
+        assert_eq!(c.diff(118, 130, Some(120)), None);
+        assert_eq!(c.last(), Some(150));
         // After a snapshot the first diff must straddle it (U <= L <= u): one that
         // starts after it is a gap, by the book's rule too.
         c.snapshot(200);
