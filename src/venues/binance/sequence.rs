@@ -166,11 +166,12 @@ impl DepthChain {
     /// A REST snapshot with `lastUpdateId` `id`: the chain restarts there, unless
     /// the diffs received before it already reach past it unbroken.
     pub fn snapshot(&mut self, id: u64) {
-        let seq = self.seq.get_or_insert(Sequencer::new(true));
-        if seq.last_applied().is_some_and(|had| had >= id) {
+        // Compared with the chain's end, snapshot or diff: an older snapshot (or a
+        // repeated one) never moves the chain back.
+        if self.seq.is_some_and(|seq| seq.book_id() >= id) {
             return;
         }
-        seq.reset(id);
+        self.seq.get_or_insert(Sequencer::new(true)).reset(id);
     }
 
     /// A diff `U..=u` (`pu`: futures' previous `u`); `Some` when it breaks the chain.
@@ -289,6 +290,18 @@ mod tests {
                 first: 201
             })
         );
+    }
+
+    #[test]
+    fn an_older_snapshot_never_moves_the_chain_back() {
+        // Found by the recorded_lines fuzz target: a truncated lastUpdateId.
+        let mut c = DepthChain::default();
+        c.snapshot(300);
+        c.snapshot(30);
+        assert_eq!(c.last(), Some(300));
+        assert_eq!(c.diff(290, 310, Some(299)), None);
+        c.snapshot(305);
+        assert_eq!(c.last(), Some(310));
     }
 
     #[test]
