@@ -168,7 +168,7 @@ impl DepthChain {
     pub fn snapshot(&mut self, id: u64) {
         // Compared with the chain's end, snapshot or diff: an older snapshot (or a
         // repeated one) never moves the chain back.
-        if self.seq.is_some_and(|seq| seq.book_id() >= id) {
+        if self.last().is_some_and(|had| had >= id) {
             return;
         }
         self.seq.get_or_insert(Sequencer::new(true)).reset(id);
