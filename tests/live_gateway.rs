@@ -226,6 +226,7 @@ fn usdm_orders_fill_with_reduce_only_exits() {
             fees: Some((0, 0)),
             ..TradingConfig::default()
         },
+        limits: Default::default(),
     })
     .unwrap();
     let source = minerva::venues::binance::stream::LiveSource::new(

@@ -56,6 +56,9 @@ pub struct Args {
     /// served, so clients can cancel and close (Ctrl-C ends sooner).
     #[arg(long, default_value_t = 10.0)]
     linger: f64,
+    /// Connections (REST and WebSocket) open at once; more are closed at accept.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
 }
 
 /// `--capital`: a positive amount, 10⁻⁸ units.
@@ -102,6 +105,11 @@ pub fn run(a: Args) -> Result<()> {
             fees: a.fees,
             queue: a.queue,
             orders_per_10s: a.order_limit,
+            ..TradingConfig::default()
+        },
+        limits: minerva::local_exchange::Limits {
+            max_connections: a.max_connections,
+            ..Default::default()
         },
     };
     let venue = LocalExchange::start(cfg)?;

@@ -9,6 +9,8 @@
 pub mod binance;
 pub mod fanout;
 pub mod faults;
+pub mod server;
 
 pub use binance::{AccountSummary, Config, LocalExchange, StartError, TradingConfig};
 pub use faults::Faults;
+pub use server::Limits;

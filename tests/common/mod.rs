@@ -148,6 +148,7 @@ pub fn spot_exchange(
         weight_limit,
         keys: std::sync::Arc::new(minerva::venues::binance::keys::ApiKeys::paper()),
         trading,
+        limits: Default::default(),
     })
     .unwrap()
 }

@@ -20,7 +20,7 @@ use crate::core::{
     ClientId, DepthSnapshot, Execution, Lots, Market, MarketEvent, NewOrder, OrderCmd, OrderKind,
     OrderRequest, Report, SymbolSpec, Ticks, Valuer,
 };
-use crate::net::server::Request;
+use crate::local_exchange::server::Request;
 use crate::sim::queue::QueueModel;
 use crate::sim::{SimConfig, SimExchange};
 use crate::venues::binance::account::{Done, Empty, LeverageAnswer, ListenKeyAnswer};
@@ -31,8 +31,8 @@ use crate::venues::binance::limits::ORDER_COUNT_HEADER;
 use crate::venues::binance::orders::{self, OcoAnswer, OcoLeg, Status};
 use crate::venues::binance::params::Params;
 use crate::venues::binance::sign::{AuthError, Incoming, Signer, authenticate, check_key};
+use crate::venues::binance::validate;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// The account and matching the exchange offers.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +47,10 @@ pub struct TradingConfig {
     pub queue: QueueModel,
     /// New orders allowed per 10 s (`None`: Binance's, 100 spot / 300 USDⓈ-M).
     pub orders_per_10s: Option<u32>,
+    /// A listen key not kept alive this long expires (Binance's 60 minutes).
+    pub listen_key_ttl: std::time::Duration,
+    /// Closed orders remembered (older ones are forgotten: memory stays flat).
+    pub keep_closed_orders: usize,
 }
 
 impl Default for TradingConfig {
@@ -57,6 +61,8 @@ impl Default for TradingConfig {
             fees: None,
             queue: QueueModel::default(),
             orders_per_10s: None,
+            listen_key_ttl: LISTEN_KEY_TTL,
+            keep_closed_orders: history::KEEP_CLOSED,
         }
     }
 }
@@ -88,7 +94,7 @@ pub struct AccountSummary {
 
 /// An order as the exchange remembers it (for queries, open orders and events).
 #[derive(Debug, Clone)]
-struct VenueOrder {
+pub(crate) struct VenueOrder {
     symbol: usize,
     order_id: u64,
     list_id: i64,
@@ -126,13 +132,16 @@ pub(crate) struct Desk {
     valuers: Vec<Valuer>,
     assets: Vec<(String, String)>,
     sims: Vec<SimExchange>,
-    orders: Vec<VenueOrder>,
-    by_client: HashMap<(usize, String), usize>,
+    orders: History,
     next_order_id: u64,
     next_trade_id: u64,
     next_list_id: i64,
     next_cancel_id: u64,
-    listen_key: Option<String>,
+    listen_key: Option<ListenKey>,
+    /// A listen key not kept alive this long expires (Binance: 60 minutes).
+    listen_key_ttl: std::time::Duration,
+    /// Keys closed since the exchange last looked, with their expiry events.
+    closed_keys: Vec<(String, String)>,
     rng: fastrand::Rng,
     orders_per_10s: u32,
     /// (Wall-clock 10 s window, new orders in it).
@@ -143,11 +152,31 @@ pub(crate) struct Desk {
     last_fills: Vec<(String, Fill)>,
 }
 
+/// The account's user data stream key.
+#[derive(Debug, Clone)]
+struct ListenKey {
+    key: String,
+    /// When it was created or last kept alive.
+    kept: std::time::Instant,
+}
+
+/// How long a listen key lives without a keepalive (Binance: 60 minutes).
+pub const LISTEN_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
 /// A REST answer: status, extra headers and body.
 pub(crate) type Answer = (u16, Vec<(&'static str, String)>, Vec<u8>);
 
 fn err(status: u16, code: Code, msg: &str) -> Answer {
     (status, Vec::new(), ErrorBody::json(code, msg))
+}
+
+/// Binance's refusal of an order the balance cannot cover.
+fn insufficient() -> Answer {
+    err(
+        400,
+        Code::NewOrderRejected,
+        "Account has insufficient balance for requested action.",
+    )
 }
 
 fn refused(e: AuthError) -> Answer {
@@ -252,13 +281,14 @@ impl Desk {
                 .map(|s| split_assets(&s.name, exchange_info))
                 .collect(),
             specs: specs.to_vec(),
-            orders: Vec::new(),
-            by_client: HashMap::new(),
+            orders: History::new(cfg.keep_closed_orders),
             next_order_id: 1,
             next_trade_id: 1,
             next_list_id: 1,
             next_cancel_id: 1,
             listen_key: None,
+            listen_key_ttl: cfg.listen_key_ttl,
+            closed_keys: Vec::new(),
             rng: fastrand::Rng::with_seed(0x6465_736b),
             orders_per_10s: cfg
                 .orders_per_10s
@@ -282,6 +312,7 @@ impl Desk {
     /// Turns what the engines reported since the last call into order states and
     /// events (resting orders filled by the market, stops triggered, liquidations).
     pub(crate) fn absorb_all(&mut self, server_ms: i64) {
+        self.orders.trim();
         for k in 0..self.sims.len() {
             self.absorb(k, server_ms);
         }
@@ -310,8 +341,47 @@ impl Desk {
     }
 
     /// True for a listen key this exchange handed out.
-    pub(crate) fn is_listen_key(&self, key: &str) -> bool {
-        self.listen_key.as_deref() == Some(key)
+    /// Orders remembered, open and closed (bounded: tests of memory).
+    pub(crate) fn orders_kept(&self) -> usize {
+        self.orders.len()
+    }
+
+    /// The account's listen key, while it is open.
+    pub(crate) fn listen_key(&self) -> Option<&str> {
+        self.listen_key.as_ref().map(|k| k.key.as_str())
+    }
+
+    /// Listen keys closed or expired since the last call, each with its
+    /// `listenKeyExpired` event: the event goes to the key's sessions, then they end.
+    pub(crate) fn take_closed_keys(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.closed_keys)
+    }
+
+    /// Expires the listen key if it was not kept alive for [`LISTEN_KEY_TTL`] (wall
+    /// clock: it is the client's keepalive being tested, not the recording's).
+    pub(crate) fn expire_listen_key(&mut self, server_ms: i64) {
+        if self
+            .listen_key
+            .as_ref()
+            .is_some_and(|k| k.kept.elapsed() >= self.listen_key_ttl)
+        {
+            self.close_listen_key(server_ms);
+        }
+    }
+
+    fn close_listen_key(&mut self, server_ms: i64) {
+        let Some(k) = self.listen_key.take() else {
+            return;
+        };
+        let event = crate::venues::binance::user::write(
+            &crate::venues::binance::user::UserEvent::ListenKeyExpired(
+                crate::venues::binance::user::ListenKeyExpired {
+                    event_ms: server_ms,
+                    listen_key: k.key.clone(),
+                },
+            ),
+        );
+        self.closed_keys.push((k.key, event));
     }
 
     /// True for the endpoints the desk answers (trading, account, listen key).
@@ -332,6 +402,7 @@ impl Desk {
 
     /// Answers a trading or account request.
     pub(crate) fn handle(&mut self, req: &Request, endpoint: Rest, server_ms: i64) -> Answer {
+        self.orders.trim();
         let futures = self.market.is_futures();
         let incoming = Incoming {
             api_key: req.header(API_KEY_HEADER),
@@ -339,7 +410,7 @@ impl Desk {
             body: &req.body,
         };
         if endpoint == Rest::ListenKey {
-            return self.listen_key_request(req, &incoming);
+            return self.listen_key_request(req, &incoming, server_ms);
         }
         let params = match authenticate(&self.signer, &self.api_key, &incoming, server_ms) {
             Ok(p) => p,
@@ -362,6 +433,9 @@ impl Desk {
                 Some(k) => self.new_oco(k, &params, server_ms),
                 None => need_symbol(),
             },
+            ("DELETE" | "GET", Rest::Order) if let Err(e) = validate::order_ref(&params) => {
+                err(400, e.code, &e.msg)
+            }
             ("DELETE", Rest::Order) => match k {
                 Some(k) => self.cancel(k, &params, server_ms),
                 None => need_symbol(),
@@ -374,11 +448,10 @@ impl Desk {
                 None => need_symbol(),
             },
             ("GET", Rest::OpenOrders) => {
-                let open: Vec<usize> = (0..self.orders.len())
-                    .filter(|&i| {
-                        self.orders[i].status.is_open()
-                            && k.is_none_or(|k| self.orders[i].symbol == k)
-                    })
+                let open: Vec<usize> = self
+                    .orders
+                    .open()
+                    .filter(|&i| k.is_none_or(|k| self.orders[i].symbol == k))
                     .collect();
                 self.orders_answer(&open, server_ms)
             }
@@ -428,6 +501,26 @@ impl Desk {
     }
 
     /// The engine's refusal of a request, in Binance's words.
+    /// A spot sell of more base asset than the account holds free (held, less what
+    /// open sells lock): Binance refuses it (-2010); the simulator, made for futures
+    /// and backtests, would open a short.
+    fn short_sale(&self, k: usize, side: crate::core::OrderSide, qty: i64) -> bool {
+        if self.market.is_futures() || side != crate::core::OrderSide::Sell {
+            return false;
+        }
+        let held = self.sims[k].position().0.max(0);
+        let locked: i64 = self
+            .orders
+            .open()
+            .map(|i| &self.orders[i])
+            .filter(|o| o.symbol == k && !o.buy)
+            // An OCO list's two legs lock the quantity once.
+            .filter(|o| o.list_id < 0 || o.kind == OrderKind::PostOnly)
+            .map(|o| o.qty.0 - o.executed.0)
+            .sum();
+        qty > held - locked
+    }
+
     fn engine_refusal(&self, r: crate::core::Reject) -> Answer {
         err(
             400,
@@ -437,6 +530,9 @@ impl Desk {
     }
 
     fn new_order(&mut self, k: usize, params: &Params, server_ms: i64) -> Answer {
+        if let Err(e) = validate::new_order(params, self.market) {
+            return err(400, e.code, &e.msg);
+        }
         let parsed = if params.has("newClientOrderId") {
             orders::parse_order(params, &self.specs[k], "")
         } else {
@@ -449,11 +545,14 @@ impl Desk {
             Ok(o) => o,
             Err(r) => return self.engine_refusal(r),
         };
+        if self.short_sale(k, order.side, order.qty.0) {
+            return insufficient();
+        }
         let cid = order.id.to_string();
         if self
-            .by_client
-            .get(&(k, cid.clone()))
-            .is_some_and(|&i| self.orders[i].status.is_open())
+            .orders
+            .by_client(k, &cid)
+            .is_some_and(|i| self.orders[i].status.is_open())
         {
             return if self.market.is_futures() {
                 err(400, Code::DuplicateClientId, "ClientOrderId is duplicated.")
@@ -487,10 +586,16 @@ impl Desk {
     }
 
     fn new_oco(&mut self, k: usize, params: &Params, server_ms: i64) -> Answer {
+        if let Err(e) = validate::oco(params) {
+            return err(400, e.code, &e.msg);
+        }
         let oco = match orders::parse_oco(params, &self.specs[k]) {
             Ok(o) => o,
             Err(r) => return self.engine_refusal(r),
         };
+        if self.short_sale(k, oco.side, oco.qty.0) {
+            return insufficient();
+        }
         let headers = match self.count_order() {
             Ok(h) => h,
             Err(a) => return a,
@@ -558,8 +663,10 @@ impl Desk {
     }
 
     fn cancel_all(&mut self, k: usize, server_ms: i64) -> Answer {
-        let open: Vec<usize> = (0..self.orders.len())
-            .filter(|&i| self.orders[i].symbol == k && self.orders[i].status.is_open())
+        let open: Vec<usize> = self
+            .orders
+            .open()
+            .filter(|&i| self.orders[i].symbol == k)
             .collect();
         for &i in &open {
             self.cancel_one(k, i, server_ms);
@@ -601,36 +708,64 @@ impl Desk {
         })
     }
 
-    fn listen_key_request(&mut self, req: &Request, incoming: &Incoming<'_>) -> Answer {
+    fn listen_key_request(
+        &mut self,
+        req: &Request,
+        incoming: &Incoming<'_>,
+        server_ms: i64,
+    ) -> Answer {
         if let Err(e) = check_key(incoming, &self.api_key) {
             return refused(e);
         }
+        self.expire_listen_key(server_ms);
+        // Spot's PUT and DELETE name the key (query or body) and Binance refuses an
+        // unknown one; USDⓈ-M's name none: they act on the account's key, if any.
+        let named = Params::parse(incoming.query, incoming.body)
+            .ok()
+            .and_then(|p| p.get("listenKey").map(str::to_string));
+        let futures = self.market.is_futures();
+        let known = |d: &Self| match (&d.listen_key, &named) {
+            (Some(k), Some(n)) => &k.key == n,
+            (Some(_), None) => futures,
+            (None, _) => false,
+        };
         match req.method.as_str() {
             // One account: its active key is returned again (and kept alive).
             "POST" => {
-                let key = match &self.listen_key {
-                    Some(k) => k.clone(),
+                let key = match &mut self.listen_key {
+                    Some(k) => {
+                        k.kept = std::time::Instant::now();
+                        k.key.clone()
+                    }
                     None => {
                         let k: String = (0..60).map(|_| self.rng.alphanumeric()).collect();
-                        self.listen_key = Some(k.clone());
+                        self.listen_key = Some(ListenKey {
+                            key: k.clone(),
+                            kept: std::time::Instant::now(),
+                        });
                         k
                     }
                 };
                 ok(&ListenKeyAnswer { listen_key: key })
             }
-            "PUT" => match &self.listen_key {
-                Some(_) => ok(&Empty {}),
-                None => err(400, Code::InvalidListenKey, UNKNOWN_LISTEN_KEY),
-            },
-            "DELETE" => {
-                self.listen_key = None;
+            "PUT" if known(self) => {
+                if let Some(k) = &mut self.listen_key {
+                    k.kept = std::time::Instant::now();
+                }
                 ok(&Empty {})
             }
+            "DELETE" if known(self) => {
+                self.close_listen_key(server_ms);
+                ok(&Empty {})
+            }
+            "PUT" | "DELETE" if named.is_none() && !futures => {
+                refused(AuthError::missing("listenKey"))
+            }
+            "PUT" | "DELETE" => err(400, Code::InvalidListenKey, UNKNOWN_LISTEN_KEY),
             _ => err(404, Code::Unknown, "Unknown path."),
         }
     }
 
-    /// Sends a request to symbol `k`'s engine and collects every report it caused.
     fn run(&mut self, k: usize, cmd: OrderCmd) -> Vec<Execution> {
         let sim = &mut self.sims[k];
         let now = sim.now_us();
@@ -679,7 +814,7 @@ impl Desk {
                 } => self.liquidation(k, price, qty, loss_e8, server_ms),
                 Report::Rejected(_) | Report::Accepted => {}
                 report => {
-                    let Some(&i) = self.by_client.get(&(k, cid.to_string())) else {
+                    let Some(i) = self.orders.by_client(k, cid) else {
                         continue;
                     };
                     match report {
@@ -711,6 +846,7 @@ impl Desk {
                             self.next_trade_id += 1;
                             self.last_fills.push((o.client_id.clone(), fill));
                             self.emit(i, "TRADE", Some(fill), server_ms);
+                            self.orders.settle(i);
                             self.account_event("ORDER", k, 0, server_ms);
                         }
                         Report::Canceled | Report::Expired => {
@@ -721,6 +857,7 @@ impl Desk {
                             };
                             self.orders[i].status = status;
                             self.orders[i].update_ms = server_ms;
+                            self.orders.settle(i);
                             self.emit(i, status.name(), None, server_ms);
                         }
                         _ => {}
@@ -733,8 +870,7 @@ impl Desk {
     /// A liquidation: an `autoclose` order that closed the position at `price`.
     fn liquidation(&mut self, k: usize, price: Ticks, qty: Lots, loss_e8: i64, server_ms: i64) {
         let cid = format!("autoclose-{server_ms}");
-        let i = self.orders.len();
-        self.orders.push(VenueOrder {
+        let i = self.orders.push(VenueOrder {
             symbol: k,
             order_id: self.next_order_id,
             list_id: -1,
@@ -752,7 +888,6 @@ impl Desk {
             update_ms: server_ms,
         });
         self.next_order_id += 1;
-        self.by_client.insert((k, cid), i);
         let fill = Fill {
             price,
             qty: Lots(qty.0.abs()),
@@ -785,26 +920,23 @@ impl Desk {
             update_ms: server_ms,
         };
         self.next_order_id += 1;
-        let i = self.orders.len();
-        self.by_client.insert((k, v.client_id.clone()), i);
-        self.orders.push(v);
-        i
+        self.orders.push(v)
     }
 
     /// The order a query names (`origClientOrderId` or `orderId`).
     fn find(&self, k: usize, params: &Params) -> Option<usize> {
         if let Some(c) = params.get("origClientOrderId") {
-            return self.by_client.get(&(k, c.to_string())).copied();
+            return self.orders.by_client(k, c);
         }
         let id: u64 = params.get("orderId")?.parse().ok()?;
-        self.orders
-            .iter()
-            .position(|o| o.symbol == k && o.order_id == id)
+        self.orders.by_order_id(k, id)
     }
 }
 
 mod answers;
 mod events;
+mod history;
+use history::History;
 
 #[cfg(test)]
 mod tests;

@@ -28,15 +28,16 @@
 mod candles;
 pub(crate) mod desk;
 mod rest;
+pub mod ws;
 
 use crate::book::{Book, SyncState};
 use crate::core::{Market, SymbolSpec};
 use crate::local_exchange::Faults;
-use crate::local_exchange::fanout::{Fanout, Subscriber, publish_to};
-use crate::net::server::{Request, respond};
+use crate::local_exchange::fanout::Fanout;
+use crate::local_exchange::server::{Limits, Request, Server};
 use crate::replay::{ReplayError, ReplayOptions, symbol_table};
 use crate::store::files::{InputError, recorded_frames};
-use crate::venues::binance::endpoints::{self, StreamRequest};
+use crate::venues::binance::endpoints;
 use crate::venues::binance::errors::{Code, ErrorBody};
 use crate::venues::binance::keys::ApiKeys;
 use crate::venues::binance::snapshot::parse_snapshot;
@@ -44,16 +45,18 @@ use crate::venues::binance::wire::peek;
 use crate::venues::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder};
 pub use desk::{AccountSummary, TradingConfig};
 
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State as Ax;
+use axum::response::{IntoResponse, Response};
 use desk::Desk;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tungstenite::protocol::Role;
-use tungstenite::{Message, WebSocket};
+use ws::msg;
 
 /// What to serve and where.
 #[derive(Debug, Clone)]
@@ -76,6 +79,8 @@ pub struct Config {
     pub keys: Arc<ApiKeys>,
     /// The account and the matching.
     pub trading: TradingConfig,
+    /// What one client may take (connections, timeouts, sizes).
+    pub limits: Limits,
 }
 
 /// Why the local exchange could not start.
@@ -130,6 +135,8 @@ struct Shared {
     stop: AtomicBool,
     done: AtomicBool,
     published: AtomicU64,
+    /// WebSocket sessions whose task is running.
+    sessions_open: std::sync::atomic::AtomicUsize,
     exchange_info: Vec<u8>,
     faults: Faults,
     weight_limit: u32,
@@ -147,7 +154,7 @@ pub struct LocalExchange {
     addr: SocketAddr,
     shared: Arc<Shared>,
     replay: Option<JoinHandle<()>>,
-    accept: Option<JoinHandle<()>>,
+    server: Server,
 }
 
 impl LocalExchange {
@@ -195,7 +202,8 @@ impl LocalExchange {
                 want_synth: false,
                 now_ms: 0,
             }),
-            fanout: Fanout::default(),
+            // At full speed the replay waits for a slow reader, a while.
+            fanout: Fanout::new(cfg.speed.is_none().then_some(SLOW_READER_GRACE)),
             signed: AtomicU64::new(0),
             shifted: AtomicBool::new(false),
             started: Mutex::new(false),
@@ -204,6 +212,7 @@ impl LocalExchange {
             stop: AtomicBool::new(false),
             done: AtomicBool::new(false),
             published: AtomicU64::new(0),
+            sessions_open: Default::default(),
             exchange_info,
             faults: cfg.faults,
             weight_limit: cfg
@@ -211,21 +220,23 @@ impl LocalExchange {
                 .unwrap_or(crate::venues::binance::limits::default_weight_limit(market)),
             weight: Mutex::new((0, 0)),
         });
-        let (s1, s2) = (shared.clone(), shared.clone());
+        let listen_error = |e: std::io::Error| StartError::Listen {
+            addr: cfg.addr,
+            msg: e.to_string(),
+        };
+        let server =
+            Server::start(listener, router(shared.clone()), cfg.limits, 2).map_err(listen_error)?;
+        let s1 = shared.clone();
         let speed = cfg.speed;
         let replay = std::thread::Builder::new()
             .name("venue-replay".into())
             .spawn(move || replay(&s1, &frames, speed))
             .ok();
-        let accept = std::thread::Builder::new()
-            .name("venue-accept".into())
-            .spawn(move || accept(&s2, listener))
-            .ok();
         Ok(Self {
             addr,
             shared,
             replay,
-            accept,
+            server,
         })
     }
 
@@ -261,17 +272,34 @@ impl LocalExchange {
         self.shared.done.load(Ordering::Relaxed)
     }
 
-    /// Stops the replay and the listener and waits for both.
+    /// Orders the desk remembers, open and closed (bounded by the closed-order
+    /// window).
+    pub fn orders_kept(&self) -> usize {
+        lock(&self.shared.state).desk.orders_kept()
+    }
+
+    /// Sessions disconnected so far for reading too slowly.
+    pub fn slow_sessions(&self) -> u64 {
+        self.shared.fanout.kicked()
+    }
+
+    /// Stops the replay and the server and waits for both; open sessions end with a
+    /// close frame.
     pub fn stop(mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
         self.shared.start.notify_all();
-        self.shared.fanout.close_all();
-        for h in [self.replay.take(), self.accept.take()]
-            .into_iter()
-            .flatten()
-        {
+        if let Some(h) = self.replay.take() {
             let _ = h.join();
         }
+        self.shared.fanout.close_all();
+        // The sessions' close frames go out before the runtime stops.
+        let t = Instant::now();
+        while self.shared.sessions_open.load(Ordering::Relaxed) > 0
+            && t.elapsed() < Duration::from_millis(500)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.server.stop();
     }
 }
 
@@ -308,6 +336,10 @@ fn apply(st: &mut State, specs: &[SymbolSpec], frame: &[u8]) {
         }
     }
 }
+
+/// At `--speed max`, how long the replay waits for a slow reader before disconnecting
+/// it.
+const SLOW_READER_GRACE: Duration = Duration::from_secs(5);
 
 /// How long the replay waits, once a subscriber came, for its REST snapshot.
 const START_WITHOUT_SNAPSHOT: Duration = Duration::from_secs(1);
@@ -358,14 +390,15 @@ fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], speed: Option<f64>) {
         // (a blocked subscriber must not block snapshots): a snapshot may be ahead of
         // the diffs sent so far, never behind them, which is the case Binance's
         // procedure expects (diffs the snapshot covers are dropped).
-        let (events, synth) = {
+        let synth = {
             let mut st = lock(&shared.state);
             apply(&mut st, &shared.specs, bytes);
             let now = server_ms(shared, &st);
             st.desk.absorb_all(now);
-            (st.desk.take_events(), std::mem::take(&mut st.synth))
+            st.desk.expire_listen_key(now);
+            std::mem::take(&mut st.synth)
         };
-        shared.fanout.publish_user(events);
+        publish_account(shared);
         publish_synth(shared, synth);
         let Ok(text) = std::str::from_utf8(bytes) else {
             continue;
@@ -384,40 +417,21 @@ fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], speed: Option<f64>) {
                 std::thread::sleep(Duration::from_millis(ms));
             }
         }
-        let mut subs = shared.fanout.sessions();
         if every(f.drop_every) {
-            // Dropping the outboxes closes the sessions.
-            subs.clear();
+            // Every market session ends (its outbox closed).
+            shared.fanout.close_where(|s| !shared.is_user_only(s));
         }
         if every(f.malformed_every) {
-            let bad: Arc<str> = Arc::from(&text[..text.len() / 2]);
-            subs.retain(|s| s.tx.send(bad.clone()).is_ok());
+            shared.fanout.broadcast(&msg(text_half(text)));
         }
-        publish_to(&mut subs, name, Arc::from(text), Arc::from(data));
+        shared
+            .fanout
+            .publish(name, &msg(text.to_string()), &msg(data.to_string()));
     }
     shared.done.store(true, Ordering::Relaxed);
-    // Dropping the outboxes ends every session with a close frame.
-    shared.fanout.close_streams();
-}
-
-fn accept(shared: &Arc<Shared>, listener: TcpListener) {
-    if listener.set_nonblocking(true).is_err() {
-        return;
-    }
-    while !shared.stop.load(Ordering::Relaxed) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let s = shared.clone();
-                let _ = std::thread::Builder::new()
-                    .name("venue-conn".into())
-                    .spawn(move || connection(&s, stream));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
+    // Closing the outboxes ends every market session with a close frame; user data
+    // sessions stay (the account can still trade and query).
+    shared.fanout.close_where(|s| !shared.is_user_only(s));
 }
 
 /// The server clock: the replay's exchange time, shifted by the clock fault once the
@@ -436,109 +450,129 @@ fn publish_synth(shared: &Shared, synth: Vec<candles::Synth>) {
     for m in synth {
         shared
             .fanout
-            .publish(&m.stream, Arc::from(m.wrapped), Arc::from(m.bare));
+            .publish(&m.stream, &msg(m.wrapped), &msg(m.bare));
     }
 }
 
-/// A refusal before any route: Binance's error answer.
-fn refuse(stream: &mut TcpStream, status: u16, code: Code, msg: &str) {
-    respond(stream, status, &ErrorBody::json(code, msg));
-}
-
-fn connection(shared: &Shared, mut stream: TcpStream) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let _ = stream.set_nodelay(true);
-    let mut reader = crate::net::server::Reader::default();
-    let mut first = true;
-    // Keep-alive: requests are answered in turn until the client closes.
-    loop {
-        let Some(req) = reader.next(&mut stream) else {
-            if first {
-                refuse(&mut stream, 400, Code::IllegalChars, "Illegal request.");
-            }
-            return;
-        };
-        if let Some(key) = &req.websocket_key {
-            if first {
-                session(shared, stream, &req, key);
-            }
-            return;
-        }
-        first = false;
-        let close = req.close || shared.stop.load(Ordering::Relaxed);
-        let (status, headers, body) = rest::answer(shared, &req);
-        crate::net::server::respond_with(&mut stream, status, &headers, &body, close);
-        if close {
-            return;
-        }
-    }
-}
-
-fn session(shared: &Shared, mut stream: TcpStream, req: &Request, key: &str) {
-    use std::io::Write;
-    let Some(StreamRequest { streams, combined }) =
-        endpoints::stream_request(&req.path, &req.query)
-    else {
-        return refuse(&mut stream, 404, Code::Unknown, "Unknown stream path.");
+/// The desk's user data events to the sessions on the account's listen key (raw
+/// sessions take them bare, combined ones wrapped with the key as the stream name);
+/// then the sessions of keys closed or expired end, after their `listenKeyExpired`.
+fn publish_account(shared: &Shared) {
+    let (key, events, closed) = {
+        let mut st = lock(&shared.state);
+        (
+            st.desk.listen_key().map(str::to_string),
+            st.desk.take_events(),
+            st.desk.take_closed_keys(),
+        )
     };
-    let user = !combined && lock(&shared.state).desk.is_listen_key(&streams[0]);
-    if !user && shared.done.load(Ordering::Relaxed) {
-        // The recording is over: nothing will ever be published on a new session
-        // (410 Gone, so a client can tell this end from an outage).
-        return refuse(&mut stream, 410, Code::Unknown, "The data has been served.");
+    let user = crate::venues::binance::user::wrap;
+    if let Some(key) = key {
+        for e in events {
+            shared.fanout.publish(&key, &msg(user(&key, &e)), &msg(e));
+        }
     }
-    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
-    let head = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-    );
-    if stream.write_all(head.as_bytes()).is_err() {
-        return;
+    for (key, e) in closed {
+        shared.fanout.publish(&key, &msg(user(&key, &e)), &msg(e));
+        shared.fanout.end_stream(&key);
     }
-    // Short reads between messages let the session answer pings and see a close.
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(2)));
-    let mut ws = WebSocket::from_raw_socket(stream, Role::Server, None);
-    let (tx, rx): (SyncSender<Arc<str>>, Receiver<Arc<str>>) = sync_channel(4096);
-    if user {
-        // A user data stream: execution and account events, not market data.
-        shared.fanout.add_user(tx);
-    } else {
-        if streams
+}
+
+/// The first half of a message (the malformed fault), cut on a character boundary.
+fn text_half(s: &str) -> String {
+    let mut at = s.len() / 2;
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    s[..at].to_string()
+}
+
+/// Everything the exchange serves, on one router: the stream upgrades, then REST.
+fn router(shared: Arc<Shared>) -> Router {
+    use axum::routing::any;
+    Router::new()
+        .route("/ws", any(ws::upgrade))
+        .route("/ws/", any(ws::upgrade))
+        .route("/ws/{*stream}", any(ws::upgrade))
+        .route("/stream", any(ws::upgrade))
+        .fallback(rest_request)
+        .with_state(shared)
+}
+
+/// A REST request: read whole (the server's limits apply), answered by the venue.
+async fn rest_request(
+    Ax(shared): Ax<Arc<Shared>>,
+    req: axum::http::Request<axum::body::Body>,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes: Bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        // Over the body limit (hyper and axum refuse it before it is buffered).
+        Err(_) => {
+            return answer(
+                413,
+                Vec::new(),
+                ErrorBody::json(Code::Unknown, "Request body too large."),
+            );
+        }
+    };
+    let Some(req) = Request::read(&parts, &bytes) else {
+        return answer(
+            400,
+            Vec::new(),
+            ErrorBody::json(
+                Code::IllegalChars,
+                "Illegal characters found in the request body.",
+            ),
+        );
+    };
+    let (status, headers, body) = rest::answer(&shared, &req);
+    answer(status, headers, body)
+}
+
+fn answer(status: u16, headers: Vec<(&'static str, String)>, body: Vec<u8>) -> Response {
+    let mut r = (
+        axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK),
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/json;charset=UTF-8",
+        )],
+        body,
+    )
+        .into_response();
+    for (k, v) in headers {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&v) {
+            r.headers_mut().insert(k, v);
+        }
+    }
+    r
+}
+
+impl Shared {
+    /// A session asked for market streams: the made-up ones are made from now on,
+    /// and the first one starts the replay's clock for its snapshot.
+    fn on_market_session(&self, streams: &[String]) {
+        let key = lock(&self.state).desk.listen_key().map(str::to_string);
+        let market: Vec<&String> = streams
+            .iter()
+            .filter(|s| Some(s.as_str()) != key.as_deref())
+            .collect();
+        if market.is_empty() {
+            return;
+        }
+        if market
             .iter()
             .any(|s| s.ends_with("@aggTrade") || s.ends_with("@kline_1m"))
         {
-            lock(&shared.state).want_synth = true;
+            lock(&self.state).want_synth = true;
         }
-        shared.fanout.subscribe(Subscriber {
-            streams,
-            wrapped: combined,
-            tx,
-        });
-        lock(&shared.first_sub).get_or_insert_with(Instant::now);
+        lock(&self.first_sub).get_or_insert_with(Instant::now);
     }
-    loop {
-        match rx.recv_timeout(Duration::from_millis(20)) {
-            Ok(msg) => {
-                if ws.send(Message::Text(msg.to_string())).is_err() {
-                    return;
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => match ws.read() {
-                Ok(Message::Close(_)) => return,
-                Ok(_) => {}
-                Err(tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(_) => return,
-            },
-            Err(RecvTimeoutError::Disconnected) => {
-                let _ = ws.close(None);
-                let _ = ws.flush();
-                return;
-            }
-        }
+
+    /// A session whose streams are only the account's listen key (or none yet).
+    fn is_user_only(&self, streams: &[String]) -> bool {
+        let key = lock(&self.state).desk.listen_key().map(str::to_string);
+        streams.iter().all(|s| Some(s.as_str()) == key.as_deref()) && !streams.is_empty()
     }
 }
 

@@ -6,7 +6,7 @@ use super::desk::{self, Desk};
 use super::{Shared, candles, lock, server_ms};
 use crate::book::SyncState;
 use crate::core::{Market, SymbolSpec};
-use crate::net::server::Request;
+use crate::local_exchange::server::Request;
 use crate::venues::binance::account::Empty;
 use crate::venues::binance::endpoints::{Rest, route};
 use crate::venues::binance::errors::{Code, ErrorBody};
@@ -138,13 +138,12 @@ fn trade(shared: &Shared, req: &Request, endpoint: Rest) -> desk::Answer {
             ),
         );
     }
-    let (answer, events) = {
+    let answer = {
         let mut st = lock(&shared.state);
         let now = server_ms(shared, &st);
-        let a = st.desk.handle(req, endpoint, now);
-        (a, st.desk.take_events())
+        st.desk.handle(req, endpoint, now)
     };
-    shared.fanout.publish_user(events);
+    super::publish_account(shared);
     if req.method != "GET" && every(f.unknown_status_every) {
         return (
             503,

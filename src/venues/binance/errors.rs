@@ -34,6 +34,8 @@ pub enum Code {
     TooManyParameters = -1101,
     /// A mandatory parameter is missing, empty or malformed.
     MandatoryParamMissing = -1102,
+    /// A time-in-force this market does not know.
+    InvalidTif = -1115,
     /// An order type this exchange does not take.
     InvalidOrderType = -1116,
     /// An interval this exchange does not know.

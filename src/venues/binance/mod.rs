@@ -15,6 +15,7 @@ pub mod sign;
 pub mod snapshot;
 pub mod stream;
 pub mod user;
+pub mod validate;
 pub mod wire;
 
 pub use exchange_info::parse_exchange_info;

@@ -440,6 +440,20 @@ pub fn write(e: &UserEvent) -> String {
     sonic_rs::to_string(e).unwrap_or_default()
 }
 
+/// An event written by [`write`] as a combined session sends it,
+/// `{"stream":<listen key>,"data":<event>}` (by the serializer: the event is kept as
+/// it is, the key escaped).
+pub fn wrap(listen_key: &str, event: &str) -> String {
+    match sonic_rs::from_str::<sonic_rs::LazyValue<'_>>(event) {
+        Ok(data) => sonic_rs::to_string(&super::market::Combined {
+            stream: listen_key,
+            data: &data,
+        })
+        .unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
