@@ -227,6 +227,7 @@ fn usdm_orders_fill_with_reduce_only_exits() {
             ..TradingConfig::default()
         },
         limits: Default::default(),
+        clock: Default::default(),
     })
     .unwrap();
     let source = minerva::venues::binance::stream::LiveSource::new(

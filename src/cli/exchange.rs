@@ -56,9 +56,23 @@ pub struct Args {
     /// served, so clients can cancel and close (Ctrl-C ends sooner).
     #[arg(long, default_value_t = 10.0)]
     linger: f64,
+    /// The server clock: `recorded` (the replay's exchange time; clients that sync
+    /// with `time` sign right) or `wall` (this machine's clock, for clients that sign
+    /// with their own and never ask; market messages keep their recorded times).
+    #[arg(long, default_value = "recorded", value_parser = parse_clock)]
+    clock: minerva::local_exchange::Clock,
     /// Connections (REST and WebSocket) open at once; more are closed at accept.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+}
+
+/// `--clock`: recorded or wall.
+fn parse_clock(v: &str) -> Result<minerva::local_exchange::Clock, String> {
+    match v {
+        "recorded" => Ok(minerva::local_exchange::Clock::Recorded),
+        "wall" => Ok(minerva::local_exchange::Clock::Wall),
+        _ => Err(format!("`{v}`: recorded or wall")),
+    }
 }
 
 /// `--capital`: a positive amount, 10⁻⁸ units.
@@ -111,6 +125,7 @@ pub fn run(a: Args) -> Result<()> {
             max_connections: a.max_connections,
             ..Default::default()
         },
+        clock: a.clock,
     };
     let venue = LocalExchange::start(cfg)?;
     println!("minerva exchange: {}", venue.banner());

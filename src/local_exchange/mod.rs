@@ -11,6 +11,6 @@ pub mod fanout;
 pub mod faults;
 pub mod server;
 
-pub use binance::{AccountSummary, Config, LocalExchange, StartError, TradingConfig};
+pub use binance::{AccountSummary, Clock, Config, LocalExchange, StartError, TradingConfig};
 pub use faults::Faults;
 pub use server::Limits;

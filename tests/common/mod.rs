@@ -149,6 +149,7 @@ pub fn spot_exchange(
         keys: std::sync::Arc::new(minerva::venues::binance::keys::ApiKeys::paper()),
         trading,
         limits: Default::default(),
+        clock: Default::default(),
     })
     .unwrap()
 }

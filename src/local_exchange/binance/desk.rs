@@ -69,7 +69,14 @@ impl Default for TradingConfig {
 
 /// Open orders per symbol the matching engine holds at most (Binance's
 /// `MAX_NUM_ORDERS` is 200 on spot).
-const MAX_OPEN: usize = 200;
+pub(crate) const MAX_OPEN: usize = 200;
+
+/// New orders allowed per 10 s: the configured count, else Binance's (100 spot, 300
+/// USDⓈ-M).
+pub(crate) fn orders_per_10s(market: Market, cfg: &TradingConfig) -> u32 {
+    cfg.orders_per_10s
+        .unwrap_or(if market.is_futures() { 300 } else { 100 })
+}
 
 /// The validity window of the engine's requests: the desk checked the client's.
 const ENGINE_RECV_WINDOW_MS: u32 = 60_000;
@@ -290,9 +297,7 @@ impl Desk {
             listen_key_ttl: cfg.listen_key_ttl,
             closed_keys: Vec::new(),
             rng: fastrand::Rng::with_seed(0x6465_736b),
-            orders_per_10s: cfg
-                .orders_per_10s
-                .unwrap_or(if futures { 300 } else { 100 }),
+            orders_per_10s: orders_per_10s(market, cfg),
             order_count: (0, 0),
             events: Vec::new(),
             last_fills: Vec::new(),

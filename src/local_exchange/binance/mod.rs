@@ -81,6 +81,22 @@ pub struct Config {
     pub trading: TradingConfig,
     /// What one client may take (connections, timeouts, sizes).
     pub limits: Limits,
+    /// The server clock: the recording's times, or the wall clock.
+    pub clock: Clock,
+}
+
+/// The clock the exchange answers `time` with and checks signed requests' timestamps
+/// against.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Clock {
+    /// The replay's exchange time: the recorded events' times as they are replayed
+    /// (before the replay starts, the recording's start). Clients that sync their clock
+    /// with `time` (as Binance asks) sign right.
+    #[default]
+    Recorded,
+    /// The machine's wall clock, for clients that sign with their own clock and never
+    /// ask `time`; the market messages keep their recorded times.
+    Wall,
 }
 
 /// Why the local exchange could not start.
@@ -137,11 +153,17 @@ struct Shared {
     published: AtomicU64,
     /// WebSocket sessions whose task is running.
     sessions_open: std::sync::atomic::AtomicUsize,
-    exchange_info: Vec<u8>,
+    /// The exchangeInfo file given, served as it is; `None`: described from the
+    /// symbols' grids at each request.
+    exchange_info: Option<Vec<u8>>,
+    /// What exchangeInfo says of the limits.
+    info_limits: crate::venues::binance::exchange_info::Limits,
+    /// The server clock.
+    clock: Clock,
     faults: Faults,
     weight_limit: u32,
-    /// (Wall-clock minute, weight used in it).
-    weight: Mutex<(u64, u32)>,
+    /// Request weight per wall-clock minute, 429s and bans.
+    weight: Mutex<crate::venues::binance::limits::Weigher>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -168,19 +190,36 @@ impl LocalExchange {
         let market = specs.first().map_or(Market::Spot, |s| s.market);
         let frames = recorded_frames(&cfg.files)?;
         let exchange_info = match &cfg.replay.exchange_info {
-            Some(p) => std::fs::read(p).map_err(|source| {
+            Some(p) => Some(std::fs::read(p).map_err(|source| {
                 StartError::Input(InputError::Open {
                     path: p.clone(),
                     source,
                 })
-            })?,
-            None => rest::synth_exchange_info(&specs),
+            })?),
+            None => None,
+        };
+        let weight_limit = cfg
+            .weight_limit
+            .unwrap_or(crate::venues::binance::limits::default_weight_limit(market));
+        let info_limits = crate::venues::binance::exchange_info::Limits {
+            weight_per_min: weight_limit,
+            orders_per_10s: desk::orders_per_10s(market, &cfg.trading),
+            max_open: desk::MAX_OPEN as u32,
+        };
+        let described;
+        let info_bytes: &[u8] = match &exchange_info {
+            Some(b) => b,
+            None => {
+                described =
+                    crate::venues::binance::exchange_info::describe(&specs, market, 0, info_limits);
+                &described
+            }
         };
         let books = specs
             .iter()
             .map(|s| Book::new(s, &cfg.replay.book))
             .collect();
-        let desk = Desk::new(market, &specs, &cfg.keys, &cfg.trading, &exchange_info);
+        let desk = Desk::new(market, &specs, &cfg.keys, &cfg.trading, info_bytes);
         let candles = specs.iter().map(candles::Candles::new).collect();
         let listener = TcpListener::bind(cfg.addr).map_err(|e| StartError::Listen {
             addr: cfg.addr,
@@ -214,11 +253,11 @@ impl LocalExchange {
             published: AtomicU64::new(0),
             sessions_open: Default::default(),
             exchange_info,
+            info_limits,
+            clock: cfg.clock,
             faults: cfg.faults,
-            weight_limit: cfg
-                .weight_limit
-                .unwrap_or(crate::venues::binance::limits::default_weight_limit(market)),
-            weight: Mutex::new((0, 0)),
+            weight_limit,
+            weight: Mutex::new(Default::default()),
         });
         let listen_error = |e: std::io::Error| StartError::Listen {
             addr: cfg.addr,
@@ -442,7 +481,13 @@ fn server_ms(shared: &Shared, st: &State) -> i64 {
     } else {
         0
     };
-    st.now_ms as i64 + shift
+    let now = match shared.clock {
+        Clock::Recorded => st.now_ms as i64,
+        Clock::Wall => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
+    };
+    now.saturating_add(shift)
 }
 
 /// Publishes made-up market messages (aggregate trades, klines) to their subscribers.

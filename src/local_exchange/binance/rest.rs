@@ -5,13 +5,12 @@
 use super::desk::{self, Desk};
 use super::{Shared, candles, lock, server_ms};
 use crate::book::SyncState;
-use crate::core::{Market, SymbolSpec};
+use crate::core::Market;
 use crate::local_exchange::server::Request;
 use crate::venues::binance::account::Empty;
 use crate::venues::binance::endpoints::{Rest, route};
 use crate::venues::binance::errors::{Code, ErrorBody};
-use crate::venues::binance::exchange_info::{Filter, Info, Sym};
-use crate::venues::binance::limits::{USED_WEIGHT_HEADER, request_weight};
+use crate::venues::binance::limits::{USED_WEIGHT_HEADER, Verdict, request_weight};
 use crate::venues::binance::market::{Depth, ServerTime};
 use crate::venues::binance::params::Params;
 use serde::Serialize;
@@ -30,29 +29,44 @@ fn json<T: Serialize>(body: &T) -> Refusal {
 
 /// One REST request: weight, faults, then the answer.
 pub(super) fn answer(shared: &Shared, req: &Request) -> desk::Answer {
-    // Every request spends its weight, as on Binance, refused or not.
-    let secs = std::time::SystemTime::now()
+    // Every request spends its weight, as on Binance, refused or not; a client
+    // that keeps sending after 429s is banned (418).
+    let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let used = {
-        let mut w = lock(&shared.weight);
-        if w.0 != secs / 60 {
-            *w = (secs / 60, 0);
+        .map_or(0, |d| d.as_millis() as u64);
+    let verdict =
+        lock(&shared.weight).weigh(now_ms, weight_of(shared.market, req), shared.weight_limit);
+    let mut headers = Vec::new();
+    match verdict {
+        Verdict::Served { used } => headers.push((USED_WEIGHT_HEADER, used.to_string())),
+        Verdict::TooMany {
+            used,
+            retry_after_s,
+        } => {
+            headers.push((USED_WEIGHT_HEADER, used.to_string()));
+            headers.push(("Retry-After", retry_after_s.to_string()));
+            let body = ErrorBody::json(
+                Code::TooManyRequests,
+                &format!(
+                    "Too much request weight used; current limit is {} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
+                    shared.weight_limit
+                ),
+            );
+            return (429, headers, body);
         }
-        w.1 = w.1.saturating_add(weight_of(shared.market, req));
-        w.1
-    };
-    let mut headers = vec![(USED_WEIGHT_HEADER, used.to_string())];
-    if used > shared.weight_limit {
-        headers.push(("Retry-After", (60 - secs % 60).to_string()));
-        let body = ErrorBody::json(
-            Code::TooManyRequests,
-            &format!(
-                "Too much request weight used; current limit is {} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
-                shared.weight_limit
-            ),
-        );
-        return (429, headers, body);
+        Verdict::Banned {
+            until_ms,
+            retry_after_s,
+        } => {
+            headers.push(("Retry-After", retry_after_s.to_string()));
+            let body = ErrorBody::json(
+                Code::TooManyRequests,
+                &format!(
+                    "Way too much request weight used; IP banned until {until_ms}. Please use WebSocket Streams for live updates to avoid bans."
+                ),
+            );
+            return (418, headers, body);
+        }
     }
     let (status, mut more, body) = rest(shared, req);
     headers.append(&mut more);
@@ -109,7 +123,18 @@ fn rest(shared: &Shared, req: &Request) -> desk::Answer {
         Rest::Time => json(&ServerTime {
             server_time: now_ms,
         }),
-        Rest::ExchangeInfo => (200, shared.exchange_info.clone()),
+        Rest::ExchangeInfo => match &shared.exchange_info {
+            Some(file) => (200, file.clone()),
+            None => (
+                200,
+                crate::venues::binance::exchange_info::describe(
+                    &shared.specs,
+                    shared.market,
+                    now_ms,
+                    shared.info_limits,
+                ),
+            ),
+        },
         Rest::Depth => depth(shared, &params),
         Rest::Klines => klines(shared, &params),
         _ => return unknown(),
@@ -261,36 +286,4 @@ fn depth(shared: &Shared, params: &Params) -> Refusal {
         shared.start.notify_all();
     }
     json(&answer)
-}
-
-/// The symbols' grids as an exchangeInfo answer, when no file was given.
-pub(super) fn synth_exchange_info(specs: &[SymbolSpec]) -> Vec<u8> {
-    let info = Info {
-        timezone: Some("UTC".into()),
-        symbols: specs
-            .iter()
-            .map(|s| Sym {
-                symbol: s.name.to_string(),
-                status: Some("TRADING".into()),
-                filters: vec![
-                    Filter {
-                        filter_type: "PRICE_FILTER".into(),
-                        min_price: Some("0".into()),
-                        max_price: Some("0".into()),
-                        tick_size: Some(s.price.format(s.price.step())),
-                        ..Filter::default()
-                    },
-                    Filter {
-                        filter_type: "LOT_SIZE".into(),
-                        min_qty: Some(s.qty.format(s.min_qty)),
-                        max_qty: Some("0".into()),
-                        step_size: Some(s.qty.format(s.qty.step())),
-                        ..Filter::default()
-                    },
-                ],
-                ..Sym::default()
-            })
-            .collect(),
-    };
-    sonic_rs::to_vec(&info).unwrap_or_default()
 }

@@ -268,3 +268,284 @@ mod tests {
         assert!(bound("92233720368547758070", &fine, false).is_err());
     }
 }
+
+/// What exchangeInfo says of the venue's limits (the local exchange's own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// REQUEST_WEIGHT per minute.
+    pub weight_per_min: u32,
+    /// ORDERS per 10 s.
+    pub orders_per_10s: u32,
+    /// Open orders per symbol (MAX_NUM_ORDERS).
+    pub max_open: u32,
+}
+
+/// A rate limit as exchangeInfo lists it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RateLimit {
+    rate_limit_type: &'static str,
+    interval: &'static str,
+    interval_num: u32,
+    limit: u32,
+}
+
+/// A filter as exchangeInfo writes it: its type and its fields in Binance's names.
+type FilterOut = sonic_rs::Value;
+
+/// One symbol of a complete exchangeInfo (spot or futures fields; absent ones left
+/// out).
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SymOut {
+    symbol: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pair: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contract_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contract_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contract_status: Option<&'static str>,
+    status: &'static str,
+    base_asset: String,
+    quote_asset: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    margin_asset: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    price_precision: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quantity_precision: Option<u8>,
+    base_asset_precision: u8,
+    quote_precision: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quote_asset_precision: Option<u8>,
+    order_types: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_in_force: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iceberg_allowed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    oco_allowed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quote_order_qty_market_allowed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_spot_trading_allowed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_margin_trading_allowed: Option<bool>,
+    filters: Vec<FilterOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    permissions: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    permission_sets: Option<Vec<Vec<&'static str>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    default_self_trade_prevention_mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed_self_trade_prevention_modes: Option<Vec<&'static str>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AssetOut {
+    asset: String,
+    margin_available: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InfoOut {
+    timezone: &'static str,
+    server_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    futures_type: Option<&'static str>,
+    rate_limits: Vec<RateLimit>,
+    exchange_filters: Vec<FilterOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    assets: Option<Vec<AssetOut>>,
+    symbols: Vec<SymOut>,
+}
+
+/// A symbol's base and quote asset from its name (`BTCUSDT` → BTC, USDT; COIN-M
+/// `BTCUSD_PERP` → BTC, USD).
+pub fn assets_of(name: &str, market: Market) -> (String, String) {
+    if market == Market::CoinM {
+        let pair = name.split('_').next().unwrap_or(name);
+        let base = pair
+            .strip_suffix("USD")
+            .filter(|b| !b.is_empty())
+            .unwrap_or(pair);
+        return (base.to_string(), "USD".to_string());
+    }
+    let (b, q) = crate::core::split_assets(name);
+    (b.to_string(), q.to_string())
+}
+
+fn filter(fields: &[(&str, String)], kind: &str) -> FilterOut {
+    let mut v = sonic_rs::Object::new();
+    v.insert(&"filterType", sonic_rs::Value::from(kind));
+    for (k, x) in fields {
+        v.insert(k, sonic_rs::Value::from(x.as_str()));
+    }
+    v.into_value()
+}
+
+/// The order types the local exchange takes on `market` (what its desk matches).
+pub fn served_order_types(market: Market) -> Vec<&'static str> {
+    if market.is_futures() {
+        vec!["LIMIT", "MARKET", "STOP_MARKET"]
+    } else {
+        vec!["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS"]
+    }
+}
+
+/// A complete exchangeInfo for `specs` on `market`, as Binance writes it: assets
+/// (from each symbol's name), precisions (from the grids), filters (price, lot,
+/// market lot, notional, open orders), order types and time in force the desk takes,
+/// permissions and the rate limits in force. Client libraries that look a market up
+/// by its assets or precisions find it.
+pub fn describe(specs: &[SymbolSpec], market: Market, server_ms: i64, limits: Limits) -> Vec<u8> {
+    let futures = market.is_futures();
+    let mut assets: Vec<String> = Vec::new();
+    let symbols = specs
+        .iter()
+        .map(|s| {
+            let (base, quote) = assets_of(&s.name, market);
+            let margin = match market {
+                Market::CoinM => Some(base.clone()),
+                Market::UsdM => Some(quote.clone()),
+                Market::Spot => None,
+            };
+            for a in [Some(&base), Some(&quote), margin.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                if !assets.contains(a) {
+                    assets.push(a.clone());
+                }
+            }
+            let price_dec = s.price.decimals();
+            let qty_dec = s.qty.decimals();
+            let tick = s.price.format(s.price.step());
+            let step = s.qty.format(s.qty.step());
+            let min_price = s.min_price.map_or("0".into(), |p| s.price.format(p));
+            let max_price = s.max_price.map_or("0".into(), |p| s.price.format(p));
+            let min_qty = s.qty.format(s.min_qty);
+            let max_qty = s.max_qty.map_or("9000000".into(), |q| s.qty.format(q));
+            let notional = s.min_notional.map_or("0".to_string(), |m| {
+                crate::core::decimal::canonical(
+                    i64::try_from(m).unwrap_or(i64::MAX),
+                    price_dec + qty_dec,
+                )
+            });
+            let mut filters = vec![
+                filter(
+                    &[
+                        ("minPrice", min_price),
+                        ("maxPrice", max_price),
+                        ("tickSize", tick),
+                    ],
+                    "PRICE_FILTER",
+                ),
+                filter(
+                    &[
+                        ("minQty", min_qty.clone()),
+                        ("maxQty", max_qty.clone()),
+                        ("stepSize", step.clone()),
+                    ],
+                    "LOT_SIZE",
+                ),
+                filter(
+                    &[("minQty", min_qty), ("maxQty", max_qty), ("stepSize", step)],
+                    "MARKET_LOT_SIZE",
+                ),
+            ];
+            if futures {
+                filters.push(filter(&[("notional", notional)], "MIN_NOTIONAL"));
+                filters.push(filter(
+                    &[("limit", limits.max_open.to_string())],
+                    "MAX_NUM_ORDERS",
+                ));
+            } else {
+                filters.push(filter(
+                    &[
+                        ("minNotional", notional),
+                        ("applyMinToMarket", "true".into()),
+                        ("maxNotional", "9000000.00000000".into()),
+                        ("applyMaxToMarket", "false".into()),
+                        ("avgPriceMins", "5".into()),
+                    ],
+                    "NOTIONAL",
+                ));
+                filters.push(filter(
+                    &[("maxNumOrders", limits.max_open.to_string())],
+                    "MAX_NUM_ORDERS",
+                ));
+            }
+            let mut out = SymOut {
+                symbol: s.name.to_string(),
+                status: "TRADING",
+                base_asset: base.clone(),
+                quote_asset: quote,
+                margin_asset: margin,
+                base_asset_precision: 8,
+                quote_precision: 8,
+                order_types: served_order_types(market),
+                filters,
+                ..SymOut::default()
+            };
+            if futures {
+                out.pair = Some(s.name.split('_').next().unwrap_or(&s.name).to_string());
+                out.contract_type = Some("PERPETUAL");
+                out.price_precision = Some(price_dec);
+                out.quantity_precision = Some(qty_dec);
+                out.time_in_force = Some(vec!["GTC", "IOC", "FOK", "GTX"]);
+                if market == Market::CoinM {
+                    out.contract_size = Some(s.qty.step().0.max(1) as u64);
+                    out.contract_status = Some("TRADING");
+                }
+            } else {
+                out.quote_asset_precision = Some(8);
+                out.iceberg_allowed = Some(false);
+                out.oco_allowed = Some(true);
+                out.quote_order_qty_market_allowed = Some(false);
+                out.is_spot_trading_allowed = Some(true);
+                out.is_margin_trading_allowed = Some(false);
+                out.permissions = Some(vec!["SPOT"]);
+                out.permission_sets = Some(vec![vec!["SPOT"]]);
+                out.default_self_trade_prevention_mode = Some("NONE");
+                out.allowed_self_trade_prevention_modes = Some(vec!["NONE"]);
+            }
+            out
+        })
+        .collect();
+    let mut rate_limits = vec![RateLimit {
+        rate_limit_type: "REQUEST_WEIGHT",
+        interval: "MINUTE",
+        interval_num: 1,
+        limit: limits.weight_per_min,
+    }];
+    rate_limits.push(RateLimit {
+        rate_limit_type: "ORDERS",
+        interval: "SECOND",
+        interval_num: 10,
+        limit: limits.orders_per_10s,
+    });
+    let info = InfoOut {
+        timezone: "UTC",
+        server_time: server_ms,
+        futures_type: (market == Market::UsdM).then_some("U_MARGINED"),
+        rate_limits,
+        exchange_filters: Vec::new(),
+        assets: futures.then(|| {
+            assets
+                .into_iter()
+                .map(|asset| AssetOut {
+                    asset,
+                    margin_available: true,
+                })
+                .collect()
+        }),
+        symbols,
+    };
+    sonic_rs::to_vec(&info).unwrap_or_default()
+}

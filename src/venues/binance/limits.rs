@@ -133,3 +133,139 @@ mod tests {
         assert!(b.wait(250, 6_000) > Duration::ZERO);
     }
 }
+
+/// Requests a client may send after a 429, before its `Retry-After`, without being
+/// banned (Binance states no number: "repeatedly").
+pub const TOLERATED_AFTER_429: u32 = 3;
+/// The first ban's length; each further ban doubles it, up to [`MAX_BAN_MS`]
+/// (Binance: "scaling from 2 minutes to 3 days").
+pub const FIRST_BAN_MS: u64 = 2 * 60 * 1000;
+/// The longest ban.
+pub const MAX_BAN_MS: u64 = 3 * 24 * 60 * 60 * 1000;
+
+/// The server's verdict on one request's weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Served; the weight used in this minute so far.
+    Served {
+        /// Weight used this minute.
+        used: u32,
+    },
+    /// 429: over the minute's weight; come back in `retry_after_s`.
+    TooMany {
+        /// Weight used this minute.
+        used: u32,
+        /// Seconds to the minute's end.
+        retry_after_s: u64,
+    },
+    /// 418: the client kept sending after 429s; banned until `until_ms`.
+    Banned {
+        /// End of the ban, ms since the epoch.
+        until_ms: u64,
+        /// Seconds to its end.
+        retry_after_s: u64,
+    },
+}
+
+/// Binance's request-weight rule on wall-clock minutes, with the 429 → 418
+/// escalation: a client that keeps sending after being told to wait is banned, for
+/// longer each time.
+#[derive(Debug, Clone, Default)]
+pub struct Weigher {
+    minute: u64,
+    used: u32,
+    after_429: u32,
+    banned_until_ms: u64,
+    bans: u32,
+}
+
+impl Weigher {
+    /// Counts a request of `weight` at `now_ms` against `limit` per minute.
+    pub fn weigh(&mut self, now_ms: u64, weight: u32, limit: u32) -> Verdict {
+        if now_ms < self.banned_until_ms {
+            return Verdict::Banned {
+                until_ms: self.banned_until_ms,
+                retry_after_s: (self.banned_until_ms - now_ms).div_ceil(1000),
+            };
+        }
+        let minute = now_ms / 60_000;
+        if minute != self.minute {
+            self.minute = minute;
+            self.used = 0;
+            self.after_429 = 0;
+        }
+        self.used = self.used.saturating_add(weight);
+        if self.used <= limit {
+            return Verdict::Served { used: self.used };
+        }
+        let retry_after_s = (60_000 - now_ms % 60_000).div_ceil(1000);
+        if self.after_429 < TOLERATED_AFTER_429 {
+            self.after_429 += 1;
+            return Verdict::TooMany {
+                used: self.used,
+                retry_after_s,
+            };
+        }
+        let len = FIRST_BAN_MS
+            .saturating_mul(1u64 << self.bans.min(20))
+            .min(MAX_BAN_MS);
+        self.bans = self.bans.saturating_add(1);
+        self.banned_until_ms = now_ms.saturating_add(len);
+        self.after_429 = 0;
+        Verdict::Banned {
+            until_ms: self.banned_until_ms,
+            retry_after_s: len / 1000,
+        }
+    }
+}
+
+#[cfg(test)]
+mod weigher_tests {
+    use super::*;
+
+    #[test]
+    fn requests_after_429s_are_banned_for_longer_each_time() {
+        let mut w = Weigher::default();
+        let t0 = 1_700_000_000_000u64 - 1_700_000_000_000 % 60_000;
+        assert_eq!(w.weigh(t0, 5, 10), Verdict::Served { used: 5 });
+        assert_eq!(w.weigh(t0, 5, 10), Verdict::Served { used: 10 });
+        for _ in 0..TOLERATED_AFTER_429 {
+            assert!(matches!(
+                w.weigh(t0 + 1_000, 1, 10),
+                Verdict::TooMany {
+                    retry_after_s: 59,
+                    ..
+                }
+            ));
+        }
+        let first = w.weigh(t0 + 2_000, 1, 10);
+        assert_eq!(
+            first,
+            Verdict::Banned {
+                until_ms: t0 + 2_000 + FIRST_BAN_MS,
+                retry_after_s: 120
+            }
+        );
+        // Banned requests stay 418 with the time left, and are not counted.
+        assert!(matches!(
+            w.weigh(t0 + 62_000, 1, 10),
+            Verdict::Banned {
+                retry_after_s: 60,
+                ..
+            }
+        ));
+        // After the ban a new minute serves again; a second ban is twice as long.
+        let after = t0 + 2_000 + FIRST_BAN_MS;
+        assert!(matches!(w.weigh(after, 10, 10), Verdict::Served { .. }));
+        for _ in 0..TOLERATED_AFTER_429 {
+            w.weigh(after, 1, 10);
+        }
+        assert!(matches!(
+            w.weigh(after, 1, 10),
+            Verdict::Banned {
+                retry_after_s: 240,
+                ..
+            }
+        ));
+    }
+}

@@ -135,7 +135,13 @@ pub fn new_order(p: &Params, market: Market) -> Result<(), Invalid> {
     if p.has("newClientOrderId") && p.get("newClientOrderId").is_none() {
         return Err(illegal("newClientOrderId", CLIENT_ID_RANGE));
     }
-    for name in ["quantity", "price", "stopPrice", "quoteOrderQty", "icebergQty"] {
+    for name in [
+        "quantity",
+        "price",
+        "stopPrice",
+        "quoteOrderQty",
+        "icebergQty",
+    ] {
         form(p, name, is_decimal, DECIMAL_RANGE)?;
     }
     if let Some(t) = p.get("timeInForce") {
@@ -194,7 +200,11 @@ pub fn oco(p: &Params) -> Result<(), Invalid> {
         return Err(missing("symbol"));
     }
     one_of(p, "side", &["BUY", "SELL"], Code::IllegalChars, "")?;
-    for name in ["listClientOrderId", "aboveClientOrderId", "belowClientOrderId"] {
+    for name in [
+        "listClientOrderId",
+        "aboveClientOrderId",
+        "belowClientOrderId",
+    ] {
         form(p, name, is_client_id, CLIENT_ID_RANGE)?;
     }
     for name in [
@@ -231,10 +241,26 @@ mod tests {
 
     #[test]
     fn decimals_follow_binances_pattern() {
-        for ok in ["0", "1.5", "00.10", "12345678901234567890.12345678901234567890"] {
+        for ok in [
+            "0",
+            "1.5",
+            "00.10",
+            "12345678901234567890.12345678901234567890",
+        ] {
             assert!(is_decimal(ok), "{ok}");
         }
-        for bad in ["", ".5", "5.", "-1", "1e5", "1.2.3", "NaN", "+1", "1,5", &"9".repeat(21)] {
+        for bad in [
+            "",
+            ".5",
+            "5.",
+            "-1",
+            "1e5",
+            "1.2.3",
+            "NaN",
+            "+1",
+            "1,5",
+            &"9".repeat(21),
+        ] {
             assert!(!is_decimal(bad), "{bad}");
         }
     }

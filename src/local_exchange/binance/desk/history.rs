@@ -108,6 +108,8 @@ impl std::ops::Index<usize> for History {
 
 impl std::ops::IndexMut<usize> for History {
     fn index_mut(&mut self, i: usize) -> &mut VenueOrder {
-        self.orders.get_mut(&i).expect("an order held by a request is kept")
+        self.orders
+            .get_mut(&i)
+            .expect("an order held by a request is kept")
     }
 }

@@ -221,7 +221,11 @@ fn client_ids_are_validated_and_decoded_as_binance_does() {
         (400, -1100)
     );
     assert_eq!(
-        code(&signed(&mut d, "POST", &base.replace("type=LIMIT", "type=BOGUS"))),
+        code(&signed(
+            &mut d,
+            "POST",
+            &base.replace("type=LIMIT", "type=BOGUS")
+        )),
         (400, -1116)
     );
     assert_eq!(
@@ -229,7 +233,11 @@ fn client_ids_are_validated_and_decoded_as_binance_does() {
         (400, -1115)
     );
     assert_eq!(
-        code(&signed(&mut d, "POST", &base.replace("price=99", "price=9e1"))),
+        code(&signed(
+            &mut d,
+            "POST",
+            &base.replace("price=99", "price=9e1")
+        )),
         (400, -1100)
     );
     assert_eq!(
@@ -309,7 +317,11 @@ fn orders_stay_bounded(n: usize) {
     let last = format!("symbol=BTCUSDT&origClientOrderId=n{}", n - 1);
     assert_eq!(signed(&mut d, "GET", &last).0, 200);
     assert_eq!(
-        code(&signed(&mut d, "GET", "symbol=BTCUSDT&origClientOrderId=n0")),
+        code(&signed(
+            &mut d,
+            "GET",
+            "symbol=BTCUSDT&origClientOrderId=n0"
+        )),
         (400, -2013)
     );
 }
