@@ -151,6 +151,8 @@ struct Shared {
     stop: AtomicBool,
     done: AtomicBool,
     published: AtomicU64,
+    /// The largest request body read.
+    max_body: usize,
     /// WebSocket sessions whose task is running.
     sessions_open: std::sync::atomic::AtomicUsize,
     /// The exchangeInfo file given, served as it is; `None`: described from the
@@ -252,6 +254,7 @@ impl LocalExchange {
             done: AtomicBool::new(false),
             published: AtomicU64::new(0),
             sessions_open: Default::default(),
+            max_body: cfg.limits.max_body,
             exchange_info,
             info_limits,
             clock: cfg.clock,
@@ -547,12 +550,23 @@ fn router(shared: Arc<Shared>) -> Router {
 /// A REST request: read whole (the server's limits apply), answered by the venue.
 async fn rest_request(
     Ax(shared): Ax<Arc<Shared>>,
-    req: axum::http::Request<axum::body::Body>,
+    parts: axum::http::request::Parts,
+    body: axum::body::Body,
 ) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes: Bytes = match axum::body::to_bytes(body, usize::MAX).await {
+    // Read within the body limit (chunked or not); a larger Content-Length is refused
+    // before anything is read.
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let body: Result<Bytes, ()> = match declared {
+        Some(n) if n > shared.max_body as u64 => Err(()),
+        _ => axum::body::to_bytes(body, shared.max_body)
+            .await
+            .map_err(|_| ()),
+    };
+    let bytes = match body {
         Ok(b) => b,
-        // Over the body limit (hyper and axum refuse it before it is buffered).
         Err(_) => {
             return answer(
                 413,

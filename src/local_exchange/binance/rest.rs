@@ -123,18 +123,15 @@ fn rest(shared: &Shared, req: &Request) -> desk::Answer {
         Rest::Time => json(&ServerTime {
             server_time: now_ms,
         }),
-        Rest::ExchangeInfo => match &shared.exchange_info {
-            Some(file) => (200, file.clone()),
-            None => (
-                200,
-                crate::venues::binance::exchange_info::describe(
-                    &shared.specs,
-                    shared.market,
-                    now_ms,
-                    shared.info_limits,
-                ),
-            ),
-        },
+        Rest::ExchangeInfo => {
+            use crate::venues::binance::exchange_info::{complete, describe};
+            let described = describe(&shared.specs, shared.market, now_ms, shared.info_limits);
+            match &shared.exchange_info {
+                // The file as given, completed with what it lacks.
+                Some(file) => (200, complete(file, &described)),
+                None => (200, described),
+            }
+        }
         Rest::Depth => depth(shared, &params),
         Rest::Klines => klines(shared, &params),
         _ => return unknown(),

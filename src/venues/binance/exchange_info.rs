@@ -487,8 +487,8 @@ pub fn describe(specs: &[SymbolSpec], market: Market, server_ms: i64, limits: Li
                 base_asset: base.clone(),
                 quote_asset: quote,
                 margin_asset: margin,
-                base_asset_precision: 8,
-                quote_precision: 8,
+                base_asset_precision: qty_dec.max(8),
+                quote_precision: price_dec.max(8),
                 order_types: served_order_types(market),
                 filters,
                 ..SymOut::default()
@@ -548,4 +548,128 @@ pub fn describe(specs: &[SymbolSpec], market: Market, server_ms: i64, limits: Li
         symbols,
     };
     sonic_rs::to_vec(&info).unwrap_or_default()
+}
+
+/// `file` (an exchangeInfo a user gave) with what it lacks taken from `described`
+/// ([`describe`]'s answer): top-level fields (`rateLimits`, `serverTime`…) and, per
+/// symbol of the same name, fields such as `baseAsset`, `orderTypes`, `permissions`.
+/// What the file says is kept (an empty list counts as unsaid); a file that is not
+/// JSON is served as it is.
+pub fn complete(file: &[u8], described: &[u8]) -> Vec<u8> {
+    use sonic_rs::{JsonContainerTrait, JsonValueMutTrait, JsonValueTrait};
+    let empty = |v: &sonic_rs::Value| v.as_array().is_some_and(|a| a.is_empty());
+    let (Ok(mut f), Ok(d)) = (
+        sonic_rs::from_slice::<sonic_rs::Value>(file),
+        sonic_rs::from_slice::<sonic_rs::Value>(described),
+    ) else {
+        return file.to_vec();
+    };
+    let (Some(fo), Some(dobj)) = (f.as_object_mut(), d.as_object()) else {
+        return file.to_vec();
+    };
+    for (k, v) in dobj.iter() {
+        if k == "symbols" {
+            continue;
+        }
+        if fo.get(&k).is_none_or(empty) {
+            fo.insert(&k, v.clone());
+        }
+    }
+    let described_syms = dobj.get(&"symbols").and_then(|s| s.as_array());
+    if let (Some(syms), Some(dsyms)) = (
+        fo.get_mut(&"symbols").and_then(|s| s.as_array_mut()),
+        described_syms,
+    ) {
+        for s in syms.iter_mut() {
+            let name = s.get("symbol").and_then(|n| n.as_str()).map(str::to_string);
+            let Some(name) = name else { continue };
+            let Some(ds) = dsyms
+                .iter()
+                .find(|x| x.get("symbol").and_then(|n| n.as_str()) == Some(name.as_str()))
+                .and_then(|x| x.as_object())
+            else {
+                continue;
+            };
+            let Some(so) = s.as_object_mut() else {
+                continue;
+            };
+            for (k, v) in ds.iter() {
+                if so.get(&k).is_none_or(empty) {
+                    so.insert(&k, v.clone());
+                }
+            }
+        }
+    }
+    sonic_rs::to_vec(&f).unwrap_or_else(|_| file.to_vec())
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            weight_per_min: 6000,
+            orders_per_10s: 100,
+            max_open: 200,
+        }
+    }
+
+    #[test]
+    fn a_described_exchange_info_reads_back_to_the_same_grids() {
+        for (market, name, tick, lot) in [
+            (Market::Spot, "ETHBTC", "0.00001", "0.0001"),
+            (Market::UsdM, "BTCUSDT", "0.1", "0.001"),
+            (Market::CoinM, "BTCUSD_PERP", "0.1", "1"),
+        ] {
+            let spec = SymbolSpec::from_tick_lot(name, market, tick, lot).unwrap();
+            let text = describe(std::slice::from_ref(&spec), market, 5, limits());
+            let back = parse_exchange_info(&text, Some(market)).unwrap();
+            assert!(back.rejected.is_empty(), "{:?}", back.rejected);
+            let b = &back.specs[0];
+            // The same grids (spot quantities are read at baseAssetPrecision places).
+            let steps = |s: &SymbolSpec| {
+                (
+                    s.price.format(s.price.step()),
+                    s.qty.format(s.qty.step()),
+                    s.qty.format(s.min_qty),
+                )
+            };
+            assert_eq!(steps(b), steps(&spec));
+            let v: sonic_rs::Value = sonic_rs::from_slice(&text).unwrap();
+            use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+            let s = &v["symbols"][0];
+            let (base, quote) = assets_of(name, market);
+            assert_eq!(s["baseAsset"].as_str(), Some(base.as_str()));
+            assert_eq!(s["quoteAsset"].as_str(), Some(quote.as_str()));
+            assert!(!s["orderTypes"].as_array().unwrap().is_empty());
+            assert_eq!(v["rateLimits"][0]["limit"].as_u64(), Some(6000));
+        }
+        assert_eq!(
+            assets_of("BTCUSD_PERP", Market::CoinM),
+            ("BTC".into(), "USD".into())
+        );
+    }
+
+    #[test]
+    fn a_given_file_is_completed_not_overwritten() {
+        let file =
+            br#"{"rateLimits":[],"symbols":[{"symbol":"BTCUSDT","status":"BREAK","filters":[]}]}"#;
+        let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
+        let described = describe(&[spec], Market::Spot, 5, limits());
+        let out: sonic_rs::Value = sonic_rs::from_slice(&complete(file, &described)).unwrap();
+        use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+        assert_eq!(out["symbols"][0]["status"].as_str(), Some("BREAK"), "kept");
+        assert_eq!(
+            out["symbols"][0]["baseAsset"].as_str(),
+            Some("BTC"),
+            "added"
+        );
+        assert!(
+            !out["rateLimits"].as_array().unwrap().is_empty(),
+            "empty = unsaid"
+        );
+        assert!(!out["symbols"][0]["filters"].as_array().unwrap().is_empty());
+        assert_eq!(complete(b"not json", &described), b"not json");
+    }
 }

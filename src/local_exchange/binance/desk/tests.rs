@@ -36,7 +36,6 @@ fn post(key: Option<&str>, query: &str, body: &str) -> Request {
         headers: key
             .map(|k| vec![(API_KEY_HEADER.to_string(), k.to_string())])
             .unwrap_or_default(),
-        ..Request::default()
     }
 }
 

@@ -1,0 +1,64 @@
+//! Third-party Binance client libraries (binance-connector, ccxt, websocket-client,
+//! websockets; `tests/clients/binance_libraries.py`) trade and stream on the local
+//! exchange, pointed at it as at Binance's spot testnet. Our own client passing is not
+//! enough: these are what users bring.
+//!
+//! Needs python3 with those packages (`.ci/run` installs them and sets
+//! `MINERVA_REQUIRE_CLIENT_LIBS=1`, so CI fails rather than skips without them).
+
+mod common;
+
+use minerva::local_exchange::{Clock, Config, Faults, Limits, LocalExchange, TradingConfig};
+use minerva::venues::binance::keys::ApiKeys;
+use std::process::Command;
+
+fn libraries_present() -> bool {
+    Command::new("python3")
+        .args(["-c", "import binance.spot, ccxt, websocket, websockets"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn binance_client_libraries_work_against_the_local_exchange() {
+    if !libraries_present() {
+        assert!(
+            std::env::var_os("MINERVA_REQUIRE_CLIENT_LIBS").is_none(),
+            "python3 with binance-connector, ccxt, websocket-client and websockets is required"
+        );
+        eprintln!("skipped: python3 client libraries not installed");
+        return;
+    }
+    let (files, replay) = common::spot_files();
+    let venue = LocalExchange::start(Config {
+        files,
+        replay,
+        speed: Some(1.0),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Faults::default(),
+        weight_limit: None,
+        keys: std::sync::Arc::new(ApiKeys::paper()),
+        trading: TradingConfig::default(),
+        limits: Limits::default(),
+        // The libraries sign with the machine's clock.
+        clock: Clock::Wall,
+    })
+    .unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/binance_libraries.py"
+    );
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(venue.local_addr().to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("all client library checks passed"), "{text}");
+    venue.stop();
+}
