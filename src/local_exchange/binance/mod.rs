@@ -231,18 +231,20 @@ impl LocalExchange {
             addr: cfg.addr,
             msg: e.to_string(),
         })?;
+        let mut state = State {
+            decoder: Decoder::new(table, DEFAULT_MAX_LEVELS),
+            candles,
+            books,
+            desk,
+            synth: Vec::new(),
+            want_synth: false,
+            now_ms: 0,
+        };
+        let first = warm_up(&mut state, &specs, &frames);
         let shared = Arc::new(Shared {
             market,
             specs,
-            state: Mutex::new(State {
-                decoder: Decoder::new(table, DEFAULT_MAX_LEVELS),
-                candles,
-                books,
-                desk,
-                synth: Vec::new(),
-                want_synth: false,
-                now_ms: 0,
-            }),
+            state: Mutex::new(state),
             // At full speed the replay waits for a slow reader, a while.
             fanout: Fanout::new(cfg.speed.is_none().then_some(SLOW_READER_GRACE)),
             signed: AtomicU64::new(0),
@@ -272,7 +274,7 @@ impl LocalExchange {
         let speed = cfg.speed;
         let replay = std::thread::Builder::new()
             .name("venue-replay".into())
-            .spawn(move || replay(&s1, &frames, speed))
+            .spawn(move || replay(&s1, &frames, first, speed))
             .ok();
         Ok(Self {
             addr,
@@ -386,22 +388,24 @@ const SLOW_READER_GRACE: Duration = Duration::from_secs(5);
 /// How long the replay waits, once a subscriber came, for its REST snapshot.
 const START_WITHOUT_SNAPSHOT: Duration = Duration::from_secs(1);
 
-fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], speed: Option<f64>) {
+/// Applies the recording up to its snapshot and the first diff after it, unpublished,
+/// so the books are live (and `time` is the recording's) before anyone connects; the
+/// index of the first frame to publish.
+fn warm_up(st: &mut State, specs: &[SymbolSpec], frames: &[(Vec<u8>, u64)]) -> usize {
     let mut k = 0;
+    while k < frames.len()
+        && !st
+            .books
+            .iter()
+            .all(|b| b.state() == SyncState::Live && b.update_id() > 0)
     {
-        // Up to the recorded snapshot and the first diff after it, unpublished: the
-        // books are live when the first subscriber arrives.
-        let mut st = lock(&shared.state);
-        while k < frames.len()
-            && !st
-                .books
-                .iter()
-                .all(|b| b.state() == SyncState::Live && b.update_id() > 0)
-        {
-            apply(&mut st, &shared.specs, &frames[k].0);
-            k += 1;
-        }
+        apply(st, specs, &frames[k].0);
+        k += 1;
     }
+    k
+}
+
+fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], k: usize, speed: Option<f64>) {
     {
         let mut started = lock(&shared.started);
         while !*started && !shared.stop.load(Ordering::Relaxed) {

@@ -335,3 +335,63 @@ fn closed_orders_are_kept_for_a_window() {
 fn a_million_orders_keep_memory_flat() {
     orders_stay_bounded(1_000_000);
 }
+
+#[test]
+fn a_listen_key_not_kept_alive_expires_with_an_event() {
+    let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
+    let keys = ApiKeys::new(KEY.into(), SECRET.to_vec());
+    let mut d = Desk::new(
+        Market::Spot,
+        std::slice::from_ref(&spec),
+        &keys,
+        &TradingConfig {
+            listen_key_ttl: std::time::Duration::from_millis(50),
+            ..TradingConfig::default()
+        },
+        b"",
+    );
+    let req = |method: &str, query: &str| {
+        let mut r = post(Some(KEY), query, "");
+        r.method = method.into();
+        r.path = "/api/v3/userDataStream".into();
+        r
+    };
+    let a = d.handle(&req("POST", ""), Rest::ListenKey, TS);
+    let key = d.listen_key().unwrap().to_string();
+    assert!(String::from_utf8_lossy(&a.2).contains(&key));
+    // Kept alive in time: still there.
+    assert_eq!(
+        d.handle(
+            &req("PUT", &format!("listenKey={key}")),
+            Rest::ListenKey,
+            TS
+        )
+        .0,
+        200
+    );
+    std::thread::sleep(std::time::Duration::from_millis(80));
+    d.expire_listen_key(TS);
+    assert_eq!(d.listen_key(), None);
+    let closed = d.take_closed_keys();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].0, key);
+    match crate::venues::binance::user::read(closed[0].1.as_bytes()).unwrap() {
+        crate::venues::binance::user::UserEvent::ListenKeyExpired(e) => {
+            assert_eq!(e.listen_key, key)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        code(&d.handle(
+            &req("PUT", &format!("listenKey={key}")),
+            Rest::ListenKey,
+            TS
+        )),
+        (400, -1125)
+    );
+    assert_eq!(
+        code(&d.handle(&req("PUT", ""), Rest::ListenKey, TS)),
+        (400, -1102),
+        "spot names the key"
+    );
+}
