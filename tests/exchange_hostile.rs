@@ -173,6 +173,7 @@ fn is_json(s: &str) -> bool {
 fn http_framing_cannot_be_abused() {
     let venue = exchange(None, |c| {
         c.limits.header_timeout = Duration::from_secs(1);
+        c.limits.request_timeout = Duration::from_secs(1);
         c.limits.max_connections = 8;
     });
     let addr = venue.local_addr();
@@ -237,6 +238,13 @@ fn http_framing_cannot_be_abused() {
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     assert_eq!(answers(&out, &[])[0].status, 413);
+
+    // A body that never comes whole: 408 after the request timeout.
+    let t = Instant::now();
+    let raw = "POST /api/v3/order HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nsymbol=";
+    let got = answers(&exchange_raw(addr, raw.as_bytes()), &[]);
+    assert_eq!(got.first().map(|a| a.status), Some(408), "{got:?}");
+    assert!(t.elapsed() < Duration::from_secs(3));
 
     // A byte at a time, slower than the header timeout: closed, the slot freed.
     let mut slow = TcpStream::connect(addr).unwrap();

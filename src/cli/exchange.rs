@@ -62,8 +62,8 @@ pub struct Args {
     #[arg(long, default_value = "recorded", value_parser = parse_clock)]
     clock: minerva::local_exchange::Clock,
     /// Connections (REST and WebSocket) open at once; more are closed at accept.
-    #[arg(long, default_value_t = 1024)]
-    max_connections: usize,
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
 }
 
 /// `--clock`: recorded or wall.
@@ -122,7 +122,7 @@ pub fn run(a: Args) -> Result<()> {
             ..TradingConfig::default()
         },
         limits: minerva::local_exchange::Limits {
-            max_connections: a.max_connections,
+            max_connections: a.max_connections as usize,
             ..Default::default()
         },
         clock: a.clock,
