@@ -7,9 +7,11 @@
 
 mod common;
 
+use minerva::gateway::audit::AuditHook;
 use minerva::local_exchange::Faults;
 use minerva::local_exchange::{LocalExchange as Venue, TradingConfig};
 use minerva::pipeline::{RunConfig, RunReport, run};
+use minerva::store::journal::{Journal, RunInfo, Summary};
 use minerva::venues::binance::keys::ApiKeys;
 use minerva::venues::binance::link::LinkConfig;
 use minerva::venues::binance::sign::Signer;
@@ -98,7 +100,32 @@ fn trade_on(
 ) -> (RunReport, Venue) {
     let addr = venue.local_addr().to_string();
     let keys = Arc::new(ApiKeys::paper());
+    // The run's audit journal, checked against the exchange below.
+    let path = std::env::temp_dir().join(format!(
+        "minerva-live-journal-{}-{}.db",
+        std::process::id(),
+        common::thread_id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    let journal = Arc::new(
+        Journal::start(
+            &path,
+            &RunInfo {
+                venue: "local".into(),
+                market: spec.market.name().into(),
+                symbols: vec![spec.name.to_string()],
+                ..RunInfo::default()
+            },
+        )
+        .unwrap(),
+    );
+    let hook = {
+        let j = journal.clone();
+        AuditHook(Arc::new(move |s| j.recorder(s)))
+    };
+    journal.watch_feed(source.stats());
     let cfg = RunConfig {
+        audit: Some(hook),
         snapshot_request: Some(source.snapshot_request()),
         live: Some(minerva::venues::LinkConfig::Binance(LinkConfig {
             rest: addr.clone(),
@@ -120,7 +147,89 @@ fn trade_on(
         &cfg,
     )
     .unwrap();
+    drop(cfg);
+    let sum = Arc::try_unwrap(journal).unwrap().finish().unwrap();
+    check_journal(&path, &sum, &r, &venue, &spec);
+    for p in [
+        path.clone(),
+        path.with_extension("db-wal"),
+        path.with_extension("db-shm"),
+    ] {
+        let _ = std::fs::remove_file(p);
+    }
     (r, venue)
+}
+
+/// The journal holds every order the trader sent and every fill the exchange made,
+/// with the same quantities, and never the keys.
+fn check_journal(
+    path: &std::path::Path,
+    sum: &Summary,
+    r: &RunReport,
+    venue: &Venue,
+    spec: &minerva::core::SymbolSpec,
+) {
+    assert_eq!(sum.lost, 0, "{sum:?}");
+    assert_eq!(sum.orders, r.trader.requests, "{sum:?}\n{}", r.to_text());
+    assert_eq!(sum.fills, r.exchange.fills, "{sum:?}\n{}", r.to_text());
+    assert_eq!(
+        sum.decisions,
+        r.risk.accepted + r.risk.refused,
+        "{sum:?}\n{}",
+        r.to_text()
+    );
+    let closed = r.trader.take_profits + r.trader.stops + r.trader.flattened + r.trader.liquidated;
+    assert_eq!(sum.operations, closed, "{sum:?}");
+    let db = rusqlite::Connection::open(path).unwrap();
+    let mut st = db
+        .prepare("SELECT qty, price FROM journal_reports WHERE report = 'FILLED'")
+        .unwrap();
+    let fills: Vec<(String, String)> = st
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let lots: i64 = fills
+        .iter()
+        .map(|(q, p)| {
+            spec.price
+                .parse(p.as_bytes())
+                .expect("a fill price on the grid");
+            spec.qty.parse(q.as_bytes()).unwrap().0
+        })
+        .sum();
+    assert_eq!(
+        lots,
+        venue.accounts()[0].filled_lots,
+        "journaled lots = the exchange's"
+    );
+    let connects: i64 = db
+        .query_row(
+            "SELECT count(*) FROM journal_events WHERE kind = 'connect'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(connects >= 1, "connections are journaled");
+    drop(st);
+    drop(db);
+    let keys = ApiKeys::paper();
+    for p in [path.to_path_buf(), path.with_extension("db-wal")] {
+        let Ok(bytes) = std::fs::read(&p) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("minerva-paper-secret"),
+            "the secret is in {}",
+            p.display()
+        );
+        assert!(
+            !text.contains(keys.api_key()),
+            "the API key is in {}",
+            p.display()
+        );
+    }
 }
 
 /// Every entry ended one way or another, nothing rests on the exchange, and every

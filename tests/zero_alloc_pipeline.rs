@@ -3,7 +3,9 @@
 //! threaded (four threads, pinned to the CPUs this process may use): `minerva run`'s
 //! own code on a real session, under a global allocator that counts allocations made
 //! off the test's thread (which only starts the run and builds the report) after the
-//! warm-up frames. One test in this file: the count is process-wide.
+//! warm-up frames. The audit journal is on (`minerva run --journal`): the trader's
+//! recorder copies into a ring; only the journal's own writer thread, left out of the
+//! count, allocates. One test in this file: the count is process-wide.
 
 mod common;
 
@@ -73,11 +75,28 @@ fn no_allocation_on_pipeline_threads_compact_and_threaded() {
             pin(format!("feed={a},book={a},signal={b},gateway={b}")),
         ),
     ];
+    let dir =
+        std::env::temp_dir().join(format!("minerva-zero-alloc-journal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
     for (name, threads, pin) in modes {
         START.store(usize::MAX, Relaxed);
+        let path = dir.join(format!("{name}.db"));
+        let _ = std::fs::remove_file(&path);
+        let journal = std::sync::Arc::new(
+            minerva::store::journal::Journal::start(&path, &Default::default()).unwrap(),
+        );
+        while journal.writer_thread_id() == 0 {
+            std::thread::yield_now();
+        }
+        common::SKIP_THREAD_2.store(journal.writer_thread_id(), Relaxed);
+        let hook = {
+            let j = journal.clone();
+            minerva::gateway::audit::AuditHook(std::sync::Arc::new(move |s| j.recorder(s)))
+        };
         let cfg = RunConfig {
             threads,
             pin,
+            audit: Some(hook),
             ..RunConfig::default()
         };
         let source = Marking {
@@ -98,5 +117,16 @@ fn no_allocation_on_pipeline_threads_compact_and_threaded() {
         assert_eq!(r.frames, frames.len() as u64);
         assert!(r.book.applied > 6_000 && r.trader.entries > 10 && r.exchange.fills > 10);
         assert_eq!(allocs, 0, "{name}: allocations on the hot path");
+        drop(cfg);
+        let sum = std::sync::Arc::try_unwrap(journal)
+            .unwrap()
+            .finish()
+            .unwrap();
+        // Everything the trader did is in the journal.
+        assert_eq!(
+            (sum.orders, sum.fills, sum.lost),
+            (r.trader.requests, r.exchange.fills, 0)
+        );
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }

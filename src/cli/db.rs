@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use minerva::core::utc;
+use minerva::store::journal::JournalView;
 use minerva::store::{Target, View, export, open_recorded, open_sink, scan};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,24 +29,74 @@ pub enum Cmd {
         db: String,
     },
     /// Sessions back out as lines (a file per session, replayable as the database),
-    /// or a decoded view (trades, top_of_book, candles_1m, klines) as CSV.
+    /// or a decoded view (trades, top_of_book, candles_1m, klines) or a journal table
+    /// (decisions, orders, reports, fills, operations, events) as CSV.
     Export {
-        /// The database: a SQLite file or `postgres://…`.
+        /// The database: a SQLite file or `postgres://…` (journals: SQLite).
         db: String,
         /// What to write.
         #[arg(long, value_enum, default_value = "lines")]
         format: Format,
-        /// With csv: the view.
+        /// With csv: the view (a journal table implies --format csv).
         #[arg(long, value_enum, default_value = "trades")]
-        view: View,
+        view: ViewArg,
         /// Only these sessions (comma-separated ids; default all).
         #[arg(long, value_delimiter = ',')]
         session: Vec<i64>,
+        /// Journal views: only these runs (comma-separated ids; default all).
+        #[arg(long, value_delimiter = ',')]
+        run: Vec<i64>,
         /// lines: a directory (one file per session; default stdout);
         /// csv: a file (default stdout).
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// A view `db export` writes as CSV: a recording's decoded messages, or a journal's
+/// table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ViewArg {
+    /// Recorded `@trade` messages.
+    Trades,
+    /// Recorded `@bookTicker` messages.
+    #[value(name = "top_of_book")]
+    TopOfBook,
+    /// One-minute candles made from the recorded trades.
+    #[value(name = "candles_1m")]
+    Candles1m,
+    /// Recorded `@kline_1m` messages.
+    Klines,
+    /// Journal: intents and the risk manager's verdicts.
+    Decisions,
+    /// Journal: order requests.
+    Orders,
+    /// Journal: every exchange report.
+    Reports,
+    /// Journal: fills.
+    Fills,
+    /// Journal: closed operations.
+    Operations,
+    /// Journal: run events (connections, account, exit).
+    Events,
+}
+
+impl ViewArg {
+    /// The recording view, or the journal table.
+    fn split(self) -> Result<View, JournalView> {
+        match self {
+            Self::Trades => Ok(View::Trades),
+            Self::TopOfBook => Ok(View::TopOfBook),
+            Self::Candles1m => Ok(View::Candles1m),
+            Self::Klines => Ok(View::Klines),
+            Self::Decisions => Err(JournalView::Decisions),
+            Self::Orders => Err(JournalView::Orders),
+            Self::Reports => Err(JournalView::Reports),
+            Self::Fills => Err(JournalView::Fills),
+            Self::Operations => Err(JournalView::Operations),
+            Self::Events => Err(JournalView::Events),
+        }
+    }
 }
 
 /// What `db export` writes.
@@ -71,10 +122,12 @@ pub fn run(c: Cmd) -> Result<()> {
             format,
             view,
             session,
+            run,
             out,
-        } => match format {
-            Format::Lines => export_lines(&db, &session, out.as_deref()),
-            Format::Csv => export_csv(&db, view, &session, out.as_deref()),
+        } => match (format, view.split()) {
+            (_, Err(table)) => export_journal(&db, table, &run, out.as_deref()),
+            (Format::Lines, Ok(_)) => export_lines(&db, &session, out.as_deref()),
+            (Format::Csv, Ok(view)) => export_csv(&db, view, &session, out.as_deref()),
         },
     }
 }
@@ -95,9 +148,51 @@ fn import(files: &[PathBuf], db: &str) -> Result<()> {
     Ok(())
 }
 
+/// The journal runs a SQLite file holds, one line each with its row counts; true when
+/// there were any.
+fn journal_info(path: &Path) -> Result<bool> {
+    let runs = minerva::store::journal::runs(path)?;
+    let time = |ns: i64| utc((ns.max(0) / 1_000_000) as u64);
+    for r in &runs {
+        let end = if r.ended_ns > 0 {
+            time(r.ended_ns)
+        } else {
+            "not closed (running, or stopped hard)".to_string()
+        };
+        let [d, o, rep, f, op, ev] = r.counts;
+        println!(
+            "journal run {} ({} {} {}): {} → {end}; strategy {} (sha256 {}…){}",
+            r.id,
+            r.venue,
+            r.market,
+            r.symbols,
+            time(r.started_ns),
+            r.strategy,
+            &r.strategy_sha256[..r.strategy_sha256.len().min(12)],
+            r.recording
+                .as_deref()
+                .map(|x| format!("; market data recorded into {x}"))
+                .unwrap_or_default()
+        );
+        println!(
+            "  {d} decisions, {o} orders, {rep} reports ({f} fills), {op} operations closed, {ev} events"
+        );
+    }
+    Ok(!runs.is_empty())
+}
+
 fn info(db: &str) -> Result<()> {
     let target = Target::parse(db);
-    let mut store = open_recorded(&target)?;
+    let journal = match &target {
+        Target::Sqlite(p) if p.exists() => journal_info(p)?,
+        _ => false,
+    };
+    let mut store = match open_recorded(&target) {
+        Ok(s) => s,
+        // A journal of its own (no recording in it) is fully described above.
+        Err(_) if journal => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
     println!("{}: integrity {}", target.display(), store.integrity()?);
     let time = |ns: i64| utc((ns.max(0) / 1_000_000) as u64);
     for s in store.sessions()? {
@@ -186,6 +281,26 @@ fn export_lines(db: &str, sessions: &[i64], out: Option<&Path>) -> Result<()> {
         export::lines_to(store.as_mut(), id, &mut w, Path::new("stdout"))?;
     }
     w.flush()?;
+    Ok(())
+}
+
+fn export_journal(db: &str, table: JournalView, runs: &[i64], out: Option<&Path>) -> Result<()> {
+    let Target::Sqlite(path) = Target::parse(db) else {
+        bail!("journals are SQLite files (minerva run --journal FILE.db)");
+    };
+    let n = match out {
+        Some(o) => {
+            let f = std::fs::File::create(o).with_context(|| format!("{}", o.display()))?;
+            minerva::store::journal::export_csv(&path, table, runs, std::io::BufWriter::new(f))?
+        }
+        None => minerva::store::journal::export_csv(
+            &path,
+            table,
+            runs,
+            std::io::BufWriter::new(std::io::stdout().lock()),
+        )?,
+    };
+    eprintln!("{table:?}: {n} rows");
     Ok(())
 }
 

@@ -52,6 +52,15 @@ pub struct Args {
     /// thread off the hot path; docs/recording.md).
     #[arg(long)]
     record: Option<String>,
+    /// The audit journal (SQLite file): every decision, order, exchange report,
+    /// closed operation and connection event of the run (docs/observe.md). Default
+    /// for live runs (--source binance or ws://): beside --record (`X.db` →
+    /// `X-journal.db`), else `minerva-journal.db`; replays keep one only when asked.
+    #[arg(long, conflicts_with = "no_journal")]
+    journal: Option<PathBuf>,
+    /// Keep no journal.
+    #[arg(long)]
+    no_journal: bool,
     /// The live gateway's order I/O thread between requests.
     #[arg(long, value_enum, default_value = "park")]
     orders_wait: OrdersWait,
@@ -285,6 +294,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
         report_every,
         latency_log: a.latency_log.clone(),
         live: live_link,
+        audit: None,
     };
     Ok(Setup {
         live,
@@ -351,6 +361,113 @@ fn go<S: minerva::feed::Source + Send + 'static>(
     Ok(r)
 }
 
+/// Where the journal goes: `--journal`, else for a live run beside `--record` or
+/// `minerva-journal.db`; none for a replay unless asked, or with `--no-journal`.
+fn journal_path(a: &Args, live: bool) -> Option<PathBuf> {
+    if a.no_journal {
+        return None;
+    }
+    if let Some(p) = &a.journal {
+        return Some(p.clone());
+    }
+    if !live {
+        return None;
+    }
+    match a.record.as_deref().map(minerva::store::Target::parse) {
+        Some(minerva::store::Target::Sqlite(p)) => {
+            let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("minerva");
+            Some(p.with_file_name(format!("{stem}-journal.db")))
+        }
+        _ => Some(PathBuf::from("minerva-journal.db")),
+    }
+}
+
+/// Starts the journal of this run, if one is kept.
+fn start_journal(a: &Args, s: &Setup) -> Result<Option<Arc<minerva::store::journal::Journal>>> {
+    let Some(path) = journal_path(a, s.live.is_some()) else {
+        return Ok(None);
+    };
+    let venue = if a.source == "binance" {
+        if a.paper {
+            "paper".to_string()
+        } else {
+            a.endpoint.name().to_string()
+        }
+    } else if s.live.is_some() {
+        "paper".to_string()
+    } else {
+        "replay".to_string()
+    };
+    let info = minerva::store::journal::RunInfo {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        strategy_path: a.strategy.strategy.display().to_string(),
+        strategy_text: std::fs::read_to_string(&a.strategy.strategy).unwrap_or_default(),
+        venue,
+        market: s.spec.market.name().to_string(),
+        symbols: vec![s.spec.name.to_string()],
+        recording: a
+            .record
+            .as_deref()
+            .map(|r| minerva::store::Target::parse(r).display()),
+    };
+    let j = minerva::store::journal::Journal::start(&path, &info)
+        .with_context(|| format!("--journal {}", path.display()))?;
+    Ok(Some(Arc::new(j)))
+}
+
+/// The hook the pipeline takes its trader's recorder from.
+fn audit_hook(j: &Arc<minerva::store::journal::Journal>) -> minerva::gateway::audit::AuditHook {
+    let j = j.clone();
+    minerva::gateway::audit::AuditHook(Arc::new(move |spec| j.recorder(spec)))
+}
+
+/// Journals the run's end: what the trader, the risk manager and the exchange end
+/// counted, and what shutdown left; then closes the journal and says what it holds.
+fn finish_journal(j: Arc<minerva::store::journal::Journal>, r: &RunReport) -> Result<()> {
+    let link = r.link.as_ref();
+    j.event(
+        "exit",
+        sonic_rs::json!({
+            "frames": r.frames,
+            "entries_sent": r.trader.entries,
+            "entries_filled": r.trader.entries_filled,
+            "entries_rejected": r.trader.entries_rejected,
+            "entries_withdrawn": r.trader.entries_withdrawn,
+            "take_profits": r.trader.take_profits,
+            "stops": r.trader.stops,
+            "flattened": r.trader.flattened,
+            "requests": r.trader.requests,
+            "fills": r.exchange.fills,
+            "rejected": r.exchange.rejected,
+            "refused_by_risk": r.risk.refused,
+            "realised": minerva::core::decimal::canonical(r.risk.realised_e8, 8),
+            "fees": minerva::core::decimal::canonical(r.risk.fees_e8, 8),
+            "cancelled_at_exit": r.shutdown.cancelled,
+            "open_positions": r.shutdown.open_positions,
+            "position_lots": r.shutdown.position.0,
+            "interrupted": r.interrupted,
+            "link_startup": link.map(|l| l.startup.clone()),
+            "link": link.map(|l| l.counters.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>()),
+        })
+        .to_string(),
+    );
+    let j =
+        Arc::try_unwrap(j).map_err(|_| anyhow::anyhow!("the journal is still in use at exit"))?;
+    let sum = j.finish()?;
+    println!(
+        "journal run {}: {} decisions, {} orders, {} reports ({} fills), {} operations closed, {} events, {} entries lost",
+        sum.run,
+        sum.decisions,
+        sum.orders,
+        sum.reports,
+        sum.fills,
+        sum.operations,
+        sum.events,
+        sum.lost
+    );
+    Ok(())
+}
+
 /// Runs `minerva run`.
 pub fn run(a: Args) -> Result<()> {
     let s = setup(&a)?;
@@ -361,28 +478,43 @@ pub fn run(a: Args) -> Result<()> {
         lock_memory()?;
     }
     minerva::shutdown::install_handlers();
+    // After detaching: the journal's thread belongs to the process that trades.
+    let journal = start_journal(&a, &s)?;
     let mut recorded = None;
     let record = a.record.as_deref();
     let report = match s.live.clone() {
-        None => go(
-            &s,
-            record,
-            ReplaySource::new(s.frames.clone(), s.speed),
-            &s.cfg,
-            "minerva run (replay)",
-            &mut recorded,
-        )?,
+        None => {
+            let cfg = RunConfig {
+                audit: journal.as_ref().map(audit_hook),
+                ..s.cfg.clone()
+            };
+            go(
+                &s,
+                record,
+                ReplaySource::new(s.frames.clone(), s.speed),
+                &cfg,
+                "minerva run (replay)",
+                &mut recorded,
+            )?
+        }
         Some(live) => {
             let name = format!("{}/{}", live.host, live.symbol);
             let source = LiveSource::new(live, minerva::shutdown::flag());
+            if let Some(j) = &journal {
+                j.watch_feed(source.stats());
+            }
             let cfg = RunConfig {
                 snapshot_request: Some(source.snapshot_request()),
+                audit: journal.as_ref().map(audit_hook),
                 ..s.cfg.clone()
             };
             go(&s, record, source, &cfg, &name, &mut recorded)?
         }
     };
     print!("{}", report.to_text());
+    if let Some(j) = journal {
+        finish_journal(j, &report)?;
+    }
     if report.interrupted {
         eprintln!("stopped by signal: rings drained, resting orders cancelled");
     }

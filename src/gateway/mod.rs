@@ -2,6 +2,7 @@
 //! and vetted by the risk manager and follows each operation to its end, on the
 //! simulated exchange or a venue's live link.
 
+pub mod audit;
 pub mod journal;
 pub mod link;
 pub mod trader;

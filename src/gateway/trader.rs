@@ -143,6 +143,8 @@ pub struct Trader {
     last_trade: Option<Ticks>,
     now_us: u64,
     journal: Option<Journal>,
+    /// The audit journal's recorder (`minerva run --journal`).
+    audit: Option<crate::gateway::audit::Recorder>,
     /// Receive time of the frame being handled (pipeline clock, ns), for the live
     /// link's tick-to-wire.
     tick_ns: u64,
@@ -206,6 +208,7 @@ impl Trader {
             last_trade: None,
             now_us: 0,
             journal: None,
+            audit: None,
             tick_ns: 0,
             closing: false,
             next_timers_us: 0,
@@ -222,6 +225,22 @@ impl Trader {
             period_us: period_us.max(1),
             next_us: 0,
         });
+    }
+
+    /// Records every decision, request, report and closed operation into an audit
+    /// journal (`minerva run --journal`).
+    pub fn keep_audit(&mut self, r: crate::gateway::audit::Recorder) {
+        self.audit = Some(r);
+    }
+
+    /// Records `e` in the audit journal, if kept.
+    ///
+    /// # Hot path: a copy into a ring.
+    #[inline]
+    fn audit(&mut self, e: crate::gateway::audit::Entry) {
+        if let Some(a) = self.audit.as_mut() {
+            a.record(e);
+        }
     }
 
     /// The journal, if kept.
@@ -313,16 +332,34 @@ impl Trader {
     ///
     /// # Hot path: no allocation.
     pub fn on_intent(&mut self, intent: &Intent, event_ms: u64) -> Outcome {
+        use crate::gateway::audit::{Entry, Verdict};
         self.now_us = self.now_us.max(event_ms * 1000);
+        let at_us = self.now_us;
+        let decision = |verdict| Entry::Decision {
+            at_us,
+            intent: *intent,
+            verdict,
+        };
         let op = match self.risk.propose(intent, self.now_us / 1000) {
             Ok(op) => op,
-            Err(r) => return Outcome::Refused(r),
+            Err(r) => {
+                self.audit(decision(Verdict::Refused(r)));
+                return Outcome::Refused(r);
+            }
         };
         if self.tracked.len() == self.tracked.capacity() {
             self.risk.cancel(op.id);
             self.stats.no_slot += 1;
+            self.audit(decision(Verdict::Failed));
             return Outcome::Failed;
         }
+        // The verdict goes in before the entry's request, as it happened.
+        self.audit(decision(Verdict::Sent {
+            op_id: op.id,
+            qty: op.qty,
+            margin_e8: op.margin_e8,
+            leverage: op.leverage,
+        }));
         let side = order_side(intent.side, false);
         let now = self.now_us;
         let entry = self.new_order(
@@ -502,6 +539,8 @@ impl Trader {
         });
         for i in 0..self.reports.len() {
             let e = self.reports[i];
+            let seen_us = self.now_us;
+            self.audit(crate::gateway::audit::Entry::Report { seen_us, exec: e });
             self.on_execution(&e);
         }
     }
@@ -647,24 +686,26 @@ impl Trader {
             Exit::Liquidated => self.stats.liquidated += 1,
             Exit::EndOfData => self.stats.open_at_end += 1,
         }
+        let closed = ClosedTrade {
+            id: t.op.id,
+            side: t.op.intent.side,
+            qty: Lots(t.filled),
+            entry_us: t.entry_us,
+            exit_us: now_us,
+            entry_value_e8: t.entry_value_e8,
+            exit_value_e8: t.exit_value_e8,
+            fees_e8: t.fees_e8,
+            funding_e8: t.funding_e8,
+            pnl_e8,
+            margin_e8: t.op.margin_e8,
+            exit,
+            maker_fills: t.maker_fills,
+            taker_fills: t.taker_fills,
+        };
         if let Some(j) = self.journal.as_mut() {
-            j.trades.push(ClosedTrade {
-                id: t.op.id,
-                side: t.op.intent.side,
-                qty: Lots(t.filled),
-                entry_us: t.entry_us,
-                exit_us: now_us,
-                entry_value_e8: t.entry_value_e8,
-                exit_value_e8: t.exit_value_e8,
-                fees_e8: t.fees_e8,
-                funding_e8: t.funding_e8,
-                pnl_e8,
-                margin_e8: t.op.margin_e8,
-                exit,
-                maker_fills: t.maker_fills,
-                taker_fills: t.taker_fills,
-            });
+            j.trades.push(closed);
         }
+        self.audit(crate::gateway::audit::Entry::Closed(closed));
         // Equity right after every close too: drawdowns between samples are not missed.
         self.sample_equity(now_us, true);
     }
@@ -763,6 +804,7 @@ impl Trader {
         match self.signer.encode(&self.spec, &req) {
             Ok(wire) => {
                 self.stats.requests += 1;
+                self.audit(crate::gateway::audit::Entry::Order { at_us: now_us, req });
                 self.exchange.send(&req, &wire, now_us, self.tick_ns);
                 true
             }

@@ -59,6 +59,8 @@ const LAYOUTS: [&[&[Stage]]; 4] = [
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
+    /// The audit journal's recorder for the trader (`minerva run --journal`).
+    pub audit: Option<crate::gateway::audit::AuditHook>,
     /// Threads: 1 (compact) to 4 (a stage each).
     pub threads: usize,
     /// Wait strategy per stage (a thread uses its first stage's).
@@ -96,6 +98,7 @@ impl Default for RunConfig {
             report_every: None,
             latency_log: None,
             live: None,
+            audit: None,
         }
     }
 }
@@ -609,6 +612,9 @@ pub fn run<S: Source + Send>(
             ))
         }
     };
+    if let Some(hook) = &cfg.audit {
+        gateway.trader_mut().keep_audit((hook.0)(spec));
+    }
     // The gateway reads only what its exchange end needs from the market.
     signal.set_relay(gateway.relay());
     let mailboxes: Vec<Mailbox> = layout.iter().map(|_| Mailbox::new()).collect();

@@ -20,6 +20,7 @@
 
 pub mod export;
 pub mod files;
+pub mod journal;
 pub mod postgres;
 pub mod recorder;
 pub mod scan;

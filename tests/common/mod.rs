@@ -38,6 +38,8 @@ pub static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 pub static ONLY_THREAD: AtomicI32 = AtomicI32::new(0);
 /// When set, this thread's allocations never count (0: none is left out).
 pub static SKIP_THREAD: AtomicI32 = AtomicI32::new(0);
+/// A second thread left out (a cold writer beside the pipeline: the journal's).
+pub static SKIP_THREAD_2: AtomicI32 = AtomicI32::new(0);
 
 /// The calling thread's id (gettid: a plain syscall, safe inside the allocator).
 pub fn thread_id() -> i32 {
@@ -46,12 +48,16 @@ pub fn thread_id() -> i32 {
 }
 
 fn counted() -> bool {
-    let (only, skip) = (ONLY_THREAD.load(Relaxed), SKIP_THREAD.load(Relaxed));
-    if only == 0 && skip == 0 {
+    let (only, skip, skip2) = (
+        ONLY_THREAD.load(Relaxed),
+        SKIP_THREAD.load(Relaxed),
+        SKIP_THREAD_2.load(Relaxed),
+    );
+    if only == 0 && skip == 0 && skip2 == 0 {
         return true;
     }
     let me = thread_id();
-    (only == 0 || me == only) && me != skip
+    (only == 0 || me == only) && me != skip && me != skip2
 }
 
 /// A global allocator that forwards to the system's and counts calls. A test binary
