@@ -24,9 +24,12 @@
 //! * [`pipeline`] — the stages on rings and threads ([`pipeline::run`]) or stepped on
 //!   one thread ([`pipeline::Compact`]).
 //! * [`telemetry`] — latency histograms, tables, HdrHistogram logs.
-//! * [`store`] — recordings: files and databases (SQLite, PostgreSQL), the recorder.
+//! * [`store`] — recordings: files and databases (SQLite, PostgreSQL), the recorder,
+//!   and the audit journal's writer.
 //! * [`replay`] — recorded data through the decoder and book, and the signal tool.
 //! * [`backtest`], [`evolve`] — the backtest and its fitness; the genetic algorithm.
+//! * [`observe`] — a live run's journal against the backtest of its recorded market
+//!   data (real against theoretical).
 //! * [`local_exchange`] — `minerva exchange`, speaking a venue's protocol over the
 //!   recording.
 //! * [`daemon`], [`shutdown`] — running detached; stop and report requests.
@@ -71,6 +74,7 @@ pub mod feed;
 pub mod gateway;
 pub mod local_exchange;
 pub mod net;
+pub mod observe;
 pub mod pipeline;
 pub mod replay;
 pub mod risk;

@@ -10,6 +10,7 @@ mod db;
 mod evolve;
 mod exchange;
 mod latency_report;
+mod observe;
 mod peaks;
 mod record;
 mod replay;
@@ -51,6 +52,9 @@ enum Cmd {
     /// Serve recorded data as a local Binance-compatible exchange: WebSocket market
     /// streams and REST market data on 127.0.0.1 (docs/exchange.md).
     Exchange(Box<exchange::Args>),
+    /// Compare a live run's journal with the backtest of the market data recorded
+    /// during it: operation by operation, real against theoretical (docs/observe.md).
+    Observe(Box<observe::Args>),
     /// Record live market streams into a recording database until stopped (or until
     /// the local exchange's recording ends), with a status line (docs/recording.md).
     Record(record::Args),
@@ -81,6 +85,7 @@ pub fn run() -> Result<()> {
         Cmd::Run(a) => run::run(*a),
         Cmd::Exchange(a) => exchange::run(*a),
         Cmd::Record(a) => record::run(a),
+        Cmd::Observe(a) => observe::run(*a),
         Cmd::Db(c) => db::run(c),
         Cmd::Bench(c) => bench::run(c),
         Cmd::LatencyReport(a) => latency_report::run(a),

@@ -401,7 +401,7 @@ fn start_journal(a: &Args, s: &Setup) -> Result<Option<Arc<minerva::store::journ
     let info = minerva::store::journal::RunInfo {
         command: std::env::args().collect::<Vec<_>>().join(" "),
         strategy_path: a.strategy.strategy.display().to_string(),
-        strategy_text: std::fs::read_to_string(&a.strategy.strategy).unwrap_or_default(),
+        strategy_text: effective_strategy(a),
         venue,
         market: s.spec.market.name().to_string(),
         symbols: vec![s.spec.name.to_string()],
@@ -409,10 +409,39 @@ fn start_journal(a: &Args, s: &Setup) -> Result<Option<Arc<minerva::store::journ
             .record
             .as_deref()
             .map(|r| minerva::store::Target::parse(r).display()),
+        exchange_info: String::from_utf8(minerva::venues::binance::exchange_info::describe(
+            std::slice::from_ref(&s.spec),
+            s.spec.market,
+            0,
+            minerva::venues::binance::exchange_info::Limits {
+                weight_per_min: 0,
+                orders_per_10s: 0,
+                max_open: 0,
+            },
+        ))
+        .unwrap_or_default(),
     };
     let j = minerva::store::journal::Journal::start(&path, &info)
         .with_context(|| format!("--journal {}", path.display()))?;
     Ok(Some(Arc::new(j)))
+}
+
+/// The strategy the run trades, as TOML: the file with the command line's overrides
+/// (and `--symbols`) applied.
+fn effective_strategy(a: &Args) -> String {
+    let text = std::fs::read_to_string(&a.strategy.strategy).unwrap_or_default();
+    let mut pairs = a.strategy.overrides.pairs();
+    if let Some(sym) = &a.symbols {
+        pairs.retain(|(k, _)| *k != "market");
+        pairs.push(("market", sym.to_ascii_uppercase()));
+    }
+    if let Some(m) = a.strategy.overrides.market.as_deref() {
+        // `--market spot|usdm|coinm` names the market kind, not the symbol.
+        if m.parse::<Market>().is_ok() {
+            pairs.retain(|(k, _)| *k != "market");
+        }
+    }
+    minerva::strategy::with_values(&text, &pairs).unwrap_or(text)
 }
 
 /// The hook the pipeline takes its trader's recorder from.

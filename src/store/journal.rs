@@ -66,7 +66,8 @@ pub struct RunInfo {
     pub command: String,
     /// The strategy file.
     pub strategy_path: String,
-    /// Its text (hashed into the row).
+    /// The strategy the run traded, as TOML (the file with the command line's
+    /// overrides applied): kept and hashed, so `minerva observe` replays it exactly.
     pub strategy_text: String,
     /// `paper`, `local`, `testnet`, `live`, `replay`.
     pub venue: String,
@@ -76,6 +77,9 @@ pub struct RunInfo {
     pub symbols: Vec<String>,
     /// The recording database written beside the run (`--record`), if any.
     pub recording: Option<String>,
+    /// The symbols' grids the run traded on, as an exchangeInfo answer (observe
+    /// backtests the recording on the same grids).
+    pub exchange_info: String,
 }
 
 /// What the writer wrote.
@@ -173,7 +177,8 @@ CREATE TABLE IF NOT EXISTS journal_runs(
     id INTEGER PRIMARY KEY, started_ns INTEGER NOT NULL, ended_ns INTEGER,
     version TEXT NOT NULL, command TEXT NOT NULL, strategy_path TEXT NOT NULL,
     strategy_sha256 TEXT NOT NULL, venue TEXT NOT NULL, market TEXT NOT NULL,
-    symbols TEXT NOT NULL, recording TEXT);
+    symbols TEXT NOT NULL, recording TEXT, strategy_text TEXT NOT NULL DEFAULT '',
+    exchange_info TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS journal_decisions(
     id INTEGER PRIMARY KEY, run INTEGER NOT NULL REFERENCES journal_runs(id),
     symbol TEXT NOT NULL, at_us INTEGER NOT NULL, side TEXT NOT NULL,
@@ -230,8 +235,8 @@ impl Journal {
             .map(|b| format!("{b:02x}"))
             .collect();
         conn.execute(
-            "INSERT INTO journal_runs(started_ns, version, command, strategy_path, strategy_sha256, venue, market, symbols, recording)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO journal_runs(started_ns, version, command, strategy_path, strategy_sha256, venue, market, symbols, recording, strategy_text, exchange_info)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 wall_ns(),
                 env!("CARGO_PKG_VERSION"),
@@ -242,6 +247,8 @@ impl Journal {
                 info.market,
                 info.symbols.join(","),
                 info.recording,
+                info.strategy_text,
+                info.exchange_info,
             ],
         )
         .map_err(sql)?;
@@ -902,4 +909,208 @@ pub fn export_csv(
     }
     w.flush().map_err(|e| io(e.into()))?;
     Ok(n)
+}
+
+/// A closed operation as the journal holds it (amounts 10⁻⁸ quote).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JournaledOperation {
+    /// Operation id.
+    pub operation: i64,
+    /// `LONG` or `SHORT`.
+    pub side: String,
+    /// Lots, as text on the symbol's grid.
+    pub qty: String,
+    /// First entry fill, last exit fill, µs (exchange clock).
+    pub entry_us: i64,
+    /// Last exit fill, µs.
+    pub exit_us: i64,
+    /// Values of the entry and exit fills, 10⁻⁸ quote.
+    pub entry_value_e8: i64,
+    /// Exit value, 10⁻⁸ quote.
+    pub exit_value_e8: i64,
+    /// Fees, 10⁻⁸ quote.
+    pub fees_e8: i64,
+    /// Funding, 10⁻⁸ quote.
+    pub funding_e8: i64,
+    /// Net PnL, 10⁻⁸ quote.
+    pub pnl_e8: i64,
+    /// Margin held, 10⁻⁸ quote.
+    pub margin_e8: i64,
+    /// How it ended.
+    pub exit: String,
+}
+
+/// A decision as the journal holds it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JournaledDecision {
+    /// Exchange time, µs.
+    pub at_us: i64,
+    /// `LONG` or `SHORT`.
+    pub side: String,
+    /// Entry price text.
+    pub entry: String,
+    /// `SENT`, `REFUSED`, `FAILED`.
+    pub verdict: String,
+    /// Why (refusals).
+    pub reason: String,
+    /// The operation, when sent.
+    pub operation: Option<i64>,
+}
+
+/// A report as the journal holds it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JournaledReport {
+    /// Exchange time, µs.
+    pub exchange_us: i64,
+    /// When the trader handled it, µs (the trader's clock, as decisions are).
+    pub seen_us: i64,
+    /// Client id.
+    pub client_id: String,
+    /// `ACCEPTED`, `FILLED`, …
+    pub report: String,
+    /// Why (refusals).
+    pub reason: Option<String>,
+}
+
+/// One run's journal, for `minerva observe`.
+#[derive(Debug, Clone)]
+pub struct RunJournal {
+    /// The run.
+    pub run: RunRow,
+    /// The strategy it traded (TOML).
+    pub strategy_text: String,
+    /// The grids it traded on (an exchangeInfo answer; empty when not kept).
+    pub exchange_info: String,
+    /// Closed operations, in closing order.
+    pub operations: Vec<JournaledOperation>,
+    /// Decisions, in order.
+    pub decisions: Vec<JournaledDecision>,
+    /// Reports, in order.
+    pub reports: Vec<JournaledReport>,
+    /// Order requests sent: (µs, action, client id).
+    pub orders: Vec<(i64, String, String)>,
+}
+
+/// An amount written by [`e8`] (`canonical`, signed) back in 10⁻⁸ units.
+fn amount(s: &str) -> i64 {
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s),
+    };
+    let v = crate::core::decimal::parse_scaled(digits.as_bytes(), 8).unwrap_or(0);
+    if neg { -v } else { v }
+}
+
+/// Reads run `run` (the last one when `None`) of the journal at `path`.
+///
+/// # Errors
+/// [`JournalError`] when the file has no journal, no such run, or cannot be read.
+pub fn load_run(path: &Path, run: Option<i64>) -> Result<RunJournal, JournalError> {
+    let sql = |reason| JournalError::Sqlite {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let missing = |what: String| JournalError::Thread {
+        path: path.to_path_buf(),
+        reason: what,
+    };
+    let all = runs(path)?;
+    let row = match run {
+        Some(id) => all.into_iter().find(|r| r.id == id),
+        None => all.into_iter().last(),
+    }
+    .ok_or_else(|| {
+        missing(format!(
+            "no journal run {}",
+            run.map_or("at all".into(), |r| r.to_string())
+        ))
+    })?;
+    let conn = open_read(path)?.ok_or_else(|| missing("no journal".into()))?;
+    let (strategy_text, exchange_info): (String, String) = conn
+        .query_row(
+            "SELECT strategy_text, exchange_info FROM journal_runs WHERE id = ?1",
+            [row.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(sql)?;
+    let mut st = conn
+        .prepare(
+            "SELECT operation, side, qty, entry_us, exit_us, entry_value, exit_value, fees, funding, pnl, margin, exit
+             FROM journal_operations WHERE run = ?1 ORDER BY id",
+        )
+        .map_err(sql)?;
+    let operations = st
+        .query_map([row.id], |r| {
+            Ok(JournaledOperation {
+                operation: r.get(0)?,
+                side: r.get(1)?,
+                qty: r.get(2)?,
+                entry_us: r.get(3)?,
+                exit_us: r.get(4)?,
+                entry_value_e8: amount(&r.get::<_, String>(5)?),
+                exit_value_e8: amount(&r.get::<_, String>(6)?),
+                fees_e8: amount(&r.get::<_, String>(7)?),
+                funding_e8: amount(&r.get::<_, String>(8)?),
+                pnl_e8: amount(&r.get::<_, String>(9)?),
+                margin_e8: amount(&r.get::<_, String>(10)?),
+                exit: r.get(11)?,
+            })
+        })
+        .map_err(sql)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql)?;
+    let mut st = conn
+        .prepare(
+            "SELECT at_us, side, entry, verdict, reason, operation FROM journal_decisions WHERE run = ?1 ORDER BY id",
+        )
+        .map_err(sql)?;
+    let decisions = st
+        .query_map([row.id], |r| {
+            Ok(JournaledDecision {
+                at_us: r.get(0)?,
+                side: r.get(1)?,
+                entry: r.get(2)?,
+                verdict: r.get(3)?,
+                reason: r.get(4)?,
+                operation: r.get(5)?,
+            })
+        })
+        .map_err(sql)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql)?;
+    let mut st = conn
+        .prepare(
+            "SELECT exchange_us, seen_us, client_id, report, reason FROM journal_reports WHERE run = ?1 ORDER BY id",
+        )
+        .map_err(sql)?;
+    let reports = st
+        .query_map([row.id], |r| {
+            Ok(JournaledReport {
+                exchange_us: r.get(0)?,
+                seen_us: r.get(1)?,
+                client_id: r.get(2)?,
+                report: r.get(3)?,
+                reason: r.get(4)?,
+            })
+        })
+        .map_err(sql)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql)?;
+    let mut st = conn
+        .prepare("SELECT at_us, action, client_id FROM journal_orders WHERE run = ?1 ORDER BY id")
+        .map_err(sql)?;
+    let orders = st
+        .query_map([row.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .map_err(sql)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql)?;
+    Ok(RunJournal {
+        run: row,
+        strategy_text,
+        exchange_info,
+        operations,
+        decisions,
+        reports,
+        orders,
+    })
 }

@@ -1,0 +1,232 @@
+//! `minerva observe`: a live run's journal against the backtest of the market data
+//! recorded during it — operation by operation, then the totals (docs/observe.md).
+
+use super::args::WindowArgs;
+use anyhow::{Context, Result, bail};
+use minerva::observe::{Observation, OpView};
+use minerva::store::{Target, open_recorded};
+use minerva::venues::binance::{keys::ApiKeys, sign::Signer};
+use std::path::PathBuf;
+
+/// `minerva observe`'s flags.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The journal `minerva run` wrote (`--journal`).
+    #[arg(long, default_value = "minerva-journal.db")]
+    journal: PathBuf,
+    /// The run to observe (`minerva db info JOURNAL` lists them; default the last).
+    #[arg(long)]
+    run: Option<i64>,
+    /// The market data recorded during the run (default: the recording database the
+    /// journal names, from `minerva run --record`); its sessions that overlap the run.
+    #[arg(long)]
+    data: Option<String>,
+    #[command(flatten)]
+    window: WindowArgs,
+    /// Print the comparison as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The recording's sessions that overlap the run's time (its own, and any recorded
+/// beside it at the same time).
+fn run_files(target: &str, from_ns: i64, to_ns: i64) -> Result<Vec<PathBuf>> {
+    let t = Target::parse(target);
+    let sessions = open_recorded(&t)
+        .with_context(|| format!("the run's recording {}", t.display()))?
+        .sessions()?;
+    let wanted: Vec<i64> = sessions
+        .iter()
+        .filter(|s| s.first_ns <= to_ns && s.last_ns >= from_ns)
+        .map(|s| s.id)
+        .collect();
+    if wanted.is_empty() {
+        bail!(
+            "{}: no session overlaps the run ({} sessions; was it recorded with this run's --record?)",
+            t.display(),
+            sessions.len()
+        );
+    }
+    let db = PathBuf::from(target);
+    let all = minerva::store::expand(std::slice::from_ref(&db))?;
+    Ok(all
+        .into_iter()
+        .filter(|p| minerva::store::session_path(p).is_some_and(|(_, id)| wanted.contains(&id)))
+        .collect())
+}
+
+fn time(us: i64) -> String {
+    minerva::core::utc((us.max(0) / 1000) as u64)
+}
+
+fn op_line(label: &str, o: &OpView) -> String {
+    format!(
+        "  {label:<5} #{:<14} {:<5} entry {} @ {:.8}  exit {} @ {:.8} ({})  qty {}  PnL {:+.8}  fees {:.8}",
+        o.id,
+        o.side,
+        time(o.entry_us),
+        o.entry_price,
+        time(o.exit_us),
+        o.exit_price,
+        o.exit,
+        o.qty,
+        o.pnl,
+        o.fees
+    )
+}
+
+fn text(o: &Observation, data: &str) -> String {
+    let mut s = format!(
+        "observe run {} {} · market data {data} ({} frames) · fitness {}\n",
+        o.run, o.symbol, o.frames, o.objective
+    );
+    s.push_str(&format!(
+        "operations: {} paired, {} live only, {} theoretical only\n",
+        o.pairs.len(),
+        o.real_only.len(),
+        o.theoretical_only.len()
+    ));
+    for p in &o.pairs {
+        s.push_str(&op_line("real", &p.real));
+        s.push('\n');
+        s.push_str(&op_line("theo", &p.theoretical));
+        s.push('\n');
+        s.push_str(&format!(
+            "        entry slippage {:+.2} bps; PnL real − theoretical {:+.8}: fees {:+.8}, prices, size and funding {:+.8}\n",
+            p.entry_slippage_bps, p.pnl_difference, p.fee_difference, p.price_difference
+        ));
+    }
+    for x in &o.real_only {
+        s.push_str(&op_line("real", &x.op));
+        s.push_str(&format!("\n        live only: {}\n", x.why));
+    }
+    for x in &o.theoretical_only {
+        s.push_str(&op_line("theo", &x.op));
+        s.push_str(&format!("\n        theoretical only: {}\n", x.why));
+    }
+    let (r, t) = (&o.real, &o.theoretical);
+    let pct = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{:.1} %", v * 100.0));
+    let ratio = |f: u64, n: u64| {
+        if n == 0 {
+            "n/a".into()
+        } else {
+            format!("{:.1} %", f as f64 / n as f64 * 100.0)
+        }
+    };
+    s.push_str(&format!(
+        "{:>28} {:>16} {:>16}\n",
+        "", "real", "theoretical"
+    ));
+    let row = |name: &str, a: String, b: String| format!("{name:>28} {a:>16} {b:>16}\n");
+    s.push_str(&row(
+        "operations",
+        r.operations.to_string(),
+        t.operations.to_string(),
+    ));
+    s.push_str(&row(
+        "net PnL",
+        format!("{:.8}", r.net_pnl),
+        format!("{:.8}", t.net_pnl),
+    ));
+    s.push_str(&row(
+        "fees",
+        format!("{:.8}", r.fees),
+        format!("{:.8}", t.fees),
+    ));
+    s.push_str(&row("win rate", pct(r.win_rate), pct(t.win_rate)));
+    s.push_str(&row(
+        "entries sent / filled",
+        format!("{} / {}", r.entries_sent, r.entries_filled),
+        format!("{} / {}", t.entries_sent, t.entries_filled),
+    ));
+    s.push_str(&row(
+        "fill ratio",
+        ratio(r.entries_filled, r.entries_sent),
+        ratio(t.entries_filled, t.entries_sent),
+    ));
+    s.push_str(&row(
+        "fitness",
+        format!("{:.4}", r.fitness),
+        format!("{:.4}", t.fitness),
+    ));
+    s.push_str(&format!(
+        "implementation shortfall {:+.8} (theoretical − real net PnL)\n",
+        o.implementation_shortfall
+    ));
+    let l = &o.latency;
+    let ms = |v: i64| format!("{:.1} ms", v as f64 / 1000.0);
+    s.push_str(&format!(
+        "live latency (the trader's clock): decision → entry ack p50 {} max {} ({}), decision → first fill p50 {} max {} ({})\n",
+        ms(l.decision_to_ack.0),
+        ms(l.decision_to_ack.1),
+        l.decision_to_ack.2,
+        ms(l.decision_to_fill.0),
+        ms(l.decision_to_fill.1),
+        l.decision_to_fill.2
+    ));
+    s
+}
+
+/// Runs `minerva observe`.
+pub fn run(a: Args) -> Result<()> {
+    if !a.journal.exists() {
+        bail!(
+            "{}: no journal (minerva run --journal FILE writes one; live runs write minerva-journal.db)",
+            a.journal.display()
+        );
+    }
+    let j = minerva::store::journal::load_run(&a.journal, a.run)?;
+    let data = match a.data.clone().or_else(|| j.run.recording.clone()) {
+        Some(d) => d,
+        None => bail!(
+            "journal run {} was made without --record: observe needs the market data recorded during the run (minerva run --record market.db), or --data",
+            j.run.id
+        ),
+    };
+    if j.strategy_text.is_empty() {
+        bail!("journal run {} holds no strategy", j.run.id);
+    }
+    let strategy = minerva::strategy::Strategy::parse(&j.strategy_text, &[])
+        .with_context(|| format!("the strategy of journal run {}", j.run.id))?;
+    let to_ns = if j.run.ended_ns > 0 {
+        j.run.ended_ns
+    } else {
+        i64::MAX
+    };
+    let files = run_files(&data, j.run.started_ns - 60_000_000_000, to_ns)?;
+    // The grids the run traded on (the recording may carry none of its own).
+    let info = (!j.exchange_info.is_empty())
+        .then(|| -> Result<PathBuf> {
+            let p = std::env::temp_dir().join(format!(
+                "minerva-observe-{}-{}.json",
+                std::process::id(),
+                j.run.id
+            ));
+            std::fs::write(&p, &j.exchange_info)?;
+            Ok(p)
+        })
+        .transpose()?;
+    let opts = minerva::replay::ReplayOptions {
+        symbol: Some(strategy.market.clone()),
+        exchange_info: info.clone(),
+        ..Default::default()
+    };
+    let table = minerva::replay::symbol_table(&files, &opts);
+    if let Some(p) = &info {
+        let _ = std::fs::remove_file(p);
+    }
+    let spec = table?.specs()[0].clone();
+    let frames = minerva::store::files::recorded_frames(&files)?;
+    let signer = Signer::new(&ApiKeys::new(
+        "minerva-backtest".into(),
+        b"minerva-backtest".to_vec(),
+    ));
+    let cfg = a.window.config();
+    let (o, _) = minerva::observe::observe(&j, &frames, &spec, &strategy, signer, &cfg)?;
+    if a.json {
+        println!("{}", sonic_rs::to_string(&o)?);
+    } else {
+        print!("{}", text(&o, &data));
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! The audit loop as a user runs it, with the binaries: `minerva exchange` serves the
+//! shipped session, `minerva run --source binance --record` trades on it (journal on
+//! by default for a live run), `minerva db info|export` show the journal, and
+//! `minerva observe` puts the run beside the backtest of what it recorded: the
+//! theoretical side is `minerva backtest` of that recording, the real side the journal.
+
+mod common;
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn minerva(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn repo(p: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(p)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn observe_puts_a_live_run_beside_the_backtest_of_its_recording() {
+    let dir = std::env::temp_dir().join(format!("minerva-observe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (files, _) = common::spot_files();
+    let info = repo("sample/exchange_info_spot_btcusdt.json");
+    let mut exchange = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .arg("exchange")
+        .arg("--data")
+        .args(&files)
+        .args(["--exchange-info", &info, "--port", "0", "--speed", "100"])
+        .args(["--linger", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(exchange.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .split_once("listening on ")
+        .and_then(|(_, r)| r.split_once(": "))
+        .map(|(a, _)| a.to_string())
+        .unwrap();
+    let rec = dir.join("market.db");
+    let run = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .current_dir(&dir)
+        .args(["run", "--source", "binance", "--endpoint", "local"])
+        .args(["--host", &addr, "--strategy", &repo("strategy_0.toml")])
+        .arg("--record")
+        .arg(&rec)
+        .env_remove("MINERVA_BINANCE_API_KEY")
+        .env_remove("MINERVA_BINANCE_API_SECRET")
+        .output()
+        .unwrap();
+    let _ = exchange.wait();
+    let text = ok(&run);
+    let journal = dir.join("market-journal.db");
+    assert!(
+        journal.exists(),
+        "a live run keeps a journal beside --record\n{text}"
+    );
+    assert!(text.contains("journal run 1:"), "{text}");
+    let j = journal.display().to_string();
+
+    // db info and export show it.
+    let info_out = ok(&minerva(&["db", "info", &j]));
+    assert!(
+        info_out.contains("journal run 1 (local spot BTCUSDT)"),
+        "{info_out}"
+    );
+    let fills = ok(&minerva(&["db", "export", &j, "--view", "fills"]));
+    let rows: Vec<&str> = fills.lines().skip(1).collect();
+    assert!(!rows.is_empty(), "{fills}");
+    assert!(fills.starts_with("id,run,symbol,exchange_us,seen_us,client_id,report,price"));
+    let ops = ok(&minerva(&["db", "export", &j, "--view", "operations"]));
+    let journal_ops = ops.lines().count() - 1;
+
+    // observe: both sides.
+    let o = ok(&minerva(&["observe", "--journal", &j, "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&o).unwrap();
+    let real_ops = v["real"]["operations"].as_u64().unwrap() as usize;
+    assert_eq!(real_ops, journal_ops, "the real side is the journal's");
+    let paired = v["pairs"].as_array().unwrap().len();
+    let theo_only = v["theoretical_only"].as_array().unwrap().len();
+    // The theoretical side is minerva backtest of the recording on the run's grids.
+    let bt = ok(&minerva(&[
+        "backtest",
+        &rec.display().to_string(),
+        "--strategy",
+        &repo("strategy_0.toml"),
+        "--exchange-info",
+        &info,
+        "--json",
+    ]));
+    let b: serde_json::Value = serde_json::from_str(&bt).unwrap();
+    assert_eq!(
+        v["theoretical"]["operations"].as_u64().unwrap(),
+        b["metrics"]["trades"].as_u64().unwrap()
+    );
+    assert_eq!(
+        v["theoretical"]["fitness"].as_f64().unwrap(),
+        b["fitness"].as_f64().unwrap()
+    );
+    assert_eq!(
+        v["theoretical"]["net_pnl"].as_f64().unwrap(),
+        b["metrics"]["net_pnl"].as_f64().unwrap()
+    );
+    assert_eq!(
+        paired + theo_only,
+        b["metrics"]["trades"].as_u64().unwrap() as usize
+    );
+    // Every difference in a pair is attributed: fees and prices add up to it.
+    for p in v["pairs"].as_array().unwrap() {
+        let d = p["pnl_difference"].as_f64().unwrap();
+        let parts = p["fee_difference"].as_f64().unwrap() + p["price_difference"].as_f64().unwrap();
+        assert!((d - parts).abs() < 1e-6, "{p}");
+    }
+    let human = ok(&minerva(&["observe", "--journal", &j]));
+    assert!(
+        human.contains("real") && human.contains("theoretical"),
+        "{human}"
+    );
+    assert!(human.contains("implementation shortfall"), "{human}");
+
+    // Without a recording: a clear refusal.
+    let bare = dir.join("bare.db");
+    let o = minerva(&["observe", "--journal", &bare.display().to_string()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no journal"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
