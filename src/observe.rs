@@ -351,11 +351,13 @@ pub fn observe(
                 } else {
                     0.0
                 };
-                let fee_difference = tv.fees - rv.fees;
+                // Amounts are whole 10⁻⁸ units: round away float noise (and -0).
+                let e8 = |x: f64| (x * E8).round() / E8 + 0.0;
+                let fee_difference = e8(tv.fees - rv.fees);
                 pairs.push(Pair {
-                    pnl_difference: rv.pnl - tv.pnl,
+                    pnl_difference: e8(rv.pnl - tv.pnl),
                     fee_difference,
-                    price_difference: rv.pnl - tv.pnl - fee_difference,
+                    price_difference: e8(rv.pnl - tv.pnl - fee_difference),
                     entry_slippage_bps: slip,
                     real: rv,
                     theoretical: tv,
