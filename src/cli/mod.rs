@@ -30,6 +30,46 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// Log level of the cold paths' events (connections, snapshots, orders' answers,
+    /// the exchange's sessions): error, warn, info, debug or trace; `MINERVA_LOG`
+    /// (a tracing filter such as `minerva=debug`) overrides it.
+    #[arg(long, global = true, default_value = "info")]
+    log_level: tracing::Level,
+    /// Log lines on stderr (the daemon's log file under --daemon): `text` for people,
+    /// `json` (one object per line) for log shippers.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+/// How log events are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human lines (coloured on a terminal).
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Installs the log subscriber: events to stderr, filtered by `MINERVA_LOG` or the
+/// level. Secrets never reach it: keys are read from the environment and logged by
+/// no one (tests/logs.rs greps a run's logs for them).
+fn init_logs(level: tracing::Level, format: LogFormat) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("MINERVA_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new(level.as_str().to_ascii_lowercase()));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).try_init(),
+    };
 }
 
 #[derive(Subcommand)]
@@ -77,7 +117,9 @@ enum Cmd {
 /// # Errors
 /// Whatever the command could not do, with its context, for `main` to print.
 pub fn run() -> Result<()> {
-    match Cli::parse().cmd {
+    let cli = Cli::parse();
+    init_logs(cli.log_level, cli.log_format);
+    match cli.cmd {
         Cmd::Replay(a) => replay::run(a),
         Cmd::Signal(a) => signal::run(*a),
         Cmd::Backtest(a) => backtest::run(*a),

@@ -372,7 +372,7 @@ impl Daemon {
                     if HUP.swap(false, Ordering::Relaxed) {
                         if let Err(e) = redirect_output(&path) {
                             // Still the old log (or nothing): say so where it goes.
-                            eprintln!("minerva: SIGHUP: cannot reopen {}: {e}", path.display());
+                            tracing::error!(log = %path.display(), error = %e, "SIGHUP: cannot reopen the log");
                         }
                     }
                 }

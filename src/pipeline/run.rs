@@ -652,7 +652,13 @@ pub fn run<S: Source + Send>(
             let name = lane.stages[0].name();
             let h = std::thread::Builder::new()
                 .name(format!("minerva-{name}"))
-                .spawn_scoped(sc, move || lane.run(mb, realtime));
+                .spawn_scoped(sc, move || {
+                    // One span per stage thread: its events (none on the hot path) say
+                    // where they came from.
+                    let _span = tracing::info_span!("stage", lane = name).entered();
+                    tracing::debug!("stage thread started");
+                    lane.run(mb, realtime)
+                });
             match h {
                 Ok(h) => handles.push((name, Some(h))),
                 Err(_) => handles.push((name, None)),

@@ -253,6 +253,7 @@ impl Journal {
         )
         .map_err(sql)?;
         let run = conn.last_insert_rowid();
+        tracing::info!(journal = %path.display(), run, "audit journal opened");
         let (tx, rx) = channel();
         let lost = Arc::new(AtomicU64::new(0));
         let l = lost.clone();
@@ -363,6 +364,7 @@ fn write_loop(
     lost: &AtomicU64,
 ) -> Result<Summary, JournalError> {
     let mut rings: Vec<(rtrb::Consumer<Entry>, SymbolSpec)> = Vec::new();
+    let _span = tracing::info_span!("journal", run).entered();
     let mut pending = Pending::default();
     let mut sum = Summary {
         run,
@@ -415,7 +417,10 @@ fn write_loop(
         let due = pending.rows.len() >= BATCH
             || (!pending.rows.is_empty() && last_commit.elapsed() >= COMMIT_EVERY);
         if due || (stopping && !pending.rows.is_empty()) {
-            commit(&mut conn, path, run, &rings, &mut pending, &mut sum)?;
+            if let Err(e) = commit(&mut conn, path, run, &rings, &mut pending, &mut sum) {
+                tracing::error!(error = %e, "journal write failed; the journal stops (the trading does not)");
+                return Err(e);
+            }
             last_commit = Instant::now();
         }
         if stopping && drained == 0 && pending.rows.is_empty() && rx.try_recv().is_err() {

@@ -58,6 +58,7 @@ pub(super) fn answer(shared: &Shared, req: &Request) -> desk::Answer {
             until_ms,
             retry_after_s,
         } => {
+            tracing::warn!(until_ms, retry_after_s, path = %req.path, "request refused 418: banned for ignoring 429s");
             headers.push(("Retry-After", retry_after_s.to_string()));
             let body = ErrorBody::json(
                 Code::TooManyRequests,

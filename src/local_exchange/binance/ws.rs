@@ -183,6 +183,18 @@ async fn run(shared: &Shared, mut socket: WebSocket, mut outbox: Outbox) -> End 
             }
         }
     };
+    match end {
+        End::Slow => tracing::info!(
+            session = outbox.id,
+            "session disconnected: it did not read fast enough"
+        ),
+        End::RateLimited => tracing::info!(
+            session = outbox.id,
+            "session disconnected: over the inbound message rate"
+        ),
+        End::NoPong => tracing::info!(session = outbox.id, "session disconnected: no pong"),
+        End::Client | End::Closed => tracing::debug!(session = outbox.id, ?end, "session ended"),
+    }
     if matches!(end, End::Closed | End::RateLimited | End::NoPong) {
         let _ =
             tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(None))).await;

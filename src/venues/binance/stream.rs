@@ -282,6 +282,7 @@ impl LiveSource {
         wire.stream().tcp().set_read_timeout(Some(QUIET_READ))?;
         self.wire = Some(wire);
         bump(&self.stats.connects);
+        tracing::info!(host = %self.cfg.host, path = %self.path(), "market stream connected");
         self.need_snapshot = true;
         self.session_start = Instant::now();
         self.rotation = None;
@@ -360,6 +361,7 @@ impl LiveSource {
             }
             self.session_start = Instant::now();
             bump(&self.stats.rotations);
+            tracing::info!(host = %self.cfg.host, "market stream rotated to a new session without a gap");
         } else if r.began.elapsed() > ROTATION_TIMEOUT {
             let mut r = self.rotation.take().expect("rotating");
             r.wire.close();
@@ -399,6 +401,10 @@ impl LiveSource {
             .wait(cost, limits::default_weight_limit(self.cfg.market));
         if wait > Duration::ZERO {
             bump(&self.stats.budget_waits);
+            tracing::warn!(
+                wait_ms = wait.as_millis() as u64,
+                "depth snapshot put off: the minute's request weight is spent"
+            );
             self.backoff_ms = self.backoff_ms.max(wait.as_millis() as u64 * 4 / 3 + 1);
             return false;
         }
@@ -427,10 +433,12 @@ impl LiveSource {
             Ok(body) => {
                 self.snapshot = body;
                 bump(&self.stats.snapshots);
+                tracing::info!(symbol = %self.cfg.symbol, limit = self.cfg.snapshot_limit, "depth snapshot fetched");
                 true
             }
             Err(e) => {
                 bump(&self.stats.failures);
+                tracing::warn!(error = %e, "depth snapshot failed");
                 // A 429 (or 418) says how long to stay away: never less than that, even
                 // after the jitter takes its quarter off.
                 if let Some(wait) = e.retry_after() {
@@ -503,6 +511,7 @@ impl Source for LiveSource {
                 self.tries += 1;
                 if let Err(e) = self.connect() {
                     bump(&self.stats.failures);
+                    tracing::warn!(host = %self.cfg.host, error = %e, backoff_ms = self.backoff_ms, "market stream connection failed");
                     if matches!(&e, WireError::Handshake(line) if line.starts_with("HTTP/1.1 410"))
                     {
                         // `minerva exchange` has served its recording to the end.
@@ -583,11 +592,16 @@ impl Source for LiveSource {
                             w.close();
                         }
                         bump(&self.stats.stale);
+                        tracing::warn!(
+                            silent_ms = silent.as_millis() as u64,
+                            "market stream silent: reconnecting and resynchronising"
+                        );
                     }
                 }
-                Err(_) => {
+                Err(e) => {
                     self.wire = None;
                     bump(&self.stats.drops);
+                    tracing::warn!(error = %e, "market stream dropped: reconnecting");
                 }
             }
         }

@@ -1,0 +1,107 @@
+//! Logs and journal as a log shipper and an auditor read them: `minerva run` against
+//! `minerva exchange`, both with a key pair of their own from the environment, at the
+//! most verbose level in JSON: every line is a JSON object, the connection and the
+//! snapshot are there, and the key and the secret appear nowhere — not in either
+//! process's output, not in the journal.
+
+mod common;
+
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+
+const KEY: &str = "logtestKEY0123456789abcdefABCDEFxyzXYZ0123456789abcdefABCDEF77";
+const SECRET: &str = "logtestSECRET9876543210zyxwvuZYXWVU9876543210zyxwvuZYXWVU99";
+
+#[test]
+fn logs_are_json_lines_and_never_hold_the_keys() {
+    let dir = std::env::temp_dir().join(format!("minerva-logs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (files, opts) = common::spot_files();
+    let info = opts.exchange_info.unwrap();
+    let mut exchange = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .arg("exchange")
+        .arg("--data")
+        .args(&files)
+        .arg("--exchange-info")
+        .arg(&info)
+        .args(["--port", "0", "--speed", "100", "--linger", "1"])
+        .args(["--log-level", "trace", "--log-format", "json"])
+        .env("MINERVA_BINANCE_API_KEY", KEY)
+        .env("MINERVA_BINANCE_API_SECRET", SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(exchange.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .split_once("listening on ")
+        .and_then(|(_, r)| r.split_once(": "))
+        .map(|(a, _)| a.to_string())
+        .unwrap();
+    let journal = dir.join("j.db");
+    let run = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .current_dir(&dir)
+        .args([
+            "run",
+            "--source",
+            "binance",
+            "--endpoint",
+            "local",
+            "--host",
+            &addr,
+        ])
+        .arg("--strategy")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/strategy_0.toml"))
+        .arg("--journal")
+        .arg(&journal)
+        .args(["--log-level", "trace", "--log-format", "json"])
+        .env("MINERVA_BINANCE_API_KEY", KEY)
+        .env("MINERVA_BINANCE_API_SECRET", SECRET)
+        .output()
+        .unwrap();
+    let ex = exchange.wait_with_output().unwrap();
+    let mut ex_out = line.clone();
+    ex_out.push_str(&String::from_utf8_lossy(&ex.stdout));
+    let ex_err = String::from_utf8_lossy(&ex.stderr).into_owned();
+    let run_out = String::from_utf8_lossy(&run.stdout).into_owned();
+    let run_err = String::from_utf8_lossy(&run.stderr).into_owned();
+    assert!(run.status.success(), "{run_out}\n{run_err}");
+    // JSON lines: each one an object with a level and a message.
+    let events: Vec<serde_json::Value> = run_err
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(!events.is_empty(), "{run_err}");
+    for e in &events {
+        assert!(
+            e["level"].is_string() && e["fields"]["message"].is_string(),
+            "{e}"
+        );
+    }
+    let said = |m: &str| {
+        events.iter().any(|e| {
+            e["fields"]["message"]
+                .as_str()
+                .is_some_and(|s| s.contains(m))
+        })
+    };
+    assert!(said("market stream connected"), "{run_err}");
+    assert!(said("depth snapshot fetched"), "{run_err}");
+    assert!(said("audit journal opened"), "{run_err}");
+    // The keys are nowhere.
+    let mut all = vec![ex_out, ex_err, run_out, run_err];
+    for ext in ["db", "db-wal"] {
+        if let Ok(b) = std::fs::read(journal.with_extension(ext)) {
+            all.push(String::from_utf8_lossy(&b).into_owned());
+        }
+    }
+    for text in &all {
+        assert!(!text.contains(KEY), "the API key leaked");
+        assert!(!text.contains(SECRET), "the secret leaked");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
