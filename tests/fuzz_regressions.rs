@@ -92,11 +92,6 @@ fn ws_frames() {
 }
 
 #[test]
-fn http_head() {
-    replay("http_head", harness::http_head);
-}
-
-#[test]
 fn user_events() {
     replay("user_events", harness::user_events);
 }
@@ -109,4 +104,39 @@ fn recorded_lines() {
 #[test]
 fn evolve_inputs() {
     replay("evolve_inputs", harness::evolve_inputs);
+}
+
+#[test]
+fn venue_request() {
+    replay("venue_request", harness::venue_request);
+}
+
+#[test]
+fn ws_control() {
+    replay("ws_control", harness::ws_control);
+}
+
+#[test]
+fn strategy_toml() {
+    replay("strategy_toml", harness::strategy_toml);
+}
+
+#[test]
+fn rest_answer() {
+    replay("rest_answer", harness::rest_answer);
+}
+
+#[test]
+fn order_answer() {
+    replay("order_answer", harness::order_answer);
+}
+
+#[test]
+fn user_event() {
+    replay("user_event", harness::user_event);
+}
+
+#[test]
+fn peaks_input() {
+    replay("peaks_input", harness::peaks_input);
 }

@@ -4,7 +4,8 @@
 //! compiled into the main crate's `tests/fuzz_regressions.rs` (through `#[path]`), so
 //! `cargo test` replays `fuzz/regressions/<t>/*` through exactly the code the fuzzer
 //! ran, without cargo-fuzz. Keep this file free of anything but `std`, `minerva` and
-//! `flate2` (the main crate's own dependency), or that test stops compiling.
+//! the main crate's own dependencies (`flate2`, `sonic-rs`, `serde`, `form_urlencoded`),
+//! or that test stops compiling.
 //!
 //! Every function must never panic on any input; the asserts below are the properties
 //! being fuzzed, each with a message saying which one failed.
@@ -749,28 +750,6 @@ pub fn ws_frames(data: &[u8]) {
     }
 }
 
-/// The local exchange's HTTP request reader on arbitrary bytes, as a keep-alive
-/// connection reads them (requests with bodies, one after another): requests or
-/// `None`, never a panic; a parsed path never holds the query; every body is what its
-/// `Content-Length` said and comes from the input.
-pub fn http_head(data: &[u8]) {
-    let mut r = std::io::Cursor::new(data);
-    let mut reader = minerva::net::server::Reader::default();
-    let mut bodies = 0usize;
-    for _ in 0..64 {
-        let Some(req) = reader.next(&mut r) else {
-            break;
-        };
-        assert!(!req.path.contains('?'));
-        if let Ok(p) = minerva::venues::binance::params::Params::parse(&req.query, &req.body) {
-            let _ = p.get("symbol");
-        }
-        let _ = minerva::venues::binance::params::split_signature(&req.body);
-        bodies += req.body.len();
-        assert!(bodies <= data.len());
-    }
-}
-
 /// The live link's user data stream reader on arbitrary events (one per line) about
 /// two orders it follows: never a panic; no order is filled beyond its quantity, and
 /// what a fill leaves is what is left of it.
@@ -853,5 +832,838 @@ pub fn evolve_inputs(data: &[u8]) {
                 }
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// venue_request
+// ---------------------------------------------------------------------------------
+
+/// An error answer `(code, msg)` as the local exchange writes it must read back as the
+/// same code and message (whatever the message holds: quotes, controls, U+FFFD).
+fn check_error_body(code: minerva::venues::binance::errors::Code, msg: &str) {
+    use minerva::venues::binance::errors::ErrorBody;
+    let json = ErrorBody::json(code, msg);
+    let back = ErrorBody::read(&json).unwrap_or_else(|| {
+        panic!(
+            "error answer {:?} does not read back",
+            String::from_utf8_lossy(&json)
+        )
+    });
+    assert_eq!(back.code, code.number() as i64, "code of {msg:?}");
+    assert_eq!(back.msg, msg, "message changed in the error answer");
+}
+
+/// The local exchange's reading of a Binance order request (`fuzz_targets/venue_request.rs`):
+/// the input split at its first 0x00 into query and form body (lossy UTF-8), read by
+/// `Params::parse`, then validated as a new order, an order reference and an OCO list
+/// on spot and USD-M, and read into a typed order on a spot and a USD-M symbol.
+///
+/// * `Params::parse` never accepts a name given twice (names decoded as
+///   `form_urlencoded` does, across query and body), and every name it accepts reads
+///   back its value (empty counts as absent); a refusal names a repeated name.
+/// * `validate::new_order` Ok with `newClientOrderId` sent ⇒ the id is legal
+///   (`is_client_id`); with `parse_order` Ok too, the order's id is that parameter,
+///   its side is `side`, its quantity (and price) format and parse back on the grid.
+/// * Every refusal (a duplicate, each `Invalid`, each `parse_order` reason with its
+///   Binance code and message) written by `ErrorBody::json` reads back the same, and a
+///   `parse_order` reason reads back from its code and message (`reject_of`).
+/// * `split_signature` keeps the rest as sent minus the signature.
+pub fn venue_request(data: &[u8]) {
+    use minerva::core::OrderSide;
+    use minerva::venues::binance::errors::{self, Code};
+    use minerva::venues::binance::orders::parse_order;
+    use minerva::venues::binance::params::{ParamError, Params, split_signature};
+    use minerva::venues::binance::validate;
+    use std::collections::HashMap;
+
+    let (q, b) = match data.iter().position(|&c| c == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &b""[..]),
+    };
+    let (query, body) = (String::from_utf8_lossy(q), String::from_utf8_lossy(b));
+    for text in [&query, &body] {
+        let (rest, sig) = split_signature(text);
+        assert!(rest.len() <= text.len());
+        assert!(
+            !rest.split('&').any(|kv| kv.starts_with("signature=")),
+            "a signature left in {rest:?}"
+        );
+        if let Some(s) = sig {
+            assert!(text.contains(&format!("signature={s}")));
+        }
+    }
+    let mut sent: HashMap<String, (usize, String)> = HashMap::new();
+    for part in [&query, &body] {
+        for (k, v) in form_urlencoded::parse(part.as_bytes()) {
+            let e = sent.entry(k.into_owned()).or_insert((0, v.into_owned()));
+            e.0 += 1;
+        }
+    }
+    let params = match Params::parse(&query, &body) {
+        Ok(p) => p,
+        Err(e) => {
+            let ParamError::Duplicate(name) = &e;
+            assert!(
+                sent.get(name).is_some_and(|(n, _)| *n >= 2),
+                "refused {name:?} as a duplicate"
+            );
+            check_error_body(Code::TooManyParameters, &e.to_string());
+            return;
+        }
+    };
+    for (name, (n, value)) in &sent {
+        assert_eq!(*n, 1, "{name:?} accepted {n} times");
+        assert!(params.has(name));
+        let want = Some(value.as_str()).filter(|v| !v.is_empty());
+        assert_eq!(params.get(name), want, "value of {name:?}");
+    }
+
+    let specs = [
+        SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").expect("spec"),
+        SymbolSpec::from_tick_lot("BTCUSDT", Market::UsdM, "0.1", "0.001").expect("spec"),
+    ];
+    for spec in &specs {
+        let market = spec.market;
+        let checked = validate::new_order(&params, market);
+        match &checked {
+            Ok(()) => {
+                if params.has("newClientOrderId") {
+                    let id = params
+                        .get("newClientOrderId")
+                        .expect("an empty client id passed validation");
+                    assert!(validate::is_client_id(id), "{id:?} passed validation");
+                }
+                assert!(matches!(params.get("side"), Some("BUY" | "SELL")));
+                assert!(
+                    validate::order_types(market).contains(&params.get("type").unwrap_or("")),
+                    "type {:?} passed validation on {market:?}",
+                    params.get("type")
+                );
+            }
+            Err(inv) => {
+                assert!(!inv.msg.is_empty());
+                check_error_body(inv.code, &inv.msg);
+            }
+        }
+        for r in [validate::order_ref(&params), validate::oco(&params)] {
+            if let Err(inv) = r {
+                assert!(!inv.msg.is_empty());
+                check_error_body(inv.code, &inv.msg);
+            }
+        }
+        match parse_order(&params, spec, "") {
+            Ok(o) => {
+                if checked.is_ok() {
+                    let id = params
+                        .get("newClientOrderId")
+                        .expect("parsed without an id");
+                    assert_eq!(o.id.as_str(), id, "the order's client id");
+                }
+                let side = match o.side {
+                    OrderSide::Buy => "BUY",
+                    OrderSide::Sell => "SELL",
+                };
+                assert_eq!(params.get("side"), Some(side));
+                assert_eq!(o.reduce_only, params.get("reduceOnly") == Some("true"));
+                let q = spec.qty.format(o.qty);
+                assert_eq!(spec.qty.parse(q.as_bytes()), Ok(o.qty), "qty {q:?}");
+                if o.price.0 != 0 {
+                    let p = spec.price.format(o.price);
+                    assert_eq!(spec.price.parse(p.as_bytes()), Ok(o.price), "price {p:?}");
+                }
+            }
+            Err(r) => {
+                let (code, msg) = (errors::code(r, market), errors::message(r, market));
+                check_error_body(code, msg);
+                assert_eq!(errors::reject_of(code.number() as i64, msg, market), r);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// ws_control
+// ---------------------------------------------------------------------------------
+
+/// The local exchange's WebSocket control messages (`parse_control`) on any text
+/// (lossy UTF-8): a refusal has a code in 0..=3 and serialises to JSON that reads back
+/// with the same code, message and id; a message read has an id that is an integer,
+/// null or 1 to 36 ASCII alphanumerics, and was a JSON object naming its method.
+pub fn ws_control(data: &[u8]) {
+    use minerva::local_exchange::binance::ws::{Id, Method, parse_control};
+    use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+    let text = String::from_utf8_lossy(data);
+    let check_id = |id: &Id| {
+        if let Id::Text(s) = id {
+            assert!(
+                (1..=36).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()),
+                "id {s:?}"
+            );
+        }
+    };
+    match parse_control(&text) {
+        Err(r) => {
+            assert!(r.code <= 3, "refusal code {}", r.code);
+            if let Some(id) = &r.id {
+                check_id(id);
+            }
+            let json = sonic_rs::to_string(&r).expect("a refusal serialises");
+            let v: sonic_rs::Value = sonic_rs::from_str(&json)
+                .unwrap_or_else(|e| panic!("refusal {json:?} is not JSON: {e}"));
+            assert_eq!(v.get("code").and_then(|c| c.as_u64()), Some(r.code as u64));
+            assert_eq!(v.get("msg").and_then(|m| m.as_str()), Some(r.msg.as_str()));
+            match &r.id {
+                None => assert!(v.get("id").is_none()),
+                Some(Id::Null) => assert!(v.get("id").is_some_and(|x| x.is_null())),
+                Some(Id::Int(n)) => assert_eq!(v.get("id").and_then(|x| x.as_i64()), Some(*n)),
+                Some(Id::Text(s)) => {
+                    assert_eq!(v.get("id").and_then(|x| x.as_str()), Some(s.as_str()))
+                }
+            }
+        }
+        Ok(c) => {
+            check_id(&c.id);
+            let v: sonic_rs::Value = sonic_rs::from_str(&text).expect("accepted text is JSON");
+            let obj = v.as_object().expect("accepted JSON is an object");
+            let name = match c.method {
+                Method::Subscribe => "SUBSCRIBE",
+                Method::Unsubscribe => "UNSUBSCRIBE",
+                Method::List => "LIST_SUBSCRIPTIONS",
+                Method::SetProperty => "SET_PROPERTY",
+                Method::GetProperty => "GET_PROPERTY",
+            };
+            assert_eq!(obj.get(&"method").and_then(|m| m.as_str()), Some(name));
+            match &c.id {
+                Id::Int(n) => assert_eq!(obj.get(&"id").and_then(|x| x.as_i64()), Some(*n)),
+                Id::Text(s) => {
+                    assert_eq!(obj.get(&"id").and_then(|x| x.as_str()), Some(s.as_str()))
+                }
+                Id::Null => assert!(obj.get(&"id").is_none_or(|x| x.is_null())),
+            }
+            let n = obj.get(&"params").map_or(0, |p| {
+                p.as_array().expect("params read from an array").len()
+            });
+            assert_eq!(c.params.len(), n);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// strategy_toml
+// ---------------------------------------------------------------------------------
+
+/// The strategy file reader (`Strategy::parse`) on any text, with `key=value`
+/// overrides from the lines after the input's first 0x00. Never a panic. A strategy
+/// read has every value inside the range `docs/strategy.md` documents; its values
+/// given back as overrides (`Strategy::value`, the capital as its decimal, the market)
+/// give the same strategy; and the file rewritten with them by `with_values` (what
+/// `minerva evolve` writes) reads back as the same strategy, with no override.
+pub fn strategy_toml(data: &[u8]) {
+    use minerva::strategy::{MAX_BINS, Strategy, with_values};
+    let (t, o) = match data.iter().position(|&c| c == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &b""[..]),
+    };
+    let text = String::from_utf8_lossy(t);
+    let over_text = String::from_utf8_lossy(o);
+    let overrides: Vec<(&str, String)> = over_text
+        .lines()
+        .take(32)
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
+    let Ok(s) = Strategy::parse(&text, &overrides) else {
+        return;
+    };
+    let within = |v: i64, lo: i64, hi: i64, what: &str| {
+        assert!((lo..=hi).contains(&v), "{what} = {v} outside {lo}..={hi}");
+    };
+    assert!(
+        (1..=24).contains(&s.market.len())
+            && s.market
+                .bytes()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_'),
+        "market {:?}",
+        s.market
+    );
+    assert!(s.capital.0 > 0, "capital {:?}", s.capital);
+    within(s.limit_orderbook.into(), 1, 5000, "limit_orderbook");
+    within(
+        s.relative_threshold_milli.into(),
+        1_000,
+        1_000_000_000,
+        "relative_threshold",
+    );
+    within(
+        s.short_pressure_ppm.into(),
+        500_000,
+        1_000_000,
+        "short_pressure",
+    );
+    within(s.long_pressure_ppm.into(), 0, 500_000, "long_pressure");
+    assert!(s.long_pressure_ppm < s.short_pressure_ppm);
+    within(
+        s.max_concurrent_trades.into(),
+        1,
+        1000,
+        "max_concurrent_trades",
+    );
+    within(
+        s.peak_distance_divisor_milli.into(),
+        1_000,
+        10_000_000,
+        "peak_distance_divisor",
+    );
+    within(
+        s.stop_loss_buffer_ppm.into(),
+        0,
+        500_000,
+        "stop_loss_price_buffer",
+    );
+    within(
+        s.per_trade_ppm.into(),
+        100,
+        1_000_000,
+        "percentage_per_trade",
+    );
+    within(s.maker_fee_e8, -100_000, 1_000_000, "maker_fee");
+    within(s.taker_fee_e8, 0, 1_000_000, "taker_fee");
+    within(s.max_leverage.into(), 1, 125, "max_leverage");
+    within(s.bin_ticks.into(), 1, 1_000_000, "bin_ticks");
+    within(s.bins.into(), 4, MAX_BINS as i64, "bins");
+    within(s.volume_window_secs.into(), 1, 86_400, "volume_window_secs");
+    within(
+        s.max_capital_in_use_ppm.into(),
+        10_000,
+        1_000_000,
+        "max_capital_in_use",
+    );
+    within(
+        s.daily_loss_limit_ppm.into(),
+        0,
+        1_000_000,
+        "daily_loss_limit",
+    );
+    within(
+        s.similar_entry_ticks.into(),
+        0,
+        1_000_000,
+        "similar_entry_ticks",
+    );
+
+    let mut values: Vec<(&str, String)> = Strategy::keys()
+        .filter(|k| !matches!(*k, "market" | "capital"))
+        .map(|k| {
+            let v = s.value(k).expect("a numeric key");
+            assert!(v.is_finite(), "{k} = {v}");
+            (k, v.to_string())
+        })
+        .collect();
+    values.push(("capital", s.capital.to_string()));
+    values.push(("market", s.market.clone()));
+    assert_eq!(
+        Strategy::parse(&text, &values).as_ref(),
+        Ok(&s),
+        "values given back as overrides: {values:?}"
+    );
+    let out = with_values(&text, &values).expect("with_values on a file that reads");
+    let back = Strategy::parse(&out, &[])
+        .unwrap_or_else(|e| panic!("with_values wrote a file that does not read ({e}):\n{out}"));
+    assert_eq!(back, s, "with_values wrote:\n{out}");
+}
+
+// ---------------------------------------------------------------------------------
+// rest_answer
+// ---------------------------------------------------------------------------------
+
+/// A server's side of a connection, handed out at most `step` bytes per read.
+struct Trickle<'a> {
+    data: &'a [u8],
+    step: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.data.len().min(buf.len()).min(self.step);
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+/// Our REST client's HTTP/1.1 answer reader (`net::http::read_answer`) on any bytes
+/// from the server (byte 0 sets how many bytes each read gets), answers read one after
+/// another as on a keep-alive connection: never a panic, the bodies together never
+/// longer than the input. Then a well-formed chunked answer built from the input (its
+/// chunk sizes from the input too, hex in either case, some with extensions) and one
+/// with `Content-Length` after it on the same connection must give back exactly the
+/// input as their bodies.
+pub fn rest_answer(data: &[u8]) {
+    use minerva::net::http::read_answer;
+    let Some((&ctl, rest)) = data.split_first() else {
+        return;
+    };
+    let step = [1, 2, 3, 7, 64, 1024, 8192, usize::MAX][(ctl & 7) as usize];
+    let mut conn = Trickle { data: rest, step };
+    let mut inbuf = Vec::new();
+    let mut bodies = 0usize;
+    for _ in 0..16 {
+        match read_answer(&mut conn, &mut inbuf, "fuzz") {
+            Ok((r, keep)) => {
+                bodies += r.body.len();
+                assert!(
+                    bodies <= rest.len(),
+                    "{bodies} body bytes from {}",
+                    rest.len()
+                );
+                let _ = r.header("content-type");
+                if !keep {
+                    break;
+                }
+            }
+            Err(e) => {
+                let _ = e.to_string();
+                break;
+            }
+        }
+    }
+
+    let mut wire: Vec<u8> = Vec::with_capacity(rest.len() * 2 + 128);
+    wire.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
+    wire.extend_from_slice(if ctl & 8 == 0 {
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    } else {
+        b"transfer-encoding: Chunked\r\n\r\n"
+    });
+    let mut at = 0;
+    let mut k = 0usize;
+    while at < rest.len() {
+        // Chunk sizes from the data itself: 1 to 256 bytes.
+        let size = (1 + rest[(at + k) % rest.len()] as usize).min(rest.len() - at);
+        k += 1;
+        let hex = if ctl & 16 == 0 {
+            format!("{size:x}")
+        } else {
+            format!("{size:X}")
+        };
+        wire.extend_from_slice(hex.as_bytes());
+        if ctl & 32 != 0 && k & 1 == 0 {
+            wire.extend_from_slice(b";name=value");
+        }
+        wire.extend_from_slice(b"\r\n");
+        wire.extend_from_slice(&rest[at..at + size]);
+        wire.extend_from_slice(b"\r\n");
+        at += size;
+    }
+    wire.extend_from_slice(b"0\r\n\r\n");
+    let mut conn = Trickle { data: &wire, step };
+    let mut inbuf = Vec::new();
+    let (r, _) = read_answer(&mut conn, &mut inbuf, "fuzz").expect("a well-formed chunked answer");
+    assert_eq!(r.status, 200);
+    assert!(r.body == rest, "chunked body differs from the data");
+
+    let mut wire =
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", rest.len()).into_bytes();
+    wire.extend_from_slice(rest);
+    wire.extend_from_slice(b"HTTP/1.0 404 Not Found\r\ncontent-length: 2\r\n\r\n{}");
+    let mut conn = Trickle { data: &wire, step };
+    let mut inbuf = Vec::new();
+    let (r, keep) = read_answer(&mut conn, &mut inbuf, "fuzz").expect("a sized answer");
+    assert!(
+        keep && r.status == 200 && r.body == rest,
+        "sized body differs"
+    );
+    let (r, _) = read_answer(&mut conn, &mut inbuf, "fuzz").expect("the next answer");
+    assert!(r.status == 404 && r.body == b"{}", "the next answer");
+}
+
+// ---------------------------------------------------------------------------------
+// order_answer
+// ---------------------------------------------------------------------------------
+
+/// `v` written (sonic-rs, as the local exchange answers) and read again is `v`; the text.
+fn serde_round_trip<T>(v: &T, what: &str) -> String
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let text = sonic_rs::to_string(v).unwrap_or_else(|e| panic!("{what} does not write: {e}"));
+    let back: T = sonic_rs::from_str(&text)
+        .unwrap_or_else(|e| panic!("{what} written as {text:?} does not read: {e}"));
+    assert_eq!(&back, v, "{what} written as {text:?} reads back different");
+    text
+}
+
+/// What the link reads of a spot order answer (`OrderState`) agrees with the answer.
+fn check_spot_state(
+    o: &minerva::venues::binance::orders::SpotOrder,
+    s: &minerva::venues::binance::orders::OrderState,
+) {
+    assert_eq!(s.client_order_id, o.client_order_id);
+    assert_eq!(s.status.as_deref(), Some(o.status.as_str()));
+    assert_eq!(s.executed_qty.as_deref(), Some(o.executed_qty.as_str()));
+    assert_eq!(s.quote_filled(), Some(o.cummulative_quote_qty.as_str()));
+    assert_eq!(s.symbol.as_deref(), Some(o.symbol.as_str()));
+}
+
+/// The readers of Binance order answers (`venues::binance::orders`), on any bytes:
+///
+/// * the whole input as each typed answer (`SpotOrder`, `FuturesOrder`, `OcoAnswer`,
+///   `ErrorBody`): one that reads, written back, reads again the same; what the live
+///   link reads of it (`OrderState`, `OcoState`) from our written text agrees with it
+///   field by field, and from the input too whenever both read. `OrderState`,
+///   `Vec<OrderState>` (cancel-all), `PositionState`, `Status` never panic (a status
+///   read names itself back).
+/// * each line as a 200 answer to a command (its first byte picks: placing `mnv1e`
+///   (buy 1000 lots), cancelling it, an OCO list (`mnv1t`/`mnv1s`, sell 500 lots), or
+///   cancelling its take profit) through the link's own answer handling
+///   (`link::replay_answers`, fills settled at once): reports only name orders the link
+///   follows; fills are positive, never beyond the quantity (unless they leave 0),
+///   leaves are what is left; at most one end (cancelled, expired, rejected) and one
+///   acceptance per order.
+pub fn order_answer(data: &[u8]) {
+    use minerva::core::{
+        ClientId, Lots, NewOrder, OcoOrder, OrderCmd, OrderKind, OrderSide, Report, Ticks,
+    };
+    use minerva::venues::binance::errors::ErrorBody;
+    use minerva::venues::binance::link::replay_answers;
+    use minerva::venues::binance::orders::{
+        FuturesOrder, OcoAnswer, OcoState, OrderState, PositionState, SpotOrder, Status,
+    };
+
+    let state = sonic_rs::from_slice::<OrderState>(data).ok();
+    if let Some(s) = &state {
+        let _ = (s.order_id(), s.quote_filled());
+    }
+    if let Ok(o) = sonic_rs::from_slice::<SpotOrder>(data) {
+        let text = serde_round_trip(&o, "a spot order");
+        let s: OrderState = sonic_rs::from_str(&text).expect("the link reads a spot order");
+        check_spot_state(&o, &s);
+        assert_eq!(s.order_id(), o.client_order_id);
+        if let Some(s) = &state {
+            check_spot_state(&o, s);
+        }
+    }
+    if let Ok(o) = sonic_rs::from_slice::<FuturesOrder>(data) {
+        let text = serde_round_trip(&o, "a futures order");
+        let s: OrderState = sonic_rs::from_str(&text).expect("the link reads a futures order");
+        for s in [Some(&s), state.as_ref()].into_iter().flatten() {
+            assert_eq!(s.client_order_id, o.client_order_id);
+            assert_eq!(s.status.as_deref(), Some(o.status.as_str()));
+            assert_eq!(s.executed_qty.as_deref(), Some(o.executed_qty.as_str()));
+            assert_eq!(s.symbol.as_deref(), Some(o.symbol.as_str()));
+            assert_eq!(s.cum_quote.as_deref(), Some(o.cum_quote.as_str()));
+        }
+        assert_eq!(s.quote_filled(), Some(o.cum_quote.as_str()));
+    }
+    if let Ok(a) = sonic_rs::from_slice::<OcoAnswer>(data) {
+        let text = serde_round_trip(&a, "an OCO answer");
+        let s: OcoState = sonic_rs::from_str(&text).expect("the link reads an OCO answer");
+        let from_input = sonic_rs::from_slice::<OcoState>(data).ok();
+        for s in [Some(&s), from_input.as_ref()].into_iter().flatten() {
+            assert_eq!(s.order_reports.len(), a.order_reports.len());
+            for (o, st) in a.order_reports.iter().zip(&s.order_reports) {
+                check_spot_state(o, st);
+            }
+        }
+    }
+    if let Some(e) = ErrorBody::read(data) {
+        serde_round_trip(&e, "an error answer");
+    }
+    if let Ok(list) = sonic_rs::from_slice::<Vec<OrderState>>(data) {
+        for o in &list {
+            let _ = (o.order_id(), o.quote_filled());
+        }
+    }
+    let _ = sonic_rs::from_slice::<PositionState>(data);
+    if let Some(st) = Status::parse(&String::from_utf8_lossy(data)) {
+        assert_eq!(Status::parse(st.name()), Some(st));
+    }
+
+    let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").expect("spec");
+    let id = |s: &str| ClientId::from(s).expect("id");
+    let new = OrderCmd::New(NewOrder {
+        id: id("mnv1e"),
+        side: OrderSide::Buy,
+        kind: OrderKind::LimitGtc,
+        price: Ticks(6_000_000),
+        qty: Lots(1_000),
+        reduce_only: false,
+    });
+    let oco = OrderCmd::Oco(OcoOrder {
+        list_id: id("mnv1x"),
+        take_profit_id: id("mnv1t"),
+        stop_id: id("mnv1s"),
+        side: OrderSide::Sell,
+        qty: Lots(500),
+        take_profit: Ticks(6_100_000),
+        stop: Ticks(5_900_000),
+    });
+    let cmds = [
+        new,
+        OrderCmd::Cancel(id("mnv1e")),
+        oco,
+        OrderCmd::Cancel(id("mnv1t")),
+    ];
+    let answers: Vec<(OrderCmd, &[u8])> = data
+        .split(|&b| b == b'\n')
+        .take(64)
+        .filter_map(|l| l.split_first())
+        .map(|(&c, body)| (cmds[(c % 4) as usize], body))
+        .collect();
+    let (out, _) = replay_answers(&spec, &answers);
+    for (name, qty) in [("mnv1e", 1_000i64), ("mnv1t", 500), ("mnv1s", 500)] {
+        let (mut filled, mut ends, mut accepted) = (0i64, 0, 0);
+        for e in out.iter().filter(|e| e.client_id.as_str() == name) {
+            match e.report {
+                Report::Filled { qty: q, leaves, .. } => {
+                    assert!(q.0 > 0, "{name}: a fill of {q:?}");
+                    filled += q.0;
+                    assert!(filled <= qty || leaves.0 == 0, "{name}: {filled} of {qty}");
+                    assert_eq!(leaves.0, (qty - filled).max(0), "{name}: leaves");
+                }
+                Report::Canceled | Report::Expired | Report::Rejected(_) => ends += 1,
+                Report::Accepted => accepted += 1,
+                Report::Liquidated { .. } | Report::Funding { .. } => {
+                    panic!("{name}: {:?} from an order answer", e.report)
+                }
+            }
+        }
+        assert!(ends <= 1, "{name}: {ends} ends");
+        assert!(accepted <= 1, "{name}: accepted {accepted} times");
+    }
+    for e in &out {
+        assert!(
+            ["mnv1e", "mnv1t", "mnv1s"].contains(&e.client_id.as_str()),
+            "a report for {:?}",
+            e.client_id
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// user_event
+// ---------------------------------------------------------------------------------
+
+/// The user data stream's event reader (`venues::binance::user::read`) on any bytes:
+/// an event read, written (`user::write`), reads back equal; wrapped for a combined
+/// session (`user::wrap`) under the key `k` and under a key taken from the input, it
+/// is JSON whose `stream` is the key and whose `data` reads back equal. A listen key
+/// expiry is recognised alone (`is_listen_key_expired`) exactly when it reads as one.
+/// An event refused as not followed names a type other than the five followed.
+pub fn user_event(data: &[u8]) {
+    use minerva::venues::binance::user::{self, EventError, UserEvent};
+    use sonic_rs::JsonValueTrait;
+    const FOLLOWED: [&str; 5] = [
+        "executionReport",
+        "ORDER_TRADE_UPDATE",
+        "ACCOUNT_UPDATE",
+        "outboundAccountPosition",
+        "listenKeyExpired",
+    ];
+    match user::read(data) {
+        Ok(e) => {
+            let expired = matches!(e, UserEvent::ListenKeyExpired(_));
+            assert_eq!(
+                user::is_listen_key_expired(data),
+                expired,
+                "expiry seen alone"
+            );
+            let w = user::write(&e);
+            assert!(!w.is_empty(), "{e:?} does not write");
+            assert_eq!(user::read(w.as_bytes()).as_ref(), Ok(&e), "written as {w}");
+            assert_eq!(user::is_listen_key_expired(w.as_bytes()), expired);
+            let key = String::from_utf8_lossy(&data[..data.len().min(40)]);
+            for key in ["k", key.as_ref()] {
+                let wrapped = user::wrap(key, &w);
+                let v: sonic_rs::Value = sonic_rs::from_str(&wrapped)
+                    .unwrap_or_else(|err| panic!("wrapped {wrapped:?} is not JSON: {err}"));
+                assert_eq!(v.get("stream").and_then(|s| s.as_str()), Some(key));
+                let inner = sonic_rs::to_string(v.get("data").expect("data")).expect("data");
+                assert_eq!(
+                    user::read(inner.as_bytes()).as_ref(),
+                    Ok(&e),
+                    "data of {wrapped}"
+                );
+            }
+        }
+        Err(EventError::Other(k)) => {
+            assert!(
+                !FOLLOWED.contains(&k.as_str()),
+                "{k} refused as not followed"
+            );
+            assert!(!user::is_listen_key_expired(data));
+        }
+        Err(e @ EventError::Malformed { .. }) => {
+            let _ = e.to_string();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// peaks_input
+// ---------------------------------------------------------------------------------
+
+/// A bound as `minerva peaks` reads it: a number is a minimum, `[min, max]` a range.
+/// A copy of the reader in `src/cli/peaks.rs` (binary crate, not callable from here):
+/// keep the two alike.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum PeakBound {
+    Min(f64),
+    Range([Option<f64>; 2]),
+}
+
+impl PeakBound {
+    fn interval(&self) -> minerva::signal::peaks::Interval<f64> {
+        match *self {
+            PeakBound::Min(m) => minerva::signal::peaks::Interval::at_least(m),
+            PeakBound::Range([min, max]) => minerva::signal::peaks::Interval { min, max },
+        }
+    }
+
+    fn finite(&self) -> bool {
+        match self {
+            PeakBound::Min(m) => m.is_finite(),
+            PeakBound::Range(r) => r.iter().flatten().all(|v| v.is_finite()),
+        }
+    }
+}
+
+/// One `minerva peaks` request line (a copy of the CLI's, see [`PeakBound`]).
+#[derive(serde::Deserialize)]
+struct PeakRequest {
+    #[serde(default)]
+    y: Vec<f64>,
+    height: Option<PeakBound>,
+    threshold: Option<PeakBound>,
+    distance: Option<f64>,
+    prominence: Option<PeakBound>,
+    wlen: Option<f64>,
+}
+
+/// Local maxima as SciPy defines them, found independently of the library: the middle
+/// (rounding down) of each run of equal samples higher than both its neighbours.
+fn plateau_peaks<T: Copy + PartialOrd>(y: &[T]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut i = 1;
+    while i + 1 < y.len() {
+        let mut end = i;
+        while end + 1 < y.len() && y[end + 1] == y[i] {
+            end += 1;
+        }
+        if y[i - 1] < y[i] && end + 1 < y.len() && y[end + 1] < y[i] {
+            out.push((i + end) / 2);
+        }
+        i = end + 1;
+    }
+    out
+}
+
+/// `minerva peaks`' input reader and the peak finder it calls, line by line on any
+/// bytes (JSON request lines, read with the CLI's rules: finite numbers only). Never a
+/// panic. Peaks found are strictly increasing indices inside `y`, never at an edge,
+/// each a local maximum of the unfiltered search (which must equal
+/// [`plateau_peaks`]); each meets `height` and `threshold` (against the samples next to
+/// it), is at least `ceil(distance)` from the next, and its prominence (within `wlen`)
+/// is in range. On integer-valued signals the `i64` instance (the hot path's volumes)
+/// finds the same peaks as the `f64` one.
+pub fn peaks_input(data: &[u8]) {
+    use minerva::signal::peaks::{Interval, PeakParams, find_peaks, prominence};
+    let text = String::from_utf8_lossy(data);
+    for line in text.lines().take(16) {
+        let Ok(r) = sonic_rs::from_str::<PeakRequest>(line) else {
+            continue;
+        };
+        let bounds = [&r.height, &r.threshold, &r.prominence];
+        if !r.y.iter().all(|v| v.is_finite())
+            || bounds
+                .iter()
+                .any(|b| b.as_ref().is_some_and(|b| !b.finite()))
+            || [r.distance, r.wlen]
+                .iter()
+                .any(|v| v.is_some_and(|v| !v.is_finite()))
+        {
+            continue;
+        }
+        let p = PeakParams {
+            height: r.height.as_ref().map(PeakBound::interval),
+            threshold: r.threshold.as_ref().map(PeakBound::interval),
+            distance: r.distance,
+            prominence: r.prominence.as_ref().map(PeakBound::interval),
+            wlen: r.wlen,
+        };
+        let y = &r.y;
+        let all = find_peaks(y, &PeakParams::default()).expect("no conditions");
+        assert_eq!(all, plateau_peaks(y), "local maxima of {y:?}");
+        let Ok(peaks) = find_peaks(y, &p) else {
+            assert!(
+                r.distance.is_some_and(|d| d < 1.0) || r.wlen.is_some_and(|w| w <= 1.0),
+                "refused a valid request"
+            );
+            continue;
+        };
+        assert!(peaks.windows(2).all(|w| w[0] < w[1]), "peaks out of order");
+        let wlen = r.wlen.map(|w| w.ceil() as usize);
+        for &pk in &peaks {
+            assert!(
+                pk >= 1 && pk + 1 < y.len(),
+                "peak {pk} of {} samples",
+                y.len()
+            );
+            assert!(all.binary_search(&pk).is_ok(), "{pk} is no local maximum");
+            if let Some(h) = &p.height {
+                assert!(h.min.is_none_or(|m| m <= y[pk]) && h.max.is_none_or(|m| y[pk] <= m));
+            }
+            if let Some(t) = &p.threshold {
+                let (l, rr) = (y[pk] - y[pk - 1], y[pk] - y[pk + 1]);
+                assert!(
+                    t.min.is_none_or(|m| m <= l.min(rr)) && t.max.is_none_or(|m| l.max(rr) <= m)
+                );
+            }
+            if let Some(pr) = &p.prominence {
+                let v = prominence(y, pk, wlen);
+                assert!(v >= 0.0, "prominence {v}");
+                assert!(pr.min.is_none_or(|m| m <= v) && pr.max.is_none_or(|m| v <= m));
+            }
+        }
+        if let Some(d) = r.distance {
+            let d = d.ceil();
+            assert!(
+                peaks.windows(2).all(|w| (w[1] - w[0]) as f64 >= d),
+                "closer than {d}"
+            );
+        }
+
+        // The same search on integers: `i64` and `f64` must agree.
+        let int = |v: f64| v.round().clamp(-1e15, 1e15);
+        let yf: Vec<f64> = y.iter().map(|&v| int(v)).collect();
+        let yi: Vec<i64> = yf.iter().map(|&v| v as i64).collect();
+        let fi = |i: &Interval<f64>| Interval {
+            min: i.min.map(int),
+            max: i.max.map(int),
+        };
+        let pf = PeakParams {
+            height: p.height.as_ref().map(fi),
+            threshold: p.threshold.as_ref().map(fi),
+            prominence: p.prominence.as_ref().map(fi),
+            ..p
+        };
+        let to_i = |i: Interval<f64>| Interval {
+            min: i.min.map(|v| v as i64),
+            max: i.max.map(|v| v as i64),
+        };
+        let pi = PeakParams {
+            height: pf.height.map(to_i),
+            threshold: pf.threshold.map(to_i),
+            prominence: pf.prominence.map(to_i),
+            distance: pf.distance,
+            wlen: pf.wlen,
+        };
+        assert_eq!(
+            find_peaks(&yf, &pf),
+            find_peaks(&yi, &pi),
+            "f64 and i64 differ"
+        );
     }
 }

@@ -414,8 +414,10 @@ impl Strategy {
 
 /// The strategy file `text` with `values` (`key`, value as text) set in its
 /// `[strategy]` table, every other line and comment kept: how `minerva evolve` writes
-/// the strategy it found. Numbers are written as TOML numbers, anything else as a string.
-/// A `[results]` table is dropped: its figures were the old values'.
+/// the strategy it found. A number is written as a TOML number when it reads back as the
+/// same text, anything else as a string (a capital with more digits than an `f64` holds,
+/// a symbol such as `1E5`), so the file reads back with exactly `values`. A `[results]`
+/// table is dropped: its figures were the old values'.
 ///
 /// # Errors
 /// [`StrategyError`] when `text` is not TOML or a key is unknown.
@@ -431,9 +433,14 @@ pub fn with_values(text: &str, values: &[(&str, String)]) -> Result<String, Stra
         if !PARAMS.iter().any(|p| p.key == *k) {
             return Err(StrategyError::Unknown(k.to_string()));
         }
-        let new = if let Ok(i) = v.trim().parse::<i64>() {
+        let t = v.trim();
+        let new = if let Some(i) = t.parse::<i64>().ok().filter(|i| i.to_string() == t) {
             Value::from(i)
-        } else if let Some(f) = v.trim().parse::<f64>().ok().filter(|f| f.is_finite()) {
+        } else if let Some(f) = t
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && f.to_string() == t)
+        {
             Value::from(f)
         } else {
             Value::from(v.as_str())

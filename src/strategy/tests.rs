@@ -74,6 +74,15 @@ fn errors_name_the_key() {
         Strategy::parse("not = [toml", &[]),
         Err(StrategyError::Toml(_))
     ));
+    // fuzz/regressions/strategy_toml/toml-edit-dotted-key-after-bad-line.toml: toml_edit
+    // 0.23 panicked ("all items have spans") on a dotted key after a line it could not
+    // read; 0.25 answers an error.
+    for text in ["==\n.=", "==\n.a=1"] {
+        assert!(
+            matches!(Strategy::parse(text, &[]), Err(StrategyError::Toml(_))),
+            "{text:?}"
+        );
+    }
 }
 
 #[test]
@@ -147,4 +156,23 @@ fn with_values_keeps_comments_and_sets_numbers() {
         with_values(&text, &[("nope", "1".into())]),
         Err(StrategyError::Unknown("nope".into()))
     );
+}
+
+#[test]
+fn with_values_writes_what_reads_back() {
+    // fuzz/regressions/strategy_toml/capital-beyond-f64.toml: the capital was written as a
+    // TOML float, 92233720368.54776, which no longer reads (past i64 in 10⁻⁸ units);
+    // a symbol that reads as a float came back as another symbol.
+    let values = [
+        ("capital", "92233720368.54775807".to_string()),
+        ("market", "1E5".to_string()),
+        ("bins", "0120".to_string()),
+        ("short_pressure", "0.61".to_string()),
+    ];
+    let out = with_values(SAMPLE, &values).unwrap();
+    assert!(out.contains("short_pressure = 0.61 "), "{out}");
+    let s = Strategy::parse(&out, &[]).unwrap();
+    assert_eq!(s.capital, Dec8(i64::MAX));
+    assert_eq!((s.market.as_str(), s.bins), ("1E5", 120));
+    assert_eq!(s, Strategy::parse(SAMPLE, &values).unwrap());
 }

@@ -687,6 +687,31 @@ impl Io {
         }
     }
 
+    /// `body` as a 200 answer to `cmd`, the orders `cmd` places tracked if new to the
+    /// link; a fill it shows ahead of the events is booked at once. Offline replays
+    /// ([`super::replay_answers`]).
+    pub(super) fn replay_answer(&mut self, cmd: &OrderCmd, body: &[u8]) {
+        let (id, legs) = orders_of(cmd);
+        for &(leg, buy, qty) in &legs {
+            if !self.orders.contains_key(&leg) {
+                self.track(leg, buy, qty);
+            }
+        }
+        if let OrderCmd::Oco(o) = cmd {
+            self.lists.insert(o.list_id, [o.take_profit_id, o.stop_id]);
+        }
+        self.answered(cmd, &id, body);
+        let pending: Vec<ClientId> = self
+            .orders
+            .iter()
+            .filter(|(_, t)| t.pending.is_some())
+            .map(|(c, _)| *c)
+            .collect();
+        for c in pending {
+            self.settle_pending(&c);
+        }
+    }
+
     /// Cancels every open order of the symbol (shutdown).
     fn cancel_all(&mut self) {
         let sym = format!("symbol={}", self.spec.name);

@@ -449,6 +449,37 @@ pub fn replay_user_events(
     (out, shared.counters.malformed.load(Ordering::Relaxed))
 }
 
+/// Runs order answers through the link's order states with no exchange behind it: each
+/// is the body of a 200 answer to its command (placing, OCO list or cancel), read as
+/// the link reads answers. The orders a command places are tracked when first seen; a
+/// fill an answer shows ahead of the events is booked at once (as after `fill_wait`).
+/// Returns the reports the gateway would get, and how many answers (or fields of
+/// them) did not read. The link's own code, offline (tests, fuzzing). Cold.
+pub fn replay_answers(spec: &SymbolSpec, answers: &[(OrderCmd, &[u8])]) -> (Vec<Execution>, u64) {
+    let shared = Shared::new(true);
+    let (tx, mut rx) = rtrb::RingBuffer::<Execution>::new(RING);
+    let (_user_tx, user_rx) = channel::<UserMsg>();
+    let cfg = LinkConfig {
+        rest: "127.0.0.1:1".into(),
+        ws: "127.0.0.1:1".into(),
+        spec: spec.clone(),
+        keys: Arc::new(ApiKeys::paper()),
+        time_sync: Duration::from_secs(3600),
+        fees: (0, 0),
+        fill_wait: Duration::ZERO,
+        spin: false,
+    };
+    let mut io = Io::new(&cfg, shared.clone(), tx, user_rx);
+    let mut out = Vec::new();
+    for (cmd, body) in answers {
+        io.replay_answer(cmd, body);
+        while let Ok(x) = rx.pop() {
+            out.push(x);
+        }
+    }
+    (out, shared.counters.malformed.load(Ordering::Relaxed))
+}
+
 /// The client id a command's report names, and the sides and quantities of the
 /// orders it places: `(id, [(leg id, buy, qty)])`.
 fn orders_of(cmd: &OrderCmd) -> (ClientId, arrayvec::ArrayVec<(ClientId, bool, Lots), 2>) {

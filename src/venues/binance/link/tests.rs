@@ -62,3 +62,45 @@ fn events_are_booked_once_by_cumulative_quantity() {
     );
     // The order is done: its cancel event adds nothing.
 }
+
+#[test]
+fn answers_book_the_fills_they_show_and_the_end() {
+    use crate::core::{NewOrder, OrderKind, OrderSide};
+    let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
+    let id = ClientId::from("mnv1e").unwrap();
+    let new = OrderCmd::New(NewOrder {
+        id,
+        side: OrderSide::Buy,
+        kind: OrderKind::LimitGtc,
+        price: Ticks(10_000),
+        qty: Lots(30_000),
+        reduce_only: false,
+    });
+    let placed = br#"{"symbol":"BTCUSDT","clientOrderId":"mnv1e","status":"PARTIALLY_FILLED","executedQty":"0.10000","cummulativeQuoteQty":"10.00000000"}"#;
+    let cancelled = br#"{"symbol":"BTCUSDT","clientOrderId":"cancel_1","origClientOrderId":"mnv1e","status":"CANCELED","executedQty":"0.10000","cummulativeQuoteQty":"10.00000000"}"#;
+    let (got, malformed) = replay_answers(
+        &spec,
+        &[
+            (new, &placed[..]),
+            (OrderCmd::Cancel(id), &cancelled[..]),
+            (OrderCmd::Cancel(id), b"not json"),
+        ],
+    );
+    assert_eq!(malformed, 1, "the garbage");
+    let reports: Vec<Report> = got.iter().map(|e| e.report).collect();
+    assert!(
+        matches!(
+            reports.as_slice(),
+            [
+                Report::Filled {
+                    price: Ticks(10_000),
+                    qty: Lots(10_000),
+                    leaves: Lots(20_000),
+                    ..
+                },
+                Report::Canceled
+            ]
+        ),
+        "{reports:?}"
+    );
+}

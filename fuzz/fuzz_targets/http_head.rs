@@ -1,6 +1,0 @@
-#![no_main]
-//! See `minerva_fuzz::http_head` (fuzz/src/lib.rs) for what this target checks.
-
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| minerva_fuzz::http_head(data));
