@@ -1504,44 +1504,6 @@ pub fn user_event(data: &[u8]) {
 // peaks_input
 // ---------------------------------------------------------------------------------
 
-/// A bound as `minerva peaks` reads it: a number is a minimum, `[min, max]` a range.
-/// A copy of the reader in `src/cli/peaks.rs` (binary crate, not callable from here):
-/// keep the two alike.
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum PeakBound {
-    Min(f64),
-    Range([Option<f64>; 2]),
-}
-
-impl PeakBound {
-    fn interval(&self) -> minerva::signal::peaks::Interval<f64> {
-        match *self {
-            PeakBound::Min(m) => minerva::signal::peaks::Interval::at_least(m),
-            PeakBound::Range([min, max]) => minerva::signal::peaks::Interval { min, max },
-        }
-    }
-
-    fn finite(&self) -> bool {
-        match self {
-            PeakBound::Min(m) => m.is_finite(),
-            PeakBound::Range(r) => r.iter().flatten().all(|v| v.is_finite()),
-        }
-    }
-}
-
-/// One `minerva peaks` request line (a copy of the CLI's, see [`PeakBound`]).
-#[derive(serde::Deserialize)]
-struct PeakRequest {
-    #[serde(default)]
-    y: Vec<f64>,
-    height: Option<PeakBound>,
-    threshold: Option<PeakBound>,
-    distance: Option<f64>,
-    prominence: Option<PeakBound>,
-    wlen: Option<f64>,
-}
-
 /// Local maxima as SciPy defines them, found independently of the library: the middle
 /// (rounding down) of each run of equal samples higher than both its neighbours.
 fn plateau_peaks<T: Copy + PartialOrd>(y: &[T]) -> Vec<usize> {
@@ -1572,39 +1534,23 @@ pub fn peaks_input(data: &[u8]) {
     use minerva::signal::peaks::{Interval, PeakParams, find_peaks, prominence};
     let text = String::from_utf8_lossy(data);
     for line in text.lines().take(16) {
-        let Ok(r) = sonic_rs::from_str::<PeakRequest>(line) else {
+        // The command's own reader (finite numbers only).
+        let Ok(r) = minerva::signal::peak_request::parse(line) else {
             continue;
         };
-        let bounds = [&r.height, &r.threshold, &r.prominence];
-        if !r.y.iter().all(|v| v.is_finite())
-            || bounds
-                .iter()
-                .any(|b| b.as_ref().is_some_and(|b| !b.finite()))
-            || [r.distance, r.wlen]
-                .iter()
-                .any(|v| v.is_some_and(|v| !v.is_finite()))
-        {
-            continue;
-        }
-        let p = PeakParams {
-            height: r.height.as_ref().map(PeakBound::interval),
-            threshold: r.threshold.as_ref().map(PeakBound::interval),
-            distance: r.distance,
-            prominence: r.prominence.as_ref().map(PeakBound::interval),
-            wlen: r.wlen,
-        };
+        let p = r.params;
         let y = &r.y;
         let all = find_peaks(y, &PeakParams::default()).expect("no conditions");
         assert_eq!(all, plateau_peaks(y), "local maxima of {y:?}");
         let Ok(peaks) = find_peaks(y, &p) else {
             assert!(
-                r.distance.is_some_and(|d| d < 1.0) || r.wlen.is_some_and(|w| w <= 1.0),
+                p.distance.is_some_and(|d| d < 1.0) || p.wlen.is_some_and(|w| w <= 1.0),
                 "refused a valid request"
             );
             continue;
         };
         assert!(peaks.windows(2).all(|w| w[0] < w[1]), "peaks out of order");
-        let wlen = r.wlen.map(|w| w.ceil() as usize);
+        let wlen = p.wlen.map(|w| w.ceil() as usize);
         for &pk in &peaks {
             assert!(
                 pk >= 1 && pk + 1 < y.len(),
@@ -1627,7 +1573,7 @@ pub fn peaks_input(data: &[u8]) {
                 assert!(pr.min.is_none_or(|m| m <= v) && pr.max.is_none_or(|m| v <= m));
             }
         }
-        if let Some(d) = r.distance {
+        if let Some(d) = p.distance {
             let d = d.ceil();
             assert!(
                 peaks.windows(2).all(|w| (w[1] - w[0]) as f64 >= d),
