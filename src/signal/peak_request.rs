@@ -116,6 +116,6 @@ mod tests {
             parse("[1]").unwrap_err().to_string().split(':').next(),
             Some("not a request object")
         );
-        assert_eq!(parse(r#"{"y":[1e400]}"#).is_err(), true);
+        assert!(parse(r#"{"y":[1e400]}"#).is_err());
     }
 }
