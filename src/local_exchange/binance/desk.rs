@@ -429,6 +429,12 @@ impl Desk {
             None => None,
         };
         let need_symbol = || refused(AuthError::missing("symbol"));
+        // A query or cancel names its order as Binance checks it.
+        if endpoint == Rest::Order && matches!(req.method.as_str(), "DELETE" | "GET") {
+            if let Err(e) = validate::order_ref(&params) {
+                return err(400, e.code, &e.msg);
+            }
+        }
         let answer = match (req.method.as_str(), endpoint) {
             ("POST", Rest::Order) => match k {
                 Some(k) => self.new_order(k, &params, server_ms),
@@ -438,9 +444,6 @@ impl Desk {
                 Some(k) => self.new_oco(k, &params, server_ms),
                 None => need_symbol(),
             },
-            ("DELETE" | "GET", Rest::Order) if let Err(e) = validate::order_ref(&params) => {
-                err(400, e.code, &e.msg)
-            }
             ("DELETE", Rest::Order) => match k {
                 Some(k) => self.cancel(k, &params, server_ms),
                 None => need_symbol(),
