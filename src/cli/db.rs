@@ -184,7 +184,8 @@ fn journal_info(path: &Path) -> Result<bool> {
 fn info(db: &str) -> Result<()> {
     let target = Target::parse(db);
     let journal = match &target {
-        Target::Sqlite(p) if p.exists() => journal_info(p)?,
+        // Not a SQLite file at all: the recording store's refusal below says so.
+        Target::Sqlite(p) if p.exists() => journal_info(p).unwrap_or(false),
         _ => false,
     };
     let mut store = match open_recorded(&target) {
