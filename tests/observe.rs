@@ -60,10 +60,14 @@ fn observe_puts_a_live_run_beside_the_backtest_of_its_recording() {
         .map(|(a, _)| a.to_string())
         .unwrap();
     let rec = dir.join("market.db");
+    // A copy of the strategy: --write-fitness keeps its [results.live].
+    let strategy = dir.join("strategy.toml");
+    std::fs::copy(repo("strategy_0.toml"), &strategy).unwrap();
     let run = Command::new(env!("CARGO_BIN_EXE_minerva"))
         .current_dir(&dir)
         .args(["run", "--source", "binance", "--endpoint", "local"])
-        .args(["--host", &addr, "--strategy", &repo("strategy_0.toml")])
+        .args(["--host", &addr, "--write-fitness", "--strategy"])
+        .arg(&strategy)
         .arg("--record")
         .arg(&rec)
         .env_remove("MINERVA_BINANCE_API_KEY")
@@ -133,6 +137,21 @@ fn observe_puts_a_live_run_beside_the_backtest_of_its_recording() {
         let parts = p["fee_difference"].as_f64().unwrap() + p["price_difference"].as_f64().unwrap();
         assert!((d - parts).abs() < 1e-6, "{p}");
     }
+    // The live figures written back match the journal's and observe's real side.
+    let text = std::fs::read_to_string(&strategy).unwrap();
+    let doc: toml_edit::DocumentMut = text.parse().unwrap();
+    let live = &doc["results"]["live"];
+    assert_eq!(
+        live["trades"].as_float(),
+        Some(journal_ops as f64),
+        "{text}"
+    );
+    let net = live["net_pnl"].as_float().unwrap();
+    assert!(
+        (net - v["real"]["net_pnl"].as_f64().unwrap()).abs() < 1e-9,
+        "{text}"
+    );
+    assert!(live["updated"].as_str().is_some());
     let human = ok(&minerva(&["observe", "--journal", &j]));
     assert!(
         human.contains("real") && human.contains("theoretical"),

@@ -467,6 +467,29 @@ pub fn with_values(text: &str, values: &[(&str, String)]) -> Result<String, Stra
 /// # Errors
 /// [`StrategyError`] when the file cannot be read, parsed or written.
 pub fn write_results(path: &Path, results: &[(&str, f64)]) -> Result<(), StrategyError> {
+    write_results_in(path, None, results, &[])
+}
+
+/// Writes a live run's figures into `[results.live]` (numbers, and `texts` such as the
+/// time of the update), leaving `[results]` (the backtest's) and everything else as it
+/// was. Atomic: a temporary file renamed over the strategy file.
+///
+/// # Errors
+/// [`StrategyError`] when the file cannot be read, parsed or written.
+pub fn write_live_results(
+    path: &Path,
+    results: &[(&str, f64)],
+    texts: &[(&str, String)],
+) -> Result<(), StrategyError> {
+    write_results_in(path, Some("live"), results, texts)
+}
+
+fn write_results_in(
+    path: &Path,
+    sub: Option<&str>,
+    results: &[(&str, f64)],
+    texts: &[(&str, String)],
+) -> Result<(), StrategyError> {
     let io = |e: std::io::Error| StrategyError::Io {
         path: path.display().to_string(),
         msg: e.to_string(),
@@ -478,8 +501,20 @@ pub fn write_results(path: &Path, results: &[(&str, f64)]) -> Result<(), Strateg
     if doc.get("results").is_none() {
         doc["results"] = toml_edit::table();
     }
+    let table = match sub {
+        None => &mut doc["results"],
+        Some(name) => {
+            if doc["results"].get(name).is_none() {
+                doc["results"][name] = toml_edit::table();
+            }
+            &mut doc["results"][name]
+        }
+    };
     for (k, v) in results {
-        doc["results"][*k] = toml_edit::value(*v);
+        table[*k] = toml_edit::value(*v);
+    }
+    for (k, v) in texts {
+        table[*k] = toml_edit::value(v.as_str());
     }
     let tmp = path.with_extension("toml.tmp");
     std::fs::write(&tmp, doc.to_string()).map_err(io)?;

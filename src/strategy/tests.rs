@@ -176,3 +176,43 @@ fn with_values_writes_what_reads_back() {
     assert_eq!((s.market.as_str(), s.bins), ("1E5", 120));
     assert_eq!(s, Strategy::parse(SAMPLE, &values).unwrap());
 }
+
+#[test]
+fn live_results_go_in_their_own_table_and_keep_the_file() {
+    let dir = std::env::temp_dir().join(format!("minerva-live-results-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.toml");
+    let original =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/strategy_0.toml")).unwrap();
+    std::fs::write(&path, &original).unwrap();
+    write_results(&path, &[("fitness", 1.5)]).unwrap();
+    write_live_results(
+        &path,
+        &[("fitness", -0.25), ("trades", 3.0)],
+        &[("updated", "now".into())],
+    )
+    .unwrap();
+    write_live_results(
+        &path,
+        &[("fitness", -0.5), ("trades", 4.0)],
+        &[("updated", "later".into())],
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let doc: DocumentMut = text.parse().unwrap();
+    assert_eq!(
+        doc["results"]["fitness"].as_float(),
+        Some(1.5),
+        "the backtest's stays"
+    );
+    assert_eq!(doc["results"]["live"]["fitness"].as_float(), Some(-0.5));
+    assert_eq!(doc["results"]["live"]["trades"].as_float(), Some(4.0));
+    assert_eq!(doc["results"]["live"]["updated"].as_str(), Some("later"));
+    // Comments kept, and the file still reads as the same strategy.
+    assert!(text.contains("# account capital"));
+    assert_eq!(
+        Strategy::parse(&text, &[]).unwrap(),
+        Strategy::parse(&original, &[]).unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
