@@ -8,6 +8,10 @@ fn main() -> ExitCode {
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(exit) = e.downcast_ref::<cli::Exit>() {
+                eprintln!("minerva: {exit}");
+                return ExitCode::from(exit.code);
+            }
             eprintln!("minerva: error: {e:#}");
             ExitCode::FAILURE
         }

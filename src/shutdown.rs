@@ -32,6 +32,11 @@ pub fn install_handlers() {
     }
 }
 
+/// Asks every loop to stop in order, as SIGTERM does (the watchdog's kill switch).
+pub fn request() {
+    STOP.store(true, Ordering::Relaxed);
+}
+
 /// True once SIGINT or SIGTERM arrived (after [`install_handlers`]).
 pub fn requested() -> bool {
     STOP.load(Ordering::Relaxed)

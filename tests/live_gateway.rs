@@ -348,6 +348,7 @@ fn usdm_orders_fill_with_reduce_only_exits() {
             streams: vec!["depth@0ms".into(), "trade".into()],
             snapshot_limit: 1000,
             max_reconnects: None,
+            max_failures_in_a_row: None,
             seed: 9,
             rotate_after: None,
             stale_after: None,

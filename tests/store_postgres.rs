@@ -50,6 +50,7 @@ fn live_btc(host: &str, seed: u64) -> RecordSource {
             streams: vec!["depth@100ms".into(), "trade".into(), "bookTicker".into()],
             snapshot_limit: 5000,
             max_reconnects: Some(0),
+            max_failures_in_a_row: None,
             seed,
             rotate_after: None,
             stale_after: None,

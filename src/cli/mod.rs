@@ -41,6 +41,24 @@ struct Cli {
     log_format: LogFormat,
 }
 
+/// A command that ended on purpose with an exit code of its own (the watchdog's
+/// stops: 3 unreachable, 4 killed), for a supervisor to act on.
+#[derive(Debug)]
+pub struct Exit {
+    /// The process's exit code.
+    pub code: u8,
+    /// Why, for the operator.
+    pub msg: String,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for Exit {}
+
 /// How log events are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum LogFormat {

@@ -59,8 +59,25 @@ pub struct Args {
     #[arg(long, conflicts_with = "no_journal")]
     journal: Option<PathBuf>,
     /// Keep no journal.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "write_fitness")]
     no_journal: bool,
+    /// Keep the strategy file's `[results.live]` table up to date with the live
+    /// figures (fitness, net PnL, drawdown, trades, win rate, fees) at every closed
+    /// operation and at exit; written atomically, comments kept (`[results]`, the
+    /// backtest's, untouched). Needs the journal.
+    #[arg(long)]
+    write_fitness: bool,
+    /// The watchdog: `no-data=30s` (a silent feed is reconnected and resynced),
+    /// `no-operation=30m` (no operation sent for that long: reconnect, resync, a
+    /// journal entry), `drawdown=5%` (realised equity that far below its peak: the
+    /// kill switch, --on-kill, exit code 4), `reconnects=10` (that many failed
+    /// connection attempts in a row: a clean stop, exit code 3). Any subset.
+    #[arg(long, value_parser = minerva::gateway::watchdog::Watchdog::parse)]
+    watchdog: Option<minerva::gateway::watchdog::Watchdog>,
+    /// What the drawdown kill does with open positions after cancelling every
+    /// resting order: flatten them with market orders, or hold them.
+    #[arg(long, value_enum, default_value = "flatten")]
+    on_kill: OnKill,
     /// The live gateway's order I/O thread between requests.
     #[arg(long, value_enum, default_value = "park")]
     orders_wait: OrdersWait,
@@ -108,6 +125,15 @@ pub struct Args {
     data: MarketData,
     #[command(flatten)]
     pub daemon: DaemonArgs,
+}
+
+/// What the watchdog's kill does with open positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnKill {
+    /// Close them with market orders.
+    Flatten,
+    /// Keep them (their exits are cancelled: unprotected).
+    Hold,
 }
 
 /// How the live gateway's order thread waits between requests.
@@ -199,6 +225,51 @@ fn market_and_strategy(a: &Args) -> Result<(Market, MarketData, Strategy)> {
     Ok((data.data_market.unwrap_or(Market::Spot), data, strategy))
 }
 
+/// The watchdog's feed rules on a live source's configuration.
+fn watch_feed(live: &mut LiveConfig, w: Option<minerva::gateway::watchdog::Watchdog>) {
+    let Some(w) = w else { return };
+    if let Some(d) = w.no_data {
+        live.stale_after = Some(d);
+    }
+    live.max_failures_in_a_row = w.reconnects;
+}
+
+/// The watchdog's no-operation rule: a thread that, when no operation was sent for
+/// `period`, asks the source to reconnect and resync and journals it. Ends with the
+/// run (`done`).
+fn watch_operations(
+    period: Duration,
+    journal: Arc<minerva::store::journal::Journal>,
+    reconnect: Arc<std::sync::atomic::AtomicBool>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    use std::sync::atomic::Ordering::Relaxed;
+    std::thread::spawn(move || {
+        let now_ns = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as i64)
+        };
+        let mut since = now_ns();
+        while !done.load(Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+            let last = journal.last_operation_ns().max(since);
+            if now_ns() - last >= period.as_nanos() as i64 {
+                tracing::warn!(
+                    period_s = period.as_secs_f64(),
+                    "watchdog: no operation for the period; reconnecting and resynchronising"
+                );
+                journal.event(
+                    "watchdog_no_operation",
+                    sonic_rs::json!({ "period_s": period.as_secs_f64() }).to_string(),
+                );
+                reconnect.store(true, Relaxed);
+                since = now_ns();
+            }
+        }
+    })
+}
+
 /// Checks every flag and reads the data before anything starts.
 pub fn setup(a: &Args) -> Result<Setup> {
     let (market, data, strategy) = market_and_strategy(a)?;
@@ -240,12 +311,15 @@ pub fn setup(a: &Args) -> Result<Setup> {
             (table.specs()[0].clone(), None, files)
         }
         From::Feed(host) => {
-            let live = LiveConfig::new(&Hosts::same(&host), market, &strategy.market, streams());
+            let mut live =
+                LiveConfig::new(&Hosts::same(&host), market, &strategy.market, streams());
+            watch_feed(&mut live, a.watchdog);
             (live.fetch_spec()?, Some(live), Vec::new())
         }
         From::Venue(hosts) => {
             let mut live = LiveConfig::new(&hosts, market, &strategy.market, streams());
             live.rest = Some(hosts.rest.clone());
+            watch_feed(&mut live, a.watchdog);
             (live.fetch_spec()?, Some(live), Vec::new())
         }
     };
@@ -295,7 +369,14 @@ pub fn setup(a: &Args) -> Result<Setup> {
         latency_log: a.latency_log.clone(),
         live: live_link,
         audit: None,
+        drawdown_kill: a
+            .watchdog
+            .and_then(|w| w.drawdown_ppm)
+            .map(|ppm| (ppm, a.on_kill == OnKill::Flatten)),
     };
+    if a.watchdog.is_some_and(|w| w.no_operation.is_some()) && a.no_journal {
+        bail!("--watchdog no-operation=… reads the journal: drop --no-journal");
+    }
     Ok(Setup {
         live,
         frames,
@@ -361,8 +442,9 @@ fn go<S: minerva::feed::Source + Send + 'static>(
     Ok(r)
 }
 
-/// Where the journal goes: `--journal`, else for a live run beside `--record` or
-/// `minerva-journal.db`; none for a replay unless asked, or with `--no-journal`.
+/// Where the journal goes: `--journal`, else for a live run (or `--write-fitness`)
+/// beside `--record` or `minerva-journal.db`; none for a replay unless asked, or with
+/// `--no-journal`.
 fn journal_path(a: &Args, live: bool) -> Option<PathBuf> {
     if a.no_journal {
         return None;
@@ -370,7 +452,7 @@ fn journal_path(a: &Args, live: bool) -> Option<PathBuf> {
     if let Some(p) = &a.journal {
         return Some(p.clone());
     }
-    if !live {
+    if !live && !a.write_fitness {
         return None;
     }
     match a.record.as_deref().map(minerva::store::Target::parse) {
@@ -423,7 +505,50 @@ fn start_journal(a: &Args, s: &Setup) -> Result<Option<Arc<minerva::store::journ
     };
     let j = minerva::store::journal::Journal::start(&path, &info)
         .with_context(|| format!("--journal {}", path.display()))?;
+    if a.write_fitness {
+        j.on_closed(live_fitness(a, &s.strategy));
+    }
     Ok(Some(Arc::new(j)))
+}
+
+/// `--write-fitness`: the live figures into the strategy file's `[results.live]`
+/// after every closed operation (the journal's thread calls it; a failed write is
+/// logged, the trading goes on).
+fn live_fitness(a: &Args, strategy: &Strategy) -> minerva::store::journal::OnClosed {
+    use minerva::backtest::fitness;
+    use minerva::gateway::journal::EquityPoint;
+    let path = a.strategy.strategy.clone();
+    let capital = strategy.capital.0;
+    let objective = fitness::Objective::default();
+    let mut trades = Vec::new();
+    let mut equity = Vec::new();
+    Box::new(move |t| {
+        trades.push(*t);
+        let last = equity.last().map_or(capital, |p: &EquityPoint| p.equity_e8);
+        equity.push(EquityPoint {
+            time_us: t.exit_us,
+            equity_e8: last + t.pnl_e8,
+        });
+        let m = fitness::metrics(&trades, &equity, capital, 60_000_000);
+        let results = [
+            ("fitness", objective.of(&m)),
+            ("net_pnl", m.net_pnl),
+            ("max_drawdown", m.max_drawdown),
+            ("return_on_capital", m.return_on_capital),
+            ("trades", m.trades as f64),
+            ("win_rate", m.win_rate.unwrap_or(0.0)),
+            ("fees", m.fees),
+        ];
+        let updated = minerva::core::utc(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        );
+        let texts = [("updated", updated), ("objective", objective.to_string())];
+        if let Err(e) = minerva::strategy::write_live_results(&path, &results, &texts) {
+            tracing::error!(strategy = %path.display(), error = %e, "--write-fitness: cannot write [results.live]");
+        }
+    })
 }
 
 /// The strategy the run trades, as TOML: the file with the command line's overrides
@@ -452,7 +577,7 @@ fn audit_hook(j: &Arc<minerva::store::journal::Journal>) -> minerva::gateway::au
 
 /// Journals the run's end: what the trader, the risk manager and the exchange end
 /// counted, and what shutdown left; then closes the journal and says what it holds.
-fn finish_journal(j: Arc<minerva::store::journal::Journal>, r: &RunReport) -> Result<()> {
+fn finish_journal(a: &Args, j: Arc<minerva::store::journal::Journal>, r: &RunReport) -> Result<()> {
     let link = r.link.as_ref();
     j.event(
         "exit",
@@ -483,6 +608,22 @@ fn finish_journal(j: Arc<minerva::store::journal::Journal>, r: &RunReport) -> Re
     let j =
         Arc::try_unwrap(j).map_err(|_| anyhow::anyhow!("the journal is still in use at exit"))?;
     let sum = j.finish()?;
+    if a.write_fitness && sum.operations == 0 {
+        // Nothing closed: the table still says the run happened and traded nothing.
+        minerva::strategy::write_live_results(
+            &a.strategy.strategy,
+            &[("trades", 0.0), ("net_pnl", 0.0), ("fitness", 0.0)],
+            &[(
+                "updated",
+                minerva::core::utc(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as u64),
+                ),
+            )],
+        )
+        .context("--write-fitness")?;
+    }
     println!(
         "journal run {}: {} decisions, {} orders, {} reports ({} fills), {} operations closed, {} events, {} entries lost",
         sum.run,
@@ -509,6 +650,8 @@ pub fn run(a: Args) -> Result<()> {
     minerva::shutdown::install_handlers();
     // After detaching: the journal's thread belongs to the process that trades.
     let journal = start_journal(&a, &s)?;
+    let watcher_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut feed_stats: Option<Arc<minerva::feed::LiveStats>> = None;
     let mut recorded = None;
     let record = a.record.as_deref();
     let report = match s.live.clone() {
@@ -529,20 +672,52 @@ pub fn run(a: Args) -> Result<()> {
         Some(live) => {
             let name = format!("{}/{}", live.host, live.symbol);
             let source = LiveSource::new(live, minerva::shutdown::flag());
+            feed_stats = Some(source.stats());
             if let Some(j) = &journal {
                 j.watch_feed(source.stats());
             }
+            let watcher = match (a.watchdog.and_then(|w| w.no_operation), &journal) {
+                (Some(period), Some(j)) => Some(watch_operations(
+                    period,
+                    j.clone(),
+                    source.reconnect_request(),
+                    watcher_done.clone(),
+                )),
+                _ => None,
+            };
             let cfg = RunConfig {
                 snapshot_request: Some(source.snapshot_request()),
                 audit: journal.as_ref().map(audit_hook),
                 ..s.cfg.clone()
             };
-            go(&s, record, source, &cfg, &name, &mut recorded)?
+            let r = go(&s, record, source, &cfg, &name, &mut recorded);
+            watcher_done.store(true, std::sync::atomic::Ordering::Relaxed);
+            if let Some(w) = watcher {
+                let _ = w.join();
+            }
+            r?
         }
     };
     print!("{}", report.to_text());
+    use minerva::gateway::watchdog::Stop;
+    let unreachable = feed_stats
+        .as_ref()
+        .is_some_and(|st| st.gave_up.load(std::sync::atomic::Ordering::Relaxed));
+    let stop = if report.killed {
+        Some(Stop::Killed)
+    } else if unreachable {
+        Some(Stop::Unreachable)
+    } else {
+        None
+    };
+    if let (Some(stop), Some(j)) = (stop, &journal) {
+        j.event(
+            "watchdog_stop",
+            sonic_rs::json!({ "exit_code": stop.code(), "why": format!("{stop:?}") }).to_string(),
+        );
+    }
     if let Some(j) = journal {
-        finish_journal(j, &report)?;
+        finish_journal(&a, j, &report)?;
     }
     if report.interrupted {
         eprintln!("stopped by signal: rings drained, resting orders cancelled");
@@ -556,5 +731,22 @@ pub fn run(a: Args) -> Result<()> {
         );
         stored.context("the recording stopped (the trading did not)")?;
     }
-    Ok(())
+    match stop {
+        Some(Stop::Killed) => Err(super::Exit {
+            code: Stop::Killed.code(),
+            msg: format!(
+                "watchdog: the drawdown limit turned the kill switch on (realised equity peaked at {}, ended at {}); resting orders cancelled, positions {}",
+                minerva::core::Dec8(report.risk.peak_e8),
+                minerva::core::Dec8(s.strategy.capital.0 + report.risk.realised_e8),
+                if a.on_kill == OnKill::Flatten { "flattened" } else { "held" }
+            ),
+        }
+        .into()),
+        Some(Stop::Unreachable) => Err(super::Exit {
+            code: Stop::Unreachable.code(),
+            msg: "watchdog: the market stream could not be reached the allowed times in a row; stopped cleanly".into(),
+        }
+        .into()),
+        None => Ok(()),
+    }
 }

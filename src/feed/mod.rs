@@ -6,7 +6,7 @@
 
 use crate::core::clock::now_ns;
 use crate::core::wait::{Wait, Waiter};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// A frame as a socket would hand it over.
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +75,8 @@ pub struct LiveStats {
     pub stale: AtomicU64,
     /// Snapshots put off to the next minute: the weight budget had no room.
     pub budget_waits: AtomicU64,
+    /// The source gave up: the server could not be reached too many times in a row.
+    pub gave_up: AtomicBool,
 }
 
 impl LiveStats {

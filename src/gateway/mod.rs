@@ -6,3 +6,4 @@ pub mod audit;
 pub mod journal;
 pub mod link;
 pub mod trader;
+pub mod watchdog;

@@ -150,6 +150,10 @@ pub struct Trader {
     tick_ns: u64,
     /// Shutting down: cancels only, no new orders.
     closing: bool,
+    /// The watchdog's drawdown limit killed the trading (a stop was asked for).
+    killed: bool,
+    /// After a kill: close open positions with market orders (else hold them).
+    flatten_on_kill: bool,
     /// When a live trader next looks at its operations' timers, µs.
     next_timers_us: u64,
     /// Counters.
@@ -211,6 +215,8 @@ impl Trader {
             audit: None,
             tick_ns: 0,
             closing: false,
+            killed: false,
+            flatten_on_kill: true,
             next_timers_us: 0,
             stats: TraderStats::default(),
         }
@@ -225,6 +231,19 @@ impl Trader {
             period_us: period_us.max(1),
             next_us: 0,
         });
+    }
+
+    /// The watchdog's drawdown rule: the kill switch goes on when realised equity falls
+    /// `ppm` below its peak; the run is then asked to stop, and shutdown flattens open
+    /// positions (`flatten`) or holds them.
+    pub fn set_drawdown_kill(&mut self, ppm: Option<u32>, flatten: bool) {
+        self.risk.set_drawdown_limit(ppm);
+        self.flatten_on_kill = flatten;
+    }
+
+    /// True once the drawdown rule killed the trading.
+    pub fn killed(&self) -> bool {
+        self.killed
     }
 
     /// Records every decision, request, report and closed operation into an audit
@@ -437,6 +456,9 @@ impl Trader {
         let before = self.exchange.stats().canceled;
         self.exchange.cancel_all();
         self.handle_reports(u64::MAX);
+        if self.killed && self.flatten_on_kill {
+            self.flatten_all(now_us);
+        }
         let mut out = Shutdown {
             cancelled: (self.exchange.stats().canceled - before) as usize,
             position: self.exchange.position(),
@@ -449,6 +471,34 @@ impl Trader {
             }
         }
         out
+    }
+
+    /// After a kill: a market order for each operation's open lots, then its fills
+    /// waited for (a few seconds at most on a live link). Cold.
+    fn flatten_all(&mut self, now_us: u64) {
+        for k in 0..self.tracked.len() {
+            let t = self.tracked[k];
+            if t.held() > 0 {
+                let side = order_side(t.op.intent.side, true);
+                let m = self.new_order(
+                    t.op.id,
+                    b'm',
+                    side,
+                    OrderKind::Market,
+                    Lots(t.held()),
+                    Ticks(1),
+                    self.futures,
+                );
+                self.send(m, now_us);
+            }
+        }
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.tracked.iter().any(|t| t.held() > 0) && std::time::Instant::now() < until {
+            self.handle_reports(u64::MAX);
+            if self.is_live() {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
     }
 
     /// Books every operation still holding a position at the last trade price, as if a
@@ -679,6 +729,11 @@ impl Trader {
         };
         let pnl_e8 = gross - t.fees_e8 + t.funding_e8;
         self.risk.close(t.op.id, pnl_e8, t.fees_e8, now_us / 1000);
+        if self.risk.stats().killed_by_drawdown && !self.killed {
+            // The watchdog's kill switch: no new operation; the run stops in order.
+            self.killed = true;
+            crate::shutdown::request();
+        }
         match exit {
             Exit::TakeProfit => self.stats.take_profits += 1,
             Exit::Stop => self.stats.stops += 1,

@@ -59,6 +59,9 @@ const LAYOUTS: [&[&[Stage]]; 4] = [
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
+    /// The watchdog's drawdown rule: (ppm below the equity peak that kills, flatten
+    /// open positions at the kill rather than hold them).
+    pub drawdown_kill: Option<(u32, bool)>,
     /// The audit journal's recorder for the trader (`minerva run --journal`).
     pub audit: Option<crate::gateway::audit::AuditHook>,
     /// Threads: 1 (compact) to 4 (a stage each).
@@ -99,6 +102,7 @@ impl Default for RunConfig {
             latency_log: None,
             live: None,
             audit: None,
+            drawdown_kill: None,
         }
     }
 }
@@ -191,6 +195,8 @@ pub struct RunReport {
     pub interrupted: bool,
     /// The live link's counters and wire latencies (a live gateway).
     pub link: Option<crate::venues::LinkReport>,
+    /// The watchdog's drawdown rule killed the trading (and asked the run to stop).
+    pub killed: bool,
 }
 
 fn quote(e8: i64) -> String {
@@ -615,6 +621,9 @@ pub fn run<S: Source + Send>(
     if let Some(hook) = &cfg.audit {
         gateway.trader_mut().keep_audit((hook.0)(spec));
     }
+    if let Some((ppm, flatten)) = cfg.drawdown_kill {
+        gateway.trader_mut().set_drawdown_kill(Some(ppm), flatten);
+    }
     // The gateway reads only what its exchange end needs from the market.
     signal.set_relay(gateway.relay());
     let mailboxes: Vec<Mailbox> = layout.iter().map(|_| Mailbox::new()).collect();
@@ -718,6 +727,7 @@ pub fn run<S: Source + Send>(
         secs,
         threads: cfg.threads,
         interrupted: crate::shutdown::requested(),
+        killed: trader.killed(),
         link: trader.live_link().map(|l| l.report()),
     })
 }

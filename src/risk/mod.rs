@@ -149,6 +149,10 @@ pub struct RiskStats {
     pub realised_e8: i64,
     /// Fees paid, 10⁻⁸ quote.
     pub fees_e8: i64,
+    /// Highest equity (capital + realised PnL) so far, 10⁻⁸ quote.
+    pub peak_e8: i64,
+    /// The drawdown limit turned the kill switch on.
+    pub killed_by_drawdown: bool,
 }
 
 /// Limits and open operations for one symbol.
@@ -171,6 +175,8 @@ pub struct RiskManager {
     day: u64,
     today_e8: i64,
     killed: bool,
+    /// Drawdown from the equity peak that turns the kill switch on, ppm of the peak.
+    drawdown_limit_ppm: Option<u32>,
     next_id: u64,
     stats: RiskStats,
 }
@@ -202,9 +208,19 @@ impl RiskManager {
             day: 0,
             today_e8: 0,
             killed: false,
+            drawdown_limit_ppm: None,
             next_id: 1,
-            stats: RiskStats::default(),
+            stats: RiskStats {
+                peak_e8: cap,
+                ..RiskStats::default()
+            },
         }
+    }
+
+    /// Turns the kill switch on when realised equity (capital + realised PnL) falls
+    /// `ppm` millionths below its peak (the watchdog's `drawdown=`).
+    pub fn set_drawdown_limit(&mut self, ppm: Option<u32>) {
+        self.drawdown_limit_ppm = ppm;
     }
 
     /// Counters.
@@ -369,6 +385,16 @@ impl RiskManager {
             self.stats.closed += 1;
             self.stats.realised_e8 += pnl_e8;
             self.stats.fees_e8 += fees_e8;
+            let equity = self.capital_e8.saturating_add(self.stats.realised_e8);
+            self.stats.peak_e8 = self.stats.peak_e8.max(equity);
+            if let Some(limit) = self.drawdown_limit_ppm {
+                let peak = self.stats.peak_e8 as i128;
+                let down = peak - equity as i128;
+                if peak > 0 && down * 1_000_000 >= limit as i128 * peak && !self.killed {
+                    self.killed = true;
+                    self.stats.killed_by_drawdown = true;
+                }
+            }
         }
     }
 

@@ -120,3 +120,35 @@ fn take_profit_must_pay_the_fees() {
         Err(Refusal::NoProfitAfterFees { .. })
     ));
 }
+
+#[test]
+fn a_drawdown_from_the_peak_turns_the_kill_switch_on() {
+    // Capital 10,000; limit 2 % of the peak. A win of 100 takes the peak to 10,100;
+    // a loss of 150 leaves 9,950: 150 / 10,100 = 1.485 % (on); another 60 makes
+    // 210 / 10,100 = 2.079 % (off: the kill switch).
+    let (s, spec) = setup(&[("daily_loss_limit", "0.5")]);
+    let mut r = RiskManager::new(&s, &spec);
+    r.set_drawdown_limit(Some(20_000));
+    let e8 = 100_000_000i64;
+    let trade = |r: &mut RiskManager, pnl: i64, t: u64| {
+        let op = r.propose(&intent(Side::Long, 600_000), t).unwrap();
+        r.close(op.id, pnl * e8, 0, t + 1);
+    };
+    trade(&mut r, 100, 1_000);
+    assert_eq!(r.stats().peak_e8, 10_100 * e8);
+    trade(&mut r, -150, 2_000);
+    assert!(!r.stats().killed_by_drawdown);
+    trade(&mut r, -60, 3_000);
+    assert!(r.stats().killed_by_drawdown);
+    assert_eq!(
+        r.propose(&intent(Side::Long, 600_000), 4_000),
+        Err(Refusal::KillSwitch)
+    );
+    // Exactly at the limit counts: 2 % of 10,000 is 200.
+    let mut r = RiskManager::new(&s, &spec);
+    r.set_drawdown_limit(Some(20_000));
+    trade(&mut r, -199, 1_000);
+    assert!(!r.stats().killed_by_drawdown);
+    trade(&mut r, -1, 2_000);
+    assert!(r.stats().killed_by_drawdown);
+}

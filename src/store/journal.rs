@@ -103,8 +103,13 @@ pub struct Summary {
     pub lost: u64,
 }
 
+/// Called with each closed operation once it is written (`minerva run
+/// --write-fitness` keeps the strategy file's `[results.live]` with it).
+pub type OnClosed = Box<dyn FnMut(&crate::gateway::journal::ClosedTrade) + Send>;
+
 enum Msg {
     Attach(rtrb::Consumer<Entry>, Box<SymbolSpec>),
+    OnClosed(OnClosed),
     Event(&'static str, String),
     Watch(Arc<crate::feed::LiveStats>),
     Stop,
@@ -156,6 +161,8 @@ impl FeedSeen {
 
 /// A running journal.
 pub struct Journal {
+    /// Wall-clock ns of the last operation sent (0: none yet), for the watchdog.
+    last_operation_ns: Arc<std::sync::atomic::AtomicI64>,
     /// The writer thread's OS id, once it runs (tests that count allocations per
     /// thread leave it out).
     tid: Arc<std::sync::atomic::AtomicI32>,
@@ -260,18 +267,21 @@ impl Journal {
         let p = path.to_path_buf();
         let tid = Arc::new(std::sync::atomic::AtomicI32::new(0));
         let t = tid.clone();
+        let last_operation_ns = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let last_op = last_operation_ns.clone();
         let thread = std::thread::Builder::new()
             .name("minerva-journal".into())
             .spawn(move || {
                 // SAFETY: gettid has no preconditions.
                 t.store(unsafe { libc::gettid() }, Ordering::Release);
-                write_loop(conn, &p, run, &rx, &l)
+                write_loop(conn, &p, run, &rx, &l, &last_op)
             })
             .map_err(|e| JournalError::Thread {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
             })?;
         Ok(Self {
+            last_operation_ns,
             tid,
             tx,
             thread: Some(thread),
@@ -286,6 +296,12 @@ impl Journal {
         self.run
     }
 
+    /// When the last operation was sent, wall-clock ns since the epoch (0: none yet;
+    /// as the writer has seen it, within its batch period).
+    pub fn last_operation_ns(&self) -> i64 {
+        self.last_operation_ns.load(Ordering::Relaxed)
+    }
+
     /// The writer thread's OS thread id (0 until it has started): the journal is
     /// written off the pipeline's threads, and tests that count allocations per
     /// thread leave this one out.
@@ -298,6 +314,12 @@ impl Journal {
         let (tx, rx) = rtrb::RingBuffer::new(RING);
         let _ = self.tx.send(Msg::Attach(rx, Box::new(spec.clone())));
         Recorder::new(tx, self.lost.clone())
+    }
+
+    /// Calls `f` on the writer thread with every closed operation, after it is
+    /// written.
+    pub fn on_closed(&self, f: OnClosed) {
+        let _ = self.tx.send(Msg::OnClosed(f));
     }
 
     /// Journals the live feed's connection events (connects, disconnects, snapshots,
@@ -362,6 +384,7 @@ fn write_loop(
     run: i64,
     rx: &Receiver<Msg>,
     lost: &AtomicU64,
+    last_op: &std::sync::atomic::AtomicI64,
 ) -> Result<Summary, JournalError> {
     let mut rings: Vec<(rtrb::Consumer<Entry>, SymbolSpec)> = Vec::new();
     let _span = tracing::info_span!("journal", run).entered();
@@ -373,6 +396,8 @@ fn write_loop(
     let mut last_commit = Instant::now();
     let mut stopping = false;
     let mut feed: Option<(Arc<crate::feed::LiveStats>, FeedSeen)> = None;
+    let mut on_closed: Vec<OnClosed> = Vec::new();
+    let mut closed = Vec::new();
     let mut last_look = Instant::now();
     pending
         .rows
@@ -387,6 +412,7 @@ fn write_loop(
             Ok(Msg::Attach(c, spec)) => rings.push((c, *spec)),
             Ok(Msg::Event(kind, detail)) => pending.rows.push(Row::Event(wall_ns(), kind, detail)),
             Ok(Msg::Watch(st)) => feed = Some((st, FeedSeen::default())),
+            Ok(Msg::OnClosed(f)) => on_closed.push(f),
             Ok(Msg::Stop) => stopping = true,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => stopping = true,
@@ -407,6 +433,13 @@ fn write_loop(
             while pending.rows.len() < BATCH {
                 match c.pop() {
                     Ok(e) => {
+                        if let Entry::Decision {
+                            verdict: Verdict::Sent { .. },
+                            ..
+                        } = e
+                        {
+                            last_op.store(wall_ns(), Ordering::Relaxed);
+                        }
                         pending.rows.push(Row::Entry(k, e));
                         drained += 1;
                     }
@@ -417,9 +450,18 @@ fn write_loop(
         let due = pending.rows.len() >= BATCH
             || (!pending.rows.is_empty() && last_commit.elapsed() >= COMMIT_EVERY);
         if due || (stopping && !pending.rows.is_empty()) {
+            closed.extend(pending.rows.iter().filter_map(|r| match r {
+                Row::Entry(_, Entry::Closed(t)) => Some(*t),
+                _ => None,
+            }));
             if let Err(e) = commit(&mut conn, path, run, &rings, &mut pending, &mut sum) {
                 tracing::error!(error = %e, "journal write failed; the journal stops (the trading does not)");
                 return Err(e);
+            }
+            for t in closed.drain(..) {
+                for f in on_closed.iter_mut() {
+                    f(&t);
+                }
             }
             last_commit = Instant::now();
         }

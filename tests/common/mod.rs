@@ -176,6 +176,7 @@ pub fn btc_live(
             streams: vec!["depth@100ms".into(), "trade".into()],
             snapshot_limit,
             max_reconnects,
+            max_failures_in_a_row: None,
             seed,
             rotate_after: None,
             stale_after: None,

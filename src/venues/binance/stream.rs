@@ -50,6 +50,9 @@ pub struct LiveConfig {
     pub snapshot_limit: u32,
     /// Connection attempts allowed after the first (`None`: forever).
     pub max_reconnects: Option<u32>,
+    /// Failed connection attempts in a row before the source gives up (the
+    /// watchdog's `reconnects=`; `None`: never); a connection that opens resets it.
+    pub max_failures_in_a_row: Option<u32>,
     /// Seed of the backoff jitter and the WebSocket key.
     pub seed: u64,
     /// Replace the session by an overlapping one after this long (Binance closes a
@@ -73,6 +76,7 @@ impl LiveConfig {
             streams,
             snapshot_limit: endpoints::snapshot_limit(market),
             max_reconnects: None,
+            max_failures_in_a_row: None,
             seed: 0,
             rotate_after: Some(ROTATE_AFTER),
             stale_after: Some(STALE_AFTER),
@@ -189,6 +193,10 @@ pub struct LiveSource {
     snapshot: Vec<u8>,
     need_snapshot: bool,
     request: Arc<AtomicBool>,
+    /// Set by a watchdog: drop the session, reconnect and resync.
+    reconnect: Arc<AtomicBool>,
+    /// Failed connection attempts since the last that opened.
+    failures_in_a_row: u32,
     stop: Arc<AtomicBool>,
     backoff_ms: u64,
     /// Connection attempts so far.
@@ -230,6 +238,8 @@ impl LiveSource {
             snapshot: Vec::new(),
             need_snapshot: true,
             request: Arc::new(AtomicBool::new(false)),
+            reconnect: Arc::new(AtomicBool::new(false)),
+            failures_in_a_row: 0,
             stop,
             backoff_ms: BACKOFF_MIN_MS,
             tries: 0,
@@ -267,6 +277,12 @@ impl LiveSource {
     /// The flag the book stage raises when it needs a snapshot (after a gap).
     pub fn snapshot_request(&self) -> Arc<AtomicBool> {
         self.request.clone()
+    }
+
+    /// A flag that, set, makes the source drop its session, reconnect and resync (the
+    /// watchdog's no-operation rule).
+    pub fn reconnect_request(&self) -> Arc<AtomicBool> {
+        self.reconnect.clone()
     }
 
     fn path(&self) -> String {
@@ -511,6 +527,20 @@ impl Source for LiveSource {
                 self.tries += 1;
                 if let Err(e) = self.connect() {
                     bump(&self.stats.failures);
+                    self.failures_in_a_row += 1;
+                    if self
+                        .cfg
+                        .max_failures_in_a_row
+                        .is_some_and(|m| self.failures_in_a_row > m)
+                    {
+                        tracing::error!(
+                            host = %self.cfg.host,
+                            failures = self.failures_in_a_row,
+                            "market stream unreachable: giving up"
+                        );
+                        self.stats.gave_up.store(true, Ordering::Relaxed);
+                        return None;
+                    }
                     tracing::warn!(host = %self.cfg.host, error = %e, backoff_ms = self.backoff_ms, "market stream connection failed");
                     if matches!(&e, WireError::Handshake(line) if line.starts_with("HTTP/1.1 410"))
                     {
@@ -522,6 +552,15 @@ impl Source for LiveSource {
                     }
                     continue;
                 }
+            }
+            // Connected: the failures in a row are over.
+            self.failures_in_a_row = 0;
+            if self.reconnect.swap(false, Ordering::Relaxed) {
+                tracing::info!(host = %self.cfg.host, "reconnecting on request (watchdog)");
+                if let Some(mut w) = self.wire.take() {
+                    w.close();
+                }
+                continue;
             }
             if self.request.swap(false, Ordering::Relaxed) {
                 self.need_snapshot = true;
