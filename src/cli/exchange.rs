@@ -127,10 +127,12 @@ pub fn run(a: Args) -> Result<()> {
         },
         clock: a.clock,
     };
+    // Before the banner: a client that reads it may stop us at once (SIGINT), and
+    // must get the orderly stop, not the default action.
+    minerva::shutdown::install_handlers();
     let venue = LocalExchange::start(cfg)?;
     println!("minerva exchange: {}", venue.banner());
     println!("trading: signed order and account endpoints and user data streams for {key_note}");
-    minerva::shutdown::install_handlers();
     while !venue.finished() && !minerva::shutdown::requested() {
         std::thread::sleep(Duration::from_millis(100));
     }

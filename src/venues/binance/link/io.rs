@@ -72,7 +72,12 @@ struct ServerTime {
 fn log_malformed(shared: &Shared, what: &str, why: &str) {
     let n = shared.counters.malformed.fetch_add(1, Ordering::Relaxed) + 1;
     if n <= 5 || n % 1_000 == 0 {
-        eprintln!("minerva: live link: {what} did not read ({n} so far): {why}");
+        tracing::warn!(
+            what,
+            count = n,
+            why,
+            "live link: an answer or event did not read"
+        );
     }
 }
 
@@ -478,9 +483,10 @@ impl Io {
             };
             let resp = match r {
                 Ok(resp) => resp,
-                Err(_) => {
+                Err(e) => {
                     // Written or not, its fate is unknown: ask, never resend blindly.
                     LinkStats::bump(&self.shared.counters.unknown_status);
+                    tracing::warn!(order = %id, error = %e, "live link: request failed, status unknown: querying");
                     return self.resolve_unknown(req, id, attempt);
                 }
             };
@@ -499,6 +505,12 @@ impl Io {
                 429 | 418 => {
                     LinkStats::bump(&self.shared.counters.rate_limited);
                     let wait = Duration::from_secs(resp.retry_after.unwrap_or(1).max(1));
+                    tracing::warn!(
+                        order = %id,
+                        status = resp.status,
+                        retry_after_s = wait.as_secs(),
+                        "live link: rate limited; pausing orders"
+                    );
                     self.paused_until = Some(Instant::now() + wait);
                     if cancel && attempt < 2 {
                         // A cancel must go: wait it out, then send it again.
@@ -512,6 +524,7 @@ impl Io {
                 }
                 s if s >= 500 => {
                     LinkStats::bump(&self.shared.counters.unknown_status);
+                    tracing::warn!(order = %id, status = s, "live link: execution status unknown: querying");
                     return self.resolve_unknown(req, id, attempt);
                 }
                 _ => {
@@ -526,6 +539,7 @@ impl Io {
                             (0, String::new())
                         }
                     };
+                    tracing::info!(order = %id, status = resp.status, code, msg = %msg, "live link: request refused");
                     if code == Code::InvalidTimestamp as i64 && attempt == 0 {
                         // Our clock estimate is off: read it again and re-sign.
                         let _ = self.sync_time();
@@ -560,6 +574,7 @@ impl Io {
                             continue;
                         }
                         LinkStats::bump(&self.shared.counters.cancel_failures);
+                        tracing::warn!(order = %id, code, "live link: cancel refused three times; the order stays open");
                         return;
                     }
                     let r = errors::reject_of(code, &msg, self.market);
