@@ -211,6 +211,24 @@ fn check_journal(
         )
         .unwrap();
     assert!(connects >= 1, "connections are journaled");
+    // Every operation was sized from the capital the run had: the strategy's, or the
+    // account's available balance when smaller (3 % per trade, the loose strategy's).
+    let margins: Vec<String> = db
+        .prepare("SELECT margin FROM journal_decisions WHERE verdict = 'SENT'")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let per_trade = r.risk.capital_e8 as i128 * 30_000 / 1_000_000;
+    for m in &margins {
+        let m = minerva::core::decimal::parse_scaled(m.as_bytes(), 8).unwrap() as i128;
+        assert!(
+            m <= per_trade,
+            "margin {m} over 3 % of {}",
+            r.risk.capital_e8
+        );
+    }
     drop(st);
     drop(db);
     let keys = ApiKeys::paper();
@@ -279,6 +297,30 @@ fn orders_fill_on_the_local_exchange_and_come_back_on_the_user_stream() {
     assert!(count("time syncs") >= 1);
     assert!(!l.tick_to_wire.is_empty() && !l.order_rtt.is_empty());
     check_books(&r, &venue);
+    venue.stop();
+}
+
+#[test]
+fn operations_are_sized_from_a_smaller_account_balance() {
+    // The account holds 5,000 USDT; the strategy says 10,000: the run sizes from 5,000.
+    let (_, spec) = common::spot_session();
+    let venue = common::spot_exchange(
+        Some(100.0),
+        Faults::default(),
+        None,
+        TradingConfig {
+            capital_e8: 5_000 * 100_000_000,
+            fees: Some((0, 0)),
+            ..TradingConfig::default()
+        },
+    );
+    let source = common::btc_live(&venue, 5000, None, 5);
+    let (r, venue) = trade_on(venue, source, spec);
+    assert_eq!(r.risk.capital_e8, 5_000 * 100_000_000, "{}", r.to_text());
+    let startup = &r.link.as_ref().unwrap().startup;
+    assert!(startup.contains("available balance 5000"), "{startup}");
+    assert!(r.trader.entries > 0, "{}", r.to_text());
+    check_fills(&r, &venue, 0);
     venue.stop();
 }
 

@@ -185,8 +185,14 @@ impl Trader {
     ) -> Self {
         let max_orders = SimConfig::for_strategy(strategy).max_orders;
         let start_ms = link.now_us() / 1000;
+        let available = link.available_e8();
         let mut t = Self::with(spec, strategy, signer.into(), Link::Live(link), max_orders);
         t.risk.start_ids_at(start_ms);
+        // Size from the account's real balance when it is below the strategy's capital.
+        if let Some(a) = available {
+            t.risk.limit_capital(a);
+            t.capital_e8 = t.risk.capital_e8();
+        }
         t
     }
 

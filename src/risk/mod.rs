@@ -149,6 +149,9 @@ pub struct RiskStats {
     pub realised_e8: i64,
     /// Fees paid, 10⁻⁸ quote.
     pub fees_e8: i64,
+    /// The capital operations are sized from (the strategy's, or the account's
+    /// available balance when smaller), 10⁻⁸ quote.
+    pub capital_e8: i64,
     /// Highest equity (capital + realised PnL) so far, 10⁻⁸ quote.
     pub peak_e8: i64,
     /// The drawdown limit turned the kill switch on.
@@ -211,10 +214,32 @@ impl RiskManager {
             drawdown_limit_ppm: None,
             next_id: 1,
             stats: RiskStats {
+                capital_e8: cap,
                 peak_e8: cap,
                 ..RiskStats::default()
             },
         }
+    }
+
+    /// Sizes from at most `available_e8` (the account's real available balance, read at
+    /// start) when it is below the strategy's capital: per-trade margin, capital in use
+    /// and the daily loss limit all follow. Never more than the strategy's capital.
+    pub fn limit_capital(&mut self, available_e8: i64) {
+        if available_e8 >= self.capital_e8 || available_e8 < 0 {
+            return;
+        }
+        let scale =
+            |v: i64| (v as i128 * available_e8 as i128 / self.capital_e8.max(1) as i128) as i64;
+        self.in_use_limit_e8 = scale(self.in_use_limit_e8);
+        self.daily_limit_e8 = scale(self.daily_limit_e8);
+        self.capital_e8 = available_e8;
+        self.stats.capital_e8 = available_e8;
+        self.stats.peak_e8 = available_e8;
+    }
+
+    /// The capital sized from.
+    pub fn capital_e8(&self) -> i64 {
+        self.capital_e8
     }
 
     /// Turns the kill switch on when realised equity (capital + realised PnL) falls

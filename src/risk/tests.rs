@@ -152,3 +152,20 @@ fn a_drawdown_from_the_peak_turns_the_kill_switch_on() {
     trade(&mut r, -1, 2_000);
     assert!(r.stats().killed_by_drawdown);
 }
+
+#[test]
+fn a_smaller_balance_sizes_the_operations() {
+    // Strategy capital 10,000; the account has 5,000: margin 3 % of 5,000 = 150 × 20
+    // = 3,000 notional at 60,000.0 → 0.05 BTC (half the size of the full capital's).
+    let (s, spec) = setup(&[]);
+    let mut r = RiskManager::new(&s, &spec);
+    r.limit_capital(5_000 * 100_000_000);
+    assert_eq!(r.capital_e8(), 5_000 * 100_000_000);
+    let op = r.propose(&intent(Side::Long, 600_000), 0).unwrap();
+    assert_eq!(op.qty, Lots(50));
+    assert_eq!(op.margin_e8, 150 * 100_000_000);
+    // A larger balance never raises the strategy's capital.
+    let mut r = RiskManager::new(&s, &spec);
+    r.limit_capital(50_000 * 100_000_000);
+    assert_eq!(r.capital_e8(), 10_000 * 100_000_000);
+}

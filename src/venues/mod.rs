@@ -196,4 +196,12 @@ impl LiveLink {
             LiveLink::Binance(l) => l.report(),
         }
     }
+
+    /// The account's available balance read at start, 10⁻⁸ (what operations are
+    /// sized from when it is below the strategy's capital).
+    pub fn available_e8(&self) -> Option<i64> {
+        match self {
+            LiveLink::Binance(l) => l.startup().available_e8,
+        }
+    }
 }

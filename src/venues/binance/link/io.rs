@@ -268,8 +268,65 @@ impl Io {
             s.position = Lots(amt);
             self.shared.position.store(amt, Ordering::Relaxed);
         }
+        s.available_e8 = self.available_balance();
+        tracing::info!(
+            symbol = %self.spec.name,
+            position_lots = s.position.0,
+            available = ?s.available_e8.map(crate::core::Dec8),
+            stale_cancelled = s.stale_cancelled,
+            foreign_open = s.foreign_open,
+            "live link: account read at start"
+        );
         s.offset_ms = self.shared.offset_ms.load(Ordering::Relaxed);
         Ok(s)
+    }
+
+    /// The available balance operations are margined in (spot: the quote asset's
+    /// free balance; futures: the margin asset's available balance), 10⁻⁸; `None` (and
+    /// logged) when the account cannot be read: sizing then follows the strategy.
+    fn available_balance(&mut self) -> Option<i64> {
+        use crate::venues::binance::account::{FuturesBalanceEntry, SpotAccount};
+        let (base, quote) =
+            crate::venues::binance::exchange_info::assets_of(&self.spec.name, self.market);
+        let asset = if self.market == Market::CoinM {
+            base
+        } else {
+            quote
+        };
+        let text = if self.futures() {
+            match self.start_get::<Vec<FuturesBalanceEntry>>("balance", Rest::Balance, "") {
+                Ok(b) => b
+                    .into_iter()
+                    .find(|e| e.asset == asset)
+                    .map(|e| e.available_balance),
+                Err(e) => {
+                    tracing::warn!(error = %e, "live link: the balance could not be read; sizing from the strategy's capital");
+                    return None;
+                }
+            }
+        } else {
+            match self.start_get::<SpotAccount>("account", Rest::Account, "") {
+                Ok(a) => a
+                    .balances
+                    .into_iter()
+                    .find(|b| b.asset == asset)
+                    .map(|b| b.free),
+                Err(e) => {
+                    tracing::warn!(error = %e, "live link: the account could not be read; sizing from the strategy's capital");
+                    return None;
+                }
+            }
+        };
+        // No entry for the asset: nothing available.
+        let text = text.unwrap_or_else(|| "0".into());
+        // Binance writes 8 places; anything finer is cut, not refused.
+        let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+        let cut = format!("{int}.{}", &frac[..frac.len().min(8)]);
+        let v = parse_scaled(cut.trim_end_matches('.').as_bytes(), 8).ok();
+        if v.is_none() {
+            tracing::warn!(balance = %text, "live link: the balance did not read");
+        }
+        v
     }
 
     /// A signed decimal quantity in lots.

@@ -115,6 +115,10 @@ pub struct Startup {
     pub foreign_open: u32,
     /// Position held on the symbol (futures), lots.
     pub position: Lots,
+    /// The account's available balance in the asset operations are margined in (spot:
+    /// the quote asset's free balance; USDⓈ-M: the quote's available balance; COIN-M:
+    /// the coin's), 10⁻⁸; `None` when the account could not be read.
+    pub available_e8: Option<i64>,
 }
 
 /// Link counters.
@@ -286,8 +290,13 @@ impl LiveLink {
         let s = self.startup;
         LinkReport {
             startup: format!(
-                "clock offset {} ms, {} stale orders cancelled and {} foreign left at start, start position {} lots",
-                s.offset_ms, s.stale_cancelled, s.foreign_open, s.position.0
+                "clock offset {} ms, {} stale orders cancelled and {} foreign left at start, start position {} lots, available balance {}",
+                s.offset_ms,
+                s.stale_cancelled,
+                s.foreign_open,
+                s.position.0,
+                s.available_e8
+                    .map_or("not read".to_string(), |a| crate::core::Dec8(a).to_string())
             ),
             counters: vec![
                 ("time syncs", r(&c.time_syncs)),
