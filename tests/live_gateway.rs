@@ -136,6 +136,7 @@ fn trade_on(
             fees: (0, 0),
             fill_wait: Duration::from_millis(200),
             spin: false,
+            on_start: Default::default(),
         })),
         ..RunConfig::default()
     };
@@ -415,5 +416,117 @@ fn usdm_orders_fill_with_reduce_only_exits() {
         "{risk}"
     );
     assert!(risk.contains("\"leverage\":\"20\""), "{risk}");
+    venue.stop();
+}
+
+/// A signed POST on the venue with the paper keys (query-signed, as Binance takes it).
+fn signed_post(venue: &Venue, path: &str, params: &str) -> (u16, String) {
+    let keys = ApiKeys::paper();
+    let time = minerva::net::http::get(
+        &venue.local_addr().to_string(),
+        "/fapi/v1/time",
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let time = String::from_utf8(time).unwrap();
+    let ts: i64 = time
+        .trim_start_matches("{\"serverTime\":")
+        .trim_end_matches('}')
+        .parse()
+        .unwrap();
+    let q = format!("{params}&timestamp={ts}");
+    let sig = Signer::new(&keys).sign(q.as_bytes());
+    let body = format!("{q}&signature={}", std::str::from_utf8(&sig).unwrap());
+    let mut c =
+        minerva::net::http::Client::new(&venue.local_addr().to_string(), Duration::from_secs(5));
+    let r = c
+        .request(
+            "POST",
+            path,
+            body.as_bytes(),
+            &[("X-MBX-APIKEY", keys.api_key())],
+        )
+        .unwrap();
+    (r.status, String::from_utf8(r.body).unwrap())
+}
+
+/// `--on-start`: a position the run did not open is refused (named), adopted, or
+/// closed before trading starts.
+#[test]
+fn a_position_found_at_start_is_refused_adopted_or_flattened() {
+    use minerva::venues::OnStart;
+    let Some(d) = common::shared_data() else {
+        return;
+    };
+    let u = d.join("hftbacktest-examples/usdm");
+    let files = vec![u.join("btcusdt_20240718.gz"), u.join("btcusdt_20240719.gz")];
+    let replay = minerva::replay::ReplayOptions::default();
+    let spec = minerva::replay::symbol_table(&files, &replay)
+        .unwrap()
+        .specs()[0]
+        .clone();
+    let venue = Venue::start(minerva::local_exchange::Config {
+        files,
+        replay,
+        speed: Some(1.0),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Faults::default(),
+        weight_limit: None,
+        keys: Arc::new(ApiKeys::paper()),
+        trading: TradingConfig::default(),
+        limits: Default::default(),
+        clock: Default::default(),
+    })
+    .unwrap();
+    // Someone else's position: a market buy of 0.010.
+    let (st, body) = signed_post(
+        &venue,
+        "/fapi/v1/order",
+        "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.010&newClientOrderId=manual1",
+    );
+    assert_eq!(st, 200, "{body}");
+    let held = venue.accounts()[0].position;
+    assert!(held.0 > 0);
+    // And someone else's resting order.
+    let (st, body) = signed_post(
+        &venue,
+        "/fapi/v1/order",
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.010&price=20000&newClientOrderId=manual2",
+    );
+    assert_eq!(st, 200, "{body}");
+    let addr = venue.local_addr().to_string();
+    let link = |on_start| {
+        minerva::venues::binance::link::LiveLink::start(LinkConfig {
+            rest: addr.clone(),
+            ws: addr.clone(),
+            spec: spec.clone(),
+            keys: Arc::new(ApiKeys::paper()),
+            time_sync: Duration::from_secs(1),
+            fees: (0, 0),
+            fill_wait: Duration::from_millis(200),
+            spin: false,
+            on_start,
+        })
+    };
+    let refused = link(OnStart::Refuse).err().expect("refused").to_string();
+    assert!(
+        refused.contains(&format!("position {} lots", held.0))
+            && refused.contains("manual2")
+            && refused.contains("--on-start"),
+        "{refused}"
+    );
+    let adopted = link(OnStart::Adopt).unwrap();
+    assert_eq!(adopted.startup().position, held);
+    drop(adopted);
+    assert_eq!(venue.accounts()[0].position, held, "adopt leaves it");
+    let flat = link(OnStart::Flatten).unwrap();
+    assert_eq!(flat.startup().position.0, 0);
+    drop(flat);
+    assert_eq!(venue.accounts()[0].position.0, 0, "flatten closed it");
+    assert_eq!(
+        venue.accounts()[0].open_orders,
+        0,
+        "and cancelled the order"
+    );
     venue.stop();
 }

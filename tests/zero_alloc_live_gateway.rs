@@ -33,6 +33,7 @@ fn no_allocation_per_frame_with_the_live_gateway() {
                 fees: (0, 0),
                 fill_wait: std::time::Duration::from_millis(200),
                 spin: false,
+                on_start: Default::default(),
             },
         )),
         ..RunConfig::default()

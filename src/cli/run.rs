@@ -78,6 +78,11 @@ pub struct Args {
     /// resting order: flatten them with market orders, or hold them.
     #[arg(long, value_enum, default_value = "flatten")]
     on_kill: OnKill,
+    /// A position or open orders Minerva did not place, found on the account at
+    /// start: refuse to start (naming them), adopt (trade around them), or flatten
+    /// (cancel the orders, close the position with a reduce-only market order).
+    #[arg(long, value_enum, default_value = "refuse")]
+    on_start: minerva::venues::OnStart,
     /// The live gateway's order I/O thread between requests.
     #[arg(long, value_enum, default_value = "park")]
     orders_wait: OrdersWait,
@@ -349,6 +354,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
                     true
                 }
             },
+            on_start: a.on_start,
         })),
         None => None,
     };

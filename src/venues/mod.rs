@@ -85,6 +85,21 @@ impl From<binance::sign::Signer> for OrderSigner {
     }
 }
 
+/// What the live link does with a position or open orders it did not place, found on
+/// the account at start (`minerva run --on-start`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnStart {
+    /// Refuse to start, naming them (the default: nothing is traded around a position
+    /// nobody decided on).
+    #[default]
+    Refuse,
+    /// Trade around them (the risk manager does not count them).
+    Adopt,
+    /// Cancel the orders and close the position with a reduce-only market order, then
+    /// start flat.
+    Flatten,
+}
+
 /// Where and how a venue's live link trades.
 #[derive(Debug, Clone)]
 pub enum LinkConfig {

@@ -8,6 +8,7 @@ use crate::core::{
     client_id,
 };
 use crate::net::http::{Client, RestError};
+use crate::venues::OnStart;
 use crate::venues::binance::endpoints::Rest;
 use crate::venues::binance::errors::{self, Code, ErrorBody};
 use crate::venues::binance::keys::{API_KEY_HEADER, ApiKeys};
@@ -105,6 +106,7 @@ pub(super) struct Io {
     weight_limit: u32,
     user_sessions: u64,
     spin: bool,
+    on_start: OnStart,
     quote: String,
     base: String,
 }
@@ -139,6 +141,7 @@ impl Io {
             weight_limit: limits::default_weight_limit(cfg.spec.market),
             user_sessions: 0,
             spin: cfg.spin,
+            on_start: cfg.on_start,
             quote: quote.to_string(),
             base: base.to_string(),
         }
@@ -231,12 +234,14 @@ impl Io {
         })
     }
 
-    /// Start-up: clock, stale orders, position.
+    /// Start-up: clock, stale orders, foreign orders and position (refused, adopted or
+    /// flattened as `on_start` says), available balance.
     pub(super) fn start(&mut self) -> Result<Startup, LinkError> {
         self.sync_time()?;
         let sym = format!("symbol={}", self.spec.name);
         let open: Vec<OrderState> = self.start_get("open orders", Rest::OpenOrders, &sym)?;
         let mut s = Startup::default();
+        let mut foreign = Vec::new();
         for o in open {
             let c = &o.client_order_id;
             if c.starts_with("mnv") {
@@ -246,28 +251,72 @@ impl Io {
                     s.stale_cancelled += 1;
                 }
             } else {
-                s.foreign_open += 1;
+                foreign.push(c.clone());
             }
         }
+        s.foreign_open = foreign.len() as u32;
         if self.futures() {
-            let positions: Vec<PositionState> =
-                self.start_get("positions", Rest::PositionRisk, &sym)?;
-            let amt = match positions
-                .iter()
-                .find(|p| p.symbol == self.spec.name.as_str())
-            {
-                None => 0,
-                Some(p) => {
-                    self.signed_qty(&p.position_amt)
-                        .ok_or_else(|| LinkError::Unreadable {
-                            what: "positions",
-                            why: format!("positionAmt `{}`", p.position_amt),
-                        })?
-                }
-            };
-            s.position = Lots(amt);
-            self.shared.position.store(amt, Ordering::Relaxed);
+            s.position = Lots(self.read_position(&sym)?);
         }
+        let found = s.position.0 != 0 || !foreign.is_empty();
+        match self.on_start {
+            OnStart::Refuse if found => {
+                let ids: Vec<&str> = foreign.iter().map(String::as_str).collect();
+                return Err(LinkError::FoundAtStart(format!(
+                    "position {} lots on {}, {} open order(s) not Minerva's{}",
+                    s.position.0,
+                    self.spec.name,
+                    foreign.len(),
+                    if ids.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", ids.join(", "))
+                    }
+                )));
+            }
+            OnStart::Flatten if found => {
+                for c in &foreign {
+                    let p = format!("{sym}&origClientOrderId={c}");
+                    let (st, body) = self.call("DELETE", self.path(Rest::Order), &p)?;
+                    if st != 200 {
+                        return Err(LinkError::Flatten(format!(
+                            "cancel of {c}: HTTP {st}: {}",
+                            String::from_utf8_lossy(&body)
+                        )));
+                    }
+                }
+                s.foreign_open = 0;
+                if s.position.0 != 0 {
+                    let side = if s.position.0 > 0 { "SELL" } else { "BUY" };
+                    let qty = self.spec.qty.format(Lots(s.position.0.abs()));
+                    let p = format!(
+                        "{sym}&side={side}&type=MARKET&quantity={qty}&reduceOnly=true&newClientOrderId=mnvflatten{}",
+                        wall_ms()
+                    );
+                    let (st, body) = self.call("POST", self.path(Rest::Order), &p)?;
+                    if st != 200 {
+                        return Err(LinkError::Flatten(format!(
+                            "market order closing {} lots: HTTP {st}: {}",
+                            s.position.0,
+                            String::from_utf8_lossy(&body)
+                        )));
+                    }
+                    let left = self.read_position(&sym)?;
+                    if left != 0 {
+                        return Err(LinkError::Flatten(format!(
+                            "{left} lots still open after the market order"
+                        )));
+                    }
+                    tracing::warn!(
+                        lots = s.position.0,
+                        "live link: position found at start closed (--on-start flatten)"
+                    );
+                    s.position = Lots(0);
+                }
+            }
+            _ => {}
+        }
+        self.shared.position.store(s.position.0, Ordering::Relaxed);
         s.available_e8 = self.available_balance();
         tracing::info!(
             symbol = %self.spec.name,
@@ -327,6 +376,23 @@ impl Io {
             tracing::warn!(balance = %text, "live link: the balance did not read");
         }
         v
+    }
+
+    /// The position on the symbol (futures), lots.
+    fn read_position(&mut self, sym: &str) -> Result<i64, LinkError> {
+        let positions: Vec<PositionState> = self.start_get("positions", Rest::PositionRisk, sym)?;
+        match positions
+            .iter()
+            .find(|p| p.symbol == self.spec.name.as_str())
+        {
+            None => Ok(0),
+            Some(p) => self
+                .signed_qty(&p.position_amt)
+                .ok_or_else(|| LinkError::Unreadable {
+                    what: "positions",
+                    why: format!("positionAmt `{}`", p.position_amt),
+                }),
+        }
     }
 
     /// A signed decimal quantity in lots.

@@ -70,6 +70,8 @@ pub struct LinkConfig {
     /// The I/O thread yields between requests instead of sleeping: no wake-up on the
     /// order path (tens of µs on a VM), for a core of its own (bare metal).
     pub spin: bool,
+    /// What to do with a position or orders found on the account at start.
+    pub on_start: crate::venues::OnStart,
 }
 
 /// Why the link could not start.
@@ -96,6 +98,14 @@ pub enum LinkError {
         /// The reader's complaint.
         why: String,
     },
+    /// A position or orders were found at start and `--on-start refuse` (the default).
+    #[error(
+        "found on the account at start: {0}; --on-start adopt trades around them, --on-start flatten cancels the orders and closes the position"
+    )]
+    FoundAtStart(String),
+    /// `--on-start flatten` could not close what it found.
+    #[error("--on-start flatten: {0}")]
+    Flatten(String),
     /// The user data stream could not be opened.
     #[error("user data stream: {0}")]
     UserStream(String),
@@ -443,6 +453,7 @@ pub fn replay_user_events(
         fees: (0, 0),
         fill_wait: Duration::ZERO,
         spin: false,
+        on_start: Default::default(),
     };
     let mut io = Io::new(&cfg, shared.clone(), tx, user_rx);
     for &(c, buy, qty) in orders {
@@ -477,6 +488,7 @@ pub fn replay_answers(spec: &SymbolSpec, answers: &[(OrderCmd, &[u8])]) -> (Vec<
         fees: (0, 0),
         fill_wait: Duration::ZERO,
         spin: false,
+        on_start: Default::default(),
     };
     let mut io = Io::new(&cfg, shared.clone(), tx, user_rx);
     let mut out = Vec::new();
