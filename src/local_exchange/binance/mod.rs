@@ -465,7 +465,7 @@ fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], k: usize, speed: Option<f6
         }
         if every(f.drop_every) {
             // Every market session ends (its outbox closed).
-            shared.fanout.close_where(|s| !shared.is_user_only(s));
+            close_market_sessions(shared);
         }
         if every(f.malformed_every) {
             shared.fanout.broadcast(&msg(text_half(text)));
@@ -477,7 +477,16 @@ fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], k: usize, speed: Option<f6
     shared.done.store(true, Ordering::Relaxed);
     // Closing the outboxes ends every market session with a close frame; user data
     // sessions stay (the account can still trade and query).
-    shared.fanout.close_where(|s| !shared.is_user_only(s));
+    close_market_sessions(shared);
+}
+
+/// Ends every session but those on the account's listen key alone. The key is read
+/// first: the session list is never held while the state is locked.
+fn close_market_sessions(shared: &Shared) {
+    let key = lock(&shared.state).desk.listen_key().map(str::to_string);
+    shared
+        .fanout
+        .close_where(|s| s.is_empty() || !s.iter().all(|n| Some(n.as_str()) == key.as_deref()));
 }
 
 /// The server clock: the replay's exchange time, shifted by the clock fault once the
@@ -630,12 +639,6 @@ impl Shared {
             lock(&self.state).want_synth = true;
         }
         lock(&self.first_sub).get_or_insert_with(Instant::now);
-    }
-
-    /// A session whose streams are only the account's listen key (or none yet).
-    fn is_user_only(&self, streams: &[String]) -> bool {
-        let key = lock(&self.state).desk.listen_key().map(str::to_string);
-        streams.iter().all(|s| Some(s.as_str()) == key.as_deref()) && !streams.is_empty()
     }
 }
 
