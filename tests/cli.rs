@@ -482,6 +482,15 @@ fn run_refuses_bad_launch_flags_clearly() {
         (&["--report-every", "0"][..], "--report-every"),
         (&["--latency", "feed=recorded"][..], "for minerva backtest"),
         (&["--queue", "lifo"][..], "--queue"),
+        (&["--watchdog", "drawdown=5"][..], "percentage"),
+        (
+            &["--journal", "postgres://u@localhost/db"][..],
+            "SQLite files",
+        ),
+        (
+            &["--no-journal", "--write-fitness"][..],
+            "cannot be used with",
+        ),
     ] {
         if extra.contains(&"spin") && minerva::pipeline::pin::allowed_cpus().len() >= 4 {
             continue; // enough CPUs for four spinning threads

@@ -475,6 +475,15 @@ fn start_journal(a: &Args, s: &Setup) -> Result<Option<Arc<minerva::store::journ
     let Some(path) = journal_path(a, s.live.is_some()) else {
         return Ok(None);
     };
+    if matches!(
+        minerva::store::Target::of_path(&path),
+        minerva::store::Target::Postgres(_)
+    ) {
+        bail!(
+            "--journal {}: journals are SQLite files for now (PostgreSQL is for recordings); give a FILE.db",
+            minerva::store::Target::of_path(&path).display()
+        );
+    }
     let venue = if a.source == "binance" {
         if a.paper {
             "paper".to_string()
