@@ -710,25 +710,15 @@ fn readme_quick_start_prints_the_report_it_shows() {
 
 #[test]
 fn exchange_serves_rest_and_stops_on_sigint() {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::Read;
     let [a, b] = sample();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_minerva"))
-        .args([
-            "exchange", "--data", &a, &b, "--port", "0", "--speed", "max",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    // "minerva exchange: listening on 127.0.0.1:PORT: REST ..."
-    let addr = line
-        .split_once("listening on ")
-        .and_then(|(_, r)| r.split_once(": "))
-        .map(|(a, _)| a.to_string())
-        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_minerva"));
+    cmd.args([
+        "exchange", "--data", &a, &b, "--port", "0", "--speed", "max",
+    ])
+    .stderr(std::process::Stdio::piped());
+    let ex = common::spawn_exchange(cmd);
+    let addr = ex.addr.clone();
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
     s.write_all(b"GET /api/v3/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
@@ -737,11 +727,9 @@ fn exchange_serves_rest_and_stops_on_sigint() {
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     assert!(resp.ends_with("{}"), "{resp}");
     // SAFETY: kill only sends a signal to our child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = child.wait().unwrap();
-    assert!(status.success());
-    let mut rest = String::new();
-    out.read_to_string(&mut rest).unwrap();
+    unsafe { libc::kill(ex.child.id() as i32, libc::SIGINT) };
+    let (o, rest) = ex.finish();
+    assert!(o.status.success());
     assert!(rest.contains("served 0 stream messages"), "{rest}");
     // Bad input: a clear error, no panic.
     let o = minerva(&["exchange", "--data", "/nonexistent.gz", "--port", "0"]);

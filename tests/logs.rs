@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::process::{Command, Stdio};
 
 const KEY: &str = "logtestKEY0123456789abcdefABCDEFxyzXYZ0123456789abcdefABCDEF77";
@@ -17,30 +16,13 @@ fn logs_are_json_lines_and_never_hold_the_keys() {
     let dir = std::env::temp_dir().join(format!("minerva-logs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let (files, opts) = common::spot_files();
-    let info = opts.exchange_info.unwrap();
-    let mut exchange = Command::new(env!("CARGO_BIN_EXE_minerva"))
-        .arg("exchange")
-        .arg("--data")
-        .args(&files)
-        .arg("--exchange-info")
-        .arg(&info)
-        .args(["--port", "0", "--speed", "100", "--linger", "1"])
-        .args(["--log-level", "trace", "--log-format", "json"])
+    let mut cmd = common::spot_exchange_command("100");
+    cmd.args(["--log-level", "trace", "--log-format", "json"])
         .env("MINERVA_BINANCE_API_KEY", KEY)
         .env("MINERVA_BINANCE_API_SECRET", SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(exchange.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let addr = line
-        .split_once("listening on ")
-        .and_then(|(_, r)| r.split_once(": "))
-        .map(|(a, _)| a.to_string())
-        .unwrap();
+        .stderr(Stdio::piped());
+    let exchange = common::spawn_exchange(cmd);
+    let addr = exchange.addr.clone();
     let journal = dir.join("j.db");
     let run = Command::new(env!("CARGO_BIN_EXE_minerva"))
         .current_dir(&dir)
@@ -62,9 +44,7 @@ fn logs_are_json_lines_and_never_hold_the_keys() {
         .env("MINERVA_BINANCE_API_SECRET", SECRET)
         .output()
         .unwrap();
-    let ex = exchange.wait_with_output().unwrap();
-    let mut ex_out = line.clone();
-    ex_out.push_str(&String::from_utf8_lossy(&ex.stdout));
+    let (ex, ex_out) = exchange.finish();
     let ex_err = String::from_utf8_lossy(&ex.stderr).into_owned();
     let run_out = String::from_utf8_lossy(&run.stdout).into_owned();
     let run_err = String::from_utf8_lossy(&run.stderr).into_owned();

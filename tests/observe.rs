@@ -6,9 +6,8 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 fn minerva(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_minerva"))
@@ -39,26 +38,9 @@ fn observe_puts_a_live_run_beside_the_backtest_of_its_recording() {
     let dir = std::env::temp_dir().join(format!("minerva-observe-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let (files, _) = common::spot_files();
     let info = repo("sample/exchange_info_spot_btcusdt.json");
-    let mut exchange = Command::new(env!("CARGO_BIN_EXE_minerva"))
-        .arg("exchange")
-        .arg("--data")
-        .args(&files)
-        .args(["--exchange-info", &info, "--port", "0", "--speed", "100"])
-        .args(["--linger", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(exchange.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let addr = line
-        .split_once("listening on ")
-        .and_then(|(_, r)| r.split_once(": "))
-        .map(|(a, _)| a.to_string())
-        .unwrap();
+    let exchange = common::spawn_exchange(common::spot_exchange_command("100"));
+    let addr = exchange.addr.clone();
     let rec = dir.join("market.db");
     // A copy of the strategy: --write-fitness keeps its [results.live].
     let strategy = dir.join("strategy.toml");
@@ -74,7 +56,7 @@ fn observe_puts_a_live_run_beside_the_backtest_of_its_recording() {
         .env_remove("MINERVA_BINANCE_API_SECRET")
         .output()
         .unwrap();
-    let _ = exchange.wait();
+    let _ = exchange.finish();
     let text = ok(&run);
     let journal = dir.join("market-journal.db");
     assert!(

@@ -6,9 +6,8 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn repo(p: &str) -> String {
@@ -22,33 +21,6 @@ fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("minerva-watchdog-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d.join(name)
-}
-
-/// `minerva exchange` on the shipped session at `speed`; its address.
-fn exchange(speed: &str) -> (Child, String) {
-    let (files, opts) = common::spot_files();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_minerva"))
-        .arg("exchange")
-        .arg("--data")
-        .args(&files)
-        .arg("--exchange-info")
-        .arg(opts.exchange_info.unwrap())
-        .args(["--port", "0", "--speed", speed, "--linger", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(c.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let addr = line
-        .split_once("listening on ")
-        .and_then(|(_, r)| r.split_once(": "))
-        .map(|(a, _)| a.to_string())
-        .unwrap();
-    // Keep reading its output so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in out.lines() {});
-    (c, addr)
 }
 
 fn events(journal: &Path, kind: &str) -> i64 {
@@ -118,7 +90,8 @@ fn a_drawdown_over_the_limit_kills_the_trading_with_exit_code_4() {
 
 #[test]
 fn no_operation_for_the_period_reconnects_and_is_journaled() {
-    let (mut ex, addr) = exchange("20");
+    let mut ex = common::spawn_exchange(common::spot_exchange_command("20"));
+    let addr = ex.addr.clone();
     let journal = tmp("idle.db");
     let _ = std::fs::remove_file(&journal);
     let o = Command::new(env!("CARGO_BIN_EXE_minerva"))
@@ -138,8 +111,8 @@ fn no_operation_for_the_period_reconnects_and_is_journaled() {
         .arg(&journal)
         .output()
         .unwrap();
-    let _ = ex.kill();
-    let _ = ex.wait();
+    let _ = ex.child.kill();
+    let _ = ex.finish();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     let resets = events(&journal, "watchdog_no_operation");
@@ -162,7 +135,8 @@ fn no_operation_for_the_period_reconnects_and_is_journaled() {
 
 #[test]
 fn an_unreachable_feed_stops_the_run_cleanly_with_exit_code_3() {
-    let (mut ex, addr) = exchange("1");
+    let mut ex = common::spawn_exchange(common::spot_exchange_command("1"));
+    let addr = ex.addr.clone();
     let mut run = Command::new(env!("CARGO_BIN_EXE_minerva"))
         .args([
             "run",
@@ -181,8 +155,8 @@ fn an_unreachable_feed_stops_the_run_cleanly_with_exit_code_3() {
         .unwrap();
     std::thread::sleep(Duration::from_secs(2));
     // The exchange dies: every attempt from now on fails.
-    let _ = ex.kill();
-    let _ = ex.wait();
+    let _ = ex.child.kill();
+    let _ = ex.finish();
     let t = Instant::now();
     let status = loop {
         if let Some(s) = run.try_wait().unwrap() {

@@ -261,3 +261,73 @@ pub fn paper_run(
     };
     minerva::pipeline::run(source, spec, &loose_strategy(), test_signer(), &cfg).unwrap()
 }
+
+/// A running `minerva exchange` (the binary), its address read from its banner; the
+/// rest of its standard output is read on a thread, so it never blocks on a full pipe.
+pub struct ExchangeProcess {
+    /// The process (signals, kill).
+    pub child: std::process::Child,
+    /// Where it listens (`127.0.0.1:PORT`).
+    pub addr: String,
+    banner: String,
+    rest: std::thread::JoinHandle<String>,
+}
+
+/// The shipped spot session, with its exchangeInfo, served by the binary on a free
+/// port at `speed` and for a second after it ends; more flags or environment can be
+/// added before [`spawn_exchange`].
+pub fn spot_exchange_command(speed: &str) -> std::process::Command {
+    let (files, opts) = spot_files();
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"));
+    c.arg("exchange")
+        .arg("--data")
+        .args(&files)
+        .arg("--exchange-info")
+        .arg(opts.exchange_info.expect("the sample's exchangeInfo"))
+        .args(["--port", "0", "--speed", speed, "--linger", "1"])
+        .stderr(std::process::Stdio::null());
+    c
+}
+
+/// Starts `cmd` (a `minerva exchange` command) and reads where it listens from its
+/// banner ("minerva exchange: listening on 127.0.0.1:PORT: REST …").
+pub fn spawn_exchange(mut cmd: std::process::Command) -> ExchangeProcess {
+    use std::io::{BufRead, Read};
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("minerva exchange starts");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    let mut banner = String::new();
+    out.read_line(&mut banner).expect("the banner");
+    let addr = banner
+        .split_once("listening on ")
+        .and_then(|(_, r)| r.split_once(": "))
+        .map(|(a, _)| a.to_string())
+        .unwrap_or_else(|| panic!("no address in the banner: {banner}"));
+    let rest = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    ExchangeProcess {
+        child,
+        addr,
+        banner,
+        rest,
+    }
+}
+
+impl ExchangeProcess {
+    /// Waits for the process to end: its exit and standard error (when piped), and
+    /// everything it printed on standard output, banner included.
+    pub fn finish(self) -> (std::process::Output, String) {
+        let o = self
+            .child
+            .wait_with_output()
+            .expect("minerva exchange ends");
+        let mut out = self.banner;
+        out.push_str(&self.rest.join().unwrap_or_default());
+        (o, out)
+    }
+}
