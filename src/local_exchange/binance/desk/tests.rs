@@ -6,18 +6,17 @@ const SECRET: &[u8] = b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7
 const TS: i64 = 1_499_827_319_559;
 
 fn desk(orders_per_10s: Option<u32>) -> Desk {
+    desk_with(&TradingConfig {
+        orders_per_10s,
+        ..TradingConfig::default()
+    })
+}
+
+/// A spot BTCUSDT desk under `cfg`, its book at 100.00 / 100.02.
+fn desk_with(cfg: &TradingConfig) -> Desk {
     let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
     let keys = ApiKeys::new(KEY.into(), SECRET.to_vec());
-    let mut d = Desk::new(
-        Market::Spot,
-        std::slice::from_ref(&spec),
-        &keys,
-        &TradingConfig {
-            orders_per_10s,
-            ..TradingConfig::default()
-        },
-        b"",
-    );
+    let mut d = Desk::new(Market::Spot, std::slice::from_ref(&spec), &keys, cfg, b"");
     let snap = crate::venues::binance::snapshot::parse_snapshot(
         br#"{"lastUpdateId":10,"bids":[["100.00","5"]],"asks":[["100.02","5"]]}"#,
         &spec,
@@ -281,25 +280,11 @@ fn spot_sells_need_the_base_asset() {
 /// Closed orders beyond the window are forgotten: memory is flat however many orders
 /// a client sends (a million: `cargo test --release -- --ignored`).
 fn orders_stay_bounded(n: usize) {
-    let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
-    let keys = ApiKeys::new(KEY.into(), SECRET.to_vec());
-    let mut d = Desk::new(
-        Market::Spot,
-        std::slice::from_ref(&spec),
-        &keys,
-        &TradingConfig {
-            orders_per_10s: Some(u32::MAX),
-            keep_closed_orders: 1_000,
-            ..TradingConfig::default()
-        },
-        b"",
-    );
-    let snap = crate::venues::binance::snapshot::parse_snapshot(
-        br#"{"lastUpdateId":10,"bids":[["100.00","5"]],"asks":[["100.02","5"]]}"#,
-        &spec,
-    )
-    .unwrap();
-    d.on_snapshot(0, &snap);
+    let mut d = desk_with(&TradingConfig {
+        orders_per_10s: Some(u32::MAX),
+        keep_closed_orders: 1_000,
+        ..TradingConfig::default()
+    });
     let mut peak = 0;
     for i in 0..n {
         // An IOC buy under the ask expires at once: a closed order each.
@@ -338,18 +323,10 @@ fn a_million_orders_keep_memory_flat() {
 
 #[test]
 fn a_listen_key_not_kept_alive_expires_with_an_event() {
-    let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
-    let keys = ApiKeys::new(KEY.into(), SECRET.to_vec());
-    let mut d = Desk::new(
-        Market::Spot,
-        std::slice::from_ref(&spec),
-        &keys,
-        &TradingConfig {
-            listen_key_ttl: std::time::Duration::from_millis(50),
-            ..TradingConfig::default()
-        },
-        b"",
-    );
+    let mut d = desk_with(&TradingConfig {
+        listen_key_ttl: std::time::Duration::from_millis(50),
+        ..TradingConfig::default()
+    });
     let req = |method: &str, query: &str| {
         let mut r = post(Some(KEY), query, "");
         r.method = method.into();
