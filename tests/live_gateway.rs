@@ -40,18 +40,7 @@ fn signed_get_once(venue: &Venue, path: &str, params: &str) -> (u16, String) {
     } else {
         "/api/v3/time"
     };
-    let t = minerva::net::http::get(
-        &venue.local_addr().to_string(),
-        time,
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    let t = String::from_utf8(t).unwrap();
-    let ts: i64 = t
-        .trim_start_matches("{\"serverTime\":")
-        .trim_end_matches('}')
-        .parse()
-        .unwrap();
+    let ts = server_time(venue, time);
     let mut q = format!("{params}&timestamp={ts}");
     if q.starts_with('&') {
         q.remove(0);
@@ -67,6 +56,21 @@ fn signed_get_once(venue: &Venue, path: &str, params: &str) -> (u16, String) {
         .request("GET", &full, b"", &[("X-MBX-APIKEY", keys.api_key())])
         .unwrap();
     (r.status, String::from_utf8(r.body).unwrap())
+}
+
+/// The venue's `time` answer (at `path`, spot's or futures'), ms.
+fn server_time(venue: &Venue, path: &str) -> i64 {
+    let t = minerva::net::http::get(
+        &venue.local_addr().to_string(),
+        path,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let t = String::from_utf8(t).unwrap();
+    t.trim_start_matches("{\"serverTime\":")
+        .trim_end_matches('}')
+        .parse()
+        .unwrap()
 }
 
 /// The quote asset's free balance on the venue's spot account, 10⁻⁸.
@@ -347,14 +351,14 @@ fn no_fill_is_lost_or_booked_twice_under_faults() {
     venue.stop();
 }
 
-/// USD-M: one-way futures with leverage, `reduceOnly` take-profit and `STOP_MARKET`
-/// exits, `ORDER_TRADE_UPDATE` events, the position read from `positionRisk` at the
-/// start and checked against it at the end.
-#[test]
-fn usdm_orders_fill_with_reduce_only_exits() {
-    let Some(d) = common::shared_data() else {
-        return;
-    };
+/// The recorded USD-M session served by a local exchange at `speed` with `faults` and
+/// `trading`, and its symbol (`None` without ../shared).
+fn usdm_venue(
+    speed: f64,
+    faults: Faults,
+    trading: TradingConfig,
+) -> Option<(Venue, minerva::core::SymbolSpec)> {
+    let d = common::shared_data()?;
     let u = d.join("hftbacktest-examples/usdm");
     let files = vec![u.join("btcusdt_20240718.gz"), u.join("btcusdt_20240719.gz")];
     let replay = minerva::replay::ReplayOptions::default();
@@ -363,25 +367,40 @@ fn usdm_orders_fill_with_reduce_only_exits() {
         .specs()[0]
         .clone();
     assert!(spec.market.is_futures());
-    let venue = minerva::local_exchange::LocalExchange::start(minerva::local_exchange::Config {
+    let venue = Venue::start(minerva::local_exchange::Config {
         files,
         replay,
-        speed: Some(100.0),
+        speed: Some(speed),
         addr: "127.0.0.1:0".parse().unwrap(),
-        faults: Faults {
-            unknown_status_every: Some(7),
-            ..Faults::default()
-        },
+        faults,
         weight_limit: None,
         keys: Arc::new(ApiKeys::paper()),
-        trading: TradingConfig {
-            fees: Some((0, 0)),
-            ..TradingConfig::default()
-        },
+        trading,
         limits: Default::default(),
         clock: Default::default(),
     })
     .unwrap();
+    Some((venue, spec))
+}
+
+/// USD-M: one-way futures with leverage, `reduceOnly` take-profit and `STOP_MARKET`
+/// exits, `ORDER_TRADE_UPDATE` events, the position read from `positionRisk` at the
+/// start and checked against it at the end.
+#[test]
+fn usdm_orders_fill_with_reduce_only_exits() {
+    let Some((venue, spec)) = usdm_venue(
+        100.0,
+        Faults {
+            unknown_status_every: Some(7),
+            ..Faults::default()
+        },
+        TradingConfig {
+            fees: Some((0, 0)),
+            ..TradingConfig::default()
+        },
+    ) else {
+        return;
+    };
     let source = minerva::venues::binance::stream::LiveSource::new(
         minerva::venues::binance::stream::LiveConfig {
             host: venue.local_addr().to_string(),
@@ -422,18 +441,7 @@ fn usdm_orders_fill_with_reduce_only_exits() {
 /// A signed POST on the venue with the paper keys (query-signed, as Binance takes it).
 fn signed_post(venue: &Venue, path: &str, params: &str) -> (u16, String) {
     let keys = ApiKeys::paper();
-    let time = minerva::net::http::get(
-        &venue.local_addr().to_string(),
-        "/fapi/v1/time",
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    let time = String::from_utf8(time).unwrap();
-    let ts: i64 = time
-        .trim_start_matches("{\"serverTime\":")
-        .trim_end_matches('}')
-        .parse()
-        .unwrap();
+    let ts = server_time(venue, "/fapi/v1/time");
     let q = format!("{params}&timestamp={ts}");
     let sig = Signer::new(&keys).sign(q.as_bytes());
     let body = format!("{q}&signature={}", std::str::from_utf8(&sig).unwrap());
@@ -455,29 +463,9 @@ fn signed_post(venue: &Venue, path: &str, params: &str) -> (u16, String) {
 #[test]
 fn a_position_found_at_start_is_refused_adopted_or_flattened() {
     use minerva::venues::OnStart;
-    let Some(d) = common::shared_data() else {
+    let Some((venue, spec)) = usdm_venue(1.0, Faults::default(), TradingConfig::default()) else {
         return;
     };
-    let u = d.join("hftbacktest-examples/usdm");
-    let files = vec![u.join("btcusdt_20240718.gz"), u.join("btcusdt_20240719.gz")];
-    let replay = minerva::replay::ReplayOptions::default();
-    let spec = minerva::replay::symbol_table(&files, &replay)
-        .unwrap()
-        .specs()[0]
-        .clone();
-    let venue = Venue::start(minerva::local_exchange::Config {
-        files,
-        replay,
-        speed: Some(1.0),
-        addr: "127.0.0.1:0".parse().unwrap(),
-        faults: Faults::default(),
-        weight_limit: None,
-        keys: Arc::new(ApiKeys::paper()),
-        trading: TradingConfig::default(),
-        limits: Default::default(),
-        clock: Default::default(),
-    })
-    .unwrap();
     // Someone else's position: a market buy of 0.010.
     let (st, body) = signed_post(
         &venue,
