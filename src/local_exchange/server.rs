@@ -8,8 +8,9 @@
 //! * a request's head must arrive whole within [`Limits::header_timeout`] (a byte
 //!   every few seconds holds nothing), and a keep-alive connection idle that long is
 //!   closed;
-//! * at most [`Limits::max_headers`] headers, [`Limits::max_head_bytes`] of head and
-//!   [`Limits::max_body`] of body (chunked or not: 413);
+//! * at most [`Limits::max_headers`] headers and [`Limits::max_head_bytes`] of head;
+//!   a venue reads a body within [`Limits::max_body`] (chunked or not; 413 in its
+//!   own error shape);
 //! * a request is read and answered within [`Limits::request_timeout`] (408).
 //!
 //! Cold path: the trading pipeline's own clients (`net`) are hand-written and
@@ -17,7 +18,6 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{Request as HttpRequest, StatusCode};
 use axum::response::IntoResponse;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -89,19 +89,14 @@ impl Server {
         };
         let stop = Arc::new(Notify::new());
         let stopped = Arc::new(AtomicBool::new(false));
-        let app =
-            router
-                .layer(DefaultBodyLimit::max(limits.max_body))
-                .layer(axum::middleware::from_fn(
-                    move |req: HttpRequest<Body>, next: axum::middleware::Next| async move {
-                        match tokio::time::timeout(limits.request_timeout, next.run(req)).await {
-                            Ok(r) => r,
-                            Err(_) => {
-                                (StatusCode::REQUEST_TIMEOUT, "Request timed out.").into_response()
-                            }
-                        }
-                    },
-                ));
+        let app = router.layer(axum::middleware::from_fn(
+            move |req: HttpRequest<Body>, next: axum::middleware::Next| async move {
+                match tokio::time::timeout(limits.request_timeout, next.run(req)).await {
+                    Ok(r) => r,
+                    Err(_) => (StatusCode::REQUEST_TIMEOUT, "Request timed out.").into_response(),
+                }
+            },
+        ));
         runtime.spawn(accept(listener, app, limits, stop.clone(), stopped.clone()));
         Ok(Self {
             runtime: Some(runtime),
