@@ -43,7 +43,7 @@ fn oracle(c: &mut Criterion) {
     for bins in [100u32, 500] {
         let mut s = strategy.clone();
         s.bins = bins;
-        let mut o = Oracle::new(&s, spec.price.step());
+        let mut o = Oracle::new(&s, &spec);
         // Walks the book for its view, then evaluates (the `minerva signal` path).
         g.bench_function(
             BenchmarkId::new("evaluate_500_levels", format!("{bins}_bins")),
@@ -55,7 +55,7 @@ fn oracle(c: &mut Criterion) {
     // evaluation is also timed with the pressure thresholds opened to reach the peaks.
     book.index_bins(strategy.bin_ticks);
     let mut view: Box<BookView<VIEW_BINS>> = Box::default();
-    let o = Oracle::new(&strategy, spec.price.step());
+    let o = Oracle::new(&strategy, &spec);
     let (bt, bins, limit) = o.view_shape();
     g.bench_function("fill_view_indexed_100_bins", |b| {
         b.iter(|| book.fill_view(bt, bins, limit, black_box(&mut view)))
@@ -64,7 +64,10 @@ fn oracle(c: &mut Criterion) {
         b.iter(|| book.fill_view_walked(bt, bins, limit, black_box(&mut view)))
     });
     book.fill_view(bt, bins, limit, &mut view);
-    for (name, short, long) in [("as_configured", "0.75", "0.25"), ("pressed", "0.0", "0.0")] {
+    for (name, short, long) in [
+        ("as_configured", "0.75", "0.25"),
+        ("pressed", "0.5", "0.499999"),
+    ] {
         let s = Strategy::parse(
             include_str!("../strategy_0.toml"),
             &[
@@ -73,7 +76,7 @@ fn oracle(c: &mut Criterion) {
             ],
         )
         .unwrap();
-        let mut o = Oracle::new(&s, spec.price.step());
+        let mut o = Oracle::new(&s, &spec);
         g.bench_function(BenchmarkId::new("evaluate_view", name), |b| {
             b.iter(|| black_box(o.evaluate_view(black_box(&view), &profile)))
         });

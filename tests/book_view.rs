@@ -45,11 +45,14 @@ fn compare(
                     ("limit_orderbook", limit.to_string()),
                     ("short_pressure", "0.55".into()),
                     ("long_pressure", "0.45".into()),
+                    // Any local minimum is a void, so evaluations reach the last steps.
+                    ("void_height", "-1000000".into()),
+                    ("void_prominence", "0".into()),
                 ],
             )
             .unwrap();
             (
-                Oracle::new(&s, spec.price.step()),
+                Oracle::new(&s, spec),
                 TradeProfile::new(bt, 60_000, 1 << 16),
             )
         })

@@ -13,6 +13,11 @@ fn strategy(extra: &[(&str, String)]) -> Strategy {
     Strategy::parse(include_str!("../strategy_0.toml"), &o).unwrap()
 }
 
+/// The grid of the hand-built books: one tick and one lot are 1.
+fn unit() -> SymbolSpec {
+    SymbolSpec::from_tick_lot("BTCUSDT", Market::UsdM, "1", "1").unwrap()
+}
+
 fn lv(p: i64, q: i64) -> Level {
     Level {
         price: Ticks(p),
@@ -41,15 +46,30 @@ fn book(bids: Vec<Level>, asks: Vec<Level>) -> Book {
 }
 
 /// Bids 1000 down to 951, 10 lots each, with a 1000-lot wall at 990. Asks 1001 up to
-/// 1040, 3 lots each, nothing at 1010 (the void) and a 30-lot wall at 1020.
+/// 1040, 6 lots each, nothing at 1010 (the void: its prominence is 6 lots, above the
+/// seed's 5) and a 30-lot wall at 1020.
 fn long_book() -> Book {
+    long_book_with_void(0)
+}
+
+/// [`long_book`] with `void_qty` lots resting at 1010.
+fn long_book_with_void(void_qty: i64) -> Book {
     let bids = (951..=1000)
         .rev()
         .map(|p| lv(p, if p == 990 { 1000 } else { 10 }))
         .collect();
     let asks = (1001..=1040)
-        .filter(|&p| p != 1010)
-        .map(|p| lv(p, if p == 1020 { 30 } else { 3 }))
+        .filter(|&p| p != 1010 || void_qty > 0)
+        .map(|p| {
+            lv(
+                p,
+                match p {
+                    1010 => void_qty,
+                    1020 => 30,
+                    _ => 6,
+                },
+            )
+        })
         .collect();
     book(bids, asks)
 }
@@ -73,12 +93,12 @@ fn short_book() -> Book {
 #[test]
 fn long_entry_fronts_the_bid_wall_and_targets_the_ask_wall() {
     let s = strategy(&[]);
-    let mut o = Oracle::new(&s, Ticks(1));
+    let mut o = Oracle::new(&s, &unit());
     let p = TradeProfile::new(1, 60_000, 1024);
     let i = o.evaluate(&long_book(), &p).unwrap();
-    // Ask share 144 / (1490 + 144) = 8.8 % <= 25 %: buyers fill the book.
+    // Ask share 258 / (1490 + 258) = 14.8 % <= 25 %: buyers fill the book.
     assert_eq!(i.side, Side::Long);
-    assert_eq!(i.pressure_ppm, 144 * 1_000_000 / 1_634);
+    assert_eq!(i.pressure_ppm, 258 * 1_000_000 / 1_748);
     assert_eq!(i.support_wall, Ticks(990));
     assert_eq!(i.entry, Ticks(991), "one tick in front of the wall");
     assert_eq!(i.target_wall, Ticks(1020));
@@ -95,7 +115,7 @@ fn long_entry_fronts_the_bid_wall_and_targets_the_ask_wall() {
 #[test]
 fn short_is_the_mirror_image() {
     let s = strategy(&[]);
-    let mut o = Oracle::new(&s, Ticks(1));
+    let mut o = Oracle::new(&s, &unit());
     let p = TradeProfile::new(1, 60_000, 1024);
     let i = o.evaluate(&short_book(), &p).unwrap();
     assert_eq!(i.side, Side::Short);
@@ -110,10 +130,10 @@ fn short_is_the_mirror_image() {
 fn no_signal_reasons() {
     let p = TradeProfile::new(1, 60_000, 1024);
     // Balanced pressure.
-    let mut o = Oracle::new(&strategy(&[("long_pressure", "0.05".into())]), Ticks(1));
+    let mut o = Oracle::new(&strategy(&[("long_pressure", "0.05".into())]), &unit());
     assert_eq!(o.evaluate(&long_book(), &p), Err(NoSignal::NoPressure));
     // A traded-volume wall between the touch and the target cancels the entry.
-    let mut o = Oracle::new(&strategy(&[]), Ticks(1));
+    let mut o = Oracle::new(&strategy(&[]), &unit());
     let mut traded = TradeProfile::new(1, 60_000, 1024);
     traded.on_trade(0, Ticks(1005), Lots(30), true);
     assert_eq!(
@@ -124,4 +144,52 @@ fn no_signal_reasons() {
     let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::UsdM, "1", "1").unwrap();
     let empty = Book::new(&spec, &BookConfig::default());
     assert_eq!(o.evaluate(&empty, &p), Err(NoSignal::BookNotLive));
+}
+
+/// The seed's void conditions, `find_peaks(-y, height=0, threshold=…, prominence=5)`:
+/// the void's bin must be empty (height 0) and stand 5 below the lower of its two sides'
+/// highest bins (prominence), in the symbol's quantity units.
+#[test]
+fn voids_need_the_seeds_height_and_prominence() {
+    let p = TradeProfile::new(1, 60_000, 1024);
+    let void = |book: &Book, extra: &[(&str, String)], spec: &SymbolSpec| {
+        Oracle::new(&strategy(extra), spec)
+            .evaluate(book, &p)
+            .map(|i| i.void_price)
+    };
+    // The empty bin at 1010 between 6-lot bins: prominence 6.
+    assert_eq!(void(&long_book(), &[], &unit()), Ok(Ticks(1010)));
+    assert_eq!(
+        void(&long_book(), &[("void_prominence", "7".into())], &unit()),
+        Err(NoSignal::NoVoid)
+    );
+    // One lot resting there: −1 is below height 0 (its prominence is still 5).
+    let one_lot = long_book_with_void(1);
+    assert_eq!(void(&one_lot, &[], &unit()), Err(NoSignal::NoVoid));
+    assert_eq!(
+        void(&one_lot, &[("void_height", "-1".into())], &unit()),
+        Ok(Ticks(1010))
+    );
+    // In quantity units: with lots of 0.001, prominence 0.006 is 6 lots and 0.0061
+    // rounds up to 7 (quantities are whole lots).
+    let milli = SymbolSpec::from_tick_lot("BTCUSDT", Market::UsdM, "1", "0.001").unwrap();
+    assert_eq!(
+        void(&long_book(), &[("void_prominence", "0.006".into())], &milli),
+        Ok(Ticks(1010))
+    );
+    assert_eq!(
+        void(
+            &long_book(),
+            &[("void_prominence", "0.0061".into())],
+            &milli
+        ),
+        Err(NoSignal::NoVoid)
+    );
+    // A positive height can never hold: refused with the key's name.
+    let err = Strategy::parse(
+        include_str!("../strategy_0.toml"),
+        &[("void_height", "1".into())],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("void_height"), "{err}");
 }

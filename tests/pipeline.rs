@@ -84,7 +84,7 @@ fn every_mode_gives_the_same_result() {
     let (intents, orders, refused, trader, exchange, risk, shutdown) = seen[0];
     // The hand-checked operation of docs/strategy.md is the one entry: it fills as
     // maker and closes at its take profit; the OCO's stop leg expires with it.
-    assert_eq!((intents, orders, refused), (21, 1, 20));
+    assert_eq!((intents, orders, refused), (12, 1, 11));
     assert_eq!(
         (trader.entries_filled, trader.take_profits, trader.stops),
         (1, 1, 0)

@@ -35,7 +35,7 @@ fn run(lines: &[Vec<u8>], spec: &SymbolSpec, path: DecodePath, warm: usize) -> (
         &[("market", spec.name.to_string())],
     )
     .unwrap();
-    let mut oracle = Oracle::new(&strategy, spec.price.step());
+    let mut oracle = Oracle::new(&strategy, spec);
     book.index_bins(strategy.bin_ticks);
     let mut risk = RiskManager::new(&strategy, spec);
     let mut profile = TradeProfile::new(strategy.bin_ticks, 60_000, 1 << 16);

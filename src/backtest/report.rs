@@ -14,7 +14,8 @@ use std::fmt::Write;
 const E8: f64 = 1e8;
 
 fn money(v: f64) -> String {
-    format!("{v:.4}")
+    // `+ 0.0` turns −0.0 (no trade: a negated zero) into 0.0, so nothing prints "-0.0000".
+    format!("{:.4}", v + 0.0)
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
@@ -25,7 +26,7 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 }
 
 fn pct(v: f64) -> String {
-    format!("{:+.4} %", v * 100.0)
+    format!("{:+.4} %", v * 100.0 + 0.0)
 }
 
 fn duration(secs: f64) -> String {

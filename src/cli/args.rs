@@ -107,7 +107,7 @@ pub struct StrategyOverrides {
     stop_loss_price_buffer: Option<String>,
     #[arg(long, hide = true)]
     percentage_per_trade: Option<String>,
-    #[arg(long, hide = true)]
+    #[arg(long, hide = true, allow_negative_numbers = true)]
     maker_fee: Option<String>,
     #[arg(long, hide = true)]
     taker_fee: Option<String>,
@@ -125,6 +125,10 @@ pub struct StrategyOverrides {
     daily_loss_limit: Option<String>,
     #[arg(long, hide = true)]
     similar_entry_ticks: Option<String>,
+    #[arg(long, hide = true, allow_negative_numbers = true)]
+    void_height: Option<String>,
+    #[arg(long, hide = true)]
+    void_prominence: Option<String>,
 }
 
 impl StrategyOverrides {
@@ -150,6 +154,8 @@ impl StrategyOverrides {
             ("max_capital_in_use", &self.max_capital_in_use),
             ("daily_loss_limit", &self.daily_loss_limit),
             ("similar_entry_ticks", &self.similar_entry_ticks),
+            ("void_height", &self.void_height),
+            ("void_prominence", &self.void_prominence),
         ];
         all.into_iter()
             .filter_map(|(k, v)| v.clone().map(|v| (k, v)))

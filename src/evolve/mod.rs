@@ -61,7 +61,8 @@ pub struct Gene {
 /// Keys that describe the account or the market, not a choice of the strategy.
 const NOT_GENES: &[&str] = &["market", "capital", "maker_fee", "taker_fee"];
 
-/// The seed's parameters, over ranges a trader would search first (docs/evolve.md).
+/// The seed's parameters (its eight flags and its void call's `height` and
+/// `prominence`), over ranges a trader would search first (docs/evolve.md).
 const DEFAULT_GENES: &[(&str, f64, f64, f64)] = &[
     ("limit_orderbook", 20.0, 1000.0, 10.0),
     ("relative_threshold", 2.0, 50.0, 0.5),
@@ -71,6 +72,9 @@ const DEFAULT_GENES: &[(&str, f64, f64, f64)] = &[
     ("peak_distance_divisor", 2.0, 50.0, 1.0),
     ("stop_loss_price_buffer", 0.01, 1.0, 0.01),
     ("percentage_per_trade", 0.005, 0.2, 0.005),
+    // The seed's void call, in the symbol's quantity units (BTC-sized ranges).
+    ("void_height", -5.0, 0.0, 0.05),
+    ("void_prominence", 0.0, 10.0, 0.05),
 ];
 
 impl Gene {

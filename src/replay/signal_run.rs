@@ -276,7 +276,7 @@ impl Observer for SignalRun {
         }
         if self.state.is_none() {
             let spec = book.spec().clone();
-            let oracle = Oracle::new(&self.strategy, spec.price.step());
+            let oracle = Oracle::new(&self.strategy, &spec);
             let risk = RiskManager::new(&self.strategy, &spec);
             self.state = Some((oracle, risk, spec));
         }

@@ -13,7 +13,7 @@
 use super::peaks::{Interval, PeakParams, PeakScratch, find_peaks_into};
 use super::profile::TradeProfile;
 use crate::book::{Book, BookView};
-use crate::core::Ticks;
+use crate::core::{SymbolSpec, Ticks};
 use crate::strategy::{MAX_BINS, Strategy};
 
 /// Direction of an operation.
@@ -107,6 +107,9 @@ pub struct Oracle {
     limit_levels: u32,
     rt_milli: i64,
     pdd_milli: i64,
+    /// The seed's `height` and `prominence` for voids, in lots.
+    void_height: i64,
+    void_prominence: i64,
     short_ppm: u32,
     long_ppm: u32,
     sl_buffer_ppm: i64,
@@ -120,14 +123,24 @@ pub struct Oracle {
 }
 
 impl Oracle {
-    /// An oracle for `strategy` on a symbol whose order tick is `order_tick` book ticks.
-    pub fn new(s: &Strategy, order_tick: Ticks) -> Self {
+    /// An oracle for `strategy` on `spec`'s grids (its order tick, and its lot for the
+    /// void conditions, which the file gives in quantity units).
+    pub fn new(s: &Strategy, spec: &SymbolSpec) -> Self {
+        let order_tick = spec.price.step();
+        let lots = |e8: i64| {
+            // At least `e8`: quantities are whole lots, so round up.
+            let scaled = e8 as i128 * 10i128.pow(u32::from(spec.qty.decimals()));
+            scaled.div_euclid(100_000_000) + i128::from(scaled.rem_euclid(100_000_000) != 0)
+        };
+        let clamp = |v: i128| v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
         Self {
             bin_ticks: s.bin_ticks.max(1) as i64,
             bins: (s.bins as usize).min(MAX_BINS),
             limit_levels: s.limit_orderbook,
             rt_milli: s.relative_threshold_milli.max(1) as i64,
             pdd_milli: s.peak_distance_divisor_milli.max(1) as i64,
+            void_height: clamp(lots(s.void_height_e8)),
+            void_prominence: clamp(lots(s.void_prominence_e8)),
             short_ppm: s.short_pressure_ppm,
             long_ppm: s.long_pressure_ppm,
             sl_buffer_ppm: s.stop_loss_buffer_ppm as i64,
@@ -235,8 +248,14 @@ impl Oracle {
             target.neg_total[k] = -depth.saturating_add(target.traded[k]);
         }
         let y = &target.neg_total[..tn];
-        target.n_voids =
-            find_peaks_into(y, &params(y, rt, pdd), scratch, &mut target.voids).unwrap_or(0);
+        let void_params = PeakParams {
+            height: Some(Interval::at_least(self.void_height)),
+            distance: None,
+            prominence: (self.void_prominence > 0)
+                .then(|| Interval::at_least(self.void_prominence)),
+            ..params(y, rt, pdd)
+        };
+        target.n_voids = find_peaks_into(y, &void_params, scratch, &mut target.voids).unwrap_or(0);
         let void_bin = *target.voids[..target.n_voids]
             .iter()
             .find(|&&v| v < target_bin)
@@ -301,7 +320,9 @@ impl Oracle {
 }
 
 /// Peak-search parameters for one series: walls stand `range / relative_threshold`
-/// above both neighbours, at least `len / peak_distance_divisor` bins apart.
+/// above both neighbours, at least `len / peak_distance_divisor` bins apart. Voids
+/// replace the distance with the seed's height and prominence (its call
+/// `find_peaks(-y, height=0, threshold=…, prominence=5)`, `distance` commented out).
 fn params(y: &[i64], rt_milli: i64, pdd_milli: i64) -> PeakParams<i64> {
     let (lo, hi) = y
         .iter()

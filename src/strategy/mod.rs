@@ -154,6 +154,16 @@ const PARAMS: &[Param] = &[
         required: false,
         default: "5",
     },
+    Param {
+        key: "void_height",
+        required: false,
+        default: "0",
+    },
+    Param {
+        key: "void_prominence",
+        required: false,
+        default: "5",
+    },
 ];
 
 /// Most bins per side (fixed-size buffers in the oracle).
@@ -200,6 +210,11 @@ pub struct Strategy {
     pub daily_loss_limit_ppm: u32,
     /// Entries closer than this many ticks on the same side count as the same operation.
     pub similar_entry_ticks: u32,
+    /// The seed's `height` for voids: a void's `−(resting + traded)` is at least this,
+    /// so its bin holds at most `−void_height`; 10⁻⁸ units of the symbol's quantity.
+    pub void_height_e8: i64,
+    /// The seed's `prominence` for voids, 10⁻⁸ units of the symbol's quantity.
+    pub void_prominence_e8: i64,
 }
 
 fn invalid(key: &'static str, value: &str, why: &'static str) -> StrategyError {
@@ -294,6 +309,9 @@ impl Strategy {
             max_capital_in_use_ppm: ppm("max_capital_in_use", 0.01, 1.0)?,
             daily_loss_limit_ppm: ppm("daily_loss_limit", 0.0, 1.0)?,
             similar_entry_ticks: int("similar_entry_ticks", 0, 1_000_000)? as u32,
+            // −(resting + traded) is never above 0, so a positive height finds nothing.
+            void_height_e8: frac("void_height", -1e9, 0.0, 1e8)?,
+            void_prominence_e8: frac("void_prominence", 0.0, 1e9, 1e8)?,
         };
         if s.long_pressure_ppm >= s.short_pressure_ppm {
             return Err(invalid(
@@ -393,6 +411,8 @@ impl Strategy {
             "max_capital_in_use" => ppm(self.max_capital_in_use_ppm),
             "daily_loss_limit" => ppm(self.daily_loss_limit_ppm),
             "similar_entry_ticks" => f64::from(self.similar_entry_ticks),
+            "void_height" => self.void_height_e8 as f64 / 1e8,
+            "void_prominence" => self.void_prominence_e8 as f64 / 1e8,
             _ => return None,
         })
     }

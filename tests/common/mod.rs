@@ -196,6 +196,10 @@ pub fn loose_strategy() -> minerva::strategy::Strategy {
             ("short_pressure", "0.6".into()),
             ("long_pressure", "0.4".into()),
             ("max_concurrent_trades", "20".into()),
+            // Any local minimum of resting + traded volume is a void (the seed's empty,
+            // 5-BTC-deep voids are rare on minutes of data).
+            ("void_height", "-1000000".into()),
+            ("void_prominence", "0".into()),
         ],
     )
     .unwrap()

@@ -30,7 +30,7 @@ impl SignalStage {
     /// The oracle of `strategy` for `spec`.
     pub fn new(spec: &SymbolSpec, strategy: &Strategy) -> Self {
         Self {
-            oracle: Oracle::new(strategy, spec.price.step()),
+            oracle: Oracle::new(strategy, spec),
             profile: TradeProfile::new(
                 strategy.bin_ticks,
                 strategy.volume_window_secs as u64 * 1000,
