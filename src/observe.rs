@@ -187,9 +187,7 @@ fn closed_of(o: &JournaledOperation, spec: &SymbolSpec) -> ClosedTrade {
 
 fn view(t: &ClosedTrade, spec: &SymbolSpec) -> OpView {
     let qty = spec.qty.to_f64(t.qty);
-    let price = |v: i64| {
-        if qty > 0.0 { v as f64 / E8 / qty } else { 0.0 }
-    };
+    let price = |v: i64| spec.avg_price(v, t.qty);
     OpView {
         id: t.id as i64,
         side: side_name(t.side).to_string(),

@@ -141,6 +141,7 @@ fn trade_on(
             fill_wait: Duration::from_millis(200),
             spin: false,
             on_start: Default::default(),
+            leverage: None,
         })),
         ..RunConfig::default()
     };
@@ -494,6 +495,7 @@ fn a_position_found_at_start_is_refused_adopted_or_flattened() {
             fill_wait: Duration::from_millis(200),
             spin: false,
             on_start,
+            leverage: None,
         })
     };
     let refused = link(OnStart::Refuse).err().expect("refused").to_string();
@@ -516,5 +518,67 @@ fn a_position_found_at_start_is_refused_adopted_or_flattened() {
         0,
         "and cancelled the order"
     );
+    venue.stop();
+}
+
+/// At start a futures link sets isolated margin and the highest leverage up to the
+/// strategy's at which its largest position fits the symbol's brackets (the local
+/// exchange serves `brackets::local_table`). By hand: 10,000 USDT committed at most
+/// (capital 10,000 × `max_capital_in_use` 1) at 125× is 1.25 M of notional, in the
+/// 75× band (600,000 – 3 M); at 75× it is 750,000, still there: 75×. With a cap of 20×,
+/// 200,000 fits the 100× band: 20×.
+#[test]
+fn leverage_is_set_within_the_brackets_at_start() {
+    use minerva::venues::binance::link::LeverageWish;
+    let Some((venue, spec)) = usdm_venue(1.0, Faults::default(), TradingConfig::default()) else {
+        return;
+    };
+    let addr = venue.local_addr().to_string();
+    let link = |max| {
+        minerva::venues::binance::link::LiveLink::start(LinkConfig {
+            rest: addr.clone(),
+            ws: addr.clone(),
+            spec: spec.clone(),
+            keys: Arc::new(ApiKeys::paper()),
+            time_sync: Duration::from_secs(1),
+            fees: (0, 0),
+            fill_wait: Duration::from_millis(200),
+            spin: false,
+            on_start: Default::default(),
+            leverage: Some(LeverageWish {
+                max,
+                capital_e8: 10_000 * 100_000_000,
+                in_use_ppm: 1_000_000,
+            }),
+        })
+        .unwrap()
+    };
+    for (max, set) in [(125, 75), (20, 20)] {
+        let l = link(max);
+        assert_eq!(l.startup().leverage, Some(set));
+        assert!(
+            l.report()
+                .startup
+                .contains(&format!("leverage set to {set}×"))
+        );
+        drop(l);
+        let (status, risk) = signed_get(&venue, "/fapi/v2/positionRisk", "symbol=BTCUSDT");
+        assert_eq!(status, 200, "{risk}");
+        assert!(risk.contains(&format!("\"leverage\":\"{set}\"")), "{risk}");
+    }
+    // What the venue answers a client asking for itself: the brackets, and -4046 for
+    // a margin type that is already isolated.
+    let (status, brackets) = signed_get(&venue, "/fapi/v1/leverageBracket", "symbol=BTCUSDT");
+    assert_eq!(status, 200, "{brackets}");
+    assert!(
+        brackets.starts_with("{\"symbol\":\"BTCUSDT\""),
+        "{brackets}"
+    );
+    let (status, body) = signed_post(
+        &venue,
+        "/fapi/v1/marginType",
+        "symbol=BTCUSDT&marginType=ISOLATED",
+    );
+    assert_eq!((status, body.contains("-4046")), (400, true), "{body}");
     venue.stop();
 }

@@ -34,6 +34,7 @@ fn no_allocation_per_frame_with_the_live_gateway() {
                 fill_wait: std::time::Duration::from_millis(200),
                 spin: false,
                 on_start: Default::default(),
+                leverage: None,
             },
         )),
         ..RunConfig::default()

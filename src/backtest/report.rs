@@ -306,8 +306,7 @@ pub fn trades_csv(reports: &[(&BacktestReport, &SymbolSpec)]) -> String {
     let mut w = csv_writer(&TRADE_COLUMNS);
     for (r, spec) in reports {
         for t in &r.trades {
-            let q = spec.qty.to_f64(t.qty);
-            let avg = |v: i64| if q > 0.0 { v as f64 / E8 / q } else { 0.0 };
+            let avg = |v: i64| spec.avg_price(v, t.qty);
             let row = TradeRow {
                 symbol: &r.symbol,
                 id: t.id,

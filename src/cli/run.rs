@@ -16,7 +16,7 @@ use minerva::sim::latency::Delay;
 use minerva::strategy::Strategy;
 use minerva::venues::binance::endpoints::{self, Environment, Hosts};
 use minerva::venues::binance::keys::ApiKeys;
-use minerva::venues::binance::link::LinkConfig;
+use minerva::venues::binance::link::{LeverageWish, LinkConfig};
 use minerva::venues::binance::sign::Signer;
 use minerva::venues::binance::stream::{LiveConfig, LiveSource};
 use std::path::PathBuf;
@@ -355,6 +355,11 @@ pub fn setup(a: &Args) -> Result<Setup> {
                 }
             },
             on_start: a.on_start,
+            leverage: market.is_futures().then_some(LeverageWish {
+                max: strategy.max_leverage,
+                capital_e8: strategy.capital.0,
+                in_use_ppm: strategy.max_capital_in_use_ppm,
+            }),
         })),
         None => None,
     };

@@ -252,6 +252,9 @@ pub struct SymbolSpec {
     pub price_precision: u8,
     /// Quantity precision (`quantityPrecision` / `baseAssetPrecision`).
     pub qty_precision: u8,
+    /// COIN-M: the USD value of one contract (`contractSize`); `None` for linear
+    /// symbols (spot, USD-M), whose quantity is the base asset.
+    pub contract_size: Option<i64>,
 }
 
 impl SymbolSpec {
@@ -341,17 +344,52 @@ impl SymbolSpec {
             min_notional: None,
             price_precision: price.decimals(),
             qty_precision: qty.decimals(),
+            contract_size: (market == Market::CoinM).then(|| default_contract_size(name)),
         })
+    }
+
+    /// An average price from a value in the margin asset and a quantity (reports):
+    /// `value / qty` for linear symbols, `contracts × size / value` for COIN-M (the
+    /// harmonic mean, which is the entry price of an inverse position). 0 for no qty.
+    pub fn avg_price(&self, value_e8: i64, qty: Lots) -> f64 {
+        let q = self.qty.to_f64(qty);
+        let v = value_e8 as f64 / 1e8;
+        match self.contract_size {
+            _ if q <= 0.0 => 0.0,
+            Some(size) if v > 0.0 => q * size as f64 / v,
+            Some(_) => 0.0,
+            None => v / q,
+        }
     }
 }
 
-/// Quote value of `price × qty` for one symbol, in 10⁻⁸ quote units: one place for the
-/// risk manager, the simulated exchange and the accounts to agree on money.
+/// Binance's COIN-M contract size when no exchangeInfo says it: 100 USD for BTC
+/// contracts, 10 USD for every other coin.
+fn default_contract_size(name: &str) -> i64 {
+    if name.to_ascii_uppercase().starts_with("BTCUSD") {
+        100
+    } else {
+        10
+    }
+}
+
+/// Money of one symbol in 10⁻⁸ units of its **margin asset**: one place for the risk
+/// manager, the simulated exchange, the trader and the accounts to agree on it.
+///
+/// Linear symbols (spot, USD-M): a position's value is `price × qty` in the quote asset.
+/// COIN-M (inverse): a quantity is contracts of `contract_size` USD, and its value is
+/// `contracts × size / price` in the coin; a long gains when that value *falls*
+/// (PnL = contracts × size × (1/entry − 1/exit)), which [`Valuer::gain_e8`] knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Valuer {
     /// Quote value of one tick × one lot is `tm / 10^(pd + qd)`.
     tm: i128,
     scale: i128,
+    /// `10^pd` and `10^qd`, for the inverse value.
+    pd: i128,
+    qd: i128,
+    /// USD per contract (COIN-M); 0 for linear symbols.
+    contract: i128,
 }
 
 impl Valuer {
@@ -360,16 +398,55 @@ impl Valuer {
         Self {
             tm: spec.price.tick_mantissa() as i128,
             scale: 10i128.pow(spec.price.decimals() as u32 + spec.qty.decimals() as u32),
+            pd: 10i128.pow(spec.price.decimals() as u32),
+            qd: 10i128.pow(spec.qty.decimals() as u32),
+            contract: spec.contract_size.unwrap_or(0).max(0) as i128,
         }
     }
 
-    /// Quote value in 10⁻⁸ units, truncated toward zero.
+    /// Whether values are in the coin of an inverse (COIN-M) contract.
+    #[inline]
+    pub fn is_inverse(&self) -> bool {
+        self.contract > 0
+    }
+
+    /// Value of `qty` at `price` in the margin asset, 10⁻⁸ units, truncated toward
+    /// zero: `price × qty` (linear) or `contracts × size / price` (inverse; 0 for a
+    /// price ≤ 0).
     #[inline]
     pub fn value_e8(&self, price: Ticks, qty: Lots) -> i64 {
+        if self.contract == 0 {
+            return self.quote_e8(price, qty);
+        }
+        let den = self.qd * price.0 as i128 * self.tm;
+        if den <= 0 {
+            return 0;
+        }
+        let v = qty.0 as i128 * self.contract * self.pd * 100_000_000 / den;
+        v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+    }
+
+    /// `price × qty` in quote units (10⁻⁸), whatever the contract: what an order's
+    /// average price is kept as (`cumQuote`), not money on an inverse contract.
+    #[inline]
+    pub fn quote_e8(&self, price: Ticks, qty: Lots) -> i64 {
         let v = self.raw(price, qty) * 100_000_000 / self.scale;
-        // Saturate rather than wrap: a value past ±92 billion quote units is absurd, and a
+        // Saturate rather than wrap: a value past ±92 billion units is absurd, and a
         // saturated one fails every limit check instead of passing as a wrapped negative.
         v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+    }
+
+    /// What a position bought (long) or sold (short) for `cost_e8` gains when it is
+    /// worth `value_e8` (both from [`Valuer::value_e8`]): `±(value − cost)`, the other
+    /// way round on an inverse contract.
+    #[inline]
+    pub fn gain_e8(&self, long: bool, cost_e8: i64, value_e8: i64) -> i64 {
+        let up = value_e8.saturating_sub(cost_e8);
+        if long != self.is_inverse() {
+            up
+        } else {
+            up.saturating_neg()
+        }
     }
 
     /// `price × qty` at `10^-(pd + qd)`: the unit [`SymbolSpec::min_notional`] is kept in.
@@ -378,15 +455,20 @@ impl Valuer {
         price.0 as i128 * self.tm * qty.0 as i128
     }
 
-    /// Lots whose value at `price` is `notional_e8`, rounded down (0 for a price ≤ 0).
+    /// Lots whose value at `price` is `notional_e8` (margin asset), rounded down (0 for
+    /// a price ≤ 0).
     #[inline]
     pub fn lots_for(&self, notional_e8: i128, price: Ticks) -> i128 {
-        let per_lot = price.0 as i128 * self.tm * 100_000_000;
-        if per_lot > 0 {
-            notional_e8 * self.scale / per_lot
-        } else {
-            0
+        if price.0 <= 0 {
+            return 0;
         }
+        if self.contract > 0 {
+            // contracts = value × price / size.
+            return notional_e8 * self.qd * price.0 as i128 * self.tm
+                / (self.contract * self.pd * 100_000_000);
+        }
+        let per_lot = price.0 as i128 * self.tm * 100_000_000;
+        notional_e8 * self.scale / per_lot
     }
 
     /// Ticks per 10⁻⁸ quote of price, rounded down: converts an off-grid price such as
@@ -446,6 +528,36 @@ mod tests {
         assert_eq!(q.parse(b"25.42618900").unwrap(), Lots(2_542_618_900));
         assert_eq!(q.format(Lots(2_542_618_900)), "25.426189");
         assert!(QtyGrid::new(2, Some("0.001")).is_err());
+    }
+
+    /// BTCUSD_PERP: 100 USD contracts, tick 0.1. Hand-computed: 10 contracts at
+    /// 50,000 are 1,000 USD = 0.02 BTC; at 60,000, 0.01666666 BTC.
+    #[test]
+    fn inverse_values_are_in_the_coin() {
+        let s = SymbolSpec::from_tick_lot("BTCUSD_PERP", Market::CoinM, "0.1", "1").unwrap();
+        assert_eq!(s.contract_size, Some(100));
+        let v = Valuer::new(&s);
+        assert!(v.is_inverse());
+        let (at50, at60) = (Ticks(500_000), Ticks(600_000));
+        assert_eq!(v.value_e8(at50, Lots(10)), 2_000_000);
+        assert_eq!(v.value_e8(at60, Lots(10)), 1_666_666);
+        // Long 10 contracts 50,000 → 60,000: 10 × 100 × (1/50,000 − 1/60,000) BTC.
+        let (cost, now) = (v.value_e8(at50, Lots(10)), v.value_e8(at60, Lots(10)));
+        assert_eq!(v.gain_e8(true, cost, now), 333_334);
+        assert_eq!(v.gain_e8(false, cost, now), -333_334);
+        // 0.02 BTC buys 10 contracts at 50,000; the quote view stays price × qty.
+        assert_eq!(v.lots_for(2_000_000, at50), 10);
+        assert_eq!(v.quote_e8(at50, Lots(10)), 500_000 * 100_000_000);
+        assert_eq!(s.avg_price(cost, Lots(10)), 50_000.0);
+        // Other coins: 10 USD contracts; linear symbols have none.
+        let eth = SymbolSpec::from_tick_lot("ETHUSD_PERP", Market::CoinM, "0.01", "1").unwrap();
+        assert_eq!(eth.contract_size, Some(10));
+        let lin = SymbolSpec::from_tick_lot("BTCUSDT", Market::UsdM, "0.1", "0.001").unwrap();
+        assert_eq!(lin.contract_size, None);
+        let l = Valuer::new(&lin);
+        assert_eq!(l.gain_e8(true, 100, 150), 50);
+        assert_eq!(l.gain_e8(false, 100, 150), -50);
+        assert_eq!(lin.avg_price(60_000 * 100_000_000, Lots(1_000)), 60_000.0);
     }
 
     #[test]

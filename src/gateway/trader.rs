@@ -186,12 +186,17 @@ impl Trader {
         let max_orders = SimConfig::for_strategy(strategy).max_orders;
         let start_ms = link.now_us() / 1000;
         let available = link.available_e8();
+        let leverage = link.leverage();
         let mut t = Self::with(spec, strategy, signer.into(), Link::Live(link), max_orders);
         t.risk.start_ids_at(start_ms);
         // Size from the account's real balance when it is below the strategy's capital.
         if let Some(a) = available {
             t.risk.limit_capital(a);
             t.capital_e8 = t.risk.capital_e8();
+        }
+        // Size at the leverage the account was set to, within the symbol's brackets.
+        if let Some(l) = leverage {
+            t.risk.limit_leverage(l);
         }
         t
     }
@@ -533,12 +538,9 @@ impl Trader {
             return 0;
         }
         let cost = (t.entry_value_e8 as i128 * held as i128 / t.filled as i128) as i64;
-        let v = self.risk.value_e8(price, Lots(held)) - cost;
-        if t.op.intent.side == Side::Long {
-            v
-        } else {
-            -v
-        }
+        let value = self.risk.value_e8(price, Lots(held));
+        self.risk
+            .gain_e8(t.op.intent.side == Side::Long, cost, value)
     }
 
     /// Executions due by now, entries past their time, equity.
@@ -727,12 +729,11 @@ impl Trader {
     /// Books operation `k` as closed and forgets it.
     fn close(&mut self, k: usize, exit: Exit, now_us: u64) {
         let t = self.tracked.swap_remove(k);
-        let v = t.exit_value_e8 - t.entry_value_e8;
-        let gross = if t.op.intent.side == Side::Long {
-            v
-        } else {
-            -v
-        };
+        let gross = self.risk.gain_e8(
+            t.op.intent.side == Side::Long,
+            t.entry_value_e8,
+            t.exit_value_e8,
+        );
         let pnl_e8 = gross - t.fees_e8 + t.funding_e8;
         self.risk.close(t.op.id, pnl_e8, t.fees_e8, now_us / 1000);
         if self.risk.stats().killed_by_drawdown && !self.killed {

@@ -181,10 +181,9 @@ impl SignalRun {
                 if tp || sl {
                     let exit = if tp { i.take_profit } else { i.stop_loss };
                     let exit_value = risk.value_e8(exit, t.op.qty);
-                    let sign = if long { 1 } else { -1 };
                     let exit_fee = risk.fill_fee_e8(exit, t.op.qty, tp);
                     let fees = t.op.entry_fee_e8 + exit_fee;
-                    let pnl = sign * (exit_value - t.op.notional_e8) - fees;
+                    let pnl = risk.gain_e8(long, t.op.notional_e8, exit_value) - fees;
                     risk.close(t.op.id, pnl, fees, ms);
                     self.records.push(SignalRecord::Closed {
                         time_ms: ms,

@@ -1,9 +1,9 @@
 //! The risk manager: sizes the oracle's intents and refuses what breaks a limit.
 //!
 //! * Margin per trade = `percentage_per_trade` × capital; leverage = the strategy's cap
-//!   on futures (the symbol's leverage brackets are an account endpoint, read later by
-//!   the live gateway), 1 on spot; position = margin × leverage, rounded down to the lot
-//!   step at the entry price.
+//!   on futures (live: lowered to what the link set within the symbol's brackets,
+//!   [`RiskManager::limit_leverage`]), 1 on spot; position = margin × leverage, rounded
+//!   down to the lot step at the entry price.
 //! * At most `max_concurrent_trades` open, at most `max_capital_in_use` of capital
 //!   committed as margin, no operation on the same side within `similar_entry_ticks`
 //!   of an open one (product.md steps 1-2).
@@ -14,7 +14,10 @@
 //!   for the stop); every PnL figure is net of them, and an operation whose take profit
 //!   would not cover its fees is refused.
 //!
-//! Money is fixed point: 10⁻⁸ quote units (`_e8`), computed in `i128`.
+//! Money is fixed point: 10⁻⁸ units (`_e8`) of the margin asset, computed in `i128`:
+//! the quote asset (USDT) on spot and USD-M, the coin on COIN-M, where capital, margin,
+//! fees and PnL are all in the coin and a contract is `contract_size` USD
+//! ([`Valuer`]).
 
 use crate::core::{Lots, Market, SymbolSpec, Ticks, Valuer, fee_e8};
 use crate::signal::oracle::{Intent, Side};
@@ -237,6 +240,17 @@ impl RiskManager {
         self.stats.peak_e8 = available_e8;
     }
 
+    /// Sizes at no more than `leverage` (what the live link set within the symbol's
+    /// brackets); spot stays at 1.
+    pub fn limit_leverage(&mut self, leverage: u32) {
+        self.leverage = self.leverage.min(leverage.max(1));
+    }
+
+    /// The leverage operations are sized at.
+    pub fn leverage(&self) -> u32 {
+        self.leverage
+    }
+
     /// The capital sized from.
     pub fn capital_e8(&self) -> i64 {
         self.capital_e8
@@ -268,10 +282,17 @@ impl RiskManager {
         self.killed = on;
     }
 
-    /// Quote value of `qty` at `price`, 10⁻⁸ units (truncated).
+    /// Value of `qty` at `price` in the margin asset, 10⁻⁸ units (truncated).
     #[inline]
     pub fn value_e8(&self, price: Ticks, qty: Lots) -> i64 {
         self.valuer.value_e8(price, qty)
+    }
+
+    /// Gross PnL of a position that cost `cost_e8` and is worth `value_e8`
+    /// ([`Valuer::gain_e8`]: reversed on inverse contracts).
+    #[inline]
+    pub fn gain_e8(&self, long: bool, cost_e8: i64, value_e8: i64) -> i64 {
+        self.valuer.gain_e8(long, cost_e8, value_e8)
     }
 
     #[inline]
@@ -358,15 +379,17 @@ impl RiskManager {
                 limit_e8: self.in_use_limit_e8,
             });
         }
-        let sign = if i.side == Side::Long { 1 } else { -1 };
+        let long = i.side == Side::Long;
         let entry_fee_e8 = Self::fee(notional_e8, self.maker_e8);
         let at = |p: Ticks| self.value_e8(p, qty);
         let tp_value = at(i.take_profit);
         let sl_value = at(i.stop_loss);
-        let pnl_at_tp_e8 =
-            sign * (tp_value - notional_e8) - entry_fee_e8 - Self::fee(tp_value, self.maker_e8);
-        let pnl_at_sl_e8 =
-            sign * (sl_value - notional_e8) - entry_fee_e8 - Self::fee(sl_value, self.taker_e8);
+        let pnl_at_tp_e8 = self.gain_e8(long, notional_e8, tp_value)
+            - entry_fee_e8
+            - Self::fee(tp_value, self.maker_e8);
+        let pnl_at_sl_e8 = self.gain_e8(long, notional_e8, sl_value)
+            - entry_fee_e8
+            - Self::fee(sl_value, self.taker_e8);
         if pnl_at_tp_e8 <= 0 {
             return Err(Refusal::NoProfitAfterFees { pnl_at_tp_e8 });
         }

@@ -169,3 +169,61 @@ fn a_smaller_balance_sizes_the_operations() {
     r.limit_capital(50_000 * 100_000_000);
     assert_eq!(r.capital_e8(), 10_000 * 100_000_000);
 }
+
+/// COIN-M BTCUSD_PERP (100 USD contracts, tick 0.1), capital 2 BTC, 3 % a trade at 20×,
+/// by hand: margin 0.06 BTC → 1.2 BTC of contracts at 60,000 = 72,000 USD = 720
+/// contracts. At the take profit 60,600 they are worth 72,000 / 60,600 = 1.18811881 BTC,
+/// so the long gains 1.2 − 1.18811881 = 0.01188119 BTC (720 × 100 × (1/60,000 −
+/// 1/60,600)); fees 0.02 % of 1.2 (0.00024) and of 1.18811881 (0.00023762).
+#[test]
+fn coin_m_sizes_margins_and_earns_in_the_coin() {
+    let s = Strategy::parse(
+        include_str!("../../strategy_0.toml"),
+        &[("market", "BTCUSD_PERP".into()), ("capital", "2".into())],
+    )
+    .unwrap();
+    let spec = SymbolSpec::from_tick_lot("BTCUSD_PERP", Market::CoinM, "0.1", "1").unwrap();
+    let mut r = RiskManager::new(&s, &spec);
+    let long = Intent {
+        take_profit: Ticks(606_000),
+        stop_loss: Ticks(594_000),
+        ..intent(Side::Long, 600_000)
+    };
+    let op = r.propose(&long, 0).unwrap();
+    assert_eq!(op.qty, Lots(720));
+    assert_eq!(op.notional_e8, 120_000_000, "1.2 BTC");
+    assert_eq!(op.margin_e8, 6_000_000, "0.06 BTC");
+    assert_eq!(op.entry_fee_e8, 24_000);
+    assert_eq!(op.pnl_at_tp_e8, 1_188_119 - 24_000 - 23_762);
+    // Stop at 59,400: 72,000 / 59,400 = 1.21212121 BTC, a loss of 0.01212121; taker
+    // 0.05 % of 1.21212121 = 0.00060606.
+    assert_eq!(op.pnl_at_sl_e8, -1_212_121 - 24_000 - 60_606);
+    // The short mirror: entry 60,000, take profit 59,400 gains 0.01212121.
+    let short = Intent {
+        side: Side::Short,
+        take_profit: Ticks(594_000),
+        stop_loss: Ticks(606_000),
+        ..intent(Side::Short, 600_000)
+    };
+    let op = r.propose(&short, 0).unwrap();
+    assert_eq!(op.qty, Lots(720));
+    assert_eq!(op.pnl_at_tp_e8, 1_212_121 - 24_000 - 24_242);
+}
+
+/// The live link set 5× within the brackets: operations are sized at 5×, never above
+/// the strategy's cap; spot stays at 1×.
+#[test]
+fn sizes_at_the_leverage_the_account_was_set_to() {
+    let (s, spec) = setup(&[]);
+    let mut r = RiskManager::new(&s, &spec);
+    r.limit_leverage(5);
+    // 300 margin × 5 = 1,500 at 60,000.0 → 0.025 BTC.
+    let op = r.propose(&intent(Side::Long, 600_000), 0).unwrap();
+    assert_eq!((op.qty, op.leverage), (Lots(25), 5));
+    r.limit_leverage(50);
+    assert_eq!(r.leverage(), 5, "never raised past what was set");
+    let spot = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
+    let mut r = RiskManager::new(&s, &spot);
+    r.limit_leverage(5);
+    assert_eq!(r.leverage(), 1);
+}

@@ -1,5 +1,7 @@
 //! The simulated account: wallet, one position per symbol with isolated margin, fees,
-//! funding and liquidation, all in 10⁻⁸ quote units.
+//! funding and liquidation, all in 10⁻⁸ units of the margin asset (the quote asset; the
+//! coin on COIN-M, where a position's value is `contracts × size / price` and PnL
+//! follows 1/entry − 1/exit: [`Valuer`]).
 //!
 //! Futures (one-way mode, isolated): a fill that grows the position adds its value to
 //! the cost and `value / leverage` to the margin; one that reduces it realises
@@ -143,11 +145,7 @@ impl Account {
             let share = |v: i64| (v as i128 * closed as i128 / held as i128) as i64;
             let (cost, margin) = (share(self.cost_e8), share(self.margin_e8));
             let v = self.valuer.value_e8(price, Lots(closed));
-            realised = if self.pos > 0 {
-                v.saturating_sub(cost)
-            } else {
-                cost.saturating_sub(v)
-            };
+            realised = self.valuer.gain_e8(self.pos > 0, cost, v);
             self.cost_e8 -= cost;
             self.margin_e8 -= margin;
             self.pos += sign * closed;
@@ -170,11 +168,7 @@ impl Account {
     /// Unrealised PnL at `mark`.
     pub fn unrealised_e8(&self, mark: Ticks) -> i64 {
         let v = self.valuer.value_e8(mark, Lots(self.pos.abs()));
-        if self.pos >= 0 {
-            v.saturating_sub(self.cost_e8)
-        } else {
-            self.cost_e8.saturating_sub(v)
-        }
+        self.valuer.gain_e8(self.pos >= 0, self.cost_e8, v)
     }
 
     /// Pays or receives funding at `mark` and `rate_e8` (10⁻⁸: 0.0001 is 10,000);
@@ -273,5 +267,30 @@ mod tests {
         assert_eq!(s.margin_e8(), 6_000 * E8);
         assert_eq!(s.fund(Ticks(6_000_000), 10_000), 0);
         assert_eq!(s.check_liquidation(Ticks(1)), None);
+    }
+
+    /// COIN-M BTCUSD_PERP, all in BTC: 720 contracts of 100 USD long at 60,000 cost
+    /// 72,000 / 60,000 = 1.2 BTC, margin 0.06 BTC at 20×. Selling half at 60,600
+    /// realises 360 × 100 × (1/60,000 − 1/60,600) = 0.00594060 BTC. Liquidation
+    /// (maintenance 0.4 % of the value): 0.06 + 1.2 − 72,000/m ≤ 0.004 × 72,000/m, i.e.
+    /// m ≤ 72,288 / 1.26 = 57,371.43.
+    #[test]
+    fn inverse_contracts_by_hand() {
+        let spec = SymbolSpec::from_tick_lot("BTCUSD_PERP", Market::CoinM, "0.1", "1").unwrap();
+        let mut a = Account::new(&spec, 2 * E8, 20, 4_000);
+        assert_eq!(a.fill(true, Ticks(600_000), Lots(720), 0), 0);
+        assert_eq!(a.cost_e8(), 120_000_000);
+        assert_eq!(a.margin_e8(), 6_000_000);
+        // Funding +0.01 % of 1.2 BTC: the long pays 0.00012 BTC.
+        assert_eq!(a.fund(Ticks(600_000), 10_000), -12_000);
+        // Up 1 % in price, the coin value of the position falls and the long gains.
+        assert_eq!(a.unrealised_e8(Ticks(606_000)), 120_000_000 - 118_811_881);
+        let mut half = a.clone();
+        assert_eq!(half.fill(false, Ticks(606_000), Lots(360), 0), 594_060);
+        assert_eq!(half.margin_e8(), 3_000_000);
+        assert_eq!(a.check_liquidation(Ticks(573_715)), None);
+        let l = a.check_liquidation(Ticks(573_714)).expect("liquidated");
+        assert_eq!(l.loss_e8, 6_000_000);
+        assert_eq!(a.wallet_e8, 2 * E8 - 12_000 - 6_000_000);
     }
 }

@@ -219,4 +219,11 @@ impl LiveLink {
             LiveLink::Binance(l) => l.startup().available_e8,
         }
     }
+
+    /// The leverage the link set on the symbol at start (futures).
+    pub fn leverage(&self) -> Option<u32> {
+        match self {
+            LiveLink::Binance(l) => l.startup().leverage,
+        }
+    }
 }

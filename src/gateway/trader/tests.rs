@@ -97,4 +97,50 @@ mod races {
         t.on_market(&ev);
         assert_eq!(t.now_us, 12_001_000);
     }
+
+    /// COIN-M through the trader and the simulated exchange, by hand (as the risk
+    /// manager's test): 720 BTCUSD_PERP contracts long at 60,000.0 with 2 BTC, out at the
+    /// take profit 60,600.0. Gross 720 × 100 × (1/60,000 − 1/60,600) = 0.01188119 BTC,
+    /// maker fees 0.00024 + 0.00023762: +0.01140357 BTC realised, in the coin.
+    #[test]
+    fn coin_m_operation_closes_with_inverse_pnl() {
+        let spec = SymbolSpec::from_tick_lot("BTCUSD_PERP", Market::CoinM, "0.1", "1").unwrap();
+        let strategy = Strategy::parse(
+            include_str!("../../../strategy_0.toml"),
+            &[("market", "BTCUSD_PERP".into()), ("capital", "2".into())],
+        )
+        .unwrap();
+        let mut t = Trader::simulated(
+            &spec,
+            &strategy,
+            crate::venues::binance::sign::Signer::from_secret(b"k"),
+            &SimOptions::default(),
+        );
+        t.on_snapshot(&testkit::snapshot(
+            &[(599_999, 10_000)],
+            &[(600_001, 10_000)],
+        ));
+        t.on_market(&testkit::depth(101, 1_000, &[], &[]));
+        let intent = Intent {
+            side: Side::Long,
+            entry: Ticks(600_000),
+            take_profit: Ticks(606_000),
+            stop_loss: Ticks(594_000),
+            support_wall: Ticks(599_999),
+            target_wall: Ticks(606_001),
+            void_price: Ticks(603_000),
+            void_width_bins: 10,
+            pressure_ppm: 200_000,
+        };
+        assert_eq!(t.on_intent(&intent, 1_000), Outcome::Sent);
+        // Sellers trade through the entry, then buyers through the take profit.
+        t.on_market(&testkit::trade(2_000, 599_990, 10_000, true));
+        assert_eq!(t.stats.entries_filled, 1);
+        assert_eq!(t.exchange.position(), Lots(720));
+        t.on_market(&testkit::trade(3_000, 606_010, 10_000, false));
+        assert_eq!(t.stats.take_profits, 1);
+        let r = t.risk_stats();
+        assert_eq!(r.fees_e8, 24_000 + 23_762);
+        assert_eq!(r.realised_e8, 1_188_119 - 24_000 - 23_762);
+    }
 }

@@ -114,6 +114,8 @@ pub(crate) struct VenueOrder {
     qty: Lots,
     executed: Lots,
     quote_e8: i64,
+    /// Value filled in the margin asset (differs from `quote_e8` on COIN-M: coin).
+    value_e8: i64,
     reduce_only: bool,
     status: Status,
     time_ms: i64,
@@ -138,6 +140,9 @@ pub(crate) struct Desk {
     specs: Vec<SymbolSpec>,
     valuers: Vec<Valuer>,
     assets: Vec<(String, String)>,
+    /// The asset each symbol's balance, margin, fees and PnL are in: the quote asset,
+    /// the coin on COIN-M.
+    margin_assets: Vec<String>,
     sims: Vec<SimExchange>,
     orders: History,
     next_order_id: u64,
@@ -217,7 +222,39 @@ fn entry_e8(acc: &crate::sim::account::Account, spec: &SymbolSpec) -> i64 {
         return 0;
     }
     let qd = spec.qty.decimals() as u32;
-    (acc.cost_e8() as i128 * 10i128.pow(qd) / pos.unsigned_abs() as i128) as i64
+    let lots = pos.unsigned_abs() as i128;
+    match spec.contract_size {
+        // Inverse: cost is contracts × size / entry in the coin, so
+        // entry = contracts × size / cost (the harmonic mean of the fills).
+        Some(size) if acc.cost_e8() > 0 => (lots * size as i128 * 10_000_000_000_000_000
+            / (10i128.pow(qd) * acc.cost_e8() as i128))
+            .min(i64::MAX as i128) as i64,
+        Some(_) => 0,
+        None => (acc.cost_e8() as i128 * 10i128.pow(qd) / lots) as i64,
+    }
+}
+
+/// `POST marginType`: the desk margins every position in isolation, so ISOLATED is
+/// already the type (Binance's -4046) and CROSSED is refused as not modelled.
+fn margin_type(params: &Params) -> Answer {
+    match params.get("marginType") {
+        None => refused(AuthError::missing("marginType")),
+        Some("ISOLATED") => err(
+            400,
+            Code::NoNeedToChangeMarginType,
+            "No need to change margin type.",
+        ),
+        Some("CROSSED") => err(
+            400,
+            Code::Unknown,
+            "minerva exchange models isolated margin only.",
+        ),
+        Some(_) => err(
+            400,
+            Code::IllegalChars,
+            "Illegal characters found in parameter 'marginType'; legal range is '^(ISOLATED|CROSSED)$'.",
+        ),
+    }
 }
 
 /// What exchangeInfo says of a symbol's assets.
@@ -236,7 +273,7 @@ struct InfoAssets {
 }
 
 /// Base and quote asset of a symbol (from exchangeInfo when it says, else the name).
-fn split_assets(name: &str, info: &[u8]) -> (String, String) {
+fn split_assets(name: &str, market: Market, info: &[u8]) -> (String, String) {
     if let Ok(i) = sonic_rs::from_slice::<InfoAssets>(info) {
         if let Some(s) = i.symbols.iter().find(|s| s.symbol == name) {
             if let (Some(b), Some(q)) = (&s.base_asset, &s.quote_asset) {
@@ -244,8 +281,7 @@ fn split_assets(name: &str, info: &[u8]) -> (String, String) {
             }
         }
     }
-    let (b, q) = crate::core::split_assets(name);
-    (b.to_string(), q.to_string())
+    crate::venues::binance::exchange_info::assets_of(name, market)
 }
 
 impl Desk {
@@ -285,7 +321,14 @@ impl Desk {
             valuers: specs.iter().map(Valuer::new).collect(),
             assets: specs
                 .iter()
-                .map(|s| split_assets(&s.name, exchange_info))
+                .map(|s| split_assets(&s.name, s.market, exchange_info))
+                .collect(),
+            margin_assets: specs
+                .iter()
+                .map(|s| {
+                    let (b, q) = split_assets(&s.name, s.market, exchange_info);
+                    if s.market == Market::CoinM { b } else { q }
+                })
                 .collect(),
             specs: specs.to_vec(),
             orders: History::new(cfg.keep_closed_orders),
@@ -401,6 +444,8 @@ impl Desk {
                 | Rest::Balance
                 | Rest::PositionRisk
                 | Rest::Leverage
+                | Rest::LeverageBracket
+                | Rest::MarginType
                 | Rest::ListenKey
         )
     }
@@ -473,6 +518,11 @@ impl Desk {
             ("GET", Rest::PositionRisk) if futures => ok(&self.positions(k, server_ms)),
             ("POST", Rest::Leverage) if futures => match k {
                 Some(k) => self.leverage(k, &params),
+                None => need_symbol(),
+            },
+            ("GET", Rest::LeverageBracket) if futures => self.brackets(k),
+            ("POST", Rest::MarginType) if futures => match k {
+                Some(_) => margin_type(&params),
                 None => need_symbol(),
             },
             _ => err(404, Code::Unknown, "Unknown path."),
@@ -716,6 +766,22 @@ impl Desk {
         })
     }
 
+    /// The local bracket table (`brackets::local_table`) for one symbol or all: USDⓈ-M
+    /// answers one symbol as an object, COIN-M always a list, as Binance does.
+    fn brackets(&self, k: Option<usize>) -> Answer {
+        use crate::venues::binance::brackets::{SymbolBrackets, local_table};
+        let of = |s: &SymbolSpec| SymbolBrackets {
+            symbol: s.name.to_string(),
+            notional_coef: None,
+            brackets: local_table(self.market),
+        };
+        match k {
+            Some(k) if self.market == Market::UsdM => ok(&of(&self.specs[k])),
+            Some(k) => ok(&vec![of(&self.specs[k])]),
+            None => ok(&self.specs.iter().map(of).collect::<Vec<_>>()),
+        }
+    }
+
     fn listen_key_request(
         &mut self,
         req: &Request,
@@ -837,6 +903,9 @@ impl Desk {
                             o.executed = Lots(o.executed.0 + qty.0);
                             o.quote_e8 = o
                                 .quote_e8
+                                .saturating_add(self.valuers[k].quote_e8(price, qty));
+                            o.value_e8 = o
+                                .value_e8
                                 .saturating_add(self.valuers[k].value_e8(price, qty));
                             o.status = if leaves.0 == 0 {
                                 Status::Filled
@@ -889,7 +958,8 @@ impl Desk {
             price,
             qty: Lots(qty.0.abs()),
             executed: Lots(qty.0.abs()),
-            quote_e8: self.valuers[k].value_e8(price, Lots(qty.0.abs())),
+            quote_e8: self.valuers[k].quote_e8(price, Lots(qty.0.abs())),
+            value_e8: self.valuers[k].value_e8(price, Lots(qty.0.abs())),
             reduce_only: true,
             status: Status::Filled,
             time_ms: server_ms,
@@ -922,6 +992,7 @@ impl Desk {
             qty: o.qty,
             executed: Lots(0),
             quote_e8: 0,
+            value_e8: 0,
             reduce_only: o.reduce_only,
             status: Status::New,
             time_ms: server_ms,

@@ -120,13 +120,17 @@ pub enum Rest {
     PositionRisk,
     /// `POST leverage` (futures).
     Leverage,
+    /// `GET leverageBracket` (futures; COIN-M's v2, per symbol).
+    LeverageBracket,
+    /// `POST marginType` (futures: ISOLATED or CROSSED).
+    MarginType,
     /// `POST`/`PUT`/`DELETE` the user data stream's listen key.
     ListenKey,
 }
 
 impl Rest {
     /// Every endpoint.
-    pub const ALL: [Rest; 14] = [
+    pub const ALL: [Rest; 16] = [
         Rest::Ping,
         Rest::Time,
         Rest::ExchangeInfo,
@@ -140,6 +144,8 @@ impl Rest {
         Rest::Balance,
         Rest::PositionRisk,
         Rest::Leverage,
+        Rest::LeverageBracket,
+        Rest::MarginType,
         Rest::ListenKey,
     ];
 
@@ -185,6 +191,12 @@ impl Rest {
             (Rest::Leverage, Spot) => return None,
             (Rest::Leverage, UsdM) => "/fapi/v1/leverage",
             (Rest::Leverage, CoinM) => "/dapi/v1/leverage",
+            (Rest::LeverageBracket, Spot) => return None,
+            (Rest::LeverageBracket, UsdM) => "/fapi/v1/leverageBracket",
+            (Rest::LeverageBracket, CoinM) => "/dapi/v2/leverageBracket",
+            (Rest::MarginType, Spot) => return None,
+            (Rest::MarginType, UsdM) => "/fapi/v1/marginType",
+            (Rest::MarginType, CoinM) => "/dapi/v1/marginType",
             (Rest::ListenKey, Spot) => "/api/v3/userDataStream",
             (Rest::ListenKey, UsdM) => "/fapi/v1/listenKey",
             (Rest::ListenKey, CoinM) => "/dapi/v1/listenKey",

@@ -70,6 +70,8 @@ pub enum Code {
     InvalidLeverage = -4028,
     /// Too many open orders (futures).
     MaxOpenOrders = -4045,
+    /// The margin type asked for is the symbol's already (futures).
+    NoNeedToChangeMarginType = -4046,
     /// The client order id is a duplicate (futures).
     DuplicateClientId = -4116,
     /// Leverage reduction is not supported with an open position (futures).

@@ -223,6 +223,11 @@ fn symbol(s: &Sym, market: Option<Market>) -> Result<SymbolSpec, ExchangeInfoErr
         .or(s.quote_precision)
         .unwrap_or(price.decimals());
     spec.qty_precision = published.unwrap_or(qty.decimals());
+    if market == Market::CoinM {
+        if let Some(size) = s.contract_size.filter(|&c| c > 0 && c <= 1_000_000_000) {
+            spec.contract_size = Some(size as i64);
+        }
+    }
     Ok(spec)
 }
 
@@ -500,7 +505,7 @@ pub fn describe(specs: &[SymbolSpec], market: Market, server_ms: i64, limits: Li
                 out.quantity_precision = Some(qty_dec);
                 out.time_in_force = Some(vec!["GTC", "IOC", "FOK", "GTX"]);
                 if market == Market::CoinM {
-                    out.contract_size = Some(s.qty.step().0.max(1) as u64);
+                    out.contract_size = s.contract_size.map(|c| c.max(1) as u64);
                     out.contract_status = Some("TRADING");
                 }
             } else {

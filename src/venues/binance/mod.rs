@@ -1,6 +1,7 @@
 //! Binance: spot, USDⓈ-M and COIN-M futures.
 
 pub mod account;
+pub mod brackets;
 pub mod endpoints;
 pub mod errors;
 pub mod exchange_info;

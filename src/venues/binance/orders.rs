@@ -399,8 +399,12 @@ pub struct FuturesOrder {
     pub executed_qty: String,
     /// Quantity filled.
     pub cum_qty: String,
-    /// Quote value filled.
-    pub cum_quote: String,
+    /// Quote value filled (USD-M).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cum_quote: Option<String>,
+    /// Coin value filled (COIN-M answers `cumBase` instead of `cumQuote`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cum_base: Option<String>,
     /// Time in force.
     pub time_in_force: String,
     /// Order type.
@@ -490,9 +494,12 @@ pub struct OrderState {
     /// Quote value filled (spot).
     #[serde(default)]
     pub cummulative_quote_qty: Option<String>,
-    /// Quote value filled (futures).
+    /// Quote value filled (USD-M).
     #[serde(default)]
     pub cum_quote: Option<String>,
+    /// Average fill price (futures; COIN-M has no quote value, only `cumBase`).
+    #[serde(default)]
+    pub avg_price: Option<String>,
     /// Symbol.
     #[serde(default)]
     pub symbol: Option<String>,
@@ -507,7 +514,8 @@ impl OrderState {
             .unwrap_or(&self.client_order_id)
     }
 
-    /// The quote value filled, whichever market's name it has.
+    /// The quote value filled, whichever market's name it has (`None` on COIN-M: the
+    /// caller takes `avg_price` × `executed_qty`).
     pub fn quote_filled(&self) -> Option<&str> {
         self.cummulative_quote_qty
             .as_deref()

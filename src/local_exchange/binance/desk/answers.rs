@@ -105,7 +105,8 @@ impl Desk {
             orig_qty: fixed(o.qty.0, qd),
             executed_qty: fixed(o.executed.0, qd),
             cum_qty: fixed(o.executed.0, qd),
-            cum_quote: fixed(o.quote_e8, 8),
+            cum_quote: spec.contract_size.is_none().then(|| fixed(o.quote_e8, 8)),
+            cum_base: spec.contract_size.map(|_| fixed(o.value_e8, 8)),
             time_in_force: tif.into(),
             kind: ty.into(),
             orig_type: ty.into(),
@@ -183,15 +184,33 @@ impl Desk {
         }
     }
 
-    pub(super) fn futures_account(&self, server_ms: i64) -> FuturesAccount {
-        let (mut wallet, mut avail, mut upnl) = (0i64, 0i64, 0i64);
-        for sim in &self.sims {
+    /// Wallet, available balance and unrealised PnL per margin asset, in the order the
+    /// symbols were given (one asset on USD-M; one per coin on COIN-M).
+    fn margin_totals(&self) -> Vec<(&str, i64, i64, i64)> {
+        let mut out: Vec<(&str, i64, i64, i64)> = Vec::new();
+        for (k, sim) in self.sims.iter().enumerate() {
             let acc = sim.account();
-            wallet = wallet.saturating_add(acc.wallet_e8);
-            avail = avail.saturating_add(acc.available_e8());
-            upnl = upnl.saturating_add(sim.mark().map_or(0, |m| acc.unrealised_e8(m)));
+            let asset = self.margin_assets[k].as_str();
+            let k = match out.iter().position(|t| t.0 == asset) {
+                Some(k) => k,
+                None => {
+                    out.push((asset, 0, 0, 0));
+                    out.len() - 1
+                }
+            };
+            let t = &mut out[k];
+            t.1 = t.1.saturating_add(acc.wallet_e8);
+            t.2 = t.2.saturating_add(acc.available_e8());
+            t.3 =
+                t.3.saturating_add(sim.mark().map_or(0, |m| acc.unrealised_e8(m)));
         }
-        let quote = self.assets.first().map_or("USDT", |a| a.1.as_str());
+        out
+    }
+
+    pub(super) fn futures_account(&self, server_ms: i64) -> FuturesAccount {
+        let totals = self.margin_totals();
+        // Totals of the first asset (USD-M has one; COIN-M lists each coin in `assets`).
+        let (_, wallet, avail, upnl) = totals.first().copied().unwrap_or(("USDT", 0, 0, 0));
         let (w, u, m, a) = (
             canonical(wallet, 8),
             canonical(upnl, 8),
@@ -201,41 +220,44 @@ impl Desk {
         FuturesAccount {
             total_initial_margin: "0".into(),
             total_maint_margin: "0".into(),
-            total_wallet_balance: w.clone(),
-            total_unrealized_profit: u.clone(),
-            total_margin_balance: m.clone(),
+            total_wallet_balance: w,
+            total_unrealized_profit: u,
+            total_margin_balance: m,
             available_balance: a.clone(),
-            max_withdraw_amount: a.clone(),
+            max_withdraw_amount: a,
             can_trade: true,
             update_time: server_ms,
-            assets: vec![FuturesAsset {
-                asset: quote.into(),
-                wallet_balance: w,
-                unrealized_profit: u,
-                margin_balance: m,
-                available_balance: a.clone(),
-                max_withdraw_amount: a,
-                update_time: server_ms,
-            }],
+            assets: totals
+                .iter()
+                .map(|&(asset, wallet, avail, upnl)| FuturesAsset {
+                    asset: asset.into(),
+                    wallet_balance: canonical(wallet, 8),
+                    unrealized_profit: canonical(upnl, 8),
+                    margin_balance: canonical(wallet.saturating_add(upnl), 8),
+                    available_balance: canonical(avail, 8),
+                    max_withdraw_amount: canonical(avail, 8),
+                    update_time: server_ms,
+                })
+                .collect(),
             positions: self.positions(None, server_ms),
         }
     }
 
     pub(super) fn balance(&self, server_ms: i64) -> Vec<FuturesBalanceEntry> {
-        let quote = self.assets.first().map_or("USDT", |a| a.1.as_str());
-        let wallet: i64 = self.sims.iter().map(|s| s.account().wallet_e8).sum();
-        let avail: i64 = self.sims.iter().map(|s| s.account().available_e8()).sum();
-        vec![FuturesBalanceEntry {
-            account_alias: "minerva".into(),
-            asset: quote.into(),
-            balance: canonical(wallet, 8),
-            cross_wallet_balance: canonical(wallet, 8),
-            cross_un_pnl: "0".into(),
-            available_balance: canonical(avail, 8),
-            max_withdraw_amount: canonical(avail, 8),
-            margin_available: true,
-            update_time: server_ms,
-        }]
+        self.margin_totals()
+            .into_iter()
+            .map(|(asset, wallet, avail, _)| FuturesBalanceEntry {
+                account_alias: "minerva".into(),
+                asset: asset.into(),
+                balance: canonical(wallet, 8),
+                cross_wallet_balance: canonical(wallet, 8),
+                cross_un_pnl: "0".into(),
+                available_balance: canonical(avail, 8),
+                max_withdraw_amount: canonical(avail, 8),
+                margin_available: true,
+                update_time: server_ms,
+            })
+            .collect()
     }
 
     pub(super) fn positions(

@@ -61,7 +61,7 @@ impl Desk {
                     last_qty,
                     cum_qty: fixed(o.executed.0, qd),
                     last_price: last_px,
-                    commission_asset: Some(quote.clone()),
+                    commission_asset: Some(self.margin_assets[o.symbol].clone()),
                     commission: fee,
                     trade_ms: server_ms,
                     trade_id: trade_id.max(0),
@@ -149,7 +149,7 @@ impl Desk {
                 change: AccountChange {
                     reason: reason.into(),
                     balances: vec![FuturesBalance {
-                        asset: quote.clone(),
+                        asset: self.margin_assets[k].clone(),
                         wallet: canonical(acc.wallet_e8, 8),
                         cross_wallet: canonical(acc.available_e8(), 8),
                         change: canonical(change_e8, 8),

@@ -161,13 +161,21 @@ fn amounts_and_assets() {
     assert_eq!(fixed(150_000_000, 8), "1.50000000");
     assert_eq!(fixed(0, 3), "0.000");
     assert_eq!(fixed(12, 0), "12");
-    assert_eq!(split_assets("BTCUSDT", b""), ("BTC".into(), "USDT".into()));
+    assert_eq!(
+        split_assets("BTCUSDT", Market::Spot, b""),
+        ("BTC".into(), "USDT".into())
+    );
     assert_eq!(
         split_assets(
             "XYZ",
+            Market::Spot,
             br#"{"symbols":[{"symbol":"XYZ","baseAsset":"X","quoteAsset":"YZ"}]}"#
         ),
         ("X".into(), "YZ".into())
+    );
+    assert_eq!(
+        split_assets("BTCUSD_PERP", Market::CoinM, b""),
+        ("BTC".into(), "USD".into())
     );
 }
 
@@ -370,5 +378,78 @@ fn a_listen_key_not_kept_alive_expires_with_an_event() {
         code(&d.handle(&req("PUT", ""), Rest::ListenKey, TS)),
         (400, -1102),
         "spot names the key"
+    );
+}
+
+/// A signed GET with `params` in the query string.
+fn signed_get(d: &mut Desk, rest: Rest, params: &str) -> Answer {
+    let signer = Signer::new(&ApiKeys::new(KEY.into(), SECRET.to_vec()));
+    let p = match params {
+        "" => format!("timestamp={TS}"),
+        _ => format!("{params}&timestamp={TS}"),
+    };
+    let sig = signer.sign(p.as_bytes());
+    let query = format!("{p}&signature={}", std::str::from_utf8(&sig).unwrap());
+    let mut req = post(Some(KEY), &query, "");
+    req.method = "GET".into();
+    d.handle(&req, rest, TS)
+}
+
+/// COIN-M on the local exchange, by hand: BTCUSD_PERP (100 USD contracts), 2 BTC at
+/// 20×, taker fee 0.05 %. A market buy of 720 contracts at 60,000.0 is 1.2 BTC of
+/// contracts: margin 0.06 BTC, fee 0.0006 BTC, paid in BTC; the balance and the
+/// position are in BTC, the entry price is 60,000.
+#[test]
+fn coin_m_positions_balances_and_fees_are_in_the_coin() {
+    let spec = SymbolSpec::from_tick_lot("BTCUSD_PERP", Market::CoinM, "0.1", "1").unwrap();
+    let keys = ApiKeys::new(KEY.into(), SECRET.to_vec());
+    let cfg = TradingConfig {
+        capital_e8: 200_000_000,
+        leverage: 20,
+        fees: Some((20_000, 50_000)),
+        ..TradingConfig::default()
+    };
+    let mut d = Desk::new(Market::CoinM, std::slice::from_ref(&spec), &keys, &cfg, b"");
+    let snap = crate::venues::binance::snapshot::parse_snapshot(
+        br#"{"lastUpdateId":10,"bids":[["59999.9","5000"]],"asks":[["60000.0","5000"]]}"#,
+        &spec,
+    )
+    .unwrap();
+    d.on_snapshot(0, &snap);
+    let a = signed(
+        &mut d,
+        "POST",
+        "symbol=BTCUSD_PERP&side=BUY&type=MARKET&quantity=720&newClientOrderId=m1",
+    );
+    let text = String::from_utf8_lossy(&a.2).into_owned();
+    assert_eq!(a.0, 200, "{text}");
+    // COIN-M answers `cumBase` (coin), not `cumQuote`.
+    assert!(
+        text.contains("\"cumBase\":\"1.20000000\"") && !text.contains("cumQuote"),
+        "{text}"
+    );
+    assert!(text.contains("\"avgPrice\":\"60000.00000000\""), "{text}");
+    let events = d.take_events();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("\"N\":\"BTC\"") && e.contains("\"n\":\"0.00060000\"")),
+        "the fee is charged in BTC: {events:?}"
+    );
+    let b = signed_get(&mut d, Rest::Balance, "");
+    let text = String::from_utf8_lossy(&b.2).into_owned();
+    assert!(
+        text.contains("\"asset\":\"BTC\"")
+            && text.contains("\"balance\":\"1.9994\"")
+            && text.contains("\"availableBalance\":\"1.9394\""),
+        "{text}"
+    );
+    let p = signed_get(&mut d, Rest::PositionRisk, "symbol=BTCUSD_PERP");
+    let text = String::from_utf8_lossy(&p.2).into_owned();
+    assert!(
+        text.contains("\"positionAmt\":\"720\"")
+            && text.contains("\"entryPrice\":\"60000\"")
+            && text.contains("\"isolatedMargin\":\"0.06\""),
+        "{text}"
     );
 }

@@ -107,8 +107,12 @@ pub(super) struct Io {
     user_sessions: u64,
     spin: bool,
     on_start: OnStart,
+    /// The leverage to set at start (futures).
+    wish: Option<super::LeverageWish>,
     quote: String,
     base: String,
+    /// The asset balances, fees and PnL are in: the quote asset, the coin on COIN-M.
+    margin_asset: String,
 }
 
 impl Io {
@@ -142,6 +146,12 @@ impl Io {
             user_sessions: 0,
             spin: cfg.spin,
             on_start: cfg.on_start,
+            wish: cfg.leverage,
+            margin_asset: if cfg.spec.market == Market::CoinM {
+                crate::venues::binance::exchange_info::assets_of(&cfg.spec.name, Market::CoinM).0
+            } else {
+                quote.to_string()
+            },
             quote: quote.to_string(),
             base: base.to_string(),
         }
@@ -318,6 +328,9 @@ impl Io {
         }
         self.shared.position.store(s.position.0, Ordering::Relaxed);
         s.available_e8 = self.available_balance();
+        if let (true, Some(wish)) = (self.futures(), self.wish) {
+            s.leverage = Some(self.set_leverage(&sym, wish, s.available_e8)?);
+        }
         tracing::info!(
             symbol = %self.spec.name,
             position_lots = s.position.0,
@@ -376,6 +389,74 @@ impl Io {
             tracing::warn!(balance = %text, "live link: the balance did not read");
         }
         v
+    }
+
+    /// Futures start-up: isolated margin, and the highest leverage up to the strategy's
+    /// at which its largest position fits a bracket allowing it (brackets that do not
+    /// read leave the strategy's cap, which the exchange then checks). Returns the
+    /// leverage set.
+    fn set_leverage(
+        &mut self,
+        sym: &str,
+        wish: super::LeverageWish,
+        available_e8: Option<i64>,
+    ) -> Result<u32, LinkError> {
+        let capital = available_e8.map_or(wish.capital_e8, |a| a.min(wish.capital_e8));
+        let margin_e8 = (capital as i128 * wish.in_use_ppm as i128 / 1_000_000) as i64;
+        let chosen = match self.call("GET", self.path(Rest::LeverageBracket), sym) {
+            Ok((200, body)) => match crate::venues::binance::brackets::read(&body) {
+                Ok(list) => list
+                    .iter()
+                    .find(|b| b.symbol == self.spec.name.as_str())
+                    .or(list.first())
+                    .map_or(wish.max, |b| {
+                        crate::venues::binance::brackets::choose_leverage(
+                            &b.brackets,
+                            wish.max,
+                            margin_e8 as f64 / 1e8,
+                        )
+                    }),
+                Err(why) => {
+                    tracing::warn!(%why, "live link: leverage brackets did not read; asking for the strategy's leverage");
+                    wish.max
+                }
+            },
+            Ok((status, body)) => {
+                tracing::warn!(status, body = %String::from_utf8_lossy(&body), "live link: leverage brackets refused; asking for the strategy's leverage");
+                wish.max
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (status, body) = self.call(
+            "POST",
+            self.path(Rest::MarginType),
+            &format!("{sym}&marginType=ISOLATED"),
+        )?;
+        let code = crate::venues::binance::errors::ErrorBody::read(&body).map(|e| e.code);
+        // -4046: isolated already. Anything else (an open position blocks the change)
+        // is said, and the account's margin type stays.
+        if status != 200 && code != Some(-4046) {
+            tracing::warn!(status, body = %String::from_utf8_lossy(&body), "live link: the margin type could not be set to isolated");
+        }
+        let (status, body) = self.call(
+            "POST",
+            self.path(Rest::Leverage),
+            &format!("{sym}&leverage={chosen}"),
+        )?;
+        if status != 200 {
+            return Err(LinkError::Refused {
+                what: "leverage",
+                status,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
+        }
+        tracing::info!(
+            symbol = %self.spec.name,
+            leverage = chosen,
+            cap = wish.max,
+            "live link: leverage set within the symbol's brackets"
+        );
+        Ok(chosen)
     }
 
     /// The position on the symbol (futures), lots.

@@ -72,6 +72,24 @@ pub struct LinkConfig {
     pub spin: bool,
     /// What to do with a position or orders found on the account at start.
     pub on_start: crate::venues::OnStart,
+    /// Futures: set the symbol's margin type to isolated and its leverage at start,
+    /// chosen within its brackets; `None` leaves the account's as they are.
+    pub leverage: Option<LeverageWish>,
+}
+
+/// The leverage a strategy wants on a futures symbol, and what bounds its largest
+/// position: at start the link sets the highest leverage up to `max` at which the most
+/// margin it commits (capital — the account's available balance when lower — ×
+/// `max_capital_in_use`) × leverage fits a bracket allowing it
+/// (`brackets::choose_leverage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeverageWish {
+    /// The strategy's cap (`max_leverage`).
+    pub max: u32,
+    /// The strategy's capital, 10⁻⁸ of the margin asset.
+    pub capital_e8: i64,
+    /// `max_capital_in_use`, ppm.
+    pub in_use_ppm: u32,
 }
 
 /// Why the link could not start.
@@ -129,6 +147,8 @@ pub struct Startup {
     /// the quote asset's free balance; USDⓈ-M: the quote's available balance; COIN-M:
     /// the coin's), 10⁻⁸; `None` when the account could not be read.
     pub available_e8: Option<i64>,
+    /// The leverage set on the symbol at start (futures, when asked).
+    pub leverage: Option<u32>,
 }
 
 /// Link counters.
@@ -307,7 +327,9 @@ impl LiveLink {
                 s.position.0,
                 s.available_e8
                     .map_or("not read".to_string(), |a| crate::core::Dec8(a).to_string())
-            ),
+            ) + &s
+                .leverage
+                .map_or(String::new(), |l| format!(", leverage set to {l}×")),
             counters: vec![
                 ("time syncs", r(&c.time_syncs)),
                 ("re-stamped", r(&c.restamped)),
@@ -454,6 +476,7 @@ pub fn replay_user_events(
         fill_wait: Duration::ZERO,
         spin: false,
         on_start: Default::default(),
+        leverage: None,
     };
     let mut io = Io::new(&cfg, shared.clone(), tx, user_rx);
     for &(c, buy, qty) in orders {
@@ -489,6 +512,7 @@ pub fn replay_answers(spec: &SymbolSpec, answers: &[(OrderCmd, &[u8])]) -> (Vec<
         fill_wait: Duration::ZERO,
         spin: false,
         on_start: Default::default(),
+        leverage: None,
     };
     let mut io = Io::new(&cfg, shared.clone(), tx, user_rx);
     let mut out = Vec::new();

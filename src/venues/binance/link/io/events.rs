@@ -10,7 +10,7 @@ use crate::venues::binance::user::{self, EventError, UserEvent};
 use std::sync::atomic::Ordering;
 
 impl Io {
-    fn parse_price(&self, s: &str) -> Option<Ticks> {
+    pub(super) fn parse_price(&self, s: &str) -> Option<Ticks> {
         if let Ok(t) = self.spec.price.parse(s.as_bytes()) {
             return Some(t);
         }
@@ -27,6 +27,8 @@ impl Io {
             return Some(0);
         }
         match asset {
+            // Fees in the margin asset as they are (the coin on COIN-M).
+            Some(a) if a == self.margin_asset => parse_scaled(n.as_bytes(), 8).ok(),
             Some(a) if a == self.base => Some(
                 self.spec
                     .qty
@@ -99,7 +101,7 @@ impl Io {
             }
             Ok(UserEvent::AccountUpdate(a)) if a.change.reason == "FUNDING_FEE" => {
                 for b in &a.change.balances {
-                    if b.asset != self.quote {
+                    if b.asset != self.margin_asset {
                         continue;
                     }
                     let Some(amount_e8) = signed_e8(&b.change) else {
@@ -178,7 +180,7 @@ impl Io {
                     let quote = match (ev.cum_quote, ev.avg_price) {
                         (Some(z), _) => parse_scaled(z.as_bytes(), 8).ok(),
                         (None, Some(ap)) => {
-                            self.parse_price(ap).map(|p| self.valuer.value_e8(p, cum))
+                            self.parse_price(ap).map(|p| self.valuer.quote_e8(p, cum))
                         }
                         (None, None) => None,
                     };

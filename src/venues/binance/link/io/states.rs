@@ -27,12 +27,17 @@ impl Io {
                 Err(_) => return log_malformed(&self.shared, "an order's executedQty", q),
             },
         };
-        let quote_e8 = match order.quote_filled() {
-            None => 0,
-            Some(q) => match parse_scaled(q.as_bytes(), 8) {
+        let quote_e8 = match (order.quote_filled(), order.avg_price.as_deref()) {
+            (Some(q), _) => match parse_scaled(q.as_bytes(), 8) {
                 Ok(v) => v,
                 Err(_) => return log_malformed(&self.shared, "an order's quote filled", q),
             },
+            // COIN-M answers no quote value: the average price × the quantity is it.
+            (None, Some(ap)) => match self.parse_price(ap) {
+                Some(p) => self.valuer.quote_e8(p, cum),
+                None => return log_malformed(&self.shared, "an order's avgPrice", ap),
+            },
+            (None, None) => 0,
         };
         let wait = self.fill_wait;
         let Some(t) = self.orders.get_mut(c) else {
@@ -64,7 +69,13 @@ impl Io {
             let quote = p.quote_e8.saturating_sub(t.quote_e8).max(0);
             let price = self.price_of(quote, qty);
             let rate = if p.taker { self.fees.1 } else { self.fees.0 };
-            let fee = fee_e8(quote, rate);
+            // The fee is on the value in the margin asset (the coin on COIN-M).
+            let value = if self.valuer.is_inverse() {
+                self.valuer.value_e8(price, qty)
+            } else {
+                quote
+            };
+            let fee = fee_e8(value, rate);
             LinkStats::bump(&self.shared.counters.fills_without_event);
             self.fill(c, price, qty, fee, !p.taker, self.server_ms());
         }
@@ -73,7 +84,7 @@ impl Io {
 
     /// The tick price of `quote_e8` for `qty` (an average, rounded to the grid).
     pub(super) fn price_of(&self, quote_e8: i64, qty: Lots) -> Ticks {
-        let one = self.valuer.value_e8(Ticks(1), qty).max(1);
+        let one = self.valuer.quote_e8(Ticks(1), qty).max(1);
         Ticks(((quote_e8 as i128 + one as i128 / 2) / one as i128) as i64)
     }
 
@@ -122,7 +133,7 @@ impl Io {
             return;
         };
         t.cum = Lots(t.cum.0.saturating_add(qty.0));
-        t.quote_e8 = t.quote_e8.saturating_add(self.valuer.value_e8(price, qty));
+        t.quote_e8 = t.quote_e8.saturating_add(self.valuer.quote_e8(price, qty));
         let leaves = Lots(t.qty.0.saturating_sub(t.cum.0).max(0));
         if leaves.0 == 0 {
             t.done = true;
