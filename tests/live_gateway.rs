@@ -142,6 +142,7 @@ fn trade_on(
             spin: false,
             on_start: Default::default(),
             leverage: None,
+            account: Some(journal.account_sink(Duration::from_millis(100))),
         })),
         ..RunConfig::default()
     };
@@ -217,6 +218,28 @@ fn check_journal(
         )
         .unwrap();
     assert!(connects >= 1, "connections are journaled");
+    // Account snapshots: at start, every 100 ms, on the user stream's account events,
+    // and at exit, where the wallet is the exchange's.
+    let whys: Vec<(String, Option<String>)> = db
+        .prepare("SELECT why, wallet FROM journal_account ORDER BY id")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        whys.first().map(|w| w.0.as_str()),
+        Some("start"),
+        "{whys:?}"
+    );
+    let (last, wallet) = whys.last().unwrap();
+    assert_eq!(last, "exit", "{whys:?}");
+    assert!(whys.iter().any(|w| w.0 == "periodic"), "{whys:?}");
+    if r.exchange.fills > 0 {
+        assert!(whys.iter().any(|w| w.0 == "stream"), "{whys:?}");
+    }
+    let wallet = minerva::core::Dec8::parse(wallet.as_deref().unwrap().as_bytes()).unwrap();
+    assert_eq!(wallet.0, venue.accounts()[0].wallet_e8, "the exit's wallet");
     // Every operation was sized from the capital the run had: the strategy's, or the
     // account's available balance when smaller (3 % per trade, the loose strategy's).
     let margins: Vec<String> = db
@@ -339,6 +362,9 @@ fn no_fill_is_lost_or_booked_twice_under_faults() {
         bad_signature_every: Some(11),
         // The server clock steps 7 s ahead at the first order: -1021 until resynced.
         clock_shift_ms: 7_000,
+        // Every market session is closed every 20,000 messages: the feed reconnects
+        // and takes a new snapshot while orders rest and fill.
+        drop_every: Some(20_000),
         ..Faults::default()
     };
     let (r, venue) = trade(faults);
@@ -348,6 +374,11 @@ fn no_fill_is_lost_or_booked_twice_under_faults() {
     assert!(count("queries") > 0, "{}", r.to_text());
     assert!(count("re-stamped") > 0, "{}", r.to_text());
     assert!(r.exchange.rejected > 0, "{}", r.to_text());
+    assert!(
+        r.book.snapshots > 1,
+        "the dropped sessions were reconnected and resynced: {}",
+        r.to_text()
+    );
     check_books(&r, &venue);
     venue.stop();
 }
@@ -496,6 +527,7 @@ fn a_position_found_at_start_is_refused_adopted_or_flattened() {
             spin: false,
             on_start,
             leverage: None,
+            account: None,
         })
     };
     let refused = link(OnStart::Refuse).err().expect("refused").to_string();
@@ -550,6 +582,7 @@ fn leverage_is_set_within_the_brackets_at_start() {
                 capital_e8: 10_000 * 100_000_000,
                 in_use_ppm: 1_000_000,
             }),
+            account: None,
         })
         .unwrap()
     };

@@ -35,6 +35,7 @@ fn no_allocation_per_frame_with_the_live_gateway() {
                 spin: false,
                 on_start: Default::default(),
                 leverage: None,
+                account: None,
             },
         )),
         ..RunConfig::default()

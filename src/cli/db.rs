@@ -79,6 +79,9 @@ pub enum ViewArg {
     Operations,
     /// Journal: run events (connections, account, exit).
     Events,
+    /// Journal: account snapshots (balances, position, margin) at start, every
+    /// minute, on the user stream's account events and at exit.
+    Account,
 }
 
 impl ViewArg {
@@ -95,6 +98,7 @@ impl ViewArg {
             Self::Fills => Err(JournalView::Fills),
             Self::Operations => Err(JournalView::Operations),
             Self::Events => Err(JournalView::Events),
+            Self::Account => Err(JournalView::Account),
         }
     }
 }

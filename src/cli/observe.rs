@@ -26,6 +26,11 @@ pub struct Args {
     /// Print the comparison as one JSON object.
     #[arg(long)]
     json: bool,
+    /// While the run is still going: print a line per operation as it closes (the
+    /// live side, from the journal), then, once the run has ended (or on Ctrl-C), the
+    /// comparison.
+    #[arg(long)]
+    follow: bool,
 }
 
 /// The recording's sessions that overlap the run's time (its own, and any recorded
@@ -59,9 +64,20 @@ fn time(us: i64) -> String {
     minerva::core::utc((us.max(0) / 1000) as u64)
 }
 
+/// Markouts as `+1.23/-0.40/n/a` (bps after 1 s / 10 s / 60 s).
+fn markout_text(m: &[Option<f64>; 3]) -> String {
+    let one = |v: &Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:+.2}"));
+    format!("{}/{}/{}", one(&m[0]), one(&m[1]), one(&m[2]))
+}
+
 fn op_line(label: &str, o: &OpView) -> String {
+    let markout = if o.markout_bps.iter().any(Option::is_some) {
+        format!("  markout 1s/10s/60s {} bps", markout_text(&o.markout_bps))
+    } else {
+        String::new()
+    };
     format!(
-        "  {label:<5} #{:<14} {:<5} entry {} @ {:.8}  exit {} @ {:.8} ({})  qty {}  PnL {:+.8}  fees {:.8}",
+        "  {label:<5} #{:<14} {:<5} entry {} @ {:.8}  exit {} @ {:.8} ({})  qty {}  PnL {:+.8}  fees {:.8}{markout}",
         o.id,
         o.side,
         time(o.entry_us),
@@ -149,6 +165,11 @@ fn text(o: &Observation, data: &str) -> String {
         format!("{:.4}", r.fitness),
         format!("{:.4}", t.fitness),
     ));
+    s.push_str(&row(
+        "markout 1/10/60 s, mean bps",
+        markout_text(&r.markout_bps),
+        markout_text(&t.markout_bps),
+    ));
     s.push_str(&format!(
         "implementation shortfall {:+.8} (theoretical − real net PnL)\n",
         o.implementation_shortfall
@@ -167,6 +188,54 @@ fn text(o: &Observation, data: &str) -> String {
     s
 }
 
+/// `--follow`: a line per operation as the run closes it, until the run ends (its
+/// journal says so) or Ctrl-C.
+fn follow(a: &Args) -> Result<()> {
+    minerva::shutdown::install_handlers();
+    let mut printed = 0;
+    let mut spec = None;
+    let mut announced = false;
+    loop {
+        let j = minerva::store::journal::load_run(&a.journal, a.run)?;
+        if !announced {
+            announced = true;
+            println!(
+                "following journal run {} ({} {}) — a line per closed operation; the comparison once the run ends",
+                j.run.id, j.run.venue, j.run.symbols
+            );
+        }
+        if spec.is_none() && !j.exchange_info.is_empty() {
+            spec = minerva::venues::binance::exchange_info::parse_exchange_info(
+                j.exchange_info.as_bytes(),
+                None,
+            )
+            .ok()
+            .and_then(|i| {
+                i.specs
+                    .into_iter()
+                    .find(|s| j.run.symbols.split(',').any(|n| n == s.name.as_str()))
+            });
+        }
+        let Some(spec) = &spec else {
+            bail!(
+                "journal run {} holds no exchangeInfo: its operations cannot be read",
+                j.run.id
+            );
+        };
+        for op in j.operations.iter().skip(printed) {
+            println!(
+                "{}",
+                op_line("live", &minerva::observe::journaled_view(op, spec))
+            );
+        }
+        printed = printed.max(j.operations.len());
+        if j.run.ended_ns > 0 || minerva::shutdown::requested() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
 /// Runs `minerva observe`.
 pub fn run(a: Args) -> Result<()> {
     if !a.journal.exists() {
@@ -174,6 +243,9 @@ pub fn run(a: Args) -> Result<()> {
             "{}: no journal (minerva run --journal FILE writes one; live runs write minerva-journal.db)",
             a.journal.display()
         );
+    }
+    if a.follow {
+        follow(&a)?;
     }
     let j = minerva::store::journal::load_run(&a.journal, a.run)?;
     let data = match a.data.clone().or_else(|| j.run.recording.clone()) {

@@ -355,6 +355,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
                 }
             },
             on_start: a.on_start,
+            account: None,
             leverage: market.is_futures().then_some(LeverageWish {
                 max: strategy.max_leverage,
                 capital_e8: strategy.capital.0,
@@ -645,7 +646,7 @@ fn finish_journal(a: &Args, j: Arc<minerva::store::journal::Journal>, r: &RunRep
         .context("--write-fitness")?;
     }
     println!(
-        "journal run {}: {} decisions, {} orders, {} reports ({} fills), {} operations closed, {} events, {} entries lost",
+        "journal run {}: {} decisions, {} orders, {} reports ({} fills), {} operations closed, {} events, {} account snapshots, {} entries lost",
         sum.run,
         sum.decisions,
         sum.orders,
@@ -653,6 +654,7 @@ fn finish_journal(a: &Args, j: Arc<minerva::store::journal::Journal>, r: &RunRep
         sum.fills,
         sum.operations,
         sum.events,
+        sum.accounts,
         sum.lost
     );
     Ok(())
@@ -705,11 +707,18 @@ pub fn run(a: Args) -> Result<()> {
                 )),
                 _ => None,
             };
-            let cfg = RunConfig {
+            let mut cfg = RunConfig {
                 snapshot_request: Some(source.snapshot_request()),
                 audit: journal.as_ref().map(audit_hook),
                 ..s.cfg.clone()
             };
+            // Account snapshots into the journal: start, every minute, the user
+            // stream's account events, exit.
+            if let (Some(j), Some(minerva::venues::LinkConfig::Binance(l))) =
+                (&journal, cfg.live.as_mut())
+            {
+                l.account = Some(j.account_sink(std::time::Duration::from_secs(60)));
+            }
             let r = go(&s, record, source, &cfg, &name, &mut recorded);
             watcher_done.store(true, std::sync::atomic::Ordering::Relaxed);
             if let Some(w) = watcher {

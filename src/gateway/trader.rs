@@ -370,6 +370,12 @@ impl Trader {
             intent: *intent,
             verdict,
         };
+        // Live: size from the balance the account shows now.
+        if let Link::Live(l) = &self.exchange {
+            if let Some(a) = l.available_now_e8() {
+                self.risk.follow_available(a);
+            }
+        }
         let op = match self.risk.propose(intent, self.now_us / 1000) {
             Ok(op) => op,
             Err(r) => {

@@ -163,7 +163,10 @@ pub struct RiskStats {
 
 /// Limits and open operations for one symbol.
 pub struct RiskManager {
+    /// The capital operations are sized from (the limits below follow it).
     capital_e8: i64,
+    in_use_ppm: i64,
+    daily_ppm: i64,
     per_trade_ppm: i64,
     in_use_limit_e8: i64,
     daily_limit_e8: i64,
@@ -193,6 +196,8 @@ impl RiskManager {
         let cap = s.capital.0;
         Self {
             capital_e8: cap,
+            in_use_ppm: s.max_capital_in_use_ppm as i64,
+            daily_ppm: s.daily_loss_limit_ppm as i64,
             per_trade_ppm: s.per_trade_ppm as i64,
             in_use_limit_e8: (cap as i128 * s.max_capital_in_use_ppm as i128 / 1_000_000) as i64,
             daily_limit_e8: (cap as i128 * s.daily_loss_limit_ppm as i128 / 1_000_000) as i64,
@@ -231,13 +236,36 @@ impl RiskManager {
         if available_e8 >= self.capital_e8 || available_e8 < 0 {
             return;
         }
-        let scale =
-            |v: i64| (v as i128 * available_e8 as i128 / self.capital_e8.max(1) as i128) as i64;
-        self.in_use_limit_e8 = scale(self.in_use_limit_e8);
-        self.daily_limit_e8 = scale(self.daily_limit_e8);
-        self.capital_e8 = available_e8;
+        self.size_from(available_e8);
         self.stats.capital_e8 = available_e8;
         self.stats.peak_e8 = available_e8;
+    }
+
+    /// Follows the available balance the user data stream shows: operations are sized
+    /// from it plus the margin this risk manager already committed (its own open
+    /// operations are not "unavailable"), never from more than the capital at start
+    /// (the strategy's, or the smaller balance then). So losses, withdrawals or another
+    /// program using the balance shrink the sizes; gains do not grow them past the
+    /// start (a spot short commits margin the exchange does not lock, which would
+    /// otherwise count twice). Equity and drawdown keep counting from the start.
+    ///
+    /// # Hot path: integer arithmetic only (called before each proposal when live).
+    #[inline]
+    pub fn follow_available(&mut self, available_e8: i64) {
+        let c = available_e8
+            .saturating_add(self.in_use_e8)
+            .clamp(0, self.stats.capital_e8);
+        if c != self.capital_e8 {
+            self.size_from(c);
+        }
+    }
+
+    /// Sizing capital and the limits that are shares of it.
+    fn size_from(&mut self, capital_e8: i64) {
+        let share = |ppm: i64| (capital_e8 as i128 * ppm as i128 / 1_000_000) as i64;
+        self.in_use_limit_e8 = share(self.in_use_ppm);
+        self.daily_limit_e8 = share(self.daily_ppm);
+        self.capital_e8 = capital_e8;
     }
 
     /// Sizes at no more than `leverage` (what the live link set within the symbol's
@@ -433,7 +461,7 @@ impl RiskManager {
             self.stats.closed += 1;
             self.stats.realised_e8 += pnl_e8;
             self.stats.fees_e8 += fees_e8;
-            let equity = self.capital_e8.saturating_add(self.stats.realised_e8);
+            let equity = self.stats.capital_e8.saturating_add(self.stats.realised_e8);
             self.stats.peak_e8 = self.stats.peak_e8.max(equity);
             if let Some(limit) = self.drawdown_limit_ppm {
                 let peak = self.stats.peak_e8 as i128;

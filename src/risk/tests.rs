@@ -227,3 +227,30 @@ fn sizes_at_the_leverage_the_account_was_set_to() {
     r.limit_leverage(5);
     assert_eq!(r.leverage(), 1);
 }
+
+/// Live, the risk manager follows the available balance the user data stream shows:
+/// what is available plus what its own operations committed, never more than the
+/// capital at start (here the strategy's 10,000). By hand at 20×, 3 % a trade, 60,000.0: 10,000 → 300 margin,
+/// 0.1 BTC; with 2,000 available and 300 committed → 2,300 → 69 margin → 1,380
+/// notional → 0.023 BTC.
+#[test]
+fn sizing_follows_the_available_balance() {
+    let (s, spec) = setup(&[]);
+    let mut r = RiskManager::new(&s, &spec);
+    r.follow_available(50_000 * 100_000_000);
+    assert_eq!(
+        r.capital_e8(),
+        10_000 * 100_000_000,
+        "never above the strategy's"
+    );
+    let op = r.propose(&intent(Side::Long, 600_000), 0).unwrap();
+    assert_eq!((op.qty, op.margin_e8), (Lots(100), 300 * 100_000_000));
+    r.follow_available(2_000 * 100_000_000);
+    assert_eq!(r.capital_e8(), 2_300 * 100_000_000);
+    let op = r.propose(&intent(Side::Short, 610_000), 0).unwrap();
+    // 69 × 20 = 1,380 at 61,000.0 → 0.02262 → 0.022 BTC.
+    assert_eq!(op.qty, Lots(22));
+    // Capital in use follows too: 90 % of 2,300 = 2,070.
+    r.follow_available(0);
+    assert_eq!(r.capital_e8(), (300 + 67) * 100_000_000 + 10_000_000);
+}

@@ -99,6 +99,8 @@ pub struct Summary {
     pub operations: u64,
     /// Events.
     pub events: u64,
+    /// Account snapshots.
+    pub accounts: u64,
     /// Entries lost because a ring was full.
     pub lost: u64,
 }
@@ -111,6 +113,7 @@ enum Msg {
     Attach(rtrb::Consumer<Entry>, Box<SymbolSpec>),
     OnClosed(OnClosed),
     Event(&'static str, String),
+    Account(Box<crate::venues::AccountSnapshot>),
     Watch(Arc<crate::feed::LiveStats>),
     Stop,
 }
@@ -212,6 +215,11 @@ CREATE TABLE IF NOT EXISTS journal_operations(
     entry_value TEXT NOT NULL, exit_value TEXT NOT NULL, fees TEXT NOT NULL,
     funding TEXT NOT NULL, pnl TEXT NOT NULL, margin TEXT NOT NULL,
     exit TEXT NOT NULL, maker_fills INTEGER NOT NULL, taker_fills INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS journal_account(
+    id INTEGER PRIMARY KEY, run INTEGER NOT NULL REFERENCES journal_runs(id),
+    at_ns INTEGER NOT NULL, exchange_ms INTEGER NOT NULL, why TEXT NOT NULL,
+    asset TEXT NOT NULL, wallet TEXT, available TEXT, position TEXT, entry_price TEXT,
+    unrealised TEXT, margin TEXT, leverage INTEGER, detail TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS journal_events(
     id INTEGER PRIMARY KEY, run INTEGER NOT NULL REFERENCES journal_runs(id),
     at_ns INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
@@ -333,6 +341,20 @@ impl Journal {
         let _ = self.tx.send(Msg::Event(kind, detail));
     }
 
+    /// Where a live link hands its account snapshots (start, every `every`, the user
+    /// data stream's account events, exit): rows of `journal_account`.
+    pub fn account_sink(&self, every: Duration) -> crate::venues::AccountSink {
+        let tx = std::sync::Mutex::new(self.tx.clone());
+        crate::venues::AccountSink {
+            f: Arc::new(move |s| {
+                if let Ok(tx) = tx.lock() {
+                    let _ = tx.send(Msg::Account(Box::new(s)));
+                }
+            }),
+            every,
+        }
+    }
+
     /// Drains what is left, closes the run and waits for the writer.
     ///
     /// # Errors
@@ -376,6 +398,7 @@ struct Pending {
 enum Row {
     Entry(usize, Entry),
     Event(i64, &'static str, String),
+    Account(i64, Box<crate::venues::AccountSnapshot>),
 }
 
 fn write_loop(
@@ -411,6 +434,7 @@ fn write_loop(
         match rx.recv_timeout(wait) {
             Ok(Msg::Attach(c, spec)) => rings.push((c, *spec)),
             Ok(Msg::Event(kind, detail)) => pending.rows.push(Row::Event(wall_ns(), kind, detail)),
+            Ok(Msg::Account(s)) => pending.rows.push(Row::Account(wall_ns(), s)),
             Ok(Msg::Watch(st)) => feed = Some((st, FeedSeen::default())),
             Ok(Msg::OnClosed(f)) => on_closed.push(f),
             Ok(Msg::Stop) => stopping = true,
@@ -536,6 +560,29 @@ fn commit(
     let tx = conn.transaction().map_err(sql)?;
     for row in pending.rows.drain(..) {
         match row {
+            Row::Account(at, s) => {
+                tx.execute(
+                    "INSERT INTO journal_account(run, at_ns, exchange_ms, why, asset, wallet, available, position, entry_price, unrealised, margin, leverage, detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    params![
+                        run,
+                        at,
+                        s.exchange_ms,
+                        s.why,
+                        s.asset,
+                        s.wallet,
+                        s.available,
+                        s.position,
+                        s.entry_price,
+                        s.unrealised,
+                        s.margin,
+                        s.leverage,
+                        s.detail
+                    ],
+                )
+                .map_err(sql)?;
+                sum.accounts += 1;
+            }
             Row::Event(at, kind, detail) => {
                 tx.execute(
                     "INSERT INTO journal_events(run, at_ns, kind, detail) VALUES (?1, ?2, ?3, ?4)",
@@ -813,6 +860,8 @@ pub enum JournalView {
     Operations,
     /// `journal_events`.
     Events,
+    /// `journal_account`: account snapshots.
+    Account,
 }
 
 impl JournalView {
@@ -824,6 +873,7 @@ impl JournalView {
             Self::Fills => "SELECT * FROM journal_reports WHERE report = 'FILLED'",
             Self::Operations => "SELECT * FROM journal_operations",
             Self::Events => "SELECT * FROM journal_events",
+            Self::Account => "SELECT * FROM journal_account",
         }
     }
 }

@@ -85,6 +85,51 @@ impl From<binance::sign::Signer> for OrderSigner {
     }
 }
 
+/// The account as the venue showed it at one moment: balances of the asset the symbol's
+/// money is in, and the symbol's position, as the exchange wrote them (the audit
+/// journal's account rows). Cold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountSnapshot {
+    /// `start`, `periodic`, `exit` (read over REST) or `stream` (an account event).
+    pub why: &'static str,
+    /// The exchange's time of it, ms.
+    pub exchange_ms: i64,
+    /// The asset the balances are in (quote; the coin on COIN-M).
+    pub asset: String,
+    /// Wallet balance (spot: free + locked).
+    pub wallet: Option<String>,
+    /// Available for new orders (futures: available or cross wallet; spot: free).
+    pub available: Option<String>,
+    /// The symbol's position (spot: the base asset's balance).
+    pub position: Option<String>,
+    /// Its entry price (futures).
+    pub entry_price: Option<String>,
+    /// Its unrealised PnL (futures).
+    pub unrealised: Option<String>,
+    /// Its isolated margin (futures); spot: the quote locked in orders.
+    pub margin: Option<String>,
+    /// Its leverage (futures, REST reads).
+    pub leverage: Option<u32>,
+    /// What the venue said caused it (an event's reason).
+    pub detail: String,
+}
+
+/// Where a live link hands its account snapshots (the journal), and how often it
+/// reads the account besides start, exit and the stream's events.
+#[derive(Clone)]
+pub struct AccountSink {
+    /// Called on the link's account thread or its order thread; must not block long.
+    pub f: std::sync::Arc<dyn Fn(AccountSnapshot) + Send + Sync>,
+    /// The period of the REST reads.
+    pub every: std::time::Duration,
+}
+
+impl std::fmt::Debug for AccountSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AccountSink(every {:?})", self.every)
+    }
+}
+
 /// What the live link does with a position or open orders it did not place, found on
 /// the account at start (`minerva run --on-start`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -217,6 +262,15 @@ impl LiveLink {
     pub fn available_e8(&self) -> Option<i64> {
         match self {
             LiveLink::Binance(l) => l.startup().available_e8,
+        }
+    }
+
+    /// The available balance the user data stream last showed (else the one read at
+    /// start), 10⁻⁸. An atomic load.
+    #[inline]
+    pub fn available_now_e8(&self) -> Option<i64> {
+        match self {
+            LiveLink::Binance(l) => l.available_now_e8(),
         }
     }
 

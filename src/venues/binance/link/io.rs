@@ -109,6 +109,10 @@ pub(super) struct Io {
     on_start: OnStart,
     /// The leverage to set at start (futures).
     wish: Option<super::LeverageWish>,
+    /// Where account events' snapshots go.
+    pub(super) account: Option<crate::venues::AccountSink>,
+    /// The symbol and asset snapshots are about.
+    pub(super) subject: super::account::Subject,
     quote: String,
     base: String,
     /// The asset balances, fees and PnL are in: the quote asset, the coin on COIN-M.
@@ -147,6 +151,8 @@ impl Io {
             spin: cfg.spin,
             on_start: cfg.on_start,
             wish: cfg.leverage,
+            account: cfg.account.clone(),
+            subject: super::account::Subject::of(&cfg.spec),
             margin_asset: if cfg.spec.market == Market::CoinM {
                 crate::venues::binance::exchange_info::assets_of(&cfg.spec.name, Market::CoinM).0
             } else {

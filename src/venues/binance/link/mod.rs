@@ -26,6 +26,7 @@
 //!
 //! Neither key nor secret is ever logged or printed.
 
+mod account;
 mod io;
 mod user_stream;
 
@@ -75,6 +76,9 @@ pub struct LinkConfig {
     /// Futures: set the symbol's margin type to isolated and its leverage at start,
     /// chosen within its brackets; `None` leaves the account's as they are.
     pub leverage: Option<LeverageWish>,
+    /// Where account snapshots go (start, periodic, stream events, exit); `None`:
+    /// nowhere.
+    pub account: Option<crate::venues::AccountSink>,
 }
 
 /// The leverage a strategy wants on a futures symbol, and what bounds its largest
@@ -202,6 +206,9 @@ struct Command {
 struct Shared {
     offset_ms: AtomicI64,
     position: AtomicI64,
+    /// The available balance the user data stream last showed (spot: the quote's
+    /// free; futures: the margin asset's cross wallet), 10⁻⁸; `i64::MIN`: none yet.
+    available_e8: AtomicI64,
     stop: AtomicBool,
     user_live: AtomicBool,
     cancel_all_done: AtomicU64,
@@ -218,6 +225,7 @@ impl Shared {
         Arc::new(Shared {
             offset_ms: AtomicI64::new(0),
             position: AtomicI64::new(0),
+            available_e8: AtomicI64::new(i64::MIN),
             stop: AtomicBool::new(stopped),
             user_live: AtomicBool::new(false),
             cancel_all_done: AtomicU64::new(0),
@@ -270,6 +278,23 @@ impl LiveLink {
         let (user_tx, user_rx) = channel::<UserMsg>();
         let mut io = Io::new(&cfg, shared.clone(), exec_tx, user_rx);
         let startup = io.start()?;
+        if let Some(a) = startup.available_e8 {
+            shared.available_e8.store(a, Ordering::Relaxed);
+        }
+        let mut account = cfg.account.clone().map(|sink| {
+            let every = sink.every;
+            let r = account::AccountReader::new(
+                &cfg.rest,
+                cfg.keys.clone(),
+                &cfg.spec,
+                shared.clone(),
+                sink,
+            );
+            (r, every)
+        });
+        if let Some((r, _)) = account.as_mut() {
+            r.take("start");
+        }
         let io_handle = std::thread::Builder::new()
             .name("minerva-orders".into())
             .spawn(move || io.run(cmd_rx))
@@ -280,11 +305,20 @@ impl LiveLink {
             .name("minerva-userdata".into())
             .spawn(move || user.run())
             .map_err(|e| LinkError::Thread(e.to_string()))?;
+        let mut handles = vec![io_handle, user_handle];
+        if let Some((r, every)) = account {
+            handles.push(
+                std::thread::Builder::new()
+                    .name("minerva-account".into())
+                    .spawn(move || r.run(every))
+                    .map_err(|e| LinkError::Thread(e.to_string()))?,
+            );
+        }
         let link = Self {
             to_io,
             from_io,
             io: io_thread,
-            handles: vec![io_handle, user_handle],
+            handles,
             shared,
             local: arrayvec::ArrayVec::new(),
             startup,
@@ -305,6 +339,16 @@ impl LiveLink {
     /// What the link found on start.
     pub fn startup(&self) -> Startup {
         self.startup
+    }
+
+    /// The available balance as the user data stream last showed it (else as read at
+    /// start), 10⁻⁸. An atomic load: the trader reads it before sizing.
+    #[inline]
+    pub fn available_now_e8(&self) -> Option<i64> {
+        match self.shared.available_e8.load(Ordering::Relaxed) {
+            i64::MIN => None,
+            a => Some(a),
+        }
     }
 
     /// Link counters.
@@ -477,6 +521,7 @@ pub fn replay_user_events(
         spin: false,
         on_start: Default::default(),
         leverage: None,
+        account: None,
     };
     let mut io = Io::new(&cfg, shared.clone(), tx, user_rx);
     for &(c, buy, qty) in orders {
@@ -513,6 +558,7 @@ pub fn replay_answers(spec: &SymbolSpec, answers: &[(OrderCmd, &[u8])]) -> (Vec<
         spin: false,
         on_start: Default::default(),
         leverage: None,
+        account: None,
     };
     let mut io = Io::new(&cfg, shared.clone(), tx, user_rx);
     let mut out = Vec::new();

@@ -40,6 +40,24 @@ impl Io {
         }
     }
 
+    /// The available balance an account event shows, for the risk manager.
+    fn note_available(&self, text: &str) {
+        match crate::core::Dec8::parse(text.as_bytes()) {
+            Ok(v) => self.shared.available_e8.store(v.0, Ordering::Relaxed),
+            Err(_) => log_malformed(&self.shared, "an account event's balance", text),
+        }
+    }
+
+    /// Hands an account event's snapshot to the journal, if one is kept (built only
+    /// then).
+    fn account_event(&self, snap: impl FnOnce() -> Option<crate::venues::AccountSnapshot>) {
+        if let Some(sink) = &self.account {
+            if let Some(s) = snap() {
+                (sink.f)(s);
+            }
+        }
+    }
+
     /// A user data stream message.
     pub(in crate::venues::binance::link) fn on_event(&mut self, text: &[u8]) {
         match user::read(text) {
@@ -115,14 +133,38 @@ impl Io {
                         );
                     }
                 }
+                if let Some(b) = a
+                    .change
+                    .balances
+                    .iter()
+                    .find(|b| b.asset == self.margin_asset)
+                {
+                    self.note_available(&b.cross_wallet);
+                }
+                self.account_event(|| self.subject.futures_event_snapshot(&a));
             }
-            // The account follows from the fills; a new session after an expired key
-            // is the stream thread's, orders are queried then.
-            Ok(
-                UserEvent::AccountUpdate(_)
-                | UserEvent::OutboundAccountPosition(_)
-                | UserEvent::ListenKeyExpired(_),
-            ) => {}
+            // The account follows from the fills; the event is the journal's, and its
+            // available balance the risk manager's to size from.
+            Ok(UserEvent::AccountUpdate(a)) => {
+                if let Some(b) = a
+                    .change
+                    .balances
+                    .iter()
+                    .find(|b| b.asset == self.margin_asset)
+                {
+                    self.note_available(&b.cross_wallet);
+                }
+                self.account_event(|| self.subject.futures_event_snapshot(&a));
+            }
+            Ok(UserEvent::OutboundAccountPosition(o)) => {
+                if let Some(b) = o.balances.iter().find(|b| b.asset == self.margin_asset) {
+                    self.note_available(&b.free);
+                }
+                self.account_event(|| self.subject.spot_event_snapshot(&o));
+            }
+            // A new session after an expired key is the stream thread's; orders are
+            // queried then.
+            Ok(UserEvent::ListenKeyExpired(_)) => {}
             Err(EventError::Other(_)) => LinkStats::bump(&self.shared.counters.other_events),
             Err(e) => log_malformed(&self.shared, "a user data event", &e.to_string()),
         }
