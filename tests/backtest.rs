@@ -203,3 +203,46 @@ fn futures_backtest_uses_leverage() {
         assert!((296.0..=300.0).contains(&(margin / 1e8)), "{margin}");
     }
 }
+
+/// A cryptofeed capture keeps its REST snapshots in a log of their own, named by URL:
+/// the backtest's frames include the traded symbol's, so its book syncs (before, the
+/// pipeline never synced on these captures: 0 evaluations where `minerva signal` made
+/// 227). COIN-M's BTCUSD_211231 and USD-M's AKROUSDT.
+#[test]
+fn cryptofeed_captures_sync_the_pipelines_book() {
+    let Some(d) = common::shared_data() else {
+        return;
+    };
+    let c = d.join("cryptofeed-sample");
+    for (venue, symbol) in [
+        ("BINANCE_DELIVERY", "BTCUSD_211231"),
+        ("BINANCE_FUTURES", "AKROUSDT"),
+    ] {
+        let files = [
+            c.join(format!("{venue}.0")),
+            c.join(format!("{venue}.http.0.0")),
+            c.join(format!("{venue}.ws.1.0")),
+        ];
+        let opts = minerva::replay::ReplayOptions {
+            symbol: Some(symbol.into()),
+            ..Default::default()
+        };
+        let spec = minerva::replay::symbol_table(&files, &opts)
+            .unwrap()
+            .specs()[0]
+            .clone();
+        let frames = minerva::store::files::recorded_frames_of(&files, symbol).unwrap();
+        let strategy = minerva::strategy::Strategy::parse(
+            include_str!("../strategy_0.toml"),
+            &[("market", symbol.into()), ("capital", "2".into())],
+        )
+        .unwrap();
+        let r = go(
+            Input::Frames(&frames),
+            &spec,
+            &strategy,
+            &BacktestConfig::default(),
+        );
+        assert!(r.evaluations > 100, "{symbol}: {}", r.to_text());
+    }
+}

@@ -1321,6 +1321,8 @@ fn check_spot_state(
 ///   follows; fills are positive, never beyond the quantity (unless they leave 0),
 ///   leaves are what is left; at most one end (cancelled, expired, rejected) and one
 ///   acceptance per order.
+/// - Leverage brackets (`brackets::read`): the leverage chosen is within 1..=max, and
+///   what reads writes back.
 pub fn order_answer(data: &[u8]) {
     use minerva::core::{
         ClientId, Lots, NewOrder, OcoOrder, OrderCmd, OrderKind, OrderSide, Report, Ticks,
@@ -1331,6 +1333,22 @@ pub fn order_answer(data: &[u8]) {
         FuturesOrder, OcoAnswer, OcoState, OrderState, PositionState, SpotOrder, Status,
     };
 
+    // Leverage brackets (the live link reads them at start): never a panic, any
+    // answer's choice within 1..=max, and what reads writes back the same.
+    if let Ok(list) = minerva::venues::binance::brackets::read(data) {
+        for b in &list {
+            for max in [1, 20, 125] {
+                let l = minerva::venues::binance::brackets::choose_leverage(&b.brackets, max, 1e4);
+                assert!((1..=max).contains(&l), "{l} of {max}");
+            }
+        }
+        // Numbers past f64 read as infinities, which JSON cannot write back.
+        if let Ok(text) = sonic_rs::to_string(&list) {
+            let again =
+                minerva::venues::binance::brackets::read(text.as_bytes()).expect("read back");
+            assert_eq!(again.len(), list.len());
+        }
+    }
     let state = sonic_rs::from_slice::<OrderState>(data).ok();
     if let Some(s) = &state {
         let _ = (s.order_id(), s.quote_filled());

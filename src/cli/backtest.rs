@@ -65,7 +65,8 @@ pub fn symbol_data(
         .with_context(|| sym.clone())?
         .specs()[0]
         .clone();
-    let frames = minerva::store::files::recorded_frames(&files).with_context(|| sym)?;
+    let frames =
+        minerva::store::files::recorded_frames_of(&files, &spec.name).with_context(|| sym)?;
     Ok((spec, frames))
 }
 

@@ -288,7 +288,7 @@ pub fn run(a: Args) -> Result<()> {
         let _ = std::fs::remove_file(p);
     }
     let spec = table?.specs()[0].clone();
-    let frames = minerva::store::files::recorded_frames(&files)?;
+    let frames = minerva::store::files::recorded_frames_of(&files, &spec.name)?;
     let signer = Signer::new(&ApiKeys::new(
         "minerva-backtest".into(),
         b"minerva-backtest".to_vec(),

@@ -364,7 +364,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
         })),
         None => None,
     };
-    let frames = minerva::store::files::recorded_frames(&files)?;
+    let frames = minerva::store::files::recorded_frames_of(&files, &strategy.market)?;
     let sim = a.model.options();
     if matches!(sim.latency.feed, Delay::Recorded { .. }) {
         bail!("--latency feed=recorded reads the recording's clocks: it is for minerva backtest");

@@ -336,6 +336,38 @@ pub fn recorded_frames<P: AsRef<Path>>(files: &[P]) -> Result<Vec<(Vec<u8>, u64)
     Ok(out)
 }
 
+/// [`recorded_frames`] for one symbol's pipeline: also the REST depth snapshots a
+/// capture logged for `symbol` (cryptofeed's `<url> -> <s>: <json>` lines, whose
+/// symbol only the URL names), in their place in time, so the book can sync.
+///
+/// # Errors
+/// [`InputError`] when a file cannot be opened or read.
+pub fn recorded_frames_of<P: AsRef<Path>>(
+    files: &[P],
+    symbol: &str,
+) -> Result<Vec<(Vec<u8>, u64)>, InputError> {
+    let mut out = Vec::new();
+    let mut rest = false;
+    for f in files {
+        let mut r = LineReader::open(f.as_ref())?;
+        while let Some(line) = r.next_line()? {
+            let l = classify(line);
+            let ours = |s: Option<&str>| s.is_some_and(|s| s.eq_ignore_ascii_case(symbol));
+            let snapshot = l.kind == LineKind::RestDepth && ours(l.url_symbol);
+            if l.kind == LineKind::Frame || snapshot {
+                rest |= snapshot;
+                out.push((l.json.to_vec(), l.recv_ns));
+            }
+        }
+    }
+    // A capture's REST log is its own file: merged with the WebSocket log by receive
+    // time (a stable sort; captures without one keep their order byte for byte).
+    if rest {
+        out.sort_by_key(|f| f.1);
+    }
+    Ok(out)
+}
+
 /// [`recorded_frames`] without the receive times.
 ///
 /// # Errors
