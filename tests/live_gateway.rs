@@ -599,6 +599,34 @@ fn leverage_is_set_within_the_brackets_at_start() {
         assert_eq!(status, 200, "{risk}");
         assert!(risk.contains(&format!("\"leverage\":\"{set}\"")), "{risk}");
     }
+    // With a position open (adopted), the exchange keeps the account's leverage
+    // (-4161): the link starts and sizes at the one it chose.
+    let (st, body) = signed_post(
+        &venue,
+        "/fapi/v1/order",
+        "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.010&newClientOrderId=held1",
+    );
+    assert_eq!(st, 200, "{body}");
+    let held = minerva::venues::binance::link::LiveLink::start(LinkConfig {
+        rest: addr.clone(),
+        ws: addr.clone(),
+        spec: spec.clone(),
+        keys: Arc::new(ApiKeys::paper()),
+        time_sync: Duration::from_secs(1),
+        fees: (0, 0),
+        fill_wait: Duration::from_millis(200),
+        spin: false,
+        on_start: minerva::venues::OnStart::Adopt,
+        leverage: Some(LeverageWish {
+            max: 5,
+            capital_e8: 10_000 * 100_000_000,
+            in_use_ppm: 1_000_000,
+        }),
+        account: None,
+    })
+    .unwrap();
+    assert_eq!(held.startup().leverage, Some(5));
+    drop(held);
     // What the venue answers a client asking for itself: the brackets, and -4046 for
     // a margin type that is already isolated.
     let (status, brackets) = signed_get(&venue, "/fapi/v1/leverageBracket", "symbol=BTCUSDT");

@@ -422,8 +422,15 @@ impl Valuer {
         if den <= 0 {
             return 0;
         }
-        let v = qty.0 as i128 * self.contract * self.pd * 100_000_000 / den;
-        v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+        // Saturates as the linear value does (an absurd order fails every limit).
+        let num = (qty.0 as i128)
+            .checked_mul(self.contract * self.pd)
+            .and_then(|v| v.checked_mul(100_000_000));
+        match num {
+            Some(n) => (n / den).clamp(i64::MIN as i128, i64::MAX as i128) as i64,
+            None if qty.0 < 0 => i64::MIN,
+            None => i64::MAX,
+        }
     }
 
     /// `price × qty` in quote units (10⁻⁸), whatever the contract: what an order's
@@ -463,9 +470,11 @@ impl Valuer {
             return 0;
         }
         if self.contract > 0 {
-            // contracts = value × price / size.
-            return notional_e8 * self.qd * price.0 as i128 * self.tm
-                / (self.contract * self.pd * 100_000_000);
+            // contracts = value × price / size (0 past i128: nothing is sized).
+            return notional_e8
+                .checked_mul(self.qd)
+                .and_then(|v| v.checked_mul(price.0 as i128 * self.tm))
+                .map_or(0, |v| v / (self.contract * self.pd * 100_000_000));
         }
         let per_lot = price.0 as i128 * self.tm * 100_000_000;
         notional_e8 * self.scale / per_lot
@@ -549,6 +558,9 @@ mod tests {
         assert_eq!(v.lots_for(2_000_000, at50), 10);
         assert_eq!(v.quote_e8(at50, Lots(10)), 500_000 * 100_000_000);
         assert_eq!(s.avg_price(cost, Lots(10)), 50_000.0);
+        // Absurd sizes saturate (value) or size nothing (lots), never wrap.
+        assert_eq!(v.value_e8(Ticks(1), Lots(i64::MAX)), i64::MAX);
+        assert_eq!(v.lots_for(i128::MAX / 2, at50), 0);
         // Other coins: 10 USD contracts; linear symbols have none.
         let eth = SymbolSpec::from_tick_lot("ETHUSD_PERP", Market::CoinM, "0.01", "1").unwrap();
         assert_eq!(eth.contract_size, Some(10));

@@ -449,6 +449,16 @@ impl Io {
             self.path(Rest::Leverage),
             &format!("{sym}&leverage={chosen}"),
         )?;
+        let code = crate::venues::binance::errors::ErrorBody::read(&body).map(|e| e.code);
+        if status != 200 && code == Some(Code::LeverageReduction as i64) {
+            // An adopted isolated position keeps the account's (higher) leverage until
+            // it closes; sizing at the lower one commits less notional per margin.
+            tracing::warn!(
+                leverage = chosen,
+                "live link: the leverage cannot be lowered while a position is open; sizing at it anyway"
+            );
+            return Ok(chosen);
+        }
         if status != 200 {
             return Err(LinkError::Refused {
                 what: "leverage",
