@@ -490,6 +490,33 @@ fn signed_post(venue: &Venue, path: &str, params: &str) -> (u16, String) {
     (r.status, String::from_utf8(r.body).unwrap())
 }
 
+/// A link to the venue at `addr` with the paper keys, `on_start`, and (futures) the
+/// leverage to set for a strategy of 10,000 USDT all committable, capped at `max`.
+fn start_link(
+    addr: &str,
+    spec: &minerva::core::SymbolSpec,
+    on_start: minerva::venues::OnStart,
+    max: Option<u32>,
+) -> Result<minerva::venues::binance::link::LiveLink, minerva::venues::binance::link::LinkError> {
+    minerva::venues::binance::link::LiveLink::start(LinkConfig {
+        rest: addr.to_string(),
+        ws: addr.to_string(),
+        spec: spec.clone(),
+        keys: Arc::new(ApiKeys::paper()),
+        time_sync: Duration::from_secs(1),
+        fees: (0, 0),
+        fill_wait: Duration::from_millis(200),
+        spin: false,
+        on_start,
+        leverage: max.map(|max| minerva::venues::binance::link::LeverageWish {
+            max,
+            capital_e8: 10_000 * 100_000_000,
+            in_use_ppm: 1_000_000,
+        }),
+        account: None,
+    })
+}
+
 /// `--on-start`: a position the run did not open is refused (named), adopted, or
 /// closed before trading starts.
 #[test]
@@ -515,21 +542,7 @@ fn a_position_found_at_start_is_refused_adopted_or_flattened() {
     );
     assert_eq!(st, 200, "{body}");
     let addr = venue.local_addr().to_string();
-    let link = |on_start| {
-        minerva::venues::binance::link::LiveLink::start(LinkConfig {
-            rest: addr.clone(),
-            ws: addr.clone(),
-            spec: spec.clone(),
-            keys: Arc::new(ApiKeys::paper()),
-            time_sync: Duration::from_secs(1),
-            fees: (0, 0),
-            fill_wait: Duration::from_millis(200),
-            spin: false,
-            on_start,
-            leverage: None,
-            account: None,
-        })
-    };
+    let link = |on_start| start_link(&addr, &spec, on_start, None);
     let refused = link(OnStart::Refuse).err().expect("refused").to_string();
     assert!(
         refused.contains(&format!("position {} lots", held.0))
@@ -561,31 +574,11 @@ fn a_position_found_at_start_is_refused_adopted_or_flattened() {
 /// 200,000 fits the 100× band: 20×.
 #[test]
 fn leverage_is_set_within_the_brackets_at_start() {
-    use minerva::venues::binance::link::LeverageWish;
     let Some((venue, spec)) = usdm_venue(1.0, Faults::default(), TradingConfig::default()) else {
         return;
     };
     let addr = venue.local_addr().to_string();
-    let link = |max| {
-        minerva::venues::binance::link::LiveLink::start(LinkConfig {
-            rest: addr.clone(),
-            ws: addr.clone(),
-            spec: spec.clone(),
-            keys: Arc::new(ApiKeys::paper()),
-            time_sync: Duration::from_secs(1),
-            fees: (0, 0),
-            fill_wait: Duration::from_millis(200),
-            spin: false,
-            on_start: Default::default(),
-            leverage: Some(LeverageWish {
-                max,
-                capital_e8: 10_000 * 100_000_000,
-                in_use_ppm: 1_000_000,
-            }),
-            account: None,
-        })
-        .unwrap()
-    };
+    let link = |max| start_link(&addr, &spec, Default::default(), Some(max)).unwrap();
     for (max, set) in [(125, 75), (20, 20)] {
         let l = link(max);
         assert_eq!(l.startup().leverage, Some(set));
@@ -607,24 +600,7 @@ fn leverage_is_set_within_the_brackets_at_start() {
         "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.010&newClientOrderId=held1",
     );
     assert_eq!(st, 200, "{body}");
-    let held = minerva::venues::binance::link::LiveLink::start(LinkConfig {
-        rest: addr.clone(),
-        ws: addr.clone(),
-        spec: spec.clone(),
-        keys: Arc::new(ApiKeys::paper()),
-        time_sync: Duration::from_secs(1),
-        fees: (0, 0),
-        fill_wait: Duration::from_millis(200),
-        spin: false,
-        on_start: minerva::venues::OnStart::Adopt,
-        leverage: Some(LeverageWish {
-            max: 5,
-            capital_e8: 10_000 * 100_000_000,
-            in_use_ppm: 1_000_000,
-        }),
-        account: None,
-    })
-    .unwrap();
+    let held = start_link(&addr, &spec, minerva::venues::OnStart::Adopt, Some(5)).unwrap();
     assert_eq!(held.startup().leverage, Some(5));
     drop(held);
     // What the venue answers a client asking for itself: the brackets, and -4046 for
