@@ -72,6 +72,19 @@ fn observe_puts_a_live_run_beside_the_backtest_of_its_recording() {
         info_out.contains("journal run 1 (local spot BTCUSDT)"),
         "{info_out}"
     );
+    // The account as the exchange showed it: at start and at exit at least.
+    let account = ok(&minerva(&["db", "export", &j, "--view", "account"]));
+    assert!(
+        account.starts_with("id,run,at_ns,exchange_ms,why,asset,wallet,available")
+            && account.contains(",start,USDT,")
+            && account.contains(",exit,USDT,"),
+        "{account}"
+    );
+    let snapshots = account.lines().count() - 1;
+    assert!(
+        info_out.contains(&format!("{snapshots} account snapshots")),
+        "{info_out}"
+    );
     let fills = ok(&minerva(&["db", "export", &j, "--view", "fills"]));
     let rows: Vec<&str> = fills.lines().skip(1).collect();
     assert!(!rows.is_empty(), "{fills}");

@@ -163,7 +163,7 @@ fn journal_info(path: &Path) -> Result<bool> {
         } else {
             "not closed (running, or stopped hard)".to_string()
         };
-        let [d, o, rep, f, op, ev] = r.counts;
+        let [d, o, rep, f, op, ev, acc] = r.counts;
         println!(
             "journal run {} ({} {} {}): {} → {end}; strategy {} (sha256 {}…){}",
             r.id,
@@ -179,7 +179,7 @@ fn journal_info(path: &Path) -> Result<bool> {
                 .unwrap_or_default()
         );
         println!(
-            "  {d} decisions, {o} orders, {rep} reports ({f} fills), {op} operations closed, {ev} events"
+            "  {d} decisions, {o} orders, {rep} reports ({f} fills), {op} operations closed, {ev} events, {acc} account snapshots"
         );
     }
     Ok(!runs.is_empty())

@@ -841,8 +841,8 @@ pub struct RunRow {
     pub strategy_sha256: String,
     /// The recording written beside it.
     pub recording: Option<String>,
-    /// Rows: decisions, orders, reports, fills, operations, events.
-    pub counts: [i64; 6],
+    /// Rows: decisions, orders, reports, fills, operations, events, account snapshots.
+    pub counts: [i64; 7],
 }
 
 /// The journal tables one can export (`minerva db export --view`).
@@ -907,17 +907,31 @@ pub fn runs(path: &Path) -> Result<Vec<RunRow>, JournalError> {
     let Some(conn) = open_read(path)? else {
         return Ok(Vec::new());
     };
+    // Journals written before account snapshots have no such table.
+    let has_account: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'journal_account'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sql)?;
+    let accounts = if has_account {
+        "(SELECT count(*) FROM journal_account a WHERE a.run = r.id)"
+    } else {
+        "0"
+    };
     let mut st = conn
-        .prepare(
+        .prepare(&format!(
             "SELECT id, started_ns, coalesce(ended_ns, 0), venue, market, symbols, strategy_path, strategy_sha256, recording,
                 (SELECT count(*) FROM journal_decisions d WHERE d.run = r.id),
                 (SELECT count(*) FROM journal_orders o WHERE o.run = r.id),
                 (SELECT count(*) FROM journal_reports p WHERE p.run = r.id),
                 (SELECT count(*) FROM journal_reports p WHERE p.run = r.id AND p.report = 'FILLED'),
                 (SELECT count(*) FROM journal_operations o WHERE o.run = r.id),
-                (SELECT count(*) FROM journal_events e WHERE e.run = r.id)
-             FROM journal_runs r ORDER BY id",
-        )
+                (SELECT count(*) FROM journal_events e WHERE e.run = r.id),
+                {accounts}
+             FROM journal_runs r ORDER BY id"
+        ))
         .map_err(sql)?;
     let rows = st
         .query_map([], |r| {
@@ -938,6 +952,7 @@ pub fn runs(path: &Path) -> Result<Vec<RunRow>, JournalError> {
                     r.get(12)?,
                     r.get(13)?,
                     r.get(14)?,
+                    r.get(15)?,
                 ],
             })
         })
@@ -1210,4 +1225,33 @@ pub fn load_run(path: &Path, run: Option<i64>) -> Result<RunJournal, JournalErro
         reports,
         orders,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A journal written before account snapshots (no `journal_account` table) still
+    /// lists its runs, with none.
+    #[test]
+    fn older_journals_still_list_their_runs() {
+        let path =
+            std::env::temp_dir().join(format!("minerva-old-journal-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(&SCHEMA.replace("journal_account", "journal_gone"))
+            .unwrap();
+        conn.execute_batch("DROP TABLE journal_gone").unwrap();
+        conn.execute(
+            "INSERT INTO journal_runs(started_ns, version, command, strategy_path, strategy_sha256, venue, market, symbols)
+             VALUES (1, '0', 'run', 's.toml', 'ab', 'local', 'spot', 'BTCUSDT')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let r = runs(&path).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].counts[6], 0);
+        let _ = std::fs::remove_file(&path);
+    }
 }
