@@ -344,12 +344,10 @@ impl Journal {
     /// Where a live link hands its account snapshots (start, every `every`, the user
     /// data stream's account events, exit): rows of `journal_account`.
     pub fn account_sink(&self, every: Duration) -> crate::venues::AccountSink {
-        let tx = std::sync::Mutex::new(self.tx.clone());
+        let tx = self.tx.clone();
         crate::venues::AccountSink {
             f: Arc::new(move |s| {
-                if let Ok(tx) = tx.lock() {
-                    let _ = tx.send(Msg::Account(Box::new(s)));
-                }
+                let _ = tx.send(Msg::Account(Box::new(s)));
             }),
             every,
         }

@@ -310,6 +310,10 @@ impl Desk {
             seed: 0,
             book: Default::default(),
         };
+        let assets: Vec<(String, String)> = specs
+            .iter()
+            .map(|s| split_assets(&s.name, s.market, exchange_info))
+            .collect();
         Self {
             market,
             api_key: keys.api_key().to_string(),
@@ -319,17 +323,12 @@ impl Desk {
                 .collect(),
             signer: Signer::new(keys),
             valuers: specs.iter().map(Valuer::new).collect(),
-            assets: specs
-                .iter()
-                .map(|s| split_assets(&s.name, s.market, exchange_info))
-                .collect(),
             margin_assets: specs
                 .iter()
-                .map(|s| {
-                    let (b, q) = split_assets(&s.name, s.market, exchange_info);
-                    if s.market == Market::CoinM { b } else { q }
-                })
+                .zip(&assets)
+                .map(|(s, (b, q))| if s.market == Market::CoinM { b } else { q }.clone())
                 .collect(),
+            assets,
             specs: specs.to_vec(),
             orders: History::new(cfg.keep_closed_orders),
             next_order_id: 1,

@@ -112,11 +112,8 @@ pub fn local_table(market: Market) -> Vec<Bracket> {
         (2, 1_000.0, 0.25),
         (1, 3_000.0, 0.5),
     ];
-    let table: &[(u32, f64, f64)] = if market == Market::CoinM {
-        &COINM
-    } else {
-        &USDM
-    };
+    let coin = market == Market::CoinM;
+    let table: &[(u32, f64, f64)] = if coin { &COINM } else { &USDM };
     let mut floor = 0.0;
     let mut cum = 0.0;
     let mut prev_rate = 0.0;
@@ -127,7 +124,6 @@ pub fn local_table(market: Market) -> Vec<Bracket> {
             // Binance's `cum`: the maintenance amount carried over from lower bands.
             cum += floor * (rate - prev_rate);
             prev_rate = rate;
-            let coin = market == Market::CoinM;
             let b = Bracket {
                 bracket: k as u32 + 1,
                 initial_leverage: lev,

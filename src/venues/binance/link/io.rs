@@ -438,10 +438,10 @@ impl Io {
             self.path(Rest::MarginType),
             &format!("{sym}&marginType=ISOLATED"),
         )?;
-        let code = crate::venues::binance::errors::ErrorBody::read(&body).map(|e| e.code);
+        let code = ErrorBody::read(&body).map(|e| e.code);
         // -4046: isolated already. Anything else (an open position blocks the change)
         // is said, and the account's margin type stays.
-        if status != 200 && code != Some(-4046) {
+        if status != 200 && code != Some(Code::NoNeedToChangeMarginType as i64) {
             tracing::warn!(status, body = %String::from_utf8_lossy(&body), "live link: the margin type could not be set to isolated");
         }
         let (status, body) = self.call(
@@ -449,7 +449,7 @@ impl Io {
             self.path(Rest::Leverage),
             &format!("{sym}&leverage={chosen}"),
         )?;
-        let code = crate::venues::binance::errors::ErrorBody::read(&body).map(|e| e.code);
+        let code = ErrorBody::read(&body).map(|e| e.code);
         if status != 200 && code == Some(Code::LeverageReduction as i64) {
             // An adopted isolated position keeps the account's (higher) leverage until
             // it closes; sizing at the lower one commits less notional per margin.

@@ -498,17 +498,12 @@ impl Drop for LiveLink {
     }
 }
 
-/// Runs user data stream events through the link's order states with no exchange
-/// behind it: `orders` are (client id, buy, quantity) as if sent; returns the reports
-/// the gateway would get, and how many messages did not read. The link's own code,
-/// offline (tests, fuzzing). Cold.
-pub fn replay_user_events(
-    spec: &SymbolSpec,
-    orders: &[(&str, bool, Lots)],
-    events: &[&[u8]],
-) -> (Vec<Execution>, u64) {
+/// The link's I/O state with no exchange behind it (nothing is sent: the REST address
+/// is unreachable and no thread runs), its reports' consumer and its shared state.
+fn offline_io(spec: &SymbolSpec) -> (Io, rtrb::Consumer<Execution>, Arc<Shared>) {
     let shared = Shared::new(true);
-    let (tx, mut rx) = rtrb::RingBuffer::<Execution>::new(RING);
+    let (tx, rx) = rtrb::RingBuffer::<Execution>::new(RING);
+    // The user stream's end is dropped: offline there is none.
     let (_user_tx, user_rx) = channel::<UserMsg>();
     let cfg = LinkConfig {
         rest: "127.0.0.1:1".into(),
@@ -523,7 +518,19 @@ pub fn replay_user_events(
         leverage: None,
         account: None,
     };
-    let mut io = Io::new(&cfg, shared.clone(), tx, user_rx);
+    (Io::new(&cfg, shared.clone(), tx, user_rx), rx, shared)
+}
+
+/// Runs user data stream events through the link's order states with no exchange
+/// behind it: `orders` are (client id, buy, quantity) as if sent; returns the reports
+/// the gateway would get, and how many messages did not read. The link's own code,
+/// offline (tests, fuzzing). Cold.
+pub fn replay_user_events(
+    spec: &SymbolSpec,
+    orders: &[(&str, bool, Lots)],
+    events: &[&[u8]],
+) -> (Vec<Execution>, u64) {
+    let (mut io, mut rx, shared) = offline_io(spec);
     for &(c, buy, qty) in orders {
         io.track(ClientId::from(c).unwrap_or_default(), buy, qty);
     }
@@ -544,23 +551,7 @@ pub fn replay_user_events(
 /// Returns the reports the gateway would get, and how many answers (or fields of
 /// them) did not read. The link's own code, offline (tests, fuzzing). Cold.
 pub fn replay_answers(spec: &SymbolSpec, answers: &[(OrderCmd, &[u8])]) -> (Vec<Execution>, u64) {
-    let shared = Shared::new(true);
-    let (tx, mut rx) = rtrb::RingBuffer::<Execution>::new(RING);
-    let (_user_tx, user_rx) = channel::<UserMsg>();
-    let cfg = LinkConfig {
-        rest: "127.0.0.1:1".into(),
-        ws: "127.0.0.1:1".into(),
-        spec: spec.clone(),
-        keys: Arc::new(ApiKeys::paper()),
-        time_sync: Duration::from_secs(3600),
-        fees: (0, 0),
-        fill_wait: Duration::ZERO,
-        spin: false,
-        on_start: Default::default(),
-        leverage: None,
-        account: None,
-    };
-    let mut io = Io::new(&cfg, shared.clone(), tx, user_rx);
+    let (mut io, mut rx, shared) = offline_io(spec);
     let mut out = Vec::new();
     for (cmd, body) in answers {
         io.replay_answer(cmd, body);

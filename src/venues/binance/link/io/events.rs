@@ -117,11 +117,16 @@ impl Io {
                     },
                 });
             }
-            Ok(UserEvent::AccountUpdate(a)) if a.change.reason == "FUNDING_FEE" => {
-                for b in &a.change.balances {
-                    if b.asset != self.margin_asset {
-                        continue;
-                    }
+            // Positions follow from the fills; funding is booked here. Every account
+            // event is the journal's, and its available balance the risk manager's to
+            // size from.
+            Ok(UserEvent::AccountUpdate(a)) => {
+                let mine = a
+                    .change
+                    .balances
+                    .iter()
+                    .find(|b| b.asset == self.margin_asset);
+                if let (Some(b), "FUNDING_FEE") = (mine, a.change.reason.as_str()) {
                     let Some(amount_e8) = signed_e8(&b.change) else {
                         return log_malformed(&self.shared, "a funding balance change", &b.change);
                     };
@@ -133,25 +138,7 @@ impl Io {
                         );
                     }
                 }
-                if let Some(b) = a
-                    .change
-                    .balances
-                    .iter()
-                    .find(|b| b.asset == self.margin_asset)
-                {
-                    self.note_available(&b.cross_wallet);
-                }
-                self.account_event(|| self.subject.futures_event_snapshot(&a));
-            }
-            // The account follows from the fills; the event is the journal's, and its
-            // available balance the risk manager's to size from.
-            Ok(UserEvent::AccountUpdate(a)) => {
-                if let Some(b) = a
-                    .change
-                    .balances
-                    .iter()
-                    .find(|b| b.asset == self.margin_asset)
-                {
+                if let Some(b) = mine {
                     self.note_available(&b.cross_wallet);
                 }
                 self.account_event(|| self.subject.futures_event_snapshot(&a));
