@@ -249,10 +249,11 @@ impl AccountReader {
         }
     }
 
-    /// Every `every` until the link stops, then once more at exit.
+    /// Every `every` until the link's I/O threads have stopped, then once more at
+    /// exit (after the last stream event's snapshot).
     pub(super) fn run(mut self, every: Duration) {
         let mut next = Instant::now() + every;
-        while !self.shared.stop.load(Ordering::Acquire) {
+        while !self.shared.io_stopped.load(Ordering::Acquire) {
             if Instant::now() >= next {
                 self.take("periodic");
                 next = Instant::now() + every;

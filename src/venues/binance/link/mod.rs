@@ -210,6 +210,9 @@ struct Shared {
     /// free; futures: the margin asset's cross wallet), 10⁻⁸; `i64::MIN`: none yet.
     available_e8: AtomicI64,
     stop: AtomicBool,
+    /// The order and user stream threads have ended: the account reader takes its
+    /// exit snapshot after the last stream event, so the exit one is the last.
+    io_stopped: AtomicBool,
     user_live: AtomicBool,
     cancel_all_done: AtomicU64,
     cancelled: AtomicU64,
@@ -227,6 +230,7 @@ impl Shared {
             position: AtomicI64::new(0),
             available_e8: AtomicI64::new(i64::MIN),
             stop: AtomicBool::new(stopped),
+            io_stopped: AtomicBool::new(stopped),
             user_live: AtomicBool::new(false),
             cancel_all_done: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
@@ -243,6 +247,8 @@ pub struct LiveLink {
     from_io: rtrb::Consumer<Execution>,
     io: std::thread::Thread,
     handles: Vec<JoinHandle<()>>,
+    /// The account reader, stopped after the I/O threads.
+    account: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
     /// Reports made here (a full command ring).
     local: arrayvec::ArrayVec<Execution, 64>,
@@ -305,20 +311,22 @@ impl LiveLink {
             .name("minerva-userdata".into())
             .spawn(move || user.run())
             .map_err(|e| LinkError::Thread(e.to_string()))?;
-        let mut handles = vec![io_handle, user_handle];
-        if let Some((r, every)) = account {
-            handles.push(
+        let handles = vec![io_handle, user_handle];
+        let account = match account {
+            Some((r, every)) => Some(
                 std::thread::Builder::new()
                     .name("minerva-account".into())
                     .spawn(move || r.run(every))
                     .map_err(|e| LinkError::Thread(e.to_string()))?,
-            );
-        }
+            ),
+            None => None,
+        };
         let link = Self {
             to_io,
             from_io,
             io: io_thread,
             handles,
+            account,
             shared,
             local: arrayvec::ArrayVec::new(),
             startup,
@@ -493,6 +501,10 @@ impl Drop for LiveLink {
         self.shared.stop.store(true, Ordering::Release);
         self.io.unpark();
         for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+        self.shared.io_stopped.store(true, Ordering::Release);
+        if let Some(h) = self.account.take() {
             let _ = h.join();
         }
     }
