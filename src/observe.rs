@@ -12,10 +12,11 @@
 
 use crate::backtest::fitness::{self, Metrics};
 use crate::backtest::{BacktestConfig, BacktestError, BacktestReport, Input};
-use crate::core::{Lots, SymbolSpec};
+use crate::core::{Lots, Report, SymbolSpec};
+use crate::gateway::audit::{Entry, Verdict};
 use crate::gateway::journal::{ClosedTrade, EquityPoint, Exit};
 use crate::signal::oracle::Side;
-use crate::store::journal::{JournaledOperation, RunJournal};
+use crate::store::journal::{JournaledDecision, JournaledOperation, JournaledReport, RunJournal};
 use crate::strategy::Strategy;
 use crate::venues::binance::sign::Signer;
 use serde::Serialize;
@@ -149,14 +150,44 @@ pub struct Totals {
     pub metrics: Metrics,
 }
 
-/// Latencies measured from the journal, µs of the trader's clock (the exchange's time
-/// as the trader knows it: the decision's, and when each report was handled).
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+/// A latency's distribution over a run's entries, µs (nearest-rank percentiles).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Spread {
+    /// Entries measured.
+    pub count: usize,
+    /// Median.
+    pub p50_us: i64,
+    /// 90th percentile.
+    pub p90_us: i64,
+    /// 99th percentile.
+    pub p99_us: i64,
+    /// Largest.
+    pub max_us: i64,
+}
+
+/// Latencies of one side, µs: from the trader's decision to its handling of the
+/// entry's acknowledgement and first fill — measured the same way live (from the
+/// journal) and in the backtest (from the entries its trader would journal), so the
+/// two sides compare.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct JournalLatency {
-    /// Decision → the exchange's acknowledgement of the entry: (p50, max, count).
-    pub decision_to_ack: (i64, i64, usize),
-    /// Decision → the entry's first fill: (p50, max, count).
-    pub decision_to_fill: (i64, i64, usize),
+    /// `wall` (the live side: real time between the trader recording the decision
+    /// and handling the report) or `exchange` (the backtest's simulated clock, which
+    /// carries its latency model; a journal without wall-clock stamps).
+    pub clock: &'static str,
+    /// Decision → the exchange's acknowledgement of the entry.
+    pub decision_to_ack: Spread,
+    /// Decision → the entry's first fill.
+    pub decision_to_fill: Spread,
+}
+
+/// The two sides' latencies.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Latencies {
+    /// The live run's, from its journal.
+    pub real: JournalLatency,
+    /// The backtest's, under its latency model.
+    pub theoretical: JournalLatency,
 }
 
 /// What `minerva observe` found.
@@ -180,8 +211,8 @@ pub struct Observation {
     pub theoretical: Totals,
     /// Theoretical − real net PnL (what live trading cost against the model).
     pub implementation_shortfall: f64,
-    /// Latencies the journal shows.
-    pub latency: JournalLatency,
+    /// Decision → ack and decision → fill, both sides.
+    pub latency: Latencies,
     /// The objective the fitness is.
     pub objective: String,
 }
@@ -301,27 +332,42 @@ fn equity_of(trades: &[ClosedTrade], capital_e8: i64) -> Vec<EquityPoint> {
         .collect()
 }
 
-fn p50_max(mut v: Vec<i64>) -> (i64, i64, usize) {
+fn spread(mut v: Vec<i64>) -> Spread {
     if v.is_empty() {
-        return (0, 0, 0);
+        return Spread::default();
     }
     v.sort_unstable();
-    (v[v.len() / 2], v[v.len() - 1], v.len())
+    let at = |q: usize| v[(v.len() * q).div_ceil(100).max(1) - 1];
+    Spread {
+        count: v.len(),
+        p50_us: at(50),
+        p90_us: at(90),
+        p99_us: at(99),
+        max_us: v[v.len() - 1],
+    }
 }
 
-/// Decision → ack and decision → first fill of each entry the journal shows.
-fn latency(j: &RunJournal) -> JournalLatency {
+/// Decision → ack and decision → first fill of each entry sent, from the decisions
+/// and the reports in order: on the wall clock when every one of them carries its
+/// stamp (a live journal), else on the exchange's clock as the trader knew it.
+fn latency(decisions: &[JournaledDecision], reports: &[JournaledReport]) -> JournalLatency {
+    let wall = decisions.iter().all(|d| d.at_ns.is_some())
+        && reports.iter().all(|r| r.seen_ns.is_some())
+        && !decisions.is_empty();
     let mut ack = Vec::new();
     let mut fill = Vec::new();
-    for d in j.decisions.iter().filter(|d| d.verdict == "SENT") {
+    for d in decisions.iter().filter(|d| d.verdict == "SENT") {
         let Some(op) = d.operation else { continue };
         let entry = format!("mnv{op}e");
-        // The trader's clock on both ends: the decision and the report's handling.
+        // One clock on both ends: the decision and the report's handling.
         let first = |kind: &str| {
-            j.reports
+            reports
                 .iter()
                 .find(|r| r.client_id == entry && r.report == kind)
-                .map(|r| r.seen_us - d.at_us)
+                .map(|r| match (wall, r.seen_ns, d.at_ns) {
+                    (true, Some(seen), Some(at)) => (seen - at) / 1000,
+                    _ => r.seen_us - d.at_us,
+                })
         };
         if let Some(a) = first("ACCEPTED") {
             ack.push(a);
@@ -331,9 +377,58 @@ fn latency(j: &RunJournal) -> JournalLatency {
         }
     }
     JournalLatency {
-        decision_to_ack: p50_max(ack),
-        decision_to_fill: p50_max(fill),
+        clock: if wall { "wall" } else { "exchange" },
+        decision_to_ack: spread(ack),
+        decision_to_fill: spread(fill),
     }
+}
+
+/// The decisions and reports among a backtest's audit entries, as the journal
+/// would hold them (what [`latency`] reads).
+fn journaled(entries: &[Entry]) -> (Vec<JournaledDecision>, Vec<JournaledReport>) {
+    let mut decisions = Vec::new();
+    let mut reports = Vec::new();
+    for e in entries {
+        match e {
+            Entry::Decision {
+                at_us,
+                intent,
+                verdict,
+            } => decisions.push(JournaledDecision {
+                at_us: *at_us as i64,
+                side: side_name(intent.side).to_string(),
+                entry: String::new(),
+                verdict: match verdict {
+                    Verdict::Sent { .. } => "SENT",
+                    Verdict::Refused(_) => "REFUSED",
+                    Verdict::Failed => "FAILED",
+                }
+                .to_string(),
+                reason: String::new(),
+                operation: match verdict {
+                    Verdict::Sent { op_id, .. } => Some(*op_id as i64),
+                    _ => None,
+                },
+                // The backtest's time is the simulated exchange's.
+                at_ns: None,
+            }),
+            Entry::Report { seen_us, exec } => reports.push(JournaledReport {
+                exchange_us: exec.time_us as i64,
+                seen_us: *seen_us as i64,
+                client_id: exec.client_id.as_str().to_string(),
+                report: match exec.report {
+                    Report::Accepted => "ACCEPTED",
+                    Report::Filled { .. } => "FILLED",
+                    _ => "OTHER",
+                }
+                .to_string(),
+                reason: None,
+                seen_ns: None,
+            }),
+            Entry::Order { .. } | Entry::Closed(_) => {}
+        }
+    }
+    (decisions, reports)
 }
 
 /// Why the backtest took operation `t` and the live run did not, from the journal.
@@ -382,14 +477,21 @@ pub fn observe(
     signer: Signer,
     cfg: &BacktestConfig,
 ) -> Result<(Observation, BacktestReport), ObserveError> {
-    let theo = crate::backtest::run(
+    let mut entries = Vec::new();
+    let theo = crate::backtest::run_audited(
         Input::Frames(frames),
         spec,
         strategy,
         signer,
         cfg,
         &mut |_, _| {},
+        &mut |e| {
+            if matches!(e, Entry::Decision { .. } | Entry::Report { .. }) {
+                entries.push(*e);
+            }
+        },
     )?;
+    let (theo_decisions, theo_reports) = journaled(&entries);
     let real: Vec<ClosedTrade> = j.operations.iter().map(|o| closed_of(o, spec)).collect();
     let prices = trade_prices(frames, spec);
     let view = |t: &ClosedTrade, spec: &SymbolSpec| {
@@ -499,7 +601,10 @@ pub fn observe(
         theoretical_only,
         real: real_totals,
         theoretical: theo_totals,
-        latency: latency(j),
+        latency: Latencies {
+            real: latency(&j.decisions, &j.reports),
+            theoretical: latency(&theo_decisions, &theo_reports),
+        },
         objective: cfg.objective.to_string(),
     };
     Ok((obs, theo))
@@ -510,9 +615,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn median_and_max() {
-        assert_eq!(p50_max(vec![5, 1, 3]), (3, 5, 3));
-        assert_eq!(p50_max(Vec::new()), (0, 0, 0));
+    fn percentiles_by_nearest_rank() {
+        let s = spread((1..=200).rev().collect());
+        assert_eq!(
+            (s.count, s.p50_us, s.p90_us, s.p99_us, s.max_us),
+            (200, 100, 180, 198, 200)
+        );
+        let s = spread(vec![5, 1, 3]);
+        assert_eq!((s.p50_us, s.p90_us, s.p99_us, s.max_us), (3, 5, 5, 5));
+        assert_eq!(spread(Vec::new()), Spread::default());
     }
 
     /// By hand: a long entered at 100.0 at t = 1 s; the last trade at or before 2 s is

@@ -483,9 +483,10 @@ fn run_refuses_bad_launch_flags_clearly() {
         (&["--latency", "feed=recorded"][..], "for minerva backtest"),
         (&["--queue", "lifo"][..], "--queue"),
         (&["--watchdog", "drawdown=5"][..], "percentage"),
+        // An unreachable journal server: said so, its password masked.
         (
-            &["--journal", "postgres://u@localhost/db"][..],
-            "SQLite files",
+            &["--journal", "postgres://u:s3cret@127.0.0.1:1/db"][..],
+            "--journal postgres://u:***@127.0.0.1:1/db",
         ),
         (
             &["--no-journal", "--write-fitness"][..],
@@ -499,6 +500,7 @@ fn run_refuses_bad_launch_flags_clearly() {
         no_panic(&o);
         assert!(!o.status.success(), "{extra:?}");
         assert!(stderr(&o).contains(msg), "{extra:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("s3cret"), "{}", stderr(&o));
     }
 }
 

@@ -126,6 +126,23 @@ fn observe_puts_a_live_run_beside_the_backtest_of_its_recording() {
         paired + theo_only,
         b["metrics"]["trades"].as_u64().unwrap() as usize
     );
+    // Latencies side by side: the live side on the wall clock (the journal's stamps),
+    // the theoretical one on the simulated exchange's clock (its latency model).
+    let (lr, lt) = (&v["latency"]["real"], &v["latency"]["theoretical"]);
+    assert_eq!(
+        (lr["clock"].as_str(), lt["clock"].as_str()),
+        (Some("wall"), Some("exchange"))
+    );
+    let sent = v["real"]["entries_sent"].as_u64().unwrap();
+    assert_eq!(lr["decision_to_ack"]["count"].as_u64(), Some(sent), "{lr}");
+    let p = |x: &serde_json::Value, k: &str| x["decision_to_ack"][k].as_i64().unwrap();
+    assert!(
+        p(lr, "p50_us") > 0
+            && p(lr, "p50_us") <= p(lr, "p99_us")
+            && p(lr, "p99_us") <= p(lr, "max_us"),
+        "{lr}"
+    );
+    assert!(p(lt, "p50_us") > 0, "the model's order latency\n{lt}");
     // Every difference in a pair is attributed: fees and prices add up to it.
     for p in v["pairs"].as_array().unwrap() {
         let d = p["pnl_difference"].as_f64().unwrap();

@@ -291,3 +291,104 @@ fn the_password_comes_from_the_environment() {
     let (ok, _, err) = info(None);
     assert!(!ok, "{err}");
 }
+
+/// A live run recording into PostgreSQL keeps its journal in the same database:
+/// `db info` lists the run, `db export` gives its tables with the SQLite journal's
+/// columns, and `observe` reads both the journal and the recording from there.
+#[test]
+fn a_live_run_journals_into_postgres_and_observe_reads_it() {
+    let Some(url) = fresh_db("journal") else {
+        return;
+    };
+    let minerva = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}\n{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let exchange = common::spawn_exchange(common::spot_exchange_command("100"));
+    let strategy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("strategy_0.toml");
+    // A password in the URL (the test server trusts the loopback and ignores it): it
+    // must reach neither the output nor the journal.
+    let with_password = url.replacen("://postgres@", "://postgres:pw-s3cret@", 1);
+    assert_ne!(with_password, url);
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(["run", "--source", "binance", "--endpoint", "local"])
+        .args(["--host", &exchange.addr, "--record", &with_password])
+        .arg("--strategy")
+        .arg(&strategy)
+        .output()
+        .unwrap();
+    let _ = exchange.finish();
+    let text = String::from_utf8_lossy(&run.stdout);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{text}\n{err}");
+    assert!(text.contains("journal run 1:"), "{text}");
+    assert!(!text.contains("pw-s3cret") && !err.contains("pw-s3cret"));
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let row = c
+        .query_one(
+            "SELECT command, recording FROM journal_runs WHERE id = 1",
+            &[],
+        )
+        .unwrap();
+    let (command, recording): (String, String) = (row.get(0), row.get(1));
+    assert!(
+        command.contains("--record postgres://postgres:***@") && !command.contains("pw-s3cret"),
+        "{command}"
+    );
+    assert!(recording.contains(":***@"), "{recording}");
+
+    let info = minerva(&["db", "info", &url]);
+    assert!(
+        info.contains("journal run 1 (local spot BTCUSDT)"),
+        "{info}"
+    );
+    assert!(
+        info.contains("session 1"),
+        "the recording beside it\n{info}"
+    );
+    let fills = minerva(&["db", "export", &url, "--view", "fills"]);
+    assert!(
+        fills.starts_with(
+            "id,run,symbol,exchange_us,seen_us,client_id,report,price,qty,maker,fee,leaves,reason,seen_ns\n"
+        ),
+        "{fills}"
+    );
+    let fill_rows = fills.lines().count() - 1;
+    assert!(fill_rows > 0, "{fills}");
+    assert!(info.contains(&format!("({fill_rows} fills)")), "{info}");
+    let ops = minerva(&["db", "export", &url, "--view", "operations"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&minerva(&["observe", "--journal", &url, "--json"])).unwrap();
+    assert_eq!(
+        v["real"]["operations"].as_u64().unwrap() as usize,
+        ops.lines().count() - 1
+    );
+    // The theoretical side is the backtest of what the run recorded into PostgreSQL.
+    let bt: serde_json::Value = serde_json::from_str(&minerva(&[
+        "backtest",
+        &url,
+        "--strategy",
+        &strategy.display().to_string(),
+        "--exchange-info",
+        &format!(
+            "{}/sample/exchange_info_spot_btcusdt.json",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        v["theoretical"]["operations"].as_u64(),
+        bt["metrics"]["trades"].as_u64()
+    );
+    assert_eq!(v["theoretical"]["fitness"], bt["fitness"]);
+}

@@ -148,6 +148,37 @@ pub fn run(
     cfg: &BacktestConfig,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<BacktestReport, BacktestError> {
+    run_with(input, spec, strategy, signer, cfg, progress, None)
+}
+
+/// [`run`], handing `audit` every entry the trader would journal live (decisions and
+/// verdicts, requests, the simulated exchange's reports, closed operations) as it
+/// happens: `minerva observe` measures the theoretical side's latencies from them
+/// exactly as the live side's are measured from the journal.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_audited(
+    input: Input<'_>,
+    spec: &SymbolSpec,
+    strategy: &Strategy,
+    signer: Signer,
+    cfg: &BacktestConfig,
+    progress: &mut dyn FnMut(u64, u64),
+    audit: &mut dyn FnMut(&crate::gateway::audit::Entry),
+) -> Result<BacktestReport, BacktestError> {
+    run_with(input, spec, strategy, signer, cfg, progress, Some(audit))
+}
+
+fn run_with(
+    input: Input<'_>,
+    spec: &SymbolSpec,
+    strategy: &Strategy,
+    signer: Signer,
+    cfg: &BacktestConfig,
+    progress: &mut dyn FnMut(u64, u64),
+    mut audit: Option<&mut dyn FnMut(&crate::gateway::audit::Entry)>,
+) -> Result<BacktestReport, BacktestError> {
     let (n, first_ns, last_ns) = match input {
         Input::Frames(f) => (f.len(), f.first().map(|x| x.1), f.last().map(|x| x.1)),
         Input::Tape(t) => (
@@ -189,6 +220,22 @@ pub fn run(
         .trader_mut()
         .keep_journal(cfg.period_us, TRADES_RESERVED, points);
     p.gateway.set_accepting(start == 0);
+    // Drained after every step: a frame yields a handful of entries at most.
+    let mut entries = audit.is_some().then(|| {
+        let (tx, rx) = rtrb::RingBuffer::new(4096);
+        let lost = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        p.gateway
+            .trader_mut()
+            .keep_audit(crate::gateway::audit::Recorder::new(tx, lost));
+        rx
+    });
+    let mut drain = |rx: &mut Option<rtrb::Consumer<crate::gateway::audit::Stamped>>| {
+        if let (Some(rx), Some(f)) = (rx.as_mut(), audit.as_mut()) {
+            while let Ok(s) = rx.pop() {
+                f(&s.entry);
+            }
+        }
+    };
     let total = end as u64;
     let mut done = 0u64;
     let mut first_ms = None;
@@ -201,6 +248,7 @@ pub fn run(
                 k < end && p.feed_msg(|m| t.read(k, m)).is_ok()
             }
         };
+        drain(&mut entries);
         if !more {
             break;
         }
@@ -222,6 +270,7 @@ pub fn run(
     let last_ms = p.gateway.trader().exchange_now_us() / 1000;
     p.gateway.shutdown();
     p.gateway.trader_mut().close_at_end();
+    drain(&mut entries);
     let t = p.gateway.trader();
     let journal = t.journal().cloned().unwrap_or_default();
     let metrics = fitness::metrics(

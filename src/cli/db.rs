@@ -32,7 +32,7 @@ pub enum Cmd {
     /// or a decoded view (trades, top_of_book, candles_1m, klines) or a journal table
     /// (decisions, orders, reports, fills, operations, events) as CSV.
     Export {
-        /// The database: a SQLite file or `postgres://…` (journals: SQLite).
+        /// The database: a SQLite file or `postgres://…` (recordings and journals).
         db: String,
         /// What to write.
         #[arg(long, value_enum, default_value = "lines")]
@@ -152,7 +152,7 @@ fn import(files: &[PathBuf], db: &str) -> Result<()> {
     Ok(())
 }
 
-/// The journal runs a SQLite file holds, one line each with its row counts; true when
+/// The journal runs a database holds, one line each with its row counts; true when
 /// there were any.
 fn journal_info(path: &Path) -> Result<bool> {
     let runs = minerva::store::journal::runs(path)?;
@@ -190,7 +190,8 @@ fn info(db: &str) -> Result<()> {
     let journal = match &target {
         // Not a SQLite file at all: the recording store's refusal below says so.
         Target::Sqlite(p) if p.exists() => journal_info(p).unwrap_or(false),
-        _ => false,
+        Target::Sqlite(_) => false,
+        Target::Postgres(_) => journal_info(Path::new(db))?,
     };
     let mut store = match open_recorded(&target) {
         Ok(s) => s,
@@ -290,16 +291,14 @@ fn export_lines(db: &str, sessions: &[i64], out: Option<&Path>) -> Result<()> {
 }
 
 fn export_journal(db: &str, table: JournalView, runs: &[i64], out: Option<&Path>) -> Result<()> {
-    let Target::Sqlite(path) = Target::parse(db) else {
-        bail!("journals are SQLite files (minerva run --journal FILE.db)");
-    };
+    let path = Path::new(db);
     let n = match out {
         Some(o) => {
             let f = std::fs::File::create(o).with_context(|| format!("{}", o.display()))?;
-            minerva::store::journal::export_csv(&path, table, runs, std::io::BufWriter::new(f))?
+            minerva::store::journal::export_csv(path, table, runs, std::io::BufWriter::new(f))?
         }
         None => minerva::store::journal::export_csv(
-            &path,
+            path,
             table,
             runs,
             std::io::BufWriter::new(std::io::stdout().lock()),

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 /// `minerva observe`'s flags.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The journal `minerva run` wrote (`--journal`).
+    /// The journal `minerva run` wrote (`--journal`: a SQLite file or `postgres://…`).
     #[arg(long, default_value = "minerva-journal.db")]
     journal: PathBuf,
     /// The run to observe (`minerva db info JOURNAL` lists them; default the last).
@@ -174,16 +174,36 @@ fn text(o: &Observation, data: &str) -> String {
         "implementation shortfall {:+.8} (theoretical − real net PnL)\n",
         o.implementation_shortfall
     ));
-    let l = &o.latency;
-    let ms = |v: i64| format!("{:.1} ms", v as f64 / 1000.0);
-    s.push_str(&format!(
-        "live latency (the trader's clock): decision → entry ack p50 {} max {} ({}), decision → first fill p50 {} max {} ({})\n",
-        ms(l.decision_to_ack.0),
-        ms(l.decision_to_ack.1),
-        l.decision_to_ack.2,
-        ms(l.decision_to_fill.0),
-        ms(l.decision_to_fill.1),
-        l.decision_to_fill.2
+    let spread = |x: &minerva::observe::Spread| {
+        if x.count == 0 {
+            return "n/a".to_string();
+        }
+        let ms = |v: i64| format!("{:.1}", v as f64 / 1000.0);
+        format!(
+            "{}/{}/{}/{} ({})",
+            ms(x.p50_us),
+            ms(x.p90_us),
+            ms(x.p99_us),
+            ms(x.max_us),
+            x.count
+        )
+    };
+    let (lr, lt) = (&o.latency.real, &o.latency.theoretical);
+    let wide = |name: &str, a: String, b: String| format!("{name:>28} {a:>28} {b:>28}\n");
+    s.push_str(&wide(
+        "latency, ms p50/p90/p99/max",
+        format!("real ({} clock)", lr.clock),
+        format!("theoretical ({} clock)", lt.clock),
+    ));
+    s.push_str(&wide(
+        "decision → entry ack",
+        spread(&lr.decision_to_ack),
+        spread(&lt.decision_to_ack),
+    ));
+    s.push_str(&wide(
+        "decision → first fill",
+        spread(&lr.decision_to_fill),
+        spread(&lt.decision_to_fill),
     ));
     s
 }
@@ -238,7 +258,11 @@ fn follow(a: &Args) -> Result<()> {
 
 /// Runs `minerva observe`.
 pub fn run(a: Args) -> Result<()> {
-    if !a.journal.exists() {
+    let file = matches!(
+        minerva::store::Target::of_path(&a.journal),
+        minerva::store::Target::Sqlite(_)
+    );
+    if file && !a.journal.exists() {
         bail!(
             "{}: no journal (minerva run --journal FILE writes one; live runs write minerva-journal.db)",
             a.journal.display()

@@ -52,10 +52,11 @@ pub struct Args {
     /// thread off the hot path; docs/recording.md).
     #[arg(long)]
     record: Option<String>,
-    /// The audit journal (SQLite file): every decision, order, exchange report,
-    /// closed operation and connection event of the run (docs/observe.md). Default
-    /// for live runs (--source binance or ws://): beside --record (`X.db` →
-    /// `X-journal.db`), else `minerva-journal.db`; replays keep one only when asked.
+    /// The audit journal (a SQLite file or `postgres://…`): every decision, order,
+    /// exchange report, closed operation, account snapshot and connection event of the
+    /// run (docs/observe.md). Default for live runs (--source binance or ws://): beside
+    /// --record (`X.db` → `X-journal.db`; a PostgreSQL recording's own database), else
+    /// `minerva-journal.db`; replays keep one only when asked.
     #[arg(long, conflicts_with = "no_journal")]
     journal: Option<PathBuf>,
     /// Keep no journal.
@@ -472,7 +473,9 @@ fn journal_path(a: &Args, live: bool) -> Option<PathBuf> {
             let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("minerva");
             Some(p.with_file_name(format!("{stem}-journal.db")))
         }
-        _ => Some(PathBuf::from("minerva-journal.db")),
+        // A PostgreSQL recording keeps the journal in the same database.
+        Some(minerva::store::Target::Postgres(url)) => Some(PathBuf::from(url)),
+        None => Some(PathBuf::from("minerva-journal.db")),
     }
 }
 
@@ -481,15 +484,6 @@ fn start_journal(a: &Args, s: &Setup) -> Result<Option<Arc<minerva::store::journ
     let Some(path) = journal_path(a, s.live.is_some()) else {
         return Ok(None);
     };
-    if matches!(
-        minerva::store::Target::of_path(&path),
-        minerva::store::Target::Postgres(_)
-    ) {
-        bail!(
-            "--journal {}: journals are SQLite files for now (PostgreSQL is for recordings); give a FILE.db",
-            minerva::store::Target::of_path(&path).display()
-        );
-    }
     let venue = if a.source == "binance" {
         if a.paper {
             "paper".to_string()
@@ -502,7 +496,11 @@ fn start_journal(a: &Args, s: &Setup) -> Result<Option<Arc<minerva::store::journ
         "replay".to_string()
     };
     let info = minerva::store::journal::RunInfo {
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        // Database URLs without their passwords.
+        command: std::env::args()
+            .map(|x| minerva::store::Target::parse(&x).display())
+            .collect::<Vec<_>>()
+            .join(" "),
         strategy_path: a.strategy.strategy.display().to_string(),
         strategy_text: effective_strategy(a),
         venue,
@@ -524,8 +522,12 @@ fn start_journal(a: &Args, s: &Setup) -> Result<Option<Arc<minerva::store::journ
         ))
         .unwrap_or_default(),
     };
-    let j = minerva::store::journal::Journal::start(&path, &info)
-        .with_context(|| format!("--journal {}", path.display()))?;
+    let j = minerva::store::journal::Journal::start(&path, &info).with_context(|| {
+        format!(
+            "--journal {}",
+            minerva::store::Target::of_path(&path).display()
+        )
+    })?;
     if a.write_fitness {
         j.on_closed(live_fitness(a, &s.strategy));
     }

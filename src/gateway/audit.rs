@@ -69,25 +69,41 @@ pub enum Entry {
     Closed(ClosedTrade),
 }
 
+/// An entry and when it was recorded on the process's monotonic clock
+/// ([`crate::core::clock::now_ns`]): the journal turns it into wall-clock time, so a
+/// live run's decision → ack → fill latencies are measured in real time, not only in
+/// the exchange's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamped {
+    /// Monotonic ns when the trader recorded it.
+    pub mono_ns: u64,
+    /// The entry.
+    pub entry: Entry,
+}
+
 /// The trader's end of a journal: entries into a ring, never waiting.
 pub struct Recorder {
-    tx: rtrb::Producer<Entry>,
+    tx: rtrb::Producer<Stamped>,
     lost: Arc<AtomicU64>,
 }
 
 impl Recorder {
     /// A recorder writing into `tx`, counting losses in `lost` (the journal's).
-    pub fn new(tx: rtrb::Producer<Entry>, lost: Arc<AtomicU64>) -> Self {
+    pub fn new(tx: rtrb::Producer<Stamped>, lost: Arc<AtomicU64>) -> Self {
         Self { tx, lost }
     }
 
-    /// Records `e`; when the journal thread is a ring behind, the entry is lost and
-    /// counted (the journal says how many).
+    /// Records `e`, stamped; when the journal thread is a ring behind, the entry is
+    /// lost and counted (the journal says how many).
     ///
-    /// # Hot path: a copy into the ring; no allocation, no waiting.
+    /// # Hot path: a clock read and a copy into the ring; no allocation, no waiting.
     #[inline]
     pub fn record(&mut self, e: Entry) {
-        if self.tx.push(e).is_err() {
+        let s = Stamped {
+            mono_ns: crate::core::clock::now_ns(),
+            entry: e,
+        };
+        if self.tx.push(s).is_err() {
             self.lost.fetch_add(1, Ordering::Relaxed);
         }
     }

@@ -136,6 +136,26 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A connection to `url` (`postgres://user[:password]@host[:port]/db`; without a
+/// password in the URL, or with the `***` [`redact`] leaves, `PGPASSWORD` gives
+/// it), plain TCP, given up after 10 s.
+///
+/// # Errors
+/// The client's error: a bad URL, an unreachable server, a refused login.
+pub fn client(url: &str) -> Result<Client, postgres::Error> {
+    let mut config: postgres::Config = url.parse()?;
+    // A URL as Minerva keeps it (a journal's recording) has its password masked.
+    if config.get_password().is_none_or(|p| p == b"***") {
+        if let Ok(pw) = std::env::var("PGPASSWORD") {
+            config.password(pw);
+        }
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(std::time::Duration::from_secs(10));
+    }
+    config.connect(NoTls)
+}
+
 /// A connection to a PostgreSQL recording database.
 pub struct PgStore {
     target: String,
@@ -157,13 +177,7 @@ impl PgStore {
             target: target.clone(),
             reason: source,
         };
-        let mut config: postgres::Config = url.parse().map_err(err)?;
-        if config.get_password().is_none() {
-            if let Ok(pw) = std::env::var("PGPASSWORD") {
-                config.password(pw);
-            }
-        }
-        let mut client = config.connect(NoTls).map_err(err)?;
+        let mut client = client(url).map_err(err)?;
         client
             .batch_execute(
                 "SET client_min_messages = warning;

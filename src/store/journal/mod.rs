@@ -1,7 +1,9 @@
 //! The audit journal's writer (its cold half; the trader's `gateway::audit::Recorder`
 //! is the hot one): a thread and its tables. Cold path: it drains the trader's rings
 //! and writes batched transactions (every 100 ms, or 1,000 rows), so a crash loses at
-//! most the batch in flight and the file always opens cleanly (SQLite, WAL).
+//! most the batch in flight and the database always opens cleanly. The database is a
+//! SQLite file (WAL) or PostgreSQL (`postgres://…`, the same tables; `db.rs`); the
+//! readers (`db info`, `db export`, `observe`) are in `read.rs`.
 //!
 //! Tables (prices and quantities as decimal text on the symbol's grids, amounts with
 //! 8 decimals, times in µs of the exchange clock unless named `_ns`, wall clock):
@@ -21,15 +23,22 @@
 
 use crate::core::decimal::canonical;
 use crate::core::{OrderCmd, OrderKind, OrderSide, Report, SymbolSpec};
-use crate::gateway::audit::{Entry, Recorder, Verdict};
+use crate::gateway::audit::{Entry, Recorder, Stamped, Verdict};
 use crate::signal::oracle::Side;
-use rusqlite::{Connection, params};
+use db::{Db, Val, vals};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+mod db;
+mod read;
+pub use read::{
+    JournalView, JournaledDecision, JournaledOperation, JournaledReport, RunJournal, RunRow,
+    export_csv, load_run, runs,
+};
 
 /// Entries a recorder's ring holds before the writer counts losses.
 pub const RING: usize = 16 * 1024;
@@ -48,6 +57,14 @@ pub enum JournalError {
         path: PathBuf,
         /// SQLite's reason.
         reason: rusqlite::Error,
+    },
+    /// PostgreSQL refused or could not be reached.
+    #[error("journal {target}: {}", crate::store::postgres::detail(.reason))]
+    Postgres {
+        /// The database's URL, without its password.
+        target: String,
+        /// The client's reason.
+        reason: postgres::Error,
     },
     /// The writer thread could not start or died.
     #[error("journal {path}: {reason}")]
@@ -110,7 +127,7 @@ pub struct Summary {
 pub type OnClosed = Box<dyn FnMut(&crate::gateway::journal::ClosedTrade) + Send>;
 
 enum Msg {
-    Attach(rtrb::Consumer<Entry>, Box<SymbolSpec>),
+    Attach(rtrb::Consumer<Stamped>, Box<SymbolSpec>),
     OnClosed(OnClosed),
     Event(&'static str, String),
     Account(Box<crate::venues::AccountSnapshot>),
@@ -196,7 +213,7 @@ CREATE TABLE IF NOT EXISTS journal_decisions(
     support_wall TEXT NOT NULL, target_wall TEXT NOT NULL, void_price TEXT NOT NULL,
     void_width_bins INTEGER NOT NULL, pressure_ppm INTEGER NOT NULL,
     verdict TEXT NOT NULL, reason TEXT NOT NULL, operation INTEGER, qty TEXT,
-    margin TEXT, leverage INTEGER);
+    margin TEXT, leverage INTEGER, at_ns INTEGER);
 CREATE TABLE IF NOT EXISTS journal_orders(
     id INTEGER PRIMARY KEY, run INTEGER NOT NULL REFERENCES journal_runs(id),
     symbol TEXT NOT NULL, at_us INTEGER NOT NULL, action TEXT NOT NULL,
@@ -207,7 +224,7 @@ CREATE TABLE IF NOT EXISTS journal_reports(
     id INTEGER PRIMARY KEY, run INTEGER NOT NULL REFERENCES journal_runs(id),
     symbol TEXT NOT NULL, exchange_us INTEGER NOT NULL, seen_us INTEGER NOT NULL,
     client_id TEXT NOT NULL, report TEXT NOT NULL, price TEXT, qty TEXT,
-    maker INTEGER, fee TEXT, leaves TEXT, reason TEXT);
+    maker INTEGER, fee TEXT, leaves TEXT, reason TEXT, seen_ns INTEGER);
 CREATE TABLE IF NOT EXISTS journal_operations(
     id INTEGER PRIMARY KEY, run INTEGER NOT NULL REFERENCES journal_runs(id),
     symbol TEXT NOT NULL, operation INTEGER NOT NULL, side TEXT NOT NULL,
@@ -227,52 +244,46 @@ CREATE INDEX IF NOT EXISTS journal_reports_run ON journal_reports(run, id);
 CREATE INDEX IF NOT EXISTS journal_orders_run ON journal_orders(run, id);
 ";
 
+/// Columns added since the first journals: older databases get them on opening.
+const ADDED: &[(&str, &str)] = &[
+    ("journal_decisions", "at_ns"),
+    ("journal_reports", "seen_ns"),
+];
+
 impl Journal {
     /// Opens (or creates) the journal at `path`, adds the run and starts the writer.
     ///
     /// # Errors
     /// [`JournalError`] when the file cannot be opened or written.
     pub fn start(path: &Path, info: &RunInfo) -> Result<Self, JournalError> {
-        let sql = |reason| JournalError::Sqlite {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let conn = Connection::open(path).map_err(sql)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-        )
-        .map_err(sql)?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(sql)?;
-        conn.execute_batch(SCHEMA).map_err(sql)?;
+        let mut db = Db::create(path, SCHEMA, ADDED)?;
         use sha2::Digest;
         let hash: String = sha2::Sha256::digest(info.strategy_text.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        conn.execute(
+        let (_, rows) = db.query(
             "INSERT INTO journal_runs(started_ns, version, command, strategy_path, strategy_sha256, venue, market, symbols, recording, strategy_text, exchange_info)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+            &vals![
                 wall_ns(),
                 env!("CARGO_PKG_VERSION"),
-                info.command,
-                info.strategy_path,
+                &info.command,
+                &info.strategy_path,
                 hash,
-                info.venue,
-                info.market,
+                &info.venue,
+                &info.market,
                 info.symbols.join(","),
-                info.recording,
-                info.strategy_text,
-                info.exchange_info,
+                info.recording.as_deref(),
+                &info.strategy_text,
+                &info.exchange_info,
             ],
-        )
-        .map_err(sql)?;
-        let run = conn.last_insert_rowid();
-        tracing::info!(journal = %path.display(), run, "audit journal opened");
+        )?;
+        let run = rows.first().and_then(|r| r.first()).map_or(0, Val::int);
+        tracing::info!(journal = %db.name(), run, "audit journal opened");
         let (tx, rx) = channel();
         let lost = Arc::new(AtomicU64::new(0));
         let l = lost.clone();
-        let p = path.to_path_buf();
         let tid = Arc::new(std::sync::atomic::AtomicI32::new(0));
         let t = tid.clone();
         let last_operation_ns = Arc::new(std::sync::atomic::AtomicI64::new(0));
@@ -282,7 +293,7 @@ impl Journal {
             .spawn(move || {
                 // SAFETY: gettid has no preconditions.
                 t.store(unsafe { libc::gettid() }, Ordering::Release);
-                write_loop(conn, &p, run, &rx, &l, &last_op)
+                write_loop(db, run, &rx, &l, &last_op)
             })
             .map_err(|e| JournalError::Thread {
                 path: path.to_path_buf(),
@@ -394,20 +405,22 @@ struct Pending {
 }
 
 enum Row {
-    Entry(usize, Entry),
+    /// The recorder's index, wall-clock ns when the trader recorded it, the entry.
+    Entry(usize, i64, Entry),
     Event(i64, &'static str, String),
     Account(i64, Box<crate::venues::AccountSnapshot>),
 }
 
 fn write_loop(
-    mut conn: Connection,
-    path: &Path,
+    mut db: Db,
     run: i64,
     rx: &Receiver<Msg>,
     lost: &AtomicU64,
     last_op: &std::sync::atomic::AtomicI64,
 ) -> Result<Summary, JournalError> {
-    let mut rings: Vec<(rtrb::Consumer<Entry>, SymbolSpec)> = Vec::new();
+    let mut rings: Vec<(rtrb::Consumer<Stamped>, SymbolSpec)> = Vec::new();
+    // The trader stamps entries on the monotonic clock; the journal keeps wall time.
+    let wall_offset = wall_ns() - crate::core::clock::now_ns() as i64;
     let _span = tracing::info_span!("journal", run).entered();
     let mut pending = Pending::default();
     let mut sum = Summary {
@@ -454,7 +467,7 @@ fn write_loop(
         for (k, (c, _)) in rings.iter_mut().enumerate() {
             while pending.rows.len() < BATCH {
                 match c.pop() {
-                    Ok(e) => {
+                    Ok(Stamped { mono_ns, entry: e }) => {
                         if let Entry::Decision {
                             verdict: Verdict::Sent { .. },
                             ..
@@ -462,7 +475,9 @@ fn write_loop(
                         {
                             last_op.store(wall_ns(), Ordering::Relaxed);
                         }
-                        pending.rows.push(Row::Entry(k, e));
+                        pending
+                            .rows
+                            .push(Row::Entry(k, wall_offset + mono_ns as i64, e));
                         drained += 1;
                     }
                     Err(_) => break,
@@ -473,10 +488,10 @@ fn write_loop(
             || (!pending.rows.is_empty() && last_commit.elapsed() >= COMMIT_EVERY);
         if due || (stopping && !pending.rows.is_empty()) {
             closed.extend(pending.rows.iter().filter_map(|r| match r {
-                Row::Entry(_, Entry::Closed(t)) => Some(*t),
+                Row::Entry(_, _, Entry::Closed(t)) => Some(*t),
                 _ => None,
             }));
-            if let Err(e) = commit(&mut conn, path, run, &rings, &mut pending, &mut sum) {
+            if let Err(e) = commit(&mut db, run, &rings, &mut pending, &mut sum) {
                 tracing::error!(error = %e, "journal write failed; the journal stops (the trading does not)");
                 return Err(e);
             }
@@ -492,31 +507,24 @@ fn write_loop(
         }
     }
     sum.lost = lost.load(Ordering::Relaxed);
-    let sql = |reason| JournalError::Sqlite {
-        path: path.to_path_buf(),
-        reason,
-    };
     if sum.lost > 0 {
-        conn.execute(
+        db.exec(
             "INSERT INTO journal_events(run, at_ns, kind, detail) VALUES (?1, ?2, 'lost', ?3)",
-            params![
+            &vals![
                 run,
                 wall_ns(),
                 sonic_rs::json!({"entries": sum.lost}).to_string()
             ],
-        )
-        .map_err(sql)?;
+        )?;
     }
-    conn.execute(
+    db.exec(
         "INSERT INTO journal_events(run, at_ns, kind, detail) VALUES (?1, ?2, 'stop', '{}')",
-        params![run, wall_ns()],
-    )
-    .map_err(sql)?;
-    conn.execute(
+        &vals![run, wall_ns()],
+    )?;
+    db.exec(
         "UPDATE journal_runs SET ended_ns = ?1 WHERE id = ?2",
-        params![wall_ns(), run],
-    )
-    .map_err(sql)?;
+        &vals![wall_ns(), run],
+    )?;
     Ok(sum)
 }
 
@@ -544,25 +552,20 @@ fn e8(v: i64) -> String {
 }
 
 fn commit(
-    conn: &mut Connection,
-    path: &Path,
+    db: &mut Db,
     run: i64,
-    rings: &[(rtrb::Consumer<Entry>, SymbolSpec)],
+    rings: &[(rtrb::Consumer<Stamped>, SymbolSpec)],
     pending: &mut Pending,
     sum: &mut Summary,
 ) -> Result<(), JournalError> {
-    let sql = |reason| JournalError::Sqlite {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let tx = conn.transaction().map_err(sql)?;
+    db.batch("BEGIN")?;
     for row in pending.rows.drain(..) {
         match row {
             Row::Account(at, s) => {
-                tx.execute(
+                db.exec(
                     "INSERT INTO journal_account(run, at_ns, exchange_ms, why, asset, wallet, available, position, entry_price, unrealised, margin, leverage, detail)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                    params![
+                    &vals![
                         run,
                         at,
                         s.exchange_ms,
@@ -578,18 +581,17 @@ fn commit(
                         s.detail
                     ],
                 )
-                .map_err(sql)?;
+                ?;
                 sum.accounts += 1;
             }
             Row::Event(at, kind, detail) => {
-                tx.execute(
+                db.exec(
                     "INSERT INTO journal_events(run, at_ns, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-                    params![run, at, kind, detail],
-                )
-                .map_err(sql)?;
+                    &vals![run, at, kind, detail],
+                )?;
                 sum.events += 1;
             }
-            Row::Entry(k, e) => {
+            Row::Entry(k, wall, e) => {
                 let spec = &rings[k].1;
                 let sym = spec.name.as_str();
                 let px = |t: crate::core::Ticks| spec.price.format(t);
@@ -626,10 +628,10 @@ fn commit(
                                 None,
                             ),
                         };
-                        tx.execute(
-                            "INSERT INTO journal_decisions(run, symbol, at_us, side, entry, take_profit, stop_loss, support_wall, target_wall, void_price, void_width_bins, pressure_ppm, verdict, reason, operation, qty, margin, leverage)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-                            params![
+                        db.exec(
+                            "INSERT INTO journal_decisions(run, symbol, at_us, side, entry, take_profit, stop_loss, support_wall, target_wall, void_price, void_width_bins, pressure_ppm, verdict, reason, operation, qty, margin, leverage, at_ns)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                            &vals![
                                 run,
                                 sym,
                                 at_us as i64,
@@ -648,9 +650,10 @@ fn commit(
                                 q,
                                 margin,
                                 lev,
+                                wall,
                             ],
                         )
-                        .map_err(sql)?;
+                        ?;
                         sum.decisions += 1;
                     }
                     Entry::Order { at_us, req } => {
@@ -686,10 +689,10 @@ fn commit(
                                 (None, None, None, None, None, None, None, None, None)
                             }
                         };
-                        tx.execute(
+                        db.exec(
                             "INSERT INTO journal_orders(run, symbol, at_us, action, client_id, side, type, price, qty, reduce_only, take_profit_id, take_profit, stop_id, stop, timestamp_ms, recv_window_ms)
                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-                            params![
+                            &vals![
                                 run,
                                 sym,
                                 at_us as i64,
@@ -708,7 +711,7 @@ fn commit(
                                 req.recv_window_ms,
                             ],
                         )
-                        .map_err(sql)?;
+                        ?;
                         sum.orders += 1;
                     }
                     Entry::Report { seen_us, exec } => {
@@ -763,10 +766,10 @@ fn commit(
                                 None,
                             ),
                         };
-                        tx.execute(
-                            "INSERT INTO journal_reports(run, symbol, exchange_us, seen_us, client_id, report, price, qty, maker, fee, leaves, reason)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                            params![
+                        db.exec(
+                            "INSERT INTO journal_reports(run, symbol, exchange_us, seen_us, client_id, report, price, qty, maker, fee, leaves, reason, seen_ns)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                            &vals![
                                 run,
                                 sym,
                                 exec.time_us as i64,
@@ -779,17 +782,18 @@ fn commit(
                                 fee,
                                 leaves,
                                 reason,
+                                wall,
                             ],
                         )
-                        .map_err(sql)?;
+                        ?;
                         sum.reports += 1;
                         sum.fills += (name == "FILLED") as u64;
                     }
                     Entry::Closed(t) => {
-                        tx.execute(
+                        db.exec(
                             "INSERT INTO journal_operations(run, symbol, operation, side, qty, entry_us, exit_us, entry_value, exit_value, fees, funding, pnl, margin, exit, maker_fills, taker_fills)
                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-                            params![
+                            &vals![
                                 run,
                                 sym,
                                 t.id as i64,
@@ -808,448 +812,12 @@ fn commit(
                                 t.taker_fills,
                             ],
                         )
-                        .map_err(sql)?;
+                        ?;
                         sum.operations += 1;
                     }
                 }
             }
         }
     }
-    tx.commit().map_err(sql)
-}
-
-/// A run as `minerva db info` lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunRow {
-    /// Its id.
-    pub id: i64,
-    /// Start and end, wall clock ns (end 0: still running, or stopped hard).
-    pub started_ns: i64,
-    /// End, ns.
-    pub ended_ns: i64,
-    /// Venue (`paper`, `local`, `testnet`, `live`, `replay`).
-    pub venue: String,
-    /// Market and symbols.
-    pub market: String,
-    /// Symbols, comma-separated.
-    pub symbols: String,
-    /// The strategy file and its SHA-256.
-    pub strategy: String,
-    /// SHA-256 of the strategy file.
-    pub strategy_sha256: String,
-    /// The recording written beside it.
-    pub recording: Option<String>,
-    /// Rows: decisions, orders, reports, fills, operations, events, account snapshots.
-    pub counts: [i64; 7],
-}
-
-/// The journal tables one can export (`minerva db export --view`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JournalView {
-    /// `journal_decisions`.
-    Decisions,
-    /// `journal_orders`.
-    Orders,
-    /// `journal_reports`.
-    Reports,
-    /// `journal_reports` that are fills.
-    Fills,
-    /// `journal_operations`.
-    Operations,
-    /// `journal_events`.
-    Events,
-    /// `journal_account`: account snapshots.
-    Account,
-}
-
-impl JournalView {
-    fn query(self) -> &'static str {
-        match self {
-            Self::Decisions => "SELECT * FROM journal_decisions",
-            Self::Orders => "SELECT * FROM journal_orders",
-            Self::Reports => "SELECT * FROM journal_reports",
-            Self::Fills => "SELECT * FROM journal_reports WHERE report = 'FILLED'",
-            Self::Operations => "SELECT * FROM journal_operations",
-            Self::Events => "SELECT * FROM journal_events",
-            Self::Account => "SELECT * FROM journal_account",
-        }
-    }
-}
-
-fn open_read(path: &Path) -> Result<Option<Connection>, JournalError> {
-    let sql = |reason| JournalError::Sqlite {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(sql)?;
-    let has: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'journal_runs'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(sql)?;
-    Ok((has > 0).then_some(conn))
-}
-
-/// The runs a SQLite file's journal holds (none when it has no journal).
-///
-/// # Errors
-/// [`JournalError`] when the file cannot be read.
-pub fn runs(path: &Path) -> Result<Vec<RunRow>, JournalError> {
-    let sql = |reason| JournalError::Sqlite {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let Some(conn) = open_read(path)? else {
-        return Ok(Vec::new());
-    };
-    // Journals written before account snapshots have no such table.
-    let has_account: bool = conn
-        .query_row(
-            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'journal_account'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(sql)?;
-    let accounts = if has_account {
-        "(SELECT count(*) FROM journal_account a WHERE a.run = r.id)"
-    } else {
-        "0"
-    };
-    let mut st = conn
-        .prepare(&format!(
-            "SELECT id, started_ns, coalesce(ended_ns, 0), venue, market, symbols, strategy_path, strategy_sha256, recording,
-                (SELECT count(*) FROM journal_decisions d WHERE d.run = r.id),
-                (SELECT count(*) FROM journal_orders o WHERE o.run = r.id),
-                (SELECT count(*) FROM journal_reports p WHERE p.run = r.id),
-                (SELECT count(*) FROM journal_reports p WHERE p.run = r.id AND p.report = 'FILLED'),
-                (SELECT count(*) FROM journal_operations o WHERE o.run = r.id),
-                (SELECT count(*) FROM journal_events e WHERE e.run = r.id),
-                {accounts}
-             FROM journal_runs r ORDER BY id"
-        ))
-        .map_err(sql)?;
-    let rows = st
-        .query_map([], |r| {
-            Ok(RunRow {
-                id: r.get(0)?,
-                started_ns: r.get(1)?,
-                ended_ns: r.get(2)?,
-                venue: r.get(3)?,
-                market: r.get(4)?,
-                symbols: r.get(5)?,
-                strategy: r.get(6)?,
-                strategy_sha256: r.get(7)?,
-                recording: r.get(8)?,
-                counts: [
-                    r.get(9)?,
-                    r.get(10)?,
-                    r.get(11)?,
-                    r.get(12)?,
-                    r.get(13)?,
-                    r.get(14)?,
-                    r.get(15)?,
-                ],
-            })
-        })
-        .map_err(sql)?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(sql)
-}
-
-/// Writes `view` of the runs `runs` (all when empty) as CSV into `out`, a header
-/// then a row per record in order; the number of rows.
-///
-/// # Errors
-/// [`JournalError`] when the file has no journal or cannot be read; writing errors
-/// as `Thread` (the CSV writer's reason).
-pub fn export_csv(
-    path: &Path,
-    view: JournalView,
-    runs: &[i64],
-    out: impl std::io::Write,
-) -> Result<u64, JournalError> {
-    let sql = |reason| JournalError::Sqlite {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let io = |e: csv::Error| JournalError::Thread {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    let Some(conn) = open_read(path)? else {
-        return Err(JournalError::Thread {
-            path: path.to_path_buf(),
-            reason: "no journal in this database (minerva run --journal writes one)".into(),
-        });
-    };
-    let filter = if runs.is_empty() {
-        String::new()
-    } else {
-        let ids: Vec<String> = runs.iter().map(i64::to_string).collect();
-        let join = if view == JournalView::Fills {
-            "AND"
-        } else {
-            "WHERE"
-        };
-        format!(" {join} run IN ({})", ids.join(","))
-    };
-    let q = format!("{}{filter} ORDER BY id", view.query());
-    let mut st = conn.prepare(&q).map_err(sql)?;
-    let names: Vec<String> = st.column_names().iter().map(|s| s.to_string()).collect();
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(&names).map_err(io)?;
-    let mut rows = st.query([]).map_err(sql)?;
-    let mut n = 0;
-    while let Some(r) = rows.next().map_err(sql)? {
-        let mut rec = Vec::with_capacity(names.len());
-        for k in 0..names.len() {
-            let v: rusqlite::types::Value = r.get(k).map_err(sql)?;
-            rec.push(match v {
-                rusqlite::types::Value::Null => String::new(),
-                rusqlite::types::Value::Integer(i) => i.to_string(),
-                rusqlite::types::Value::Real(f) => f.to_string(),
-                rusqlite::types::Value::Text(t) => t,
-                rusqlite::types::Value::Blob(b) => String::from_utf8_lossy(&b).into_owned(),
-            });
-        }
-        w.write_record(&rec).map_err(io)?;
-        n += 1;
-    }
-    w.flush().map_err(|e| io(e.into()))?;
-    Ok(n)
-}
-
-/// A closed operation as the journal holds it (amounts 10⁻⁸ quote).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct JournaledOperation {
-    /// Operation id.
-    pub operation: i64,
-    /// `LONG` or `SHORT`.
-    pub side: String,
-    /// Lots, as text on the symbol's grid.
-    pub qty: String,
-    /// First entry fill, last exit fill, µs (exchange clock).
-    pub entry_us: i64,
-    /// Last exit fill, µs.
-    pub exit_us: i64,
-    /// Values of the entry and exit fills, 10⁻⁸ quote.
-    pub entry_value_e8: i64,
-    /// Exit value, 10⁻⁸ quote.
-    pub exit_value_e8: i64,
-    /// Fees, 10⁻⁸ quote.
-    pub fees_e8: i64,
-    /// Funding, 10⁻⁸ quote.
-    pub funding_e8: i64,
-    /// Net PnL, 10⁻⁸ quote.
-    pub pnl_e8: i64,
-    /// Margin held, 10⁻⁸ quote.
-    pub margin_e8: i64,
-    /// How it ended.
-    pub exit: String,
-}
-
-/// A decision as the journal holds it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct JournaledDecision {
-    /// Exchange time, µs.
-    pub at_us: i64,
-    /// `LONG` or `SHORT`.
-    pub side: String,
-    /// Entry price text.
-    pub entry: String,
-    /// `SENT`, `REFUSED`, `FAILED`.
-    pub verdict: String,
-    /// Why (refusals).
-    pub reason: String,
-    /// The operation, when sent.
-    pub operation: Option<i64>,
-}
-
-/// A report as the journal holds it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct JournaledReport {
-    /// Exchange time, µs.
-    pub exchange_us: i64,
-    /// When the trader handled it, µs (the trader's clock, as decisions are).
-    pub seen_us: i64,
-    /// Client id.
-    pub client_id: String,
-    /// `ACCEPTED`, `FILLED`, …
-    pub report: String,
-    /// Why (refusals).
-    pub reason: Option<String>,
-}
-
-/// One run's journal, for `minerva observe`.
-#[derive(Debug, Clone)]
-pub struct RunJournal {
-    /// The run.
-    pub run: RunRow,
-    /// The strategy it traded (TOML).
-    pub strategy_text: String,
-    /// The grids it traded on (an exchangeInfo answer; empty when not kept).
-    pub exchange_info: String,
-    /// Closed operations, in closing order.
-    pub operations: Vec<JournaledOperation>,
-    /// Decisions, in order.
-    pub decisions: Vec<JournaledDecision>,
-    /// Reports, in order.
-    pub reports: Vec<JournaledReport>,
-    /// Order requests sent: (µs, action, client id).
-    pub orders: Vec<(i64, String, String)>,
-}
-
-/// An amount written by [`e8`] (`canonical`, signed) back in 10⁻⁸ units.
-fn amount(s: &str) -> i64 {
-    let (neg, digits) = match s.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, s),
-    };
-    let v = crate::core::decimal::parse_scaled(digits.as_bytes(), 8).unwrap_or(0);
-    if neg { -v } else { v }
-}
-
-/// Reads run `run` (the last one when `None`) of the journal at `path`.
-///
-/// # Errors
-/// [`JournalError`] when the file has no journal, no such run, or cannot be read.
-pub fn load_run(path: &Path, run: Option<i64>) -> Result<RunJournal, JournalError> {
-    let sql = |reason| JournalError::Sqlite {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let missing = |what: String| JournalError::Thread {
-        path: path.to_path_buf(),
-        reason: what,
-    };
-    let all = runs(path)?;
-    let row = match run {
-        Some(id) => all.into_iter().find(|r| r.id == id),
-        None => all.into_iter().last(),
-    }
-    .ok_or_else(|| {
-        missing(format!(
-            "no journal run {}",
-            run.map_or("at all".into(), |r| r.to_string())
-        ))
-    })?;
-    let conn = open_read(path)?.ok_or_else(|| missing("no journal".into()))?;
-    let (strategy_text, exchange_info): (String, String) = conn
-        .query_row(
-            "SELECT strategy_text, exchange_info FROM journal_runs WHERE id = ?1",
-            [row.id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .map_err(sql)?;
-    let mut st = conn
-        .prepare(
-            "SELECT operation, side, qty, entry_us, exit_us, entry_value, exit_value, fees, funding, pnl, margin, exit
-             FROM journal_operations WHERE run = ?1 ORDER BY id",
-        )
-        .map_err(sql)?;
-    let operations = st
-        .query_map([row.id], |r| {
-            Ok(JournaledOperation {
-                operation: r.get(0)?,
-                side: r.get(1)?,
-                qty: r.get(2)?,
-                entry_us: r.get(3)?,
-                exit_us: r.get(4)?,
-                entry_value_e8: amount(&r.get::<_, String>(5)?),
-                exit_value_e8: amount(&r.get::<_, String>(6)?),
-                fees_e8: amount(&r.get::<_, String>(7)?),
-                funding_e8: amount(&r.get::<_, String>(8)?),
-                pnl_e8: amount(&r.get::<_, String>(9)?),
-                margin_e8: amount(&r.get::<_, String>(10)?),
-                exit: r.get(11)?,
-            })
-        })
-        .map_err(sql)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sql)?;
-    let mut st = conn
-        .prepare(
-            "SELECT at_us, side, entry, verdict, reason, operation FROM journal_decisions WHERE run = ?1 ORDER BY id",
-        )
-        .map_err(sql)?;
-    let decisions = st
-        .query_map([row.id], |r| {
-            Ok(JournaledDecision {
-                at_us: r.get(0)?,
-                side: r.get(1)?,
-                entry: r.get(2)?,
-                verdict: r.get(3)?,
-                reason: r.get(4)?,
-                operation: r.get(5)?,
-            })
-        })
-        .map_err(sql)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sql)?;
-    let mut st = conn
-        .prepare(
-            "SELECT exchange_us, seen_us, client_id, report, reason FROM journal_reports WHERE run = ?1 ORDER BY id",
-        )
-        .map_err(sql)?;
-    let reports = st
-        .query_map([row.id], |r| {
-            Ok(JournaledReport {
-                exchange_us: r.get(0)?,
-                seen_us: r.get(1)?,
-                client_id: r.get(2)?,
-                report: r.get(3)?,
-                reason: r.get(4)?,
-            })
-        })
-        .map_err(sql)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sql)?;
-    let mut st = conn
-        .prepare("SELECT at_us, action, client_id FROM journal_orders WHERE run = ?1 ORDER BY id")
-        .map_err(sql)?;
-    let orders = st
-        .query_map([row.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .map_err(sql)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sql)?;
-    Ok(RunJournal {
-        run: row,
-        strategy_text,
-        exchange_info,
-        operations,
-        decisions,
-        reports,
-        orders,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A journal written before account snapshots (no `journal_account` table) still
-    /// lists its runs, with none.
-    #[test]
-    fn older_journals_still_list_their_runs() {
-        let path =
-            std::env::temp_dir().join(format!("minerva-old-journal-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(&SCHEMA.replace("journal_account", "journal_gone"))
-            .unwrap();
-        conn.execute_batch("DROP TABLE journal_gone").unwrap();
-        conn.execute(
-            "INSERT INTO journal_runs(started_ns, version, command, strategy_path, strategy_sha256, venue, market, symbols)
-             VALUES (1, '0', 'run', 's.toml', 'ab', 'local', 'spot', 'BTCUSDT')",
-            [],
-        )
-        .unwrap();
-        drop(conn);
-        let r = runs(&path).unwrap();
-        assert_eq!(r.len(), 1);
-        assert_eq!(r[0].counts[6], 0);
-        let _ = std::fs::remove_file(&path);
-    }
+    db.batch("COMMIT")
 }
