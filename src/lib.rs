@@ -77,6 +77,7 @@ pub mod net;
 pub mod observe;
 pub mod pipeline;
 pub mod replay;
+pub mod report;
 pub mod risk;
 pub mod shutdown;
 pub mod signal;

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::repo;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -291,13 +292,6 @@ fn peaks_filter_answers_each_line_and_flags_bad_ones() {
     );
     assert!(lines[3].starts_with("{\"error\":\"line 4"), "{out}");
     assert!(lines[4].contains("distance"), "{out}");
-}
-
-fn repo(p: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(p)
-        .display()
-        .to_string()
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use common::repo;
 use std::process::{Command, Output};
 
 fn minerva(args: &[&str]) -> Output {
@@ -24,13 +24,6 @@ fn ok(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn repo(p: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(p)
-        .display()
-        .to_string()
 }
 
 #[test]

@@ -300,19 +300,7 @@ fn a_live_run_journals_into_postgres_and_observe_reads_it() {
     let Some(url) = fresh_db("journal") else {
         return;
     };
-    let minerva = |args: &[&str]| {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{args:?}\n{}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
+    let minerva = common::minerva_ok;
     let exchange = common::spawn_exchange(common::spot_exchange_command("100"));
     let strategy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("strategy_0.toml");
     // A password in the URL (the test server trusts the loopback and ignores it): it

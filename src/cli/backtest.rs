@@ -70,8 +70,17 @@ pub fn symbol_data(
     Ok((spec, frames))
 }
 
+/// The signer of a backtest's requests: the simulated exchange checks signatures
+/// like Binance, so any key works, and none is read from the environment.
+pub fn backtest_signer() -> Signer {
+    Signer::new(&ApiKeys::new(
+        "minerva-backtest".into(),
+        b"minerva-backtest".to_vec(),
+    ))
+}
+
 /// A progress bar on stderr while frames are backtested (drawn on a terminal only).
-fn progress_bar(symbol: &str) -> indicatif::ProgressBar {
+pub fn progress_bar(symbol: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(0);
     if let Ok(style) = indicatif::ProgressStyle::with_template(
         "{prefix} [{bar:30}] {percent:>3} % {pos}/{len} frames",
@@ -88,11 +97,7 @@ pub fn run(a: Args) -> Result<()> {
     let strategy = a.strategy.load()?;
     let symbols = super::args::symbol_list(a.symbols.as_deref(), &strategy)?;
     let cfg = a.window.config();
-    // The simulated exchange checks signatures like Binance: any key works, none is read.
-    let signer = Signer::new(&ApiKeys::new(
-        "minerva-backtest".into(),
-        b"minerva-backtest".to_vec(),
-    ));
+    let signer = backtest_signer();
     let mut reports = Vec::with_capacity(symbols.len());
     let mut specs = Vec::with_capacity(symbols.len());
     for sym in &symbols {

@@ -14,6 +14,7 @@ mod observe;
 mod peaks;
 mod record;
 mod replay;
+mod report;
 mod run;
 mod signal;
 mod time;
@@ -104,6 +105,11 @@ enum Cmd {
     /// backtest's, on recorded data, checking the best on a holdout window it never
     /// trained on; writes the best strategy file (docs/evolve.md).
     Evolve(Box<evolve::Args>),
+    /// Backtest recorded data and write one self-contained HTML page to look at it:
+    /// candles with every operation, the book heatmap with the trades, the volume
+    /// profile, equity, drawdown and position, the operations and the fitness report
+    /// (docs/visualize.md).
+    Report(Box<report::Args>),
     /// Run the pipeline (feed → book + oracle → risk + signed orders) on a source and print
     /// the latency report.
     Run(Box<run::Args>),
@@ -142,6 +148,7 @@ pub fn run() -> Result<()> {
         Cmd::Signal(a) => signal::run(*a),
         Cmd::Backtest(a) => backtest::run(*a),
         Cmd::Evolve(a) => evolve::run(*a),
+        Cmd::Report(a) => report::run(*a),
         Cmd::Run(a) => run::run(*a),
         Cmd::Exchange(a) => exchange::run(*a),
         Cmd::Record(a) => record::run(a),

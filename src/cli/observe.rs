@@ -5,7 +5,6 @@ use super::args::WindowArgs;
 use anyhow::{Context, Result, bail};
 use minerva::observe::{Observation, OpView};
 use minerva::store::{Target, open_recorded};
-use minerva::venues::binance::{keys::ApiKeys, sign::Signer};
 use std::path::PathBuf;
 
 /// `minerva observe`'s flags.
@@ -313,10 +312,8 @@ pub fn run(a: Args) -> Result<()> {
     }
     let spec = table?.specs()[0].clone();
     let frames = minerva::store::files::recorded_frames_of(&files, &spec.name)?;
-    let signer = Signer::new(&ApiKeys::new(
-        "minerva-backtest".into(),
-        b"minerva-backtest".to_vec(),
-    ));
+    // The same signer as minerva backtest's: observe's theoretical side is its run.
+    let signer = super::backtest::backtest_signer();
     let cfg = a.window.config();
     let (o, _) = minerva::observe::observe(&j, &frames, &spec, &strategy, signer, &cfg)?;
     if a.json {

@@ -335,3 +335,27 @@ impl ExchangeProcess {
         (o, out)
     }
 }
+
+/// Runs the `minerva` binary with `args` and returns its stdout, failing the test
+/// with both outputs when it does not succeed.
+pub fn minerva_ok(args: &[&str]) -> String {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A path inside the repository, as text (for command lines).
+pub fn repo(p: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(p)
+        .display()
+        .to_string()
+}

@@ -1,0 +1,541 @@
+//! `minerva report`: one self-contained HTML file a trader opens offline to look
+//! before trusting — price candles with every operation, the book as a heatmap with
+//! the trades over it, the volume profile, equity, drawdown and position, the
+//! operations table and the backtest's fitness report.
+//!
+//! Cold path: analytics, floats allowed. The figures are the backtest's own
+//! ([`crate::backtest::run_audited`] on the recording; the page embeds its JSON
+//! report), and the market pictures come from one more decode of the same frames
+//! through the same book. Long sessions are downsampled to a fixed budget of
+//! candles, heatmap cells and trade bubbles, and the page says at what resolution.
+//!
+//! The charts are Apache ECharts (inlined with its licence, `vendor/`): one library
+//! that draws candlesticks, heatmaps, bars and lines on linked time axes with zoom
+//! and pan, in one canvas each, fast enough for hundreds of thousands of points.
+
+use crate::backtest::{BacktestConfig, BacktestError, BacktestReport, Input};
+use crate::book::{Book, BookConfig};
+use crate::core::{EventBody, SymbolSpec};
+use crate::gateway::audit::{Entry, Verdict};
+use crate::signal::oracle::Side;
+use crate::strategy::Strategy;
+use crate::venues::binance::sign::Signer;
+use serde::Serialize;
+
+/// The chart library, inlined into every page.
+const ECHARTS: &str = include_str!("vendor/echarts.min.js");
+/// Its licence and notice, kept in every page.
+const ECHARTS_LICENSE: &str = include_str!("vendor/ECHARTS-LICENSE.txt");
+/// The page around the data.
+const PAGE: &str = include_str!("page.html");
+
+/// Base candles at most: the page aggregates them to coarser ones.
+const MAX_CANDLES: u64 = 20_000;
+/// Heatmap columns (time) and rows (price) at most.
+const HEAT_COLUMNS: u64 = 480;
+const HEAT_ROWS: usize = 120;
+/// Volume profile rows.
+const PROFILE_ROWS: usize = 160;
+
+/// Candle widths the page offers, seconds.
+const CANDLE_STEPS: [u64; 10] = [1, 5, 15, 30, 60, 300, 900, 1800, 3600, 14_400];
+
+/// One candle: open time ms, open, high, low, close, volume (base units).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Candle(pub u64, pub f64, pub f64, pub f64, pub f64, pub f64);
+
+/// One operation as the page draws it: times ms, prices, amounts in the margin asset.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OpMark {
+    /// Operation id.
+    pub id: u64,
+    /// `LONG` / `SHORT`.
+    pub side: &'static str,
+    /// The decision, ms (0: not journaled).
+    pub decided_ms: u64,
+    /// First entry fill, last exit fill, ms.
+    pub entry_ms: u64,
+    /// Last exit fill, ms.
+    pub exit_ms: u64,
+    /// Average entry and exit prices.
+    pub entry_price: f64,
+    /// Average exit price.
+    pub exit_price: f64,
+    /// The intent's entry, take profit and stop (0: not journaled).
+    pub intent_entry: f64,
+    /// Take profit.
+    pub take_profit: f64,
+    /// Stop loss.
+    pub stop_loss: f64,
+    /// The walls and the void the oracle read.
+    pub support_wall: f64,
+    /// Target wall.
+    pub target_wall: f64,
+    /// Void price.
+    pub void_price: f64,
+    /// Void width, bins.
+    pub void_width_bins: u32,
+    /// Book pressure, parts per million.
+    pub pressure_ppm: u32,
+    /// Quantity, base units (contracts for COIN-M).
+    pub qty: f64,
+    /// Net PnL, fees, funding.
+    pub pnl: f64,
+    /// Fees.
+    pub fees: f64,
+    /// Funding.
+    pub funding: f64,
+    /// How it ended.
+    pub exit: String,
+}
+
+/// The book heatmap: resting quantity per (column, row) cell.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Heatmap {
+    /// Column start times, ms.
+    pub times: Vec<u64>,
+    /// Column width, ms.
+    pub column_ms: u64,
+    /// Lowest row's price and row height.
+    pub price0: f64,
+    /// Row height (price units).
+    pub row: f64,
+    /// Cells: column, row, quantity (base units; the last sample of the column).
+    pub cells: Vec<(u32, u32, f64)>,
+    /// Trades per cell and aggressor: column, row, quantity, 1 = buyer aggressor.
+    pub trades: Vec<(u32, u32, f64, u8)>,
+}
+
+/// Traded volume by price.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Profile {
+    /// Row prices (lower edge) and height.
+    pub price0: f64,
+    /// Row height.
+    pub row: f64,
+    /// Buyer-aggressor volume per row.
+    pub buy: Vec<f64>,
+    /// Seller-aggressor volume per row.
+    pub sell: Vec<f64>,
+    /// Point of control: the row with the most volume.
+    pub poc: usize,
+}
+
+/// Everything the page draws.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportData {
+    /// Symbol, market, the recording's span (ms).
+    pub symbol: String,
+    /// `spot`, `usdm`, `coinm`.
+    pub market: &'static str,
+    /// The asset amounts are in.
+    pub money: String,
+    /// First and last recorded event, ms.
+    pub span_ms: (u64, u64),
+    /// The base candle width, s, and the widths the page offers.
+    pub candle_s: u64,
+    /// Coarser widths offered.
+    pub candle_steps: Vec<u64>,
+    /// Base candles from the recorded trades.
+    pub candles: Vec<Candle>,
+    /// Operations.
+    pub operations: Vec<OpMark>,
+    /// Equity (ms, amount), drawdown from peak (ms, fraction), position (ms, qty).
+    pub equity: Vec<(u64, f64)>,
+    /// Drawdown.
+    pub drawdown: Vec<(u64, f64)>,
+    /// Position, a step per entry and exit (long positive).
+    pub position: Vec<(u64, f64)>,
+    /// The book heatmap with the trades.
+    pub heatmap: Heatmap,
+    /// The volume profile.
+    pub profile: Profile,
+    /// The backtest's report as `minerva backtest --json` prints it.
+    pub backtest: sonic_rs::Value,
+    /// The backtest's report as text.
+    pub backtest_text: String,
+    /// What the page shows at which resolution.
+    pub resolution: String,
+}
+
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The backtest failed.
+    #[error(transparent)]
+    Backtest(#[from] BacktestError),
+    /// The recording holds no trade to draw candles from.
+    #[error("the recording holds no trade of {0}: nothing to draw")]
+    NoTrades(String),
+}
+
+/// A decoded trade: ms, price, qty, buyer aggressor.
+type Trade = (u64, f64, f64, bool);
+
+/// Runs the backtest of `frames` and gathers what the page draws.
+///
+/// # Errors
+/// [`ReportError`] when the backtest cannot run or there is nothing to draw.
+pub fn build(
+    frames: &[(Vec<u8>, u64)],
+    spec: &SymbolSpec,
+    strategy: &Strategy,
+    signer: Signer,
+    cfg: &BacktestConfig,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(ReportData, BacktestReport), ReportError> {
+    let mut intents = Vec::new();
+    let bt = crate::backtest::run_audited(
+        Input::Frames(frames),
+        spec,
+        strategy,
+        signer,
+        cfg,
+        progress,
+        &mut |e| {
+            if let Entry::Decision {
+                at_us,
+                intent,
+                verdict: Verdict::Sent { op_id, .. },
+            } = e
+            {
+                intents.push((*op_id, *at_us, *intent));
+            }
+        },
+    )?;
+    let (trades, samples) = market(frames, spec, cfg);
+    if trades.is_empty() {
+        return Err(ReportError::NoTrades(spec.name.to_string()));
+    }
+    let span_ms = (trades[0].0, trades[trades.len() - 1].0);
+    let (candle_s, candles) = candles(&trades, span_ms);
+    let px = |t: crate::core::Ticks| spec.price.to_f64(t);
+    let operations: Vec<OpMark> = bt
+        .trades
+        .iter()
+        .map(|t| {
+            let i = intents.iter().find(|(id, _, _)| *id == t.id);
+            let qty = spec.qty.to_f64(t.qty);
+            let e8 = |v: i64| v as f64 / 1e8;
+            OpMark {
+                id: t.id,
+                side: if t.side == Side::Long {
+                    "LONG"
+                } else {
+                    "SHORT"
+                },
+                decided_ms: i.map_or(0, |x| x.1 / 1000),
+                entry_ms: t.entry_us / 1000,
+                exit_ms: t.exit_us / 1000,
+                entry_price: spec.avg_price(t.entry_value_e8, t.qty),
+                exit_price: spec.avg_price(t.exit_value_e8, t.qty),
+                intent_entry: i.map_or(0.0, |x| px(x.2.entry)),
+                take_profit: i.map_or(0.0, |x| px(x.2.take_profit)),
+                stop_loss: i.map_or(0.0, |x| px(x.2.stop_loss)),
+                support_wall: i.map_or(0.0, |x| px(x.2.support_wall)),
+                target_wall: i.map_or(0.0, |x| px(x.2.target_wall)),
+                void_price: i.map_or(0.0, |x| px(x.2.void_price)),
+                void_width_bins: i.map_or(0, |x| x.2.void_width_bins),
+                pressure_ppm: i.map_or(0, |x| x.2.pressure_ppm),
+                qty,
+                pnl: e8(t.pnl_e8),
+                fees: e8(t.fees_e8),
+                funding: e8(t.funding_e8),
+                exit: format!("{:?}", t.exit),
+            }
+        })
+        .collect();
+    let mut position = vec![(span_ms.0, 0.0)];
+    for o in &operations {
+        let q = if o.side == "LONG" { o.qty } else { -o.qty };
+        position.push((o.entry_ms, q));
+        position.push((o.exit_ms, 0.0));
+    }
+    position.sort_by_key(|p| p.0);
+    let mut peak = f64::MIN;
+    let mut equity = Vec::with_capacity(bt.equity.len());
+    let mut drawdown = Vec::with_capacity(bt.equity.len());
+    for p in &bt.equity {
+        let v = p.equity_e8 as f64 / 1e8;
+        peak = peak.max(v);
+        equity.push((p.time_us / 1000, v));
+        drawdown.push((
+            p.time_us / 1000,
+            if peak > 0.0 { v / peak - 1.0 } else { 0.0 },
+        ));
+    }
+    let (heatmap, profile) = pictures(&trades, &samples, span_ms);
+    let backtest: sonic_rs::Value = sonic_rs::from_str(&bt.to_json()).unwrap_or_default();
+    let resolution = format!(
+        "candles of {} (base {} s, {} candles); book heatmap {} columns of {} ms × {} rows of {:.4}; {} trade bubbles; volume profile {} rows",
+        human_s(candle_s),
+        candle_s,
+        candles.len(),
+        heatmap.times.len(),
+        heatmap.column_ms,
+        HEAT_ROWS,
+        heatmap.row,
+        heatmap.trades.len(),
+        PROFILE_ROWS
+    );
+    let data = ReportData {
+        symbol: spec.name.to_string(),
+        market: spec.market.name(),
+        money: if spec.contract_size.is_some() {
+            "the coin (COIN-M: margin, PnL and fees in the base coin)".into()
+        } else {
+            "the quote asset".into()
+        },
+        span_ms,
+        candle_s,
+        candle_steps: CANDLE_STEPS
+            .iter()
+            .copied()
+            .filter(|s| *s >= candle_s)
+            .collect(),
+        candles,
+        operations,
+        equity,
+        drawdown,
+        position,
+        heatmap,
+        profile,
+        backtest,
+        backtest_text: bt.to_text(),
+        resolution,
+    };
+    Ok((data, bt))
+}
+
+fn human_s(s: u64) -> String {
+    match s {
+        s if s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// One book sample: ms, and (price, quantity) of the levels near the touch.
+struct Sample {
+    ms: u64,
+    levels: Vec<(f64, f64)>,
+}
+
+/// The recording's trades, and the book sampled on a fixed grid of columns.
+fn market(
+    frames: &[(Vec<u8>, u64)],
+    spec: &SymbolSpec,
+    cfg: &BacktestConfig,
+) -> (Vec<Trade>, Vec<Sample>) {
+    use crate::venues::binance::{DEFAULT_MAX_LEVELS, Decoder, SymbolTable};
+    let mut table = SymbolTable::new();
+    table.insert(spec.clone());
+    let mut dec = Decoder::new(table, DEFAULT_MAX_LEVELS);
+    let mut book = Book::new(spec, &BookConfig::default());
+    let first = frames.first().map_or(0, |f| f.1 / 1_000_000);
+    let last = frames.last().map_or(0, |f| f.1 / 1_000_000);
+    let column_ms = (last.saturating_sub(first) / HEAT_COLUMNS).max(100);
+    let mut trades = Vec::new();
+    let mut samples = Vec::new();
+    let mut next = 0u64;
+    let px = |t| spec.price.to_f64(t);
+    let qty = |l| spec.qty.to_f64(l);
+    for (bytes, recorded_ns) in frames {
+        // The backtest's window is in recorded time; the book warms up before it.
+        let inside = cfg.from_ns.is_none_or(|f| *recorded_ns >= f)
+            && cfg.to_ns.is_none_or(|t| *recorded_ns <= t);
+        let mut now = 0;
+        let r = dec.decode(bytes, 0, &mut |ev| {
+            if let (EventBody::Trade(t), true) = (ev.body, inside) {
+                trades.push((t.trade_ms, px(t.price), qty(t.qty), !t.buyer_is_maker));
+                now = now.max(t.trade_ms);
+            }
+            now = now.max(ev.event_ms);
+            book.on_event(ev);
+        });
+        if let Ok(crate::venues::binance::Decoded::Snapshot { .. }) = r {
+            let raw = crate::venues::binance::snapshot::parse_raw_snapshot(bytes);
+            if let Ok(snap) = raw.and_then(|r| r.on_grid(spec)) {
+                book.apply_snapshot(&snap);
+            }
+        }
+        if !inside || now < next {
+            continue;
+        }
+        let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) else {
+            continue;
+        };
+        next = (now / column_ms + 1) * column_ms;
+        // Levels within 0.5 % of the touch: what a trader looks at around the price.
+        let mid = (px(bid.price) + px(ask.price)) / 2.0;
+        let (lo, hi) = (mid * 0.995, mid * 1.005);
+        let mut levels = Vec::with_capacity(256);
+        book.for_each_bid(|l| {
+            let p = px(l.price);
+            levels.push((p, qty(l.qty)));
+            p >= lo
+        });
+        book.for_each_ask(|l| {
+            let p = px(l.price);
+            levels.push((p, qty(l.qty)));
+            p <= hi
+        });
+        samples.push(Sample { ms: now, levels });
+    }
+    trades.sort_by_key(|t| t.0);
+    (trades, samples)
+}
+
+/// Base candles: the smallest offered width that keeps at most [`MAX_CANDLES`].
+fn candles(trades: &[Trade], span_ms: (u64, u64)) -> (u64, Vec<Candle>) {
+    let span_s = (span_ms.1 - span_ms.0) / 1000 + 1;
+    let step = CANDLE_STEPS
+        .iter()
+        .copied()
+        .find(|s| span_s / s <= MAX_CANDLES)
+        .unwrap_or(CANDLE_STEPS[CANDLE_STEPS.len() - 1]);
+    let mut out: Vec<Candle> = Vec::new();
+    for &(ms, p, q, _) in trades {
+        let open = ms / (step * 1000) * step * 1000;
+        match out.last_mut() {
+            Some(c) if c.0 == open => {
+                c.2 = c.2.max(p);
+                c.3 = c.3.min(p);
+                c.4 = p;
+                c.5 += q;
+            }
+            _ => out.push(Candle(open, p, p, p, p, q)),
+        }
+    }
+    (step, out)
+}
+
+/// The heatmap (book samples and trades on one grid) and the volume profile.
+fn pictures(trades: &[Trade], samples: &[Sample], span_ms: (u64, u64)) -> (Heatmap, Profile) {
+    let (mut lo, mut hi) = trades
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), t| (l.min(t.1), h.max(t.1)));
+    // The book's rows cover the traded range and a margin either side.
+    let pad = ((hi - lo) * 0.1).max(hi * 0.0005);
+    lo -= pad;
+    hi += pad;
+    let row = (hi - lo) / HEAT_ROWS as f64;
+    let column_ms = ((span_ms.1 - span_ms.0) / HEAT_COLUMNS).max(100);
+    let columns = ((span_ms.1 - span_ms.0) / column_ms + 1) as usize;
+    let col = |ms: u64| ((ms.saturating_sub(span_ms.0)) / column_ms).min(columns as u64 - 1) as u32;
+    let row_of = |p: f64| ((p - lo) / row).floor();
+    let mut grid: std::collections::BTreeMap<(u32, u32), f64> = Default::default();
+    let mut seen_col = vec![false; columns];
+    for s in samples.iter().rev() {
+        // The last sample of each column stands for it.
+        let c = col(s.ms);
+        if std::mem::replace(&mut seen_col[c as usize], true) {
+            continue;
+        }
+        for &(p, q) in &s.levels {
+            let r = row_of(p);
+            if r >= 0.0 && (r as usize) < HEAT_ROWS {
+                *grid.entry((c, r as u32)).or_default() += q;
+            }
+        }
+    }
+    let mut bubbles: std::collections::BTreeMap<(u32, u32, u8), f64> = Default::default();
+    for &(ms, p, q, buy) in trades {
+        let r = row_of(p).clamp(0.0, (HEAT_ROWS - 1) as f64) as u32;
+        *bubbles.entry((col(ms), r, buy as u8)).or_default() += q;
+    }
+    let heat = Heatmap {
+        times: (0..columns as u64)
+            .map(|k| span_ms.0 + k * column_ms)
+            .collect(),
+        column_ms,
+        price0: lo,
+        row,
+        cells: grid.into_iter().map(|((c, r), q)| (c, r, q)).collect(),
+        trades: bubbles
+            .into_iter()
+            .map(|((c, r, b), q)| (c, r, q, b))
+            .collect(),
+    };
+    let (tlo, thi) = trades
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), t| (l.min(t.1), h.max(t.1)));
+    let prow = ((thi - tlo) / PROFILE_ROWS as f64).max(f64::MIN_POSITIVE);
+    let mut buy = vec![0.0; PROFILE_ROWS];
+    let mut sell = vec![0.0; PROFILE_ROWS];
+    for &(_, p, q, b) in trades {
+        let r = (((p - tlo) / prow) as usize).min(PROFILE_ROWS - 1);
+        if b {
+            buy[r] += q;
+        } else {
+            sell[r] += q;
+        }
+    }
+    let poc = (0..PROFILE_ROWS)
+        .max_by(|a, b| (buy[*a] + sell[*a]).total_cmp(&(buy[*b] + sell[*b])))
+        .unwrap_or(0);
+    (
+        heat,
+        Profile {
+            price0: tlo,
+            row: prow,
+            buy,
+            sell,
+            poc,
+        },
+    )
+}
+
+/// The page: the data as JSON (with `</` escaped so it cannot close its script),
+/// the chart library and its licence inlined.
+pub fn html(data: &ReportData) -> String {
+    let json = sonic_rs::to_string(data)
+        .unwrap_or_else(|_| "{}".into())
+        .replace("</", "<\\/");
+    PAGE.replace("{{TITLE}}", &format!("Minerva report · {}", data.symbol))
+        .replace("{{LICENSE}}", &ECHARTS_LICENSE.replace("--", "- -"))
+        .replace("{{ECHARTS}}", ECHARTS)
+        .replace("{{DATA}}", &json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candles_take_the_smallest_width_within_budget() {
+        let t = [
+            (1_000, 10.0, 1.0, true),
+            (1_400, 12.0, 2.0, false),
+            (1_900, 9.0, 1.0, true),
+            (2_100, 11.0, 0.5, true),
+        ];
+        let (step, c) = candles(&t, (1_000, 2_100));
+        assert_eq!(step, 1);
+        assert_eq!(
+            c,
+            vec![
+                Candle(1_000, 10.0, 12.0, 9.0, 9.0, 4.0),
+                Candle(2_000, 11.0, 11.0, 11.0, 11.0, 0.5)
+            ]
+        );
+        // A 34-hour session: 122,400 s → 15 s candles (8,160).
+        let long = [(0, 1.0, 1.0, true), (122_400_000, 1.0, 1.0, true)];
+        assert_eq!(candles(&long, (0, 122_400_000)).0, 15);
+    }
+
+    #[test]
+    fn the_profile_finds_its_point_of_control() {
+        let t = [
+            (0, 100.0, 1.0, true),
+            (1, 101.0, 5.0, false),
+            (2, 101.0, 1.0, true),
+            (3, 102.0, 1.0, false),
+        ];
+        let (heat, p) = pictures(&t, &[], (0, 3));
+        let row = ((101.0 - 100.0) / p.row) as usize;
+        assert_eq!(p.poc, row);
+        assert_eq!((p.buy[row], p.sell[row]), (1.0, 5.0));
+        assert_eq!(heat.trades.iter().map(|x| x.2).sum::<f64>(), 8.0);
+    }
+}
