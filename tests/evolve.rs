@@ -97,6 +97,20 @@ fn the_written_strategy_backtests_to_its_reported_fitness() {
         .output()
         .unwrap();
     let text = succeeded(out);
+    // The log drawn: fitness per generation and each parameter against it.
+    let page = dir.join("evolve.html");
+    let said = common::minerva_ok(&[
+        "report",
+        "--evolve-log",
+        log.to_str().unwrap(),
+        "--out",
+        page.to_str().unwrap(),
+    ]);
+    assert!(said.contains("evolution: 3 generations, "), "{said}");
+    if let Some(c) = common::browser_check(&page) {
+        assert_eq!(c["panels"]["generations"], true, "{c}");
+        assert_eq!(c["panels"]["genes"], true, "{c}");
+    }
     // The strategy evolved from is untouched; the written one carries the fixed
     // overrides (fees 0) and the evolved genes.
     assert_eq!(

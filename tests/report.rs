@@ -8,7 +8,6 @@ mod common;
 
 use common::minerva_ok as minerva;
 use common::repo;
-use std::process::Command;
 
 #[test]
 fn the_report_of_the_sample_is_the_backtest_drawn_offline() {
@@ -35,7 +34,8 @@ fn the_report_of_the_sample_is_the_backtest_drawn_offline() {
         .unwrap();
     let json = &page[start..];
     let json = &json[json.find('>').unwrap() + 1..json.find("</script>").unwrap()];
-    let data: serde_json::Value = serde_json::from_str(json).unwrap();
+    let embedded: serde_json::Value = serde_json::from_str(json).unwrap();
+    let data = &embedded["backtest"];
     let bt: serde_json::Value = serde_json::from_str(&minerva(
         &[&["backtest"][..], &inputs, &["--json"]].concat(),
     ))
@@ -60,24 +60,66 @@ fn the_report_of_the_sample_is_the_backtest_drawn_offline() {
     assert!(!data["candles"].as_array().unwrap().is_empty());
 
     // In a browser.
-    let check = Command::new("python3")
-        .arg(repo("tools/check_report.py"))
-        .arg(&out)
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&check.stdout);
-    match check.status.code() {
-        Some(2) if std::env::var("MINERVA_REQUIRE_CHROMIUM").is_err() => {
-            eprintln!("NOTE: chromium not found; the report's browser check is skipped");
-        }
-        Some(0) => {
-            let c: serde_json::Value = serde_json::from_str(&said).unwrap();
-            assert_eq!(c["entry_markers"], 1, "{said}");
-        }
-        _ => panic!(
-            "the report failed in Chromium:\n{said}\n{}",
-            String::from_utf8_lossy(&check.stderr)
-        ),
+    if let Some(c) = common::browser_check(&out) {
+        assert_eq!(c["entry_markers"], 1, "{c}");
+        assert_eq!(c["panels"]["heat"], true, "{c}");
     }
     let _ = std::fs::remove_file(&out);
+}
+
+/// A latency log (`--latency-log`) drawn as percentile curves, one per series, whose
+/// points are the log's own percentiles.
+#[test]
+fn a_latency_log_is_drawn_as_percentile_curves() {
+    let dir = std::env::temp_dir();
+    let (log, out) = (
+        dir.join(format!("minerva-report-{}.hlog", std::process::id())),
+        dir.join(format!("minerva-report-lat-{}.html", std::process::id())),
+    );
+    let (ev, snap) = (
+        repo("tests/fixtures/synth_events.jsonl"),
+        repo("tests/fixtures/synth_snapshot.json"),
+    );
+    let l = log.display().to_string();
+    minerva(&[
+        "bench",
+        "replay",
+        "--events",
+        &ev,
+        "--snapshot",
+        &snap,
+        "--repeat",
+        "1",
+        "--latency-log",
+        &l,
+    ]);
+    let o = out.display().to_string();
+    let said = minerva(&["report", "--latency-log", &l, "--out", &o]);
+    assert!(said.contains("1 latency series"), "{said}");
+    let page = std::fs::read_to_string(&out).unwrap();
+    let start = page.find(r#"id="minerva-data">"#).unwrap() + r#"id="minerva-data">"#.len();
+    let embedded: serde_json::Value =
+        serde_json::from_str(&page[start..start + page[start..].find("</script>").unwrap()])
+            .unwrap();
+    let curve = &embedded["latency"][0];
+    assert_eq!(curve["tag"], "decode_book_per_msg");
+    // The median and the maximum as minerva latency-report reads them, in µs.
+    let h = &minerva::telemetry::read_log(&log).unwrap()["decode_book_per_msg"];
+    let points = curve["points"].as_array().unwrap();
+    assert_eq!(points[1][0], 50.0);
+    assert_eq!(points[1][1], h.value_at_quantile(0.5) as f64 / 1e3);
+    assert_eq!(points.last().unwrap()[1], h.max() as f64 / 1e3);
+    assert!(embedded["backtest"].is_null());
+    if let Some(c) = common::browser_check(&out) {
+        assert_eq!(c["panels"]["latency"], true, "{c}");
+    }
+    // Nothing to draw is said so.
+    let e = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(["report", "--out", &o])
+        .output()
+        .unwrap();
+    assert!(!e.status.success());
+    assert!(String::from_utf8_lossy(&e.stderr).contains("nothing to draw"));
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(&log);
 }

@@ -1,20 +1,37 @@
-//! `minerva report`: the backtest of recorded data as one self-contained HTML page
-//! (docs/visualize.md).
+//! `minerva report`: one self-contained HTML page of a backtest of recorded data, a
+//! latency log and an evolve log — any of them (docs/visualize.md).
 
-use super::args::{OVERRIDES_HELP, RecordedData, StrategyArgs, WindowArgs, strategy_replay};
-use anyhow::{Context, Result};
+use super::args::{
+    MarketData, OVERRIDES_HELP, StrategyOverrides, WindowArgs, load_strategy, strategy_replay,
+};
+use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 
 /// `minerva report`'s flags.
 #[derive(clap::Args)]
 #[command(after_help = OVERRIDES_HELP)]
 pub struct Args {
+    /// Recorded files of one session in order, or recording databases: backtested with
+    /// --strategy and drawn (candles and operations, book heatmap, volume profile,
+    /// equity, the operations, the fitness report).
+    files: Vec<PathBuf>,
     #[command(flatten)]
-    strategy: StrategyArgs,
+    grids: MarketData,
+    /// Strategy file (TOML, see docs/strategy.md); needed with recorded data.
+    #[arg(long, help_heading = "Strategy")]
+    strategy: Option<PathBuf>,
     #[command(flatten)]
-    data: RecordedData,
+    overrides: StrategyOverrides,
     #[command(flatten)]
     window: WindowArgs,
+    /// An HdrHistogram interval log (`minerva run --latency-log`, `minerva bench …
+    /// --latency-log`), drawn as percentile curves.
+    #[arg(long)]
+    latency_log: Option<PathBuf>,
+    /// A `minerva evolve --log` CSV, drawn as fitness per generation and each
+    /// parameter against fitness.
+    #[arg(long)]
+    evolve_log: Option<PathBuf>,
     /// The page to write (one file: charts, data and licences inlined; opens offline).
     #[arg(long, default_value = "minerva-report.html")]
     out: PathBuf,
@@ -22,32 +39,76 @@ pub struct Args {
 
 /// Runs `minerva report`.
 pub fn run(a: Args) -> Result<()> {
-    let files = a.data.files()?;
-    let strategy = a.strategy.load()?;
-    let cfg = a.window.config();
-    let opts = strategy_replay(&strategy, &a.data.grids);
-    let (spec, frames) = super::backtest::symbol_data(&files, 1, &opts)?;
-    let signer = super::backtest::backtest_signer();
-    let bar = super::backtest::progress_bar(&spec.name);
-    let mut progress = |done: u64, total: u64| {
-        bar.set_length(total);
-        bar.set_position(done);
-    };
-    let (data, bt) = minerva::report::build(&frames, &spec, &strategy, signer, &cfg, &mut progress)
+    if a.files.is_empty() && a.latency_log.is_none() && a.evolve_log.is_none() {
+        bail!("nothing to draw: give recorded data with --strategy, --latency-log or --evolve-log");
+    }
+    let mut page = minerva::report::Page::default();
+    let mut said = Vec::new();
+    if !a.files.is_empty() {
+        let Some(path) = &a.strategy else {
+            bail!("recorded data is backtested: give --strategy");
+        };
+        let strategy = load_strategy(path, &a.overrides)?;
+        let files = minerva::store::expand(&a.files)?;
+        let opts = strategy_replay(&strategy, &a.grids);
+        let (spec, frames) = super::backtest::symbol_data(&files, 1, &opts)?;
+        let bar = super::backtest::progress_bar(&spec.name);
+        let mut progress = |done: u64, total: u64| {
+            bar.set_length(total);
+            bar.set_position(done);
+        };
+        let (data, bt) = minerva::report::build(
+            &frames,
+            &spec,
+            &strategy,
+            super::backtest::backtest_signer(),
+            &a.window.config(),
+            &mut progress,
+        )
         .with_context(|| spec.name.to_string())?;
-    bar.finish_and_clear();
-    let page = minerva::report::html(&data);
-    std::fs::write(&a.out, &page).with_context(|| format!("--out {}", a.out.display()))?;
+        bar.finish_and_clear();
+        said.push(format!(
+            "{}: {} operations, net PnL {:.8}, fitness {:.4} ({}); shown: {}",
+            spec.name,
+            bt.trades.len(),
+            bt.metrics.net_pnl,
+            bt.fitness,
+            bt.objective,
+            data.resolution
+        ));
+        page.title = format!("Minerva report · {}", spec.name);
+        page.backtest = Some(data);
+    }
+    if let Some(p) = &a.latency_log {
+        page.latency = minerva::report::latency_curves(p)
+            .with_context(|| format!("--latency-log {}", p.display()))?;
+        if page.latency.is_empty() {
+            bail!("--latency-log {}: no histogram in it", p.display());
+        }
+        said.push(format!("{} latency series", page.latency.len()));
+    }
+    if let Some(p) = &a.evolve_log {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("--evolve-log {}", p.display()))?;
+        let v = minerva::report::evolve_view(&text)
+            .with_context(|| format!("--evolve-log {}", p.display()))?;
+        said.push(format!(
+            "evolution: {} generations, {} candidates scored",
+            v.generations.len(),
+            v.candidates.len()
+        ));
+        page.evolve = Some(v);
+    }
+    if page.title.is_empty() {
+        page.title = "Minerva report".into();
+    }
+    let html = minerva::report::html(&page);
+    std::fs::write(&a.out, &html).with_context(|| format!("--out {}", a.out.display()))?;
     println!(
-        "{}: {} operations, net PnL {:.8}, fitness {:.4} ({}) → {} ({:.1} MB; {})",
-        spec.name,
-        bt.trades.len(),
-        bt.metrics.net_pnl,
-        bt.fitness,
-        bt.objective,
+        "{} ({:.1} MB): {}",
         a.out.display(),
-        page.len() as f64 / 1e6,
-        data.resolution
+        html.len() as f64 / 1e6,
+        said.join("; ")
     );
     Ok(())
 }

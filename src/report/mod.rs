@@ -9,6 +9,11 @@
 //! through the same book. Long sessions are downsampled to a fixed budget of
 //! candles, heatmap cells and trade bubbles, and the page says at what resolution.
 //!
+//! The same page also draws what other commands leave behind: a latency log
+//! (`--latency-log`, HdrHistogram) as percentile curves, and an evolve log (`--log`)
+//! as fitness per generation and each parameter against fitness (the seed's GA
+//! observer).
+//!
 //! The charts are Apache ECharts (inlined with its licence, `vendor/`): one library
 //! that draws candlesticks, heatmaps, bars and lines on linked time axes with zoom
 //! and pan, in one canvas each, fast enough for hundreds of thousands of points.
@@ -486,13 +491,159 @@ fn pictures(trades: &[Trade], samples: &[Sample], span_ms: (u64, u64)) -> (Heatm
     )
 }
 
+/// One tag's latency distribution: (percentile, µs) points.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LatencyCurve {
+    /// The series (`tick_to_trade`, `order_rtt`, …).
+    pub tag: String,
+    /// Samples.
+    pub count: u64,
+    /// (percentile, µs), from the median to the maximum.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// The percentiles a latency curve is drawn at (then the maximum, as 100).
+const CURVE_PERCENTILES: [f64; 12] = [
+    0.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999,
+];
+
+/// The curves of an HdrHistogram interval log (intervals of a tag merged).
+///
+/// # Errors
+/// [`crate::telemetry::TelemetryError`] for an unreadable or damaged log.
+pub fn latency_curves(
+    path: &std::path::Path,
+) -> Result<Vec<LatencyCurve>, crate::telemetry::TelemetryError> {
+    Ok(crate::telemetry::read_log(path)?
+        .into_iter()
+        .filter(|(_, h)| !h.is_empty())
+        .map(|(tag, h)| LatencyCurve {
+            tag: if tag.is_empty() {
+                "latency".into()
+            } else {
+                tag
+            },
+            count: h.len(),
+            points: CURVE_PERCENTILES
+                .iter()
+                .map(|&q| (q, h.value_at_quantile(q / 100.0) as f64 / 1e3))
+                .chain(std::iter::once((100.0, h.max() as f64 / 1e3)))
+                .collect(),
+        })
+        .collect())
+}
+
+/// An evolve log as the page draws it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EvolveView {
+    /// The genes' keys, in the log's order.
+    pub genes: Vec<String>,
+    /// Per generation: generation, best, mean, median fitness, candidates scored.
+    pub generations: Vec<(u32, f64, f64, f64, usize)>,
+    /// Every scored candidate: generation, its genes' values, fitness, trades.
+    pub candidates: Vec<(u32, Vec<f64>, f64, f64)>,
+    /// Candidates refused or failed (no fitness).
+    pub refused: usize,
+}
+
+/// Why an evolve log could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum EvolveLogError {
+    /// Not a CSV the way `minerva evolve --log` writes it.
+    #[error("{0}")]
+    Csv(#[from] csv::Error),
+    /// A column is missing.
+    #[error("no `{0}` column: not a minerva evolve log")]
+    Missing(&'static str),
+    /// Nothing scored in it.
+    #[error("no candidate with a fitness in the log")]
+    Empty,
+}
+
+/// Reads a `minerva evolve --log` CSV.
+///
+/// # Errors
+/// [`EvolveLogError`] when it is not one or holds no scored candidate.
+pub fn evolve_view(text: &str) -> Result<EvolveView, EvolveLogError> {
+    let mut r = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
+    let head = r.headers()?.clone();
+    let col = |name: &'static str| {
+        head.iter()
+            .position(|h| h == name)
+            .ok_or(EvolveLogError::Missing(name))
+    };
+    let (generation, fitness, trades) = (col("generation")?, col("fitness")?, col("trades")?);
+    let genes: Vec<(usize, String)> = (generation + 1..fitness)
+        .map(|k| (k, head[k].to_string()))
+        .collect();
+    let mut candidates = Vec::new();
+    let mut refused = 0;
+    for row in r.records() {
+        let row = row?;
+        let num = |k: usize| row.get(k).and_then(|v| v.parse::<f64>().ok());
+        let (Some(g), Some(f)) = (num(generation), num(fitness)) else {
+            refused += 1;
+            continue;
+        };
+        let values = genes
+            .iter()
+            .map(|(k, _)| num(*k).unwrap_or(f64::NAN))
+            .collect();
+        candidates.push((g as u32, values, f, num(trades).unwrap_or(0.0)));
+    }
+    if candidates.is_empty() {
+        return Err(EvolveLogError::Empty);
+    }
+    let mut generations = Vec::new();
+    let mut gens: Vec<u32> = candidates.iter().map(|c| c.0).collect();
+    gens.sort_unstable();
+    gens.dedup();
+    for g in gens {
+        let mut f: Vec<f64> = candidates
+            .iter()
+            .filter(|c| c.0 == g)
+            .map(|c| c.2)
+            .collect();
+        f.sort_by(f64::total_cmp);
+        let n = f.len();
+        let median = if n % 2 == 1 {
+            f[n / 2]
+        } else {
+            (f[n / 2 - 1] + f[n / 2]) / 2.0
+        };
+        generations.push((g, f[n - 1], f.iter().sum::<f64>() / n as f64, median, n));
+    }
+    Ok(EvolveView {
+        genes: genes.into_iter().map(|(_, k)| k).collect(),
+        generations,
+        candidates,
+        refused,
+    })
+}
+
+/// Everything one page shows: a backtest, a latency log, an evolve log — any of
+/// them, at least one.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Page {
+    /// The page's title.
+    pub title: String,
+    /// A backtest of recorded data, drawn.
+    pub backtest: Option<ReportData>,
+    /// Latency curves.
+    pub latency: Vec<LatencyCurve>,
+    /// An evolve log.
+    pub evolve: Option<EvolveView>,
+}
+
 /// The page: the data as JSON (with `</` escaped so it cannot close its script),
 /// the chart library and its licence inlined.
-pub fn html(data: &ReportData) -> String {
-    let json = sonic_rs::to_string(data)
+pub fn html(page: &Page) -> String {
+    let json = sonic_rs::to_string(page)
         .unwrap_or_else(|_| "{}".into())
         .replace("</", "<\\/");
-    PAGE.replace("{{TITLE}}", &format!("Minerva report · {}", data.symbol))
+    PAGE.replace("{{TITLE}}", &page.title)
         .replace("{{LICENSE}}", &ECHARTS_LICENSE.replace("--", "- -"))
         .replace("{{ECHARTS}}", ECHARTS)
         .replace("{{DATA}}", &json)
@@ -522,6 +673,29 @@ mod tests {
         // A 34-hour session: 122,400 s → 15 s candles (8,160).
         let long = [(0, 1.0, 1.0, true), (122_400_000, 1.0, 1.0, true)];
         assert_eq!(candles(&long, (0, 122_400_000)).0, 15);
+    }
+
+    #[test]
+    fn an_evolve_log_reads_into_generations() {
+        let log = "# minerva evolve log; data and settings 088f\n\
+            generation,short_pressure,long_pressure,fitness,trades,net_pnl,max_drawdown,error\n\
+            0,0.75,0.3,1.0,13,0.2,0.1,\n\
+            0,0.8,0.35,3.0,10,0.2,0.1,\n\
+            0,0.7,0.4,2.0,4,0.2,0.1,\n\
+            1,2,0.4,,,,,\"refused: `short_pressure` = 2\"\n\
+            1,0.9,0.4,5.0,7,0.2,0.1,\n";
+        let v = evolve_view(log).unwrap();
+        assert_eq!(v.genes, ["short_pressure", "long_pressure"]);
+        assert_eq!(v.refused, 1);
+        assert_eq!(
+            v.generations,
+            vec![(0, 3.0, 2.0, 2.0, 3), (1, 5.0, 5.0, 5.0, 1)]
+        );
+        assert_eq!(v.candidates[1], (0, vec![0.8, 0.35], 3.0, 10.0));
+        assert!(matches!(
+            evolve_view("a,b\n1,2\n"),
+            Err(EvolveLogError::Missing("generation"))
+        ));
     }
 
     #[test]

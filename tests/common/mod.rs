@@ -359,3 +359,26 @@ pub fn repo(p: &str) -> String {
         .display()
         .to_string()
 }
+
+/// Opens a `minerva report` page in headless Chromium (tools/check_report.py) and
+/// returns its self-check, which must say ok; `None` (said so) without Chromium,
+/// except under CI (`MINERVA_REQUIRE_CHROMIUM`, set by `.ci/run`).
+pub fn browser_check(page: &std::path::Path) -> Option<serde_json::Value> {
+    let check = std::process::Command::new("python3")
+        .arg(repo("tools/check_report.py"))
+        .arg(page)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    match check.status.code() {
+        Some(2) if std::env::var("MINERVA_REQUIRE_CHROMIUM").is_err() => {
+            eprintln!("NOTE: chromium not found; the report's browser check is skipped");
+            None
+        }
+        Some(0) => Some(serde_json::from_str(&said).unwrap()),
+        _ => panic!(
+            "the report failed in Chromium:\n{said}\n{}",
+            String::from_utf8_lossy(&check.stderr)
+        ),
+    }
+}
