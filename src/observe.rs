@@ -257,7 +257,7 @@ pub fn journaled_view(o: &JournaledOperation, spec: &SymbolSpec) -> OpView {
 }
 
 /// A journaled operation as the backtest's record of one.
-fn closed_of(o: &JournaledOperation, spec: &SymbolSpec) -> ClosedTrade {
+pub fn closed_of(o: &JournaledOperation, spec: &SymbolSpec) -> ClosedTrade {
     ClosedTrade {
         id: o.operation as u64,
         side: side_of(&o.side),

@@ -164,6 +164,35 @@ fn observe_puts_a_live_run_beside_the_backtest_of_its_recording() {
     );
     assert!(human.contains("implementation shortfall"), "{human}");
 
+    // The same run drawn: the backtest's operations and the live ones on one chart.
+    let page = dir.join("report.html");
+    let said = ok(&minerva(&[
+        "report",
+        "--journal",
+        &j,
+        "--out",
+        &page.display().to_string(),
+    ]));
+    assert!(
+        said.contains(&format!("journal run 1: {journal_ops} live operations")),
+        "{said}"
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    let start = html.find(r#"id="minerva-data">"#).unwrap() + r#"id="minerva-data">"#.len();
+    let embedded: serde_json::Value =
+        serde_json::from_str(&html[start..start + html[start..].find("</script>").unwrap()])
+            .unwrap();
+    let b = &embedded["backtest"];
+    assert_eq!(b["real"].as_array().unwrap().len(), journal_ops);
+    assert_eq!(
+        b["operations"].as_array().unwrap().len(),
+        paired + theo_only
+    );
+    assert_eq!(b["backtest"]["fitness"], v["theoretical"]["fitness"]);
+    if let Some(c) = common::browser_check(&page) {
+        assert_eq!(c["live_markers"], 2 * journal_ops, "{c}");
+    }
+
     // Without a recording: a clear refusal.
     let bare = dir.join("bare.db");
     let o = minerva(&["observe", "--journal", &bare.display().to_string()]);

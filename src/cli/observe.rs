@@ -255,23 +255,47 @@ fn follow(a: &Args) -> Result<()> {
     }
 }
 
-/// Runs `minerva observe`.
-pub fn run(a: Args) -> Result<()> {
+/// A clear refusal for a journal file that is not there (SQLite would say it cannot
+/// open it).
+fn journal_exists(journal: &std::path::Path) -> Result<()> {
     let file = matches!(
-        minerva::store::Target::of_path(&a.journal),
+        minerva::store::Target::of_path(journal),
         minerva::store::Target::Sqlite(_)
     );
-    if file && !a.journal.exists() {
+    if file && !journal.exists() {
         bail!(
             "{}: no journal (minerva run --journal FILE writes one; live runs write minerva-journal.db)",
-            a.journal.display()
+            journal.display()
         );
     }
-    if a.follow {
-        follow(&a)?;
-    }
-    let j = minerva::store::journal::load_run(&a.journal, a.run)?;
-    let data = match a.data.clone().or_else(|| j.run.recording.clone()) {
+    Ok(())
+}
+
+/// A journal run and what its theoretical twin needs: the strategy it traded, the
+/// grids it traded on, and the market data recorded during it.
+pub struct JournalRun {
+    /// The run's journal.
+    pub j: minerva::store::journal::RunJournal,
+    /// Its strategy (the file with the run's overrides).
+    pub strategy: minerva::strategy::Strategy,
+    /// The symbol's grids.
+    pub spec: minerva::core::SymbolSpec,
+    /// The recorded frames of the sessions that overlap the run.
+    pub frames: super::backtest::RecordedFrames,
+    /// Where they were read from.
+    pub data: String,
+}
+
+/// Loads run `run` (the last when `None`) of `journal` with the recording it names
+/// (or `data`).
+pub fn journal_run(
+    journal: &std::path::Path,
+    run: Option<i64>,
+    data: Option<String>,
+) -> Result<JournalRun> {
+    journal_exists(journal)?;
+    let j = minerva::store::journal::load_run(journal, run)?;
+    let data = match data.or_else(|| j.run.recording.clone()) {
         Some(d) => d,
         None => bail!(
             "journal run {} was made without --record: observe needs the market data recorded during the run (minerva run --record market.db), or --data",
@@ -312,6 +336,28 @@ pub fn run(a: Args) -> Result<()> {
     }
     let spec = table?.specs()[0].clone();
     let frames = minerva::store::files::recorded_frames_of(&files, &spec.name)?;
+    Ok(JournalRun {
+        j,
+        strategy,
+        spec,
+        frames,
+        data,
+    })
+}
+
+/// Runs `minerva observe`.
+pub fn run(a: Args) -> Result<()> {
+    journal_exists(&a.journal)?;
+    if a.follow {
+        follow(&a)?;
+    }
+    let JournalRun {
+        j,
+        strategy,
+        spec,
+        frames,
+        data,
+    } = journal_run(&a.journal, a.run, a.data.clone())?;
     // The same signer as minerva backtest's: observe's theoretical side is its run.
     let signer = super::backtest::backtest_signer();
     let cfg = a.window.config();

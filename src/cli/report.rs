@@ -24,6 +24,15 @@ pub struct Args {
     overrides: StrategyOverrides,
     #[command(flatten)]
     window: WindowArgs,
+    /// A live run's journal (`minerva run --journal`): the backtest of the market data
+    /// recorded during the run, with the run's own strategy and grids, drawn with the
+    /// run's real operations beside the theoretical ones (as `minerva observe`
+    /// compares them). Instead of recorded data and --strategy.
+    #[arg(long, conflicts_with_all = ["files", "strategy"])]
+    journal: Option<PathBuf>,
+    /// With --journal: the run (default the last).
+    #[arg(long, requires = "journal")]
+    run: Option<i64>,
     /// An HdrHistogram interval log (`minerva run --latency-log`, `minerva bench …
     /// --latency-log`), drawn as percentile curves.
     #[arg(long)]
@@ -39,12 +48,28 @@ pub struct Args {
 
 /// Runs `minerva report`.
 pub fn run(a: Args) -> Result<()> {
-    if a.files.is_empty() && a.latency_log.is_none() && a.evolve_log.is_none() {
-        bail!("nothing to draw: give recorded data with --strategy, --latency-log or --evolve-log");
+    if a.files.is_empty()
+        && a.journal.is_none()
+        && a.latency_log.is_none()
+        && a.evolve_log.is_none()
+    {
+        bail!(
+            "nothing to draw: give recorded data with --strategy, --journal, --latency-log or --evolve-log"
+        );
     }
     let mut page = minerva::report::Page::default();
     let mut said = Vec::new();
-    if !a.files.is_empty() {
+    // What is backtested: recorded data with a strategy, or a journal run's recording
+    // with its own strategy (and its real side).
+    let input = if let Some(journal) = &a.journal {
+        let r = super::observe::journal_run(journal, a.run, None)?;
+        let real: Vec<_> =
+            r.j.operations
+                .iter()
+                .map(|o| minerva::observe::closed_of(o, &r.spec))
+                .collect();
+        Some((r.strategy, r.spec, r.frames, Some((r.j.run.id, real))))
+    } else if !a.files.is_empty() {
         let Some(path) = &a.strategy else {
             bail!("recorded data is backtested: give --strategy");
         };
@@ -52,12 +77,17 @@ pub fn run(a: Args) -> Result<()> {
         let files = minerva::store::expand(&a.files)?;
         let opts = strategy_replay(&strategy, &a.grids);
         let (spec, frames) = super::backtest::symbol_data(&files, 1, &opts)?;
+        Some((strategy, spec, frames, None))
+    } else {
+        None
+    };
+    if let Some((strategy, spec, frames, real)) = input {
         let bar = super::backtest::progress_bar(&spec.name);
         let mut progress = |done: u64, total: u64| {
             bar.set_length(total);
             bar.set_position(done);
         };
-        let (data, bt) = minerva::report::build(
+        let (mut data, bt) = minerva::report::build(
             &frames,
             &spec,
             &strategy,
@@ -77,6 +107,14 @@ pub fn run(a: Args) -> Result<()> {
             data.resolution
         ));
         page.title = format!("Minerva report · {}", spec.name);
+        if let Some((run, trades)) = real {
+            said.push(format!(
+                "journal run {run}: {} live operations beside them",
+                trades.len()
+            ));
+            data.add_real(run, &trades, &spec, strategy.capital.0);
+            page.title = format!("Minerva report · {} · journal run {run}", spec.name);
+        }
         page.backtest = Some(data);
     }
     if let Some(p) = &a.latency_log {

@@ -22,6 +22,7 @@ use crate::backtest::{BacktestConfig, BacktestError, BacktestReport, Input};
 use crate::book::{Book, BookConfig};
 use crate::core::{EventBody, SymbolSpec};
 use crate::gateway::audit::{Entry, Verdict};
+use crate::gateway::journal::ClosedTrade;
 use crate::signal::oracle::Side;
 use crate::strategy::Strategy;
 use crate::venues::binance::sign::Signer;
@@ -145,6 +146,12 @@ pub struct ReportData {
     pub candles: Vec<Candle>,
     /// Operations.
     pub operations: Vec<OpMark>,
+    /// A live run's operations, from its journal (`minerva report --journal`).
+    pub real: Vec<OpMark>,
+    /// Its equity: capital plus realised PnL at each close.
+    pub real_equity: Vec<(u64, f64)>,
+    /// The journal's run.
+    pub real_run: Option<i64>,
     /// Equity (ms, amount), drawdown from peak (ms, fraction), position (ms, qty).
     pub equity: Vec<(u64, f64)>,
     /// Drawdown.
@@ -214,40 +221,12 @@ pub fn build(
     }
     let span_ms = (trades[0].0, trades[trades.len() - 1].0);
     let (candle_s, candles) = candles(&trades, span_ms);
-    let px = |t: crate::core::Ticks| spec.price.to_f64(t);
     let operations: Vec<OpMark> = bt
         .trades
         .iter()
         .map(|t| {
             let i = intents.iter().find(|(id, _, _)| *id == t.id);
-            let qty = spec.qty.to_f64(t.qty);
-            let e8 = |v: i64| v as f64 / 1e8;
-            OpMark {
-                id: t.id,
-                side: if t.side == Side::Long {
-                    "LONG"
-                } else {
-                    "SHORT"
-                },
-                decided_ms: i.map_or(0, |x| x.1 / 1000),
-                entry_ms: t.entry_us / 1000,
-                exit_ms: t.exit_us / 1000,
-                entry_price: spec.avg_price(t.entry_value_e8, t.qty),
-                exit_price: spec.avg_price(t.exit_value_e8, t.qty),
-                intent_entry: i.map_or(0.0, |x| px(x.2.entry)),
-                take_profit: i.map_or(0.0, |x| px(x.2.take_profit)),
-                stop_loss: i.map_or(0.0, |x| px(x.2.stop_loss)),
-                support_wall: i.map_or(0.0, |x| px(x.2.support_wall)),
-                target_wall: i.map_or(0.0, |x| px(x.2.target_wall)),
-                void_price: i.map_or(0.0, |x| px(x.2.void_price)),
-                void_width_bins: i.map_or(0, |x| x.2.void_width_bins),
-                pressure_ppm: i.map_or(0, |x| x.2.pressure_ppm),
-                qty,
-                pnl: e8(t.pnl_e8),
-                fees: e8(t.fees_e8),
-                funding: e8(t.funding_e8),
-                exit: format!("{:?}", t.exit),
-            }
+            mark(t, i.map(|x| (x.1, &x.2)), spec)
         })
         .collect();
     let mut position = vec![(span_ms.0, 0.0)];
@@ -300,6 +279,9 @@ pub fn build(
             .collect(),
         candles,
         operations,
+        real: Vec::new(),
+        real_equity: Vec::new(),
+        real_run: None,
         equity,
         drawdown,
         position,
@@ -310,6 +292,68 @@ pub fn build(
         resolution,
     };
     Ok((data, bt))
+}
+
+/// An operation as the page draws it, with the intent it came from when known
+/// (decision time µs, intent).
+fn mark(
+    t: &ClosedTrade,
+    intent: Option<(u64, &crate::signal::oracle::Intent)>,
+    spec: &SymbolSpec,
+) -> OpMark {
+    let px = |f: fn(&crate::signal::oracle::Intent) -> crate::core::Ticks| {
+        intent.map_or(0.0, |(_, i)| spec.price.to_f64(f(i)))
+    };
+    let e8 = |v: i64| v as f64 / 1e8;
+    OpMark {
+        id: t.id,
+        side: if t.side == Side::Long {
+            "LONG"
+        } else {
+            "SHORT"
+        },
+        decided_ms: intent.map_or(0, |(at_us, _)| at_us / 1000),
+        entry_ms: t.entry_us / 1000,
+        exit_ms: t.exit_us / 1000,
+        entry_price: spec.avg_price(t.entry_value_e8, t.qty),
+        exit_price: spec.avg_price(t.exit_value_e8, t.qty),
+        intent_entry: px(|i| i.entry),
+        take_profit: px(|i| i.take_profit),
+        stop_loss: px(|i| i.stop_loss),
+        support_wall: px(|i| i.support_wall),
+        target_wall: px(|i| i.target_wall),
+        void_price: px(|i| i.void_price),
+        void_width_bins: intent.map_or(0, |(_, i)| i.void_width_bins),
+        pressure_ppm: intent.map_or(0, |(_, i)| i.pressure_ppm),
+        qty: spec.qty.to_f64(t.qty),
+        pnl: e8(t.pnl_e8),
+        fees: e8(t.fees_e8),
+        funding: e8(t.funding_e8),
+        exit: format!("{:?}", t.exit),
+    }
+}
+
+impl ReportData {
+    /// Adds a live run's operations (from its journal) beside the backtest's:
+    /// markers of their own on the price chart, a row each in the table, their
+    /// equity (capital plus realised PnL at each close) beside the backtest's.
+    pub fn add_real(
+        &mut self,
+        run: i64,
+        trades: &[ClosedTrade],
+        spec: &SymbolSpec,
+        capital_e8: i64,
+    ) {
+        self.real = trades.iter().map(|t| mark(t, None, spec)).collect();
+        let mut equity = capital_e8;
+        self.real_equity = std::iter::once((self.span_ms.0, capital_e8 as f64 / 1e8))
+            .chain(trades.iter().map(|t| {
+                equity += t.pnl_e8;
+                (t.exit_us / 1000, equity as f64 / 1e8)
+            }))
+            .collect();
+        self.real_run = Some(run);
+    }
 }
 
 fn human_s(s: u64) -> String {
