@@ -56,6 +56,27 @@ fn the_report_of_the_sample_is_the_backtest_drawn_offline() {
         o["entry_price"].as_f64().unwrap(),
     );
     assert!(tp > 0.0 && sl > 0.0 && (tp - e) * (e - sl) > 0.0, "{o}");
+    // The bins the oracle read at the decision, found again: the intent's walls and
+    // void are among the peaks in them (each a bin's lower edge).
+    let bins = &o["bins"];
+    let width = bins["width"].as_f64().unwrap();
+    let holds = |key: &str, price: f64| {
+        bins[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| (0.0..width + 1e-9).contains(&(price - b.as_f64().unwrap())))
+    };
+    assert!(
+        holds("support_walls", o["support_wall"].as_f64().unwrap()),
+        "{bins}"
+    );
+    assert!(
+        holds("target_walls", o["target_wall"].as_f64().unwrap()),
+        "{bins}"
+    );
+    assert!(holds("voids", o["void_price"].as_f64().unwrap()), "{bins}");
+    assert!(bins["thresholds"][0].as_f64().unwrap() > 0.0, "{bins}");
     assert!(!data["heatmap"]["cells"].as_array().unwrap().is_empty());
     assert!(!data["candles"].as_array().unwrap().is_empty());
 
@@ -63,6 +84,7 @@ fn the_report_of_the_sample_is_the_backtest_drawn_offline() {
     if let Some(c) = common::browser_check(&out) {
         assert_eq!(c["entry_markers"], 1, "{c}");
         assert_eq!(c["panels"]["heat"], true, "{c}");
+        assert_eq!(c["panels"]["bins"], true, "{c}");
     }
     let _ = std::fs::remove_file(&out);
 }

@@ -23,7 +23,7 @@ use crate::book::{Book, BookConfig};
 use crate::core::{EventBody, SymbolSpec};
 use crate::gateway::audit::{Entry, Verdict};
 use crate::gateway::journal::ClosedTrade;
-use crate::signal::oracle::Side;
+use crate::signal::oracle::{Reading, Side};
 use crate::strategy::Strategy;
 use crate::venues::binance::sign::Signer;
 use serde::Serialize;
@@ -93,6 +93,84 @@ pub struct OpMark {
     pub funding: f64,
     /// How it ended.
     pub exit: String,
+    /// The book's bins as the oracle read them at the decision (none when it could not
+    /// be found again, or for a live run's operations).
+    pub bins: Option<DecisionBins>,
+}
+
+/// The book's bins at a decision, with what the oracle found in them: prices in
+/// quote units, quantities in base units.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DecisionBins {
+    /// Bin width, price units.
+    pub width: f64,
+    /// Bids and asks: (bin price, resting quantity), from the touch outwards.
+    pub bid: Vec<(f64, f64)>,
+    /// Asks.
+    pub ask: Vec<(f64, f64)>,
+    /// Traded quantity per target bin (the volume window's): (bin price, quantity).
+    pub traded: Vec<(f64, f64)>,
+    /// Walls on the support and target sides, and the voids: bin prices.
+    pub support_walls: Vec<f64>,
+    /// Target walls.
+    pub target_walls: Vec<f64>,
+    /// Voids.
+    pub voids: Vec<f64>,
+    /// The thresholds a wall stands above its neighbours by (support, target), and a
+    /// void below them, quantity units.
+    pub thresholds: (f64, f64, f64),
+    /// The support side is the bid (a long).
+    pub long: bool,
+}
+
+impl DecisionBins {
+    fn of(r: &Reading, spec: &SymbolSpec) -> Self {
+        let long = r.side == Side::Long;
+        let q = |l: i64| spec.qty.to_f64(crate::core::Lots(l));
+        // Bids count down from their touch, asks up.
+        let price = |origin: i64, k: usize, bid: bool| {
+            let abs = if bid {
+                origin - k as i64
+            } else {
+                origin + k as i64
+            };
+            spec.price.to_f64(crate::core::Ticks(abs * r.bin_ticks))
+        };
+        let (s_bid, t_bid) = (long, !long);
+        let side = |(origin, qty, _, _): &(i64, Vec<i64>, Vec<u32>, i64), bid: bool| {
+            qty.iter()
+                .enumerate()
+                .map(|(k, &v)| (price(*origin, k, bid), q(v)))
+                .collect::<Vec<_>>()
+        };
+        let (support, target) = (side(&r.support, s_bid), side(&r.target, t_bid));
+        let at = |origin: i64, bins: &[u32], bid: bool| {
+            bins.iter()
+                .map(|&k| price(origin, k as usize, bid))
+                .collect::<Vec<_>>()
+        };
+        let (bid, ask) = if long {
+            (support, target)
+        } else {
+            (target, support)
+        };
+        Self {
+            width: spec.price.to_f64(crate::core::Ticks(r.bin_ticks)),
+            bid,
+            ask,
+            traded: r
+                .traded
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| (price(r.target.0, k, t_bid), q(v)))
+                .collect(),
+            support_walls: at(r.support.0, &r.support.2, s_bid),
+            target_walls: at(r.target.0, &r.target.2, t_bid),
+            voids: at(r.target.0, &r.voids.0, t_bid),
+            thresholds: (q(r.support.3), q(r.target.3), q(r.voids.1)),
+            long,
+        }
+    }
 }
 
 /// The book heatmap: resting quantity per (column, row) cell.
@@ -215,7 +293,7 @@ pub fn build(
             }
         },
     )?;
-    let (trades, samples) = market(frames, spec, cfg);
+    let (trades, samples, readings) = market(frames, spec, strategy, cfg, &intents);
     if trades.is_empty() {
         return Err(ReportError::NoTrades(spec.name.to_string()));
     }
@@ -225,8 +303,12 @@ pub fn build(
         .trades
         .iter()
         .map(|t| {
-            let i = intents.iter().find(|(id, _, _)| *id == t.id);
-            mark(t, i.map(|x| (x.1, &x.2)), spec)
+            let k = intents.iter().position(|(id, _, _)| *id == t.id);
+            let mut m = mark(t, k.map(|k| (intents[k].1, &intents[k].2)), spec);
+            m.bins = k
+                .and_then(|k| readings[k].as_ref())
+                .map(|r| DecisionBins::of(r, spec));
+            m
         })
         .collect();
     let mut position = vec![(span_ms.0, 0.0)];
@@ -330,6 +412,7 @@ fn mark(
         fees: e8(t.fees_e8),
         funding: e8(t.funding_e8),
         exit: format!("{:?}", t.exit),
+        bins: None,
     }
 }
 
@@ -371,11 +454,28 @@ struct Sample {
 }
 
 /// The recording's trades, and the book sampled on a fixed grid of columns.
+/// The backtest's decisions that became operations: (operation, decision µs, intent).
+type Decisions = [(u64, u64, crate::signal::oracle::Intent)];
+
+/// The recording's trades, the book sampled on a fixed grid of columns, and what the
+/// oracle read at each of `decisions` (found again by running the same oracle on the
+/// same views: the evaluation that gave the same intent at the decision's time).
 fn market(
     frames: &[(Vec<u8>, u64)],
     spec: &SymbolSpec,
+    strategy: &Strategy,
     cfg: &BacktestConfig,
-) -> (Vec<Trade>, Vec<Sample>) {
+    decisions: &Decisions,
+) -> (Vec<Trade>, Vec<Sample>, Vec<Option<Reading>>) {
+    let mut oracle = crate::signal::oracle::Oracle::new(strategy, spec);
+    let (bin_ticks, bins, limit) = oracle.view_shape();
+    let mut profile = crate::signal::profile::TradeProfile::new(
+        strategy.bin_ticks,
+        strategy.volume_window_secs as u64 * 1000,
+        1 << 16,
+    );
+    let mut view = Box::new(crate::book::BookView::<{ crate::strategy::MAX_BINS }>::EMPTY);
+    let mut readings: Vec<Option<Reading>> = vec![None; decisions.len()];
     use crate::venues::binance::{DEFAULT_MAX_LEVELS, Decoder, SymbolTable};
     let mut table = SymbolTable::new();
     table.insert(spec.clone());
@@ -395,12 +495,33 @@ fn market(
             && cfg.to_ns.is_none_or(|t| *recorded_ns <= t);
         let mut now = 0;
         let r = dec.decode(bytes, 0, &mut |ev| {
-            if let (EventBody::Trade(t), true) = (ev.body, inside) {
-                trades.push((t.trade_ms, px(t.price), qty(t.qty), !t.buyer_is_maker));
-                now = now.max(t.trade_ms);
+            if let EventBody::Trade(t) = ev.body {
+                profile.on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker);
+                if inside {
+                    trades.push((t.trade_ms, px(t.price), qty(t.qty), !t.buyer_is_maker));
+                    now = now.max(t.trade_ms);
+                }
             }
             now = now.max(ev.event_ms);
             book.on_event(ev);
+            // The signal stage's evaluation, where the book stage makes a view.
+            let EventBody::Depth(c) = &ev.body else {
+                return;
+            };
+            if !c.is_last() || book.state() != crate::book::SyncState::Live {
+                return;
+            }
+            profile.expire(ev.event_ms);
+            book.fill_view_walked(bin_ticks, bins, limit, &mut view);
+            let Ok(intent) = oracle.evaluate_view(&view, &profile) else {
+                return;
+            };
+            let at = ev.event_ms * 1000;
+            for (k, (_, decided_us, i)) in decisions.iter().enumerate() {
+                if *i == intent && *decided_us >= at && *decided_us - at < 1_000_000 {
+                    readings[k] = Some(oracle.reading(&view, intent.side));
+                }
+            }
         });
         if let Ok(crate::venues::binance::Decoded::Snapshot { .. }) = r {
             let raw = crate::venues::binance::snapshot::parse_raw_snapshot(bytes);
@@ -432,7 +553,7 @@ fn market(
         samples.push(Sample { ms: now, levels });
     }
     trades.sort_by_key(|t| t.0);
-    (trades, samples)
+    (trades, samples, readings)
 }
 
 /// Base candles: the smallest offered width that keeps at most [`MAX_CANDLES`].

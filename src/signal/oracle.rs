@@ -319,6 +319,75 @@ impl Oracle {
     }
 }
 
+/// What the oracle read to propose its last operation, for pictures (`minerva
+/// report`'s decision panel; the seed's "plot orderbook, threshold, peaks"). Bins are
+/// counted from the touch outwards; absolute bin `origin ± k` (asks +, bids −) is
+/// `bin × bin_ticks` ticks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    /// The side proposed.
+    pub side: Side,
+    /// Bin width, ticks.
+    pub bin_ticks: i64,
+    /// The support side (bids for a long): touch bin, resting lots per bin, walls
+    /// found (bins), and the threshold a wall stands above both neighbours by.
+    pub support: (i64, Vec<i64>, Vec<u32>, i64),
+    /// The target side: the same, and its traded lots per bin, the voids found in
+    /// −(resting + traded) and their threshold.
+    pub target: (i64, Vec<i64>, Vec<u32>, i64),
+    /// Traded lots per target bin (the volume window's).
+    pub traded: Vec<i64>,
+    /// Voids (target bins) and the threshold they stand below both neighbours by.
+    pub voids: (Vec<u32>, i64),
+}
+
+impl Oracle {
+    /// What the evaluation of `view` that just proposed an operation on `side` read.
+    /// Cold: copies for pictures; call it right after [`Oracle::evaluate_view`]
+    /// returned an intent, with the same view.
+    pub fn reading<const N: usize>(&self, view: &BookView<N>, side: Side) -> Reading {
+        let long = side == Side::Long;
+        let (support_v, target_v) = if long {
+            (&view.bid, &view.ask)
+        } else {
+            (&view.ask, &view.bid)
+        };
+        let (support, target) = if long {
+            (&self.bid, &self.ask)
+        } else {
+            (&self.ask, &self.bid)
+        };
+        let threshold = |y: &[i64]| {
+            params(y, self.rt_milli, self.pdd_milli)
+                .threshold
+                .and_then(|t| t.min)
+                .unwrap_or(0)
+        };
+        let (sn, tn) = (support_v.n as usize, target_v.n as usize);
+        Reading {
+            side,
+            bin_ticks: self.bin_ticks,
+            support: (
+                support_v.origin,
+                support_v.qty[..sn].to_vec(),
+                support.walls[..support.n_walls].to_vec(),
+                threshold(&support_v.qty[..sn]),
+            ),
+            target: (
+                target_v.origin,
+                target_v.qty[..tn].to_vec(),
+                target.walls[..target.n_walls].to_vec(),
+                threshold(&target_v.qty[..tn]),
+            ),
+            traded: target.traded[..tn].to_vec(),
+            voids: (
+                target.voids[..target.n_voids].to_vec(),
+                threshold(&target.neg_total[..tn]),
+            ),
+        }
+    }
+}
+
 /// Peak-search parameters for one series: walls stand `range / relative_threshold`
 /// above both neighbours, at least `len / peak_distance_divisor` bins apart. Voids
 /// replace the distance with the seed's height and prominence (its call
