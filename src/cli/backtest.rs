@@ -83,7 +83,7 @@ pub fn backtest_signer() -> Signer {
 pub fn progress_bar(symbol: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(0);
     if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{prefix} [{bar:30}] {percent:>3} % {pos}/{len} frames",
+        "{prefix} [{bar:30}] {percent:>3} % {pos}/{len} frames · {per_sec} · {eta} left",
     ) {
         bar.set_style(style.progress_chars("#."));
     }

@@ -21,7 +21,6 @@ use crate::venues::binance::{
 };
 use report::MsgCounts;
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -349,41 +348,47 @@ impl Replayer {
     }
 }
 
-/// Progress on stderr for long inputs on a terminal.
+/// Progress on stderr for long inputs: indicatif's bar with the rate and the time
+/// left, drawn only on a terminal.
 struct Progress {
     consumed: Vec<Arc<AtomicU64>>,
-    total: u64,
-    last: Instant,
+    bar: indicatif::ProgressBar,
 }
 
 impl Progress {
     fn new(readers: &[LineReader], enabled: bool) -> Option<Self> {
         let total: u64 = readers.iter().map(|r| r.size).sum();
-        (enabled && std::io::stderr().is_terminal() && total > (4 << 20)).then(|| Self {
-            consumed: readers.iter().map(|r| r.consumed.clone()).collect(),
-            total,
-            last: Instant::now(),
+        (enabled && total > (4 << 20)).then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(total),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "  replay [{bar:30}] {percent:>3} % {bytes}/{total_bytes} {bytes_per_sec} · {eta} left",
+            ) {
+                bar.set_style(style.progress_chars("#."));
+            }
+            Self {
+                consumed: readers.iter().map(|r| r.consumed.clone()).collect(),
+                bar,
+            }
         })
     }
 
     fn tick(&mut self, lines: u64) {
-        if lines % 4096 != 0 || self.last.elapsed().as_millis() < 250 {
+        if lines % 4096 != 0 {
             return;
         }
-        self.last = Instant::now();
         let done: u64 = self
             .consumed
             .iter()
             .map(|c| c.load(Ordering::Relaxed))
             .sum();
-        eprint!(
-            "\r  replay {:5.1}%  {lines} lines",
-            100.0 * done as f64 / self.total as f64
-        );
+        self.bar.set_position(done);
     }
 
     fn done(self) {
-        eprint!("\r\x1b[K");
+        self.bar.finish_and_clear();
     }
 }
 
