@@ -195,6 +195,7 @@ fn a_recording_of_the_local_exchange_replays_as_its_files() {
     let cfg = RecordConfig {
         target: Target::Sqlite(db.clone()),
         sources: vec![RecordSource {
+            watch: None,
             // As `minerva record` does: the exchange's own answer, kept with the session.
             exchange_info: Some(
                 minerva::net::http::get(
@@ -470,6 +471,7 @@ fn exports_give_back_the_lines_and_the_decoded_views() {
 /// A venue config reading the spot sample's BTCUSDT (depth, trades, top of book).
 fn btc_source(host: &str, seed: u64) -> minerva::store::recorder::RecordSource {
     minerva::store::recorder::RecordSource {
+        watch: None,
         exchange_info: Some(b"{\"symbols\":[]}".to_vec()),
         live: minerva::venues::binance::stream::LiveConfig {
             host: host.to_string(),

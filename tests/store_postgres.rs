@@ -41,6 +41,7 @@ fn fresh_db(name: &str) -> Option<String> {
 
 fn live_btc(host: &str, seed: u64) -> RecordSource {
     RecordSource {
+        watch: None,
         exchange_info: Some(b"{\"symbols\":[]}".to_vec()),
         live: minerva::venues::binance::stream::LiveConfig {
             host: host.to_string(),

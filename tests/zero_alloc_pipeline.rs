@@ -5,7 +5,10 @@
 //! off the test's thread (which only starts the run and builds the report) after the
 //! warm-up frames. The audit journal is on (`minerva run --journal`): the trader's
 //! recorder copies into a ring; only the journal's own writer thread, left out of the
-//! count, allocates. One test in this file: the count is process-wide.
+//! count, allocates. A third run has the live view attached (`minerva run --view`):
+//! the threads copy their parts into preallocated slots a few times a second and only
+//! the publisher (a thread the library marks cold) allocates. One test in this file:
+//! the count is process-wide.
 
 mod common;
 
@@ -28,12 +31,18 @@ const WARM: usize = 2_000;
 struct Marking<'a> {
     frames: &'a [(Vec<u8>, u64)],
     next: usize,
+    /// Pause 20 ms every 400 frames after the warm-up (the view's run: long enough
+    /// for several snapshots to be taken while the market moves).
+    slow: bool,
 }
 
 impl Source for Marking<'_> {
     fn next_frame(&mut self) -> Option<Frame<'_>> {
         if self.next == WARM {
             START.store(ALLOCS.load(Relaxed), Relaxed);
+        }
+        if self.slow && self.next > WARM && self.next % 400 == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         let (bytes, rec) = self.frames.get(self.next)?;
         self.next += 1;
@@ -68,17 +77,19 @@ fn no_allocation_on_pipeline_threads_compact_and_threaded() {
     let pin = |spec: String| PinPlan::parse(&spec, &cpus).unwrap();
     let (a, b) = (cpus[0], cpus[cpus.len() - 1]);
     let modes = [
-        ("compact", 1, PinPlan::default()),
+        ("compact", 1, PinPlan::default(), false),
         (
             "threaded",
             4,
             pin(format!("feed={a},book={a},signal={b},gateway={b}")),
+            false,
         ),
+        ("threaded with the live view", 2, PinPlan::default(), true),
     ];
     let dir =
         std::env::temp_dir().join(format!("minerva-zero-alloc-journal-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for (name, threads, pin) in modes {
+    for (name, threads, pin, view) in modes {
         START.store(usize::MAX, Relaxed);
         let path = dir.join(format!("{name}.db"));
         let _ = std::fs::remove_file(&path);
@@ -93,18 +104,47 @@ fn no_allocation_on_pipeline_threads_compact_and_threaded() {
             let j = journal.clone();
             minerva::gateway::audit::AuditHook(std::sync::Arc::new(move |s| j.recorder(s)))
         };
+        let board =
+            view.then(|| minerva::status::StatusBoard::new(std::time::Duration::from_millis(100)));
         let cfg = RunConfig {
             threads,
             pin,
             audit: Some(hook),
+            status: board.clone().map(|b| (b, "replay".to_string())),
             ..RunConfig::default()
         };
+        // A reader of the board, as the view is (cold: it allocates what it shows).
+        let reader = board.clone().map(|b| {
+            std::thread::spawn(move || {
+                minerva::core::mark_cold_thread();
+                let (mut seen, mut during) = (0, Vec::new());
+                while let Ok(got) = b.wait_newer(seen, std::time::Duration::from_secs(5)) {
+                    if let Some((v, s)) = got {
+                        seen = v;
+                        during.push((s.counters.frames, s.book.live, s.bins.bids.len()));
+                    }
+                }
+                during
+            })
+        });
         let source = Marking {
             frames: &frames,
             next: 0,
+            slow: view,
         };
         let r = run(source, &spec, &strategy, signer.clone(), &cfg).unwrap();
         let allocs = ALLOCS.load(Relaxed) - START.load(Relaxed);
+        if let Some(reader) = reader {
+            let seen = reader.join().unwrap();
+            eprintln!("{name}: {} snapshots: {seen:?}", seen.len());
+            // Snapshots while the market moved (frames advancing, a live book with
+            // bins), and the last one at the end of the run.
+            assert!(seen.len() >= 4, "{seen:?}");
+            let live: Vec<_> = seen.iter().filter(|s| s.1 && s.2 > 0).collect();
+            assert!(live.len() >= 3, "{seen:?}");
+            assert!(live.windows(2).any(|w| w[1].0 > w[0].0), "{seen:?}");
+            assert_eq!(seen.last().unwrap().0, frames.len() as u64);
+        }
         eprintln!(
             "{name}: {} frames, {} applied, {} evaluations, {} entries, {} fills, {} requests, {allocs} allocations on pipeline threads after warm-up",
             r.frames,

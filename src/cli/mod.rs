@@ -18,6 +18,7 @@ mod report;
 mod run;
 mod signal;
 mod time;
+mod view;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -110,6 +111,11 @@ enum Cmd {
     /// profile, equity, drawdown and position, the operations and the fitness report
     /// (docs/visualize.md).
     Report(Box<report::Args>),
+    /// Watch running pipelines live in the terminal: the book's bins with walls and
+    /// voids, pressure, last trades, price, operations with PnL, account, latency per
+    /// stage, ring and gap counters; from `minerva run --status PATH` sockets
+    /// (`minerva run --view` shows its own run).
+    View(view::Args),
     /// Run the pipeline (feed → book + oracle → risk + signed orders) on a source and print
     /// the latency report.
     Run(Box<run::Args>),
@@ -149,6 +155,7 @@ pub fn run() -> Result<()> {
         Cmd::Backtest(a) => backtest::run(*a),
         Cmd::Evolve(a) => evolve::run(*a),
         Cmd::Report(a) => report::run(*a),
+        Cmd::View(a) => view::run(a),
         Cmd::Run(a) => run::run(*a),
         Cmd::Exchange(a) => exchange::run(*a),
         Cmd::Record(a) => record::run(a),

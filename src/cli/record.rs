@@ -39,6 +39,11 @@ pub struct Args {
     /// Seconds between status lines.
     #[arg(long, default_value_t = 1.0)]
     status_every: f64,
+    /// Serve a live view of each symbol read-only on a Unix socket `DIR/SYMBOL.sock`
+    /// (mode 0600), for `minerva view DIR/*.sock`: its book, last trades, mid price
+    /// and the recorder's counters.
+    #[arg(long, value_name = "DIR")]
+    status: Option<std::path::PathBuf>,
     #[command(flatten)]
     daemon: DaemonArgs,
 }
@@ -109,10 +114,16 @@ pub fn run(a: Args) -> Result<()> {
         sources.push(RecordSource {
             live,
             exchange_info,
+            watch: None,
         });
     }
     let _daemon = a.daemon.detach("record")?;
     minerva::shutdown::install_handlers();
+    // After detaching: the view's threads and sockets belong to the recording process.
+    let views = match &a.status {
+        Some(dir) => live_views(dir, market, &mut sources)?,
+        None => Vec::new(),
+    };
     let cfg = RecordConfig {
         target: Target::parse(&a.db),
         sources,
@@ -121,6 +132,16 @@ pub fn run(a: Args) -> Result<()> {
     };
     let tty = stderr_is_tty();
     let (st, sessions) = record(&cfg, minerva::shutdown::flag(), |s| {
+        for (sym, facts, ..) in &views {
+            if let (Ok(mut f), Some(src)) =
+                (facts.lock(), s.sources.iter().find(|x| &x.symbol == sym))
+            {
+                f.lines = s.lines;
+                f.gaps = src.gaps;
+                f.lag_ms = src.lag_ms;
+                f.waits = s.waits;
+            }
+        }
         if tty {
             eprint!("\r\x1b[2K{}", s.line());
         } else {
@@ -130,6 +151,12 @@ pub fn run(a: Args) -> Result<()> {
     if tty {
         eprintln!();
     }
+    // The readers are gone: the views publish their last picture and close.
+    drop(cfg);
+    for (_, _, watcher, server) in views {
+        let _ = watcher.join();
+        drop(server);
+    }
     println!(
         "{}: sessions {:?}; {}",
         st.files.join(", "),
@@ -137,4 +164,53 @@ pub fn run(a: Args) -> Result<()> {
         st.line()
     );
     Ok(())
+}
+
+/// A symbol's live view: its name, the recorder's facts it shows, its thread, its socket.
+type LiveView = (
+    String,
+    std::sync::Arc<std::sync::Mutex<minerva::status::watch::RecorderFacts>>,
+    std::thread::JoinHandle<()>,
+    minerva::status::StatusServer,
+);
+
+/// `--status DIR`: a book watcher and a status socket per symbol whose grids are
+/// known (its exchangeInfo); the others are recorded without a view, said so.
+fn live_views(
+    dir: &std::path::Path,
+    market: Market,
+    sources: &mut [RecordSource],
+) -> Result<Vec<LiveView>> {
+    use anyhow::Context;
+    use minerva::status::{StatusBoard, serve, watch};
+    std::fs::create_dir_all(dir).with_context(|| format!("--status {}", dir.display()))?;
+    let mut views = Vec::new();
+    for src in sources.iter_mut() {
+        let sym = src.live.symbol.clone();
+        let spec = src.exchange_info.as_deref().and_then(|body| {
+            minerva::venues::binance::parse_exchange_info(body, Some(market))
+                .ok()?
+                .specs
+                .into_iter()
+                .find(|s| s.name.as_str() == sym)
+        });
+        let Some(spec) = spec else {
+            eprintln!("minerva: warning: {sym}: no exchangeInfo grids, so no live view");
+            continue;
+        };
+        let board = StatusBoard::new(std::time::Duration::from_millis(250));
+        let path = dir.join(format!("{sym}.sock"));
+        let server = serve(board.clone(), &path).with_context(|| format!("--status {sym}"))?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(8192);
+        src.watch = Some(tx);
+        let facts = std::sync::Arc::new(std::sync::Mutex::new(watch::RecorderFacts::default()));
+        let f = facts.clone();
+        let w = watch::BookWatch::new(&spec);
+        let h = std::thread::Builder::new()
+            .name(format!("minerva-view-{}", sym.to_ascii_lowercase()))
+            .spawn(move || watch::watch_recording(w, rx, board, f))?;
+        eprintln!("{sym}: live view on {} (minerva view {0})", path.display());
+        views.push((sym, facts, h, server));
+    }
+    Ok(views)
 }

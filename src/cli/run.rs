@@ -129,6 +129,18 @@ pub struct Args {
     latency_log: Option<PathBuf>,
     #[command(flatten)]
     data: MarketData,
+    /// Watch the run in a live terminal view (book bins with walls and voids,
+    /// pressure, trades, operations, account, latency, counters; q quits and stops
+    /// the run, p pauses). The seed's `--plot_data 1`.
+    #[arg(long)]
+    view: bool,
+    /// Serve the run's status read-only on this Unix socket (mode 0600) for `minerva
+    /// view PATH` from another terminal.
+    #[arg(long, value_name = "PATH")]
+    status: Option<PathBuf>,
+    /// How often the view and the status socket get a snapshot, ms (100 to 10000).
+    #[arg(long, default_value_t = 250, value_name = "MS")]
+    status_every: u64,
     #[command(flatten)]
     pub daemon: DaemonArgs,
 }
@@ -386,6 +398,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
             .watchdog
             .and_then(|w| w.drawdown_ppm)
             .map(|ppm| (ppm, a.on_kill == OnKill::Flatten)),
+        status: None,
     };
     if a.watchdog.is_some_and(|w| w.no_operation.is_some()) && a.no_journal {
         bail!("--watchdog no-operation=… reads the journal: drop --no-journal");
@@ -664,6 +677,19 @@ fn finish_journal(a: &Args, j: Arc<minerva::store::journal::Journal>, r: &RunRep
 
 /// Runs `minerva run`.
 pub fn run(a: Args) -> Result<()> {
+    if a.view {
+        use std::io::IsTerminal;
+        if a.daemon.daemon {
+            bail!(
+                "--view draws on this terminal: it does not go with --daemon (use --status PATH and minerva view PATH)"
+            );
+        }
+        if !std::io::stdout().is_terminal() {
+            bail!(
+                "--view needs a terminal: standard output is not one (use --status PATH and minerva view PATH from one)"
+            );
+        }
+    }
     let s = setup(&a)?;
     let daemon = a.daemon.detach("run")?;
     if daemon.is_some() && a.mlock {
@@ -678,10 +704,34 @@ pub fn run(a: Args) -> Result<()> {
     let mut feed_stats: Option<Arc<minerva::feed::LiveStats>> = None;
     let mut recorded = None;
     let record = a.record.as_deref();
+    let source_name = match &s.live {
+        None => "replay".to_string(),
+        Some(l) => format!("{}/{}", l.host, l.symbol),
+    };
+    let board = (a.view || a.status.is_some()).then(|| {
+        minerva::status::StatusBoard::new(std::time::Duration::from_millis(a.status_every))
+    });
+    let status = board.as_ref().map(|b| (b.clone(), source_name));
+    let _server = match (&board, &a.status) {
+        (Some(b), Some(path)) => Some(minerva::status::serve(b.clone(), path).context("--status")?),
+        _ => None,
+    };
+    let viewer = match (&board, a.view) {
+        (Some(b), true) => {
+            let feeds = vec![minerva::view::Feed::Board(b.clone())];
+            Some(
+                std::thread::Builder::new()
+                    .name("minerva-view".into())
+                    .spawn(move || minerva::view::run(feeds, true))?,
+            )
+        }
+        _ => None,
+    };
     let report = match s.live.clone() {
         None => {
             let cfg = RunConfig {
                 audit: journal.as_ref().map(audit_hook),
+                status: status.clone(),
                 ..s.cfg.clone()
             };
             go(
@@ -691,7 +741,7 @@ pub fn run(a: Args) -> Result<()> {
                 &cfg,
                 "minerva run (replay)",
                 &mut recorded,
-            )?
+            )
         }
         Some(live) => {
             let name = format!("{}/{}", live.host, live.symbol);
@@ -712,6 +762,7 @@ pub fn run(a: Args) -> Result<()> {
             let mut cfg = RunConfig {
                 snapshot_request: Some(source.snapshot_request()),
                 audit: journal.as_ref().map(audit_hook),
+                status: status.clone(),
                 ..s.cfg.clone()
             };
             // Account snapshots into the journal: start, every minute, the user
@@ -726,9 +777,18 @@ pub fn run(a: Args) -> Result<()> {
             if let Some(w) = watcher {
                 let _ = w.join();
             }
-            r?
+            r
         }
     };
+    // The view keeps the last picture until the user quits; the report follows it.
+    if let Some(v) = viewer {
+        match v.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("--view: {e}"),
+            Err(_) => eprintln!("--view: the view panicked"),
+        }
+    }
+    let report = report?;
     print!("{}", report.to_text());
     use minerva::gateway::watchdog::Stop;
     let unreachable = feed_stats

@@ -6,6 +6,7 @@
 //! checked conversions that refuse to round ([`decimal`]).
 
 pub mod clock;
+mod cold;
 pub mod decimal;
 mod event;
 mod fixed;
@@ -13,6 +14,7 @@ mod order;
 mod symbol;
 pub mod wait;
 
+pub use cold::{is_cold_thread, mark_cold_thread};
 pub use event::{
     AggTrade, BookTicker, DEPTH_CHUNK_LEVELS, DepthChunk, DepthSnapshot, EventBody, Kline,
     KlineInterval, Level, MarkPrice, MarketEvent, SymbolId, Trade,

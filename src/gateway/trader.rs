@@ -129,6 +129,45 @@ pub struct Shutdown {
     pub unrealised_e8: i64,
 }
 
+/// Operations the live view lists (more in flight are counted, not listed).
+pub const STATUS_OPS: usize = 16;
+
+/// An operation in flight, as the live view shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenOp {
+    /// The operation (its intent, size, PnL at take profit and stop).
+    pub op: Operation,
+    /// "entry" (working), "withdrawing" (entry cancel sent) or "open" (exits working).
+    pub phase: &'static str,
+    /// Lots held (entry filled minus exit filled).
+    pub held: Lots,
+    /// Unrealised PnL of the held lots at the last trade, 10⁻⁸ quote.
+    pub unrealised_e8: i64,
+}
+
+/// What the trader holds and has done, copied for the live view without allocating.
+#[derive(Debug, Clone, Default)]
+pub struct TraderStatus {
+    /// Operations in flight, the first [`STATUS_OPS`].
+    pub ops: arrayvec::ArrayVec<OpenOp, STATUS_OPS>,
+    /// Operations in flight in all.
+    pub in_flight: usize,
+    /// Counters.
+    pub stats: TraderStats,
+    /// Risk manager counters (realised PnL, fees, capital, equity peak).
+    pub risk: RiskStats,
+    /// Net position on the exchange, lots.
+    pub position: Lots,
+    /// Unrealised PnL of every held operation at the last trade, 10⁻⁸ quote.
+    pub unrealised_e8: i64,
+    /// The last trade price seen.
+    pub last_trade: Option<Ticks>,
+    /// The kill switch is on.
+    pub killed: bool,
+    /// Trading on a venue (not the simulated exchange).
+    pub live: bool,
+}
+
 /// Risk manager, signer and exchange for one symbol.
 pub struct Trader {
     risk: RiskManager,
@@ -351,6 +390,35 @@ impl Trader {
         self.now_us = self.now_us.max(self.exchange.now_us());
         self.after_market();
         self.stats.requests - before
+    }
+
+    /// Copies what the live view shows into `out` (no allocation: a fixed-size copy,
+    /// taken by the gateway's thread when the view's publisher asks).
+    pub fn fill_status(&self, out: &mut TraderStatus) {
+        out.ops.clear();
+        out.unrealised_e8 = 0;
+        for t in &self.tracked {
+            let unrealised_e8 = self.last_trade.map_or(0, |p| self.gross_at(t, p));
+            out.unrealised_e8 += unrealised_e8;
+            let phase = match t.phase {
+                Phase::Entry => "entry",
+                Phase::Withdrawing => "withdrawing",
+                Phase::Open => "open",
+            };
+            let _ = out.ops.try_push(OpenOp {
+                op: t.op,
+                phase,
+                held: Lots(t.held()),
+                unrealised_e8,
+            });
+        }
+        out.in_flight = self.tracked.len();
+        out.stats = self.stats;
+        out.risk = self.risk.stats();
+        out.position = self.exchange.position();
+        out.last_trade = self.last_trade;
+        out.killed = self.killed;
+        out.live = self.is_live();
     }
 
     /// Operations in flight (entry working or position open).

@@ -14,11 +14,14 @@ pub mod pin;
 mod ring;
 mod run;
 mod stages;
+pub(crate) mod status;
 pub mod wait;
 
 pub use compact::Compact;
 pub use latencies::Latencies;
 pub use messages::FeedMsg;
+#[cfg(test)]
+pub(crate) use messages::View;
 pub use pin::{PinError, PinPlan, Stage, allowed_cpus};
 pub use ring::{Abandoned, Inbox, Outbox, RingStats, ring};
 pub use run::{RingReport, RunConfig, RunError, RunReport, run};

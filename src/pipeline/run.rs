@@ -14,6 +14,7 @@ use super::messages::{FeedMsg, OrderMsg, SignalMsg, Stamped, View};
 use super::pin::{PinPlan, Stage, allowed_cpus};
 use super::ring::{Inbox, Outbox, RingStats, ring, ring_filled};
 use super::stages::{BookStage, FeedStage, GatewayStage, ShapeError, SignalStage};
+use super::status::{Parts, Publisher, Slot};
 use super::wait::{Wait, WaitPlan, Waiter};
 use crate::book::BookConfig;
 use crate::core::SymbolSpec;
@@ -84,6 +85,9 @@ pub struct RunConfig {
     pub latency_log: Option<PathBuf>,
     /// Trade on a real exchange through this link instead of the simulated one.
     pub live: Option<crate::venues::LinkConfig>,
+    /// Publish [`crate::status::Status`] snapshots on this board (the live view),
+    /// naming the market data's source.
+    pub status: Option<(std::sync::Arc<crate::status::StatusBoard>, String)>,
 }
 
 /// The default adapts to any machine: compact (one thread, spinning then yielding)
@@ -103,6 +107,7 @@ impl Default for RunConfig {
             live: None,
             audit: None,
             drawdown_kill: None,
+            status: None,
         }
     }
 }
@@ -292,14 +297,17 @@ struct Mailbox {
     posted: AtomicU64,
     done: AtomicBool,
     lat: Mutex<Latencies>,
+    /// The live view's parts (when a view is attached).
+    slot: Option<Mutex<Slot>>,
 }
 
 impl Mailbox {
-    fn new() -> Self {
+    fn new(view: bool) -> Self {
         Self {
             posted: AtomicU64::new(0),
             done: AtomicBool::new(false),
             lat: Mutex::new(Latencies::default()),
+            slot: view.then(|| Mutex::new(Slot::new())),
         }
     }
 }
@@ -406,6 +414,12 @@ impl<S: Source> Lane<'_, S> {
             w.idle();
         }
         mailbox.done.store(true, Ordering::Release);
+        Ok(self.rings())
+    }
+
+    /// The rings this thread holds: messages taken from its inboxes, stalls of its
+    /// outboxes.
+    fn rings(&self) -> LaneRings {
         let mut r = LaneRings::default();
         if let Some((_, tx)) = &self.feed {
             r.stalls[0] = tx.stats.stalls;
@@ -421,12 +435,20 @@ impl<S: Source> Lane<'_, S> {
         if let Some((_, rx)) = &self.gateway {
             r.inbox[2] = Some(rx.stats);
         }
-        Ok(r)
+        r
     }
 
-    /// Copies this thread's histograms into its mailbox (no allocation).
+    /// Copies this thread's histograms, and the live view's parts when one is
+    /// attached, into its mailbox (no allocation: the slots were made before the run).
     #[cold]
-    fn post(&self, mailbox: &Mailbox, epoch: u64) {
+    fn post(&mut self, mailbox: &Mailbox, epoch: u64) {
+        if let Some(slot) = &mailbox.slot {
+            // The publisher holds it only to copy it out; if it does now, this epoch's
+            // parts are skipped rather than waited for.
+            if let Ok(mut s) = slot.try_lock() {
+                self.post_status(&mut s);
+            }
+        }
         if let Ok(mut m) = mailbox.lat.lock() {
             let mine = [
                 self.feed.as_ref().map(|f| &f.0.lat),
@@ -440,6 +462,29 @@ impl<S: Source> Lane<'_, S> {
             }
         }
         mailbox.posted.store(epoch, Ordering::Release);
+    }
+
+    /// Fills this thread's stages' parts of the live view.
+    #[cold]
+    fn post_status(&mut self, s: &mut Slot) {
+        let rings = self.rings();
+        if let (Some((f, _)), Some(p)) = (self.feed.as_ref(), s.feed.as_mut()) {
+            p.frames = f.frames;
+            p.errors = f.errors;
+        }
+        if let (Some((b, ..)), Some(p)) = (self.book.as_mut(), s.book.as_deref_mut()) {
+            b.fill_status(p);
+        }
+        if let (Some((g, ..)), Some(p)) = (self.signal.as_ref(), s.signal.as_deref_mut()) {
+            g.fill_status(p);
+        }
+        if let (Some((g, _)), Some(p)) = (self.gateway.as_ref(), s.gateway.as_deref_mut()) {
+            g.trader().fill_status(p);
+        }
+        for k in 0..3 {
+            s.ring_messages[k] = rings.inbox[k].map(|r| r.messages);
+            s.ring_stalls[k] = rings.stalls[k];
+        }
     }
 }
 
@@ -560,6 +605,69 @@ fn reporter(
     (prev, prev_t)
 }
 
+/// The live view's publisher: every board period it asks the threads for their
+/// parts (the reports' epoch), composes a [`crate::status::Status`] from them and
+/// publishes it. Sleeps between rounds; everything it allocates is on its own thread.
+fn publish_status(
+    board: &crate::status::StatusBoard,
+    publisher: &mut Publisher,
+    mailboxes: &[Mailbox],
+    layout: &[&[Stage]],
+    finished: &AtomicBool,
+    t0: Instant,
+) {
+    let period = board.period();
+    // The first snapshot soon after the start, then one per period.
+    let mut next = Instant::now() + Duration::from_millis(100);
+    while !finished.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(10));
+        if Instant::now() < next {
+            continue;
+        }
+        while next <= Instant::now() {
+            next += period;
+        }
+        let epoch = EPOCH.fetch_add(1, Ordering::AcqRel) + 1;
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < deadline
+            && !mailboxes.iter().all(|m| {
+                m.posted.load(Ordering::Acquire) >= epoch || m.done.load(Ordering::Acquire)
+            })
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut lat = Latencies::default();
+        for m in mailboxes {
+            if let Ok(l) = m.lat.lock() {
+                lat.merge(&l);
+            }
+        }
+        let guards: Vec<_> = mailboxes
+            .iter()
+            .filter_map(|m| m.slot.as_ref())
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let mut parts = Parts::default();
+        for (g, stages) in guards.iter().zip(layout) {
+            g.gather(&mut parts, stages);
+        }
+        let status = publisher.compose(&parts, &lat, t0.elapsed().as_secs_f64());
+        drop(guards);
+        board.publish(status);
+    }
+}
+
+/// Closes the live view's board however the run ends, so its readers stop waiting.
+struct CloseOnDrop<'a>(Option<&'a crate::status::StatusBoard>);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(b) = self.0 {
+            b.close();
+        }
+    }
+}
+
 /// Appends what was recorded between `from` (the `earlier` snapshot, or the start) and
 /// `to` (`now`) to the interval log, and flushes it. Cold.
 fn log_interval(
@@ -626,7 +734,21 @@ pub fn run<S: Source + Send>(
     }
     // The gateway reads only what its exchange end needs from the market.
     signal.set_relay(gateway.relay());
-    let mailboxes: Vec<Mailbox> = layout.iter().map(|_| Mailbox::new()).collect();
+    let view = cfg.status.is_some();
+    let _close = CloseOnDrop(cfg.status.as_ref().map(|(b, _)| &**b));
+    if view {
+        signal.keep_prints();
+    }
+    let trading = if cfg.live.is_some() {
+        "live (venue)"
+    } else {
+        "paper (simulated exchange)"
+    };
+    let mut publisher = cfg
+        .status
+        .as_ref()
+        .map(|(_, source)| Publisher::new(spec, strategy, source, trading));
+    let mailboxes: Vec<Mailbox> = layout.iter().map(|_| Mailbox::new(view)).collect();
     let finished = AtomicBool::new(false);
     let t0 = Instant::now();
     let mut lanes: Vec<Lane<'_, S>> = layout
@@ -656,6 +778,13 @@ pub fn run<S: Source + Send>(
     // are exactly the lanes.
     let (results, (prev, prev_t)) = std::thread::scope(|sc| {
         let rep = sc.spawn(|| reporter(&mailboxes, cfg.report_every, &mut log, &finished, t0));
+        if let (Some((board, _)), Some(p)) = (&cfg.status, publisher.as_mut()) {
+            let (mailboxes, finished) = (&mailboxes, &finished);
+            sc.spawn(move || {
+                crate::core::mark_cold_thread();
+                publish_status(board, p, mailboxes, layout, finished, t0)
+            });
+        }
         let mut handles = Vec::with_capacity(lanes.len());
         for (lane, mb) in lanes.into_iter().zip(&mailboxes) {
             let name = lane.stages[0].name();
@@ -700,6 +829,38 @@ pub fn run<S: Source + Send>(
     }
     let shutdown = gateway.shutdown();
     let secs = t0.elapsed().as_secs_f64();
+    if let (Some((board, _)), Some(p)) = (&cfg.status, publisher.as_mut()) {
+        // The last snapshot: the stages as the run left them.
+        let mut slot = Slot::new();
+        if let Some(f) = slot.feed.as_mut() {
+            f.frames = feed.frames;
+            f.errors = feed.errors;
+        }
+        if let Some(b) = slot.book.as_deref_mut() {
+            book.fill_status(b);
+        }
+        if let Some(sg) = slot.signal.as_deref_mut() {
+            signal.fill_status(sg);
+        }
+        if let Some(g) = slot.gateway.as_deref_mut() {
+            gateway.trader().fill_status(g);
+        }
+        let mut parts = Parts::default();
+        slot.gather(&mut parts, &[]);
+        parts.feed = slot.feed.as_ref();
+        parts.book = slot.book.as_deref();
+        parts.signal = slot.signal.as_deref();
+        parts.gateway = slot.gateway.as_deref();
+        for (k, r) in rings.iter().enumerate() {
+            parts.ring_messages[k] = r.messages;
+            parts.ring_stalls[k] = r.stalls;
+        }
+        let mut all = Latencies::default();
+        for l in [&feed.lat, &book.lat, &signal.lat, &gateway.lat] {
+            all.merge(l);
+        }
+        board.publish(p.compose(&parts, &all, secs));
+    }
     let mut lat = Latencies::default();
     for l in [&feed.lat, &book.lat, &signal.lat, &gateway.lat] {
         lat.merge(l);

@@ -388,6 +388,101 @@ impl Oracle {
     }
 }
 
+/// One side of the book as the oracle would read it now, whichever way it leans (for
+/// the live view: walls and voids on both sides, not only the pressed one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SideSurvey {
+    /// Absolute bin of the touch (bin 0); bin `k` is `origin ± k` (asks +, bids −).
+    pub origin: i64,
+    /// Resting lots per bin from the touch outward.
+    pub qty: Vec<i64>,
+    /// Traded lots per bin in the volume window.
+    pub traded: Vec<i64>,
+    /// Walls: bins standing `wall_threshold` above both neighbours.
+    pub walls: Vec<u32>,
+    /// The threshold a wall stands above both neighbours by, lots.
+    pub wall_threshold: i64,
+    /// Voids: bins of −(resting + traded) standing `void_threshold` below both neighbours.
+    pub voids: Vec<u32>,
+    /// The threshold a void stands below both neighbours by, lots.
+    pub void_threshold: i64,
+}
+
+/// Both sides of a view read with the oracle's own peak rules, and its pressure.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Survey {
+    /// Ask share of the counted volume, ppm.
+    pub pressure_ppm: u32,
+    /// The side the pressure asks for, if any.
+    pub leaning: Option<Side>,
+    /// Bin width, ticks.
+    pub bin_ticks: i64,
+    /// Bids, from the touch down.
+    pub bid: SideSurvey,
+    /// Asks, from the touch up.
+    pub ask: SideSurvey,
+}
+
+impl Oracle {
+    /// Reads both sides of `view` with the evaluation's peak rules (walls on resting
+    /// volume, voids on −(resting + traded)); `traded_in_bin` gives the traded lots of
+    /// an absolute bin. Cold: allocates, for the live view's publisher thread.
+    pub fn survey<const N: usize>(
+        &self,
+        view: &BookView<N>,
+        traded_in_bin: impl Fn(i64) -> i64,
+    ) -> Survey {
+        let pressure_ppm = crate::book::ask_share_ppm(view.bid.volume, view.ask.volume);
+        let leaning = if pressure_ppm >= self.short_ppm {
+            Some(Side::Short)
+        } else if pressure_ppm <= self.long_ppm {
+            Some(Side::Long)
+        } else {
+            None
+        };
+        let (rt, pdd) = (self.rt_milli, self.pdd_milli);
+        let side = |v: &crate::book::SideView<N>, up: bool| {
+            let n = (v.n as usize).min(N);
+            let qty = v.qty[..n].to_vec();
+            let traded: Vec<i64> = (0..n as i64)
+                .map(|k| traded_in_bin(if up { v.origin + k } else { v.origin - k }))
+                .collect();
+            let wall_params = params(&qty, rt, pdd);
+            let walls = super::peaks::find_peaks(&qty, &wall_params).unwrap_or_default();
+            let neg: Vec<i64> = qty
+                .iter()
+                .zip(&traded)
+                .map(|(q, t)| -q.saturating_add(*t))
+                .collect();
+            let void_params = PeakParams {
+                height: Some(Interval::at_least(self.void_height)),
+                distance: None,
+                prominence: (self.void_prominence > 0)
+                    .then(|| Interval::at_least(self.void_prominence)),
+                ..params(&neg, rt, pdd)
+            };
+            let voids = super::peaks::find_peaks(&neg, &void_params).unwrap_or_default();
+            let threshold = |p: &PeakParams<i64>| p.threshold.and_then(|t| t.min).unwrap_or(0);
+            SideSurvey {
+                origin: v.origin,
+                wall_threshold: threshold(&wall_params),
+                void_threshold: threshold(&void_params),
+                qty,
+                traded,
+                walls: walls.into_iter().map(|w| w as u32).collect(),
+                voids: voids.into_iter().map(|w| w as u32).collect(),
+            }
+        };
+        Survey {
+            pressure_ppm,
+            leaning,
+            bin_ticks: self.bin_ticks,
+            bid: side(&view.bid, false),
+            ask: side(&view.ask, true),
+        }
+    }
+}
+
 /// Peak-search parameters for one series: walls stand `range / relative_threshold`
 /// above both neighbours, at least `len / peak_distance_divisor` bins apart. Voids
 /// replace the distance with the seed's height and prominence (its call

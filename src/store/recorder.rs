@@ -39,6 +39,9 @@ pub struct RecordSource {
     pub live: LiveConfig,
     /// The exchangeInfo body it trades under, stored with its sessions.
     pub exchange_info: Option<Vec<u8>>,
+    /// A copy of every frame for a live view (`minerva record --status`), sent without
+    /// waiting: a view that falls behind misses frames, the recording never does.
+    pub watch: Option<SyncSender<Vec<u8>>>,
 }
 
 /// When to move on to a new database file.
@@ -282,13 +285,13 @@ pub fn record(
         let state = Arc::new(ReaderState::default());
         stats.push((src.live.symbol.clone(), source.stats(), state.clone()));
         requests.push(source.snapshot_request());
-        let (tx, waits) = (tx.clone(), waits.clone());
+        let (tx, waits, watch) = (tx.clone(), waits.clone(), src.watch.clone());
         let h = std::thread::Builder::new()
             .name(format!(
                 "minerva-record-{}",
                 src.live.symbol.to_ascii_lowercase()
             ))
-            .spawn(move || read(source, idx, &tx, &waits, &state))
+            .spawn(move || read(source, idx, &tx, &waits, &state, watch.as_ref()))
             .map_err(|e| StoreError::Thread(e.to_string()))?;
         readers.push(h);
     }
@@ -452,6 +455,7 @@ fn read(
     tx: &SyncSender<Item>,
     waits: &AtomicU64,
     state: &ReaderState,
+    watch: Option<&SyncSender<Vec<u8>>>,
 ) {
     let stats = source.stats();
     let request = source.snapshot_request();
@@ -501,6 +505,9 @@ fn read(
             }
         }
         seen = now;
+        if let Some(w) = watch {
+            let _ = w.try_send(f.bytes.to_vec());
+        }
         let stream = stream_of(f.bytes);
         if let Some(b) = chain.message(&stream, f.bytes) {
             state.gaps.fetch_add(1, Ordering::Relaxed);

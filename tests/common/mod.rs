@@ -48,6 +48,10 @@ pub fn thread_id() -> i32 {
 }
 
 fn counted() -> bool {
+    // Threads the library marks cold (the live view's publisher) allocate by design.
+    if minerva::core::is_cold_thread() {
+        return false;
+    }
     let (only, skip, skip2) = (
         ONLY_THREAD.load(Relaxed),
         SKIP_THREAD.load(Relaxed),

@@ -121,6 +121,23 @@ impl BookStage {
     }
 }
 
+impl BookStage {
+    /// Copies what the live view shows: counters, sync state, the nearest levels and
+    /// a full view (tops included) of the book now. Cold: the publisher asks a few
+    /// times a second; no allocation (the slot is preallocated).
+    #[cold]
+    pub(crate) fn fill_status(&mut self, out: &mut crate::pipeline::status::BookPost) {
+        out.stats = self.book.stats();
+        out.live = self.book.state() == SyncState::Live;
+        out.bids.clear();
+        out.asks.clear();
+        self.book.for_each_bid(|l| out.bids.try_push(l).is_ok());
+        self.book.for_each_ask(|l| out.asks.try_push(l).is_ok());
+        let (bt, bins, limit) = self.shape;
+        self.book.fill_view(bt, bins, limit, &mut out.view);
+    }
+}
+
 /// A strategy reading more bins than the pipeline's view carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(

@@ -16,4 +16,5 @@ mod signal;
 pub use book::{BookStage, ShapeError};
 pub use feed::FeedStage;
 pub use gateway::GatewayStage;
+pub(crate) use signal::Prints;
 pub use signal::SignalStage;

@@ -24,7 +24,23 @@ pub struct SignalStage {
     pub missing_views: u64,
     /// What it passes on to the gateway besides intents.
     relay: Relay,
+    /// The last trades and intent, kept only for the live view.
+    prints: Option<Box<Prints>>,
 }
+
+/// The last trades and the last intent (the live view's), in a fixed ring.
+#[derive(Debug, Clone)]
+pub(crate) struct Prints {
+    pub(crate) trades: [crate::pipeline::status::TradePrint; PRINTS],
+    /// Trades pushed in all (the ring's next slot is this modulo its size).
+    pub(crate) pushed: u64,
+    /// Seen a `trade` stream: `aggTrade`s are then the same trades again.
+    saw_trade: bool,
+    pub(crate) last_intent: Option<crate::signal::oracle::Intent>,
+}
+
+/// Trades the live view lists.
+pub(crate) const PRINTS: usize = 16;
 
 impl SignalStage {
     /// The oracle of `strategy` for `spec`.
@@ -41,6 +57,37 @@ impl SignalStage {
             intents: 0,
             missing_views: 0,
             relay: Relay::Market,
+            prints: None,
+        }
+    }
+
+    /// Keeps the last trades and intent for the live view (a fixed ring, a few
+    /// stores per trade).
+    pub fn keep_prints(&mut self) {
+        self.prints = Some(Box::new(Prints::empty()));
+    }
+
+    /// Copies what the live view shows: counters, pressure, the last trades and
+    /// intent, and the traded volume of the bins around the last trade. Cold; no
+    /// allocation.
+    #[cold]
+    pub(crate) fn fill_status(&self, out: &mut crate::pipeline::status::SignalPost) {
+        out.evaluations = self.evaluations;
+        out.intents = self.intents;
+        out.pressure_ppm = self.oracle.last_pressure_ppm();
+        if let Some(p) = &self.prints {
+            out.prints = (**p).clone();
+        }
+        let last = out
+            .prints
+            .pushed
+            .checked_sub(1)
+            .map(|k| out.prints.trades[k as usize % PRINTS]);
+        let centre = last.map_or(0, |t| self.profile.bin_of(t.price));
+        let half = out.traded.len() as i64 / 2;
+        out.traded_base = centre - half;
+        for (k, v) in out.traded.iter_mut().enumerate() {
+            *v = self.profile.total_in_bin(out.traded_base + k as i64);
         }
     }
 
@@ -74,11 +121,18 @@ impl SignalStage {
             match &ev.body {
                 EventBody::Trade(t) => {
                     self.profile
-                        .on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker)
+                        .on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker);
+                    if let Some(p) = self.prints.as_deref_mut() {
+                        p.saw_trade = true;
+                        p.push(t.trade_ms, t.price, t.qty, !t.buyer_is_maker);
+                    }
                 }
                 EventBody::AggTrade(t) => {
                     self.profile
-                        .on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker)
+                        .on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker);
+                    if let Some(p) = self.prints.as_deref_mut().filter(|p| !p.saw_trade) {
+                        p.push(t.trade_ms, t.price, t.qty, !t.buyer_is_maker);
+                    }
                 }
                 _ => {}
             }
@@ -126,6 +180,9 @@ impl SignalStage {
         }
         if let Some((intent, event_ms)) = decided {
             self.intents += 1;
+            if let Some(p) = self.prints.as_deref_mut() {
+                p.last_intent = Some(intent);
+            }
             out.push(Stamped {
                 msg: OrderMsg::Intent(IntentMsg {
                     intent,
@@ -137,5 +194,28 @@ impl SignalStage {
         }
         self.lat.signal.record(self.lat.now().saturating_sub(t0));
         Ok(())
+    }
+}
+
+impl Prints {
+    /// An empty ring (the publisher's slot before the first post).
+    pub(crate) fn empty() -> Self {
+        Self {
+            trades: [crate::pipeline::status::TradePrint::default(); PRINTS],
+            pushed: 0,
+            saw_trade: false,
+            last_intent: None,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, ms: u64, price: crate::core::Ticks, qty: crate::core::Lots, buy: bool) {
+        self.trades[self.pushed as usize % PRINTS] = crate::pipeline::status::TradePrint {
+            ms,
+            price,
+            qty,
+            buy,
+        };
+        self.pushed += 1;
     }
 }

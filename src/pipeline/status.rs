@@ -1,0 +1,361 @@
+//! The live view's side of the pipeline: each thread copies fixed-size parts of its
+//! stages into a preallocated slot when the publisher asks (the same epoch as the
+//! latency reports, a few times a second), and the publisher thread, off the hot path,
+//! turns them into a [`Status`] on the run's [`StatusBoard`].
+//!
+//! The hot path's only costs: one relaxed atomic load per loop (the epoch, already
+//! there for reports), a few stores per trade into a fixed ring when a view is
+//! attached, and the copy itself at the publisher's pace.
+
+use super::latencies::Latencies;
+use super::messages::View;
+use super::stages::Prints;
+use crate::book::BookStats;
+use crate::core::{Level, Lots, SymbolSpec, Ticks};
+use crate::gateway::trader::TraderStatus;
+use crate::signal::oracle::{Intent, Oracle, Side, Survey};
+use crate::status::{
+    AccountStatus, BinRow, BinsStatus, BookStatus, IntentRow, LatencyRow, OperationRow, RingRow,
+    Status, TradeRow,
+};
+use crate::strategy::Strategy;
+use arrayvec::ArrayVec;
+
+/// Levels per side the view lists.
+pub(crate) const LADDER: usize = 20;
+/// Sparkline points kept.
+const PRICES: usize = 240;
+/// Traded-volume bins posted around the last trade.
+const TRADED_BINS: usize = 512;
+
+/// A trade, as the signal stage keeps it for the view.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TradePrint {
+    pub(crate) ms: u64,
+    pub(crate) price: Ticks,
+    pub(crate) qty: Lots,
+    pub(crate) buy: bool,
+}
+
+/// The book stage's part.
+pub(crate) struct BookPost {
+    pub(crate) stats: BookStats,
+    pub(crate) live: bool,
+    pub(crate) bids: ArrayVec<Level, LADDER>,
+    pub(crate) asks: ArrayVec<Level, LADDER>,
+    pub(crate) view: View,
+}
+
+/// The signal stage's part.
+pub(crate) struct SignalPost {
+    pub(crate) evaluations: u64,
+    pub(crate) intents: u64,
+    pub(crate) pressure_ppm: u32,
+    pub(crate) prints: Prints,
+    /// Absolute bin of `traded[0]`.
+    pub(crate) traded_base: i64,
+    pub(crate) traded: [i64; TRADED_BINS],
+}
+
+/// The feed stage's part.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FeedPost {
+    pub(crate) frames: u64,
+    pub(crate) errors: u64,
+}
+
+/// What one thread posts: the parts of the stages it runs (others stay `None`),
+/// and its rings' counters. Allocated once, before the run.
+pub(crate) struct Slot {
+    pub(crate) feed: Option<FeedPost>,
+    pub(crate) book: Option<Box<BookPost>>,
+    pub(crate) signal: Option<Box<SignalPost>>,
+    pub(crate) gateway: Option<Box<TraderStatus>>,
+    /// Messages per ring (inbox side) and stalls (outbox side), where this thread
+    /// holds them.
+    pub(crate) ring_messages: [Option<u64>; 3],
+    pub(crate) ring_stalls: [u64; 3],
+}
+
+impl Slot {
+    /// Room for every stage's part (whichever this thread turns out to run).
+    pub(crate) fn new() -> Self {
+        Self {
+            feed: Some(FeedPost::default()),
+            book: Some(Box::new(BookPost {
+                stats: BookStats::default(),
+                live: false,
+                bids: ArrayVec::new(),
+                asks: ArrayVec::new(),
+                view: View::EMPTY,
+            })),
+            signal: Some(Box::new(SignalPost {
+                evaluations: 0,
+                intents: 0,
+                pressure_ppm: 500_000,
+                prints: Prints::empty(),
+                traded_base: 0,
+                traded: [0; TRADED_BINS],
+            })),
+            gateway: Some(Box::new(TraderStatus::default())),
+            ring_messages: [None; 3],
+            ring_stalls: [0; 3],
+        }
+    }
+}
+
+/// What the publisher needs beside the posts: names, grids, the oracle's rules, and
+/// the sparkline's history.
+pub(crate) struct Publisher {
+    spec: SymbolSpec,
+    oracle: Oracle,
+    long_at: f64,
+    short_at: f64,
+    source: String,
+    trading: String,
+    prices: std::collections::VecDeque<f64>,
+    seq: u64,
+}
+
+/// Parts of one snapshot, gathered from the threads' slots (each stage's from the
+/// thread that runs it).
+#[derive(Default)]
+pub(crate) struct Parts<'a> {
+    pub(crate) feed: Option<&'a FeedPost>,
+    pub(crate) book: Option<&'a BookPost>,
+    pub(crate) signal: Option<&'a SignalPost>,
+    pub(crate) gateway: Option<&'a TraderStatus>,
+    pub(crate) ring_messages: [u64; 3],
+    pub(crate) ring_stalls: [u64; 3],
+}
+
+impl Publisher {
+    pub(crate) fn new(spec: &SymbolSpec, strategy: &Strategy, source: &str, trading: &str) -> Self {
+        Self {
+            spec: spec.clone(),
+            oracle: Oracle::new(strategy, spec),
+            long_at: strategy.long_pressure_ppm as f64 / 1e6,
+            short_at: strategy.short_pressure_ppm as f64 / 1e6,
+            source: source.to_string(),
+            trading: trading.to_string(),
+            prices: std::collections::VecDeque::with_capacity(PRICES),
+            seq: 0,
+        }
+    }
+
+    /// One snapshot from the parts and the merged latencies. Cold: allocates.
+    pub(crate) fn compose(&mut self, parts: &Parts<'_>, lat: &Latencies, uptime_s: f64) -> Status {
+        let spec = &self.spec;
+        let px = |t: Ticks| spec.price.to_f64(t);
+        let qty = |l: Lots| spec.qty.to_f64(l);
+        let e8 = |v: i64| v as f64 / 1e8;
+        self.seq += 1;
+        let mut s = Status {
+            symbol: spec.name.to_string(),
+            source: self.source.clone(),
+            trading: self.trading.clone(),
+            at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            uptime_s,
+            seq: self.seq,
+            price_decimals: spec.price.decimals(),
+            qty_decimals: spec.qty.decimals(),
+            ..Status::default()
+        };
+        if let Some(b) = parts.book {
+            s.book = BookStatus {
+                live: b.live,
+                bids: b.bids.iter().map(|l| (px(l.price), qty(l.qty))).collect(),
+                asks: b.asks.iter().map(|l| (px(l.price), qty(l.qty))).collect(),
+            };
+            let c = &mut s.counters;
+            c.applied = b.stats.applied;
+            c.gaps = b.stats.gaps;
+            c.resyncs = b.stats.resyncs;
+            c.crosses = b.stats.crosses;
+            if let (Some(bid), Some(ask)) = (b.view.best_bid, b.view.best_ask) {
+                if self.prices.len() == PRICES {
+                    self.prices.pop_front();
+                }
+                self.prices.push_back((px(bid.price) + px(ask.price)) / 2.0);
+            }
+            let traded = |bin: i64| {
+                parts.signal.map_or(0, |sg| {
+                    usize::try_from(bin - sg.traded_base)
+                        .ok()
+                        .and_then(|k| sg.traded.get(k).copied())
+                        .unwrap_or(0)
+                })
+            };
+            if b.live {
+                let survey = self.oracle.survey(&b.view, traded);
+                s.bins = self.bins(&survey);
+            } else {
+                s.bins.long_at = self.long_at;
+                s.bins.short_at = self.short_at;
+            }
+        }
+        s.prices = self.prices.iter().copied().collect();
+        if let Some(sg) = parts.signal {
+            s.counters.evaluations = sg.evaluations;
+            s.counters.intents = sg.intents;
+            let p = &sg.prints;
+            let n = (p.pushed as usize).min(p.trades.len());
+            s.trades = (0..n)
+                .map(|k| p.trades[(p.pushed as usize - 1 - k) % p.trades.len()])
+                .map(|t| TradeRow {
+                    ms: t.ms,
+                    price: px(t.price),
+                    qty: qty(t.qty),
+                    buy: t.buy,
+                })
+                .collect();
+            s.last_intent = p.last_intent.map(|i| self.intent_row(&i));
+            if s.bins.bids.is_empty() {
+                s.bins.pressure = sg.pressure_ppm as f64 / 1e6;
+            }
+        }
+        if let Some(f) = parts.feed {
+            s.counters.frames = f.frames;
+            s.counters.decode_errors = f.errors;
+        }
+        if let Some(g) = parts.gateway {
+            s.counters.orders = g.stats.entries;
+            s.counters.fills = g.stats.entries_filled + g.stats.entries_partial;
+            s.operations = g
+                .ops
+                .iter()
+                .map(|o| OperationRow {
+                    id: o.op.id,
+                    side: side_name(o.op.intent.side).into(),
+                    phase: o.phase.into(),
+                    entry: px(o.op.intent.entry),
+                    take_profit: px(o.op.intent.take_profit),
+                    stop_loss: px(o.op.intent.stop_loss),
+                    qty: qty(o.op.qty),
+                    held: qty(o.held),
+                    pnl: e8(o.unrealised_e8),
+                    pnl_at_tp: e8(o.op.pnl_at_tp_e8),
+                    pnl_at_sl: e8(o.op.pnl_at_sl_e8),
+                })
+                .collect();
+            let r = &g.risk;
+            s.account = AccountStatus {
+                capital: e8(r.capital_e8),
+                realised: e8(r.realised_e8),
+                fees: e8(r.fees_e8),
+                unrealised: e8(g.unrealised_e8),
+                equity: e8(r.capital_e8 + r.realised_e8 + g.unrealised_e8),
+                position: qty(g.position),
+                in_flight: g.in_flight,
+                accepted: r.accepted,
+                refused: r.refused,
+                closed: r.closed,
+                killed: g.killed || r.killed_by_drawdown,
+            };
+        }
+        s.counters.rings = ["feed→book", "book→signal", "signal→gateway"]
+            .iter()
+            .enumerate()
+            .map(|(k, name)| RingRow {
+                name: (*name).into(),
+                messages: parts.ring_messages[k],
+                stalls: parts.ring_stalls[k],
+            })
+            .collect();
+        s.latency = lat
+            .all()
+            .iter()
+            .map(|l| {
+                let h = l.histogram();
+                LatencyRow {
+                    stage: l.name().into(),
+                    count: h.len(),
+                    p50_ns: h.value_at_quantile(0.5),
+                    p99_ns: h.value_at_quantile(0.99),
+                    max_ns: h.max(),
+                }
+            })
+            .collect();
+        s
+    }
+
+    fn bins(&self, v: &Survey) -> BinsStatus {
+        let spec = &self.spec;
+        let bin_ticks = v.bin_ticks.max(1);
+        let q = |l: i64| spec.qty.to_f64(Lots(l));
+        let side = |sv: &crate::signal::oracle::SideSurvey, up: bool| -> Vec<BinRow> {
+            (0..sv.qty.len())
+                .map(|k| {
+                    let abs = if up {
+                        sv.origin + k as i64
+                    } else {
+                        sv.origin - k as i64
+                    };
+                    BinRow {
+                        price: spec.price.to_f64(Ticks(abs * bin_ticks)),
+                        qty: q(sv.qty[k]),
+                        traded: q(sv.traded[k]),
+                        wall: sv.walls.contains(&(k as u32)),
+                        void: sv.voids.contains(&(k as u32)),
+                    }
+                })
+                .collect()
+        };
+        BinsStatus {
+            bin_size: spec.price.to_f64(Ticks(bin_ticks)),
+            pressure: v.pressure_ppm as f64 / 1e6,
+            long_at: self.long_at,
+            short_at: self.short_at,
+            leaning: v.leaning.map(|s| side_name(s).into()),
+            bids: side(&v.bid, false),
+            asks: side(&v.ask, true),
+            wall_threshold: (q(v.bid.wall_threshold), q(v.ask.wall_threshold)),
+            void_threshold: (q(v.bid.void_threshold), q(v.ask.void_threshold)),
+        }
+    }
+
+    fn intent_row(&self, i: &Intent) -> IntentRow {
+        let px = |t: Ticks| self.spec.price.to_f64(t);
+        IntentRow {
+            side: side_name(i.side).into(),
+            entry: px(i.entry),
+            take_profit: px(i.take_profit),
+            stop_loss: px(i.stop_loss),
+            support_wall: px(i.support_wall),
+            target_wall: px(i.target_wall),
+            void_price: px(i.void_price),
+            pressure: i.pressure_ppm as f64 / 1e6,
+        }
+    }
+}
+
+fn side_name(s: Side) -> &'static str {
+    match s {
+        Side::Long => "long",
+        Side::Short => "short",
+    }
+}
+
+impl Slot {
+    /// This slot's parts and ring counters, merged into `parts` (each stage is posted
+    /// by exactly one thread, the one that runs it).
+    pub(crate) fn gather<'a>(&'a self, parts: &mut Parts<'a>, runs: &[super::pin::Stage]) {
+        use super::pin::Stage;
+        for st in runs {
+            match st {
+                Stage::Feed => parts.feed = self.feed.as_ref(),
+                Stage::Book => parts.book = self.book.as_deref(),
+                Stage::Signal => parts.signal = self.signal.as_deref(),
+                Stage::Gateway => parts.gateway = self.gateway.as_deref(),
+            }
+        }
+        for k in 0..3 {
+            if let Some(m) = self.ring_messages[k] {
+                parts.ring_messages[k] = m;
+            }
+            parts.ring_stalls[k] += self.ring_stalls[k];
+        }
+    }
+}
