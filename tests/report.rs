@@ -36,10 +36,24 @@ fn the_report_of_the_sample_is_the_backtest_drawn_offline() {
     let json = &json[json.find('>').unwrap() + 1..json.find("</script>").unwrap()];
     let embedded: serde_json::Value = serde_json::from_str(json).unwrap();
     let data = &embedded["backtest"];
-    let bt: serde_json::Value = serde_json::from_str(&minerva(
-        &[&["backtest"][..], &inputs, &["--json"]].concat(),
-    ))
-    .unwrap();
+    // The backtest's own outputs, saved (drawn again below without a backtest).
+    let tmp = |ext: &str| {
+        std::env::temp_dir()
+            .join(format!("minerva-report-saved-{}.{ext}", std::process::id()))
+            .display()
+            .to_string()
+    };
+    let (t_csv, e_csv, b_json) = (tmp("trades.csv"), tmp("equity.csv"), tmp("json"));
+    let bt_text = minerva(
+        &[
+            &["backtest"][..],
+            &inputs,
+            &["--json", "--trades", &t_csv, "--equity", &e_csv],
+        ]
+        .concat(),
+    );
+    std::fs::write(&b_json, &bt_text).unwrap();
+    let bt: serde_json::Value = serde_json::from_str(&bt_text).unwrap();
     assert_eq!(
         data["backtest"], bt,
         "the page's report is minerva backtest's"
@@ -79,6 +93,80 @@ fn the_report_of_the_sample_is_the_backtest_drawn_offline() {
     assert!(bins["thresholds"][0].as_f64().unwrap() > 0.0, "{bins}");
     assert!(!data["heatmap"]["cells"].as_array().unwrap().is_empty());
     assert!(!data["candles"].as_array().unwrap().is_empty());
+
+    // The same figures from the saved outputs, drawn on the same recording without a
+    // backtest: the operations, the equity curve and the report.
+    let saved_page = tmp("html");
+    let said = minerva(
+        &[
+            &["report"][..],
+            &inputs,
+            &[
+                "--trades",
+                &t_csv,
+                "--equity",
+                &e_csv,
+                "--backtest-json",
+                &b_json,
+                "--out",
+                &saved_page,
+            ],
+        ]
+        .concat(),
+    );
+    assert!(said.contains("1 saved operations drawn"), "{said}");
+    let page2 = std::fs::read_to_string(&saved_page).unwrap();
+    let start = page2
+        .find(r#"<script type="application/json" id="minerva-data">"#)
+        .unwrap();
+    let json2 = &page2[start..];
+    let json2 = &json2[json2.find('>').unwrap() + 1..json2.find("</script>").unwrap()];
+    let saved: serde_json::Value = serde_json::from_str(json2).unwrap();
+    let sd = &saved["backtest"];
+    assert_eq!(sd["backtest"], bt);
+    let sops = sd["operations"].as_array().unwrap();
+    assert_eq!(sops.len(), ops.len());
+    for (a, b) in sops.iter().zip(ops) {
+        for k in ["id", "side", "entry_ms", "exit_ms", "exit"] {
+            assert_eq!(a[k], b[k], "{k}: {a} vs {b}");
+        }
+        for k in ["entry_price", "exit_price", "pnl", "fees", "qty"] {
+            let (x, y) = (a[k].as_f64().unwrap(), b[k].as_f64().unwrap());
+            assert!((x - y).abs() < 1e-8, "{k}: {x} vs {y}");
+        }
+    }
+    let (e1, e2) = (
+        sd["equity"].as_array().unwrap(),
+        data["equity"].as_array().unwrap(),
+    );
+    assert_eq!(e1.len(), e2.len());
+    assert!(
+        (e1.last().unwrap()[1].as_f64().unwrap() - e2.last().unwrap()[1].as_f64().unwrap()).abs()
+            < 1e-8
+    );
+    assert_eq!(sd["candles"], data["candles"]);
+    // A saved file that is not a backtest's says which line.
+    std::fs::write(&t_csv, "symbol,id,side\nBTCUSDT,1,sideways\n").unwrap();
+    let e = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(
+            [
+                &["report"][..],
+                &inputs,
+                &["--trades", &t_csv, "--out", &saved_page],
+            ]
+            .concat(),
+        )
+        .output()
+        .unwrap();
+    assert!(!e.status.success());
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(
+        err.contains("saved backtest output") && err.contains("--trades"),
+        "{err}"
+    );
+    for f in [&t_csv, &e_csv, &b_json, &saved_page] {
+        let _ = std::fs::remove_file(f);
+    }
 
     // In a browser.
     if let Some(c) = common::browser_check(&out) {

@@ -30,6 +30,17 @@ pub struct Args {
     /// compares them). Instead of recorded data and --strategy.
     #[arg(long, conflicts_with_all = ["files", "strategy"])]
     journal: Option<PathBuf>,
+    /// A backtest's saved trade list (`minerva backtest --trades T.csv`), drawn on the
+    /// recorded data instead of running the backtest again (the recorded files and
+    /// --strategy give the market, the grids and the window).
+    #[arg(long, value_name = "T.csv", conflicts_with = "journal")]
+    trades: Option<PathBuf>,
+    /// With --trades: the saved equity curve (`minerva backtest --equity E.csv`).
+    #[arg(long, value_name = "E.csv", requires = "trades")]
+    equity: Option<PathBuf>,
+    /// With --trades: the saved report (`minerva backtest --json > B.json`).
+    #[arg(long, value_name = "B.json", requires = "trades")]
+    backtest_json: Option<PathBuf>,
     /// With --journal: the run (default the last).
     #[arg(long, requires = "journal")]
     run: Option<i64>,
@@ -81,7 +92,27 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         None
     };
-    if let Some((strategy, spec, frames, real)) = input {
+    if let (Some(trades), Some((strategy, spec, frames, _))) = (&a.trades, &input) {
+        let read =
+            |p: &PathBuf| std::fs::read_to_string(p).with_context(|| format!("{}", p.display()));
+        let saved = minerva::report::SavedBacktest {
+            trades_csv: Some(read(trades)?),
+            equity_csv: a.equity.as_ref().map(read).transpose()?,
+            json: a.backtest_json.as_ref().map(read).transpose()?,
+        };
+        let data = minerva::report::build_saved(frames, spec, strategy, &a.window.config(), &saved)
+            .with_context(|| format!("--trades {}", trades.display()))?;
+        said.push(format!(
+            "{}: {} saved operations drawn; shown: {}",
+            spec.name,
+            data.operations.len(),
+            data.resolution
+        ));
+        page.title = format!("Minerva report · {} · saved backtest", spec.name);
+        page.backtest = Some(data);
+    } else if a.trades.is_some() {
+        bail!("--trades is drawn on the recorded data it came from: give the files and --strategy");
+    } else if let Some((strategy, spec, frames, real)) = input {
         let bar = super::backtest::progress_bar(&spec.name);
         let mut progress = |done: u64, total: u64| {
             bar.set_length(total);

@@ -257,6 +257,9 @@ pub enum ReportError {
     /// The recording holds no trade to draw candles from.
     #[error("the recording holds no trade of {0}: nothing to draw")]
     NoTrades(String),
+    /// A saved output that is not what `minerva backtest` writes.
+    #[error("saved backtest output: {0}")]
+    Saved(String),
 }
 
 /// A decoded trade: ms, price, qty, buyer aggressor.
@@ -297,8 +300,6 @@ pub fn build(
     if trades.is_empty() {
         return Err(ReportError::NoTrades(spec.name.to_string()));
     }
-    let span_ms = (trades[0].0, trades[trades.len() - 1].0);
-    let (candle_s, candles) = candles(&trades, span_ms);
     let operations: Vec<OpMark> = bt
         .trades
         .iter()
@@ -311,6 +312,169 @@ pub fn build(
             m
         })
         .collect();
+    let equity = bt
+        .equity
+        .iter()
+        .map(|p| (p.time_us / 1000, p.equity_e8 as f64 / 1e8))
+        .collect();
+    let backtest: sonic_rs::Value = sonic_rs::from_str(&bt.to_json()).unwrap_or_default();
+    let data = draw(
+        spec,
+        &trades,
+        &samples,
+        operations,
+        equity,
+        backtest,
+        bt.to_text(),
+    );
+    Ok((data, bt))
+}
+
+/// A backtest's saved outputs (`minerva backtest --json --trades T.csv --equity
+/// E.csv`), drawn on the market they came from without running the backtest again.
+#[derive(Debug, Clone, Default)]
+pub struct SavedBacktest {
+    /// The trade list CSV.
+    pub trades_csv: Option<String>,
+    /// The equity curve CSV.
+    pub equity_csv: Option<String>,
+    /// The `--json` report.
+    pub json: Option<String>,
+}
+
+/// One row of a saved trade list (the columns `minerva backtest --trades` writes;
+/// others are ignored).
+#[derive(Debug, serde::Deserialize)]
+struct SavedTrade {
+    symbol: String,
+    id: u64,
+    side: String,
+    qty: f64,
+    entry_time: String,
+    exit_time: String,
+    entry_price: f64,
+    exit_price: f64,
+    fees: f64,
+    funding: f64,
+    pnl: f64,
+    exit: String,
+}
+
+fn saved_ms(field: &str, v: &str, row: usize) -> Result<u64, ReportError> {
+    v.parse::<jiff::Timestamp>()
+        .ok()
+        .and_then(|t| u64::try_from(t.as_millisecond()).ok())
+        .ok_or_else(|| ReportError::Saved(format!("line {row}: {field} {v:?} is not a UTC time")))
+}
+
+/// Draws a backtest's saved outputs on the recorded market `frames` (the book
+/// heatmap, candles and volume profile from the recording; the operations, equity and
+/// report from the files). The decision panel's bins are not in the outputs.
+///
+/// # Errors
+/// [`ReportError::Saved`] for a file that is not what `minerva backtest` writes (with
+/// the line), [`ReportError::NoTrades`] for a recording without trades.
+pub fn build_saved(
+    frames: &[(Vec<u8>, u64)],
+    spec: &SymbolSpec,
+    strategy: &Strategy,
+    cfg: &BacktestConfig,
+    saved: &SavedBacktest,
+) -> Result<ReportData, ReportError> {
+    let mut operations = Vec::new();
+    if let Some(text) = &saved.trades_csv {
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        for (k, row) in r.deserialize::<SavedTrade>().enumerate() {
+            let line = k + 2;
+            let t = row.map_err(|e| ReportError::Saved(format!("trades: {e}")))?;
+            if t.symbol != spec.name.as_str() {
+                continue;
+            }
+            let side = match t.side.as_str() {
+                "long" => "LONG",
+                "short" => "SHORT",
+                other => {
+                    return Err(ReportError::Saved(format!(
+                        "trades line {line}: side {other:?} (long or short)"
+                    )));
+                }
+            };
+            operations.push(OpMark {
+                id: t.id,
+                side,
+                decided_ms: 0,
+                entry_ms: saved_ms("entry_time", &t.entry_time, line)?,
+                exit_ms: saved_ms("exit_time", &t.exit_time, line)?,
+                entry_price: t.entry_price,
+                exit_price: t.exit_price,
+                intent_entry: 0.0,
+                take_profit: 0.0,
+                stop_loss: 0.0,
+                support_wall: 0.0,
+                target_wall: 0.0,
+                void_price: 0.0,
+                void_width_bins: 0,
+                pressure_ppm: 0,
+                qty: t.qty,
+                pnl: t.pnl,
+                fees: t.fees,
+                funding: t.funding,
+                exit: t.exit,
+                bins: None,
+            });
+        }
+    }
+    let mut equity = Vec::new();
+    if let Some(text) = &saved.equity_csv {
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        for (k, row) in r.records().enumerate() {
+            let line = k + 2;
+            let row = row.map_err(|e| ReportError::Saved(format!("equity: {e}")))?;
+            let (Some(time), Some(value)) = (row.get(0), row.get(1)) else {
+                return Err(ReportError::Saved(format!(
+                    "equity line {line}: two columns (time, equity) expected"
+                )));
+            };
+            let v: f64 = value.parse().map_err(|_| {
+                ReportError::Saved(format!("equity line {line}: {value:?} is not a number"))
+            })?;
+            equity.push((saved_ms("time", time, line)?, v));
+        }
+    }
+    let (backtest, text) = match &saved.json {
+        Some(j) => {
+            let v: sonic_rs::Value = sonic_rs::from_str(j)
+                .map_err(|e| ReportError::Saved(format!("--backtest-json: {e}")))?;
+            let text = sonic_rs::to_string_pretty(&v).unwrap_or_default();
+            (v, format!("minerva backtest --json, as saved:\n{text}"))
+        }
+        None => (
+            sonic_rs::Value::default(),
+            "no report saved with these outputs (minerva backtest --json > B.json, then --backtest-json B.json)".into(),
+        ),
+    };
+    let (trades, samples, _) = market(frames, spec, strategy, cfg, &[]);
+    if trades.is_empty() {
+        return Err(ReportError::NoTrades(spec.name.to_string()));
+    }
+    Ok(draw(
+        spec, &trades, &samples, operations, equity, backtest, text,
+    ))
+}
+
+/// The page's data from the recorded market (`trades`, book `samples`) and the
+/// operations and equity (ms, amount) to draw on it.
+fn draw(
+    spec: &SymbolSpec,
+    trades: &[Trade],
+    samples: &[Sample],
+    operations: Vec<OpMark>,
+    equity_points: Vec<(u64, f64)>,
+    backtest: sonic_rs::Value,
+    backtest_text: String,
+) -> ReportData {
+    let span_ms = (trades[0].0, trades[trades.len() - 1].0);
+    let (candle_s, candles) = candles(trades, span_ms);
     let mut position = vec![(span_ms.0, 0.0)];
     for o in &operations {
         let q = if o.side == "LONG" { o.qty } else { -o.qty };
@@ -319,19 +483,14 @@ pub fn build(
     }
     position.sort_by_key(|p| p.0);
     let mut peak = f64::MIN;
-    let mut equity = Vec::with_capacity(bt.equity.len());
-    let mut drawdown = Vec::with_capacity(bt.equity.len());
-    for p in &bt.equity {
-        let v = p.equity_e8 as f64 / 1e8;
+    let mut equity = Vec::with_capacity(equity_points.len());
+    let mut drawdown = Vec::with_capacity(equity_points.len());
+    for (ms, v) in equity_points {
         peak = peak.max(v);
-        equity.push((p.time_us / 1000, v));
-        drawdown.push((
-            p.time_us / 1000,
-            if peak > 0.0 { v / peak - 1.0 } else { 0.0 },
-        ));
+        equity.push((ms, v));
+        drawdown.push((ms, if peak > 0.0 { v / peak - 1.0 } else { 0.0 }));
     }
-    let (heatmap, profile) = pictures(&trades, &samples, span_ms);
-    let backtest: sonic_rs::Value = sonic_rs::from_str(&bt.to_json()).unwrap_or_default();
+    let (heatmap, profile) = pictures(trades, samples, span_ms);
     let resolution = format!(
         "candles of {} (base {} s, {} candles); book heatmap {} columns of {} ms × {} rows of {:.4}; {} trade bubbles; volume profile {} rows",
         human_s(candle_s),
@@ -344,7 +503,7 @@ pub fn build(
         heatmap.trades.len(),
         PROFILE_ROWS
     );
-    let data = ReportData {
+    ReportData {
         symbol: spec.name.to_string(),
         market: spec.market.name(),
         money: if spec.contract_size.is_some() {
@@ -370,10 +529,9 @@ pub fn build(
         heatmap,
         profile,
         backtest,
-        backtest_text: bt.to_text(),
+        backtest_text,
         resolution,
-    };
-    Ok((data, bt))
+    }
 }
 
 /// An operation as the page draws it, with the intent it came from when known
@@ -411,7 +569,10 @@ fn mark(
         pnl: e8(t.pnl_e8),
         fees: e8(t.fees_e8),
         funding: e8(t.funding_e8),
-        exit: format!("{:?}", t.exit),
+        // The name the CSV and JSON outputs give it (snake case).
+        exit: sonic_rs::to_string(&t.exit)
+            .map(|q| q.trim_matches('"').to_string())
+            .unwrap_or_default(),
         bins: None,
     }
 }
