@@ -140,7 +140,19 @@ fn import(files: &[PathBuf], db: &str) -> Result<()> {
     let t0 = std::time::Instant::now();
     let target = Target::parse(db);
     let mut sink = open_sink(&target)?;
-    let (sessions, lines) = minerva::store::import(sink.as_mut(), files)?;
+    // Bytes of the files read, rate and time left (on a terminal only).
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "import [{bar:30}] {percent:>3} % {bytes}/{total_bytes} · {bytes_per_sec} · {eta} left",
+    ) {
+        bar.set_style(style.progress_chars("#."));
+    }
+    let (sessions, lines) =
+        minerva::store::import_with(sink.as_mut(), files, &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })?;
+    bar.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
     println!(
         "{}: {} session(s) {:?}, {lines} lines in {secs:.2} s ({:.0} lines/s)",

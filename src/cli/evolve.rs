@@ -264,11 +264,21 @@ pub fn run(a: Args) -> Result<()> {
     let mut log_error = None;
     // After Ctrl-C the backtests under way finish and the rest of the generation is
     // skipped (listed as not run), so a long generation does not hold the exit up.
+    // Candidates backtested, rate and time left (on a terminal only; the bar is the
+    // upper bound: an early stop ends sooner).
+    let bar = indicatif::ProgressBar::new((cfg.population * cfg.generations) as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "evolve [{bar:30}] {pos}/{len} backtests · {per_sec} · {eta} left",
+    ) {
+        bar.set_style(style.progress_chars("#."));
+    }
     let evaluate = |o: &[(&str, String)]| {
         if minerva::shutdown::requested() {
             return Err("not run: stopped".to_string());
         }
-        study.evaluate(o, study.train)
+        let r = study.evaluate(o, study.train);
+        bar.inc(1);
+        r
     };
     if !known.is_empty() {
         sayln!(
@@ -278,7 +288,7 @@ pub fn run(a: Args) -> Result<()> {
         );
     }
     let e = evolve::evolve_from(&genes, &start, &cfg, known, &evaluate, &mut |g| {
-        sayln!("{}", report::generation(g));
+        bar.suspend(|| sayln!("{}", report::generation(g)));
         if let Some(f) = &mut log {
             // A failing log is reported at the end; the evolution goes on.
             if let Err(err) = f.append(&genes, g) {
@@ -287,6 +297,7 @@ pub fn run(a: Args) -> Result<()> {
         }
         !minerva::shutdown::requested()
     })?;
+    bar.finish_and_clear();
     if let Err(why) = &e.best.outcome {
         bail!("no candidate could run (the best: {why}); nothing written");
     }

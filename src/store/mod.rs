@@ -462,10 +462,28 @@ pub fn open_recorded(t: &Target) -> Result<Box<dyn Recorded>, StoreError> {
 /// [`StoreError`] when a file cannot be read or the database refuses (what was
 /// committed before stays).
 pub fn import(sink: &mut dyn Sink, files: &[PathBuf]) -> Result<(Vec<i64>, u64), StoreError> {
+    import_with(sink, files, &mut |_, _| {})
+}
+
+/// [`import`], telling `progress` the bytes of the files read so far and their total
+/// size on disk after every batch (a progress bar's position and length).
+///
+/// # Errors
+/// As [`import`].
+pub fn import_with(
+    sink: &mut dyn Sink,
+    files: &[PathBuf],
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(Vec<i64>, u64), StoreError> {
     use crate::store::files::{LineReader, classify};
     let mut sessions = Vec::new();
     let mut total = 0u64;
     let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .sum();
+    let mut done_bytes = 0u64;
     for f in files {
         let mut r = LineReader::open(f)?;
         let source = f.display().to_string();
@@ -486,8 +504,14 @@ pub fn import(sink: &mut dyn Sink, files: &[PathBuf]) -> Result<(Vec<i64>, u64),
                 sink.append(&batch, &[])?;
                 total += batch.len() as u64;
                 batch.clear();
+                progress(
+                    done_bytes + r.consumed.load(std::sync::atomic::Ordering::Relaxed),
+                    bytes,
+                );
             }
         }
+        done_bytes += r.size;
+        progress(done_bytes, bytes);
         if !batch.is_empty() {
             sink.append(&batch, &[])?;
             total += batch.len() as u64;
