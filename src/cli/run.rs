@@ -780,7 +780,11 @@ pub fn run(a: Args) -> Result<()> {
             r
         }
     };
-    // The view keeps the last picture until the user quits; the report follows it.
+    // The view keeps the last picture until the user quits; the report follows it. A
+    // run that failed ends the view at once, so its error is seen.
+    if viewer.is_some() && report.is_err() {
+        minerva::shutdown::request();
+    }
     if let Some(v) = viewer {
         match v.join() {
             Ok(Ok(())) => {}
