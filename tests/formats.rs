@@ -131,3 +131,36 @@ fn nautilus_market_data_fixtures_decode() {
     }
     assert!(seen >= 9, "{seen} fixtures");
 }
+
+/// KuCoin's symbol list as the kucoin-sample capture holds it (`/api/v1/symbols`,
+/// 634 spot symbols): every symbol's grids read, the six recorded symbols among them
+/// with the ticks their level-2 prices are written in.
+#[test]
+fn kucoin_symbol_list() {
+    let Some(d) = common::shared_data() else {
+        return;
+    };
+    let text = std::fs::read_to_string(d.join("kucoin-sample/KUCOIN.0")).unwrap();
+    let json = text.lines().next().unwrap().split_once(": ").unwrap().1;
+    let s = minerva::venues::kucoin::symbols::parse_symbols(json.as_bytes()).unwrap();
+    assert_eq!(s.specs.len() + s.rejected.len(), 634, "{:?}", s.rejected);
+    assert!(s.rejected.is_empty(), "{:?}", s.rejected);
+    for (name, tick) in [
+        ("BCHSV-USDT", "0.001"),
+        ("ANKR-BTC", "0.0000000001"),
+        ("FET-BTC", "0.00000001"),
+        ("DAPPT-BTC", "0.0000000001"),
+        ("CAPP-BTC", "0.0000000001"),
+        ("EQZ-BTC", "0.00000001"),
+    ] {
+        let spec = find(&s.specs, name);
+        assert_eq!(spec.price.format(spec.price.step()), tick, "{name}");
+        assert_eq!(spec.market, Market::Spot);
+    }
+    let halted = s
+        .specs
+        .iter()
+        .filter(|x| x.status == SymbolStatus::Halted)
+        .count();
+    assert_eq!(halted, 1, "one symbol has enableTrading false");
+}

@@ -1,5 +1,5 @@
 //! Decode, sync, book apply, traded-volume profile, oracle and risk allocate nothing per
-//! message once warm: real sessions are replayed under a counting global allocator. One test
+//! message once warm (and KuCoin's request signing nothing per request): real sessions are replayed under a counting global allocator. One test
 //! in this file, because the count is process-wide and tests run on parallel threads.
 
 mod common;
@@ -123,4 +123,20 @@ fn no_allocation_per_message_after_warm_up() {
             );
         }
     }
+    assert_eq!(kucoin_signing_allocations(), 0, "KuCoin signing allocates");
+}
+
+/// KuCoin's request signature (the order path's): allocations while signing 1,000
+/// requests once warm.
+fn kucoin_signing_allocations() -> usize {
+    use minerva::venues::kucoin::{keys::KucoinKeys, sign::Signer};
+    let keys = KucoinKeys::new("k".into(), b"secret".to_vec(), b"phrase".to_vec());
+    let s = Signer::new(&keys);
+    let body = br#"{"clientOid":"mnv-1","side":"buy","symbol":"BTC-USDT","type":"limit","price":"60000","size":"0.001","postOnly":true}"#;
+    std::hint::black_box(s.sign(1, "POST", "/api/v1/hf/orders", body));
+    let before = common::ALLOCS.load(std::sync::atomic::Ordering::Relaxed);
+    for ts in 0..1_000u64 {
+        std::hint::black_box(s.sign(1_700_000_000_000 + ts, "POST", "/api/v1/hf/orders", body));
+    }
+    common::ALLOCS.load(std::sync::atomic::Ordering::Relaxed) - before
 }

@@ -204,6 +204,39 @@ pub fn canonical(m: i64, scale: u8) -> String {
     s
 }
 
+/// The decimal digits of `v`, written at the end of `buf` (an integer into a request
+/// without allocating).
+///
+/// # Hot path: no allocation.
+#[inline]
+pub fn u64_digits(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// `t` as a mantissa at `scale` places, rounded up when it is finer (a minimum, such
+/// as a minimum notional, must not be lowered by the grid).
+///
+/// # Errors
+/// [`DecimalError`] when `t` is not a decimal or needs more than 18 places.
+pub fn ceil_scaled(t: &str, scale: u8) -> Result<i128, DecimalError> {
+    let d = significant_places(t).unwrap_or(0).max(scale);
+    if d > 18 {
+        return Err(DecimalError::Overflow);
+    }
+    let m = parse_scaled(t.as_bytes(), d)? as i128;
+    let k = 10i128.pow((d - scale) as u32);
+    Ok((m + k - 1) / k)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,8 @@
 //! A second venue (KuCoin) adds a folder beside `binance/` and a variant to each.
 
 pub mod binance;
+pub mod keys;
+pub mod kucoin;
 
 use crate::core::{ExchangeStats, Execution, Lots, OrderRequest, SymbolSpec};
 

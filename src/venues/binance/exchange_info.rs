@@ -202,7 +202,7 @@ fn symbol(s: &Sym, market: Option<Market>) -> Result<SymbolSpec, ExchangeInfoErr
         .iter()
         .filter_map(|t| find(t))
         .find_map(|f| f.min_notional.as_deref().or(f.notional.as_deref()))
-        .map(|t| notional(t, notional_scale))
+        .map(|t| crate::core::decimal::ceil_scaled(t, notional_scale))
         .transpose()
         .map_err(|e| bad(e.into()))?
         .filter(|&m| m > 0);
@@ -232,16 +232,6 @@ fn symbol(s: &Sym, market: Option<Market>) -> Result<SymbolSpec, ExchangeInfoErr
 }
 
 /// A minimum notional at `scale` places, rounded up when the text is finer.
-fn notional(t: &str, scale: u8) -> Result<i128, crate::core::decimal::DecimalError> {
-    let d = significant_places(t).unwrap_or(0).max(scale);
-    if d > 18 {
-        return Err(crate::core::decimal::DecimalError::Overflow);
-    }
-    let m = parse_scaled(t.as_bytes(), d)? as i128;
-    let k = 10i128.pow((d - scale) as u32);
-    Ok((m + k - 1) / k)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,7 +242,7 @@ mod tests {
         assert_eq!(bound("112.38300000", &g, false), Ok(Some(Ticks(11238))));
         assert_eq!(bound("0.00100000", &g, true), Ok(Some(Ticks(1))));
         assert_eq!(bound("0.00000000", &g, true), Ok(None));
-        assert_eq!(notional("10.005", 2), Ok(1001));
+        assert_eq!(crate::core::decimal::ceil_scaled("10.005", 2), Ok(1001));
     }
 
     /// Found by `fuzz/fuzz_targets/exchange_info.rs` (regressions in fuzz/regressions/):

@@ -10,16 +10,7 @@ pub const API_KEY_VAR: &str = "MINERVA_BINANCE_API_KEY";
 /// Environment variable holding the API secret.
 pub const API_SECRET_VAR: &str = "MINERVA_BINANCE_API_SECRET";
 
-/// Why keys could not be had.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KeyError {
-    /// A variable is unset or empty.
-    #[error("{0} is not set")]
-    Missing(&'static str),
-    /// A variable is not printable ASCII (Binance keys are 64 alphanumerics).
-    #[error("{0} is not printable ASCII")]
-    Malformed(&'static str),
-}
+pub use crate::venues::keys::KeyError;
 
 /// An API key and secret. `Debug` shows neither; the secret is wiped on drop.
 pub struct ApiKeys {
@@ -33,16 +24,7 @@ impl ApiKeys {
     /// # Errors
     /// [`KeyError`] naming the variable that is missing or malformed (never its value).
     pub fn from_env() -> Result<Self, KeyError> {
-        let get = |var: &'static str| -> Result<String, KeyError> {
-            let v = std::env::var(var).map_err(|_| KeyError::Missing(var))?;
-            if v.is_empty() {
-                return Err(KeyError::Missing(var));
-            }
-            if !v.bytes().all(|c| c.is_ascii_graphic()) {
-                return Err(KeyError::Malformed(var));
-            }
-            Ok(v)
-        };
+        let get = |var: &'static str| crate::venues::keys::first_var(&[var]);
         Ok(Self::new(
             get(API_KEY_VAR)?,
             get(API_SECRET_VAR)?.into_bytes(),
@@ -89,11 +71,7 @@ impl fmt::Debug for ApiKeys {
 
 impl Drop for ApiKeys {
     fn drop(&mut self) {
-        for b in self.secret.iter_mut() {
-            // SAFETY: `b` is a valid, aligned, exclusive reference into our own buffer;
-            // a volatile write keeps the compiler from eliding the wipe of dead memory.
-            unsafe { std::ptr::write_volatile(b, 0) };
-        }
+        crate::venues::keys::wipe(&mut self.secret);
     }
 }
 

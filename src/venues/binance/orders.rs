@@ -32,18 +32,8 @@ fn put(b: &mut Request, s: &[u8]) -> Result<(), EncodeError> {
     b.try_extend_from_slice(s).map_err(|_| EncodeError::TooLong)
 }
 
-fn put_u64(b: &mut Request, mut v: u64) -> Result<(), EncodeError> {
-    let mut d = [0u8; 20];
-    let mut i = d.len();
-    loop {
-        i -= 1;
-        d[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    put(b, &d[i..])
+fn put_u64(b: &mut Request, v: u64) -> Result<(), EncodeError> {
+    put(b, crate::core::decimal::u64_digits(v, &mut [0u8; 20]))
 }
 
 /// Canonical decimal (`m × 10^-scale`, trailing zeros dropped) into `b`.

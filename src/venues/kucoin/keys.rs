@@ -1,0 +1,88 @@
+//! KuCoin API keys: key, secret and passphrase, from the environment only. The
+//! documented names come first; the seed's own names (`kucoin_api`, `kucoin_secret`)
+//! are accepted as fallbacks.
+
+use crate::venues::keys::{KeyError, first_var, wipe};
+use std::fmt;
+
+/// The API key: the documented variable, then the seed's.
+pub const API_KEY_VARS: [&str; 2] = ["MINERVA_KUCOIN_API_KEY", "kucoin_api"];
+/// The API secret: the documented variable, then the seed's.
+pub const API_SECRET_VARS: [&str; 2] = ["MINERVA_KUCOIN_API_SECRET", "kucoin_secret"];
+/// The passphrase chosen when the key was made (the seed has no name for it).
+pub const PASSPHRASE_VARS: [&str; 1] = ["MINERVA_KUCOIN_API_PASSPHRASE"];
+
+/// A KuCoin key, secret and passphrase. `Debug` shows none of them; the secret and
+/// the passphrase are wiped on drop.
+pub struct KucoinKeys {
+    key: String,
+    secret: Vec<u8>,
+    passphrase: Vec<u8>,
+}
+
+impl KucoinKeys {
+    /// Reads [`API_KEY_VARS`], [`API_SECRET_VARS`] and [`PASSPHRASE_VARS`].
+    ///
+    /// # Errors
+    /// [`KeyError`] naming the variable that is missing or malformed (never a value).
+    pub fn from_env() -> Result<Self, KeyError> {
+        Ok(Self::new(
+            first_var(&API_KEY_VARS)?,
+            first_var(&API_SECRET_VARS)?.into_bytes(),
+            first_var(&PASSPHRASE_VARS)?.into_bytes(),
+        ))
+    }
+
+    /// Keys given directly (tests).
+    pub fn new(key: String, secret: Vec<u8>, passphrase: Vec<u8>) -> Self {
+        Self {
+            key,
+            secret,
+            passphrase,
+        }
+    }
+
+    /// The API key, for the `KC-API-KEY` header.
+    pub fn api_key(&self) -> &str {
+        &self.key
+    }
+
+    pub(crate) fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+
+    pub(crate) fn passphrase(&self) -> &[u8] {
+        &self.passphrase
+    }
+}
+
+impl fmt::Debug for KucoinKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KucoinKeys { key: <redacted>, secret: <redacted>, passphrase: <redacted> }")
+    }
+}
+
+impl Drop for KucoinKeys {
+    fn drop(&mut self) {
+        wipe(&mut self.secret);
+        wipe(&mut self.passphrase);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_keys() {
+        let k = KucoinKeys::new(
+            "visible-key".into(),
+            b"top-secret".to_vec(),
+            b"pass-phrase".to_vec(),
+        );
+        let d = format!("{k:?}");
+        for s in ["visible-key", "top-secret", "pass-phrase"] {
+            assert!(!d.contains(s), "{d}");
+        }
+    }
+}
