@@ -33,6 +33,15 @@ use std::time::{Duration, Instant, SystemTime};
 /// Bumped when a report is due; each thread posts its histograms when it sees a change.
 static EPOCH: AtomicU64 = AtomicU64::new(0);
 
+/// Bumped when the live view wants a snapshot; each thread of a run with a view posts
+/// its stages' parts when it sees a change (a light copy, unlike the histograms, which
+/// the view takes once a second).
+static VIEW_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// Snapshots per latency refresh in the view (the histograms' merge is the heavy part
+/// of a post: measured, it showed in the p99 at every snapshot).
+const VIEW_LATENCY_EVERY: Duration = Duration::from_secs(1);
+
 /// Slots of the book → signal view ring: deep enough to absorb a burst of updates,
 /// small enough (64 KB) to stay in cache.
 const VIEW_SLOTS: usize = 16;
@@ -297,8 +306,9 @@ struct Mailbox {
     posted: AtomicU64,
     done: AtomicBool,
     lat: Mutex<Latencies>,
-    /// The live view's parts (when a view is attached).
+    /// The live view's parts (when a view is attached), and the view epoch they are of.
     slot: Option<Mutex<Slot>>,
+    view_posted: AtomicU64,
 }
 
 impl Mailbox {
@@ -308,6 +318,7 @@ impl Mailbox {
             done: AtomicBool::new(false),
             lat: Mutex::new(Latencies::default()),
             slot: view.then(|| Mutex::new(Slot::new())),
+            view_posted: AtomicU64::new(0),
         }
     }
 }
@@ -358,6 +369,8 @@ impl<S: Source> Lane<'_, S> {
         let mut w = Waiter::new(self.wait);
         let mut feeding = self.feed.is_some();
         let mut seen = EPOCH.load(Ordering::Relaxed);
+        let mut view_seen = VIEW_EPOCH.load(Ordering::Relaxed);
+        let view = mailbox.slot.is_some();
         let mut accepting = true;
         loop {
             let mut work = 0usize;
@@ -397,6 +410,13 @@ impl<S: Source> Lane<'_, S> {
             if e != seen {
                 seen = e;
                 self.post(mailbox, e);
+            }
+            if view {
+                let v = VIEW_EPOCH.load(Ordering::Relaxed);
+                if v != view_seen {
+                    view_seen = v;
+                    self.post_view(mailbox, v);
+                }
             }
             if work > 0 {
                 w.reset();
@@ -438,10 +458,10 @@ impl<S: Source> Lane<'_, S> {
         r
     }
 
-    /// Copies this thread's histograms, and the live view's parts when one is
-    /// attached, into its mailbox (no allocation: the slots were made before the run).
+    /// Copies the live view's parts of this thread's stages into its mailbox (no
+    /// allocation: the slot was made before the run).
     #[cold]
-    fn post(&mut self, mailbox: &Mailbox, epoch: u64) {
+    fn post_view(&mut self, mailbox: &Mailbox, epoch: u64) {
         if let Some(slot) = &mailbox.slot {
             // The publisher holds it only to copy it out; if it does now, this epoch's
             // parts are skipped rather than waited for.
@@ -449,6 +469,12 @@ impl<S: Source> Lane<'_, S> {
                 self.post_status(&mut s);
             }
         }
+        mailbox.view_posted.store(epoch, Ordering::Release);
+    }
+
+    /// Copies this thread's histograms into its mailbox (no allocation).
+    #[cold]
+    fn post(&self, mailbox: &Mailbox, epoch: u64) {
         if let Ok(mut m) = mailbox.lat.lock() {
             let mine = [
                 self.feed.as_ref().map(|f| &f.0.lat),
@@ -617,8 +643,10 @@ fn publish_status(
     t0: Instant,
 ) {
     let period = board.period();
-    // The first snapshot soon after the start, then one per period.
+    // The first snapshot soon after the start, then one per period; the histograms
+    // once a second.
     let mut next = Instant::now() + Duration::from_millis(100);
+    let mut next_latency = Instant::now();
     while !finished.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(10));
         if Instant::now() < next {
@@ -627,11 +655,20 @@ fn publish_status(
         while next <= Instant::now() {
             next += period;
         }
-        let epoch = EPOCH.fetch_add(1, Ordering::AcqRel) + 1;
+        let view_epoch = VIEW_EPOCH.fetch_add(1, Ordering::AcqRel) + 1;
+        let epoch = if Instant::now() >= next_latency {
+            next_latency = Instant::now() + VIEW_LATENCY_EVERY;
+            Some(EPOCH.fetch_add(1, Ordering::AcqRel) + 1)
+        } else {
+            None
+        };
         let deadline = Instant::now() + Duration::from_secs(1);
         while Instant::now() < deadline
             && !mailboxes.iter().all(|m| {
-                m.posted.load(Ordering::Acquire) >= epoch || m.done.load(Ordering::Acquire)
+                let done = m.done.load(Ordering::Acquire);
+                let view = m.view_posted.load(Ordering::Acquire) >= view_epoch;
+                let lat = epoch.is_none_or(|e| m.posted.load(Ordering::Acquire) >= e);
+                done || (view && lat)
             })
         {
             std::thread::sleep(Duration::from_millis(1));
