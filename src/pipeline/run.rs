@@ -38,7 +38,7 @@ static EPOCH: AtomicU64 = AtomicU64::new(0);
 /// the view takes once a second).
 static VIEW_EPOCH: AtomicU64 = AtomicU64::new(0);
 
-/// Snapshots per latency refresh in the view (the histograms' merge is the heavy part
+/// How often the view refreshes its latencies (the histograms' merge is the heavy part
 /// of a post: measured, it showed in the p99 at every snapshot).
 const VIEW_LATENCY_EVERY: Duration = Duration::from_secs(1);
 
