@@ -178,10 +178,7 @@ fn observe_puts_a_live_run_beside_the_backtest_of_its_recording() {
         "{said}"
     );
     let html = std::fs::read_to_string(&page).unwrap();
-    let start = html.find(r#"id="minerva-data">"#).unwrap() + r#"id="minerva-data">"#.len();
-    let embedded: serde_json::Value =
-        serde_json::from_str(&html[start..start + html[start..].find("</script>").unwrap()])
-            .unwrap();
+    let embedded = common::report_data(&html);
     let b = &embedded["backtest"];
     assert_eq!(b["real"].as_array().unwrap().len(), journal_ops);
     assert_eq!(

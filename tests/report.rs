@@ -29,12 +29,7 @@ fn the_report_of_the_sample_is_the_backtest_drawn_offline() {
     assert!(!page.contains("<script src") && !page.contains("<link "));
     assert!(page.contains("Apache License") && page.contains("Version 2.0"));
     // The figures are the backtest's.
-    let start = page
-        .find(r#"<script type="application/json" id="minerva-data">"#)
-        .unwrap();
-    let json = &page[start..];
-    let json = &json[json.find('>').unwrap() + 1..json.find("</script>").unwrap()];
-    let embedded: serde_json::Value = serde_json::from_str(json).unwrap();
+    let embedded = common::report_data(&page);
     let data = &embedded["backtest"];
     // The backtest's own outputs, saved (drawn again below without a backtest).
     let tmp = |ext: &str| {
@@ -116,12 +111,7 @@ fn the_report_of_the_sample_is_the_backtest_drawn_offline() {
     );
     assert!(said.contains("1 saved operations drawn"), "{said}");
     let page2 = std::fs::read_to_string(&saved_page).unwrap();
-    let start = page2
-        .find(r#"<script type="application/json" id="minerva-data">"#)
-        .unwrap();
-    let json2 = &page2[start..];
-    let json2 = &json2[json2.find('>').unwrap() + 1..json2.find("</script>").unwrap()];
-    let saved: serde_json::Value = serde_json::from_str(json2).unwrap();
+    let saved = common::report_data(&page2);
     let sd = &saved["backtest"];
     assert_eq!(sd["backtest"], bt);
     let sops = sd["operations"].as_array().unwrap();
@@ -207,10 +197,7 @@ fn a_latency_log_is_drawn_as_percentile_curves() {
     let said = minerva(&["report", "--latency-log", &l, "--out", &o]);
     assert!(said.contains("1 latency series"), "{said}");
     let page = std::fs::read_to_string(&out).unwrap();
-    let start = page.find(r#"id="minerva-data">"#).unwrap() + r#"id="minerva-data">"#.len();
-    let embedded: serde_json::Value =
-        serde_json::from_str(&page[start..start + page[start..].find("</script>").unwrap()])
-            .unwrap();
+    let embedded = common::report_data(&page);
     let curve = &embedded["latency"][0];
     assert_eq!(curve["tag"], "decode_book_per_msg");
     // The median and the maximum as minerva latency-report reads them, in µs.

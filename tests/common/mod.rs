@@ -364,6 +364,17 @@ pub fn repo(p: &str) -> String {
         .to_string()
 }
 
+/// The data a `minerva report` page embeds (its `minerva-data` script), as JSON.
+pub fn report_data(page: &str) -> serde_json::Value {
+    let tag = r#"id="minerva-data">"#;
+    let start = page.find(tag).expect("the page embeds its data") + tag.len();
+    let end = start
+        + page[start..]
+            .find("</script>")
+            .expect("the data script ends");
+    serde_json::from_str(&page[start..end]).expect("the embedded data is JSON")
+}
+
 /// Opens a `minerva report` page in headless Chromium (tools/check_report.py) and
 /// returns its self-check, which must say ok; `None` (said so) without Chromium,
 /// except under CI (`MINERVA_REQUIRE_CHROMIUM`, set by `.ci/run`).
