@@ -136,10 +136,8 @@ pub fn run(a: Args) -> Result<()> {
             if let (Ok(mut f), Some(src)) =
                 (facts.lock(), s.sources.iter().find(|x| &x.symbol == sym))
             {
-                f.lines = s.lines;
                 f.gaps = src.gaps;
                 f.lag_ms = src.lag_ms;
-                f.waits = s.waits;
             }
         }
         if tty {

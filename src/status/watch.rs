@@ -21,14 +21,10 @@ const PRICES: usize = 240;
 /// What the recorder knows of a symbol beside its frames (its status callback's).
 #[derive(Debug, Clone, Default)]
 pub struct RecorderFacts {
-    /// Lines stored for the whole recording.
-    pub lines: u64,
     /// Breaks found in this symbol's depth diffs.
     pub gaps: u64,
     /// Receive time less event time of its last message, ms.
     pub lag_ms: i64,
-    /// Times a reader waited for the writer.
-    pub waits: u64,
 }
 
 /// A book and the last trades of one symbol, from recorded frames.
