@@ -77,6 +77,11 @@ fn check(report: &SymbolReport, want: &Value, what: &str) {
         ),
         "{what}: first"
     );
+    assert_eq!(
+        report.snapshot_update_id,
+        w("snapshot_lastUpdateId").as_u64().unwrap(),
+        "{what}: snapshot id"
+    );
     assert_eq!(report.state, "live", "{what}: state");
     assert_eq!(report.overflow_dropped, 0, "{what}: overflow");
     assert_eq!(report.decode_errors, 0, "{what}: decode errors");

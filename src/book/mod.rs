@@ -1,5 +1,6 @@
-//! The order book stage: an array-backed L2 book per symbol kept in sync with Binance's
-//! diff-depth stream by the documented snapshot-plus-diffs procedure.
+//! The order book stage: an array-backed L2 book per symbol kept in sync with a venue's
+//! diff-depth stream by the documented snapshot-plus-diffs procedure (Binance's and
+//! KuCoin's are the same rule for the book: see `venues::binance::sequence`).
 //!
 //! * [`Book::on_event`] takes [`MarketEvent`]s (depth chunks and bookTickers); before a
 //!   snapshot, and while resyncing, depth events wait in a bounded preallocated buffer.
@@ -84,6 +85,8 @@ pub struct BookStats {
     pub applied: u64,
     /// Events dropped as covered by a snapshot.
     pub dropped_before_sync: u64,
+    /// Level changes applied (deletes of absent levels included).
+    pub changes_applied: u64,
     /// Stale events ignored (spot `u <=` book id).
     pub stale: u64,
     /// Sequence gaps detected.
@@ -185,6 +188,12 @@ impl Book {
     /// bookTicker cross-check counters.
     pub fn ticker_stats(&self) -> TickerCheckStats {
         self.tickers.stats
+    }
+
+    /// The id of the snapshot loaded last (Binance's `lastUpdateId`, KuCoin's
+    /// `sequence`); 0 before any.
+    pub fn snapshot_id(&self) -> u64 {
+        self.seq.snapshot_id()
     }
 
     /// `u` of the last applied event (the snapshot id before the first).
@@ -408,6 +417,7 @@ impl Book {
 
     #[inline]
     fn apply(&mut self, c: &DepthChunk) {
+        self.stats.changes_applied += c.n_levels as u64;
         for l in c.bids() {
             self.bids.set(l.price, l.qty);
         }

@@ -3,18 +3,22 @@
 use anyhow::Result;
 use minerva::core::Market;
 use minerva::replay::{self, ReplayOptions};
+use minerva::venues::Venue;
 use std::path::PathBuf;
 
 /// `minerva replay`'s flags.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Recorded files (hftbacktest `.gz`/plain, cryptofeed captures, JSON lines) or
-    /// recording databases.
+    /// Recorded files (hftbacktest `.gz`/plain, cryptofeed captures of Binance or
+    /// KuCoin, JSON lines) or recording databases.
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// One JSON object per symbol instead of the summary.
     #[arg(long)]
     json: bool,
+    /// The venue (detected from the data when absent; checked against it).
+    #[arg(long, value_enum)]
+    venue: Option<Venue>,
     /// The market (detected from the data when absent).
     #[arg(long, value_enum)]
     market: Option<Market>,
@@ -30,7 +34,8 @@ pub struct Args {
     /// Quantity unit (with --tick).
     #[arg(long, requires = "tick")]
     lot: Option<String>,
-    /// REST exchangeInfo response with the symbols' filters.
+    /// REST symbol list with the symbols' grids: Binance's exchangeInfo or KuCoin's
+    /// `/api/v2/symbols` answer.
     #[arg(long)]
     exchange_info: Option<PathBuf>,
 }
@@ -39,6 +44,7 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let files = minerva::store::expand(&a.files)?;
     let opts = ReplayOptions {
+        venue: a.venue,
         market: a.market,
         symbol: a.symbol,
         tick: a.tick,

@@ -296,7 +296,9 @@ impl SymbolSpec {
                     .transpose()
             };
             self.min_price = scale(self.min_price)?;
-            self.max_price = scale(self.max_price)?;
+            // An upper bound past what the finer grid can count bounds nothing a
+            // book or an order can hold: dropped rather than refused.
+            self.max_price = scale(self.max_price).unwrap_or(None);
             self.min_notional = self.min_notional.map(|n| n * f as i128);
             self.price = PriceGrid {
                 decimals: price_decimals,
@@ -311,7 +313,9 @@ impl SymbolSpec {
             let f = 10i64.pow((qty_decimals - self.qty.decimals) as u32);
             let scale = |q: Lots| q.0.checked_mul(f).map(Lots).ok_or(overflow);
             self.min_qty = scale(self.min_qty)?;
-            self.max_qty = self.max_qty.map(scale).transpose()?;
+            // As for the price: KuCoin's `baseMaxSize` of 10^10 does not fit 11 places
+            // (BCHSV-USDT's book quotes sizes to 11 places, its lot is 8).
+            self.max_qty = self.max_qty.and_then(|q| scale(q).ok());
             self.min_notional = self.min_notional.map(|n| n * f as i128);
             self.qty = QtyGrid {
                 decimals: qty_decimals,

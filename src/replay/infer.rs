@@ -1,10 +1,14 @@
-//! Symbol specs for recordings that carry no exchangeInfo: the tick is the finest
-//! significant price digit seen, the lot the quantity width Binance prints (fixed per
-//! market), the market from the depth messages (`pu` ⇒ futures, `ps` ⇒ COIN-M).
-//! Cold path: looks at the first lines of each file.
+//! Symbol specs for recordings that carry no symbol list: the tick is the finest
+//! significant price digit seen, the lot the quantity width printed, the market from
+//! the depth messages (Binance: `pu` ⇒ futures, `ps` ⇒ COIN-M; KuCoin: a
+//! `/contractMarket` topic ⇒ futures, inverse when the contract ends in `USDM`), and
+//! the venue from the messages' shape. With a symbol list the places seen refine its
+//! grids (quantities finer than the lot step occur in books). Cold path: looks at
+//! the first lines of each file.
 
 use crate::core::decimal::{significant_places, written_places};
 use crate::core::{Market, PriceGrid, QtyGrid, SymbolSpec};
+use crate::venues::Venue;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 use std::collections::BTreeMap;
 
@@ -17,6 +21,8 @@ pub(crate) struct Sample {
     pub has_pu: bool,
     pub has_ps: bool,
     pub depth_without_pu: bool,
+    /// KuCoin futures topics (`/contractMarket/…`).
+    pub kucoin_futures: bool,
 }
 
 impl Sample {
@@ -44,7 +50,15 @@ impl Sample {
     }
 
     /// The market the samples point to.
-    pub fn market(&self) -> Market {
+    pub fn market(&self, name: &str) -> Market {
+        if self.kucoin_futures {
+            // KuCoin's inverse contracts are margined in the coin: XBTUSDM, ETHUSDM.
+            return if name.ends_with("USDM") {
+                Market::CoinM
+            } else {
+                Market::UsdM
+            };
+        }
         match (self.has_pu, self.has_ps) {
             (true, true) => Market::CoinM,
             (true, false) => Market::UsdM,
@@ -75,9 +89,13 @@ pub(crate) struct Samples {
 }
 
 impl Samples {
-    /// Looks at one WebSocket frame; returns the symbol it names, if any.
-    pub fn frame(&mut self, json: &[u8]) -> Option<String> {
+    /// Looks at one WebSocket frame; returns the symbol it names, if any, and the
+    /// venue it comes from.
+    pub fn frame(&mut self, json: &[u8]) -> Option<(String, Venue)> {
         let v: Value = sonic_rs::from_slice(json).ok()?;
+        if let Some(topic) = v.get("topic").and_then(|t| t.as_str()) {
+            return self.kucoin_frame(&v, topic).map(|n| (n, Venue::Kucoin));
+        }
         let stream = v.get("stream").and_then(|s| s.as_str()).map(str::to_owned);
         let msg = v.get("data").unwrap_or(&v);
         let name = msg
@@ -117,6 +135,48 @@ impl Samples {
             }
             _ => {}
         }
+        Some((name, Venue::Binance))
+    }
+
+    /// A KuCoin classic frame (`{"type":"message","topic","subject","data"}`).
+    fn kucoin_frame(&mut self, v: &Value, topic: &str) -> Option<String> {
+        let data = v.get("data")?;
+        let name = data
+            .get("symbol")
+            .and_then(|s| s.as_str())
+            .or_else(|| topic.split_once(':').map(|(_, s)| s))?
+            .to_ascii_uppercase();
+        let s = self.by_symbol.entry(name.clone()).or_default();
+        match v.get("subject").and_then(|s| s.as_str()) {
+            Some("trade.l2update") => {
+                let ch = data.get("changes");
+                s.levels(ch.and_then(|c| c.get("bids")));
+                s.levels(ch.and_then(|c| c.get("asks")));
+                s.depth_without_pu = true;
+            }
+            Some("trade.ticker") => {
+                s.price(data.get("bestBid"));
+                s.price(data.get("bestAsk"));
+                s.qty(data.get("bestBidSize"));
+                s.qty(data.get("bestAskSize"));
+            }
+            Some("trade.l3match") => {
+                s.price(data.get("price"));
+                s.qty(data.get("size"));
+            }
+            Some("level2" | "match") if topic.starts_with("/contractMarket/") => {
+                s.kucoin_futures = true;
+                let change = data.get("change").and_then(|c| c.as_str());
+                if let Some(px) = change.and_then(|c| c.split(',').next()) {
+                    if let Some(p) = significant_places(px) {
+                        s.price_places = s.price_places.max(p);
+                        s.prices += 1;
+                    }
+                }
+                s.price(data.get("price"));
+            }
+            _ => {}
+        }
         Some(name)
     }
 
@@ -129,7 +189,9 @@ impl Samples {
             .by_symbol
             .entry(symbol.to_ascii_uppercase())
             .or_default();
-        s.levels(v.get("bids"));
-        s.levels(v.get("asks"));
+        // KuCoin wraps its answers: `{"code":"200000","data":{…}}`.
+        let book = v.get("data").unwrap_or(&v);
+        s.levels(book.get("bids"));
+        s.levels(book.get("asks"));
     }
 }

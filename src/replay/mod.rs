@@ -1,8 +1,10 @@
-//! Replaying recorded Binance data through the production decoder and book.
+//! Replaying recorded market data through the production decoder and book.
 //!
 //! Inputs: hftbacktest captures (`<local_ns> <json>` lines, gzip or plain; consecutive
-//! day files are one session), cryptofeed captures (`.ws.*`, `.http.*`, `.0` with
-//! exchangeInfo) and plain JSON lines with a separate REST snapshot (`--snapshot`).
+//! day files are one session), cryptofeed captures of Binance or KuCoin (`.ws.*`,
+//! `.http.*`, `.0` with the symbol list), Minerva's recordings, and plain JSON lines
+//! with a separate REST snapshot (`--snapshot`). The venue is read from the data (or
+//! given, and checked).
 //! Files are merged by local receive time, so a snapshot fetched mid-stream is applied
 //! where it was received and the events before it wait in the book's buffer, as live.
 
@@ -15,10 +17,9 @@ pub mod signal_run;
 use crate::book::{Book, BookConfig};
 use crate::core::{Market, MarketEvent, SymbolId, SymbolSpec};
 use crate::store::files::{InputError, LineKind, LineReader, classify};
-use crate::venues::binance::snapshot::parse_raw_snapshot;
-use crate::venues::binance::{
-    DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable, parse_exchange_info,
-};
+use crate::venues::binance::parse_exchange_info;
+use crate::venues::wire::{DEFAULT_MAX_LEVELS, Decoded, SymbolTable};
+use crate::venues::{MarketDecoder, Venue, parse_depth_snapshot};
 use report::MsgCounts;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -64,6 +65,8 @@ pub enum ReplayError {
 /// How to replay.
 #[derive(Debug, Clone, Default)]
 pub struct ReplayOptions {
+    /// Venue, when not detected from the data (checked against it).
+    pub venue: Option<Venue>,
     /// Market, when not detected from the data (checked against it).
     pub market: Option<Market>,
     /// Only this symbol.
@@ -84,23 +87,57 @@ pub struct ReplayOptions {
 }
 
 struct Setup {
+    venue: Venue,
     table: SymbolTable,
     /// The single symbol of each file, for snapshots without one.
     file_symbol: Vec<Option<String>>,
 }
 
-/// Looks at the first lines of every file: symbols, grids, markets, exchangeInfo.
+/// A symbol list answer, Binance's exchangeInfo or KuCoin's symbols, by its shape.
+fn symbol_list(json: &[u8]) -> Result<Vec<SymbolSpec>, String> {
+    match Venue::of_answer(json) {
+        Venue::Binance => parse_exchange_info(json, None)
+            .map(|ei| ei.specs)
+            .map_err(|e| e.to_string()),
+        Venue::Kucoin => crate::venues::kucoin::symbols::parse_symbols(json)
+            .map(|s| s.specs)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// The venue the input shows, refusing a mix.
+#[derive(Default)]
+struct SeenVenue(Option<Venue>);
+
+impl SeenVenue {
+    fn saw(&mut self, v: Venue) -> Result<(), ReplayError> {
+        match self.0 {
+            Some(had) if had != v => Err(ReplayError::Setup(format!(
+                "the input mixes {} and {} data: replay one venue at a time",
+                had.name(),
+                v.name()
+            ))),
+            _ => {
+                self.0 = Some(v);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Looks at the first lines of every file: venue, symbols, grids, markets, symbol lists.
 fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> {
     let mut samples = infer::Samples::default();
+    let mut venue = SeenVenue::default();
     let mut info: BTreeMap<String, SymbolSpec> = BTreeMap::new();
     let mut file_symbol = Vec::new();
     let mut bare_snapshots: Vec<(usize, Vec<u8>)> = Vec::new();
     if let Some(path) = &opts.exchange_info {
         let json = std::fs::read(path)
             .map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
-        let ei = parse_exchange_info(&json, None)
+        let specs = symbol_list(&json)
             .map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
-        info.extend(ei.specs.into_iter().map(|s| (s.name.to_string(), s)));
+        info.extend(specs.into_iter().map(|s| (s.name.to_string(), s)));
     }
     for (i, path) in files.iter().enumerate() {
         // A recorded session's own exchangeInfo, where nothing given says otherwise.
@@ -109,10 +146,10 @@ fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> 
                 .and_then(|mut s| s.exchange_info(session))
                 .map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
             if let Some(json) = stored {
-                let ei = parse_exchange_info(&json, None).map_err(|e| {
-                    ReplayError::Setup(format!("{}: stored exchangeInfo: {e}", path.display()))
+                let specs = symbol_list(&json).map_err(|e| {
+                    ReplayError::Setup(format!("{}: stored symbol list: {e}", path.display()))
                 })?;
-                for spec in ei.specs {
+                for spec in specs {
                     info.entry(spec.name.to_string()).or_insert(spec);
                 }
             }
@@ -125,22 +162,26 @@ fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> 
             match l.kind {
                 LineKind::Frame => {
                     if l.json.starts_with(b"{\"lastUpdateId\"") {
+                        venue.saw(Venue::Binance)?;
                         bare_snapshots.push((i, l.json.to_vec()));
-                    } else if let Some(s) = samples.frame(l.json) {
+                    } else if let Some((s, v)) = samples.frame(l.json) {
+                        venue.saw(v)?;
                         if !seen.contains(&s) {
                             seen.push(s);
                         }
                     }
                 }
                 LineKind::RestDepth => {
+                    venue.saw(Venue::of_answer(l.json))?;
                     if let Some(s) = l.url_symbol {
                         samples.snapshot(s, l.json);
                     }
                 }
                 LineKind::ExchangeInfo => {
-                    let ei = parse_exchange_info(l.json, None)
+                    venue.saw(Venue::of_answer(l.json))?;
+                    let specs = symbol_list(l.json)
                         .map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
-                    info.extend(ei.specs.into_iter().map(|s| (s.name.to_string(), s)));
+                    info.extend(specs.into_iter().map(|s| (s.name.to_string(), s)));
                 }
                 _ => {}
             }
@@ -167,6 +208,17 @@ fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> 
             samples.snapshot(&sym, &json);
         }
     }
+    let found_venue = venue.0.unwrap_or_default();
+    if let Some(given) = opts.venue {
+        if venue.0.is_some_and(|v| v != given) {
+            return Err(ReplayError::Setup(format!(
+                "--venue {} but the data is {}'s",
+                given.name(),
+                found_venue.name()
+            )));
+        }
+    }
+    let venue = opts.venue.unwrap_or(found_venue);
     let mut table = SymbolTable::new();
     for (name, sample) in &samples.by_symbol {
         if opts
@@ -176,7 +228,7 @@ fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> 
         {
             continue;
         }
-        let found = sample.market();
+        let found = sample.market(name);
         if let Some(given) = opts.market {
             let why = if sample.has_pu && !given.is_futures() {
                 Some("depth events carry `pu`")
@@ -223,7 +275,11 @@ fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> 
     if table.specs().is_empty() {
         return Err(ReplayError::NoData);
     }
-    Ok(Setup { table, file_symbol })
+    Ok(Setup {
+        venue,
+        table,
+        file_symbol,
+    })
 }
 
 /// A spec inferred from a REST snapshot's text (tick from the finest price digit,
@@ -269,7 +325,7 @@ impl Observer for NoObserver {
 
 /// The decoder and one book per symbol, fed line by line.
 struct Replayer {
-    decoder: Decoder,
+    decoder: MarketDecoder,
     books: Vec<Book>,
     counts: Vec<MsgCounts>,
     rep: ReplayReport,
@@ -324,7 +380,8 @@ impl Replayer {
 
     /// Loads a snapshot into its symbol's book; a bad one is counted and noted.
     fn load_snapshot(&mut self, json: &[u8], id: SymbolId, at: &LineReader) {
-        match parse_raw_snapshot(json).and_then(|r| r.on_grid(self.decoder.table().spec(id))) {
+        let spec = self.decoder.table().spec(id);
+        match parse_depth_snapshot(self.decoder.venue(), json, spec) {
             Ok(s) => self.books[id.0 as usize].apply_snapshot(&s),
             Err(e) => {
                 self.rep.snapshot_errors += 1;
@@ -341,8 +398,9 @@ impl Replayer {
         self.rep.unknown_symbol = st.unknown_symbol;
         self.rep.fast_path = st.fast_path;
         self.rep.full_path = st.full_path;
+        let venue = self.decoder.venue();
         for (book, c) in self.books.iter().zip(&self.counts) {
-            self.rep.symbols.push(SymbolReport::new(book, c));
+            self.rep.symbols.push(SymbolReport::new(book, c, venue));
         }
         self.rep
     }
@@ -410,7 +468,11 @@ pub fn replay_observed<O: Observer>(
     opts: &ReplayOptions,
     obs: &mut O,
 ) -> Result<ReplayReport, ReplayError> {
-    let Setup { table, file_symbol } = setup(files, opts)?;
+    let Setup {
+        venue,
+        table,
+        file_symbol,
+    } = setup(files, opts)?;
     let books: Vec<Book> = table
         .specs()
         .iter()
@@ -419,7 +481,7 @@ pub fn replay_observed<O: Observer>(
     let mut r = Replayer {
         counts: vec![MsgCounts::default(); books.len()],
         books,
-        decoder: Decoder::new(table, DEFAULT_MAX_LEVELS),
+        decoder: MarketDecoder::new(venue, table, DEFAULT_MAX_LEVELS),
         rep: ReplayReport::default(),
     };
     let start = Instant::now();
@@ -437,8 +499,7 @@ pub fn replay_observed<O: Observer>(
                 "--snapshot needs --symbol when the input has several symbols".into(),
             )
         })?;
-        let snap = parse_raw_snapshot(&json)
-            .and_then(|raw| raw.on_grid(r.decoder.table().spec(id)))
+        let snap = parse_depth_snapshot(venue, &json, r.decoder.table().spec(id))
             .map_err(|e| setup_err(&e))?;
         r.books[id.0 as usize].apply_snapshot(&snap);
     }

@@ -43,6 +43,8 @@ pub struct Top10 {
 pub struct SymbolReport {
     /// Exchange symbol.
     pub symbol: String,
+    /// binance or kucoin.
+    pub venue: &'static str,
     /// spot, usdm or coinm.
     pub market: &'static str,
     /// Lines read (whole input).
@@ -53,6 +55,8 @@ pub struct SymbolReport {
     pub depth_applied: u64,
     /// Depth events dropped as covered by the snapshot.
     pub dropped_before_sync: u64,
+    /// Level changes applied (KuCoin's price-0 sequence bumps are not changes).
+    pub changes_applied: u64,
     /// Stale depth events ignored.
     pub stale: u64,
     /// Sequence gaps.
@@ -83,6 +87,8 @@ pub struct SymbolReport {
     pub decode_errors: u64,
     /// Sync state at the end.
     pub state: &'static str,
+    /// The id of the snapshot loaded last (Binance `lastUpdateId`, KuCoin `sequence`).
+    pub snapshot_update_id: u64,
     /// `[U, u, pu]` of the first applied event.
     pub first_applied: Option<(u64, u64, Option<u64>)>,
     /// `u` of the last applied event.
@@ -104,18 +110,20 @@ pub struct SymbolReport {
 }
 
 impl SymbolReport {
-    pub(crate) fn new(book: &Book, c: &MsgCounts) -> Self {
+    pub(crate) fn new(book: &Book, c: &MsgCounts, venue: crate::venues::Venue) -> Self {
         let s = book.stats();
         let t = book.ticker_stats();
         let top = book.top(10);
         let (nb, na) = book.level_counts();
         Self {
             symbol: book.spec().name.to_string(),
+            venue: venue.name(),
             market: book.spec().market.name(),
             lines: 0,
             depth_msgs: s.depth_msgs,
             depth_applied: s.applied,
             dropped_before_sync: s.dropped_before_sync,
+            changes_applied: s.changes_applied,
             stale: s.stale,
             gaps: s.gaps,
             gap_log: book
@@ -139,6 +147,7 @@ impl SymbolReport {
                 SyncState::Live => "live",
                 SyncState::Resyncing => "resyncing",
             },
+            snapshot_update_id: book.snapshot_id(),
             first_applied: s.first_applied,
             final_update_id: book.update_id(),
             final_bid_levels: nb,

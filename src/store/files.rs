@@ -39,7 +39,7 @@ pub enum LineKind {
     Frame,
     /// A REST depth snapshot; `symbol` from the URL when the line names it.
     RestDepth,
-    /// A REST exchangeInfo response.
+    /// A REST symbol list: Binance's exchangeInfo, KuCoin's symbols or contracts.
     ExchangeInfo,
     /// A header, configuration or empty line: nothing to do.
     Ignore,
@@ -132,7 +132,11 @@ pub fn classify(line: &[u8]) -> Line<'_> {
             }
         }
         _ => rest_line(line).unwrap_or_else(|| {
-            if line.starts_with(b"configuration:") || find(line, b" <-> ").is_some() {
+            // Headers, and what the client sent (`<url> <- <ts>: <json>`: subscriptions).
+            if line.starts_with(b"configuration:")
+                || find(line, b" <-> ").is_some()
+                || find(line, b" <- ").is_some()
+            {
                 none(LineKind::Ignore)
             } else {
                 none(LineKind::Garbage)
@@ -149,9 +153,17 @@ fn rest_line(line: &[u8]) -> Option<Line<'_>> {
     let recv_ns = seconds_to_ns(&rest[..colon])?;
     let json = trim(&rest[colon + 2..]);
     let url = std::str::from_utf8(url).ok()?;
-    let kind = if url.contains("exchangeInfo") {
+    // Binance's exchangeInfo and depth; KuCoin's symbol and contract lists and level-2
+    // snapshots (spot `/market/orderbook/level2`, futures `/level2/snapshot`).
+    let kind = if url.contains("exchangeInfo")
+        || url.contains("/symbols")
+        || url.contains("/contracts/active")
+    {
         LineKind::ExchangeInfo
-    } else if url.contains("/depth") {
+    } else if url.contains("/depth")
+        || url.contains("/orderbook/level2")
+        || url.contains("/level2/snapshot")
+    {
         LineKind::RestDepth
     } else {
         LineKind::Ignore
@@ -403,6 +415,21 @@ mod tests {
             LineKind::Ignore
         );
         assert_eq!(classify(b"configuration: {}").kind, LineKind::Ignore);
+        // KuCoin in cryptofeed's capture: the client's subscriptions, the level-2
+        // snapshot and the symbol list.
+        assert_eq!(
+            classify(b"wss://push-private.kucoin.com/endpoint?token=TOKEN <- 1619378326.125891: {\"id\":1,\"type\":\"subscribe\"}").kind,
+            LineKind::Ignore
+        );
+        let l = classify(b"https://api.kucoin.com/api/v3/market/orderbook/level2?symbol=ANKR-BTC -> 1619378327.295553: {\"code\":\"200000\"}");
+        assert_eq!(
+            (l.kind, l.url_symbol),
+            (LineKind::RestDepth, Some("ANKR-BTC"))
+        );
+        let l = classify(
+            b"https://api.kucoin.com/api/v1/symbols -> 1619378325.0931761: {\"code\":\"200000\"}",
+        );
+        assert_eq!(l.kind, LineKind::ExchangeInfo);
         assert_eq!(classify(b"").kind, LineKind::Ignore);
         assert_eq!(classify(b"{\"e\":1}").kind, LineKind::Frame);
         assert_eq!(classify(b"garbage here").kind, LineKind::Garbage);

@@ -22,8 +22,151 @@
 pub mod binance;
 pub mod keys;
 pub mod kucoin;
+pub(crate) mod scan;
+pub mod wire;
 
-use crate::core::{ExchangeStats, Execution, Lots, OrderRequest, SymbolSpec};
+use crate::core::{
+    DepthSnapshot, ExchangeStats, Execution, Lots, MarketEvent, OrderRequest, SymbolSpec,
+};
+use wire::{DecodeError, DecodePath, DecodeStats, Decoded, SymbolTable};
+
+/// The exchange a recording, a feed or an order link speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+pub enum Venue {
+    /// Binance (spot, USDⓈ-M, COIN-M).
+    #[default]
+    Binance,
+    /// KuCoin (spot, futures).
+    Kucoin,
+}
+
+impl Venue {
+    /// The lowercase name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Venue::Binance => "binance",
+            Venue::Kucoin => "kucoin",
+        }
+    }
+
+    /// The venue a recorded WebSocket message comes from, by its shape: KuCoin's
+    /// classic frames carry `"topic"` and `"type"`, Binance's never do. Cold.
+    pub fn of_frame(json: &[u8]) -> Venue {
+        let has = |k: &[u8]| json.windows(k.len()).any(|w| w == k);
+        if has(b"\"topic\":\"/") || has(b"\"type\":\"welcome\"") {
+            Venue::Kucoin
+        } else {
+            Venue::Binance
+        }
+    }
+
+    /// The venue of a REST answer: KuCoin wraps every answer in
+    /// `{"code":"200000","data":…}`. Cold.
+    pub fn of_answer(json: &[u8]) -> Venue {
+        let start = json.iter().position(|c| !c.is_ascii_whitespace());
+        if start.is_some_and(|i| json[i..].starts_with(b"{\"code\"")) {
+            Venue::Kucoin
+        } else {
+            Venue::Binance
+        }
+    }
+}
+
+/// A venue's market-data decoder: frames in, the same fixed-size [`MarketEvent`]s out.
+pub enum MarketDecoder {
+    /// Binance's (`venues::binance::wire`).
+    Binance(binance::Decoder),
+    /// KuCoin's (`venues::kucoin::wire`).
+    Kucoin(kucoin::Decoder),
+}
+
+impl MarketDecoder {
+    /// A decoder of `venue`'s frames for these symbols, accepting up to `max_levels`
+    /// levels per frame.
+    pub fn new(venue: Venue, table: SymbolTable, max_levels: usize) -> Self {
+        match venue {
+            Venue::Binance => MarketDecoder::Binance(binance::Decoder::new(table, max_levels)),
+            Venue::Kucoin => MarketDecoder::Kucoin(kucoin::Decoder::new(table, max_levels)),
+        }
+    }
+
+    /// Its venue.
+    pub fn venue(&self) -> Venue {
+        match self {
+            MarketDecoder::Binance(_) => Venue::Binance,
+            MarketDecoder::Kucoin(_) => Venue::Kucoin,
+        }
+    }
+
+    /// Decodes one frame, handing each event to `sink`.
+    ///
+    /// # Hot path: no allocation for well-formed frames.
+    ///
+    /// # Errors
+    /// [`DecodeError`] for a malformed frame; nothing reaches the sink then.
+    #[inline]
+    pub fn decode<F: FnMut(&MarketEvent)>(
+        &mut self,
+        frame: &[u8],
+        recv_ns: u64,
+        sink: &mut F,
+    ) -> Result<Decoded, DecodeError> {
+        match self {
+            MarketDecoder::Binance(d) => d.decode(frame, recv_ns, sink),
+            MarketDecoder::Kucoin(d) => d.decode(frame, recv_ns, sink),
+        }
+    }
+
+    /// Chooses the JSON reader.
+    pub fn set_path(&mut self, path: DecodePath) {
+        match self {
+            MarketDecoder::Binance(d) => d.set_path(path),
+            MarketDecoder::Kucoin(d) => d.set_path(path),
+        }
+    }
+
+    /// The symbol table.
+    pub fn table(&self) -> &SymbolTable {
+        match self {
+            MarketDecoder::Binance(d) => d.table(),
+            MarketDecoder::Kucoin(d) => d.table(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &DecodeStats {
+        match self {
+            MarketDecoder::Binance(d) => d.stats(),
+            MarketDecoder::Kucoin(d) => d.stats(),
+        }
+    }
+}
+
+/// Why a venue's REST depth snapshot could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// Binance's.
+    #[error(transparent)]
+    Binance(#[from] binance::snapshot::SnapshotError),
+    /// KuCoin's.
+    #[error(transparent)]
+    Kucoin(#[from] kucoin::snapshot::SnapshotError),
+}
+
+/// Reads `venue`'s REST depth snapshot onto a symbol's grid. Cold.
+///
+/// # Errors
+/// [`SnapshotError`] for a malformed answer, a refusal or a level off the grid.
+pub fn parse_depth_snapshot(
+    venue: Venue,
+    json: &[u8],
+    spec: &SymbolSpec,
+) -> Result<DepthSnapshot, SnapshotError> {
+    Ok(match venue {
+        Venue::Binance => binance::snapshot::parse_snapshot(json, spec)?,
+        Venue::Kucoin => kucoin::snapshot::parse_snapshot(json, spec)?,
+    })
+}
 
 /// Longest signed request a venue's encoder writes.
 pub const MAX_WIRE_REQUEST: usize = 512;

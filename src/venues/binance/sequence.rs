@@ -65,6 +65,11 @@ impl Sequencer {
         self.last = None;
     }
 
+    /// `lastUpdateId` of the snapshot loaded last.
+    pub fn snapshot_id(&self) -> u64 {
+        self.snapshot
+    }
+
     /// `u` of the last applied event, `None` before the first after a snapshot.
     pub fn last_applied(&self) -> Option<u64> {
         self.last

@@ -1,8 +1,16 @@
 //! KuCoin, the second venue (issue "KuCoin"; our protocol notes in
-//! `../shared/docs/kucoin-protocol.md`). So far: its keys, its request signing and its symbol grids.
-//! Market data, the sequence rule, the live link and the local venue follow, as
-//! variants of the boundary in [`crate::venues`].
+//! `../shared/docs/kucoin-protocol.md`): its keys, its request signing, its symbol
+//! grids, its market-data decoder and its REST level-2 snapshots. The book follows
+//! KuCoin's sequence rule with the same [`Sequencer`] as Binance spot (the rules are
+//! the same statement: see `docs/kucoin.md`). The live link and the local venue
+//! follow, as variants of the boundary in [`crate::venues`].
+//!
+//! [`Sequencer`]: crate::venues::binance::sequence::Sequencer
 
 pub mod keys;
 pub mod sign;
+pub mod snapshot;
 pub mod symbols;
+pub mod wire;
+
+pub use wire::Decoder;
