@@ -67,5 +67,59 @@ fn depth_decode(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, price_parse, depth_decode);
+/// KuCoin frames as the venue sends them (keys in its documented order): a spot
+/// level-2 update with 8 changes, a ticker, a futures level-2 change.
+const KUCOIN_L2: &str = r#"{"type":"message","topic":"/market/level2:BTC-USDT","subject":"trade.l2update","data":{"changes":{"asks":[["61854.3","0.0503","1545896669105"],["61856.2","0","1545896669106"],["61860","2.44816","1545896669107"],["61900.1","0.1","1545896669108"]],"bids":[["61837.6","0.617","1545896669109"],["61837.5","0","1545896669110"],["61830","1.25869","1545896669111"],["0","0","1545896669112"]]},"sequenceEnd":1545896669112,"sequenceStart":1545896669105,"symbol":"BTC-USDT","time":1731897467182}}"#;
+const KUCOIN_TICKER: &str = r#"{"type":"message","topic":"/market/ticker:BTC-USDT","subject":"trade.ticker","data":{"bestAsk":"61854.3","bestAskSize":"0.0503","bestBid":"61837.6","bestBidSize":"0.617","price":"61840","sequence":"1545896669113","size":"0.001","time":1731897467183}}"#;
+const KUCOIN_FUTURES_L2: &str = r#"{"type":"message","topic":"/contractMarket/level2:XBTUSDTM","subject":"level2","sn":1709400450243,"data":{"sequence":1709400450243,"change":"90631.2,sell,2","timestamp":1731897467182}}"#;
+
+fn kucoin_decode(c: &mut Criterion) {
+    use minerva::venues::kucoin::Decoder as KucoinDecoder;
+    let mut g = c.benchmark_group("kucoin_decode");
+    for (name, frame, symbol, market, tick, lot) in [
+        (
+            "spot_l2_8_changes",
+            KUCOIN_L2,
+            "BTC-USDT",
+            Market::Spot,
+            "0.1",
+            "0.00000001",
+        ),
+        (
+            "spot_ticker",
+            KUCOIN_TICKER,
+            "BTC-USDT",
+            Market::Spot,
+            "0.1",
+            "0.00000001",
+        ),
+        (
+            "futures_l2",
+            KUCOIN_FUTURES_L2,
+            "XBTUSDTM",
+            Market::UsdM,
+            "0.1",
+            "1",
+        ),
+    ] {
+        g.throughput(Throughput::Bytes(frame.len() as u64));
+        for (pname, path) in [("fast", DecodePath::Auto), ("serde", DecodePath::Sonic)] {
+            let mut t = SymbolTable::new();
+            t.insert(SymbolSpec::from_tick_lot(symbol, market, tick, lot).unwrap());
+            let mut d = KucoinDecoder::new(t, DEFAULT_MAX_LEVELS);
+            d.set_path(path);
+            g.bench_with_input(BenchmarkId::new(pname, name), frame.as_bytes(), |b, f| {
+                b.iter(|| {
+                    let mut n = 0u64;
+                    d.decode(black_box(f), 0, &mut |ev| n += ev.event_ms)
+                        .unwrap();
+                    n
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, price_parse, depth_decode, kucoin_decode);
 criterion_main!(benches);

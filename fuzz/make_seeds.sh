@@ -16,7 +16,7 @@ OUT="$HERE/seeds"
     echo "make_seeds.sh: recorded data not found at $DATA (set DATA=...)" >&2
     exit 1
 }
-for t in decode decode_differential decimal snapshot exchange_info replay_line; do
+for t in decode decode_differential decimal snapshot exchange_info replay_line kucoin_differential kucoin_rest; do
     rm -rf "${OUT:?}/$t"
     mkdir -p "$OUT/$t"
 done
@@ -225,6 +225,51 @@ put("decode_differential", "synthetic_u64_max_ids.json",
     '{"e":"trade","E":18446744073709551615,"T":18446744073709551615,"s":"ETHUSDT",'
     '"t":18446744073709551615,"p":"92233720368547758.07","q":"9223372036854775.807","m":true}')
 
+# ---- KuCoin (cryptofeed capture, files named cf_kucoin_*): one frame per kind and
+# ---- topic, a level-2 snapshot cut to 8 levels, the symbol list cut to 3 symbols --
+kc = os.path.join(data, "kucoin-sample")
+seen = set()
+with open(os.path.join(kc, "KUCOIN.ws.1.0")) as f:
+    for line in f:
+        if not line[:1].isdigit():
+            continue
+        msg = line.split(": ", 1)[1].rstrip("\n")
+        m = json.loads(msg)
+        kind = (m.get("type"), m.get("subject"))
+        if m.get("subject") == "trade.l2update":
+            ch = m["data"]["changes"]
+            kind += ("zero" if any(c[0] == "0" for c in ch["asks"] + ch["bids"]) else "level",)
+        if kind in seen:
+            continue
+        seen.add(kind)
+        name = "cf_kucoin_" + "_".join(str(k) for k in kind if k).replace(".", "_") + ".json"
+        put("kucoin_differential", name, msg)
+with open(os.path.join(kc, "KUCOIN.http.0.0")) as f:
+    for line in f:
+        if " -> " not in line:
+            continue
+        url, rest = line.split(" -> ", 1)
+        obj = json.loads(rest.split(": ", 1)[1])
+        obj["data"] = trim_snapshot(obj["data"], 8)
+        sym = url.split("symbol=")[1].strip()
+        put("kucoin_rest", f"cf_kucoin_snapshot_{sym}.json", dumps(obj))
+with open(os.path.join(kc, "KUCOIN.0")) as f:
+    for line in f:
+        if " -> " in line:
+            obj = json.loads(line.split(" -> ", 1)[1].split(": ", 1)[1])
+            obj["data"] = obj["data"][:3]
+            put("kucoin_rest", "cf_kucoin_symbols.json", dumps(obj))
+put("kucoin_differential", "synthetic_kucoin_futures_level2.json",
+    '{"type":"message","topic":"/contractMarket/level2:XBTUSDTM","subject":"level2","sn":1709400450243,'
+    '"data":{"sequence":1709400450243,"change":"90631.2,sell,2","timestamp":1731897467182}}')
+put("kucoin_differential", "synthetic_kucoin_futures_execution.json",
+    '{"type":"message","topic":"/contractMarket/execution:XBTUSDTM","subject":"match","sn":1697,'
+    '"data":{"symbol":"XBTUSDTM","sequence":1697,"side":"buy","size":12,"price":"67123.5",'
+    '"tradeId":"c","ts":1731898619520000000}}')
+put("kucoin_rest", "synthetic_kucoin_futures_snapshot.json",
+    '{"code":"200000","data":{"sequence":1709400450243,"symbol":"XBTUSDTM",'
+    '"bids":[[90631.1,12],[90631,3]],"asks":[[90631.2,2]],"ts":1731897467182000000}}')
+
 # decimal: byte 0 = scale (% 19), then the text; 'spec value' exercises the grids.
 dec = [
     (8, "61837.63000000"), (2, "61837.63000000"), (1, "63947.40"), (8, "0.01763000"),
@@ -238,7 +283,7 @@ for i, (scale, text) in enumerate(dec):
 PY
 
 echo "seeds written to $OUT:"
-for t in decode decode_differential decimal snapshot exchange_info replay_line; do
+for t in decode decode_differential decimal snapshot exchange_info replay_line kucoin_differential kucoin_rest; do
     printf '  %-20s %3d files %6d bytes\n' "$t" "$(ls "$OUT/$t" | wc -l)" "$(cat "$OUT/$t"/* | wc -c)"
 done
 du -sh "$OUT"

@@ -57,10 +57,7 @@ pub const MARKOUTS_MS: [u64; 3] = [1_000, 10_000, 60_000];
 
 /// The recording's trade prices by exchange time, what markouts are read against.
 fn trade_prices(frames: &[(Vec<u8>, u64)], spec: &SymbolSpec) -> Vec<(u64, f64)> {
-    use crate::venues::binance::{DEFAULT_MAX_LEVELS, Decoder, SymbolTable};
-    let mut table = SymbolTable::new();
-    table.insert(spec.clone());
-    let mut dec = Decoder::new(table, DEFAULT_MAX_LEVELS);
+    let mut dec = crate::venues::MarketDecoder::for_symbol(spec);
     let mut out = Vec::new();
     for (bytes, ns) in frames {
         // Frames that do not decode were counted by the backtest; none is a trade.

@@ -140,3 +140,13 @@ fn user_event() {
 fn peaks_input() {
     replay("peaks_input", harness::peaks_input);
 }
+
+#[test]
+fn kucoin_differential() {
+    replay("kucoin_differential", harness::kucoin_differential);
+}
+
+#[test]
+fn kucoin_rest() {
+    replay("kucoin_rest", harness::kucoin_rest);
+}

@@ -1633,3 +1633,92 @@ pub fn peaks_input(data: &[u8]) {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------
+// kucoin_differential, kucoin_rest
+// ---------------------------------------------------------------------------------
+
+/// The KuCoin symbols the KuCoin targets know: two spot symbols of the shipped capture
+/// (`kucoin-sample`: BCHSV-USDT with 11-place sizes, ANKR-BTC with a 10-place tick) and
+/// a linear perpetual (whole lots), so the seeds decode all the way into events.
+pub fn kucoin_specs() -> Vec<SymbolSpec> {
+    [
+        ("BCHSV-USDT", Market::Spot, "0.001", "0.00000000001"),
+        ("ANKR-BTC", Market::Spot, "0.0000000001", "0.0001"),
+        ("XBTUSDTM", Market::UsdM, "0.1", "1"),
+    ]
+    .iter()
+    .map(|&(name, market, tick, lot)| {
+        SymbolSpec::from_tick_lot(name, market, tick, lot).expect("fixed test spec")
+    })
+    .collect()
+}
+
+/// `kucoin_differential`: KuCoin's hand-written fast path against its serde reference
+/// (the same properties as `decode_differential`): unless the fast path gave up, both
+/// return the same result and events; the production path always equals the reference.
+/// Every depth event then goes into a book of its symbol, which must not panic.
+pub fn kucoin_differential(data: &[u8]) {
+    use minerva::venues::kucoin::Decoder as KucoinDecoder;
+    let specs = kucoin_specs();
+    let run = |path: DecodePath| {
+        let mut dec = KucoinDecoder::new(table(&specs), DIFF_MAX_LEVELS);
+        dec.set_path(path);
+        let mut events: Vec<MarketEvent> = Vec::new();
+        let r = dec.decode(data, 42, &mut |ev: &MarketEvent| events.push(*ev));
+        (r, events)
+    };
+    let (fast_r, fast_ev) = run(DecodePath::FastOnly);
+    let (sonic_r, sonic_ev) = run(DecodePath::Sonic);
+    if fast_r != Err(DecodeError::Json { offset: 0 }) {
+        assert_eq!(fast_r, sonic_r, "FastOnly and Sonic results differ");
+        assert_eq!(fast_ev, sonic_ev, "FastOnly and Sonic events differ");
+    }
+    let (auto_r, auto_ev) = run(DecodePath::Auto);
+    assert_eq!(auto_r, sonic_r, "Auto and Sonic results differ");
+    assert_eq!(auto_ev, sonic_ev, "Auto and Sonic events differ");
+    if let Ok(Decoded::Events(n)) = auto_r {
+        assert_eq!(n as usize, auto_ev.len(), "Events(n) counts the events");
+    }
+    let mut books: Vec<Book> = specs.iter().map(|s| Book::new(s, &BOOK_CFG)).collect();
+    for ev in &auto_ev {
+        books[ev.symbol.0 as usize].on_event(ev);
+    }
+}
+
+/// `kucoin_rest`: KuCoin's REST answers read cold — a symbol list
+/// (`/api/v1|v2/symbols`) and a level-2 snapshot (spot strings or futures numbers).
+/// Never a panic; every usable symbol's grids format and parse back; a snapshot that
+/// reads onto a grid loads into a book whose digest can be taken.
+pub fn kucoin_rest(data: &[u8]) {
+    use minerva::venues::kucoin::{snapshot, symbols};
+    if let Ok(list) = symbols::parse_symbols(data) {
+        for spec in &list.specs {
+            let one_tick = spec.price.step();
+            let text = spec.price.format(one_tick);
+            assert_eq!(
+                spec.price.parse(text.as_bytes()),
+                Ok(one_tick),
+                "{}: the tick {text} does not parse back",
+                spec.name
+            );
+            let text = spec.qty.format(spec.qty.step());
+            assert_eq!(
+                spec.qty.parse(text.as_bytes()),
+                Ok(spec.qty.step()),
+                "{}: the lot {text} does not parse back",
+                spec.name
+            );
+        }
+    }
+    if let Ok(raw) = snapshot::parse_raw_snapshot(data) {
+        for spec in kucoin_specs() {
+            if let Ok(snap) = raw.on_grid(&spec) {
+                assert_eq!(snap.last_update_id, raw.sequence, "the sequence is kept");
+                let mut book = Book::new(&spec, &BOOK_CFG);
+                book.apply_snapshot(&snap);
+                let _ = book.digest();
+            }
+        }
+    }
+}

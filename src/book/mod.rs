@@ -1,12 +1,11 @@
 //! The order book stage: an array-backed L2 book per symbol kept in sync with a venue's
 //! diff-depth stream by the documented snapshot-plus-diffs procedure (Binance's and
-//! KuCoin's are the same rule for the book: see `venues::binance::sequence`).
+//! KuCoin's are the same rule for the book: see `venues::sequence`).
 //!
 //! * [`Book::on_event`] takes [`MarketEvent`]s (depth chunks and bookTickers); before a
 //!   snapshot, and while resyncing, depth events wait in a bounded preallocated buffer.
 //! * [`Book::apply_snapshot`] (cold) loads a REST snapshot and replays the buffer
-//!   through the [`Verdict`]s of the venue's sequence rule
-//!   (`venues::binance::sequence`).
+//!   through the [`Verdict`]s of the venues' sequence rule (`venues::sequence`).
 //! * A gap in the ids, or a crossed book after an update, moves the book to
 //!   [`SyncState::Resyncing`]: it asks for a new snapshot ([`Book::needs_snapshot`]).
 //!
@@ -24,8 +23,8 @@ use ladder::Ladder;
 use std::collections::VecDeque;
 use ticker_check::{TickerCheck, Top};
 
-use crate::venues::binance::sequence::Sequencer;
-pub use crate::venues::binance::sequence::Verdict;
+use crate::venues::sequence::Sequencer;
+pub use crate::venues::sequence::Verdict;
 pub use digest::{BookDigest, TopLevels};
 pub use ticker_check::TickerCheckStats;
 pub use view::{BookView, SideView, VIEW_BINS, ask_share_ppm};

@@ -305,6 +305,33 @@ pub struct MarketEvent {
     pub body: EventBody,
 }
 
+/// The exchange's time as a stream shows it: an event's own time, or, for an event
+/// that carries none (KuCoin's level-2 updates recorded before KuCoin added `time`,
+/// Binance spot bookTickers), the latest time an event of the stream carried. What the
+/// strategy's windows and decisions are timed by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExchangeClock {
+    last_ms: u64,
+}
+
+impl ExchangeClock {
+    /// `ev`'s exchange time, ms (0 until any event carried one).
+    #[inline]
+    pub fn on_event(&mut self, ev: &MarketEvent) -> u64 {
+        let own = match ev.body {
+            EventBody::Trade(t) if ev.event_ms == 0 => t.trade_ms,
+            EventBody::AggTrade(t) if ev.event_ms == 0 => t.trade_ms,
+            _ => ev.event_ms,
+        };
+        if own > 0 {
+            self.last_ms = self.last_ms.max(own);
+            own
+        } else {
+            self.last_ms
+        }
+    }
+}
+
 // Pinned so a ring slot's size never changes by accident.
 const _: () = assert!(std::mem::size_of::<MarketEvent>() <= 600);
 const _: () = assert!(std::mem::size_of::<Level>() == 16);
@@ -320,4 +347,40 @@ pub struct DepthSnapshot {
     pub bids: Vec<Level>,
     /// Ask levels as sent (best first).
     pub asks: Vec<Level>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(event_ms: u64, body: EventBody) -> MarketEvent {
+        MarketEvent {
+            recv_ns: 0,
+            event_ms,
+            symbol: SymbolId(0),
+            body,
+        }
+    }
+
+    #[test]
+    fn events_without_a_time_take_the_latest_seen() {
+        let depth = EventBody::Depth(DepthChunk::new(1, 1, None, 0));
+        let trade = EventBody::Trade(Trade {
+            trade_id: 1,
+            price: Ticks(1),
+            qty: Lots(1),
+            trade_ms: 2_000,
+            buyer_is_maker: false,
+        });
+        let mut c = ExchangeClock::default();
+        assert_eq!(c.on_event(&ev(0, depth)), 0, "nothing seen yet");
+        assert_eq!(c.on_event(&ev(0, trade)), 2_000, "a trade's own time");
+        assert_eq!(c.on_event(&ev(0, depth)), 2_000);
+        // An event's own time wins even when it runs behind (Binance's `E` is not
+        // monotone across streams), and never moves the clock back.
+        assert_eq!(c.on_event(&ev(1_500, depth)), 1_500);
+        assert_eq!(c.on_event(&ev(0, depth)), 2_000);
+        assert_eq!(c.on_event(&ev(3_000, depth)), 3_000);
+        assert_eq!(c.on_event(&ev(0, depth)), 3_000);
+    }
 }

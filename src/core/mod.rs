@@ -16,15 +16,17 @@ pub mod wait;
 
 pub use cold::{is_cold_thread, mark_cold_thread};
 pub use event::{
-    AggTrade, BookTicker, DEPTH_CHUNK_LEVELS, DepthChunk, DepthSnapshot, EventBody, Kline,
-    KlineInterval, Level, MarkPrice, MarketEvent, SymbolId, Trade,
+    AggTrade, BookTicker, DEPTH_CHUNK_LEVELS, DepthChunk, DepthSnapshot, EventBody, ExchangeClock,
+    Kline, KlineInterval, Level, MarkPrice, MarketEvent, SymbolId, Trade,
 };
 pub use fixed::{Dec8, Lots, Ticks};
 pub use order::{
     ClientId, ExchangeStats, Execution, NewOrder, OcoOrder, OrderCmd, OrderKind, OrderRequest,
     OrderSide, Reject, Report, client_id,
 };
-pub use symbol::{Market, PriceGrid, QtyGrid, SpecError, SymbolSpec, SymbolStatus, Valuer, fee_e8};
+pub use symbol::{
+    Market, PriceGrid, QtyGrid, SpecError, SymbolSpec, SymbolStatus, Valuer, Venue, fee_e8,
+};
 
 /// Base and quote asset of a symbol named `<base><quote>` (the common quote assets;
 /// anything else is taken as a USDT pair). Cold.

@@ -8,7 +8,7 @@ use thiserror::Error;
 
 /// Which market a symbol trades on: spot, or futures margined in the quote (USDⓈ-M,
 /// linear) or in the base coin (COIN-M, inverse). The book-sync rules differ by market
-/// (see `venues::binance::sequence`).
+/// (see `venues::sequence`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Market {
     /// Spot.
@@ -224,11 +224,35 @@ impl QtyGrid {
     }
 }
 
+/// The exchange a symbol trades on (and a recording, a feed or an order link speaks
+/// to). Its protocol lives in `venues::<venue>`; here it is only a name, so a symbol
+/// carries it wherever the symbol goes (decoder, book, backtest, reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+pub enum Venue {
+    /// Binance (spot, USDⓈ-M, COIN-M).
+    #[default]
+    Binance,
+    /// KuCoin (spot, futures).
+    Kucoin,
+}
+
+impl Venue {
+    /// The lowercase name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Venue::Binance => "binance",
+            Venue::Kucoin => "kucoin",
+        }
+    }
+}
+
 /// Everything Minerva needs to know about one tradable symbol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SymbolSpec {
-    /// Exchange symbol, upper case (`BTCUSDT`, `BTCUSD_PERP`).
+    /// Exchange symbol as the venue writes it (`BTCUSDT`, `BTCUSD_PERP`, `BTC-USDT`).
     pub name: ArrayString<24>,
+    /// The venue it trades on.
+    pub venue: Venue,
     /// Market the symbol trades on.
     pub market: Market,
     /// Trading status.
@@ -325,7 +349,14 @@ impl SymbolSpec {
         Ok(())
     }
 
-    /// A spec with only grids known: no bounds, status unknown.
+    /// The same symbol on `venue`.
+    pub fn on_venue(mut self, venue: Venue) -> Self {
+        self.venue = venue;
+        self
+    }
+
+    /// A spec with only grids known: no bounds, status unknown (Binance's unless
+    /// [`SymbolSpec::on_venue`] says otherwise).
     ///
     /// # Errors
     /// [`SpecError::BadName`] for a name over 24 bytes or not ASCII.
@@ -337,6 +368,7 @@ impl SymbolSpec {
     ) -> Result<Self, SpecError> {
         Ok(Self {
             name: symbol_name(name)?,
+            venue: Venue::Binance,
             market,
             status: SymbolStatus::Unknown,
             price,

@@ -265,7 +265,7 @@ fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> 
                 None => continue,
             },
         };
-        table.insert(spec);
+        table.insert(spec.on_venue(venue));
     }
     if let Some(s) = &opts.symbol {
         if table.lookup(s).is_none() {

@@ -282,9 +282,10 @@ impl ReplayReport {
             }
             let _ = writeln!(
                 o,
-                "  depth: {} msgs, {} applied, {} dropped before sync, {} stale, {} gaps, {} crosses, {} resyncs, {} snapshots",
+                "  depth: {} msgs, {} applied ({} level changes), {} dropped before sync, {} stale, {} gaps, {} crosses, {} resyncs, {} snapshots",
                 s.depth_msgs,
                 s.depth_applied,
+                s.changes_applied,
                 s.dropped_before_sync,
                 s.stale,
                 s.gaps,
@@ -312,8 +313,12 @@ impl ReplayReport {
             );
             let _ = writeln!(
                 o,
-                "  final update id {}, {} bid / {} ask levels, sha256 {}",
-                s.final_update_id, s.final_bid_levels, s.final_ask_levels, s.final_book_sha256
+                "  snapshot id {}, final update id {}, {} bid / {} ask levels, sha256 {}",
+                s.snapshot_update_id,
+                s.final_update_id,
+                s.final_bid_levels,
+                s.final_ask_levels,
+                s.final_book_sha256
             );
             let _ = writeln!(
                 o,

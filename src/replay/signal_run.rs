@@ -99,6 +99,8 @@ pub struct SignalRun {
     pub records: Vec<SignalRecord>,
     /// Evaluation outcomes.
     pub counts: EvalCounts,
+    /// The exchange's time for events that carry none.
+    clock: crate::core::ExchangeClock,
 }
 
 impl SignalRun {
@@ -118,6 +120,7 @@ impl SignalRun {
             last_refusal: None,
             records: Vec::new(),
             counts: EvalCounts::default(),
+            clock: crate::core::ExchangeClock::default(),
         }
     }
 
@@ -279,10 +282,11 @@ impl Observer for SignalRun {
             let risk = RiskManager::new(&self.strategy, &spec);
             self.state = Some((oracle, risk, spec));
         }
+        let event_ms = self.clock.on_event(ev);
         match ev.body {
             EventBody::Trade(t) => self.on_trade(t.trade_ms, t.price, t.qty, t.buyer_is_maker),
             EventBody::AggTrade(t) => self.on_trade(t.trade_ms, t.price, t.qty, t.buyer_is_maker),
-            EventBody::Depth(c) if c.is_last() => self.evaluate(ev.event_ms, book),
+            EventBody::Depth(c) if c.is_last() => self.evaluate(event_ms, book),
             _ => {}
         }
     }

@@ -637,10 +637,7 @@ fn market(
     );
     let mut view = Box::new(crate::book::BookView::<{ crate::strategy::MAX_BINS }>::EMPTY);
     let mut readings: Vec<Option<Reading>> = vec![None; decisions.len()];
-    use crate::venues::binance::{DEFAULT_MAX_LEVELS, Decoder, SymbolTable};
-    let mut table = SymbolTable::new();
-    table.insert(spec.clone());
-    let mut dec = Decoder::new(table, DEFAULT_MAX_LEVELS);
+    let mut dec = crate::venues::MarketDecoder::for_symbol(spec);
     let mut book = Book::new(spec, &BookConfig::default());
     let first = frames.first().map_or(0, |f| f.1 / 1_000_000);
     let last = frames.last().map_or(0, |f| f.1 / 1_000_000);
@@ -684,9 +681,8 @@ fn market(
                 }
             }
         });
-        if let Ok(crate::venues::binance::Decoded::Snapshot { .. }) = r {
-            let raw = crate::venues::binance::snapshot::parse_raw_snapshot(bytes);
-            if let Ok(snap) = raw.and_then(|r| r.on_grid(spec)) {
+        if let Ok(crate::venues::wire::Decoded::Snapshot { .. }) = r {
+            if let Ok(snap) = crate::venues::parse_depth_snapshot(spec.venue, bytes, spec) {
                 book.apply_snapshot(&snap);
             }
         }

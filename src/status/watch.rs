@@ -7,7 +7,8 @@
 use super::{BookStatus, Counters, LatencyRow, Status, StatusBoard, TradeRow};
 use crate::book::{Book, BookConfig, SyncState};
 use crate::core::{EventBody, SymbolSpec};
-use crate::venues::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable};
+use crate::venues::MarketDecoder;
+use crate::venues::wire::Decoded;
 use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -30,7 +31,7 @@ pub struct RecorderFacts {
 /// A book and the last trades of one symbol, from recorded frames.
 pub struct BookWatch {
     spec: SymbolSpec,
-    dec: Decoder,
+    dec: MarketDecoder,
     book: Book,
     trades: VecDeque<TradeRow>,
     prices: VecDeque<f64>,
@@ -43,11 +44,9 @@ pub struct BookWatch {
 impl BookWatch {
     /// A watcher of `spec`'s frames.
     pub fn new(spec: &SymbolSpec) -> Self {
-        let mut table = SymbolTable::new();
-        table.insert(spec.clone());
         Self {
             spec: spec.clone(),
-            dec: Decoder::new(table, DEFAULT_MAX_LEVELS),
+            dec: MarketDecoder::for_symbol(spec),
             book: Book::new(spec, &BookConfig::default()),
             trades: VecDeque::with_capacity(TRADES),
             prices: VecDeque::with_capacity(PRICES),
@@ -78,8 +77,7 @@ impl BookWatch {
         });
         match r {
             Ok(Decoded::Snapshot { .. }) => {
-                let raw = crate::venues::binance::snapshot::parse_raw_snapshot(bytes);
-                match raw.and_then(|r| r.on_grid(spec)) {
+                match crate::venues::parse_depth_snapshot(spec.venue, bytes, spec) {
                     Ok(snap) => book.apply_snapshot(&snap),
                     Err(_) => self.errors += 1,
                 }

@@ -264,12 +264,12 @@ impl Strategy {
             || market.len() > 24
             || !market
                 .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'_')
+                .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
         {
             return Err(invalid(
                 "market",
                 &market,
-                "a Binance symbol such as BTCUSDT",
+                "a venue's symbol such as BTCUSDT, BTCUSD_PERP or BTC-USDT",
             ));
         }
         let capital = {

@@ -14,8 +14,9 @@
 //! * [`LiveLink`]: a venue's live order link — sends those bytes, follows each order
 //!   by its answers and the private stream, and brings back [`Execution`]s;
 //! * a venue's market data: its decoder fills the same fixed-size `MarketEvent`s
-//!   (`venues::binance::wire`), its live source implements `feed::Source`, its
-//!   sequence rule keeps the book (`venues::binance::sequence`).
+//!   (`venues::binance::wire`, `venues::kucoin::wire`), its live source implements
+//!   `feed::Source`, and the book follows its sequence rule (`venues::sequence`: one
+//!   statement covers both venues).
 //!
 //! A second venue (KuCoin) adds a folder beside `binance/` and a variant to each.
 
@@ -23,6 +24,7 @@ pub mod binance;
 pub mod keys;
 pub mod kucoin;
 pub(crate) mod scan;
+pub mod sequence;
 pub mod wire;
 
 use crate::core::{
@@ -30,25 +32,10 @@ use crate::core::{
 };
 use wire::{DecodeError, DecodePath, DecodeStats, Decoded, SymbolTable};
 
-/// The exchange a recording, a feed or an order link speaks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
-pub enum Venue {
-    /// Binance (spot, USDⓈ-M, COIN-M).
-    #[default]
-    Binance,
-    /// KuCoin (spot, futures).
-    Kucoin,
-}
+pub use crate::core::Venue;
 
+/// Which venue wrote a recorded message (the venues' shapes, known here only).
 impl Venue {
-    /// The lowercase name used on the command line and in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Venue::Binance => "binance",
-            Venue::Kucoin => "kucoin",
-        }
-    }
-
     /// The venue a recorded WebSocket message comes from, by its shape: KuCoin's
     /// classic frames carry `"topic"` and `"type"`, Binance's never do. Cold.
     pub fn of_frame(json: &[u8]) -> Venue {
@@ -88,6 +75,14 @@ impl MarketDecoder {
             Venue::Binance => MarketDecoder::Binance(binance::Decoder::new(table, max_levels)),
             Venue::Kucoin => MarketDecoder::Kucoin(kucoin::Decoder::new(table, max_levels)),
         }
+    }
+
+    /// A decoder of `spec`'s venue that knows only `spec` (one symbol's pipeline,
+    /// report or view).
+    pub fn for_symbol(spec: &SymbolSpec) -> Self {
+        let mut table = SymbolTable::new();
+        table.insert(spec.clone());
+        Self::new(spec.venue, table, wire::DEFAULT_MAX_LEVELS)
     }
 
     /// Its venue.

@@ -397,3 +397,41 @@ pub fn browser_check(page: &std::path::Path) -> Option<serde_json::Value> {
         ),
     }
 }
+
+/// Recorded `(receive ns, JSON)` lines.
+pub type TimedLines = Vec<(u64, Vec<u8>)>;
+
+/// One symbol's part of the shared KuCoin capture (`kucoin-sample`): its frames and its
+/// REST snapshot (`{"code":…}`) as `(receive ns, JSON)` in the order a live client
+/// received them, and its grid as the replay reads it. `None` without `../shared`.
+pub fn kucoin_session(symbol: &str) -> Option<(TimedLines, minerva::core::SymbolSpec)> {
+    use minerva::store::files::{LineKind, classify};
+    let dir = shared_data()?.join("kucoin-sample");
+    let files = [dir.join("KUCOIN.http.0.0"), dir.join("KUCOIN.ws.1.0")];
+    let opts = minerva::replay::ReplayOptions {
+        symbol: Some(symbol.into()),
+        ..Default::default()
+    };
+    let table = minerva::replay::symbol_table(&files, &opts).unwrap();
+    let mut lines = Vec::new();
+    for f in &files {
+        for l in std::fs::read(f).unwrap().split(|&c| c == b'\n') {
+            let c = classify(l);
+            let ours = match c.kind {
+                LineKind::RestDepth => c.url_symbol == Some(symbol),
+                LineKind::Frame => l.windows(symbol.len()).any(|w| w == symbol.as_bytes()),
+                _ => false,
+            };
+            if ours {
+                lines.push((c.recv_ns, c.json.to_vec()));
+            }
+        }
+    }
+    lines.sort_by_key(|l| l.0); // stable
+    Some((lines, table.specs()[0].clone()))
+}
+
+/// True for a KuCoin REST answer (a level-2 snapshot in [`kucoin_session`]).
+pub fn is_kucoin_answer(json: &[u8]) -> bool {
+    json.starts_with(b"{\"code\"")
+}

@@ -6,13 +6,13 @@ use super::super::ring::{Abandoned, Outbox};
 use crate::core::clock::now_ns;
 use crate::core::{DEPTH_CHUNK_LEVELS, DepthChunk, SymbolSpec};
 use crate::feed::{Frame, Source};
-use crate::venues::binance::snapshot::parse_raw_snapshot;
-use crate::venues::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder, SymbolTable};
+use crate::venues::wire::Decoded;
+use crate::venues::{MarketDecoder, parse_depth_snapshot};
 
 /// Frames in, [`FeedMsg`]s out.
 pub struct FeedStage<S: Source> {
     source: S,
-    decoder: Decoder,
+    decoder: MarketDecoder,
     /// Latency series this stage records.
     pub lat: Latencies,
     /// Frames read.
@@ -25,13 +25,11 @@ pub struct FeedStage<S: Source> {
 }
 
 impl<S: Source> FeedStage<S> {
-    /// A feed for `spec`'s symbol reading `source`.
+    /// A feed for `spec`'s symbol reading `source` (frames of `spec`'s venue).
     pub fn new(source: S, spec: &SymbolSpec) -> Self {
-        let mut table = SymbolTable::new();
-        table.insert(spec.clone());
         Self {
             source,
-            decoder: Decoder::new(table, DEFAULT_MAX_LEVELS),
+            decoder: MarketDecoder::for_symbol(spec),
             lat: Latencies::default(),
             frames: 0,
             errors: 0,
@@ -102,7 +100,7 @@ fn snapshot(
     spec: &SymbolSpec,
     out: &mut Outbox<Stamped<FeedMsg>>,
 ) -> Result<bool, Abandoned> {
-    let Ok(snap) = parse_raw_snapshot(frame).and_then(|r| r.on_grid(spec)) else {
+    let Ok(snap) = parse_depth_snapshot(spec.venue, frame, spec) else {
         return Ok(false);
     };
     let stamp = |msg| Stamped {

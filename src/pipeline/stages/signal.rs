@@ -26,6 +26,8 @@ pub struct SignalStage {
     relay: Relay,
     /// The last trades and intent, kept only for the live view.
     prints: Option<Box<Prints>>,
+    /// The exchange's time for events that carry none.
+    clock: crate::core::ExchangeClock,
 }
 
 /// The last trades and the last intent (the live view's), in a fixed ring.
@@ -58,6 +60,7 @@ impl SignalStage {
             missing_views: 0,
             relay: Relay::Market,
             prints: None,
+            clock: crate::core::ExchangeClock::default(),
         }
     }
 
@@ -118,6 +121,7 @@ impl SignalStage {
         } = m.msg;
         let mut decided = None;
         if let FeedMsg::Event(ev) = msg {
+            let event_ms = self.clock.on_event(ev);
             match &ev.body {
                 EventBody::Trade(t) => {
                     self.profile
@@ -137,7 +141,7 @@ impl SignalStage {
                 _ => {}
             }
             if view {
-                self.profile.expire(ev.event_ms);
+                self.profile.expire(event_ms);
                 let (oracle, profile) = (&mut self.oracle, &self.profile);
                 // The book pushed the view before this message: it is there.
                 match views.with_next(|v| oracle.evaluate_view(v, profile)) {
@@ -146,7 +150,7 @@ impl SignalStage {
                         self.lat
                             .tick_to_decision
                             .record(self.lat.now().saturating_sub(frame_ns));
-                        decided = decision.ok().map(|intent| (intent, ev.event_ms));
+                        decided = decision.ok().map(|intent| (intent, event_ms));
                     }
                     None => self.missing_views += 1,
                 }

@@ -88,7 +88,8 @@ fn spec(s: &Symbol) -> Result<SymbolSpec, SpecError> {
         Market::Spot,
         &s.price_increment,
         &s.base_increment,
-    )?;
+    )?
+    .on_venue(crate::core::Venue::Kucoin);
     spec.status = if s.enable_trading {
         SymbolStatus::Trading
     } else {

@@ -131,6 +131,18 @@ pub(crate) fn build<F: FnMut(&MarketEvent)>(
     cx: &mut Ctx<'_>,
     sink: &mut F,
 ) -> Result<Decoded, DecodeError> {
+    // A REST level-2 snapshot recorded among the frames (`{"code":"200000","data":
+    // {"sequence",…}}`): the caller reads it with the cold snapshot reader.
+    if msg.typ == Val::Absent && msg.code != Val::Absent {
+        if let Some(d) = msg.data.as_ref().filter(|d| d.sequence != Val::Absent) {
+            let symbol = match d.symbol {
+                Val::Str(s) => cx.table.lookup(s),
+                _ => None,
+            };
+            return Ok(Decoded::Snapshot { symbol });
+        }
+        return Ok(Decoded::Skipped(SkipReason::UnknownType));
+    }
     // Welcome, ack, pong and error frames carry no market data.
     if msg.typ != Val::Str("message") {
         return Ok(Decoded::Skipped(SkipReason::UnknownType));

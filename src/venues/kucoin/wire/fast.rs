@@ -139,6 +139,7 @@ pub(crate) fn parse<'a>(
     cur.eat(b'{')?;
     let mut seen_data = false;
     cur.object(|cur, key| match key {
+        b"code" => set(&mut msg.code, value(cur)?),
         b"type" => set(&mut msg.typ, value(cur)?),
         b"topic" => set(&mut msg.topic, value(cur)?),
         b"subject" => set(&mut msg.subject, value(cur)?),

@@ -130,9 +130,12 @@ impl<'a> RawData<'a> {
     }
 }
 
-/// The envelope: `{"type","topic","subject","data"}` (futures add `sn`, skipped).
+/// The envelope: `{"type","topic","subject","data"}` (futures add `sn`, skipped), or a
+/// REST answer's `{"code","data"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct RawMsg<'a> {
+    /// A REST answer's `code` (a level-2 snapshot recorded among the frames).
+    pub code: Val<'a>,
     pub typ: Val<'a>,
     pub topic: Val<'a>,
     pub subject: Val<'a>,

@@ -159,6 +159,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for DataField<'a> {
 
 #[derive(Deserialize)]
 struct EnvelopeDe<'a> {
+    #[serde(default, borrow)]
+    code: Val<'a>,
     #[serde(rename = "type", default, borrow)]
     typ: Val<'a>,
     #[serde(default, borrow)]
@@ -190,6 +192,7 @@ pub(crate) fn parse<'a>(
         return Err(SonicError::NotAnObject);
     }
     let env: EnvelopeDe<'a> = sonic_rs::from_slice(buf).map_err(SonicError::Json)?;
+    msg.code = env.code;
     msg.typ = env.typ;
     msg.topic = env.topic;
     msg.subject = env.subject;

@@ -221,3 +221,21 @@ fn escapes_go_to_the_reference_reader() {
     );
     assert_eq!(decode(&f).unwrap().0, Decoded::Events(1));
 }
+
+#[test]
+fn a_recorded_rest_snapshot_is_reported_for_the_cold_reader() {
+    let spot = r#"{"code":"200000","data":{"time":1619378326628,"sequence":"1613277183892","bids":[["242.649","5"]],"asks":[["242.951","4.5"]]}}"#;
+    assert_eq!(decode(spot).unwrap().0, Decoded::Snapshot { symbol: None });
+    let fut = r#"{"code":"200000","data":{"sequence":1709400450243,"symbol":"XBTUSDTM","bids":[[90631.1,12]],"asks":[[90631.2,2]],"ts":1731897467182000000}}"#;
+    assert_eq!(
+        decode(fut).unwrap().0,
+        Decoded::Snapshot {
+            symbol: Some(crate::core::SymbolId(1))
+        }
+    );
+    let refused = r#"{"code":"400003","msg":"KC-API-KEY not exists"}"#;
+    assert_eq!(
+        decode(refused).unwrap().0,
+        Decoded::Skipped(SkipReason::UnknownType)
+    );
+}
