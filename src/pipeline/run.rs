@@ -494,19 +494,12 @@ impl<S: Source> Lane<'_, S> {
     #[cold]
     fn post_status(&mut self, s: &mut Slot) {
         let rings = self.rings();
-        if let (Some((f, _)), Some(p)) = (self.feed.as_ref(), s.feed.as_mut()) {
-            p.frames = f.frames;
-            p.errors = f.errors;
-        }
-        if let (Some((b, ..)), Some(p)) = (self.book.as_mut(), s.book.as_deref_mut()) {
-            b.fill_status(p);
-        }
-        if let (Some((g, ..)), Some(p)) = (self.signal.as_ref(), s.signal.as_deref_mut()) {
-            g.fill_status(p);
-        }
-        if let (Some((g, _)), Some(p)) = (self.gateway.as_ref(), s.gateway.as_deref_mut()) {
-            g.trader().fill_status(p);
-        }
+        s.fill(
+            self.feed.as_ref().map(|(f, _)| (f.frames, f.errors)),
+            self.book.as_mut().map(|(b, ..)| &mut **b),
+            self.signal.as_ref().map(|(g, ..)| &**g),
+            self.gateway.as_ref().map(|(g, _)| g.trader()),
+        );
         for k in 0..3 {
             s.ring_messages[k] = rings.inbox[k].map(|r| r.messages);
             s.ring_stalls[k] = rings.stalls[k];
@@ -869,19 +862,12 @@ pub fn run<S: Source + Send>(
     if let (Some((board, _)), Some(p)) = (&cfg.status, publisher.as_mut()) {
         // The last snapshot: the stages as the run left them.
         let mut slot = Slot::new();
-        if let Some(f) = slot.feed.as_mut() {
-            f.frames = feed.frames;
-            f.errors = feed.errors;
-        }
-        if let Some(b) = slot.book.as_deref_mut() {
-            book.fill_status(b);
-        }
-        if let Some(sg) = slot.signal.as_deref_mut() {
-            signal.fill_status(sg);
-        }
-        if let Some(g) = slot.gateway.as_deref_mut() {
-            gateway.trader().fill_status(g);
-        }
+        slot.fill(
+            Some((feed.frames, feed.errors)),
+            Some(&mut book),
+            Some(&signal),
+            Some(gateway.trader()),
+        );
         let mut parts = Parts::default();
         slot.gather(&mut parts, &[]);
         parts.feed = slot.feed.as_ref();

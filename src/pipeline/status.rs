@@ -78,6 +78,30 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
+    /// Copies the parts of the stages given (`feed`: its frames and errors) into the
+    /// slot: what a pipeline thread posts each view epoch, and the run's last picture.
+    pub(crate) fn fill(
+        &mut self,
+        feed: Option<(u64, u64)>,
+        book: Option<&mut super::stages::BookStage>,
+        signal: Option<&super::stages::SignalStage>,
+        trader: Option<&crate::gateway::trader::Trader>,
+    ) {
+        if let (Some((frames, errors)), Some(p)) = (feed, self.feed.as_mut()) {
+            p.frames = frames;
+            p.errors = errors;
+        }
+        if let (Some(b), Some(p)) = (book, self.book.as_deref_mut()) {
+            b.fill_status(p);
+        }
+        if let (Some(g), Some(p)) = (signal, self.signal.as_deref_mut()) {
+            g.fill_status(p);
+        }
+        if let (Some(t), Some(p)) = (trader, self.gateway.as_deref_mut()) {
+            t.fill_status(p);
+        }
+    }
+
     /// Room for every stage's part (whichever this thread turns out to run).
     pub(crate) fn new() -> Self {
         Self {
