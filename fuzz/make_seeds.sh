@@ -266,6 +266,11 @@ put("kucoin_differential", "synthetic_kucoin_futures_execution.json",
     '{"type":"message","topic":"/contractMarket/execution:XBTUSDTM","subject":"match","sn":1697,'
     '"data":{"symbol":"XBTUSDTM","sequence":1697,"side":"buy","size":12,"price":"67123.5",'
     '"tradeId":"c","ts":1731898619520000000}}')
+put("kucoin_rest", "synthetic_kucoin_contracts.json",
+    '{"code":"200000","data":[{"symbol":"XBTUSDTM","maxOrderQty":1000000,"lotSize":1,"tickSize":0.1,'
+    '"multiplier":0.001,"isInverse":false,"status":"Open"},{"symbol":"XBTUSDM","lotSize":1,"tickSize":0.1,'
+    '"multiplier":-1,"isInverse":true,"status":"Open"},{"symbol":"SHIBUSDTM","lotSize":1,'
+    '"tickSize":1.0E-9,"multiplier":10,"isInverse":false}]}')
 put("kucoin_rest", "synthetic_kucoin_futures_snapshot.json",
     '{"code":"200000","data":{"sequence":1709400450243,"symbol":"XBTUSDTM",'
     '"bids":[[90631.1,12],[90631,3]],"asks":[[90631.2,2]],"ts":1731897467182000000}}')

@@ -1645,7 +1645,7 @@ pub fn kucoin_specs() -> Vec<SymbolSpec> {
     [
         ("BCHSV-USDT", Market::Spot, "0.001", "0.00000000001"),
         ("ANKR-BTC", Market::Spot, "0.0000000001", "0.0001"),
-        ("XBTUSDTM", Market::UsdM, "0.1", "1"),
+        ("XBTUSDTM", Market::UsdM, "0.1", "0.001"),
     ]
     .iter()
     .map(|&(name, market, tick, lot)| {
@@ -1687,13 +1687,22 @@ pub fn kucoin_differential(data: &[u8]) {
 }
 
 /// `kucoin_rest`: KuCoin's REST answers read cold — a symbol list
-/// (`/api/v1|v2/symbols`) and a level-2 snapshot (spot strings or futures numbers).
+/// (`/api/v1|v2/symbols`), a futures contract list (`/api/v1/contracts/active`) and a
+/// level-2 snapshot (spot strings or futures numbers).
 /// Never a panic; every usable symbol's grids format and parse back; a snapshot that
 /// reads onto a grid loads into a book whose digest can be taken.
 pub fn kucoin_rest(data: &[u8]) {
-    use minerva::venues::kucoin::{snapshot, symbols};
-    if let Ok(list) = symbols::parse_symbols(data) {
-        for spec in &list.specs {
+    use minerva::venues::kucoin::{contracts, snapshot, symbols};
+    let mut specs = symbols::parse_symbols(data)
+        .map(|l| l.specs)
+        .unwrap_or_default();
+    specs.extend(
+        contracts::parse_contracts(data)
+            .map(|l| l.specs)
+            .unwrap_or_default(),
+    );
+    for spec in &specs {
+        {
             let one_tick = spec.price.step();
             let text = spec.price.format(one_tick);
             assert_eq!(

@@ -99,6 +99,12 @@ fn symbol_list(json: &[u8]) -> Result<Vec<SymbolSpec>, String> {
         Venue::Binance => parse_exchange_info(json, None)
             .map(|ei| ei.specs)
             .map_err(|e| e.to_string()),
+        // Futures contracts carry a `multiplier`; spot symbols never do.
+        Venue::Kucoin if json.windows(12).any(|w| w == b"\"multiplier\"") => {
+            crate::venues::kucoin::contracts::parse_contracts(json)
+                .map(|c| c.specs)
+                .map_err(|e| e.to_string())
+        }
         Venue::Kucoin => crate::venues::kucoin::symbols::parse_symbols(json)
             .map(|s| s.specs)
             .map_err(|e| e.to_string()),

@@ -10,7 +10,8 @@
 //!          "bids":[[90631.1,12],..],"asks":[..],"ts":1731897467182000000}}
 //! ```
 //! Spot writes the sequence and levels as strings, futures as JSON numbers: both are
-//! read from their exact text, never through a float.
+//! read from their exact text, never through a float. Futures sizes are contracts
+//! (`super::contracts_to_lots`).
 
 use crate::core::{DepthSnapshot, Level, SpecError, SymbolSpec};
 use serde::Deserialize;
@@ -155,9 +156,19 @@ impl RawSnapshot<'_> {
                         size: s.to_string(),
                         err,
                     };
+                    let qty = if spec.market.is_futures() {
+                        // Futures sizes are whole contracts (`super::contracts_to_lots`).
+                        s.parse::<u64>()
+                            .ok()
+                            .and_then(|n| super::contracts_to_lots(spec, n))
+                            .ok_or(SpecError::BadGrid("not a whole number of contracts"))
+                            .map_err(bad)?
+                    } else {
+                        spec.qty.parse(s.as_bytes()).map_err(bad)?
+                    };
                     Ok(Level {
                         price: spec.price.parse(p.as_bytes()).map_err(bad)?,
-                        qty: spec.qty.parse(s.as_bytes()).map_err(bad)?,
+                        qty,
                     })
                 })
                 .collect::<Result<Vec<_>, SnapshotError>>()
@@ -196,8 +207,10 @@ mod tests {
         assert_eq!(s.asks.len(), 1);
 
         let fut = br#"{"code":"200000","data":{"sequence":1709400450243,"symbol":"XBTUSDTM","bids":[[90631.1,12],[90631,3]],"asks":[[90631.2,2]],"ts":1731897467182000000}}"#;
-        let spec = SymbolSpec::from_tick_lot("XBTUSDTM", Market::UsdM, "0.1", "1").unwrap();
+        // Sizes are contracts of 0.001 BTC.
+        let spec = SymbolSpec::from_tick_lot("XBTUSDTM", Market::UsdM, "0.1", "0.001").unwrap();
         let s = parse_snapshot(fut, &spec).unwrap();
+        assert_eq!(spec.qty.format(s.bids[0].qty), "0.012");
         assert_eq!(s.last_update_id, 1709400450243);
         assert_eq!(s.event_ms, Some(1731897467182));
         assert_eq!((s.bids[0].price.0, s.bids[0].qty.0), (906311, 12));

@@ -8,20 +8,7 @@ use crate::core::{Lots, Market, SpecError, SymbolSpec, SymbolStatus};
 use serde::Deserialize;
 
 /// Why a symbol list could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SymbolsError {
-    /// Not a symbol list.
-    #[error("not a KuCoin symbol list: {0}")]
-    Json(String),
-    /// KuCoin answered with an error code (`code` other than `200000`).
-    #[error("KuCoin answered code {code}: {msg}")]
-    Refused {
-        /// Its code.
-        code: String,
-        /// Its message.
-        msg: String,
-    },
-}
+pub type SymbolsError = super::AnswerError;
 
 #[derive(Deserialize)]
 struct Answer {
@@ -65,7 +52,8 @@ pub struct Symbols {
 /// symbol with unusable grids is listed in [`Symbols::rejected`] and does not spoil
 /// the others.
 pub fn parse_symbols(json: &[u8]) -> Result<Symbols, SymbolsError> {
-    let a: Answer = sonic_rs::from_slice(json).map_err(|e| SymbolsError::Json(e.to_string()))?;
+    let a: Answer = sonic_rs::from_slice(json)
+        .map_err(|e| SymbolsError::Json("a KuCoin symbol list", e.to_string()))?;
     if a.code != "200000" {
         return Err(SymbolsError::Refused {
             code: a.code,
@@ -155,8 +143,8 @@ mod tests {
         );
         assert!(matches!(
             parse_symbols(b"<html>"),
-            Err(SymbolsError::Json(_))
+            Err(SymbolsError::Json(..))
         ));
-        assert!(matches!(parse_symbols(b""), Err(SymbolsError::Json(_))));
+        assert!(matches!(parse_symbols(b""), Err(SymbolsError::Json(..))));
     }
 }

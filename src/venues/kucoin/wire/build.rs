@@ -87,17 +87,30 @@ fn qty(spec: &SymbolSpec, s: &[u8], field: &'static str) -> Result<Lots, DecodeE
         .map_err(|err| DecodeError::BadValue { field, err })
 }
 
-/// A size written as a JSON number (futures lots) or a decimal string (spot).
+/// A futures size: a whole number of contracts (`multiplier` base units each, the
+/// spec's lot step), written as a JSON number or as digits.
+#[inline]
+fn contracts(spec: &SymbolSpec, v: Val<'_>, field: &'static str) -> Result<Lots, DecodeError> {
+    let n = match v {
+        Val::Uint(n) => n,
+        Val::Str(s) => digits(s.as_bytes()).ok_or(DecodeError::WrongType(field))?,
+        Val::Absent => return Err(DecodeError::MissingField(field)),
+        Val::Other => return Err(DecodeError::WrongType(field)),
+    };
+    crate::venues::kucoin::contracts_to_lots(spec, n).ok_or(DecodeError::BadValue {
+        field,
+        err: crate::core::SpecError::BadGrid("size overflows the grid"),
+    })
+}
+
+/// A trade's size: contracts on futures, a decimal string of the base asset on spot.
 #[inline]
 fn size(spec: &SymbolSpec, v: Val<'_>, field: &'static str) -> Result<Lots, DecodeError> {
     match v {
+        _ if spec.market.is_futures() => contracts(spec, v, field),
         Val::Str(s) => qty(spec, s.as_bytes(), field),
-        Val::Uint(n) => {
-            let mut buf = [0u8; 20];
-            qty(spec, crate::core::decimal::u64_digits(n, &mut buf), field)
-        }
         Val::Absent => Err(DecodeError::MissingField(field)),
-        Val::Other => Err(DecodeError::WrongType(field)),
+        _ => Err(DecodeError::WrongType(field)),
     }
 }
 
@@ -278,7 +291,8 @@ fn spot_depth<F: FnMut(&MarketEvent)>(
     ))
 }
 
-/// A futures level-2 message: one change `"price,side,size"` at one sequence.
+/// A futures level-2 message: one change `"price,side,size"` at one sequence, the size
+/// in contracts.
 #[inline]
 fn futures_depth<F: FnMut(&MarketEvent)>(
     d: &RawData<'_>,
@@ -298,7 +312,7 @@ fn futures_depth<F: FnMut(&MarketEvent)>(
     };
     let level = Level {
         price: price(spec, px.as_bytes(), "change price")?,
-        qty: qty(spec, sz.as_bytes(), "change size")?,
+        qty: contracts(spec, Val::Str(sz), "change size")?,
     };
     let bid = match side {
         "buy" => true,

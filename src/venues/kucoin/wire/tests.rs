@@ -7,7 +7,8 @@ use crate::venues::wire::SkipReason;
 fn table() -> SymbolTable {
     let mut t = SymbolTable::new();
     t.insert(SymbolSpec::from_tick_lot("BTC-USDT", Market::Spot, "0.1", "0.00000001").unwrap());
-    t.insert(SymbolSpec::from_tick_lot("XBTUSDTM", Market::UsdM, "0.1", "1").unwrap());
+    // XBTUSDTM's contract is 0.001 BTC (its `multiplier`): the grid's lot.
+    t.insert(SymbolSpec::from_tick_lot("XBTUSDTM", Market::UsdM, "0.1", "0.001").unwrap());
     t
 }
 
@@ -129,6 +130,11 @@ fn spot_and_futures_matches() {
         panic!()
     };
     assert_eq!((t.trade_id, t.price.0, t.qty.0), (1697, 671235, 12));
+    assert_eq!(
+        table().specs()[1].qty.format(t.qty),
+        "0.012",
+        "12 contracts"
+    );
     assert!(!t.buyer_is_maker);
     assert_eq!(t.trade_ms, 1731898619520);
 }
@@ -143,6 +149,11 @@ fn futures_level2_one_change_per_sequence() {
     assert_eq!((c.first_id, c.last_id), (1709400450243, 1709400450243));
     assert_eq!(c.bids().len(), 0);
     assert_eq!((c.asks()[0].price.0, c.asks()[0].qty.0), (906312, 2));
+    assert_eq!(
+        table().specs()[1].qty.format(c.asks()[0].qty),
+        "0.002",
+        "2 contracts"
+    );
     assert_eq!(evs[0].event_ms, 1731897467182);
     let bid = f.replace("sell", "buy");
     let (_, evs) = decode(&bid).unwrap();
