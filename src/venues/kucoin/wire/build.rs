@@ -5,7 +5,10 @@
 //! buffer first, so a bad change never leaves half an update in the sink.
 
 use super::raw::{RawChange, RawData, RawMsg, Val};
-use crate::core::{BookTicker, EventBody, Level, Lots, MarketEvent, SymbolSpec, Ticks, Trade};
+use crate::core::{
+    BookTicker, Dec8, EventBody, Kline, KlineInterval, Level, Lots, MarketEvent, SymbolSpec, Ticks,
+    Trade,
+};
 use crate::venues::wire::{DecodeError, Decoded, SkipReason, SymbolTable, emit_depth};
 
 pub(crate) struct Ctx<'s> {
@@ -137,6 +140,30 @@ enum Kind {
     Ticker,
     /// `/market/match` `trade.l3match`, `/contractMarket/execution` `match`.
     Match,
+    /// `/market/candles:{sym}_{interval}` `trade.candles.update` / `.add`.
+    Candle,
+}
+
+/// KuCoin's candle intervals (the topic's suffix), and their length in ms.
+fn interval(name: &str) -> Option<(KlineInterval, u64)> {
+    use KlineInterval::*;
+    const MIN: u64 = 60_000;
+    Some(match name {
+        "1min" => (M1, MIN),
+        "3min" => (M3, 3 * MIN),
+        "5min" => (M5, 5 * MIN),
+        "15min" => (M15, 15 * MIN),
+        "30min" => (M30, 30 * MIN),
+        "1hour" => (H1, 60 * MIN),
+        "2hour" => (H2, 120 * MIN),
+        "4hour" => (H4, 240 * MIN),
+        "6hour" => (H6, 360 * MIN),
+        "8hour" => (H8, 480 * MIN),
+        "12hour" => (H12, 720 * MIN),
+        "1day" => (D1, 1_440 * MIN),
+        "1week" => (W1, 10_080 * MIN),
+        _ => return None,
+    })
 }
 
 pub(crate) fn build<F: FnMut(&MarketEvent)>(
@@ -168,6 +195,7 @@ pub(crate) fn build<F: FnMut(&MarketEvent)>(
         (Val::Str("trade.l3match"), _) | (Val::Str("match"), "/contractMarket/execution") => {
             Kind::Match
         }
+        (Val::Str("trade.candles.update" | "trade.candles.add"), "/market/candles") => Kind::Candle,
         _ => return Ok(Decoded::Skipped(SkipReason::UnknownType)),
     };
     let Some(d) = &msg.data else {
@@ -177,7 +205,15 @@ pub(crate) fn build<F: FnMut(&MarketEvent)>(
             DecodeError::MissingField("data")
         });
     };
-    let name = symbol_name(d, topic)?;
+    // A candle topic names `{symbol}_{interval}`.
+    let (topic_symbol, candle_interval) = match kind {
+        Kind::Candle => match topic.rsplit_once('_') {
+            Some((t, i)) => (t, Some(i)),
+            None => return Err(DecodeError::WrongType("topic")),
+        },
+        _ => (topic, None),
+    };
+    let name = symbol_name(d, topic_symbol)?;
     let Some(id) = cx.table.lookup(name) else {
         return Ok(Decoded::Skipped(SkipReason::UnknownSymbol));
     };
@@ -204,6 +240,46 @@ pub(crate) fn build<F: FnMut(&MarketEvent)>(
                 transact_ms: 0,
             }),
         ),
+        Kind::Candle => {
+            let Some(c) = d.candles else {
+                return Err(DecodeError::MissingField("candles"));
+            };
+            let (interval, len_ms) = candle_interval
+                .and_then(interval)
+                .ok_or(DecodeError::WrongType("topic"))?;
+            let text = |k: usize| slice(cx.input, c[k]);
+            let open_s = digits(text(0)).ok_or(DecodeError::WrongType("candles"))?;
+            let open_ms = open_s
+                .checked_mul(1_000)
+                .ok_or(DecodeError::WrongType("candles"))?;
+            let px = |k| price(spec, text(k), "candles");
+            let turnover = Dec8::parse(text(6)).map_err(|e| DecodeError::BadValue {
+                field: "candles",
+                err: e.into(),
+            })?;
+            (
+                // `time` is ns.
+                d.time.uint("time")?.map_or(0, |ns| ns / 1_000_000),
+                EventBody::Kline(Kline {
+                    open_ms,
+                    close_ms: open_ms + len_ms - 1,
+                    first_trade_id: -1,
+                    last_trade_id: -1,
+                    open: px(1)?,
+                    close: px(2)?,
+                    high: px(3)?,
+                    low: px(4)?,
+                    volume: qty(spec, text(5), "candles")?,
+                    taker_buy_volume: Lots(0),
+                    quote_volume: turnover,
+                    taker_buy_quote_volume: Dec8(0),
+                    trades: 0,
+                    interval,
+                    // KuCoin marks no close: `trade.candles.add` opens the next one.
+                    closed: false,
+                }),
+            )
+        }
         Kind::Match => {
             // Spot writes the trade time in ns as a string (`time`), futures as a
             // number (`ts`).

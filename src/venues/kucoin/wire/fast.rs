@@ -102,6 +102,23 @@ fn changes(cur: &mut Cursor<'_>, scratch: &mut Vec<RawChange>) -> Option<Changes
     })
 }
 
+/// `["s","o","c","h","l","v","t"]`: exactly seven strings.
+fn candle(cur: &mut Cursor<'_>) -> Option<[(u32, u32); 7]> {
+    cur.eat(b'[')?;
+    let mut out = [(0, 0); 7];
+    for (k, slot) in out.iter_mut().enumerate() {
+        cur.ws();
+        if k > 0 {
+            cur.eat(b',')?;
+            cur.ws();
+        }
+        *slot = cur.string_range()?;
+    }
+    cur.ws();
+    cur.eat(b']')?;
+    Some(out)
+}
+
 #[inline(always)]
 fn data<'a>(cur: &mut Cursor<'a>, scratch: &mut Vec<RawChange>) -> Option<RawData<'a>> {
     cur.eat(b'{')?;
@@ -112,6 +129,13 @@ fn data<'a>(cur: &mut Cursor<'a>, scratch: &mut Vec<RawChange>) -> Option<RawDat
                 return None;
             }
             d.changes = Some(changes(cur, scratch)?);
+            return Some(());
+        }
+        if key == b"candles" {
+            if d.candles.is_some() {
+                return None;
+            }
+            d.candles = Some(candle(cur)?);
             return Some(());
         }
         match Key::of(key) {

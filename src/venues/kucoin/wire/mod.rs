@@ -11,8 +11,10 @@
 //! stream per update, ids `sequenceStart..sequenceEnd`), futures `/contractMarket/level2`
 //! (one change per sequence), spot `/market/ticker` (as a `BookTicker` whose update id
 //! is the ticker's `sequence`, so the book checks it like Binance's), spot
-//! `/market/match` and futures `/contractMarket/execution` trades. Welcome, ack, pong
-//! and error frames and other topics are skipped and counted; malformed frames are a
+//! `/market/match` and futures `/contractMarket/execution` trades, spot
+//! `/market/candles` (as `Kline`s, never marked closed: KuCoin opens the next candle
+//! instead). Welcome, ack, pong and error frames and other topics are skipped and
+//! counted; malformed frames are a
 //! [`DecodeError`], never a panic. Keys may come in any order (recorders re-serialise).
 //!
 //! [`DepthChunk`]: crate::core::DepthChunk

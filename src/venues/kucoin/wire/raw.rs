@@ -51,6 +51,9 @@ pub(crate) struct RawData<'a> {
     pub best_ask_size: Val<'a>,
     /// `changes.bids` and `changes.asks`: ranges in the decoder's scratch.
     pub changes: Option<Changes>,
+    /// A candle's seven strings (start s, open, close, high, low, volume, turnover),
+    /// as offsets into the frame.
+    pub candles: Option<[(u32, u32); 7]>,
 }
 
 /// Ranges of a level-2 update's changes in the decoder's scratch buffer.
@@ -81,8 +84,8 @@ pub(crate) enum Key {
 }
 
 impl Key {
-    /// The key of a `data` field, `None` for fields Minerva skips (and `changes`,
-    /// which both readers handle on their own).
+    /// The key of a `data` field, `None` for fields Minerva skips (and `changes` and
+    /// `candles`, which both readers handle on their own).
     #[inline]
     pub fn of(k: &[u8]) -> Option<Key> {
         Some(match k {

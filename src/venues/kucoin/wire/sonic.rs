@@ -99,6 +99,8 @@ struct DataDe<'a> {
     best_ask_size: Val<'a>,
     #[serde(default, borrow)]
     changes: Option<ChangesDe<'a>>,
+    #[serde(default, borrow)]
+    candles: Option<[&'a str; 7]>,
 }
 
 /// `data`: an object Minerva reads, or anything else (a welcome's or error's text).
@@ -241,6 +243,7 @@ pub(crate) fn parse<'a>(
                 best_ask: d.best_ask,
                 best_ask_size: d.best_ask_size,
                 changes,
+                candles: d.candles.map(|c| c.map(range)),
             });
         }
     }

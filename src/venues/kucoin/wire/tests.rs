@@ -179,7 +179,6 @@ fn control_frames_and_other_topics_are_skipped() {
         r#"{"id":"1545910590801","type":"ack"}"#,
         r#"{"id":"1545910590801","type":"pong","timestamp":1764000000000000}"#,
         r#"{"id":"1","type":"error","code":404,"data":"topic /market/level2:NOPE-USDT is not found"}"#,
-        r#"{"type":"message","topic":"/market/candles:BTC-USDT_1min","subject":"trade.candles.update","data":{"symbol":"BTC-USDT","candles":["1589968800","9786.9","9740.8","9806.1","9732","27.45649579","268280.09830877"],"time":1589970010253893337}}"#,
         r#"{"type":"message","topic":"/spotMarket/level2Depth5:BTC-USDT","subject":"level2","data":{"asks":[["9989","8"]],"bids":[["9983","6"]],"timestamp":1586948108193}}"#,
     ] {
         assert_eq!(
@@ -249,4 +248,36 @@ fn a_recorded_rest_snapshot_is_reported_for_the_cold_reader() {
         decode(refused).unwrap().0,
         Decoded::Skipped(SkipReason::UnknownType)
     );
+}
+
+#[test]
+fn candles_are_klines() {
+    let f = r#"{"type":"message","topic":"/market/candles:BTC-USDT_1min","subject":"trade.candles.update","data":{"symbol":"BTC-USDT","candles":["1589968800","9786.9","9740.8","9806.1","9732","27.45649579","268280.09830877"],"time":1589970010253893337}}"#;
+    let (_, evs) = decode(f).unwrap();
+    let EventBody::Kline(k) = evs[0].body else {
+        panic!("{evs:?}")
+    };
+    assert_eq!(
+        (k.open_ms, k.close_ms),
+        (1_589_968_800_000, 1_589_968_859_999)
+    );
+    assert_eq!(
+        (k.open.0, k.close.0, k.high.0, k.low.0),
+        (97869, 97408, 98061, 97320)
+    );
+    assert_eq!(k.volume.0, 2_745_649_579);
+    assert_eq!(k.quote_volume.to_string(), "268280.09830877");
+    assert_eq!(k.interval, crate::core::KlineInterval::M1);
+    assert!(!k.closed);
+    assert_eq!(evs[0].event_ms, 1_589_970_010_253);
+    // Without `symbol`, the topic names it before the interval.
+    let bare = f.replace(r#""symbol":"BTC-USDT","#, "");
+    assert_eq!(decode(&bare).unwrap().1, evs);
+    for bad in [
+        f.replace("_1min", "_7min"),
+        f.replace(r#""9732","#, ""),
+        f.replace("1589968800", "15899x8800"),
+    ] {
+        assert!(decode(&bad).is_err(), "{bad}");
+    }
 }
