@@ -2,13 +2,17 @@
 //! `../shared/docs/kucoin-protocol.md`): its keys, its request signing, its symbol
 //! grids (spot symbols, futures contracts), its market-data decoder and its REST level-2 snapshots. The book follows
 //! KuCoin's sequence rule with the same [`Sequencer`] as Binance's (the rules are one
-//! statement: see [`crate::venues::sequence`]). The live link and the local venue
-//! follow, as variants of the boundary in [`crate::venues`].
+//! statement: see [`crate::venues::sequence`]); its hosts, paths and topics
+//! (`endpoints`) and its WebSocket session's messages (`session`). The live source,
+//! the order link and the local venue follow, as variants of the boundary in
+//! [`crate::venues`].
 //!
 //! [`Sequencer`]: crate::venues::sequence::Sequencer
 
 pub mod contracts;
+pub mod endpoints;
 pub mod keys;
+pub mod session;
 pub mod sign;
 pub mod snapshot;
 pub mod symbols;

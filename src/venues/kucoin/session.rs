@@ -1,0 +1,241 @@
+//! KuCoin's classic WebSocket session, the venue's half of it (protocol notes §2): the
+//! bullet token and the server it names, the welcome, acknowledgements, pongs and
+//! errors the server sends, and what the client sends (subscriptions, pings). Cold:
+//! each runs once per connection or once per ping interval, never per market message.
+
+use super::AnswerError;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// A token and the server to use it on (`POST /api/v1/bullet-public|private`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bullet {
+    /// The token (valid 24 h; a new one per connection).
+    pub token: String,
+    /// The WebSocket server (`wss://ws-api-spot.kucoin.com/`).
+    pub endpoint: String,
+    /// How often the client must ping.
+    pub ping_interval: Duration,
+    /// How long a ping may go unanswered.
+    pub ping_timeout: Duration,
+}
+
+#[derive(Deserialize)]
+struct BulletAnswer {
+    code: String,
+    #[serde(default)]
+    msg: Option<String>,
+    data: Option<BulletData>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BulletData {
+    token: String,
+    instance_servers: Vec<Server>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Server {
+    endpoint: String,
+    #[serde(default)]
+    ping_interval: Option<u64>,
+    #[serde(default)]
+    ping_timeout: Option<u64>,
+}
+
+/// KuCoin's documented defaults when a server omits them (ms).
+const PING_INTERVAL_MS: u64 = 18_000;
+const PING_TIMEOUT_MS: u64 = 10_000;
+
+/// Reads a bullet answer: the first instance server is the one to use (§2).
+///
+/// # Errors
+/// [`AnswerError`] when it is not one, KuCoin refused, or it names no server.
+pub fn parse_bullet(json: &[u8]) -> Result<Bullet, AnswerError> {
+    let a: BulletAnswer = sonic_rs::from_slice(json)
+        .map_err(|e| AnswerError::Json("a KuCoin bullet answer", e.to_string()))?;
+    if a.code != "200000" {
+        return Err(AnswerError::Refused {
+            code: a.code,
+            msg: a.msg.unwrap_or_default(),
+        });
+    }
+    let d = a
+        .data
+        .ok_or_else(|| AnswerError::Json("a KuCoin bullet answer", "no data".into()))?;
+    let s =
+        d.instance_servers.into_iter().next().ok_or_else(|| {
+            AnswerError::Json("a KuCoin bullet answer", "no instance server".into())
+        })?;
+    Ok(Bullet {
+        token: d.token,
+        endpoint: s.endpoint,
+        ping_interval: Duration::from_millis(
+            s.ping_interval.unwrap_or(PING_INTERVAL_MS).max(1_000),
+        ),
+        ping_timeout: Duration::from_millis(s.ping_timeout.unwrap_or(PING_TIMEOUT_MS).max(1_000)),
+    })
+}
+
+impl Bullet {
+    /// The URL to connect to: the server with the token and the client's connection id
+    /// (echoed in the welcome).
+    pub fn url(&self, connect_id: &str) -> String {
+        let sep = if self.endpoint.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!(
+            "{}{sep}token={}&connectId={connect_id}",
+            self.endpoint, self.token
+        )
+    }
+}
+
+/// What a frame that is not market data says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// The session is usable (`id` = the connection id sent).
+    Welcome(String),
+    /// A subscription (or other request) with this id was accepted.
+    Ack(String),
+    /// The answer to a ping.
+    Pong(String),
+    /// A request was refused: its id, KuCoin's code and text (404 unknown topic, 401
+    /// expired token, 509 too many subscriptions).
+    Error {
+        /// The request's id.
+        id: String,
+        /// KuCoin's code.
+        code: i64,
+        /// Its text.
+        text: String,
+    },
+    /// Market data (`"type":"message"`), or a frame of another kind.
+    Other,
+}
+
+#[derive(Deserialize)]
+struct ControlDe {
+    #[serde(rename = "type", default)]
+    typ: String,
+    #[serde(default)]
+    id: Option<sonic_rs::Value>,
+    #[serde(default)]
+    code: Option<i64>,
+    #[serde(default)]
+    data: Option<sonic_rs::Value>,
+}
+
+/// Reads a control frame. KuCoin writes ids as strings or numbers; both are kept as
+/// text.
+pub fn control(frame: &[u8]) -> Control {
+    use sonic_rs::JsonValueTrait;
+    let Ok(c) = sonic_rs::from_slice::<ControlDe>(frame) else {
+        return Control::Other;
+    };
+    let text = |v: &Option<sonic_rs::Value>| match v {
+        Some(v) => v
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string()),
+        None => String::new(),
+    };
+    let id = text(&c.id);
+    match c.typ.as_str() {
+        "welcome" => Control::Welcome(id),
+        "ack" => Control::Ack(id),
+        "pong" => Control::Pong(id),
+        "error" => Control::Error {
+            id,
+            code: c.code.unwrap_or(0),
+            text: text(&c.data),
+        },
+        _ => Control::Other,
+    }
+}
+
+/// A subscription to `topic` (several symbols may be joined with `,`), asking for an
+/// acknowledgement.
+pub fn subscribe(id: u64, topic: &str, private: bool) -> String {
+    format!(
+        r#"{{"id":"{id}","type":"subscribe","topic":"{topic}","privateChannel":{private},"response":true}}"#
+    )
+}
+
+/// A ping.
+pub fn ping(id: u64) -> String {
+    format!(r#"{{"id":"{id}","type":"ping"}}"#)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bullet_answers() {
+        // The shape KuCoin documents for POST /api/v1/bullet-public.
+        let a = br#"{"code":"200000","data":{"token":"2neAiuYvAU61ZDXANAGAsiL4-iAExhsBXZxftpOeh_55i3Ysy2q2LEsEWU64mdzUOPusi34M_wGoSf7iNyEWJ4aBZXpWhrmY9jKtqkdWoFa75w3istPvPtiYB9J6i9GjsxUuhPw3BlrzazF6ghq4L2ls_Ixv_6qQ8ZRhwt_6WmM=.ianWlE3VQZ8-o-9A2vn53Q==","instanceServers":[{"endpoint":"wss://ws-api-spot.kucoin.com/","encrypt":true,"protocol":"websocket","pingInterval":18000,"pingTimeout":10000}]}}"#;
+        let b = parse_bullet(a).unwrap();
+        assert_eq!(b.endpoint, "wss://ws-api-spot.kucoin.com/");
+        assert_eq!(b.ping_interval, Duration::from_secs(18));
+        assert_eq!(b.ping_timeout, Duration::from_secs(10));
+        assert!(
+            b.url("c1")
+                .starts_with("wss://ws-api-spot.kucoin.com/?token=2neAiuYv")
+        );
+        assert!(b.url("c1").ends_with("&connectId=c1"));
+        assert!(matches!(
+            parse_bullet(br#"{"code":"429000","msg":"Too Many Requests"}"#),
+            Err(AnswerError::Refused { .. })
+        ));
+        for bad in [
+            &br#"{"code":"200000","data":{"token":"t","instanceServers":[]}}"#[..],
+            br#"{"code":"200000"}"#,
+            b"<html>502</html>",
+        ] {
+            assert!(parse_bullet(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn control_frames() {
+        assert_eq!(
+            control(br#"{"id":"hQvf8jkno","type":"welcome"}"#),
+            Control::Welcome("hQvf8jkno".into())
+        );
+        assert_eq!(
+            control(br#"{"id":1,"type":"ack"}"#),
+            Control::Ack("1".into())
+        );
+        assert_eq!(
+            control(br#"{"id":"7","type":"pong","timestamp":1764000000000000}"#),
+            Control::Pong("7".into())
+        );
+        assert_eq!(
+            control(br#"{"id":"2","type":"error","code":401,"data":"token is expired"}"#),
+            Control::Error {
+                id: "2".into(),
+                code: 401,
+                text: "token is expired".into()
+            }
+        );
+        assert_eq!(
+            control(br#"{"type":"message","topic":"/market/ticker:BTC-USDT","data":{}}"#),
+            Control::Other
+        );
+        assert_eq!(control(b"not json"), Control::Other);
+    }
+
+    #[test]
+    fn what_the_client_sends() {
+        assert_eq!(
+            subscribe(3, "/market/level2:BTC-USDT", false),
+            r#"{"id":"3","type":"subscribe","topic":"/market/level2:BTC-USDT","privateChannel":false,"response":true}"#
+        );
+        assert_eq!(ping(9), r#"{"id":"9","type":"ping"}"#);
+    }
+}
