@@ -48,10 +48,11 @@ impl Venue {
     }
 
     /// The venue of a REST answer: KuCoin wraps every answer in
-    /// `{"code":"200000","data":…}`. Cold.
+    /// `{"code":"200000","data":…}` — its code a string, where Binance's error answers
+    /// carry a number (`{"code":-1121,"msg":…}`). Cold.
     pub fn of_answer(json: &[u8]) -> Venue {
         let start = json.iter().position(|c| !c.is_ascii_whitespace());
-        if start.is_some_and(|i| json[i..].starts_with(b"{\"code\"")) {
+        if start.is_some_and(|i| json[i..].starts_with(b"{\"code\":\"")) {
             Venue::Kucoin
         } else {
             Venue::Binance
@@ -419,5 +420,39 @@ impl LiveLink {
         match self {
             LiveLink::Binance(l) => l.startup().leverage,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_says_which_venue_wrote_it() {
+        let binance = br#"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","U":1,"u":2,"b":[],"a":[]}}"#;
+        let kucoin = br#"{"data":{"sequenceStart":1,"sequenceEnd":1,"symbol":"BTC-USDT","changes":{"asks":[],"bids":[]}},"subject":"trade.l2update","topic":"/market/level2:BTC-USDT","type":"message"}"#;
+        assert_eq!(Venue::of_frame(binance), Venue::Binance);
+        assert_eq!(Venue::of_frame(kucoin), Venue::Kucoin);
+        assert_eq!(
+            Venue::of_frame(br#"{"id":"x","type":"welcome"}"#),
+            Venue::Kucoin
+        );
+        assert_eq!(
+            Venue::of_answer(br#" {"code":"200000","data":[]}"#),
+            Venue::Kucoin
+        );
+        assert_eq!(
+            Venue::of_answer(br#"{"lastUpdateId":1,"bids":[],"asks":[]}"#),
+            Venue::Binance
+        );
+        // Binance's error answers start with a numeric `code`.
+        assert_eq!(
+            Venue::of_answer(br#"{"code":-1121,"msg":"Invalid symbol."}"#),
+            Venue::Binance
+        );
+        assert_eq!(
+            Venue::of_answer(br#"{"code":"400100","msg":"bad"}"#),
+            Venue::Kucoin
+        );
     }
 }

@@ -433,5 +433,5 @@ pub fn kucoin_session(symbol: &str) -> Option<(TimedLines, minerva::core::Symbol
 
 /// True for a KuCoin REST answer (a level-2 snapshot in [`kucoin_session`]).
 pub fn is_kucoin_answer(json: &[u8]) -> bool {
-    json.starts_with(b"{\"code\"")
+    minerva::venues::Venue::of_answer(json) == minerva::venues::Venue::Kucoin
 }
