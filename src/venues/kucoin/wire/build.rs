@@ -253,7 +253,14 @@ pub(crate) fn build<F: FnMut(&MarketEvent)>(
                 .checked_mul(1_000)
                 .ok_or(DecodeError::WrongType("candles"))?;
             let px = |k| price(spec, text(k), "candles");
-            let turnover = Dec8::parse(text(6)).map_err(|e| DecodeError::BadValue {
+            // The turnover (quote volume, an analytics figure) comes with up to 14
+            // places; a kline keeps 8 (`Dec8`), the rest cut off.
+            let t = text(6);
+            let t = match t.iter().position(|&c| c == b'.') {
+                Some(dot) => &t[..t.len().min(dot + 9)],
+                None => t,
+            };
+            let turnover = Dec8::parse(t).map_err(|e| DecodeError::BadValue {
                 field: "candles",
                 err: e.into(),
             })?;

@@ -267,6 +267,12 @@ fn candles_are_klines() {
     );
     assert_eq!(k.volume.0, 2_745_649_579);
     assert_eq!(k.quote_volume.to_string(), "268280.09830877");
+    // KuCoin's turnover has up to 14 places (the capture's `0.00038556424505`).
+    let long = f.replace("268280.09830877", "0.00038556424505");
+    let EventBody::Kline(k) = decode(&long).unwrap().1[0].body else {
+        panic!()
+    };
+    assert_eq!(k.quote_volume.to_string(), "0.00038556");
     assert_eq!(k.interval, crate::core::KlineInterval::M1);
     assert!(!k.closed);
     assert_eq!(evs[0].event_ms, 1_589_970_010_253);
