@@ -311,3 +311,17 @@ fn signal_backtest_and_report_run_on_kucoin_data() {
         "the page draws BCHSV-USDT's prices"
     );
 }
+
+#[test]
+fn the_local_binance_exchange_refuses_kucoin_data() {
+    let Some(dir) = sample() else { return };
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(["exchange", "--port", "0", "--data"])
+        .arg(dir.join("KUCOIN.ws.1.0"))
+        .arg(dir.join("KUCOIN.http.0.0"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("the data is kucoin's"), "{err}");
+}

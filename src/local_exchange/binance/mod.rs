@@ -37,6 +37,7 @@ use crate::local_exchange::fanout::Fanout;
 use crate::local_exchange::server::{Limits, Request, Server};
 use crate::replay::{ReplayError, ReplayOptions, symbol_table};
 use crate::store::files::{InputError, recorded_frames};
+use crate::venues::Venue;
 use crate::venues::binance::endpoints;
 use crate::venues::binance::errors::{Code, ErrorBody};
 use crate::venues::binance::keys::ApiKeys;
@@ -108,6 +109,11 @@ pub enum StartError {
     /// A file could not be read.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The data is another venue's: this exchange speaks Binance's protocol.
+    #[error(
+        "the data is {0}'s: minerva exchange serves Binance's protocol (a local KuCoin venue is not built yet; docs/kucoin.md)"
+    )]
+    OtherVenue(&'static str),
     /// The address is taken or not allowed.
     #[error("cannot listen on {addr}: {msg}")]
     Listen {
@@ -188,6 +194,9 @@ impl LocalExchange {
     /// [`StartError`] for unreadable data or an address that cannot be bound.
     pub fn start(cfg: Config) -> Result<Self, StartError> {
         let table = symbol_table(&cfg.files, &cfg.replay)?;
+        if let Some(s) = table.specs().iter().find(|s| s.venue != Venue::Binance) {
+            return Err(StartError::OtherVenue(s.venue.name()));
+        }
         let specs = table.specs().to_vec();
         let market = specs.first().map_or(Market::Spot, |s| s.market);
         let frames = recorded_frames(&cfg.files)?;

@@ -269,7 +269,7 @@ pub(crate) fn build<F: FnMut(&MarketEvent)>(
                 d.time.uint("time")?.map_or(0, |ns| ns / 1_000_000),
                 EventBody::Kline(Kline {
                     open_ms,
-                    close_ms: open_ms + len_ms - 1,
+                    close_ms: open_ms.saturating_add(len_ms - 1),
                     first_trade_id: -1,
                     last_trade_id: -1,
                     open: px(1)?,

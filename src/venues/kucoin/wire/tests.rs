@@ -279,6 +279,12 @@ fn candles_are_klines() {
     // Without `symbol`, the topic names it before the interval.
     let bare = f.replace(r#""symbol":"BTC-USDT","#, "");
     assert_eq!(decode(&bare).unwrap().1, evs);
+    // A start near the end of time: the close saturates, never overflows.
+    let late = f.replace("1589968800", "18446744073709551");
+    let EventBody::Kline(k) = decode(&late).unwrap().1[0].body else {
+        panic!()
+    };
+    assert_eq!(k.close_ms, u64::MAX);
     for bad in [
         f.replace("_1min", "_7min"),
         f.replace(r#""9732","#, ""),
