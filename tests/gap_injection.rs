@@ -64,25 +64,6 @@ fn run(items: &[Item], spec: &SymbolSpec) -> Book {
     book
 }
 
-/// The whole book as a snapshot, as a REST call at that moment would return it.
-fn snapshot_of(book: &Book) -> DepthSnapshot {
-    let (mut bids, mut asks) = (Vec::new(), Vec::new());
-    book.for_each_bid(|l| {
-        bids.push(l);
-        true
-    });
-    book.for_each_ask(|l| {
-        asks.push(l);
-        true
-    });
-    DepthSnapshot {
-        last_update_id: book.update_id(),
-        event_ms: None,
-        bids,
-        asks,
-    }
-}
-
 #[derive(Debug, Clone, Copy)]
 enum Fault {
     Drop,
@@ -108,7 +89,7 @@ fn inject(s: &Session, fault: Fault) -> (Book, Book) {
     let mut items: Vec<Item> = Vec::new();
     for (i, l) in s.lines.iter().enumerate() {
         if i == resync_at {
-            items.push(Item::Snapshot(Box::new(snapshot_of(&reference))));
+            items.push(Item::Snapshot(Box::new(common::snapshot_of(&reference))));
         }
         match fault {
             Fault::Drop if i == k => continue,

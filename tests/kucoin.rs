@@ -146,24 +146,6 @@ fn run(items: &[Item<'_>], spec: &SymbolSpec) -> Book {
     book
 }
 
-fn snapshot_of(book: &Book) -> DepthSnapshot {
-    let (mut bids, mut asks) = (Vec::new(), Vec::new());
-    book.for_each_bid(|l| {
-        bids.push(l);
-        true
-    });
-    book.for_each_ask(|l| {
-        asks.push(l);
-        true
-    });
-    DepthSnapshot {
-        last_update_id: book.update_id(),
-        event_ms: None,
-        bids,
-        asks,
-    }
-}
-
 #[test]
 fn injected_gaps_are_detected_and_healed_by_a_later_snapshot() {
     let Some(s) = session("BCHSV-USDT") else {
@@ -192,7 +174,7 @@ fn injected_gaps_are_detected_and_healed_by_a_later_snapshot() {
         let mut items = Vec::new();
         for (i, l) in s.lines.iter().enumerate() {
             if i == resync_at {
-                items.push(Item::Snapshot(Box::new(snapshot_of(&reference))));
+                items.push(Item::Snapshot(Box::new(common::snapshot_of(&reference))));
             }
             if i == k {
                 match fault {

@@ -216,9 +216,19 @@ pub fn check_book(b: &Book) {
 /// gave up (`Err(Json { offset: 0 })`), result and emitted events must be equal. The
 /// production path ([`DecodePath::Auto`]: fast, else sonic) must always equal sonic.
 pub fn decode_differential(data: &[u8]) {
-    let specs = specs();
+    // The properties are the asserts; the result itself is not needed here.
+    let _ = differential(minerva::venues::Venue::Binance, &specs(), data);
+}
+
+/// The differential properties, for either venue's decoder: returns the production
+/// path's result and events.
+fn differential(
+    venue: minerva::venues::Venue,
+    specs: &[SymbolSpec],
+    data: &[u8],
+) -> (Result<Decoded, DecodeError>, Vec<MarketEvent>) {
     let run = |path: DecodePath| {
-        let mut dec = Decoder::new(table(&specs), DIFF_MAX_LEVELS);
+        let mut dec = minerva::venues::MarketDecoder::new(venue, table(specs), DIFF_MAX_LEVELS);
         dec.set_path(path);
         let mut events: Vec<MarketEvent> = Vec::new();
         let r = dec.decode(data, 42, &mut |ev: &MarketEvent| events.push(*ev));
@@ -233,6 +243,7 @@ pub fn decode_differential(data: &[u8]) {
     let (auto_r, auto_ev) = run(DecodePath::Auto);
     assert_eq!(auto_r, sonic_r, "Auto and Sonic results differ");
     assert_eq!(auto_ev, sonic_ev, "Auto and Sonic events differ");
+    (auto_r, auto_ev)
 }
 
 // ---------------------------------------------------------------------------------
@@ -1659,24 +1670,8 @@ pub fn kucoin_specs() -> Vec<SymbolSpec> {
 /// return the same result and events; the production path always equals the reference.
 /// Every depth event then goes into a book of its symbol, which must not panic.
 pub fn kucoin_differential(data: &[u8]) {
-    use minerva::venues::kucoin::Decoder as KucoinDecoder;
     let specs = kucoin_specs();
-    let run = |path: DecodePath| {
-        let mut dec = KucoinDecoder::new(table(&specs), DIFF_MAX_LEVELS);
-        dec.set_path(path);
-        let mut events: Vec<MarketEvent> = Vec::new();
-        let r = dec.decode(data, 42, &mut |ev: &MarketEvent| events.push(*ev));
-        (r, events)
-    };
-    let (fast_r, fast_ev) = run(DecodePath::FastOnly);
-    let (sonic_r, sonic_ev) = run(DecodePath::Sonic);
-    if fast_r != Err(DecodeError::Json { offset: 0 }) {
-        assert_eq!(fast_r, sonic_r, "FastOnly and Sonic results differ");
-        assert_eq!(fast_ev, sonic_ev, "FastOnly and Sonic events differ");
-    }
-    let (auto_r, auto_ev) = run(DecodePath::Auto);
-    assert_eq!(auto_r, sonic_r, "Auto and Sonic results differ");
-    assert_eq!(auto_ev, sonic_ev, "Auto and Sonic events differ");
+    let (auto_r, auto_ev) = differential(minerva::venues::Venue::Kucoin, &specs, data);
     if let Ok(Decoded::Events(n)) = auto_r {
         assert_eq!(n as usize, auto_ev.len(), "Events(n) counts the events");
     }

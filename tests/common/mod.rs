@@ -435,3 +435,23 @@ pub fn kucoin_session(symbol: &str) -> Option<(TimedLines, minerva::core::Symbol
 pub fn is_kucoin_answer(json: &[u8]) -> bool {
     minerva::venues::Venue::of_answer(json) == minerva::venues::Venue::Kucoin
 }
+
+/// The whole book as a snapshot, as a REST call at that moment would return it
+/// (what the fault-injection tests resync from).
+pub fn snapshot_of(book: &minerva::book::Book) -> minerva::core::DepthSnapshot {
+    let (mut bids, mut asks) = (Vec::new(), Vec::new());
+    book.for_each_bid(|l| {
+        bids.push(l);
+        true
+    });
+    book.for_each_ask(|l| {
+        asks.push(l);
+        true
+    });
+    minerva::core::DepthSnapshot {
+        last_update_id: book.update_id(),
+        event_ms: None,
+        bids,
+        asks,
+    }
+}
