@@ -19,6 +19,20 @@ pub struct Frame<'a> {
     pub wall_ns: u64,
 }
 
+impl<'a> Frame<'a> {
+    /// `bytes` received now (a live source): both clocks read.
+    pub fn now(bytes: &'a [u8]) -> Self {
+        let wall_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Self {
+            bytes,
+            recv_ns: now_ns(),
+            wall_ns,
+        }
+    }
+}
+
 /// Where frames come from: a socket, or a recording paced like one.
 pub trait Source {
     /// The next frame, or `None` at the end.

@@ -214,6 +214,24 @@ impl Fanout {
     }
 }
 
+/// A message to a client not written within this ends its session (a client that
+/// stopped reading).
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Writes one message to a session's socket: false when the client does not take it
+/// within [`WRITE_TIMEOUT`] or the session is kicked.
+pub async fn send(
+    socket: &mut axum::extract::ws::WebSocket,
+    kick: &Notify,
+    msg: axum::extract::ws::Message,
+) -> bool {
+    tokio::select! {
+        biased;
+        () = kick.notified() => false,
+        r = tokio::time::timeout(WRITE_TIMEOUT, socket.send(msg)) => matches!(r, Ok(Ok(()))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -76,3 +76,40 @@ impl Faults {
         Ok(f)
     }
 }
+
+/// What the faults do to the `n`-th published message (1-based).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Injected {
+    /// Leave it out (only depth updates are left out: a gap).
+    pub skip: bool,
+    /// Publish nothing for this long first.
+    pub stall_ms: Option<u64>,
+    /// Close every market session first.
+    pub drop: bool,
+    /// Send the first half of it before it.
+    pub malformed: bool,
+}
+
+impl Faults {
+    /// The faults due at the `n`-th published message, a depth update or not.
+    pub fn at(&self, n: u64, depth: bool) -> Injected {
+        let every = |e: Option<u64>| e.is_some_and(|e| n % e == 0);
+        Injected {
+            skip: depth && every(self.skip_depth_every),
+            stall_ms: self
+                .stall
+                .and_then(|(every, ms)| (n % every == 0).then_some(ms)),
+            drop: every(self.drop_every),
+            malformed: every(self.malformed_every),
+        }
+    }
+}
+
+/// The first half of a message (the malformed fault), cut on a character boundary.
+pub fn half(s: &str) -> String {
+    let mut at = s.len() / 2;
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    s[..at].to_string()
+}

@@ -213,3 +213,58 @@ impl Request {
         })
     }
 }
+
+/// Why a request's body could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    /// Over the venue's body limit (declared or read).
+    TooLarge,
+    /// Not UTF-8.
+    NotText,
+}
+
+/// Reads a request whole within `max_body` bytes of body (chunked or not; a larger
+/// `Content-Length` is refused before anything is read).
+///
+/// # Errors
+/// [`BodyError`]; each venue answers it in its own error shape.
+pub async fn read_request(
+    parts: &axum::http::request::Parts,
+    body: Body,
+    max_body: usize,
+) -> Result<Request, BodyError> {
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_body as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let bytes = axum::body::to_bytes(body, max_body)
+        .await
+        .map_err(|_| BodyError::TooLarge)?;
+    Request::read(parts, &bytes).ok_or(BodyError::NotText)
+}
+
+/// A JSON answer with extra headers (rate-limit counters and the like).
+pub fn json_answer(
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+) -> axum::response::Response {
+    let mut r = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/json;charset=UTF-8",
+        )],
+        body,
+    )
+        .into_response();
+    for (k, v) in headers {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&v) {
+            r.headers_mut().insert(k, v);
+        }
+    }
+    r
+}

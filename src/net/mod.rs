@@ -5,6 +5,7 @@
 //! What a venue says over these (paths, headers, signatures, message shapes) lives in
 //! `venues/<venue>/`; nothing here knows an exchange.
 
+pub mod backoff;
 pub mod http;
 pub mod tls;
 pub mod ws;

@@ -348,9 +348,50 @@ pub fn recorded_frames<P: AsRef<Path>>(files: &[P]) -> Result<Vec<(Vec<u8>, u64)
     Ok(out)
 }
 
+/// A recorded message: a frame, or a REST depth snapshot a capture logged with the
+/// symbol only its URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedMessage {
+    /// The message.
+    pub json: Vec<u8>,
+    /// When it was received, ns.
+    pub recv_ns: u64,
+    /// A REST snapshot's symbol; `None` for a stream frame.
+    pub snapshot_of: Option<String>,
+}
+
+/// Every frame and REST depth snapshot of `files`, in time order (a capture's REST log
+/// is its own file: merged with the WebSocket log by receive time, a stable sort;
+/// captures without one keep their order byte for byte).
+///
+/// # Errors
+/// [`InputError`] when a file cannot be opened or read.
+pub fn recorded_messages<P: AsRef<Path>>(files: &[P]) -> Result<Vec<RecordedMessage>, InputError> {
+    let mut out = Vec::new();
+    for f in files {
+        let mut r = LineReader::open(f.as_ref())?;
+        while let Some(line) = r.next_line()? {
+            let l = classify(line);
+            let snapshot_of = match (l.kind, l.url_symbol) {
+                (LineKind::RestDepth, Some(s)) => Some(s.to_string()),
+                (LineKind::Frame, _) => None,
+                _ => continue,
+            };
+            out.push(RecordedMessage {
+                json: l.json.to_vec(),
+                recv_ns: l.recv_ns,
+                snapshot_of,
+            });
+        }
+    }
+    if out.iter().any(|m| m.snapshot_of.is_some()) {
+        out.sort_by_key(|m| m.recv_ns);
+    }
+    Ok(out)
+}
+
 /// [`recorded_frames`] for one symbol's pipeline: also the REST depth snapshots a
-/// capture logged for `symbol` (cryptofeed's `<url> -> <s>: <json>` lines, whose
-/// symbol only the URL names), in their place in time, so the book can sync.
+/// capture logged for `symbol`, in their place in time, so the book can sync.
 ///
 /// # Errors
 /// [`InputError`] when a file cannot be opened or read.
@@ -358,26 +399,15 @@ pub fn recorded_frames_of<P: AsRef<Path>>(
     files: &[P],
     symbol: &str,
 ) -> Result<Vec<(Vec<u8>, u64)>, InputError> {
-    let mut out = Vec::new();
-    let mut rest = false;
-    for f in files {
-        let mut r = LineReader::open(f.as_ref())?;
-        while let Some(line) = r.next_line()? {
-            let l = classify(line);
-            let ours = |s: Option<&str>| s.is_some_and(|s| s.eq_ignore_ascii_case(symbol));
-            let snapshot = l.kind == LineKind::RestDepth && ours(l.url_symbol);
-            if l.kind == LineKind::Frame || snapshot {
-                rest |= snapshot;
-                out.push((l.json.to_vec(), l.recv_ns));
-            }
-        }
-    }
-    // A capture's REST log is its own file: merged with the WebSocket log by receive
-    // time (a stable sort; captures without one keep their order byte for byte).
-    if rest {
-        out.sort_by_key(|f| f.1);
-    }
-    Ok(out)
+    Ok(recorded_messages(files)?
+        .into_iter()
+        .filter(|m| {
+            m.snapshot_of
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case(symbol))
+        })
+        .map(|m| (m.json, m.recv_ns))
+        .collect())
 }
 
 /// [`recorded_frames`] without the receive times.

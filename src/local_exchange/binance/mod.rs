@@ -32,10 +32,12 @@ pub mod ws;
 
 use crate::book::{Book, SyncState};
 use crate::core::{Market, SymbolSpec};
-use crate::local_exchange::Faults;
 use crate::local_exchange::fanout::Fanout;
-use crate::local_exchange::server::{Limits, Request, Server};
-use crate::replay::{ReplayError, ReplayOptions, symbol_table};
+use crate::local_exchange::faults;
+use crate::local_exchange::pace::{Pace, StartGate};
+use crate::local_exchange::server::{BodyError, Limits, Server, json_answer, read_request};
+use crate::local_exchange::{Faults, StartError};
+use crate::replay::{ReplayOptions, symbol_table};
 use crate::store::files::{InputError, recorded_frames};
 use crate::venues::Venue;
 use crate::venues::binance::endpoints;
@@ -47,14 +49,13 @@ use crate::venues::binance::{DEFAULT_MAX_LEVELS, Decoded, Decoder};
 pub use desk::{AccountSummary, TradingConfig};
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State as Ax;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use desk::Desk;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use ws::msg;
@@ -100,30 +101,6 @@ pub enum Clock {
     Wall,
 }
 
-/// Why the local exchange could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The data could not be read or understood.
-    #[error(transparent)]
-    Data(#[from] ReplayError),
-    /// A file could not be read.
-    #[error(transparent)]
-    Input(#[from] InputError),
-    /// The data is another venue's: this exchange speaks Binance's protocol.
-    #[error(
-        "the data is {0}'s: minerva exchange serves Binance's protocol (a local KuCoin venue is not built yet; docs/kucoin.md)"
-    )]
-    OtherVenue(&'static str),
-    /// The address is taken or not allowed.
-    #[error("cannot listen on {addr}: {msg}")]
-    Listen {
-        /// The address asked for.
-        addr: SocketAddr,
-        /// The system's reason.
-        msg: String,
-    },
-}
-
 /// The venue's books and desk, under one lock.
 struct State {
     decoder: Decoder,
@@ -149,11 +126,9 @@ struct Shared {
     signed: AtomicU64,
     /// The clock shift fault is in effect (from the first signed request on).
     shifted: AtomicBool,
-    started: Mutex<bool>,
-    /// When the first stream subscriber came: the replay starts at its first REST
-    /// snapshot, or a second after it subscribed.
-    first_sub: Mutex<Option<Instant>>,
-    start: Condvar,
+    /// The replay starts at the first stream subscriber's REST snapshot, or a second
+    /// after it subscribed.
+    gate: StartGate,
     stop: AtomicBool,
     done: AtomicBool,
     published: AtomicU64,
@@ -195,7 +170,10 @@ impl LocalExchange {
     pub fn start(cfg: Config) -> Result<Self, StartError> {
         let table = symbol_table(&cfg.files, &cfg.replay)?;
         if let Some(s) = table.specs().iter().find(|s| s.venue != Venue::Binance) {
-            return Err(StartError::OtherVenue(s.venue.name()));
+            return Err(StartError::OtherVenue {
+                data: s.venue.name(),
+                serves: Venue::Binance.name(),
+            });
         }
         let specs = table.specs().to_vec();
         let market = specs.first().map_or(Market::Spot, |s| s.market);
@@ -258,9 +236,7 @@ impl LocalExchange {
             fanout: Fanout::new(cfg.speed.is_none().then_some(SLOW_READER_GRACE)),
             signed: AtomicU64::new(0),
             shifted: AtomicBool::new(false),
-            started: Mutex::new(false),
-            first_sub: Mutex::new(None),
-            start: Condvar::new(),
+            gate: StartGate::default(),
             stop: AtomicBool::new(false),
             done: AtomicBool::new(false),
             published: AtomicU64::new(0),
@@ -340,7 +316,7 @@ impl LocalExchange {
     /// close frame.
     pub fn stop(mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
-        self.shared.start.notify_all();
+        self.shared.gate.release();
         if let Some(h) = self.replay.take() {
             let _ = h.join();
         }
@@ -394,9 +370,6 @@ fn apply(st: &mut State, specs: &[SymbolSpec], frame: &[u8]) {
 /// it.
 const SLOW_READER_GRACE: Duration = Duration::from_secs(5);
 
-/// How long the replay waits, once a subscriber came, for its REST snapshot.
-const START_WITHOUT_SNAPSHOT: Duration = Duration::from_secs(1);
-
 /// Applies the recording up to its snapshot and the first diff after it, unpublished,
 /// so the books are live (and `time` is the recording's) before anyone connects; the
 /// index of the first frame to publish.
@@ -415,32 +388,13 @@ fn warm_up(st: &mut State, specs: &[SymbolSpec], frames: &[(Vec<u8>, u64)]) -> u
 }
 
 fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], k: usize, speed: Option<f64>) {
-    {
-        let mut started = lock(&shared.started);
-        while !*started && !shared.stop.load(Ordering::Relaxed) {
-            started = shared
-                .start
-                .wait_timeout(started, Duration::from_millis(20))
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
-            // A subscriber that takes no snapshot (trades only) waits a second.
-            if lock(&shared.first_sub).is_some_and(|t| t.elapsed() >= START_WITHOUT_SNAPSHOT) {
-                break;
-            }
-        }
-    }
-    let t0 = Instant::now();
-    let rec0 = frames.get(k).map_or(0, |f| f.1);
+    shared.gate.wait(&shared.stop);
+    let pace = Pace::new(frames.get(k).map_or(0, |f| f.1), speed);
     for (bytes, rec) in &frames[k.min(frames.len())..] {
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
-        if let Some(speed) = speed {
-            let due = Duration::from_nanos((rec.saturating_sub(rec0) as f64 / speed) as u64);
-            if let Some(wait) = due.checked_sub(t0.elapsed()) {
-                std::thread::sleep(wait);
-            }
-        }
+        pace.wait(*rec);
         // Applied before it is published, and the lock released before publishing
         // (a blocked subscriber must not block snapshots): a snapshot may be ahead of
         // the diffs sent so far, never behind them, which is the case Binance's
@@ -462,22 +416,19 @@ fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], k: usize, speed: Option<f6
             continue;
         };
         let n = shared.published.fetch_add(1, Ordering::Relaxed) + 1;
-        let f = shared.faults;
-        let every = |e: Option<u64>| e.is_some_and(|e| n % e == 0);
-        if name.contains("@depth") && every(f.skip_depth_every) {
+        let fault = shared.faults.at(n, name.contains("@depth"));
+        if fault.skip {
             continue;
         }
-        if let Some((n_every, ms)) = f.stall {
-            if n % n_every == 0 {
-                std::thread::sleep(Duration::from_millis(ms));
-            }
+        if let Some(ms) = fault.stall_ms {
+            std::thread::sleep(Duration::from_millis(ms));
         }
-        if every(f.drop_every) {
+        if fault.drop {
             // Every market session ends (its outbox closed).
             close_market_sessions(shared);
         }
-        if every(f.malformed_every) {
-            shared.fanout.broadcast(&msg(text_half(text)));
+        if fault.malformed {
+            shared.fanout.broadcast(&msg(faults::half(text)));
         }
         shared
             .fanout
@@ -548,15 +499,6 @@ fn publish_account(shared: &Shared) {
     }
 }
 
-/// The first half of a message (the malformed fault), cut on a character boundary.
-fn text_half(s: &str) -> String {
-    let mut at = s.len() / 2;
-    while !s.is_char_boundary(at) {
-        at -= 1;
-    }
-    s[..at].to_string()
-}
-
 /// Everything the exchange serves, on one router: the stream upgrades, then REST.
 fn router(shared: Arc<Shared>) -> Router {
     use axum::routing::any;
@@ -575,58 +517,28 @@ async fn rest_request(
     parts: axum::http::request::Parts,
     body: axum::body::Body,
 ) -> Response {
-    // Read within the body limit (chunked or not); a larger Content-Length is refused
-    // before anything is read.
-    let declared = parts
-        .headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let body: Result<Bytes, ()> = match declared {
-        Some(n) if n > shared.max_body as u64 => Err(()),
-        _ => axum::body::to_bytes(body, shared.max_body)
-            .await
-            .map_err(|_| ()),
-    };
-    let bytes = match body {
-        Ok(b) => b,
-        Err(_) => {
-            return answer(
+    let req = match read_request(&parts, body, shared.max_body).await {
+        Ok(r) => r,
+        Err(BodyError::TooLarge) => {
+            return json_answer(
                 413,
                 Vec::new(),
                 ErrorBody::json(Code::Unknown, "Request body too large."),
             );
         }
-    };
-    let Some(req) = Request::read(&parts, &bytes) else {
-        return answer(
-            400,
-            Vec::new(),
-            ErrorBody::json(
-                Code::IllegalChars,
-                "Illegal characters found in the request body.",
-            ),
-        );
+        Err(BodyError::NotText) => {
+            return json_answer(
+                400,
+                Vec::new(),
+                ErrorBody::json(
+                    Code::IllegalChars,
+                    "Illegal characters found in the request body.",
+                ),
+            );
+        }
     };
     let (status, headers, body) = rest::answer(&shared, &req);
-    answer(status, headers, body)
-}
-
-fn answer(status: u16, headers: Vec<(&'static str, String)>, body: Vec<u8>) -> Response {
-    let mut r = (
-        axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK),
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/json;charset=UTF-8",
-        )],
-        body,
-    )
-        .into_response();
-    for (k, v) in headers {
-        if let Ok(v) = axum::http::HeaderValue::from_str(&v) {
-            r.headers_mut().insert(k, v);
-        }
-    }
-    r
+    json_answer(status, headers, body)
 }
 
 impl Shared {
@@ -647,7 +559,7 @@ impl Shared {
         {
             lock(&self.state).want_synth = true;
         }
-        lock(&self.first_sub).get_or_insert_with(Instant::now);
+        self.gate.subscribed();
     }
 }
 

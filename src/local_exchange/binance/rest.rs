@@ -279,9 +279,6 @@ fn depth(shared: &Shared, params: &Params) -> Refusal {
     drop(st);
     // The first snapshot a subscriber takes starts the replay: a recording made from
     // here holds every message after it, as the files do.
-    if lock(&shared.first_sub).is_some() {
-        *lock(&shared.started) = true;
-        shared.start.notify_all();
-    }
+    shared.gate.snapshot_taken();
     json(&answer)
 }

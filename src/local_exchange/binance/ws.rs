@@ -13,7 +13,7 @@
 //! come.
 
 use super::{Shared, lock};
-use crate::local_exchange::fanout::Outbox;
+use crate::local_exchange::fanout::{Outbox, send};
 use crate::venues::binance::endpoints;
 use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -30,9 +30,6 @@ use std::time::{Duration, Instant};
 pub const MAX_FRAME: usize = 64 * 1024;
 /// Streams one session may hold (Binance's limit).
 pub const MAX_STREAMS: usize = 1024;
-/// A message to the client not written within this ends the session (a client that
-/// stopped reading).
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Binance's per-market session rules: inbound messages per second, server ping
 /// interval and how long a pong may take.
@@ -200,15 +197,6 @@ async fn run(shared: &Shared, mut socket: WebSocket, mut outbox: Outbox) -> End 
             tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(None))).await;
     }
     end
-}
-
-/// Writes one message: false when the client does not take it in time or is kicked.
-async fn send(socket: &mut WebSocket, kick: &tokio::sync::Notify, msg: Message) -> bool {
-    tokio::select! {
-        biased;
-        () = kick.notified() => false,
-        r = tokio::time::timeout(WRITE_TIMEOUT, socket.send(msg)) => matches!(r, Ok(Ok(()))),
-    }
 }
 
 /// A control request's `id`: an integer, a string of at most 36 characters, or null.

@@ -21,15 +21,15 @@ use super::endpoints::{self, Hosts, Rest};
 use super::limits;
 use super::wire::peek;
 use crate::core::Market;
-use crate::core::clock::now_ns;
 use crate::feed::{Frame, LiveStats, Source};
+use crate::net::backoff::Backoff;
 use crate::net::{http as rest, tls};
 
 use crate::net::ws::{Wire, WireError};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Where and what to read.
 #[derive(Debug, Clone)]
@@ -198,7 +198,7 @@ pub struct LiveSource {
     /// Failed connection attempts since the last that opened.
     failures_in_a_row: u32,
     stop: Arc<AtomicBool>,
-    backoff_ms: u64,
+    backoff: Backoff,
     /// Connection attempts so far.
     tries: u64,
     rng: fastrand::Rng,
@@ -224,8 +224,6 @@ fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
-const BACKOFF_MIN_MS: u64 = 250;
-const BACKOFF_MAX_MS: u64 = 30_000;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 impl LiveSource {
@@ -241,7 +239,7 @@ impl LiveSource {
             reconnect: Arc::new(AtomicBool::new(false)),
             failures_in_a_row: 0,
             stop,
-            backoff_ms: BACKOFF_MIN_MS,
+            backoff: Backoff::new(seed ^ 0x9e37_79b9_7f4a_7c15),
             tries: 0,
             rng: fastrand::Rng::with_seed(seed),
             stats: Arc::new(LiveStats::default()),
@@ -421,7 +419,7 @@ impl LiveSource {
                 wait_ms = wait.as_millis() as u64,
                 "depth snapshot put off: the minute's request weight is spent"
             );
-            self.backoff_ms = self.backoff_ms.max(wait.as_millis() as u64 * 4 / 3 + 1);
+            self.backoff.at_least(wait);
             return false;
         }
         let rest_host = self.cfg.rest_host().to_string();
@@ -458,38 +456,10 @@ impl LiveSource {
                 // A 429 (or 418) says how long to stay away: never less than that, even
                 // after the jitter takes its quarter off.
                 if let Some(wait) = e.retry_after() {
-                    let ms = wait.as_millis() as u64;
-                    self.backoff_ms = self.backoff_ms.max(ms * 4 / 3 + 1);
+                    self.backoff.at_least(wait);
                 }
                 false
             }
-        }
-    }
-
-    /// Waits out the backoff (with ±25 % jitter, so clients do not reconnect in step),
-    /// then doubles it; false when stopped meanwhile.
-    fn back_off(&mut self) -> bool {
-        let jitter = self.backoff_ms / 4;
-        let wait = self.backoff_ms - jitter + self.rng.u64(0..=2 * jitter);
-        let until = std::time::Instant::now() + Duration::from_millis(wait);
-        while std::time::Instant::now() < until {
-            if self.stop.load(Ordering::Relaxed) {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.backoff_ms = (self.backoff_ms * 2).min(BACKOFF_MAX_MS);
-        true
-    }
-
-    fn stamp(bytes: &[u8]) -> Frame<'_> {
-        let wall_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        Frame {
-            bytes,
-            recv_ns: now_ns(),
-            wall_ns,
         }
     }
 }
@@ -507,7 +477,7 @@ impl Source for LiveSource {
                     continue;
                 }
                 self.out = f;
-                return Some(Self::stamp(&self.out));
+                return Some(Frame::now(&self.out));
             }
             if self.stop.load(Ordering::Relaxed) {
                 if let Some(w) = self.wire.as_mut() {
@@ -541,13 +511,13 @@ impl Source for LiveSource {
                         self.stats.gave_up.store(true, Ordering::Relaxed);
                         return None;
                     }
-                    tracing::warn!(host = %self.cfg.host, error = %e, backoff_ms = self.backoff_ms, "market stream connection failed");
+                    tracing::warn!(host = %self.cfg.host, error = %e, backoff_ms = self.backoff.ms(), "market stream connection failed");
                     if matches!(&e, WireError::Handshake(line) if line.starts_with("HTTP/1.1 410"))
                     {
                         // `minerva exchange` has served its recording to the end.
                         return None;
                     }
-                    if !self.back_off() {
+                    if !self.backoff.wait(&self.stop) {
                         return None;
                     }
                     continue;
@@ -568,9 +538,9 @@ impl Source for LiveSource {
             if self.need_snapshot {
                 if self.fetch_snapshot() {
                     self.need_snapshot = false;
-                    return Some(Self::stamp(&self.snapshot));
+                    return Some(Frame::now(&self.snapshot));
                 }
-                if !self.back_off() {
+                if !self.backoff.wait(&self.stop) {
                     return None;
                 }
                 continue;
@@ -606,7 +576,7 @@ impl Source for LiveSource {
             let wire = self.wire.as_mut()?;
             match wire.read_message() {
                 Ok(m) => {
-                    self.backoff_ms = BACKOFF_MIN_MS;
+                    self.backoff.reset();
                     self.quiet_reads = 0;
                     if rotating {
                         let m = m.to_vec();
@@ -646,6 +616,6 @@ impl Source for LiveSource {
         }
         // The message just read, still in the session's buffer.
         let wire = self.wire.as_mut()?;
-        Some(Self::stamp(wire.message()))
+        Some(Frame::now(wire.message()))
     }
 }
