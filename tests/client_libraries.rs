@@ -1,7 +1,9 @@
 //! Third-party Binance client libraries (binance-connector, ccxt, websocket-client,
 //! websockets; `tests/clients/binance_libraries.py`) trade and stream on the local
-//! exchange, pointed at it as at Binance's spot testnet. Our own client passing is not
-//! enough: these are what users bring.
+//! exchange, pointed at it as at Binance's spot testnet; third-party KuCoin clients
+//! (ccxt's and ccxt.pro's kucoin, a bare `websockets` session;
+//! `tests/clients/kucoin_libraries.py`) stream and sign on the local KuCoin venue. Our
+//! own client passing is not enough: these are what users bring.
 //!
 //! Needs python3 with those packages (`.ci/run` installs them and sets
 //! `MINERVA_REQUIRE_CLIENT_LIBS=1`, so CI fails rather than skips without them).
@@ -60,5 +62,52 @@ fn binance_client_libraries_work_against_the_local_exchange() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("all client library checks passed"), "{text}");
+    venue.stop();
+}
+
+#[test]
+fn kucoin_clients_work_against_the_local_kucoin_venue() {
+    if !libraries_present() {
+        assert!(
+            std::env::var_os("MINERVA_REQUIRE_CLIENT_LIBS").is_none(),
+            "python3 with ccxt and websockets is required"
+        );
+        eprintln!("skipped: python3 client libraries not installed");
+        return;
+    }
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let dir = data.join("kucoin-sample");
+    use minerva::local_exchange::kucoin::{Config as KucoinConfig, LocalKucoin};
+    let venue = LocalKucoin::start(KucoinConfig {
+        files: ["KUCOIN.ws.1.0", "KUCOIN.http.0.0", "KUCOIN.0"]
+            .iter()
+            .map(|f| dir.join(f))
+            .collect(),
+        replay: Default::default(),
+        speed: Some(2.0),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Faults::default(),
+        keys: std::sync::Arc::new(minerva::venues::kucoin::keys::KucoinKeys::paper()),
+        limits: Limits::default(),
+    })
+    .unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/kucoin_libraries.py"
+    );
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(venue.local_addr().to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("all kucoin client checks passed"), "{text}");
     venue.stop();
 }

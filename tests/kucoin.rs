@@ -298,7 +298,7 @@ fn signal_backtest_and_report_run_on_kucoin_data() {
 fn the_local_binance_exchange_refuses_kucoin_data() {
     let Some(dir) = sample() else { return };
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
-        .args(["exchange", "--port", "0", "--data"])
+        .args(["exchange", "--venue", "binance", "--port", "0", "--data"])
         .arg(dir.join("KUCOIN.ws.1.0"))
         .arg(dir.join("KUCOIN.http.0.0"))
         .output()

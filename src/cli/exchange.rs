@@ -1,12 +1,14 @@
-//! `minerva exchange`: recorded sessions served as a local Binance-compatible
-//! exchange on 127.0.0.1, market data and trading (docs/exchange.md).
+//! `minerva exchange`: recorded sessions served as a local exchange on 127.0.0.1 in
+//! their venue's protocol — Binance's (market data and trading) or KuCoin's (market
+//! data) — docs/exchange.md, docs/kucoin.md.
 
 use super::args::{MarketData, Speed, parse_fees, parse_speed};
 use anyhow::Result;
-use minerva::local_exchange::Faults;
 use minerva::local_exchange::{Config as ExchangeConfig, LocalExchange, TradingConfig};
+use minerva::local_exchange::{Faults, StartError};
 use minerva::replay::ReplayOptions;
 use minerva::sim::queue::QueueModel;
+use minerva::venues::Venue;
 use minerva::venues::binance::keys::ApiKeys;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -19,6 +21,10 @@ pub struct Args {
     data: Vec<PathBuf>,
     #[command(flatten)]
     grids: MarketData,
+    /// The protocol served: binance or kucoin (default: the data's venue; a
+    /// contradiction is refused).
+    #[arg(long, value_enum)]
+    venue: Option<Venue>,
     /// Port on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = 9443)]
     port: u16,
@@ -94,6 +100,9 @@ fn wait_until(until: Instant) {
 /// over) or Ctrl-C.
 pub fn run(a: Args) -> Result<()> {
     let files = minerva::store::expand(&a.data)?;
+    if a.venue == Some(Venue::Kucoin) {
+        return run_kucoin(&a, files);
+    }
     // The account's keys: the environment's, or the documented paper pair.
     let (keys, from_env) = ApiKeys::from_env_or_paper();
     let key_note = if from_env {
@@ -101,9 +110,11 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         "the paper key pair (minerva-paper / minerva-paper-secret)"
     };
+    let files_again = files.clone();
     let cfg = ExchangeConfig {
         files,
         replay: ReplayOptions {
+            venue: a.venue,
             market: a.grids.data_market,
             exchange_info: a.grids.exchange_info.clone(),
             ..Default::default()
@@ -130,7 +141,14 @@ pub fn run(a: Args) -> Result<()> {
     // Before the banner: a client that reads it may stop us at once (SIGINT), and
     // must get the orderly stop, not the default action.
     minerva::shutdown::install_handlers();
-    let venue = LocalExchange::start(cfg)?;
+    let venue = match LocalExchange::start(cfg) {
+        Ok(v) => v,
+        // KuCoin's data and no --venue: serve KuCoin's protocol.
+        Err(StartError::OtherVenue { data: "kucoin", .. }) if a.venue.is_none() => {
+            return run_kucoin(&a, files_again);
+        }
+        Err(e) => return Err(e.into()),
+    };
     println!("minerva exchange: {}", venue.banner());
     println!("trading: signed order and account endpoints and user data streams for {key_note}");
     while !venue.finished() && !minerva::shutdown::requested() {
@@ -154,6 +172,57 @@ pub fn run(a: Args) -> Result<()> {
             a.filled_lots,
             a.open_orders
         );
+    }
+    venue.stop();
+    Ok(())
+}
+
+/// Serves KuCoin data as the local KuCoin venue until it has been served (and the
+/// linger is over) or Ctrl-C.
+fn run_kucoin(a: &Args, files: Vec<PathBuf>) -> Result<()> {
+    use minerva::local_exchange::kucoin::{Config, LocalKucoin};
+    use minerva::venues::kucoin::keys::KucoinKeys;
+    let (keys, from_env) = KucoinKeys::from_env_or_paper();
+    let key_note = if from_env {
+        "the API key in MINERVA_KUCOIN_API_KEY"
+    } else {
+        "the paper keys (minerva-paper / minerva-paper-secret / minerva-paper-passphrase)"
+    };
+    let cfg = Config {
+        files,
+        replay: ReplayOptions {
+            market: a.grids.data_market,
+            venue: Some(Venue::Kucoin),
+            ..Default::default()
+        },
+        speed: a.speed.0,
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], a.port)),
+        faults: a.fault.unwrap_or_default(),
+        keys: std::sync::Arc::new(keys),
+        limits: minerva::local_exchange::Limits {
+            max_connections: a.max_connections as usize,
+            ..Default::default()
+        },
+    };
+    minerva::shutdown::install_handlers();
+    let venue = LocalKucoin::start(cfg)?;
+    println!("minerva exchange: {}", venue.banner());
+    println!(
+        "signed snapshots for {key_note}; orders and private channels are not served yet (docs/kucoin.md)"
+    );
+    while !venue.finished() && !minerva::shutdown::requested() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("served {} stream messages", venue.published());
+    if venue.finished() && !minerva::shutdown::requested() && a.linger > 0.0 {
+        println!(
+            "the recording is over; REST stays up {} s (Ctrl-C ends)",
+            a.linger
+        );
+        wait_until(Instant::now() + Duration::from_secs_f64(a.linger.min(86_400.0)));
+    }
+    for (symbol, sha) in venue.digests() {
+        println!("book {symbol}: sha256 {sha}");
     }
     venue.stop();
     Ok(())

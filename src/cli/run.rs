@@ -14,11 +14,13 @@ use minerva::pipeline::{PinPlan, pin::allowed_cpus};
 use minerva::pipeline::{RunConfig, RunReport, run as run_pipeline};
 use minerva::sim::latency::Delay;
 use minerva::strategy::Strategy;
+use minerva::venues::FeedConfig;
 use minerva::venues::binance::endpoints::{self, Environment, Hosts};
 use minerva::venues::binance::keys::ApiKeys;
 use minerva::venues::binance::link::{LeverageWish, LinkConfig};
 use minerva::venues::binance::sign::Signer;
-use minerva::venues::binance::stream::{LiveConfig, LiveSource};
+use minerva::venues::binance::stream::LiveConfig;
+use minerva::venues::kucoin::stream::FeedConfig as KucoinFeed;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,11 +31,13 @@ use std::time::Duration;
 pub struct Args {
     /// `replay:FILE[,FILE...]`: recorded data replayed as a socket would deliver it;
     /// `ws://HOST:PORT`: a live feed (minerva exchange) traded on the simulated
-    /// exchange (paper); `binance`: the feed and the live gateway of --endpoint.
+    /// exchange (paper); `binance`: the feed and the live gateway of --endpoint;
+    /// `kucoin`: KuCoin's feed at --endpoint (local or live), traded on the simulated
+    /// exchange (--paper: KuCoin orders are not built yet).
     #[arg(long)]
     source: String,
-    /// With --source binance: the local exchange at --host, Binance's testnet, or
-    /// Binance.
+    /// With --source binance or kucoin: the local exchange at --host, the venue's
+    /// testnet (Binance only: KuCoin has none), or the venue.
     #[arg(long, value_enum, default_value = "local")]
     endpoint: Environment,
     /// The local exchange's address (--endpoint local).
@@ -166,7 +170,7 @@ pub enum OrdersWait {
 /// Everything `minerva run` needs, checked before anything starts.
 pub struct Setup {
     /// A live source instead of recorded frames.
-    live: Option<LiveConfig>,
+    live: Option<FeedConfig>,
     frames: Vec<(Vec<u8>, u64)>,
     speed: Option<f64>,
     spec: SymbolSpec,
@@ -183,6 +187,8 @@ enum From {
     Feed(String),
     /// A venue: its streams, and its order endpoints unless `--paper`.
     Venue(Hosts),
+    /// KuCoin's REST server (tokens, grids, snapshots); paper trading.
+    Kucoin(String),
 }
 
 impl Args {
@@ -196,12 +202,28 @@ impl Args {
             }
             return Ok(From::Venue(self.endpoint.hosts(market, &self.host)));
         }
+        if self.source == "kucoin" {
+            if !self.paper {
+                bail!(
+                    "--source kucoin: KuCoin orders are not built yet; add --paper (KuCoin's feed, orders on the simulated exchange; docs/kucoin.md)"
+                );
+            }
+            return Ok(From::Kucoin(match self.endpoint {
+                Environment::Local => format!("http://{}", self.host),
+                Environment::Live => {
+                    minerva::venues::kucoin::endpoints::rest_host(market).to_string()
+                }
+                Environment::Testnet => bail!(
+                    "--endpoint testnet: KuCoin has no sandbox any more; rehearse on the local venue (minerva exchange on KuCoin data, --endpoint local; docs/kucoin.md)"
+                ),
+            }));
+        }
         if self.source.starts_with("ws://") || self.source.starts_with("wss://") {
             return Ok(From::Feed(self.source.trim_end_matches('/').to_string()));
         }
         let Some(list) = self.source.strip_prefix("replay:") else {
             bail!(
-                "--source must be replay:FILE[,FILE...], ws://HOST:PORT (minerva exchange, paper trading) or binance (with --endpoint)"
+                "--source must be replay:FILE[,FILE...], ws://HOST:PORT (minerva exchange, paper trading), binance or kucoin (with --endpoint)"
             );
         };
         let files: Vec<PathBuf> = list
@@ -244,12 +266,9 @@ fn market_and_strategy(a: &Args) -> Result<(Market, MarketData, Strategy)> {
 }
 
 /// The watchdog's feed rules on a live source's configuration.
-fn watch_feed(live: &mut LiveConfig, w: Option<minerva::gateway::watchdog::Watchdog>) {
+fn watch_feed(live: &mut FeedConfig, w: Option<minerva::gateway::watchdog::Watchdog>) {
     let Some(w) = w else { return };
-    if let Some(d) = w.no_data {
-        live.stale_after = Some(d);
-    }
-    live.max_failures_in_a_row = w.reconnects;
+    live.watch(w.no_data, w.reconnects);
 }
 
 /// The watchdog's no-operation rule: a thread that, when no operation was sent for
@@ -329,14 +348,35 @@ pub fn setup(a: &Args) -> Result<Setup> {
             (table.specs()[0].clone(), None, files)
         }
         From::Feed(host) => {
-            let mut live =
-                LiveConfig::new(&Hosts::same(&host), market, &strategy.market, streams());
+            let mut live = FeedConfig::Binance(LiveConfig::new(
+                &Hosts::same(&host),
+                market,
+                &strategy.market,
+                streams(),
+            ));
             watch_feed(&mut live, a.watchdog);
             (live.fetch_spec()?, Some(live), Vec::new())
         }
         From::Venue(hosts) => {
-            let mut live = LiveConfig::new(&hosts, market, &strategy.market, streams());
-            live.rest = Some(hosts.rest.clone());
+            let mut c = LiveConfig::new(&hosts, market, &strategy.market, streams());
+            c.rest = Some(hosts.rest.clone());
+            let mut live = FeedConfig::Binance(c);
+            watch_feed(&mut live, a.watchdog);
+            (live.fetch_spec()?, Some(live), Vec::new())
+        }
+        From::Kucoin(rest) => {
+            let mut c = KucoinFeed::new(&rest, market, &strategy.market);
+            // Signed full-depth snapshots with the environment's KuCoin keys, or the
+            // local venue's paper keys; live without keys: the public top 100.
+            let (keys, from_env) = minerva::venues::kucoin::keys::KucoinKeys::from_env_or_paper();
+            if from_env || a.endpoint == Environment::Local {
+                c.keys = Some(Arc::new(keys));
+            } else {
+                eprintln!(
+                    "no KuCoin keys in the environment: the book starts from KuCoin's public top-100 snapshot (set MINERVA_KUCOIN_API_KEY/_SECRET/_PASSPHRASE for the full book)"
+                );
+            }
+            let mut live = FeedConfig::Kucoin(c);
             watch_feed(&mut live, a.watchdog);
             (live.fetch_spec()?, Some(live), Vec::new())
         }
@@ -706,7 +746,7 @@ pub fn run(a: Args) -> Result<()> {
     let record = a.record.as_deref();
     let source_name = match &s.live {
         None => "replay".to_string(),
-        Some(l) => format!("{}/{}", l.host, l.symbol),
+        Some(l) => l.name(),
     };
     let board = (a.view || a.status.is_some()).then(|| {
         minerva::status::StatusBoard::new(std::time::Duration::from_millis(a.status_every))
@@ -744,8 +784,8 @@ pub fn run(a: Args) -> Result<()> {
             )
         }
         Some(live) => {
-            let name = format!("{}/{}", live.host, live.symbol);
-            let source = LiveSource::new(live, minerva::shutdown::flag());
+            let name = live.name();
+            let source = live.source(minerva::shutdown::flag());
             feed_stats = Some(source.stats());
             if let Some(j) = &journal {
                 j.watch_feed(source.stats());

@@ -9,6 +9,7 @@
 pub mod binance;
 pub mod fanout;
 pub mod faults;
+pub mod kucoin;
 pub mod pace;
 pub mod server;
 

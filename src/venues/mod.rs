@@ -21,6 +21,7 @@
 //! A second venue (KuCoin) adds a folder beside `binance/` and a variant to each.
 
 pub mod binance;
+pub mod feed;
 pub mod keys;
 pub mod kucoin;
 pub(crate) mod scan;
@@ -33,6 +34,7 @@ use crate::core::{
 use wire::{DecodeError, DecodePath, DecodeStats, Decoded, SymbolTable};
 
 pub use crate::core::Venue;
+pub use feed::{FeedConfig, FeedSource};
 
 /// Which venue wrote a recorded message (the venues' shapes, known here only).
 impl Venue {

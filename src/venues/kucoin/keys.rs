@@ -42,6 +42,26 @@ impl KucoinKeys {
         }
     }
 
+    /// The documented dummy keys (`minerva-paper` / `minerva-paper-secret` /
+    /// `minerva-paper-passphrase`): the local KuCoin venue accepts them when no keys
+    /// are in the environment. Not a secret; never valid on KuCoin.
+    pub fn paper() -> Self {
+        Self::new(
+            "minerva-paper".into(),
+            b"minerva-paper-secret".to_vec(),
+            b"minerva-paper-passphrase".to_vec(),
+        )
+    }
+
+    /// The environment's keys, or [`KucoinKeys::paper`] when there are none; true
+    /// when they came from the environment.
+    pub fn from_env_or_paper() -> (Self, bool) {
+        match Self::from_env() {
+            Ok(k) => (k, true),
+            Err(_) => (Self::paper(), false),
+        }
+    }
+
     /// The API key, for the `KC-API-KEY` header.
     pub fn api_key(&self) -> &str {
         &self.key

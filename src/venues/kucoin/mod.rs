@@ -15,6 +15,7 @@ pub mod keys;
 pub mod session;
 pub mod sign;
 pub mod snapshot;
+pub mod stream;
 pub mod symbols;
 pub mod wire;
 

@@ -166,9 +166,12 @@ pub fn subscribe(id: u64, topic: &str, private: bool) -> String {
     )
 }
 
-/// A ping.
-pub fn ping(id: u64) -> String {
-    format!(r#"{{"id":"{id}","type":"ping"}}"#)
+/// A ping, written on the stack (sent every ping interval: no allocation).
+pub fn ping(id: u64) -> arrayvec::ArrayString<64> {
+    let mut out = arrayvec::ArrayString::new();
+    // At most 20 digits and 24 bytes of text: it fits.
+    let _ = std::fmt::Write::write_fmt(&mut out, format_args!(r#"{{"id":"{id}","type":"ping"}}"#));
+    out
 }
 
 #[cfg(test)]
@@ -236,6 +239,6 @@ mod tests {
             subscribe(3, "/market/level2:BTC-USDT", false),
             r#"{"id":"3","type":"subscribe","topic":"/market/level2:BTC-USDT","privateChannel":false,"response":true}"#
         );
-        assert_eq!(ping(9), r#"{"id":"9","type":"ping"}"#);
+        assert_eq!(ping(9).as_str(), r#"{"id":"9","type":"ping"}"#);
     }
 }

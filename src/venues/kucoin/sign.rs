@@ -24,6 +24,8 @@ pub type Signature = [u8; 44];
 pub struct Signer {
     mac: Hmac<Sha256>,
     passphrase: Signature,
+    /// The passphrase as chosen (version-1 keys send it plain; the venue's check).
+    plain_passphrase: Vec<u8>,
 }
 
 impl Signer {
@@ -35,8 +37,13 @@ impl Signer {
     fn from_parts(secret: &[u8], passphrase: &[u8]) -> Self {
         // HMAC accepts keys of any length, so this cannot fail.
         let mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
+        let plain_passphrase = passphrase.to_vec();
         let passphrase = base64_mac(&mac, &[passphrase]);
-        Self { mac, passphrase }
+        Self {
+            mac,
+            passphrase,
+            plain_passphrase,
+        }
     }
 
     /// `KC-API-SIGN` for a request: `timestamp_ms`, `method` (`GET`, `POST`,
@@ -53,11 +60,136 @@ impl Signer {
         )
     }
 
+    /// The signature of a request whose timestamp is the text sent (the venue's
+    /// check signs what it received).
+    fn sign_text(&self, timestamp: &str, method: &str, endpoint: &str, body: &[u8]) -> Signature {
+        base64_mac(
+            &self.mac,
+            &[
+                timestamp.as_bytes(),
+                method.as_bytes(),
+                endpoint.as_bytes(),
+                body,
+            ],
+        )
+    }
+
     /// `KC-API-PASSPHRASE`: the passphrase signed with the secret.
     pub fn passphrase(&self) -> &str {
         // Base64 is ASCII.
         std::str::from_utf8(&self.passphrase).unwrap_or("")
     }
+}
+
+impl Drop for Signer {
+    fn drop(&mut self) {
+        crate::venues::keys::wipe(&mut self.plain_passphrase);
+    }
+}
+
+/// The headers of a signed request (KuCoin's names), for a client to send.
+pub fn headers(
+    signer: &Signer,
+    keys: &KucoinKeys,
+    timestamp_ms: u64,
+    method: &str,
+    endpoint: &str,
+    body: &[u8],
+) -> [(&'static str, String); 5] {
+    let sig = signer.sign(timestamp_ms, method, endpoint, body);
+    [
+        ("KC-API-KEY", keys.api_key().to_string()),
+        (
+            "KC-API-SIGN",
+            std::str::from_utf8(&sig).unwrap_or("").to_string(),
+        ),
+        ("KC-API-TIMESTAMP", timestamp_ms.to_string()),
+        ("KC-API-PASSPHRASE", signer.passphrase().to_string()),
+        ("KC-API-KEY-VERSION", KEY_VERSION.to_string()),
+    ]
+}
+
+/// How far a request's timestamp may be from the server's clock (§6: more is
+/// refused 400002).
+pub const MAX_SKEW_MS: u64 = 5_000;
+
+/// Why a signed request is refused: KuCoin's code and message (HTTP 401).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthRefusal {
+    /// KuCoin's code (400001…400005).
+    pub code: &'static str,
+    /// Its message.
+    pub msg: &'static str,
+}
+
+/// The checks KuCoin makes of a signed request, in its order: the headers present,
+/// the timestamp within [`MAX_SKEW_MS`] of `server_ms`, the key, the passphrase
+/// (signed for key versions 2 and 3, plain for 1), the signature over timestamp,
+/// method, endpoint (path and query as sent) and body. The venue's side (the local
+/// KuCoin venue).
+///
+/// # Errors
+/// [`AuthRefusal`] with KuCoin's code.
+pub fn verify<'a>(
+    signer: &Signer,
+    account_key: &str,
+    header: impl Fn(&str) -> Option<&'a str>,
+    method: &str,
+    endpoint: &str,
+    body: &[u8],
+    server_ms: u64,
+) -> Result<(), AuthRefusal> {
+    let (Some(key), Some(sig), Some(ts), Some(pass)) = (
+        header("KC-API-KEY"),
+        header("KC-API-SIGN"),
+        header("KC-API-TIMESTAMP"),
+        header("KC-API-PASSPHRASE"),
+    ) else {
+        return Err(AuthRefusal {
+            code: "400001",
+            msg: "Please check the header of your request for KC-API-KEY, KC-API-SIGN, KC-API-TIMESTAMP, KC-API-PASSPHRASE",
+        });
+    };
+    let skew_ok = ts
+        .parse::<u64>()
+        .is_ok_and(|t| t.abs_diff(server_ms) <= MAX_SKEW_MS);
+    if !skew_ok {
+        return Err(AuthRefusal {
+            code: "400002",
+            msg: "KC-API-TIMESTAMP Invalid -- Time differs from server time by more than 5 seconds",
+        });
+    }
+    if key != account_key {
+        return Err(AuthRefusal {
+            code: "400003",
+            msg: "KC-API-KEY not exists",
+        });
+    }
+    let signed_pass = !matches!(header("KC-API-KEY-VERSION"), None | Some("1"));
+    let pass_ok = if signed_pass {
+        equal(pass.as_bytes(), &signer.passphrase)
+    } else {
+        equal(pass.as_bytes(), &signer.plain_passphrase)
+    };
+    if !pass_ok {
+        return Err(AuthRefusal {
+            code: "400004",
+            msg: "Invalid KC-API-PASSPHRASE",
+        });
+    }
+    let expected = signer.sign_text(ts, method, endpoint, body);
+    if !equal(sig.as_bytes(), &expected) {
+        return Err(AuthRefusal {
+            code: "400005",
+            msg: "Signature verification failed",
+        });
+    }
+    Ok(())
+}
+
+/// Compares in time independent of where the first difference is.
+fn equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 /// base64(HMAC-SHA256) of the concatenated `parts`, into a fixed buffer.
@@ -118,5 +250,43 @@ mod tests {
             s.sign(2, "POST", "/api/v1/hf/orders", br#"{"size":"1"}"#)
         );
         assert_ne!(a, s.sign(1, "GET", "/api/v1/hf/orders", br#"{"size":"1"}"#));
+    }
+
+    #[test]
+    fn the_venue_accepts_what_the_client_signs_and_refuses_each_fault() {
+        let keys = KucoinKeys::new("k1".into(), b"secret".to_vec(), b"pass".to_vec());
+        let s = Signer::new(&keys);
+        let ep = "/api/v3/market/orderbook/level2?symbol=BTC-USDT";
+        let h = headers(&s, &keys, 1_700_000_000_000, "GET", ep, b"");
+        let get = |h: &[(&'static str, String)], name: &str| -> Option<String> {
+            h.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
+        };
+        let check = |h: &[(&'static str, String)], now: u64, body: &[u8]| {
+            let owned: Vec<(&str, String)> = h.to_vec();
+            verify(
+                &s,
+                "k1",
+                |n| owned.iter().find(|(k, _)| *k == n).map(|(_, v)| v.as_str()),
+                "GET",
+                ep,
+                body,
+                now,
+            )
+            .map_err(|r| r.code)
+        };
+        assert_eq!(check(&h, 1_700_000_004_000, b""), Ok(()));
+        assert_eq!(check(&h, 1_700_000_006_000, b""), Err("400002"));
+        assert_eq!(check(&h, 1_700_000_000_000, b"x"), Err("400005"));
+        assert_eq!(check(&h[1..], 1_700_000_000_000, b""), Err("400001"));
+        let mut other = h.clone();
+        other[0].1 = "k2".into();
+        assert_eq!(check(&other, 1_700_000_000_000, b""), Err("400003"));
+        let mut bad_pass = h.clone();
+        bad_pass[3].1 = "pass".into();
+        assert_eq!(check(&bad_pass, 1_700_000_000_000, b""), Err("400004"));
+        // Version 1 keys send the passphrase plain.
+        bad_pass[4].1 = "1".into();
+        assert_eq!(check(&bad_pass, 1_700_000_000_000, b""), Ok(()));
+        assert_eq!(get(&h, "KC-API-KEY-VERSION").as_deref(), Some("3"));
     }
 }

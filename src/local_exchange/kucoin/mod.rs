@@ -1,0 +1,429 @@
+//! The local exchange speaking KuCoin (`minerva exchange` on KuCoin data, or
+//! `--venue kucoin`): recorded KuCoin sessions served the way KuCoin serves live ones
+//! (protocol notes §1–§3; what KuCoin's protocol says comes from `venues::kucoin`),
+//! so Minerva's KuCoin source — or any KuCoin client — connects to it unchanged,
+//! without internet or keys. KuCoin has no sandbox any more: this is the only
+//! rehearsal.
+//!
+//! It serves market data:
+//! * `POST /api/v1/bullet-public`: a token and this server as the WebSocket
+//!   endpoint, with KuCoin's ping interval and timeout;
+//! * the WebSocket session (`/endpoint?token=…&connectId=…`): the welcome,
+//!   subscriptions acknowledged (or refused with KuCoin's error codes), pongs, and
+//!   the recorded messages of each subscribed topic exactly as KuCoin sent them,
+//!   paced by their recorded receive times (`--speed`); a client silent longer than
+//!   the ping interval and timeout is closed, as KuCoin does;
+//! * REST: `timestamp`, the symbol list (`/api/v2/symbols`, from the grids), and
+//!   level-2 snapshots taken from the venue's own book, which applies each update
+//!   before publishing it — the full book signed (`/api/v3/market/orderbook/level2`,
+//!   checked as KuCoin checks: key, passphrase, timestamp within 5 s, signature) and
+//!   the public top 20 and 100.
+//!
+//! Not served yet (each answered with a clear refusal, never a made-up success):
+//! orders, the private WebSocket (`bullet-private`), futures recordings.
+//!
+//! The replay starts when the first subscriber takes its REST snapshot (or a second
+//! after it subscribed); the recording up to its own snapshots is applied first, so
+//! the books are live before anyone connects. Threads block (no spinning).
+
+mod rest;
+mod ws;
+
+use super::StartError;
+use super::fanout::Fanout;
+use super::faults::{self, Faults};
+use super::pace::{Pace, StartGate};
+use super::server::{BodyError, Limits, Server, json_answer, read_request};
+use crate::book::{Book, SyncState};
+use crate::core::SymbolSpec;
+use crate::replay::{ReplayOptions, symbol_table};
+use crate::store::files::{RecordedMessage, recorded_messages};
+use crate::venues::kucoin::keys::KucoinKeys;
+use crate::venues::kucoin::sign::Signer;
+use crate::venues::{MarketDecoder, Venue, parse_depth_snapshot};
+use axum::Router;
+use axum::extract::State as Ax;
+use axum::response::Response;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// What to serve and where.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Recorded KuCoin sessions (the formats `minerva replay` reads).
+    pub files: Vec<PathBuf>,
+    /// Grids, as for a replay.
+    pub replay: ReplayOptions,
+    /// Replay speed: a multiple of real time, `None` = as fast as subscribers read.
+    pub speed: Option<f64>,
+    /// Address to listen on (port 0: any free port).
+    pub addr: SocketAddr,
+    /// Faults to inject into the streams (`drop`, `skip-depth`, `malformed`,
+    /// `stall`).
+    pub faults: Faults,
+    /// The one account's keys: signed requests must carry its key and passphrase and
+    /// be signed with its secret.
+    pub keys: Arc<KucoinKeys>,
+    /// What one client may take (connections, timeouts, sizes).
+    pub limits: Limits,
+}
+
+/// KuCoin's session timing as its bullet answer states it (ms).
+pub const PING_INTERVAL_MS: u64 = 18_000;
+/// How long past a missed ping KuCoin waits before closing (ms).
+pub const PING_TIMEOUT_MS: u64 = 10_000;
+
+/// The venue's books, under one lock.
+struct State {
+    decoder: MarketDecoder,
+    books: Vec<Book>,
+    /// Exchange time of the last event applied, ms.
+    now_ms: u64,
+}
+
+struct Shared {
+    specs: Vec<SymbolSpec>,
+    state: Mutex<State>,
+    fanout: Fanout,
+    gate: StartGate,
+    stop: AtomicBool,
+    done: AtomicBool,
+    published: AtomicU64,
+    sessions_open: AtomicUsize,
+    /// Tokens handed out (the newest [`TOKENS_KEPT`]); a session must bring one.
+    tokens: Mutex<std::collections::VecDeque<String>>,
+    rng: Mutex<fastrand::Rng>,
+    keys: Arc<KucoinKeys>,
+    signer: Signer,
+    faults: Faults,
+    max_body: usize,
+    /// The address sessions are told to connect to.
+    addr: SocketAddr,
+}
+
+/// Tokens remembered: more than any test or client opens at once.
+const TOKENS_KEPT: usize = 4096;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicked holder leaves consistent data here (books, counters, tokens).
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running local KuCoin venue.
+pub struct LocalKucoin {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    replay: Option<JoinHandle<()>>,
+    server: Server,
+}
+
+impl LocalKucoin {
+    /// Reads the data and starts listening. Cold.
+    ///
+    /// # Errors
+    /// [`StartError`] for unreadable data, another venue's or futures data, or an
+    /// address that cannot be bound.
+    pub fn start(cfg: Config) -> Result<Self, StartError> {
+        let table = symbol_table(&cfg.files, &cfg.replay)?;
+        if let Some(s) = table.specs().iter().find(|s| s.venue != Venue::Kucoin) {
+            return Err(StartError::OtherVenue {
+                data: s.venue.name(),
+                serves: Venue::Kucoin.name(),
+            });
+        }
+        if table.specs().iter().any(|s| s.market.is_futures()) {
+            return Err(StartError::Unsupported(
+                "the local KuCoin venue serves spot recordings; futures are not served yet (docs/kucoin.md)",
+            ));
+        }
+        let specs = table.specs().to_vec();
+        let messages = recorded_messages(&cfg.files)?;
+        let books = specs
+            .iter()
+            .map(|s| Book::new(s, &cfg.replay.book))
+            .collect();
+        let listen_error = |e: std::io::Error| StartError::Listen {
+            addr: cfg.addr,
+            msg: e.to_string(),
+        };
+        let listener = TcpListener::bind(cfg.addr).map_err(listen_error)?;
+        let addr = listener.local_addr().map_err(listen_error)?;
+        let mut state = State {
+            decoder: MarketDecoder::new(
+                Venue::Kucoin,
+                table,
+                crate::venues::wire::DEFAULT_MAX_LEVELS,
+            ),
+            books,
+            now_ms: 0,
+        };
+        let first = warm_up(&mut state, &specs, &messages);
+        let shared = Arc::new(Shared {
+            specs,
+            state: Mutex::new(state),
+            fanout: Fanout::new(cfg.speed.is_none().then_some(SLOW_READER_GRACE)),
+            gate: StartGate::default(),
+            stop: AtomicBool::new(false),
+            done: AtomicBool::new(false),
+            published: AtomicU64::new(0),
+            sessions_open: AtomicUsize::new(0),
+            tokens: Mutex::new(Default::default()),
+            rng: Mutex::new(fastrand::Rng::new()),
+            signer: Signer::new(&cfg.keys),
+            keys: cfg.keys,
+            faults: cfg.faults,
+            max_body: cfg.limits.max_body,
+            addr,
+        });
+        let server =
+            Server::start(listener, router(shared.clone()), cfg.limits, 2).map_err(listen_error)?;
+        let s1 = shared.clone();
+        let speed = cfg.speed;
+        let replay = std::thread::Builder::new()
+            .name("venue-replay".into())
+            .spawn(move || replay(&s1, &messages, first, speed))
+            .ok();
+        Ok(Self {
+            addr,
+            shared,
+            replay,
+            server,
+        })
+    }
+
+    /// Where it listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What it serves where, for the one starting it.
+    pub fn banner(&self) -> String {
+        let addr = self.addr;
+        format!(
+            "listening on {addr} as KuCoin spot: REST http://{addr}/api/… (bullet-public, symbols, timestamp, level-2 snapshots), WebSocket ws://{addr}/endpoint?token=…; {} symbol(s); the replay starts with the first subscriber",
+            self.shared.specs.len()
+        )
+    }
+
+    /// Stream messages published so far.
+    pub fn published(&self) -> u64 {
+        self.shared.published.load(Ordering::Relaxed)
+    }
+
+    /// True once the data has been served to the end.
+    pub fn finished(&self) -> bool {
+        self.shared.done.load(Ordering::Relaxed)
+    }
+
+    /// Sessions disconnected so far for reading too slowly.
+    pub fn slow_sessions(&self) -> u64 {
+        self.shared.fanout.kicked()
+    }
+
+    /// The final book of each symbol, in the canonical digest (what a client that
+    /// kept up must have).
+    pub fn digests(&self) -> Vec<(String, String)> {
+        let st = lock(&self.shared.state);
+        st.books
+            .iter()
+            .map(|b| (b.spec().name.to_string(), b.digest().sha256))
+            .collect()
+    }
+
+    /// Stops the replay and the server and waits for both; open sessions end with a
+    /// close frame.
+    pub fn stop(mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.gate.release();
+        if let Some(h) = self.replay.take() {
+            let _ = h.join();
+        }
+        self.shared.fanout.close_all();
+        let t = Instant::now();
+        while self.shared.sessions_open.load(Ordering::Relaxed) > 0
+            && t.elapsed() < Duration::from_millis(500)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.server.stop();
+    }
+}
+
+/// At `--speed max`, how long the replay waits for a slow reader before disconnecting
+/// it.
+const SLOW_READER_GRACE: Duration = Duration::from_secs(5);
+
+/// Applies one recorded message to the venue's books: a frame through the decoder, a
+/// REST snapshot into its symbol's book.
+fn apply(st: &mut State, specs: &[SymbolSpec], m: &RecordedMessage) {
+    let State {
+        decoder,
+        books,
+        now_ms,
+    } = st;
+    if let Some(sym) = &m.snapshot_of {
+        let Some(id) = decoder.table().lookup(sym) else {
+            return;
+        };
+        let k = id.0 as usize;
+        if let Ok(snap) = parse_depth_snapshot(Venue::Kucoin, &m.json, &specs[k]) {
+            books[k].apply_snapshot(&snap);
+        }
+        return;
+    }
+    let _ = decoder.decode(&m.json, 0, &mut |ev| {
+        books[ev.symbol.0 as usize].on_event(ev);
+        *now_ms = (*now_ms).max(ev.event_ms);
+    });
+}
+
+/// Applies the recording until every book is live, unpublished; the index of the
+/// first message to publish.
+fn warm_up(st: &mut State, specs: &[SymbolSpec], messages: &[RecordedMessage]) -> usize {
+    let mut k = 0;
+    while k < messages.len()
+        && !st
+            .books
+            .iter()
+            .all(|b| b.state() == SyncState::Live && b.update_id() > 0)
+    {
+        apply(st, specs, &messages[k]);
+        k += 1;
+    }
+    k
+}
+
+/// The topic of a market message (`"type":"message"`), read from its text (cold: the
+/// exchange's side). `None` for control frames and snapshots.
+fn topic_of(text: &str) -> Option<&str> {
+    if !text.contains(r#""type":"message""#) {
+        return None;
+    }
+    let at = text.find(r#""topic":""#)? + r#""topic":""#.len();
+    let end = text[at..].find('"')?;
+    Some(&text[at..at + end])
+}
+
+fn replay(shared: &Shared, messages: &[RecordedMessage], k: usize, speed: Option<f64>) {
+    shared.gate.wait(&shared.stop);
+    let pace = Pace::new(messages.get(k).map_or(0, |m| m.recv_ns), speed);
+    for m in &messages[k.min(messages.len())..] {
+        if shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        pace.wait(m.recv_ns);
+        // Applied before it is published, the lock released before publishing: a
+        // snapshot may be ahead of the updates sent so far, never behind them (the
+        // procedure drops the updates a snapshot covers).
+        apply(&mut lock(&shared.state), &shared.specs, m);
+        if m.snapshot_of.is_some() {
+            continue;
+        }
+        let Ok(text) = std::str::from_utf8(&m.json) else {
+            continue;
+        };
+        let Some(topic) = topic_of(text) else {
+            continue;
+        };
+        let n = shared.published.fetch_add(1, Ordering::Relaxed) + 1;
+        let fault = shared.faults.at(n, topic.contains("level2"));
+        if fault.skip {
+            continue;
+        }
+        if let Some(ms) = fault.stall_ms {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        if fault.drop {
+            shared.fanout.close_all();
+        }
+        if fault.malformed {
+            shared.fanout.broadcast(&ws::msg(faults::half(text)));
+        }
+        let msg = ws::msg(text.to_string());
+        shared.fanout.publish(topic, &msg, &msg);
+    }
+    shared.done.store(true, Ordering::Relaxed);
+    shared.fanout.close_all();
+}
+
+/// Everything the venue serves, on one router: the WebSocket endpoint, then REST.
+fn router(shared: Arc<Shared>) -> Router {
+    use axum::routing::any;
+    Router::new()
+        .route("/endpoint", any(ws::upgrade))
+        .route("/endpoint/", any(ws::upgrade))
+        .fallback(rest_request)
+        .with_state(shared)
+}
+
+/// A REST request: read whole (the server's limits apply), answered by the venue.
+async fn rest_request(
+    Ax(shared): Ax<Arc<Shared>>,
+    parts: axum::http::request::Parts,
+    body: axum::body::Body,
+) -> Response {
+    match read_request(&parts, body, shared.max_body).await {
+        Ok(req) => {
+            let (status, body) = rest::answer(&shared, &req);
+            json_answer(status, Vec::new(), body)
+        }
+        Err(BodyError::TooLarge) => json_answer(
+            413,
+            Vec::new(),
+            rest::refusal("413000", "Request body too large"),
+        ),
+        Err(BodyError::NotText) => json_answer(
+            400,
+            Vec::new(),
+            rest::refusal("400100", "The body is not UTF-8"),
+        ),
+    }
+}
+
+impl Shared {
+    /// A new token, remembered.
+    fn issue_token(&self) -> String {
+        let token: String = {
+            let mut rng = lock(&self.rng);
+            (0..48).map(|_| rng.alphanumeric()).collect()
+        };
+        let mut t = lock(&self.tokens);
+        if t.len() >= TOKENS_KEPT {
+            t.pop_front();
+        }
+        t.push_back(token.clone());
+        token
+    }
+
+    fn token_known(&self, token: &str) -> bool {
+        lock(&self.tokens).iter().any(|t| t == token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_of_market_messages_only() {
+        assert_eq!(
+            topic_of(r#"{"type":"message","topic":"/market/level2:BTC-USDT","data":{}}"#),
+            Some("/market/level2:BTC-USDT")
+        );
+        assert_eq!(
+            topic_of(
+                r#"{"data":{},"subject":"trade.l2update","topic":"/market/match:A-B","type":"message"}"#
+            ),
+            Some("/market/match:A-B")
+        );
+        assert_eq!(topic_of(r#"{"id":"1","type":"welcome"}"#), None);
+        assert_eq!(
+            topic_of(r#"{"code":"200000","data":{"sequence":"1"}}"#),
+            None
+        );
+    }
+}

@@ -1,0 +1,246 @@
+//! The local KuCoin venue's REST answers, in KuCoin's envelope (`{"code":"200000",
+//! "data":…}`; refusals `{"code":…,"msg":…}` with KuCoin's codes, protocol notes §9).
+
+use super::{PING_INTERVAL_MS, PING_TIMEOUT_MS, Shared, lock};
+use crate::book::SyncState;
+use crate::core::SymbolSpec;
+use crate::local_exchange::server::Request;
+use crate::venues::kucoin::endpoints::Rest;
+use crate::venues::kucoin::sign;
+use serde::Serialize;
+
+/// A refusal body.
+pub fn refusal(code: &str, msg: &str) -> Vec<u8> {
+    sonic_rs::to_vec(&sonic_rs::json!({ "code": code, "msg": msg })).unwrap_or_default()
+}
+
+/// A success body around `data`.
+fn ok<T: Serialize>(data: &T) -> (u16, Vec<u8>) {
+    #[derive(Serialize)]
+    struct Envelope<'a, T> {
+        code: &'static str,
+        data: &'a T,
+    }
+    match sonic_rs::to_vec(&Envelope {
+        code: "200000",
+        data,
+    }) {
+        Ok(b) => (200, b),
+        Err(_) => (500, refusal("500000", "Internal error")),
+    }
+}
+
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Answers one request: status and body.
+pub fn answer(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
+    let path = req.path.as_str();
+    match (req.method.as_str(), path) {
+        ("POST", p) if p == Rest::BulletPublic.path() => bullet(shared),
+        (_, p) if p == Rest::BulletPrivate.path() => (
+            400,
+            refusal(
+                "400100",
+                "the local KuCoin venue does not serve private channels yet (docs/kucoin.md)",
+            ),
+        ),
+        ("GET", "/api/v1/timestamp") => ok(&wall_ms()),
+        ("GET", p) if p == Rest::Symbols.path() || p == "/api/v1/symbols" => {
+            ok(&shared.specs.iter().map(describe).collect::<Vec<_>>())
+        }
+        ("GET", "/api/v3/currencies" | "/api/v1/currencies") => ok(&currencies(&shared.specs)),
+        ("GET", "/api/v3/market/orderbook/level2") => match authenticate(shared, req) {
+            Ok(()) => depth(shared, req, usize::MAX),
+            Err(refused) => refused,
+        },
+        // The spot account trades through the high-frequency (HF) endpoints, as KuCoin
+        // requires of new accounts.
+        ("GET", "/api/v1/hf/accounts/opened") => match authenticate(shared, req) {
+            Ok(()) => ok(&true),
+            Err(refused) => refused,
+        },
+        ("GET", "/api/v1/market/orderbook/level2_20") => depth(shared, req, 20),
+        ("GET", "/api/v1/market/orderbook/level2_100") => depth(shared, req, 100),
+        (m, p) if p.starts_with("/api/") && (p.contains("/orders") || p.contains("/accounts")) => {
+            let _ = m;
+            (
+                400,
+                refusal(
+                    "400100",
+                    "the local KuCoin venue does not trade yet: orders and accounts are not served (docs/kucoin.md)",
+                ),
+            )
+        }
+        _ => (404, refusal("404000", "Url Not Found")),
+    }
+}
+
+/// KuCoin's checks of a signed request against the account's keys and this
+/// machine's clock; a refusal is HTTP 401 with KuCoin's code.
+fn authenticate(shared: &Shared, req: &Request) -> Result<(), (u16, Vec<u8>)> {
+    let endpoint = if req.query.is_empty() {
+        req.path.clone()
+    } else {
+        format!("{}?{}", req.path, req.query)
+    };
+    sign::verify(
+        &shared.signer,
+        shared.keys.api_key(),
+        |h| req.header(h),
+        &req.method,
+        &endpoint,
+        req.body.as_bytes(),
+        wall_ms(),
+    )
+    .map_err(|r| (401, refusal(r.code, r.msg)))
+}
+
+/// A token, and this venue as the WebSocket server.
+fn bullet(shared: &Shared) -> (u16, Vec<u8>) {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Server {
+        endpoint: String,
+        encrypt: bool,
+        protocol: &'static str,
+        ping_interval: u64,
+        ping_timeout: u64,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Bullet {
+        token: String,
+        instance_servers: [Server; 1],
+    }
+    ok(&Bullet {
+        token: shared.issue_token(),
+        instance_servers: [Server {
+            endpoint: format!("ws://{}/endpoint", shared.addr),
+            encrypt: false,
+            protocol: "websocket",
+            ping_interval: PING_INTERVAL_MS,
+            ping_timeout: PING_TIMEOUT_MS,
+        }],
+    })
+}
+
+/// A symbol as `/api/v2/symbols` lists it, from its grids.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SymbolRow {
+    symbol: String,
+    name: String,
+    base_currency: String,
+    quote_currency: String,
+    base_min_size: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base_max_size: Option<String>,
+    base_increment: String,
+    price_increment: String,
+    enable_trading: bool,
+}
+
+fn describe(s: &SymbolSpec) -> SymbolRow {
+    let (base, quote) = s.name.split_once('-').unwrap_or((&s.name, ""));
+    SymbolRow {
+        symbol: s.name.to_string(),
+        name: s.name.to_string(),
+        base_currency: base.to_string(),
+        quote_currency: quote.to_string(),
+        base_min_size: s.qty.format(s.min_qty.max(s.qty.step())),
+        base_max_size: s.max_qty.map(|q| s.qty.format(q)),
+        base_increment: s.qty.format(s.qty.step()),
+        price_increment: s.price.format(s.price.step()),
+        enable_trading: true,
+    }
+}
+
+/// A currency as `/api/v3/currencies` lists it: the base and quote assets of the
+/// symbols served (no chains: the venue moves no funds).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CurrencyRow {
+    currency: String,
+    name: String,
+    full_name: String,
+    precision: u8,
+    is_margin_enabled: bool,
+    is_debit_enabled: bool,
+    chains: [(); 0],
+}
+
+fn currencies(specs: &[SymbolSpec]) -> Vec<CurrencyRow> {
+    let mut out: Vec<CurrencyRow> = Vec::new();
+    for s in specs {
+        let (base, quote) = s.name.split_once('-').unwrap_or((&s.name, ""));
+        for (c, precision) in [(base, s.qty.decimals()), (quote, 8)] {
+            if c.is_empty() || out.iter().any(|r| r.currency == c) {
+                continue;
+            }
+            out.push(CurrencyRow {
+                currency: c.to_string(),
+                name: c.to_string(),
+                full_name: c.to_string(),
+                precision,
+                is_margin_enabled: false,
+                is_debit_enabled: false,
+                chains: [],
+            });
+        }
+    }
+    out
+}
+
+/// `symbol`'s book: its `limit` best levels a side, at the sequence of the last update
+/// applied.
+fn depth(shared: &Shared, req: &Request, limit: usize) -> (u16, Vec<u8>) {
+    let symbol = req
+        .query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("symbol="))
+        .unwrap_or("");
+    let Some(k) = shared.specs.iter().position(|s| s.name.as_str() == symbol) else {
+        return (400, refusal("900001", "symbol not exists"));
+    };
+    #[derive(Serialize)]
+    struct Depth {
+        time: u64,
+        sequence: String,
+        bids: Vec<[String; 2]>,
+        asks: Vec<[String; 2]>,
+    }
+    let answer = {
+        let st = lock(&shared.state);
+        let book = &st.books[k];
+        if book.state() != SyncState::Live {
+            return (503, refusal("503000", "The book is not available yet"));
+        }
+        let spec = &shared.specs[k];
+        let side = |bids: bool| {
+            let mut out = Vec::new();
+            let mut level = |l: crate::core::Level| {
+                out.push([spec.price.format(l.price), spec.qty.format(l.qty)]);
+                out.len() < limit
+            };
+            if bids {
+                book.for_each_bid(&mut level);
+            } else {
+                book.for_each_ask(&mut level);
+            }
+            out
+        };
+        Depth {
+            time: st.now_ms,
+            sequence: book.update_id().to_string(),
+            bids: side(true),
+            asks: side(false),
+        }
+    };
+    // The first snapshot a subscriber takes starts the replay.
+    shared.gate.snapshot_taken();
+    ok(&answer)
+}

@@ -1,0 +1,663 @@
+//! The live KuCoin feed source: KuCoin's public WebSocket session (protocol notes §2,
+//! §3) feeding the feed stage frame by frame, with the REST level-2 snapshot the book
+//! needs injected as a frame, as recordings carry it.
+//!
+//! * On connect: a token from `POST /api/v1/bullet-public` (a new one every time: a
+//!   token lives 24 h), the WebSocket on the server it names with a `connectId`, the
+//!   welcome awaited, then the symbol's level-2, match and ticker topics subscribed;
+//!   then the snapshot (KuCoin's procedure: the socket buffers updates meanwhile),
+//!   handed over first — the full book signed when keys are set, else the public top
+//!   100 (the book then knows the levels those and later updates touched).
+//! * A ping every ping interval the server stated; a pong not back within its ping
+//!   timeout, an error frame for an expired token, a drop or a silent session: the
+//!   session is dropped and opened again (new token) with backoff and jitter, and a new
+//!   snapshot (the book resyncs through its procedure). A gap the book sees raises the
+//!   snapshot request flag: the next frame is a fresh snapshot.
+//! * A refused subscription (unknown symbol: 404) ends the source with the reason.
+//!
+//! Welcome, ack and pong frames stay here; market messages go on as received.
+
+use super::endpoints::{self, Rest};
+use super::keys::KucoinKeys;
+use super::session::{self, Control};
+use super::sign::{self, Signer};
+use crate::core::{Market, SymbolSpec};
+use crate::feed::{Frame, LiveStats, Source};
+use crate::net::backoff::Backoff;
+use crate::net::ws::{Wire, WireError};
+use crate::net::{http as rest, tls};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Where and what to read.
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    /// KuCoin's REST server (`https://api.kucoin.com:443`, or the local venue's
+    /// `http://127.0.0.1:port`): bullet tokens, the symbol list and snapshots come
+    /// from it; the WebSocket server is the one each token names.
+    pub rest: String,
+    /// Spot or futures (paths and topics differ).
+    pub market: Market,
+    /// The symbol (`BTC-USDT`).
+    pub symbol: String,
+    /// Keys to sign the full-depth snapshot with; `None`: the public top 100.
+    pub keys: Option<Arc<KucoinKeys>>,
+    /// Connection attempts allowed after the first (`None`: forever).
+    pub max_reconnects: Option<u32>,
+    /// Failed connection attempts in a row before the source gives up (`None`: never).
+    pub max_failures_in_a_row: Option<u32>,
+    /// Seed of the backoff jitter, the WebSocket key and the connection ids.
+    pub seed: u64,
+    /// A session silent this long is taken for dead (`None`: wait forever).
+    pub stale_after: Option<Duration>,
+}
+
+/// KuCoin's level-2 updates come many times a second on a listed symbol; its
+/// tickers every 100 ms: half a minute of silence is a dead session.
+pub const STALE_AFTER: Duration = Duration::from_secs(30);
+
+impl FeedConfig {
+    /// `symbol` on `rest`, without keys (the public snapshot), reconnecting forever.
+    pub fn new(rest: &str, market: Market, symbol: &str) -> Self {
+        Self {
+            rest: rest.trim_end_matches('/').to_string(),
+            market,
+            symbol: symbol.to_ascii_uppercase(),
+            keys: None,
+            max_reconnects: None,
+            max_failures_in_a_row: None,
+            seed: 0,
+            stale_after: Some(STALE_AFTER),
+        }
+    }
+
+    /// The symbol's grids from the server's symbol list (spot) or contract list
+    /// (futures). Cold.
+    ///
+    /// # Errors
+    /// [`SpecError`] when the list cannot be had or does not list the symbol.
+    pub fn fetch_spec(&self) -> Result<SymbolSpec, SpecError> {
+        let path = if self.market.is_futures() {
+            Rest::Contracts.path()
+        } else {
+            Rest::Symbols.path()
+        };
+        let body = rest::get(&self.rest, path, TIMEOUT)?;
+        let specs = if self.market.is_futures() {
+            super::contracts::parse_contracts(&body)
+                .map(|c| c.specs)
+                .map_err(|e| SpecError::List(self.rest.clone(), e.to_string()))?
+        } else {
+            super::symbols::parse_symbols(&body)
+                .map(|s| s.specs)
+                .map_err(|e| SpecError::List(self.rest.clone(), e.to_string()))?
+        };
+        let mut spec = specs
+            .into_iter()
+            .find(|s| s.name.as_str() == self.symbol)
+            .ok_or_else(|| SpecError::NotListed(self.symbol.clone(), self.rest.clone()))?;
+        if !self.market.is_futures() {
+            // KuCoin's books quote sizes finer than the lot (BCHSV-USDT: 11 places, lot
+            // 8): the grid is made as fine as the snapshot the book will start from,
+            // as a replay infers it from its data. A finer size later is a decode
+            // error, counted.
+            let mut client = rest::Client::new(&self.rest, TIMEOUT);
+            let signer = self.keys.as_deref().map(Signer::new);
+            let answer = self.get_snapshot(&mut client, signer.as_ref())?;
+            if let Ok(raw) = super::snapshot::parse_raw_snapshot(&answer.body) {
+                let (mut p, mut q) = (spec.price.decimals(), spec.qty.decimals());
+                for (price, size) in raw.bids.iter().chain(&raw.asks) {
+                    p = p.max(crate::core::decimal::significant_places(price).unwrap_or(0));
+                    q = q.max(crate::core::decimal::written_places(size).unwrap_or(0));
+                }
+                spec.refine(p, q)
+                    .map_err(|e| SpecError::List(self.rest.clone(), e.to_string()))?;
+            }
+        }
+        Ok(spec)
+    }
+
+    /// The level-2 snapshot answer, signed when `signer` is given (the full book),
+    /// else the public top 100 (spot; futures' full snapshot is public).
+    fn get_snapshot(
+        &self,
+        client: &mut rest::Client,
+        signer: Option<&Signer>,
+    ) -> Result<rest::Response, rest::RestError> {
+        let path = endpoints::snapshot_path(self.market, &self.symbol, signer.is_some());
+        let headers = match (signer, &self.keys) {
+            (Some(s), Some(k)) => {
+                let ts = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                sign::headers(s, k, ts, "GET", &path, b"").to_vec()
+            }
+            _ => Vec::new(),
+        };
+        let refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        client.request("GET", &path, b"", &refs)
+    }
+}
+
+/// Why a symbol's grids could not be read from KuCoin.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The request failed.
+    #[error(transparent)]
+    Rest(#[from] rest::RestError),
+    /// The answer is not a symbol or contract list.
+    #[error("symbol list from {0}: {1}")]
+    List(String, String),
+    /// The symbol is not listed.
+    #[error("{0} is not listed by {1}")]
+    NotListed(String, String),
+}
+
+/// Why a session could not be opened.
+#[derive(Debug, thiserror::Error)]
+enum ConnectError {
+    #[error("bullet token: {0}")]
+    Rest(#[from] rest::RestError),
+    #[error("bullet token: {0}")]
+    Bullet(#[from] super::AnswerError),
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    #[error("{0}")]
+    Refused(String),
+    /// A topic refused (an unknown symbol): trying again will not help.
+    #[error("{0}")]
+    Subscription(String),
+}
+
+/// The source's read timeout: how often a silent session is looked at.
+const QUIET_READ: Duration = Duration::from_millis(100);
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The session open now.
+struct Session {
+    wire: Wire,
+    ping_every: Duration,
+    pong_within: Duration,
+    next_ping: Instant,
+    /// A ping sent and not answered yet: when.
+    ping_out: Option<Instant>,
+}
+
+/// The live KuCoin source.
+pub struct KucoinSource {
+    cfg: FeedConfig,
+    session: Option<Session>,
+    signer: Option<Signer>,
+    snapshot: Vec<u8>,
+    need_snapshot: bool,
+    request: Arc<AtomicBool>,
+    reconnect: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    failures_in_a_row: u32,
+    tries: u64,
+    backoff: Backoff,
+    rng: fastrand::Rng,
+    stats: Arc<LiveStats>,
+    quiet_reads: u32,
+    /// Ids of the requests sent (pings, subscriptions).
+    next_id: u64,
+    /// Market messages that came before the subscriptions' acks: after the snapshot.
+    held: std::collections::VecDeque<Vec<u8>>,
+    out: Vec<u8>,
+    rest: Option<rest::Client>,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// `wss://host/path?query` → (`host:port`, TLS, `/path?query`); the port from the
+/// scheme when absent.
+fn split_url(url: &str) -> (String, bool, String) {
+    let (rest, tls) = rest::endpoint(url);
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => match rest.find('?') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        },
+    };
+    let host = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:{}", if tls { 443 } else { 80 })
+    };
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_string()
+    };
+    (host, tls, path)
+}
+
+impl KucoinSource {
+    /// A source for `cfg`; it connects on the first read. `stop` ends it (SIGINT).
+    pub fn new(cfg: FeedConfig, stop: Arc<AtomicBool>) -> Self {
+        let seed = cfg.seed;
+        Self {
+            signer: cfg.keys.as_deref().map(Signer::new),
+            cfg,
+            session: None,
+            snapshot: Vec::new(),
+            need_snapshot: true,
+            request: Arc::new(AtomicBool::new(false)),
+            reconnect: Arc::new(AtomicBool::new(false)),
+            stop,
+            failures_in_a_row: 0,
+            tries: 0,
+            backoff: Backoff::new(seed ^ 0x9e37_79b9_7f4a_7c15),
+            rng: fastrand::Rng::with_seed(seed),
+            stats: Arc::new(LiveStats::default()),
+            quiet_reads: 0,
+            next_id: 1,
+            held: Default::default(),
+            out: Vec::new(),
+            rest: None,
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Arc<LiveStats> {
+        self.stats.clone()
+    }
+
+    /// The flag the book stage raises when it needs a snapshot (after a gap).
+    pub fn snapshot_request(&self) -> Arc<AtomicBool> {
+        self.request.clone()
+    }
+
+    /// A flag that, set, makes the source drop its session, reconnect and resync.
+    pub fn reconnect_request(&self) -> Arc<AtomicBool> {
+        self.reconnect.clone()
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn rest(&mut self) -> &mut rest::Client {
+        let host = self.cfg.rest.clone();
+        self.rest
+            .get_or_insert_with(|| rest::Client::new(&host, TIMEOUT))
+    }
+
+    /// Token, WebSocket, welcome, subscriptions. Cold.
+    fn connect(&mut self) -> Result<(), ConnectError> {
+        let a = self.rest().request(
+            "POST",
+            Rest::BulletPublic.path(),
+            b"",
+            &[("Content-Type", "application/json")],
+        )?;
+        let bullet = session::parse_bullet(&a.body)?;
+        let connect_id = format!("mnv{:016x}", self.rng.u64(..));
+        let (host, tls, path) = split_url(&bullet.url(&connect_id));
+        let stream = tls::Conn::connect(&host, tls, TIMEOUT).map_err(WireError::Io)?;
+        let mut wire = Wire::handshake(stream, &host, &path, self.rng.u64(..))?;
+        wire.stream()
+            .tcp()
+            .set_read_timeout(Some(TIMEOUT))
+            .map_err(WireError::Io)?;
+        // Usable only after the welcome (§2); a server that sends none times out.
+        loop {
+            let m = wire.read_message()?;
+            match session::control(m) {
+                Control::Welcome(_) => break,
+                Control::Error { code, text, .. } => {
+                    return Err(ConnectError::Refused(format!(
+                        "KuCoin refused the session: {code} {text}"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        let mut waiting = Vec::new();
+        for topic in endpoints::topics(self.cfg.market, &self.cfg.symbol) {
+            let id = self.id();
+            wire.send_text(session::subscribe(id, &topic, false).as_bytes())?;
+            waiting.push((id.to_string(), topic));
+        }
+        // The snapshot comes after the subscriptions are in force (KuCoin's
+        // procedure): market messages arriving meanwhile are held, delivered after it.
+        self.held.clear();
+        while !waiting.is_empty() {
+            let m = wire.read_message()?;
+            if !is_control(m) {
+                self.held.push_back(m.to_vec());
+                continue;
+            }
+            match session::control(m) {
+                Control::Ack(id) => waiting.retain(|(w, _)| *w != id),
+                Control::Error { id, code, text } => {
+                    let topic = waiting
+                        .iter()
+                        .find(|(w, _)| *w == id)
+                        .map_or("", |(_, t)| t.as_str());
+                    return Err(ConnectError::Subscription(format!(
+                        "KuCoin refused the subscription to {topic}: {code} {text}"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        wire.stream()
+            .tcp()
+            .set_read_timeout(Some(QUIET_READ))
+            .map_err(WireError::Io)?;
+        bump(&self.stats.connects);
+        tracing::info!(rest = %self.cfg.rest, ws = %host, symbol = %self.cfg.symbol, "KuCoin market stream connected");
+        self.session = Some(Session {
+            wire,
+            ping_every: bullet.ping_interval,
+            pong_within: bullet.ping_timeout,
+            next_ping: Instant::now() + bullet.ping_interval,
+            ping_out: None,
+        });
+        self.need_snapshot = true;
+        self.quiet_reads = 0;
+        Ok(())
+    }
+
+    fn drop_session(&mut self) {
+        self.held.clear();
+        if let Some(mut s) = self.session.take() {
+            s.wire.close();
+        }
+    }
+
+    /// The level-2 snapshot, signed when keys are set. A refused signature falls back
+    /// to the public top 100 (logged once), so wrong keys cost depth, not the feed.
+    fn fetch_snapshot(&mut self) -> bool {
+        let signed = self.signer.is_some();
+        let host = self.cfg.rest.clone();
+        let client = self
+            .rest
+            .get_or_insert_with(|| rest::Client::new(&host, TIMEOUT));
+        let answer = self.cfg.get_snapshot(client, self.signer.as_ref());
+        match answer {
+            Ok(a) if a.status == 200 && answered_ok(&a.body) => {
+                self.snapshot = a.body;
+                bump(&self.stats.snapshots);
+                tracing::info!(symbol = %self.cfg.symbol, signed, "KuCoin level-2 snapshot fetched");
+                true
+            }
+            Ok(a) => {
+                bump(&self.stats.failures);
+                let body = String::from_utf8_lossy(&a.body[..a.body.len().min(300)]).into_owned();
+                if signed && (a.status == 401 || body.contains("\"4000")) {
+                    tracing::error!(status = a.status, answer = %body, "KuCoin refused the signed snapshot (check MINERVA_KUCOIN_API_KEY/_SECRET/_PASSPHRASE): using the public top 100");
+                    self.signer = None;
+                    return false;
+                }
+                // Over the rate limit: KuCoin says when the window resets (ms).
+                if a.status == 429 {
+                    if let Some(ms) = a
+                        .header("gw-ratelimit-reset")
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                    {
+                        self.backoff.at_least(Duration::from_millis(ms));
+                    }
+                }
+                tracing::warn!(status = a.status, answer = %body, "KuCoin level-2 snapshot refused");
+                false
+            }
+            Err(e) => {
+                bump(&self.stats.failures);
+                self.rest = None;
+                tracing::warn!(error = %e, "KuCoin level-2 snapshot failed");
+                false
+            }
+        }
+    }
+
+    /// Pings when due; false when the server stopped answering (the session is
+    /// dropped).
+    fn keep_alive(&mut self) -> bool {
+        let now = Instant::now();
+        let id = self.next_id + 1;
+        let Some(s) = self.session.as_mut() else {
+            return false;
+        };
+        if let Some(sent) = s.ping_out {
+            if now.duration_since(sent) > s.pong_within {
+                tracing::warn!(
+                    "KuCoin market stream: no pong within the ping timeout; reconnecting"
+                );
+                bump(&self.stats.drops);
+                self.drop_session();
+                return false;
+            }
+        }
+        if now >= s.next_ping {
+            s.next_ping = now + s.ping_every;
+            if s.ping_out.is_none() {
+                s.ping_out = Some(now);
+            }
+            self.next_id = id;
+            if s.wire.send_text(session::ping(id).as_bytes()).is_err() {
+                bump(&self.stats.drops);
+                self.drop_session();
+                return false;
+            }
+        }
+        true
+    }
+
+    /// A control frame: what it means for the session.
+    fn handled(&mut self, frame: &[u8]) -> Handled {
+        match session::control(frame) {
+            Control::Pong(_) => {
+                if let Some(s) = self.session.as_mut() {
+                    s.ping_out = None;
+                }
+                Handled::Kept
+            }
+            Control::Welcome(_) | Control::Ack(_) => Handled::Kept,
+            Control::Error { code, text, .. } if code == 404 => {
+                tracing::error!(symbol = %self.cfg.symbol, code, text = %text, "KuCoin refused a subscription: is the symbol listed?");
+                Handled::GiveUp
+            }
+            Control::Error { code, text, .. } => {
+                tracing::warn!(code, text = %text, "KuCoin session error: reconnecting");
+                Handled::Reconnect
+            }
+            Control::Other => Handled::Deliver,
+        }
+    }
+}
+
+/// KuCoin answers errors with HTTP 200 too: success is `"code":"200000"` (§9).
+fn answered_ok(body: &[u8]) -> bool {
+    const OK: &[u8] = br#""code":"200000""#;
+    body.windows(OK.len()).any(|w| w == OK)
+}
+
+/// Market messages carry `"type":"message"`; control frames (welcome, ack, pong,
+/// error) are short and do not. Long frames are not searched: no cost on book
+/// updates.
+fn is_control(frame: &[u8]) -> bool {
+    frame.len() <= 256 && !frame.windows(9).any(|w| w == b"\"message\"")
+}
+
+enum Handled {
+    Deliver,
+    Kept,
+    Reconnect,
+    GiveUp,
+}
+
+impl Source for KucoinSource {
+    fn live_stats(&self) -> Option<Arc<LiveStats>> {
+        Some(self.stats.clone())
+    }
+
+    fn next_frame(&mut self) -> Option<Frame<'_>> {
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                self.drop_session();
+                return None;
+            }
+            if self.session.is_none() {
+                let allowed = self
+                    .cfg
+                    .max_reconnects
+                    .is_none_or(|m| self.tries <= m as u64);
+                if !allowed {
+                    return None;
+                }
+                self.tries += 1;
+                if let Err(e) = self.connect() {
+                    bump(&self.stats.failures);
+                    if let ConnectError::Subscription(why) = &e {
+                        tracing::error!(symbol = %self.cfg.symbol, "{why}: is the symbol listed?");
+                        self.stats.gave_up.store(true, Ordering::Relaxed);
+                        self.drop_session();
+                        return None;
+                    }
+                    self.failures_in_a_row += 1;
+                    self.rest = None;
+                    if self
+                        .cfg
+                        .max_failures_in_a_row
+                        .is_some_and(|m| self.failures_in_a_row > m)
+                    {
+                        tracing::error!(rest = %self.cfg.rest, failures = self.failures_in_a_row, "KuCoin market stream unreachable: giving up");
+                        self.stats.gave_up.store(true, Ordering::Relaxed);
+                        return None;
+                    }
+                    tracing::warn!(rest = %self.cfg.rest, error = %e, backoff_ms = self.backoff.ms(), "KuCoin market stream connection failed");
+                    if matches!(&e, ConnectError::Wire(WireError::Handshake(line)) if line.starts_with("HTTP/1.1 410"))
+                    {
+                        // The local venue has served its recording to the end.
+                        return None;
+                    }
+                    if !self.backoff.wait(&self.stop) {
+                        return None;
+                    }
+                    continue;
+                }
+            }
+            self.failures_in_a_row = 0;
+            if self.reconnect.swap(false, Ordering::Relaxed) {
+                tracing::info!("KuCoin market stream: reconnecting on request (watchdog)");
+                self.drop_session();
+                continue;
+            }
+            if self.request.swap(false, Ordering::Relaxed) {
+                self.need_snapshot = true;
+            }
+            if self.need_snapshot {
+                if self.fetch_snapshot() {
+                    self.need_snapshot = false;
+                    return Some(Frame::now(&self.snapshot));
+                }
+                if !self.backoff.wait(&self.stop) {
+                    return None;
+                }
+                continue;
+            }
+            if let Some(f) = self.held.pop_front() {
+                self.out = f;
+                return Some(Frame::now(&self.out));
+            }
+            if !self.keep_alive() {
+                continue;
+            }
+            let s = self.session.as_mut()?;
+            match s.wire.read_message() {
+                Ok(m) => {
+                    self.quiet_reads = 0;
+                    self.backoff.reset();
+                    if !is_control(m) {
+                        break;
+                    }
+                    if m.windows(6).any(|w| w == b"\"pong\"") {
+                        // The answer to our ping, read in place.
+                        if let Some(s) = self.session.as_mut() {
+                            s.ping_out = None;
+                        }
+                        continue;
+                    }
+                    // Other control frames (rare, short): copied to be read.
+                    let f = m.to_vec();
+                    match self.handled(&f) {
+                        Handled::Deliver => break,
+                        Handled::Kept => continue,
+                        Handled::Reconnect => {
+                            bump(&self.stats.drops);
+                            self.drop_session();
+                            continue;
+                        }
+                        Handled::GiveUp => {
+                            self.stats.gave_up.store(true, Ordering::Relaxed);
+                            self.drop_session();
+                            return None;
+                        }
+                    }
+                }
+                Err(WireError::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    self.quiet_reads += 1;
+                    let silent = QUIET_READ * self.quiet_reads;
+                    if self.cfg.stale_after.is_some_and(|limit| silent >= limit) {
+                        self.quiet_reads = 0;
+                        self.drop_session();
+                        bump(&self.stats.stale);
+                        tracing::warn!(
+                            silent_ms = silent.as_millis() as u64,
+                            "KuCoin market stream silent: reconnecting and resynchronising"
+                        );
+                    }
+                }
+                Err(e) => {
+                    self.session = None;
+                    bump(&self.stats.drops);
+                    tracing::warn!(error = %e, "KuCoin market stream dropped: reconnecting");
+                }
+            }
+        }
+        // The message just read, still in the session's buffer.
+        let s = self.session.as_ref()?;
+        Some(Frame::now(s.wire.message()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_host_tls_and_path() {
+        assert_eq!(
+            split_url("wss://ws-api-spot.kucoin.com/?token=t&connectId=c"),
+            (
+                "ws-api-spot.kucoin.com:443".into(),
+                true,
+                "/?token=t&connectId=c".into()
+            )
+        );
+        assert_eq!(
+            split_url("ws://127.0.0.1:9555/endpoint?token=t&connectId=c"),
+            (
+                "127.0.0.1:9555".into(),
+                false,
+                "/endpoint?token=t&connectId=c".into()
+            )
+        );
+        assert_eq!(
+            split_url("wss://host?token=t"),
+            ("host:443".into(), true, "/?token=t".into())
+        );
+    }
+}

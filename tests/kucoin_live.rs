@@ -1,0 +1,324 @@
+//! KuCoin's live path end to end without the internet: the local KuCoin venue
+//! (`minerva exchange` on the shared KuCoin capture) serves bullet tokens, the
+//! WebSocket session and signed level-2 snapshots; Minerva's KuCoin source connects
+//! as it would to KuCoin, and the book it feeds must end exactly where the
+//! independent reference replay ends (`EXPECTED.json`'s final digest) — also when the
+//! venue leaves out updates (a gap: resync by snapshot) or drops every session (a
+//! reconnect with a new token). Third-party KuCoin clients: `tests/client_libraries.rs`.
+
+mod common;
+
+use minerva::book::{Book, BookConfig};
+use minerva::core::Market;
+use minerva::feed::Source;
+use minerva::local_exchange::kucoin::{Config, LocalKucoin};
+use minerva::local_exchange::{Faults, Limits};
+use minerva::replay::ReplayOptions;
+use minerva::venues::kucoin::keys::KucoinKeys;
+use minerva::venues::kucoin::stream::{FeedConfig, KucoinSource};
+use minerva::venues::wire::Decoded;
+use minerva::venues::{MarketDecoder, Venue, parse_depth_snapshot};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+const SYMBOL: &str = "BCHSV-USDT";
+
+fn files() -> Option<Vec<PathBuf>> {
+    let dir = common::shared_data()?.join("kucoin-sample");
+    Some(
+        ["KUCOIN.ws.1.0", "KUCOIN.http.0.0", "KUCOIN.0"]
+            .iter()
+            .map(|f| dir.join(f))
+            .collect(),
+    )
+}
+
+fn expected_digest(symbol: &str) -> String {
+    let dir = common::shared_data().unwrap().join("kucoin-sample");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("EXPECTED.json")).unwrap()).unwrap();
+    v["replay"][symbol]["final_book_sha256"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn venue(files: Vec<PathBuf>, faults: Faults, speed: Option<f64>) -> LocalKucoin {
+    LocalKucoin::start(Config {
+        files,
+        replay: ReplayOptions::default(),
+        speed,
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults,
+        keys: Arc::new(KucoinKeys::paper()),
+        limits: Limits::default(),
+    })
+    .unwrap()
+}
+
+/// What a client's book saw, and how the source got there.
+struct Followed {
+    digest: String,
+    applied: u64,
+    gaps: u64,
+    connects: u64,
+    snapshots: u64,
+}
+
+/// Minerva's KuCoin source on `venue`, its frames decoded into a book as the
+/// pipeline's feed and book stages do (a gap raises the snapshot request), to the end
+/// of the recording.
+fn follow(venue: &LocalKucoin) -> Followed {
+    let mut cfg = FeedConfig::new(
+        &format!("http://{}", venue.local_addr()),
+        Market::Spot,
+        SYMBOL,
+    );
+    cfg.keys = Some(Arc::new(KucoinKeys::paper()));
+    cfg.max_reconnects = Some(50);
+    let spec = cfg.fetch_spec().unwrap();
+    assert_eq!(spec.venue, Venue::Kucoin);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut source = KucoinSource::new(cfg, stop);
+    let request = source.snapshot_request();
+    let stats = source.stats();
+    let mut decoder = MarketDecoder::for_symbol(&spec);
+    let mut book = Book::new(&spec, &BookConfig::default());
+    while let Some(f) = source.next_frame() {
+        let r = decoder.decode(f.bytes, f.recv_ns, &mut |ev| book.on_event(ev));
+        match r {
+            Ok(Decoded::Snapshot { .. }) => {
+                let snap = parse_depth_snapshot(Venue::Kucoin, f.bytes, &spec).unwrap();
+                book.apply_snapshot(&snap);
+            }
+            Ok(_) => {}
+            Err(e) => panic!("decode error {e}: {}", String::from_utf8_lossy(f.bytes)),
+        }
+        if book.needs_snapshot() {
+            request.store(true, Ordering::Relaxed);
+        }
+    }
+    let st = book.stats();
+    Followed {
+        digest: book.digest().sha256,
+        applied: st.applied,
+        gaps: st.gaps,
+        connects: stats.connects.load(Ordering::Relaxed),
+        snapshots: stats.snapshots.load(Ordering::Relaxed),
+    }
+}
+
+#[test]
+fn the_kucoin_source_follows_the_local_venue_to_the_reference_book() {
+    let Some(files) = files() else { return };
+    let v = venue(files, Faults::default(), Some(20.0));
+    let f = follow(&v);
+    assert!(
+        v.finished(),
+        "the source ends when the venue has served all"
+    );
+    assert_eq!(f.digest, expected_digest(SYMBOL));
+    assert_eq!(f.gaps, 0);
+    assert_eq!(f.snapshots, 1);
+    assert!(f.applied > 2_000, "{} updates applied", f.applied);
+    // The venue's own books end where the reference does, for every symbol.
+    for (symbol, sha) in v.digests() {
+        assert_eq!(sha, expected_digest(&symbol), "{symbol}");
+    }
+    v.stop();
+}
+
+#[test]
+fn a_gap_is_healed_by_a_fresh_snapshot() {
+    let Some(files) = files() else { return };
+    let faults = Faults {
+        skip_depth_every: Some(97),
+        ..Faults::default()
+    };
+    let v = venue(files, faults, Some(20.0));
+    let f = follow(&v);
+    assert!(f.gaps >= 1, "the left-out updates are seen as gaps");
+    assert!(f.snapshots >= 2, "each gap is healed by a snapshot");
+    assert_eq!(f.digest, expected_digest(SYMBOL));
+    v.stop();
+}
+
+#[test]
+fn a_dropped_session_is_reopened_with_a_new_token_and_resynchronised() {
+    let Some(files) = files() else { return };
+    let faults = Faults {
+        drop_every: Some(800),
+        ..Faults::default()
+    };
+    let v = venue(files, faults, Some(10.0));
+    let f = follow(&v);
+    assert!(f.connects >= 2, "{} connections", f.connects);
+    assert!(f.snapshots >= 2);
+    assert_eq!(f.digest, expected_digest(SYMBOL));
+    v.stop();
+}
+
+/// An unknown symbol is refused at the subscription, and the source says so and ends
+/// (no endless reconnecting).
+#[test]
+fn an_unknown_symbol_ends_the_source_with_the_reason() {
+    let Some(files) = files() else { return };
+    let v = venue(files, Faults::default(), Some(1.0));
+    let mut cfg = FeedConfig::new(
+        &format!("http://{}", v.local_addr()),
+        Market::Spot,
+        "NOPE-USDT",
+    );
+    assert!(
+        cfg.fetch_spec()
+            .unwrap_err()
+            .to_string()
+            .contains("NOPE-USDT is not listed")
+    );
+    cfg.max_reconnects = Some(3);
+    let mut source = KucoinSource::new(cfg, Arc::new(AtomicBool::new(false)));
+    let stats = source.stats();
+    assert!(source.next_frame().is_none());
+    assert!(stats.gave_up.load(Ordering::Relaxed));
+    v.stop();
+}
+
+/// Wrong keys cost depth, not the feed: the signed snapshot is refused (KuCoin's
+/// 400005), the source falls back to the public top 100 and the book syncs.
+#[test]
+fn wrong_keys_fall_back_to_the_public_snapshot() {
+    let Some(files) = files() else { return };
+    let v = venue(files, Faults::default(), Some(20.0));
+    let mut cfg = FeedConfig::new(&format!("http://{}", v.local_addr()), Market::Spot, SYMBOL);
+    cfg.keys = Some(Arc::new(KucoinKeys::new(
+        "minerva-paper".into(),
+        b"a-wrong-secret".to_vec(),
+        b"minerva-paper-passphrase".to_vec(),
+    )));
+    cfg.max_reconnects = Some(5);
+    let spec = cfg.fetch_spec().unwrap();
+    let mut source = KucoinSource::new(cfg, Arc::new(AtomicBool::new(false)));
+    let stats = source.stats();
+    let mut decoder = MarketDecoder::for_symbol(&spec);
+    let mut book = Book::new(&spec, &BookConfig::default());
+    let mut frames = 0;
+    while let Some(f) = source.next_frame() {
+        if let Ok(Decoded::Snapshot { .. }) =
+            decoder.decode(f.bytes, f.recv_ns, &mut |ev| book.on_event(ev))
+        {
+            book.apply_snapshot(&parse_depth_snapshot(Venue::Kucoin, f.bytes, &spec).unwrap());
+        }
+        frames += 1;
+        if frames > 300 {
+            break;
+        }
+    }
+    assert_eq!(stats.failures.load(Ordering::Relaxed), 1, "one refusal");
+    assert_eq!(stats.snapshots.load(Ordering::Relaxed), 1);
+    assert!(book.stats().applied > 100);
+    v.stop();
+}
+
+/// `minerva exchange` on KuCoin data serves KuCoin's protocol (detected), and `minerva
+/// run --source kucoin --paper` trades its feed on the simulated exchange.
+#[test]
+fn minerva_run_trades_the_local_kucoin_venues_feed() {
+    let Some(files) = files() else { return };
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut exchange = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(["exchange", "--speed", "10", "--linger", "0", "--port"])
+        .arg(port.to_string())
+        .arg("--data")
+        .args(&files)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the banner's port to answer.
+    let t = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t.elapsed().as_secs() < 30, "the venue did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args([
+            "run",
+            "--source",
+            "kucoin",
+            "--paper",
+            "--endpoint",
+            "local",
+        ])
+        .args(["--host", &format!("127.0.0.1:{port}"), "--no-journal"])
+        .args(["--strategy", &common::repo("strategy_0.toml")])
+        .args([
+            "--market",
+            SYMBOL,
+            "--short-pressure",
+            "0.6",
+            "--long-pressure",
+            "0.4",
+        ])
+        .args([
+            "--void-height",
+            "-1000000",
+            "--void-prominence",
+            "0",
+            "--bin-ticks",
+            "100",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(" 0 decode errors"), "{text}");
+    assert!(text.contains(", 0 gaps"), "{text}");
+    let evaluations: u64 = text
+        .split("signal: ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(evaluations > 1_000, "{text}");
+    let _ = exchange.wait();
+    let served = String::from_utf8_lossy(&{
+        let mut s = Vec::new();
+        use std::io::Read;
+        exchange.stdout.take().unwrap().read_to_end(&mut s).unwrap();
+        s
+    })
+    .into_owned();
+    assert!(served.contains("as KuCoin spot"), "{served}");
+    assert!(
+        served.contains(&format!(
+            "book {SYMBOL}: sha256 {}",
+            expected_digest(SYMBOL)
+        )),
+        "{served}"
+    );
+}
+
+/// `minerva run --source kucoin` refuses what it cannot do yet, clearly.
+#[test]
+fn kucoin_orders_and_testnet_are_refused_with_the_reason() {
+    let run = |extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_minerva"))
+            .args(["run", "--source", "kucoin", "--strategy"])
+            .arg(common::repo("strategy_0.toml"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    assert!(run(&[]).contains("KuCoin orders are not built yet"));
+    assert!(run(&["--paper", "--endpoint", "testnet"]).contains("KuCoin has no sandbox"));
+}
