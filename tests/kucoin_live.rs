@@ -322,3 +322,95 @@ fn kucoin_orders_and_testnet_are_refused_with_the_reason() {
     assert!(run(&[]).contains("KuCoin orders are not built yet"));
     assert!(run(&["--paper", "--endpoint", "testnet"]).contains("KuCoin has no sandbox"));
 }
+
+/// Starts `minerva exchange` on the capture with `extra` flags; its port.
+fn exchange_process(files: &[PathBuf], extra: &[&str]) -> (std::process::Child, u16) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let child = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(["exchange", "--linger", "0", "--port"])
+        .arg(port.to_string())
+        .args(extra)
+        .arg("--data")
+        .args(files)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t.elapsed().as_secs() < 30, "the venue did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (child, port)
+}
+
+/// `minerva record --venue kucoin` into a database, then `minerva replay` of it: both
+/// symbols' books end at the reference digests — also when the venue leaves out
+/// updates (the recorder sees the gap, stores it and asks for a snapshot, so the
+/// recording replays through it).
+#[test]
+fn a_kucoin_recording_replays_to_the_reference_books() {
+    let Some(files) = files() else { return };
+    for fault in [None, Some("skip-depth=97")] {
+        let mut extra = vec!["--speed", "10"];
+        if let Some(f) = fault {
+            extra.extend(["--fault", f]);
+        }
+        let (mut exchange, port) = exchange_process(&files, &extra);
+        let dir = std::env::temp_dir().join(format!(
+            "minerva-kucoin-record-{}-{}",
+            std::process::id(),
+            fault.is_some()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("kucoin.db");
+        let out = Command::new(env!("CARGO_BIN_EXE_minerva"))
+            .args([
+                "record",
+                "--venue",
+                "kucoin",
+                "--symbols",
+                "BCHSV-USDT,ANKR-BTC",
+            ])
+            .args(["--host", &format!("127.0.0.1:{port}"), "--db"])
+            .arg(&db)
+            .output()
+            .unwrap();
+        let _ = exchange.wait();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("sessions [1, 2]"), "{text}");
+        let replay = Command::new(env!("CARGO_BIN_EXE_minerva"))
+            .arg("replay")
+            .arg(&db)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(replay.status.success());
+        let mut seen = 0;
+        for line in String::from_utf8_lossy(&replay.stdout).lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let sym = v["symbol"].as_str().unwrap();
+            assert_eq!(
+                v["final_book_sha256"].as_str().unwrap(),
+                expected_digest(sym),
+                "{sym} with fault {fault:?}"
+            );
+            assert_eq!(v["venue"], "kucoin");
+            if fault.is_some() && sym == SYMBOL {
+                assert!(v["gaps"].as_u64().unwrap() >= 1, "{v}");
+                assert!(v["snapshots"].as_u64().unwrap() >= 2, "{v}");
+            }
+            seen += 1;
+        }
+        assert_eq!(seen, 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -205,19 +205,21 @@ fn a_recording_of_the_local_exchange_replays_as_its_files() {
                 )
                 .unwrap(),
             ),
-            live: minerva::venues::binance::stream::LiveConfig {
-                host: host.clone(),
-                rest: None,
-                market: minerva::core::Market::Spot,
-                symbol: "BTCUSDT".into(),
-                streams: vec!["depth@100ms".into(), "trade".into(), "bookTicker".into()],
-                snapshot_limit: 5000,
-                max_reconnects: Some(0),
-                max_failures_in_a_row: None,
-                seed: 4,
-                rotate_after: None,
-                stale_after: None,
-            },
+            live: minerva::venues::FeedConfig::Binance(
+                minerva::venues::binance::stream::LiveConfig {
+                    host: host.clone(),
+                    rest: None,
+                    market: minerva::core::Market::Spot,
+                    symbol: "BTCUSDT".into(),
+                    streams: vec!["depth@100ms".into(), "trade".into(), "bookTicker".into()],
+                    snapshot_limit: 5000,
+                    max_reconnects: Some(0),
+                    max_failures_in_a_row: None,
+                    seed: 4,
+                    rotate_after: None,
+                    stale_after: None,
+                },
+            ),
         }],
         status_every: std::time::Duration::from_millis(200),
         rotate: None,
@@ -473,7 +475,7 @@ fn btc_source(host: &str, seed: u64) -> minerva::store::recorder::RecordSource {
     minerva::store::recorder::RecordSource {
         watch: None,
         exchange_info: Some(b"{\"symbols\":[]}".to_vec()),
-        live: minerva::venues::binance::stream::LiveConfig {
+        live: minerva::venues::FeedConfig::Binance(minerva::venues::binance::stream::LiveConfig {
             host: host.to_string(),
             rest: None,
             market: minerva::core::Market::Spot,
@@ -485,7 +487,7 @@ fn btc_source(host: &str, seed: u64) -> minerva::store::recorder::RecordSource {
             seed,
             rotate_after: None,
             stale_after: None,
-        },
+        }),
     }
 }
 
@@ -646,7 +648,9 @@ fn each_line_keeps_its_connection() {
     let venue = common::spot_venue(Some(100.0), faults, None);
     let db = temp_db("conns");
     let mut source = btc_source(&venue.local_addr().to_string(), 7);
-    source.live.max_reconnects = Some(10);
+    if let minerva::venues::FeedConfig::Binance(l) = &mut source.live {
+        l.max_reconnects = Some(10);
+    }
     let cfg = RecordConfig {
         target: Target::Sqlite(db.clone()),
         sources: vec![source],

@@ -43,7 +43,7 @@ fn live_btc(host: &str, seed: u64) -> RecordSource {
     RecordSource {
         watch: None,
         exchange_info: Some(b"{\"symbols\":[]}".to_vec()),
-        live: minerva::venues::binance::stream::LiveConfig {
+        live: minerva::venues::FeedConfig::Binance(minerva::venues::binance::stream::LiveConfig {
             host: host.to_string(),
             rest: None,
             market: minerva::core::Market::Spot,
@@ -55,7 +55,7 @@ fn live_btc(host: &str, seed: u64) -> RecordSource {
             seed,
             rotate_after: None,
             stale_after: None,
-        },
+        }),
     }
 }
 

@@ -387,6 +387,36 @@ pub fn stderr_is_tty() -> bool {
     std::io::IsTerminal::is_terminal(&std::io::stderr())
 }
 
+/// KuCoin's live feed of `symbol` at `endpoint`: the local venue at `host`, or KuCoin
+/// (it has no testnet). Signed full-depth snapshots with the environment's KuCoin keys
+/// (or the paper keys the local venue accepts); live without keys, the public top 100,
+/// said on stderr.
+pub fn kucoin_feed(
+    endpoint: minerva::venues::binance::endpoints::Environment,
+    host: &str,
+    market: Market,
+    symbol: &str,
+) -> Result<minerva::venues::kucoin::stream::FeedConfig> {
+    use minerva::venues::binance::endpoints::Environment;
+    let rest = match endpoint {
+        Environment::Local => format!("http://{host}"),
+        Environment::Live => minerva::venues::kucoin::endpoints::rest_host(market).to_string(),
+        Environment::Testnet => bail!(
+            "--endpoint testnet: KuCoin has no sandbox any more; rehearse on the local venue (minerva exchange on KuCoin data, --endpoint local; docs/kucoin.md)"
+        ),
+    };
+    let mut c = minerva::venues::kucoin::stream::FeedConfig::new(&rest, market, symbol);
+    let (keys, from_env) = minerva::venues::kucoin::keys::KucoinKeys::from_env_or_paper();
+    if from_env || endpoint == Environment::Local {
+        c.keys = Some(std::sync::Arc::new(keys));
+    } else {
+        eprintln!(
+            "no KuCoin keys in the environment: the book starts from KuCoin's public top-100 snapshot (set MINERVA_KUCOIN_API_KEY/_SECRET/_PASSPHRASE for the full book)"
+        );
+    }
+    Ok(c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ use minerva::store::Target;
 use minerva::store::recorder::{RecordConfig, RecordSource, Rotate, record};
 use minerva::venues::binance::endpoints::{self, Environment};
 use minerva::venues::binance::stream::LiveConfig;
+use minerva::venues::{FeedConfig, Venue};
 
 /// `minerva record`'s flags.
 #[derive(clap::Args)]
@@ -18,8 +19,12 @@ pub struct Args {
     /// The market (spot or usdm).
     #[arg(long, value_enum, default_value = "spot")]
     market: Market,
-    /// Streams per symbol (default: the diff depth, trade, aggTrade, bookTicker,
-    /// kline_1m).
+    /// The venue: binance, or kucoin (its level-2 updates, matches and tickers, with
+    /// its REST snapshots; docs/kucoin.md).
+    #[arg(long, value_enum, default_value = "binance")]
+    venue: Venue,
+    /// Streams per symbol (Binance; default: the diff depth, trade, aggTrade,
+    /// bookTicker, kline_1m).
     #[arg(long)]
     streams: Option<String>,
     /// The database (created when absent): a SQLite file, or
@@ -30,7 +35,8 @@ pub struct Args {
     /// `market.db` becomes `market-YYYYMMDD-HHMMSS.db`, …, with no gap at the seams.
     #[arg(long, value_parser = str::parse::<Rotate>)]
     rotate: Option<Rotate>,
-    /// Where from: the local exchange at --host, Binance's testnet, or Binance.
+    /// Where from: the local exchange at --host, the venue's testnet (Binance only),
+    /// or the venue.
     #[arg(long, value_enum, default_value = "local")]
     endpoint: Environment,
     /// The local exchange's address.
@@ -88,9 +94,36 @@ pub fn run(a: Args) -> Result<()> {
         bail!("--status-every must be a positive number of seconds");
     }
     let mut sources = Vec::with_capacity(symbols.len());
+    if a.venue == Venue::Kucoin {
+        if a.streams.is_some() {
+            bail!(
+                "--streams names Binance streams; KuCoin's topics are its level 2, matches and tickers"
+            );
+        }
+        let mut list: Option<Vec<u8>> = None;
+        for (k, sym) in symbols.iter().enumerate() {
+            let mut c = super::args::kucoin_feed(a.endpoint, &a.host, market, sym)?;
+            c.seed = k as u64;
+            // The symbol list the recording was made under goes with it.
+            if list.is_none() {
+                match c.fetch_symbol_list() {
+                    Ok(body) => list = Some(body),
+                    Err(e) => eprintln!("minerva: warning: the symbol list is not stored: {e:#}"),
+                }
+            }
+            sources.push(RecordSource {
+                live: FeedConfig::Kucoin(c),
+                exchange_info: list.clone(),
+                watch: None,
+            });
+        }
+    }
     // USD-M answers every symbol's exchangeInfo at once: fetched once for all.
     let mut fetched: Option<Vec<u8>> = None;
     for (k, sym) in symbols.iter().enumerate() {
+        if a.venue == Venue::Kucoin {
+            break;
+        }
         let mut live = LiveConfig::new(&hosts, market, sym, streams.clone());
         live.rest = Some(hosts.rest.clone());
         live.seed = k as u64;
@@ -112,7 +145,7 @@ pub fn run(a: Args) -> Result<()> {
             },
         };
         sources.push(RecordSource {
-            live,
+            live: FeedConfig::Binance(live),
             exchange_info,
             watch: None,
         });
@@ -184,13 +217,12 @@ fn live_views(
     std::fs::create_dir_all(dir).with_context(|| format!("--status {}", dir.display()))?;
     let mut views = Vec::new();
     for src in sources.iter_mut() {
-        let sym = src.live.symbol.clone();
+        let sym = src.live.symbol().to_string();
         let spec = src.exchange_info.as_deref().and_then(|body| {
-            minerva::venues::binance::parse_exchange_info(body, Some(market))
+            minerva::venues::parse_symbol_list(body)
                 .ok()?
-                .specs
                 .into_iter()
-                .find(|s| s.name.as_str() == sym)
+                .find(|s| s.name.as_str() == sym && s.market == market)
         });
         let Some(spec) = spec else {
             eprintln!("minerva: warning: {sym}: no exchangeInfo grids, so no live view");

@@ -20,7 +20,6 @@ use minerva::venues::binance::keys::ApiKeys;
 use minerva::venues::binance::link::{LeverageWish, LinkConfig};
 use minerva::venues::binance::sign::Signer;
 use minerva::venues::binance::stream::LiveConfig;
-use minerva::venues::kucoin::stream::FeedConfig as KucoinFeed;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -187,8 +186,8 @@ enum From {
     Feed(String),
     /// A venue: its streams, and its order endpoints unless `--paper`.
     Venue(Hosts),
-    /// KuCoin's REST server (tokens, grids, snapshots); paper trading.
-    Kucoin(String),
+    /// KuCoin's feed at --endpoint (paper trading).
+    Kucoin,
 }
 
 impl Args {
@@ -208,15 +207,7 @@ impl Args {
                     "--source kucoin: KuCoin orders are not built yet; add --paper (KuCoin's feed, orders on the simulated exchange; docs/kucoin.md)"
                 );
             }
-            return Ok(From::Kucoin(match self.endpoint {
-                Environment::Local => format!("http://{}", self.host),
-                Environment::Live => {
-                    minerva::venues::kucoin::endpoints::rest_host(market).to_string()
-                }
-                Environment::Testnet => bail!(
-                    "--endpoint testnet: KuCoin has no sandbox any more; rehearse on the local venue (minerva exchange on KuCoin data, --endpoint local; docs/kucoin.md)"
-                ),
-            }));
+            return Ok(From::Kucoin);
         }
         if self.source.starts_with("ws://") || self.source.starts_with("wss://") {
             return Ok(From::Feed(self.source.trim_end_matches('/').to_string()));
@@ -364,19 +355,13 @@ pub fn setup(a: &Args) -> Result<Setup> {
             watch_feed(&mut live, a.watchdog);
             (live.fetch_spec()?, Some(live), Vec::new())
         }
-        From::Kucoin(rest) => {
-            let mut c = KucoinFeed::new(&rest, market, &strategy.market);
-            // Signed full-depth snapshots with the environment's KuCoin keys, or the
-            // local venue's paper keys; live without keys: the public top 100.
-            let (keys, from_env) = minerva::venues::kucoin::keys::KucoinKeys::from_env_or_paper();
-            if from_env || a.endpoint == Environment::Local {
-                c.keys = Some(Arc::new(keys));
-            } else {
-                eprintln!(
-                    "no KuCoin keys in the environment: the book starts from KuCoin's public top-100 snapshot (set MINERVA_KUCOIN_API_KEY/_SECRET/_PASSPHRASE for the full book)"
-                );
-            }
-            let mut live = FeedConfig::Kucoin(c);
+        From::Kucoin => {
+            let mut live = FeedConfig::Kucoin(super::args::kucoin_feed(
+                a.endpoint,
+                &a.host,
+                market,
+                &strategy.market,
+            )?);
             watch_feed(&mut live, a.watchdog);
             (live.fetch_spec()?, Some(live), Vec::new())
         }

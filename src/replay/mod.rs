@@ -17,7 +17,6 @@ pub mod signal_run;
 use crate::book::{Book, BookConfig};
 use crate::core::{Market, MarketEvent, SymbolId, SymbolSpec};
 use crate::store::files::{InputError, LineKind, LineReader, classify};
-use crate::venues::binance::parse_exchange_info;
 use crate::venues::wire::{DEFAULT_MAX_LEVELS, Decoded, SymbolTable};
 use crate::venues::{MarketDecoder, Venue, parse_depth_snapshot};
 use report::MsgCounts;
@@ -93,24 +92,6 @@ struct Setup {
     file_symbol: Vec<Option<String>>,
 }
 
-/// A symbol list answer, Binance's exchangeInfo or KuCoin's symbols, by its shape.
-fn symbol_list(json: &[u8]) -> Result<Vec<SymbolSpec>, String> {
-    match Venue::of_answer(json) {
-        Venue::Binance => parse_exchange_info(json, None)
-            .map(|ei| ei.specs)
-            .map_err(|e| e.to_string()),
-        // Futures contracts carry a `multiplier`; spot symbols never do.
-        Venue::Kucoin if json.windows(12).any(|w| w == b"\"multiplier\"") => {
-            crate::venues::kucoin::contracts::parse_contracts(json)
-                .map(|c| c.specs)
-                .map_err(|e| e.to_string())
-        }
-        Venue::Kucoin => crate::venues::kucoin::symbols::parse_symbols(json)
-            .map(|s| s.specs)
-            .map_err(|e| e.to_string()),
-    }
-}
-
 /// The venue the input shows, refusing a mix.
 #[derive(Default)]
 struct SeenVenue(Option<Venue>);
@@ -141,7 +122,7 @@ fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> 
     if let Some(path) = &opts.exchange_info {
         let json = std::fs::read(path)
             .map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
-        let specs = symbol_list(&json)
+        let specs = crate::venues::parse_symbol_list(&json)
             .map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
         info.extend(specs.into_iter().map(|s| (s.name.to_string(), s)));
     }
@@ -152,7 +133,7 @@ fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> 
                 .and_then(|mut s| s.exchange_info(session))
                 .map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
             if let Some(json) = stored {
-                let specs = symbol_list(&json).map_err(|e| {
+                let specs = crate::venues::parse_symbol_list(&json).map_err(|e| {
                     ReplayError::Setup(format!("{}: stored symbol list: {e}", path.display()))
                 })?;
                 for spec in specs {
@@ -170,6 +151,11 @@ fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> 
                     if l.json.starts_with(b"{\"lastUpdateId\"") {
                         venue.saw(Venue::Binance)?;
                         bare_snapshots.push((i, l.json.to_vec()));
+                    } else if crate::venues::kucoin::peek::is_snapshot(l.json) {
+                        // A KuCoin REST snapshot a live source stored among the frames
+                        // (`minerva record --venue kucoin`): its levels refine the grid.
+                        venue.saw(Venue::Kucoin)?;
+                        bare_snapshots.push((i, l.json.to_vec()));
                     } else if let Some((s, v)) = samples.frame(l.json) {
                         venue.saw(v)?;
                         if !seen.contains(&s) {
@@ -185,7 +171,7 @@ fn setup(files: &[PathBuf], opts: &ReplayOptions) -> Result<Setup, ReplayError> 
                 }
                 LineKind::ExchangeInfo => {
                     venue.saw(Venue::of_answer(l.json))?;
-                    let specs = symbol_list(l.json)
+                    let specs = crate::venues::parse_symbol_list(l.json)
                         .map_err(|e| ReplayError::Setup(format!("{}: {e}", path.display())))?;
                     info.extend(specs.into_iter().map(|s| (s.name.to_string(), s)));
                 }

@@ -546,7 +546,7 @@ pub fn is_recording(path: &Path) -> bool {
 /// The stream a recorded line's JSON names (`btcusdt@trade`), `snapshot` for a REST
 /// depth snapshot, empty otherwise.
 pub fn stream_of(json: &[u8]) -> String {
-    crate::venues::binance::wire::peek::stream_name(json).to_string()
+    crate::venues::recorded::stream_name(json).to_string()
 }
 
 /// Files as given, with every database replaced by its sessions, each as the path

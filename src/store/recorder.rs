@@ -23,8 +23,7 @@ use super::scan::DepthChain;
 use super::{Event, EventKind, NewSession, Row, Sink, StoreError, Target, open_sink, stream_of};
 use crate::feed::LiveStats;
 use crate::feed::Source;
-use crate::venues::binance::stream::{LiveConfig, LiveSource};
-use crate::venues::binance::wire::peek;
+use crate::venues::{FeedConfig, FeedSource};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,9 +34,10 @@ use std::time::{Duration, Instant};
 /// One symbol to record.
 #[derive(Debug, Clone)]
 pub struct RecordSource {
-    /// Its live source.
-    pub live: LiveConfig,
-    /// The exchangeInfo body it trades under, stored with its sessions.
+    /// Its live source (either venue's).
+    pub live: FeedConfig,
+    /// The symbol list it trades under (Binance's exchangeInfo, KuCoin's symbols or
+    /// contracts), stored with its sessions.
     pub exchange_info: Option<Vec<u8>>,
     /// A copy of every frame for a live view (`minerva record --status`), sent without
     /// waiting: a view that falls behind misses frames, the recording never does.
@@ -240,11 +240,11 @@ fn open_file(cfg: &RecordConfig, now_ns: i64) -> Result<Open, StoreError> {
     let mut sink = open_sink(&target)?;
     let mut sessions = Vec::with_capacity(cfg.sources.len());
     for s in &cfg.sources {
-        let source = format!("{}/{}", s.live.host, s.live.symbol);
-        let market = s.live.market.name();
+        let source = s.live.name();
+        let market = s.live.market().name();
         sessions.push(sink.begin_session(&NewSession {
             source: &source,
-            symbol: &s.live.symbol,
+            symbol: s.live.symbol(),
             market,
             exchange_info: s.exchange_info.as_deref(),
         })?);
@@ -281,15 +281,15 @@ pub fn record(
     let mut requests = Vec::new();
     let mut readers = Vec::new();
     for (idx, src) in cfg.sources.iter().enumerate() {
-        let source = LiveSource::new(src.live.clone(), stop.clone());
+        let source = src.live.clone().source(stop.clone());
         let state = Arc::new(ReaderState::default());
-        stats.push((src.live.symbol.clone(), source.stats(), state.clone()));
+        stats.push((src.live.symbol().to_string(), source.stats(), state.clone()));
         requests.push(source.snapshot_request());
         let (tx, waits, watch) = (tx.clone(), waits.clone(), src.watch.clone());
         let h = std::thread::Builder::new()
             .name(format!(
                 "minerva-record-{}",
-                src.live.symbol.to_ascii_lowercase()
+                src.live.symbol().to_ascii_lowercase()
             ))
             .spawn(move || read(source, idx, &tx, &waits, &state, watch.as_ref()))
             .map_err(|e| StoreError::Thread(e.to_string()))?;
@@ -450,7 +450,7 @@ fn rotate_file(
 /// A reader: frames of one source into the channel, each `<wall ns> <json>`, and
 /// what happened to the source as events.
 fn read(
-    mut source: LiveSource,
+    mut source: FeedSource,
     idx: usize,
     tx: &SyncSender<Item>,
     waits: &AtomicU64,
@@ -522,7 +522,7 @@ fn read(
                 return;
             }
         }
-        if let Some(e_ms) = peek::u64_after(f.bytes, b"\"E\":") {
+        if let Some(e_ms) = crate::venues::recorded::event_ms(f.bytes) {
             state
                 .lag_ms
                 .store(wall / 1_000_000 - e_ms as i64, Ordering::Relaxed);

@@ -4,8 +4,8 @@
 //! live, to ask for a snapshot after a gap.
 
 use super::{Recorded, StoreError};
-pub use crate::venues::binance::sequence::{Break, DepthChain};
-use crate::venues::binance::wire::peek::is_diff_depth;
+use crate::venues::recorded::is_depth_stream;
+pub use crate::venues::sequence::{Break, DepthChain};
 
 /// The JSON of a recorded line (`<recv_ns> <json>` or the JSON alone).
 pub fn json_of(line: &[u8]) -> &[u8] {
@@ -63,7 +63,7 @@ pub fn scan(db: &mut dyn Recorded, session: i64) -> Result<Scan, StoreError> {
             }
             if stream == "snapshot" {
                 out.snapshots += 1;
-            } else if is_diff_depth(&stream) {
+            } else if is_depth_stream(&stream) {
                 out.diffs += 1;
             }
             if let Some(b) = chain.message(&stream, json_of(&line)) {

@@ -39,6 +39,22 @@ impl FeedConfig {
         }
     }
 
+    /// The symbol read.
+    pub fn symbol(&self) -> &str {
+        match self {
+            FeedConfig::Binance(c) => &c.symbol,
+            FeedConfig::Kucoin(c) => &c.symbol,
+        }
+    }
+
+    /// Spot or futures.
+    pub fn market(&self) -> crate::core::Market {
+        match self {
+            FeedConfig::Binance(c) => c.market,
+            FeedConfig::Kucoin(c) => c.market,
+        }
+    }
+
     /// The symbol's grids from the venue. Cold.
     ///
     /// # Errors

@@ -24,6 +24,7 @@ pub mod binance;
 pub mod feed;
 pub mod keys;
 pub mod kucoin;
+pub mod recorded;
 pub(crate) mod scan;
 pub mod sequence;
 pub mod wire;
@@ -35,6 +36,27 @@ use wire::{DecodeError, DecodePath, DecodeStats, Decoded, SymbolTable};
 
 pub use crate::core::Venue;
 pub use feed::{FeedConfig, FeedSource};
+
+/// A symbol list answer, Binance's exchangeInfo or KuCoin's symbols, by its shape.
+///
+/// # Errors
+/// The reader's reason, as text, when the answer is none of them.
+pub fn parse_symbol_list(json: &[u8]) -> Result<Vec<SymbolSpec>, String> {
+    match Venue::of_answer(json) {
+        Venue::Binance => binance::exchange_info::parse_exchange_info(json, None)
+            .map(|ei| ei.specs)
+            .map_err(|e| e.to_string()),
+        // Futures contracts carry a `multiplier`; spot symbols never do.
+        Venue::Kucoin if json.windows(12).any(|w| w == b"\"multiplier\"") => {
+            kucoin::contracts::parse_contracts(json)
+                .map(|c| c.specs)
+                .map_err(|e| e.to_string())
+        }
+        Venue::Kucoin => kucoin::symbols::parse_symbols(json)
+            .map(|s| s.specs)
+            .map_err(|e| e.to_string()),
+    }
+}
 
 /// Which venue wrote a recorded message (the venues' shapes, known here only).
 impl Venue {

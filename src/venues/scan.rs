@@ -6,6 +6,23 @@
 //! reader. Each venue adds its own shapes (Binance's level pairs, KuCoin's change
 //! triples) in an `impl Cursor` beside its decoder.
 
+/// The unsigned integer after `key` (e.g. `"U":`) in `frame`: the first occurrence,
+/// at most 19 digits.
+#[inline]
+pub fn u64_after(frame: &[u8], key: &[u8]) -> Option<u64> {
+    let at = frame.windows(key.len()).position(|w| w == key)? + key.len();
+    let digits = frame[at..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if digits == 0 || digits > 19 {
+        return None;
+    }
+    Some(frame[at..at + digits].iter().fold(0u64, |a, &d| {
+        a.wrapping_mul(10).wrapping_add((d - b'0') as u64)
+    }))
+}
+
 /// Nesting depth up to which unknown values are skipped.
 pub(crate) const MAX_SKIP_DEPTH: u32 = 16;
 

@@ -297,17 +297,6 @@ fn warm_up(st: &mut State, specs: &[SymbolSpec], messages: &[RecordedMessage]) -
     k
 }
 
-/// The topic of a market message (`"type":"message"`), read from its text (cold: the
-/// exchange's side). `None` for control frames and snapshots.
-fn topic_of(text: &str) -> Option<&str> {
-    if !text.contains(r#""type":"message""#) {
-        return None;
-    }
-    let at = text.find(r#""topic":""#)? + r#""topic":""#.len();
-    let end = text[at..].find('"')?;
-    Some(&text[at..at + end])
-}
-
 fn replay(shared: &Shared, messages: &[RecordedMessage], k: usize, speed: Option<f64>) {
     shared.gate.wait(&shared.stop);
     let pace = Pace::new(messages.get(k).map_or(0, |m| m.recv_ns), speed);
@@ -326,7 +315,7 @@ fn replay(shared: &Shared, messages: &[RecordedMessage], k: usize, speed: Option
         let Ok(text) = std::str::from_utf8(&m.json) else {
             continue;
         };
-        let Some(topic) = topic_of(text) else {
+        let Some(topic) = crate::venues::kucoin::peek::topic(&m.json) else {
             continue;
         };
         let n = shared.published.fetch_add(1, Ordering::Relaxed) + 1;
@@ -401,29 +390,5 @@ impl Shared {
 
     fn token_known(&self, token: &str) -> bool {
         lock(&self.tokens).iter().any(|t| t == token)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn topics_of_market_messages_only() {
-        assert_eq!(
-            topic_of(r#"{"type":"message","topic":"/market/level2:BTC-USDT","data":{}}"#),
-            Some("/market/level2:BTC-USDT")
-        );
-        assert_eq!(
-            topic_of(
-                r#"{"data":{},"subject":"trade.l2update","topic":"/market/match:A-B","type":"message"}"#
-            ),
-            Some("/market/match:A-B")
-        );
-        assert_eq!(topic_of(r#"{"id":"1","type":"welcome"}"#), None);
-        assert_eq!(
-            topic_of(r#"{"code":"200000","data":{"sequence":"1"}}"#),
-            None
-        );
     }
 }

@@ -11,7 +11,6 @@ pub mod link;
 pub mod market;
 pub mod orders;
 pub mod params;
-pub mod sequence;
 pub mod sign;
 pub mod snapshot;
 pub mod stream;

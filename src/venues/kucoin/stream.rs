@@ -72,18 +72,26 @@ impl FeedConfig {
         }
     }
 
+    /// The server's symbol list (spot) or contract list (futures), as answered. Cold.
+    ///
+    /// # Errors
+    /// [`rest::RestError`] when the server cannot be reached or refuses.
+    pub fn fetch_symbol_list(&self) -> Result<Vec<u8>, rest::RestError> {
+        let path = if self.market.is_futures() {
+            Rest::Contracts.path()
+        } else {
+            Rest::Symbols.path()
+        };
+        rest::get(&self.rest, path, TIMEOUT)
+    }
+
     /// The symbol's grids from the server's symbol list (spot) or contract list
     /// (futures). Cold.
     ///
     /// # Errors
     /// [`SpecError`] when the list cannot be had or does not list the symbol.
     pub fn fetch_spec(&self) -> Result<SymbolSpec, SpecError> {
-        let path = if self.market.is_futures() {
-            Rest::Contracts.path()
-        } else {
-            Rest::Symbols.path()
-        };
-        let body = rest::get(&self.rest, path, TIMEOUT)?;
+        let body = self.fetch_symbol_list()?;
         let specs = if self.market.is_futures() {
             super::contracts::parse_contracts(&body)
                 .map(|c| c.specs)

@@ -10,22 +10,7 @@
 //!            └ stream_name ──────┘        └ data: split_envelope ──────────────────── u64_after(b"\"U\":") ┘
 //! ```
 
-/// The unsigned integer after `key` (e.g. `"U":`) in `frame`: the first occurrence,
-/// at most 19 digits.
-#[inline]
-pub fn u64_after(frame: &[u8], key: &[u8]) -> Option<u64> {
-    let at = frame.windows(key.len()).position(|w| w == key)? + key.len();
-    let digits = frame[at..]
-        .iter()
-        .take_while(|c| c.is_ascii_digit())
-        .count();
-    if digits == 0 || digits > 19 {
-        return None;
-    }
-    Some(frame[at..at + digits].iter().fold(0u64, |a, &d| {
-        a.wrapping_mul(10).wrapping_add((d - b'0') as u64)
-    }))
-}
+pub use crate::venues::scan::u64_after;
 
 /// What a recorded or live message is, for the recorder's `stream` column: the
 /// combined stream's name, `snapshot` for a REST depth snapshot, else empty.
