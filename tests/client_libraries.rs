@@ -91,6 +91,7 @@ fn kucoin_clients_work_against_the_local_kucoin_venue() {
         faults: Faults::default(),
         keys: std::sync::Arc::new(minerva::venues::kucoin::keys::KucoinKeys::paper()),
         limits: Limits::default(),
+        trading: Default::default(),
     })
     .unwrap();
     let script = concat!(

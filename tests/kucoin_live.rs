@@ -54,6 +54,7 @@ fn venue(files: Vec<PathBuf>, faults: Faults, speed: Option<f64>) -> LocalKucoin
         faults,
         keys: Arc::new(KucoinKeys::paper()),
         limits: Limits::default(),
+        trading: Default::default(),
     })
     .unwrap()
 }
@@ -413,4 +414,129 @@ fn a_kucoin_recording_replays_to_the_reference_books() {
         assert_eq!(seen, 2);
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// The local venue's desk keeps KuCoin's rules: a post-only order that would take is
+/// accepted and then cancelled (not refused); a clientOid still open is refused; an
+/// unknown symbol is `900001`; an unsigned order is `400001`; GTT is refused with the
+/// reason; a filled market buy shows in the order and the balances.
+#[test]
+fn the_local_venues_desk_keeps_kucoins_order_rules() {
+    use minerva::net::http::Client;
+    use minerva::venues::kucoin::sign::{Signer, headers};
+    let Some(files) = files() else { return };
+    let v = venue(files, Faults::default(), Some(1.0));
+    let keys = KucoinKeys::paper();
+    let signer = Signer::new(&keys);
+    let mut c = Client::new(
+        &format!("http://{}", v.local_addr()),
+        std::time::Duration::from_secs(5),
+    );
+    let mut call = |method: &str, path: &str, body: &str| -> serde_json::Value {
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let h = headers(&signer, &keys, ts, method, path, body.as_bytes());
+        let mut refs: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        refs.push(("Content-Type", "application/json"));
+        let a = c.request(method, path, body.as_bytes(), &refs).unwrap();
+        serde_json::from_slice(&a.body).unwrap()
+    };
+    // The replay starts with a subscriber's snapshot: take one.
+    let book = call(
+        "GET",
+        &format!("/api/v3/market/orderbook/level2?symbol={SYMBOL}"),
+        "",
+    );
+    let ask: f64 = book["data"]["asks"][0][0]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let place = |side: &str, extra: &str| {
+        format!(
+            r#"{{"clientOid":"t-{side}-{extra_len}","side":"{side}","symbol":"{SYMBOL}","type":"limit","price":"{:.3}","size":"0.5"{extra}}}"#,
+            ask * 1.05,
+            extra_len = extra.len()
+        )
+    };
+    let taking = call(
+        "POST",
+        "/api/v1/hf/orders",
+        &place("buy", r#","postOnly":true"#),
+    );
+    assert_eq!(taking["code"], "200000", "{taking}");
+    let id = taking["data"]["orderId"].as_str().unwrap().to_string();
+    let got = call(
+        "GET",
+        &format!("/api/v1/hf/orders/{id}?symbol={SYMBOL}"),
+        "",
+    );
+    assert_eq!(got["data"]["active"], false, "{got}");
+    assert_eq!(
+        got["data"]["cancelExist"], true,
+        "post-only that would take: cancelled"
+    );
+    assert_eq!(got["data"]["dealSize"], "0");
+    // A resting order, then the same clientOid again.
+    let rest = format!(
+        r#"{{"clientOid":"rest-1","side":"buy","symbol":"{SYMBOL}","type":"limit","price":"{:.3}","size":"0.5","postOnly":true}}"#,
+        ask * 0.8
+    );
+    assert_eq!(call("POST", "/api/v1/hf/orders", &rest)["code"], "200000");
+    let dup = call("POST", "/api/v1/hf/orders", &rest);
+    assert_eq!(dup["code"], "400100", "{dup}");
+    let unknown = call(
+        "POST",
+        "/api/v1/hf/orders",
+        &rest.replace(SYMBOL, "NOPE-USDT"),
+    );
+    assert_eq!(unknown["code"], "900001");
+    let gtt = call(
+        "POST",
+        "/api/v1/hf/orders",
+        &rest
+            .replace("rest-1", "gtt")
+            .replace(r#","postOnly":true"#, r#","timeInForce":"GTT""#),
+    );
+    assert_eq!(gtt["code"], "400100");
+    assert!(gtt["msg"].as_str().unwrap().contains("GTT"), "{gtt}");
+    let cancelled = call(
+        "DELETE",
+        &format!("/api/v1/hf/orders/client-order/rest-1?symbol={SYMBOL}"),
+        "",
+    );
+    assert_eq!(cancelled["data"]["clientOid"], "rest-1", "{cancelled}");
+    // A market buy fills, and the balances show it.
+    let buy = format!(
+        r#"{{"clientOid":"mkt-1","side":"buy","symbol":"{SYMBOL}","type":"market","size":"0.3"}}"#
+    );
+    assert_eq!(call("POST", "/api/v1/hf/orders", &buy)["code"], "200000");
+    let got = call(
+        "GET",
+        &format!("/api/v1/hf/orders/client-order/mkt-1?symbol={SYMBOL}"),
+        "",
+    );
+    assert_eq!(got["data"]["dealSize"], "0.3", "{got}");
+    let balances = call("GET", "/api/v1/accounts?type=trade_hf", "");
+    let bsv = balances["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["currency"] == "BCHSV")
+        .unwrap();
+    assert_eq!(bsv["balance"], "0.3");
+    // Unsigned: refused.
+    let a = c
+        .request(
+            "POST",
+            "/api/v1/hf/orders",
+            buy.as_bytes(),
+            &[("Content-Type", "application/json")],
+        )
+        .unwrap();
+    assert_eq!(a.status, 401);
+    assert!(String::from_utf8_lossy(&a.body).contains("400001"));
+    v.stop();
 }

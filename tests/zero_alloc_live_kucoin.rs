@@ -35,6 +35,7 @@ fn no_allocation_per_frame_on_the_kucoin_live_feed() {
         faults: Default::default(),
         keys: Arc::new(KucoinKeys::paper()),
         limits: Default::default(),
+        trading: Default::default(),
     })
     .unwrap();
     let mut cfg = FeedConfig::new(

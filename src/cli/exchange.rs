@@ -203,6 +203,12 @@ fn run_kucoin(a: &Args, files: Vec<PathBuf>) -> Result<()> {
             max_connections: a.max_connections as usize,
             ..Default::default()
         },
+        trading: TradingConfig {
+            capital_e8: a.capital,
+            fees: a.fees,
+            queue: a.queue,
+            ..TradingConfig::default()
+        },
     };
     minerva::shutdown::install_handlers();
     let venue = LocalKucoin::start(cfg)?;
@@ -223,6 +229,13 @@ fn run_kucoin(a: &Args, files: Vec<PathBuf>) -> Result<()> {
     }
     for (symbol, sha) in venue.digests() {
         println!("book {symbol}: sha256 {sha}");
+    }
+    for (symbol, position, wallet_e8) in venue.accounts() {
+        println!(
+            "account {symbol}: position {} lots, wallet {:.8}",
+            position.0,
+            wallet_e8 as f64 / 1e8
+        );
     }
     venue.stop();
     Ok(())

@@ -1,7 +1,9 @@
 """Third-party KuCoin clients against the local KuCoin venue (tests/client_libraries.rs).
 
-ccxt's kucoin (REST, its own signer) and ccxt.pro's kucoin (bullet token, WebSocket
-session, signed full-depth snapshot, level-2 updates and trades), and a bare
+ccxt's kucoin (REST, its own signer: signed snapshot, HF orders placed, queried,
+listed, cancelled and filled, balances, an oversell refused) and ccxt.pro's kucoin
+(bullet token, WebSocket session, signed full-depth snapshot, level-2 updates and
+trades; the private order channel on a bullet-private token), and a bare
 `websockets` client for the session protocol's edges (bad token, welcome, ping,
 unknown topic). Usage: kucoin_libraries.py HOST:PORT
 """
@@ -116,12 +118,51 @@ async def raw_session(host):
                 break
 
 
+def ccxt_trading(base, sym):
+    ex = pointed(ccxt.kucoin(dict(KEYS, options=OPTIONS)), base)
+    ex.load_markets(False, {"marginables": False})
+    bid = ex.fetch_order_book(sym, 20)["bids"][0][0]
+    resting = ex.create_order(sym, "limit", "buy", 0.5, round(bid * 0.9, 3), {"postOnly": True})
+    got = ex.fetch_order(resting["id"], sym)
+    check(got["status"] == "open" and got["amount"] == 0.5, "ccxt: a post-only buy rests (HF order)")
+    check(any(o["id"] == resting["id"] for o in ex.fetch_open_orders(sym)), "ccxt: listed among the open orders")
+    ex.cancel_order(resting["id"], sym)
+    check(ex.fetch_order(resting["id"], sym)["status"] == "canceled", "ccxt: cancelled")
+    bought = ex.create_order(sym, "market", "buy", 0.3)
+    got = ex.fetch_order(bought["id"], sym)
+    check(got["status"] == "closed" and got["filled"] == 0.3 and got["cost"] > 0, "ccxt: a market buy fills whole")
+    total = ex.fetch_balance()["total"]
+    base = ex.market(sym)["base"]
+    check(abs(total[base] - 0.3) < 1e-9, f"ccxt: the balance holds the {base} bought")
+    try:
+        ex.create_order(sym, "market", "sell", 5.0)
+        check(False, "ccxt: selling more than held is refused")
+    except ccxt.InsufficientFunds:
+        check(True, "ccxt: selling more than held is refused (200004)")
+    return bought["id"]
+
+
+async def ccxt_pro_orders(base, sym):
+    ex = pointed(ccxt.pro.kucoin(dict(KEYS, options=OPTIONS)), base)
+    try:
+        await ex.load_markets(False, {"marginables": False})
+        watch = asyncio.ensure_future(ex.watch_orders(sym))
+        await asyncio.sleep(1.0)
+        placed = await ex.create_order(sym, "market", "sell", 0.1)
+        orders = await asyncio.wait_for(watch, 10)
+        check(any(o["id"] == placed["id"] for o in orders), "ccxt.pro: the private order channel reports the order")
+    finally:
+        await ex.close()
+
+
 def main():
     host = sys.argv[1]
     base = f"http://{host}"
     asyncio.run(raw_session(host))
     sym = ccxt_rest(base)
     asyncio.run(ccxt_pro(base, sym))
+    ccxt_trading(base, sym)
+    asyncio.run(ccxt_pro_orders(base, sym))
     print("all kucoin client checks passed")
 
 

@@ -19,13 +19,20 @@
 //!   checked as KuCoin checks: key, passphrase, timestamp within 5 s, signature) and
 //!   the public top 20 and 100.
 //!
+//! It trades (its desk, `desk`): the signed HF order endpoints (place, cancel, query,
+//! active orders) and the account's balances, matched against the replayed market by
+//! the backtest's simulated exchange, with each order change on the private topic
+//! `/spotMarket/tradeOrdersV2` (and its first version, `/spotMarket/tradeOrders`) of a
+//! session opened with a `bullet-private` token.
+//!
 //! Not served yet (each answered with a clear refusal, never a made-up success):
-//! orders, the private WebSocket (`bullet-private`), futures recordings.
+//! futures recordings and orders, stop orders, margin.
 //!
 //! The replay starts when the first subscriber takes its REST snapshot (or a second
 //! after it subscribed); the recording up to its own snapshots is applied first, so
 //! the books are live before anyone connects. Threads block (no spinning).
 
+pub mod desk;
 mod rest;
 mod ws;
 
@@ -70,6 +77,8 @@ pub struct Config {
     pub keys: Arc<KucoinKeys>,
     /// What one client may take (connections, timeouts, sizes).
     pub limits: Limits,
+    /// The account and the matching (capital, fees, queue model).
+    pub trading: super::TradingConfig,
 }
 
 /// KuCoin's session timing as its bullet answer states it (ms).
@@ -81,6 +90,8 @@ pub const PING_TIMEOUT_MS: u64 = 10_000;
 struct State {
     decoder: MarketDecoder,
     books: Vec<Book>,
+    /// The trading desk: orders matched against the replayed market.
+    desk: desk::Desk,
     /// Exchange time of the last event applied, ms.
     now_ms: u64,
 }
@@ -94,8 +105,9 @@ struct Shared {
     done: AtomicBool,
     published: AtomicU64,
     sessions_open: AtomicUsize,
-    /// Tokens handed out (the newest [`TOKENS_KEPT`]); a session must bring one.
-    tokens: Mutex<std::collections::VecDeque<String>>,
+    /// Tokens handed out, public or private (the newest [`TOKENS_KEPT`]); a session
+    /// must bring one, and only a private one may take the account's topics.
+    tokens: Mutex<std::collections::VecDeque<(String, bool)>>,
     rng: Mutex<fastrand::Rng>,
     keys: Arc<KucoinKeys>,
     signer: Signer,
@@ -158,6 +170,7 @@ impl LocalKucoin {
                 table,
                 crate::venues::wire::DEFAULT_MAX_LEVELS,
             ),
+            desk: desk::Desk::new(&specs, &cfg.trading),
             books,
             now_ms: 0,
         };
@@ -224,6 +237,11 @@ impl LocalKucoin {
         self.shared.fanout.kicked()
     }
 
+    /// Each symbol's position (base lots) and wallet (quote, 10⁻⁸).
+    pub fn accounts(&self) -> Vec<(String, crate::core::Lots, i64)> {
+        self.shared.accounts()
+    }
+
     /// The final book of each symbol, in the canonical digest (what a client that
     /// kept up must have).
     pub fn digests(&self) -> Vec<(String, String)> {
@@ -263,6 +281,7 @@ fn apply(st: &mut State, specs: &[SymbolSpec], m: &RecordedMessage) {
     let State {
         decoder,
         books,
+        desk,
         now_ms,
     } = st;
     if let Some(sym) = &m.snapshot_of {
@@ -272,11 +291,14 @@ fn apply(st: &mut State, specs: &[SymbolSpec], m: &RecordedMessage) {
         let k = id.0 as usize;
         if let Ok(snap) = parse_depth_snapshot(Venue::Kucoin, &m.json, &specs[k]) {
             books[k].apply_snapshot(&snap);
+            desk.on_snapshot(k, &snap);
         }
         return;
     }
     let _ = decoder.decode(&m.json, 0, &mut |ev| {
-        books[ev.symbol.0 as usize].on_event(ev);
+        let k = ev.symbol.0 as usize;
+        books[k].on_event(ev);
+        desk.on_event(k, ev);
         *now_ms = (*now_ms).max(ev.event_ms);
     });
 }
@@ -308,7 +330,12 @@ fn replay(shared: &Shared, messages: &[RecordedMessage], k: usize, speed: Option
         // Applied before it is published, the lock released before publishing: a
         // snapshot may be ahead of the updates sent so far, never behind them (the
         // procedure drops the updates a snapshot covers).
-        apply(&mut lock(&shared.state), &shared.specs, m);
+        {
+            let mut st = lock(&shared.state);
+            apply(&mut st, &shared.specs, m);
+            st.desk.absorb_all(rest::wall_ms() as i64);
+        }
+        shared.publish_private();
         if m.snapshot_of.is_some() {
             continue;
         }
@@ -374,8 +401,18 @@ async fn rest_request(
 }
 
 impl Shared {
-    /// A new token, remembered.
-    fn issue_token(&self) -> String {
+    /// The desk's order changes to the sessions on the private topic (the lock is
+    /// released before publishing).
+    fn publish_private(&self) {
+        let events = lock(&self.state).desk.take_events();
+        for (topic, e) in events {
+            let m = ws::msg(e);
+            self.fanout.publish(topic, &m, &m);
+        }
+    }
+
+    /// A new token, remembered; `private` ones may subscribe to the account's topics.
+    fn issue_token(&self, private: bool) -> String {
         let token: String = {
             let mut rng = lock(&self.rng);
             (0..48).map(|_| rng.alphanumeric()).collect()
@@ -384,11 +421,20 @@ impl Shared {
         if t.len() >= TOKENS_KEPT {
             t.pop_front();
         }
-        t.push_back(token.clone());
+        t.push_back((token.clone(), private));
         token
     }
 
-    fn token_known(&self, token: &str) -> bool {
-        lock(&self.tokens).iter().any(|t| t == token)
+    /// `Some(private)` for a token handed out.
+    fn token_known(&self, token: &str) -> Option<bool> {
+        lock(&self.tokens)
+            .iter()
+            .find(|(t, _)| t == token)
+            .map(|(_, private)| *private)
+    }
+
+    /// The account's positions and wallets (tests, the exit summary).
+    fn accounts(&self) -> Vec<(String, crate::core::Lots, i64)> {
+        lock(&self.state).desk.accounts()
     }
 }

@@ -30,7 +30,7 @@ fn ok<T: Serialize>(data: &T) -> (u16, Vec<u8>) {
     }
 }
 
-fn wall_ms() -> u64 {
+pub(super) fn wall_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -40,14 +40,11 @@ fn wall_ms() -> u64 {
 pub fn answer(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
     let path = req.path.as_str();
     match (req.method.as_str(), path) {
-        ("POST", p) if p == Rest::BulletPublic.path() => bullet(shared),
-        (_, p) if p == Rest::BulletPrivate.path() => (
-            400,
-            refusal(
-                "400100",
-                "the local KuCoin venue does not serve private channels yet (docs/kucoin.md)",
-            ),
-        ),
+        ("POST", p) if p == Rest::BulletPublic.path() => bullet(shared, false),
+        ("POST", p) if p == Rest::BulletPrivate.path() => match authenticate(shared, req) {
+            Ok(()) => bullet(shared, true),
+            Err(refused) => refused,
+        },
         ("GET", "/api/v1/timestamp") => ok(&wall_ms()),
         ("GET", p) if p == Rest::Symbols.path() || p == "/api/v1/symbols" => {
             ok(&shared.specs.iter().map(describe).collect::<Vec<_>>())
@@ -65,15 +62,13 @@ pub fn answer(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
         },
         ("GET", "/api/v1/market/orderbook/level2_20") => depth(shared, req, 20),
         ("GET", "/api/v1/market/orderbook/level2_100") => depth(shared, req, 100),
-        (m, p) if p.starts_with("/api/") && (p.contains("/orders") || p.contains("/accounts")) => {
-            let _ = m;
-            (
-                400,
-                refusal(
-                    "400100",
-                    "the local KuCoin venue does not trade yet: orders and accounts are not served (docs/kucoin.md)",
-                ),
-            )
+        (_, p) if p.starts_with("/api/v1/hf/orders") || p == "/api/v1/accounts" => {
+            if let Err(refused) = authenticate(shared, req) {
+                return refused;
+            }
+            let answer = trade(shared, req);
+            shared.publish_private();
+            answer
         }
         _ => (404, refusal("404000", "Url Not Found")),
     }
@@ -99,8 +94,41 @@ fn authenticate(shared: &Shared, req: &Request) -> Result<(), (u16, Vec<u8>)> {
     .map_err(|r| (401, refusal(r.code, r.msg)))
 }
 
+/// The signed trading endpoints, on the desk.
+fn trade(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
+    use super::desk::By;
+    let symbol = query_param(&req.query, "symbol");
+    let now = wall_ms() as i64;
+    let mut st = lock(&shared.state);
+    let desk = &mut st.desk;
+    let rest = req.path.trim_start_matches("/api/v1/hf/orders");
+    match (req.method.as_str(), req.path.as_str(), rest) {
+        ("GET", "/api/v1/accounts", _) => desk.balances(query_param(&req.query, "type")),
+        ("POST", _, "") => desk.place(&req.body, now),
+        ("GET", _, "/active") => desk.active(symbol.unwrap_or("")),
+        ("DELETE", _, r) | ("GET", _, r) if r.starts_with('/') => {
+            let by = match r.strip_prefix("/client-order/") {
+                Some(c) => By::Client(c),
+                None => By::Id(&r[1..]),
+            };
+            if req.method == "DELETE" {
+                desk.cancel(symbol, by, now)
+            } else {
+                desk.query(symbol, by)
+            }
+        }
+        _ => (404, refusal("404000", "Url Not Found")),
+    }
+}
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+}
+
 /// A token, and this venue as the WebSocket server.
-fn bullet(shared: &Shared) -> (u16, Vec<u8>) {
+fn bullet(shared: &Shared, private: bool) -> (u16, Vec<u8>) {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Server {
@@ -117,7 +145,7 @@ fn bullet(shared: &Shared) -> (u16, Vec<u8>) {
         instance_servers: [Server; 1],
     }
     ok(&Bullet {
-        token: shared.issue_token(),
+        token: shared.issue_token(private),
         instance_servers: [Server {
             endpoint: format!("ws://{}/endpoint", shared.addr),
             encrypt: false,
@@ -198,11 +226,7 @@ fn currencies(specs: &[SymbolSpec]) -> Vec<CurrencyRow> {
 /// `symbol`'s book: its `limit` best levels a side, at the sequence of the last update
 /// applied.
 fn depth(shared: &Shared, req: &Request, limit: usize) -> (u16, Vec<u8>) {
-    let symbol = req
-        .query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("symbol="))
-        .unwrap_or("");
+    let symbol = query_param(&req.query, "symbol").unwrap_or("");
     let Some(k) = shared.specs.iter().position(|s| s.name.as_str() == symbol) else {
         return (400, refusal("900001", "symbol not exists"));
     };

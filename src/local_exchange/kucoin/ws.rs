@@ -54,14 +54,13 @@ pub(super) async fn upgrade(
             .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
             .map(str::to_string)
     };
-    let Some(token) = param("token").filter(|t| shared.token_known(t)) else {
+    let Some(private) = param("token").and_then(|t| shared.token_known(&t)) else {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "401",
             "token is invalid: take one from POST /api/v1/bullet-public",
         );
     };
-    let _ = token;
     if shared.done.load(Ordering::Relaxed) {
         // Nothing will ever be published again (410 Gone: an end, not an outage).
         return refuse(StatusCode::GONE, "410", "The data has been served.");
@@ -78,7 +77,7 @@ pub(super) async fn upgrade(
         let outbox = shared.fanout.subscribe(Vec::new(), false);
         let id = outbox.id;
         shared.sessions_open.fetch_add(1, Ordering::Relaxed);
-        run(&shared, socket, outbox, &connect_id).await;
+        run(&shared, socket, outbox, &connect_id, private).await;
         shared.fanout.remove(id);
         shared.sessions_open.fetch_sub(1, Ordering::Relaxed);
     })
@@ -94,7 +93,13 @@ enum End {
     Closed,
 }
 
-async fn run(shared: &Shared, mut socket: WebSocket, mut outbox: Outbox, connect_id: &str) -> End {
+async fn run(
+    shared: &Shared,
+    mut socket: WebSocket,
+    mut outbox: Outbox,
+    connect_id: &str,
+    private: bool,
+) -> End {
     let kick = outbox.kick.clone();
     let welcome = format!(r#"{{"id":"{connect_id}","type":"welcome"}}"#);
     if !send(&mut socket, &kick, Message::Text(welcome.into())).await {
@@ -120,7 +125,7 @@ async fn run(shared: &Shared, mut socket: WebSocket, mut outbox: Outbox, connect
                 }
                 match m {
                     Message::Text(t) => {
-                        let reply = control(shared, outbox.id, t.as_str());
+                        let reply = control(shared, outbox.id, t.as_str(), private);
                         if let Some(r) = reply {
                             if !send(&mut socket, &kick, Message::Text(r.into())).await {
                                 break End::Slow;
@@ -195,7 +200,7 @@ fn error(id: &str, code: u32, text: &str) -> String {
 
 /// A client message answered: a pong, an ack (when asked for), or an error. `None`:
 /// nothing to send.
-fn control(shared: &Shared, session: u64, text: &str) -> Option<String> {
+fn control(shared: &Shared, session: u64, text: &str, private_session: bool) -> Option<String> {
     use sonic_rs::JsonValueTrait;
     let Ok(req) = sonic_rs::from_str::<Request>(text) else {
         return Some(error("", 400, "the message is not a KuCoin request"));
@@ -219,14 +224,21 @@ fn control(shared: &Shared, session: u64, text: &str) -> Option<String> {
         }
         "subscribe" | "unsubscribe" => {
             let adding = req.typ == "subscribe";
-            if req.private {
+            let topic = req.topic.as_deref().unwrap_or("");
+            let private_topic = super::desk::ORDERS_TOPICS.contains(&topic);
+            if private_topic && !(req.private && private_session) {
                 return Some(error(
                     &id,
                     401,
-                    "private channels are not served by the local KuCoin venue yet",
+                    "private topics need privateChannel and a bullet-private token",
                 ));
             }
-            let topics = match expand(shared, req.topic.as_deref().unwrap_or("")) {
+            let expanded = if private_topic {
+                Ok(vec![topic.to_string()])
+            } else {
+                expand(shared, topic)
+            };
+            let topics = match expanded {
                 Ok(t) => t,
                 Err((code, why)) => return Some(error(&id, code, &why)),
             };
@@ -253,7 +265,7 @@ fn control(shared: &Shared, session: u64, text: &str) -> Option<String> {
                     "exceed max subscription count limitation of 300 per session",
                 ));
             }
-            if adding {
+            if adding && !private_topic {
                 shared.gate.subscribed();
             }
             req.response

@@ -1,0 +1,653 @@
+//! The local KuCoin venue's trading desk, spot, in KuCoin's words (protocol notes §7,
+//! §8): the high-frequency (HF) order endpoints — place, cancel and query by order id
+//! or client id, the active orders — and the account balances, matched by the
+//! backtest's simulated exchange (one per symbol, fed the replayed market); each
+//! change of an order becomes a private `/spotMarket/tradeOrdersV2` `orderChange`
+//! message. One account: the keys the venue was started with; each symbol's wallet
+//! starts with the configured capital in its quote asset.
+//!
+//! KuCoin's ways kept: an order is answered with its ids as soon as it is accepted
+//! (its fills come as order changes); a post-only order that would take liquidity is
+//! accepted and then cancelled, not refused; a spot sell of more than the account
+//! holds is refused `200004`; parameters KuCoin would refuse are refused `400100`
+//! with the reason. Cold path: this is the exchange's side.
+
+use crate::core::decimal::canonical;
+use crate::core::{
+    ClientId, Execution, Lots, MarketEvent, NewOrder, OrderCmd, OrderKind, OrderRequest, OrderSide,
+    Reject, Report, SymbolSpec, Ticks, Valuer,
+};
+use crate::local_exchange::TradingConfig;
+use crate::sim::{SimConfig, SimExchange};
+use serde::{Deserialize, Serialize};
+
+/// Open orders a symbol may hold (KuCoin's HF limit is higher; the engine's own).
+const MAX_OPEN: usize = 200;
+/// Closed orders remembered for queries (older ones are forgotten: memory stays flat).
+const KEEP_CLOSED: usize = 10_000;
+/// The private topics of spot order changes: V2, and the first version (without
+/// `received`), which ccxt and older clients subscribe to.
+pub const ORDERS_TOPICS: [&str; 2] = ["/spotMarket/tradeOrdersV2", "/spotMarket/tradeOrders"];
+
+/// An answer: HTTP status and KuCoin's body.
+pub type Answer = (u16, Vec<u8>);
+
+fn refused(code: &str, msg: &str) -> Answer {
+    (
+        if code == "900001" || code.starts_with("4001") {
+            400
+        } else {
+            200
+        },
+        super::rest::refusal(code, msg),
+    )
+}
+
+fn ok<T: Serialize>(data: &T) -> Answer {
+    #[derive(Serialize)]
+    struct Envelope<'a, T> {
+        code: &'static str,
+        data: &'a T,
+    }
+    match sonic_rs::to_vec(&Envelope {
+        code: "200000",
+        data,
+    }) {
+        Ok(b) => (200, b),
+        Err(_) => (500, super::rest::refusal("500000", "Internal error")),
+    }
+}
+
+/// An order as the desk keeps it.
+#[derive(Debug, Clone)]
+struct Order {
+    id: String,
+    client: ClientId,
+    symbol: usize,
+    side: OrderSide,
+    market: bool,
+    tif: &'static str,
+    post_only: bool,
+    price: Ticks,
+    size: Lots,
+    deal_size: Lots,
+    deal_funds_e8: i64,
+    fee_e8: i64,
+    active: bool,
+    cancelled: bool,
+    created_ms: i64,
+    updated_ms: i64,
+}
+
+/// `POST /api/v1/hf/orders`'s body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PlaceBody {
+    #[serde(default)]
+    client_oid: Option<String>,
+    side: String,
+    symbol: String,
+    #[serde(rename = "type", default = "limit")]
+    typ: String,
+    #[serde(default)]
+    price: Option<String>,
+    #[serde(default)]
+    size: Option<String>,
+    #[serde(default)]
+    time_in_force: Option<String>,
+    #[serde(default)]
+    post_only: bool,
+}
+
+fn limit() -> String {
+    "limit".into()
+}
+
+/// An order as KuCoin describes it (`GET /api/v1/hf/orders/{orderId}`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderView {
+    id: String,
+    client_oid: String,
+    symbol: String,
+    op_type: &'static str,
+    #[serde(rename = "type")]
+    typ: &'static str,
+    side: &'static str,
+    price: String,
+    size: String,
+    deal_size: String,
+    deal_funds: String,
+    fee: String,
+    fee_currency: String,
+    time_in_force: &'static str,
+    post_only: bool,
+    active: bool,
+    cancel_exist: bool,
+    in_order_book: bool,
+    created_at: i64,
+    last_updated_at: i64,
+}
+
+/// The trading desk.
+pub struct Desk {
+    specs: Vec<SymbolSpec>,
+    sims: Vec<SimExchange>,
+    valuers: Vec<Valuer>,
+    orders: Vec<Order>,
+    next_id: u64,
+    next_trade: u64,
+    /// Order changes waiting for the account's sessions: their `type`, and their data.
+    events: Vec<(&'static str, sonic_rs::Value)>,
+}
+
+impl Desk {
+    /// A desk for `specs` under `cfg` (fees default to KuCoin's base spot tier,
+    /// 0.1 % maker and taker).
+    pub fn new(specs: &[SymbolSpec], cfg: &TradingConfig) -> Self {
+        let (maker, taker) = cfg.fees.unwrap_or((100_000, 100_000));
+        let sim_cfg = SimConfig {
+            latency: Default::default(),
+            queue: cfg.queue,
+            maker_fee_e8: maker,
+            taker_fee_e8: taker,
+            capital_e8: cfg.capital_e8,
+            leverage: 1,
+            maintenance_ppm: 4_000,
+            max_orders: MAX_OPEN,
+            seed: 0,
+            book: Default::default(),
+        };
+        Self {
+            specs: specs.to_vec(),
+            sims: specs
+                .iter()
+                .map(|s| SimExchange::new(s, &sim_cfg))
+                .collect(),
+            valuers: specs.iter().map(Valuer::new).collect(),
+            orders: Vec::new(),
+            next_id: 1,
+            next_trade: 1,
+            events: Vec::new(),
+        }
+    }
+
+    /// A market event reaches symbol `k`'s matching engine.
+    pub fn on_event(&mut self, k: usize, ev: &MarketEvent) {
+        self.sims[k].on_event(ev);
+    }
+
+    /// A recorded snapshot reaches symbol `k`'s matching engine.
+    pub fn on_snapshot(&mut self, k: usize, snap: &crate::core::DepthSnapshot) {
+        self.sims[k].on_snapshot(snap);
+    }
+
+    /// What the engines did since the last call (resting orders filled by the market)
+    /// becomes order states and private messages.
+    pub fn absorb_all(&mut self, now_ms: i64) {
+        for k in 0..self.sims.len() {
+            let mut out = Vec::new();
+            self.sims[k].drain_due(u64::MAX, |e| out.push(*e));
+            self.apply(k, &out, now_ms);
+        }
+        // Closed orders beyond the window are forgotten, oldest first.
+        let closed = self.orders.iter().filter(|o| !o.active).count();
+        if closed > KEEP_CLOSED {
+            let mut drop = closed - KEEP_CLOSED;
+            self.orders.retain(|o| {
+                if drop > 0 && !o.active {
+                    drop -= 1;
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+    }
+
+    /// The private messages waiting, each with its topic (a change goes to both
+    /// versions of the channel; `received` only to V2).
+    pub fn take_events(&mut self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        for (typ, data) in std::mem::take(&mut self.events) {
+            for topic in ORDERS_TOPICS {
+                if typ == "received" && topic == ORDERS_TOPICS[1] {
+                    continue;
+                }
+                let msg = sonic_rs::json!({
+                    "type": "message",
+                    "topic": topic,
+                    "subject": "orderChange",
+                    "channelType": "private",
+                    "data": data.clone(),
+                });
+                out.push((topic, msg.to_string()));
+            }
+        }
+        out
+    }
+
+    /// Each symbol's position (base lots) and wallet (quote, 10⁻⁸).
+    pub fn accounts(&self) -> Vec<(String, Lots, i64)> {
+        self.sims
+            .iter()
+            .zip(&self.specs)
+            .map(|(s, spec)| (spec.name.to_string(), s.position(), s.account().wallet_e8))
+            .collect()
+    }
+
+    fn symbol(&self, name: &str) -> Option<usize> {
+        self.specs.iter().position(|s| s.name.as_str() == name)
+    }
+
+    fn run(&mut self, k: usize, cmd: OrderCmd) -> Vec<Execution> {
+        let sim = &mut self.sims[k];
+        let now = sim.now_us();
+        let req = OrderRequest {
+            cmd,
+            timestamp_ms: now / 1000,
+            recv_window_ms: 60_000,
+        };
+        sim.send(&req, &[], now);
+        sim.settle();
+        let mut out = Vec::new();
+        sim.drain_due(u64::MAX, |e| out.push(*e));
+        out
+    }
+
+    /// `POST /api/v1/hf/orders`.
+    pub fn place(&mut self, body: &str, now_ms: i64) -> Answer {
+        let b: PlaceBody = match sonic_rs::from_str(body) {
+            Ok(b) => b,
+            Err(e) => return refused("400100", &format!("the order is not KuCoin's JSON: {e}")),
+        };
+        let Some(k) = self.symbol(&b.symbol) else {
+            return refused("900001", "symbol not exists");
+        };
+        let spec = &self.specs[k];
+        let side = match b.side.as_str() {
+            "buy" => OrderSide::Buy,
+            "sell" => OrderSide::Sell,
+            _ => return refused("400100", "side must be buy or sell"),
+        };
+        let client = match b.client_oid.as_deref() {
+            None | Some("") => ClientId::from(&format!("kc{}", self.next_id)).unwrap_or_default(),
+            Some(c)
+                if c.len() <= 36
+                    && c.bytes()
+                        .all(|x| x.is_ascii_alphanumeric() || x == b'_' || x == b'-') =>
+            {
+                ClientId::from(c).unwrap_or_default()
+            }
+            Some(_) => {
+                return refused(
+                    "400100",
+                    "clientOid: letters, digits, _ and -, at most 36 characters here (KuCoin takes 40)",
+                );
+            }
+        };
+        if self.orders.iter().any(|o| o.active && o.client == client) {
+            return refused("400100", "clientOid is duplicated");
+        }
+        let Some(size) = b.size.as_deref() else {
+            // `funds` (a market order's quote amount) is not taken: sizes only.
+            return refused(
+                "400100",
+                "size is required (funds orders are not taken here)",
+            );
+        };
+        let Ok(size) = spec.qty.parse(size.as_bytes()) else {
+            return refused("400100", "Size increment invalid.");
+        };
+        if size.0 <= 0 {
+            return refused("400100", "size must be positive");
+        }
+        let (market, kind, tif) =
+            match (b.typ.as_str(), b.time_in_force.as_deref().unwrap_or("GTC")) {
+                ("market", _) => (true, OrderKind::Market, "GTC"),
+                ("limit", _) if b.post_only => (false, OrderKind::PostOnly, "GTC"),
+                ("limit", "GTC") => (false, OrderKind::LimitGtc, "GTC"),
+                ("limit", "IOC") => (false, OrderKind::LimitIoc, "IOC"),
+                ("limit", "FOK") => (false, OrderKind::LimitFok, "FOK"),
+                ("limit", "GTT") => {
+                    return refused(
+                        "400100",
+                        "timeInForce GTT is not taken here (GTC, IOC, FOK)",
+                    );
+                }
+                ("limit", _) => {
+                    return refused("400100", "timeInForce must be GTC, GTT, IOC or FOK");
+                }
+                _ => return refused("400100", "type must be limit or market"),
+            };
+        let price = if market {
+            Ticks(0)
+        } else {
+            match b.price.as_deref().map(|p| spec.price.parse(p.as_bytes())) {
+                Some(Ok(p)) if p.0 > 0 => p,
+                Some(_) => return refused("400100", "Price increment invalid."),
+                None => return refused("400100", "price is required for a limit order"),
+            }
+        };
+        if side == OrderSide::Sell && size.0 > self.free_base(k) {
+            return refused("200004", "Balance insufficient!");
+        }
+        let order = NewOrder {
+            id: client,
+            side,
+            kind,
+            price,
+            qty: size,
+            reduce_only: false,
+        };
+        let id = format!(
+            "{:024x}",
+            0x6d6e_7600_0000_0000_0000_0000u128 + self.next_id as u128
+        );
+        self.next_id += 1;
+        let reports = self.run(k, OrderCmd::New(order));
+        let refusal = reports.iter().find_map(|e| match e.report {
+            Report::Rejected(r) if e.client_id == client => Some(r),
+            _ => None,
+        });
+        match refusal {
+            None | Some(Reject::WouldTakeLiquidity) => {}
+            Some(Reject::InsufficientMargin) => return refused("200004", "Balance insufficient!"),
+            Some(Reject::TooManyOrders) => {
+                return refused("400100", "too many open orders on this symbol");
+            }
+            Some(Reject::MinNotional) => {
+                return refused("400100", "the order's funds are under the minimum");
+            }
+            Some(r) => return refused("400100", &format!("the order is refused: {r:?}")),
+        }
+        self.orders.push(Order {
+            id: id.clone(),
+            client,
+            symbol: k,
+            side,
+            market,
+            tif,
+            post_only: b.post_only,
+            price,
+            size,
+            deal_size: Lots(0),
+            deal_funds_e8: 0,
+            fee_e8: 0,
+            active: true,
+            cancelled: false,
+            created_ms: now_ms,
+            updated_ms: now_ms,
+        });
+        let i = self.orders.len() - 1;
+        self.emit(i, "received", None, now_ms);
+        if refusal == Some(Reject::WouldTakeLiquidity) {
+            // KuCoin accepts a post-only order that would take, then cancels it.
+            self.close(i, true, now_ms);
+        } else {
+            self.emit(i, "open", None, now_ms);
+            self.apply(k, &reports, now_ms);
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Placed {
+            order_id: String,
+            client_oid: String,
+        }
+        ok(&Placed {
+            order_id: id,
+            client_oid: client.to_string(),
+        })
+    }
+
+    /// Base the account holds free: its position less what open sells lock.
+    fn free_base(&self, k: usize) -> i64 {
+        let held = self.sims[k].position().0.max(0);
+        let locked: i64 = self
+            .orders
+            .iter()
+            .filter(|o| o.active && o.symbol == k && o.side == OrderSide::Sell)
+            .map(|o| o.size.0 - o.deal_size.0)
+            .sum();
+        held - locked
+    }
+
+    fn find(&self, symbol: Option<&str>, by: By<'_>) -> Option<usize> {
+        self.orders.iter().rposition(|o| {
+            symbol.is_none_or(|s| self.specs[o.symbol].name.as_str() == s)
+                && match by {
+                    By::Id(id) => o.id == id,
+                    By::Client(c) => o.client.as_str() == c,
+                }
+        })
+    }
+
+    /// `DELETE /api/v1/hf/orders/{orderId}` or `…/client-order/{clientOid}`.
+    pub fn cancel(&mut self, symbol: Option<&str>, by: By<'_>, now_ms: i64) -> Answer {
+        let Some(i) = self.find(symbol, by).filter(|&i| self.orders[i].active) else {
+            return refused("400100", "order not exist or not allow to cancel");
+        };
+        let (k, client) = (self.orders[i].symbol, self.orders[i].client);
+        let reports = self.run(k, OrderCmd::Cancel(client));
+        self.apply(k, &reports, now_ms);
+        let o = &self.orders[i];
+        match by {
+            By::Id(_) => ok(&sonic_rs::json!({ "orderId": o.id })),
+            By::Client(_) => ok(&sonic_rs::json!({ "clientOid": o.client.as_str() })),
+        }
+    }
+
+    /// `GET /api/v1/hf/orders/{orderId}` or `…/client-order/{clientOid}`.
+    pub fn query(&self, symbol: Option<&str>, by: By<'_>) -> Answer {
+        match self.find(symbol, by) {
+            Some(i) => ok(&self.view(i)),
+            None => refused("400100", "order not exist"),
+        }
+    }
+
+    /// `GET /api/v1/hf/orders/active?symbol=`.
+    pub fn active(&self, symbol: &str) -> Answer {
+        let Some(k) = self.symbol(symbol) else {
+            return refused("900001", "symbol not exists");
+        };
+        let list: Vec<OrderView> = (0..self.orders.len())
+            .filter(|&i| self.orders[i].active && self.orders[i].symbol == k)
+            .map(|i| self.view(i))
+            .collect();
+        ok(&list)
+    }
+
+    /// `GET /api/v1/accounts[?type=…]`: each symbol's base and quote as high-frequency
+    /// trading accounts (`trade_hf`, where HF orders trade; `trade` answers the same
+    /// balances, other types hold nothing). Each symbol has its own wallet, as the
+    /// simulator accounts it: a quote asset shared by two symbols is listed twice.
+    pub fn balances(&self, typ: Option<&str>) -> Answer {
+        let typ: &'static str = match typ {
+            None | Some("trade_hf") => "trade_hf",
+            Some("trade") => "trade",
+            Some(_) => return ok(&Vec::<()>::new()),
+        };
+        #[derive(Serialize)]
+        struct Balance {
+            id: String,
+            currency: String,
+            #[serde(rename = "type")]
+            typ: &'static str,
+            balance: String,
+            available: String,
+            holds: String,
+        }
+        let mut out = Vec::new();
+        for (k, (sim, spec)) in self.sims.iter().zip(&self.specs).enumerate() {
+            let (base, quote) = spec.name.split_once('-').unwrap_or((&spec.name, "USDT"));
+            let acc = sim.account();
+            let qd = spec.qty.decimals();
+            let held = acc.position().0.max(0);
+            let free = self.free_base(k).max(0);
+            out.push(Balance {
+                id: format!("{}-base", spec.name),
+                currency: base.to_string(),
+                typ,
+                balance: canonical(held, qd),
+                available: canonical(free, qd),
+                holds: canonical(held - free, qd),
+            });
+            // Spot at leverage 1: the position's cost is held as its margin, so the
+            // quote in hand is the wallet less it; open buys hold their value.
+            let cash = acc.available_e8();
+            let held_by_buys: i64 = self
+                .orders
+                .iter()
+                .filter(|o| o.active && o.symbol == k && o.side == OrderSide::Buy && !o.market)
+                .map(|o| self.valuers[k].quote_e8(o.price, Lots(o.size.0 - o.deal_size.0)))
+                .sum();
+            out.push(Balance {
+                id: format!("{}-quote", spec.name),
+                currency: quote.to_string(),
+                typ,
+                balance: canonical(cash, 8),
+                available: canonical(cash - held_by_buys, 8),
+                holds: canonical(held_by_buys, 8),
+            });
+        }
+        ok(&out)
+    }
+
+    fn view(&self, i: usize) -> OrderView {
+        let o = &self.orders[i];
+        let spec = &self.specs[o.symbol];
+        let quote = spec.name.split_once('-').map_or("USDT", |(_, q)| q);
+        OrderView {
+            id: o.id.clone(),
+            client_oid: o.client.to_string(),
+            symbol: spec.name.to_string(),
+            op_type: "DEAL",
+            typ: if o.market { "market" } else { "limit" },
+            side: if o.side == OrderSide::Buy {
+                "buy"
+            } else {
+                "sell"
+            },
+            price: if o.market {
+                "0".into()
+            } else {
+                spec.price.format(o.price)
+            },
+            size: spec.qty.format(o.size),
+            deal_size: spec.qty.format(o.deal_size),
+            deal_funds: canonical(o.deal_funds_e8, 8),
+            fee: canonical(o.fee_e8, 8),
+            fee_currency: quote.to_string(),
+            time_in_force: o.tif,
+            post_only: o.post_only,
+            active: o.active,
+            cancel_exist: o.cancelled,
+            in_order_book: o.active && !o.market,
+            created_at: o.created_ms,
+            last_updated_at: o.updated_ms,
+        }
+    }
+
+    /// Engine reports become order states and private messages.
+    fn apply(&mut self, k: usize, reports: &[Execution], now_ms: i64) {
+        for e in reports {
+            let Some(i) = self
+                .orders
+                .iter()
+                .rposition(|o| o.symbol == k && o.active && o.client == e.client_id)
+            else {
+                continue;
+            };
+            match e.report {
+                Report::Filled {
+                    price,
+                    qty,
+                    fee_e8,
+                    leaves,
+                    maker,
+                } => {
+                    let value = self.valuers[k].quote_e8(price, qty);
+                    let o = &mut self.orders[i];
+                    o.deal_size = Lots(o.deal_size.0 + qty.0);
+                    o.deal_funds_e8 = o.deal_funds_e8.saturating_add(value);
+                    o.fee_e8 = o.fee_e8.saturating_add(fee_e8);
+                    o.updated_ms = now_ms;
+                    let trade = self.next_trade;
+                    self.next_trade += 1;
+                    self.emit(i, "match", Some((price, qty, maker, trade)), now_ms);
+                    if leaves.0 == 0 {
+                        self.close(i, false, now_ms);
+                    }
+                }
+                Report::Canceled | Report::Expired => self.close(i, true, now_ms),
+                _ => {}
+            }
+        }
+    }
+
+    fn close(&mut self, i: usize, cancelled: bool, now_ms: i64) {
+        let o = &mut self.orders[i];
+        o.active = false;
+        o.cancelled = cancelled;
+        o.updated_ms = now_ms;
+        self.emit(
+            i,
+            if cancelled { "canceled" } else { "filled" },
+            None,
+            now_ms,
+        );
+    }
+
+    /// An `orderChange` message: `typ` received, open, match, filled or canceled.
+    fn emit(
+        &mut self,
+        i: usize,
+        typ: &'static str,
+        fill: Option<(Ticks, Lots, bool, u64)>,
+        now_ms: i64,
+    ) {
+        let o = &self.orders[i];
+        let spec = &self.specs[o.symbol];
+        let status = match typ {
+            "received" => "new",
+            "open" => "open",
+            "match" => "match",
+            _ => "done",
+        };
+        let mut data = sonic_rs::json!({
+            "symbol": spec.name.as_str(),
+            "orderType": if o.market { "market" } else { "limit" },
+            "side": if o.side == OrderSide::Buy { "buy" } else { "sell" },
+            "orderId": o.id,
+            "clientOid": o.client.as_str(),
+            "type": typ,
+            "status": status,
+            "orderTime": o.created_ms * 1_000_000,
+            "price": if o.market { "0".to_string() } else { spec.price.format(o.price) },
+            "size": spec.qty.format(o.size),
+            "filledSize": spec.qty.format(o.deal_size),
+            "remainSize": spec.qty.format(Lots(if o.active { o.size.0 - o.deal_size.0 } else { 0 })),
+            "canceledSize": spec.qty.format(Lots(if o.cancelled { o.size.0 - o.deal_size.0 } else { 0 })),
+            "ts": now_ms * 1_000_000,
+        });
+        if let Some((price, qty, maker, trade)) = fill {
+            use sonic_rs::JsonValueMutTrait;
+            if let Some(d) = data.as_object_mut() {
+                d.insert("matchPrice", spec.price.format(price).as_str());
+                d.insert("matchSize", spec.qty.format(qty).as_str());
+                d.insert("tradeId", trade.to_string().as_str());
+                d.insert("liquidity", if maker { "maker" } else { "taker" });
+            }
+        }
+        self.events.push((typ, data));
+    }
+}
+
+/// How a request names an order.
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    /// KuCoin's order id.
+    Id(&'a str),
+    /// The client's id.
+    Client(&'a str),
+}
