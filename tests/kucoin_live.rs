@@ -66,6 +66,7 @@ struct Followed {
     gaps: u64,
     connects: u64,
     snapshots: u64,
+    failures: u64,
 }
 
 /// Minerva's KuCoin source on `venue`, its frames decoded into a book as the
@@ -108,6 +109,7 @@ fn follow(venue: &LocalKucoin) -> Followed {
         gaps: st.gaps,
         connects: stats.connects.load(Ordering::Relaxed),
         snapshots: stats.snapshots.load(Ordering::Relaxed),
+        failures: stats.failures.load(Ordering::Relaxed),
     }
 }
 
@@ -123,6 +125,7 @@ fn the_kucoin_source_follows_the_local_venue_to_the_reference_book() {
     assert_eq!(f.digest, expected_digest(SYMBOL));
     assert_eq!(f.gaps, 0);
     assert_eq!(f.snapshots, 1);
+    assert_eq!(f.failures, 1, "only the end of the data (410)");
     assert!(f.applied > 2_000, "{} updates applied", f.applied);
     // The venue's own books end where the reference does, for every symbol.
     for (symbol, sha) in v.digests() {
@@ -157,6 +160,26 @@ fn a_dropped_session_is_reopened_with_a_new_token_and_resynchronised() {
     let f = follow(&v);
     assert!(f.connects >= 2, "{} connections", f.connects);
     assert!(f.snapshots >= 2);
+    assert_eq!(f.digest, expected_digest(SYMBOL));
+    v.stop();
+}
+
+/// A venue whose clock is a minute ahead of ours (KuCoin refuses a signature more
+/// than 5 s off): the source reads KuCoin's time at each connection and signs with
+/// it, so the signed snapshot is accepted the first time.
+#[test]
+fn signing_follows_the_venues_clock() {
+    let Some(files) = files() else { return };
+    let faults = Faults {
+        clock_shift_ms: 60_000,
+        ..Faults::default()
+    };
+    let v = venue(files, faults, Some(20.0));
+    let f = follow(&v);
+    // The one failure is the last connection attempt, refused 410 at the end of the
+    // data; a refused signed snapshot would be a second.
+    assert_eq!(f.failures, 1, "no refused snapshot");
+    assert_eq!(f.snapshots, 1);
     assert_eq!(f.digest, expected_digest(SYMBOL));
     v.stop();
 }

@@ -1732,3 +1732,64 @@ pub fn kucoin_rest(data: &[u8]) {
         }
     }
 }
+
+/// `kucoin_venue_request`: what a KuCoin client sends the local KuCoin venue's desk —
+/// each line as a `POST /api/v1/hf/orders` body, then a cancel and a query by the id
+/// and client id it named — on one spot symbol whose book a snapshot filled.
+/// Never a panic; every answer is KuCoin's JSON with a `code`, and `200000` exactly
+/// when it carries `data`; an order answered `200000` can be queried by its order id
+/// and its client id; the balances always read.
+pub fn kucoin_venue_request(data: &[u8]) {
+    use minerva::core::{Market, SymbolSpec, Venue};
+    use minerva::local_exchange::kucoin::desk::{By, Desk};
+    let spec = SymbolSpec::from_tick_lot("BTC-USDT", Market::Spot, "0.1", "0.00001")
+        .unwrap()
+        .on_venue(Venue::Kucoin);
+    let mut desk = Desk::new(std::slice::from_ref(&spec), &Default::default());
+    let snap = minerva::venues::kucoin::snapshot::parse_snapshot(
+        br#"{"code":"200000","data":{"time":1,"sequence":"10","bids":[["100.0","1"],["99.9","2"]],"asks":[["100.1","1"],["100.2","3"]]}}"#,
+        &spec,
+    )
+    .unwrap();
+    desk.on_snapshot(0, &snap);
+    let read = |(status, body): (u16, Vec<u8>)| -> sonic_rs::Value {
+        use sonic_rs::JsonValueTrait;
+        let v: sonic_rs::Value = sonic_rs::from_slice(&body).expect("the desk writes JSON");
+        let code = v
+            .get("code")
+            .and_then(|c| c.as_str())
+            .expect("a code")
+            .to_string();
+        assert_eq!(code == "200000", v.get("data").is_some(), "{status} {v}");
+        v
+    };
+    let text = String::from_utf8_lossy(data);
+    for (n, line) in text.lines().take(32).enumerate() {
+        let placed = read(desk.place(line, n as i64));
+        use sonic_rs::JsonValueTrait;
+        let ids = placed.get("data").map(|d| {
+            (
+                d.get("orderId")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                d.get("clientOid")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        });
+        if let Some((id, cid)) = ids {
+            let q = read(desk.query(Some("BTC-USDT"), By::Id(&id)));
+            assert!(q.get("data").is_some(), "an accepted order is found: {q}");
+            let q = read(desk.query(None, By::Client(&cid)));
+            assert!(q.get("data").is_some(), "found by its client id: {q}");
+            read(desk.cancel(Some("BTC-USDT"), By::Client(&cid), n as i64));
+        }
+        read(desk.cancel(None, By::Id(line), n as i64));
+        read(desk.active("BTC-USDT"));
+        read(desk.balances(Some(line)));
+        desk.absorb_all(n as i64);
+        let _ = desk.take_events();
+    }
+}

@@ -70,7 +70,7 @@ pub struct Config {
     /// Address to listen on (port 0: any free port).
     pub addr: SocketAddr,
     /// Faults to inject into the streams (`drop`, `skip-depth`, `malformed`,
-    /// `stall`).
+    /// `stall`) and the server clock (`clock-shift`).
     pub faults: Faults,
     /// The one account's keys: signed requests must carry its key and passphrase and
     /// be signed with its secret.
@@ -333,7 +333,7 @@ fn replay(shared: &Shared, messages: &[RecordedMessage], k: usize, speed: Option
         {
             let mut st = lock(&shared.state);
             apply(&mut st, &shared.specs, m);
-            st.desk.absorb_all(rest::wall_ms() as i64);
+            st.desk.absorb_all(shared.server_ms() as i64);
         }
         shared.publish_private();
         if m.snapshot_of.is_some() {
@@ -409,6 +409,12 @@ impl Shared {
             let m = ws::msg(e);
             self.fanout.publish(topic, &m, &m);
         }
+    }
+
+    /// The server clock: this machine's, shifted by the clock fault
+    /// (`--fault clock-shift=±MS`: clients must sync to `GET /api/v1/timestamp`).
+    fn server_ms(&self) -> u64 {
+        rest::wall_ms().saturating_add_signed(self.faults.clock_shift_ms)
     }
 
     /// A new token, remembered; `private` ones may subscribe to the account's topics.

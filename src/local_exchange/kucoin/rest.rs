@@ -45,7 +45,7 @@ pub fn answer(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
             Ok(()) => bullet(shared, true),
             Err(refused) => refused,
         },
-        ("GET", "/api/v1/timestamp") => ok(&wall_ms()),
+        ("GET", "/api/v1/timestamp") => ok(&shared.server_ms()),
         ("GET", p) if p == Rest::Symbols.path() || p == "/api/v1/symbols" => {
             ok(&shared.specs.iter().map(describe).collect::<Vec<_>>())
         }
@@ -89,7 +89,7 @@ fn authenticate(shared: &Shared, req: &Request) -> Result<(), (u16, Vec<u8>)> {
         &req.method,
         &endpoint,
         req.body.as_bytes(),
-        wall_ms(),
+        shared.server_ms(),
     )
     .map_err(|r| (401, refusal(r.code, r.msg)))
 }
@@ -98,7 +98,7 @@ fn authenticate(shared: &Shared, req: &Request) -> Result<(), (u16, Vec<u8>)> {
 fn trade(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
     use super::desk::By;
     let symbol = query_param(&req.query, "symbol");
-    let now = wall_ms() as i64;
+    let now = shared.server_ms() as i64;
     let mut st = lock(&shared.state);
     let desk = &mut st.desk;
     let rest = req.path.trim_start_matches("/api/v1/hf/orders");

@@ -34,6 +34,14 @@ pub fn snapshot_sequence(frame: &[u8]) -> Option<u64> {
     u64_after(frame, br#""sequence":""#).or_else(|| u64_after(frame, br#""sequence":"#))
 }
 
+/// The server time of a `GET /api/v1/timestamp` answer (`{"code":"200000","data":ms}`).
+pub fn timestamp_answer(body: &[u8]) -> Option<u64> {
+    if !body.starts_with(br#"{"code":"200000""#) {
+        return None;
+    }
+    u64_after(body, br#""data":"#)
+}
+
 /// Whether a topic carries incremental level-2 updates (spot or futures).
 pub fn is_depth_topic(topic: &str) -> bool {
     topic.starts_with("/market/level2:") || topic.starts_with("/contractMarket/level2:")
@@ -90,6 +98,11 @@ mod tests {
         assert!(is_snapshot(snap));
         assert_eq!(snapshot_sequence(snap), Some(1613277183892));
         assert_eq!(topic(br#"{"id":"1","type":"welcome"}"#), None);
+        assert_eq!(
+            timestamp_answer(br#"{"code":"200000","data":1546837113087}"#),
+            Some(1546837113087)
+        );
+        assert_eq!(timestamp_answer(br#"{"code":"400100","data":1}"#), None);
         assert!(!is_snapshot(br#"{"code":"400100","msg":"no"}"#));
         let m = br#"{"type":"message","topic":"/market/match:A-B","data":{"time":"1619378336629585200"}}"#;
         assert_eq!(event_ms(m), Some(1619378336629));

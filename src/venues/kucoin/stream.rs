@@ -112,7 +112,11 @@ impl FeedConfig {
             // error, counted.
             let mut client = rest::Client::new(&self.rest, TIMEOUT);
             let signer = self.keys.as_deref().map(Signer::new);
-            let answer = self.get_snapshot(&mut client, signer.as_ref())?;
+            let offset = match &signer {
+                Some(_) => clock_offset(&mut client).unwrap_or(0),
+                None => 0,
+            };
+            let answer = self.get_snapshot(&mut client, signer.as_ref(), offset)?;
             if let Ok(raw) = super::snapshot::parse_raw_snapshot(&answer.body) {
                 let (mut p, mut q) = (spec.price.decimals(), spec.qty.decimals());
                 for (price, size) in raw.bids.iter().chain(&raw.asks) {
@@ -132,13 +136,12 @@ impl FeedConfig {
         &self,
         client: &mut rest::Client,
         signer: Option<&Signer>,
+        offset_ms: i64,
     ) -> Result<rest::Response, rest::RestError> {
         let path = endpoints::snapshot_path(self.market, &self.symbol, signer.is_some());
         let headers = match (signer, &self.keys) {
             (Some(s), Some(k)) => {
-                let ts = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as u64);
+                let ts = wall_ms().saturating_add_signed(offset_ms);
                 sign::headers(s, k, ts, "GET", &path, b"").to_vec()
             }
             _ => Vec::new(),
@@ -146,6 +149,23 @@ impl FeedConfig {
         let refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         client.request("GET", &path, b"", &refs)
     }
+}
+
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// KuCoin's clock less this machine's, ms (`GET /api/v1/timestamp`, taken at the
+/// middle of the round trip): signed requests carry KuCoin's time, since KuCoin
+/// refuses one more than 5 s off (400002). `None` when the answer cannot be had.
+fn clock_offset(client: &mut rest::Client) -> Option<i64> {
+    let before = wall_ms();
+    let a = client.request("GET", "/api/v1/timestamp", b"", &[]).ok()?;
+    let after = wall_ms();
+    let server = super::peek::timestamp_answer(&a.body)?;
+    Some(server as i64 - ((before + after) / 2) as i64)
 }
 
 /// Why a symbol's grids could not be read from KuCoin.
@@ -210,6 +230,8 @@ pub struct KucoinSource {
     quiet_reads: u32,
     /// Ids of the requests sent (pings, subscriptions).
     next_id: u64,
+    /// KuCoin's clock less ours, ms (read at each connection when signing).
+    offset_ms: i64,
     /// Market messages that came before the subscriptions' acks: after the snapshot.
     held: std::collections::VecDeque<Vec<u8>>,
     out: Vec<u8>,
@@ -264,6 +286,7 @@ impl KucoinSource {
             stats: Arc::new(LiveStats::default()),
             quiet_reads: 0,
             next_id: 1,
+            offset_ms: 0,
             held: Default::default(),
             out: Vec::new(),
             rest: None,
@@ -305,6 +328,18 @@ impl KucoinSource {
             &[("Content-Type", "application/json")],
         )?;
         let bullet = session::parse_bullet(&a.body)?;
+        if self.signer.is_some() {
+            // Cold, once per connection: the signed snapshot carries KuCoin's time.
+            if let Some(off) = clock_offset(self.rest()) {
+                if off.abs() > 1_000 {
+                    tracing::warn!(
+                        offset_ms = off,
+                        "this machine's clock is off KuCoin's: signing with KuCoin's"
+                    );
+                }
+                self.offset_ms = off;
+            }
+        }
         let connect_id = format!("mnv{:016x}", self.rng.u64(..));
         let (host, tls, path) = split_url(&bullet.url(&connect_id));
         let stream = tls::Conn::connect(&host, tls, TIMEOUT).map_err(WireError::Io)?;
@@ -388,7 +423,9 @@ impl KucoinSource {
         let client = self
             .rest
             .get_or_insert_with(|| rest::Client::new(&host, TIMEOUT));
-        let answer = self.cfg.get_snapshot(client, self.signer.as_ref());
+        let answer = self
+            .cfg
+            .get_snapshot(client, self.signer.as_ref(), self.offset_ms);
         match answer {
             Ok(a) if a.status == 200 && answered_ok(&a.body) => {
                 self.snapshot = a.body;
@@ -488,10 +525,17 @@ fn answered_ok(body: &[u8]) -> bool {
 }
 
 /// Market messages carry `"type":"message"`; control frames (welcome, ack, pong,
-/// error) are short and do not. Long frames are not searched: no cost on book
-/// updates.
+/// error) are short and do not. KuCoin writes `type` first (and recorders that
+/// re-serialise, last): two fixed-size compares settle almost every frame; only a
+/// short frame with `type` elsewhere is searched.
+#[inline]
 fn is_control(frame: &[u8]) -> bool {
-    frame.len() <= 256 && !frame.windows(9).any(|w| w == b"\"message\"")
+    const HEAD: &[u8] = br#"{"type":"message""#;
+    const TAIL: &[u8] = br#""type":"message"}"#;
+    if frame.starts_with(HEAD) || frame.ends_with(TAIL) || frame.len() > 256 {
+        return false;
+    }
+    !frame.windows(9).any(|w| w == b"\"message\"")
 }
 
 enum Handled {
@@ -644,6 +688,21 @@ impl Source for KucoinSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_frames_are_told_from_market_messages() {
+        assert!(is_control(br#"{"id":"1","type":"welcome"}"#));
+        assert!(is_control(br#"{"id":"7","type":"pong","timestamp":1}"#));
+        assert!(!is_control(
+            br#"{"type":"message","topic":"/market/match:A-B","data":{}}"#
+        ));
+        assert!(!is_control(
+            br#"{"data":{},"topic":"/market/match:A-B","type":"message"}"#
+        ));
+        assert!(!is_control(
+            br#"{"topic":"/market/match:A-B","type":"message","data":{}}"#
+        ));
+    }
 
     #[test]
     fn urls_split_into_host_tls_and_path() {
