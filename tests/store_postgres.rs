@@ -381,3 +381,65 @@ fn a_live_run_journals_into_postgres_and_observe_reads_it() {
     );
     assert_eq!(v["theoretical"]["fitness"], bt["fitness"]);
 }
+
+/// KuCoin into PostgreSQL: the local KuCoin venue's BCHSV-USDT recorded through
+/// KuCoin's live source, then replayed from the database to the reference digest.
+#[test]
+fn a_kucoin_recording_in_postgres_replays_to_the_reference_book() {
+    let Some(url) = fresh_db("kucoin") else {
+        return;
+    };
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let dir = data.join("kucoin-sample");
+    let venue = minerva::local_exchange::kucoin::LocalKucoin::start(
+        minerva::local_exchange::kucoin::Config {
+            files: ["KUCOIN.ws.1.0", "KUCOIN.http.0.0", "KUCOIN.0"]
+                .iter()
+                .map(|f| dir.join(f))
+                .collect(),
+            replay: Default::default(),
+            speed: Some(20.0),
+            addr: "127.0.0.1:0".parse().unwrap(),
+            faults: Default::default(),
+            keys: Arc::new(minerva::venues::kucoin::keys::KucoinKeys::paper()),
+            limits: Default::default(),
+            trading: Default::default(),
+        },
+    )
+    .unwrap();
+    let mut feed = minerva::venues::kucoin::stream::FeedConfig::new(
+        &format!("http://{}", venue.local_addr()),
+        minerva::core::Market::Spot,
+        "BCHSV-USDT",
+    );
+    feed.keys = Some(Arc::new(minerva::venues::kucoin::keys::KucoinKeys::paper()));
+    feed.max_reconnects = Some(0);
+    let list = feed.fetch_symbol_list().unwrap();
+    let cfg = RecordConfig {
+        target: Target::Postgres(url.clone()),
+        sources: vec![RecordSource {
+            live: minerva::venues::FeedConfig::Kucoin(feed),
+            exchange_info: Some(list),
+            watch: None,
+        }],
+        status_every: std::time::Duration::from_secs(1),
+        rotate: None,
+    };
+    let (st, sessions) = record(&cfg, Arc::new(AtomicBool::new(false)), |_| {}).unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert!(st.lines > 2_000, "{} lines", st.lines);
+    venue.stop();
+    let files = expand(&[PathBuf::from(&url)]).unwrap();
+    let r = replay(&files, &Default::default()).unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("EXPECTED.json")).unwrap()).unwrap();
+    assert_eq!(r.symbols.len(), 1);
+    assert_eq!(
+        r.symbols[0].final_book_sha256,
+        expected["replay"]["BCHSV-USDT"]["final_book_sha256"]
+            .as_str()
+            .unwrap()
+    );
+}
