@@ -119,14 +119,17 @@ enum Cmd {
     /// Run the pipeline (feed → book + oracle → risk + signed orders) on a source and print
     /// the latency report.
     Run(Box<run::Args>),
-    /// Serve recorded data as a local Binance-compatible exchange: WebSocket market
-    /// streams and REST market data on 127.0.0.1 (docs/exchange.md).
+    /// Serve recorded data as a local exchange on 127.0.0.1 in its venue's protocol:
+    /// Binance's (market streams, REST, signed orders, user data) or KuCoin's (bullet
+    /// tokens, WebSocket topics, level-2 snapshots, HF orders, the private order
+    /// channel) — docs/exchange.md, docs/kucoin.md.
     Exchange(Box<exchange::Args>),
     /// Compare a live run's journal with the backtest of the market data recorded
     /// during it: operation by operation, real against theoretical (docs/observe.md).
     Observe(Box<observe::Args>),
-    /// Record live market streams into a recording database until stopped (or until
-    /// the local exchange's recording ends), with a status line (docs/recording.md).
+    /// Record live market streams (Binance's, or KuCoin's with --venue kucoin) into a
+    /// recording database until stopped (or until the local exchange's recording
+    /// ends), with a status line (docs/recording.md).
     Record(record::Args),
     /// Recording databases: import recorded files, list what a database holds.
     #[command(subcommand)]

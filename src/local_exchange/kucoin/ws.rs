@@ -67,7 +67,12 @@ pub(super) async fn upgrade(
     }
     // KuCoin echoes the client's id; one is made up when the client sent none.
     let connect_id = param("connectId")
-        .filter(|c| !c.is_empty() && c.len() <= 64 && c.bytes().all(|b| b.is_ascii_graphic()))
+        .filter(|c| {
+            !c.is_empty()
+                && c.len() <= 64
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .unwrap_or_else(|| format!("{:x}", fastrand::u64(..)));
     let ws = ws
         .max_frame_size(MAX_FRAME)
@@ -268,8 +273,9 @@ fn control(shared: &Shared, session: u64, text: &str, private_session: bool) -> 
             if adding && !private_topic {
                 shared.gate.subscribed();
             }
-            req.response
-                .then(|| format!(r#"{{"id":"{}","type":"ack"}}"#, id.replace('"', "")))
+            req.response.then(|| {
+                sonic_rs::to_string(&sonic_rs::json!({"id": id, "type": "ack"})).unwrap_or_default()
+            })
         }
         _ => Some(error(&id, 404, "unknown request type")),
     }
