@@ -22,6 +22,14 @@ pub enum WireError {
     Closed,
 }
 
+impl WireError {
+    /// A read that found no message within the socket's read timeout: the session is
+    /// quiet, not broken.
+    pub fn is_quiet(&self) -> bool {
+        matches!(self, WireError::Io(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
+    }
+}
+
 /// Largest message accepted (Binance's depth snapshots over WS are far below).
 pub const MAX_MESSAGE: usize = 16 << 20;
 

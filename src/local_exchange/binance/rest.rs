@@ -254,27 +254,14 @@ fn depth(shared: &Shared, params: &Params) -> Refusal {
     if book.state() != SyncState::Live {
         return error(503, Code::TooManyRequests, "The book is not available yet.");
     }
-    let spec = &shared.specs[k];
-    let side = |bids: bool| {
-        let mut out = Vec::with_capacity(limit.min(1024));
-        let mut level = |l: crate::core::Level| {
-            out.push([spec.price.format(l.price), spec.qty.format(l.qty)]);
-            out.len() < limit
-        };
-        if bids {
-            book.for_each_bid(&mut level);
-        } else {
-            book.for_each_ask(&mut level);
-        }
-        out
-    };
+    let top = book.top(limit);
     let futures = shared.market.is_futures();
     let answer = Depth {
         last_update_id: book.update_id(),
         event_ms: futures.then_some(st.now_ms),
         transact_ms: futures.then_some(st.now_ms),
-        bids: side(true),
-        asks: side(false),
+        bids: top.bids,
+        asks: top.asks,
     };
     drop(st);
     // The first snapshot a subscriber takes starts the replay: a recording made from

@@ -43,20 +43,7 @@ fn refused(code: &str, msg: &str) -> Answer {
     )
 }
 
-fn ok<T: Serialize>(data: &T) -> Answer {
-    #[derive(Serialize)]
-    struct Envelope<'a, T> {
-        code: &'static str,
-        data: &'a T,
-    }
-    match sonic_rs::to_vec(&Envelope {
-        code: "200000",
-        data,
-    }) {
-        Ok(b) => (200, b),
-        Err(_) => (500, super::rest::refusal("500000", "Internal error")),
-    }
-}
+use super::rest::ok;
 
 /// An order as the desk keeps it.
 #[derive(Debug, Clone)]

@@ -330,12 +330,13 @@ fn replay(shared: &Shared, messages: &[RecordedMessage], k: usize, speed: Option
         // Applied before it is published, the lock released before publishing: a
         // snapshot may be ahead of the updates sent so far, never behind them (the
         // procedure drops the updates a snapshot covers).
-        {
+        let events = {
             let mut st = lock(&shared.state);
             apply(&mut st, &shared.specs, m);
             st.desk.absorb_all(shared.server_ms() as i64);
-        }
-        shared.publish_private();
+            st.desk.take_events()
+        };
+        shared.publish(events);
         if m.snapshot_of.is_some() {
             continue;
         }
@@ -405,6 +406,11 @@ impl Shared {
     /// released before publishing).
     fn publish_private(&self) {
         let events = lock(&self.state).desk.take_events();
+        self.publish(events);
+    }
+
+    /// Order changes taken from the desk, to their topics' sessions.
+    fn publish(&self, events: Vec<(&'static str, String)>) {
         for (topic, e) in events {
             let m = ws::msg(e);
             self.fanout.publish(topic, &m, &m);

@@ -15,7 +15,7 @@ pub fn refusal(code: &str, msg: &str) -> Vec<u8> {
 }
 
 /// A success body around `data`.
-fn ok<T: Serialize>(data: &T) -> (u16, Vec<u8>) {
+pub(super) fn ok<T: Serialize>(data: &T) -> (u16, Vec<u8>) {
     #[derive(Serialize)]
     struct Envelope<'a, T> {
         code: &'static str,
@@ -243,25 +243,12 @@ fn depth(shared: &Shared, req: &Request, limit: usize) -> (u16, Vec<u8>) {
         if book.state() != SyncState::Live {
             return (503, refusal("503000", "The book is not available yet"));
         }
-        let spec = &shared.specs[k];
-        let side = |bids: bool| {
-            let mut out = Vec::new();
-            let mut level = |l: crate::core::Level| {
-                out.push([spec.price.format(l.price), spec.qty.format(l.qty)]);
-                out.len() < limit
-            };
-            if bids {
-                book.for_each_bid(&mut level);
-            } else {
-                book.for_each_ask(&mut level);
-            }
-            out
-        };
+        let top = book.top(limit);
         Depth {
             time: st.now_ms,
             sequence: book.update_id().to_string(),
-            bids: side(true),
-            asks: side(false),
+            bids: top.bids,
+            asks: top.asks,
         }
     };
     // The first snapshot a subscriber takes starts the replay.

@@ -331,12 +331,7 @@ impl LiveSource {
         for _ in 0..256 {
             match r.wire.read_message() {
                 Ok(m) => r.held.push_back(m.to_vec()),
-                Err(WireError::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if e.is_quiet() => {
                     break;
                 }
                 Err(_) => {
@@ -586,12 +581,7 @@ impl Source for LiveSource {
                     }
                     break;
                 }
-                Err(WireError::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if e.is_quiet() => {
                     self.quiet_reads += 1;
                     let silent = QUIET_READ * self.quiet_reads;
                     if self.cfg.stale_after.is_some_and(|limit| silent >= limit) {

@@ -654,12 +654,7 @@ impl Source for KucoinSource {
                         }
                     }
                 }
-                Err(WireError::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if e.is_quiet() => {
                     self.quiet_reads += 1;
                     let silent = QUIET_READ * self.quiet_reads;
                     if self.cfg.stale_after.is_some_and(|limit| silent >= limit) {

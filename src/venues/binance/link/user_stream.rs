@@ -124,11 +124,7 @@ impl UserStream {
                             break;
                         }
                     }
-                    Err(WireError::Io(e))
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        ) => {}
+                    Err(e) if e.is_quiet() => {}
                     Err(_) => break,
                 }
             }
