@@ -147,6 +147,9 @@ fn sum(a: &str, b: &str) -> String {
     }
 }
 
+/// Reads of the exit snapshot before giving up.
+const EXIT_ATTEMPTS: u32 = 5;
+
 /// Reads the account over REST on its own connection.
 pub(super) struct AccountReader {
     rest: Client,
@@ -260,6 +263,15 @@ impl AccountReader {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        self.take("exit");
+        // The last word on the account: a refused or failed read (a fault, a
+        // clock step the link is still resyncing) is tried again, a few times.
+        for _ in 0..EXIT_ATTEMPTS {
+            if let Some(s) = self.read("exit") {
+                (self.sink.f)(s);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        tracing::warn!("account snapshot: no exit snapshot after {EXIT_ATTEMPTS} attempts");
     }
 }
