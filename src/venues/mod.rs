@@ -21,17 +21,17 @@
 //! A second venue (KuCoin) adds a folder beside `binance/` and a variant to each.
 
 pub mod binance;
+pub(crate) mod encode;
 pub mod feed;
 pub mod keys;
 pub mod kucoin;
+pub mod link;
 pub mod recorded;
 pub(crate) mod scan;
 pub mod sequence;
 pub mod wire;
 
-use crate::core::{
-    DepthSnapshot, ExchangeStats, Execution, Lots, MarketEvent, OrderRequest, SymbolSpec,
-};
+use crate::core::{DepthSnapshot, MarketEvent, OrderRequest, SymbolSpec};
 use wire::{DecodeError, DecodePath, DecodeStats, Decoded, SymbolTable};
 
 pub use crate::core::Venue;
@@ -324,9 +324,7 @@ impl LinkConfig {
     /// What the venue refused or the network failed, as text for the run's error.
     pub fn start(self) -> Result<LiveLink, String> {
         match self {
-            LinkConfig::Binance(c) => binance::link::LiveLink::start(c)
-                .map(LiveLink::Binance)
-                .map_err(|e| e.to_string()),
+            LinkConfig::Binance(c) => binance::link::LiveLink::start(c).map_err(|e| e.to_string()),
         }
     }
 }
@@ -337,11 +335,7 @@ impl From<binance::link::LinkConfig> for LinkConfig {
     }
 }
 
-/// A venue's live order link, the trader's end of a real exchange.
-pub enum LiveLink {
-    /// Binance (or its testnet, or `minerva exchange`).
-    Binance(binance::link::LiveLink),
-}
+pub use link::LiveLink;
 
 /// What a live link measured and counted, for the run report.
 #[derive(Debug, Clone)]
@@ -354,97 +348,6 @@ pub struct LinkReport {
     pub tick_to_wire: hdrhistogram::Histogram<u64>,
     /// Order request written → its answer read (the REST round trip), ns.
     pub order_rtt: hdrhistogram::Histogram<u64>,
-}
-
-impl LiveLink {
-    /// Hands a request and its signed bytes to the link's I/O thread; `tick_ns` is the
-    /// receive time of the frame that caused it.
-    ///
-    /// # Hot path: no allocation.
-    #[inline]
-    pub fn send(&mut self, req: &OrderRequest, wire: &WireRequest, tick_ns: u64) {
-        match self {
-            LiveLink::Binance(l) => l.send(req, wire, tick_ns),
-        }
-    }
-
-    /// The venue's clock as this side estimates it, µs.
-    #[inline]
-    pub fn now_us(&self) -> u64 {
-        match self {
-            LiveLink::Binance(l) => l.now_us(),
-        }
-    }
-
-    /// True when reports are waiting.
-    #[inline]
-    pub fn has_reports(&self) -> bool {
-        match self {
-            LiveLink::Binance(l) => l.has_reports(),
-        }
-    }
-
-    /// Every report received, oldest first.
-    ///
-    /// # Hot path: no allocation.
-    #[inline]
-    pub fn drain(&mut self, f: impl FnMut(&Execution)) {
-        match self {
-            LiveLink::Binance(l) => l.drain(f),
-        }
-    }
-
-    /// Cancels every open order of the symbol and waits for the answers. Cold.
-    pub fn cancel_all(&mut self) -> usize {
-        match self {
-            LiveLink::Binance(l) => l.cancel_all(),
-        }
-    }
-
-    /// The position as the link knows it.
-    pub fn position(&self) -> Lots {
-        match self {
-            LiveLink::Binance(l) => l.position(),
-        }
-    }
-
-    /// Counters in the exchange's terms.
-    pub fn stats(&self) -> ExchangeStats {
-        match self {
-            LiveLink::Binance(l) => l.stats(),
-        }
-    }
-
-    /// Counters and wire latencies, for the run report. Cold.
-    pub fn report(&self) -> LinkReport {
-        match self {
-            LiveLink::Binance(l) => l.report(),
-        }
-    }
-
-    /// The account's available balance read at start, 10⁻⁸ (what operations are
-    /// sized from when it is below the strategy's capital).
-    pub fn available_e8(&self) -> Option<i64> {
-        match self {
-            LiveLink::Binance(l) => l.startup().available_e8,
-        }
-    }
-
-    /// The available balance the user data stream last showed (else the one read at
-    /// start), 10⁻⁸. An atomic load.
-    #[inline]
-    pub fn available_now_e8(&self) -> Option<i64> {
-        match self {
-            LiveLink::Binance(l) => l.available_now_e8(),
-        }
-    }
-
-    /// The leverage the link set on the symbol at start (futures).
-    pub fn leverage(&self) -> Option<u32> {
-        match self {
-            LiveLink::Binance(l) => l.startup().leverage,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -11,11 +11,11 @@
 use super::endpoints::Rest;
 use super::params::Params;
 use super::sign::Signer;
-use crate::core::decimal::POW10;
 use crate::core::{
-    ClientId, Lots, Market, NewOrder, OcoOrder, OrderCmd, OrderKind, OrderRequest, OrderSide,
-    Reject, SymbolSpec, Ticks, client_id,
+    ClientId, Market, NewOrder, OcoOrder, OrderCmd, OrderKind, OrderRequest, OrderSide, Reject,
+    SymbolSpec, Ticks, client_id,
 };
+use crate::venues::encode::{checked, put, put_price, put_qty, put_u64};
 use crate::venues::{EncodeError, WireRequest as Request};
 use serde::{Deserialize, Serialize};
 
@@ -25,62 +25,6 @@ pub fn route(cmd: &OrderCmd) -> (&'static str, Rest) {
         OrderCmd::New(_) => ("POST", Rest::Order),
         OrderCmd::Oco(_) => ("POST", Rest::Oco),
         OrderCmd::Cancel(_) => ("DELETE", Rest::Order),
-    }
-}
-
-fn put(b: &mut Request, s: &[u8]) -> Result<(), EncodeError> {
-    b.try_extend_from_slice(s).map_err(|_| EncodeError::TooLong)
-}
-
-fn put_u64(b: &mut Request, v: u64) -> Result<(), EncodeError> {
-    put(b, crate::core::decimal::u64_digits(v, &mut [0u8; 20]))
-}
-
-/// Canonical decimal (`m × 10^-scale`, trailing zeros dropped) into `b`.
-fn put_decimal(b: &mut Request, m: i64, scale: u8) -> Result<(), EncodeError> {
-    if m <= 0 || scale as usize >= POW10.len() {
-        return Err(EncodeError::BadNumber);
-    }
-    let p = POW10[scale as usize] as u64;
-    let (int, mut frac) = (m as u64 / p, m as u64 % p);
-    put_u64(b, int)?;
-    if frac != 0 {
-        let mut places = scale as usize;
-        while frac % 10 == 0 {
-            frac /= 10;
-            places -= 1;
-        }
-        put(b, b".")?;
-        let mut d = [b'0'; 19];
-        let mut i = places;
-        while i > 0 {
-            d[i - 1] = b'0' + (frac % 10) as u8;
-            frac /= 10;
-            i -= 1;
-        }
-        put(b, &d[..places])?;
-    }
-    Ok(())
-}
-
-fn put_price(b: &mut Request, spec: &SymbolSpec, p: Ticks) -> Result<(), EncodeError> {
-    let m = spec.price.mantissa(p).ok_or(EncodeError::BadNumber)?;
-    put_decimal(b, m, spec.price.decimals())
-}
-
-fn put_qty(b: &mut Request, spec: &SymbolSpec, q: Lots) -> Result<(), EncodeError> {
-    put_decimal(b, q.0, spec.qty.decimals())
-}
-
-fn checked(s: &str, max: usize) -> Result<&[u8], EncodeError> {
-    let ok = !s.is_empty()
-        && s.len() <= max
-        && s.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b':' | b'/' | b'_' | b'-'));
-    if ok {
-        Ok(s.as_bytes())
-    } else {
-        Err(EncodeError::BadText)
     }
 }
 
@@ -596,6 +540,7 @@ pub fn generated_id(n: u64) -> ClientId {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::Lots;
 
     fn spec(market: Market) -> SymbolSpec {
         SymbolSpec::from_tick_lot("LTCBTC", market, "0.01", "0.00000001").unwrap()

@@ -4,6 +4,8 @@
 //! each runs once per connection or once per ping interval, never per market message.
 
 use super::AnswerError;
+use crate::net::tls;
+use crate::net::ws::{Wire, WireError};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -172,6 +174,123 @@ pub fn ping(id: u64) -> arrayvec::ArrayString<64> {
     // At most 20 digits and 24 bytes of text: it fits.
     let _ = std::fmt::Write::write_fmt(&mut out, format_args!(r#"{{"id":"{id}","type":"ping"}}"#));
     out
+}
+
+/// Why a session could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The token request failed.
+    #[error("bullet token: {0}")]
+    Rest(#[from] crate::net::http::RestError),
+    /// The token answer was a refusal or did not read.
+    #[error("bullet token: {0}")]
+    Bullet(#[from] super::AnswerError),
+    /// The WebSocket failed.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// The server refused the session (an error frame before the welcome).
+    #[error("{0}")]
+    Refused(String),
+    /// A topic refused (an unknown symbol): trying again will not help.
+    #[error("{0}")]
+    Subscription(String),
+}
+
+/// A session opened: its WebSocket, the server's `host:port`, and the messages that
+/// came before the subscriptions' acks (in order).
+pub struct Opened {
+    /// The WebSocket, welcomed and subscribed; its read timeout is [`OPEN_TIMEOUT`].
+    pub wire: Wire,
+    /// The server it is on.
+    pub host: String,
+    /// Messages received while the acks were awaited.
+    pub held: Vec<Vec<u8>>,
+}
+
+/// How long each step of opening a session may take.
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens a session on the server `bullet` names (a fresh `connectId`), waits for the
+/// welcome (§2: the session is usable only after it), subscribes to `topics`
+/// (`(topic, private)`) and waits for each ack. `next_id` numbers the requests. Cold.
+///
+/// # Errors
+/// [`OpenError`]: the connection, the server's refusal, a refused topic.
+pub fn open<'a>(
+    bullet: &Bullet,
+    topics: impl IntoIterator<Item = (&'a str, bool)>,
+    rng: &mut fastrand::Rng,
+    next_id: &mut u64,
+) -> Result<Opened, OpenError> {
+    let connect_id = format!("mnv{:016x}", rng.u64(..));
+    let (host, tls, path) = split_url(&bullet.url(&connect_id));
+    let stream = tls::Conn::connect(&host, tls, OPEN_TIMEOUT).map_err(WireError::Io)?;
+    let mut wire = Wire::handshake(stream, &host, &path, rng.u64(..))?;
+    wire.stream()
+        .tcp()
+        .set_read_timeout(Some(OPEN_TIMEOUT))
+        .map_err(WireError::Io)?;
+    loop {
+        let m = wire.read_message()?;
+        match control(m) {
+            Control::Welcome(_) => break,
+            Control::Error { code, text, .. } => {
+                return Err(OpenError::Refused(format!(
+                    "KuCoin refused the session: {code} {text}"
+                )));
+            }
+            _ => {}
+        }
+    }
+    let mut waiting = Vec::new();
+    for (topic, private) in topics {
+        *next_id += 1;
+        wire.send_text(subscribe(*next_id, topic, private).as_bytes())?;
+        waiting.push((next_id.to_string(), topic.to_string()));
+    }
+    let mut held = Vec::new();
+    while !waiting.is_empty() {
+        let m = wire.read_message()?;
+        match control(m) {
+            Control::Ack(id) => waiting.retain(|(w, _)| *w != id),
+            Control::Error { id, code, text } => {
+                let topic = waiting
+                    .iter()
+                    .find(|(w, _)| *w == id)
+                    .map_or("", |(_, t)| t.as_str());
+                return Err(OpenError::Subscription(format!(
+                    "KuCoin refused the subscription to {topic}: {code} {text}"
+                )));
+            }
+            Control::Welcome(_) | Control::Pong(_) => {}
+            Control::Other => held.push(m.to_vec()),
+        }
+    }
+    Ok(Opened { wire, host, held })
+}
+
+/// `wss://host/path?query` → (`host:port`, TLS, `/path?query`); the port from the
+/// scheme when absent.
+pub(crate) fn split_url(url: &str) -> (String, bool, String) {
+    let (rest, tls) = crate::net::http::endpoint(url);
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => match rest.find('?') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        },
+    };
+    let host = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:{}", if tls { 443 } else { 80 })
+    };
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_string()
+    };
+    (host, tls, path)
 }
 
 #[cfg(test)]

@@ -19,13 +19,13 @@
 
 use super::endpoints::{self, Rest};
 use super::keys::KucoinKeys;
-use super::session::{self, Control};
+use super::session::{self, Control, OpenError};
 use super::sign::{self, Signer};
 use crate::core::{Market, SymbolSpec};
 use crate::feed::{Frame, LiveStats, Source};
 use crate::net::backoff::Backoff;
+use crate::net::http as rest;
 use crate::net::ws::{Wire, WireError};
-use crate::net::{http as rest, tls};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -182,22 +182,6 @@ pub enum SpecError {
     NotListed(String, String),
 }
 
-/// Why a session could not be opened.
-#[derive(Debug, thiserror::Error)]
-enum ConnectError {
-    #[error("bullet token: {0}")]
-    Rest(#[from] rest::RestError),
-    #[error("bullet token: {0}")]
-    Bullet(#[from] super::AnswerError),
-    #[error(transparent)]
-    Wire(#[from] WireError),
-    #[error("{0}")]
-    Refused(String),
-    /// A topic refused (an unknown symbol): trying again will not help.
-    #[error("{0}")]
-    Subscription(String),
-}
-
 /// The source's read timeout: how often a silent session is looked at.
 const QUIET_READ: Duration = Duration::from_millis(100);
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -242,30 +226,6 @@ fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
-/// `wss://host/path?query` → (`host:port`, TLS, `/path?query`); the port from the
-/// scheme when absent.
-fn split_url(url: &str) -> (String, bool, String) {
-    let (rest, tls) = rest::endpoint(url);
-    let (host, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => match rest.find('?') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        },
-    };
-    let host = if host.contains(':') {
-        host.to_string()
-    } else {
-        format!("{host}:{}", if tls { 443 } else { 80 })
-    };
-    let path = if path.starts_with('?') {
-        format!("/{path}")
-    } else {
-        path.to_string()
-    };
-    (host, tls, path)
-}
-
 impl KucoinSource {
     /// A source for `cfg`; it connects on the first read. `stop` ends it (SIGINT).
     pub fn new(cfg: FeedConfig, stop: Arc<AtomicBool>) -> Self {
@@ -308,11 +268,6 @@ impl KucoinSource {
         self.reconnect.clone()
     }
 
-    fn id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
-    }
-
     fn rest(&mut self) -> &mut rest::Client {
         let host = self.cfg.rest.clone();
         self.rest
@@ -320,7 +275,7 @@ impl KucoinSource {
     }
 
     /// Token, WebSocket, welcome, subscriptions. Cold.
-    fn connect(&mut self) -> Result<(), ConnectError> {
+    fn connect(&mut self) -> Result<(), OpenError> {
         let a = self.rest().request(
             "POST",
             Rest::BulletPublic.path(),
@@ -340,56 +295,17 @@ impl KucoinSource {
                 self.offset_ms = off;
             }
         }
-        let connect_id = format!("mnv{:016x}", self.rng.u64(..));
-        let (host, tls, path) = split_url(&bullet.url(&connect_id));
-        let stream = tls::Conn::connect(&host, tls, TIMEOUT).map_err(WireError::Io)?;
-        let mut wire = Wire::handshake(stream, &host, &path, self.rng.u64(..))?;
-        wire.stream()
-            .tcp()
-            .set_read_timeout(Some(TIMEOUT))
-            .map_err(WireError::Io)?;
-        // Usable only after the welcome (§2); a server that sends none times out.
-        loop {
-            let m = wire.read_message()?;
-            match session::control(m) {
-                Control::Welcome(_) => break,
-                Control::Error { code, text, .. } => {
-                    return Err(ConnectError::Refused(format!(
-                        "KuCoin refused the session: {code} {text}"
-                    )));
-                }
-                _ => {}
-            }
-        }
-        let mut waiting = Vec::new();
-        for topic in endpoints::topics(self.cfg.market, &self.cfg.symbol) {
-            let id = self.id();
-            wire.send_text(session::subscribe(id, &topic, false).as_bytes())?;
-            waiting.push((id.to_string(), topic));
-        }
+        let topics = endpoints::topics(self.cfg.market, &self.cfg.symbol);
+        let opened = session::open(
+            &bullet,
+            topics.iter().map(|t| (t.as_str(), false)),
+            &mut self.rng,
+            &mut self.next_id,
+        )?;
+        let (wire, host) = (opened.wire, opened.host);
         // The snapshot comes after the subscriptions are in force (KuCoin's
-        // procedure): market messages arriving meanwhile are held, delivered after it.
-        self.held.clear();
-        while !waiting.is_empty() {
-            let m = wire.read_message()?;
-            if !is_control(m) {
-                self.held.push_back(m.to_vec());
-                continue;
-            }
-            match session::control(m) {
-                Control::Ack(id) => waiting.retain(|(w, _)| *w != id),
-                Control::Error { id, code, text } => {
-                    let topic = waiting
-                        .iter()
-                        .find(|(w, _)| *w == id)
-                        .map_or("", |(_, t)| t.as_str());
-                    return Err(ConnectError::Subscription(format!(
-                        "KuCoin refused the subscription to {topic}: {code} {text}"
-                    )));
-                }
-                _ => {}
-            }
-        }
+        // procedure): market messages that arrived meanwhile are delivered after it.
+        self.held = opened.held.into();
         wire.stream()
             .tcp()
             .set_read_timeout(Some(QUIET_READ))
@@ -567,7 +483,7 @@ impl Source for KucoinSource {
                 self.tries += 1;
                 if let Err(e) = self.connect() {
                     bump(&self.stats.failures);
-                    if let ConnectError::Subscription(why) = &e {
+                    if let OpenError::Subscription(why) = &e {
                         tracing::error!(symbol = %self.cfg.symbol, "{why}: is the symbol listed?");
                         self.stats.gave_up.store(true, Ordering::Relaxed);
                         self.drop_session();
@@ -585,7 +501,7 @@ impl Source for KucoinSource {
                         return None;
                     }
                     tracing::warn!(rest = %self.cfg.rest, error = %e, backoff_ms = self.backoff.ms(), "KuCoin market stream connection failed");
-                    if matches!(&e, ConnectError::Wire(WireError::Handshake(line)) if line.starts_with("HTTP/1.1 410"))
+                    if matches!(&e, OpenError::Wire(WireError::Handshake(line)) if line.starts_with("HTTP/1.1 410"))
                     {
                         // The local venue has served its recording to the end.
                         return None;
@@ -702,7 +618,7 @@ mod tests {
     #[test]
     fn urls_split_into_host_tls_and_path() {
         assert_eq!(
-            split_url("wss://ws-api-spot.kucoin.com/?token=t&connectId=c"),
+            session::split_url("wss://ws-api-spot.kucoin.com/?token=t&connectId=c"),
             (
                 "ws-api-spot.kucoin.com:443".into(),
                 true,
@@ -710,7 +626,7 @@ mod tests {
             )
         );
         assert_eq!(
-            split_url("ws://127.0.0.1:9555/endpoint?token=t&connectId=c"),
+            session::split_url("ws://127.0.0.1:9555/endpoint?token=t&connectId=c"),
             (
                 "127.0.0.1:9555".into(),
                 false,
@@ -718,7 +634,7 @@ mod tests {
             )
         );
         assert_eq!(
-            split_url("wss://host?token=t"),
+            session::split_url("wss://host?token=t"),
             ("host:443".into(), true, "/?token=t".into())
         );
     }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::core::Report;
 use crate::core::{Market, Ticks};
 
 #[test]

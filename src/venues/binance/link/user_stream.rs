@@ -3,13 +3,14 @@
 //! expiry itself, to open a new session.
 
 use super::io::UserMsg;
-use super::{LinkConfig, LinkStats, Shared, wall_us};
+use super::{LinkConfig, LinkStats, Shared};
 use crate::net::http::Client;
 use crate::net::tls::Conn;
 use crate::net::ws::{Wire, WireError};
 use crate::venues::binance::endpoints::{Rest, user_stream};
 use crate::venues::binance::keys::API_KEY_HEADER;
 use crate::venues::binance::user;
+use crate::venues::link::wall_us;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
