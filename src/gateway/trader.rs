@@ -8,7 +8,8 @@
 //! price → once filled, the exits: on spot one OCO list (`LIMIT_MAKER` take profit +
 //! `STOP_LOSS` stop), on futures a `reduceOnly` take-profit limit and a `reduceOnly`
 //! `STOP_MARKET` → whichever fills closes the operation and the risk manager books its
-//! PnL net of fees. An entry not filled within `volume_window_secs` is cancelled; an
+//! PnL net of fees. Where the venue takes no stop order (KuCoin's HF spot) the take
+//! profit is a plain limit and the trader holds the stop itself ([`HeldStop`]). An entry not filled within `volume_window_secs` is cancelled; an
 //! exit the exchange refuses is replaced by a market order that flattens the position.
 //!
 //! # Hot path: every buffer is sized at start-up; no allocation.
@@ -59,6 +60,22 @@ struct Tracked {
     taker_fills: u32,
     /// Market orders sent to flatten it (one at a time, at most [`FLATTEN_TRIES`]).
     flattens: u8,
+    /// Its stop, when the trader holds it (a venue without stop orders).
+    stop: HeldStop,
+}
+
+/// A stop the trader holds itself, where the venue takes no stop order (KuCoin's HF
+/// spot): when a trade reaches its price, the take profit is cancelled and a market
+/// order closes what is held. Unlike an exchange's stop it needs this process
+/// running: a stopped trader leaves the take profit only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeldStop {
+    /// The exchange holds the stop (or there is none yet).
+    No,
+    /// Waiting for a trade at or through the stop price.
+    Armed,
+    /// Triggered: the market order is out.
+    Fired,
 }
 
 /// Market orders an unprotected position gets before the trader gives up on it (and
@@ -172,6 +189,8 @@ pub struct TraderStatus {
 pub struct Trader {
     risk: RiskManager,
     signer: OrderSigner,
+    /// The venue takes no stop orders here: stops are held ([`HeldStop`]).
+    holds_stops: bool,
     exchange: Link,
     spec: SymbolSpec,
     futures: bool,
@@ -251,6 +270,7 @@ impl Trader {
         Self {
             risk: RiskManager::new(strategy, spec),
             exchange,
+            holds_stops: signer.holds_stops(spec.market),
             signer,
             spec: spec.clone(),
             futures: spec.market.is_futures(),
@@ -491,6 +511,7 @@ impl Trader {
                 maker_fills: 0,
                 taker_fills: 0,
                 flattens: 0,
+                stop: HeldStop::No,
             });
             Outcome::Sent
         } else {
@@ -532,6 +553,7 @@ impl Trader {
             let roles: &[u8] = match t.phase {
                 Phase::Entry => b"e",
                 Phase::Withdrawing => b"",
+                Phase::Open if t.stop != HeldStop::No => b"t",
                 Phase::Open => b"ts",
             };
             for &r in roles {
@@ -629,6 +651,9 @@ impl Trader {
                 && self.send(OrderCmd::Cancel(id(t.op.id, b'e')), now)
             {
                 self.tracked[k].phase = Phase::Withdrawing;
+            }
+            if t.stop == HeldStop::Armed {
+                self.check_held_stop(k, now);
             }
         }
         self.sample_equity(self.exchange.now_us(), false);
@@ -798,6 +823,37 @@ impl Trader {
         self.tracked[k].phase = Phase::Open;
         let t = self.tracked[k];
         self.send_exits(&t.op, Lots(t.filled), at_us);
+        if self.holds_stops {
+            self.tracked[k].stop = HeldStop::Armed;
+            // A market already through the stop fires it now.
+            self.check_held_stop(k, at_us);
+        }
+    }
+
+    /// A held stop fires when the last trade is at or through its price: the take
+    /// profit is cancelled and a market order closes what is held.
+    fn check_held_stop(&mut self, k: usize, now_us: u64) {
+        let (Some(last), t) = (self.last_trade, self.tracked[k]) else {
+            return;
+        };
+        let long = t.op.intent.side == Side::Long;
+        let stop = t.op.intent.stop_loss;
+        if t.held() <= 0 || (long && last > stop) || (!long && last < stop) {
+            return;
+        }
+        self.tracked[k].stop = HeldStop::Fired;
+        self.send(OrderCmd::Cancel(id(t.op.id, b't')), now_us);
+        let side = order_side(t.op.intent.side, true);
+        let close = self.new_order(
+            t.op.id,
+            b's',
+            side,
+            OrderKind::Market,
+            Lots(t.held()),
+            Ticks(1),
+            self.futures,
+        );
+        self.send(close, now_us);
     }
 
     /// Books operation `k` as closed and forgets it.
@@ -882,6 +938,20 @@ impl Trader {
     /// The take profit and the stop for `qty` of an operation whose entry filled.
     fn send_exits(&mut self, op: &Operation, qty: Lots, now_us: u64) {
         let side = order_side(op.intent.side, true);
+        if self.holds_stops {
+            // The take profit rests on the venue; the stop is held here.
+            let tp = self.new_order(
+                op.id,
+                b't',
+                side,
+                OrderKind::LimitGtc,
+                qty,
+                op.intent.take_profit,
+                false,
+            );
+            self.send(tp, now_us);
+            return;
+        }
         if self.futures {
             for (role, kind, price) in [
                 (b't', OrderKind::LimitGtc, op.intent.take_profit),

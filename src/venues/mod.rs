@@ -206,6 +206,10 @@ pub enum EncodeError {
     /// A negative or zero quantity, or a price the grid cannot write.
     #[error("quantity and limit price must be positive and on the grid")]
     BadNumber,
+    /// An order type the venue's API used here does not take (KuCoin's HF spot has
+    /// no stop and no OCO).
+    #[error("an order type this venue does not take")]
+    Unsupported,
 }
 
 /// A refusal in the venue's words: its code and message (reports name refusals as
@@ -223,6 +227,8 @@ pub fn reject_words(r: crate::core::Reject, market: crate::core::Market) -> (i32
 pub enum OrderSigner {
     /// Binance's HMAC-SHA256 query signing.
     Binance(binance::sign::Signer),
+    /// KuCoin's signed HF order requests (spot).
+    Kucoin(kucoin::sign::Signer),
 }
 
 impl OrderSigner {
@@ -240,7 +246,21 @@ impl OrderSigner {
     ) -> Result<WireRequest, EncodeError> {
         match self {
             OrderSigner::Binance(s) => binance::orders::encode(s, spec, req),
+            OrderSigner::Kucoin(s) => kucoin::orders::encode(s, spec, req),
         }
+    }
+
+    /// True when the venue takes no stop order on `market`, so the trader holds an
+    /// operation's stop itself and sends a market order when a trade reaches it
+    /// (KuCoin's HF spot). Binance holds stops on the exchange (OCO, `STOP_MARKET`).
+    pub fn holds_stops(&self, market: crate::core::Market) -> bool {
+        matches!(self, OrderSigner::Kucoin(_)) && !market.is_futures()
+    }
+}
+
+impl From<kucoin::sign::Signer> for OrderSigner {
+    fn from(s: kucoin::sign::Signer) -> Self {
+        OrderSigner::Kucoin(s)
     }
 }
 

@@ -144,3 +144,69 @@ mod races {
         assert_eq!(r.realised_e8, 1_188_119 - 24_000 - 23_762);
     }
 }
+
+mod held_stops {
+    use super::super::*;
+    use crate::core::Market;
+    use crate::sim::testkit;
+
+    /// On a venue without stop orders (KuCoin's HF spot) the take profit rests as a
+    /// limit and the trader fires the stop itself: a trade through it cancels the take
+    /// profit and a market order closes the operation at the stop.
+    #[test]
+    fn a_trade_through_the_stop_closes_the_operation_with_a_market_order() {
+        let spec = SymbolSpec::from_tick_lot("BTC-USDT", Market::Spot, "0.01", "0.00001").unwrap();
+        let strategy = Strategy::parse(include_str!("../../../strategy_0.toml"), &[]).unwrap();
+        let signer = crate::venues::kucoin::sign::Signer::new(
+            &crate::venues::kucoin::keys::KucoinKeys::paper(),
+        );
+        let mut t = Trader::simulated(&spec, &strategy, signer, &SimOptions::default());
+        assert!(t.holds_stops);
+        t.on_snapshot(&testkit::snapshot(&[(6_000_100, 100)], &[(6_000_200, 100)]));
+        t.on_market(&testkit::depth(101, 1_000, &[], &[]));
+        let intent = Intent {
+            side: Side::Long,
+            entry: Ticks(6_000_000),
+            take_profit: Ticks(6_100_000),
+            stop_loss: Ticks(5_900_000),
+            support_wall: Ticks(5_999_999),
+            target_wall: Ticks(6_100_001),
+            void_price: Ticks(6_050_000),
+            void_width_bins: 10,
+            pressure_ppm: 200_000,
+        };
+        assert_eq!(t.on_intent(&intent, 1_000), Outcome::Sent);
+        t.on_market(&testkit::depth(102, 1_100, &[], &[]));
+        // A sell through the entry fills it: the take profit goes out, not an OCO.
+        t.on_market(&testkit::trade(1_200, 5_999_000, 1_000_000, true));
+        t.on_market(&testkit::depth(103, 1_300, &[], &[]));
+        assert_eq!(t.stats.entries_filled, 1);
+        assert_eq!(t.stats.requests, 2, "entry, take profit");
+        assert_eq!(t.tracked[0].stop, HeldStop::Armed);
+        // Trades above the stop leave it armed.
+        t.on_market(&testkit::trade(1_400, 5_950_000, 1, true));
+        assert_eq!(t.stats.requests, 2);
+        // One at the stop fires it: the take profit cancelled, a market sell sent
+        // (into the bids the book has then).
+        t.on_market(&testkit::depth(
+            104,
+            1_450,
+            &[(6_000_100, 0), (5_899_000, 100_000_000)],
+            &[],
+        ));
+        t.on_market(&testkit::trade(1_500, 5_900_000, 1, true));
+        assert_eq!(t.stats.requests, 4, "take profit cancel, market close");
+        for (id, ms) in [(105, 1_600), (106, 1_700), (107, 2_000)] {
+            t.on_market(&testkit::depth(id, ms, &[], &[]));
+        }
+        assert_eq!(
+            t.stats.stops,
+            1,
+            "closed at the stop: {:?} {:?}",
+            t.stats,
+            t.exchange.stats()
+        );
+        assert_eq!(t.open_operations(), 0);
+        assert_eq!(t.exchange.position().0, 0);
+    }
+}
