@@ -330,7 +330,8 @@ fn minerva_run_trades_the_local_kucoin_venues_feed() {
     );
 }
 
-/// `minerva run --source kucoin` refuses what it cannot do yet, clearly.
+/// `minerva run --source kucoin` refuses live orders unconfirmed and a sandbox
+/// KuCoin does not have, clearly.
 #[test]
 fn kucoin_orders_and_testnet_are_refused_with_the_reason() {
     let run = |extra: &[&str]| {
@@ -343,7 +344,7 @@ fn kucoin_orders_and_testnet_are_refused_with_the_reason() {
         assert!(!o.status.success());
         String::from_utf8_lossy(&o.stderr).into_owned()
     };
-    assert!(run(&[]).contains("KuCoin orders are not built yet"));
+    assert!(run(&["--endpoint", "live"]).contains("--i-mean-it"));
     assert!(run(&["--paper", "--endpoint", "testnet"]).contains("KuCoin has no sandbox"));
 }
 
@@ -561,5 +562,331 @@ fn the_local_venues_desk_keeps_kucoins_order_rules() {
         .unwrap();
     assert_eq!(a.status, 401);
     assert!(String::from_utf8_lossy(&a.body).contains("400001"));
+    v.stop();
+}
+
+/// The pipeline trades on the local KuCoin venue through Minerva's KuCoin order link:
+/// HF orders signed on the gateway thread as KuCoin checks them, fills heard on the
+/// private session (`orderChange`), stops held by the trader. The journal, the link
+/// and the venue's account agree: every order and fill journaled, none lost, the
+/// position the fills make is the venue's, the account read at start and at exit.
+#[test]
+fn the_pipeline_trades_on_the_local_kucoin_venue_through_the_order_link() {
+    use minerva::gateway::audit::AuditHook;
+    use minerva::pipeline::{RunConfig, run};
+    use minerva::store::journal::{Journal, RunInfo};
+    let Some(files) = files() else { return };
+    let v = LocalKucoin::start(Config {
+        files,
+        replay: ReplayOptions::default(),
+        speed: Some(3.0),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Faults::default(),
+        keys: Arc::new(KucoinKeys::paper()),
+        limits: Limits::default(),
+        trading: minerva::local_exchange::TradingConfig {
+            fees: Some((0, 0)),
+            ..Default::default()
+        },
+    })
+    .unwrap();
+    let rest = format!("http://{}", v.local_addr());
+    let mut feed = FeedConfig::new(&rest, Market::Spot, SYMBOL);
+    feed.keys = Some(Arc::new(KucoinKeys::paper()));
+    let spec = feed.fetch_spec().unwrap();
+    let source = KucoinSource::new(feed, Arc::new(AtomicBool::new(false)));
+    let strategy = minerva::strategy::Strategy::parse(
+        include_str!("../strategy_0.toml"),
+        &[
+            ("market", SYMBOL.into()),
+            ("maker_fee", "0".into()),
+            ("taker_fee", "0".into()),
+            ("short_pressure", "1".into()),
+            ("long_pressure", "0.5".into()),
+            ("max_concurrent_trades", "20".into()),
+            ("void_height", "-1000000".into()),
+            ("void_prominence", "0".into()),
+            ("bin_ticks", "100".into()),
+        ],
+    )
+    .unwrap();
+    let path = std::env::temp_dir().join(format!(
+        "minerva-kucoin-journal-{}-{}.db",
+        std::process::id(),
+        common::thread_id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    let journal = Arc::new(
+        Journal::start(
+            &path,
+            &RunInfo {
+                venue: "kucoin-local".into(),
+                market: "spot".into(),
+                symbols: vec![SYMBOL.into()],
+                ..RunInfo::default()
+            },
+        )
+        .unwrap(),
+    );
+    let hook = {
+        let j = journal.clone();
+        AuditHook(Arc::new(move |s| j.recorder(s)))
+    };
+    let keys = Arc::new(KucoinKeys::paper());
+    let cfg = RunConfig {
+        audit: Some(hook),
+        snapshot_request: Some(source.snapshot_request()),
+        live: Some(minerva::venues::LinkConfig::Kucoin(
+            minerva::venues::kucoin::link::LinkConfig {
+                rest: rest.clone(),
+                spec: spec.clone(),
+                keys: keys.clone(),
+                time_sync: std::time::Duration::from_secs(1),
+                fees: (0, 0),
+                on_start: Default::default(),
+                account: Some(journal.account_sink(std::time::Duration::from_millis(200))),
+            },
+        )),
+        ..RunConfig::default()
+    };
+    let signer = minerva::venues::kucoin::sign::Signer::new(&keys);
+    let r = run(source, &spec, &strategy, signer, &cfg).unwrap();
+    drop(cfg);
+    let sum = Arc::try_unwrap(journal).unwrap().finish().unwrap();
+    let text = r.to_text();
+    let link = r.link.as_ref().expect("a live link's report");
+    let count = |k: &str| link.counters.iter().find(|c| c.0 == k).unwrap().1;
+    assert!(r.trader.entries > 0, "{text}");
+    assert!(
+        r.trader.requests > r.trader.entries,
+        "entries and their cancels: {text}"
+    );
+    assert_eq!(r.trader.encode_errors, 0, "{text}");
+    assert_eq!(count("malformed answers or events"), 0, "{text}");
+    assert!(count("user stream sessions") >= 1, "{text}");
+    assert_eq!(sum.lost, 0, "{sum:?}");
+    assert_eq!(sum.orders, r.trader.requests, "{sum:?}\n{text}");
+    assert_eq!(sum.fills, r.exchange.fills, "{sum:?}\n{text}");
+    // The position the journaled fills make is the venue's.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let fills: Vec<(String, String)> = db
+        .prepare("SELECT client_id, qty FROM journal_reports WHERE report = 'FILLED'")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let sides: std::collections::HashMap<String, String> = db
+        .prepare("SELECT client_id, upper(side) FROM journal_orders WHERE side IS NOT NULL")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let net: i64 = fills
+        .iter()
+        .map(|(c, q)| {
+            let lots = spec.qty.parse(q.as_bytes()).unwrap().0;
+            match sides.get(c).map(String::as_str) {
+                Some("BUY") => lots,
+                Some("SELL") => -lots,
+                other => panic!("fill of {c}: no order journaled ({other:?})"),
+            }
+        })
+        .sum();
+    let accounts = v.accounts();
+    let venue_position = accounts.iter().find(|a| a.0 == SYMBOL).unwrap().1;
+    assert_eq!(
+        net, venue_position.0,
+        "journaled fills = the venue's position\n{text}"
+    );
+    let whys: Vec<String> = db
+        .prepare("SELECT why FROM journal_account ORDER BY id")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(whys.first().map(String::as_str), Some("start"), "{whys:?}");
+    assert_eq!(whys.last().map(String::as_str), Some("exit"), "{whys:?}");
+    drop(db);
+    for p in [
+        path.clone(),
+        path.with_extension("db-wal"),
+        path.with_extension("db-shm"),
+    ] {
+        let _ = std::fs::remove_file(p);
+    }
+    v.stop();
+}
+
+/// The best bid and ask the venue shows now (its public top 20).
+fn top_of_book(rest: &str, spec: &minerva::core::SymbolSpec) -> (i64, i64) {
+    let body = minerva::net::http::get(
+        rest.trim_start_matches("http://"),
+        &format!("/api/v1/market/orderbook/level2_20?symbol={SYMBOL}"),
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let px = |side: &str| {
+        let p = v["data"][side][0][0].as_str().unwrap();
+        spec.price.parse(p.as_bytes()).unwrap().0
+    };
+    (px("bids"), px("asks"))
+}
+
+/// Minerva's KuCoin order link against the local venue, request by request: a
+/// marketable limit fills (heard on the private session), a resting post-only order
+/// is accepted then cancelled, a market sell closes the position, a second one is
+/// refused as KuCoin refuses an oversell (200004) — and the link's position is the
+/// venue's at every step.
+#[test]
+fn the_kucoin_order_link_follows_each_order_to_its_end() {
+    use minerva::core::{
+        ClientId, Execution, Lots, NewOrder, OrderCmd, OrderKind, OrderRequest, OrderSide, Reject,
+        Report, Ticks,
+    };
+    use minerva::venues::OrderSigner;
+    let Some(files) = files() else { return };
+    let v = venue(files, Faults::default(), Some(1.0));
+    let rest = format!("http://{}", v.local_addr());
+    let mut feed = FeedConfig::new(&rest, Market::Spot, SYMBOL);
+    feed.keys = Some(Arc::new(KucoinKeys::paper()));
+    let spec = feed.fetch_spec().unwrap();
+    let keys = Arc::new(KucoinKeys::paper());
+    let mut link = minerva::venues::LinkConfig::Kucoin(minerva::venues::kucoin::link::LinkConfig {
+        rest: rest.clone(),
+        spec: spec.clone(),
+        keys: keys.clone(),
+        time_sync: std::time::Duration::from_secs(1),
+        fees: (100_000, 100_000),
+        on_start: Default::default(),
+        account: None,
+    })
+    .start()
+    .unwrap();
+    assert_eq!(link.available_e8(), Some(100_000 * 100_000_000));
+    let signer: OrderSigner = minerva::venues::kucoin::sign::Signer::new(&keys).into();
+    // Wait for the replay to have a book on both sides.
+    let t = std::time::Instant::now();
+    let (bid, ask) = loop {
+        let (b, a) = top_of_book(&rest, &spec);
+        if b > 0 && a > b {
+            break (b, a);
+        }
+        assert!(t.elapsed().as_secs() < 10, "no book");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let send = |link: &mut minerva::venues::LiveLink, cmd: OrderCmd| {
+        let req = OrderRequest {
+            cmd,
+            timestamp_ms: link.now_us() / 1000,
+            recv_window_ms: 5_000,
+        };
+        let wire = signer.encode(&spec, &req).unwrap();
+        link.send(&req, &wire, 0);
+    };
+    // Reports until `done` says the last one came (5 s at most).
+    let wait = |link: &mut minerva::venues::LiveLink, done: &dyn Fn(&[Execution]) -> bool| {
+        let mut got = Vec::new();
+        let t = std::time::Instant::now();
+        while !done(&got) {
+            assert!(t.elapsed().as_secs() < 5, "reports so far: {got:?}");
+            link.drain(|e| got.push(*e));
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        got
+    };
+    let id = |s: &str| ClientId::from(s).unwrap();
+    let order = |c: &str, side, kind, price, qty| {
+        OrderCmd::New(NewOrder {
+            id: id(c),
+            side,
+            kind,
+            price: Ticks(price),
+            qty: Lots(qty),
+            reduce_only: false,
+        })
+    };
+    // Prices and sizes on KuCoin's increments (the book's grid may be finer).
+    let tick = spec.price.step().0;
+    let lot = spec.qty.step().0;
+    let qty = (2 * spec.min_qty.0 / lot.max(1) + 1) * lot.max(1);
+    let filled = |got: &[Execution], c: &str| -> i64 {
+        got.iter()
+            .filter(|e| e.client_id.as_str() == c)
+            .map(|e| match e.report {
+                Report::Filled { qty, .. } => qty.0,
+                _ => 0,
+            })
+            .sum()
+    };
+    // 1. A buy through the ask fills in full.
+    send(
+        &mut link,
+        order(
+            "mnv1e",
+            OrderSide::Buy,
+            OrderKind::LimitIoc,
+            ask + 50 * tick,
+            qty,
+        ),
+    );
+    let got = wait(&mut link, &|g| filled(g, "mnv1e") >= qty);
+    assert_eq!(filled(&got, "mnv1e"), qty, "{got:?}");
+    assert!(
+        got.iter()
+            .any(|e| matches!(e.report, Report::Filled { maker: false, fee_e8, .. } if fee_e8 > 0)),
+        "{got:?}"
+    );
+    assert_eq!(link.position(), Lots(qty));
+    // 2. A post-only buy far below rests, then is cancelled.
+    send(
+        &mut link,
+        order(
+            "mnv2e",
+            OrderSide::Buy,
+            OrderKind::PostOnly,
+            bid - 1_000 * tick,
+            qty,
+        ),
+    );
+    wait(&mut link, &|g| {
+        g.iter().any(|e| e.report == Report::Accepted)
+    });
+    send(&mut link, OrderCmd::Cancel(id("mnv2e")));
+    wait(&mut link, &|g| {
+        g.iter().any(|e| e.report == Report::Canceled)
+    });
+    // 3. A market sell closes the position; 4. a second one is an oversell.
+    send(
+        &mut link,
+        order("mnv3m", OrderSide::Sell, OrderKind::Market, 0, qty),
+    );
+    let got = wait(&mut link, &|g| filled(g, "mnv3m") >= qty);
+    assert_eq!(filled(&got, "mnv3m"), qty, "{got:?}");
+    assert_eq!(link.position(), Lots(0));
+    send(
+        &mut link,
+        order("mnv4m", OrderSide::Sell, OrderKind::Market, 0, qty),
+    );
+    let got = wait(&mut link, &|g| !g.is_empty());
+    assert_eq!(
+        got[0].report,
+        Report::Rejected(Reject::InsufficientMargin),
+        "{got:?}"
+    );
+    let venue_position = v.accounts().iter().find(|a| a.0 == SYMBOL).unwrap().1;
+    assert_eq!(venue_position, link.position());
+    let report = link.report();
+    let count = |k: &str| report.counters.iter().find(|c| c.0 == k).unwrap().1;
+    assert_eq!(count("malformed answers or events"), 0);
+    assert_eq!(
+        count("fills without event"),
+        0,
+        "every fill heard on the private session"
+    );
+    drop(link);
     v.stop();
 }

@@ -14,12 +14,13 @@ use minerva::pipeline::{PinPlan, pin::allowed_cpus};
 use minerva::pipeline::{RunConfig, RunReport, run as run_pipeline};
 use minerva::sim::latency::Delay;
 use minerva::strategy::Strategy;
-use minerva::venues::FeedConfig;
 use minerva::venues::binance::endpoints::{self, Environment, Hosts};
 use minerva::venues::binance::keys::ApiKeys;
 use minerva::venues::binance::link::{LeverageWish, LinkConfig};
 use minerva::venues::binance::sign::Signer;
 use minerva::venues::binance::stream::LiveConfig;
+use minerva::venues::kucoin::sign::Signer as KucoinSigner;
+use minerva::venues::{FeedConfig, OrderSigner};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -174,7 +175,9 @@ pub struct Setup {
     speed: Option<f64>,
     spec: SymbolSpec,
     strategy: Strategy,
-    keys: Arc<ApiKeys>,
+    /// Signs the trader's orders as the venue traded on expects (the simulated
+    /// exchange reads the typed orders; the signer still says what the venue takes).
+    signer: OrderSigner,
     cfg: RunConfig,
 }
 
@@ -186,7 +189,7 @@ enum From {
     Feed(String),
     /// A venue: its streams, and its order endpoints unless `--paper`.
     Venue(Hosts),
-    /// KuCoin's feed at --endpoint (paper trading).
+    /// KuCoin at --endpoint: its feed, and its order endpoints unless `--paper`.
     Kucoin,
 }
 
@@ -202,9 +205,9 @@ impl Args {
             return Ok(From::Venue(self.endpoint.hosts(market, &self.host)));
         }
         if self.source == "kucoin" {
-            if !self.paper {
+            if self.endpoint == Environment::Live && !self.i_mean_it && !self.paper {
                 bail!(
-                    "--source kucoin: KuCoin orders are not built yet; add --paper (KuCoin's feed, orders on the simulated exchange; docs/kucoin.md)"
+                    "--endpoint live sends real orders with real money: add --i-mean-it to confirm (rehearse on the local KuCoin venue first: --endpoint local; docs/kucoin.md)"
                 );
             }
             return Ok(From::Kucoin);
@@ -333,6 +336,8 @@ pub fn setup(a: &Args) -> Result<Setup> {
         );
     }
     let streams = || vec![endpoints::depth_stream(market).to_string(), "trade".into()];
+    // KuCoin's REST server and keys, when its orders are traded.
+    let mut kucoin = None;
     let (spec, live, files) = match from {
         From::Replay(files) => {
             let table = minerva::replay::symbol_table(&files, &strategy_replay(&strategy, &data))?;
@@ -356,17 +361,44 @@ pub fn setup(a: &Args) -> Result<Setup> {
             (live.fetch_spec()?, Some(live), Vec::new())
         }
         From::Kucoin => {
-            let mut live = FeedConfig::Kucoin(super::args::kucoin_feed(
-                a.endpoint,
-                &a.host,
-                market,
-                &strategy.market,
-            )?);
+            let feed = super::args::kucoin_feed(a.endpoint, &a.host, market, &strategy.market)?;
+            let keys = feed.keys.clone();
+            let rest = feed.rest.clone();
+            let mut live = FeedConfig::Kucoin(feed);
             watch_feed(&mut live, a.watchdog);
-            (live.fetch_spec()?, Some(live), Vec::new())
+            let spec = live.fetch_spec()?;
+            if !a.paper {
+                let Some(keys) = keys else {
+                    bail!(
+                        "--source kucoin --endpoint live: set MINERVA_KUCOIN_API_KEY, MINERVA_KUCOIN_API_SECRET and MINERVA_KUCOIN_API_PASSPHRASE (keys are read from the environment only)"
+                    );
+                };
+                kucoin = Some((rest, keys));
+            }
+            (spec, Some(live), Vec::new())
         }
     };
     let keys = Arc::new(keys);
+    // The simulated exchange reads typed orders: any signer does for paper runs.
+    let signer: OrderSigner = match &kucoin {
+        Some((_, k)) => KucoinSigner::new(k).into(),
+        None => Signer::new(&keys).into(),
+    };
+    let kucoin_link = kucoin.map(|(rest, keys)| {
+        minerva::venues::LinkConfig::Kucoin(minerva::venues::kucoin::link::LinkConfig {
+            rest,
+            spec: spec.clone(),
+            keys,
+            time_sync: Duration::from_secs(if a.endpoint == Environment::Local {
+                1
+            } else {
+                30
+            }),
+            fees: (strategy.maker_fee_e8, strategy.taker_fee_e8),
+            on_start: a.on_start,
+            account: None,
+        })
+    });
     let live_link = match gateway {
         Some(hosts) => Some(minerva::venues::LinkConfig::Binance(LinkConfig {
             rest: hosts.rest,
@@ -400,7 +432,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
                 in_use_ppm: strategy.max_capital_in_use_ppm,
             }),
         })),
-        None => None,
+        None => kucoin_link,
     };
     let frames = minerva::store::files::recorded_frames_of(&files, &strategy.market)?;
     let sim = a.model.options();
@@ -434,7 +466,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
         speed: a.speed.0,
         spec,
         strategy,
-        keys,
+        signer,
         cfg,
     })
 }
@@ -449,7 +481,7 @@ impl Setup {
             ReplaySource::new(self.frames.clone(), self.speed),
             &self.spec,
             &self.strategy,
-            Signer::new(&self.keys),
+            self.signer.clone(),
             &self.cfg,
         )?)
     }
@@ -476,7 +508,7 @@ fn go<S: minerva::feed::Source + Send + 'static>(
     name: &str,
     recorded: &mut Option<Recorded>,
 ) -> Result<RunReport> {
-    let signer = Signer::new(&s.keys);
+    let signer = s.signer.clone();
     let Some(db) = record else {
         return Ok(run_pipeline(source, &s.spec, &s.strategy, signer, cfg)?);
     };
@@ -522,9 +554,11 @@ fn start_journal(a: &Args, s: &Setup) -> Result<Option<Arc<minerva::store::journ
     let Some(path) = journal_path(a, s.live.is_some()) else {
         return Ok(None);
     };
-    let venue = if a.source == "binance" {
+    let venue = if a.source == "binance" || a.source == "kucoin" {
         if a.paper {
             "paper".to_string()
+        } else if a.source == "kucoin" {
+            format!("kucoin-{}", a.endpoint.name())
         } else {
             a.endpoint.name().to_string()
         }
@@ -792,10 +826,13 @@ pub fn run(a: Args) -> Result<()> {
             };
             // Account snapshots into the journal: start, every minute, the user
             // stream's account events, exit.
-            if let (Some(j), Some(minerva::venues::LinkConfig::Binance(l))) =
-                (&journal, cfg.live.as_mut())
-            {
-                l.account = Some(j.account_sink(std::time::Duration::from_secs(60)));
+            if let Some(j) = &journal {
+                let sink = Some(j.account_sink(std::time::Duration::from_secs(60)));
+                match cfg.live.as_mut() {
+                    Some(minerva::venues::LinkConfig::Binance(l)) => l.account = sink,
+                    Some(minerva::venues::LinkConfig::Kucoin(l)) => l.account = sink,
+                    None => {}
+                }
             }
             let r = go(&s, record, source, &cfg, &name, &mut recorded);
             watcher_done.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -270,7 +270,7 @@ impl Trader {
         Self {
             risk: RiskManager::new(strategy, spec),
             exchange,
-            holds_stops: signer.holds_stops(spec.market),
+            holds_stops: crate::venues::holds_stops(spec),
             signer,
             spec: spec.clone(),
             futures: spec.market.is_futures(),

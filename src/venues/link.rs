@@ -57,6 +57,9 @@ pub enum LinkError {
     /// A thread could not be started.
     #[error("cannot start the link's threads: {0}")]
     Thread(String),
+    /// What the venue's link does not trade yet.
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 /// What the link found on start.
@@ -368,5 +371,223 @@ impl Drop for LiveLink {
         if let Some(h) = self.account.take() {
             let _ = h.join();
         }
+    }
+}
+
+/// An order as a link follows it: what was asked, what filled (cumulative, so a
+/// fill learnt twice — an event and a query — is booked once), and whether its end
+/// was reported.
+#[derive(Debug, Clone)]
+pub(crate) struct Followed {
+    pub(crate) buy: bool,
+    pub(crate) qty: Lots,
+    /// Lots filled and their quote value, as forwarded to the gateway.
+    pub(crate) cum: Lots,
+    pub(crate) quote_e8: i64,
+    pub(crate) acked: bool,
+    pub(crate) done: bool,
+    pub(crate) done_at: Option<Instant>,
+    /// Its fate is unknown (a lost answer, a dropped private session): ask.
+    pub(crate) unknown: bool,
+    /// When a cancel of it was answered (its end is then due).
+    pub(crate) cancel_at: Option<Instant>,
+}
+
+/// The orders a link follows and the reports it hands the gateway: each fill once,
+/// each order's end once, the position and the exchange counters kept on the way.
+pub(crate) struct Ledger {
+    pub(crate) orders: std::collections::HashMap<crate::core::ClientId, Followed>,
+    out: rtrb::Producer<Execution>,
+    shared: Arc<Shared>,
+    valuer: crate::core::Valuer,
+}
+
+impl Ledger {
+    pub(crate) fn new(
+        out: rtrb::Producer<Execution>,
+        shared: Arc<Shared>,
+        spec: &crate::core::SymbolSpec,
+    ) -> Self {
+        Self {
+            orders: std::collections::HashMap::with_capacity(256),
+            out,
+            shared,
+            valuer: crate::core::Valuer::new(spec),
+        }
+    }
+
+    /// Starts following an order just sent.
+    pub(crate) fn track(&mut self, c: crate::core::ClientId, buy: bool, qty: Lots) {
+        self.orders.insert(
+            c,
+            Followed {
+                buy,
+                qty,
+                cum: Lots(0),
+                quote_e8: 0,
+                acked: false,
+                done: false,
+                done_at: None,
+                unknown: false,
+                cancel_at: None,
+            },
+        );
+    }
+
+    /// Hands a report to the gateway (waiting, never dropping, while its ring is full).
+    pub(crate) fn push(&mut self, client_id: crate::core::ClientId, report: Report, time_ms: i64) {
+        push(&self.shared, &mut self.out, client_id, report, time_ms);
+    }
+
+    /// The order rests: said once.
+    pub(crate) fn accepted(&mut self, c: &crate::core::ClientId, time_ms: i64) {
+        if let Some(t) = self.orders.get_mut(c) {
+            if !t.acked && !t.done {
+                t.acked = true;
+                self.push(*c, Report::Accepted, time_ms);
+            }
+        }
+    }
+
+    /// The order's end, reported once.
+    pub(crate) fn terminal(&mut self, c: &crate::core::ClientId, r: Report, time_ms: i64) {
+        let Some(t) = self.orders.get_mut(c) else {
+            return;
+        };
+        if t.done {
+            return;
+        }
+        t.done = true;
+        t.done_at = Some(Instant::now());
+        self.push(*c, r, time_ms);
+    }
+
+    /// Books what an order shows filled (`cum` lots worth `quote_e8` in all) beyond
+    /// what was booked: one fill at the average price of the difference. `fee_rate_e8`
+    /// prices its fee. Returns the lots booked (0: nothing new).
+    pub(crate) fn fill_to(
+        &mut self,
+        c: &crate::core::ClientId,
+        cum: Lots,
+        quote_e8: i64,
+        (maker, fee_rate_e8): (bool, i64),
+        time_ms: i64,
+    ) -> i64 {
+        let Some(t) = self.orders.get(c) else {
+            return 0;
+        };
+        if cum.0 <= t.cum.0 {
+            return 0;
+        }
+        let qty = Lots(cum.0 - t.cum.0);
+        let quote = quote_e8.saturating_sub(t.quote_e8).max(0);
+        let price = self.price_of(quote, qty);
+        let fee = crate::core::fee_e8(quote, fee_rate_e8);
+        self.fill(c, price, qty, fee, maker, time_ms);
+        qty.0
+    }
+
+    /// A fill, forwarded: the position moves, the order is done when nothing is left.
+    pub(crate) fn fill(
+        &mut self,
+        c: &crate::core::ClientId,
+        price: crate::core::Ticks,
+        qty: Lots,
+        fee_e8: i64,
+        maker: bool,
+        time_ms: i64,
+    ) {
+        let value = self.valuer.quote_e8(price, qty);
+        let Some(t) = self.orders.get_mut(c) else {
+            return;
+        };
+        t.cum = Lots(t.cum.0.saturating_add(qty.0));
+        t.quote_e8 = t.quote_e8.saturating_add(value);
+        let leaves = Lots(t.qty.0.saturating_sub(t.cum.0).max(0));
+        if leaves.0 == 0 {
+            t.done = true;
+            t.done_at = Some(Instant::now());
+        }
+        let signed = if t.buy { qty.0 } else { qty.0.saturating_neg() };
+        self.shared.position.fetch_add(signed, Ordering::Relaxed);
+        self.push(
+            *c,
+            Report::Filled {
+                price,
+                qty,
+                maker,
+                fee_e8,
+                leaves,
+            },
+            time_ms,
+        );
+    }
+
+    /// The tick price of `quote_e8` for `qty` (an average, rounded to the grid).
+    pub(crate) fn price_of(&self, quote_e8: i64, qty: Lots) -> crate::core::Ticks {
+        let one = self.valuer.quote_e8(crate::core::Ticks(1), qty).max(1);
+        crate::core::Ticks(((quote_e8 as i128 + one as i128 / 2) / one as i128) as i64)
+    }
+
+    /// Finished orders are forgotten a minute after their end.
+    pub(crate) fn forget_done(&mut self) {
+        let now = Instant::now();
+        self.orders.retain(|_, t| {
+            t.done_at
+                .is_none_or(|d| now.duration_since(d) < Duration::from_secs(60))
+        });
+    }
+}
+
+/// Hands a report to the gateway through `out`, counted in the exchange's terms;
+/// waits while the ring is full (the gateway drains it on every pass) unless the
+/// link is stopping, when it is counted lost.
+pub(crate) fn push(
+    shared: &Shared,
+    out: &mut rtrb::Producer<Execution>,
+    client_id: crate::core::ClientId,
+    report: Report,
+    time_ms: i64,
+) {
+    {
+        let mut st = shared.stats.lock().unwrap_or_else(|e| e.into_inner());
+        st.count(&report);
+    }
+    if report == Report::Canceled {
+        shared.cancelled.fetch_add(1, Ordering::AcqRel);
+    }
+    let mut e = Execution {
+        client_id,
+        report,
+        time_us: (time_ms.max(0) as u64).saturating_mul(1000),
+        deliver_us: 0,
+    };
+    loop {
+        match out.push(e) {
+            Ok(()) => return,
+            Err(rtrb::PushError::Full(back)) => {
+                e = back;
+                if shared.stop.load(Ordering::Acquire) {
+                    let mut st = shared.stats.lock().unwrap_or_else(|e| e.into_inner());
+                    st.reports_lost += 1;
+                    return;
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+    }
+}
+
+/// Logs an answer or event that did not read (the first few, then every 1,000th: a
+/// venue sending garbage must not flood the log).
+pub(crate) fn log_malformed(shared: &Shared, what: &str, why: &str) {
+    let n = shared.counters.malformed.fetch_add(1, Ordering::Relaxed) + 1;
+    if n <= 5 || n % 1_000 == 0 {
+        tracing::warn!(
+            what,
+            count = n,
+            why,
+            "live link: an answer or event did not read"
+        );
     }
 }

@@ -222,6 +222,14 @@ pub fn reject_words(r: crate::core::Reject, market: crate::core::Market) -> (i32
     )
 }
 
+/// True when the venue takes no stop order for `spec`, so the trader holds an
+/// operation's stop itself and sends a market order when a trade reaches it: KuCoin's
+/// HF spot orders. Binance holds stops on the exchange (OCO, `STOP_MARKET`). A
+/// backtest of the venue's data holds them the same way.
+pub fn holds_stops(spec: &SymbolSpec) -> bool {
+    spec.venue == Venue::Kucoin && !spec.market.is_futures()
+}
+
 /// A venue's order signer.
 #[derive(Clone)]
 pub enum OrderSigner {
@@ -248,13 +256,6 @@ impl OrderSigner {
             OrderSigner::Binance(s) => binance::orders::encode(s, spec, req),
             OrderSigner::Kucoin(s) => kucoin::orders::encode(s, spec, req),
         }
-    }
-
-    /// True when the venue takes no stop order on `market`, so the trader holds an
-    /// operation's stop itself and sends a market order when a trade reaches it
-    /// (KuCoin's HF spot). Binance holds stops on the exchange (OCO, `STOP_MARKET`).
-    pub fn holds_stops(&self, market: crate::core::Market) -> bool {
-        matches!(self, OrderSigner::Kucoin(_)) && !market.is_futures()
     }
 }
 
@@ -335,6 +336,8 @@ pub enum OnStart {
 pub enum LinkConfig {
     /// Binance.
     Binance(binance::link::LinkConfig),
+    /// KuCoin (spot).
+    Kucoin(kucoin::link::LinkConfig),
 }
 
 impl LinkConfig {
@@ -345,6 +348,7 @@ impl LinkConfig {
     pub fn start(self) -> Result<LiveLink, String> {
         match self {
             LinkConfig::Binance(c) => binance::link::LiveLink::start(c).map_err(|e| e.to_string()),
+            LinkConfig::Kucoin(c) => kucoin::link::start(c).map_err(|e| e.to_string()),
         }
     }
 }

@@ -155,7 +155,9 @@ mod held_stops {
     /// profit and a market order closes the operation at the stop.
     #[test]
     fn a_trade_through_the_stop_closes_the_operation_with_a_market_order() {
-        let spec = SymbolSpec::from_tick_lot("BTC-USDT", Market::Spot, "0.01", "0.00001").unwrap();
+        let mut spec =
+            SymbolSpec::from_tick_lot("BTC-USDT", Market::Spot, "0.01", "0.00001").unwrap();
+        spec.venue = crate::core::Venue::Kucoin;
         let strategy = Strategy::parse(include_str!("../../../strategy_0.toml"), &[]).unwrap();
         let signer = crate::venues::kucoin::sign::Signer::new(
             &crate::venues::kucoin::keys::KucoinKeys::paper(),

@@ -12,6 +12,7 @@
 pub mod contracts;
 pub mod endpoints;
 pub mod keys;
+pub mod link;
 pub mod orders;
 pub mod peek;
 pub mod session;

@@ -15,6 +15,7 @@ use crate::venues::binance::keys::{API_KEY_HEADER, ApiKeys};
 use crate::venues::binance::limits;
 use crate::venues::binance::orders::{self, OcoState, OrderState, PositionState, Status};
 use crate::venues::binance::sign::{DEFAULT_RECV_WINDOW_MS, Signer};
+use crate::venues::link::log_malformed;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -66,20 +67,6 @@ enum Found {
 struct ServerTime {
     #[serde(rename = "serverTime")]
     server_time: i64,
-}
-
-/// Logs an answer or event that did not read (the first few, then every 1,000th: a
-/// venue sending garbage must not flood the log).
-fn log_malformed(shared: &Shared, what: &str, why: &str) {
-    let n = shared.counters.malformed.fetch_add(1, Ordering::Relaxed) + 1;
-    if n <= 5 || n % 1_000 == 0 {
-        tracing::warn!(
-            what,
-            count = n,
-            why,
-            "live link: an answer or event did not read"
-        );
-    }
 }
 
 /// The I/O thread: REST, the order states, the reports.
@@ -594,34 +581,7 @@ impl Io {
     }
 
     fn push(&mut self, client_id: ClientId, report: Report, time_ms: i64) {
-        {
-            let mut st = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
-            st.count(&report);
-        }
-        if report == Report::Canceled {
-            self.shared.cancelled.fetch_add(1, Ordering::AcqRel);
-        }
-        let mut e = Execution {
-            client_id,
-            report,
-            time_us: (time_ms.max(0) as u64).saturating_mul(1000),
-            deliver_us: 0,
-        };
-        // The gateway drains this ring on every pass; wait rather than lose a report.
-        loop {
-            match self.out.push(e) {
-                Ok(()) => return,
-                Err(rtrb::PushError::Full(back)) => {
-                    e = back;
-                    if self.shared.stop.load(Ordering::Acquire) {
-                        let mut st = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
-                        st.reports_lost += 1;
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_micros(200));
-                }
-            }
-        }
+        crate::venues::link::push(&self.shared, &mut self.out, client_id, report, time_ms);
     }
 
     pub(super) fn track(&mut self, c: ClientId, buy: bool, qty: Lots) {

@@ -1,0 +1,824 @@
+//! The KuCoin link's I/O thread: REST requests, each order followed to its end, the
+//! reports back to the gateway. Cold relative to the pipeline (its own thread);
+//! allocates freely.
+
+use super::LinkConfig;
+use super::private::PrivateMsg;
+use crate::core::decimal::parse_scaled;
+use crate::core::{ClientId, Lots, OrderCmd, OrderRequest, Reject, Report, SymbolSpec, client_id};
+use crate::net::http::{Client, RestError};
+use crate::venues::kucoin::keys::KucoinKeys;
+use crate::venues::kucoin::orders::{
+    self, Answer, OrderChange, OrderInfo, Placed, PrivateMessage, Refusal, Signed,
+    client_order_path, reject_of,
+};
+use crate::venues::kucoin::sign::{self, KEY_VERSION, Signer};
+use crate::venues::link::{
+    Command, Ledger, LinkError, LinkStats, Shared, Startup, log_malformed, wall_ms,
+};
+use crate::venues::{AccountSink, AccountSnapshot, OnStart, WireRequest};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+/// An order as a query found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Open,
+    Done,
+    Missing,
+}
+
+/// `GET /api/v1/accounts`'s entries.
+#[derive(serde::Deserialize)]
+struct Balance {
+    currency: String,
+    balance: String,
+    available: String,
+    holds: String,
+}
+
+/// How long a cancelled order's end may take to come as an event before it is asked.
+const CANCEL_EVENT_WAIT: Duration = Duration::from_millis(500);
+
+/// The I/O thread.
+pub(super) struct Io {
+    rest: Client,
+    spec: SymbolSpec,
+    signer: Signer,
+    keys: Arc<KucoinKeys>,
+    time_sync: Duration,
+    fees: (i64, i64),
+    shared: Arc<Shared>,
+    ledger: Ledger,
+    private: Receiver<PrivateMsg>,
+    next_sync: Instant,
+    next_requery: Instant,
+    paused_until: Option<Instant>,
+    sessions: u64,
+    on_start: OnStart,
+    account: Option<AccountSink>,
+    next_account: Instant,
+    base: String,
+    quote: String,
+}
+
+impl Io {
+    pub(super) fn new(
+        cfg: &LinkConfig,
+        shared: Arc<Shared>,
+        out: rtrb::Producer<crate::core::Execution>,
+        private: Receiver<PrivateMsg>,
+    ) -> Self {
+        let (base, quote) = cfg
+            .spec
+            .name
+            .split_once('-')
+            .unwrap_or((cfg.spec.name.as_str(), ""));
+        Self {
+            rest: Client::new(&cfg.rest, Duration::from_secs(5)),
+            spec: cfg.spec.clone(),
+            signer: Signer::new(&cfg.keys),
+            keys: cfg.keys.clone(),
+            time_sync: cfg.time_sync,
+            fees: cfg.fees,
+            ledger: Ledger::new(out, shared.clone(), &cfg.spec),
+            shared,
+            private,
+            next_sync: Instant::now() + cfg.time_sync,
+            next_requery: Instant::now(),
+            paused_until: None,
+            sessions: 0,
+            on_start: cfg.on_start,
+            next_account: Instant::now()
+                + cfg
+                    .account
+                    .as_ref()
+                    .map_or(Duration::from_secs(3600), |a| a.every),
+            account: cfg.account.clone(),
+            base: base.to_string(),
+            quote: quote.to_string(),
+        }
+    }
+
+    fn server_ms(&self) -> i64 {
+        wall_ms().saturating_add(self.shared.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// Reads KuCoin's clock: offset = server − the request's midpoint.
+    fn sync_time(&mut self) -> Result<(), RestError> {
+        let t0 = wall_ms();
+        let r = self.rest.request("GET", "/api/v1/timestamp", b"", &[])?;
+        let t1 = wall_ms();
+        match crate::venues::kucoin::peek::timestamp_answer(&r.body) {
+            Some(server) => {
+                self.shared
+                    .offset_ms
+                    .store(server as i64 - (t0 + t1) / 2, Ordering::Relaxed);
+                LinkStats::bump(&self.shared.counters.time_syncs);
+            }
+            None => log_malformed(
+                &self.shared,
+                "KuCoin's time",
+                &String::from_utf8_lossy(&r.body),
+            ),
+        }
+        self.next_sync = Instant::now() + self.time_sync;
+        Ok(())
+    }
+
+    /// Notes KuCoin's rate-limit headers: none left in the window → new orders wait
+    /// for its reset.
+    fn note_limits(&mut self, r: &crate::net::http::Response) {
+        let remaining = r
+            .header("gw-ratelimit-remaining")
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        let reset_ms = r
+            .header("gw-ratelimit-reset")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if r.status == 429 || remaining.is_some_and(|n| n <= 0) {
+            let wait = Duration::from_millis(reset_ms.unwrap_or(1_000).clamp(1, 30_000));
+            self.paused_until = Some(Instant::now() + wait);
+        }
+    }
+
+    /// A signed request of the link's own (queries, start-up, cancels by id); a
+    /// timestamp refusal (400002) re-reads the clock and signs once more.
+    fn call(&mut self, method: &str, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>), RestError> {
+        for attempt in 0..2 {
+            let ts = self.server_ms().max(0) as u64;
+            let headers = sign::headers(&self.signer, &self.keys, ts, method, path, body);
+            let mut refs: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            refs.push(("Content-Type", "application/json"));
+            let r = self.rest.request(method, path, body, &refs)?;
+            self.note_limits(&r);
+            if attempt == 0 && refusal(&r.body).is_some_and(|(c, _)| c == "400002") {
+                self.sync_time()?;
+                LinkStats::bump(&self.shared.counters.restamped);
+                continue;
+            }
+            return Ok((r.status, r.body));
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    /// A signed `GET` of start-up, its `data` read as `T`.
+    fn start_get<T: serde::de::DeserializeOwned>(
+        &mut self,
+        what: &'static str,
+        path: &str,
+    ) -> Result<T, LinkError> {
+        let (status, body) = self.call("GET", path, b"")?;
+        let refused = || LinkError::Refused {
+            what,
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        };
+        let a: Answer<T> = sonic_rs::from_slice(&body).map_err(|e| {
+            if status == 200 {
+                LinkError::Unreadable {
+                    what,
+                    why: e.to_string(),
+                }
+            } else {
+                refused()
+            }
+        })?;
+        if !a.ok() {
+            return Err(refused());
+        }
+        a.data.ok_or_else(|| LinkError::Unreadable {
+            what,
+            why: "no data".into(),
+        })
+    }
+
+    /// Start-up: clock, stale and foreign orders (refused, adopted or cancelled as
+    /// `on_start` says), the available balance, the first account snapshot.
+    pub(super) fn start(&mut self) -> Result<Startup, LinkError> {
+        self.sync_time()?;
+        let active: Vec<OrderInfo> = self.start_get(
+            "open orders",
+            &format!("/api/v1/hf/orders/active?symbol={}", self.spec.name),
+        )?;
+        let mut s = Startup::default();
+        let mut foreign = Vec::new();
+        for o in active {
+            if o.client_oid.starts_with("mnv") {
+                if self.cancel_at_start(&o)? {
+                    s.stale_cancelled += 1;
+                }
+            } else {
+                foreign.push(o);
+            }
+        }
+        s.foreign_open = foreign.len() as u32;
+        match self.on_start {
+            OnStart::Refuse if !foreign.is_empty() => {
+                let ids: Vec<String> = foreign
+                    .iter()
+                    .map(|o| {
+                        if o.client_oid.is_empty() {
+                            o.id.clone()
+                        } else {
+                            o.client_oid.clone()
+                        }
+                    })
+                    .collect();
+                return Err(LinkError::FoundAtStart(format!(
+                    "{} open order(s) on {} not Minerva's ({})",
+                    foreign.len(),
+                    self.spec.name,
+                    ids.join(", ")
+                )));
+            }
+            OnStart::Flatten => {
+                for o in &foreign {
+                    if !self.cancel_at_start(o)? {
+                        return Err(LinkError::Flatten(format!(
+                            "cancel of order {}: refused",
+                            o.id
+                        )));
+                    }
+                }
+                s.foreign_open = 0;
+            }
+            _ => {}
+        }
+        s.available_e8 = self.available_balance();
+        s.offset_ms = self.shared.offset_ms.load(Ordering::Relaxed);
+        tracing::info!(
+            symbol = %self.spec.name,
+            available = ?s.available_e8.map(crate::core::Dec8),
+            stale_cancelled = s.stale_cancelled,
+            foreign_open = s.foreign_open,
+            offset_ms = s.offset_ms,
+            "KuCoin link: account read at start"
+        );
+        self.snapshot("start");
+        Ok(s)
+    }
+
+    /// Cancels an order found open at start, by KuCoin's id; true when done.
+    fn cancel_at_start(&mut self, o: &OrderInfo) -> Result<bool, LinkError> {
+        let path = format!("/api/v1/hf/orders/{}?symbol={}", o.id, self.spec.name);
+        let (_, body) = self.call("DELETE", &path, b"")?;
+        Ok(refusal(&body).is_some_and(|(c, _)| c == orders::OK))
+    }
+
+    /// The balances of the symbol's two currencies in the HF trading account.
+    fn balances(&mut self) -> Option<(Option<Balance>, Option<Balance>)> {
+        let list: Vec<Balance> = match self.start_get("balances", "/api/v1/accounts?type=trade_hf")
+        {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "KuCoin link: the account could not be read");
+                return None;
+            }
+        };
+        let mut base = None;
+        let mut quote = None;
+        for b in list {
+            if b.currency == self.quote && quote.is_none() {
+                quote = Some(b);
+            } else if b.currency == self.base && base.is_none() {
+                base = Some(b);
+            }
+        }
+        Some((base, quote))
+    }
+
+    /// The quote's available balance, 10⁻⁸ (finer places are cut); `None` when the
+    /// account cannot be read: sizing then follows the strategy.
+    fn available_balance(&mut self) -> Option<i64> {
+        let (_, quote) = self.balances()?;
+        let text = quote.map_or_else(|| "0".to_string(), |b| b.available);
+        let v = e8(&text);
+        if v.is_none() {
+            tracing::warn!(balance = %text, "KuCoin link: the balance did not read");
+        }
+        v
+    }
+
+    /// Reads the account and hands the snapshot over (`why`: start, periodic, exit).
+    fn snapshot(&mut self, why: &'static str) {
+        if self.account.is_none() {
+            return;
+        }
+        let Some((base, quote)) = self.balances() else {
+            return;
+        };
+        let snap = AccountSnapshot {
+            why,
+            exchange_ms: self.server_ms(),
+            asset: self.quote.clone(),
+            wallet: quote.as_ref().map(|b| b.balance.clone()),
+            available: quote.as_ref().map(|b| b.available.clone()),
+            margin: quote.as_ref().map(|b| b.holds.clone()),
+            position: Some(base.map_or_else(|| "0".to_string(), |b| b.balance)),
+            ..AccountSnapshot::default()
+        };
+        if let Some(sink) = &self.account {
+            (sink.f)(snap);
+        }
+    }
+
+    pub(super) fn run(mut self, mut cmds: rtrb::Consumer<Command>) {
+        loop {
+            let mut work = false;
+            while let Ok(c) = cmds.pop() {
+                work = true;
+                self.command(c);
+            }
+            work |= self.drain_private();
+            self.timers();
+            if self.shared.stop.load(Ordering::Acquire) && cmds.is_empty() {
+                self.drain_private();
+                self.snapshot("exit");
+                return;
+            }
+            if !work {
+                std::thread::park_timeout(Duration::from_millis(5));
+            }
+        }
+    }
+
+    /// Every private message received so far; true if there was one.
+    fn drain_private(&mut self) -> bool {
+        let mut any = false;
+        loop {
+            match self.private.try_recv() {
+                Ok(PrivateMsg::Message(m)) => {
+                    any = true;
+                    self.on_message(&m);
+                }
+                Ok(PrivateMsg::Connected) => {
+                    any = true;
+                    self.sessions += 1;
+                    if self.sessions > 1 {
+                        // Messages may have been missed while the session was down.
+                        for o in self.ledger.orders.values_mut().filter(|t| !t.done) {
+                            o.unknown = true;
+                        }
+                        self.next_requery = Instant::now();
+                    }
+                }
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return any,
+            }
+        }
+    }
+
+    fn timers(&mut self) {
+        let now = Instant::now();
+        if now >= self.next_sync {
+            let _ = self.sync_time();
+        }
+        if self.account.is_some() && now >= self.next_account {
+            self.snapshot("periodic");
+            let every = self.account.as_ref().map_or(Duration::MAX, |a| a.every);
+            self.next_account = Instant::now() + every;
+        }
+        // A cancel answered whose end has not come: ask.
+        let late: Vec<ClientId> = self
+            .ledger
+            .orders
+            .iter()
+            .filter(|(_, t)| {
+                !t.done
+                    && t.cancel_at
+                        .is_some_and(|at| now.duration_since(at) > CANCEL_EVENT_WAIT)
+            })
+            .map(|(c, _)| *c)
+            .collect();
+        for c in late {
+            if let Some(t) = self.ledger.orders.get_mut(&c) {
+                t.cancel_at = None;
+            }
+            self.query(&c);
+        }
+        if now >= self.next_requery {
+            self.next_requery = now + Duration::from_secs(1);
+            let unknown: Vec<ClientId> = self
+                .ledger
+                .orders
+                .iter()
+                .filter(|(_, t)| t.unknown && !t.done)
+                .map(|(c, _)| *c)
+                .collect();
+            for c in unknown {
+                if let Some(found) = self.query(&c) {
+                    if let Some(t) = self.ledger.orders.get_mut(&c) {
+                        t.unknown = false;
+                    }
+                    if found == Found::Missing {
+                        let at = self.server_ms();
+                        self.ledger
+                            .terminal(&c, Report::Rejected(Reject::StatusUnknown), at);
+                    }
+                }
+            }
+            self.ledger.forget_done();
+        }
+    }
+
+    fn command(&mut self, c: Command) {
+        let Some(req) = c.req else {
+            self.cancel_all();
+            self.shared.cancel_all_done.fetch_add(1, Ordering::AcqRel);
+            return;
+        };
+        {
+            let mut st = self.shared.stats.lock().unwrap_or_else(|e| e.into_inner());
+            st.requests += 1;
+        }
+        let id = req.cmd.client_id();
+        if let OrderCmd::New(o) = &req.cmd {
+            self.ledger
+                .track(o.id, o.side == crate::core::OrderSide::Buy, o.qty);
+            if let Some(until) = self.paused_until {
+                if Instant::now() < until {
+                    return self.refuse(&req.cmd, &id, Reject::RateLimited);
+                }
+                self.paused_until = None;
+            }
+        }
+        self.deliver(req, c.wire, c.tick_ns, id, 0);
+    }
+
+    /// `req` signed again with KuCoin's clock now (after 400002, a wait, a retry).
+    fn restamp(&self, req: &OrderRequest) -> Option<(OrderRequest, WireRequest)> {
+        let fresh = OrderRequest {
+            timestamp_ms: self.server_ms().max(0) as u64,
+            ..*req
+        };
+        let wire = orders::encode(&self.signer, &self.spec, &fresh).ok()?;
+        Some((fresh, wire))
+    }
+
+    /// Sends one signed request as written; the answer's status and body.
+    fn send_wire(&mut self, req: &OrderRequest, wire: &[u8]) -> Result<(u16, Vec<u8>), RestError> {
+        let Some(signed) = Signed::read(wire) else {
+            return Ok((
+                400,
+                br#"{"code":"400100","msg":"unreadable request"}"#.to_vec(),
+            ));
+        };
+        let (method, path) = orders::route(&self.spec, &req.cmd);
+        let headers = [
+            ("KC-API-KEY", self.keys.api_key()),
+            ("KC-API-SIGN", signed.signature),
+            ("KC-API-TIMESTAMP", signed.timestamp),
+            ("KC-API-PASSPHRASE", self.signer.passphrase()),
+            ("KC-API-KEY-VERSION", KEY_VERSION),
+            ("Content-Type", "application/json"),
+        ];
+        let r = self.rest.request(method, &path, signed.body, &headers)?;
+        self.note_limits(&r);
+        Ok((r.status, r.body))
+    }
+
+    /// Sends a request; resolves clock refusals, rate limits and unknown fates.
+    fn deliver(
+        &mut self,
+        mut req: OrderRequest,
+        mut wire: WireRequest,
+        tick_ns: u64,
+        id: ClientId,
+        first_attempt: u32,
+    ) {
+        let cancel = matches!(req.cmd, OrderCmd::Cancel(_));
+        for attempt in first_attempt..3 {
+            let (status, body) = match self.send_wire(&req, &wire) {
+                Ok(a) => a,
+                Err(e) => {
+                    // Written or not, its fate is unknown: ask, never resend blindly.
+                    LinkStats::bump(&self.shared.counters.unknown_status);
+                    tracing::warn!(order = %id, error = %e, "KuCoin link: request failed, status unknown: querying");
+                    return self.resolve_unknown(req, id, attempt);
+                }
+            };
+            {
+                let done = crate::core::clock::now_ns();
+                let written = self.rest.written_ns;
+                let mut w = self.shared.wire.lock().unwrap_or_else(|e| e.into_inner());
+                if tick_ns > 0 && attempt == 0 && written > tick_ns {
+                    let _ = w.0.record(written - tick_ns);
+                }
+                let _ = w.1.record(done.saturating_sub(written).max(1));
+            }
+            let code = refusal(&body);
+            if status >= 500 || (code.is_none() && status != 200) {
+                LinkStats::bump(&self.shared.counters.unknown_status);
+                tracing::warn!(order = %id, status, "KuCoin link: execution status unknown: querying");
+                return self.resolve_unknown(req, id, attempt);
+            }
+            let Some((code, msg)) = code else {
+                log_malformed(
+                    &self.shared,
+                    "an order answer",
+                    &String::from_utf8_lossy(&body),
+                );
+                return self.resolve_unknown(req, id, attempt);
+            };
+            if code == orders::OK {
+                return self.answered(&req.cmd, &id, &body);
+            }
+            if status == 429 || code == "429000" {
+                LinkStats::bump(&self.shared.counters.rate_limited);
+                let wait = self.paused_until.map_or(Duration::from_secs(1), |u| {
+                    u.saturating_duration_since(Instant::now())
+                });
+                tracing::warn!(order = %id, wait_ms = wait.as_millis() as u64, "KuCoin link: rate limited; pausing orders");
+                if self.paused_until.is_none() {
+                    self.paused_until = Some(Instant::now() + wait);
+                }
+                if cancel && attempt < 2 {
+                    // A cancel must go: wait it out, then send it again.
+                    std::thread::sleep(wait.min(Duration::from_secs(10)));
+                    if let Some((r, w)) = self.restamp(&req) {
+                        (req, wire) = (r, w);
+                    }
+                    continue;
+                }
+                return self.refuse(&req.cmd, &id, Reject::RateLimited);
+            }
+            tracing::info!(order = %id, status, code = %code, msg = %msg, "KuCoin link: request refused");
+            if code == "400002" && attempt == 0 {
+                // Our clock estimate is off: read it again and sign again.
+                let _ = self.sync_time();
+                if let Some((r, w)) = self.restamp(&req) {
+                    (req, wire) = (r, w);
+                }
+                LinkStats::bump(&self.shared.counters.restamped);
+                continue;
+            }
+            if cancel {
+                if reject_of(&code, &msg) == Reject::UnknownOrder {
+                    // Already done (filled, perhaps): learn how and book it before
+                    // the refusal (the trader must see the fill first).
+                    self.drain_private();
+                    self.query(&id);
+                    let at = self.server_ms();
+                    return self
+                        .ledger
+                        .push(id, Report::Rejected(Reject::UnknownOrder), at);
+                }
+                // Still open: a refused cancel is not the order's end. Try again with
+                // a fresh stamp; after that it stays open (cancelled at shutdown).
+                if attempt < 2 {
+                    if let Some((r, w)) = self.restamp(&req) {
+                        (req, wire) = (r, w);
+                    }
+                    continue;
+                }
+                LinkStats::bump(&self.shared.counters.cancel_failures);
+                tracing::warn!(order = %id, code = %code, "KuCoin link: cancel refused three times; the order stays open");
+                return;
+            }
+            return self.refuse(&req.cmd, &id, reject_of(&code, &msg));
+        }
+    }
+
+    /// A 5xx or a lost connection: query the order; a cancel still open is sent again.
+    fn resolve_unknown(&mut self, req: OrderRequest, id: ClientId, attempt: u32) {
+        let cancel = matches!(req.cmd, OrderCmd::Cancel(_));
+        let mut found = None;
+        for k in 0..3u64 {
+            std::thread::sleep(Duration::from_millis(20 * (k + 1)));
+            self.drain_private();
+            found = self.query(&id);
+            if found.is_some() {
+                break;
+            }
+        }
+        match found {
+            Some(Found::Missing) if cancel => {
+                let at = self.server_ms();
+                self.ledger
+                    .push(id, Report::Rejected(Reject::UnknownOrder), at);
+            }
+            Some(Found::Missing) => self.refuse(&req.cmd, &id, Reject::StatusUnknown),
+            Some(Found::Open) if cancel && attempt < 2 => {
+                if let Some((r, w)) = self.restamp(&req) {
+                    self.deliver(r, w, 0, id, attempt + 1);
+                }
+            }
+            Some(_) => {}
+            None => {
+                if let Some(t) = self.ledger.orders.get_mut(&id) {
+                    t.unknown = true;
+                }
+            }
+        }
+    }
+
+    fn refuse(&mut self, cmd: &OrderCmd, id: &ClientId, r: Reject) {
+        let at = self.server_ms();
+        match cmd {
+            OrderCmd::New(_) => self.ledger.terminal(id, Report::Rejected(r), at),
+            _ => self.ledger.push(*id, Report::Rejected(r), at),
+        }
+    }
+
+    /// A `200000` answer: a placement is accepted (its fills come as messages); a
+    /// cancel is done when its message (or a query) says how the order ended.
+    fn answered(&mut self, cmd: &OrderCmd, id: &ClientId, body: &[u8]) {
+        match cmd {
+            OrderCmd::New(_) => match sonic_rs::from_slice::<Answer<Placed>>(body) {
+                Ok(a) if a.data.is_some() => {
+                    let at = self.server_ms();
+                    self.ledger.accepted(id, at);
+                }
+                Ok(_) => log_malformed(&self.shared, "an order answer", "no order id"),
+                Err(e) => log_malformed(&self.shared, "an order answer", &e.to_string()),
+            },
+            OrderCmd::Cancel(c) => {
+                if let Some(t) = self.ledger.orders.get_mut(c) {
+                    t.cancel_at = Some(Instant::now());
+                }
+            }
+            OrderCmd::Oco(_) => {}
+        }
+    }
+
+    /// Asks KuCoin about an order by client id and books what it shows; `None` when
+    /// it could not be asked.
+    fn query(&mut self, c: &ClientId) -> Option<Found> {
+        LinkStats::bump(&self.shared.counters.queries);
+        let path = client_order_path(&self.spec.name, c);
+        let (status, body) = self.call("GET", &path, b"").ok()?;
+        if status >= 500 {
+            return None;
+        }
+        match sonic_rs::from_slice::<Answer<OrderInfo>>(&body) {
+            Ok(a) if a.ok() => match a.data {
+                Some(o) => {
+                    self.reconcile(c, &o);
+                    Some(if o.active { Found::Open } else { Found::Done })
+                }
+                None => None,
+            },
+            Ok(a) if reject_of(&a.code, a.msg.as_deref().unwrap_or("")) == Reject::UnknownOrder => {
+                Some(Found::Missing)
+            }
+            Ok(_) => None,
+            Err(e) => {
+                log_malformed(&self.shared, "an order query's answer", &e.to_string());
+                None
+            }
+        }
+    }
+
+    /// What a query shows: fills beyond those booked (at their average price), and
+    /// the order's end.
+    fn reconcile(&mut self, c: &ClientId, o: &OrderInfo) {
+        let Ok(cum) = self.spec.qty.parse(o.deal_size.as_bytes()) else {
+            return log_malformed(&self.shared, "an order's dealSize", &o.deal_size);
+        };
+        let Some(funds) = e8(&o.deal_funds) else {
+            return log_malformed(&self.shared, "an order's dealFunds", &o.deal_funds);
+        };
+        let at = self.server_ms();
+        // Which side of the book a fill learnt this way took is unknown: a resting
+        // order (acked) is booked as the maker it most likely was.
+        let maker = self.ledger.orders.get(c).is_some_and(|t| t.acked);
+        let rate = if maker { self.fees.0 } else { self.fees.1 };
+        if self.ledger.fill_to(c, cum, funds, (maker, rate), at) > 0 {
+            LinkStats::bump(&self.shared.counters.fills_without_event);
+        }
+        if !o.active {
+            if o.cancel_exist {
+                self.ledger.terminal(c, Report::Canceled, at);
+            } else {
+                // Filled in full: the last fill ended it (or it ended with nothing
+                // filled, which only a cancel does).
+                self.ledger.terminal(c, Report::Expired, at);
+            }
+        } else {
+            self.ledger.accepted(c, at);
+        }
+    }
+
+    /// A private message: order changes are followed; the rest counted.
+    pub(super) fn on_message(&mut self, m: &[u8]) {
+        let msg: PrivateMessage = match sonic_rs::from_slice(m) {
+            Ok(v) => v,
+            Err(e) => return log_malformed(&self.shared, "a private message", &e.to_string()),
+        };
+        if msg.subject != "orderChange" {
+            LinkStats::bump(&self.shared.counters.other_events);
+            return;
+        }
+        let change: OrderChange = match msg.data.as_ref().map(sonic_rs::from_value) {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                return log_malformed(&self.shared, "an orderChange", &e.to_string());
+            }
+            None => return log_malformed(&self.shared, "an orderChange", "no data"),
+        };
+        let tracked = client_id(&change.client_oid).filter(|c| {
+            change.symbol == self.spec.name.as_str() && self.ledger.orders.contains_key(c)
+        });
+        let Some(c) = tracked else {
+            LinkStats::bump(&self.shared.counters.foreign_events);
+            return;
+        };
+        let at = change
+            .ts
+            .map_or_else(|| self.server_ms(), |ns| (ns / 1_000_000) as i64);
+        let filled = change
+            .filled_size
+            .as_deref()
+            .map(|f| self.spec.qty.parse(f.as_bytes()));
+        match change.typ.as_str() {
+            "open" => self.ledger.accepted(&c, at),
+            "match" => {
+                let (Some(p), Some(q)) =
+                    (change.match_price.as_deref(), change.match_size.as_deref())
+                else {
+                    return log_malformed(
+                        &self.shared,
+                        "an orderChange match",
+                        "no matchPrice or matchSize",
+                    );
+                };
+                let (Ok(price), Ok(size)) = (
+                    self.spec.price.parse(p.as_bytes()),
+                    self.spec.qty.parse(q.as_bytes()),
+                ) else {
+                    return log_malformed(&self.shared, "an orderChange match", p);
+                };
+                let booked = self.ledger.orders.get(&c).map_or(Lots(0), |t| t.cum);
+                // The cumulative size decides what is new (a match heard twice, or
+                // after a query booked it, is not booked again).
+                let cum = match filled {
+                    Some(Ok(f)) => f,
+                    _ => Lots(booked.0 + size.0),
+                };
+                if cum.0 <= booked.0 {
+                    LinkStats::bump(&self.shared.counters.duplicate_fills);
+                    return;
+                }
+                let qty = Lots(cum.0 - booked.0);
+                let maker = change.liquidity.as_deref() == Some("maker");
+                let value = crate::core::Valuer::new(&self.spec).quote_e8(price, qty);
+                let fee = crate::core::fee_e8(value, if maker { self.fees.0 } else { self.fees.1 });
+                self.ledger.accepted(&c, at);
+                self.ledger.fill(&c, price, qty, fee, maker, at);
+            }
+            "filled" => {
+                let booked = self.ledger.orders.get(&c).map_or(Lots(0), |t| t.cum);
+                if matches!(filled, Some(Ok(f)) if f.0 > booked.0) {
+                    // A match was missed: its price is in the order's funds.
+                    self.query(&c);
+                }
+            }
+            "canceled" => {
+                let booked = self.ledger.orders.get(&c).map_or(Lots(0), |t| t.cum);
+                if matches!(filled, Some(Ok(f)) if f.0 > booked.0) {
+                    self.query(&c);
+                }
+                self.ledger.terminal(&c, Report::Canceled, at);
+            }
+            _ => {}
+        }
+    }
+
+    /// Cancels every open order the link placed (shutdown), then asks each how it
+    /// ended.
+    fn cancel_all(&mut self) {
+        let open: Vec<ClientId> = self
+            .ledger
+            .orders
+            .iter()
+            .filter(|(_, t)| !t.done)
+            .map(|(c, _)| *c)
+            .collect();
+        for c in &open {
+            let path = client_order_path(&self.spec.name, c);
+            let _ = self.call("DELETE", &path, b"");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        self.drain_private();
+        for c in open {
+            if self.ledger.orders.get(&c).is_some_and(|t| !t.done) {
+                self.query(&c);
+            }
+        }
+    }
+}
+
+/// A KuCoin answer's `code` and `msg`, when it has them.
+fn refusal(body: &[u8]) -> Option<(String, String)> {
+    let r: Refusal = sonic_rs::from_slice(body).ok()?;
+    Some((r.code, r.msg.unwrap_or_default()))
+}
+
+/// A decimal amount in 10⁻⁸ (finer places cut, as KuCoin may write more).
+fn e8(text: &str) -> Option<i64> {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let cut = format!("{int}.{}", &frac[..frac.len().min(8)]);
+    parse_scaled(cut.trim_end_matches('.').as_bytes(), 8).ok()
+}
