@@ -246,9 +246,10 @@ fn wrong_keys_fall_back_to_the_public_snapshot() {
 }
 
 /// `minerva exchange` on KuCoin data serves KuCoin's protocol (detected), and `minerva
-/// run --source kucoin --paper` trades its feed on the simulated exchange.
+/// run --source kucoin --endpoint local` trades on it as a user runs it: KuCoin's feed,
+/// orders through the KuCoin link, the run journaled.
 #[test]
-fn minerva_run_trades_the_local_kucoin_venues_feed() {
+fn minerva_run_trades_on_the_local_kucoin_venue() {
     let Some(files) = files() else { return };
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -268,24 +269,24 @@ fn minerva_run_trades_the_local_kucoin_venues_feed() {
         assert!(t.elapsed().as_secs() < 30, "the venue did not start");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let journal = std::env::temp_dir().join(format!(
+        "minerva-kucoin-run-{}-{}.db",
+        std::process::id(),
+        common::thread_id()
+    ));
+    let _ = std::fs::remove_file(&journal);
     let out = Command::new(env!("CARGO_BIN_EXE_minerva"))
-        .args([
-            "run",
-            "--source",
-            "kucoin",
-            "--paper",
-            "--endpoint",
-            "local",
-        ])
-        .args(["--host", &format!("127.0.0.1:{port}"), "--no-journal"])
+        .args(["run", "--source", "kucoin", "--endpoint", "local"])
+        .args(["--host", &format!("127.0.0.1:{port}"), "--journal"])
+        .arg(&journal)
         .args(["--strategy", &common::repo("strategy_0.toml")])
         .args([
             "--market",
             SYMBOL,
             "--short-pressure",
-            "0.6",
+            "1",
             "--long-pressure",
-            "0.4",
+            "0.5",
         ])
         .args([
             "--void-height",
@@ -312,6 +313,28 @@ fn minerva_run_trades_the_local_kucoin_venues_feed() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(evaluations > 1_000, "{text}");
+    // Orders went through the KuCoin link: sent, answered, journaled as KuCoin's.
+    assert!(text.contains("exchange (live)"), "{text}");
+    assert!(text.contains("live link: clock offset"), "{text}");
+    assert!(text.contains(" 0 malformed answers or events"), "{text}");
+    let db = rusqlite::Connection::open(&journal).unwrap();
+    let (venue, orders): (String, i64) = db
+        .query_row(
+            "SELECT venue, (SELECT count(*) FROM journal_orders) FROM journal_runs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(venue, "kucoin-local");
+    assert!(orders > 0, "{text}");
+    drop(db);
+    for p in [
+        journal.clone(),
+        journal.with_extension("db-wal"),
+        journal.with_extension("db-shm"),
+    ] {
+        let _ = std::fs::remove_file(p);
+    }
     let _ = exchange.wait();
     let served = String::from_utf8_lossy(&{
         let mut s = Vec::new();
@@ -887,6 +910,131 @@ fn the_kucoin_order_link_follows_each_order_to_its_end() {
         0,
         "every fill heard on the private session"
     );
+    drop(link);
+    v.stop();
+}
+
+/// No fill lost or booked twice when KuCoin misbehaves: orders executed but answered
+/// 503 (the link queries, never resends), requests refused 400005 unexecuted, the
+/// venue's clock stepped 7 s ahead (400002 until the link re-reads it), and the
+/// weight pool spent (429000: orders wait for the window). Whatever happened, the
+/// fills the link forwarded make exactly the venue's position, and no order is
+/// filled beyond its size.
+#[test]
+fn no_kucoin_fill_is_lost_or_booked_twice_under_faults() {
+    use minerva::core::{
+        ClientId, Lots, NewOrder, OrderCmd, OrderKind, OrderRequest, OrderSide, Report, Ticks,
+    };
+    use minerva::venues::OrderSigner;
+    let Some(files) = files() else { return };
+    let v = LocalKucoin::start(Config {
+        files,
+        replay: ReplayOptions::default(),
+        speed: Some(1.0),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Faults {
+            unknown_status_every: Some(3),
+            bad_signature_every: Some(7),
+            clock_shift_ms: 7_000,
+            ..Faults::default()
+        },
+        keys: Arc::new(KucoinKeys::paper()),
+        limits: Limits::default(),
+        trading: minerva::local_exchange::TradingConfig {
+            weight_per_30s: Some(60),
+            ..Default::default()
+        },
+    })
+    .unwrap();
+    let rest = format!("http://{}", v.local_addr());
+    let mut feed = FeedConfig::new(&rest, Market::Spot, SYMBOL);
+    feed.keys = Some(Arc::new(KucoinKeys::paper()));
+    let spec = feed.fetch_spec().unwrap();
+    let keys = Arc::new(KucoinKeys::paper());
+    let mut link = minerva::venues::LinkConfig::Kucoin(minerva::venues::kucoin::link::LinkConfig {
+        rest: rest.clone(),
+        spec: spec.clone(),
+        keys: keys.clone(),
+        time_sync: std::time::Duration::from_secs(60),
+        fees: (100_000, 100_000),
+        on_start: Default::default(),
+        account: None,
+    })
+    .start()
+    .unwrap();
+    let signer: OrderSigner = minerva::venues::kucoin::sign::Signer::new(&keys).into();
+    let (tick, lot) = (spec.price.step().0, spec.qty.step().0.max(1));
+    let qty = (2 * spec.min_qty.0 / lot + 1) * lot;
+    let mut sizes = std::collections::HashMap::new();
+    let mut got = Vec::new();
+    let t = std::time::Instant::now();
+    let mut k = 0;
+    // Buys through the ask and sells at market, alternately, for a while.
+    while t.elapsed() < std::time::Duration::from_secs(6) {
+        let (_, ask) = top_of_book(&rest, &spec);
+        k += 1;
+        let buy = k % 2 == 1;
+        let c = format!("mnv{k}{}", if buy { 'e' } else { 'm' });
+        let req = OrderRequest {
+            cmd: OrderCmd::New(NewOrder {
+                id: ClientId::from(&c).unwrap(),
+                side: if buy { OrderSide::Buy } else { OrderSide::Sell },
+                kind: if buy {
+                    OrderKind::LimitIoc
+                } else {
+                    OrderKind::Market
+                },
+                price: Ticks(if buy { ask + 50 * tick } else { 0 }),
+                qty: Lots(qty),
+                reduce_only: false,
+            }),
+            // Our own clock: the venue's is 7 s ahead.
+            timestamp_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64,
+            recv_window_ms: 5_000,
+        };
+        sizes.insert(c, qty);
+        link.send(&req, &signer.encode(&spec, &req).unwrap(), 0);
+        std::thread::sleep(std::time::Duration::from_millis(40));
+        link.drain(|e| got.push(*e));
+    }
+    // Let the queries settle the unknown ones.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    link.drain(|e| got.push(*e));
+    let mut net = 0;
+    let mut per_order: std::collections::HashMap<String, i64> = Default::default();
+    for e in &got {
+        if let Report::Filled { qty, .. } = e.report {
+            let c = e.client_id.to_string();
+            net += if c.ends_with('e') { qty.0 } else { -qty.0 };
+            *per_order.entry(c).or_default() += qty.0;
+        }
+    }
+    for (c, f) in &per_order {
+        assert!(*f <= sizes[c], "{c} filled {f} of {}", sizes[c]);
+    }
+    let venue_position = v.accounts().iter().find(|a| a.0 == SYMBOL).unwrap().1;
+    assert_eq!(
+        net, venue_position.0,
+        "forwarded fills = the venue's position"
+    );
+    assert_eq!(link.position(), venue_position);
+    let report = link.report();
+    let count = |n: &str| report.counters.iter().find(|c| c.0 == n).unwrap().1;
+    let text = format!("{:?}", report.counters);
+    assert!(count("unknown status") > 0, "{text}");
+    assert!(count("queries") > 0, "{text}");
+    assert!(count("re-stamped") > 0, "{text}");
+    assert!(count("rate limited") > 0, "{text}");
+    assert!(
+        got.iter()
+            .any(|e| e.report == Report::Rejected(minerva::core::Reject::RateLimited)),
+        "orders refused while the pool was spent"
+    );
+    assert!(!per_order.is_empty(), "{text}");
+    assert_eq!(count("malformed answers or events"), 0, "{text}");
     drop(link);
     v.stop();
 }

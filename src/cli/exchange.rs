@@ -1,6 +1,6 @@
 //! `minerva exchange`: recorded sessions served as a local exchange on 127.0.0.1 in
-//! their venue's protocol — Binance's (market data and trading) or KuCoin's (market
-//! data) — docs/exchange.md, docs/kucoin.md.
+//! their venue's protocol — Binance's or KuCoin's (market data and trading, spot on
+//! KuCoin) — docs/exchange.md, docs/kucoin.md.
 
 use super::args::{MarketData, Speed, parse_fees, parse_speed};
 use anyhow::Result;
@@ -34,12 +34,15 @@ pub struct Args {
     /// Faults to inject: drop=N (close the stream sessions), skip-depth=N (leave out a
     /// depth diff), malformed=N (a truncated message), stall=N:MS (publish nothing for
     /// MS), each every N published messages; bad-signature (=N: refuse every N-th signed
-    /// request -1022), unknown-status=N (execute every N-th order or cancel, answer
-    /// 503), clock-shift=±MS (step the server clock at the first signed request).
+    /// request: -1022, KuCoin 400005), unknown-status=N (execute every N-th order or
+    /// cancel, answer 503), clock-shift=±MS (step the server clock at the first signed
+    /// request).
     #[arg(long, value_parser = Faults::parse)]
     fault: Option<Faults>,
-    /// REST request weight allowed per minute (default: Binance's, 6000 spot / 2400
-    /// USD-M); over it, 429 with Retry-After until the next minute.
+    /// REST request weight allowed per minute (Binance: default 6000 spot / 2400
+    /// USD-M; over it, 429 with Retry-After until the next minute), or per 30 s of the
+    /// account's signed requests (KuCoin: default 4000, said in gw-ratelimit-*
+    /// headers; over it, 429 429000).
     #[arg(long)]
     weight_limit: Option<u32>,
     /// Each symbol's starting wallet, in the quote asset.
@@ -207,6 +210,7 @@ fn run_kucoin(a: &Args, files: Vec<PathBuf>) -> Result<()> {
             capital_e8: a.capital,
             fees: a.fees,
             queue: a.queue,
+            weight_per_30s: a.weight_limit,
             ..TradingConfig::default()
         },
     };
@@ -214,7 +218,7 @@ fn run_kucoin(a: &Args, files: Vec<PathBuf>) -> Result<()> {
     let venue = LocalKucoin::start(cfg)?;
     println!("minerva exchange: {}", venue.banner());
     println!(
-        "signed snapshots for {key_note}; orders and private channels are not served yet (docs/kucoin.md)"
+        "signed requests (level-2 snapshots, HF spot orders, balances, private order channel) for {key_note} (docs/kucoin.md)"
     );
     while !venue.finished() && !minerva::shutdown::requested() {
         std::thread::sleep(Duration::from_millis(100));

@@ -92,7 +92,8 @@ pub struct LinkStats {
     pub unknown_status: AtomicU64,
     /// Order queries (reconciliation).
     pub queries: AtomicU64,
-    /// 429/418 answers.
+    /// Rate limits met: 429/418 answers (KuCoin: also a request weight pool its
+    /// headers showed spent).
     pub rate_limited: AtomicU64,
     /// User data stream sessions opened.
     pub user_connects: AtomicU64,

@@ -51,6 +51,10 @@ pub struct TradingConfig {
     pub listen_key_ttl: std::time::Duration,
     /// Closed orders remembered (older ones are forgotten: memory stays flat).
     pub keep_closed_orders: usize,
+    /// The local KuCoin venue's request weight per 30 s for the account's signed
+    /// requests (`None`: KuCoin's VIP0 spot pool, 4000); said in the
+    /// `gw-ratelimit-*` headers, refused 429 `429000` when spent.
+    pub weight_per_30s: Option<u32>,
 }
 
 impl Default for TradingConfig {
@@ -63,6 +67,7 @@ impl Default for TradingConfig {
             orders_per_10s: None,
             listen_key_ttl: LISTEN_KEY_TTL,
             keep_closed_orders: history::KEEP_CLOSED,
+            weight_per_30s: None,
         }
     }
 }

@@ -70,7 +70,9 @@ pub struct Config {
     /// Address to listen on (port 0: any free port).
     pub addr: SocketAddr,
     /// Faults to inject into the streams (`drop`, `skip-depth`, `malformed`,
-    /// `stall`) and the server clock (`clock-shift`).
+    /// `stall`), the signed trading requests (`bad-signature`: refused 400005
+    /// unexecuted; `unknown-status`: executed, answered 503) and the server clock
+    /// (`clock-shift`).
     pub faults: Faults,
     /// The one account's keys: signed requests must carry its key and passphrase and
     /// be signed with its secret.
@@ -112,6 +114,12 @@ struct Shared {
     keys: Arc<KucoinKeys>,
     signer: Signer,
     faults: Faults,
+    /// Signed trading requests so far (the order faults count them).
+    signed: AtomicU64,
+    /// The account's request weight pool: its size per 30 s, and (window start,
+    /// weight used).
+    pool_size: u32,
+    pool: Mutex<(std::time::Instant, u32)>,
     max_body: usize,
     /// The address sessions are told to connect to.
     addr: SocketAddr,
@@ -189,6 +197,9 @@ impl LocalKucoin {
             signer: Signer::new(&cfg.keys),
             keys: cfg.keys,
             faults: cfg.faults,
+            signed: AtomicU64::new(0),
+            pool_size: cfg.trading.weight_per_30s.unwrap_or(rest::SPOT_POOL),
+            pool: Mutex::new((std::time::Instant::now(), 0)),
             max_body: cfg.limits.max_body,
             addr,
         });
@@ -385,8 +396,8 @@ async fn rest_request(
 ) -> Response {
     match read_request(&parts, body, shared.max_body).await {
         Ok(req) => {
-            let (status, body) = rest::answer(&shared, &req);
-            json_answer(status, Vec::new(), body)
+            let (status, headers, body) = rest::answer(&shared, &req);
+            json_answer(status, headers, body)
         }
         Err(BodyError::TooLarge) => json_answer(
             413,

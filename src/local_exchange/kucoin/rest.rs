@@ -8,6 +8,7 @@ use crate::local_exchange::server::Request;
 use crate::venues::kucoin::endpoints::Rest;
 use crate::venues::kucoin::sign;
 use serde::Serialize;
+use std::sync::atomic::Ordering;
 
 /// A refusal body.
 pub fn refusal(code: &str, msg: &str) -> Vec<u8> {
@@ -36,8 +37,26 @@ pub(super) fn wall_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Answers one request: status and body.
-pub fn answer(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
+/// KuCoin's VIP0 spot request weight per 30 s (protocol notes §9).
+pub const SPOT_POOL: u32 = 4_000;
+/// The pool's window.
+const POOL_WINDOW: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Headers of an answer.
+type Headers = Vec<(&'static str, String)>;
+
+/// Answers one request: status, headers and body.
+pub fn answer(shared: &Shared, req: &Request) -> (u16, Headers, Vec<u8>) {
+    let path = req.path.as_str();
+    if req.path.starts_with("/api/v1/hf/orders") || path == "/api/v1/accounts" {
+        return trading(shared, req);
+    }
+    let (status, body) = public(shared, req);
+    (status, Vec::new(), body)
+}
+
+/// Everything but the account's trading requests.
+fn public(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
     let path = req.path.as_str();
     match (req.method.as_str(), path) {
         ("POST", p) if p == Rest::BulletPublic.path() => bullet(shared, false),
@@ -62,16 +81,71 @@ pub fn answer(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
         },
         ("GET", "/api/v1/market/orderbook/level2_20") => depth(shared, req, 20),
         ("GET", "/api/v1/market/orderbook/level2_100") => depth(shared, req, 100),
-        (_, p) if p.starts_with("/api/v1/hf/orders") || p == "/api/v1/accounts" => {
-            if let Err(refused) = authenticate(shared, req) {
-                return refused;
-            }
-            let answer = trade(shared, req);
-            shared.publish_private();
-            answer
-        }
         _ => (404, refusal("404000", "Url Not Found")),
     }
+}
+
+/// A signed trading request: checked, weighed against the account's pool (KuCoin's
+/// `gw-ratelimit-*` headers on every answer; 429 `429000` once spent), then through
+/// the order faults to the desk.
+fn trading(shared: &Shared, req: &Request) -> (u16, Headers, Vec<u8>) {
+    if let Err((status, body)) = authenticate(shared, req) {
+        return (status, Vec::new(), body);
+    }
+    let (admitted, headers) = weigh(shared, weight(req));
+    if !admitted {
+        return (429, headers, refusal("429000", "Too Many Requests"));
+    }
+    let n = shared.signed.fetch_add(1, Ordering::Relaxed) + 1;
+    let every = |e: Option<u64>| e.is_some_and(|e| n % e == 0);
+    if every(shared.faults.bad_signature_every) {
+        return (401, headers, refusal("400005", "Invalid KC-API-SIGN"));
+    }
+    let (status, body) = trade(shared, req);
+    shared.publish_private();
+    if req.method != "GET" && every(shared.faults.unknown_status_every) {
+        // Executed, but the answer is lost in the gateway: the client must ask.
+        return (
+            503,
+            headers,
+            refusal("503000", "Service unavailable: execution status unknown"),
+        );
+    }
+    (status, headers, body)
+}
+
+/// A trading request's weight (KuCoin's: an HF order or cancel 1, a query 2, the
+/// active list 2, the accounts 5).
+fn weight(req: &Request) -> u32 {
+    match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/api/v1/accounts") => 5,
+        ("GET", _) => 2,
+        _ => 1,
+    }
+}
+
+/// Takes `w` from the pool's window; whether it fitted, and the headers that say
+/// what is left.
+fn weigh(shared: &Shared, w: u32) -> (bool, Headers) {
+    let mut pool = lock(&shared.pool);
+    let now = std::time::Instant::now();
+    if now.duration_since(pool.0) >= POOL_WINDOW {
+        *pool = (now, 0);
+    }
+    let fits = pool.1 + w <= shared.pool_size;
+    if fits {
+        pool.1 += w;
+    }
+    let reset = POOL_WINDOW.saturating_sub(now.duration_since(pool.0));
+    let headers = vec![
+        ("gw-ratelimit-limit", shared.pool_size.to_string()),
+        (
+            "gw-ratelimit-remaining",
+            shared.pool_size.saturating_sub(pool.1).to_string(),
+        ),
+        ("gw-ratelimit-reset", reset.as_millis().to_string()),
+    ];
+    (fits, headers)
 }
 
 /// KuCoin's checks of a signed request against the account's keys and this

@@ -139,6 +139,13 @@ impl Io {
             .and_then(|v| v.trim().parse::<u64>().ok());
         if r.status == 429 || remaining.is_some_and(|n| n <= 0) {
             let wait = Duration::from_millis(reset_ms.unwrap_or(1_000).clamp(1, 30_000));
+            if self.paused_until.is_none() {
+                LinkStats::bump(&self.shared.counters.rate_limited);
+                tracing::warn!(
+                    wait_ms = wait.as_millis() as u64,
+                    "KuCoin link: request weight spent; new orders wait for the window"
+                );
+            }
             self.paused_until = Some(Instant::now() + wait);
         }
     }
@@ -526,7 +533,6 @@ impl Io {
                 return self.answered(&req.cmd, &id, &body);
             }
             if status == 429 || code == "429000" {
-                LinkStats::bump(&self.shared.counters.rate_limited);
                 let wait = self.paused_until.map_or(Duration::from_secs(1), |u| {
                     u.saturating_duration_since(Instant::now())
                 });
