@@ -1793,3 +1793,25 @@ pub fn kucoin_venue_request(data: &[u8]) {
         let _ = desk.take_events();
     }
 }
+
+/// The KuCoin link's private-message reader on arbitrary messages (one per line)
+/// about two orders it follows: never a panic; no order is filled beyond its size,
+/// every fill is positive, and what a fill leaves is what is left of it.
+pub fn kucoin_order_changes(data: &[u8]) {
+    use minerva::core::{Lots, Market, Report, SymbolSpec};
+    let spec = SymbolSpec::from_tick_lot("BTC-USDT", Market::Spot, "0.1", "0.001").unwrap();
+    let messages: Vec<&[u8]> = data.split(|&b| b == b'\n').take(256).collect();
+    let orders = [("mnv1e", true, Lots(1_000)), ("mnv1t", false, Lots(1_000))];
+    let (out, _) =
+        minerva::venues::kucoin::link::replay_private_messages(&spec, &orders, &messages);
+    for (id, _, qty) in orders {
+        let mut filled = 0i64;
+        for e in out.iter().filter(|e| e.client_id.as_str() == id) {
+            if let Report::Filled { qty: q, leaves, .. } = e.report {
+                assert!(q.0 > 0);
+                filled += q.0;
+                assert_eq!(leaves.0, (qty.0 - filled).max(0), "{id}");
+            }
+        }
+    }
+}

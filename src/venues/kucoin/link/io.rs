@@ -332,6 +332,11 @@ impl Io {
         }
     }
 
+    /// Follows an order as if just sent (offline replays).
+    pub(super) fn track(&mut self, c: ClientId, buy: bool, qty: Lots) {
+        self.ledger.track(c, buy, qty);
+    }
+
     pub(super) fn run(mut self, mut cmds: rtrb::Consumer<Command>) {
         loop {
             let mut work = false;

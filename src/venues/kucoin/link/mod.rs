@@ -110,3 +110,117 @@ pub fn start(cfg: LinkConfig) -> Result<LiveLink, LinkError> {
     }
     Ok(link)
 }
+
+/// Runs private messages through the link's order states with no venue behind it
+/// (the REST address is unreachable: a query finds nothing; no thread runs): `orders`
+/// are (client id, buy, size) as if sent. Returns the reports the gateway would get,
+/// and how many messages did not read. The link's own code, offline (tests,
+/// fuzzing). Cold.
+pub fn replay_private_messages(
+    spec: &SymbolSpec,
+    orders: &[(&str, bool, crate::core::Lots)],
+    messages: &[&[u8]],
+) -> (Vec<crate::core::Execution>, u64) {
+    let shared = Shared::new(true);
+    let (tx, mut rx) = rtrb::RingBuffer::new(RING);
+    let (_private_tx, private_rx) = channel();
+    let cfg = LinkConfig {
+        rest: "127.0.0.1:1".into(),
+        spec: spec.clone(),
+        keys: Arc::new(KucoinKeys::paper()),
+        time_sync: Duration::from_secs(3600),
+        fees: (100_000, 100_000),
+        on_start: OnStart::default(),
+        account: None,
+    };
+    let mut io = io::Io::new(&cfg, shared.clone(), tx, private_rx);
+    for &(c, buy, qty) in orders {
+        io.track(crate::core::ClientId::from(c).unwrap_or_default(), buy, qty);
+    }
+    let mut out = Vec::new();
+    for m in messages {
+        io.on_message(m);
+        while let Ok(x) = rx.pop() {
+            out.push(x);
+        }
+    }
+    (out, shared.counters.malformed.load(Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Lots, Market, Report, Ticks};
+
+    fn change(typ: &str, filled: &str, extra: &str) -> Vec<u8> {
+        format!(
+            r#"{{"type":"message","topic":"/spotMarket/tradeOrdersV2","subject":"orderChange","channelType":"private","data":{{"symbol":"BTC-USDT","orderType":"limit","side":"buy","orderId":"6","type":"{typ}","status":"match","orderTime":1,"size":"0.3","filledSize":"{filled}","price":"100","clientOid":"mnv1e","remainSize":"0","ts":1729176273859000000{extra}}}}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn order_changes_are_booked_once_by_cumulative_size() {
+        let spec = SymbolSpec::from_tick_lot("BTC-USDT", Market::Spot, "0.1", "0.001").unwrap();
+        let m = |p: &str, q: &str, liq: &str| {
+            format!(r#","matchPrice":"{p}","matchSize":"{q}","liquidity":"{liq}""#)
+        };
+        let open = change("open", "0", "");
+        let first = change("match", "0.1", &m("100", "0.1", "maker"));
+        let again = first.clone();
+        let second = change("match", "0.3", &m("100.5", "0.2", "taker"));
+        let filled = change("filled", "0.3", "");
+        let foreign = String::from_utf8(first.clone())
+            .unwrap()
+            .replace("mnv1e", "someone-else")
+            .into_bytes();
+        let (out, malformed) = replay_private_messages(
+            &spec,
+            &[("mnv1e", true, Lots(300))],
+            &[
+                &open,
+                &first,
+                &again,
+                &second,
+                &filled,
+                &foreign,
+                b"{not json",
+            ],
+        );
+        assert_eq!(malformed, 1);
+        let reports: Vec<Report> = out.iter().map(|e| e.report).collect();
+        assert_eq!(reports[0], Report::Accepted);
+        assert_eq!(reports.len(), 3, "{reports:?}");
+        assert_eq!(
+            reports[1],
+            Report::Filled {
+                price: Ticks(1_000),
+                qty: Lots(100),
+                maker: true,
+                // 0.1 % of 10 USDT.
+                fee_e8: 1_000_000,
+                leaves: Lots(200),
+            }
+        );
+        assert!(matches!(
+            reports[2],
+            Report::Filled {
+                price: Ticks(1_005),
+                qty: Lots(200),
+                maker: false,
+                leaves: Lots(0),
+                ..
+            }
+        ));
+        assert_eq!(out[1].time_us, 1_729_176_273_859_000);
+    }
+
+    #[test]
+    fn a_cancel_ends_the_order_once() {
+        let spec = SymbolSpec::from_tick_lot("BTC-USDT", Market::Spot, "0.1", "0.001").unwrap();
+        let c = change("canceled", "0", "");
+        let (out, _) = replay_private_messages(&spec, &[("mnv1e", true, Lots(300))], &[&c, &c]);
+        let reports: Vec<Report> = out.iter().map(|e| e.report).collect();
+        assert_eq!(reports, vec![Report::Canceled]);
+    }
+}
