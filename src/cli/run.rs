@@ -32,8 +32,9 @@ pub struct Args {
     /// `replay:FILE[,FILE...]`: recorded data replayed as a socket would deliver it;
     /// `ws://HOST:PORT`: a live feed (minerva exchange) traded on the simulated
     /// exchange (paper); `binance`: the feed and the live gateway of --endpoint;
-    /// `kucoin`: KuCoin's feed at --endpoint (local or live), traded on the simulated
-    /// exchange (--paper: KuCoin orders are not built yet).
+    /// `kucoin`: KuCoin's feed and its spot order link at --endpoint (local or live;
+    /// keys in MINERVA_KUCOIN_API_KEY/_SECRET/_PASSPHRASE; futures orders not built).
+    /// --paper trades either venue's feed on the simulated exchange instead.
     #[arg(long)]
     source: String,
     /// With --source binance or kucoin: the local exchange at --host, the venue's
@@ -49,7 +50,7 @@ pub struct Args {
     /// Confirms --endpoint live: real orders with real money.
     #[arg(long)]
     i_mean_it: bool,
-    /// With --source binance: trade on the simulated exchange (paper) instead.
+    /// With --source binance or kucoin: trade on the simulated exchange (paper) instead.
     #[arg(long)]
     paper: bool,
     /// Record every frame the feed receives into this recording database (a writer
