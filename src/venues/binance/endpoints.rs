@@ -18,9 +18,9 @@ use crate::core::Market;
 pub enum Environment {
     /// `minerva exchange` on this machine (plain HTTP and WebSocket).
     Local,
-    /// Binance's testnets: real protocol, play money.
+    /// Binance's testnets: real protocol, play money (KuCoin has none).
     Testnet,
-    /// Binance itself: real orders with real money.
+    /// The venue itself (Binance, KuCoin): real orders with real money.
     Live,
 }
 
