@@ -266,6 +266,32 @@ put("kucoin_differential", "synthetic_kucoin_futures_execution.json",
     '{"type":"message","topic":"/contractMarket/execution:XBTUSDTM","subject":"match","sn":1697,'
     '"data":{"symbol":"XBTUSDTM","sequence":1697,"side":"buy","size":12,"price":"67123.5",'
     '"tradeId":"c","ts":1731898619520000000}}')
+# Unified-account pushes (protocol notes §5), after KuCoin's documented examples with
+# the capture's symbols and grids: obu deltas (spot; futures with RPI sizes and the keys
+# in another order), an obu snapshot, trades, and a ticker (skipped: its a/b are prices).
+put("kucoin_differential", "synthetic_kucoin_obu_spot_delta.json",
+    '{"T":"obu.SPOT","dp":"increment@10ms","t":"delta","P":1781672136338555550,"d":{"C":1613277183899,'
+    '"M":1781672136333000000,"O":1613277183894,"a":[],"b":[["242.649","0"],["242.646","0.68148185"],'
+    '["242.7","5"]],"s":"BCHSV-USDT"}}')
+put("kucoin_differential", "synthetic_kucoin_obu_futures_delta_rpi.json",
+    '{"t":"delta","T":"obu.FUTURES","d":{"O":1731931329201,"b":[["88862.4","891","0"]],'
+    '"M":1767323800296000000,"s":"XBTUSDTM","a":[["88862.5","1645","0"],["88862.6","0"]],'
+    '"C":1731931329209},"P":1767323800305802104,"dp":"increment@10ms"}')
+obu_snapshot = ('{"T":"obu.SPOT","dp":"increment@10ms","t":"snapshot","P":1768217874990007701,'
+    '"d":{"C":1613277183892,"M":1768217874986000000,"O":1613277183892,"a":[["242.951","4.51280965"]],'
+    '"b":[["242.649","5"]],"s":"BCHSV-USDT"}}')
+put("kucoin_differential", "synthetic_kucoin_obu_spot_snapshot.json", obu_snapshot)
+put("kucoin_rest", "synthetic_kucoin_obu_spot_snapshot.json", obu_snapshot)
+put("kucoin_differential", "synthetic_kucoin_trade_spot.json",
+    '{"T":"trade.SPOT","P":1768802538491160904,"d":{"E":20631804219899904,"M":1768802538480000000,'
+    '"S":"sell","p":"242.5","q":"0.00008036","s":"BCHSV-USDT","ti":"20631804219899904"}}')
+put("kucoin_differential", "synthetic_kucoin_trade_futures.json",
+    '{"T":"trade.FUTURES","P":1768218157098477768,"d":{"p":"90551.8","q":"12","s":"XBTUSDTM",'
+    '"S":"buy","E":1905973690439,"ti":"1905973690439","rpi":false,"M":1768218157097000000}}')
+put("kucoin_differential", "synthetic_kucoin_ticker_spot.json",
+    '{"T":"ticker.SPOT","P":1768206966101166007,"d":{"A":"0.97675941","B":"0.02052839","E":25958853459,'
+    '"M":1768206966096000000,"S":"BUY","a":"242.7","b":"242.6","l":"242.7","q":"0.00109929",'
+    '"s":"BCHSV-USDT"}}')
 put("kucoin_rest", "synthetic_kucoin_contracts.json",
     '{"code":"200000","data":[{"symbol":"XBTUSDTM","maxOrderQty":1000000,"lotSize":1,"tickSize":0.1,'
     '"multiplier":0.001,"isInverse":false,"status":"Open"},{"symbol":"XBTUSDM","lotSize":1,"tickSize":0.1,'

@@ -2,7 +2,9 @@
 //! cryptofeed's recording of KuCoin spot, 2021-04-25): `minerva replay --json`
 //! reproduces the independent reference replay in its `EXPECTED.json` for every
 //! symbol, with or without the symbol list, tickers cross-checked against the book;
-//! gaps injected into the stream are detected and healed by a later snapshot.
+//! gaps injected into the stream are detected and healed by a later snapshot; the same
+//! session as the unified account's `obu` channel would send it replays to the same
+//! books.
 
 mod common;
 
@@ -85,6 +87,68 @@ fn replay_json_reproduces_the_reference_for_every_symbol() {
     args.push(dir.join("KUCOIN.0").display().to_string());
     args.extend(["--venue".into(), "kucoin".into()]);
     check_replay(&args, &exp["replay"]);
+}
+
+/// The capture rewritten as `obu` pushes (`common::kucoin_obu_session`: the snapshot
+/// on the stream, 10 ms deltas, `trade.SPOT` trades) replays to the reference's final
+/// books, sequences and level counts; the venue is detected from the pushes.
+#[test]
+fn the_capture_as_obu_pushes_replays_to_the_reference_books() {
+    let Some(dir) = sample() else { return };
+    let exp = expected(&dir);
+    let want = exp["replay"].as_object().unwrap();
+    let mut lines = Vec::new();
+    let mut trades = std::collections::HashMap::new();
+    let mut deltas = 0;
+    for sym in want.keys() {
+        let (l, _) = common::kucoin_obu_session(sym).unwrap();
+        trades.insert(
+            sym.clone(),
+            l.iter()
+                .filter(|(_, j)| j.windows(11).any(|w| w == b"\"T\":\"trade."))
+                .count(),
+        );
+        deltas += l
+            .iter()
+            .filter(|(_, j)| j.windows(7).any(|w| w == b"\"delta\""))
+            .count();
+        lines.extend(l);
+    }
+    lines.sort_by_key(|l| l.0);
+    let file = std::env::temp_dir().join(format!("minerva-kucoin-obu-{}.txt", std::process::id()));
+    let mut text = Vec::new();
+    for (ns, json) in &lines {
+        text.extend_from_slice(format!("{ns} ").as_bytes());
+        text.extend_from_slice(json);
+        text.push(b'\n');
+    }
+    std::fs::write(&file, text).unwrap();
+    let out = common::minerva_ok(&[
+        "replay",
+        "--json",
+        file.to_str().unwrap(),
+        dir.join("KUCOIN.0").to_str().unwrap(),
+    ]);
+    let mut seen = 0;
+    for line in out.lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        let sym = r["symbol"].as_str().unwrap();
+        let w = &want[sym];
+        assert_eq!(r["venue"], "kucoin", "{sym}");
+        assert_eq!(r["state"], "live", "{sym}");
+        assert_eq!(r["decode_errors"], 0, "{sym}");
+        assert_eq!((&r["gaps"], &r["crosses"]), (&0.into(), &0.into()), "{sym}");
+        assert_eq!(r["snapshot_update_id"], w["snapshot_sequence"], "{sym}");
+        assert_eq!(r["final_update_id"], w["last_applied_sequence"], "{sym}");
+        assert_eq!(r["final_bid_levels"], w["final_bid_levels"], "{sym}");
+        assert_eq!(r["final_ask_levels"], w["final_ask_levels"], "{sym}");
+        assert_eq!(r["final_book_sha256"], w["final_book_sha256"], "{sym}");
+        assert_eq!(r["trades"], trades[sym], "{sym}");
+        seen += 1;
+    }
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(seen, want.len(), "every symbol replayed");
+    assert!(deltas > 100, "the session has deltas ({deltas})");
 }
 
 #[test]

@@ -96,6 +96,9 @@ impl Samples {
         if let Some(topic) = v.get("topic").and_then(|t| t.as_str()) {
             return self.kucoin_frame(&v, topic).map(|n| (n, Venue::Kucoin));
         }
+        if let Some(push) = v.get("T").and_then(|t| t.as_str()) {
+            return self.kucoin_push(&v, push).map(|n| (n, Venue::Kucoin));
+        }
         let stream = v.get("stream").and_then(|s| s.as_str()).map(str::to_owned);
         let msg = v.get("data").unwrap_or(&v);
         let name = msg
@@ -176,6 +179,30 @@ impl Samples {
                 s.price(data.get("price"));
             }
             _ => {}
+        }
+        Some(name)
+    }
+
+    /// A KuCoin unified-account push (`{"T":"obu.SPOT","t","d":{"s",…}}`).
+    fn kucoin_push(&mut self, v: &Value, push: &str) -> Option<String> {
+        let (channel, trade_type) = push.split_once('.')?;
+        if channel != "obu" && channel != "trade" {
+            return None;
+        }
+        let d = v.get("d")?;
+        let name = d.get("s").and_then(|s| s.as_str())?.to_ascii_uppercase();
+        let s = self.by_symbol.entry(name.clone()).or_default();
+        if trade_type == "FUTURES" {
+            s.kucoin_futures = true;
+        } else {
+            s.depth_without_pu = true;
+        }
+        if channel == "obu" {
+            s.levels(d.get("b"));
+            s.levels(d.get("a"));
+        } else {
+            s.price(d.get("p"));
+            s.qty(d.get("q"));
         }
         Some(name)
     }

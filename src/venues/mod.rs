@@ -61,10 +61,15 @@ pub fn parse_symbol_list(json: &[u8]) -> Result<Vec<SymbolSpec>, String> {
 /// Which venue wrote a recorded message (the venues' shapes, known here only).
 impl Venue {
     /// The venue a recorded WebSocket message comes from, by its shape: KuCoin's
-    /// classic frames carry `"topic"` and `"type"`, Binance's never do. Cold.
+    /// classic frames carry `"topic"` and `"type"`, its unified-account pushes a
+    /// `"T"` naming the channel (Binance's `"T"` is always a number). Cold.
     pub fn of_frame(json: &[u8]) -> Venue {
         let has = |k: &[u8]| json.windows(k.len()).any(|w| w == k);
-        if has(b"\"topic\":\"/") || has(b"\"type\":\"welcome\"") {
+        if has(b"\"topic\":\"/")
+            || has(b"\"type\":\"welcome\"")
+            || has(b"\"T\":\"obu.")
+            || has(b"\"T\":\"trade.")
+        {
             Venue::Kucoin
         } else {
             Venue::Binance

@@ -455,3 +455,97 @@ pub fn snapshot_of(book: &minerva::book::Book) -> minerva::core::DepthSnapshot {
         asks,
     }
 }
+
+/// A KuCoin spot capture's session as the unified account's WebSocket would have sent
+/// it (protocol notes §5), written here from KuCoin's documented shapes with
+/// serde_json, independently of Minerva's decoder: the REST snapshot becomes the `obu`
+/// snapshot push (`O = C =` its sequence); the level-2 updates after it are gathered
+/// in 10 ms windows into `obu` deltas (`O` the window's first `sequenceStart`, `C` its
+/// last `sequenceEnd`, each price's last size; KuCoin's `"0"` price bumps carry no
+/// level); matches become `trade.SPOT` pushes. Updates before the snapshot, tickers
+/// and candles have no counterpart and are left out. `None` without `../shared`.
+pub fn kucoin_obu_session(symbol: &str) -> Option<(TimedLines, minerva::core::SymbolSpec)> {
+    use serde_json::{Value, json};
+    let (lines, spec) = kucoin_session(symbol)?;
+    struct Window {
+        start_ns: u64,
+        last_ns: u64,
+        first: u64,
+        last: u64,
+        bids: Vec<(String, String)>,
+        asks: Vec<(String, String)>,
+    }
+    fn flush(w: Option<Window>, symbol: &str, out: &mut TimedLines) {
+        let Some(w) = w else { return };
+        let side = |v: &[(String, String)]| -> Vec<Value> {
+            v.iter().map(|(p, q)| json!([p, q])).collect()
+        };
+        let frame = json!({"T": "obu.SPOT", "dp": "increment@10ms", "t": "delta",
+            "P": w.last_ns, "d": {"O": w.first, "C": w.last, "M": w.last_ns, "s": symbol,
+            "b": side(&w.bids), "a": side(&w.asks)}});
+        out.push((w.last_ns, serde_json::to_vec(&frame).unwrap()));
+    }
+    let mut out: TimedLines = Vec::new();
+    let mut snapshot: Option<u64> = None;
+    let mut win: Option<Window> = None;
+    for (ns, line) in lines {
+        let v: Value = serde_json::from_slice(&line).unwrap();
+        if v["code"] == "200000" {
+            let d = &v["data"];
+            let seq: u64 = d["sequence"].as_str().unwrap().parse().unwrap();
+            let frame = json!({"T": "obu.SPOT", "dp": "increment@10ms", "t": "snapshot",
+                "P": ns, "d": {"O": seq, "C": seq, "M": d["time"].as_u64().unwrap() * 1_000_000,
+                "s": symbol, "b": d["bids"], "a": d["asks"]}});
+            flush(win.take(), symbol, &mut out);
+            out.push((ns, serde_json::to_vec(&frame).unwrap()));
+            snapshot = Some(seq);
+            continue;
+        }
+        let d = &v["data"];
+        match v["subject"].as_str() {
+            Some("trade.l2update") => {
+                let Some(snap) = snapshot else { continue };
+                let end = d["sequenceEnd"].as_u64().unwrap();
+                if end <= snap {
+                    continue; // covered by the snapshot: obu never sends it
+                }
+                if win.as_ref().is_some_and(|w| ns >= w.start_ns + 10_000_000) {
+                    flush(win.take(), symbol, &mut out);
+                }
+                let w = win.get_or_insert_with(|| Window {
+                    start_ns: ns,
+                    last_ns: ns,
+                    first: d["sequenceStart"].as_u64().unwrap(),
+                    last: end,
+                    bids: Vec::new(),
+                    asks: Vec::new(),
+                });
+                w.last_ns = ns;
+                w.last = end;
+                for (key, levels) in [("bids", &mut w.bids), ("asks", &mut w.asks)] {
+                    for c in d["changes"][key].as_array().unwrap() {
+                        let (p, q) = (c[0].as_str().unwrap(), c[1].as_str().unwrap());
+                        if p == "0" {
+                            continue;
+                        }
+                        match levels.iter_mut().find(|(lp, _)| lp == p) {
+                            Some(l) => l.1 = q.to_string(),
+                            None => levels.push((p.to_string(), q.to_string())),
+                        }
+                    }
+                }
+            }
+            Some("trade.l3match") => {
+                flush(win.take(), symbol, &mut out);
+                let seq = d["sequence"].as_str().unwrap();
+                let frame = json!({"T": "trade.SPOT", "P": ns, "d": {"E": seq.parse::<u64>().unwrap(),
+                    "M": d["time"].as_str().unwrap().parse::<u64>().unwrap(), "S": d["side"],
+                    "p": d["price"], "q": d["size"], "s": symbol, "ti": seq}});
+                out.push((ns, serde_json::to_vec(&frame).unwrap()));
+            }
+            _ => {}
+        }
+    }
+    flush(win.take(), symbol, &mut out);
+    Some((out, spec))
+}

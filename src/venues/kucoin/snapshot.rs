@@ -12,6 +12,10 @@
 //! Spot writes the sequence and levels as strings, futures as JSON numbers: both are
 //! read from their exact text, never through a float. Futures sizes are contracts
 //! (`super::contracts_to_lots`).
+//!
+//! The unified account's `obu` channel sends its snapshot on the WebSocket instead
+//! (protocol notes §5): `{"T":"obu.SPOT","t":"snapshot","d":{"O":s,"C":s,"M":ns,
+//! "b":[["price","size"],..],"a":[..]}}` is read here too, consistent with sequence `C`.
 
 use crate::core::{DepthSnapshot, Level, SpecError, SymbolSpec};
 use serde::Deserialize;
@@ -49,7 +53,14 @@ pub enum SnapshotError {
 
 #[derive(Deserialize)]
 struct Answer<'a> {
-    code: LazyValue<'a>,
+    #[serde(default, borrow)]
+    code: Option<LazyValue<'a>>,
+    #[serde(rename = "T", default)]
+    push: Option<String>,
+    #[serde(rename = "t", default)]
+    push_kind: Option<String>,
+    #[serde(default, borrow)]
+    d: Option<ObuDe<'a>>,
     #[serde(default)]
     msg: Option<String>,
     #[serde(default, borrow)]
@@ -68,6 +79,20 @@ struct BookDe<'a> {
     bids: Vec<[LazyValue<'a>; 2]>,
     #[serde(borrow)]
     asks: Vec<[LazyValue<'a>; 2]>,
+}
+
+/// An `obu` push's `d`: levels of two strings (three with RPI sizes: the third is the
+/// RPI orders' size, left out as a subscription with `rpiFilter: 0` leaves them out).
+#[derive(Deserialize)]
+struct ObuDe<'a> {
+    #[serde(rename = "C", borrow)]
+    last: LazyValue<'a>,
+    #[serde(rename = "M", default)]
+    match_ns: Option<u64>,
+    #[serde(borrow)]
+    b: Vec<Vec<LazyValue<'a>>>,
+    #[serde(borrow)]
+    a: Vec<Vec<LazyValue<'a>>>,
 }
 
 /// A snapshot as text, before the symbol's grid is applied.
@@ -115,7 +140,15 @@ pub fn parse_raw_snapshot(json: &[u8]) -> Result<RawSnapshot<'_>, SnapshotError>
     std::str::from_utf8(json).map_err(|e| SnapshotError::Json(e.to_string()))?;
     let a: Answer<'_> =
         sonic_rs::from_slice(json).map_err(|e| SnapshotError::Json(e.to_string()))?;
-    let code = text(json, &a.code)?;
+    if let Some(topic) = &a.push {
+        return obu_snapshot(json, topic, a.push_kind.as_deref(), a.d);
+    }
+    let code = text(
+        json,
+        a.code
+            .as_ref()
+            .ok_or_else(|| SnapshotError::Json("no `code`".into()))?,
+    )?;
     if code != "200000" {
         return Err(SnapshotError::Refused {
             code: code.to_string(),
@@ -125,10 +158,7 @@ pub fn parse_raw_snapshot(json: &[u8]) -> Result<RawSnapshot<'_>, SnapshotError>
     let d = a
         .data
         .ok_or_else(|| SnapshotError::Json("no `data`".into()))?;
-    let seq = text(json, &d.sequence)?;
-    let sequence = seq
-        .parse::<u64>()
-        .map_err(|_| SnapshotError::Json(format!("sequence {seq} is not an integer")))?;
+    let sequence = sequence_of(text(json, &d.sequence)?)?;
     let side = |v: &[[LazyValue<'_>; 2]]| -> Result<Vec<(&str, &str)>, SnapshotError> {
         v.iter()
             .map(|[p, s]| Ok((text(json, p)?, text(json, s)?)))
@@ -139,6 +169,45 @@ pub fn parse_raw_snapshot(json: &[u8]) -> Result<RawSnapshot<'_>, SnapshotError>
         time_ms: d.time.or(d.ts.map(|ns| ns / 1_000_000)),
         bids: side(&d.bids)?,
         asks: side(&d.asks)?,
+    })
+}
+
+/// The `sequence` text as an integer.
+fn sequence_of(seq: &str) -> Result<u64, SnapshotError> {
+    seq.parse::<u64>()
+        .map_err(|_| SnapshotError::Json(format!("sequence {seq} is not an integer")))
+}
+
+/// An `obu` snapshot push.
+fn obu_snapshot<'a>(
+    json: &'a [u8],
+    topic: &str,
+    kind: Option<&str>,
+    d: Option<ObuDe<'_>>,
+) -> Result<RawSnapshot<'a>, SnapshotError> {
+    if !topic.starts_with("obu.") || kind != Some("snapshot") {
+        return Err(SnapshotError::Json(format!(
+            "{topic} {} is not a book snapshot",
+            kind.unwrap_or("(no kind)")
+        )));
+    }
+    let d = d.ok_or_else(|| SnapshotError::Json("no `d`".into()))?;
+    let side = |v: &[Vec<LazyValue<'_>>]| -> Result<Vec<(&'a str, &'a str)>, SnapshotError> {
+        v.iter()
+            .map(|l| match l.as_slice() {
+                [p, s] | [p, s, _] => Ok((text(json, p)?, text(json, s)?)),
+                _ => Err(SnapshotError::Json(format!(
+                    "a level of {} values, not 2 or 3",
+                    l.len()
+                ))),
+            })
+            .collect()
+    };
+    Ok(RawSnapshot {
+        sequence: sequence_of(text(json, &d.last)?)?,
+        time_ms: d.match_ns.map(|ns| ns / 1_000_000),
+        bids: side(&d.b)?,
+        asks: side(&d.a)?,
     })
 }
 

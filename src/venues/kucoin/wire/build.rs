@@ -4,7 +4,7 @@
 //! # Hot path: no allocation; changes are converted into the decoder's preallocated
 //! buffer first, so a bad change never leaves half an update in the sink.
 
-use super::raw::{RawChange, RawData, RawMsg, Val};
+use super::raw::{Levels, RawChange, RawData, RawMsg, Val};
 use crate::core::{
     BookTicker, Dec8, EventBody, Kline, KlineInterval, Level, Lots, MarketEvent, SymbolSpec, Ticks,
     Trade,
@@ -94,12 +94,22 @@ fn qty(spec: &SymbolSpec, s: &[u8], field: &'static str) -> Result<Lots, DecodeE
 /// spec's lot step), written as a JSON number or as digits.
 #[inline]
 fn contracts(spec: &SymbolSpec, v: Val<'_>, field: &'static str) -> Result<Lots, DecodeError> {
-    let n = match v {
-        Val::Uint(n) => n,
-        Val::Str(s) => digits(s.as_bytes()).ok_or(DecodeError::WrongType(field))?,
-        Val::Absent => return Err(DecodeError::MissingField(field)),
-        Val::Other => return Err(DecodeError::WrongType(field)),
-    };
+    match v {
+        Val::Uint(n) => lots_of(spec, n, field),
+        Val::Str(s) => whole_contracts(spec, s.as_bytes(), field),
+        Val::Absent => Err(DecodeError::MissingField(field)),
+        Val::Other => Err(DecodeError::WrongType(field)),
+    }
+}
+
+/// Contracts written as digits.
+#[inline]
+fn whole_contracts(spec: &SymbolSpec, s: &[u8], field: &'static str) -> Result<Lots, DecodeError> {
+    lots_of(spec, digits(s).ok_or(DecodeError::WrongType(field))?, field)
+}
+
+#[inline]
+fn lots_of(spec: &SymbolSpec, n: u64, field: &'static str) -> Result<Lots, DecodeError> {
     crate::venues::kucoin::contracts_to_lots(spec, n).ok_or(DecodeError::BadValue {
         field,
         err: crate::core::SpecError::BadGrid("size overflows the grid"),
@@ -182,6 +192,10 @@ pub(crate) fn build<F: FnMut(&MarketEvent)>(
             return Ok(Decoded::Snapshot { symbol });
         }
         return Ok(Decoded::Skipped(SkipReason::UnknownType));
+    }
+    // A unified-account push (`obu`, `trade`): its own envelope.
+    if msg.push != Val::Absent {
+        return push(msg, cx, sink);
     }
     // Welcome, ack, pong and error frames carry no market data.
     if msg.typ != Val::Str("message") {
@@ -408,6 +422,106 @@ fn futures_depth<F: FnMut(&MarketEvent)>(
         cx.levels,
         usize::from(bid),
         (seq, seq, None, 0),
+        (cx.recv_ns, event_ms, id),
+        sink,
+    ))
+}
+
+/// A unified-account push (protocol notes §5): `obu.SPOT` / `obu.FUTURES` book
+/// snapshots (read cold, like a REST snapshot) and deltas, `trade.SPOT` /
+/// `trade.FUTURES` trades. Other channels are skipped.
+#[inline]
+fn push<F: FnMut(&MarketEvent)>(
+    msg: &RawMsg<'_>,
+    cx: &mut Ctx<'_>,
+    sink: &mut F,
+) -> Result<Decoded, DecodeError> {
+    let topic = msg.push.req_str("T")?;
+    let (channel, trade_type) = topic.split_once('.').unwrap_or((topic, ""));
+    let book = match channel {
+        "obu" => true,
+        "trade" => false,
+        _ => return Ok(Decoded::Skipped(SkipReason::UnknownType)),
+    };
+    let Some(d) = &msg.d else {
+        return Err(if msg.d_other {
+            DecodeError::WrongType("d")
+        } else {
+            DecodeError::MissingField("d")
+        });
+    };
+    let Some(id) = cx.table.lookup(d.s.req_str("s")?) else {
+        return Ok(Decoded::Skipped(SkipReason::UnknownSymbol));
+    };
+    let spec = cx.table.spec(id);
+    let futures = match trade_type {
+        "SPOT" => false,
+        "FUTURES" => true,
+        _ => return Err(DecodeError::WrongType("T")),
+    };
+    if futures != spec.market.is_futures() {
+        return Err(DecodeError::WrongType("T"));
+    }
+    // `M` is the matching engine's time in ns.
+    let event_ms = d.m.uint("M")?.map_or(0, |ns| ns / 1_000_000);
+    if !book {
+        let buyer_is_maker = match d.taker.req_str("S")? {
+            // `S` is the taker's side: a taker sell hits a resting (maker) buy.
+            "sell" | "SELL" => true,
+            "buy" | "BUY" => false,
+            _ => return Err(DecodeError::WrongType("S")),
+        };
+        sink(&MarketEvent {
+            recv_ns: cx.recv_ns,
+            event_ms,
+            symbol: id,
+            body: EventBody::Trade(Trade {
+                // A string on spot, a string or a number on futures.
+                trade_id: d.ti.req_id("ti")?,
+                price: price(spec, d.p.req_str("p")?.as_bytes(), "p")?,
+                qty: size(spec, d.q, "q")?,
+                trade_ms: event_ms,
+                buyer_is_maker,
+            }),
+        });
+        return Ok(Decoded::Events(1));
+    }
+    match msg.push_kind.req_str("t")? {
+        "snapshot" => return Ok(Decoded::Snapshot { symbol: Some(id) }),
+        "delta" => {}
+        _ => return Err(DecodeError::WrongType("t")),
+    }
+    let first_id = d.o.req_uint("O")?;
+    let last_id = d.c.req_uint("C")?;
+    if first_id > last_id {
+        return Err(DecodeError::WrongType("O"));
+    }
+    cx.levels.clear();
+    let mut n_bids = 0;
+    for (k, (side, name)) in [(d.b, "b"), (d.a, "a")].into_iter().enumerate() {
+        let (from, to) = match side {
+            Levels::At(from, to) => (from, to),
+            Levels::Absent => return Err(DecodeError::MissingField(name)),
+            Levels::Other => return Err(DecodeError::WrongType(name)),
+        };
+        for c in &cx.changes[from as usize..to as usize] {
+            let p = price(spec, slice(cx.input, c.px), "level price")?;
+            let q = if futures {
+                whole_contracts(spec, slice(cx.input, c.size), "level size")?
+            } else {
+                qty(spec, slice(cx.input, c.size), "level size")?
+            };
+            // Capacity equals the raw scratch's, so this never reallocates.
+            cx.levels.push(Level { price: p, qty: q });
+        }
+        if k == 0 {
+            n_bids = cx.levels.len();
+        }
+    }
+    Ok(emit_depth(
+        cx.levels,
+        n_bids,
+        (first_id, last_id, None, 0),
         (cx.recv_ns, event_ms, id),
         sink,
     ))

@@ -8,7 +8,7 @@
 //! claims a frame the reference would read differently: the `kucoin_differential`
 //! fuzz target checks that on every input.
 
-use super::raw::{Changes, Key, RawChange, RawData, RawMsg, Val};
+use super::raw::{Changes, Key, Levels, RawChange, RawData, RawMsg, Val};
 use crate::venues::scan::Cursor;
 
 /// Any value, typed as read (types are checked per message type later).
@@ -61,6 +61,51 @@ fn triples(cur: &mut Cursor<'_>, scratch: &mut Vec<RawChange>) -> Option<(u32, u
         cur.ws();
         let seq = cur.string_range()?;
         cur.ws();
+        cur.eat(b']')?;
+        if scratch.len() == scratch.capacity() {
+            return None; // the reference reports it
+        }
+        scratch.push(RawChange { px, size, seq });
+        cur.ws();
+        match cur.peek()? {
+            b',' => cur.pos += 1,
+            b']' => {
+                cur.pos += 1;
+                return Some((start, scratch.len() as u32));
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// `[["price","size"],...]` (or `[price, size, rpi size]`, futures with RPI orders)
+/// into `scratch`: an `obu` side.
+#[inline(always)]
+fn levels(cur: &mut Cursor<'_>, scratch: &mut Vec<RawChange>) -> Option<(u32, u32)> {
+    cur.eat(b'[')?;
+    let start = scratch.len() as u32;
+    cur.ws();
+    if cur.eat(b']').is_some() {
+        return Some((start, start));
+    }
+    loop {
+        cur.ws();
+        cur.eat(b'[')?;
+        cur.ws();
+        let px = cur.string_range()?;
+        cur.ws();
+        cur.eat(b',')?;
+        cur.ws();
+        let size = cur.string_range()?;
+        cur.ws();
+        let seq = if cur.eat(b',').is_some() {
+            cur.ws();
+            let third = cur.string_range()?;
+            cur.ws();
+            third
+        } else {
+            (0, 0)
+        };
         cur.eat(b']')?;
         if scratch.len() == scratch.capacity() {
             return None; // the reference reports it
@@ -131,6 +176,20 @@ fn data<'a>(cur: &mut Cursor<'a>, scratch: &mut Vec<RawChange>) -> Option<RawDat
             d.changes = Some(changes(cur, scratch)?);
             return Some(());
         }
+        if key == b"a" || key == b"b" {
+            let slot = if key == b"a" { &mut d.a } else { &mut d.b };
+            if *slot != Levels::Absent {
+                return None;
+            }
+            *slot = if cur.peek()? == b'[' {
+                let (from, to) = levels(cur, scratch)?;
+                Levels::At(from, to)
+            } else {
+                value(cur)?;
+                Levels::Other
+            };
+            return Some(());
+        }
         if key == b"candles" {
             if d.candles.is_some() {
                 return None;
@@ -161,9 +220,24 @@ pub(crate) fn parse<'a>(
     let mut cur = Cursor::new(buf);
     cur.ws();
     cur.eat(b'{')?;
-    let mut seen_data = false;
+    let (mut seen_data, mut seen_d) = (false, false);
     cur.object(|cur, key| match key {
         b"code" => set(&mut msg.code, value(cur)?),
+        b"T" => set(&mut msg.push, value(cur)?),
+        b"t" => set(&mut msg.push_kind, value(cur)?),
+        b"d" => {
+            if seen_d {
+                return None;
+            }
+            seen_d = true;
+            if cur.peek()? == b'{' {
+                msg.d = Some(data(cur, scratch)?);
+            } else {
+                value(cur)?;
+                msg.d_other = true;
+            }
+            Some(())
+        }
         b"type" => set(&mut msg.typ, value(cur)?),
         b"topic" => set(&mut msg.topic, value(cur)?),
         b"subject" => set(&mut msg.subject, value(cur)?),

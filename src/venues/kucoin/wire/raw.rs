@@ -5,7 +5,8 @@
 //! differ in how they read JSON — which the differential fuzz target checks.
 
 /// Where one level-2 change's strings sit in the frame (byte offsets and lengths):
-/// `[price, size, sequence]`.
+/// `[price, size, sequence]` (classic), or `[price, size]` / `[price, size, rpi size]`
+/// (the unified account's `obu` levels; `seq` then holds the third string or nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct RawChange {
     pub px: (u32, u32),
@@ -54,6 +55,30 @@ pub(crate) struct RawData<'a> {
     /// A candle's seven strings (start s, open, close, high, low, volume, turnover),
     /// as offsets into the frame.
     pub candles: Option<[(u32, u32); 7]>,
+    /// Unified-account (`obu`, `trade`) keys: `O` first and `C` last sequence of a
+    /// book update, `M` match time (ns), `s` symbol, `p` price, `q` size, `S` taker
+    /// side, `ti` trade id.
+    pub o: Val<'a>,
+    pub c: Val<'a>,
+    pub m: Val<'a>,
+    pub s: Val<'a>,
+    pub p: Val<'a>,
+    pub q: Val<'a>,
+    pub taker: Val<'a>,
+    pub ti: Val<'a>,
+    /// `obu`'s `b` and `a` level arrays (a ticker's `b`/`a` are best prices: `Other`).
+    pub b: Levels,
+    pub a: Levels,
+}
+
+/// An `obu` side: its levels' range in the decoder's scratch, or something else under
+/// the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Levels {
+    #[default]
+    Absent,
+    At(u32, u32),
+    Other,
 }
 
 /// Ranges of a level-2 update's changes in the decoder's scratch buffer.
@@ -81,6 +106,14 @@ pub(crate) enum Key {
     BestBidSize,
     BestAsk,
     BestAskSize,
+    First,
+    Last,
+    MatchNs,
+    S,
+    P,
+    Q,
+    Taker,
+    TradeId,
 }
 
 impl Key {
@@ -104,6 +137,14 @@ impl Key {
             b"bestBidSize" => Key::BestBidSize,
             b"bestAsk" => Key::BestAsk,
             b"bestAskSize" => Key::BestAskSize,
+            b"O" => Key::First,
+            b"C" => Key::Last,
+            b"M" => Key::MatchNs,
+            b"s" => Key::S,
+            b"p" => Key::P,
+            b"q" => Key::Q,
+            b"S" => Key::Taker,
+            b"ti" => Key::TradeId,
             _ => return None,
         })
     }
@@ -129,12 +170,21 @@ impl<'a> RawData<'a> {
             Key::BestBidSize => &mut self.best_bid_size,
             Key::BestAsk => &mut self.best_ask,
             Key::BestAskSize => &mut self.best_ask_size,
+            Key::First => &mut self.o,
+            Key::Last => &mut self.c,
+            Key::MatchNs => &mut self.m,
+            Key::S => &mut self.s,
+            Key::P => &mut self.p,
+            Key::Q => &mut self.q,
+            Key::Taker => &mut self.taker,
+            Key::TradeId => &mut self.ti,
         }
     }
 }
 
-/// The envelope: `{"type","topic","subject","data"}` (futures add `sn`, skipped), or a
-/// REST answer's `{"code","data"}`.
+/// The envelope: `{"type","topic","subject","data"}` (futures add `sn`, skipped), a
+/// REST answer's `{"code","data"}`, or a unified-account push `{"T","t","d"}` (`P`
+/// and `dp` skipped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct RawMsg<'a> {
     /// A REST answer's `code` (a level-2 snapshot recorded among the frames).
@@ -147,4 +197,12 @@ pub(crate) struct RawMsg<'a> {
     pub data: Option<RawData<'a>>,
     /// `data` was present but not an object.
     pub data_other: bool,
+    /// A unified-account push's topic (`obu.SPOT`, `trade.FUTURES`…).
+    pub push: Val<'a>,
+    /// Its kind (`snapshot`, `delta`).
+    pub push_kind: Val<'a>,
+    /// Its `d` when an object.
+    pub d: Option<RawData<'a>>,
+    /// `d` was present but not an object (an all-symbols push's array).
+    pub d_other: bool,
 }

@@ -7,7 +7,7 @@
 //! to agree with. Strings are borrowed; a change's strings are recorded as offsets
 //! into the frame. It may allocate (the changes' `Vec`s): it is not the hot path.
 
-use super::raw::{Changes, RawChange, RawData, RawMsg, Val};
+use super::raw::{Changes, Levels, RawChange, RawData, RawMsg, Val};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
@@ -64,6 +64,94 @@ struct ChangesDe<'a> {
     asks: Vec<[&'a str; 3]>,
 }
 
+/// One `obu` level: `[price, size]`, or `[price, size, rpi size]`.
+struct LevelDe<'a>(&'a str, &'a str, Option<&'a str>);
+
+struct LevelVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for LevelVisitor<'a> {
+    type Value = LevelDe<'a>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("[price, size] or [price, size, rpi size] strings")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LevelDe<'a>, A::Error> {
+        let px: &'a str = seq
+            .next_element()?
+            .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+        let size: &'a str = seq
+            .next_element()?
+            .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+        let third: Option<&'a str> = seq.next_element()?;
+        if third.is_some() && seq.next_element::<IgnoredAny>()?.is_some() {
+            return Err(de::Error::invalid_length(4, &self));
+        }
+        Ok(LevelDe(px, size, third))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for LevelDe<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(LevelVisitor(std::marker::PhantomData))
+    }
+}
+
+/// An `obu` side, or another value under the same key (a ticker's best price).
+#[derive(Default)]
+enum LevelsDe<'a> {
+    #[default]
+    Absent,
+    Levels(Vec<LevelDe<'a>>),
+    Other,
+}
+
+struct LevelsVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for LevelsVisitor<'a> {
+    type Value = LevelsDe<'a>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an obu side or any value")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LevelsDe<'a>, A::Error> {
+        let mut v = Vec::new();
+        while let Some(l) = seq.next_element::<LevelDe<'a>>()? {
+            v.push(l);
+        }
+        Ok(LevelsDe::Levels(v))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LevelsDe<'a>, A::Error> {
+        ValVisitor(std::marker::PhantomData)
+            .visit_map(map)
+            .map(|_| LevelsDe::Other)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<LevelsDe<'a>, E> {
+        Ok(LevelsDe::Other)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<LevelsDe<'a>, E> {
+        Ok(LevelsDe::Other)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<LevelsDe<'a>, E> {
+        Ok(LevelsDe::Other)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<LevelsDe<'a>, E> {
+        Ok(LevelsDe::Other)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<LevelsDe<'a>, E> {
+        Ok(LevelsDe::Other)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<LevelsDe<'a>, E> {
+        Ok(LevelsDe::Other)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<LevelsDe<'a>, E> {
+        Ok(LevelsDe::Other)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for LevelsDe<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LevelsVisitor(std::marker::PhantomData))
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct DataDe<'a> {
@@ -101,6 +189,26 @@ struct DataDe<'a> {
     changes: Option<ChangesDe<'a>>,
     #[serde(default, borrow)]
     candles: Option<[&'a str; 7]>,
+    #[serde(rename = "O", default, borrow)]
+    o: Val<'a>,
+    #[serde(rename = "C", default, borrow)]
+    c: Val<'a>,
+    #[serde(rename = "M", default, borrow)]
+    m: Val<'a>,
+    #[serde(rename = "s", default, borrow)]
+    s: Val<'a>,
+    #[serde(rename = "p", default, borrow)]
+    p: Val<'a>,
+    #[serde(rename = "q", default, borrow)]
+    q: Val<'a>,
+    #[serde(rename = "S", default, borrow)]
+    taker: Val<'a>,
+    #[serde(default, borrow)]
+    ti: Val<'a>,
+    #[serde(default, borrow)]
+    a: LevelsDe<'a>,
+    #[serde(default, borrow)]
+    b: LevelsDe<'a>,
 }
 
 /// `data`: an object Minerva reads, or anything else (a welcome's or error's text).
@@ -171,6 +279,12 @@ struct EnvelopeDe<'a> {
     subject: Val<'a>,
     #[serde(default, borrow)]
     data: DataField<'a>,
+    #[serde(rename = "T", default, borrow)]
+    push: Val<'a>,
+    #[serde(rename = "t", default, borrow)]
+    push_kind: Val<'a>,
+    #[serde(default, borrow)]
+    d: DataField<'a>,
 }
 
 /// Why the reference reader refused a frame.
@@ -198,54 +312,91 @@ pub(crate) fn parse<'a>(
     msg.typ = env.typ;
     msg.topic = env.topic;
     msg.subject = env.subject;
+    msg.push = env.push;
+    msg.push_kind = env.push_kind;
+    // The fast path reads the fields in the frame's order; the scratch's ranges only
+    // need to be right, not in the same order.
     match env.data {
         DataField::Absent => {}
         DataField::Other => msg.data_other = true,
-        DataField::Object(d) => {
-            let base = buf.as_ptr() as usize;
-            // Borrowed strings point into `buf`: their offsets are exact.
-            let range = |s: &str| ((s.as_ptr() as usize - base) as u32, s.len() as u32);
-            let mut push = |side: &[[&str; 3]]| -> Result<(u32, u32), SonicError> {
-                let start = scratch.len() as u32;
-                for [px, size, seq] in side {
-                    if scratch.len() == scratch.capacity() {
-                        return Err(SonicError::TooManyChanges);
-                    }
-                    scratch.push(RawChange {
-                        px: range(px),
-                        size: range(size),
-                        seq: range(seq),
-                    });
-                }
-                Ok((start, scratch.len() as u32))
-            };
-            let changes = match &d.changes {
-                Some(c) => Some(Changes {
-                    bids: push(&c.bids)?,
-                    asks: push(&c.asks)?,
-                }),
-                None => None,
-            };
-            msg.data = Some(RawData {
-                symbol: d.symbol,
-                sequence_start: d.sequence_start,
-                sequence_end: d.sequence_end,
-                sequence: d.sequence,
-                time: d.time,
-                timestamp: d.timestamp,
-                ts: d.ts,
-                price: d.price,
-                size: d.size,
-                side: d.side,
-                change: d.change,
-                best_bid: d.best_bid,
-                best_bid_size: d.best_bid_size,
-                best_ask: d.best_ask,
-                best_ask_size: d.best_ask_size,
-                changes,
-                candles: d.candles.map(|c| c.map(range)),
-            });
-        }
+        DataField::Object(d) => msg.data = Some(raw_data(buf, &d, scratch)?),
+    }
+    match env.d {
+        DataField::Absent => {}
+        DataField::Other => msg.d_other = true,
+        DataField::Object(d) => msg.d = Some(raw_data(buf, &d, scratch)?),
     }
     Ok(())
+}
+
+/// A data object as [`RawData`], its strings as offsets into `buf`.
+fn raw_data<'a>(
+    buf: &'a [u8],
+    d: &DataDe<'a>,
+    scratch: &mut Vec<RawChange>,
+) -> Result<RawData<'a>, SonicError> {
+    let base = buf.as_ptr() as usize;
+    // Borrowed strings point into `buf`: their offsets are exact.
+    let range = |s: &str| ((s.as_ptr() as usize - base) as u32, s.len() as u32);
+    let mut push = |side: &mut dyn Iterator<Item = (&str, &str, Option<&str>)>| -> Result<(u32, u32), SonicError> {
+        let start = scratch.len() as u32;
+        for (px, size, seq) in side {
+            if scratch.len() == scratch.capacity() {
+                return Err(SonicError::TooManyChanges);
+            }
+            scratch.push(RawChange {
+                px: range(px),
+                size: range(size),
+                seq: seq.map_or((0, 0), range),
+            });
+        }
+        Ok((start, scratch.len() as u32))
+    };
+    let changes = match &d.changes {
+        Some(c) => Some(Changes {
+            bids: push(&mut c.bids.iter().map(|[p, s, q]| (*p, *s, Some(*q))))?,
+            asks: push(&mut c.asks.iter().map(|[p, s, q]| (*p, *s, Some(*q))))?,
+        }),
+        None => None,
+    };
+    let mut side = |l: &LevelsDe<'a>| -> Result<Levels, SonicError> {
+        Ok(match l {
+            LevelsDe::Absent => Levels::Absent,
+            LevelsDe::Other => Levels::Other,
+            LevelsDe::Levels(v) => {
+                let (from, to) = push(&mut v.iter().map(|l| (l.0, l.1, l.2)))?;
+                Levels::At(from, to)
+            }
+        })
+    };
+    let (b, a) = (side(&d.b)?, side(&d.a)?);
+    Ok(RawData {
+        symbol: d.symbol,
+        sequence_start: d.sequence_start,
+        sequence_end: d.sequence_end,
+        sequence: d.sequence,
+        time: d.time,
+        timestamp: d.timestamp,
+        ts: d.ts,
+        price: d.price,
+        size: d.size,
+        side: d.side,
+        change: d.change,
+        best_bid: d.best_bid,
+        best_bid_size: d.best_bid_size,
+        best_ask: d.best_ask,
+        best_ask_size: d.best_ask_size,
+        changes,
+        candles: d.candles.map(|c| c.map(range)),
+        o: d.o,
+        c: d.c,
+        m: d.m,
+        s: d.s,
+        p: d.p,
+        q: d.q,
+        taker: d.taker,
+        ti: d.ti,
+        b,
+        a,
+    })
 }

@@ -293,3 +293,110 @@ fn candles_are_klines() {
         assert!(decode(&bad).is_err(), "{bad}");
     }
 }
+
+// Unified-account pushes (protocol notes §5), after KuCoin's documented examples.
+const OBU_SPOT_DELTA: &str = r#"{"T":"obu.SPOT","dp":"increment@10ms","t":"delta","P":1781672136338555550,"d":{"C":33629695393,"M":1781672136333000000,"O":33629695388,"a":[],"b":[["65928.9","0"],["65946.6","0"],["65947","0.06185847"]],"s":"BTC-USDT"}}"#;
+const OBU_FUTURES_DELTA: &str = r#"{"T":"obu.FUTURES","dp":"increment@10ms","t":"delta","P":1781666796660937177,"d":{"a":[["65740.1","3"]],"b":[["65739.9","0"],["65739","14"]],"C":1743938538056,"s":"XBTUSDTM","M":1781666796658000000,"O":1743938538050}}"#;
+
+#[test]
+fn obu_deltas_are_depth_updates_over_their_sequence_range() {
+    let (r, evs) = decode(OBU_SPOT_DELTA).unwrap();
+    assert_eq!(r, Decoded::Events(1));
+    let EventBody::Depth(c) = evs[0].body else {
+        panic!("{evs:?}")
+    };
+    assert_eq!((c.first_id, c.last_id), (33629695388, 33629695393));
+    assert_eq!(evs[0].event_ms, 1781672136333, "M is ns");
+    assert_eq!(c.bids().len(), 3);
+    assert!(c.asks().is_empty());
+    assert_eq!((c.bids()[2].price.0, c.bids()[2].qty.0), (659470, 6185847));
+    assert_eq!(c.bids()[0].qty.0, 0, "size 0 deletes (or left the top 500)");
+
+    // Futures sizes are contracts of 0.001 BTC; the envelope's keys in another order.
+    let (_, evs) = decode(OBU_FUTURES_DELTA).unwrap();
+    let EventBody::Depth(c) = evs[0].body else {
+        panic!("{evs:?}")
+    };
+    assert_eq!((c.first_id, c.last_id), (1743938538050, 1743938538056));
+    assert_eq!((c.bids().len(), c.asks().len()), (2, 1));
+    assert_eq!((c.bids()[1].price.0, c.bids()[1].qty.0), (657390, 14));
+    let reordered = r#"{"t":"delta","d":{"O":5,"b":[["65739","14","3"]],"M":7000000,"s":"XBTUSDTM","a":[],"C":6},"T":"obu.FUTURES","P":9,"dp":"increment@10ms"}"#;
+    let (_, evs) = decode(reordered).unwrap();
+    let EventBody::Depth(c) = evs[0].body else {
+        panic!("{evs:?}")
+    };
+    assert_eq!(
+        (c.first_id, c.last_id, c.bids()[0].qty.0),
+        (5, 6, 14),
+        "an RPI level's third size is left out"
+    );
+}
+
+#[test]
+fn an_obu_snapshot_goes_to_the_cold_reader() {
+    let snap = r#"{"T":"obu.SPOT","dp":"increment@10ms","t":"snapshot","P":1768217874990007701,"d":{"C":25984468414,"M":1768217874986000000,"O":25984468414,"a":[["90701.2","0.5771583"]],"b":[["90701.1","0.13918404"]],"s":"BTC-USDT"}}"#;
+    assert_eq!(
+        decode(snap).unwrap().0,
+        Decoded::Snapshot {
+            symbol: Some(crate::core::SymbolId(0))
+        }
+    );
+    let spec = table().spec(crate::core::SymbolId(0)).clone();
+    let s = crate::venues::kucoin::snapshot::parse_snapshot(snap.as_bytes(), &spec).unwrap();
+    assert_eq!(s.last_update_id, 25984468414);
+    assert_eq!(s.event_ms, Some(1768217874986));
+    assert_eq!((s.bids[0].price.0, s.bids[0].qty.0), (907011, 13918404));
+    assert_eq!(s.asks[0].price.0, 907012);
+    // A delta is no snapshot.
+    assert!(
+        crate::venues::kucoin::snapshot::parse_snapshot(OBU_SPOT_DELTA.as_bytes(), &spec).is_err()
+    );
+}
+
+#[test]
+fn unified_trades_are_trades() {
+    let spot = r#"{"T":"trade.SPOT","P":1768802538491160904,"d":{"E":20631804219899904,"M":1768802538480000000,"S":"sell","p":"92525.6","q":"0.00008036","s":"BTC-USDT","ti":"20631804219899904"}}"#;
+    let (_, evs) = decode(spot).unwrap();
+    let EventBody::Trade(t) = evs[0].body else {
+        panic!("{evs:?}")
+    };
+    assert_eq!(
+        (t.trade_id, t.price.0, t.qty.0, t.trade_ms, t.buyer_is_maker),
+        (20631804219899904, 925256, 8036, 1768802538480, true)
+    );
+    let fut = r#"{"T":"trade.FUTURES","P":8,"d":{"S":"BUY","s":"XBTUSDTM","ti":777,"rpi":true,"E":3,"p":"90551.8","q":"12","M":2000000}}"#;
+    let (_, evs) = decode(fut).unwrap();
+    let EventBody::Trade(t) = evs[0].body else {
+        panic!("{evs:?}")
+    };
+    assert_eq!((t.trade_id, t.qty.0, t.buyer_is_maker), (777, 12, false));
+}
+
+#[test]
+fn other_pushes_are_skipped_and_bad_ones_refused() {
+    // A ticker's `a` and `b` are best prices, not levels: skipped, not an error.
+    let ticker = r#"{"T":"ticker.SPOT","P":1,"d":{"A":"0.9","B":"0.02","E":2,"M":3,"S":"BUY","a":"90968.2","b":"90968.1","l":"90968.2","q":"0.001","s":"BTC-USDT"}}"#;
+    assert_eq!(
+        decode(ticker).unwrap().0,
+        Decoded::Skipped(SkipReason::UnknownType)
+    );
+    let other_symbol = OBU_SPOT_DELTA.replace("BTC-USDT", "ETH-USDT");
+    assert_eq!(
+        decode(&other_symbol).unwrap().0,
+        Decoded::Skipped(SkipReason::UnknownSymbol)
+    );
+    for bad in [
+        // The symbol is a futures contract but the push says SPOT.
+        OBU_FUTURES_DELTA.replace("obu.FUTURES", "obu.SPOT"),
+        OBU_SPOT_DELTA.replace("\"O\":33629695388", "\"O\":33629695394"),
+        OBU_SPOT_DELTA.replace("\"t\":\"delta\"", "\"t\":\"both\""),
+        OBU_SPOT_DELTA.replace("\"a\":[],", ""),
+        OBU_SPOT_DELTA.replace("\"a\":[]", "\"a\":[[\"1\"]]"),
+        OBU_SPOT_DELTA.replace("\"0.06185847\"", "\"0.061858471\""),
+        OBU_FUTURES_DELTA.replace("\"14\"", "\"1.5\""),
+        r#"{"T":"obu.SPOT","d":[1]}"#.to_string(),
+        r#"{"T":7,"d":{}}"#.to_string(),
+    ] {
+        assert!(decode(&bad).is_err(), "{bad}");
+    }
+}
