@@ -62,6 +62,7 @@ fn venue(files: Vec<PathBuf>, faults: Faults, speed: Option<f64>) -> LocalKucoin
 /// What a client's book saw, and how the source got there.
 struct Followed {
     digest: String,
+    trades: u64,
     applied: u64,
     gaps: u64,
     connects: u64,
@@ -73,11 +74,20 @@ struct Followed {
 /// pipeline's feed and book stages do (a gap raises the snapshot request), to the end
 /// of the recording.
 fn follow(venue: &LocalKucoin) -> Followed {
+    follow_book(venue, false)
+}
+
+/// [`follow`], the book from the classic level-2 topics or (`obu`) from the unified
+/// account's session on the venue's `/`.
+fn follow_book(venue: &LocalKucoin, obu: bool) -> Followed {
     let mut cfg = FeedConfig::new(
         &format!("http://{}", venue.local_addr()),
         Market::Spot,
         SYMBOL,
     );
+    if obu {
+        cfg.uta = Some(format!("ws://{}/", venue.local_addr()));
+    }
     cfg.keys = Some(Arc::new(KucoinKeys::paper()));
     cfg.max_reconnects = Some(50);
     let spec = cfg.fetch_spec().unwrap();
@@ -88,8 +98,12 @@ fn follow(venue: &LocalKucoin) -> Followed {
     let stats = source.stats();
     let mut decoder = MarketDecoder::for_symbol(&spec);
     let mut book = Book::new(&spec, &BookConfig::default());
+    let mut trades = 0;
     while let Some(f) = source.next_frame() {
-        let r = decoder.decode(f.bytes, f.recv_ns, &mut |ev| book.on_event(ev));
+        let r = decoder.decode(f.bytes, f.recv_ns, &mut |ev| {
+            trades += u64::from(matches!(ev.body, minerva::core::EventBody::Trade(_)));
+            book.on_event(ev)
+        });
         match r {
             Ok(Decoded::Snapshot { .. }) => {
                 let snap = parse_depth_snapshot(Venue::Kucoin, f.bytes, &spec).unwrap();
@@ -105,6 +119,7 @@ fn follow(venue: &LocalKucoin) -> Followed {
     let st = book.stats();
     Followed {
         digest: book.digest().sha256,
+        trades,
         applied: st.applied,
         gaps: st.gaps,
         connects: stats.connects.load(Ordering::Relaxed),
@@ -131,6 +146,44 @@ fn the_kucoin_source_follows_the_local_venue_to_the_reference_book() {
     for (symbol, sha) in v.digests() {
         assert_eq!(sha, expected_digest(&symbol), "{symbol}");
     }
+    v.stop();
+}
+
+/// The unified account's `obu` book (a snapshot on the stream, then 10 ms deltas of
+/// the top 500 levels computed by the venue from its own book) and its `trade`
+/// channel: the client's book ends on the reference's (BCHSV-USDT holds fewer than
+/// 500 levels a side, so the top 500 is the whole book).
+#[test]
+fn the_kucoin_source_over_obu_follows_the_local_venue_to_the_reference_book() {
+    let Some(files) = files() else { return };
+    let v = venue(files, Faults::default(), Some(20.0));
+    let f = follow_book(&v, true);
+    assert!(v.finished());
+    assert_eq!(f.digest, expected_digest(SYMBOL));
+    assert_eq!(f.gaps, 0);
+    assert_eq!(f.snapshots, 1, "one subscription, one snapshot");
+    assert!(f.applied > 200, "{} deltas applied", f.applied);
+    assert!(f.trades > 0, "trades came on the trade channel");
+    v.stop();
+}
+
+/// A gap in the deltas (the venue leaves some out) reopens the session: the new
+/// subscription's snapshot heals the book.
+#[test]
+fn an_obu_gap_is_healed_by_a_new_subscription() {
+    let Some(files) = files() else { return };
+    let faults = Faults {
+        skip_depth_every: Some(97),
+        ..Faults::default()
+    };
+    let v = venue(files, faults, Some(20.0));
+    let f = follow_book(&v, true);
+    assert!(f.gaps >= 1, "the left-out deltas are seen as gaps");
+    assert!(
+        f.connects >= 2 && f.snapshots >= 2,
+        "each gap reopens the session"
+    );
+    assert_eq!(f.digest, expected_digest(SYMBOL));
     v.stop();
 }
 

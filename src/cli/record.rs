@@ -102,7 +102,13 @@ pub fn run(a: Args) -> Result<()> {
         }
         let mut list: Option<Vec<u8>> = None;
         for (k, sym) in symbols.iter().enumerate() {
-            let mut c = super::args::kucoin_feed(a.endpoint, &a.host, market, sym)?;
+            let mut c = super::args::kucoin_feed(
+                a.endpoint,
+                &a.host,
+                market,
+                sym,
+                super::args::KucoinBook::Level2,
+            )?;
             c.seed = k as u64;
             // The symbol list the recording was made under goes with it.
             if list.is_none() {

@@ -47,6 +47,12 @@ pub struct Args {
     /// Symbol traded with --source binance (one; the strategy's `market` otherwise).
     #[arg(long)]
     symbols: Option<String>,
+    /// With --source kucoin: where the book comes from — KuCoin's classic level-2
+    /// updates on a REST snapshot (the full book), or the unified account's `obu`
+    /// channel (a snapshot on the stream, then 10 ms deltas of the top 500 levels a
+    /// side; trades from its `trade` channel; docs/kucoin.md).
+    #[arg(long, value_enum, default_value = "level2")]
+    kucoin_book: super::args::KucoinBook,
     /// Confirms --endpoint live: real orders with real money.
     #[arg(long)]
     i_mean_it: bool,
@@ -362,7 +368,13 @@ pub fn setup(a: &Args) -> Result<Setup> {
             (live.fetch_spec()?, Some(live), Vec::new())
         }
         From::Kucoin => {
-            let feed = super::args::kucoin_feed(a.endpoint, &a.host, market, &strategy.market)?;
+            let feed = super::args::kucoin_feed(
+                a.endpoint,
+                &a.host,
+                market,
+                &strategy.market,
+                a.kucoin_book,
+            )?;
             let keys = feed.keys.clone();
             let rest = feed.rest.clone();
             let mut live = FeedConfig::Kucoin(feed);

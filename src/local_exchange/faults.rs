@@ -91,11 +91,16 @@ pub struct Injected {
 }
 
 impl Faults {
+    /// Whether the `n`-th depth update published is left out (`skip-depth`).
+    pub fn skips_depth(&self, n: u64) -> bool {
+        self.skip_depth_every.is_some_and(|e| n % e == 0)
+    }
+
     /// The faults due at the `n`-th published message, a depth update or not.
     pub fn at(&self, n: u64, depth: bool) -> Injected {
         let every = |e: Option<u64>| e.is_some_and(|e| n % e == 0);
         Injected {
-            skip: depth && every(self.skip_depth_every),
+            skip: depth && self.skips_depth(n),
             stall_ms: self
                 .stall
                 .and_then(|(every, ms)| (n % every == 0).then_some(ms)),

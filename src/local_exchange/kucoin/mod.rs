@@ -19,6 +19,9 @@
 //!   checked as KuCoin checks: key, passphrase, timestamp within 5 s, signature) and
 //!   the public top 20 and 100.
 //!
+//! It also serves the unified account's public session on `/` (`uta`: the `obu`
+//! book at `increment@10ms` and the `trade` channel, computed from the same books).
+//!
 //! It trades (its desk, `desk`): the signed HF order endpoints (place, cancel, query,
 //! active orders) and the account's balances, matched against the replayed market by
 //! the backtest's simulated exchange, with each order change on the private topic
@@ -34,6 +37,7 @@
 
 pub mod desk;
 mod rest;
+mod uta;
 mod ws;
 
 use super::StartError;
@@ -96,6 +100,8 @@ struct State {
     desk: desk::Desk,
     /// Exchange time of the last event applied, ms.
     now_ms: u64,
+    /// The unified account's `obu` and `trade` publications.
+    uta: uta::Feed,
 }
 
 struct Shared {
@@ -106,6 +112,8 @@ struct Shared {
     stop: AtomicBool,
     done: AtomicBool,
     published: AtomicU64,
+    /// `obu` deltas published (the `skip-depth` fault counts them too).
+    deltas: AtomicU64,
     sessions_open: AtomicUsize,
     /// Tokens handed out, public or private (the newest [`TOKENS_KEPT`]); a session
     /// must bring one, and only a private one may take the account's topics.
@@ -181,8 +189,10 @@ impl LocalKucoin {
             desk: desk::Desk::new(&specs, &cfg.trading),
             books,
             now_ms: 0,
+            uta: uta::Feed::default(),
         };
         let first = warm_up(&mut state, &specs, &messages);
+        state.uta = uta::Feed::new(&state.books);
         let shared = Arc::new(Shared {
             specs,
             state: Mutex::new(state),
@@ -191,6 +201,7 @@ impl LocalKucoin {
             stop: AtomicBool::new(false),
             done: AtomicBool::new(false),
             published: AtomicU64::new(0),
+            deltas: AtomicU64::new(0),
             sessions_open: AtomicUsize::new(0),
             tokens: Mutex::new(Default::default()),
             rng: Mutex::new(fastrand::Rng::new()),
@@ -228,7 +239,7 @@ impl LocalKucoin {
     pub fn banner(&self) -> String {
         let addr = self.addr;
         format!(
-            "listening on {addr} as KuCoin spot: REST http://{addr}/api/… (bullet-public, symbols, timestamp, level-2 snapshots), WebSocket ws://{addr}/endpoint?token=…; {} symbol(s); the replay starts with the first subscriber",
+            "listening on {addr} as KuCoin spot: REST http://{addr}/api/… (bullet-public, symbols, timestamp, level-2 snapshots), WebSocket ws://{addr}/endpoint?token=… (classic) and ws://{addr}/ (unified account: obu, trade); {} symbol(s); the replay starts with the first subscriber",
             self.shared.specs.len()
         )
     }
@@ -294,6 +305,7 @@ fn apply(st: &mut State, specs: &[SymbolSpec], m: &RecordedMessage) {
         books,
         desk,
         now_ms,
+        uta,
     } = st;
     if let Some(sym) = &m.snapshot_of {
         let Some(id) = decoder.table().lookup(sym) else {
@@ -303,6 +315,7 @@ fn apply(st: &mut State, specs: &[SymbolSpec], m: &RecordedMessage) {
         if let Ok(snap) = parse_depth_snapshot(Venue::Kucoin, &m.json, &specs[k]) {
             books[k].apply_snapshot(&snap);
             desk.on_snapshot(k, &snap);
+            uta.on_depth(k);
         }
         return;
     }
@@ -310,6 +323,11 @@ fn apply(st: &mut State, specs: &[SymbolSpec], m: &RecordedMessage) {
         let k = ev.symbol.0 as usize;
         books[k].on_event(ev);
         desk.on_event(k, ev);
+        match ev.body {
+            crate::core::EventBody::Depth(_) => uta.on_depth(k),
+            crate::core::EventBody::Trade(t) => uta.on_trade(k, t),
+            _ => {}
+        }
         *now_ms = (*now_ms).max(ev.event_ms);
     });
 }
@@ -341,13 +359,27 @@ fn replay(shared: &Shared, messages: &[RecordedMessage], k: usize, speed: Option
         // Applied before it is published, the lock released before publishing: a
         // snapshot may be ahead of the updates sent so far, never behind them (the
         // procedure drops the updates a snapshot covers).
-        let events = {
+        let (events, pushes) = {
             let mut st = lock(&shared.state);
+            let now_ns = rest::wall_ms().saturating_mul(1_000_000);
+            let mut pushes = Vec::new();
+            if st.uta.due(m.recv_ns) {
+                let State {
+                    uta, books, now_ms, ..
+                } = &mut *st;
+                pushes = uta.take_deltas(books, *now_ms, now_ns);
+                pushes.retain(|_| {
+                    let n = shared.deltas.fetch_add(1, Ordering::Relaxed) + 1;
+                    !shared.faults.skips_depth(n)
+                });
+            }
             apply(&mut st, &shared.specs, m);
+            pushes.extend(st.uta.take_trades(&shared.specs, now_ns));
             st.desk.absorb_all(shared.server_ms() as i64);
-            st.desk.take_events()
+            (st.desk.take_events(), pushes)
         };
         shared.publish(events);
+        shared.publish(pushes);
         if m.snapshot_of.is_some() {
             continue;
         }
@@ -374,6 +406,16 @@ fn replay(shared: &Shared, messages: &[RecordedMessage], k: usize, speed: Option
         let msg = ws::msg(text.to_string());
         shared.fanout.publish(topic, &msg, &msg);
     }
+    // The last window's deltas.
+    let pushes = {
+        let mut st = lock(&shared.state);
+        let now_ns = rest::wall_ms().saturating_mul(1_000_000);
+        let State {
+            uta, books, now_ms, ..
+        } = &mut *st;
+        uta.take_deltas(books, *now_ms, now_ns)
+    };
+    shared.publish(pushes);
     shared.done.store(true, Ordering::Relaxed);
     shared.fanout.close_all();
 }
@@ -382,6 +424,7 @@ fn replay(shared: &Shared, messages: &[RecordedMessage], k: usize, speed: Option
 fn router(shared: Arc<Shared>) -> Router {
     use axum::routing::any;
     Router::new()
+        .route("/", any(ws::upgrade_uta))
         .route("/endpoint", any(ws::upgrade))
         .route("/endpoint/", any(ws::upgrade))
         .fallback(rest_request)
@@ -420,11 +463,12 @@ impl Shared {
         self.publish(events);
     }
 
-    /// Order changes taken from the desk, to their topics' sessions.
-    fn publish(&self, events: Vec<(&'static str, String)>) {
-        for (topic, e) in events {
+    /// Messages to their topics' sessions: the desk's order changes, the unified
+    /// account's pushes.
+    fn publish<T: AsRef<str>>(&self, messages: Vec<(T, String)>) {
+        for (topic, e) in messages {
             let m = ws::msg(e);
-            self.fanout.publish(topic, &m, &m);
+            self.fanout.publish(topic.as_ref(), &m, &m);
         }
     }
 

@@ -74,6 +74,73 @@ pub(super) async fn upgrade(
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .unwrap_or_else(|| format!("{:x}", fastrand::u64(..)));
+    serve(
+        shared,
+        ws,
+        Dialect::Classic {
+            connect_id,
+            private,
+        },
+    )
+}
+
+/// The upgrade of `/`: the unified account's public session (`super::uta`), no token.
+pub(super) async fn upgrade_uta(
+    State(shared): State<Arc<Shared>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if shared.done.load(Ordering::Relaxed) {
+        return refuse(StatusCode::GONE, "410", "The data has been served.");
+    }
+    let connect_id = format!("{:x}", fastrand::u64(..));
+    serve(shared, ws, Dialect::Uta { connect_id })
+}
+
+/// Which session a socket runs.
+enum Dialect {
+    /// The classic session: its connection id, and whether its token is private.
+    Classic { connect_id: String, private: bool },
+    /// The unified account's public session (binary frames).
+    Uta { connect_id: String },
+}
+
+impl Dialect {
+    fn welcome(&self) -> String {
+        match self {
+            Dialect::Classic { connect_id, .. } => {
+                format!(r#"{{"id":"{connect_id}","type":"welcome"}}"#)
+            }
+            Dialect::Uta { connect_id } => super::uta::welcome(connect_id),
+        }
+    }
+
+    /// A server frame: text on the classic session, binary on the unified one.
+    fn frame(&self, m: Utf8Bytes) -> Message {
+        match self {
+            Dialect::Classic { .. } => Message::Text(m),
+            Dialect::Uta { .. } => Message::Binary(axum::body::Bytes::from(m.as_str().to_owned())),
+        }
+    }
+
+    fn max_inbound(&self) -> u32 {
+        match self {
+            Dialect::Classic { .. } => MAX_INBOUND,
+            Dialect::Uta { .. } => super::uta::MAX_INBOUND,
+        }
+    }
+
+    /// The answers to a client's message.
+    fn answer(&self, shared: &Shared, session: u64, text: &str) -> Vec<String> {
+        match self {
+            Dialect::Classic { private, .. } => control(shared, session, text, *private)
+                .into_iter()
+                .collect(),
+            Dialect::Uta { .. } => super::uta::control(shared, session, text),
+        }
+    }
+}
+
+fn serve(shared: Arc<Shared>, ws: WebSocketUpgrade, dialect: Dialect) -> Response {
     let ws = ws
         .max_frame_size(MAX_FRAME)
         .max_message_size(MAX_FRAME)
@@ -82,7 +149,7 @@ pub(super) async fn upgrade(
         let outbox = shared.fanout.subscribe(Vec::new(), false);
         let id = outbox.id;
         shared.sessions_open.fetch_add(1, Ordering::Relaxed);
-        run(&shared, socket, outbox, &connect_id, private).await;
+        run(&shared, socket, outbox, &dialect).await;
         shared.fanout.remove(id);
         shared.sessions_open.fetch_sub(1, Ordering::Relaxed);
     })
@@ -98,16 +165,9 @@ enum End {
     Closed,
 }
 
-async fn run(
-    shared: &Shared,
-    mut socket: WebSocket,
-    mut outbox: Outbox,
-    connect_id: &str,
-    private: bool,
-) -> End {
+async fn run(shared: &Shared, mut socket: WebSocket, mut outbox: Outbox, dialect: &Dialect) -> End {
     let kick = outbox.kick.clone();
-    let welcome = format!(r#"{{"id":"{connect_id}","type":"welcome"}}"#);
-    if !send(&mut socket, &kick, Message::Text(welcome.into())).await {
+    if !send(&mut socket, &kick, dialect.frame(dialect.welcome().into())).await {
         return End::Slow;
     }
     let silent_limit = Duration::from_millis(PING_INTERVAL_MS + PING_TIMEOUT_MS);
@@ -125,25 +185,32 @@ async fn run(
                     window = (Instant::now(), 0);
                 }
                 window.1 += 1;
-                if window.1 > MAX_INBOUND {
+                if window.1 > dialect.max_inbound() {
                     break End::RateLimited;
                 }
-                match m {
-                    Message::Text(t) => {
-                        let reply = control(shared, outbox.id, t.as_str(), private);
-                        if let Some(r) = reply {
-                            if !send(&mut socket, &kick, Message::Text(r.into())).await {
-                                break End::Slow;
-                            }
-                        }
+                let text = match &m {
+                    Message::Text(t) => Some(t.as_str()),
+                    // The unified session's clients may send binary JSON too.
+                    Message::Binary(b) if matches!(dialect, Dialect::Uta { .. }) => {
+                        std::str::from_utf8(b).ok()
                     }
                     Message::Close(_) => break End::Client,
-                    Message::Ping(_) | Message::Pong(_) | Message::Binary(_) => {}
+                    _ => None,
+                };
+                let mut slow = false;
+                for r in text.map(|t| dialect.answer(shared, outbox.id, t)).unwrap_or_default() {
+                    if !send(&mut socket, &kick, dialect.frame(r.into())).await {
+                        slow = true;
+                        break;
+                    }
+                }
+                if slow {
+                    break End::Slow;
                 }
             }
             m = outbox.rx.recv() => match m {
                 Some(m) => {
-                    if !send(&mut socket, &kick, Message::Text(m)).await {
+                    if !send(&mut socket, &kick, dialect.frame(m)).await {
                         break End::Slow;
                     }
                 }
@@ -163,7 +230,7 @@ async fn run(
         ),
         End::RateLimited => tracing::info!(
             session = outbox.id,
-            "KuCoin session disconnected: over 100 messages in 10 s"
+            "KuCoin session disconnected: over its client messages per 10 s"
         ),
         End::Silent => tracing::info!(
             session = outbox.id,

@@ -19,6 +19,26 @@ pub fn rest_host(market: Market) -> &'static str {
     }
 }
 
+/// The unified account's public WebSocket of `market` (§1, §5): a fixed host, no
+/// token.
+pub fn uta_public_url(market: Market) -> &'static str {
+    if market.is_futures() {
+        "wss://x-push-futures.kucoin.com/"
+    } else {
+        "wss://x-push-spot.kucoin.com/"
+    }
+}
+
+/// The unified account's book channel, and the depth Minerva takes of it: a snapshot
+/// on subscribe, then 10 ms deltas of the top 500 levels (§5).
+pub const OBU_CHANNEL: &str = "obu";
+/// See [`OBU_CHANNEL`].
+pub const OBU_DEPTH: &str = "increment@10ms";
+/// Levels per side the `increment@10ms` book carries.
+pub const OBU_LEVELS: usize = 500;
+/// The unified account's trade channel.
+pub const TRADE_CHANNEL: &str = "trade";
+
 /// A REST path Minerva calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rest {

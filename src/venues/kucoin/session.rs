@@ -1,7 +1,10 @@
-//! KuCoin's classic WebSocket session, the venue's half of it (protocol notes §2): the
-//! bullet token and the server it names, the welcome, acknowledgements, pongs and
-//! errors the server sends, and what the client sends (subscriptions, pings). Cold:
-//! each runs once per connection or once per ping interval, never per market message.
+//! KuCoin's WebSocket sessions, the venue's half of them: the classic session
+//! (protocol notes §2: the bullet token and the server it names, the welcome,
+//! acknowledgements, pongs and errors the server sends, and what the client sends —
+//! subscriptions, pings) and the unified account's public session (§5: no token, a
+//! fixed host, `{"action":"SUBSCRIBE","channel",…}` answered `{"id","result":true}`).
+//! Cold: each runs once per connection or once per ping interval, never per market
+//! message.
 
 use super::AnswerError;
 use crate::net::tls;
@@ -47,9 +50,11 @@ struct Server {
     ping_timeout: Option<u64>,
 }
 
-/// KuCoin's documented defaults when a server omits them (ms).
-const PING_INTERVAL_MS: u64 = 18_000;
-const PING_TIMEOUT_MS: u64 = 10_000;
+/// KuCoin's documented defaults when a server omits them (ms); the unified session
+/// states none.
+pub const PING_INTERVAL_MS: u64 = 18_000;
+/// See [`PING_INTERVAL_MS`].
+pub const PING_TIMEOUT_MS: u64 = 10_000;
 
 /// Reads a bullet answer: the first instance server is the one to use (§2).
 ///
@@ -130,10 +135,16 @@ struct ControlDe {
     code: Option<i64>,
     #[serde(default)]
     data: Option<sonic_rs::Value>,
+    /// The unified session's answer to a subscription (`true`, or `false` with a
+    /// `message`).
+    #[serde(default)]
+    result: Option<sonic_rs::Value>,
+    #[serde(default)]
+    message: Option<String>,
 }
 
-/// Reads a control frame. KuCoin writes ids as strings or numbers; both are kept as
-/// text.
+/// Reads a control frame, of either session. KuCoin writes ids as strings or numbers;
+/// both are kept as text.
 pub fn control(frame: &[u8]) -> Control {
     use sonic_rs::JsonValueTrait;
     let Ok(c) = sonic_rs::from_slice::<ControlDe>(frame) else {
@@ -147,6 +158,20 @@ pub fn control(frame: &[u8]) -> Control {
         None => String::new(),
     };
     let id = text(&c.id);
+    if let Some(r) = &c.result {
+        return if r.as_bool() == Some(true) || r.as_str() == Some("true") {
+            Control::Ack(id)
+        } else {
+            Control::Error {
+                id,
+                code: c.code.unwrap_or(0),
+                text: c.message.unwrap_or_else(|| text(&c.data)),
+            }
+        };
+    }
+    if c.typ.is_empty() && c.message.as_deref() == Some("welcome") {
+        return Control::Welcome(id);
+    }
     match c.typ.as_str() {
         "welcome" => Control::Welcome(id),
         "ack" => Control::Ack(id),
@@ -166,6 +191,33 @@ pub fn subscribe(id: u64, topic: &str, private: bool) -> String {
     format!(
         r#"{{"id":"{id}","type":"subscribe","topic":"{topic}","privateChannel":{private},"response":true}}"#
     )
+}
+
+/// A unified-account subscription: one `channel` of one `symbol` (KuCoin refuses a
+/// list), `depth` for `obu`.
+pub fn uta_subscribe(
+    id: u64,
+    channel: &str,
+    market: crate::core::Market,
+    symbol: &str,
+    depth: Option<&str>,
+) -> String {
+    let trade_type = if market.is_futures() {
+        "FUTURES"
+    } else {
+        "SPOT"
+    };
+    let mut v = sonic_rs::json!({"id": id.to_string(), "action": "SUBSCRIBE",
+        "channel": channel, "tradeType": trade_type, "symbol": symbol});
+    if let Some(d) = depth {
+        use sonic_rs::JsonValueMutTrait;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("depth", d);
+            // Orders for retail price improvement left out (KuCoin's default).
+            o.insert("rpiFilter", 0);
+        }
+    }
+    sonic_rs::to_string(&v).unwrap_or_default()
 }
 
 /// A ping, written on the stack (sent every ping interval: no allocation).
@@ -223,7 +275,51 @@ pub fn open<'a>(
     next_id: &mut u64,
 ) -> Result<Opened, OpenError> {
     let connect_id = format!("mnv{:016x}", rng.u64(..));
-    let (host, tls, path) = split_url(&bullet.url(&connect_id));
+    let requests: Vec<Request> = topics
+        .into_iter()
+        .map(|(topic, private)| {
+            *next_id += 1;
+            Request {
+                id: *next_id,
+                what: topic.to_string(),
+                frame: subscribe(*next_id, topic, private),
+            }
+        })
+        .collect();
+    open_at(&bullet.url(&connect_id), requests, rng)
+}
+
+/// A request sent when a session opens, answered by its id.
+pub struct Request {
+    /// Its id.
+    pub id: u64,
+    /// What it asks for (in errors).
+    pub what: String,
+    /// The frame.
+    pub frame: String,
+}
+
+/// Opens a unified-account public session at `url` (no token), waits for the
+/// welcome, sends `requests` ([`uta_subscribe`] frames) and waits for each answer.
+/// Cold.
+///
+/// # Errors
+/// [`OpenError`]: the connection, the server's refusal, a refused subscription.
+pub fn open_uta(
+    url: &str,
+    requests: Vec<Request>,
+    rng: &mut fastrand::Rng,
+) -> Result<Opened, OpenError> {
+    open_at(url, requests, rng)
+}
+
+/// The session at `url`: the welcome, then `requests`, each answered.
+fn open_at(
+    url: &str,
+    requests: Vec<Request>,
+    rng: &mut fastrand::Rng,
+) -> Result<Opened, OpenError> {
+    let (host, tls, path) = split_url(url);
     let stream = tls::Conn::connect(&host, tls, OPEN_TIMEOUT).map_err(WireError::Io)?;
     let mut wire = Wire::handshake(stream, &host, &path, rng.u64(..))?;
     wire.stream()
@@ -243,10 +339,9 @@ pub fn open<'a>(
         }
     }
     let mut waiting = Vec::new();
-    for (topic, private) in topics {
-        *next_id += 1;
-        wire.send_text(subscribe(*next_id, topic, private).as_bytes())?;
-        waiting.push((next_id.to_string(), topic.to_string()));
+    for r in requests {
+        wire.send_text(r.frame.as_bytes())?;
+        waiting.push((r.id.to_string(), r.what));
     }
     let mut held = Vec::new();
     while !waiting.is_empty() {

@@ -51,6 +51,12 @@ pub struct FeedConfig {
     pub seed: u64,
     /// A session silent this long is taken for dead (`None`: wait forever).
     pub stale_after: Option<Duration>,
+    /// The unified account's public WebSocket to read the book from (`obu`, §5) and
+    /// the trades (`trade`), instead of the classic level-2 topics: its URL
+    /// (`endpoints::uta_public_url`, or the local venue's `ws://host/`). The book's
+    /// snapshot then comes on the stream (the top 500 levels); a gap reopens the
+    /// session for a new one. `None`: the classic session.
+    pub uta: Option<String>,
 }
 
 /// KuCoin's level-2 updates come many times a second on a listed symbol; its
@@ -69,6 +75,7 @@ impl FeedConfig {
             max_failures_in_a_row: None,
             seed: 0,
             stale_after: Some(STALE_AFTER),
+            uta: None,
         }
     }
 
@@ -274,8 +281,51 @@ impl KucoinSource {
             .get_or_insert_with(|| rest::Client::new(&host, TIMEOUT))
     }
 
+    /// The unified account's session: WebSocket, welcome, the book and trade
+    /// subscriptions (the book's snapshot follows on the stream). Cold.
+    fn connect_uta(&mut self, url: &str) -> Result<(), OpenError> {
+        let (market, symbol) = (self.cfg.market, self.cfg.symbol.clone());
+        let mut request = |channel: &str, depth| {
+            self.next_id += 1;
+            session::Request {
+                id: self.next_id,
+                what: format!("{channel} {symbol}"),
+                frame: session::uta_subscribe(self.next_id, channel, market, &symbol, depth),
+            }
+        };
+        let requests = vec![
+            request(endpoints::OBU_CHANNEL, Some(endpoints::OBU_DEPTH)),
+            request(endpoints::TRADE_CHANNEL, None),
+        ];
+        let opened = session::open_uta(url, requests, &mut self.rng)?;
+        self.held = opened.held.into();
+        opened
+            .wire
+            .stream()
+            .tcp()
+            .set_read_timeout(Some(QUIET_READ))
+            .map_err(WireError::Io)?;
+        bump(&self.stats.connects);
+        // The subscription brings the book's snapshot.
+        bump(&self.stats.snapshots);
+        tracing::info!(ws = %opened.host, symbol = %self.cfg.symbol, "KuCoin unified-account stream connected (obu, trade)");
+        self.session = Some(Session {
+            wire: opened.wire,
+            ping_every: Duration::from_millis(session::PING_INTERVAL_MS),
+            pong_within: Duration::from_millis(session::PING_TIMEOUT_MS),
+            next_ping: Instant::now() + Duration::from_millis(session::PING_INTERVAL_MS),
+            ping_out: None,
+        });
+        self.need_snapshot = false;
+        self.quiet_reads = 0;
+        Ok(())
+    }
+
     /// Token, WebSocket, welcome, subscriptions. Cold.
     fn connect(&mut self) -> Result<(), OpenError> {
+        if let Some(url) = self.cfg.uta.clone() {
+            return self.connect_uta(&url);
+        }
         let a = self.rest().request(
             "POST",
             Rest::BulletPublic.path(),
@@ -448,7 +498,13 @@ fn answered_ok(body: &[u8]) -> bool {
 fn is_control(frame: &[u8]) -> bool {
     const HEAD: &[u8] = br#"{"type":"message""#;
     const TAIL: &[u8] = br#""type":"message"}"#;
-    if frame.starts_with(HEAD) || frame.ends_with(TAIL) || frame.len() > 256 {
+    // The unified account's pushes start with their channel.
+    const PUSH: &[u8] = br#"{"T":""#;
+    if frame.starts_with(HEAD)
+        || frame.ends_with(TAIL)
+        || frame.starts_with(PUSH)
+        || frame.len() > 256
+    {
         return false;
     }
     !frame.windows(9).any(|w| w == b"\"message\"")
@@ -519,6 +575,14 @@ impl Source for KucoinSource {
                 continue;
             }
             if self.request.swap(false, Ordering::Relaxed) {
+                if self.cfg.uta.is_some() {
+                    // The unified session sends a snapshot only on subscribe.
+                    tracing::info!(
+                        "KuCoin obu book: a gap; reopening the session for a new snapshot"
+                    );
+                    self.drop_session();
+                    continue;
+                }
                 self.need_snapshot = true;
             }
             if self.need_snapshot {
