@@ -86,7 +86,8 @@ fn kucoin_clients_work_against_the_local_kucoin_venue() {
             .map(|f| dir.join(f))
             .collect(),
         replay: Default::default(),
-        speed: Some(2.0),
+        // The whole script within the 30 s recording, with room.
+        speed: Some(1.5),
         addr: "127.0.0.1:0".parse().unwrap(),
         faults: Faults::default(),
         keys: std::sync::Arc::new(minerva::venues::kucoin::keys::KucoinKeys::paper()),

@@ -5,7 +5,9 @@ listed, cancelled and filled, balances, an oversell refused) and ccxt.pro's kuco
 (bullet token, WebSocket session, signed full-depth snapshot, level-2 updates and
 trades; the private order channel on a bullet-private token), and a bare
 `websockets` client for the session protocol's edges (bad token, welcome, ping,
-unknown topic). Usage: kucoin_libraries.py HOST:PORT
+unknown topic); the unified account's public session on `/` (ccxt.pro's `uta`
+order book on `obu` increment@10ms and trades, and a bare `websockets` client
+keeping its own book from the snapshot and deltas). Usage: kucoin_libraries.py HOST:PORT
 """
 
 import asyncio
@@ -155,6 +157,65 @@ async def ccxt_pro_orders(base, sym):
         await ex.close()
 
 
+async def ccxt_pro_uta(base, host, sym):
+    opts = dict(OPTIONS, watchOrderBook={"utaDepth": "increment@10ms"})
+    ex = pointed(ccxt.pro.kucoin(dict(KEYS, options=opts)), base)
+    ex.urls["api"]["ws"]["spot"] = f"ws://{host}/"
+    try:
+        await ex.load_markets(False, {"marginables": False})
+        last = 0
+        for _ in range(60):
+            ob = await ex.watch_order_book(sym, None, {"uta": True})
+            if not (sorted_book(ob) and ob["nonce"] >= last):
+                check(False, f"ccxt.pro uta: book sorted and sequence rising ({ob['nonce']} after {last})")
+            last = ob["nonce"]
+        check(True, "ccxt.pro uta: 60 obu updates, book sorted, sequence rising")
+        trades = await ex.watch_trades(sym, None, None, {"uta": True})
+        check(len(trades) >= 1 and trades[-1]["price"] > 0, "ccxt.pro uta: trades")
+    finally:
+        await ex.close()
+
+
+async def raw_uta(host):
+    """The unified session by hand: binary frames, a snapshot then deltas over O..C."""
+    async with websockets.connect(f"ws://{host}/") as ws:
+        welcome = await ws.recv()
+        check(isinstance(welcome, bytes), "uta: frames are binary")
+        check(json.loads(welcome).get("message") == "welcome", "uta: welcome")
+        await ws.send(json.dumps({"id": "p", "type": "ping"}))
+        check(json.loads(await ws.recv())["type"] == "pong", "uta: ping answered")
+        bad = {"id": "b", "action": "SUBSCRIBE", "channel": "obu", "tradeType": "SPOT",
+               "symbol": "NOPE-USDT", "depth": "increment@10ms"}
+        await ws.send(json.dumps(bad))
+        m = json.loads(await ws.recv())
+        check(m["id"] == "b" and m["result"] is False and m["reason"], "uta: an unknown symbol is refused")
+        sub = dict(bad, id="s", symbol=SYMBOL_ID, rpiFilter=0)
+        await ws.send(json.dumps(sub))
+        check(json.loads(await ws.recv()) == {"id": "s", "result": True}, "uta: subscription answered")
+        snap = json.loads(await ws.recv())
+        check(snap["T"] == "obu.SPOT" and snap["t"] == "snapshot" and snap["d"]["O"] == snap["d"]["C"],
+              "uta: the snapshot comes first")
+        book = {"b": {p: q for p, q in snap["d"]["b"]}, "a": {p: q for p, q in snap["d"]["a"]}}
+        seq = snap["d"]["C"]
+        for _ in range(40):
+            d = json.loads(await ws.recv())
+            check(d["t"] == "delta", "uta: then deltas") if _ == 0 else None
+            if d["d"]["C"] <= seq:
+                continue
+            if d["d"]["O"] != seq + 1:
+                check(False, f"uta: deltas continue ({d['d']['O']} after {seq})")
+            seq = d["d"]["C"]
+            for side in ("b", "a"):
+                for p, q in d["d"][side]:
+                    if float(q) == 0:
+                        book[side].pop(p, None)
+                    else:
+                        book[side][p] = q
+        best_bid = max(float(p) for p in book["b"])
+        best_ask = min(float(p) for p in book["a"])
+        check(best_bid < best_ask and len(book["b"]) <= 500, "uta: 40 deltas continue the snapshot, book not crossed")
+
+
 def main():
     host = sys.argv[1]
     base = f"http://{host}"
@@ -163,6 +224,8 @@ def main():
     asyncio.run(ccxt_pro(base, sym))
     ccxt_trading(base, sym)
     asyncio.run(ccxt_pro_orders(base, sym))
+    asyncio.run(raw_uta(host))
+    asyncio.run(ccxt_pro_uta(base, host, sym))
     print("all kucoin client checks passed")
 
 

@@ -1,7 +1,7 @@
 //! The local KuCoin venue's unified-account public feed (protocol notes §5), as
 //! `wss://x-push-spot.kucoin.com` serves it, on this server's `/`: no token; a welcome;
 //! one `{"action":"SUBSCRIBE","channel","tradeType","symbol"}` per channel and symbol,
-//! answered `{"id","result":true}` (or `false` with a `message`); pings answered;
+//! answered `{"id","result":true}` (or `false` with a `reason`); pings answered;
 //! every server frame a binary frame holding JSON.
 //!
 //! * `obu` at depth `increment@10ms`: on subscribe, a snapshot of the top 500 levels
@@ -241,7 +241,7 @@ fn answer(id: &str, ok: bool, message: &str) -> String {
     if ok {
         push_frame(&json!({"id": id, "result": true}))
     } else {
-        push_frame(&json!({"id": id, "result": false, "message": message}))
+        push_frame(&json!({"id": id, "result": false, "reason": message}))
     }
 }
 

@@ -136,11 +136,13 @@ struct ControlDe {
     #[serde(default)]
     data: Option<sonic_rs::Value>,
     /// The unified session's answer to a subscription (`true`, or `false` with a
-    /// `message`).
+    /// `reason`).
     #[serde(default)]
     result: Option<sonic_rs::Value>,
     #[serde(default)]
     message: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 /// Reads a control frame, of either session. KuCoin writes ids as strings or numbers;
@@ -165,7 +167,7 @@ pub fn control(frame: &[u8]) -> Control {
             Control::Error {
                 id,
                 code: c.code.unwrap_or(0),
-                text: c.message.unwrap_or_else(|| text(&c.data)),
+                text: c.reason.or(c.message).unwrap_or_else(|| text(&c.data)),
             }
         };
     }
