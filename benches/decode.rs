@@ -73,6 +73,10 @@ const KUCOIN_L2: &str = r#"{"type":"message","topic":"/market/level2:BTC-USDT","
 const KUCOIN_TICKER: &str = r#"{"type":"message","topic":"/market/ticker:BTC-USDT","subject":"trade.ticker","data":{"bestAsk":"61854.3","bestAskSize":"0.0503","bestBid":"61837.6","bestBidSize":"0.617","price":"61840","sequence":"1545896669113","size":"0.001","time":1731897467183}}"#;
 const KUCOIN_FUTURES_L2: &str = r#"{"type":"message","topic":"/contractMarket/level2:XBTUSDTM","subject":"level2","sn":1709400450243,"data":{"sequence":1709400450243,"change":"90631.2,sell,2","timestamp":1731897467182}}"#;
 
+/// An `obu` delta of 8 levels (the unified account's book, protocol notes §5), as many
+/// as `KUCOIN_L2` changes.
+const KUCOIN_OBU: &str = r#"{"T":"obu.SPOT","dp":"increment@10ms","t":"delta","P":1781672136338555550,"d":{"C":1545896669112,"M":1781672136333000000,"O":1545896669105,"a":[["6000.1","1.5"],["6000.2","0.25"],["6000.3","0"],["6000.4","3.1"]],"b":[["5999.9","0"],["5999.8","2.75"],["5999.7","0.001"],["5999.6","12"]],"s":"BTC-USDT"}}"#;
+
 fn kucoin_decode(c: &mut Criterion) {
     use minerva::venues::kucoin::Decoder as KucoinDecoder;
     let mut g = c.benchmark_group("kucoin_decode");
@@ -80,6 +84,14 @@ fn kucoin_decode(c: &mut Criterion) {
         (
             "spot_l2_8_changes",
             KUCOIN_L2,
+            "BTC-USDT",
+            Market::Spot,
+            "0.1",
+            "0.00000001",
+        ),
+        (
+            "spot_obu_8_levels",
+            KUCOIN_OBU,
             "BTC-USDT",
             Market::Spot,
             "0.1",
