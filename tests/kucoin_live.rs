@@ -448,20 +448,27 @@ fn exchange_process(files: &[PathBuf], extra: &[&str]) -> (std::process::Child, 
 }
 
 /// `minerva record --venue kucoin` into a database, then `minerva replay` of it: both
-/// symbols' books end at the reference digests — also when the venue leaves out
-/// updates (the recorder sees the gap, stores it and asks for a snapshot, so the
-/// recording replays through it).
+/// symbols' books end at the reference digests — from the classic level-2 topics or
+/// the unified account's `obu` pushes, also when the venue leaves out updates (the
+/// recorder sees the gap, stores it and asks for a snapshot, so the recording replays
+/// through it).
 #[test]
 fn a_kucoin_recording_replays_to_the_reference_books() {
     let Some(files) = files() else { return };
-    for fault in [None, Some("skip-depth=97")] {
+    let cases = [
+        ("level2", None),
+        ("level2", Some("skip-depth=97")),
+        ("obu", None),
+        ("obu", Some("skip-depth=97")),
+    ];
+    for (book, fault) in cases {
         let mut extra = vec!["--speed", "10"];
         if let Some(f) = fault {
             extra.extend(["--fault", f]);
         }
         let (mut exchange, port) = exchange_process(&files, &extra);
         let dir = std::env::temp_dir().join(format!(
-            "minerva-kucoin-record-{}-{}",
+            "minerva-kucoin-record-{}-{book}-{}",
             std::process::id(),
             fault.is_some()
         ));
@@ -475,6 +482,8 @@ fn a_kucoin_recording_replays_to_the_reference_books() {
                 "kucoin",
                 "--symbols",
                 "BCHSV-USDT,ANKR-BTC",
+                "--kucoin-book",
+                book,
             ])
             .args(["--host", &format!("127.0.0.1:{port}"), "--db"])
             .arg(&db)
@@ -502,7 +511,7 @@ fn a_kucoin_recording_replays_to_the_reference_books() {
             assert_eq!(
                 v["final_book_sha256"].as_str().unwrap(),
                 expected_digest(sym),
-                "{sym} with fault {fault:?}"
+                "{sym} from {book} with fault {fault:?}"
             );
             assert_eq!(v["venue"], "kucoin");
             if fault.is_some() && sym == SYMBOL {

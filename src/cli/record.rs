@@ -23,6 +23,11 @@ pub struct Args {
     /// its REST snapshots; docs/kucoin.md).
     #[arg(long, value_enum, default_value = "binance")]
     venue: Venue,
+    /// With --venue kucoin: record the classic level-2 topics (with REST snapshots), or
+    /// the unified account's `obu` book (its snapshot on the stream, then 10 ms
+    /// deltas of the top 500 levels) and `trade` pushes.
+    #[arg(long, value_enum, default_value = "level2")]
+    kucoin_book: super::args::KucoinBook,
     /// Streams per symbol (Binance; default: the diff depth, trade, aggTrade,
     /// bookTicker, kline_1m).
     #[arg(long)]
@@ -102,13 +107,7 @@ pub fn run(a: Args) -> Result<()> {
         }
         let mut list: Option<Vec<u8>> = None;
         for (k, sym) in symbols.iter().enumerate() {
-            let mut c = super::args::kucoin_feed(
-                a.endpoint,
-                &a.host,
-                market,
-                sym,
-                super::args::KucoinBook::Level2,
-            )?;
+            let mut c = super::args::kucoin_feed(a.endpoint, &a.host, market, sym, a.kucoin_book)?;
             c.seed = k as u64;
             // The symbol list the recording was made under goes with it.
             if list.is_none() {

@@ -4,6 +4,9 @@
 //! work. No allocation; never trusted beyond the field looked for (fuzzed with the
 //! recorder's other readers, `recorded_lines`).
 //!
+//! The unified account's pushes (`{"T":"obu.SPOT","t":"delta","d":{"O":…,"C":…,"M":…}}`)
+//! are read the same way: [`push_topic`], [`is_push_snapshot`], [`push_ids`].
+//!
 //! ```text
 //! {"type":"message","topic":"/market/level2:BTC-USDT","subject":"trade.l2update","data":{…,"sequenceStart":14103845,"sequenceEnd":14103846,…,"time":1663747970273}}
 //!                           └ topic ────────────────┘                                   └ depth_ids ─────────────────────────────────────┘   └ event_ms ──┘
@@ -22,6 +25,36 @@ pub fn topic(frame: &[u8]) -> Option<&str> {
     let at = frame.windows(TOPIC.len()).position(|w| w == TOPIC)? + TOPIC.len();
     let end = frame[at..].iter().position(|&c| c == b'"')?;
     std::str::from_utf8(&frame[at..at + end]).ok()
+}
+
+/// A unified-account push's channel (`"T"`: `obu.SPOT`, `trade.FUTURES`…); `None`
+/// for other frames.
+pub fn push_topic(frame: &[u8]) -> Option<&str> {
+    const T: &[u8] = br#""T":""#;
+    let at = frame.windows(T.len()).position(|w| w == T)? + T.len();
+    let end = frame[at..].iter().position(|&c| c == b'"')?;
+    std::str::from_utf8(&frame[at..at + end]).ok()
+}
+
+/// Whether a push topic carries the book (`obu.*`).
+pub fn is_book_push(topic: &str) -> bool {
+    topic.starts_with("obu.")
+}
+
+/// Whether an `obu` push is the book's snapshot (sent on subscribe).
+pub fn is_push_snapshot(frame: &[u8]) -> bool {
+    const SNAP: &[u8] = br#""t":"snapshot""#;
+    push_topic(frame).is_some_and(is_book_push) && frame.windows(SNAP.len()).any(|w| w == SNAP)
+}
+
+/// An `obu` push's first and last sequence (`O`, `C`; equal in a snapshot).
+pub fn push_ids(frame: &[u8]) -> Option<(u64, u64)> {
+    Some((u64_after(frame, br#""O":"#)?, u64_after(frame, br#""C":"#)?))
+}
+
+/// A push's matching-engine time (`M`, ns), ms.
+pub fn push_event_ms(frame: &[u8]) -> Option<u64> {
+    u64_after(frame, br#""M":"#).map(|ns| ns / 1_000_000)
 }
 
 /// A successful REST answer carrying a `sequence`: a level-2 snapshot.
@@ -106,5 +139,19 @@ mod tests {
         assert!(!is_snapshot(br#"{"code":"400100","msg":"no"}"#));
         let m = br#"{"type":"message","topic":"/market/match:A-B","data":{"time":"1619378336629585200"}}"#;
         assert_eq!(event_ms(m), Some(1619378336629));
+    }
+
+    #[test]
+    fn reads_unified_pushes() {
+        let delta = br#"{"T":"obu.SPOT","dp":"increment@10ms","t":"delta","P":1781672136338555550,"d":{"C":33629695393,"M":1781672136333000000,"O":33629695388,"a":[],"b":[["65947","0.06185847"]],"s":"BTC-USDT"}}"#;
+        assert_eq!(push_topic(delta), Some("obu.SPOT"));
+        assert!(is_book_push("obu.SPOT") && !is_book_push("trade.SPOT"));
+        assert!(!is_push_snapshot(delta));
+        assert_eq!(push_ids(delta), Some((33629695388, 33629695393)));
+        assert_eq!(push_event_ms(delta), Some(1781672136333));
+        let snap = br#"{"t":"snapshot","T":"obu.SPOT","d":{"O":5,"C":5,"b":[],"a":[],"s":"X"}}"#;
+        assert!(is_push_snapshot(snap));
+        assert_eq!(push_ids(snap), Some((5, 5)));
+        assert_eq!(push_topic(br#"{"type":"welcome"}"#), None);
     }
 }
