@@ -226,12 +226,22 @@ static MARK_END: AtomicUsize = AtomicUsize::new(0);
 pub struct Marking<S> {
     inner: S,
     frames: u64,
+    warm: u64,
 }
 
 impl<S> Marking<S> {
-    /// Wraps `inner`.
+    /// Wraps `inner`; the count starts after 2,000 frames.
     pub fn new(inner: S) -> Self {
-        Self { inner, frames: 0 }
+        Self::after(inner, 2_000)
+    }
+
+    /// Wraps `inner`; the count starts after `warm` frames.
+    pub fn after(inner: S, warm: u64) -> Self {
+        Self {
+            inner,
+            frames: 0,
+            warm,
+        }
     }
 }
 
@@ -245,7 +255,7 @@ impl<S: minerva::feed::Source> minerva::feed::Source for Marking<S> {
         if self.frames == 0 {
             ONLY_THREAD.store(thread_id(), Relaxed);
         }
-        if self.frames == 2_000 {
+        if self.frames == self.warm {
             MARK_START.store(ALLOCS.load(Relaxed), Relaxed);
         }
         self.frames += 1;

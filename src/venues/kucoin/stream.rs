@@ -490,24 +490,24 @@ fn answered_ok(body: &[u8]) -> bool {
     body.windows(OK.len()).any(|w| w == OK)
 }
 
-/// Market messages carry `"type":"message"`; control frames (welcome, ack, pong,
-/// error) are short and do not. KuCoin writes `type` first (and recorders that
-/// re-serialise, last): two fixed-size compares settle almost every frame; only a
-/// short frame with `type` elsewhere is searched.
+/// Market messages carry `"type":"message"` (classic) or a channel in `"T"` (unified
+/// pushes); control frames (welcome, ack, pong, error, a subscription's result) are
+/// short and carry neither. KuCoin writes `type` first and `T` first (and recorders
+/// that re-serialise, last): fixed-size compares settle almost every frame; only a
+/// short frame is searched.
 #[inline]
 fn is_control(frame: &[u8]) -> bool {
     const HEAD: &[u8] = br#"{"type":"message""#;
     const TAIL: &[u8] = br#""type":"message"}"#;
-    // The unified account's pushes start with their channel.
-    const PUSH: &[u8] = br#"{"T":""#;
+    const PUSH: &[u8] = br#""T":""#;
     if frame.starts_with(HEAD)
         || frame.ends_with(TAIL)
-        || frame.starts_with(PUSH)
+        || frame.get(1..).is_some_and(|f| f.starts_with(PUSH))
         || frame.len() > 256
     {
         return false;
     }
-    !frame.windows(9).any(|w| w == b"\"message\"")
+    !frame.windows(9).any(|w| w == b"\"message\"") && !frame.windows(5).any(|w| w == PUSH)
 }
 
 enum Handled {
@@ -677,6 +677,10 @@ mod tests {
         assert!(!is_control(
             br#"{"topic":"/market/match:A-B","type":"message","data":{}}"#
         ));
+        // Unified pushes, whatever their keys' order; their control frames.
+        assert!(!is_control(br#"{"T":"trade.SPOT","P":1,"d":{"s":"A-B"}}"#));
+        assert!(!is_control(br#"{"P":1,"T":"trade.SPOT","d":{"s":"A-B"}}"#));
+        assert!(is_control(br#"{"id":"3","result":true}"#));
     }
 
     #[test]
