@@ -791,22 +791,28 @@ pub fn user_events(data: &[u8]) {
 /// Recorded lines as the store reads them (`db info`'s scan, the recorder's gap
 /// check): any bytes, split into lines, through `json_of`, `stream_of` and the depth
 /// chain (once with the stream the line names, once taken as each venue's depth stream:
-/// Binance's diffs, KuCoin's spot and futures level 2) and the venues' time and topic peeks;
-/// the chain's covered id never goes back. Also the store's flag and URL readers.
+/// Binance's diffs, KuCoin's spot and futures level 2 and unified `obu` pushes) and the
+/// venues' time, topic and push peeks and KuCoin's control-frame reader; the chain's
+/// covered id never goes back. Also the store's flag and URL readers.
 pub fn recorded_lines(data: &[u8]) {
     use minerva::store::scan::{DepthChain, json_of};
     let (mut named, mut forced) = (DepthChain::default(), DepthChain::default());
     let (mut spot, mut futures) = (DepthChain::default(), DepthChain::default());
+    let mut obu = DepthChain::default();
     for line in data.split(|&b| b == b'\n').take(512) {
         let json = json_of(line);
         let stream = minerva::store::stream_of(json);
         let _ = minerva::venues::recorded::event_ms(json);
         let _ = minerva::venues::kucoin::peek::topic(json);
+        let _ = minerva::venues::kucoin::peek::push_topic(json);
+        let _ = minerva::venues::kucoin::peek::is_push_snapshot(json);
+        let _ = minerva::venues::kucoin::session::control(json);
         for (chain, s) in [
             (&mut named, stream.as_str()),
             (&mut forced, "btcusdt@depth@100ms"),
             (&mut spot, "/market/level2:BTC-USDT"),
             (&mut futures, "/contractMarket/level2:XBTUSDTM"),
+            (&mut obu, "obu.SPOT"),
         ] {
             let before = chain.last();
             if let Some(b) = chain.message(s, json) {
