@@ -167,6 +167,38 @@ fn the_kucoin_source_over_obu_follows_the_local_venue_to_the_reference_book() {
     v.stop();
 }
 
+/// A recording of `obu` pushes (the capture rewritten as KuCoin's unified session
+/// would have sent it, `common::kucoin_obu_session`) served by the local venue: its
+/// book comes from the snapshot on the stream, and a client over `obu` ends on the
+/// reference digest.
+#[test]
+fn the_local_venue_serves_an_obu_recording() {
+    let Some((lines, _)) = common::kucoin_obu_session(SYMBOL) else {
+        return;
+    };
+    let file = std::env::temp_dir().join(format!("minerva-obu-serve-{}.txt", std::process::id()));
+    let mut text = Vec::new();
+    for (ns, json) in &lines {
+        text.extend_from_slice(format!("{ns} ").as_bytes());
+        text.extend_from_slice(json);
+        text.push(b'\n');
+    }
+    std::fs::write(&file, text).unwrap();
+    let list = files().unwrap().pop().unwrap(); // KUCOIN.0: the grids
+    let v = venue(vec![file.clone(), list], Faults::default(), Some(20.0));
+    let f = follow_book(&v, true);
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(f.digest, expected_digest(SYMBOL));
+    assert_eq!(f.gaps, 0);
+    assert!(
+        f.applied > 200 && f.trades > 0,
+        "{} deltas, {} trades",
+        f.applied,
+        f.trades
+    );
+    v.stop();
+}
+
 /// A gap in the deltas (the venue leaves some out) reopens the session: the new
 /// subscription's snapshot heals the book.
 #[test]

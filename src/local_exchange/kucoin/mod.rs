@@ -312,6 +312,7 @@ fn apply(st: &mut State, specs: &[SymbolSpec], m: &RecordedMessage) {
             return;
         };
         let k = id.0 as usize;
+        uta.at(m.recv_ns);
         if let Ok(snap) = parse_depth_snapshot(Venue::Kucoin, &m.json, &specs[k]) {
             books[k].apply_snapshot(&snap);
             desk.on_snapshot(k, &snap);
@@ -319,7 +320,8 @@ fn apply(st: &mut State, specs: &[SymbolSpec], m: &RecordedMessage) {
         }
         return;
     }
-    let _ = decoder.decode(&m.json, 0, &mut |ev| {
+    uta.at(m.recv_ns);
+    let r = decoder.decode(&m.json, 0, &mut |ev| {
         let k = ev.symbol.0 as usize;
         books[k].on_event(ev);
         desk.on_event(k, ev);
@@ -330,6 +332,15 @@ fn apply(st: &mut State, specs: &[SymbolSpec], m: &RecordedMessage) {
         }
         *now_ms = (*now_ms).max(ev.event_ms);
     });
+    // A snapshot carried on the stream (a recording of the unified account's `obu`).
+    if let Ok(crate::venues::wire::Decoded::Snapshot { symbol: Some(id) }) = r {
+        let k = id.0 as usize;
+        if let Ok(snap) = parse_depth_snapshot(Venue::Kucoin, &m.json, &specs[k]) {
+            books[k].apply_snapshot(&snap);
+            desk.on_snapshot(k, &snap);
+            uta.on_depth(k);
+        }
+    }
 }
 
 /// Applies the recording until every book is live, unpublished; the index of the
@@ -355,6 +366,13 @@ fn replay(shared: &Shared, messages: &[RecordedMessage], k: usize, speed: Option
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
+        // The unified account's deltas when their window ends, not with the next
+        // message: a quiet stretch does not hold them back.
+        let due = lock(&shared.state).uta.due(m.recv_ns);
+        if let Some(end) = due {
+            pace.wait(end);
+            shared.publish(shared.take_deltas());
+        }
         pace.wait(m.recv_ns);
         // Applied before it is published, the lock released before publishing: a
         // snapshot may be ahead of the updates sent so far, never behind them (the
@@ -362,19 +380,8 @@ fn replay(shared: &Shared, messages: &[RecordedMessage], k: usize, speed: Option
         let (events, pushes) = {
             let mut st = lock(&shared.state);
             let now_ns = rest::wall_ms().saturating_mul(1_000_000);
-            let mut pushes = Vec::new();
-            if st.uta.due(m.recv_ns) {
-                let State {
-                    uta, books, now_ms, ..
-                } = &mut *st;
-                pushes = uta.take_deltas(books, *now_ms, now_ns);
-                pushes.retain(|_| {
-                    let n = shared.deltas.fetch_add(1, Ordering::Relaxed) + 1;
-                    !shared.faults.skips_depth(n)
-                });
-            }
             apply(&mut st, &shared.specs, m);
-            pushes.extend(st.uta.take_trades(&shared.specs, now_ns));
+            let pushes = st.uta.take_trades(&shared.specs, now_ns);
             st.desk.absorb_all(shared.server_ms() as i64);
             (st.desk.take_events(), pushes)
         };
@@ -407,15 +414,7 @@ fn replay(shared: &Shared, messages: &[RecordedMessage], k: usize, speed: Option
         shared.fanout.publish(topic, &msg, &msg);
     }
     // The last window's deltas.
-    let pushes = {
-        let mut st = lock(&shared.state);
-        let now_ns = rest::wall_ms().saturating_mul(1_000_000);
-        let State {
-            uta, books, now_ms, ..
-        } = &mut *st;
-        uta.take_deltas(books, *now_ms, now_ns)
-    };
-    shared.publish(pushes);
+    shared.publish(shared.take_deltas());
     shared.done.store(true, Ordering::Relaxed);
     shared.fanout.close_all();
 }
@@ -461,6 +460,22 @@ impl Shared {
     fn publish_private(&self) {
         let events = lock(&self.state).desk.take_events();
         self.publish(events);
+    }
+
+    /// The unified account's `obu` deltas due, less those the `skip-depth` fault
+    /// leaves out (they count as published: the client sees the gap).
+    fn take_deltas(&self) -> Vec<(String, String)> {
+        let mut st = lock(&self.state);
+        let now_ns = rest::wall_ms().saturating_mul(1_000_000);
+        let State {
+            uta, books, now_ms, ..
+        } = &mut *st;
+        let mut pushes = uta.take_deltas(books, *now_ms, now_ns);
+        pushes.retain(|_| {
+            let n = self.deltas.fetch_add(1, Ordering::Relaxed) + 1;
+            !self.faults.skips_depth(n)
+        });
+        pushes
     }
 
     /// Messages to their topics' sessions: the desk's order changes, the unified

@@ -43,8 +43,12 @@ struct Published {
 #[derive(Debug, Default)]
 pub(super) struct Feed {
     books: Vec<Published>,
-    /// The end of the current window (recorded ns); 0 before the first.
-    window_end: u64,
+    /// The recorded time of the message being applied (ns; 0 when the recording has
+    /// none).
+    now: u64,
+    /// The end of the open window (recorded ns): `Some` from the first change after a
+    /// publication.
+    window_end: Option<u64>,
     /// Trades since the last flush: (symbol index, trade).
     trades: Vec<(usize, Trade)>,
 }
@@ -125,15 +129,24 @@ impl Feed {
                     dirty: false,
                 })
                 .collect(),
-            window_end: 0,
+            now: 0,
+            window_end: None,
             trades: Vec::new(),
         }
     }
 
-    /// A depth event was applied to book `k`.
+    /// The message about to be applied was recorded at `recv_ns`.
+    pub fn at(&mut self, recv_ns: u64) {
+        self.now = recv_ns;
+    }
+
+    /// A depth event was applied to book `k`: a window opens if none is.
     pub fn on_depth(&mut self, k: usize) {
         if let Some(p) = self.books.get_mut(k) {
             p.dirty = true;
+            if self.window_end.is_none() {
+                self.window_end = Some(self.now.saturating_add(WINDOW_NS));
+            }
         }
     }
 
@@ -142,17 +155,12 @@ impl Feed {
         self.trades.push((k, t));
     }
 
-    /// Whether a message recorded at `recv_ns` closes the current window (the deltas
-    /// are due before it is applied).
-    pub fn due(&mut self, recv_ns: u64) -> bool {
-        if self.window_end == 0 {
-            self.window_end = recv_ns.saturating_add(WINDOW_NS);
-        }
-        if recv_ns < self.window_end {
-            return false;
-        }
-        self.window_end = recv_ns.saturating_add(WINDOW_NS);
-        true
+    /// When the deltas are due, if before a message recorded at `recv_ns`: the end of
+    /// the open window (the replay waits until then and publishes). A recording
+    /// without times has its deltas published after every message.
+    pub fn due(&self, recv_ns: u64) -> Option<u64> {
+        let end = self.window_end?;
+        (recv_ns == 0 || recv_ns >= end).then_some(end)
     }
 
     /// The trades since the last call, as `trade.SPOT` pushes: (topic, frame).
@@ -338,6 +346,7 @@ pub(super) fn control(shared: &Shared, session: u64, text: &str) -> Vec<String> 
         if book {
             let now_ns = super::rest::wall_ms().saturating_mul(1_000_000);
             out.push(st.uta.snapshot(k, &shared.specs[k], st.now_ms, now_ns));
+            shared.gate.snapshot_taken();
         }
     }
     out

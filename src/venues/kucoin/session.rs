@@ -131,8 +131,10 @@ struct ControlDe {
     typ: String,
     #[serde(default)]
     id: Option<sonic_rs::Value>,
+    /// A number, or (as KuCoin's REST codes are) a string of digits: read loosely, so
+    /// a refusal is never mistaken for data because of a field's type.
     #[serde(default)]
-    code: Option<i64>,
+    code: Option<sonic_rs::Value>,
     #[serde(default)]
     data: Option<sonic_rs::Value>,
     /// The unified session's answer to a subscription (`true`, or `false` with a
@@ -140,9 +142,9 @@ struct ControlDe {
     #[serde(default)]
     result: Option<sonic_rs::Value>,
     #[serde(default)]
-    message: Option<String>,
+    message: Option<sonic_rs::Value>,
     #[serde(default)]
-    reason: Option<String>,
+    reason: Option<sonic_rs::Value>,
 }
 
 /// Reads a control frame, of either session. KuCoin writes ids as strings or numbers;
@@ -160,18 +162,31 @@ pub fn control(frame: &[u8]) -> Control {
         None => String::new(),
     };
     let id = text(&c.id);
+    let code = c
+        .code
+        .as_ref()
+        .and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .unwrap_or(0);
     if let Some(r) = &c.result {
         return if r.as_bool() == Some(true) || r.as_str() == Some("true") {
             Control::Ack(id)
         } else {
+            let why = match (&c.reason, &c.message) {
+                (Some(_), _) => &c.reason,
+                (None, Some(_)) => &c.message,
+                _ => &c.data,
+            };
             Control::Error {
                 id,
-                code: c.code.unwrap_or(0),
-                text: c.reason.or(c.message).unwrap_or_else(|| text(&c.data)),
+                code,
+                text: text(why),
             }
         };
     }
-    if c.typ.is_empty() && c.message.as_deref() == Some("welcome") {
+    if c.typ.is_empty() && c.message.as_ref().and_then(|m| m.as_str()) == Some("welcome") {
         return Control::Welcome(id);
     }
     match c.typ.as_str() {
@@ -180,7 +195,7 @@ pub fn control(frame: &[u8]) -> Control {
         "pong" => Control::Pong(id),
         "error" => Control::Error {
             id,
-            code: c.code.unwrap_or(0),
+            code,
             text: text(&c.data),
         },
         _ => Control::Other,
@@ -393,6 +408,52 @@ pub(crate) fn split_url(url: &str) -> (String, bool, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unified_answers_and_welcome() {
+        assert_eq!(
+            control(br#"{"id":"4","type":"welcome","message":"welcome","pingInterval":18000}"#),
+            Control::Welcome("4".into())
+        );
+        assert_eq!(
+            control(br#"{"id":"c","message":"welcome"}"#),
+            Control::Welcome("c".into())
+        );
+        assert_eq!(
+            control(br#"{"id":"5","result":true}"#),
+            Control::Ack("5".into())
+        );
+        // ccxt's shape (`reason`), a `message`, a code as a string: refusals all.
+        assert_eq!(
+            control(br#"{"id":"6","result":false,"reason":"symbol not served"}"#),
+            Control::Error {
+                id: "6".into(),
+                code: 0,
+                text: "symbol not served".into()
+            }
+        );
+        assert_eq!(
+            control(br#"{"id":7,"result":"false","code":"400100","message":"bad"}"#),
+            Control::Error {
+                id: "7".into(),
+                code: 400100,
+                text: "bad".into()
+            }
+        );
+        let s = uta_subscribe(
+            9,
+            "obu",
+            crate::core::Market::Spot,
+            "BTC-USDT",
+            Some("increment@10ms"),
+        );
+        let v: sonic_rs::Value = sonic_rs::from_str(&s).unwrap();
+        use sonic_rs::JsonValueTrait;
+        assert_eq!(v["id"].as_str(), Some("9"));
+        assert_eq!(v["tradeType"].as_str(), Some("SPOT"));
+        assert_eq!(v["depth"].as_str(), Some("increment@10ms"));
+        assert_eq!(v["rpiFilter"].as_i64(), Some(0));
+    }
 
     #[test]
     fn bullet_answers() {

@@ -298,6 +298,9 @@ impl KucoinSource {
             request(endpoints::TRADE_CHANNEL, None),
         ];
         let opened = session::open_uta(url, requests, &mut self.rng)?;
+        // The subscription brings a fresh snapshot: a gap seen on the last session's
+        // frames asks for nothing more.
+        self.request.store(false, Ordering::Relaxed);
         self.held = opened.held.into();
         opened
             .wire
@@ -507,7 +510,9 @@ fn is_control(frame: &[u8]) -> bool {
     {
         return false;
     }
-    !frame.windows(9).any(|w| w == b"\"message\"") && !frame.windows(5).any(|w| w == PUSH)
+    // A subscription's result (`{"id","result":false,"message":…}`) is control too.
+    let has = |k: &[u8]| frame.windows(k.len()).any(|w| w == k);
+    (has(br#""result":"#) || !has(b"\"message\"")) && !has(PUSH)
 }
 
 enum Handled {
@@ -681,6 +686,9 @@ mod tests {
         assert!(!is_control(br#"{"T":"trade.SPOT","P":1,"d":{"s":"A-B"}}"#));
         assert!(!is_control(br#"{"P":1,"T":"trade.SPOT","d":{"s":"A-B"}}"#));
         assert!(is_control(br#"{"id":"3","result":true}"#));
+        assert!(is_control(
+            br#"{"id":"3","result":false,"message":"no such symbol"}"#
+        ));
     }
 
     #[test]
