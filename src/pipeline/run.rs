@@ -744,6 +744,7 @@ pub fn run<S: Source + Send>(
     let mut feed = FeedStage::new(source, spec);
     let mut book = BookStage::new(spec, strategy, &BookConfig::default())?;
     if let Some(flag) = &cfg.snapshot_request {
+        feed.request_snapshots(flag.clone());
         book.request_snapshots(flag.clone());
     }
     let mut signal = SignalStage::new(spec, strategy);

@@ -22,6 +22,8 @@ pub struct FeedStage<S: Source> {
     /// Events whose exchange time is after our receive time (the local clock is behind:
     /// the 2024 recordings run 1.3 s behind Binance); not put in `exchange_to_us`.
     pub clock_behind: u64,
+    /// Raised when a snapshot cannot be read, so a live source sends another.
+    resync: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl<S: Source> FeedStage<S> {
@@ -34,7 +36,15 @@ impl<S: Source> FeedStage<S> {
             frames: 0,
             errors: 0,
             clock_behind: 0,
+            resync: None,
         }
+    }
+
+    /// Raises `flag` when a snapshot frame cannot be read: the book cannot go live on
+    /// it, and a live source answers with another (a REST fetch, or a new subscription
+    /// where the snapshot comes on the stream).
+    pub fn request_snapshots(&mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        self.resync = Some(flag);
     }
 
     /// Reads and decodes one frame; returns false at the end of the source.
@@ -84,6 +94,9 @@ impl<S: Source> FeedStage<S> {
                     out,
                 )? {
                     self.errors += 1;
+                    if let Some(flag) = &self.resync {
+                        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                 }
             }
             Ok(_) => {}
@@ -121,4 +134,36 @@ fn snapshot(
     }
     out.push(stamp(FeedMsg::SnapshotEnd))?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::wait::Wait;
+    use crate::core::{Market, SymbolSpec, Venue};
+    use crate::feed::RecordedFrames;
+    use crate::pipeline::ring::ring;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A snapshot the book cannot go live on (a level off the grid) asks the source
+    /// for another; a good one does not.
+    #[test]
+    fn an_unreadable_snapshot_asks_for_another() {
+        let mut spec =
+            SymbolSpec::from_tick_lot("BTC-USDT", Market::Spot, "0.1", "0.00000001").unwrap();
+        spec.venue = Venue::Kucoin;
+        let bad = br#"{"T":"obu.SPOT","t":"snapshot","d":{"O":1,"C":1,"s":"BTC-USDT","b":[["1.05","1"]],"a":[]}}"#;
+        let good = br#"{"T":"obu.SPOT","t":"snapshot","d":{"O":1,"C":1,"s":"BTC-USDT","b":[["1.5","1"]],"a":[]}}"#;
+        for (frame, asked) in [(&bad[..], true), (&good[..], false)] {
+            let frames = vec![(frame.to_vec(), 1u64)];
+            let mut feed = FeedStage::new(RecordedFrames::new(&frames), &spec);
+            let flag = Arc::new(AtomicBool::new(false));
+            feed.request_snapshots(flag.clone());
+            let (mut tx, _rx) = ring(64, Wait::Spin);
+            assert!(feed.step(&mut tx).unwrap());
+            assert_eq!(feed.errors, u64::from(asked));
+            assert_eq!(flag.load(Ordering::Relaxed), asked);
+        }
+    }
 }
