@@ -362,18 +362,45 @@ fn spot_depth<F: FnMut(&MarketEvent)>(
     let Some(ch) = d.changes else {
         return Err(DecodeError::MissingField("changes"));
     };
+    depth_update(
+        cx,
+        [Ok(ch.bids), Ok(ch.asks)],
+        (first_id, last_id, event_ms, id),
+        sink,
+        |input, c| {
+            digits(slice(input, c.seq)).ok_or(DecodeError::WrongType("change sequence"))?;
+            let p = price(spec, slice(input, c.px), "change price")?;
+            if p.0 == 0 {
+                return Ok(None);
+            }
+            let q = qty(spec, slice(input, c.size), "change size")?;
+            Ok(Some(Level { price: p, qty: q }))
+        },
+    )
+}
+
+/// One depth update over `first..=last`: the raw changes of each side (bids, then
+/// asks; a side's error is reported when its turn comes) made levels by `level`
+/// (`None`: a change that carries no level), emitted in 32-level chunks.
+///
+/// # Hot path: no allocation (`cx.levels` has the raw scratch's capacity).
+#[inline(always)]
+fn depth_update<F: FnMut(&MarketEvent)>(
+    cx: &mut Ctx<'_>,
+    sides: [Result<(u32, u32), DecodeError>; 2],
+    (first_id, last_id, event_ms, id): (u64, u64, u64, crate::core::SymbolId),
+    sink: &mut F,
+    mut level: impl FnMut(&[u8], &RawChange) -> Result<Option<Level>, DecodeError>,
+) -> Result<Decoded, DecodeError> {
+    let (changes, input) = (cx.changes, cx.input);
     cx.levels.clear();
     let mut n_bids = 0;
-    for (k, range) in [ch.bids, ch.asks].into_iter().enumerate() {
-        for c in &cx.changes[range.0 as usize..range.1 as usize] {
-            digits(slice(cx.input, c.seq)).ok_or(DecodeError::WrongType("change sequence"))?;
-            let p = price(spec, slice(cx.input, c.px), "change price")?;
-            if p.0 == 0 {
-                continue;
+    for (k, side) in sides.into_iter().enumerate() {
+        let (from, to) = side?;
+        for c in &changes[from as usize..to as usize] {
+            if let Some(l) = level(input, c)? {
+                cx.levels.push(l);
             }
-            let q = qty(spec, slice(cx.input, c.size), "change size")?;
-            // Capacity equals the raw scratch's, so this never reallocates.
-            cx.levels.push(Level { price: p, qty: q });
         }
         if k == 0 {
             n_bids = cx.levels.len();
@@ -496,33 +523,24 @@ fn push<F: FnMut(&MarketEvent)>(
     if first_id > last_id {
         return Err(DecodeError::WrongType("O"));
     }
-    cx.levels.clear();
-    let mut n_bids = 0;
-    for (k, (side, name)) in [(d.b, "b"), (d.a, "a")].into_iter().enumerate() {
-        let (from, to) = match side {
-            Levels::At(from, to) => (from, to),
-            Levels::Absent => return Err(DecodeError::MissingField(name)),
-            Levels::Other => return Err(DecodeError::WrongType(name)),
-        };
-        for c in &cx.changes[from as usize..to as usize] {
-            let p = price(spec, slice(cx.input, c.px), "level price")?;
-            let q = if futures {
-                whole_contracts(spec, slice(cx.input, c.size), "level size")?
-            } else {
-                qty(spec, slice(cx.input, c.size), "level size")?
-            };
-            // Capacity equals the raw scratch's, so this never reallocates.
-            cx.levels.push(Level { price: p, qty: q });
-        }
-        if k == 0 {
-            n_bids = cx.levels.len();
-        }
-    }
-    Ok(emit_depth(
-        cx.levels,
-        n_bids,
-        (first_id, last_id, None, 0),
-        (cx.recv_ns, event_ms, id),
+    let range = |side: Levels, name| match side {
+        Levels::At(from, to) => Ok((from, to)),
+        Levels::Absent => Err(DecodeError::MissingField(name)),
+        Levels::Other => Err(DecodeError::WrongType(name)),
+    };
+    depth_update(
+        cx,
+        [range(d.b, "b"), range(d.a, "a")],
+        (first_id, last_id, event_ms, id),
         sink,
-    ))
+        |input, c| {
+            let p = price(spec, slice(input, c.px), "level price")?;
+            let q = if futures {
+                whole_contracts(spec, slice(input, c.size), "level size")?
+            } else {
+                qty(spec, slice(input, c.size), "level size")?
+            };
+            Ok(Some(Level { price: p, qty: q }))
+        },
+    )
 }

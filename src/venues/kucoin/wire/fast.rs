@@ -38,50 +38,23 @@ fn set<'a>(slot: &mut Val<'a>, v: Val<'a>) -> Option<()> {
     Some(())
 }
 
-/// `[["price","size","seq"],...]` into `scratch`.
-#[inline(always)]
-fn triples(cur: &mut Cursor<'_>, scratch: &mut Vec<RawChange>) -> Option<(u32, u32)> {
-    cur.eat(b'[')?;
-    let start = scratch.len() as u32;
-    cur.ws();
-    if cur.eat(b']').is_some() {
-        return Some((start, start));
-    }
-    loop {
-        cur.ws();
-        cur.eat(b'[')?;
-        cur.ws();
-        let px = cur.string_range()?;
-        cur.ws();
-        cur.eat(b',')?;
-        cur.ws();
-        let size = cur.string_range()?;
-        cur.ws();
-        cur.eat(b',')?;
-        cur.ws();
-        let seq = cur.string_range()?;
-        cur.ws();
-        cur.eat(b']')?;
-        if scratch.len() == scratch.capacity() {
-            return None; // the reference reports it
-        }
-        scratch.push(RawChange { px, size, seq });
-        cur.ws();
-        match cur.peek()? {
-            b',' => cur.pos += 1,
-            b']' => {
-                cur.pos += 1;
-                return Some((start, scratch.len() as u32));
-            }
-            _ => return None,
-        }
-    }
+/// Which third string a level array's entries carry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Third {
+    /// `[price, size, sequence]`: classic level-2 changes.
+    Required,
+    /// `[price, size]` or `[price, size, rpi size]`: an `obu` side.
+    Optional,
 }
 
-/// `[["price","size"],...]` (or `[price, size, rpi size]`, futures with RPI orders)
-/// into `scratch`: an `obu` side.
+/// `[["price","size","third"],...]` into `scratch` (the third string's range, or
+/// `(0, 0)` when an optional one is absent).
 #[inline(always)]
-fn levels(cur: &mut Cursor<'_>, scratch: &mut Vec<RawChange>) -> Option<(u32, u32)> {
+fn string_levels(
+    cur: &mut Cursor<'_>,
+    scratch: &mut Vec<RawChange>,
+    third: Third,
+) -> Option<(u32, u32)> {
     cur.eat(b'[')?;
     let start = scratch.len() as u32;
     cur.ws();
@@ -100,11 +73,13 @@ fn levels(cur: &mut Cursor<'_>, scratch: &mut Vec<RawChange>) -> Option<(u32, u3
         cur.ws();
         let seq = if cur.eat(b',').is_some() {
             cur.ws();
-            let third = cur.string_range()?;
+            let s = cur.string_range()?;
             cur.ws();
-            third
-        } else {
+            s
+        } else if third == Third::Optional {
             (0, 0)
+        } else {
+            return None;
         };
         cur.eat(b']')?;
         if scratch.len() == scratch.capacity() {
@@ -137,7 +112,7 @@ fn changes(cur: &mut Cursor<'_>, scratch: &mut Vec<RawChange>) -> Option<Changes
         if side.is_some() {
             return None;
         }
-        *side = Some(triples(cur, scratch)?);
+        *side = Some(string_levels(cur, scratch, Third::Required)?);
         Some(())
     })?;
     let end = scratch.len() as u32;
@@ -182,7 +157,7 @@ fn data<'a>(cur: &mut Cursor<'a>, scratch: &mut Vec<RawChange>) -> Option<RawDat
                 return None;
             }
             *slot = if cur.peek()? == b'[' {
-                let (from, to) = levels(cur, scratch)?;
+                let (from, to) = string_levels(cur, scratch, Third::Optional)?;
                 Levels::At(from, to)
             } else {
                 value(cur)?;
