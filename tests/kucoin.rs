@@ -116,13 +116,7 @@ fn the_capture_as_obu_pushes_replays_to_the_reference_books() {
     }
     lines.sort_by_key(|l| l.0);
     let file = std::env::temp_dir().join(format!("minerva-kucoin-obu-{}.txt", std::process::id()));
-    let mut text = Vec::new();
-    for (ns, json) in &lines {
-        text.extend_from_slice(format!("{ns} ").as_bytes());
-        text.extend_from_slice(json);
-        text.push(b'\n');
-    }
-    std::fs::write(&file, text).unwrap();
+    common::write_timed_lines(&file, &lines);
     let out = common::minerva_ok(&[
         "replay",
         "--json",

@@ -177,13 +177,7 @@ fn the_local_venue_serves_an_obu_recording() {
         return;
     };
     let file = std::env::temp_dir().join(format!("minerva-obu-serve-{}.txt", std::process::id()));
-    let mut text = Vec::new();
-    for (ns, json) in &lines {
-        text.extend_from_slice(format!("{ns} ").as_bytes());
-        text.extend_from_slice(json);
-        text.push(b'\n');
-    }
-    std::fs::write(&file, text).unwrap();
+    common::write_timed_lines(&file, &lines);
     let list = files().unwrap().pop().unwrap(); // KUCOIN.0: the grids
     let v = venue(vec![file.clone(), list], Faults::default(), Some(20.0));
     let f = follow_book(&v, true);

@@ -466,6 +466,18 @@ pub fn snapshot_of(book: &minerva::book::Book) -> minerva::core::DepthSnapshot {
     }
 }
 
+/// Writes `lines` as a recording `minerva replay` and `minerva exchange` read: one
+/// `<receive ns> <json>` line each.
+pub fn write_timed_lines(path: &std::path::Path, lines: &TimedLines) {
+    let mut text = Vec::new();
+    for (ns, json) in lines {
+        text.extend_from_slice(format!("{ns} ").as_bytes());
+        text.extend_from_slice(json);
+        text.push(b'\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
 /// A KuCoin spot capture's session as the unified account's WebSocket would have sent
 /// it (protocol notes §5), written here from KuCoin's documented shapes with
 /// serde_json, independently of Minerva's decoder: the REST snapshot becomes the `obu`
