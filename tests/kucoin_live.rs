@@ -756,6 +756,8 @@ fn the_pipeline_trades_on_the_local_kucoin_venue_through_the_order_link() {
                 fees: (0, 0),
                 on_start: Default::default(),
                 account: Some(journal.account_sink(std::time::Duration::from_millis(200))),
+                leverage: None,
+                terms: Default::default(),
             },
         )),
         ..RunConfig::default()
@@ -874,6 +876,8 @@ fn the_kucoin_order_link_follows_each_order_to_its_end() {
         fees: (100_000, 100_000),
         on_start: Default::default(),
         account: None,
+        leverage: None,
+        terms: Default::default(),
     })
     .start()
     .unwrap();
@@ -1047,6 +1051,8 @@ fn no_kucoin_fill_is_lost_or_booked_twice_under_faults() {
         fees: (100_000, 100_000),
         on_start: Default::default(),
         account: None,
+        leverage: None,
+        terms: Default::default(),
     })
     .start()
     .unwrap();

@@ -32,8 +32,8 @@ pub struct Args {
     /// `replay:FILE[,FILE...]`: recorded data replayed as a socket would deliver it;
     /// `ws://HOST:PORT`: a live feed (minerva exchange) traded on the simulated
     /// exchange (paper); `binance`: the feed and the live gateway of --endpoint;
-    /// `kucoin`: KuCoin's feed and its spot order link at --endpoint (local or live;
-    /// keys in MINERVA_KUCOIN_API_KEY/_SECRET/_PASSPHRASE; futures orders not built).
+    /// `kucoin`: KuCoin's feed and its order link at --endpoint (local or live; spot or
+    /// futures by --market; keys in MINERVA_KUCOIN_API_KEY/_SECRET/_PASSPHRASE).
     /// --paper trades either venue's feed on the simulated exchange instead.
     #[arg(long)]
     source: String,
@@ -393,8 +393,16 @@ pub fn setup(a: &Args) -> Result<Setup> {
     };
     let keys = Arc::new(keys);
     // The simulated exchange reads typed orders: any signer does for paper runs.
+    // KuCoin futures orders carry the leverage and margin mode the link settles at
+    // start: the encoder reads them from these terms.
+    let terms = Arc::new(minerva::venues::kucoin::orders::FuturesTerms::default());
+    let wish = market.is_futures().then_some(LeverageWish {
+        max: strategy.max_leverage,
+        capital_e8: strategy.capital.0,
+        in_use_ppm: strategy.max_capital_in_use_ppm,
+    });
     let signer: OrderSigner = match &kucoin {
-        Some((_, k)) => KucoinSigner::new(k).into(),
+        Some((_, k)) => KucoinSigner::new(k).with_terms(terms.clone()).into(),
         None => Signer::new(&keys).into(),
     };
     let kucoin_link = kucoin.map(|(rest, keys)| {
@@ -410,6 +418,8 @@ pub fn setup(a: &Args) -> Result<Setup> {
             fees: (strategy.maker_fee_e8, strategy.taker_fee_e8),
             on_start: a.on_start,
             account: None,
+            leverage: wish,
+            terms,
         })
     });
     let live_link = match gateway {
@@ -439,11 +449,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
             },
             on_start: a.on_start,
             account: None,
-            leverage: market.is_futures().then_some(LeverageWish {
-                max: strategy.max_leverage,
-                capital_e8: strategy.capital.0,
-                in_use_ppm: strategy.max_capital_in_use_ppm,
-            }),
+            leverage: wish,
         })),
         None => kucoin_link,
     };

@@ -26,6 +26,8 @@ pub struct Signer {
     passphrase: Signature,
     /// The passphrase as chosen (version-1 keys send it plain; the venue's check).
     plain_passphrase: Vec<u8>,
+    /// What futures orders carry besides their fields (the link sets them at start).
+    terms: std::sync::Arc<super::orders::FuturesTerms>,
 }
 
 impl Signer {
@@ -43,7 +45,20 @@ impl Signer {
             mac,
             passphrase,
             plain_passphrase,
+            terms: Default::default(),
         }
+    }
+
+    /// This signer writing futures orders on `terms` (shared with the link that
+    /// settles them at start).
+    pub fn with_terms(mut self, terms: std::sync::Arc<super::orders::FuturesTerms>) -> Self {
+        self.terms = terms;
+        self
+    }
+
+    /// The futures terms orders carry.
+    pub fn terms(&self) -> &super::orders::FuturesTerms {
+        &self.terms
     }
 
     /// `KC-API-SIGN` for a request: `timestamp_ms`, `method` (`GET`, `POST`,

@@ -72,20 +72,7 @@ pub struct LinkConfig {
     pub account: Option<crate::venues::AccountSink>,
 }
 
-/// The leverage a strategy wants on a futures symbol, and what bounds its largest
-/// position: at start the link sets the highest leverage up to `max` at which the most
-/// margin it commits (capital — the account's available balance when lower — ×
-/// `max_capital_in_use`) × leverage fits a bracket allowing it
-/// (`brackets::choose_leverage`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LeverageWish {
-    /// The strategy's cap (`max_leverage`).
-    pub max: u32,
-    /// The strategy's capital, 10⁻⁸ of the margin asset.
-    pub capital_e8: i64,
-    /// `max_capital_in_use`, ppm.
-    pub in_use_ppm: u32,
-}
+pub use crate::venues::link::LeverageWish;
 
 impl LiveLink {
     /// Connects: server time, stale orders, position, the user data stream; then the

@@ -9,12 +9,12 @@ use crate::core::{ClientId, Lots, OrderCmd, OrderRequest, Reject, Report, Symbol
 use crate::net::http::{Client, RestError};
 use crate::venues::kucoin::keys::KucoinKeys;
 use crate::venues::kucoin::orders::{
-    self, Answer, OrderChange, OrderInfo, Placed, PrivateMessage, Refusal, Signed,
-    client_order_path, reject_of,
+    self, Answer, FuturesTerms, OrderChange, OrderInfo, Page, Placed, PrivateMessage, Refusal,
+    Signed, Text, cancel_by_id_path, cancel_path, query_path, read_size, reject_of,
 };
 use crate::venues::kucoin::sign::{self, KEY_VERSION, Signer};
 use crate::venues::link::{
-    Command, Ledger, LinkError, LinkStats, Shared, Startup, log_malformed, wall_ms,
+    Command, Ledger, LeverageWish, LinkError, LinkStats, Shared, Startup, log_malformed, wall_ms,
 };
 use crate::venues::{AccountSink, AccountSnapshot, OnStart, WireRequest};
 use std::sync::Arc;
@@ -37,6 +37,58 @@ struct Balance {
     balance: String,
     available: String,
     holds: String,
+}
+
+/// `GET /api/v1/account-overview` (futures): amounts are JSON numbers.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Overview {
+    #[serde(default)]
+    margin_balance: Option<Text>,
+    #[serde(default)]
+    available_balance: Option<Text>,
+}
+
+/// A futures position (`GET /api/v1/position`, and `position.change` messages).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Position {
+    #[serde(default)]
+    current_qty: Option<Text>,
+    #[serde(default)]
+    avg_entry_price: Option<Text>,
+    #[serde(default)]
+    unrealised_pnl: Option<Text>,
+    #[serde(default)]
+    pos_margin: Option<Text>,
+    #[serde(default)]
+    change_reason: Option<String>,
+}
+
+/// `GET /api/v2/position/getMarginMode`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MarginMode {
+    margin_mode: String,
+}
+
+/// `GET /api/v1/contracts/{symbol}`: only its leverage cap is read here.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContractCap {
+    #[serde(default)]
+    max_leverage: Option<Text>,
+}
+
+/// The currency a KuCoin futures contract is margined in: the quote of a linear one
+/// (`XBTUSDTM` → USDT, `…USDCM` → USDC), the coin of an inverse one (`XBTUSDM` → XBT).
+fn settle_currency(symbol: &str) -> String {
+    for (suffix, quote) in [("USDTM", "USDT"), ("USDCM", "USDC")] {
+        if symbol.ends_with(suffix) {
+            return quote.to_string();
+        }
+    }
+    symbol.strip_suffix("USDM").unwrap_or(symbol).to_string()
 }
 
 /// How long a cancelled order's end may take to come as an event before it is asked.
@@ -62,6 +114,9 @@ pub(super) struct Io {
     next_account: Instant,
     base: String,
     quote: String,
+    futures: bool,
+    wish: Option<LeverageWish>,
+    terms: Arc<FuturesTerms>,
 }
 
 impl Io {
@@ -71,11 +126,16 @@ impl Io {
         out: rtrb::Producer<crate::core::Execution>,
         private: Receiver<PrivateMsg>,
     ) -> Self {
-        let (base, quote) = cfg
-            .spec
-            .name
-            .split_once('-')
-            .unwrap_or((cfg.spec.name.as_str(), ""));
+        let futures = cfg.spec.market.is_futures();
+        let settle = settle_currency(&cfg.spec.name);
+        let (base, quote) = if futures {
+            ("", settle.as_str())
+        } else {
+            cfg.spec
+                .name
+                .split_once('-')
+                .unwrap_or((cfg.spec.name.as_str(), ""))
+        };
         Self {
             rest: Client::new(&cfg.rest, Duration::from_secs(5)),
             spec: cfg.spec.clone(),
@@ -99,6 +159,9 @@ impl Io {
             account: cfg.account.clone(),
             base: base.to_string(),
             quote: quote.to_string(),
+            futures,
+            wish: cfg.leverage,
+            terms: cfg.terms.clone(),
         }
     }
 
@@ -206,10 +269,28 @@ impl Io {
     /// `on_start` says), the available balance, the first account snapshot.
     pub(super) fn start(&mut self) -> Result<Startup, LinkError> {
         self.sync_time()?;
-        let active: Vec<OrderInfo> = self.start_get(
-            "open orders",
-            &format!("/api/v1/hf/orders/active?symbol={}", self.spec.name),
-        )?;
+        let active: Vec<OrderInfo> = if self.futures {
+            let name = self.spec.name.clone();
+            let mut list = self
+                .start_get::<Page<OrderInfo>>(
+                    "open orders",
+                    &format!("/api/v1/orders?status=active&symbol={name}"),
+                )?
+                .items;
+            list.extend(
+                self.start_get::<Page<OrderInfo>>(
+                    "open stop orders",
+                    &format!("/api/v1/stopOrders?symbol={name}"),
+                )?
+                .items,
+            );
+            list
+        } else {
+            self.start_get(
+                "open orders",
+                &format!("/api/v1/hf/orders/active?symbol={}", self.spec.name),
+            )?
+        };
         let mut s = Startup::default();
         let mut foreign = Vec::new();
         for o in active {
@@ -254,6 +335,9 @@ impl Io {
             }
             _ => {}
         }
+        if self.futures {
+            self.futures_start(&mut s)?;
+        }
         s.available_e8 = self.available_balance();
         s.offset_ms = self.shared.offset_ms.load(Ordering::Relaxed);
         tracing::info!(
@@ -262,15 +346,110 @@ impl Io {
             stale_cancelled = s.stale_cancelled,
             foreign_open = s.foreign_open,
             offset_ms = s.offset_ms,
+            leverage = ?s.leverage,
+            cross = self.terms.cross(),
             "KuCoin link: account read at start"
         );
         self.snapshot("start");
         Ok(s)
     }
 
+    /// Futures at start: the position found (`on_start`), the symbol's margin mode,
+    /// the leverage (the strategy's cap within the contract's; cross margin sets it on
+    /// the symbol, isolated orders carry it), written to the encoder's terms.
+    fn futures_start(&mut self, s: &mut Startup) -> Result<(), LinkError> {
+        let name = self.spec.name.clone();
+        let pos: Position =
+            self.start_get("position", &format!("/api/v1/position?symbol={name}"))?;
+        let held = self
+            .position_lots(&pos)
+            .ok_or_else(|| LinkError::Unreadable {
+                what: "position",
+                why: "currentQty is not a whole number of contracts".into(),
+            })?;
+        if held.0 != 0 {
+            match self.on_start {
+                OnStart::Refuse => {
+                    return Err(LinkError::FoundAtStart(format!(
+                        "a position of {} on {name} not Minerva's",
+                        self.spec.qty.format(held)
+                    )));
+                }
+                OnStart::Adopt => s.position = held,
+                OnStart::Flatten => self.close_position()?,
+            }
+        }
+        let cross = match self.start_get::<MarginMode>(
+            "margin mode",
+            &format!("/api/v2/position/getMarginMode?symbol={name}"),
+        ) {
+            Ok(m) => m.margin_mode.eq_ignore_ascii_case("CROSS"),
+            Err(e) => {
+                tracing::warn!(error = %e, "KuCoin link: the margin mode did not read; orders say ISOLATED (KuCoin's default)");
+                false
+            }
+        };
+        let mut leverage = 1;
+        if let Some(w) = self.wish {
+            let cap = self
+                .start_get::<ContractCap>("contract", &format!("/api/v1/contracts/{name}"))
+                .ok()
+                .and_then(|c| c.max_leverage)
+                .and_then(|t| t.0.split('.').next().and_then(|i| i.parse::<u32>().ok()))
+                .unwrap_or(w.max);
+            leverage = w.max.min(cap).max(1);
+            if cross {
+                let body = format!(r#"{{"symbol":"{name}","leverage":"{leverage}"}}"#);
+                let (status, answer) =
+                    self.call("POST", "/api/v2/changeCrossUserLeverage", body.as_bytes())?;
+                if !refusal(&answer).is_some_and(|(c, _)| c == orders::OK) {
+                    return Err(LinkError::Refused {
+                        what: "cross leverage",
+                        status,
+                        body: String::from_utf8_lossy(&answer).into_owned(),
+                    });
+                }
+            }
+            s.leverage = Some(leverage);
+        }
+        self.terms.set(leverage, cross);
+        Ok(())
+    }
+
+    /// A position's size as signed lots (`currentQty` contracts).
+    fn position_lots(&self, p: &Position) -> Option<Lots> {
+        let text = p.current_qty.as_ref().map_or("0", |t| t.0.as_str());
+        let (neg, digits) = match text.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, text),
+        };
+        let n = read_size(&self.spec, digits)?;
+        Some(Lots(if neg { -n.0 } else { n.0 }))
+    }
+
+    /// Closes the symbol's position at market (`closeOrder`, reduce-only by KuCoin's
+    /// rule: it sizes the order itself). Start-up, `--on-start flatten`.
+    fn close_position(&mut self) -> Result<(), LinkError> {
+        let body = format!(
+            r#"{{"clientOid":"mnvflat{}","symbol":"{}","type":"market","closeOrder":true}}"#,
+            self.server_ms().max(0),
+            self.spec.name
+        );
+        let (status, answer) = self.call("POST", orders::FUTURES_PLACE_PATH, body.as_bytes())?;
+        if refusal(&answer).is_some_and(|(c, _)| c == orders::OK) {
+            tracing::info!(symbol = %self.spec.name, "KuCoin link: the position found at start is closed at market");
+            Ok(())
+        } else {
+            Err(LinkError::Flatten(format!(
+                "closing the position: HTTP {status} {}",
+                String::from_utf8_lossy(&answer)
+            )))
+        }
+    }
+
     /// Cancels an order found open at start, by KuCoin's id; true when done.
     fn cancel_at_start(&mut self, o: &OrderInfo) -> Result<bool, LinkError> {
-        let path = format!("/api/v1/hf/orders/{}?symbol={}", o.id, self.spec.name);
+        let path = cancel_by_id_path(&self.spec, &o.id);
         let (_, body) = self.call("DELETE", &path, b"")?;
         Ok(refusal(&body).is_some_and(|(c, _)| c == orders::OK))
     }
@@ -297,11 +476,30 @@ impl Io {
         Some((base, quote))
     }
 
-    /// The quote's available balance, 10⁻⁸ (finer places are cut); `None` when the
-    /// account cannot be read: sizing then follows the strategy.
+    /// The futures account in the contract's settlement currency.
+    fn overview(&mut self) -> Option<Overview> {
+        let path = format!("/api/v1/account-overview?currency={}", self.quote);
+        match self.start_get("futures account", &path) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                tracing::warn!(error = %e, "KuCoin link: the futures account could not be read");
+                None
+            }
+        }
+    }
+
+    /// The quote's (futures: the settlement currency's) available balance, 10⁻⁸
+    /// (finer places are cut); `None` when the account cannot be read: sizing then
+    /// follows the strategy.
     fn available_balance(&mut self) -> Option<i64> {
-        let (_, quote) = self.balances()?;
-        let text = quote.map_or_else(|| "0".to_string(), |b| b.available);
+        let text = if self.futures {
+            self.overview()?
+                .available_balance
+                .map_or_else(|| "0".to_string(), |t| t.0)
+        } else {
+            let (_, quote) = self.balances()?;
+            quote.map_or_else(|| "0".to_string(), |b| b.available)
+        };
         let v = e8(&text);
         if v.is_none() {
             tracing::warn!(balance = %text, "KuCoin link: the balance did not read");
@@ -314,21 +512,53 @@ impl Io {
         if self.account.is_none() {
             return;
         }
-        let Some((base, quote)) = self.balances() else {
-            return;
-        };
-        let snap = AccountSnapshot {
-            why,
-            exchange_ms: self.server_ms(),
-            asset: self.quote.clone(),
-            wallet: quote.as_ref().map(|b| b.balance.clone()),
-            available: quote.as_ref().map(|b| b.available.clone()),
-            margin: quote.as_ref().map(|b| b.holds.clone()),
-            position: Some(base.map_or_else(|| "0".to_string(), |b| b.balance)),
-            ..AccountSnapshot::default()
+        let snap = if self.futures {
+            let Some(o) = self.overview() else { return };
+            let name = self.spec.name.clone();
+            let pos: Option<Position> = self
+                .start_get("position", &format!("/api/v1/position?symbol={name}"))
+                .ok();
+            let mut snap = AccountSnapshot {
+                why,
+                exchange_ms: self.server_ms(),
+                asset: self.quote.clone(),
+                wallet: o.margin_balance.map(|t| t.0),
+                available: o.available_balance.map(|t| t.0),
+                leverage: Some(self.terms.leverage()),
+                ..AccountSnapshot::default()
+            };
+            if let Some(p) = pos {
+                self.position_into(&p, &mut snap);
+            }
+            snap
+        } else {
+            let Some((base, quote)) = self.balances() else {
+                return;
+            };
+            AccountSnapshot {
+                why,
+                exchange_ms: self.server_ms(),
+                asset: self.quote.clone(),
+                wallet: quote.as_ref().map(|b| b.balance.clone()),
+                available: quote.as_ref().map(|b| b.available.clone()),
+                margin: quote.as_ref().map(|b| b.holds.clone()),
+                position: Some(base.map_or_else(|| "0".to_string(), |b| b.balance)),
+                ..AccountSnapshot::default()
+            }
         };
         if let Some(sink) = &self.account {
             (sink.f)(snap);
+        }
+    }
+
+    /// A futures position's fields into a snapshot (the size in the base asset).
+    fn position_into(&self, p: &Position, snap: &mut AccountSnapshot) {
+        snap.position = self.position_lots(p).map(|l| self.spec.qty.format(l));
+        snap.entry_price = p.avg_entry_price.as_ref().map(|t| t.0.clone());
+        snap.unrealised = p.unrealised_pnl.as_ref().map(|t| t.0.clone());
+        snap.margin = p.pos_margin.as_ref().map(|t| t.0.clone());
+        if let Some(r) = &p.change_reason {
+            snap.detail = r.clone();
         }
     }
 
@@ -658,12 +888,14 @@ impl Io {
     /// it could not be asked.
     fn query(&mut self, c: &ClientId) -> Option<Found> {
         LinkStats::bump(&self.shared.counters.queries);
-        let path = client_order_path(&self.spec.name, c);
+        let path = query_path(&self.spec, c);
         let (status, body) = self.call("GET", &path, b"").ok()?;
         if status >= 500 {
             return None;
         }
         match sonic_rs::from_slice::<Answer<OrderInfo>>(&body) {
+            // Futures answer an order they do not know with no data.
+            Ok(a) if a.ok() && a.data.is_none() && self.futures => Some(Found::Missing),
             Ok(a) if a.ok() => match a.data {
                 Some(o) => {
                     self.reconcile(c, &o);
@@ -685,7 +917,7 @@ impl Io {
     /// What a query shows: fills beyond those booked (at their average price), and
     /// the order's end.
     fn reconcile(&mut self, c: &ClientId, o: &OrderInfo) {
-        let Ok(cum) = self.spec.qty.parse(o.deal_size.as_bytes()) else {
+        let Some(cum) = read_size(&self.spec, &o.deal_size) else {
             return log_malformed(&self.shared, "an order's dealSize", &o.deal_size);
         };
         let Some(funds) = e8(&o.deal_funds) else {
@@ -718,6 +950,9 @@ impl Io {
             Ok(v) => v,
             Err(e) => return log_malformed(&self.shared, "a private message", &e.to_string()),
         };
+        if msg.subject == "position.change" {
+            return self.on_position(msg.data.as_ref());
+        }
         if msg.subject != "orderChange" {
             LinkStats::bump(&self.shared.counters.other_events);
             return;
@@ -742,7 +977,7 @@ impl Io {
         let filled = change
             .filled_size
             .as_deref()
-            .map(|f| self.spec.qty.parse(f.as_bytes()));
+            .map(|f| read_size(&self.spec, f).ok_or(()));
         match change.typ.as_str() {
             "open" => self.ledger.accepted(&c, at),
             "match" => {
@@ -755,9 +990,9 @@ impl Io {
                         "no matchPrice or matchSize",
                     );
                 };
-                let (Ok(price), Ok(size)) = (
+                let (Ok(price), Some(size)) = (
                     self.spec.price.parse(p.as_bytes()),
-                    self.spec.qty.parse(q.as_bytes()),
+                    read_size(&self.spec, q),
                 ) else {
                     return log_malformed(&self.shared, "an orderChange match", p);
                 };
@@ -797,6 +1032,32 @@ impl Io {
         }
     }
 
+    /// A futures `position.change`: an account snapshot (`stream`) for the journal.
+    fn on_position(&mut self, data: Option<&sonic_rs::Value>) {
+        LinkStats::bump(&self.shared.counters.other_events);
+        if self.account.is_none() {
+            return;
+        }
+        let p: Position = match data.map(sonic_rs::from_value) {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                return log_malformed(&self.shared, "a position.change", &e.to_string());
+            }
+            None => return log_malformed(&self.shared, "a position.change", "no data"),
+        };
+        let mut snap = AccountSnapshot {
+            why: "stream",
+            exchange_ms: self.server_ms(),
+            asset: self.quote.clone(),
+            leverage: Some(self.terms.leverage()),
+            ..AccountSnapshot::default()
+        };
+        self.position_into(&p, &mut snap);
+        if let Some(sink) = &self.account {
+            (sink.f)(snap);
+        }
+    }
+
     /// Cancels every open order the link placed (shutdown), then asks each how it
     /// ended.
     fn cancel_all(&mut self) {
@@ -808,7 +1069,7 @@ impl Io {
             .map(|(c, _)| *c)
             .collect();
         for c in &open {
-            let path = client_order_path(&self.spec.name, c);
+            let path = cancel_path(&self.spec, c);
             let _ = self.call("DELETE", &path, b"");
         }
         std::thread::sleep(Duration::from_millis(50));

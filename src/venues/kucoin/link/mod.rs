@@ -1,13 +1,15 @@
 //! The live order link to KuCoin (or the local KuCoin venue, `minerva exchange`):
-//! spot high-frequency (HF) orders, the trader's end of the venue as Binance's link
-//! is (the same [`LiveLink`] face: rings, counters, report).
+//! spot high-frequency (HF) orders and futures orders, the trader's end of the venue
+//! as Binance's link is (the same [`LiveLink`] face: rings, counters, report).
 //!
 //! * The I/O thread (`io`) sends each signed request (written on the gateway thread:
 //!   [`super::orders::encode`]) on one keep-alive REST connection and follows each
 //!   order by client id: KuCoin answers a placement with its ids only, so fills
 //!   come as `orderChange` messages on the private WebSocket (`private`: a
 //!   `bullet-private` token per session, welcome, `/spotMarket/tradeOrdersV2`, pings,
-//!   reconnection) or, when one was missed, from a query (`dealSize`, `dealFunds`).
+//!   reconnection; futures: `/contractMarket/tradeOrders:{symbol}` and the position's
+//!   `/contract/position:{symbol}`) or, when one was missed, from a query (`dealSize`,
+//!   `dealFunds`; futures `dealValue`).
 //!   Fills are booked by cumulative size, so one learnt twice is forwarded once.
 //!   KuCoin's messages carry no fee: the configured maker or taker rate prices it.
 //! * A 5xx or a lost connection leaves an order's fate unknown: the link queries it
@@ -19,17 +21,24 @@
 //!   other open orders refused, adopted or cancelled (`--on-start`), the quote's
 //!   available balance read (operations are sized from it when smaller). After a
 //!   private session is lost, every open order is queried.
-//! * Account snapshots (start, periodic, exit) from `GET /api/v1/accounts`.
+//! * Account snapshots (start, periodic, exit) from `GET /api/v1/accounts` (futures:
+//!   `account-overview` and the symbol's `position`; each `position.change` message
+//!   too).
+//! * Futures, at start: the symbol's position (refused, adopted or closed with a
+//!   `closeOrder` as `--on-start` says), its margin mode (orders carry it: KuCoin
+//!   refuses an order in the other mode), and the leverage — the strategy's cap within
+//!   the contract's `maxLeverage` — which isolated orders carry and cross margin sets
+//!   on the symbol ([`super::orders::FuturesTerms`], shared with the encoder).
 //!
-//! Futures orders are not built (refused at start, with the reason). Neither key,
-//! secret nor passphrase is ever logged or printed.
+//! Neither key, secret nor passphrase is ever logged or printed.
 
 mod io;
 mod private;
 
 use super::keys::KucoinKeys;
+use super::orders::FuturesTerms;
 use crate::core::SymbolSpec;
-use crate::venues::link::{Command, LinkError, LiveLink, RING, Shared};
+use crate::venues::link::{Command, LeverageWish, LinkError, LiveLink, RING, Shared};
 use crate::venues::{AccountSink, OnStart};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -42,7 +51,7 @@ pub struct LinkConfig {
     /// KuCoin's REST server (`https://api.kucoin.com:443`, or the local venue's
     /// `http://127.0.0.1:port`); the private WebSocket is the one its tokens name.
     pub rest: String,
-    /// The symbol traded (spot).
+    /// The symbol traded (spot or futures).
     pub spec: SymbolSpec,
     /// The account's keys.
     pub keys: Arc<KucoinKeys>,
@@ -54,20 +63,21 @@ pub struct LinkConfig {
     pub on_start: OnStart,
     /// Where account snapshots go (start, periodic, exit); `None`: nowhere.
     pub account: Option<AccountSink>,
+    /// The leverage wanted (futures).
+    pub leverage: Option<LeverageWish>,
+    /// Where the leverage and margin mode settled at start are written for the
+    /// trader's encoder (its [`Signer::with_terms`](crate::venues::kucoin::sign::Signer::with_terms)).
+    pub terms: Arc<FuturesTerms>,
 }
 
 /// Connects: KuCoin's clock, stale and foreign orders, the balance, the private
 /// session; then the link's threads run until it is dropped. Cold.
 ///
 /// # Errors
-/// [`LinkError`] when KuCoin cannot be reached, refuses the keys, the private session
-/// cannot be opened, or the symbol is a futures contract.
+/// [`LinkError`] when KuCoin cannot be reached, refuses the keys or the leverage,
+/// finds a position or orders `on_start` refuses, or the private session cannot be
+/// opened.
 pub fn start(cfg: LinkConfig) -> Result<LiveLink, LinkError> {
-    if cfg.spec.market.is_futures() {
-        return Err(LinkError::Unsupported(
-            "KuCoin futures orders are not built yet: spot symbols only (docs/kucoin.md)",
-        ));
-    }
     let shared = Shared::new(false);
     let (to_io, cmd_rx) = rtrb::RingBuffer::<Command>::new(RING);
     let (exec_tx, from_io) = rtrb::RingBuffer::new(RING);
@@ -132,6 +142,8 @@ pub fn replay_private_messages(
         fees: (100_000, 100_000),
         on_start: OnStart::default(),
         account: None,
+        leverage: None,
+        terms: Default::default(),
     };
     let mut io = io::Io::new(&cfg, shared.clone(), tx, private_rx);
     for &(c, buy, qty) in orders {

@@ -1,5 +1,7 @@
 //! The private WebSocket session: a signed `bullet-private` token, the session on the
-//! server it names, `/spotMarket/tradeOrdersV2` subscribed, pings at the server's
+//! server it names, the order changes subscribed (spot `/spotMarket/tradeOrdersV2`;
+//! futures `/contractMarket/tradeOrders:{symbol}` and the position's
+//! `/contract/position:{symbol}`), pings at the server's
 //! interval, a new session (new token) with backoff when one is lost. Messages go to
 //! the I/O thread as they come.
 
@@ -20,6 +22,18 @@ use std::time::{Duration, Instant};
 /// The private topic of spot order changes.
 pub(super) const ORDERS_TOPIC: &str = "/spotMarket/tradeOrdersV2";
 
+/// The private topics a link on `spec` follows.
+pub(super) fn topics(spec: &crate::core::SymbolSpec) -> Vec<String> {
+    if spec.market.is_futures() {
+        vec![
+            format!("/contractMarket/tradeOrders:{}", spec.name),
+            format!("/contract/position:{}", spec.name),
+        ]
+    } else {
+        vec![ORDERS_TOPIC.to_string()]
+    }
+}
+
 /// From the private session to the I/O thread.
 pub(super) enum PrivateMsg {
     /// A session opened (after the first: reconcile).
@@ -35,6 +49,7 @@ pub(super) struct Private {
     shared: Arc<Shared>,
     tx: Sender<PrivateMsg>,
     wake: std::thread::Thread,
+    topics: Vec<String>,
 }
 
 impl Private {
@@ -51,6 +66,7 @@ impl Private {
             shared,
             tx,
             wake,
+            topics: topics(&cfg.spec),
         }
     }
 
@@ -77,9 +93,14 @@ impl Private {
         let mut next_id = 0u64;
         while !self.shared.stop.load(Ordering::Acquire) {
             let opened = self.bullet(&mut rest).and_then(|b| {
-                session::open(&b, [(ORDERS_TOPIC, true)], &mut rng, &mut next_id)
-                    .map(|o| (b, o))
-                    .map_err(|e| e.to_string())
+                session::open(
+                    &b,
+                    self.topics.iter().map(|t| (t.as_str(), true)),
+                    &mut rng,
+                    &mut next_id,
+                )
+                .map(|o| (b, o))
+                .map_err(|e| e.to_string())
             });
             let (bullet, opened) = match opened {
                 Ok(o) => o,
