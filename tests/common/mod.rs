@@ -571,3 +571,127 @@ pub fn kucoin_obu_session(symbol: &str) -> Option<(TimedLines, minerva::core::Sy
     flush(win.take(), symbol, &mut out);
     Some((out, spec))
 }
+
+/// The spot capture's session of `symbol` as KuCoin's futures feed would have sent it
+/// for a linear contract on the same grid (protocol notes §4), written here from
+/// KuCoin's documented futures shapes with serde_json and text, independently of
+/// Minerva's decoder: a contract list (`multiplier` = the spot lot, `tickSize` = the
+/// spot tick, so quantities in the base asset are unchanged), the REST snapshot as
+/// `/api/v1/level2/snapshot` (numbers, sizes in contracts), each level change as one
+/// `/contractMarket/level2` message (`"price,side,size"`; price-0 entries left out;
+/// sequences renumbered to KuCoin futures' strict +1 around the snapshot's), matches
+/// as `/contractMarket/execution`. Returns the contract's name and the recording in
+/// cryptofeed's line format. `None` without `../shared`.
+pub fn kucoin_futures_recording(symbol: &str) -> Option<(String, Vec<u8>)> {
+    use serde_json::{Value, json};
+    let (lines, spec) = kucoin_session(symbol)?;
+    let contract = format!("{}M", symbol.replace('-', ""));
+    let qd = spec.qty.decimals() as usize;
+    // A decimal size as whole contracts of 10^-qd.
+    let contracts = |q: &str| -> u64 {
+        let (int, frac) = q.split_once('.').unwrap_or((q, ""));
+        assert!(frac.len() <= qd, "{q}");
+        format!("{int}{frac:0<qd$}").parse().unwrap()
+    };
+    let secs = |ns: u64| format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000);
+    let snap_seq: u64 = lines
+        .iter()
+        .find_map(|(_, l)| {
+            let v: Value = serde_json::from_slice(l).ok()?;
+            (v["code"] == "200000").then(|| v["data"]["sequence"].as_str()?.parse().ok())?
+        })
+        .unwrap();
+    // Every level change with its spot sequence, in sequence order: the futures
+    // sequence is its rank, the snapshot's sequence kept.
+    let mut changes = Vec::new();
+    for (ns, l) in &lines {
+        let v: Value = serde_json::from_slice(l).unwrap();
+        if v["subject"] != "trade.l2update" {
+            continue;
+        }
+        for (key, side) in [("bids", "buy"), ("asks", "sell")] {
+            for c in v["data"]["changes"][key].as_array().unwrap() {
+                let (p, q, s) = (
+                    c[0].as_str().unwrap(),
+                    c[1].as_str().unwrap(),
+                    c[2].as_str().unwrap(),
+                );
+                if p != "0" {
+                    changes.push((
+                        s.parse::<u64>().unwrap(),
+                        *ns,
+                        p.to_string(),
+                        side,
+                        contracts(q),
+                    ));
+                }
+            }
+        }
+    }
+    changes.sort_by_key(|c| c.0);
+    let covered = changes.iter().filter(|c| c.0 <= snap_seq).count() as u64;
+    let mut out: Vec<(u64, String)> = Vec::new();
+    for (i, (_, ns, p, side, n)) in changes.iter().enumerate() {
+        let seq = snap_seq - covered + 1 + i as u64;
+        let m = json!({"type": "message", "topic": format!("/contractMarket/level2:{contract}"),
+            "subject": "level2", "sn": seq, "data": {"sequence": seq,
+            "change": format!("{p},{side},{n}"), "timestamp": ns / 1_000_000}});
+        out.push((*ns, format!("{}: {m}", secs(*ns))));
+    }
+    let mut trade_seq = 0u64;
+    for (ns, l) in &lines {
+        let v: Value = serde_json::from_slice(l).unwrap();
+        if v["code"] == "200000" {
+            let d = &v["data"];
+            let side = |k: &str| -> String {
+                d[k].as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| {
+                        format!(
+                            "[{},{}]",
+                            x[0].as_str().unwrap(),
+                            contracts(x[1].as_str().unwrap())
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let body = format!(
+                r#"{{"code":"200000","data":{{"sequence":{snap_seq},"symbol":"{contract}","bids":[{}],"asks":[{}],"ts":{}}}}}"#,
+                side("bids"),
+                side("asks"),
+                d["time"].as_u64().unwrap() * 1_000_000
+            );
+            out.push((*ns, format!(
+                "https://api-futures.kucoin.com/api/v1/level2/snapshot?symbol={contract} -> {}: {body}",
+                secs(*ns)
+            )));
+        } else if v["subject"] == "trade.l3match" {
+            let d = &v["data"];
+            trade_seq += 1;
+            let m = json!({"type": "message", "topic": format!("/contractMarket/execution:{contract}"),
+                "subject": "match", "sn": trade_seq, "data": {"symbol": contract, "sequence": trade_seq,
+                "side": d["side"], "size": contracts(d["size"].as_str().unwrap()), "price": d["price"],
+                "takerOrderId": d["takerOrderId"], "makerOrderId": d["makerOrderId"],
+                "tradeId": d["tradeId"], "ts": d["time"].as_str().unwrap().parse::<u64>().unwrap()}});
+            out.push((*ns, format!("{}: {m}", secs(*ns))));
+        }
+    }
+    out.sort_by_key(|l| l.0);
+    let first = out.first().map_or(0, |l| l.0);
+    let list = format!(
+        r#"https://api-futures.kucoin.com/api/v1/contracts/active -> {}: {{"code":"200000","data":[{{"symbol":"{contract}","rootSymbol":"USDT","type":"FFWCSX","baseCurrency":"{base}","quoteCurrency":"USDT","settleCurrency":"USDT","multiplier":{mult},"lotSize":1,"tickSize":{tick},"maxOrderQty":1000000000,"isInverse":false,"status":"Open","maxLeverage":50}}]}}"#,
+        secs(first.saturating_sub(1_000_000)),
+        base = symbol.split('-').next().unwrap(),
+        mult = spec.qty.format(spec.qty.step()),
+        tick = spec.price.format(spec.price.step()),
+    );
+    let mut text = list.into_bytes();
+    text.push(b'\n');
+    for (_, l) in out {
+        text.extend_from_slice(l.as_bytes());
+        text.push(b'\n');
+    }
+    Some((contract, text))
+}

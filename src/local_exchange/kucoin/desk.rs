@@ -1,10 +1,12 @@
-//! The local KuCoin venue's trading desk, spot, in KuCoin's words (protocol notes §7,
-//! §8): the high-frequency (HF) order endpoints — place, cancel and query by order id
-//! or client id, the active orders — and the account balances, matched by the
+//! The local KuCoin venue's trading desk in KuCoin's words (protocol notes §7, §8):
+//! spot's high-frequency (HF) order endpoints — place, cancel and query by order id
+//! or client id, the active orders — and the account balances; futures orders,
+//! positions and the futures account (`futures`). Orders are matched by the
 //! backtest's simulated exchange (one per symbol, fed the replayed market); each
-//! change of an order becomes a private `/spotMarket/tradeOrdersV2` `orderChange`
-//! message. One account: the keys the venue was started with; each symbol's wallet
-//! starts with the configured capital in its quote asset.
+//! change of an order becomes a private `orderChange` message
+//! (`/spotMarket/tradeOrdersV2`; futures `/contractMarket/tradeOrders`). One account:
+//! the keys the venue was started with; each symbol's wallet starts with the
+//! configured capital in its quote (futures: settlement) asset.
 //!
 //! KuCoin's ways kept: an order is answered with its ids as soon as it is accepted
 //! (its fills come as order changes); a post-only order that would take liquidity is
@@ -19,7 +21,12 @@ use crate::core::{
 };
 use crate::local_exchange::TradingConfig;
 use crate::sim::{SimConfig, SimExchange};
+use crate::venues::kucoin::orders::Text;
 use serde::{Deserialize, Serialize};
+
+mod futures;
+
+pub use futures::{MAX_LEVERAGE, is_futures_private_topic};
 
 /// Open orders a symbol may hold (KuCoin's HF limit is higher; the engine's own).
 const MAX_OPEN: usize = 200;
@@ -64,9 +71,12 @@ struct Order {
     cancelled: bool,
     created_ms: i64,
     updated_ms: i64,
+    /// What a futures order carries besides (`None` on spot).
+    futures: Option<futures::Terms>,
 }
 
-/// `POST /api/v1/hf/orders`'s body.
+/// `POST /api/v1/hf/orders`'s body (and futures' `POST /api/v1/orders`, whose sizes
+/// are numbers of contracts).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PlaceBody {
@@ -77,13 +87,27 @@ struct PlaceBody {
     #[serde(rename = "type", default = "limit")]
     typ: String,
     #[serde(default)]
-    price: Option<String>,
+    price: Option<Text>,
     #[serde(default)]
-    size: Option<String>,
+    size: Option<Text>,
     #[serde(default)]
     time_in_force: Option<String>,
     #[serde(default)]
     post_only: bool,
+    #[serde(default)]
+    leverage: Option<Text>,
+    #[serde(default)]
+    margin_mode: Option<String>,
+    #[serde(default)]
+    reduce_only: bool,
+    #[serde(default)]
+    close_order: bool,
+    #[serde(default)]
+    stop: Option<String>,
+    #[serde(default)]
+    stop_price: Option<Text>,
+    #[serde(default)]
+    stop_price_type: Option<String>,
 }
 
 fn limit() -> String {
@@ -124,38 +148,62 @@ pub struct Desk {
     orders: Vec<Order>,
     next_id: u64,
     next_trade: u64,
-    /// Order changes waiting for the account's sessions: their `type`, and their data.
-    events: Vec<(&'static str, sonic_rs::Value)>,
+    /// Messages waiting for the account's sessions.
+    events: Vec<Event>,
+    /// Each futures symbol's position changed since the last messages.
+    moved: Vec<bool>,
+}
+
+/// A private message waiting: a spot order change (its `type`, its data) or a
+/// futures one (its topic without the symbol, subject and data).
+enum Event {
+    Spot(&'static str, sonic_rs::Value),
+    Futures {
+        symbol: usize,
+        topic: &'static str,
+        subject: &'static str,
+        data: sonic_rs::Value,
+    },
 }
 
 impl Desk {
     /// A desk for `specs` under `cfg` (fees default to KuCoin's base spot tier,
     /// 0.1 % maker and taker).
     pub fn new(specs: &[SymbolSpec], cfg: &TradingConfig) -> Self {
-        let (maker, taker) = cfg.fees.unwrap_or((100_000, 100_000));
-        let sim_cfg = SimConfig {
-            latency: Default::default(),
-            queue: cfg.queue,
-            maker_fee_e8: maker,
-            taker_fee_e8: taker,
-            capital_e8: cfg.capital_e8,
-            leverage: 1,
-            maintenance_ppm: 4_000,
-            max_orders: MAX_OPEN,
-            seed: 0,
-            book: Default::default(),
+        let sim_of = |spec: &SymbolSpec| {
+            // KuCoin's base tiers: spot 0.1 % both ways, futures 0.02 % maker and
+            // 0.06 % taker.
+            let base = if spec.market.is_futures() {
+                (20_000, 60_000)
+            } else {
+                (100_000, 100_000)
+            };
+            let (maker, taker) = cfg.fees.unwrap_or(base);
+            SimExchange::new(
+                spec,
+                &SimConfig {
+                    latency: Default::default(),
+                    queue: cfg.queue,
+                    maker_fee_e8: maker,
+                    taker_fee_e8: taker,
+                    capital_e8: cfg.capital_e8,
+                    leverage: 1,
+                    maintenance_ppm: 4_000,
+                    max_orders: MAX_OPEN,
+                    seed: 0,
+                    book: Default::default(),
+                },
+            )
         };
         Self {
             specs: specs.to_vec(),
-            sims: specs
-                .iter()
-                .map(|s| SimExchange::new(s, &sim_cfg))
-                .collect(),
+            sims: specs.iter().map(sim_of).collect(),
             valuers: specs.iter().map(Valuer::new).collect(),
             orders: Vec::new(),
             next_id: 1,
             next_trade: 1,
             events: Vec::new(),
+            moved: vec![false; specs.len()],
         }
     }
 
@@ -192,23 +240,35 @@ impl Desk {
         }
     }
 
-    /// The private messages waiting, each with its topic (a change goes to both
-    /// versions of the channel; `received` only to V2).
-    pub fn take_events(&mut self) -> Vec<(&'static str, String)> {
+    /// The private messages waiting, each with its topic (a spot change goes to both
+    /// versions of the channel, `received` only to V2; a futures one to the channel
+    /// of all symbols and to the symbol's).
+    pub fn take_events(&mut self) -> Vec<(String, String)> {
+        self.position_events();
         let mut out = Vec::new();
-        for (typ, data) in std::mem::take(&mut self.events) {
-            for topic in ORDERS_TOPICS {
-                if typ == "received" && topic == ORDERS_TOPICS[1] {
-                    continue;
+        for e in std::mem::take(&mut self.events) {
+            match e {
+                Event::Spot(typ, data) => {
+                    for topic in ORDERS_TOPICS {
+                        if typ == "received" && topic == ORDERS_TOPICS[1] {
+                            continue;
+                        }
+                        out.push((topic.to_string(), message(topic, "orderChange", &data)));
+                    }
                 }
-                let msg = sonic_rs::json!({
-                    "type": "message",
-                    "topic": topic,
-                    "subject": "orderChange",
-                    "channelType": "private",
-                    "data": data.clone(),
-                });
-                out.push((topic, msg.to_string()));
+                Event::Futures {
+                    symbol,
+                    topic,
+                    subject,
+                    data,
+                } => {
+                    let named = format!("{topic}:{}", self.specs[symbol].name);
+                    if topic != futures::POSITION_TOPIC {
+                        out.push((topic.to_string(), message(topic, subject, &data)));
+                    }
+                    let m = message(&named, subject, &data);
+                    out.push((named, m));
+                }
             }
         }
         out
@@ -251,39 +311,29 @@ impl Desk {
         let Some(k) = self.symbol(&b.symbol) else {
             return refused("900001", "symbol not exists");
         };
-        let spec = &self.specs[k];
-        let side = match b.side.as_str() {
-            "buy" => OrderSide::Buy,
-            "sell" => OrderSide::Sell,
-            _ => return refused("400100", "side must be buy or sell"),
-        };
-        let client = match b.client_oid.as_deref() {
-            None | Some("") => ClientId::from(&format!("kc{}", self.next_id)).unwrap_or_default(),
-            Some(c)
-                if c.len() <= 36
-                    && c.bytes()
-                        .all(|x| x.is_ascii_alphanumeric() || x == b'_' || x == b'-') =>
-            {
-                ClientId::from(c).unwrap_or_default()
-            }
-            Some(_) => {
-                return refused(
-                    "400100",
-                    "clientOid: letters, digits, _ and -, at most 36 characters here (KuCoin takes 40)",
-                );
-            }
-        };
-        if self.orders.iter().any(|o| o.active && o.client == client) {
-            return refused("400100", "clientOid is duplicated");
+        if self.specs[k].market.is_futures() {
+            return refused(
+                "400100",
+                "a futures contract: its orders go to POST /api/v1/orders (the futures host)",
+            );
         }
-        let Some(size) = b.size.as_deref() else {
+        let spec = &self.specs[k];
+        let side = match side_of(&b.side) {
+            Ok(s) => s,
+            Err(a) => return a,
+        };
+        let client = match self.client_of(b.client_oid.as_deref()) {
+            Ok(c) => c,
+            Err(a) => return a,
+        };
+        let Some(size) = b.size.as_ref() else {
             // `funds` (a market order's quote amount) is not taken: sizes only.
             return refused(
                 "400100",
                 "size is required (funds orders are not taken here)",
             );
         };
-        let Ok(size) = spec.qty.parse(size.as_bytes()) else {
+        let Ok(size) = spec.qty.parse(size.0.as_bytes()) else {
             return refused("400100", "Size increment invalid.");
         };
         if size.0 <= 0 {
@@ -310,52 +360,51 @@ impl Desk {
         let price = if market {
             Ticks(0)
         } else {
-            match b.price.as_deref().map(|p| spec.price.parse(p.as_bytes())) {
-                Some(Ok(p)) if p.0 > 0 => p,
-                Some(_) => return refused("400100", "Price increment invalid."),
-                None => return refused("400100", "price is required for a limit order"),
+            match limit_price(spec, b.price.as_ref()) {
+                Ok(p) => p,
+                Err(a) => return a,
             }
         };
         if side == OrderSide::Sell && size.0 > self.free_base(k) {
             return refused("200004", "Balance insufficient!");
         }
-        let order = NewOrder {
-            id: client,
+        let order = self.order(
+            k,
+            client,
             side,
-            kind,
+            (market, tif, b.post_only),
             price,
-            qty: size,
-            reduce_only: false,
-        };
+            size,
+            now_ms,
+        );
+        self.submit(order, kind, now_ms)
+    }
+
+    /// A new order's record (not yet matched).
+    #[allow(clippy::too_many_arguments)]
+    fn order(
+        &mut self,
+        k: usize,
+        client: ClientId,
+        side: OrderSide,
+        (market, tif, post_only): (bool, &'static str, bool),
+        price: Ticks,
+        size: Lots,
+        now_ms: i64,
+    ) -> Order {
         let id = format!(
             "{:024x}",
             0x6d6e_7600_0000_0000_0000_0000u128 + self.next_id as u128
         );
         self.next_id += 1;
-        let reports = self.run(k, OrderCmd::New(order));
-        let refusal = reports.iter().find_map(|e| match e.report {
-            Report::Rejected(r) if e.client_id == client => Some(r),
-            _ => None,
-        });
-        match refusal {
-            None | Some(Reject::WouldTakeLiquidity) => {}
-            Some(Reject::InsufficientMargin) => return refused("200004", "Balance insufficient!"),
-            Some(Reject::TooManyOrders) => {
-                return refused("400100", "too many open orders on this symbol");
-            }
-            Some(Reject::MinNotional) => {
-                return refused("400100", "the order's funds are under the minimum");
-            }
-            Some(r) => return refused("400100", &format!("the order is refused: {r:?}")),
-        }
-        self.orders.push(Order {
-            id: id.clone(),
+        Order {
+            id,
             client,
             symbol: k,
             side,
             market,
             tif,
-            post_only: b.post_only,
+            post_only,
             price,
             size,
             deal_size: Lots(0),
@@ -365,14 +414,95 @@ impl Desk {
             cancelled: false,
             created_ms: now_ms,
             updated_ms: now_ms,
+            futures: None,
+        }
+    }
+
+    /// A client id KuCoin would take and no working order has (one is made when none
+    /// is given).
+    fn client_of(&self, oid: Option<&str>) -> Result<ClientId, Answer> {
+        let client = match oid {
+            None | Some("") => ClientId::from(&format!("kc{}", self.next_id)).unwrap_or_default(),
+            Some(c)
+                if c.len() <= 36
+                    && c.bytes()
+                        .all(|x| x.is_ascii_alphanumeric() || x == b'_' || x == b'-') =>
+            {
+                ClientId::from(c).unwrap_or_default()
+            }
+            Some(_) => {
+                return Err(refused(
+                    "400100",
+                    "clientOid: letters, digits, _ and -, at most 36 characters here (KuCoin takes 40)",
+                ));
+            }
+        };
+        if self.orders.iter().any(|o| o.active && o.client == client) {
+            return Err(refused("400100", "clientOid is duplicated"));
+        }
+        Ok(client)
+    }
+
+    /// Matches a checked order; KuCoin's answer (its ids), or the refusal.
+    fn submit(&mut self, order: Order, kind: OrderKind, now_ms: i64) -> Answer {
+        let (k, client, futures) = (order.symbol, order.client, order.futures);
+        let new = NewOrder {
+            id: client,
+            side: order.side,
+            kind,
+            price: order.price,
+            qty: order.size,
+            reduce_only: futures.is_some_and(|f| f.reduce_only),
+        };
+        if let Some(f) = futures {
+            // Isolated margin: a flat symbol takes the order's leverage.
+            self.sims[k].account_mut().set_leverage(f.leverage);
+        }
+        let reports = self.run(k, OrderCmd::New(new));
+        let refusal = reports.iter().find_map(|e| match e.report {
+            Report::Rejected(r) if e.client_id == client => Some(r),
+            _ => None,
         });
+        let balance = if futures.is_some() {
+            (
+                "300003",
+                "Balance insufficient. The order would cost more than the available balance.",
+            )
+        } else {
+            ("200004", "Balance insufficient!")
+        };
+        match refusal {
+            None | Some(Reject::WouldTakeLiquidity) => {}
+            Some(Reject::InsufficientMargin) => return refused(balance.0, balance.1),
+            Some(Reject::TooManyOrders) => {
+                return refused("400100", "too many open orders on this symbol");
+            }
+            Some(Reject::MinNotional) => {
+                return refused("400100", "the order's funds are under the minimum");
+            }
+            Some(Reject::WouldTrigger) => {
+                return refused("400100", "the stop price would trigger at once");
+            }
+            Some(Reject::ReduceOnly) => {
+                return refused("300009", "No open positions to close.");
+            }
+            Some(r) => return refused("400100", &format!("the order is refused: {r:?}")),
+        }
+        let id = order.id.clone();
+        self.orders.push(order);
         let i = self.orders.len() - 1;
-        self.emit(i, "received", None, now_ms);
+        if futures.is_none() {
+            self.emit(i, "received", None, now_ms);
+        }
         if refusal == Some(Reject::WouldTakeLiquidity) {
             // KuCoin accepts a post-only order that would take, then cancels it.
             self.close(i, true, now_ms);
         } else {
-            self.emit(i, "open", None, now_ms);
+            if futures.is_some_and(|f| f.stop.is_some()) {
+                self.stop_event(i, "open", now_ms);
+            } else {
+                self.emit(i, "open", None, now_ms);
+            }
             self.apply(k, &reports, now_ms);
         }
         #[derive(Serialize)]
@@ -466,6 +596,9 @@ impl Desk {
         }
         let mut out = Vec::new();
         for (k, (sim, spec)) in self.sims.iter().zip(&self.specs).enumerate() {
+            if spec.market.is_futures() {
+                continue; // the futures account is apart (`account-overview`)
+            }
             let (base, quote) = spec.name.split_once('-').unwrap_or((&spec.name, "USDT"));
             let acc = sim.account();
             let qd = spec.qty.decimals();
@@ -554,6 +687,15 @@ impl Desk {
                     maker,
                 } => {
                     let value = self.valuers[k].quote_e8(price, qty);
+                    if let Some(f) = self.orders[i].futures.as_mut()
+                        && f.stop.is_some()
+                        && !f.triggered
+                    {
+                        // A stop reached its price: it is a market order from now.
+                        f.triggered = true;
+                        self.stop_event(i, "triggered", now_ms);
+                        self.emit(i, "open", None, now_ms);
+                    }
                     let o = &mut self.orders[i];
                     o.deal_size = Lots(o.deal_size.0 + qty.0);
                     o.deal_funds_e8 = o.deal_funds_e8.saturating_add(value);
@@ -577,6 +719,9 @@ impl Desk {
         o.active = false;
         o.cancelled = cancelled;
         o.updated_ms = now_ms;
+        if o.futures.is_some_and(|f| f.stop.is_some() && !f.triggered) {
+            return self.stop_event(i, "cancel", now_ms);
+        }
         self.emit(
             i,
             if cancelled { "canceled" } else { "filled" },
@@ -593,6 +738,12 @@ impl Desk {
         fill: Option<(Ticks, Lots, bool, u64)>,
         now_ms: i64,
     ) {
+        if self.orders[i].futures.is_some() {
+            if typ != "received" {
+                self.futures_emit(i, typ, fill, now_ms);
+            }
+            return;
+        }
         let o = &self.orders[i];
         let spec = &self.specs[o.symbol];
         let status = match typ {
@@ -626,8 +777,38 @@ impl Desk {
                 d.insert("liquidity", if maker { "maker" } else { "taker" });
             }
         }
-        self.events.push((typ, data));
+        self.events.push(Event::Spot(typ, data));
     }
+}
+
+/// `buy` or `sell`.
+fn side_of(text: &str) -> Result<OrderSide, Answer> {
+    match text {
+        "buy" => Ok(OrderSide::Buy),
+        "sell" => Ok(OrderSide::Sell),
+        _ => Err(refused("400100", "side must be buy or sell")),
+    }
+}
+
+/// A limit order's price on the grid.
+fn limit_price(spec: &SymbolSpec, price: Option<&Text>) -> Result<Ticks, Answer> {
+    match price.map(|p| spec.price.parse(p.0.as_bytes())) {
+        Some(Ok(p)) if p.0 > 0 => Ok(p),
+        Some(_) => Err(refused("400100", "Price increment invalid.")),
+        None => Err(refused("400100", "price is required for a limit order")),
+    }
+}
+
+/// A private message's text.
+fn message(topic: &str, subject: &str, data: &sonic_rs::Value) -> String {
+    sonic_rs::json!({
+        "type": "message",
+        "topic": topic,
+        "subject": subject,
+        "channelType": "private",
+        "data": data.clone(),
+    })
+    .to_string()
 }
 
 /// How a request names an order.

@@ -28,8 +28,15 @@
 //! `/spotMarket/tradeOrdersV2` (and its first version, `/spotMarket/tradeOrders`) of a
 //! session opened with a `bullet-private` token.
 //!
-//! Not served yet (each answered with a clear refusal, never a made-up success):
-//! futures recordings and orders, stop orders, margin.
+//! Futures (linear contracts, on the same server: KuCoin's futures paths do not meet
+//! its spot ones): the contract list, `GET /api/v1/level2/snapshot` (and depth 20 /
+//! 100) from the venue's book, the `/contractMarket/level2`, `execution` and
+//! `tickerV2` topics as recorded, and the futures desk (`desk::futures`: orders with
+//! leverage, reduce-only, `closeOrder` and stops; positions; the account overview;
+//! private order, stop and position topics).
+//!
+//! Not served (each answered with a clear refusal, never a made-up success): inverse
+//! contracts, cross margin, spot stop orders, margin trading.
 //!
 //! The replay starts when the first subscriber takes its REST snapshot (or a second
 //! after it subscribed); the recording up to its own snapshots is applied first, so
@@ -163,9 +170,13 @@ impl LocalKucoin {
                 serves: Venue::Kucoin.name(),
             });
         }
-        if table.specs().iter().any(|s| s.market.is_futures()) {
+        if table
+            .specs()
+            .iter()
+            .any(|s| s.market.is_futures() && crate::core::Valuer::new(s).is_inverse())
+        {
             return Err(StartError::Unsupported(
-                "the local KuCoin venue serves spot recordings; futures are not served yet (docs/kucoin.md)",
+                "the local KuCoin venue serves spot and linear futures recordings; inverse (coin-margined) contracts are not served (docs/kucoin.md)",
             ));
         }
         let specs = table.specs().to_vec();

@@ -48,7 +48,19 @@ type Headers = Vec<(&'static str, String)>;
 /// Answers one request: status, headers and body.
 pub fn answer(shared: &Shared, req: &Request) -> (u16, Headers, Vec<u8>) {
     let path = req.path.as_str();
-    if req.path.starts_with("/api/v1/hf/orders") || path == "/api/v1/accounts" {
+    const FUTURES_TRADING: [&str; 7] = [
+        "/api/v1/orders",
+        "/api/v1/stopOrders",
+        "/api/v1/position",
+        "/api/v1/positions",
+        "/api/v1/account-overview",
+        "/api/v2/position/",
+        "/api/v2/changeCrossUserLeverage",
+    ];
+    if req.path.starts_with("/api/v1/hf/orders")
+        || path == "/api/v1/accounts"
+        || FUTURES_TRADING.iter().any(|p| path.starts_with(p))
+    {
         return trading(shared, req);
     }
     let (status, body) = public(shared, req);
@@ -81,6 +93,21 @@ fn public(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
         },
         ("GET", "/api/v1/market/orderbook/level2_20") => depth(shared, req, 20),
         ("GET", "/api/v1/market/orderbook/level2_100") => depth(shared, req, 100),
+        // Futures (KuCoin's futures host; one server here: the paths do not meet).
+        ("GET", p) if p == Rest::Contracts.path() => {
+            contracts_answer(shared.specs.iter().filter(|s| s.market.is_futures()), true)
+        }
+        ("GET", p) if p.starts_with("/api/v1/contracts/") => {
+            let name = &p["/api/v1/contracts/".len()..];
+            let one = shared
+                .specs
+                .iter()
+                .filter(|s| s.market.is_futures() && s.name.as_str() == name);
+            contracts_answer(one, false)
+        }
+        ("GET", "/api/v1/level2/snapshot") => futures_depth(shared, req, usize::MAX),
+        ("GET", "/api/v1/level2/depth20") => futures_depth(shared, req, 20),
+        ("GET", "/api/v1/level2/depth100") => futures_depth(shared, req, 100),
         _ => (404, refusal("404000", "Url Not Found")),
     }
 }
@@ -119,6 +146,9 @@ fn trading(shared: &Shared, req: &Request) -> (u16, Headers, Vec<u8>) {
 fn weight(req: &Request) -> u32 {
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/api/v1/accounts") => 5,
+        // Futures: an order 2, a cancel 1, queries and the account 2–5.
+        ("POST", "/api/v1/orders") => 2,
+        ("GET", "/api/v1/account-overview") => 5,
         ("GET", _) => 2,
         _ => 1,
     }
@@ -175,24 +205,141 @@ fn trade(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
     let now = shared.server_ms() as i64;
     let mut st = lock(&shared.state);
     let desk = &mut st.desk;
-    let rest = req.path.trim_start_matches("/api/v1/hf/orders");
-    match (req.method.as_str(), req.path.as_str(), rest) {
-        ("GET", "/api/v1/accounts", _) => desk.balances(query_param(&req.query, "type")),
-        ("POST", _, "") => desk.place(&req.body, now),
-        ("GET", _, "/active") => desk.active(symbol.unwrap_or("")),
-        ("DELETE", _, r) | ("GET", _, r) if r.starts_with('/') => {
-            let by = match r.strip_prefix("/client-order/") {
-                Some(c) => By::Client(c),
-                None => By::Id(&r[1..]),
-            };
-            if req.method == "DELETE" {
-                desk.cancel(symbol, by, now)
-            } else {
-                desk.query(symbol, by)
+    let path = req.path.as_str();
+    let q = |name| query_param(&req.query, name);
+    if let Some(rest) = path.strip_prefix("/api/v1/hf/orders") {
+        return match (req.method.as_str(), rest) {
+            ("POST", "") => desk.place(&req.body, now),
+            ("GET", "/active") => desk.active(symbol.unwrap_or("")),
+            ("DELETE", r) | ("GET", r) if r.starts_with('/') => {
+                let by = match r.strip_prefix("/client-order/") {
+                    Some(c) => By::Client(c),
+                    None => By::Id(&r[1..]),
+                };
+                if req.method == "DELETE" {
+                    desk.cancel(symbol, by, now)
+                } else {
+                    desk.query(symbol, by)
+                }
             }
+            _ => (404, refusal("404000", "Url Not Found")),
+        };
+    }
+    match (req.method.as_str(), path) {
+        ("GET", "/api/v1/accounts") => desk.balances(q("type")),
+        // Futures.
+        ("POST", "/api/v1/orders") => desk.place_futures(&req.body, now),
+        ("GET", "/api/v1/orders") => match q("status") {
+            Some("active") | None => desk.futures_list(symbol, false),
+            // Closed orders are kept for queries by id; the list of them is not served.
+            Some(_) => refusal_answer(
+                "400100",
+                "status=done is not listed here: query orders by id",
+            ),
+        },
+        ("GET", "/api/v1/stopOrders") => desk.futures_list(symbol, true),
+        ("GET", "/api/v1/orders/byClientOid") => {
+            desk.futures_query(By::Client(q("clientOid").unwrap_or("")))
         }
+        ("DELETE", p) if p.starts_with("/api/v1/orders/client-order/") => desk.cancel(
+            symbol,
+            By::Client(&p["/api/v1/orders/client-order/".len()..]),
+            now,
+        ),
+        ("DELETE", p) if p.starts_with("/api/v1/orders/") => {
+            desk.cancel(None, By::Id(&p["/api/v1/orders/".len()..]), now)
+        }
+        ("GET", p) if p.starts_with("/api/v1/orders/") => {
+            desk.futures_query(By::Id(&p["/api/v1/orders/".len()..]))
+        }
+        ("GET", "/api/v1/position") => desk.position(symbol.unwrap_or(""), now),
+        ("GET", "/api/v1/positions") => desk.positions(now),
+        ("GET", "/api/v1/account-overview") => desk.overview(q("currency")),
+        ("GET", "/api/v2/position/getMarginMode") => desk.margin_mode(symbol.unwrap_or("")),
+        ("POST", "/api/v2/position/changeMarginMode") => desk.change_margin_mode(&req.body),
+        ("POST", "/api/v2/changeCrossUserLeverage") => refusal_answer(
+            "400100",
+            "cross margin is not modelled by the local KuCoin venue: ISOLATED only",
+        ),
         _ => (404, refusal("404000", "Url Not Found")),
     }
+}
+
+fn refusal_answer(code: &str, msg: &str) -> (u16, Vec<u8>) {
+    (400, refusal(code, msg))
+}
+
+/// Contracts as `GET /api/v1/contracts/active` lists them (a list), or one as
+/// `/api/v1/contracts/{symbol}` describes it; numbers as KuCoin writes them.
+fn contracts_answer<'a>(specs: impl Iterator<Item = &'a SymbolSpec>, list: bool) -> (u16, Vec<u8>) {
+    let rows: Vec<String> = specs
+        .map(|s| {
+            let base = s.name.strip_suffix("USDTM").or_else(|| s.name.strip_suffix("USDCM")).unwrap_or(&s.name);
+            let quote = if s.name.ends_with("USDCM") { "USDC" } else { "USDT" };
+            format!(
+                r#"{{"symbol":"{name}","rootSymbol":"{quote}","type":"FFWCSX","baseCurrency":"{base}","quoteCurrency":"{quote}","settleCurrency":"{quote}","multiplier":{mult},"lotSize":1,"tickSize":{tick},"maxOrderQty":1000000000,"maxPrice":1000000000,"isInverse":false,"isQuanto":false,"status":"Open","maxLeverage":{lev},"makerFeeRate":0.0002,"takerFeeRate":0.0006}}"#,
+                name = s.name,
+                mult = s.qty.format(s.qty.step()),
+                tick = s.price.format(s.price.step()),
+                lev = super::desk::MAX_LEVERAGE,
+            )
+        })
+        .collect();
+    match (list, rows.len()) {
+        (true, _) => (
+            200,
+            format!(r#"{{"code":"200000","data":[{}]}}"#, rows.join(",")).into_bytes(),
+        ),
+        (false, 1) => (
+            200,
+            format!(r#"{{"code":"200000","data":{}}}"#, rows[0]).into_bytes(),
+        ),
+        (false, _) => (400, refusal("900001", "contract does not exist")),
+    }
+}
+
+/// A futures contract's book as `GET /api/v1/level2/snapshot` writes it: numbers,
+/// sizes in contracts, the sequence of the last update applied, time in ns.
+fn futures_depth(shared: &Shared, req: &Request, limit: usize) -> (u16, Vec<u8>) {
+    let symbol = query_param(&req.query, "symbol").unwrap_or("");
+    let Some(k) = shared
+        .specs
+        .iter()
+        .position(|s| s.market.is_futures() && s.name.as_str() == symbol)
+    else {
+        return (400, refusal("900001", "contract does not exist"));
+    };
+    let spec = &shared.specs[k];
+    let text = {
+        let st = lock(&shared.state);
+        let book = &st.books[k];
+        if book.state() != SyncState::Live {
+            return (503, refusal("503000", "The book is not available yet"));
+        }
+        let side = |levels: &[[String; 2]]| -> String {
+            let v: Vec<String> = levels
+                .iter()
+                .map(|[p, q]| {
+                    let n = spec
+                        .qty
+                        .parse(q.as_bytes())
+                        .map_or(0, |l| l.0 / spec.qty.step().0.max(1));
+                    format!("[{p},{n}]")
+                })
+                .collect();
+            v.join(",")
+        };
+        let top = book.top(limit);
+        format!(
+            r#"{{"code":"200000","data":{{"sequence":{},"symbol":"{symbol}","bids":[{}],"asks":[{}],"ts":{}}}}}"#,
+            book.update_id(),
+            side(&top.bids),
+            side(&top.asks),
+            st.now_ms.saturating_mul(1_000_000),
+        )
+    };
+    shared.gate.snapshot_taken();
+    (200, text.into_bytes())
 }
 
 fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {

@@ -297,7 +297,8 @@ fn control(shared: &Shared, session: u64, text: &str, private_session: bool) -> 
         "subscribe" | "unsubscribe" => {
             let adding = req.typ == "subscribe";
             let topic = req.topic.as_deref().unwrap_or("");
-            let private_topic = super::desk::ORDERS_TOPICS.contains(&topic);
+            let private_topic = super::desk::ORDERS_TOPICS.contains(&topic)
+                || super::desk::is_futures_private_topic(topic);
             if private_topic && !(req.private && private_session) {
                 return Some(error(
                     &id,
@@ -351,11 +352,14 @@ fn control(shared: &Shared, session: u64, text: &str, private_session: bool) -> 
 /// `/market/level2:A,B` → one topic per symbol, each checked: a known channel, a
 /// served symbol (candles: `SYMBOL_1min`).
 fn expand(shared: &Shared, topic: &str) -> Result<Vec<String>, (u32, String)> {
-    const CHANNELS: [&str; 4] = [
+    const CHANNELS: [&str; 7] = [
         "/market/level2",
         "/market/match",
         "/market/ticker",
         "/market/candles",
+        "/contractMarket/level2",
+        "/contractMarket/execution",
+        "/contractMarket/tickerV2",
     ];
     let unknown = || (404, format!("topic {topic} does not exist"));
     let (channel, list) = topic.split_once(':').ok_or_else(unknown)?;

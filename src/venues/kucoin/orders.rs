@@ -498,7 +498,11 @@ pub struct PrivateMessage {
 /// KuCoin's refusal of an order request as the trader's [`Reject`] (§9).
 pub fn reject_of(code: &str, msg: &str) -> Reject {
     match code {
-        "200004" | "300003" => Reject::InsufficientMargin,
+        // Futures: 300003 balance, 330008 the margin and leverage's open limit,
+        // 300009 "No open positions to close." (a reduce-only order with nothing to
+        // reduce).
+        "200004" | "300003" | "330008" => Reject::InsufficientMargin,
+        "300009" => Reject::ReduceOnly,
         "400001" | "400003" | "400004" | "400005" | "400006" | "400007" | "411100" => {
             Reject::BadSignature
         }

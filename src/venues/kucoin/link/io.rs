@@ -953,6 +953,23 @@ impl Io {
         if msg.subject == "position.change" {
             return self.on_position(msg.data.as_ref());
         }
+        if msg.subject == "stopOrder" {
+            // A stop's end without an order change (cancelled by KuCoin, e.g. a
+            // reduce-only stop once the position is closed) names no client id: the
+            // open orders are asked how they stand.
+            LinkStats::bump(&self.shared.counters.other_events);
+            let cancelled = msg.data.as_ref().is_some_and(|d| {
+                sonic_rs::JsonValueTrait::get(d, "type")
+                    .and_then(|t| sonic_rs::JsonValueTrait::as_str(t))
+                    == Some("cancel")
+            });
+            if cancelled {
+                for o in self.ledger.orders.values_mut().filter(|t| !t.done) {
+                    o.unknown = true;
+                }
+            }
+            return;
+        }
         if msg.subject != "orderChange" {
             LinkStats::bump(&self.shared.counters.other_events);
             return;

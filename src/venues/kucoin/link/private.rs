@@ -1,7 +1,7 @@
 //! The private WebSocket session: a signed `bullet-private` token, the session on the
 //! server it names, the order changes subscribed (spot `/spotMarket/tradeOrdersV2`;
-//! futures `/contractMarket/tradeOrders:{symbol}` and the position's
-//! `/contract/position:{symbol}`), pings at the server's
+//! futures `/contractMarket/tradeOrders:{symbol}`, the position's
+//! `/contract/position:{symbol}` and the stop orders' `/contractMarket/advancedOrders`), pings at the server's
 //! interval, a new session (new token) with backoff when one is lost. Messages go to
 //! the I/O thread as they come.
 
@@ -28,6 +28,7 @@ pub(super) fn topics(spec: &crate::core::SymbolSpec) -> Vec<String> {
         vec![
             format!("/contractMarket/tradeOrders:{}", spec.name),
             format!("/contract/position:{}", spec.name),
+            "/contractMarket/advancedOrders".to_string(),
         ]
     } else {
         vec![ORDERS_TOPIC.to_string()]

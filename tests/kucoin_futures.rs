@@ -1,0 +1,271 @@
+//! KuCoin futures end to end without the internet: the shared spot capture rewritten
+//! as a linear contract's futures session (`common::kucoin_futures_recording`, from
+//! KuCoin's documented futures shapes) replays to the reference replay's book; the
+//! local KuCoin venue serves it (futures topics, snapshot, contracts, the futures
+//! desk), and Minerva's order link and pipeline trade it — leverage, reduce-only
+//! exits, stops on the exchange — with the journal, the link and the venue's
+//! position in agreement.
+
+mod common;
+
+use minerva::local_exchange::kucoin::{Config, LocalKucoin};
+use minerva::local_exchange::{Faults, Limits};
+use minerva::replay::ReplayOptions;
+use minerva::venues::kucoin::keys::KucoinKeys;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+const SYMBOL: &str = "BCHSV-USDT";
+
+/// The futures recording in a file; its contract's name.
+fn recording(tag: &str) -> Option<(String, PathBuf)> {
+    let (contract, text) = common::kucoin_futures_recording(SYMBOL)?;
+    let file = std::env::temp_dir().join(format!(
+        "minerva-kucoin-futures-{tag}-{}-{}.txt",
+        std::process::id(),
+        common::thread_id()
+    ));
+    std::fs::write(&file, text).unwrap();
+    Some((contract, file))
+}
+
+fn expected_digest(symbol: &str) -> String {
+    let dir = common::shared_data().unwrap().join("kucoin-sample");
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("EXPECTED.json")).unwrap()).unwrap();
+    v["replay"][symbol]["final_book_sha256"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The contract's book, rebuilt by KuCoin futures' rule (snapshot, then each
+/// message at `last + 1`), ends where the reference's spot replay ends: same grid,
+/// same levels.
+#[test]
+fn the_capture_as_a_futures_contract_replays_to_the_reference_book() {
+    let Some((contract, file)) = recording("replay") else {
+        return;
+    };
+    let out = common::minerva_ok(&["replay", "--json", file.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&file);
+    let r: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(r["symbol"], contract.as_str());
+    assert_eq!(r["venue"], "kucoin");
+    assert_eq!(r["state"], "live");
+    assert_eq!(r["gaps"], 0, "{r}");
+    assert_eq!(r["decode_errors"], 0, "{r}");
+    assert!(r["trades"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(
+        r["final_book_sha256"],
+        expected_digest(SYMBOL).as_str(),
+        "{r}"
+    );
+}
+
+fn venue(files: Vec<PathBuf>, speed: Option<f64>) -> LocalKucoin {
+    LocalKucoin::start(Config {
+        files,
+        replay: ReplayOptions::default(),
+        speed,
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Faults::default(),
+        keys: Arc::new(KucoinKeys::paper()),
+        limits: Limits::default(),
+        trading: Default::default(),
+    })
+    .unwrap()
+}
+
+/// The contract's best bid and ask on the venue's public top 20 (futures: numbers).
+fn top_of_book(rest: &str, contract: &str, spec: &minerva::core::SymbolSpec) -> (i64, i64) {
+    let body = minerva::net::http::get(
+        rest.trim_start_matches("http://"),
+        &format!("/api/v1/level2/depth20?symbol={contract}"),
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    if v["code"] != "200000" {
+        return (0, 0);
+    }
+    let px = |side: &str| {
+        let p = v["data"][side][0][0].to_string();
+        spec.price.parse(p.as_bytes()).map_or(0, |t| t.0)
+    };
+    (px("bids"), px("asks"))
+}
+
+/// Minerva's KuCoin link trading the contract on the local venue, request by request:
+/// the leverage settled at start (the strategy's cap within the contract's) is what
+/// the orders carry; a buy through the ask fills (heard on
+/// `/contractMarket/tradeOrders`); a reduce-only stop rests on the exchange, then is
+/// cancelled; a reduce-only market sell closes the position; another one finds
+/// nothing to close (300009). The link's position is the venue's throughout.
+#[test]
+fn the_kucoin_futures_link_follows_each_order_to_its_end() {
+    use minerva::core::{
+        ClientId, Execution, Lots, Market, NewOrder, OrderCmd, OrderKind, OrderRequest, OrderSide,
+        Reject, Report, Ticks,
+    };
+    use minerva::venues::OrderSigner;
+    use minerva::venues::kucoin::stream::FeedConfig;
+    let Some((contract, file)) = recording("link") else {
+        return;
+    };
+    let v = venue(vec![file.clone()], Some(1.0));
+    let rest = format!("http://{}", v.local_addr());
+    let spec = FeedConfig::new(&rest, Market::UsdM, &contract)
+        .fetch_spec()
+        .unwrap();
+    assert!(spec.market.is_futures());
+    let keys = Arc::new(KucoinKeys::paper());
+    let terms = Arc::new(minerva::venues::kucoin::orders::FuturesTerms::default());
+    let mut link = minerva::venues::LinkConfig::Kucoin(minerva::venues::kucoin::link::LinkConfig {
+        rest: rest.clone(),
+        spec: spec.clone(),
+        keys: keys.clone(),
+        time_sync: std::time::Duration::from_secs(1),
+        fees: (20_000, 60_000),
+        on_start: Default::default(),
+        account: None,
+        leverage: Some(minerva::venues::link::LeverageWish {
+            max: 500,
+            capital_e8: 1_000 * 100_000_000,
+            in_use_ppm: 500_000,
+        }),
+        terms: terms.clone(),
+    })
+    .start()
+    .unwrap();
+    // The strategy asked 500: the contract allows 100.
+    assert_eq!(link.leverage(), Some(100));
+    assert_eq!((terms.leverage(), terms.cross()), (100, false));
+    assert_eq!(link.available_e8(), Some(100_000 * 100_000_000));
+    let signer: OrderSigner = minerva::venues::kucoin::sign::Signer::new(&keys)
+        .with_terms(terms.clone())
+        .into();
+    let t = std::time::Instant::now();
+    let (bid, ask) = loop {
+        let (b, a) = top_of_book(&rest, &contract, &spec);
+        if b > 0 && a > b {
+            break (b, a);
+        }
+        assert!(t.elapsed().as_secs() < 10, "no book");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let send = |link: &mut minerva::venues::LiveLink, cmd: OrderCmd| {
+        let req = OrderRequest {
+            cmd,
+            timestamp_ms: link.now_us() / 1000,
+            recv_window_ms: 5_000,
+        };
+        let wire = signer.encode(&spec, &req).unwrap();
+        link.send(&req, &wire, 0);
+    };
+    let wait = |link: &mut minerva::venues::LiveLink, done: &dyn Fn(&[Execution]) -> bool| {
+        let mut got = Vec::new();
+        let t = std::time::Instant::now();
+        while !done(&got) {
+            assert!(t.elapsed().as_secs() < 5, "reports so far: {got:?}");
+            link.drain(|e| got.push(*e));
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        got
+    };
+    let id = |s: &str| ClientId::from(s).unwrap();
+    let order = |c: &str, side, kind, price, qty, reduce_only| {
+        OrderCmd::New(NewOrder {
+            id: id(c),
+            side,
+            kind,
+            price: Ticks(price),
+            qty: Lots(qty),
+            reduce_only,
+        })
+    };
+    let tick = spec.price.step().0;
+    // 0.01 BSV: a million contracts of 10⁻⁸.
+    let qty = 1_000_000 * spec.qty.step().0;
+    let filled = |got: &[Execution], c: &str| -> i64 {
+        got.iter()
+            .filter(|e| e.client_id.as_str() == c)
+            .map(|e| match e.report {
+                Report::Filled { qty, .. } => qty.0,
+                _ => 0,
+            })
+            .sum()
+    };
+    let venue_position = || v.accounts().iter().find(|a| a.0 == contract).unwrap().1;
+    // 1. A buy through the ask fills in full, as a taker.
+    send(
+        &mut link,
+        order(
+            "mnv1e",
+            OrderSide::Buy,
+            OrderKind::LimitIoc,
+            ask + 50 * tick,
+            qty,
+            false,
+        ),
+    );
+    let got = wait(&mut link, &|g| filled(g, "mnv1e") >= qty);
+    assert_eq!(filled(&got, "mnv1e"), qty, "{got:?}");
+    assert!(
+        got.iter()
+            .any(|e| matches!(e.report, Report::Filled { maker: false, fee_e8, .. } if fee_e8 > 0)),
+        "{got:?}"
+    );
+    assert_eq!(link.position(), Lots(qty));
+    assert_eq!(venue_position(), Lots(qty));
+    // 2. A reduce-only stop far below rests on the exchange, then is cancelled.
+    send(
+        &mut link,
+        order(
+            "mnv1s",
+            OrderSide::Sell,
+            OrderKind::StopMarket,
+            bid - 1_000 * tick,
+            qty,
+            true,
+        ),
+    );
+    wait(&mut link, &|g| {
+        g.iter().any(|e| e.report == Report::Accepted)
+    });
+    send(&mut link, OrderCmd::Cancel(id("mnv1s")));
+    wait(&mut link, &|g| {
+        g.iter().any(|e| e.report == Report::Canceled)
+    });
+    // 3. A reduce-only market sell closes the position; 4. another finds none.
+    send(
+        &mut link,
+        order("mnv1m", OrderSide::Sell, OrderKind::Market, 0, qty, true),
+    );
+    let got = wait(&mut link, &|g| filled(g, "mnv1m") >= qty);
+    assert_eq!(filled(&got, "mnv1m"), qty, "{got:?}");
+    assert_eq!(link.position(), Lots(0));
+    send(
+        &mut link,
+        order("mnv2m", OrderSide::Sell, OrderKind::Market, 0, qty, true),
+    );
+    let got = wait(&mut link, &|g| !g.is_empty());
+    assert_eq!(
+        got[0].report,
+        Report::Rejected(Reject::ReduceOnly),
+        "{got:?}"
+    );
+    assert_eq!(venue_position(), Lots(0));
+    let report = link.report();
+    let count = |k: &str| report.counters.iter().find(|c| c.0 == k).unwrap().1;
+    assert_eq!(count("malformed answers or events"), 0);
+    assert_eq!(
+        count("fills without event"),
+        0,
+        "every fill heard on the private session"
+    );
+    drop(link);
+    v.stop();
+    let _ = std::fs::remove_file(&file);
+}
