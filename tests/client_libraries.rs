@@ -113,3 +113,59 @@ fn kucoin_clients_work_against_the_local_kucoin_venue() {
     assert!(text.contains("all kucoin client checks passed"), "{text}");
     venue.stop();
 }
+
+/// ccxt's kucoinfutures and ccxt.pro's kucoinfutures on the local venue serving the
+/// capture as a linear contract (`common::kucoin_futures_recording`).
+#[test]
+fn kucoin_futures_clients_work_against_the_local_kucoin_venue() {
+    if !libraries_present() {
+        assert!(
+            std::env::var_os("MINERVA_REQUIRE_CLIENT_LIBS").is_none(),
+            "python3 with ccxt and websockets is required"
+        );
+        eprintln!("skipped: python3 client libraries not installed");
+        return;
+    }
+    let Some((contract, text)) = common::kucoin_futures_recording("BCHSV-USDT") else {
+        return;
+    };
+    let file = std::env::temp_dir().join(format!(
+        "minerva-kucoin-futures-clients-{}.txt",
+        std::process::id()
+    ));
+    std::fs::write(&file, text).unwrap();
+    use minerva::local_exchange::kucoin::{Config as KucoinConfig, LocalKucoin};
+    let venue = LocalKucoin::start(KucoinConfig {
+        files: vec![file.clone()],
+        replay: Default::default(),
+        speed: Some(1.5),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Faults::default(),
+        keys: std::sync::Arc::new(minerva::venues::kucoin::keys::KucoinKeys::paper()),
+        limits: Limits::default(),
+        trading: Default::default(),
+    })
+    .unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/kucoin_futures_libraries.py"
+    );
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(venue.local_addr().to_string())
+        .arg(&contract)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("all kucoin futures client checks passed"),
+        "{text}"
+    );
+    venue.stop();
+}

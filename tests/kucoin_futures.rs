@@ -101,8 +101,9 @@ fn top_of_book(rest: &str, contract: &str, spec: &minerva::core::SymbolSpec) -> 
 /// the leverage settled at start (the strategy's cap within the contract's) is what
 /// the orders carry; a buy through the ask fills (heard on
 /// `/contractMarket/tradeOrders`); a reduce-only stop rests on the exchange, then is
-/// cancelled; a reduce-only market sell closes the position; another one finds
-/// nothing to close (300009). The link's position is the venue's throughout.
+/// cancelled; with a take profit and a stop resting, a reduce-only market sell closes
+/// the position and KuCoin ends both exits; another sell finds nothing to close
+/// (300009). The link's position is the venue's throughout.
 #[test]
 fn the_kucoin_futures_link_follows_each_order_to_its_end() {
     use minerva::core::{
@@ -238,14 +239,52 @@ fn the_kucoin_futures_link_follows_each_order_to_its_end() {
     wait(&mut link, &|g| {
         g.iter().any(|e| e.report == Report::Canceled)
     });
-    // 3. A reduce-only market sell closes the position; 4. another finds none.
+    // 3. The exits of an operation: a reduce-only take profit far above and a
+    // reduce-only stop far below, both resting; a reduce-only market sell closes the
+    // position first, and KuCoin ends both exits (nothing left to reduce): the link
+    // learns each end without being asked to cancel.
+    send(
+        &mut link,
+        order(
+            "mnv1t",
+            OrderSide::Sell,
+            OrderKind::LimitGtc,
+            ask + 1_000 * tick,
+            qty,
+            true,
+        ),
+    );
+    send(
+        &mut link,
+        order(
+            "mnv2s",
+            OrderSide::Sell,
+            OrderKind::StopMarket,
+            bid - 1_000 * tick,
+            qty,
+            true,
+        ),
+    );
+    let accepted = |g: &[Execution], c: &str| {
+        g.iter()
+            .any(|e| e.client_id.as_str() == c && e.report == Report::Accepted)
+    };
+    wait(&mut link, &|g| accepted(g, "mnv1t") && accepted(g, "mnv2s"));
     send(
         &mut link,
         order("mnv1m", OrderSide::Sell, OrderKind::Market, 0, qty, true),
     );
-    let got = wait(&mut link, &|g| filled(g, "mnv1m") >= qty);
+    let ended = |g: &[Execution], c: &str| {
+        g.iter().any(|e| {
+            e.client_id.as_str() == c && matches!(e.report, Report::Canceled | Report::Expired)
+        })
+    };
+    let got = wait(&mut link, &|g| {
+        filled(g, "mnv1m") >= qty && ended(g, "mnv1t") && ended(g, "mnv2s")
+    });
     assert_eq!(filled(&got, "mnv1m"), qty, "{got:?}");
     assert_eq!(link.position(), Lots(0));
+    // 4. Another reduce-only sell finds nothing to close.
     send(
         &mut link,
         order("mnv2m", OrderSide::Sell, OrderKind::Market, 0, qty, true),
@@ -268,4 +307,213 @@ fn the_kucoin_futures_link_follows_each_order_to_its_end() {
     drop(link);
     v.stop();
     let _ = std::fs::remove_file(&file);
+}
+
+/// The pipeline trading the contract through the order link: entries sized at the
+/// leverage the link settled, each exit a reduce-only take profit and a reduce-only
+/// stop resting on the exchange (no stop held by the trader, as on spot). The
+/// journal, the link and the venue agree: every order and fill journaled, none lost,
+/// the position the journaled fills make is the venue's, the account read at start
+/// and at exit with the position's fields.
+#[test]
+fn the_pipeline_trades_the_contract_through_the_order_link() {
+    use minerva::core::Market;
+    use minerva::gateway::audit::AuditHook;
+    use minerva::pipeline::{RunConfig, run};
+    use minerva::store::journal::{Journal, RunInfo};
+    use minerva::venues::kucoin::stream::{FeedConfig, KucoinSource};
+    use std::sync::atomic::AtomicBool;
+    let Some((contract, file)) = recording("pipeline") else {
+        return;
+    };
+    let v = LocalKucoin::start(Config {
+        files: vec![file.clone()],
+        replay: ReplayOptions::default(),
+        speed: Some(3.0),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Faults::default(),
+        keys: Arc::new(KucoinKeys::paper()),
+        limits: Limits::default(),
+        trading: minerva::local_exchange::TradingConfig {
+            fees: Some((0, 0)),
+            ..Default::default()
+        },
+    })
+    .unwrap();
+    let rest = format!("http://{}", v.local_addr());
+    let feed = FeedConfig::new(&rest, Market::UsdM, &contract);
+    let spec = feed.fetch_spec().unwrap();
+    let source = KucoinSource::new(feed, Arc::new(AtomicBool::new(false)));
+    let strategy = minerva::strategy::Strategy::parse(
+        include_str!("../strategy_0.toml"),
+        &[
+            ("market", contract.clone()),
+            ("maker_fee", "0".into()),
+            ("taker_fee", "0".into()),
+            ("short_pressure", "1".into()),
+            ("long_pressure", "0.5".into()),
+            ("max_concurrent_trades", "20".into()),
+            ("void_height", "-1000000".into()),
+            ("void_prominence", "0".into()),
+            ("bin_ticks", "100".into()),
+            ("max_leverage", "5".into()),
+        ],
+    )
+    .unwrap();
+    let path = std::env::temp_dir().join(format!(
+        "minerva-kucoin-futures-journal-{}-{}.db",
+        std::process::id(),
+        common::thread_id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    let journal = Arc::new(
+        Journal::start(
+            &path,
+            &RunInfo {
+                venue: "kucoin-local".into(),
+                market: "usdm".into(),
+                symbols: vec![contract.clone()],
+                ..RunInfo::default()
+            },
+        )
+        .unwrap(),
+    );
+    let hook = {
+        let j = journal.clone();
+        AuditHook(Arc::new(move |s| j.recorder(s)))
+    };
+    let keys = Arc::new(KucoinKeys::paper());
+    let terms = Arc::new(minerva::venues::kucoin::orders::FuturesTerms::default());
+    let cfg = RunConfig {
+        audit: Some(hook),
+        snapshot_request: Some(source.snapshot_request()),
+        live: Some(minerva::venues::LinkConfig::Kucoin(
+            minerva::venues::kucoin::link::LinkConfig {
+                rest: rest.clone(),
+                spec: spec.clone(),
+                keys: keys.clone(),
+                time_sync: std::time::Duration::from_secs(1),
+                fees: (0, 0),
+                on_start: Default::default(),
+                account: Some(journal.account_sink(std::time::Duration::from_millis(200))),
+                leverage: Some(minerva::venues::link::LeverageWish {
+                    max: strategy.max_leverage,
+                    capital_e8: strategy.capital.0,
+                    in_use_ppm: strategy.max_capital_in_use_ppm,
+                }),
+                terms: terms.clone(),
+            },
+        )),
+        ..RunConfig::default()
+    };
+    let signer = minerva::venues::kucoin::sign::Signer::new(&keys).with_terms(terms.clone());
+    let r = run(source, &spec, &strategy, signer, &cfg).unwrap();
+    drop(cfg);
+    let sum = Arc::try_unwrap(journal).unwrap().finish().unwrap();
+    let text = r.to_text();
+    let link = r.link.as_ref().expect("a live link's report");
+    let count = |k: &str| link.counters.iter().find(|c| c.0 == k).unwrap().1;
+    assert_eq!(
+        terms.leverage(),
+        5,
+        "the strategy's cap, within the contract's"
+    );
+    assert!(r.trader.entries > 0, "{text}");
+    assert_eq!(r.trader.encode_errors, 0, "{text}");
+    assert_eq!(count("malformed answers or events"), 0, "{text}");
+    assert_eq!(sum.lost, 0, "{sum:?}");
+    assert_eq!(sum.orders, r.trader.requests, "{sum:?}\n{text}");
+    assert_eq!(sum.fills, r.exchange.fills, "{sum:?}\n{text}");
+    let db = rusqlite::Connection::open(&path).unwrap();
+    // Exits rest on the exchange: reduce-only take profits and stops were sent.
+    let kinds: Vec<String> = db
+        .prepare("SELECT DISTINCT upper(type) || '/' || reduce_only FROM journal_orders WHERE type IS NOT NULL")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let fills: Vec<(String, String)> = db
+        .prepare("SELECT client_id, qty FROM journal_reports WHERE report = 'FILLED'")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let sides: std::collections::HashMap<String, String> = db
+        .prepare("SELECT client_id, upper(side) FROM journal_orders WHERE side IS NOT NULL")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let net: i64 = fills
+        .iter()
+        .map(|(c, q)| {
+            let lots = spec.qty.parse(q.as_bytes()).unwrap().0;
+            match sides.get(c).map(String::as_str) {
+                Some("BUY") => lots,
+                Some("SELL") => -lots,
+                other => panic!("fill of {c}: no order journaled ({other:?})"),
+            }
+        })
+        .sum();
+    let venue_position = v.accounts().iter().find(|a| a.0 == contract).unwrap().1;
+    assert_eq!(
+        net, venue_position.0,
+        "journaled fills = the venue's position\n{text}"
+    );
+    let rows: Vec<(String, Option<String>)> = db
+        .prepare("SELECT why, position FROM journal_account ORDER BY id")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        rows.first().map(|r| r.0.as_str()),
+        Some("start"),
+        "{rows:?}"
+    );
+    assert_eq!(rows.last().map(|r| r.0.as_str()), Some("exit"), "{rows:?}");
+    // The exit snapshot's position is the venue's (in the base asset).
+    let exit_position = rows.last().and_then(|r| r.1.clone()).unwrap();
+    assert_eq!(
+        spec.qty
+            .parse(exit_position.trim_start_matches('-').as_bytes())
+            .unwrap()
+            .0
+            * if exit_position.starts_with('-') {
+                -1
+            } else {
+                1
+            },
+        venue_position.0,
+        "{rows:?}"
+    );
+    assert!(
+        kinds.iter().any(|k| k == "POST_ONLY/0"),
+        "entries rest as post-only orders: {kinds:?}"
+    );
+    drop(db);
+    for p in [
+        path.clone(),
+        path.with_extension("db-wal"),
+        path.with_extension("db-shm"),
+    ] {
+        let _ = std::fs::remove_file(p);
+    }
+    v.stop();
+    let _ = std::fs::remove_file(&file);
+}
+
+/// Writes the futures recording to `$MINERVA_OUT` (to try `minerva exchange` and
+/// `minerva run` on a KuCoin contract by hand: docs/kucoin.md).
+#[test]
+#[ignore = "a tool: writes a file"]
+fn write_the_futures_recording() {
+    let out = std::env::var("MINERVA_OUT").expect("MINERVA_OUT=path");
+    let (contract, text) = common::kucoin_futures_recording(SYMBOL).expect("../shared");
+    std::fs::write(&out, text).unwrap();
+    eprintln!("{contract} → {out}");
 }

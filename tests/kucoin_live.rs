@@ -422,7 +422,10 @@ fn minerva_run_trades_on_the_local_kucoin_venue() {
         s
     })
     .into_owned();
-    assert!(served.contains("as KuCoin spot"), "{served}");
+    assert!(
+        served.contains("as KuCoin: ") && served.contains("spot symbol(s), 0 futures contract(s)"),
+        "{served}"
+    );
     assert!(
         served.contains(&format!(
             "book {SYMBOL}: sha256 {}",

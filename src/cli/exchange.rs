@@ -218,7 +218,7 @@ fn run_kucoin(a: &Args, files: Vec<PathBuf>) -> Result<()> {
     let venue = LocalKucoin::start(cfg)?;
     println!("minerva exchange: {}", venue.banner());
     println!(
-        "signed requests (level-2 snapshots, HF spot orders, balances, private order channel) for {key_note} (docs/kucoin.md)"
+        "signed requests (level-2 snapshots, HF spot orders and balances, futures orders, positions and account, private order channels) for {key_note} (docs/kucoin.md)"
     );
     while !venue.finished() && !minerva::shutdown::requested() {
         std::thread::sleep(Duration::from_millis(100));

@@ -310,7 +310,11 @@ fn watch_operations(
 
 /// Checks every flag and reads the data before anything starts.
 pub fn setup(a: &Args) -> Result<Setup> {
-    let (market, data, strategy) = market_and_strategy(a)?;
+    let (mut market, data, strategy) = market_and_strategy(a)?;
+    if a.source == "kucoin" && data.data_market.is_none() {
+        // KuCoin names its contracts apart (XBTUSDTM; spot symbols have a dash).
+        market = minerva::venues::kucoin::market_of(&strategy.market);
+    }
     let from = a.from(market)?;
     let threads = if a.compact { 1 } else { a.threads.unwrap_or(1) };
     let report_every = match a.report_every {

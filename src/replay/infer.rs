@@ -52,11 +52,10 @@ impl Sample {
     /// The market the samples point to.
     pub fn market(&self, name: &str) -> Market {
         if self.kucoin_futures {
-            // KuCoin's inverse contracts are margined in the coin: XBTUSDM, ETHUSDM.
-            return if name.ends_with("USDM") {
-                Market::CoinM
-            } else {
-                Market::UsdM
+            // A contract: linear, or inverse (margined in the coin) by its name.
+            return match crate::venues::kucoin::market_of(name) {
+                Market::CoinM => Market::CoinM,
+                _ => Market::UsdM,
             };
         }
         match (self.has_pu, self.has_ps) {

@@ -178,6 +178,8 @@ pub struct RiskManager {
     valuer: Valuer,
     qty_step: i64,
     min_qty: i64,
+    /// The venue's largest order (`LOT_SIZE.maxQty`, KuCoin's `maxOrderQty`), lots.
+    max_qty: Option<i64>,
     min_notional: Option<i128>,
     open: Vec<Open>,
     in_use_e8: i64,
@@ -213,6 +215,7 @@ impl RiskManager {
             valuer: Valuer::new(spec),
             qty_step: spec.qty.step().0.max(1),
             min_qty: spec.min_qty.0,
+            max_qty: spec.max_qty.map(|q| q.0),
             min_notional: spec.min_notional,
             open: Vec::with_capacity(s.max_concurrent_trades as usize),
             in_use_e8: 0,
@@ -388,6 +391,9 @@ impl RiskManager {
         let notional_target = margin_target as i128 * self.leverage as i128;
         // lots = notional / (price × tm / 10^(pd+qd)), in 10⁻⁸ quote.
         let lots = self.valuer.lots_for(notional_target, i.entry);
+        // The venue refuses an order over its largest: the operation is sized down to
+        // it (its margin then under the target).
+        let lots = lots.min(i128::from(self.max_qty.unwrap_or(i64::MAX)));
         let lots = (lots.min(i64::MAX as i128) as i64 / self.qty_step) * self.qty_step;
         if lots <= 0 || lots < self.min_qty {
             return Err(Refusal::BelowMinQty { qty: Lots(lots) });

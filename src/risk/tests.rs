@@ -46,6 +46,22 @@ fn sizes_margin_at_leverage_and_counts_fees() {
     assert_eq!(op.pnl_at_sl_e8, -300_000_000 - 120_000_000 - 299_850_000);
 }
 
+/// An operation larger than the venue's largest order is sized down to it (the
+/// venue would refuse it whole).
+#[test]
+fn sizes_no_larger_than_the_venues_largest_order() {
+    let (s, mut spec) = setup(&[]);
+    spec.max_qty = Some(Lots(40));
+    let mut r = RiskManager::new(&s, &spec);
+    let op = r.propose(&intent(Side::Long, 600_000), 0).unwrap();
+    assert_eq!(
+        op.qty,
+        Lots(40),
+        "0.1 BTC wanted, 0.04 the most one order takes"
+    );
+    assert_eq!(op.notional_e8, 2_400 * 100_000_000);
+}
+
 #[test]
 fn refusals_in_order() {
     let (s, spec) = setup(&[("max_concurrent_trades", "2")]);

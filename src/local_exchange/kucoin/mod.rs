@@ -249,9 +249,15 @@ impl LocalKucoin {
     /// What it serves where, for the one starting it.
     pub fn banner(&self) -> String {
         let addr = self.addr;
+        let futures = self
+            .shared
+            .specs
+            .iter()
+            .filter(|s| s.market.is_futures())
+            .count();
+        let spot = self.shared.specs.len() - futures;
         format!(
-            "listening on {addr} as KuCoin spot: REST http://{addr}/api/… (bullet-public, symbols, timestamp, level-2 snapshots), WebSocket ws://{addr}/endpoint?token=… (classic) and ws://{addr}/ (unified account: obu, trade); {} symbol(s); the replay starts with the first subscriber",
-            self.shared.specs.len()
+            "listening on {addr} as KuCoin: REST http://{addr}/api/… (bullet-public, symbols or contracts, timestamp, level-2 snapshots), WebSocket ws://{addr}/endpoint?token=… (classic) and ws://{addr}/ (unified account: obu, trade); {spot} spot symbol(s), {futures} futures contract(s) (linear); the replay starts with the first subscriber",
         )
     }
 

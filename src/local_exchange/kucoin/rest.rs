@@ -78,7 +78,8 @@ fn public(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
         },
         ("GET", "/api/v1/timestamp") => ok(&shared.server_ms()),
         ("GET", p) if p == Rest::Symbols.path() || p == "/api/v1/symbols" => {
-            ok(&shared.specs.iter().map(describe).collect::<Vec<_>>())
+            let spot = shared.specs.iter().filter(|s| !s.market.is_futures());
+            ok(&spot.map(describe).collect::<Vec<_>>())
         }
         ("GET", "/api/v3/currencies" | "/api/v1/currencies") => ok(&currencies(&shared.specs)),
         ("GET", "/api/v3/market/orderbook/level2") => match authenticate(shared, req) {
@@ -274,14 +275,16 @@ fn refusal_answer(code: &str, msg: &str) -> (u16, Vec<u8>) {
 fn contracts_answer<'a>(specs: impl Iterator<Item = &'a SymbolSpec>, list: bool) -> (u16, Vec<u8>) {
     let rows: Vec<String> = specs
         .map(|s| {
-            let base = s.name.strip_suffix("USDTM").or_else(|| s.name.strip_suffix("USDCM")).unwrap_or(&s.name);
-            let quote = if s.name.ends_with("USDCM") { "USDC" } else { "USDT" };
+            let (base, quote) = assets(s);
             format!(
-                r#"{{"symbol":"{name}","rootSymbol":"{quote}","type":"FFWCSX","baseCurrency":"{base}","quoteCurrency":"{quote}","settleCurrency":"{quote}","multiplier":{mult},"lotSize":1,"tickSize":{tick},"maxOrderQty":1000000000,"maxPrice":1000000000,"isInverse":false,"isQuanto":false,"status":"Open","maxLeverage":{lev},"makerFeeRate":0.0002,"takerFeeRate":0.0006}}"#,
+                r#"{{"symbol":"{name}","rootSymbol":"{quote}","type":"FFWCSX","baseCurrency":"{base}","quoteCurrency":"{quote}","settleCurrency":"{quote}","multiplier":{mult},"lotSize":1,"tickSize":{tick},"maxOrderQty":1000000000,"maxPrice":1000000000,"isInverse":false,"isQuanto":false,"status":"Open","maxLeverage":{lev},"makerFeeRate":0.0002,"takerFeeRate":0.0006,"expireDate":null,"fundingFeeRate":0,"nextFundingRateTime":{next}}}"#,
                 name = s.name,
                 mult = s.qty.format(s.qty.step()),
                 tick = s.price.format(s.price.step()),
                 lev = super::desk::MAX_LEVERAGE,
+                // A perpetual: ms to the next 8-hour funding time (the venue charges
+                // no funding; its rate says so).
+                next = 8 * 3_600_000 - wall_ms() % (8 * 3_600_000),
             )
         })
         .collect();
@@ -408,6 +411,19 @@ fn describe(s: &SymbolSpec) -> SymbolRow {
     }
 }
 
+/// A symbol's base and quote assets: `BTC-USDT`'s; a linear contract's `XBTUSDTM` →
+/// XBT and USDT (USDC for `…USDCM`).
+fn assets(s: &SymbolSpec) -> (&str, &str) {
+    if s.market.is_futures() {
+        match s.name.strip_suffix("USDCM") {
+            Some(base) => (base, "USDC"),
+            None => (s.name.strip_suffix("USDTM").unwrap_or(&s.name), "USDT"),
+        }
+    } else {
+        s.name.split_once('-').unwrap_or((&s.name, ""))
+    }
+}
+
 /// A currency as `/api/v3/currencies` lists it: the base and quote assets of the
 /// symbols served (no chains: the venue moves no funds).
 #[derive(Serialize)]
@@ -425,7 +441,7 @@ struct CurrencyRow {
 fn currencies(specs: &[SymbolSpec]) -> Vec<CurrencyRow> {
     let mut out: Vec<CurrencyRow> = Vec::new();
     for s in specs {
-        let (base, quote) = s.name.split_once('-').unwrap_or((&s.name, ""));
+        let (base, quote) = assets(s);
         for (c, precision) in [(base, s.qty.decimals()), (quote, 8)] {
             if c.is_empty() || out.iter().any(|r| r.currency == c) {
                 continue;

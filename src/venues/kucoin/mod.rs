@@ -42,6 +42,20 @@ pub enum AnswerError {
     },
 }
 
+/// The market a KuCoin symbol trades on, from its name: spot symbols carry a dash
+/// (`BTC-USDT`), contracts none (`XBTUSDTM`); inverse contracts are margined in the
+/// coin and end in `USDM` (`XBTUSDM`).
+pub fn market_of(symbol: &str) -> crate::core::Market {
+    use crate::core::Market;
+    if symbol.contains('-') {
+        Market::Spot
+    } else if symbol.ends_with("USDM") {
+        Market::CoinM
+    } else {
+        Market::UsdM
+    }
+}
+
 /// KuCoin futures count sizes in contracts of `multiplier` base units (XBTUSDTM:
 /// 0.001 BTC) — or, inverse, of 1 USD. Minerva's grid for such a symbol is the base
 /// asset (linear) or the contract (inverse) with the contract as its lot step, so `n`
