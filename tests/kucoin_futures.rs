@@ -517,3 +517,97 @@ fn write_the_futures_recording() {
     std::fs::write(&out, text).unwrap();
     eprintln!("{contract} → {out}");
 }
+
+/// A position found at start, as `--on-start` says: refused by default (named),
+/// adopted, or closed at market with KuCoin's `closeOrder`.
+#[test]
+fn a_position_found_at_start_is_refused_adopted_or_closed() {
+    use minerva::core::{
+        ClientId, Lots, Market, NewOrder, OrderCmd, OrderKind, OrderRequest, OrderSide, Report,
+    };
+    use minerva::venues::OnStart;
+    use minerva::venues::kucoin::stream::FeedConfig;
+    let Some((contract, file)) = recording("onstart") else {
+        return;
+    };
+    let v = venue(vec![file.clone()], Some(1.0));
+    let rest = format!("http://{}", v.local_addr());
+    let spec = FeedConfig::new(&rest, Market::UsdM, &contract)
+        .fetch_spec()
+        .unwrap();
+    let keys = Arc::new(KucoinKeys::paper());
+    let start = |on_start| {
+        let terms = Arc::new(minerva::venues::kucoin::orders::FuturesTerms::default());
+        minerva::venues::LinkConfig::Kucoin(minerva::venues::kucoin::link::LinkConfig {
+            rest: rest.clone(),
+            spec: spec.clone(),
+            keys: keys.clone(),
+            time_sync: std::time::Duration::from_secs(1),
+            fees: (0, 0),
+            on_start,
+            account: None,
+            leverage: None,
+            terms: terms.clone(),
+        })
+        .start()
+        .map(|l| (l, terms))
+    };
+    let venue_position = || v.accounts().iter().find(|a| a.0 == contract).unwrap().1;
+    // Wait for a book, then buy with a first link and leave the position.
+    let t = std::time::Instant::now();
+    while top_of_book(&rest, &contract, &spec).0 == 0 {
+        assert!(t.elapsed().as_secs() < 10, "no book");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let qty = 1_000_000 * spec.qty.step().0;
+    {
+        let (mut link, terms) = start(OnStart::Refuse).unwrap();
+        let signer = minerva::venues::kucoin::sign::Signer::new(&keys).with_terms(terms);
+        let req = OrderRequest {
+            cmd: OrderCmd::New(NewOrder {
+                id: ClientId::from("mnv9e").unwrap(),
+                side: OrderSide::Buy,
+                kind: OrderKind::Market,
+                price: minerva::core::Ticks(0),
+                qty: Lots(qty),
+                reduce_only: false,
+            }),
+            timestamp_ms: link.now_us() / 1000,
+            recv_window_ms: 5_000,
+        };
+        let wire = minerva::venues::kucoin::orders::encode(&signer, &spec, &req).unwrap();
+        link.send(&req, &wire, 0);
+        let t = std::time::Instant::now();
+        let mut filled = false;
+        while !filled {
+            assert!(t.elapsed().as_secs() < 5, "no fill");
+            link.drain(|e| {
+                filled |= matches!(
+                    e.report,
+                    Report::Filled {
+                        leaves: Lots(0),
+                        ..
+                    }
+                )
+            });
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+    assert_eq!(venue_position(), Lots(qty));
+    let refused = start(OnStart::Refuse)
+        .err()
+        .expect("a position not Minerva's is refused");
+    assert!(refused.to_string().contains("position"), "{refused}");
+    let (adopted, _) = start(OnStart::Adopt).unwrap();
+    assert_eq!(adopted.startup().position, Lots(qty));
+    drop(adopted);
+    let (flat, _) = start(OnStart::Flatten).unwrap();
+    let t = std::time::Instant::now();
+    while venue_position() != Lots(0) {
+        assert!(t.elapsed().as_secs() < 5, "the position was not closed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(flat);
+    v.stop();
+    let _ = std::fs::remove_file(&file);
+}

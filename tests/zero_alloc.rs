@@ -180,20 +180,52 @@ fn no_allocation_per_message_after_warm_up() {
             }
         }
     }
-    assert_eq!(kucoin_signing_allocations(), 0, "KuCoin signing allocates");
+    assert_eq!(
+        kucoin_signing_allocations(),
+        0,
+        "KuCoin order writing allocates"
+    );
 }
 
-/// KuCoin's request signature (the order path's): allocations while signing 1,000
-/// requests once warm.
+/// KuCoin's order path: allocations while writing and signing 1,000 requests once
+/// warm — spot HF orders, and futures stops carrying the link's leverage and margin
+/// mode (read from the shared terms).
 fn kucoin_signing_allocations() -> usize {
-    use minerva::venues::kucoin::{keys::KucoinKeys, sign::Signer};
+    use minerva::core::{
+        ClientId, Lots, Market, NewOrder, OrderCmd, OrderKind, OrderRequest, OrderSide, SymbolSpec,
+        Ticks,
+    };
+    use minerva::venues::kucoin::{keys::KucoinKeys, orders, sign::Signer};
     let keys = KucoinKeys::new("k".into(), b"secret".to_vec(), b"phrase".to_vec());
-    let s = Signer::new(&keys);
-    let body = br#"{"clientOid":"mnv-1","side":"buy","symbol":"BTC-USDT","type":"limit","price":"60000","size":"0.001","postOnly":true}"#;
-    std::hint::black_box(s.sign(1, "POST", "/api/v1/hf/orders", body));
+    let terms = std::sync::Arc::new(orders::FuturesTerms::default());
+    terms.set(20, false);
+    let s = Signer::new(&keys).with_terms(terms);
+    let spot = SymbolSpec::from_tick_lot("BTC-USDT", Market::Spot, "0.1", "0.001").unwrap();
+    let futures = SymbolSpec::from_tick_lot("XBTUSDTM", Market::UsdM, "0.1", "0.001").unwrap();
+    let req = |ts: u64, kind, reduce_only| OrderRequest {
+        cmd: OrderCmd::New(NewOrder {
+            id: ClientId::from("mnv12s").unwrap(),
+            side: OrderSide::Sell,
+            kind,
+            price: Ticks(600_000),
+            qty: Lots(7),
+            reduce_only,
+        }),
+        timestamp_ms: 1_700_000_000_000 + ts,
+        recv_window_ms: 5_000,
+    };
+    let write = |ts: u64| {
+        std::hint::black_box(
+            orders::encode(&s, &spot, &req(ts, OrderKind::PostOnly, false)).unwrap(),
+        );
+        std::hint::black_box(
+            orders::encode(&s, &futures, &req(ts, OrderKind::StopMarket, true)).unwrap(),
+        );
+    };
+    write(0);
     let before = common::ALLOCS.load(std::sync::atomic::Ordering::Relaxed);
-    for ts in 0..1_000u64 {
-        std::hint::black_box(s.sign(1_700_000_000_000 + ts, "POST", "/api/v1/hf/orders", body));
+    for ts in 0..500u64 {
+        write(ts);
     }
     common::ALLOCS.load(std::sync::atomic::Ordering::Relaxed) - before
 }

@@ -1740,8 +1740,10 @@ pub fn kucoin_rest(data: &[u8]) {
 }
 
 /// `kucoin_venue_request`: what a KuCoin client sends the local KuCoin venue's desk —
-/// each line as a `POST /api/v1/hf/orders` body, then a cancel and a query by the id
-/// and client id it named — on one spot symbol whose book a snapshot filled.
+/// each line as a `POST /api/v1/hf/orders` body and as a futures `POST /api/v1/orders`
+/// body, then a cancel and a query by the id and client id it named, the lists, the
+/// position, the futures account and a margin-mode change — on a spot symbol and a
+/// linear contract whose books a snapshot filled.
 /// Never a panic; every answer is KuCoin's JSON with a `code`, and `200000` exactly
 /// when it carries `data`; an order answered `200000` can be queried by its order id
 /// and its client id; the balances always read.
@@ -1751,13 +1753,22 @@ pub fn kucoin_venue_request(data: &[u8]) {
     let spec = SymbolSpec::from_tick_lot("BTC-USDT", Market::Spot, "0.1", "0.00001")
         .unwrap()
         .on_venue(Venue::Kucoin);
-    let mut desk = Desk::new(std::slice::from_ref(&spec), &Default::default());
+    let contract = SymbolSpec::from_tick_lot("XBTUSDTM", Market::UsdM, "0.1", "0.001")
+        .unwrap()
+        .on_venue(Venue::Kucoin);
+    let mut desk = Desk::new(&[spec.clone(), contract.clone()], &Default::default());
     let snap = minerva::venues::kucoin::snapshot::parse_snapshot(
         br#"{"code":"200000","data":{"time":1,"sequence":"10","bids":[["100.0","1"],["99.9","2"]],"asks":[["100.1","1"],["100.2","3"]]}}"#,
         &spec,
     )
     .unwrap();
     desk.on_snapshot(0, &snap);
+    let futures_snap = minerva::venues::kucoin::snapshot::parse_snapshot(
+        br#"{"code":"200000","data":{"sequence":10,"symbol":"XBTUSDTM","bids":[[100.0,1000],[99.9,2000]],"asks":[[100.1,1000],[100.2,3000]],"ts":1}}"#,
+        &contract,
+    )
+    .unwrap();
+    desk.on_snapshot(1, &futures_snap);
     let read = |(status, body): (u16, Vec<u8>)| -> sonic_rs::Value {
         use sonic_rs::JsonValueTrait;
         let v: sonic_rs::Value = sonic_rs::from_slice(&body).expect("the desk writes JSON");
@@ -1795,8 +1806,27 @@ pub fn kucoin_venue_request(data: &[u8]) {
         read(desk.cancel(None, By::Id(line), n as i64));
         read(desk.active("BTC-USDT"));
         read(desk.balances(Some(line)));
+        let placed = read(desk.place_futures(line, n as i64));
+        let cid = placed
+            .get("data")
+            .and_then(|d| d.get("clientOid"))
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        if let Some(cid) = cid {
+            let q = read(desk.futures_query(By::Client(&cid)));
+            assert!(q.get("data").is_some(), "a futures order is found: {q}");
+            read(desk.cancel(Some("XBTUSDTM"), By::Client(&cid), n as i64));
+        }
+        read(desk.futures_list(Some("XBTUSDTM"), false));
+        read(desk.futures_list(None, true));
+        read(desk.position("XBTUSDTM", n as i64));
+        read(desk.positions(n as i64));
+        read(desk.overview(Some("USDT")));
+        read(desk.change_margin_mode(line));
         desk.absorb_all(n as i64);
-        let _ = desk.take_events();
+        for (_, m) in desk.take_events() {
+            let _: sonic_rs::Value = sonic_rs::from_str(&m).expect("private messages are JSON");
+        }
     }
 }
 
@@ -1805,18 +1835,24 @@ pub fn kucoin_venue_request(data: &[u8]) {
 /// every fill is positive, and what a fill leaves is what is left of it.
 pub fn kucoin_order_changes(data: &[u8]) {
     use minerva::core::{Lots, Market, Report, SymbolSpec};
-    let spec = SymbolSpec::from_tick_lot("BTC-USDT", Market::Spot, "0.1", "0.001").unwrap();
+    // The same messages as a spot symbol's and as a contract's (sizes in contracts).
+    let specs = [
+        SymbolSpec::from_tick_lot("BTC-USDT", Market::Spot, "0.1", "0.001").unwrap(),
+        SymbolSpec::from_tick_lot("XBTUSDTM", Market::UsdM, "0.1", "0.001").unwrap(),
+    ];
     let messages: Vec<&[u8]> = data.split(|&b| b == b'\n').take(256).collect();
     let orders = [("mnv1e", true, Lots(1_000)), ("mnv1t", false, Lots(1_000))];
-    let (out, _) =
-        minerva::venues::kucoin::link::replay_private_messages(&spec, &orders, &messages);
-    for (id, _, qty) in orders {
-        let mut filled = 0i64;
-        for e in out.iter().filter(|e| e.client_id.as_str() == id) {
-            if let Report::Filled { qty: q, leaves, .. } = e.report {
-                assert!(q.0 > 0);
-                filled += q.0;
-                assert_eq!(leaves.0, (qty.0 - filled).max(0), "{id}");
+    for spec in &specs {
+        let (out, _) =
+            minerva::venues::kucoin::link::replay_private_messages(spec, &orders, &messages);
+        for (id, _, qty) in orders {
+            let mut filled = 0i64;
+            for e in out.iter().filter(|e| e.client_id.as_str() == id) {
+                if let Report::Filled { qty: q, leaves, .. } = e.report {
+                    assert!(q.0 > 0);
+                    filled += q.0;
+                    assert_eq!(leaves.0, (qty.0 - filled).max(0), "{id}");
+                }
             }
         }
     }

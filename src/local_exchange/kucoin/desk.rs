@@ -82,6 +82,7 @@ struct Order {
 struct PlaceBody {
     #[serde(default)]
     client_oid: Option<String>,
+    #[serde(default)]
     side: String,
     symbol: String,
     #[serde(rename = "type", default = "limit")]

@@ -102,7 +102,7 @@ impl Desk {
             } else {
                 OrderSide::Buy
             };
-            (side, Lots(position.0.abs()), true)
+            (side, Lots(position.0.saturating_abs()), true)
         } else {
             let side = match side_of(&b.side) {
                 Ok(s) => s,
@@ -296,13 +296,13 @@ impl Desk {
         let sim = &self.sims[k];
         let acc = sim.account();
         let pos = acc.position();
-        let qty = contracts(spec, Lots(pos.0.abs())) * pos.0.signum();
+        let qty = contracts(spec, Lots(pos.0.saturating_abs())) * pos.0.signum();
         let entry_e8 = if pos.0 == 0 {
             0
         } else {
             // Linear: cost (quote, 10⁻⁸) over the base held.
-            let base_units = i128::from(pos.0.abs());
-            (i128::from(acc.cost_e8().abs())
+            let base_units = i128::from(pos.0).abs();
+            (i128::from(acc.cost_e8()).abs()
                 * i128::from(crate::core::decimal::POW10[spec.qty.decimals() as usize])
                 / base_units) as i64
         };
@@ -362,11 +362,12 @@ impl Desk {
             }
             let sim = &self.sims[k];
             let acc = sim.account();
-            wallet += acc.wallet_e8;
+            wallet = wallet.saturating_add(acc.wallet_e8);
             if acc.position().0 != 0 {
-                unrealised += acc.unrealised_e8(sim.mark().unwrap_or(Ticks(0)));
+                unrealised =
+                    unrealised.saturating_add(acc.unrealised_e8(sim.mark().unwrap_or(Ticks(0))));
             }
-            margin += acc.margin_e8();
+            margin = margin.saturating_add(acc.margin_e8());
             let held: i64 = self
                 .orders
                 .iter()
@@ -376,13 +377,13 @@ impl Desk {
                     let lev = o.futures.map_or(1, |f| i64::from(f.leverage.max(1)));
                     self.valuers[k].quote_e8(o.price, Lots(o.size.0 - o.deal_size.0)) / lev
                 })
-                .sum();
-            orders += held;
-            available += acc.available_e8() - held;
+                .fold(0i64, i64::saturating_add);
+            orders = orders.saturating_add(held);
+            available = available.saturating_add(acc.available_e8().saturating_sub(held));
         }
         raw_ok(&format!(
             r#"{{"accountEquity":{},"unrealisedPNL":{},"marginBalance":{},"positionMargin":{},"orderMargin":{},"frozenFunds":0,"availableBalance":{},"currency":"{currency}"}}"#,
-            canonical(wallet + unrealised, 8),
+            canonical(wallet.saturating_add(unrealised), 8),
             canonical(unrealised, 8),
             canonical(wallet, 8),
             canonical(margin, 8),
@@ -535,4 +536,94 @@ fn raw_ok(data: &str) -> Answer {
         200,
         format!(r#"{{"code":"200000","data":{data}}}"#).into_bytes(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Market, Venue};
+    use sonic_rs::{JsonContainerTrait, JsonValueTrait};
+
+    fn desk() -> Desk {
+        let spec = SymbolSpec::from_tick_lot("XBTUSDTM", Market::UsdM, "0.1", "0.001")
+            .unwrap()
+            .on_venue(Venue::Kucoin);
+        let mut d = Desk::new(std::slice::from_ref(&spec), &Default::default());
+        let snap = crate::venues::kucoin::snapshot::parse_snapshot(
+            br#"{"code":"200000","data":{"sequence":10,"symbol":"XBTUSDTM","bids":[[100.0,1000],[99.9,2000]],"asks":[[100.1,1000],[100.2,3000]],"ts":1}}"#,
+            &spec,
+        )
+        .unwrap();
+        d.on_snapshot(0, &snap);
+        d
+    }
+
+    fn code(a: &Answer) -> String {
+        let v: sonic_rs::Value = sonic_rs::from_slice(&a.1).unwrap();
+        v["code"].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn futures_orders_keep_kucoins_rules() {
+        let mut d = desk();
+        let o = |rest: &str| {
+            format!(r#"{{"clientOid":"c1","side":"buy","symbol":"XBTUSDTM","size":3{rest}}}"#)
+        };
+        let refusals = [
+            (o(r#","type":"limit","price":"99""#), "400100"), // no leverage
+            (o(r#","leverage":5,"marginMode":"CROSS","type":"limit","price":"99""#), "330005"),
+            (o(r#","leverage":500,"type":"limit","price":"99""#), "400100"),
+            (o(r#","leverage":5,"type":"limit","price":"99","timeInForce":"FOK""#), "400100"),
+            (o(r#","leverage":5,"type":"limit","price":"99","stop":"up","stopPrice":"101""#), "400100"),
+            (o(r#","leverage":5,"type":"market","stop":"up","stopPrice":"101","stopPriceType":"MP""#), "400100"),
+            (o(r#","leverage":5,"type":"market","stop":"down","stopPrice":"99""#), "400100"),
+            (o(r#","leverage":5,"type":"market","reduceOnly":true"#), "300009"),
+            (r#"{"clientOid":"c1","symbol":"XBTUSDTM","closeOrder":true,"type":"market"}"#.into(), "300009"),
+            (r#"{"clientOid":"c1","side":"buy","symbol":"XBTUSDTM","size":1.5,"leverage":5,"type":"market"}"#.into(), "400100"),
+            (r#"{"side":"buy","symbol":"XBTUSDTM","size":1,"leverage":5,"type":"market"}"#.into(), "400100"),
+            (r#"{"clientOid":"c1","side":"buy","symbol":"NOPEUSDTM","size":1,"leverage":5}"#.into(), "900001"),
+        ];
+        for (body, want) in &refusals {
+            assert_eq!(&code(&d.place_futures(body, 1)), want, "{body}");
+        }
+        // A resting limit and a stop: each in its own list.
+        assert_eq!(
+            code(&d.place_futures(&o(r#","leverage":5,"type":"limit","price":"99""#), 1)),
+            "200000"
+        );
+        let stop = r#"{"clientOid":"c2","side":"buy","symbol":"XBTUSDTM","size":2,"leverage":5,"type":"market","stop":"up","stopPrice":"105","stopPriceType":"TP"}"#;
+        assert_eq!(code(&d.place_futures(stop, 1)), "200000");
+        let items = |a: Answer| -> Vec<String> {
+            let v: sonic_rs::Value = sonic_rs::from_slice(&a.1).unwrap();
+            let list = v["data"]["items"].as_array().unwrap();
+            list.iter()
+                .map(|i| i["clientOid"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(items(d.futures_list(Some("XBTUSDTM"), false)), vec!["c1"]);
+        assert_eq!(items(d.futures_list(Some("XBTUSDTM"), true)), vec!["c2"]);
+        // A market buy fills: the position and the account read as KuCoin writes them.
+        let buy = r#"{"clientOid":"c3","side":"buy","symbol":"XBTUSDTM","size":1,"leverage":5,"type":"market"}"#;
+        assert_eq!(code(&d.place_futures(buy, 2)), "200000");
+        let p: sonic_rs::Value = sonic_rs::from_slice(&d.position("XBTUSDTM", 2).1).unwrap();
+        assert_eq!(p["data"]["currentQty"].as_i64(), Some(1), "{p}");
+        assert_eq!(p["data"]["realLeverage"].as_i64(), Some(5), "{p}");
+        let a: sonic_rs::Value = sonic_rs::from_slice(&d.overview(Some("USDT")).1).unwrap();
+        assert!(a["data"]["availableBalance"].as_f64().unwrap() > 0.0, "{a}");
+        // Each change went to the order topics, the position to its own.
+        let topics: Vec<String> = d.take_events().into_iter().map(|(t, _)| t).collect();
+        for t in [
+            "/contractMarket/tradeOrders:XBTUSDTM",
+            "/contractMarket/advancedOrders",
+            "/contract/position:XBTUSDTM",
+        ] {
+            assert!(topics.iter().any(|x| x == t), "{t}: {topics:?}");
+        }
+        assert_eq!(
+            code(&d.change_margin_mode(r#"{"symbol":"XBTUSDTM","marginMode":"CROSS"}"#)),
+            "400100"
+        );
+        assert!(is_futures_private_topic("/contract/position:XBTUSDTM"));
+        assert!(!is_futures_private_topic("/contractMarket/level2:XBTUSDTM"));
+    }
 }

@@ -270,7 +270,7 @@ impl Io {
     pub(super) fn start(&mut self) -> Result<Startup, LinkError> {
         self.sync_time()?;
         let active: Vec<OrderInfo> = if self.futures {
-            let name = self.spec.name.clone();
+            let name = self.spec.name;
             let mut list = self
                 .start_get::<Page<OrderInfo>>(
                     "open orders",
@@ -358,7 +358,7 @@ impl Io {
     /// the leverage (the strategy's cap within the contract's; cross margin sets it on
     /// the symbol, isolated orders carry it), written to the encoder's terms.
     fn futures_start(&mut self, s: &mut Startup) -> Result<(), LinkError> {
-        let name = self.spec.name.clone();
+        let name = self.spec.name;
         let pos: Position =
             self.start_get("position", &format!("/api/v1/position?symbol={name}"))?;
         let held = self
@@ -402,7 +402,7 @@ impl Io {
                 let body = format!(r#"{{"symbol":"{name}","leverage":"{leverage}"}}"#);
                 let (status, answer) =
                     self.call("POST", "/api/v2/changeCrossUserLeverage", body.as_bytes())?;
-                if !refusal(&answer).is_some_and(|(c, _)| c == orders::OK) {
+                if refusal(&answer).is_none_or(|(c, _)| c != orders::OK) {
                     return Err(LinkError::Refused {
                         what: "cross leverage",
                         status,
@@ -514,7 +514,7 @@ impl Io {
         }
         let snap = if self.futures {
             let Some(o) = self.overview() else { return };
-            let name = self.spec.name.clone();
+            let name = self.spec.name;
             let pos: Option<Position> = self
                 .start_get("position", &format!("/api/v1/position?symbol={name}"))
                 .ok();
