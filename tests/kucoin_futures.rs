@@ -476,6 +476,9 @@ fn the_pipeline_trades_the_contract_through_the_order_link() {
         "{rows:?}"
     );
     assert_eq!(rows.last().map(|r| r.0.as_str()), Some("exit"), "{rows:?}");
+    // The account's channels (`/contractAccount/wallet`, `/contract/position`) were
+    // heard between them.
+    assert!(rows.iter().any(|r| r.0 == "stream"), "{rows:?}");
     // The exit snapshot's position is the venue's (in the base asset).
     let exit_position = rows.last().and_then(|r| r.1.clone()).unwrap();
     assert_eq!(

@@ -825,6 +825,8 @@ fn the_pipeline_trades_on_the_local_kucoin_venue_through_the_order_link() {
         .collect();
     assert_eq!(whys.first().map(String::as_str), Some("start"), "{whys:?}");
     assert_eq!(whys.last().map(String::as_str), Some("exit"), "{whys:?}");
+    // Balance changes heard on `/account/balance` between them.
+    assert!(whys.iter().any(|w| w == "stream"), "{whys:?}");
     drop(db);
     for p in [
         path.clone(),

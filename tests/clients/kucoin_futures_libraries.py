@@ -6,7 +6,7 @@ with leverage resting, listed, queried and cancelled; a market order filling; th
 futures balance and the position; a reduce-only close; a reduce-only order with
 nothing to reduce refused) and ccxt.pro's kucoinfutures (bullet token, WebSocket
 session, the futures level-2 book from the snapshot and `/contractMarket/level2`
-messages, trades, and the private order channel). Usage:
+messages, and the private order, position and wallet channels). Usage:
 kucoin_futures_libraries.py HOST:PORT CONTRACT
 """
 
@@ -91,10 +91,20 @@ async def pro(base, sym):
             last = ob["nonce"]
         check(True, "ccxt.pro: 100 futures level-2 updates, book sorted, sequence rising")
         watch = asyncio.ensure_future(ex.watch_orders(sym))
+        first = await ex.watch_position(sym)  # ccxt takes a REST snapshot first
+        check(first is not None, "ccxt.pro: the position's snapshot")
+        positions = asyncio.ensure_future(ex.watch_position(sym))
+        balance = asyncio.ensure_future(ex.watch_balance())
         await asyncio.sleep(1.0)
         placed = await ex.create_order(sym, "market", "buy", 1000, None, {"leverage": 3})
         orders = await asyncio.wait_for(watch, 10)
         check(any(o["id"] == placed["id"] for o in orders), "ccxt.pro: the private order channel reports the order")
+        p = await asyncio.wait_for(positions, 10)
+        if not isinstance(p, dict):
+            p = p[-1]  # ccxt hands a cache of the positions heard
+        check(p["contracts"] == 1000 and p["side"] == "long", "ccxt.pro: the position channel reports the position")
+        b = await asyncio.wait_for(balance, 10)
+        check("USDT" in b["total"], "ccxt.pro: the wallet channel reports the balance")
     finally:
         await ex.close()
 

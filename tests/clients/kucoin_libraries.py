@@ -149,10 +149,13 @@ async def ccxt_pro_orders(base, sym):
     try:
         await ex.load_markets(False, {"marginables": False})
         watch = asyncio.ensure_future(ex.watch_orders(sym))
+        balance = asyncio.ensure_future(ex.watch_balance())
         await asyncio.sleep(1.0)
         placed = await ex.create_order(sym, "market", "sell", 0.1)
         orders = await asyncio.wait_for(watch, 10)
         check(any(o["id"] == placed["id"] for o in orders), "ccxt.pro: the private order channel reports the order")
+        b = await asyncio.wait_for(balance, 10)
+        check(ex.market(sym)["quote"] in b["total"], "ccxt.pro: the balance channel reports the quote")
     finally:
         await ex.close()
 

@@ -35,6 +35,8 @@ const KEEP_CLOSED: usize = 10_000;
 /// The private topics of spot order changes: V2, and the first version (without
 /// `received`), which ccxt and older clients subscribe to.
 pub const ORDERS_TOPICS: [&str; 2] = ["/spotMarket/tradeOrdersV2", "/spotMarket/tradeOrders"];
+/// The private topic of spot balance changes.
+pub const BALANCE_TOPIC: &str = "/account/balance";
 
 /// An answer: HTTP status and KuCoin's body.
 pub type Answer = (u16, Vec<u8>);
@@ -151,15 +153,17 @@ pub struct Desk {
     next_trade: u64,
     /// Messages waiting for the account's sessions.
     events: Vec<Event>,
-    /// Each futures symbol's position changed since the last messages.
+    /// Each symbol's account changed (a fill, an order placed or ended) since the last
+    /// messages: its balance (spot) or position and wallet (futures) are published.
     moved: Vec<bool>,
 }
 
-/// A private message waiting: a spot order change (its `type`, its data) or a
-/// futures one (its topic without the symbol, subject and data).
+/// A private message waiting: a spot order change (its `type`, its data: it goes to
+/// both versions of the channel) or a message on one topic (without the symbol for
+/// the futures order and position channels, which add it).
 enum Event {
     Spot(&'static str, sonic_rs::Value),
-    Futures {
+    Topic {
         symbol: usize,
         topic: &'static str,
         subject: &'static str,
@@ -245,7 +249,7 @@ impl Desk {
     /// versions of the channel, `received` only to V2; a futures one to the channel
     /// of all symbols and to the symbol's).
     pub fn take_events(&mut self) -> Vec<(String, String)> {
-        self.position_events();
+        self.account_events();
         let mut out = Vec::new();
         for e in std::mem::take(&mut self.events) {
             match e {
@@ -257,18 +261,23 @@ impl Desk {
                         out.push((topic.to_string(), message(topic, "orderChange", &data)));
                     }
                 }
-                Event::Futures {
+                Event::Topic {
                     symbol,
                     topic,
                     subject,
                     data,
                 } => {
-                    let named = format!("{topic}:{}", self.specs[symbol].name);
+                    // Order changes go to the channel of all symbols and to the
+                    // symbol's; a position only to the symbol's; the account's
+                    // channels name no symbol.
                     if topic != futures::POSITION_TOPIC {
                         out.push((topic.to_string(), message(topic, subject, &data)));
                     }
-                    let m = message(&named, subject, &data);
-                    out.push((named, m));
+                    if topic == futures::ORDERS_TOPIC || topic == futures::POSITION_TOPIC {
+                        let named = format!("{topic}:{}", self.specs[symbol].name);
+                        let m = message(&named, subject, &data);
+                        out.push((named, m));
+                    }
                 }
             }
         }
@@ -491,6 +500,7 @@ impl Desk {
         }
         let id = order.id.clone();
         self.orders.push(order);
+        self.moved[k] = true;
         let i = self.orders.len() - 1;
         if futures.is_none() {
             self.emit(i, "received", None, now_ms);
@@ -516,6 +526,41 @@ impl Desk {
             order_id: id,
             client_oid: client.to_string(),
         })
+    }
+
+    /// Spot symbol `k`'s two balances, base then quote: currency, total, available and
+    /// held, as KuCoin writes them. Each symbol has its own wallet, as the simulator
+    /// accounts it.
+    fn spot_balances(&self, k: usize) -> [[String; 4]; 2] {
+        let spec = &self.specs[k];
+        let (base, quote) = spec.name.split_once('-').unwrap_or((&spec.name, "USDT"));
+        let acc = self.sims[k].account();
+        let qd = spec.qty.decimals();
+        let held = acc.position().0.max(0);
+        let free = self.free_base(k).max(0);
+        // Spot at leverage 1: the position's cost is held as its margin, so the quote
+        // in hand is the wallet less it; open buys hold their value.
+        let cash = acc.available_e8();
+        let held_by_buys: i64 = self
+            .orders
+            .iter()
+            .filter(|o| o.active && o.symbol == k && o.side == OrderSide::Buy && !o.market)
+            .map(|o| self.valuers[k].quote_e8(o.price, Lots(o.size.0 - o.deal_size.0)))
+            .fold(0i64, i64::saturating_add);
+        [
+            [
+                base.to_string(),
+                canonical(held, qd),
+                canonical(free, qd),
+                canonical(held - free, qd),
+            ],
+            [
+                quote.to_string(),
+                canonical(cash, 8),
+                canonical(cash.saturating_sub(held_by_buys), 8),
+                canonical(held_by_buys, 8),
+            ],
+        ]
     }
 
     /// Base the account holds free: its position less what open sells lock.
@@ -596,40 +641,23 @@ impl Desk {
             holds: String,
         }
         let mut out = Vec::new();
-        for (k, (sim, spec)) in self.sims.iter().zip(&self.specs).enumerate() {
-            if spec.market.is_futures() {
+        for k in 0..self.specs.len() {
+            if self.specs[k].market.is_futures() {
                 continue; // the futures account is apart (`account-overview`)
             }
-            let (base, quote) = spec.name.split_once('-').unwrap_or((&spec.name, "USDT"));
-            let acc = sim.account();
-            let qd = spec.qty.decimals();
-            let held = acc.position().0.max(0);
-            let free = self.free_base(k).max(0);
-            out.push(Balance {
-                id: format!("{}-base", spec.name),
-                currency: base.to_string(),
-                typ,
-                balance: canonical(held, qd),
-                available: canonical(free, qd),
-                holds: canonical(held - free, qd),
-            });
-            // Spot at leverage 1: the position's cost is held as its margin, so the
-            // quote in hand is the wallet less it; open buys hold their value.
-            let cash = acc.available_e8();
-            let held_by_buys: i64 = self
-                .orders
-                .iter()
-                .filter(|o| o.active && o.symbol == k && o.side == OrderSide::Buy && !o.market)
-                .map(|o| self.valuers[k].quote_e8(o.price, Lots(o.size.0 - o.deal_size.0)))
-                .sum();
-            out.push(Balance {
-                id: format!("{}-quote", spec.name),
-                currency: quote.to_string(),
-                typ,
-                balance: canonical(cash, 8),
-                available: canonical(cash - held_by_buys, 8),
-                holds: canonical(held_by_buys, 8),
-            });
+            let name = &self.specs[k].name;
+            for (side, [currency, total, available, holds]) in
+                ["base", "quote"].into_iter().zip(self.spot_balances(k))
+            {
+                out.push(Balance {
+                    id: format!("{name}-{side}"),
+                    currency,
+                    typ,
+                    balance: total,
+                    available,
+                    holds,
+                });
+            }
         }
         ok(&out)
     }
@@ -697,6 +725,7 @@ impl Desk {
                         self.stop_event(i, "triggered", now_ms);
                         self.emit(i, "open", None, now_ms);
                     }
+                    self.moved[k] = true;
                     let o = &mut self.orders[i];
                     o.deal_size = Lots(o.deal_size.0 + qty.0);
                     o.deal_funds_e8 = o.deal_funds_e8.saturating_add(value);
@@ -716,6 +745,7 @@ impl Desk {
     }
 
     fn close(&mut self, i: usize, cancelled: bool, now_ms: i64) {
+        self.moved[self.orders[i].symbol] = true;
         let o = &mut self.orders[i];
         o.active = false;
         o.cancelled = cancelled;

@@ -22,13 +22,15 @@ pub const ORDERS_TOPIC: &str = "/contractMarket/tradeOrders";
 pub const STOPS_TOPIC: &str = "/contractMarket/advancedOrders";
 /// A position's changes (`…:{symbol}` only).
 pub const POSITION_TOPIC: &str = "/contract/position";
+/// The futures account's changes.
+pub const WALLET_TOPIC: &str = "/contractAccount/wallet";
 /// The highest leverage taken (KuCoin's contracts list their own; 100 is the most any
 /// offers).
 pub const MAX_LEVERAGE: u32 = 100;
 
 /// True for the account's futures topics (a private session's only).
 pub fn is_futures_private_topic(topic: &str) -> bool {
-    [ORDERS_TOPIC, STOPS_TOPIC, POSITION_TOPIC]
+    [ORDERS_TOPIC, STOPS_TOPIC, POSITION_TOPIC, WALLET_TOPIC]
         .iter()
         .any(|t| topic == *t || topic.strip_prefix(t).is_some_and(|r| r.starts_with(':')))
 }
@@ -467,10 +469,9 @@ impl Desk {
                 d.insert("tradeId", trade.to_string().as_str());
                 d.insert("liquidity", if maker { "maker" } else { "taker" });
             }
-            self.moved[o.symbol] = true;
         }
         let symbol = o.symbol;
-        self.events.push(Event::Futures {
+        self.events.push(Event::Topic {
             symbol,
             topic: ORDERS_TOPIC,
             subject: "orderChange",
@@ -501,7 +502,7 @@ impl Desk {
             "ts": now_ms * 1_000_000,
         });
         let symbol = o.symbol;
-        self.events.push(Event::Futures {
+        self.events.push(Event::Topic {
             symbol,
             topic: STOPS_TOPIC,
             subject: "stopOrder",
@@ -509,23 +510,63 @@ impl Desk {
         });
     }
 
-    /// A `position.change` for each futures symbol whose position moved.
-    pub(super) fn position_events(&mut self) {
+    /// The account's changes since the last messages: for each symbol whose account
+    /// moved, its balances on `/account/balance` (spot: base and quote,
+    /// `account.balance`) or its position (`position.change`) and wallet
+    /// (`walletBalance.change` on `/contractAccount/wallet`).
+    pub(super) fn account_events(&mut self) {
         for k in 0..self.specs.len() {
             if !std::mem::take(&mut self.moved[k]) {
                 continue;
             }
             let now_ms = (self.sims[k].now_us() / 1000) as i64;
-            let text = self.position_text(k, now_ms, "positionChange");
-            let Ok(data) = sonic_rs::from_str::<sonic_rs::Value>(&text) else {
+            if !self.specs[k].market.is_futures() {
+                for [currency, total, available, hold] in self.spot_balances(k) {
+                    let data = sonic_rs::json!({
+                        "accountId": format!("{}-{currency}", self.specs[k].name),
+                        "currency": currency,
+                        "total": total,
+                        "available": available,
+                        "hold": hold,
+                        "relationEvent": "trade.setted",
+                        "relationContext": {"symbol": self.specs[k].name.as_str()},
+                        "time": now_ms.to_string(),
+                    });
+                    self.events.push(Event::Topic {
+                        symbol: k,
+                        topic: super::BALANCE_TOPIC,
+                        subject: "account.balance",
+                        data,
+                    });
+                }
                 continue;
-            };
-            self.events.push(Event::Futures {
-                symbol: k,
-                topic: POSITION_TOPIC,
-                subject: "position.change",
-                data,
-            });
+            }
+            let text = self.position_text(k, now_ms, "positionChange");
+            if let Ok(data) = sonic_rs::from_str::<sonic_rs::Value>(&text) {
+                self.events.push(Event::Topic {
+                    symbol: k,
+                    topic: POSITION_TOPIC,
+                    subject: "position.change",
+                    data,
+                });
+            }
+            let acc = self.sims[k].account();
+            let currency = settle(&self.specs[k]);
+            let wallet = format!(
+                r#"{{"currency":"{currency}","walletBalance":"{}","availableBalance":"{}","holdBalance":"{}","isolatedPosMargin":"{}","timestamp":{now_ms}}}"#,
+                canonical(acc.wallet_e8, 8),
+                canonical(acc.available_e8().max(0), 8),
+                canonical(acc.margin_e8(), 8),
+                canonical(acc.margin_e8(), 8),
+            );
+            if let Ok(data) = sonic_rs::from_str::<sonic_rs::Value>(&wallet) {
+                self.events.push(Event::Topic {
+                    symbol: k,
+                    topic: WALLET_TOPIC,
+                    subject: "walletBalance.change",
+                    data,
+                });
+            }
         }
     }
 }

@@ -65,6 +65,30 @@ struct Position {
     change_reason: Option<String>,
 }
 
+/// A balance change: spot `account.balance` (`total`, `available`, `hold`), futures
+/// `walletBalance.change` / `availableBalance.change` (`walletBalance`,
+/// `availableBalance`, `holdBalance`); amounts as text or numbers.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BalanceChange {
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    total: Option<Text>,
+    #[serde(default)]
+    available: Option<Text>,
+    #[serde(default)]
+    hold: Option<Text>,
+    #[serde(default)]
+    wallet_balance: Option<Text>,
+    #[serde(default)]
+    available_balance: Option<Text>,
+    #[serde(default)]
+    hold_balance: Option<Text>,
+    #[serde(default)]
+    relation_event: Option<String>,
+}
+
 /// `GET /api/v2/position/getMarginMode`.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -953,6 +977,12 @@ impl Io {
         if msg.subject == "position.change" {
             return self.on_position(msg.data.as_ref());
         }
+        if matches!(
+            msg.subject.as_str(),
+            "account.balance" | "walletBalance.change" | "availableBalance.change"
+        ) {
+            return self.on_balance(msg.data.as_ref());
+        }
         if msg.subject == "stopOrder" {
             // A stop's end without an order change (cancelled by KuCoin, e.g. a
             // reduce-only stop once the position is closed) names no client id: the
@@ -1070,6 +1100,54 @@ impl Io {
             ..AccountSnapshot::default()
         };
         self.position_into(&p, &mut snap);
+        if let Some(sink) = &self.account {
+            (sink.f)(snap);
+        }
+    }
+
+    /// A balance change (spot `account.balance`, futures `walletBalance.change` or
+    /// `availableBalance.change`) of the symbol's currencies: an account snapshot
+    /// (`stream`) for the journal; the quote's available balance is kept as the
+    /// link's latest.
+    fn on_balance(&mut self, data: Option<&sonic_rs::Value>) {
+        LinkStats::bump(&self.shared.counters.other_events);
+        let b: BalanceChange = match data.map(sonic_rs::from_value) {
+            Some(Ok(b)) => b,
+            Some(Err(e)) => return log_malformed(&self.shared, "a balance change", &e.to_string()),
+            None => return log_malformed(&self.shared, "a balance change", "no data"),
+        };
+        let quote = b.currency == self.quote;
+        if !quote && b.currency != self.base {
+            return; // another currency of the account
+        }
+        let available = b.available.or(b.available_balance).map(|t| t.0);
+        if quote {
+            if let Some(a) = available.as_deref().and_then(e8) {
+                self.shared.available_e8.store(a, Ordering::Relaxed);
+            }
+        }
+        if self.account.is_none() {
+            return;
+        }
+        let mut snap = AccountSnapshot {
+            why: "stream",
+            exchange_ms: self.server_ms(),
+            asset: self.quote.clone(),
+            detail: b.relation_event.unwrap_or_default(),
+            ..AccountSnapshot::default()
+        };
+        let total = b.total.or(b.wallet_balance).map(|t| t.0);
+        if quote {
+            snap.wallet = total;
+            snap.available = available;
+            snap.margin = b.hold.or(b.hold_balance).map(|t| t.0);
+            if self.futures {
+                snap.leverage = Some(self.terms.leverage());
+            }
+        } else {
+            // The base asset held is a spot symbol's position.
+            snap.position = total;
+        }
         if let Some(sink) = &self.account {
             (sink.f)(snap);
         }

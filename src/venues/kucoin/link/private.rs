@@ -1,7 +1,8 @@
 //! The private WebSocket session: a signed `bullet-private` token, the session on the
-//! server it names, the order changes subscribed (spot `/spotMarket/tradeOrdersV2`;
-//! futures `/contractMarket/tradeOrders:{symbol}`, the position's
-//! `/contract/position:{symbol}` and the stop orders' `/contractMarket/advancedOrders`), pings at the server's
+//! server it names, the order and account changes subscribed (spot
+//! `/spotMarket/tradeOrdersV2` and `/account/balance`; futures
+//! `/contractMarket/tradeOrders:{symbol}`, the position's `/contract/position:{symbol}`,
+//! the stop orders' `/contractMarket/advancedOrders` and `/contractAccount/wallet`), pings at the server's
 //! interval, a new session (new token) with backoff when one is lost. Messages go to
 //! the I/O thread as they come.
 
@@ -29,9 +30,10 @@ pub(super) fn topics(spec: &crate::core::SymbolSpec) -> Vec<String> {
             format!("/contractMarket/tradeOrders:{}", spec.name),
             format!("/contract/position:{}", spec.name),
             "/contractMarket/advancedOrders".to_string(),
+            "/contractAccount/wallet".to_string(),
         ]
     } else {
-        vec![ORDERS_TOPIC.to_string()]
+        vec![ORDERS_TOPIC.to_string(), "/account/balance".to_string()]
     }
 }
 
