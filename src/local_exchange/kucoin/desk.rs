@@ -464,6 +464,7 @@ impl Desk {
             qty: order.size,
             reduce_only: futures.is_some_and(|f| f.reduce_only),
         };
+        let leverage_before = self.sims[k].account().leverage().max(1) as u32;
         if let Some(f) = futures {
             // Isolated margin: a flat symbol takes the order's leverage.
             self.sims[k].account_mut().set_leverage(f.leverage);
@@ -473,6 +474,10 @@ impl Desk {
             Report::Rejected(r) if e.client_id == client => Some(r),
             _ => None,
         });
+        if refusal.is_some_and(|r| r != Reject::WouldTakeLiquidity) {
+            // A refused order changes nothing, its leverage included.
+            self.sims[k].account_mut().set_leverage(leverage_before);
+        }
         let balance = if futures.is_some() {
             (
                 "300003",
@@ -595,6 +600,10 @@ impl Desk {
         self.apply(k, &reports, now_ms);
         let o = &self.orders[i];
         match by {
+            // KuCoin futures answer a cancel by id with the list of what it cancelled.
+            By::Id(_) if o.futures.is_some() => {
+                ok(&sonic_rs::json!({ "cancelledOrderIds": [o.id.as_str()] }))
+            }
             By::Id(_) => ok(&sonic_rs::json!({ "orderId": o.id })),
             By::Client(_) => ok(&sonic_rs::json!({ "clientOid": o.client.as_str() })),
         }

@@ -376,18 +376,18 @@ pub struct OrderInfo {
     /// KuCoin's id.
     pub id: String,
     /// The client's id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text_or_empty")]
     pub client_oid: String,
     /// `buy` or `sell`.
     pub side: String,
     /// Ordered size.
     #[serde(deserialize_with = "text")]
     pub size: String,
-    /// Filled size.
-    #[serde(deserialize_with = "text")]
+    /// Filled size (absent from an untriggered stop: 0).
+    #[serde(default = "zero", deserialize_with = "text")]
     pub deal_size: String,
     /// Filled value (quote; futures: `dealValue`).
-    #[serde(alias = "dealValue", deserialize_with = "text")]
+    #[serde(default = "zero", alias = "dealValue", deserialize_with = "text")]
     pub deal_funds: String,
     /// Still working (futures: `isActive`).
     #[serde(alias = "isActive")]
@@ -449,7 +449,7 @@ pub struct Text(pub String);
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl serde::de::Visitor<'_> for V {
+        impl<'de> serde::de::Visitor<'de> for V {
             type Value = Text;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a number or its text")
@@ -462,6 +462,15 @@ impl<'de> Deserialize<'de> for Text {
             }
             fn visit_i64<E>(self, v: i64) -> Result<Text, E> {
                 Ok(Text(v.to_string()))
+            }
+            fn visit_unit<E>(self) -> Result<Text, E> {
+                Ok(Text(String::new()))
+            }
+            fn visit_none<E>(self) -> Result<Text, E> {
+                Ok(Text(String::new()))
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Text, D::Error> {
+                Text::deserialize(d)
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Text, E> {
                 if v.is_finite() {
@@ -476,7 +485,17 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
+/// An amount: a `null` one (futures write it for an order that never traded) is 0.
 fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Text::deserialize(d).map(|t| if t.0.is_empty() { "0".into() } else { t.0 })
+}
+
+fn zero() -> String {
+    "0".into()
+}
+
+/// A text that may be `null` (an order placed without a client id).
+fn text_or_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Text::deserialize(d).map(|t| t.0)
 }
 
@@ -711,6 +730,16 @@ mod tests {
         assert_eq!(
             reject_of("300003", "Balance insufficient"),
             Reject::InsufficientMargin
+        );
+        // A stop order in the stop list: no fills yet, nulls where KuCoin writes them.
+        let stop: OrderInfo = sonic_rs::from_slice(br#"{"id":"1","clientOid":null,"side":"sell","size":3,"dealSize":null,"isActive":true,"stop":"down","stopPrice":"99"}"#).unwrap();
+        assert_eq!(
+            (
+                stop.client_oid.as_str(),
+                stop.deal_size.as_str(),
+                stop.deal_funds.as_str()
+            ),
+            ("", "0", "0")
         );
     }
 

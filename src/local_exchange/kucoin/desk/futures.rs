@@ -125,10 +125,13 @@ impl Desk {
         let leverage = if b.close_order {
             self.sims[k].account().leverage().max(1) as u32
         } else {
-            match b.leverage.as_ref().map(|t| t.0.trim().parse::<f64>()) {
-                Some(Ok(l)) if (1.0..=f64::from(MAX_LEVERAGE)).contains(&l) => l as u32,
+            match b.leverage.as_ref().map(|t| t.0.trim().parse::<u32>()) {
+                Some(Ok(l)) if (1..=MAX_LEVERAGE).contains(&l) => l,
                 Some(_) => {
-                    return refused("400100", &format!("leverage must be 1 to {MAX_LEVERAGE}"));
+                    return refused(
+                        "400100",
+                        &format!("leverage must be a whole number, 1 to {MAX_LEVERAGE}"),
+                    );
                 }
                 None => return refused("400100", "leverage is required (isolated margin)"),
             }

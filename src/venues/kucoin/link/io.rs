@@ -163,7 +163,9 @@ impl Io {
         Self {
             rest: Client::new(&cfg.rest, Duration::from_secs(5)),
             spec: cfg.spec.clone(),
-            signer: Signer::new(&cfg.keys),
+            // Re-signed orders (a refused timestamp, a retried cancel) carry the same
+            // leverage and margin mode as the trader's.
+            signer: Signer::new(&cfg.keys).with_terms(cfg.terms.clone()),
             keys: cfg.keys.clone(),
             time_sync: cfg.time_sync,
             fees: cfg.fees,
@@ -383,14 +385,17 @@ impl Io {
     /// the symbol, isolated orders carry it), written to the encoder's terms.
     fn futures_start(&mut self, s: &mut Startup) -> Result<(), LinkError> {
         let name = self.spec.name;
-        let pos: Position =
-            self.start_get("position", &format!("/api/v1/position?symbol={name}"))?;
-        let held = self
-            .position_lots(&pos)
-            .ok_or_else(|| LinkError::Unreadable {
-                what: "position",
-                why: "currentQty is not a whole number of contracts".into(),
-            })?;
+        // Orders carry the symbol's margin mode (KuCoin refuses the other, 330005): it
+        // must be known before any order, the start-up's close included.
+        let cross = self
+            .start_get::<MarginMode>(
+                "margin mode",
+                &format!("/api/v2/position/getMarginMode?symbol={name}"),
+            )?
+            .margin_mode
+            .eq_ignore_ascii_case("CROSS");
+        self.terms.set(self.terms.leverage(), cross);
+        let held = self.held_position()?;
         if held.0 != 0 {
             match self.on_start {
                 OnStart::Refuse => {
@@ -403,16 +408,6 @@ impl Io {
                 OnStart::Flatten => self.close_position()?,
             }
         }
-        let cross = match self.start_get::<MarginMode>(
-            "margin mode",
-            &format!("/api/v2/position/getMarginMode?symbol={name}"),
-        ) {
-            Ok(m) => m.margin_mode.eq_ignore_ascii_case("CROSS"),
-            Err(e) => {
-                tracing::warn!(error = %e, "KuCoin link: the margin mode did not read; orders say ISOLATED (KuCoin's default)");
-                false
-            }
-        };
         let mut leverage = 1;
         if let Some(w) = self.wish {
             let cap = self
@@ -440,9 +435,23 @@ impl Io {
         Ok(())
     }
 
-    /// A position's size as signed lots (`currentQty` contracts).
-    fn position_lots(&self, p: &Position) -> Option<Lots> {
-        let text = p.current_qty.as_ref().map_or("0", |t| t.0.as_str());
+    /// The symbol's position as KuCoin shows it now, signed lots.
+    fn held_position(&mut self) -> Result<Lots, LinkError> {
+        let name = self.spec.name;
+        let pos: Position =
+            self.start_get("position", &format!("/api/v1/position?symbol={name}"))?;
+        // A flat symbol may answer without `currentQty`.
+        let flat = Text("0".into());
+        self.position_lots(pos.current_qty.as_ref().unwrap_or(&flat))
+            .ok_or_else(|| LinkError::Unreadable {
+                what: "position",
+                why: "currentQty is not a whole number of contracts".into(),
+            })
+    }
+
+    /// A position's size (`currentQty` contracts) as signed lots.
+    fn position_lots(&self, qty: &Text) -> Option<Lots> {
+        let text = qty.0.as_str();
         let (neg, digits) = match text.strip_prefix('-') {
             Some(d) => (true, d),
             None => (false, text),
@@ -455,20 +464,33 @@ impl Io {
     /// rule: it sizes the order itself). Start-up, `--on-start flatten`.
     fn close_position(&mut self) -> Result<(), LinkError> {
         let body = format!(
-            r#"{{"clientOid":"mnvflat{}","symbol":"{}","type":"market","closeOrder":true}}"#,
+            r#"{{"clientOid":"mnvflat{}","symbol":"{}","type":"market","closeOrder":true,"marginMode":"{}"}}"#,
             self.server_ms().max(0),
-            self.spec.name
+            self.spec.name,
+            if self.terms.cross() {
+                "CROSS"
+            } else {
+                "ISOLATED"
+            },
         );
         let (status, answer) = self.call("POST", orders::FUTURES_PLACE_PATH, body.as_bytes())?;
-        if refusal(&answer).is_some_and(|(c, _)| c == orders::OK) {
-            tracing::info!(symbol = %self.spec.name, "KuCoin link: the position found at start is closed at market");
-            Ok(())
-        } else {
-            Err(LinkError::Flatten(format!(
+        if refusal(&answer).is_none_or(|(c, _)| c != orders::OK) {
+            return Err(LinkError::Flatten(format!(
                 "closing the position: HTTP {status} {}",
                 String::from_utf8_lossy(&answer)
-            )))
+            )));
         }
+        // Accepted is not done: the position must read flat (2 s at most).
+        for _ in 0..20 {
+            if self.held_position()?.0 == 0 {
+                tracing::info!(symbol = %self.spec.name, "KuCoin link: the position found at start is closed at market");
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(LinkError::Flatten(
+            "the close order was accepted but the position is still open after 2 s".into(),
+        ))
     }
 
     /// Cancels an order found open at start, by KuCoin's id; true when done.
@@ -577,7 +599,12 @@ impl Io {
 
     /// A futures position's fields into a snapshot (the size in the base asset).
     fn position_into(&self, p: &Position, snap: &mut AccountSnapshot) {
-        snap.position = self.position_lots(p).map(|l| self.spec.qty.format(l));
+        // Fields the message leaves out stay unknown (a mark-price change has no size).
+        snap.position = p
+            .current_qty
+            .as_ref()
+            .and_then(|q| self.position_lots(q))
+            .map(|l| self.spec.qty.format(l));
         snap.entry_price = p.avg_entry_price.as_ref().map(|t| t.0.clone());
         snap.unrealised = p.unrealised_pnl.as_ref().map(|t| t.0.clone());
         snap.margin = p.pos_margin.as_ref().map(|t| t.0.clone());
@@ -1092,6 +1119,10 @@ impl Io {
             }
             None => return log_malformed(&self.shared, "a position.change", "no data"),
         };
+        if p.current_qty.is_none() {
+            // A mark-price change: the position itself did not move.
+            return;
+        }
         let mut snap = AccountSnapshot {
             why: "stream",
             exchange_ms: self.server_ms(),
@@ -1117,8 +1148,15 @@ impl Io {
             None => return log_malformed(&self.shared, "a balance change", "no data"),
         };
         let quote = b.currency == self.quote;
-        if !quote && b.currency != self.base {
-            return; // another currency of the account
+        if !quote && (self.futures || b.currency != self.base) {
+            return; // another currency of the account (futures: margin in one only)
+        }
+        let event = b.relation_event.as_deref().unwrap_or("");
+        if ["main.", "margin.", "isolated", "contract."]
+            .iter()
+            .any(|p| event.starts_with(p))
+        {
+            return; // another of the account's accounts (funding, margin, futures)
         }
         let available = b.available.or(b.available_balance).map(|t| t.0);
         if quote {

@@ -78,6 +78,11 @@ pub struct LinkConfig {
 /// finds a position or orders `on_start` refuses, or the private session cannot be
 /// opened.
 pub fn start(cfg: LinkConfig) -> Result<LiveLink, LinkError> {
+    if crate::core::Valuer::new(&cfg.spec).is_inverse() {
+        return Err(LinkError::Unsupported(
+            "KuCoin inverse (coin-margined) contracts are not traded yet: linear contracts and spot (docs/kucoin.md)",
+        ));
+    }
     let shared = Shared::new(false);
     let (to_io, cmd_rx) = rtrb::RingBuffer::<Command>::new(RING);
     let (exec_tx, from_io) = rtrb::RingBuffer::new(RING);
@@ -87,6 +92,8 @@ pub fn start(cfg: LinkConfig) -> Result<LiveLink, LinkError> {
     if let Some(a) = startup.available_e8 {
         shared.available_e8.store(a, Ordering::Relaxed);
     }
+    // An adopted position is the link's from the start (as on Binance).
+    shared.position.store(startup.position.0, Ordering::Relaxed);
     let io_handle = std::thread::Builder::new()
         .name("minerva-kc-orders".into())
         .spawn(move || io.run(cmd_rx))
@@ -225,6 +232,24 @@ mod tests {
             }
         ));
         assert_eq!(out[1].time_us, 1_729_176_273_859_000);
+    }
+
+    /// Inverse contracts are refused before anything is asked of KuCoin.
+    #[test]
+    fn inverse_contracts_are_refused_at_start() {
+        let spec = SymbolSpec::from_tick_lot("XBTUSDM", Market::CoinM, "0.1", "1").unwrap();
+        let cfg = LinkConfig {
+            rest: "127.0.0.1:1".into(),
+            spec,
+            keys: Arc::new(KucoinKeys::paper()),
+            time_sync: Duration::from_secs(1),
+            fees: (0, 0),
+            on_start: OnStart::default(),
+            account: None,
+            leverage: None,
+            terms: Default::default(),
+        };
+        assert!(matches!(start(cfg), Err(LinkError::Unsupported(_))));
     }
 
     #[test]
