@@ -9,6 +9,14 @@ pub const API_KEY_HEADER: &str = "X-MBX-APIKEY";
 pub const API_KEY_VAR: &str = "MINERVA_BINANCE_API_KEY";
 /// Environment variable holding the API secret.
 pub const API_SECRET_VAR: &str = "MINERVA_BINANCE_API_SECRET";
+/// The names keys are read from, in order: the documented pair, then the seed's
+/// (`BINANCE_API_KEY`/`BINANCE_API_SECRET` and `binance_api`/`binance_secret`). A key
+/// is always paired with its own family's secret.
+pub const KEY_FAMILIES: [(&str, &str); 3] = [
+    (API_KEY_VAR, API_SECRET_VAR),
+    ("BINANCE_API_KEY", "BINANCE_API_SECRET"),
+    ("binance_api", "binance_secret"),
+];
 
 pub use crate::venues::keys::KeyError;
 
@@ -24,11 +32,8 @@ impl ApiKeys {
     /// # Errors
     /// [`KeyError`] naming the variable that is missing or malformed (never its value).
     pub fn from_env() -> Result<Self, KeyError> {
-        let get = |var: &'static str| crate::venues::keys::first_var(&[var]);
-        Ok(Self::new(
-            get(API_KEY_VAR)?,
-            get(API_SECRET_VAR)?.into_bytes(),
-        ))
+        let (key, secret) = crate::venues::keys::key_pair(&KEY_FAMILIES)?;
+        Ok(Self::new(key, secret.into_bytes()))
     }
 
     /// Keys given directly (tests, the documented paper-mode dummy key).

@@ -2,7 +2,7 @@
 //! documented names come first; the seed's own names (`kucoin_api`, `kucoin_secret`)
 //! are accepted as fallbacks.
 
-use crate::venues::keys::{KeyError, first_var, wipe};
+use crate::venues::keys::{KeyError, first_var, key_pair, wipe};
 use std::fmt;
 
 /// The API key: the documented variable, then the seed's.
@@ -26,9 +26,15 @@ impl KucoinKeys {
     /// # Errors
     /// [`KeyError`] naming the variable that is missing or malformed (never a value).
     pub fn from_env() -> Result<Self, KeyError> {
+        // A key is always paired with its own family's secret.
+        let families = [
+            (API_KEY_VARS[0], API_SECRET_VARS[0]),
+            (API_KEY_VARS[1], API_SECRET_VARS[1]),
+        ];
+        let (key, secret) = key_pair(&families)?;
         Ok(Self::new(
-            first_var(&API_KEY_VARS)?,
-            first_var(&API_SECRET_VARS)?.into_bytes(),
+            key,
+            secret.into_bytes(),
             first_var(&PASSPHRASE_VARS)?.into_bytes(),
         ))
     }
