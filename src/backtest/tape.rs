@@ -6,7 +6,13 @@
 //! trades, aggregated trades, mark prices and REST snapshots. Book tickers and candles
 //! are dropped: the book only cross-checks tickers (it reports, never trades on them),
 //! and the signal and the exchange never see either. A backtest on a tape sends the
-//! same orders as one on the frames it came from (tests/backtest.rs).
+//! same orders as one on the frames it came from (tests/backtest.rs). `minerva tape
+//! build` persists a tape (`file`: a versioned, checksummed file on the grid it was
+//! decoded for) so later runs skip decoding altogether (tests/tape.rs).
+
+mod file;
+
+pub use file::{TapeFileError, VERSION as TAPE_VERSION};
 
 use crate::core::{
     AggTrade, DEPTH_CHUNK_LEVELS, DepthChunk, EventBody, Level, MarkPrice, MarketEvent, SymbolId,

@@ -3,6 +3,7 @@
 
 use super::args::{OVERRIDES_HELP, RecordedData, StrategyArgs, WindowArgs, strategy_replay};
 use anyhow::{Context, Result, bail};
+use minerva::backtest::tape::Tape;
 use minerva::backtest::{self, Input};
 use minerva::core::SymbolSpec;
 use minerva::replay::{self, ReplayOptions};
@@ -100,25 +101,41 @@ pub fn run(a: Args) -> Result<()> {
     let signer = backtest_signer();
     let mut reports = Vec::with_capacity(symbols.len());
     let mut specs = Vec::with_capacity(symbols.len());
+    // A tape (`minerva tape build`) is read as it was decoded: no JSON again.
+    let tape = match files.as_slice() {
+        [one] if Tape::is_tape_file(one) => {
+            Some(Tape::load(one, None).with_context(|| one.display().to_string())?)
+        }
+        many if many.iter().any(|f| Tape::is_tape_file(f)) => {
+            bail!("a tape is backtested alone: give one tape, or the recorded files")
+        }
+        _ => None,
+    };
     for sym in &symbols {
         let mut strategy = strategy.clone();
         strategy.market = sym.clone();
-        let opts = strategy_replay(&strategy, &a.data.grids);
-        let (spec, frames) = symbol_data(&files, symbols.len(), &opts)?;
+        let (spec, frames) = match &tape {
+            Some((_, spec)) if spec.name.as_str() != sym.as_str() => {
+                bail!("the tape holds {}, not {sym}", spec.name)
+            }
+            Some((_, spec)) => (spec.clone(), Vec::new()),
+            None => symbol_data(
+                &files,
+                symbols.len(),
+                &strategy_replay(&strategy, &a.data.grids),
+            )?,
+        };
+        let input = match &tape {
+            Some((t, _)) => Input::Tape(t),
+            None => Input::Frames(&frames),
+        };
         let bar = progress_bar(sym);
         let mut progress = |done: u64, total: u64| {
             bar.set_length(total);
             bar.set_position(done);
         };
-        let r = backtest::run(
-            Input::Frames(&frames),
-            &spec,
-            &strategy,
-            signer.clone(),
-            &cfg,
-            &mut progress,
-        )
-        .with_context(|| sym.clone())?;
+        let r = backtest::run(input, &spec, &strategy, signer.clone(), &cfg, &mut progress)
+            .with_context(|| sym.clone())?;
         bar.finish_and_clear();
         // Wall-clock figures go to stderr: the report itself is the same on every run.
         eprintln!(

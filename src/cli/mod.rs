@@ -17,6 +17,7 @@ mod replay;
 mod report;
 mod run;
 mod signal;
+mod tape;
 mod time;
 mod view;
 
@@ -134,6 +135,9 @@ enum Cmd {
     /// Recording databases: import recorded files, list what a database holds.
     #[command(subcommand)]
     Db(db::Cmd),
+    /// Tapes: recorded data decoded once, for backtests that skip decoding.
+    #[command(subcommand)]
+    Tape(tape::Cmd),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::Cmd),
@@ -164,6 +168,7 @@ pub fn run() -> Result<()> {
         Cmd::Record(a) => record::run(a),
         Cmd::Observe(a) => observe::run(*a),
         Cmd::Db(c) => db::run(c),
+        Cmd::Tape(c) => tape::run(c),
         Cmd::Bench(c) => bench::run(c),
         Cmd::LatencyReport(a) => latency_report::run(a),
         Cmd::Peaks => peaks::run(),

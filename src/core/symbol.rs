@@ -116,6 +116,21 @@ impl PriceGrid {
         Ticks(self.step)
     }
 
+    /// The grid as [`Self::parts`] gave it (a persisted tape's header); `None` for
+    /// parts no grid has. Cold.
+    pub fn from_parts(decimals: u8, tick_mantissa: i64, step: i64) -> Option<Self> {
+        (decimals <= 18 && tick_mantissa > 0 && step > 0).then_some(Self {
+            decimals,
+            tick_mantissa,
+            step,
+        })
+    }
+
+    /// `(decimals, tick_mantissa, step)`: everything the grid is.
+    pub fn parts(&self) -> (u8, i64, i64) {
+        (self.decimals, self.tick_mantissa, self.step)
+    }
+
     /// Decimal places needed to write any price on this grid.
     pub fn decimals(&self) -> u8 {
         self.decimals

@@ -1,0 +1,108 @@
+//! Persisted tapes (`minerva tape build`): a backtest of the tape prints the same report
+//! as the backtest of the files it came from; a tape written, read and written again is
+//! the same bytes; a tape of another layout version, another grid, or cut or altered
+//! is refused with the reason.
+
+mod common;
+
+use minerva::backtest::tape::{TAPE_VERSION, Tape, TapeFileError};
+use std::path::PathBuf;
+
+fn sample() -> Vec<String> {
+    [
+        "sample/hftbacktest/spot/btcusdt_20240808.gz",
+        "sample/hftbacktest/spot/btcusdt_20240809.gz",
+    ]
+    .iter()
+    .map(|f| common::repo(f))
+    .collect()
+}
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "minerva-tape-{name}-{}-{}.tape",
+        std::process::id(),
+        common::thread_id()
+    ))
+}
+
+#[test]
+fn a_tape_backtests_to_the_same_report_as_its_files() {
+    let tape = temp("cli");
+    let info = common::repo("sample/exchange_info_spot_btcusdt.json");
+    let mut build = vec!["tape", "build"];
+    let files = sample();
+    build.extend(files.iter().map(String::as_str));
+    build.extend(["--exchange-info", &info, "--out", tape.to_str().unwrap()]);
+    let built = common::minerva_ok(&build);
+    assert!(built.contains("tape BTCUSDT (binance spot)"), "{built}");
+    let strategy = common::repo("strategy_0.toml");
+    let mut from_files = vec!["backtest"];
+    from_files.extend(files.iter().map(String::as_str));
+    from_files.extend(["--strategy", &strategy, "--exchange-info", &info]);
+    let a = common::minerva_ok(&from_files);
+    let b = common::minerva_ok(&["backtest", tape.to_str().unwrap(), "--strategy", &strategy]);
+    let _ = std::fs::remove_file(&tape);
+    // The first line names the input (frames, or decoded messages); the rest is equal.
+    let (a1, a_rest) = a.split_once('\n').unwrap();
+    let (b1, b_rest) = b.split_once('\n').unwrap();
+    assert_eq!(a_rest, b_rest);
+    assert!(a_rest.contains("net PnL"), "{a}");
+    let window = |l: &str| l.rsplit_once(" · ").map(|x| x.0.to_string());
+    assert_eq!(window(a1), window(b1), "{a1}\n{b1}");
+    assert!(b1.contains("decoded messages"), "{b1}");
+}
+
+#[test]
+fn a_tape_round_trips_and_refuses_what_is_not_its_own() {
+    let files: Vec<PathBuf> = sample().into_iter().map(PathBuf::from).collect();
+    let opts = minerva::replay::ReplayOptions {
+        exchange_info: Some(common::repo("sample/exchange_info_spot_btcusdt.json").into()),
+        ..Default::default()
+    };
+    let spec = minerva::replay::symbol_table(&files, &opts)
+        .unwrap()
+        .specs()[0]
+        .clone();
+    let frames = minerva::store::files::recorded_frames_of(&files, &spec.name).unwrap();
+    let tape = Tape::record(&frames, &spec);
+    let path = temp("lib");
+    tape.save(&spec, &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let (loaded, loaded_spec) = Tape::load(&path, Some(&spec)).unwrap();
+    assert_eq!(loaded_spec, spec);
+    assert_eq!((loaded.len(), loaded.frames), (tape.len(), tape.frames));
+    // Written again: the same bytes.
+    loaded.save(&spec, &path).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    let _ = std::fs::remove_file(&path);
+
+    let refused = |b: &[u8], asked| Tape::from_bytes(b, asked).err().map(|e| e.to_string());
+    // Another layout version.
+    let mut other = bytes.clone();
+    other[8..12].copy_from_slice(&(TAPE_VERSION + 1).to_le_bytes());
+    assert!(matches!(
+        Tape::from_bytes(&other, None),
+        Err(TapeFileError::Version { .. })
+    ));
+    // One byte of the payload changed, or the file cut.
+    let mut altered = bytes.clone();
+    let last = altered.len() - 3;
+    altered[last] ^= 0x40;
+    assert!(refused(&altered, None).unwrap().contains("checksum"));
+    assert!(
+        refused(&bytes[..bytes.len() - 100], None)
+            .unwrap()
+            .contains("cut or altered")
+    );
+    // Not a tape.
+    assert!(matches!(
+        Tape::from_bytes(b"{\"e\":\"depthUpdate\"}", None),
+        Err(TapeFileError::NotATape)
+    ));
+    // Another grid than the one asked for.
+    let mut finer = spec.clone();
+    finer.qty = minerva::core::QtyGrid::new(spec.qty.decimals() + 1, None).unwrap();
+    let e = refused(&bytes, Some(&finer)).unwrap();
+    assert!(e.contains("decoded for BTCUSDT"), "{e}");
+}
