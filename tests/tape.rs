@@ -106,3 +106,55 @@ fn a_tape_round_trips_and_refuses_what_is_not_its_own() {
     let e = refused(&bytes, Some(&finer)).unwrap();
     assert!(e.contains("decoded for BTCUSDT"), "{e}");
 }
+
+/// `minerva evolve` on a tape writes the same strategy and prints the same as on the
+/// files it came from (same seed).
+#[test]
+fn evolve_reads_a_tape_as_it_reads_the_files() {
+    let tape = temp("evolve");
+    let info = common::repo("sample/exchange_info_spot_btcusdt.json");
+    let files = sample();
+    let mut build = vec!["tape", "build"];
+    build.extend(files.iter().map(String::as_str));
+    build.extend(["--exchange-info", &info, "--out", tape.to_str().unwrap()]);
+    common::minerva_ok(&build);
+    let strategy = common::repo("strategy_0.toml");
+    let (out_a, out_b) = (tape.with_extension("a.toml"), tape.with_extension("b.toml"));
+    let small = ["--population", "4", "--generations", "2", "--seed", "7"];
+    let mut a = vec!["evolve"];
+    a.extend(files.iter().map(String::as_str));
+    a.extend([
+        "--exchange-info",
+        &info,
+        "--strategy",
+        &strategy,
+        "--out",
+        out_a.to_str().unwrap(),
+    ]);
+    a.extend(small);
+    let mut b = vec!["evolve", tape.to_str().unwrap(), "--strategy", &strategy];
+    b.extend(["--out", out_b.to_str().unwrap()]);
+    b.extend(small);
+    let (pa, pb) = (common::minerva_ok(&a), common::minerva_ok(&b));
+    let written = |p: &PathBuf| std::fs::read_to_string(p).unwrap();
+    let (sa, sb) = (written(&out_a), written(&out_b));
+    for p in [&tape, &out_a, &out_b] {
+        let _ = std::fs::remove_file(p);
+    }
+    let strip = |t: &str, p: &PathBuf| t.replace(p.to_str().unwrap(), "OUT");
+    // Each generation's row ends with its wall time: left out.
+    let untimed = |t: String| -> Vec<String> {
+        t.lines()
+            .map(|l| match l.rsplit_once(' ') {
+                Some((head, last))
+                    if last.ends_with('s') && last[..last.len() - 1].parse::<f64>().is_ok() =>
+                {
+                    head.to_string()
+                }
+                _ => l.to_string(),
+            })
+            .collect()
+    };
+    assert_eq!(untimed(strip(&pa, &out_a)), untimed(strip(&pb, &out_b)));
+    assert_eq!(strip(&sa, &out_a), strip(&sb, &out_b));
+}

@@ -3,7 +3,6 @@
 
 use super::args::{OVERRIDES_HELP, RecordedData, StrategyArgs, WindowArgs, strategy_replay};
 use anyhow::{Context, Result, bail};
-use minerva::backtest::tape::Tape;
 use minerva::backtest::{self, Input};
 use minerva::core::SymbolSpec;
 use minerva::replay::{self, ReplayOptions};
@@ -102,23 +101,12 @@ pub fn run(a: Args) -> Result<()> {
     let mut reports = Vec::with_capacity(symbols.len());
     let mut specs = Vec::with_capacity(symbols.len());
     // A tape (`minerva tape build`) is read as it was decoded: no JSON again.
-    let tape = match files.as_slice() {
-        [one] if Tape::is_tape_file(one) => {
-            Some(Tape::load(one, None).with_context(|| one.display().to_string())?)
-        }
-        many if many.iter().any(|f| Tape::is_tape_file(f)) => {
-            bail!("a tape is backtested alone: give one tape, or the recorded files")
-        }
-        _ => None,
-    };
+    let tape = super::tape::tape_input(&files)?;
     for sym in &symbols {
         let mut strategy = strategy.clone();
         strategy.market = sym.clone();
         let (spec, frames) = match &tape {
-            Some((_, spec)) if spec.name.as_str() != sym.as_str() => {
-                bail!("the tape holds {}, not {sym}", spec.name)
-            }
-            Some((_, spec)) => (spec.clone(), Vec::new()),
+            Some(t) => (super::tape::tape_spec(t, sym)?.clone(), Vec::new()),
             None => symbol_data(
                 &files,
                 symbols.len(),

@@ -188,7 +188,17 @@ pub fn run(a: Args) -> Result<()> {
     let objective = backtest.objective;
     let symbols = super::args::symbol_list(a.symbols.as_deref(), &strategy)?;
     let mut markets = Vec::with_capacity(symbols.len());
+    // A tape file (`minerva tape build`) is the decoded data already.
+    let mut given = super::tape::tape_input(&files)?;
+    if given.is_some() && symbols.len() > 1 {
+        bail!("a tape holds one symbol: evolve several symbols from their recorded files");
+    }
     for sym in &symbols {
+        if let Some(t) = given.take() {
+            super::tape::tape_spec(&t, sym)?;
+            markets.push(t);
+            continue;
+        }
         let strategy = Strategy {
             market: sym.clone(),
             ..strategy.clone()

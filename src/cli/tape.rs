@@ -28,6 +28,37 @@ pub struct BuildArgs {
     out: PathBuf,
 }
 
+/// A tape given as the input (one file that is a tape), read with its spec; `None`
+/// for recorded files. Several files mixing a tape are refused.
+///
+/// # Errors
+/// An unreadable or refused tape, or a tape among other files.
+pub fn tape_input(files: &[PathBuf]) -> Result<Option<(Tape, minerva::core::SymbolSpec)>> {
+    match files {
+        [one] if Tape::is_tape_file(one) => Ok(Some(
+            Tape::load(one, None).with_context(|| one.display().to_string())?,
+        )),
+        many if many.iter().any(|f| Tape::is_tape_file(f)) => {
+            bail!("a tape is read alone: give one tape, or the recorded files")
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The tape's spec when it holds `symbol`; a clear refusal when it holds another.
+///
+/// # Errors
+/// The tape holds another symbol.
+pub fn tape_spec<'a>(
+    tape: &'a (Tape, minerva::core::SymbolSpec),
+    symbol: &str,
+) -> Result<&'a minerva::core::SymbolSpec> {
+    if tape.1.name.as_str() != symbol {
+        bail!("the tape holds {}, not {symbol}", tape.1.name)
+    }
+    Ok(&tape.1)
+}
+
 /// Runs `minerva tape`.
 pub fn run(c: Cmd) -> Result<()> {
     match c {
