@@ -359,11 +359,8 @@ fn unrecord(r: &[u8]) -> Result<Packed, TapeFileError> {
 }
 
 impl Tape {
-    /// Writes the tape, decoded for `spec`, to `path`. Cold.
-    ///
-    /// # Errors
-    /// [`TapeFileError::Io`] when the file cannot be written.
-    pub fn save(&self, spec: &SymbolSpec, path: &Path) -> Result<(), TapeFileError> {
+    /// The tape, decoded for `spec`, as a tape file's bytes. Cold.
+    pub fn to_bytes(&self, spec: &SymbolSpec) -> Vec<u8> {
         let mut payload =
             Vec::with_capacity(self.msgs.len() * (8 + RECORD) + self.levels.len() * 16);
         for &t in &self.at_ns {
@@ -394,6 +391,15 @@ impl Tape {
         }
         out.extend_from_slice(&Sha256::digest(&payload));
         out.extend_from_slice(&payload);
+        out
+    }
+
+    /// Writes the tape, decoded for `spec`, to `path`. Cold.
+    ///
+    /// # Errors
+    /// [`TapeFileError::Io`] when the file cannot be written.
+    pub fn save(&self, spec: &SymbolSpec, path: &Path) -> Result<(), TapeFileError> {
+        let out = self.to_bytes(spec);
         let io = |source| TapeFileError::Io {
             path: path.display().to_string(),
             source,
