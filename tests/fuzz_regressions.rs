@@ -150,3 +150,8 @@ fn kucoin_differential() {
 fn kucoin_rest() {
     replay("kucoin_rest", harness::kucoin_rest);
 }
+
+#[test]
+fn tape_file() {
+    replay("tape_file", harness::tape_file);
+}

@@ -180,6 +180,9 @@ fn read_spec(c: &mut Cursor<'_>) -> Result<SymbolSpec, TapeFileError> {
     let qd = c.u8()?;
     let qstep = c.i64()?;
     let _reserved = c.u64()?;
+    if qd > 18 || qstep <= 0 {
+        return Err(bad());
+    }
     let lot = crate::core::decimal::canonical(qstep, qd);
     let qty = QtyGrid::new(qd, Some(&lot)).map_err(|_| bad())?;
     let mut spec = SymbolSpec::bare(name, market, price, qty).map_err(|_| bad())?;
