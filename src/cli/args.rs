@@ -35,7 +35,7 @@ pub struct MarketData {
 pub struct RecordedData {
     /// Recorded files of one session in order (hftbacktest `.gz`/plain, cryptofeed
     /// captures, JSON lines), or recording databases; with --symbols, the files of
-    /// every symbol.
+    /// every symbol. `backtest` and `evolve` also take one tape (`minerva tape build`).
     #[arg(required = true)]
     files: Vec<PathBuf>,
     #[command(flatten)]
