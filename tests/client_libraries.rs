@@ -65,6 +65,41 @@ fn binance_client_libraries_work_against_the_local_exchange() {
     venue.stop();
 }
 
+/// The local KuCoin venue on `files`, and a client script (`tests/clients/`) run
+/// against it with `extra` arguments after its address, until it prints `done`.
+fn kucoin_script(files: Vec<std::path::PathBuf>, script: &str, extra: &[&str], done: &str) {
+    use minerva::local_exchange::kucoin::{Config as KucoinConfig, LocalKucoin};
+    let venue = LocalKucoin::start(KucoinConfig {
+        files,
+        replay: Default::default(),
+        // The whole script within the 30 s recording, with room.
+        speed: Some(1.5),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Faults::default(),
+        keys: std::sync::Arc::new(minerva::venues::kucoin::keys::KucoinKeys::paper()),
+        limits: Limits::default(),
+        trading: Default::default(),
+    })
+    .unwrap();
+    let out = Command::new("python3")
+        .arg(format!(
+            "{}/tests/clients/{script}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .arg(venue.local_addr().to_string())
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(done), "{text}");
+    venue.stop();
+}
+
 #[test]
 fn kucoin_clients_work_against_the_local_kucoin_venue() {
     if !libraries_present() {
@@ -79,39 +114,15 @@ fn kucoin_clients_work_against_the_local_kucoin_venue() {
         return;
     };
     let dir = data.join("kucoin-sample");
-    use minerva::local_exchange::kucoin::{Config as KucoinConfig, LocalKucoin};
-    let venue = LocalKucoin::start(KucoinConfig {
-        files: ["KUCOIN.ws.1.0", "KUCOIN.http.0.0", "KUCOIN.0"]
+    kucoin_script(
+        ["KUCOIN.ws.1.0", "KUCOIN.http.0.0", "KUCOIN.0"]
             .iter()
             .map(|f| dir.join(f))
             .collect(),
-        replay: Default::default(),
-        // The whole script within the 30 s recording, with room.
-        speed: Some(1.5),
-        addr: "127.0.0.1:0".parse().unwrap(),
-        faults: Faults::default(),
-        keys: std::sync::Arc::new(minerva::venues::kucoin::keys::KucoinKeys::paper()),
-        limits: Limits::default(),
-        trading: Default::default(),
-    })
-    .unwrap();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/kucoin_libraries.py"
+        "kucoin_libraries.py",
+        &[],
+        "all kucoin client checks passed",
     );
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(venue.local_addr().to_string())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains("all kucoin client checks passed"), "{text}");
-    venue.stop();
 }
 
 /// ccxt's kucoinfutures and ccxt.pro's kucoinfutures on the local venue serving the
@@ -134,38 +145,11 @@ fn kucoin_futures_clients_work_against_the_local_kucoin_venue() {
         std::process::id()
     ));
     std::fs::write(&file, text).unwrap();
-    use minerva::local_exchange::kucoin::{Config as KucoinConfig, LocalKucoin};
-    let venue = LocalKucoin::start(KucoinConfig {
-        files: vec![file.clone()],
-        replay: Default::default(),
-        speed: Some(1.5),
-        addr: "127.0.0.1:0".parse().unwrap(),
-        faults: Faults::default(),
-        keys: std::sync::Arc::new(minerva::venues::kucoin::keys::KucoinKeys::paper()),
-        limits: Limits::default(),
-        trading: Default::default(),
-    })
-    .unwrap();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/kucoin_futures_libraries.py"
+    kucoin_script(
+        vec![file.clone()],
+        "kucoin_futures_libraries.py",
+        &[&contract],
+        "all kucoin futures client checks passed",
     );
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(venue.local_addr().to_string())
-        .arg(&contract)
-        .output()
-        .unwrap();
     let _ = std::fs::remove_file(&file);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        text.contains("all kucoin futures client checks passed"),
-        "{text}"
-    );
-    venue.stop();
 }

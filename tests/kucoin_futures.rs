@@ -433,31 +433,7 @@ fn the_pipeline_trades_the_contract_through_the_order_link() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    let fills: Vec<(String, String)> = db
-        .prepare("SELECT client_id, qty FROM journal_reports WHERE report = 'FILLED'")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let sides: std::collections::HashMap<String, String> = db
-        .prepare("SELECT client_id, upper(side) FROM journal_orders WHERE side IS NOT NULL")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let net: i64 = fills
-        .iter()
-        .map(|(c, q)| {
-            let lots = spec.qty.parse(q.as_bytes()).unwrap().0;
-            match sides.get(c).map(String::as_str) {
-                Some("BUY") => lots,
-                Some("SELL") => -lots,
-                other => panic!("fill of {c}: no order journaled ({other:?})"),
-            }
-        })
-        .sum();
+    let net = common::journal_net_position(&db, &spec);
     let venue_position = v.accounts().iter().find(|a| a.0 == contract).unwrap().1;
     assert_eq!(
         net, venue_position.0,

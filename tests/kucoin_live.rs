@@ -785,31 +785,7 @@ fn the_pipeline_trades_on_the_local_kucoin_venue_through_the_order_link() {
     assert_eq!(sum.fills, r.exchange.fills, "{sum:?}\n{text}");
     // The position the journaled fills make is the venue's.
     let db = rusqlite::Connection::open(&path).unwrap();
-    let fills: Vec<(String, String)> = db
-        .prepare("SELECT client_id, qty FROM journal_reports WHERE report = 'FILLED'")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let sides: std::collections::HashMap<String, String> = db
-        .prepare("SELECT client_id, upper(side) FROM journal_orders WHERE side IS NOT NULL")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let net: i64 = fills
-        .iter()
-        .map(|(c, q)| {
-            let lots = spec.qty.parse(q.as_bytes()).unwrap().0;
-            match sides.get(c).map(String::as_str) {
-                Some("BUY") => lots,
-                Some("SELL") => -lots,
-                other => panic!("fill of {c}: no order journaled ({other:?})"),
-            }
-        })
-        .sum();
+    let net = common::journal_net_position(&db, &spec);
     let accounts = v.accounts();
     let venue_position = accounts.iter().find(|a| a.0 == SYMBOL).unwrap().1;
     assert_eq!(

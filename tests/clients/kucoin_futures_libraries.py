@@ -16,33 +16,16 @@ import sys
 import ccxt
 import ccxt.pro
 
-KEYS = {
-    "apiKey": "minerva-paper",
-    "secret": "minerva-paper-secret",
-    "password": "minerva-paper-passphrase",
-    # A classic account (no unified account), contracts only: what the local venue
-    # serves for a futures recording.
-    "options": {"uta": False, "fetchMarkets": {"types": ["swap"], "fetchTickersFees": False}},
-}
+# The spot script's checks and its pointing of a client at the local venue.
+import kucoin_libraries
+from kucoin_libraries import check, pointed, sorted_book
 
-
-def check(cond, what):
-    if not cond:
-        raise SystemExit(f"FAILED: {what}")
-    print(f"ok: {what}")
-
-
-def pointed(ex, base):
-    for k, v in list(ex.urls["api"].items()):
-        if isinstance(v, str) and "kucoin.com" in v:
-            ex.urls["api"][k] = base
-    return ex
-
-
-def sorted_book(ob):
-    bids = [b[0] for b in ob["bids"]]
-    asks = [a[0] for a in ob["asks"]]
-    return bids == sorted(bids, reverse=True) and asks == sorted(asks) and bids[0] < asks[0]
+# The spot script's keys, as a classic account (no unified account) with contracts
+# only: what the local venue serves for a futures recording.
+KEYS = dict(
+    kucoin_libraries.KEYS,
+    options={"uta": False, "fetchMarkets": {"types": ["swap"], "fetchTickersFees": False}},
+)
 
 
 def rest(base, contract):

@@ -695,3 +695,34 @@ pub fn kucoin_futures_recording(symbol: &str) -> Option<(String, Vec<u8>)> {
     }
     Some((contract, text))
 }
+
+/// The position a run's journal says its fills made, signed lots: each `FILLED`
+/// report's size, bought or sold as its order was journaled (a fill of no journaled
+/// order fails the test).
+pub fn journal_net_position(db: &rusqlite::Connection, spec: &minerva::core::SymbolSpec) -> i64 {
+    let fills: Vec<(String, String)> = db
+        .prepare("SELECT client_id, qty FROM journal_reports WHERE report = 'FILLED'")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let sides: std::collections::HashMap<String, String> = db
+        .prepare("SELECT client_id, upper(side) FROM journal_orders WHERE side IS NOT NULL")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    fills
+        .iter()
+        .map(|(c, q)| {
+            let lots = spec.qty.parse(q.as_bytes()).unwrap().0;
+            match sides.get(c).map(String::as_str) {
+                Some("BUY") => lots,
+                Some("SELL") => -lots,
+                other => panic!("fill of {c}: no order journaled ({other:?})"),
+            }
+        })
+        .sum()
+}

@@ -770,7 +770,9 @@ impl Desk {
         );
     }
 
-    /// An `orderChange` message: `typ` received, open, match, filled or canceled.
+    /// An `orderChange` message: `typ` received, open, match, filled or canceled —
+    /// spot's on both versions of its channel, a futures order's (no `received`;
+    /// sizes in contracts, its margin mode) on the futures order topics.
     fn emit(
         &mut self,
         i: usize,
@@ -778,20 +780,28 @@ impl Desk {
         fill: Option<(Ticks, Lots, bool, u64)>,
         now_ms: i64,
     ) {
-        if self.orders[i].futures.is_some() {
-            if typ != "received" {
-                self.futures_emit(i, typ, fill, now_ms);
-            }
+        let o = &self.orders[i];
+        let futures = o.futures.is_some();
+        if futures && typ == "received" {
             return;
         }
-        let o = &self.orders[i];
         let spec = &self.specs[o.symbol];
+        // A size as KuCoin writes it: the base asset on spot, contracts on futures.
+        let size = |q: Lots| {
+            if futures {
+                futures::contracts(spec, q).to_string()
+            } else {
+                spec.qty.format(q)
+            }
+        };
+        let left = |yes: bool| size(Lots(if yes { o.size.0 - o.deal_size.0 } else { 0 }));
         let status = match typ {
             "received" => "new",
             "open" => "open",
             "match" => "match",
             _ => "done",
         };
+        let market_price = if futures { "" } else { "0" };
         let mut data = sonic_rs::json!({
             "symbol": spec.name.as_str(),
             "orderType": if o.market { "market" } else { "limit" },
@@ -801,23 +811,38 @@ impl Desk {
             "type": typ,
             "status": status,
             "orderTime": o.created_ms * 1_000_000,
-            "price": if o.market { "0".to_string() } else { spec.price.format(o.price) },
-            "size": spec.qty.format(o.size),
-            "filledSize": spec.qty.format(o.deal_size),
-            "remainSize": spec.qty.format(Lots(if o.active { o.size.0 - o.deal_size.0 } else { 0 })),
-            "canceledSize": spec.qty.format(Lots(if o.cancelled { o.size.0 - o.deal_size.0 } else { 0 })),
+            "price": if o.market { market_price.to_string() } else { spec.price.format(o.price) },
+            "size": size(o.size),
+            "filledSize": size(o.deal_size),
+            "remainSize": left(o.active),
+            "canceledSize": left(o.cancelled),
             "ts": now_ms * 1_000_000,
         });
-        if let Some((price, qty, maker, trade)) = fill {
+        {
             use sonic_rs::JsonValueMutTrait;
             if let Some(d) = data.as_object_mut() {
-                d.insert("matchPrice", spec.price.format(price).as_str());
-                d.insert("matchSize", spec.qty.format(qty).as_str());
-                d.insert("tradeId", trade.to_string().as_str());
-                d.insert("liquidity", if maker { "maker" } else { "taker" });
+                if futures {
+                    d.insert("marginMode", "ISOLATED");
+                }
+                if let Some((price, qty, maker, trade)) = fill {
+                    d.insert("matchPrice", spec.price.format(price).as_str());
+                    d.insert("matchSize", size(qty).as_str());
+                    d.insert("tradeId", trade.to_string().as_str());
+                    d.insert("liquidity", if maker { "maker" } else { "taker" });
+                }
             }
         }
-        self.events.push(Event::Spot(typ, data));
+        let symbol = o.symbol;
+        self.events.push(if futures {
+            Event::Topic {
+                symbol,
+                topic: futures::ORDERS_TOPIC,
+                subject: "orderChange",
+                data,
+            }
+        } else {
+            Event::Spot(typ, data)
+        });
     }
 }
 

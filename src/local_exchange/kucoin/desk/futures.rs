@@ -429,59 +429,6 @@ impl Desk {
         )
     }
 
-    /// A futures order change (`typ` open, match, filled, canceled) on the order
-    /// topics; a fill also marks the position changed.
-    pub(super) fn futures_emit(
-        &mut self,
-        i: usize,
-        typ: &'static str,
-        fill: Option<(Ticks, Lots, bool, u64)>,
-        now_ms: i64,
-    ) {
-        let o = &self.orders[i];
-        let spec = &self.specs[o.symbol];
-        let status = match typ {
-            "open" => "open",
-            "match" => "match",
-            _ => "done",
-        };
-        let left =
-            |yes: bool| contracts(spec, Lots(if yes { o.size.0 - o.deal_size.0 } else { 0 }));
-        let mut data = sonic_rs::json!({
-            "symbol": spec.name.as_str(),
-            "orderType": if o.market { "market" } else { "limit" },
-            "side": if o.side == OrderSide::Buy { "buy" } else { "sell" },
-            "orderId": o.id,
-            "clientOid": o.client.as_str(),
-            "type": typ,
-            "status": status,
-            "orderTime": o.created_ms * 1_000_000,
-            "price": if o.market { String::new() } else { spec.price.format(o.price) },
-            "size": contracts(spec, o.size).to_string(),
-            "filledSize": contracts(spec, o.deal_size).to_string(),
-            "remainSize": left(o.active).to_string(),
-            "canceledSize": left(o.cancelled).to_string(),
-            "marginMode": "ISOLATED",
-            "ts": now_ms * 1_000_000,
-        });
-        if let Some((price, qty, maker, trade)) = fill {
-            use sonic_rs::JsonValueMutTrait;
-            if let Some(d) = data.as_object_mut() {
-                d.insert("matchPrice", spec.price.format(price).as_str());
-                d.insert("matchSize", contracts(spec, qty).to_string().as_str());
-                d.insert("tradeId", trade.to_string().as_str());
-                d.insert("liquidity", if maker { "maker" } else { "taker" });
-            }
-        }
-        let symbol = o.symbol;
-        self.events.push(Event::Topic {
-            symbol,
-            topic: ORDERS_TOPIC,
-            subject: "orderChange",
-            data,
-        });
-    }
-
     /// A stop order's life on `/contractMarket/advancedOrders` (`typ` open,
     /// triggered, cancel).
     pub(super) fn stop_event(&mut self, i: usize, typ: &'static str, now_ms: i64) {
