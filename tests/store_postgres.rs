@@ -16,29 +16,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-/// A fresh database on the test server, named after the test; `None` (skipped, said
-/// so) without a server, except under CI where the server is required.
-fn fresh_db(name: &str) -> Option<String> {
-    let Ok(url) = std::env::var("MINERVA_TEST_POSTGRES") else {
-        if std::env::var("CI").is_ok() || std::env::var("MINERVA_REQUIRE_SHARED").is_ok() {
-            panic!("MINERVA_TEST_POSTGRES is required under CI (.ci/postgres starts a server)");
-        }
-        eprintln!("NOTE: MINERVA_TEST_POSTGRES not set; PostgreSQL tests skipped");
-        return None;
-    };
-    let db = format!("minerva_t{}_{name}", std::process::id());
-    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    // One statement each: neither may run inside a transaction block.
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .unwrap();
-    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-    Some(format!("{base}/{db}"))
-}
-
 fn live_btc(host: &str, seed: u64) -> RecordSource {
     RecordSource {
         watch: None,
@@ -70,7 +47,7 @@ fn final_book(files: &[PathBuf]) -> String {
 /// files, and every decoded view gives the same CSV as SQLite's.
 #[test]
 fn an_import_into_postgres_replays_and_queries_as_sqlite() {
-    let Some(url) = fresh_db("import") else {
+    let Some(url) = common::fresh_postgres_db("import") else {
         return;
     };
     let (files, opts) = common::spot_files();
@@ -132,7 +109,7 @@ fn an_import_into_postgres_replays_and_queries_as_sqlite() {
 /// two sessions, each replaying to the recorded final book, with their events.
 #[test]
 fn two_recorders_share_one_postgres_database() {
-    let Some(url) = fresh_db("two") else {
+    let Some(url) = common::fresh_postgres_db("two") else {
         return;
     };
     let (files, _) = common::spot_files();
@@ -175,7 +152,7 @@ fn two_recorders_share_one_postgres_database() {
 /// `minerva run --record postgres://…`: every frame the feed receives is stored.
 #[test]
 fn the_pipeline_records_into_postgres() {
-    let Some(url) = fresh_db("tap") else {
+    let Some(url) = common::fresh_postgres_db("tap") else {
         return;
     };
     let (frames, spec) = common::spot_session();
@@ -219,7 +196,7 @@ fn postgres_errors_are_clear() {
     };
     assert!(e.contains("postgres://rec:***@127.0.0.1:1/market"), "{e}");
     assert!(!e.contains("s3cret"), "{e}");
-    let Some(url) = fresh_db("newer") else {
+    let Some(url) = common::fresh_postgres_db("newer") else {
         return;
     };
     let mut s = PgStore::connect(&url).unwrap();
@@ -247,7 +224,7 @@ fn postgres_errors_are_clear() {
 /// and a wrong one is refused with the server's reason, the password never shown.
 #[test]
 fn the_password_comes_from_the_environment() {
-    let Some(url) = fresh_db("pw") else {
+    let Some(url) = common::fresh_postgres_db("pw") else {
         return;
     };
     let admin = std::env::var("MINERVA_TEST_POSTGRES").unwrap();
@@ -298,7 +275,7 @@ fn the_password_comes_from_the_environment() {
 /// columns, and `observe` reads both the journal and the recording from there.
 #[test]
 fn a_live_run_journals_into_postgres_and_observe_reads_it() {
-    let Some(url) = fresh_db("journal") else {
+    let Some(url) = common::fresh_postgres_db("journal") else {
         return;
     };
     let minerva = common::minerva_ok;
@@ -386,7 +363,7 @@ fn a_live_run_journals_into_postgres_and_observe_reads_it() {
 /// KuCoin's live source, then replayed from the database to the reference digest.
 #[test]
 fn a_kucoin_recording_in_postgres_replays_to_the_reference_book() {
-    let Some(url) = fresh_db("kucoin") else {
+    let Some(url) = common::fresh_postgres_db("kucoin") else {
         return;
     };
     let Some(data) = common::shared_data() else {

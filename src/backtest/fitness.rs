@@ -9,7 +9,7 @@ const E8: f64 = 1e8;
 const YEAR_SECS: f64 = 365.0 * 86_400.0;
 
 /// What the fitness is.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Objective {
     /// Net PnL − λ × max drawdown (quote): the default, λ = 1.
     PnlDrawdown(f64),

@@ -28,8 +28,8 @@ use fitness::{Metrics, Objective};
 use std::time::Instant;
 use tape::Tape;
 
-/// How a backtest runs.
-#[derive(Debug, Clone, PartialEq)]
+/// How a backtest runs (serialisable: `evolve --queue` hands it to workers).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BacktestConfig {
     /// The simulated exchange's models.
     pub sim: SimOptions,

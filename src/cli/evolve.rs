@@ -5,9 +5,23 @@ use super::args::{OVERRIDES_HELP, RecordedData, StrategyArgs, WindowArgs, strate
 use super::backtest::symbol_data;
 use anyhow::{Context, Result, bail};
 use minerva::evolve::log::LogFile;
+use minerva::evolve::queue::{Coordinator, Job, QueueError, RunSpec, Worker};
 use minerva::evolve::{self, Gene, report, study::Study};
+use minerva::evolve::{Outcome, par_map};
 use minerva::strategy::Strategy;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// `--lease`: from 1 s to 1 h.
+fn parse_lease(v: &str) -> Result<Duration, String> {
+    match minerva::sim::latency::duration_us(v) {
+        Ok(us) if us >= 1_000_000 => Ok(Duration::from_micros(us)),
+        _ => Err(format!(
+            "`{v}`: expected a duration from 1s to 1h (30s, 5m)"
+        )),
+    }
+}
 
 /// `minerva evolve`'s own flags (docs/evolve.md).
 #[derive(clap::Args)]
@@ -65,9 +79,21 @@ pub struct Args {
     /// Stop after this many generations without a better best (0: never).
     #[arg(long, default_value_t = 0)]
     patience: usize,
-    /// Backtests run at once (default and maximum: the CPUs this process may use).
+    /// Backtests run at once (default and maximum: the CPUs this process may use). With
+    /// --fleet: worker threads this process adds to the fleet (default 0).
     #[arg(long)]
     jobs: Option<usize>,
+    /// Have the candidates backtested by a fleet: publish them as jobs in this
+    /// PostgreSQL database (`postgres://user@host:port/db`, password from PGPASSWORD)
+    /// for `minerva worker` processes on any machines to claim; the result is the one
+    /// a single machine finds (docs/evolve.md, "On a fleet").
+    // Not `--queue`: that is the simulated exchange's queue-position model, as in `backtest`.
+    #[arg(long, value_name = "postgres://…")]
+    fleet: Option<String>,
+    /// With --fleet: how long a worker may hold a job without renewing it before
+    /// another worker takes it (a worker that died).
+    #[arg(long, default_value = "60s", value_parser = parse_lease, requires = "fleet")]
+    lease: Duration,
     /// Seed of the algorithm's draws (the simulated exchange's is --seed).
     #[arg(long, default_value_t = 1)]
     ga_seed: u64,
@@ -159,9 +185,11 @@ pub fn run(a: Args) -> Result<()> {
     let fixed = a.strategy.overrides.pairs();
     let genes = genes(&a, &fixed)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let jobs = a.jobs.unwrap_or(cores);
-    if jobs == 0 || jobs > cores {
-        bail!("--jobs {jobs}: from 1 to {cores} (the CPUs this process may use)");
+    // With a queue the fleet backtests; this process adds workers only when asked.
+    let jobs = a.jobs.unwrap_or(if a.fleet.is_some() { 0 } else { cores });
+    let least = usize::from(a.fleet.is_none());
+    if jobs < least || jobs > cores {
+        bail!("--jobs {jobs}: from {least} to {cores} (the CPUs this process may use)");
     }
     let cfg = evolve::Config {
         population: a.population,
@@ -173,7 +201,7 @@ pub fn run(a: Args) -> Result<()> {
         mutation_scale: a.mutation_scale,
         min_trades: a.min_trades,
         patience: a.patience,
-        jobs,
+        jobs: jobs.max(1),
         seed: a.ga_seed,
     };
     cfg.check()?;
@@ -256,8 +284,51 @@ pub fn run(a: Args) -> Result<()> {
     if let Some(h) = study.holdout {
         sayln!("holdout  {}", report::window(h));
     }
+    // The queue: the run published (its tapes and settings) before the first job.
+    let mut coordinator = match &a.fleet {
+        Some(url) => {
+            let spec = RunSpec {
+                text: text.clone(),
+                fixed: a
+                    .strategy
+                    .overrides
+                    .pairs()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+                backtest: a.window.config(),
+                holdout: a.holdout,
+                tapes: Vec::new(),
+            };
+            let tapes: Vec<Vec<u8>> = markets.iter().map(|(t, s)| t.to_bytes(s)).collect();
+            let spec = RunSpec {
+                tapes: tapes
+                    .iter()
+                    .map(|b| minerva::evolve::queue::sha256_hex(b))
+                    .collect(),
+                ..spec
+            };
+            Some(Coordinator::publish(
+                url,
+                &spec,
+                &tapes,
+                &fingerprint,
+                a.lease,
+            )?)
+        }
+        None => None,
+    };
+    let fleet = match (&coordinator, &a.fleet) {
+        (Some(c), Some(url)) => format!(
+            "fleet {} run {} · lease {}s · {jobs} local workers",
+            minerva::store::postgres::redact(url),
+            c.run(),
+            a.lease.as_secs()
+        ),
+        _ => format!("{jobs} jobs"),
+    };
     sayln!(
-        "population {} · generations {} · elite {} · tournament {} · crossover {} · mutation {} × {} · min trades {} · fitness {objective} · seed {} · {jobs} jobs",
+        "population {} · generations {} · elite {} · tournament {} · crossover {} · mutation {} × {} · min trades {} · fitness {objective} · seed {} · {fleet}",
         cfg.population,
         cfg.generations,
         cfg.elite,
@@ -271,9 +342,6 @@ pub fn run(a: Args) -> Result<()> {
     say!("genes:\n{}", report::genes(&genes));
     sayln!("{}", report::GENERATION_HEAD);
     minerva::shutdown::install_handlers();
-    let mut log_error = None;
-    // After Ctrl-C the backtests under way finish and the rest of the generation is
-    // skipped (listed as not run), so a long generation does not hold the exit up.
     // Candidates backtested, rate and time left (on a terminal only; the bar is the
     // upper bound: an early stop ends sooner).
     let bar = indicatif::ProgressBar::new((cfg.population * cfg.generations) as u64);
@@ -282,14 +350,6 @@ pub fn run(a: Args) -> Result<()> {
     ) {
         bar.set_style(style.progress_chars("#."));
     }
-    let evaluate = |o: &[(&str, String)]| {
-        if minerva::shutdown::requested() {
-            return Err("not run: stopped".to_string());
-        }
-        let r = study.evaluate(o, study.train);
-        bar.inc(1);
-        r
-    };
     if !known.is_empty() {
         sayln!(
             "resuming: {} candidates from {}",
@@ -297,17 +357,185 @@ pub fn run(a: Args) -> Result<()> {
             a.resume.as_deref().unwrap_or(Path::new("")).display()
         );
     }
-    let e = evolve::evolve_from(&genes, &start, &cfg, known, &evaluate, &mut |g| {
+    // With --fleet and --jobs N, this process's own workers serve the run until it ends.
+    let over = AtomicBool::new(false);
+    let failed = std::cell::Cell::new(false);
+    let local_workers = match (&coordinator, &a.fleet) {
+        (Some(c), Some(url)) if jobs > 0 => Some(Worker::connect(url, Some(c.run()))?),
+        _ => None,
+    };
+    let searched = std::thread::scope(|s| {
+        if let Some(w) = &local_workers {
+            for k in 0..jobs {
+                let (w, over) = (w, &over);
+                s.spawn(move || {
+                    let name = format!("{}#{k}", super::worker::host_name());
+                    while !over.load(Ordering::Relaxed) {
+                        if let Err(e) = w.work(&name, None, &|| over.load(Ordering::Relaxed)) {
+                            tracing::warn!("local worker: {e}; trying again in 2 s");
+                            std::thread::sleep(Duration::from_secs(2));
+                        }
+                    }
+                });
+            }
+        }
+        let mut judge = Judge {
+            study: &study,
+            jobs,
+            coordinator: coordinator.as_mut(),
+            error: None,
+            failed: &failed,
+            bar: &bar,
+            said_waiting: false,
+        };
+        let r = search(&a, &genes, &start, &cfg, known, &mut judge, log.as_mut());
+        over.store(true, Ordering::Relaxed);
+        match judge.error {
+            Some(err) => Err(anyhow::Error::new(err)
+                .context("--fleet: the evolution stopped (its jobs stay in the database)")),
+            None => r,
+        }
+    });
+    let (e, best, start_checked, log_error) = searched?;
+    if let Some(c) = &mut coordinator {
+        c.finish(minerva::shutdown::requested())?;
+    }
+    let start_genome = evolve::start_genome(&genes, &start);
+    for (g, (&v, &k)) in genes.iter().zip(start.iter().zip(&start_genome)) {
+        if v.is_finite() && (g.value(k) - v).abs() > 1e-9 {
+            sayln!(
+                "note: the strategy's {} = {v} is off the gene's grid; the search began from {}",
+                g.key,
+                g.text(k)
+            );
+        }
+    }
+    say!("{}", report::summary(&genes, &e, &start_checked, &best));
+    write_best(&a, &out, &text, &genes, &e, &best)?;
+    sayln!("wrote {}", out.display());
+    if let Some(err) = log_error {
+        bail!("--log: {err}");
+    }
+    Ok(())
+}
+
+/// Where the candidates are backtested: this process's threads, or the fleet behind
+/// the queue.
+struct Judge<'a, 's> {
+    study: &'a Study<'s>,
+    /// Threads (local), or this process's own workers (queue: they serve from the
+    /// database like any other).
+    jobs: usize,
+    coordinator: Option<&'a mut Coordinator>,
+    /// The queue's failure: every later candidate reads "not run" and the run stops.
+    error: Option<QueueError>,
+    failed: &'a std::cell::Cell<bool>,
+    bar: &'a indicatif::ProgressBar,
+    said_waiting: bool,
+}
+
+impl Judge<'_, '_> {
+    /// Outcomes of `jobs`, in order. `tag` is the generation, or -1 for the checks
+    /// after the search (which Ctrl-C does not skip).
+    fn batch(&mut self, tag: i32, jobs: &[Job<'_>]) -> Vec<Result<Outcome, String>> {
+        let search = tag >= 0;
+        let (study, bar) = (self.study, self.bar);
+        let Some(c) = self.coordinator.as_deref_mut() else {
+            return par_map(self.jobs, jobs, &|(o, w)| {
+                if search && minerva::shutdown::requested() {
+                    return Err("not run: stopped".to_string());
+                }
+                let r = study.evaluate(o, *w);
+                if search {
+                    bar.inc(1);
+                }
+                r
+            });
+        };
+        let failed = || vec![Err("not run: the queue failed".to_string()); jobs.len()];
+        if self.error.is_some() {
+            return failed();
+        }
+        let (run, said) = (c.run(), &mut self.said_waiting);
+        let mut shown = 0;
+        let answered = c.evaluate(tag, jobs, &mut |p| {
+            if search {
+                bar.inc((p.done - shown) as u64);
+                shown = p.done;
+            }
+            if p.running == 0 && p.idle_secs >= 10 && !*said {
+                *said = true;
+                bar.suspend(|| {
+                    sayln!(
+                        "waiting: no worker has taken a job for 10 s; start `minerva worker postgres://…` (every run, or --run {run}) on the fleet's machines"
+                    )
+                });
+            }
+            !(search && minerva::shutdown::requested())
+        });
+        match answered {
+            Ok(v) => {
+                if search {
+                    bar.inc((jobs.len() - shown) as u64);
+                }
+                v
+            }
+            Err(e) => {
+                self.error = Some(e);
+                self.failed.set(true);
+                failed()
+            }
+        }
+    }
+}
+
+/// What the search found: the evolution, the best candidates and the start checked on
+/// the holdout, and a failure of the --log file (reported after the file is written).
+type Searched = (
+    evolve::Evolution,
+    Vec<report::Checked>,
+    report::Checked,
+    Option<std::io::Error>,
+);
+
+/// The genetic search, then the checks of its best candidates and of the start.
+fn search(
+    a: &Args,
+    genes: &[Gene],
+    start: &[f64],
+    cfg: &evolve::Config,
+    known: Vec<evolve::Candidate>,
+    judge: &mut Judge<'_, '_>,
+    mut log: Option<&mut LogFile>,
+) -> Result<Searched> {
+    let (train, holdout, bar, failed) = (
+        judge.study.train,
+        judge.study.holdout,
+        judge.bar,
+        judge.failed,
+    );
+    let mut log_error = None;
+    let mut generation = 0;
+    let mut batch = |b: &[Vec<(&str, String)>]| {
+        let jobs: Vec<Job<'_>> = b.iter().map(|o| (o.clone(), train)).collect();
+        let r = judge.batch(generation, &jobs);
+        generation += 1;
+        r
+    };
+    let e = evolve::evolve_from(genes, start, cfg, known, &mut batch, &mut |g| {
         bar.suspend(|| sayln!("{}", report::generation(g)));
         if let Some(f) = &mut log {
             // A failing log is reported at the end; the evolution goes on.
-            if let Err(err) = f.append(&genes, g) {
+            if let Err(err) = f.append(genes, g) {
                 log_error.get_or_insert(err);
             }
         }
-        !minerva::shutdown::requested()
+        !minerva::shutdown::requested() && !failed.get()
     })?;
     bar.finish_and_clear();
+    if failed.get() {
+        bail!("the queue failed"); // the caller reports its error
+    }
     if let Err(why) = &e.best.outcome {
         bail!("no candidate could run (the best: {why}); nothing written");
     }
@@ -325,40 +553,38 @@ pub fn run(a: Args) -> Result<()> {
     // Each row's overrides, and its training outcome when the search has it. The start
     // row is the strategy as given, its values exactly (the search began from the
     // nearest grid point): backtested here, with the holdout checks.
-    let start_genome = evolve::start_genome(&genes, &start);
     let mut rows: Vec<_> = check
         .into_iter()
-        .map(|c| (evolve::overrides(&genes, &c.genome), Some(c)))
+        .map(|c| (evolve::overrides(genes, &c.genome), Some(c)))
         .collect();
     rows.push((Vec::new(), None));
-    let holdout = study.holdout;
-    let mut checked: Vec<report::Checked> =
-        evolve::par_map(jobs, &rows, &|(o, c)| report::Checked {
-            candidate: c.clone().unwrap_or_else(|| evolve::Candidate {
-                genome: start_genome.clone(),
-                outcome: study.evaluate(o, study.train),
-                born: 0,
-            }),
-            holdout: holdout.map(|w| study.evaluate(o, w)),
-        });
-    let start_checked = checked.pop().context("the start row")?;
-    let best = checked;
-    for (g, (&v, &k)) in genes.iter().zip(start.iter().zip(&start_genome)) {
-        if v.is_finite() && (g.value(k) - v).abs() > 1e-9 {
-            sayln!(
-                "note: the strategy's {} = {v} is off the gene's grid; the search began from {}",
-                g.key,
-                g.text(k)
-            );
+    let mut jobs: Vec<Job<'_>> = Vec::new();
+    for (o, c) in &rows {
+        if c.is_none() {
+            jobs.push((o.clone(), train));
+        }
+        if let Some(w) = holdout {
+            jobs.push((o.clone(), w));
         }
     }
-    say!("{}", report::summary(&genes, &e, &start_checked, &best));
-    write_best(&a, &out, &text, &genes, &e, &best)?;
-    sayln!("wrote {}", out.display());
-    if let Some(err) = log_error {
-        bail!("--log: {err}");
+    let mut answers = judge.batch(-1, &jobs).into_iter();
+    if failed.get() {
+        bail!("the queue failed");
     }
-    Ok(())
+    let start_genome = evolve::start_genome(genes, start);
+    let mut checked: Vec<report::Checked> = rows
+        .into_iter()
+        .map(|(_, c)| report::Checked {
+            candidate: c.unwrap_or_else(|| evolve::Candidate {
+                genome: start_genome.clone(),
+                outcome: answers.next().expect("one answer per job"),
+                born: 0,
+            }),
+            holdout: holdout.map(|_| answers.next().expect("one answer per job")),
+        })
+        .collect();
+    let start_checked = checked.pop().context("the start row")?;
+    Ok((e, checked, start_checked, log_error))
 }
 
 /// The best strategy file: the original with the fixed overrides and evolved genes

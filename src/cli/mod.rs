@@ -20,6 +20,7 @@ mod signal;
 mod tape;
 mod time;
 mod view;
+mod worker;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -107,6 +108,10 @@ enum Cmd {
     /// backtest's, on recorded data, checking the best on a holdout window it never
     /// trained on; writes the best strategy file (docs/evolve.md).
     Evolve(Box<evolve::Args>),
+    /// One machine of an evolution's fleet: claims the candidates `minerva evolve
+    /// --fleet postgres://…` publishes, backtests them, writes the outcomes back
+    /// (docs/evolve.md, "On a fleet").
+    Worker(worker::Args),
     /// Backtest recorded data and write one self-contained HTML page to look at it:
     /// candles with every operation, the book heatmap with the trades, the volume
     /// profile, equity, drawdown and position, the operations and the fitness report
@@ -161,6 +166,7 @@ pub fn run() -> Result<()> {
         Cmd::Signal(a) => signal::run(*a),
         Cmd::Backtest(a) => backtest::run(*a),
         Cmd::Evolve(a) => evolve::run(*a),
+        Cmd::Worker(a) => worker::run(a),
         Cmd::Report(a) => report::run(*a),
         Cmd::View(a) => view::run(a),
         Cmd::Run(a) => run::run(*a),

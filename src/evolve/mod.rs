@@ -18,6 +18,7 @@
 //! depend on the number of threads.
 
 pub mod log;
+pub mod queue;
 pub mod report;
 pub mod study;
 
@@ -372,6 +373,12 @@ pub struct Evolution {
 /// says why the candidate cannot run. Called from several threads at once.
 pub type Evaluator<'a> = dyn Fn(&[(&str, String)]) -> Result<Outcome, String> + Sync + 'a;
 
+/// Backtests a generation's new candidates (each as [`Evaluator`] takes it), outcomes in
+/// their order: on this machine's threads ([`par_map`]) or on a fleet of workers
+/// (`queue`). The algorithm does not care where, only that outcomes are pure.
+pub type BatchEvaluator<'a> =
+    dyn FnMut(&[Vec<(&str, String)>]) -> Vec<Result<Outcome, String>> + 'a;
+
 /// The overrides a genome stands for: `(key, value text)` per gene.
 pub fn overrides<'g>(genes: &'g [Gene], genome: &[u32]) -> Vec<(&'g str, String)> {
     genes
@@ -451,7 +458,8 @@ pub fn evolve(
     evaluate: &Evaluator<'_>,
     observe: &mut dyn FnMut(&Generation) -> bool,
 ) -> Result<Evolution, EvolveError> {
-    evolve_from(genes, start, cfg, Vec::new(), evaluate, observe)
+    let mut batch = |b: &[Vec<(&str, String)>]| par_map(cfg.jobs, b, &|o| evaluate(o));
+    evolve_from(genes, start, cfg, Vec::new(), &mut batch, observe)
 }
 
 /// [`evolve`] with candidates already evaluated (`known`, from an earlier run's log):
@@ -466,7 +474,7 @@ pub fn evolve_from(
     start: &[f64],
     cfg: &Config,
     known: Vec<Candidate>,
-    evaluate: &Evaluator<'_>,
+    evaluate: &mut BatchEvaluator<'_>,
     observe: &mut dyn FnMut(&Generation) -> bool,
 ) -> Result<Evolution, EvolveError> {
     cfg.check()?;
@@ -498,9 +506,15 @@ pub fn evolve_from(
         }
         let cached = population.len() - todo.len();
         hits += cached;
-        let results = par_map(cfg.jobs, &todo, &|g: &Genome| {
-            evaluate(&overrides(genes, g))
-        });
+        let batch: Vec<_> = todo.iter().map(|g| overrides(genes, g)).collect();
+        let results = evaluate(&batch);
+        if results.len() != todo.len() {
+            return Err(EvolveError::Config(format!(
+                "the evaluator answered {} of {} candidates",
+                results.len(),
+                todo.len()
+            )));
+        }
         let mut new = Vec::with_capacity(todo.len());
         for (genome, outcome) in todo.into_iter().zip(results) {
             let c = Candidate {

@@ -7,7 +7,7 @@
 use std::fmt;
 
 /// One delay: constant or drawn from a distribution.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Delay {
     /// Always `µs`.
     Const(u64),
@@ -153,7 +153,7 @@ fn delay_us(s: &str) -> Result<u64, String> {
 }
 
 /// The three delays of a round trip.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LatencyModel {
     /// Exchange event → the strategy sees it.
     pub feed: Delay,

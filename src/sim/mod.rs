@@ -93,7 +93,8 @@ impl SimConfig {
 
 /// What a user chooses about the simulated exchange (`--latency`, `--queue`, `--fees`,
 /// `--seed`…); the rest comes from the strategy.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// Serialisable: `evolve --queue` hands it to workers on other machines.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SimOptions {
     /// Feed, order and response latency.
     pub latency: LatencyModel,

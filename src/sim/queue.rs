@@ -18,7 +18,7 @@
 use std::fmt;
 
 /// How the queue ahead of a resting order advances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum QueueModel {
     /// Fill only when the price trades through.
     Through,

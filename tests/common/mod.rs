@@ -726,3 +726,26 @@ pub fn journal_net_position(db: &rusqlite::Connection, spec: &minerva::core::Sym
         })
         .sum()
 }
+
+/// A fresh database on the test server, named after the test; `None` (skipped, said
+/// so) without a server, except under CI where the server is required.
+pub fn fresh_postgres_db(name: &str) -> Option<String> {
+    let Ok(url) = std::env::var("MINERVA_TEST_POSTGRES") else {
+        if std::env::var("CI").is_ok() || std::env::var("MINERVA_REQUIRE_SHARED").is_ok() {
+            panic!("MINERVA_TEST_POSTGRES is required under CI (.ci/postgres starts a server)");
+        }
+        eprintln!("NOTE: MINERVA_TEST_POSTGRES not set; PostgreSQL tests skipped");
+        return None;
+    };
+    let db = format!("minerva_t{}_{name}", std::process::id());
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    // One statement each: neither may run inside a transaction block.
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .unwrap();
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+    Some(format!("{base}/{db}"))
+}
