@@ -55,6 +55,11 @@ pub struct Args {
     /// and the recorder's counters.
     #[arg(long, value_name = "DIR")]
     status: Option<std::path::PathBuf>,
+    /// Serve Prometheus metrics on `http://HOST:PORT/metrics`: lines per stream,
+    /// connects, disconnects, snapshots, failures, gaps and lag per symbol, database
+    /// size (docs/operations.md).
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics: Option<String>,
     #[command(flatten)]
     daemon: DaemonArgs,
 }
@@ -168,8 +173,29 @@ pub fn run(a: Args) -> Result<()> {
         status_every: std::time::Duration::from_secs_f64(a.status_every),
         rotate: a.rotate,
     };
+    // The latest status, rendered at each scrape.
+    let latest: std::sync::Arc<std::sync::Mutex<Option<minerva::store::recorder::RecordStatus>>> =
+        Default::default();
+    let _metrics = match &a.metrics {
+        Some(addr) => {
+            let l = latest.clone();
+            let m = minerva::telemetry::prometheus::serve(
+                addr,
+                std::sync::Arc::new(move || {
+                    let s = l.lock().unwrap_or_else(|p| p.into_inner());
+                    minerva::telemetry::prometheus::render_record(s.as_ref())
+                }),
+            )?;
+            tracing::info!("metrics on http://{}/metrics", m.addr);
+            Some(m)
+        }
+        None => None,
+    };
     let tty = stderr_is_tty();
     let (st, sessions) = record(&cfg, minerva::shutdown::flag(), |s| {
+        if a.metrics.is_some() {
+            *latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(s.clone());
+        }
         for (sym, facts, ..) in &views {
             if let (Ok(mut f), Some(src)) =
                 (facts.lock(), s.sources.iter().find(|x| &x.symbol == sym))

@@ -152,6 +152,11 @@ pub struct Args {
     /// How often the view and the status socket get a snapshot, ms (100 to 10000).
     #[arg(long, default_value_t = 250, value_name = "MS")]
     status_every: u64,
+    /// Serve Prometheus metrics on `http://HOST:PORT/metrics`, from the status
+    /// snapshots (--status-every): counters, rings, latency per stage, account,
+    /// position and PnL (docs/operations.md).
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics: Option<String>,
     #[command(flatten)]
     pub daemon: DaemonArgs,
 }
@@ -790,12 +795,29 @@ pub fn run(a: Args) -> Result<()> {
         None => "replay".to_string(),
         Some(l) => l.name(),
     };
-    let board = (a.view || a.status.is_some()).then(|| {
+    let board = (a.view || a.status.is_some() || a.metrics.is_some()).then(|| {
         minerva::status::StatusBoard::new(std::time::Duration::from_millis(a.status_every))
     });
     let status = board.as_ref().map(|b| (b.clone(), source_name));
     let _server = match (&board, &a.status) {
         (Some(b), Some(path)) => Some(minerva::status::serve(b.clone(), path).context("--status")?),
+        _ => None,
+    };
+    let _metrics = match (&board, &a.metrics) {
+        (Some(b), Some(addr)) => {
+            let b = b.clone();
+            let m = minerva::telemetry::prometheus::serve(
+                addr,
+                Arc::new(move || {
+                    let latest = b.latest();
+                    minerva::telemetry::prometheus::render_status(
+                        latest.as_ref().map(|(_, s)| &**s),
+                    )
+                }),
+            )?;
+            tracing::info!("metrics on http://{}/metrics", m.addr);
+            Some(m)
+        }
         _ => None,
     };
     let viewer = match (&board, a.view) {

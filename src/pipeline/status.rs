@@ -299,6 +299,7 @@ impl Publisher {
                     p50_ns: h.value_at_quantile(0.5),
                     p99_ns: h.value_at_quantile(0.99),
                     max_ns: h.max(),
+                    mean_ns: h.mean(),
                 }
             })
             .collect();

@@ -208,6 +208,9 @@ pub struct LatencyRow {
     pub p99_ns: u64,
     /// Maximum, ns.
     pub max_ns: u64,
+    /// Mean, ns (a Prometheus summary's sum is mean × count).
+    #[serde(default)]
+    pub mean_ns: f64,
 }
 
 /// One ring's traffic.

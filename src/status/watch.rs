@@ -130,6 +130,7 @@ impl BookWatch {
                 p50_ns: facts.lag_ms.max(0) as u64 * 1_000_000,
                 p99_ns: facts.lag_ms.max(0) as u64 * 1_000_000,
                 max_ns: facts.lag_ms.max(0) as u64 * 1_000_000,
+                mean_ns: facts.lag_ms.max(0) as f64 * 1e6,
             }],
             counters: Counters {
                 frames: self.frames,

@@ -114,6 +114,14 @@ pub struct SourceStatus {
     pub lag_ms: i64,
 }
 
+impl SourceStatus {
+    /// The lag, ms, when it is one: a lag of hours is a replayed recording's clock
+    /// (`minerva exchange`), not a lag.
+    pub fn lag(&self) -> Option<i64> {
+        (self.lag_ms.abs() < 3_600_000).then_some(self.lag_ms)
+    }
+}
+
 /// Where a recording stands.
 #[derive(Debug, Clone, Default)]
 pub struct RecordStatus {
@@ -153,10 +161,8 @@ impl RecordStatus {
             .sources
             .iter()
             .map(|s| {
-                // A lag of hours is a replayed recording's clock (minerva exchange), not
-                // a lag.
-                let lag = if s.lag_ms.abs() < 3_600_000 {
-                    format!("lag {} ms", s.lag_ms)
+                let lag = if let Some(ms) = s.lag() {
+                    format!("lag {ms} ms")
                 } else {
                     "lag n/a (exchange clock elsewhere)".into()
                 };

@@ -2,6 +2,8 @@
 //! (p50, p90, p99, p99.9, p99.99, max, count) and written as HdrHistogram interval logs
 //! (`.hlog`, the format HdrHistogram's plotting tools read).
 
+pub mod prometheus;
+
 use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::interval_log::{

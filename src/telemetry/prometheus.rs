@@ -1,0 +1,491 @@
+//! `--metrics ADDR`: Prometheus' text exposition format (0.0.4) on `GET /metrics`, for
+//! `run` and `record`.
+//!
+//! Cold path: a scrape renders the latest snapshot the process already keeps (the
+//! status board's [`Status`], the recorder's [`RecordStatus`]); nothing on the hot path
+//! knows a scrape happened. Served by the local exchange's HTTP server (hyper, with its
+//! limits on slow and hostile clients) on one thread.
+
+use crate::local_exchange::server::{Limits, Server};
+use crate::status::Status;
+use crate::store::recorder::RecordStatus;
+use axum::Router;
+use axum::http::header;
+use axum::routing::get;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Why the metrics endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// Not `HOST:PORT`.
+    #[error("--metrics {0}: expected HOST:PORT, such as 127.0.0.1:9100")]
+    Address(String),
+    /// The port could not be bound or served.
+    #[error("--metrics {addr}: {source}")]
+    Io {
+        /// The address asked for.
+        addr: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// A metric family's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Only goes up (names end in `_total`).
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Quantiles, `_sum` and `_count`.
+    Summary,
+}
+
+/// A page of the text exposition format, written family by family.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    out: String,
+}
+
+impl Exposition {
+    /// Starts a family: its `# HELP` and `# TYPE` lines.
+    pub fn family(&mut self, name: &str, kind: Kind, help: &str) {
+        let kind = match kind {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Summary => "summary",
+        };
+        let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+        let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    /// One sample of the current family.
+    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.out.push_str(name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (k, (key, v)) in labels.iter().enumerate() {
+                if k > 0 {
+                    self.out.push(',');
+                }
+                let v = v
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n");
+                let _ = write!(self.out, "{key}=\"{v}\"");
+            }
+            self.out.push('}');
+        }
+        let _ = if value.is_nan() {
+            writeln!(self.out, " NaN")
+        } else if value.is_infinite() {
+            writeln!(self.out, " {}Inf", if value > 0.0 { "+" } else { "-" })
+        } else {
+            writeln!(self.out, " {value}")
+        };
+    }
+
+    /// A family of one sample.
+    pub fn one(&mut self, name: &str, kind: Kind, help: &str, labels: &[(&str, &str)], v: f64) {
+        self.family(name, kind, help);
+        self.sample(name, labels, v);
+    }
+
+    /// The page.
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+/// What a scrape renders: called on the server's thread at each scrape.
+pub type Render = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// A running endpoint; stops when dropped.
+pub struct MetricsServer {
+    _server: Server,
+    /// The address bound (the port chosen when `:0` was asked).
+    pub addr: SocketAddr,
+}
+
+/// Serves `render`'s page on `GET /metrics` at `addr` (`HOST:PORT`).
+///
+/// # Errors
+/// [`MetricsError`]: a malformed address, a port in use or not allowed.
+pub fn serve(addr: &str, render: Render) -> Result<MetricsServer, MetricsError> {
+    let sock: SocketAddr = addr
+        .parse()
+        .map_err(|_| MetricsError::Address(addr.to_string()))?;
+    let io = |source| MetricsError::Io {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = std::net::TcpListener::bind(sock).map_err(io)?;
+    let bound = listener.local_addr().map_err(io)?;
+    let router = Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let render = render.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        render(),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/",
+            get(|| async { "Minerva: metrics at /metrics (Prometheus text format)\n" }),
+        );
+    let limits = Limits {
+        max_connections: 64,
+        ..Limits::default()
+    };
+    let server = Server::start(listener, router, limits, 1).map_err(io)?;
+    Ok(MetricsServer {
+        _server: server,
+        addr: bound,
+    })
+}
+
+/// A running pipeline's metrics, from its latest status snapshot (`None` before the
+/// first: only `minerva_up`).
+pub fn render_status(s: Option<&Status>) -> String {
+    let mut e = Exposition::default();
+    e.one(
+        "minerva_up",
+        Kind::Gauge,
+        "1 while the process serves metrics.",
+        &[],
+        1.0,
+    );
+    let Some(s) = s else {
+        return e.finish();
+    };
+    let sym = [("symbol", s.symbol.as_str())];
+    e.family(
+        "minerva_run_info",
+        Kind::Gauge,
+        "The run: symbol, market data source and where orders go (value 1).",
+    );
+    e.sample(
+        "minerva_run_info",
+        &[
+            ("symbol", s.symbol.as_str()),
+            ("source", s.source.as_str()),
+            ("trading", s.trading.as_str()),
+        ],
+        1.0,
+    );
+    e.one(
+        "minerva_uptime_seconds",
+        Kind::Gauge,
+        "Seconds since the run started.",
+        &sym,
+        s.uptime_s,
+    );
+    e.one(
+        "minerva_book_in_sync",
+        Kind::Gauge,
+        "1 when the book is in sync with the stream.",
+        &sym,
+        f64::from(u8::from(s.book.live)),
+    );
+    if let Some(&(p, _)) = s.book.bids.first() {
+        e.one("minerva_best_bid", Kind::Gauge, "Best bid price.", &sym, p);
+    }
+    if let Some(&(p, _)) = s.book.asks.first() {
+        e.one("minerva_best_ask", Kind::Gauge, "Best ask price.", &sym, p);
+    }
+    let c = &s.counters;
+    for (name, help, v) in [
+        (
+            "minerva_frames_total",
+            "Frames read from the source.",
+            c.frames,
+        ),
+        (
+            "minerva_decode_errors_total",
+            "Malformed frames.",
+            c.decode_errors,
+        ),
+        (
+            "minerva_depth_applied_total",
+            "Depth events applied to the book.",
+            c.applied,
+        ),
+        (
+            "minerva_gaps_total",
+            "Sequence gaps found in the depth stream.",
+            c.gaps,
+        ),
+        (
+            "minerva_resyncs_total",
+            "Book resyncs completed.",
+            c.resyncs,
+        ),
+        (
+            "minerva_crossed_books_total",
+            "Crossed books seen (each resyncs).",
+            c.crosses,
+        ),
+        (
+            "minerva_evaluations_total",
+            "Oracle evaluations.",
+            c.evaluations,
+        ),
+        (
+            "minerva_intents_total",
+            "Operations the oracle proposed.",
+            c.intents,
+        ),
+        ("minerva_orders_total", "Entry orders sent.", c.orders),
+        ("minerva_fills_total", "Fills of our orders.", c.fills),
+    ] {
+        e.one(name, Kind::Counter, help, &sym, v as f64);
+    }
+    e.family(
+        "minerva_ring_messages_total",
+        Kind::Counter,
+        "Messages carried by each ring between stages.",
+    );
+    for r in &c.rings {
+        e.sample(
+            "minerva_ring_messages_total",
+            &[("symbol", &s.symbol), ("ring", &r.name)],
+            r.messages as f64,
+        );
+    }
+    e.family(
+        "minerva_ring_stalls_total",
+        Kind::Counter,
+        "Times a ring's producer found it full.",
+    );
+    for r in &c.rings {
+        e.sample(
+            "minerva_ring_stalls_total",
+            &[("symbol", &s.symbol), ("ring", &r.name)],
+            r.stalls as f64,
+        );
+    }
+    e.family(
+        "minerva_latency_seconds",
+        Kind::Summary,
+        "Latency per stage since the start (HdrHistogram; quantile 1 is the maximum).",
+    );
+    for l in &s.latency {
+        let labels = |q| {
+            [
+                ("symbol", s.symbol.as_str()),
+                ("stage", &l.stage),
+                ("quantile", q),
+            ]
+        };
+        e.sample(
+            "minerva_latency_seconds",
+            &labels("0.5"),
+            l.p50_ns as f64 / 1e9,
+        );
+        e.sample(
+            "minerva_latency_seconds",
+            &labels("0.99"),
+            l.p99_ns as f64 / 1e9,
+        );
+        e.sample(
+            "minerva_latency_seconds",
+            &labels("1"),
+            l.max_ns as f64 / 1e9,
+        );
+        let lab = [("symbol", s.symbol.as_str()), ("stage", l.stage.as_str())];
+        e.sample(
+            "minerva_latency_seconds_sum",
+            &lab,
+            l.mean_ns * l.count as f64 / 1e9,
+        );
+        e.sample("minerva_latency_seconds_count", &lab, l.count as f64);
+    }
+    let a = &s.account;
+    for (name, help, v) in [
+        (
+            "minerva_equity",
+            "Capital + realised + unrealised PnL, quote.",
+            a.equity,
+        ),
+        (
+            "minerva_realised_pnl",
+            "Realised PnL net of fees, quote.",
+            a.realised,
+        ),
+        (
+            "minerva_unrealised_pnl",
+            "Unrealised PnL of open positions, quote.",
+            a.unrealised,
+        ),
+        ("minerva_fees_paid", "Fees paid, quote.", a.fees),
+        ("minerva_position", "Net position, quantity.", a.position),
+        (
+            "minerva_operations_in_flight",
+            "Operations in flight.",
+            a.in_flight as f64,
+        ),
+        (
+            "minerva_kill_switch",
+            "1 when the kill switch is on.",
+            f64::from(u8::from(a.killed)),
+        ),
+    ] {
+        e.one(name, Kind::Gauge, help, &sym, v);
+    }
+    for (name, help, v) in [
+        (
+            "minerva_operations_accepted_total",
+            "Operations the risk manager accepted.",
+            a.accepted,
+        ),
+        (
+            "minerva_operations_refused_total",
+            "Operations the risk manager refused.",
+            a.refused,
+        ),
+        (
+            "minerva_operations_closed_total",
+            "Operations closed.",
+            a.closed,
+        ),
+    ] {
+        e.one(name, Kind::Counter, help, &sym, v as f64);
+    }
+    e.finish()
+}
+
+/// A recorder's metrics, from its latest status (`None` before the first).
+pub fn render_record(r: Option<&RecordStatus>) -> String {
+    let mut e = Exposition::default();
+    e.one(
+        "minerva_up",
+        Kind::Gauge,
+        "1 while the process serves metrics.",
+        &[],
+        1.0,
+    );
+    let Some(r) = r else {
+        return e.finish();
+    };
+    e.family(
+        "minerva_record_lines_total",
+        Kind::Counter,
+        "Lines stored, per stream.",
+    );
+    for (stream, n) in &r.per_stream {
+        e.sample(
+            "minerva_record_lines_total",
+            &[("stream", stream)],
+            *n as f64,
+        );
+    }
+    e.one(
+        "minerva_record_waits_total",
+        Kind::Counter,
+        "Times a reader waited for the database writer.",
+        &[],
+        r.waits as f64,
+    );
+    e.one(
+        "minerva_record_batches_total",
+        Kind::Counter,
+        "Transactions committed.",
+        &[],
+        r.batches as f64,
+    );
+    e.one(
+        "minerva_record_database_bytes",
+        Kind::Gauge,
+        "Size of the recording database (the current file with rotation).",
+        &[],
+        r.db_bytes as f64,
+    );
+    let per_source: [(&str, &str, usize); 5] = [
+        ("minerva_record_connects_total", "Connections made.", 0),
+        (
+            "minerva_record_disconnects_total",
+            "Connections lost (each reconnects).",
+            1,
+        ),
+        ("minerva_record_snapshots_total", "REST snapshots taken.", 2),
+        (
+            "minerva_record_failures_total",
+            "Connection or snapshot failures.",
+            3,
+        ),
+        (
+            "minerva_record_stale_sessions_total",
+            "Sessions closed for silence.",
+            4,
+        ),
+    ];
+    for (name, help, k) in per_source {
+        e.family(name, Kind::Counter, help);
+        for s in &r.sources {
+            e.sample(name, &[("symbol", &s.symbol)], s.counts[k] as f64);
+        }
+    }
+    e.family(
+        "minerva_record_gaps_total",
+        Kind::Counter,
+        "Breaks in the depth diffs (each followed by a resync).",
+    );
+    for s in &r.sources {
+        e.sample(
+            "minerva_record_gaps_total",
+            &[("symbol", &s.symbol)],
+            s.gaps as f64,
+        );
+    }
+    e.family(
+        "minerva_record_lag_seconds",
+        Kind::Gauge,
+        "Receive time less the exchange's event time of the last message (absent when the exchange's clock is elsewhere: a replayed recording).",
+    );
+    for s in &r.sources {
+        if let Some(ms) = s.lag() {
+            e.sample(
+                "minerva_record_lag_seconds",
+                &[("symbol", &s.symbol)],
+                ms as f64 / 1e3,
+            );
+        }
+    }
+    e.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_escaped_and_values_written_as_the_format_says() {
+        let mut e = Exposition::default();
+        e.family("m", Kind::Gauge, "a\nb");
+        e.sample("m", &[("a", "x\"y\\z\nw")], f64::NAN);
+        e.sample("m", &[], f64::INFINITY);
+        e.sample("m", &[("k", "v"), ("l", "u")], 2.5);
+        assert_eq!(
+            e.finish(),
+            "# HELP m a\\nb\n# TYPE m gauge\nm{a=\"x\\\"y\\\\z\\nw\"} NaN\nm +Inf\nm{k=\"v\",l=\"u\"} 2.5\n"
+        );
+    }
+
+    #[test]
+    fn before_the_first_snapshot_only_up_is_served() {
+        assert_eq!(
+            render_status(None),
+            "# HELP minerva_up 1 while the process serves metrics.\n# TYPE minerva_up gauge\nminerva_up 1\n"
+        );
+    }
+}
