@@ -240,9 +240,18 @@ fn a_running_pipeline_is_scraped_and_parsed_as_prometheus_reads_it() {
     assert!(value(&a, "minerva_equity", "minerva_equity", &sym) > 0.0);
 }
 
+/// A free port on the loopback (for a process whose log the test does not read).
+fn free_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
 #[test]
-fn a_recorder_is_scraped_and_parsed_as_prometheus_reads_it() {
-    let mut venue = common::spawn_exchange(common::spot_exchange_command("20"));
+fn a_recorder_and_its_exchange_are_scraped_and_parsed_as_prometheus_reads_them() {
+    let venue_metrics = free_port();
+    let mut cmd = common::spot_exchange_command("20");
+    cmd.args(["--metrics", &venue_metrics]);
+    let mut venue = common::spawn_exchange(cmd);
     let db = std::env::temp_dir().join(format!("minerva-metrics-{}.db", std::process::id()));
     let _ = std::fs::remove_file(&db);
     let mut cmd = Command::new(BIN);
@@ -257,11 +266,62 @@ fn a_recorder_is_scraped_and_parsed_as_prometheus_reads_it() {
         t.contains("minerva_record_lines_total{stream=\"btcusdt@depth@100ms\"}")
             && t.contains("minerva_record_lines_total{stream=\"btcusdt@trade\"}")
     });
+    // The exchange serves the recorder: messages published, one session at least.
+    let (_, venue_page) = scrape_until(&venue_metrics, |t| {
+        t.contains("minerva_exchange_sessions{venue=\"binance\"} ")
+            && !t.contains("minerva_exchange_sessions{venue=\"binance\"} 0\n")
+    });
     stop(&mut child);
     let _ = venue.child.kill();
     let _ = venue.finish();
     let _ = std::fs::remove_file(&db);
     let Some(f) = parse(&page) else { return };
+    let x = parse(&venue_page).unwrap();
+    let binance = [("venue", "binance")];
+    assert!(
+        value(
+            &x,
+            "minerva_exchange_published",
+            "minerva_exchange_published_total",
+            &binance
+        ) > 0.0
+    );
+    assert!(
+        value(
+            &x,
+            "minerva_exchange_sessions",
+            "minerva_exchange_sessions",
+            &binance
+        ) >= 1.0
+    );
+    assert_eq!(x["minerva_exchange_slow_sessions"]["type"], "counter");
+    let acct = [("venue", "binance"), ("symbol", "BTCUSDT")];
+    assert_eq!(
+        value(
+            &x,
+            "minerva_exchange_position",
+            "minerva_exchange_position",
+            &acct
+        ),
+        0.0
+    );
+    assert!(
+        value(
+            &x,
+            "minerva_exchange_wallet",
+            "minerva_exchange_wallet",
+            &acct
+        ) > 0.0
+    );
+    assert_eq!(
+        value(
+            &x,
+            "minerva_exchange_open_orders",
+            "minerva_exchange_open_orders",
+            &acct
+        ),
+        0.0
+    );
     assert_eq!(f["minerva_record_lines"]["type"], "counter");
     let lines = value(
         &f,

@@ -65,6 +65,11 @@ pub struct Args {
     /// served, so clients can cancel and close (Ctrl-C ends sooner).
     #[arg(long, default_value_t = 10.0)]
     linger: f64,
+    /// Serve Prometheus metrics on `http://HOST:PORT/metrics`: messages published,
+    /// signed requests, sessions, slow sessions dropped, each account's position,
+    /// wallet, fills and open orders (docs/operations.md).
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics: Option<String>,
     /// The server clock: `recorded` (the replay's exchange time; clients that sync
     /// with `time` sign right) or `wall` (this machine's clock, for clients that sign
     /// with their own and never ask; market messages keep their recorded times).
@@ -152,6 +157,7 @@ pub fn run(a: Args) -> Result<()> {
         }
         Err(e) => return Err(e.into()),
     };
+    let _metrics = serve_metrics(a.metrics.as_deref(), venue.facts())?;
     println!("minerva exchange: {}", venue.banner());
     println!("trading: signed order and account endpoints and user data streams for {key_note}");
     while !venue.finished() && !minerva::shutdown::requested() {
@@ -178,6 +184,18 @@ pub fn run(a: Args) -> Result<()> {
     }
     venue.stop();
     Ok(())
+}
+
+/// `--metrics`: the venue's counters on a Prometheus endpoint.
+fn serve_metrics(
+    addr: Option<&str>,
+    facts: impl Fn() -> minerva::telemetry::prometheus::ExchangeFacts + Send + Sync + 'static,
+) -> Result<Option<minerva::telemetry::prometheus::MetricsServer>> {
+    use minerva::telemetry::prometheus::{render_exchange, serve};
+    let Some(addr) = addr else { return Ok(None) };
+    let m = serve(addr, std::sync::Arc::new(move || render_exchange(&facts())))?;
+    tracing::info!("metrics on http://{}/metrics", m.addr);
+    Ok(Some(m))
 }
 
 /// Serves KuCoin data as the local KuCoin venue until it has been served (and the
@@ -216,6 +234,7 @@ fn run_kucoin(a: &Args, files: Vec<PathBuf>) -> Result<()> {
     };
     minerva::shutdown::install_handlers();
     let venue = LocalKucoin::start(cfg)?;
+    let _metrics = serve_metrics(a.metrics.as_deref(), venue.facts())?;
     println!("minerva exchange: {}", venue.banner());
     println!(
         "signed requests (level-2 snapshots, HF spot orders and balances, futures orders, positions and account, private order channels) for {key_note} (docs/kucoin.md)"

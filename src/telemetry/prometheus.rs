@@ -1,9 +1,9 @@
 //! `--metrics ADDR`: Prometheus' text exposition format (0.0.4) on `GET /metrics`, for
-//! `run` and `record`.
+//! `run`, `record` and `exchange`.
 //!
 //! Cold path: a scrape renders the latest snapshot the process already keeps (the
 //! status board's [`Status`], the recorder's [`RecordStatus`]); nothing on the hot path
-//! knows a scrape happened. Served by the local exchange's HTTP server (hyper, with its
+//! knows a scrape happened (the local exchange's counters are atomics it keeps anyway). Served by the local exchange's HTTP server (hyper, with its
 //! limits on slow and hostile clients) on one thread.
 
 use crate::local_exchange::server::{Limits, Server};
@@ -458,6 +458,141 @@ pub fn render_record(r: Option<&RecordStatus>) -> String {
                 "minerva_record_lag_seconds",
                 &[("symbol", &s.symbol)],
                 ms as f64 / 1e3,
+            );
+        }
+    }
+    e.finish()
+}
+
+/// What `minerva exchange` shows a scrape.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExchangeFacts {
+    /// The protocol served (`binance`, `kucoin`).
+    pub venue: &'static str,
+    /// Stream messages published.
+    pub published: u64,
+    /// Signed requests answered.
+    pub signed: u64,
+    /// WebSocket sessions open.
+    pub sessions: usize,
+    /// Sessions disconnected for reading too slowly.
+    pub slow_sessions: u64,
+    /// The recording has been served to the end.
+    pub finished: bool,
+    /// Each symbol's account.
+    pub accounts: Vec<ExchangeAccount>,
+}
+
+/// One symbol's account on the local exchange.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExchangeAccount {
+    /// The symbol.
+    pub symbol: String,
+    /// Position, quantity (negative: short).
+    pub position: f64,
+    /// Wallet, quote.
+    pub wallet: f64,
+    /// Fills made, when the venue counts them.
+    pub fills: Option<u64>,
+    /// Orders open, when the venue counts them.
+    pub open_orders: Option<usize>,
+}
+
+/// The local exchange's metrics.
+pub fn render_exchange(x: &ExchangeFacts) -> String {
+    let mut e = Exposition::default();
+    e.one(
+        "minerva_up",
+        Kind::Gauge,
+        "1 while the process serves metrics.",
+        &[],
+        1.0,
+    );
+    let v = [("venue", x.venue)];
+    e.one(
+        "minerva_exchange_published_total",
+        Kind::Counter,
+        "Stream messages published to subscribers.",
+        &v,
+        x.published as f64,
+    );
+    e.one(
+        "minerva_exchange_signed_requests_total",
+        Kind::Counter,
+        "Signed requests answered (orders, account, listen keys).",
+        &v,
+        x.signed as f64,
+    );
+    e.one(
+        "minerva_exchange_sessions",
+        Kind::Gauge,
+        "WebSocket sessions open.",
+        &v,
+        x.sessions as f64,
+    );
+    e.one(
+        "minerva_exchange_slow_sessions_total",
+        Kind::Counter,
+        "Sessions disconnected for reading too slowly.",
+        &v,
+        x.slow_sessions as f64,
+    );
+    e.one(
+        "minerva_exchange_finished",
+        Kind::Gauge,
+        "1 once the recording has been served to the end.",
+        &v,
+        f64::from(u8::from(x.finished)),
+    );
+    e.family(
+        "minerva_exchange_position",
+        Kind::Gauge,
+        "The account's position per symbol, quantity.",
+    );
+    for a in &x.accounts {
+        e.sample(
+            "minerva_exchange_position",
+            &[("venue", x.venue), ("symbol", &a.symbol)],
+            a.position,
+        );
+    }
+    e.family(
+        "minerva_exchange_wallet",
+        Kind::Gauge,
+        "The account's wallet per symbol, quote.",
+    );
+    for a in &x.accounts {
+        e.sample(
+            "minerva_exchange_wallet",
+            &[("venue", x.venue), ("symbol", &a.symbol)],
+            a.wallet,
+        );
+    }
+    e.family(
+        "minerva_exchange_fills_total",
+        Kind::Counter,
+        "Fills made per symbol.",
+    );
+    for a in &x.accounts {
+        if let Some(f) = a.fills {
+            e.sample(
+                "minerva_exchange_fills_total",
+                &[("venue", x.venue), ("symbol", &a.symbol)],
+                f as f64,
+            );
+        }
+    }
+    e.family(
+        "minerva_exchange_open_orders",
+        Kind::Gauge,
+        "Orders open per symbol.",
+    );
+    for a in &x.accounts {
+        if let Some(n) = a.open_orders {
+            e.sample(
+                "minerva_exchange_open_orders",
+                &[("venue", x.venue), ("symbol", &a.symbol)],
+                n as f64,
             );
         }
     }

@@ -312,6 +312,38 @@ impl LocalExchange {
         self.shared.fanout.kicked()
     }
 
+    /// What a metrics scrape reads (`--metrics`): a closure over the venue's counters,
+    /// for the metrics server's thread.
+    pub fn facts(
+        &self,
+    ) -> impl Fn() -> crate::telemetry::prometheus::ExchangeFacts + Send + Sync + 'static {
+        use crate::telemetry::prometheus::{ExchangeAccount, ExchangeFacts};
+        let sh = self.shared.clone();
+        move || ExchangeFacts {
+            venue: "binance",
+            published: sh.published.load(Ordering::Relaxed),
+            signed: sh.signed.load(Ordering::Relaxed),
+            sessions: sh.sessions_open.load(Ordering::Relaxed),
+            slow_sessions: sh.fanout.kicked(),
+            finished: sh.done.load(Ordering::Relaxed),
+            accounts: lock(&sh.state)
+                .desk
+                .accounts()
+                .into_iter()
+                .map(|a| {
+                    let spec = sh.specs.iter().find(|s| s.name.as_str() == a.symbol);
+                    ExchangeAccount {
+                        position: spec.map_or(f64::NAN, |s| s.qty.to_f64(a.position)),
+                        wallet: a.wallet_e8 as f64 / 1e8,
+                        fills: Some(a.fills),
+                        open_orders: Some(a.open_orders),
+                        symbol: a.symbol,
+                    }
+                })
+                .collect(),
+        }
+    }
+
     /// Stops the replay and the server and waits for both; open sessions end with a
     /// close frame.
     pub fn stop(mut self) {

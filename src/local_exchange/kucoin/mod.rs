@@ -276,6 +276,37 @@ impl LocalKucoin {
         self.shared.fanout.kicked()
     }
 
+    /// What a metrics scrape reads (`--metrics`): a closure over the venue's counters,
+    /// for the metrics server's thread.
+    pub fn facts(
+        &self,
+    ) -> impl Fn() -> crate::telemetry::prometheus::ExchangeFacts + Send + Sync + 'static {
+        use crate::telemetry::prometheus::{ExchangeAccount, ExchangeFacts};
+        let sh = self.shared.clone();
+        move || ExchangeFacts {
+            venue: "kucoin",
+            published: sh.published.load(Ordering::Relaxed),
+            signed: sh.signed.load(Ordering::Relaxed),
+            sessions: sh.sessions_open.load(Ordering::Relaxed),
+            slow_sessions: sh.fanout.kicked(),
+            finished: sh.done.load(Ordering::Relaxed),
+            accounts: sh
+                .accounts()
+                .into_iter()
+                .map(|(symbol, lots, wallet_e8)| {
+                    let spec = sh.specs.iter().find(|s| s.name.as_str() == symbol);
+                    ExchangeAccount {
+                        position: spec.map_or(f64::NAN, |s| s.qty.to_f64(lots)),
+                        wallet: wallet_e8 as f64 / 1e8,
+                        fills: None,
+                        open_orders: None,
+                        symbol,
+                    }
+                })
+                .collect(),
+        }
+    }
+
     /// Each symbol's position (base lots) and wallet (quote, 10⁻⁸).
     pub fn accounts(&self) -> Vec<(String, crate::core::Lots, i64)> {
         self.shared.accounts()
