@@ -733,3 +733,73 @@ fn exchange_serves_rest_and_stops_on_sigint() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("nonexistent"), "{}", stderr(&o));
 }
+
+/// The seed's own command line (its notes' two examples) runs as today's `minerva run`
+/// with the same strategy keys set: the same decisions as the spelled-out command.
+#[test]
+fn the_seeds_command_line_runs_as_written() {
+    let source = format!("replay:{}", sample().join(","));
+    let tail = [
+        "--source",
+        source.as_str(),
+        "--exchange-info",
+        &repo("sample/exchange_info_spot_btcusdt.json"),
+        "--speed",
+        "max",
+        "--no-journal",
+    ]
+    .map(str::to_string);
+    let run = |args: Vec<String>| {
+        let o = Command::new(env!("CARGO_BIN_EXE_minerva"))
+            .current_dir(repo(""))
+            .args(&args)
+            .args(&tail)
+            .output()
+            .unwrap();
+        no_panic(&o);
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(o.status.success(), "{args:?}: {out}{}", stderr(&o));
+        let decisions: Vec<String> = out
+            .lines()
+            .filter(|l| l.starts_with("signal: ") || l.starts_with("operations closed: "))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(decisions.len(), 2, "{out}");
+        (decisions, stderr(&o))
+    };
+    let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    for (seed, today) in [
+        (
+            "--plot_data 0 --capital 10000 --limit_orderbook 500 --relative_THRESHOLD 10 --short_pressure 0.75 --long_pressure 0.25 --max_concurrent_trades 5 --peak_distance_divisor 10 --stop_loss_price_buffer 0.2 --precentage_per_trade 0.18 --market BTCUSDT",
+            "run --strategy strategy_0.toml --capital 10000 --limit-orderbook 500 --relative-threshold 10 --short-pressure 0.75 --long-pressure 0.25 --max-concurrent-trades 5 --peak-distance-divisor 10 --stop-loss-price-buffer 0.2 --percentage-per-trade 0.18 --market BTCUSDT",
+        ),
+        (
+            "-plt False -cap 5000 -lo 500 -rt 10 -sp 0.75 -lp 0.25 -maxt 5 -pkd 10 -pf 1 --market BTCUSDT",
+            "run --strategy strategy_0.toml --capital 5000 --limit-orderbook 500 --relative-threshold 10 --short-pressure 0.75 --long-pressure 0.25 --max-concurrent-trades 5 --peak-distance-divisor 10 --percentage-per-trade 1 --market BTCUSDT",
+        ),
+    ] {
+        let (a, note) = run(words(seed));
+        let (b, _) = run(words(today));
+        assert_eq!(a, b, "{seed}");
+        assert!(
+            note.contains("the seed's command line, run as: minerva run"),
+            "{note}"
+        );
+    }
+    // The seed's plot flag is the live view: here, without a terminal, refused clearly.
+    let o = minerva(&["-plt", "True", "-cap", "5000", "--market", "BTCUSDT"]);
+    no_panic(&o);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--view needs a terminal"),
+        "{}",
+        stderr(&o)
+    );
+    let o = minerva(&["-plt", "maybe"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("expected 0, 1, True or False"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -16,13 +16,14 @@ mod record;
 mod replay;
 mod report;
 mod run;
+mod seed;
 mod signal;
 mod tape;
 mod time;
 mod view;
 mod worker;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -159,7 +160,22 @@ enum Cmd {
 /// # Errors
 /// Whatever the command could not do, with its context, for `main` to print.
 pub fn run() -> Result<()> {
-    let cli = Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match seed::translate(&argv) {
+        None => Cli::parse_from(argv),
+        Some(Ok(mapped)) => {
+            let shown: Vec<String> = mapped[1..]
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            eprintln!(
+                "minerva: the seed's command line, run as: minerva {}",
+                shown.join(" ")
+            );
+            Cli::parse_from(mapped)
+        }
+        Some(Err(e)) => bail!("the seed's command line: {}", e.0),
+    };
     init_logs(cli.log_level, cli.log_format);
     match cli.cmd {
         Cmd::Replay(a) => replay::run(a),
