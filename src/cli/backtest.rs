@@ -22,10 +22,10 @@ pub struct Args {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
-    /// Write the trade list as CSV.
+    /// Write the trade list as CSV (as Parquet when the file ends in .parquet).
     #[arg(long)]
     trades: Option<PathBuf>,
-    /// Write the equity curve as CSV.
+    /// Write the equity curve as CSV (as Parquet when the file ends in .parquet).
     #[arg(long)]
     equity: Option<PathBuf>,
     /// Write the fitness and the main figures into the strategy file's [results] table.
@@ -152,7 +152,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     if let Some(p) = &a.trades {
         let each: Vec<_> = reports.iter().zip(&specs).collect();
-        std::fs::write(p, backtest::report::trades_csv(&each))
+        write_table(p, &backtest::report::trades_csv(&each))
             .with_context(|| format!("--trades {}", p.display()))?;
     }
     if let Some(p) = &a.equity {
@@ -160,7 +160,7 @@ pub fn run(a: Args) -> Result<()> {
             None => reports[0].equity_csv(),
             Some(c) => backtest::report::equity_csv(&c.equity),
         };
-        std::fs::write(p, csv).with_context(|| format!("--equity {}", p.display()))?;
+        write_table(p, &csv).with_context(|| format!("--equity {}", p.display()))?;
     }
     if a.write_fitness {
         let (fitness, m) = match &combined {
@@ -178,6 +178,17 @@ pub fn run(a: Args) -> Result<()> {
         ];
         minerva::strategy::write_results(&a.strategy.strategy, &results)
             .with_context(|| format!("--write-fitness {}", a.strategy.strategy.display()))?;
+    }
+    Ok(())
+}
+
+/// A table the backtest writes: CSV, or Parquet when the file ends in `.parquet`.
+fn write_table(path: &std::path::Path, csv: &str) -> Result<()> {
+    use minerva::store::parquet::{csv_to_parquet, is_parquet};
+    if is_parquet(path) {
+        csv_to_parquet(csv, path)?;
+    } else {
+        std::fs::write(path, csv)?;
     }
     Ok(())
 }

@@ -37,7 +37,8 @@ pub enum Cmd {
         /// What to write.
         #[arg(long, value_enum, default_value = "lines")]
         format: Format,
-        /// With csv: the view (a journal table implies --format csv).
+        /// With csv or parquet: the view (a journal table implies --format csv unless
+        /// parquet is asked).
         #[arg(long, value_enum, default_value = "trades")]
         view: ViewArg,
         /// Only these sessions (comma-separated ids; default all).
@@ -47,7 +48,7 @@ pub enum Cmd {
         #[arg(long, value_delimiter = ',')]
         run: Vec<i64>,
         /// lines: a directory (one file per session; default stdout);
-        /// csv: a file (default stdout).
+        /// csv: a file (default stdout); parquet: a file (required).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -110,6 +111,9 @@ pub enum Format {
     Lines,
     /// A decoded view as CSV.
     Csv,
+    /// A decoded view or a journal table as Parquet, columns typed (times as UTC
+    /// timestamps, integers, numbers, booleans, text); needs --out.
+    Parquet,
 }
 
 /// Runs a `minerva db` command.
@@ -129,6 +133,7 @@ pub fn run(c: Cmd) -> Result<()> {
             run,
             out,
         } => match (format, view.split()) {
+            (Format::Parquet, split) => export_parquet(&db, split, &session, &run, out.as_deref()),
             (_, Err(table)) => export_journal(&db, table, &run, out.as_deref()),
             (Format::Lines, Ok(_)) => export_lines(&db, &session, out.as_deref()),
             (Format::Csv, Ok(view)) => export_csv(&db, view, &session, out.as_deref()),
@@ -317,6 +322,30 @@ fn export_journal(db: &str, table: JournalView, runs: &[i64], out: Option<&Path>
         )?,
     };
     eprintln!("{table:?}: {n} rows");
+    Ok(())
+}
+
+fn export_parquet(
+    db: &str,
+    what: std::result::Result<View, JournalView>,
+    sessions: &[i64],
+    runs: &[i64],
+    out: Option<&Path>,
+) -> Result<()> {
+    let Some(out) = out else {
+        bail!("--format parquet: give the file to write with --out");
+    };
+    let n = match what {
+        Ok(view) => {
+            let mut store = open_recorded(&Target::parse(db))?;
+            if sessions.len() > 1 {
+                bail!("--format parquet: one --session, or none for all");
+            }
+            export::parquet_to(store.as_mut(), view, sessions.first().copied(), out)?
+        }
+        Err(table) => minerva::store::journal::export_parquet(Path::new(db), table, runs, out)?,
+    };
+    eprintln!("{}: {n} rows", out.display());
     Ok(())
 }
 

@@ -117,6 +117,26 @@ pub fn csv_to(
     Ok(n.saturating_sub(1))
 }
 
+/// Writes `view` of `session` (every session when `None`) as a Parquet file, columns
+/// typed from their values (`store::parquet`); returns the rows written.
+///
+/// # Errors
+/// [`StoreError`] when the database refuses or the file cannot be written.
+pub fn parquet_to(
+    db: &mut dyn Recorded,
+    view: View,
+    session: Option<i64>,
+    path: &Path,
+) -> Result<u64, StoreError> {
+    use super::parquet::{Cell, write_table};
+    write_table::<StoreError>(path, None, &mut |push| {
+        db.view(view, session, &mut |cells| {
+            let cells: Vec<Cell<'_>> = cells.iter().map(|s| Cell::Text(s)).collect();
+            push(&cells)
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

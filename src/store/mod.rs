@@ -21,6 +21,7 @@
 pub mod export;
 pub mod files;
 pub mod journal;
+pub mod parquet;
 pub mod postgres;
 pub mod recorder;
 pub mod scan;
@@ -73,6 +74,9 @@ pub enum StoreError {
     /// A request this store cannot do.
     #[error("{0}")]
     Unsupported(String),
+    /// A Parquet export could not be written.
+    #[error(transparent)]
+    Parquet(#[from] crate::store::parquet::ParquetError),
     /// No such session.
     #[error("{path}: no session {session}")]
     NoSession {

@@ -37,7 +37,7 @@ mod db;
 mod read;
 pub use read::{
     JournalView, JournaledDecision, JournaledOperation, JournaledReport, RunJournal, RunRow,
-    export_csv, load_run, runs,
+    export_csv, export_parquet, load_run, runs,
 };
 
 /// Entries a recorder's ring holds before the writer counts losses.
@@ -74,6 +74,9 @@ pub enum JournalError {
         /// What happened.
         reason: String,
     },
+    /// A Parquet export could not be written.
+    #[error(transparent)]
+    Parquet(#[from] crate::store::parquet::ParquetError),
 }
 
 /// What a run is, for its row in `journal_runs`.

@@ -139,6 +139,57 @@ pub fn export_csv(
             "no journal in this database (minerva run --journal writes one)".into(),
         ));
     };
+    let (names, rows) = table(&mut db, view, runs)?;
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(&names).map_err(io)?;
+    for r in &rows {
+        w.write_record(r.iter().map(Val::text)).map_err(io)?;
+    }
+    w.flush().map_err(|e| io(e.into()))?;
+    Ok(rows.len() as u64)
+}
+
+/// Writes `view` of the runs `runs` (all when empty) as a Parquet file (columns typed:
+/// `docs/observe.md`); the number of rows.
+///
+/// # Errors
+/// As [`export_csv`], and [`JournalError::Parquet`] when the file cannot be written.
+pub fn export_parquet(
+    path: &Path,
+    view: JournalView,
+    runs: &[i64],
+    out: &Path,
+) -> Result<u64, JournalError> {
+    use crate::store::parquet::{Cell, write_table};
+    let Some(mut db) = Db::open_read(path)? else {
+        return Err(absent(
+            path,
+            "no journal in this database (minerva run --journal writes one)".into(),
+        ));
+    };
+    let (names, rows) = table(&mut db, view, runs)?;
+    write_table::<JournalError>(out, Some(&names), &mut |push| {
+        for r in &rows {
+            let cells: Vec<Cell<'_>> = r
+                .iter()
+                .map(|v| match v {
+                    Val::Null => Cell::Null,
+                    Val::Int(i) => Cell::Int(*i),
+                    Val::Text(t) => Cell::Text(t),
+                })
+                .collect();
+            push(&cells)?;
+        }
+        Ok(())
+    })
+}
+
+/// A journal view's column names and rows, for the runs `runs` (all when empty).
+fn table(
+    db: &mut Db,
+    view: JournalView,
+    runs: &[i64],
+) -> Result<(Vec<String>, Vec<Vec<Val>>), JournalError> {
     let filter = if runs.is_empty() {
         String::new()
     } else {
@@ -150,14 +201,7 @@ pub fn export_csv(
         };
         format!(" {join} run IN ({})", ids.join(","))
     };
-    let (names, rows) = db.query(&format!("{}{filter} ORDER BY id", view.query()), &[])?;
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(&names).map_err(io)?;
-    for r in &rows {
-        w.write_record(r.iter().map(Val::text)).map_err(io)?;
-    }
-    w.flush().map_err(|e| io(e.into()))?;
-    Ok(rows.len() as u64)
+    db.query(&format!("{}{filter} ORDER BY id", view.query()), &[])
 }
 
 /// A closed operation as the journal holds it (amounts 10⁻⁸ quote).
