@@ -771,9 +771,15 @@ fn db_info_and_export_from_the_command_line() {
         rows[1].starts_with("2,BTCUSDT,1723161600000,61685.99000000,"),
         "{out}"
     );
+    // Parquet is a file (tests/parquet.rs reads them back): not to stdout.
     let (ok, _, err) = minerva(&["db", "export", db_s, "--format", "parquet"]);
     assert!(
-        !ok && err.contains("invalid value 'parquet' for '--format <FORMAT>'"),
+        !ok && err.contains("--format parquet: give the file to write with --out"),
+        "{err}"
+    );
+    let (ok, _, err) = minerva(&["db", "export", db_s, "--format", "xml"]);
+    assert!(
+        !ok && err.contains("invalid value 'xml' for '--format <FORMAT>'"),
         "{err}"
     );
     let (ok, _, err) = minerva(&["db", "info", "Cargo.toml"]);
