@@ -471,7 +471,10 @@ impl Judge<'_, '_> {
                     )
                 });
             }
-            !(search && minerva::shutdown::requested())
+            // After Ctrl-C the search stops at once; the checks after it wait while
+            // a worker answers, and give up after 30 s with none at work.
+            let stop = minerva::shutdown::requested();
+            !(stop && (search || (p.running == 0 && p.idle_secs >= 30)))
         });
         match answered {
             Ok(v) => {

@@ -6,6 +6,7 @@
 mod args;
 mod backtest;
 mod bench;
+mod config;
 mod db;
 mod evolve;
 mod exchange;
@@ -44,6 +45,11 @@ struct Cli {
     /// `json` (one object per line) for log shippers.
     #[arg(long, global = true, value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Defaults for run, record and exchange, and the key variables per environment
+    /// (default: MINERVA_CONFIG, else ./minerva.toml when present); flags given here
+    /// win over the file's. `minerva config check` checks one (docs/operations.md).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
 }
 
 /// A command that ended on purpose with an exit code of its own (the watchdog's
@@ -147,6 +153,10 @@ enum Cmd {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::Cmd),
+    /// Configuration files: `minerva config check` validates one and prints the command
+    /// lines it gives (secrets never shown).
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Print the latency table of an HdrHistogram interval log (`--latency-log`).
     LatencyReport(latency_report::Args),
     /// Peak finder as a filter: JSON lines `{"y":[..],"height":h,"threshold":t,
@@ -160,9 +170,9 @@ enum Cmd {
 /// # Errors
 /// Whatever the command could not do, with its context, for `main` to print.
 pub fn run() -> Result<()> {
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let cli = match seed::translate(&argv) {
-        None => Cli::parse_from(argv),
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let file = config::find(&mut argv)?;
+    let argv = match seed::translate(&argv) {
         Some(Ok(mapped)) => {
             let shown: Vec<String> = mapped[1..]
                 .iter()
@@ -172,10 +182,26 @@ pub fn run() -> Result<()> {
                 "minerva: the seed's command line, run as: minerva {}",
                 shown.join(" ")
             );
-            Cli::parse_from(mapped)
+            mapped
         }
         Some(Err(e)) => bail!("the seed's command line: {}", e.0),
+        None => argv,
     };
+    // The file is read for the commands it configures only: a broken one does not
+    // stop `minerva backtest`.
+    let argv = match (&file, config::Config::command_of(&argv)) {
+        (Some(f), Some(cmd)) => {
+            let c = config::load(f)?;
+            let applied = c.apply(argv);
+            eprintln!(
+                "minerva: {cmd} with the defaults of {} (minerva config check shows them)",
+                f.display()
+            );
+            applied
+        }
+        _ => argv,
+    };
+    let cli = Cli::parse_from(argv);
     init_logs(cli.log_level, cli.log_format);
     match cli.cmd {
         Cmd::Replay(a) => replay::run(a),
@@ -192,7 +218,27 @@ pub fn run() -> Result<()> {
         Cmd::Db(c) => db::run(c),
         Cmd::Tape(c) => tape::run(c),
         Cmd::Bench(c) => bench::run(c),
+        Cmd::Config(ConfigCmd::Check) => check_config(file.as_deref()),
         Cmd::LatencyReport(a) => latency_report::run(a),
         Cmd::Peaks => peaks::run(),
     }
+}
+
+/// `minerva config …`.
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Validate a configuration file (--config F, MINERVA_CONFIG or ./minerva.toml)
+    /// and print the command lines it gives and which key variables are set (never a
+    /// value).
+    Check,
+}
+
+fn check_config(file: Option<&std::path::Path>) -> Result<()> {
+    let Some(path) = file else {
+        bail!("no configuration file: give --config FILE (or MINERVA_CONFIG, or ./minerva.toml)");
+    };
+    let c = config::load(path)?;
+    c.check()?;
+    print!("{}", c.describe());
+    Ok(())
 }

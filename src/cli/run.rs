@@ -41,6 +41,14 @@ pub struct Args {
     /// testnet (Binance only: KuCoin has none), or the venue.
     #[arg(long, value_enum, default_value = "local")]
     endpoint: Environment,
+    /// The environment variable holding the Binance API key (default:
+    /// MINERVA_BINANCE_API_KEY, or MINERVA_BINANCE_TESTNET_API_KEY with --endpoint
+    /// testnet). The variable's name, never a key: keys come from the environment only.
+    #[arg(long, value_name = "VAR", requires = "secret_env")]
+    key_env: Option<String>,
+    /// The environment variable holding the Binance API secret (with --key-env).
+    #[arg(long, value_name = "VAR", requires = "key_env")]
+    secret_env: Option<String>,
     /// The local exchange's address (--endpoint local).
     #[arg(long, default_value = "127.0.0.1:9443")]
     host: String,
@@ -330,15 +338,18 @@ pub fn setup(a: &Args) -> Result<Setup> {
     if a.mlock {
         lock_memory()?;
     }
-    let (keys, from_env) = ApiKeys::from_env_or_paper();
+    let families = key_families(a);
+    let (keys, from_env) = ApiKeys::from_vars_or_paper(&families);
     let gateway = match &from {
         From::Venue(hosts) if !a.paper => Some(hosts.clone()),
         _ => None,
     };
     if gateway.is_some() && !from_env && a.endpoint != Environment::Local {
         bail!(
-            "--endpoint {}: set MINERVA_BINANCE_API_KEY and MINERVA_BINANCE_API_SECRET (keys are read from the environment only)",
-            a.endpoint.name()
+            "--endpoint {}: set {} and {} (keys are read from the environment only)",
+            a.endpoint.name(),
+            families[0].0,
+            families[0].1
         );
     }
     if !from_env {
@@ -950,5 +961,25 @@ pub fn run(a: Args) -> Result<()> {
         }
         .into()),
         None => Ok(()),
+    }
+}
+
+/// Where the Binance keys are read from: `--key-env`/`--secret-env`, else testnet's own
+/// variables for `--endpoint testnet` (never live's), else the documented names and the
+/// seed's fallbacks.
+fn key_families(a: &Args) -> Vec<(&'static str, &'static str)> {
+    use minerva::venues::binance::keys::{
+        KEY_FAMILIES, TESTNET_API_KEY_VAR, TESTNET_API_SECRET_VAR,
+    };
+    match (&a.key_env, &a.secret_env) {
+        // Named once per process: kept for its life, as the key types want.
+        (Some(k), Some(s)) => vec![(
+            Box::leak(k.clone().into_boxed_str()) as &'static str,
+            Box::leak(s.clone().into_boxed_str()) as &'static str,
+        )],
+        _ if a.endpoint == Environment::Testnet => {
+            vec![(TESTNET_API_KEY_VAR, TESTNET_API_SECRET_VAR)]
+        }
+        _ => KEY_FAMILIES.to_vec(),
     }
 }

@@ -9,6 +9,11 @@ pub const API_KEY_HEADER: &str = "X-MBX-APIKEY";
 pub const API_KEY_VAR: &str = "MINERVA_BINANCE_API_KEY";
 /// Environment variable holding the API secret.
 pub const API_SECRET_VAR: &str = "MINERVA_BINANCE_API_SECRET";
+/// Testnet's key, never the live one's variable: a testnet run cannot pick up live
+/// keys by accident (and the reverse).
+pub const TESTNET_API_KEY_VAR: &str = "MINERVA_BINANCE_TESTNET_API_KEY";
+/// Testnet's secret.
+pub const TESTNET_API_SECRET_VAR: &str = "MINERVA_BINANCE_TESTNET_API_SECRET";
 /// The names keys are read from, in order: the documented pair, then the seed's
 /// (`BINANCE_API_KEY`/`BINANCE_API_SECRET` and `binance_api`/`binance_secret`). A key
 /// is always paired with its own family's secret.
@@ -36,6 +41,16 @@ impl ApiKeys {
         Ok(Self::new(key, secret.into_bytes()))
     }
 
+    /// Reads the first family of `families` whose key is set (`--key-env`, testnet's
+    /// names, or [`KEY_FAMILIES`]).
+    ///
+    /// # Errors
+    /// [`KeyError`] naming the variable that is missing or malformed (never its value).
+    pub fn from_vars(families: &[(&'static str, &'static str)]) -> Result<Self, KeyError> {
+        let (key, secret) = crate::venues::keys::key_pair(families)?;
+        Ok(Self::new(key, secret.into_bytes()))
+    }
+
     /// Keys given directly (tests, the documented paper-mode dummy key).
     pub fn new(key: String, secret: Vec<u8>) -> Self {
         Self { key, secret }
@@ -51,7 +66,13 @@ impl ApiKeys {
     /// The environment's keys, or [`ApiKeys::paper`] when there are none; true when
     /// they came from the environment.
     pub fn from_env_or_paper() -> (Self, bool) {
-        match Self::from_env() {
+        Self::from_vars_or_paper(&KEY_FAMILIES)
+    }
+
+    /// [`Self::from_vars`], or [`ApiKeys::paper`] when none of `families` is set; true
+    /// when they came from the environment.
+    pub fn from_vars_or_paper(families: &[(&'static str, &'static str)]) -> (Self, bool) {
+        match Self::from_vars(families) {
             Ok(k) => (k, true),
             Err(_) => (Self::paper(), false),
         }

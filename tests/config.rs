@@ -1,0 +1,259 @@
+//! `minerva.toml` / `--config F`: defaults for run, record and exchange (the command
+//! line wins), key variables per environment (testnet's never live's), `minerva config
+//! check` (validation with the file's line, secrets never shown).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_minerva");
+
+fn write(name: &str, text: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("minerva-config-{}-{name}.toml", std::process::id()));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn minerva(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(BIN);
+    c.current_dir(std::env::temp_dir()).args(args);
+    for v in [
+        "MINERVA_CONFIG",
+        "MINERVA_BINANCE_API_KEY",
+        "MINERVA_BINANCE_API_SECRET",
+        "BINANCE_API_KEY",
+        "BINANCE_API_SECRET",
+        "binance_api",
+        "binance_secret",
+    ] {
+        c.env_remove(v);
+    }
+    c.envs(env.iter().copied());
+    c.output().unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The `[run]` section running the shipped sample.
+fn run_section() -> String {
+    let s = common::sample_dir().join("spot");
+    format!(
+        "[run]\nsource = \"replay:{},{}\"\nstrategy = \"{}\"\nexchange_info = \"{}\"\nspeed = \"max\"\nno_journal = true\n",
+        s.join("btcusdt_20240808.gz").display(),
+        s.join("btcusdt_20240809.gz").display(),
+        common::repo("strategy_0.toml"),
+        common::repo("sample/exchange_info_spot_btcusdt.json"),
+    )
+}
+
+fn decisions(out: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| l.starts_with("signal: ") || l.starts_with("operations closed: "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_file_gives_defaults_and_the_command_line_wins() {
+    let f = write(
+        "run",
+        &format!("{}capital = 1\nshort_pressure = 0.9\n", run_section()),
+    );
+    let f = f.to_str().unwrap();
+    // The file's values, with the command line's --capital over the file's.
+    let o = minerva(&["run", "--config", f, "--capital", "10000"], &[]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(err.contains("with the defaults of"), "{err}");
+    // The same run spelled out on the command line.
+    let s = common::sample_dir().join("spot");
+    let source = format!(
+        "replay:{},{}",
+        s.join("btcusdt_20240808.gz").display(),
+        s.join("btcusdt_20240809.gz").display()
+    );
+    let plain = minerva(
+        &[
+            "run",
+            "--source",
+            &source,
+            "--strategy",
+            &common::repo("strategy_0.toml"),
+            "--exchange-info",
+            &common::repo("sample/exchange_info_spot_btcusdt.json"),
+            "--speed",
+            "max",
+            "--no-journal",
+            "--short-pressure",
+            "0.9",
+            "--capital",
+            "10000",
+        ],
+        &[],
+    );
+    let (pout, perr) = text(&plain);
+    assert!(plain.status.success(), "{pout}{perr}");
+    assert_eq!(decisions(&out), decisions(&pout));
+    assert_eq!(decisions(&out).len(), 2, "{out}");
+    // MINERVA_CONFIG names the file too.
+    let o = minerva(&["run", "--capital", "10000"], &[("MINERVA_CONFIG", f)]);
+    let (out2, err2) = text(&o);
+    assert!(o.status.success(), "{err2}");
+    assert_eq!(decisions(&out2), decisions(&pout));
+}
+
+#[test]
+fn check_prints_the_effective_lines_and_never_a_secret() {
+    let f = write(
+        "check",
+        &format!(
+            "{}\n[record]\nsymbols = [\"BTCUSDT\", \"ETHUSDT\"]\ndb = \"postgres://minerva:hunter2@db.internal/minerva\"\n\n[exchange]\nport = 9555\n\n[keys.binance]\nlive = [\"MY_LIVE_KEY\", \"MY_LIVE_SECRET\"]\ntestnet = [\"MY_TN_KEY\", \"MY_TN_SECRET\"]\n",
+            run_section()
+        ),
+    );
+    let o = minerva(
+        &["config", "check", "--config", f.to_str().unwrap()],
+        &[
+            ("MY_LIVE_KEY", "live-key-value-123"),
+            ("MY_LIVE_SECRET", "live-secret-value-456"),
+        ],
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("minerva record --symbols BTCUSDT,ETHUSDT --db postgres://minerva:***@db.internal/minerva"), "{out}");
+    assert!(out.contains("minerva exchange --port 9555"), "{out}");
+    assert!(
+        out.contains("keys for live: MY_LIVE_KEY (set), MY_LIVE_SECRET (set)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("keys for testnet: MY_TN_KEY (not set), MY_TN_SECRET (not set)"),
+        "{out}"
+    );
+    for secret in ["hunter2", "live-key-value-123", "live-secret-value-456"] {
+        assert!(
+            !out.contains(secret) && !err.contains(secret),
+            "{secret} shown: {out}{err}"
+        );
+    }
+}
+
+#[test]
+fn mistakes_are_refused_with_the_files_line() {
+    for (body, says) in [
+        (
+            "[run]\nsource = \"binance\"\n\nendpiont = \"testnet\"\n",
+            ":4: [run] endpiont: not a flag of `minerva run`",
+        ),
+        (
+            "# a comment\n[runn]\nx = 1\n",
+            ":2: [runn]: the file configures",
+        ),
+        (
+            "[exchange]\nport = true\n",
+            ":2: [exchange] port: expected a string or a number",
+        ),
+        (
+            "[run]\nno_journal = \"yes\"\n",
+            ":2: [run] no_journal: `--no-journal` takes no value",
+        ),
+        ("[run]\nsource = \n", "expected"),
+        (
+            "[keys.binance]\nlive = [\"A_KEY\", \"A_SECRET\"]\ntestnet = [\"A_KEY\", \"B_SECRET\"]\n",
+            "live and testnet share A_KEY",
+        ),
+        (
+            "[keys.binance]\nlive = [\"not a name\", \"X\"]\n",
+            ":2: [keys.binance] live: expected",
+        ),
+        (
+            "[exchange]\nspeed = \"warp\"\n",
+            "[exchange]: error: invalid value 'warp'",
+        ),
+    ] {
+        let f = write("bad", body);
+        let o = minerva(&["config", "check", "--config", f.to_str().unwrap()], &[]);
+        let (out, err) = text(&o);
+        assert!(!o.status.success(), "{body}: {out}");
+        assert!(err.contains(says), "{body}\n→ {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // A broken file stops the commands it configures, not others.
+    let f = write("broken", "[run]\nnope = 1\n");
+    let o = minerva(
+        &[
+            "run",
+            "--config",
+            f.to_str().unwrap(),
+            "--source",
+            "binance",
+        ],
+        &[],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).1.contains("nope: not a flag"), "{}", text(&o).1);
+    let o = minerva(
+        &[
+            "latency-report",
+            "--config",
+            f.to_str().unwrap(),
+            "/nonexistent.hlog",
+        ],
+        &[],
+    );
+    assert!(!text(&o).1.contains("nope"), "{}", text(&o).1);
+}
+
+#[test]
+fn testnet_keys_are_never_live_keys() {
+    // Live's variables set, testnet asked: refused, naming testnet's own variables.
+    let o = minerva(
+        &[
+            "run",
+            "--source",
+            "binance",
+            "--endpoint",
+            "testnet",
+            "--strategy",
+            &common::repo("strategy_0.toml"),
+        ],
+        &[
+            ("MINERVA_BINANCE_API_KEY", "live-key"),
+            ("MINERVA_BINANCE_API_SECRET", "live-secret"),
+        ],
+    );
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("set MINERVA_BINANCE_TESTNET_API_KEY and MINERVA_BINANCE_TESTNET_API_SECRET"),
+        "{err}"
+    );
+    // The file names testnet's variables: the same refusal names them.
+    let f = write(
+        "keys",
+        "[keys.binance]\ntestnet = [\"MY_TN_KEY\", \"MY_TN_SECRET\"]\n",
+    );
+    let o = minerva(
+        &[
+            "run",
+            "--config",
+            f.to_str().unwrap(),
+            "--source",
+            "binance",
+            "--endpoint",
+            "testnet",
+            "--strategy",
+            &common::repo("strategy_0.toml"),
+        ],
+        &[("MINERVA_BINANCE_API_KEY", "live-key")],
+    );
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("set MY_TN_KEY and MY_TN_SECRET"), "{err}");
+}
