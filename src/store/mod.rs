@@ -27,6 +27,7 @@ pub mod recorder;
 pub mod scan;
 pub mod sqlite;
 pub mod tap;
+pub mod tardis;
 
 pub use sqlite::SqliteStore;
 

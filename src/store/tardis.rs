@@ -1,0 +1,448 @@
+//! Tardis.dev CSV files in: `incremental_book_L2` and `trades` of one Binance symbol
+//! (`binance` spot, `binance-futures` USDⓈ-M, `binance-delivery` COIN-M), gzip or
+//! plain, as one recording session of Binance-format lines that replays, backtests
+//! and reports as Minerva's own recordings do.
+//!
+//! How the files become lines (Tardis' published format: docs.tardis.dev,
+//! "Downloadable CSV files"):
+//!
+//! * book rows before the first `is_snapshot=true` row are skipped (Tardis: buffered
+//!   updates from before the exchange's snapshot);
+//! * a run of snapshot rows becomes a REST snapshot line (`{"lastUpdateId":…}`); a
+//!   new run after updates (a reconnect, a new day) becomes a new snapshot, which
+//!   resets the book as Tardis says it must;
+//! * the other rows, grouped by `local_timestamp` (one exchange message each), become
+//!   `depthUpdate`s; `timestamp` is the event time, `local_timestamp` the receive time;
+//! * trades become `trade` messages (`side` is the taker's: `sell` → buyer is maker).
+//!
+//! **Limits, stated:** Tardis' rows carry no update ids, so the ids are made up in
+//! order: a gap in the exchange's stream cannot be seen (each snapshot resyncs),
+//! and the book ticker cross-check has nothing to compare. Amounts and prices pass
+//! through as text, on the symbol's grid. Cold path; files are streamed (merged by
+//! `local_timestamp`), not loaded whole.
+
+use super::{NewSession, Row, Sink, StoreError, stream_of};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Why Tardis files could not be imported.
+#[derive(Debug, thiserror::Error)]
+pub enum TardisError {
+    /// The file could not be read.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Not a Tardis CSV this importer reads (the header names the columns expected).
+    #[error("{path}: {why}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line when a row is.
+        why: String,
+    },
+}
+
+/// A Tardis CSV kind this importer reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Book,
+    Trades,
+}
+
+const BOOK_HEADER: &str = "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount";
+const TRADES_HEADER: &str = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount";
+
+/// One CSV file, read a row at a time.
+struct Csv {
+    path: PathBuf,
+    kind: Kind,
+    lines: Box<dyn BufRead>,
+    line_no: u64,
+    /// The next row, split.
+    next: Option<Vec<String>>,
+}
+
+impl Csv {
+    fn open(path: &Path) -> Result<Self, TardisError> {
+        let io = |e: std::io::Error| TardisError::Io {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        let mut f = std::fs::File::open(path).map_err(io)?;
+        let mut magic = [0u8; 2];
+        let n = f.read(&mut magic).map_err(io)?;
+        drop(f);
+        let f = std::fs::File::open(path).map_err(io)?;
+        let lines: Box<dyn BufRead> = if n == 2 && magic == [0x1f, 0x8b] {
+            Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(f)))
+        } else {
+            Box::new(BufReader::new(f))
+        };
+        let mut c = Self {
+            path: path.to_path_buf(),
+            kind: Kind::Book,
+            lines,
+            line_no: 0,
+            next: None,
+        };
+        let header = c.read_line()?.unwrap_or_default();
+        c.kind = match header.trim_end() {
+            BOOK_HEADER => Kind::Book,
+            TRADES_HEADER => Kind::Trades,
+            other => {
+                return Err(TardisError::Format {
+                    path: path.to_path_buf(),
+                    why: format!(
+                        "not a Tardis incremental_book_L2 or trades CSV (header `{other}`; expected `{BOOK_HEADER}` or `{TRADES_HEADER}`)"
+                    ),
+                });
+            }
+        };
+        c.advance()?;
+        Ok(c)
+    }
+
+    fn read_line(&mut self) -> Result<Option<String>, TardisError> {
+        let mut s = String::new();
+        let n = self.lines.read_line(&mut s).map_err(|e| TardisError::Io {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        self.line_no += 1;
+        Ok((n > 0).then_some(s))
+    }
+
+    fn bad(&self, why: String) -> TardisError {
+        TardisError::Format {
+            path: self.path.clone(),
+            why: format!("line {}: {why}", self.line_no),
+        }
+    }
+
+    /// Reads the next row into `next` (None at the end; blank lines skipped).
+    fn advance(&mut self) -> Result<(), TardisError> {
+        loop {
+            let Some(l) = self.read_line()? else {
+                self.next = None;
+                return Ok(());
+            };
+            let l = l.trim_end();
+            if l.is_empty() {
+                continue;
+            }
+            let cells: Vec<String> = l.split(',').map(str::to_string).collect();
+            if cells.len() != 8 {
+                return Err(self.bad(format!("{} columns, expected 8", cells.len())));
+            }
+            self.next = Some(cells);
+            return Ok(());
+        }
+    }
+
+    /// `local_timestamp` of the next row, µs.
+    fn next_local_us(&self) -> Result<Option<u64>, TardisError> {
+        match &self.next {
+            None => Ok(None),
+            Some(r) => r[3]
+                .parse()
+                .map(Some)
+                .map_err(|_| self.bad(format!("local_timestamp `{}` is not microseconds", r[3]))),
+        }
+    }
+}
+
+/// What the files hold: one exchange's one symbol.
+struct Subject {
+    exchange: String,
+    symbol: String,
+    market: &'static str,
+}
+
+fn market_of(exchange: &str) -> Option<&'static str> {
+    match exchange {
+        "binance" | "binance-us" => Some("spot"),
+        "binance-futures" => Some("usdm"),
+        "binance-delivery" => Some("coinm"),
+        _ => None,
+    }
+}
+
+fn is_decimal(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|c| c.is_ascii_digit() || c == b'.' || c == b'-' || c == b'e' || c == b'E')
+}
+
+/// Imports the Tardis `files` (one symbol's book and/or trades) into `sink` as one
+/// session; returns (session, lines).
+///
+/// # Errors
+/// [`StoreError`]: an unreadable file, a file that is not a Tardis CSV this reads,
+/// several symbols or exchanges, a malformed row (with its line), the database.
+pub fn import(
+    sink: &mut dyn Sink,
+    files: &[PathBuf],
+    progress: &mut dyn FnMut(u64),
+) -> Result<(i64, u64), StoreError> {
+    let tardis = |e: TardisError| StoreError::Unsupported(e.to_string());
+    let mut inputs: Vec<Csv> = files
+        .iter()
+        .map(|f| Csv::open(f))
+        .collect::<Result<_, _>>()
+        .map_err(tardis)?;
+    // The subject, from the first row of each file: all the same.
+    let mut subject: Option<Subject> = None;
+    for c in &inputs {
+        let Some(r) = &c.next else { continue };
+        let Some(market) = market_of(&r[0]) else {
+            return Err(tardis(c.bad(format!(
+                "exchange `{}`: Minerva imports Binance's (binance, binance-futures, binance-delivery)",
+                r[0]
+            ))));
+        };
+        match &subject {
+            None => {
+                subject = Some(Subject {
+                    exchange: r[0].clone(),
+                    symbol: r[1].clone(),
+                    market,
+                })
+            }
+            Some(s) if s.exchange == r[0] && s.symbol == r[1] => {}
+            Some(s) => {
+                return Err(tardis(c.bad(format!(
+                    "{} {} while other files hold {} {}: import one symbol at a time",
+                    r[0], r[1], s.exchange, s.symbol
+                ))));
+            }
+        }
+    }
+    let Some(subject) = subject else {
+        return Err(tardis(TardisError::Format {
+            path: files.first().cloned().unwrap_or_default(),
+            why: "no rows".into(),
+        }));
+    };
+    let source = format!(
+        "tardis:{}:{} ({})",
+        subject.exchange,
+        subject.symbol,
+        files
+            .iter()
+            .map(|f| f
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let session = sink.begin_session(&NewSession {
+        source: &source,
+        symbol: &subject.symbol,
+        market: subject.market,
+        exchange_info: None,
+    })?;
+    let lower = subject.symbol.to_ascii_lowercase();
+    let futures = subject.market != "spot";
+    let mut st = State {
+        id: 1_000_000,
+        synced: false,
+        fresh: false,
+        trade_id: 0,
+    };
+    let mut batch: Vec<Row> = Vec::with_capacity(super::BATCH);
+    let mut total = 0u64;
+    loop {
+        // The input whose next row is earliest (ties: the book first).
+        let mut pick: Option<(usize, u64)> = None;
+        for (k, c) in inputs.iter().enumerate() {
+            if let Some(t) = c.next_local_us().map_err(tardis)? {
+                if pick.is_none_or(|(_, best)| t < best) {
+                    pick = Some((k, t));
+                }
+            }
+        }
+        let Some((k, local_us)) = pick else { break };
+        let c = &mut inputs[k];
+        let recv_ns = local_us.saturating_mul(1000);
+        let line = match c.kind {
+            Kind::Book => book_message(c, &subject, &lower, futures, &mut st).map_err(tardis)?,
+            Kind::Trades => Some(trade_message(c, &subject, &lower, &mut st).map_err(tardis)?),
+        };
+        let Some(line) = line else { continue };
+        // `<receive ns> <json>`: the capture lines every reader takes.
+        let bytes = format!("{recv_ns} {line}").into_bytes();
+        batch.push(Row {
+            session,
+            recv_ns: recv_ns as i64,
+            stream: stream_of(line.as_bytes()),
+            conn: 0,
+            line: bytes,
+        });
+        if batch.len() == super::BATCH {
+            sink.append(&batch, &[])?;
+            total += batch.len() as u64;
+            progress(total);
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        sink.append(&batch, &[])?;
+        total += batch.len() as u64;
+        progress(total);
+    }
+    sink.end_session(session)?;
+    Ok((session, total))
+}
+
+/// Made-up ids, in order.
+struct State {
+    /// The last update id given.
+    id: u64,
+    /// A snapshot has been seen.
+    synced: bool,
+    /// No update since the last snapshot.
+    fresh: bool,
+    /// The last trade id made up (for rows without one).
+    trade_id: u64,
+}
+
+fn level(cells: &[String]) -> String {
+    format!("[\"{}\",\"{}\"]", cells[6], cells[7])
+}
+
+/// The rows of one message (same `local_timestamp`, same `is_snapshot`) as one line;
+/// `None` for rows before the first snapshot.
+fn book_message(
+    c: &mut Csv,
+    s: &Subject,
+    lower: &str,
+    futures: bool,
+    st: &mut State,
+) -> Result<Option<String>, TardisError> {
+    let first = c.next.clone().expect("a row");
+    let (local, snapshot) = (first[3].clone(), first[4].clone());
+    let snap = match snapshot.as_str() {
+        "true" => true,
+        "false" => false,
+        other => return Err(c.bad(format!("is_snapshot `{other}`: expected true or false"))),
+    };
+    let exchange_us: u64 = first[2]
+        .parse()
+        .map_err(|_| c.bad(format!("timestamp `{}` is not microseconds", first[2])))?;
+    let (mut bids, mut asks) = (Vec::new(), Vec::new());
+    while let Some(r) = &c.next {
+        if r[3] != local || r[4] != snapshot {
+            break;
+        }
+        if r[0] != s.exchange || r[1] != s.symbol {
+            return Err(c.bad(format!(
+                "{} {} among {} {} rows",
+                r[0], r[1], s.exchange, s.symbol
+            )));
+        }
+        if !is_decimal(&r[6]) || !is_decimal(&r[7]) {
+            return Err(c.bad(format!(
+                "price `{}` / amount `{}` are not numbers",
+                r[6], r[7]
+            )));
+        }
+        match r[5].as_str() {
+            "bid" => bids.push(level(r)),
+            "ask" => asks.push(level(r)),
+            other => return Err(c.bad(format!("side `{other}`: expected bid or ask"))),
+        }
+        c.advance()?;
+    }
+    if !snap && !st.synced {
+        return Ok(None);
+    }
+    let ms = exchange_us / 1000;
+    if snap {
+        // A snapshot: the book is this; the next update carries the next id.
+        st.synced = true;
+        st.fresh = true;
+        st.id += 1;
+        // Binance's REST snapshot: futures' carries event and transaction times.
+        let times = if futures {
+            format!("\"E\":{ms},\"T\":{ms},")
+        } else {
+            String::new()
+        };
+        return Ok(Some(format!(
+            "{{\"lastUpdateId\":{},{times}\"bids\":[{}],\"asks\":[{}]}}",
+            st.id,
+            bids.join(","),
+            asks.join(",")
+        )));
+    }
+    // Binance's sync rules hold for the first update after a snapshot N (spot:
+    // U ≤ N+1 ≤ u; futures: U ≤ N ≤ u), and each later one follows on.
+    let prev = st.id;
+    // (first id, last id, the previous event's last id: futures' `pu`)
+    let (first_id, last_id, prev_last) = if st.fresh {
+        (prev, prev + 1, prev.saturating_sub(1))
+    } else {
+        (prev + 1, prev + 1, prev)
+    };
+    st.fresh = false;
+    st.id = last_id;
+    let pu = if futures {
+        format!(",\"pu\":{prev_last}")
+    } else {
+        String::new()
+    };
+    Ok(Some(format!(
+        "{{\"stream\":\"{lower}@depth@100ms\",\"data\":{{\"e\":\"depthUpdate\",\"E\":{ms},\"T\":{ms},\"s\":\"{}\",\"U\":{first_id},\"u\":{last_id}{pu},\"b\":[{}],\"a\":[{}]}}}}",
+        s.symbol,
+        bids.join(","),
+        asks.join(",")
+    )))
+}
+
+/// One trade row as a `trade` message.
+fn trade_message(
+    c: &mut Csv,
+    s: &Subject,
+    lower: &str,
+    st: &mut State,
+) -> Result<String, TardisError> {
+    let r = c.next.clone().expect("a row");
+    if r[0] != s.exchange || r[1] != s.symbol {
+        return Err(c.bad(format!(
+            "{} {} among {} {} rows",
+            r[0], r[1], s.exchange, s.symbol
+        )));
+    }
+    let exchange_us: u64 = r[2]
+        .parse()
+        .map_err(|_| c.bad(format!("timestamp `{}` is not microseconds", r[2])))?;
+    if !is_decimal(&r[6]) || !is_decimal(&r[7]) {
+        return Err(c.bad(format!(
+            "price `{}` / amount `{}` are not numbers",
+            r[6], r[7]
+        )));
+    }
+    let id = match r[4].parse::<u64>() {
+        Ok(id) => id,
+        Err(_) => {
+            st.trade_id += 1;
+            st.trade_id
+        }
+    };
+    // Tardis gives the taker's side; Binance says whether the buyer was the maker.
+    let buyer_maker = match r[5].as_str() {
+        "sell" => true,
+        "buy" | "unknown" => false,
+        other => return Err(c.bad(format!("side `{other}`: expected buy, sell or unknown"))),
+    };
+    let ms = exchange_us / 1000;
+    c.advance()?;
+    Ok(format!(
+        "{{\"stream\":\"{lower}@trade\",\"data\":{{\"e\":\"trade\",\"E\":{ms},\"s\":\"{}\",\"t\":{id},\"p\":\"{}\",\"q\":\"{}\",\"T\":{ms},\"m\":{buyer_maker},\"M\":true}}}}",
+        s.symbol, r[6], r[7]
+    ))
+}

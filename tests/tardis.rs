@@ -1,0 +1,287 @@
+//! Tardis.dev CSV in: the shipped spot session written as Tardis' `incremental_book_L2`
+//! (gzip) and `trades` files, following Tardis' published column schemas
+//! (docs.tardis.dev, "Downloadable CSV files": microseconds since epoch, the book
+//! file starting with its snapshot, amounts not deltas, the taker's side), imported with
+//! `minerva db import --from tardis`, replays to the same final book and trades as the
+//! session itself, and backtests.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_minerva");
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("minerva-tardis-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn minerva(args: &[&str]) -> (bool, String, String) {
+    let o = Command::new(BIN).args(args).output().unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn sample() -> Vec<PathBuf> {
+    let s = common::sample_dir().join("spot");
+    vec![s.join("btcusdt_20240808.gz"), s.join("btcusdt_20240809.gz")]
+}
+
+/// A recorded session and how Tardis names it.
+struct Session {
+    files: Vec<PathBuf>,
+    /// Tardis' exchange id.
+    exchange: &'static str,
+    futures: bool,
+    exchange_info: Option<String>,
+}
+
+/// The session's capture lines as (receive ns, JSON).
+fn capture(files: &[PathBuf]) -> Vec<(u64, serde_json::Value)> {
+    let mut out = Vec::new();
+    for f in files {
+        let mut text = String::new();
+        use std::io::Read;
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(f).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        for l in text.lines().filter(|l| !l.is_empty()) {
+            let (ns, json) = l.split_once(' ').unwrap();
+            out.push((ns.parse().unwrap(), serde_json::from_str(json).unwrap()));
+        }
+    }
+    out.sort_by_key(|(ns, _)| *ns);
+    out
+}
+
+/// Writes the session as Tardis' two files: (book, trades).
+fn write_tardis(dir: &Path, s: &Session) -> (PathBuf, PathBuf) {
+    let lines = capture(&s.files);
+    let x = s.exchange;
+    let snap = lines
+        .iter()
+        .find(|(_, v)| v.get("lastUpdateId").is_some())
+        .expect("the session's REST snapshot");
+    let last_id = snap.1["lastUpdateId"].as_u64().unwrap();
+    let depth = |v: &serde_json::Value| v.get("data").filter(|d| d["e"] == "depthUpdate").cloned();
+    // The updates the book applies after the snapshot, in order (Binance: spot drops
+    // u ≤ lastUpdateId, futures u < lastUpdateId).
+    let updates: Vec<(u64, serde_json::Value)> = lines
+        .iter()
+        .filter_map(|(ns, v)| depth(v).map(|d| (*ns, d)))
+        .filter(|(_, d)| {
+            let u = d["u"].as_u64().unwrap();
+            if s.futures { u >= last_id } else { u > last_id }
+        })
+        .collect();
+    // The file starts with its snapshot: before the first update it is followed by.
+    let first_us = updates.first().map_or(snap.0 / 1000, |(ns, _)| ns / 1000);
+    let snap_us = (snap.0 / 1000).min(first_us.saturating_sub(1));
+    let mut book = Vec::new();
+    writeln!(
+        book,
+        "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount"
+    )
+    .unwrap();
+    for (side, key) in [("bid", "bids"), ("ask", "asks")] {
+        for l in snap.1[key].as_array().unwrap() {
+            writeln!(
+                book,
+                "{x},BTCUSDT,{snap_us},{snap_us},true,{side},{},{}",
+                l[0].as_str().unwrap(),
+                l[1].as_str().unwrap()
+            )
+            .unwrap();
+        }
+    }
+    for (ns, d) in &updates {
+        let (local, exch) = (
+            (ns / 1000).max(snap_us + 1),
+            d["E"].as_u64().unwrap() * 1000,
+        );
+        for (side, key) in [("bid", "b"), ("ask", "a")] {
+            for l in d[key].as_array().unwrap() {
+                writeln!(
+                    book,
+                    "{x},BTCUSDT,{exch},{local},false,{side},{},{}",
+                    l[0].as_str().unwrap(),
+                    l[1].as_str().unwrap()
+                )
+                .unwrap();
+            }
+        }
+    }
+    let mut trades =
+        String::from("exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n");
+    for (ns, v) in &lines {
+        let Some(t) = v.get("data").filter(|d| d["e"] == "trade") else {
+            continue;
+        };
+        // Tardis gives the taker's side: a buyer who was the maker met a selling taker.
+        let side = if t["m"].as_bool().unwrap() {
+            "sell"
+        } else {
+            "buy"
+        };
+        trades.push_str(&format!(
+            "{x},BTCUSDT,{},{},{},{side},{},{}\n",
+            t["T"].as_u64().unwrap() * 1000,
+            ns / 1000,
+            t["t"].as_u64().unwrap(),
+            t["p"].as_str().unwrap(),
+            t["q"].as_str().unwrap()
+        ));
+    }
+    let book_path = dir.join(format!("{x}_incremental_book_L2_BTCUSDT.csv.gz"));
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&book_path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(&book).unwrap();
+    gz.finish().unwrap();
+    let trades_path = dir.join(format!("{x}_trades_BTCUSDT.csv"));
+    std::fs::write(&trades_path, trades).unwrap();
+    (book_path, trades_path)
+}
+
+fn replay_json(inputs: &[&str], info: Option<&str>) -> serde_json::Value {
+    let mut args = vec!["replay"];
+    args.extend(inputs);
+    if let Some(info) = info {
+        args.extend(["--exchange-info", info]);
+    }
+    args.push("--json");
+    let (ok, out, err) = minerva(&args);
+    assert!(ok, "{err}");
+    serde_json::from_str(out.lines().next().unwrap()).unwrap()
+}
+
+/// Imports `s` written as Tardis files and checks it replays as `s` itself.
+fn same_as_the_session(name: &str, s: &Session) -> PathBuf {
+    let dir = temp(name);
+    let (book, trades) = write_tardis(&dir, s);
+    let db = dir.join("tardis.db");
+    let (ok, out, err) = minerva(&[
+        "db",
+        "import",
+        "--from",
+        "tardis",
+        book.to_str().unwrap(),
+        trades.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("no gap detection"), "{out}");
+    let files: Vec<String> = s.files.iter().map(|p| p.display().to_string()).collect();
+    let info = s.exchange_info.as_deref();
+    let original = replay_json(&files.iter().map(String::as_str).collect::<Vec<_>>(), info);
+    let imported = replay_json(&[db.to_str().unwrap()], info);
+    for key in [
+        "final_book_sha256",
+        "top10",
+        "trades",
+        "final_bid_levels",
+        "final_ask_levels",
+        "market",
+    ] {
+        assert_eq!(imported[key], original[key], "{name}: {key}");
+    }
+    assert!(original["trades"].as_u64().unwrap() > 1000, "{original}");
+    assert_eq!(imported["gaps"], 0);
+    assert_eq!(imported["symbol"], "BTCUSDT");
+    db
+}
+
+#[test]
+fn a_tardis_spot_import_replays_to_the_sessions_book_and_trades_and_backtests() {
+    let db = same_as_the_session(
+        "spot",
+        &Session {
+            files: sample(),
+            exchange: "binance",
+            futures: false,
+            exchange_info: Some(common::repo("sample/exchange_info_spot_btcusdt.json")),
+        },
+    );
+    // The database backtests as any recording does.
+    let (ok, out, err) = minerva(&[
+        "backtest",
+        db.to_str().unwrap(),
+        "--strategy",
+        &common::repo("strategy_0.toml"),
+        "--exchange-info",
+        &common::repo("sample/exchange_info_spot_btcusdt.json"),
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("fitness"), "{out}");
+    let _ = std::fs::remove_dir_all(db.parent().unwrap());
+}
+
+#[test]
+fn a_tardis_usdm_import_replays_to_the_sessions_book_and_trades() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let db = same_as_the_session(
+        "usdm",
+        &Session {
+            files: vec![data.join("hftbacktest-examples/usdm/btcusdt_20240808.gz")],
+            exchange: "binance-futures",
+            futures: true,
+            exchange_info: None,
+        },
+    );
+    let _ = std::fs::remove_dir_all(db.parent().unwrap());
+}
+
+#[test]
+fn what_is_not_a_tardis_file_is_refused_clearly() {
+    let dir = temp("bad");
+    let db = dir.join("x.db");
+    for (name, body, says) in [
+        (
+            "header.csv",
+            "a,b,c\n1,2,3\n",
+            "not a Tardis incremental_book_L2 or trades CSV",
+        ),
+        (
+            "exchange.csv",
+            "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\nderibit,BTC-PERPETUAL,1,1,1,buy,1,1\n",
+            "Minerva imports Binance's",
+        ),
+        (
+            "row.csv",
+            "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\nbinance,BTCUSDT,1,1,true,bid,1\n",
+            "line 2: 7 columns, expected 8",
+        ),
+        (
+            "side.csv",
+            "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\nbinance,BTCUSDT,1,1,1,up,1,1\n",
+            "line 2: side `up`",
+        ),
+    ] {
+        let f = dir.join(name);
+        std::fs::write(&f, body).unwrap();
+        let (ok, out, err) = minerva(&[
+            "db",
+            "import",
+            "--from",
+            "tardis",
+            f.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+        ]);
+        assert!(!ok, "{name}: {out}");
+        assert!(err.contains(says), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
