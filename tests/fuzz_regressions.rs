@@ -155,3 +155,8 @@ fn kucoin_rest() {
 fn tape_file() {
     replay("tape_file", harness::tape_file);
 }
+
+#[test]
+fn tardis_csv() {
+    replay("tardis_csv", harness::tardis_csv);
+}

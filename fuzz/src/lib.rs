@@ -1890,3 +1890,64 @@ pub fn tape_file(data: &[u8]) {
         assert_eq!(back.to_bytes(&spec), again, "written twice, the same bytes");
     }
 }
+
+/// `tardis_csv`: the Tardis CSV importer on arbitrary bytes (files a user hands `db
+/// import --from tardis`), split at the first NUL into two files. Never a panic; every
+/// line it imports is `<ns> <JSON>` with JSON that parses, and the session is ended.
+pub fn tardis_csv(data: &[u8]) {
+    use minerva::store::{Event, NewSession, Row, Sink, StoreError};
+    #[derive(Default)]
+    struct Memory {
+        rows: Vec<Row>,
+        began: u32,
+        ended: u32,
+    }
+    impl Sink for Memory {
+        fn begin_session(&mut self, _: &NewSession<'_>) -> Result<i64, StoreError> {
+            self.began += 1;
+            Ok(i64::from(self.began))
+        }
+        fn append(&mut self, rows: &[Row], _: &[Event]) -> Result<(), StoreError> {
+            self.rows.extend_from_slice(rows);
+            Ok(())
+        }
+        fn end_session(&mut self, _: i64) -> Result<(), StoreError> {
+            self.ended += 1;
+            Ok(())
+        }
+        fn bytes(&mut self) -> u64 {
+            0
+        }
+    }
+    let parts: Vec<&[u8]> = data.splitn(2, |&b| b == 0).collect();
+    let readers: Vec<(std::path::PathBuf, Box<dyn std::io::BufRead>)> = parts
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            (
+                std::path::PathBuf::from(format!("part{k}.csv")),
+                Box::new(std::io::Cursor::new(p.to_vec())) as Box<dyn std::io::BufRead>,
+            )
+        })
+        .collect();
+    let mut sink = Memory::default();
+    if let Ok((_, lines)) = minerva::store::tardis::import_readers(&mut sink, readers, &mut |_| {})
+    {
+        assert_eq!(lines as usize, sink.rows.len());
+        assert_eq!((sink.began, sink.ended), (1, 1));
+        for r in &sink.rows {
+            let sp = r
+                .line
+                .iter()
+                .position(|&b| b == b' ')
+                .expect("`<ns> <json>`");
+            assert!(r.line[..sp].iter().all(u8::is_ascii_digit));
+            let json = &r.line[sp + 1..];
+            assert!(
+                sonic_rs::from_slice::<sonic_rs::Value>(json).is_ok(),
+                "not JSON: {}",
+                String::from_utf8_lossy(json)
+            );
+        }
+    }
+}

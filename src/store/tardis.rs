@@ -67,6 +67,7 @@ struct Csv {
 }
 
 impl Csv {
+    /// `path`'s rows, gunzipped when it is gzip.
     fn open(path: &Path) -> Result<Self, TardisError> {
         let io = |e: std::io::Error| TardisError::Io {
             path: path.to_path_buf(),
@@ -82,6 +83,11 @@ impl Csv {
         } else {
             Box::new(BufReader::new(f))
         };
+        Self::from_reader(path, lines)
+    }
+
+    /// The rows `lines` holds; `path` names it in errors.
+    fn from_reader(path: &Path, lines: Box<dyn BufRead>) -> Result<Self, TardisError> {
         let mut c = Self {
             path: path.to_path_buf(),
             kind: Kind::Book,
@@ -188,12 +194,40 @@ pub fn import(
     files: &[PathBuf],
     progress: &mut dyn FnMut(u64),
 ) -> Result<(i64, u64), StoreError> {
-    let tardis = |e: TardisError| StoreError::Unsupported(e.to_string());
-    let mut inputs: Vec<Csv> = files
+    let inputs: Vec<Csv> = files
         .iter()
         .map(|f| Csv::open(f))
         .collect::<Result<_, _>>()
-        .map_err(tardis)?;
+        .map_err(|e| StoreError::Unsupported(e.to_string()))?;
+    import_csv(sink, inputs, files, progress)
+}
+
+/// [`import`] on readers already open (plain CSV), each named by its path in errors:
+/// the fuzz target's way in.
+///
+/// # Errors
+/// As [`import`].
+pub fn import_readers(
+    sink: &mut dyn Sink,
+    readers: Vec<(PathBuf, Box<dyn BufRead>)>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(i64, u64), StoreError> {
+    let files: Vec<PathBuf> = readers.iter().map(|(p, _)| p.clone()).collect();
+    let inputs: Vec<Csv> = readers
+        .into_iter()
+        .map(|(p, r)| Csv::from_reader(&p, r))
+        .collect::<Result<_, _>>()
+        .map_err(|e| StoreError::Unsupported(e.to_string()))?;
+    import_csv(sink, inputs, &files, progress)
+}
+
+fn import_csv(
+    sink: &mut dyn Sink,
+    mut inputs: Vec<Csv>,
+    files: &[PathBuf],
+    progress: &mut dyn FnMut(u64),
+) -> Result<(i64, u64), StoreError> {
+    let tardis = |e: TardisError| StoreError::Unsupported(e.to_string());
     // The subject, from the first row of each file: all the same.
     let mut subject: Option<Subject> = None;
     for c in &inputs {
@@ -204,6 +238,15 @@ pub fn import(
                 r[0]
             ))));
         };
+        if r[1].is_empty()
+            || !r[1]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(tardis(
+                c.bad(format!("symbol `{}`: not a Binance symbol", r[1])),
+            ));
+        }
         match &subject {
             None => {
                 subject = Some(Subject {
