@@ -67,6 +67,19 @@ pub fn symbol_data(
         .clone();
     let frames =
         minerva::store::files::recorded_frames_of(&files, &spec.name).with_context(|| sym)?;
+    // Without a book the strategy, which reads it, would trade nothing: refused, not a
+    // silent empty result (trades or klines only, such as a Binance archive import).
+    let has = |b: &[u8], w: &[u8]| b.windows(w.len()).any(|x| x == w);
+    if spec.venue == minerva::core::Venue::Binance
+        && !frames
+            .iter()
+            .any(|(b, _)| has(b, b"depthUpdate") || has(b, b"lastUpdateId"))
+    {
+        bail!(
+            "{}: the data holds no order book (no depth updates or snapshots: trades, klines or tickers only, such as Binance's archive); the strategy reads the book, so it cannot run on it",
+            spec.name
+        );
+    }
     Ok((spec, frames))
 }
 

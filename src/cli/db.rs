@@ -22,8 +22,10 @@ pub enum Cmd {
         #[arg(long, visible_alias = "store")]
         db: String,
         /// What the files are: Minerva's and other tools' captures (a session per
-        /// file), or Tardis.dev CSV (`incremental_book_L2` and `trades` of one Binance
-        /// symbol, gzip or plain: one session; docs/recording.md).
+        /// file), Tardis.dev CSV (`incremental_book_L2` and `trades` of one Binance
+        /// symbol, gzip or plain), or Binance's public archive (trades, aggTrades,
+        /// klines, futures bookTicker of one symbol; .zip as downloaded): one session
+        /// each (docs/recording.md).
         #[arg(long, value_enum, default_value = "captures")]
         from: ImportFrom,
     },
@@ -116,6 +118,8 @@ pub enum ImportFrom {
     Captures,
     /// Tardis.dev CSV: incremental_book_L2 and trades.
     Tardis,
+    /// data.binance.vision: trades, aggTrades, klines, futures bookTicker (no book).
+    BinanceArchive,
 }
 
 /// What `db export` writes.
@@ -140,6 +144,7 @@ pub fn run(c: Cmd) -> Result<()> {
         Cmd::Import { files, db, from } => match from {
             ImportFrom::Captures => import(&files, &db),
             ImportFrom::Tardis => import_tardis(&files, &db),
+            ImportFrom::BinanceArchive => import_archive(&files, &db),
         },
         Cmd::Info { db } => info(&db),
         Cmd::Export {
@@ -195,6 +200,19 @@ fn import_tardis(files: &[PathBuf], db: &str) -> Result<()> {
     println!(
         "{}: session {session} from Tardis CSV, {lines} lines in {secs:.2} s (update ids made up: no gap detection)",
         target.display(),
+    );
+    Ok(())
+}
+
+fn import_archive(files: &[PathBuf], db: &str) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let target = Target::parse(db);
+    let mut sink = open_sink(&target)?;
+    let (session, lines) = minerva::store::binance_archive::import(sink.as_mut(), files)?;
+    println!(
+        "{}: session {session} from Binance's archive, {lines} lines in {:.2} s (no order book: replay and exports read it; backtests need depth)",
+        target.display(),
+        t0.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -18,6 +18,7 @@
 //! and the database always opens cleanly. Readers ([`Recorded`]) page through a
 //! session's lines. Cold path: tools and the recorder, never the pipeline's threads.
 
+pub mod binance_archive;
 pub mod export;
 pub mod files;
 pub mod journal;
