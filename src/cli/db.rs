@@ -28,6 +28,12 @@ pub enum Cmd {
         /// each (docs/recording.md).
         #[arg(long, value_enum, default_value = "captures")]
         from: ImportFrom,
+        /// With --from hftbacktest: the symbol (its files do not name it).
+        #[arg(long)]
+        symbol: Option<String>,
+        /// With --from hftbacktest: spot, usdm or coinm (its files do not say).
+        #[arg(long)]
+        market: Option<String>,
     },
     /// Integrity, sessions, symbols, time ranges, lines per stream, events, and the
     /// gaps in each session's depth diffs.
@@ -120,6 +126,8 @@ pub enum ImportFrom {
     Tardis,
     /// data.binance.vision: trades, aggTrades, klines, futures bookTicker (no book).
     BinanceArchive,
+    /// hftbacktest's event files (.npz / .npy), with --symbol and --market.
+    Hftbacktest,
 }
 
 /// What `db export` writes.
@@ -141,10 +149,41 @@ pub fn run(c: Cmd) -> Result<()> {
     // SAFETY: restores the default action of one signal; no handler runs.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     match c {
-        Cmd::Import { files, db, from } => match from {
+        Cmd::Import {
+            files,
+            db,
+            from,
+            symbol,
+            market,
+        } => match from {
+            _ if from != ImportFrom::Hftbacktest && (symbol.is_some() || market.is_some()) => {
+                bail!("--symbol and --market are for --from hftbacktest (other files name both)")
+            }
             ImportFrom::Captures => import(&files, &db),
             ImportFrom::Tardis => import_tardis(&files, &db),
             ImportFrom::BinanceArchive => import_archive(&files, &db),
+            ImportFrom::Hftbacktest => {
+                let (Some(symbol), Some(market)) = (symbol, market) else {
+                    bail!(
+                        "--from hftbacktest: give --symbol and --market (its files name neither)"
+                    );
+                };
+                let t0 = std::time::Instant::now();
+                let target = Target::parse(&db);
+                let mut sink = open_sink(&target)?;
+                let (session, lines) = minerva::store::hftbacktest_npz::import(
+                    sink.as_mut(),
+                    &files,
+                    &symbol,
+                    &market,
+                )?;
+                println!(
+                    "{}: session {session} from hftbacktest events, {lines} lines in {:.2} s (update ids made up: no gap detection)",
+                    target.display(),
+                    t0.elapsed().as_secs_f64()
+                );
+                Ok(())
+            }
         },
         Cmd::Info { db } => info(&db),
         Cmd::Export {

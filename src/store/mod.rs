@@ -21,6 +21,7 @@
 pub mod binance_archive;
 pub mod export;
 pub mod files;
+pub mod hftbacktest_npz;
 pub mod journal;
 pub mod parquet;
 pub mod postgres;
