@@ -160,3 +160,8 @@ fn tape_file() {
 fn tardis_csv() {
     replay("tardis_csv", harness::tardis_csv);
 }
+
+#[test]
+fn archive_files() {
+    replay("archive_files", harness::archive_files);
+}

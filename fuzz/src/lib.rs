@@ -1891,51 +1891,46 @@ pub fn tape_file(data: &[u8]) {
     }
 }
 
-/// `tardis_csv`: the Tardis CSV importer on arbitrary bytes (files a user hands `db
-/// import --from tardis`), split at the first NUL into two files. Never a panic; every
-/// line it imports is `<ns> <JSON>` with JSON that parses, and the session is ended.
-pub fn tardis_csv(data: &[u8]) {
-    use minerva::store::{Event, NewSession, Row, Sink, StoreError};
-    #[derive(Default)]
-    struct Memory {
-        rows: Vec<Row>,
-        began: u32,
-        ended: u32,
+/// A recording database in memory, for the importers' targets.
+#[derive(Default)]
+struct MemorySink {
+    rows: Vec<minerva::store::Row>,
+    began: u32,
+    ended: u32,
+}
+
+impl minerva::store::Sink for MemorySink {
+    fn begin_session(
+        &mut self,
+        _: &minerva::store::NewSession<'_>,
+    ) -> Result<i64, minerva::store::StoreError> {
+        self.began += 1;
+        Ok(i64::from(self.began))
     }
-    impl Sink for Memory {
-        fn begin_session(&mut self, _: &NewSession<'_>) -> Result<i64, StoreError> {
-            self.began += 1;
-            Ok(i64::from(self.began))
-        }
-        fn append(&mut self, rows: &[Row], _: &[Event]) -> Result<(), StoreError> {
-            self.rows.extend_from_slice(rows);
-            Ok(())
-        }
-        fn end_session(&mut self, _: i64) -> Result<(), StoreError> {
-            self.ended += 1;
-            Ok(())
-        }
-        fn bytes(&mut self) -> u64 {
-            0
-        }
+    fn append(
+        &mut self,
+        rows: &[minerva::store::Row],
+        _: &[minerva::store::Event],
+    ) -> Result<(), minerva::store::StoreError> {
+        self.rows.extend_from_slice(rows);
+        Ok(())
     }
-    let parts: Vec<&[u8]> = data.splitn(2, |&b| b == 0).collect();
-    let readers: Vec<(std::path::PathBuf, Box<dyn std::io::BufRead>)> = parts
-        .iter()
-        .enumerate()
-        .map(|(k, p)| {
-            (
-                std::path::PathBuf::from(format!("part{k}.csv")),
-                Box::new(std::io::Cursor::new(p.to_vec())) as Box<dyn std::io::BufRead>,
-            )
-        })
-        .collect();
-    let mut sink = Memory::default();
-    if let Ok((_, lines)) = minerva::store::tardis::import_readers(&mut sink, readers, &mut |_| {})
-    {
-        assert_eq!(lines as usize, sink.rows.len());
-        assert_eq!((sink.began, sink.ended), (1, 1));
-        for r in &sink.rows {
+    fn end_session(&mut self, _: i64) -> Result<(), minerva::store::StoreError> {
+        self.ended += 1;
+        Ok(())
+    }
+    fn bytes(&mut self) -> u64 {
+        0
+    }
+}
+
+impl MemorySink {
+    /// What every import must leave: one session begun and ended, every line
+    /// `<ns> <JSON that parses>`.
+    fn check(&self, lines: u64) {
+        assert_eq!(lines as usize, self.rows.len());
+        assert_eq!((self.began, self.ended), (1, 1));
+        for r in &self.rows {
             let sp = r
                 .line
                 .iter()
@@ -1949,5 +1944,60 @@ pub fn tardis_csv(data: &[u8]) {
                 String::from_utf8_lossy(json)
             );
         }
+    }
+}
+
+/// `tardis_csv`: the Tardis CSV importer on arbitrary bytes (files a user hands `db
+/// import --from tardis`), split at the first NUL into two files. Never a panic; every
+/// line it imports is `<ns> <JSON>` with JSON that parses, and the session is ended.
+pub fn tardis_csv(data: &[u8]) {
+    let parts: Vec<&[u8]> = data.splitn(2, |&b| b == 0).collect();
+    let readers: Vec<(std::path::PathBuf, Box<dyn std::io::BufRead>)> = parts
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            (
+                std::path::PathBuf::from(format!("part{k}.csv")),
+                Box::new(std::io::Cursor::new(p.to_vec())) as Box<dyn std::io::BufRead>,
+            )
+        })
+        .collect();
+    let mut sink = MemorySink::default();
+    if let Ok((_, lines)) = minerva::store::tardis::import_readers(&mut sink, readers, &mut |_| {})
+    {
+        sink.check(lines);
+    }
+}
+
+/// `archive_files`: the Binance archive and hftbacktest importers on arbitrary bytes
+/// (files a user hands `db import --from binance-archive|hftbacktest`), the first byte
+/// choosing the file's name (trades, aggTrades, klines, bookTicker; an .npz). Never a
+/// panic; what is imported is `<ns> <JSON that parses>`, the session ended.
+pub fn archive_files(data: &[u8]) {
+    let Some((&pick, body)) = data.split_first() else {
+        return;
+    };
+    let name = match pick % 6 {
+        0 => "BTCUSDT-trades-2024-08-08.csv",
+        1 => "BTCUSDT-aggTrades-2024-08-08.csv",
+        2 => "BTCUSDT-1m-2024-08-08.csv",
+        3 => "BTCUSDT-bookTicker-2024-08-08.csv",
+        4 => "BTCUSDT-trades-2024-08-08.zip",
+        _ => "btcusdt.npz",
+    };
+    let dir = std::env::temp_dir().join(format!("minerva-fuzz-archive-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(name);
+    if std::fs::write(&path, body).is_err() {
+        return;
+    }
+    let mut sink = MemorySink::default();
+    let got = if name.ends_with(".npz") {
+        minerva::store::hftbacktest_npz::import(&mut sink, &[path], "BTCUSDT", "usdm")
+    } else {
+        minerva::store::binance_archive::import(&mut sink, &[path])
+    };
+    if let Ok((_, lines)) = got {
+        sink.check(lines);
     }
 }
