@@ -241,21 +241,15 @@ impl File {
             return Err(bad(p, l, format!("{} columns, expected {want}", r.len())));
         }
         Ok(match self.kind {
-            Kind::Trades => {
-                let t = ms(p, l, &r[4])?;
-                let tail = if futures {
-                    ",\"X\":\"MARKET\""
-                } else {
-                    ",\"M\":true"
-                };
-                format!(
-                    "{{\"stream\":\"{lower}@trade\",\"data\":{{\"e\":\"trade\",\"E\":{t},\"s\":\"{symbol}\",\"t\":{},\"p\":\"{}\",\"q\":\"{}\",\"T\":{t},\"m\":{}{tail}}}}}",
-                    int(p, l, &r[0])?,
-                    decimal(p, l, &r[1])?,
-                    decimal(p, l, &r[2])?,
-                    flag(p, l, &r[5])?
-                )
-            }
+            Kind::Trades => super::made_up::trade(
+                symbol,
+                u64::try_from(int(p, l, &r[0])?)
+                    .map_err(|_| bad(p, l, format!("trade id `{}`", r[0])))?,
+                (&decimal(p, l, &r[1])?, &decimal(p, l, &r[2])?),
+                ms(p, l, &r[4])?,
+                flag(p, l, &r[5])?,
+                futures,
+            ),
             Kind::AggTrades => {
                 let t = ms(p, l, &r[5])?;
                 format!(

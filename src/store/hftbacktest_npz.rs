@@ -166,7 +166,6 @@ pub fn import(
     // Local order (stable: the file's own order among equal times).
     events.sort_by_key(|(k, e)| (e.local_ts, *k));
     let futures = market != "spot";
-    let lower = symbol.to_ascii_lowercase();
     let source = format!("hftbacktest:{market}:{symbol}");
     let session = sink.begin_session(&NewSession {
         source: &source,
@@ -175,7 +174,7 @@ pub fn import(
         exchange_info: None,
     })?;
     let path = |k: usize| files[k].as_path();
-    let (mut id, mut fresh, mut synced) = (1_000_000u64, false, false);
+    let mut ids = super::made_up::Ids::new();
     let mut batch: Vec<Row> = Vec::with_capacity(super::BATCH);
     let mut total = 0u64;
     let mut i = 0;
@@ -210,19 +209,7 @@ pub fn import(
                 if bids.is_empty() && asks.is_empty() {
                     continue; // a clear alone: the next snapshot resets the book anyway
                 }
-                synced = true;
-                fresh = true;
-                id += 1;
-                let times = if futures {
-                    format!("\"E\":{ms},\"T\":{ms},")
-                } else {
-                    String::new()
-                };
-                Some(format!(
-                    "{{\"lastUpdateId\":{id},{times}\"bids\":[{}],\"asks\":[{}]}}",
-                    bids.join(","),
-                    asks.join(",")
-                ))
+                Some(ids.snapshot(&bids, &asks, ms, futures))
             }
             DEPTH => {
                 let (mut bids, mut asks) = (Vec::new(), Vec::new());
@@ -243,42 +230,23 @@ pub fn import(
                     }
                     i += 1;
                 }
-                if !synced {
+                if !ids.synced() {
                     continue; // before the first snapshot the book cannot be built
                 }
-                let prev = id;
-                let (first, last, prev_last) = if fresh {
-                    (prev, prev + 1, prev.saturating_sub(1))
-                } else {
-                    (prev + 1, prev + 1, prev)
-                };
-                fresh = false;
-                id = last;
-                let pu = if futures {
-                    format!(",\"pu\":{prev_last}")
-                } else {
-                    String::new()
-                };
-                Some(format!(
-                    "{{\"stream\":\"{lower}@depth@100ms\",\"data\":{{\"e\":\"depthUpdate\",\"E\":{ms},\"T\":{ms},\"s\":\"{symbol}\",\"U\":{first},\"u\":{last}{pu},\"b\":[{}],\"a\":[{}]}}}}",
-                    bids.join(","),
-                    asks.join(",")
-                ))
+                Some(ids.update(symbol, &bids, &asks, ms, futures))
             }
             TRADE => {
                 i += 1;
-                // A selling taker hit a buyer who was the maker.
+                // A selling taker hit a buyer who was the maker; no trade ids: the row's.
+                let (px, qty) = (text(path(k), e.px)?, text(path(k), e.qty)?);
                 let buyer_maker = e.ev & SELL != 0;
-                let tail = if futures {
-                    ",\"X\":\"MARKET\""
-                } else {
-                    ",\"M\":true"
-                };
-                Some(format!(
-                    "{{\"stream\":\"{lower}@trade\",\"data\":{{\"e\":\"trade\",\"E\":{ms},\"s\":\"{symbol}\",\"t\":{},\"p\":\"{}\",\"q\":\"{}\",\"T\":{ms},\"m\":{buyer_maker}{tail}}}}}",
-                    i,
-                    text(path(k), e.px)?,
-                    text(path(k), e.qty)?
+                Some(super::made_up::trade(
+                    symbol,
+                    i as u64,
+                    (&px, &qty),
+                    ms,
+                    buyer_maker,
+                    futures,
                 ))
             }
             _ => {

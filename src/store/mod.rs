@@ -23,6 +23,7 @@ pub mod export;
 pub mod files;
 pub mod hftbacktest_npz;
 pub mod journal;
+mod made_up;
 pub mod parquet;
 pub mod postgres;
 pub mod recorder;

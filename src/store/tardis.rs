@@ -288,12 +288,9 @@ fn import_csv(
         market: subject.market,
         exchange_info: None,
     })?;
-    let lower = subject.symbol.to_ascii_lowercase();
     let futures = subject.market != "spot";
     let mut st = State {
-        id: 1_000_000,
-        synced: false,
-        fresh: false,
+        ids: super::made_up::Ids::new(),
         trade_id: 0,
     };
     let mut batch: Vec<Row> = Vec::with_capacity(super::BATCH);
@@ -312,8 +309,8 @@ fn import_csv(
         let c = &mut inputs[k];
         let recv_ns = local_us.saturating_mul(1000);
         let line = match c.kind {
-            Kind::Book => book_message(c, &subject, &lower, futures, &mut st).map_err(tardis)?,
-            Kind::Trades => Some(trade_message(c, &subject, &lower, &mut st).map_err(tardis)?),
+            Kind::Book => book_message(c, &subject, futures, &mut st).map_err(tardis)?,
+            Kind::Trades => Some(trade_message(c, &subject, futures, &mut st).map_err(tardis)?),
         };
         let Some(line) = line else { continue };
         // `<receive ns> <json>`: the capture lines every reader takes.
@@ -343,18 +340,14 @@ fn import_csv(
 
 /// Made-up ids, in order.
 struct State {
-    /// The last update id given.
-    id: u64,
-    /// A snapshot has been seen.
-    synced: bool,
-    /// No update since the last snapshot.
-    fresh: bool,
+    /// Update ids.
+    ids: super::made_up::Ids,
     /// The last trade id made up (for rows without one).
     trade_id: u64,
 }
 
 fn level(cells: &[String]) -> String {
-    format!("[\"{}\",\"{}\"]", cells[6], cells[7])
+    super::made_up::level(&cells[6], &cells[7])
 }
 
 /// The rows of one message (same `local_timestamp`, same `is_snapshot`) as one line;
@@ -362,7 +355,6 @@ fn level(cells: &[String]) -> String {
 fn book_message(
     c: &mut Csv,
     s: &Subject,
-    lower: &str,
     futures: bool,
     st: &mut State,
 ) -> Result<Option<String>, TardisError> {
@@ -400,57 +392,23 @@ fn book_message(
         }
         c.advance()?;
     }
-    if !snap && !st.synced {
+    if !snap && !st.ids.synced() {
         return Ok(None);
     }
     let ms = exchange_us / 1000;
-    if snap {
-        // A snapshot: the book is this; the next update carries the next id.
-        st.synced = true;
-        st.fresh = true;
-        st.id += 1;
-        // Binance's REST snapshot: futures' carries event and transaction times.
-        let times = if futures {
-            format!("\"E\":{ms},\"T\":{ms},")
-        } else {
-            String::new()
-        };
-        return Ok(Some(format!(
-            "{{\"lastUpdateId\":{},{times}\"bids\":[{}],\"asks\":[{}]}}",
-            st.id,
-            bids.join(","),
-            asks.join(",")
-        )));
-    }
-    // Binance's sync rules hold for the first update after a snapshot N (spot:
-    // U ≤ N+1 ≤ u; futures: U ≤ N ≤ u), and each later one follows on.
-    let prev = st.id;
-    // (first id, last id, the previous event's last id: futures' `pu`)
-    let (first_id, last_id, prev_last) = if st.fresh {
-        (prev, prev + 1, prev.saturating_sub(1))
+    Ok(Some(if snap {
+        // A snapshot: the book is this (a new one resets it).
+        st.ids.snapshot(&bids, &asks, ms, futures)
     } else {
-        (prev + 1, prev + 1, prev)
-    };
-    st.fresh = false;
-    st.id = last_id;
-    let pu = if futures {
-        format!(",\"pu\":{prev_last}")
-    } else {
-        String::new()
-    };
-    Ok(Some(format!(
-        "{{\"stream\":\"{lower}@depth@100ms\",\"data\":{{\"e\":\"depthUpdate\",\"E\":{ms},\"T\":{ms},\"s\":\"{}\",\"U\":{first_id},\"u\":{last_id}{pu},\"b\":[{}],\"a\":[{}]}}}}",
-        s.symbol,
-        bids.join(","),
-        asks.join(",")
-    )))
+        st.ids.update(&s.symbol, &bids, &asks, ms, futures)
+    }))
 }
 
 /// One trade row as a `trade` message.
 fn trade_message(
     c: &mut Csv,
     s: &Subject,
-    lower: &str,
+    futures: bool,
     st: &mut State,
 ) -> Result<String, TardisError> {
     let r = c.next.clone().expect("a row");
@@ -483,9 +441,7 @@ fn trade_message(
         other => return Err(c.bad(format!("side `{other}`: expected buy, sell or unknown"))),
     };
     let ms = exchange_us / 1000;
+    let line = super::made_up::trade(&s.symbol, id, (&r[6], &r[7]), ms, buyer_maker, futures);
     c.advance()?;
-    Ok(format!(
-        "{{\"stream\":\"{lower}@trade\",\"data\":{{\"e\":\"trade\",\"E\":{ms},\"s\":\"{}\",\"t\":{id},\"p\":\"{}\",\"q\":\"{}\",\"T\":{ms},\"m\":{buyer_maker},\"M\":true}}}}",
-        s.symbol, r[6], r[7]
-    ))
+    Ok(line)
 }

@@ -1,0 +1,113 @@
+//! Binance-format lines for imported data that carries no update ids (Tardis,
+//! hftbacktest): one shape of snapshot, depth update and trade for every importer,
+//! and update ids made up in order so the book's sequencer accepts them as Binance's.
+//!
+//! Binance's sync rules hold by construction: the first update after a snapshot N
+//! spans N..N+1 (spot: U ≤ N+1 ≤ u; futures: U ≤ N ≤ u) and each later one follows
+//! on (spot U = previous u + 1; futures `pu` = previous u).
+
+/// The ids given so far.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ids {
+    /// The last id given.
+    id: u64,
+    /// No update since the last snapshot.
+    fresh: bool,
+    /// A snapshot has been given.
+    synced: bool,
+}
+
+impl Ids {
+    pub(crate) fn new() -> Self {
+        Self {
+            id: 1_000_000,
+            fresh: false,
+            synced: false,
+        }
+    }
+
+    /// True once a snapshot was made: updates before it cannot be applied.
+    pub(crate) fn synced(&self) -> bool {
+        self.synced
+    }
+
+    /// A REST snapshot (futures' carries event and transaction times).
+    pub(crate) fn snapshot(
+        &mut self,
+        bids: &[String],
+        asks: &[String],
+        ms: u64,
+        futures: bool,
+    ) -> String {
+        self.synced = true;
+        self.fresh = true;
+        self.id += 1;
+        let times = if futures {
+            format!("\"E\":{ms},\"T\":{ms},")
+        } else {
+            String::new()
+        };
+        format!(
+            "{{\"lastUpdateId\":{},{times}\"bids\":[{}],\"asks\":[{}]}}",
+            self.id,
+            bids.join(","),
+            asks.join(",")
+        )
+    }
+
+    /// A `depthUpdate` on `<symbol>@depth@100ms`.
+    pub(crate) fn update(
+        &mut self,
+        symbol: &str,
+        bids: &[String],
+        asks: &[String],
+        ms: u64,
+        futures: bool,
+    ) -> String {
+        let prev = self.id;
+        // (first id, last id, the previous event's last id: futures' `pu`)
+        let (first, last, prev_last) = if self.fresh {
+            (prev, prev + 1, prev.saturating_sub(1))
+        } else {
+            (prev + 1, prev + 1, prev)
+        };
+        self.fresh = false;
+        self.id = last;
+        let pu = if futures {
+            format!(",\"pu\":{prev_last}")
+        } else {
+            String::new()
+        };
+        format!(
+            "{{\"stream\":\"{}@depth@100ms\",\"data\":{{\"e\":\"depthUpdate\",\"E\":{ms},\"T\":{ms},\"s\":\"{symbol}\",\"U\":{first},\"u\":{last}{pu},\"b\":[{}],\"a\":[{}]}}}}",
+            symbol.to_ascii_lowercase(),
+            bids.join(","),
+            asks.join(",")
+        )
+    }
+}
+
+/// One level, `["price","qty"]`.
+pub(crate) fn level(px: &str, qty: &str) -> String {
+    format!("[\"{px}\",\"{qty}\"]")
+}
+
+/// A `trade` on `<symbol>@trade`, in spot's shape (`M`) or futures' (`X`).
+pub(crate) fn trade(
+    symbol: &str,
+    id: u64,
+    (px, qty): (&str, &str),
+    ms: u64,
+    buyer_maker: bool,
+    futures: bool,
+) -> String {
+    let tail = if futures {
+        ",\"X\":\"MARKET\""
+    } else {
+        ",\"M\":true"
+    };
+    format!(
+        "{{\"stream\":\"{}@trade\",\"data\":{{\"e\":\"trade\",\"E\":{ms},\"s\":\"{symbol}\",\"t\":{id},\"p\":\"{px}\",\"q\":\"{qty}\",\"T\":{ms},\"m\":{buyer_maker}{tail}}}}}",
+        symbol.to_ascii_lowercase()
+    )
+}
