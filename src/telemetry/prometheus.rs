@@ -43,6 +43,12 @@ pub enum Kind {
     Summary,
 }
 
+/// A family's name, type and help.
+pub type Family<'a> = (&'a str, Kind, &'a str);
+
+/// A family with a sample per item, and how an item gives its value.
+type PerItem<T> = (Family<'static>, fn(&T) -> Option<f64>);
+
 /// A page of the text exposition format, written family by family.
 #[derive(Debug, Default)]
 pub struct Exposition {
@@ -85,6 +91,27 @@ impl Exposition {
         } else {
             writeln!(self.out, " {value}")
         };
+    }
+
+    /// A family with a sample per item: labelled `fixed` and `key` = `label(item)`,
+    /// valued `value(item)` (an item without a value has no sample).
+    pub fn per<T>(
+        &mut self,
+        (name, kind, help): Family<'_>,
+        fixed: &[(&str, &str)],
+        key: &str,
+        items: &[T],
+        label: fn(&T) -> &str,
+        value: fn(&T) -> Option<f64>,
+    ) {
+        self.family(name, kind, help);
+        for item in items {
+            if let Some(v) = value(item) {
+                let mut labels = fixed.to_vec();
+                labels.push((key, label(item)));
+                self.sample(name, &labels, v);
+            }
+        }
     }
 
     /// A family of one sample.
@@ -250,29 +277,27 @@ pub fn render_status(s: Option<&Status>) -> String {
     ] {
         e.one(name, Kind::Counter, help, &sym, v as f64);
     }
-    e.family(
-        "minerva_ring_messages_total",
-        Kind::Counter,
-        "Messages carried by each ring between stages.",
-    );
-    for r in &c.rings {
-        e.sample(
-            "minerva_ring_messages_total",
-            &[("symbol", &s.symbol), ("ring", &r.name)],
-            r.messages as f64,
-        );
-    }
-    e.family(
-        "minerva_ring_stalls_total",
-        Kind::Counter,
-        "Times a ring's producer found it full.",
-    );
-    for r in &c.rings {
-        e.sample(
-            "minerva_ring_stalls_total",
-            &[("symbol", &s.symbol), ("ring", &r.name)],
-            r.stalls as f64,
-        );
+    type Ring = crate::status::RingRow;
+    let rings: [PerItem<Ring>; 2] = [
+        (
+            (
+                "minerva_ring_messages_total",
+                Kind::Counter,
+                "Messages carried by each ring between stages.",
+            ),
+            |r| Some(r.messages as f64),
+        ),
+        (
+            (
+                "minerva_ring_stalls_total",
+                Kind::Counter,
+                "Times a ring's producer found it full.",
+            ),
+            |r| Some(r.stalls as f64),
+        ),
+    ];
+    for (family, value) in rings {
+        e.per(family, &sym, "ring", &c.rings, |r| r.name.as_str(), value);
     }
     e.family(
         "minerva_latency_seconds",
@@ -377,18 +402,19 @@ pub fn render_record(r: Option<&RecordStatus>) -> String {
     let Some(r) = r else {
         return e.finish();
     };
-    e.family(
-        "minerva_record_lines_total",
-        Kind::Counter,
-        "Lines stored, per stream.",
-    );
-    for (stream, n) in &r.per_stream {
-        e.sample(
+    let streams: Vec<(&String, &u64)> = r.per_stream.iter().collect();
+    e.per(
+        (
             "minerva_record_lines_total",
-            &[("stream", stream)],
-            *n as f64,
-        );
-    }
+            Kind::Counter,
+            "Lines stored, per stream.",
+        ),
+        &[],
+        "stream",
+        &streams,
+        |(stream, _)| stream.as_str(),
+        |(_, n)| Some(**n as f64),
+    );
     e.one(
         "minerva_record_waits_total",
         Kind::Counter,
@@ -410,56 +436,74 @@ pub fn render_record(r: Option<&RecordStatus>) -> String {
         &[],
         r.db_bytes as f64,
     );
-    let per_source: [(&str, &str, usize); 5] = [
-        ("minerva_record_connects_total", "Connections made.", 0),
+    type Source = crate::store::recorder::SourceStatus;
+    let per_source: [PerItem<Source>; 7] = [
         (
-            "minerva_record_disconnects_total",
-            "Connections lost (each reconnects).",
-            1,
-        ),
-        ("minerva_record_snapshots_total", "REST snapshots taken.", 2),
-        (
-            "minerva_record_failures_total",
-            "Connection or snapshot failures.",
-            3,
+            (
+                "minerva_record_connects_total",
+                Kind::Counter,
+                "Connections made.",
+            ),
+            |s| Some(s.counts[0] as f64),
         ),
         (
-            "minerva_record_stale_sessions_total",
-            "Sessions closed for silence.",
-            4,
+            (
+                "minerva_record_disconnects_total",
+                Kind::Counter,
+                "Connections lost (each reconnects).",
+            ),
+            |s| Some(s.counts[1] as f64),
+        ),
+        (
+            (
+                "minerva_record_snapshots_total",
+                Kind::Counter,
+                "REST snapshots taken.",
+            ),
+            |s| Some(s.counts[2] as f64),
+        ),
+        (
+            (
+                "minerva_record_failures_total",
+                Kind::Counter,
+                "Connection or snapshot failures.",
+            ),
+            |s| Some(s.counts[3] as f64),
+        ),
+        (
+            (
+                "minerva_record_stale_sessions_total",
+                Kind::Counter,
+                "Sessions closed for silence.",
+            ),
+            |s| Some(s.counts[4] as f64),
+        ),
+        (
+            (
+                "minerva_record_gaps_total",
+                Kind::Counter,
+                "Breaks in the depth diffs (each followed by a resync).",
+            ),
+            |s| Some(s.gaps as f64),
+        ),
+        (
+            (
+                "minerva_record_lag_seconds",
+                Kind::Gauge,
+                "Receive time less the exchange's event time of the last message (absent when the exchange's clock is elsewhere: a replayed recording).",
+            ),
+            |s| s.lag().map(|ms| ms as f64 / 1e3),
         ),
     ];
-    for (name, help, k) in per_source {
-        e.family(name, Kind::Counter, help);
-        for s in &r.sources {
-            e.sample(name, &[("symbol", &s.symbol)], s.counts[k] as f64);
-        }
-    }
-    e.family(
-        "minerva_record_gaps_total",
-        Kind::Counter,
-        "Breaks in the depth diffs (each followed by a resync).",
-    );
-    for s in &r.sources {
-        e.sample(
-            "minerva_record_gaps_total",
-            &[("symbol", &s.symbol)],
-            s.gaps as f64,
+    for (family, value) in per_source {
+        e.per(
+            family,
+            &[],
+            "symbol",
+            &r.sources,
+            |s| s.symbol.as_str(),
+            value,
         );
-    }
-    e.family(
-        "minerva_record_lag_seconds",
-        Kind::Gauge,
-        "Receive time less the exchange's event time of the last message (absent when the exchange's clock is elsewhere: a replayed recording).",
-    );
-    for s in &r.sources {
-        if let Some(ms) = s.lag() {
-            e.sample(
-                "minerva_record_lag_seconds",
-                &[("symbol", &s.symbol)],
-                ms as f64 / 1e3,
-            );
-        }
     }
     e.finish()
 }
@@ -544,57 +588,49 @@ pub fn render_exchange(x: &ExchangeFacts) -> String {
         &v,
         f64::from(u8::from(x.finished)),
     );
-    e.family(
-        "minerva_exchange_position",
-        Kind::Gauge,
-        "The account's position per symbol, quantity.",
-    );
-    for a in &x.accounts {
-        e.sample(
-            "minerva_exchange_position",
-            &[("venue", x.venue), ("symbol", &a.symbol)],
-            a.position,
-        );
-    }
-    e.family(
-        "minerva_exchange_wallet",
-        Kind::Gauge,
-        "The account's wallet per symbol, quote.",
-    );
-    for a in &x.accounts {
-        e.sample(
-            "minerva_exchange_wallet",
-            &[("venue", x.venue), ("symbol", &a.symbol)],
-            a.wallet,
-        );
-    }
-    e.family(
-        "minerva_exchange_fills_total",
-        Kind::Counter,
-        "Fills made per symbol.",
-    );
-    for a in &x.accounts {
-        if let Some(f) = a.fills {
-            e.sample(
+    let accounts: [PerItem<ExchangeAccount>; 4] = [
+        (
+            (
+                "minerva_exchange_position",
+                Kind::Gauge,
+                "The account's position per symbol, quantity.",
+            ),
+            |a| Some(a.position),
+        ),
+        (
+            (
+                "minerva_exchange_wallet",
+                Kind::Gauge,
+                "The account's wallet per symbol, quote.",
+            ),
+            |a| Some(a.wallet),
+        ),
+        (
+            (
                 "minerva_exchange_fills_total",
-                &[("venue", x.venue), ("symbol", &a.symbol)],
-                f as f64,
-            );
-        }
-    }
-    e.family(
-        "minerva_exchange_open_orders",
-        Kind::Gauge,
-        "Orders open per symbol.",
-    );
-    for a in &x.accounts {
-        if let Some(n) = a.open_orders {
-            e.sample(
+                Kind::Counter,
+                "Fills made per symbol.",
+            ),
+            |a| a.fills.map(|f| f as f64),
+        ),
+        (
+            (
                 "minerva_exchange_open_orders",
-                &[("venue", x.venue), ("symbol", &a.symbol)],
-                n as f64,
-            );
-        }
+                Kind::Gauge,
+                "Orders open per symbol.",
+            ),
+            |a| a.open_orders.map(|n| n as f64),
+        ),
+    ];
+    for (family, value) in accounts {
+        e.per(
+            family,
+            &v,
+            "symbol",
+            &x.accounts,
+            |a| a.symbol.as_str(),
+            value,
+        );
     }
     e.finish()
 }
