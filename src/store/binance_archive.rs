@@ -15,7 +15,7 @@
 //! data): spot files have no header, futures files do; times are milliseconds, or
 //! microseconds in spot files from 2025 (told apart by size). Cold path; streamed.
 
-use super::{NewSession, Row, Sink, StoreError, stream_of};
+use super::{NewSession, Sink, StoreError};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -347,14 +347,15 @@ pub fn import(sink: &mut dyn Sink, files: &[PathBuf]) -> Result<(i64, u64), Stor
     let market = market_of(&symbol, header);
     let lower = symbol.to_ascii_lowercase();
     let source = format!("binance-archive:{market}:{symbol}");
-    let session = sink.begin_session(&NewSession {
-        source: &source,
-        symbol: &symbol,
-        market,
-        exchange_info: None,
-    })?;
-    let mut batch: Vec<Row> = Vec::with_capacity(super::BATCH);
-    let mut total = 0u64;
+    let mut out = super::made_up::Session::begin(
+        sink,
+        &NewSession {
+            source: &source,
+            symbol: &symbol,
+            market,
+            exchange_info: None,
+        },
+    )?;
     loop {
         let mut pick: Option<(usize, u64)> = None;
         for (k, f) in inputs.iter().enumerate() {
@@ -368,26 +369,9 @@ pub fn import(sink: &mut dyn Sink, files: &[PathBuf]) -> Result<(i64, u64), Stor
         let f = &mut inputs[k];
         let line = f.message(&symbol, &lower, market != "spot")?;
         f.advance()?;
-        let recv_ns = t.saturating_mul(1_000_000);
-        batch.push(Row {
-            session,
-            recv_ns: recv_ns as i64,
-            stream: stream_of(line.as_bytes()),
-            conn: 0,
-            line: format!("{recv_ns} {line}").into_bytes(),
-        });
-        if batch.len() == super::BATCH {
-            sink.append(&batch, &[])?;
-            total += batch.len() as u64;
-            batch.clear();
-        }
+        out.push(t.saturating_mul(1_000_000), &line)?;
     }
-    if !batch.is_empty() {
-        sink.append(&batch, &[])?;
-        total += batch.len() as u64;
-    }
-    sink.end_session(session)?;
-    Ok((session, total))
+    out.end()
 }
 
 #[cfg(test)]

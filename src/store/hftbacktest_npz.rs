@@ -16,7 +16,7 @@
 //! which is the exchange's text for values that came from it); there are no update
 //! ids (made up in order: no gap detection); best-bid/offer rows are skipped. Cold.
 
-use super::{NewSession, Row, Sink, StoreError, stream_of};
+use super::{NewSession, Sink, StoreError};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -128,6 +128,34 @@ fn text(path: &Path, v: f64) -> Result<String, StoreError> {
     Ok(format!("{v}"))
 }
 
+/// The rows from `*i` on at its local time whose kinds are `kinds`, past which `*i`
+/// moves; those of kind `keep` as (bid, ask) levels.
+fn group<'p>(
+    events: &[(usize, Ev)],
+    i: &mut usize,
+    kinds: &[u64],
+    keep: u64,
+    path: &dyn Fn(usize) -> &'p Path,
+) -> Result<(Vec<String>, Vec<String>), StoreError> {
+    let local_ts = events[*i].1.local_ts;
+    let (mut bids, mut asks) = (Vec::new(), Vec::new());
+    while let Some(&(k, r)) = events.get(*i) {
+        if r.local_ts != local_ts || !kinds.contains(&(r.ev & 0xff)) {
+            break;
+        }
+        if r.ev & 0xff == keep {
+            let l = super::made_up::level(&text(path(k), r.px)?, &text(path(k), r.qty)?);
+            if r.ev & BUY != 0 {
+                bids.push(l);
+            } else {
+                asks.push(l);
+            }
+        }
+        *i += 1;
+    }
+    Ok((bids, asks))
+}
+
 /// Imports hftbacktest event `files` of `symbol` on `market` (spot, usdm, coinm)
 /// into `sink` as one session; returns (session, lines).
 ///
@@ -167,16 +195,17 @@ pub fn import(
     events.sort_by_key(|(k, e)| (e.local_ts, *k));
     let futures = market != "spot";
     let source = format!("hftbacktest:{market}:{symbol}");
-    let session = sink.begin_session(&NewSession {
-        source: &source,
-        symbol,
-        market,
-        exchange_info: None,
-    })?;
+    let mut out = super::made_up::Session::begin(
+        sink,
+        &NewSession {
+            source: &source,
+            symbol,
+            market,
+            exchange_info: None,
+        },
+    )?;
     let path = |k: usize| files[k].as_path();
     let mut ids = super::made_up::Ids::new();
-    let mut batch: Vec<Row> = Vec::with_capacity(super::BATCH);
-    let mut total = 0u64;
     let mut i = 0;
     while i < events.len() {
         let (k, e) = events[i];
@@ -186,50 +215,14 @@ pub fn import(
         let line = match kind {
             CLEAR | SNAPSHOT => {
                 // Clears and the snapshot rows after them, at one local time: the book.
-                let (mut bids, mut asks) = (Vec::new(), Vec::new());
-                while i < events.len()
-                    && events[i].1.local_ts == e.local_ts
-                    && matches!(events[i].1.ev & 0xff, CLEAR | SNAPSHOT)
-                {
-                    let (k2, r) = events[i];
-                    if r.ev & 0xff == SNAPSHOT {
-                        let l = format!(
-                            "[\"{}\",\"{}\"]",
-                            text(path(k2), r.px)?,
-                            text(path(k2), r.qty)?
-                        );
-                        if r.ev & BUY != 0 {
-                            bids.push(l)
-                        } else {
-                            asks.push(l)
-                        }
-                    }
-                    i += 1;
-                }
+                let (bids, asks) = group(&events, &mut i, &[CLEAR, SNAPSHOT], SNAPSHOT, &path)?;
                 if bids.is_empty() && asks.is_empty() {
                     continue; // a clear alone: the next snapshot resets the book anyway
                 }
                 Some(ids.snapshot(&bids, &asks, ms, futures))
             }
             DEPTH => {
-                let (mut bids, mut asks) = (Vec::new(), Vec::new());
-                while i < events.len()
-                    && events[i].1.local_ts == e.local_ts
-                    && events[i].1.ev & 0xff == DEPTH
-                {
-                    let (k2, r) = events[i];
-                    let l = format!(
-                        "[\"{}\",\"{}\"]",
-                        text(path(k2), r.px)?,
-                        text(path(k2), r.qty)?
-                    );
-                    if r.ev & BUY != 0 {
-                        bids.push(l)
-                    } else {
-                        asks.push(l)
-                    }
-                    i += 1;
-                }
+                let (bids, asks) = group(&events, &mut i, &[DEPTH], DEPTH, &path)?;
                 if !ids.synced() {
                     continue; // before the first snapshot the book cannot be built
                 }
@@ -255,25 +248,9 @@ pub fn import(
             }
         };
         let Some(line) = line else { continue };
-        batch.push(Row {
-            session,
-            recv_ns: local_ns as i64,
-            stream: stream_of(line.as_bytes()),
-            conn: 0,
-            line: format!("{local_ns} {line}").into_bytes(),
-        });
-        if batch.len() == super::BATCH {
-            sink.append(&batch, &[])?;
-            total += batch.len() as u64;
-            batch.clear();
-        }
+        out.push(local_ns, &line)?;
     }
-    if !batch.is_empty() {
-        sink.append(&batch, &[])?;
-        total += batch.len() as u64;
-    }
-    sink.end_session(session)?;
-    Ok((session, total))
+    out.end()
 }
 
 #[cfg(test)]

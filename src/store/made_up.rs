@@ -1,10 +1,68 @@
-//! Binance-format lines for imported data that carries no update ids (Tardis,
-//! hftbacktest): one shape of snapshot, depth update and trade for every importer,
-//! and update ids made up in order so the book's sequencer accepts them as Binance's.
+//! Binance-format lines for imported data (Tardis, hftbacktest, Binance's archive):
+//! one shape of snapshot, depth update and trade for every importer, update ids made
+//! up in order so the book's sequencer accepts them as Binance's, and one writer of
+//! the session they go into.
 //!
 //! Binance's sync rules hold by construction: the first update after a snapshot N
 //! spans N..N+1 (spot: U ≤ N+1 ≤ u; futures: U ≤ N ≤ u) and each later one follows
 //! on (spot U = previous u + 1; futures `pu` = previous u).
+
+use super::{NewSession, Row, Sink, StoreError, stream_of};
+
+/// An imported session being written: `<recv_ns> <json>` capture lines, committed a
+/// batch at a time, then the session ended.
+pub(crate) struct Session<'s> {
+    sink: &'s mut dyn Sink,
+    id: i64,
+    batch: Vec<Row>,
+    total: u64,
+}
+
+impl<'s> Session<'s> {
+    /// Begins `new` in `sink`.
+    pub(crate) fn begin(sink: &'s mut dyn Sink, new: &NewSession<'_>) -> Result<Self, StoreError> {
+        let id = sink.begin_session(new)?;
+        Ok(Self {
+            sink,
+            id,
+            batch: Vec::with_capacity(super::BATCH),
+            total: 0,
+        })
+    }
+
+    /// Adds a line received at `recv_ns`; the lines committed so far when a batch
+    /// has just gone in (for a progress report).
+    pub(crate) fn push(&mut self, recv_ns: u64, json: &str) -> Result<Option<u64>, StoreError> {
+        self.batch.push(Row {
+            session: self.id,
+            recv_ns: recv_ns as i64,
+            stream: stream_of(json.as_bytes()),
+            conn: 0,
+            line: format!("{recv_ns} {json}").into_bytes(),
+        });
+        if self.batch.len() < super::BATCH {
+            return Ok(None);
+        }
+        self.flush()?;
+        Ok(Some(self.total))
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if !self.batch.is_empty() {
+            self.sink.append(&self.batch, &[])?;
+            self.total += self.batch.len() as u64;
+            self.batch.clear();
+        }
+        Ok(())
+    }
+
+    /// Commits the rest and ends the session: (session, lines).
+    pub(crate) fn end(mut self) -> Result<(i64, u64), StoreError> {
+        self.flush()?;
+        self.sink.end_session(self.id)?;
+        Ok((self.id, self.total))
+    }
+}
 
 /// The ids given so far.
 #[derive(Debug, Clone, Copy)]

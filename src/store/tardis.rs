@@ -21,7 +21,7 @@
 //! through as text, on the symbol's grid. Cold path; files are streamed (merged by
 //! `local_timestamp`), not loaded whole.
 
-use super::{NewSession, Row, Sink, StoreError, stream_of};
+use super::{NewSession, Sink, StoreError};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -282,19 +282,20 @@ fn import_csv(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let session = sink.begin_session(&NewSession {
-        source: &source,
-        symbol: &subject.symbol,
-        market: subject.market,
-        exchange_info: None,
-    })?;
+    let mut out = super::made_up::Session::begin(
+        sink,
+        &NewSession {
+            source: &source,
+            symbol: &subject.symbol,
+            market: subject.market,
+            exchange_info: None,
+        },
+    )?;
     let futures = subject.market != "spot";
     let mut st = State {
         ids: super::made_up::Ids::new(),
         trade_id: 0,
     };
-    let mut batch: Vec<Row> = Vec::with_capacity(super::BATCH);
-    let mut total = 0u64;
     loop {
         // The input whose next row is earliest (ties: the book first).
         let mut pick: Option<(usize, u64)> = None;
@@ -313,28 +314,12 @@ fn import_csv(
             Kind::Trades => Some(trade_message(c, &subject, futures, &mut st).map_err(tardis)?),
         };
         let Some(line) = line else { continue };
-        // `<receive ns> <json>`: the capture lines every reader takes.
-        let bytes = format!("{recv_ns} {line}").into_bytes();
-        batch.push(Row {
-            session,
-            recv_ns: recv_ns as i64,
-            stream: stream_of(line.as_bytes()),
-            conn: 0,
-            line: bytes,
-        });
-        if batch.len() == super::BATCH {
-            sink.append(&batch, &[])?;
-            total += batch.len() as u64;
-            progress(total);
-            batch.clear();
+        if let Some(done) = out.push(recv_ns, &line)? {
+            progress(done);
         }
     }
-    if !batch.is_empty() {
-        sink.append(&batch, &[])?;
-        total += batch.len() as u64;
-        progress(total);
-    }
-    sink.end_session(session)?;
+    let (session, total) = out.end()?;
+    progress(total);
     Ok((session, total))
 }
 
