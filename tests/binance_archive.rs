@@ -8,52 +8,23 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_minerva");
-
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("minerva-archive-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn minerva(args: &[&str]) -> (bool, String, String) {
-    let o = Command::new(BIN).args(args).output().unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 /// The `@trade` messages of capture files: (id, price, qty, time ms, buyer is maker).
 fn trades(files: &[PathBuf]) -> Vec<(u64, String, String, u64, bool)> {
     let mut out = Vec::new();
-    for f in files {
-        let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(std::fs::File::open(f).unwrap())
-            .read_to_string(&mut text)
-            .unwrap();
-        for l in text.lines() {
-            let Some((_, json)) = l.split_once(' ') else {
-                continue;
-            };
-            let v: serde_json::Value = serde_json::from_str(json).unwrap();
-            let Some(t) = v.get("data").filter(|d| d["e"] == "trade") else {
-                continue;
-            };
-            out.push((
-                t["t"].as_u64().unwrap(),
-                t["p"].as_str().unwrap().to_string(),
-                t["q"].as_str().unwrap().to_string(),
-                t["T"].as_u64().unwrap(),
-                t["m"].as_bool().unwrap(),
-            ));
-        }
+    for (_, v) in common::capture(files) {
+        let Some(t) = v.get("data").filter(|d| d["e"] == "trade") else {
+            continue;
+        };
+        out.push((
+            t["t"].as_u64().unwrap(),
+            t["p"].as_str().unwrap().to_string(),
+            t["q"].as_str().unwrap().to_string(),
+            t["T"].as_u64().unwrap(),
+            t["m"].as_bool().unwrap(),
+        ));
     }
     out.sort_by_key(|t| (t.3, t.0));
     out
@@ -75,14 +46,14 @@ fn replay(db: &Path, info: Option<&str>, market: Option<&str>) -> serde_json::Va
     if let Some(m) = market {
         args.extend(["--market", m]);
     }
-    let (ok, out, err) = minerva(&args);
+    let (ok, out, err) = common::minerva_out(&args);
     assert!(ok, "{err}");
     serde_json::from_str(out.lines().next().unwrap()).unwrap()
 }
 
 #[test]
 fn spot_trades_and_klines_import_and_a_backtest_is_refused() {
-    let dir = temp("spot");
+    let dir = common::fresh_dir("archive-spot");
     let s = common::sample_dir().join("spot");
     let t = trades(&[s.join("btcusdt_20240808.gz"), s.join("btcusdt_20240809.gz")]);
     assert!(t.len() > 10_000);
@@ -124,7 +95,7 @@ fn spot_trades_and_klines_import_and_a_backtest_is_refused() {
     let klines_csv = dir.join("BTCUSDT-1m-2024-08-08.csv");
     std::fs::write(&klines_csv, klines).unwrap();
     let db = dir.join("archive.db");
-    let (ok, out, err) = minerva(&[
+    let (ok, out, err) = common::minerva_out(&[
         "db",
         "import",
         "--from",
@@ -142,7 +113,7 @@ fn spot_trades_and_klines_import_and_a_backtest_is_refused() {
     assert_eq!(r["klines"].as_u64().unwrap() as usize, minutes.len(), "{r}");
     assert_eq!(r["market"], "spot");
     // The trades export as recorded: ids, prices, quantities, sides.
-    let (ok, out, err) = minerva(&[
+    let (ok, out, err) = common::minerva_out(&[
         "db",
         "export",
         db.to_str().unwrap(),
@@ -162,7 +133,7 @@ fn spot_trades_and_klines_import_and_a_backtest_is_refused() {
     assert_eq!(first[6], if *m { "1" } else { "0" });
     assert_eq!(first[7], ms.to_string());
     // No book: the backtest says so instead of trading nothing.
-    let (ok, out, err) = minerva(&[
+    let (ok, out, err) = common::minerva_out(&[
         "backtest",
         db.to_str().unwrap(),
         "--strategy",
@@ -180,7 +151,7 @@ fn usdm_trades_with_their_header_import() {
     let Some(data) = common::shared_data() else {
         return;
     };
-    let dir = temp("usdm");
+    let dir = common::fresh_dir("archive-usdm");
     let t = trades(&[data.join("hftbacktest-examples/usdm/btcusdt_20240808.gz")]);
     // The archive's USD-M trades: a header, id,price,qty,quote_qty,time,is_buyer_maker.
     let mut csv = String::from("id,price,qty,quote_qty,time,is_buyer_maker\n");
@@ -191,7 +162,7 @@ fn usdm_trades_with_their_header_import() {
     let f = dir.join("BTCUSDT-trades-2024-08-08.zip");
     zip_one(&f, "BTCUSDT-trades-2024-08-08.csv", csv.as_bytes());
     let db = dir.join("usdm.db");
-    let (ok, out, err) = minerva(&[
+    let (ok, out, err) = common::minerva_out(&[
         "db",
         "import",
         "--from",
@@ -211,7 +182,7 @@ fn usdm_trades_with_their_header_import() {
 
 #[test]
 fn what_the_archive_is_not_is_refused_clearly() {
-    let dir = temp("bad");
+    let dir = common::fresh_dir("archive-bad");
     let db = dir.join("x.db");
     for (name, body, says) in [
         (
@@ -237,7 +208,7 @@ fn what_the_archive_is_not_is_refused_clearly() {
     ] {
         let f = dir.join(name);
         std::fs::write(&f, body).unwrap();
-        let (ok, out, err) = minerva(&[
+        let (ok, out, err) = common::minerva_out(&[
             "db",
             "import",
             "--from",

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -38,13 +38,6 @@ const SEARCH: [&str; 16] = [
     "0",
     "--taker-fee",
 ];
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("minerva-fleet-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn db(url: &str) -> postgres::Client {
     postgres::Client::connect(url, postgres::NoTls).unwrap()
@@ -96,7 +89,7 @@ fn a_fleet_finds_what_one_machine_finds_through_dead_workers() {
     let Some(url) = common::fresh_postgres_db("fleet") else {
         return;
     };
-    let dir = temp_dir("same");
+    let dir = common::fresh_dir("fleet-same");
     let file = |n: &str| dir.join(n).to_str().unwrap().to_string();
 
     // One machine.
@@ -332,7 +325,7 @@ fn an_unreachable_queue_is_a_clear_error() {
     );
     assert!(!err.contains("panicked"), "{err}");
 
-    let dir = temp_dir("unreachable");
+    let dir = common::fresh_dir("fleet-unreachable");
     let best = dir.join("best.toml");
     let out = minerva()
         .args(SEARCH)

@@ -6,11 +6,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_minerva");
 const DEPTH: u64 = 1;
 const TRADE: u64 = 2;
 const CLEAR: u64 = 3;
@@ -19,15 +17,6 @@ const EXCH: u64 = 1 << 31;
 const LOCAL: u64 = 1 << 30;
 const BUY: u64 = 1 << 29;
 const SELL: u64 = 1 << 28;
-
-fn minerva(args: &[&str]) -> (bool, String, String) {
-    let o = Command::new(BIN).args(args).output().unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 /// NumPy's `.npy` (format 1.0) of hftbacktest's event records.
 fn npy(rows: &[(u64, i64, i64, f64, f64)]) -> Vec<u8> {
@@ -58,23 +47,10 @@ fn npy(rows: &[(u64, i64, i64, f64, f64)]) -> Vec<u8> {
 
 #[test]
 fn an_hftbacktest_npz_replays_to_the_sessions_book_and_trades() {
-    let dir = std::env::temp_dir().join(format!("minerva-npz-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::fresh_dir("npz");
     let s = common::sample_dir().join("spot");
     let files: Vec<PathBuf> = vec![s.join("btcusdt_20240808.gz"), s.join("btcusdt_20240809.gz")];
-    let mut lines: Vec<(u64, serde_json::Value)> = Vec::new();
-    for f in &files {
-        let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(std::fs::File::open(f).unwrap())
-            .read_to_string(&mut text)
-            .unwrap();
-        for l in text.lines().filter(|l| !l.is_empty()) {
-            let (ns, json) = l.split_once(' ').unwrap();
-            lines.push((ns.parse().unwrap(), serde_json::from_str(json).unwrap()));
-        }
-    }
-    lines.sort_by_key(|(ns, _)| *ns);
+    let lines = common::capture(&files);
     let snap = lines
         .iter()
         .find(|(_, v)| v.get("lastUpdateId").is_some())
@@ -149,7 +125,7 @@ fn an_hftbacktest_npz_replays_to_the_sessions_book_and_trades() {
     z.finish().unwrap();
 
     let db = dir.join("npz.db");
-    let (ok, out, err) = minerva(&[
+    let (ok, out, err) = common::minerva_out(&[
         "db",
         "import",
         "--from",
@@ -168,7 +144,7 @@ fn an_hftbacktest_npz_replays_to_the_sessions_book_and_trades() {
         let mut args = vec!["replay"];
         args.extend(inputs);
         args.extend(["--exchange-info", info.as_str(), "--json"]);
-        let (ok, out, err) = minerva(&args);
+        let (ok, out, err) = common::minerva_out(&args);
         assert!(ok, "{err}");
         serde_json::from_str(out.lines().next().unwrap()).unwrap()
     };
@@ -185,7 +161,7 @@ fn an_hftbacktest_npz_replays_to_the_sessions_book_and_trades() {
     }
     assert_eq!(imported["trades"], trades);
     // Refusals: no symbol, another dtype, not an array.
-    let (ok, _, err) = minerva(&[
+    let (ok, _, err) = common::minerva_out(&[
         "db",
         "import",
         "--from",
@@ -200,7 +176,7 @@ fn an_hftbacktest_npz_replays_to_the_sessions_book_and_trades() {
     let at = bad.windows(2).position(|w| w == b"ev").unwrap();
     bad[at] = b'x';
     std::fs::write(&other, &bad).unwrap();
-    let (ok, _, err) = minerva(&[
+    let (ok, _, err) = common::minerva_out(&[
         "db",
         "import",
         "--from",
@@ -219,7 +195,7 @@ fn an_hftbacktest_npz_replays_to_the_sessions_book_and_trades() {
     );
     let text = dir.join("text.npz");
     std::fs::write(&text, "hello").unwrap();
-    let (ok, _, err) = minerva(&[
+    let (ok, _, err) = common::minerva_out(&[
         "db",
         "import",
         "--from",

@@ -5,17 +5,10 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_minerva");
-
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("minerva-parquet-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn ok(args: &[&str]) -> String {
     let o = Command::new(BIN)
@@ -152,7 +145,7 @@ fn same_table(csv: &Path, parquet: &Path, types: &[(&str, &str)]) {
 
 #[test]
 fn a_recordings_views_read_back_as_their_csv() {
-    let dir = temp("views");
+    let dir = common::fresh_dir("parquet-views");
     let db = dir.join("rec.db");
     let s = common::sample_dir().join("spot");
     ok(&[
@@ -215,7 +208,7 @@ fn a_recordings_views_read_back_as_their_csv() {
 
 #[test]
 fn a_journals_tables_and_a_backtests_outputs_read_back_as_their_csv() {
-    let dir = temp("journal");
+    let dir = common::fresh_dir("parquet-journal");
     let journal = dir.join("j.db");
     let s = common::sample_dir().join("spot");
     let source = format!(
@@ -335,7 +328,7 @@ fn parquet_needs_a_file_and_says_so() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--out"), "{err}");
     // A file that cannot be created: a clear error, no panic.
-    let dir = temp("bad");
+    let dir = common::fresh_dir("parquet-bad");
     let db = dir.join("rec.db");
     let s = common::sample_dir().join("spot");
     ok(&[

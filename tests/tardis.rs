@@ -9,25 +9,6 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_minerva");
-
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("minerva-tardis-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn minerva(args: &[&str]) -> (bool, String, String) {
-    let o = Command::new(BIN).args(args).output().unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 fn sample() -> Vec<PathBuf> {
     let s = common::sample_dir().join("spot");
@@ -43,27 +24,9 @@ struct Session {
     exchange_info: Option<String>,
 }
 
-/// The session's capture lines as (receive ns, JSON).
-fn capture(files: &[PathBuf]) -> Vec<(u64, serde_json::Value)> {
-    let mut out = Vec::new();
-    for f in files {
-        let mut text = String::new();
-        use std::io::Read;
-        flate2::read::MultiGzDecoder::new(std::fs::File::open(f).unwrap())
-            .read_to_string(&mut text)
-            .unwrap();
-        for l in text.lines().filter(|l| !l.is_empty()) {
-            let (ns, json) = l.split_once(' ').unwrap();
-            out.push((ns.parse().unwrap(), serde_json::from_str(json).unwrap()));
-        }
-    }
-    out.sort_by_key(|(ns, _)| *ns);
-    out
-}
-
 /// Writes the session as Tardis' two files: (book, trades).
 fn write_tardis(dir: &Path, s: &Session) -> (PathBuf, PathBuf) {
-    let lines = capture(&s.files);
+    let lines = common::capture(&s.files);
     let x = s.exchange;
     let snap = lines
         .iter()
@@ -158,17 +121,17 @@ fn replay_json(inputs: &[&str], info: Option<&str>) -> serde_json::Value {
         args.extend(["--exchange-info", info]);
     }
     args.push("--json");
-    let (ok, out, err) = minerva(&args);
+    let (ok, out, err) = common::minerva_out(&args);
     assert!(ok, "{err}");
     serde_json::from_str(out.lines().next().unwrap()).unwrap()
 }
 
 /// Imports `s` written as Tardis files and checks it replays as `s` itself.
 fn same_as_the_session(name: &str, s: &Session) -> PathBuf {
-    let dir = temp(name);
+    let dir = common::fresh_dir(&format!("tardis-{name}"));
     let (book, trades) = write_tardis(&dir, s);
     let db = dir.join("tardis.db");
-    let (ok, out, err) = minerva(&[
+    let (ok, out, err) = common::minerva_out(&[
         "db",
         "import",
         "--from",
@@ -212,7 +175,7 @@ fn a_tardis_spot_import_replays_to_the_sessions_book_and_trades_and_backtests() 
         },
     );
     // The database backtests as any recording does.
-    let (ok, out, err) = minerva(&[
+    let (ok, out, err) = common::minerva_out(&[
         "backtest",
         db.to_str().unwrap(),
         "--strategy",
@@ -244,7 +207,7 @@ fn a_tardis_usdm_import_replays_to_the_sessions_book_and_trades() {
 
 #[test]
 fn what_is_not_a_tardis_file_is_refused_clearly() {
-    let dir = temp("bad");
+    let dir = common::fresh_dir("tardis-bad");
     let db = dir.join("x.db");
     for (name, body, says) in [
         (
@@ -270,7 +233,7 @@ fn what_is_not_a_tardis_file_is_refused_clearly() {
     ] {
         let f = dir.join(name);
         std::fs::write(&f, body).unwrap();
-        let (ok, out, err) = minerva(&[
+        let (ok, out, err) = common::minerva_out(&[
             "db",
             "import",
             "--from",

@@ -749,3 +749,43 @@ pub fn fresh_postgres_db(name: &str) -> Option<String> {
     let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
     Some(format!("{base}/{db}"))
 }
+
+/// An empty directory for one test: `<tmp>/minerva-<name>-<pid>` (emptied first).
+pub fn fresh_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("minerva-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs the `minerva` binary: (success, stdout, stderr).
+pub fn minerva_out(args: &[&str]) -> (bool, String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Every line of gzip'd `<local_ns> <json>` captures as (receive ns, JSON), in
+/// receive order (for tests that write the session in another tool's format).
+pub fn capture(files: &[PathBuf]) -> Vec<(u64, serde_json::Value)> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    for f in files {
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(f).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        for l in text.lines().filter(|l| !l.is_empty()) {
+            let (ns, json) = l.split_once(' ').unwrap();
+            out.push((ns.parse().unwrap(), serde_json::from_str(json).unwrap()));
+        }
+    }
+    out.sort_by_key(|(ns, _)| *ns);
+    out
+}
