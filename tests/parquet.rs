@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_minerva");
@@ -143,6 +143,26 @@ fn same_table(csv: &Path, parquet: &Path, types: &[(&str, &str)]) {
     }
 }
 
+/// `view` of `db` exported as CSV and as Parquet into `dir`: (csv, parquet).
+fn export_both(db: &Path, view: &str, dir: &Path) -> (PathBuf, PathBuf) {
+    let csv = dir.join(format!("{view}.csv"));
+    let pq = dir.join(format!("{view}.parquet"));
+    for (format, out) in [("csv", &csv), ("parquet", &pq)] {
+        ok(&[
+            "db",
+            "export",
+            db.to_str().unwrap(),
+            "--format",
+            format,
+            "--view",
+            view,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+    }
+    (csv, pq)
+}
+
 #[test]
 fn a_recordings_views_read_back_as_their_csv() {
     let dir = common::fresh_dir("parquet-views");
@@ -186,21 +206,7 @@ fn a_recordings_views_read_back_as_their_csv() {
             ][..],
         ),
     ] {
-        let csv = dir.join(format!("{view}.csv"));
-        let pq = dir.join(format!("{view}.parquet"));
-        for (format, out) in [("csv", &csv), ("parquet", &pq)] {
-            ok(&[
-                "db",
-                "export",
-                db.to_str().unwrap(),
-                "--format",
-                format,
-                "--view",
-                view,
-                "--out",
-                out.to_str().unwrap(),
-            ]);
-        }
+        let (csv, pq) = export_both(&db, view, &dir);
         same_table(&csv, &pq, types);
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -260,21 +266,7 @@ fn a_journals_tables_and_a_backtests_outputs_read_back_as_their_csv() {
             &[("pnl", "double"), ("entry_us", "timestamp[us, tz=UTC]")][..],
         ),
     ] {
-        let csv = dir.join(format!("{view}.csv"));
-        let pq = dir.join(format!("{view}.parquet"));
-        for (format, out) in [("csv", &csv), ("parquet", &pq)] {
-            ok(&[
-                "db",
-                "export",
-                journal.to_str().unwrap(),
-                "--format",
-                format,
-                "--view",
-                view,
-                "--out",
-                out.to_str().unwrap(),
-            ]);
-        }
+        let (csv, pq) = export_both(&journal, view, &dir);
         same_table(&csv, &pq, types);
     }
     // A backtest's trades and equity: by the file's extension.
