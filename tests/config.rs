@@ -129,11 +129,11 @@ fn check_prints_the_effective_lines_and_never_a_secret() {
     assert!(out.contains("minerva record --symbols BTCUSDT,ETHUSDT --db postgres://minerva:***@db.internal/minerva"), "{out}");
     assert!(out.contains("minerva exchange --port 9555"), "{out}");
     assert!(
-        out.contains("keys for live: MY_LIVE_KEY (set), MY_LIVE_SECRET (set)"),
+        out.contains("keys for binance live: MY_LIVE_KEY (set), MY_LIVE_SECRET (set)"),
         "{out}"
     );
     assert!(
-        out.contains("keys for testnet: MY_TN_KEY (not set), MY_TN_SECRET (not set)"),
+        out.contains("keys for binance testnet: MY_TN_KEY (not set), MY_TN_SECRET (not set)"),
         "{out}"
     );
     for secret in ["hunter2", "live-key-value-123", "live-secret-value-456"] {
@@ -166,11 +166,39 @@ fn mistakes_are_refused_with_the_files_line() {
         ("[run]\nsource = \n", "expected"),
         (
             "[keys.binance]\nlive = [\"A_KEY\", \"A_SECRET\"]\ntestnet = [\"A_KEY\", \"B_SECRET\"]\n",
-            "live and testnet share A_KEY",
+            "[keys.binance] live and [keys.binance] testnet share A_KEY",
         ),
         (
             "[keys.binance]\nlive = [\"not a name\", \"X\"]\n",
             ":2: [keys.binance] live: expected",
+        ),
+        (
+            "[keys.kucoin]\nlive = [\"K\", \"S\"]\n",
+            ":2: [keys.kucoin] live: expected [\"KEY_VARIABLE\", \"SECRET_VARIABLE\", \"PASSPHRASE_VARIABLE\"]",
+        ),
+        (
+            "[keys.kucoin]\nlive = [\"K\", \"S\", \"P\"]\n[keys.binance]\nlive = [\"K\", \"S2\"]\n",
+            "[keys.kucoin] live and [keys.binance] live share K",
+        ),
+        (
+            "[endpoints.binance.live.spot]\nrest = \"api1.binance.com\"\n",
+            ":1: [endpoints.binance.live] spot.rest: `api1.binance.com`: give the scheme",
+        ),
+        (
+            "[endpoints.binance.live]\nspot = { rest = \"https://x\", grpc = \"y\" }\n",
+            "spot.grpc: the servers are rest and ws",
+        ),
+        (
+            "[endpoints.binance.local]\nrest = \"http://x:1\"\n",
+            "[endpoints.binance.local] rest: the local exchange takes host = \"HOST:PORT\"",
+        ),
+        (
+            "[endpoints.okx.live.spot]\nrest = \"https://x\"\n",
+            "[endpoints.okx]: the venues are binance and kucoin",
+        ),
+        (
+            "[endpoints.binance.mainnet.spot]\nrest = \"https://x\"\n",
+            "mainnet: the environments are live, testnet and local",
         ),
         (
             "[exchange]\nspeed = \"warp\"\n",
@@ -256,4 +284,91 @@ fn testnet_keys_are_never_live_keys() {
     let (_, err) = text(&o);
     assert!(!o.status.success());
     assert!(err.contains("set MY_TN_KEY and MY_TN_SECRET"), "{err}");
+}
+
+#[test]
+fn the_files_servers_and_key_variables_reach_the_venue() {
+    // "testnet" pointed by the file at a local exchange: the run's feed, snapshots
+    // and orders go there, signed with the keys of the variables the file names.
+    let exchange = common::spawn_exchange(common::spot_exchange_command("100"));
+    let addr = exchange.addr.clone();
+    let f = write(
+        "servers",
+        &format!(
+            "[run]\nsource = \"binance\"\nendpoint = \"testnet\"\nstrategy = \"{}\"\nno_journal = true\n\n[endpoints.binance.testnet.spot]\nrest = \"http://{addr}\"\nws = \"ws://{addr}\"\n\n[endpoints.binance.live]\nusdm = {{ rest = \"https://fapi.example.net\" }}\n\n[keys.binance]\ntestnet = [\"CFG_TN_KEY\", \"CFG_TN_SECRET\"]\n",
+            common::repo("strategy_0.toml").replace('\\', "/")
+        ),
+    );
+    let o = minerva(&["config", "check", "--config", f.to_str().unwrap()], &[]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(
+        out.contains(&format!("--key-env CFG_TN_KEY --secret-env CFG_TN_SECRET --rest spot=http://{addr} --ws spot=ws://{addr}")),
+        "{out}"
+    );
+    assert!(
+        out.contains("servers for binance live: --rest usdm=https://fapi.example.net"),
+        "{out}"
+    );
+    let o = minerva(
+        &["run", "--config", f.to_str().unwrap()],
+        &[
+            ("CFG_TN_KEY", "minerva-paper"),
+            ("CFG_TN_SECRET", "minerva-paper-secret"),
+        ],
+    );
+    let _ = exchange.finish();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    // Orders went to the venue the file named, on its own link.
+    assert!(
+        out.contains("exchange (live): ") && out.contains("live link: "),
+        "{out}"
+    );
+    assert!(!decisions(&out).is_empty(), "{out}");
+    // Without the variables the file names, testnet refuses (no fallback to others).
+    let o = minerva(
+        &["run", "--config", f.to_str().unwrap()],
+        &[
+            ("MINERVA_BINANCE_TESTNET_API_KEY", "minerva-paper"),
+            ("MINERVA_BINANCE_TESTNET_API_SECRET", "minerva-paper-secret"),
+        ],
+    );
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("set CFG_TN_KEY and CFG_TN_SECRET"), "{err}");
+}
+
+#[test]
+fn kucoin_key_variables_come_from_the_file_with_no_fallback() {
+    // The file names KuCoin's three variables: a missing passphrase is named, and
+    // the documented variables are not read in its place.
+    let f = write(
+        "kucoin-keys",
+        &format!(
+            "[run]\nsource = \"kucoin\"\nstrategy = \"{}\"\n\n[keys.kucoin]\nlocal = [\"MY_KC_KEY\", \"MY_KC_SECRET\", \"MY_KC_PASS\"]\n",
+            common::repo("strategy_0.toml").replace('\\', "/")
+        ),
+    );
+    let o = minerva(
+        &[
+            "run",
+            "--config",
+            f.to_str().unwrap(),
+            "--host",
+            "127.0.0.1:9",
+        ],
+        &[
+            ("MY_KC_KEY", "k"),
+            ("MY_KC_SECRET", "s"),
+            ("MINERVA_KUCOIN_API_PASSPHRASE", "not-this-one"),
+        ],
+    );
+    let (out, err) = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(err.contains("MY_KC_PASS is not set"), "{err}");
+    assert!(
+        !err.contains("not-this-one") && !err.contains("panicked"),
+        "{err}"
+    );
 }

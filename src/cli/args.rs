@@ -397,45 +397,6 @@ pub enum KucoinBook {
     Obu,
 }
 
-/// KuCoin's live feed of `symbol` at `endpoint`: the local venue at `host`, or KuCoin
-/// (it has no testnet). Signed full-depth snapshots with the environment's KuCoin keys
-/// (or the paper keys the local venue accepts); live without keys, the public top 100,
-/// said on stderr. `book`: the classic level-2 topics or the unified account's `obu`.
-pub fn kucoin_feed(
-    endpoint: minerva::venues::binance::endpoints::Environment,
-    host: &str,
-    market: Market,
-    symbol: &str,
-    book: KucoinBook,
-) -> Result<minerva::venues::kucoin::stream::FeedConfig> {
-    use minerva::venues::binance::endpoints::Environment;
-    let rest = match endpoint {
-        Environment::Local => format!("http://{host}"),
-        Environment::Live => minerva::venues::kucoin::endpoints::rest_host(market).to_string(),
-        Environment::Testnet => bail!(
-            "--endpoint testnet: KuCoin has no sandbox any more; rehearse on the local venue (minerva exchange on KuCoin data, --endpoint local; docs/kucoin.md)"
-        ),
-    };
-    let mut c = minerva::venues::kucoin::stream::FeedConfig::new(&rest, market, symbol);
-    if book == KucoinBook::Obu {
-        c.uta = Some(match endpoint {
-            Environment::Local => format!("ws://{host}/"),
-            _ => minerva::venues::kucoin::endpoints::uta_public_url(market).to_string(),
-        });
-    }
-    let (keys, from_env) = minerva::venues::kucoin::keys::KucoinKeys::from_env_or_paper();
-    if from_env || endpoint == Environment::Local {
-        c.keys = Some(std::sync::Arc::new(keys));
-    } else if book == KucoinBook::Obu {
-        // The book comes whole on the stream: keys matter for orders only.
-    } else {
-        eprintln!(
-            "no KuCoin keys in the environment: the book starts from KuCoin's public top-100 snapshot (set MINERVA_KUCOIN_API_KEY/_SECRET/_PASSPHRASE for the full book)"
-        );
-    }
-    Ok(c)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,12 +19,23 @@
 //! [keys.binance]              # variable names, never keys; testnet's differ from live's
 //! live = ["MINERVA_BINANCE_API_KEY", "MINERVA_BINANCE_API_SECRET"]
 //! testnet = ["MY_TESTNET_KEY", "MY_TESTNET_SECRET"]
+//!
+//! [keys.kucoin]               # key, secret, passphrase
+//! live = ["MY_KC_KEY", "MY_KC_SECRET", "MY_KC_PASSPHRASE"]
+//!
+//! [endpoints.binance.live]    # per market, servers in place of the published ones
+//! spot = { rest = "https://api1.binance.com", ws = "wss://stream.binance.com:9443" }
+//!
+//! [endpoints.binance.local]
+//! host = "10.0.0.7:9443"
 //! ```
 //!
 //! The file's values become the command's flags; a flag on the command line wins. Every
 //! key is checked against the command's own flags, with the file's line in the error.
-//! `minerva config check` prints the command lines the file gives, and which key
-//! variables are set (never their values).
+//! `[keys.*]` and `[endpoints.*]` become `--key-env`/`--secret-env`/`--passphrase-env`
+//! and `--rest`/`--ws`/`--host` of the run or recorder reaching that venue in that
+//! environment. `minerva config check` prints the command lines the file gives, and
+//! which key variables are set (never their values).
 
 use anyhow::{Context, Result, bail};
 use clap::{CommandFactory, Parser};
@@ -44,9 +55,17 @@ pub struct Config {
     pub path: PathBuf,
     /// Per command, its flags.
     sections: Vec<(String, Vec<FlagValues>)>,
-    /// Binance's key variables per environment: (environment, key var, secret var).
-    keys: Vec<(String, String, String)>,
+    /// Key variables: (venue, environment, [key, secret(, passphrase)]).
+    keys: Vec<(String, String, Vec<String>)>,
+    /// Servers: (venue, environment, flag, value) — `rest`/`ws` as `MARKET=URL`, or
+    /// the local exchange's `host`.
+    endpoints: Vec<(String, String, &'static str, String)>,
 }
+
+/// The venues a file can name, and how many key variables each takes.
+const VENUES: [(&str, usize); 2] = [("binance", 2), ("kucoin", 3)];
+/// The environments.
+const ENVIRONMENTS: [&str; 3] = ["live", "testnet", "local"];
 
 /// The file's line of byte `at`.
 fn line_of(text: &str, at: usize) -> usize {
@@ -88,49 +107,49 @@ pub fn load(path: &Path) -> Result<Config> {
     let root = doc.as_table();
     let mut sections = Vec::new();
     let mut keys = Vec::new();
+    let mut endpoints = Vec::new();
     for (name, item) in root.iter() {
         let key_span = root.key(name).and_then(|k| k.span());
         let Some(table) = item.as_table_like() else {
             bail!(
-                "{}: `{name}` is not a table ([run], [record], [exchange] or [keys.binance])",
+                "{}: `{name}` is not a table ([run], [record], [exchange], [keys.*] or [endpoints.*])",
                 at(key_span)
             );
         };
-        if name == "keys" {
+        if name == "keys" || name == "endpoints" {
             for (venue, v) in table.iter() {
                 let span = table.key(venue).and_then(|k| k.span());
-                if venue != "binance" {
+                let Some(&(_, n_vars)) = VENUES.iter().find(|(n, _)| *n == venue) else {
                     bail!(
-                        "{}: [keys.{venue}]: only [keys.binance] is read (KuCoin's keys: MINERVA_KUCOIN_API_*)",
+                        "{}: [{name}.{venue}]: the venues are binance and kucoin",
                         at(span)
                     );
-                }
-                let Some(envs) = v.as_table_like() else {
-                    bail!("{}: [keys.binance] must be a table", at(span));
                 };
-                for (env, pair) in envs.iter() {
+                let Some(envs) = v.as_table_like() else {
+                    bail!("{}: [{name}.{venue}] must be a table", at(span));
+                };
+                for (env, item) in envs.iter() {
                     let span = envs.key(env).and_then(|k| k.span());
-                    if !["live", "testnet", "local"].contains(&env) {
+                    if !ENVIRONMENTS.contains(&env) {
                         bail!(
-                            "{}: [keys.binance] {env}: the environments are live, testnet and local",
+                            "{}: [{name}.{venue}] {env}: the environments are live, testnet and local",
                             at(span)
                         );
                     }
-                    let names: Option<Vec<&str>> = pair
-                        .as_array()
-                        .map(|a| a.iter().map(|v| v.as_str()).collect::<Option<Vec<_>>>())
-                        .unwrap_or(None);
-                    let valid = |n: &str| {
-                        !n.is_empty() && n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-                    };
-                    match names.as_deref() {
-                        Some([k, s]) if valid(k) && valid(s) && k != s => {
-                            keys.push((env.to_string(), k.to_string(), s.to_string()));
+                    if name == "keys" {
+                        keys.push((
+                            venue.to_string(),
+                            env.to_string(),
+                            key_vars(item, n_vars).map_err(|e| {
+                                anyhow::anyhow!("{}: [keys.{venue}] {env}: {e}", at(span))
+                            })?,
+                        ));
+                    } else {
+                        for (flag, value) in servers(env, item).map_err(|e| {
+                            anyhow::anyhow!("{}: [endpoints.{venue}.{env}] {e}", at(span))
+                        })? {
+                            endpoints.push((venue.to_string(), env.to_string(), flag, value));
                         }
-                        _ => bail!(
-                            "{}: [keys.binance] {env}: expected [\"KEY_VARIABLE\", \"SECRET_VARIABLE\"] (two different environment variable names, not keys)",
-                            at(span)
-                        ),
                     }
                 }
             }
@@ -138,7 +157,7 @@ pub fn load(path: &Path) -> Result<Config> {
         }
         if !COMMANDS.contains(&name) {
             bail!(
-                "{}: [{name}]: the file configures [run], [record], [exchange] and [keys.binance]",
+                "{}: [{name}]: the file configures [run], [record], [exchange], [keys.*] and [endpoints.*]",
                 at(key_span)
             );
         }
@@ -205,7 +224,79 @@ pub fn load(path: &Path) -> Result<Config> {
         path: path.to_path_buf(),
         sections,
         keys,
+        endpoints,
     })
+}
+
+/// `["KEY_VAR", "SECRET_VAR"(, "PASSPHRASE_VAR")]`: `n` different variable names.
+fn key_vars(item: &toml_edit::Item, n: usize) -> Result<Vec<String>, String> {
+    let names: Option<Vec<String>> = item.as_array().and_then(|a| {
+        a.iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+    });
+    let valid =
+        |v: &String| !v.is_empty() && v.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+    let want = if n == 2 {
+        "[\"KEY_VARIABLE\", \"SECRET_VARIABLE\"]"
+    } else {
+        "[\"KEY_VARIABLE\", \"SECRET_VARIABLE\", \"PASSPHRASE_VARIABLE\"]"
+    };
+    match names {
+        Some(v)
+            if v.len() == n
+                && v.iter().all(valid)
+                && (0..n).all(|i| !v[i + 1..].contains(&v[i])) =>
+        {
+            Ok(v)
+        }
+        _ => Err(format!(
+            "expected {want} (different environment variable names, not keys)"
+        )),
+    }
+}
+
+/// An environment's servers: `host = "H:P"` for local; per market (spot, usdm, coinm)
+/// `{ rest = "URL", ws = "URL" }` for testnet and live. As flags and values.
+fn servers(env: &str, item: &toml_edit::Item) -> Result<Vec<(&'static str, String)>, String> {
+    let Some(t) = item.as_table_like() else {
+        return Err("must be a table".into());
+    };
+    let mut out = Vec::new();
+    for (key, v) in t.iter() {
+        if env == "local" {
+            match (key, v.as_str()) {
+                ("host", Some(h)) if !h.is_empty() && !h.contains("://") => {
+                    out.push(("host", h.to_string()));
+                }
+                _ => {
+                    return Err(format!(
+                        "{key}: the local exchange takes host = \"HOST:PORT\""
+                    ));
+                }
+            }
+            continue;
+        }
+        let Some(servers) = v.as_table_like() else {
+            return Err(format!(
+                "{key}: expected {{ rest = \"URL\", ws = \"URL\" }}"
+            ));
+        };
+        for (kind, url) in servers.iter() {
+            let flag = match kind {
+                "rest" => "rest",
+                "ws" => "ws",
+                _ => return Err(format!("{key}.{kind}: the servers are rest and ws")),
+            };
+            let Some(url) = url.as_str() else {
+                return Err(format!("{key}.{kind}: expected a URL"));
+            };
+            let value = format!("{key}={url}");
+            super::access::parse_server(&value).map_err(|e| format!("{key}.{kind}: {e}"))?;
+            out.push((flag, value));
+        }
+    }
+    Ok(out)
 }
 
 /// The file to read: `--config F` (taken out of `argv`), else `MINERVA_CONFIG`, else
@@ -291,15 +382,32 @@ impl Config {
                 }
             }
         }
-        if cmd == "run" && !given(&argv, "key-env") {
-            let env = self.endpoint(&argv);
-            if let Some((_, k, s)) = self.keys.iter().find(|(e, ..)| *e == env) {
-                added.extend([
-                    "--key-env".into(),
-                    k.into(),
-                    "--secret-env".into(),
-                    s.into(),
-                ]);
+        if let Some(venue) = self.venue(&argv, &cmd) {
+            let env = self
+                .setting(&argv, &cmd, "endpoint")
+                .unwrap_or_else(|| "local".into());
+            // Keys: a run's, and a KuCoin recorder's (its full-depth snapshots are signed).
+            let wants_keys = cmd == "run" || venue == "kucoin";
+            if wants_keys && !given(&argv, "key-env") {
+                if let Some((.., vars)) =
+                    self.keys.iter().find(|(v, e, _)| *v == venue && *e == env)
+                {
+                    for (flag, var) in ["--key-env", "--secret-env", "--passphrase-env"]
+                        .iter()
+                        .zip(vars)
+                    {
+                        added.extend([(*flag).into(), var.into()]);
+                    }
+                }
+            }
+            for (.., flag, value) in self
+                .endpoints
+                .iter()
+                .filter(|(v, e, ..)| *v == venue && *e == env)
+            {
+                if !given(&argv, flag) {
+                    added.extend([format!("--{flag}").into(), value.into()]);
+                }
             }
         }
         let mut out = argv;
@@ -307,28 +415,41 @@ impl Config {
         out
     }
 
-    /// The run's environment: the command line's `--endpoint`, the file's, or local.
-    fn endpoint(&self, argv: &[OsString]) -> String {
+    /// The venue `cmd` reaches: a run's `--source` when it is a venue, a recorder's
+    /// `--venue` (Binance by default); none for the local exchange.
+    fn venue(&self, argv: &[OsString], cmd: &str) -> Option<String> {
+        let v = match cmd {
+            "run" => self.setting(argv, cmd, "source")?,
+            "record" => self
+                .setting(argv, cmd, "venue")
+                .unwrap_or_else(|| "binance".into()),
+            _ => return None,
+        };
+        VENUES.iter().any(|(n, _)| *n == v).then_some(v)
+    }
+
+    /// `--flag`'s value: the command line's, else the file's `[cmd]` one.
+    fn setting(&self, argv: &[OsString], cmd: &str, flag: &str) -> Option<String> {
         let args: Vec<String> = argv
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
+        let long = format!("--{flag}");
         for (k, a) in args.iter().enumerate() {
-            if a == "--endpoint" {
+            if *a == long {
                 if let Some(v) = args.get(k + 1) {
-                    return v.clone();
+                    return Some(v.clone());
                 }
             }
-            if let Some(v) = a.strip_prefix("--endpoint=") {
-                return v.to_string();
+            if let Some(v) = a.strip_prefix(&format!("{long}=")) {
+                return Some(v.to_string());
             }
         }
         self.sections
             .iter()
-            .find(|(n, _)| n == "run")
-            .and_then(|(_, v)| v.iter().find(|(f, _)| f == "endpoint"))
+            .find(|(n, _)| n == cmd)
+            .and_then(|(_, v)| v.iter().find(|(f, _)| f == flag))
             .and_then(|(_, v)| v.first().cloned())
-            .unwrap_or_else(|| "local".into())
     }
 
     /// Checks the file further than [`load`] does: each command's flags parse (values
@@ -338,17 +459,12 @@ impl Config {
     /// # Errors
     /// The first problem found.
     pub fn check(&self) -> Result<()> {
-        for (i, (e1, k1, s1)) in self.keys.iter().enumerate() {
-            for (e2, k2, s2) in &self.keys[i + 1..] {
-                let shared: Vec<&String> = [k1, s1]
-                    .into_iter()
-                    .filter(|v| *v == k2 || *v == s2)
-                    .collect();
-                if !shared.is_empty() {
+        for (i, (v1, e1, vars1)) in self.keys.iter().enumerate() {
+            for (v2, e2, vars2) in &self.keys[i + 1..] {
+                if let Some(shared) = vars1.iter().find(|v| vars2.contains(v)) {
                     bail!(
-                        "{}: [keys.binance] {e1} and {e2} share {}: each environment's keys live in their own variables",
+                        "{}: [keys.{v1}] {e1} and [keys.{v2}] {e2} share {shared}: each environment's keys live in their own variables",
                         self.path.display(),
-                        shared[0]
                     );
                 }
             }
@@ -397,21 +513,46 @@ impl Config {
                 "not set"
             }
         };
-        for env in ["live", "testnet", "local"] {
-            let (k, s) = match self.keys.iter().find(|(e, ..)| e == env) {
-                Some((_, k, s)) => (k.clone(), s.clone()),
-                None if env == "testnet" => (
-                    "MINERVA_BINANCE_TESTNET_API_KEY".into(),
-                    "MINERVA_BINANCE_TESTNET_API_SECRET".into(),
-                ),
-                None => (
-                    "MINERVA_BINANCE_API_KEY".into(),
-                    "MINERVA_BINANCE_API_SECRET".into(),
-                ),
+        for (venue, env) in [
+            ("binance", "live"),
+            ("binance", "testnet"),
+            ("binance", "local"),
+            ("kucoin", "live"),
+            ("kucoin", "local"),
+        ] {
+            let vars: Vec<String> = match self.keys.iter().find(|(v, e, _)| *v == venue && e == env)
+            {
+                Some((.., vars)) => vars.clone(),
+                None => default_key_vars(venue, env)
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect(),
             };
-            let _ = writeln!(out, "keys for {env}: {k} ({}), {s} ({})", set(&k), set(&s));
+            let shown: Vec<String> = vars.iter().map(|v| format!("{v} ({})", set(v))).collect();
+            let _ = writeln!(out, "keys for {venue} {env}: {}", shown.join(", "));
+        }
+        for (venue, env, flag, value) in &self.endpoints {
+            let _ = writeln!(out, "servers for {venue} {env}: --{flag} {value}");
         }
         out
+    }
+}
+
+/// The variables read when a file names none (the seed's names are further
+/// fallbacks, docs/operations.md).
+fn default_key_vars(venue: &str, env: &str) -> &'static [&'static str] {
+    use minerva::venues::{binance, kucoin};
+    match (venue, env) {
+        ("kucoin", _) => &[
+            kucoin::keys::API_KEY_VARS[0],
+            kucoin::keys::API_SECRET_VARS[0],
+            kucoin::keys::PASSPHRASE_VARS[0],
+        ],
+        (_, "testnet") => &[
+            binance::keys::TESTNET_API_KEY_VAR,
+            binance::keys::TESTNET_API_SECRET_VAR,
+        ],
+        _ => &[binance::keys::API_KEY_VAR, binance::keys::API_SECRET_VAR],
     }
 }
 

@@ -3,6 +3,7 @@
 //! flags into the library's configuration types and calls the library; what it prints
 //! is the library's reports.
 
+mod access;
 mod args;
 mod backtest;
 mod bench;
@@ -143,7 +144,7 @@ enum Cmd {
     /// Record live market streams (Binance's, or KuCoin's with --venue kucoin) into a
     /// recording database until stopped (or until the local exchange's recording
     /// ends), with a status line (docs/recording.md).
-    Record(record::Args),
+    Record(Box<record::Args>),
     /// Recording databases: import recorded files, list what a database holds.
     #[command(subcommand)]
     Db(db::Cmd),
@@ -213,7 +214,7 @@ pub fn run() -> Result<()> {
         Cmd::View(a) => view::run(a),
         Cmd::Run(a) => run::run(*a),
         Cmd::Exchange(a) => exchange::run(*a),
-        Cmd::Record(a) => record::run(a),
+        Cmd::Record(a) => record::run(*a),
         Cmd::Observe(a) => observe::run(*a),
         Cmd::Db(c) => db::run(c),
         Cmd::Tape(c) => tape::run(c),

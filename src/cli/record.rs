@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use minerva::core::Market;
 use minerva::store::Target;
 use minerva::store::recorder::{RecordConfig, RecordSource, Rotate, record};
-use minerva::venues::binance::endpoints::{self, Environment};
+use minerva::venues::binance::endpoints;
 use minerva::venues::binance::stream::LiveConfig;
 use minerva::venues::{FeedConfig, Venue};
 
@@ -40,13 +40,8 @@ pub struct Args {
     /// `market.db` becomes `market-YYYYMMDD-HHMMSS.db`, …, with no gap at the seams.
     #[arg(long, value_parser = str::parse::<Rotate>)]
     rotate: Option<Rotate>,
-    /// Where from: the local exchange at --host, the venue's testnet (Binance only),
-    /// or the venue.
-    #[arg(long, value_enum, default_value = "local")]
-    endpoint: Environment,
-    /// The local exchange's address.
-    #[arg(long, default_value = "127.0.0.1:9443")]
-    host: String,
+    #[command(flatten)]
+    access: super::access::Access,
     /// Seconds between status lines.
     #[arg(long, default_value_t = 1.0)]
     status_every: f64,
@@ -70,7 +65,7 @@ pub fn run(a: Args) -> Result<()> {
         bail!("--market: spot or usdm");
     }
     let market = a.market;
-    let hosts = a.endpoint.hosts(market, &a.host);
+    let hosts = a.access.binance_hosts(market)?;
     let streams: Vec<String> = match &a.streams {
         Some(s) => s
             .split(',')
@@ -112,7 +107,7 @@ pub fn run(a: Args) -> Result<()> {
         }
         let mut list: Option<Vec<u8>> = None;
         for (k, sym) in symbols.iter().enumerate() {
-            let mut c = super::args::kucoin_feed(a.endpoint, &a.host, market, sym, a.kucoin_book)?;
+            let mut c = a.access.kucoin_feed(market, sym, a.kucoin_book)?;
             c.seed = k as u64;
             // The symbol list the recording was made under goes with it.
             if list.is_none() {

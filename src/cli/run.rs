@@ -37,21 +37,8 @@ pub struct Args {
     /// --paper trades either venue's feed on the simulated exchange instead.
     #[arg(long)]
     source: String,
-    /// With --source binance or kucoin: the local exchange at --host, the venue's
-    /// testnet (Binance only: KuCoin has none), or the venue.
-    #[arg(long, value_enum, default_value = "local")]
-    endpoint: Environment,
-    /// The environment variable holding the Binance API key (default:
-    /// MINERVA_BINANCE_API_KEY, or MINERVA_BINANCE_TESTNET_API_KEY with --endpoint
-    /// testnet). The variable's name, never a key: keys come from the environment only.
-    #[arg(long, value_name = "VAR", requires = "secret_env")]
-    key_env: Option<String>,
-    /// The environment variable holding the Binance API secret (with --key-env).
-    #[arg(long, value_name = "VAR", requires = "key_env")]
-    secret_env: Option<String>,
-    /// The local exchange's address (--endpoint local).
-    #[arg(long, default_value = "127.0.0.1:9443")]
-    host: String,
+    #[command(flatten)]
+    access: super::access::Access,
     /// Symbol traded with --source binance (one; the strategy's `market` otherwise).
     #[arg(long)]
     symbols: Option<String>,
@@ -217,15 +204,15 @@ impl Args {
     /// The source, checked.
     fn from(&self, market: Market) -> Result<From> {
         if self.source == "binance" {
-            if self.endpoint == Environment::Live && !self.i_mean_it && !self.paper {
+            if self.access.endpoint == Environment::Live && !self.i_mean_it && !self.paper {
                 bail!(
                     "--endpoint live sends real orders with real money: add --i-mean-it to confirm (try --endpoint testnet first; docs/operations.md)"
                 );
             }
-            return Ok(From::Venue(self.endpoint.hosts(market, &self.host)));
+            return Ok(From::Venue(self.access.binance_hosts(market)?));
         }
         if self.source == "kucoin" {
-            if self.endpoint == Environment::Live && !self.i_mean_it && !self.paper {
+            if self.access.endpoint == Environment::Live && !self.i_mean_it && !self.paper {
                 bail!(
                     "--endpoint live sends real orders with real money: add --i-mean-it to confirm (rehearse on the local KuCoin venue first: --endpoint local; docs/kucoin.md)"
                 );
@@ -338,16 +325,16 @@ pub fn setup(a: &Args) -> Result<Setup> {
     if a.mlock {
         lock_memory()?;
     }
-    let families = key_families(a);
+    let families = a.access.binance_key_families();
     let (keys, from_env) = ApiKeys::from_vars_or_paper(&families);
     let gateway = match &from {
         From::Venue(hosts) if !a.paper => Some(hosts.clone()),
         _ => None,
     };
-    if gateway.is_some() && !from_env && a.endpoint != Environment::Local {
+    if gateway.is_some() && !from_env && a.access.endpoint != Environment::Local {
         bail!(
             "--endpoint {}: set {} and {} (keys are read from the environment only)",
-            a.endpoint.name(),
+            a.access.endpoint.name(),
             families[0].0,
             families[0].1
         );
@@ -388,13 +375,9 @@ pub fn setup(a: &Args) -> Result<Setup> {
             (live.fetch_spec()?, Some(live), Vec::new())
         }
         From::Kucoin => {
-            let feed = super::args::kucoin_feed(
-                a.endpoint,
-                &a.host,
-                market,
-                &strategy.market,
-                a.kucoin_book,
-            )?;
+            let feed = a
+                .access
+                .kucoin_feed(market, &strategy.market, a.kucoin_book)?;
             let keys = feed.keys.clone();
             let rest = feed.rest.clone();
             let mut live = FeedConfig::Kucoin(feed);
@@ -430,7 +413,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
             rest,
             spec: spec.clone(),
             keys,
-            time_sync: Duration::from_secs(if a.endpoint == Environment::Local {
+            time_sync: Duration::from_secs(if a.access.endpoint == Environment::Local {
                 1
             } else {
                 30
@@ -448,7 +431,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
             ws: hosts.ws,
             spec: spec.clone(),
             keys: keys.clone(),
-            time_sync: Duration::from_secs(if a.endpoint == Environment::Local {
+            time_sync: Duration::from_secs(if a.access.endpoint == Environment::Local {
                 1
             } else {
                 30
@@ -597,9 +580,9 @@ fn start_journal(a: &Args, s: &Setup) -> Result<Option<Arc<minerva::store::journ
         if a.paper {
             "paper".to_string()
         } else if a.source == "kucoin" {
-            format!("kucoin-{}", a.endpoint.name())
+            format!("kucoin-{}", a.access.endpoint.name())
         } else {
-            a.endpoint.name().to_string()
+            a.access.endpoint.name().to_string()
         }
     } else if s.live.is_some() {
         "paper".to_string()
@@ -961,25 +944,5 @@ pub fn run(a: Args) -> Result<()> {
         }
         .into()),
         None => Ok(()),
-    }
-}
-
-/// Where the Binance keys are read from: `--key-env`/`--secret-env`, else testnet's own
-/// variables for `--endpoint testnet` (never live's), else the documented names and the
-/// seed's fallbacks.
-fn key_families(a: &Args) -> Vec<(&'static str, &'static str)> {
-    use minerva::venues::binance::keys::{
-        KEY_FAMILIES, TESTNET_API_KEY_VAR, TESTNET_API_SECRET_VAR,
-    };
-    match (&a.key_env, &a.secret_env) {
-        // Named once per process: kept for its life, as the key types want.
-        (Some(k), Some(s)) => vec![(
-            Box::leak(k.clone().into_boxed_str()) as &'static str,
-            Box::leak(s.clone().into_boxed_str()) as &'static str,
-        )],
-        _ if a.endpoint == Environment::Testnet => {
-            vec![(TESTNET_API_KEY_VAR, TESTNET_API_SECRET_VAR)]
-        }
-        _ => KEY_FAMILIES.to_vec(),
     }
 }

@@ -31,11 +31,31 @@ impl KucoinKeys {
             (API_KEY_VARS[0], API_SECRET_VARS[0]),
             (API_KEY_VARS[1], API_SECRET_VARS[1]),
         ];
-        let (key, secret) = key_pair(&families)?;
+        Self::read(&families, &PASSPHRASE_VARS)
+    }
+
+    /// The keys in the variables named (`--key-env`, `--secret-env`,
+    /// `--passphrase-env`, or a configuration file's `[keys.kucoin]`): no fallback.
+    ///
+    /// # Errors
+    /// [`KeyError`] naming the variable that is missing or malformed (never a value).
+    pub fn from_vars(
+        key: &'static str,
+        secret: &'static str,
+        passphrase: &'static str,
+    ) -> Result<Self, KeyError> {
+        Self::read(&[(key, secret)], &[passphrase])
+    }
+
+    fn read(
+        families: &[(&'static str, &'static str)],
+        passphrase: &[&'static str],
+    ) -> Result<Self, KeyError> {
+        let (key, secret) = key_pair(families)?;
         Ok(Self::new(
             key,
             secret.into_bytes(),
-            first_var(&PASSPHRASE_VARS)?.into_bytes(),
+            first_var(passphrase)?.into_bytes(),
         ))
     }
 
