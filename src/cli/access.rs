@@ -242,7 +242,7 @@ mod tests {
             "https://api.binance.com",
             "spot=api.binance.com",
             "spot=ftp://x",
-            "futures=https://x",
+            "perp=https://x",
             "spot=https://x:99999",
             "spot=https://x/api",
             "spot=https://",
