@@ -278,17 +278,14 @@ impl File {
                     decimal(p, l, &r[10])?
                 )
             }
-            Kind::BookTicker => {
-                let (tx, ev) = (ms(p, l, &r[5])?, ms(p, l, &r[6])?);
-                format!(
-                    "{{\"stream\":\"{lower}@bookTicker\",\"data\":{{\"e\":\"bookTicker\",\"u\":{},\"s\":\"{symbol}\",\"b\":\"{}\",\"B\":\"{}\",\"a\":\"{}\",\"A\":\"{}\",\"T\":{tx},\"E\":{ev}}}}}",
-                    int(p, l, &r[0])?,
-                    decimal(p, l, &r[1])?,
-                    decimal(p, l, &r[2])?,
-                    decimal(p, l, &r[3])?,
-                    decimal(p, l, &r[4])?
-                )
-            }
+            Kind::BookTicker => super::made_up::book_ticker(
+                symbol,
+                int(p, l, &r[0])?.max(0) as u64,
+                (&decimal(p, l, &r[1])?, &decimal(p, l, &r[2])?),
+                (&decimal(p, l, &r[3])?, &decimal(p, l, &r[4])?),
+                (ms(p, l, &r[5])?, ms(p, l, &r[6])?),
+                true,
+            ),
         })
     }
 }

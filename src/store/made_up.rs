@@ -169,3 +169,26 @@ pub(crate) fn trade(
         symbol.to_ascii_lowercase()
     )
 }
+
+/// A `bookTicker` on `<symbol>@bookTicker`: spot's shape, or futures' (with `e`, `T`,
+/// `E`). `u` is on the depth stream's id scale; 0 when the source has none (the
+/// book's cross-check skips it).
+pub(crate) fn book_ticker(
+    symbol: &str,
+    u: u64,
+    (bid, bid_qty): (&str, &str),
+    (ask, ask_qty): (&str, &str),
+    (tx_ms, event_ms): (u64, u64),
+    futures: bool,
+) -> String {
+    let lower = symbol.to_ascii_lowercase();
+    if futures {
+        format!(
+            "{{\"stream\":\"{lower}@bookTicker\",\"data\":{{\"e\":\"bookTicker\",\"u\":{u},\"s\":\"{symbol}\",\"b\":\"{bid}\",\"B\":\"{bid_qty}\",\"a\":\"{ask}\",\"A\":\"{ask_qty}\",\"T\":{tx_ms},\"E\":{event_ms}}}}}"
+        )
+    } else {
+        format!(
+            "{{\"stream\":\"{lower}@bookTicker\",\"data\":{{\"u\":{u},\"s\":\"{symbol}\",\"b\":\"{bid}\",\"B\":\"{bid_qty}\",\"a\":\"{ask}\",\"A\":\"{ask_qty}\"}}}}"
+        )
+    }
+}

@@ -1,7 +1,8 @@
-//! Tardis.dev CSV files in: `incremental_book_L2` and `trades` of one Binance symbol
-//! (`binance` spot, `binance-futures` USDⓈ-M, `binance-delivery` COIN-M), gzip or
-//! plain, as one recording session of Binance-format lines that replays, backtests
-//! and reports as Minerva's own recordings do.
+//! Tardis.dev CSV files in: `incremental_book_L2` or `book_snapshot_25` (any
+//! `book_snapshot_N`), `trades` and `quotes` of one Binance symbol (`binance` spot,
+//! `binance-futures` USDⓈ-M, `binance-delivery` COIN-M), gzip or plain, as one
+//! recording session of Binance-format lines that replays, backtests and reports as
+//! Minerva's own recordings do.
 //!
 //! How the files become lines (Tardis' published format: docs.tardis.dev,
 //! "Downloadable CSV files"):
@@ -13,11 +14,22 @@
 //!   resets the book as Tardis says it must;
 //! * the other rows, grouped by `local_timestamp` (one exchange message each), become
 //!   `depthUpdate`s; `timestamp` is the event time, `local_timestamp` the receive time;
-//! * trades become `trade` messages (`side` is the taker's: `sell` → buyer is maker).
+//! * trades become `trade` messages (`side` is the taker's: `sell` → buyer is maker);
+//! * `book_snapshot_N` rows (the top N levels a side, columns `asks[i].price`,
+//!   `asks[i].amount`, `bids[i].price`, `bids[i].amount`; empty where the book is
+//!   shallower): the first becomes a REST snapshot, each next one a `depthUpdate`
+//!   of what changed — levels gone from the top N are removed — so after every row
+//!   the book is exactly that row's top N;
+//! * `quotes` rows (`ask_amount,ask_price,bid_price,bid_amount`) become `bookTicker`
+//!   messages (rows with an empty side are skipped).
 //!
 //! **Limits, stated:** Tardis' rows carry no update ids, so the ids are made up in
 //! order: a gap in the exchange's stream cannot be seen (each snapshot resyncs),
-//! and the book ticker cross-check has nothing to compare. Amounts and prices pass
+//! and the book ticker cross-check has nothing to compare (quotes carry `u` = 0,
+//! which it skips). A `book_snapshot_N` book is N levels deep: walls and voids
+//! beyond them are not seen, and the book is as fresh as the snapshots (Binance's
+//! are taken every 100 ms). One book source per import: incremental or snapshots,
+//! not both. Amounts and prices pass
 //! through as text, on the symbol's grid. Cold path; files are streamed (merged by
 //! `local_timestamp`), not loaded whole.
 
@@ -51,10 +63,54 @@ pub enum TardisError {
 enum Kind {
     Book,
     Trades,
+    /// `book_snapshot_N`: the top N levels a side per row.
+    Snapshot(usize),
+    Quotes,
+}
+
+impl Kind {
+    /// Columns a row has.
+    fn columns(self) -> usize {
+        match self {
+            Kind::Snapshot(n) => 4 + 4 * n,
+            _ => 8,
+        }
+    }
 }
 
 const BOOK_HEADER: &str = "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount";
 const TRADES_HEADER: &str = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount";
+const QUOTES_HEADER: &str =
+    "exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount";
+/// The most levels a `book_snapshot_N` row may carry (Tardis publishes 5 and 25).
+const MAX_SNAPSHOT_LEVELS: usize = 1000;
+
+/// `book_snapshot_N`'s header for `n` levels.
+fn snapshot_header(n: usize) -> String {
+    let mut h = String::from("exchange,symbol,timestamp,local_timestamp");
+    for i in 0..n {
+        h.push_str(&format!(
+            ",asks[{i}].price,asks[{i}].amount,bids[{i}].price,bids[{i}].amount"
+        ));
+    }
+    h
+}
+
+/// The kind a header names.
+fn kind_of(header: &str) -> Option<Kind> {
+    match header {
+        BOOK_HEADER => return Some(Kind::Book),
+        TRADES_HEADER => return Some(Kind::Trades),
+        QUOTES_HEADER => return Some(Kind::Quotes),
+        _ => {}
+    }
+    let cols = header.split(',').count();
+    let n = cols.checked_sub(4)? / 4;
+    (header.starts_with("exchange,symbol,timestamp,local_timestamp,asks[0].price,")
+        && (1..=MAX_SNAPSHOT_LEVELS).contains(&n)
+        && header == snapshot_header(n))
+    .then_some(Kind::Snapshot(n))
+}
 
 /// One CSV file, read a row at a time.
 struct Csv {
@@ -96,18 +152,16 @@ impl Csv {
             next: None,
         };
         let header = c.read_line()?.unwrap_or_default();
-        c.kind = match header.trim_end() {
-            BOOK_HEADER => Kind::Book,
-            TRADES_HEADER => Kind::Trades,
-            other => {
-                return Err(TardisError::Format {
-                    path: path.to_path_buf(),
-                    why: format!(
-                        "not a Tardis incremental_book_L2 or trades CSV (header `{other}`; expected `{BOOK_HEADER}` or `{TRADES_HEADER}`)"
-                    ),
-                });
-            }
+        let Some(kind) = kind_of(header.trim_end()) else {
+            let shown: String = header.trim_end().chars().take(120).collect();
+            return Err(TardisError::Format {
+                path: path.to_path_buf(),
+                why: format!(
+                    "not a Tardis incremental_book_L2, book_snapshot_N, trades or quotes CSV (header `{shown}`; expected e.g. `{BOOK_HEADER}`)"
+                ),
+            });
         };
+        c.kind = kind;
         c.advance()?;
         Ok(c)
     }
@@ -141,8 +195,12 @@ impl Csv {
                 continue;
             }
             let cells: Vec<String> = l.split(',').map(str::to_string).collect();
-            if cells.len() != 8 {
-                return Err(self.bad(format!("{} columns, expected 8", cells.len())));
+            if cells.len() != self.kind.columns() {
+                return Err(self.bad(format!(
+                    "{} columns, expected {}",
+                    cells.len(),
+                    self.kind.columns()
+                )));
             }
             self.next = Some(cells);
             return Ok(());
@@ -264,6 +322,13 @@ fn import_csv(
             }
         }
     }
+    let has = |f: fn(Kind) -> bool| inputs.iter().any(|c| f(c.kind));
+    if has(|k| k == Kind::Book) && has(|k| matches!(k, Kind::Snapshot(_))) {
+        return Err(tardis(TardisError::Format {
+            path: files.first().cloned().unwrap_or_default(),
+            why: "incremental_book_L2 and book_snapshot_N files together: import one book source (the incremental one is the whole book)".into(),
+        }));
+    }
     let Some(subject) = subject else {
         return Err(tardis(TardisError::Format {
             path: files.first().cloned().unwrap_or_default(),
@@ -295,6 +360,7 @@ fn import_csv(
     let mut st = State {
         ids: super::made_up::Ids::new(),
         trade_id: 0,
+        top: None,
     };
     loop {
         // The input whose next row is earliest (ties: the book first).
@@ -312,6 +378,10 @@ fn import_csv(
         let line = match c.kind {
             Kind::Book => book_message(c, &subject, futures, &mut st).map_err(tardis)?,
             Kind::Trades => Some(trade_message(c, &subject, futures, &mut st).map_err(tardis)?),
+            Kind::Snapshot(n) => {
+                snapshot_message(c, n, &subject, futures, &mut st).map_err(tardis)?
+            }
+            Kind::Quotes => quote_message(c, &subject, futures).map_err(tardis)?,
         };
         let Some(line) = line else { continue };
         if let Some(done) = out.push(recv_ns, &line)? {
@@ -329,6 +399,26 @@ struct State {
     ids: super::made_up::Ids,
     /// The last trade id made up (for rows without one).
     trade_id: u64,
+    /// The last `book_snapshot_N` row's levels: (bids, asks).
+    top: Option<(Vec<Level>, Vec<Level>)>,
+}
+
+/// A level of a snapshot row: its price as written, the price's canonical text (no
+/// trailing zeros: `1.50` and `1.5` are one level), its amount.
+#[derive(Debug, Clone)]
+struct Level {
+    px: String,
+    key: String,
+    qty: String,
+}
+
+/// A decimal's canonical text: trailing fractional zeros and a bare point dropped.
+fn canonical(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
 }
 
 fn level(cells: &[String]) -> String {
@@ -389,6 +479,118 @@ fn book_message(
     }))
 }
 
+/// Checks a row is of the import's exchange and symbol; its exchange time in µs.
+fn row_time(c: &Csv, r: &[String], s: &Subject) -> Result<u64, TardisError> {
+    if r[0] != s.exchange || r[1] != s.symbol {
+        return Err(c.bad(format!(
+            "{} {} among {} {} rows",
+            r[0], r[1], s.exchange, s.symbol
+        )));
+    }
+    r[2].parse()
+        .map_err(|_| c.bad(format!("timestamp `{}` is not microseconds", r[2])))
+}
+
+/// One `book_snapshot_N` row: the first as a REST snapshot, later ones as the
+/// `depthUpdate` that turns the previous row's book into this one (`None` when
+/// nothing changed).
+fn snapshot_message(
+    c: &mut Csv,
+    n: usize,
+    s: &Subject,
+    futures: bool,
+    st: &mut State,
+) -> Result<Option<String>, TardisError> {
+    let r = c.next.clone().expect("a row");
+    let exchange_us = row_time(c, &r, s)?;
+    let (mut bids, mut asks) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let at = 4 + 4 * i;
+        for (side, px, qty) in [
+            (&mut asks, &r[at], &r[at + 1]),
+            (&mut bids, &r[at + 2], &r[at + 3]),
+        ] {
+            if px.is_empty() && qty.is_empty() {
+                continue;
+            }
+            if !is_decimal(px) || !is_decimal(qty) {
+                return Err(c.bad(format!(
+                    "level {i}: price `{px}` / amount `{qty}` are not numbers"
+                )));
+            }
+            side.push(Level {
+                px: px.clone(),
+                key: canonical(px).to_string(),
+                qty: qty.clone(),
+            });
+        }
+    }
+    c.advance()?;
+    let ms = exchange_us / 1000;
+    let all = |v: &[Level]| -> Vec<String> {
+        v.iter()
+            .map(|l| super::made_up::level(&l.px, &l.qty))
+            .collect()
+    };
+    let line = match &st.top {
+        None => Some(st.ids.snapshot(&all(&bids), &all(&asks), ms, futures)),
+        Some((old_bids, old_asks)) => {
+            let b = changes(old_bids, &bids);
+            let a = changes(old_asks, &asks);
+            (!b.is_empty() || !a.is_empty()).then(|| st.ids.update(&s.symbol, &b, &a, ms, futures))
+        }
+    };
+    st.top = Some((bids, asks));
+    Ok(line)
+}
+
+/// The levels that turn side `old` into side `new`: those gone (amount 0), new or
+/// changed.
+fn changes(old: &[Level], new: &[Level]) -> Vec<String> {
+    let mut out = Vec::new();
+    for o in old {
+        if !new.iter().any(|l| l.key == o.key) {
+            out.push(super::made_up::level(&o.px, "0"));
+        }
+    }
+    for l in new {
+        let same = old
+            .iter()
+            .any(|o| o.key == l.key && canonical(&o.qty) == canonical(&l.qty));
+        if !same {
+            out.push(super::made_up::level(&l.px, &l.qty));
+        }
+    }
+    out
+}
+
+/// One `quotes` row as a `bookTicker` (`None` when a side is empty).
+fn quote_message(c: &mut Csv, s: &Subject, futures: bool) -> Result<Option<String>, TardisError> {
+    let r = c.next.clone().expect("a row");
+    let exchange_us = row_time(c, &r, s)?;
+    // ask_amount, ask_price, bid_price, bid_amount
+    let empty = r[4..8].iter().any(String::is_empty);
+    if !empty && !r[4..8].iter().all(|v| is_decimal(v)) {
+        return Err(c.bad(format!(
+            "quote `{},{},{},{}`: not numbers",
+            r[4], r[5], r[6], r[7]
+        )));
+    }
+    c.advance()?;
+    if empty {
+        return Ok(None);
+    }
+    let ms = exchange_us / 1000;
+    Ok(Some(super::made_up::book_ticker(
+        &s.symbol,
+        0,
+        (&r[6], &r[7]),
+        (&r[5], &r[4]),
+        (ms, ms),
+        futures,
+    )))
+}
+
 /// One trade row as a `trade` message.
 fn trade_message(
     c: &mut Csv,
@@ -397,15 +599,7 @@ fn trade_message(
     st: &mut State,
 ) -> Result<String, TardisError> {
     let r = c.next.clone().expect("a row");
-    if r[0] != s.exchange || r[1] != s.symbol {
-        return Err(c.bad(format!(
-            "{} {} among {} {} rows",
-            r[0], r[1], s.exchange, s.symbol
-        )));
-    }
-    let exchange_us: u64 = r[2]
-        .parse()
-        .map_err(|_| c.bad(format!("timestamp `{}` is not microseconds", r[2])))?;
+    let exchange_us = row_time(c, &r, s)?;
     if !is_decimal(&r[6]) || !is_decimal(&r[7]) {
         return Err(c.bad(format!(
             "price `{}` / amount `{}` are not numbers",
