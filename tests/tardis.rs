@@ -185,7 +185,53 @@ fn a_tardis_spot_import_replays_to_the_sessions_book_and_trades_and_backtests() 
     ]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("fitness"), "{out}");
-    let _ = std::fs::remove_dir_all(db.parent().unwrap());
+    // Imported straight into a tape: the same backtest.
+    let dir = db.parent().unwrap();
+    let tape = dir.join("tardis.tape");
+    let (book, trades) = (
+        dir.join("binance_incremental_book_L2_BTCUSDT.csv.gz"),
+        dir.join("binance_trades_BTCUSDT.csv"),
+    );
+    let (ok, tout, err) = common::minerva_out(&[
+        "db",
+        "import",
+        "--from",
+        "tardis",
+        book.to_str().unwrap(),
+        trades.to_str().unwrap(),
+        "--tape",
+        tape.to_str().unwrap(),
+        "--exchange-info",
+        &common::repo("sample/exchange_info_spot_btcusdt.json"),
+    ]);
+    assert!(ok, "{tout}{err}");
+    assert!(tout.contains("tape BTCUSDT"), "{tout}");
+    let (ok, tape_out, err) = common::minerva_out(&[
+        "backtest",
+        tape.to_str().unwrap(),
+        "--strategy",
+        &common::repo("strategy_0.toml"),
+    ]);
+    assert!(ok, "{tape_out}{err}");
+    let results = |o: &str| -> Vec<String> {
+        o.lines()
+            .filter(|l| l.contains("fitness") || l.contains("operations") || l.contains("PnL"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(!results(&out).is_empty(), "{out}");
+    assert_eq!(results(&tape_out), results(&out));
+    let scratch = || -> Vec<std::ffi::OsString> {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .filter(|n| n.to_string_lossy().starts_with("minerva-import-"))
+            .collect()
+    };
+    let leftovers = scratch();
+    assert!(leftovers.is_empty(), "the scratch database is removed");
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -213,7 +259,7 @@ fn what_is_not_a_tardis_file_is_refused_clearly() {
         (
             "header.csv",
             "a,b,c\n1,2,3\n",
-            "not a Tardis incremental_book_L2 or trades CSV",
+            "not a Tardis incremental_book_L2, book_snapshot_N, trades or quotes CSV",
         ),
         (
             "exchange.csv",
@@ -223,6 +269,16 @@ fn what_is_not_a_tardis_file_is_refused_clearly() {
         (
             "row.csv",
             "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\nbinance,BTCUSDT,1,1,true,bid,1\n",
+            "line 2: 7 columns, expected 8",
+        ),
+        (
+            "snap.csv",
+            "exchange,symbol,timestamp,local_timestamp,asks[0].price,asks[0].amount,bids[0].price,bids[0].amount\nbinance,BTCUSDT,1,1,x,1,2,3\n",
+            "line 2: level 0: price `x`",
+        ),
+        (
+            "quotes.csv",
+            "exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount\nbinance,BTCUSDT,1,1,1,2,3\n",
             "line 2: 7 columns, expected 8",
         ),
         (
@@ -246,5 +302,179 @@ fn what_is_not_a_tardis_file_is_refused_clearly() {
         assert!(err.contains(says), "{name}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Writes the session's book as Tardis' `book_snapshot_25` (the top 25 levels a side
+/// after each depth update, as a book kept by the test from the session's own
+/// messages) and its bookTickers as `quotes`: (snapshots, quotes, bookTickers).
+fn write_tardis_snapshots(dir: &Path, files: &[PathBuf]) -> (PathBuf, PathBuf, usize) {
+    let lines = common::capture(files);
+    let mut book = common::PlainBook::default();
+    let mut header = String::from("exchange,symbol,timestamp,local_timestamp");
+    for i in 0..25 {
+        header.push_str(&format!(
+            ",asks[{i}].price,asks[{i}].amount,bids[{i}].price,bids[{i}].amount"
+        ));
+    }
+    let mut snaps = header + "\n";
+    let mut quotes = String::from(
+        "exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount\n",
+    );
+    let mut tickers = 0;
+    for (ns, v) in &lines {
+        let us = ns / 1000;
+        if book.on(v) {
+            let exch = v
+                .get("data")
+                .and_then(|d| d["E"].as_u64())
+                .map_or(us, |ms| ms * 1000);
+            let mut row = format!("binance,BTCUSDT,{exch},{us}");
+            let (bids, asks) = book.top(25);
+            for i in 0..25 {
+                for side in [asks.get(i), bids.get(i)] {
+                    match side {
+                        Some((p, q)) => row.push_str(&format!(",{p},{q}")),
+                        None => row.push_str(",,"),
+                    }
+                }
+            }
+            snaps.push_str(&row);
+            snaps.push('\n');
+            continue;
+        }
+        let Some(d) = v.get("data") else { continue };
+        if d.get("e").is_none() && d.get("u").is_some() && d.get("b").is_some() {
+            // A spot bookTicker.
+            quotes.push_str(&format!(
+                "binance,BTCUSDT,{us},{us},{},{},{},{}\n",
+                d["A"].as_str().unwrap(),
+                d["a"].as_str().unwrap(),
+                d["b"].as_str().unwrap(),
+                d["B"].as_str().unwrap()
+            ));
+            tickers += 1;
+        }
+    }
+    let snaps_path = dir.join("binance_book_snapshot_25_BTCUSDT.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&snaps_path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(snaps.as_bytes()).unwrap();
+    gz.finish().unwrap();
+    let quotes_path = dir.join("binance_quotes_BTCUSDT.csv");
+    std::fs::write(&quotes_path, quotes).unwrap();
+    (snaps_path, quotes_path, tickers)
+}
+
+#[test]
+fn tardis_book_snapshots_and_quotes_import_as_a_top_25_book_and_its_tickers() {
+    let dir = common::fresh_dir("tardis-snapshots");
+    let session = Session {
+        files: sample(),
+        exchange: "binance",
+        futures: false,
+        exchange_info: None,
+    };
+    let (snaps, quotes, tickers) = write_tardis_snapshots(&dir, &session.files);
+    let (_, trades) = write_tardis(&dir, &session);
+    let db = dir.join("snapshots.db");
+    let (ok, out, err) = common::minerva_out(&[
+        "db",
+        "import",
+        "--from",
+        "tardis",
+        snaps.to_str().unwrap(),
+        quotes.to_str().unwrap(),
+        trades.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}{err}");
+    let info = common::repo("sample/exchange_info_spot_btcusdt.json");
+    let files: Vec<String> = session
+        .files
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let original = replay_json(
+        &files.iter().map(String::as_str).collect::<Vec<_>>(),
+        Some(&info),
+    );
+    let imported = replay_json(&[db.to_str().unwrap()], Some(&info));
+    // The book is the top 25: its best ten levels and the trades are the session's.
+    assert_eq!(imported["top10"], original["top10"]);
+    assert_eq!(imported["trades"], original["trades"]);
+    assert_eq!(imported["final_bid_levels"], 25, "{imported}");
+    assert_eq!(imported["final_ask_levels"], 25, "{imported}");
+    assert_eq!(imported["gaps"], 0);
+    // Every quote is a bookTicker: the top of book exports as the session's, but
+    // for the update ids Tardis does not carry.
+    let top = |db: &str| -> Vec<String> {
+        let (ok, out, err) = common::minerva_out(&[
+            "db",
+            "export",
+            db,
+            "--format",
+            "csv",
+            "--view",
+            "top_of_book",
+        ]);
+        assert!(ok, "{err}");
+        let mut lines = out.lines();
+        let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let cols: Vec<usize> = ["recv_ns", "bid", "bid_qty", "ask", "ask_qty"]
+            .iter()
+            .map(|c| {
+                head.iter()
+                    .position(|h| h == c)
+                    .unwrap_or_else(|| panic!("{c} in {head:?}"))
+            })
+            .collect();
+        lines
+            .map(|l| {
+                let cells: Vec<&str> = l.split(',').collect();
+                // Tardis keeps microseconds: so does the comparison.
+                let mut row: Vec<String> = cols.iter().map(|&k| cells[k].to_string()).collect();
+                row[0] = (row[0].parse::<u64>().unwrap() / 1000).to_string();
+                row.join(",")
+            })
+            .collect()
+    };
+    let recorded = dir.join("recorded.db");
+    let mut args = vec!["db", "import"];
+    args.extend(files.iter().map(String::as_str));
+    args.extend(["--db", recorded.to_str().unwrap()]);
+    let (ok, _, err) = common::minerva_out(&args);
+    assert!(ok, "{err}");
+    let (a, b) = (top(db.to_str().unwrap()), top(recorded.to_str().unwrap()));
+    assert_eq!(a.len(), tickers);
+    assert!(tickers > 1000, "{tickers}");
+    assert_eq!(a, b);
+    // A backtest reads it as any recording.
+    let (ok, out, err) = common::minerva_out(&[
+        "backtest",
+        db.to_str().unwrap(),
+        "--strategy",
+        &common::repo("strategy_0.toml"),
+        "--exchange-info",
+        &info,
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("fitness"), "{out}");
+    // One book source at a time.
+    let (book, _) = write_tardis(&dir, &session);
+    let (ok, _, err) = common::minerva_out(&[
+        "db",
+        "import",
+        "--from",
+        "tardis",
+        book.to_str().unwrap(),
+        snaps.to_str().unwrap(),
+        "--db",
+        dir.join("mixed.db").to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("import one book source"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -236,7 +236,7 @@ impl WindowArgs {
 }
 
 /// `--period`: a duration from 1 ms to 30 days.
-fn parse_period(v: &str) -> Result<Duration, String> {
+pub fn parse_period(v: &str) -> Result<Duration, String> {
     match minerva::sim::latency::duration_us(v) {
         Ok(us) if us >= 1_000 => Ok(Duration { us }),
         _ => Err(format!(

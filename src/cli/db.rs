@@ -19,11 +19,19 @@ pub enum Cmd {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// The database (created when absent): a SQLite file or `postgres://…`.
-        #[arg(long, visible_alias = "store")]
-        db: String,
+        #[arg(long, visible_alias = "store", required_unless_present = "tape")]
+        db: Option<String>,
+        /// A tape to write instead of a database (`backtest`/`evolve` read it): the
+        /// import goes through a scratch SQLite file, then `tape build`'s decoding.
+        #[arg(long, conflicts_with = "db")]
+        tape: Option<PathBuf>,
+        /// With --tape: the symbol's exchangeInfo (its grids), when the data does not
+        /// carry it.
+        #[arg(long, requires = "tape")]
+        exchange_info: Option<PathBuf>,
         /// What the files are: Minerva's and other tools' captures (a session per
-        /// file), Tardis.dev CSV (`incremental_book_L2` and `trades` of one Binance
-        /// symbol, gzip or plain), or Binance's public archive (trades, aggTrades,
+        /// file), Tardis.dev CSV (`incremental_book_L2` or `book_snapshot_N`, `trades`
+        /// and `quotes` of one Binance symbol, gzip or plain), or Binance's public archive (trades, aggTrades,
         /// klines, futures bookTicker of one symbol; .zip as downloaded): one session
         /// each (docs/recording.md).
         #[arg(long, value_enum, default_value = "captures")]
@@ -60,6 +68,12 @@ pub enum Cmd {
         /// Journal views: only these runs (comma-separated ids; default all).
         #[arg(long, value_delimiter = ',')]
         run: Vec<i64>,
+        /// With --view book: the interval between samples of the book (1s, 100ms, 1m).
+        #[arg(long, default_value = "1s", value_parser = super::args::parse_period)]
+        every: super::time::Duration,
+        /// With --view book: the levels a side in each sample.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        levels: u16,
         /// lines: a directory (one file per session; default stdout);
         /// csv: a file (default stdout); parquet: a file (required).
         #[arg(long)]
@@ -81,6 +95,9 @@ pub enum ViewArg {
     Candles1m,
     /// Recorded `@kline_1m` messages.
     Klines,
+    /// The replayed book's best --levels levels a side every --every (while in
+    /// sync): session, at_ns, symbol, bid_price_1, bid_qty_1, ask_price_1, ….
+    Book,
     /// Journal: intents and the risk manager's verdicts.
     Decisions,
     /// Journal: order requests.
@@ -106,6 +123,8 @@ impl ViewArg {
             Self::TopOfBook => Ok(View::TopOfBook),
             Self::Candles1m => Ok(View::Candles1m),
             Self::Klines => Ok(View::Klines),
+            // Not a stored view: `export_book` replays the sessions (never asked here).
+            Self::Book => Ok(View::Trades),
             Self::Decisions => Err(JournalView::Decisions),
             Self::Orders => Err(JournalView::Orders),
             Self::Reports => Err(JournalView::Reports),
@@ -122,7 +141,7 @@ impl ViewArg {
 pub enum ImportFrom {
     /// Recorded lines: hftbacktest and cryptofeed captures, JSON lines.
     Captures,
-    /// Tardis.dev CSV: incremental_book_L2 and trades.
+    /// Tardis.dev CSV: incremental_book_L2 or book_snapshot_N, trades, quotes.
     Tardis,
     /// data.binance.vision: trades, aggTrades, klines, futures bookTicker (no book).
     BinanceArchive,
@@ -151,18 +170,66 @@ pub fn run(c: Cmd) -> Result<()> {
     match c {
         Cmd::Import {
             files,
+            db: None,
+            tape: Some(tape),
+            from,
+            symbol,
+            market,
+            exchange_info,
+        } => {
+            // A scratch database beside nothing else, removed whatever happens.
+            let scratch = std::env::temp_dir().join(format!(
+                "minerva-import-{}-{}.db",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ));
+            struct Remove(PathBuf);
+            impl Drop for Remove {
+                fn drop(&mut self) {
+                    for ext in ["", "-wal", "-shm"] {
+                        let mut p = self.0.clone().into_os_string();
+                        p.push(ext);
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
+            }
+            let _scratch = Remove(scratch.clone());
+            run(Cmd::Import {
+                files,
+                db: Some(scratch.display().to_string()),
+                tape: None,
+                from,
+                symbol,
+                market,
+                exchange_info: None,
+            })?;
+            let opts = minerva::replay::ReplayOptions {
+                exchange_info,
+                ..Default::default()
+            };
+            let sessions = minerva::store::expand(std::slice::from_ref(&scratch))?;
+            super::tape::build_tape(&sessions, opts, &tape)
+        }
+        Cmd::Import {
+            files,
             db,
             from,
             symbol,
             market,
-        } => match from {
-            _ if from != ImportFrom::Hftbacktest && (symbol.is_some() || market.is_some()) => {
+            ..
+        } => match (from, db.unwrap_or_default()) {
+            (_, db) if db.is_empty() => bail!("db import: give --db or --tape"),
+            (from, _)
+                if from != ImportFrom::Hftbacktest && (symbol.is_some() || market.is_some()) =>
+            {
                 bail!("--symbol and --market are for --from hftbacktest (other files name both)")
             }
-            ImportFrom::Captures => import(&files, &db),
-            ImportFrom::Tardis => import_tardis(&files, &db),
-            ImportFrom::BinanceArchive => import_archive(&files, &db),
-            ImportFrom::Hftbacktest => {
+            (ImportFrom::Captures, db) => import(&files, &db),
+            (ImportFrom::Tardis, db) => import_tardis(&files, &db),
+            (ImportFrom::BinanceArchive, db) => import_archive(&files, &db),
+            (ImportFrom::Hftbacktest, db) => {
                 let (Some(symbol), Some(market)) = (symbol, market) else {
                     bail!(
                         "--from hftbacktest: give --symbol and --market (its files name neither)"
@@ -192,8 +259,18 @@ pub fn run(c: Cmd) -> Result<()> {
             view,
             session,
             run,
+            every,
+            levels,
             out,
         } => match (format, view.split()) {
+            _ if view == ViewArg::Book => export_book(
+                &db,
+                format,
+                &session,
+                every.us * 1000,
+                usize::from(levels),
+                out.as_deref(),
+            ),
             (Format::Parquet, split) => export_parquet(&db, split, &session, &run, out.as_deref()),
             (_, Err(table)) => export_journal(&db, table, &run, out.as_deref()),
             (Format::Lines, Ok(_)) => export_lines(&db, &session, out.as_deref()),
@@ -433,6 +510,88 @@ fn export_parquet(
         Err(table) => minerva::store::journal::export_parquet(Path::new(db), table, runs, out)?,
     };
     eprintln!("{}: {n} rows", out.display());
+    Ok(())
+}
+
+/// `--view book`: the sessions replayed, the book sampled (`replay::book_rows`), as
+/// CSV or Parquet. Parquet types its columns in a first pass: the sessions are
+/// replayed twice.
+fn export_book(
+    db: &str,
+    format: Format,
+    sessions: &[i64],
+    every_ns: u64,
+    levels: usize,
+    out: Option<&Path>,
+) -> Result<()> {
+    use minerva::replay::book_rows::{book_columns, book_rows};
+    let target = Target::parse(db);
+    let wanted: Vec<(Vec<String>, Vec<PathBuf>)> = minerva::store::expand(&[PathBuf::from(db)])?
+        .into_iter()
+        .filter_map(|p| {
+            let (_, id) = minerva::store::session_path(&p)?;
+            (sessions.is_empty() || sessions.contains(&id)).then(|| (vec![id.to_string()], vec![p]))
+        })
+        .collect();
+    if wanted.is_empty() {
+        bail!(
+            "{}: no session to sample{}",
+            target.display(),
+            if sessions.is_empty() {
+                ""
+            } else {
+                " among --session"
+            }
+        );
+    }
+    let opts = minerva::replay::ReplayOptions::default();
+    let names = book_columns(&["session"], levels);
+    let n = match format {
+        Format::Parquet => {
+            let Some(out) = out else {
+                bail!("--format parquet: give the file to write with --out");
+            };
+            use minerva::store::parquet::{Cell, write_table};
+            let mut rows = 0;
+            write_table::<anyhow::Error>(out, Some(&names), &mut |push| {
+                rows = book_rows(&wanted, &opts, every_ns, levels, &mut |cells| {
+                    let cells: Vec<Cell<'_>> = cells
+                        .iter()
+                        .map(|c| {
+                            if c.is_empty() {
+                                Cell::Null
+                            } else {
+                                Cell::Text(c)
+                            }
+                        })
+                        .collect();
+                    push(&cells).map_err(|e| format!("{e:#}"))
+                })?;
+                Ok(())
+            })?;
+            rows
+        }
+        // The book has no lines of its own: CSV unless Parquet is asked.
+        Format::Csv | Format::Lines => {
+            let sink: Box<dyn Write> = match out {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path).with_context(|| format!("{}", path.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            let mut w = csv::WriterBuilder::new().from_writer(sink);
+            w.write_record(&names)?;
+            let n = book_rows(&wanted, &opts, every_ns, levels, &mut |cells| {
+                w.write_record(cells).map_err(|e| e.to_string())
+            })?;
+            w.flush()?;
+            n
+        }
+    };
+    eprintln!(
+        "book: {n} rows ({levels} levels a side every {} ms)",
+        every_ns / 1_000_000
+    );
     Ok(())
 }
 

@@ -71,14 +71,23 @@ fn build(a: BuildArgs) -> Result<()> {
     if files.iter().any(|f| Tape::is_tape_file(f)) {
         bail!("the input is a tape already: give the recorded files it came from");
     }
-    let mut opts = ReplayOptions {
+    let opts = ReplayOptions {
         market: a.data.grids.data_market,
         exchange_info: a.data.grids.exchange_info.clone(),
         symbol: a.symbol.clone(),
         ..Default::default()
     };
+    build_tape(&files, opts, &a.out)
+}
+
+/// Decodes `files` (recorded files, or a database's sessions) once into the tape
+/// `out`: `tape build`, and `db import --tape`.
+///
+/// # Errors
+/// Several symbols and none named, data that does not decode, a file not written.
+pub fn build_tape(files: &[PathBuf], mut opts: ReplayOptions, out: &std::path::Path) -> Result<()> {
     if opts.symbol.is_none() {
-        let table = replay::symbol_table(&files, &opts)?;
+        let table = replay::symbol_table(files, &opts)?;
         match table.specs() {
             [one] => opts.symbol = Some(one.name.to_string()),
             many => bail!(
@@ -91,12 +100,12 @@ fn build(a: BuildArgs) -> Result<()> {
             ),
         }
     }
-    let (spec, frames) = symbol_data(&files, 1, &opts)?;
+    let (spec, frames) = symbol_data(files, 1, &opts)?;
     let started = std::time::Instant::now();
     let tape = Tape::record(&frames, &spec);
-    tape.save(&spec, &a.out)
-        .with_context(|| format!("writing {}", a.out.display()))?;
-    let bytes = std::fs::metadata(&a.out).map_or(0, |m| m.len());
+    tape.save(&spec, out)
+        .with_context(|| format!("writing {}", out.display()))?;
+    let bytes = std::fs::metadata(out).map_or(0, |m| m.len());
     println!(
         "tape {} ({} {}): {} messages from {} frames ({} undecodable, {} tickers and candles left out), {:.1} MB, in {:.3} s → {}",
         spec.name,
@@ -108,7 +117,7 @@ fn build(a: BuildArgs) -> Result<()> {
         tape.dropped,
         bytes as f64 / 1e6,
         started.elapsed().as_secs_f64(),
-        a.out.display()
+        out.display()
     );
     Ok(())
 }

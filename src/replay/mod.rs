@@ -9,6 +9,7 @@
 //! where it was received and the events before it wait in the book's buffer, as live.
 
 pub mod bench;
+pub mod book_rows;
 mod infer;
 mod report;
 pub mod signal_report;

@@ -789,3 +789,90 @@ pub fn capture(files: &[PathBuf]) -> Vec<(u64, serde_json::Value)> {
     out.sort_by_key(|(ns, _)| *ns);
     out
 }
+
+/// A level's (price, qty) as the exchange wrote them.
+pub type PlainLevel = (String, String);
+
+/// A spot book kept the plain way — a sorted map a side, updates received before
+/// the REST snapshot held for it, those it already holds dropped — from a session's
+/// recorded messages, to check what the library's book gives (imports, exports).
+#[derive(Default)]
+pub struct PlainBook {
+    /// price in 1e-8 steps → (price text, qty text).
+    pub bids: std::collections::BTreeMap<i64, PlainLevel>,
+    /// As `bids`.
+    pub asks: std::collections::BTreeMap<i64, PlainLevel>,
+    last_id: Option<u64>,
+    pending: Vec<serde_json::Value>,
+}
+
+impl PlainBook {
+    fn set(side: &mut std::collections::BTreeMap<i64, PlainLevel>, l: &serde_json::Value) {
+        let (p, q) = (l[0].as_str().unwrap(), l[1].as_str().unwrap());
+        let key = (p.parse::<f64>().unwrap() * 1e8).round() as i64;
+        if q.parse::<f64>().unwrap() == 0.0 {
+            side.remove(&key);
+        } else {
+            side.insert(key, (p.to_string(), q.to_string()));
+        }
+    }
+
+    fn apply(&mut self, d: &serde_json::Value) {
+        for l in d["b"].as_array().unwrap() {
+            Self::set(&mut self.bids, l);
+        }
+        for l in d["a"].as_array().unwrap() {
+            Self::set(&mut self.asks, l);
+        }
+    }
+
+    /// True once a snapshot was loaded.
+    pub fn synced(&self) -> bool {
+        self.last_id.is_some()
+    }
+
+    /// One recorded message; true when the book changed (a snapshot, or a depth
+    /// update applied).
+    pub fn on(&mut self, v: &serde_json::Value) -> bool {
+        if let Some(id) = v.get("lastUpdateId").and_then(|x| x.as_u64()) {
+            self.bids.clear();
+            self.asks.clear();
+            for l in v["bids"].as_array().unwrap() {
+                Self::set(&mut self.bids, l);
+            }
+            for l in v["asks"].as_array().unwrap() {
+                Self::set(&mut self.asks, l);
+            }
+            self.last_id = Some(id);
+            for d in std::mem::take(&mut self.pending) {
+                if d["u"].as_u64().unwrap() > id {
+                    self.apply(&d);
+                }
+            }
+            return true;
+        }
+        let Some(d) = v.get("data").filter(|d| d["e"] == "depthUpdate") else {
+            return false;
+        };
+        match self.last_id {
+            None => {
+                self.pending.push(d.clone());
+                false
+            }
+            // Spot: updates with u ≤ the snapshot's id are already in it.
+            Some(id) if d["u"].as_u64().unwrap() > id => {
+                self.apply(d);
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// The best `n` levels a side as (price, qty) text: (bids, asks).
+    pub fn top(&self, n: usize) -> (Vec<PlainLevel>, Vec<PlainLevel>) {
+        (
+            self.bids.values().rev().take(n).cloned().collect(),
+            self.asks.values().take(n).cloned().collect(),
+        )
+    }
+}
