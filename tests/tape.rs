@@ -158,3 +158,100 @@ fn evolve_reads_a_tape_as_it_reads_the_files() {
     assert_eq!(untimed(strip(&pa, &out_a)), untimed(strip(&pb, &out_b)));
     assert_eq!(strip(&sa, &out_a), strip(&sb, &out_b));
 }
+
+/// `minerva signal` and `minerva report` read a tape as they read the files it came
+/// from: the same operations and refusals, the same page data.
+#[test]
+fn signal_and_report_read_a_tape_as_they_read_the_files() {
+    let tape = temp("signal-report");
+    let info = common::repo("sample/exchange_info_spot_btcusdt.json");
+    let files = sample();
+    let mut build = vec!["tape", "build"];
+    build.extend(files.iter().map(String::as_str));
+    build.extend(["--exchange-info", &info, "--out", tape.to_str().unwrap()]);
+    common::minerva_ok(&build);
+    let strategy = common::repo("strategy_0.toml");
+    // A loosened strategy, so operations are proposed and sized.
+    let loose = [
+        "--maker-fee",
+        "0",
+        "--taker-fee",
+        "0",
+        "--short-pressure",
+        "0.6",
+        "--long-pressure",
+        "0.4",
+        "--max-concurrent-trades",
+        "20",
+        "--void-height",
+        "-1000000",
+        "--void-prominence",
+        "0",
+    ];
+    let mut a = vec!["signal", "--json"];
+    a.extend(files.iter().map(String::as_str));
+    a.extend(["--exchange-info", &info, "--strategy", &strategy]);
+    a.extend(loose);
+    let mut b = vec![
+        "signal",
+        "--json",
+        tape.to_str().unwrap(),
+        "--strategy",
+        &strategy,
+    ];
+    b.extend(loose);
+    let (sa, sb) = (common::minerva_ok(&a), common::minerva_ok(&b));
+    assert!(
+        sa.lines().filter(|l| l.contains("\"operation\"")).count() > 2,
+        "{sa}"
+    );
+    assert_eq!(sa, sb);
+    // The report: the backtest, the operations and the pictures' data.
+    let (pa, pb) = (tape.with_extension("a.html"), tape.with_extension("b.html"));
+    let mut a = vec!["report"];
+    a.extend(files.iter().map(String::as_str));
+    a.extend(["--exchange-info", &info, "--strategy", &strategy]);
+    a.extend(loose);
+    a.extend(["--out", pa.to_str().unwrap()]);
+    let mut b = vec!["report", tape.to_str().unwrap(), "--strategy", &strategy];
+    b.extend(loose);
+    b.extend(["--out", pb.to_str().unwrap()]);
+    common::minerva_ok(&a);
+    common::minerva_ok(&b);
+    let page = |p: &PathBuf| common::report_data(&std::fs::read_to_string(p).unwrap());
+    let (da, db) = (page(&pa), page(&pb));
+    for p in [&tape, &pa, &pb] {
+        let _ = std::fs::remove_file(p);
+    }
+    assert!(
+        da["backtest"]["operations"]
+            .as_array()
+            .is_some_and(|o| !o.is_empty()),
+        "{da}"
+    );
+    let (mut da, mut db) = (da, db);
+    for d in [&mut da, &mut db] {
+        strip_input_line(d);
+    }
+    assert_eq!(da, db);
+}
+
+/// Takes out what names the input (frames, or decoded messages) from the page data:
+/// the backtest text's first line and its frame counts.
+fn strip_input_line(v: &mut serde_json::Value) {
+    if let Some(o) = v.as_object_mut() {
+        for k in ["frames", "window_frames"] {
+            o.remove(k);
+        }
+    }
+    match v {
+        serde_json::Value::String(s) if s.starts_with("backtest ") => {
+            if let Some((_, rest)) = s.split_once('\n') {
+                *s = rest.to_string();
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_input_line),
+        serde_json::Value::Object(o) => o.values_mut().for_each(strip_input_line),
+        _ => {}
+    }
+}

@@ -131,6 +131,94 @@ pub enum Input<'a> {
     Tape(&'a Tape),
 }
 
+/// What reaches a book, one item at a time (for cold readers of an [`Input`]: the
+/// report's pictures, `signal`): an event, or a REST snapshot whole.
+#[derive(Debug, Clone, Copy)]
+pub enum BookInput<'a> {
+    /// A decoded event.
+    Event(&'a crate::core::MarketEvent),
+    /// A REST snapshot.
+    Snapshot(&'a crate::core::DepthSnapshot),
+    /// The end of a recorded frame: every event it held was handed out (a depth
+    /// event of many levels comes in several chunks; the book is whole only here).
+    FrameEnd,
+}
+
+impl Input<'_> {
+    /// Recorded time of the first and the last message, ns (0 when empty).
+    pub fn span_ns(&self) -> (u64, u64) {
+        match self {
+            Input::Frames(f) => (f.first().map_or(0, |x| x.1), f.last().map_or(0, |x| x.1)),
+            Input::Tape(t) => (
+                t.time_ns(0).unwrap_or(0),
+                t.time_ns(t.len().saturating_sub(1)).unwrap_or(0),
+            ),
+        }
+    }
+
+    /// Hands `f` every event and snapshot of the input in order, with the recorded
+    /// time of its frame (ns): frames decoded for `spec` as the feed stage decodes
+    /// them, or a tape's messages (its snapshots gathered whole). Cold: it builds
+    /// each snapshot.
+    pub fn for_each_book_input(&self, spec: &SymbolSpec, f: &mut dyn FnMut(u64, BookInput<'_>)) {
+        use crate::core::DepthSnapshot;
+        use crate::pipeline::FeedMsg;
+        match self {
+            Input::Frames(frames) => {
+                let mut dec = crate::venues::MarketDecoder::for_symbol(spec);
+                for (bytes, at) in frames.iter() {
+                    let r = dec.decode(bytes, *at, &mut |ev| f(*at, BookInput::Event(ev)));
+                    if let Ok(crate::venues::wire::Decoded::Snapshot { .. }) = r {
+                        if let Ok(snap) =
+                            crate::venues::parse_depth_snapshot(spec.venue, bytes, spec)
+                        {
+                            f(*at, BookInput::Snapshot(&snap));
+                        }
+                    }
+                    f(*at, BookInput::FrameEnd);
+                }
+            }
+            Input::Tape(tape) => {
+                let mut msg = FeedMsg::SnapshotEnd;
+                let mut snap: Option<DepthSnapshot> = None;
+                for k in 0..tape.len() {
+                    let at = tape.time_ns(k).unwrap_or(0);
+                    tape.read(k, &mut msg);
+                    match &msg {
+                        FeedMsg::Event(ev) => {
+                            f(at, BookInput::Event(ev));
+                            let more = matches!(&ev.body, crate::core::EventBody::Depth(c) if !c.is_last());
+                            if !more {
+                                f(at, BookInput::FrameEnd);
+                            }
+                        }
+                        FeedMsg::SnapshotBegin { last_update_id } => {
+                            snap = Some(DepthSnapshot {
+                                last_update_id: *last_update_id,
+                                event_ms: None,
+                                bids: Vec::new(),
+                                asks: Vec::new(),
+                            });
+                        }
+                        FeedMsg::SnapshotLevels(c) => {
+                            if let Some(s) = snap.as_mut() {
+                                s.bids.extend_from_slice(c.bids());
+                                s.asks.extend_from_slice(c.asks());
+                            }
+                        }
+                        FeedMsg::SnapshotEnd => {
+                            if let Some(s) = snap.take() {
+                                f(at, BookInput::Snapshot(&s));
+                            }
+                            f(at, BookInput::FrameEnd);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Operations and equity samples reserved up front, so the journal does not allocate
 /// while the backtest runs (it grows past them, amortised, on very long runs).
 const TRADES_RESERVED: usize = 1 << 14;

@@ -57,6 +57,21 @@ pub struct Args {
     out: PathBuf,
 }
 
+/// What is drawn: recorded frames, or a tape.
+enum Data {
+    Frames(Vec<(Vec<u8>, u64)>),
+    Tape(minerva::backtest::tape::Tape),
+}
+
+impl Data {
+    fn input(&self) -> minerva::backtest::Input<'_> {
+        match self {
+            Data::Frames(f) => minerva::backtest::Input::Frames(f),
+            Data::Tape(t) => minerva::backtest::Input::Tape(t),
+        }
+    }
+}
+
 /// Runs `minerva report`.
 pub fn run(a: Args) -> Result<()> {
     if a.files.is_empty()
@@ -79,16 +94,27 @@ pub fn run(a: Args) -> Result<()> {
                 .iter()
                 .map(|o| minerva::observe::closed_of(o, &r.spec))
                 .collect();
-        Some((r.strategy, r.spec, r.frames, Some((r.j.run.id, real))))
+        Some((
+            r.strategy,
+            r.spec,
+            Data::Frames(r.frames),
+            Some((r.j.run.id, real)),
+        ))
     } else if !a.files.is_empty() {
         let Some(path) = &a.strategy else {
             bail!("recorded data is backtested: give --strategy");
         };
         let strategy = load_strategy(path, &a.overrides)?;
         let files = minerva::store::expand(&a.files)?;
-        let opts = strategy_replay(&strategy, &a.grids);
-        let (spec, frames) = super::backtest::symbol_data(&files, 1, &opts)?;
-        Some((strategy, spec, frames, None))
+        if let Some(tape) = super::tape::tape_input(&files)? {
+            // A tape: decoded once already (its symbol and grid inside).
+            let spec = super::tape::tape_spec(&tape, &strategy.market)?.clone();
+            Some((strategy, spec, Data::Tape(tape.0), None))
+        } else {
+            let opts = strategy_replay(&strategy, &a.grids);
+            let (spec, frames) = super::backtest::symbol_data(&files, 1, &opts)?;
+            Some((strategy, spec, Data::Frames(frames), None))
+        }
     } else {
         None
     };
@@ -100,8 +126,14 @@ pub fn run(a: Args) -> Result<()> {
             equity_csv: a.equity.as_ref().map(read).transpose()?,
             json: a.backtest_json.as_ref().map(read).transpose()?,
         };
-        let data = minerva::report::build_saved(frames, spec, strategy, &a.window.config(), &saved)
-            .with_context(|| format!("--trades {}", trades.display()))?;
+        let data = minerva::report::build_saved(
+            frames.input(),
+            spec,
+            strategy,
+            &a.window.config(),
+            &saved,
+        )
+        .with_context(|| format!("--trades {}", trades.display()))?;
         said.push(format!(
             "{}: {} saved operations drawn; shown: {}",
             spec.name,
@@ -119,7 +151,7 @@ pub fn run(a: Args) -> Result<()> {
             bar.set_position(done);
         };
         let (mut data, bt) = minerva::report::build(
-            &frames,
+            frames.input(),
             &spec,
             &strategy,
             super::backtest::backtest_signer(),

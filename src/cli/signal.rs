@@ -32,21 +32,39 @@ pub fn run(a: Args) -> Result<()> {
         progress: !a.json,
         ..strategy_replay(&strategy, &a.data.grids)
     };
+    let symbol = strategy.market.clone();
     let mut run = SignalRun::new(strategy);
-    let rep = replay::replay_observed(&files, &opts, &mut run)?;
+    // The book's end: its state and gaps, when not live.
+    let ended = if let Some(tape) = super::tape::tape_input(&files)? {
+        // Decoded once already: its events straight to the book.
+        let spec = super::tape::tape_spec(&tape, &symbol)?.clone();
+        let book = replay::observe_input(
+            minerva::backtest::Input::Tape(&tape.0),
+            &spec,
+            &opts,
+            &mut run,
+        );
+        (book.state() != minerva::book::SyncState::Live).then(|| {
+            (
+                format!("{:?}", book.state()).to_lowercase(),
+                book.stats().gaps,
+            )
+        })
+    } else {
+        let rep = replay::replay_observed(&files, &opts, &mut run)?;
+        rep.symbol_reports()
+            .first()
+            .filter(|s| s.state != "live")
+            .map(|s| (s.state.to_string(), s.gaps))
+    };
     let Some(spec) = run.spec().cloned() else {
         bail!(
             "the input has no book for {}",
             opts.symbol.unwrap_or_default()
         );
     };
-    if let Some(s) = rep.symbol_reports().first() {
-        if s.state != "live" {
-            eprintln!(
-                "minerva: warning: the book ended {} ({} gaps)",
-                s.state, s.gaps
-            );
-        }
+    if let Some((state, gaps)) = ended {
+        eprintln!("minerva: warning: the book ended {state} ({gaps} gaps)");
     }
     if a.json {
         print!("{}", report::json_lines(&run, &spec));

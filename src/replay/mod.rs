@@ -443,6 +443,28 @@ impl Progress {
     }
 }
 
+/// Hands `obs` every event of already decoded `input` (a tape; frames work too) and
+/// its symbol's book after it, as [`replay_observed`] does for recorded files;
+/// returns the book at the end (its state says whether it ended in sync).
+pub fn observe_input<O: Observer>(
+    input: crate::backtest::Input<'_>,
+    spec: &SymbolSpec,
+    opts: &ReplayOptions,
+    obs: &mut O,
+) -> Book {
+    use crate::backtest::BookInput;
+    let mut book = Book::new(spec, &opts.book);
+    input.for_each_book_input(spec, &mut |_, item| match item {
+        BookInput::Event(ev) => {
+            book.on_event(ev);
+            obs.on_event(ev, &book);
+        }
+        BookInput::Snapshot(s) => book.apply_snapshot(s),
+        BookInput::FrameEnd => {}
+    });
+    book
+}
+
 /// Replays `files` and reports what each symbol's book saw.
 ///
 /// # Errors

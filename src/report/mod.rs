@@ -18,7 +18,7 @@
 //! that draws candlesticks, heatmaps, bars and lines on linked time axes with zoom
 //! and pan, in one canvas each, fast enough for hundreds of thousands of points.
 
-use crate::backtest::{BacktestConfig, BacktestError, BacktestReport, Input};
+use crate::backtest::{BacktestConfig, BacktestError, BacktestReport, BookInput, Input};
 use crate::book::{Book, BookConfig};
 use crate::core::{EventBody, SymbolSpec};
 use crate::gateway::audit::{Entry, Verdict};
@@ -265,12 +265,13 @@ pub enum ReportError {
 /// A decoded trade: ms, price, qty, buyer aggressor.
 type Trade = (u64, f64, f64, bool);
 
-/// Runs the backtest of `frames` and gathers what the page draws.
+/// Runs the backtest of `input` (recorded frames or a tape) and gathers what the
+/// page draws.
 ///
 /// # Errors
 /// [`ReportError`] when the backtest cannot run or there is nothing to draw.
 pub fn build(
-    frames: &[(Vec<u8>, u64)],
+    input: Input<'_>,
     spec: &SymbolSpec,
     strategy: &Strategy,
     signer: Signer,
@@ -278,14 +279,8 @@ pub fn build(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(ReportData, BacktestReport), ReportError> {
     let mut intents = Vec::new();
-    let bt = crate::backtest::run_audited(
-        Input::Frames(frames),
-        spec,
-        strategy,
-        signer,
-        cfg,
-        progress,
-        &mut |e| {
+    let bt =
+        crate::backtest::run_audited(input, spec, strategy, signer, cfg, progress, &mut |e| {
             if let Entry::Decision {
                 at_us,
                 intent,
@@ -294,9 +289,8 @@ pub fn build(
             {
                 intents.push((*op_id, *at_us, *intent));
             }
-        },
-    )?;
-    let (trades, samples, readings) = market(frames, spec, strategy, cfg, &intents);
+        })?;
+    let (trades, samples, readings) = market(input, spec, strategy, cfg, &intents);
     if trades.is_empty() {
         return Err(ReportError::NoTrades(spec.name.to_string()));
     }
@@ -375,7 +369,7 @@ fn saved_ms(field: &str, v: &str, row: usize) -> Result<u64, ReportError> {
 /// [`ReportError::Saved`] for a file that is not what `minerva backtest` writes (with
 /// the line), [`ReportError::NoTrades`] for a recording without trades.
 pub fn build_saved(
-    frames: &[(Vec<u8>, u64)],
+    input: Input<'_>,
     spec: &SymbolSpec,
     strategy: &Strategy,
     cfg: &BacktestConfig,
@@ -453,7 +447,7 @@ pub fn build_saved(
             "no report saved with these outputs (minerva backtest --json > B.json, then --backtest-json B.json)".into(),
         ),
     };
-    let (trades, samples, _) = market(frames, spec, strategy, cfg, &[]);
+    let (trades, samples, _) = market(input, spec, strategy, cfg, &[]);
     if trades.is_empty() {
         return Err(ReportError::NoTrades(spec.name.to_string()));
     }
@@ -622,7 +616,7 @@ type Decisions = [(u64, u64, crate::signal::oracle::Intent)];
 /// oracle read at each of `decisions` (found again by running the same oracle on the
 /// same views: the evaluation that gave the same intent at the decision's time).
 fn market(
-    frames: &[(Vec<u8>, u64)],
+    input: Input<'_>,
     spec: &SymbolSpec,
     strategy: &Strategy,
     cfg: &BacktestConfig,
@@ -637,60 +631,63 @@ fn market(
     );
     let mut view = Box::new(crate::book::BookView::<{ crate::strategy::MAX_BINS }>::EMPTY);
     let mut readings: Vec<Option<Reading>> = vec![None; decisions.len()];
-    let mut dec = crate::venues::MarketDecoder::for_symbol(spec);
     let mut book = Book::new(spec, &BookConfig::default());
-    let first = frames.first().map_or(0, |f| f.1 / 1_000_000);
-    let last = frames.last().map_or(0, |f| f.1 / 1_000_000);
+    let (first, last) = input.span_ns();
+    let (first, last) = (first / 1_000_000, last / 1_000_000);
     let column_ms = (last.saturating_sub(first) / HEAT_COLUMNS).max(100);
     let mut trades = Vec::new();
     let mut samples = Vec::new();
     let mut next = 0u64;
     let px = |t| spec.price.to_f64(t);
     let qty = |l| spec.qty.to_f64(l);
-    for (bytes, recorded_ns) in frames {
+    // Latest event time of the frame being read (samples are taken at frame ends).
+    let mut now = 0;
+    input.for_each_book_input(spec, &mut |recorded_ns, item| {
         // The backtest's window is in recorded time; the book warms up before it.
-        let inside = cfg.from_ns.is_none_or(|f| *recorded_ns >= f)
-            && cfg.to_ns.is_none_or(|t| *recorded_ns <= t);
-        let mut now = 0;
-        let r = dec.decode(bytes, 0, &mut |ev| {
-            if let EventBody::Trade(t) = ev.body {
-                profile.on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker);
-                if inside {
-                    trades.push((t.trade_ms, px(t.price), qty(t.qty), !t.buyer_is_maker));
-                    now = now.max(t.trade_ms);
+        let inside = cfg.from_ns.is_none_or(|f| recorded_ns >= f)
+            && cfg.to_ns.is_none_or(|t| recorded_ns <= t);
+        match item {
+            BookInput::Snapshot(snap) => {
+                book.apply_snapshot(snap);
+                return;
+            }
+            BookInput::Event(ev) => {
+                if let EventBody::Trade(t) = ev.body {
+                    profile.on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker);
+                    if inside {
+                        trades.push((t.trade_ms, px(t.price), qty(t.qty), !t.buyer_is_maker));
+                        now = now.max(t.trade_ms);
+                    }
                 }
-            }
-            now = now.max(ev.event_ms);
-            book.on_event(ev);
-            // The signal stage's evaluation, where the book stage makes a view.
-            let EventBody::Depth(c) = &ev.body else {
-                return;
-            };
-            if !c.is_last() || book.state() != crate::book::SyncState::Live {
-                return;
-            }
-            profile.expire(ev.event_ms);
-            book.fill_view_walked(bin_ticks, bins, limit, &mut view);
-            let Ok(intent) = oracle.evaluate_view(&view, &profile) else {
-                return;
-            };
-            let at = ev.event_ms * 1000;
-            for (k, (_, decided_us, i)) in decisions.iter().enumerate() {
-                if *i == intent && *decided_us >= at && *decided_us - at < 1_000_000 {
-                    readings[k] = Some(oracle.reading(&view, intent.side));
+                now = now.max(ev.event_ms);
+                book.on_event(ev);
+                // The signal stage's evaluation, where the book stage makes a view.
+                if let EventBody::Depth(c) = &ev.body {
+                    if c.is_last() && book.state() == crate::book::SyncState::Live {
+                        profile.expire(ev.event_ms);
+                        book.fill_view_walked(bin_ticks, bins, limit, &mut view);
+                        if let Ok(intent) = oracle.evaluate_view(&view, &profile) {
+                            let at = ev.event_ms * 1000;
+                            for (k, (_, decided_us, i)) in decisions.iter().enumerate() {
+                                if *i == intent && *decided_us >= at && *decided_us - at < 1_000_000
+                                {
+                                    readings[k] = Some(oracle.reading(&view, intent.side));
+                                }
+                            }
+                        }
+                    }
                 }
+                return;
             }
-        });
-        if let Ok(crate::venues::wire::Decoded::Snapshot { .. }) = r {
-            if let Ok(snap) = crate::venues::parse_depth_snapshot(spec.venue, bytes, spec) {
-                book.apply_snapshot(&snap);
-            }
+            BookInput::FrameEnd => {}
         }
-        if !inside || now < next {
-            continue;
+        let frame_now = std::mem::take(&mut now);
+        if !inside || frame_now < next {
+            return;
         }
+        let now = frame_now;
         let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) else {
-            continue;
+            return;
         };
         next = (now / column_ms + 1) * column_ms;
         // Levels within 0.5 % of the touch: what a trader looks at around the price.
@@ -708,7 +705,7 @@ fn market(
             p <= hi
         });
         samples.push(Sample { ms: now, levels });
-    }
+    });
     trades.sort_by_key(|t| t.0);
     (trades, samples, readings)
 }
