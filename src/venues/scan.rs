@@ -40,7 +40,10 @@ fn parse_eight_digits(w: u64) -> u64 {
     const MUL2: u64 = 1 + (10_000 << 32);
     let v = w.wrapping_sub(0x3030_3030_3030_3030);
     let v = v.wrapping_mul(10).wrapping_add(v >> 8);
-    ((v & MASK).wrapping_mul(MUL1).wrapping_add(((v >> 16) & MASK).wrapping_mul(MUL2))) >> 32
+    ((v & MASK)
+        .wrapping_mul(MUL1)
+        .wrapping_add(((v >> 16) & MASK).wrapping_mul(MUL2)))
+        >> 32
 }
 
 /// Nesting depth up to which unknown values are skipped.
