@@ -21,7 +21,8 @@ pub enum Cmd {
         /// The database (created when absent): a SQLite file or `postgres://…`.
         #[arg(long, visible_alias = "store", required_unless_present = "tape")]
         db: Option<String>,
-        /// A tape to write instead of a database (`backtest`/`evolve` read it): the
+        /// A tape to write instead of a database (`backtest`, `evolve`, `signal` and
+        /// `report` read it): the
         /// import goes through a scratch SQLite file, then `tape build`'s decoding.
         #[arg(long, conflicts_with = "db")]
         tape: Option<PathBuf>,
@@ -50,8 +51,9 @@ pub enum Cmd {
         db: String,
     },
     /// Sessions back out as lines (a file per session, replayable as the database),
-    /// or a decoded view (trades, top_of_book, candles_1m, klines) or a journal table
-    /// (decisions, orders, reports, fills, operations, events) as CSV.
+    /// or a decoded view (trades, top_of_book, candles_1m, klines, the book's top
+    /// levels at an interval) or a journal table (decisions, orders, reports, fills,
+    /// operations, events, account) as CSV or Parquet.
     Export {
         /// The database: a SQLite file or `postgres://…` (recordings and journals).
         db: String,
