@@ -26,6 +26,11 @@ fn minerva(args: &[&str], env: &[(&str, &str)]) -> Output {
         "BINANCE_API_SECRET",
         "binance_api",
         "binance_secret",
+        "MINERVA_KUCOIN_API_KEY",
+        "MINERVA_KUCOIN_API_SECRET",
+        "MINERVA_KUCOIN_API_PASSPHRASE",
+        "kucoin_api",
+        "kucoin_secret",
     ] {
         c.env_remove(v);
     }
@@ -371,4 +376,79 @@ fn kucoin_key_variables_come_from_the_file_with_no_fallback() {
         !err.contains("not-this-one") && !err.contains("panicked"),
         "{err}"
     );
+}
+
+#[test]
+fn the_seeds_key_variables_are_read_as_fallbacks_and_never_mixed() {
+    // "live" pointed at a closed local port: the keys are read (or refused) before
+    // anything is sent, and nothing reaches Binance.
+    let closed = [
+        "--rest",
+        "spot=http://127.0.0.1:9",
+        "--ws",
+        "spot=ws://127.0.0.1:9",
+    ];
+    let run = |source: &str, env: &[(&str, &str)]| {
+        let mut args = vec![
+            "run",
+            "--source",
+            source,
+            "--endpoint",
+            "live",
+            "--i-mean-it",
+            "--strategy",
+        ];
+        let strategy = common::repo("strategy_0.toml");
+        args.push(&strategy);
+        args.extend(closed);
+        let o = minerva(&args, env);
+        let (out, err) = text(&o);
+        assert!(!o.status.success(), "{out}{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        for (_, v) in env {
+            assert!(
+                !out.contains(v) && !err.contains(v),
+                "a key shown: {out}{err}"
+            );
+        }
+        err
+    };
+    // No keys at all: refused, naming the documented variables.
+    let err = run("binance", &[]);
+    assert!(
+        err.contains("set MINERVA_BINANCE_API_KEY and MINERVA_BINANCE_API_SECRET"),
+        "{err}"
+    );
+    // The seed's two spellings are read when the documented ones are not set.
+    for (k, s) in [
+        ("BINANCE_API_KEY", "BINANCE_API_SECRET"),
+        ("binance_api", "binance_secret"),
+    ] {
+        let err = run("binance", &[(k, "seed-key-0123"), (s, "seed-secret-4567")]);
+        assert!(!err.contains("set MINERVA_BINANCE_API_KEY"), "{k}: {err}");
+        assert!(err.contains("127.0.0.1:9"), "{k}: {err}");
+    }
+    // A key is never paired with another family's secret.
+    let err = run(
+        "binance",
+        &[
+            ("binance_api", "seed-key-0123"),
+            ("BINANCE_API_SECRET", "seed-secret-4567"),
+        ],
+    );
+    assert!(err.contains("binance_secret is not set"), "{err}");
+    // KuCoin: the seed's kucoin_api / kucoin_secret (and the documented passphrase)
+    // give the signed full-depth snapshot, not the public top 100.
+    let public = "no KuCoin keys in the environment";
+    let err = run("kucoin", &[]);
+    assert!(err.contains(public), "{err}");
+    let err = run(
+        "kucoin",
+        &[
+            ("kucoin_api", "seed-key-0123"),
+            ("kucoin_secret", "seed-secret-4567"),
+            ("MINERVA_KUCOIN_API_PASSPHRASE", "seed-pass-89ab"),
+        ],
+    );
+    assert!(!err.contains(public), "{err}");
 }

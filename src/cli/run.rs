@@ -332,8 +332,13 @@ pub fn setup(a: &Args) -> Result<Setup> {
         _ => None,
     };
     if gateway.is_some() && !from_env && a.access.endpoint != Environment::Local {
+        // Which variable is missing or malformed (a seed's key without its own secret
+        // names that secret), never a value.
+        let why = ApiKeys::from_vars(&families)
+            .err()
+            .map_or_else(String::new, |e| format!("{e}; "));
         bail!(
-            "--endpoint {}: set {} and {} (keys are read from the environment only)",
+            "--endpoint {}: {why}set {} and {} (keys are read from the environment only)",
             a.access.endpoint.name(),
             families[0].0,
             families[0].1
