@@ -95,16 +95,11 @@ fn spot_trades_and_klines_import_and_a_backtest_is_refused() {
     let klines_csv = dir.join("BTCUSDT-1m-2024-08-08.csv");
     std::fs::write(&klines_csv, klines).unwrap();
     let db = dir.join("archive.db");
-    let (ok, out, err) = common::minerva_out(&[
-        "db",
-        "import",
-        "--from",
+    let (ok, out, err) = common::db_import(
         "binance-archive",
-        trades_zip.to_str().unwrap(),
-        klines_csv.to_str().unwrap(),
-        "--db",
-        db.to_str().unwrap(),
-    ]);
+        &[trades_zip.to_str().unwrap(), klines_csv.to_str().unwrap()],
+        &["--db", db.to_str().unwrap()],
+    );
     assert!(ok, "{out}{err}");
     assert!(out.contains("no order book"), "{out}");
     let info = common::repo("sample/exchange_info_spot_btcusdt.json");
@@ -162,15 +157,11 @@ fn usdm_trades_with_their_header_import() {
     let f = dir.join("BTCUSDT-trades-2024-08-08.zip");
     zip_one(&f, "BTCUSDT-trades-2024-08-08.csv", csv.as_bytes());
     let db = dir.join("usdm.db");
-    let (ok, out, err) = common::minerva_out(&[
-        "db",
-        "import",
-        "--from",
+    let (ok, out, err) = common::db_import(
         "binance-archive",
-        f.to_str().unwrap(),
-        "--db",
-        db.to_str().unwrap(),
-    ]);
+        &[f.to_str().unwrap()],
+        &["--db", db.to_str().unwrap()],
+    );
     assert!(ok, "{out}{err}");
     // Trades alone cannot say they are futures: the market is told, as for any
     // trades-only data.
@@ -184,42 +175,32 @@ fn usdm_trades_with_their_header_import() {
 fn what_the_archive_is_not_is_refused_clearly() {
     let dir = common::fresh_dir("archive-bad");
     let db = dir.join("x.db");
-    for (name, body, says) in [
-        (
-            "BTCUSDT-bookDepth-2024-08-08.csv",
-            "timestamp,percentage,depth,notional\n2024-08-08 00:00:08,-5,1,2\n",
-            "not an order book",
-        ),
-        (
-            "BTCUSDT-trades-2024-08-08.csv",
-            "1,2,3\n",
-            "3 columns: not a Binance archive file",
-        ),
-        (
-            "BTCUSDT-trades-2024-08-09.csv",
-            "1,60000.1,0.5,30000.05,1723161254206,True,True\n2,60000.1,0.5,30000.05,soon,True,True\n",
-            "line 2: time `soon`",
-        ),
-        (
-            "trades.csv",
-            "1,60000.1,0.5,30000.05,1723161254206,True,True\n",
-            "not a Binance archive file",
-        ),
-    ] {
-        let f = dir.join(name);
-        std::fs::write(&f, body).unwrap();
-        let (ok, out, err) = common::minerva_out(&[
-            "db",
-            "import",
-            "--from",
-            "binance-archive",
-            f.to_str().unwrap(),
-            "--db",
-            db.to_str().unwrap(),
-        ]);
-        assert!(!ok, "{name}: {out}");
-        assert!(err.contains(says), "{name}: {err}");
-        assert!(!err.contains("panicked"), "{err}");
-    }
+    common::import_refuses(
+        "binance-archive",
+        &dir,
+        &db,
+        &[
+            (
+                "BTCUSDT-bookDepth-2024-08-08.csv",
+                "timestamp,percentage,depth,notional\n2024-08-08 00:00:08,-5,1,2\n",
+                "not an order book",
+            ),
+            (
+                "BTCUSDT-trades-2024-08-08.csv",
+                "1,2,3\n",
+                "3 columns: not a Binance archive file",
+            ),
+            (
+                "BTCUSDT-trades-2024-08-09.csv",
+                "1,60000.1,0.5,30000.05,1723161254206,True,True\n2,60000.1,0.5,30000.05,soon,True,True\n",
+                "line 2: time `soon`",
+            ),
+            (
+                "trades.csv",
+                "1,60000.1,0.5,30000.05,1723161254206,True,True\n",
+                "not a Binance archive file",
+            ),
+        ],
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -125,19 +125,18 @@ fn an_hftbacktest_npz_replays_to_the_sessions_book_and_trades() {
     z.finish().unwrap();
 
     let db = dir.join("npz.db");
-    let (ok, out, err) = common::minerva_out(&[
-        "db",
-        "import",
-        "--from",
+    let (ok, out, err) = common::db_import(
         "hftbacktest",
-        npz.to_str().unwrap(),
-        "--symbol",
-        "BTCUSDT",
-        "--market",
-        "spot",
-        "--db",
-        db.to_str().unwrap(),
-    ]);
+        &[npz.to_str().unwrap()],
+        &[
+            "--symbol",
+            "BTCUSDT",
+            "--market",
+            "spot",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    );
     assert!(ok, "{out}{err}");
     let info = common::repo("sample/exchange_info_spot_btcusdt.json");
     let replay = |inputs: Vec<&str>| -> serde_json::Value {
@@ -161,53 +160,47 @@ fn an_hftbacktest_npz_replays_to_the_sessions_book_and_trades() {
     }
     assert_eq!(imported["trades"], trades);
     // Refusals: no symbol, another dtype, not an array.
-    let (ok, _, err) = common::minerva_out(&[
-        "db",
-        "import",
-        "--from",
+    let (ok, _, err) = common::db_import(
         "hftbacktest",
-        npz.to_str().unwrap(),
-        "--db",
-        db.to_str().unwrap(),
-    ]);
+        &[npz.to_str().unwrap()],
+        &["--db", db.to_str().unwrap()],
+    );
     assert!(!ok && err.contains("give --symbol and --market"), "{err}");
     let other = dir.join("other.npy");
     let mut bad = npy(&rows[..1]);
     let at = bad.windows(2).position(|w| w == b"ev").unwrap();
     bad[at] = b'x';
     std::fs::write(&other, &bad).unwrap();
-    let (ok, _, err) = common::minerva_out(&[
-        "db",
-        "import",
-        "--from",
+    let (ok, _, err) = common::db_import(
         "hftbacktest",
-        other.to_str().unwrap(),
-        "--symbol",
-        "BTCUSDT",
-        "--market",
-        "spot",
-        "--db",
-        db.to_str().unwrap(),
-    ]);
+        &[other.to_str().unwrap()],
+        &[
+            "--symbol",
+            "BTCUSDT",
+            "--market",
+            "spot",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    );
     assert!(
         !ok && err.contains("not hftbacktest's event dtype"),
         "{err}"
     );
     let text = dir.join("text.npz");
     std::fs::write(&text, "hello").unwrap();
-    let (ok, _, err) = common::minerva_out(&[
-        "db",
-        "import",
-        "--from",
+    let (ok, _, err) = common::db_import(
         "hftbacktest",
-        text.to_str().unwrap(),
-        "--symbol",
-        "BTCUSDT",
-        "--market",
-        "spot",
-        "--db",
-        db.to_str().unwrap(),
-    ]);
+        &[text.to_str().unwrap()],
+        &[
+            "--symbol",
+            "BTCUSDT",
+            "--market",
+            "spot",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    );
     assert!(!ok && err.contains("not a NumPy array file"), "{err}");
     assert!(!err.contains("panicked"));
     let _ = std::fs::remove_dir_all(&dir);

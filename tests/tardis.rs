@@ -131,16 +131,11 @@ fn same_as_the_session(name: &str, s: &Session) -> PathBuf {
     let dir = common::fresh_dir(&format!("tardis-{name}"));
     let (book, trades) = write_tardis(&dir, s);
     let db = dir.join("tardis.db");
-    let (ok, out, err) = common::minerva_out(&[
-        "db",
-        "import",
-        "--from",
+    let (ok, out, err) = common::db_import(
         "tardis",
-        book.to_str().unwrap(),
-        trades.to_str().unwrap(),
-        "--db",
-        db.to_str().unwrap(),
-    ]);
+        &[book.to_str().unwrap(), trades.to_str().unwrap()],
+        &["--db", db.to_str().unwrap()],
+    );
     assert!(ok, "{out}{err}");
     assert!(out.contains("no gap detection"), "{out}");
     let files: Vec<String> = s.files.iter().map(|p| p.display().to_string()).collect();
@@ -192,18 +187,16 @@ fn a_tardis_spot_import_replays_to_the_sessions_book_and_trades_and_backtests() 
         dir.join("binance_incremental_book_L2_BTCUSDT.csv.gz"),
         dir.join("binance_trades_BTCUSDT.csv"),
     );
-    let (ok, tout, err) = common::minerva_out(&[
-        "db",
-        "import",
-        "--from",
+    let (ok, tout, err) = common::db_import(
         "tardis",
-        book.to_str().unwrap(),
-        trades.to_str().unwrap(),
-        "--tape",
-        tape.to_str().unwrap(),
-        "--exchange-info",
-        &common::repo("sample/exchange_info_spot_btcusdt.json"),
-    ]);
+        &[book.to_str().unwrap(), trades.to_str().unwrap()],
+        &[
+            "--tape",
+            tape.to_str().unwrap(),
+            "--exchange-info",
+            &common::repo("sample/exchange_info_spot_btcusdt.json"),
+        ],
+    );
     assert!(ok, "{tout}{err}");
     assert!(tout.contains("tape BTCUSDT"), "{tout}");
     let (ok, tape_out, err) = common::minerva_out(&[
@@ -255,53 +248,43 @@ fn a_tardis_usdm_import_replays_to_the_sessions_book_and_trades() {
 fn what_is_not_a_tardis_file_is_refused_clearly() {
     let dir = common::fresh_dir("tardis-bad");
     let db = dir.join("x.db");
-    for (name, body, says) in [
-        (
-            "header.csv",
-            "a,b,c\n1,2,3\n",
-            "not a Tardis incremental_book_L2, book_snapshot_N, trades or quotes CSV",
-        ),
-        (
-            "exchange.csv",
-            "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\nderibit,BTC-PERPETUAL,1,1,1,buy,1,1\n",
-            "Minerva imports Binance's",
-        ),
-        (
-            "row.csv",
-            "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\nbinance,BTCUSDT,1,1,true,bid,1\n",
-            "line 2: 7 columns, expected 8",
-        ),
-        (
-            "snap.csv",
-            "exchange,symbol,timestamp,local_timestamp,asks[0].price,asks[0].amount,bids[0].price,bids[0].amount\nbinance,BTCUSDT,1,1,x,1,2,3\n",
-            "line 2: level 0: price `x`",
-        ),
-        (
-            "quotes.csv",
-            "exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount\nbinance,BTCUSDT,1,1,1,2,3\n",
-            "line 2: 7 columns, expected 8",
-        ),
-        (
-            "side.csv",
-            "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\nbinance,BTCUSDT,1,1,1,up,1,1\n",
-            "line 2: side `up`",
-        ),
-    ] {
-        let f = dir.join(name);
-        std::fs::write(&f, body).unwrap();
-        let (ok, out, err) = common::minerva_out(&[
-            "db",
-            "import",
-            "--from",
-            "tardis",
-            f.to_str().unwrap(),
-            "--db",
-            db.to_str().unwrap(),
-        ]);
-        assert!(!ok, "{name}: {out}");
-        assert!(err.contains(says), "{name}: {err}");
-        assert!(!err.contains("panicked"), "{err}");
-    }
+    common::import_refuses(
+        "tardis",
+        &dir,
+        &db,
+        &[
+            (
+                "header.csv",
+                "a,b,c\n1,2,3\n",
+                "not a Tardis incremental_book_L2, book_snapshot_N, trades or quotes CSV",
+            ),
+            (
+                "exchange.csv",
+                "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\nderibit,BTC-PERPETUAL,1,1,1,buy,1,1\n",
+                "Minerva imports Binance's",
+            ),
+            (
+                "row.csv",
+                "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\nbinance,BTCUSDT,1,1,true,bid,1\n",
+                "line 2: 7 columns, expected 8",
+            ),
+            (
+                "snap.csv",
+                "exchange,symbol,timestamp,local_timestamp,asks[0].price,asks[0].amount,bids[0].price,bids[0].amount\nbinance,BTCUSDT,1,1,x,1,2,3\n",
+                "line 2: level 0: price `x`",
+            ),
+            (
+                "quotes.csv",
+                "exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount\nbinance,BTCUSDT,1,1,1,2,3\n",
+                "line 2: 7 columns, expected 8",
+            ),
+            (
+                "side.csv",
+                "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\nbinance,BTCUSDT,1,1,1,up,1,1\n",
+                "line 2: side `up`",
+            ),
+        ],
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -380,17 +363,15 @@ fn tardis_book_snapshots_and_quotes_import_as_a_top_25_book_and_its_tickers() {
     let (snaps, quotes, tickers) = write_tardis_snapshots(&dir, &session.files);
     let (_, trades) = write_tardis(&dir, &session);
     let db = dir.join("snapshots.db");
-    let (ok, out, err) = common::minerva_out(&[
-        "db",
-        "import",
-        "--from",
+    let (ok, out, err) = common::db_import(
         "tardis",
-        snaps.to_str().unwrap(),
-        quotes.to_str().unwrap(),
-        trades.to_str().unwrap(),
-        "--db",
-        db.to_str().unwrap(),
-    ]);
+        &[
+            snaps.to_str().unwrap(),
+            quotes.to_str().unwrap(),
+            trades.to_str().unwrap(),
+        ],
+        &["--db", db.to_str().unwrap()],
+    );
     assert!(ok, "{out}{err}");
     let info = common::repo("sample/exchange_info_spot_btcusdt.json");
     let files: Vec<String> = session
@@ -465,16 +446,11 @@ fn tardis_book_snapshots_and_quotes_import_as_a_top_25_book_and_its_tickers() {
     assert!(out.contains("fitness"), "{out}");
     // One book source at a time.
     let (book, _) = write_tardis(&dir, &session);
-    let (ok, _, err) = common::minerva_out(&[
-        "db",
-        "import",
-        "--from",
+    let (ok, _, err) = common::db_import(
         "tardis",
-        book.to_str().unwrap(),
-        snaps.to_str().unwrap(),
-        "--db",
-        dir.join("mixed.db").to_str().unwrap(),
-    ]);
+        &[book.to_str().unwrap(), snaps.to_str().unwrap()],
+        &["--db", dir.join("mixed.db").to_str().unwrap()],
+    );
     assert!(!ok && err.contains("import one book source"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -876,3 +876,34 @@ impl PlainBook {
         )
     }
 }
+
+/// `minerva db import --from FROM FILES… ARGS…` (ARGS: `--db DB` or `--tape T`, and
+/// the format's own flags): (success, stdout, stderr).
+pub fn db_import(from: &str, files: &[&str], args: &[&str]) -> (bool, String, String) {
+    let mut all = vec!["db", "import", "--from", from];
+    all.extend_from_slice(files);
+    all.extend_from_slice(args);
+    minerva_out(&all)
+}
+
+/// Each `(file name, body, message)` written into `dir` and imported `--from FROM`
+/// into `db`: refused, saying the message, never a panic.
+pub fn import_refuses(
+    from: &str,
+    dir: &std::path::Path,
+    db: &std::path::Path,
+    cases: &[(&str, &str, &str)],
+) {
+    for (name, body, says) in cases {
+        let f = dir.join(name);
+        std::fs::write(&f, body).unwrap();
+        let (ok, out, err) = db_import(
+            from,
+            &[f.to_str().unwrap()],
+            &["--db", db.to_str().unwrap()],
+        );
+        assert!(!ok, "{name}: {out}");
+        assert!(err.contains(says), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
