@@ -26,15 +26,22 @@ fn temp(name: &str) -> PathBuf {
     ))
 }
 
-#[test]
-fn a_tape_backtests_to_the_same_report_as_its_files() {
-    let tape = temp("cli");
+/// The sample's tape built by `minerva tape build` into a temporary file named after
+/// `name`: (tape, its exchangeInfo, the sample's files, what the build printed).
+fn sample_tape(name: &str) -> (PathBuf, String, Vec<String>, String) {
+    let tape = temp(name);
     let info = common::repo("sample/exchange_info_spot_btcusdt.json");
-    let mut build = vec!["tape", "build"];
     let files = sample();
+    let mut build = vec!["tape", "build"];
     build.extend(files.iter().map(String::as_str));
     build.extend(["--exchange-info", &info, "--out", tape.to_str().unwrap()]);
     let built = common::minerva_ok(&build);
+    (tape, info, files, built)
+}
+
+#[test]
+fn a_tape_backtests_to_the_same_report_as_its_files() {
+    let (tape, info, files, built) = sample_tape("cli");
     assert!(built.contains("tape BTCUSDT (binance spot)"), "{built}");
     let strategy = common::repo("strategy_0.toml");
     let mut from_files = vec!["backtest"];
@@ -111,13 +118,7 @@ fn a_tape_round_trips_and_refuses_what_is_not_its_own() {
 /// files it came from (same seed).
 #[test]
 fn evolve_reads_a_tape_as_it_reads_the_files() {
-    let tape = temp("evolve");
-    let info = common::repo("sample/exchange_info_spot_btcusdt.json");
-    let files = sample();
-    let mut build = vec!["tape", "build"];
-    build.extend(files.iter().map(String::as_str));
-    build.extend(["--exchange-info", &info, "--out", tape.to_str().unwrap()]);
-    common::minerva_ok(&build);
+    let (tape, info, files, _) = sample_tape("evolve");
     let strategy = common::repo("strategy_0.toml");
     let (out_a, out_b) = (tape.with_extension("a.toml"), tape.with_extension("b.toml"));
     let small = ["--population", "4", "--generations", "2", "--seed", "7"];
@@ -163,13 +164,7 @@ fn evolve_reads_a_tape_as_it_reads_the_files() {
 /// from: the same operations and refusals, the same page data.
 #[test]
 fn signal_and_report_read_a_tape_as_they_read_the_files() {
-    let tape = temp("signal-report");
-    let info = common::repo("sample/exchange_info_spot_btcusdt.json");
-    let files = sample();
-    let mut build = vec!["tape", "build"];
-    build.extend(files.iter().map(String::as_str));
-    build.extend(["--exchange-info", &info, "--out", tape.to_str().unwrap()]);
-    common::minerva_ok(&build);
+    let (tape, info, files, _) = sample_tape("signal-report");
     let strategy = common::repo("strategy_0.toml");
     // A loosened strategy, so operations are proposed and sized.
     let loose = [
