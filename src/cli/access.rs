@@ -85,25 +85,41 @@ pub fn parse_server(v: &str) -> Result<(Market, String), String> {
     Ok((market, format!("{scheme}://{with_port}")))
 }
 
+/// The server given last for a market `fits` (the command line's order: a later flag
+/// wins).
+fn given(servers: &[(Market, String)], fits: impl Fn(Market) -> bool) -> Option<&str> {
+    servers
+        .iter()
+        .rev()
+        .find(|(m, _)| fits(*m))
+        .map(|(_, url)| url.as_str())
+}
+
 impl Access {
+    /// `--rest`/`--ws` name a venue's servers: refused with the local exchange.
+    fn local_has_no_servers(&self) -> Result<()> {
+        if self.endpoint == Environment::Local && (!self.rest.is_empty() || !self.ws.is_empty()) {
+            bail!("--rest/--ws name a venue's servers; the local exchange is --host");
+        }
+        Ok(())
+    }
+
     /// Binance's REST and stream servers of `market`: the environment's, or the
     /// overrides given for this market.
     ///
     /// # Errors
     /// An override with --endpoint local.
     pub fn binance_hosts(&self, market: Market) -> Result<Hosts> {
+        self.local_has_no_servers()?;
         let mut hosts = self.endpoint.hosts(market, &self.host);
         if self.endpoint == Environment::Local {
-            if !self.rest.is_empty() || !self.ws.is_empty() {
-                bail!("--rest/--ws name a venue's servers; the local exchange is --host");
-            }
             return Ok(hosts);
         }
-        if let Some((_, url)) = self.rest.iter().rev().find(|(m, _)| *m == market) {
-            hosts.rest = url.clone();
+        if let Some(url) = given(&self.rest, |m| m == market) {
+            hosts.rest = url.to_string();
         }
-        if let Some((_, url)) = self.ws.iter().rev().find(|(m, _)| *m == market) {
-            hosts.ws = url.clone();
+        if let Some(url) = given(&self.ws, |m| m == market) {
+            hosts.ws = url.to_string();
         }
         Ok(hosts)
     }
@@ -113,21 +129,13 @@ impl Access {
     /// # Errors
     /// Testnet (KuCoin has none); an override with --endpoint local.
     pub fn kucoin_rest(&self, market: Market) -> Result<String> {
+        self.local_has_no_servers()?;
         match self.endpoint {
-            Environment::Local => {
-                if !self.rest.is_empty() || !self.ws.is_empty() {
-                    bail!("--rest/--ws name a venue's servers; the local exchange is --host");
-                }
-                Ok(format!("http://{}", self.host))
-            }
-            Environment::Live => Ok(self
-                .rest
-                .iter()
-                .rev()
-                .find(|(m, _)| m.is_futures() == market.is_futures())
+            Environment::Local => Ok(format!("http://{}", self.host)),
+            Environment::Live => Ok(given(&self.rest, |m| m.is_futures() == market.is_futures())
                 .map_or_else(
                     || minerva::venues::kucoin::endpoints::rest_host(market).to_string(),
-                    |(_, url)| url.clone(),
+                    str::to_string,
                 )),
             Environment::Testnet => bail!(
                 "--endpoint testnet: KuCoin has no sandbox any more; rehearse on the local venue (minerva exchange on KuCoin data, --endpoint local; docs/kucoin.md)"
@@ -153,15 +161,10 @@ impl Access {
         if book == KucoinBook::Obu {
             c.uta = Some(match self.endpoint {
                 Environment::Local => format!("ws://{}/", self.host),
-                _ => self
-                    .ws
-                    .iter()
-                    .rev()
-                    .find(|(m, _)| m.is_futures() == market.is_futures())
-                    .map_or_else(
-                        || minerva::venues::kucoin::endpoints::uta_public_url(market).to_string(),
-                        |(_, url)| format!("{url}/"),
-                    ),
+                _ => given(&self.ws, |m| m.is_futures() == market.is_futures()).map_or_else(
+                    || minerva::venues::kucoin::endpoints::uta_public_url(market).to_string(),
+                    |url| format!("{url}/"),
+                ),
             });
         }
         let (keys, from_env) = self.kucoin_keys()?;
