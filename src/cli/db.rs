@@ -557,16 +557,8 @@ fn export_book(
             let mut rows = 0;
             write_table::<anyhow::Error>(out, Some(&names), &mut |push| {
                 rows = book_rows(&wanted, &opts, every_ns, levels, &mut |cells| {
-                    let cells: Vec<Cell<'_>> = cells
-                        .iter()
-                        .map(|c| {
-                            if c.is_empty() {
-                                Cell::Null
-                            } else {
-                                Cell::Text(c)
-                            }
-                        })
-                        .collect();
+                    // Empty text is a null in a typed column, as in the views' export.
+                    let cells: Vec<Cell<'_>> = cells.iter().map(|c| Cell::Text(c)).collect();
                     push(&cells).map_err(|e| format!("{e:#}"))
                 })?;
                 Ok(())
