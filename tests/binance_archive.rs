@@ -39,16 +39,8 @@ fn zip_one(path: &Path, inner: &str, body: &[u8]) {
 }
 
 fn replay(db: &Path, info: Option<&str>, market: Option<&str>) -> serde_json::Value {
-    let mut args = vec!["replay", db.to_str().unwrap(), "--json"];
-    if let Some(i) = info {
-        args.extend(["--exchange-info", i]);
-    }
-    if let Some(m) = market {
-        args.extend(["--market", m]);
-    }
-    let (ok, out, err) = common::minerva_out(&args);
-    assert!(ok, "{err}");
-    serde_json::from_str(out.lines().next().unwrap()).unwrap()
+    let market: Vec<&str> = market.map_or_else(Vec::new, |m| vec!["--market", m]);
+    common::replay_json(&[db.to_str().unwrap()], info, &market)
 }
 
 #[test]

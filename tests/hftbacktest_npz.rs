@@ -139,14 +139,7 @@ fn an_hftbacktest_npz_replays_to_the_sessions_book_and_trades() {
     );
     assert!(ok, "{out}{err}");
     let info = common::repo("sample/exchange_info_spot_btcusdt.json");
-    let replay = |inputs: Vec<&str>| -> serde_json::Value {
-        let mut args = vec!["replay"];
-        args.extend(inputs);
-        args.extend(["--exchange-info", info.as_str(), "--json"]);
-        let (ok, out, err) = common::minerva_out(&args);
-        assert!(ok, "{err}");
-        serde_json::from_str(out.lines().next().unwrap()).unwrap()
-    };
+    let replay = |inputs: Vec<&str>| common::replay_json(&inputs, Some(&info), &[]);
     let original = replay(files.iter().map(|f| f.to_str().unwrap()).collect());
     let imported = replay(vec![db.to_str().unwrap()]);
     for key in [

@@ -114,18 +114,6 @@ fn write_tardis(dir: &Path, s: &Session) -> (PathBuf, PathBuf) {
     (book_path, trades_path)
 }
 
-fn replay_json(inputs: &[&str], info: Option<&str>) -> serde_json::Value {
-    let mut args = vec!["replay"];
-    args.extend(inputs);
-    if let Some(info) = info {
-        args.extend(["--exchange-info", info]);
-    }
-    args.push("--json");
-    let (ok, out, err) = common::minerva_out(&args);
-    assert!(ok, "{err}");
-    serde_json::from_str(out.lines().next().unwrap()).unwrap()
-}
-
 /// Imports `s` written as Tardis files and checks it replays as `s` itself.
 fn same_as_the_session(name: &str, s: &Session) -> PathBuf {
     let dir = common::fresh_dir(&format!("tardis-{name}"));
@@ -140,8 +128,12 @@ fn same_as_the_session(name: &str, s: &Session) -> PathBuf {
     assert!(out.contains("no gap detection"), "{out}");
     let files: Vec<String> = s.files.iter().map(|p| p.display().to_string()).collect();
     let info = s.exchange_info.as_deref();
-    let original = replay_json(&files.iter().map(String::as_str).collect::<Vec<_>>(), info);
-    let imported = replay_json(&[db.to_str().unwrap()], info);
+    let original = common::replay_json(
+        &files.iter().map(String::as_str).collect::<Vec<_>>(),
+        info,
+        &[],
+    );
+    let imported = common::replay_json(&[db.to_str().unwrap()], info, &[]);
     for key in [
         "final_book_sha256",
         "top10",
@@ -379,11 +371,12 @@ fn tardis_book_snapshots_and_quotes_import_as_a_top_25_book_and_its_tickers() {
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let original = replay_json(
+    let original = common::replay_json(
         &files.iter().map(String::as_str).collect::<Vec<_>>(),
         Some(&info),
+        &[],
     );
-    let imported = replay_json(&[db.to_str().unwrap()], Some(&info));
+    let imported = common::replay_json(&[db.to_str().unwrap()], Some(&info), &[]);
     // The book is the top 25: its best ten levels and the trades are the session's.
     assert_eq!(imported["top10"], original["top10"]);
     assert_eq!(imported["trades"], original["trades"]);

@@ -907,3 +907,18 @@ pub fn import_refuses(
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// `minerva replay INPUTS [--exchange-info F] ARGS --json`: its first JSON line (the
+/// first symbol's report), the run required to succeed.
+pub fn replay_json(inputs: &[&str], info: Option<&str>, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["replay"];
+    all.extend_from_slice(inputs);
+    if let Some(info) = info {
+        all.extend(["--exchange-info", info]);
+    }
+    all.extend_from_slice(args);
+    all.push("--json");
+    let (ok, out, err) = minerva_out(&all);
+    assert!(ok, "{err}");
+    serde_json::from_str(out.lines().next().unwrap()).unwrap()
+}
