@@ -1867,12 +1867,14 @@ pub fn tape_file(data: &[u8]) {
     // Tapes are checksummed: the fuzzer finds valid ones through the seeds and by
     // fixing the checksum itself, so the bytes after the header are also tried with
     // their checksum recomputed.
+    // Layout version 2: the XXH3-64 of the payload after the counts, the payload from
+    // byte 192 (src/backtest/tape/file.rs).
     let mut fixed = data.to_vec();
     const SUM_AT: usize = 8 + 4 + 125 + 40;
-    if fixed.len() > SUM_AT + 32 {
-        use sha2::Digest;
-        let sum = sha2::Sha256::digest(&fixed[SUM_AT + 32..]);
-        fixed[SUM_AT..SUM_AT + 32].copy_from_slice(&sum);
+    const PAYLOAD_AT: usize = 192;
+    if fixed.len() >= PAYLOAD_AT {
+        let sum = twox_hash::XxHash3_64::oneshot(&fixed[PAYLOAD_AT..]);
+        fixed[SUM_AT..SUM_AT + 8].copy_from_slice(&sum.to_le_bytes());
     }
     for bytes in [data, &fixed[..]] {
         let Ok((tape, spec)) = Tape::from_bytes(bytes, None) else {

@@ -17,6 +17,28 @@ pub enum Cmd {
     /// The pipeline at max speed (or --speed): tick-to-trade, per-hop percentiles and
     /// throughput, with `minerva run`'s flags; `--repeat N` merges N passes.
     Pipeline(Box<PipelineArgs>),
+    /// A backtest's speed: `minerva backtest`'s input (recorded files or a tape) and
+    /// flags, `--repeat` passes in one process; prints the median pass (the loop only,
+    /// as `tools/hftbacktest_compare.py` times hftbacktest's) and the load time.
+    Backtest(Box<BacktestArgs>),
+}
+
+/// `minerva bench backtest`'s flags: `minerva backtest`'s input, strategy and models.
+#[derive(clap::Args)]
+#[command(after_help = super::args::OVERRIDES_HELP)]
+pub struct BacktestArgs {
+    #[command(flatten)]
+    strategy: super::args::StrategyArgs,
+    #[command(flatten)]
+    data: super::args::RecordedData,
+    #[command(flatten)]
+    window: super::args::WindowArgs,
+    /// Passes over the input; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+    /// The name on the RESULT line.
+    #[arg(long, default_value = "data")]
+    name: String,
 }
 
 /// `minerva bench pipeline`'s flags: `minerva run`'s, and the passes.
@@ -61,6 +83,7 @@ pub fn run(c: Cmd) -> Result<()> {
     match c {
         Cmd::Replay(a) => replay_bench(a),
         Cmd::Pipeline(a) => pipeline(*a),
+        Cmd::Backtest(a) => backtest_bench(*a),
     }
 }
 
@@ -198,5 +221,67 @@ fn pipeline(a: PipelineArgs) -> Result<()> {
             l.count()
         );
     }
+    Ok(())
+}
+
+fn backtest_bench(a: BacktestArgs) -> Result<()> {
+    use minerva::backtest::{self, Input};
+    let files = a.data.files()?;
+    let strategy = a.strategy.load()?;
+    let cfg = a.window.config();
+    let t0 = std::time::Instant::now();
+    let tape = super::tape::tape_input(&files)?;
+    let (spec, frames) = match &tape {
+        Some(t) => (
+            super::tape::tape_spec(t, &strategy.market)?.clone(),
+            Vec::new(),
+        ),
+        None => super::backtest::symbol_data(
+            &files,
+            1,
+            &super::args::strategy_replay(&strategy, &a.data.grids),
+        )?,
+    };
+    let load_secs = t0.elapsed().as_secs_f64();
+    let input = match &tape {
+        Some((t, _)) => Input::Tape(t),
+        None => Input::Frames(&frames),
+    };
+    let mut secs = Vec::new();
+    let mut first: Option<backtest::BacktestReport> = None;
+    for _ in 0..a.repeat.max(1) {
+        let r = backtest::run(
+            input,
+            &spec,
+            &strategy,
+            super::backtest::backtest_signer(),
+            &cfg,
+            &mut |_, _| {},
+        )?;
+        secs.push(r.wall_secs);
+        // Every pass is the same backtest: the same requests to the exchange.
+        match &first {
+            Some(f) if f.exchange.requests_digest != r.exchange.requests_digest => {
+                bail!("two passes sent different requests: the backtest is not deterministic")
+            }
+            Some(_) => {}
+            None => first = Some(r),
+        }
+    }
+    let r = first.context("at least one pass")?;
+    secs.sort_by(f64::total_cmp);
+    let median = secs[secs.len() / 2];
+    println!(
+        "RESULT peer=minerva-backtest data={} input={} units={} passes={} load_secs={load_secs:.4} secs={median:.4} min_secs={:.4} units_per_s={:.0} intents={} fills={} trades={}",
+        a.name,
+        if tape.is_some() { "tape" } else { "frames" },
+        r.frames,
+        secs.len(),
+        secs[0],
+        r.frames as f64 / median.max(1e-9),
+        r.intents,
+        r.exchange.fills,
+        r.trades.len()
+    );
     Ok(())
 }

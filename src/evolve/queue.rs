@@ -534,8 +534,9 @@ impl Worker {
             let Some(row) = rows.first() else {
                 return Ok(Err(format!("tape {sha} is not in the database")));
             };
-            let bytes: &[u8] = row.get(0);
-            match Tape::from_bytes(bytes, None) {
+            // The tape reads the row's bytes in place.
+            let bytes: Vec<u8> = row.get(0);
+            match Tape::from_vec(bytes, None) {
                 Ok(m) => markets.push(m),
                 Err(e) => return Ok(Err(format!("tape {sha}: {e}"))),
             }

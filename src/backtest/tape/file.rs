@@ -1,39 +1,44 @@
 //! A tape on disk (`minerva tape build`): a recording decoded once, so backtests,
 //! evolutions and signal runs read it without decoding JSON again. Cold path.
 //!
-//! Layout, little-endian, version 1:
+//! Layout, little-endian, version 2:
 //!
 //! ```text
 //! header   magic "MNVTAPE\0", version u32, the symbol's spec (its grids and filters:
 //!          a tape is read on the grid it was decoded on), counts (frames, decode
-//!          errors, dropped, messages, levels), SHA-256 of the payload
+//!          errors, dropped, messages, levels), XXH3-64 of the payload, zeros up to
+//!          byte PAYLOAD_AT (a multiple of 64: the columns start cache-line aligned)
 //! payload  recorded time of each message (u64 column), each message (a fixed
-//!          RECORD-byte record), the depth and snapshot levels (price i64, qty i64)
+//!          RECORD-byte record, `record.rs`), the depth and snapshot levels (price
+//!          i64, qty i64)
 //! ```
 //!
 //! A tape of another version, another grid (when the reader names one), a cut or
 //! altered file is refused with the reason; nothing is read past a bad checksum.
-//! The file is read whole into memory (a session is tens of megabytes; the payload is
-//! checked before it is used, which touches every byte anyway).
+//! A file is memory-mapped and read in place: the page cache holds it once however
+//! many runs read it, and nothing is unpacked. Its checksum is checked before use
+//! (XXH3 reads at memory speed; version 1's SHA-256 took as long as a quarter of a
+//! backtest), and every record's tag and level range once, so the hot reads trust it.
+//! The file must not be changed in place while it is mapped: `save` writes a new file
+//! and renames it over the old one, which leaves a mapped old file whole.
 
-use super::{Body, Packed, Tape};
+use super::record::{self, LEVEL, RECORD};
+use super::{Bytes, Tape};
 use crate::core::{
-    AggTrade, Dec8, Level, Lots, MarkPrice, Market, PriceGrid, QtyGrid, SymbolId, SymbolSpec,
-    SymbolStatus, Ticks, Trade, Venue,
+    DEPTH_CHUNK_LEVELS, Lots, Market, PriceGrid, QtyGrid, SymbolSpec, SymbolStatus, Ticks, Venue,
 };
-use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// The first bytes of every tape file.
 pub const MAGIC: &[u8; 8] = b"MNVTAPE\0";
 /// The layout written; another one is refused.
-pub const VERSION: u32 = 1;
-/// Bytes of one message record.
-const RECORD: usize = 80;
+pub const VERSION: u32 = 2;
 /// Bytes of the spec in the header.
 const SPEC: usize = 24 + 3 + 2 * 17 + 4 * 9 + 17 + 2 + 9;
-/// Header bytes.
-const HEADER: usize = 8 + 4 + SPEC + 5 * 8 + 32;
+/// Header bytes before the padding.
+const HEADER: usize = 8 + 4 + SPEC + 5 * 8 + 8;
+/// Where the payload starts.
+const PAYLOAD_AT: usize = HEADER.next_multiple_of(64);
 
 /// Why a tape could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -213,173 +218,16 @@ fn brief(s: &SymbolSpec) -> String {
     )
 }
 
-fn record(p: &Packed, r: &mut [u8; RECORD]) {
-    let mut w = 0;
-    let mut put = |bytes: &[u8]| {
-        r[w..w + bytes.len()].copy_from_slice(bytes);
-        w += bytes.len();
-    };
-    match *p {
-        Packed::Event {
-            recv_ns,
-            event_ms,
-            symbol,
-            body,
-        } => {
-            let head = |put: &mut dyn FnMut(&[u8]), tag: u8| {
-                put(&[tag]);
-                put(&symbol.0.to_le_bytes());
-                put(&recv_ns.to_le_bytes());
-                put(&event_ms.to_le_bytes());
-            };
-            match body {
-                Body::Depth {
-                    first_id,
-                    last_id,
-                    prev_last_id,
-                    transact_ms,
-                    flags,
-                    n_bids,
-                    n_levels,
-                    start,
-                } => {
-                    head(&mut put, 1);
-                    for v in [first_id, last_id, prev_last_id, transact_ms] {
-                        put(&v.to_le_bytes());
-                    }
-                    put(&[flags, n_bids, n_levels]);
-                    put(&start.to_le_bytes());
-                }
-                Body::Trade(t) => {
-                    head(&mut put, 2);
-                    for v in [t.trade_id, t.price.0 as u64, t.qty.0 as u64, t.trade_ms] {
-                        put(&v.to_le_bytes());
-                    }
-                    put(&[u8::from(t.buyer_is_maker)]);
-                }
-                Body::AggTrade(t) => {
-                    head(&mut put, 3);
-                    for v in [
-                        t.agg_id,
-                        t.first_trade_id,
-                        t.last_trade_id,
-                        t.price.0 as u64,
-                        t.qty.0 as u64,
-                        t.trade_ms,
-                    ] {
-                        put(&v.to_le_bytes());
-                    }
-                    put(&[u8::from(t.buyer_is_maker)]);
-                }
-                Body::MarkPrice(m) => {
-                    head(&mut put, 4);
-                    for v in [
-                        m.mark.0 as u64,
-                        m.index.0 as u64,
-                        m.settle.0 as u64,
-                        m.funding_rate.0 as u64,
-                        m.next_funding_ms,
-                    ] {
-                        put(&v.to_le_bytes());
-                    }
-                }
-            }
-        }
-        Packed::SnapshotBegin(id) => {
-            put(&[5]);
-            put(&id.to_le_bytes());
-        }
-        Packed::SnapshotLevels { n_bids, n, start } => {
-            put(&[6, n_bids, n]);
-            put(&start.to_le_bytes());
-        }
-        Packed::SnapshotEnd => put(&[7]),
-    }
-}
-
-fn unrecord(r: &[u8]) -> Result<Packed, TapeFileError> {
-    let bad = TapeFileError::Corrupt("a message does not read");
-    let mut c = Cursor { b: r, at: 0 };
-    let tag = c.u8()?;
-    if tag >= 5 {
-        return Ok(match tag {
-            5 => Packed::SnapshotBegin(c.u64()?),
-            6 => Packed::SnapshotLevels {
-                n_bids: c.u8()?,
-                n: c.u8()?,
-                start: c.u32()?,
-            },
-            7 => Packed::SnapshotEnd,
-            _ => return Err(bad),
-        });
-    }
-    let mut s = [0u8; 2];
-    s.copy_from_slice(c.take(2)?);
-    let symbol = SymbolId(u16::from_le_bytes(s));
-    let (recv_ns, event_ms) = (c.u64()?, c.u64()?);
-    let body = match tag {
-        1 => Body::Depth {
-            first_id: c.u64()?,
-            last_id: c.u64()?,
-            prev_last_id: c.u64()?,
-            transact_ms: c.u64()?,
-            flags: c.u8()?,
-            n_bids: c.u8()?,
-            n_levels: c.u8()?,
-            start: c.u32()?,
-        },
-        2 => Body::Trade(Trade {
-            trade_id: c.u64()?,
-            price: Ticks(c.i64()?),
-            qty: Lots(c.i64()?),
-            trade_ms: c.u64()?,
-            buyer_is_maker: c.u8()? != 0,
-        }),
-        3 => Body::AggTrade(AggTrade {
-            agg_id: c.u64()?,
-            first_trade_id: c.u64()?,
-            last_trade_id: c.u64()?,
-            price: Ticks(c.i64()?),
-            qty: Lots(c.i64()?),
-            trade_ms: c.u64()?,
-            buyer_is_maker: c.u8()? != 0,
-        }),
-        4 => Body::MarkPrice(MarkPrice {
-            mark: Dec8(c.i64()?),
-            index: Dec8(c.i64()?),
-            settle: Dec8(c.i64()?),
-            funding_rate: Dec8(c.i64()?),
-            next_funding_ms: c.u64()?,
-        }),
-        _ => return Err(bad),
-    };
-    Ok(Packed::Event {
-        recv_ns,
-        event_ms,
-        symbol,
-        body,
-    })
+/// XXH3-64 of a payload.
+fn checksum(payload: &[u8]) -> u64 {
+    twox_hash::XxHash3_64::oneshot(payload)
 }
 
 impl Tape {
     /// The tape, decoded for `spec`, as a tape file's bytes. Cold.
     pub fn to_bytes(&self, spec: &SymbolSpec) -> Vec<u8> {
-        let mut payload =
-            Vec::with_capacity(self.msgs.len() * (8 + RECORD) + self.levels.len() * 16);
-        for &t in &self.at_ns {
-            put_u64(&mut payload, t);
-        }
-        let mut r = [0u8; RECORD];
-        for m in &self.msgs {
-            r.fill(0);
-            record(m, &mut r);
-            payload.extend_from_slice(&r);
-        }
-        for l in &self.levels {
-            put_u64(&mut payload, l.price.0 as u64);
-            put_u64(&mut payload, l.qty.0 as u64);
-        }
-        let mut out = Vec::with_capacity(HEADER + payload.len());
+        let payload = self.payload();
+        let mut out = Vec::with_capacity(PAYLOAD_AT + payload.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
         write_spec(&mut out, spec);
@@ -387,13 +235,14 @@ impl Tape {
             self.frames,
             self.decode_errors,
             self.dropped,
-            self.msgs.len() as u64,
-            self.levels.len() as u64,
+            self.n_msgs as u64,
+            self.n_levels as u64,
         ] {
             put_u64(&mut out, v);
         }
-        out.extend_from_slice(&Sha256::digest(&payload));
-        out.extend_from_slice(&payload);
+        put_u64(&mut out, checksum(payload));
+        out.resize(PAYLOAD_AT, 0);
+        out.extend_from_slice(payload);
         out
     }
 
@@ -407,7 +256,8 @@ impl Tape {
             path: path.display().to_string(),
             source,
         };
-        // Written aside, then renamed: a reader never sees half a tape.
+        // Written aside, then renamed: a reader never sees half a tape, and a tape
+        // mapped by a running backtest keeps its old file.
         let tmp = path.with_extension("tape.part");
         std::fs::write(&tmp, &out).map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)
@@ -422,7 +272,7 @@ impl Tape {
             .is_ok_and(|()| &head == MAGIC)
     }
 
-    /// Reads a tape and the spec it was decoded for; with `asked`, a tape decoded on
+    /// Maps a tape file into memory and checks it; with `asked`, a tape decoded on
     /// another grid is refused. Cold.
     ///
     /// # Errors
@@ -432,14 +282,27 @@ impl Tape {
         path: &Path,
         asked: Option<&SymbolSpec>,
     ) -> Result<(Tape, SymbolSpec), TapeFileError> {
-        let bytes = std::fs::read(path).map_err(|source| TapeFileError::Io {
+        let io = |source| TapeFileError::Io {
             path: path.display().to_string(),
             source,
-        })?;
-        Self::from_bytes(&bytes, asked)
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        if len < PAYLOAD_AT as u64 {
+            // Too short to map usefully (or empty, which cannot be mapped): refused
+            // by the same checks as any other bytes.
+            return Self::from_vec(std::fs::read(path).map_err(io)?, asked);
+        }
+        // SAFETY: the mapping is read-only and private, and lives as long as the
+        // tape (behind its `Arc`). A tape file is only ever replaced by a rename
+        // (`save`), which leaves this mapping's file whole; changing it in place
+        // while it is read is outside what Minerva supports (docs/backtest.md).
+        // `populate` reads the file in once: the checksum touches every page anyway.
+        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(io)?;
+        Self::parse(Bytes::Mapped(map), asked)
     }
 
-    /// [`Self::load`] on bytes in memory.
+    /// [`Self::load`] on bytes in memory (copied: see [`Self::from_vec`]).
     ///
     /// # Errors
     /// As [`Self::load`].
@@ -447,10 +310,31 @@ impl Tape {
         bytes: &[u8],
         asked: Option<&SymbolSpec>,
     ) -> Result<(Tape, SymbolSpec), TapeFileError> {
+        Self::from_vec(bytes.to_vec(), asked)
+    }
+
+    /// [`Self::load`] on a tape file's bytes, which the tape keeps and reads in place.
+    ///
+    /// # Errors
+    /// As [`Self::load`].
+    pub fn from_vec(
+        bytes: Vec<u8>,
+        asked: Option<&SymbolSpec>,
+    ) -> Result<(Tape, SymbolSpec), TapeFileError> {
+        Self::parse(Bytes::Owned(bytes), asked)
+    }
+
+    fn parse(
+        bytes: Bytes,
+        asked: Option<&SymbolSpec>,
+    ) -> Result<(Tape, SymbolSpec), TapeFileError> {
         if bytes.len() < 12 || &bytes[..8] != MAGIC {
             return Err(TapeFileError::NotATape);
         }
-        let mut c = Cursor { b: bytes, at: 8 };
+        let mut c = Cursor {
+            b: &bytes[..],
+            at: 8,
+        };
         let version = c.u32()?;
         if version != VERSION {
             return Err(TapeFileError::Version { found: version });
@@ -466,59 +350,41 @@ impl Tape {
         }
         let (frames, decode_errors, dropped) = (c.u64()?, c.u64()?, c.u64()?);
         let (n_msgs, n_levels) = (c.u64()? as usize, c.u64()? as usize);
-        let sum = c.take(32)?.to_vec();
-        let payload = &bytes[c.at..];
+        let sum = c.u64()?;
+        let payload = bytes
+            .get(PAYLOAD_AT..)
+            .ok_or(TapeFileError::Corrupt("shorter than its header"))?;
         let want = n_msgs
             .checked_mul(8 + RECORD)
-            .and_then(|m| n_levels.checked_mul(16).and_then(|l| m.checked_add(l)));
+            .and_then(|m| n_levels.checked_mul(LEVEL).and_then(|l| m.checked_add(l)));
         if want != Some(payload.len()) {
             return Err(TapeFileError::Corrupt(
                 "its length is not what its header says",
             ));
         }
-        if Sha256::digest(payload).as_slice() != sum.as_slice() {
+        if checksum(payload) != sum {
             return Err(TapeFileError::Corrupt("checksum mismatch"));
         }
-        let mut p = Cursor { b: payload, at: 0 };
-        let mut tape = Tape {
-            frames,
-            decode_errors,
-            dropped,
-            ..Tape::default()
-        };
-        tape.at_ns.reserve_exact(n_msgs);
-        for _ in 0..n_msgs {
-            tape.at_ns.push(p.u64()?);
-        }
-        tape.msgs.reserve_exact(n_msgs);
-        for _ in 0..n_msgs {
-            tape.msgs.push(unrecord(p.take(RECORD)?)?);
-        }
-        tape.levels.reserve_exact(n_levels);
-        for _ in 0..n_levels {
-            let price = Ticks(p.i64()?);
-            let qty = Lots(p.i64()?);
-            tape.levels.push(Level { price, qty });
-        }
-        // Every level range a message names lies on the tape.
-        for m in &tape.msgs {
-            let (start, n) = match *m {
-                Packed::Event {
-                    body:
-                        Body::Depth {
-                            start, n_levels, ..
-                        },
-                    ..
-                } => (start, n_levels),
-                Packed::SnapshotLevels { start, n, .. } => (start, n),
-                _ => continue,
-            };
-            if start as usize + n as usize > tape.levels.len()
-                || n as usize > crate::core::DEPTH_CHUNK_LEVELS
-            {
-                return Err(TapeFileError::Corrupt(
-                    "a message names levels off the tape",
-                ));
+        let mut tape = Tape::from_payload(bytes, PAYLOAD_AT, n_msgs, n_levels);
+        tape.frames = frames;
+        tape.decode_errors = decode_errors;
+        tape.dropped = dropped;
+        // Every record reads, and every level range it names lies on the tape: the
+        // hot reads index without checking again.
+        for k in 0..n_msgs {
+            let r = tape.rec(k);
+            if !(record::DEPTH..=record::SNAPSHOT_END).contains(&r.tag()) {
+                return Err(TapeFileError::Corrupt("a message does not read"));
+            }
+            if let Some((start, n, bids)) = r.level_range() {
+                if start as usize + n as usize > n_levels
+                    || n as usize > DEPTH_CHUNK_LEVELS
+                    || bids > n
+                {
+                    return Err(TapeFileError::Corrupt(
+                        "a message names levels off the tape",
+                    ));
+                }
             }
         }
         Ok((tape, spec))
