@@ -293,15 +293,14 @@ fn run_with(
         Input::Frames(f) => &f[..end],
         Input::Tape(_) => &[],
     };
-    let mut p = Compact::new(
+    // Nobody reads a backtest's latencies: no clock reads, no histograms.
+    let mut p = Compact::untimed(
         RecordedFrames::new(frames),
         spec,
         strategy,
         signer,
         &cfg.sim,
     )?;
-    // Nobody reads a backtest's latencies: no clock reads, no histograms.
-    p.set_timed(false);
     let span = last_ns.unwrap_or(0).saturating_sub(first_ns.unwrap_or(0)) / 1000;
     let points = (span / cfg.period_us.max(1)) as usize + TRADES_RESERVED;
     p.gateway

@@ -364,6 +364,18 @@ impl<const BID: bool> Ladder<BID> {
         if new_base == self.base {
             return;
         }
+        if self.in_window == 0 && self.outside.is_empty() {
+            // Empty (a new book, or one cleared for a snapshot): the arrays are zeros
+            // already, so only the base moves. Shifting and rescanning them would
+            // touch every page of a window nothing is in (a backtest's first
+            // snapshot paid that for all four ladders).
+            self.base = new_base;
+            self.best = None;
+            if let Some(b) = self.bins.as_mut() {
+                b.clear();
+            }
+            return;
+        }
         let (old_base, new_top) = (self.base, new_base + w);
         // 1. Levels leaving the window go to the side store.
         let mut i = self.next_set(0);

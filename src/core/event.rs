@@ -56,6 +56,23 @@ impl DepthChunk {
     /// `prev_last_id` is present (futures `pu`).
     pub const HAS_PREV: u8 = 4;
 
+    /// Copies this chunk into `dst` with only its `n_levels` levels (the rest of
+    /// `dst.levels` keeps what it held; nobody reads past `n_levels`).
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn copy_into(&self, dst: &mut DepthChunk) {
+        dst.first_id = self.first_id;
+        dst.last_id = self.last_id;
+        dst.prev_last_id = self.prev_last_id;
+        dst.transact_ms = self.transact_ms;
+        dst.n_bids = self.n_bids;
+        dst.n_levels = self.n_levels;
+        dst.flags = self.flags;
+        let n = (self.n_levels as usize).min(DEPTH_CHUNK_LEVELS);
+        dst.levels[..n].copy_from_slice(&self.levels[..n]);
+    }
+
     /// An empty chunk with the given ids.
     pub fn new(first_id: u64, last_id: u64, prev_last_id: Option<u64>, transact_ms: u64) -> Self {
         Self {

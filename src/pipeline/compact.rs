@@ -3,7 +3,7 @@
 //! `minerva run --compact` runs the same stages through its lane loop.
 
 use super::messages::{FeedMsg, OrderMsg, SignalMsg, Stamped, View};
-use super::ring::{Abandoned, Inbox, Outbox, ring, ring_filled};
+use super::ring::{Abandoned, Inbox, Outbox, ring_filled};
 use super::stages::{BookStage, FeedStage, GatewayStage, ShapeError, SignalStage};
 use super::wait::Wait;
 use crate::book::BookConfig;
@@ -45,6 +45,23 @@ impl<S: Source> Compact<S> {
         signer: impl Into<OrderSigner>,
         sim: &SimOptions,
     ) -> Result<Self, ShapeError> {
+        let mut c = Self::untimed(source, spec, strategy, signer, sim)?;
+        c.set_timed(true);
+        Ok(c)
+    }
+
+    /// [`Self::new`] with every stage untimed (a backtest): no clock reads, and no
+    /// latency histograms allocated.
+    ///
+    /// # Errors
+    /// As [`Self::new`].
+    pub fn untimed(
+        source: S,
+        spec: &SymbolSpec,
+        strategy: &Strategy,
+        signer: impl Into<OrderSigner>,
+        sim: &SimOptions,
+    ) -> Result<Self, ShapeError> {
         // One frame's messages fit: the stages drain after every frame.
         let cap = 1024;
         Ok(Self {
@@ -60,13 +77,13 @@ impl<S: Source> Compact<S> {
                     pushed_ns: 0,
                 },
             ),
-            b: ring(cap, Wait::Spin),
+            b: ring_filled(cap, Wait::Spin, Stamped::<SignalMsg>::EMPTY),
             v: ring_filled(VIEW_SLOTS, Wait::Spin, View::EMPTY),
-            c: ring(cap, Wait::Spin),
+            c: ring_filled(cap, Wait::Spin, Stamped::<OrderMsg>::EMPTY),
         })
     }
 
-    /// Times every stage and queue (the default), or not at all (a backtest).
+    /// Times every stage and queue (as [`Self::new`] does), or not at all. Cold.
     pub fn set_timed(&mut self, on: bool) {
         for l in [
             &mut self.feed.lat,

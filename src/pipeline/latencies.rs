@@ -52,14 +52,34 @@ impl Default for Latencies {
 }
 
 impl Latencies {
+    /// Series that record nothing and hold no real histogram, until
+    /// [`Self::set_timed`]`(true)`: what a stage starts with, so a backtest's stages
+    /// (never timed) allocate and zero none of the forty histograms.
+    pub fn off() -> Self {
+        Self {
+            feed: Latency::off("feed_decode"),
+            book_queue: Latency::off("book_queue"),
+            book: Latency::off("book"),
+            signal_queue: Latency::off("signal_queue"),
+            signal: Latency::off("signal"),
+            gateway_queue: Latency::off("gateway_queue"),
+            gateway: Latency::off("gateway"),
+            tick_to_decision: Latency::off("tick_to_decision"),
+            tick_to_trade: Latency::off("tick_to_trade"),
+            exchange_to_us: Latency::off("exchange_to_us"),
+            timed: false,
+        }
+    }
+
     /// The clock for the stage that owns these series: 0 when timing is off.
     #[inline(always)]
     pub fn now(&self) -> u64 {
         if self.timed { now_ns() } else { 0 }
     }
 
-    /// Times and records (the default), or neither: a backtest's stages skip the
-    /// clock reads and histogram updates that only `minerva run` reports.
+    /// Times and records, or neither: a backtest's stages skip the clock reads and
+    /// histogram updates that only `minerva run` reports. Cold (switching on
+    /// allocates the histograms of series made by [`Self::off`]).
     pub fn set_timed(&mut self, on: bool) {
         self.timed = on;
         for l in self.all_mut() {

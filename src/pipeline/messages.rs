@@ -2,11 +2,11 @@
 //! that puts a snapshot back together from its parts.
 
 use crate::book::{BookView, VIEW_BINS};
-use crate::core::{DepthChunk, DepthSnapshot, MarketEvent};
+use crate::core::{DepthChunk, DepthSnapshot, EventBody, MarketEvent};
 use crate::signal::oracle::Intent;
 
 /// Feed → book.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum FeedMsg {
     /// A decoded event; `recv_ns` is the frame's receive time.
     Event(MarketEvent),
@@ -21,6 +21,35 @@ pub enum FeedMsg {
     SnapshotEnd,
 }
 
+impl FeedMsg {
+    /// Writes `self` into `dst` (a ring slot that holds an earlier message): a depth
+    /// chunk over a depth chunk copies only the levels in use. A chunk has room for 32
+    /// levels (~600 bytes) and most diffs carry a handful; consumers read a chunk's
+    /// first `n_levels` levels only.
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn copy_into(&self, dst: &mut FeedMsg) {
+        match (self, &mut *dst) {
+            (FeedMsg::Event(s), FeedMsg::Event(d)) => {
+                if let (EventBody::Depth(sc), EventBody::Depth(dc)) = (&s.body, &mut d.body) {
+                    d.recv_ns = s.recv_ns;
+                    d.event_ms = s.event_ms;
+                    d.symbol = s.symbol;
+                    sc.copy_into(dc);
+                    return;
+                }
+            }
+            (FeedMsg::SnapshotLevels(sc), FeedMsg::SnapshotLevels(dc)) => {
+                sc.copy_into(dc);
+                return;
+            }
+            _ => {}
+        }
+        *dst = *self;
+    }
+}
+
 /// A message with the time its producer pushed it (for queueing delays).
 #[derive(Debug, Clone, Copy)]
 pub struct Stamped<T> {
@@ -28,6 +57,29 @@ pub struct Stamped<T> {
     pub msg: T,
     /// When it was pushed (ns).
     pub pushed_ns: u64,
+}
+
+impl Stamped<SignalMsg> {
+    /// What a filled ring's slots first hold.
+    pub const EMPTY: Self = Stamped {
+        msg: SignalMsg {
+            msg: FeedMsg::SnapshotEnd,
+            frame_ns: 0,
+            view: false,
+        },
+        pushed_ns: 0,
+    };
+}
+
+impl Stamped<OrderMsg> {
+    /// What a filled ring's slots first hold.
+    pub const EMPTY: Self = Stamped {
+        msg: OrderMsg::Market {
+            msg: FeedMsg::SnapshotEnd,
+            frame_ns: 0,
+        },
+        pushed_ns: 0,
+    };
 }
 
 /// Book → gateway: an intent and the receive time of the frame that caused it.

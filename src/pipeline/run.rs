@@ -738,8 +738,13 @@ pub fn run<S: Source + Send>(
     let cap = cfg.ring_capacity.max(1024);
     let producer_wait = |s: Stage| cfg.wait.of(s);
     let (a_tx, a_rx) = ring::<Stamped<FeedMsg>>(cap, producer_wait(Stage::Feed));
-    let (b_tx, b_rx) = ring::<Stamped<SignalMsg>>(cap, producer_wait(Stage::Book));
-    let (c_tx, c_rx) = ring::<Stamped<OrderMsg>>(cap, producer_wait(Stage::Signal));
+    // Filled: the book and the signal write market messages over the slots' last ones.
+    let (b_tx, b_rx) = ring_filled(cap, producer_wait(Stage::Book), Stamped::<SignalMsg>::EMPTY);
+    let (c_tx, c_rx) = ring_filled(
+        cap,
+        producer_wait(Stage::Signal),
+        Stamped::<OrderMsg>::EMPTY,
+    );
     let (v_tx, v_rx) = ring_filled::<View>(VIEW_SLOTS, producer_wait(Stage::Book), View::EMPTY);
     let mut feed = FeedStage::new(source, spec);
     let mut book = BookStage::new(spec, strategy, &BookConfig::default())?;
@@ -762,6 +767,15 @@ pub fn run<S: Source + Send>(
     }
     if let Some((ppm, flatten)) = cfg.drawdown_kill {
         gateway.trader_mut().set_drawdown_kill(Some(ppm), flatten);
+    }
+    // Every stage is timed: `minerva run` reports where the time goes.
+    for lat in [
+        &mut feed.lat,
+        &mut book.lat,
+        &mut signal.lat,
+        &mut gateway.lat,
+    ] {
+        lat.set_timed(true);
     }
     // The gateway reads only what its exchange end needs from the market.
     signal.set_relay(gateway.relay());

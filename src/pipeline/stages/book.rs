@@ -20,7 +20,8 @@ pub struct BookStage {
     /// Raised when the book falls out of sync, for a live source to fetch a snapshot.
     resync: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     was_live: bool,
-    /// Latency series this stage records.
+    /// Latency series this stage records: off until its runner times it
+    /// (`Latencies::set_timed`), so backtests pay for no histograms.
     pub lat: Latencies,
 }
 
@@ -52,7 +53,7 @@ impl BookStage {
             snapshot: SnapshotParts::default(),
             resync: None,
             was_live: false,
-            lat: Latencies::default(),
+            lat: Latencies::off(),
         })
     }
 
@@ -107,13 +108,14 @@ impl BookStage {
             self.was_live = live;
         }
         if pass {
-            out.push(Stamped {
-                msg: SignalMsg {
-                    msg: m.msg,
-                    frame_ns,
-                    view,
-                },
-                pushed_ns: self.lat.now(),
+            // Written over the slot's last message: a depth chunk copies only the
+            // levels it holds.
+            let pushed_ns = self.lat.now();
+            out.push_in_place(|s| {
+                m.msg.copy_into(&mut s.msg.msg);
+                s.msg.frame_ns = frame_ns;
+                s.msg.view = view;
+                s.pushed_ns = pushed_ns;
             })?;
         }
         self.lat.book.record(self.lat.now().saturating_sub(t0));

@@ -13,7 +13,8 @@ use crate::venues::{MarketDecoder, parse_depth_snapshot};
 pub struct FeedStage<S: Source> {
     source: S,
     decoder: MarketDecoder,
-    /// Latency series this stage records.
+    /// Latency series this stage records: off until its runner times it
+    /// (`Latencies::set_timed`), so backtests pay for no histograms.
     pub lat: Latencies,
     /// Frames read.
     pub frames: u64,
@@ -32,7 +33,7 @@ impl<S: Source> FeedStage<S> {
         Self {
             source,
             decoder: MarketDecoder::for_symbol(spec),
-            lat: Latencies::default(),
+            lat: Latencies::off(),
             frames: 0,
             errors: 0,
             clock_behind: 0,

@@ -14,7 +14,8 @@ use crate::venues::OrderSigner;
 pub struct GatewayStage {
     trader: Trader,
     snapshot: SnapshotParts,
-    /// Latency series this stage records.
+    /// Latency series this stage records: off until its runner times it
+    /// (`Latencies::set_timed`), so backtests pay for no histograms.
     pub lat: Latencies,
     /// Intents that arrived after shutdown began (not traded).
     pub ignored: u64,
@@ -38,7 +39,7 @@ impl GatewayStage {
         Self {
             trader,
             snapshot: SnapshotParts::default(),
-            lat: Latencies::default(),
+            lat: Latencies::off(),
             ignored: 0,
             accepting: true,
         }

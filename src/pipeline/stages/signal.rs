@@ -14,7 +14,8 @@ use crate::strategy::Strategy;
 pub struct SignalStage {
     oracle: Oracle,
     profile: TradeProfile,
-    /// Latency series this stage records.
+    /// Latency series this stage records: off until its runner times it
+    /// (`Latencies::set_timed`), so backtests pay for no histograms.
     pub lat: Latencies,
     /// Oracle evaluations.
     pub evaluations: u64,
@@ -54,7 +55,7 @@ impl SignalStage {
                 strategy.volume_window_secs as u64 * 1000,
                 1 << 16,
             ),
-            lat: Latencies::default(),
+            lat: Latencies::off(),
             evaluations: 0,
             intents: 0,
             missing_views: 0,
@@ -159,10 +160,30 @@ impl SignalStage {
         // Decided first, passed on after: the exchange end sees the market before any
         // order it causes, and the copy is not on the way to the decision.
         let relayed = match (self.relay, msg) {
-            (Relay::Market, _) => Some(OrderMsg::Market {
-                msg: *msg,
-                frame_ns,
-            }),
+            (Relay::Market, _) => {
+                // Written over the slot's last message (a depth chunk copies only
+                // the levels it holds).
+                let pushed_ns = self.lat.now();
+                out.push_in_place(|s| {
+                    s.pushed_ns = pushed_ns;
+                    match &mut s.msg {
+                        OrderMsg::Market {
+                            msg: to,
+                            frame_ns: at,
+                        } => {
+                            msg.copy_into(to);
+                            *at = frame_ns;
+                        }
+                        other => {
+                            *other = OrderMsg::Market {
+                                msg: *msg,
+                                frame_ns,
+                            }
+                        }
+                    }
+                })?;
+                None
+            }
             (Relay::Trades, FeedMsg::Event(ev)) => match &ev.body {
                 EventBody::Trade(t) => Some(OrderMsg::Trade {
                     price: t.price,
