@@ -18,12 +18,20 @@ the best bid, when >= 0.75 a post-only sell at the best ask (0.01 BTC), cancel q
 older than 60 s, and lean out of a position with a post-only order at the touch.
 Constant 5 ms order-entry and response latency, risk-averse queue model, no partial
 fills, 0.02 % / 0.05 % fees: the options of `minerva backtest`'s defaults.
+
+Side by side (`--minerva BIN`, default target/release/minerva when it is built): the
+same files are built into a Minerva tape (`minerva tape build`) and backtested by
+`minerva bench backtest` (the seed strategy loosened as benches/backtest.rs does, the
+same latency and queue model) in the same sitting, and the medians are compared:
+
+    RESULT compare data=NAME hftbacktest_secs=S minerva_tape_secs=S ratio=X
 """
 
 import argparse
 import gzip
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +42,8 @@ from numba import njit
 from hftbacktest import BacktestAsset, ROIVectorMarketDepthBacktest
 from hftbacktest.data.utils import binancefutures
 from hftbacktest.order import GTX, LIMIT
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @njit
@@ -120,7 +130,9 @@ def main():
     p.add_argument("--raw", nargs="*", default=[], help="recorded USD-M files, in order")
     p.add_argument("--synth", nargs=2, metavar=("EVENTS", "SNAPSHOT"))
     p.add_argument("--name", default="data")
-    p.add_argument("--runs", type=int, default=2)
+    p.add_argument("--runs", type=int, default=5, help="timed runs of each (after hftbacktest's compiling run)")
+    p.add_argument("--minerva", default=os.path.join(ROOT, "target/release/minerva"),
+                   help="Minerva's binary (skipped when it does not exist)")
     a = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="hbtcmp")
     raws = a.raw if a.raw else convert_synth(a.synth[0], a.synth[1], tmp)
@@ -132,8 +144,14 @@ def main():
         arrays.append(binancefutures.convert(f, combined_stream=True))
     data = np.concatenate(arrays)
     rows = len(data)
-    best = None
-    for run in range(a.runs):
+    # Minerva's passes run before and after hftbacktest's, so both see the machine alike.
+    mine = None
+    if os.path.exists(a.minerva):
+        mine = minerva_passes(a, raws, tmp)
+    else:
+        print(f"NOTE: {a.minerva} not built: no side-by-side run", file=sys.stderr)
+    times = []
+    for run in range(a.runs + 1):
         asset = (
             BacktestAsset()
             .data([data])
@@ -153,12 +171,38 @@ def main():
         secs = time.perf_counter() - t
         hbt.close()
         print(f"run {run}: {secs:.3f} s, {feeds} feed wake-ups", file=sys.stderr)
-        if run > 0 or a.runs == 1:
-            best = secs if best is None else min(best, secs)
+        if run > 0:
+            times.append(secs)
+    times.sort()
+    med = times[len(times) // 2]
     print(
         f"RESULT peer=hftbacktest data={a.name} messages={messages} rows={rows} "
-        f"secs={best:.4f} messages_per_s={messages / best:.0f} rows_per_s={rows / best:.0f}"
+        f"secs={med:.4f} min_secs={times[0]:.4f} messages_per_s={messages / med:.0f} rows_per_s={rows / med:.0f}"
     )
+    if mine is None:
+        return
+    mine += minerva_passes(a, raws, tmp)
+    mine.sort()
+    m = mine[len(mine) // 2]
+    print(f"RESULT peer=minerva-backtest data={a.name} input=tape passes={len(mine)} secs={m:.4f} min_secs={mine[0]:.4f}")
+    print(f"RESULT compare data={a.name} hftbacktest_secs={med:.4f} minerva_tape_secs={m:.4f} ratio={med / m:.2f}")
+
+
+def minerva_passes(a, raws, tmp):
+    """Minerva's timed passes on the files' tape (built once), in one process."""
+    tape = os.path.join(tmp, "data.tape")
+    if not os.path.exists(tape):
+        subprocess.run([a.minerva, "tape", "build", *raws, "--data-market", "usdm", "--out", tape],
+                       check=True, stdout=sys.stderr, stderr=sys.stderr)
+    out = subprocess.run(
+        [a.minerva, "bench", "backtest", tape, "--strategy", os.path.join(ROOT, "strategy_0.toml"),
+         "--short-pressure", "0.6", "--long-pressure", "0.4", "--max-concurrent-trades", "20",
+         "--latency", "order=5ms,response=5ms", "--queue", "risk-averse",
+         "--repeat", str(a.runs), "--name", a.name],
+        check=True, capture_output=True, text=True).stdout
+    line = next(l for l in out.splitlines() if l.startswith("RESULT"))
+    print(line, file=sys.stderr)
+    return [float(x) for x in line.split(" passes_secs=")[1].split()[0].split(",")]
 
 
 if __name__ == "__main__":

@@ -269,10 +269,11 @@ fn backtest_bench(a: BacktestArgs) -> Result<()> {
         }
     }
     let r = first.context("at least one pass")?;
+    let each: Vec<String> = secs.iter().map(|s| format!("{s:.4}")).collect();
     secs.sort_by(f64::total_cmp);
     let median = secs[secs.len() / 2];
     println!(
-        "RESULT peer=minerva-backtest data={} input={} units={} passes={} load_secs={load_secs:.4} secs={median:.4} min_secs={:.4} units_per_s={:.0} intents={} fills={} trades={}",
+        "RESULT peer=minerva-backtest data={} input={} units={} passes={} load_secs={load_secs:.4} secs={median:.4} min_secs={:.4} units_per_s={:.0} intents={} fills={} trades={} passes_secs={}",
         a.name,
         if tape.is_some() { "tape" } else { "frames" },
         r.frames,
@@ -281,7 +282,8 @@ fn backtest_bench(a: BacktestArgs) -> Result<()> {
         r.frames as f64 / median.max(1e-9),
         r.intents,
         r.exchange.fills,
-        r.trades.len()
+        r.trades.len(),
+        each.join(",")
     );
     Ok(())
 }
