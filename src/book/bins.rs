@@ -11,29 +11,29 @@
 //! a dirty flag: a change that can only lower the maximum marks the bin dirty and the
 //! next reader rescans its `bin_ticks` slots. Ties go to the level nearer the touch.
 
-/// One bin's state: one 32-byte record, so a bin is one cache-line visit.
+/// The largest level of one bin, with the flag that says it must be found again.
 #[derive(Debug, Clone, Copy)]
-struct Bin {
+struct Top {
+    px: i64,
     qty: i64,
-    top_px: i64,
-    top_qty: i64,
-    levels: u32,
     dirty: bool,
 }
 
-const EMPTY: Bin = Bin {
+const NO_TOP: Top = Top {
+    px: 0,
     qty: 0,
-    top_px: 0,
-    top_qty: 0,
-    levels: 0,
     dirty: true,
 };
 
-/// The bin index of one side.
+/// The bin index of one side. Quantities and level counts are kept apart from the
+/// tops: a view reads only those two, 12 bytes a bin in runs of consecutive slots,
+/// where one 32-byte record per bin made it read the tops' bytes too.
 pub(crate) struct BinIndex<const BID: bool> {
     bin_ticks: i64,
     mask: usize,
-    bins: Box<[Bin]>,
+    qty: Box<[i64]>,
+    levels: Box<[u32]>,
+    tops: Box<[Top]>,
 }
 
 impl<const BID: bool> BinIndex<BID> {
@@ -44,11 +44,12 @@ impl<const BID: bool> BinIndex<BID> {
         Self {
             bin_ticks,
             mask: n - 1,
-            bins: vec![EMPTY; n].into_boxed_slice(),
+            qty: vec![0; n].into_boxed_slice(),
+            levels: vec![0; n].into_boxed_slice(),
+            tops: vec![NO_TOP; n].into_boxed_slice(),
         }
     }
 
-    /// Bin width in ticks.
     #[inline(always)]
     pub fn bin_ticks(&self) -> i64 {
         self.bin_ticks
@@ -60,9 +61,16 @@ impl<const BID: bool> BinIndex<BID> {
         price.div_euclid(self.bin_ticks)
     }
 
+    /// The slot of absolute bin `bin` (slots wrap: a power-of-two ring).
     #[inline(always)]
-    fn slot(&self, bin: i64) -> usize {
+    pub fn slot(&self, bin: i64) -> usize {
         bin as usize & self.mask
+    }
+
+    /// Every slot's resting quantity and level count, for reading runs of bins.
+    #[inline(always)]
+    pub fn columns(&self) -> (&[i64], &[u32]) {
+        (&self.qty, &self.levels)
     }
 
     /// True when `a` is nearer the touch than `b` (ties between equal sizes).
@@ -77,20 +85,20 @@ impl<const BID: bool> BinIndex<BID> {
     #[inline(always)]
     pub fn on_change(&mut self, price: i64, old: i64, new: i64) {
         let s = self.slot(self.bin_of(price));
-        let b = &mut self.bins[s];
-        b.qty = b.qty.wrapping_add(new.wrapping_sub(old));
+        self.qty[s] = self.qty[s].wrapping_add(new.wrapping_sub(old));
         match (old == 0, new == 0) {
-            (true, false) => b.levels += 1,
-            (false, true) => b.levels -= 1,
+            (true, false) => self.levels[s] += 1,
+            (false, true) => self.levels[s] -= 1,
             _ => {}
         }
+        let b = &mut self.tops[s];
         if b.dirty {
             return;
         }
-        if new > b.top_qty || (new == b.top_qty && Self::nearer(price, b.top_px)) {
-            b.top_px = price;
-            b.top_qty = new;
-        } else if price == b.top_px {
+        if new > b.qty || (new == b.qty && Self::nearer(price, b.px)) {
+            b.px = price;
+            b.qty = new;
+        } else if price == b.px {
             // The largest level shrank: another may be larger now.
             b.dirty = true;
         }
@@ -99,8 +107,8 @@ impl<const BID: bool> BinIndex<BID> {
     /// Resting quantity and level count of absolute bin `bin`.
     #[inline(always)]
     pub fn get(&self, bin: i64) -> (i64, u32) {
-        let b = &self.bins[self.slot(bin)];
-        (b.qty, b.levels)
+        let s = self.slot(bin);
+        (self.qty[s], self.levels[s])
     }
 
     /// Price of the largest level in `bin`, rescanning it with `qty_at` when dirty.
@@ -110,7 +118,7 @@ impl<const BID: bool> BinIndex<BID> {
     pub fn top(&mut self, bin: i64, qty_at: impl Fn(i64) -> i64) -> i64 {
         let bt = self.bin_ticks;
         let s = self.slot(bin);
-        let b = &mut self.bins[s];
+        let b = &mut self.tops[s];
         if b.dirty {
             let lo = bin * bt;
             let mut best = (if BID { lo + bt - 1 } else { lo }, -1i64);
@@ -120,16 +128,18 @@ impl<const BID: bool> BinIndex<BID> {
                     best = (p, q);
                 }
             }
-            b.top_px = best.0;
-            b.top_qty = best.1.max(0);
+            b.px = best.0;
+            b.qty = best.1.max(0);
             b.dirty = false;
         }
-        b.top_px
+        b.px
     }
 
     /// Forgets every level (cold: after a rebase or a clear the ladder re-adds them).
     #[cold]
     pub fn clear(&mut self) {
-        self.bins.fill(EMPTY);
+        self.qty.fill(0);
+        self.levels.fill(0);
+        self.tops.fill(NO_TOP);
     }
 }

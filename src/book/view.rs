@@ -8,6 +8,7 @@
 //! O(bins) when the bins lie in the array window, else by walking the levels; both give
 //! the same view (tested on recorded sessions).
 
+use super::bins::BinIndex;
 use super::ladder::Ladder;
 use crate::core::Level;
 
@@ -156,7 +157,15 @@ fn from_index<const BID: bool, const N: usize>(
     let idx = l.bins.as_ref().expect("checked by the caller");
     let bt = idx.bin_ticks();
     let (mut counted, mut n, mut volume) = (0u32, 0usize, 0i64);
-    for k in 0..bins {
+    let first = runs(
+        idx,
+        origin,
+        bins,
+        limit,
+        (&mut counted, &mut n, &mut volume),
+        out,
+    );
+    for k in first..bins {
         let b = if BID {
             origin - k as i64
         } else {
@@ -199,6 +208,79 @@ fn from_index<const BID: bool, const N: usize>(
     out.n = n as u32;
     out.volume = volume;
 }
+
+/// Bins read in runs of [`RUN`] from the index's columns, nearest first, while a run
+/// lies on consecutive slots and cannot reach `limit` levels: no branch per bin (the
+/// per-bin loop was a third of a backtest on diffs of a few levels). Gives the first
+/// bin not read; [`from_index`] reads on bin by bin from there, where the limit is
+/// reached or the slots wrap.
+#[inline(always)]
+fn runs<const BID: bool, const N: usize>(
+    idx: &BinIndex<BID>,
+    origin: i64,
+    bins: usize,
+    limit: u32,
+    (counted, n, volume): (&mut u32, &mut usize, &mut i64),
+    out: &mut SideView<N>,
+) -> usize {
+    let (qty, levels) = idx.columns();
+    let mut k = 0;
+    while k + RUN <= bins {
+        // The run's slots: upward from the nearest bin for asks, downward for bids.
+        let near = idx.slot(if BID {
+            origin - k as i64
+        } else {
+            origin + k as i64
+        });
+        let lo = if BID {
+            match near.checked_sub(RUN - 1) {
+                Some(lo) => lo,
+                None => break,
+            }
+        } else {
+            near
+        };
+        let (Some(q), Some(c)) = (qty.get(lo..lo + RUN), levels.get(lo..lo + RUN)) else {
+            break;
+        };
+        let run_levels: u64 = c.iter().map(|&x| u64::from(x)).sum();
+        if u64::from(*counted) + run_levels >= u64::from(limit) {
+            break;
+        }
+        // An empty bin's quantity is 0: its levels' changes summed back to nothing.
+        let dst = &mut out.qty[k..k + RUN];
+        if BID {
+            for (d, &x) in dst.iter_mut().zip(q.iter().rev()) {
+                *d = x;
+            }
+        } else {
+            dst.copy_from_slice(q);
+        }
+        // One sum when no quantity is negative or near overflow (then the per-bin
+        // saturating adds the scalar loop makes give the same); else those adds.
+        let bits = dst.iter().fold(0u64, |a, &x| a | x as u64);
+        if *volume >= 0 && bits < 1 << 59 {
+            *volume = volume.saturating_add(dst.iter().sum::<i64>());
+        } else {
+            for &x in dst.iter() {
+                *volume = volume.saturating_add(x);
+            }
+        }
+        // The farthest non-empty bin of the run ends the counted bins so far.
+        if let Some(i) = (0..RUN)
+            .rev()
+            .find(|&i| c[if BID { RUN - 1 - i } else { i }] != 0)
+        {
+            *n = k + i + 1;
+        }
+        *counted += run_levels as u32;
+        k += RUN;
+    }
+    k
+}
+
+/// Bins per run in [`runs`].
+const RUN: usize = 8;
 
 /// The largest level of every bin that could be a wall (a local maximum), from the
 /// index: the part of a view only a pressed oracle reads.
