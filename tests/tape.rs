@@ -250,3 +250,65 @@ fn strip_input_line(v: &mut serde_json::Value) {
         _ => {}
     }
 }
+
+/// `minerva bench backtest` times a backtest's passes on a tape or on the files, and
+/// names what it ran: the tape's messages or the files' frames, every pass.
+#[test]
+fn bench_backtest_times_passes_on_a_tape_and_on_files() {
+    let (tape, info, files, _) = sample_tape("bench");
+    let strategy = common::repo("strategy_0.toml");
+    let field = |line: &str, key: &str| -> String {
+        line.split(' ')
+            .find_map(|f| f.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key} in {line}"))
+            .to_string()
+    };
+    let t = common::minerva_ok(&[
+        "bench",
+        "backtest",
+        tape.to_str().unwrap(),
+        "--strategy",
+        &strategy,
+        "--repeat",
+        "2",
+        "--name",
+        "sample",
+    ]);
+    let _ = std::fs::remove_file(&tape);
+    let mut from_files = vec!["bench", "backtest"];
+    from_files.extend(files.iter().map(String::as_str));
+    from_files.extend([
+        "--strategy",
+        &strategy,
+        "--exchange-info",
+        &info,
+        "--repeat",
+        "2",
+    ]);
+    let f = common::minerva_ok(&from_files);
+    let (t, f) = (t.trim(), f.trim());
+    assert!(
+        t.starts_with("RESULT peer=minerva-backtest data=sample input=tape"),
+        "{t}"
+    );
+    assert!(
+        f.starts_with("RESULT peer=minerva-backtest data=data input=frames"),
+        "{f}"
+    );
+    // The tape's decoded messages; the recording's frames.
+    assert_eq!(field(t, "units"), "32671");
+    assert_eq!(field(f, "units"), "99574");
+    for line in [t, f] {
+        assert_eq!(field(line, "passes"), "2");
+        let passes: Vec<f64> = field(line, "passes_secs")
+            .split(',')
+            .map(|x| x.parse().unwrap())
+            .collect();
+        assert_eq!(passes.len(), 2);
+        assert!(passes.iter().all(|&s| s > 0.0), "{line}");
+    }
+    // The same backtest either way.
+    for key in ["intents", "fills", "trades"] {
+        assert_eq!(field(t, key), field(f, key), "{key}");
+    }
+}

@@ -186,6 +186,7 @@ impl Tape {
 
     #[inline]
     fn rec(&self, k: usize) -> Rec<'_> {
+        debug_assert!(k < self.n_msgs, "message {k} of {}", self.n_msgs);
         let at = self.rec_col + RECORD * k;
         Rec(&self.bytes[at..at + RECORD])
     }

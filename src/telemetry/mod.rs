@@ -326,4 +326,19 @@ mod tests {
         );
         assert!(read_log(&std::env::temp_dir().join("no-such-file.hlog")).is_err());
     }
+
+    /// A series made off records nothing; switched on, it holds the full range.
+    #[test]
+    fn an_off_series_gets_its_histogram_when_switched_on() {
+        let mut a = Latency::off("book");
+        a.record(5_000);
+        assert_eq!(a.count(), 0);
+        assert!(a.histogram().high() < MAX_NS);
+        a.set_off(false);
+        assert!(a.histogram().high() >= MAX_NS);
+        a.record(5_000);
+        a.record(MAX_NS);
+        assert_eq!((a.count(), a.clamped), (2, 0));
+        assert!(a.histogram().max() >= MAX_NS);
+    }
 }
