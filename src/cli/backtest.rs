@@ -3,7 +3,7 @@
 
 use super::args::{OVERRIDES_HELP, RecordedData, StrategyArgs, WindowArgs, strategy_replay};
 use anyhow::{Context, Result, bail};
-use minerva::backtest::{self, Input};
+use minerva::backtest::{self, Input, tape::Tape};
 use minerva::core::SymbolSpec;
 use minerva::replay::{self, ReplayOptions};
 use minerva::venues::binance::{keys::ApiKeys, sign::Signer};
@@ -83,6 +83,32 @@ pub fn symbol_data(
     Ok((spec, frames))
 }
 
+/// A backtest's input for `strategy.market`: its grid, and the recorded frames when
+/// there is no tape (a tape holds the decoded messages; its frames stay empty).
+pub fn symbol_input(
+    tape: Option<&(Tape, SymbolSpec)>,
+    files: &[PathBuf],
+    of: usize,
+    strategy: &minerva::strategy::Strategy,
+    grids: &super::args::MarketData,
+) -> Result<(SymbolSpec, RecordedFrames)> {
+    match tape {
+        Some(t) => Ok((
+            super::tape::tape_spec(t, &strategy.market)?.clone(),
+            Vec::new(),
+        )),
+        None => symbol_data(files, of, &strategy_replay(strategy, grids)),
+    }
+}
+
+/// What the backtest reads: the tape when there is one, else the frames.
+pub fn input<'a>(tape: Option<&'a (Tape, SymbolSpec)>, frames: &'a RecordedFrames) -> Input<'a> {
+    match tape {
+        Some((t, _)) => Input::Tape(t),
+        None => Input::Frames(frames),
+    }
+}
+
 /// The signer of a backtest's requests: the simulated exchange checks signatures
 /// like Binance, so any key works, and none is read from the environment.
 pub fn backtest_signer() -> Signer {
@@ -118,18 +144,14 @@ pub fn run(a: Args) -> Result<()> {
     for sym in &symbols {
         let mut strategy = strategy.clone();
         strategy.market = sym.clone();
-        let (spec, frames) = match &tape {
-            Some(t) => (super::tape::tape_spec(t, sym)?.clone(), Vec::new()),
-            None => symbol_data(
-                &files,
-                symbols.len(),
-                &strategy_replay(&strategy, &a.data.grids),
-            )?,
-        };
-        let input = match &tape {
-            Some((t, _)) => Input::Tape(t),
-            None => Input::Frames(&frames),
-        };
+        let (spec, frames) = symbol_input(
+            tape.as_ref(),
+            &files,
+            symbols.len(),
+            &strategy,
+            &a.data.grids,
+        )?;
+        let input = input(tape.as_ref(), &frames);
         let bar = progress_bar(sym);
         let mut progress = |done: u64, total: u64| {
             bar.set_length(total);

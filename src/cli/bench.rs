@@ -225,28 +225,16 @@ fn pipeline(a: PipelineArgs) -> Result<()> {
 }
 
 fn backtest_bench(a: BacktestArgs) -> Result<()> {
-    use minerva::backtest::{self, Input};
+    use minerva::backtest;
     let files = a.data.files()?;
     let strategy = a.strategy.load()?;
     let cfg = a.window.config();
     let t0 = std::time::Instant::now();
     let tape = super::tape::tape_input(&files)?;
-    let (spec, frames) = match &tape {
-        Some(t) => (
-            super::tape::tape_spec(t, &strategy.market)?.clone(),
-            Vec::new(),
-        ),
-        None => super::backtest::symbol_data(
-            &files,
-            1,
-            &super::args::strategy_replay(&strategy, &a.data.grids),
-        )?,
-    };
+    let (spec, frames) =
+        super::backtest::symbol_input(tape.as_ref(), &files, 1, &strategy, &a.data.grids)?;
     let load_secs = t0.elapsed().as_secs_f64();
-    let input = match &tape {
-        Some((t, _)) => Input::Tape(t),
-        None => Input::Frames(&frames),
-    };
+    let input = super::backtest::input(tape.as_ref(), &frames);
     let mut secs = Vec::new();
     let mut first: Option<backtest::BacktestReport> = None;
     for _ in 0..a.repeat.max(1) {
