@@ -125,18 +125,15 @@ fn an_hftbacktest_npz_replays_to_the_sessions_book_and_trades() {
     z.finish().unwrap();
 
     let db = dir.join("npz.db");
-    let (ok, out, err) = common::db_import(
-        "hftbacktest",
-        &[npz.to_str().unwrap()],
-        &[
-            "--symbol",
-            "BTCUSDT",
-            "--market",
-            "spot",
-            "--db",
-            db.to_str().unwrap(),
-        ],
-    );
+    let spot_db = [
+        "--symbol",
+        "BTCUSDT",
+        "--market",
+        "spot",
+        "--db",
+        db.to_str().unwrap(),
+    ];
+    let (ok, out, err) = common::db_import("hftbacktest", &[npz.to_str().unwrap()], &spot_db);
     assert!(ok, "{out}{err}");
     let info = common::repo("sample/exchange_info_spot_btcusdt.json");
     let replay = |inputs: Vec<&str>| common::replay_json(&inputs, Some(&info), &[]);
@@ -164,36 +161,14 @@ fn an_hftbacktest_npz_replays_to_the_sessions_book_and_trades() {
     let at = bad.windows(2).position(|w| w == b"ev").unwrap();
     bad[at] = b'x';
     std::fs::write(&other, &bad).unwrap();
-    let (ok, _, err) = common::db_import(
-        "hftbacktest",
-        &[other.to_str().unwrap()],
-        &[
-            "--symbol",
-            "BTCUSDT",
-            "--market",
-            "spot",
-            "--db",
-            db.to_str().unwrap(),
-        ],
-    );
+    let (ok, _, err) = common::db_import("hftbacktest", &[other.to_str().unwrap()], &spot_db);
     assert!(
         !ok && err.contains("not hftbacktest's event dtype"),
         "{err}"
     );
     let text = dir.join("text.npz");
     std::fs::write(&text, "hello").unwrap();
-    let (ok, _, err) = common::db_import(
-        "hftbacktest",
-        &[text.to_str().unwrap()],
-        &[
-            "--symbol",
-            "BTCUSDT",
-            "--market",
-            "spot",
-            "--db",
-            db.to_str().unwrap(),
-        ],
-    );
+    let (ok, _, err) = common::db_import("hftbacktest", &[text.to_str().unwrap()], &spot_db);
     assert!(!ok && err.contains("not a NumPy array file"), "{err}");
     assert!(!err.contains("panicked"));
     let _ = std::fs::remove_dir_all(&dir);
