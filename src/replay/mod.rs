@@ -523,26 +523,73 @@ pub fn replay_observed<O: Observer>(
         .map(|p| LineReader::open(p))
         .collect::<Result<Vec<_>, _>>()?;
     let mut progress = Progress::new(&readers, opts.progress);
+    merge_lines(&mut readers, |i, line, reader| {
+        r.line(line, reader, file_symbol[i].as_deref(), obs);
+        if let Some(p) = progress.as_mut() {
+            p.tick(r.rep.lines);
+        }
+    })?;
+    if let Some(p) = progress {
+        p.done();
+    }
+    Ok(r.finish(start.elapsed().as_secs_f64()))
+}
+
+/// Hands `f` every line of `readers` (with its reader's index), always the line
+/// received first (ties: file order), as a live feed would deliver them.
+fn merge_lines(
+    readers: &mut [LineReader],
+    mut f: impl FnMut(usize, &[u8], &LineReader),
+) -> Result<(), InputError> {
     // Receive time of each reader's current line; `None` once exhausted.
     let mut next = Vec::with_capacity(readers.len());
     for rd in readers.iter_mut() {
         next.push(rd.next_line()?.map(|l| classify(l).recv_ns));
     }
-    // Always the line received first (ties: file order), as a live feed would deliver.
     while let Some(i) = (0..readers.len())
         .filter(|&i| next[i].is_some())
         .min_by_key(|&i| (next[i], i))
     {
         if let Some(line) = readers[i].current() {
-            r.line(line, &readers[i], file_symbol[i].as_deref(), obs);
+            f(i, line, &readers[i]);
         }
         next[i] = readers[i].next_line()?.map(|l| classify(l).recv_ns);
-        if let Some(p) = progress.as_mut() {
-            p.tick(r.rep.lines);
-        }
     }
-    if let Some(p) = progress {
-        p.done();
-    }
-    Ok(r.finish(start.elapsed().as_secs_f64()))
+    Ok(())
+}
+
+/// A recorded frame or REST snapshot as a live source would deliver it: its bytes,
+/// its receive time (ns), and the symbol a snapshot in it is of when its body names
+/// none (the REST log's URL, or the one symbol of its file).
+pub type TaggedFrame = (Vec<u8>, u64, Option<SymbolId>);
+
+/// The symbols of `files` (as [`symbol_table`]) and every frame and REST depth
+/// snapshot of the files in the replay's order (the line received first across
+/// files), each tagged with the symbol of a snapshot that does not name it: what
+/// `minerva exchange` serves, and what a pipeline of several symbols replays. Cold.
+///
+/// # Errors
+/// As [`replay`].
+pub fn tagged_frames(
+    files: &[PathBuf],
+    opts: &ReplayOptions,
+) -> Result<(SymbolTable, Vec<TaggedFrame>), ReplayError> {
+    let Setup {
+        table, file_symbol, ..
+    } = setup(files, opts)?;
+    let mut readers = files
+        .iter()
+        .map(|p| LineReader::open(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = Vec::new();
+    merge_lines(&mut readers, |i, line, _| {
+        let l = classify(line);
+        let of = match l.kind {
+            LineKind::Frame => file_symbol[i].as_deref(),
+            LineKind::RestDepth => l.url_symbol,
+            _ => return,
+        };
+        out.push((l.json.to_vec(), l.recv_ns, of.and_then(|s| table.lookup(s))));
+    })?;
+    Ok((table, out))
 }

@@ -31,14 +31,14 @@ mod rest;
 pub mod ws;
 
 use crate::book::{Book, SyncState};
-use crate::core::{Market, SymbolSpec};
+use crate::core::{Market, SymbolId, SymbolSpec};
 use crate::local_exchange::fanout::Fanout;
 use crate::local_exchange::faults;
 use crate::local_exchange::pace::{Pace, StartGate};
 use crate::local_exchange::server::{BodyError, Limits, Server, json_answer, read_request};
 use crate::local_exchange::{Faults, StartError};
-use crate::replay::{ReplayOptions, symbol_table};
-use crate::store::files::{InputError, recorded_frames};
+use crate::replay::{ReplayOptions, tagged_frames};
+use crate::store::files::InputError;
 use crate::venues::Venue;
 use crate::venues::binance::endpoints;
 use crate::venues::binance::errors::{Code, ErrorBody};
@@ -168,7 +168,7 @@ impl LocalExchange {
     /// # Errors
     /// [`StartError`] for unreadable data or an address that cannot be bound.
     pub fn start(cfg: Config) -> Result<Self, StartError> {
-        let table = symbol_table(&cfg.files, &cfg.replay)?;
+        let (table, frames) = tagged_frames(&cfg.files, &cfg.replay)?;
         if let Some(s) = table.specs().iter().find(|s| s.venue != Venue::Binance) {
             return Err(StartError::OtherVenue {
                 data: s.venue.name(),
@@ -177,7 +177,6 @@ impl LocalExchange {
         }
         let specs = table.specs().to_vec();
         let market = specs.first().map_or(Market::Spot, |s| s.market);
-        let frames = recorded_frames(&cfg.files)?;
         let exchange_info = match &cfg.replay.exchange_info {
             Some(p) => Some(std::fs::read(p).map_err(|source| {
                 StartError::Input(InputError::Open {
@@ -365,7 +364,10 @@ impl LocalExchange {
 }
 
 /// Applies one recorded frame to the venue's books and matching engines.
-fn apply(st: &mut State, specs: &[SymbolSpec], frame: &[u8]) {
+/// A recorded frame as served (with the symbol of a snapshot that names none).
+type Served = crate::replay::TaggedFrame;
+
+fn apply(st: &mut State, specs: &[SymbolSpec], frame: &[u8], of: Option<SymbolId>) {
     let State {
         decoder,
         books,
@@ -385,8 +387,10 @@ fn apply(st: &mut State, specs: &[SymbolSpec], frame: &[u8]) {
         *now_ms = (*now_ms).max(ev.event_ms);
     });
     if let Ok(Decoded::Snapshot { symbol }) = r {
-        // A bare snapshot names no symbol: it is the session's only one.
+        // A bare snapshot names no symbol: the recording says which (its URL or its
+        // file), or it is the session's only one.
         let id = symbol
+            .or(of)
             .map(|s| s.0 as usize)
             .or((specs.len() == 1).then_some(0));
         if let Some(k) = id {
@@ -405,24 +409,36 @@ const SLOW_READER_GRACE: Duration = Duration::from_secs(5);
 /// Applies the recording up to its snapshot and the first diff after it, unpublished,
 /// so the books are live (and `time` is the recording's) before anyone connects; the
 /// index of the first frame to publish.
-fn warm_up(st: &mut State, specs: &[SymbolSpec], frames: &[(Vec<u8>, u64)]) -> usize {
+fn warm_up(st: &mut State, specs: &[SymbolSpec], frames: &[Served]) -> usize {
+    let live = |st: &State, b: usize| {
+        st.books[b].state() == SyncState::Live && st.books[b].update_id() > 0
+    };
     let mut k = 0;
-    while k < frames.len()
-        && !st
-            .books
-            .iter()
-            .all(|b| b.state() == SyncState::Live && b.update_id() > 0)
-    {
-        apply(st, specs, &frames[k].0);
+    // When the first book went live: a symbol whose snapshot comes much later (or
+    // never) must not make the recording a warm-up; its book goes live during the
+    // replay.
+    let mut first_live_ns: Option<u64> = None;
+    while k < frames.len() && !(0..st.books.len()).all(|b| live(st, b)) {
+        if first_live_ns.is_some_and(|t| frames[k].1 > t + WARM_UP_WAIT_NS) {
+            break;
+        }
+        apply(st, specs, &frames[k].0, frames[k].2);
+        if first_live_ns.is_none() && (0..st.books.len()).any(|b| live(st, b)) {
+            first_live_ns = Some(frames[k].1);
+        }
         k += 1;
     }
     k
 }
 
-fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], k: usize, speed: Option<f64>) {
+/// How long (recorded time) the warm-up waits, after the first book is live, for the
+/// other symbols' books.
+const WARM_UP_WAIT_NS: u64 = 60_000_000_000;
+
+fn replay(shared: &Shared, frames: &[Served], k: usize, speed: Option<f64>) {
     shared.gate.wait(&shared.stop);
     let pace = Pace::new(frames.get(k).map_or(0, |f| f.1), speed);
-    for (bytes, rec) in &frames[k.min(frames.len())..] {
+    for (bytes, rec, of) in &frames[k.min(frames.len())..] {
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
@@ -433,7 +449,7 @@ fn replay(shared: &Shared, frames: &[(Vec<u8>, u64)], k: usize, speed: Option<f6
         // procedure expects (diffs the snapshot covers are dropped).
         let synth = {
             let mut st = lock(&shared.state);
-            apply(&mut st, &shared.specs, bytes);
+            apply(&mut st, &shared.specs, bytes, *of);
             let now = server_ms(shared, &st);
             st.desk.absorb_all(now);
             st.desk.expire_listen_key(now);
