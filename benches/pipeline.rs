@@ -75,6 +75,7 @@ impl Source for Frames {
             bytes: b,
             recv_ns: minerva::core::clock::now_ns(),
             wall_ns: *t,
+            symbol: minerva::core::SymbolId(0),
         })
     }
 }

@@ -443,6 +443,7 @@ fn usdm_orders_fill_with_reduce_only_exits() {
             rest: None,
             market: minerva::core::Market::UsdM,
             symbol: "BTCUSDT".into(),
+            more_symbols: Vec::new(),
             streams: vec!["depth@0ms".into(), "trade".into()],
             snapshot_limit: 1000,
             max_reconnects: None,

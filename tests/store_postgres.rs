@@ -25,6 +25,7 @@ fn live_btc(host: &str, seed: u64) -> RecordSource {
             rest: None,
             market: minerva::core::Market::Spot,
             symbol: "BTCUSDT".into(),
+            more_symbols: Vec::new(),
             streams: vec!["depth@100ms".into(), "trade".into(), "bookTicker".into()],
             snapshot_limit: 5000,
             max_reconnects: Some(0),

@@ -30,6 +30,8 @@ const WARM: usize = 2_000;
 /// Recorded frames; starts the count when it hands out the warm-up'th frame.
 struct Marking<'a> {
     frames: &'a [(Vec<u8>, u64)],
+    /// Per frame, the symbol its snapshot is of (several symbols); empty: one.
+    tags: &'a [u16],
     next: usize,
     /// Pause 20 ms every 400 frames after the warm-up (the view's run: long enough
     /// for several snapshots to be taken while the market moves).
@@ -45,11 +47,13 @@ impl Source for Marking<'_> {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         let (bytes, rec) = self.frames.get(self.next)?;
+        let symbol = minerva::core::SymbolId(self.tags.get(self.next).copied().unwrap_or(0));
         self.next += 1;
         Some(Frame {
             bytes,
             recv_ns: minerva::core::clock::now_ns(),
             wall_ns: *rec,
+            symbol,
         })
     }
 }
@@ -129,6 +133,7 @@ fn no_allocation_on_pipeline_threads_compact_and_threaded() {
         });
         let source = Marking {
             frames: &frames,
+            tags: &[],
             next: 0,
             slow: view,
         };
@@ -169,4 +174,61 @@ fn no_allocation_on_pipeline_threads_compact_and_threaded() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+    several_symbols(&strategy);
+}
+
+/// Three symbols of the KuCoin capture in one compact pipeline (`minerva run --symbols`):
+/// their books, oracles, traders and the limits across them allocate nothing either.
+fn several_symbols(strategy: &minerva::strategy::Strategy) {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let d = data.join("kucoin-sample");
+    let files: Vec<_> = ["KUCOIN.0", "KUCOIN.ws.1.0", "KUCOIN.http.0.0"]
+        .iter()
+        .map(|f| d.join(f))
+        .collect();
+    let (table, tagged) = minerva::replay::tagged_frames(&files, &Default::default()).unwrap();
+    let names = ["BCHSV-USDT", "ANKR-BTC", "FET-BTC"];
+    let specs: Vec<_> = names
+        .iter()
+        .map(|n| table.spec(table.lookup(n).unwrap()).clone())
+        .collect();
+    let tags: Vec<u16> = tagged
+        .iter()
+        .map(|t| {
+            t.2.and_then(|id| {
+                names
+                    .iter()
+                    .position(|n| *n == table.spec(id).name.as_str())
+            })
+            .map_or(u16::MAX, |k| k as u16)
+        })
+        .collect();
+    let frames: Vec<(Vec<u8>, u64)> = tagged.into_iter().map(|t| (t.0, t.1)).collect();
+    assert!(frames.len() > WARM + 1_000);
+    START.store(usize::MAX, Relaxed);
+    let source = Marking {
+        frames: &frames,
+        tags: &tags,
+        next: 0,
+        slow: false,
+    };
+    let r = minerva::pipeline::run_symbols(
+        source,
+        &specs,
+        strategy,
+        common::test_signer(),
+        &RunConfig::default(),
+    )
+    .unwrap();
+    let allocs = ALLOCS.load(Relaxed) - START.load(Relaxed);
+    eprintln!(
+        "three symbols: {} frames, {} applied, {} evaluations, {} entries, {allocs} allocations on pipeline threads after warm-up",
+        r.frames, r.book.applied, r.evaluations, r.trader.entries
+    );
+    assert_eq!(r.symbols.len(), 3);
+    assert!(r.symbols.iter().all(|y| y.tick_to_decision.count() > 40));
+    assert!(r.trader.entries >= 2);
+    assert_eq!(allocs, 0, "three symbols: allocations on the hot path");
 }

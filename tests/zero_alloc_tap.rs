@@ -39,6 +39,7 @@ impl Source for Marking<'_> {
             bytes,
             recv_ns: minerva::core::clock::now_ns(),
             wall_ns: *rec,
+            symbol: minerva::core::SymbolId(0),
         })
     }
 }

@@ -192,7 +192,7 @@ impl Input<'_> {
                                 f(at, BookInput::FrameEnd);
                             }
                         }
-                        FeedMsg::SnapshotBegin { last_update_id } => {
+                        FeedMsg::SnapshotBegin { last_update_id, .. } => {
                             snap = Some(DepthSnapshot {
                                 last_update_id: *last_update_id,
                                 event_ms: None,

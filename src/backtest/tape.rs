@@ -216,7 +216,9 @@ impl Tape {
                 }
             }
             record::SNAPSHOT_BEGIN => {
+                // A tape holds one symbol.
                 *out = FeedMsg::SnapshotBegin {
+                    symbol: crate::core::SymbolId(0),
                     last_update_id: r.snapshot_id(),
                 }
             }

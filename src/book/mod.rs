@@ -110,6 +110,26 @@ pub struct BookStats {
     pub first_applied: Option<(u64, u64, Option<u64>)>,
 }
 
+impl BookStats {
+    /// Adds another book's counters (a run of several symbols; the last gap and
+    /// first update stay this book's). Cold.
+    pub fn add(&mut self, o: &Self) {
+        self.depth_msgs += o.depth_msgs;
+        self.applied += o.applied;
+        self.dropped_before_sync += o.dropped_before_sync;
+        self.changes_applied += o.changes_applied;
+        self.stale += o.stale;
+        self.gaps += o.gaps;
+        self.crosses += o.crosses;
+        self.snapshots += o.snapshots;
+        self.resyncs += o.resyncs;
+        self.snapshots_ignored += o.snapshots_ignored;
+        self.pending_evicted += o.pending_evicted;
+        self.recenters += o.recenters;
+        self.overflow_dropped += o.overflow_dropped;
+    }
+}
+
 /// Verdict on the current depth event, shared by all of its chunks.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Current {

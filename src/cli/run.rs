@@ -11,7 +11,7 @@ use minerva::core::{Market, SymbolSpec};
 use minerva::feed::ReplaySource;
 use minerva::pipeline::wait::WaitPlan;
 use minerva::pipeline::{PinPlan, pin::allowed_cpus};
-use minerva::pipeline::{RunConfig, RunReport, run as run_pipeline};
+use minerva::pipeline::{RunConfig, RunReport, run_symbols};
 use minerva::sim::latency::Delay;
 use minerva::strategy::Strategy;
 use minerva::venues::binance::endpoints::{self, Environment, Hosts};
@@ -39,7 +39,13 @@ pub struct Args {
     source: String,
     #[command(flatten)]
     access: super::access::Access,
-    /// Symbol traded with --source binance (one; the strategy's `market` otherwise).
+    /// Symbols traded (BTCUSDT or BTCUSDT,ETHUSDT,SOLUSDT; the strategy's `market`
+    /// otherwise). Several are read from one source (a combined stream, or a
+    /// recording's files merged by time), each with its own book, oracle and simulated
+    /// exchange in the same stages, the strategy's max_concurrent_trades and
+    /// max_capital_in_use taken across them, and the latency reported per symbol:
+    /// --source replay:…, ws://… (minerva exchange) or binance --paper. A venue's live
+    /// gateway trades one symbol per process; the live view shows the first symbol.
     #[arg(long)]
     symbols: Option<String>,
     /// With --source kucoin: where the book comes from — KuCoin's classic level-2
@@ -179,8 +185,12 @@ pub struct Setup {
     /// A live source instead of recorded frames.
     live: Option<FeedConfig>,
     frames: Vec<(Vec<u8>, u64)>,
+    /// With several symbols: per frame, the index of the symbol its snapshot is of.
+    frame_symbols: Vec<u16>,
     speed: Option<f64>,
     spec: SymbolSpec,
+    /// Every symbol traded (`spec` first).
+    specs: Vec<SymbolSpec>,
     strategy: Strategy,
     /// Signs the trader's orders as the venue traded on expects (the simulated
     /// exchange reads the typed orders; the signer still says what the venue takes).
@@ -241,10 +251,11 @@ impl Args {
     }
 }
 
-/// The market traded and the strategy: `--market spot|usdm|coinm` names the market
-/// kind (the spelling), any other value the strategy's `market` key (the
-/// symbol); `--symbols` names the one symbol traded.
-fn market_and_strategy(a: &Args) -> Result<(Market, MarketData, Strategy)> {
+/// The market traded, the strategy and the symbols: `--market spot|usdm|coinm` names
+/// the market kind (the spelling), any other value the strategy's `market`
+/// key (the symbol); `--symbols` names the symbols traded (the first becomes the
+/// strategy's `market`).
+fn market_and_strategy(a: &Args) -> Result<(Market, MarketData, Strategy, Vec<String>)> {
     let mut overrides = a.strategy.overrides.clone();
     let mut data = a.data.clone();
     if let Some(m) = overrides.market.as_deref() {
@@ -253,17 +264,37 @@ fn market_and_strategy(a: &Args) -> Result<(Market, MarketData, Strategy)> {
             overrides.market = None;
         }
     }
+    let mut symbols = Vec::new();
     if let Some(sym) = &a.symbols {
-        let list: Vec<&str> = sym.split(',').filter(|s| !s.is_empty()).collect();
-        if list.len() != 1 {
+        for name in sym.split(',').filter(|s| !s.is_empty()) {
+            let name = name.to_ascii_uppercase();
+            if symbols.contains(&name) {
+                bail!("--symbols: {name} is named twice");
+            }
+            symbols.push(name);
+        }
+        if symbols.is_empty() {
+            bail!("--symbols: name at least one symbol");
+        }
+        if symbols.len() > minerva::pipeline::MAX_SYMBOLS {
             bail!(
-                "--symbols: the pipeline trades one symbol per process; give one (run one minerva per symbol)"
+                "--symbols: {} symbols; one process trades at most {}",
+                symbols.len(),
+                minerva::pipeline::MAX_SYMBOLS
             );
         }
-        overrides.market = Some(list[0].to_ascii_uppercase());
+        overrides.market = Some(symbols[0].clone());
     }
     let strategy = load_strategy(&a.strategy.strategy, &overrides)?;
-    Ok((data.data_market.unwrap_or(Market::Spot), data, strategy))
+    if symbols.is_empty() {
+        symbols.push(strategy.market.clone());
+    }
+    Ok((
+        data.data_market.unwrap_or(Market::Spot),
+        data,
+        strategy,
+        symbols,
+    ))
 }
 
 /// The watchdog's feed rules on a live source's configuration.
@@ -310,12 +341,32 @@ fn watch_operations(
 
 /// Checks every flag and reads the data before anything starts.
 pub fn setup(a: &Args) -> Result<Setup> {
-    let (mut market, data, strategy) = market_and_strategy(a)?;
+    let (mut market, data, strategy, symbols) = market_and_strategy(a)?;
     if a.source == "kucoin" && data.data_market.is_none() {
         // KuCoin names its contracts apart (XBTUSDTM; spot symbols have a dash).
         market = minerva::venues::kucoin::market_of(&strategy.market);
     }
     let from = a.from(market)?;
+    if symbols.len() > 1 {
+        if a.record.is_some() {
+            bail!(
+                "--record keeps one symbol's frames beside a run: record several with `minerva record --symbols`"
+            );
+        }
+        match &from {
+            From::Feed(_) => {}
+            From::Venue(_) if a.paper => {}
+            From::Venue(_) | From::Kucoin => bail!(
+                "--symbols with several symbols trades on the simulated exchange: add --paper (a venue's live gateway trades one symbol per process{})",
+                if a.source == "kucoin" {
+                    "; KuCoin's feed reads one symbol"
+                } else {
+                    ""
+                }
+            ),
+            From::Replay(_) => {}
+        }
+    }
     let threads = if a.compact { 1 } else { a.threads.unwrap_or(1) };
     let report_every = match a.report_every {
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
@@ -357,27 +408,61 @@ pub fn setup(a: &Args) -> Result<Setup> {
     let streams = || vec![endpoints::depth_stream(market).to_string(), "trade".into()];
     // KuCoin's REST server and keys, when its orders are traded.
     let mut kucoin = None;
-    let (spec, live, files) = match from {
+    // Several symbols replayed: their frames with each snapshot's symbol.
+    let mut several = None;
+    let (specs, live, files) = match from {
+        From::Replay(files) if symbols.len() > 1 => {
+            let opts = minerva::replay::ReplayOptions {
+                symbol: None,
+                ..strategy_replay(&strategy, &data)
+            };
+            let (table, tagged) = minerva::replay::tagged_frames(&files, &opts)?;
+            let mut specs = Vec::with_capacity(symbols.len());
+            for name in &symbols {
+                let Some(id) = table.lookup(name) else {
+                    let held: Vec<&str> = table.specs().iter().map(|s| s.name.as_str()).collect();
+                    bail!(
+                        "--symbols: {name} is not in the recording (it holds {})",
+                        held.join(", ")
+                    );
+                };
+                specs.push(table.spec(id).clone());
+            }
+            let index = |of: Option<minerva::core::SymbolId>| {
+                of.and_then(|id| {
+                    symbols
+                        .iter()
+                        .position(|n| *n == table.spec(id).name.as_str())
+                })
+                .map_or(u16::MAX, |k| k as u16)
+            };
+            let (frames, tags) = tagged
+                .into_iter()
+                .map(|(bytes, at, of)| ((bytes, at), index(of)))
+                .unzip();
+            several = Some((frames, tags));
+            (specs, None, Vec::new())
+        }
         From::Replay(files) => {
             let table = minerva::replay::symbol_table(&files, &strategy_replay(&strategy, &data))?;
-            (table.specs()[0].clone(), None, files)
+            (vec![table.specs()[0].clone()], None, files)
         }
         From::Feed(host) => {
-            let mut live = FeedConfig::Binance(LiveConfig::new(
+            let mut live = FeedConfig::Binance(LiveConfig::for_symbols(
                 &Hosts::same(&host),
                 market,
-                &strategy.market,
+                &symbols,
                 streams(),
             ));
             watch_feed(&mut live, a.watchdog);
-            (live.fetch_spec()?, Some(live), Vec::new())
+            (live.fetch_specs()?, Some(live), Vec::new())
         }
         From::Venue(hosts) => {
-            let mut c = LiveConfig::new(&hosts, market, &strategy.market, streams());
+            let mut c = LiveConfig::for_symbols(&hosts, market, &symbols, streams());
             c.rest = Some(hosts.rest.clone());
             let mut live = FeedConfig::Binance(c);
             watch_feed(&mut live, a.watchdog);
-            (live.fetch_spec()?, Some(live), Vec::new())
+            (live.fetch_specs()?, Some(live), Vec::new())
         }
         From::Kucoin => {
             let feed = a
@@ -387,7 +472,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
             let rest = feed.rest.clone();
             let mut live = FeedConfig::Kucoin(feed);
             watch_feed(&mut live, a.watchdog);
-            let spec = live.fetch_spec()?;
+            let spec = vec![live.fetch_spec()?];
             if !a.paper {
                 let Some(keys) = keys else {
                     bail!(
@@ -399,6 +484,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
             (spec, Some(live), Vec::new())
         }
     };
+    let spec = specs[0].clone();
     let keys = Arc::new(keys);
     // The simulated exchange reads typed orders: any signer does for paper runs.
     // KuCoin futures orders carry the leverage and margin mode the link settles at
@@ -461,7 +547,13 @@ pub fn setup(a: &Args) -> Result<Setup> {
         })),
         None => kucoin_link,
     };
-    let frames = minerva::store::files::recorded_frames_of(&files, &strategy.market)?;
+    let (frames, frame_symbols) = match several {
+        Some(f) => f,
+        None => (
+            minerva::store::files::recorded_frames_of(&files, &strategy.market)?,
+            Vec::new(),
+        ),
+    };
     let sim = a.model.options();
     if matches!(sim.latency.feed, Delay::Recorded { .. }) {
         bail!("--latency feed=recorded reads the recording's clocks: it is for minerva backtest");
@@ -474,6 +566,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
         ring_capacity: a.ring,
         sim,
         snapshot_request: None,
+        snapshot_requests: Vec::new(),
         report_every,
         latency_log: a.latency_log.clone(),
         live: live_link,
@@ -490,8 +583,10 @@ pub fn setup(a: &Args) -> Result<Setup> {
     Ok(Setup {
         live,
         frames,
+        frame_symbols,
         speed: a.speed.0,
         spec,
+        specs,
         strategy,
         signer,
         cfg,
@@ -504,9 +599,10 @@ impl Setup {
         if self.live.is_some() {
             bail!("bench pipeline replays recordings: give --source replay:FILE[,FILE]");
         }
-        Ok(run_pipeline(
-            ReplaySource::new(self.frames.clone(), self.speed),
-            &self.spec,
+        Ok(run_symbols(
+            ReplaySource::new(self.frames.clone(), self.speed)
+                .with_symbols(self.frame_symbols.clone()),
+            &self.specs,
             &self.strategy,
             self.signer.clone(),
             &self.cfg,
@@ -537,11 +633,11 @@ fn go<S: minerva::feed::Source + Send + 'static>(
 ) -> Result<RunReport> {
     let signer = s.signer.clone();
     let Some(db) = record else {
-        return Ok(run_pipeline(source, &s.spec, &s.strategy, signer, cfg)?);
+        return Ok(run_symbols(source, &s.specs, &s.strategy, signer, cfg)?);
     };
     let target = minerva::store::Target::parse(db);
     let (tapped, stats, writer) = minerva::store::tap::tap(source, &target, name, 256 << 20)?;
-    let r = run_pipeline(tapped, &s.spec, &s.strategy, signer, cfg)?;
+    let r = run_symbols(tapped, &s.specs, &s.strategy, signer, cfg)?;
     // A recorder that failed (disk full…) did not stop the trading: its error comes
     // after the run's report.
     let stored = writer
@@ -604,13 +700,13 @@ fn start_journal(a: &Args, s: &Setup) -> Result<Option<Arc<minerva::store::journ
         strategy_text: effective_strategy(a),
         venue,
         market: s.spec.market.name().to_string(),
-        symbols: vec![s.spec.name.to_string()],
+        symbols: s.specs.iter().map(|x| x.name.to_string()).collect(),
         recording: a
             .record
             .as_deref()
             .map(|r| minerva::store::Target::parse(r).display()),
         exchange_info: String::from_utf8(minerva::venues::binance::exchange_info::describe(
-            std::slice::from_ref(&s.spec),
+            &s.specs,
             s.spec.market,
             0,
             minerva::venues::binance::exchange_info::Limits {
@@ -840,7 +936,7 @@ pub fn run(a: Args) -> Result<()> {
             go(
                 &s,
                 record,
-                ReplaySource::new(s.frames.clone(), s.speed),
+                ReplaySource::new(s.frames.clone(), s.speed).with_symbols(s.frame_symbols.clone()),
                 &cfg,
                 "minerva run (replay)",
                 &mut recorded,
@@ -864,6 +960,11 @@ pub fn run(a: Args) -> Result<()> {
             };
             let mut cfg = RunConfig {
                 snapshot_request: Some(source.snapshot_request()),
+                snapshot_requests: if s.specs.len() > 1 {
+                    source.snapshot_requests()
+                } else {
+                    Vec::new()
+                },
                 audit: journal.as_ref().map(audit_hook),
                 status: status.clone(),
                 ..s.cfg.clone()

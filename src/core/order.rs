@@ -295,6 +295,29 @@ pub struct ExchangeStats {
 }
 
 impl ExchangeStats {
+    /// Adds another exchange end's counters (a run of several symbols; the request
+    /// digests are folded, in symbol order). Cold.
+    pub fn add(&mut self, o: &Self) {
+        self.requests += o.requests;
+        self.rejected += o.rejected;
+        for (a, b) in self.rejects.iter_mut().zip(o.rejects) {
+            *a += b;
+        }
+        self.fills += o.fills;
+        self.maker_fills += o.maker_fills;
+        self.taker_fills += o.taker_fills;
+        self.maker_lots += o.maker_lots;
+        self.taker_lots += o.taker_lots;
+        self.canceled += o.canceled;
+        self.expired += o.expired;
+        self.liquidations += o.liquidations;
+        self.fundings += o.fundings;
+        self.reports_lost += o.reports_lost;
+        self.requests_digest = self.requests_digest.rotate_left(5) ^ o.requests_digest;
+    }
+}
+
+impl ExchangeStats {
     /// Counts a report as the exchange made it.
     pub fn count(&mut self, report: &Report) {
         match *report {

@@ -4,6 +4,7 @@
 //! Venue-agnostic: each venue's live source (`venues::binance::stream`) implements
 //! [`Source`]; the replayed and recorded sources here serve recordings.
 
+use crate::core::SymbolId;
 use crate::core::clock::now_ns;
 use crate::core::wait::{Wait, Waiter};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,6 +18,10 @@ pub struct Frame<'a> {
     pub recv_ns: u64,
     /// Receive time on the wall clock (unix ns): recorded, or read live. 0 = unknown.
     pub wall_ns: u64,
+    /// The symbol a REST depth snapshot is of (its body does not say): the index in
+    /// the feed's symbol table of the symbol the source asked for. Stream frames name
+    /// their symbol; a one-symbol source leaves this 0.
+    pub symbol: SymbolId,
 }
 
 impl<'a> Frame<'a> {
@@ -29,6 +34,15 @@ impl<'a> Frame<'a> {
             bytes,
             recv_ns: now_ns(),
             wall_ns,
+            symbol: SymbolId(0),
+        }
+    }
+
+    /// This frame as a snapshot of the symbol at `index` in the feed's table.
+    pub fn of_symbol(self, index: usize) -> Self {
+        Self {
+            symbol: SymbolId(index as u16),
+            ..self
         }
     }
 }
@@ -67,6 +81,7 @@ impl Source for RecordedFrames<'_> {
             bytes,
             recv_ns: *t,
             wall_ns: *t,
+            symbol: SymbolId(0),
         })
     }
 }
@@ -110,6 +125,9 @@ impl LiveStats {
 /// by their recorded receive times divided by `speed`.
 pub struct ReplaySource {
     frames: Vec<(Vec<u8>, u64)>,
+    /// Per frame, the symbol a snapshot in it is of (index in the feed's table;
+    /// `u16::MAX`: a symbol not replayed). Empty: one symbol.
+    symbols: Vec<u16>,
     /// The receive buffer: each frame is copied in before it is stamped, as a socket
     /// read copies from the kernel (so the copy is not part of the measured latency,
     /// and the bytes are as warm as a socket's).
@@ -128,11 +146,21 @@ impl ReplaySource {
         Self {
             buf: Vec::with_capacity(longest),
             frames,
+            symbols: Vec::new(),
             next: 0,
             speed,
             start_ns: 0,
             first_recorded,
         }
+    }
+}
+
+impl ReplaySource {
+    /// Frames of several symbols: `symbols[k]` is the index (in the feed's table) of
+    /// the symbol frame `k`'s snapshot is of, `u16::MAX` for a symbol not replayed.
+    pub fn with_symbols(mut self, symbols: Vec<u16>) -> Self {
+        self.symbols = symbols;
+        self
     }
 }
 
@@ -142,6 +170,7 @@ impl Source for ReplaySource {
             return None;
         }
         let (bytes, rec) = self.frames.get(self.next)?;
+        let symbol = SymbolId(self.symbols.get(self.next).copied().unwrap_or(0));
         self.next += 1;
         if self.start_ns == 0 {
             self.start_ns = now_ns();
@@ -162,6 +191,7 @@ impl Source for ReplaySource {
             bytes: &self.buf,
             recv_ns: now_ns(),
             wall_ns: *rec,
+            symbol,
         })
     }
 }

@@ -122,6 +122,26 @@ pub struct TraderStats {
     pub flatten_refused: u64,
 }
 
+impl TraderStats {
+    /// Adds another symbol's counters (a run's totals). Cold.
+    pub fn add(&mut self, o: &Self) {
+        self.requests += o.requests;
+        self.entries += o.entries;
+        self.entries_filled += o.entries_filled;
+        self.entries_partial += o.entries_partial;
+        self.entries_rejected += o.entries_rejected;
+        self.entries_withdrawn += o.entries_withdrawn;
+        self.take_profits += o.take_profits;
+        self.stops += o.stops;
+        self.flattened += o.flattened;
+        self.liquidated += o.liquidated;
+        self.open_at_end += o.open_at_end;
+        self.encode_errors += o.encode_errors;
+        self.no_slot += o.no_slot;
+        self.flatten_refused += o.flatten_refused;
+    }
+}
+
 /// What became of an intent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -340,6 +360,27 @@ impl Trader {
     /// Risk manager counters.
     pub fn risk_stats(&self) -> RiskStats {
         self.risk.stats()
+    }
+
+    /// Margin committed by the operations open (10⁻⁸ of the margin asset).
+    pub fn committed_e8(&self) -> i64 {
+        self.risk.in_use_e8()
+    }
+
+    /// An intent refused by a limit across symbols (the gateway's, in a run of
+    /// several): journalled and counted as this symbol's risk refusal.
+    ///
+    /// # Hot path: no allocation.
+    pub fn refuse(&mut self, intent: &Intent, event_ms: u64, r: Refusal) -> Outcome {
+        use crate::gateway::audit::{Entry, Verdict};
+        self.now_us = self.now_us.max(event_ms * 1000);
+        self.risk.note_refusal();
+        self.audit(Entry::Decision {
+            at_us: self.now_us,
+            intent: *intent,
+            verdict: Verdict::Refused(r),
+        });
+        Outcome::Refused(r)
     }
 
     /// Exchange counters.

@@ -42,12 +42,23 @@ impl Backoff {
         self.ms = self.ms.max(ms * 4 / 3 + 1);
     }
 
+    /// When the backoff (jittered) is over, for a caller that does other work
+    /// meanwhile; doubles it.
+    pub fn deadline(&mut self) -> Instant {
+        let until = Instant::now() + self.jittered();
+        self.ms = (self.ms * 2).min(MAX_MS);
+        until
+    }
+
+    fn jittered(&mut self) -> Duration {
+        let jitter = self.ms / 4;
+        Duration::from_millis(self.ms - jitter + self.rng.u64(0..=2 * jitter))
+    }
+
     /// Waits out the backoff (jittered), then doubles it; false when `stop` was set
     /// meanwhile.
     pub fn wait(&mut self, stop: &AtomicBool) -> bool {
-        let jitter = self.ms / 4;
-        let wait = self.ms - jitter + self.rng.u64(0..=2 * jitter);
-        let until = Instant::now() + Duration::from_millis(wait);
+        let until = Instant::now() + self.jittered();
         while Instant::now() < until {
             if stop.load(Ordering::Relaxed) {
                 return false;
@@ -72,5 +83,18 @@ mod tests {
         assert_eq!(b.ms(), MIN_MS);
         let stop = AtomicBool::new(true);
         assert!(!b.wait(&stop), "a stop ends the wait");
+        b.reset();
+        let before = Instant::now();
+        let until = b.deadline();
+        let waited = until - before;
+        assert!(
+            waited >= Duration::from_millis(MIN_MS * 3 / 4),
+            "{waited:?}"
+        );
+        assert!(
+            waited <= Duration::from_millis(MIN_MS * 5 / 4 + 5),
+            "{waited:?}"
+        );
+        assert_eq!(b.ms(), 2 * MIN_MS, "doubled for the next");
     }
 }

@@ -2,7 +2,7 @@
 //! that puts a snapshot back together from its parts.
 
 use crate::book::{BookView, VIEW_BINS};
-use crate::core::{DepthChunk, DepthSnapshot, EventBody, MarketEvent};
+use crate::core::{DepthChunk, DepthSnapshot, EventBody, MarketEvent, SymbolId};
 use crate::signal::oracle::Intent;
 
 /// Feed → book.
@@ -10,8 +10,11 @@ use crate::signal::oracle::Intent;
 pub enum FeedMsg {
     /// A decoded event; `recv_ns` is the frame's receive time.
     Event(MarketEvent),
-    /// A REST snapshot begins (levels follow as chunks, bids then asks).
+    /// A REST snapshot begins (levels follow as chunks, bids then asks, then
+    /// [`FeedMsg::SnapshotEnd`]: the feed pushes a snapshot's parts together).
     SnapshotBegin {
+        /// The symbol it is of (index in the feed's symbol table).
+        symbol: SymbolId,
         /// `lastUpdateId`.
         last_update_id: u64,
     },
@@ -91,6 +94,8 @@ pub struct IntentMsg {
     pub frame_ns: u64,
     /// Exchange time of that event (ms), for the risk manager's day.
     pub event_ms: u64,
+    /// The symbol traded (index in the feed's symbol table).
+    pub symbol: SymbolId,
 }
 
 /// The book's view as it travels to the signal: a ring of its own, a few slots deep,
@@ -129,6 +134,8 @@ pub enum OrderMsg {
     },
     /// A trade (a venue's gateway: the last price, for the open operations' value).
     Trade {
+        /// Its symbol.
+        symbol: SymbolId,
         /// Its price.
         price: crate::core::Ticks,
         /// Receive time of its frame.
@@ -147,13 +154,22 @@ pub enum Relay {
 
 /// Builds a REST snapshot back from its fixed-size parts. Cold: allocates, on resync.
 #[derive(Debug, Default)]
-pub struct SnapshotParts(Option<DepthSnapshot>);
+pub struct SnapshotParts(Option<DepthSnapshot>, SymbolId);
 
 impl SnapshotParts {
+    /// The symbol of the snapshot being built, or last built.
+    pub fn symbol(&self) -> SymbolId {
+        self.1
+    }
+
     /// Takes one part; returns the snapshot when it is complete.
     pub fn on_msg(&mut self, m: &FeedMsg) -> Option<DepthSnapshot> {
         match m {
-            FeedMsg::SnapshotBegin { last_update_id } => {
+            FeedMsg::SnapshotBegin {
+                symbol,
+                last_update_id,
+            } => {
+                self.1 = *symbol;
                 self.0 = Some(DepthSnapshot {
                     last_update_id: *last_update_id,
                     event_ms: None,

@@ -24,6 +24,6 @@ pub use messages::FeedMsg;
 pub(crate) use messages::View;
 pub use pin::{PinError, PinPlan, Stage, allowed_cpus};
 pub use ring::{Abandoned, Inbox, Outbox, RingStats, ring};
-pub use run::{RingReport, RunConfig, RunError, RunReport, run};
-pub use stages::{BookStage, FeedStage, GatewayStage, ShapeError, SignalStage};
+pub use run::{RingReport, RunConfig, RunError, RunReport, SymbolReport, run, run_symbols};
+pub use stages::{BookStage, FeedStage, GatewayStage, MAX_SYMBOLS, ShapeError, SignalStage};
 pub use wait::{Wait, WaitError, WaitPlan};

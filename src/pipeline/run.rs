@@ -88,6 +88,9 @@ pub struct RunConfig {
     pub sim: SimOptions,
     /// Raised by the book stage when it needs a snapshot (a live source's request).
     pub snapshot_request: Option<std::sync::Arc<AtomicBool>>,
+    /// The same, one flag per symbol, for a run of several (in their order); when
+    /// empty, `snapshot_request` serves the first symbol.
+    pub snapshot_requests: Vec<std::sync::Arc<AtomicBool>>,
     /// Print a report this often (SIGUSR1 prints one any time).
     pub report_every: Option<Duration>,
     /// HdrHistogram interval log: an interval per report, and the last at exit.
@@ -111,6 +114,7 @@ impl Default for RunConfig {
             ring_capacity: 1024,
             sim: SimOptions::default(),
             snapshot_request: None,
+            snapshot_requests: Vec::new(),
             report_every: None,
             latency_log: None,
             live: None,
@@ -153,6 +157,13 @@ pub enum RunError {
     /// The live gateway could not connect (exchange unreachable, keys refused).
     #[error("live gateway: {0}")]
     Gateway(String),
+    /// Several symbols with a venue's live gateway (paper only for now), or more
+    /// than the pipeline keeps.
+    #[error(
+        "{0} symbols in one run: up to {max} are traded together, on the simulated exchange (paper); a venue's live gateway trades one symbol per process",
+        max = super::MAX_SYMBOLS
+    )]
+    Symbols(usize),
     /// A stage panicked or its neighbour vanished.
     #[error("stage {0} failed; the pipeline stopped")]
     StageFailed(&'static str),
@@ -211,6 +222,28 @@ pub struct RunReport {
     pub link: Option<crate::venues::LinkReport>,
     /// The watchdog's drawdown rule killed the trading (and asked the run to stop).
     pub killed: bool,
+    /// Each symbol's part, in a run of several (empty for one: the figures above are
+    /// its own). The figures above are then the totals.
+    pub symbols: Vec<SymbolReport>,
+}
+
+/// One symbol's part of a run of several.
+#[derive(Debug, Clone)]
+pub struct SymbolReport {
+    /// Its name.
+    pub name: String,
+    /// Its book's counters.
+    pub book: crate::book::BookStats,
+    /// Its operations, orders and fills.
+    pub trader: TraderStats,
+    /// Its simulated exchange's counters.
+    pub exchange: SimStats,
+    /// Its risk manager's counters.
+    pub risk: RiskStats,
+    /// Its frame → decision series.
+    pub tick_to_decision: crate::telemetry::Latency,
+    /// Its frame → order series.
+    pub tick_to_trade: crate::telemetry::Latency,
 }
 
 fn quote(e8: i64) -> String {
@@ -288,6 +321,47 @@ impl RunReport {
             quote(s.unrealised_e8),
             self.clock_behind
         );
+        if !self.symbols.is_empty() {
+            let _ = writeln!(o, "\nper symbol:");
+            for y in &self.symbols {
+                let (t, r, b) = (&y.trader, &y.risk, &y.book);
+                let _ = writeln!(
+                    o,
+                    "  {}: {} evaluations; {} accepted, {} refused; entries {} sent, {} filled; {} at take profit, {} at stop; realised {} net of {} fees; book {} applied, {} gaps, {} resyncs",
+                    y.name,
+                    y.tick_to_decision.count(),
+                    r.accepted,
+                    r.refused,
+                    t.entries,
+                    t.entries_filled,
+                    t.take_profits,
+                    t.stops,
+                    quote(r.realised_e8),
+                    quote(r.fees_e8),
+                    b.applied,
+                    b.gaps,
+                    b.resyncs
+                );
+            }
+            let names: Vec<(String, String)> = self
+                .symbols
+                .iter()
+                .map(|y| {
+                    (
+                        format!("{} tick_to_decision", y.name),
+                        format!("{} tick_to_trade", y.name),
+                    )
+                })
+                .collect();
+            o.push_str(&crate::telemetry::table(
+                self.symbols.iter().zip(&names).flat_map(|(y, (d, t))| {
+                    [
+                        (d.as_str(), y.tick_to_decision.histogram()),
+                        (t.as_str(), y.tick_to_trade.histogram()),
+                    ]
+                }),
+            ));
+        }
         if let Some(l) = &self.link {
             let parts: Vec<String> = l.counters.iter().map(|(k, v)| format!("{v} {k}")).collect();
             let _ = writeln!(o, "live link: {}; {}", l.startup, parts.join(", "));
@@ -727,6 +801,30 @@ pub fn run<S: Source + Send>(
     signer: impl Into<OrderSigner>,
     cfg: &RunConfig,
 ) -> Result<RunReport, RunError> {
+    run_symbols(source, std::slice::from_ref(spec), strategy, signer, cfg)
+}
+
+/// [`run`] for several symbols of one venue read from one source (a combined
+/// stream): a book, an oracle and a trader (with its simulated exchange) per symbol in
+/// the same stages, the strategy's limits on open operations and capital in use
+/// taken across them, and each symbol's tick-to-decision and tick-to-trade reported
+/// apart as well as merged.
+///
+/// # Errors
+/// As [`run`]; [`RunError::Symbols`] for several symbols with a live gateway, or
+/// more than [`super::MAX_SYMBOLS`].
+pub fn run_symbols<S: Source + Send>(
+    source: S,
+    specs: &[SymbolSpec],
+    strategy: &Strategy,
+    signer: impl Into<OrderSigner>,
+    cfg: &RunConfig,
+) -> Result<RunReport, RunError> {
+    let several = specs.len() > 1;
+    if specs.is_empty() || specs.len() > super::MAX_SYMBOLS || (several && cfg.live.is_some()) {
+        return Err(RunError::Symbols(specs.len()));
+    }
+    let spec = &specs[0];
     let layout = validate(cfg)?;
     crate::core::clock::clock(); // calibrate now, not on a hot thread
     let mut log = match &cfg.latency_log {
@@ -746,15 +844,18 @@ pub fn run<S: Source + Send>(
         Stamped::<OrderMsg>::EMPTY,
     );
     let (v_tx, v_rx) = ring_filled::<View>(VIEW_SLOTS, producer_wait(Stage::Book), View::EMPTY);
-    let mut feed = FeedStage::new(source, spec);
-    let mut book = BookStage::new(spec, strategy, &BookConfig::default())?;
-    if let Some(flag) = &cfg.snapshot_request {
+    let mut feed = FeedStage::for_symbols(source, specs);
+    let mut book = BookStage::for_symbols(specs, strategy, &BookConfig::default())?;
+    if !cfg.snapshot_requests.is_empty() {
+        feed.request_snapshots_of(cfg.snapshot_requests.clone());
+        book.request_snapshots_of(cfg.snapshot_requests.clone());
+    } else if let Some(flag) = &cfg.snapshot_request {
         feed.request_snapshots(flag.clone());
         book.request_snapshots(flag.clone());
     }
-    let mut signal = SignalStage::new(spec, strategy);
+    let mut signal = SignalStage::for_symbols(specs, strategy);
     let mut gateway = match &cfg.live {
-        None => GatewayStage::new(spec, strategy, signer, &cfg.sim),
+        None => GatewayStage::for_symbols(specs, strategy, signer, &cfg.sim),
         Some(link) => {
             let link = link.clone().start().map_err(RunError::Gateway)?;
             GatewayStage::with_trader(crate::gateway::trader::Trader::live(
@@ -762,11 +863,17 @@ pub fn run<S: Source + Send>(
             ))
         }
     };
-    if let Some(hook) = &cfg.audit {
-        gateway.trader_mut().keep_audit((hook.0)(spec));
+    for (trader, spec) in gateway.traders_mut().iter_mut().zip(specs) {
+        if let Some(hook) = &cfg.audit {
+            trader.keep_audit((hook.0)(spec));
+        }
+        if let Some((ppm, flatten)) = cfg.drawdown_kill {
+            trader.set_drawdown_kill(Some(ppm), flatten);
+        }
     }
-    if let Some((ppm, flatten)) = cfg.drawdown_kill {
-        gateway.trader_mut().set_drawdown_kill(Some(ppm), flatten);
+    if several {
+        signal.time_symbols(true);
+        gateway.time_symbols(true);
     }
     // Every stage is timed: `minerva run` reports where the time goes.
     for lat in [
@@ -907,8 +1014,9 @@ pub fn run<S: Source + Send>(
         log_interval(log, &lat, prev.as_ref(), prev_t, t0.elapsed())
             .map_err(|e| RunError::Log(e.to_string()))?;
     }
-    let trader = gateway.trader();
-    Ok(RunReport {
+    let traders = gateway.traders();
+    let trader = &traders[0];
+    let mut report = RunReport {
         lat,
         frames: feed.frames,
         decode_errors: feed.errors,
@@ -926,7 +1034,37 @@ pub fn run<S: Source + Send>(
         secs,
         threads: cfg.threads,
         interrupted: crate::shutdown::requested(),
-        killed: trader.killed(),
+        killed: traders.iter().any(|t| t.killed()),
         link: trader.live_link().map(|l| l.report()),
-    })
+        symbols: Vec::new(),
+    };
+    if several {
+        for (k, (t, spec)) in traders.iter().zip(specs).enumerate() {
+            let y = SymbolReport {
+                name: spec.name.to_string(),
+                book: book.book_of(k).map(|b| b.stats()).unwrap_or_default(),
+                trader: t.stats,
+                exchange: t.exchange_stats(),
+                risk: t.risk_stats(),
+                tick_to_decision: signal
+                    .symbol_latency(k)
+                    .cloned()
+                    .unwrap_or_else(|| crate::telemetry::Latency::new("tick_to_decision")),
+                tick_to_trade: gateway
+                    .symbol_latency(k)
+                    .cloned()
+                    .unwrap_or_else(|| crate::telemetry::Latency::new("tick_to_trade")),
+            };
+            if k > 0 {
+                report.book.add(&y.book);
+                report.trader.add(&y.trader);
+                report.exchange.add(&y.exchange);
+                report.risk.add(&y.risk);
+            }
+            report.symbols.push(y);
+        }
+        report.orders = report.trader.entries;
+        report.refused = report.risk.refused;
+    }
+    Ok(report)
 }

@@ -161,6 +161,19 @@ pub struct RiskStats {
     pub killed_by_drawdown: bool,
 }
 
+impl RiskStats {
+    /// Adds another symbol's counters and money (a run's totals; the capital and
+    /// peak are the account's, not summed). Cold.
+    pub fn add(&mut self, o: &Self) {
+        self.accepted += o.accepted;
+        self.refused += o.refused;
+        self.closed += o.closed;
+        self.realised_e8 += o.realised_e8;
+        self.fees_e8 += o.fees_e8;
+        self.killed_by_drawdown |= o.killed_by_drawdown;
+    }
+}
+
 /// Limits and open operations for one symbol.
 pub struct RiskManager {
     /// The capital operations are sized from (the limits below follow it).
@@ -337,6 +350,11 @@ impl RiskManager {
             self.day = day;
             self.today_e8 = 0;
         }
+    }
+
+    /// Counts a refusal decided outside (a limit across symbols).
+    pub fn note_refusal(&mut self) {
+        self.stats.refused += 1;
     }
 
     /// Sizes and vets an intent.

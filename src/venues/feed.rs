@@ -66,6 +66,17 @@ impl FeedConfig {
         })
     }
 
+    /// Every symbol's grids, in the order the source reads them. Cold.
+    ///
+    /// # Errors
+    /// As [`Self::fetch_spec`].
+    pub fn fetch_specs(&self) -> Result<Vec<SymbolSpec>, FeedSpecError> {
+        Ok(match self {
+            FeedConfig::Binance(c) => c.fetch_specs()?,
+            FeedConfig::Kucoin(c) => vec![c.fetch_spec()?],
+        })
+    }
+
     /// The watchdog's rules: a session silent `stale_after` is reconnected; that
     /// many failed connection attempts in a row end the source.
     pub fn watch(&mut self, stale_after: Option<Duration>, max_failures_in_a_row: Option<u32>) {
@@ -110,6 +121,15 @@ impl FeedSource {
         match self {
             FeedSource::Binance(s) => s.snapshot_request(),
             FeedSource::Kucoin(s) => s.snapshot_request(),
+        }
+    }
+
+    /// One snapshot flag per symbol the source reads (a Binance combined stream may
+    /// carry several; KuCoin's source reads one).
+    pub fn snapshot_requests(&self) -> Vec<Arc<AtomicBool>> {
+        match self {
+            FeedSource::Binance(s) => s.snapshot_requests(),
+            FeedSource::Kucoin(s) => vec![s.snapshot_request()],
         }
     }
 

@@ -176,6 +176,7 @@ pub fn btc_live(
             host: venue.local_addr().to_string(),
             market: minerva::core::Market::Spot,
             symbol: "BTCUSDT".into(),
+            more_symbols: Vec::new(),
             rest: None,
             streams: vec!["depth@100ms".into(), "trade".into()],
             snapshot_limit,

@@ -129,7 +129,7 @@ pub fn encode<'m>(
             put(r, SYMBOL, &ev.symbol.0.to_le_bytes());
             put_u64s(r, RECV, &[ev.recv_ns, ev.event_ms]);
         }
-        FeedMsg::SnapshotBegin { last_update_id } => {
+        FeedMsg::SnapshotBegin { last_update_id, .. } => {
             r[0] = SNAPSHOT_BEGIN;
             put_u64s(r, 1, &[*last_update_id]);
         }

@@ -5,21 +5,26 @@ use super::super::latencies::Latencies;
 use super::super::messages::{FeedMsg, SignalMsg, SnapshotParts, Stamped, View};
 use super::super::ring::{Abandoned, Outbox};
 use crate::book::{Book, BookConfig, SyncState, VIEW_BINS};
-use crate::core::{EventBody, SymbolSpec};
+use crate::core::{EventBody, SymbolId, SymbolSpec};
 use crate::strategy::Strategy;
 
 /// The book: [`FeedMsg`]s in, views and trades out.
 pub struct BookStage {
-    /// The book.
+    /// The book (of the first symbol, the only one in most runs).
     pub book: Book,
+    /// The books of the other symbols of a run of several (symbol `k` at `k - 1`):
+    /// apart, so one symbol's book is reached without an indirection.
+    others: Vec<Book>,
     shape: (i64, usize, u32),
     /// The oracle's pressure thresholds (ppm): views carry their walls' tops only
     /// beyond them.
     gate: (u32, u32),
     snapshot: SnapshotParts,
-    /// Raised when the book falls out of sync, for a live source to fetch a snapshot.
-    resync: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-    was_live: bool,
+    /// Raised when a book falls out of sync, for a live source to fetch a snapshot:
+    /// one flag per symbol.
+    resync: Vec<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Bit `k`: symbol `k`'s book was live after its last message.
+    was_live: u64,
     /// Latency series this stage records: off until its runner times it
     /// (`Latencies::set_timed`), so backtests pay for no histograms.
     pub lat: Latencies,
@@ -35,15 +40,37 @@ impl BookStage {
         strategy: &Strategy,
         cfg: &BookConfig,
     ) -> Result<Self, ShapeError> {
+        Self::for_symbols(std::slice::from_ref(spec), strategy, cfg)
+    }
+
+    /// A book per symbol of `specs` (the feed's symbols, in its order), each publishing
+    /// views shaped for `strategy`'s oracle. Cold: allocates the books.
+    ///
+    /// # Errors
+    /// As [`Self::new`].
+    ///
+    /// # Panics
+    /// When `specs` is empty or holds more than [`MAX_SYMBOLS`].
+    pub fn for_symbols(
+        specs: &[SymbolSpec],
+        strategy: &Strategy,
+        cfg: &BookConfig,
+    ) -> Result<Self, ShapeError> {
         if strategy.bins as usize > VIEW_BINS {
             return Err(ShapeError {
                 bins: strategy.bins,
             });
         }
-        let mut book = Book::new(spec, cfg);
-        book.index_bins(strategy.bin_ticks);
+        assert!(!specs.is_empty() && specs.len() <= MAX_SYMBOLS);
+        let mut books = specs.iter().map(|spec| {
+            let mut book = Book::new(spec, cfg);
+            book.index_bins(strategy.bin_ticks);
+            book
+        });
+        let book = books.next().expect("one symbol");
         Ok(Self {
             book,
+            others: books.collect(),
             shape: (
                 strategy.bin_ticks.max(1) as i64,
                 strategy.bins as usize,
@@ -51,8 +78,8 @@ impl BookStage {
             ),
             gate: (strategy.long_pressure_ppm, strategy.short_pressure_ppm),
             snapshot: SnapshotParts::default(),
-            resync: None,
-            was_live: false,
+            resync: Vec::new(),
+            was_live: 0,
             lat: Latencies::off(),
         })
     }
@@ -60,7 +87,36 @@ impl BookStage {
     /// Raises `flag` whenever the book falls out of sync after having been live (a gap):
     /// a live source answers with a fresh snapshot.
     pub fn request_snapshots(&mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
-        self.resync = Some(flag);
+        self.resync = vec![flag];
+    }
+
+    /// [`Self::request_snapshots`] with a flag per symbol, in the feed's order.
+    pub fn request_snapshots_of(
+        &mut self,
+        flags: Vec<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) {
+        self.resync = flags;
+    }
+
+    /// The book of symbol `k` (in the feed's order).
+    pub fn book_of(&self, k: usize) -> Option<&Book> {
+        match k {
+            0 => Some(&self.book),
+            k => self.others.get(k - 1),
+        }
+    }
+
+    /// Symbols (books) this stage keeps.
+    pub fn symbols(&self) -> usize {
+        1 + self.others.len()
+    }
+
+    #[inline(always)]
+    fn book_mut(&mut self, symbol: SymbolId) -> Option<&mut Book> {
+        match symbol.0 {
+            0 => Some(&mut self.book),
+            k => self.others.get_mut(k as usize - 1),
+        }
     }
 
     /// Handles one message.
@@ -77,35 +133,50 @@ impl BookStage {
     ) -> Result<(), Abandoned> {
         let t0 = self.lat.now();
         self.lat.book_queue.record(t0.saturating_sub(m.pushed_ns));
-        let (frame_ns, view, pass) = match &m.msg {
+        let (frame_ns, view, pass, symbol) = match &m.msg {
             FeedMsg::Event(ev) => {
-                self.book.on_event(ev);
+                let (shape, gate) = (self.shape, self.gate);
+                let Some(book) = self.book_mut(ev.symbol) else {
+                    // Not a symbol of this run (a wiring error): nothing reads it.
+                    return Ok(());
+                };
+                book.on_event(ev);
                 match &ev.body {
-                    EventBody::Depth(c) if c.is_last() && self.book.state() == SyncState::Live => {
-                        let (bt, bins, limit) = self.shape;
-                        let book = &mut self.book;
-                        let gate = self.gate;
+                    EventBody::Depth(c) if c.is_last() && book.state() == SyncState::Live => {
+                        let (bt, bins, limit) = shape;
                         views.push_in_place(|v| book.fill_view_gated(bt, bins, limit, gate, v))?;
-                        (ev.recv_ns, true, true)
+                        (ev.recv_ns, true, true, ev.symbol)
                     }
                     // Tickers and candles matter to neither the signal nor the exchange.
-                    EventBody::BookTicker(_) | EventBody::Kline(_) => (ev.recv_ns, false, false),
-                    _ => (ev.recv_ns, false, true),
+                    EventBody::BookTicker(_) | EventBody::Kline(_) => {
+                        (ev.recv_ns, false, false, ev.symbol)
+                    }
+                    _ => (ev.recv_ns, false, true, ev.symbol),
                 }
             }
             msg => {
                 if let Some(snap) = self.snapshot.on_msg(msg) {
-                    self.book.apply_snapshot(&snap);
+                    let symbol = self.snapshot.symbol();
+                    if let Some(book) = self.book_mut(symbol) {
+                        book.apply_snapshot(&snap);
+                    }
                 }
-                (m.pushed_ns, false, true)
+                (m.pushed_ns, false, true, self.snapshot.symbol())
             }
         };
-        if let Some(flag) = &self.resync {
-            let live = self.book.state() == SyncState::Live;
-            if self.was_live && !live {
+        if let Some(flag) = self.resync.get(symbol.0 as usize) {
+            let live = self
+                .book_of(symbol.0 as usize)
+                .is_some_and(|b| b.state() == SyncState::Live);
+            let bit = 1u64 << (symbol.0 as u32 % 64);
+            if self.was_live & bit != 0 && !live {
                 flag.store(true, std::sync::atomic::Ordering::Relaxed);
             }
-            self.was_live = live;
+            if live {
+                self.was_live |= bit;
+            } else {
+                self.was_live &= !bit;
+            }
         }
         if pass {
             // Written over the slot's last message: a depth chunk copies only the
@@ -139,6 +210,10 @@ impl BookStage {
         self.book.fill_view(bt, bins, limit, &mut out.view);
     }
 }
+
+/// Symbols one pipeline trades at most (the book stage's live flags are one 64-bit
+/// word).
+pub const MAX_SYMBOLS: usize = 64;
 
 /// A strategy reading more bins than the pipeline's view carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

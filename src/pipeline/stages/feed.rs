@@ -23,21 +23,39 @@ pub struct FeedStage<S: Source> {
     /// Events whose exchange time is after our receive time (the local clock is behind:
     /// the 2024 recordings run 1.3 s behind Binance); not put in `exchange_to_us`.
     pub clock_behind: u64,
-    /// Raised when a snapshot cannot be read, so a live source sends another.
-    resync: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Raised when a snapshot cannot be read, so a live source sends another: one
+    /// flag per symbol.
+    resync: Vec<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl<S: Source> FeedStage<S> {
     /// A feed for `spec`'s symbol reading `source` (frames of `spec`'s venue).
     pub fn new(source: S, spec: &SymbolSpec) -> Self {
+        Self::for_symbols(source, std::slice::from_ref(spec))
+    }
+
+    /// A feed for several symbols of one venue on one source (a combined stream):
+    /// events carry their symbol's index in `specs`. Cold.
+    ///
+    /// # Panics
+    /// When `specs` is empty.
+    pub fn for_symbols(source: S, specs: &[SymbolSpec]) -> Self {
+        let mut table = crate::venues::wire::SymbolTable::new();
+        for spec in specs {
+            table.insert(spec.clone());
+        }
         Self {
             source,
-            decoder: MarketDecoder::for_symbol(spec),
+            decoder: MarketDecoder::new(
+                specs[0].venue,
+                table,
+                crate::venues::wire::DEFAULT_MAX_LEVELS,
+            ),
             lat: Latencies::off(),
             frames: 0,
             errors: 0,
             clock_behind: 0,
-            resync: None,
+            resync: Vec::new(),
         }
     }
 
@@ -45,7 +63,16 @@ impl<S: Source> FeedStage<S> {
     /// it, and a live source answers with another (a REST fetch, or a new subscription
     /// where the snapshot comes on the stream).
     pub fn request_snapshots(&mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
-        self.resync = Some(flag);
+        self.resync = vec![flag];
+    }
+
+    /// [`Self::request_snapshots`] for a feed of several symbols: a flag per symbol,
+    /// in the order of the feed's symbols.
+    pub fn request_snapshots_of(
+        &mut self,
+        flags: Vec<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) {
+        self.resync = flags;
     }
 
     /// Reads and decodes one frame; returns false at the end of the source.
@@ -59,6 +86,7 @@ impl<S: Source> FeedStage<S> {
             bytes: frame,
             recv_ns,
             wall_ns,
+            symbol,
         }) = self.source.next_frame()
         else {
             return Ok(false);
@@ -89,13 +117,13 @@ impl<S: Source> FeedStage<S> {
         self.lat.feed.record(t.saturating_sub(recv_ns));
         match r {
             Ok(Decoded::Snapshot { .. }) => {
-                if !snapshot(
-                    frame,
-                    self.decoder.table().spec(crate::core::SymbolId(0)),
-                    out,
-                )? {
+                let table = self.decoder.table();
+                // A snapshot of a symbol this feed does not read (a recording of
+                // more symbols than replayed) is skipped.
+                let ours = (symbol.0 as usize) < table.specs().len();
+                if ours && !snapshot(frame, symbol, table.spec(symbol), out)? {
                     self.errors += 1;
-                    if let Some(flag) = &self.resync {
+                    if let Some(flag) = self.resync.get(symbol.0 as usize) {
                         flag.store(true, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
@@ -111,6 +139,7 @@ impl<S: Source> FeedStage<S> {
 #[cold]
 fn snapshot(
     frame: &[u8],
+    symbol: crate::core::SymbolId,
     spec: &SymbolSpec,
     out: &mut Outbox<Stamped<FeedMsg>>,
 ) -> Result<bool, Abandoned> {
@@ -122,6 +151,7 @@ fn snapshot(
         pushed_ns: now_ns(),
     };
     out.push(stamp(FeedMsg::SnapshotBegin {
+        symbol,
         last_update_id: snap.last_update_id,
     }))?;
     for (levels, bids) in [(&snap.bids, true), (&snap.asks, false)] {

@@ -13,7 +13,7 @@ mod feed;
 mod gateway;
 mod signal;
 
-pub use book::{BookStage, ShapeError};
+pub use book::{BookStage, MAX_SYMBOLS, ShapeError};
 pub use feed::FeedStage;
 pub use gateway::GatewayStage;
 pub(crate) use signal::Prints;

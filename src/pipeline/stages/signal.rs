@@ -12,8 +12,10 @@ use crate::strategy::Strategy;
 /// The signal: traded-volume profile and oracle; views and trades in, intents and the
 /// exchange's market data out.
 pub struct SignalStage {
-    oracle: Oracle,
-    profile: TradeProfile,
+    /// One oracle and traded-volume profile per symbol (index = the feed's).
+    lanes: Vec<SignalLane>,
+    /// Record each symbol's tick-to-decision apart (a run of several symbols).
+    per_symbol: bool,
     /// Latency series this stage records: off until its runner times it
     /// (`Latencies::set_timed`), so backtests pay for no histograms.
     pub lat: Latencies,
@@ -25,10 +27,18 @@ pub struct SignalStage {
     pub missing_views: u64,
     /// What it passes on to the gateway besides intents.
     relay: Relay,
-    /// The last trades and intent, kept only for the live view.
+    /// The last trades and intent (of the first symbol), kept only for the live view.
     prints: Option<Box<Prints>>,
+}
+
+/// One symbol's signal.
+struct SignalLane {
+    oracle: Oracle,
+    profile: TradeProfile,
     /// The exchange's time for events that carry none.
     clock: crate::core::ExchangeClock,
+    /// This symbol's frame → decision (a run of several symbols).
+    tick_to_decision: crate::telemetry::Latency,
 }
 
 /// The last trades and the last intent (the live view's), in a fixed ring.
@@ -48,21 +58,48 @@ pub(crate) const PRINTS: usize = 16;
 impl SignalStage {
     /// The oracle of `strategy` for `spec`.
     pub fn new(spec: &SymbolSpec, strategy: &Strategy) -> Self {
+        Self::for_symbols(std::slice::from_ref(spec), strategy)
+    }
+
+    /// An oracle of `strategy` per symbol of `specs` (the feed's, in its order). Cold.
+    pub fn for_symbols(specs: &[SymbolSpec], strategy: &Strategy) -> Self {
+        let lanes = specs
+            .iter()
+            .map(|spec| SignalLane {
+                oracle: Oracle::new(strategy, spec),
+                profile: TradeProfile::new(
+                    strategy.bin_ticks,
+                    strategy.volume_window_secs as u64 * 1000,
+                    1 << 16,
+                ),
+                clock: crate::core::ExchangeClock::default(),
+                tick_to_decision: crate::telemetry::Latency::off("tick_to_decision"),
+            })
+            .collect();
         Self {
-            oracle: Oracle::new(strategy, spec),
-            profile: TradeProfile::new(
-                strategy.bin_ticks,
-                strategy.volume_window_secs as u64 * 1000,
-                1 << 16,
-            ),
+            lanes,
+            per_symbol: false,
             lat: Latencies::off(),
             evaluations: 0,
             intents: 0,
             missing_views: 0,
             relay: Relay::Market,
             prints: None,
-            clock: crate::core::ExchangeClock::default(),
         }
+    }
+
+    /// Records each symbol's tick-to-decision apart as well (cold: allocates the
+    /// histograms); a run of several symbols reports them.
+    pub fn time_symbols(&mut self, on: bool) {
+        self.per_symbol = on;
+        for l in &mut self.lanes {
+            l.tick_to_decision.set_off(!on);
+        }
+    }
+
+    /// Symbol `k`'s tick-to-decision series (recorded after [`Self::time_symbols`]).
+    pub fn symbol_latency(&self, k: usize) -> Option<&crate::telemetry::Latency> {
+        self.lanes.get(k).map(|l| &l.tick_to_decision)
     }
 
     /// Keeps the last trades and intent for the live view (a fixed ring, a few
@@ -78,7 +115,8 @@ impl SignalStage {
     pub(crate) fn fill_status(&self, out: &mut crate::pipeline::status::SignalPost) {
         out.evaluations = self.evaluations;
         out.intents = self.intents;
-        out.pressure_ppm = self.oracle.last_pressure_ppm();
+        let lane = &self.lanes[0];
+        out.pressure_ppm = lane.oracle.last_pressure_ppm();
         if let Some(p) = &self.prints {
             out.prints = (**p).clone();
         }
@@ -87,11 +125,11 @@ impl SignalStage {
             .pushed
             .checked_sub(1)
             .map(|k| out.prints.trades[k as usize % PRINTS]);
-        let centre = last.map_or(0, |t| self.profile.bin_of(t.price));
+        let centre = last.map_or(0, |t| lane.profile.bin_of(t.price));
         let half = out.traded.len() as i64 / 2;
         out.traded_base = centre - half;
         for (k, v) in out.traded.iter_mut().enumerate() {
-            *v = self.profile.total_in_bin(out.traded_base + k as i64);
+            *v = lane.profile.total_in_bin(out.traded_base + k as i64);
         }
     }
 
@@ -122,36 +160,44 @@ impl SignalStage {
         } = m.msg;
         let mut decided = None;
         if let FeedMsg::Event(ev) = msg {
-            let event_ms = self.clock.on_event(ev);
+            let Some(lane) = self.lanes.get_mut(ev.symbol.0 as usize) else {
+                // Not a symbol of this run (a wiring error): nothing to read it.
+                return Ok(());
+            };
+            let event_ms = lane.clock.on_event(ev);
+            // The live view lists the first symbol's trades.
+            let prints = self.prints.as_deref_mut().filter(|_| ev.symbol.0 == 0);
             match &ev.body {
                 EventBody::Trade(t) => {
-                    self.profile
+                    lane.profile
                         .on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker);
-                    if let Some(p) = self.prints.as_deref_mut() {
+                    if let Some(p) = prints {
                         p.saw_trade = true;
                         p.push(t.trade_ms, t.price, t.qty, !t.buyer_is_maker);
                     }
                 }
                 EventBody::AggTrade(t) => {
-                    self.profile
+                    lane.profile
                         .on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker);
-                    if let Some(p) = self.prints.as_deref_mut().filter(|p| !p.saw_trade) {
+                    if let Some(p) = prints.filter(|p| !p.saw_trade) {
                         p.push(t.trade_ms, t.price, t.qty, !t.buyer_is_maker);
                     }
                 }
                 _ => {}
             }
             if view {
-                self.profile.expire(event_ms);
-                let (oracle, profile) = (&mut self.oracle, &self.profile);
+                lane.profile.expire(event_ms);
+                let (oracle, profile) = (&mut lane.oracle, &lane.profile);
                 // The book pushed the view before this message: it is there.
                 match views.with_next(|v| oracle.evaluate_view(v, profile)) {
                     Some(decision) => {
                         self.evaluations += 1;
-                        self.lat
-                            .tick_to_decision
-                            .record(self.lat.now().saturating_sub(frame_ns));
-                        decided = decision.ok().map(|intent| (intent, event_ms));
+                        let waited = self.lat.now().saturating_sub(frame_ns);
+                        self.lat.tick_to_decision.record(waited);
+                        if self.per_symbol {
+                            lane.tick_to_decision.record(waited);
+                        }
+                        decided = decision.ok().map(|intent| (intent, event_ms, ev.symbol));
                     }
                     None => self.missing_views += 1,
                 }
@@ -186,10 +232,12 @@ impl SignalStage {
             }
             (Relay::Trades, FeedMsg::Event(ev)) => match &ev.body {
                 EventBody::Trade(t) => Some(OrderMsg::Trade {
+                    symbol: ev.symbol,
                     price: t.price,
                     frame_ns,
                 }),
                 EventBody::AggTrade(t) => Some(OrderMsg::Trade {
+                    symbol: ev.symbol,
                     price: t.price,
                     frame_ns,
                 }),
@@ -203,7 +251,7 @@ impl SignalStage {
                 pushed_ns: self.lat.now(),
             })?;
         }
-        if let Some((intent, event_ms)) = decided {
+        if let Some((intent, event_ms, symbol)) = decided {
             self.intents += 1;
             if let Some(p) = self.prints.as_deref_mut() {
                 p.last_intent = Some(intent);
@@ -213,6 +261,7 @@ impl SignalStage {
                     intent,
                     frame_ns,
                     event_ms,
+                    symbol,
                 }),
                 pushed_ns: self.lat.now(),
             })?;

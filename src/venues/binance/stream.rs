@@ -44,6 +44,9 @@ pub struct LiveConfig {
     pub market: Market,
     /// The symbol, upper case.
     pub symbol: String,
+    /// More symbols read on the same connection (one combined stream), upper case:
+    /// their frames name them; their snapshots are fetched in turn.
+    pub more_symbols: Vec<String>,
     /// Stream names without the symbol (`depth@100ms`, `trade`).
     pub streams: Vec<String>,
     /// Levels per side of each REST snapshot.
@@ -73,6 +76,7 @@ impl LiveConfig {
             rest: (hosts.rest != hosts.ws).then(|| hosts.rest.clone()),
             market,
             symbol: symbol.to_ascii_uppercase(),
+            more_symbols: Vec::new(),
             streams,
             snapshot_limit: endpoints::snapshot_limit(market),
             max_reconnects: None,
@@ -81,6 +85,45 @@ impl LiveConfig {
             rotate_after: Some(ROTATE_AFTER),
             stale_after: Some(STALE_AFTER),
         }
+    }
+
+    /// [`Self::new`] for several symbols on one connection (`symbols[0]` first).
+    ///
+    /// # Panics
+    /// When `symbols` is empty.
+    pub fn for_symbols(
+        hosts: &Hosts,
+        market: Market,
+        symbols: &[String],
+        streams: Vec<String>,
+    ) -> Self {
+        let mut c = Self::new(hosts, market, &symbols[0], streams);
+        c.more_symbols = symbols[1..]
+            .iter()
+            .map(|s| s.to_ascii_uppercase())
+            .collect();
+        c
+    }
+
+    /// Every symbol read, the first one first.
+    pub fn symbols(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.symbol.as_str()).chain(self.more_symbols.iter().map(String::as_str))
+    }
+
+    /// Each symbol's grids from the server's exchangeInfo, in [`Self::symbols`]'
+    /// order. Cold.
+    ///
+    /// # Errors
+    /// As [`Self::fetch_spec`], for the first symbol that fails.
+    pub fn fetch_specs(&self) -> Result<Vec<crate::core::SymbolSpec>, SpecFetchError> {
+        self.symbols()
+            .map(|sym| {
+                let mut one = self.clone();
+                one.symbol = sym.to_string();
+                one.more_symbols.clear();
+                one.fetch_spec()
+            })
+            .collect()
     }
 
     /// The REST server snapshots and exchangeInfo come from.
@@ -191,14 +234,20 @@ pub struct LiveSource {
     cfg: LiveConfig,
     wire: Option<Wire>,
     snapshot: Vec<u8>,
-    need_snapshot: bool,
-    request: Arc<AtomicBool>,
+    /// Bit `k`: symbol `k` needs a snapshot.
+    need_snapshot: u64,
+    /// The book's requests for a snapshot, one flag per symbol.
+    request: Vec<Arc<AtomicBool>>,
     /// Set by a watchdog: drop the session, reconnect and resync.
     reconnect: Arc<AtomicBool>,
     /// Failed connection attempts since the last that opened.
     failures_in_a_row: u32,
     stop: Arc<AtomicBool>,
     backoff: Backoff,
+    /// Several symbols: a snapshot that failed is tried again after that symbol's
+    /// own backoff while the stream is read (the other books stay live; this one
+    /// buffers). Per symbol: its backoff and when it may be tried again.
+    snapshot_retry: Vec<(Backoff, Option<Instant>)>,
     /// Connection attempts so far.
     tries: u64,
     rng: fastrand::Rng,
@@ -230,16 +279,21 @@ impl LiveSource {
     /// A source for `cfg`; it connects on the first read. `stop` ends it (SIGINT).
     pub fn new(cfg: LiveConfig, stop: Arc<AtomicBool>) -> Self {
         let seed = cfg.seed;
+        let n = cfg.symbols().count();
+        let request = (0..n).map(|_| Arc::new(AtomicBool::new(false))).collect();
         Self {
             cfg,
             wire: None,
             snapshot: Vec::new(),
-            need_snapshot: true,
-            request: Arc::new(AtomicBool::new(false)),
+            need_snapshot: 0,
+            request,
             reconnect: Arc::new(AtomicBool::new(false)),
             failures_in_a_row: 0,
             stop,
             backoff: Backoff::new(seed ^ 0x9e37_79b9_7f4a_7c15),
+            snapshot_retry: (0..n)
+                .map(|k| (Backoff::new(seed ^ 0x5851_f42d_4c95_7f2d ^ k as u64), None))
+                .collect(),
             tries: 0,
             rng: fastrand::Rng::with_seed(seed),
             stats: Arc::new(LiveStats::default()),
@@ -274,7 +328,18 @@ impl LiveSource {
 
     /// The flag the book stage raises when it needs a snapshot (after a gap).
     pub fn snapshot_request(&self) -> Arc<AtomicBool> {
+        self.request[0].clone()
+    }
+
+    /// One such flag per symbol, in [`LiveConfig::symbols`]' order.
+    pub fn snapshot_requests(&self) -> Vec<Arc<AtomicBool>> {
         self.request.clone()
+    }
+
+    /// Bits of every symbol read.
+    fn all_symbols(&self) -> u64 {
+        let n = self.request.len() as u32;
+        if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
     }
 
     /// A flag that, set, makes the source drop its session, reconnect and resync (the
@@ -284,7 +349,18 @@ impl LiveSource {
     }
 
     fn path(&self) -> String {
-        endpoints::combined_streams(&self.cfg.symbol, &self.cfg.streams)
+        let one: Vec<String> = self
+            .cfg
+            .symbols()
+            .map(|sym| endpoints::combined_streams(sym, &self.cfg.streams))
+            .collect();
+        // `/stream?streams=a@x/a@y` per symbol, joined into one list.
+        let mut path = one[0].clone();
+        for p in &one[1..] {
+            path.push('/');
+            path.push_str(p.trim_start_matches("/stream?streams="));
+        }
+        path
     }
 
     fn connect(&mut self) -> Result<(), WireError> {
@@ -297,7 +373,7 @@ impl LiveSource {
         self.wire = Some(wire);
         bump(&self.stats.connects);
         tracing::info!(host = %self.cfg.host, path = %self.path(), "market stream connected");
-        self.need_snapshot = true;
+        self.need_snapshot = self.all_symbols();
         self.session_start = Instant::now();
         self.rotation = None;
         self.queued.clear();
@@ -395,11 +471,13 @@ impl LiveSource {
         }
     }
 
-    fn fetch_snapshot(&mut self) -> bool {
+    /// Fetches the snapshot of symbol `k` (in [`LiveConfig::symbols`]' order).
+    fn fetch_snapshot(&mut self, k: usize) -> bool {
+        let symbol = self.cfg.symbols().nth(k).unwrap_or_default().to_string();
         let path = format!(
             "{}?symbol={}&limit={}",
             Rest::Depth.on(self.cfg.market),
-            self.cfg.symbol,
+            symbol,
             self.cfg.snapshot_limit
         );
         // Spend the snapshot's weight only if the minute's budget has room: waiting for
@@ -415,6 +493,7 @@ impl LiveSource {
                 "depth snapshot put off: the minute's request weight is spent"
             );
             self.backoff.at_least(wait);
+            self.snapshot_retry[k].0.at_least(wait);
             return false;
         }
         let rest_host = self.cfg.rest_host().to_string();
@@ -442,7 +521,7 @@ impl LiveSource {
             Ok(body) => {
                 self.snapshot = body;
                 bump(&self.stats.snapshots);
-                tracing::info!(symbol = %self.cfg.symbol, limit = self.cfg.snapshot_limit, "depth snapshot fetched");
+                tracing::info!(symbol = %symbol, limit = self.cfg.snapshot_limit, "depth snapshot fetched");
                 true
             }
             Err(e) => {
@@ -452,6 +531,7 @@ impl LiveSource {
                 // after the jitter takes its quarter off.
                 if let Some(wait) = e.retry_after() {
                     self.backoff.at_least(wait);
+                    self.snapshot_retry[k].0.at_least(wait);
                 }
                 false
             }
@@ -527,12 +607,41 @@ impl Source for LiveSource {
                 }
                 continue;
             }
-            if self.request.swap(false, Ordering::Relaxed) {
-                self.need_snapshot = true;
+            for (k, r) in self.request.iter().enumerate() {
+                if r.swap(false, Ordering::Relaxed) {
+                    self.need_snapshot |= 1 << k;
+                }
             }
-            if self.need_snapshot {
-                if self.fetch_snapshot() {
-                    self.need_snapshot = false;
+            let several = !self.cfg.more_symbols.is_empty();
+            if self.need_snapshot != 0 && several {
+                let now = Instant::now();
+                let need = self.need_snapshot;
+                let due = self
+                    .snapshot_retry
+                    .iter()
+                    .enumerate()
+                    .position(|(k, (_, at))| need & (1 << k) != 0 && at.is_none_or(|t| now >= t));
+                if let Some(k) = due {
+                    if self.fetch_snapshot(k) {
+                        self.need_snapshot &= !(1 << k);
+                        // The next fetch of this symbol waits its backoff too: a
+                        // snapshot the book cannot go live on is asked for again at
+                        // once, and must not become a tight loop of requests. A
+                        // symbol quiet for a minute starts from the shortest wait.
+                        let (b, at) = &mut self.snapshot_retry[k];
+                        if at.is_none_or(|t| now.duration_since(t) > Duration::from_secs(60)) {
+                            b.reset();
+                        }
+                        *at = Some(b.deadline());
+                        return Some(Frame::now(&self.snapshot).of_symbol(k));
+                    }
+                    // Read the stream meanwhile: the other symbols' books go on.
+                    let (b, at) = &mut self.snapshot_retry[k];
+                    *at = Some(b.deadline());
+                }
+            } else if self.need_snapshot != 0 {
+                if self.fetch_snapshot(0) {
+                    self.need_snapshot = 0;
                     return Some(Frame::now(&self.snapshot));
                 }
                 if !self.backoff.wait(&self.stop) {
@@ -548,6 +657,15 @@ impl Source for LiveSource {
                     && self.session_start.elapsed() >= limit
                 {
                     self.since_check = 0;
+                    if !self.cfg.more_symbols.is_empty() {
+                        // Joining two sessions follows one symbol's update ids: with
+                        // several, the session is replaced and every book resynced.
+                        if let Some(mut w) = self.wire.take() {
+                            w.close();
+                        }
+                        tracing::info!(host = %self.cfg.host, "market stream replaced before the 24 h limit; books resync");
+                        continue;
+                    }
                     match self.open_rotation() {
                         Ok(r) => {
                             self.rotation = Some(r);

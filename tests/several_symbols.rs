@@ -1,0 +1,221 @@
+//! Several symbols in one `minerva run`: one combined stream from `minerva exchange`,
+//! a book, an oracle and a simulated exchange per symbol, limits across them, the
+//! latency reported per symbol. Both processes are the shipped binary.
+
+mod common;
+
+use std::process::Command;
+
+/// The loosened seed strategy as flags (no fees, pressure at 0.6/0.4, any local
+/// minimum a void): entries happen within seconds of recorded data.
+const LOOSE: [&str; 12] = [
+    "--short-pressure",
+    "0.6",
+    "--long-pressure",
+    "0.4",
+    "--void-height",
+    "-1000000",
+    "--void-prominence",
+    "0",
+    "--maker-fee",
+    "0",
+    "--taker-fee",
+    "0",
+];
+
+/// A count written as `N <what>` in `line`.
+fn count(line: &str, what: &str) -> u64 {
+    line.split(", ")
+        .flat_map(|part| part.split("; "))
+        .find_map(|p| {
+            let p = p.trim().trim_start_matches(|c: char| !c.is_ascii_digit());
+            p.strip_suffix(what)
+                .and_then(|n| n.trim().split(' ').next_back()?.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no `N {what}` in {line}"))
+}
+
+/// BTCUSDT and ETHUSDT of the same USD-M day, recorded side by side, served together
+/// and traded in one process: both books go live from their own snapshots, both
+/// oracles decide and both symbols trade; the report splits evaluations, operations,
+/// books and latency by symbol, and its totals are their sums.
+#[test]
+fn two_usdm_symbols_trade_in_one_process_on_the_local_exchange() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let d = data.join("hftbacktest-examples/usdm");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_minerva"));
+    cmd.arg("exchange")
+        .arg("--data")
+        .arg(d.join("btcusdt_20240808.gz"))
+        .arg(d.join("ethusdt_20240808.gz"))
+        .args(["--port", "0", "--speed", "40", "--linger", "1"])
+        .stderr(std::process::Stdio::null());
+    let ex = common::spawn_exchange(cmd);
+    let run = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(["run", "--source", &format!("ws://{}", ex.addr)])
+        .args(["--symbols", "btcusdt,ETHUSDT", "--market", "usdm"])
+        .args([
+            "--strategy",
+            &common::repo("strategy_0.toml"),
+            "--no-journal",
+        ])
+        .args(["--max-concurrent-trades", "20"])
+        .args(LOOSE)
+        .output()
+        .unwrap();
+    let (_, served) = ex.finish();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(served.contains("account ETHUSDT"), "{served}");
+    let line = |prefix: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix:?} in\n{out}"))
+            .to_string()
+    };
+    let (btc, eth) = (line("BTCUSDT:"), line("ETHUSDT:"));
+    let mut evaluations = 0;
+    let mut accepted = 0;
+    for y in [&btc, &eth] {
+        let e = count(y, "evaluations");
+        assert!(e > 1000, "{y}");
+        assert!(count(y, "sent") > 0, "every symbol trades: {y}");
+        assert!(count(y, "applied") > 1000, "{y}");
+        evaluations += e;
+        accepted += count(y, "accepted");
+    }
+    // The totals are the symbols' sums.
+    let signal = line("signal:");
+    assert_eq!(count(&signal, "evaluations"), evaluations, "{signal}");
+    assert_eq!(count(&signal, "accepted"), accepted, "{signal}");
+    // Each symbol's latency rows, with as many decisions as evaluations.
+    for (sym, y) in [("BTCUSDT", &btc), ("ETHUSDT", &eth)] {
+        let row = line(&format!("{sym} tick_to_decision"));
+        let n: u64 = row.split_whitespace().last().unwrap().parse().unwrap();
+        assert_eq!(n, count(y, "evaluations"), "{row}");
+        line(&format!("{sym} tick_to_trade"));
+    }
+}
+
+/// Runs `minerva run` on the KuCoin capture's files for `symbols` with the loosened
+/// strategy and `max_concurrent_trades`; its standard output.
+fn kucoin_replay(symbols: &str, max_open: &str) -> Option<String> {
+    let d = common::shared_data()?.join("kucoin-sample");
+    let files: Vec<String> = ["KUCOIN.0", "KUCOIN.ws.1.0", "KUCOIN.http.0.0"]
+        .iter()
+        .map(|f| d.join(f).display().to_string())
+        .collect();
+    Some(common::minerva_ok(
+        &[
+            &["run", "--source", &format!("replay:{}", files.join(","))],
+            &["--symbols", symbols, "--max-concurrent-trades", max_open][..],
+            &[
+                "--strategy",
+                &common::repo("strategy_0.toml"),
+                "--no-journal",
+            ],
+            &LOOSE[..],
+        ]
+        .concat(),
+    ))
+}
+
+/// The line of `out` that starts with `prefix`.
+fn line_of(out: &str, prefix: &str) -> String {
+    out.lines()
+        .find(|l| l.trim_start().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line {prefix:?} in\n{out}"))
+        .to_string()
+}
+
+/// Three symbols of the KuCoin capture replayed in one process: each book goes live
+/// from its own REST snapshot (the capture's REST log names them), each symbol
+/// decides and trades exactly as it does alone (the limits across symbols do not
+/// bind with 20 operations allowed), each has its latency rows; with one operation
+/// allowed across the three, the first symbol to enter blocks the others.
+#[test]
+fn three_symbols_replayed_in_one_process_trade_as_each_alone() {
+    let symbols = ["BCHSV-USDT", "ANKR-BTC", "FET-BTC"];
+    let Some(together) = kucoin_replay(&symbols.join(","), "20") else {
+        return;
+    };
+    let mut sent = 0;
+    for sym in symbols {
+        let ours = line_of(&together, &format!("{sym}:"));
+        let alone = kucoin_replay(sym, "20").unwrap();
+        let (signal, exchange) = (line_of(&alone, "signal:"), line_of(&alone, "simulated"));
+        assert!(count(&ours, "evaluations") > 40, "{ours}");
+        for what in ["evaluations", "accepted", "refused"] {
+            assert_eq!(count(&ours, what), count(&signal, what), "{sym} {what}");
+        }
+        assert_eq!(count(&ours, "sent"), count(&exchange, "sent"), "{sym}");
+        assert!(count(&ours, "applied") > 40, "{ours}");
+        let row = line_of(&together, &format!("{sym} tick_to_decision"));
+        let n: u64 = row.split_whitespace().last().unwrap().parse().unwrap();
+        assert_eq!(n, count(&ours, "evaluations"), "{row}");
+        sent += count(&ours, "sent");
+    }
+    assert!(sent >= 3, "entries on the capture: {together}");
+    let one = kucoin_replay(&symbols.join(","), "1").unwrap();
+    let total = line_of(&one, "simulated");
+    assert!(count(&total, "sent") < sent, "{one}");
+    let bchsv = line_of(&one, "BCHSV-USDT:");
+    assert!(
+        count(&bchsv, "refused") > count(&line_of(&together, "BCHSV-USDT:"), "refused"),
+        "the operation open on another symbol refuses this one's: {bchsv}"
+    );
+}
+
+/// What several symbols cannot do yet is refused before anything starts, saying
+/// what to do instead.
+#[test]
+fn several_symbols_where_one_is_read_are_refused_clearly() {
+    let strategy = common::repo("strategy_0.toml");
+    let sample = common::spot_replay_source();
+    for (args, says) in [
+        (
+            vec!["--source", sample.as_str(), "--symbols", "BTCUSDT,ETHUSDT"],
+            "ETHUSDT is not in the recording (it holds BTCUSDT)",
+        ),
+        (
+            vec![
+                "--source",
+                "ws://127.0.0.1:1",
+                "--symbols",
+                "BTCUSDT,btcusdt",
+            ],
+            "BTCUSDT is named twice",
+        ),
+        (
+            vec![
+                "--source",
+                "ws://127.0.0.1:1",
+                "--symbols",
+                "BTCUSDT,ETHUSDT",
+                "--record",
+                "x.db",
+            ],
+            "minerva record --symbols",
+        ),
+        (
+            vec!["--source", "binance", "--symbols", "BTCUSDT,ETHUSDT"],
+            "add --paper",
+        ),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_minerva"))
+            .arg("run")
+            .args(&args)
+            .args(["--strategy", &strategy, "--no-journal"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
