@@ -178,24 +178,18 @@ impl PgStore {
             reason: source,
         };
         let mut client = client(url).map_err(err)?;
+        // The lock first: two recorders creating `meta` at once race inside
+        // PostgreSQL's catalogue (a unique violation, or "type meta already exists").
         client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .map_err(err)?;
+        let created = client
             .batch_execute(
                 "SET client_min_messages = warning;
                  CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
             )
-            .or_else(|e| {
-                // Two recorders creating it at once: one wins, the other finds it.
-                if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })
-            .map_err(err)?;
-        client
-            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
-            .map_err(err)?;
-        let migrated = Self::migrate(&mut client, &target);
+            .map_err(err);
+        let migrated = created.and_then(|()| Self::migrate(&mut client, &target));
         let unlocked = client
             .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
             .map_err(err);
