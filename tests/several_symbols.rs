@@ -103,6 +103,70 @@ fn two_usdm_symbols_trade_in_one_process_on_the_local_exchange() {
     }
 }
 
+/// Three USD-M symbols of the 2021 cryptofeed capture (recorded at `depth@100ms`, their
+/// REST snapshots in a log of their own) served by `minerva exchange` and read in one
+/// process, with a fourth, CTKUSDT, whose book holds levels off today's tick (left by
+/// a tick change): the three books go live and decide while CTKUSDT's snapshots are
+/// refused — each asked for again after that symbol's own backoff, not in a loop —
+/// and its book alone stays out of sync.
+#[test]
+fn three_usdm_symbols_on_the_local_exchange_and_one_that_cannot_sync() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let d = data.join("cryptofeed-sample");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_minerva"));
+    cmd.arg("exchange")
+        .arg("--data")
+        .args(
+            [
+                "BINANCE_FUTURES.0",
+                "BINANCE_FUTURES.ws.1.0",
+                "BINANCE_FUTURES.http.0.0",
+            ]
+            .map(|f| d.join(f)),
+        )
+        .args(["--port", "0", "--speed", "5", "--linger", "1"])
+        .stderr(std::process::Stdio::null());
+    let ex = common::spawn_exchange(cmd);
+    let run = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(["run", "--source", &format!("ws://{}", ex.addr)])
+        .args([
+            "--symbols",
+            "SUSHIUSDT,AKROUSDT,KEEPUSDT,CTKUSDT",
+            "--market",
+            "usdm",
+        ])
+        .args(["--depth-stream", "depth@100ms"])
+        .args([
+            "--strategy",
+            &common::repo("strategy_0.toml"),
+            "--no-journal",
+        ])
+        .args(LOOSE)
+        .output()
+        .unwrap();
+    ex.finish();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for sym in ["SUSHIUSDT", "AKROUSDT", "KEEPUSDT"] {
+        let y = line_of(&out, &format!("{sym}:"));
+        assert!(count(&y, "applied") > 100, "{y}");
+        assert!(count(&y, "evaluations") > 100, "{y}");
+    }
+    let ctk = line_of(&out, "CTKUSDT:");
+    assert_eq!(count(&ctk, "applied"), 0, "{ctk}");
+    // Its unreadable snapshots are the only decode errors: a handful over the ~6 s
+    // (the backoff doubles from 250 ms), not one per frame.
+    let frames = out.lines().find(|l| l.contains(" frames in ")).unwrap();
+    let errors = count(frames, "decode errors");
+    assert!((2..=10).contains(&errors), "{out}");
+}
+
 /// Runs `minerva run` on the KuCoin capture's files for `symbols` with the loosened
 /// strategy and `max_concurrent_trades`; its standard output.
 fn kucoin_replay(symbols: &str, max_open: &str) -> Option<String> {

@@ -48,6 +48,11 @@ pub struct Args {
     /// gateway trades one symbol per process; the live view shows the first symbol.
     #[arg(long)]
     symbols: Option<String>,
+    /// With a Binance feed: the diff depth stream read (default: the market's fastest,
+    /// depth@100ms on spot, depth@0ms on futures); `depth@100ms` reads a recording
+    /// made at that speed from minerva exchange.
+    #[arg(long, value_name = "STREAM", value_parser = parse_depth_stream)]
+    depth_stream: Option<String>,
     /// With --source kucoin: where the book comes from — KuCoin's classic level-2
     /// updates on a REST snapshot (the full book), or the unified account's `obu`
     /// channel (a snapshot on the stream, then 10 ms deltas of the top 500 levels a
@@ -160,6 +165,18 @@ pub struct Args {
     metrics: Option<String>,
     #[command(flatten)]
     pub daemon: DaemonArgs,
+}
+
+/// `--depth-stream`: one of Binance's diff depth streams.
+fn parse_depth_stream(v: &str) -> Result<String, String> {
+    match v {
+        "depth" | "depth@0ms" | "depth@100ms" | "depth@250ms" | "depth@500ms" | "depth@1000ms" => {
+            Ok(v.to_string())
+        }
+        _ => Err(format!(
+            "{v}: a diff depth stream (depth, depth@0ms, depth@100ms, depth@250ms, depth@500ms, depth@1000ms)"
+        )),
+    }
 }
 
 /// What the watchdog's kill does with open positions.
@@ -347,6 +364,9 @@ pub fn setup(a: &Args) -> Result<Setup> {
         market = minerva::venues::kucoin::market_of(&strategy.market);
     }
     let from = a.from(market)?;
+    if a.depth_stream.is_some() && !matches!(from, From::Feed(_) | From::Venue(_)) {
+        bail!("--depth-stream names a Binance stream: for --source ws://… or binance");
+    }
     if symbols.len() > 1 {
         if a.record.is_some() {
             bail!(
@@ -405,7 +425,11 @@ pub fn setup(a: &Args) -> Result<Setup> {
             }
         );
     }
-    let streams = || vec![endpoints::depth_stream(market).to_string(), "trade".into()];
+    let depth = a
+        .depth_stream
+        .clone()
+        .unwrap_or_else(|| endpoints::depth_stream(market).to_string());
+    let streams = || vec![depth.clone(), "trade".into()];
     // KuCoin's REST server and keys, when its orders are traded.
     let mut kucoin = None;
     // Several symbols replayed: their frames with each snapshot's symbol.
