@@ -376,13 +376,12 @@ pub fn setup(a: &Args) -> Result<Setup> {
         match &from {
             From::Feed(_) => {}
             From::Venue(_) if a.paper => {}
+            From::Kucoin if a.paper && a.kucoin_book == super::args::KucoinBook::Level2 => {}
+            From::Kucoin if a.paper => bail!(
+                "--symbols with several symbols reads KuCoin's level-2 topics: drop --kucoin-book obu"
+            ),
             From::Venue(_) | From::Kucoin => bail!(
-                "--symbols with several symbols trades on the simulated exchange: add --paper (a venue's live gateway trades one symbol per process{})",
-                if a.source == "kucoin" {
-                    "; KuCoin's feed reads one symbol"
-                } else {
-                    ""
-                }
+                "--symbols with several symbols trades on the simulated exchange: add --paper (a venue's live gateway trades one symbol per process)"
             ),
             From::Replay(_) => {}
         }
@@ -489,14 +488,15 @@ pub fn setup(a: &Args) -> Result<Setup> {
             (live.fetch_specs()?, Some(live), Vec::new())
         }
         From::Kucoin => {
-            let feed = a
+            let mut feed = a
                 .access
                 .kucoin_feed(market, &strategy.market, a.kucoin_book)?;
+            feed.more_symbols = symbols[1..].to_vec();
             let keys = feed.keys.clone();
             let rest = feed.rest.clone();
             let mut live = FeedConfig::Kucoin(feed);
             watch_feed(&mut live, a.watchdog);
-            let spec = vec![live.fetch_spec()?];
+            let spec = live.fetch_specs()?;
             if !a.paper {
                 let Some(keys) = keys else {
                     bail!(

@@ -364,6 +364,25 @@ impl SymbolSpec {
         Ok(())
     }
 
+    /// [`Self::refine`] to the finest price and quantity a book's `(price, qty)`
+    /// text pairs are written with (a venue's snapshot read at start: levels resting
+    /// since a tick change are off today's tick, and a live feed must go live on them).
+    ///
+    /// # Errors
+    /// As [`Self::refine`].
+    pub fn refine_to_levels<'a>(
+        &mut self,
+        levels: impl IntoIterator<Item = &'a (&'a str, &'a str)>,
+    ) -> Result<(), SpecError> {
+        use crate::core::decimal::{significant_places, written_places};
+        let (mut p, mut q) = (self.price.decimals, self.qty.decimals);
+        for (price, qty) in levels {
+            p = p.max(significant_places(price).unwrap_or(0));
+            q = q.max(written_places(qty).unwrap_or(0));
+        }
+        self.refine(p, q)
+    }
+
     /// The same symbol on `venue`.
     pub fn on_venue(mut self, venue: Venue) -> Self {
         self.venue = venue;

@@ -4,6 +4,10 @@
 //! Venue-agnostic: each venue's live source (`venues::binance::stream`) implements
 //! [`Source`]; the replayed and recorded sources here serve recordings.
 
+pub mod snapshots;
+
+pub use snapshots::SnapshotSchedule;
+
 use crate::core::SymbolId;
 use crate::core::clock::now_ns;
 use crate::core::wait::{Wait, Waiter};

@@ -73,7 +73,7 @@ impl FeedConfig {
     pub fn fetch_specs(&self) -> Result<Vec<SymbolSpec>, FeedSpecError> {
         Ok(match self {
             FeedConfig::Binance(c) => c.fetch_specs()?,
-            FeedConfig::Kucoin(c) => vec![c.fetch_spec()?],
+            FeedConfig::Kucoin(c) => c.fetch_specs()?,
         })
     }
 
@@ -124,12 +124,11 @@ impl FeedSource {
         }
     }
 
-    /// One snapshot flag per symbol the source reads (a Binance combined stream may
-    /// carry several; KuCoin's source reads one).
+    /// One snapshot flag per symbol the source reads, in its order.
     pub fn snapshot_requests(&self) -> Vec<Arc<AtomicBool>> {
         match self {
             FeedSource::Binance(s) => s.snapshot_requests(),
-            FeedSource::Kucoin(s) => vec![s.snapshot_request()],
+            FeedSource::Kucoin(s) => s.snapshot_requests(),
         }
     }
 

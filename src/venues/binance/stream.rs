@@ -21,7 +21,7 @@ use super::endpoints::{self, Hosts, Rest};
 use super::limits;
 use super::wire::peek;
 use crate::core::Market;
-use crate::feed::{Frame, LiveStats, Source};
+use crate::feed::{Frame, LiveStats, SnapshotSchedule, Source};
 use crate::net::backoff::Backoff;
 use crate::net::{http as rest, tls};
 
@@ -90,13 +90,15 @@ impl LiveConfig {
     /// [`Self::new`] for several symbols on one connection (`symbols[0]` first).
     ///
     /// # Panics
-    /// When `symbols` is empty.
+    /// When `symbols` is empty or holds more than 64 (the source keeps a bit per
+    /// symbol; the pipeline trades at most as many).
     pub fn for_symbols(
         hosts: &Hosts,
         market: Market,
         symbols: &[String],
         streams: Vec<String>,
     ) -> Self {
+        assert!(symbols.len() <= 64, "at most 64 symbols on one connection");
         let mut c = Self::new(hosts, market, &symbols[0], streams);
         c.more_symbols = symbols[1..]
             .iter()
@@ -157,10 +159,28 @@ impl LiveConfig {
         let body = self.fetch_exchange_info()?;
         let info = super::exchange_info::parse_exchange_info(&body, Some(self.market))
             .map_err(|e| SpecFetchError::Info(self.host.clone(), e.to_string()))?;
-        info.specs
+        let mut spec = info
+            .specs
             .into_iter()
             .find(|s| s.name.as_str() == self.symbol)
-            .ok_or_else(|| SpecFetchError::NotListed(self.symbol.clone(), self.host.clone()))
+            .ok_or_else(|| SpecFetchError::NotListed(self.symbol.clone(), self.host.clone()))?;
+        // The book as it is now: levels left off today's tick by a tick change
+        // (USD-M CTKUSDT) must not keep the book from going live, so the grid is made
+        // as fine as they are written (as the replay does from recorded data). A
+        // snapshot that cannot be had leaves the grid as listed.
+        let path = format!(
+            "{}?symbol={}&limit={}",
+            Rest::Depth.on(self.market),
+            self.symbol,
+            self.snapshot_limit
+        );
+        if let Ok(snap) = rest::get(self.rest_host(), &path, Duration::from_secs(5)) {
+            if let Ok(raw) = super::snapshot::parse_raw_snapshot(&snap) {
+                spec.refine_to_levels(raw.bids.iter().chain(&raw.asks))
+                    .map_err(|e| SpecFetchError::Info(self.host.clone(), e.to_string()))?;
+            }
+        }
+        Ok(spec)
     }
 }
 
@@ -234,20 +254,14 @@ pub struct LiveSource {
     cfg: LiveConfig,
     wire: Option<Wire>,
     snapshot: Vec<u8>,
-    /// Bit `k`: symbol `k` needs a snapshot.
-    need_snapshot: u64,
-    /// The book's requests for a snapshot, one flag per symbol.
-    request: Vec<Arc<AtomicBool>>,
+    /// Which symbols need a snapshot, and when each may be asked again.
+    snapshots: SnapshotSchedule,
     /// Set by a watchdog: drop the session, reconnect and resync.
     reconnect: Arc<AtomicBool>,
     /// Failed connection attempts since the last that opened.
     failures_in_a_row: u32,
     stop: Arc<AtomicBool>,
     backoff: Backoff,
-    /// Several symbols: a snapshot that failed is tried again after that symbol's
-    /// own backoff while the stream is read (the other books stay live; this one
-    /// buffers). Per symbol: its backoff and when it may be tried again.
-    snapshot_retry: Vec<(Backoff, Option<Instant>)>,
     /// Connection attempts so far.
     tries: u64,
     rng: fastrand::Rng,
@@ -279,21 +293,16 @@ impl LiveSource {
     /// A source for `cfg`; it connects on the first read. `stop` ends it (SIGINT).
     pub fn new(cfg: LiveConfig, stop: Arc<AtomicBool>) -> Self {
         let seed = cfg.seed;
-        let n = cfg.symbols().count();
-        let request = (0..n).map(|_| Arc::new(AtomicBool::new(false))).collect();
+        let snapshots = SnapshotSchedule::new(cfg.symbols().count(), seed);
         Self {
             cfg,
             wire: None,
             snapshot: Vec::new(),
-            need_snapshot: 0,
-            request,
+            snapshots,
             reconnect: Arc::new(AtomicBool::new(false)),
             failures_in_a_row: 0,
             stop,
             backoff: Backoff::new(seed ^ 0x9e37_79b9_7f4a_7c15),
-            snapshot_retry: (0..n)
-                .map(|k| (Backoff::new(seed ^ 0x5851_f42d_4c95_7f2d ^ k as u64), None))
-                .collect(),
             tries: 0,
             rng: fastrand::Rng::with_seed(seed),
             stats: Arc::new(LiveStats::default()),
@@ -328,18 +337,12 @@ impl LiveSource {
 
     /// The flag the book stage raises when it needs a snapshot (after a gap).
     pub fn snapshot_request(&self) -> Arc<AtomicBool> {
-        self.request[0].clone()
+        self.snapshots.request(0)
     }
 
     /// One such flag per symbol, in [`LiveConfig::symbols`]' order.
     pub fn snapshot_requests(&self) -> Vec<Arc<AtomicBool>> {
-        self.request.clone()
-    }
-
-    /// Bits of every symbol read.
-    fn all_symbols(&self) -> u64 {
-        let n = self.request.len() as u32;
-        if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
+        self.snapshots.requests()
     }
 
     /// A flag that, set, makes the source drop its session, reconnect and resync (the
@@ -373,7 +376,7 @@ impl LiveSource {
         self.wire = Some(wire);
         bump(&self.stats.connects);
         tracing::info!(host = %self.cfg.host, path = %self.path(), "market stream connected");
-        self.need_snapshot = self.all_symbols();
+        self.snapshots.need_all();
         self.session_start = Instant::now();
         self.rotation = None;
         self.queued.clear();
@@ -493,7 +496,7 @@ impl LiveSource {
                 "depth snapshot put off: the minute's request weight is spent"
             );
             self.backoff.at_least(wait);
-            self.snapshot_retry[k].0.at_least(wait);
+            self.snapshots.at_least(k, wait);
             return false;
         }
         let rest_host = self.cfg.rest_host().to_string();
@@ -531,7 +534,7 @@ impl LiveSource {
                 // after the jitter takes its quarter off.
                 if let Some(wait) = e.retry_after() {
                     self.backoff.at_least(wait);
-                    self.snapshot_retry[k].0.at_least(wait);
+                    self.snapshots.at_least(k, wait);
                 }
                 false
             }
@@ -607,41 +610,20 @@ impl Source for LiveSource {
                 }
                 continue;
             }
-            for (k, r) in self.request.iter().enumerate() {
-                if r.swap(false, Ordering::Relaxed) {
-                    self.need_snapshot |= 1 << k;
-                }
-            }
-            let several = !self.cfg.more_symbols.is_empty();
-            if self.need_snapshot != 0 && several {
+            self.snapshots.take_requests();
+            if self.snapshots.several() {
                 let now = Instant::now();
-                let need = self.need_snapshot;
-                let due = self
-                    .snapshot_retry
-                    .iter()
-                    .enumerate()
-                    .position(|(k, (_, at))| need & (1 << k) != 0 && at.is_none_or(|t| now >= t));
-                if let Some(k) = due {
+                if let Some(k) = self.snapshots.due(now) {
                     if self.fetch_snapshot(k) {
-                        self.need_snapshot &= !(1 << k);
-                        // The next fetch of this symbol waits its backoff too: a
-                        // snapshot the book cannot go live on is asked for again at
-                        // once, and must not become a tight loop of requests. A
-                        // symbol quiet for a minute starts from the shortest wait.
-                        let (b, at) = &mut self.snapshot_retry[k];
-                        if at.is_none_or(|t| now.duration_since(t) > Duration::from_secs(60)) {
-                            b.reset();
-                        }
-                        *at = Some(b.deadline());
+                        self.snapshots.fetched(k, now);
                         return Some(Frame::now(&self.snapshot).of_symbol(k));
                     }
                     // Read the stream meanwhile: the other symbols' books go on.
-                    let (b, at) = &mut self.snapshot_retry[k];
-                    *at = Some(b.deadline());
+                    self.snapshots.failed(k);
                 }
-            } else if self.need_snapshot != 0 {
+            } else if self.snapshots.pending() {
                 if self.fetch_snapshot(0) {
-                    self.need_snapshot = 0;
+                    self.snapshots.fetched(0, Instant::now());
                     return Some(Frame::now(&self.snapshot));
                 }
                 if !self.backoff.wait(&self.stop) {

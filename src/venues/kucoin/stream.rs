@@ -22,7 +22,7 @@ use super::keys::KucoinKeys;
 use super::session::{self, Control, OpenError};
 use super::sign::{self, Signer};
 use crate::core::{Market, SymbolSpec};
-use crate::feed::{Frame, LiveStats, Source};
+use crate::feed::{Frame, LiveStats, SnapshotSchedule, Source};
 use crate::net::backoff::Backoff;
 use crate::net::http as rest;
 use crate::net::ws::{Wire, WireError};
@@ -41,6 +41,9 @@ pub struct FeedConfig {
     pub market: Market,
     /// The symbol (`BTC-USDT`).
     pub symbol: String,
+    /// More symbols read on the same session (their topics subscribed beside the
+    /// first's; level 2 only), upper case.
+    pub more_symbols: Vec<String>,
     /// Keys to sign the full-depth snapshot with; `None`: the public top 100.
     pub keys: Option<Arc<KucoinKeys>>,
     /// Connection attempts allowed after the first (`None`: forever).
@@ -70,6 +73,7 @@ impl FeedConfig {
             rest: rest.trim_end_matches('/').to_string(),
             market,
             symbol: symbol.to_ascii_uppercase(),
+            more_symbols: Vec::new(),
             keys: None,
             max_reconnects: None,
             max_failures_in_a_row: None,
@@ -77,6 +81,26 @@ impl FeedConfig {
             stale_after: Some(STALE_AFTER),
             uta: None,
         }
+    }
+
+    /// Every symbol read, the first one first.
+    pub fn symbols(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.symbol.as_str()).chain(self.more_symbols.iter().map(String::as_str))
+    }
+
+    /// Each symbol's grids, in [`Self::symbols`]' order. Cold.
+    ///
+    /// # Errors
+    /// As [`Self::fetch_spec`], for the first symbol that fails.
+    pub fn fetch_specs(&self) -> Result<Vec<SymbolSpec>, SpecError> {
+        self.symbols()
+            .map(|sym| {
+                let mut one = self.clone();
+                one.symbol = sym.to_string();
+                one.more_symbols.clear();
+                one.fetch_spec()
+            })
+            .collect()
     }
 
     /// The server's symbol list (spot) or contract list (futures), as answered. Cold.
@@ -123,29 +147,25 @@ impl FeedConfig {
                 Some(_) => clock_offset(&mut client).unwrap_or(0),
                 None => 0,
             };
-            let answer = self.get_snapshot(&mut client, signer.as_ref(), offset)?;
+            let answer = self.get_snapshot(&self.symbol, &mut client, signer.as_ref(), offset)?;
             if let Ok(raw) = super::snapshot::parse_raw_snapshot(&answer.body) {
-                let (mut p, mut q) = (spec.price.decimals(), spec.qty.decimals());
-                for (price, size) in raw.bids.iter().chain(&raw.asks) {
-                    p = p.max(crate::core::decimal::significant_places(price).unwrap_or(0));
-                    q = q.max(crate::core::decimal::written_places(size).unwrap_or(0));
-                }
-                spec.refine(p, q)
+                spec.refine_to_levels(raw.bids.iter().chain(&raw.asks))
                     .map_err(|e| SpecError::List(self.rest.clone(), e.to_string()))?;
             }
         }
         Ok(spec)
     }
 
-    /// The level-2 snapshot answer, signed when `signer` is given (the full book),
-    /// else the public top 100 (spot; futures' full snapshot is public).
+    /// `symbol`'s level-2 snapshot answer, signed when `signer` is given (the full
+    /// book), else the public top 100 (spot; futures' full snapshot is public).
     fn get_snapshot(
         &self,
+        symbol: &str,
         client: &mut rest::Client,
         signer: Option<&Signer>,
         offset_ms: i64,
     ) -> Result<rest::Response, rest::RestError> {
-        let path = endpoints::snapshot_path(self.market, &self.symbol, signer.is_some());
+        let path = endpoints::snapshot_path(self.market, symbol, signer.is_some());
         let headers = match (signer, &self.keys) {
             (Some(s), Some(k)) => {
                 let ts = wall_ms().saturating_add_signed(offset_ms);
@@ -209,8 +229,8 @@ pub struct KucoinSource {
     session: Option<Session>,
     signer: Option<Signer>,
     snapshot: Vec<u8>,
-    need_snapshot: bool,
-    request: Arc<AtomicBool>,
+    /// Which symbols need a snapshot, and when each may be asked again.
+    snapshots: SnapshotSchedule,
     reconnect: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     failures_in_a_row: u32,
@@ -237,13 +257,14 @@ impl KucoinSource {
     /// A source for `cfg`; it connects on the first read. `stop` ends it (SIGINT).
     pub fn new(cfg: FeedConfig, stop: Arc<AtomicBool>) -> Self {
         let seed = cfg.seed;
+        let mut snapshots = SnapshotSchedule::new(cfg.symbols().count(), seed);
+        snapshots.need_all();
         Self {
             signer: cfg.keys.as_deref().map(Signer::new),
             cfg,
             session: None,
             snapshot: Vec::new(),
-            need_snapshot: true,
-            request: Arc::new(AtomicBool::new(false)),
+            snapshots,
             reconnect: Arc::new(AtomicBool::new(false)),
             stop,
             failures_in_a_row: 0,
@@ -267,7 +288,12 @@ impl KucoinSource {
 
     /// The flag the book stage raises when it needs a snapshot (after a gap).
     pub fn snapshot_request(&self) -> Arc<AtomicBool> {
-        self.request.clone()
+        self.snapshots.request(0)
+    }
+
+    /// One such flag per symbol, in [`FeedConfig::symbols`]' order.
+    pub fn snapshot_requests(&self) -> Vec<Arc<AtomicBool>> {
+        self.snapshots.requests()
     }
 
     /// A flag that, set, makes the source drop its session, reconnect and resync.
@@ -300,7 +326,8 @@ impl KucoinSource {
         let opened = session::open_uta(url, requests, &mut self.rng)?;
         // The subscription brings a fresh snapshot: a gap seen on the last session's
         // frames asks for nothing more.
-        self.request.store(false, Ordering::Relaxed);
+        self.snapshots.take_requests();
+        self.snapshots.clear();
         self.held = opened.held.into();
         opened
             .wire
@@ -319,7 +346,7 @@ impl KucoinSource {
             next_ping: Instant::now() + Duration::from_millis(session::PING_INTERVAL_MS),
             ping_out: None,
         });
-        self.need_snapshot = false;
+        self.snapshots.clear();
         self.quiet_reads = 0;
         Ok(())
     }
@@ -348,7 +375,11 @@ impl KucoinSource {
                 self.offset_ms = off;
             }
         }
-        let topics = endpoints::topics(self.cfg.market, &self.cfg.symbol);
+        let topics: Vec<String> = self
+            .cfg
+            .symbols()
+            .flat_map(|sym| endpoints::topics(self.cfg.market, sym))
+            .collect();
         let opened = session::open(
             &bullet,
             topics.iter().map(|t| (t.as_str(), false)),
@@ -372,7 +403,7 @@ impl KucoinSource {
             next_ping: Instant::now() + bullet.ping_interval,
             ping_out: None,
         });
-        self.need_snapshot = true;
+        self.snapshots.need_all();
         self.quiet_reads = 0;
         Ok(())
     }
@@ -386,7 +417,8 @@ impl KucoinSource {
 
     /// The level-2 snapshot, signed when keys are set. A refused signature falls back
     /// to the public top 100 (logged once), so wrong keys cost depth, not the feed.
-    fn fetch_snapshot(&mut self) -> bool {
+    fn fetch_snapshot(&mut self, k: usize) -> bool {
+        let symbol = self.cfg.symbols().nth(k).unwrap_or_default().to_string();
         let signed = self.signer.is_some();
         let host = self.cfg.rest.clone();
         let client = self
@@ -394,12 +426,12 @@ impl KucoinSource {
             .get_or_insert_with(|| rest::Client::new(&host, TIMEOUT));
         let answer = self
             .cfg
-            .get_snapshot(client, self.signer.as_ref(), self.offset_ms);
+            .get_snapshot(&symbol, client, self.signer.as_ref(), self.offset_ms);
         match answer {
             Ok(a) if a.status == 200 && answered_ok(&a.body) => {
                 self.snapshot = a.body;
                 bump(&self.stats.snapshots);
-                tracing::info!(symbol = %self.cfg.symbol, signed, "KuCoin level-2 snapshot fetched");
+                tracing::info!(symbol = %symbol, signed, "KuCoin level-2 snapshot fetched");
                 true
             }
             Ok(a) => {
@@ -417,6 +449,7 @@ impl KucoinSource {
                         .and_then(|v| v.trim().parse::<u64>().ok())
                     {
                         self.backoff.at_least(Duration::from_millis(ms));
+                        self.snapshots.at_least(k, Duration::from_millis(ms));
                     }
                 }
                 tracing::warn!(status = a.status, answer = %body, "KuCoin level-2 snapshot refused");
@@ -579,20 +612,25 @@ impl Source for KucoinSource {
                 self.drop_session();
                 continue;
             }
-            if self.request.swap(false, Ordering::Relaxed) {
-                if self.cfg.uta.is_some() {
-                    // The unified session sends a snapshot only on subscribe.
-                    tracing::info!(
-                        "KuCoin obu book: a gap; reopening the session for a new snapshot"
-                    );
-                    self.drop_session();
-                    continue;
-                }
-                self.need_snapshot = true;
+            if self.snapshots.take_requests() && self.cfg.uta.is_some() {
+                // The unified session sends a snapshot only on subscribe.
+                tracing::info!("KuCoin obu book: a gap; reopening the session for a new snapshot");
+                self.drop_session();
+                continue;
             }
-            if self.need_snapshot {
-                if self.fetch_snapshot() {
-                    self.need_snapshot = false;
+            if self.snapshots.several() {
+                let now = Instant::now();
+                if let Some(k) = self.snapshots.due(now) {
+                    if self.fetch_snapshot(k) {
+                        self.snapshots.fetched(k, now);
+                        return Some(Frame::now(&self.snapshot).of_symbol(k));
+                    }
+                    // Read the stream meanwhile: the other symbols' books go on.
+                    self.snapshots.failed(k);
+                }
+            } else if self.snapshots.pending() {
+                if self.fetch_snapshot(0) {
+                    self.snapshots.fetched(0, Instant::now());
                     return Some(Frame::now(&self.snapshot));
                 }
                 if !self.backoff.wait(&self.stop) {
