@@ -44,8 +44,9 @@ pub struct Args {
     /// recording's files merged by time), each with its own book, oracle and simulated
     /// exchange in the same stages, the strategy's max_concurrent_trades and
     /// max_capital_in_use taken across them, and the latency reported per symbol:
-    /// --source replay:…, ws://… (minerva exchange) or binance --paper. A venue's live
-    /// gateway trades one symbol per process; the live view shows the first symbol.
+    /// --source replay:…, ws://… (minerva exchange), binance --paper or kucoin --paper.
+    /// A venue's live gateway trades one symbol per process; the live view shows the
+    /// first symbol.
     #[arg(long)]
     symbols: Option<String>,
     /// With a Binance feed: the diff depth stream read (default: the market's fastest,
@@ -496,7 +497,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
             let rest = feed.rest.clone();
             let mut live = FeedConfig::Kucoin(feed);
             watch_feed(&mut live, a.watchdog);
-            let spec = live.fetch_specs()?;
+            let specs = live.fetch_specs()?;
             if !a.paper {
                 let Some(keys) = keys else {
                     bail!(
@@ -505,7 +506,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
                 };
                 kucoin = Some((rest, keys));
             }
-            (spec, Some(live), Vec::new())
+            (specs, Some(live), Vec::new())
         }
     };
     let spec = specs[0].clone();

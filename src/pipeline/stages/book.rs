@@ -106,11 +106,6 @@ impl BookStage {
         }
     }
 
-    /// Symbols (books) this stage keeps.
-    pub fn symbols(&self) -> usize {
-        1 + self.others.len()
-    }
-
     #[inline(always)]
     fn book_mut(&mut self, symbol: SymbolId) -> Option<&mut Book> {
         match symbol.0 {
