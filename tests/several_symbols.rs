@@ -1,6 +1,6 @@
 //! Several symbols in one `minerva run`: one combined stream from `minerva exchange`,
-//! a book, an oracle and a simulated exchange per symbol, limits across them, the
-//! latency reported per symbol. Both processes are the shipped binary.
+//! a book, an oracle and a trader per symbol (on a simulated exchange, or Binance's
+//! live gateway), limits across them, the latency reported per symbol. Both processes are the shipped binary.
 
 mod common;
 
@@ -101,6 +101,107 @@ fn two_usdm_symbols_trade_in_one_process_on_the_local_exchange() {
         assert_eq!(n, count(y, "evaluations"), "{row}");
         line(&format!("{sym} tick_to_trade"));
     }
+}
+
+/// BTCUSDT and ETHUSDT traded through Binance's live gateway on `minerva exchange`: a
+/// link per symbol (its own order connection and user data stream; the stream is the
+/// account's, so each link books only its own symbol's events, though client ids are
+/// alike). Every fill the exchange made on each symbol is journalled once, under that
+/// symbol; the report merges the links and names each start-up.
+#[test]
+fn two_usdm_symbols_trade_live_through_the_gateway_on_the_local_exchange() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let d = data.join("hftbacktest-examples/usdm");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_minerva"));
+    cmd.arg("exchange")
+        .arg("--data")
+        .arg(d.join("btcusdt_20240808.gz"))
+        .arg(d.join("ethusdt_20240808.gz"))
+        .args(["--port", "0", "--speed", "40", "--linger", "10"])
+        .stderr(std::process::Stdio::null());
+    let ex = common::spawn_exchange(cmd);
+    let dir = common::fresh_dir("several-live");
+    let journal = dir.join("journal.db");
+    let run = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(["run", "--source", "binance", "--endpoint", "local"])
+        .args(["--host", &ex.addr])
+        .args(["--symbols", "btcusdt,ETHUSDT", "--market", "usdm"])
+        .args(["--strategy", &common::repo("strategy_0.toml")])
+        .arg("--journal")
+        .arg(&journal)
+        .args(["--max-concurrent-trades", "20"])
+        .args(LOOSE)
+        .env_remove("MINERVA_BINANCE_API_KEY")
+        .env_remove("MINERVA_BINANCE_API_SECRET")
+        .output()
+        .unwrap();
+    let (_, served) = ex.finish();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let line = |text: &str, prefix: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix:?} in\n{text}"))
+            .to_string()
+    };
+    for sym in ["BTCUSDT", "ETHUSDT"] {
+        let y = line(&out, &format!("{sym}:"));
+        assert!(count(&y, "sent") > 0, "every symbol trades: {y}");
+    }
+    let link = line(&out, "live link:");
+    assert!(
+        link.contains("BTCUSDT: clock offset") && link.contains("ETHUSDT: clock offset"),
+        "{link}"
+    );
+    assert!(out.contains("exchange (live)"), "{out}");
+    // Per symbol: the lots the exchange filled are the lots journalled as filled.
+    let db = rusqlite::Connection::open(&journal).unwrap();
+    for sym in ["BTCUSDT", "ETHUSDT"] {
+        let account = line(&served, &format!("account {sym}:"));
+        let exchange_lots: i64 = account
+            .split(" fills (")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{account}"));
+        let qty: Vec<String> = db
+            .prepare("SELECT qty FROM journal_reports WHERE report = 'FILLED' AND symbol = ?1")
+            .unwrap()
+            .query_map([sym], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        // Both symbols' quantity step is 0.001.
+        let journal_lots: i64 = qty
+            .iter()
+            .map(|q| (q.parse::<f64>().unwrap() * 1000.0).round() as i64)
+            .sum();
+        assert!(exchange_lots > 0, "{sym} filled: {account}");
+        assert_eq!(journal_lots, exchange_lots, "{sym}: {account}\n{out}");
+        let orders: i64 = db
+            .query_row(
+                "SELECT count(*) FROM journal_orders WHERE symbol = ?1",
+                [sym],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(orders > 0, "{sym}");
+        let accounts: i64 = db
+            .query_row(
+                "SELECT count(*) FROM journal_account WHERE symbol = ?1 AND why = 'start'",
+                [sym],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(accounts, 1, "{sym}'s link read the account at start");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Four USD-M symbols of the 2021 cryptofeed capture (recorded at `depth@100ms`, their
@@ -327,8 +428,8 @@ fn several_symbols_where_one_is_read_are_refused_clearly() {
             "minerva record --symbols",
         ),
         (
-            vec!["--source", "binance", "--symbols", "BTCUSDT,ETHUSDT"],
-            "add --paper",
+            vec!["--source", "kucoin", "--symbols", "BTC-USDT,ETH-USDT"],
+            "KuCoin's live gateway trades one symbol per process",
         ),
     ] {
         let o = Command::new(env!("CARGO_BIN_EXE_minerva"))

@@ -41,12 +41,13 @@ pub struct Args {
     access: super::access::Access,
     /// Symbols traded (BTCUSDT or BTCUSDT,ETHUSDT,SOLUSDT; the strategy's `market`
     /// otherwise). Several are read from one source (a combined stream, or a
-    /// recording's files merged by time), each with its own book, oracle and simulated
-    /// exchange in the same stages, the strategy's max_concurrent_trades and
+    /// recording's files merged by time), each with its own book, oracle and trader
+    /// (on its own simulated exchange, or link) in the same stages, the strategy's max_concurrent_trades and
     /// max_capital_in_use taken across them, and the latency reported per symbol:
-    /// --source replay:…, ws://… (minerva exchange), binance --paper or kucoin --paper.
-    /// A venue's live gateway trades one symbol per process; the live view shows the
-    /// first symbol.
+    /// --source replay:…, ws://… (minerva exchange), binance (live: a link per symbol,
+    /// one order connection and user data stream each) or kucoin --paper. KuCoin's
+    /// live gateway trades one symbol per process; the live view shows the first
+    /// symbol.
     #[arg(long)]
     symbols: Option<String>,
     /// With a Binance feed: the diff depth stream read (default: the market's fastest,
@@ -381,8 +382,10 @@ pub fn setup(a: &Args) -> Result<Setup> {
             From::Kucoin if a.paper => bail!(
                 "--symbols with several symbols reads KuCoin's level-2 topics: drop --kucoin-book obu"
             ),
-            From::Venue(_) | From::Kucoin => bail!(
-                "--symbols with several symbols trades on the simulated exchange: add --paper (a venue's live gateway trades one symbol per process)"
+            // Binance's live gateway: a link per symbol.
+            From::Venue(_) => {}
+            From::Kucoin => bail!(
+                "--symbols with several symbols on KuCoin trades on the simulated exchange: add --paper (KuCoin's live gateway trades one symbol per process)"
             ),
             From::Replay(_) => {}
         }
@@ -557,10 +560,12 @@ pub fn setup(a: &Args) -> Result<Setup> {
             spin: match a.orders_wait {
                 OrdersWait::Park => false,
                 OrdersWait::SpinYield => {
+                    // Each symbol's link has its order thread.
                     let cpus = allowed_cpus().len();
-                    if threads + 1 > cpus {
+                    let orders = specs.len();
+                    if threads + orders > cpus {
                         bail!(
-                            "--orders-wait spin-yield: {threads} pipeline thread(s) and the order thread would spin on {cpus} CPU(s); use park, or fewer threads"
+                            "--orders-wait spin-yield: {threads} pipeline thread(s) and {orders} order thread(s) would spin on {cpus} CPU(s); use park, or fewer threads or symbols"
                         );
                     }
                     true

@@ -362,6 +362,12 @@ impl Trader {
         self.risk.stats()
     }
 
+    /// The capital sized from (10⁻⁸ of the margin asset): the strategy's, or the
+    /// account's available balance at start when lower (live).
+    pub fn capital_e8(&self) -> i64 {
+        self.capital_e8
+    }
+
     /// Margin committed by the operations open (10⁻⁸ of the margin asset).
     pub fn committed_e8(&self) -> i64 {
         self.risk.in_use_e8()

@@ -157,10 +157,10 @@ pub enum RunError {
     /// The live gateway could not connect (exchange unreachable, keys refused).
     #[error("live gateway: {0}")]
     Gateway(String),
-    /// Several symbols with a venue's live gateway (paper only for now), or more
-    /// than the pipeline keeps.
+    /// Several symbols with KuCoin's live gateway (one symbol per process there), or
+    /// more than the pipeline keeps.
     #[error(
-        "{0} symbols in one run: up to {max} are traded together, on the simulated exchange (paper); a venue's live gateway trades one symbol per process",
+        "{0} symbols in one run: up to {max} are traded together, on the simulated exchange (paper) or Binance; KuCoin's live gateway trades one symbol per process",
         max = super::MAX_SYMBOLS
     )]
     Symbols(usize),
@@ -811,8 +811,8 @@ pub fn run<S: Source + Send>(
 /// apart as well as merged.
 ///
 /// # Errors
-/// As [`run`]; [`RunError::Symbols`] for several symbols with a live gateway, or
-/// more than [`super::MAX_SYMBOLS`].
+/// As [`run`]; [`RunError::Symbols`] for several symbols with KuCoin's live
+/// gateway, or more than [`super::MAX_SYMBOLS`].
 pub fn run_symbols<S: Source + Send>(
     source: S,
     specs: &[SymbolSpec],
@@ -821,7 +821,8 @@ pub fn run_symbols<S: Source + Send>(
     cfg: &RunConfig,
 ) -> Result<RunReport, RunError> {
     let several = specs.len() > 1;
-    if specs.is_empty() || specs.len() > super::MAX_SYMBOLS || (several && cfg.live.is_some()) {
+    let live_one_only = cfg.live.as_ref().is_some_and(|l| !l.trades_several());
+    if specs.is_empty() || specs.len() > super::MAX_SYMBOLS || (several && live_one_only) {
         return Err(RunError::Symbols(specs.len()));
     }
     let spec = &specs[0];
@@ -857,10 +858,26 @@ pub fn run_symbols<S: Source + Send>(
     let mut gateway = match &cfg.live {
         None => GatewayStage::for_symbols(specs, strategy, signer, &cfg.sim),
         Some(link) => {
-            let link = link.clone().start().map_err(RunError::Gateway)?;
-            GatewayStage::with_trader(crate::gateway::trader::Trader::live(
-                spec, strategy, signer, link,
-            ))
+            // A link per symbol, started one after the other (each reconciles its
+            // symbol's orders and position at start).
+            let signer: OrderSigner = signer.into();
+            let mut traders = Vec::with_capacity(specs.len());
+            for spec in specs {
+                let started = link.for_symbol(spec).start().map_err(|e| {
+                    RunError::Gateway(if several {
+                        format!("{}: {e}", spec.name)
+                    } else {
+                        e
+                    })
+                })?;
+                traders.push(crate::gateway::trader::Trader::live(
+                    spec,
+                    strategy,
+                    signer.clone(),
+                    started,
+                ));
+            }
+            GatewayStage::across(traders, strategy)
         }
     };
     for (trader, spec) in gateway.traders_mut().iter_mut().zip(specs) {
@@ -1016,28 +1033,35 @@ pub fn run_symbols<S: Source + Send>(
     }
     let traders = gateway.traders();
     let trader = &traders[0];
-    let mut report = RunReport {
-        lat,
-        frames: feed.frames,
-        decode_errors: feed.errors,
-        clock_behind: feed.clock_behind,
-        evaluations: signal.evaluations,
-        intents: signal.intents,
-        orders: trader.stats.entries,
-        refused: trader.risk_stats().refused,
-        rings,
-        book: book.book.stats(),
-        trader: trader.stats,
-        exchange: trader.exchange_stats(),
-        risk: trader.risk_stats(),
-        shutdown,
-        secs,
-        threads: cfg.threads,
-        interrupted: crate::shutdown::requested(),
-        killed: traders.iter().any(|t| t.killed()),
-        link: trader.live_link().map(|l| l.report()),
-        symbols: Vec::new(),
-    };
+    let mut report =
+        RunReport {
+            lat,
+            frames: feed.frames,
+            decode_errors: feed.errors,
+            clock_behind: feed.clock_behind,
+            evaluations: signal.evaluations,
+            intents: signal.intents,
+            orders: trader.stats.entries,
+            refused: trader.risk_stats().refused,
+            rings,
+            book: book.book.stats(),
+            trader: trader.stats,
+            exchange: trader.exchange_stats(),
+            risk: trader.risk_stats(),
+            shutdown,
+            secs,
+            threads: cfg.threads,
+            interrupted: crate::shutdown::requested(),
+            killed: traders.iter().any(|t| t.killed()),
+            link: if several {
+                crate::venues::LinkReport::merged(traders.iter().zip(specs).filter_map(
+                    |(t, spec)| t.live_link().map(|l| (spec.name.to_string(), l.report())),
+                ))
+            } else {
+                trader.live_link().map(|l| l.report())
+            },
+            symbols: Vec::new(),
+        };
     if several {
         for (k, (t, spec)) in traders.iter().zip(specs).enumerate() {
             let y = SymbolReport {

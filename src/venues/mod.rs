@@ -283,6 +283,8 @@ impl From<binance::sign::Signer> for OrderSigner {
 pub struct AccountSnapshot {
     /// `start`, `periodic`, `exit` (read over REST) or `stream` (an account event).
     pub why: &'static str,
+    /// The symbol the position is of (a run of several symbols has a link each).
+    pub symbol: String,
     /// The exchange's time of it, ms.
     pub exchange_ms: i64,
     /// The asset the balances are in (quote; the coin on COIN-M).
@@ -358,6 +360,26 @@ impl LinkConfig {
     }
 }
 
+impl LinkConfig {
+    /// The same link for `spec` (a run of several symbols starts one per symbol: its
+    /// own order connection and user data stream, events of other symbols ignored).
+    pub fn for_symbol(&self, spec: &SymbolSpec) -> Self {
+        let mut c = self.clone();
+        match &mut c {
+            LinkConfig::Binance(b) => b.spec = spec.clone(),
+            LinkConfig::Kucoin(k) => k.spec = spec.clone(),
+        }
+        c
+    }
+
+    /// Whether several symbols can each have a link of this venue in one process:
+    /// Binance's (client ids are a symbol's own there); KuCoin's futures terms are
+    /// shared with the signer, one symbol's.
+    pub fn trades_several(&self) -> bool {
+        matches!(self, LinkConfig::Binance(_))
+    }
+}
+
 impl From<binance::link::LinkConfig> for LinkConfig {
     fn from(c: binance::link::LinkConfig) -> Self {
         LinkConfig::Binance(c)
@@ -377,6 +399,37 @@ pub struct LinkReport {
     pub tick_to_wire: hdrhistogram::Histogram<u64>,
     /// Order request written → its answer read (the REST round trip), ns.
     pub order_rtt: hdrhistogram::Histogram<u64>,
+}
+
+impl LinkReport {
+    /// The links of a run of several symbols as one report: counters summed,
+    /// latencies merged, each start-up named by its symbol. Cold.
+    pub fn merged(links: impl IntoIterator<Item = (String, LinkReport)>) -> Option<LinkReport> {
+        let mut all: Option<LinkReport> = None;
+        for (name, r) in links {
+            match all.as_mut() {
+                None => {
+                    all = Some(LinkReport {
+                        startup: format!("{name}: {}", r.startup),
+                        ..r
+                    })
+                }
+                Some(a) => {
+                    a.startup = format!("{}; {name}: {}", a.startup, r.startup);
+                    for (k, v) in r.counters {
+                        match a.counters.iter_mut().find(|(n, _)| *n == k) {
+                            Some((_, total)) => *total += v,
+                            None => a.counters.push((k, v)),
+                        }
+                    }
+                    // Same bounds on every link: adding cannot fail.
+                    let _ = a.tick_to_wire.add(&r.tick_to_wire);
+                    let _ = a.order_rtt.add(&r.order_rtt);
+                }
+            }
+        }
+        all
+    }
 }
 
 #[cfg(test)]

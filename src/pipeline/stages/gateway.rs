@@ -86,9 +86,23 @@ impl GatewayStage {
             .iter()
             .map(|spec| Trader::simulated(spec, strategy, signer.clone(), sim))
             .collect();
+        Self::across(traders, strategy)
+    }
+
+    /// A gateway around a trader per symbol (the feed's order; live ones each on
+    /// its own link to the venue), under `strategy`'s limits on open operations and
+    /// capital in use taken across all of them. Cold.
+    pub fn across(traders: Vec<Trader>, strategy: &Strategy) -> Self {
         let mut g = Self::with_traders(traders);
-        if specs.len() > 1 {
-            let cap = strategy.capital.0 as i128;
+        if g.traders.len() > 1 {
+            // The capital they share: the strategy's, or the account's balance when
+            // a live link found less.
+            let cap = g
+                .traders
+                .iter()
+                .map(Trader::capital_e8)
+                .min()
+                .unwrap_or(strategy.capital.0) as i128;
             g.portfolio = Some(Portfolio {
                 max_open: strategy.max_concurrent_trades as usize,
                 in_use_limit_e8: (cap * strategy.max_capital_in_use_ppm as i128 / 1_000_000) as i64,

@@ -185,11 +185,11 @@ fn dollars(sql: &str) -> String {
 impl Db {
     /// Opens the journal at `path` (a file or a `postgres://` URL) to write,
     /// creating its tables from `schema` (SQLite's text) when absent and adding the
-    /// integer columns `added` (table, column) that an older journal lacks.
+    /// columns `added` (table, column, type) that an older journal lacks.
     pub(super) fn create(
         path: &Path,
         schema: &str,
-        added: &[(&str, &str)],
+        added: &[(&str, &str, &str)],
     ) -> Result<Self, JournalError> {
         let target = Target::of_path(path);
         let mut db = match &target {
@@ -229,14 +229,15 @@ impl Db {
         Ok(db)
     }
 
-    fn add_columns(&mut self, added: &[(&str, &str)]) -> Result<(), JournalError> {
-        for (table, column) in added {
+    fn add_columns(&mut self, added: &[(&str, &str, &str)]) -> Result<(), JournalError> {
+        for (table, column, kind) in added {
             if !self.has_column(table, column)? {
-                let int = match self.conn {
-                    Conn::Sqlite(_) => "INTEGER",
-                    Conn::Pg(_) => "BIGINT",
+                let kind = match (&self.conn, *kind) {
+                    (Conn::Sqlite(_), "INTEGER") => "INTEGER",
+                    (Conn::Pg(_), "INTEGER") => "BIGINT",
+                    (_, k) => k,
                 };
-                self.batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {int}"))?;
+                self.batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
             }
         }
         Ok(())

@@ -239,7 +239,7 @@ CREATE TABLE IF NOT EXISTS journal_account(
     id INTEGER PRIMARY KEY, run INTEGER NOT NULL REFERENCES journal_runs(id),
     at_ns INTEGER NOT NULL, exchange_ms INTEGER NOT NULL, why TEXT NOT NULL,
     asset TEXT NOT NULL, wallet TEXT, available TEXT, position TEXT, entry_price TEXT,
-    unrealised TEXT, margin TEXT, leverage INTEGER, detail TEXT NOT NULL);
+    unrealised TEXT, margin TEXT, leverage INTEGER, detail TEXT NOT NULL, symbol TEXT);
 CREATE TABLE IF NOT EXISTS journal_events(
     id INTEGER PRIMARY KEY, run INTEGER NOT NULL REFERENCES journal_runs(id),
     at_ns INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
@@ -247,10 +247,12 @@ CREATE INDEX IF NOT EXISTS journal_reports_run ON journal_reports(run, id);
 CREATE INDEX IF NOT EXISTS journal_orders_run ON journal_orders(run, id);
 ";
 
-/// Columns added since the first journals: older databases get them on opening.
-const ADDED: &[(&str, &str)] = &[
-    ("journal_decisions", "at_ns"),
-    ("journal_reports", "seen_ns"),
+/// Columns added since the first journals: older databases get them on opening
+/// (table, column, type).
+const ADDED: &[(&str, &str, &str)] = &[
+    ("journal_decisions", "at_ns", "INTEGER"),
+    ("journal_reports", "seen_ns", "INTEGER"),
+    ("journal_account", "symbol", "TEXT"),
 ];
 
 impl Journal {
@@ -566,8 +568,8 @@ fn commit(
         match row {
             Row::Account(at, s) => {
                 db.exec(
-                    "INSERT INTO journal_account(run, at_ns, exchange_ms, why, asset, wallet, available, position, entry_price, unrealised, margin, leverage, detail)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    "INSERT INTO journal_account(run, at_ns, exchange_ms, why, asset, wallet, available, position, entry_price, unrealised, margin, leverage, detail, symbol)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                     &vals![
                         run,
                         at,
@@ -581,7 +583,8 @@ fn commit(
                         s.unrealised,
                         s.margin,
                         s.leverage,
-                        s.detail
+                        s.detail,
+                        (!s.symbol.is_empty()).then(|| s.symbol.clone())
                     ],
                 )
                 ?;

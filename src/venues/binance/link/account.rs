@@ -98,6 +98,7 @@ impl Subject {
         }
         Some(AccountSnapshot {
             why: "stream",
+            symbol: self.symbol.clone(),
             exchange_ms: a.transaction_ms,
             asset: self.asset.clone(),
             wallet: bal.map(|b| b.wallet.clone()),
@@ -123,6 +124,7 @@ impl Subject {
         }
         Some(AccountSnapshot {
             why: "stream",
+            symbol: self.symbol.clone(),
             exchange_ms: o.event_ms,
             asset: self.asset.clone(),
             wallet: quote.map(|b| sum(&b.free, &b.locked)),
@@ -209,6 +211,7 @@ impl AccountReader {
         let now_ms = super::wall_ms().saturating_add(self.shared.offset_ms.load(Ordering::Relaxed));
         let mut snap = AccountSnapshot {
             why,
+            symbol: s.symbol.clone(),
             exchange_ms: now_ms,
             asset: s.asset.clone(),
             ..AccountSnapshot::default()

@@ -105,3 +105,44 @@ fn answers_book_the_fills_they_show_and_the_end() {
         "{reports:?}"
     );
 }
+
+#[test]
+fn another_symbols_events_are_not_this_links() {
+    // One account, two symbols traded (two processes, or a run of several symbols):
+    // the user data stream carries both, and their client ids may be alike.
+    let spot = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
+    let fill = |s: &str| {
+        format!(
+            r#"{{"e":"executionReport","E":1,"s":"{s}","c":"mnv1e","S":"BUY","o":"LIMIT","q":"0.30000","p":"100.00","x":"TRADE","X":"FILLED","l":"0.30000","z":"0.30000","L":"100.00","n":"0","N":"USDT","T":5,"m":true,"Z":"30"}}"#
+        )
+    };
+    let (got, malformed) = replay_user_events(
+        &spot,
+        &[("mnv1e", true, Lots(30_000))],
+        &[fill("ETHUSDT").as_bytes(), fill("BTCUSDT").as_bytes()],
+    );
+    assert_eq!(malformed, 0);
+    let fills: Vec<Lots> = got
+        .iter()
+        .filter_map(|e| match e.report {
+            Report::Filled { qty, .. } => Some(qty),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fills, vec![Lots(30_000)], "only BTCUSDT's fill: {got:?}");
+
+    // USDⓈ-M: another symbol's liquidation leaves this symbol's position alone.
+    let perp = SymbolSpec::from_tick_lot("BTCUSDT", Market::UsdM, "0.10", "0.001").unwrap();
+    let liquidation = |s: &str| {
+        format!(
+            r#"{{"e":"ORDER_TRADE_UPDATE","E":1,"T":1,"o":{{"s":"{s}","c":"autoclose-1","S":"SELL","x":"CALCULATED","X":"FILLED","l":"0.010","z":"0.010","L":"100.0","T":1,"m":false,"rp":"-5"}}}}"#
+        )
+    };
+    let (got, malformed) = replay_user_events(&perp, &[], &[liquidation("ETHUSDT").as_bytes()]);
+    assert_eq!((got.len(), malformed), (0, 0), "{got:?}");
+    let (got, _) = replay_user_events(&perp, &[], &[liquidation("BTCUSDT").as_bytes()]);
+    assert!(
+        matches!(got.as_slice(), [e] if matches!(e.report, Report::Liquidated { .. })),
+        "{got:?}"
+    );
+}

@@ -566,6 +566,7 @@ impl Io {
                 .ok();
             let mut snap = AccountSnapshot {
                 why,
+                symbol: self.spec.name.to_string(),
                 exchange_ms: self.server_ms(),
                 asset: self.quote.clone(),
                 wallet: o.margin_balance.map(|t| t.0),
@@ -583,6 +584,7 @@ impl Io {
             };
             AccountSnapshot {
                 why,
+                symbol: self.spec.name.to_string(),
                 exchange_ms: self.server_ms(),
                 asset: self.quote.clone(),
                 wallet: quote.as_ref().map(|b| b.balance.clone()),
@@ -1125,6 +1127,7 @@ impl Io {
         }
         let mut snap = AccountSnapshot {
             why: "stream",
+            symbol: self.spec.name.to_string(),
             exchange_ms: self.server_ms(),
             asset: self.quote.clone(),
             leverage: Some(self.terms.leverage()),
@@ -1169,6 +1172,7 @@ impl Io {
         }
         let mut snap = AccountSnapshot {
             why: "stream",
+            symbol: self.spec.name.to_string(),
             exchange_ms: self.server_ms(),
             asset: self.quote.clone(),
             detail: b.relation_event.unwrap_or_default(),

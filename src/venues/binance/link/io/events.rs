@@ -61,6 +61,15 @@ impl Io {
     /// A user data stream message.
     pub(in crate::venues::binance::link) fn on_event(&mut self, text: &[u8]) {
         match user::read(text) {
+            // The stream is the account's: another symbol's orders (another process's,
+            // or another link's in a run of several symbols) are not this link's, even
+            // when their client ids look like ours.
+            Ok(UserEvent::ExecutionReport(r)) if r.symbol != self.spec.name.as_str() => {
+                LinkStats::bump(&self.shared.counters.foreign_events)
+            }
+            Ok(UserEvent::OrderTradeUpdate(u)) if u.order.symbol != self.spec.name.as_str() => {
+                LinkStats::bump(&self.shared.counters.foreign_events)
+            }
             Ok(UserEvent::ExecutionReport(r)) => {
                 // A spot cancel's event names the cancel request in `c`, the order in `C`.
                 let c = if r.execution == "CANCELED" && !r.orig_client_id.is_empty() {
