@@ -107,7 +107,8 @@ fn two_usdm_symbols_trade_in_one_process_on_the_local_exchange() {
 /// link per symbol (its own order connection and user data stream; the stream is the
 /// account's, so each link books only its own symbol's events, though client ids are
 /// alike). Every fill the exchange made on each symbol is journalled once, under that
-/// symbol; the report merges the links and names each start-up.
+/// symbol; the report merges the links and names each start-up. `minerva observe`
+/// then compares each symbol with the backtest of its own recorded session.
 #[test]
 fn two_usdm_symbols_trade_live_through_the_gateway_on_the_local_exchange() {
     let Some(data) = common::shared_data() else {
@@ -124,6 +125,16 @@ fn two_usdm_symbols_trade_live_through_the_gateway_on_the_local_exchange() {
     let ex = common::spawn_exchange(cmd);
     let dir = common::fresh_dir("several-live");
     let journal = dir.join("journal.db");
+    // The market beside the run, for observe: a session per symbol.
+    let recording = dir.join("market.db");
+    let mut recorder = Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(["record", "--endpoint", "local", "--host", &ex.addr])
+        .args(["--symbols", "BTCUSDT,ETHUSDT", "--market", "usdm", "--db"])
+        .arg(&recording)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let run = Command::new(env!("CARGO_BIN_EXE_minerva"))
         .args(["run", "--source", "binance", "--endpoint", "local"])
         .args(["--host", &ex.addr])
@@ -137,6 +148,14 @@ fn two_usdm_symbols_trade_live_through_the_gateway_on_the_local_exchange() {
         .env_remove("MINERVA_BINANCE_API_SECRET")
         .output()
         .unwrap();
+    // The recorder stops when the exchange's streams end; SIGINT if it lingers.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while matches!(recorder.try_wait(), Ok(None)) && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe { libc::kill(recorder.id() as i32, libc::SIGINT) };
+    let _ = recorder.wait();
     let (_, served) = ex.finish();
     let out = String::from_utf8_lossy(&run.stdout);
     assert!(
@@ -201,6 +220,58 @@ fn two_usdm_symbols_trade_live_through_the_gateway_on_the_local_exchange() {
             .unwrap();
         assert_eq!(accounts, 1, "{sym}'s link read the account at start");
     }
+    // observe compares one symbol of the run at a time, against the backtest of its
+    // own recorded session: the other symbol's bare REST snapshots stay out of it.
+    let observe = |symbol: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_minerva"));
+        c.args(["observe", "--journal"])
+            .arg(&journal)
+            .arg("--data")
+            .arg(&recording);
+        if let Some(s) = symbol {
+            c.args(["--symbol", s]);
+        }
+        c.output().unwrap()
+    };
+    let refused = observe(None);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("name the one to compare with --symbol"),
+        "{refused:?}"
+    );
+    let o = observe(Some("ethusdt"));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(line(&text, "observe run").contains("ETHUSDT"), "{text}");
+    let ops: i64 = db
+        .query_row(
+            "SELECT count(*) FROM journal_operations WHERE symbol = 'ETHUSDT'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let both = line(&text, "operations ");
+    let counts: Vec<i64> = both
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(
+        counts.first(),
+        Some(&ops),
+        "the real side is ETHUSDT's: {both}"
+    );
+    let entries = line(&text, "entries sent / filled");
+    let theoretical_sent: i64 = entries
+        .split_whitespace()
+        .rev()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{entries}"));
+    assert!(theoretical_sent > 0, "the backtest's book synced: {text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

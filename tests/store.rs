@@ -793,3 +793,51 @@ fn db_info_and_export_from_the_command_line() {
         "{err}"
     );
 }
+
+/// A database holding two symbols' sessions, each with its bare REST snapshot (they
+/// name no symbol): one symbol's backtest over the whole database reads its own
+/// sessions only, so it is the backtest of that symbol's file. Before, the other
+/// symbol's snapshot was taken for its book (6,583 evaluations instead of 6,579).
+#[test]
+fn one_symbols_backtest_over_a_database_of_two_is_its_files() {
+    let Some(d) = common::shared_data() else {
+        return;
+    };
+    let u = d.join("hftbacktest-examples/usdm");
+    let (btc, eth) = (u.join("btcusdt_20240808.gz"), u.join("ethusdt_20240808.gz"));
+    let db = temp_db("two-symbols");
+    let import = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(["db", "import"])
+        .args([&btc, &eth])
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(import.status.success(), "{import:?}");
+    let backtest = |input: &std::path::Path| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
+            .arg("backtest")
+            .arg(input)
+            .args(["--strategy", &common::repo("strategy_0.toml")])
+            .args(["--market", "ETHUSDT"])
+            .args(["--short-pressure", "0.6", "--long-pressure", "0.4"])
+            .args(["--void-height", "-1000000", "--void-prominence", "0"])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(
+            o.status.success(),
+            "{out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        // All but the speed line.
+        out.lines()
+            .filter(|l| !l.contains("frames/s"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (from_db, from_file) = (backtest(&db), backtest(&eth));
+    assert!(from_db.contains("6579 evaluations"), "{from_db}");
+    assert_eq!(from_db, from_file);
+    let _ = std::fs::remove_file(&db);
+}

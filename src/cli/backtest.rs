@@ -58,6 +58,7 @@ pub fn symbol_data(
             .cloned()
             .collect()
     };
+    let files = replay::files_of_symbol(&files, opts, &sym).with_context(|| sym.clone())?;
     if files.is_empty() {
         bail!("no file holds {sym}");
     }

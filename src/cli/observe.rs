@@ -20,6 +20,10 @@ pub struct Args {
     /// journal names, from `minerva run --record`); its sessions that overlap the run.
     #[arg(long)]
     data: Option<String>,
+    /// A run of several symbols (`minerva run --symbols`): the symbol compared (its
+    /// operations, decisions and orders, against its own backtest).
+    #[arg(long)]
+    symbol: Option<String>,
     #[command(flatten)]
     window: WindowArgs,
     /// Print the comparison as one JSON object.
@@ -216,6 +220,12 @@ fn follow(a: &Args) -> Result<()> {
     let mut announced = false;
     loop {
         let j = minerva::store::journal::load_run(&a.journal, a.run)?;
+        let symbol = symbol_of(&j.run, a.symbol.as_deref())?;
+        let j = if j.run.symbols.contains(',') {
+            minerva::store::journal::load_run_of(&a.journal, Some(j.run.id), Some(&symbol))?
+        } else {
+            j
+        };
         if !announced {
             announced = true;
             println!(
@@ -229,11 +239,7 @@ fn follow(a: &Args) -> Result<()> {
                 None,
             )
             .ok()
-            .and_then(|i| {
-                i.specs
-                    .into_iter()
-                    .find(|s| j.run.symbols.split(',').any(|n| n == s.name.as_str()))
-            });
+            .and_then(|i| i.specs.into_iter().find(|s| s.name.as_str() == symbol));
         }
         let Some(spec) = &spec else {
             bail!(
@@ -252,6 +258,27 @@ fn follow(a: &Args) -> Result<()> {
             return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+/// The symbol of `run` compared: the one it traded, or `wanted` among the several
+/// it traded (which must then be named).
+fn symbol_of(run: &minerva::store::journal::RunRow, wanted: Option<&str>) -> Result<String> {
+    let traded: Vec<&str> = run.symbols.split(',').filter(|s| !s.is_empty()).collect();
+    match wanted {
+        Some(w) => {
+            let w = w.to_ascii_uppercase();
+            if !traded.contains(&w.as_str()) {
+                bail!("journal run {} traded {}, not {w}", run.id, run.symbols);
+            }
+            Ok(w)
+        }
+        None if traded.len() > 1 => bail!(
+            "journal run {} traded several symbols ({}): name the one to compare with --symbol",
+            run.id,
+            run.symbols
+        ),
+        None => Ok(traded.first().map_or_else(String::new, |s| s.to_string())),
     }
 }
 
@@ -292,9 +319,18 @@ pub fn journal_run(
     journal: &std::path::Path,
     run: Option<i64>,
     data: Option<String>,
+    symbol: Option<&str>,
 ) -> Result<JournalRun> {
     journal_exists(journal)?;
     let j = minerva::store::journal::load_run(journal, run)?;
+    // A run of several symbols is compared one symbol at a time.
+    let symbol = symbol_of(&j.run, symbol)?;
+    let several = j.run.symbols.contains(',');
+    let j = if several {
+        minerva::store::journal::load_run_of(journal, Some(j.run.id), Some(&symbol))?
+    } else {
+        j
+    };
     let data = match data.or_else(|| j.run.recording.clone()) {
         Some(d) => d,
         None => bail!(
@@ -305,8 +341,11 @@ pub fn journal_run(
     if j.strategy_text.is_empty() {
         bail!("journal run {} holds no strategy", j.run.id);
     }
-    let strategy = minerva::strategy::Strategy::parse(&j.strategy_text, &[])
+    let mut strategy = minerva::strategy::Strategy::parse(&j.strategy_text, &[])
         .with_context(|| format!("the strategy of journal run {}", j.run.id))?;
+    if several {
+        strategy.market = symbol;
+    }
     let to_ns = if j.run.ended_ns > 0 {
         j.run.ended_ns
     } else {
@@ -330,11 +369,14 @@ pub fn journal_run(
         exchange_info: info.clone(),
         ..Default::default()
     };
-    let table = minerva::replay::symbol_table(&files, &opts);
+    // The sessions of the symbol compared (a run of several records one each).
+    let picked = minerva::replay::files_of_symbol(&files, &opts, &strategy.market)
+        .and_then(|f| Ok((minerva::replay::symbol_table(&f, &opts)?, f)));
     if let Some(p) = &info {
         let _ = std::fs::remove_file(p);
     }
-    let spec = table?.specs()[0].clone();
+    let (table, files) = picked?;
+    let spec = table.specs()[0].clone();
     let frames = minerva::store::files::recorded_frames_of(&files, &spec.name)?;
     Ok(JournalRun {
         j,
@@ -357,7 +399,7 @@ pub fn run(a: Args) -> Result<()> {
         spec,
         frames,
         data,
-    } = journal_run(&a.journal, a.run, a.data.clone())?;
+    } = journal_run(&a.journal, a.run, a.data.clone(), a.symbol.as_deref())?;
     // The same signer as minerva backtest's: observe's theoretical side is its run.
     let signer = super::backtest::backtest_signer();
     let cfg = a.window.config();

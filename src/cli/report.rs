@@ -44,6 +44,9 @@ pub struct Args {
     /// With --journal: the run (default the last).
     #[arg(long, requires = "journal")]
     run: Option<i64>,
+    /// With --journal, a run of several symbols: the one drawn.
+    #[arg(long = "journal-symbol", requires = "journal")]
+    journal_symbol: Option<String>,
     /// An HdrHistogram interval log (`minerva run --latency-log`, `minerva bench …
     /// --latency-log`), drawn as percentile curves.
     #[arg(long)]
@@ -88,7 +91,7 @@ pub fn run(a: Args) -> Result<()> {
     // What is backtested: recorded data with a strategy, or a journal run's recording
     // with its own strategy (and its real side).
     let input = if let Some(journal) = &a.journal {
-        let r = super::observe::journal_run(journal, a.run, None)?;
+        let r = super::observe::journal_run(journal, a.run, None, a.journal_symbol.as_deref())?;
         let real: Vec<_> =
             r.j.operations
                 .iter()

@@ -294,6 +294,30 @@ pub fn symbol_table(files: &[PathBuf], opts: &ReplayOptions) -> Result<SymbolTab
     Ok(setup(files, opts)?.table)
 }
 
+/// `files` without those that hold another symbol only: a recording database's
+/// sessions each hold one symbol and their REST snapshots are bare (they name none),
+/// so one symbol's replay over every session would take another symbol's snapshot
+/// for its own book. Files of several symbols, or of none seen, are kept.
+///
+/// # Errors
+/// As [`replay`].
+pub fn files_of_symbol(
+    files: &[PathBuf],
+    opts: &ReplayOptions,
+    symbol: &str,
+) -> Result<Vec<PathBuf>, ReplayError> {
+    if files.len() < 2 || symbol.is_empty() {
+        return Ok(files.to_vec());
+    }
+    let Setup { file_symbol, .. } = setup(files, opts)?;
+    Ok(files
+        .iter()
+        .zip(&file_symbol)
+        .filter(|(_, of)| of.as_deref().is_none_or(|o| o.eq_ignore_ascii_case(symbol)))
+        .map(|(f, _)| f.clone())
+        .collect())
+}
+
 fn single(samples: &infer::Samples) -> Option<String> {
     let mut it = samples.by_symbol.keys();
     match (it.next(), it.next()) {

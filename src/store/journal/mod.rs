@@ -37,7 +37,7 @@ mod db;
 mod read;
 pub use read::{
     JournalView, JournaledDecision, JournaledOperation, JournaledReport, RunJournal, RunRow,
-    export_csv, export_parquet, load_run, runs,
+    export_csv, export_parquet, load_run, load_run_of, runs,
 };
 
 /// Entries a recorder's ring holds before the writer counts losses.

@@ -304,6 +304,19 @@ fn amount(s: &str) -> i64 {
 /// # Errors
 /// [`JournalError`] when the database has no journal, no such run, or cannot be read.
 pub fn load_run(path: &Path, run: Option<i64>) -> Result<RunJournal, JournalError> {
+    load_run_of(path, run, None)
+}
+
+/// [`load_run`] with only `symbol`'s operations, decisions, reports and orders (a
+/// run of several symbols; `None`: all of them).
+///
+/// # Errors
+/// As [`load_run`].
+pub fn load_run_of(
+    path: &Path,
+    run: Option<i64>,
+    symbol: Option<&str>,
+) -> Result<RunJournal, JournalError> {
     let mut db = Db::open_read(path)?.ok_or_else(|| absent(path, "no journal".into()))?;
     let all = runs_of(&mut db)?;
     let row = match run {
@@ -319,16 +332,22 @@ pub fn load_run(path: &Path, run: Option<i64>) -> Result<RunJournal, JournalErro
             ),
         )
     })?;
-    let id = vals![row.id];
     let (_, texts) = db.query(
         "SELECT strategy_text, exchange_info FROM journal_runs WHERE id = ?1",
-        &id,
+        &vals![row.id],
     )?;
+    // The run's rows, or one symbol's.
+    let (id, of_symbol): (Vec<Val>, &str) = match symbol {
+        Some(s) => (vals![row.id, s].into(), " AND symbol = ?2"),
+        None => (vals![row.id].into(), ""),
+    };
     let text = |k: usize| texts.first().map_or_else(String::new, |r| r[k].text());
     let (strategy_text, exchange_info) = (text(0), text(1));
     let (_, rows) = db.query(
-        "SELECT operation, side, qty, entry_us, exit_us, entry_value, exit_value, fees, funding, pnl, margin, exit
-         FROM journal_operations WHERE run = ?1 ORDER BY id",
+        &format!(
+            "SELECT operation, side, qty, entry_us, exit_us, entry_value, exit_value, fees, funding, pnl, margin, exit
+             FROM journal_operations WHERE run = ?1{of_symbol} ORDER BY id"
+        ),
         &id,
     )?;
     let operations = rows
@@ -353,7 +372,7 @@ pub fn load_run(path: &Path, run: Option<i64>) -> Result<RunJournal, JournalErro
     let at_ns = or_null(db.has_column("journal_decisions", "at_ns")?, "at_ns");
     let (_, rows) = db.query(
         &format!(
-            "SELECT at_us, side, entry, verdict, reason, operation, {at_ns} FROM journal_decisions WHERE run = ?1 ORDER BY id"
+            "SELECT at_us, side, entry, verdict, reason, operation, {at_ns} FROM journal_decisions WHERE run = ?1{of_symbol} ORDER BY id"
         ),
         &id,
     )?;
@@ -372,7 +391,7 @@ pub fn load_run(path: &Path, run: Option<i64>) -> Result<RunJournal, JournalErro
     let seen_ns = or_null(db.has_column("journal_reports", "seen_ns")?, "seen_ns");
     let (_, rows) = db.query(
         &format!(
-            "SELECT exchange_us, seen_us, client_id, report, reason, {seen_ns} FROM journal_reports WHERE run = ?1 ORDER BY id"
+            "SELECT exchange_us, seen_us, client_id, report, reason, {seen_ns} FROM journal_reports WHERE run = ?1{of_symbol} ORDER BY id"
         ),
         &id,
     )?;
@@ -388,7 +407,9 @@ pub fn load_run(path: &Path, run: Option<i64>) -> Result<RunJournal, JournalErro
         })
         .collect();
     let (_, rows) = db.query(
-        "SELECT at_us, action, client_id FROM journal_orders WHERE run = ?1 ORDER BY id",
+        &format!(
+            "SELECT at_us, action, client_id FROM journal_orders WHERE run = ?1{of_symbol} ORDER BY id"
+        ),
         &id,
     )?;
     let orders = rows
