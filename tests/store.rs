@@ -796,7 +796,8 @@ fn db_info_and_export_from_the_command_line() {
 
 /// A database holding two symbols' sessions, each with its bare REST snapshot (they
 /// name no symbol): one symbol's backtest over the whole database reads its own
-/// sessions only, so it is the backtest of that symbol's file. Before, the other
+/// sessions only, so it is the backtest of that symbol's file (and `run --source
+/// replay:` of it decides as on the file). Before, the other
 /// symbol's snapshot was taken for its book (6,583 evaluations instead of 6,579).
 #[test]
 fn one_symbols_backtest_over_a_database_of_two_is_its_files() {
@@ -838,6 +839,30 @@ fn one_symbols_backtest_over_a_database_of_two_is_its_files() {
     };
     let (from_db, from_file) = (backtest(&db), backtest(&eth));
     assert!(from_db.contains("6579 evaluations"), "{from_db}");
+    assert_eq!(from_db, from_file);
+    // The pipeline replaying the database decides as on the file.
+    let run = |input: &std::path::Path| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
+            .args(["run", "--no-journal", "--market", "ETHUSDT", "--source"])
+            .arg(format!("replay:{}", input.display()))
+            .args(["--strategy", &common::repo("strategy_0.toml")])
+            .args(["--short-pressure", "0.6", "--long-pressure", "0.4"])
+            .args(["--void-height", "-1000000", "--void-prominence", "0"])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(
+            o.status.success(),
+            "{out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out.lines()
+            .find(|l| l.starts_with("signal:"))
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_string()
+    };
+    let (from_db, from_file) = (run(&db), run(&eth));
+    assert!(from_db.starts_with("signal: 6579 evaluations"), "{from_db}");
     assert_eq!(from_db, from_file);
     let _ = std::fs::remove_file(&db);
 }

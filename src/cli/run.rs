@@ -471,7 +471,10 @@ pub fn setup(a: &Args) -> Result<Setup> {
             (specs, None, Vec::new())
         }
         From::Replay(files) => {
-            let table = minerva::replay::symbol_table(&files, &strategy_replay(&strategy, &data))?;
+            // One symbol's files (a database's sessions of other symbols left out).
+            let opts = strategy_replay(&strategy, &data);
+            let files = minerva::replay::files_of_symbol(&files, &opts, &strategy.market)?;
+            let table = minerva::replay::symbol_table(&files, &opts)?;
             (vec![table.specs()[0].clone()], None, files)
         }
         From::Feed(host) => {
