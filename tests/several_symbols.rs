@@ -473,6 +473,10 @@ fn three_symbols_replayed_in_one_process_trade_as_each_alone() {
 fn several_symbols_where_one_is_read_are_refused_clearly() {
     let strategy = common::repo("strategy_0.toml");
     let sample = common::spot_replay_source();
+    let many = (0..64)
+        .map(|k| format!("S{k}USDT"))
+        .collect::<Vec<_>>()
+        .join(",");
     for (args, says) in [
         (
             vec!["--source", sample.as_str(), "--symbols", "BTCUSDT,ETHUSDT"],
@@ -501,6 +505,19 @@ fn several_symbols_where_one_is_read_are_refused_clearly() {
         (
             vec!["--source", "kucoin", "--symbols", "BTC-USDT,ETH-USDT"],
             "KuCoin's live gateway trades one symbol per process",
+        ),
+        (
+            // An order thread per symbol's link, spinning: more than this machine's
+            // CPUs (a test machine has fewer than 64), refused before connecting.
+            vec![
+                "--source",
+                "binance",
+                "--orders-wait",
+                "spin-yield",
+                "--symbols",
+                &many,
+            ],
+            "order thread(s) would spin",
         ),
     ] {
         let o = Command::new(env!("CARGO_BIN_EXE_minerva"))

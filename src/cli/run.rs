@@ -399,6 +399,20 @@ pub fn setup(a: &Args) -> Result<Setup> {
     if a.mlock {
         lock_memory()?;
     }
+    // Each symbol's link has its order thread: checked before anything connects.
+    let orders_spin = match a.orders_wait {
+        OrdersWait::Park => false,
+        OrdersWait::SpinYield => {
+            let cpus = allowed_cpus().len();
+            let orders = symbols.len();
+            if matches!(from, From::Venue(_)) && !a.paper && threads + orders > cpus {
+                bail!(
+                    "--orders-wait spin-yield: {threads} pipeline thread(s) and {orders} order thread(s) would spin on {cpus} CPU(s); use park, or fewer threads or symbols"
+                );
+            }
+            true
+        }
+    };
     let families = a.access.binance_key_families();
     let (keys, from_env) = ApiKeys::from_vars_or_paper(&families);
     let gateway = match &from {
@@ -560,20 +574,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
             }),
             fees: (strategy.maker_fee_e8, strategy.taker_fee_e8),
             fill_wait: Duration::from_millis(200),
-            spin: match a.orders_wait {
-                OrdersWait::Park => false,
-                OrdersWait::SpinYield => {
-                    // Each symbol's link has its order thread.
-                    let cpus = allowed_cpus().len();
-                    let orders = specs.len();
-                    if threads + orders > cpus {
-                        bail!(
-                            "--orders-wait spin-yield: {threads} pipeline thread(s) and {orders} order thread(s) would spin on {cpus} CPU(s); use park, or fewer threads or symbols"
-                        );
-                    }
-                    true
-                }
-            },
+            spin: orders_spin,
             on_start: a.on_start,
             account: None,
             leverage: wish,
