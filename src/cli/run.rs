@@ -44,10 +44,9 @@ pub struct Args {
     /// recording's files merged by time), each with its own book, oracle and trader
     /// (on its own simulated exchange, or link) in the same stages, the strategy's max_concurrent_trades and
     /// max_capital_in_use taken across them, and the latency reported per symbol:
-    /// --source replay:…, ws://… (minerva exchange), binance (live: a link per symbol,
-    /// one order connection and user data stream each) or kucoin --paper. KuCoin's
-    /// live gateway trades one symbol per process; the live view shows the first
-    /// symbol.
+    /// --source replay:…, ws://… (minerva exchange), binance or kucoin (live: a link per
+    /// symbol, one order connection and private stream each). KuCoin futures' live
+    /// gateway trades one contract per process; the live view shows the first symbol.
     #[arg(long)]
     symbols: Option<String>,
     /// With a Binance feed: the diff depth stream read (default: the market's fastest,
@@ -378,14 +377,14 @@ pub fn setup(a: &Args) -> Result<Setup> {
         match &from {
             From::Feed(_) => {}
             From::Venue(_) if a.paper => {}
-            From::Kucoin if a.paper && a.kucoin_book == super::args::KucoinBook::Level2 => {}
-            From::Kucoin if a.paper => bail!(
+            From::Kucoin if a.kucoin_book != super::args::KucoinBook::Level2 => bail!(
                 "--symbols with several symbols reads KuCoin's level-2 topics: drop --kucoin-book obu"
             ),
-            // Binance's live gateway: a link per symbol.
+            // KuCoin spot's live gateway: a link per symbol, as Binance's.
+            From::Kucoin if a.paper || !market.is_futures() => {}
             From::Venue(_) => {}
             From::Kucoin => bail!(
-                "--symbols with several symbols on KuCoin trades on the simulated exchange: add --paper (KuCoin's live gateway trades one symbol per process)"
+                "--symbols with several KuCoin futures contracts trades on the simulated exchange: add --paper (KuCoin futures' live gateway trades one contract per process)"
             ),
             From::Replay(_) => {}
         }

@@ -362,6 +362,13 @@ impl Trader {
         self.risk.stats()
     }
 
+    /// Numbers this trader's operations as trader `k` of `n` sharing one account (a
+    /// live run of several symbols), after [`Trader::live`] started them at its start
+    /// time. Cold.
+    pub fn share_ids(&mut self, k: u64, n: u64) {
+        self.risk.share_ids(k, n);
+    }
+
     /// The capital sized from (10⁻⁸ of the margin asset): the strategy's, or the
     /// account's available balance at start when lower (live).
     pub fn capital_e8(&self) -> i64 {

@@ -157,10 +157,10 @@ pub enum RunError {
     /// The live gateway could not connect (exchange unreachable, keys refused).
     #[error("live gateway: {0}")]
     Gateway(String),
-    /// Several symbols with KuCoin's live gateway (one symbol per process there), or
+    /// Several contracts with KuCoin futures' live gateway (one per process there), or
     /// more than the pipeline keeps.
     #[error(
-        "{0} symbols in one run: up to {max} are traded together, on the simulated exchange (paper) or Binance; KuCoin's live gateway trades one symbol per process",
+        "{0} symbols in one run: up to {max} are traded together, on the simulated exchange (paper), Binance or KuCoin spot; KuCoin futures' live gateway trades one contract per process",
         max = super::MAX_SYMBOLS
     )]
     Symbols(usize),
@@ -811,8 +811,8 @@ pub fn run<S: Source + Send>(
 /// apart as well as merged.
 ///
 /// # Errors
-/// As [`run`]; [`RunError::Symbols`] for several symbols with KuCoin's live
-/// gateway, or more than [`super::MAX_SYMBOLS`].
+/// As [`run`]; [`RunError::Symbols`] for several contracts with KuCoin futures'
+/// live gateway, or more than [`super::MAX_SYMBOLS`].
 pub fn run_symbols<S: Source + Send>(
     source: S,
     specs: &[SymbolSpec],
@@ -862,7 +862,7 @@ pub fn run_symbols<S: Source + Send>(
             // symbol's orders and position at start).
             let signer: OrderSigner = signer.into();
             let mut traders = Vec::with_capacity(specs.len());
-            for spec in specs {
+            for (k, spec) in specs.iter().enumerate() {
                 let started = link.for_symbol(spec).start().map_err(|e| {
                     RunError::Gateway(if several {
                         format!("{}: {e}", spec.name)
@@ -870,12 +870,13 @@ pub fn run_symbols<S: Source + Send>(
                         e
                     })
                 })?;
-                traders.push(crate::gateway::trader::Trader::live(
-                    spec,
-                    strategy,
-                    signer.clone(),
-                    started,
-                ));
+                let mut t =
+                    crate::gateway::trader::Trader::live(spec, strategy, signer.clone(), started);
+                if several {
+                    // One account: no two symbols' client ids alike.
+                    t.share_ids(k as u64, specs.len() as u64);
+                }
+                traders.push(t);
             }
             GatewayStage::across(traders, strategy)
         }

@@ -202,6 +202,9 @@ pub struct RiskManager {
     /// Drawdown from the equity peak that turns the kill switch on, ppm of the peak.
     drawdown_limit_ppm: Option<u32>,
     next_id: u64,
+    /// What each operation adds to the id (several symbols' traders share an account:
+    /// each numbers its own residue).
+    id_step: u64,
     stats: RiskStats,
 }
 
@@ -237,6 +240,7 @@ impl RiskManager {
             killed: false,
             drawdown_limit_ppm: None,
             next_id: 1,
+            id_step: 1,
             stats: RiskStats {
                 capital_e8: cap,
                 peak_e8: cap,
@@ -446,8 +450,7 @@ impl RiskManager {
             return Err(Refusal::NoProfitAfterFees { pnl_at_tp_e8 });
         }
         let id = self.next_id;
-
-        self.next_id += 1;
+        self.next_id += self.id_step;
         Ok(Operation {
             id,
             intent: *i,
@@ -465,6 +468,16 @@ impl RiskManager {
     /// ms, so client order ids never repeat a previous session's).
     pub fn start_ids_at(&mut self, first: u64) {
         self.next_id = first.max(1);
+    }
+
+    /// Numbers operations as trader `k` of `n` on one account (a run of several
+    /// symbols): ids `first·n + k`, stepping by `n`, so no two traders' client ids
+    /// meet (KuCoin refuses a duplicate `clientOid` across symbols) and, as with one
+    /// trader, a later session's ids start above an earlier one's.
+    pub fn share_ids(&mut self, k: u64, n: u64) {
+        let n = n.max(1);
+        self.next_id = self.next_id.saturating_mul(n).saturating_add(k % n);
+        self.id_step = n;
     }
 
     /// An operation's entry was never filled and is withdrawn: its margin is free again.

@@ -270,3 +270,41 @@ fn sizing_follows_the_available_balance() {
     r.follow_available(0);
     assert_eq!(r.capital_e8(), (300 + 67) * 100_000_000 + 10_000_000);
 }
+
+/// Traders of several symbols on one account, started a millisecond apart: with ids
+/// shared out, no two operations' ids (and client ids) meet, however many each opens.
+#[test]
+fn traders_sharing_an_account_never_number_alike() {
+    let (s, spec) = setup(&[("max_concurrent_trades", "100")]);
+    let mut ids = Vec::new();
+    for k in 0..3u64 {
+        let mut r = RiskManager::new(&s, &spec);
+        r.start_ids_at(1_000 + k);
+        r.share_ids(k, 3);
+        for n in 0..20 {
+            let op = r.propose(&intent(Side::Long, 600_000), n).unwrap();
+            r.cancel(op.id);
+            ids.push(op.id);
+        }
+    }
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+    // Without sharing, the first started trader's second id is the second's first.
+    let mut a = RiskManager::new(&s, &spec);
+    let mut b = RiskManager::new(&s, &spec);
+    a.start_ids_at(1_000);
+    b.start_ids_at(1_001);
+    let a_ids: Vec<u64> = (0..2)
+        .map(|n| {
+            let op = a.propose(&intent(Side::Long, 600_000), n).unwrap();
+            a.cancel(op.id);
+            op.id
+        })
+        .collect();
+    assert_eq!(
+        a_ids[1],
+        b.propose(&intent(Side::Long, 600_000), 0).unwrap().id
+    );
+}

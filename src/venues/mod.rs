@@ -373,10 +373,13 @@ impl LinkConfig {
     }
 
     /// Whether several symbols can each have a link of this venue in one process:
-    /// Binance's (client ids are a symbol's own there); KuCoin's futures terms are
-    /// shared with the signer, one symbol's.
+    /// Binance's and KuCoin spot's; KuCoin futures' leverage and margin mode (the
+    /// terms its signer writes into every order) are one contract's.
     pub fn trades_several(&self) -> bool {
-        matches!(self, LinkConfig::Binance(_))
+        match self {
+            LinkConfig::Binance(_) => true,
+            LinkConfig::Kucoin(k) => !k.spec.market.is_futures(),
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use crate::venues::binance::sign::{DEFAULT_RECV_WINDOW_MS, Signer};
 use crate::venues::link::log_malformed;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -87,7 +87,10 @@ pub(super) struct Io {
     lists: HashMap<ClientId, [ClientId; 2]>,
     next_sync: Instant,
     next_requery: Instant,
-    paused_until: Option<Instant>,
+    /// Until when (wall ms) nothing but cancels is sent: Binance counts weight and
+    /// bans per IP, so every link of this process to one server shares it (a run of
+    /// several symbols: one link's 429 pauses all; sending on would earn a 418 ban).
+    paused_until: Arc<AtomicU64>,
     /// The request weight the server says this minute used.
     budget: limits::Budget,
     weight_limit: u32,
@@ -104,6 +107,19 @@ pub(super) struct Io {
     base: String,
     /// The asset balances, fees and PnL are in: the quote asset, the coin on COIN-M.
     margin_asset: String,
+}
+
+/// The pause shared by every link of this process to the REST server `rest`. Cold.
+fn paused_until_of(rest: &str) -> Arc<AtomicU64> {
+    static PAUSES: std::sync::Mutex<Vec<(String, Arc<AtomicU64>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut all = PAUSES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = all.iter().find(|(r, _)| r == rest) {
+        return p.clone();
+    }
+    let p = Arc::new(AtomicU64::new(0));
+    all.push((rest.to_string(), p.clone()));
+    p
 }
 
 impl Io {
@@ -131,7 +147,7 @@ impl Io {
             lists: HashMap::new(),
             next_sync: Instant::now(),
             next_requery: Instant::now(),
-            paused_until: None,
+            paused_until: paused_until_of(&cfg.rest),
             budget: Default::default(),
             weight_limit: limits::default_weight_limit(cfg.spec.market),
             user_sessions: 0,
@@ -154,6 +170,17 @@ impl Io {
         self.market.is_futures()
     }
 
+    /// Whether a 429 or 418 (this link's or another's to the same server) still holds.
+    fn paused(&self) -> bool {
+        self.paused_until.load(Ordering::Relaxed) > wall_ms().max(0) as u64
+    }
+
+    /// Holds every link to this server for `wait` (a 429's or 418's `Retry-After`).
+    fn pause(&self, wait: Duration) {
+        let until = (wall_ms().max(0) as u64).saturating_add(wait.as_millis() as u64);
+        self.paused_until.fetch_max(until, Ordering::Relaxed);
+    }
+
     fn path(&self, e: Rest) -> &'static str {
         e.on(self.market)
     }
@@ -168,6 +195,12 @@ impl Io {
         let r = self.rest.request("GET", self.path(Rest::Time), b"", &[])?;
         let t1 = wall_ms();
         self.budget.note_answer(&r);
+        if matches!(r.status, 429 | 418) {
+            LinkStats::bump(&self.shared.counters.rate_limited);
+            self.pause(Duration::from_secs(r.retry_after.unwrap_or(1).max(1)));
+            self.next_sync = Instant::now() + self.time_sync;
+            return Ok(());
+        }
         match sonic_rs::from_slice::<ServerTime>(&r.body) {
             Ok(t) => {
                 self.shared
@@ -539,8 +572,9 @@ impl Io {
     fn timers(&mut self) {
         let now = Instant::now();
         if now >= self.next_sync {
-            // The clock can wait for the next minute's weight; orders cannot.
-            if self.budget.wait(1, self.weight_limit).is_zero() {
+            // The clock can wait for the next minute's weight, or a rate limit's
+            // end; orders cannot.
+            if self.budget.wait(1, self.weight_limit).is_zero() && !self.paused() {
                 let _ = self.sync_time();
             }
             self.next_sync = now + self.time_sync;
@@ -618,13 +652,8 @@ impl Io {
         if let OrderCmd::Oco(o) = &req.cmd {
             self.lists.insert(o.list_id, [o.take_profit_id, o.stop_id]);
         }
-        if !matches!(req.cmd, OrderCmd::Cancel(_)) {
-            if let Some(until) = self.paused_until {
-                if Instant::now() < until {
-                    return self.reject(&req.cmd, &id, Reject::RateLimited);
-                }
-                self.paused_until = None;
-            }
+        if !matches!(req.cmd, OrderCmd::Cancel(_)) && self.paused() {
+            return self.reject(&req.cmd, &id, Reject::RateLimited);
         }
         self.deliver(req, c.wire, c.tick_ns, id, 0);
     }
@@ -691,7 +720,7 @@ impl Io {
                         retry_after_s = wait.as_secs(),
                         "live link: rate limited; pausing orders"
                     );
-                    self.paused_until = Some(Instant::now() + wait);
+                    self.pause(wait);
                     if cancel && attempt < 2 {
                         // A cancel must go: wait it out, then send it again.
                         std::thread::sleep(wait.min(Duration::from_secs(10)));
