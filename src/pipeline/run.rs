@@ -1034,35 +1034,39 @@ pub fn run_symbols<S: Source + Send>(
     }
     let traders = gateway.traders();
     let trader = &traders[0];
-    let mut report =
-        RunReport {
-            lat,
-            frames: feed.frames,
-            decode_errors: feed.errors,
-            clock_behind: feed.clock_behind,
-            evaluations: signal.evaluations,
-            intents: signal.intents,
-            orders: trader.stats.entries,
-            refused: trader.risk_stats().refused,
-            rings,
-            book: book.book.stats(),
-            trader: trader.stats,
-            exchange: trader.exchange_stats(),
-            risk: trader.risk_stats(),
-            shutdown,
-            secs,
-            threads: cfg.threads,
-            interrupted: crate::shutdown::requested(),
-            killed: traders.iter().any(|t| t.killed()),
-            link: if several {
-                crate::venues::LinkReport::merged(traders.iter().zip(specs).filter_map(
-                    |(t, spec)| t.live_link().map(|l| (spec.name.to_string(), l.report())),
-                ))
-            } else {
-                trader.live_link().map(|l| l.report())
-            },
-            symbols: Vec::new(),
-        };
+    // Several live links: one report, each start-up named.
+    let link = if several {
+        crate::venues::LinkReport::merged(
+            traders
+                .iter()
+                .zip(specs)
+                .filter_map(|(t, spec)| t.live_link().map(|l| (spec.name.to_string(), l.report()))),
+        )
+    } else {
+        trader.live_link().map(|l| l.report())
+    };
+    let mut report = RunReport {
+        lat,
+        frames: feed.frames,
+        decode_errors: feed.errors,
+        clock_behind: feed.clock_behind,
+        evaluations: signal.evaluations,
+        intents: signal.intents,
+        orders: trader.stats.entries,
+        refused: trader.risk_stats().refused,
+        rings,
+        book: book.book.stats(),
+        trader: trader.stats,
+        exchange: trader.exchange_stats(),
+        risk: trader.risk_stats(),
+        shutdown,
+        secs,
+        threads: cfg.threads,
+        interrupted: crate::shutdown::requested(),
+        killed: traders.iter().any(|t| t.killed()),
+        link,
+        symbols: Vec::new(),
+    };
     if several {
         for (k, (t, spec)) in traders.iter().zip(specs).enumerate() {
             let y = SymbolReport {
