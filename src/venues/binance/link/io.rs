@@ -109,8 +109,21 @@ pub(super) struct Io {
     margin_asset: String,
 }
 
+/// How long the pause `p` still holds, if it does.
+pub(super) fn paused_left(p: &AtomicU64) -> Option<Duration> {
+    let now = wall_ms().max(0) as u64;
+    let until = p.load(Ordering::Relaxed);
+    (until > now).then(|| Duration::from_millis(until - now))
+}
+
+/// Extends the pause `p` to `wait` from now (a 429's or 418's `Retry-After`).
+pub(super) fn pause(p: &AtomicU64, wait: Duration) {
+    let until = (wall_ms().max(0) as u64).saturating_add(wait.as_millis() as u64);
+    p.fetch_max(until, Ordering::Relaxed);
+}
+
 /// The pause shared by every link of this process to the REST server `rest`. Cold.
-fn paused_until_of(rest: &str) -> Arc<AtomicU64> {
+pub(super) fn paused_until_of(rest: &str) -> Arc<AtomicU64> {
     static PAUSES: std::sync::Mutex<Vec<(String, Arc<AtomicU64>)>> =
         std::sync::Mutex::new(Vec::new());
     let mut all = PAUSES.lock().unwrap_or_else(|e| e.into_inner());
@@ -172,13 +185,12 @@ impl Io {
 
     /// Whether a 429 or 418 (this link's or another's to the same server) still holds.
     fn paused(&self) -> bool {
-        self.paused_until.load(Ordering::Relaxed) > wall_ms().max(0) as u64
+        paused_left(&self.paused_until).is_some()
     }
 
     /// Holds every link to this server for `wait` (a 429's or 418's `Retry-After`).
     fn pause(&self, wait: Duration) {
-        let until = (wall_ms().max(0) as u64).saturating_add(wait.as_millis() as u64);
-        self.paused_until.fetch_max(until, Ordering::Relaxed);
+        pause(&self.paused_until, wait);
     }
 
     fn path(&self, e: Rest) -> &'static str {

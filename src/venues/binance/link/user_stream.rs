@@ -12,7 +12,7 @@ use crate::venues::binance::keys::API_KEY_HEADER;
 use crate::venues::binance::user;
 use crate::venues::link::wall_us;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,9 @@ const KEEPALIVE: Duration = Duration::from_secs(30 * 60);
 
 pub(super) struct UserStream {
     cfg: LinkConfig,
+    /// The 429/418 pause every link to this server shares: a listen key asked for
+    /// during a ban would lengthen it.
+    paused_until: Arc<AtomicU64>,
     shared: Arc<Shared>,
     tx: Sender<UserMsg>,
     wake: std::thread::Thread,
@@ -41,6 +44,7 @@ impl UserStream {
         wake: std::thread::Thread,
     ) -> Self {
         Self {
+            paused_until: super::io::paused_until_of(&cfg.rest),
             cfg,
             shared,
             tx,
@@ -53,6 +57,9 @@ impl UserStream {
     }
 
     fn listen_key(&self, rest: &mut Client) -> Option<String> {
+        if super::io::paused_left(&self.paused_until).is_some() {
+            return None;
+        }
         let r = rest
             .request(
                 "POST",
@@ -61,6 +68,11 @@ impl UserStream {
                 &[(API_KEY_HEADER, self.cfg.keys.api_key())],
             )
             .ok()?;
+        if matches!(r.status, 429 | 418) {
+            LinkStats::bump(&self.shared.counters.rate_limited);
+            let wait = Duration::from_secs(r.retry_after.unwrap_or(1).max(1));
+            super::io::pause(&self.paused_until, wait);
+        }
         if r.status != 200 {
             return None;
         }
@@ -88,8 +100,10 @@ impl UserStream {
                 .listen_key(&mut rest)
                 .and_then(|k| self.connect(&k, rng.u64(..)).ok().map(|w| (k, w)));
             let Some((key, mut wire)) = session else {
-                let wait = backoff - backoff / 4 + rng.u64(0..=backoff / 2);
-                let until = Instant::now() + Duration::from_millis(wait);
+                // The backoff, or the rate limit's end when that is later.
+                let wait = Duration::from_millis(backoff - backoff / 4 + rng.u64(0..=backoff / 2))
+                    .max(super::io::paused_left(&self.paused_until).unwrap_or_default());
+                let until = Instant::now() + wait;
                 while Instant::now() < until && !self.shared.stop.load(Ordering::Acquire) {
                     std::thread::sleep(Duration::from_millis(20));
                 }
