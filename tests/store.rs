@@ -815,53 +815,47 @@ fn one_symbols_backtest_over_a_database_of_two_is_its_files() {
         .output()
         .unwrap();
     assert!(import.status.success(), "{import:?}");
-    let backtest = |input: &std::path::Path| {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
-            .arg("backtest")
-            .arg(input)
-            .args(["--strategy", &common::repo("strategy_0.toml")])
-            .args(["--market", "ETHUSDT"])
-            .args(["--short-pressure", "0.6", "--long-pressure", "0.4"])
-            .args(["--void-height", "-1000000", "--void-prominence", "0"])
-            .output()
-            .unwrap();
-        let out = String::from_utf8_lossy(&o.stdout).to_string();
-        assert!(
-            o.status.success(),
-            "{out}{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+    // ETHUSDT under the loosened strategy (entries within minutes).
+    let strategy = common::repo("strategy_0.toml");
+    let eth = eth.display().to_string();
+    let db_text = db.display().to_string();
+    let loose = [
+        "--strategy",
+        strategy.as_str(),
+        "--market",
+        "ETHUSDT",
+        "--short-pressure",
+        "0.6",
+        "--long-pressure",
+        "0.4",
+        "--void-height",
+        "-1000000",
+        "--void-prominence",
+        "0",
+    ];
+    let backtest = |input: &str| {
+        let out = common::minerva_ok(&[&["backtest", input][..], &loose].concat());
         // All but the speed line.
         out.lines()
             .filter(|l| !l.contains("frames/s"))
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let (from_db, from_file) = (backtest(&db), backtest(&eth));
+    let (from_db, from_file) = (backtest(&db_text), backtest(&eth));
     assert!(from_db.contains("6579 evaluations"), "{from_db}");
     assert_eq!(from_db, from_file);
     // The pipeline replaying the database decides as on the file.
-    let run = |input: &std::path::Path| {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
-            .args(["run", "--no-journal", "--market", "ETHUSDT", "--source"])
-            .arg(format!("replay:{}", input.display()))
-            .args(["--strategy", &common::repo("strategy_0.toml")])
-            .args(["--short-pressure", "0.6", "--long-pressure", "0.4"])
-            .args(["--void-height", "-1000000", "--void-prominence", "0"])
-            .output()
-            .unwrap();
-        let out = String::from_utf8_lossy(&o.stdout).to_string();
-        assert!(
-            o.status.success(),
-            "{out}{}",
-            String::from_utf8_lossy(&o.stderr)
+    let run = |input: &str| {
+        let source = format!("replay:{input}");
+        let out = common::minerva_ok(
+            &[&["run", "--no-journal", "--source", &source][..], &loose].concat(),
         );
         out.lines()
             .find(|l| l.starts_with("signal:"))
             .unwrap_or_else(|| panic!("{out}"))
             .to_string()
     };
-    let (from_db, from_file) = (run(&db), run(&eth));
+    let (from_db, from_file) = (run(&db_text), run(&eth));
     assert!(from_db.starts_with("signal: 6579 evaluations"), "{from_db}");
     assert_eq!(from_db, from_file);
     let _ = std::fs::remove_file(&db);
