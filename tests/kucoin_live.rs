@@ -1113,3 +1113,123 @@ fn no_kucoin_fill_is_lost_or_booked_twice_under_faults() {
     drop(link);
     v.stop();
 }
+
+/// While the private session is down (the venue's `user-outage` fault ends it and
+/// refuses a new token) the link says it does not hear the account (the
+/// trader holds new entries on that), and an order sent meanwhile is polled: its
+/// fill is forwarded once, the position is the venue's, and the session comes back.
+/// (The venue ends the session every 1,000 messages, about 5 s here, for 2 s.)
+#[test]
+fn a_fill_made_while_the_private_session_is_down_is_learnt_by_polling() {
+    use minerva::core::{ClientId, NewOrder, OrderCmd, OrderKind, OrderRequest, OrderSide, Report};
+    use minerva::core::{Lots, Ticks};
+    use minerva::venues::OrderSigner;
+    let Some(files) = files() else { return };
+    let faults = Faults {
+        user_outage: Some((1_000, 2_000)),
+        ..Faults::default()
+    };
+    let v = venue(files, faults, Some(1.0));
+    let rest = format!("http://{}", v.local_addr());
+    let mut feed = FeedConfig::new(&rest, Market::Spot, SYMBOL);
+    feed.keys = Some(Arc::new(KucoinKeys::paper()));
+    let spec = feed.fetch_spec().unwrap();
+    let keys = Arc::new(KucoinKeys::paper());
+    let mut link = minerva::venues::LinkConfig::Kucoin(minerva::venues::kucoin::link::LinkConfig {
+        rest: rest.clone(),
+        spec: spec.clone(),
+        keys: keys.clone(),
+        time_sync: std::time::Duration::from_secs(60),
+        fees: (100_000, 100_000),
+        on_start: Default::default(),
+        account: None,
+        leverage: None,
+        terms: Default::default(),
+    })
+    .start()
+    .unwrap();
+    assert!(link.hears_order_events());
+    // A market subscriber starts the replay (and its published messages' count).
+    let market_stop = Arc::new(AtomicBool::new(false));
+    let market = std::thread::spawn({
+        let (rest, stop) = (rest.clone(), market_stop.clone());
+        move || {
+            let mut source = KucoinSource::new(FeedConfig::new(&rest, Market::Spot, SYMBOL), stop);
+            while source.next_frame().is_some() {}
+        }
+    });
+    let t = std::time::Instant::now();
+    while link.hears_order_events() {
+        assert!(
+            t.elapsed().as_secs() < 60,
+            "the private session never went down"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let (_, ask) = top_of_book(&rest, &spec);
+    let (tick, lot) = (spec.price.step().0, spec.qty.step().0.max(1));
+    let qty = (2 * spec.min_qty.0 / lot + 1) * lot;
+    let req = OrderRequest {
+        cmd: OrderCmd::New(NewOrder {
+            id: ClientId::from("mnv1e").unwrap(),
+            side: OrderSide::Buy,
+            kind: OrderKind::LimitIoc,
+            price: Ticks(ask + 50 * tick),
+            qty: Lots(qty),
+            reduce_only: false,
+        }),
+        timestamp_ms: link.now_us() / 1000,
+        recv_window_ms: 5_000,
+    };
+    let signer: OrderSigner = minerva::venues::kucoin::sign::Signer::new(&keys).into();
+    link.send(&req, &signer.encode(&spec, &req).unwrap(), 0);
+    let mut filled = 0;
+    let mut heard_while_down = false;
+    let t = std::time::Instant::now();
+    while filled < qty {
+        assert!(t.elapsed().as_secs() < 10, "the fill was not learnt");
+        let down = !link.hears_order_events();
+        link.drain(|e| {
+            if let Report::Filled { qty, .. } = e.report {
+                filled += qty.0;
+                heard_while_down |= down;
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(filled, qty);
+    assert!(
+        heard_while_down,
+        "learnt by polling while the session was down"
+    );
+    let t = std::time::Instant::now();
+    while !link.hears_order_events() {
+        assert!(
+            t.elapsed().as_secs() < 30,
+            "the private session did not come back"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    link.drain(|e| {
+        if let Report::Filled { qty, .. } = e.report {
+            filled += qty.0;
+        }
+    });
+    assert_eq!(
+        filled, qty,
+        "the fill's event after the session came back is not booked twice"
+    );
+    let venue_position = v.accounts().iter().find(|a| a.0 == SYMBOL).unwrap().1;
+    assert_eq!(link.position(), venue_position);
+    assert_eq!(venue_position, Lots(qty));
+    let report = link.report();
+    let count = |n: &str| report.counters.iter().find(|c| c.0 == n).unwrap().1;
+    assert!(count("user stream drops") >= 1);
+    assert!(count("user stream sessions") >= 2);
+    assert!(count("fills without event") >= 1);
+    drop(link);
+    market_stop.store(true, Ordering::Relaxed);
+    v.stop();
+    let _ = market.join();
+}

@@ -330,6 +330,33 @@ fn orders_fill_on_the_local_exchange_and_come_back_on_the_user_stream() {
 }
 
 #[test]
+fn new_entries_wait_while_the_user_stream_is_down_and_fills_are_polled() {
+    // Every 40,000 published messages (2–3 s here) the user data stream ends and no
+    // listen key is given for 1 s (the market streams go on): entries must wait,
+    // orders resting meanwhile are polled, no fill is lost or booked twice.
+    let faults = Faults {
+        user_outage: Some((40_000, 1_000)),
+        ..Faults::default()
+    };
+    let (r, venue) = trade(faults);
+    let l = r.link.as_ref().unwrap();
+    let count = |k: &str| l.counters.iter().find(|c| c.0 == k).unwrap().1;
+    assert!(count("user stream drops") >= 1, "{}", r.to_text());
+    assert!(count("user stream sessions") >= 2, "{}", r.to_text());
+    assert!(r.trader.held_unheard > 0, "{}", r.to_text());
+    assert!(r.refused >= r.trader.held_unheard, "{}", r.to_text());
+    assert!(count("queries") > 0, "{}", r.to_text());
+    assert_eq!(
+        count("orders of unknown fate at exit"),
+        0,
+        "{}",
+        r.to_text()
+    );
+    check_books(&r, &venue);
+    venue.stop();
+}
+
+#[test]
 fn operations_are_sized_from_a_smaller_account_balance() {
     // The account holds 5,000 USDT; the strategy says 10,000: the run sizes from 5,000.
     let (_, spec) = common::spot_session();

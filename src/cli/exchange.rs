@@ -35,8 +35,9 @@ pub struct Args {
     /// depth diff), malformed=N (a truncated message), stall=N:MS (publish nothing for
     /// MS), each every N published messages; bad-signature (=N: refuse every N-th signed
     /// request: -1022, KuCoin 400005), unknown-status=N (execute every N-th order or
-    /// cancel, answer 503), clock-shift=±MS (step the server clock at the first signed
-    /// request).
+    /// cancel, answer 503), user-outage=N:MS (every N published messages end the
+    /// account's user data / private sessions and refuse new ones for MS),
+    /// clock-shift=±MS (step the server clock at the first signed request).
     #[arg(long, value_parser = Faults::parse)]
     fault: Option<Faults>,
     /// REST request weight allowed per minute (Binance: default 6000 spot / 2400

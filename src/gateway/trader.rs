@@ -120,6 +120,9 @@ pub struct TraderStats {
     pub no_slot: u64,
     /// Positions left open because the exchange refused every order to flatten them.
     pub flatten_refused: u64,
+    /// Intents refused live while the venue's order events were not heard (its
+    /// user stream down): an entry's fills would have gone unheard.
+    pub held_unheard: u64,
 }
 
 impl TraderStats {
@@ -139,6 +142,7 @@ impl TraderStats {
         self.encode_errors += o.encode_errors;
         self.no_slot += o.no_slot;
         self.flatten_refused += o.flatten_refused;
+        self.held_unheard += o.held_unheard;
     }
 }
 
@@ -512,8 +516,16 @@ impl Trader {
             intent: *intent,
             verdict,
         };
-        // Live: size from the balance the account shows now.
         if let Link::Live(l) = &self.exchange {
+            // No entry whose fills could not be heard: it waits for the stream.
+            if !l.hears_order_events() {
+                self.stats.held_unheard += 1;
+                self.risk.note_refusal();
+                let r = Refusal::OrderEventsDown;
+                self.audit(decision(Verdict::Refused(r)));
+                return Outcome::Refused(r);
+            }
+            // Size from the balance the account shows now.
             if let Some(a) = l.available_now_e8() {
                 self.risk.follow_available(a);
             }

@@ -22,6 +22,10 @@ pub struct Faults {
     /// Execute an order or cancel request, then answer 503 "execution status unknown"
     /// (clients must query, not resend blindly).
     pub unknown_status_every: Option<u64>,
+    /// Every N published messages, end the account's private sessions (Binance's
+    /// user data streams, KuCoin's private ones) and refuse new ones (503) for the
+    /// given ms: clients must hold what they cannot hear and poll.
+    pub user_outage: Option<(u64, u64)>,
     /// Shift the server clock (`time`, signed requests' checks, user events) by this
     /// many ms (negative: behind), from the first signed request on.
     pub clock_shift_ms: i64,
@@ -29,7 +33,7 @@ pub struct Faults {
 
 impl Faults {
     /// Parses `drop=N,skip-depth=N,malformed=N,stall=N:MS,bad-signature` `=N,
-    /// unknown-status=N,clock-shift=±MS` (any subset).
+    /// unknown-status=N,user-outage=N:MS,clock-shift=±MS` (any subset).
     ///
     /// # Errors
     /// A message naming the part that could not be read.
@@ -39,13 +43,18 @@ impl Faults {
             let (k, v) = part
                 .split_once('=')
                 .ok_or_else(|| format!("fault `{part}`: expected NAME=N"))?;
-            if k == "stall" {
+            if k == "stall" || k == "user-outage" {
                 let parsed = v
                     .split_once(':')
-                    .and_then(|(n, ms)| Some((n.parse::<u64>().ok()?, ms.parse::<u64>().ok()?)));
-                match parsed {
-                    Some((n, ms)) if n > 0 => f.stall = Some((n, ms)),
-                    _ => return Err(format!("fault `{part}`: expected stall=N:MS")),
+                    .and_then(|(n, ms)| Some((n.parse::<u64>().ok()?, ms.parse::<u64>().ok()?)))
+                    .filter(|(n, _)| *n > 0);
+                let Some(every) = parsed else {
+                    return Err(format!("fault `{part}`: expected {k}=N:MS"));
+                };
+                if k == "stall" {
+                    f.stall = Some(every);
+                } else {
+                    f.user_outage = Some(every);
                 }
                 continue;
             }
@@ -68,7 +77,7 @@ impl Faults {
                 "unknown-status" => f.unknown_status_every = Some(n),
                 _ => {
                     return Err(format!(
-                        "fault `{k}`: expected drop, skip-depth, malformed, stall, bad-signature, unknown-status or clock-shift"
+                        "fault `{k}`: expected drop, skip-depth, malformed, stall, bad-signature, unknown-status, user-outage or clock-shift"
                     ));
                 }
             }
@@ -88,6 +97,8 @@ pub struct Injected {
     pub drop: bool,
     /// Send the first half of it before it.
     pub malformed: bool,
+    /// End the private sessions and refuse new ones for this long.
+    pub user_outage_ms: Option<u64>,
 }
 
 impl Faults {
@@ -106,8 +117,38 @@ impl Faults {
                 .and_then(|(every, ms)| (n % every == 0).then_some(ms)),
             drop: every(self.drop_every),
             malformed: every(self.malformed_every),
+            user_outage_ms: self
+                .user_outage
+                .and_then(|(every, ms)| (n % every == 0).then_some(ms)),
         }
     }
+}
+
+/// The `user-outage` fault's window: while it holds, the venue refuses to open the
+/// account's private sessions.
+#[derive(Debug, Default)]
+pub struct Outage {
+    until_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Outage {
+    /// Starts (or extends) an outage of `ms` from now.
+    pub fn begin(&self, ms: u64) {
+        let until = now_ms().saturating_add(ms);
+        self.until_ms
+            .fetch_max(until, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether an outage holds now.
+    pub fn holds(&self) -> bool {
+        now_ms() < self.until_ms.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The first half of a message (the malformed fault), cut on a character boundary.
@@ -117,4 +158,42 @@ pub fn half(s: &str) -> String {
         at -= 1;
     }
     s[..at].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_parse_with_their_timings_and_refuse_what_does_not_read() {
+        let f =
+            Faults::parse("drop=5, stall=7:250,user-outage=40000:1000,clock-shift=-300").unwrap();
+        assert_eq!(f.drop_every, Some(5));
+        assert_eq!(f.stall, Some((7, 250)));
+        assert_eq!(f.user_outage, Some((40_000, 1_000)));
+        assert_eq!(f.clock_shift_ms, -300);
+        assert_eq!(f.at(40_000, false).user_outage_ms, Some(1_000));
+        assert_eq!(f.at(39_999, false).user_outage_ms, None);
+        for bad in [
+            "user-outage=0:5",
+            "user-outage=5",
+            "stall=x:1",
+            "drop=0",
+            "nope=1",
+            "drop",
+        ] {
+            assert!(Faults::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_outage_holds_for_its_time_only() {
+        let o = Outage::default();
+        assert!(!o.holds());
+        o.begin(60_000);
+        assert!(o.holds());
+        let o = Outage::default();
+        o.begin(0);
+        assert!(!o.holds());
+    }
 }

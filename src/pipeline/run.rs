@@ -283,8 +283,19 @@ impl RunReport {
         let x = &self.exchange;
         let _ = writeln!(
             o,
-            "signal: {} evaluations, {} intents; risk: {} accepted, {} refused",
-            self.evaluations, self.intents, self.risk.accepted, self.refused
+            "signal: {} evaluations, {} intents; risk: {} accepted, {} refused{}",
+            self.evaluations,
+            self.intents,
+            self.risk.accepted,
+            self.refused,
+            if t.held_unheard > 0 {
+                format!(
+                    " ({} while the venue's order events were not heard)",
+                    t.held_unheard
+                )
+            } else {
+                String::new()
+            }
         );
         let _ = writeln!(
             o,

@@ -67,6 +67,10 @@ pub enum Refusal {
         /// PnL at the take profit net of fees, 10⁻⁸ quote.
         pnl_at_tp_e8: i64,
     },
+    /// Live: the venue's stream of the account's order events (Binance's user data
+    /// stream, KuCoin's private session) is down, so a new entry's fills would go
+    /// unheard until it is back. Exits and cancels still go.
+    OrderEventsDown,
 }
 
 impl std::fmt::Display for Refusal {
@@ -104,6 +108,10 @@ impl std::fmt::Display for Refusal {
             Refusal::NoProfitAfterFees { pnl_at_tp_e8 } => {
                 write!(f, "take profit would earn {} after fees", q(*pnl_at_tp_e8))
             }
+            Refusal::OrderEventsDown => write!(
+                f,
+                "the venue's order events are not heard (user stream down): entries wait"
+            ),
         }
     }
 }

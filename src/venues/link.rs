@@ -127,6 +127,9 @@ pub struct LinkStats {
     pub malformed: AtomicU64,
     /// Events of types the link does not follow.
     pub other_events: AtomicU64,
+    /// Orders whose fate was still unknown when the link stopped (not open, not
+    /// ended, as far as it could learn): the account must be checked by hand.
+    pub unknown_at_exit: AtomicU64,
 }
 
 impl LinkStats {
@@ -198,6 +201,22 @@ pub struct LiveLink {
     pub(crate) startup: Startup,
 }
 
+/// Records how many orders' fate stayed unknown as the I/O thread stops, and says
+/// so: nothing the link could learn tells whether they are open, filled or gone.
+/// Cold.
+pub(crate) fn note_unknown_at_exit(shared: &Shared, n: usize) {
+    shared
+        .counters
+        .unknown_at_exit
+        .store(n as u64, Ordering::Relaxed);
+    if n > 0 {
+        tracing::warn!(
+            orders = n,
+            "live link stopped with orders of unknown fate: check the account's open orders and position"
+        );
+    }
+}
+
 /// Ring slots each way.
 pub(crate) const RING: usize = 1024;
 
@@ -227,6 +246,14 @@ impl LiveLink {
             i64::MIN => None,
             a => Some(a),
         }
+    }
+
+    /// Whether the venue's stream of the account's order events (user data stream,
+    /// private session) is up: while it is down, fills are learnt only by polling.
+    /// An atomic load: the trader reads it before each entry.
+    #[inline]
+    pub fn hears_order_events(&self) -> bool {
+        self.shared.user_live.load(Ordering::Acquire)
     }
 
     /// Link counters.
@@ -266,6 +293,7 @@ impl LiveLink {
                 ("cancels refused", r(&c.cancel_failures)),
                 ("malformed answers or events", r(&c.malformed)),
                 ("events not followed", r(&c.other_events)),
+                ("orders of unknown fate at exit", r(&c.unknown_at_exit)),
             ],
             tick_to_wire: w.0.clone(),
             order_rtt: w.1.clone(),

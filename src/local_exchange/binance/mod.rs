@@ -144,6 +144,8 @@ struct Shared {
     /// The server clock.
     clock: Clock,
     faults: Faults,
+    /// The `user-outage` fault: no listen key while it holds.
+    outage: faults::Outage,
     weight_limit: u32,
     /// Request weight per wall-clock minute, 429s and bans.
     weight: Mutex<crate::venues::binance::limits::Weigher>,
@@ -245,6 +247,7 @@ impl LocalExchange {
             info_limits,
             clock: cfg.clock,
             faults: cfg.faults,
+            outage: Default::default(),
             weight_limit,
             weight: Mutex::new(Default::default()),
         });
@@ -475,6 +478,10 @@ fn replay(shared: &Shared, frames: &[Served], k: usize, speed: Option<f64>) {
             // Every market session ends (its outbox closed).
             close_market_sessions(shared);
         }
+        if let Some(ms) = fault.user_outage_ms {
+            shared.outage.begin(ms);
+            close_user_sessions(shared);
+        }
         if fault.malformed {
             shared.fanout.broadcast(&msg(faults::half(text)));
         }
@@ -495,6 +502,16 @@ fn close_market_sessions(shared: &Shared) {
     shared
         .fanout
         .close_where(|s| s.is_empty() || !s.iter().all(|n| Some(n.as_str()) == key.as_deref()));
+}
+
+/// Ends the sessions on the account's listen key (the `user-outage` fault).
+fn close_user_sessions(shared: &Shared) {
+    let Some(key) = lock(&shared.state).desk.listen_key().map(str::to_string) else {
+        return;
+    };
+    shared
+        .fanout
+        .close_where(|s| !s.is_empty() && s.iter().all(|n| *n == key));
 }
 
 /// The server clock: the replay's exchange time, shifted by the clock fault once the

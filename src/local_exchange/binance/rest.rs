@@ -161,6 +161,16 @@ fn trade(shared: &Shared, req: &Request, endpoint: Rest) -> desk::Answer {
             ),
         );
     }
+    if !signed && req.method == "POST" && shared.outage.holds() {
+        return (
+            503,
+            Vec::new(),
+            ErrorBody::json(
+                Code::Unknown,
+                "Service unavailable: user data streams are down.",
+            ),
+        );
+    }
     let answer = {
         let mut st = lock(&shared.state);
         let now = server_ms(shared, &st);

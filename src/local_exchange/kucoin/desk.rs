@@ -38,6 +38,12 @@ pub const ORDERS_TOPICS: [&str; 2] = ["/spotMarket/tradeOrdersV2", "/spotMarket/
 /// The private topic of spot balance changes.
 pub const BALANCE_TOPIC: &str = "/account/balance";
 
+/// Whether `topic` is one of the account's (spot or futures): only a private session
+/// may take it.
+pub fn is_private_topic(topic: &str) -> bool {
+    ORDERS_TOPICS.contains(&topic) || topic == BALANCE_TOPIC || is_futures_private_topic(topic)
+}
+
 /// An answer: HTTP status and KuCoin's body.
 pub type Answer = (u16, Vec<u8>);
 

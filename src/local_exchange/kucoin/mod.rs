@@ -129,6 +129,8 @@ struct Shared {
     keys: Arc<KucoinKeys>,
     signer: Signer,
     faults: Faults,
+    /// The `user-outage` fault: no private session while it holds.
+    outage: faults::Outage,
     /// Signed trading requests so far (the order faults count them).
     signed: AtomicU64,
     /// The account's request weight pool: its size per 30 s, and (window start,
@@ -219,6 +221,7 @@ impl LocalKucoin {
             signer: Signer::new(&cfg.keys),
             keys: cfg.keys,
             faults: cfg.faults,
+            outage: Default::default(),
             signed: AtomicU64::new(0),
             pool_size: cfg.trading.weight_per_30s.unwrap_or(rest::SPOT_POOL),
             pool: Mutex::new((std::time::Instant::now(), 0)),
@@ -454,6 +457,12 @@ fn replay(shared: &Shared, messages: &[RecordedMessage], k: usize, speed: Option
         }
         if fault.drop {
             shared.fanout.close_all();
+        }
+        if let Some(ms) = fault.user_outage_ms {
+            shared.outage.begin(ms);
+            shared
+                .fanout
+                .close_where(|s| s.iter().any(|t| desk::is_private_topic(t)));
         }
         if fault.malformed {
             shared.fanout.broadcast(&ws::msg(faults::half(text)));

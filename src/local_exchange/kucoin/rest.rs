@@ -72,6 +72,10 @@ fn public(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
     let path = req.path.as_str();
     match (req.method.as_str(), path) {
         ("POST", p) if p == Rest::BulletPublic.path() => bullet(shared, false),
+        ("POST", p) if p == Rest::BulletPrivate.path() && shared.outage.holds() => (
+            503,
+            refusal("503000", "Service unavailable: private channels are down"),
+        ),
         ("POST", p) if p == Rest::BulletPrivate.path() => match authenticate(shared, req) {
             Ok(()) => bullet(shared, true),
             Err(refused) => refused,

@@ -297,9 +297,7 @@ fn control(shared: &Shared, session: u64, text: &str, private_session: bool) -> 
         "subscribe" | "unsubscribe" => {
             let adding = req.typ == "subscribe";
             let topic = req.topic.as_deref().unwrap_or("");
-            let private_topic = super::desk::ORDERS_TOPICS.contains(&topic)
-                || topic == super::desk::BALANCE_TOPIC
-                || super::desk::is_futures_private_topic(topic);
+            let private_topic = super::desk::is_private_topic(topic);
             if private_topic && !(req.private && private_session) {
                 return Some(error(
                     &id,

@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 pub(super) enum UserMsg {
     /// A session opened (after the first: reconcile).
     Connected,
+    /// The session was lost: until the next one, fills are not heard.
+    Disconnected,
     /// An event.
     Event(Vec<u8>),
 }
@@ -95,6 +97,8 @@ pub(super) struct Io {
     budget: limits::Budget,
     weight_limit: u32,
     user_sessions: u64,
+    /// The user stream is up (its events are heard).
+    user_up: bool,
     spin: bool,
     on_start: OnStart,
     /// The leverage to set at start (futures).
@@ -164,6 +168,7 @@ impl Io {
             budget: Default::default(),
             weight_limit: limits::default_weight_limit(cfg.spec.market),
             user_sessions: 0,
+            user_up: false,
             spin: cfg.spin,
             on_start: cfg.on_start,
             wish: cfg.leverage,
@@ -248,6 +253,10 @@ impl Io {
                 self.rest.request(method, &p, b"", &headers)?
             };
             self.budget.note_answer(&r);
+            if matches!(r.status, 429 | 418) {
+                LinkStats::bump(&self.shared.counters.rate_limited);
+                self.pause(Duration::from_secs(r.retry_after.unwrap_or(1).max(1)));
+            }
             if attempt == 0
                 && r.status == 400
                 && ErrorBody::read(&r.body).is_some_and(|e| e.code == Code::InvalidTimestamp as i64)
@@ -544,6 +553,8 @@ impl Io {
             work |= self.drain_user();
             self.timers();
             if self.shared.stop.load(Ordering::Acquire) && cmds.is_empty() {
+                let unknown = self.orders.values().filter(|t| t.unknown && !t.done);
+                crate::venues::link::note_unknown_at_exit(&self.shared, unknown.count());
                 return;
             }
             if !work {
@@ -565,8 +576,18 @@ impl Io {
                     any = true;
                     self.on_event(&e);
                 }
+                Ok(UserMsg::Disconnected) => {
+                    any = true;
+                    self.user_up = false;
+                    // Fills may happen unheard: poll the open orders until it is back.
+                    for o in self.orders.values_mut().filter(|t| !t.done) {
+                        o.unknown = true;
+                    }
+                    self.next_requery = Instant::now();
+                }
                 Ok(UserMsg::Connected) => {
                     any = true;
+                    self.user_up = true;
                     self.user_sessions += 1;
                     if self.user_sessions > 1 {
                         // Events may have been missed while the session was down.
@@ -600,7 +621,8 @@ impl Io {
         for c in due {
             self.settle_pending(&c);
         }
-        if now >= self.next_requery {
+        // A 429/418's pause holds the queries too (they spend the IP's weight).
+        if now >= self.next_requery && !self.paused() {
             self.next_requery = now + Duration::from_secs(1);
             let unknown: Vec<ClientId> = self
                 .orders
@@ -610,8 +632,9 @@ impl Io {
                 .collect();
             for c in unknown {
                 if let Some(found) = self.query(&c) {
+                    // With the stream down, an open order stays polled.
                     if let Some(t) = self.orders.get_mut(&c) {
-                        t.unknown = false;
+                        t.unknown = !self.user_up;
                     }
                     if found == Found::Missing {
                         self.terminal(&c, Report::Rejected(Reject::StatusUnknown));
@@ -642,7 +665,8 @@ impl Io {
                 done: false,
                 done_at: None,
                 pending: None,
-                unknown: false,
+                // Sent while the stream is down: poll it.
+                unknown: self.user_sessions > 0 && !self.user_up,
             },
         );
     }

@@ -143,7 +143,16 @@ impl UserStream {
                     Err(_) => break,
                 }
             }
+            // Until a new session is up, fills are learnt only by polling: the
+            // trader holds new entries, the I/O thread asks about open orders.
+            self.shared.user_live.store(false, Ordering::Release);
+            let _ = self.tx.send(UserMsg::Disconnected);
+            self.wake.unpark();
             LinkStats::bump(&self.shared.counters.user_drops);
+            tracing::warn!(
+                symbol = %self.cfg.spec.name,
+                "user data stream lost: new entries wait, open orders are polled until it is back"
+            );
         }
     }
 }

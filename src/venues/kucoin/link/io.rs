@@ -133,6 +133,8 @@ pub(super) struct Io {
     next_requery: Instant,
     paused_until: Option<Instant>,
     sessions: u64,
+    /// The private session is up (its order changes are heard).
+    up: bool,
     on_start: OnStart,
     account: Option<AccountSink>,
     next_account: Instant,
@@ -176,6 +178,7 @@ impl Io {
             next_requery: Instant::now(),
             paused_until: None,
             sessions: 0,
+            up: false,
             on_start: cfg.on_start,
             next_account: Instant::now()
                 + cfg
@@ -632,6 +635,8 @@ impl Io {
             if self.shared.stop.load(Ordering::Acquire) && cmds.is_empty() {
                 self.drain_private();
                 self.snapshot("exit");
+                let unknown = self.ledger.orders.values().filter(|t| t.unknown && !t.done);
+                crate::venues::link::note_unknown_at_exit(&self.shared, unknown.count());
                 return;
             }
             if !work {
@@ -649,8 +654,18 @@ impl Io {
                     any = true;
                     self.on_message(&m);
                 }
+                Ok(PrivateMsg::Disconnected) => {
+                    any = true;
+                    self.up = false;
+                    // Fills may happen unheard: poll the open orders until it is back.
+                    for o in self.ledger.orders.values_mut().filter(|t| !t.done) {
+                        o.unknown = true;
+                    }
+                    self.next_requery = Instant::now();
+                }
                 Ok(PrivateMsg::Connected) => {
                     any = true;
+                    self.up = true;
                     self.sessions += 1;
                     if self.sessions > 1 {
                         // Messages may have been missed while the session was down.
@@ -693,7 +708,9 @@ impl Io {
             }
             self.query(&c);
         }
-        if now >= self.next_requery {
+        // A rate limit's pause holds the queries too.
+        let paused = self.paused_until.is_some_and(|u| now < u);
+        if now >= self.next_requery && !paused {
             self.next_requery = now + Duration::from_secs(1);
             let unknown: Vec<ClientId> = self
                 .ledger
@@ -704,8 +721,9 @@ impl Io {
                 .collect();
             for c in unknown {
                 if let Some(found) = self.query(&c) {
+                    // With the session down, an open order stays polled.
                     if let Some(t) = self.ledger.orders.get_mut(&c) {
-                        t.unknown = false;
+                        t.unknown = !self.up;
                     }
                     if found == Found::Missing {
                         let at = self.server_ms();
@@ -732,6 +750,12 @@ impl Io {
         if let OrderCmd::New(o) = &req.cmd {
             self.ledger
                 .track(o.id, o.side == crate::core::OrderSide::Buy, o.qty);
+            if self.sessions > 0 && !self.up {
+                // Sent while the session is down: poll it.
+                if let Some(t) = self.ledger.orders.get_mut(&o.id) {
+                    t.unknown = true;
+                }
+            }
             if let Some(until) = self.paused_until {
                 if Instant::now() < until {
                     return self.refuse(&req.cmd, &id, Reject::RateLimited);

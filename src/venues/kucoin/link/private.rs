@@ -41,6 +41,8 @@ pub(super) fn topics(spec: &crate::core::SymbolSpec) -> Vec<String> {
 pub(super) enum PrivateMsg {
     /// A session opened (after the first: reconcile).
     Connected,
+    /// The session was lost: until the next one, fills are not heard.
+    Disconnected,
     /// A message.
     Message(Vec<u8>),
 }
@@ -169,8 +171,13 @@ impl Private {
                 }
             };
             wire.close();
+            // Until a new session is up, fills are learnt only by polling: the
+            // trader holds new entries, the I/O thread asks about open orders.
+            self.shared.user_live.store(false, Ordering::Release);
+            let _ = self.tx.send(PrivateMsg::Disconnected);
+            self.wake.unpark();
             LinkStats::bump(&self.shared.counters.user_drops);
-            tracing::warn!(reason = %why, "KuCoin private session lost: opening a new one");
+            tracing::warn!(reason = %why, "KuCoin private session lost: new entries wait, open orders are polled until a new one is up");
         }
     }
 }
