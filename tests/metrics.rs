@@ -240,6 +240,53 @@ fn a_running_pipeline_is_scraped_and_parsed_as_prometheus_reads_it() {
     assert!(value(&a, "minerva_equity", "minerva_equity", &sym) > 0.0);
 }
 
+/// A run of several symbols: each symbol's book, oracle and trader series carry its
+/// own label, the run's series carry all of them, and Prometheus' parser reads the
+/// page (no series twice).
+#[test]
+fn a_run_of_several_symbols_is_scraped_per_symbol() {
+    let Some(d) = common::shared_data().map(|d| d.join("kucoin-sample")) else {
+        return;
+    };
+    let files: Vec<String> = ["KUCOIN.0", "KUCOIN.ws.1.0", "KUCOIN.http.0.0"]
+        .iter()
+        .map(|f| d.join(f).display().to_string())
+        .collect();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--source", &format!("replay:{}", files.join(","))])
+        .args(["--symbols", "BCHSV-USDT,ANKR-BTC"])
+        .args(["--strategy", &common::repo("strategy_0.toml")])
+        .args(["--speed", "2", "--status-every", "100"])
+        .args(["--metrics", "127.0.0.1:0", "--no-journal"]);
+    let (mut child, rx) = spawn(cmd);
+    let addr = metrics_addr(&rx);
+    let (_, page) = scrape_until(&addr, |t| {
+        t.contains("minerva_book_in_sync{symbol=\"BCHSV-USDT\"} 1")
+            && t.contains("minerva_book_in_sync{symbol=\"ANKR-BTC\"} 1")
+            && !t.contains("minerva_evaluations_total{symbol=\"ANKR-BTC\"} 0\n")
+    });
+    stop(&mut child);
+    assert!(
+        page.contains("minerva_frames_total{symbol=\"BCHSV-USDT,ANKR-BTC\"}"),
+        "{page}"
+    );
+    let Some(f) = parse(&page) else { return };
+    for sym in ["BCHSV-USDT", "ANKR-BTC"] {
+        let s = [("symbol", sym)];
+        assert!(value(&f, "minerva_best_bid", "minerva_best_bid", &s) > 0.0);
+        assert!(
+            value(&f, "minerva_best_ask", "minerva_best_ask", &s)
+                > value(&f, "minerva_best_bid", "minerva_best_bid", &s)
+        );
+        assert!(value(&f, "minerva_evaluations", "minerva_evaluations_total", &s) > 0.0);
+        let p = value(&f, "minerva_pressure", "minerva_pressure", &s);
+        assert!((0.0..=1.0).contains(&p), "{p}");
+        value(&f, "minerva_position", "minerva_position", &s);
+    }
+    let run = [("symbol", "BCHSV-USDT,ANKR-BTC")];
+    assert!(value(&f, "minerva_equity", "minerva_equity", &run) > 0.0);
+}
+
 /// A free port on the loopback (for a process whose log the test does not read).
 fn free_port() -> String {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

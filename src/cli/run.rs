@@ -46,7 +46,8 @@ pub struct Args {
     /// max_capital_in_use taken across them, and the latency reported per symbol:
     /// --source replay:…, ws://… (minerva exchange), binance or kucoin (live: a link per
     /// symbol, one order connection and private stream each). KuCoin futures' live
-    /// gateway trades one contract per process; the live view shows the first symbol.
+    /// gateway trades one contract per process; the live view draws the first symbol's
+    /// panels and a line per symbol, the metrics a series per symbol.
     #[arg(long)]
     symbols: Option<String>,
     /// With a Binance feed: the diff depth stream read (default: the market's fastest,

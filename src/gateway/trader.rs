@@ -209,6 +209,21 @@ pub struct TraderStatus {
     pub live: bool,
 }
 
+/// One trader at a glance: a line of the live view's table of symbols.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TraderLine {
+    /// Net position on the exchange, lots.
+    pub position: Lots,
+    /// Operations in flight.
+    pub in_flight: usize,
+    /// Unrealised PnL of every held operation at the last trade, 10⁻⁸ quote.
+    pub unrealised_e8: i64,
+    /// Counters.
+    pub stats: TraderStats,
+    /// Risk manager counters.
+    pub risk: RiskStats,
+}
+
 /// Risk manager, signer and exchange for one symbol.
 pub struct Trader {
     risk: RiskManager,
@@ -497,6 +512,21 @@ impl Trader {
         out.last_trade = self.last_trade;
         out.killed = self.killed;
         out.live = self.is_live();
+    }
+
+    /// This trader at a glance (the live view of a run of several). Cold.
+    pub fn line(&self) -> TraderLine {
+        TraderLine {
+            position: self.exchange.position(),
+            in_flight: self.tracked.len(),
+            unrealised_e8: self
+                .tracked
+                .iter()
+                .map(|t| self.last_trade.map_or(0, |p| self.gross_at(t, p)))
+                .sum(),
+            stats: self.stats,
+            risk: self.risk.stats(),
+        }
     }
 
     /// Operations in flight (entry working or position open).

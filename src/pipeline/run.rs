@@ -583,7 +583,7 @@ impl<S: Source> Lane<'_, S> {
             self.feed.as_ref().map(|(f, _)| (f.frames, f.errors)),
             self.book.as_mut().map(|(b, ..)| &mut **b),
             self.signal.as_ref().map(|(g, ..)| &**g),
-            self.gateway.as_ref().map(|(g, _)| g.trader()),
+            self.gateway.as_ref().map(|(g, _)| g.traders()),
         );
         for k in 0..3 {
             s.ring_messages[k] = rings.inbox[k].map(|r| r.messages);
@@ -836,7 +836,6 @@ pub fn run_symbols<S: Source + Send>(
     if specs.is_empty() || specs.len() > super::MAX_SYMBOLS || (several && live_one_only) {
         return Err(RunError::Symbols(specs.len()));
     }
-    let spec = &specs[0];
     let layout = validate(cfg)?;
     crate::core::clock::clock(); // calibrate now, not on a hot thread
     let mut log = match &cfg.latency_log {
@@ -928,7 +927,7 @@ pub fn run_symbols<S: Source + Send>(
     let mut publisher = cfg
         .status
         .as_ref()
-        .map(|(_, source)| Publisher::new(spec, strategy, source, trading));
+        .map(|(_, source)| Publisher::new(specs, strategy, source, trading));
     let mailboxes: Vec<Mailbox> = layout.iter().map(|_| Mailbox::new(view)).collect();
     let finished = AtomicBool::new(false);
     let t0 = Instant::now();
@@ -1017,7 +1016,7 @@ pub fn run_symbols<S: Source + Send>(
             Some((feed.frames, feed.errors)),
             Some(&mut book),
             Some(&signal),
-            Some(gateway.trader()),
+            Some(gateway.traders()),
         );
         let mut parts = Parts::default();
         slot.gather(&mut parts, &[]);
@@ -1025,6 +1024,7 @@ pub fn run_symbols<S: Source + Send>(
         parts.book = slot.book.as_deref();
         parts.signal = slot.signal.as_deref();
         parts.gateway = slot.gateway.as_deref();
+        parts.traders = slot.traders.as_deref().map(|t| t.as_slice());
         for (k, r) in rings.iter().enumerate() {
             parts.ring_messages[k] = r.messages;
             parts.ring_stalls[k] = r.stalls;

@@ -9,14 +9,14 @@
 
 use super::latencies::Latencies;
 use super::messages::View;
-use super::stages::Prints;
+use super::stages::{MAX_SYMBOLS, Prints};
 use crate::book::BookStats;
 use crate::core::{Level, Lots, SymbolSpec, Ticks};
-use crate::gateway::trader::TraderStatus;
+use crate::gateway::trader::{TraderLine, TraderStatus};
 use crate::signal::oracle::{Intent, Oracle, Side, Survey};
 use crate::status::{
     AccountStatus, BinRow, BinsStatus, BookStatus, IntentRow, LatencyRow, OperationRow, RingRow,
-    Status, TradeRow,
+    Status, SymbolRow, TradeRow,
 };
 use crate::strategy::Strategy;
 use arrayvec::ArrayVec;
@@ -44,6 +44,17 @@ pub(crate) struct BookPost {
     pub(crate) bids: ArrayVec<Level, LADDER>,
     pub(crate) asks: ArrayVec<Level, LADDER>,
     pub(crate) view: View,
+    /// Every symbol's book at a glance (a run of several; empty for one).
+    pub(crate) lines: ArrayVec<BookLine, MAX_SYMBOLS>,
+}
+
+/// One symbol's book at a glance.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct BookLine {
+    pub(crate) live: bool,
+    pub(crate) bid: Option<Level>,
+    pub(crate) ask: Option<Level>,
+    pub(crate) stats: BookStats,
 }
 
 /// The signal stage's part.
@@ -55,6 +66,8 @@ pub(crate) struct SignalPost {
     /// Absolute bin of `traded[0]`.
     pub(crate) traded_base: i64,
     pub(crate) traded: [i64; TRADED_BINS],
+    /// Every symbol's (evaluations, last ask share in ppm) (a run of several).
+    pub(crate) lines: ArrayVec<(u64, u32), MAX_SYMBOLS>,
 }
 
 /// The feed stage's part.
@@ -71,6 +84,8 @@ pub(crate) struct Slot {
     pub(crate) book: Option<Box<BookPost>>,
     pub(crate) signal: Option<Box<SignalPost>>,
     pub(crate) gateway: Option<Box<TraderStatus>>,
+    /// Every symbol's trader at a glance (a run of several; empty for one).
+    pub(crate) traders: Option<Box<ArrayVec<TraderLine, MAX_SYMBOLS>>>,
     /// Messages per ring (inbox side) and stalls (outbox side), where this thread
     /// holds them.
     pub(crate) ring_messages: [Option<u64>; 3],
@@ -85,7 +100,7 @@ impl Slot {
         feed: Option<(u64, u64)>,
         book: Option<&mut super::stages::BookStage>,
         signal: Option<&super::stages::SignalStage>,
-        trader: Option<&crate::gateway::trader::Trader>,
+        traders: Option<&[crate::gateway::trader::Trader]>,
     ) {
         if let (Some((frames, errors)), Some(p)) = (feed, self.feed.as_mut()) {
             p.frames = frames;
@@ -97,8 +112,14 @@ impl Slot {
         if let (Some(g), Some(p)) = (signal, self.signal.as_deref_mut()) {
             g.fill_status(p);
         }
-        if let (Some(t), Some(p)) = (trader, self.gateway.as_deref_mut()) {
+        if let (Some(t), Some(p)) = (traders.and_then(|t| t.first()), self.gateway.as_deref_mut()) {
             t.fill_status(p);
+        }
+        if let (Some(all), Some(p)) = (traders, self.traders.as_deref_mut()) {
+            p.clear();
+            if all.len() > 1 {
+                p.extend(all.iter().map(crate::gateway::trader::Trader::line));
+            }
         }
     }
 
@@ -112,6 +133,7 @@ impl Slot {
                 bids: ArrayVec::new(),
                 asks: ArrayVec::new(),
                 view: View::EMPTY,
+                lines: ArrayVec::new(),
             })),
             signal: Some(Box::new(SignalPost {
                 evaluations: 0,
@@ -120,8 +142,10 @@ impl Slot {
                 prints: Prints::empty(),
                 traded_base: 0,
                 traded: [0; TRADED_BINS],
+                lines: ArrayVec::new(),
             })),
             gateway: Some(Box::new(TraderStatus::default())),
+            traders: Some(Box::new(ArrayVec::new())),
             ring_messages: [None; 3],
             ring_stalls: [0; 3],
         }
@@ -132,6 +156,8 @@ impl Slot {
 /// the sparkline's history.
 pub(crate) struct Publisher {
     spec: SymbolSpec,
+    /// Every symbol's spec, in the feed's order (the first is `spec`).
+    specs: Vec<SymbolSpec>,
     oracle: Oracle,
     long_at: f64,
     short_at: f64,
@@ -149,14 +175,23 @@ pub(crate) struct Parts<'a> {
     pub(crate) book: Option<&'a BookPost>,
     pub(crate) signal: Option<&'a SignalPost>,
     pub(crate) gateway: Option<&'a TraderStatus>,
+    pub(crate) traders: Option<&'a [TraderLine]>,
     pub(crate) ring_messages: [u64; 3],
     pub(crate) ring_stalls: [u64; 3],
 }
 
 impl Publisher {
-    pub(crate) fn new(spec: &SymbolSpec, strategy: &Strategy, source: &str, trading: &str) -> Self {
+    /// A publisher for the symbols `specs` (the feed's, in its order; not empty).
+    pub(crate) fn new(
+        specs: &[SymbolSpec],
+        strategy: &Strategy,
+        source: &str,
+        trading: &str,
+    ) -> Self {
+        let spec = &specs[0];
         Self {
             spec: spec.clone(),
+            specs: specs.to_vec(),
             oracle: Oracle::new(strategy, spec),
             long_at: strategy.long_pressure_ppm as f64 / 1e6,
             short_at: strategy.short_pressure_ppm as f64 / 1e6,
@@ -279,6 +314,24 @@ impl Publisher {
                 killed: g.killed || r.killed_by_drawdown,
             };
         }
+        s.symbols = self.symbol_rows(parts);
+        if let Some(ts) = parts.traders.filter(|t| t.len() > 1) {
+            // The account is the run's: money and operations over every symbol.
+            let a = &mut s.account;
+            a.realised = e8(ts.iter().map(|t| t.risk.realised_e8).sum());
+            a.fees = e8(ts.iter().map(|t| t.risk.fees_e8).sum());
+            a.unrealised = e8(ts.iter().map(|t| t.unrealised_e8).sum());
+            a.equity = a.capital + a.realised + a.unrealised;
+            a.in_flight = ts.iter().map(|t| t.in_flight).sum();
+            a.accepted = ts.iter().map(|t| t.risk.accepted).sum();
+            a.refused = ts.iter().map(|t| t.risk.refused).sum();
+            a.closed = ts.iter().map(|t| t.risk.closed).sum();
+            s.counters.orders = ts.iter().map(|t| t.stats.entries).sum();
+            s.counters.fills = ts
+                .iter()
+                .map(|t| t.stats.entries_filled + t.stats.entries_partial)
+                .sum();
+        }
         s.counters.rings = ["feed→book", "book→signal", "signal→gateway"]
             .iter()
             .enumerate()
@@ -304,6 +357,47 @@ impl Publisher {
             })
             .collect();
         s
+    }
+
+    /// A line per symbol of a run of several, from the stages' lines (a stage
+    /// another thread has not posted yet leaves its columns at zero).
+    fn symbol_rows(&self, parts: &Parts<'_>) -> Vec<SymbolRow> {
+        if self.specs.len() < 2 {
+            return Vec::new();
+        }
+        self.specs
+            .iter()
+            .enumerate()
+            .map(|(k, spec)| {
+                let px = |l: Option<Level>| l.map(|l| spec.price.to_f64(l.price));
+                let mut row = SymbolRow {
+                    symbol: spec.name.to_string(),
+                    pressure: 0.5,
+                    ..SymbolRow::default()
+                };
+                if let Some(b) = parts.book.and_then(|b| b.lines.get(k)) {
+                    row.live = b.live;
+                    row.bid = px(b.bid);
+                    row.ask = px(b.ask);
+                    row.applied = b.stats.applied;
+                    row.gaps = b.stats.gaps;
+                    row.resyncs = b.stats.resyncs;
+                }
+                if let Some(&(evaluations, ppm)) = parts.signal.and_then(|g| g.lines.get(k)) {
+                    row.evaluations = evaluations;
+                    row.pressure = ppm as f64 / 1e6;
+                }
+                if let Some(t) = parts.traders.and_then(|t| t.get(k)) {
+                    row.position = spec.qty.to_f64(t.position);
+                    row.in_flight = t.in_flight;
+                    row.accepted = t.risk.accepted;
+                    row.refused = t.risk.refused;
+                    row.realised = t.risk.realised_e8 as f64 / 1e8;
+                    row.unrealised = t.unrealised_e8 as f64 / 1e8;
+                }
+                row
+            })
+            .collect()
     }
 
     fn bins(&self, v: &Survey) -> BinsStatus {
@@ -373,7 +467,10 @@ impl Slot {
                 Stage::Feed => parts.feed = self.feed.as_ref(),
                 Stage::Book => parts.book = self.book.as_deref(),
                 Stage::Signal => parts.signal = self.signal.as_deref(),
-                Stage::Gateway => parts.gateway = self.gateway.as_deref(),
+                Stage::Gateway => {
+                    parts.gateway = self.gateway.as_deref();
+                    parts.traders = self.traders.as_deref().map(|t| t.as_slice());
+                }
             }
         }
         for k in 0..3 {

@@ -77,6 +77,45 @@ pub struct Status {
     pub counters: Counters,
     /// The oracle's last proposal.
     pub last_intent: Option<IntentRow>,
+    /// A run of several symbols: a line per symbol, in the feed's order (the panels
+    /// above show the first; the account sums them all). Empty for one symbol.
+    #[serde(default)]
+    pub symbols: Vec<SymbolRow>,
+}
+
+/// One symbol of a run of several: its book, oracle and trader at a glance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SymbolRow {
+    /// The symbol.
+    pub symbol: String,
+    /// Its book is in sync with the stream.
+    pub live: bool,
+    /// Best bid, if any.
+    pub bid: Option<f64>,
+    /// Best ask, if any.
+    pub ask: Option<f64>,
+    /// Its oracle's last ask share, 0–1.
+    pub pressure: f64,
+    /// Oracle evaluations.
+    pub evaluations: u64,
+    /// Depth events applied, gaps found, resyncs completed.
+    pub applied: u64,
+    /// Gaps.
+    pub gaps: u64,
+    /// Resyncs.
+    pub resyncs: u64,
+    /// Net position, quantity.
+    pub position: f64,
+    /// Operations in flight.
+    pub in_flight: usize,
+    /// Operations accepted and refused by its risk manager.
+    pub accepted: u64,
+    /// Refused.
+    pub refused: u64,
+    /// Realised PnL net of fees, quote.
+    pub realised: f64,
+    /// Unrealised PnL at its last trade, quote.
+    pub unrealised: f64,
 }
 
 /// The book's nearest levels.

@@ -195,7 +195,16 @@ pub fn render_status(s: Option<&Status>) -> String {
     let Some(s) = s else {
         return e.finish();
     };
-    let sym = [("symbol", s.symbol.as_str())];
+    // A run of several symbols: the run's series are labelled with all of them
+    // (`A,B,C`), and the per-symbol ones take a sample per symbol.
+    let several = !s.symbols.is_empty();
+    let run_symbols = if several {
+        let names: Vec<&str> = s.symbols.iter().map(|y| y.symbol.as_str()).collect();
+        names.join(",")
+    } else {
+        s.symbol.clone()
+    };
+    let sym = [("symbol", run_symbols.as_str())];
     e.family(
         "minerva_run_info",
         Kind::Gauge,
@@ -204,7 +213,7 @@ pub fn render_status(s: Option<&Status>) -> String {
     e.sample(
         "minerva_run_info",
         &[
-            ("symbol", s.symbol.as_str()),
+            ("symbol", run_symbols.as_str()),
             ("source", s.source.as_str()),
             ("trading", s.trading.as_str()),
         ],
@@ -217,20 +226,32 @@ pub fn render_status(s: Option<&Status>) -> String {
         &sym,
         s.uptime_s,
     );
-    e.one(
-        "minerva_book_in_sync",
-        Kind::Gauge,
-        "1 when the book is in sync with the stream.",
-        &sym,
-        f64::from(u8::from(s.book.live)),
-    );
-    if let Some(&(p, _)) = s.book.bids.first() {
-        e.one("minerva_best_bid", Kind::Gauge, "Best bid price.", &sym, p);
-    }
-    if let Some(&(p, _)) = s.book.asks.first() {
-        e.one("minerva_best_ask", Kind::Gauge, "Best ask price.", &sym, p);
+    if several {
+        per_symbol(&mut e, &s.symbols);
+    } else {
+        e.one(
+            "minerva_book_in_sync",
+            Kind::Gauge,
+            "1 when the book is in sync with the stream.",
+            &sym,
+            f64::from(u8::from(s.book.live)),
+        );
+        if let Some(&(p, _)) = s.book.bids.first() {
+            e.one("minerva_best_bid", Kind::Gauge, "Best bid price.", &sym, p);
+        }
+        if let Some(&(p, _)) = s.book.asks.first() {
+            e.one("minerva_best_ask", Kind::Gauge, "Best ask price.", &sym, p);
+        }
     }
     let c = &s.counters;
+    // Counters a run of several gives per symbol instead.
+    let per_symbol_counters = [
+        "minerva_depth_applied_total",
+        "minerva_gaps_total",
+        "minerva_resyncs_total",
+        "minerva_crossed_books_total",
+        "minerva_evaluations_total",
+    ];
     for (name, help, v) in [
         (
             "minerva_frames_total",
@@ -275,7 +296,9 @@ pub fn render_status(s: Option<&Status>) -> String {
         ("minerva_orders_total", "Entry orders sent.", c.orders),
         ("minerva_fills_total", "Fills of our orders.", c.fills),
     ] {
-        e.one(name, Kind::Counter, help, &sym, v as f64);
+        if !(several && per_symbol_counters.contains(&name)) {
+            e.one(name, Kind::Counter, help, &sym, v as f64);
+        }
     }
     type Ring = crate::status::RingRow;
     let rings: [PerItem<Ring>; 2] = [
@@ -365,7 +388,9 @@ pub fn render_status(s: Option<&Status>) -> String {
             f64::from(u8::from(a.killed)),
         ),
     ] {
-        e.one(name, Kind::Gauge, help, &sym, v);
+        if !(several && PER_SYMBOL_GAUGES.contains(&name)) {
+            e.one(name, Kind::Gauge, help, &sym, v);
+        }
     }
     for (name, help, v) in [
         (
@@ -384,9 +409,129 @@ pub fn render_status(s: Option<&Status>) -> String {
             a.closed,
         ),
     ] {
-        e.one(name, Kind::Counter, help, &sym, v as f64);
+        if !(several && PER_SYMBOL_GAUGES.contains(&name)) {
+            e.one(name, Kind::Counter, help, &sym, v as f64);
+        }
     }
     e.finish()
+}
+
+/// The account's series a run of several gives per symbol (the others are the run's).
+const PER_SYMBOL_GAUGES: [&str; 6] = [
+    "minerva_realised_pnl",
+    "minerva_unrealised_pnl",
+    "minerva_position",
+    "minerva_operations_in_flight",
+    "minerva_operations_accepted_total",
+    "minerva_operations_refused_total",
+];
+
+/// The series of a run of several symbols with a sample per symbol.
+fn per_symbol(e: &mut Exposition, rows: &[crate::status::SymbolRow]) {
+    type Row = crate::status::SymbolRow;
+    let families: [PerItem<Row>; 14] = [
+        (
+            (
+                "minerva_book_in_sync",
+                Kind::Gauge,
+                "1 when the book is in sync with the stream.",
+            ),
+            |y| Some(f64::from(u8::from(y.live))),
+        ),
+        (("minerva_best_bid", Kind::Gauge, "Best bid price."), |y| {
+            y.bid
+        }),
+        (("minerva_best_ask", Kind::Gauge, "Best ask price."), |y| {
+            y.ask
+        }),
+        (
+            (
+                "minerva_depth_applied_total",
+                Kind::Counter,
+                "Depth events applied to the book.",
+            ),
+            |y| Some(y.applied as f64),
+        ),
+        (
+            (
+                "minerva_gaps_total",
+                Kind::Counter,
+                "Sequence gaps found in the depth stream.",
+            ),
+            |y| Some(y.gaps as f64),
+        ),
+        (
+            (
+                "minerva_resyncs_total",
+                Kind::Counter,
+                "Book resyncs completed.",
+            ),
+            |y| Some(y.resyncs as f64),
+        ),
+        (
+            (
+                "minerva_evaluations_total",
+                Kind::Counter,
+                "Oracle evaluations.",
+            ),
+            |y| Some(y.evaluations as f64),
+        ),
+        (
+            (
+                "minerva_pressure",
+                Kind::Gauge,
+                "The oracle's last ask share of the counted depth, 0-1.",
+            ),
+            |y| Some(y.pressure),
+        ),
+        (
+            ("minerva_position", Kind::Gauge, "Net position, quantity."),
+            |y| Some(y.position),
+        ),
+        (
+            (
+                "minerva_realised_pnl",
+                Kind::Gauge,
+                "Realised PnL net of fees, quote.",
+            ),
+            |y| Some(y.realised),
+        ),
+        (
+            (
+                "minerva_unrealised_pnl",
+                Kind::Gauge,
+                "Unrealised PnL of open positions, quote.",
+            ),
+            |y| Some(y.unrealised),
+        ),
+        (
+            (
+                "minerva_operations_in_flight",
+                Kind::Gauge,
+                "Operations in flight.",
+            ),
+            |y| Some(y.in_flight as f64),
+        ),
+        (
+            (
+                "minerva_operations_accepted_total",
+                Kind::Counter,
+                "Operations the risk manager accepted.",
+            ),
+            |y| Some(y.accepted as f64),
+        ),
+        (
+            (
+                "minerva_operations_refused_total",
+                Kind::Counter,
+                "Operations the risk manager refused.",
+            ),
+            |y| Some(y.refused as f64),
+        ),
+    ];
+    for (family, value) in families {
+        e.per(family, &[], "symbol", rows, |y| y.symbol.as_str(), value);
+    }
 }
 
 /// A recorder's metrics, from its latest status (`None` before the first).
@@ -658,5 +803,74 @@ mod tests {
             render_status(None),
             "# HELP minerva_up 1 while the process serves metrics.\n# TYPE minerva_up gauge\nminerva_up 1\n"
         );
+    }
+
+    /// Every sample line's name and labels, checked to be unique (a family written
+    /// twice, or a series repeated, is refused by Prometheus).
+    fn series(page: &str) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        let mut families = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for l in page.lines() {
+            if let Some(f) = l.strip_prefix("# TYPE ") {
+                let name = f.split(' ').next().unwrap().to_string();
+                assert!(families.insert(name), "family typed twice: {l}\n{page}");
+            } else if !l.starts_with('#') {
+                let key = l.rsplit_once(' ').unwrap().0.to_string();
+                assert!(seen.insert(key.clone()), "series twice: {key}\n{page}");
+                out.push(l.to_string());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_run_of_several_symbols_has_a_series_per_symbol_and_the_runs_once() {
+        let row = |symbol: &str, position: f64| crate::status::SymbolRow {
+            symbol: symbol.into(),
+            live: true,
+            bid: Some(10.0),
+            ask: Some(11.0),
+            position,
+            accepted: 2,
+            ..Default::default()
+        };
+        let s = Status {
+            symbol: "BTCUSDT".into(),
+            symbols: vec![row("BTCUSDT", 0.5), row("ETHUSDT", -3.0)],
+            ..Status::default()
+        };
+        let lines = series(&render_status(Some(&s)));
+        let has = |l: &str| lines.iter().any(|x| x == l);
+        assert!(
+            has("minerva_position{symbol=\"BTCUSDT\"} 0.5"),
+            "{lines:#?}"
+        );
+        assert!(has("minerva_position{symbol=\"ETHUSDT\"} -3"), "{lines:#?}");
+        assert!(
+            has("minerva_operations_accepted_total{symbol=\"ETHUSDT\"} 2"),
+            "{lines:#?}"
+        );
+        assert!(
+            has("minerva_uptime_seconds{symbol=\"BTCUSDT,ETHUSDT\"} 0"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("minerva_equity{symbol=\"BTCUSDT,ETHUSDT\"}"))
+        );
+        // One symbol: the series as before, labelled with it.
+        let one = Status {
+            symbol: "BTCUSDT".into(),
+            ..Status::default()
+        };
+        let lines = series(&render_status(Some(&one)));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l == "minerva_position{symbol=\"BTCUSDT\"} 0")
+        );
+        assert!(!lines.iter().any(|l| l.starts_with("minerva_pressure")));
     }
 }

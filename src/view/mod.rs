@@ -44,16 +44,25 @@ pub struct FeedView {
 /// Renders `screen` into `f`.
 pub fn draw(f: &mut Frame<'_>, screen: &Screen) {
     let area = f.area();
+    let feed = screen.feeds.get(screen.selected);
+    // A run of several symbols adds its table of symbols (up to 8 rows shown).
+    let table = feed
+        .and_then(|f| f.status.as_deref())
+        .map_or(0, |s| match s.symbols.len() {
+            0 => 0,
+            n => n.min(8) as u16 + 3,
+        });
     let rows = Layout::default()
         .direction(Direction::Vertical)
         .constraints([
             Constraint::Length(1),
             Constraint::Min(16),
+            Constraint::Length(table),
             Constraint::Length(9),
             Constraint::Length(1),
         ])
         .split(area);
-    let feed = screen.feeds.get(screen.selected);
+    let rows = [rows[0], rows[1], rows[3], rows[4], rows[2]];
     f.render_widget(Paragraph::new(header(screen)), rows[0]);
     f.render_widget(
         Paragraph::new(Line::from(vec![
@@ -103,6 +112,9 @@ pub fn draw(f: &mut Frame<'_>, screen: &Screen) {
     trades(f, lists[0], s);
     operations(f, lists[1], s);
     account(f, right[3], s);
+    if table > 0 {
+        symbols(f, rows[4], s);
+    }
     let bottom = Layout::default()
         .direction(Direction::Horizontal)
         .constraints([Constraint::Percentage(55), Constraint::Percentage(45)])
@@ -405,6 +417,65 @@ fn operations(f: &mut Frame<'_>, area: Rect, s: &Status) {
             .style(Style::new().add_modifier(Modifier::BOLD)),
         )
         .block(Block::default().borders(Borders::ALL).title(title)),
+        area,
+    );
+}
+
+/// A run of several symbols: a line per symbol (the panels above show the first).
+fn symbols(f: &mut Frame<'_>, area: Rect, s: &Status) {
+    // Each symbol has its own grid: prices as the shortest decimal that reads back.
+    let px = |p: Option<f64>| p.map_or_else(|| "—".to_string(), |p| p.to_string());
+    let rows =
+        s.symbols.iter().map(|y| {
+            let pnl = y.realised + y.unrealised;
+            Row::new(vec![
+                Cell::from(y.symbol.clone()),
+                Cell::from(if y.live { "live" } else { "sync…" })
+                    .style(Style::new().fg(if y.live { Color::Green } else { Color::Yellow })),
+                Cell::from(px(y.bid)),
+                Cell::from(px(y.ask)),
+                Cell::from(format!("{:.2}", y.pressure)),
+                Cell::from(y.evaluations.to_string()),
+                Cell::from(format!("{}/{}", y.accepted, y.refused)),
+                Cell::from(y.in_flight.to_string()),
+                Cell::from(format!("{}", y.position)),
+                Cell::from(format!("{pnl:+.2}")).style(Style::new().fg(if pnl >= 0.0 {
+                    Color::Green
+                } else {
+                    Color::Red
+                })),
+                Cell::from(format!("{}/{}", y.gaps, y.resyncs)),
+            ])
+        });
+    f.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(14),
+                Constraint::Length(6),
+                Constraint::Length(12),
+                Constraint::Length(12),
+                Constraint::Length(6),
+                Constraint::Length(9),
+                Constraint::Length(9),
+                Constraint::Length(5),
+                Constraint::Length(12),
+                Constraint::Length(10),
+                Constraint::Length(8),
+            ],
+        )
+        .header(
+            Row::new(vec![
+                "symbol", "book", "bid", "ask", "ask %", "evals", "acc/ref", "ops", "position",
+                "pnl", "gap/rsy",
+            ])
+            .style(Style::new().add_modifier(Modifier::BOLD)),
+        )
+        .block(Block::default().borders(Borders::ALL).title(format!(
+            " symbols ({}; the panels above show {}) ",
+            s.symbols.len(),
+            s.symbol
+        ))),
         area,
     );
 }

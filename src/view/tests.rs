@@ -68,11 +68,17 @@ fn the_ladder_shows_the_walls_the_void_and_the_counters_of_a_known_book() {
         bids: Default::default(),
         asks: Default::default(),
         view: crate::pipeline::View::EMPTY,
+        lines: Default::default(),
     };
     b.for_each_bid(|l| post.bids.try_push(l).is_ok());
     b.for_each_ask(|l| post.asks.try_push(l).is_ok());
     b.fill_view(1, 50, strategy.limit_orderbook, &mut post.view);
-    let mut p = Publisher::new(&spec, &strategy, "replay", "paper (simulated exchange)");
+    let mut p = Publisher::new(
+        std::slice::from_ref(&spec),
+        &strategy,
+        "replay",
+        "paper (simulated exchange)",
+    );
     let parts = Parts {
         book: Some(&post),
         ring_messages: [7, 5, 3],
@@ -168,4 +174,113 @@ fn walls_beyond_the_nearest_bins_stay_on_a_small_screen() {
         "{text}"
     );
     assert!(text.contains("⋮"), "{text}");
+}
+
+/// A run of several symbols: the publisher makes a line per symbol from each stage's
+/// lines (each on its own grid), the account sums the traders, and the view draws the
+/// table under the first symbol's panels.
+#[test]
+fn a_run_of_several_symbols_shows_a_line_per_symbol() {
+    use crate::gateway::trader::TraderLine;
+    use crate::pipeline::status::BookLine;
+    let btc = SymbolSpec::from_tick_lot("BTCUSDT", Market::UsdM, "0.1", "0.001").unwrap();
+    let eth = SymbolSpec::from_tick_lot("ETHUSDT", Market::UsdM, "0.01", "0.001").unwrap();
+    let strategy = Strategy::parse(include_str!("../../strategy_0.toml"), &[]).unwrap();
+    let mut p = Publisher::new(&[btc.clone(), eth.clone()], &strategy, "ws://x", "paper");
+    let mut book = BookPost {
+        stats: Default::default(),
+        live: true,
+        bids: Default::default(),
+        asks: Default::default(),
+        view: crate::pipeline::View::EMPTY,
+        lines: Default::default(),
+    };
+    book.lines.push(BookLine {
+        live: true,
+        bid: Some(lv(600_000, 5)),
+        ask: Some(lv(600_001, 7)),
+        stats: Default::default(),
+    });
+    book.lines.push(BookLine {
+        live: false,
+        bid: Some(lv(260_012, 1)),
+        ask: None,
+        stats: crate::book::BookStats {
+            gaps: 2,
+            resyncs: 1,
+            ..Default::default()
+        },
+    });
+    let mut slot = crate::pipeline::status::Slot::new();
+    let signal = slot.signal.as_deref_mut().unwrap();
+    signal.lines.push((120, 250_000));
+    signal.lines.push((80, 900_000));
+    let line = |position: i64, realised: f64, in_flight: usize| {
+        let mut t = TraderLine {
+            position: Lots(position),
+            in_flight,
+            ..TraderLine::default()
+        };
+        t.risk.realised_e8 = (realised * 1e8) as i64;
+        t.risk.accepted = 3;
+        t.risk.refused = 1;
+        t
+    };
+    let traders = [line(15, 1.5, 1), line(-2_000, -0.25, 2)];
+    let parts = Parts {
+        book: Some(&book),
+        signal: slot.signal.as_deref(),
+        traders: Some(&traders),
+        ..Parts::default()
+    };
+    let status = p.compose(&parts, &Default::default(), 2.0);
+    let y = &status.symbols;
+    assert_eq!(y.len(), 2);
+    assert_eq!(
+        (y[0].symbol.as_str(), y[0].bid, y[0].ask),
+        ("BTCUSDT", Some(60000.0), Some(60000.1))
+    );
+    assert_eq!(
+        (y[1].symbol.as_str(), y[1].live, y[1].bid, y[1].ask),
+        ("ETHUSDT", false, Some(2600.12), None)
+    );
+    assert_eq!((y[0].evaluations, y[1].pressure), (120, 0.9));
+    assert_eq!((y[0].position, y[1].position), (0.015, -2.0));
+    assert_eq!((y[1].gaps, y[1].resyncs, y[1].in_flight), (2, 1, 2));
+    // The account is the run's: both symbols' realised PnL and operations.
+    assert_eq!(status.account.realised, 1.25);
+    assert_eq!(status.account.in_flight, 3);
+    assert_eq!(status.account.accepted, 6);
+    let screen = Screen {
+        feeds: vec![FeedView {
+            name: "run".into(),
+            status: Some(std::sync::Arc::new(status)),
+            ended: None,
+        }],
+        ..Screen::default()
+    };
+    let lines = rendered(&screen, 140, 50);
+    let text = lines.join("\n");
+    assert!(
+        text.contains("symbols (2; the panels above show BTCUSDT)"),
+        "{text}"
+    );
+    let row = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(name) && l.contains("0."))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{text}"))
+    };
+    assert!(
+        row("ETHUSDT").contains("2600.12") && row("ETHUSDT").contains("sync"),
+        "{text}"
+    );
+    assert!(
+        row("ETHUSDT").contains("-0.25") && row("ETHUSDT").contains("2/1"),
+        "{text}"
+    );
+    assert!(
+        row("BTCUSDT").contains("60000.1") && row("BTCUSDT").contains("+1.50"),
+        "{text}"
+    );
 }

@@ -203,6 +203,17 @@ impl BookStage {
         self.book.for_each_ask(|l| out.asks.try_push(l).is_ok());
         let (bt, bins, limit) = self.shape;
         self.book.fill_view(bt, bins, limit, &mut out.view);
+        out.lines.clear();
+        if !self.others.is_empty() {
+            let line = |b: &Book| crate::pipeline::status::BookLine {
+                live: b.state() == SyncState::Live,
+                bid: b.best_bid(),
+                ask: b.best_ask(),
+                stats: b.stats(),
+            };
+            out.lines.push(line(&self.book));
+            out.lines.extend(self.others.iter().map(line));
+        }
     }
 }
 

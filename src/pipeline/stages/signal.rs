@@ -131,6 +131,17 @@ impl SignalStage {
         for (k, v) in out.traded.iter_mut().enumerate() {
             *v = lane.profile.total_in_bin(out.traded_base + k as i64);
         }
+        out.lines.clear();
+        if self.lanes.len() > 1 {
+            // Evaluations per symbol are the count of its tick-to-decision series
+            // (recorded for a run of several).
+            out.lines.extend(self.lanes.iter().map(|l| {
+                (
+                    l.tick_to_decision.histogram().len(),
+                    l.oracle.last_pressure_ppm(),
+                )
+            }));
+        }
     }
 
     /// Passes on to the gateway what its exchange end needs: every market message
