@@ -73,6 +73,13 @@ fn two_usdm_symbols_trade_in_one_process_on_the_local_exchange() {
     };
     let _paced = paced();
     let ex = usdm_pair_exchange(&data, "40", "1");
+    // Recorded beside the run: a session per symbol.
+    let db = std::env::temp_dir().join(format!(
+        "minerva-two-symbols-{}-{}.db",
+        std::process::id(),
+        common::thread_id()
+    ));
+    let _ = std::fs::remove_file(&db);
     let run = Command::new(env!("CARGO_BIN_EXE_minerva"))
         .args(["run", "--source", &format!("ws://{}", ex.addr)])
         .args(["--symbols", "btcusdt,ETHUSDT", "--market", "usdm"])
@@ -83,6 +90,8 @@ fn two_usdm_symbols_trade_in_one_process_on_the_local_exchange() {
         ])
         .args(["--max-concurrent-trades", "20"])
         .args(LOOSE)
+        .arg("--record")
+        .arg(&db)
         .output()
         .unwrap();
     let (_, served) = ex.finish();
@@ -115,6 +124,43 @@ fn two_usdm_symbols_trade_in_one_process_on_the_local_exchange() {
         let n: u64 = row.split_whitespace().last().unwrap().parse().unwrap();
         assert_eq!(n, count(y, "evaluations"), "{row}");
         line(&format!("{sym} tick_to_trade"));
+    }
+    // The recording replays each symbol as the run saw it: its own session, its own
+    // snapshots, the same evaluations and books.
+    let info = common::minerva_ok(&["db", "info", &db.display().to_string()]);
+    assert!(
+        info.contains("BTCUSDT") && info.contains("ETHUSDT"),
+        "a session per symbol:\n{info}"
+    );
+    let replayed = common::minerva_ok(
+        &[
+            &["run", "--source", &format!("replay:{}", db.display())][..],
+            &["--symbols", "BTCUSDT,ETHUSDT", "--market", "usdm"],
+            &[
+                "--strategy",
+                &common::repo("strategy_0.toml"),
+                "--no-journal",
+            ],
+            &["--max-concurrent-trades", "20"],
+            &LOOSE[..],
+        ]
+        .concat(),
+    );
+    for (sym, y) in [("BTCUSDT", &btc), ("ETHUSDT", &eth)] {
+        let r = line_of(&replayed, &format!("{sym}:"));
+        assert_eq!(
+            count(&r, "evaluations"),
+            count(y, "evaluations"),
+            "{r}\n{y}"
+        );
+        assert_eq!(count(&r, "applied"), count(y, "applied"), "{r}\n{y}");
+    }
+    for p in [
+        db.clone(),
+        db.with_extension("db-wal"),
+        db.with_extension("db-shm"),
+    ] {
+        let _ = std::fs::remove_file(p);
     }
 }
 
@@ -540,17 +586,6 @@ fn several_symbols_where_one_is_read_are_refused_clearly() {
                 "BTCUSDT,btcusdt",
             ],
             "BTCUSDT is named twice",
-        ),
-        (
-            vec![
-                "--source",
-                "ws://127.0.0.1:1",
-                "--symbols",
-                "BTCUSDT,ETHUSDT",
-                "--record",
-                "x.db",
-            ],
-            "minerva record --symbols",
         ),
         (
             vec!["--source", "kucoin", "--symbols", "XBTUSDTM,ETHUSDTM"],

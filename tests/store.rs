@@ -293,6 +293,7 @@ fn the_pipeline_records_what_its_feed_receives() {
         ReplaySource::new(frames, None),
         &Target::Sqlite(db.clone()),
         "test",
+        &[],
         64 << 20,
     )
     .unwrap();

@@ -162,6 +162,7 @@ fn the_pipeline_records_into_postgres() {
         ReplaySource::new(frames, None),
         &Target::parse(&url),
         "test",
+        &[],
         64 << 20,
     )
     .unwrap();

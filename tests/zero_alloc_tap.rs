@@ -56,7 +56,8 @@ fn the_tap_allocates_nothing_on_the_feed_thread() {
         next: 0,
     };
     let (tapped, stats, writer) =
-        minerva::store::tap::tap(source, &Target::Sqlite(db.clone()), "tap", 64 << 20).unwrap();
+        minerva::store::tap::tap(source, &Target::Sqlite(db.clone()), "tap", &[], 64 << 20)
+            .unwrap();
     let cfg = RunConfig {
         threads: 1,
         ..RunConfig::default()

@@ -68,7 +68,7 @@ pub struct Args {
     #[arg(long)]
     paper: bool,
     /// Record every frame the feed receives into this recording database (a writer
-    /// thread off the hot path; docs/recording.md).
+    /// thread off the hot path; a session per symbol with --symbols; docs/recording.md).
     #[arg(long)]
     record: Option<String>,
     /// The audit journal (a SQLite file or `postgres://…`): every decision, order,
@@ -370,11 +370,6 @@ pub fn setup(a: &Args) -> Result<Setup> {
         bail!("--depth-stream names a Binance stream: for --source ws://… or binance");
     }
     if symbols.len() > 1 {
-        if a.record.is_some() {
-            bail!(
-                "--record keeps one symbol's frames beside a run: record several with `minerva record --symbols`"
-            );
-        }
         match &from {
             From::Feed(_) => {}
             From::Venue(_) if a.paper => {}
@@ -670,7 +665,8 @@ fn go<S: minerva::feed::Source + Send + 'static>(
         return Ok(run_symbols(source, &s.specs, &s.strategy, signer, cfg)?);
     };
     let target = minerva::store::Target::parse(db);
-    let (tapped, stats, writer) = minerva::store::tap::tap(source, &target, name, 256 << 20)?;
+    let (tapped, stats, writer) =
+        minerva::store::tap::tap(source, &target, name, &s.specs, 256 << 20)?;
     let r = run_symbols(tapped, &s.specs, &s.strategy, signer, cfg)?;
     // A recorder that failed (disk full…) did not stop the trading: its error comes
     // after the run's report.

@@ -6,6 +6,12 @@
 //! (the writer is behind by the ring's size) is not recorded and is counted
 //! (`dropped`) — the bounded spill policy. The copy is a memcpy into preallocated
 //! memory: no allocation on the feed's thread.
+//!
+//! A run of several symbols records a session per symbol, as `minerva record
+//! --symbols` does: a REST snapshot's body does not name its symbol, so one session
+//! holding several symbols' snapshots could not be replayed one symbol at a time. The
+//! writer sends each stream message to its symbol's session by the stream or topic
+//! it names, and each snapshot by the symbol the source asked it for.
 
 use super::{Event, EventKind, NewSession, Row, Sink, StoreError, Target, open_sink, stream_of};
 use crate::feed::{Frame, Source};
@@ -15,9 +21,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Record header: frame length (u32 LE), wall-clock receive time (u64 LE) and the
-/// connection number (u32 LE, 0 for a recorded source).
-const HEADER: usize = 16;
+/// Record header: frame length (u32 LE), wall-clock receive time (u64 LE), the
+/// connection number (u32 LE, 0 for a recorded source) and the frame's symbol index
+/// (u32 LE: a snapshot's, as the source gave it).
+const HEADER: usize = 20;
 
 /// Counters of a tap.
 #[derive(Debug, Default)]
@@ -59,7 +66,8 @@ impl<S: Source> Source for Tap<S> {
                     let mut head = [0u8; HEADER];
                     head[..4].copy_from_slice(&len.to_le_bytes());
                     head[4..12].copy_from_slice(&f.wall_ns.to_le_bytes());
-                    head[12..].copy_from_slice(&conn.to_le_bytes());
+                    head[12..16].copy_from_slice(&conn.to_le_bytes());
+                    head[16..].copy_from_slice(&u32::from(f.symbol.0).to_le_bytes());
                     let (a, b) = chunk.as_mut_slices();
                     put(a, b, 0, &head);
                     put(a, b, HEADER, f.bytes);
@@ -99,8 +107,10 @@ fn put(a: &mut [MaybeUninit<u8>], b: &mut [MaybeUninit<u8>], at: usize, src: &[u
 pub type Writer = JoinHandle<Result<(), StoreError>>;
 
 /// Wraps `inner` so every frame is recorded into session `source_name` of `db` (a
-/// SQLite file or PostgreSQL) by a writer thread with a ring of `ring_bytes`. Returns the source, its counters, and
-/// the writer (it ends, having stored everything, when the source is dropped).
+/// SQLite file or PostgreSQL) by a writer thread with a ring of `ring_bytes`; with
+/// several `symbols` (the feed's, in its order), a session per symbol. Returns the
+/// source, its counters, and the writer (it ends, having stored everything, when the
+/// source is dropped).
 ///
 /// # Errors
 /// [`StoreError`] when the database cannot be opened or the thread started.
@@ -108,19 +118,36 @@ pub fn tap<S: Source>(
     inner: S,
     db: &Target,
     source_name: &str,
+    symbols: &[crate::core::SymbolSpec],
     ring_bytes: usize,
 ) -> Result<(Tap<S>, Arc<TapStats>, Writer), StoreError> {
     let mut store = open_sink(db)?;
-    let session = store.begin_session(&NewSession {
-        source: source_name,
-        ..NewSession::default()
-    })?;
+    let sessions = if symbols.len() > 1 {
+        let mut ids = Vec::with_capacity(symbols.len());
+        for spec in symbols {
+            ids.push(store.begin_session(&NewSession {
+                source: source_name,
+                symbol: &spec.name,
+                market: spec.market.name(),
+                exchange_info: None,
+            })?);
+        }
+        ids
+    } else {
+        vec![store.begin_session(&NewSession {
+            source: source_name,
+            ..NewSession::default()
+        })?]
+    };
+    let router = Router {
+        names: symbols.iter().map(|s| s.name.to_lowercase()).collect(),
+    };
     let (tx, rx) = rtrb::RingBuffer::<u8>::new(ring_bytes.max(1 << 16));
     let stats = Arc::new(TapStats::default());
     let s = stats.clone();
     let writer = std::thread::Builder::new()
         .name("minerva-recorder".into())
-        .spawn(move || write(store, session, rx, &s))
+        .spawn(move || write(store, &sessions, &router, rx, &s))
         .map_err(|e| StoreError::Thread(e.to_string()))?;
     Ok((
         Tap {
@@ -134,11 +161,46 @@ pub fn tap<S: Source>(
     ))
 }
 
-/// The writer: records out of the ring, `<recv_ns> <json>` lines, in transactions of
-/// at most 20,000 lines or 200 ms; at the end, the frames not recorded as an event.
+/// Which symbol's session a frame goes to. Cold (the writer's thread).
+struct Router {
+    /// The symbols, lowercase, in the feed's order.
+    names: Vec<String>,
+}
+
+impl Router {
+    /// The index of the symbol `json` names (a Binance combined stream's
+    /// `"stream":"btcusdt@…"`, a KuCoin `"topic":"/market/…:BTC-USDT"`), else `hint`
+    /// (the symbol a REST snapshot was asked for).
+    fn of(&self, json: &[u8], hint: usize) -> usize {
+        if self.names.len() < 2 {
+            return 0;
+        }
+        let named = |key: &[u8]| -> Option<&[u8]> {
+            let at = json.windows(key.len()).position(|w| w == key)? + key.len();
+            let rest = &json[at..];
+            Some(&rest[..rest.iter().position(|&c| c == b'"')?])
+        };
+        let symbol = named(b"\"stream\":\"")
+            .map(|s| s.split(|&c| c == b'@').next().unwrap_or(s))
+            .or_else(|| named(b"\"topic\":\"").and_then(|t| t.rsplit(|&c| c == b':').next()))
+            .or_else(|| named(b"\"s\":\""));
+        symbol
+            .and_then(|s| {
+                self.names
+                    .iter()
+                    .position(|n| n.as_bytes().eq_ignore_ascii_case(s))
+            })
+            .unwrap_or(hint.min(self.names.len() - 1))
+    }
+}
+
+/// The writer: records out of the ring, `<recv_ns> <json>` lines, each in its
+/// symbol's session, in transactions of at most 20,000 lines or 200 ms; at the end,
+/// the frames not recorded as an event of every session.
 fn write(
     mut store: Box<dyn Sink>,
-    session: i64,
+    sessions: &[i64],
+    router: &Router,
     mut rx: rtrb::Consumer<u8>,
     stats: &TapStats,
 ) -> Result<(), StoreError> {
@@ -160,7 +222,8 @@ fn write(
             }
             let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
             let wall = u64::from_le_bytes(head[4..12].try_into().unwrap_or([0; 8]));
-            let conn = u32::from_le_bytes(head[12..].try_into().unwrap_or([0; 4]));
+            let conn = u32::from_le_bytes(head[12..16].try_into().unwrap_or([0; 4]));
+            let hint = u32::from_le_bytes(head[16..].try_into().unwrap_or([0; 4])) as usize;
             let Ok(chunk) = rx.read_chunk(HEADER + len) else {
                 break;
             };
@@ -175,7 +238,7 @@ fn write(
                 oldest = Instant::now();
             }
             batch.push(Row {
-                session,
+                session: sessions[router.of(&json, hint)],
                 recv_ns: wall as i64,
                 stream: stream_of(&json),
                 conn: i64::from(conn),
@@ -199,19 +262,55 @@ fn write(
         if done {
             let dropped = stats.dropped.load(Ordering::Relaxed);
             if dropped > 0 {
-                let e = Event {
-                    session,
-                    at_ns: super::wall_ns(),
-                    kind: EventKind::NotRecorded,
-                    detail: format!("{dropped} frames: the recorder fell behind"),
-                };
-                store.append(&[], &[e])?;
+                // Which symbols' frames they were is not known: every session says so.
+                let events: Vec<Event> = sessions
+                    .iter()
+                    .map(|&session| Event {
+                        session,
+                        at_ns: super::wall_ns(),
+                        kind: EventKind::NotRecorded,
+                        detail: format!("{dropped} frames: the recorder fell behind"),
+                    })
+                    .collect();
+                store.append(&[], &events)?;
             }
-            store.end_session(session)?;
+            for &session in sessions {
+                store.end_session(session)?;
+            }
             return Ok(());
         }
         if !got {
             std::thread::sleep(Duration::from_millis(2));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Router;
+
+    #[test]
+    fn frames_go_to_the_session_of_the_symbol_they_name() {
+        let r = Router {
+            names: vec!["btcusdt".into(), "ethusdt".into(), "bchsv-usdt".into()],
+        };
+        let binance = br#"{"stream":"ethusdt@depth@0ms","data":{"e":"depthUpdate","s":"ETHUSDT"}}"#;
+        assert_eq!(r.of(binance, 0), 1);
+        let kucoin = br#"{"type":"message","topic":"/market/level2:BCHSV-USDT","data":{}}"#;
+        assert_eq!(r.of(kucoin, 0), 2);
+        let raw = br#"{"e":"trade","s":"BTCUSDT","p":"1"}"#;
+        assert_eq!(r.of(raw, 2), 0);
+        // A REST snapshot names no symbol: the one the source asked it for.
+        let snapshot = br#"{"lastUpdateId":1,"bids":[],"asks":[]}"#;
+        assert_eq!(r.of(snapshot, 1), 1);
+        assert_eq!(
+            r.of(snapshot, 9),
+            2,
+            "an index past the symbols is the last"
+        );
+        let one = Router {
+            names: vec!["btcusdt".into()],
+        };
+        assert_eq!(one.of(binance, 5), 0);
     }
 }

@@ -974,6 +974,11 @@ impl Io {
 
     /// Cancels every open order of the symbol (shutdown).
     fn cancel_all(&mut self) {
+        // Shutdown must learn how every order ended: a 429/418 pause is waited out
+        // (up to 8 s; the gateway waits 10 for this) rather than leaving fates unknown.
+        if let Some(left) = paused_left(&self.paused_until) {
+            std::thread::sleep(left.min(Duration::from_secs(8)));
+        }
         let sym = format!("symbol={}", self.spec.name);
         let open: Vec<ClientId> = self
             .orders

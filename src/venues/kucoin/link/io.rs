@@ -1222,6 +1222,13 @@ impl Io {
     /// Cancels every open order the link placed (shutdown), then asks each how it
     /// ended.
     fn cancel_all(&mut self) {
+        // Shutdown must learn how every order ended: a rate limit's pause is waited
+        // out (up to 8 s; the gateway waits 10 for this) rather than leaving fates
+        // unknown.
+        if let Some(until) = self.paused_until {
+            let left = until.saturating_duration_since(Instant::now());
+            std::thread::sleep(left.min(Duration::from_secs(8)));
+        }
         let open: Vec<ClientId> = self
             .ledger
             .orders
