@@ -486,6 +486,153 @@ fn the_pipeline_trades_the_contract_through_the_order_link() {
     let _ = std::fs::remove_file(&file);
 }
 
+/// Two contracts traded live in one process, a link each (`minerva run --source
+/// kucoin --symbols A,B`): each link settles its own contract's leverage, and each
+/// contract's journalled fills make the venue's position on it. The second contract
+/// is the capture's ANKR-BTC rewritten as a linear USDT contract (numbers as they
+/// are), served with BCHSV-USDT's by one local venue.
+#[test]
+fn two_contracts_trade_live_with_a_link_each() {
+    use minerva::venues::kucoin::stream::FeedConfig;
+    let (Some((a, first)), Some((_, second))) = (
+        common::kucoin_futures_recording("BCHSV-USDT"),
+        common::kucoin_futures_recording("ANKR-BTC"),
+    ) else {
+        return;
+    };
+    let b = "ANKRUSDTM".to_string();
+    let second = String::from_utf8(second).unwrap().replace("ANKRBTCM", &b);
+    let first = String::from_utf8(first).unwrap();
+    // One recording: both contracts in one list, then every line in time order.
+    let (list_a, rest_a) = first.split_once('\n').unwrap();
+    let (list_b, rest_b) = second.split_once('\n').unwrap();
+    let data = |l: &str| -> Value {
+        let json = &l[l.find(": {").unwrap() + 2..];
+        serde_json::from_str::<Value>(json).unwrap()["data"].clone()
+    };
+    let mut both = data(list_a).as_array().unwrap().clone();
+    both.extend(data(list_b).as_array().unwrap().iter().cloned());
+    let head = &list_a[..list_a.find(": {").unwrap()];
+    let list = format!(
+        "{head}: {}",
+        serde_json::json!({"code": "200000", "data": both})
+    );
+    let secs = |l: &str| -> f64 {
+        let t = l.split_once(" -> ").map_or(l, |(_, r)| r);
+        t[..t.find(": ").unwrap()].parse().unwrap()
+    };
+    let mut lines: Vec<&str> = rest_a.lines().chain(rest_b.lines()).collect();
+    lines.sort_by(|x, y| secs(x).total_cmp(&secs(y)));
+    let file = std::env::temp_dir().join(format!(
+        "minerva-kucoin-two-contracts-{}-{}.txt",
+        std::process::id(),
+        common::thread_id()
+    ));
+    std::fs::write(&file, format!("{list}\n{}\n", lines.join("\n"))).unwrap();
+    let v = LocalKucoin::start(Config {
+        files: vec![file.clone()],
+        replay: ReplayOptions::default(),
+        speed: Some(3.0),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Faults::default(),
+        keys: Arc::new(KucoinKeys::paper()),
+        limits: Limits::default(),
+        trading: minerva::local_exchange::TradingConfig {
+            fees: Some((0, 0)),
+            ..Default::default()
+        },
+    })
+    .unwrap();
+    let journal = std::env::temp_dir().join(format!(
+        "minerva-kucoin-two-contracts-{}-{}.db",
+        std::process::id(),
+        common::thread_id()
+    ));
+    let _ = std::fs::remove_file(&journal);
+    let out = common::minerva_ok(&[
+        "run",
+        "--source",
+        "kucoin",
+        "--endpoint",
+        "local",
+        "--host",
+        &v.local_addr().to_string(),
+        "--symbols",
+        &format!("{a},{b}"),
+        "--strategy",
+        &common::repo("strategy_0.toml"),
+        "--journal",
+        journal.to_str().unwrap(),
+        "--maker-fee",
+        "0",
+        "--taker-fee",
+        "0",
+        "--short-pressure",
+        "1",
+        "--long-pressure",
+        "0.5",
+        "--max-concurrent-trades",
+        "20",
+        "--void-height",
+        "-1000000",
+        "--void-prominence",
+        "0",
+        "--bin-ticks",
+        "100",
+        "--max-leverage",
+        "5",
+    ]);
+    let link = out
+        .lines()
+        .find(|l| l.starts_with("live link:"))
+        .unwrap_or_default();
+    assert!(
+        link.contains(&format!("{a}: clock offset"))
+            && link.contains(&format!("{b}: clock offset")),
+        "{out}"
+    );
+    assert!(link.contains("leverage set to 5×"), "{out}");
+    assert_eq!(link.matches("leverage set to 5×").count(), 2, "{out}");
+    assert!(link.contains(" 0 malformed answers or events"), "{out}");
+    // Each contract's journalled fills make the venue's position on it.
+    let db = rusqlite::Connection::open(&journal).unwrap();
+    let accounts = v.accounts();
+    let rest = format!("http://{}", v.local_addr());
+    let mut orders_of = Vec::new();
+    for name in [&a, &b] {
+        let spec = FeedConfig::new(&rest, minerva::core::Market::UsdM, name)
+            .fetch_spec()
+            .unwrap();
+        let venue_position = accounts.iter().find(|x| &x.0 == name).map_or(0, |x| x.1.0);
+        assert_eq!(
+            common::journal_net_position(&db, &spec),
+            venue_position,
+            "{name}\n{out}"
+        );
+        let orders: i64 = db
+            .query_row(
+                "SELECT count(*) FROM journal_orders WHERE symbol = ?1",
+                [name.as_str()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        orders_of.push(orders);
+    }
+    // BCHSV's book presses the loosened oracle; ANKR's (BTC prices on a USDT contract)
+    // need not.
+    assert!(orders_of[0] > 0, "{out}");
+    drop(db);
+    for p in [
+        journal.clone(),
+        journal.with_extension("db-wal"),
+        journal.with_extension("db-shm"),
+    ] {
+        let _ = std::fs::remove_file(p);
+    }
+    v.stop();
+    let _ = std::fs::remove_file(&file);
+}
+
 /// Writes the futures recording to `$MINERVA_OUT` (to try `minerva exchange` and
 /// `minerva run` on a KuCoin contract by hand: docs/kucoin.md).
 #[test]

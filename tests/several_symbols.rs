@@ -588,10 +588,6 @@ fn several_symbols_where_one_is_read_are_refused_clearly() {
             "BTCUSDT is named twice",
         ),
         (
-            vec!["--source", "kucoin", "--symbols", "XBTUSDTM,ETHUSDTM"],
-            "KuCoin futures' live gateway trades one contract per process",
-        ),
-        (
             // An order thread per symbol's link, spinning: more than this machine's
             // CPUs (a test machine has fewer than 64), refused before connecting.
             vec![

@@ -45,9 +45,9 @@ pub struct Args {
     /// (on its own simulated exchange, or link) in the same stages, the strategy's max_concurrent_trades and
     /// max_capital_in_use taken across them, and the latency reported per symbol:
     /// --source replay:…, ws://… (minerva exchange), binance or kucoin (live: a link per
-    /// symbol, one order connection and private stream each). KuCoin futures' live
-    /// gateway trades one contract per process; the live view draws the first symbol's
-    /// panels and a line per symbol, the metrics a series per symbol.
+    /// symbol, one order connection and private stream each; KuCoin futures: each
+    /// contract's leverage and margin mode its own). The live view draws the first
+    /// symbol's panels and a line per symbol, the metrics a series per symbol.
     #[arg(long)]
     symbols: Option<String>,
     /// With a Binance feed: the diff depth stream read (default: the market's fastest,
@@ -369,21 +369,15 @@ pub fn setup(a: &Args) -> Result<Setup> {
     if a.depth_stream.is_some() && !matches!(from, From::Feed(_) | From::Venue(_)) {
         bail!("--depth-stream names a Binance stream: for --source ws://… or binance");
     }
-    if symbols.len() > 1 {
-        match &from {
-            From::Feed(_) => {}
-            From::Venue(_) if a.paper => {}
-            From::Kucoin if a.kucoin_book != super::args::KucoinBook::Level2 => bail!(
-                "--symbols with several symbols reads KuCoin's level-2 topics: drop --kucoin-book obu"
-            ),
-            // KuCoin spot's live gateway: a link per symbol, as Binance's.
-            From::Kucoin if a.paper || !market.is_futures() => {}
-            From::Venue(_) => {}
-            From::Kucoin => bail!(
-                "--symbols with several KuCoin futures contracts trades on the simulated exchange: add --paper (KuCoin futures' live gateway trades one contract per process)"
-            ),
-            From::Replay(_) => {}
-        }
+    // Every venue's live gateway takes several symbols: a link per symbol (KuCoin
+    // futures: each contract's leverage and margin mode its own).
+    if symbols.len() > 1
+        && matches!(from, From::Kucoin)
+        && a.kucoin_book != super::args::KucoinBook::Level2
+    {
+        bail!(
+            "--symbols with several symbols reads KuCoin's level-2 topics: drop --kucoin-book obu"
+        );
     }
     let threads = if a.compact { 1 } else { a.threads.unwrap_or(1) };
     let report_every = match a.report_every {

@@ -160,7 +160,7 @@ pub enum RunError {
     /// Several contracts with KuCoin futures' live gateway (one per process there), or
     /// more than the pipeline keeps.
     #[error(
-        "{0} symbols in one run: up to {max} are traded together, on the simulated exchange (paper), Binance or KuCoin spot; KuCoin futures' live gateway trades one contract per process",
+        "{0} symbols in one run: from 1 up to {max} are traded together",
         max = super::MAX_SYMBOLS
     )]
     Symbols(usize),
@@ -822,8 +822,7 @@ pub fn run<S: Source + Send>(
 /// apart as well as merged.
 ///
 /// # Errors
-/// As [`run`]; [`RunError::Symbols`] for several contracts with KuCoin futures'
-/// live gateway, or more than [`super::MAX_SYMBOLS`].
+/// As [`run`]; [`RunError::Symbols`] for none, or more than [`super::MAX_SYMBOLS`].
 pub fn run_symbols<S: Source + Send>(
     source: S,
     specs: &[SymbolSpec],
@@ -832,8 +831,7 @@ pub fn run_symbols<S: Source + Send>(
     cfg: &RunConfig,
 ) -> Result<RunReport, RunError> {
     let several = specs.len() > 1;
-    let live_one_only = cfg.live.as_ref().is_some_and(|l| !l.trades_several());
-    if specs.is_empty() || specs.len() > super::MAX_SYMBOLS || (several && live_one_only) {
+    if specs.is_empty() || specs.len() > super::MAX_SYMBOLS {
         return Err(RunError::Symbols(specs.len()));
     }
     let layout = validate(cfg)?;
@@ -873,15 +871,16 @@ pub fn run_symbols<S: Source + Send>(
             let signer: OrderSigner = signer.into();
             let mut traders = Vec::with_capacity(specs.len());
             for (k, spec) in specs.iter().enumerate() {
-                let started = link.for_symbol(spec).start().map_err(|e| {
+                let link = link.for_symbol(spec);
+                let signer = link.signer_of(&signer);
+                let started = link.start().map_err(|e| {
                     RunError::Gateway(if several {
                         format!("{}: {e}", spec.name)
                     } else {
                         e
                     })
                 })?;
-                let mut t =
-                    crate::gateway::trader::Trader::live(spec, strategy, signer.clone(), started);
+                let mut t = crate::gateway::trader::Trader::live(spec, strategy, signer, started);
                 if several {
                     // One account: no two symbols' client ids alike.
                     t.share_ids(k as u64, specs.len() as u64);

@@ -363,22 +363,31 @@ impl LinkConfig {
 impl LinkConfig {
     /// The same link for `spec` (a run of several symbols starts one per symbol: its
     /// own order connection and user data stream, events of other symbols ignored).
+    /// A KuCoin futures link gets terms of its own: each contract's leverage and
+    /// margin mode are settled at its start (the trader writes with
+    /// [`Self::signer_of`]).
     pub fn for_symbol(&self, spec: &SymbolSpec) -> Self {
         let mut c = self.clone();
         match &mut c {
             LinkConfig::Binance(b) => b.spec = spec.clone(),
-            LinkConfig::Kucoin(k) => k.spec = spec.clone(),
+            LinkConfig::Kucoin(k) => {
+                if k.spec.name != spec.name {
+                    k.terms = Default::default();
+                }
+                k.spec = spec.clone();
+            }
         }
         c
     }
 
-    /// Whether several symbols can each have a link of this venue in one process:
-    /// Binance's and KuCoin spot's; KuCoin futures' leverage and margin mode (the
-    /// terms its signer writes into every order) are one contract's.
-    pub fn trades_several(&self) -> bool {
-        match self {
-            LinkConfig::Binance(_) => true,
-            LinkConfig::Kucoin(k) => !k.spec.market.is_futures(),
+    /// The signer a trader on this link writes its orders with: `signer`, and for
+    /// KuCoin the futures terms this link settles (leverage, margin mode).
+    pub fn signer_of(&self, signer: &OrderSigner) -> OrderSigner {
+        match (self, signer) {
+            (LinkConfig::Kucoin(k), OrderSigner::Kucoin(s)) => {
+                OrderSigner::Kucoin(s.clone().with_terms(k.terms.clone()))
+            }
+            _ => signer.clone(),
         }
     }
 }

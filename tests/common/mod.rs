@@ -697,14 +697,16 @@ pub fn kucoin_futures_recording(symbol: &str) -> Option<(String, Vec<u8>)> {
     Some((contract, text))
 }
 
-/// The position a run's journal says its fills made, signed lots: each `FILLED`
-/// report's size, bought or sold as its order was journaled (a fill of no journaled
-/// order fails the test).
+/// The position a run's journal says its fills made on `spec`'s symbol, signed lots:
+/// each `FILLED` report's size, bought or sold as its order was journaled (a fill of
+/// no journaled order fails the test).
 pub fn journal_net_position(db: &rusqlite::Connection, spec: &minerva::core::SymbolSpec) -> i64 {
     let fills: Vec<(String, String)> = db
-        .prepare("SELECT client_id, qty FROM journal_reports WHERE report = 'FILLED'")
+        .prepare(
+            "SELECT client_id, qty FROM journal_reports WHERE report = 'FILLED' AND symbol = ?1",
+        )
         .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .query_map([spec.name.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
         .unwrap()
         .map(Result::unwrap)
         .collect();

@@ -1040,12 +1040,19 @@ impl Io {
             // A stop's end without an order change (cancelled by KuCoin, e.g. a
             // reduce-only stop once the position is closed) names no client id: the
             // open orders are asked how they stand.
+            // The topic is the account's: another contract's stop is not ours.
+            let field = |k: &str| {
+                msg.data.as_ref().and_then(|d| {
+                    sonic_rs::JsonValueTrait::get(d, k)
+                        .and_then(|t| sonic_rs::JsonValueTrait::as_str(t).map(str::to_string))
+                })
+            };
+            if field("symbol").is_some_and(|s| s != self.spec.name.as_str()) {
+                LinkStats::bump(&self.shared.counters.foreign_events);
+                return;
+            }
             LinkStats::bump(&self.shared.counters.other_events);
-            let cancelled = msg.data.as_ref().is_some_and(|d| {
-                sonic_rs::JsonValueTrait::get(d, "type")
-                    .and_then(|t| sonic_rs::JsonValueTrait::as_str(t))
-                    == Some("cancel")
-            });
+            let cancelled = field("type").as_deref() == Some("cancel");
             if cancelled {
                 for o in self.ledger.orders.values_mut().filter(|t| !t.done) {
                     o.unknown = true;
