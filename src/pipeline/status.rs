@@ -382,6 +382,7 @@ impl Publisher {
                     row.applied = b.stats.applied;
                     row.gaps = b.stats.gaps;
                     row.resyncs = b.stats.resyncs;
+                    row.crosses = b.stats.crosses;
                 }
                 if let Some(&(evaluations, ppm)) = parts.signal.and_then(|g| g.lines.get(k)) {
                     row.evaluations = evaluations;

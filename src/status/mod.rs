@@ -104,6 +104,9 @@ pub struct SymbolRow {
     pub gaps: u64,
     /// Resyncs.
     pub resyncs: u64,
+    /// Crossed books seen (each resyncs).
+    #[serde(default)]
+    pub crosses: u64,
     /// Net position, quantity.
     pub position: f64,
     /// Operations in flight.

@@ -429,7 +429,7 @@ const PER_SYMBOL_GAUGES: [&str; 6] = [
 /// The series of a run of several symbols with a sample per symbol.
 fn per_symbol(e: &mut Exposition, rows: &[crate::status::SymbolRow]) {
     type Row = crate::status::SymbolRow;
-    let families: [PerItem<Row>; 14] = [
+    let families: [PerItem<Row>; 15] = [
         (
             (
                 "minerva_book_in_sync",
@@ -467,6 +467,14 @@ fn per_symbol(e: &mut Exposition, rows: &[crate::status::SymbolRow]) {
                 "Book resyncs completed.",
             ),
             |y| Some(y.resyncs as f64),
+        ),
+        (
+            (
+                "minerva_crossed_books_total",
+                Kind::Counter,
+                "Crossed books seen (each resyncs).",
+            ),
+            |y| Some(y.crosses as f64),
         ),
         (
             (
