@@ -177,8 +177,9 @@ fn no_allocation_on_pipeline_threads_compact_and_threaded() {
     several_symbols(&strategy);
 }
 
-/// Three symbols of the KuCoin capture in one compact pipeline (`minerva run --symbols`):
-/// their books, oracles, traders and the limits across them allocate nothing either.
+/// Three symbols of the KuCoin capture in one compact pipeline (`minerva run --symbols`)
+/// with the live view: their books, oracles, traders, the limits across them and each
+/// symbol's posts to the view allocate nothing either.
 fn several_symbols(strategy: &minerva::strategy::Strategy) {
     let Some(data) = common::shared_data() else {
         return;
@@ -212,17 +213,36 @@ fn several_symbols(strategy: &minerva::strategy::Strategy) {
         frames: &frames,
         tags: &tags,
         next: 0,
-        slow: false,
+        slow: true,
     };
-    let r = minerva::pipeline::run_symbols(
-        source,
-        &specs,
-        strategy,
-        common::test_signer(),
-        &RunConfig::default(),
-    )
-    .unwrap();
+    let board = minerva::status::StatusBoard::new(std::time::Duration::from_millis(100));
+    let reader = {
+        let b = board.clone();
+        std::thread::spawn(move || {
+            minerva::core::mark_cold_thread();
+            let (mut seen, mut most) = (0, 0);
+            while let Ok(got) = b.wait_newer(seen, std::time::Duration::from_secs(5)) {
+                if let Some((v, s)) = got {
+                    seen = v;
+                    let live = s.symbols.iter().filter(|y| y.live).count()
+                        + s.details.iter().filter(|d| !d.book.bids.is_empty()).count();
+                    most = most.max(live);
+                }
+            }
+            most
+        })
+    };
+    let cfg = RunConfig {
+        status: Some((board.clone(), "replay".to_string())),
+        ..RunConfig::default()
+    };
+    let r = minerva::pipeline::run_symbols(source, &specs, strategy, common::test_signer(), &cfg)
+        .unwrap();
     let allocs = ALLOCS.load(Relaxed) - START.load(Relaxed);
+    drop(cfg);
+    board.close();
+    // The view saw every symbol live and the other two symbols' own ladders.
+    assert_eq!(reader.join().unwrap(), 3 + 2);
     eprintln!(
         "three symbols: {} frames, {} applied, {} evaluations, {} entries, {allocs} allocations on pipeline threads after warm-up",
         r.frames, r.book.applied, r.evaluations, r.trader.entries

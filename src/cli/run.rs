@@ -46,8 +46,8 @@ pub struct Args {
     /// max_capital_in_use taken across them, and the latency reported per symbol:
     /// --source replay:…, ws://… (minerva exchange), binance or kucoin (live: a link per
     /// symbol, one order connection and private stream each; KuCoin futures: each
-    /// contract's leverage and margin mode its own). The live view draws the first
-    /// symbol's panels and a line per symbol, the metrics a series per symbol.
+    /// contract's leverage and margin mode its own). The live view draws each
+    /// symbol's panels (↓/↑) and a line per symbol, the metrics a series per symbol.
     #[arg(long)]
     symbols: Option<String>,
     /// With a Binance feed: the diff depth stream read (default: the market's fastest,

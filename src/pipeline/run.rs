@@ -397,12 +397,13 @@ struct Mailbox {
 }
 
 impl Mailbox {
-    fn new(view: bool) -> Self {
+    /// A mailbox for a thread of a run of `symbols`, with a view slot if `view`.
+    fn new(view: bool, symbols: usize) -> Self {
         Self {
             posted: AtomicU64::new(0),
             done: AtomicBool::new(false),
             lat: Mutex::new(Latencies::default()),
-            slot: view.then(|| Mutex::new(Slot::new())),
+            slot: view.then(|| Mutex::new(Slot::new(symbols))),
             view_posted: AtomicU64::new(0),
         }
     }
@@ -927,7 +928,10 @@ pub fn run_symbols<S: Source + Send>(
         .status
         .as_ref()
         .map(|(_, source)| Publisher::new(specs, strategy, source, trading));
-    let mailboxes: Vec<Mailbox> = layout.iter().map(|_| Mailbox::new(view)).collect();
+    let mailboxes: Vec<Mailbox> = layout
+        .iter()
+        .map(|_| Mailbox::new(view, specs.len()))
+        .collect();
     let finished = AtomicBool::new(false);
     let t0 = Instant::now();
     let mut lanes: Vec<Lane<'_, S>> = layout
@@ -1010,7 +1014,7 @@ pub fn run_symbols<S: Source + Send>(
     let secs = t0.elapsed().as_secs_f64();
     if let (Some((board, _)), Some(p)) = (&cfg.status, publisher.as_mut()) {
         // The last snapshot: the stages as the run left them.
-        let mut slot = Slot::new();
+        let mut slot = Slot::new(specs.len());
         slot.fill(
             Some((feed.frames, feed.errors)),
             Some(&mut book),
@@ -1024,6 +1028,9 @@ pub fn run_symbols<S: Source + Send>(
         parts.signal = slot.signal.as_deref();
         parts.gateway = slot.gateway.as_deref();
         parts.traders = slot.traders.as_deref().map(|t| t.as_slice());
+        parts.book_more = &slot.book_more;
+        parts.signal_more = &slot.signal_more;
+        parts.gateway_more = &slot.gateway_more;
         for (k, r) in rings.iter().enumerate() {
             parts.ring_messages[k] = r.messages;
             parts.ring_stalls[k] = r.stalls;

@@ -48,6 +48,33 @@ pub(crate) struct BookPost {
     pub(crate) lines: ArrayVec<BookLine, MAX_SYMBOLS>,
 }
 
+impl BookPost {
+    fn new() -> Self {
+        Self {
+            stats: BookStats::default(),
+            live: false,
+            bids: ArrayVec::new(),
+            asks: ArrayVec::new(),
+            view: View::EMPTY,
+            lines: ArrayVec::new(),
+        }
+    }
+}
+
+impl SignalPost {
+    fn new() -> Self {
+        Self {
+            evaluations: 0,
+            intents: 0,
+            pressure_ppm: 500_000,
+            prints: Prints::empty(),
+            traded_base: 0,
+            traded: [0; TRADED_BINS],
+            lines: ArrayVec::new(),
+        }
+    }
+}
+
 /// One symbol's book at a glance.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct BookLine {
@@ -84,6 +111,10 @@ pub(crate) struct Slot {
     pub(crate) book: Option<Box<BookPost>>,
     pub(crate) signal: Option<Box<SignalPost>>,
     pub(crate) gateway: Option<Box<TraderStatus>>,
+    /// The other symbols' parts of a run of several (symbol `k` at `k - 1`).
+    pub(crate) book_more: Vec<BookPost>,
+    pub(crate) signal_more: Vec<SignalPost>,
+    pub(crate) gateway_more: Vec<TraderStatus>,
     /// Every symbol's trader at a glance (a run of several; empty for one).
     pub(crate) traders: Option<Box<ArrayVec<TraderLine, MAX_SYMBOLS>>>,
     /// Messages per ring (inbox side) and stalls (outbox side), where this thread
@@ -107,12 +138,20 @@ impl Slot {
             p.errors = errors;
         }
         if let (Some(b), Some(p)) = (book, self.book.as_deref_mut()) {
-            b.fill_status(p);
+            b.fill_status(p, &mut self.book_more);
         }
         if let (Some(g), Some(p)) = (signal, self.signal.as_deref_mut()) {
-            g.fill_status(p);
+            g.fill_status(p, &mut self.signal_more);
         }
         if let (Some(t), Some(p)) = (traders.and_then(|t| t.first()), self.gateway.as_deref_mut()) {
+            t.fill_status(p);
+        }
+        for (t, p) in traders
+            .unwrap_or_default()
+            .iter()
+            .skip(1)
+            .zip(self.gateway_more.iter_mut())
+        {
             t.fill_status(p);
         }
         if let (Some(all), Some(p)) = (traders, self.traders.as_deref_mut()) {
@@ -123,28 +162,18 @@ impl Slot {
         }
     }
 
-    /// Room for every stage's part (whichever this thread turns out to run).
-    pub(crate) fn new() -> Self {
+    /// Room for every stage's part of each of `symbols` (whichever stages this
+    /// thread turns out to run).
+    pub(crate) fn new(symbols: usize) -> Self {
+        let more = symbols.saturating_sub(1);
         Self {
             feed: Some(FeedPost::default()),
-            book: Some(Box::new(BookPost {
-                stats: BookStats::default(),
-                live: false,
-                bids: ArrayVec::new(),
-                asks: ArrayVec::new(),
-                view: View::EMPTY,
-                lines: ArrayVec::new(),
-            })),
-            signal: Some(Box::new(SignalPost {
-                evaluations: 0,
-                intents: 0,
-                pressure_ppm: 500_000,
-                prints: Prints::empty(),
-                traded_base: 0,
-                traded: [0; TRADED_BINS],
-                lines: ArrayVec::new(),
-            })),
+            book: Some(Box::new(BookPost::new())),
+            signal: Some(Box::new(SignalPost::new())),
             gateway: Some(Box::new(TraderStatus::default())),
+            book_more: (0..more).map(|_| BookPost::new()).collect(),
+            signal_more: (0..more).map(|_| SignalPost::new()).collect(),
+            gateway_more: (0..more).map(|_| TraderStatus::default()).collect(),
             traders: Some(Box::new(ArrayVec::new())),
             ring_messages: [None; 3],
             ring_stalls: [0; 3],
@@ -152,18 +181,19 @@ impl Slot {
     }
 }
 
-/// What the publisher needs beside the posts: names, grids, the oracle's rules, and
-/// the sparkline's history.
+/// What the publisher needs beside the posts: names, grids, each symbol's oracle
+/// rules and sparkline history.
 pub(crate) struct Publisher {
-    spec: SymbolSpec,
-    /// Every symbol's spec, in the feed's order (the first is `spec`).
+    /// Every symbol's spec, in the feed's order.
     specs: Vec<SymbolSpec>,
-    oracle: Oracle,
+    /// Each symbol's oracle (for the survey of its book).
+    oracles: Vec<Oracle>,
     long_at: f64,
     short_at: f64,
     source: String,
     trading: String,
-    prices: std::collections::VecDeque<f64>,
+    /// Each symbol's mid prices at the last snapshots.
+    prices: Vec<std::collections::VecDeque<f64>>,
     seq: u64,
 }
 
@@ -176,6 +206,10 @@ pub(crate) struct Parts<'a> {
     pub(crate) signal: Option<&'a SignalPost>,
     pub(crate) gateway: Option<&'a TraderStatus>,
     pub(crate) traders: Option<&'a [TraderLine]>,
+    /// The other symbols' parts (symbol `k` at `k - 1`).
+    pub(crate) book_more: &'a [BookPost],
+    pub(crate) signal_more: &'a [SignalPost],
+    pub(crate) gateway_more: &'a [TraderStatus],
     pub(crate) ring_messages: [u64; 3],
     pub(crate) ring_stalls: [u64; 3],
 }
@@ -188,132 +222,41 @@ impl Publisher {
         source: &str,
         trading: &str,
     ) -> Self {
-        let spec = &specs[0];
         Self {
-            spec: spec.clone(),
             specs: specs.to_vec(),
-            oracle: Oracle::new(strategy, spec),
+            oracles: specs.iter().map(|s| Oracle::new(strategy, s)).collect(),
             long_at: strategy.long_pressure_ppm as f64 / 1e6,
             short_at: strategy.short_pressure_ppm as f64 / 1e6,
             source: source.to_string(),
             trading: trading.to_string(),
-            prices: std::collections::VecDeque::with_capacity(PRICES),
+            prices: specs
+                .iter()
+                .map(|_| std::collections::VecDeque::with_capacity(PRICES))
+                .collect(),
             seq: 0,
         }
     }
 
     /// One snapshot from the parts and the merged latencies. Cold: allocates.
     pub(crate) fn compose(&mut self, parts: &Parts<'_>, lat: &Latencies, uptime_s: f64) -> Status {
-        let spec = &self.spec;
-        let px = |t: Ticks| spec.price.to_f64(t);
-        let qty = |l: Lots| spec.qty.to_f64(l);
-        let e8 = |v: i64| v as f64 / 1e8;
         self.seq += 1;
-        let mut s = Status {
-            symbol: spec.name.to_string(),
-            source: self.source.clone(),
-            trading: self.trading.clone(),
-            at_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
-            uptime_s,
-            seq: self.seq,
-            price_decimals: spec.price.decimals(),
-            qty_decimals: spec.qty.decimals(),
-            ..Status::default()
-        };
-        if let Some(b) = parts.book {
-            s.book = BookStatus {
-                live: b.live,
-                bids: b.bids.iter().map(|l| (px(l.price), qty(l.qty))).collect(),
-                asks: b.asks.iter().map(|l| (px(l.price), qty(l.qty))).collect(),
-            };
-            let c = &mut s.counters;
-            c.applied = b.stats.applied;
-            c.gaps = b.stats.gaps;
-            c.resyncs = b.stats.resyncs;
-            c.crosses = b.stats.crosses;
-            if let (Some(bid), Some(ask)) = (b.view.best_bid, b.view.best_ask) {
-                if self.prices.len() == PRICES {
-                    self.prices.pop_front();
-                }
-                self.prices.push_back((px(bid.price) + px(ask.price)) / 2.0);
-            }
-            let traded = |bin: i64| {
-                parts.signal.map_or(0, |sg| {
-                    usize::try_from(bin - sg.traded_base)
-                        .ok()
-                        .and_then(|k| sg.traded.get(k).copied())
-                        .unwrap_or(0)
-                })
-            };
-            if b.live {
-                let survey = self.oracle.survey(&b.view, traded);
-                s.bins = self.bins(&survey);
-            } else {
-                s.bins.long_at = self.long_at;
-                s.bins.short_at = self.short_at;
-            }
-        }
-        s.prices = self.prices.iter().copied().collect();
-        if let Some(sg) = parts.signal {
-            s.counters.evaluations = sg.evaluations;
-            s.counters.intents = sg.intents;
-            let p = &sg.prints;
-            let n = (p.pushed as usize).min(p.trades.len());
-            s.trades = (0..n)
-                .map(|k| p.trades[(p.pushed as usize - 1 - k) % p.trades.len()])
-                .map(|t| TradeRow {
-                    ms: t.ms,
-                    price: px(t.price),
-                    qty: qty(t.qty),
-                    buy: t.buy,
-                })
-                .collect();
-            s.last_intent = p.last_intent.map(|i| self.intent_row(&i));
-            if s.bins.bids.is_empty() {
-                s.bins.pressure = sg.pressure_ppm as f64 / 1e6;
-            }
-        }
+        let mut s = self.symbol_status(0, parts.book, parts.signal, parts.gateway, uptime_s);
         if let Some(f) = parts.feed {
             s.counters.frames = f.frames;
             s.counters.decode_errors = f.errors;
         }
-        if let Some(g) = parts.gateway {
-            s.counters.orders = g.stats.entries;
-            s.counters.fills = g.stats.entries_filled + g.stats.entries_partial;
-            s.operations = g
-                .ops
-                .iter()
-                .map(|o| OperationRow {
-                    id: o.op.id,
-                    side: side_name(o.op.intent.side).into(),
-                    phase: o.phase.into(),
-                    entry: px(o.op.intent.entry),
-                    take_profit: px(o.op.intent.take_profit),
-                    stop_loss: px(o.op.intent.stop_loss),
-                    qty: qty(o.op.qty),
-                    held: qty(o.held),
-                    pnl: e8(o.unrealised_e8),
-                    pnl_at_tp: e8(o.op.pnl_at_tp_e8),
-                    pnl_at_sl: e8(o.op.pnl_at_sl_e8),
-                })
-                .collect();
-            let r = &g.risk;
-            s.account = AccountStatus {
-                capital: e8(r.capital_e8),
-                realised: e8(r.realised_e8),
-                fees: e8(r.fees_e8),
-                unrealised: e8(g.unrealised_e8),
-                equity: e8(r.capital_e8 + r.realised_e8 + g.unrealised_e8),
-                position: qty(g.position),
-                in_flight: g.in_flight,
-                accepted: r.accepted,
-                refused: r.refused,
-                closed: r.closed,
-                killed: g.killed || r.killed_by_drawdown,
-            };
-        }
+        s.details = (1..self.specs.len())
+            .map(|k| {
+                self.symbol_status(
+                    k,
+                    parts.book_more.get(k - 1),
+                    parts.signal_more.get(k - 1),
+                    parts.gateway_more.get(k - 1),
+                    uptime_s,
+                )
+            })
+            .collect();
+        let e8 = |v: i64| v as f64 / 1e8;
         s.symbols = self.symbol_rows(parts);
         if let Some(ts) = parts.traders.filter(|t| t.len() > 1) {
             // The account is the run's: money and operations over every symbol.
@@ -359,6 +302,125 @@ impl Publisher {
         s
     }
 
+    /// Symbol `k`'s panels: its book, bins, sparkline, trades, operations, account
+    /// and counters, from its stages' parts. Cold: allocates.
+    fn symbol_status(
+        &mut self,
+        k: usize,
+        book: Option<&BookPost>,
+        signal: Option<&SignalPost>,
+        gateway: Option<&TraderStatus>,
+        uptime_s: f64,
+    ) -> Status {
+        let spec = &self.specs[k];
+        let px = |t: Ticks| spec.price.to_f64(t);
+        let qty = |l: Lots| spec.qty.to_f64(l);
+        let e8 = |v: i64| v as f64 / 1e8;
+        let mut s = Status {
+            symbol: spec.name.to_string(),
+            source: self.source.clone(),
+            trading: self.trading.clone(),
+            at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            uptime_s,
+            seq: self.seq,
+            price_decimals: spec.price.decimals(),
+            qty_decimals: spec.qty.decimals(),
+            ..Status::default()
+        };
+        if let Some(b) = book {
+            s.book = BookStatus {
+                live: b.live,
+                bids: b.bids.iter().map(|l| (px(l.price), qty(l.qty))).collect(),
+                asks: b.asks.iter().map(|l| (px(l.price), qty(l.qty))).collect(),
+            };
+            let c = &mut s.counters;
+            c.applied = b.stats.applied;
+            c.gaps = b.stats.gaps;
+            c.resyncs = b.stats.resyncs;
+            c.crosses = b.stats.crosses;
+            if let (Some(bid), Some(ask)) = (b.view.best_bid, b.view.best_ask) {
+                let prices = &mut self.prices[k];
+                if prices.len() == PRICES {
+                    prices.pop_front();
+                }
+                prices.push_back((px(bid.price) + px(ask.price)) / 2.0);
+            }
+            let traded = |bin: i64| {
+                signal.map_or(0, |sg| {
+                    usize::try_from(bin - sg.traded_base)
+                        .ok()
+                        .and_then(|k| sg.traded.get(k).copied())
+                        .unwrap_or(0)
+                })
+            };
+            if b.live {
+                let survey = self.oracles[k].survey(&b.view, traded);
+                s.bins = self.bins(k, &survey);
+            } else {
+                s.bins.long_at = self.long_at;
+                s.bins.short_at = self.short_at;
+            }
+        }
+        s.prices = self.prices[k].iter().copied().collect();
+        if let Some(sg) = signal {
+            s.counters.evaluations = sg.evaluations;
+            s.counters.intents = sg.intents;
+            let p = &sg.prints;
+            let n = (p.pushed as usize).min(p.trades.len());
+            s.trades = (0..n)
+                .map(|j| p.trades[(p.pushed as usize - 1 - j) % p.trades.len()])
+                .map(|t| TradeRow {
+                    ms: t.ms,
+                    price: px(t.price),
+                    qty: qty(t.qty),
+                    buy: t.buy,
+                })
+                .collect();
+            s.last_intent = p.last_intent.map(|i| self.intent_row(k, &i));
+            if s.bins.bids.is_empty() {
+                s.bins.pressure = sg.pressure_ppm as f64 / 1e6;
+            }
+        }
+        if let Some(g) = gateway {
+            s.counters.orders = g.stats.entries;
+            s.counters.fills = g.stats.entries_filled + g.stats.entries_partial;
+            s.operations = g
+                .ops
+                .iter()
+                .map(|o| OperationRow {
+                    id: o.op.id,
+                    side: side_name(o.op.intent.side).into(),
+                    phase: o.phase.into(),
+                    entry: px(o.op.intent.entry),
+                    take_profit: px(o.op.intent.take_profit),
+                    stop_loss: px(o.op.intent.stop_loss),
+                    qty: qty(o.op.qty),
+                    held: qty(o.held),
+                    pnl: e8(o.unrealised_e8),
+                    pnl_at_tp: e8(o.op.pnl_at_tp_e8),
+                    pnl_at_sl: e8(o.op.pnl_at_sl_e8),
+                })
+                .collect();
+            let r = &g.risk;
+            s.account = AccountStatus {
+                capital: e8(r.capital_e8),
+                realised: e8(r.realised_e8),
+                fees: e8(r.fees_e8),
+                unrealised: e8(g.unrealised_e8),
+                equity: e8(r.capital_e8 + r.realised_e8 + g.unrealised_e8),
+                position: qty(g.position),
+                in_flight: g.in_flight,
+                accepted: r.accepted,
+                refused: r.refused,
+                closed: r.closed,
+                killed: g.killed || r.killed_by_drawdown,
+            };
+        }
+        s
+    }
+
     /// A line per symbol of a run of several, from the stages' lines (a stage
     /// another thread has not posted yet leaves its columns at zero).
     fn symbol_rows(&self, parts: &Parts<'_>) -> Vec<SymbolRow> {
@@ -401,8 +463,8 @@ impl Publisher {
             .collect()
     }
 
-    fn bins(&self, v: &Survey) -> BinsStatus {
-        let spec = &self.spec;
+    fn bins(&self, k: usize, v: &Survey) -> BinsStatus {
+        let spec = &self.specs[k];
         let bin_ticks = v.bin_ticks.max(1);
         let q = |l: i64| spec.qty.to_f64(Lots(l));
         let side = |sv: &crate::signal::oracle::SideSurvey, up: bool| -> Vec<BinRow> {
@@ -436,8 +498,8 @@ impl Publisher {
         }
     }
 
-    fn intent_row(&self, i: &Intent) -> IntentRow {
-        let px = |t: Ticks| self.spec.price.to_f64(t);
+    fn intent_row(&self, k: usize, i: &Intent) -> IntentRow {
+        let px = |t: Ticks| self.specs[k].price.to_f64(t);
         IntentRow {
             side: side_name(i.side).into(),
             entry: px(i.entry),
@@ -466,11 +528,18 @@ impl Slot {
         for st in runs {
             match st {
                 Stage::Feed => parts.feed = self.feed.as_ref(),
-                Stage::Book => parts.book = self.book.as_deref(),
-                Stage::Signal => parts.signal = self.signal.as_deref(),
+                Stage::Book => {
+                    parts.book = self.book.as_deref();
+                    parts.book_more = &self.book_more;
+                }
+                Stage::Signal => {
+                    parts.signal = self.signal.as_deref();
+                    parts.signal_more = &self.signal_more;
+                }
                 Stage::Gateway => {
                     parts.gateway = self.gateway.as_deref();
                     parts.traders = self.traders.as_deref().map(|t| t.as_slice());
+                    parts.gateway_more = &self.gateway_more;
                 }
             }
         }

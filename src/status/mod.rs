@@ -81,6 +81,11 @@ pub struct Status {
     /// above show the first; the account sums them all). Empty for one symbol.
     #[serde(default)]
     pub symbols: Vec<SymbolRow>,
+    /// A run of several symbols: the other symbols' panels (book, bins, trades,
+    /// operations, account, their counters), in the feed's order after the first;
+    /// the run's latency and rings are the snapshot's own.
+    #[serde(default)]
+    pub details: Vec<Status>,
 }
 
 /// One symbol of a run of several: its book, oracle and trader at a glance.

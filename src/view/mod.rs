@@ -26,6 +26,8 @@ pub struct Screen {
     pub feeds: Vec<FeedView>,
     /// The feed shown.
     pub selected: usize,
+    /// In a run of several symbols, the symbol whose panels are shown (0: the first).
+    pub symbol: usize,
     /// Frozen: snapshots keep arriving but the picture does not change.
     pub paused: bool,
 }
@@ -71,6 +73,8 @@ pub fn draw(f: &mut Frame<'_>, screen: &Screen) {
             Span::styled("p", Style::new().add_modifier(Modifier::BOLD)),
             Span::raw(" pause  "),
             Span::styled("←/→ tab", Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw(" feed  "),
+            Span::styled("↑/↓", Style::new().add_modifier(Modifier::BOLD)),
             Span::raw(" symbol"),
             Span::raw(match feed.and_then(|f| f.ended.as_deref()) {
                 Some(why) => format!("   ── {why}"),
@@ -89,6 +93,8 @@ pub fn draw(f: &mut Frame<'_>, screen: &Screen) {
         );
         return;
     };
+    let shown = shown(s, screen.symbol);
+    let s = &*shown;
     let mid = Layout::default()
         .direction(Direction::Horizontal)
         .constraints([Constraint::Length(62), Constraint::Min(40)])
@@ -123,6 +129,23 @@ pub fn draw(f: &mut Frame<'_>, screen: &Screen) {
     counters(f, bottom[1], s);
 }
 
+/// The snapshot whose panels are drawn: the run's, or in a run of several symbols
+/// symbol `k`'s with the run's latency, rings and table of symbols.
+fn shown(s: &Status, k: usize) -> std::borrow::Cow<'_, Status> {
+    match k.checked_sub(1).and_then(|i| s.details.get(i)) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some(d) => {
+            let mut v = d.clone();
+            v.latency = s.latency.clone();
+            v.counters.rings = s.counters.rings.clone();
+            v.counters.frames = s.counters.frames;
+            v.counters.decode_errors = s.counters.decode_errors;
+            v.symbols = s.symbols.clone();
+            std::borrow::Cow::Owned(v)
+        }
+    }
+}
+
 fn header(screen: &Screen) -> Line<'static> {
     let n = screen.feeds.len();
     let feed = screen.feeds.get(screen.selected);
@@ -131,10 +154,23 @@ fn header(screen: &Screen) -> Line<'static> {
         Style::new().fg(Color::Black).bg(Color::Cyan),
     )];
     match feed.and_then(|f| f.status.as_deref()) {
-        Some(s) => spans.push(Span::raw(format!(
-            " {} · {} · {} · up {:.1} s · snapshot {} ",
-            s.symbol, s.source, s.trading, s.uptime_s, s.seq
-        ))),
+        Some(s) => {
+            let n = s.symbols.len();
+            let k = screen.symbol.min(n.saturating_sub(1));
+            let name = shown(s, screen.symbol).symbol.clone();
+            spans.push(Span::raw(format!(
+                " {name}{} · {} · {} · up {:.1} s · snapshot {} ",
+                if n > 1 {
+                    format!(" ({}/{n})", k + 1)
+                } else {
+                    String::new()
+                },
+                s.source,
+                s.trading,
+                s.uptime_s,
+                s.seq
+            )));
+        }
         None => spans.push(Span::raw(format!(
             " {} ",
             feed.map_or("no feed", |f| f.name.as_str())

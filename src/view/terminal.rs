@@ -110,6 +110,20 @@ fn screen_loop(feeds: &[Arc<Mutex<FeedView>>], quit_stops_run: bool) -> Result<(
                     screen.selected = (screen.selected + n - 1) % n;
                     screen.feeds = feeds.iter().map(|f| lock(f).clone()).collect();
                 }
+                // A run of several symbols: whose panels are drawn.
+                KeyCode::Down | KeyCode::Up | KeyCode::Char('j') | KeyCode::Char('k') => {
+                    let symbols = screen
+                        .feeds
+                        .get(screen.selected)
+                        .and_then(|f| f.status.as_deref())
+                        .map_or(1, |s| s.symbols.len().max(1));
+                    let down = matches!(k.code, KeyCode::Down | KeyCode::Char('j'));
+                    screen.symbol = if down {
+                        (screen.symbol + 1) % symbols
+                    } else {
+                        (screen.symbol + symbols - 1) % symbols
+                    };
+                }
                 _ => {}
             }
         }

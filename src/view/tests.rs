@@ -102,8 +102,8 @@ fn the_ladder_shows_the_walls_the_void_and_the_counters_of_a_known_book() {
             status: Some(std::sync::Arc::new(status)),
             ended: None,
         }],
-        selected: 0,
         paused: true,
+        ..Screen::default()
     };
     let lines = rendered(&screen, 140, 60);
     let text = lines.join("\n");
@@ -137,8 +137,7 @@ fn a_feed_without_a_snapshot_says_why() {
             status: None,
             ended: Some("/tmp/x.sock: No such file or directory".into()),
         }],
-        selected: 0,
-        paused: false,
+        ..Screen::default()
     };
     let text = rendered(&screen, 100, 30).join("\n");
     assert!(text.contains("No such file or directory"), "{text}");
@@ -211,7 +210,10 @@ fn a_run_of_several_symbols_shows_a_line_per_symbol() {
             ..Default::default()
         },
     });
-    let mut slot = crate::pipeline::status::Slot::new();
+    let mut slot = crate::pipeline::status::Slot::new(2);
+    // ETHUSDT's own panels: its ladder.
+    slot.book_more[0].live = true;
+    slot.book_more[0].bids.push(lv(260_012, 1));
     let signal = slot.signal.as_deref_mut().unwrap();
     signal.lines.push((120, 250_000));
     signal.lines.push((80, 900_000));
@@ -231,6 +233,8 @@ fn a_run_of_several_symbols_shows_a_line_per_symbol() {
         book: Some(&book),
         signal: slot.signal.as_deref(),
         traders: Some(&traders),
+        book_more: &slot.book_more,
+        signal_more: &slot.signal_more,
         ..Parts::default()
     };
     let status = p.compose(&parts, &Default::default(), 2.0);
@@ -251,7 +255,12 @@ fn a_run_of_several_symbols_shows_a_line_per_symbol() {
     assert_eq!(status.account.realised, 1.25);
     assert_eq!(status.account.in_flight, 3);
     assert_eq!(status.account.accepted, 6);
-    let screen = Screen {
+    // The second symbol's panels, on its own grid.
+    assert_eq!(status.details.len(), 1);
+    let eth = &status.details[0];
+    assert_eq!(eth.symbol, "ETHUSDT");
+    assert_eq!(eth.book.bids, vec![(2600.12, 0.001)]);
+    let mut screen = Screen {
         feeds: vec![FeedView {
             name: "run".into(),
             status: Some(std::sync::Arc::new(status)),
@@ -283,4 +292,10 @@ fn a_run_of_several_symbols_shows_a_line_per_symbol() {
         row("BTCUSDT").contains("60000.1") && row("BTCUSDT").contains("+1.50"),
         "{text}"
     );
+    // ↓: the second symbol's panels, the table of symbols still under them.
+    screen.symbol = 1;
+    let text = rendered(&screen, 140, 50).join("\n");
+    assert!(text.contains("ETHUSDT (2/2)"), "{text}");
+    assert!(text.contains("the panels above show ETHUSDT"), "{text}");
+    assert!(text.contains("2600.12"), "{text}");
 }

@@ -191,18 +191,20 @@ impl BookStage {
 
 impl BookStage {
     /// Copies what the live view shows: counters, sync state, the nearest levels and
-    /// a full view (tops included) of the book now. Cold: the publisher asks a few
-    /// times a second; no allocation (the slot is preallocated).
+    /// a full view (tops included) of the book now — the first symbol's into `out`,
+    /// symbol `k`'s into `more[k - 1]`. Cold: the publisher asks a few times a second;
+    /// no allocation (the slots are preallocated).
     #[cold]
-    pub(crate) fn fill_status(&mut self, out: &mut crate::pipeline::status::BookPost) {
-        out.stats = self.book.stats();
-        out.live = self.book.state() == SyncState::Live;
-        out.bids.clear();
-        out.asks.clear();
-        self.book.for_each_bid(|l| out.bids.try_push(l).is_ok());
-        self.book.for_each_ask(|l| out.asks.try_push(l).is_ok());
-        let (bt, bins, limit) = self.shape;
-        self.book.fill_view(bt, bins, limit, &mut out.view);
+    pub(crate) fn fill_status(
+        &mut self,
+        out: &mut crate::pipeline::status::BookPost,
+        more: &mut [crate::pipeline::status::BookPost],
+    ) {
+        let shape = self.shape;
+        fill_post(&mut self.book, shape, out);
+        for (b, post) in self.others.iter_mut().zip(more.iter_mut()) {
+            fill_post(b, shape, post);
+        }
         out.lines.clear();
         if !self.others.is_empty() {
             let line = |b: &Book| crate::pipeline::status::BookLine {
@@ -215,6 +217,21 @@ impl BookStage {
             out.lines.extend(self.others.iter().map(line));
         }
     }
+}
+
+/// One book's part of the live view. Cold; no allocation.
+fn fill_post(
+    book: &mut Book,
+    (bt, bins, limit): (i64, usize, u32),
+    out: &mut crate::pipeline::status::BookPost,
+) {
+    out.stats = book.stats();
+    out.live = book.state() == SyncState::Live;
+    out.bids.clear();
+    out.asks.clear();
+    book.for_each_bid(|l| out.bids.try_push(l).is_ok());
+    book.for_each_ask(|l| out.asks.try_push(l).is_ok());
+    book.fill_view(bt, bins, limit, &mut out.view);
 }
 
 /// Symbols one pipeline trades at most (the book stage's live flags are one 64-bit

@@ -27,8 +27,8 @@ pub struct SignalStage {
     pub missing_views: u64,
     /// What it passes on to the gateway besides intents.
     relay: Relay,
-    /// The last trades and intent (of the first symbol), kept only for the live view.
-    prints: Option<Box<Prints>>,
+    /// Each symbol's last trades and intent for the live view (empty: no view).
+    prints: Vec<Prints>,
 }
 
 /// One symbol's signal.
@@ -39,6 +39,8 @@ struct SignalLane {
     clock: crate::core::ExchangeClock,
     /// This symbol's frame → decision (a run of several symbols).
     tick_to_decision: crate::telemetry::Latency,
+    /// Intents this symbol's oracle proposed.
+    intents: u64,
 }
 
 /// The last trades and the last intent (the live view's), in a fixed ring.
@@ -74,6 +76,7 @@ impl SignalStage {
                 ),
                 clock: crate::core::ExchangeClock::default(),
                 tick_to_decision: crate::telemetry::Latency::off("tick_to_decision"),
+                intents: 0,
             })
             .collect();
         Self {
@@ -84,7 +87,7 @@ impl SignalStage {
             intents: 0,
             missing_views: 0,
             relay: Relay::Market,
-            prints: None,
+            prints: Vec::new(),
         }
     }
 
@@ -102,23 +105,52 @@ impl SignalStage {
         self.lanes.get(k).map(|l| &l.tick_to_decision)
     }
 
-    /// Keeps the last trades and intent for the live view (a fixed ring, a few
-    /// stores per trade).
+    /// Keeps each symbol's last trades and intent for the live view (a fixed ring per
+    /// symbol, a few stores per trade). Cold: allocates them.
     pub fn keep_prints(&mut self) {
-        self.prints = Some(Box::new(Prints::empty()));
+        self.prints = self.lanes.iter().map(|_| Prints::empty()).collect();
     }
 
     /// Copies what the live view shows: counters, pressure, the last trades and
-    /// intent, and the traded volume of the bins around the last trade. Cold; no
-    /// allocation.
+    /// intent, and the traded volume of the bins around the last trade — of the first
+    /// symbol into `out`, of symbol `k` into `more[k - 1]`. Cold; no allocation.
     #[cold]
-    pub(crate) fn fill_status(&self, out: &mut crate::pipeline::status::SignalPost) {
+    pub(crate) fn fill_status(
+        &self,
+        out: &mut crate::pipeline::status::SignalPost,
+        more: &mut [crate::pipeline::status::SignalPost],
+    ) {
+        self.fill_lane(0, out);
         out.evaluations = self.evaluations;
         out.intents = self.intents;
-        let lane = &self.lanes[0];
+        out.lines.clear();
+        if self.lanes.len() > 1 {
+            // Evaluations per symbol are the count of its tick-to-decision series
+            // (recorded for a run of several).
+            out.lines.extend(self.lanes.iter().map(|l| {
+                (
+                    l.tick_to_decision.histogram().len(),
+                    l.oracle.last_pressure_ppm(),
+                )
+            }));
+        }
+        for (k, post) in more.iter_mut().enumerate() {
+            self.fill_lane(k + 1, post);
+            if let Some(lane) = self.lanes.get(k + 1) {
+                post.evaluations = lane.tick_to_decision.histogram().len();
+                post.intents = lane.intents;
+            }
+        }
+    }
+
+    /// Symbol `k`'s pressure, last trades and intent, and traded volume. Cold.
+    fn fill_lane(&self, k: usize, out: &mut crate::pipeline::status::SignalPost) {
+        let Some(lane) = self.lanes.get(k) else {
+            return;
+        };
         out.pressure_ppm = lane.oracle.last_pressure_ppm();
-        if let Some(p) = &self.prints {
-            out.prints = (**p).clone();
+        if let Some(p) = self.prints.get(k) {
+            out.prints = p.clone();
         }
         let last = out
             .prints
@@ -130,17 +162,6 @@ impl SignalStage {
         out.traded_base = centre - half;
         for (k, v) in out.traded.iter_mut().enumerate() {
             *v = lane.profile.total_in_bin(out.traded_base + k as i64);
-        }
-        out.lines.clear();
-        if self.lanes.len() > 1 {
-            // Evaluations per symbol are the count of its tick-to-decision series
-            // (recorded for a run of several).
-            out.lines.extend(self.lanes.iter().map(|l| {
-                (
-                    l.tick_to_decision.histogram().len(),
-                    l.oracle.last_pressure_ppm(),
-                )
-            }));
         }
     }
 
@@ -176,8 +197,8 @@ impl SignalStage {
                 return Ok(());
             };
             let event_ms = lane.clock.on_event(ev);
-            // The live view lists the first symbol's trades.
-            let prints = self.prints.as_deref_mut().filter(|_| ev.symbol.0 == 0);
+            // The live view lists each symbol's last trades.
+            let prints = self.prints.get_mut(ev.symbol.0 as usize);
             match &ev.body {
                 EventBody::Trade(t) => {
                     lane.profile
@@ -264,7 +285,10 @@ impl SignalStage {
         }
         if let Some((intent, event_ms, symbol)) = decided {
             self.intents += 1;
-            if let Some(p) = self.prints.as_deref_mut() {
+            if let Some(lane) = self.lanes.get_mut(symbol.0 as usize) {
+                lane.intents += 1;
+            }
+            if let Some(p) = self.prints.get_mut(symbol.0 as usize) {
                 p.last_intent = Some(intent);
             }
             out.push(Stamped {
