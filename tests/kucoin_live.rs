@@ -1118,7 +1118,7 @@ fn no_kucoin_fill_is_lost_or_booked_twice_under_faults() {
 /// refuses a new token) the link says it does not hear the account (the
 /// trader holds new entries on that), and an order sent meanwhile is polled: its
 /// fill is forwarded once, the position is the venue's, and the session comes back.
-/// (The venue ends the session every 1,000 messages, about 5 s here, for 2 s.)
+/// (The venue ends the session every 1,000 messages, about 5 s here, for 3 s.)
 #[test]
 fn a_fill_made_while_the_private_session_is_down_is_learnt_by_polling() {
     use minerva::core::{ClientId, NewOrder, OrderCmd, OrderKind, OrderRequest, OrderSide, Report};
@@ -1126,7 +1126,7 @@ fn a_fill_made_while_the_private_session_is_down_is_learnt_by_polling() {
     use minerva::venues::OrderSigner;
     let Some(files) = files() else { return };
     let faults = Faults {
-        user_outage: Some((1_000, 2_000)),
+        user_outage: Some((1_000, 3_000)),
         ..Faults::default()
     };
     let v = venue(files, faults, Some(1.0));

@@ -331,11 +331,12 @@ fn orders_fill_on_the_local_exchange_and_come_back_on_the_user_stream() {
 
 #[test]
 fn new_entries_wait_while_the_user_stream_is_down_and_fills_are_polled() {
-    // Every 40,000 published messages (2–3 s here) the user data stream ends and no
-    // listen key is given for 1 s (the market streams go on): entries must wait,
-    // orders resting meanwhile are polled, no fill is lost or booked twice.
+    // Every 30,000 published messages (1.5–2.5 s here) the user data stream ends and
+    // no listen key is given for 0.6 s (the market streams go on): entries must wait,
+    // orders resting meanwhile are polled, no fill is lost or booked twice. (The
+    // link's backoff brings the stream back 0.75 s after the drop, before the next.)
     let faults = Faults {
-        user_outage: Some((40_000, 1_000)),
+        user_outage: Some((30_000, 600)),
         ..Faults::default()
     };
     let (r, venue) = trade(faults);
