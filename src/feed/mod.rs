@@ -6,7 +6,7 @@
 
 pub mod snapshots;
 
-pub use snapshots::SnapshotSchedule;
+pub use snapshots::{Settled, SnapshotSchedule};
 
 use crate::core::SymbolId;
 use crate::core::clock::now_ns;

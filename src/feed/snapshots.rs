@@ -123,6 +123,43 @@ impl SnapshotSchedule {
     pub fn at_least(&mut self, k: usize, wait: Duration) {
         self.retry[k].0.at_least(wait);
     }
+
+    /// The symbol whose snapshot the source fetches now, before reading on: one
+    /// symbol's as soon as it is needed, else the first due.
+    pub fn next(&self, now: Instant) -> Option<usize> {
+        if self.several() {
+            self.due(now)
+        } else {
+            self.pending().then_some(0)
+        }
+    }
+
+    /// Symbol `k`'s fetch (from [`Self::next`]) succeeded (`ok`) or not, `now`: what
+    /// the source does next.
+    pub fn settle(&mut self, k: usize, ok: bool, now: Instant) -> Settled {
+        if ok {
+            self.fetched(k, now);
+            Settled::Fetched
+        } else if self.several() {
+            // Read the stream meanwhile: the other symbols' books go on.
+            self.failed(k);
+            Settled::ReadOn
+        } else {
+            Settled::BackOff
+        }
+    }
+}
+
+/// What a live source does after a snapshot fetch ([`SnapshotSchedule::settle`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Hand the snapshot on (as the symbol's frame).
+    Fetched,
+    /// It failed; the stream is read meanwhile (several symbols).
+    ReadOn,
+    /// It failed; the only book cannot go live without it: wait the source's backoff
+    /// and try again.
+    BackOff,
 }
 
 #[cfg(test)]
@@ -165,5 +202,36 @@ mod tests {
         assert!(!s.take_requests(), "taken once");
         assert_eq!(s.due(t0 + ms(1)), None);
         assert_eq!(s.due(t0 + ms(350)), Some(1));
+    }
+
+    /// One symbol's source fetches at once and backs off on a failure; a source of
+    /// several reads on after one symbol's failure and fetches the next one due.
+    #[test]
+    fn next_and_settle_say_what_the_source_does() {
+        let now = Instant::now();
+        let mut one = SnapshotSchedule::new(1, 7);
+        assert_eq!(one.next(now), None);
+        one.need_all();
+        assert_eq!(one.next(now), Some(0));
+        assert_eq!(one.settle(0, false, now), Settled::BackOff);
+        assert_eq!(
+            one.next(now),
+            Some(0),
+            "still needed: asked again after the wait"
+        );
+        assert_eq!(one.settle(0, true, now), Settled::Fetched);
+        assert_eq!(one.next(now), None);
+        let mut two = SnapshotSchedule::new(2, 7);
+        two.need_all();
+        assert_eq!(two.next(now), Some(0));
+        assert_eq!(two.settle(0, false, now), Settled::ReadOn);
+        assert_eq!(
+            two.next(now),
+            Some(1),
+            "the other symbol, while 0 waits its backoff"
+        );
+        assert_eq!(two.settle(1, true, now), Settled::Fetched);
+        assert_eq!(two.next(now), None);
+        assert_eq!(two.next(now + Duration::from_secs(60)), Some(0));
     }
 }

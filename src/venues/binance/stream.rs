@@ -21,7 +21,7 @@ use super::endpoints::{self, Hosts, Rest};
 use super::limits;
 use super::wire::peek;
 use crate::core::Market;
-use crate::feed::{Frame, LiveStats, SnapshotSchedule, Source};
+use crate::feed::{Frame, LiveStats, Settled, SnapshotSchedule, Source};
 use crate::net::backoff::Backoff;
 use crate::net::{http as rest, tls};
 
@@ -611,25 +611,18 @@ impl Source for LiveSource {
                 continue;
             }
             self.snapshots.take_requests();
-            if self.snapshots.several() {
-                let now = Instant::now();
-                if let Some(k) = self.snapshots.due(now) {
-                    if self.fetch_snapshot(k) {
-                        self.snapshots.fetched(k, now);
-                        return Some(Frame::now(&self.snapshot).of_symbol(k));
+            if let Some(k) = self.snapshots.next(Instant::now()) {
+                let ok = self.fetch_snapshot(k);
+                match self.snapshots.settle(k, ok, Instant::now()) {
+                    Settled::Fetched => return Some(Frame::now(&self.snapshot).of_symbol(k)),
+                    Settled::ReadOn => {}
+                    Settled::BackOff => {
+                        if !self.backoff.wait(&self.stop) {
+                            return None;
+                        }
+                        continue;
                     }
-                    // Read the stream meanwhile: the other symbols' books go on.
-                    self.snapshots.failed(k);
                 }
-            } else if self.snapshots.pending() {
-                if self.fetch_snapshot(0) {
-                    self.snapshots.fetched(0, Instant::now());
-                    return Some(Frame::now(&self.snapshot));
-                }
-                if !self.backoff.wait(&self.stop) {
-                    return None;
-                }
-                continue;
             }
             // The session's age, every few thousand frames (a clock read each).
             if let Some(limit) = self.cfg.rotate_after {

@@ -22,7 +22,7 @@ use super::keys::KucoinKeys;
 use super::session::{self, Control, OpenError};
 use super::sign::{self, Signer};
 use crate::core::{Market, SymbolSpec};
-use crate::feed::{Frame, LiveStats, SnapshotSchedule, Source};
+use crate::feed::{Frame, LiveStats, Settled, SnapshotSchedule, Source};
 use crate::net::backoff::Backoff;
 use crate::net::http as rest;
 use crate::net::ws::{Wire, WireError};
@@ -618,25 +618,18 @@ impl Source for KucoinSource {
                 self.drop_session();
                 continue;
             }
-            if self.snapshots.several() {
-                let now = Instant::now();
-                if let Some(k) = self.snapshots.due(now) {
-                    if self.fetch_snapshot(k) {
-                        self.snapshots.fetched(k, now);
-                        return Some(Frame::now(&self.snapshot).of_symbol(k));
+            if let Some(k) = self.snapshots.next(Instant::now()) {
+                let ok = self.fetch_snapshot(k);
+                match self.snapshots.settle(k, ok, Instant::now()) {
+                    Settled::Fetched => return Some(Frame::now(&self.snapshot).of_symbol(k)),
+                    Settled::ReadOn => {}
+                    Settled::BackOff => {
+                        if !self.backoff.wait(&self.stop) {
+                            return None;
+                        }
+                        continue;
                     }
-                    // Read the stream meanwhile: the other symbols' books go on.
-                    self.snapshots.failed(k);
                 }
-            } else if self.snapshots.pending() {
-                if self.fetch_snapshot(0) {
-                    self.snapshots.fetched(0, Instant::now());
-                    return Some(Frame::now(&self.snapshot));
-                }
-                if !self.backoff.wait(&self.stop) {
-                    return None;
-                }
-                continue;
             }
             if let Some(f) = self.held.pop_front() {
                 self.out = f;
