@@ -226,32 +226,45 @@ pub fn render_status(s: Option<&Status>) -> String {
         &sym,
         s.uptime_s,
     );
+    let c = &s.counters;
+    let a = &s.account;
+    // The book, oracle and trader series: a sample per symbol (one symbol's from the
+    // run's own panels).
     if several {
         per_symbol(&mut e, &s.symbols);
-    } else {
-        e.one(
-            "minerva_book_in_sync",
-            Kind::Gauge,
-            "1 when the book is in sync with the stream.",
-            &sym,
-            f64::from(u8::from(s.book.live)),
+        e.per(
+            (
+                "minerva_pressure",
+                Kind::Gauge,
+                "The oracle's last ask share of the counted depth, 0-1.",
+            ),
+            &[],
+            "symbol",
+            &s.symbols,
+            |y| y.symbol.as_str(),
+            |y| Some(y.pressure),
         );
-        if let Some(&(p, _)) = s.book.bids.first() {
-            e.one("minerva_best_bid", Kind::Gauge, "Best bid price.", &sym, p);
-        }
-        if let Some(&(p, _)) = s.book.asks.first() {
-            e.one("minerva_best_ask", Kind::Gauge, "Best ask price.", &sym, p);
-        }
+    } else {
+        let one = crate::status::SymbolRow {
+            symbol: s.symbol.clone(),
+            live: s.book.live,
+            bid: s.book.bids.first().map(|b| b.0),
+            ask: s.book.asks.first().map(|a| a.0),
+            pressure: s.bins.pressure,
+            evaluations: c.evaluations,
+            applied: c.applied,
+            gaps: c.gaps,
+            resyncs: c.resyncs,
+            crosses: c.crosses,
+            position: a.position,
+            in_flight: a.in_flight,
+            accepted: a.accepted,
+            refused: a.refused,
+            realised: a.realised,
+            unrealised: a.unrealised,
+        };
+        per_symbol(&mut e, std::slice::from_ref(&one));
     }
-    let c = &s.counters;
-    // Counters a run of several gives per symbol instead.
-    let per_symbol_counters = [
-        "minerva_depth_applied_total",
-        "minerva_gaps_total",
-        "minerva_resyncs_total",
-        "minerva_crossed_books_total",
-        "minerva_evaluations_total",
-    ];
     for (name, help, v) in [
         (
             "minerva_frames_total",
@@ -264,31 +277,6 @@ pub fn render_status(s: Option<&Status>) -> String {
             c.decode_errors,
         ),
         (
-            "minerva_depth_applied_total",
-            "Depth events applied to the book.",
-            c.applied,
-        ),
-        (
-            "minerva_gaps_total",
-            "Sequence gaps found in the depth stream.",
-            c.gaps,
-        ),
-        (
-            "minerva_resyncs_total",
-            "Book resyncs completed.",
-            c.resyncs,
-        ),
-        (
-            "minerva_crossed_books_total",
-            "Crossed books seen (each resyncs).",
-            c.crosses,
-        ),
-        (
-            "minerva_evaluations_total",
-            "Oracle evaluations.",
-            c.evaluations,
-        ),
-        (
             "minerva_intents_total",
             "Operations the oracle proposed.",
             c.intents,
@@ -296,9 +284,7 @@ pub fn render_status(s: Option<&Status>) -> String {
         ("minerva_orders_total", "Entry orders sent.", c.orders),
         ("minerva_fills_total", "Fills of our orders.", c.fills),
     ] {
-        if !(several && per_symbol_counters.contains(&name)) {
-            e.one(name, Kind::Counter, help, &sym, v as f64);
-        }
+        e.one(name, Kind::Counter, help, &sym, v as f64);
     }
     type Ring = crate::status::RingRow;
     let rings: [PerItem<Ring>; 2] = [
@@ -358,78 +344,35 @@ pub fn render_status(s: Option<&Status>) -> String {
         );
         e.sample("minerva_latency_seconds_count", &lab, l.count as f64);
     }
-    let a = &s.account;
     for (name, help, v) in [
         (
             "minerva_equity",
             "Capital + realised + unrealised PnL, quote.",
             a.equity,
         ),
-        (
-            "minerva_realised_pnl",
-            "Realised PnL net of fees, quote.",
-            a.realised,
-        ),
-        (
-            "minerva_unrealised_pnl",
-            "Unrealised PnL of open positions, quote.",
-            a.unrealised,
-        ),
         ("minerva_fees_paid", "Fees paid, quote.", a.fees),
-        ("minerva_position", "Net position, quantity.", a.position),
-        (
-            "minerva_operations_in_flight",
-            "Operations in flight.",
-            a.in_flight as f64,
-        ),
         (
             "minerva_kill_switch",
             "1 when the kill switch is on.",
             f64::from(u8::from(a.killed)),
         ),
     ] {
-        if !(several && PER_SYMBOL_GAUGES.contains(&name)) {
-            e.one(name, Kind::Gauge, help, &sym, v);
-        }
+        e.one(name, Kind::Gauge, help, &sym, v);
     }
-    for (name, help, v) in [
-        (
-            "minerva_operations_accepted_total",
-            "Operations the risk manager accepted.",
-            a.accepted,
-        ),
-        (
-            "minerva_operations_refused_total",
-            "Operations the risk manager refused.",
-            a.refused,
-        ),
-        (
-            "minerva_operations_closed_total",
-            "Operations closed.",
-            a.closed,
-        ),
-    ] {
-        if !(several && PER_SYMBOL_GAUGES.contains(&name)) {
-            e.one(name, Kind::Counter, help, &sym, v as f64);
-        }
-    }
+    e.one(
+        "minerva_operations_closed_total",
+        Kind::Counter,
+        "Operations closed.",
+        &sym,
+        a.closed as f64,
+    );
     e.finish()
 }
 
-/// The account's series a run of several gives per symbol (the others are the run's).
-const PER_SYMBOL_GAUGES: [&str; 6] = [
-    "minerva_realised_pnl",
-    "minerva_unrealised_pnl",
-    "minerva_position",
-    "minerva_operations_in_flight",
-    "minerva_operations_accepted_total",
-    "minerva_operations_refused_total",
-];
-
-/// The series of a run of several symbols with a sample per symbol.
+/// The book, oracle and trader series, a sample per symbol.
 fn per_symbol(e: &mut Exposition, rows: &[crate::status::SymbolRow]) {
     type Row = crate::status::SymbolRow;
-    let families: [PerItem<Row>; 15] = [
+    let families: [PerItem<Row>; 14] = [
         (
             (
                 "minerva_book_in_sync",
@@ -483,14 +426,6 @@ fn per_symbol(e: &mut Exposition, rows: &[crate::status::SymbolRow]) {
                 "Oracle evaluations.",
             ),
             |y| Some(y.evaluations as f64),
-        ),
-        (
-            (
-                "minerva_pressure",
-                Kind::Gauge,
-                "The oracle's last ask share of the counted depth, 0-1.",
-            ),
-            |y| Some(y.pressure),
         ),
         (
             ("minerva_position", Kind::Gauge, "Net position, quantity."),
