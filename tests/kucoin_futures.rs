@@ -78,6 +78,24 @@ fn venue(files: Vec<PathBuf>, speed: Option<f64>) -> LocalKucoin {
     .unwrap()
 }
 
+/// [`venue`] charging no fees (the pipeline tests' PnL is the prices' alone).
+fn fee_free_venue(files: Vec<PathBuf>, speed: Option<f64>) -> LocalKucoin {
+    LocalKucoin::start(Config {
+        files,
+        replay: ReplayOptions::default(),
+        speed,
+        addr: "127.0.0.1:0".parse().unwrap(),
+        faults: Faults::default(),
+        keys: Arc::new(KucoinKeys::paper()),
+        limits: Limits::default(),
+        trading: minerva::local_exchange::TradingConfig {
+            fees: Some((0, 0)),
+            ..Default::default()
+        },
+    })
+    .unwrap()
+}
+
 /// The contract's best bid and ask on the venue's public top 20 (futures: numbers).
 fn top_of_book(rest: &str, contract: &str, spec: &minerva::core::SymbolSpec) -> (i64, i64) {
     let body = minerva::net::http::get(
@@ -326,20 +344,7 @@ fn the_pipeline_trades_the_contract_through_the_order_link() {
     let Some((contract, file)) = recording("pipeline") else {
         return;
     };
-    let v = LocalKucoin::start(Config {
-        files: vec![file.clone()],
-        replay: ReplayOptions::default(),
-        speed: Some(3.0),
-        addr: "127.0.0.1:0".parse().unwrap(),
-        faults: Faults::default(),
-        keys: Arc::new(KucoinKeys::paper()),
-        limits: Limits::default(),
-        trading: minerva::local_exchange::TradingConfig {
-            fees: Some((0, 0)),
-            ..Default::default()
-        },
-    })
-    .unwrap();
+    let v = fee_free_venue(vec![file.clone()], Some(3.0));
     let rest = format!("http://{}", v.local_addr());
     let feed = FeedConfig::new(&rest, Market::UsdM, &contract);
     let spec = feed.fetch_spec().unwrap();
@@ -529,20 +534,7 @@ fn two_contracts_trade_live_with_a_link_each() {
         common::thread_id()
     ));
     std::fs::write(&file, format!("{list}\n{}\n", lines.join("\n"))).unwrap();
-    let v = LocalKucoin::start(Config {
-        files: vec![file.clone()],
-        replay: ReplayOptions::default(),
-        speed: Some(3.0),
-        addr: "127.0.0.1:0".parse().unwrap(),
-        faults: Faults::default(),
-        keys: Arc::new(KucoinKeys::paper()),
-        limits: Limits::default(),
-        trading: minerva::local_exchange::TradingConfig {
-            fees: Some((0, 0)),
-            ..Default::default()
-        },
-    })
-    .unwrap();
+    let v = fee_free_venue(vec![file.clone()], Some(3.0));
     let journal = std::env::temp_dir().join(format!(
         "minerva-kucoin-two-contracts-{}-{}.db",
         std::process::id(),

@@ -830,6 +830,29 @@ fn top_of_book(rest: &str, spec: &minerva::core::SymbolSpec) -> (i64, i64) {
     (px("bids"), px("asks"))
 }
 
+/// Minerva's KuCoin spot order link on the venue at `rest` (0.1 % fees each way),
+/// its clock synced every `time_sync_s` seconds.
+fn spot_link(
+    rest: &str,
+    spec: &minerva::core::SymbolSpec,
+    keys: &Arc<KucoinKeys>,
+    time_sync_s: u64,
+) -> minerva::venues::LiveLink {
+    minerva::venues::LinkConfig::Kucoin(minerva::venues::kucoin::link::LinkConfig {
+        rest: rest.to_string(),
+        spec: spec.clone(),
+        keys: keys.clone(),
+        time_sync: std::time::Duration::from_secs(time_sync_s),
+        fees: (100_000, 100_000),
+        on_start: Default::default(),
+        account: None,
+        leverage: None,
+        terms: Default::default(),
+    })
+    .start()
+    .unwrap()
+}
+
 /// Minerva's KuCoin order link against the local venue, request by request: a
 /// marketable limit fills (heard on the private session), a resting post-only order
 /// is accepted then cancelled, a market sell closes the position, a second one is
@@ -849,19 +872,7 @@ fn the_kucoin_order_link_follows_each_order_to_its_end() {
     feed.keys = Some(Arc::new(KucoinKeys::paper()));
     let spec = feed.fetch_spec().unwrap();
     let keys = Arc::new(KucoinKeys::paper());
-    let mut link = minerva::venues::LinkConfig::Kucoin(minerva::venues::kucoin::link::LinkConfig {
-        rest: rest.clone(),
-        spec: spec.clone(),
-        keys: keys.clone(),
-        time_sync: std::time::Duration::from_secs(1),
-        fees: (100_000, 100_000),
-        on_start: Default::default(),
-        account: None,
-        leverage: None,
-        terms: Default::default(),
-    })
-    .start()
-    .unwrap();
+    let mut link = spot_link(&rest, &spec, &keys, 1);
     assert_eq!(link.available_e8(), Some(100_000 * 100_000_000));
     let signer: OrderSigner = minerva::venues::kucoin::sign::Signer::new(&keys).into();
     // Wait for the replay to have a book on both sides.
@@ -1024,19 +1035,7 @@ fn no_kucoin_fill_is_lost_or_booked_twice_under_faults() {
     feed.keys = Some(Arc::new(KucoinKeys::paper()));
     let spec = feed.fetch_spec().unwrap();
     let keys = Arc::new(KucoinKeys::paper());
-    let mut link = minerva::venues::LinkConfig::Kucoin(minerva::venues::kucoin::link::LinkConfig {
-        rest: rest.clone(),
-        spec: spec.clone(),
-        keys: keys.clone(),
-        time_sync: std::time::Duration::from_secs(60),
-        fees: (100_000, 100_000),
-        on_start: Default::default(),
-        account: None,
-        leverage: None,
-        terms: Default::default(),
-    })
-    .start()
-    .unwrap();
+    let mut link = spot_link(&rest, &spec, &keys, 60);
     let signer: OrderSigner = minerva::venues::kucoin::sign::Signer::new(&keys).into();
     let (tick, lot) = (spec.price.step().0, spec.qty.step().0.max(1));
     let qty = (2 * spec.min_qty.0 / lot + 1) * lot;
@@ -1135,19 +1134,7 @@ fn a_fill_made_while_the_private_session_is_down_is_learnt_by_polling() {
     feed.keys = Some(Arc::new(KucoinKeys::paper()));
     let spec = feed.fetch_spec().unwrap();
     let keys = Arc::new(KucoinKeys::paper());
-    let mut link = minerva::venues::LinkConfig::Kucoin(minerva::venues::kucoin::link::LinkConfig {
-        rest: rest.clone(),
-        spec: spec.clone(),
-        keys: keys.clone(),
-        time_sync: std::time::Duration::from_secs(60),
-        fees: (100_000, 100_000),
-        on_start: Default::default(),
-        account: None,
-        leverage: None,
-        terms: Default::default(),
-    })
-    .start()
-    .unwrap();
+    let mut link = spot_link(&rest, &spec, &keys, 60);
     assert!(link.hears_order_events());
     // A market subscriber starts the replay (and its published messages' count).
     let market_stop = Arc::new(AtomicBool::new(false));
