@@ -97,6 +97,103 @@ fn parse_short(s: &[u8], scale: u8) -> Option<i64> {
     m.checked_mul(POW10[(scale - kept) as usize])
 }
 
+/// A decimal's digits as a scanner read them on its way to the closing quote, so the
+/// text need not be read twice: the value up to its last non-zero digit and how many
+/// of those digits are decimals (`"0.050"` → 5 and 2, `"297"` → 297 and 0).
+///
+/// Only plain text of at most 18 bytes is read this way ([`parse_scaled`]'s short
+/// path); anything else is [`Digits::UNREAD`] and the text is parsed as usual, which
+/// also gives every error. (Callgrind: the scan and the parse read each level's two
+/// strings twice.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Digits {
+    sig: u64,
+    places: u8,
+}
+
+impl Digits {
+    /// Nothing read: parse the text.
+    pub const UNREAD: Digits = Digits {
+        sig: 0,
+        places: u8::MAX,
+    };
+
+    /// Digits read from plain text: `sig` at most 18 digits, `places` of them decimals.
+    #[inline(always)]
+    pub(crate) fn new(sig: u64, places: u8) -> Self {
+        debug_assert!(sig < POW10[18] as u64 && places <= 18);
+        Digits { sig, places }
+    }
+
+    /// The value at `scale` places when that is exact, which is then what
+    /// [`parse_scaled`] gives for the text; `None` when the text must decide (unread,
+    /// too precise, out of range).
+    ///
+    /// # Hot path: no allocation.
+    #[inline(always)]
+    pub fn scaled(self, scale: u8) -> Option<i64> {
+        if self.places > scale || scale > 18 {
+            return None;
+        }
+        (self.sig as i64).checked_mul(POW10[(scale - self.places) as usize])
+    }
+}
+
+/// Reads `"digits[.digits]"` (the opening quote already consumed, `at` just after it)
+/// up to the closing quote: the closing quote's index and the text's [`Digits`].
+/// `None` for anything else (no digit before or after a `.`, any other byte, more
+/// than 18 bytes): the caller then scans it as an ordinary string.
+///
+/// A byte at a time: reading a word at a time (a SWAR digit test, the point and the
+/// quote found by bit tricks, two eight-digit conversions) took fewer branches but
+/// measured slower end to end (docs/decoding.md).
+///
+/// # Hot path: no allocation.
+#[inline(always)]
+pub fn read_quoted(buf: &[u8], at: usize) -> Option<(usize, Digits)> {
+    let mut i = at;
+    let mut all: u64 = 0;
+    while let Some(&c) = buf.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        all = all.wrapping_mul(10).wrapping_add(d as u64);
+        i += 1;
+    }
+    if i == at {
+        return None;
+    }
+    let mut sig = all;
+    let mut places = 0u8;
+    if buf.get(i) == Some(&b'.') {
+        i += 1;
+        let first = i;
+        let mut f = 0u8;
+        while let Some(&c) = buf.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            all = all.wrapping_mul(10).wrapping_add(d as u64);
+            f = f.wrapping_add(1);
+            if d != 0 {
+                sig = all;
+                places = f;
+            }
+            i += 1;
+        }
+        if i == first {
+            return None;
+        }
+    }
+    // At most 18 bytes: at most 18 digits, so nothing above wrapped.
+    if i - at > 18 || buf.get(i) != Some(&b'"') {
+        return None;
+    }
+    Some((i, Digits::new(sig, places)))
+}
+
 /// Any length, every error exact.
 #[cold]
 fn parse_checked(s: &[u8], scale: u8) -> Result<i64, DecimalError> {
@@ -240,6 +337,105 @@ pub fn ceil_scaled(t: &str, scale: u8) -> Result<i128, DecimalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `read_quoted` of the text up to the next quote: its digits when the text is a
+    /// plain decimal of at most 18 bytes, nothing otherwise.
+    fn check_quoted(buf: &[u8], at: usize) -> bool {
+        let got = read_quoted(buf, at);
+        let Some(quote) = buf[at..].iter().position(|&c| c == b'"').map(|q| at + q) else {
+            assert_eq!(got, None);
+            return false;
+        };
+        let text = &buf[at..quote];
+        let (int, frac) = match text.iter().position(|&c| c == b'.') {
+            Some(p) => (&text[..p], Some(&text[p + 1..])),
+            None => (text, None),
+        };
+        let digits = |t: &[u8]| !t.is_empty() && t.iter().all(u8::is_ascii_digit);
+        let plain = text.len() <= 18 && digits(int) && frac.is_none_or(digits);
+        let shown = String::from_utf8_lossy(text);
+        if !plain {
+            assert_eq!(got, None, "{shown}");
+            return false;
+        }
+        let (end, d) = got.unwrap_or_else(|| panic!("{shown} not read"));
+        assert_eq!(end, quote, "{shown}");
+        for scale in 0..=18 {
+            assert_eq!(
+                d.scaled(scale),
+                parse_scaled(text, scale).ok(),
+                "{shown} at {scale}"
+            );
+        }
+        // Past 18 places the text decides.
+        assert_eq!(d.scaled(19), None);
+        true
+    }
+
+    /// The digits read on the way to the quote give what `parse_scaled` gives for the
+    /// text at every scale, and anything but a plain decimal is left to the text:
+    /// random bytes (points first, last or twice, bytes ≥ 0x80, no quote, long text,
+    /// the frame's end) and decimals as exchanges write them (zeros common).
+    #[test]
+    fn quoted_digits_read_like_the_text_parses() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let alphabet = b"0000123456789..\"\"x/:\xfa\xff";
+        let mut plain = 0;
+        for case in 0..300_000 {
+            let mut buf: Vec<u8> = (0..rng.usize(0..3)).map(|_| b'"').collect();
+            let at = buf.len();
+            for _ in 0..rng.usize(0..24) {
+                // Mostly digits, so that plain decimals of every length come up.
+                let c = if rng.u8(..) < 200 {
+                    b'0' + rng.u8(0..10)
+                } else {
+                    alphabet[rng.usize(..alphabet.len())]
+                };
+                buf.push(c);
+            }
+            if case % 3 != 0 {
+                buf.push(b'"');
+            }
+            for _ in 0..rng.usize(0..20) {
+                buf.push(alphabet[rng.usize(..alphabet.len())]);
+            }
+            plain += check_quoted(&buf, at) as u32;
+        }
+        assert!(plain > 30_000, "only {plain} plain decimals generated");
+        for _ in 0..200_000 {
+            let digit = |rng: &mut fastrand::Rng| {
+                if rng.bool() {
+                    b'0'
+                } else {
+                    b'0' + rng.u8(0..10)
+                }
+            };
+            let mut buf: Vec<u8> = (0..rng.usize(1..12)).map(|_| digit(&mut rng)).collect();
+            if rng.u8(..) < 220 {
+                buf.push(b'.');
+                for _ in 0..rng.usize(0..11) {
+                    buf.push(digit(&mut rng));
+                }
+            }
+            buf.push(b'"');
+            buf.extend_from_slice(&b"]],\"a\":[]}"[..rng.usize(0..11)]);
+            check_quoted(&buf, 0);
+        }
+        // The shapes Binance sends, by name.
+        for (text, sig, places) in [
+            ("59961.00", 59961, 0),
+            ("0.000", 0, 0),
+            ("0.050", 5, 2),
+            ("297", 297, 0),
+            ("61837.63000000", 6183763, 2),
+            ("0.00012345", 12345, 8),
+            ("100", 100, 0),
+        ] {
+            let quoted = format!("{text}\"]]}}");
+            let (end, d) = read_quoted(quoted.as_bytes(), 0).unwrap();
+            assert_eq!((end, d), (text.len(), Digits::new(sig, places)), "{text}");
+        }
+    }
 
     #[test]
     fn parses_binance_shapes() {

@@ -150,7 +150,23 @@ impl PriceGrid {
     /// when the value is not a whole number of ticks.
     #[inline]
     pub fn parse(&self, s: &[u8]) -> Result<Ticks, SpecError> {
-        let m = decimal::parse_scaled(s, self.decimals)?;
+        self.on_grid(decimal::parse_scaled(s, self.decimals)?)
+    }
+
+    /// [`Self::parse`] of `s` whose digits a scanner already read (`d`): the same
+    /// answer, the text read again only when `d` cannot give it.
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn parse_read(&self, s: &[u8], d: decimal::Digits) -> Result<Ticks, SpecError> {
+        match d.scaled(self.decimals) {
+            Some(m) => self.on_grid(m),
+            None => self.parse(s),
+        }
+    }
+
+    #[inline(always)]
+    fn on_grid(&self, m: i64) -> Result<Ticks, SpecError> {
         if self.tick_mantissa == 1 {
             return Ok(Ticks(m));
         }
@@ -226,6 +242,17 @@ impl QtyGrid {
     #[inline]
     pub fn parse(&self, s: &[u8]) -> Result<Lots, SpecError> {
         Ok(Lots(decimal::parse_scaled(s, self.decimals)?))
+    }
+
+    /// [`Self::parse`] of `s` whose digits a scanner already read (`d`).
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn parse_read(&self, s: &[u8], d: decimal::Digits) -> Result<Lots, SpecError> {
+        match d.scaled(self.decimals) {
+            Some(m) => Ok(Lots(m)),
+            None => self.parse(s),
+        }
     }
 
     /// Canonical decimal text of a quantity (cold path).

@@ -6,6 +6,8 @@
 //! reader. Each venue adds its own shapes (Binance's level pairs, KuCoin's change
 //! triples) in an `impl Cursor` beside its decoder.
 
+use crate::core::decimal::{Digits, read_quoted};
+
 /// The unsigned integer after `key` (e.g. `"U":`) in `frame`: the first occurrence,
 /// at most 19 digits.
 #[inline]
@@ -138,6 +140,21 @@ impl<'a> Cursor<'a> {
         self.eat(b'"')?;
         let (s, e) = self.str_body()?;
         Some((s as u32, (e - s) as u32))
+    }
+
+    /// A quoted price or quantity: its range and, for plain decimal text, its digits
+    /// read on the way to the closing quote ([`read_quoted`]); any other string is
+    /// scanned as usual and left [`Digits::UNREAD`] for the grid to parse (and refuse).
+    #[inline(always)]
+    pub fn decimal_string(&mut self) -> Option<((u32, u32), Digits)> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        if let Some((end, d)) = read_quoted(self.buf, start) {
+            self.pos = end + 1;
+            return Some(((start as u32, (end - start) as u32), d));
+        }
+        let (s, e) = self.str_body()?;
+        Some(((s as u32, (e - s) as u32), Digits::UNREAD))
     }
 
     /// Digits of a JSON integer without sign; refuses leading zeros, fractions and

@@ -266,16 +266,16 @@ fn depth<F: FnMut(&MarketEvent)>(
         .iter()
         .chain(&cx.raw_levels[as_ as usize..ae as usize])
     {
-        let price =
-            spec.price
-                .parse(slice(cx.input, r.px))
-                .map_err(|err| DecodeError::BadValue {
-                    field: "level price",
-                    err,
-                })?;
+        let price = spec
+            .price
+            .parse_read(slice(cx.input, r.px), r.px_digits)
+            .map_err(|err| DecodeError::BadValue {
+                field: "level price",
+                err,
+            })?;
         let qty = spec
             .qty
-            .parse(slice(cx.input, r.qty))
+            .parse_read(slice(cx.input, r.qty), r.qty_digits)
             .map_err(|err| DecodeError::BadValue {
                 field: "level qty",
                 err,

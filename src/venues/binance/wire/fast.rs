@@ -9,6 +9,7 @@
 //! checks that on every input.
 
 use super::raw::{KKey, Key, RawFrame, RawKline, RawLevel, RawMsg, Slot, Val};
+use crate::core::decimal::read_quoted;
 use crate::venues::scan::Cursor;
 
 impl<'a> Cursor<'a> {
@@ -22,20 +23,14 @@ impl<'a> Cursor<'a> {
             return Some((start, start));
         }
         loop {
-            self.ws();
-            self.eat(b'[')?;
-            self.ws();
-            let px = self.string_range()?;
-            self.ws();
-            self.eat(b',')?;
-            self.ws();
-            let qty = self.string_range()?;
-            self.ws();
-            self.eat(b']')?;
+            let level = match self.tight_level() {
+                Some(level) => level,
+                None => self.spaced_level()?,
+            };
             if scratch.len() == scratch.capacity() {
                 return None; // the full parser reports TooManyLevels
             }
-            scratch.push(RawLevel { px, qty });
+            scratch.push(level);
             self.ws();
             match self.peek()? {
                 b',' => self.pos += 1,
@@ -46,6 +41,54 @@ impl<'a> Cursor<'a> {
                 _ => return None,
             }
         }
+    }
+
+    /// `["p","q"]` as Binance writes it, without spaces: the punctuation tested as
+    /// bytes at known places. `None` (nothing consumed) for any other form.
+    #[inline(always)]
+    fn tight_level(&mut self) -> Option<RawLevel> {
+        let buf = self.buf;
+        let at = self.pos;
+        if buf.get(at..at + 2)? != b"[\"" {
+            return None;
+        }
+        let (px_end, px_digits) = read_quoted(buf, at + 2)?;
+        if buf.get(px_end..px_end + 3)? != b"\",\"" {
+            return None;
+        }
+        let (qty_end, qty_digits) = read_quoted(buf, px_end + 3)?;
+        if buf.get(qty_end..qty_end + 2)? != b"\"]" {
+            return None;
+        }
+        self.pos = qty_end + 2;
+        let range = |from: usize, to: usize| (from as u32, (to - from) as u32);
+        Some(RawLevel {
+            px: range(at + 2, px_end),
+            qty: range(px_end + 3, qty_end),
+            px_digits,
+            qty_digits,
+        })
+    }
+
+    /// A level in any JSON form (spaces, strings that are not plain decimals).
+    #[inline(always)]
+    fn spaced_level(&mut self) -> Option<RawLevel> {
+        self.ws();
+        self.eat(b'[')?;
+        self.ws();
+        let (px, px_digits) = self.decimal_string()?;
+        self.ws();
+        self.eat(b',')?;
+        self.ws();
+        let (qty, qty_digits) = self.decimal_string()?;
+        self.ws();
+        self.eat(b']')?;
+        Some(RawLevel {
+            px,
+            qty,
+            px_digits,
+            qty_digits,
+        })
     }
 
     /// Any value, typed as read (types are checked per message type later).

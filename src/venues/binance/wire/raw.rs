@@ -4,11 +4,16 @@
 //! turning it into events ([`super::build`]) is shared code, so the two paths can only
 //! differ in how they read JSON — which the differential fuzz target checks.
 
-/// Where a level's price and quantity strings sit in the input frame (byte offsets).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+use crate::core::decimal::Digits;
+
+/// Where a level's price and quantity strings sit in the input frame (byte offsets),
+/// and their digits when the parser read them on the way ([`Digits::UNREAD`] if not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RawLevel {
     pub px: (u32, u32),
     pub qty: (u32, u32),
+    pub px_digits: Digits,
+    pub qty_digits: Digits,
 }
 
 /// One field's value. Types are checked per message type when events are built, not

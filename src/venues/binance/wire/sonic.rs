@@ -5,6 +5,7 @@
 //! level strings are recorded as offsets into it, so nothing is allocated on success.
 
 use super::raw::{KKey, Key, RawFrame, RawKline, RawLevel, RawMsg, Slot, Val};
+use crate::core::decimal::Digits;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -393,6 +394,8 @@ impl<'de> Visitor<'de> for LevelSeed<'de> {
         Ok(RawLevel {
             px: offset(self.base, px)?,
             qty: offset(self.base, qty)?,
+            px_digits: Digits::UNREAD,
+            qty_digits: Digits::UNREAD,
         })
     }
 }
