@@ -258,6 +258,9 @@ fn differential(
 /// * Grids: the text is split at the first space into `spec value`; `spec` is tried as
 ///   a tick size (`PriceGrid::from_tick_size`) and as a step (`QtyGrid::new`), next to
 ///   fixed grids; whenever `value` parses onto a grid, `format` parses back to it.
+/// * `read_quoted` (the digits the decoders read on the way to a closing quote) stops
+///   at the first quote, reads every plain decimal of at most 18 bytes, and its digits
+///   scale to what the text parses to (`parse_scaled`, `parse_read` = `parse` on grids).
 pub fn decimal(data: &[u8]) {
     let Some((&ctl, text)) = data.split_first() else {
         return;
@@ -272,6 +275,44 @@ pub fn decimal(data: &[u8]) {
                 Ok(m),
                 "canonical({m}, {scale}) = {c:?} does not parse back"
             );
+        }
+    }
+    // The digits the fast decoders read on the way to a closing quote give what the
+    // text parses to, on every grid; the text up to the first quote is the value.
+    let quote = text.iter().position(|&c| c == b'"');
+    match decimal::read_quoted(text, 0) {
+        Some((end, digits)) => {
+            assert_eq!(Some(end), quote, "read_quoted stopped off the quote");
+            let value = &text[..end];
+            for s in 0..=18 {
+                assert_eq!(
+                    digits.scaled(s),
+                    decimal::parse_scaled(value, s).ok(),
+                    "{value:?} at {s}"
+                );
+            }
+            for tick in ["0.01", "0.5", "0.00010000", "10", "1"] {
+                let g = PriceGrid::from_tick_size(tick).expect("a valid tick");
+                assert_eq!(
+                    g.parse_read(value, digits),
+                    g.parse(value),
+                    "{value:?} tick {tick}"
+                );
+            }
+            let q = QtyGrid::new(scale, None).expect("a valid grid");
+            assert_eq!(q.parse_read(value, digits), q.parse(value), "{value:?} qty");
+        }
+        // Not read: the text must not be a plain decimal of at most 18 bytes.
+        None => {
+            if let Some(end) = quote {
+                let value = &text[..end];
+                let plain = |t: &[u8]| !t.is_empty() && t.iter().all(u8::is_ascii_digit);
+                let ok = match value.iter().position(|&c| c == b'.') {
+                    Some(p) => plain(&value[..p]) && plain(&value[p + 1..]),
+                    None => plain(value),
+                };
+                assert!(!(ok && value.len() <= 18), "{value:?} left unread");
+            }
         }
     }
     if let Ok(d) = Dec8::parse(text) {
