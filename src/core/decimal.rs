@@ -103,8 +103,8 @@ fn parse_short(s: &[u8], scale: u8) -> Option<i64> {
 ///
 /// Only plain text of at most 18 bytes is read this way ([`parse_scaled`]'s short
 /// path); anything else is [`Digits::UNREAD`] and the text is parsed as usual, which
-/// also gives every error. (Callgrind: the scan and the parse read each level's two
-/// strings twice.)
+/// also gives every error. (Before, a level's two strings were read twice: once to
+/// find the closing quote, once to parse.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Digits {
     sig: u64,
