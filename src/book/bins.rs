@@ -34,6 +34,9 @@ pub(crate) struct BinIndex<const BID: bool> {
     qty: Box<[i64]>,
     levels: Box<[u32]>,
     tops: Box<[Top]>,
+    /// Nothing changed since the index was made or cleared: clearing it again (a
+    /// backtest's first snapshot, an empty book's rebase) would write its ~1 MB for nothing.
+    clean: bool,
 }
 
 impl<const BID: bool> BinIndex<BID> {
@@ -47,6 +50,7 @@ impl<const BID: bool> BinIndex<BID> {
             qty: vec![0; n].into_boxed_slice(),
             levels: vec![0; n].into_boxed_slice(),
             tops: vec![NO_TOP; n].into_boxed_slice(),
+            clean: true,
         }
     }
 
@@ -84,6 +88,7 @@ impl<const BID: bool> BinIndex<BID> {
     /// # Hot path: O(1), no allocation.
     #[inline(always)]
     pub fn on_change(&mut self, price: i64, old: i64, new: i64) {
+        self.clean = false;
         let s = self.slot(self.bin_of(price));
         self.qty[s] = self.qty[s].wrapping_add(new.wrapping_sub(old));
         match (old == 0, new == 0) {
@@ -138,6 +143,10 @@ impl<const BID: bool> BinIndex<BID> {
     /// Forgets every level (cold: after a rebase or a clear the ladder re-adds them).
     #[cold]
     pub fn clear(&mut self) {
+        if self.clean {
+            return;
+        }
+        self.clean = true;
         self.qty.fill(0);
         self.levels.fill(0);
         self.tops.fill(NO_TOP);

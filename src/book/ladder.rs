@@ -88,15 +88,18 @@ impl<const BID: bool> Ladder<BID> {
     /// Re-adds every window level to the bin index (cold: after the window moved).
     #[cold]
     fn rebuild_bins(&mut self) {
-        let Some(b) = self.bins.as_mut() else {
+        let Some(mut b) = self.bins.take() else {
             return;
         };
         b.clear();
-        for (s, &q) in self.qty.iter().enumerate() {
-            if q != 0 {
-                b.on_change(self.base + s as i64, 0, q);
-            }
+        // By the occupancy bitmap: walking every slot read the whole window (2 MB a
+        // side by default) for the few thousand levels a book holds.
+        let mut i = self.next_set(0);
+        while let Some(s) = i {
+            b.on_change(self.base + s as i64, 0, self.qty[s]);
+            i = self.next_set(s + 1);
         }
+        self.bins = Some(b);
     }
 
     /// Price of the largest level of absolute bin `bin` (which must lie in the window).
@@ -564,6 +567,55 @@ mod tests {
             });
             assert_eq!(v, before, "base {nb}");
         }
+    }
+
+    /// The bin index holds what the levels hold after levels come and go, the window
+    /// moves, the book empties and the window moves again (an index left as it was, or
+    /// cleared when it had changed, would show up as a bin that differs).
+    #[test]
+    fn bin_index_follows_rebases() {
+        const BT: i64 = 10;
+        let check = |b: &Ladder<true>, at: &str| {
+            let idx = b.bins.as_ref().unwrap();
+            let mut want = std::collections::BTreeMap::<i64, (i64, u32)>::new();
+            b.for_each(|l| {
+                if b.window_holds(l.price.0, l.price.0) {
+                    let e = want.entry(l.price.0.div_euclid(BT)).or_default();
+                    e.0 += l.qty.0;
+                    e.1 += 1;
+                }
+                true
+            });
+            let lo = b.base().div_euclid(BT);
+            for bin in lo..lo + (b.window_len() as i64 / BT) {
+                let got = idx.get(bin);
+                assert_eq!(
+                    got,
+                    want.get(&bin).copied().unwrap_or((0, 0)),
+                    "{at}: bin {bin}"
+                );
+            }
+        };
+        let mut b = Ladder::<true>::new(4096, 1024);
+        b.index_bins(BT as u32);
+        for p in (0..4096).step_by(7) {
+            b.set(Ticks(p), Lots(p % 13 + 1));
+        }
+        check(&b, "filled");
+        for nb in [1000, -3000, 10_000, 0] {
+            b.rebase(nb);
+            check(&b, "rebased");
+        }
+        b.clear();
+        check(&b, "cleared");
+        b.rebase(20_000);
+        b.set(Ticks(20_005), Lots(3));
+        check(&b, "empty, rebased, one level");
+        b.set(Ticks(20_005), Lots(0));
+        b.rebase(40_000);
+        check(&b, "emptied level by level, rebased");
+        b.set(Ticks(40_001), Lots(2));
+        check(&b, "one level after");
     }
 
     #[test]
