@@ -65,13 +65,16 @@ impl<const BID: bool> BinIndex<BID> {
         price.div_euclid(self.bin_ticks)
     }
 
-    /// The slot of absolute bin `bin` (slots wrap: a power-of-two ring).
+    /// The slot of absolute bin `bin` (slots wrap: a power-of-two ring). Bids' bins are
+    /// laid out from the top down, so on both sides the bins going away from the touch
+    /// lie on ascending slots and a view copies them forward.
     #[inline(always)]
     pub fn slot(&self, bin: i64) -> usize {
-        bin as usize & self.mask
+        (if BID { bin.wrapping_neg() } else { bin }) as usize & self.mask
     }
 
-    /// Every slot's resting quantity and level count, for reading runs of bins.
+    /// Every slot's resting quantity and level count, for reading runs of bins (away
+    /// from the touch on ascending slots, see [`Self::slot`]).
     #[inline(always)]
     pub fn columns(&self) -> (&[i64], &[u32]) {
         (&self.qty, &self.levels)

@@ -99,12 +99,13 @@ fn mark(bits: &mut [u64], summary: &mut [u64], i: usize) {
 }
 
 impl<const BID: bool> Ladder<BID> {
-    /// A side over `window` ticks (a power of two, at least 4096) keeping up to
+    /// A side over `window` ticks (a power of two, 4096 to 2^30) keeping up to
     /// `outside_cap` levels outside it.
     pub fn new(window: usize, outside_cap: usize) -> Self {
+        // At most 2^30: the view sums level counts of runs of bins in `u32`.
         assert!(
-            window.is_power_of_two() && window >= BLOCK,
-            "window must be a power of two >= 4096"
+            window.is_power_of_two() && (BLOCK..=1 << 30).contains(&window),
+            "window must be a power of two from 4096 to 2^30"
         );
         let Window { qty, bits, summary } = Window::zeroed(window);
         Self {

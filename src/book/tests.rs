@@ -186,3 +186,37 @@ fn walk_up(mut b: Book) {
     assert_eq!(b.level_counts().0 + dropped, 2 + 200);
     assert_eq!(dropped > 0, b.level_counts().0 < 202);
 }
+
+/// The pressure's 64-bit shortcut answers as the 128-bit division, at its edges too.
+#[test]
+fn ask_share_matches_the_wide_division() {
+    let wide = |bid: i64, ask: i64| {
+        let total = bid as i128 + ask as i128;
+        if total <= 0 {
+            500_000
+        } else {
+            (ask as i128 * 1_000_000 / total) as u32
+        }
+    };
+    let edges = [
+        0,
+        1,
+        7,
+        999_999,
+        (1 << 40) - 1,
+        1 << 40,
+        (1 << 40) + 1,
+        i64::MAX,
+        -1,
+        -(1 << 40),
+        i64::MIN,
+    ];
+    let mut rng = fastrand::Rng::with_seed(7);
+    let random = (0..10_000).map(|_| rng.i64(-(1 << 42)..1 << 42));
+    let values: Vec<i64> = edges.into_iter().chain(random).collect();
+    for (i, &bid) in values.iter().enumerate() {
+        for &ask in values.iter().skip(i % 97).step_by(97) {
+            assert_eq!(ask_share_ppm(bid, ask), wide(bid, ask), "{bid} {ask}");
+        }
+    }
+}

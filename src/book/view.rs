@@ -210,10 +210,12 @@ fn from_index<const BID: bool, const N: usize>(
 }
 
 /// Bins read in runs of [`RUN`] from the index's columns, nearest first, while a run
-/// lies on consecutive slots and cannot reach `limit` levels: no branch per bin (the
-/// per-bin loop was a third of a backtest on diffs of a few levels). Gives the first
-/// bin not read; [`from_index`] reads on bin by bin from there, where the limit is
-/// reached or the slots wrap.
+/// lies on consecutive slots and cannot reach `limit` levels. Both sides' bins going
+/// away from the touch lie on ascending slots ([`BinIndex::slot`]), so the runs are
+/// found by their level counts alone and their quantities then copied and summed in
+/// one pass each, with no branch per bin (per-run copies and sums kept a dozen values
+/// in registers and spilled them). Gives the first bin not read; [`from_index`] reads
+/// on bin by bin from there, where the limit is reached or the slots wrap.
 #[inline(always)]
 fn runs<const BID: bool, const N: usize>(
     idx: &BinIndex<BID>,
@@ -224,57 +226,48 @@ fn runs<const BID: bool, const N: usize>(
     out: &mut SideView<N>,
 ) -> usize {
     let (qty, levels) = idx.columns();
+    let near = idx.slot(origin);
+    // Whole runs on consecutive slots, within the view's bins.
+    let end = bins.min(levels.len().saturating_sub(near)) / RUN * RUN;
     let mut k = 0;
-    while k + RUN <= bins {
-        // The run's slots: upward from the nearest bin for asks, downward for bids.
-        let near = idx.slot(if BID {
-            origin - k as i64
-        } else {
-            origin + k as i64
-        });
-        let lo = if BID {
-            match near.checked_sub(RUN - 1) {
-                Some(lo) => lo,
-                None => break,
-            }
-        } else {
-            near
-        };
-        let (Some(q), Some(c)) = (qty.get(lo..lo + RUN), levels.get(lo..lo + RUN)) else {
-            break;
-        };
-        let run_levels: u64 = c.iter().map(|&x| u64::from(x)).sum();
-        if u64::from(*counted) + run_levels >= u64::from(limit) {
+    // The last run holding a level: the counted bins end in it.
+    let mut last_full = None;
+    while k < end {
+        // No overflow: the index's levels are the window's, fewer than its 2^30 ticks.
+        let run_levels: u32 = levels[near + k..near + k + RUN].iter().sum();
+        if u64::from(*counted) + u64::from(run_levels) >= u64::from(limit) {
             break;
         }
-        // An empty bin's quantity is 0: its levels' changes summed back to nothing.
-        let dst = &mut out.qty[k..k + RUN];
-        if BID {
-            for (d, &x) in dst.iter_mut().zip(q.iter().rev()) {
-                *d = x;
-            }
-        } else {
-            dst.copy_from_slice(q);
+        if run_levels != 0 {
+            last_full = Some(k);
         }
-        // One sum when no quantity is negative or near overflow (then the per-bin
-        // saturating adds the scalar loop makes give the same); else those adds.
-        let bits = dst.iter().fold(0u64, |a, &x| a | x as u64);
-        if *volume >= 0 && bits < 1 << 59 {
-            *volume = volume.saturating_add(dst.iter().sum::<i64>());
-        } else {
-            for &x in dst.iter() {
-                *volume = volume.saturating_add(x);
-            }
-        }
-        // The farthest non-empty bin of the run ends the counted bins so far.
-        if let Some(i) = (0..RUN)
-            .rev()
-            .find(|&i| c[if BID { RUN - 1 - i } else { i }] != 0)
-        {
-            *n = k + i + 1;
-        }
-        *counted += run_levels as u32;
+        *counted += run_levels;
         k += RUN;
+    }
+    // An empty bin's quantity is 0: its levels' changes summed back to nothing.
+    // Copied, or-ed and summed in one vectorised pass.
+    let dst = &mut out.qty[..k];
+    let (mut bits, mut sum) = (0u64, 0i64);
+    for (d, &x) in dst.iter_mut().zip(&qty[near..near + k]) {
+        *d = x;
+        bits |= x as u64;
+        sum = sum.wrapping_add(x);
+    }
+    // The sum stands when no quantity is negative or near overflow (at most N < 2^8
+    // bins of < 2^55 each cannot overflow; the per-bin saturating adds then give the
+    // same); else those adds.
+    if *volume >= 0 && bits < 1 << 55 && N < 1 << 8 {
+        *volume = volume.saturating_add(sum);
+    } else {
+        for &x in dst.iter() {
+            *volume = volume.saturating_add(x);
+        }
+    }
+    if let Some(r) = last_full {
+        let c = &levels[near + r..near + r + RUN];
+        if let Some(i) = (0..RUN).rev().find(|&i| c[i] != 0) {
+            *n = r + i + 1;
+        }
     }
     k
 }
@@ -386,6 +379,11 @@ pub fn ask_share_ppm(bid: i64, ask: i64) -> u32 {
     let total = bid as i128 + ask as i128;
     if total <= 0 {
         return 500_000;
+    }
+    // A 64-bit division when the product fits (any real book): the 128-bit one is a
+    // library call of ~60 instructions on every view.
+    if (0..1 << 40).contains(&ask) && total < 1 << 40 {
+        return (ask as u64 * 1_000_000 / total as u64) as u32;
     }
     (ask as i128 * 1_000_000 / total) as u32
 }
