@@ -616,11 +616,7 @@ mod tests {
                 reference.keys().next().copied()
             );
         }
-        let mut seen = Vec::new();
-        b.for_each(|l| {
-            seen.push(l.price.0);
-            true
-        });
+        let seen: Vec<i64> = levels(&b).iter().map(|l| l.price.0).collect();
         assert_eq!(seen, reference.keys().rev().copied().collect::<Vec<_>>());
     }
 
@@ -630,23 +626,21 @@ mod tests {
         for p in (0..4096).step_by(7) {
             b.set(Ticks(p), Lots(p + 1));
         }
-        let before: Vec<Level> = {
-            let mut v = Vec::new();
-            b.for_each(|l| {
-                v.push(l);
-                true
-            });
-            v
-        };
+        let before = levels(&b);
         for nb in [1000, -3000, 10_000, 0] {
             b.rebase(nb);
-            let mut v = Vec::new();
-            b.for_each(|l| {
-                v.push(l);
-                true
-            });
-            assert_eq!(v, before, "base {nb}");
+            assert_eq!(levels(&b), before, "base {nb}");
         }
+    }
+
+    /// Every level, best first.
+    fn levels<const B: bool>(l: &Ladder<B>) -> Vec<Level> {
+        let mut v = Vec::new();
+        l.for_each(|lv| {
+            v.push(lv);
+            true
+        });
+        v
     }
 
     /// The bitmap marks exactly the non-empty slots and the count agrees.
@@ -694,11 +688,8 @@ mod tests {
                 l.rebase(nb);
                 let at = format!("seed {seed} round {round} base {nb}");
                 assert_consistent(&l, &at);
-                let mut seen = Vec::new();
-                l.for_each(|lv| {
-                    seen.push((lv.price.0, lv.qty.0));
-                    true
-                });
+                let seen: Vec<(i64, i64)> =
+                    levels(&l).iter().map(|lv| (lv.price.0, lv.qty.0)).collect();
                 let mut want: Vec<(i64, i64)> = reference.iter().map(|(&p, &q)| (p, q)).collect();
                 if B {
                     want.reverse();

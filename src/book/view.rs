@@ -156,15 +156,12 @@ fn from_index<const BID: bool, const N: usize>(
 ) {
     let idx = l.bins.as_ref().expect("checked by the caller");
     let bt = idx.bin_ticks();
-    let (mut counted, mut n, mut volume) = (0u32, 0usize, 0i64);
-    let first = runs(
-        idx,
-        origin,
-        bins,
-        limit,
-        (&mut counted, &mut n, &mut volume),
-        out,
-    );
+    let Runs {
+        next: first,
+        mut counted,
+        mut n,
+        mut volume,
+    } = runs(idx, origin, bins, limit, out);
     for k in first..bins {
         let b = if BID {
             origin - k as i64
@@ -209,12 +206,21 @@ fn from_index<const BID: bool, const N: usize>(
     out.volume = volume;
 }
 
+/// What [`runs`] read: the first bin not read, the levels counted, the counted bins
+/// (the last non-empty one + 1) and their volume.
+struct Runs {
+    next: usize,
+    counted: u32,
+    n: usize,
+    volume: i64,
+}
+
 /// Bins read in runs of [`RUN`] from the index's columns, nearest first, while a run
 /// lies on consecutive slots and cannot reach `limit` levels. Both sides' bins going
 /// away from the touch lie on ascending slots ([`BinIndex::slot`]), so the runs are
 /// found by their level counts alone and their quantities then copied and summed in
 /// one pass each, with no branch per bin (per-run copies and sums kept a dozen values
-/// in registers and spilled them). Gives the first bin not read; [`from_index`] reads
+/// in registers and spilled them). Gives what it read ([`Runs`]); [`from_index`] reads
 /// on bin by bin from there, where the limit is reached or the slots wrap.
 #[inline(always)]
 fn runs<const BID: bool, const N: usize>(
@@ -222,26 +228,25 @@ fn runs<const BID: bool, const N: usize>(
     origin: i64,
     bins: usize,
     limit: u32,
-    (counted, n, volume): (&mut u32, &mut usize, &mut i64),
     out: &mut SideView<N>,
-) -> usize {
+) -> Runs {
     let (qty, levels) = idx.columns();
     let near = idx.slot(origin);
     // Whole runs on consecutive slots, within the view's bins.
     let end = bins.min(levels.len().saturating_sub(near)) / RUN * RUN;
-    let mut k = 0;
+    let (mut k, mut counted) = (0, 0u32);
     // The last run holding a level: the counted bins end in it.
-    let mut last_full = None;
+    let mut last_nonempty = None;
     while k < end {
         // No overflow: the index's levels are the window's, fewer than its 2^30 ticks.
         let run_levels: u32 = levels[near + k..near + k + RUN].iter().sum();
-        if u64::from(*counted) + u64::from(run_levels) >= u64::from(limit) {
+        if u64::from(counted) + u64::from(run_levels) >= u64::from(limit) {
             break;
         }
         if run_levels != 0 {
-            last_full = Some(k);
+            last_nonempty = Some(k);
         }
-        *counted += run_levels;
+        counted += run_levels;
         k += RUN;
     }
     // An empty bin's quantity is 0: its levels' changes summed back to nothing.
@@ -256,20 +261,21 @@ fn runs<const BID: bool, const N: usize>(
     // The sum stands when no quantity is negative or near overflow (at most N < 2^8
     // bins of < 2^55 each cannot overflow; the per-bin saturating adds then give the
     // same); else those adds.
-    if *volume >= 0 && bits < 1 << 55 && N < 1 << 8 {
-        *volume = volume.saturating_add(sum);
+    let volume = if bits < 1 << 55 && N < 1 << 8 {
+        sum
     } else {
-        for &x in dst.iter() {
-            *volume = volume.saturating_add(x);
-        }
-    }
-    if let Some(r) = last_full {
+        dst.iter().fold(0i64, |v, &x| v.saturating_add(x))
+    };
+    let n = last_nonempty.map_or(0, |r| {
         let c = &levels[near + r..near + r + RUN];
-        if let Some(i) = (0..RUN).rev().find(|&i| c[i] != 0) {
-            *n = r + i + 1;
-        }
+        (0..RUN).rev().find(|&i| c[i] != 0).map_or(0, |i| r + i + 1)
+    });
+    Runs {
+        next: k,
+        counted,
+        n,
+        volume,
     }
-    k
 }
 
 /// Bins per run in [`runs`].
