@@ -60,7 +60,7 @@ fn compare(
     let mut a: Box<BookView<MAX_BINS>> = Box::default();
     let mut b: Box<BookView<MAX_BINS>> = Box::default();
     let mut g: Box<BookView<MAX_BINS>> = Box::default();
-    let (mut compared, mut intents, mut gated) = (0u64, 0u64, 0u64);
+    let (mut compared, mut intents, mut gated, mut volumes_only) = (0u64, 0u64, 0u64, 0u64);
     for l in lines {
         let mut last_ms = None;
         let r = dec.decode(l, 0, &mut |ev| {
@@ -98,22 +98,40 @@ fn compare(
             let x = oracle.evaluate_view(&a, profile);
             assert_eq!(x, oracle.evaluate(book, profile));
             intents += x.is_ok() as u64;
-            // The pipeline's gated view: the same volumes and bins, tops only when
-            // pressed, and the same decision.
+            // The pipeline's gated view: the same touch, origins and volumes; the
+            // bins and tops when pressed (the bins alone when its volumes had to be
+            // read from them); and the same decision.
             book.fill_view_gated(bt as i64, bins as usize, limit, (450_000, 550_000), &mut g);
             let k = bins as usize;
+            assert_eq!(
+                (g.best_bid, g.best_ask, g.live),
+                (a.best_bid, a.best_ask, a.live)
+            );
             for (x, y) in [(&g.bid, &a.bid), (&g.ask, &a.ask)] {
-                assert_eq!((x.origin, x.n, x.volume), (y.origin, y.n, y.volume));
-                assert_eq!(x.qty[..k], y.qty[..k]);
-                if g.tops {
+                assert_eq!(
+                    (x.origin, x.volume),
+                    (y.origin, y.volume),
+                    "after update {}",
+                    book.update_id()
+                );
+                if x.n != 0 || g.full {
+                    assert_eq!(x.n, y.n);
+                    assert_eq!(x.qty[..k], y.qty[..k]);
+                }
+                if g.full {
                     assert_eq!(x.top[..k], y.top[..k]);
                 }
             }
-            gated += !g.tops as u64;
+            gated += !g.full as u64;
+            volumes_only += (!g.full && g.bid.n == 0 && a.bid.n != 0) as u64;
             assert_eq!(oracle.evaluate_view(&g, profile), x);
         }
     }
     assert!(gated > 0, "some views must leave their tops out");
+    assert!(
+        volumes_only > 0,
+        "some views must be answered from the kept volumes alone"
+    );
     (compared, intents)
 }
 
@@ -138,7 +156,13 @@ fn sessions() -> Vec<(Vec<Vec<u8>>, SymbolSpec)> {
 
 #[test]
 fn indexed_view_equals_walked_view_on_recorded_sessions() {
-    let shapes = [(10, 100, 500), (1, 512, 40), (37, 64, 2_000)];
+    // The last: nearest levels that end within the bins (kept volumes answer).
+    let shapes = [
+        (10, 100, 500),
+        (1, 512, 40),
+        (37, 64, 2_000),
+        (100, 128, 40),
+    ];
     for (lines, spec) in sessions() {
         let (n, intents) = compare(&lines, &spec, BookConfig::default(), &shapes);
         eprintln!("{:?}: {n} views compared, {intents} intents", spec.market);
@@ -157,6 +181,11 @@ fn small_window_rebuilds_and_falls_back_exactly() {
         ..BookConfig::default()
     };
     let (lines, spec) = sessions().swap_remove(0);
-    let (n, _) = compare(&lines, &spec, cfg, &[(10, 100, 500), (50, 200, 5_000)]);
+    let (n, _) = compare(
+        &lines,
+        &spec,
+        cfg,
+        &[(10, 100, 500), (50, 200, 5_000), (100, 20, 20)],
+    );
     assert!(n > 10_000);
 }

@@ -294,12 +294,15 @@ impl Book {
         let bt = out.bin_ticks;
         let _ = view::fill_side(&mut self.bids, bt, bins, limit, true, &mut out.bid);
         let _ = view::fill_side(&mut self.asks, bt, bins, limit, true, &mut out.ask);
-        out.tops = true;
+        out.full = true;
     }
 
-    /// [`Book::fill_view`], but the walls' largest levels (`top`) only when the ask
-    /// share is at or beyond `long_ppm`/`short_ppm`: when the book is not pressed the
-    /// oracle stops at the volumes, and the tops are most of a view's cost.
+    /// [`Book::fill_view`], but the bins only when the ask share is at or beyond
+    /// `long_ppm`/`short_ppm`: when the book is not pressed the oracle stops at the
+    /// volumes, which each side keeps level by level (O(1) here, where reading the
+    /// bins is O(bins)); the walls' largest levels (`top`) are added only then too.
+    /// When a side's nearest levels reach past its bins the bins are read, and the
+    /// tops left out unless pressed. [`BookView::full`] says which.
     ///
     /// # Hot path: no allocation.
     pub fn fill_view_gated<const N: usize>(
@@ -312,15 +315,35 @@ impl Book {
     ) {
         self.view_head(bin_ticks, out);
         let bt = out.bin_ticks;
+        let pressed = |bid: i64, ask: i64| {
+            let share = view::ask_share_ppm(bid, ask);
+            share <= long_ppm || share >= short_ppm
+        };
+        let n = bins.min(N);
+        if let (Some((bid_origin, bid)), Some((ask_origin, ask))) = (
+            view::volume_side(&mut self.bids, bt, n, limit),
+            view::volume_side(&mut self.asks, bt, n, limit),
+        ) && !pressed(bid, ask)
+        {
+            for (side, origin, volume) in [
+                (&mut out.bid, bid_origin, bid),
+                (&mut out.ask, ask_origin, ask),
+            ] {
+                side.origin = origin;
+                side.volume = volume;
+                side.n = 0;
+            }
+            out.full = false;
+            return;
+        }
         let bid_pending = view::fill_side(&mut self.bids, bt, bins, limit, false, &mut out.bid);
         let ask_pending = view::fill_side(&mut self.asks, bt, bins, limit, false, &mut out.ask);
-        let share = view::ask_share_ppm(out.bid.volume, out.ask.volume);
-        out.tops = share <= long_ppm || share >= short_ppm;
+        out.full = pressed(out.bid.volume, out.ask.volume);
         // Pressed: add the tops to the bins just filled (the walk filled its own).
-        if out.tops && bid_pending {
+        if out.full && bid_pending {
             view::fill_tops(&mut self.bids, bins, &mut out.bid);
         }
-        if out.tops && ask_pending {
+        if out.full && ask_pending {
             view::fill_tops(&mut self.asks, bins, &mut out.ask);
         }
     }
@@ -337,7 +360,7 @@ impl Book {
         let bt = out.bin_ticks;
         view::walk_side(&self.bids, bt, bins, limit, &mut out.bid);
         view::walk_side(&self.asks, bt, bins, limit, &mut out.ask);
-        out.tops = true;
+        out.full = true;
     }
 
     #[inline]

@@ -50,10 +50,11 @@ pub struct BookView<const N: usize> {
     pub best_ask: Option<Level>,
     /// True while the book is in sync with the stream.
     pub live: bool,
-    /// The sides' `top` arrays are filled. A gated view
-    /// ([`crate::book::Book::fill_view_gated`]) leaves them out when the book shows no
-    /// pressure, the only time the oracle does not read them.
-    pub tops: bool,
+    /// The sides' bins (`n`, `qty`, `top`) are filled. A gated view
+    /// ([`crate::book::Book::fill_view_gated`]) leaves them out, or only the tops, when
+    /// the book shows no pressure, the only time the oracle does not read them; its
+    /// touch, origins and volumes are always there.
+    pub full: bool,
     /// Bin width, ticks.
     pub bin_ticks: i64,
     /// Bids, binned from the touch down.
@@ -74,7 +75,7 @@ impl<const N: usize> BookView<N> {
         best_bid: None,
         best_ask: None,
         live: false,
-        tops: true,
+        full: true,
         bin_ticks: 1,
         bid: SideView::EMPTY,
         ask: SideView::EMPTY,
@@ -104,23 +105,7 @@ pub(crate) fn fill_side<const BID: bool, const N: usize>(
     };
     let origin = touch.price.0.div_euclid(bin_ticks);
     out.origin = origin;
-    // Ticks the bins span, nearest and farthest (saturating: absurd prices walk).
-    let far_bin = if BID {
-        origin.saturating_sub(bins as i64 - 1)
-    } else {
-        origin.saturating_add(bins as i64 - 1)
-    };
-    let (lo_bin, hi_bin) = if BID {
-        (far_bin, origin)
-    } else {
-        (origin, far_bin)
-    };
-    let span = (
-        lo_bin.saturating_mul(bin_ticks),
-        hi_bin
-            .saturating_mul(bin_ticks)
-            .saturating_add(bin_ticks - 1),
-    );
+    let span = span::<BID>(origin, bins, bin_ticks);
     let indexed = l.bins.as_ref().is_some_and(|b| b.bin_ticks() == bin_ticks)
         && l.window_holds(span.0, span.1);
     if indexed {
@@ -133,6 +118,52 @@ pub(crate) fn fill_side<const BID: bool, const N: usize>(
         walk(l, bin_ticks, origin, bins, limit, out);
         false
     }
+}
+
+/// Ticks the `bins` bins from `origin` span, lowest and highest (saturating: absurd
+/// prices walk).
+#[inline(always)]
+fn span<const BID: bool>(origin: i64, bins: usize, bin_ticks: i64) -> (i64, i64) {
+    let far_bin = if BID {
+        origin.saturating_sub(bins as i64 - 1)
+    } else {
+        origin.saturating_add(bins as i64 - 1)
+    };
+    let (lo_bin, hi_bin) = if BID {
+        (far_bin, origin)
+    } else {
+        (origin, far_bin)
+    };
+    (
+        lo_bin.saturating_mul(bin_ticks),
+        hi_bin
+            .saturating_mul(bin_ticks)
+            .saturating_add(bin_ticks - 1),
+    )
+}
+
+/// A side's origin and volume without its bins, in O(1) from the ladder's nearest
+/// levels ([`Ladder::nearest_within`]) when they end within the view's `bins` (`≤ N`)
+/// and the window holds those bins: then they are the levels [`fill_side`] counts.
+/// `None` when the bins must be read (the levels reach past the last bin, or did a
+/// few views ago; the bins leave the window; the side is empty).
+///
+/// # Hot path: no allocation.
+#[inline]
+pub(crate) fn volume_side<const BID: bool>(
+    l: &mut Ladder<BID>,
+    bin_ticks: i64,
+    bins: usize,
+    limit: u32,
+) -> Option<(i64, i64)> {
+    let touch = l.best()?;
+    let origin = touch.price.0.div_euclid(bin_ticks);
+    let (lo, hi) = span::<BID>(origin, bins, bin_ticks);
+    if !l.window_holds(lo, hi) {
+        return None;
+    }
+    let volume = l.nearest_within(limit.max(1), lo, hi)?;
+    Some((origin, volume))
 }
 
 /// The tops a [`fill_side`] without them left out, on the bins it filled.

@@ -201,10 +201,10 @@ impl Oracle {
         } else {
             return Err(NoSignal::NoPressure);
         };
-        // A gated view has its tops whenever the book is pressed by the same
+        // A gated view has its bins and tops whenever the book is pressed by the same
         // thresholds (the book stage takes them from the same strategy); without them
         // the wall search finds nothing and nothing is traded.
-        debug_assert!(view.tops, "a pressed view without its walls' tops");
+        debug_assert!(view.full, "a pressed view without its bins and tops");
         let long = side == Side::Long;
         let (support_v, target_v) = if long {
             (&view.bid, &view.ask)
