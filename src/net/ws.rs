@@ -20,7 +20,18 @@ pub enum WireError {
     /// The server closed the session.
     #[error("closed by the server")]
     Closed,
+    /// The server closed the session with [`SERVED`]: a `minerva exchange` whose
+    /// recording is over, so there is nothing to reconnect to.
+    #[error("closed by the server: its data has been served")]
+    Served,
 }
+
+/// Close code (from the range RFC 6455 leaves to applications) with which `minerva
+/// exchange` ends its market sessions when its recording is over. Without it a client
+/// learnt the end only by reconnecting and being refused with 410 Gone, which a venue
+/// that had already exited (`--linger 0`) could not answer: the client then retried
+/// forever.
+pub const SERVED: u16 = 4410;
 
 impl WireError {
     /// A read that found no message within the socket's read timeout: the session is
@@ -166,10 +177,15 @@ impl<S: Read + Write> Wire<S> {
                 }
                 // Close.
                 8 => {
-                    let mut skip = [0u8; 125];
-                    self.read_all(&mut skip[..len.min(125)])?;
+                    let mut body = [0u8; 125];
+                    self.read_all(&mut body[..len.min(125)])?;
                     let _ = self.send_control(8, &[]);
-                    return Err(WireError::Closed);
+                    let code = (len >= 2).then(|| u16::from_be_bytes([body[0], body[1]]));
+                    return Err(if code == Some(SERVED) {
+                        WireError::Served
+                    } else {
+                        WireError::Closed
+                    });
                 }
                 // Ping: answer with the same payload; pong: nothing to do.
                 9 | 10 => {
@@ -318,6 +334,29 @@ mod tests {
         assert_eq!(out[6] ^ out[2], b'p');
         assert_eq!(w.read_message().unwrap().len(), 256);
         assert!(matches!(w.read_message(), Err(WireError::Closed)));
+    }
+
+    /// A close with `SERVED` is the venue's end, any other close (or none) a drop.
+    #[test]
+    fn a_close_says_whether_the_data_was_served() {
+        let served = SERVED.to_be_bytes();
+        for (frame, served_end) in [
+            (vec![0x88, 2, served[0], served[1]], true),
+            (
+                vec![0x88, 6, served[0], served[1], b'd', b'o', b'n', b'e'],
+                true,
+            ),
+            (vec![0x88, 2, 0x03, 0xe8], false),
+            (vec![0x88, 0], false),
+        ] {
+            let mut w = wire(&frame);
+            let got = w.read_message();
+            if served_end {
+                assert!(matches!(got, Err(WireError::Served)), "{frame:?}");
+            } else {
+                assert!(matches!(got, Err(WireError::Closed)), "{frame:?}");
+            }
+        }
     }
 
     #[test]

@@ -690,6 +690,12 @@ impl Source for LiveSource {
                         );
                     }
                 }
+                Err(WireError::Served) => {
+                    // `minerva exchange` has served its recording to the end.
+                    self.wire = None;
+                    tracing::info!("market stream: the venue has served its data");
+                    return None;
+                }
                 Err(e) => {
                     self.wire = None;
                     bump(&self.stats.drops);

@@ -683,6 +683,12 @@ impl Source for KucoinSource {
                         );
                     }
                 }
+                Err(WireError::Served) => {
+                    // The local venue has served its recording to the end.
+                    self.session = None;
+                    tracing::info!("KuCoin market stream: the venue has served its data");
+                    return None;
+                }
                 Err(e) => {
                     self.session = None;
                     bump(&self.stats.drops);
