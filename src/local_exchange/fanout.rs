@@ -232,6 +232,21 @@ pub async fn send(
     }
 }
 
+/// The close a market session ends with: [`crate::net::ws::SERVED`] when the recording
+/// has been served (so a client stops instead of reconnecting to a venue that may be
+/// gone), else a plain close. Both venues' sessions end with it.
+pub fn closing(served: bool) -> axum::extract::ws::Message {
+    use axum::extract::ws::{CloseFrame, Message};
+    if served {
+        Message::Close(Some(CloseFrame {
+            code: crate::net::ws::SERVED,
+            reason: "the data has been served".into(),
+        }))
+    } else {
+        Message::Close(None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -195,7 +195,9 @@ async fn run(shared: &Shared, mut socket: WebSocket, mut outbox: Outbox) -> End 
     if matches!(end, End::Closed | End::RateLimited | End::NoPong) {
         let _ = tokio::time::timeout(
             Duration::from_secs(1),
-            socket.send(close_message(shared, end)),
+            socket.send(crate::local_exchange::fanout::closing(
+                end == End::Closed && shared.done.load(std::sync::atomic::Ordering::Relaxed),
+            )),
         )
         .await;
     }
@@ -473,18 +475,4 @@ fn valid_stream(s: &str) -> bool {
 /// A message as the fan-out holds it.
 pub(super) fn msg(s: String) -> Utf8Bytes {
     Utf8Bytes::from(s)
-}
-
-/// The close a session ends with: [`crate::net::ws::SERVED`] when the recording is over
-/// (so a client stops instead of reconnecting to a venue that may be gone), else a
-/// plain close.
-fn close_message(shared: &Shared, end: End) -> Message {
-    if end == End::Closed && shared.done.load(std::sync::atomic::Ordering::Relaxed) {
-        Message::Close(Some(axum::extract::ws::CloseFrame {
-            code: crate::net::ws::SERVED,
-            reason: "the data has been served".into(),
-        }))
-    } else {
-        Message::Close(None)
-    }
 }

@@ -243,7 +243,9 @@ async fn run(shared: &Shared, mut socket: WebSocket, mut outbox: Outbox, dialect
     if matches!(end, End::Closed | End::RateLimited | End::Silent) {
         let _ = tokio::time::timeout(
             Duration::from_secs(1),
-            socket.send(close_message(shared, end)),
+            socket.send(crate::local_exchange::fanout::closing(
+                end == End::Closed && shared.done.load(std::sync::atomic::Ordering::Relaxed),
+            )),
         )
         .await;
     }
@@ -388,18 +390,4 @@ fn expand(shared: &Shared, topic: &str) -> Result<Vec<String>, (u32, String)> {
         out.push(format!("{channel}:{s}"));
     }
     Ok(out)
-}
-
-/// The close a session ends with: [`crate::net::ws::SERVED`] when the recording is over
-/// (so a client stops instead of reconnecting to a venue that may be gone), else a
-/// plain close.
-fn close_message(shared: &Shared, end: End) -> Message {
-    if end == End::Closed && shared.done.load(std::sync::atomic::Ordering::Relaxed) {
-        Message::Close(Some(axum::extract::ws::CloseFrame {
-            code: crate::net::ws::SERVED,
-            reason: "the data has been served".into(),
-        }))
-    } else {
-        Message::Close(None)
-    }
 }
