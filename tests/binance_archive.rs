@@ -45,7 +45,8 @@ fn replay(db: &Path, info: Option<&str>, market: Option<&str>) -> serde_json::Va
 
 #[test]
 fn spot_trades_and_klines_import_and_a_backtest_is_refused() {
-    let dir = common::fresh_dir("archive-spot");
+    let tmp = common::fresh_dir("archive-spot");
+    let dir = tmp.path();
     let s = common::sample_dir().join("spot");
     let t = trades(&[s.join("btcusdt_20240808.gz"), s.join("btcusdt_20240809.gz")]);
     assert!(t.len() > 10_000);
@@ -130,7 +131,6 @@ fn spot_trades_and_klines_import_and_a_backtest_is_refused() {
     ]);
     assert!(!ok, "{out}");
     assert!(err.contains("holds no order book"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -138,7 +138,8 @@ fn usdm_trades_with_their_header_import() {
     let Some(data) = common::shared_data() else {
         return;
     };
-    let dir = common::fresh_dir("archive-usdm");
+    let tmp = common::fresh_dir("archive-usdm");
+    let dir = tmp.path();
     let t = trades(&[data.join("hftbacktest-examples/usdm/btcusdt_20240808.gz")]);
     // The archive's USD-M trades: a header, id,price,qty,quote_qty,time,is_buyer_maker.
     let mut csv = String::from("id,price,qty,quote_qty,time,is_buyer_maker\n");
@@ -160,16 +161,16 @@ fn usdm_trades_with_their_header_import() {
     let r = replay(&db, None, Some("usdm"));
     assert_eq!(r["trades"].as_u64().unwrap() as usize, t.len(), "{r}");
     assert_eq!(r["market"], "usdm");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn what_the_archive_is_not_is_refused_clearly() {
-    let dir = common::fresh_dir("archive-bad");
+    let tmp = common::fresh_dir("archive-bad");
+    let dir = tmp.path();
     let db = dir.join("x.db");
     common::import_refuses(
         "binance-archive",
-        &dir,
+        dir,
         &db,
         &[
             (
@@ -194,5 +195,4 @@ fn what_the_archive_is_not_is_refused_clearly() {
             ),
         ],
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

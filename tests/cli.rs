@@ -30,10 +30,11 @@ fn no_panic(o: &Output) {
     assert_ne!(o.status.code(), Some(101), "panic exit code: {e}");
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("minerva-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
+/// `name` in a directory of its own, removed when the guard drops.
+fn tmp(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let d = common::fresh_dir("cli");
+    let p = d.path().join(name);
+    (d, p)
 }
 
 #[test]
@@ -139,7 +140,7 @@ fn plain_json_lines_with_snapshot_and_bench() {
     let sum = |l: &str| l.rsplit("checksum=").next().unwrap().to_string();
     assert_eq!(sum(lines[0]), sum(lines[1]));
     // Per-message latency, as a table and an HdrHistogram log that reads back.
-    let log = tmp("bench.hlog");
+    let (_dir, log) = tmp("bench.hlog");
     let o = minerva(&[
         "bench",
         "replay",
@@ -184,7 +185,7 @@ fn missing_file_is_a_clear_error() {
 fn truncated_gzip_is_a_clear_error() {
     let [a, _] = sample();
     let bytes = std::fs::read(&a).unwrap();
-    let p = tmp("truncated.gz");
+    let (_dir, p) = tmp("truncated.gz");
     std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
     let o = minerva(&["replay", p.to_str().unwrap()]);
     no_panic(&o);
@@ -206,7 +207,7 @@ fn garbage_lines_inside_a_good_file_are_counted_and_skipped() {
             .read_to_end(&mut text)
             .unwrap();
     }
-    let p = tmp("garbage.txt");
+    let (_dir, p) = tmp("garbage.txt");
     let mut f = std::fs::File::create(&p).unwrap();
     for (i, line) in text.split(|&c| c == b'\n').enumerate() {
         f.write_all(line).unwrap();
@@ -245,7 +246,7 @@ fn wrong_market_is_refused() {
 
 #[test]
 fn input_without_market_data_is_refused() {
-    let p = tmp("empty.txt");
+    let (_dir, p) = tmp("empty.txt");
     std::fs::write(&p, "hello\nworld\n").unwrap();
     let o = minerva(&["replay", p.to_str().unwrap()]);
     no_panic(&o);
@@ -364,7 +365,7 @@ fn signal_on_the_sample_places_the_hand_checked_operation() {
 #[test]
 fn signal_reports_strategy_errors_by_key() {
     let [a, _] = sample();
-    let bad = tmp("bad_strategy.toml");
+    let (_dir, bad) = tmp("bad_strategy.toml");
     let text = std::fs::read_to_string(repo("strategy_0.toml"))
         .unwrap()
         .replace("long_pressure = 0.25", "long_presure = 0.25");
@@ -420,7 +421,7 @@ fn run_on_sample() -> Vec<String> {
 
 #[test]
 fn run_reports_on_sigusr1_and_stops_in_order_on_sigint() {
-    let log = tmp("run.hlog");
+    let (_dir, log) = tmp("run.hlog");
     let cpu = minerva::pipeline::pin::allowed_cpus()[0];
     let child = Command::new(env!("CARGO_BIN_EXE_minerva"))
         .args(run_on_sample())
@@ -525,7 +526,8 @@ fn backtest_on_sample(extra: &[&str]) -> Output {
 
 #[test]
 fn backtest_prints_a_report_json_and_csv_files() {
-    let (trades, equity) = (tmp("trades.csv"), tmp("equity.csv"));
+    let dir = common::fresh_dir("cli");
+    let (trades, equity) = (dir.path().join("trades.csv"), dir.path().join("equity.csv"));
     let (t, e) = (trades.display().to_string(), equity.display().to_string());
     let o = backtest_on_sample(&["--trades", &t, "--equity", &e]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -585,7 +587,7 @@ fn backtest_prints_a_report_json_and_csv_files() {
 
 #[test]
 fn backtest_writes_the_fitness_into_the_strategy_file() {
-    let path = tmp("strategy_fit.toml");
+    let (_dir, path) = tmp("strategy_fit.toml");
     let original = std::fs::read_to_string(repo("strategy_0.toml")).unwrap();
     std::fs::write(&path, &original).unwrap();
     let [a, b] = sample();

@@ -140,10 +140,8 @@ fn kucoin_futures_clients_work_against_the_local_kucoin_venue() {
     let Some((contract, text)) = common::kucoin_futures_recording("BCHSV-USDT") else {
         return;
     };
-    let file = std::env::temp_dir().join(format!(
-        "minerva-kucoin-futures-clients-{}.txt",
-        std::process::id()
-    ));
+    let tmp = common::fresh_dir("kucoin-futures-clients");
+    let file = tmp.path().join("recording.txt");
     std::fs::write(&file, text).unwrap();
     kucoin_script(
         vec![file.clone()],
@@ -151,5 +149,4 @@ fn kucoin_futures_clients_work_against_the_local_kucoin_venue() {
         &[&contract],
         "all kucoin futures client checks passed",
     );
-    let _ = std::fs::remove_file(&file);
 }

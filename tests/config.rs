@@ -4,20 +4,27 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_minerva");
 
-fn write(name: &str, text: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("minerva-config-{}-{name}.toml", std::process::id()));
-    std::fs::write(&p, text).unwrap();
-    p
+/// `text` in a file of its own, removed when the guard drops.
+fn write(name: &str, text: &str) -> tempfile::NamedTempFile {
+    let f = tempfile::Builder::new()
+        .prefix(&format!("minerva-config-{name}-"))
+        .suffix(".toml")
+        .tempfile()
+        .unwrap();
+    std::fs::write(f.path(), text).unwrap();
+    f
 }
 
+/// The binary run in an empty directory of its own (no `minerva.toml` found there,
+/// nothing it writes by default left behind).
 fn minerva(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let cwd = common::fresh_dir("config-cwd");
     let mut c = Command::new(BIN);
-    c.current_dir(std::env::temp_dir()).args(args);
+    c.current_dir(cwd.path()).args(args);
     for v in [
         "MINERVA_CONFIG",
         "MINERVA_BINANCE_API_KEY",
@@ -66,11 +73,11 @@ fn decisions(out: &str) -> Vec<String> {
 
 #[test]
 fn the_file_gives_defaults_and_the_command_line_wins() {
-    let f = write(
+    let file = write(
         "run",
         &format!("{}capital = 1\nshort_pressure = 0.9\n", run_section()),
     );
-    let f = f.to_str().unwrap();
+    let f = file.path().to_str().unwrap();
     // The file's values, with the command line's --capital over the file's.
     let o = minerva(&["run", "--config", f, "--capital", "10000"], &[]);
     let (out, err) = text(&o);
@@ -123,7 +130,7 @@ fn check_prints_the_effective_lines_and_never_a_secret() {
         ),
     );
     let o = minerva(
-        &["config", "check", "--config", f.to_str().unwrap()],
+        &["config", "check", "--config", f.path().to_str().unwrap()],
         &[
             ("MY_LIVE_KEY", "live-key-value-123"),
             ("MY_LIVE_SECRET", "live-secret-value-456"),
@@ -211,7 +218,10 @@ fn mistakes_are_refused_with_the_files_line() {
         ),
     ] {
         let f = write("bad", body);
-        let o = minerva(&["config", "check", "--config", f.to_str().unwrap()], &[]);
+        let o = minerva(
+            &["config", "check", "--config", f.path().to_str().unwrap()],
+            &[],
+        );
         let (out, err) = text(&o);
         assert!(!o.status.success(), "{body}: {out}");
         assert!(err.contains(says), "{body}\n→ {err}");
@@ -223,7 +233,7 @@ fn mistakes_are_refused_with_the_files_line() {
         &[
             "run",
             "--config",
-            f.to_str().unwrap(),
+            f.path().to_str().unwrap(),
             "--source",
             "binance",
         ],
@@ -235,7 +245,7 @@ fn mistakes_are_refused_with_the_files_line() {
         &[
             "latency-report",
             "--config",
-            f.to_str().unwrap(),
+            f.path().to_str().unwrap(),
             "/nonexistent.hlog",
         ],
         &[],
@@ -276,7 +286,7 @@ fn testnet_keys_are_never_live_keys() {
         &[
             "run",
             "--config",
-            f.to_str().unwrap(),
+            f.path().to_str().unwrap(),
             "--source",
             "binance",
             "--endpoint",
@@ -304,7 +314,10 @@ fn the_files_servers_and_key_variables_reach_the_venue() {
             common::repo("strategy_0.toml").replace('\\', "/")
         ),
     );
-    let o = minerva(&["config", "check", "--config", f.to_str().unwrap()], &[]);
+    let o = minerva(
+        &["config", "check", "--config", f.path().to_str().unwrap()],
+        &[],
+    );
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}{err}");
     assert!(
@@ -316,7 +329,7 @@ fn the_files_servers_and_key_variables_reach_the_venue() {
         "{out}"
     );
     let o = minerva(
-        &["run", "--config", f.to_str().unwrap()],
+        &["run", "--config", f.path().to_str().unwrap()],
         &[
             ("CFG_TN_KEY", "minerva-paper"),
             ("CFG_TN_SECRET", "minerva-paper-secret"),
@@ -333,7 +346,7 @@ fn the_files_servers_and_key_variables_reach_the_venue() {
     assert!(!decisions(&out).is_empty(), "{out}");
     // Without the variables the file names, testnet refuses (no fallback to others).
     let o = minerva(
-        &["run", "--config", f.to_str().unwrap()],
+        &["run", "--config", f.path().to_str().unwrap()],
         &[
             ("MINERVA_BINANCE_TESTNET_API_KEY", "minerva-paper"),
             ("MINERVA_BINANCE_TESTNET_API_SECRET", "minerva-paper-secret"),
@@ -359,7 +372,7 @@ fn kucoin_key_variables_come_from_the_file_with_no_fallback() {
         &[
             "run",
             "--config",
-            f.to_str().unwrap(),
+            f.path().to_str().unwrap(),
             "--host",
             "127.0.0.1:9",
         ],

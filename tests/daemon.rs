@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -56,10 +56,10 @@ fn alive(pid: i32) -> bool {
 
 #[test]
 fn a_daemon_detaches_locks_its_pid_file_reopens_its_log_and_stops_cleanly() {
-    let dir: PathBuf = std::env::temp_dir().join(format!("minerva-daemon-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::fresh_dir("daemon");
+    let dir = tmp.path();
     let (pid_file, log) = (dir.join("minerva-run.pid"), dir.join("minerva-run.log"));
-    let out = start(&dir);
+    let out = start(dir);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -111,7 +111,7 @@ fn a_daemon_detaches_locks_its_pid_file_reopens_its_log_and_stops_cleanly() {
     }
 
     // A second instance with the same PID file refuses, naming the first.
-    let again = start(&dir);
+    let again = start(dir);
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(!again.status.success(), "{err}");
     assert!(
@@ -141,7 +141,6 @@ fn a_daemon_detaches_locks_its_pid_file_reopens_its_log_and_stops_cleanly() {
     assert!(last.contains("stopped by signal"), "{last}");
     let first = std::fs::read_to_string(&rotated).unwrap();
     assert!(first.contains("daemon started"), "{first}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Bad daemon flags are refused before anything detaches.

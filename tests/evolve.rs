@@ -77,8 +77,8 @@ fn backtest_fitness(root: &Path, args: &[&str]) -> f64 {
 #[test]
 fn the_written_strategy_backtests_to_its_reported_fitness() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::temp_dir().join(format!("minerva-evolve-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::fresh_dir("evolve");
+    let dir = tmp.path();
     let (out_file, log) = (dir.join("best.toml"), dir.join("log.csv"));
     let strategy_file = dir.join("start.toml");
     std::fs::copy(root.join("strategy_0.toml"), &strategy_file).unwrap();
@@ -163,7 +163,6 @@ fn the_written_strategy_backtests_to_its_reported_fitness() {
     // (After the fingerprint line and the header.)
     let rows = std::fs::read_to_string(&log).unwrap().lines().count() - 2;
     assert_eq!(rows, said_backtests(&text), "{text}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Bad settings are refused, each naming its flag, never a panic.
@@ -277,8 +276,8 @@ fn training_and_holdout_are_the_backtests_windows() {
 fn an_interrupted_evolution_keeps_its_best() {
     use std::io::{BufRead, BufReader};
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::temp_dir().join(format!("minerva-evolve-int-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::fresh_dir("evolve-int");
+    let dir = tmp.path();
     let out_file = dir.join("best.toml");
     let mut child = minerva(root)
         .arg("evolve")
@@ -315,7 +314,6 @@ fn an_interrupted_evolution_keeps_its_best() {
         .unwrap();
     assert!((1..100_000).contains(&generations), "{text}");
     assert!(results_fitness(&out_file).0.is_finite());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Two symbols (`../shared/data`'s spot BTCUSDT and ETHUSDT): each candidate is judged
@@ -333,8 +331,8 @@ fn several_symbols_are_judged_combined() {
         .chain(&["ethusdt_20240809"])
         .map(|f| d.join(format!("{f}.gz")).display().to_string())
         .collect();
-    let dir = std::env::temp_dir().join(format!("minerva-evolve-sym-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::fresh_dir("evolve-sym");
+    let dir = tmp.path();
     let out_file = dir.join("best.toml");
     let out = minerva(root)
         .arg("evolve")
@@ -375,7 +373,6 @@ fn several_symbols_are_judged_combined() {
         let got = v["combined"]["fitness"].as_f64().unwrap();
         assert!((got - want).abs() < 1e-9, "{name}: {got} vs {want}\n{text}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `--resume` goes on from a log: with the same seed it retraces the earlier run without
@@ -384,8 +381,8 @@ fn several_symbols_are_judged_combined() {
 #[test]
 fn a_resumed_evolution_equals_an_uninterrupted_one() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::temp_dir().join(format!("minerva-evolve-res-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::fresh_dir("evolve-res");
+    let dir = tmp.path();
     let run = |generations: &str, log: (&str, &Path), out: &Path, more: &[&str]| {
         let o = minerva(root)
             .arg("evolve")
@@ -440,5 +437,4 @@ fn a_resumed_evolution_equals_an_uninterrupted_one() {
     // Other settings (fees) would give other outcomes: the log is refused.
     let (ok, d) = run("4", ("--resume", &log), &resumed, &["--maker-fee", "0"]);
     assert!(!ok && d.contains("other data or settings"), "{d}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

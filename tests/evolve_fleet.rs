@@ -89,7 +89,8 @@ fn a_fleet_finds_what_one_machine_finds_through_dead_workers() {
     let Some(url) = common::fresh_postgres_db("fleet") else {
         return;
     };
-    let dir = common::fresh_dir("fleet-same");
+    let tmp = common::fresh_dir("fleet-same");
+    let dir = tmp.path();
     let file = |n: &str| dir.join(n).to_str().unwrap().to_string();
 
     // One machine.
@@ -255,7 +256,6 @@ fn a_fleet_finds_what_one_machine_finds_through_dead_workers() {
         .unwrap()
         .get(0);
     assert_eq!(run, "done");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A run published by another version is left for workers of that version: the job
@@ -325,7 +325,8 @@ fn an_unreachable_queue_is_a_clear_error() {
     );
     assert!(!err.contains("panicked"), "{err}");
 
-    let dir = common::fresh_dir("fleet-unreachable");
+    let tmp = common::fresh_dir("fleet-unreachable");
+    let dir = tmp.path();
     let best = dir.join("best.toml");
     let out = minerva()
         .args(SEARCH)
@@ -346,5 +347,4 @@ fn an_unreachable_queue_is_a_clear_error() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--fleet"));
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -47,7 +47,8 @@ fn npy(rows: &[(u64, i64, i64, f64, f64)]) -> Vec<u8> {
 
 #[test]
 fn an_hftbacktest_npz_replays_to_the_sessions_book_and_trades() {
-    let dir = common::fresh_dir("npz");
+    let tmp = common::fresh_dir("npz");
+    let dir = tmp.path();
     let s = common::sample_dir().join("spot");
     let files: Vec<PathBuf> = vec![s.join("btcusdt_20240808.gz"), s.join("btcusdt_20240809.gz")];
     let lines = common::capture(&files);
@@ -171,5 +172,4 @@ fn an_hftbacktest_npz_replays_to_the_sessions_book_and_trades() {
     let (ok, _, err) = common::db_import("hftbacktest", &[text.to_str().unwrap()], &spot_db);
     assert!(!ok && err.contains("not a NumPy array file"), "{err}");
     assert!(!err.contains("panicked"));
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -115,7 +115,8 @@ fn the_capture_as_obu_pushes_replays_to_the_reference_books() {
         lines.extend(l);
     }
     lines.sort_by_key(|l| l.0);
-    let file = std::env::temp_dir().join(format!("minerva-kucoin-obu-{}.txt", std::process::id()));
+    let tmp = common::fresh_dir("kucoin-obu");
+    let file = tmp.path().join("obu.txt");
     common::write_timed_lines(&file, &lines);
     let out = common::minerva_ok(&[
         "replay",
@@ -140,7 +141,6 @@ fn the_capture_as_obu_pushes_replays_to_the_reference_books() {
         assert_eq!(r["trades"], trades[sym], "{sym}");
         seen += 1;
     }
-    let _ = std::fs::remove_file(&file);
     assert_eq!(seen, want.len(), "every symbol replayed");
     assert!(deltas > 100, "the session has deltas ({deltas})");
 }
@@ -338,12 +338,12 @@ fn signal_backtest_and_report_run_on_kucoin_data() {
     // Deterministic: the same data and strategy give the same report.
     assert_eq!(serde_json::from_str::<Value>(&run(args)).unwrap(), bt);
 
-    let page = std::env::temp_dir().join(format!("minerva-kucoin-{}.html", std::process::id()));
+    let tmp = common::fresh_dir("kucoin");
+    let page = tmp.path().join("report.html");
     let mut args = kucoin_run_args("report", &dir);
     args.extend(["--out".into(), page.display().to_string()]);
     run(args);
     let html = std::fs::read_to_string(&page).unwrap();
-    let _ = std::fs::remove_file(&page);
     let data = common::report_data(&html);
     assert!(html.contains("BCHSV-USDT"));
     assert!(

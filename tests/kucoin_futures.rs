@@ -18,16 +18,14 @@ use std::sync::Arc;
 
 const SYMBOL: &str = "BCHSV-USDT";
 
-/// The futures recording in a file; its contract's name.
-fn recording(tag: &str) -> Option<(String, PathBuf)> {
+/// The futures recording in a file, in a directory removed when the guard drops; its
+/// contract's name.
+fn recording(tag: &str) -> Option<(tempfile::TempDir, String, PathBuf)> {
     let (contract, text) = common::kucoin_futures_recording(SYMBOL)?;
-    let file = std::env::temp_dir().join(format!(
-        "minerva-kucoin-futures-{tag}-{}-{}.txt",
-        std::process::id(),
-        common::thread_id()
-    ));
+    let dir = common::fresh_dir(&format!("kucoin-futures-{tag}"));
+    let file = dir.path().join("recording.txt");
     std::fs::write(&file, text).unwrap();
-    Some((contract, file))
+    Some((dir, contract, file))
 }
 
 fn expected_digest(symbol: &str) -> String {
@@ -45,11 +43,10 @@ fn expected_digest(symbol: &str) -> String {
 /// same levels.
 #[test]
 fn the_capture_as_a_futures_contract_replays_to_the_reference_book() {
-    let Some((contract, file)) = recording("replay") else {
+    let Some((_dir, contract, file)) = recording("replay") else {
         return;
     };
     let out = common::minerva_ok(&["replay", "--json", file.to_str().unwrap()]);
-    let _ = std::fs::remove_file(&file);
     let r: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(r["symbol"], contract.as_str());
     assert_eq!(r["venue"], "kucoin");
@@ -130,7 +127,7 @@ fn the_kucoin_futures_link_follows_each_order_to_its_end() {
     };
     use minerva::venues::OrderSigner;
     use minerva::venues::kucoin::stream::FeedConfig;
-    let Some((contract, file)) = recording("link") else {
+    let Some((_dir, contract, file)) = recording("link") else {
         return;
     };
     let v = venue(vec![file.clone()], Some(1.0));
@@ -324,7 +321,6 @@ fn the_kucoin_futures_link_follows_each_order_to_its_end() {
     );
     drop(link);
     v.stop();
-    let _ = std::fs::remove_file(&file);
 }
 
 /// The pipeline trading the contract through the order link: entries sized at the
@@ -341,7 +337,7 @@ fn the_pipeline_trades_the_contract_through_the_order_link() {
     use minerva::store::journal::{Journal, RunInfo};
     use minerva::venues::kucoin::stream::{FeedConfig, KucoinSource};
     use std::sync::atomic::AtomicBool;
-    let Some((contract, file)) = recording("pipeline") else {
+    let Some((_dir, contract, file)) = recording("pipeline") else {
         return;
     };
     let v = fee_free_venue(vec![file.clone()], Some(3.0));
@@ -365,12 +361,8 @@ fn the_pipeline_trades_the_contract_through_the_order_link() {
         ],
     )
     .unwrap();
-    let path = std::env::temp_dir().join(format!(
-        "minerva-kucoin-futures-journal-{}-{}.db",
-        std::process::id(),
-        common::thread_id()
-    ));
-    let _ = std::fs::remove_file(&path);
+    let tmp = common::fresh_dir("kucoin-futures-journal");
+    let path = tmp.path().join("journal.db");
     let journal = Arc::new(
         Journal::start(
             &path,
@@ -480,15 +472,7 @@ fn the_pipeline_trades_the_contract_through_the_order_link() {
         "entries rest as post-only orders: {kinds:?}"
     );
     drop(db);
-    for p in [
-        path.clone(),
-        path.with_extension("db-wal"),
-        path.with_extension("db-shm"),
-    ] {
-        let _ = std::fs::remove_file(p);
-    }
     v.stop();
-    let _ = std::fs::remove_file(&file);
 }
 
 /// Two contracts traded live in one process, a link each (`minerva run --source
@@ -528,19 +512,11 @@ fn two_contracts_trade_live_with_a_link_each() {
     };
     let mut lines: Vec<&str> = rest_a.lines().chain(rest_b.lines()).collect();
     lines.sort_by(|x, y| secs(x).total_cmp(&secs(y)));
-    let file = std::env::temp_dir().join(format!(
-        "minerva-kucoin-two-contracts-{}-{}.txt",
-        std::process::id(),
-        common::thread_id()
-    ));
+    let tmp = common::fresh_dir("kucoin-two-contracts");
+    let file = tmp.path().join("recording.txt");
     std::fs::write(&file, format!("{list}\n{}\n", lines.join("\n"))).unwrap();
     let v = fee_free_venue(vec![file.clone()], Some(3.0));
-    let journal = std::env::temp_dir().join(format!(
-        "minerva-kucoin-two-contracts-{}-{}.db",
-        std::process::id(),
-        common::thread_id()
-    ));
-    let _ = std::fs::remove_file(&journal);
+    let journal = tmp.path().join("journal.db");
     let out = common::minerva_ok(&[
         "run",
         "--source",
@@ -614,15 +590,7 @@ fn two_contracts_trade_live_with_a_link_each() {
     // need not.
     assert!(orders_of[0] > 0, "{out}");
     drop(db);
-    for p in [
-        journal.clone(),
-        journal.with_extension("db-wal"),
-        journal.with_extension("db-shm"),
-    ] {
-        let _ = std::fs::remove_file(p);
-    }
     v.stop();
-    let _ = std::fs::remove_file(&file);
 }
 
 /// Writes the futures recording to `$MINERVA_OUT` (to try `minerva exchange` and
@@ -645,7 +613,7 @@ fn a_position_found_at_start_is_refused_adopted_or_closed() {
     };
     use minerva::venues::OnStart;
     use minerva::venues::kucoin::stream::FeedConfig;
-    let Some((contract, file)) = recording("onstart") else {
+    let Some((_dir, contract, file)) = recording("onstart") else {
         return;
     };
     let v = venue(vec![file.clone()], Some(1.0));
@@ -727,5 +695,4 @@ fn a_position_found_at_start_is_refused_adopted_or_closed() {
     }
     drop(flat);
     v.stop();
-    let _ = std::fs::remove_file(&file);
 }

@@ -177,12 +177,12 @@ fn the_local_venue_serves_an_obu_recording() {
     let Some((lines, _)) = common::kucoin_obu_session(SYMBOL) else {
         return;
     };
-    let file = std::env::temp_dir().join(format!("minerva-obu-serve-{}.txt", std::process::id()));
+    let tmp = common::fresh_dir("obu-serve");
+    let file = tmp.path().join("obu.txt");
     common::write_timed_lines(&file, &lines);
     let list = files().unwrap().pop().unwrap(); // KUCOIN.0: the grids
     let v = venue(vec![file.clone(), list], Faults::default(), Some(20.0));
     let f = follow_book(&v, true);
-    let _ = std::fs::remove_file(&file);
     assert_eq!(f.digest, expected_digest(SYMBOL));
     assert_eq!(f.gaps, 0);
     assert!(
@@ -349,12 +349,8 @@ fn minerva_run_trades_on_the_local_kucoin_venue() {
         assert!(t.elapsed().as_secs() < 30, "the venue did not start");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let journal = std::env::temp_dir().join(format!(
-        "minerva-kucoin-run-{}-{}.db",
-        std::process::id(),
-        common::thread_id()
-    ));
-    let _ = std::fs::remove_file(&journal);
+    let tmp = common::fresh_dir("kucoin-run");
+    let journal = tmp.path().join("journal.db");
     let out = Command::new(env!("CARGO_BIN_EXE_minerva"))
         .args(["run", "--source", "kucoin", "--endpoint", "local"])
         .args(["--host", &format!("127.0.0.1:{port}"), "--journal"])
@@ -408,13 +404,6 @@ fn minerva_run_trades_on_the_local_kucoin_venue() {
     assert_eq!(venue, "kucoin-local");
     assert!(orders > 0, "{text}");
     drop(db);
-    for p in [
-        journal.clone(),
-        journal.with_extension("db-wal"),
-        journal.with_extension("db-shm"),
-    ] {
-        let _ = std::fs::remove_file(p);
-    }
     let _ = exchange.wait();
     let served = String::from_utf8_lossy(&{
         let mut s = Vec::new();
@@ -497,14 +486,8 @@ fn a_kucoin_recording_replays_to_the_reference_books() {
             extra.extend(["--fault", f]);
         }
         let (mut exchange, port) = exchange_process(&files, &extra);
-        let dir = std::env::temp_dir().join(format!(
-            "minerva-kucoin-record-{}-{book}-{}",
-            std::process::id(),
-            fault.is_some()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = dir.join("kucoin.db");
+        let tmp = common::fresh_dir(&format!("kucoin-record-{book}-{}", fault.is_some()));
+        let db = tmp.path().join("kucoin.db");
         let out = Command::new(env!("CARGO_BIN_EXE_minerva"))
             .args([
                 "record",
@@ -551,7 +534,6 @@ fn a_kucoin_recording_replays_to_the_reference_books() {
             seen += 1;
         }
         assert_eq!(seen, 2);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
@@ -725,12 +707,8 @@ fn the_pipeline_trades_on_the_local_kucoin_venue_through_the_order_link() {
         ],
     )
     .unwrap();
-    let path = std::env::temp_dir().join(format!(
-        "minerva-kucoin-journal-{}-{}.db",
-        std::process::id(),
-        common::thread_id()
-    ));
-    let _ = std::fs::remove_file(&path);
+    let tmp = common::fresh_dir("kucoin-journal");
+    let path = tmp.path().join("journal.db");
     let journal = Arc::new(
         Journal::start(
             &path,
@@ -805,13 +783,6 @@ fn the_pipeline_trades_on_the_local_kucoin_venue_through_the_order_link() {
     // Balance changes heard on `/account/balance` between them.
     assert!(whys.iter().any(|w| w == "stream"), "{whys:?}");
     drop(db);
-    for p in [
-        path.clone(),
-        path.with_extension("db-wal"),
-        path.with_extension("db-shm"),
-    ] {
-        let _ = std::fs::remove_file(p);
-    }
     v.stop();
 }
 

@@ -105,12 +105,8 @@ fn trade_on(
     let addr = venue.local_addr().to_string();
     let keys = Arc::new(ApiKeys::paper());
     // The run's audit journal, checked against the exchange below.
-    let path = std::env::temp_dir().join(format!(
-        "minerva-live-journal-{}-{}.db",
-        std::process::id(),
-        common::thread_id()
-    ));
-    let _ = std::fs::remove_file(&path);
+    let tmp = common::fresh_dir("live-journal");
+    let path = tmp.path().join("journal.db");
     let journal = Arc::new(
         Journal::start(
             &path,
@@ -157,13 +153,6 @@ fn trade_on(
     drop(cfg);
     let sum = Arc::try_unwrap(journal).unwrap().finish().unwrap();
     check_journal(&path, &sum, &r, &venue, &spec);
-    for p in [
-        path.clone(),
-        path.with_extension("db-wal"),
-        path.with_extension("db-shm"),
-    ] {
-        let _ = std::fs::remove_file(p);
-    }
     (r, venue)
 }
 

@@ -13,9 +13,8 @@ const SECRET: &str = "logtestSECRET9876543210zyxwvuZYXWVU9876543210zyxwvuZYXWVU9
 
 #[test]
 fn logs_are_json_lines_and_never_hold_the_keys() {
-    let dir = std::env::temp_dir().join(format!("minerva-logs-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::fresh_dir("logs");
+    let dir = tmp.path();
     let mut cmd = common::spot_exchange_command("100");
     cmd.args(["--log-level", "trace", "--log-format", "json"])
         .env("MINERVA_BINANCE_API_KEY", KEY)
@@ -25,7 +24,7 @@ fn logs_are_json_lines_and_never_hold_the_keys() {
     let addr = exchange.addr.clone();
     let journal = dir.join("j.db");
     let run = Command::new(env!("CARGO_BIN_EXE_minerva"))
-        .current_dir(&dir)
+        .current_dir(dir)
         .args([
             "run",
             "--source",
@@ -83,5 +82,4 @@ fn logs_are_json_lines_and_never_hold_the_keys() {
         assert!(!text.contains(KEY), "the API key leaked");
         assert!(!text.contains(SECRET), "the secret leaked");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -299,8 +299,8 @@ fn a_recorder_and_its_exchange_are_scraped_and_parsed_as_prometheus_reads_them()
     let mut cmd = common::spot_exchange_command("20");
     cmd.args(["--metrics", &venue_metrics]);
     let mut venue = common::spawn_exchange(cmd);
-    let db = std::env::temp_dir().join(format!("minerva-metrics-{}.db", std::process::id()));
-    let _ = std::fs::remove_file(&db);
+    let tmp = common::fresh_dir("metrics");
+    let db = tmp.path().join("market.db");
     let mut cmd = Command::new(BIN);
     cmd.args(["record", "--symbols", "BTCUSDT", "--endpoint", "local"])
         .args(["--host", &venue.addr, "--streams", "depth@100ms,trade"])
@@ -321,7 +321,6 @@ fn a_recorder_and_its_exchange_are_scraped_and_parsed_as_prometheus_reads_them()
     stop(&mut child);
     let _ = venue.child.kill();
     let _ = venue.finish();
-    let _ = std::fs::remove_file(&db);
     let Some(f) = parse(&page) else { return };
     let x = parse(&venue_page).unwrap();
     let binance = [("venue", "binance")];

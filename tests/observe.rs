@@ -28,9 +28,8 @@ fn ok(o: &Output) -> String {
 
 #[test]
 fn observe_puts_a_live_run_beside_the_backtest_of_its_recording() {
-    let dir = std::env::temp_dir().join(format!("minerva-observe-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::fresh_dir("observe");
+    let dir = tmp.path();
     let info = repo("sample/exchange_info_spot_btcusdt.json");
     let exchange = common::spawn_exchange(common::spot_exchange_command("100"));
     let addr = exchange.addr.clone();
@@ -39,7 +38,7 @@ fn observe_puts_a_live_run_beside_the_backtest_of_its_recording() {
     let strategy = dir.join("strategy.toml");
     std::fs::copy(repo("strategy_0.toml"), &strategy).unwrap();
     let run = Command::new(env!("CARGO_BIN_EXE_minerva"))
-        .current_dir(&dir)
+        .current_dir(dir)
         .args(["run", "--source", "binance", "--endpoint", "local"])
         .args(["--host", &addr, "--write-fitness", "--strategy"])
         .arg(&strategy)
@@ -195,5 +194,4 @@ fn observe_puts_a_live_run_beside_the_backtest_of_its_recording() {
     let o = minerva(&["observe", "--journal", &bare.display().to_string()]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no journal"));
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -165,7 +165,8 @@ fn export_both(db: &Path, view: &str, dir: &Path) -> (PathBuf, PathBuf) {
 
 #[test]
 fn a_recordings_views_read_back_as_their_csv() {
-    let dir = common::fresh_dir("parquet-views");
+    let tmp = common::fresh_dir("parquet-views");
+    let dir = tmp.path();
     let db = dir.join("rec.db");
     let s = common::sample_dir().join("spot");
     ok(&[
@@ -216,15 +217,15 @@ fn a_recordings_views_read_back_as_their_csv() {
             ][..],
         ),
     ] {
-        let (csv, pq) = export_both(&db, view, &dir);
+        let (csv, pq) = export_both(&db, view, dir);
         same_table(&csv, &pq, types);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_journals_tables_and_a_backtests_outputs_read_back_as_their_csv() {
-    let dir = common::fresh_dir("parquet-journal");
+    let tmp = common::fresh_dir("parquet-journal");
+    let dir = tmp.path();
     let journal = dir.join("j.db");
     let s = common::sample_dir().join("spot");
     let source = format!(
@@ -276,7 +277,7 @@ fn a_journals_tables_and_a_backtests_outputs_read_back_as_their_csv() {
             &[("pnl", "double"), ("entry_us", "timestamp[us, tz=UTC]")][..],
         ),
     ] {
-        let (csv, pq) = export_both(&journal, view, &dir);
+        let (csv, pq) = export_both(&journal, view, dir);
         same_table(&csv, &pq, types);
     }
     // A backtest's trades and equity: by the file's extension.
@@ -317,7 +318,6 @@ fn a_journals_tables_and_a_backtests_outputs_read_back_as_their_csv() {
         &ep,
         &[("time", "timestamp[ns, tz=UTC]"), ("equity", "double")],
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -330,7 +330,8 @@ fn parquet_needs_a_file_and_says_so() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--out"), "{err}");
     // A file that cannot be created: a clear error, no panic.
-    let dir = common::fresh_dir("parquet-bad");
+    let tmp = common::fresh_dir("parquet-bad");
+    let dir = tmp.path();
     let db = dir.join("rec.db");
     let s = common::sample_dir().join("spot");
     ok(&[
@@ -350,14 +351,14 @@ fn parquet_needs_a_file_and_says_so() {
     assert!(err.contains("/nonexistent-dir/x.parquet"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     let _ = std::io::stderr().flush();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn book_samples_are_the_book_at_each_interval() {
     // Session 1 of the sample sampled every second, 5 levels a side: each row is the
     // book a plain sorted-map book holds after every message received by then.
-    let dir = common::fresh_dir("parquet-book");
+    let tmp = common::fresh_dir("parquet-book");
+    let dir = tmp.path();
     let db = dir.join("rec.db");
     let file = common::sample_dir()
         .join("spot")
@@ -441,5 +442,4 @@ fn book_samples_are_the_book_at_each_interval() {
         !okd && err.contains("no session to sample among --session"),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -11,7 +11,8 @@ use common::repo;
 
 #[test]
 fn the_report_of_the_sample_is_the_backtest_drawn_offline() {
-    let out = std::env::temp_dir().join(format!("minerva-report-{}.html", std::process::id()));
+    let dir = common::fresh_dir("report");
+    let out = dir.path().join("report.html");
     let (a, b) = (
         repo("sample/hftbacktest/spot/btcusdt_20240808.gz"),
         repo("sample/hftbacktest/spot/btcusdt_20240809.gz"),
@@ -33,8 +34,8 @@ fn the_report_of_the_sample_is_the_backtest_drawn_offline() {
     let data = &embedded["backtest"];
     // The backtest's own outputs, saved (drawn again below without a backtest).
     let tmp = |ext: &str| {
-        std::env::temp_dir()
-            .join(format!("minerva-report-saved-{}.{ext}", std::process::id()))
+        dir.path()
+            .join(format!("saved.{ext}"))
             .display()
             .to_string()
     };
@@ -154,27 +155,22 @@ fn the_report_of_the_sample_is_the_backtest_drawn_offline() {
         err.contains("saved backtest output") && err.contains("--trades"),
         "{err}"
     );
-    for f in [&t_csv, &e_csv, &b_json, &saved_page] {
-        let _ = std::fs::remove_file(f);
-    }
-
     // In a browser.
     if let Some(c) = common::browser_check(&out) {
         assert_eq!(c["entry_markers"], 1, "{c}");
         assert_eq!(c["panels"]["heat"], true, "{c}");
         assert_eq!(c["panels"]["bins"], true, "{c}");
     }
-    let _ = std::fs::remove_file(&out);
 }
 
 /// A latency log (`--latency-log`) drawn as percentile curves, one per series, whose
 /// points are the log's own percentiles.
 #[test]
 fn a_latency_log_is_drawn_as_percentile_curves() {
-    let dir = std::env::temp_dir();
+    let dir = common::fresh_dir("report-lat");
     let (log, out) = (
-        dir.join(format!("minerva-report-{}.hlog", std::process::id())),
-        dir.join(format!("minerva-report-lat-{}.html", std::process::id())),
+        dir.path().join("report.hlog"),
+        dir.path().join("report.html"),
     );
     let (ev, snap) = (
         repo("tests/fixtures/synth_events.jsonl"),
@@ -217,6 +213,4 @@ fn a_latency_log_is_drawn_as_percentile_curves() {
         .unwrap();
     assert!(!e.status.success());
     assert!(String::from_utf8_lossy(&e.stderr).contains("nothing to draw"));
-    let _ = std::fs::remove_file(&out);
-    let _ = std::fs::remove_file(&log);
 }

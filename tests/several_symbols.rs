@@ -74,12 +74,8 @@ fn two_usdm_symbols_trade_in_one_process_on_the_local_exchange() {
     let _paced = paced();
     let ex = usdm_pair_exchange(&data, "40", "1");
     // Recorded beside the run: a session per symbol.
-    let db = std::env::temp_dir().join(format!(
-        "minerva-two-symbols-{}-{}.db",
-        std::process::id(),
-        common::thread_id()
-    ));
-    let _ = std::fs::remove_file(&db);
+    let tmp = common::fresh_dir("two-symbols");
+    let db = tmp.path().join("market.db");
     let run = Command::new(env!("CARGO_BIN_EXE_minerva"))
         .args(["run", "--source", &format!("ws://{}", ex.addr)])
         .args(["--symbols", "btcusdt,ETHUSDT", "--market", "usdm"])
@@ -155,13 +151,6 @@ fn two_usdm_symbols_trade_in_one_process_on_the_local_exchange() {
         );
         assert_eq!(count(&r, "applied"), count(y, "applied"), "{r}\n{y}");
     }
-    for p in [
-        db.clone(),
-        db.with_extension("db-wal"),
-        db.with_extension("db-shm"),
-    ] {
-        let _ = std::fs::remove_file(p);
-    }
 }
 
 /// BTCUSDT and ETHUSDT traded through Binance's live gateway on `minerva exchange`: a
@@ -180,7 +169,8 @@ fn two_usdm_symbols_trade_live_through_the_gateway_on_the_local_exchange() {
     // behind on two cores, resynced over and over and spent the IP's request weight,
     // which left the links deaf (see docs/exchange.md, "Found under load").
     let ex = usdm_pair_exchange(&data, "20", "10");
-    let dir = common::fresh_dir("several-live");
+    let tmp = common::fresh_dir("several-live");
+    let dir = tmp.path();
     let journal = dir.join("journal.db");
     // The market beside the run, for observe: a session per symbol.
     let recording = dir.join("market.db");
@@ -327,7 +317,6 @@ fn two_usdm_symbols_trade_live_through_the_gateway_on_the_local_exchange() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{entries}"));
     assert!(theoretical_sent > 0, "the backtest's book synced: {text}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Four USD-M symbols of the 2021 cryptofeed capture (recorded at `depth@100ms`, their
@@ -414,7 +403,8 @@ fn three_kucoin_symbols_on_one_session_of_the_local_kucoin_venue() {
 /// `clientOid` already open on the account).
 #[test]
 fn three_kucoin_symbols_trade_live_with_a_link_each() {
-    let dir = common::fresh_dir("several-kucoin-live");
+    let tmp = common::fresh_dir("several-kucoin-live");
+    let dir = tmp.path();
     let journal = dir.join("journal.db");
     let Some(out) = three_kucoin_symbols(false, Some(&journal)) else {
         return;
@@ -439,7 +429,6 @@ fn three_kucoin_symbols_trade_live_with_a_link_each() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), ids.len(), "{ids:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Three symbols of the KuCoin capture, on one session of the local KuCoin venue.

@@ -9,12 +9,12 @@ use minerva::replay::{ReplayOptions, replay};
 use minerva::store::{Recorded, SqliteStore, Target, expand, import};
 use std::path::PathBuf;
 
-fn temp_db(name: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("minerva-{}-{name}.db", std::process::id()));
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", p.display()));
-    }
-    p
+/// `<name>.db` in a directory of its own, removed (with the database's -wal and -shm
+/// files, and whatever else the test writes there) when the guard drops.
+fn temp_db(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = common::fresh_dir(&format!("store-{name}"));
+    let p = dir.path().join(format!("{name}.db"));
+    (dir, p)
 }
 
 /// The replay's per-symbol results, timing left out.
@@ -48,7 +48,7 @@ fn loose_backtest(files: &[PathBuf], opts: &ReplayOptions) -> backtest::Backtest
 #[test]
 fn an_imported_session_replays_and_backtests_as_its_files() {
     let (files, opts) = common::spot_files();
-    let db = temp_db("spot");
+    let (_dir, db) = temp_db("spot");
     let (sessions, lines) = import(&mut SqliteStore::open(&db).unwrap(), &files).unwrap();
     assert_eq!((sessions.len(), lines), (2, 99_574));
     let from_db = expand(std::slice::from_ref(&db)).unwrap();
@@ -84,7 +84,7 @@ fn several_symbols_merge_as_their_files() {
     };
     let u = d.join("hftbacktest-examples/usdm");
     let files = vec![u.join("btcusdt_20240718.gz"), u.join("ethusdt_20240718.gz")];
-    let db = temp_db("usdm");
+    let (_dir, db) = temp_db("usdm");
     import(&mut SqliteStore::open(&db).unwrap(), &files).unwrap();
     let from_db = expand(std::slice::from_ref(&db)).unwrap();
     let opts = ReplayOptions::default();
@@ -112,7 +112,7 @@ fn a_database_killed_mid_write_opens_with_its_committed_batches() {
     .iter()
     .map(|f| u.join(f))
     .collect();
-    let db = temp_db("killed");
+    let (_dir, db) = temp_db("killed");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
         .args(["db", "import"])
         .args(&files)
@@ -170,7 +170,7 @@ fn a_database_killed_mid_write_opens_with_its_committed_batches() {
 /// A database from a newer Minerva, or a file that is not a database: clear errors.
 #[test]
 fn a_newer_schema_and_a_non_database_are_refused_clearly() {
-    let db = temp_db("newer");
+    let (_dir, db) = temp_db("newer");
     SqliteStore::open(&db)
         .unwrap()
         .set_schema_version_for_tests(99)
@@ -193,7 +193,7 @@ fn a_recording_of_the_local_exchange_replays_as_its_files() {
     use minerva::store::recorder::{RecordConfig, RecordSource, record};
     let (files, opts) = common::spot_files();
     let venue = common::spot_venue(None, Default::default(), None);
-    let db = temp_db("recorded");
+    let (_dir, db) = temp_db("recorded");
     let host = venue.local_addr().to_string();
     let cfg = RecordConfig {
         target: Target::Sqlite(db.clone()),
@@ -288,7 +288,7 @@ fn the_pipeline_records_what_its_feed_receives() {
     use minerva::pipeline::{RunConfig, run};
     let (frames, spec) = common::spot_session();
     let n = frames.len() as u64;
-    let db = temp_db("tapped");
+    let (_dir, db) = temp_db("tapped");
     let (tapped, stats, writer) = minerva::store::tap::tap(
         ReplaySource::new(frames, None),
         &Target::Sqlite(db.clone()),
@@ -330,7 +330,7 @@ fn the_pipeline_records_what_its_feed_receives() {
 fn a_schema_1_database_is_migrated_on_open() {
     use minerva::store::files::{LineReader, classify};
     let (files, opts) = common::spot_files();
-    let db = temp_db("v1");
+    let (_dir, db) = temp_db("v1");
     drop(SqliteStore::open_at(&db, 1).unwrap());
     // Rows as version 1 wrote them.
     let mut conn = rusqlite::Connection::open(&db).unwrap();
@@ -384,10 +384,10 @@ fn exports_give_back_the_lines_and_the_decoded_views() {
     use minerva::store::files::LineReader;
     use minerva::store::{View, export};
     let (files, opts) = common::spot_files();
-    let db = temp_db("export");
+    let (tmp, db) = temp_db("export");
     import(&mut SqliteStore::open(&db).unwrap(), &files).unwrap();
-    let dir = std::env::temp_dir().join(format!("minerva-{}-export", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    // Not there yet: the export makes it.
+    let dir = tmp.path().join("lines");
     let mut store = SqliteStore::open_read(&db).unwrap();
     let out = export::lines_into_dir(&mut store, &[], &dir).unwrap();
     let names: Vec<(String, u64)> = out
@@ -472,7 +472,6 @@ fn exports_give_back_the_lines_and_the_decoded_views() {
         assert!((px(c[7]) - volume).abs() < 1e-6, "{c:?} {volume}");
         assert_eq!(c[8].parse::<usize>().unwrap(), ts.len());
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A venue config reading the spot sample's BTCUSDT (depth, trades, top of book).
@@ -510,7 +509,7 @@ fn a_recording_keeps_its_gaps_and_resyncs_as_events() {
         ..Default::default()
     };
     let venue = common::spot_venue(None, faults, None);
-    let db = temp_db("gaps");
+    let (_dir, db) = temp_db("gaps");
     let cfg = RecordConfig {
         target: Target::Sqlite(db.clone()),
         sources: vec![btc_source(&venue.local_addr().to_string(), 5)],
@@ -570,9 +569,8 @@ fn a_rotated_recording_has_no_gap_at_its_seams() {
     // instead of cutting it off, as a paced venue does after its outbox fills (that
     // made this test fail about 1 run in 4: a cut session ended the recording early).
     let venue = common::spot_venue(None, Default::default(), None);
-    let dir = std::env::temp_dir().join(format!("minerva-{}-rotate", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::fresh_dir("rotate");
+    let dir = tmp.path();
     // A session cut anyway is reconnected and resynchronised, as it would be live.
     let mut source = btc_source(&venue.local_addr().to_string(), 6);
     if let minerva::venues::FeedConfig::Binance(l) = &mut source.live {
@@ -641,7 +639,6 @@ fn a_rotated_recording_has_no_gap_at_its_seams() {
     for k in from_snapshot {
         assert_eq!(book(&expand(&all[k..]).unwrap()), want, "from file {k}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Sessions the exchange drops: each line keeps the connection it came on (1, 2, …
@@ -660,7 +657,7 @@ fn each_line_keeps_its_connection() {
     // to nobody while the recorder reconnects; the last drop leaves 1.6 s of data, for
     // the last connection to sync in even on a slow (debug) build.
     let venue = common::spot_venue(Some(100.0), faults, None);
-    let db = temp_db("conns");
+    let (_dir, db) = temp_db("conns");
     let mut source = btc_source(&venue.local_addr().to_string(), 7);
     if let minerva::venues::FeedConfig::Binance(l) = &mut source.live {
         l.max_reconnects = Some(10);
@@ -720,7 +717,7 @@ fn each_line_keeps_its_connection() {
 #[test]
 fn db_info_and_export_from_the_command_line() {
     let (files, _) = common::spot_files();
-    let db = temp_db("cli");
+    let (_dir, db) = temp_db("cli");
     let minerva = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
             .args(args)
@@ -807,7 +804,7 @@ fn one_symbols_backtest_over_a_database_of_two_is_its_files() {
     };
     let u = d.join("hftbacktest-examples/usdm");
     let (btc, eth) = (u.join("btcusdt_20240808.gz"), u.join("ethusdt_20240808.gz"));
-    let db = temp_db("two-symbols");
+    let (_dir, db) = temp_db("two-symbols");
     let import = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
         .args(["db", "import"])
         .args([&btc, &eth])
@@ -859,5 +856,4 @@ fn one_symbols_backtest_over_a_database_of_two_is_its_files() {
     let (from_db, from_file) = (run(&db_text), run(&eth));
     assert!(from_db.starts_with("signal: 6579 evaluations"), "{from_db}");
     assert_eq!(from_db, from_file);
-    let _ = std::fs::remove_file(&db);
 }

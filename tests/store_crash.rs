@@ -7,16 +7,9 @@
 mod common;
 
 use minerva::store::{Recorded, SqliteStore, expand};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("minerva-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
-}
 
 fn stored_lines(db: &Path) -> i64 {
     SqliteStore::open_read(db)
@@ -64,7 +57,8 @@ fn a_live_recorder_killed_or_stopped_keeps_what_it_committed() {
     // 30×: the sample's eleven minutes take about 22 s, far longer than this test.
     let venue = common::spot_venue(Some(30.0), Default::default(), None);
     let host = venue.local_addr().to_string();
-    let dir = temp_dir("crash");
+    let tmp = common::fresh_dir("crash");
+    let dir = tmp.path();
 
     // SIGKILL mid-recording.
     let killed = dir.join("killed.db");
@@ -127,18 +121,18 @@ fn a_live_recorder_killed_or_stopped_keeps_what_it_committed() {
     drop(store);
     venue.stop();
     let _ = files;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A small filesystem mounted for the test (root only: CI runs as root).
-struct Mount(PathBuf);
+/// A small filesystem mounted for the test (root only: CI runs as root), on a
+/// directory removed when it drops (unmounted first), or at once when it cannot mount.
+struct Mount(tempfile::TempDir);
 
 impl Mount {
     fn tmpfs(name: &str, opts: &str) -> Option<Self> {
-        let dir = temp_dir(name);
+        let dir = common::fresh_dir(name);
         let ok = Command::new("mount")
             .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
-            .arg(&dir)
+            .arg(dir.path())
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
@@ -151,12 +145,16 @@ impl Mount {
         }
         Some(Self(dir))
     }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
 }
 
 impl Drop for Mount {
+    // The directory itself goes when the TempDir field drops, after this.
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = Command::new("umount").arg(self.path()).status();
     }
 }
 
@@ -192,7 +190,7 @@ fn a_full_disk_stops_the_recording_not_the_trading() {
     };
     let plain = run(None);
     assert!(plain.status.success());
-    let recorded = run(Some(&full.0.join("market.db")));
+    let recorded = run(Some(&full.path().join("market.db")));
     let (out, err) = (
         String::from_utf8_lossy(&recorded.stdout),
         String::from_utf8_lossy(&recorded.stderr),
@@ -208,7 +206,7 @@ fn a_full_disk_stops_the_recording_not_the_trading() {
     assert_eq!(trading(&out), want, "the same trading, recorder or not");
     assert!(out.contains("not recorded"), "{out}");
     // What was committed before the disk filled is there and sound.
-    let mut store = SqliteStore::open_read(&full.0.join("market.db")).unwrap();
+    let mut store = SqliteStore::open_read(&full.path().join("market.db")).unwrap();
     assert_eq!(store.integrity().unwrap(), "ok");
     // Whole batches (20,000 lines or 200 ms, whichever first): some, not all; every
     // line whole, the depth chain unbroken up to where the disk filled.
@@ -230,7 +228,7 @@ fn a_read_only_path_is_refused_clearly() {
     let Some(ro) = Mount::tmpfs("ro", "ro,size=1m") else {
         return;
     };
-    let db = ro.0.join("market.db");
+    let db = ro.path().join("market.db");
     let out = Command::new(env!("CARGO_BIN_EXE_minerva"))
         .args([
             "record",

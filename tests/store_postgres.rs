@@ -76,8 +76,8 @@ fn an_import_into_postgres_replays_and_queries_as_sqlite() {
         .to_text()
     };
     assert_eq!(backtest(&from_pg), backtest(&files));
-    let sqlite = std::env::temp_dir().join(format!("minerva-{}-pgcmp.db", std::process::id()));
-    let _ = std::fs::remove_file(&sqlite);
+    let tmp = common::fresh_dir("pgcmp");
+    let sqlite = tmp.path().join("pgcmp.db");
     import(&mut SqliteStore::open(&sqlite).unwrap(), &files).unwrap();
     let mut pg = PgStore::connect(&url).unwrap();
     let mut lite = SqliteStore::open_read(&sqlite).unwrap();
@@ -102,7 +102,6 @@ fn an_import_into_postgres_replays_and_queries_as_sqlite() {
         strip(pg.sessions().unwrap()),
         strip(lite.sessions().unwrap())
     );
-    let _ = std::fs::remove_file(&sqlite);
 }
 
 /// Two recorders on two "machines" (threads, each its own connection, migrating a

@@ -18,30 +18,31 @@ fn sample() -> Vec<String> {
     .collect()
 }
 
-fn temp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "minerva-tape-{name}-{}-{}.tape",
-        std::process::id(),
-        common::thread_id()
-    ))
+/// `<name>.tape` in a directory of its own, removed with the guard (with whatever else
+/// the test writes beside the tape).
+fn temp(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = common::fresh_dir(&format!("tape-{name}"));
+    let path = dir.path().join(format!("{name}.tape"));
+    (dir, path)
 }
 
 /// The sample's tape built by `minerva tape build` into a temporary file named after
-/// `name`: (tape, its exchangeInfo, the sample's files, what the build printed).
-fn sample_tape(name: &str) -> (PathBuf, String, Vec<String>, String) {
-    let tape = temp(name);
+/// `name`: (its directory's guard, tape, its exchangeInfo, the sample's files, what the
+/// build printed).
+fn sample_tape(name: &str) -> (tempfile::TempDir, PathBuf, String, Vec<String>, String) {
+    let (dir, tape) = temp(name);
     let info = common::repo("sample/exchange_info_spot_btcusdt.json");
     let files = sample();
     let mut build = vec!["tape", "build"];
     build.extend(files.iter().map(String::as_str));
     build.extend(["--exchange-info", &info, "--out", tape.to_str().unwrap()]);
     let built = common::minerva_ok(&build);
-    (tape, info, files, built)
+    (dir, tape, info, files, built)
 }
 
 #[test]
 fn a_tape_backtests_to_the_same_report_as_its_files() {
-    let (tape, info, files, built) = sample_tape("cli");
+    let (_dir, tape, info, files, built) = sample_tape("cli");
     assert!(built.contains("tape BTCUSDT (binance spot)"), "{built}");
     let strategy = common::repo("strategy_0.toml");
     let mut from_files = vec!["backtest"];
@@ -49,7 +50,6 @@ fn a_tape_backtests_to_the_same_report_as_its_files() {
     from_files.extend(["--strategy", &strategy, "--exchange-info", &info]);
     let a = common::minerva_ok(&from_files);
     let b = common::minerva_ok(&["backtest", tape.to_str().unwrap(), "--strategy", &strategy]);
-    let _ = std::fs::remove_file(&tape);
     // The first line names the input (frames, or decoded messages); the rest is equal.
     let (a1, a_rest) = a.split_once('\n').unwrap();
     let (b1, b_rest) = b.split_once('\n').unwrap();
@@ -73,7 +73,7 @@ fn a_tape_round_trips_and_refuses_what_is_not_its_own() {
         .clone();
     let frames = minerva::store::files::recorded_frames_of(&files, &spec.name).unwrap();
     let tape = Tape::record(&frames, &spec);
-    let path = temp("lib");
+    let (_dir, path) = temp("lib");
     tape.save(&spec, &path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let (loaded, loaded_spec) = Tape::load(&path, Some(&spec)).unwrap();
@@ -82,7 +82,6 @@ fn a_tape_round_trips_and_refuses_what_is_not_its_own() {
     // Written again: the same bytes.
     loaded.save(&spec, &path).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
-    let _ = std::fs::remove_file(&path);
 
     let refused = |b: &[u8], asked| Tape::from_bytes(b, asked).err().map(|e| e.to_string());
     // Another layout version.
@@ -118,7 +117,7 @@ fn a_tape_round_trips_and_refuses_what_is_not_its_own() {
 /// files it came from (same seed).
 #[test]
 fn evolve_reads_a_tape_as_it_reads_the_files() {
-    let (tape, info, files, _) = sample_tape("evolve");
+    let (_dir, tape, info, files, _) = sample_tape("evolve");
     let strategy = common::repo("strategy_0.toml");
     let (out_a, out_b) = (tape.with_extension("a.toml"), tape.with_extension("b.toml"));
     let small = ["--population", "4", "--generations", "2", "--seed", "7"];
@@ -139,9 +138,6 @@ fn evolve_reads_a_tape_as_it_reads_the_files() {
     let (pa, pb) = (common::minerva_ok(&a), common::minerva_ok(&b));
     let written = |p: &PathBuf| std::fs::read_to_string(p).unwrap();
     let (sa, sb) = (written(&out_a), written(&out_b));
-    for p in [&tape, &out_a, &out_b] {
-        let _ = std::fs::remove_file(p);
-    }
     let strip = |t: &str, p: &PathBuf| t.replace(p.to_str().unwrap(), "OUT");
     // Each generation's row ends with its wall time: left out.
     let untimed = |t: String| -> Vec<String> {
@@ -164,7 +160,7 @@ fn evolve_reads_a_tape_as_it_reads_the_files() {
 /// from: the same operations and refusals, the same page data.
 #[test]
 fn signal_and_report_read_a_tape_as_they_read_the_files() {
-    let (tape, info, files, _) = sample_tape("signal-report");
+    let (_dir, tape, info, files, _) = sample_tape("signal-report");
     let strategy = common::repo("strategy_0.toml");
     // A loosened strategy, so operations are proposed and sized.
     let loose = [
@@ -215,9 +211,6 @@ fn signal_and_report_read_a_tape_as_they_read_the_files() {
     common::minerva_ok(&b);
     let page = |p: &PathBuf| common::report_data(&std::fs::read_to_string(p).unwrap());
     let (da, db) = (page(&pa), page(&pb));
-    for p in [&tape, &pa, &pb] {
-        let _ = std::fs::remove_file(p);
-    }
     assert!(
         da["backtest"]["operations"]
             .as_array()
@@ -255,7 +248,7 @@ fn strip_input_line(v: &mut serde_json::Value) {
 /// names what it ran: the tape's messages or the files' frames, every pass.
 #[test]
 fn bench_backtest_times_passes_on_a_tape_and_on_files() {
-    let (tape, info, files, _) = sample_tape("bench");
+    let (_dir, tape, info, files, _) = sample_tape("bench");
     let strategy = common::repo("strategy_0.toml");
     let field = |line: &str, key: &str| -> String {
         line.split(' ')
@@ -274,7 +267,6 @@ fn bench_backtest_times_passes_on_a_tape_and_on_files() {
         "--name",
         "sample",
     ]);
-    let _ = std::fs::remove_file(&tape);
     let mut from_files = vec!["bench", "backtest"];
     from_files.extend(files.iter().map(String::as_str));
     from_files.extend([

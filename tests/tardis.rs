@@ -114,10 +114,12 @@ fn write_tardis(dir: &Path, s: &Session) -> (PathBuf, PathBuf) {
     (book_path, trades_path)
 }
 
-/// Imports `s` written as Tardis files and checks it replays as `s` itself.
-fn same_as_the_session(name: &str, s: &Session) -> PathBuf {
-    let dir = common::fresh_dir(&format!("tardis-{name}"));
-    let (book, trades) = write_tardis(&dir, s);
+/// Imports `s` written as Tardis files and checks it replays as `s` itself: the
+/// database, in the directory the guard removes.
+fn same_as_the_session(name: &str, s: &Session) -> (tempfile::TempDir, PathBuf) {
+    let tmp = common::fresh_dir(&format!("tardis-{name}"));
+    let dir = tmp.path();
+    let (book, trades) = write_tardis(dir, s);
     let db = dir.join("tardis.db");
     let (ok, out, err) = common::db_import(
         "tardis",
@@ -147,12 +149,12 @@ fn same_as_the_session(name: &str, s: &Session) -> PathBuf {
     assert!(original["trades"].as_u64().unwrap() > 1000, "{original}");
     assert_eq!(imported["gaps"], 0);
     assert_eq!(imported["symbol"], "BTCUSDT");
-    db
+    (tmp, db)
 }
 
 #[test]
 fn a_tardis_spot_import_replays_to_the_sessions_book_and_trades_and_backtests() {
-    let db = same_as_the_session(
+    let (_tmp, db) = same_as_the_session(
         "spot",
         &Session {
             files: sample(),
@@ -172,22 +174,31 @@ fn a_tardis_spot_import_replays_to_the_sessions_book_and_trades_and_backtests() 
     ]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("fitness"), "{out}");
-    // Imported straight into a tape: the same backtest.
+    // Imported straight into a tape: the same backtest. The import's temporary
+    // directory is one of the test's own, so what it leaves there is its alone.
     let dir = db.parent().unwrap();
     let tape = dir.join("tardis.tape");
     let (book, trades) = (
         dir.join("binance_incremental_book_L2_BTCUSDT.csv.gz"),
         dir.join("binance_trades_BTCUSDT.csv"),
     );
-    let (ok, tout, err) = common::db_import(
-        "tardis",
-        &[book.to_str().unwrap(), trades.to_str().unwrap()],
-        &[
-            "--tape",
-            tape.to_str().unwrap(),
-            "--exchange-info",
-            &common::repo("sample/exchange_info_spot_btcusdt.json"),
-        ],
+    let import_tmp = dir.join("import-tmp");
+    std::fs::create_dir(&import_tmp).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_minerva"))
+        .args(["db", "import", "--from", "tardis"])
+        .arg(&book)
+        .arg(&trades)
+        .arg("--tape")
+        .arg(&tape)
+        .arg("--exchange-info")
+        .arg(common::repo("sample/exchange_info_spot_btcusdt.json"))
+        .env("TMPDIR", &import_tmp)
+        .output()
+        .unwrap();
+    let (ok, tout, err) = (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
     );
     assert!(ok, "{tout}{err}");
     assert!(tout.contains("tape BTCUSDT"), "{tout}");
@@ -207,7 +218,7 @@ fn a_tardis_spot_import_replays_to_the_sessions_book_and_trades_and_backtests() 
     assert!(!results(&out).is_empty(), "{out}");
     assert_eq!(results(&tape_out), results(&out));
     let scratch = || -> Vec<std::ffi::OsString> {
-        std::fs::read_dir(std::env::temp_dir())
+        std::fs::read_dir(&import_tmp)
             .unwrap()
             .filter_map(Result::ok)
             .map(|e| e.file_name())
@@ -216,7 +227,6 @@ fn a_tardis_spot_import_replays_to_the_sessions_book_and_trades_and_backtests() 
     };
     let leftovers = scratch();
     assert!(leftovers.is_empty(), "the scratch database is removed");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -224,7 +234,8 @@ fn a_tardis_usdm_import_replays_to_the_sessions_book_and_trades() {
     let Some(data) = common::shared_data() else {
         return;
     };
-    let db = same_as_the_session(
+    // The guard removes the import's directory when the test ends.
+    let _tmp = same_as_the_session(
         "usdm",
         &Session {
             files: vec![data.join("hftbacktest-examples/usdm/btcusdt_20240808.gz")],
@@ -233,16 +244,16 @@ fn a_tardis_usdm_import_replays_to_the_sessions_book_and_trades() {
             exchange_info: None,
         },
     );
-    let _ = std::fs::remove_dir_all(db.parent().unwrap());
 }
 
 #[test]
 fn what_is_not_a_tardis_file_is_refused_clearly() {
-    let dir = common::fresh_dir("tardis-bad");
+    let tmp = common::fresh_dir("tardis-bad");
+    let dir = tmp.path();
     let db = dir.join("x.db");
     common::import_refuses(
         "tardis",
-        &dir,
+        dir,
         &db,
         &[
             (
@@ -277,7 +288,6 @@ fn what_is_not_a_tardis_file_is_refused_clearly() {
             ),
         ],
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Writes the session's book as Tardis' `book_snapshot_25` (the top 25 levels a side
@@ -345,15 +355,16 @@ fn write_tardis_snapshots(dir: &Path, files: &[PathBuf]) -> (PathBuf, PathBuf, u
 
 #[test]
 fn tardis_book_snapshots_and_quotes_import_as_a_top_25_book_and_its_tickers() {
-    let dir = common::fresh_dir("tardis-snapshots");
+    let tmp = common::fresh_dir("tardis-snapshots");
+    let dir = tmp.path();
     let session = Session {
         files: sample(),
         exchange: "binance",
         futures: false,
         exchange_info: None,
     };
-    let (snaps, quotes, tickers) = write_tardis_snapshots(&dir, &session.files);
-    let (_, trades) = write_tardis(&dir, &session);
+    let (snaps, quotes, tickers) = write_tardis_snapshots(dir, &session.files);
+    let (_, trades) = write_tardis(dir, &session);
     let db = dir.join("snapshots.db");
     let (ok, out, err) = common::db_import(
         "tardis",
@@ -438,12 +449,11 @@ fn tardis_book_snapshots_and_quotes_import_as_a_top_25_book_and_its_tickers() {
     assert!(ok, "{out}{err}");
     assert!(out.contains("fitness"), "{out}");
     // One book source at a time.
-    let (book, _) = write_tardis(&dir, &session);
+    let (book, _) = write_tardis(dir, &session);
     let (ok, _, err) = common::db_import(
         "tardis",
         &[book.to_str().unwrap(), snaps.to_str().unwrap()],
         &["--db", dir.join("mixed.db").to_str().unwrap()],
     );
     assert!(!ok && err.contains("import one book source"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -28,8 +28,12 @@ fn free_port() -> u16 {
 
 #[test]
 fn https_to_a_tls_server_checks_its_certificate() {
-    let dir = std::env::temp_dir().join(format!("minerva-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed when the test ends, after the server (declared later, dropped first).
+    let tmp = tempfile::Builder::new()
+        .prefix("minerva-tls-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
     let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
     let (ca, cert, key) = (p("ca.pem"), p("cert.pem"), p("key.pem"));
     std::fs::write(

@@ -114,8 +114,11 @@ impl Pty {
     }
 }
 
-fn sock(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("minerva-view-{name}-{}.sock", std::process::id()))
+/// A socket path in a directory of its own, removed with the guard.
+fn sock(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = common::fresh_dir(&format!("view-{name}"));
+    let path = dir.path().join("status.sock");
+    (dir, path)
 }
 
 fn run_args(speed: &str) -> Vec<String> {
@@ -166,8 +169,7 @@ fn snapshots(p: &Path, n: usize) -> Vec<(u64, u64)> {
 
 #[test]
 fn view_attaches_to_a_running_pipeline_through_its_status_socket() {
-    let path = sock("attach");
-    let _ = std::fs::remove_file(&path);
+    let (_dir, path) = sock("attach");
     let mut args = run_args("5");
     args.extend(["--status".to_string(), path.display().to_string()]);
     let run = Command::new(BIN)
@@ -273,7 +275,7 @@ fn view_and_run_view_refuse_without_a_terminal_and_a_socket_in_use() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--view needs a terminal"), "{err}");
     // A file that is not a socket is never replaced.
-    let path = sock("not-a-socket");
+    let (_dir, path) = sock("not-a-socket");
     std::fs::write(&path, "keep me").unwrap();
     let mut args = run_args("max");
     args.extend(["--status".to_string(), path.display().to_string()]);
@@ -282,7 +284,6 @@ fn view_and_run_view_refuse_without_a_terminal_and_a_socket_in_use() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a socket"), "{err}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
-    let _ = std::fs::remove_file(&path);
 }
 
 #[test]
@@ -290,10 +291,9 @@ fn view_watches_a_recorder_through_its_status_sockets() {
     // The local exchange serves the shipped spot session at 20×; the recorder
     // records it and serves a live view per symbol.
     let mut venue = common::spawn_exchange(common::spot_exchange_command("20"));
-    let dir = std::env::temp_dir().join(format!("minerva-view-record-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let db = dir.with_extension("db");
-    let _ = std::fs::remove_file(&db);
+    let tmp = common::fresh_dir("view-record");
+    // The recorder makes the status directory itself.
+    let (dir, db) = (tmp.path().join("status"), tmp.path().join("market.db"));
     let rec = Command::new(BIN)
         .args(["record", "--symbols", "BTCUSDT", "--endpoint", "local"])
         .args([
@@ -356,6 +356,4 @@ fn view_watches_a_recorder_through_its_status_sockets() {
     assert!(!sock.exists(), "the socket file is removed at exit");
     let _ = venue.child.kill();
     let _ = venue.child.wait();
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_file(&db);
 }

@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("minerva-watchdog-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
+/// `name` in a directory of its own, removed when the guard drops.
+fn tmp(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let d = common::fresh_dir("watchdog");
+    let p = d.path().join(name);
+    (d, p)
 }
 
 fn events(journal: &Path, kind: &str) -> i64 {
@@ -29,8 +30,7 @@ fn events(journal: &Path, kind: &str) -> i64 {
 
 #[test]
 fn a_drawdown_over_the_limit_kills_the_trading_with_exit_code_4() {
-    let journal = tmp("kill.db");
-    let _ = std::fs::remove_file(&journal);
+    let (_dir, journal) = tmp("kill.db");
     let o = Command::new(env!("CARGO_BIN_EXE_minerva"))
         .args(["run", "--source", &common::spot_replay_source()])
         .args(["--strategy", &repo("strategy_0.toml")])
@@ -86,8 +86,7 @@ fn a_drawdown_over_the_limit_kills_the_trading_with_exit_code_4() {
 fn no_operation_for_the_period_reconnects_and_is_journaled() {
     let mut ex = common::spawn_exchange(common::spot_exchange_command("20"));
     let addr = ex.addr.clone();
-    let journal = tmp("idle.db");
-    let _ = std::fs::remove_file(&journal);
+    let (_dir, journal) = tmp("idle.db");
     let o = Command::new(env!("CARGO_BIN_EXE_minerva"))
         .args([
             "run",

@@ -90,13 +90,11 @@ fn no_allocation_on_pipeline_threads_compact_and_threaded() {
         ),
         ("threaded with the live view", 2, PinPlan::default(), true),
     ];
-    let dir =
-        std::env::temp_dir().join(format!("minerva-zero-alloc-journal-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::fresh_dir("zero-alloc-journal");
+    let dir = tmp.path();
     for (name, threads, pin, view) in modes {
         START.store(usize::MAX, Relaxed);
         let path = dir.join(format!("{name}.db"));
-        let _ = std::fs::remove_file(&path);
         let journal = std::sync::Arc::new(
             minerva::store::journal::Journal::start(&path, &Default::default()).unwrap(),
         );
@@ -173,7 +171,6 @@ fn no_allocation_on_pipeline_threads_compact_and_threaded() {
             (r.trader.requests, r.exchange.fills, 0)
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
     several_symbols(&strategy);
 }
 

@@ -47,10 +47,8 @@ impl Source for Marking<'_> {
 #[test]
 fn the_tap_allocates_nothing_on_the_feed_thread() {
     let (frames, spec) = common::spot_session();
-    let db = std::env::temp_dir().join(format!("minerva-{}-tap-alloc.db", std::process::id()));
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
-    }
+    let tmp = common::fresh_dir("tap-alloc");
+    let db = tmp.path().join("tap-alloc.db");
     let source = Marking {
         frames: &frames,
         next: 0,

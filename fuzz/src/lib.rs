@@ -542,6 +542,20 @@ fn check_spec(spec: &SymbolSpec) {
 
 static FILE_SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// A scratch file or directory in the temp dir, removed when this drops: also when a
+/// property fails, since tests/fuzz_regressions.rs catches the panic and goes on.
+struct Scratch(std::path::PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if self.0.is_dir() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        } else {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
 /// `replay_line`: `classify` on the input and on each of its lines (the JSON it
 /// reports must be part of the line and start with `{` for frames); then the input is
 /// written to a temp file as-is and gzip-compressed, and read back through
@@ -562,6 +576,7 @@ pub fn replay_line(data: &[u8]) {
     );
     let plain = dir.join(format!("{stem}.txt"));
     let gz = dir.join(format!("{stem}.gz"));
+    let _scratch = (Scratch(plain.clone()), Scratch(gz.clone()));
 
     std::fs::write(&plain, data).expect("write temp file");
     let got = read_lines(&plain);
@@ -2030,6 +2045,7 @@ pub fn archive_files(data: &[u8]) {
     };
     let dir = std::env::temp_dir().join(format!("minerva-fuzz-archive-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
+    let _scratch = Scratch(dir.clone());
     let path = dir.join(name);
     if std::fs::write(&path, body).is_err() {
         return;

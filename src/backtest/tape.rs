@@ -338,8 +338,11 @@ mod tests {
         assert!(want.len() > 30_000 && left_out > 70_000);
 
         let tape = Tape::record(&frames, &spec);
-        let path =
-            std::env::temp_dir().join(format!("minerva-tape-unit-{}.tape", std::process::id()));
+        let dir = tempfile::Builder::new()
+            .prefix("minerva-tape-unit-")
+            .tempdir()
+            .unwrap();
+        let path = dir.path().join("unit.tape");
         tape.save(&spec, &path).unwrap();
         let (mapped, _) = Tape::load(&path, Some(&spec)).unwrap();
         let _ = std::fs::remove_file(&path);

@@ -360,7 +360,11 @@ pub fn journal_run(
                 std::process::id(),
                 j.run.id
             ));
-            std::fs::write(&p, &j.exchange_info)?;
+            // A write cut short (a full disk) leaves no part of the file behind.
+            if let Err(e) = std::fs::write(&p, &j.exchange_info) {
+                let _ = std::fs::remove_file(&p);
+                return Err(e.into());
+            }
             Ok(p)
         })
         .transpose()?;

@@ -386,8 +386,11 @@ mod tests {
 
     #[test]
     fn a_held_pid_file_refuses_a_second_instance() {
-        let dir = std::env::temp_dir().join(format!("minerva-daemon-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("minerva-daemon-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path();
         let pid = dir.join("m.pid");
         std::fs::write(&pid, "4242\n").unwrap();
         let held = File::open(&pid).unwrap();
@@ -396,7 +399,7 @@ mod tests {
         let cfg = DaemonConfig {
             pid_file: pid.clone(),
             log_file: dir.join("m.log"),
-            workdir: dir.clone(),
+            workdir: dir.to_path_buf(),
         };
         match daemonize(&cfg) {
             Err(DaemonError::AlreadyRunning { pid, .. }) => assert_eq!(pid, "4242"),
@@ -411,6 +414,5 @@ mod tests {
             Err(e) => panic!("{e}"),
             Ok(_) => panic!("daemonized inside the test harness"),
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -563,8 +563,11 @@ mod tests {
         assert!("0".parse::<Rotate>().is_err());
         assert!("weekly".parse::<Rotate>().is_err());
         assert!("5XB".parse::<Rotate>().is_err());
-        let dir = std::env::temp_dir().join(format!("minerva-rot-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("minerva-rot-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path();
         let base = dir.join("market.db");
         // 2024-08-09T00:00:01.234Z
         let a = rotated_name(&base, 1_723_161_601_234);
@@ -582,6 +585,5 @@ mod tests {
             day_of(1_723_161_601_234_000_000),
             day_of(1_723_248_000_000_000_000)
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -87,9 +87,11 @@ fn errors_name_the_key() {
 
 #[test]
 fn results_are_written_without_touching_the_rest() {
-    let dir = std::env::temp_dir().join(format!("minerva-strategy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join("s.toml");
+    let dir = tempfile::Builder::new()
+        .prefix("minerva-strategy-")
+        .tempdir()
+        .unwrap();
+    let p = dir.path().join("s.toml");
     std::fs::write(&p, SAMPLE).unwrap();
     write_results(&p, &[("fitness", 12.5), ("net_pnl", 30.25)]).unwrap();
     write_results(&p, &[("fitness", 13.0)]).unwrap();
@@ -179,9 +181,11 @@ fn with_values_writes_what_reads_back() {
 
 #[test]
 fn live_results_go_in_their_own_table_and_keep_the_file() {
-    let dir = std::env::temp_dir().join(format!("minerva-live-results-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("s.toml");
+    let dir = tempfile::Builder::new()
+        .prefix("minerva-live-results-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join("s.toml");
     let original =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/strategy_0.toml")).unwrap();
     std::fs::write(&path, &original).unwrap();
@@ -214,5 +218,4 @@ fn live_results_go_in_their_own_table_and_keep_the_file() {
         Strategy::parse(&text, &[]).unwrap(),
         Strategy::parse(&original, &[]).unwrap()
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

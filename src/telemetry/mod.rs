@@ -309,7 +309,11 @@ mod tests {
             t.contains("decode_book") && t.contains("p99.99") && t.contains("10001"),
             "{t}"
         );
-        let p = std::env::temp_dir().join(format!("minerva-{}.hlog", std::process::id()));
+        let dir = tempfile::Builder::new()
+            .prefix("minerva-hlog-")
+            .tempdir()
+            .unwrap();
+        let p = dir.path().join("latency.hlog");
         write_log(
             &p,
             &[&a],
@@ -324,7 +328,7 @@ mod tests {
             h.value_at_quantile(0.5),
             a.histogram().value_at_quantile(0.5)
         );
-        assert!(read_log(&std::env::temp_dir().join("no-such-file.hlog")).is_err());
+        assert!(read_log(&dir.path().join("no-such-file.hlog")).is_err());
     }
 
     /// A series made off records nothing; switched on, it holds the full range.

@@ -753,12 +753,14 @@ pub fn fresh_postgres_db(name: &str) -> Option<String> {
     Some(format!("{base}/{db}"))
 }
 
-/// An empty directory for one test: `<tmp>/minerva-<name>-<pid>` (emptied first).
-pub fn fresh_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("minerva-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// An empty directory for one test, `<tmp>/minerva-<name>-<random>`, removed with all
+/// it holds when the guard drops (the test's end, passed or panicked): keep the guard
+/// alive until every process writing there has exited.
+pub fn fresh_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("minerva-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// Runs the `minerva` binary: (success, stdout, stderr).

@@ -437,9 +437,11 @@ mod tests {
     /// loads its runs, and a new run added to it gets the columns.
     #[test]
     fn older_journals_still_list_their_runs() {
-        let path =
-            std::env::temp_dir().join(format!("minerva-old-journal-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&path);
+        let dir = tempfile::Builder::new()
+            .prefix("minerva-old-journal-")
+            .tempdir()
+            .unwrap();
+        let path = dir.path().join("journal.db");
         let conn = Connection::open(&path).unwrap();
         let old = super::super::SCHEMA
             .replace("journal_account", "journal_gone")
@@ -485,6 +487,5 @@ mod tests {
         assert_eq!(cols, 1);
         assert_eq!(runs(&path).unwrap().len(), 2);
         assert_eq!(load_run(&path, Some(1)).unwrap().decisions[0].at_ns, None);
-        let _ = std::fs::remove_file(&path);
     }
 }
