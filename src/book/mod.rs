@@ -38,7 +38,8 @@ pub struct BookConfig {
     pub outside_levels: usize,
     /// Depth chunks buffered while waiting for a snapshot.
     pub pending_chunks: usize,
-    /// Applied tops and waiting bookTickers kept for the cross-check.
+    /// Applied tops and waiting bookTickers kept for the cross-check; 0 turns the
+    /// cross-check off (a book no one reports on, as the simulated exchange's).
     pub ticker_history: usize,
 }
 
@@ -49,6 +50,17 @@ impl Default for BookConfig {
             outside_levels: 1 << 14,
             pending_chunks: 1 << 13,
             ticker_history: 1 << 10,
+        }
+    }
+}
+
+impl BookConfig {
+    /// The default sizes without the bookTicker cross-check: for a book no one reports
+    /// on, as a simulated exchange's (the check cost each depth event a history entry).
+    pub fn unchecked() -> Self {
+        Self {
+            ticker_history: 0,
+            ..Self::default()
         }
     }
 }
@@ -386,6 +398,9 @@ impl Book {
     /// Cross-checks a bookTicker against the book.
     #[inline]
     pub fn on_book_ticker(&mut self, t: &BookTicker) {
+        if !self.tickers.is_on() {
+            return;
+        }
         // Before the first event after a snapshot nothing is checkable yet: a ticker
         // with `u == lastUpdateId` waits for the futures event ending at that id.
         let applied = if self.state == SyncState::Live {
@@ -487,7 +502,9 @@ impl Book {
             }
         }
         self.keep_window_on_touch(&top);
-        self.tickers.on_applied(u, top);
+        if self.tickers.is_on() {
+            self.tickers.on_applied(u, top);
+        }
     }
 
     fn gap(&mut self, expected: u64, got: u64) {

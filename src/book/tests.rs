@@ -145,6 +145,40 @@ fn book_ticker_checked_before_or_after_its_depth_event() {
 }
 
 #[test]
+fn a_book_without_the_cross_check_keeps_the_same_levels() {
+    let mut c = cfg();
+    c.ticker_history = 0;
+    let (mut on, mut off) = (
+        Book::new(&spec(Market::Spot), &cfg()),
+        Book::new(&spec(Market::Spot), &c),
+    );
+    let ticker = BookTicker {
+        update_id: 101,
+        bid_price: Ticks(1000),
+        bid_qty: Lots(6),
+        ask_price: Ticks(1001),
+        ask_qty: Lots(3),
+        transact_ms: 0,
+    };
+    for b in [&mut on, &mut off] {
+        b.apply_snapshot(&snap(100));
+        b.on_book_ticker(&ticker);
+        b.on_depth(&chunk(101, 101, None, &[lv(1000, 6)], &[lv(1001, 3)]));
+        b.on_book_ticker(&ticker);
+    }
+    assert_eq!(
+        (on.ticker_stats().checked, off.ticker_stats().checked),
+        (2, 0)
+    );
+    assert_eq!(on.stats(), off.stats());
+    assert_eq!(
+        (on.best_bid(), on.best_ask()),
+        (off.best_bid(), off.best_ask())
+    );
+    assert_eq!(on.level_counts(), off.level_counts());
+}
+
+#[test]
 fn window_follows_price_and_keeps_far_levels() {
     for outside in [64, 256] {
         let mut c = cfg();

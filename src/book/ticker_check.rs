@@ -25,7 +25,9 @@ impl Top {
     }
 }
 
-/// A fixed-capacity FIFO (no allocation after `new`).
+/// A fixed-capacity FIFO (no allocation after `new`). Indices wrap by a compare, not
+/// `%`: the capacity is known only at run time, and a division per push cost each
+/// applied depth event two hardware divides.
 struct Ring<T: Copy> {
     buf: Box<[T]>,
     head: usize,
@@ -40,15 +42,25 @@ impl<T: Copy + Default> Ring<T> {
             len: 0,
         }
     }
+    /// Slot of the `i`-th element (`i < len`); `head + i < 2 · cap`, so one subtraction
+    /// wraps it.
+    #[inline(always)]
+    fn at(&self, i: usize) -> usize {
+        let k = self.head + i;
+        if k >= self.buf.len() {
+            k - self.buf.len()
+        } else {
+            k
+        }
+    }
     /// Pushes, evicting the oldest when full (returns true if one was evicted).
     fn push(&mut self, v: T) -> bool {
-        let cap = self.buf.len();
-        let evicted = self.len == cap;
+        let evicted = self.len == self.buf.len();
         if evicted {
-            self.head = (self.head + 1) % cap;
-            self.len -= 1;
+            self.pop();
         }
-        self.buf[(self.head + self.len) % cap] = v;
+        let k = self.at(self.len);
+        self.buf[k] = v;
         self.len += 1;
         evicted
     }
@@ -57,14 +69,12 @@ impl<T: Copy + Default> Ring<T> {
     }
     fn pop(&mut self) {
         if self.len > 0 {
-            self.head = (self.head + 1) % self.buf.len();
+            self.head = self.at(1);
             self.len -= 1;
         }
     }
     fn iter_rev(&self) -> impl Iterator<Item = &T> {
-        (0..self.len)
-            .rev()
-            .map(move |i| &self.buf[(self.head + i) % self.buf.len()])
+        (0..self.len).rev().map(move |i| &self.buf[self.at(i)])
     }
     fn clear(&mut self) {
         self.len = 0;
@@ -85,16 +95,26 @@ pub struct TickerCheckStats {
 pub(crate) struct TickerCheck {
     applied: Ring<(u64, Top)>,
     waiting: Ring<BookTicker>,
+    /// False for a capacity of 0: no cross-check.
+    on: bool,
     pub stats: TickerCheckStats,
 }
 
 impl TickerCheck {
+    /// A cross-check keeping `cap` tops and tickers; off when `cap` is 0.
     pub fn new(cap: usize) -> Self {
         Self {
             applied: Ring::new(cap),
             waiting: Ring::new(cap),
+            on: cap > 0,
             stats: Default::default(),
         }
+    }
+
+    /// True unless made with a capacity of 0.
+    #[inline(always)]
+    pub fn is_on(&self) -> bool {
+        self.on
     }
 
     /// Forget applied tops (the book was reloaded from a snapshot).
@@ -149,6 +169,36 @@ impl TickerCheck {
             self.waiting.pop();
             if let Some(top) = self.find(t.update_id) {
                 self.check(&t, &top);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ring;
+    use std::collections::VecDeque;
+
+    #[test]
+    fn ring_is_a_bounded_fifo() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        for cap in [1usize, 2, 3, 5, 8] {
+            let (mut ring, mut model) = (Ring::<u64>::new(cap), VecDeque::new());
+            for v in 0..2000u64 {
+                if rng.bool() {
+                    let evicted = model.len() == cap;
+                    if evicted {
+                        model.pop_front();
+                    }
+                    model.push_back(v);
+                    assert_eq!(ring.push(v), evicted);
+                } else {
+                    ring.pop();
+                    model.pop_front();
+                }
+                assert_eq!(ring.front(), model.front());
+                let back: Vec<u64> = ring.iter_rev().copied().collect();
+                assert_eq!(back, model.iter().rev().copied().collect::<Vec<_>>());
             }
         }
     }

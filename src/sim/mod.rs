@@ -86,7 +86,7 @@ impl SimConfig {
             // Entry, or two exits and a flattening order, per operation.
             max_orders: 3 * strategy.max_concurrent_trades.max(1) as usize,
             seed: 0,
-            book: BookConfig::default(),
+            book: BookConfig::unchecked(),
         }
     }
 }

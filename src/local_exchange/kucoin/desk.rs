@@ -202,7 +202,7 @@ impl Desk {
                     maintenance_ppm: 4_000,
                     max_orders: MAX_OPEN,
                     seed: 0,
-                    book: Default::default(),
+                    book: crate::book::BookConfig::unchecked(),
                 },
             )
         };
