@@ -42,8 +42,9 @@ impl<T: Copy + Default> Ring<T> {
             len: 0,
         }
     }
-    /// Slot of the `i`-th element (`i < len`); `head + i < 2 · cap`, so one subtraction
-    /// wraps it.
+    /// Slot `i` places after the head (`i` at most the capacity: `push` asks for the
+    /// one after the last, `pop` for the one after the head); `head + i < 2 · cap`, so
+    /// one subtraction wraps it.
     #[inline(always)]
     fn at(&self, i: usize) -> usize {
         let k = self.head + i;
