@@ -424,23 +424,16 @@ impl<const BID: bool> Ladder<BID> {
     fn count_nearest(&mut self, limit: u32) {
         // No level counted yet: the edge one past the window's near end.
         let none = if BID { self.window() as i64 } else { -1 };
-        let mut g = Gauge {
+        self.gauge = Gauge {
             limit,
             count: 0,
             edge: none,
             volume: 0,
         };
-        let mut cur = self.best;
-        while let Some(s) = cur {
-            if g.count == i64::from(limit) {
-                break;
-            }
-            g.count += 1;
-            g.volume += self.qty[s] as i128;
-            g.edge = s as i64;
-            cur = self.level_beyond(s as i64);
-        }
-        self.gauge = g;
+        // From nothing counted, settling takes in the nearest levels one by one; with
+        // a count of 0 it has nothing to disagree with the bitmap about.
+        let settled = self.settle();
+        debug_assert!(settled);
     }
 
     /// Far levels: a sorted insert/remove in the bounded store. Rare, off the touch.
