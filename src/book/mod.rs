@@ -398,9 +398,6 @@ impl Book {
     /// Cross-checks a bookTicker against the book.
     #[inline]
     pub fn on_book_ticker(&mut self, t: &BookTicker) {
-        if !self.tickers.is_on() {
-            return;
-        }
         // Before the first event after a snapshot nothing is checkable yet: a ticker
         // with `u == lastUpdateId` waits for the futures event ending at that id.
         let applied = if self.state == SyncState::Live {
@@ -502,9 +499,7 @@ impl Book {
             }
         }
         self.keep_window_on_touch(&top);
-        if self.tickers.is_on() {
-            self.tickers.on_applied(u, top);
-        }
+        self.tickers.on_applied(u, top);
     }
 
     fn gap(&mut self, expected: u64, got: u64) {

@@ -112,12 +112,6 @@ impl TickerCheck {
         }
     }
 
-    /// True unless made with a capacity of 0.
-    #[inline(always)]
-    pub fn is_on(&self) -> bool {
-        self.on
-    }
-
     /// Forget applied tops (the book was reloaded from a snapshot).
     pub fn reset_history(&mut self) {
         self.applied.clear();
@@ -145,6 +139,9 @@ impl TickerCheck {
     /// A ticker arrived; `book_id` is the `u` of the last applied event (if live).
     #[inline]
     pub fn on_ticker(&mut self, t: &BookTicker, book_id: Option<u64>) {
+        if !self.on {
+            return;
+        }
         match book_id {
             Some(id) if t.update_id <= id => {
                 if let Some(top) = self.find(t.update_id) {
@@ -162,6 +159,9 @@ impl TickerCheck {
     /// The event ending with `u` was applied and left `top`.
     #[inline]
     pub fn on_applied(&mut self, u: u64, top: Top) {
+        if !self.on {
+            return;
+        }
         self.applied.push((u, top));
         while let Some(t) = self.waiting.front().copied() {
             if t.update_id > u {
