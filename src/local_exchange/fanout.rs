@@ -232,19 +232,17 @@ pub async fn send(
     }
 }
 
-/// The close a market session ends with: [`crate::net::ws::SERVED`] when the recording
-/// has been served (so a client stops instead of reconnecting to a venue that may be
-/// gone), else a plain close. Both venues' sessions end with it.
-pub fn closing(served: bool) -> axum::extract::ws::Message {
+/// Ends a market session with its close (waiting at most a second for a client that
+/// does not read): [`crate::net::ws::SERVED`] when the recording has been served (so a
+/// client stops instead of reconnecting to a venue that may be gone), else a plain
+/// close. Both venues' sessions end with it.
+pub async fn close(socket: &mut axum::extract::ws::WebSocket, served: bool) {
     use axum::extract::ws::{CloseFrame, Message};
-    if served {
-        Message::Close(Some(CloseFrame {
-            code: crate::net::ws::SERVED,
-            reason: "the data has been served".into(),
-        }))
-    } else {
-        Message::Close(None)
-    }
+    let frame = served.then(|| CloseFrame {
+        code: crate::net::ws::SERVED,
+        reason: "the data has been served".into(),
+    });
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(frame))).await;
 }
 
 #[cfg(test)]

@@ -193,13 +193,8 @@ async fn run(shared: &Shared, mut socket: WebSocket, mut outbox: Outbox) -> End 
         End::Client | End::Closed => tracing::debug!(session = outbox.id, ?end, "session ended"),
     }
     if matches!(end, End::Closed | End::RateLimited | End::NoPong) {
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            socket.send(crate::local_exchange::fanout::closing(
-                end == End::Closed && shared.done.load(std::sync::atomic::Ordering::Relaxed),
-            )),
-        )
-        .await;
+        let served = end == End::Closed && shared.done.load(std::sync::atomic::Ordering::Relaxed);
+        crate::local_exchange::fanout::close(&mut socket, served).await;
     }
     end
 }

@@ -241,13 +241,8 @@ async fn run(shared: &Shared, mut socket: WebSocket, mut outbox: Outbox, dialect
         }
     }
     if matches!(end, End::Closed | End::RateLimited | End::Silent) {
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            socket.send(crate::local_exchange::fanout::closing(
-                end == End::Closed && shared.done.load(std::sync::atomic::Ordering::Relaxed),
-            )),
-        )
-        .await;
+        let served = end == End::Closed && shared.done.load(std::sync::atomic::Ordering::Relaxed);
+        crate::local_exchange::fanout::close(&mut socket, served).await;
     }
     end
 }
