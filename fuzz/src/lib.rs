@@ -789,32 +789,64 @@ pub fn paper_request(data: &[u8]) {
 
 /// The live feed's WebSocket frame reader on arbitrary server bytes: messages are read
 /// until an error; never a panic, never a message over the limit, and what it writes
-/// back (pongs, a close) is well-framed and masked.
+/// back (pongs, a close) is well-framed and masked. The same bytes handed over in
+/// pieces, with "nothing yet" between them (a non-blocking socket read from a poll),
+/// read the same messages, end the same way and write the same bytes back.
 pub fn ws_frames(data: &[u8]) {
-    use minerva::net::ws::{MAX_MESSAGE, Wire};
+    use minerva::net::ws::{MAX_MESSAGE, Wire, transcript};
     use std::io::{Cursor, Read, Write};
-    struct Duplex(Cursor<Vec<u8>>, Vec<u8>);
+    struct Duplex {
+        input: Cursor<Vec<u8>>,
+        output: Vec<u8>,
+        /// Piece sizes (none: as much as asked), a "nothing yet" before each piece.
+        cuts: Option<fastrand::Rng>,
+        quiet_next: bool,
+    }
     impl Read for Duplex {
         fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
-            self.0.read(b)
+            let Some(cuts) = self.cuts.as_mut() else {
+                return self.input.read(b);
+            };
+            self.quiet_next = !self.quiet_next;
+            if self.quiet_next {
+                return Err(std::io::ErrorKind::WouldBlock.into());
+            }
+            let n = cuts.usize(1..=64).min(b.len());
+            self.input.read(&mut b[..n])
         }
     }
     impl Write for Duplex {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.1.extend_from_slice(b);
+            self.output.extend_from_slice(b);
             Ok(b.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
     }
-    let mut w = Wire::over(Duplex(Cursor::new(data.to_vec()), Vec::new()), 1);
-    for _ in 0..1_000 {
-        match w.read_message() {
-            Ok(m) => assert!(m.len() <= MAX_MESSAGE),
-            Err(_) => break,
-        }
-    }
+    let wire = |cuts| {
+        Wire::over(
+            Duplex {
+                input: Cursor::new(data.to_vec()),
+                output: Vec::new(),
+                cuts,
+                quiet_next: false,
+            },
+            1,
+        )
+    };
+    let mut whole = wire(None);
+    let (said, end) = transcript(&mut whole, 1_000);
+    assert!(said.iter().all(|m| m.len() <= MAX_MESSAGE));
+    let seed = data.iter().fold(7u64, |h, &b| h.rotate_left(5) ^ b as u64);
+    let mut pieces = wire(Some(fastrand::Rng::with_seed(seed)));
+    let (said_in_pieces, end_in_pieces) = transcript(&mut pieces, 1_000);
+    assert!(said_in_pieces == said, "the pieces read other messages");
+    assert_eq!(end_in_pieces, end);
+    assert!(
+        pieces.stream().output == whole.stream().output,
+        "other bytes written back"
+    );
 }
 
 /// The live link's user data stream reader on arbitrary events (one per line) about

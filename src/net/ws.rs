@@ -44,13 +44,54 @@ impl WireError {
 /// Largest message accepted (Binance's depth snapshots over WS are far below).
 pub const MAX_MESSAGE: usize = 16 << 20;
 
+/// Bytes the receive buffer starts with: a burst of market frames (Binance's depth
+/// diffs are 0.3–20 KB) fits in one read. It grows only for a larger message.
+const RX_START: usize = 128 * 1024;
+
+/// Free room below which the buffer's unread bytes are moved to its front before a
+/// read, so a read never asks the socket for a few bytes only.
+const RX_MIN_READ: usize = 16 * 1024;
+
+/// Where the message [`Wire::read_message`] returned last is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Last {
+    None,
+    /// A single-frame message, in place in the receive buffer.
+    Rx(usize, usize),
+    /// A fragmented message, put together in `msg`.
+    Msg,
+}
+
 /// A client session over a byte stream (a TCP stream in use; anything that reads and
 /// writes in tests and fuzzing).
+///
+/// Frames are parsed from a receive buffer that one read fills with as many as the
+/// socket holds (one system call for a burst, not three a frame), and a frame that
+/// is not all there yet stays in it: a read that times out, or a non-blocking socket
+/// that has nothing more ([`Self::read_message`]'s `WouldBlock`), loses nothing, so the
+/// same session can be read blocking with a timeout or from a `mio` poll loop.
 pub struct Wire<S = super::tls::Conn> {
     stream: S,
-    /// The current message.
+    /// Received bytes; `rx[head..tail]` are not parsed yet.
+    rx: Vec<u8>,
+    head: usize,
+    tail: usize,
+    /// A fragmented message being put together.
     msg: Vec<u8>,
+    /// A fragmented message has begun (its first fragment may be empty).
+    assembling: bool,
+    last: Last,
     rng: fastrand::Rng,
+}
+
+/// One frame's header, parsed from the receive buffer.
+struct Head {
+    fin: bool,
+    opcode: u8,
+    /// Header bytes (2 to 10).
+    size: usize,
+    /// Payload bytes.
+    len: usize,
 }
 
 impl<S: Read + Write> Wire<S> {
@@ -104,83 +145,79 @@ impl<S: Read + Write> Wire<S> {
     pub fn over(stream: S, seed: u64) -> Self {
         Self {
             stream,
-            msg: Vec::with_capacity(64 * 1024),
+            rx: vec![0; RX_START],
+            head: 0,
+            tail: 0,
+            msg: Vec::new(),
+            assembling: false,
+            last: Last::None,
             rng: fastrand::Rng::with_seed(seed),
         }
     }
 
     /// The last message read.
     pub fn message(&self) -> &[u8] {
-        &self.msg
+        match self.last {
+            Last::None => &[],
+            Last::Rx(from, to) => &self.rx[from..to],
+            Last::Msg => &self.msg,
+        }
     }
 
-    /// Reads the next text or binary message into the session's buffer and returns it.
-    /// Pings are answered on the way; control frames are not returned.
+    /// Reads the next text or binary message and returns it (a single frame's in
+    /// place in the receive buffer, a fragmented one put together). Pings are answered
+    /// on the way; control frames are not returned.
     ///
-    /// # Hot path: no allocation once the buffer has grown to the largest message.
+    /// # Hot path: no allocation once the buffers have grown to the largest message.
     ///
     /// # Errors
-    /// [`WireError`]; `Io` with `WouldBlock`/`TimedOut` when the socket's read timeout
-    /// passed before a frame began (nothing is lost: call again).
+    /// [`WireError`]; `Io` with `WouldBlock`/`TimedOut` when the socket had no more
+    /// bytes (a non-blocking socket) or its read timeout passed before a message was
+    /// complete: nothing is lost, what arrived stays buffered; call again.
     pub fn read_message(&mut self) -> Result<&[u8], WireError> {
-        self.msg.clear();
+        if self.last == Last::Msg {
+            self.msg.clear();
+        }
+        self.last = Last::None;
         loop {
-            // The first byte alone may time out (nothing begun, nothing lost); once a
-            // frame has begun, its bytes are waited for.
-            let mut h = [0u8; 2];
-            match self.stream.read(&mut h[..1]) {
-                Ok(0) => return Err(WireError::Closed),
-                Ok(_) => {}
-                Err(e)
-                    if self.msg.is_empty()
-                        || !matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                        ) =>
-                {
-                    return Err(e.into());
-                }
-                Err(_) => continue,
-            }
-            read_full(&mut self.stream, &mut h[1..])?;
-            let fin = h[0] & 0x80 != 0;
-            let opcode = h[0] & 0x0f;
-            if h[1] & 0x80 != 0 {
-                return Err(WireError::Protocol("a server frame must not be masked"));
-            }
-            let len = match h[1] & 0x7f {
-                126 => {
-                    let mut b = [0u8; 2];
-                    self.read_all(&mut b)?;
-                    u16::from_be_bytes(b) as usize
-                }
-                127 => {
-                    let mut b = [0u8; 8];
-                    self.read_all(&mut b)?;
-                    usize::try_from(u64::from_be_bytes(b)).unwrap_or(usize::MAX)
-                }
-                n => n as usize,
+            let Some(h) = self.parse_head()? else {
+                self.fill(14)?;
+                continue;
             };
-            if len > MAX_MESSAGE || self.msg.len() + len > MAX_MESSAGE {
-                return Err(WireError::Protocol("message too large"));
-            }
-            match opcode {
-                // Continuation, text, binary: payload into the message.
+            let at = self.head + h.size;
+            match h.opcode {
+                // Continuation, text, binary: the payload is the message or part of it.
                 0..=2 => {
-                    let at = self.msg.len();
-                    self.msg.resize(at + len, 0);
-                    let (stream, msg) = (&mut self.stream, &mut self.msg);
-                    read_full(stream, &mut msg[at..])?;
-                    if fin {
+                    if self.msg.len() + h.len > MAX_MESSAGE {
+                        return Err(WireError::Protocol("message too large"));
+                    }
+                    if self.tail - at < h.len {
+                        self.fill(h.size + h.len)?;
+                        continue;
+                    }
+                    self.head = at + h.len;
+                    if h.fin && !self.assembling {
+                        self.last = Last::Rx(at, at + h.len);
+                        return Ok(&self.rx[at..at + h.len]);
+                    }
+                    self.msg.extend_from_slice(&self.rx[at..at + h.len]);
+                    self.assembling = !h.fin;
+                    if h.fin {
+                        self.last = Last::Msg;
                         return Ok(&self.msg);
                     }
                 }
-                // Close.
+                // Close: its code says whether the venue's data was served.
                 8 => {
-                    let mut body = [0u8; 125];
-                    self.read_all(&mut body[..len.min(125)])?;
+                    let body = h.len.min(125);
+                    if self.tail - at < body {
+                        self.fill(h.size + body)?;
+                        continue;
+                    }
+                    let code =
+                        (body >= 2).then(|| u16::from_be_bytes([self.rx[at], self.rx[at + 1]]));
+                    self.head = at + body;
                     let _ = self.send_control(8, &[]);
-                    let code = (len >= 2).then(|| u16::from_be_bytes([body[0], body[1]]));
                     return Err(if code == Some(SERVED) {
                         WireError::Served
                     } else {
@@ -189,16 +226,86 @@ impl<S: Read + Write> Wire<S> {
                 }
                 // Ping: answer with the same payload; pong: nothing to do.
                 9 | 10 => {
-                    let mut p = [0u8; 125];
-                    if len > 125 {
+                    if h.len > 125 {
                         return Err(WireError::Protocol("control frame over 125 bytes"));
                     }
-                    self.read_all(&mut p[..len])?;
-                    if opcode == 9 {
-                        self.send_control(10, &p[..len])?;
+                    if self.tail - at < h.len {
+                        self.fill(h.size + h.len)?;
+                        continue;
+                    }
+                    self.head = at + h.len;
+                    if h.opcode == 9 {
+                        let mut p = [0u8; 125];
+                        p[..h.len].copy_from_slice(&self.rx[at..at + h.len]);
+                        self.send_control(10, &p[..h.len])?;
                     }
                 }
                 _ => return Err(WireError::Protocol("unknown opcode")),
+            }
+        }
+    }
+
+    /// The next frame's header when its bytes are in, `None` when more are needed.
+    #[inline]
+    fn parse_head(&self) -> Result<Option<Head>, WireError> {
+        let b = &self.rx[self.head..self.tail];
+        let (Some(&h0), Some(&h1)) = (b.first(), b.get(1)) else {
+            return Ok(None);
+        };
+        if h1 & 0x80 != 0 {
+            return Err(WireError::Protocol("a server frame must not be masked"));
+        }
+        let (size, len) = match h1 & 0x7f {
+            126 => match b.get(2..4) {
+                Some(l) => (4, u16::from_be_bytes([l[0], l[1]]) as usize),
+                None => return Ok(None),
+            },
+            127 => match b.get(2..10) {
+                Some(l) => {
+                    let l = u64::from_be_bytes(l.try_into().expect("eight bytes"));
+                    (10, usize::try_from(l).unwrap_or(usize::MAX))
+                }
+                None => return Ok(None),
+            },
+            n => (2, n as usize),
+        };
+        if len > MAX_MESSAGE {
+            return Err(WireError::Protocol("message too large"));
+        }
+        Ok(Some(Head {
+            fin: h0 & 0x80 != 0,
+            opcode: h0 & 0x0f,
+            size,
+            len,
+        }))
+    }
+
+    /// One read from the socket into the receive buffer, making room for a frame of
+    /// `need` bytes (header included) first. `Closed` at the end of the stream; the
+    /// socket's `WouldBlock`/`TimedOut` as is (the caller's "quiet").
+    fn fill(&mut self, need: usize) -> Result<(), WireError> {
+        if self.head == self.tail {
+            self.head = 0;
+            self.tail = 0;
+        } else if self.rx.len() - self.head < need || self.rx.len() - self.tail < RX_MIN_READ {
+            self.rx.copy_within(self.head..self.tail, 0);
+            self.tail -= self.head;
+            self.head = 0;
+        }
+        if self.rx.len() < need {
+            // A message larger than any before (cold: at most once per size class).
+            self.rx
+                .resize(need.next_power_of_two().min(MAX_MESSAGE + 14), 0);
+        }
+        loop {
+            match self.stream.read(&mut self.rx[self.tail..]) {
+                Ok(0) => return Err(WireError::Closed),
+                Ok(n) => {
+                    self.tail += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -241,38 +348,60 @@ impl<S: Read + Write> Wire<S> {
         let mask: [u8; 4] = self.rng.u32(..).to_be_bytes();
         head[n..n + 4].copy_from_slice(&mask);
         n += 4;
-        self.stream.write_all(&head[..n])?;
+        write_patiently(&mut self.stream, &head[..n])?;
         // Masked through a stack buffer: a pong or a close allocates nothing.
         let mut chunk = [0u8; 256];
         for (c, part) in payload.chunks(chunk.len()).enumerate() {
             for (i, b) in part.iter().enumerate() {
                 chunk[i] = b ^ mask[(c * 256 + i) % 4];
             }
-            self.stream.write_all(&chunk[..part.len()])?;
+            write_patiently(&mut self.stream, &chunk[..part.len()])?;
         }
         Ok(())
     }
-
-    fn read_all(&mut self, buf: &mut [u8]) -> Result<(), WireError> {
-        read_full(&mut self.stream, buf)
-    }
 }
 
-/// Reads exactly `buf.len()` bytes, riding out read timeouts once a frame has begun.
-fn read_full(stream: &mut impl Read, buf: &mut [u8]) -> Result<(), WireError> {
-    let mut at = 0;
-    while at < buf.len() {
-        match stream.read(&mut buf[at..]) {
-            Ok(0) => return Err(WireError::Closed),
-            Ok(n) => at += n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
-            Err(e) => return Err(e.into()),
+/// Every message `wire` reads until its first error other than "nothing more yet"
+/// (read again at once), at most `limit` of them, and that error's text: what a
+/// session said, for tests that compare two ways of delivering the same bytes.
+#[doc(hidden)]
+pub fn transcript<S: Read + Write>(wire: &mut Wire<S>, limit: usize) -> (Vec<Vec<u8>>, String) {
+    let mut said = Vec::new();
+    let mut quiet_in_a_row = 0;
+    while said.len() < limit {
+        match wire.read_message() {
+            Ok(m) => {
+                quiet_in_a_row = 0;
+                said.push(m.to_vec());
+            }
+            Err(e) if e.is_quiet() && quiet_in_a_row < 1_000_000 => quiet_in_a_row += 1,
+            Err(e) => return (said, e.to_string()),
+        }
+    }
+    (said, String::new())
+}
+
+/// How long a write may wait for room in the socket's send buffer.
+const WRITE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `write_all` that also works on a non-blocking socket (a session a `mio` poll
+/// reads): a full send buffer is waited out for [`WRITE_PATIENCE`], in 1-ms naps
+/// (cold: pongs, closes and subscriptions are a few bytes).
+fn write_patiently(stream: &mut impl Write, mut buf: &[u8]) -> io::Result<()> {
+    let mut since: Option<std::time::Instant> = None;
+    while !buf.is_empty() {
+        match stream.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let t = *since.get_or_insert_with(std::time::Instant::now);
+                if t.elapsed() > WRITE_PATIENCE {
+                    return Err(e);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Err(e) => return Err(e),
         }
     }
     Ok(())
@@ -356,6 +485,113 @@ mod tests {
             } else {
                 assert!(matches!(got, Err(WireError::Closed)), "{frame:?}");
             }
+        }
+    }
+
+    /// Reads its bytes in the pieces `cuts` says, with "nothing yet" between them,
+    /// as a non-blocking socket hands over what the network delivered.
+    struct Trickle {
+        input: Vec<u8>,
+        at: usize,
+        cuts: fastrand::Rng,
+        quiet_next: bool,
+        output: Vec<u8>,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+            self.quiet_next = !self.quiet_next;
+            if self.quiet_next {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = self
+                .cuts
+                .usize(1..=300)
+                .min(b.len())
+                .min(self.input.len() - self.at);
+            b[..n].copy_from_slice(&self.input[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.output.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A server frame (unmasked) of `opcode` carrying `payload`.
+    fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![(fin as u8) << 7 | opcode];
+        match payload.len() {
+            l if l < 126 => f.push(l as u8),
+            l if l <= u16::MAX as usize => {
+                f.push(126);
+                f.extend_from_slice(&(l as u16).to_be_bytes());
+            }
+            l => {
+                f.push(127);
+                f.extend_from_slice(&(l as u64).to_be_bytes());
+            }
+        }
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// Messages of every size class (past the receive buffer too), fragmented or
+    /// not, pings between fragments: read in one piece or in random pieces with
+    /// "nothing yet" between them, the session says the same messages, answers the
+    /// same pongs and ends the same way.
+    #[test]
+    fn any_cut_of_the_bytes_reads_the_same() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        for round in 0..40 {
+            let mut bytes = Vec::new();
+            let mut want = Vec::new();
+            for _ in 0..rng.usize(1..40) {
+                let len = match rng.u8(..4) {
+                    0 => rng.usize(0..126),
+                    1 => rng.usize(126..70_000),
+                    2 if round % 8 == 0 => rng.usize(RX_START..RX_START * 3),
+                    _ => rng.usize(0..2_000),
+                };
+                let msg: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
+                if rng.bool() && len > 2 {
+                    let cut = rng.usize(0..len);
+                    bytes.extend(frame(false, 1, &msg[..cut]));
+                    bytes.extend(frame(true, 9, b"ping"));
+                    bytes.extend(frame(true, 0, &msg[cut..]));
+                } else {
+                    bytes.extend(frame(true, 2, &msg));
+                }
+                want.push(msg);
+            }
+            if round % 2 == 0 {
+                bytes.extend(frame(true, 8, &SERVED.to_be_bytes()));
+            }
+            let mut whole = wire(&bytes);
+            let (said, end) = transcript(&mut whole, usize::MAX);
+            assert_eq!(said, want);
+            let mut cut = Wire::over(
+                Trickle {
+                    input: bytes.clone(),
+                    at: 0,
+                    cuts: fastrand::Rng::with_seed(round),
+                    quiet_next: false,
+                    output: Vec::new(),
+                },
+                7,
+            );
+            let (said_cut, end_cut) = transcript(&mut cut, usize::MAX);
+            assert!(said_cut == want, "round {round}");
+            assert_eq!(end_cut, end);
+            // Same pongs and close (the masks come from the same seed).
+            assert_eq!(cut.stream.output, whole.stream.output);
         }
     }
 
