@@ -23,6 +23,7 @@ use super::wire::peek;
 use crate::core::Market;
 use crate::feed::{Frame, LiveStats, Settled, SnapshotSchedule, Source};
 use crate::net::backoff::Backoff;
+use crate::net::poll::Readiness;
 use crate::net::{http as rest, tls};
 
 use crate::net::ws::{Wire, WireError};
@@ -202,7 +203,8 @@ pub enum SpecFetchError {
 /// minute of silence is a dead session, not a quiet market.
 pub const STALE_AFTER: Duration = Duration::from_secs(30);
 
-/// The source's read timeout: how often a silent session is looked at.
+/// How long the source waits on its sessions' poll at a time: how often a silent
+/// session (and the stop flag) is looked at.
 const QUIET_READ: Duration = Duration::from_millis(100);
 
 /// Binance closes WebSocket connections after 24 h: switch well before.
@@ -276,8 +278,10 @@ pub struct LiveSource {
     /// Last depth update id and trade id delivered (followed while rotating).
     last_depth: u64,
     last_trade: u64,
-    /// Read timeouts in a row (each `QUIET_READ` without a message).
-    quiet_reads: u32,
+    /// The poll the sessions' sockets are read through (made at the first connection).
+    ready: Option<Readiness>,
+    /// Since when no message came (`None` while they come).
+    silent_since: Option<Instant>,
     /// REST for snapshots, kept alive, and the weight the server says is used.
     rest: Option<rest::Client>,
     budget: limits::Budget,
@@ -313,7 +317,8 @@ impl LiveSource {
             out: Vec::new(),
             last_depth: 0,
             last_trade: 0,
-            quiet_reads: 0,
+            ready: None,
+            silent_since: None,
             rest: None,
             budget: limits::Budget::default(),
         }
@@ -366,14 +371,27 @@ impl LiveSource {
         path
     }
 
-    fn connect(&mut self) -> Result<(), WireError> {
+    /// A session's wire, handshaken (blocking) and then watched by the poll
+    /// (non-blocking from here on). Cold.
+    fn open_session(&mut self) -> Result<Wire, WireError> {
         let (host, tls) = rest::endpoint(&self.cfg.host);
         let stream = tls::Conn::connect(host, tls, TIMEOUT)?;
         let seed = self.rng.u64(..);
         let wire = Wire::handshake(stream, host, &self.path(), seed)?;
-        // Short reads: a quiet market still lets the source see a stop or a request.
-        wire.stream().tcp().set_read_timeout(Some(QUIET_READ))?;
+        if self.ready.is_none() {
+            self.ready = Some(Readiness::new()?);
+        }
+        self.ready
+            .as_ref()
+            .expect("made above")
+            .watch(wire.stream())?;
+        Ok(wire)
+    }
+
+    fn connect(&mut self) -> Result<(), WireError> {
+        let wire = self.open_session()?;
         self.wire = Some(wire);
+        self.silent_since = None;
         bump(&self.stats.connects);
         tracing::info!(host = %self.cfg.host, path = %self.path(), "market stream connected");
         self.snapshots.need_all();
@@ -385,14 +403,8 @@ impl LiveSource {
 
     /// Opens a second session beside the first. Cold.
     fn open_rotation(&mut self) -> Result<Rotation, WireError> {
-        let (host, tls) = rest::endpoint(&self.cfg.host);
-        let stream = tls::Conn::connect(host, tls, TIMEOUT)?;
-        let seed = self.rng.u64(..);
-        let wire = Wire::handshake(stream, host, &self.path(), seed)?;
-        // Read between the first session's messages: never wait on it.
-        wire.stream()
-            .tcp()
-            .set_read_timeout(Some(Duration::from_micros(200)))?;
+        // Read between the first session's messages, through the same poll.
+        let wire = self.open_session()?;
         bump(&self.stats.connects);
         Ok(Rotation {
             wire,
@@ -423,31 +435,38 @@ impl LiveSource {
         }
         // The first session delivers the stream in order, so what it delivered of
         // the second's messages is a prefix of them. Switch once that prefix is not
-        // empty: everything after it is in the second session (nothing published
+        // empty and the second session has said something after it that the first has
+        // not delivered yet: then everything after the prefix is new (nothing published
         // before it subscribed is missing), and its first diff continues the ids.
+        // Switching on a prefix alone would deliver again what the first session
+        // delivered after the second's last message read so far.
         let (last, last_trade) = (self.last_depth, self.last_trade);
         let mut end = 0;
+        let mut news = false;
         for (k, f) in r.held.iter().enumerate() {
             match kind(f) {
                 Kind::Depth(_, u) if u <= last => end = k + 1,
                 Kind::Trade(t) if t <= last_trade => end = k + 1,
                 Kind::Other => {}
-                _ => break,
+                _ => {
+                    news = true;
+                    break;
+                }
             }
         }
         let continues = r.held.iter().skip(end).find_map(|f| match kind(f) {
             Kind::Depth(first, _) => Some(first <= last + 1),
             _ => None,
         });
-        if end > 0 && last > 0 && continues != Some(false) {
+        if end > 0 && news && last > 0 && continues != Some(false) {
             let r = self.rotation.take().expect("rotating");
             self.queued = r.held.into_iter().skip(end).collect();
             let wire = r.wire;
-            let _ = wire.stream().tcp().set_read_timeout(Some(QUIET_READ));
             if let Some(mut old) = self.wire.replace(wire) {
                 old.close();
             }
             self.session_start = Instant::now();
+            self.silent_since = None;
             bump(&self.stats.rotations);
             tracing::info!(host = %self.cfg.host, "market stream rotated to a new session without a gap");
         } else if r.began.elapsed() > ROTATION_TIMEOUT {
@@ -665,7 +684,7 @@ impl Source for LiveSource {
             match wire.read_message() {
                 Ok(m) => {
                     self.backoff.reset();
-                    self.quiet_reads = 0;
+                    self.silent_since = None;
                     if rotating {
                         let m = m.to_vec();
                         if !self.deliverable(&m) {
@@ -675,11 +694,15 @@ impl Source for LiveSource {
                     break;
                 }
                 Err(e) if e.is_quiet() => {
-                    self.quiet_reads += 1;
-                    let silent = QUIET_READ * self.quiet_reads;
+                    // Everything the sessions had is read: wait for more (or a stop).
+                    let since = *self.silent_since.get_or_insert_with(Instant::now);
+                    if let Some(ready) = self.ready.as_mut() {
+                        ready.wait(QUIET_READ);
+                    }
+                    let silent = since.elapsed();
                     if self.cfg.stale_after.is_some_and(|limit| silent >= limit) {
                         // Connected but silent: the book is going stale. Start over.
-                        self.quiet_reads = 0;
+                        self.silent_since = None;
                         if let Some(mut w) = self.wire.take() {
                             w.close();
                         }

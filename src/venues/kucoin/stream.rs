@@ -25,6 +25,7 @@ use crate::core::{Market, SymbolSpec};
 use crate::feed::{Frame, LiveStats, Settled, SnapshotSchedule, Source};
 use crate::net::backoff::Backoff;
 use crate::net::http as rest;
+use crate::net::poll::Readiness;
 use crate::net::ws::{Wire, WireError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -209,7 +210,8 @@ pub enum SpecError {
     NotListed(String, String),
 }
 
-/// The source's read timeout: how often a silent session is looked at.
+/// How long the source waits on its poll at a time: how often a silent session (the
+/// stop flag, the next ping) is looked at.
 const QUIET_READ: Duration = Duration::from_millis(100);
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -238,7 +240,10 @@ pub struct KucoinSource {
     backoff: Backoff,
     rng: fastrand::Rng,
     stats: Arc<LiveStats>,
-    quiet_reads: u32,
+    /// The poll the session's socket is read through (made at the first connection).
+    ready: Option<Readiness>,
+    /// Since when no message came (`None` while they come).
+    silent_since: Option<Instant>,
     /// Ids of the requests sent (pings, subscriptions).
     next_id: u64,
     /// KuCoin's clock less ours, ms (read at each connection when signing).
@@ -272,7 +277,8 @@ impl KucoinSource {
             backoff: Backoff::new(seed ^ 0x9e37_79b9_7f4a_7c15),
             rng: fastrand::Rng::with_seed(seed),
             stats: Arc::new(LiveStats::default()),
-            quiet_reads: 0,
+            ready: None,
+            silent_since: None,
             next_id: 1,
             offset_ms: 0,
             held: Default::default(),
@@ -329,12 +335,7 @@ impl KucoinSource {
         self.snapshots.take_requests();
         self.snapshots.clear();
         self.held = opened.held.into();
-        opened
-            .wire
-            .stream()
-            .tcp()
-            .set_read_timeout(Some(QUIET_READ))
-            .map_err(WireError::Io)?;
+        self.watch(&opened.wire)?;
         bump(&self.stats.connects);
         // The subscription brings the book's snapshot.
         bump(&self.stats.snapshots);
@@ -347,7 +348,7 @@ impl KucoinSource {
             ping_out: None,
         });
         self.snapshots.clear();
-        self.quiet_reads = 0;
+        self.silent_since = None;
         Ok(())
     }
 
@@ -390,10 +391,7 @@ impl KucoinSource {
         // The snapshot comes after the subscriptions are in force (KuCoin's
         // procedure): market messages that arrived meanwhile are delivered after it.
         self.held = opened.held.into();
-        wire.stream()
-            .tcp()
-            .set_read_timeout(Some(QUIET_READ))
-            .map_err(WireError::Io)?;
+        self.watch(&wire)?;
         bump(&self.stats.connects);
         tracing::info!(rest = %self.cfg.rest, ws = %host, symbol = %self.cfg.symbol, "KuCoin market stream connected");
         self.session = Some(Session {
@@ -404,7 +402,20 @@ impl KucoinSource {
             ping_out: None,
         });
         self.snapshots.need_all();
-        self.quiet_reads = 0;
+        self.silent_since = None;
+        Ok(())
+    }
+
+    /// Reads a session opened (its handshake and welcome read blocking) through the
+    /// poll from here on. Cold.
+    fn watch(&mut self, wire: &Wire) -> Result<(), WireError> {
+        if self.ready.is_none() {
+            self.ready = Some(Readiness::new()?);
+        }
+        self.ready
+            .as_ref()
+            .expect("made above")
+            .watch(wire.stream())?;
         Ok(())
     }
 
@@ -641,7 +652,7 @@ impl Source for KucoinSource {
             let s = self.session.as_mut()?;
             match s.wire.read_message() {
                 Ok(m) => {
-                    self.quiet_reads = 0;
+                    self.silent_since = None;
                     self.backoff.reset();
                     if !is_control(m) {
                         break;
@@ -671,10 +682,15 @@ impl Source for KucoinSource {
                     }
                 }
                 Err(e) if e.is_quiet() => {
-                    self.quiet_reads += 1;
-                    let silent = QUIET_READ * self.quiet_reads;
+                    // Everything the session had is read: wait for more (or a stop, or
+                    // the next ping's time).
+                    let since = *self.silent_since.get_or_insert_with(Instant::now);
+                    if let Some(ready) = self.ready.as_mut() {
+                        ready.wait(QUIET_READ);
+                    }
+                    let silent = since.elapsed();
                     if self.cfg.stale_after.is_some_and(|limit| silent >= limit) {
-                        self.quiet_reads = 0;
+                        self.silent_since = None;
                         self.drop_session();
                         bump(&self.stats.stale);
                         tracing::warn!(
