@@ -362,3 +362,101 @@ fn klines_and_aggregate_trades_come_from_the_recorded_trades() {
     );
     venue.stop();
 }
+
+/// A hostile market server: it answers REST with a small depth snapshot, upgrades
+/// WebSocket requests and then sends one frame's header announcing 1,000 bytes and
+/// trickles them a byte every 20 ms (20 s for the frame). The source times silence
+/// from its last whole message, so it takes the session for stale after `stale_after`
+/// (300 ms) instead of waiting on the frame; before (a frame once begun was waited for
+/// to its end) it sat 20 s on it.
+#[test]
+fn a_session_trickling_a_frame_is_found_stale() {
+    use std::io::BufRead;
+    use std::time::{Duration, Instant};
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in server.incoming() {
+            let Ok(conn) = conn else { return };
+            std::thread::spawn(move || {
+                let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+                let mut out = conn;
+                loop {
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push_str(&line);
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let key = head.lines().find_map(|l| {
+                        l.split_once(':')
+                            .filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-key"))
+                            .map(|(_, v)| v.trim().to_string())
+                    });
+                    let Some(key) = key else {
+                        let body =
+                            r#"{"lastUpdateId":1,"bids":[["1.00","1.0"]],"asks":[["2.00","1.0"]]}"#;
+                        let _ = write!(
+                            out,
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        continue;
+                    };
+                    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+                    let _ = write!(
+                        out,
+                        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+                    );
+                    let mut frame = vec![0x81, 126];
+                    frame.extend_from_slice(&1000u16.to_be_bytes());
+                    let _ = out.write_all(&frame);
+                    for _ in 0..1000 {
+                        std::thread::sleep(Duration::from_millis(20));
+                        if out.write_all(b"x").is_err() {
+                            return;
+                        }
+                    }
+                    return;
+                }
+            });
+        }
+    });
+    let mut source = minerva::venues::binance::stream::LiveSource::new(
+        minerva::venues::binance::stream::LiveConfig {
+            host: addr.to_string(),
+            market: minerva::core::Market::Spot,
+            symbol: "BTCUSDT".into(),
+            more_symbols: Vec::new(),
+            rest: None,
+            streams: vec!["depth@100ms".into()],
+            snapshot_limit: 100,
+            max_reconnects: Some(0),
+            max_failures_in_a_row: None,
+            seed: 3,
+            rotate_after: None,
+            stale_after: Some(Duration::from_millis(300)),
+        },
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    );
+    let stats = source.stats();
+    let t = Instant::now();
+    let mut frames = 0;
+    while minerva::feed::Source::next_frame(&mut source).is_some() {
+        frames += 1;
+        assert!(frames < 10, "the trickled frame was delivered");
+    }
+    let took = t.elapsed();
+    // The snapshot only; then the stale session, and no reconnection allowed.
+    assert_eq!(frames, 1);
+    assert_eq!(stats.stale.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert!(
+        took < Duration::from_secs(5),
+        "{took:?} on a trickled frame"
+    );
+}
