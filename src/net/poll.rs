@@ -13,7 +13,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One poll for the sessions of one feed.
 pub struct Readiness {
@@ -64,6 +64,49 @@ impl Readiness {
     }
 }
 
+/// What a feed's source waits with: the poll (made with its first session) and since
+/// when its sessions have said no whole message.
+#[derive(Default)]
+pub struct Quiet {
+    ready: Option<Readiness>,
+    since: Option<Instant>,
+}
+
+impl Quiet {
+    /// Watches `conn` ([`Readiness::watch`]), making the poll first if needed. Cold.
+    ///
+    /// # Errors
+    /// The system's.
+    pub fn watch(&mut self, conn: &Conn) -> io::Result<()> {
+        if self.ready.is_none() {
+            self.ready = Some(Readiness::new()?);
+        }
+        self.ready.as_ref().expect("made above").watch(conn)
+    }
+
+    /// A whole message came, or the session was replaced: silence is timed again from
+    /// the next wait.
+    #[inline]
+    pub fn heard(&mut self) {
+        self.since = None;
+    }
+
+    /// Everything the sessions had is read: waits up to `step` for more, and returns
+    /// how long they have been silent (a frame that is not all there counts as
+    /// silence, so a server trickling one is found stale).
+    pub fn wait(&mut self, step: Duration) -> Duration {
+        let since = *self.since.get_or_insert_with(Instant::now);
+        match self.ready.as_mut() {
+            Some(ready) => {
+                ready.wait(step);
+            }
+            // No session was ever watched: never spin.
+            None => std::thread::sleep(step),
+        }
+        since.elapsed()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +145,21 @@ mod tests {
         drop(a);
         drop(peer_a);
         assert!(!ready.wait(Duration::from_millis(50)));
+    }
+
+    /// Silence adds up over waits until a message is heard, then starts again.
+    #[test]
+    fn silence_is_timed_from_the_first_wait_until_a_message() {
+        let step = Duration::from_millis(20);
+        let mut quiet = Quiet::default();
+        let first = quiet.wait(step);
+        let second = quiet.wait(step);
+        assert!(first >= step && second >= 2 * step, "{first:?} {second:?}");
+        quiet.heard();
+        let again = quiet.wait(step);
+        assert!(
+            again >= step && again < second,
+            "{again:?} after {second:?}"
+        );
     }
 }

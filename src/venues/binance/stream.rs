@@ -23,7 +23,7 @@ use super::wire::peek;
 use crate::core::Market;
 use crate::feed::{Frame, LiveStats, Settled, SnapshotSchedule, Source};
 use crate::net::backoff::Backoff;
-use crate::net::poll::Readiness;
+use crate::net::poll::Quiet;
 use crate::net::{http as rest, tls};
 
 use crate::net::ws::{Wire, WireError};
@@ -278,10 +278,8 @@ pub struct LiveSource {
     /// Last depth update id and trade id delivered (followed while rotating).
     last_depth: u64,
     last_trade: u64,
-    /// The poll the sessions' sockets are read through (made at the first connection).
-    ready: Option<Readiness>,
-    /// Since when no message came (`None` while they come).
-    silent_since: Option<Instant>,
+    /// The poll the sessions are read through, and how long they have been silent.
+    quiet: Quiet,
     /// REST for snapshots, kept alive, and the weight the server says is used.
     rest: Option<rest::Client>,
     budget: limits::Budget,
@@ -317,8 +315,7 @@ impl LiveSource {
             out: Vec::new(),
             last_depth: 0,
             last_trade: 0,
-            ready: None,
-            silent_since: None,
+            quiet: Quiet::default(),
             rest: None,
             budget: limits::Budget::default(),
         }
@@ -378,20 +375,14 @@ impl LiveSource {
         let stream = tls::Conn::connect(host, tls, TIMEOUT)?;
         let seed = self.rng.u64(..);
         let wire = Wire::handshake(stream, host, &self.path(), seed)?;
-        if self.ready.is_none() {
-            self.ready = Some(Readiness::new()?);
-        }
-        self.ready
-            .as_ref()
-            .expect("made above")
-            .watch(wire.stream())?;
+        self.quiet.watch(wire.stream())?;
         Ok(wire)
     }
 
     fn connect(&mut self) -> Result<(), WireError> {
         let wire = self.open_session()?;
         self.wire = Some(wire);
-        self.silent_since = None;
+        self.quiet.heard();
         bump(&self.stats.connects);
         tracing::info!(host = %self.cfg.host, path = %self.path(), "market stream connected");
         self.snapshots.need_all();
@@ -466,7 +457,7 @@ impl LiveSource {
                 old.close();
             }
             self.session_start = Instant::now();
-            self.silent_since = None;
+            self.quiet.heard();
             bump(&self.stats.rotations);
             tracing::info!(host = %self.cfg.host, "market stream rotated to a new session without a gap");
         } else if r.began.elapsed() > ROTATION_TIMEOUT {
@@ -684,7 +675,7 @@ impl Source for LiveSource {
             match wire.read_message() {
                 Ok(m) => {
                     self.backoff.reset();
-                    self.silent_since = None;
+                    self.quiet.heard();
                     if rotating {
                         let m = m.to_vec();
                         if !self.deliverable(&m) {
@@ -695,14 +686,10 @@ impl Source for LiveSource {
                 }
                 Err(e) if e.is_quiet() => {
                     // Everything the sessions had is read: wait for more (or a stop).
-                    let since = *self.silent_since.get_or_insert_with(Instant::now);
-                    if let Some(ready) = self.ready.as_mut() {
-                        ready.wait(QUIET_READ);
-                    }
-                    let silent = since.elapsed();
+                    let silent = self.quiet.wait(QUIET_READ);
                     if self.cfg.stale_after.is_some_and(|limit| silent >= limit) {
                         // Connected but silent: the book is going stale. Start over.
-                        self.silent_since = None;
+                        self.quiet.heard();
                         if let Some(mut w) = self.wire.take() {
                             w.close();
                         }

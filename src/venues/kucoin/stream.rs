@@ -25,7 +25,7 @@ use crate::core::{Market, SymbolSpec};
 use crate::feed::{Frame, LiveStats, Settled, SnapshotSchedule, Source};
 use crate::net::backoff::Backoff;
 use crate::net::http as rest;
-use crate::net::poll::Readiness;
+use crate::net::poll::Quiet;
 use crate::net::ws::{Wire, WireError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -240,10 +240,8 @@ pub struct KucoinSource {
     backoff: Backoff,
     rng: fastrand::Rng,
     stats: Arc<LiveStats>,
-    /// The poll the session's socket is read through (made at the first connection).
-    ready: Option<Readiness>,
-    /// Since when no message came (`None` while they come).
-    silent_since: Option<Instant>,
+    /// The poll the session is read through, and how long it has been silent.
+    quiet: Quiet,
     /// Ids of the requests sent (pings, subscriptions).
     next_id: u64,
     /// KuCoin's clock less ours, ms (read at each connection when signing).
@@ -277,8 +275,7 @@ impl KucoinSource {
             backoff: Backoff::new(seed ^ 0x9e37_79b9_7f4a_7c15),
             rng: fastrand::Rng::with_seed(seed),
             stats: Arc::new(LiveStats::default()),
-            ready: None,
-            silent_since: None,
+            quiet: Quiet::default(),
             next_id: 1,
             offset_ms: 0,
             held: Default::default(),
@@ -335,7 +332,9 @@ impl KucoinSource {
         self.snapshots.take_requests();
         self.snapshots.clear();
         self.held = opened.held.into();
-        self.watch(&opened.wire)?;
+        self.quiet
+            .watch(opened.wire.stream())
+            .map_err(WireError::Io)?;
         bump(&self.stats.connects);
         // The subscription brings the book's snapshot.
         bump(&self.stats.snapshots);
@@ -348,7 +347,7 @@ impl KucoinSource {
             ping_out: None,
         });
         self.snapshots.clear();
-        self.silent_since = None;
+        self.quiet.heard();
         Ok(())
     }
 
@@ -391,7 +390,7 @@ impl KucoinSource {
         // The snapshot comes after the subscriptions are in force (KuCoin's
         // procedure): market messages that arrived meanwhile are delivered after it.
         self.held = opened.held.into();
-        self.watch(&wire)?;
+        self.quiet.watch(wire.stream()).map_err(WireError::Io)?;
         bump(&self.stats.connects);
         tracing::info!(rest = %self.cfg.rest, ws = %host, symbol = %self.cfg.symbol, "KuCoin market stream connected");
         self.session = Some(Session {
@@ -402,20 +401,7 @@ impl KucoinSource {
             ping_out: None,
         });
         self.snapshots.need_all();
-        self.silent_since = None;
-        Ok(())
-    }
-
-    /// Reads a session opened (its handshake and welcome read blocking) through the
-    /// poll from here on. Cold.
-    fn watch(&mut self, wire: &Wire) -> Result<(), WireError> {
-        if self.ready.is_none() {
-            self.ready = Some(Readiness::new()?);
-        }
-        self.ready
-            .as_ref()
-            .expect("made above")
-            .watch(wire.stream())?;
+        self.quiet.heard();
         Ok(())
     }
 
@@ -652,7 +638,7 @@ impl Source for KucoinSource {
             let s = self.session.as_mut()?;
             match s.wire.read_message() {
                 Ok(m) => {
-                    self.silent_since = None;
+                    self.quiet.heard();
                     self.backoff.reset();
                     if !is_control(m) {
                         break;
@@ -684,13 +670,9 @@ impl Source for KucoinSource {
                 Err(e) if e.is_quiet() => {
                     // Everything the session had is read: wait for more (or a stop, or
                     // the next ping's time).
-                    let since = *self.silent_since.get_or_insert_with(Instant::now);
-                    if let Some(ready) = self.ready.as_mut() {
-                        ready.wait(QUIET_READ);
-                    }
-                    let silent = since.elapsed();
+                    let silent = self.quiet.wait(QUIET_READ);
                     if self.cfg.stale_after.is_some_and(|limit| silent >= limit) {
-                        self.silent_since = None;
+                        self.quiet.heard();
                         self.drop_session();
                         bump(&self.stats.stale);
                         tracing::warn!(
