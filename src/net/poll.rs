@@ -7,6 +7,12 @@
 //! waited on: the poll reports new bytes only (edge-triggered), and
 //! [`crate::net::ws::Wire`] keeps a frame that is not all there in its buffer. Cold
 //! path apart from [`Readiness::wait`], which a quiet feed calls between messages.
+//!
+//! Only reading is polled: the few bytes a feed writes (pongs, pings, a close) wait
+//! for room in the send buffer themselves (`ws::write_patiently`). A TLS session whose
+//! earlier write is still pending answers reads with `WouldBlock` until it goes out,
+//! so a peer that stops reading delays that session by up to one wait (100 ms) at a
+//! time; it never stalls it.
 
 use super::tls::Conn;
 use mio::unix::SourceFd;
