@@ -141,7 +141,7 @@ fn https_and_wss_to_a_tls_server_check_its_certificate() {
 /// against `minerva exchange`; here the session starts after it.)
 fn websocket_frames_over_tls_read_through_the_poll(cert: &str, key: &str) {
     use minerva::net::poll::Quiet;
-    use minerva::net::ws::Wire;
+    use minerva::net::ws::{Wire, server_frame};
     use std::io::Write;
     let port = free_port();
     let mut child = Command::new("openssl")
@@ -177,22 +177,10 @@ fn websocket_frames_over_tls_read_through_the_poll(cert: &str, key: &str) {
             (0..len).map(|_| b'a' + rng.u8(..26)).collect()
         })
         .collect();
-    let mut bytes = Vec::new();
-    for m in &messages {
-        bytes.push(0x81);
-        match m.len() {
-            l if l < 126 => bytes.push(l as u8),
-            l if l <= u16::MAX as usize => {
-                bytes.push(126);
-                bytes.extend_from_slice(&(l as u16).to_be_bytes());
-            }
-            l => {
-                bytes.push(127);
-                bytes.extend_from_slice(&(l as u64).to_be_bytes());
-            }
-        }
-        bytes.extend_from_slice(m);
-    }
+    let bytes: Vec<u8> = messages
+        .iter()
+        .flat_map(|m| server_frame(true, 1, m))
+        .collect();
     let conn = Conn::connect(&format!("localhost:{port}"), true, Duration::from_secs(5)).unwrap();
     // In pieces of up to 50 KB with pauses, so the client finds partial frames and
     // partial records.

@@ -793,53 +793,12 @@ pub fn paper_request(data: &[u8]) {
 /// pieces, with "nothing yet" between them (a non-blocking socket read from a poll),
 /// read the same messages, end the same way and write the same bytes back.
 pub fn ws_frames(data: &[u8]) {
-    use minerva::net::ws::{MAX_MESSAGE, Wire, transcript};
-    use std::io::{Cursor, Read, Write};
-    struct Duplex {
-        input: Cursor<Vec<u8>>,
-        output: Vec<u8>,
-        /// Piece sizes (none: as much as asked), a "nothing yet" before each piece.
-        cuts: Option<fastrand::Rng>,
-        quiet_next: bool,
-    }
-    impl Read for Duplex {
-        fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
-            let Some(cuts) = self.cuts.as_mut() else {
-                return self.input.read(b);
-            };
-            self.quiet_next = !self.quiet_next;
-            if self.quiet_next {
-                return Err(std::io::ErrorKind::WouldBlock.into());
-            }
-            let n = cuts.usize(1..=64).min(b.len());
-            self.input.read(&mut b[..n])
-        }
-    }
-    impl Write for Duplex {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.output.extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let wire = |cuts| {
-        Wire::over(
-            Duplex {
-                input: Cursor::new(data.to_vec()),
-                output: Vec::new(),
-                cuts,
-                quiet_next: false,
-            },
-            1,
-        )
-    };
-    let mut whole = wire(None);
+    use minerva::net::ws::{MAX_MESSAGE, Scripted, Wire, transcript};
+    let mut whole = Wire::over(Scripted::whole(data), 1);
     let (said, end) = transcript(&mut whole, 1_000);
     assert!(said.iter().all(|m| m.len() <= MAX_MESSAGE));
     let seed = data.iter().fold(7u64, |h, &b| h.rotate_left(5) ^ b as u64);
-    let mut pieces = wire(Some(fastrand::Rng::with_seed(seed)));
+    let mut pieces = Wire::over(Scripted::in_pieces(data, seed, 64), 1);
     let (said_in_pieces, end_in_pieces) = transcript(&mut pieces, 1_000);
     assert!(said_in_pieces == said, "the pieces read other messages");
     assert_eq!(end_in_pieces, end);

@@ -329,22 +329,7 @@ impl<S: Read + Write> Wire<S> {
 
     /// One masked frame (RFC 6455 §5.3: every client frame is masked).
     fn send_frame(&mut self, opcode: u8, payload: &[u8]) -> Result<(), WireError> {
-        let mut head = [0u8; 14];
-        head[0] = 0x80 | opcode;
-        let mut n = 2;
-        match payload.len() {
-            l if l < 126 => head[1] = 0x80 | l as u8,
-            l if l <= u16::MAX as usize => {
-                head[1] = 0x80 | 126;
-                head[2..4].copy_from_slice(&(l as u16).to_be_bytes());
-                n = 4;
-            }
-            l => {
-                head[1] = 0x80 | 127;
-                head[2..10].copy_from_slice(&(l as u64).to_be_bytes());
-                n = 10;
-            }
-        }
+        let (mut head, mut n) = frame_head(0x80 | opcode, true, payload.len());
         let mask: [u8; 4] = self.rng.u32(..).to_be_bytes();
         head[n..n + 4].copy_from_slice(&mask);
         n += 4;
@@ -357,6 +342,105 @@ impl<S: Read + Write> Wire<S> {
             }
             write_patiently(&mut self.stream, &chunk[..part.len()])?;
         }
+        Ok(())
+    }
+}
+
+/// A frame's header: `first` (FIN and opcode), the mask bit when `masked`, and the
+/// payload length in the shortest of its three forms (RFC 6455 §5.2). The bytes and
+/// how many of them are used; four are left for the mask.
+fn frame_head(first: u8, masked: bool, len: usize) -> ([u8; 14], usize) {
+    let mut head = [0u8; 14];
+    head[0] = first;
+    let mask_bit = if masked { 0x80 } else { 0 };
+    match len {
+        l if l < 126 => {
+            head[1] = mask_bit | l as u8;
+            (head, 2)
+        }
+        l if l <= u16::MAX as usize => {
+            head[1] = mask_bit | 126;
+            head[2..4].copy_from_slice(&(l as u16).to_be_bytes());
+            (head, 4)
+        }
+        l => {
+            head[1] = mask_bit | 127;
+            head[2..10].copy_from_slice(&(l as u64).to_be_bytes());
+            (head, 10)
+        }
+    }
+}
+
+/// A frame as a server sends it (unmasked): for tests that play the server.
+#[doc(hidden)]
+pub fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let (head, n) = frame_head((fin as u8) << 7 | opcode, false, payload.len());
+    let mut f = head[..n].to_vec();
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A stream for tests that play the server: it reads `input` whole, or in random
+/// pieces of 1 to `max_piece` bytes with "nothing yet" (`WouldBlock`) before each, as a
+/// non-blocking socket hands over what the network delivered; it keeps what is
+/// written to it.
+#[doc(hidden)]
+pub struct Scripted {
+    input: Vec<u8>,
+    at: usize,
+    pieces: Option<(fastrand::Rng, usize)>,
+    quiet_next: bool,
+    /// What the session wrote.
+    pub output: Vec<u8>,
+}
+
+impl Scripted {
+    /// `input` read as asked.
+    pub fn whole(input: &[u8]) -> Self {
+        Self {
+            input: input.to_vec(),
+            at: 0,
+            pieces: None,
+            quiet_next: false,
+            output: Vec::new(),
+        }
+    }
+
+    /// `input` read in pieces of 1 to `max_piece` bytes chosen by `seed`.
+    pub fn in_pieces(input: &[u8], seed: u64, max_piece: usize) -> Self {
+        Self {
+            pieces: Some((fastrand::Rng::with_seed(seed), max_piece.max(1))),
+            ..Self::whole(input)
+        }
+    }
+}
+
+impl Read for Scripted {
+    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+        let n = match self.pieces.as_mut() {
+            None => b.len(),
+            Some((rng, max)) => {
+                self.quiet_next = !self.quiet_next;
+                if self.quiet_next {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                rng.usize(1..=*max)
+            }
+        };
+        let n = n.min(b.len()).min(self.input.len() - self.at);
+        b[..n].copy_from_slice(&self.input[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+impl Write for Scripted {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.output.extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
@@ -410,38 +494,9 @@ fn write_patiently(stream: &mut impl Write, mut buf: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Cursor;
 
-    /// Reads from `input`, keeps what is written.
-    struct Duplex {
-        input: Cursor<Vec<u8>>,
-        output: Vec<u8>,
-    }
-
-    impl Read for Duplex {
-        fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
-            self.input.read(b)
-        }
-    }
-
-    impl Write for Duplex {
-        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-            self.output.extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    fn wire(bytes: &[u8]) -> Wire<Duplex> {
-        Wire::over(
-            Duplex {
-                input: Cursor::new(bytes.to_vec()),
-                output: Vec::new(),
-            },
-            7,
-        )
+    fn wire(bytes: &[u8]) -> Wire<Scripted> {
+        Wire::over(Scripted::whole(bytes), 7)
     }
 
     #[test]
@@ -488,61 +543,6 @@ mod tests {
         }
     }
 
-    /// Reads its bytes in the pieces `cuts` says, with "nothing yet" between them,
-    /// as a non-blocking socket hands over what the network delivered.
-    struct Trickle {
-        input: Vec<u8>,
-        at: usize,
-        cuts: fastrand::Rng,
-        quiet_next: bool,
-        output: Vec<u8>,
-    }
-
-    impl Read for Trickle {
-        fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
-            self.quiet_next = !self.quiet_next;
-            if self.quiet_next {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            let n = self
-                .cuts
-                .usize(1..=300)
-                .min(b.len())
-                .min(self.input.len() - self.at);
-            b[..n].copy_from_slice(&self.input[self.at..self.at + n]);
-            self.at += n;
-            Ok(n)
-        }
-    }
-
-    impl Write for Trickle {
-        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-            self.output.extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// A server frame (unmasked) of `opcode` carrying `payload`.
-    fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mut f = vec![(fin as u8) << 7 | opcode];
-        match payload.len() {
-            l if l < 126 => f.push(l as u8),
-            l if l <= u16::MAX as usize => {
-                f.push(126);
-                f.extend_from_slice(&(l as u16).to_be_bytes());
-            }
-            l => {
-                f.push(127);
-                f.extend_from_slice(&(l as u64).to_be_bytes());
-            }
-        }
-        f.extend_from_slice(payload);
-        f
-    }
-
     /// Messages of every size class (past the receive buffer too), fragmented or
     /// not, pings between fragments: read in one piece or in random pieces with
     /// "nothing yet" between them, the session says the same messages, answers the
@@ -563,30 +563,21 @@ mod tests {
                 let msg: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
                 if rng.bool() && len > 2 {
                     let cut = rng.usize(0..len);
-                    bytes.extend(frame(false, 1, &msg[..cut]));
-                    bytes.extend(frame(true, 9, b"ping"));
-                    bytes.extend(frame(true, 0, &msg[cut..]));
+                    bytes.extend(server_frame(false, 1, &msg[..cut]));
+                    bytes.extend(server_frame(true, 9, b"ping"));
+                    bytes.extend(server_frame(true, 0, &msg[cut..]));
                 } else {
-                    bytes.extend(frame(true, 2, &msg));
+                    bytes.extend(server_frame(true, 2, &msg));
                 }
                 want.push(msg);
             }
             if round % 2 == 0 {
-                bytes.extend(frame(true, 8, &SERVED.to_be_bytes()));
+                bytes.extend(server_frame(true, 8, &SERVED.to_be_bytes()));
             }
             let mut whole = wire(&bytes);
             let (said, end) = transcript(&mut whole, usize::MAX);
             assert_eq!(said, want);
-            let mut cut = Wire::over(
-                Trickle {
-                    input: bytes.clone(),
-                    at: 0,
-                    cuts: fastrand::Rng::with_seed(round),
-                    quiet_next: false,
-                    output: Vec::new(),
-                },
-                7,
-            );
+            let mut cut = Wire::over(Scripted::in_pieces(&bytes, round, 300), 7);
             let (said_cut, end_cut) = transcript(&mut cut, usize::MAX);
             assert!(said_cut == want, "round {round}");
             assert_eq!(end_cut, end);
