@@ -98,44 +98,96 @@ fn parse_short(s: &[u8], scale: u8) -> Option<i64> {
 }
 
 /// A decimal's digits as a scanner read them on its way to the closing quote, so the
-/// text need not be read twice: the value up to its last non-zero digit and how many
-/// of those digits are decimals (`"0.050"` → 5 and 2, `"297"` → 297 and 0).
+/// text need not be read twice: every digit as one integer and how many of them are
+/// decimals (`"0.050"` → 50 and 3, `"297"` → 297 and 0).
 ///
 /// Only plain text of at most 18 bytes is read this way ([`parse_scaled`]'s short
 /// path); anything else is [`Digits::UNREAD`] and the text is parsed as usual, which
 /// also gives every error. (Before, a level's two strings were read twice: once to
-/// find the closing quote, once to parse.)
+/// find the closing quote, once to parse.) The trailing zeros are dropped when the
+/// value is scaled, not while scanning: Binance writes more decimals than the grid has
+/// (`"61837.63000000"` on a 0.01 tick), and tracking the last non-zero digit in the
+/// scan cost two conditional moves a digit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Digits {
-    sig: u64,
+    all: u64,
     places: u8,
 }
+
+/// The inverse of 5^k modulo 2^64 (5^k is odd), so that a multiple of 5^k is divided
+/// exactly by one multiplication (Granlund and Montgomery, "Division by invariant
+/// integers using multiplication", §9).
+const INV_POW5: [u64; 19] = {
+    let mut t = [1u64; 19];
+    let mut k = 1;
+    let mut p = 1u64;
+    while k < 19 {
+        p *= 5;
+        // Newton's iteration doubles the correct low bits: 3 → 6 → 12 → 24 → 48 → 96.
+        let mut inv = p;
+        let mut n = 0;
+        while n < 5 {
+            inv = inv.wrapping_mul(2u64.wrapping_sub(p.wrapping_mul(inv)));
+            n += 1;
+        }
+        t[k] = inv;
+        k += 1;
+    }
+    t
+};
+
+/// `u64::MAX / 5^k`: `x * INV_POW5[k]` (mod 2^64) is at most this exactly when `x` is a
+/// multiple of 5^k.
+const MAX_QUOT_POW5: [u64; 19] = {
+    let mut t = [u64::MAX; 19];
+    let mut k = 1;
+    let mut p = 1u64;
+    while k < 19 {
+        p *= 5;
+        t[k] = u64::MAX / p;
+        k += 1;
+    }
+    t
+};
 
 impl Digits {
     /// Nothing read: parse the text.
     pub const UNREAD: Digits = Digits {
-        sig: 0,
+        all: 0,
         places: u8::MAX,
     };
 
-    /// Digits read from plain text: `sig` at most 18 digits, `places` of them decimals.
+    /// Digits read from plain text: `all` at most 18 digits, `places` of them decimals.
     #[inline(always)]
-    pub(crate) fn new(sig: u64, places: u8) -> Self {
-        debug_assert!(sig < POW10[18] as u64 && places <= 18);
-        Digits { sig, places }
+    pub(crate) fn new(all: u64, places: u8) -> Self {
+        debug_assert!(all < POW10[18] as u64 && places <= 16);
+        Digits { all, places }
     }
 
     /// The value at `scale` places when that is exact, which is then what
     /// [`parse_scaled`] gives for the text; `None` when the text must decide (unread,
     /// too precise, out of range).
     ///
-    /// # Hot path: no allocation.
+    /// # Hot path: no allocation, no division.
     #[inline(always)]
     pub fn scaled(self, scale: u8) -> Option<i64> {
-        if self.places > scale || scale > 18 {
+        if scale > 18 || self.places > 18 {
             return None;
         }
-        (self.sig as i64).checked_mul(POW10[(scale - self.places) as usize])
+        if self.places <= scale {
+            return (self.all as i64).checked_mul(POW10[(scale - self.places) as usize]);
+        }
+        // More decimals written than the grid has: exact only when the extra ones are
+        // zeros, i.e. `all` is a multiple of 10^k = 2^k * 5^k.
+        let k = (self.places - scale) as usize;
+        if self.all & ((1u64 << k) - 1) != 0 {
+            return None;
+        }
+        let q = (self.all >> k).wrapping_mul(INV_POW5[k]);
+        if q > MAX_QUOT_POW5[k] {
+            return None;
+        }
+        Some(q as i64)
     }
 }
 
@@ -164,34 +216,28 @@ pub fn read_quoted(buf: &[u8], at: usize) -> Option<(usize, Digits)> {
     if i == at {
         return None;
     }
-    let mut sig = all;
-    let mut places = 0u8;
+    let mut places = 0;
     if buf.get(i) == Some(&b'.') {
         i += 1;
         let first = i;
-        let mut f = 0u8;
         while let Some(&c) = buf.get(i) {
             let d = c.wrapping_sub(b'0');
             if d > 9 {
                 break;
             }
             all = all.wrapping_mul(10).wrapping_add(d as u64);
-            f = f.wrapping_add(1);
-            if d != 0 {
-                sig = all;
-                places = f;
-            }
             i += 1;
         }
         if i == first {
             return None;
         }
+        places = i - first;
     }
     // At most 18 bytes: at most 18 digits, so nothing above wrapped.
     if i - at > 18 || buf.get(i) != Some(&b'"') {
         return None;
     }
-    Some((i, Digits::new(sig, places)))
+    Some((i, Digits::new(all, places as u8)))
 }
 
 /// Any length, every error exact.
@@ -423,17 +469,45 @@ mod tests {
         }
         // The shapes Binance sends, by name.
         for (text, sig, places) in [
-            ("59961.00", 59961, 0),
-            ("0.000", 0, 0),
-            ("0.050", 5, 2),
+            ("59961.00", 5996100, 2),
+            ("0.000", 0, 3),
+            ("0.050", 50, 3),
             ("297", 297, 0),
-            ("61837.63000000", 6183763, 2),
+            ("61837.63000000", 6183763000000, 8),
             ("0.00012345", 12345, 8),
             ("100", 100, 0),
         ] {
             let quoted = format!("{text}\"]]}}");
             let (end, d) = read_quoted(quoted.as_bytes(), 0).unwrap();
             assert_eq!((end, d), (text.len(), Digits::new(sig, places)), "{text}");
+        }
+    }
+
+    /// The tables behind the division-free scaling: each inverse is one, and the
+    /// bound splits multiples of 5^k from the rest.
+    #[test]
+    fn inverse_powers_of_five_divide_exactly() {
+        let mut p = 1u64;
+        for k in 1..19 {
+            p *= 5;
+            assert_eq!(p.wrapping_mul(INV_POW5[k]), 1, "5^{k}");
+            for x in [
+                0,
+                1,
+                2,
+                p - 1,
+                p,
+                p + 1,
+                7 * p,
+                7 * p + 3,
+                (u64::MAX / p) * p,
+            ] {
+                let q = x.wrapping_mul(INV_POW5[k]);
+                assert_eq!(q <= MAX_QUOT_POW5[k], x % p == 0, "{x} / 5^{k}");
+                if x % p == 0 {
+                    assert_eq!(q, x / p);
+                }
+            }
         }
     }
 

@@ -129,33 +129,39 @@ pub(crate) enum Key {
 }
 
 impl Key {
-    #[inline]
+    /// One byte decides a one-byte key (every key Binance sends but `pu` and
+    /// `lastUpdateId`): a `match` on the byte, not on the slice, keeps it a table jump
+    /// (callgrind: a call and a compare chain per key before).
+    #[inline(always)]
     pub fn of(k: &[u8]) -> Option<Key> {
-        Some(match k {
-            b"e" => Key::E,
-            b"E" => Key::BigE,
-            b"T" => Key::BigT,
-            b"s" => Key::S,
-            b"U" => Key::FirstU,
-            b"u" => Key::U,
-            b"pu" => Key::Pu,
-            b"b" => Key::B,
-            b"a" => Key::A,
-            b"B" => Key::BigB,
-            b"A" => Key::BigA,
-            b"p" => Key::P,
-            b"q" => Key::Q,
-            b"t" => Key::T,
-            b"m" => Key::M,
-            b"f" => Key::F,
-            b"l" => Key::L,
-            b"P" => Key::BigP,
-            b"i" => Key::I,
-            b"r" => Key::R,
-            b"lastUpdateId" => Key::LastUpdateId,
-            b"k" => Key::K,
-            _ => return None,
-        })
+        match *k {
+            [c] => Some(match c {
+                b'e' => Key::E,
+                b'E' => Key::BigE,
+                b'T' => Key::BigT,
+                b's' => Key::S,
+                b'U' => Key::FirstU,
+                b'u' => Key::U,
+                b'b' => Key::B,
+                b'a' => Key::A,
+                b'B' => Key::BigB,
+                b'A' => Key::BigA,
+                b'p' => Key::P,
+                b'q' => Key::Q,
+                b't' => Key::T,
+                b'm' => Key::M,
+                b'f' => Key::F,
+                b'l' => Key::L,
+                b'P' => Key::BigP,
+                b'i' => Key::I,
+                b'r' => Key::R,
+                b'k' => Key::K,
+                _ => return None,
+            }),
+            [b'p', b'u'] => Some(Key::Pu),
+            _ if k == b"lastUpdateId" => Some(Key::LastUpdateId),
+            _ => None,
+        }
     }
 }
 
