@@ -126,7 +126,7 @@ impl<'a> Cursor<'a> {
                 self.pos += 1;
                 let mut k = RawKline::default();
                 let mut no_levels = Vec::new();
-                self.object(|cur, key| match KKey::of(key) {
+                self.object_short_keys(|cur, key| match KKey::of(key) {
                     Some(kk) => set(k.slot(kk), cur.value(&mut no_levels)?),
                     None => cur.skip(1),
                 })?;
@@ -138,7 +138,7 @@ impl<'a> Cursor<'a> {
 
     fn message(&mut self, msg: &mut RawMsg<'a>, scratch: &mut Vec<RawLevel>) -> Option<()> {
         self.eat(b'{')?;
-        self.object(|cur, key| match Key::of(key) {
+        self.object_short_keys(|cur, key| match Key::of(key) {
             Some(k) => cur.fill(msg.slot(k), scratch),
             None => cur.skip(1),
         })
@@ -169,7 +169,7 @@ pub(crate) fn parse<'a>(
     let mut cur = Cursor::new(buf);
     cur.ws();
     cur.eat(b'{')?;
-    cur.object(|cur, key| match key {
+    cur.object_short_keys(|cur, key| match key {
         b"stream" => {
             if frame.stream.is_some() {
                 return None;
