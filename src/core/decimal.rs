@@ -114,11 +114,12 @@ pub struct Digits {
     places: u8,
 }
 
-/// The inverse of 5^k modulo 2^64 (5^k is odd), so that a multiple of 5^k is divided
-/// exactly by one multiplication (Granlund and Montgomery, "Division by invariant
-/// integers using multiplication", §9).
-const INV_POW5: [u64; 19] = {
-    let mut t = [1u64; 19];
+/// For each k: the inverse of 5^k modulo 2^64 (5^k is odd), so that a multiple of 5^k
+/// is divided exactly by one multiplication (Granlund and Montgomery, "Division by
+/// invariant integers using multiplication", §9); and `u64::MAX / 5^k`, which
+/// `x * inverse` (mod 2^64) is at most exactly when `x` is a multiple of 5^k.
+const DIV_POW5: [(u64, u64); 19] = {
+    let mut t = [(1u64, u64::MAX); 19];
     let mut k = 1;
     let mut p = 1u64;
     while k < 19 {
@@ -130,21 +131,7 @@ const INV_POW5: [u64; 19] = {
             inv = inv.wrapping_mul(2u64.wrapping_sub(p.wrapping_mul(inv)));
             n += 1;
         }
-        t[k] = inv;
-        k += 1;
-    }
-    t
-};
-
-/// `u64::MAX / 5^k`: `x * INV_POW5[k]` (mod 2^64) is at most this exactly when `x` is a
-/// multiple of 5^k.
-const MAX_QUOT_POW5: [u64; 19] = {
-    let mut t = [u64::MAX; 19];
-    let mut k = 1;
-    let mut p = 1u64;
-    while k < 19 {
-        p *= 5;
-        t[k] = u64::MAX / p;
+        t[k] = (inv, u64::MAX / p);
         k += 1;
     }
     t
@@ -183,8 +170,9 @@ impl Digits {
         if self.all & ((1u64 << k) - 1) != 0 {
             return None;
         }
-        let q = (self.all >> k).wrapping_mul(INV_POW5[k]);
-        if q > MAX_QUOT_POW5[k] {
+        let (inverse, most) = DIV_POW5[k];
+        let q = (self.all >> k).wrapping_mul(inverse);
+        if q > most {
             return None;
         }
         Some(q as i64)
@@ -488,9 +476,9 @@ mod tests {
     #[test]
     fn inverse_powers_of_five_divide_exactly() {
         let mut p = 1u64;
-        for k in 1..19 {
+        for (k, &(inverse, most)) in DIV_POW5.iter().enumerate().skip(1) {
             p *= 5;
-            assert_eq!(p.wrapping_mul(INV_POW5[k]), 1, "5^{k}");
+            assert_eq!(p.wrapping_mul(inverse), 1, "5^{k}");
             for x in [
                 0,
                 1,
@@ -502,8 +490,8 @@ mod tests {
                 7 * p + 3,
                 (u64::MAX / p) * p,
             ] {
-                let q = x.wrapping_mul(INV_POW5[k]);
-                assert_eq!(q <= MAX_QUOT_POW5[k], x % p == 0, "{x} / 5^{k}");
+                let q = x.wrapping_mul(inverse);
+                assert_eq!(q <= most, x % p == 0, "{x} / 5^{k}");
                 if x % p == 0 {
                     assert_eq!(q, x / p);
                 }

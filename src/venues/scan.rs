@@ -6,7 +6,7 @@
 //! reader. Each venue adds its own shapes (Binance's level pairs, KuCoin's change
 //! triples) in an `impl Cursor` beside its decoder.
 
-use crate::core::decimal::{Digits, read_quoted};
+use crate::core::decimal::{Digits, POW10, read_quoted};
 
 /// The unsigned integer after `key` (e.g. `"U":`) in `frame`: the first occurrence,
 /// at most 19 digits.
@@ -25,12 +25,20 @@ pub fn u64_after(frame: &[u8], key: &[u8]) -> Option<u64> {
     }))
 }
 
-/// True when the eight bytes of `w` (little-endian: the first byte lowest) are all
-/// ASCII digits (the SWAR test simdjson uses).
+/// The eight bytes of `w` (little-endian: the first byte lowest) with every ASCII
+/// digit made zero and every other byte not (the SWAR test simdjson uses). A byte of
+/// 0xFA or more carries into the byte after it, so only the bytes up to the first
+/// non-digit are exact, which is all either reader below looks at.
+#[inline(always)]
+fn non_digits(w: u64) -> u64 {
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    ((w & HIGH) | ((w.wrapping_add(0x0606_0606_0606_0606) & HIGH) >> 4)) ^ 0x3333_3333_3333_3333
+}
+
+/// True when the eight bytes of `w` are all ASCII digits.
 #[inline(always)]
 fn eight_digits(w: u64) -> bool {
-    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
-    ((w & HIGH) | ((w.wrapping_add(0x0606_0606_0606_0606) & HIGH) >> 4)) == 0x3333_3333_3333_3333
+    non_digits(w) == 0
 }
 
 /// The value of eight ASCII digits (checked by [`eight_digits`]), the first byte the
@@ -54,14 +62,10 @@ fn combine_eight(v: u64) -> u64 {
         >> 32
 }
 
-/// How many of the eight bytes of `w`, from the first, are ASCII digits (0-8). A byte
-/// of 0xFA or more carries into the byte after it in the test, but that byte comes
-/// after a non-digit and is never counted.
+/// How many of the eight bytes of `w`, from the first, are ASCII digits (0-8).
 #[inline(always)]
 fn leading_digits(w: u64) -> usize {
-    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
-    let x = (w & HIGH) | ((w.wrapping_add(0x0606_0606_0606_0606) & HIGH) >> 4);
-    ((x ^ 0x3333_3333_3333_3333).trailing_zeros() / 8) as usize
+    (non_digits(w).trailing_zeros() / 8) as usize
 }
 
 /// The value of the first `m` (1-7) bytes of `w`, known to be digits: their values
@@ -71,9 +75,6 @@ fn parse_leading_digits(w: u64, m: usize) -> u64 {
     let v = w.wrapping_sub(0x3030_3030_3030_3030) & ((1u64 << (8 * m)) - 1);
     combine_eight(v << (8 * (8 - m)))
 }
-
-/// 10^m for the digit counts a word holds.
-const POW10_U64: [u64; 8] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
 
 /// Nesting depth up to which unknown values are skipped.
 pub(crate) const MAX_SKIP_DEPTH: u32 = 16;
@@ -227,7 +228,7 @@ impl<'a> Cursor<'a> {
                     let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
                     let m = leading_digits(w);
                     if (1..8).contains(&m) {
-                        v = v * POW10_U64[m] + parse_leading_digits(w, m);
+                        v = v * POW10[m] as u64 + parse_leading_digits(w, m);
                         self.pos += m;
                         n += m;
                     }
