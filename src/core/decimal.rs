@@ -191,29 +191,32 @@ impl Digits {
 /// # Hot path: no allocation.
 #[inline(always)]
 pub fn read_quoted(buf: &[u8], at: usize) -> Option<(usize, Digits)> {
+    // At most 18 bytes are read, so at most 18 digits: nothing below overflows, and a
+    // longer number stops on a byte that is not its closing quote.
+    let end = buf.len().min(at.saturating_add(18));
     let mut i = at;
     let mut all: u64 = 0;
-    while let Some(&c) = buf.get(i) {
-        let d = c.wrapping_sub(b'0');
+    while i < end {
+        let d = buf[i].wrapping_sub(b'0');
         if d > 9 {
             break;
         }
-        all = all.wrapping_mul(10).wrapping_add(d as u64);
+        all = all * 10 + d as u64;
         i += 1;
     }
     if i == at {
         return None;
     }
     let mut places = 0;
-    if buf.get(i) == Some(&b'.') {
+    if i < end && buf[i] == b'.' {
         i += 1;
         let first = i;
-        while let Some(&c) = buf.get(i) {
-            let d = c.wrapping_sub(b'0');
+        while i < end {
+            let d = buf[i].wrapping_sub(b'0');
             if d > 9 {
                 break;
             }
-            all = all.wrapping_mul(10).wrapping_add(d as u64);
+            all = all * 10 + d as u64;
             i += 1;
         }
         if i == first {
@@ -221,8 +224,7 @@ pub fn read_quoted(buf: &[u8], at: usize) -> Option<(usize, Digits)> {
         }
         places = i - first;
     }
-    // At most 18 bytes: at most 18 digits, so nothing above wrapped.
-    if i - at > 18 || buf.get(i) != Some(&b'"') {
+    if buf.get(i) != Some(&b'"') {
         return None;
     }
     Some((i, Digits::new(all, places as u8)))

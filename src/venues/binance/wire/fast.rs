@@ -14,7 +14,11 @@ use crate::venues::scan::Cursor;
 
 impl<'a> Cursor<'a> {
     /// `[["p","q"],...]` into `scratch`.
-    #[inline(always)]
+    ///
+    /// Out of line: inlined into the frame's reader, the levels' loop shared its
+    /// registers with the keys' and reloaded the keys' values on every branch out of a
+    /// number (callgrind).
+    #[inline(never)]
     fn levels(&mut self, scratch: &mut Vec<RawLevel>) -> Option<(u32, u32)> {
         self.eat(b'[')?;
         let start = scratch.len() as u32;
@@ -23,14 +27,20 @@ impl<'a> Cursor<'a> {
             return Some((start, start));
         }
         loop {
-            let level = match self.tight_level() {
-                Some(level) => level,
-                None => self.spaced_level()?,
-            };
             if scratch.len() == scratch.capacity() {
                 return None; // the full parser reports TooManyLevels
             }
-            scratch.push(level);
+            match self.tight_level() {
+                Some((level, next)) => {
+                    scratch.push(level);
+                    // The byte after the level, from the level's window.
+                    if next == b',' {
+                        self.pos += 1;
+                        continue;
+                    }
+                }
+                None => scratch.push(self.spaced_level()?),
+            }
             self.ws();
             match self.peek()? {
                 b',' => self.pos += 1,
@@ -44,30 +54,47 @@ impl<'a> Cursor<'a> {
     }
 
     /// `["p","q"]` as Binance writes it, without spaces: the punctuation tested as
-    /// bytes at known places. `None` (nothing consumed) for any other form.
+    /// bytes at known places. `None` (nothing consumed) for any other form; with the
+    /// level, the byte after it (zero past the frame's end).
+    ///
+    /// Read from a window of [`LEVEL_WINDOW`] bytes (the frame's own, or its last
+    /// bytes copied behind zeros), so that no byte is bounds-checked against the frame:
+    /// each number is at most 18 bytes, and every place read lies inside the window.
     #[inline(always)]
-    fn tight_level(&mut self) -> Option<RawLevel> {
-        let buf = self.buf;
+    fn tight_level(&mut self) -> Option<(RawLevel, u8)> {
         let at = self.pos;
-        if buf.get(at..at + 2)? != b"[\"" {
+        let rest = self.buf.get(at..)?;
+        let padded;
+        let w: &[u8; LEVEL_WINDOW] = match rest.first_chunk() {
+            Some(w) => w,
+            None => {
+                padded = padded_window(rest);
+                &padded
+            }
+        };
+        if w[..2] != *b"[\"" {
             return None;
         }
-        let (px_end, px_digits) = read_quoted(buf, at + 2)?;
-        if buf.get(px_end..px_end + 3)? != b"\",\"" {
+        // `read_quoted` stops only on a closing quote: the bytes after it are tested.
+        let (px_end, px_digits) = read_quoted(w, 2)?;
+        if w.get(px_end + 1..px_end + 3)? != b",\"" {
             return None;
         }
-        let (qty_end, qty_digits) = read_quoted(buf, px_end + 3)?;
-        if buf.get(qty_end..qty_end + 2)? != b"\"]" {
+        let qty_at = px_end + 3;
+        let (qty_end, qty_digits) = read_quoted(w, qty_at)?;
+        if *w.get(qty_end + 1)? != b']' {
             return None;
         }
-        self.pos = qty_end + 2;
-        let range = |from: usize, to: usize| (from as u32, (to - from) as u32);
-        Some(RawLevel {
-            px: range(at + 2, px_end),
-            qty: range(px_end + 3, qty_end),
+        let next = *w.get(qty_end + 2)?;
+        self.pos = at + qty_end + 2;
+        let range = |from: usize, to: usize| ((at + from) as u32, (to - from) as u32);
+        let level = RawLevel {
+            px: range(2, px_end),
+            qty: range(qty_at, qty_end),
             px_digits,
             qty_digits,
-        })
+        };
+        Some((level, next))
     }
 
     /// A level in any JSON form (spaces, strings that are not plain decimals).
@@ -143,6 +170,21 @@ impl<'a> Cursor<'a> {
             None => cur.skip(1),
         })
     }
+}
+
+/// Bytes a tight level is read from: a level is at most 45 bytes (`["`, 18, `","`,
+/// 18, `"]`).
+const LEVEL_WINDOW: usize = 64;
+
+/// The last bytes of a frame (fewer than [`LEVEL_WINDOW`]) followed by zeros, which
+/// no level reads as part of it: a level cut by the frame's end fails as it would.
+#[cold]
+#[inline(never)]
+fn padded_window(rest: &[u8]) -> [u8; LEVEL_WINDOW] {
+    let mut w = [0; LEVEL_WINDOW];
+    let n = rest.len().min(LEVEL_WINDOW);
+    w[..n].copy_from_slice(&rest[..n]);
+    w
 }
 
 #[inline(always)]
