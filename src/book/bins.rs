@@ -4,8 +4,15 @@
 //! Bins are absolute (`floor(price / bin_ticks)`), the same axis as the traded-volume
 //! profile. Only levels inside the ladder's array window are indexed: a window holds at
 //! most `window / bin_ticks + 1` bins, so a power-of-two ring of bins at least that long
-//! never has two live bins on one slot. The ladder rebuilds the index when the window
-//! moves (cold) and falls back to walking levels when a view reaches past the window.
+//! never has two live bins on one slot. The view falls back to walking levels when it
+//! reaches past the window.
+//!
+//! Only a range of bins is kept: the bins views read lately (see
+//! [`crate::book::ladder`]'s `keep_bins`). A level change outside it costs one compare
+//! instead of a division and four writes: most views of a book that is not pressed read
+//! no bins at all (they take the volumes kept level by level), and the index is filled
+//! again, for the bins asked, when a view next reads it. Forgetting the range is O(1),
+//! so the window's moves and snapshots no longer clear or rebuild the whole index.
 //!
 //! Per bin: resting quantity, level count, and the largest level (price and size) with
 //! a dirty flag: a change that can only lower the maximum marks the bin dirty and the
@@ -34,10 +41,20 @@ pub(crate) struct BinIndex<const BID: bool> {
     qty: Box<[i64]>,
     levels: Box<[u32]>,
     tops: Box<[Top]>,
-    /// Nothing changed since the index was made or cleared: clearing it again (a
-    /// backtest's first snapshot, an empty book's rebase) would write its ~1 MB for nothing.
-    clean: bool,
+    /// The bins kept up to date, absolute, `lo..=hi` (empty when `lo > hi`); the other
+    /// slots hold stale figures that no one reads.
+    fresh: (i64, i64),
+    /// The same bins as window slots of the ladder (first slot, count): a level change
+    /// is indexed when its slot lies there, one compare on the hot path.
+    keep: (usize, usize),
+    /// Views since one last read the bins (see [`BinIndex::idle`]).
+    idle: u32,
 }
+
+/// Views that read no bins after which the index stops being kept: a book that is not
+/// pressed then pays one compare a level change, and the next view that reads bins
+/// fills the ones it reads (O(levels there)).
+const IDLE_VIEWS: u32 = 64;
 
 impl<const BID: bool> BinIndex<BID> {
     /// An index of `bin_ticks`-wide bins for a window of `window` ticks.
@@ -50,7 +67,9 @@ impl<const BID: bool> BinIndex<BID> {
             qty: vec![0; n].into_boxed_slice(),
             levels: vec![0; n].into_boxed_slice(),
             tops: vec![NO_TOP; n].into_boxed_slice(),
-            clean: true,
+            fresh: EMPTY_RANGE,
+            keep: (0, 0),
+            idle: 0,
         }
     }
 
@@ -86,12 +105,58 @@ impl<const BID: bool> BinIndex<BID> {
         if BID { a > b } else { a < b }
     }
 
-    /// A level at `price` changed from `old` to `new` (lots).
+    /// True when a change at window slot `i` must be indexed (its bin is kept).
+    #[inline(always)]
+    pub fn keeps(&self, i: usize) -> bool {
+        i.wrapping_sub(self.keep.0) < self.keep.1
+    }
+
+    /// The bins kept up to date, `lo..=hi` (empty when `lo > hi`).
+    #[inline(always)]
+    pub fn fresh(&self) -> (i64, i64) {
+        self.fresh
+    }
+
+    /// Keeps bins `lo..=hi` from now on, which lie on window slots `keep` (first,
+    /// count); the caller has filled every bin of the range it did not keep before
+    /// ([`BinIndex::reset`], then [`BinIndex::on_change`] per level).
+    pub fn set_fresh(&mut self, (lo, hi): (i64, i64), keep: (usize, usize)) {
+        self.fresh = (lo, hi);
+        self.keep = keep;
+        self.idle = 0;
+    }
+
+    /// A view reads the kept bins.
+    #[inline(always)]
+    pub fn read(&mut self) {
+        self.idle = 0;
+    }
+
+    /// Empties bin `bin` before its levels are added again.
+    #[inline]
+    pub fn reset(&mut self, bin: i64) {
+        let s = self.slot(bin);
+        self.qty[s] = 0;
+        self.levels[s] = 0;
+        self.tops[s] = NO_TOP;
+    }
+
+    /// A view did not read the bins; after [`IDLE_VIEWS`] of them in a row the index
+    /// stops being kept.
+    #[inline]
+    pub fn idle(&mut self) {
+        self.idle += 1;
+        if self.idle >= IDLE_VIEWS {
+            self.clear();
+        }
+    }
+
+    /// A level at `price` changed from `old` to `new` (lots). The caller indexes only
+    /// kept slots ([`BinIndex::keeps`]).
     ///
     /// # Hot path: O(1), no allocation.
     #[inline(always)]
     pub fn on_change(&mut self, price: i64, old: i64, new: i64) {
-        self.clean = false;
         let s = self.slot(self.bin_of(price));
         self.qty[s] = self.qty[s].wrapping_add(new.wrapping_sub(old));
         match (old == 0, new == 0) {
@@ -143,15 +208,13 @@ impl<const BID: bool> BinIndex<BID> {
         b.px
     }
 
-    /// Forgets every level (cold: after a rebase or a clear the ladder re-adds them).
-    #[cold]
+    /// Keeps no bin (O(1): the next view that reads bins fills the ones it reads).
     pub fn clear(&mut self) {
-        if self.clean {
-            return;
-        }
-        self.clean = true;
-        self.qty.fill(0);
-        self.levels.fill(0);
-        self.tops.fill(NO_TOP);
+        self.fresh = EMPTY_RANGE;
+        self.keep = (0, 0);
+        self.idle = 0;
     }
 }
+
+/// No bin kept.
+const EMPTY_RANGE: (i64, i64) = (0, -1);

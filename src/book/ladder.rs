@@ -185,27 +185,117 @@ impl<const BID: bool> Ladder<BID> {
         self.in_window + self.outside.len()
     }
 
-    /// Indexes the window's depth in bins of `bin_ticks` ticks from now on.
+    /// Indexes the window's depth in bins of `bin_ticks` ticks from now on (the bins
+    /// views read: [`Ladder::keep_bins`]).
     pub fn index_bins(&mut self, bin_ticks: u32) {
         self.bins = Some(BinIndex::new(bin_ticks, self.window()));
-        self.rebuild_bins();
     }
 
-    /// Re-adds every window level to the bin index (cold: after the window moved).
-    #[cold]
-    fn rebuild_bins(&mut self) {
-        let Some(mut b) = self.bins.take() else {
+    /// Makes the bin index hold bins `lo..=hi` (absolute; the caller has checked that
+    /// their ticks lie in the window) and keeps them from now on, with the bins it kept
+    /// already when they touch these, as far as the requested width again on either
+    /// side (so a touch that moves a bin fills one bin, and the kept range cannot grow
+    /// without bound). A bin not kept before is filled from the levels, by the bitmap.
+    ///
+    /// # Hot path: no allocation; O(1) when the bins are kept already.
+    #[inline]
+    pub(crate) fn keep_bins(&mut self, lo: i64, hi: i64) {
+        let Some(idx) = self.bins.as_mut() else {
             return;
         };
-        b.clear();
-        // By the occupancy bitmap: walking every slot read the whole window (2 MB a
-        // side by default) for the few thousand levels a book holds.
-        let mut i = self.next_set(0);
+        if lo > hi {
+            return;
+        }
+        let (flo, fhi) = idx.fresh();
+        if flo <= lo && hi <= fhi {
+            idx.read();
+            return;
+        }
+        self.fill_bins(lo, hi);
+    }
+
+    /// [`Ladder::keep_bins`] when some of the bins are not kept.
+    #[cold]
+    #[inline(never)]
+    fn fill_bins(&mut self, lo: i64, hi: i64) {
+        let Some(mut idx) = self.bins.take() else {
+            return;
+        };
+        let bt = idx.bin_ticks();
+        let (flo, fhi) = idx.fresh();
+        let width = hi - lo + 1;
+        let touches = flo <= fhi && lo <= fhi.saturating_add(1) && hi.saturating_add(1) >= flo;
+        let (mut nlo, mut nhi) = if touches {
+            (lo.min(flo), hi.max(fhi))
+        } else {
+            (lo, hi)
+        };
+        let last = self.base + self.window() as i64 - 1;
+        nlo = nlo
+            .max(lo.saturating_sub(width))
+            .max(self.base.div_euclid(bt));
+        nhi = nhi.min(hi.saturating_add(width)).min(last.div_euclid(bt));
+        // What is kept of the old range; the rest of the new one is filled.
+        let (olo, ohi) = (flo.max(nlo), fhi.min(nhi));
+        if olo > ohi {
+            self.fill_range(&mut idx, nlo, nhi);
+        } else {
+            if nlo < olo {
+                self.fill_range(&mut idx, nlo, olo - 1);
+            }
+            if ohi < nhi {
+                self.fill_range(&mut idx, ohi + 1, nhi);
+            }
+        }
+        idx.set_fresh((nlo, nhi), self.kept_slots(bt, nlo, nhi));
+        self.bins = Some(idx);
+    }
+
+    /// Window slots (first, count) of the ticks of bins `lo..=hi`, within the window.
+    #[inline]
+    fn kept_slots(&self, bt: i64, lo: i64, hi: i64) -> (usize, usize) {
+        let w = self.window() as i64;
+        let first = lo.saturating_mul(bt).saturating_sub(self.base).max(0);
+        let end = hi
+            .saturating_mul(bt)
+            .saturating_add(bt)
+            .saturating_sub(self.base)
+            .min(w);
+        if first >= end {
+            return (0, 0);
+        }
+        (first as usize, (end - first) as usize)
+    }
+
+    /// Empties bins `lo..=hi` and adds their window levels again, by the bitmap.
+    fn fill_range(&self, idx: &mut BinIndex<BID>, lo: i64, hi: i64) {
+        for bin in lo..=hi {
+            idx.reset(bin);
+        }
+        let (first, n) = self.kept_slots(idx.bin_ticks(), lo, hi);
+        let mut i = if n == 0 { None } else { self.next_set(first) };
         while let Some(s) = i {
-            b.on_change(self.base + s as i64, 0, self.qty[s]);
+            if s >= first + n {
+                break;
+            }
+            idx.on_change(self.base + s as i64, 0, self.qty[s]);
             i = self.next_set(s + 1);
         }
-        self.bins = Some(b);
+    }
+
+    /// A view read no bins (the index stops being kept after a run of those).
+    #[inline]
+    pub(crate) fn bins_idle(&mut self) {
+        if let Some(b) = self.bins.as_mut() {
+            b.idle();
+        }
+    }
+
+    /// Forgets the kept bins (the window moved: they are filled again when read).
+    fn rebuild_bins(&mut self) {
+        if let Some(b) = self.bins.as_mut() {
+            b.clear();
+        }
     }
 
     /// Price of the largest level of absolute bin `bin` (which must lie in the window).
@@ -285,7 +375,7 @@ impl<const BID: bool> Ladder<BID> {
     fn set_slot(&mut self, i: usize, q: i64) {
         let old = std::mem::replace(&mut self.qty[i], q);
         if let Some(b) = self.bins.as_mut() {
-            if old != q {
+            if old != q && b.keeps(i) {
                 b.on_change(self.base + i as i64, old, q);
             }
         }
@@ -949,13 +1039,108 @@ mod tests {
         }
     }
 
+    /// The bins a view reads hold what the levels hold, whatever was kept before:
+    /// random level changes (at the touch, near it, anywhere in the window and past
+    /// it), views over random bins near and far from the last (inside, overlapping,
+    /// adjoining and apart from the kept range, so it grows, is clipped and starts
+    /// again), runs of views that read no bins (the index stops being kept), window
+    /// moves and clears. Each read bin is compared with a sum over the levels, and its
+    /// largest level with a scan of its ticks. A change not indexed inside the kept
+    /// bins (even at their last slot), a bin not filled when it is first kept, or one
+    /// filled over its stale figures, shows up as a bin that differs (each was checked
+    /// by breaking it).
+    #[test]
+    fn kept_bins_match_the_levels() {
+        const BT: i64 = 7;
+        fn run<const B: bool>(seed: u64) -> usize {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let mut l = Ladder::<B>::new(4096, 20_000);
+            l.index_bins(BT as u32);
+            let mut read = 0;
+            let mut at = l.base() + 2048;
+            for round in 0..6000 {
+                let p = match rng.u8(0..6) {
+                    0 => l.best().map_or(at, |lv| lv.price.0),
+                    1..=3 => at + rng.i64(-80..80),
+                    4 => l.base() + rng.i64(0..4096),
+                    _ => l.base() + rng.i64(-500..5000),
+                };
+                let q = if rng.u8(0..3) == 0 {
+                    0
+                } else {
+                    rng.i64(1..1000)
+                };
+                l.set(Ticks(p), Lots(q));
+                match rng.u16(0..800) {
+                    0 => l.rebase(l.base() + rng.i64(-300..300)),
+                    1 => l.clear(),
+                    2 => {
+                        for _ in 0..rng.u32(1..130) {
+                            l.bins_idle();
+                        }
+                    }
+                    _ => {}
+                }
+                if rng.u8(0..3) != 0 {
+                    continue;
+                }
+                // A view's bins: mostly near the last, sometimes anywhere.
+                at = if rng.u8(0..10) == 0 {
+                    l.base() + rng.i64(0..4096)
+                } else {
+                    at + rng.i64(-3 * BT..3 * BT)
+                };
+                let width = rng.i64(1..25);
+                let lo = at.div_euclid(BT) - rng.i64(0..width);
+                let hi = lo + width - 1;
+                if !l.window_holds(lo * BT, hi * BT + BT - 1) {
+                    at = l.base() + 2048;
+                    continue;
+                }
+                l.keep_bins(lo, hi);
+                let (base, qty) = (l.base(), l.qty.clone());
+                for bin in lo..=hi {
+                    let (mut want_q, mut want_n) = (0i64, 0u32);
+                    let mut top = (if B { bin * BT + BT - 1 } else { bin * BT }, -1i64);
+                    for p in bin * BT..bin * BT + BT {
+                        let q = qty[(p - base) as usize];
+                        if q != 0 {
+                            want_q += q;
+                            want_n += 1;
+                        }
+                        let nearer = if B { p > top.0 } else { p < top.0 };
+                        if q > top.1 || (q == top.1 && nearer) {
+                            top = (p, q);
+                        }
+                    }
+                    let got = l.bins.as_ref().unwrap().get(bin);
+                    assert_eq!(got, (want_q, want_n), "seed {seed} round {round} bin {bin}");
+                    assert_eq!(l.bin_top(bin), top.0, "seed {seed} round {round} top {bin}");
+                }
+                read += 1;
+            }
+            read
+        }
+        for seed in 0..6 {
+            assert!(run::<true>(seed) > 1000);
+            assert!(run::<false>(seed) > 1000);
+        }
+    }
+
     /// The bin index holds what the levels hold after levels come and go, the window
     /// moves, the book empties and the window moves again (an index left as it was, or
     /// cleared when it had changed, would show up as a bin that differs).
     #[test]
     fn bin_index_follows_rebases() {
         const BT: i64 = 10;
-        let check = |b: &Ladder<true>, at: &str| {
+        let check = |b: &mut Ladder<true>, at: &str| {
+            // Every bin of the window kept (filled the first time, then kept level by
+            // level until the window moves).
+            let (lo, hi) = (
+                b.base().div_euclid(BT),
+                (b.base() + b.window_len() as i64 - 1).div_euclid(BT),
+            );
+            b.keep_bins(lo, hi);
             let idx = b.bins.as_ref().unwrap();
             let mut want = std::collections::BTreeMap::<i64, (i64, u32)>::new();
             b.for_each(|l| {
@@ -981,21 +1166,21 @@ mod tests {
         for p in (0..4096).step_by(7) {
             b.set(Ticks(p), Lots(p % 13 + 1));
         }
-        check(&b, "filled");
+        check(&mut b, "filled");
         for nb in [1000, -3000, 10_000, 0] {
             b.rebase(nb);
-            check(&b, "rebased");
+            check(&mut b, "rebased");
         }
         b.clear();
-        check(&b, "cleared");
+        check(&mut b, "cleared");
         b.rebase(20_000);
         b.set(Ticks(20_005), Lots(3));
-        check(&b, "empty, rebased, one level");
+        check(&mut b, "empty, rebased, one level");
         b.set(Ticks(20_005), Lots(0));
         b.rebase(40_000);
-        check(&b, "emptied level by level, rebased");
+        check(&mut b, "emptied level by level, rebased");
         b.set(Ticks(40_001), Lots(2));
-        check(&b, "one level after");
+        check(&mut b, "one level after");
     }
 
     /// A ladder made after others were dropped (their windows kept for reuse) starts

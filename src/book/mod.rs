@@ -346,6 +346,8 @@ impl Book {
                 side.n = 0;
             }
             out.full = false;
+            self.bids.bins_idle();
+            self.asks.bins_idle();
             return;
         }
         let bid_pending = view::fill_side(&mut self.bids, bt, bins, limit, false, &mut out.bid);

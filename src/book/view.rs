@@ -109,6 +109,12 @@ pub(crate) fn fill_side<const BID: bool, const N: usize>(
     let indexed = l.bins.as_ref().is_some_and(|b| b.bin_ticks() == bin_ticks)
         && l.window_holds(span.0, span.1);
     if indexed {
+        let (lo, hi) = if BID {
+            (origin - (bins as i64 - 1), origin)
+        } else {
+            (origin, origin + (bins as i64 - 1))
+        };
+        l.keep_bins(lo, hi);
         from_index(l, origin, bins, limit, out);
         if tops {
             index_tops(l, origin, bins, out);
