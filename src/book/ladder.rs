@@ -484,6 +484,13 @@ impl<const BID: bool> Ladder<BID> {
     fn settle(&mut self) -> bool {
         let mut g = self.gauge;
         let limit = i64::from(g.limit);
+        // Settled already: as many counted as asked, the farthest still there (what
+        // the loops below would find, without their bitmap search).
+        if g.count == limit
+            && usize::try_from(g.edge).is_ok_and(|e| self.qty.get(e).is_some_and(|&q| q != 0))
+        {
+            return true;
+        }
         let toward_touch = if BID { 1 } else { -1 };
         while g.count > 0 {
             let Some(s) = self.level_within(g.edge) else {
