@@ -384,7 +384,27 @@ fn four_usdm_symbols_on_the_local_exchange_one_with_levels_off_its_tick() {
 /// deciding, and the two the capture makes trade trading.
 #[test]
 fn three_kucoin_symbols_on_one_session_of_the_local_kucoin_venue() {
-    let Some(out) = three_kucoin_symbols(true, None) else {
+    let Some(out) = three_kucoin_symbols(true, None, "level2") else {
+        return;
+    };
+    let mut sent = 0;
+    for sym in KUCOIN_THREE {
+        let y = line_of(&out, &format!("{sym}:"));
+        assert!(count(&y, "applied") > 40, "{y}");
+        assert!(count(&y, "evaluations") > 40, "{y}");
+        sent += count(&y, "sent");
+    }
+    assert!(sent >= 2, "{out}");
+}
+
+/// The same three symbols over the unified account's `obu` book on one session: each
+/// symbol's `obu` and `trade` subscribed, each book live from the snapshot its own
+/// subscription brings on the stream (routed by the symbol it names: read as the
+/// first symbol's, the other two books would never go live), each deciding, and the
+/// symbols the capture makes trade trading.
+#[test]
+fn three_kucoin_symbols_over_obu_on_one_session_of_the_local_kucoin_venue() {
+    let Some(out) = three_kucoin_symbols(true, None, "obu") else {
         return;
     };
     let mut sent = 0;
@@ -406,7 +426,7 @@ fn three_kucoin_symbols_trade_live_with_a_link_each() {
     let tmp = common::fresh_dir("several-kucoin-live");
     let dir = tmp.path();
     let journal = dir.join("journal.db");
-    let Some(out) = three_kucoin_symbols(false, Some(&journal)) else {
+    let Some(out) = three_kucoin_symbols(false, Some(&journal), "level2") else {
         return;
     };
     assert!(out.contains("exchange (live)"), "{out}");
@@ -435,9 +455,14 @@ fn three_kucoin_symbols_trade_live_with_a_link_each() {
 const KUCOIN_THREE: [&str; 3] = ["BCHSV-USDT", "ANKR-BTC", "FET-BTC"];
 
 /// `minerva run --source kucoin --endpoint local` on [`KUCOIN_THREE`] with the
-/// loosened strategy, on the simulated exchange (`paper`) or the venue's own orders
-/// (journalled to `journal`); its standard output, after a successful exit.
-fn three_kucoin_symbols(paper: bool, journal: Option<&std::path::Path>) -> Option<String> {
+/// loosened strategy, each book from `book` (`--kucoin-book`), on the simulated
+/// exchange (`paper`) or the venue's own orders (journalled to `journal`); its
+/// standard output, after a successful exit.
+fn three_kucoin_symbols(
+    paper: bool,
+    journal: Option<&std::path::Path>,
+    book: &str,
+) -> Option<String> {
     let d = common::shared_data()?.join("kucoin-sample");
     let _paced = paced();
     let port = {
@@ -462,6 +487,7 @@ fn three_kucoin_symbols(paper: bool, journal: Option<&std::path::Path>) -> Optio
     cmd.args(["run", "--source", "kucoin", "--endpoint", "local"])
         .args(["--host", &format!("127.0.0.1:{port}")])
         .args(["--symbols", &KUCOIN_THREE.join(",")])
+        .args(["--kucoin-book", book])
         .args(["--strategy", &common::repo("strategy_0.toml")])
         .args(LOOSE);
     if paper {

@@ -370,15 +370,8 @@ pub fn setup(a: &Args) -> Result<Setup> {
         bail!("--depth-stream names a Binance stream: for --source ws://… or binance");
     }
     // Every venue's live gateway takes several symbols: a link per symbol (KuCoin
-    // futures: each contract's leverage and margin mode its own).
-    if symbols.len() > 1
-        && matches!(from, From::Kucoin)
-        && a.kucoin_book != super::args::KucoinBook::Level2
-    {
-        bail!(
-            "--symbols with several symbols reads KuCoin's level-2 topics: drop --kucoin-book obu"
-        );
-    }
+    // futures: each contract's leverage and margin mode its own); KuCoin's feed reads
+    // them on one session, level-2 topics or `obu`.
     let threads = if a.compact { 1 } else { a.threads.unwrap_or(1) };
     let report_every = match a.report_every {
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),

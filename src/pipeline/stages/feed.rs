@@ -116,7 +116,10 @@ impl<S: Source> FeedStage<S> {
         let t = self.lat.now();
         self.lat.feed.record(t.saturating_sub(recv_ns));
         match r {
-            Ok(Decoded::Snapshot { .. }) => {
+            Ok(Decoded::Snapshot { symbol: named }) => {
+                // The symbol the snapshot names (KuCoin's `obu` sends each symbol's on
+                // one session), else the one its source gave the frame (a REST answer).
+                let symbol = named.unwrap_or(symbol);
                 let table = self.decoder.table();
                 // A snapshot of a symbol this feed does not read (a recording of
                 // more symbols than replayed) is skipped.

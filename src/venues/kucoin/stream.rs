@@ -43,7 +43,7 @@ pub struct FeedConfig {
     /// The symbol (`BTC-USDT`).
     pub symbol: String,
     /// More symbols read on the same session (their topics subscribed beside the
-    /// first's; level 2 only), upper case.
+    /// first's: level 2, or `obu` and `trade` per symbol), upper case.
     pub more_symbols: Vec<String>,
     /// Keys to sign the full-depth snapshot with; `None`: the public top 100.
     pub keys: Option<Arc<KucoinKeys>>,
@@ -313,19 +313,23 @@ impl KucoinSource {
     /// The unified account's session: WebSocket, welcome, the book and trade
     /// subscriptions (the book's snapshot follows on the stream). Cold.
     fn connect_uta(&mut self, url: &str) -> Result<(), OpenError> {
-        let (market, symbol) = (self.cfg.market, self.cfg.symbol.clone());
-        let mut request = |channel: &str, depth| {
-            self.next_id += 1;
-            session::Request {
-                id: self.next_id,
-                what: format!("{channel} {symbol}"),
-                frame: session::uta_subscribe(self.next_id, channel, market, &symbol, depth),
+        let market = self.cfg.market;
+        let symbols: Vec<String> = self.cfg.symbols().map(str::to_string).collect();
+        let mut requests = Vec::with_capacity(2 * symbols.len());
+        // A subscription names one symbol (KuCoin refuses a list): two per symbol.
+        for symbol in &symbols {
+            for (channel, depth) in [
+                (endpoints::OBU_CHANNEL, Some(endpoints::OBU_DEPTH)),
+                (endpoints::TRADE_CHANNEL, None),
+            ] {
+                self.next_id += 1;
+                requests.push(session::Request {
+                    id: self.next_id,
+                    what: format!("{channel} {symbol}"),
+                    frame: session::uta_subscribe(self.next_id, channel, market, symbol, depth),
+                });
             }
-        };
-        let requests = vec![
-            request(endpoints::OBU_CHANNEL, Some(endpoints::OBU_DEPTH)),
-            request(endpoints::TRADE_CHANNEL, None),
-        ];
+        }
         let opened = session::open_uta(url, requests, &mut self.rng)?;
         // The subscription brings a fresh snapshot: a gap seen on the last session's
         // frames asks for nothing more.
@@ -336,9 +340,11 @@ impl KucoinSource {
             .watch(opened.wire.stream())
             .map_err(WireError::Io)?;
         bump(&self.stats.connects);
-        // The subscription brings the book's snapshot.
-        bump(&self.stats.snapshots);
-        tracing::info!(ws = %opened.host, symbol = %self.cfg.symbol, "KuCoin unified-account stream connected (obu, trade)");
+        // Each symbol's subscription brings its book's snapshot.
+        for _ in &symbols {
+            bump(&self.stats.snapshots);
+        }
+        tracing::info!(ws = %opened.host, symbols = %symbols.join(","), "KuCoin unified-account stream connected (obu, trade)");
         self.session = Some(Session {
             wire: opened.wire,
             ping_every: Duration::from_millis(session::PING_INTERVAL_MS),
