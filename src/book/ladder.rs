@@ -292,7 +292,7 @@ impl<const BID: bool> Ladder<BID> {
     }
 
     /// Forgets the kept bins (the window moved: they are filled again when read).
-    fn rebuild_bins(&mut self) {
+    fn forget_bins(&mut self) {
         if let Some(b) = self.bins.as_mut() {
             b.clear();
         }
@@ -780,7 +780,7 @@ impl<const BID: bool> Ladder<BID> {
         } else {
             self.next_set(0)
         };
-        self.rebuild_bins();
+        self.forget_bins();
     }
 
     /// Sums resting quantity into `out[k]` for bins of `bin_ticks` ticks going away from

@@ -9,7 +9,7 @@
 //! `STOP_LOSS` stop), on futures a `reduceOnly` take-profit limit and a `reduceOnly`
 //! `STOP_MARKET` → whichever fills closes the operation and the risk manager books its
 //! PnL net of fees. Where the venue takes no stop order (KuCoin's HF spot) the take
-//! profit is a plain limit and the trader holds the stop itself ([`HeldStop`]). An entry not filled within `volume_window_secs` is cancelled; an
+//! profit is a plain limit and the trader holds the stop itself (`HeldStop`). An entry not filled within `volume_window_secs` is cancelled; an
 //! exit the exchange refuses is replaced by a market order that flattens the position.
 //!
 //! # Hot path: every buffer is sized at start-up; no allocation.

@@ -12,7 +12,7 @@
 //! * [`OrderSigner`]: the trader's typed [`OrderRequest`]s written as the venue's
 //!   signed request bytes (hot path);
 //! * [`LiveLink`]: a venue's live order link — sends those bytes, follows each order
-//!   by its answers and the private stream, and brings back [`Execution`]s;
+//!   by its answers and the private stream, and brings back [`Execution`](crate::core::Execution)s;
 //! * a venue's market data: its decoder fills the same fixed-size `MarketEvent`s
 //!   (`venues::binance::wire`, `venues::kucoin::wire`), its live source implements
 //!   `feed::Source`, and the book follows its sequence rule (`venues::sequence`: one

@@ -440,7 +440,7 @@ pub fn write(e: &UserEvent) -> String {
     sonic_rs::to_string(e).unwrap_or_default()
 }
 
-/// An event written by [`write`] as a combined session sends it,
+/// An event written by [`write()`] as a combined session sends it,
 /// `{"stream":<listen key>,"data":<event>}` (by the serializer: the event is kept as
 /// it is, the key escaped).
 pub fn wrap(listen_key: &str, event: &str) -> String {
