@@ -387,14 +387,7 @@ fn three_kucoin_symbols_on_one_session_of_the_local_kucoin_venue() {
     let Some(out) = three_kucoin_symbols(true, None, "level2") else {
         return;
     };
-    let mut sent = 0;
-    for sym in KUCOIN_THREE {
-        let y = line_of(&out, &format!("{sym}:"));
-        assert!(count(&y, "applied") > 40, "{y}");
-        assert!(count(&y, "evaluations") > 40, "{y}");
-        sent += count(&y, "sent");
-    }
-    assert!(sent >= 2, "{out}");
+    each_kucoin_symbol_decides_and_trades(&out);
 }
 
 /// The same three symbols over the unified account's `obu` book on one session: each
@@ -407,14 +400,7 @@ fn three_kucoin_symbols_over_obu_on_one_session_of_the_local_kucoin_venue() {
     let Some(out) = three_kucoin_symbols(true, None, "obu") else {
         return;
     };
-    let mut sent = 0;
-    for sym in KUCOIN_THREE {
-        let y = line_of(&out, &format!("{sym}:"));
-        assert!(count(&y, "applied") > 40, "{y}");
-        assert!(count(&y, "evaluations") > 40, "{y}");
-        sent += count(&y, "sent");
-    }
-    assert!(sent >= 2, "{out}");
+    each_kucoin_symbol_decides_and_trades(&out);
 }
 
 /// The same three KuCoin spot symbols traded through KuCoin's live gateway on the
@@ -449,6 +435,19 @@ fn three_kucoin_symbols_trade_live_with_a_link_each() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), ids.len(), "{ids:?}");
+}
+
+/// Each of [`KUCOIN_THREE`] in `out` applied and evaluated more than 40 updates, and
+/// the symbols sent at least two entries between them.
+fn each_kucoin_symbol_decides_and_trades(out: &str) {
+    let mut sent = 0;
+    for sym in KUCOIN_THREE {
+        let y = line_of(out, &format!("{sym}:"));
+        assert!(count(&y, "applied") > 40, "{y}");
+        assert!(count(&y, "evaluations") > 40, "{y}");
+        sent += count(&y, "sent");
+    }
+    assert!(sent >= 2, "{out}");
 }
 
 /// Three symbols of the KuCoin capture, on one session of the local KuCoin venue.

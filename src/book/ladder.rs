@@ -1018,12 +1018,7 @@ mod tests {
                         edge + rng.i64(-2..3)
                     }
                 };
-                let q = if rng.u8(0..3) == 0 {
-                    0
-                } else {
-                    rng.i64(1..1000)
-                };
-                l.set(Ticks(p), Lots(q));
+                l.set(Ticks(p), random_qty(&mut rng));
                 match rng.u16(0..400) {
                     0 => l.rebase(l.base() + rng.i64(-300..300)),
                     1 => l.clear(),
@@ -1044,6 +1039,15 @@ mod tests {
             run::<true>(seed);
             run::<false>(seed);
         }
+    }
+
+    /// A level quantity for the randomised tests: a delete one time in three.
+    fn random_qty(rng: &mut fastrand::Rng) -> Lots {
+        Lots(if rng.u8(0..3) == 0 {
+            0
+        } else {
+            rng.i64(1..1000)
+        })
     }
 
     /// The bins a view reads hold what the levels hold, whatever was kept before:
@@ -1072,12 +1076,7 @@ mod tests {
                     4 => l.base() + rng.i64(0..4096),
                     _ => l.base() + rng.i64(-500..5000),
                 };
-                let q = if rng.u8(0..3) == 0 {
-                    0
-                } else {
-                    rng.i64(1..1000)
-                };
-                l.set(Ticks(p), Lots(q));
+                l.set(Ticks(p), random_qty(&mut rng));
                 match rng.u16(0..800) {
                     0 => l.rebase(l.base() + rng.i64(-300..300)),
                     1 => l.clear(),

@@ -105,16 +105,12 @@ pub(crate) fn fill_side<const BID: bool, const N: usize>(
     };
     let origin = touch.price.0.div_euclid(bin_ticks);
     out.origin = origin;
-    let span = span::<BID>(origin, bins, bin_ticks);
+    let (lo_bin, hi_bin) = bin_span::<BID>(origin, bins);
+    let span = span(lo_bin, hi_bin, bin_ticks);
     let indexed = l.bins.as_ref().is_some_and(|b| b.bin_ticks() == bin_ticks)
         && l.window_holds(span.0, span.1);
     if indexed {
-        let (lo, hi) = if BID {
-            (origin - (bins as i64 - 1), origin)
-        } else {
-            (origin, origin + (bins as i64 - 1))
-        };
-        l.keep_bins(lo, hi);
+        l.keep_bins(lo_bin, hi_bin);
         from_index(l, origin, bins, limit, out);
         if tops {
             index_tops(l, origin, bins, out);
@@ -126,20 +122,20 @@ pub(crate) fn fill_side<const BID: bool, const N: usize>(
     }
 }
 
-/// Ticks the `bins` bins from `origin` span, lowest and highest (saturating: absurd
-/// prices walk).
+/// The `bins` bins from `origin` away from the touch, lowest and highest (saturating:
+/// absurd prices walk).
 #[inline(always)]
-fn span<const BID: bool>(origin: i64, bins: usize, bin_ticks: i64) -> (i64, i64) {
-    let far_bin = if BID {
-        origin.saturating_sub(bins as i64 - 1)
+fn bin_span<const BID: bool>(origin: i64, bins: usize) -> (i64, i64) {
+    if BID {
+        (origin.saturating_sub(bins as i64 - 1), origin)
     } else {
-        origin.saturating_add(bins as i64 - 1)
-    };
-    let (lo_bin, hi_bin) = if BID {
-        (far_bin, origin)
-    } else {
-        (origin, far_bin)
-    };
+        (origin, origin.saturating_add(bins as i64 - 1))
+    }
+}
+
+/// Ticks bins `lo_bin..=hi_bin` span, lowest and highest (saturating).
+#[inline(always)]
+fn span(lo_bin: i64, hi_bin: i64, bin_ticks: i64) -> (i64, i64) {
     (
         lo_bin.saturating_mul(bin_ticks),
         hi_bin
@@ -164,7 +160,8 @@ pub(crate) fn volume_side<const BID: bool>(
 ) -> Option<(i64, i64)> {
     let touch = l.best()?;
     let origin = touch.price.0.div_euclid(bin_ticks);
-    let (lo, hi) = span::<BID>(origin, bins, bin_ticks);
+    let (lo_bin, hi_bin) = bin_span::<BID>(origin, bins);
+    let (lo, hi) = span(lo_bin, hi_bin, bin_ticks);
     if !l.window_holds(lo, hi) {
         return None;
     }

@@ -369,9 +369,6 @@ pub fn setup(a: &Args) -> Result<Setup> {
     if a.depth_stream.is_some() && !matches!(from, From::Feed(_) | From::Venue(_)) {
         bail!("--depth-stream names a Binance stream: for --source ws://… or binance");
     }
-    // Every venue's live gateway takes several symbols: a link per symbol (KuCoin
-    // futures: each contract's leverage and margin mode its own); KuCoin's feed reads
-    // them on one session, level-2 topics or `obu`.
     let threads = if a.compact { 1 } else { a.threads.unwrap_or(1) };
     let report_every = match a.report_every {
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),

@@ -341,9 +341,9 @@ impl KucoinSource {
             .map_err(WireError::Io)?;
         bump(&self.stats.connects);
         // Each symbol's subscription brings its book's snapshot.
-        for _ in &symbols {
-            bump(&self.stats.snapshots);
-        }
+        self.stats
+            .snapshots
+            .fetch_add(symbols.len() as u64, Ordering::Relaxed);
         tracing::info!(ws = %opened.host, symbols = %symbols.join(","), "KuCoin unified-account stream connected (obu, trade)");
         self.session = Some(Session {
             wire: opened.wire,
