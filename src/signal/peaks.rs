@@ -26,9 +26,29 @@ use std::ops::Sub;
 
 /// A value the peak finder can compare and subtract: `f64` for analysis, `i64` for
 /// volumes in lots on the hot path.
-pub trait Sample: Copy + PartialOrd + Sub<Output = Self> {}
-impl Sample for f64 {}
-impl Sample for i64 {}
+pub trait Sample: Copy + PartialOrd + Sub<Output = Self> {
+    /// Zero.
+    const ZERO: Self;
+
+    /// An unsigned integer in the same order as the values, when there is one: the
+    /// distance step then sorts plain integers instead of comparing samples through
+    /// the peaks' indices.
+    #[inline]
+    fn order_key(self) -> Option<u64> {
+        None
+    }
+}
+impl Sample for f64 {
+    const ZERO: Self = 0.0;
+}
+impl Sample for i64 {
+    const ZERO: Self = 0;
+
+    #[inline]
+    fn order_key(self) -> Option<u64> {
+        Some((self as u64) ^ (1 << 63))
+    }
+}
 
 /// `[min, max]` condition; either end may be absent (SciPy's `None`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -87,6 +107,8 @@ pub enum PeakError {
 #[derive(Debug, Clone)]
 pub struct PeakScratch {
     order: Vec<u32>,
+    /// Height key and index of each peak (integer samples).
+    keys: Vec<u128>,
     keep: Vec<bool>,
 }
 
@@ -96,6 +118,7 @@ impl PeakScratch {
         let n = max_len / 2 + 1;
         Self {
             order: Vec::with_capacity(n),
+            keys: Vec::with_capacity(n),
             keep: Vec::with_capacity(n),
         }
     }
@@ -121,58 +144,68 @@ pub fn find_peaks_into<T: Sample>(
         Some(_) => return Err(PeakError::Wlen),
     };
     let cap = x.len() / 2 + 1;
-    if out.len() < cap || scratch.order.capacity() < cap {
+    if out.len() < cap || scratch.order.capacity() < cap || scratch.keys.capacity() < cap {
         return Err(PeakError::Buffers(x.len()));
     }
-    // 1. Local maxima (SciPy's `_local_maxima_1d`).
+    let threshold = |pk: usize, t: &Interval<T>| {
+        let (l, r) = (x[pk] - x[pk - 1], x[pk] - x[pk + 1]);
+        let (lo, hi) = if l < r { (l, r) } else { (r, l) };
+        t.min.is_none_or(|m| m <= lo) && t.max.is_none_or(|m| hi <= m)
+    };
     let mut n = 0;
-    let mut i = 1;
-    let i_max = x.len().saturating_sub(1);
-    while i < i_max {
-        if x[i - 1] < x[i] {
-            let mut ahead = i + 1;
-            while ahead < i_max && x[ahead] == x[i] {
-                ahead += 1;
-            }
-            if x[ahead] < x[i] {
-                out[n] = ((i + ahead - 1) / 2) as u32;
+    if let Some(t) = p.threshold.filter(|t| t.min.is_some_and(|m| m > T::ZERO)) {
+        // Steps 1-3 in one pass. A positive minimum threshold keeps only peaks
+        // standing strictly above both neighbours, and a plateau's middle has an equal
+        // neighbour, so the peaks that pass are exactly the strict local maxima that
+        // pass (the wall searches' case: most of the time of a pressed evaluation).
+        for (k, w) in x.windows(3).enumerate() {
+            if w[0] < w[1]
+                && w[2] < w[1]
+                && p.height.is_none_or(|h| h.contains(w[1]))
+                && threshold(k + 1, &t)
+            {
+                out[n] = (k + 1) as u32;
                 n += 1;
-                i = ahead;
             }
         }
-        i += 1;
-    }
-    // 2. Height.
-    if let Some(h) = &p.height {
-        n = retain(out, n, |pk| h.contains(x[pk]));
-    }
-    // 3. Threshold.
-    if let Some(t) = &p.threshold {
-        n = retain(out, n, |pk| {
-            let (l, r) = (x[pk] - x[pk - 1], x[pk] - x[pk + 1]);
-            let (lo, hi) = if l < r { (l, r) } else { (r, l) };
-            t.min.is_none_or(|m| m <= lo) && t.max.is_none_or(|m| hi <= m)
-        });
+    } else {
+        // 1. Local maxima (SciPy's `_local_maxima_1d`).
+        let mut i = 1;
+        let i_max = x.len().saturating_sub(1);
+        while i < i_max {
+            if x[i - 1] < x[i] {
+                let mut ahead = i + 1;
+                while ahead < i_max && x[ahead] == x[i] {
+                    ahead += 1;
+                }
+                if x[ahead] < x[i] {
+                    out[n] = ((i + ahead - 1) / 2) as u32;
+                    n += 1;
+                    i = ahead;
+                }
+            }
+            i += 1;
+        }
+        // 2. Height.
+        if let Some(h) = &p.height {
+            n = retain(out, n, |pk| h.contains(x[pk]));
+        }
+        // 3. Threshold.
+        if let Some(t) = &p.threshold {
+            n = retain(out, n, |pk| threshold(pk, t));
+        }
     }
     // 4. Distance, by decreasing height; equal heights by position (see module doc).
     if let Some(d) = p.distance {
         let d = d.ceil() as usize;
-        let order = &mut scratch.order;
-        order.clear();
-        order.extend(0..n as u32);
-        order.sort_unstable_by(|&a, &b| {
-            let (ha, hb) = (x[out[a as usize] as usize], x[out[b as usize] as usize]);
-            ha.partial_cmp(&hb)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.cmp(&b))
-        });
         let keep = &mut scratch.keep;
         keep.clear();
         keep.resize(n, true);
-        for &j in order.iter().rev() {
-            let j = j as usize;
+        // Peak `j` (by position) kept removes the peaks closer than `d`, unless it was
+        // removed itself by one taken before.
+        let mut take = |j: usize| {
             if !keep[j] {
-                continue;
+                return;
             }
             let pj = out[j] as usize;
             let mut k = j;
@@ -185,7 +218,34 @@ pub fn find_peaks_into<T: Sample>(
                 keep[k] = false;
                 k += 1;
             }
+        };
+        if n > 0 && x[out[0] as usize].order_key().is_some() {
+            // Height then position as one integer: the same order, cheaper to sort.
+            let keys = &mut scratch.keys;
+            keys.clear();
+            keys.extend((0..n).map(|j| {
+                let h = x[out[j] as usize].order_key().unwrap_or(0);
+                (h as u128) << 32 | j as u128
+            }));
+            keys.sort_unstable();
+            for &k in keys.iter().rev() {
+                take(k as u32 as usize);
+            }
+        } else {
+            let order = &mut scratch.order;
+            order.clear();
+            order.extend(0..n as u32);
+            order.sort_unstable_by(|&a, &b| {
+                let (ha, hb) = (x[out[a as usize] as usize], x[out[b as usize] as usize]);
+                ha.partial_cmp(&hb)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(a.cmp(&b))
+            });
+            for &j in order.iter().rev() {
+                take(j as usize);
+            }
         }
+        let keep = &scratch.keep;
         let mut w = 0;
         for r in 0..n {
             if keep[r] {
@@ -314,6 +374,76 @@ mod tests {
         assert_eq!(prominence(&x, 3, None), 1.0);
         assert_eq!(prominence(&x, 5, None), 4.0);
         assert_eq!(prominence(&x, 5, Some(3)), 3.0);
+    }
+
+    #[test]
+    fn a_positive_threshold_in_one_pass_keeps_what_the_steps_keep() {
+        // Lots with runs of equal values (plateaus) and heights; the one-pass search
+        // (a positive threshold) against the peaks of the step-by-step search filtered
+        // by the same threshold and height afterwards.
+        let mut rng = fastrand::Rng::with_seed(11);
+        let (mut found, mut plateaus) = (0, 0);
+        for _ in 0..2_000 {
+            let len = rng.usize(0..40);
+            let mut x: Vec<i64> = Vec::with_capacity(len);
+            while x.len() < len {
+                let v = rng.i64(-5..6);
+                for _ in 0..rng.usize(1..4).min(len - x.len()) {
+                    x.push(v);
+                }
+            }
+            plateaus += x.windows(2).filter(|w| w[0] == w[1]).count();
+            let (m, h) = (rng.i64(1..4), rng.i64(-6..6));
+            let height = rng.bool().then(|| Interval::at_least(h));
+            let fused = PeakParams {
+                height,
+                threshold: Some(Interval::at_least(m)),
+                ..Default::default()
+            };
+            let steps = find_peaks(&x, &PeakParams::default()).unwrap();
+            let want: Vec<usize> = steps
+                .into_iter()
+                .filter(|&pk| {
+                    let lo = (x[pk] - x[pk - 1]).min(x[pk] - x[pk + 1]);
+                    lo >= m && height.is_none_or(|h| h.contains(x[pk]))
+                })
+                .collect();
+            found += want.len();
+            assert_eq!(find_peaks(&x, &fused).unwrap(), want, "{x:?} m={m}");
+        }
+        assert!(
+            found > 1_000 && plateaus > 1_000,
+            "{found} peaks, {plateaus}"
+        );
+    }
+
+    #[test]
+    fn integer_distance_keeps_what_float_distance_keeps() {
+        // Integer heights take the distance step's integer sort; floats, checked
+        // against SciPy, the comparing one. Few distinct heights: many ties, where the
+        // right peak goes first.
+        let mut rng = fastrand::Rng::with_seed(5);
+        let mut removed = 0;
+        for _ in 0..3_000 {
+            let x: Vec<i64> = (0..rng.usize(0..60)).map(|_| rng.i64(-4..5)).collect();
+            let xf: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+            let d = 1.0 + rng.f64() * 6.0;
+            let by = |distance| PeakParams::<i64> {
+                distance,
+                ..Default::default()
+            };
+            let got = find_peaks(&x, &by(Some(d))).unwrap();
+            let want = peaks(
+                &xf,
+                PeakParams {
+                    distance: Some(d),
+                    ..Default::default()
+                },
+            );
+            assert_eq!(got, want, "{x:?} d={d}");
+            removed += find_peaks(&x, &by(None)).unwrap().len() - got.len();
+        }
+        assert!(removed > 1_000, "{removed}");
     }
 
     #[test]
