@@ -783,7 +783,7 @@ pub fn paper_request(data: &[u8]) {
         x.cancel_all();
         x.drain_due(u64::MAX, |_| {});
         assert_eq!(x.open_orders(), 0);
-        assert_eq!(x.stats.reports_lost, 0);
+        assert_eq!(x.stats().reports_lost, 0);
     }
 }
 

@@ -355,7 +355,7 @@ fn run_with(
     }
     progress(done, total);
     let last_ms = p.gateway.trader().exchange_now_us() / 1000;
-    p.gateway.shutdown();
+    p.shutdown();
     p.gateway.trader_mut().close_at_end();
     drain(&mut entries);
     let t = p.gateway.trader();

@@ -62,15 +62,26 @@ impl DepthChunk {
     /// # Hot path: no allocation.
     #[inline]
     pub fn copy_into(&self, dst: &mut DepthChunk) {
+        self.copy_head_into(dst);
+        dst.n_bids = self.n_bids;
+        dst.n_levels = self.n_levels;
+        let n = (self.n_levels as usize).min(DEPTH_CHUNK_LEVELS);
+        dst.levels[..n].copy_from_slice(&self.levels[..n]);
+    }
+
+    /// Copies this chunk into `dst` without its levels: for a reader whose book has
+    /// taken them already (the simulated exchange lent the book stage's book).
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn copy_head_into(&self, dst: &mut DepthChunk) {
         dst.first_id = self.first_id;
         dst.last_id = self.last_id;
         dst.prev_last_id = self.prev_last_id;
         dst.transact_ms = self.transact_ms;
-        dst.n_bids = self.n_bids;
-        dst.n_levels = self.n_levels;
+        dst.n_bids = 0;
+        dst.n_levels = 0;
         dst.flags = self.flags;
-        let n = (self.n_levels as usize).min(DEPTH_CHUNK_LEVELS);
-        dst.levels[..n].copy_from_slice(&self.levels[..n]);
     }
 
     /// An empty chunk with the given ids.

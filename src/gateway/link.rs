@@ -1,6 +1,7 @@
 //! The exchange end of a trader: the simulated exchange (with its latencies) or a
 //! venue's live link, behind one enum so the trader's code is the same for both.
 
+use crate::book::Book;
 use crate::core::{DepthSnapshot, ExchangeStats, Execution, Lots, MarketEvent, OrderRequest};
 use crate::sim::link::SimLink;
 use crate::venues::{LiveLink, WireRequest};
@@ -32,16 +33,25 @@ impl Link {
     /// A market event; returns when the trader sees it, µs (the simulation's feed
     /// delay after the exchange; the venue's clock live).
     #[inline]
-    pub(super) fn on_market(&mut self, ev: &MarketEvent) -> u64 {
+    pub(super) fn on_market(&mut self, ev: &MarketEvent, lent: Option<&Book>) -> u64 {
         match self {
-            Link::Sim(x) => x.on_market(ev),
+            Link::Sim(x) => x.on_market_in(ev, lent),
             Link::Live(l) => l.now_us(),
         }
     }
 
-    pub(super) fn on_snapshot(&mut self, snap: &DepthSnapshot) {
+    /// The simulated exchange's requests due by `ev`'s time arrive against `book`,
+    /// before it takes `ev` (a book lent to the exchange; nothing for a venue).
+    #[inline]
+    pub(super) fn arrive_before(&mut self, ev: &MarketEvent, book: &Book) {
         if let Link::Sim(x) = self {
-            x.on_snapshot(snap);
+            x.arrive_before(ev, book);
+        }
+    }
+
+    pub(super) fn on_snapshot(&mut self, snap: &DepthSnapshot, lent: Option<&Book>) {
+        if let Link::Sim(x) = self {
+            x.on_snapshot(snap, lent);
         }
     }
 
@@ -62,9 +72,9 @@ impl Link {
         }
     }
 
-    pub(super) fn cancel_all(&mut self) -> usize {
+    pub(super) fn cancel_all(&mut self, lent: Option<&Book>) -> usize {
         match self {
-            Link::Sim(x) => x.cancel_all(),
+            Link::Sim(x) => x.cancel_all(lent),
             Link::Live(l) => l.cancel_all(),
         }
     }

@@ -16,6 +16,7 @@
 
 pub use super::journal::{ClosedTrade, EquityPoint, Exit, Journal};
 pub use super::link::Link;
+use crate::book::Book;
 use crate::core::{
     ClientId, DepthSnapshot, EventBody, ExchangeStats, Execution, Lots, MarketEvent, NewOrder,
     OcoOrder, OrderCmd, OrderKind, OrderRequest, OrderSide, Reject, Report, SymbolSpec, Ticks,
@@ -621,8 +622,17 @@ impl Trader {
     ///
     /// # Hot path: no allocation.
     pub fn on_market(&mut self, ev: &MarketEvent) -> u64 {
+        self.on_market_in(ev, None)
+    }
+
+    /// [`Self::on_market`] with the simulated exchange reading a `lent` book, when
+    /// given, which has taken `ev` already ([`Self::arrive_before`] ran before it did).
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn on_market_in(&mut self, ev: &MarketEvent, lent: Option<&Book>) -> u64 {
         let before = self.stats.requests;
-        let seen = self.exchange.on_market(ev);
+        let seen = self.exchange.on_market(ev, lent);
         if let EventBody::Trade(t) = &ev.body {
             self.last_trade = Some(t.price);
         } else if let EventBody::AggTrade(t) = &ev.body {
@@ -633,15 +643,35 @@ impl Trader {
         self.stats.requests - before
     }
 
+    /// The simulated exchange's requests due by `ev`'s time arrive against `book`,
+    /// which lends itself to the exchange and has not taken `ev` yet.
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn arrive_before(&mut self, ev: &MarketEvent, book: &Book) {
+        self.exchange.arrive_before(ev, book);
+    }
+
     /// A REST depth snapshot reached the exchange's book (a resync). Cold.
     pub fn on_snapshot(&mut self, snap: &DepthSnapshot) {
-        self.exchange.on_snapshot(snap);
+        self.on_snapshot_in(snap, None);
+    }
+
+    /// [`Self::on_snapshot`] on a `lent` book, when given, which has taken it. Cold.
+    pub fn on_snapshot_in(&mut self, snap: &DepthSnapshot, lent: Option<&Book>) {
+        self.exchange.on_snapshot(snap, lent);
         self.after_market();
     }
 
     /// Cancels every resting order (entries and exits), lets the cancels arrive and
     /// reports what is left open. Cold.
     pub fn shutdown(&mut self) -> Shutdown {
+        self.shutdown_in(None)
+    }
+
+    /// [`Self::shutdown`] with the simulated exchange reading a `lent` book, when
+    /// given. Cold.
+    pub fn shutdown_in(&mut self, lent: Option<&Book>) -> Shutdown {
         self.closing = true;
         let now_us = self.now_us;
         for k in 0..self.tracked.len() {
@@ -657,7 +687,7 @@ impl Trader {
             }
         }
         let before = self.exchange.stats().canceled;
-        self.exchange.cancel_all();
+        self.exchange.cancel_all(lent);
         self.handle_reports(u64::MAX);
         if self.killed && self.flatten_on_kill {
             self.flatten_all(now_us);

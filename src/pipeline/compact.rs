@@ -1,20 +1,31 @@
 //! The four stages wired on one thread and stepped by the caller: a frame in, every
 //! stage drained. The backtest and the pipeline benchmark drive the stages this way;
 //! `minerva run --compact` runs the same stages through its lane loop.
+//!
+//! On one thread the simulated exchange needs no book of its own: the book stage
+//! lends it its book. Before the book stage applies an event, the exchange's requests
+//! due by the event's time arrive against the book as it was; after, the exchange
+//! reads the book as it is, and the signal stage relays depth chunks without their
+//! levels ([`Relay::Lent`]). The exchange sees the same book at the same moments as
+//! with its own copy, without applying every event twice.
 
-use super::messages::{FeedMsg, OrderMsg, SignalMsg, Stamped, View};
+use super::messages::{FeedMsg, OrderMsg, Relay, SignalMsg, Stamped, View};
 use super::ring::{Abandoned, Inbox, Outbox, ring_filled};
 use super::stages::{BookStage, FeedStage, GatewayStage, ShapeError, SignalStage};
 use super::wait::Wait;
 use crate::book::BookConfig;
-use crate::core::SymbolSpec;
+use crate::core::{EventBody, SymbolSpec};
 use crate::feed::Source;
+use crate::gateway::trader::Shutdown;
 use crate::sim::SimOptions;
 use crate::strategy::Strategy;
 use crate::venues::OrderSigner;
 
-/// Slots of the view ring (one view is in flight at a time on one thread).
-const VIEW_SLOTS: usize = 16;
+/// Slots of the rings between book, signal and gateway, and of the view ring. Each
+/// message goes all the way through before the next: the book stage sends one message
+/// on (and a view), the signal stage two (the market relayed, an intent). Few slots
+/// stay in cache; a thousand 600-byte slots written in turn would not.
+const WIRE_SLOTS: usize = 4;
 
 /// Feed → book → signal → gateway on the calling thread.
 pub struct Compact<S: Source> {
@@ -26,10 +37,51 @@ pub struct Compact<S: Source> {
     pub signal: SignalStage,
     /// The gateway stage (risk, orders, the simulated exchange).
     pub gateway: GatewayStage,
-    a: (Outbox<Stamped<FeedMsg>>, Inbox<Stamped<FeedMsg>>),
+    /// The feed's messages of one frame (a snapshot's may be hundreds).
+    feed_ring: (Outbox<Stamped<FeedMsg>>, Inbox<Stamped<FeedMsg>>),
+    /// A tape's message, written in place.
+    slot: Stamped<FeedMsg>,
+    wires: Wires,
+}
+
+/// The rings between book, signal and gateway.
+struct Wires {
     b: (Outbox<Stamped<SignalMsg>>, Inbox<Stamped<SignalMsg>>),
     v: (Outbox<View>, Inbox<View>),
     c: (Outbox<Stamped<OrderMsg>>, Inbox<Stamped<OrderMsg>>),
+}
+
+impl Wires {
+    /// Message `m` through book, signal and gateway.
+    ///
+    /// # Hot path: no allocation (a snapshot, cold, allocates).
+    #[inline]
+    fn pass(
+        &mut self,
+        m: &Stamped<FeedMsg>,
+        book: &mut BookStage,
+        signal: &mut SignalStage,
+        gateway: &mut GatewayStage,
+    ) -> Result<(), Abandoned> {
+        // The exchange's requests due by a depth event's time arrive before the book
+        // takes it (other events leave the book as it is).
+        if let FeedMsg::Event(ev) = &m.msg
+            && let EventBody::Depth(_) = ev.body
+            && let Some(lent) = book.book_of(ev.symbol.0 as usize)
+        {
+            gateway.arrive_before(ev, lent);
+        }
+        let mut failed = book.on_msg(m, &mut self.b.0, &mut self.v.0);
+        let (c, v) = (&mut self.c.0, &mut self.v.1);
+        self.b
+            .1
+            .drain(|m| failed = failed.and(signal.on_msg(m, c, v)));
+        let book = &*book;
+        self.c
+            .1
+            .drain(|m| gateway.on_msg_in(m, |k| book.book_of(k)));
+        failed
+    }
 }
 
 impl<S: Source> Compact<S> {
@@ -62,24 +114,34 @@ impl<S: Source> Compact<S> {
         signer: impl Into<OrderSigner>,
         sim: &SimOptions,
     ) -> Result<Self, ShapeError> {
-        // One frame's messages fit: the stages drain after every frame.
+        // One frame's messages fit (a snapshot's parts): the stages take them after
+        // every frame.
         let cap = 1024;
+        let gateway = GatewayStage::new(spec, strategy, signer, sim);
+        let relay = match gateway.relay() {
+            Relay::Market => Relay::Lent,
+            r => r,
+        };
+        let mut signal = SignalStage::new(spec, strategy);
+        signal.set_relay(relay);
+        let mut book = BookStage::new(spec, strategy, &BookConfig::default())?;
+        book.set_relay(relay);
+        let empty = Stamped {
+            msg: FeedMsg::SnapshotEnd,
+            pushed_ns: 0,
+        };
         Ok(Self {
             feed: FeedStage::new(source, spec),
-            book: BookStage::new(spec, strategy, &BookConfig::default())?,
-            signal: SignalStage::new(spec, strategy),
-            gateway: GatewayStage::new(spec, strategy, signer, sim),
-            a: ring_filled(
-                cap,
-                Wait::Spin,
-                Stamped {
-                    msg: FeedMsg::SnapshotEnd,
-                    pushed_ns: 0,
-                },
-            ),
-            b: ring_filled(cap, Wait::Spin, Stamped::<SignalMsg>::EMPTY),
-            v: ring_filled(VIEW_SLOTS, Wait::Spin, View::EMPTY),
-            c: ring_filled(cap, Wait::Spin, Stamped::<OrderMsg>::EMPTY),
+            book,
+            signal,
+            gateway,
+            feed_ring: ring_filled(cap, Wait::Spin, empty),
+            slot: empty,
+            wires: Wires {
+                b: ring_filled(WIRE_SLOTS, Wait::Spin, Stamped::<SignalMsg>::EMPTY),
+                v: ring_filled(WIRE_SLOTS, Wait::Spin, View::EMPTY),
+                c: ring_filled(WIRE_SLOTS, Wait::Spin, Stamped::<OrderMsg>::EMPTY),
+            },
         })
     }
 
@@ -103,13 +165,27 @@ impl<S: Source> Compact<S> {
     /// [`Abandoned`] never happens on one thread; it is passed on for completeness.
     #[inline]
     pub fn step(&mut self) -> Result<bool, Abandoned> {
-        let more = self.feed.step(&mut self.a.0)?;
-        self.drain()?;
-        Ok(more)
+        let more = self.feed.step(&mut self.feed_ring.0)?;
+        let mut failed = Ok(());
+        let Self {
+            feed_ring,
+            book,
+            signal,
+            gateway,
+            wires,
+            ..
+        } = self;
+        while let Some(r) = feed_ring
+            .1
+            .with_next(|m| wires.pass(m, book, signal, gateway))
+        {
+            failed = failed.and(r);
+        }
+        failed.map(|()| more)
     }
 
-    /// One message already decoded (a tape's), written by `fill` straight into the
-    /// book's inbox, through book, signal and gateway.
+    /// One message already decoded (a tape's), written by `fill` in place and passed
+    /// through book, signal and gateway (one message at a time: no ring).
     ///
     /// # Hot path: no allocation.
     ///
@@ -117,33 +193,23 @@ impl<S: Source> Compact<S> {
     /// As [`Compact::step`].
     #[inline]
     pub fn feed_msg(&mut self, fill: impl FnOnce(&mut FeedMsg)) -> Result<(), Abandoned> {
-        let t = self.feed.lat.now();
-        self.a.0.push_in_place(|s| {
-            fill(&mut s.msg);
-            s.pushed_ns = t;
-        })?;
-        self.drain()
+        self.slot.pushed_ns = self.feed.lat.now();
+        fill(&mut self.slot.msg);
+        let Self {
+            slot,
+            book,
+            signal,
+            gateway,
+            wires,
+            ..
+        } = self;
+        wires.pass(slot, book, signal, gateway)
     }
 
-    fn drain(&mut self) -> Result<(), Abandoned> {
-        let mut failed = None;
-        let (book, b, v) = (&mut self.book, &mut self.b.0, &mut self.v.0);
-        self.a.1.drain(|m| {
-            if let Err(e) = book.on_msg(m, b, v) {
-                failed = Some(e);
-            }
-        });
-        let (signal, c, v) = (&mut self.signal, &mut self.c.0, &mut self.v.1);
-        self.b.1.drain(|m| {
-            if let Err(e) = signal.on_msg(m, c, v) {
-                failed = Some(e);
-            }
-        });
-        let gateway = &mut self.gateway;
-        self.c.1.drain(|m| gateway.on_msg(m));
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+    /// Cancels every resting order and reports what stays open (the gateway's
+    /// shutdown, its exchange reading the book stage's book). Cold.
+    pub fn shutdown(&mut self) -> Shutdown {
+        let book = &self.book;
+        self.gateway.shutdown_in(|k| book.book_of(k))
     }
 }

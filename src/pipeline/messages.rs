@@ -33,13 +33,31 @@ impl FeedMsg {
     /// # Hot path: no allocation.
     #[inline]
     pub fn copy_into(&self, dst: &mut FeedMsg) {
+        self.copy_with(dst, true);
+    }
+
+    /// [`Self::copy_into`], a depth chunk without its levels (see
+    /// [`DepthChunk::copy_head_into`]).
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn copy_head_into(&self, dst: &mut FeedMsg) {
+        self.copy_with(dst, false);
+    }
+
+    #[inline]
+    fn copy_with(&self, dst: &mut FeedMsg, levels: bool) {
         match (self, &mut *dst) {
             (FeedMsg::Event(s), FeedMsg::Event(d)) => {
                 if let (EventBody::Depth(sc), EventBody::Depth(dc)) = (&s.body, &mut d.body) {
                     d.recv_ns = s.recv_ns;
                     d.event_ms = s.event_ms;
                     d.symbol = s.symbol;
-                    sc.copy_into(dc);
+                    if levels {
+                        sc.copy_into(dc);
+                    } else {
+                        sc.copy_head_into(dc);
+                    }
                     return;
                 }
             }
@@ -103,7 +121,8 @@ pub struct IntentMsg {
 pub type View = BookView<VIEW_BINS>;
 
 /// Book → signal: a market message the book handled, passed on for the signal and for
-/// the exchange end (whose matching engine keeps its own book from the same data).
+/// the exchange end (a depth chunk with its levels only when the exchange's matching
+/// engine keeps its own book from them: [`Relay::Market`]).
 #[derive(Debug, Clone, Copy)]
 pub struct SignalMsg {
     /// The message (an event, or part of a snapshot).
@@ -116,7 +135,8 @@ pub struct SignalMsg {
 
 /// Signal → gateway: intents, and the market facts the gateway needs — every market
 /// message when it trades on the simulated exchange (whose matching engine keeps its
-/// own book from the same data), only the trades when it trades on a venue.
+/// own book from the same data, or reads the book stage's: [`Relay`]), only the trades
+/// when it trades on a venue.
 ///
 /// Variants differ in size on purpose: a ring slot is fixed-size, and boxing the market
 /// message would allocate on the hot path.
@@ -150,6 +170,9 @@ pub enum Relay {
     Market,
     /// Only trades (a venue's gateway reads the market from the venue itself).
     Trades,
+    /// Every market message, depth chunks without their levels: the simulated
+    /// exchange reads the book stage's book, lent to it on one thread (a backtest).
+    Lent,
 }
 
 /// Builds a REST snapshot back from its fixed-size parts. Cold: allocates, on resync.

@@ -914,6 +914,7 @@ pub fn run_symbols<S: Source + Send>(
     }
     // The gateway reads only what its exchange end needs from the market.
     signal.set_relay(gateway.relay());
+    book.set_relay(gateway.relay());
     let view = cfg.status.is_some();
     let _close = CloseOnDrop(cfg.status.as_ref().map(|(b, _)| &**b));
     if view {

@@ -7,6 +7,7 @@
 
 use super::latency::Delay;
 use super::{SimConfig, SimExchange, SimOptions, SimStats};
+use crate::book::Book;
 use crate::core::{DepthSnapshot, Execution, Lots, MarketEvent, OrderRequest, SymbolSpec};
 use crate::strategy::Strategy;
 
@@ -61,7 +62,14 @@ impl SimLink {
     /// trader sees it (exchange time + the feed's delay), µs.
     #[inline]
     pub fn on_market(&mut self, ev: &MarketEvent) -> u64 {
-        self.exchange.on_event(ev);
+        self.on_market_in(ev, None)
+    }
+
+    /// [`Self::on_market`] on a `lent` book, when given, which has taken `ev` already
+    /// ([`SimExchange::on_event_in`]).
+    #[inline]
+    pub fn on_market_in(&mut self, ev: &MarketEvent, lent: Option<&Book>) -> u64 {
+        self.exchange.on_event_in(ev, lent);
         let delay = match self.feed {
             Delay::Recorded { base } if ev.event_ms > 0 => {
                 // Local receive time − exchange time, less the clocks' offset estimated
@@ -75,9 +83,16 @@ impl SimLink {
         self.exchange.now_us() + delay
     }
 
-    /// A REST snapshot reached the exchange's book (a resync). Cold.
-    pub fn on_snapshot(&mut self, snap: &DepthSnapshot) {
-        self.exchange.on_snapshot(snap);
+    /// The requests due by `ev`'s time arrive against `book`, before it takes `ev`
+    /// ([`SimExchange::arrive_before`]).
+    #[inline]
+    pub fn arrive_before(&mut self, ev: &MarketEvent, book: &Book) {
+        self.exchange.arrive_before(ev, book);
+    }
+
+    /// A REST snapshot reached the exchange's book, or the `lent` one (a resync). Cold.
+    pub fn on_snapshot(&mut self, snap: &DepthSnapshot, lent: Option<&Book>) {
+        self.exchange.on_snapshot_in(snap, lent);
     }
 
     /// Exchange time, µs.
@@ -93,8 +108,8 @@ impl SimLink {
     }
 
     /// Lets every request arrive and cancels every resting order (shutdown).
-    pub fn cancel_all(&mut self) -> usize {
-        self.exchange.cancel_all()
+    pub fn cancel_all(&mut self, lent: Option<&Book>) -> usize {
+        self.exchange.cancel_all_in(lent)
     }
 
     /// The account's position.
@@ -104,6 +119,6 @@ impl SimLink {
 
     /// The exchange's counters.
     pub fn stats(&self) -> SimStats {
-        self.exchange.stats
+        self.exchange.stats()
     }
 }

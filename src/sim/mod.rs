@@ -3,7 +3,9 @@
 //! [`link::SimLink`]) and the local exchange's (parsed from a venue's requests).
 //!
 //! It keeps its own copy of the book from the market data (the exchange's side of the
-//! feed, in exchange time), and matches our orders against it:
+//! feed, in exchange time), or, in a backtest, reads the book stage's book, which is
+//! lent to it on the same thread at the same moments (`pipeline::compact`); it matches
+//! our orders against that book:
 //!
 //! * requests arrive after the order latency ([`latency`]) and are checked as Binance
 //!   checks them: the validity window (`recvWindow`), the symbol's filters (tick, lot,
@@ -135,8 +137,20 @@ struct InFlight {
     req: OrderRequest,
 }
 
-/// The simulated exchange for one symbol.
+/// The simulated exchange for one symbol: its book and its matching engine.
 pub struct SimExchange {
+    /// The exchange's copy of the book, fed by [`Self::on_event`]; made at its first
+    /// use. A backtest's exchange reads the book stage's instead (the `*_in` methods)
+    /// and never makes one.
+    book: Option<Book>,
+    /// Its buffers' sizes.
+    book_cfg: BookConfig,
+    engine: Engine,
+}
+
+/// Everything of the exchange but its book: each method reads the book it is handed,
+/// the exchange's own or one lent by the book stage.
+struct Engine {
     spec: SymbolSpec,
     valuer: Valuer,
     queue: QueueModel,
@@ -144,7 +158,6 @@ pub struct SimExchange {
     rng: fastrand::Rng,
     maker_e8: i64,
     taker_e8: i64,
-    book: Book,
     in_flight: Vec<InFlight>,
     orders: Vec<(Order, u32)>,
     reports: Vec<Execution>,
@@ -159,7 +172,7 @@ pub struct SimExchange {
     trade_stream: bool,
     account: Account,
     /// Counters.
-    pub stats: SimStats,
+    stats: SimStats,
 }
 
 /// Levels a taker order may sweep at once.
@@ -168,6 +181,170 @@ const SWEEP_LEVELS: usize = 64;
 impl SimExchange {
     /// An exchange for `spec`.
     pub fn new(spec: &SymbolSpec, cfg: &SimConfig) -> Self {
+        Self {
+            book: None,
+            book_cfg: cfg.book,
+            engine: Engine::new(spec, cfg),
+        }
+    }
+
+    /// The exchange's own book, made at its first use. Cold the first time.
+    #[inline]
+    fn own(&mut self) -> (&mut Book, &mut Engine) {
+        let Self {
+            book,
+            book_cfg,
+            engine,
+        } = self;
+        let book = book.get_or_insert_with(|| Book::new(&engine.spec, book_cfg));
+        (book, engine)
+    }
+
+    /// The account (wallet, position, fees, funding).
+    pub fn account(&self) -> &Account {
+        &self.engine.account
+    }
+
+    /// The account's position, lots (negative: short).
+    pub fn position(&self) -> Lots {
+        self.engine.account.position()
+    }
+
+    /// Orders resting on the book.
+    pub fn open_orders(&self) -> usize {
+        self.engine.orders.len()
+    }
+
+    /// The account, to change its leverage (the local exchange's leverage endpoint).
+    pub fn account_mut(&mut self) -> &mut Account {
+        &mut self.engine.account
+    }
+
+    /// The mark price, else the last trade, else the mid of the touch.
+    pub fn mark(&self) -> Option<Ticks> {
+        self.engine.mark(self.book.as_ref())
+    }
+
+    /// Lets every request sent so far arrive now, whatever the order latency (the
+    /// venue: requests come over real sockets, their latency is the network's).
+    pub fn settle(&mut self) {
+        let (book, engine) = self.own();
+        engine.settle(book);
+    }
+
+    /// Exchange time of the last event seen, µs.
+    pub fn now_us(&self) -> u64 {
+        self.engine.now_us
+    }
+
+    /// The exchange's own book (none before its first event, or when it reads a lent
+    /// one).
+    pub fn book(&self) -> Option<&Book> {
+        self.book.as_ref()
+    }
+
+    /// The exchange's counters.
+    pub fn stats(&self) -> SimStats {
+        self.engine.stats
+    }
+
+    /// Sends a request at `sent_us` (the sender's clock, exchange time base); it arrives
+    /// after the order latency. `wire` is what it looks like on the venue's wire (for
+    /// [`ExchangeStats::requests_digest`]; empty when there is none).
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn send(&mut self, req: &OrderRequest, wire: &[u8], sent_us: u64) {
+        self.engine.send(req, wire, sent_us);
+    }
+
+    /// A market event as the exchange publishes it: the requests due by its time
+    /// arrive (against the book before it), then the exchange's book takes it.
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn on_event(&mut self, ev: &MarketEvent) {
+        self.on_event_in(ev, None);
+    }
+
+    /// [`Self::on_event`] on a `lent` book, when given, which has taken `ev` already;
+    /// [`Self::arrive_before`] let the requests due by its time arrive before it did.
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn on_event_in(&mut self, ev: &MarketEvent, lent: Option<&Book>) {
+        let t_us = self.engine.time_of(ev);
+        match lent {
+            Some(book) => {
+                self.engine.advance(book, t_us);
+                self.engine.after_event(book, ev);
+            }
+            None => {
+                let (book, engine) = self.own();
+                engine.advance(book, t_us);
+                match &ev.body {
+                    EventBody::Depth(c) => book.on_depth(c),
+                    EventBody::BookTicker(_) => book.on_event(ev),
+                    _ => {}
+                }
+                engine.after_event(book, ev);
+            }
+        }
+    }
+
+    /// The requests due by `ev`'s time arrive against `book`, which has not taken `ev`
+    /// yet: the same moment [`Self::on_event`] lets them arrive on the exchange's own
+    /// book. The book's owner calls it, then applies `ev`, then hands it to
+    /// [`Self::on_event_in`].
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn arrive_before(&mut self, ev: &MarketEvent, book: &Book) {
+        let t_us = self.engine.time_of(ev);
+        self.engine.advance(book, t_us);
+    }
+
+    /// A REST depth snapshot (the book's resync).
+    pub fn on_snapshot(&mut self, snap: &DepthSnapshot) {
+        let (book, engine) = self.own();
+        book.apply_snapshot(snap);
+        engine.after_depth(book);
+    }
+
+    /// A snapshot a `lent` book has taken already (see [`Self::on_event_in`]).
+    pub fn on_snapshot_in(&mut self, snap: &DepthSnapshot, lent: Option<&Book>) {
+        match lent {
+            Some(book) => self.engine.after_depth(book),
+            None => self.on_snapshot(snap),
+        }
+    }
+
+    /// Hands every report due by `now_us` (the trader's clock) to `f`, oldest first.
+    #[inline]
+    pub fn drain_due(&mut self, now_us: u64, f: impl FnMut(&Execution)) {
+        self.engine.drain_due(now_us, f);
+    }
+
+    /// Lets every request sent so far arrive, then cancels every resting order
+    /// (shutdown); the reports are all due at once. Returns how many were cancelled.
+    pub fn cancel_all(&mut self) -> usize {
+        self.cancel_all_in(None)
+    }
+
+    /// [`Self::cancel_all`] on a `lent` book, when given.
+    pub fn cancel_all_in(&mut self, lent: Option<&Book>) -> usize {
+        match lent {
+            Some(book) => self.engine.cancel_all(book),
+            None => {
+                let (book, engine) = self.own();
+                engine.cancel_all(book)
+            }
+        }
+    }
+}
+
+impl Engine {
+    fn new(spec: &SymbolSpec, cfg: &SimConfig) -> Self {
         let n = cfg.max_orders.max(2);
         Self {
             spec: spec.clone(),
@@ -177,7 +354,6 @@ impl SimExchange {
             rng: fastrand::Rng::with_seed(cfg.seed ^ 0x006d_696e_6572_7661),
             maker_e8: cfg.maker_fee_e8,
             taker_e8: cfg.taker_fee_e8,
-            book: Book::new(spec, &cfg.book),
             in_flight: Vec::with_capacity(n),
             orders: Vec::with_capacity(n),
             reports: Vec::with_capacity(16 * n + SWEEP_LEVELS),
@@ -194,61 +370,33 @@ impl SimExchange {
         }
     }
 
-    /// The account (wallet, position, fees, funding).
-    pub fn account(&self) -> &Account {
-        &self.account
-    }
-
-    /// The account's position, lots (negative: short).
-    pub fn position(&self) -> Lots {
-        self.account.position()
-    }
-
-    /// Orders resting on the book.
-    pub fn open_orders(&self) -> usize {
-        self.orders.len()
-    }
-
-    /// The account, to change its leverage (the local exchange's leverage endpoint).
-    pub fn account_mut(&mut self) -> &mut Account {
-        &mut self.account
-    }
-
-    /// The mark price, else the last trade, else the mid of the touch.
-    pub fn mark(&self) -> Option<Ticks> {
+    fn mark(&self, book: Option<&Book>) -> Option<Ticks> {
         self.mark.or(self.last_trade).or_else(|| {
-            let (b, a) = (self.book.best_bid()?, self.book.best_ask()?);
+            let (b, a) = (book?.best_bid()?, book?.best_ask()?);
             Some(Ticks((b.price.0 + a.price.0) / 2))
         })
     }
 
-    /// Lets every request sent so far arrive now, whatever the order latency (the
-    /// venue: requests come over real sockets, their latency is the network's).
-    pub fn settle(&mut self) {
+    fn settle(&mut self, book: &Book) {
         let t = self
             .in_flight
             .last()
             .map_or(self.now_us, |f| f.arrive_us)
             .max(self.now_us);
-        self.advance(t);
+        self.advance(book, t);
     }
 
-    /// Exchange time of the last event seen, µs.
-    pub fn now_us(&self) -> u64 {
-        self.now_us
+    /// An event's exchange time, µs (the last one's when it carries none).
+    #[inline]
+    fn time_of(&self, ev: &MarketEvent) -> u64 {
+        if ev.event_ms > 0 {
+            ev.event_ms * 1000
+        } else {
+            self.now_us
+        }
     }
 
-    /// The exchange's own book.
-    pub fn book(&self) -> &Book {
-        &self.book
-    }
-
-    /// Sends a request at `sent_us` (the sender's clock, exchange time base); it arrives
-    /// after the order latency. `wire` is what it looks like on the venue's wire (for
-    /// [`ExchangeStats::requests_digest`]; empty when there is none).
-    ///
-    /// # Hot path: no allocation.
-    pub fn send(&mut self, req: &OrderRequest, wire: &[u8], sent_us: u64) {
+    fn send(&mut self, req: &OrderRequest, wire: &[u8], sent_us: u64) {
         self.stats.requests += 1;
         let kind = match req.cmd {
             OrderCmd::New(_) => 0,
@@ -271,30 +419,20 @@ impl SimExchange {
         );
     }
 
-    /// A market event as the exchange publishes it.
+    /// What an event the book has taken changes for the orders: fills as maker, stops,
+    /// funding, liquidation.
     ///
     /// # Hot path: no allocation.
-    pub fn on_event(&mut self, ev: &MarketEvent) {
-        let t_us = if ev.event_ms > 0 {
-            ev.event_ms * 1000
-        } else {
-            self.now_us
-        };
-        self.advance(t_us);
+    fn after_event(&mut self, book: &Book, ev: &MarketEvent) {
         match &ev.body {
-            EventBody::Depth(c) => {
-                self.book.on_depth(c);
-                if c.is_last() {
-                    self.after_depth();
-                }
-            }
+            EventBody::Depth(c) if c.is_last() => self.after_depth(book),
             EventBody::Trade(t) => {
                 self.trade_stream = true;
-                self.on_trade(t.price, t.qty, !t.buyer_is_maker);
+                self.on_trade(book, t.price, t.qty, !t.buyer_is_maker);
             }
             // Aggregated trades only when the raw trade stream is not recorded.
             EventBody::AggTrade(t) if !self.trade_stream => {
-                self.on_trade(t.price, t.qty, !t.buyer_is_maker)
+                self.on_trade(book, t.price, t.qty, !t.buyer_is_maker)
             }
             EventBody::MarkPrice(m) => {
                 let mark = self.valuer.ticks_of(m.mark.0, self.spec.price.decimals());
@@ -315,19 +453,12 @@ impl SimExchange {
                 }
                 self.check_liquidation();
             }
-            EventBody::BookTicker(_) => self.book.on_event(ev),
             _ => {}
         }
     }
 
-    /// A REST depth snapshot (the book's resync).
-    pub fn on_snapshot(&mut self, snap: &DepthSnapshot) {
-        self.book.apply_snapshot(snap);
-        self.after_depth();
-    }
-
     /// Hands every report due by `now_us` (the trader's clock) to `f`, oldest first.
-    pub fn drain_due(&mut self, now_us: u64, mut f: impl FnMut(&Execution)) {
+    fn drain_due(&mut self, now_us: u64, mut f: impl FnMut(&Execution)) {
         let n = self.reports.partition_point(|e| e.deliver_us <= now_us);
         for e in &self.reports[..n] {
             f(e);
@@ -337,8 +468,8 @@ impl SimExchange {
 
     /// Lets every request sent so far arrive, then cancels every resting order
     /// (shutdown); the reports are all due at once. Returns how many were cancelled.
-    pub fn cancel_all(&mut self) -> usize {
-        self.settle();
+    fn cancel_all(&mut self, book: &Book) -> usize {
+        self.settle(book);
         let n = self.orders.len();
         while let Some((o, _)) = self.orders.pop() {
             self.report(o.id, Report::Canceled);
@@ -347,7 +478,7 @@ impl SimExchange {
     }
 
     /// Requests whose arrival time has come are processed, oldest first.
-    fn advance(&mut self, t_us: u64) {
+    fn advance(&mut self, book: &Book, t_us: u64) {
         self.now_us = self.now_us.max(t_us);
         while self
             .in_flight
@@ -357,7 +488,7 @@ impl SimExchange {
             let f = self.in_flight.remove(0);
             let saved = self.now_us;
             self.now_us = f.arrive_us;
-            self.arrive(&f.req);
+            self.arrive(book, &f.req);
             self.now_us = saved;
         }
     }
@@ -381,7 +512,7 @@ impl SimExchange {
     }
 
     /// A request reaches the matching engine.
-    fn arrive(&mut self, req: &OrderRequest) {
+    fn arrive(&mut self, book: &Book, req: &OrderRequest) {
         let id = req.cmd.client_id();
         // Binance's recvWindow: refused when it arrives too late, or from the future.
         let now_ms = self.now_us / 1_000;
@@ -399,15 +530,15 @@ impl SimExchange {
                 None => self.report(*id, Report::Rejected(Reject::UnknownOrder)),
             },
             OrderCmd::New(o) => match checked(&self.spec, &self.valuer, o) {
-                Ok(o) => self.place(o),
+                Ok(o) => self.place(book, o),
                 Err(r) => self.report(id, Report::Rejected(r)),
             },
-            OrderCmd::Oco(o) => self.oco(o),
+            OrderCmd::Oco(o) => self.oco(book, o),
         }
     }
 
     /// A spot OCO list: both legs valid and placeable, or the whole list refused.
-    fn oco(&mut self, l: &OcoOrder) {
+    fn oco(&mut self, book: &Book, l: &OcoOrder) {
         // Checked and placed in the order of their legs on the wire.
         let [above, below] = l.legs();
         let above = checked(&self.spec, &self.valuer, &above);
@@ -415,8 +546,8 @@ impl SimExchange {
         match (above, below) {
             (Ok(a), Ok(b)) => {
                 if let Err(r) = self
-                    .refusal(&a)
-                    .and_then(|()| self.refusal(&b))
+                    .refusal(book, &a)
+                    .and_then(|()| self.refusal(book, &b))
                     .and_then(|()| {
                         if self.orders.capacity() - self.orders.len() >= 2 {
                             Ok(())
@@ -430,22 +561,22 @@ impl SimExchange {
                 let (mut a, mut b) = (a, b);
                 a.sibling = Some(b.id);
                 b.sibling = Some(a.id);
-                self.place(a);
-                self.place(b);
+                self.place(book, a);
+                self.place(book, b);
             }
             (Err(r), _) | (_, Err(r)) => self.report(l.list_id, Report::Rejected(r)),
         }
     }
 
     /// Why an order cannot be placed now, if it cannot.
-    fn refusal(&self, o: &Order) -> Result<(), Reject> {
+    fn refusal(&self, book: &Book, o: &Order) -> Result<(), Reject> {
         let pos = self.account.position().0;
         if o.reduce_only && (pos == 0 || (pos > 0) == o.buy) {
             return Err(Reject::ReduceOnly);
         }
-        let (bid, ask) = (self.book.best_bid(), self.book.best_ask());
+        let (bid, ask) = (book.best_bid(), book.best_ask());
         match o.kind {
-            Kind::Limit if o.tif == Tif::Gtx && self.crosses(o.buy, o.price) => {
+            Kind::Limit if o.tif == Tif::Gtx && self.crosses(book, o.buy, o.price) => {
                 return Err(Reject::WouldTakeLiquidity);
             }
             Kind::Stop => {
@@ -494,17 +625,17 @@ impl SimExchange {
             .fold(0i64, i64::saturating_add)
     }
 
-    fn crosses(&self, buy: bool, price: Ticks) -> bool {
+    fn crosses(&self, book: &Book, buy: bool, price: Ticks) -> bool {
         if buy {
-            self.book.best_ask().is_some_and(|a| a.price <= price)
+            book.best_ask().is_some_and(|a| a.price <= price)
         } else {
-            self.book.best_bid().is_some_and(|b| b.price >= price)
+            book.best_bid().is_some_and(|b| b.price >= price)
         }
     }
 
     /// Puts an arrived order on the book, fills it, or refuses it.
-    fn place(&mut self, mut o: Order) {
-        if let Err(r) = self.refusal(&o) {
+    fn place(&mut self, book: &Book, mut o: Order) {
+        if let Err(r) = self.refusal(book, &o) {
             return self.report(o.id, Report::Rejected(r));
         }
         match o.kind {
@@ -515,25 +646,25 @@ impl SimExchange {
             Kind::Market => {
                 self.orders.push((o, self.epoch));
                 let k = self.orders.len() - 1;
-                self.take(k, None, None);
+                self.take(book, k, None, None);
             }
             Kind::Limit => {
-                let crosses = self.crosses(o.buy, o.price);
-                if o.tif == Tif::Fok && self.available(o.buy, o.price) < o.qty.0 {
+                let crosses = self.crosses(book, o.buy, o.price);
+                if o.tif == Tif::Fok && self.available(book, o.buy, o.price) < o.qty.0 {
                     return if self.spec.market.is_futures() {
                         self.report(o.id, Report::Rejected(Reject::FokUnfilled))
                     } else {
                         self.report(o.id, Report::Expired)
                     };
                 }
-                let level = self.book.qty_at(o.buy, o.price).0;
+                let level = book.qty_at(o.buy, o.price).0;
                 o.level = level;
                 o.ahead = self.queue.on_arrival(level);
                 self.orders.push((o, self.epoch));
                 let k = self.orders.len() - 1;
                 if crosses {
                     let id = o.id;
-                    self.take(k, Some(o.price), None);
+                    self.take(book, k, Some(o.price), None);
                     // What is left of a GTC rests at the front of its (emptied) level.
                     if let Some(j) = self.orders.iter().position(|(x, _)| x.id == id) {
                         if o.tif == Tif::Gtc {
@@ -556,7 +687,7 @@ impl SimExchange {
     }
 
     /// Lots on the opposite side up to `limit` (the sweep's reach).
-    fn available(&self, buy: bool, limit: Ticks) -> i64 {
+    fn available(&self, book: &Book, buy: bool, limit: Ticks) -> i64 {
         let mut n = 0i64;
         let mut levels = 0;
         let mut f = |l: Level| {
@@ -572,9 +703,9 @@ impl SimExchange {
             ok && levels < SWEEP_LEVELS
         };
         if buy {
-            self.book.for_each_ask(&mut f);
+            book.for_each_ask(&mut f);
         } else {
-            self.book.for_each_bid(&mut f);
+            book.for_each_bid(&mut f);
         }
         n
     }
@@ -582,7 +713,7 @@ impl SimExchange {
     /// Order `k` takes liquidity level by level, up to `limit` (none: a market order),
     /// never at a better price than `worst` (a stop's triggering trade). A market
     /// order's unfilled rest expires; a limit order's rest is left to the caller.
-    fn take(&mut self, k: usize, limit: Option<Ticks>, worst: Option<Ticks>) {
+    fn take(&mut self, book: &Book, k: usize, limit: Option<Ticks>, worst: Option<Ticks>) {
         let (id, buy, market) = {
             let o = &self.orders[k].0;
             (o.id, o.buy, o.kind != Kind::Limit)
@@ -596,9 +727,9 @@ impl SimExchange {
             ok && !levels.is_full()
         };
         if buy {
-            self.book.for_each_ask(&mut collect);
+            book.for_each_ask(&mut collect);
         } else {
-            self.book.for_each_bid(&mut collect);
+            book.for_each_bid(&mut collect);
         }
         for l in levels {
             let Some(j) = self.orders.iter().position(|(x, _)| x.id == id) else {
@@ -621,7 +752,7 @@ impl SimExchange {
     }
 
     /// A trade at `price` (`taker_buy`: the aggressor bought).
-    fn on_trade(&mut self, price: Ticks, qty: Lots, taker_buy: bool) {
+    fn on_trade(&mut self, book: &Book, price: Ticks, qty: Lots, taker_buy: bool) {
         self.last_trade = Some(price);
         self.epoch = self.epoch.wrapping_add(1);
         let mut left = qty.0;
@@ -667,7 +798,7 @@ impl SimExchange {
                     };
                     if hit {
                         self.orders[k].0.kind = Kind::Market;
-                        self.take(k, None, Some(price));
+                        self.take(book, k, None, Some(price));
                         k = 0;
                         continue;
                     }
@@ -683,7 +814,7 @@ impl SimExchange {
 
     /// After a depth update: the touch may have moved through resting orders, and
     /// their levels may have shrunk (cancellations) or grown (behind them).
-    fn after_depth(&mut self) {
+    fn after_depth(&mut self, book: &Book) {
         self.epoch = self.epoch.wrapping_add(1);
         let mut k = 0;
         while k < self.orders.len() {
@@ -693,12 +824,12 @@ impl SimExchange {
                 continue;
             }
             self.orders[k].1 = self.epoch;
-            if self.crosses(o.buy, o.price) {
+            if self.crosses(book, o.buy, o.price) {
                 self.fill(k, o.price, o.leaves(), true);
                 k = 0;
                 continue;
             }
-            let level = self.book.qty_at(o.buy, o.price).0;
+            let level = book.qty_at(o.buy, o.price).0;
             let x = &mut self.orders[k].0;
             if level < x.level {
                 x.ahead = self.queue.on_cancel(x.ahead, x.level, level);
@@ -793,7 +924,6 @@ impl SimExchange {
         }
     }
 }
-
 #[cfg(test)]
 pub(crate) mod testkit;
 #[cfg(test)]

@@ -379,7 +379,7 @@ impl Desk {
     pub(crate) fn accounts(&self) -> Vec<AccountSummary> {
         (0..self.sims.len())
             .map(|k| {
-                let st = self.sims[k].stats;
+                let st = self.sims[k].stats();
                 AccountSummary {
                     symbol: self.specs[k].name.to_string(),
                     position: self.sims[k].position(),

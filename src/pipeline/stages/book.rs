@@ -2,7 +2,7 @@
 //! reads out.
 
 use super::super::latencies::Latencies;
-use super::super::messages::{FeedMsg, SignalMsg, SnapshotParts, Stamped, View};
+use super::super::messages::{FeedMsg, Relay, SignalMsg, SnapshotParts, Stamped, View};
 use super::super::ring::{Abandoned, Outbox};
 use crate::book::{Book, BookConfig, SyncState, VIEW_BINS};
 use crate::core::{EventBody, SymbolId, SymbolSpec};
@@ -25,6 +25,9 @@ pub struct BookStage {
     resync: Vec<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// Bit `k`: symbol `k`'s book was live after its last message.
     was_live: u64,
+    /// Depth chunks are passed on with their levels: only a simulated exchange with a
+    /// book of its own reads them ([`Relay::Market`]); the signal stage does not.
+    levels: bool,
     /// Latency series this stage records: off until its runner times it
     /// (`Latencies::set_timed`), so backtests pay for no histograms.
     pub lat: Latencies,
@@ -80,8 +83,15 @@ impl BookStage {
             snapshot: SnapshotParts::default(),
             resync: Vec::new(),
             was_live: 0,
+            levels: true,
             lat: Latencies::off(),
         })
+    }
+
+    /// Passes on depth chunks with their levels only when the gateway's exchange end
+    /// reads them (`relay`: what the signal stage relays to it).
+    pub fn set_relay(&mut self, relay: Relay) {
+        self.levels = relay == Relay::Market;
     }
 
     /// Raises `flag` whenever the book falls out of sync after having been live (a gap):
@@ -175,10 +185,14 @@ impl BookStage {
         }
         if pass {
             // Written over the slot's last message: a depth chunk copies only the
-            // levels it holds.
-            let pushed_ns = self.lat.now();
+            // levels it holds, or none when nobody downstream reads them.
+            let (levels, pushed_ns) = (self.levels, self.lat.now());
             out.push_in_place(|s| {
-                m.msg.copy_into(&mut s.msg.msg);
+                if levels {
+                    m.msg.copy_into(&mut s.msg.msg);
+                } else {
+                    m.msg.copy_head_into(&mut s.msg.msg);
+                }
                 s.msg.frame_ns = frame_ns;
                 s.msg.view = view;
                 s.pushed_ns = pushed_ns;

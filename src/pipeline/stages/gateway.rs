@@ -3,7 +3,8 @@
 
 use super::super::latencies::Latencies;
 use super::super::messages::{FeedMsg, OrderMsg, Relay, SnapshotParts, Stamped};
-use crate::core::SymbolSpec;
+use crate::book::Book;
+use crate::core::{MarketEvent, SymbolSpec};
 use crate::gateway::trader::{Outcome, Shutdown, Trader};
 use crate::sim::SimOptions;
 use crate::strategy::Strategy;
@@ -142,6 +143,18 @@ impl GatewayStage {
         }
     }
 
+    /// The depth event `ev` is about to change `book`, which lends itself to the
+    /// simulated exchange of `ev`'s symbol: the exchange's requests due by then arrive
+    /// first, against the book before `ev` (as the exchange's own book would have it).
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn arrive_before(&mut self, ev: &MarketEvent, book: &Book) {
+        if let Some(t) = self.traders.get_mut(ev.symbol.0 as usize) {
+            t.arrive_before(ev, book);
+        }
+    }
+
     /// Shutdown began: later intents are not traded (market data still flows to the
     /// exchange end, so resting orders keep their fills until cancelled).
     pub fn stop_accepting(&mut self) {
@@ -156,7 +169,22 @@ impl GatewayStage {
     /// Handles one message.
     ///
     /// # Hot path: no allocation (a snapshot, cold, on resync, allocates).
+    #[inline]
     pub fn on_msg(&mut self, m: &Stamped<OrderMsg>) {
+        self.on_msg_in(m, |_| None);
+    }
+
+    /// [`Self::on_msg`], the simulated exchange of symbol `k` reading the book `lent(k)`
+    /// lends it (the book stage's, on the same thread: a backtest), which has taken
+    /// the message already; [`Self::arrive_before`] ran before it did. The signal
+    /// stage relays [`Relay::Lent`] then.
+    ///
+    /// # Hot path: no allocation (a snapshot, cold, on resync, allocates).
+    pub fn on_msg_in<'b>(
+        &mut self,
+        m: &Stamped<OrderMsg>,
+        lent: impl Fn(usize) -> Option<&'b Book>,
+    ) {
         let t0 = self.lat.now();
         self.lat
             .gateway_queue
@@ -190,14 +218,16 @@ impl GatewayStage {
             } => match self.traders.get_mut(ev.symbol.0 as usize) {
                 Some(t) => {
                     t.set_tick(*frame_ns);
-                    (t.on_market(ev), *frame_ns, ev.symbol.0 as usize)
+                    let k = ev.symbol.0 as usize;
+                    (t.on_market_in(ev, lent(k)), *frame_ns, k)
                 }
                 None => (0, 0, 0),
             },
             OrderMsg::Market { msg, .. } => {
                 if let Some(snap) = self.snapshot.on_msg(msg) {
-                    if let Some(t) = self.traders.get_mut(self.snapshot.symbol().0 as usize) {
-                        t.on_snapshot(&snap);
+                    let k = self.snapshot.symbol().0 as usize;
+                    if let Some(t) = self.traders.get_mut(k) {
+                        t.on_snapshot_in(&snap, lent(k));
                     }
                 }
                 (0, 0, 0)
@@ -276,9 +306,15 @@ impl GatewayStage {
     /// open (positions and unrealised PnL summed; the net position is the first
     /// symbol's when there are several, in lots of different sizes). Cold.
     pub fn shutdown(&mut self) -> Shutdown {
+        self.shutdown_in(|_| None)
+    }
+
+    /// [`Self::shutdown`] with each simulated exchange reading the book `lent(k)` lends
+    /// it (see [`Self::on_msg_in`]). Cold.
+    pub fn shutdown_in<'b>(&mut self, lent: impl Fn(usize) -> Option<&'b Book>) -> Shutdown {
         let mut all = Shutdown::default();
         for (k, t) in self.traders.iter_mut().enumerate() {
-            let s = t.shutdown();
+            let s = t.shutdown_in(lent(k));
             all.cancelled += s.cancelled;
             all.open_positions += s.open_positions;
             all.unrealised_e8 += s.unrealised_e8;

@@ -166,7 +166,8 @@ impl SignalStage {
     }
 
     /// Passes on to the gateway what its exchange end needs: every market message
-    /// (the simulated exchange, the default) or only trades (a venue's link).
+    /// (the simulated exchange, the default), the same without depth levels (the
+    /// simulated exchange lent the book stage's book) or only trades (a venue's link).
     pub fn set_relay(&mut self, relay: Relay) {
         self.relay = relay;
     }
@@ -238,9 +239,10 @@ impl SignalStage {
         // Decided first, passed on after: the exchange end sees the market before any
         // order it causes, and the copy is not on the way to the decision.
         let relayed = match (self.relay, msg) {
-            (Relay::Market, _) => {
+            (Relay::Market | Relay::Lent, _) => {
                 // Written over the slot's last message (a depth chunk copies only
-                // the levels it holds).
+                // the levels it holds, or none when the exchange is lent the book).
+                let levels = self.relay == Relay::Market;
                 let pushed_ns = self.lat.now();
                 out.push_in_place(|s| {
                     s.pushed_ns = pushed_ns;
@@ -249,7 +251,11 @@ impl SignalStage {
                             msg: to,
                             frame_ns: at,
                         } => {
-                            msg.copy_into(to);
+                            if levels {
+                                msg.copy_into(to);
+                            } else {
+                                msg.copy_head_into(to);
+                            }
                             *at = frame_ns;
                         }
                         other => {
