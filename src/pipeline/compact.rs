@@ -1,13 +1,14 @@
-//! The four stages wired on one thread and stepped by the caller: a frame in, every
-//! stage drained. The backtest and the pipeline benchmark drive the stages this way;
-//! `minerva run --compact` runs the same stages through its lane loop.
+//! The four stages wired on one thread and stepped by the caller: a frame in, each of
+//! its messages through book, signal and gateway before the next. The backtest and the
+//! pipeline's criterion benchmark drive the stages this way; `minerva run --compact`
+//! runs the same stages through its lane loop.
 //!
 //! On one thread the simulated exchange needs no book of its own: the book stage
-//! lends it its book. Before the book stage applies an event, the exchange's requests
-//! due by the event's time arrive against the book as it was; after, the exchange
-//! reads the book as it is, and the signal stage relays depth chunks without their
-//! levels ([`Relay::Lent`]). The exchange sees the same book at the same moments as
-//! with its own copy, without applying every event twice.
+//! lends it its book. Before the book stage applies a depth event, the exchange's
+//! requests due by the event's time arrive against the book as it was; after, the
+//! exchange reads the book as it is, and depth chunks reach it without their levels
+//! ([`Relay::Lent`]). The exchange sees the same book at the same moments as with its
+//! own copy, without applying every depth event twice.
 
 use super::messages::{FeedMsg, OrderMsg, Relay, SignalMsg, Stamped, View};
 use super::ring::{Abandoned, Inbox, Outbox, ring_filled};
