@@ -61,11 +61,7 @@ impl<const BID: bool> BinIndex<BID> {
     pub fn new(bin_ticks: u32, window: usize) -> Self {
         let bin_ticks = bin_ticks.max(1) as i64;
         let n = (window / bin_ticks as usize + 2).next_power_of_two();
-        let spare = SPARE.lock().ok().and_then(|mut pool| {
-            let k = pool.iter().position(|b| b.0.len() == n)?;
-            Some(pool.swap_remove(k))
-        });
-        let (qty, levels, tops) = spare.unwrap_or_else(|| {
+        let (qty, levels, tops) = SPARE.take(|b| b.0.len() == n).unwrap_or_else(|| {
             (
                 vec![0; n].into_boxed_slice(),
                 vec![0; n].into_boxed_slice(),
@@ -235,10 +231,8 @@ type Arrays = (Box<[i64]>, Box<[u32]>, Box<[Top]>);
 
 /// The arrays of dropped indexes, for the next index of the same size: nothing reads a
 /// bin that is not kept, and a bin is reset before it is kept again, so they need no
-/// clearing. A process that runs backtest after backtest zeroed ~1 MB a book for each
-/// new one otherwise (calloc of reused heap memory). At most [`SPARE_MAX`] are kept.
-static SPARE: std::sync::Mutex<Vec<Arrays>> = std::sync::Mutex::new(Vec::new());
-const SPARE_MAX: usize = 8;
+/// clearing (a new book zeroed ~1 MB otherwise).
+static SPARE: super::spare::Spares<Arrays> = super::spare::Spares::new(8);
 
 impl<const BID: bool> Drop for BinIndex<BID> {
     fn drop(&mut self) {
@@ -250,10 +244,6 @@ impl<const BID: bool> Drop for BinIndex<BID> {
             std::mem::take(&mut self.levels),
             std::mem::take(&mut self.tops),
         );
-        if let Ok(mut pool) = SPARE.lock()
-            && pool.len() < SPARE_MAX
-        {
-            pool.push(arrays);
-        }
+        SPARE.give(arrays);
     }
 }

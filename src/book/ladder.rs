@@ -9,8 +9,8 @@
 //! counted (`overflow_dropped`), never silently.
 
 use super::bins::BinIndex;
+use super::spare::Spares;
 use crate::core::{Level, Lots, Ticks};
-use std::sync::Mutex;
 
 /// Bits per bitmap word.
 const WORD: usize = 64;
@@ -88,26 +88,21 @@ struct Window {
     summary: Box<[u64]>,
 }
 
-/// Zeroed windows of dropped ladders, for the next ladder of the same size: a process
-/// that runs backtest after backtest (`evolve`, `bench backtest`, a worker) zeroed 2 MB
-/// a side for each new book (calloc of reused heap memory, ~3 % of a recorded session's
-/// backtest), where a dropped ladder zeroes only the slots it used. At most
-/// [`SPARE_MAX`] are kept.
-static SPARE: Mutex<Vec<Window>> = Mutex::new(Vec::new());
-const SPARE_MAX: usize = 8;
+/// Zeroed windows of dropped ladders, for the next ladder of the same size: a new book
+/// zeroed 2 MB a side (~3 % of a recorded session's backtest), where a dropped ladder
+/// zeroes only the slots it used.
+static SPARE: Spares<Window> = Spares::new(8);
 
 impl Window {
     /// A spare window of `len` slots, else a new one. Cold.
     fn zeroed(len: usize) -> Self {
-        let spare = SPARE.lock().ok().and_then(|mut pool| {
-            let k = pool.iter().position(|w| w.qty.len() == len)?;
-            Some(pool.swap_remove(k))
-        });
-        spare.unwrap_or_else(|| Window {
-            qty: vec![0; len].into_boxed_slice(),
-            bits: vec![0; len / WORD].into_boxed_slice(),
-            summary: vec![0; len / BLOCK].into_boxed_slice(),
-        })
+        SPARE
+            .take(|w| w.qty.len() == len)
+            .unwrap_or_else(|| Window {
+                qty: vec![0; len].into_boxed_slice(),
+                bits: vec![0; len / WORD].into_boxed_slice(),
+                summary: vec![0; len / BLOCK].into_boxed_slice(),
+            })
     }
 }
 
@@ -124,11 +119,7 @@ impl<const BID: bool> Drop for Ladder<BID> {
             bits: std::mem::take(&mut self.bits),
             summary: std::mem::take(&mut self.summary),
         };
-        if let Ok(mut pool) = SPARE.lock()
-            && pool.len() < SPARE_MAX
-        {
-            pool.push(window);
-        }
+        SPARE.give(window);
     }
 }
 

@@ -14,6 +14,7 @@
 mod bins;
 mod digest;
 mod ladder;
+mod spare;
 mod ticker_check;
 mod view;
 

@@ -35,7 +35,7 @@ impl Link {
     #[inline]
     pub(super) fn on_market(&mut self, ev: &MarketEvent, lent: Option<&Book>) -> u64 {
         match self {
-            Link::Sim(x) => x.on_market_in(ev, lent),
+            Link::Sim(x) => x.on_market(ev, lent),
             Link::Live(l) => l.now_us(),
         }
     }

@@ -59,16 +59,10 @@ impl SimLink {
     }
 
     /// A market event reaches the exchange at its exchange time; returns when the
-    /// trader sees it (exchange time + the feed's delay), µs.
+    /// trader sees it (exchange time + the feed's delay), µs. With a `lent` book the
+    /// exchange reads that, which has taken `ev` already ([`SimExchange::on_event_in`]).
     #[inline]
-    pub fn on_market(&mut self, ev: &MarketEvent) -> u64 {
-        self.on_market_in(ev, None)
-    }
-
-    /// [`Self::on_market`] on a `lent` book, when given, which has taken `ev` already
-    /// ([`SimExchange::on_event_in`]).
-    #[inline]
-    pub fn on_market_in(&mut self, ev: &MarketEvent, lent: Option<&Book>) -> u64 {
+    pub fn on_market(&mut self, ev: &MarketEvent, lent: Option<&Book>) -> u64 {
         self.exchange.on_event_in(ev, lent);
         let delay = match self.feed {
             Delay::Recorded { base } if ev.event_ms > 0 => {
