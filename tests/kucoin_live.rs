@@ -971,7 +971,9 @@ fn the_kucoin_order_link_follows_each_order_to_its_end() {
 }
 
 /// No fill lost or booked twice when KuCoin misbehaves: orders executed but answered
-/// 503 (the link queries, never resends), requests refused 400005 unexecuted, the
+/// 503 (the link queries, never resends), orders answered 503 and executed later
+/// (the link asks until their window closes, not calling them refused), requests
+/// refused 400005 unexecuted, the
 /// venue's clock stepped 7 s ahead (400002 until the link re-reads it), and the
 /// weight pool spent (429000: orders wait for the window). Whatever happened, the
 /// fills the link forwarded make exactly the venue's position, and no order is
@@ -992,6 +994,8 @@ fn no_kucoin_fill_is_lost_or_booked_twice_under_faults() {
             unknown_status_every: Some(3),
             bad_signature_every: Some(7),
             clock_shift_ms: 7_000,
+            // Answered 503 before it executes, 60 ms later (inside the 5 s window).
+            late_order: Some((5, 60)),
             ..Faults::default()
         },
         keys: Arc::new(KucoinKeys::paper()),
@@ -1081,6 +1085,16 @@ fn no_kucoin_fill_is_lost_or_booked_twice_under_faults() {
     );
     assert!(!per_order.is_empty(), "{text}");
     assert_eq!(count("malformed answers or events"), 0, "{text}");
+    // An order that reached the engine after its 503 was not called refused first.
+    assert_eq!(count("fills of orders reported refused"), 0, "{text}");
+    let refused: std::collections::HashSet<String> = got
+        .iter()
+        .filter(|e| matches!(e.report, Report::Rejected(_)))
+        .map(|e| e.client_id.to_string())
+        .collect();
+    for c in per_order.keys() {
+        assert!(!refused.contains(c), "{c} refused, then filled: {text}");
+    }
     drop(link);
     v.stop();
 }

@@ -400,6 +400,42 @@ fn no_fill_is_lost_or_booked_twice_under_faults() {
     venue.stop();
 }
 
+/// A new order answered 503 may reach the engine after the link's first query found
+/// nothing (on Binance, until its `recvWindow` closes). Here every third new order
+/// executes 40 ms after its 503: 4 s of the venue's clock at 100×, inside the 5 s
+/// window. The link must keep asking until the window closes, not report the order
+/// refused, so every lot the exchange filled is booked and the positions agree.
+#[test]
+fn an_order_reaching_the_engine_after_its_503_is_not_taken_for_refused() {
+    let (r, venue) = trade(Faults {
+        late_order: Some((3, 40)),
+        ..Faults::default()
+    });
+    let l = r.link.as_ref().unwrap();
+    let count = |k: &str| l.counters.iter().find(|c| c.0 == k).unwrap().1;
+    assert!(count("unknown status") > 0, "{}", r.to_text());
+    assert_eq!(
+        count("orders of unknown fate at exit"),
+        0,
+        "{}",
+        r.to_text()
+    );
+    assert_eq!(
+        count("fills of orders reported refused"),
+        0,
+        "{}",
+        r.to_text()
+    );
+    // Every lot held belongs to an operation the trader follows.
+    assert!(
+        r.shutdown.open_positions > 0 || r.shutdown.position.0 == 0,
+        "{}",
+        r.to_text()
+    );
+    check_books(&r, &venue);
+    venue.stop();
+}
+
 /// The recorded USD-M session served by a local exchange at `speed` with `faults` and
 /// `trading`, and its symbol (`None` without ../shared).
 fn usdm_venue(

@@ -32,6 +32,15 @@ fn paced() -> std::sync::MutexGuard<'static, ()> {
     PACED.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The warnings and errors a run logged (what a failed check needs to be read).
+fn warnings(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A count written as `N <what>` in `line`.
 fn count(line: &str, what: &str) -> u64 {
     line.split(", ")
@@ -246,7 +255,12 @@ fn two_usdm_symbols_trade_live_through_the_gateway_on_the_local_exchange() {
         // Which entries fill depends on timing (ETHUSDT's mostly do; BTCUSDT's one
         // or none): what must hold is that every lot filled is journalled once.
         filled += exchange_lots;
-        assert_eq!(journal_lots, exchange_lots, "{sym}: {account}\n{out}");
+        assert_eq!(
+            journal_lots,
+            exchange_lots,
+            "{sym}: {account}\n{out}\n{}",
+            warnings(&run.stderr)
+        );
         let orders: i64 = db
             .query_row(
                 "SELECT count(*) FROM journal_orders WHERE symbol = ?1",

@@ -37,7 +37,9 @@ pub struct Args {
     /// request: -1022, KuCoin 400005), unknown-status=N (execute every N-th order or
     /// cancel, answer 503), user-outage=N:MS (every N published messages end the
     /// account's user data / private sessions and refuse new ones for MS),
-    /// clock-shift=±MS (step the server clock at the first signed request).
+    /// late-order=N:MS (answer every N-th new order 503 at once and execute it MS
+    /// later, if still within its time window), clock-shift=±MS (step the server
+    /// clock at the first signed request).
     #[arg(long, value_parser = Faults::parse)]
     fault: Option<Faults>,
     /// REST request weight allowed per minute (Binance: default 6000 spot / 2400

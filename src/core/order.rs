@@ -134,6 +134,15 @@ pub struct OrderRequest {
     pub recv_window_ms: u32,
 }
 
+impl OrderRequest {
+    /// The exchange time (ms) after which the exchange refuses it. Until then a
+    /// request whose answer was lost (a 5xx, a timeout) may still reach the engine:
+    /// Binance checks `recvWindow` again there (-5028), KuCoin refuses a stamp 5 s old.
+    pub fn expires_ms(&self) -> i64 {
+        (self.timestamp_ms as i64).saturating_add(i64::from(self.recv_window_ms))
+    }
+}
+
 /// Why an exchange refused a request. Each venue maps these to its own codes and
 /// messages (`venues::binance::errors`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,6 +26,11 @@ pub struct Faults {
     /// user data streams, KuCoin's private ones) and refuse new ones (503) for the
     /// given ms: clients must hold what they cannot hear and poll.
     pub user_outage: Option<(u64, u64)>,
+    /// Every N-th new order is answered 503 "execution status unknown" at once and
+    /// reaches the engine the given ms later, its `recvWindow` checked then (as
+    /// Binance's engine does, -5028): until that window closes, a query that cannot
+    /// find the order does not mean it will never be.
+    pub late_order: Option<(u64, u64)>,
     /// Shift the server clock (`time`, signed requests' checks, user events) by this
     /// many ms (negative: behind), from the first signed request on.
     pub clock_shift_ms: i64,
@@ -33,7 +38,8 @@ pub struct Faults {
 
 impl Faults {
     /// Parses `drop=N,skip-depth=N,malformed=N,stall=N:MS,bad-signature` `=N,
-    /// unknown-status=N,user-outage=N:MS,clock-shift=±MS` (any subset).
+    /// unknown-status=N,user-outage=N:MS,late-order=N:MS,clock-shift=±MS` (any
+    /// subset).
     ///
     /// # Errors
     /// A message naming the part that could not be read.
@@ -43,7 +49,7 @@ impl Faults {
             let (k, v) = part
                 .split_once('=')
                 .ok_or_else(|| format!("fault `{part}`: expected NAME=N"))?;
-            if k == "stall" || k == "user-outage" {
+            if k == "stall" || k == "user-outage" || k == "late-order" {
                 let parsed = v
                     .split_once(':')
                     .and_then(|(n, ms)| Some((n.parse::<u64>().ok()?, ms.parse::<u64>().ok()?)))
@@ -51,10 +57,10 @@ impl Faults {
                 let Some(every) = parsed else {
                     return Err(format!("fault `{part}`: expected {k}=N:MS"));
                 };
-                if k == "stall" {
-                    f.stall = Some(every);
-                } else {
-                    f.user_outage = Some(every);
+                match k {
+                    "stall" => f.stall = Some(every),
+                    "user-outage" => f.user_outage = Some(every),
+                    _ => f.late_order = Some(every),
                 }
                 continue;
             }
@@ -77,7 +83,7 @@ impl Faults {
                 "unknown-status" => f.unknown_status_every = Some(n),
                 _ => {
                     return Err(format!(
-                        "fault `{k}`: expected drop, skip-depth, malformed, stall, bad-signature, unknown-status, user-outage or clock-shift"
+                        "fault `{k}`: expected drop, skip-depth, malformed, stall, bad-signature, unknown-status, user-outage, late-order or clock-shift"
                     ));
                 }
             }
@@ -166,9 +172,12 @@ mod tests {
 
     #[test]
     fn faults_parse_with_their_timings_and_refuse_what_does_not_read() {
-        let f =
-            Faults::parse("drop=5, stall=7:250,user-outage=40000:1000,clock-shift=-300").unwrap();
+        let f = Faults::parse(
+            "drop=5, stall=7:250,user-outage=40000:1000,clock-shift=-300,late-order=3:40",
+        )
+        .unwrap();
         assert_eq!(f.drop_every, Some(5));
+        assert_eq!(f.late_order, Some((3, 40)));
         assert_eq!(f.stall, Some((7, 250)));
         assert_eq!(f.user_outage, Some((40_000, 1_000)));
         assert_eq!(f.clock_shift_ms, -300);
@@ -177,6 +186,8 @@ mod tests {
         for bad in [
             "user-outage=0:5",
             "user-outage=5",
+            "late-order=0:5",
+            "late-order=4",
             "stall=x:1",
             "drop=0",
             "nope=1",

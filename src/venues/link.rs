@@ -130,6 +130,9 @@ pub struct LinkStats {
     /// Orders whose fate was still unknown when the link stopped (not open, not
     /// ended, as far as it could learn): the account must be checked by hand.
     pub unknown_at_exit: AtomicU64,
+    /// Fills of orders already reported refused to the trader, which holds no
+    /// operation for them: the position must be checked by hand.
+    pub fills_after_refusal: AtomicU64,
 }
 
 impl LinkStats {
@@ -294,6 +297,10 @@ impl LiveLink {
                 ("malformed answers or events", r(&c.malformed)),
                 ("events not followed", r(&c.other_events)),
                 ("orders of unknown fate at exit", r(&c.unknown_at_exit)),
+                (
+                    "fills of orders reported refused",
+                    r(&c.fills_after_refusal),
+                ),
             ],
             tick_to_wire: w.0.clone(),
             order_rtt: w.1.clone(),
@@ -436,6 +443,25 @@ pub(crate) struct Followed {
     pub(crate) unknown: bool,
     /// When a cancel of it was answered (its end is then due).
     pub(crate) cancel_at: Option<Instant>,
+    /// Its end was a refusal the gateway was told of: a fill after it is an anomaly.
+    pub(crate) refused: bool,
+    /// Until when (the venue's clock, ms) its request, whose answer was lost, may
+    /// still reach the engine: a query that finds nothing before then is not its end.
+    pub(crate) reach_ms: i64,
+    /// A cancel that found nothing while the order might still arrive: sent again
+    /// when it shows up.
+    pub(crate) withdraw: Option<OrderRequest>,
+}
+
+/// How long past a request's window (the venue's clock, ms) a link waits before it
+/// takes an order no query finds for one that never reached the engine: room for the
+/// error of its estimate of that clock.
+pub(crate) const REACH_MARGIN_MS: i64 = 1_000;
+
+/// Counts and logs a fill of an order whose refusal was already reported.
+pub(crate) fn note_fill_after_refusal(shared: &Shared, c: &crate::core::ClientId, qty: Lots) {
+    LinkStats::bump(&shared.counters.fills_after_refusal);
+    tracing::error!(order = %c, lots = qty.0, "a fill of an order already reported refused: no operation holds it; check the position");
 }
 
 /// The orders a link follows and the reports it hands the gateway: each fill once,
@@ -475,6 +501,9 @@ impl Ledger {
                 done_at: None,
                 unknown: false,
                 cancel_at: None,
+                refused: false,
+                reach_ms: 0,
+                withdraw: None,
             },
         );
     }
@@ -504,6 +533,7 @@ impl Ledger {
         }
         t.done = true;
         t.done_at = Some(Instant::now());
+        t.refused = matches!(r, Report::Rejected(_));
         self.push(*c, r, time_ms);
     }
 
@@ -546,6 +576,9 @@ impl Ledger {
         let Some(t) = self.orders.get_mut(c) else {
             return;
         };
+        if t.refused {
+            note_fill_after_refusal(&self.shared, c, qty);
+        }
         t.cum = Lots(t.cum.0.saturating_add(qty.0));
         t.quote_e8 = t.quote_e8.saturating_add(value);
         let leaves = Lots(t.qty.0.saturating_sub(t.cum.0).max(0));

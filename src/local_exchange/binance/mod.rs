@@ -124,6 +124,8 @@ struct Shared {
     fanout: Fanout,
     /// Signed requests so far (faults count them).
     signed: AtomicU64,
+    /// New orders so far (the late-order fault counts them).
+    placed: AtomicU64,
     /// The clock shift fault is in effect (from the first signed request on).
     shifted: AtomicBool,
     /// The replay starts at the first stream subscriber's REST snapshot, or a second
@@ -236,6 +238,7 @@ impl LocalExchange {
             // At full speed the replay waits for a slow reader, a while.
             fanout: Fanout::new(cfg.speed.is_none().then_some(SLOW_READER_GRACE)),
             signed: AtomicU64::new(0),
+            placed: AtomicU64::new(0),
             shifted: AtomicBool::new(false),
             gate: StartGate::default(),
             stop: AtomicBool::new(false),

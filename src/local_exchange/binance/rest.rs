@@ -14,6 +14,7 @@ use crate::venues::binance::limits::{USED_WEIGHT_HEADER, Verdict, request_weight
 use crate::venues::binance::market::{Depth, ServerTime};
 use crate::venues::binance::params::Params;
 use serde::Serialize;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 /// A market-data refusal or answer: status and body.
@@ -28,7 +29,7 @@ fn json<T: Serialize>(body: &T) -> Refusal {
 }
 
 /// One REST request: weight, faults, then the answer.
-pub(super) fn answer(shared: &Shared, req: &Request) -> desk::Answer {
+pub(super) fn answer(shared: &Arc<Shared>, req: &Request) -> desk::Answer {
     // Every request spends its weight, as on Binance, refused or not; a client
     // that keeps sending after 429s is banned (418).
     let now_ms = std::time::SystemTime::now()
@@ -91,7 +92,7 @@ fn weight_of(market: Market, req: &Request) -> u32 {
 }
 
 /// A REST answer.
-fn rest(shared: &Shared, req: &Request) -> desk::Answer {
+fn rest(shared: &Arc<Shared>, req: &Request) -> desk::Answer {
     let unknown = || {
         (
             404,
@@ -141,7 +142,7 @@ fn rest(shared: &Shared, req: &Request) -> desk::Answer {
 }
 
 /// A trading or account request, through the desk (and the faults).
-fn trade(shared: &Shared, req: &Request, endpoint: Rest) -> desk::Answer {
+fn trade(shared: &Arc<Shared>, req: &Request, endpoint: Rest) -> desk::Answer {
     let f = shared.faults;
     let signed = endpoint != Rest::ListenKey;
     let n = if signed {
@@ -171,6 +172,24 @@ fn trade(shared: &Shared, req: &Request, endpoint: Rest) -> desk::Answer {
             ),
         );
     }
+    if let Some((every, ms)) = f.late_order {
+        let placing = req.method == "POST" && matches!(endpoint, Rest::Order | Rest::Oco);
+        if placing && (shared.placed.fetch_add(1, Ordering::Relaxed) + 1) % every == 0 {
+            // The backend has it; the gateway gives up waiting. It executes later,
+            // its recvWindow checked against the clock then.
+            let (shared, req) = (Arc::clone(shared), req.clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                {
+                    let mut st = lock(&shared.state);
+                    let now = server_ms(&shared, &st);
+                    st.desk.handle(&req, endpoint, now);
+                }
+                super::publish_account(&shared);
+            });
+            return unknown_status();
+        }
+    }
     let answer = {
         let mut st = lock(&shared.state);
         let now = server_ms(shared, &st);
@@ -178,16 +197,21 @@ fn trade(shared: &Shared, req: &Request, endpoint: Rest) -> desk::Answer {
     };
     super::publish_account(shared);
     if req.method != "GET" && every(f.unknown_status_every) {
-        return (
-            503,
-            Vec::new(),
-            ErrorBody::json(
-                Code::Timeout,
-                "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
-            ),
-        );
+        return unknown_status();
     }
     answer
+}
+
+/// Binance's 503 -1007: the request may have executed, or may yet.
+fn unknown_status() -> desk::Answer {
+    (
+        503,
+        Vec::new(),
+        ErrorBody::json(
+            Code::Timeout,
+            "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+        ),
+    )
 }
 
 /// The index of the query's `symbol` among the exchange's (-1102 absent, -1121

@@ -133,6 +133,8 @@ struct Shared {
     outage: faults::Outage,
     /// Signed trading requests so far (the order faults count them).
     signed: AtomicU64,
+    /// New orders so far (the late-order fault counts them).
+    placed: AtomicU64,
     /// The account's request weight pool: its size per 30 s, and (window start,
     /// weight used).
     pool_size: u32,
@@ -223,6 +225,7 @@ impl LocalKucoin {
             faults: cfg.faults,
             outage: Default::default(),
             signed: AtomicU64::new(0),
+            placed: AtomicU64::new(0),
             pool_size: cfg.trading.weight_per_30s.unwrap_or(rest::SPOT_POOL),
             pool: Mutex::new((std::time::Instant::now(), 0)),
             max_body: cfg.limits.max_body,

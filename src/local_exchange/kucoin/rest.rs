@@ -8,6 +8,7 @@ use crate::local_exchange::server::Request;
 use crate::venues::kucoin::endpoints::Rest;
 use crate::venues::kucoin::sign;
 use serde::Serialize;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 /// A refusal body.
@@ -46,7 +47,7 @@ const POOL_WINDOW: std::time::Duration = std::time::Duration::from_secs(30);
 type Headers = Vec<(&'static str, String)>;
 
 /// Answers one request: status, headers and body.
-pub fn answer(shared: &Shared, req: &Request) -> (u16, Headers, Vec<u8>) {
+pub fn answer(shared: &Arc<Shared>, req: &Request) -> (u16, Headers, Vec<u8>) {
     let path = req.path.as_str();
     const FUTURES_TRADING: [&str; 7] = [
         "/api/v1/orders",
@@ -120,7 +121,7 @@ fn public(shared: &Shared, req: &Request) -> (u16, Vec<u8>) {
 /// A signed trading request: checked, weighed against the account's pool (KuCoin's
 /// `gw-ratelimit-*` headers on every answer; 429 `429000` once spent), then through
 /// the order faults to the desk.
-fn trading(shared: &Shared, req: &Request) -> (u16, Headers, Vec<u8>) {
+fn trading(shared: &Arc<Shared>, req: &Request) -> (u16, Headers, Vec<u8>) {
     if let Err((status, body)) = authenticate(shared, req) {
         return (status, Vec::new(), body);
     }
@@ -132,6 +133,27 @@ fn trading(shared: &Shared, req: &Request) -> (u16, Headers, Vec<u8>) {
     let every = |e: Option<u64>| e.is_some_and(|e| n % e == 0);
     if every(shared.faults.bad_signature_every) {
         return (401, headers, refusal("400005", "Invalid KC-API-SIGN"));
+    }
+    if let Some((every, ms)) = shared.faults.late_order {
+        let placing = req.method == "POST"
+            && matches!(req.path.as_str(), "/api/v1/hf/orders" | "/api/v1/orders");
+        if placing && (shared.placed.fetch_add(1, Ordering::Relaxed) + 1) % every == 0 {
+            // The gateway gives up waiting; the order executes later, if its stamp is
+            // still within the window then.
+            let (shared, req) = (Arc::clone(shared), req.clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                if authenticate(&shared, &req).is_ok() {
+                    trade(&shared, &req);
+                    shared.publish_private();
+                }
+            });
+            return (
+                503,
+                headers,
+                refusal("503000", "Service unavailable: execution status unknown"),
+            );
+        }
     }
     let (status, body) = trade(shared, req);
     shared.publish_private();

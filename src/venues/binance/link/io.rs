@@ -15,7 +15,7 @@ use crate::venues::binance::keys::{API_KEY_HEADER, ApiKeys};
 use crate::venues::binance::limits;
 use crate::venues::binance::orders::{self, OcoState, OrderState, PositionState, Status};
 use crate::venues::binance::sign::{DEFAULT_RECV_WINDOW_MS, Signer};
-use crate::venues::link::log_malformed;
+use crate::venues::link::{REACH_MARGIN_MS, log_malformed};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,6 +46,14 @@ struct Track {
     pending: Option<Pending>,
     /// Its fate is unknown (5xx, lost connection): query again.
     unknown: bool,
+    /// Its end was a refusal the trader was told of: a fill after it is an anomaly.
+    refused: bool,
+    /// Until when (the venue's clock, ms) its request, whose answer was lost, may
+    /// still reach the engine: a query that finds nothing before then is not its end.
+    reach_ms: i64,
+    /// A cancel that found nothing while the order might still arrive: sent again
+    /// when it shows up.
+    withdraw: Option<OrderRequest>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -631,14 +639,32 @@ impl Io {
                 .map(|(c, _)| *c)
                 .collect();
             for c in unknown {
-                if let Some(found) = self.query(&c) {
-                    // With the stream down, an open order stays polled.
-                    if let Some(t) = self.orders.get_mut(&c) {
-                        t.unknown = !self.user_up;
+                let Some(found) = self.query(&c) else {
+                    continue;
+                };
+                let reach = self.orders.get(&c).map_or(0, |t| t.reach_ms);
+                if found == Found::Missing && self.within_reach(reach) {
+                    // Its request may still arrive: asked again next time.
+                    continue;
+                }
+                // With the stream down, an open order stays polled.
+                let up = self.user_up;
+                let withdraw = self.orders.get_mut(&c).and_then(|t| {
+                    t.unknown = !up;
+                    t.reach_ms = 0;
+                    t.withdraw.take()
+                });
+                match (found, withdraw) {
+                    (Found::Missing, _) => {
+                        self.terminal(&c, Report::Rejected(Reject::StatusUnknown))
                     }
-                    if found == Found::Missing {
-                        self.terminal(&c, Report::Rejected(Reject::StatusUnknown));
+                    // It arrived after its cancel found nothing: cancel it now.
+                    (Found::Open, Some(w)) => {
+                        if let Some((r, wire)) = self.restamp(&w) {
+                            self.deliver(r, wire, 0, c, 0);
+                        }
                     }
+                    _ => {}
                 }
             }
             // Finished orders are forgotten after a minute.
@@ -667,6 +693,9 @@ impl Io {
                 pending: None,
                 // Sent while the stream is down: poll it.
                 unknown: self.user_sessions > 0 && !self.user_up,
+                refused: false,
+                reach_ms: 0,
+                withdraw: None,
             },
         );
     }
@@ -802,11 +831,7 @@ impl Io {
                         self.drain_user();
                         self.query(&id);
                         self.settle_pending(&id);
-                        return self.push(
-                            id,
-                            Report::Rejected(Reject::UnknownOrder),
-                            self.server_ms(),
-                        );
+                        return self.cancel_found_nothing(req, id);
                     }
                     if cancel {
                         // The order is still open: a refused cancel is not the order's
@@ -840,6 +865,7 @@ impl Io {
             _ => vec![id],
         };
         let cancel = matches!(req.cmd, OrderCmd::Cancel(_));
+        let reach = req.expires_ms().saturating_add(REACH_MARGIN_MS);
         let mut missing = 0;
         for c in &ids {
             let mut found = None;
@@ -861,17 +887,57 @@ impl Io {
                 None => {
                     if let Some(t) = self.orders.get_mut(c) {
                         t.unknown = true;
+                        if !cancel {
+                            t.reach_ms = reach;
+                        }
                     }
                 }
             }
         }
         if missing == ids.len() && !ids.is_empty() {
             if cancel {
-                self.push(id, Report::Rejected(Reject::UnknownOrder), self.server_ms());
-            } else {
-                self.reject(&req.cmd, &id, Reject::StatusUnknown);
+                return self.cancel_found_nothing(req, id);
+            }
+            if !self.within_reach(reach) {
+                return self.reject(&req.cmd, &id, Reject::StatusUnknown);
+            }
+            // Not there yet, but it may still reach the engine: ask until its window
+            // closes rather than tell the trader it was refused.
+            for c in &ids {
+                if let Some(t) = self.orders.get_mut(c) {
+                    t.unknown = true;
+                    t.reach_ms = reach;
+                }
             }
         }
+    }
+
+    /// Whether a request the venue takes until `reach_ms` (its clock) may still
+    /// arrive; the venue's clock is read again before a wait is decided on it.
+    fn within_reach(&mut self, reach_ms: i64) -> bool {
+        if reach_ms <= 0 || self.server_ms() >= reach_ms {
+            return false;
+        }
+        let _ = self.sync_time();
+        self.server_ms() < reach_ms
+    }
+
+    /// A cancel whose order no query finds. If the order's own request may still
+    /// reach the engine, the cancel waits for it to show up and is sent again then;
+    /// telling the trader the order is unknown would end the order in its eyes.
+    fn cancel_found_nothing(&mut self, req: OrderRequest, id: ClientId) {
+        let reach = self
+            .orders
+            .get(&id)
+            .filter(|t| t.unknown && !t.done)
+            .map_or(0, |t| t.reach_ms);
+        if self.within_reach(reach) {
+            if let Some(t) = self.orders.get_mut(&id) {
+                t.withdraw = Some(req);
+            }
+            return;
+        }
+        self.push(id, Report::Rejected(Reject::UnknownOrder), self.server_ms());
     }
 
     /// Asks the exchange about an order and reconciles; `None` when it could not be
@@ -976,8 +1042,24 @@ impl Io {
     fn cancel_all(&mut self) {
         // Shutdown must learn how every order ended: a 429/418 pause is waited out
         // (up to 8 s; the gateway waits 10 for this) rather than leaving fates unknown.
+        let mut budget = Duration::from_secs(8);
         if let Some(left) = paused_left(&self.paused_until) {
-            std::thread::sleep(left.min(Duration::from_secs(8)));
+            let wait = left.min(budget);
+            std::thread::sleep(wait);
+            budget -= wait;
+        }
+        // An order whose request may still reach the engine: its window closes first,
+        // so the cancel and the queries below see it if it came.
+        let reach = self
+            .orders
+            .values()
+            .filter(|t| t.unknown && !t.done)
+            .map(|t| t.reach_ms)
+            .max()
+            .unwrap_or(0);
+        if self.within_reach(reach) {
+            let left = Duration::from_millis((reach - self.server_ms()).max(0) as u64);
+            std::thread::sleep(left.min(budget));
         }
         let sym = format!("symbol={}", self.spec.name);
         let open: Vec<ClientId> = self

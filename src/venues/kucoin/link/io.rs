@@ -14,7 +14,8 @@ use crate::venues::kucoin::orders::{
 };
 use crate::venues::kucoin::sign::{self, KEY_VERSION, Signer};
 use crate::venues::link::{
-    Command, Ledger, LeverageWish, LinkError, LinkStats, Shared, Startup, log_malformed, wall_ms,
+    Command, Ledger, LeverageWish, LinkError, LinkStats, REACH_MARGIN_MS, Shared, Startup,
+    log_malformed, wall_ms,
 };
 use crate::venues::{AccountSink, AccountSnapshot, OnStart, WireRequest};
 use std::sync::Arc;
@@ -720,16 +721,34 @@ impl Io {
                 .map(|(c, _)| *c)
                 .collect();
             for c in unknown {
-                if let Some(found) = self.query(&c) {
-                    // With the session down, an open order stays polled.
-                    if let Some(t) = self.ledger.orders.get_mut(&c) {
-                        t.unknown = !self.up;
-                    }
-                    if found == Found::Missing {
+                let Some(found) = self.query(&c) else {
+                    continue;
+                };
+                let reach = self.ledger.orders.get(&c).map_or(0, |t| t.reach_ms);
+                if found == Found::Missing && self.within_reach(reach) {
+                    // Its request may still arrive: asked again next time.
+                    continue;
+                }
+                // With the session down, an open order stays polled.
+                let up = self.up;
+                let withdraw = self.ledger.orders.get_mut(&c).and_then(|t| {
+                    t.unknown = !up;
+                    t.reach_ms = 0;
+                    t.withdraw.take()
+                });
+                match (found, withdraw) {
+                    (Found::Missing, _) => {
                         let at = self.server_ms();
                         self.ledger
                             .terminal(&c, Report::Rejected(Reject::StatusUnknown), at);
                     }
+                    // It arrived after its cancel found nothing: cancel it now.
+                    (Found::Open, Some(w)) => {
+                        if let Some((r, wire)) = self.restamp(&w) {
+                            self.deliver(r, wire, 0, c, 0);
+                        }
+                    }
+                    _ => {}
                 }
             }
             self.ledger.forget_done();
@@ -878,10 +897,7 @@ impl Io {
                     // the refusal (the trader must see the fill first).
                     self.drain_private();
                     self.query(&id);
-                    let at = self.server_ms();
-                    return self
-                        .ledger
-                        .push(id, Report::Rejected(Reject::UnknownOrder), at);
+                    return self.cancel_found_nothing(req, id);
                 }
                 // Still open: a refused cancel is not the order's end. Try again with
                 // a fresh stamp; after that it stays open (cancelled at shutdown).
@@ -902,6 +918,7 @@ impl Io {
     /// A 5xx or a lost connection: query the order; a cancel still open is sent again.
     fn resolve_unknown(&mut self, req: OrderRequest, id: ClientId, attempt: u32) {
         let cancel = matches!(req.cmd, OrderCmd::Cancel(_));
+        let reach = req.expires_ms().saturating_add(REACH_MARGIN_MS);
         let mut found = None;
         for k in 0..3u64 {
             std::thread::sleep(Duration::from_millis(20 * (k + 1)));
@@ -912,24 +929,58 @@ impl Io {
             }
         }
         match found {
-            Some(Found::Missing) if cancel => {
-                let at = self.server_ms();
-                self.ledger
-                    .push(id, Report::Rejected(Reject::UnknownOrder), at);
+            Some(Found::Missing) if cancel => self.cancel_found_nothing(req, id),
+            Some(Found::Missing) if !self.within_reach(reach) => {
+                self.refuse(&req.cmd, &id, Reject::StatusUnknown)
             }
-            Some(Found::Missing) => self.refuse(&req.cmd, &id, Reject::StatusUnknown),
             Some(Found::Open) if cancel && attempt < 2 => {
                 if let Some((r, w)) = self.restamp(&req) {
                     self.deliver(r, w, 0, id, attempt + 1);
                 }
             }
-            Some(_) => {}
-            None => {
+            // Not there yet, but it may still reach the engine (Missing), or it could
+            // not be asked: ask until its window closes rather than call it refused.
+            Some(Found::Missing) | None => {
                 if let Some(t) = self.ledger.orders.get_mut(&id) {
                     t.unknown = true;
+                    if !cancel {
+                        t.reach_ms = reach;
+                    }
                 }
             }
+            Some(_) => {}
         }
+    }
+
+    /// Whether a request the venue takes until `reach_ms` (its clock) may still
+    /// arrive; the venue's clock is read again before a wait is decided on it.
+    fn within_reach(&mut self, reach_ms: i64) -> bool {
+        if reach_ms <= 0 || self.server_ms() >= reach_ms {
+            return false;
+        }
+        let _ = self.sync_time();
+        self.server_ms() < reach_ms
+    }
+
+    /// A cancel whose order no query finds. If the order's own request may still
+    /// reach the engine, the cancel waits for it to show up and is sent again then;
+    /// telling the trader the order is unknown would end the order in its eyes.
+    fn cancel_found_nothing(&mut self, req: OrderRequest, id: ClientId) {
+        let reach = self
+            .ledger
+            .orders
+            .get(&id)
+            .filter(|t| t.unknown && !t.done)
+            .map_or(0, |t| t.reach_ms);
+        if self.within_reach(reach) {
+            if let Some(t) = self.ledger.orders.get_mut(&id) {
+                t.withdraw = Some(req);
+            }
+            return;
+        }
+        let at = self.server_ms();
+        self.ledger
+            .push(id, Report::Rejected(Reject::UnknownOrder), at);
     }
 
     fn refuse(&mut self, cmd: &OrderCmd, id: &ClientId, r: Reject) {
@@ -1232,9 +1283,25 @@ impl Io {
         // Shutdown must learn how every order ended: a rate limit's pause is waited
         // out (up to 8 s; the gateway waits 10 for this) rather than leaving fates
         // unknown.
+        let mut budget = Duration::from_secs(8);
         if let Some(until) = self.paused_until {
-            let left = until.saturating_duration_since(Instant::now());
-            std::thread::sleep(left.min(Duration::from_secs(8)));
+            let wait = until.saturating_duration_since(Instant::now()).min(budget);
+            std::thread::sleep(wait);
+            budget -= wait;
+        }
+        // An order whose request may still reach the engine: its window closes first,
+        // so the cancels and the queries below see it if it came.
+        let reach = self
+            .ledger
+            .orders
+            .values()
+            .filter(|t| t.unknown && !t.done)
+            .map(|t| t.reach_ms)
+            .max()
+            .unwrap_or(0);
+        if self.within_reach(reach) {
+            let left = Duration::from_millis((reach - self.server_ms()).max(0) as u64);
+            std::thread::sleep(left.min(budget));
         }
         let open: Vec<ClientId> = self
             .ledger

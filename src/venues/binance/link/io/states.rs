@@ -116,6 +116,7 @@ impl Io {
         }
         t.done = true;
         t.done_at = Some(Instant::now());
+        t.refused = matches!(r, Report::Rejected(_));
         self.push(*c, r, self.server_ms());
     }
 
@@ -132,6 +133,9 @@ impl Io {
         let Some(t) = self.orders.get_mut(c) else {
             return;
         };
+        if t.refused {
+            crate::venues::link::note_fill_after_refusal(&self.shared, c, qty);
+        }
         t.cum = Lots(t.cum.0.saturating_add(qty.0));
         t.quote_e8 = t.quote_e8.saturating_add(self.valuer.quote_e8(price, qty));
         let leaves = Lots(t.qty.0.saturating_sub(t.cum.0).max(0));
