@@ -79,6 +79,14 @@ impl Link {
         }
     }
 
+    /// The simulated exchange lets every request sent so far arrive; a venue's come
+    /// over its sockets.
+    pub(super) fn settle(&mut self, lent: Option<&Book>) {
+        if let Link::Sim(x) = self {
+            x.settle(lent);
+        }
+    }
+
     pub(super) fn position(&self) -> Lots {
         match self {
             Link::Sim(x) => x.position(),

@@ -690,7 +690,7 @@ impl Trader {
         self.exchange.cancel_all(lent);
         self.handle_reports(u64::MAX);
         if self.killed && self.flatten_on_kill {
-            self.flatten_all(now_us);
+            self.flatten_all(now_us, lent);
         }
         let mut out = Shutdown {
             cancelled: (self.exchange.stats().canceled - before) as usize,
@@ -707,8 +707,9 @@ impl Trader {
     }
 
     /// After a kill: a market order for each operation's open lots, then its fills
-    /// waited for (a few seconds at most on a live link). Cold.
-    fn flatten_all(&mut self, now_us: u64) {
+    /// waited for (a few seconds at most on a live link; the simulated exchange lets
+    /// them arrive at once, as no market event will come to carry them). Cold.
+    fn flatten_all(&mut self, now_us: u64, lent: Option<&Book>) {
         for k in 0..self.tracked.len() {
             let t = self.tracked[k];
             if t.held() > 0 {
@@ -725,12 +726,14 @@ impl Trader {
                 self.send(m, now_us);
             }
         }
+        if !self.is_live() {
+            self.exchange.settle(lent);
+            return self.handle_reports(u64::MAX);
+        }
         let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while self.tracked.iter().any(|t| t.held() > 0) && std::time::Instant::now() < until {
             self.handle_reports(u64::MAX);
-            if self.is_live() {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }
 

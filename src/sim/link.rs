@@ -101,6 +101,12 @@ impl SimLink {
         self.exchange.drain_due(now_us, f);
     }
 
+    /// Lets every request sent so far arrive now (after a kill, the flattening market
+    /// orders: no market event will come to carry them).
+    pub fn settle(&mut self, lent: Option<&Book>) {
+        self.exchange.settle_in(lent);
+    }
+
     /// Lets every request arrive and cancels every resting order (shutdown).
     pub fn cancel_all(&mut self, lent: Option<&Book>) -> usize {
         self.exchange.cancel_all_in(lent)

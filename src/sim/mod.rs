@@ -228,8 +228,18 @@ impl SimExchange {
     /// Lets every request sent so far arrive now, whatever the order latency (the
     /// venue: requests come over real sockets, their latency is the network's).
     pub fn settle(&mut self) {
-        let (book, engine) = self.own();
-        engine.settle(book);
+        self.settle_in(None);
+    }
+
+    /// [`Self::settle`] on a `lent` book, when given.
+    pub fn settle_in(&mut self, lent: Option<&Book>) {
+        match lent {
+            Some(book) => self.engine.settle(book),
+            None => {
+                let (book, engine) = self.own();
+                engine.settle(book);
+            }
+        }
     }
 
     /// Exchange time of the last event seen, µs.

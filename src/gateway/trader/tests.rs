@@ -212,3 +212,53 @@ mod held_stops {
         assert_eq!(t.exchange.position().0, 0);
     }
 }
+
+mod kill {
+    use super::super::*;
+    use crate::core::Market;
+    use crate::sim::testkit;
+
+    /// A kill with a position to flatten, on the paper exchange: the flattening market
+    /// order fills at shutdown. No market event follows to carry it: waiting for one
+    /// left the position open.
+    #[test]
+    fn a_kill_flattens_the_paper_position_at_shutdown() {
+        let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
+        let strategy = Strategy::parse(include_str!("../../../strategy_0.toml"), &[]).unwrap();
+        let mut t = Trader::simulated(
+            &spec,
+            &strategy,
+            crate::venues::binance::sign::Signer::from_secret(b"k"),
+            &SimOptions::default(),
+        );
+        // Deep bids, for the market sell to fill.
+        t.on_snapshot(&testkit::snapshot(
+            &[(6_000_100, 100_000_000)],
+            &[(6_000_200, 100_000_000)],
+        ));
+        t.on_market(&testkit::depth(101, 1_000, &[], &[]));
+        let intent = Intent {
+            side: Side::Long,
+            entry: Ticks(6_000_000),
+            take_profit: Ticks(6_100_000),
+            stop_loss: Ticks(5_900_000),
+            support_wall: Ticks(5_999_999),
+            target_wall: Ticks(6_100_001),
+            void_price: Ticks(6_050_000),
+            void_width_bins: 10,
+            pressure_ppm: 200_000,
+        };
+        assert_eq!(t.on_intent(&intent, 1_000), Outcome::Sent);
+        t.on_market(&testkit::depth(102, 1_100, &[], &[]));
+        t.on_market(&testkit::trade(1_200, 5_999_000, 100_000_000, true));
+        t.on_market(&testkit::depth(103, 1_300, &[], &[]));
+        assert_eq!(t.stats.entries_filled, 1, "{:?}", t.stats);
+        assert!(t.exchange.position().0 > 0);
+        // The watchdog's drawdown rule turned the kill switch on (flatten is the default).
+        t.killed = true;
+        let s = t.shutdown();
+        assert_eq!(t.exchange.position().0, 0, "{:?}", t.exchange.stats());
+        assert_eq!(s.open_positions, 0);
+        assert_eq!(t.stats.flattened, 1, "{:?}", t.stats);
+    }
+}

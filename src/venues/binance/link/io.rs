@@ -1085,7 +1085,13 @@ impl Io {
         // Whatever the answer said, ask each order we know is open how it ended.
         for c in open {
             if self.orders.get(&c).is_some_and(|t| !t.done) {
-                self.query(&c);
+                let found = self.query(&c);
+                let reach = self.orders.get(&c).map_or(0, |t| t.reach_ms);
+                if found == Some(Found::Missing) && reach > 0 && !self.within_reach(reach) {
+                    // Its window closed without it: it never reached the engine. Said
+                    // now, while the trader still reads.
+                    self.terminal(&c, Report::Rejected(Reject::StatusUnknown));
+                }
             }
         }
         let pending: Vec<ClientId> = self

@@ -1318,7 +1318,15 @@ impl Io {
         self.drain_private();
         for c in open {
             if self.ledger.orders.get(&c).is_some_and(|t| !t.done) {
-                self.query(&c);
+                let found = self.query(&c);
+                let reach = self.ledger.orders.get(&c).map_or(0, |t| t.reach_ms);
+                if found == Some(Found::Missing) && reach > 0 && !self.within_reach(reach) {
+                    // Its window closed without it: it never reached the engine. Said
+                    // now, while the trader still reads.
+                    let at = self.server_ms();
+                    self.ledger
+                        .terminal(&c, Report::Rejected(Reject::StatusUnknown), at);
+                }
             }
         }
     }
