@@ -1,3 +1,19 @@
+/// A long intent at `entry` with its exits; the walls a tick beyond entry and take
+/// profit, the void between them (as the oracle places them).
+fn long(entry: i64, take_profit: i64, stop_loss: i64) -> crate::signal::oracle::Intent {
+    crate::signal::oracle::Intent {
+        side: crate::signal::oracle::Side::Long,
+        entry: crate::core::Ticks(entry),
+        take_profit: crate::core::Ticks(take_profit),
+        stop_loss: crate::core::Ticks(stop_loss),
+        support_wall: crate::core::Ticks(entry - 1),
+        target_wall: crate::core::Ticks(take_profit + 1),
+        void_price: crate::core::Ticks((entry + take_profit) / 2),
+        void_width_bins: 10,
+        pressure_ppm: 200_000,
+    }
+}
+
 mod ids {
     use super::super::*;
 
@@ -35,17 +51,7 @@ mod races {
         );
         t.on_snapshot(&testkit::snapshot(&[(6_000_100, 100)], &[(6_000_200, 100)]));
         t.on_market(&testkit::depth(101, 1_000, &[], &[]));
-        let intent = Intent {
-            side: Side::Long,
-            entry: Ticks(6_000_000),
-            take_profit: Ticks(6_100_000),
-            stop_loss: Ticks(5_900_000),
-            support_wall: Ticks(5_999_999),
-            target_wall: Ticks(6_100_001),
-            void_price: Ticks(6_050_000),
-            void_width_bins: 10,
-            pressure_ppm: 200_000,
-        };
+        let intent = super::long(6_000_000, 6_100_000, 5_900_000);
         assert_eq!(t.on_intent(&intent, 1_000), Outcome::Sent);
         t.on_market(&testkit::depth(102, 1_600, &[], &[])); // the entry rests
         // Past the 1 s window: the cancel leaves at 2.1 s and arrives at 2.6 s…
@@ -121,17 +127,7 @@ mod races {
             &[(600_001, 10_000)],
         ));
         t.on_market(&testkit::depth(101, 1_000, &[], &[]));
-        let intent = Intent {
-            side: Side::Long,
-            entry: Ticks(600_000),
-            take_profit: Ticks(606_000),
-            stop_loss: Ticks(594_000),
-            support_wall: Ticks(599_999),
-            target_wall: Ticks(606_001),
-            void_price: Ticks(603_000),
-            void_width_bins: 10,
-            pressure_ppm: 200_000,
-        };
+        let intent = super::long(600_000, 606_000, 594_000);
         assert_eq!(t.on_intent(&intent, 1_000), Outcome::Sent);
         // Sellers trade through the entry, then buyers through the take profit.
         t.on_market(&testkit::trade(2_000, 599_990, 10_000, true));
@@ -166,17 +162,7 @@ mod held_stops {
         assert!(t.holds_stops);
         t.on_snapshot(&testkit::snapshot(&[(6_000_100, 100)], &[(6_000_200, 100)]));
         t.on_market(&testkit::depth(101, 1_000, &[], &[]));
-        let intent = Intent {
-            side: Side::Long,
-            entry: Ticks(6_000_000),
-            take_profit: Ticks(6_100_000),
-            stop_loss: Ticks(5_900_000),
-            support_wall: Ticks(5_999_999),
-            target_wall: Ticks(6_100_001),
-            void_price: Ticks(6_050_000),
-            void_width_bins: 10,
-            pressure_ppm: 200_000,
-        };
+        let intent = super::long(6_000_000, 6_100_000, 5_900_000);
         assert_eq!(t.on_intent(&intent, 1_000), Outcome::Sent);
         t.on_market(&testkit::depth(102, 1_100, &[], &[]));
         // A sell through the entry fills it: the take profit goes out, not an OCO.
@@ -237,17 +223,7 @@ mod kill {
             &[(6_000_200, 100_000_000)],
         ));
         t.on_market(&testkit::depth(101, 1_000, &[], &[]));
-        let intent = Intent {
-            side: Side::Long,
-            entry: Ticks(6_000_000),
-            take_profit: Ticks(6_100_000),
-            stop_loss: Ticks(5_900_000),
-            support_wall: Ticks(5_999_999),
-            target_wall: Ticks(6_100_001),
-            void_price: Ticks(6_050_000),
-            void_width_bins: 10,
-            pressure_ppm: 200_000,
-        };
+        let intent = super::long(6_000_000, 6_100_000, 5_900_000);
         assert_eq!(t.on_intent(&intent, 1_000), Outcome::Sent);
         t.on_market(&testkit::depth(102, 1_100, &[], &[]));
         t.on_market(&testkit::trade(1_200, 5_999_000, 100_000_000, true));
