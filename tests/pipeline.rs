@@ -212,3 +212,52 @@ fn refuses_layouts_this_machine_cannot_run() {
         Err(RunError::Shape(_))
     ));
 }
+
+/// A compact run lends the book stage's book to the simulated exchange (one thread:
+/// each message through book, signal and gateway before the next); two threads give
+/// the exchange its own book. With the loosened strategy (dozens of entries, fills,
+/// withdrawals and exits) both trade exactly the same, with the order path warmed or
+/// not.
+#[test]
+fn the_lent_book_trades_as_the_exchanges_own() {
+    let (frames, spec, _) = setup();
+    let loose: Vec<(&str, String)> = [
+        ("short_pressure", "0.6"),
+        ("long_pressure", "0.4"),
+        ("void_height", "-1000000"),
+        ("void_prominence", "0"),
+        ("maker_fee", "0"),
+        ("taker_fee", "0"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_string()))
+    .collect();
+    let strategy = Strategy::parse(include_str!("../strategy_0.toml"), &loose).unwrap();
+    let mut seen = Vec::new();
+    // The warm-up of the order path signs throwaway entries: it changes nothing.
+    for (threads, warm) in [(1, true), (2, true), (1, false)] {
+        let cfg = RunConfig {
+            threads,
+            warm,
+            ..RunConfig::default()
+        };
+        let r = run(
+            ReplaySource::new(frames.clone(), None),
+            &spec,
+            &strategy,
+            signer(),
+            &cfg,
+        )
+        .unwrap();
+        assert_eq!(r.trader.requests, r.exchange.requests);
+        seen.push((r.intents, r.trader, r.exchange, r.risk, r.shutdown));
+    }
+    assert!(seen.iter().all(|s| *s == seen[0]), "{seen:#?}");
+    let (_, trader, exchange, risk, _) = seen[0];
+    assert!(trader.entries >= 20, "{trader:?}");
+    assert!(
+        exchange.fills >= 30 && exchange.canceled > 0,
+        "{exchange:?}"
+    );
+    assert!(risk.closed >= 10, "{risk:?}");
+}

@@ -208,6 +208,7 @@ fn pipeline(a: PipelineArgs) -> Result<()> {
     for (name, l) in [
         ("tick_to_trade", &m.lat.tick_to_trade),
         ("tick_to_decision", &m.lat.tick_to_decision),
+        ("intent_to_order", &m.lat.intent_to_order),
     ] {
         println!(
             "RESULT peer=minerva-pipeline series={name} threads={} passes={} frames={} frames_per_sec={rate:.0} p50_ns={} p99_ns={} p999_ns={} max_ns={} count={}",

@@ -133,6 +133,11 @@ pub struct Args {
     /// outnumber the CPUs, or without the privilege).
     #[arg(long)]
     realtime: bool,
+    /// Do not keep the order path warm: by default the gateway's thread writes and
+    /// signs a throwaway entry (never sent) every 50 µs, so a real one finds the
+    /// encoder and HMAC in cache (docs/latency.md).
+    #[arg(long)]
+    no_warm: bool,
     /// Print a latency report every this many seconds (SIGUSR1 prints one any time).
     #[arg(long)]
     report_every: Option<f64>,
@@ -576,6 +581,7 @@ pub fn setup(a: &Args) -> Result<Setup> {
         wait: a.wait,
         pin: a.pin.clone().unwrap_or_default(),
         realtime: a.realtime,
+        warm: !a.no_warm,
         ring_capacity: a.ring,
         sim,
         snapshot_request: None,

@@ -443,6 +443,33 @@ impl Trader {
         self.tick_ns = ns;
     }
 
+    /// Keeps the entry's way to the wire in cache while the market is quiet: writes
+    /// and signs a post-only order for one lot at the last trade price, as an entry
+    /// would be, into a scratch buffer that is never sent. A real entry, when it
+    /// comes, then finds the encoder, the HMAC and their tables warm. Changes no state.
+    ///
+    /// # Hot path: no allocation.
+    #[inline(never)]
+    pub fn warm(&self) {
+        let Some(price) = self.last_trade else {
+            return;
+        };
+        let req = OrderRequest {
+            cmd: self.new_order(
+                0,
+                b'w',
+                OrderSide::Buy,
+                OrderKind::PostOnly,
+                Lots(1),
+                price,
+                false,
+            ),
+            timestamp_ms: self.now_us / 1000,
+            recv_window_ms: RECV_WINDOW_MS,
+        };
+        let _ = std::hint::black_box(self.signer.encode(&self.spec, std::hint::black_box(&req)));
+    }
+
     /// Exchange time now (the simulator's, or the server clock as estimated), µs.
     pub fn exchange_now_us(&self) -> u64 {
         self.exchange.now_us()

@@ -64,25 +64,54 @@ impl Wires {
         signal: &mut SignalStage,
         gateway: &mut GatewayStage,
     ) -> Result<(), Abandoned> {
-        // The exchange's requests due by a depth event's time arrive before the book
-        // takes it (other events leave the book as it is).
-        if let FeedMsg::Event(ev) = &m.msg
-            && let EventBody::Depth(_) = ev.body
-            && let Some(lent) = book.book_of(ev.symbol.0 as usize)
-        {
-            gateway.arrive_before(ev, lent);
-        }
-        let mut failed = book.on_msg(m, &mut self.b.0, &mut self.v.0);
-        let (c, v) = (&mut self.c.0, &mut self.v.1);
-        self.b
-            .1
-            .drain(|m| failed = failed.and(signal.on_msg(m, c, v)));
-        let book = &*book;
-        self.c
-            .1
-            .drain(|m| gateway.on_msg_in(m, |k| book.book_of(k)));
-        failed
+        let Self { b, v, c } = self;
+        pass_lent(
+            m,
+            (book, &mut b.0, &mut v.0),
+            (signal, &mut b.1, &mut c.0, &mut v.1),
+            (gateway, &mut c.1),
+        )
     }
+}
+
+/// Message `m` through book, signal and gateway on one thread, the simulated exchange
+/// reading the book stage's book ([`Relay::Lent`]): its requests due by a depth event's
+/// time arrive before the book takes the event, and it reads the book after. The ring
+/// ends are the book's outboxes (messages, views), the signal's inboxes and outbox,
+/// the gateway's inbox; each message leaves them empty. [`Compact`] and the compact
+/// lane of `minerva run` both go through here.
+///
+/// # Hot path: no allocation (a snapshot, cold, allocates).
+#[inline]
+#[allow(clippy::type_complexity)]
+pub(super) fn pass_lent(
+    m: &Stamped<FeedMsg>,
+    (book, b_tx, v_tx): (
+        &mut BookStage,
+        &mut Outbox<Stamped<SignalMsg>>,
+        &mut Outbox<View>,
+    ),
+    (signal, b_rx, c_tx, v_rx): (
+        &mut SignalStage,
+        &mut Inbox<Stamped<SignalMsg>>,
+        &mut Outbox<Stamped<OrderMsg>>,
+        &mut Inbox<View>,
+    ),
+    (gateway, c_rx): (&mut GatewayStage, &mut Inbox<Stamped<OrderMsg>>),
+) -> Result<(), Abandoned> {
+    // The exchange's requests due by a depth event's time arrive before the book
+    // takes it (other events leave the book as it is).
+    if let FeedMsg::Event(ev) = &m.msg
+        && let EventBody::Depth(_) = ev.body
+        && let Some(lent) = book.book_of(ev.symbol.0 as usize)
+    {
+        gateway.arrive_before(ev, lent);
+    }
+    let mut failed = book.on_msg(m, b_tx, v_tx);
+    b_rx.drain(|m| failed = failed.and(signal.on_msg(m, c_tx, v_rx)));
+    let book = &*book;
+    c_rx.drain(|m| gateway.on_msg_in(m, |k| book.book_of(k)));
+    failed
 }
 
 impl<S: Source> Compact<S> {

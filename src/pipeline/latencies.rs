@@ -27,6 +27,10 @@ pub struct Latencies {
     pub tick_to_decision: Latency,
     /// Frame received → signed order bytes ready.
     pub tick_to_trade: Latency,
+    /// The gateway's own part of an entry's tick-to-trade: its intent taken → the
+    /// entry's signed bytes handed to the exchange (risk, writing, signing). Entries
+    /// are rare, so this is the path that finds the caches cold (`--no-warm`).
+    pub intent_to_order: Latency,
     /// Exchange event time → frame received (ms resolution on the exchange side).
     pub exchange_to_us: Latency,
     /// Stages read the clock and record; a backtest switches this off.
@@ -45,6 +49,7 @@ impl Default for Latencies {
             gateway: Latency::new("gateway"),
             tick_to_decision: Latency::new("tick_to_decision"),
             tick_to_trade: Latency::new("tick_to_trade"),
+            intent_to_order: Latency::new("intent_to_order"),
             exchange_to_us: Latency::new("exchange_to_us"),
             timed: true,
         }
@@ -66,6 +71,7 @@ impl Latencies {
             gateway: Latency::off("gateway"),
             tick_to_decision: Latency::off("tick_to_decision"),
             tick_to_trade: Latency::off("tick_to_trade"),
+            intent_to_order: Latency::off("intent_to_order"),
             exchange_to_us: Latency::off("exchange_to_us"),
             timed: false,
         }
@@ -88,7 +94,7 @@ impl Latencies {
     }
 
     /// Every series, in pipeline order.
-    pub fn all(&self) -> [&Latency; 10] {
+    pub fn all(&self) -> [&Latency; 11] {
         [
             &self.feed,
             &self.book_queue,
@@ -99,6 +105,7 @@ impl Latencies {
             &self.gateway,
             &self.tick_to_decision,
             &self.tick_to_trade,
+            &self.intent_to_order,
             &self.exchange_to_us,
         ]
     }
@@ -129,7 +136,7 @@ impl Latencies {
         d
     }
 
-    fn all_mut(&mut self) -> [&mut Latency; 10] {
+    fn all_mut(&mut self) -> [&mut Latency; 11] {
         [
             &mut self.feed,
             &mut self.book_queue,
@@ -140,6 +147,7 @@ impl Latencies {
             &mut self.gateway,
             &mut self.tick_to_decision,
             &mut self.tick_to_trade,
+            &mut self.intent_to_order,
             &mut self.exchange_to_us,
         ]
     }

@@ -249,11 +249,24 @@ impl GatewayStage {
             // Frame received → signed order bytes handed to the exchange.
             let waited = done.saturating_sub(frame_ns);
             self.lat.tick_to_trade.record(waited);
+            if let OrderMsg::Intent(_) = m.msg {
+                self.lat.intent_to_order.record(done.saturating_sub(t0));
+            }
             if self.portfolio.is_some() {
                 self.tick_to_trade[symbol].record(waited);
             }
         }
         self.lat.gateway.record(done.saturating_sub(t0));
+    }
+
+    /// Each trader keeps its entry's way to the wire warm ([`Trader::warm`]): called
+    /// when the thread has nothing to do.
+    ///
+    /// # Hot path: no allocation.
+    pub fn warm(&self) {
+        for t in &self.traders {
+            t.warm();
+        }
     }
 
     /// Reports a live exchange sent while no market message came are handled.
