@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use minerva::core::{Market, SymbolSpec};
 use minerva::feed::ReplaySource;
 use minerva::pipeline::wait::WaitPlan;
-use minerva::pipeline::{PinPlan, pin::allowed_cpus};
+use minerva::pipeline::{PinPlan, Stage, pin::allowed_cpus};
 use minerva::pipeline::{RunConfig, RunReport, run_symbols};
 use minerva::sim::latency::Delay;
 use minerva::strategy::Strategy;
@@ -620,7 +620,8 @@ impl Setup {
         }
         Ok(run_symbols(
             ReplaySource::new(self.frames.clone(), self.speed)
-                .with_symbols(self.frame_symbols.clone()),
+                .with_symbols(self.frame_symbols.clone())
+                .with_wait(self.cfg.wait.of(Stage::Feed)),
             &self.specs,
             &self.strategy,
             self.signer.clone(),
@@ -956,7 +957,9 @@ pub fn run(a: Args) -> Result<()> {
             go(
                 &s,
                 record,
-                ReplaySource::new(s.frames.clone(), s.speed).with_symbols(s.frame_symbols.clone()),
+                ReplaySource::new(s.frames.clone(), s.speed)
+                    .with_symbols(s.frame_symbols.clone())
+                    .with_wait(s.cfg.wait.of(Stage::Feed)),
                 &cfg,
                 "minerva run (replay)",
                 &mut recorded,
@@ -964,7 +967,9 @@ pub fn run(a: Args) -> Result<()> {
         }
         Some(live) => {
             let name = live.name();
-            let source = live.source(minerva::shutdown::flag());
+            let source = live
+                .source(minerva::shutdown::flag())
+                .busy_poll(s.cfg.wait.of(Stage::Feed) == minerva::pipeline::Wait::Spin);
             feed_stats = Some(source.stats());
             if let Some(j) = &journal {
                 j.watch_feed(source.stats());

@@ -140,6 +140,9 @@ pub struct ReplaySource {
     speed: Option<f64>,
     start_ns: u64,
     first_recorded: u64,
+    /// How a paced replay waits for a frame's time: sleeping (the default, as a socket
+    /// read blocks), or spinning (`--wait feed=spin`, as a busy-polling feed does).
+    wait: Wait,
 }
 
 impl ReplaySource {
@@ -155,7 +158,18 @@ impl ReplaySource {
             speed,
             start_ns: 0,
             first_recorded,
+            wait: Wait::Park,
         }
+    }
+
+    /// Waits for a paced frame's time with `wait` (spin busy-polls the clock; the
+    /// others sleep, as a blocked socket read would).
+    pub fn with_wait(mut self, wait: Wait) -> Self {
+        self.wait = match wait {
+            Wait::Spin => Wait::Spin,
+            Wait::SpinYield | Wait::Park => Wait::Park,
+        };
+        self
     }
 }
 
@@ -184,7 +198,7 @@ impl Source for ReplaySource {
             *rec >= self.first_recorded && self.first_recorded > 0,
         ) {
             let due = self.start_ns + ((*rec - self.first_recorded) as f64 / speed) as u64;
-            let mut w = Waiter::new(Wait::Park);
+            let mut w = Waiter::new(self.wait);
             while now_ns() < due && !crate::shutdown::requested() {
                 w.idle();
             }

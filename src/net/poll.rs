@@ -76,6 +76,9 @@ impl Readiness {
 pub struct Quiet {
     ready: Option<Readiness>,
     since: Option<Instant>,
+    /// Poll without sleeping (`--wait feed=spin`, an isolated core): a frame is read
+    /// the moment it lands, with no wake-up of a sleeping thread in between.
+    spin: bool,
 }
 
 impl Quiet {
@@ -97,12 +100,23 @@ impl Quiet {
         self.since = None;
     }
 
+    /// Busy-polls the sessions instead of sleeping on them ([`Self::wait`]). Cold.
+    pub fn set_spin(&mut self, on: bool) {
+        self.spin = on;
+    }
+
     /// Everything the sessions had is read: waits up to `step` for more, and returns
     /// how long they have been silent (a frame that is not all there counts as
     /// silence, so a server trickling one is found stale).
     pub fn wait(&mut self, step: Duration) -> Duration {
         let since = *self.since.get_or_insert_with(Instant::now);
         match self.ready.as_mut() {
+            Some(ready) if self.spin => {
+                let until = Instant::now() + step;
+                while !ready.wait(Duration::ZERO) && Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+            }
             Some(ready) => {
                 ready.wait(step);
             }

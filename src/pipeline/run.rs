@@ -448,7 +448,7 @@ struct Lane<'a, S: Source> {
     /// book: each message goes all the way through before the next
     /// ([`super::compact::pass_lent`]).
     lend: bool,
-    /// Warm the gateway's order path when idle ([`RunConfig::warm`]).
+    /// Warm the gateway's order path ([`RunConfig::warm`]).
     warm: bool,
 }
 
@@ -516,7 +516,7 @@ impl<S: Source> Lane<'_, S> {
                 self.step_stages(&mut work, &mut accepting)?;
             }
             if self.warm
-                && let Some((g, _)) = self.gateway.as_ref()
+                && let Some((g, _)) = self.gateway.as_mut()
             {
                 // Between market events (a live feed's are micro- to milliseconds
                 // apart) the next entry's way to the wire would go cold; a frame that

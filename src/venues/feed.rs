@@ -108,6 +108,16 @@ pub enum FeedSource {
 }
 
 impl FeedSource {
+    /// Busy-polls the sessions between messages instead of sleeping (`--wait
+    /// feed=spin`). Cold.
+    pub fn busy_poll(mut self, on: bool) -> Self {
+        match &mut self {
+            FeedSource::Binance(s) => s.busy_poll(on),
+            FeedSource::Kucoin(s) => s.busy_poll(on),
+        }
+        self
+    }
+
     /// The counters.
     pub fn stats(&self) -> Arc<LiveStats> {
         match self {

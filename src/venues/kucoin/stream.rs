@@ -558,6 +558,15 @@ enum Handled {
     GiveUp,
 }
 
+impl KucoinSource {
+    /// Busy-polls the sessions between messages instead of sleeping in the poll
+    /// (`--wait feed=spin`): no thread wake-up between a frame's arrival and its
+    /// decoding, at the cost of a core. Cold.
+    pub fn busy_poll(&mut self, on: bool) {
+        self.quiet.set_spin(on);
+    }
+}
+
 impl Source for KucoinSource {
     fn live_stats(&self) -> Option<Arc<LiveStats>> {
         Some(self.stats.clone())
