@@ -119,7 +119,9 @@ pub struct Args {
     #[arg(long)]
     compact: bool,
     /// Wait strategy: spin (isolated cores only), spin-yield (default) or park; for every
-    /// stage, or per stage (book=spin,signal=park), or both (park,book=spin).
+    /// stage, or per stage (book=spin,signal=park), or both (park,book=spin). With spin
+    /// the feed also busy-polls its source (a live feed's sockets, a paced replay's
+    /// clock); otherwise it sleeps until bytes arrive.
     #[arg(long, default_value = "spin-yield", value_parser = |v: &str| WaitPlan::parse(v))]
     wait: WaitPlan,
     /// CPU per stage, e.g. feed=2,book=3,signal=4,gateway=5 (stages sharing a thread

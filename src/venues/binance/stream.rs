@@ -292,6 +292,13 @@ fn bump(c: &AtomicU64) {
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 impl LiveSource {
+    /// Busy-polls the sessions between messages instead of sleeping in the poll
+    /// (`--wait feed=spin`): no thread wake-up between a frame's arrival and its
+    /// decoding, at the cost of a core. Cold.
+    pub fn busy_poll(&mut self, on: bool) {
+        self.quiet.set_spin(on);
+    }
+
     /// A source for `cfg`; it connects on the first read. `stop` ends it (SIGINT).
     pub fn new(cfg: LiveConfig, stop: Arc<AtomicBool>) -> Self {
         let seed = cfg.seed;
@@ -549,15 +556,6 @@ impl LiveSource {
                 false
             }
         }
-    }
-}
-
-impl LiveSource {
-    /// Busy-polls the sessions between messages instead of sleeping in the poll
-    /// (`--wait feed=spin`): no thread wake-up between a frame's arrival and its
-    /// decoding, at the cost of a core. Cold.
-    pub fn busy_poll(&mut self, on: bool) {
-        self.quiet.set_spin(on);
     }
 }
 

@@ -257,6 +257,13 @@ fn bump(c: &AtomicU64) {
 }
 
 impl KucoinSource {
+    /// Busy-polls the sessions between messages instead of sleeping in the poll
+    /// (`--wait feed=spin`): no thread wake-up between a frame's arrival and its
+    /// decoding, at the cost of a core. Cold.
+    pub fn busy_poll(&mut self, on: bool) {
+        self.quiet.set_spin(on);
+    }
+
     /// A source for `cfg`; it connects on the first read. `stop` ends it (SIGINT).
     pub fn new(cfg: FeedConfig, stop: Arc<AtomicBool>) -> Self {
         let seed = cfg.seed;
@@ -556,15 +563,6 @@ enum Handled {
     Kept,
     Reconnect,
     GiveUp,
-}
-
-impl KucoinSource {
-    /// Busy-polls the sessions between messages instead of sleeping in the poll
-    /// (`--wait feed=spin`): no thread wake-up between a frame's arrival and its
-    /// decoding, at the cost of a core. Cold.
-    pub fn busy_poll(&mut self, on: bool) {
-        self.quiet.set_spin(on);
-    }
 }
 
 impl Source for KucoinSource {
