@@ -21,6 +21,22 @@ fn setup() -> (Vec<(Vec<u8>, u64)>, minerva::core::SymbolSpec, Strategy) {
 
 use common::test_signer as signer;
 
+/// One run over the shipped session's `frames`, as a socket would deliver them.
+fn replay(
+    frames: &[(Vec<u8>, u64)],
+    spec: &minerva::core::SymbolSpec,
+    strategy: &Strategy,
+    cfg: &RunConfig,
+) -> Result<minerva::pipeline::RunReport, RunError> {
+    run(
+        ReplaySource::new(frames.to_vec(), None),
+        spec,
+        strategy,
+        signer(),
+        cfg,
+    )
+}
+
 #[test]
 fn every_mode_gives_the_same_result() {
     let (frames, spec, strategy) = setup();
@@ -49,14 +65,7 @@ fn every_mode_gives_the_same_result() {
             pin,
             ..RunConfig::default()
         };
-        let r = run(
-            ReplaySource::new(frames.clone(), None),
-            &spec,
-            &strategy,
-            signer(),
-            &cfg,
-        )
-        .unwrap();
+        let r = replay(&frames, &spec, &strategy, &cfg).unwrap();
         assert_eq!(r.frames, 99_574);
         assert_eq!((r.book.applied, r.book.gaps), (6_493, 0));
         let [a, v, c] = r.rings;
@@ -115,14 +124,7 @@ fn more_latency_means_fewer_fills_never_different_books() {
             },
             ..RunConfig::default()
         };
-        let r = run(
-            ReplaySource::new(frames.clone(), None),
-            &spec,
-            &strategy,
-            signer(),
-            &cfg,
-        )
-        .unwrap();
+        let r = replay(&frames, &spec, &strategy, &cfg).unwrap();
         assert_eq!(r.book.applied, 6_493);
         let t = r.trader;
         assert_eq!(
@@ -150,14 +152,7 @@ fn refuses_layouts_this_machine_cannot_run() {
         ..Default::default()
     };
     assert_eq!(
-        run(
-            ReplaySource::new(frames.clone(), None),
-            &spec,
-            &strategy,
-            signer(),
-            &bad
-        )
-        .unwrap_err(),
+        replay(&frames, &spec, &strategy, &bad).unwrap_err(),
         RunError::Threads
     );
     let n = allowed_cpus().len();
@@ -168,13 +163,7 @@ fn refuses_layouts_this_machine_cannot_run() {
             ..Default::default()
         };
         assert!(matches!(
-            run(
-                ReplaySource::new(frames.clone(), None),
-                &spec,
-                &strategy,
-                signer(),
-                &spin
-            ),
+            replay(&frames, &spec, &strategy, &spin),
             Err(RunError::TooManySpinners { .. })
         ));
     }
@@ -186,14 +175,7 @@ fn refuses_layouts_this_machine_cannot_run() {
             ..Default::default()
         };
         assert_eq!(
-            run(
-                ReplaySource::new(frames.clone(), None),
-                &spec,
-                &strategy,
-                signer(),
-                &split
-            )
-            .unwrap_err(),
+            replay(&frames, &spec, &strategy, &split).unwrap_err(),
             RunError::PinConflict("feed", "book", 2)
         );
     }
@@ -202,13 +184,7 @@ fn refuses_layouts_this_machine_cannot_run() {
         ..strategy
     };
     assert!(matches!(
-        run(
-            ReplaySource::new(frames, None),
-            &spec,
-            &wide,
-            signer(),
-            &RunConfig::default()
-        ),
+        replay(&frames, &spec, &wide, &RunConfig::default()),
         Err(RunError::Shape(_))
     ));
 }
@@ -241,14 +217,7 @@ fn the_lent_book_trades_as_the_exchanges_own() {
             warm,
             ..RunConfig::default()
         };
-        let r = run(
-            ReplaySource::new(frames.clone(), None),
-            &spec,
-            &strategy,
-            signer(),
-            &cfg,
-        )
-        .unwrap();
+        let r = replay(&frames, &spec, &strategy, &cfg).unwrap();
         assert_eq!(r.trader.requests, r.exchange.requests);
         seen.push((r.intents, r.trader, r.exchange, r.risk, r.shutdown));
     }
