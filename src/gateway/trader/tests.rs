@@ -1,3 +1,17 @@
+/// A trader on the simulated exchange, signing with a test secret.
+fn paper(
+    spec: &crate::core::SymbolSpec,
+    strategy: &crate::strategy::Strategy,
+    opts: &crate::sim::SimOptions,
+) -> super::Trader {
+    super::Trader::simulated(
+        spec,
+        strategy,
+        crate::venues::binance::sign::Signer::from_secret(b"k"),
+        opts,
+    )
+}
+
 /// A long intent at `entry` with its exits; the walls a tick beyond entry and take
 /// profit, the void between them (as the oracle places them).
 fn long(entry: i64, take_profit: i64, stop_loss: i64) -> crate::signal::oracle::Intent {
@@ -43,12 +57,7 @@ mod races {
             latency: crate::sim::latency::LatencyModel::parse("order=500ms").unwrap(),
             ..SimOptions::default()
         };
-        let mut t = Trader::simulated(
-            &spec,
-            &strategy,
-            crate::venues::binance::sign::Signer::from_secret(b"k"),
-            &opts,
-        );
+        let mut t = super::paper(&spec, &strategy, &opts);
         t.on_snapshot(&testkit::snapshot(&[(6_000_100, 100)], &[(6_000_200, 100)]));
         t.on_market(&testkit::depth(101, 1_000, &[], &[]));
         let intent = super::long(6_000_000, 6_100_000, 5_900_000);
@@ -80,12 +89,7 @@ mod races {
             latency: crate::sim::latency::LatencyModel::parse("feed=recorded+1ms").unwrap(),
             ..SimOptions::default()
         };
-        let mut t = Trader::simulated(
-            &spec,
-            &strategy,
-            crate::venues::binance::sign::Signer::from_secret(b"k"),
-            &opts,
-        );
+        let mut t = super::paper(&spec, &strategy, &opts);
         // The local clock runs 1.3 s behind the exchange's; the first event is the
         // fastest seen so far: only the 1 ms floor.
         let mut ev = testkit::trade(10_000, 6_000_000, 1, true);
@@ -116,12 +120,7 @@ mod races {
             &[("market", "BTCUSD_PERP".into()), ("capital", "2".into())],
         )
         .unwrap();
-        let mut t = Trader::simulated(
-            &spec,
-            &strategy,
-            crate::venues::binance::sign::Signer::from_secret(b"k"),
-            &SimOptions::default(),
-        );
+        let mut t = super::paper(&spec, &strategy, &SimOptions::default());
         t.on_snapshot(&testkit::snapshot(
             &[(599_999, 10_000)],
             &[(600_001, 10_000)],
@@ -211,12 +210,7 @@ mod kill {
     fn a_kill_flattens_the_paper_position_at_shutdown() {
         let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
         let strategy = Strategy::parse(include_str!("../../../strategy_0.toml"), &[]).unwrap();
-        let mut t = Trader::simulated(
-            &spec,
-            &strategy,
-            crate::venues::binance::sign::Signer::from_secret(b"k"),
-            &SimOptions::default(),
-        );
+        let mut t = super::paper(&spec, &strategy, &SimOptions::default());
         // Deep bids, for the market sell to fill.
         t.on_snapshot(&testkit::snapshot(
             &[(6_000_100, 100_000_000)],
