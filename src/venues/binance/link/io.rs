@@ -15,7 +15,7 @@ use crate::venues::binance::keys::{API_KEY_HEADER, ApiKeys};
 use crate::venues::binance::limits;
 use crate::venues::binance::orders::{self, OcoState, OrderState, PositionState, Status};
 use crate::venues::binance::sign::{DEFAULT_RECV_WINDOW_MS, Signer};
-use crate::venues::link::{REACH_MARGIN_MS, log_malformed};
+use crate::venues::link::{Follow, Found, Ledger, REACH_MARGIN_MS, log_malformed};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,30 +32,8 @@ pub(super) enum UserMsg {
     Event(Vec<u8>),
 }
 
-/// An order as the link follows it.
-#[derive(Debug, Clone)]
-struct Track {
-    buy: bool,
-    qty: Lots,
-    cum: Lots,
-    quote_e8: i64,
-    acked: bool,
-    done: bool,
-    done_at: Option<Instant>,
-    /// Status and cumulative fill an answer or query showed ahead of the events.
-    pending: Option<Pending>,
-    /// Its fate is unknown (5xx, lost connection): query again.
-    unknown: bool,
-    /// Its end was a refusal the trader was told of: a fill after it is an anomaly.
-    refused: bool,
-    /// Until when (the venue's clock, ms) its request, whose answer was lost, may
-    /// still reach the engine: a query that finds nothing before then is not its end.
-    reach_ms: i64,
-    /// A cancel that found nothing while the order might still arrive: sent again
-    /// when it shows up.
-    withdraw: Option<OrderRequest>,
-}
-
+/// Status and cumulative fill an answer or query showed of an order ahead of its
+/// events: booked when the events have not brought it by `deadline`.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     deadline: Instant,
@@ -63,13 +41,6 @@ struct Pending {
     cum: Lots,
     quote_e8: i64,
     taker: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Found {
-    Open,
-    Done,
-    Missing,
 }
 
 /// `GET time`'s answer.
@@ -91,9 +62,11 @@ pub(super) struct Io {
     fees: (i64, i64),
     fill_wait: Duration,
     shared: Arc<Shared>,
-    out: rtrb::Producer<Execution>,
     user: Receiver<UserMsg>,
-    orders: HashMap<ClientId, Track>,
+    /// The orders followed, and whether the user stream is up.
+    ledger: Ledger,
+    /// Fills answers or queries showed ahead of their events, by order.
+    pending: HashMap<ClientId, Pending>,
     lists: HashMap<ClientId, [ClientId; 2]>,
     next_sync: Instant,
     next_requery: Instant,
@@ -104,9 +77,6 @@ pub(super) struct Io {
     /// The request weight the server says this minute used.
     budget: limits::Budget,
     weight_limit: u32,
-    user_sessions: u64,
-    /// The user stream is up (its events are heard).
-    user_up: bool,
     spin: bool,
     on_start: OnStart,
     /// The leverage to set at start (futures).
@@ -165,18 +135,16 @@ impl Io {
             time_sync: cfg.time_sync,
             fees: cfg.fees,
             fill_wait: cfg.fill_wait,
+            ledger: Ledger::new(out, shared.clone(), &cfg.spec),
             shared,
-            out,
             user,
-            orders: HashMap::with_capacity(256),
+            pending: HashMap::new(),
             lists: HashMap::new(),
             next_sync: Instant::now(),
             next_requery: Instant::now(),
             paused_until: paused_until_of(&cfg.rest),
             budget: Default::default(),
             weight_limit: limits::default_weight_limit(cfg.spec.market),
-            user_sessions: 0,
-            user_up: false,
             spin: cfg.spin,
             on_start: cfg.on_start,
             wish: cfg.leverage,
@@ -208,10 +176,6 @@ impl Io {
 
     fn path(&self, e: Rest) -> &'static str {
         e.on(self.market)
-    }
-
-    fn server_ms(&self) -> i64 {
-        wall_ms().saturating_add(self.shared.offset_ms.load(Ordering::Relaxed))
     }
 
     /// Reads the server clock: offset = server − the request's midpoint.
@@ -561,8 +525,8 @@ impl Io {
             work |= self.drain_user();
             self.timers();
             if self.shared.stop.load(Ordering::Acquire) && cmds.is_empty() {
-                let unknown = self.orders.values().filter(|t| t.unknown && !t.done);
-                crate::venues::link::note_unknown_at_exit(&self.shared, unknown.count());
+                let shared = self.shared.clone();
+                self.note_unknown_at_exit(&shared);
                 return;
             }
             if !work {
@@ -586,22 +550,14 @@ impl Io {
                 }
                 Ok(UserMsg::Disconnected) => {
                     any = true;
-                    self.user_up = false;
                     // Fills may happen unheard: poll the open orders until it is back.
-                    for o in self.orders.values_mut().filter(|t| !t.done) {
-                        o.unknown = true;
-                    }
+                    self.ledger.session_lost();
                     self.next_requery = Instant::now();
                 }
                 Ok(UserMsg::Connected) => {
                     any = true;
-                    self.user_up = true;
-                    self.user_sessions += 1;
-                    if self.user_sessions > 1 {
+                    if self.ledger.session_opened() {
                         // Events may have been missed while the session was down.
-                        for o in self.orders.values_mut().filter(|t| !t.done) {
-                            o.unknown = true;
-                        }
                         self.next_requery = Instant::now();
                     }
                 }
@@ -621,9 +577,9 @@ impl Io {
             self.next_sync = now + self.time_sync;
         }
         let due: Vec<ClientId> = self
-            .orders
+            .pending
             .iter()
-            .filter(|(_, t)| t.pending.is_some_and(|p| p.deadline <= now))
+            .filter(|(_, p)| p.deadline <= now)
             .map(|(c, _)| *c)
             .collect();
         for c in due {
@@ -632,72 +588,15 @@ impl Io {
         // A 429/418's pause holds the queries too (they spend the IP's weight).
         if now >= self.next_requery && !self.paused() {
             self.next_requery = now + Duration::from_secs(1);
-            let unknown: Vec<ClientId> = self
-                .orders
-                .iter()
-                .filter(|(_, t)| t.unknown && !t.done)
-                .map(|(c, _)| *c)
-                .collect();
-            for c in unknown {
-                let Some(found) = self.query(&c) else {
-                    continue;
-                };
-                let reach = self.orders.get(&c).map_or(0, |t| t.reach_ms);
-                if found == Found::Missing && self.within_reach(reach) {
-                    // Its request may still arrive: asked again next time.
-                    continue;
-                }
-                // With the stream down, an open order stays polled.
-                let up = self.user_up;
-                let withdraw = self.orders.get_mut(&c).and_then(|t| {
-                    t.unknown = !up;
-                    t.reach_ms = 0;
-                    t.withdraw.take()
-                });
-                match (found, withdraw) {
-                    (Found::Missing, _) => {
-                        self.terminal(&c, Report::Rejected(Reject::StatusUnknown))
-                    }
-                    // It arrived after its cancel found nothing: cancel it now.
-                    (Found::Open, Some(w)) => {
-                        if let Some((r, wire)) = self.restamp(&w) {
-                            self.deliver(r, wire, 0, c, 0);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            // Finished orders are forgotten after a minute.
-            self.orders.retain(|_, t| {
-                t.done_at
-                    .is_none_or(|d| now.duration_since(d) < Duration::from_secs(60))
-            });
+            self.poll_unknown();
+            self.pending
+                .retain(|c, _| self.ledger.orders.contains_key(c));
         }
     }
 
-    fn push(&mut self, client_id: ClientId, report: Report, time_ms: i64) {
-        crate::venues::link::push(&self.shared, &mut self.out, client_id, report, time_ms);
-    }
-
+    /// Starts following an order just sent (polled if the user stream is down).
     pub(super) fn track(&mut self, c: ClientId, buy: bool, qty: Lots) {
-        self.orders.insert(
-            c,
-            Track {
-                buy,
-                qty,
-                cum: Lots(0),
-                quote_e8: 0,
-                acked: false,
-                done: false,
-                done_at: None,
-                pending: None,
-                // Sent while the stream is down: poll it.
-                unknown: self.user_sessions > 0 && !self.user_up,
-                refused: false,
-                reach_ms: 0,
-                withdraw: None,
-            },
-        );
+        self.ledger.track(c, buy, qty);
     }
 
     fn command(&mut self, c: Command) {
@@ -884,14 +783,7 @@ impl Io {
                     }
                 }
                 Some(_) => {}
-                None => {
-                    if let Some(t) = self.orders.get_mut(c) {
-                        t.unknown = true;
-                        if !cancel {
-                            t.reach_ms = reach;
-                        }
-                    }
-                }
+                None => self.ledger.mark_unknown(c, (!cancel).then_some(reach)),
             }
         }
         if missing == ids.len() && !ids.is_empty() {
@@ -904,68 +796,8 @@ impl Io {
             // Not there yet, but it may still reach the engine: ask until its window
             // closes rather than tell the trader it was refused.
             for c in &ids {
-                if let Some(t) = self.orders.get_mut(c) {
-                    t.unknown = true;
-                    t.reach_ms = reach;
-                }
+                self.ledger.mark_unknown(c, Some(reach));
             }
-        }
-    }
-
-    /// Whether a request the venue takes until `reach_ms` (its clock) may still
-    /// arrive; the venue's clock is read again before a wait is decided on it.
-    fn within_reach(&mut self, reach_ms: i64) -> bool {
-        if reach_ms <= 0 || self.server_ms() >= reach_ms {
-            return false;
-        }
-        let _ = self.sync_time();
-        self.server_ms() < reach_ms
-    }
-
-    /// A cancel whose order no query finds. If the order's own request may still
-    /// reach the engine, the cancel waits for it to show up and is sent again then;
-    /// telling the trader the order is unknown would end the order in its eyes.
-    fn cancel_found_nothing(&mut self, req: OrderRequest, id: ClientId) {
-        let reach = self
-            .orders
-            .get(&id)
-            .filter(|t| t.unknown && !t.done)
-            .map_or(0, |t| t.reach_ms);
-        if self.within_reach(reach) {
-            if let Some(t) = self.orders.get_mut(&id) {
-                t.withdraw = Some(req);
-            }
-            return;
-        }
-        self.push(id, Report::Rejected(Reject::UnknownOrder), self.server_ms());
-    }
-
-    /// Asks the exchange about an order and reconciles; `None` when it could not be
-    /// asked.
-    fn query(&mut self, c: &ClientId) -> Option<Found> {
-        LinkStats::bump(&self.shared.counters.queries);
-        let p = format!("symbol={}&origClientOrderId={c}", self.spec.name);
-        let (status, body) = self.call("GET", self.path(Rest::Order), &p).ok()?;
-        match status {
-            200 => match sonic_rs::from_slice::<OrderState>(&body) {
-                Ok(o) => {
-                    let open = o
-                        .status
-                        .as_deref()
-                        .and_then(Status::parse)
-                        .is_some_and(Status::is_open);
-                    self.reconcile(c, &o, false);
-                    Some(if open { Found::Open } else { Found::Done })
-                }
-                Err(e) => {
-                    log_malformed(&self.shared, "an order query's answer", &e.to_string());
-                    None
-                }
-            },
-            400 if ErrorBody::read(&body).is_some_and(|e| e.code == Code::NoSuchOrder as i64) => {
-                Some(Found::Missing)
-            }
-            _ => None,
         }
     }
 
@@ -974,15 +806,16 @@ impl Io {
             OrderCmd::Oco(_) => {
                 if let Some(legs) = self.lists.get(id).copied() {
                     for l in legs {
-                        if let Some(t) = self.orders.get_mut(&l) {
-                            t.done = true;
-                            t.done_at = Some(Instant::now());
-                        }
+                        self.ledger.end_quietly(&l);
                     }
                 }
-                self.push(*id, Report::Rejected(r), self.server_ms())
+                let at = self.server_ms();
+                self.ledger.push(*id, Report::Rejected(r), at)
             }
-            OrderCmd::Cancel(_) => self.push(*id, Report::Rejected(r), self.server_ms()),
+            OrderCmd::Cancel(_) => {
+                let at = self.server_ms();
+                self.ledger.push(*id, Report::Rejected(r), at)
+            }
             OrderCmd::New(_) => self.terminal(id, Report::Rejected(r)),
         }
     }
@@ -1019,7 +852,7 @@ impl Io {
     pub(super) fn replay_answer(&mut self, cmd: &OrderCmd, body: &[u8]) {
         let (id, legs) = orders_of(cmd);
         for &(leg, buy, qty) in &legs {
-            if !self.orders.contains_key(&leg) {
+            if !self.ledger.orders.contains_key(&leg) {
                 self.track(leg, buy, qty);
             }
         }
@@ -1027,15 +860,7 @@ impl Io {
             self.lists.insert(o.list_id, [o.take_profit_id, o.stop_id]);
         }
         self.answered(cmd, &id, body);
-        let pending: Vec<ClientId> = self
-            .orders
-            .iter()
-            .filter(|(_, t)| t.pending.is_some())
-            .map(|(c, _)| *c)
-            .collect();
-        for c in pending {
-            self.settle_pending(&c);
-        }
+        self.settle_all_pending();
     }
 
     /// Cancels every open order of the symbol (shutdown).
@@ -1050,24 +875,9 @@ impl Io {
         }
         // An order whose request may still reach the engine: its window closes first,
         // so the cancel and the queries below see it if it came.
-        let reach = self
-            .orders
-            .values()
-            .filter(|t| t.unknown && !t.done)
-            .map(|t| t.reach_ms)
-            .max()
-            .unwrap_or(0);
-        if self.within_reach(reach) {
-            let left = Duration::from_millis((reach - self.server_ms()).max(0) as u64);
-            std::thread::sleep(left.min(budget));
-        }
+        self.wait_out_reach(budget);
         let sym = format!("symbol={}", self.spec.name);
-        let open: Vec<ClientId> = self
-            .orders
-            .iter()
-            .filter(|(_, t)| !t.done)
-            .map(|(c, _)| *c)
-            .collect();
+        let open = self.ledger.open();
         if let Ok((200, body)) = self.call("DELETE", self.path(Rest::CancelAll), &sym) {
             if !self.futures() {
                 match sonic_rs::from_slice::<Vec<OrderState>>(&body) {
@@ -1083,25 +893,64 @@ impl Io {
             }
         }
         // Whatever the answer said, ask each order we know is open how it ended.
-        for c in open {
-            if self.orders.get(&c).is_some_and(|t| !t.done) {
-                let found = self.query(&c);
-                let reach = self.orders.get(&c).map_or(0, |t| t.reach_ms);
-                if found == Some(Found::Missing) && reach > 0 && !self.within_reach(reach) {
-                    // Its window closed without it: it never reached the engine. Said
-                    // now, while the trader still reads.
-                    self.terminal(&c, Report::Rejected(Reject::StatusUnknown));
-                }
-            }
-        }
-        let pending: Vec<ClientId> = self
-            .orders
-            .iter()
-            .filter(|(_, t)| t.pending.is_some())
-            .map(|(c, _)| *c)
-            .collect();
+        self.ask_each(open);
+        self.settle_all_pending();
+    }
+
+    /// Books every pending reconciliation now (offline replays, shutdown).
+    fn settle_all_pending(&mut self) {
+        let pending: Vec<ClientId> = self.pending.keys().copied().collect();
         for c in pending {
             self.settle_pending(&c);
+        }
+    }
+}
+
+impl Follow for Io {
+    fn ledger(&mut self) -> &mut Ledger {
+        &mut self.ledger
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    fn sync_clock(&mut self) {
+        let _ = self.sync_time();
+    }
+
+    /// Asks the exchange about an order and reconciles; `None` when it could not be
+    /// asked.
+    fn query(&mut self, c: &ClientId) -> Option<Found> {
+        LinkStats::bump(&self.shared.counters.queries);
+        let p = format!("symbol={}&origClientOrderId={c}", self.spec.name);
+        let (status, body) = self.call("GET", self.path(Rest::Order), &p).ok()?;
+        match status {
+            200 => match sonic_rs::from_slice::<OrderState>(&body) {
+                Ok(o) => {
+                    let open = o
+                        .status
+                        .as_deref()
+                        .and_then(Status::parse)
+                        .is_some_and(Status::is_open);
+                    self.reconcile(c, &o, false);
+                    Some(if open { Found::Open } else { Found::Done })
+                }
+                Err(e) => {
+                    log_malformed(&self.shared, "an order query's answer", &e.to_string());
+                    None
+                }
+            },
+            400 if ErrorBody::read(&body).is_some_and(|e| e.code == Code::NoSuchOrder as i64) => {
+                Some(Found::Missing)
+            }
+            _ => None,
+        }
+    }
+
+    fn resend(&mut self, req: &OrderRequest, id: ClientId) {
+        if let Some((r, wire)) = self.restamp(req) {
+            self.deliver(r, wire, 0, id, 0);
         }
     }
 }

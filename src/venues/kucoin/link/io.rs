@@ -14,22 +14,14 @@ use crate::venues::kucoin::orders::{
 };
 use crate::venues::kucoin::sign::{self, KEY_VERSION, Signer};
 use crate::venues::link::{
-    Command, Ledger, LeverageWish, LinkError, LinkStats, REACH_MARGIN_MS, Shared, Startup,
-    log_malformed, wall_ms,
+    Command, Follow, Found, Ledger, LeverageWish, LinkError, LinkStats, REACH_MARGIN_MS, Shared,
+    Startup, log_malformed, wall_ms,
 };
 use crate::venues::{AccountSink, AccountSnapshot, OnStart, WireRequest};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
-
-/// An order as a query found it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Found {
-    Open,
-    Done,
-    Missing,
-}
 
 /// `GET /api/v1/accounts`'s entries.
 #[derive(serde::Deserialize)]
@@ -133,9 +125,6 @@ pub(super) struct Io {
     next_sync: Instant,
     next_requery: Instant,
     paused_until: Option<Instant>,
-    sessions: u64,
-    /// The private session is up (its order changes are heard).
-    up: bool,
     on_start: OnStart,
     account: Option<AccountSink>,
     next_account: Instant,
@@ -178,8 +167,6 @@ impl Io {
             next_sync: Instant::now() + cfg.time_sync,
             next_requery: Instant::now(),
             paused_until: None,
-            sessions: 0,
-            up: false,
             on_start: cfg.on_start,
             next_account: Instant::now()
                 + cfg
@@ -193,10 +180,6 @@ impl Io {
             wish: cfg.leverage,
             terms: cfg.terms.clone(),
         }
-    }
-
-    fn server_ms(&self) -> i64 {
-        wall_ms().saturating_add(self.shared.offset_ms.load(Ordering::Relaxed))
     }
 
     /// Reads KuCoin's clock: offset = server − the request's midpoint.
@@ -636,8 +619,8 @@ impl Io {
             if self.shared.stop.load(Ordering::Acquire) && cmds.is_empty() {
                 self.drain_private();
                 self.snapshot("exit");
-                let unknown = self.ledger.orders.values().filter(|t| t.unknown && !t.done);
-                crate::venues::link::note_unknown_at_exit(&self.shared, unknown.count());
+                let shared = self.shared.clone();
+                self.note_unknown_at_exit(&shared);
                 return;
             }
             if !work {
@@ -657,22 +640,14 @@ impl Io {
                 }
                 Ok(PrivateMsg::Disconnected) => {
                     any = true;
-                    self.up = false;
                     // Fills may happen unheard: poll the open orders until it is back.
-                    for o in self.ledger.orders.values_mut().filter(|t| !t.done) {
-                        o.unknown = true;
-                    }
+                    self.ledger.session_lost();
                     self.next_requery = Instant::now();
                 }
                 Ok(PrivateMsg::Connected) => {
                     any = true;
-                    self.up = true;
-                    self.sessions += 1;
-                    if self.sessions > 1 {
+                    if self.ledger.session_opened() {
                         // Messages may have been missed while the session was down.
-                        for o in self.ledger.orders.values_mut().filter(|t| !t.done) {
-                            o.unknown = true;
-                        }
                         self.next_requery = Instant::now();
                     }
                 }
@@ -713,45 +688,7 @@ impl Io {
         let paused = self.paused_until.is_some_and(|u| now < u);
         if now >= self.next_requery && !paused {
             self.next_requery = now + Duration::from_secs(1);
-            let unknown: Vec<ClientId> = self
-                .ledger
-                .orders
-                .iter()
-                .filter(|(_, t)| t.unknown && !t.done)
-                .map(|(c, _)| *c)
-                .collect();
-            for c in unknown {
-                let Some(found) = self.query(&c) else {
-                    continue;
-                };
-                let reach = self.ledger.orders.get(&c).map_or(0, |t| t.reach_ms);
-                if found == Found::Missing && self.within_reach(reach) {
-                    // Its request may still arrive: asked again next time.
-                    continue;
-                }
-                // With the session down, an open order stays polled.
-                let up = self.up;
-                let withdraw = self.ledger.orders.get_mut(&c).and_then(|t| {
-                    t.unknown = !up;
-                    t.reach_ms = 0;
-                    t.withdraw.take()
-                });
-                match (found, withdraw) {
-                    (Found::Missing, _) => {
-                        let at = self.server_ms();
-                        self.ledger
-                            .terminal(&c, Report::Rejected(Reject::StatusUnknown), at);
-                    }
-                    // It arrived after its cancel found nothing: cancel it now.
-                    (Found::Open, Some(w)) => {
-                        if let Some((r, wire)) = self.restamp(&w) {
-                            self.deliver(r, wire, 0, c, 0);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            self.ledger.forget_done();
+            self.poll_unknown();
         }
     }
 
@@ -767,14 +704,9 @@ impl Io {
         }
         let id = req.cmd.client_id();
         if let OrderCmd::New(o) = &req.cmd {
+            // Sent while the session is down, it is polled.
             self.ledger
                 .track(o.id, o.side == crate::core::OrderSide::Buy, o.qty);
-            if self.sessions > 0 && !self.up {
-                // Sent while the session is down: poll it.
-                if let Some(t) = self.ledger.orders.get_mut(&o.id) {
-                    t.unknown = true;
-                }
-            }
             if let Some(until) = self.paused_until {
                 if Instant::now() < until {
                     return self.refuse(&req.cmd, &id, Reject::RateLimited);
@@ -941,46 +873,10 @@ impl Io {
             // Not there yet, but it may still reach the engine (Missing), or it could
             // not be asked: ask until its window closes rather than call it refused.
             Some(Found::Missing) | None => {
-                if let Some(t) = self.ledger.orders.get_mut(&id) {
-                    t.unknown = true;
-                    if !cancel {
-                        t.reach_ms = reach;
-                    }
-                }
+                self.ledger.mark_unknown(&id, (!cancel).then_some(reach))
             }
             Some(_) => {}
         }
-    }
-
-    /// Whether a request the venue takes until `reach_ms` (its clock) may still
-    /// arrive; the venue's clock is read again before a wait is decided on it.
-    fn within_reach(&mut self, reach_ms: i64) -> bool {
-        if reach_ms <= 0 || self.server_ms() >= reach_ms {
-            return false;
-        }
-        let _ = self.sync_time();
-        self.server_ms() < reach_ms
-    }
-
-    /// A cancel whose order no query finds. If the order's own request may still
-    /// reach the engine, the cancel waits for it to show up and is sent again then;
-    /// telling the trader the order is unknown would end the order in its eyes.
-    fn cancel_found_nothing(&mut self, req: OrderRequest, id: ClientId) {
-        let reach = self
-            .ledger
-            .orders
-            .get(&id)
-            .filter(|t| t.unknown && !t.done)
-            .map_or(0, |t| t.reach_ms);
-        if self.within_reach(reach) {
-            if let Some(t) = self.ledger.orders.get_mut(&id) {
-                t.withdraw = Some(req);
-            }
-            return;
-        }
-        let at = self.server_ms();
-        self.ledger
-            .push(id, Report::Rejected(Reject::UnknownOrder), at);
     }
 
     fn refuse(&mut self, cmd: &OrderCmd, id: &ClientId, r: Reject) {
@@ -1009,36 +905,6 @@ impl Io {
                 }
             }
             OrderCmd::Oco(_) => {}
-        }
-    }
-
-    /// Asks KuCoin about an order by client id and books what it shows; `None` when
-    /// it could not be asked.
-    fn query(&mut self, c: &ClientId) -> Option<Found> {
-        LinkStats::bump(&self.shared.counters.queries);
-        let path = query_path(&self.spec, c);
-        let (status, body) = self.call("GET", &path, b"").ok()?;
-        if status >= 500 {
-            return None;
-        }
-        match sonic_rs::from_slice::<Answer<OrderInfo>>(&body) {
-            // Futures answer an order they do not know with no data.
-            Ok(a) if a.ok() && a.data.is_none() && self.futures => Some(Found::Missing),
-            Ok(a) if a.ok() => match a.data {
-                Some(o) => {
-                    self.reconcile(c, &o);
-                    Some(if o.active { Found::Open } else { Found::Done })
-                }
-                None => None,
-            },
-            Ok(a) if reject_of(&a.code, a.msg.as_deref().unwrap_or("")) == Reject::UnknownOrder => {
-                Some(Found::Missing)
-            }
-            Ok(_) => None,
-            Err(e) => {
-                log_malformed(&self.shared, "an order query's answer", &e.to_string());
-                None
-            }
         }
     }
 
@@ -1291,43 +1157,64 @@ impl Io {
         }
         // An order whose request may still reach the engine: its window closes first,
         // so the cancels and the queries below see it if it came.
-        let reach = self
-            .ledger
-            .orders
-            .values()
-            .filter(|t| t.unknown && !t.done)
-            .map(|t| t.reach_ms)
-            .max()
-            .unwrap_or(0);
-        if self.within_reach(reach) {
-            let left = Duration::from_millis((reach - self.server_ms()).max(0) as u64);
-            std::thread::sleep(left.min(budget));
-        }
-        let open: Vec<ClientId> = self
-            .ledger
-            .orders
-            .iter()
-            .filter(|(_, t)| !t.done)
-            .map(|(c, _)| *c)
-            .collect();
+        self.wait_out_reach(budget);
+        let open = self.ledger.open();
         for c in &open {
             let path = cancel_path(&self.spec, c);
             let _ = self.call("DELETE", &path, b"");
         }
         std::thread::sleep(Duration::from_millis(50));
         self.drain_private();
-        for c in open {
-            if self.ledger.orders.get(&c).is_some_and(|t| !t.done) {
-                let found = self.query(&c);
-                let reach = self.ledger.orders.get(&c).map_or(0, |t| t.reach_ms);
-                if found == Some(Found::Missing) && reach > 0 && !self.within_reach(reach) {
-                    // Its window closed without it: it never reached the engine. Said
-                    // now, while the trader still reads.
-                    let at = self.server_ms();
-                    self.ledger
-                        .terminal(&c, Report::Rejected(Reject::StatusUnknown), at);
+        self.ask_each(open);
+    }
+}
+
+impl Follow for Io {
+    fn ledger(&mut self) -> &mut Ledger {
+        &mut self.ledger
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    fn sync_clock(&mut self) {
+        let _ = self.sync_time();
+    }
+
+    /// Asks KuCoin about an order by client id and books what it shows; `None` when
+    /// it could not be asked.
+    fn query(&mut self, c: &ClientId) -> Option<Found> {
+        LinkStats::bump(&self.shared.counters.queries);
+        let path = query_path(&self.spec, c);
+        let (status, body) = self.call("GET", &path, b"").ok()?;
+        if status >= 500 {
+            return None;
+        }
+        match sonic_rs::from_slice::<Answer<OrderInfo>>(&body) {
+            // Futures answer an order they do not know with no data.
+            Ok(a) if a.ok() && a.data.is_none() && self.futures => Some(Found::Missing),
+            Ok(a) if a.ok() => match a.data {
+                Some(o) => {
+                    self.reconcile(c, &o);
+                    Some(if o.active { Found::Open } else { Found::Done })
                 }
+                None => None,
+            },
+            Ok(a) if reject_of(&a.code, a.msg.as_deref().unwrap_or("")) == Reject::UnknownOrder => {
+                Some(Found::Missing)
             }
+            Ok(_) => None,
+            Err(e) => {
+                log_malformed(&self.shared, "an order query's answer", &e.to_string());
+                None
+            }
+        }
+    }
+
+    fn resend(&mut self, req: &OrderRequest, id: ClientId) {
+        if let Some((r, wire)) = self.restamp(req) {
+            self.deliver(r, wire, 0, id, 0);
         }
     }
 }

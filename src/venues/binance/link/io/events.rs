@@ -140,7 +140,7 @@ impl Io {
                         return log_malformed(&self.shared, "a funding balance change", &b.change);
                     };
                     if amount_e8 != 0 {
-                        self.push(
+                        self.ledger.push(
                             ClientId::new(),
                             Report::Funding { amount_e8 },
                             a.transaction_ms,
@@ -182,7 +182,7 @@ impl Io {
             let long = ev.side_sell;
             let signed = if long { qty.0 } else { qty.0.saturating_neg() };
             self.shared.position.fetch_sub(signed, Ordering::Relaxed);
-            return self.push(
+            return self.ledger.push(
                 c,
                 Report::Liquidated {
                     price: self.parse_price(ev.last_price).unwrap_or(Ticks(0)),
@@ -192,7 +192,7 @@ impl Io {
                 ev.time_ms,
             );
         }
-        let Some(t) = self.orders.get(&c) else {
+        let Some(t) = self.ledger.orders.get(&c) else {
             LinkStats::bump(&self.shared.counters.foreign_events);
             return;
         };
@@ -243,9 +243,12 @@ impl Io {
                 fee_e8(self.valuer.value_e8(price, qty), self.fees.0)
             };
             self.fill(&c, price, qty, fee, ev.maker, ev.time_ms);
-            if let Some(t) = self.orders.get_mut(&c) {
-                if t.pending.is_some_and(|p| p.cum.0 <= t.cum.0) {
-                    let p = t.pending.take().expect("checked");
+            // The events brought what an answer showed ahead of them: its status
+            // stands now.
+            let booked = self.ledger.orders.get(&c).map(|t| t.cum);
+            if let Some(p) = self.pending.get(&c).copied() {
+                if booked.is_some_and(|b| p.cum.0 <= b.0) {
+                    self.pending.remove(&c);
                     self.status(&c, p.status);
                 }
             }

@@ -6,7 +6,7 @@ use super::{Io, LinkStats, Pending, log_malformed};
 use crate::core::decimal::parse_scaled;
 use crate::core::{ClientId, Lots, Reject, Report, Ticks, fee_e8};
 use crate::venues::binance::orders::{OrderState, Status};
-use std::sync::atomic::Ordering;
+use crate::venues::link::Follow;
 use std::time::Instant;
 
 impl Io {
@@ -39,18 +39,18 @@ impl Io {
             },
             (None, None) => 0,
         };
-        let wait = self.fill_wait;
-        let Some(t) = self.orders.get_mut(c) else {
+        let Some(t) = self.ledger.orders.get(c) else {
             return;
         };
         if cum.0 > t.cum.0 {
-            t.pending = Some(Pending {
-                deadline: Instant::now() + wait,
+            let p = Pending {
+                deadline: Instant::now() + self.fill_wait,
                 status,
                 cum,
                 quote_e8,
                 taker: placing,
-            });
+            };
+            self.pending.insert(*c, p);
             return;
         }
         self.status(c, status);
@@ -58,10 +58,10 @@ impl Io {
 
     /// The part of a pending reconciliation the events did not bring, booked now.
     pub(super) fn settle_pending(&mut self, c: &ClientId) {
-        let Some(t) = self.orders.get_mut(c) else {
+        let Some(p) = self.pending.remove(c) else {
             return;
         };
-        let Some(p) = t.pending.take() else {
+        let Some(t) = self.ledger.orders.get(c) else {
             return;
         };
         if p.cum.0 > t.cum.0 {
@@ -84,20 +84,15 @@ impl Io {
 
     /// The tick price of `quote_e8` for `qty` (an average, rounded to the grid).
     pub(super) fn price_of(&self, quote_e8: i64, qty: Lots) -> Ticks {
-        let one = self.valuer.quote_e8(Ticks(1), qty).max(1);
-        Ticks(((quote_e8 as i128 + one as i128 / 2) / one as i128) as i64)
+        self.ledger.price_of(quote_e8, qty)
     }
 
     /// A status with no new fill.
     pub(super) fn status(&mut self, c: &ClientId, s: Status) {
         match s {
             Status::New => {
-                if let Some(t) = self.orders.get_mut(c) {
-                    if !t.acked {
-                        t.acked = true;
-                        self.push(*c, Report::Accepted, self.server_ms());
-                    }
-                }
+                let at = self.server_ms();
+                self.ledger.accepted(c, at);
             }
             Status::PartiallyFilled | Status::Filled => {}
             Status::Canceled => self.terminal(c, Report::Canceled),
@@ -108,19 +103,12 @@ impl Io {
 
     /// The order's end, reported once.
     pub(super) fn terminal(&mut self, c: &ClientId, r: Report) {
-        let Some(t) = self.orders.get_mut(c) else {
-            return;
-        };
-        if t.done {
-            return;
-        }
-        t.done = true;
-        t.done_at = Some(Instant::now());
-        t.refused = matches!(r, Report::Rejected(_));
-        self.push(*c, r, self.server_ms());
+        let at = self.server_ms();
+        self.ledger.terminal(c, r, at);
     }
 
-    /// A fill, forwarded once (cumulative quantity decides).
+    /// A fill, forwarded once (cumulative quantity decides); a reconciliation still
+    /// pending is dropped when nothing is left to fill.
     pub(super) fn fill(
         &mut self,
         c: &ClientId,
@@ -130,32 +118,8 @@ impl Io {
         maker: bool,
         time_ms: i64,
     ) {
-        let Some(t) = self.orders.get_mut(c) else {
-            return;
-        };
-        if t.refused {
-            crate::venues::link::note_fill_after_refusal(&self.shared, c, qty);
+        if self.ledger.fill(c, price, qty, fee, maker, time_ms) == Some(Lots(0)) {
+            self.pending.remove(c);
         }
-        t.cum = Lots(t.cum.0.saturating_add(qty.0));
-        t.quote_e8 = t.quote_e8.saturating_add(self.valuer.quote_e8(price, qty));
-        let leaves = Lots(t.qty.0.saturating_sub(t.cum.0).max(0));
-        if leaves.0 == 0 {
-            t.done = true;
-            t.done_at = Some(Instant::now());
-            t.pending = None;
-        }
-        let signed = if t.buy { qty.0 } else { qty.0.saturating_neg() };
-        self.shared.position.fetch_add(signed, Ordering::Relaxed);
-        self.push(
-            *c,
-            Report::Filled {
-                price,
-                qty,
-                maker,
-                fee_e8: fee,
-                leaves,
-            },
-            time_ms,
-        );
     }
 }
