@@ -215,6 +215,13 @@ impl<const BID: bool> BinIndex<BID> {
         b.px
     }
 
+    /// Maps every page of the index now (see [`crate::core::prefault`]). Cold.
+    pub fn prefault(&mut self) {
+        crate::core::prefault(&mut self.qty);
+        crate::core::prefault(&mut self.levels);
+        crate::core::prefault(&mut self.tops);
+    }
+
     /// Keeps no bin (O(1): the next view that reads bins fills the ones it reads).
     pub fn clear(&mut self) {
         self.fresh = EMPTY_RANGE;

@@ -156,6 +156,18 @@ impl<const BID: bool> Ladder<BID> {
         }
     }
 
+    /// Maps every page the ladder may write while it trades (its window, bitmap,
+    /// bin index and room outside the window). Cold.
+    pub fn prefault(&mut self) {
+        crate::core::prefault(&mut self.qty);
+        crate::core::prefault(&mut self.bits);
+        crate::core::prefault(&mut self.summary);
+        crate::core::prefault_spare(&mut self.outside, Level::default());
+        if let Some(b) = self.bins.as_mut() {
+            b.prefault();
+        }
+    }
+
     #[inline(always)]
     fn window(&self) -> usize {
         self.qty.len()

@@ -190,6 +190,16 @@ impl Book {
         }
     }
 
+    /// Maps now every page the book writes while it trades, rather than on each
+    /// page's first write in a session (a fault of microseconds on the book's thread;
+    /// see [`crate::core::prefault`]). Call after [`Book::index_bins`]. Cold.
+    pub fn prefault(&mut self) {
+        // The diffs buffered before a snapshot are left out: they are written while
+        // the book is not live, and a resync reuses the pages the first sync mapped.
+        self.bids.prefault();
+        self.asks.prefault();
+    }
+
     /// The symbol.
     pub fn spec(&self) -> &SymbolSpec {
         &self.spec

@@ -11,6 +11,7 @@ pub mod decimal;
 mod event;
 mod fixed;
 mod order;
+mod prefault;
 mod symbol;
 pub mod wait;
 
@@ -24,6 +25,7 @@ pub use order::{
     ClientId, ExchangeStats, Execution, NewOrder, OcoOrder, OrderCmd, OrderKind, OrderRequest,
     OrderSide, Reject, Report, client_id,
 };
+pub use prefault::{prefault, prefault_spare};
 pub use symbol::{
     Market, PriceGrid, QtyGrid, SpecError, SymbolSpec, SymbolStatus, Valuer, Venue, fee_e8,
 };

@@ -55,6 +55,13 @@ impl Link {
         }
     }
 
+    /// Maps the simulated exchange's own book now (nothing for a venue). Cold.
+    pub(super) fn prefault(&mut self) {
+        if let Link::Sim(x) = self {
+            x.prefault();
+        }
+    }
+
     /// Exchange time: the simulator's, or the server clock as estimated.
     #[inline]
     pub(super) fn now_us(&self) -> u64 {

@@ -421,6 +421,12 @@ impl Trader {
         self.exchange.stats()
     }
 
+    /// Makes a simulated exchange's own book now and maps its pages, for a run that
+    /// lends it none (see [`crate::core::prefault`]). Cold.
+    pub fn prefault_exchange(&mut self) {
+        self.exchange.prefault();
+    }
+
     /// The simulated exchange (its account and book), when trading on one.
     pub fn simulated_exchange(&self) -> Option<&SimExchange> {
         match &self.exchange {

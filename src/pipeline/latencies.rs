@@ -120,6 +120,13 @@ impl Latencies {
         crate::telemetry::table(self.rows())
     }
 
+    /// Maps every histogram's pages now ([`crate::telemetry::Latency::prefault`]). Cold.
+    pub fn prefault(&mut self) {
+        for l in self.all_mut() {
+            l.prefault();
+        }
+    }
+
     /// Empties every series (no allocation).
     pub fn reset(&mut self) {
         for l in self.all_mut() {

@@ -80,6 +80,14 @@ pub struct Stamped<T> {
     pub pushed_ns: u64,
 }
 
+impl Stamped<FeedMsg> {
+    /// What a filled ring's slots first hold.
+    pub const EMPTY: Self = Stamped {
+        msg: FeedMsg::SnapshotEnd,
+        pushed_ns: 0,
+    };
+}
+
 impl Stamped<SignalMsg> {
     /// What a filled ring's slots first hold.
     pub const EMPTY: Self = Stamped {

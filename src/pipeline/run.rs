@@ -12,7 +12,7 @@
 use super::latencies::Latencies;
 use super::messages::{FeedMsg, OrderMsg, Relay, SignalMsg, Stamped, View};
 use super::pin::{PinPlan, Stage, allowed_cpus};
-use super::ring::{Inbox, Outbox, RingStats, ring, ring_filled};
+use super::ring::{Inbox, Outbox, RingStats, ring_filled};
 use super::stages::{BookStage, FeedStage, GatewayStage, ShapeError, SignalStage};
 use super::status::{Parts, Publisher, Slot};
 use super::wait::{Wait, WaitPlan, Waiter};
@@ -914,8 +914,9 @@ pub fn run_symbols<S: Source + Send>(
     };
     let cap = cfg.ring_capacity.max(1024);
     let producer_wait = |s: Stage| cfg.wait.of(s);
-    let (a_tx, a_rx) = ring::<Stamped<FeedMsg>>(cap, producer_wait(Stage::Feed));
-    // Filled: the book and the signal write market messages over the slots' last ones.
+    // Every ring is filled at setup, so its pages are mapped before the first frame; the
+    // book and the signal also write market messages over their slots' last ones.
+    let (a_tx, a_rx) = ring_filled(cap, producer_wait(Stage::Feed), Stamped::<FeedMsg>::EMPTY);
     let (b_tx, b_rx) = ring_filled(cap, producer_wait(Stage::Book), Stamped::<SignalMsg>::EMPTY);
     let (c_tx, c_rx) = ring_filled(
         cap,
@@ -981,6 +982,8 @@ pub fn run_symbols<S: Source + Send>(
     ] {
         lat.set_timed(true);
     }
+    // What the stages write while trading is mapped now: a page's first write is a
+    // fault of microseconds on a hot thread, at a moment the market chooses.
     // The gateway reads only what its exchange end needs from the market. On one
     // thread the simulated exchange reads the book stage's book instead of keeping its
     // own (as the backtest's): no depth event applied twice.
@@ -988,6 +991,12 @@ pub fn run_symbols<S: Source + Send>(
     let relay = if lend { Relay::Lent } else { gateway.relay() };
     signal.set_relay(relay);
     book.set_relay(relay);
+    // What the stages write while trading is mapped now: a page's first write is a
+    // fault of microseconds on a hot thread, at a moment the market chooses.
+    book.prefault();
+    signal.prefault();
+    feed.lat.prefault();
+    gateway.prefault(relay == Relay::Market);
     let view = cfg.status.is_some();
     let _close = CloseOnDrop(cfg.status.as_ref().map(|(b, _)| &**b));
     if view {

@@ -52,6 +52,28 @@ impl TradeProfile {
         }
     }
 
+    /// Maps now every page the profile writes while it trades: its bins, and the room
+    /// for the window's trades (written in turn until the window first fills; see
+    /// [`crate::core::prefault`]). Cold.
+    pub fn prefault(&mut self) {
+        crate::core::prefault(&mut self.buy);
+        crate::core::prefault(&mut self.sell);
+        let (len, room) = (
+            self.trades.len(),
+            self.trades.capacity() - self.trades.len(),
+        );
+        let blank = Fill {
+            ms: 0,
+            price: Ticks(0),
+            qty: Lots(0),
+            taker_buy: false,
+        };
+        for _ in 0..room {
+            self.trades.push_back(blank);
+        }
+        self.trades.truncate(len);
+    }
+
     /// The absolute bin of a price.
     #[inline]
     pub fn bin_of(&self, p: Ticks) -> i64 {

@@ -47,6 +47,11 @@ impl SimLink {
         &self.exchange
     }
 
+    /// [`SimExchange::prefault`]. Cold.
+    pub fn prefault(&mut self) {
+        self.exchange.prefault();
+    }
+
     /// Open orders the exchange holds at most.
     pub fn max_orders(&self) -> usize {
         self.max_orders

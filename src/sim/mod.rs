@@ -200,6 +200,12 @@ impl SimExchange {
         (book, engine)
     }
 
+    /// Makes the exchange's own book now and maps its pages ([`Book::prefault`]), for
+    /// a run where no book is lent to it. Cold.
+    pub fn prefault(&mut self) {
+        self.own().0.prefault();
+    }
+
     /// The account (wallet, position, fees, funding).
     pub fn account(&self) -> &Account {
         &self.engine.account

@@ -88,6 +88,16 @@ impl BookStage {
         })
     }
 
+    /// Maps now every page the books and latency series write while trading
+    /// ([`Book::prefault`]): `minerva run`'s stages, not a backtest's. Cold.
+    pub fn prefault(&mut self) {
+        self.book.prefault();
+        for b in &mut self.others {
+            b.prefault();
+        }
+        self.lat.prefault();
+    }
+
     /// Passes on depth chunks with their levels only when the gateway's exchange end
     /// reads them (`relay`: what the signal stage relays to it).
     pub fn set_relay(&mut self, relay: Relay) {

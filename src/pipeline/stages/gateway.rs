@@ -262,6 +262,21 @@ impl GatewayStage {
         self.lat.gateway.record(done.saturating_sub(t0));
     }
 
+    /// Maps now the pages this stage writes while trading: its latency series, and
+    /// with `own_books` each simulated exchange's own book (a run that lends it none).
+    /// Cold.
+    pub fn prefault(&mut self, own_books: bool) {
+        if own_books {
+            for t in &mut self.traders {
+                t.prefault_exchange();
+            }
+        }
+        self.lat.prefault();
+        for l in &mut self.tick_to_trade {
+            l.prefault();
+        }
+    }
+
     /// One trader keeps its entry's way to the wire warm ([`Trader::warm`]), the next
     /// one at the next call: with many symbols a call still costs one warm-up. The
     /// code and tables warmed are the same for every symbol of a venue.

@@ -91,6 +91,16 @@ impl SignalStage {
         }
     }
 
+    /// Maps now every page the traded-volume profiles and latency series write while
+    /// trading (see [`crate::core::prefault`]): `minerva run`'s stages. Cold.
+    pub fn prefault(&mut self) {
+        for l in &mut self.lanes {
+            l.profile.prefault();
+            l.tick_to_decision.prefault();
+        }
+        self.lat.prefault();
+    }
+
     /// Records each symbol's tick-to-decision apart as well (cold: allocates the
     /// histograms); a run of several symbols reports them.
     pub fn time_symbols(&mut self, on: bool) {
