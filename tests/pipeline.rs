@@ -194,9 +194,9 @@ fn refuses_layouts_this_machine_cannot_run() {
 /// the exchange its own book. With the loosened strategy (dozens of entries, fills,
 /// withdrawals and exits) both trade exactly the same, with the order path warmed or
 /// not.
-#[test]
-fn the_lent_book_trades_as_the_exchanges_own() {
-    let (frames, spec, _) = setup();
+/// The shipped strategy loosened so that the spot session trades (the flags of
+/// `tests/several_symbols.rs`).
+fn loose_strategy() -> Strategy {
     let loose: Vec<(&str, String)> = [
         ("short_pressure", "0.6"),
         ("long_pressure", "0.4"),
@@ -208,7 +208,13 @@ fn the_lent_book_trades_as_the_exchanges_own() {
     .into_iter()
     .map(|(k, v)| (k, v.to_string()))
     .collect();
-    let strategy = Strategy::parse(include_str!("../strategy_0.toml"), &loose).unwrap();
+    Strategy::parse(include_str!("../strategy_0.toml"), &loose).unwrap()
+}
+
+#[test]
+fn the_lent_book_trades_as_the_exchanges_own() {
+    let (frames, spec, _) = setup();
+    let strategy = loose_strategy();
     let mut seen = Vec::new();
     // The warm-up of the order path signs throwaway entries: it changes nothing.
     for (threads, warm) in [(1, true), (2, true), (1, false)] {
@@ -229,4 +235,29 @@ fn the_lent_book_trades_as_the_exchanges_own() {
         "{exchange:?}"
     );
     assert!(risk.closed >= 10, "{risk:?}");
+}
+
+#[test]
+fn warming_the_decision_on_a_slow_market_changes_no_decision() {
+    // Paced ×1000, the session's frames come ~7 µs apart: few enough per 50 µs for
+    // the compact thread to warm the view and the oracle's searches between them.
+    let (frames, spec, _) = setup();
+    let strategy = loose_strategy();
+    let mut seen = Vec::new();
+    for warm in [true, false] {
+        let cfg = RunConfig {
+            warm,
+            ..RunConfig::default()
+        };
+        let source = ReplaySource::new(frames.clone(), Some(1000.0));
+        let r = run(source, &spec, &strategy, signer(), &cfg).unwrap();
+        if warm {
+            assert!(r.decision_warmups > 100, "{} warm-ups", r.decision_warmups);
+        } else {
+            assert_eq!(r.decision_warmups, 0);
+        }
+        seen.push((r.evaluations, r.intents, r.trader, r.exchange, r.risk));
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert!(seen[0].1 >= 20, "{} intents", seen[0].1);
 }

@@ -36,6 +36,9 @@ struct Marking<'a> {
     /// Pause 20 ms every 400 frames after the warm-up (the view's run: long enough
     /// for several snapshots to be taken while the market moves).
     slow: bool,
+    /// Sleep ~60 µs every 8 frames of the 20,000 after the warm-up: a market slow
+    /// enough for the compact thread to warm the decision's way between frames.
+    trickle: bool,
 }
 
 impl Source for Marking<'_> {
@@ -45,6 +48,9 @@ impl Source for Marking<'_> {
         }
         if self.slow && self.next > WARM && self.next % 400 == 0 {
             std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if self.trickle && (WARM..WARM + 20_000).contains(&self.next) && self.next % 8 == 0 {
+            std::thread::sleep(std::time::Duration::from_micros(60));
         }
         let (bytes, rec) = self.frames.get(self.next)?;
         let symbol = minerva::core::SymbolId(self.tags.get(self.next).copied().unwrap_or(0));
@@ -134,6 +140,7 @@ fn no_allocation_on_pipeline_threads_compact_and_threaded() {
             tags: &[],
             next: 0,
             slow: view,
+            trickle: threads == 1,
         };
         let r = run(source, &spec, &strategy, signer.clone(), &cfg).unwrap();
         let allocs = ALLOCS.load(Relaxed) - START.load(Relaxed);
@@ -159,6 +166,10 @@ fn no_allocation_on_pipeline_threads_compact_and_threaded() {
         );
         assert_eq!(r.frames, frames.len() as u64);
         assert!(r.book.applied > 6_000 && r.trader.entries > 10 && r.exchange.fills > 10);
+        if threads == 1 {
+            // The decision's warm-ups ran inside the count.
+            assert!(r.decision_warmups > 100, "{} warm-ups", r.decision_warmups);
+        }
         assert_eq!(allocs, 0, "{name}: allocations on the hot path");
         drop(cfg);
         let sum = std::sync::Arc::try_unwrap(journal)
@@ -211,6 +222,7 @@ fn several_symbols(strategy: &minerva::strategy::Strategy) {
         tags: &tags,
         next: 0,
         slow: true,
+        trickle: true,
     };
     let board = minerva::status::StatusBoard::new(std::time::Duration::from_millis(100));
     let reader = {
@@ -247,5 +259,6 @@ fn several_symbols(strategy: &minerva::strategy::Strategy) {
     assert_eq!(r.symbols.len(), 3);
     assert!(r.symbols.iter().all(|y| y.tick_to_decision.count() > 40));
     assert!(r.trader.entries >= 2);
+    assert!(r.decision_warmups > 10, "{} warm-ups", r.decision_warmups);
     assert_eq!(allocs, 0, "three symbols: allocations on the hot path");
 }

@@ -137,7 +137,9 @@ pub struct Args {
     realtime: bool,
     /// Do not keep the order path warm: by default the gateway's thread writes and
     /// signs a throwaway entry (never sent) every 50 µs, so a real one finds the
-    /// encoder and HMAC in cache (docs/latency.md).
+    /// encoder and HMAC in cache, and when the market is slow a compact run also
+    /// builds a pressed book's view and runs the oracle's searches on it, results
+    /// thrown away (docs/latency.md).
     #[arg(long)]
     no_warm: bool,
     /// Print a latency report every this many seconds (SIGUSR1 prints one any time).

@@ -52,6 +52,12 @@ const VIEW_SLOTS: usize = 16;
 /// a frame that arrives meanwhile waits for one about 1 % of the time.
 pub const WARM_EVERY_NS: u64 = 50_000;
 
+/// Below this much work since the last warm-up (frames read and messages passed on:
+/// about two a frame), the market is slow enough for a decision's code to go cold,
+/// and the compact thread warms it too ([`BookStage::warm`], [`SignalStage::warm`]).
+/// 32 in 50 µs is ~320,000 frames a second: a replay at full speed never warms it.
+const DECISION_WARM_BELOW: usize = 32;
+
 /// Thread layouts by thread count: the stages each thread runs, in pipeline order.
 const LAYOUTS: [&[&[Stage]]; 4] = [
     &[&[Stage::Feed, Stage::Book, Stage::Signal, Stage::Gateway]],
@@ -89,7 +95,8 @@ pub struct RunConfig {
     /// SCHED_FIFO for the pipeline's threads.
     pub realtime: bool,
     /// The gateway's thread keeps the entry's way to the wire warm
-    /// ([`GatewayStage::warm`]) every [`WARM_EVERY_NS`].
+    /// ([`GatewayStage::warm`]) every [`WARM_EVERY_NS`]; a compact thread also the
+    /// decision's ([`BookStage::warm`], [`SignalStage::warm`]) when the market is slow.
     pub warm: bool,
     /// Slots per ring (at least 1024: one frame's worth of messages).
     pub ring_capacity: usize,
@@ -204,6 +211,8 @@ pub struct RunReport {
     pub clock_behind: u64,
     /// Oracle evaluations.
     pub evaluations: u64,
+    /// Warm-ups of the decision's way on a slow market ([`SignalStage::warm`]).
+    pub decision_warmups: u64,
     /// Intents the oracle proposed.
     pub intents: u64,
     /// Entries signed and sent.
@@ -475,6 +484,8 @@ impl<S: Source> Lane<'_, S> {
         let view = mailbox.slot.is_some();
         let mut accepting = true;
         let mut warmed_ns = 0;
+        // Work done since the last warm-up.
+        let mut handled = 0usize;
         loop {
             let mut work = 0usize;
             if feeding {
@@ -515,16 +526,29 @@ impl<S: Source> Lane<'_, S> {
             } else {
                 self.step_stages(&mut work, &mut accepting)?;
             }
-            if self.warm
-                && let Some((g, _)) = self.gateway.as_mut()
-            {
+            handled += work;
+            if self.warm {
                 // Between market events (a live feed's are micro- to milliseconds
                 // apart) the next entry's way to the wire would go cold; a frame that
                 // comes during the warm-up waits for it.
                 let now = crate::core::clock::now_ns();
                 if now.saturating_sub(warmed_ns) >= WARM_EVERY_NS {
-                    g.warm();
+                    if let Some((g, _)) = self.gateway.as_mut() {
+                        g.warm();
+                    }
+                    // The decision's way as well, when book and signal share this
+                    // thread and the market came slowly enough for it to go cold. At
+                    // full speed it is hot, and a view with bins every 50 µs would
+                    // keep the book's bin index up when no decision reads it.
+                    if handled < DECISION_WARM_BELOW
+                        && let (Some((b, ..)), Some((s, ..))) =
+                            (self.book.as_mut(), self.signal.as_mut())
+                    {
+                        let (k, view) = b.warm();
+                        s.warm(k, view);
+                    }
                     warmed_ns = now;
+                    handled = 0;
                 }
             }
             let e = EPOCH.load(Ordering::Relaxed);
@@ -1160,6 +1184,7 @@ pub fn run_symbols<S: Source + Send>(
         decode_errors: feed.errors,
         clock_behind: feed.clock_behind,
         evaluations: signal.evaluations,
+        decision_warmups: signal.warmups,
         intents: signal.intents,
         orders: trader.stats.entries,
         refused: trader.risk_stats().refused,

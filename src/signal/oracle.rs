@@ -205,6 +205,35 @@ impl Oracle {
         // thresholds (the book stage takes them from the same strategy); without them
         // the wall search finds nothing and nothing is traded.
         debug_assert!(view.full, "a pressed view without its bins and tops");
+        self.search(view, traded, side, (best_bid, best_ask), pressure)
+    }
+
+    /// Runs a pressed evaluation's searches on `view` (a full one) as if it leaned to
+    /// `side`, and forgets the result: keeps the searches' code and tables in cache
+    /// between market events that leave the book unpressed, or that come far apart.
+    /// Changes nothing a caller reads: the last pressure stays, and the walls it
+    /// finds are overwritten by the next evaluation before [`Oracle::reading`] reads
+    /// them.
+    pub fn warm<const N: usize>(&mut self, view: &BookView<N>, traded: &TradeProfile, side: Side) {
+        if let (true, Some(bid), Some(ask)) = (view.live && view.full, view.best_bid, view.best_ask)
+        {
+            let r = self.search(view, traded, side, (bid, ask), self.last_pressure);
+            std::hint::black_box(r.ok());
+        }
+    }
+
+    /// The walls, void and prices of an operation on `side` (the part of an
+    /// evaluation after its pressure is known). Not inlined, so that a warm-up runs
+    /// the very code an evaluation runs.
+    #[inline(never)]
+    fn search<const N: usize>(
+        &mut self,
+        view: &BookView<N>,
+        traded: &TradeProfile,
+        side: Side,
+        (best_bid, best_ask): (crate::core::Level, crate::core::Level),
+        pressure: u32,
+    ) -> Result<Intent, NoSignal> {
         let long = side == Side::Long;
         let (support_v, target_v) = if long {
             (&view.bid, &view.ask)

@@ -4,7 +4,7 @@
 use super::super::latencies::Latencies;
 use super::super::messages::{FeedMsg, Relay, SignalMsg, SnapshotParts, Stamped, View};
 use super::super::ring::{Abandoned, Outbox};
-use crate::book::{Book, BookConfig, SyncState, VIEW_BINS};
+use crate::book::{Book, BookConfig, BookView, SyncState, VIEW_BINS};
 use crate::core::{EventBody, SymbolId, SymbolSpec};
 use crate::strategy::Strategy;
 
@@ -31,6 +31,9 @@ pub struct BookStage {
     /// Latency series this stage records: off until its runner times it
     /// (`Latencies::set_timed`), so backtests pay for no histograms.
     pub lat: Latencies,
+    /// Where [`BookStage::warm`] builds its views, and the symbol it builds next.
+    warm_view: Box<BookView<VIEW_BINS>>,
+    warm_next: usize,
 }
 
 impl BookStage {
@@ -85,7 +88,30 @@ impl BookStage {
             was_live: 0,
             levels: true,
             lat: Latencies::off(),
+            warm_view: Box::new(BookView::EMPTY),
+            warm_next: 0,
         })
+    }
+
+    /// Builds a full view (bins and tops, as when the book is pressed) of one
+    /// symbol's book into a scratch buffer, the next symbol's at the next call, and
+    /// gives it with the symbol: keeps a view's code and the book's bin index in
+    /// cache when market events come far apart, and gives the signal stage a view to
+    /// warm its searches on ([`super::signal::SignalStage::warm`]). The book does not
+    /// change (its index keeps the bins it reads, a cache with the same answers).
+    ///
+    /// # Hot path: no allocation.
+    pub fn warm(&mut self) -> (usize, &BookView<VIEW_BINS>) {
+        let k = self.warm_next;
+        self.warm_next = (k + 1) % (self.others.len() + 1);
+        let (bt, bins, limit) = self.shape;
+        let book = if k == 0 {
+            &mut self.book
+        } else {
+            &mut self.others[k - 1]
+        };
+        book.fill_view(bt, bins, limit, &mut self.warm_view);
+        (k, &self.warm_view)
     }
 
     /// Maps now every page the books and latency series write while trading

@@ -23,12 +23,16 @@ pub struct SignalStage {
     pub evaluations: u64,
     /// Intents proposed.
     pub intents: u64,
+    /// Warm-ups run ([`SignalStage::warm`]).
+    pub warmups: u64,
     /// View markers without a view (a wiring bug; must stay 0).
     pub missing_views: u64,
     /// What it passes on to the gateway besides intents.
     relay: Relay,
     /// Each symbol's last trades and intent for the live view (empty: no view).
     prints: Vec<Prints>,
+    /// The side the next warm-up searches ([`SignalStage::warm`]) lean to.
+    warm_flip: bool,
 }
 
 /// One symbol's signal.
@@ -85,9 +89,30 @@ impl SignalStage {
             lat: Latencies::off(),
             evaluations: 0,
             intents: 0,
+            warmups: 0,
             missing_views: 0,
             relay: Relay::Market,
             prints: Vec::new(),
+            warm_flip: false,
+        }
+    }
+
+    /// Runs symbol `k`'s oracle searches on `view` as if the book leaned one way, the
+    /// other way at the next call, and forgets the result ([`Oracle::warm`]): a
+    /// pressed book's decision then finds its code in cache when market events come
+    /// far apart. Nothing a report or a decision reads changes.
+    ///
+    /// # Hot path: no allocation.
+    pub fn warm(&mut self, k: usize, view: &crate::book::BookView<{ crate::book::VIEW_BINS }>) {
+        self.warm_flip = !self.warm_flip;
+        self.warmups += 1;
+        let side = if self.warm_flip {
+            crate::signal::oracle::Side::Long
+        } else {
+            crate::signal::oracle::Side::Short
+        };
+        if let Some(lane) = self.lanes.get_mut(k) {
+            lane.oracle.warm(view, &lane.profile, side);
         }
     }
 
