@@ -267,14 +267,22 @@ impl Oracle {
         let target_bin = *target.walls[..target.n_walls]
             .first()
             .ok_or(NoSignal::NoTargetWall)?;
-        for (k, &depth) in book.iter().enumerate() {
-            let abs = if long {
-                target_v.origin + k as i64
-            } else {
-                target_v.origin - k as i64
-            };
-            target.traded[k] = traded.total_in_bin(abs);
-            target.neg_total[k] = -depth.saturating_add(target.traded[k]);
+        traded.totals_into(target_v.origin, long, &mut target.traded[..tn]);
+        // −(resting + traded) per bin: plain sums when no value is negative or near
+        // overflow (every real book), so the loop vectorises; else saturating.
+        let (row, neg) = (&target.traded[..tn], &mut target.neg_total[..tn]);
+        let bits = book
+            .iter()
+            .zip(row)
+            .fold(0u64, |a, (&d, &t)| a | d as u64 | t as u64);
+        if bits < 1 << 61 {
+            for ((n, &d), &t) in neg.iter_mut().zip(book).zip(row) {
+                *n = -(d + t);
+            }
+        } else {
+            for ((n, &d), &t) in neg.iter_mut().zip(book).zip(row) {
+                *n = -d.saturating_add(t);
+            }
         }
         let y = &target.neg_total[..tn];
         let void_params = PeakParams {

@@ -165,6 +165,53 @@ impl TradeProfile {
         self.slot(bin).map_or(0, |i| self.buy[i] + self.sell[i])
     }
 
+    /// Total traded volume of the bins `origin + k` (`up`) or `origin - k` for `k`
+    /// in `0..out.len()`, into `out[k]`: a side's row of the oracle, read in one
+    /// pass over the arrays (no bounds check per bin), the same as
+    /// [`Self::total_in_bin`] bin by bin.
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
+    pub fn totals_into(&self, origin: i64, up: bool, out: &mut [i64]) {
+        let (n, bins) = (out.len() as i64, PROFILE_BINS as i64);
+        // Bin `k` is slot `first ± k`; the `k` whose slot lies in the array.
+        let first = origin.saturating_sub(self.base);
+        let (lo, hi) = if up {
+            (
+                first.saturating_neg().max(0),
+                bins.saturating_sub(first).min(n),
+            )
+        } else {
+            (
+                first.saturating_sub(bins - 1).max(0),
+                first.saturating_add(1).min(n),
+            )
+        };
+        if lo >= hi {
+            out.fill(0);
+            return;
+        }
+        let (lo, hi) = (lo as usize, hi as usize);
+        out[..lo].fill(0);
+        out[hi..].fill(0);
+        let row = &mut out[lo..hi];
+        if up {
+            let s = (first + lo as i64) as usize;
+            let (buy, sell) = (&self.buy[s..s + row.len()], &self.sell[s..s + row.len()]);
+            for ((o, b), v) in row.iter_mut().zip(buy).zip(sell) {
+                *o = b + v;
+            }
+        } else {
+            // Slots from `first - lo` down.
+            let top = (first - lo as i64) as usize;
+            let bottom = top + 1 - row.len();
+            let (buy, sell) = (&self.buy[bottom..=top], &self.sell[bottom..=top]);
+            for ((o, b), v) in row.iter_mut().zip(buy.iter().rev()).zip(sell.iter().rev()) {
+                *o = b + v;
+            }
+        }
+    }
+
     /// Total traded volume in the bin holding `price`.
     #[inline]
     pub fn total_at(&self, price: Ticks) -> i64 {
@@ -200,6 +247,46 @@ mod tests {
         p.expire(1_200);
         assert!(p.is_empty());
         assert_eq!(p.total_at(Ticks(1_010)), 0);
+    }
+
+    #[test]
+    fn a_row_of_totals_is_each_bins_total() {
+        let mut p = TradeProfile::new(1, u64::MAX / 2, 1 << 12);
+        let mut rng = fastrand::Rng::with_seed(3);
+        for ms in 0..3_000 {
+            let price = Ticks(50_000 + rng.i64(-300..300));
+            p.on_trade(ms, price, Lots(rng.i64(1..50)), rng.bool());
+        }
+        let base = p.base;
+        let mut out = vec![7i64; 100];
+        // Rows inside the array, across either end, and wholly outside it.
+        for origin in [
+            50_000,
+            50_250,
+            base + 2,
+            base + 40,
+            base + 4_090,
+            base - 5,
+            base - 500,
+        ]
+        .into_iter()
+        .chain(base + 4_000..base + 4_200)
+        .chain(base - 110..base + 10)
+        {
+            for up in [true, false] {
+                p.totals_into(origin, up, &mut out);
+                for (k, &got) in out.iter().enumerate() {
+                    let bin = if up {
+                        origin + k as i64
+                    } else {
+                        origin - k as i64
+                    };
+                    assert_eq!(got, p.total_in_bin(bin), "origin {origin} up {up} k {k}");
+                }
+            }
+        }
+        p.totals_into(50_000, false, &mut out);
+        assert!(out.iter().any(|&v| v > 0), "trades are there to be read");
     }
 
     #[test]
