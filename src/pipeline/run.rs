@@ -1006,8 +1006,6 @@ pub fn run_symbols<S: Source + Send>(
     ] {
         lat.set_timed(true);
     }
-    // What the stages write while trading is mapped now: a page's first write is a
-    // fault of microseconds on a hot thread, at a moment the market chooses.
     // The gateway reads only what its exchange end needs from the market. On one
     // thread the simulated exchange reads the book stage's book instead of keeping its
     // own (as the backtest's): no depth event applied twice.
