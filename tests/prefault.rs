@@ -2,6 +2,7 @@
 //! window: the faults happen at setup, not on the book's thread while it trades. In a
 //! process of its own (this file holds one test), so the books' memory is fresh from
 //! the kernel and the book without prefaulting shows what is saved.
+#![cfg(target_os = "linux")] // per-thread fault counts: `RUSAGE_THREAD`
 
 use minerva::book::{Book, BookConfig};
 use minerva::core::{DepthSnapshot, Level, Lots, Market, SymbolSpec, Ticks};
