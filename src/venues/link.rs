@@ -176,6 +176,15 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The venue's clock read: it said `server_ms` to a request sent at `sent_ms` and
+    /// answered at `answered_ms` (our wall clock), so the offset is the server's time
+    /// less the request's midpoint.
+    pub(crate) fn clock_read(&self, server_ms: i64, sent_ms: i64, answered_ms: i64) {
+        let offset = server_ms - (sent_ms + answered_ms) / 2;
+        self.offset_ms.store(offset, Ordering::Relaxed);
+        LinkStats::bump(&self.counters.time_syncs);
+    }
+
     pub(crate) fn new(stopped: bool) -> Arc<Self> {
         Arc::new(Shared {
             offset_ms: AtomicI64::new(0),

@@ -7,6 +7,7 @@
 
 use super::{Shared, push};
 use crate::core::{ClientId, Execution, Lots, OrderRequest, Reject, Report, Ticks, Valuer};
+use crate::net::http::RestError;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -310,8 +311,9 @@ pub(crate) trait Follow {
         super::wall_ms().saturating_add(offset)
     }
 
-    /// Reads the venue's clock again (a failure keeps the estimate).
-    fn sync_clock(&mut self);
+    /// Reads the venue's clock again ([`Shared::clock_read`]); a failure keeps the
+    /// estimate.
+    fn sync_time(&mut self) -> Result<(), RestError>;
 
     /// Asks the venue about `c` and books what the answer shows; `None` when it
     /// could not be asked.
@@ -328,7 +330,7 @@ pub(crate) trait Follow {
             return false;
         }
         if !*synced {
-            self.sync_clock();
+            let _ = self.sync_time();
             *synced = true;
         }
         self.server_ms() < reach_ms
@@ -469,8 +471,9 @@ mod tests {
         fn server_ms(&self) -> i64 {
             self.clock_ms
         }
-        fn sync_clock(&mut self) {
+        fn sync_time(&mut self) -> Result<(), RestError> {
             self.syncs += 1;
+            Ok(())
         }
         fn query(&mut self, c: &ClientId) -> Option<Found> {
             self.found.get(c).copied()

@@ -178,31 +178,6 @@ impl Io {
         e.on(self.market)
     }
 
-    /// Reads the server clock: offset = server − the request's midpoint.
-    fn sync_time(&mut self) -> Result<(), RestError> {
-        let t0 = wall_ms();
-        let r = self.rest.request("GET", self.path(Rest::Time), b"", &[])?;
-        let t1 = wall_ms();
-        self.budget.note_answer(&r);
-        if matches!(r.status, 429 | 418) {
-            LinkStats::bump(&self.shared.counters.rate_limited);
-            self.pause(Duration::from_secs(r.retry_after.unwrap_or(1).max(1)));
-            self.next_sync = Instant::now() + self.time_sync;
-            return Ok(());
-        }
-        match sonic_rs::from_slice::<ServerTime>(&r.body) {
-            Ok(t) => {
-                self.shared
-                    .offset_ms
-                    .store(t.server_time - (t0 + t1) / 2, Ordering::Relaxed);
-                LinkStats::bump(&self.shared.counters.time_syncs);
-            }
-            Err(e) => log_malformed(&self.shared, "the server time", &e.to_string()),
-        }
-        self.next_sync = Instant::now() + self.time_sync;
-        Ok(())
-    }
-
     /// A signed request of the link's own (queries, start-up); a clock refusal
     /// (-1021) resynchronises the server time and tries once more.
     fn call(
@@ -915,8 +890,26 @@ impl Follow for Io {
         &self.shared
     }
 
-    fn sync_clock(&mut self) {
-        let _ = self.sync_time();
+    /// Reads the server clock: offset = server − the request's midpoint.
+    fn sync_time(&mut self) -> Result<(), RestError> {
+        let t0 = wall_ms();
+        let r = self.rest.request("GET", self.path(Rest::Time), b"", &[])?;
+        let t1 = wall_ms();
+        self.budget.note_answer(&r);
+        if matches!(r.status, 429 | 418) {
+            LinkStats::bump(&self.shared.counters.rate_limited);
+            self.pause(Duration::from_secs(r.retry_after.unwrap_or(1).max(1)));
+            self.next_sync = Instant::now() + self.time_sync;
+            return Ok(());
+        }
+        match sonic_rs::from_slice::<ServerTime>(&r.body) {
+            Ok(t) => {
+                self.shared.clock_read(t.server_time, t0, t1);
+            }
+            Err(e) => log_malformed(&self.shared, "the server time", &e.to_string()),
+        }
+        self.next_sync = Instant::now() + self.time_sync;
+        Ok(())
     }
 
     /// Asks the exchange about an order and reconciles; `None` when it could not be

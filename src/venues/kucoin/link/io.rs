@@ -182,28 +182,6 @@ impl Io {
         }
     }
 
-    /// Reads KuCoin's clock: offset = server − the request's midpoint.
-    fn sync_time(&mut self) -> Result<(), RestError> {
-        let t0 = wall_ms();
-        let r = self.rest.request("GET", "/api/v1/timestamp", b"", &[])?;
-        let t1 = wall_ms();
-        match crate::venues::kucoin::peek::timestamp_answer(&r.body) {
-            Some(server) => {
-                self.shared
-                    .offset_ms
-                    .store(server as i64 - (t0 + t1) / 2, Ordering::Relaxed);
-                LinkStats::bump(&self.shared.counters.time_syncs);
-            }
-            None => log_malformed(
-                &self.shared,
-                "KuCoin's time",
-                &String::from_utf8_lossy(&r.body),
-            ),
-        }
-        self.next_sync = Instant::now() + self.time_sync;
-        Ok(())
-    }
-
     /// Notes KuCoin's rate-limit headers: none left in the window → new orders wait
     /// for its reset.
     fn note_limits(&mut self, r: &crate::net::http::Response) {
@@ -1178,8 +1156,23 @@ impl Follow for Io {
         &self.shared
     }
 
-    fn sync_clock(&mut self) {
-        let _ = self.sync_time();
+    /// Reads KuCoin's clock: offset = server − the request's midpoint.
+    fn sync_time(&mut self) -> Result<(), RestError> {
+        let t0 = wall_ms();
+        let r = self.rest.request("GET", "/api/v1/timestamp", b"", &[])?;
+        let t1 = wall_ms();
+        match crate::venues::kucoin::peek::timestamp_answer(&r.body) {
+            Some(server) => {
+                self.shared.clock_read(server as i64, t0, t1);
+            }
+            None => log_malformed(
+                &self.shared,
+                "KuCoin's time",
+                &String::from_utf8_lossy(&r.body),
+            ),
+        }
+        self.next_sync = Instant::now() + self.time_sync;
+        Ok(())
     }
 
     /// Asks KuCoin about an order by client id and books what it shows; `None` when
