@@ -623,14 +623,20 @@ impl Setup {
             bail!("bench pipeline replays recordings: give --source replay:FILE[,FILE]");
         }
         Ok(run_symbols(
-            ReplaySource::new(self.frames.clone(), self.speed)
-                .with_symbols(self.frame_symbols.clone())
-                .with_wait(self.cfg.wait.of(Stage::Feed)),
+            self.replay_source(),
             &self.specs,
             &self.strategy,
             self.signer.clone(),
             &self.cfg,
         )?)
+    }
+
+    /// The recorded frames as a source, paced by `--speed` and waited for as the
+    /// feed's `--wait` says.
+    fn replay_source(&self) -> ReplaySource {
+        ReplaySource::new(self.frames.clone(), self.speed)
+            .with_symbols(self.frame_symbols.clone())
+            .with_wait(self.cfg.wait.of(Stage::Feed))
     }
 
     /// Threads the pipeline runs on.
@@ -961,9 +967,7 @@ pub fn run(a: Args) -> Result<()> {
             go(
                 &s,
                 record,
-                ReplaySource::new(s.frames.clone(), s.speed)
-                    .with_symbols(s.frame_symbols.clone())
-                    .with_wait(s.cfg.wait.of(Stage::Feed)),
+                s.replay_source(),
                 &cfg,
                 "minerva run (replay)",
                 &mut recorded,

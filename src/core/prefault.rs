@@ -11,19 +11,20 @@ const PAGE: usize = 4096;
 /// Writes one element of every page of `s` back with its own value, so the kernel maps
 /// the pages now. `black_box` keeps the compiler from dropping the writes. Cold.
 pub fn prefault<T: Copy>(s: &mut [T]) {
-    let step = (PAGE / std::mem::size_of::<T>().max(1)).max(1);
-    let mut i = 0;
-    while i < s.len() {
-        s[i] = std::hint::black_box(s[i]);
-        i += step;
+    for x in s.iter_mut().step_by(per_page::<T>()) {
+        *x = std::hint::black_box(*x);
     }
+}
+
+/// Elements of `T` in a page (at least one).
+fn per_page<T>() -> usize {
+    (PAGE / std::mem::size_of::<T>().max(1)).max(1)
 }
 
 /// [`prefault`] for the capacity of `v` beyond its length, which the hot path fills
 /// later (written with `fill`; the length does not change). Cold.
 pub fn prefault_spare<T: Copy>(v: &mut Vec<T>, fill: T) {
-    let step = (PAGE / std::mem::size_of::<T>().max(1)).max(1);
-    for slot in v.spare_capacity_mut().iter_mut().step_by(step) {
+    for slot in v.spare_capacity_mut().iter_mut().step_by(per_page::<T>()) {
         std::hint::black_box(slot.write(fill));
     }
 }
