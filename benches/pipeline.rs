@@ -1,5 +1,6 @@
 //! Ring hops: push + pop on one thread (the cost a compact loop pays per message), and a
-//! ping-pong round trip between two threads (two hops across cores).
+//! ping-pong round trip between two threads (two hops across cores); the order path (an
+//! intent to signed bytes handed to the exchange); and compact-mode steps.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use minerva::core::MarketEvent;
@@ -145,5 +146,59 @@ fn compact(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hop, compact);
+/// The gateway's part of an entry's tick-to-trade (`intent_to_order`): a trader takes an
+/// intent, the risk manager sizes it, the entry is written and HMAC-signed and handed to
+/// the simulated exchange. Each timed entry goes to a fresh trader (made untimed), as the
+/// risk manager would refuse a second operation at the same price.
+fn order_path(c: &mut Criterion) {
+    use minerva::core::{DepthSnapshot, Level, Lots, Market, SymbolSpec, Ticks};
+    use minerva::gateway::trader::Trader;
+    use minerva::signal::oracle::{Intent, Side};
+    use minerva::venues::binance::{keys::ApiKeys, sign::Signer};
+    let spec = SymbolSpec::from_tick_lot("BTCUSDT", Market::Spot, "0.01", "0.00001").unwrap();
+    let strategy = minerva::strategy::Strategy::parse(
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/strategy_0.toml")),
+        &[],
+    )
+    .unwrap();
+    // A 64-byte secret, as Binance issues them.
+    let signer = Signer::new(&ApiKeys::new("k".into(), [b's'; 64].to_vec()));
+    let level = |p, q| Level {
+        price: Ticks(p),
+        qty: Lots(q),
+    };
+    let snapshot = DepthSnapshot {
+        last_update_id: 100,
+        event_ms: None,
+        bids: vec![level(6_000_100, 100)],
+        asks: vec![level(6_000_200, 100)],
+    };
+    let intent = Intent {
+        side: Side::Long,
+        entry: Ticks(6_000_000),
+        take_profit: Ticks(6_100_000),
+        stop_loss: Ticks(5_900_000),
+        support_wall: Ticks(5_999_999),
+        target_wall: Ticks(6_100_001),
+        void_price: Ticks(6_050_000),
+        void_width_bins: 10,
+        pressure_ppm: 200_000,
+    };
+    let sim = minerva::sim::SimOptions::default();
+    let mut g = c.benchmark_group("gateway");
+    g.bench_function("intent_to_signed_entry", |b| {
+        b.iter_batched_ref(
+            || {
+                let mut t = Trader::simulated(&spec, &strategy, signer.clone(), &sim);
+                t.on_snapshot(&snapshot);
+                t
+            },
+            |t| t.on_intent(black_box(&intent), 1_000),
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, hop, order_path, compact);
 criterion_main!(benches);

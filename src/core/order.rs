@@ -297,7 +297,7 @@ pub struct ExchangeStats {
     pub fundings: u64,
     /// Reports lost because nobody drained them (must stay 0).
     pub reports_lost: u64,
-    /// FNV-1a digest of every request's wire bytes, in sending order: two runs that
+    /// A multiplicative digest of every request's wire bytes, in sending order: two runs that
     /// sent the same orders, cancels and lists (same prices, sizes, ids and
     /// timestamps) agree.
     pub requests_digest: u64,
@@ -353,12 +353,32 @@ impl ExchangeStats {
     }
 
     /// Folds a request's wire bytes into [`ExchangeStats::requests_digest`].
+    ///
+    /// Eight bytes a step, not one: the steps are a chain of multiplies, and a
+    /// byte-wise chain over a 200-byte request cost ~200 ns of the simulated exchange's
+    /// `send`, inside every order's tick-to-trade. Each step is a bijection of the
+    /// running value for a given word, so any one changed word changes the digest; the
+    /// length is folded last, so zero bytes added at the end do too.
+    ///
+    /// # Hot path: no allocation.
+    #[inline]
     pub fn digest(&mut self, kind: u64, wire: &[u8]) {
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let step = |h: u64, w: u64| (h ^ w).wrapping_mul(PRIME).rotate_left(31);
         let mut h = self.requests_digest ^ kind;
-        for &b in wire {
-            h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        let words = wire.chunks_exact(8);
+        let tail = words.remainder();
+        for w in words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            h = step(h, u64::from_le_bytes(b));
         }
-        self.requests_digest = h;
+        if !tail.is_empty() {
+            let mut last = [0u8; 8];
+            last[..tail.len()].copy_from_slice(tail);
+            h = step(h, u64::from_le_bytes(last));
+        }
+        self.requests_digest = step(h, wire.len() as u64);
     }
 }
 
@@ -373,6 +393,44 @@ pub fn client_id(s: &str) -> Option<ClientId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn digest_of(requests: &[(u64, &[u8])]) -> u64 {
+        let mut s = ExchangeStats::default();
+        for &(kind, wire) in requests {
+            s.digest(kind, wire);
+        }
+        s.requests_digest
+    }
+
+    /// Two runs agree only if they sent the same bytes, of the same kinds, in the same
+    /// order: any byte changed, a zero byte added, or two requests swapped shows.
+    #[test]
+    fn the_requests_digest_sees_every_byte_kind_and_order() {
+        let wire: Vec<u8> = (0..203u32).map(|i| (i * 7 + 3) as u8).collect();
+        let base = digest_of(&[(0, &wire)]);
+        assert_eq!(base, digest_of(&[(0, &wire)]));
+        let mut seen = std::collections::HashSet::new();
+        for at in 0..wire.len() {
+            for bit in [0x01u8, 0x80] {
+                let mut w = wire.clone();
+                w[at] ^= bit;
+                let d = digest_of(&[(0, &w)]);
+                assert_ne!(d, base, "byte {at} bit {bit:#x}");
+                assert!(seen.insert(d), "byte {at} bit {bit:#x} collides");
+            }
+        }
+        let mut longer = wire.clone();
+        longer.push(0);
+        assert_ne!(digest_of(&[(0, &longer)]), base);
+        assert_ne!(
+            digest_of(&[(0, &wire[..200])]),
+            digest_of(&[(0, &wire[..201])])
+        );
+        assert_ne!(digest_of(&[(1, &wire)]), base);
+        let (a, b): (&[u8], &[u8]) = (b"symbol=BTCUSDT&side=BUY", b"symbol=BTCUSDT&side=SELL");
+        assert_ne!(digest_of(&[(0, a), (0, b)]), digest_of(&[(0, b), (0, a)]));
+        assert_ne!(digest_of(&[(0, a)]), digest_of(&[(0, a), (0, b"")]));
+    }
 
     #[test]
     fn client_ids_and_counts() {
