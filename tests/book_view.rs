@@ -1,7 +1,8 @@
 //! The book's bin index gives the same view as walking the levels, after every applied
 //! update of recorded sessions: with the default window, and with a small window that
 //! re-centres often (the index is rebuilt) and leaves bins outside it (the fallback walk).
-//! The oracle's decisions from both views are equal too.
+//! The oracle's decisions from both views are equal too, and equal with its searches
+//! compiled for baseline x86-64 instead of AVX2.
 
 mod common;
 
@@ -33,7 +34,7 @@ fn compare(
             b
         })
         .collect();
-    let mut oracles: Vec<(Oracle, TradeProfile)> = shapes
+    let mut oracles: Vec<(Oracle, TradeProfile, Oracle)> = shapes
         .iter()
         .map(|&(bt, bins, limit)| {
             let s = Strategy::parse(
@@ -51,9 +52,12 @@ fn compare(
                 ],
             )
             .unwrap();
+            let mut baseline = Oracle::new(&s, spec);
+            baseline.use_avx2(false);
             (
                 Oracle::new(&s, spec),
                 TradeProfile::new(bt, 60_000, 1 << 16),
+                baseline,
             )
         })
         .collect();
@@ -64,7 +68,7 @@ fn compare(
     for l in lines {
         let mut last_ms = None;
         let r = dec.decode(l, 0, &mut |ev| {
-            for (book, (_, profile)) in books.iter_mut().zip(oracles.iter_mut()) {
+            for (book, (_, profile, _)) in books.iter_mut().zip(oracles.iter_mut()) {
                 book.on_event(ev);
                 if let EventBody::Trade(t) = ev.body {
                     profile.on_trade(t.trade_ms, t.price, t.qty, !t.buyer_is_maker);
@@ -93,10 +97,13 @@ fn compare(
                 book.update_id()
             );
             compared += 1;
-            let (oracle, profile) = &mut oracles[i];
+            let (oracle, profile, baseline) = &mut oracles[i];
             profile.expire(ms);
             let x = oracle.evaluate_view(&a, profile);
             assert_eq!(x, oracle.evaluate(book, profile));
+            // The searches compiled for AVX2 (when the CPU has it) and for baseline
+            // x86-64 decide alike.
+            assert_eq!(baseline.evaluate_view(&a, profile), x);
             intents += x.is_ok() as u64;
             // The pipeline's gated view: the same touch, origins and volumes; the
             // bins and tops when pressed (the bins alone when its volumes had to be

@@ -120,6 +120,8 @@ pub struct Oracle {
     scratch: PeakScratch,
     /// View buffer for [`Oracle::evaluate`] (the pipeline hands views in instead).
     view: Box<BookView<MAX_BINS>>,
+    /// The searches run compiled for AVX2 (the CPU has it, and nobody asked otherwise).
+    avx2: bool,
 }
 
 impl Oracle {
@@ -150,7 +152,14 @@ impl Oracle {
             ask: SideBins::new(),
             scratch: PeakScratch::new(MAX_BINS),
             view: Box::new(BookView::EMPTY),
+            avx2: avx2_detected(),
         }
+    }
+
+    /// Runs the searches compiled for AVX2 when the CPU has it (the default), or for
+    /// baseline x86-64 always (`false`): a test compares the two. Cold.
+    pub fn use_avx2(&mut self, on: bool) {
+        self.avx2 = on && avx2_detected();
     }
 
     /// Bin width (ticks), bins per side and levels per side this oracle reads: the
@@ -225,8 +234,48 @@ impl Oracle {
     /// The walls, void and prices of an operation on `side` (the part of an
     /// evaluation after its pressure is known). Not inlined, so that a warm-up runs
     /// the very code an evaluation runs.
+    ///
+    /// On a CPU with AVX2 (chosen at run time: the default build targets baseline
+    /// x86-64) the same code runs compiled for it: its folds over 100 bins of `i64`
+    /// (the peak parameters' minimum and maximum, the totals) vectorise there and not
+    /// on SSE2, which has no 64-bit compare. Integer code: the results are the same.
     #[inline(never)]
     fn search<const N: usize>(
+        &mut self,
+        view: &BookView<N>,
+        traded: &TradeProfile,
+        side: Side,
+        touch: (crate::core::Level, crate::core::Level),
+        pressure: u32,
+    ) -> Result<Intent, NoSignal> {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: the CPU has AVX2 (`avx2_detected` said so when this was set).
+            return unsafe { self.search_avx2(view, traded, side, touch, pressure) };
+        }
+        self.search_in(view, traded, side, touch, pressure)
+    }
+
+    /// [`Self::search`] compiled for AVX2.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn search_avx2<const N: usize>(
+        &mut self,
+        view: &BookView<N>,
+        traded: &TradeProfile,
+        side: Side,
+        touch: (crate::core::Level, crate::core::Level),
+        pressure: u32,
+    ) -> Result<Intent, NoSignal> {
+        self.search_in(view, traded, side, touch, pressure)
+    }
+
+    /// [`Self::search`]'s body, inlined into each of its builds.
+    #[inline(always)]
+    fn search_in<const N: usize>(
         &mut self,
         view: &BookView<N>,
         traded: &TradeProfile,
@@ -520,10 +569,23 @@ impl Oracle {
     }
 }
 
+/// Whether this CPU runs AVX2 code (false off x86-64).
+fn avx2_detected() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Peak-search parameters for one series: walls stand `range / relative_threshold`
 /// above both neighbours, at least `len / peak_distance_divisor` bins apart. Voids
 /// replace the distance with the seed's height and prominence (its call
 /// `find_peaks(-y, height=0, threshold=…, prominence=5)`, `distance` commented out).
+#[inline(always)]
 fn params(y: &[i64], rt_milli: i64, pdd_milli: i64) -> PeakParams<i64> {
     let (lo, hi) = y
         .iter()
