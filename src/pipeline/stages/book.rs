@@ -105,12 +105,9 @@ impl BookStage {
         let k = self.warm_next;
         self.warm_next = (k + 1) % (self.others.len() + 1);
         let (bt, bins, limit) = self.shape;
-        let book = if k == 0 {
-            &mut self.book
-        } else {
-            &mut self.others[k - 1]
-        };
-        book.fill_view(bt, bins, limit, &mut self.warm_view);
+        if let Some(book) = Self::nth_book(&mut self.book, &mut self.others, k) {
+            book.fill_view(bt, bins, limit, &mut self.warm_view);
+        }
         (k, &self.warm_view)
     }
 
@@ -154,9 +151,16 @@ impl BookStage {
 
     #[inline(always)]
     fn book_mut(&mut self, symbol: SymbolId) -> Option<&mut Book> {
-        match symbol.0 {
-            0 => Some(&mut self.book),
-            k => self.others.get_mut(k as usize - 1),
+        Self::nth_book(&mut self.book, &mut self.others, symbol.0 as usize)
+    }
+
+    /// Symbol `k`'s book among the first and the others (borrowing only those two
+    /// fields, so a caller can write another field beside it).
+    #[inline(always)]
+    fn nth_book<'a>(book: &'a mut Book, others: &'a mut [Book], k: usize) -> Option<&'a mut Book> {
+        match k {
+            0 => Some(book),
+            k => others.get_mut(k - 1),
         }
     }
 
