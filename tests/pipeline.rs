@@ -189,11 +189,6 @@ fn refuses_layouts_this_machine_cannot_run() {
     ));
 }
 
-/// A compact run lends the book stage's book to the simulated exchange (one thread:
-/// each message through book, signal and gateway before the next); two threads give
-/// the exchange its own book. With the loosened strategy (dozens of entries, fills,
-/// withdrawals and exits) both trade exactly the same, with the order path warmed or
-/// not.
 /// The shipped strategy loosened so that the spot session trades (the flags of
 /// `tests/several_symbols.rs`).
 fn loose_strategy() -> Strategy {
@@ -211,6 +206,11 @@ fn loose_strategy() -> Strategy {
     Strategy::parse(include_str!("../strategy_0.toml"), &loose).unwrap()
 }
 
+/// A compact run lends the book stage's book to the simulated exchange (one thread:
+/// each message through book, signal and gateway before the next); two threads give
+/// the exchange its own book. With the loosened strategy (dozens of entries, fills,
+/// withdrawals and exits) both trade exactly the same, with the order path warmed or
+/// not.
 #[test]
 fn the_lent_book_trades_as_the_exchanges_own() {
     let (frames, spec, _) = setup();
@@ -237,6 +237,8 @@ fn the_lent_book_trades_as_the_exchanges_own() {
     assert!(risk.closed >= 10, "{risk:?}");
 }
 
+/// The compact thread's warm-ups of the view and the oracle's searches on a slow market
+/// change no evaluation, intent, order, fill or operation.
 #[test]
 fn warming_the_decision_on_a_slow_market_changes_no_decision() {
     // Paced ×1000, the session's frames come ~7 µs apart: few enough per 50 µs for
